@@ -1,0 +1,26 @@
+"""nbtune: hyperparameter tuning from a Jupyter notebook, on Dask.
+
+``nbtune.tune(fn, space, ...)`` runs ``fn(config)`` for many configs drawn from ``space`` on a Dask
+cluster (a local one by default), keeps every trial and report in a SQLite file, and returns the
+:class:`Study`. ``%load_ext nbtune`` adds the ``%%tune`` cell magic built on it.
+"""
+from __future__ import annotations
+
+from .run.channel import TrialStopped, report
+from .run.events import Observer
+from .schedule import FIFOScheduler, Scheduler, ThresholdScheduler
+from .search import GridSearcher, RandomSearcher, Searcher
+from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
+                    quniform, randint, uniform)
+from .study import Study, list_studies, load_study
+from .trial import Trial
+from .tune import tune
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "tune", "report", "TrialStopped", "load_study", "list_studies", "Study", "Trial", "Space",
+    "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
+    "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
+    "FIFOScheduler", "ThresholdScheduler", "Observer", "__version__",
+]

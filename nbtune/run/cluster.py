@@ -1,0 +1,73 @@
+"""Which Dask cluster a study runs on: an existing client, an address, a cluster, or the embedded one."""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_embedded: dict[str, Any] = {}
+
+
+def default_workers() -> int:
+    """One single-threaded worker per core available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def embedded_client():
+    """The kernel's own LocalCluster and Client, started on first use and reused afterwards."""
+    from distributed import Client, LocalCluster
+
+    with _lock:
+        client = _embedded.get("client")
+        if client is not None and client.status == "running":
+            return client
+        cluster = LocalCluster(n_workers=default_workers(), threads_per_worker=1,
+                               processes=True, dashboard_address=":0")
+        client = Client(cluster, set_as_default=False)
+        _embedded.update(cluster=cluster, client=client)
+        return client
+
+
+def close_embedded() -> None:
+    """Shut the embedded cluster down (registered at exit)."""
+    with _lock:
+        client, cluster = _embedded.pop("client", None), _embedded.pop("cluster", None)
+    for thing in (client, cluster):
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:
+                pass
+
+
+atexit.register(close_embedded)
+
+
+def get_client(cluster: Any = None):
+    """A ``distributed.Client`` for ``cluster``: None (embedded), a Client, an address or a cluster."""
+    from distributed import Client
+
+    if cluster is None:
+        return embedded_client()
+    if isinstance(cluster, Client):
+        return cluster
+    if isinstance(cluster, str):
+        try:
+            return Client(cluster, set_as_default=False, timeout="10s")
+        except OSError as exc:
+            raise ConnectionError(f"cannot reach the Dask scheduler at {cluster!r} ({exc}); check "
+                                  "the address or start one with `dask scheduler`") from None
+    if hasattr(cluster, "scheduler_address"):
+        return Client(cluster, set_as_default=False)
+    raise TypeError(f"cluster must be None, a distributed.Client, a scheduler address or a cluster "
+                    f"object, got {type(cluster).__name__}")
+
+
+def total_threads(client) -> int:
+    """How many tasks the cluster runs at once (sum of its workers' threads)."""
+    return max(1, sum(client.nthreads().values()))

@@ -1,0 +1,63 @@
+"""What the loop tells the world: observers subscribe to a study's events.
+
+Storage is one observer, the live widgets another; the loop knows neither. Each hook is called in the
+loop's thread as the event happens, so an observer that writes (storage) has it on disk at once.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..trial import Trial
+
+
+class Observer:
+    """Base class with a no-op for every event; override the ones you need."""
+
+    def study_started(self, info: dict[str, Any]) -> None:
+        """The loop starts (info: study name, metric, mode, searcher, scheduler, cluster)."""
+
+    def trial_created(self, trial: Trial) -> None:
+        """A trial was submitted to the cluster (its config is fixed, state running)."""
+
+    def trial_started(self, trial: Trial) -> None:
+        """A worker began running the trial (``trial.worker`` and ``trial.started`` are set)."""
+
+    def trial_reported(self, trial: Trial, report: dict[str, Any]) -> None:
+        """The trial sent an intermediate report (already appended to ``trial.reports``)."""
+
+    def trial_finished(self, trial: Trial) -> None:
+        """The trial reached a final or resumable state: completed, stopped, failed, interrupted."""
+
+    def study_finished(self, reason: str) -> None:
+        """The loop ended; ``reason`` says why (n_trials, exhausted, max_time, target, ...)."""
+
+
+class Broadcast(Observer):
+    """Forwards every event to several observers, in order."""
+
+    def __init__(self, observers: Iterable[Observer]):
+        self.observers = list(observers)
+
+    def study_started(self, info):
+        for o in self.observers:
+            o.study_started(info)
+
+    def trial_created(self, trial):
+        for o in self.observers:
+            o.trial_created(trial)
+
+    def trial_started(self, trial):
+        for o in self.observers:
+            o.trial_started(trial)
+
+    def trial_reported(self, trial, report):
+        for o in self.observers:
+            o.trial_reported(trial, report)
+
+    def trial_finished(self, trial):
+        for o in self.observers:
+            o.trial_finished(trial)
+
+    def study_finished(self, reason):
+        for o in self.observers:
+            o.study_finished(reason)

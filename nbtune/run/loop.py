@@ -1,0 +1,310 @@
+"""The adaptive loop: suggest, submit, consume completions with ``as_completed``, route reports.
+
+Every completion frees its slot at once for the next suggestion (no batches). Reports from running
+trials are handled as they arrive: recorded through the observers, fed to the scheduler, and, at a
+decision point, answered with a verdict the trial is waiting for.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import trial as T
+from ..schedule import CONTINUE, STOP, Scheduler
+from ..search import Searcher
+from .channel import Inbox
+from .events import Observer
+from .task import TrialSpec, run_trial
+
+WORKER_DIED = ("KilledWorker", "CommClosedError", "FutureCancelledError")
+
+
+@dataclass
+class Budget:
+    """When the study ends: trial count, wall clock, a target value, total resource."""
+
+    n_trials: int | None = None
+    max_time: float | None = None
+    target: float | None = None
+    max_resource: float | None = None
+
+
+@dataclass
+class LoopSettings:
+    """How trials run: metric and mode, concurrency, Dask resources, retries."""
+
+    metric: str
+    mode: str = "max"
+    resource: str = "epoch"
+    concurrency: int = 1
+    resources: dict[str, float] | None = None
+    retries: int = 1
+    verdict_timeout: float = 600.0
+    budget: Budget = field(default_factory=Budget)
+
+
+def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | None, str | None]:
+    """The trial's result and, when it has none usable, the reason why."""
+    if isinstance(returned, dict):
+        trial.metrics = dict(returned)
+        value = returned.get(metric)
+        if value is None:
+            value = trial.last(metric)
+    elif returned is not None:
+        trial.metrics = {metric: returned}
+        value = returned
+    else:
+        value = trial.last(metric)
+        if trial.reports:
+            trial.metrics = {k: v for rep in trial.reports for k, v in rep.items()}
+    if value is None:
+        seen = sorted({k for rep in trial.reports for k in rep} | set(trial.metrics))
+        also = f" (it reported {', '.join(seen)})" if seen else ""
+        return None, (f"the trial never reported the metric {metric!r}{also}: return it, return a "
+                      f"dict with it, or call report({metric}=...)")
+    if not T.is_finite_number(value):
+        return None, f"the metric {metric!r} is {value!r}, not a finite number"
+    return float(value), None
+
+
+class Loop:
+    """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
+
+    def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
+                 searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
+                 observer: Observer):
+        self.client, self.fn, self.trials = client, fn, trials
+        self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
+        self.observer = observer
+        self.run_id = uuid.uuid4().hex[:12]
+        self.prefix = f"nbtune-{self.run_id}"
+        self.topic = f"{self.prefix}-reports"
+        self.requeue = [t for t in trials if not t.is_finished]
+        self.running: dict[Any, T.Trial] = {}   # future -> trial
+        self.by_id: dict[int, T.Trial] = {t.id: t for t in trials}
+        self.executions: dict[int, set[str]] = {}
+        self.stopping: set[int] = set()
+        self.resource_used = sum(t.resource(settings.resource) or 0 for t in trials)
+        self.reason: str | None = None
+        self.wake = threading.Condition()
+        self.started_at = time.time()
+        self.exhausted = False
+        self._futures = None
+
+    # -- budget ---------------------------------------------------------------------------
+    def _budget_left(self) -> bool:
+        n = self.settings.budget.n_trials
+        return not self.exhausted and (n is None or len(self.trials) < n)
+
+    def _deadline_passed(self) -> bool:
+        max_time = self.settings.budget.max_time
+        return max_time is not None and time.time() - self.started_at >= max_time
+
+    def _reached_target(self, value: Any) -> bool:
+        target = self.settings.budget.target
+        if target is None or not T.is_finite_number(value):
+            return False
+        return value >= target if self.settings.mode == "max" else value <= target
+
+    # -- submitting ----------------------------------------------------------------------
+    def _next_trial(self) -> T.Trial | None:
+        if self.requeue:
+            trial = self.requeue.pop(0)
+            trial.reports, trial.value, trial.error, trial.metrics = [], None, None, {}
+            return trial
+        if not self._budget_left():
+            return None
+        config = self.searcher.suggest(len(self.trials))
+        if config is None:
+            self.exhausted = True
+            return None
+        trial = T.Trial(id=len(self.trials), config=config, created=time.time())
+        self.trials.append(trial)
+        self.by_id[trial.id] = trial
+        return trial
+
+    def _submit(self, trial: T.Trial) -> None:
+        s = self.settings
+        spec = TrialSpec(trial_id=trial.id, topic=self.topic, prefix=self.prefix,
+                         resource=s.resource, wait_at=self.scheduler.decision_points(),
+                         verdict_timeout=s.verdict_timeout)
+        trial.state, trial.attempts = T.RUNNING, trial.attempts + 1
+        trial.worker, trial.started, trial.finished = None, None, None
+        future = self.client.submit(run_trial, self.fn, trial.config, spec, pure=False,
+                                    key=f"nbtune-trial-{self.run_id}-{trial.id}-{trial.attempts}",
+                                    resources=s.resources)
+        self.running[future] = trial
+        self._futures.add(future)
+        self.scheduler.on_trial_start(trial.id, trial.config)
+        self.observer.trial_created(trial)
+
+    def _fill(self) -> None:
+        while len(self.running) < self.settings.concurrency and self.reason is None:
+            trial = self._next_trial()
+            if trial is None:
+                return
+            self._submit(trial)
+
+    # -- reports -------------------------------------------------------------------------
+    def _on_message(self, msg: dict) -> None:
+        trial = self.by_id.get(msg.get("trial"))
+        if trial is None or trial.state != T.RUNNING:
+            return  # a late message from a trial already finished or cancelled
+        seen = self.executions.setdefault(trial.id, set())
+        if msg["kind"] == "start":
+            if seen and msg["exec"] not in seen:
+                self._restarted_by_dask(trial)
+            seen.add(msg["exec"])
+            trial.worker, trial.started = msg["worker"], msg["time"]
+            self.observer.trial_started(trial)
+        elif msg["kind"] == "report":
+            seen.add(msg["exec"])
+            self._record_report(trial, msg["seq"], msg["data"], msg["time"])
+            if msg.get("wait"):
+                self._send_verdict(trial, msg["exec"], msg["seq"])
+
+    def _record_report(self, trial: T.Trial, seq: int, data: dict, when: float) -> None:
+        if seq != len(trial.reports) + 1:
+            return  # duplicate (already taken from the trial's result) or from an older execution
+        trial.reports.append(data)
+        res = data.get(self.settings.resource)
+        if T.is_finite_number(res):
+            previous = max((r.get(self.settings.resource, 0) for r in trial.reports[:-1]
+                            if T.is_finite_number(r.get(self.settings.resource))), default=0)
+            self.resource_used += max(0, res - previous)
+        self.observer.trial_reported(trial, data)
+        if self.scheduler.on_report(trial.id, data) == STOP:
+            self.stopping.add(trial.id)
+        self._check_study_budget(data.get(self.settings.metric))
+
+    def _send_verdict(self, trial: T.Trial, execution: str, seq: int) -> None:
+        from distributed import Variable
+
+        verdict = STOP if trial.id in self.stopping else CONTINUE
+        Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
+
+    def _check_study_budget(self, value: Any) -> None:
+        if self.reason is not None:
+            return
+        if self._reached_target(value):
+            self.reason = "target"
+        elif (self.settings.budget.max_resource is not None
+              and self.resource_used >= self.settings.budget.max_resource):
+            self.reason = "max_resource"
+
+    def _restarted_by_dask(self, trial: T.Trial) -> None:
+        """Dask re-ran the trial elsewhere after its worker died: count it as a retry."""
+        trial.reports = []
+        trial.attempts += 1
+        if trial.attempts > self.settings.retries + 1:
+            for future, t in list(self.running.items()):
+                if t is trial:
+                    future.cancel()
+                    del self.running[future]
+            self._finish(trial, T.FAILED, error=f"its worker died {trial.attempts - 1} times "
+                         f"(retries={self.settings.retries})")
+
+    # -- completions ---------------------------------------------------------------------
+    def _on_done(self, future) -> None:
+        trial = self.running.pop(future, None)
+        if trial is None:
+            return
+        if future.status == "finished":
+            self._on_result(trial, future.result())
+        elif future.status == "cancelled":
+            self._finish(trial, T.INTERRUPTED, error="cancelled")
+        else:
+            exc = future.exception()
+            if type(exc).__name__ in WORKER_DIED and trial.attempts <= self.settings.retries:
+                self.requeue.insert(0, trial)  # same trial, next attempt
+                trial.state = T.PENDING
+                return
+            what = ("its worker died" if type(exc).__name__ in WORKER_DIED
+                    else f"Dask could not run it: {type(exc).__name__}: {exc}")
+            self._finish(trial, T.FAILED, error=what)
+
+    def _on_result(self, trial: T.Trial, out: dict) -> None:
+        for seq, data in enumerate(out["reports"], start=1):
+            if seq > len(trial.reports):
+                self._record_report(trial, seq, data, out["finished"])
+        trial.worker, trial.started = out["worker"], out["started"]
+        if out["state"] == "failed":
+            self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
+            return
+        value, problem = final_value(trial, out["returned"], self.settings.metric)
+        trial.value = value
+        if out["state"] == "stopped":
+            self._finish(trial, T.STOPPED, finished=out["finished"])
+        elif problem is not None:
+            self._finish(trial, T.FAILED, error=problem, finished=out["finished"])
+        else:
+            self._finish(trial, T.COMPLETED, finished=out["finished"])
+            self._check_study_budget(value)
+
+    def _finish(self, trial: T.Trial, state: str, error: str | None = None,
+                finished: float | None = None) -> None:
+        trial.state, trial.error = state, error
+        trial.finished = finished or time.time()
+        self.stopping.discard(trial.id)
+        self.scheduler.on_trial_end(trial.id, state)
+        self.searcher.observe(trial.config, trial.value, state)
+        self.observer.trial_finished(trial)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _sleep(self, inbox: Inbox) -> None:
+        timeout = 1.0
+        if self.settings.budget.max_time is not None:
+            left = self.started_at + self.settings.budget.max_time - time.time()
+            timeout = max(0.0, min(timeout, left))
+        cond = getattr(self._futures, "thread_condition", None)
+        if cond is None:  # an as_completed without its condition: poll
+            time.sleep(min(timeout, 0.005))
+            return
+        with cond:
+            if not self._futures.has_ready() and not inbox.messages:
+                cond.wait(timeout)
+
+    def _stop_running(self, state: str) -> None:
+        from distributed import Event
+
+        if not self.running:
+            return
+        Event(f"{self.prefix}-stop", client=self.client).set()
+        futures = list(self.running)
+        self.client.cancel(futures)
+        for future in futures:
+            trial = self.running.pop(future)
+            self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
+
+    def run(self) -> str:
+        """Run until the budget ends; returns the reason the loop stopped."""
+        from distributed import as_completed
+
+        self._futures = as_completed([], loop=self.client.loop)
+        inbox = Inbox(self.client, self.topic, self._futures.thread_condition
+                      if hasattr(self._futures, "thread_condition") else self.wake)
+        try:
+            self._fill()
+            while self.running and self.reason is None:
+                self._sleep(inbox)
+                for msg in inbox.drain():
+                    self._on_message(msg)
+                for future in self._futures.next_batch(block=False):
+                    self._on_done(future)
+                if self.reason is None and self._deadline_passed():
+                    self.reason = "max_time"
+                self._fill()
+            if self.reason is None:
+                n = self.settings.budget.n_trials
+                self.reason = "n_trials" if n is not None and len(self.trials) >= n else "exhausted"
+            self._stop_running(T.INTERRUPTED)
+        except KeyboardInterrupt:
+            self.reason = "interrupted"
+            self._stop_running(T.INTERRUPTED)
+        finally:
+            inbox.close()
+        self.observer.study_finished(self.reason)
+        return self.reason

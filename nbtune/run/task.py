@@ -1,0 +1,73 @@
+"""What runs on a Dask worker for one trial: call the user's function, capture its outcome."""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from .channel import TrialContext, TrialStopped, activate, clean_metrics, deactivate
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs to run one trial besides the function and its config."""
+
+    trial_id: int
+    topic: str
+    prefix: str
+    resource: str
+    wait_at: Sequence[float] | None
+    verdict_timeout: float
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback text of ``exc`` without nbtune's own frames, so it points at the user's code."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def _clean_return(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return clean_metrics(value)
+    try:
+        return clean_metrics({"value": value})["value"]
+    except TypeError:
+        raise TypeError(f"the trial function returned a {type(value).__name__}; return a number, a "
+                        "dict of metrics, or nothing after calling report(...)") from None
+
+
+def run_trial(fn: Callable[[dict], Any], config: dict[str, Any], spec: TrialSpec) -> dict[str, Any]:
+    """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    ctx = TrialContext(topic=spec.topic, prefix=spec.prefix, trial_id=spec.trial_id,
+                       execution=uuid.uuid4().hex[:12], resource=spec.resource,
+                       wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
+                       send=worker.log_event)
+    worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
+    started = time.time()
+    outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
+    token = activate(ctx)
+    try:
+        outcome["returned"] = _clean_return(fn(dict(config)))
+    except TrialStopped:
+        outcome["state"] = "stopped"
+    except Exception as exc:  # the user's code failed: record it, the study goes on
+        outcome.update(state="failed", error=user_traceback(exc))
+    finally:
+        deactivate(token)
+    outcome.update(reports=ctx.reports, exec=ctx.execution, worker=worker.address,
+                   started=started, finished=time.time())
+    return outcome

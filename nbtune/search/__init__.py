@@ -1,0 +1,50 @@
+"""Searchers: which config each trial runs. `make_searcher` builds one by name."""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..space import Space, as_space
+from .base import Searcher
+from .grid import GridSearcher
+from .random import RandomSearcher
+
+__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "SEARCHERS", "make_searcher"]
+
+SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher}
+_COMMON = {"self", "space", "seed", "points_to_evaluate"}
+
+
+def make_searcher(name_or_obj: str | Searcher, space: Space | dict | None,
+                  seed: int | None = None, points_to_evaluate: list[dict] | None = None,
+                  **options: Any) -> Searcher:
+    """A searcher from a name in SEARCHERS (options go to its constructor) or an instance.
+
+    An instance is returned as is, except that a `mode` option is set on it; it keeps its own
+    seed, and must have been built over `space` (when given) with its own points_to_evaluate.
+    """
+    if isinstance(name_or_obj, Searcher):
+        mode = options.pop("mode", None)
+        if options:
+            raise ValueError(f"options {sorted(options)} apply only to a searcher given by name")
+        if points_to_evaluate:
+            raise ValueError("pass points_to_evaluate to the searcher's constructor")
+        if space is not None and as_space(space) != name_or_obj.space:
+            raise ValueError(f"the searcher was built over another space ({name_or_obj.space!r})")
+        if mode is not None:
+            if mode not in ("min", "max"):
+                raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+            name_or_obj.mode = mode
+        return name_or_obj
+    if not isinstance(name_or_obj, str) or name_or_obj not in SEARCHERS:
+        known = ", ".join(repr(k) for k in SEARCHERS)
+        raise ValueError(f"unknown searcher {name_or_obj!r}; known: {known} or a Searcher instance")
+    if space is None:
+        raise ValueError(f"searcher {name_or_obj!r} needs a space")
+    cls = SEARCHERS[name_or_obj]
+    allowed = set(inspect.signature(cls.__init__).parameters) - _COMMON
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r} "
+                         f"(its options: {', '.join(sorted(allowed))})")
+    return cls(space, seed=seed, points_to_evaluate=points_to_evaluate, **options)

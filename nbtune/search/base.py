@@ -1,0 +1,74 @@
+"""The `Searcher` interface: config for trial number `index`, points_to_evaluate first."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from ..space import Space, as_space
+
+
+def _check_int(what: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+class Searcher:
+    """Suggests configs by trial index; subclasses implement `_suggest`.
+
+    `points_to_evaluate` (Syne Tune semantics, one difference): the listed configs, completed
+    with the space's defaults and validated, are trials 0..k-1. None means no initial points
+    (Syne Tune would evaluate the default config first), so random search stays unbiased;
+    pass `[space.default()]` for Syne Tune's behaviour.
+    """
+
+    name = "searcher"
+
+    def __init__(self, space: Space | dict, seed: int | None = None,
+                 points_to_evaluate: list[dict] | None = None, mode: str = "min") -> None:
+        self.space = as_space(space)
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self.seed = _check_int("seed", seed, 0)
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.mode = mode
+        self.points_to_evaluate: list[dict] = []
+        for i, point in enumerate(points_to_evaluate or []):
+            try:
+                config = self.space.complete(point)
+                self.space.validate(config)
+            except ValueError as e:
+                raise ValueError(f"points_to_evaluate[{i}]: {e}") from None
+            self.points_to_evaluate.append(config)
+
+    @property
+    def max_trials(self) -> int | None:
+        """How many configs `suggest` gives before None; None when unbounded."""
+        return None
+
+    def suggest(self, index: int) -> dict | None:
+        """Config for trial `index` (0-based), or None when the searcher is exhausted."""
+        index = _check_int("index", index, 0)
+        if index < len(self.points_to_evaluate):
+            return copy.deepcopy(self.points_to_evaluate[index])
+        limit = self.max_trials
+        if limit is not None and index >= limit:
+            return None
+        return self._suggest(index)
+
+    def _suggest(self, index: int) -> dict | None:
+        """Config for an index past points_to_evaluate and below max_trials."""
+        raise NotImplementedError
+
+    def observe(self, config: dict, value: float | None, state: str) -> None:
+        """Result of a finished trial (value None if it reported none); unused by default."""
+
+    def rng_for(self, index: int) -> np.random.Generator:
+        """Generator that depends only on (seed, index): resuming at index N repeats exactly."""
+        return np.random.default_rng([self.seed, index])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(seed={self.seed}, mode={self.mode!r})"

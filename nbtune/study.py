@@ -1,0 +1,128 @@
+"""A study: the space, the metric, and every trial run so far."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import trial as T
+from .space import Space
+from .storage import Storage
+from .trial import Trial
+
+
+class Study:
+    """Trials of one tuning run, with the best one and a table of all of them.
+
+    Returned by :func:`nbtune.tune` and :func:`nbtune.load_study`; ``trials`` are in creation order.
+    """
+
+    def __init__(self, name: str, space: Space, metric: str, mode: str,
+                 trials: list[Trial] | None = None, storage: str | None = None,
+                 settings: dict[str, Any] | None = None, stop_reason: str | None = None):
+        self.name, self.space, self.metric, self.mode = name, space, metric, mode
+        self.trials: list[Trial] = trials if trials is not None else []
+        self.storage = storage
+        self.settings = dict(settings or {})
+        self.stop_reason = stop_reason
+
+    @property
+    def completed(self) -> list[Trial]:
+        """Trials that ran to the end with a finite metric."""
+        return [t for t in self.trials if t.state == T.COMPLETED]
+
+    @property
+    def best(self) -> Trial | None:
+        """The completed trial with the best metric (ties: the earliest), or None."""
+        done = [t for t in self.completed if t.value is not None]
+        if not done:
+            return None
+        sign = -1.0 if self.mode == "max" else 1.0
+        return min(done, key=lambda t: (sign * t.value, t.id))
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        """Config of the best trial."""
+        best = self.best
+        return None if best is None else dict(best.config)
+
+    @property
+    def best_value(self) -> float | None:
+        """Metric of the best trial."""
+        best = self.best
+        return None if best is None else best.value
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials in each state (states with none are left out)."""
+        out: dict[str, int] = {}
+        for t in self.trials:
+            out[t.state] = out.get(t.state, 0) + 1
+        return out
+
+    def to_dataframe(self):
+        """One row per trial: id, state, value, config columns, resource reached, times, worker."""
+        import pandas as pd
+
+        resource = self.settings.get("resource", "epoch")
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {"trial": t.id, "state": t.state, self.metric: t.value}
+            row.update({f"config.{k}": v for k, v in t.config.items()})
+            row.update({resource: t.resource(resource), "reports": len(t.reports),
+                        "attempts": t.attempts, "worker": t.worker,
+                        "started": pd.to_datetime(t.started, unit="s") if t.started else pd.NaT,
+                        "duration": t.duration, "error": _first_line(t.error)})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+
+    def reload(self) -> "Study":
+        """Read the trials again from storage (another process may be adding to them)."""
+        if self.storage is None:
+            return self
+        fresh = load_study(self.name, storage=self.storage)
+        self.trials, self.stop_reason = fresh.trials, fresh.stop_reason
+        return self
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items()) or "no trials"
+        best = self.best
+        tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
+        return f"<Study {self.name!r}: {counts}{tail}>"
+
+
+def _first_line(text: str | None) -> str | None:
+    if not text:
+        return text
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else text
+
+
+def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
+    """Open study ``name`` from a storage file (another process's, or before a kernel restart)."""
+    path = os.fspath(storage)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no study storage at {path!r}")
+    db = Storage(path)
+    try:
+        row = db.study_row(name)
+        if row is None:
+            known = ", ".join(repr(n) for n in db.study_names()) or "none"
+            raise KeyError(f"no study named {name!r} in {path!r} (studies there: {known})")
+        status = row["status"]
+        reason = status.split(": ", 1)[1] if status.startswith("finished: ") else None
+        return Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
+                     trials=db.load_trials(name), storage=path, settings=row["settings"],
+                     stop_reason=reason)
+    finally:
+        db.close()
+
+
+def list_studies(storage: str | os.PathLike = "nbtune.db") -> list[str]:
+    """Names of the studies kept in a storage file."""
+    path = os.fspath(storage)
+    if not os.path.exists(path):
+        return []
+    db = Storage(path)
+    try:
+        return db.study_names()
+    finally:
+        db.close()

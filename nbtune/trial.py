@@ -1,0 +1,78 @@
+"""The trial record: one configuration, its reports, its outcome.
+
+Pure data, shared by the loop (``run/``), storage and the study; it knows nothing of Dask or SQLite.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+PENDING = "pending"
+RUNNING = "running"
+COMPLETED = "completed"
+STOPPED = "stopped"  # stopped early by a scheduler
+PAUSED = "paused"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+
+STATES = (PENDING, RUNNING, COMPLETED, STOPPED, PAUSED, FAILED, INTERRUPTED)
+FINISHED = frozenset({COMPLETED, STOPPED, FAILED})
+"""States that are final: a resumed study does not run these trials again."""
+
+
+@dataclass
+class Trial:
+    """One evaluation of one configuration.
+
+    ``reports`` holds every dict the trial sent through ``report(...)`` in order (of its latest
+    attempt); ``value`` is the final value of the study's metric; ``error`` the traceback text of a
+    failed trial; ``worker`` the address of the Dask worker it ran on. Times are Unix seconds.
+    """
+
+    id: int
+    config: dict[str, Any]
+    state: str = PENDING
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    value: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    worker: str | None = None
+    attempts: int = 0
+    created: float | None = None
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or None while unknown)."""
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+    @property
+    def is_finished(self) -> bool:
+        """True for completed, stopped and failed trials."""
+        return self.state in FINISHED
+
+    def last(self, key: str) -> Any:
+        """The last reported value of ``key``, or None."""
+        for rep in reversed(self.reports):
+            if key in rep:
+                return rep[key]
+        return None
+
+    def resource(self, key: str) -> Any:
+        """The largest value of the resource ``key`` reported (e.g. the epochs trained)."""
+        values = [r[key] for r in self.reports if isinstance(r.get(key), (int, float))]
+        return max(values) if values else None
+
+    def __repr__(self) -> str:
+        value = "" if self.value is None else f", value={self.value:.6g}"
+        return f"Trial(id={self.id}, state={self.state!r}{value}, config={self.config!r})"
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for a real, finite number (bools excluded)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))

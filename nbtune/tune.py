@@ -1,0 +1,138 @@
+"""``nbtune.tune``: the plain Python face that the magic and scripts share."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, Callable, Iterable, Mapping
+
+from .run.cluster import get_client, total_threads
+from .run.events import Broadcast, Observer
+from .run.loop import Budget, Loop, LoopSettings
+from .schedule import Scheduler, make_scheduler
+from .search import Searcher, make_searcher
+from .space import Space, as_space
+from .storage import Storage, StorageRecorder
+from .study import Study
+
+def _check_callable(fn: Any) -> None:
+    if not callable(fn):
+        raise TypeError(f"the trial function must be callable, got {type(fn).__name__}")
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(fn)
+    except Exception as exc:
+        raise TypeError(f"the trial function cannot be sent to the Dask workers: {exc}. Create "
+                        "objects such as open files, locks or connections inside the function "
+                        "instead of capturing them") from None
+
+
+def _positive(name: str, value: Any, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
+        what = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name} must be {what} or None, got {value!r}")
+
+
+def _default_name() -> str:
+    return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+
+
+def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
+         metric: str = "value", mode: str = "min", n_trials: int | None = 50,
+         seed: int | None = None, cluster: Any = None,
+         storage: str | os.PathLike | None = "nbtune.db", study: str | None = None,
+         resume: bool = False, concurrency: int | None = None,
+         resources: Mapping[str, float] | None = None, max_time: float | None = None,
+         target: float | None = None, max_resource: float | None = None, retries: int = 1,
+         searcher: str | Searcher = "random", points_to_evaluate: list[dict] | None = None,
+         scheduler: str | Scheduler | None = None, resource: str = "epoch",
+         observers: Iterable[Observer] = (), **scheduler_options: Any) -> Study:
+    """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
+
+    ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
+    ``nbtune.report(...)``. The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
+    result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
+    searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
+    """
+    _check_callable(trial_fn)
+    space = as_space(space)
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric must be a non-empty name, got {metric!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    for name, value, integer in (("n_trials", n_trials, True), ("concurrency", concurrency, True),
+                                 ("max_time", max_time, False),
+                                 ("max_resource", max_resource, False)):
+        _positive(name, value, integer)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if resources is not None:
+        resources = {str(k): float(v) for k, v in dict(resources).items()}
+    search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
+                           mode=mode)
+    sched = make_scheduler(scheduler, **scheduler_options)
+    sched.setup(metric, mode, resource)
+    if n_trials is None and max_time is None and target is None and max_resource is None \
+            and getattr(search, "max_trials", None) is None:
+        raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
+
+    name = study or _default_name()
+    settings = {"seed": search.seed, "searcher": getattr(search, "name", type(search).__name__),
+                "scheduler": getattr(sched, "name", type(sched).__name__), "resource": resource,
+                "n_trials": n_trials, "max_time": max_time, "target": target,
+                "max_resource": max_resource, "retries": retries, "resources": resources}
+    db = Storage(storage) if storage is not None else None
+    try:
+        trials = _open_study(db, name, space, metric, mode, settings, resume)
+        client = get_client(cluster)
+        loop = Loop(client, trial_fn, trials, search, sched,
+                    LoopSettings(metric=metric, mode=mode, resource=resource,
+                                 concurrency=concurrency or total_threads(client),
+                                 resources=resources, retries=retries,
+                                 budget=Budget(n_trials, max_time, target, max_resource)),
+                    Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)))
+        loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
+                                     "searcher": settings["searcher"],
+                                     "scheduler": settings["scheduler"],
+                                     "cluster": getattr(client, "dashboard_link", None)})
+        reason = loop.run()
+    finally:
+        if db is not None:
+            db.close()
+    result = Study(name, space, metric, mode, trials=trials,
+                   storage=None if storage is None else os.fspath(storage), settings=settings,
+                   stop_reason=reason)
+    if reason == "interrupted":
+        print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials completed. "
+              f"Continue it with nbtune.tune(..., study={name!r}, resume=True).")
+    return result
+
+
+def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,
+                settings: dict[str, Any], resume: bool) -> list:
+    """The trials to start from: none for a new study, the stored ones when resuming."""
+    if db is None:
+        if resume:
+            raise ValueError("resume=True needs a storage file to resume from")
+        return []
+    row = db.study_row(name)
+    if row is None:
+        if resume:
+            raise ValueError(f"there is no study {name!r} in {db.path!r} to resume; "
+                             "leave out resume=True to start it")
+        db.create_study(name, space.to_json(), metric, mode, settings)
+        return []
+    if not resume:
+        raise ValueError(f"a study named {name!r} already exists in {db.path!r}: pass resume=True "
+                         "to continue it, or choose another study name")
+    stored = Space.from_json(row["space"])
+    if stored != space:
+        raise ValueError(f"study {name!r} was run over another space ({stored!r}); resume it with "
+                         "the same space, or start a new study")
+    for key, value in (("metric", metric), ("mode", mode)):
+        if row[key] != value:
+            raise ValueError(f"study {name!r} was run with {key}={row[key]!r}, not {value!r}")
+    db.set_status(name, "resumed", settings)
+    return db.load_trials(name)

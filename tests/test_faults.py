@@ -1,0 +1,121 @@
+"""Stop verdicts through the report channel, dead workers, and KeyboardInterrupt."""
+from __future__ import annotations
+
+import _thread
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+
+
+def climbs(config):
+    """Accuracy config['q'] * epoch / 10 for 10 epochs."""
+    for epoch in range(1, 11):
+        nbtune.report(epoch=epoch, accuracy=config["q"] * epoch / 10)
+    return config["q"]
+
+
+def test_a_stop_verdict_reaches_the_running_trial(client, db):
+    rule = nbtune.ThresholdScheduler(0.2, at=[3, 6])
+    study = nbtune.tune(climbs, {"q": nbtune.grid(0.5, 1.0, 2.0, 4.0)}, searcher="grid",
+                        metric="accuracy", mode="max", scheduler=rule, cluster=client,
+                        storage=db, study="stop")
+    by_q = {t.config["q"]: t for t in study.trials}
+    # q=0.5: 0.15 at epoch 3 < 0.2 -> stopped there; q=1.0: 0.3 at 3, 0.6 at 6 -> runs on
+    assert by_q[0.5].state == T.STOPPED
+    assert [r["epoch"] for r in by_q[0.5].reports] == [1, 2, 3]
+    for q in (1.0, 2.0, 4.0):
+        assert by_q[q].state == T.COMPLETED
+        assert len(by_q[q].reports) == 10
+    stored = {t.config["q"]: t for t in nbtune.load_study("stop", storage=db).trials}
+    assert stored[0.5].state == T.STOPPED and len(stored[0.5].reports) == 3
+    assert study.best.config["q"] == 4.0
+
+
+def dies_once(config):
+    """Kills its own worker process the first time it runs."""
+    marker = config["marker"]
+    nbtune.report(epoch=1, alive=1)
+    time.sleep(0.5)  # a real trial has trained a while: its messages have left the worker
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 1.0
+
+
+def dies_when_zero(config):
+    if config["i"] == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 1.0
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster of its own, with a nanny that restarts killed workers."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    c = Client(cluster, set_as_default=False)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_a_trial_whose_worker_dies_is_retried(own_cluster, db, tmp_path):
+    study = nbtune.tune(dies_once, {"marker": nbtune.fixed(str(tmp_path / "died"))},
+                        metric="alive", mode="max", n_trials=1, cluster=own_cluster,
+                        storage=db, study="die")
+    (trial,) = study.trials
+    assert trial.state == T.COMPLETED and trial.value == 1.0
+    assert trial.attempts == 2
+
+
+def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(own_cluster, db):
+    study = nbtune.tune(dies_when_zero, {"i": nbtune.grid(0, 1)}, searcher="grid", metric="m",
+                        retries=1, cluster=own_cluster, storage=db, study="die2")
+    assert [t.state for t in study.trials] == [T.FAILED, T.COMPLETED]
+    assert "worker died" in study.trials[0].error
+
+
+def long_trial(config):
+    for epoch in range(1, 400):
+        time.sleep(0.05)
+        nbtune.report(epoch=epoch, v=config["x"])
+    return config["x"]
+
+
+def quick(config):
+    return config["x"]
+
+
+def test_keyboard_interrupt_returns_the_study_and_resume_finishes_it(client, db, capsys):
+    threading.Timer(1.5, _thread.interrupt_main).start()
+    t0 = time.time()
+    study = nbtune.tune(long_trial, {"x": nbtune.uniform(0, 1)}, metric="v", mode="max",
+                        n_trials=4, seed=0, cluster=client, storage=db, study="ki")
+    assert time.time() - t0 < 6
+    assert study.stop_reason == "interrupted"
+    assert "resume=True" in capsys.readouterr().out
+    interrupted = [t for t in study.trials if t.state == T.INTERRUPTED]
+    assert len(interrupted) == 2 and all(t.reports for t in interrupted)
+    stored = nbtune.load_study("ki", storage=db)
+    assert [t.state for t in stored.trials] == [t.state for t in study.trials]
+    assert [len(t.reports) for t in stored.trials] == [len(t.reports) for t in study.trials]
+
+    resumed = nbtune.tune(quick, {"x": nbtune.uniform(0, 1)}, metric="v", mode="max",
+                          n_trials=4, seed=0, cluster=client, storage=db, study="ki",
+                          resume=True)
+    assert [t.state for t in resumed.trials] == [T.COMPLETED] * 4
+    assert [t.config for t in resumed.trials[:2]] == [t.config for t in study.trials]
+    assert all(t.attempts == 2 for t in resumed.trials[:2])  # re-queued, run again
+
+
+def test_report_outside_a_trial_says_where_to_call_it():
+    with pytest.raises(RuntimeError, match="outside a trial"):
+        nbtune.report(epoch=1, accuracy=0.5)

@@ -1,0 +1,267 @@
+"""nbtune.tune end to end on a real LocalCluster and real SQLite files."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+
+
+def quadratic(config):
+    return (config["x"] - 0.3) ** 2 + config["k"]
+
+
+SPACE = {"x": nbtune.uniform(0.0, 1.0), "k": nbtune.randint(0, 3)}
+
+
+def test_tune_runs_every_trial_and_finds_the_best(client, db):
+    study = nbtune.tune(quadratic, SPACE, metric="loss", mode="min", n_trials=12, seed=1,
+                        cluster=client, storage=db, study="q")
+    assert len(study.trials) == 12
+    assert all(t.state == T.COMPLETED for t in study.trials)
+    for t in study.trials:
+        assert t.value == pytest.approx(quadratic(t.config))
+        assert t.worker in client.scheduler_info()["workers"]
+        assert t.started <= t.finished and t.duration >= 0
+    assert study.best.value == min(t.value for t in study.trials)
+    assert study.stop_reason == "n_trials"
+    frame = study.to_dataframe()
+    assert list(frame.index) == list(range(12))
+    assert {"state", "loss", "config.x", "config.k", "worker", "duration"} <= set(frame.columns)
+
+
+def test_same_seed_same_configs(client, db):
+    a = nbtune.tune(quadratic, SPACE, metric="loss", n_trials=6, seed=7, cluster=client,
+                    storage=None)
+    b = nbtune.tune(quadratic, SPACE, metric="loss", n_trials=6, seed=7, cluster=client,
+                    storage=None)
+    assert [t.config for t in a.trials] == [t.config for t in b.trials]
+
+
+def returns_dict(config):
+    return {"accuracy": config["x"], "loss": 1 - config["x"]}
+
+
+def reports_only(config):
+    for epoch in range(1, 4):
+        nbtune.report(epoch=epoch, accuracy=config["x"] * epoch / 3)
+
+
+def test_result_forms_number_dict_and_reports(client, db):
+    s1 = nbtune.tune(returns_dict, {"x": nbtune.uniform(0, 1)}, metric="loss", mode="min",
+                     n_trials=3, cluster=client, storage=db, study="dict")
+    for t in s1.trials:
+        assert t.value == pytest.approx(1 - t.config["x"])
+        assert t.metrics["accuracy"] == pytest.approx(t.config["x"])
+    s2 = nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
+                     n_trials=3, cluster=client, storage=db, study="reports")
+    for t in s2.trials:
+        assert t.state == T.COMPLETED
+        assert [r["epoch"] for r in t.reports] == [1, 2, 3]
+        assert t.value == pytest.approx(t.config["x"])
+        assert t.resource("epoch") == 3
+    stored = nbtune.load_study("reports", storage=db)
+    assert [t.reports for t in stored.trials] == [t.reports for t in s2.trials]
+
+
+def flaky(config):
+    if config["i"] == 0:
+        raise ValueError("bad batch")
+    if config["i"] == 1:
+        return float("nan")
+    if config["i"] == 2:
+        return {"other": 1.0}
+    return config["i"]
+
+
+def test_faults_are_recorded_and_the_study_goes_on(client, db):
+    study = nbtune.tune(flaky, {"i": nbtune.grid(0, 1, 2, 3, 4)}, searcher="grid", metric="m",
+                        mode="max", cluster=client, storage=db, study="faults")
+    states = [t.state for t in study.trials]
+    assert states == [T.FAILED, T.FAILED, T.FAILED, T.COMPLETED, T.COMPLETED]
+    raised, nan, missing = study.trials[:3]
+    assert "ValueError: bad batch" in raised.error
+    assert 'raise ValueError("bad batch")' in raised.error  # points at the user's line
+    assert "nbtune" not in raised.error.split("ValueError")[0]  # no frames of nbtune itself
+    assert "nan" in nan.error and nan.value is None
+    assert "never reported the metric 'm'" in missing.error and "other" in missing.error
+    assert study.best.config == {"i": 4}
+    assert study.stop_reason == "exhausted"
+
+
+def test_unpicklable_objective_fails_before_any_trial(client, db):
+    lock = __import__("threading").Lock()
+
+    def uses_lock(config):
+        with lock:
+            return 1.0
+
+    with pytest.raises(TypeError, match="cannot be sent to the Dask workers"):
+        nbtune.tune(uses_lock, SPACE, n_trials=2, cluster=client, storage=db, study="lock")
+    assert nbtune.list_studies(db) == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mode": "maximize"}, "mode must be 'min' or 'max'"),
+    ({"n_trials": 0}, "n_trials must be a positive integer"),
+    ({"n_trials": None}, "the study has no end"),
+    ({"retries": -1}, "retries must be an integer"),
+    ({"searcher": "bayes"}, "unknown searcher"),
+    ({"scheduler": "asha2"}, "unknown scheduler"),
+])
+def test_bad_arguments_say_what_is_wrong(client, db, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        nbtune.tune(quadratic, SPACE, cluster=client, storage=db, **kwargs)
+    assert nbtune.list_studies(db) == []
+
+
+def test_existing_study_needs_resume_and_the_same_space(client, db):
+    nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage=db, study="s")
+    with pytest.raises(ValueError, match="already exists.*resume=True"):
+        nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage=db, study="s")
+    with pytest.raises(ValueError, match="another space"):
+        nbtune.tune(quadratic, {"x": nbtune.uniform(0, 2), "k": nbtune.randint(0, 3)},
+                    n_trials=4, cluster=client, storage=db, study="s", resume=True)
+    with pytest.raises(ValueError, match="no study 'nope'"):
+        nbtune.tune(quadratic, SPACE, cluster=client, storage=db, study="nope", resume=True)
+
+
+def test_resume_continues_the_budget_like_an_uninterrupted_run(client, db):
+    full = nbtune.tune(quadratic, SPACE, n_trials=8, seed=3, cluster=client, storage=None)
+    nbtune.tune(quadratic, SPACE, n_trials=5, seed=3, cluster=client, storage=db, study="r")
+    resumed = nbtune.tune(quadratic, SPACE, n_trials=8, seed=3, cluster=client, storage=db,
+                          study="r", resume=True)
+    assert len(resumed.trials) == 8
+    assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
+    assert all(t.attempts == 1 for t in resumed.trials)  # the first five were not run again
+
+
+def test_load_study_from_another_process(client, db):
+    study = nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, metric="accuracy",
+                        mode="max", n_trials=4, seed=0, cluster=client, storage=db, study="x")
+    code = ("import nbtune, json; s = nbtune.load_study('x', storage=%r); "
+            "print(json.dumps([s.best.id, s.best.value, len(s.trials), s.stop_reason]))" % db)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    best_id, best_value, n, reason = __import__("json").loads(out.stdout)
+    assert (best_id, n, reason) == (study.best.id, 4, "n_trials")
+    assert best_value == pytest.approx(study.best.value)
+
+
+def waits_for_its_report_on_disk(config):
+    """Reports once, then watches the study file until that report is there."""
+    nbtune.report(epoch=1, seen=0)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with sqlite3.connect(config["db"]) as con:
+            rows = con.execute("SELECT data FROM reports WHERE study = 'live' AND trial = ?",
+                               (config["me"],)).fetchall()
+        if rows:
+            return 1.0
+        time.sleep(0.05)
+    return 0.0
+
+
+def test_each_report_is_stored_while_the_trial_still_runs(client, db):
+    study = nbtune.tune(waits_for_its_report_on_disk,
+                        {"db": nbtune.fixed(db), "me": nbtune.grid(0, 1, 2)}, searcher="grid",
+                        metric="found", mode="max", cluster=client, storage=db, study="live")
+    assert [t.value for t in study.trials] == [1.0, 1.0, 1.0]
+
+
+class Recorder(nbtune.Observer):
+    def __init__(self):
+        self.events = []
+
+    def trial_created(self, trial):
+        self.events.append(("created", trial.id))
+
+    def trial_reported(self, trial, report):
+        self.events.append(("reported", trial.id))
+
+    def trial_finished(self, trial):
+        self.events.append(("finished", trial.id, trial.state))
+
+    def study_finished(self, reason):
+        self.events.append(("study", reason))
+
+
+def test_observers_see_every_event_in_order(client):
+    rec = Recorder()
+    nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
+                n_trials=3, cluster=client, storage=None, observers=[rec])
+    for i in range(3):
+        mine = [e for e in rec.events if e[1] == i]
+        assert mine[0] == ("created", i)
+        assert mine[1:4] == [("reported", i)] * 3
+        assert mine[4] == ("finished", i, "completed")
+    assert rec.events[-1] == ("study", "n_trials")
+
+
+def slow_or_fast(config):
+    start = time.time()
+    time.sleep(2.5 if config["i"] == 0 else 0.05)
+    return {"start": start, "end": time.time(), "i": config["i"]}
+
+
+def test_a_finished_trial_frees_its_slot_at_once(client):
+    study = nbtune.tune(slow_or_fast, {"i": nbtune.grid(*range(12))}, searcher="grid",
+                        metric="i", cluster=client, storage=None, concurrency=2)
+    slow_end = study.trials[0].metrics["end"]
+    started_meanwhile = [t for t in study.trials[1:] if t.metrics["start"] < slow_end]
+    assert len(started_meanwhile) >= 10  # the fast ones flowed through the other slot
+
+
+def test_concurrency_is_capped(client):
+    study = nbtune.tune(slow_or_fast, {"i": nbtune.grid(*range(1, 7))}, searcher="grid",
+                        metric="i", cluster=client, storage=None, concurrency=1)
+    spans = sorted((t.metrics["start"], t.metrics["end"]) for t in study.trials)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+
+
+def sleeps(config):
+    for epoch in range(1, 200):
+        time.sleep(0.05)
+        nbtune.report(epoch=epoch, score=config["x"])
+
+
+def test_max_time_ends_the_study_and_interrupts_running_trials(client, db):
+    t0 = time.time()
+    study = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=10, max_time=1.5, cluster=client, storage=db, study="t")
+    assert time.time() - t0 < 8
+    assert study.stop_reason == "max_time"
+    assert {t.state for t in study.trials} == {T.INTERRUPTED}
+    assert all(t.reports for t in study.trials)
+    stored = nbtune.load_study("t", storage=db)
+    assert [len(t.reports) for t in stored.trials] == [len(t.reports) for t in study.trials]
+
+
+def ramp(config):
+    time.sleep(0.05)
+    return config["i"]
+
+
+def test_target_ends_the_study_when_reached(client):
+    study = nbtune.tune(ramp, {"i": nbtune.grid(*range(40))}, searcher="grid", metric="i",
+                        mode="max", target=5, cluster=client, storage=None, concurrency=1)
+    assert study.stop_reason == "target"
+    assert study.best.value == 5 and len(study.trials) == 6
+
+
+def epochs(config):
+    for epoch in range(1, 6):
+        nbtune.report(epoch=epoch, acc=config["i"])
+
+
+def test_max_resource_counts_epochs_over_all_trials(client):
+    study = nbtune.tune(epochs, {"i": nbtune.grid(*range(40))}, searcher="grid", metric="acc",
+                        mode="max", max_resource=12, cluster=client, storage=None,
+                        concurrency=1)
+    assert study.stop_reason == "max_resource"
+    trained = sum(t.resource("epoch") or 0 for t in study.trials)
+    assert 12 <= trained <= 15
