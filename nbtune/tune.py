@@ -70,20 +70,27 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if resources is not None:
         resources = {str(k): float(v) for k, v in dict(resources).items()}
-    search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
-                           mode=mode)
-    sched = make_scheduler(scheduler, **scheduler_options)
-    sched.setup(metric, mode, resource)
-    if n_trials is None and max_time is None and target is None and max_resource is None \
-            and getattr(search, "max_trials", None) is None:
-        raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
-
     name = study or _default_name()
+    db = Storage(storage) if storage is not None else None
+    try:
+        if resume and seed is None and db is not None and db.study_row(name):
+            seed = db.study_row(name)["settings"].get("seed")  # continue the same sequence
+        search = make_searcher(searcher, space, seed=seed,
+                               points_to_evaluate=points_to_evaluate, mode=mode)
+        sched = make_scheduler(scheduler, **scheduler_options)
+        sched.setup(metric, mode, resource)
+        if n_trials is None and max_time is None and target is None and max_resource is None \
+                and getattr(search, "max_trials", None) is None:
+            raise ValueError("the study has no end: give n_trials, max_time, target or "
+                             "max_resource")
+    except BaseException:
+        if db is not None:
+            db.close()
+        raise
     settings = {"seed": search.seed, "searcher": getattr(search, "name", type(search).__name__),
                 "scheduler": getattr(sched, "name", type(sched).__name__), "resource": resource,
                 "n_trials": n_trials, "max_time": max_time, "target": target,
                 "max_resource": max_resource, "retries": retries, "resources": resources}
-    db = Storage(storage) if storage is not None else None
     try:
         trials = _open_study(db, name, space, metric, mode, settings, resume)
         client = get_client(cluster)

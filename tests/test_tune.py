@@ -265,3 +265,27 @@ def test_max_resource_counts_epochs_over_all_trials(client):
     assert study.stop_reason == "max_resource"
     trained = sum(t.resource("epoch") or 0 for t in study.trials)
     assert 12 <= trained <= 15
+
+
+def test_cluster_by_address_by_object_and_embedded(client):
+    from nbtune.run import cluster as C
+
+    workers = set(client.scheduler_info()["workers"])
+    by_address = nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client.scheduler.address,
+                             storage=None)
+    by_object = nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client.cluster, storage=None)
+    for study in (by_address, by_object):
+        assert {t.worker for t in study.trials} <= workers
+    assert C.get_client(client.scheduler.address) is C.get_client(client.cluster)  # reused
+
+    embedded = nbtune.tune(quadratic, SPACE, n_trials=2, storage=None)
+    assert embedded.best is not None
+    assert C.get_client(None) is C.get_client(None)
+    assert not {t.worker for t in embedded.trials} & workers
+    assert len(C.get_client(None).nthreads()) == C.default_workers()
+    C.close_clients()
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler"):
+        nbtune.tune(quadratic, SPACE, n_trials=1, cluster="tcp://127.0.0.1:9", storage=None)

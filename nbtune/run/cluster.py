@@ -8,6 +8,7 @@ from typing import Any
 
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
+_clients: dict[str, Any] = {}  # address -> the Client nbtune opened for it, reused
 
 
 def default_workers() -> int:
@@ -33,11 +34,13 @@ def embedded_client():
         return client
 
 
-def close_embedded() -> None:
-    """Shut the embedded cluster down (registered at exit)."""
+def close_clients() -> None:
+    """Close the clients nbtune opened and its embedded cluster (registered at exit)."""
     with _lock:
-        client, cluster = _embedded.pop("client", None), _embedded.pop("cluster", None)
-    for thing in (client, cluster):
+        things = list(_clients.values()) + [_embedded.pop("client", None),
+                                             _embedded.pop("cluster", None)]
+        _clients.clear()
+    for thing in things:
         if thing is not None:
             try:
                 thing.close()
@@ -45,7 +48,7 @@ def close_embedded() -> None:
                 pass
 
 
-atexit.register(close_embedded)
+atexit.register(close_clients)
 
 
 def get_client(cluster: Any = None):
@@ -56,14 +59,20 @@ def get_client(cluster: Any = None):
         return embedded_client()
     if isinstance(cluster, Client):
         return cluster
-    if isinstance(cluster, str):
-        try:
-            return Client(cluster, set_as_default=False, timeout="10s")
-        except OSError as exc:
-            raise ConnectionError(f"cannot reach the Dask scheduler at {cluster!r} ({exc}); check "
-                                  "the address or start one with `dask scheduler`") from None
-    if hasattr(cluster, "scheduler_address"):
-        return Client(cluster, set_as_default=False)
+    if isinstance(cluster, str) or hasattr(cluster, "scheduler_address"):
+        address = cluster if isinstance(cluster, str) else cluster.scheduler_address
+        with _lock:
+            client = _clients.get(address)
+            if client is not None and client.status == "running":
+                return client
+            try:
+                client = Client(cluster, set_as_default=False, timeout="10s")
+            except OSError as exc:
+                raise ConnectionError(f"cannot reach the Dask scheduler at {address!r} ({exc}); "
+                                      "check the address or start one with `dask scheduler`"
+                                      ) from None
+            _clients[address] = client
+            return client
     raise TypeError(f"cluster must be None, a distributed.Client, a scheduler address or a cluster "
                     f"object, got {type(cluster).__name__}")
 

@@ -1,0 +1,1 @@
+"""The engine on Dask: the only package of nbtune that imports ``distributed``."""

@@ -1,0 +1,53 @@
+"""The shipped notebooks run top to bottom in a real kernel, and Binder installs what nbtune needs."""
+from __future__ import annotations
+
+import pathlib
+import re
+import shutil
+import tomllib
+
+import nbformat
+import pytest
+
+import nbtune
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+QUICKSTART = "01-tune-in-python.ipynb"  # run, and checked more closely, below
+OTHERS = [p for p in NOTEBOOKS if p.name != QUICKSTART]
+
+
+@pytest.mark.parametrize("path", OTHERS, ids=[p.name for p in OTHERS])
+def test_notebook_runs_in_a_real_kernel(path, tmp_path):
+    shutil.copy(path, tmp_path / path.name)
+    nb = nbformat.read(tmp_path / path.name, as_version=4)
+    NotebookClient(nb, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    assert (tmp_path / "nbtune.db").exists()
+
+
+def test_notebooks_exist():
+    assert QUICKSTART in [p.name for p in NOTEBOOKS]
+
+
+def test_quickstart_leaves_a_good_study_behind(tmp_path):
+    nb = nbformat.read(ROOT / "notebooks" / QUICKSTART, as_version=4)
+    NotebookClient(nb, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    study = nbtune.load_study("digits-mlp", storage=tmp_path / "nbtune.db")
+    assert len(study.completed) == 16 and study.best_value > 0.9
+    assert all(len(t.reports) == 15 for t in study.trials)
+
+
+def test_binder_installs_every_runtime_dependency():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~ ]", d)[0].lower() for d in deps}
+    binder = (ROOT / "binder" / "requirements.txt").read_text().lower()
+    listed = {re.split(r"[<>=!~ ]", ln.strip())[0] for ln in binder.splitlines()
+              if ln.strip() and not ln.startswith("#")}
+    assert names <= listed, names - listed
+    assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
