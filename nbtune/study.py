@@ -10,6 +10,10 @@ from .storage import Storage
 from .trial import Trial
 
 
+class StudyNotFound(LookupError):
+    """No study of that name in the storage file."""
+
+
 class Study:
     """Trials of one tuning run, with the best one and a table of all of them.
 
@@ -106,7 +110,7 @@ def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
         row = db.study_row(name)
         if row is None:
             known = ", ".join(repr(n) for n in db.study_names()) or "none"
-            raise KeyError(f"no study named {name!r} in {path!r} (studies there: {known})")
+            raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})")
         status = row["status"]
         reason = status.split(": ", 1)[1] if status.startswith("finished: ") else None
         return Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],

@@ -75,8 +75,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     try:
         if resume and seed is None and db is not None and db.study_row(name):
             seed = db.study_row(name)["settings"].get("seed")  # continue the same sequence
+        options = {}
+        if searcher == "grid" and n_trials is not None:
+            options["n_experiments"] = n_trials  # a cap below the grid's size: an even subsample
         search = make_searcher(searcher, space, seed=seed,
-                               points_to_evaluate=points_to_evaluate, mode=mode)
+                               points_to_evaluate=points_to_evaluate, mode=mode, **options)
         sched = make_scheduler(scheduler, **scheduler_options)
         sched.setup(metric, mode, resource)
         if n_trials is None and max_time is None and target is None and max_resource is None \

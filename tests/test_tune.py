@@ -289,3 +289,26 @@ def test_cluster_by_address_by_object_and_embedded(client):
 def test_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler"):
         nbtune.tune(quadratic, SPACE, n_trials=1, cluster="tcp://127.0.0.1:9", storage=None)
+
+
+def test_grid_search_runs_the_whole_grid_or_an_even_subsample(client):
+    space = {"i": nbtune.grid(*range(10)), "x": nbtune.uniform(0, 1)}
+    whole = nbtune.tune(quadratic_i, space, searcher="grid", n_trials=None, cluster=client,
+                        storage=None)
+    assert [t.config["i"] for t in whole.trials] == list(range(10))
+    assert whole.stop_reason == "exhausted"
+    capped = nbtune.tune(quadratic_i, space, searcher="grid", n_trials=5, cluster=client,
+                         storage=None)
+    assert [t.config["i"] for t in capped.trials] == [0, 2, 5, 7, 9]
+
+
+def quadratic_i(config):
+    return (config["i"] - 4) ** 2 + config["x"]
+
+
+def test_points_to_evaluate_run_first(client):
+    study = nbtune.tune(quadratic, SPACE, n_trials=4, seed=0, cluster=client, storage=None,
+                        points_to_evaluate=[{"x": 0.3}, {"x": 0.9, "k": 2}], concurrency=1)
+    assert study.trials[0].config == {"x": 0.3, "k": 2}  # k completed by its mid-point rule
+    assert study.trials[1].config == {"x": 0.9, "k": 2}
+    assert len({tuple(t.config.items()) for t in study.trials}) == 4  # then random ones

@@ -13,7 +13,6 @@ the study's stop ``Event``, which the loop sets when the whole study ends.
 from __future__ import annotations
 
 import contextvars
-import math
 import numbers
 import threading
 import time
@@ -160,7 +159,3 @@ class Inbox:
         except Exception:  # the client may already be closed
             pass
 
-
-def is_bad_number(value: Any) -> bool:
-    """True for NaN or infinite floats."""
-    return isinstance(value, float) and not math.isfinite(value)
