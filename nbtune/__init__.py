@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .run.channel import TrialStopped, report
 from .run.events import Observer
+from .run.task import with_parameters
 from .schedule import FIFOScheduler, Scheduler, ThresholdScheduler
 from .search import GridSearcher, RandomSearcher, Searcher
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
@@ -19,7 +20,7 @@ from .tune import tune
 __version__ = "0.1.0"
 
 __all__ = [
-    "tune", "report", "TrialStopped", "load_study", "list_studies", "Study", "Trial", "Space",
+    "tune", "with_parameters", "report", "TrialStopped", "load_study", "list_studies", "Study", "Trial", "Space",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "Observer", "__version__",

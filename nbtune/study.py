@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from typing import Any, Callable
 
 from . import trial as T
 from .space import Space
@@ -28,6 +29,31 @@ class Study:
         self.storage = storage
         self.settings = dict(settings or {})
         self.stop_reason = stop_reason
+        self._thread: threading.Thread | None = None
+        self._stop: Callable[[], None] | None = None
+
+    # -- a study running in the background ------------------------------------------------
+    def _start_background(self, run: Callable[[], None], stop: Callable[[], None]) -> None:
+        self._stop = stop
+        self._thread = threading.Thread(target=run, name=f"nbtune-{self.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """True while a background study is still running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> "Study":
+        """Block until a background study ends (or ``timeout`` seconds pass)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self
+
+    def stop(self) -> "Study":
+        """Ask a background study to end: running trials are interrupted, the rest is kept."""
+        if self._stop is not None and self.running:
+            self._stop()
+        return self.wait()
 
     @property
     def completed(self) -> list[Trial]:

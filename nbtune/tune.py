@@ -48,13 +48,16 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          target: float | None = None, max_resource: float | None = None, retries: int = 1,
          searcher: str | Searcher = "random", points_to_evaluate: list[dict] | None = None,
          scheduler: str | Scheduler | None = None, resource: str = "epoch",
-         observers: Iterable[Observer] = (), **scheduler_options: Any) -> Study:
+         observers: Iterable[Observer] = (), background: bool = False,
+         **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
     ``nbtune.report(...)``. The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
+    With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
+    ``study.stop()``). Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
     """
     _check_callable(trial_fn)
     space = as_space(space)
@@ -86,37 +89,42 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
                              "max_resource")
+        client = get_client(cluster)
+        settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
+                    "resource": resource, "n_trials": n_trials, "max_time": max_time,
+                    "target": target, "max_resource": max_resource, "retries": retries,
+                    "resources": resources}
+        trials = _open_study(db, name, space, metric, mode, settings, resume)
     except BaseException:
         if db is not None:
             db.close()
         raise
-    settings = {"seed": search.seed, "searcher": getattr(search, "name", type(search).__name__),
-                "scheduler": getattr(sched, "name", type(sched).__name__), "resource": resource,
-                "n_trials": n_trials, "max_time": max_time, "target": target,
-                "max_resource": max_resource, "retries": retries, "resources": resources}
-    try:
-        trials = _open_study(db, name, space, metric, mode, settings, resume)
-        client = get_client(cluster)
-        loop = Loop(client, trial_fn, trials, search, sched,
-                    LoopSettings(metric=metric, mode=mode, resource=resource,
-                                 concurrency=concurrency or total_threads(client),
-                                 resources=resources, retries=retries,
-                                 budget=Budget(n_trials, max_time, target, max_resource)),
-                    Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)))
-        loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
-                                     "searcher": settings["searcher"],
-                                     "scheduler": settings["scheduler"],
-                                     "cluster": getattr(client, "dashboard_link", None)})
-        reason = loop.run()
-    finally:
-        if db is not None:
-            db.close()
     result = Study(name, space, metric, mode, trials=trials,
-                   storage=None if storage is None else os.fspath(storage), settings=settings,
-                   stop_reason=reason)
-    if reason == "interrupted":
-        print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials completed. "
-              f"Continue it with nbtune.tune(..., study={name!r}, resume=True).")
+                   storage=None if storage is None else os.fspath(storage), settings=settings)
+    loop = Loop(client, trial_fn, trials, search, sched,
+                LoopSettings(metric=metric, mode=mode, resource=resource,
+                             concurrency=concurrency or total_threads(client),
+                             resources=resources, retries=retries,
+                             budget=Budget(n_trials, max_time, target, max_resource)),
+                Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)))
+    loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
+                                 "searcher": search.name, "scheduler": sched.name,
+                                 "cluster": getattr(client, "dashboard_link", None)})
+
+    def run() -> None:
+        try:
+            result.stop_reason = loop.run()
+        finally:
+            if db is not None:
+                db.close()
+        if result.stop_reason == "interrupted":
+            print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials "
+                  f"completed. Continue it with nbtune.tune(..., study={name!r}, resume=True).")
+
+    if background:
+        result._start_background(run, loop.request_stop)
+    else:
+        run()
     return result
 
 

@@ -312,3 +312,32 @@ def test_points_to_evaluate_run_first(client):
     assert study.trials[0].config == {"x": 0.3, "k": 2}  # k completed by its mid-point rule
     assert study.trials[1].config == {"x": 0.9, "k": 2}
     assert len({tuple(t.config.items()) for t in study.trials}) == 4  # then random ones
+
+
+def uses_big_data(config, table):
+    return float(table[config["i"]])
+
+
+def test_with_parameters_ships_large_data_once(client):
+    import numpy as np
+
+    table = np.arange(2_000_000, dtype=float)  # 16 MB: scattered once, not pickled per trial
+    fn = nbtune.with_parameters(uses_big_data, table=table)
+    assert len(__import__("cloudpickle").dumps(fn)) < 100_000
+    study = nbtune.tune(fn, {"i": nbtune.randint(0, 1_999_999)}, metric="v", mode="max",
+                        n_trials=6, cluster=client, storage=None)
+    assert all(t.value == float(t.config["i"]) for t in study.trials)
+
+
+def test_background_study_fills_in_and_can_be_stopped(client, db):
+    study = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=50, cluster=client, storage=db, study="bg", background=True)
+    assert study.running
+    deadline = time.time() + 10
+    while not any(t.reports for t in study.trials) and time.time() < deadline:
+        time.sleep(0.05)
+    assert any(t.reports for t in study.trials)  # reports arrive while the cell is free
+    study.stop()
+    assert not study.running and study.stop_reason == "stopped"
+    assert {t.state for t in study.trials} == {T.INTERRUPTED}
+    assert nbtune.load_study("bg", storage=db).stop_reason == "stopped"

@@ -93,6 +93,7 @@ class Loop:
         self.started_at = time.time()
         self.exhausted = False
         self._futures = None
+        self.shared: dict[str, Any] = {}
 
     # -- budget ---------------------------------------------------------------------------
     def _budget_left(self) -> bool:
@@ -133,7 +134,8 @@ class Loop:
                          verdict_timeout=s.verdict_timeout)
         trial.state, trial.attempts = T.RUNNING, trial.attempts + 1
         trial.worker, trial.started, trial.finished = None, None, None
-        future = self.client.submit(run_trial, self.fn, trial.config, spec, pure=False,
+        future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared,
+                                    pure=False,
                                     key=f"nbtune-trial-{self.run_id}-{trial.id}-{trial.attempts}",
                                     resources=s.resources)
         self.running[future] = trial
@@ -279,11 +281,26 @@ class Loop:
             trial = self.running.pop(future)
             self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
 
+    def request_stop(self) -> None:
+        """End the study from another thread (a background study's ``stop()``)."""
+        if self.reason is None:
+            self.reason = "stopped"
+        cond = getattr(self._futures, "thread_condition", self.wake)
+        with cond:
+            cond.notify_all()
+
     def run(self) -> str:
         """Run until the budget ends; returns the reason the loop stopped."""
         from distributed import as_completed
 
         self._futures = as_completed([], loop=self.client.loop)
+        data = getattr(self.fn, "data", None)
+        if data:  # large data, sent once and kept on the workers for every trial
+            try:
+                self.shared = self.client.scatter(dict(data), hash=False)
+            except Exception as exc:
+                raise TypeError(f"the data given to with_parameters cannot be sent to the Dask "
+                                f"workers: {exc}") from None
         inbox = Inbox(self.client, self.topic, self._futures.thread_condition
                       if hasattr(self._futures, "thread_condition") else self.wake)
         try:

@@ -47,8 +47,32 @@ def _clean_return(value: Any) -> Any:
                         "dict of metrics, or nothing after calling report(...)") from None
 
 
-def run_trial(fn: Callable[[dict], Any], config: dict[str, Any], spec: TrialSpec) -> dict[str, Any]:
-    """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict."""
+class with_parameters:
+    """Wrap a trial function with large data sent to the cluster once per study, not per trial.
+
+    ``nbtune.tune(with_parameters(train, X=X, y=y), space)`` calls ``train(config, X=X, y=y)`` on
+    the workers; the arrays are scattered once and shared by every trial (as Ray Tune's
+    ``tune.with_parameters``).
+    """
+
+    def __init__(self, fn: Callable[..., Any], **data: Any):
+        if not callable(fn):
+            raise TypeError(f"with_parameters needs a function, got {type(fn).__name__}")
+        self.fn, self.data = fn, data
+
+    def __call__(self, config: dict[str, Any], **data: Any) -> Any:
+        return self.fn(config, **data)
+
+    def __getstate__(self) -> dict:
+        return {"fn": self.fn, "data": {}}  # the data travels separately, scattered
+
+
+def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
+              shared: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict.
+
+    ``shared`` holds the scattered data of a :class:`with_parameters` function, passed as keywords.
+    """
     from distributed import get_worker
 
     worker = get_worker()
@@ -61,7 +85,8 @@ def run_trial(fn: Callable[[dict], Any], config: dict[str, Any], spec: TrialSpec
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
     token = activate(ctx)
     try:
-        outcome["returned"] = _clean_return(fn(dict(config)))
+        returned = fn(dict(config), **shared) if shared else fn(dict(config))
+        outcome["returned"] = _clean_return(returned)
     except TrialStopped:
         outcome["state"] = "stopped"
     except Exception as exc:  # the user's code failed: record it, the study goes on
