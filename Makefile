@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(PY) -m nbtune.demo
 
 test: $(STAMP)
-	$(PY) -m nbtune.demo --trials 12
+	$(PY) -m nbtune.demo
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

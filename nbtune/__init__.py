@@ -25,3 +25,17 @@ __all__ = [
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "Observer", "__version__",
 ]
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nbtune``: add the %%tune magic and its companions."""
+    from .notebook.magic import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext nbtune``: remove them."""
+    from .notebook.magic import unload
+
+    unload(ipython)

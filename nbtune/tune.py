@@ -136,10 +136,7 @@ def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: 
             raise ValueError("resume=True needs a storage file to resume from")
         return []
     row = db.study_row(name)
-    if row is None:
-        if resume:
-            raise ValueError(f"there is no study {name!r} in {db.path!r} to resume; "
-                             "leave out resume=True to start it")
+    if row is None:  # resume=True on a new name starts it (Optuna's load_if_exists)
         db.create_study(name, space.to_json(), metric, mode, settings)
         return []
     if not resume:

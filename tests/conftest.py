@@ -13,6 +13,9 @@ def client():
                            dashboard_address=":0")
     c = Client(cluster, set_as_default=False)
     yield c
+    from nbtune.run.cluster import close_clients
+
+    close_clients()  # clients nbtune opened for this cluster's address go first
     c.close()
     cluster.close()
 

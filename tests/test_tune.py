@@ -127,8 +127,9 @@ def test_existing_study_needs_resume_and_the_same_space(client, db):
     with pytest.raises(ValueError, match="another space"):
         nbtune.tune(quadratic, {"x": nbtune.uniform(0, 2), "k": nbtune.randint(0, 3)},
                     n_trials=4, cluster=client, storage=db, study="s", resume=True)
-    with pytest.raises(ValueError, match="no study 'nope'"):
-        nbtune.tune(quadratic, SPACE, cluster=client, storage=db, study="nope", resume=True)
+    started = nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage=db,
+                          study="new", resume=True)  # nothing to resume: it starts
+    assert len(started.trials) == 2
 
 
 def test_resume_continues_the_budget_like_an_uninterrupted_run(client, db):

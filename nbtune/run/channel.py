@@ -31,7 +31,7 @@ class TrialStopped(BaseException):
     """
 
 
-_current: contextvars.ContextVar["TrialContext | None"] = contextvars.ContextVar(
+_current: contextvars.ContextVar["TrialContext | LocalContext | None"] = contextvars.ContextVar(
     "nbtune_trial", default=None)
 
 
@@ -105,6 +105,21 @@ class TrialContext:
         return Event(f"{self.prefix}-stop", client=get_client()).is_set()
 
 
+class LocalContext:
+    """The target of ``report()`` when trial code runs once in the notebook's own process."""
+
+    def __init__(self, on_report: Callable[[dict[str, Any]], None] | None = None):
+        self.reports: list[dict[str, Any]] = []
+        self.on_report = on_report
+
+    def report(self, metrics: dict[str, Any]) -> None:
+        """Keep the report (and show it); never stops."""
+        data = clean_metrics(metrics)
+        self.reports.append(data)
+        if self.on_report is not None:
+            self.on_report(data)
+
+
 def report(**metrics: Any) -> None:
     """Report intermediate metrics from inside a trial, e.g. ``report(epoch=3, accuracy=0.91)``.
 
@@ -118,7 +133,7 @@ def report(**metrics: Any) -> None:
     ctx.report(metrics)
 
 
-def activate(ctx: TrialContext) -> contextvars.Token:
+def activate(ctx: "TrialContext | LocalContext") -> contextvars.Token:
     """Make ``ctx`` the target of ``report()`` in this thread."""
     return _current.set(ctx)
 

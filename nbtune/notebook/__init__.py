@@ -1,0 +1,1 @@
+"""The notebook layer: the %%tune magic, cell parsing and (later) widgets."""

@@ -1,0 +1,346 @@
+"""Parse a ``%%tune`` cell: the search-space lines at its top and the trial body below them.
+
+Pure (``ast`` and :mod:`nbtune.space`; no IPython). Line numbers count from 1 at the first line of
+``source``; a leading ``%%tune ...`` header line, if given, parses as a blank line 1.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from nbtune import space as S
+
+__all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
+           "replace_space_lines"]
+
+PRIMITIVES = ("uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid",
+              "linspace", "logspace", "fixed")
+INJECTED = frozenset({"report", "checkpoint"})  # names nbtune puts into every trial's namespace
+_BUILTINS = frozenset(dir(builtins))
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_QUALIFIED = re.compile(r"(?:nbtune(?:\.\w+)*\.)?(\w+)")
+_HEADER = re.compile(r"[ \t]*%%tune\b")
+_MAGIC = re.compile(r"\s*(?:[A-Za-z_][\w.]*\s*=\s*)?[%!]")
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow,
+        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_MAX_BITS = 10_000  # literal arithmetic refuses ints larger than this (no 9**9**9 hangs)
+_LITERALS = "numbers, strings, lists, True/False/None or arithmetic on numbers"
+
+
+class CellError(ValueError):
+    """A mistake in a %%tune cell; the message is one line naming the problem and the fix."""
+
+
+@dataclass
+class ParsedCell:
+    """A %%tune cell split into its search space and its trial body."""
+
+    space: S.Space
+    space_lines: tuple[int, int]  # 1-based first and last line of the space block; (0, 0) if none
+    space_source: list[str]       # the raw lines of the space block (comments included)
+    body: str                     # the trial body: the space block blanked, line numbers kept
+    names: list[str]              # hyperparameter names, in declared order
+    free_names: list[str]         # notebook globals the body reads (sorted)
+    assigned: list[str]           # names the body binds at module level (sorted)
+
+    def metric_assigned(self, metric: str) -> bool:
+        """Whether the body binds `metric` at module level (so it can be read after the run)."""
+        return metric in self.assigned
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def _parse(source: str) -> tuple[list[str], ast.Module]:
+    """The source's lines (endings kept) and its AST; a %%tune header line parses as blank."""
+    lines = _LINE.findall(source)
+    code = [_ending(lines[0]), *lines[1:]] if lines and _HEADER.match(lines[0]) else lines
+    try:
+        return lines, ast.parse("".join(code))
+    except SyntaxError as e:
+        n = e.lineno or 0
+        bad = code[n - 1] if 0 < n <= len(code) else ""
+        if _MAGIC.match(bad):
+            raise CellError(f"line {n}: IPython magics (%...) and shell escapes (!...) are not "
+                            f"supported inside a %%tune cell; run `{bad.strip()}` in a cell of "
+                            "its own") from None
+        raise CellError(f"line {n}: invalid Python: {e.msg}") from None
+    except ValueError as e:  # e.g. null bytes
+        raise CellError(f"invalid Python: {e}") from None
+
+
+# -- the space block ----------------------------------------------------------------------------
+
+def _primitive(func: ast.AST) -> str | None:
+    """The primitive `func` names (`uniform`, `nbtune.uniform`, `nbtune.space.uniform`), or None."""
+    named = isinstance(func, (ast.Name, ast.Attribute))
+    m = _QUALIFIED.fullmatch(ast.unparse(func)) if named else None
+    return m[1] if m and m[1] in PRIMITIVES else None
+
+
+def _space_call(stmt: ast.stmt) -> ast.Call | None:
+    """The primitive call an assignment statement assigns, else None."""
+    value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+    return value if isinstance(value, ast.Call) and _primitive(value.func) else None
+
+
+def _targets(stmt: ast.stmt) -> list[ast.expr]:
+    return stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore
+
+
+def _shown(stmt: ast.stmt) -> str:
+    """`lr = loguniform(...)`: how messages quote a space line."""
+    func = _space_call(stmt).func  # type: ignore[union-attr]
+    text = " = ".join(ast.unparse(t)[1:-1] if isinstance(t, ast.Tuple) else ast.unparse(t)
+                      for t in _targets(stmt))  # `a, b`, not `(a, b)`
+    return f"{text} = {ast.unparse(func)}(...)"
+
+
+def _target(stmt: ast.stmt) -> str:
+    """The one plain name a space line assigns; CellError otherwise."""
+    targets = _targets(stmt)
+    if len(targets) == 1 and isinstance(targets[0], ast.Name):
+        return targets[0].id
+    fn = _primitive(_space_call(stmt).func)  # type: ignore[union-attr]
+    raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' must assign one plain "
+                    f"name, like `lr = {fn}(...)`")
+
+
+def _space_stmts(tree: ast.Module) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    """(the leading space statements, the trial body statements); checks one line each."""
+    stmts: list[ast.stmt] = []
+    for stmt in tree.body:
+        if _space_call(stmt) is None:
+            break
+        _target(stmt)
+        stmts.append(stmt)
+    body = tree.body[len(stmts):]
+    for a, b in zip(stmts, stmts[1:] + body[:1]):
+        if b.lineno <= (a.end_lineno or a.lineno):
+            what = "each hyperparameter" if b in stmts else "the trial code"
+            raise CellError(f"line {b.lineno}: put {what} on a line of its own (no `;`)")
+    return stmts, body
+
+
+class _NotLiteral(Exception):
+    """args[0]: the first node of a primitive's arguments that is not a literal."""
+
+
+def _literal(node: ast.AST) -> Any:
+    """The value of a literal, or of arithmetic on number literals; _NotLiteral otherwise."""
+    if isinstance(node, ast.Constant) and node.value is not ...:
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return (list if isinstance(node, ast.List) else tuple)(_literal(e) for e in node.elts)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}  # type: ignore
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        v = _literal(node.operand)
+        if type(v) in (int, float):  # not bool, not complex
+            return _UNARY[type(node.op)](v)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        a, b = _literal(node.left), _literal(node.right)
+        if {type(a), type(b)} <= {int, float}:
+            huge = isinstance(node.op, ast.Pow) and isinstance(a, int) and isinstance(b, int) \
+                and abs(a) > 1 and b * a.bit_length() > _MAX_BITS
+            v = None if huge else _OPS[type(node.op)](a, b)
+            if huge or isinstance(v, int) and v.bit_length() > _MAX_BITS:
+                raise OverflowError(f"{ast.unparse(node)} is too large")
+            return v
+    raise _NotLiteral(node)
+
+
+def _build(stmt: ast.stmt, name: str) -> S.Domain:
+    """Evaluate a space line's primitive call on its literal arguments; CellError on any problem."""
+    call, n = _space_call(stmt), stmt.lineno
+    fn = _primitive(call.func)  # type: ignore[union-attr]
+    try:
+        args = [_literal(a) for a in call.args]  # type: ignore[union-attr]
+        kwargs = {k.arg: _literal(k.value) for k in call.keywords}  # type: ignore[union-attr]
+        if None in kwargs:
+            raise _NotLiteral(next(k for k in call.keywords if k.arg is None))  # type: ignore
+    except _NotLiteral as e:
+        got = ast.unparse(e.args[0])
+        got = got if len(got) <= 40 else got[:37] + "..."
+        raise CellError(f"line {n}: the arguments of {fn}(...) must be literal values "
+                        f"({_LITERALS}), not `{got}`; write the value itself") from None
+    except (ArithmeticError, TypeError) as e:
+        raise CellError(f"line {n}: hyperparameter {name!r}: {e}") from None
+    cls = getattr(S, fn)  # type: ignore[arg-type]
+    try:
+        inspect.signature(cls).bind(*args, **kwargs)
+        dom = cls(*args, **kwargs)
+        S.Space({name: dom})
+    except TypeError as e:
+        raise CellError(f"line {n}: hyperparameter {name!r}: bad arguments for {fn}(...): "
+                        f"{e}") from None
+    except ValueError as e:
+        msg = str(e) if str(e).startswith("hyperparameter") else f"hyperparameter {name!r}: {e}"
+        raise CellError(f"line {n}: {msg}") from None
+    return dom
+
+
+# -- names the body reads and binds -------------------------------------------------------------
+
+class _Scope:
+    """What one scope binds and reads, its global/nonlocal declarations and its child scopes."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind, self.children = kind, list[_Scope]()  # kind: module, function, class, comp
+        self.stores, self.loads, self.globals = set[str](), set[str](), set[str]()
+        self.declared, self.leaks = set[str](), set[str]()  # global/nonlocal; comp walrus targets
+
+
+def _child(sc: _Scope, kind: str, nodes: list, params: Any = frozenset()) -> None:
+    child = _Scope(kind)
+    child.stores |= params
+    for node in nodes:
+        _walk(node, child)
+    (sc.leaks if sc.kind == "comp" else sc.stores).update(child.leaks)
+    sc.children.append(child)
+
+
+def _walk(node: ast.AST, sc: _Scope) -> None:
+    """Record the names `node` binds and reads into `sc`, opening child scopes as Python does."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = node.args
+        params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]
+        outer = [*a.defaults, *filter(None, a.kw_defaults), *(p.annotation for p in params)]
+        if not isinstance(node, ast.Lambda):
+            sc.stores.add(node.name)
+            outer += [*node.decorator_list, node.returns]
+        for n in filter(None, outer):
+            _walk(n, sc)
+        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        _child(sc, "function", body, {p.arg for p in params})
+    elif isinstance(node, ast.ClassDef):
+        sc.stores.add(node.name)
+        for n in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            _walk(n, sc)
+        _child(sc, "class", node.body)
+    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        gens = node.generators
+        _walk(gens[0].iter, sc)  # the first iterable is evaluated outside the comprehension
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        inner = [g.target for g in gens] + [g.iter for g in gens[1:]]
+        _child(sc, "comp", inner + [c for g in gens for c in g.ifs] + parts)
+    elif isinstance(node, ast.NamedExpr):
+        (sc.leaks if sc.kind == "comp" else sc.stores).add(node.target.id)
+        _walk(node.value, sc)
+    elif isinstance(node, ast.Name):
+        (sc.loads if isinstance(node.ctx, ast.Load) else sc.stores).add(node.id)
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        sc.declared.update(node.names)
+        if isinstance(node, ast.Global):
+            sc.globals.update(node.names)
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        sc.stores.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+    else:
+        binders = (ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping)
+        bound = node.rest if isinstance(node, ast.MatchMapping) else getattr(node, "name", None)
+        if isinstance(node, binders) and bound:  # `except E as e`, match captures
+            sc.stores.add(bound)
+        for child in ast.iter_child_nodes(node):
+            _walk(child, sc)
+
+
+def _resolve(sc: _Scope) -> tuple[set[str], set[str]]:
+    """(names sc and its children read from outside sc, names they bind through `global`)."""
+    local = sc.stores - sc.declared
+    free, gbound = sc.loads - local, sc.stores & sc.globals
+    for child in sc.children:
+        cfree, cg = _resolve(child)
+        free |= cfree if sc.kind == "class" else cfree - local  # class names are not closures
+        gbound |= cg
+    return free, gbound
+
+
+def parse_cell(source: str) -> ParsedCell:
+    """Split a %%tune cell into its Space and its trial body; CellError names any mistake."""
+    lines, tree = _parse(source)
+    stmts, body_stmts = _space_stmts(tree)
+    domains: dict[str, S.Domain] = {}
+    first_seen: dict[str, int] = {}  # name -> line
+    for stmt in stmts:
+        name = _target(stmt)
+        if name in domains:
+            raise CellError(f"line {stmt.lineno}: hyperparameter {name!r} is declared twice "
+                            f"(first on line {first_seen[name]}); keep one of the two lines")
+        domains[name], first_seen[name] = _build(stmt, name), stmt.lineno
+    root = _Scope("module")
+    for stmt in body_stmts:
+        _walk(stmt, root)
+    free, gbound = _resolve(root)
+    bound = root.stores | gbound
+    for stmt in body_stmts:
+        call = _space_call(stmt)
+        if call is not None and not (isinstance(call.func, ast.Name) and call.func.id in bound):
+            raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' comes after the "
+                            f"trial code started (line {body_stmts[0].lineno}); move it to the "
+                            "top of the cell")
+    if not stmts:
+        raise CellError("the cell declares no search space: start it with lines like "
+                        "`lr = loguniform(1e-4, 1e-1)`")
+    if not body_stmts:
+        raise CellError("the cell has no trial code after the search space: add the code that "
+                        "trains and sets the metric, e.g. `accuracy = clf.score(X_val, y_val)`")
+    first, last = stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno
+    code = [_ending(ln) if i == 0 and _HEADER.match(ln) or first <= i + 1 <= last else ln
+            for i, ln in enumerate(lines)]
+    names = list(domains)
+    return ParsedCell(
+        space=S.Space(domains), space_lines=(first, last),
+        space_source=[ln.rstrip("\r\n") for ln in lines[first - 1:last]], body="".join(code),
+        names=names, free_names=sorted(free - bound - set(names) - _BUILTINS - INJECTED),
+        assigned=sorted(bound))
+
+
+def _render(dom: S.Domain) -> str:
+    """The call that rebuilds `dom`: its repr, except that one list-valued option stays wrapped."""
+    text, vals = repr(dom), dom.values
+    if isinstance(dom, (S.choice, S.grid)) and len(vals) == 1 and isinstance(vals[0], list):
+        head = f"{dom.kind}({vals[0]!r}"  # choice([1, 2]) would mean choice(1, 2)
+        return f"{dom.kind}([{vals[0]!r}]{text[len(head):]}"
+    return text
+
+
+def space_to_lines(space: S.Space, widths: bool = True) -> list[str]:
+    """Cell lines such as `lr      = loguniform(0.0001, 0.1)`, names padded when `widths`."""
+    bad = [k for k in space if not k.isidentifier()]
+    if bad:
+        raise ValueError(f"hyperparameter name {bad[0]!r} is not a Python name, so it cannot be "
+                         "written as a cell line")
+    w = max(map(len, space), default=0) if widths else 0
+    return [f"{name:<{w}} = {_render(dom)}" for name, dom in space.items()]
+
+
+def replace_space_lines(source: str, space: S.Space) -> str:
+    """`source` with its space block rewritten from `space`; the rest stays byte-identical."""
+    # Same names in the same order: each line is replaced in place, so comments survive;
+    # otherwise the whole block is. No block yet: one goes at the top (after a %%tune header).
+    lines, tree = _parse(source)
+    stmts, _ = _space_stmts(tree)
+    new = space_to_lines(space)
+    if not stmts:
+        head = 1 if lines and _HEADER.match(lines[0]) else 0
+        if head and not _ending(lines[0]):
+            lines[0] += "\n"
+        return "".join(lines[:head] + [ln + "\n" for ln in new] + lines[head:])
+    out = lines[:]
+    if [_target(s) for s in stmts] == list(space):
+        for stmt, text in reversed(list(zip(stmts, new))):
+            end = stmt.end_lineno or stmt.lineno
+            tail = lines[end - 1].encode()[stmt.end_col_offset:].decode()  # `  # comment\n`
+            out[stmt.lineno - 1:end] = [text + tail]
+        return "".join(out)
+    first, last = stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno
+    ending = _ending(lines[last - 1])
+    block = (ending or "\n").join(new) + ending if new else ""
+    return "".join(lines[:first - 1]) + block + "".join(lines[last:])

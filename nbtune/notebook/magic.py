@@ -1,0 +1,209 @@
+"""The %%tune cell magic: parse the cell, gather what it needs from the notebook, call nbtune.tune.
+
+The magic decides nothing about the search: everything it does goes through :func:`nbtune.tune`.
+"""
+from __future__ import annotations
+
+import builtins
+import time
+import types
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from traitlets import Any as AnyTrait
+from traitlets import Int, Unicode
+
+from ..run.channel import LocalContext, activate, deactivate
+from ..run.task import with_parameters
+from ..study import Study, StudyNotFound, list_studies, load_study
+from ..tune import tune
+from .cell import CellError, parse_cell
+from .options import build_parser, parse_line, resources_of
+from .trialfn import CellTrial
+
+# Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
+_REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError)
+
+
+def _reads_metric(body: str, metric: str) -> bool:
+    """True when the body calls report(...) with the metric as a keyword."""
+    import ast
+
+    for node in ast.walk(ast.parse(body)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "report":
+            if any(k.arg == metric or k.arg is None for k in node.keywords):
+                return True
+    return False
+
+
+@magics_class
+class Tune(Magics):
+    """``%%tune`` and its companions; defaults are set with ``%config Tune.<name> = ...``."""
+
+    storage = Unicode("nbtune.db", help="SQLite file that keeps the studies").tag(config=True)
+    cluster = AnyTrait(None, allow_none=True,
+                       help="Dask cluster: None (a local one), an address, a Client or a cluster"
+                       ).tag(config=True)
+    trials = Int(50, help="number of trials when --trials is not given").tag(config=True)
+    metric = Unicode("value", help="metric when --metric is not given").tag(config=True)
+    mode = Unicode("min", help="'min' or 'max' when --mode is not given").tag(config=True)
+    out = Unicode("study", help="notebook variable the study is bound to").tag(config=True)
+    scatter_threshold = Int(1_000_000, help="globals larger than this many bytes are sent to "
+                            "the cluster once per study and shared by its trials").tag(config=True)
+
+    # -- the cell -------------------------------------------------------------------------
+    @cell_magic
+    def tune(self, line: str, cell: str) -> None:
+        """Run the cell as a study: space lines at the top, the trial body below them."""
+        args = parse_line(line)
+        try:
+            parsed = parse_cell(cell)
+        except CellError as exc:
+            raise UsageError(f"%%tune: {exc}") from None
+        metric = args.metric or self.metric
+        mode = args.mode or self.mode
+        if not (metric in parsed.assigned or _reads_metric(parsed.body, metric)):
+            raise UsageError(f"%%tune: the cell never sets {metric!r}: assign it in the body "
+                             f"(`{metric} = ...`), call report({metric}=...), or pass "
+                             "--metric NAME")
+        filename = f"<tune cell [{self.shell.execution_count}]>"
+        body = "\n" + parsed.body  # line 1 is the %%tune line: numbers match the cell's
+        small, large = self._globals(parsed)
+        trial = CellTrial(body, filename, metric, metric in parsed.assigned, small)
+        if args.local:
+            return self._run_locally(trial, parsed, large)
+        fn = with_parameters(trial, **large) if large else trial
+        kwargs = dict(metric=metric, mode=mode, n_trials=args.trials or self.trials,
+                      seed=args.seed, cluster=args.cluster or self.cluster,
+                      storage=args.storage or self.storage, study=args.study,
+                      resume=args.resume, concurrency=args.concurrency,
+                      resources=resources_of(args), max_time=args.max_time, target=args.target,
+                      retries=1 if args.retries is None else args.retries,
+                      searcher=args.searcher or "random", scheduler=args.scheduler,
+                      background=args.background)
+        t0 = time.time()
+        try:
+            study = tune(fn, parsed.space, **kwargs)
+        except _REQUEST_ERRORS as exc:
+            raise UsageError(f"%%tune: {exc}") from None
+        out = args.out or self.out
+        self.shell.user_ns[out] = study
+        if args.background:
+            print(f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
+                  f"({out}.wait() blocks until it ends, {out}.stop() ends it).")
+            return None
+        print(_summary_line(study, time.time() - t0, out))
+        if args.apply and study.best is not None:
+            for name in parsed.names:
+                self.shell.user_ns[name] = study.best.config[name]
+            print("nbtune: applied " + ", ".join(f"{n}={study.best.config[n]!r}"
+                                                  for n in parsed.names))
+        return None
+
+    def _globals(self, parsed) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The notebook values the body reads: (small ones, large ones to scatter)."""
+        import cloudpickle
+        from dask.sizeof import sizeof
+
+        small: dict[str, Any] = {}
+        large: dict[str, Any] = {}
+        ns = self.shell.user_ns
+        for name in parsed.free_names:
+            if name not in ns:
+                if hasattr(builtins, name):
+                    continue
+                raise UsageError(f"%%tune: the cell uses {name!r}, which is not defined in the "
+                                 "notebook: run the cell that defines it first")
+            value = ns[name]
+            if isinstance(value, types.ModuleType):
+                small[name] = value  # modules travel by name and are imported on the worker
+                continue
+            if sizeof(value) > self.scatter_threshold:
+                large[name] = value
+                continue
+            try:
+                cloudpickle.dumps(value)
+            except Exception as exc:
+                raise UsageError(f"%%tune: the global {name!r} ({type(value).__name__}) cannot "
+                                 f"be sent to the Dask workers ({exc}); create it inside the "
+                                 "cell instead") from None
+            small[name] = value
+        return small, large
+
+    def _run_locally(self, trial: CellTrial, parsed, large: dict[str, Any]) -> None:
+        """--local: the body once, in this kernel, with the space's default values."""
+        config = parsed.space.default()
+        print("nbtune: running the body once here with " +
+              ", ".join(f"{k}={v!r}" for k, v in config.items()))
+        ctx = LocalContext(on_report=lambda r: print("  report: " + ", ".join(
+            f"{k}={v!r}" for k, v in r.items())))
+        token = activate(ctx)
+        try:
+            value = trial(config, **large)
+        finally:
+            deactivate(token)
+        metric = trial.metric
+        if value is None and ctx.reports:
+            value = next((r[metric] for r in reversed(ctx.reports) if metric in r), None)
+        print(f"nbtune: {metric} = {value!r}")
+
+    # -- studies in the storage --------------------------------------------------------------
+    @line_magic
+    def tune_studies(self, line: str = "") -> None:
+        """List the studies in the storage file (``%tune_studies [PATH]``)."""
+        path = line.strip() or self.storage
+        names = list_studies(path)
+        if not names:
+            print(f"nbtune: no studies in {path!r}")
+            return
+        for name in names:
+            print(repr(load_study(name, storage=path)))
+
+    @line_magic
+    def tune_show(self, line: str = "") -> Any:
+        """Summary of one study (``%tune_show NAME [PATH]``): its best trial and a table."""
+        words = line.split()
+        if not words:
+            raise UsageError("%tune_show: give a study name (see %tune_studies)")
+        path = words[1] if len(words) > 1 else self.storage
+        try:
+            study = load_study(words[0], storage=path)
+        except (StudyNotFound, FileNotFoundError) as exc:
+            raise UsageError(f"%tune_show: {exc}") from None
+        print(repr(study))
+        frame = study.to_dataframe()
+        if study.metric in frame:
+            frame = frame.sort_values(study.metric, ascending=study.mode == "min")
+        return frame
+
+
+def _summary_line(study: Study, elapsed: float, out: str) -> str:
+    counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
+    line = (f"nbtune: study {study.name!r}: {counts} in {elapsed:.1f} s "
+            f"({study.stop_reason}); bound to `{out}`.")
+    best = study.best
+    if best is not None:
+        config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
+                           for k, v in best.config.items())
+        line += f"\n  best {study.metric} = {best.value:.6g} (trial {best.id}): {config}"
+    return line
+
+
+Tune.tune.__doc__ = (Tune.tune.__doc__ or "") + "\n\n" + build_parser().format_help()
+
+
+def load(shell) -> None:
+    """Register the magics and their configuration with ``shell`` (idempotent)."""
+    if any(isinstance(c, Tune) for c in shell.configurables):
+        return
+    shell.register_magics(Tune(shell=shell))  # also makes it a configurable: %config Tune
+
+
+def unload(shell) -> None:
+    """Remove what :func:`load` registered."""
+    table = shell.magics_manager.magics
+    table["cell"].pop("tune", None)
+    for name in ("tune_studies", "tune_show"):
+        table["line"].pop(name, None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]

@@ -1,0 +1,115 @@
+"""The flags of %%tune: parsing the magic's line into keyword arguments of ``nbtune.tune``."""
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no traceback, no SystemExit
+        raise UsageError(f"%%tune: {message} (see %%tune? for the options)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _duration(text: str) -> float:
+    """Seconds from '90', '90s', '5m', '1h' or '1.5h'."""
+    from dask.utils import parse_timedelta
+
+    try:
+        value = parse_timedelta(float(text) if text.replace(".", "", 1).isdigit() else text,
+                                default="seconds")
+    except Exception:  # dask raises KeyError or ValueError for words it does not know
+        raise ValueError(text) from None
+    if not value or value <= 0:
+        raise ValueError(text)
+    return float(value)
+
+
+def _resource(text: str) -> tuple[str, float]:
+    name, sep, amount = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(text)
+    return name.strip(), _positive_float(amount)
+
+
+for _f, _name in ((_positive_int, "a positive integer"), (_positive_float, "a positive number"),
+                  (_duration, "a duration such as 90, 30s, 5m or 1h"),
+                  (_resource, "NAME=AMOUNT, e.g. GPU=1")):
+    _f.__name__ = _name  # argparse names the expected type in its message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the %%tune line (also the source of its help text)."""
+    p = _Parser(prog="%%tune", add_help=False, exit_on_error=False,
+                description="Run the cell as a hyperparameter study.")
+    a = p.add_argument
+    a("-n", "--trials", type=_positive_int, help="number of trials (default: Tune.trials)")
+    a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
+    a("--mode", choices=("min", "max"), help="minimise or maximise the metric")
+    a("--searcher", help="random (default) or grid")
+    a("--scheduler", help="fifo (default): when to stop trials early")
+    a("--concurrency", type=_positive_int, help="at most this many trials at once")
+    a("--resources", type=_resource, action="append", metavar="NAME=N",
+      help="Dask worker resources per trial (repeatable)")
+    a("--gpus", type=_positive_float, help="GPUs per trial (fractions share a GPU)")
+    a("--cluster", help="scheduler address (default: Tune.cluster, or a local cluster)")
+    a("--study", help="study name in the storage (default: a new name)")
+    a("--storage", help="SQLite file (default: Tune.storage)")
+    a("--resume", action="store_true", help="continue the study named by --study")
+    a("--seed", type=int, help="random seed: the same seed gives the same configs")
+    a("--max-time", type=_duration, help="wall-clock budget (90, 30s, 5m, 1h)")
+    a("--target", type=float, help="stop the study once the metric reaches this")
+    a("--retries", type=int, help="re-runs of a trial whose worker died (default 1)")
+    a("-o", "--out", help="notebook variable to bind the study to (default: Tune.out)")
+    a("--local", action="store_true",
+      help="run the body once here, with the space's default values, to debug it")
+    a("--background", action="store_true", help="return at once; the study fills in")
+    a("--apply", action="store_true",
+      help="afterwards, set the best values of the space's names in the notebook")
+    return p
+
+
+def parse_line(line: str) -> argparse.Namespace:
+    """The options of a %%tune line; a bad flag raises UsageError with one clear line."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%%tune: cannot read the options ({exc})") from None
+    try:
+        args, extra = build_parser().parse_known_args(words)
+    except argparse.ArgumentError as exc:
+        raise UsageError(f"%%tune: {exc}") from None
+    if extra:
+        import difflib
+
+        flags = [f for action in build_parser()._actions for f in action.option_strings]
+        close = difflib.get_close_matches(extra[0], flags, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see %%tune? for the options"
+        raise UsageError(f"%%tune: unknown option {extra[0]!r} ({hint})")
+    if args.retries is not None and args.retries < 0:
+        raise UsageError("%%tune: --retries must be 0 or more")
+    return args
+
+
+def resources_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Per-trial Dask resources from --resources and --gpus."""
+    out = dict(args.resources or [])
+    if args.gpus is not None:
+        out["GPU"] = args.gpus
+    return out or None

@@ -1,0 +1,53 @@
+"""A %%tune cell's body as a trial function that runs on any Dask worker."""
+from __future__ import annotations
+
+import builtins
+import linecache
+from typing import Any
+
+from ..run.channel import report
+
+
+class CellTrial:
+    """Runs the body of a ``%%tune`` cell with one config's values bound to the space's names.
+
+    ``globals`` are the notebook values the body reads (small ones travel inside this object;
+    large ones arrive as keywords, scattered once by :func:`nbtune.with_parameters`). The body is
+    compiled under ``filename`` with its cell line numbers, and its source is put in ``linecache``
+    on the worker, so a traceback shows the user's own lines.
+    """
+
+    def __init__(self, body: str, filename: str, metric: str, sets_metric: bool,
+                 globals: dict[str, Any]):
+        self.body, self.filename, self.metric = body, filename, metric
+        self.sets_metric, self.globals = sets_metric, globals
+        self._code = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_code"] = None  # code objects are compiled again where they run
+        return state
+
+    def namespace(self, config: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+        """The globals the body runs in: notebook values, shared data, config, report."""
+        ns: dict[str, Any] = {"__name__": "__nbtune_cell__", "__builtins__": builtins}
+        ns.update(self.globals)
+        ns.update(shared)
+        ns.update(config)
+        ns.setdefault("report", report)
+        ns.setdefault("checkpoint", None)
+        return ns
+
+    def run(self, ns: dict[str, Any]) -> Any:
+        """Execute the body in ``ns``; the metric variable's value, or None to use the reports."""
+        if self._code is None:
+            lines = self.body.splitlines(keepends=True)
+            linecache.cache[self.filename] = (len(self.body), None, lines, self.filename)
+            self._code = compile(self.body, self.filename, "exec")
+        exec(self._code, ns)
+        if self.sets_metric and self.metric in ns:
+            return ns[self.metric]
+        return None
+
+    def __call__(self, config: dict[str, Any], **shared: Any) -> Any:
+        return self.run(self.namespace(config, shared))

@@ -1,0 +1,179 @@
+"""The %%tune magic driven through a real IPython InteractiveShell on a real LocalCluster."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import nbtune
+from nbtune import trial as T
+
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    return shell
+
+
+@pytest.fixture
+def shell(ip, client, db):
+    """The shell with nbtune loaded, the test cluster and a fresh storage file configured."""
+    ip.run_line_magic("config", f"Tune.cluster = {client.scheduler.address!r}")
+    ip.run_line_magic("config", f"Tune.storage = {db!r}")
+    yield ip
+    for name in ("study", "best", "lr", "hidden"):
+        ip.user_ns.pop(name, None)
+
+
+def run(shell, line, cell):
+    """Run a %%tune cell; returns the ExecutionResult."""
+    return shell.run_cell(f"%%tune {line}\n{cell}")
+
+
+CELL = """\
+x = uniform(-2.0, 2.0)
+k = choice(0, 1, 2)
+
+loss = (x - offset) ** 2 + k
+"""
+
+
+def test_cell_becomes_a_study_bound_in_the_notebook(shell, db, capsys):
+    shell.user_ns["offset"] = 0.5
+    res = run(shell, "--trials 8 --metric loss --mode min --seed 1 --study quad", CELL)
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert isinstance(study, nbtune.Study) and len(study.completed) == 8
+    for t in study.trials:
+        assert t.value == pytest.approx((t.config["x"] - 0.5) ** 2 + t.config["k"])
+    assert "best loss" in capsys.readouterr().out
+    assert nbtune.load_study("quad", storage=db).best.id == study.best.id
+
+
+def test_report_in_the_body_and_the_output_name(shell):
+    cell = """\
+lr = loguniform(1e-3, 1.0)
+for epoch in range(1, 4):
+    report(epoch=epoch, score=lr * epoch)
+"""
+    res = run(shell, "-n 4 --metric score --mode max -o best", cell)
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["best"]
+    assert all([r["epoch"] for r in t.reports] == [1, 2, 3] for t in study.trials)
+    assert all(t.value == pytest.approx(3 * t.config["lr"]) for t in study.trials)
+
+
+def test_apply_binds_the_best_values(shell):
+    res = run(shell, "-n 6 --metric loss --apply --seed 0",
+              "x = uniform(0, 1)\nhidden = choice(8, 16)\nloss = (x - 0.2) ** 2 + hidden")
+    assert res.success, res.error_in_exec
+    best = shell.user_ns["study"].best
+    assert shell.user_ns["x"] == best.config["x"] and shell.user_ns["hidden"] == 8
+
+
+def test_large_globals_are_scattered_and_small_ones_travel_with_the_trial(shell):
+    shell.user_ns["table"] = np.arange(300_000, dtype=float)  # 2.4 MB > 1 MB threshold
+    shell.user_ns["scale"] = 2.0
+    shell.run_cell("def helper(v):\n    return v * scale")
+    res = run(shell, "-n 4 --metric v --mode max",
+              "i = randint(0, 299_999)\nv = helper(table[i])")
+    assert res.success, res.error_in_exec
+    for t in shell.user_ns["study"].trials:
+        assert t.value == 2.0 * t.config["i"]
+
+
+def test_traceback_points_at_the_cell_line(shell):
+    cell = "x = uniform(0, 1)\n\ny = x * 2\nraise RuntimeError('diverged')\nloss = y\n"
+    res = run(shell, "-n 2 --metric loss", cell)
+    assert res.success
+    (trial, _) = shell.user_ns["study"].trials
+    assert trial.state == T.FAILED
+    assert "line 5" in trial.error and "raise RuntimeError('diverged')" in trial.error
+    assert "nbtune" not in trial.error
+
+
+def test_local_runs_the_body_once_here_with_defaults(shell, capsys, db):
+    cell = "lr = loguniform(0.01, 1.0)\nreport(epoch=1, acc=lr)\nacc = lr * 2\n"
+    res = run(shell, "--local --metric acc", cell)
+    assert res.success, res.error_in_exec
+    out = capsys.readouterr().out
+    assert "lr=0.1" in out and "report: epoch=1, acc=0.1" in out and "acc = 0.2" in out
+    assert nbtune.list_studies(db) == []
+
+
+def test_background_returns_at_once_and_fills_in(shell):
+    cell = "x = uniform(0, 1)\nimport time\ntime.sleep(0.2)\nv = x\n"
+    res = run(shell, "-n 6 --metric v --background", cell)
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert study.running
+    study.wait(30)
+    assert len(study.completed) == 6
+
+
+def test_resume_continues_a_named_study(shell):
+    assert run(shell, "-n 3 --metric v --study r --seed 4", "x = uniform(0, 1)\nv = x").success
+    assert run(shell, "-n 5 --metric v --study r --resume", "x = uniform(0, 1)\nv = x").success
+    study = shell.user_ns["study"]
+    assert len(study.trials) == 5 and all(t.attempts == 1 for t in study.trials)
+
+
+@pytest.mark.parametrize("line, cell, message", [
+    ("--trails 5", CELL, "unknown option '--trails' (did you mean --trials?)"),
+    ("--trials zero", CELL, "argument -n/--trials: invalid a positive integer value"),
+    ("--mode up", CELL, "argument --mode: invalid choice"),
+    ("--metric loss --searcher bayes", CELL, "unknown searcher 'bayes'"),
+    ("--metric loss --scheduler asha9", CELL, "unknown scheduler 'asha9'"),
+    ("--metric accuracy", CELL, "never sets 'accuracy'"),
+    ("--metric loss", "x = uniform(1, 0)\nloss = x", "hyperparameter 'x'"),
+    ("--metric loss", "loss = 1", "declares no search space"),
+    ("--metric loss", "x = uniform(0, 1)\nloss = x + undefined_thing", "'undefined_thing'"),
+    ("--metric loss --max-time soon", CELL, "--max-time"),
+])
+def test_wrong_input_is_one_clear_line_and_writes_nothing(shell, db, capsys, line, cell, message):
+    shell.user_ns["offset"] = 0.0
+    res = run(shell, line, cell)
+    assert not res.success
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err
+    assert nbtune.list_studies(db) == []
+
+
+def test_unpicklable_global_is_named_before_any_trial(shell, db, capsys):
+    shell.run_cell("import threading\nlock = threading.Lock()")
+    res = run(shell, "--metric v", "x = uniform(0, 1)\nwith lock:\n    v = x")
+    assert not res.success
+    err = capsys.readouterr().err
+    assert "the global 'lock'" in err and "Traceback" not in err
+    assert nbtune.list_studies(db) == []
+
+
+def test_config_defaults_and_listing_magics(shell, db, capsys):
+    shell.run_line_magic("config", "Tune.trials = 3")
+    try:
+        assert run(shell, "--metric v --study listed", "x = uniform(0, 1)\nv = x").success
+        assert len(shell.user_ns["study"].trials) == 3
+    finally:
+        shell.run_line_magic("config", "Tune.trials = 50")
+    capsys.readouterr()
+    shell.run_line_magic("config", "Tune")
+    assert "Tune.storage" in capsys.readouterr().out
+    shell.run_line_magic("tune_studies", "")
+    assert "listed" in capsys.readouterr().out
+    frame = shell.run_line_magic("tune_show", "listed")
+    assert len(frame) == 3
+    res = shell.run_cell("%tune_show nosuch")
+    assert not res.success and "no study named 'nosuch'" in capsys.readouterr().err
+
+
+def test_load_twice_is_harmless_and_unload_removes(ip):
+    ip.run_line_magic("load_ext", "nbtune")
+    ip.run_line_magic("reload_ext", "nbtune")
+    assert "tune" in ip.magics_manager.magics["cell"]
+    assert sum(type(c).__name__ == "Tune" for c in ip.configurables) == 1
+    ip.run_line_magic("unload_ext", "nbtune")
+    assert "tune" not in ip.magics_manager.magics["cell"]
+    ip.run_line_magic("load_ext", "nbtune")
+    assert "tune" in ip.magics_manager.magics["cell"]
