@@ -177,3 +177,31 @@ def test_load_twice_is_harmless_and_unload_removes(ip):
     assert "tune" not in ip.magics_manager.magics["cell"]
     ip.run_line_magic("load_ext", "nbtune")
     assert "tune" in ip.magics_manager.magics["cell"]
+
+
+def test_engine_flags_reach_the_study(shell, db, tmp_path):
+    other = str(tmp_path / "other.db")
+    cell = "i = grid(0, 1, 2, 3, 4, 5)\nimport time\ntime.sleep(0.05)\nv = i\n"
+    res = run(shell, f"--searcher grid --metric v --mode max --target 3 --concurrency 1 "
+                     f"--retries 0 --storage {other} --study g", cell)
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert study.stop_reason == "target" and [t.config["i"] for t in study.trials] == [0, 1, 2, 3]
+    assert study.settings["retries"] == 0
+    assert nbtune.list_studies(other) == ["g"] and nbtune.list_studies(db) == []
+
+    res = run(shell, "--metric v --max-time 1s -n 100",
+              "x = uniform(0, 1)\nimport time\ntime.sleep(0.3)\nv = x\n")
+    assert res.success and shell.user_ns["study"].stop_reason == "max_time"
+
+
+def test_resources_and_gpus_become_dask_resources():
+    from IPython.core.error import UsageError
+
+    from nbtune.notebook.options import parse_line, resources_of
+
+    args = parse_line("--gpus 0.25 --resources MEM=2 --resources X=1")
+    assert resources_of(args) == {"MEM": 2.0, "X": 1.0, "GPU": 0.25}
+    assert resources_of(parse_line("")) is None
+    with pytest.raises(UsageError, match="NAME=AMOUNT"):
+        parse_line("--resources GPU")
