@@ -19,7 +19,7 @@ from .channel import Inbox
 from .events import Observer
 from .task import TrialSpec, run_trial
 
-WORKER_DIED = ("KilledWorker", "CommClosedError", "FutureCancelledError")
+WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
 
 
 @dataclass
@@ -164,11 +164,11 @@ class Loop:
             self.observer.trial_started(trial)
         elif msg["kind"] == "report":
             seen.add(msg["exec"])
-            self._record_report(trial, msg["seq"], msg["data"], msg["time"])
+            self._record_report(trial, msg["seq"], msg["data"])
             if msg.get("wait"):
                 self._send_verdict(trial, msg["exec"], msg["seq"])
 
-    def _record_report(self, trial: T.Trial, seq: int, data: dict, when: float) -> None:
+    def _record_report(self, trial: T.Trial, seq: int, data: dict) -> None:
         if seq != len(trial.reports) + 1:
             return  # duplicate (already taken from the trial's result) or from an older execution
         trial.reports.append(data)
@@ -231,7 +231,7 @@ class Loop:
     def _on_result(self, trial: T.Trial, out: dict) -> None:
         for seq, data in enumerate(out["reports"], start=1):
             if seq > len(trial.reports):
-                self._record_report(trial, seq, data, out["finished"])
+                self._record_report(trial, seq, data)
         trial.worker, trial.started = out["worker"], out["started"]
         if out["state"] == "failed":
             self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
