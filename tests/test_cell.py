@@ -153,6 +153,7 @@ def test_integer_arguments_stay_integers():
     ("act = choice(1, 2, weight=[1, 2])\nx = 1\n", "bad arguments for choice(...)"),
     ("lr = uniform(0, 1/0)\nx = 1\n", "line 1: hyperparameter 'lr': division by zero"),
     ("n = randint(1, 9**9**9)\nx = 1\n", "line 1: hyperparameter 'n': 9 ** 9 ** 9 is too large"),
+    ("lr = uniform(0, 2**5000)\nx = 1\n", "line 1: hyperparameter 'lr': int too large"),
     ("lr = uniform(0, 1)\nlr = uniform(0, 2)\nx = 1\n",
      "line 2: hyperparameter 'lr' is declared twice (first on line 1)"),
     ("x = 1\ny = 2\n", ("the cell declares no search space: start it with lines like "
@@ -169,7 +170,7 @@ def test_cell_errors_name_the_line_and_the_fix(source, expected):
 def test_huge_arithmetic_is_refused_quickly():
     start = time.perf_counter()
     error("n = randint(1, 2**10**8)\nx = 1\n")
-    error("n = randint(1, (2**9000) * (2**9000) * (2**9000))\nx = 1\n")
+    assert "is too large" in error("n = randint(1, (2**5000) * (2**5000) * (2**5000))\nx = 1\n")
     assert time.perf_counter() - start < 1
 
 

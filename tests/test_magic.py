@@ -126,7 +126,7 @@ def test_resume_continues_a_named_study(shell):
     ("--metric loss --searcher bayes", CELL, "unknown searcher 'bayes'"),
     ("--metric loss --scheduler asha9", CELL, "unknown scheduler 'asha9'"),
     ("--metric accuracy", CELL, "never sets 'accuracy'"),
-    ("--metric loss", "x = uniform(1, 0)\nloss = x", "hyperparameter 'x'"),
+    ("--metric loss", "x = uniform(1, 0)\nloss = x", "line 2: hyperparameter 'x'"),
     ("--metric loss", "loss = 1", "declares no search space"),
     ("--metric loss", "x = uniform(0, 1)\nloss = x + undefined_thing", "'undefined_thing'"),
     ("--metric loss --max-time soon", CELL, "--max-time"),

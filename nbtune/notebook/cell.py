@@ -181,7 +181,7 @@ def _build(stmt: ast.stmt, name: str) -> S.Domain:
     except TypeError as e:
         raise CellError(f"line {n}: hyperparameter {name!r}: bad arguments for {fn}(...): "
                         f"{e}") from None
-    except ValueError as e:
+    except (ValueError, ArithmeticError) as e:  # ArithmeticError: float(2**5000)
         msg = str(e) if str(e).startswith("hyperparameter") else f"hyperparameter {name!r}: {e}"
         raise CellError(f"line {n}: {msg}") from None
     return dom

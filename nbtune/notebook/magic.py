@@ -58,7 +58,7 @@ class Tune(Magics):
         """Run the cell as a study: space lines at the top, the trial body below them."""
         args = parse_line(line)
         try:
-            parsed = parse_cell(cell)
+            parsed = parse_cell("\n" + cell)  # line 1 is the %%tune line, as in the notebook
         except CellError as exc:
             raise UsageError(f"%%tune: {exc}") from None
         metric = args.metric or self.metric
@@ -68,9 +68,8 @@ class Tune(Magics):
                              f"(`{metric} = ...`), call report({metric}=...), or pass "
                              "--metric NAME")
         filename = f"<tune cell [{self.shell.execution_count}]>"
-        body = "\n" + parsed.body  # line 1 is the %%tune line: numbers match the cell's
         small, large = self._globals(parsed)
-        trial = CellTrial(body, filename, metric, metric in parsed.assigned, small)
+        trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
         if args.local:
             return self._run_locally(trial, parsed, large)
         fn = with_parameters(trial, **large) if large else trial
