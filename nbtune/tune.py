@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .run.cluster import get_client, total_threads
 from .run.events import Broadcast, Observer
 from .run.loop import Budget, Loop, LoopSettings
+from .run.task import scatter_data
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
 from .space import Space, as_space
@@ -76,8 +77,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     name = study or _default_name()
     db = Storage(storage) if storage is not None else None
     try:
-        if resume and seed is None and db is not None and db.study_row(name):
-            seed = db.study_row(name)["settings"].get("seed")  # continue the same sequence
+        stored = db.study_row(name) if resume and seed is None and db is not None else None
+        if stored:
+            seed = stored["settings"].get("seed")  # continue the same sequence
         options = {}
         if searcher == "grid" and n_trials is not None:
             options["n_experiments"] = n_trials  # a cap below the grid's size: an even subsample
@@ -90,6 +92,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
             raise ValueError("the study has no end: give n_trials, max_time, target or "
                              "max_resource")
         client = get_client(cluster)
+        shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
                     "target": target, "max_resource": max_resource, "retries": retries,
@@ -106,7 +109,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              concurrency=concurrency or total_threads(client),
                              resources=resources, retries=retries,
                              budget=Budget(n_trials, max_time, target, max_resource)),
-                Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)))
+                Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)),
+                shared=shared)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None)})

@@ -342,3 +342,11 @@ def test_background_study_fills_in_and_can_be_stopped(client, db):
     assert not study.running and study.stop_reason == "stopped"
     assert {t.state for t in study.trials} == {T.INTERRUPTED}
     assert nbtune.load_study("bg", storage=db).stop_reason == "stopped"
+
+
+def test_with_parameters_data_that_cannot_be_sent_writes_nothing(client, db):
+    fn = nbtune.with_parameters(uses_big_data, table=__import__("threading").Lock())
+    with pytest.raises(TypeError, match="with_parameters cannot be sent"):
+        nbtune.tune(fn, {"i": nbtune.randint(0, 3)}, n_trials=2, cluster=client, storage=db,
+                    study="nosend")
+    assert nbtune.list_studies(db) == []

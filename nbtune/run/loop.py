@@ -75,7 +75,7 @@ class Loop:
 
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
-                 observer: Observer):
+                 observer: Observer, shared: dict[str, Any] | None = None):
         self.client, self.fn, self.trials = client, fn, trials
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
@@ -93,7 +93,7 @@ class Loop:
         self.started_at = time.time()
         self.exhausted = False
         self._futures = None
-        self.shared: dict[str, Any] = {}
+        self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
 
     # -- budget ---------------------------------------------------------------------------
     def _budget_left(self) -> bool:
@@ -294,13 +294,6 @@ class Loop:
         from distributed import as_completed
 
         self._futures = as_completed([], loop=self.client.loop)
-        data = getattr(self.fn, "data", None)
-        if data:  # large data, sent once and kept on the workers for every trial
-            try:
-                self.shared = self.client.scatter(dict(data), hash=False)
-            except Exception as exc:
-                raise TypeError(f"the data given to with_parameters cannot be sent to the Dask "
-                                f"workers: {exc}") from None
         inbox = Inbox(self.client, self.topic, self._futures.thread_condition
                       if hasattr(self._futures, "thread_condition") else self.wake)
         try:

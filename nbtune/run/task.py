@@ -67,6 +67,18 @@ class with_parameters:
         return {"fn": self.fn, "data": {}}  # the data travels separately, scattered
 
 
+def scatter_data(client, fn: Any) -> dict[str, Any]:
+    """Send a :class:`with_parameters` function's data to the cluster once; futures by name."""
+    data = getattr(fn, "data", None) if isinstance(fn, with_parameters) else None
+    if not data:
+        return {}
+    try:
+        return client.scatter(dict(data), hash=False)
+    except Exception as exc:
+        raise TypeError(f"the data given to with_parameters cannot be sent to the Dask workers: "
+                        f"{exc}") from None
+
+
 def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
               shared: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict.
