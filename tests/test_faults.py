@@ -54,14 +54,36 @@ def dies_when_zero(config):
     return 1.0
 
 
-@pytest.fixture
-def own_cluster():
-    """A cluster of its own, with a nanny that restarts killed workers."""
+def start_cluster(kind: str):
+    """Two single-threaded workers whose nannies restart killed workers.
+
+    ``nbtune``: as nbtune starts its embedded cluster (a task fails at its first worker death).
+    ``dask``: Dask's defaults, as on a user's cluster (Dask re-runs the task elsewhere itself).
+    """
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
-    c = Client(cluster, set_as_default=False)
+    from nbtune.run.cluster import local_cluster
+
+    if kind == "nbtune":
+        cluster = local_cluster(2)
+    else:
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
+    return cluster, Client(cluster, set_as_default=False)
+
+
+@pytest.fixture(params=["nbtune", "dask"])
+def own_cluster(request):
+    cluster, c = start_cluster(request.param)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture
+def nbtune_cluster():
+    cluster, c = start_cluster("nbtune")
+    assert cluster.scheduler.allowed_failures == 0
     yield c
     c.close()
     cluster.close()
@@ -76,9 +98,9 @@ def test_a_trial_whose_worker_dies_is_retried(own_cluster, db, tmp_path):
     assert trial.attempts == 2
 
 
-def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(own_cluster, db):
+def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(nbtune_cluster, db):
     study = nbtune.tune(dies_when_zero, {"i": nbtune.grid(0, 1)}, searcher="grid", metric="m",
-                        retries=1, cluster=own_cluster, storage=db, study="die2")
+                        retries=1, cluster=nbtune_cluster, storage=db, study="die2")
     assert [t.state for t in study.trials] == [T.FAILED, T.COMPLETED]
     assert "worker died" in study.trials[0].error
 

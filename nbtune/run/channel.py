@@ -57,10 +57,10 @@ class TrialContext:
     """The worker-side half of the channel for one execution of one trial."""
 
     def __init__(self, *, topic: str, prefix: str, trial_id: int, execution: str,
-                 resource: str, wait_at: Sequence[float] | None, verdict_timeout: float,
+                 resource: str, attempt: int = 1, wait_at: Sequence[float] | None, verdict_timeout: float,
                  send: Callable[[str, dict], None]):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
-        self.resource = resource
+        self.resource, self.attempt = resource, attempt
         self.wait_all = wait_at is None
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
@@ -70,8 +70,8 @@ class TrialContext:
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A channel message about this execution."""
-        return {"kind": kind, "trial": self.trial_id, "exec": self.execution,
-                "time": time.time(), **fields}
+        return {"kind": kind, "trial": self.trial_id, "attempt": self.attempt,
+                "exec": self.execution, "time": time.time(), **fields}
 
     def report(self, metrics: dict[str, Any]) -> None:
         """Send one report; at a decision point wait for the verdict and stop if told to."""

@@ -19,16 +19,34 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# How nbtune's own scheduler treats trials: a worker takes one task per thread (no second trial
+# queued behind a running one, where a worker death would take it down too), and a task whose
+# worker dies fails at once, so that nbtune's ``retries`` counts every attempt exactly.
+LOCAL_SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.scheduler.allowed-failures": 0}
+
+
+def local_cluster(n_workers: int | None = None, **kwargs: Any):
+    """A ``LocalCluster`` as nbtune starts it: single-threaded worker processes, one per core."""
+    import dask
+    from distributed import LocalCluster
+
+    options = dict(n_workers=n_workers or default_workers(), threads_per_worker=1,
+                   processes=True, dashboard_address=":0")
+    options.update(kwargs)
+    with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+        return LocalCluster(**options)
+
+
 def embedded_client():
     """The kernel's own LocalCluster and Client, started on first use and reused afterwards."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with _lock:
         client = _embedded.get("client")
         if client is not None and client.status == "running":
             return client
-        cluster = LocalCluster(n_workers=default_workers(), threads_per_worker=1,
-                               processes=True, dashboard_address=":0")
+        cluster = local_cluster()
         client = Client(cluster, set_as_default=False)
         _embedded.update(cluster=cluster, client=client)
         return client

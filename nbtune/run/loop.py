@@ -85,7 +85,8 @@ class Loop:
         self.requeue = [t for t in trials if not t.is_finished]
         self.running: dict[Any, T.Trial] = {}   # future -> trial
         self.by_id: dict[int, T.Trial] = {t.id: t for t in trials}
-        self.executions: dict[int, set[str]] = {}
+        self.executions: dict[int, set[str]] = {}  # trial -> Dask executions of its submission
+        self.submitted: dict[int, int] = {}  # trial -> the attempt number of its live submission
         self.stopping: set[int] = set()
         self.resource_used = sum(t.resource(settings.resource) or 0 for t in trials)
         self.reason: str | None = None
@@ -129,10 +130,11 @@ class Loop:
 
     def _submit(self, trial: T.Trial) -> None:
         s = self.settings
+        trial.state, trial.attempts = T.RUNNING, trial.attempts + 1
         spec = TrialSpec(trial_id=trial.id, topic=self.topic, prefix=self.prefix,
                          resource=s.resource, wait_at=self.scheduler.decision_points(),
-                         verdict_timeout=s.verdict_timeout)
-        trial.state, trial.attempts = T.RUNNING, trial.attempts + 1
+                         verdict_timeout=s.verdict_timeout, attempt=trial.attempts)
+        self.executions[trial.id], self.submitted[trial.id] = set(), trial.attempts
         trial.worker, trial.started, trial.finished = None, None, None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared,
                                     pure=False,
@@ -153,9 +155,10 @@ class Loop:
     # -- reports -------------------------------------------------------------------------
     def _on_message(self, msg: dict) -> None:
         trial = self.by_id.get(msg.get("trial"))
-        if trial is None or trial.state != T.RUNNING:
-            return  # a late message from a trial already finished or cancelled
-        seen = self.executions.setdefault(trial.id, set())
+        if (trial is None or trial.state != T.RUNNING
+                or msg.get("attempt") != self.submitted[trial.id]):
+            return  # a late message from a trial already finished, cancelled or resubmitted
+        seen = self.executions[trial.id]
         if msg["kind"] == "start":
             if seen and msg["exec"] not in seen:
                 self._restarted_by_dask(trial)

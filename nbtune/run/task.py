@@ -23,6 +23,7 @@ class TrialSpec:
     resource: str
     wait_at: Sequence[float] | None
     verdict_timeout: float
+    attempt: int = 1  # nbtune's attempt number: messages of an older attempt are ignored
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -89,7 +90,7 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
 
     worker = get_worker()
     ctx = TrialContext(topic=spec.topic, prefix=spec.prefix, trial_id=spec.trial_id,
-                       execution=uuid.uuid4().hex[:12], resource=spec.resource,
+                       execution=uuid.uuid4().hex[:12], resource=spec.resource, attempt=spec.attempt,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
                        send=worker.log_event)
     worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
