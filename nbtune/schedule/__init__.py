@@ -1,16 +1,40 @@
-"""Schedulers: when to continue, stop (and later pause or promote) running trials."""
+"""Schedulers: when to continue, stop, pause or promote running trials."""
 from __future__ import annotations
 
+import difflib
+import inspect
 from typing import Any
 
-from .base import CONTINUE, STOP, FIFOScheduler, Scheduler
+from .asha import ASHAScheduler
+from .base import CONTINUE, DONE, PAUSE, RESUME, START, STOP, WAIT, FIFOScheduler, Scheduler
+from .hyperband import HyperbandScheduler, hyperband_brackets
+from .median import MedianScheduler, PercentileScheduler
+from .rungs import infer_max_t, rung_levels
 from .threshold import ThresholdScheduler
 
-SCHEDULERS = {"fifo": FIFOScheduler}
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    "fifo": FIFOScheduler, "asha": ASHAScheduler, "hyperband": HyperbandScheduler,
+    "median": MedianScheduler, "percentile": PercentileScheduler}
+
+
+def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> None:
+    """A ValueError naming an option the scheduler does not take, or one it needs and lacks."""
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    names = [p.name for p in params]
+    takes = f"its options are {', '.join(names)}" if names else "it takes no options"
+    for option in options:
+        if option not in names:
+            close = difflib.get_close_matches(option.replace("-", "_"), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"scheduler {name!r} has no option {option!r}{hint}: {takes}")
+    for p in params:
+        if p.default is p.empty and p.name not in options:
+            raise ValueError(f"scheduler {name!r} needs the option {p.name!r}: {takes}")
 
 
 def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Scheduler:
-    """A scheduler from its name (``"fifo"``) or an instance; None means FIFO."""
+    """A scheduler from its name (``"asha"``) and options, or an instance; None means FIFO."""
     if scheduler is None:
         scheduler = "fifo"
     if isinstance(scheduler, Scheduler):
@@ -19,10 +43,14 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
                              "object: set them on the object instead")
         return scheduler
     if isinstance(scheduler, str) and scheduler.lower() in SCHEDULERS:
-        return SCHEDULERS[scheduler.lower()](**options)
+        cls = SCHEDULERS[scheduler.lower()]
+        _check_options(scheduler.lower(), cls, options)
+        return cls(**options)
     known = ", ".join(sorted(SCHEDULERS))
     raise ValueError(f"unknown scheduler {scheduler!r}: use one of {known}, or a Scheduler object")
 
 
-__all__ = ["CONTINUE", "STOP", "Scheduler", "FIFOScheduler", "ThresholdScheduler",
-           "make_scheduler", "SCHEDULERS"]
+__all__ = ["CONTINUE", "STOP", "PAUSE", "START", "RESUME", "WAIT", "DONE", "Scheduler",
+           "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
+           "MedianScheduler", "PercentileScheduler", "rung_levels", "hyperband_brackets",
+           "infer_max_t", "make_scheduler", "SCHEDULERS"]

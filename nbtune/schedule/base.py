@@ -1,14 +1,37 @@
-"""The scheduler interface: when a running trial continues or stops.
+"""The scheduler interface: when a running trial continues, stops or pauses, and what a free slot runs.
 
 Schedulers are pure: the loop feeds them reports with plain method calls and carries their verdicts
-back to the running trials. They never touch Dask, storage or the notebook.
+back to the running trials. They never touch Dask, storage or the notebook, and with the same seed
+and the same calls they make the same decisions.
+
+The loop's side of the contract:
+
+- Before the first trial: :meth:`Scheduler.setup` (metric, mode, resource key, seed, the space).
+- A trial starts fresh: :meth:`on_trial_start`. Each report: :meth:`on_report`, whose answer is
+  :data:`CONTINUE`, :data:`STOP` or :data:`PAUSE`. The answer reaches a running trial only at its
+  decision points (:meth:`decision_points`); elsewhere it trains on and a STOP or PAUSE takes effect
+  at its next decision point. A report may carry a resource level the trial reached before (a
+  paused trial resumed without a checkpoint starts again from the beginning): rungs it already
+  passed are not judged again.
+- A trial leaves the running set: :meth:`on_trial_end` with its state (``"paused"`` when a PAUSE took
+  effect; the trial may be resumed later).
+- A slot is free: :meth:`next_action` says what to run there: a paused trial to resume
+  (:data:`RESUME`, the loop then calls :meth:`on_trial_resume`), a new trial (:data:`START`), nothing
+  for now (:data:`WAIT`), or nothing ever again (:data:`DONE`: the study ends when the running trials
+  have ended).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 CONTINUE = "continue"
 STOP = "stop"
+PAUSE = "pause"
+
+START = "start"
+RESUME = "resume"
+WAIT = "wait"
+DONE = "done"
 
 
 class Scheduler:
@@ -19,26 +42,43 @@ class Scheduler:
     """
 
     name = "scheduler"
+    pauses = False  # True for schedulers that answer PAUSE: the loop then keeps checkpoints
 
-    def setup(self, metric: str, mode: str, resource: str) -> None:
-        """Receive the study's metric, mode ('min' or 'max') and resource key before the first trial."""
+    def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
+              space: Mapping[str, Any] | None = None) -> None:
+        """Receive the study's metric, mode ('min' or 'max'), resource key, seed and space."""
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.metric, self.mode, self.resource = metric, mode, resource
+        self.seed = seed
 
     def decision_points(self) -> Sequence[float] | None:
         """Resource levels at which a trial waits for a verdict; ``()`` never, ``None`` every report."""
         return ()
 
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
-        """A trial was started (fresh or retried)."""
+        """A new trial was started (or a failed one retried from the beginning)."""
 
     def on_report(self, trial_id: int, report: dict[str, Any]) -> str:
-        """A trial reported; return :data:`CONTINUE` or :data:`STOP`."""
+        """A trial reported; return :data:`CONTINUE`, :data:`STOP` or :data:`PAUSE`."""
         return CONTINUE
 
     def on_trial_end(self, trial_id: int, state: str) -> None:
-        """A trial left the running set (completed, stopped, failed or interrupted)."""
+        """A trial left the running set: completed, stopped, failed, interrupted or paused."""
+
+    def next_action(self, can_start: bool = True) -> tuple[str, int | None]:
+        """What a free slot runs: ``(RESUME, trial_id)``, ``(START, None)``, ``(WAIT, None)``
+        or ``(DONE, None)``. ``can_start`` is False once the loop can start no new trial (its
+        budget or its searcher is spent): a scheduler waiting for trials that will never come
+        must then decide with those it has."""
+        return (START, None) if can_start else (WAIT, None)
+
+    def on_trial_resume(self, trial_id: int) -> None:
+        """The loop resumed the paused trial ``trial_id`` (after :meth:`next_action` said so)."""
+
+    def take_discarded(self) -> list[int]:
+        """Paused trials this scheduler will never resume (the loop stops them); cleared on return."""
+        return []
 
     def better(self, a: float, b: float) -> bool:
         """True when metric value ``a`` is strictly better than ``b`` under the study's mode."""

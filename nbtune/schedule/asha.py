@@ -1,0 +1,209 @@
+"""Asynchronous successive halving (ASHA) and asynchronous Hyperband, as in Syne Tune."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import CONTINUE, PAUSE, RESUME, START, STOP, WAIT, Scheduler
+from .rungs import (as_int, check_reduction_factor, positive_int, quantile, ranked,
+                    report_level, resolve_max_t, rung_value)
+from .rungs import rung_levels as make_levels
+
+RUNNING, PAUSED, ENDED = "running", "paused", "ended"
+
+
+@dataclass
+class _Trial:
+    bracket: int
+    values: dict[int, float | None] = field(default_factory=dict)  # level -> value (None: worst)
+    status: str = RUNNING
+    paused_at: int | None = None  # the rung level of its last PAUSE, while it sits paused there
+
+
+class ASHAScheduler(Scheduler):
+    """Asynchronous successive halving: judge each trial at rung levels against the others there.
+
+    ``type="stopping"`` (the default) stops a trial at a rung unless its value is in the best
+    ``1/reduction_factor`` of the values recorded there; ``type="promotion"`` (ASHA of Li et al.)
+    pauses every trial at every rung and resumes the best paused ones when a slot is free.
+    ``brackets > 1`` gives asynchronous Hyperband: each new trial draws a bracket, and bracket
+    ``b`` starts judging at the rung ``levels[b]``.
+
+    With explicit ``rung_levels`` the fraction kept at rung ``k`` is ``levels[k] / levels[k+1]``
+    (the ratio of successive levels, max_t included) instead of ``1/reduction_factor``.
+    """
+
+    name = "asha"
+
+    def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
+                 rung_levels: Sequence[int] | None = None, type: str = "stopping",
+                 brackets: int = 1, rung_system_per_bracket: bool = False):
+        if type not in ("stopping", "promotion"):
+            raise ValueError(f"type must be 'stopping' or 'promotion', got type={type!r}")
+        n = as_int(brackets)
+        if n is None or n < 1:
+            raise ValueError(f"brackets must be an integer >= 1 (1: successive halving), got "
+                             f"brackets={brackets!r}")
+        self.max_t, self.grace_period, self.reduction_factor = max_t, grace_period, reduction_factor
+        self.rung_levels = None if rung_levels is None else list(rung_levels)
+        self.type, self.brackets = type, n
+        self.rung_system_per_bracket = bool(rung_system_per_bracket)
+        self.pauses = type == "promotion"
+        self.levels: list[int] | None = None
+        self._reset()
+        if max_t is not None or rung_levels is not None:
+            self._set_levels(max_t)
+        else:  # max_t comes from the space at setup; check the rest now
+            check_reduction_factor(reduction_factor)
+            positive_int("grace_period", grace_period)
+
+    def _set_levels(self, max_t: int | None) -> None:
+        self.levels = make_levels(max_t, self.grace_period, self.reduction_factor, self.rung_levels)
+        eta = check_reduction_factor(self.reduction_factor)
+        if self.rung_levels is None:  # keep (num, den): the kept fraction num/den, in integers
+            self._keep = [(1, eta)] * (len(self.levels) - 1)
+        else:
+            self._keep = list(zip(self.levels, self.levels[1:]))
+        self.n_brackets = min(self.brackets, len(self.levels))
+        top = len(self.levels) - 1  # bracket b is Hyperband's bracket with s = top - b halvings
+        weights = np.array([eta ** (top - b) / (top - b + 1) for b in range(self.n_brackets)])
+        self.bracket_probabilities = weights / weights.sum()
+
+    def _reset(self) -> None:
+        self._rng = np.random.default_rng(getattr(self, "seed", None))
+        self._trials: dict[int, _Trial] = {}
+        self._rungs: dict[tuple[int, int], dict[int, float | None]] = {}  # (system, level) -> values
+
+    def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
+              space: Mapping[str, Any] | None = None) -> None:
+        """Receive the study's settings; max_t is inferred from the space when it was not given."""
+        super().setup(metric, mode, resource, seed=seed, space=space)
+        if self.levels is None:
+            self._set_levels(resolve_max_t(self.name, self.max_t, space, resource))
+        self._reset()
+
+    def _levels(self) -> list[int]:
+        if self.levels is None:
+            raise RuntimeError(f"{type(self).__name__} has no max_t yet: call setup() first")
+        return self.levels
+
+    def decision_points(self) -> Sequence[float]:
+        """The rung levels below max_t."""
+        return tuple(self._levels()[:-1])
+
+    def _system(self, trial: _Trial) -> int:
+        return trial.bracket if self.rung_system_per_bracket else 0
+
+    def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
+        """A new trial draws its bracket; a known one (a retry) forgets its values, keeps its bracket."""
+        self._levels()
+        t = self._trials.get(trial_id)
+        if t is None:
+            b = 0
+            if self.n_brackets > 1:
+                b = int(self._rng.choice(self.n_brackets, p=self.bracket_probabilities))
+            self._trials[trial_id] = _Trial(b)
+            return
+        for level in t.values:
+            self._rungs[self._system(t), level].pop(trial_id, None)
+        t.values, t.status, t.paused_at = {}, RUNNING, None
+
+    def on_report(self, trial_id: int, report: dict[str, Any]) -> str:
+        """Judge the trial when it reports a rung level of its bracket for the first time."""
+        levels = self._levels()
+        if trial_id not in self._trials:
+            self.on_trial_start(trial_id, {})
+        t = self._trials[trial_id]
+        level = report_level(report, self.resource)
+        if level is None or level not in levels[t.bracket:]:
+            return CONTINUE
+        if t.values and level <= max(t.values):
+            return CONTINUE  # a restart from scratch: this rung was judged before
+        value = rung_value(report, self.metric)
+        t.values[level] = value
+        rung = self._rungs.setdefault((self._system(t), level), {})
+        rung[trial_id] = value
+        if level == levels[-1]:
+            return CONTINUE
+        if self.type == "promotion":
+            t.paused_at = level
+            return PAUSE
+        if value is None:
+            return STOP
+        num, den = self._keep[levels.index(level)]
+        if len(rung) * num < den:  # fewer values than the reduction factor
+            return CONTINUE
+        worst = -np.inf if self.mode == "max" else np.inf
+        values = [worst if v is None else v for v in rung.values()]
+        if self.mode == "max":
+            return CONTINUE if value >= quantile(values, 1 - num / den) else STOP
+        return CONTINUE if value <= quantile(values, num / den) else STOP
+
+    def on_trial_end(self, trial_id: int, state: str) -> None:
+        """A paused trial may be promoted later; a trial that ended otherwise never is."""
+        t = self._trials.get(trial_id)
+        if t is not None:
+            t.status = PAUSED if state == PAUSED else ENDED
+            if t.status != PAUSED:
+                t.paused_at = None
+
+    def next_action(self, can_start: bool = True) -> tuple[str, int | None]:
+        """Promotion type: resume the best promotable paused trial, highest rung first."""
+        if self.type == "promotion":
+            trial_id = self._promotable()
+            if trial_id is not None:
+                return RESUME, trial_id
+        return (START, None) if can_start else (WAIT, None)
+
+    def _promotable(self) -> int | None:
+        levels = self._levels()
+        systems = range(self.n_brackets) if self.rung_system_per_bracket else range(1)
+        for k in reversed(range(len(levels) - 1)):
+            num, den = self._keep[k]
+            for system in systems:
+                rung = self._rungs.get((system, levels[k]), {})
+                for trial_id in ranked(rung, self.mode)[:len(rung) * num // den]:
+                    t = self._trials[trial_id]
+                    if t.status == PAUSED and t.paused_at == levels[k] and rung[trial_id] is not None:
+                        return trial_id
+        return None
+
+    def on_trial_resume(self, trial_id: int) -> None:
+        """The trial was promoted from the rung it was paused at; it pauses next at the next rung."""
+        t = self._trials.get(trial_id)
+        if t is not None:
+            t.status, t.paused_at = RUNNING, None
+
+    def take_discarded(self) -> list[int]:
+        """Paused trials that will never be resumed: none (a later rung may still promote them)."""
+        return []
+
+    def bracket_of(self, trial_id: int) -> int | None:
+        """The bracket of a known trial (0: judged from the first rung on), else None."""
+        t = self._trials.get(trial_id)
+        return None if t is None else t.bracket
+
+    def rung_counts(self) -> dict[int, int]:
+        """Rung level -> number of values recorded there (all brackets together), max_t included."""
+        counts = dict.fromkeys(self._levels(), 0)
+        for (_, level), values in self._rungs.items():
+            counts[level] += len(values)
+        return counts
+
+    def paused_trials(self) -> dict[int, int]:
+        """Trial id -> rung level, for the trials paused at a rung now."""
+        return {i: t.paused_at for i, t in self._trials.items()
+                if t.status == PAUSED and t.paused_at is not None}
+
+    def __repr__(self) -> str:
+        opts = [f"max_t={self.max_t!r}", f"grace_period={self.grace_period!r}",
+                f"reduction_factor={self.reduction_factor!r}"]
+        if self.rung_levels is not None:
+            opts.append(f"rung_levels={self.rung_levels!r}")
+        opts += [f"type={self.type!r}", f"brackets={self.brackets!r}"]
+        if self.brackets > 1:
+            opts.append(f"rung_system_per_bracket={self.rung_system_per_bracket!r}")
+        return f"ASHAScheduler({', '.join(opts)})"
