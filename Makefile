@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-early-stopping install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
+
+# ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
+bench-early-stopping: $(STAMP)
+	$(PY) benchmarks/early_stopping.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

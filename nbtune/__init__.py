@@ -6,10 +6,11 @@ cluster (a local one by default), keeps every trial and report in a SQLite file,
 """
 from __future__ import annotations
 
-from .run.channel import TrialStopped, report
+from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
 from .run.events import Observer
 from .run.task import with_parameters
-from .schedule import FIFOScheduler, Scheduler, ThresholdScheduler
+from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
+                       PercentileScheduler, Scheduler, ThresholdScheduler)
 from .search import GridSearcher, RandomSearcher, Searcher
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
@@ -20,10 +21,12 @@ from .tune import tune
 __version__ = "0.1.0"
 
 __all__ = [
-    "tune", "with_parameters", "report", "TrialStopped", "load_study", "list_studies", "Study", "Trial", "Space",
+    "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
+    "load_study", "list_studies", "Study", "Trial", "Space",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
-    "FIFOScheduler", "ThresholdScheduler", "Observer", "__version__",
+    "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
+    "MedianScheduler", "PercentileScheduler", "Observer", "__version__",
 ]
 
 

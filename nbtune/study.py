@@ -29,6 +29,7 @@ class Study:
         self.storage = storage
         self.settings = dict(settings or {})
         self.stop_reason = stop_reason
+        self.scheduler: Any = None  # the scheduler object, for a study run in this process
         self._thread: threading.Thread | None = None
         self._stop: Callable[[], None] | None = None
 

@@ -67,6 +67,16 @@ class Trial:
         values = [r[key] for r in self.reports if isinstance(r.get(key), (int, float))]
         return max(values) if values else None
 
+    def trained(self, key: str) -> float:
+        """The resource spent on this trial, counting again what a restart from scratch repeated."""
+        total, previous = 0.0, 0.0
+        for rep in self.reports:
+            current = rep.get(key)
+            if is_finite_number(current):
+                total += resource_step(previous, current)
+                previous = current
+        return total
+
     def __repr__(self) -> str:
         value = "" if self.value is None else f", value={self.value:.6g}"
         return f"Trial(id={self.id}, state={self.state!r}{value}, config={self.config!r})"
@@ -76,3 +86,10 @@ def is_finite_number(value: Any) -> bool:
     """True for a real, finite number (bools excluded)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value))
+
+
+def resource_step(previous: float, current: float) -> float:
+    """Resource trained between two reports: a level below the previous one means a fresh restart."""
+    if current > previous:
+        return current - previous
+    return current if current < previous else 0.0

@@ -86,7 +86,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         search = make_searcher(searcher, space, seed=seed,
                                points_to_evaluate=points_to_evaluate, mode=mode, **options)
         sched = make_scheduler(scheduler, **scheduler_options)
-        sched.setup(metric, mode, resource)
+        sched.setup(metric, mode, resource, seed=search.seed, space=space)
         if n_trials is None and max_time is None and target is None and max_resource is None \
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
@@ -104,6 +104,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         raise
     result = Study(name, space, metric, mode, trials=trials,
                    storage=None if storage is None else os.fspath(storage), settings=settings)
+    result.scheduler = sched
     loop = Loop(client, trial_fn, trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency or total_threads(client),

@@ -141,3 +141,30 @@ def test_keyboard_interrupt_returns_the_study_and_resume_finishes_it(client, db,
 def test_report_outside_a_trial_says_where_to_call_it():
     with pytest.raises(RuntimeError, match="outside a trial"):
         nbtune.report(epoch=1, accuracy=0.5)
+
+
+class InterruptAtFirstRung(nbtune.Scheduler):
+    """The kernel is interrupted while the loop decides a rung: the verdict is never sent."""
+
+    def decision_points(self):
+        return (1,)
+
+    def on_report(self, trial_id, report):
+        raise KeyboardInterrupt
+
+
+def waits_at_a_rung(config):
+    nbtune.report(epoch=1, v=1.0)
+    time.sleep(60)  # a stop reaches it only through report(): this trial must never get here
+    return 1.0
+
+
+def test_a_trial_left_waiting_for_a_verdict_frees_its_worker_when_the_study_ends(client, db):
+    study = nbtune.tune(waits_at_a_rung, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=1,
+                        scheduler=InterruptAtFirstRung(), cluster=client, storage=db,
+                        study="orphan")
+    assert study.stop_reason == "interrupted"
+    deadline = time.time() + 30  # far below the verdict timeout (600 s)
+    while any(client.run(lambda dask_worker: len(dask_worker.active_threads)).values()):
+        assert time.time() < deadline, "a worker still waits for a verdict"
+        time.sleep(0.2)

@@ -19,7 +19,7 @@ from ..run.task import with_parameters
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..tune import tune
 from .cell import CellError, parse_cell
-from .options import build_parser, parse_line, resources_of
+from .options import build_parser, parse_line, resources_of, scheduler_options
 from .trialfn import CellTrial
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
@@ -80,7 +80,8 @@ class Tune(Magics):
                       resources=resources_of(args), max_time=args.max_time, target=args.target,
                       retries=1 if args.retries is None else args.retries,
                       searcher=args.searcher or "random", scheduler=args.scheduler,
-                      background=args.background)
+                      resource=args.resource or "epoch", background=args.background,
+                      **scheduler_options(args))
         t0 = time.time()
         try:
             study = tune(fn, parsed.space, **kwargs)

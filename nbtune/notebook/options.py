@@ -41,6 +41,13 @@ def _duration(text: str) -> float:
     return float(value)
 
 
+def _levels(text: str) -> list[int]:
+    levels = [_positive_int(part) for part in text.replace(" ", "").split(",") if part]
+    if not levels:
+        raise ValueError(text)
+    return levels
+
+
 def _resource(text: str) -> tuple[str, float]:
     name, sep, amount = text.partition("=")
     if not sep or not name.strip():
@@ -50,7 +57,8 @@ def _resource(text: str) -> tuple[str, float]:
 
 for _f, _name in ((_positive_int, "a positive integer"), (_positive_float, "a positive number"),
                   (_duration, "a duration such as 90, 30s, 5m or 1h"),
-                  (_resource, "NAME=AMOUNT, e.g. GPU=1")):
+                  (_resource, "NAME=AMOUNT, e.g. GPU=1"),
+                  (_levels, "positive integers separated by commas, e.g. 1,3,9,27")):
     _f.__name__ = _name  # argparse names the expected type in its message
 
 
@@ -63,7 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
     a("--mode", choices=("min", "max"), help="minimise or maximise the metric")
     a("--searcher", help="random (default) or grid")
-    a("--scheduler", help="fifo (default): when to stop trials early")
+    a("--scheduler", help="when to stop trials early: fifo (default: never), asha, hyperband, "
+      "median or percentile")
+    a("--resource", help="the report key that counts training progress (default 'epoch')")
+    a("--type", choices=("stopping", "promotion"), help="asha: stop poor trials (default) or pause "
+      "them and promote the best (trials resume from `checkpoint`)")
+    a("--max-t", type=_positive_int, help="asha, hyperband: the resource a full trial reaches")
+    a("--grace-period", type=_positive_int, help="asha, hyperband: the first rung (default 1)")
+    a("--reduction-factor", type=_positive_int, help="asha, hyperband: keep the top 1/this at "
+      "each rung (default 3)")
+    a("--rung-levels", type=_levels, help="asha: explicit rung levels, e.g. 1,3,9,27")
+    a("--brackets", type=_positive_int, help="asha: Hyperband brackets (default 1); hyperband: "
+      "how many of its brackets to run")
+    a("--percentile", type=float, help="percentile: stop trials below this percentile (0-100)")
+    a("--startup-trials", type=int, help="median, percentile: completed trials before any stop")
+    a("--warmup-steps", type=int, help="median, percentile: resource before a trial can stop")
+    a("--interval-steps", type=_positive_int, help="median, percentile: judge every N steps")
     a("--concurrency", type=_positive_int, help="at most this many trials at once")
     a("--resources", type=_resource, action="append", metavar="NAME=N",
       help="Dask worker resources per trial (repeatable)")
@@ -105,6 +128,20 @@ def parse_line(line: str) -> argparse.Namespace:
     if args.retries is not None and args.retries < 0:
         raise UsageError("%%tune: --retries must be 0 or more")
     return args
+
+
+# %%tune flag -> the scheduler option of nbtune.tune it sets
+SCHEDULER_FLAGS = {"type": "type", "max_t": "max_t", "grace_period": "grace_period",
+                   "reduction_factor": "reduction_factor", "rung_levels": "rung_levels",
+                   "brackets": "brackets", "percentile": "percentile",
+                   "startup_trials": "n_startup_trials", "warmup_steps": "n_warmup_steps",
+                   "interval_steps": "interval_steps"}
+
+
+def scheduler_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The scheduler options given on the %%tune line, as keyword arguments of ``nbtune.tune``."""
+    return {option: getattr(args, flag) for flag, option in SCHEDULER_FLAGS.items()
+            if getattr(args, flag) is not None}
 
 
 def resources_of(args: argparse.Namespace) -> dict[str, Any] | None:

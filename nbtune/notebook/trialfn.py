@@ -5,7 +5,7 @@ import builtins
 import linecache
 from typing import Any
 
-from ..run.channel import report
+from ..run.channel import get_checkpoint, report
 
 
 class CellTrial:
@@ -29,13 +29,14 @@ class CellTrial:
         return state
 
     def namespace(self, config: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
-        """The globals the body runs in: notebook values, shared data, config, report."""
+        """The globals the body runs in: notebook values, shared data, config, ``report`` and
+        ``checkpoint`` (what the trial reported with ``checkpoint=`` before a pause; None fresh)."""
         ns: dict[str, Any] = {"__name__": "__nbtune_cell__", "__builtins__": builtins}
         ns.update(self.globals)
         ns.update(shared)
         ns.update(config)
         ns.setdefault("report", report)
-        ns.setdefault("checkpoint", None)
+        ns["checkpoint"] = get_checkpoint()
         return ns
 
     def run(self, ns: dict[str, Any]) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 CONTINUE = "continue"
 STOP = "stop"
+PAUSE = "pause"
 STOP_CHECK_INTERVAL = 1.0  # seconds between two looks at the study's stop flag
 
 
@@ -28,6 +29,13 @@ class TrialStopped(BaseException):
     """Raised inside trial code by ``report()`` when the scheduler stops the trial.
 
     A ``BaseException`` so that a broad ``except Exception`` in training code does not swallow it.
+    """
+
+
+class TrialPaused(TrialStopped):
+    """Raised inside trial code by ``report()`` when the scheduler pauses the trial at a rung.
+
+    The trial may be resumed later, from the last ``checkpoint=`` it reported.
     """
 
 
@@ -57,7 +65,7 @@ class TrialContext:
     """The worker-side half of the channel for one execution of one trial."""
 
     def __init__(self, *, topic: str, prefix: str, trial_id: int, execution: str,
-                 resource: str, attempt: int = 1, wait_at: Sequence[float] | None, verdict_timeout: float,
+                 resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None, wait_at: Sequence[float] | None, verdict_timeout: float,
                  send: Callable[[str, dict], None]):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
@@ -65,7 +73,10 @@ class TrialContext:
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
         self._send = send
-        self.reports: list[dict[str, Any]] = []
+        self.reports: list[dict[str, Any]] = []  # this execution's, numbered from first_seq + 1
+        self.first_seq = first_seq  # reports the trial made before a pause it resumes from
+        self.restored = restored  # the checkpoint this execution resumed from (None: fresh)
+        self.checkpoint: Any = None  # the last checkpoint reported: kept on the worker
         self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -73,15 +84,20 @@ class TrialContext:
         return {"kind": kind, "trial": self.trial_id, "attempt": self.attempt,
                 "exec": self.execution, "time": time.time(), **fields}
 
-    def report(self, metrics: dict[str, Any]) -> None:
-        """Send one report; at a decision point wait for the verdict and stop if told to."""
+    def report(self, metrics: dict[str, Any], checkpoint: Any = None) -> None:
+        """Send one report; at a decision point wait for the verdict, stop or pause if told to."""
         data = clean_metrics(metrics)
+        if checkpoint is not None:
+            self.checkpoint = checkpoint
         self.reports.append(data)
-        seq = len(self.reports)
+        seq = self.first_seq + len(self.reports)
         wait = self.wait_all or data.get(self.resource) in self.wait_at
         self._send(self.topic, self.message("report", seq=seq, data=data, wait=wait))
         if wait:
-            if self._verdict(seq) == STOP:
+            verdict = self._verdict(seq)
+            if verdict == PAUSE:
+                raise TrialPaused()
+            if verdict == STOP:
                 raise TrialStopped()
         elif time.monotonic() >= self._next_stop_check:
             self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
@@ -92,10 +108,15 @@ class TrialContext:
         from distributed import Variable, get_client
 
         var = Variable(f"{self.prefix}-{self.execution}-{seq}", client=get_client())
-        try:
-            verdict = var.get(timeout=self.verdict_timeout)
-        except TimeoutError:
-            return STOP  # the study's client is gone: nobody will use what this trial computes
+        deadline = time.monotonic() + self.verdict_timeout
+        while True:  # in slices, so that a study that ended meanwhile frees this worker at once
+            try:
+                verdict = var.get(timeout=min(STOP_CHECK_INTERVAL,
+                                              max(0.01, deadline - time.monotonic())))
+                break
+            except TimeoutError:
+                if time.monotonic() >= deadline or self._study_stopped():
+                    return STOP  # nobody will use what this trial computes
         var.delete()
         return verdict
 
@@ -108,29 +129,43 @@ class TrialContext:
 class LocalContext:
     """The target of ``report()`` when trial code runs once in the notebook's own process."""
 
+    restored = None  # a local run never resumes
+
     def __init__(self, on_report: Callable[[dict[str, Any]], None] | None = None):
         self.reports: list[dict[str, Any]] = []
         self.on_report = on_report
+        self.checkpoint: Any = None
 
-    def report(self, metrics: dict[str, Any]) -> None:
+    def report(self, metrics: dict[str, Any], checkpoint: Any = None) -> None:
         """Keep the report (and show it); never stops."""
         data = clean_metrics(metrics)
+        if checkpoint is not None:
+            self.checkpoint = checkpoint
         self.reports.append(data)
         if self.on_report is not None:
             self.on_report(data)
 
 
-def report(**metrics: Any) -> None:
+def report(*, checkpoint: Any = None, **metrics: Any) -> None:
     """Report intermediate metrics from inside a trial, e.g. ``report(epoch=3, accuracy=0.91)``.
 
-    At a scheduler's decision point this waits for the verdict and, when the trial is stopped, raises
-    :class:`TrialStopped` (let it propagate: nbtune records the trial as stopped).
+    At a scheduler's decision point this waits for the verdict and, when the trial is stopped or
+    paused, raises :class:`TrialStopped` or :class:`TrialPaused` (let them propagate: nbtune records
+    the trial's state). ``checkpoint=obj`` hands nbtune the state a paused trial resumes from
+    (:func:`get_checkpoint` returns it then); it stays on the Dask worker and never travels to the
+    notebook.
     """
     ctx = _current.get()
     if ctx is None:
         raise RuntimeError("report() was called outside a trial: call it from the function you "
                            "pass to nbtune.tune(...) or from a %%tune cell")
-    ctx.report(metrics)
+    ctx.report(metrics, checkpoint)
+
+
+def get_checkpoint() -> Any:
+    """The checkpoint a resumed trial reported before its pause; None on a fresh start."""
+    ctx = _current.get()
+    return None if ctx is None else ctx.restored
 
 
 def activate(ctx: "TrialContext | LocalContext") -> contextvars.Token:

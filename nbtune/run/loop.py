@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import trial as T
-from ..schedule import CONTINUE, STOP, Scheduler
+from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
 from .channel import Inbox
 from .events import Observer
-from .task import TrialSpec, run_trial
+from .task import TrialSpec, outcome_of, run_trial
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
 
@@ -86,9 +86,15 @@ class Loop:
         self.running: dict[Any, T.Trial] = {}   # future -> trial
         self.by_id: dict[int, T.Trial] = {t.id: t for t in trials}
         self.executions: dict[int, set[str]] = {}  # trial -> Dask executions of its submission
-        self.submitted: dict[int, int] = {}  # trial -> the attempt number of its live submission
+        self.submitted: dict[int, int] = {}  # trial -> the number of its live submission
+        self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
         self.stopping: set[int] = set()
-        self.resource_used = sum(t.resource(settings.resource) or 0 for t in trials)
+        self.pausing: set[int] = set()
+        self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
+        self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
+        self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
+        self.resource_used = sum(t.trained(settings.resource) for t in trials)
+        self.scheduler_done = False
         self.reason: str | None = None
         self.wake = threading.Condition()
         self.started_at = time.time()
@@ -128,35 +134,71 @@ class Loop:
         self.by_id[trial.id] = trial
         return trial
 
-    def _submit(self, trial: T.Trial) -> None:
+    def _submit(self, trial: T.Trial, paused: Any = None) -> None:
+        """Send the trial to the cluster: fresh (a new attempt) or resumed from ``paused``."""
         s = self.settings
-        trial.state, trial.attempts = T.RUNNING, trial.attempts + 1
+        if paused is None:
+            trial.attempts += 1
+            self.scheduler.on_trial_start(trial.id, trial.config)
+        trial.state = T.RUNNING
+        trial.worker, trial.started, trial.finished = None, None, None
+        number = self.submitted.get(trial.id, 0) + 1
+        self.executions[trial.id], self.submitted[trial.id] = set(), number
+        self.first_seq[trial.id] = len(trial.reports)
         spec = TrialSpec(trial_id=trial.id, topic=self.topic, prefix=self.prefix,
                          resource=s.resource, wait_at=self.scheduler.decision_points(),
-                         verdict_timeout=s.verdict_timeout, attempt=trial.attempts)
-        self.executions[trial.id], self.submitted[trial.id] = set(), trial.attempts
-        trial.worker, trial.started, trial.finished = None, None, None
-        future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared,
-                                    pure=False,
-                                    key=f"nbtune-trial-{self.run_id}-{trial.id}-{trial.attempts}",
-                                    resources=s.resources)
+                         verdict_timeout=s.verdict_timeout, attempt=number,
+                         first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses)
+        key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
+        future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
+                                    pure=False, key=key, resources=s.resources)
+        if spec.keep_checkpoint:  # the notebook takes only the outcome; the pair stays out there
+            pair, future = future, self.client.submit(outcome_of, future, key=f"{key}-outcome")
+            self.pairs[future] = pair
         self.running[future] = trial
         self._futures.add(future)
-        self.scheduler.on_trial_start(trial.id, trial.config)
         self.observer.trial_created(trial)
+
+    def _resume(self, trial_id: int) -> None:
+        trial = self.by_id[trial_id]
+        self.scheduler.on_trial_resume(trial_id)
+        self._submit(trial, paused=self.paused.pop(trial_id))
 
     def _fill(self) -> None:
         while len(self.running) < self.settings.concurrency and self.reason is None:
-            trial = self._next_trial()
-            if trial is None:
+            if self.requeue:  # retries and unfinished trials of a resumed study go first
+                self._submit(self._next_trial())
+                continue
+            action, trial_id = self.scheduler.next_action(can_start=self._budget_left())
+            self._discard_paused()
+            if action == RESUME and trial_id in self.paused:
+                self._resume(trial_id)
+            elif action == START and self._budget_left():
+                trial = self._next_trial()
+                if trial is not None:
+                    self._submit(trial)
+            else:
+                self.scheduler_done = action == DONE
                 return
-            self._submit(trial)
+
+    def _discard_paused(self) -> None:
+        """Paused trials the scheduler will never resume are stopped for good."""
+        for trial_id in self.scheduler.take_discarded():
+            if trial_id in self.paused:
+                self._end_paused(self.by_id[trial_id])
+
+    def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
+        self.paused.pop(trial.id, None)  # its checkpoint is released on the cluster
+        trial.state, trial.finished = state, time.time()
+        trial.value, _ = final_value(trial, None, self.settings.metric)
+        self.searcher.observe(trial.config, trial.value, state)
+        self.observer.trial_finished(trial)
 
     # -- reports -------------------------------------------------------------------------
     def _on_message(self, msg: dict) -> None:
         trial = self.by_id.get(msg.get("trial"))
         if (trial is None or trial.state != T.RUNNING
-                or msg.get("attempt") != self.submitted[trial.id]):
+                or msg.get("attempt") != self.submitted.get(trial.id)):
             return  # a late message from a trial already finished, cancelled or resubmitted
         seen = self.executions[trial.id]
         if msg["kind"] == "start":
@@ -175,20 +217,24 @@ class Loop:
         if seq != len(trial.reports) + 1:
             return  # duplicate (already taken from the trial's result) or from an older execution
         trial.reports.append(data)
-        res = data.get(self.settings.resource)
-        if T.is_finite_number(res):
-            previous = max((r.get(self.settings.resource, 0) for r in trial.reports[:-1]
-                            if T.is_finite_number(r.get(self.settings.resource))), default=0)
-            self.resource_used += max(0, res - previous)
+        level = data.get(self.settings.resource)
+        if T.is_finite_number(level):
+            self.resource_used += T.resource_step(self.last_level.get(trial.id, 0), level)
+            self.last_level[trial.id] = level
         self.observer.trial_reported(trial, data)
-        if self.scheduler.on_report(trial.id, data) == STOP:
+        verdict = self.scheduler.on_report(trial.id, data)
+        if verdict == STOP:
             self.stopping.add(trial.id)
+        elif verdict == PAUSE:
+            self.pausing.add(trial.id)
         self._check_study_budget(data.get(self.settings.metric))
 
     def _send_verdict(self, trial: T.Trial, execution: str, seq: int) -> None:
         from distributed import Variable
 
-        verdict = STOP if trial.id in self.stopping else CONTINUE
+        verdict = (STOP if trial.id in self.stopping else
+                   PAUSE if trial.id in self.pausing else CONTINUE)
+        self.pausing.discard(trial.id)
         Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
 
     def _check_study_budget(self, value: Any) -> None:
@@ -202,7 +248,7 @@ class Loop:
 
     def _restarted_by_dask(self, trial: T.Trial) -> None:
         """Dask re-ran the trial elsewhere after its worker died: count it as a retry."""
-        trial.reports = []
+        trial.reports = trial.reports[:self.first_seq[trial.id]]
         trial.attempts += 1
         if trial.attempts > self.settings.retries + 1:
             for future, t in list(self.running.items()):
@@ -215,10 +261,11 @@ class Loop:
     # -- completions ---------------------------------------------------------------------
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
+        pair = self.pairs.pop(future, None)
         if trial is None:
             return
         if future.status == "finished":
-            self._on_result(trial, future.result())
+            self._on_result(trial, future.result(), pair)
         elif future.status == "cancelled":
             self._finish(trial, T.INTERRUPTED, error="cancelled")
         else:
@@ -231,11 +278,18 @@ class Loop:
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
 
-    def _on_result(self, trial: T.Trial, out: dict) -> None:
-        for seq, data in enumerate(out["reports"], start=1):
+    def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
+        for seq, data in enumerate(out["reports"], start=out["first_seq"] + 1):
             if seq > len(trial.reports):
                 self._record_report(trial, seq, data)
         trial.worker, trial.started = out["worker"], out["started"]
+        if out["state"] == "paused":
+            self.pausing.discard(trial.id)
+            self.paused[trial.id] = pair
+            trial.state, trial.finished = T.PAUSED, out["finished"]
+            self.scheduler.on_trial_end(trial.id, T.PAUSED)
+            self.observer.trial_finished(trial)
+            return
         if out["state"] == "failed":
             self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
             return
@@ -254,6 +308,7 @@ class Loop:
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
         self.stopping.discard(trial.id)
+        self.pausing.discard(trial.id)
         self.scheduler.on_trial_end(trial.id, state)
         self.searcher.observe(trial.config, trial.value, state)
         self.observer.trial_finished(trial)
@@ -275,6 +330,9 @@ class Loop:
     def _stop_running(self, state: str) -> None:
         from distributed import Event
 
+        for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
+            self._end_paused(self.by_id[trial_id],
+                             T.INTERRUPTED if self.reason == "interrupted" else T.STOPPED)
         if not self.running:
             return
         Event(f"{self.prefix}-stop", client=self.client).set()
@@ -283,6 +341,16 @@ class Loop:
         for future in futures:
             trial = self.running.pop(future)
             self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
+
+    def _replay(self) -> None:
+        """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
+        their values (the unfinished ones run again)."""
+        for trial in self.trials:
+            if trial.is_finished:
+                self.scheduler.on_trial_start(trial.id, trial.config)
+                for data in trial.reports:
+                    self.scheduler.on_report(trial.id, data)
+                self.scheduler.on_trial_end(trial.id, trial.state)
 
     def request_stop(self) -> None:
         """End the study from another thread (a background study's ``stop()``)."""
@@ -300,6 +368,7 @@ class Loop:
         inbox = Inbox(self.client, self.topic, self._futures.thread_condition
                       if hasattr(self._futures, "thread_condition") else self.wake)
         try:
+            self._replay()
             self._fill()
             while self.running and self.reason is None:
                 self._sleep(inbox)
@@ -312,7 +381,9 @@ class Loop:
                 self._fill()
             if self.reason is None:
                 n = self.settings.budget.n_trials
-                self.reason = "n_trials" if n is not None and len(self.trials) >= n else "exhausted"
+                self.reason = ("scheduler" if self.scheduler_done else
+                               "n_trials" if n is not None and len(self.trials) >= n else
+                               "exhausted")
             self._stop_running(T.INTERRUPTED)
         except KeyboardInterrupt:
             self.reason = "interrupted"

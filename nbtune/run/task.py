@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .channel import TrialContext, TrialStopped, activate, clean_metrics, deactivate
+from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
+                      deactivate)
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,7 +24,9 @@ class TrialSpec:
     resource: str
     wait_at: Sequence[float] | None
     verdict_timeout: float
-    attempt: int = 1  # nbtune's attempt number: messages of an older attempt are ignored
+    attempt: int = 1  # the loop's submission number: messages of an older one are ignored
+    first_seq: int = 0  # reports made before the pause this run resumes from
+    keep_checkpoint: bool = False  # return (outcome, checkpoint): the loop may pause the trial
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -81,16 +84,20 @@ def scatter_data(client, fn: Any) -> dict[str, Any]:
 
 
 def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
-              shared: dict[str, Any] | None = None) -> dict[str, Any]:
+              shared: dict[str, Any] | None = None, paused: tuple | None = None) -> Any:
     """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict.
 
     ``shared`` holds the scattered data of a :class:`with_parameters` function, passed as keywords.
+    With ``spec.keep_checkpoint`` the result is ``(outcome, checkpoint)``: the loop keeps it on the
+    cluster as a future and passes it back as ``paused`` when it resumes the trial, so that a
+    checkpoint goes from worker to worker and never to the notebook.
     """
     from distributed import get_worker
 
     worker = get_worker()
     ctx = TrialContext(topic=spec.topic, prefix=spec.prefix, trial_id=spec.trial_id,
                        execution=uuid.uuid4().hex[:12], resource=spec.resource, attempt=spec.attempt,
+                       first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
                        send=worker.log_event)
     worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
@@ -100,12 +107,21 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     try:
         returned = fn(dict(config), **shared) if shared else fn(dict(config))
         outcome["returned"] = _clean_return(returned)
+    except TrialPaused:
+        outcome["state"] = "paused"
     except TrialStopped:
         outcome["state"] = "stopped"
     except Exception as exc:  # the user's code failed: record it, the study goes on
         outcome.update(state="failed", error=user_traceback(exc))
     finally:
         deactivate(token)
-    outcome.update(reports=ctx.reports, exec=ctx.execution, worker=worker.address,
-                   started=started, finished=time.time())
+    outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
+                   worker=worker.address, started=started, finished=time.time())
+    if spec.keep_checkpoint:
+        return outcome, ctx.checkpoint if outcome["state"] == "paused" else None
     return outcome
+
+
+def outcome_of(result: tuple) -> dict[str, Any]:
+    """The outcome half of a ``(outcome, checkpoint)`` result: what the notebook receives."""
+    return result[0]

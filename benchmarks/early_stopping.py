@@ -1,0 +1,222 @@
+"""Early stopping on a real task: nbtune's ASHA against random search with full training.
+
+The task of ../shared/PEERS.md: scikit-learn's ``MLPClassifier`` (solver sgd, one ``partial_fit`` per
+epoch, at most 27 epochs) on a 20,000-row ``make_classification`` set, tuned over learning rate,
+alpha, hidden layers, batch size and momentum, with validation accuracy as the metric. Every method
+gets the same wall-clock budget and the same workers, for several seeds, in one run.
+
+Methods:
+- ``random``: a bare ``distributed.as_completed`` loop, random configs, every trial trained to 27
+  epochs (the baseline, as the peers measured it).
+- ``asha``: ``nbtune.tune(..., scheduler="asha", max_t=27)`` (stopping type, grace 1, eta 3).
+- ``asha-promotion``: the promotion type, the trial's model kept as its checkpoint on the worker.
+- ``nbtune-random``: ``nbtune.tune`` with the default FIFO scheduler (full training).
+
+Run with ``make bench-early-stopping`` (about 12 minutes with the defaults). Prints, per method, the
+median best accuracy, the time to reach the target accuracy for each seed, the trials started and
+epochs trained, and the ratio of ASHA's median time to target against random search's.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+from distributed import Client, as_completed
+
+import nbtune
+from nbtune.run.cluster import local_cluster
+
+EPOCHS = 27
+HIDDEN = {"32": (32,), "64": (64,), "128": (128,), "64-64": (64, 64)}
+SPACE = {"lr": nbtune.loguniform(1e-4, 1.0), "alpha": nbtune.loguniform(1e-6, 1e-1),
+         "hidden": nbtune.choice(*HIDDEN), "batch_size": nbtune.choice(16, 32, 64, 128),
+         "momentum": nbtune.uniform(0.5, 0.99)}
+
+
+def make_data() -> dict[str, np.ndarray]:
+    """The peers' data set: standardised, 25% stratified validation split."""
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(n_samples=20000, n_features=40, n_informative=24, n_redundant=8,
+                               n_classes=10, n_clusters_per_class=2, class_sep=1.0, flip_y=0.02,
+                               random_state=0)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, stratify=y,
+                                                      random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return {"X_train": scaler.transform(X_train), "y_train": y_train,
+            "X_val": scaler.transform(X_val), "y_val": y_val}
+
+
+def train(config, X_train, y_train, X_val, y_val, on_epoch=None):
+    """Train one configuration epoch by epoch; resumes from a checkpointed model when given one."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    resumed = nbtune.get_checkpoint()
+    if resumed is not None:
+        clf, first = resumed["model"], resumed["epoch"] + 1
+    else:
+        clf, first = MLPClassifier(hidden_layer_sizes=HIDDEN[config["hidden"]], solver="sgd",
+                                   learning_rate_init=config["lr"], alpha=config["alpha"],
+                                   batch_size=config["batch_size"], momentum=config["momentum"],
+                                   random_state=0), 1
+    classes = np.unique(y_train)
+    best = 0.0
+    for epoch in range(first, EPOCHS + 1):
+        clf.partial_fit(X_train, y_train, classes=classes)
+        accuracy = float(clf.score(X_val, y_val))
+        best = max(best, accuracy)
+        if on_epoch is not None:  # the bare loop: no nbtune inside the trial
+            on_epoch(epoch, accuracy)
+        else:
+            nbtune.report(epoch=epoch, accuracy=accuracy,
+                          checkpoint={"model": clf, "epoch": epoch})
+    return best
+
+
+class Trace(nbtune.Observer):
+    """Every (seconds since the start, validation accuracy) seen, and the work done."""
+
+    def __init__(self):
+        self.t0, self.points, self.epochs, self.trials = time.time(), [], 0, 0
+
+    def seen(self, at: float, accuracy: float) -> None:
+        self.epochs += 1
+        if np.isfinite(accuracy):
+            self.points.append((at - self.t0, accuracy))
+
+    def trial_created(self, trial):
+        if trial.attempts == 1 and not trial.reports:  # not a retry, not a resume
+            self.trials += 1
+
+    def trial_reported(self, trial, report):
+        self.seen(time.time(), report.get("accuracy", float("nan")))
+
+    @property
+    def best(self) -> float:
+        return max((acc for _, acc in self.points), default=0.0)
+
+    def time_to(self, target: float) -> float | None:
+        return min((t for t, acc in self.points if acc >= target), default=None)
+
+
+def bare_random(client: Client, data: dict, seed: int, budget: float) -> Trace:
+    """Random search with full training on a hand-written as_completed loop."""
+    trace = Trace()
+    space = nbtune.Space(SPACE)
+    rng = np.random.default_rng(seed)
+    shared = client.scatter(data, broadcast=True)
+    deadline = trace.t0 + budget
+
+    def submit():
+        config = space.sample(rng)
+        trace.trials += 1
+        return client.submit(_bare_trial, config, shared, pure=False)
+
+    ac = as_completed([submit() for _ in range(len(client.nthreads()))], with_results=False)
+    for future in ac:
+        if time.time() >= deadline:
+            break
+        try:
+            for at, accuracy in future.result():  # (Unix time, accuracy) per epoch
+                if at <= deadline:
+                    trace.seen(at, accuracy)
+        except Exception:
+            pass  # a diverging configuration: the search goes on
+        ac.add(submit())
+    client.cancel(list(ac.futures))
+    return trace
+
+
+def wait_idle(client: Client) -> None:
+    """Wait until no worker still runs a cancelled trial (Dask cannot stop a running thread)."""
+    def busy(dask_worker):
+        return len(dask_worker.active_threads)
+
+    while any(client.run(busy).values()):
+        time.sleep(0.25)
+
+
+def _bare_trial(config, data):
+    curve = []
+    train(config, **data, on_epoch=lambda epoch, acc: curve.append((time.time(), acc)))
+    return curve
+
+
+def nbtune_run(client: Client, data: dict, seed: int, budget: float, folder: str,
+               **options) -> Trace:
+    trace = Trace()
+    nbtune.tune(nbtune.with_parameters(train, **data), SPACE, metric="accuracy", mode="max",
+                n_trials=None, max_time=budget, seed=seed, cluster=client,
+                storage=os.path.join(folder, "bench.db"), observers=[trace], **options)
+    return trace
+
+
+METHODS = {
+    "random": None,
+    "asha": dict(scheduler="asha", max_t=EPOCHS, grace_period=1, reduction_factor=3),
+    "asha-promotion": dict(scheduler="asha", type="promotion", max_t=EPOCHS, grace_period=1,
+                           reduction_factor=3),
+    "nbtune-random": dict(),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=120.0, help="seconds per study")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--target", type=float, default=0.80)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--methods", default="random,asha")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
+    data = make_data()
+    results: dict[str, list[Trace]] = {m: [] for m in methods}
+    with local_cluster(args.workers) as cluster, Client(cluster) as client, \
+            tempfile.TemporaryDirectory() as folder:
+        for seed in seeds:  # interleaved: each seed runs every method, one after another
+            for method in methods:
+                if METHODS[method] is None:
+                    trace = bare_random(client, data, seed, args.budget)
+                else:
+                    trace = nbtune_run(client, data, seed, args.budget, folder, **METHODS[method])
+                results[method].append(trace)
+                wait_idle(client)
+                to = trace.time_to(args.target)
+                print(f"seed {seed} {method:15s} best {trace.best:.4f}  "
+                      f"to {args.target}: {'never' if to is None else f'{to:.0f} s'}  "
+                      f"trials {trace.trials}  epochs {trace.epochs}", flush=True)
+    print(f"\n{args.workers} workers, {args.budget:.0f} s per study, seeds {args.seeds}, "
+          f"target {args.target}")
+    print("| method | median best | time to target (s) | trials started | epochs trained |")
+    print("|---|---|---|---|---|")
+    medians = {}
+    for method, traces in results.items():
+        times = [t.time_to(args.target) for t in traces]
+        medians[method] = statistics.median(t if t is not None else float("inf") for t in times)
+        shown = ", ".join("never" if t is None else f"{t:.0f}" for t in times)
+        print(f"| {method} | {statistics.median(t.best for t in traces):.4f} | {shown} | "
+              f"{sum(t.trials for t in traces)} | {sum(t.epochs for t in traces)} |")
+    if "random" in medians:
+        for method, median in medians.items():
+            if method != "random":
+                ratio = median / medians["random"] if np.isfinite(medians["random"]) else 0.0
+                print(f"{method}: median time to {args.target} is {ratio:.2f} of random "
+                      "search's (goal <= 0.33)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""ASHA, Hyperband and the median rule end to end on a real cluster, through tune and %%tune."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+
+
+def linear(config):
+    """Metric q * epoch up to epoch 9; resumes after the epoch of its checkpoint."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, 10):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint={"epoch": epoch})
+    return config["q"] * 9
+
+
+def epochs_of(trial):
+    return [r["epoch"] for r in trial.reports]
+
+
+def test_asha_stops_the_poor_trials_at_the_first_rung_and_the_good_reach_max_t(client, db):
+    # The best come first (grid order, one at a time): q=9 and q=8 continue at every rung (fewer
+    # than 3 values there) and reach max_t; every later trial is below the top third of rung 1
+    # when it gets there and stops at once. (With two at a time, q=7 could reach rung 1 before a
+    # slow-starting q=8, and stop it: ASHA decides on what has arrived.)
+    study = nbtune.tune(linear, {"q": nbtune.grid(9, 8, 7, 6, 5, 4, 3)}, searcher="grid",
+                        metric="score", mode="max", scheduler="asha", max_t=9, concurrency=1,
+                        cluster=client, storage=db, study="asha")
+    by_q = {t.config["q"]: t for t in study.trials}
+    for q in (9, 8):
+        assert by_q[q].state == T.COMPLETED and epochs_of(by_q[q]) == list(range(1, 10))
+    for q in (7, 6, 5, 4, 3):
+        assert by_q[q].state == T.STOPPED and epochs_of(by_q[q]) == [1]
+    assert study.best.config["q"] == 9
+    stored = {t.config["q"]: t for t in nbtune.load_study("asha", storage=db).trials}
+    assert [stored[q].state for q in (9, 7)] == [T.COMPLETED, T.STOPPED]
+
+
+def test_asha_promotion_pauses_at_rungs_and_resumes_the_best_from_their_checkpoints(client, db):
+    # Rungs 3 and 9: the top floor(n * 3/9) of rung 3 are promoted, best first. With six trials
+    # (q = 6 .. 1) that is q=6 and q=5; the others stay paused at 3 and end stopped there.
+    study = nbtune.tune(linear, {"q": nbtune.grid(6, 5, 4, 3, 2, 1)}, searcher="grid",
+                        metric="score", mode="max", scheduler="asha", type="promotion",
+                        rung_levels=[3], max_t=9, concurrency=2, cluster=client, storage=db,
+                        study="promo")
+    by_q = {t.config["q"]: t for t in study.trials}
+    for q in (6, 5):
+        assert by_q[q].state == T.COMPLETED
+        assert epochs_of(by_q[q]) == list(range(1, 10))  # resumed at 4, from the checkpoint
+    for q in (4, 3, 2, 1):
+        assert by_q[q].state == T.STOPPED and epochs_of(by_q[q]) == [1, 2, 3]
+    assert study.stop_reason == "exhausted"  # the grid
+
+
+def test_synchronous_hyperband_runs_its_brackets_and_ends(client, db):
+    # max_t=9, eta=3: brackets (9 at 1, 3 at 3, 1 at 9), (5 at 3, 1 at 9), (3 at 9): 17 trials.
+    study = nbtune.tune(linear, {"q": nbtune.uniform(0.1, 1.0)}, metric="score", mode="max",
+                        scheduler="hyperband", max_t=9, seed=3, n_trials=100, cluster=client,
+                        storage=db, study="hb")
+    assert len(study.trials) == 17
+    assert study.stop_reason == "scheduler"
+    reached = Counter(max(epochs_of(t)) for t in study.trials)
+    assert reached == {1: 6, 3: 2 + 4, 9: 1 + 1 + 3}
+    for trial in study.trials:  # resumed from checkpoints: each epoch once
+        assert epochs_of(trial) == list(range(1, max(epochs_of(trial)) + 1))
+    assert Counter(t.state for t in study.trials) == {T.COMPLETED: 5, T.STOPPED: 12}
+
+
+def noisy(config):
+    for epoch in range(1, 6):
+        nbtune.report(epoch=epoch, loss=config["q"] / epoch)
+
+
+def test_the_median_rule_stops_trials_worse_than_the_median_after_startup(client, db):
+    study = nbtune.tune(noisy, {"q": nbtune.grid(1, 2, 3, 10, 11, 12)}, searcher="grid",
+                        metric="loss", mode="min", scheduler="median", n_startup_trials=3,
+                        concurrency=1, cluster=client, storage=db, study="median")
+    by_q = {t.config["q"]: t for t in study.trials}
+    assert [by_q[q].state for q in (1, 2, 3)] == [T.COMPLETED] * 3  # the startup trials
+    for q in (10, 11, 12):  # worse than the median at epoch 1 (2.0): stopped there
+        assert by_q[q].state == T.STOPPED and epochs_of(by_q[q]) == [1]
+
+
+def test_scheduler_options_are_checked_before_the_study_is_written(client, db):
+    with pytest.raises(ValueError, match="has no option 'max_epochs'"):
+        nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, scheduler="asha", max_epochs=9,
+                    cluster=client, storage=db, study="bad")
+    with pytest.raises(ValueError, match="max_t"):
+        nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, scheduler="asha", cluster=client,
+                    storage=db, study="bad")
+    assert nbtune.list_studies(db) == []
+    # max_t inferred from the space, as in Syne Tune
+    study = nbtune.tune(linear, {"q": nbtune.grid(9, 8, 1), "epochs": nbtune.fixed(9)},
+                        searcher="grid", metric="score", mode="max", scheduler="asha",
+                        cluster=client, storage=db, study="inferred")
+    assert study.scheduler.levels == [1, 3, 9]

@@ -1,0 +1,113 @@
+"""Pausing and resuming trials on a real cluster: checkpoints stay on the workers."""
+from __future__ import annotations
+
+import os
+
+import nbtune
+from nbtune import trial as T
+from nbtune.schedule import CONTINUE, PAUSE, RESUME, START, WAIT, Scheduler
+
+
+class PauseOnceAt(Scheduler):
+    """Pauses every trial once at one resource level; resumes them, oldest first, once no new
+    trial can start."""
+
+    name = "pause-once"
+    pauses = True
+
+    def __init__(self, level: int):
+        self.level, self.waiting, self.resumed, self.ended = level, [], set(), []
+
+    def decision_points(self):
+        return (self.level,)
+
+    def on_report(self, trial_id, report):
+        if report.get(self.resource) == self.level and trial_id not in self.resumed:
+            return PAUSE
+        return CONTINUE
+
+    def on_trial_end(self, trial_id, state):
+        self.ended.append((trial_id, state))
+        if state == T.PAUSED:
+            self.waiting.append(trial_id)
+
+    def next_action(self, can_start=True):
+        if can_start:
+            return START, None
+        return (RESUME, self.waiting[0]) if self.waiting else (WAIT, None)
+
+    def on_trial_resume(self, trial_id):
+        self.waiting.remove(trial_id)
+        self.resumed.add(trial_id)
+
+
+class Guard:
+    """A checkpoint that refuses to be unpickled in the notebook's process."""
+
+    def __init__(self, epoch: int, notebook_pid: int):
+        self.epoch, self.notebook_pid = epoch, notebook_pid
+
+    def __setstate__(self, state):
+        if os.getpid() == state["notebook_pid"]:
+            raise AssertionError("a checkpoint reached the notebook")
+        self.__dict__.update(state)
+
+
+def resumable(config):
+    """Four epochs, resuming after the epoch of its checkpoint."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint.epoch + 1 if checkpoint is not None else 1
+    for epoch in range(first, 5):
+        nbtune.report(epoch=epoch, v=config["x"] * epoch,
+                      checkpoint=Guard(epoch, config["pid"]) if config["save"] else None)
+    return {"v": config["x"] * 4, "resumed_from": first}
+
+
+def space(save: bool):
+    return {"x": nbtune.grid(1.0, 2.0, 3.0), "pid": nbtune.fixed(os.getpid()),
+            "save": nbtune.fixed(save)}
+
+
+def test_a_paused_trial_resumes_from_its_checkpoint(client, db):
+    sched = PauseOnceAt(2)
+    study = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=sched, cluster=client, storage=db, study="ckpt")
+    for trial in study.trials:
+        assert trial.state == T.COMPLETED
+        assert [r["epoch"] for r in trial.reports] == [1, 2, 3, 4]  # each epoch once
+        assert trial.metrics["resumed_from"] == 3
+        assert trial.trained("epoch") == 4
+        assert trial.attempts == 1  # a resume is not a retry
+    assert sorted(sched.ended) == sorted([(i, T.PAUSED) for i in range(3)]
+                                         + [(i, T.COMPLETED) for i in range(3)])
+    stored = nbtune.load_study("ckpt", storage=db)
+    assert [[r["epoch"] for r in t.reports] for t in stored.trials] == [[1, 2, 3, 4]] * 3
+    assert study.best.config["x"] == 3.0
+
+
+def test_without_a_checkpoint_a_resumed_trial_starts_again_and_the_waste_counts(client, db):
+    study = nbtune.tune(resumable, space(False), searcher="grid", metric="v", mode="max",
+                        scheduler=PauseOnceAt(2), cluster=client, storage=db, study="nockpt",
+                        max_resource=1000)
+    for trial in study.trials:
+        assert trial.state == T.COMPLETED
+        assert [r["epoch"] for r in trial.reports] == [1, 2, 1, 2, 3, 4]
+        assert trial.metrics["resumed_from"] == 1
+        assert trial.trained("epoch") == 6  # 2 wasted epochs
+    stored = nbtune.load_study("nockpt", storage=db)
+    assert [len(t.reports) for t in stored.trials] == [6, 6, 6]
+
+
+class NeverResume(PauseOnceAt):
+    def next_action(self, can_start=True):
+        return (START, None) if can_start else (WAIT, None)
+
+
+def test_trials_left_paused_when_the_study_ends_are_recorded_as_stopped(client, db):
+    study = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), cluster=client, storage=db, study="left")
+    assert [t.state for t in study.trials] == [T.STOPPED] * 3
+    assert all([r["epoch"] for r in t.reports] == [1, 2] for t in study.trials)
+    assert [t.state for t in nbtune.load_study("left", storage=db).trials] == [T.STOPPED] * 3
+    assert [t.value for t in study.trials] == [2.0, 4.0, 6.0]  # the metric where they stopped
+    assert study.best is None  # no trial completed
