@@ -7,7 +7,9 @@ gets the same wall-clock budget and the same workers, for several seeds, in one 
 
 Methods:
 - ``random``: a bare ``distributed.as_completed`` loop, random configs, every trial trained to 27
-  epochs (the baseline, as the peers measured it).
+  epochs (the baseline, as the peers measured it). It draws the same configs, in the same order,
+  as nbtune's random searcher with the same seed, so the methods differ only in what they do
+  with them.
 - ``asha``: ``nbtune.tune(..., scheduler="asha", max_t=27)`` (stopping type, grace 1, eta 3).
 - ``asha-promotion``: the promotion type, the trial's model kept as its checkpoint on the worker.
 - ``nbtune-random``: ``nbtune.tune`` with the default FIFO scheduler (full training).
@@ -112,13 +114,12 @@ class Trace(nbtune.Observer):
 def bare_random(client: Client, data: dict, seed: int, budget: float) -> Trace:
     """Random search with full training on a hand-written as_completed loop."""
     trace = Trace()
-    space = nbtune.Space(SPACE)
-    rng = np.random.default_rng(seed)
+    searcher = nbtune.RandomSearcher(nbtune.Space(SPACE), seed=seed)  # nbtune's configs, in order
     shared = client.scatter(data, broadcast=True)
     deadline = trace.t0 + budget
 
     def submit():
-        config = space.sample(rng)
+        config = searcher.suggest(trace.trials)
         trace.trials += 1
         return client.submit(_bare_trial, config, shared, pure=False)
 

@@ -90,6 +90,7 @@ class Loop:
         self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
         self.stopping: set[int] = set()
         self.pausing: set[int] = set()
+        self.leaving: set[int] = set()  # stopped at a verdict, their futures not yet done
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
@@ -165,7 +166,7 @@ class Loop:
         self._submit(trial, paused=self.paused.pop(trial_id))
 
     def _fill(self) -> None:
-        while len(self.running) < self.settings.concurrency and self.reason is None:
+        while self._busy_slots() < self.settings.concurrency and self.reason is None:
             if self.requeue:  # retries and unfinished trials of a resumed study go first
                 self._submit(self._next_trial())
                 continue
@@ -236,6 +237,14 @@ class Loop:
                    PAUSE if trial.id in self.pausing else CONTINUE)
         self.pausing.discard(trial.id)
         Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
+        if verdict == STOP:
+            self.leaving.add(trial.id)
+
+    def _busy_slots(self) -> int:
+        """Running trials, less those told to stop: they end at once, and the trial that takes
+        their place already waits in Dask's queue, so their worker never idles for a round trip
+        to the notebook."""
+        return len(self.running) - len(self.leaving)
 
     def _check_study_budget(self, value: Any) -> None:
         if self.reason is not None:
@@ -264,6 +273,7 @@ class Loop:
         pair = self.pairs.pop(future, None)
         if trial is None:
             return
+        self.leaving.discard(trial.id)
         if future.status == "finished":
             self._on_result(trial, future.result(), pair)
         elif future.status == "cancelled":
@@ -309,6 +319,7 @@ class Loop:
         trial.finished = finished or time.time()
         self.stopping.discard(trial.id)
         self.pausing.discard(trial.id)
+        self.leaving.discard(trial.id)
         self.scheduler.on_trial_end(trial.id, state)
         self.searcher.observe(trial.config, trial.value, state)
         self.observer.trial_finished(trial)
