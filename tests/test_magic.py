@@ -130,6 +130,14 @@ def test_resume_continues_a_named_study(shell):
     ("--metric loss", "loss = 1", "declares no search space"),
     ("--metric loss", "x = uniform(0, 1)\nloss = x + undefined_thing", "'undefined_thing'"),
     ("--metric loss --max-time soon", CELL, "--max-time"),
+    ("--metric loss --scheduler asha", CELL, "--max-t N"),
+    ("--metric loss --max-t 9", CELL, "scheduler 'fifo' has no option 'max_t'"),
+    ("--metric loss --scheduler asha --max-t 9 --percentile 10", CELL,
+     "scheduler 'asha' has no option 'percentile'"),
+    ("--metric loss --scheduler asha --max-t 9 --type both", CELL, "argument --type"),
+    ("--metric loss --scheduler asha --rung-levels 1,x", CELL, "argument --rung-levels"),
+    ("--metric loss --scheduler asha --max-t 9 --reduction-factor 1", CELL,
+     "reduction_factor"),
 ])
 def test_wrong_input_is_one_clear_line_and_writes_nothing(shell, db, capsys, line, cell, message):
     shell.user_ns["offset"] = 0.0
@@ -166,6 +174,21 @@ def test_config_defaults_and_listing_magics(shell, db, capsys):
     assert len(frame) == 3
     res = shell.run_cell("%tune_show nosuch")
     assert not res.success and "no study named 'nosuch'" in capsys.readouterr().err
+
+
+def test_config_cluster_takes_a_client_object(shell, client, capsys):
+    shell.user_ns["my_client"] = client
+    try:
+        assert shell.run_cell("%config Tune.cluster = my_client").success
+        assert "cannot" not in capsys.readouterr().err
+        tune_magics = shell.magics_manager.registry["Tune"]
+        assert tune_magics.cluster is client
+        assert run(shell, "-n 2 --metric v", "x = uniform(0, 1)\nv = x").success
+        assert shell.user_ns["study"].trials[0].worker in client.scheduler_info()["workers"]
+        shell.run_line_magic("config", "Tune.trials = 50")  # a later %config still works
+        assert "cannot" not in capsys.readouterr().err
+    finally:
+        shell.user_ns.pop("my_client")
 
 
 def test_load_twice_is_harmless_and_unload_removes(ip):
@@ -205,3 +228,41 @@ def test_resources_and_gpus_become_dask_resources():
     assert resources_of(parse_line("")) is None
     with pytest.raises(UsageError, match="NAME=AMOUNT"):
         parse_line("--resources GPU")
+
+
+PROMOTED = """\
+q = grid(6, 5, 4, 3, 2, 1)
+first = checkpoint["epoch"] + 1 if checkpoint else 1
+for epoch in range(first, 10):
+    report(step=epoch, score=q * epoch, checkpoint={"epoch": epoch})
+"""
+
+
+def test_scheduler_flags_pause_and_resume_trials_from_their_checkpoint(shell):
+    res = run(shell, "--searcher grid --metric score --mode max --scheduler asha --type promotion "
+                     "--resource step --rung-levels 3 --max-t 9 --reduction-factor 3",
+              PROMOTED)
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert study.scheduler.levels == [3, 9] and study.settings["resource"] == "step"
+    by_q = {t.config["q"]: t for t in study.trials}
+    for q in (6, 5):  # promoted from rung 3, resumed at step 4 from the cell's checkpoint
+        assert by_q[q].state == T.COMPLETED
+        assert [r["step"] for r in by_q[q].reports] == list(range(1, 10))
+    for q in (4, 3, 2, 1):
+        assert by_q[q].state == T.STOPPED and [r["step"] for r in by_q[q].reports] == [1, 2, 3]
+
+
+def test_scheduler_flags_become_scheduler_options():
+    from nbtune.notebook.options import parse_line, scheduler_options
+
+    args = parse_line("--scheduler asha --type promotion --max-t 27 --grace-period 3 "
+                      "--reduction-factor 4 --rung-levels 3,9 --brackets 2")
+    assert scheduler_options(args) == {"type": "promotion", "max_t": 27, "grace_period": 3,
+                                       "reduction_factor": 4, "rung_levels": [3, 9],
+                                       "brackets": 2}
+    args = parse_line("--scheduler percentile --percentile 10 --startup-trials 4 "
+                      "--warmup-steps 2 --interval-steps 3")
+    assert scheduler_options(args) == {"percentile": 10.0, "n_startup_trials": 4,
+                                       "n_warmup_steps": 2, "interval_steps": 3}
+    assert scheduler_options(parse_line("")) == {}

@@ -124,8 +124,8 @@ def test_schedulers_take_max_t_from_the_space_or_say_how_to_give_it(make):
     assert s.decision_points() == (1, 3)
     with pytest.raises(RuntimeError, match="call setup"):
         make().decision_points()
-    expected = ("needs max_t: give max_t=... (the largest value of the resource 'epoch' a trial "
-                "reports) or put epochs = fixed(N) in the space")
+    expected = ("needs max_t: give max_t=N (in %%tune: --max-t N), the largest value of the "
+                "resource 'epoch' a trial reports, or put epochs = fixed(N) in the space")
     with pytest.raises(ValueError) as e:
         setup(make(), space=Space({"lr": uniform(0.0, 1.0)}))
     assert expected in str(e.value)

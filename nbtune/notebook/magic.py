@@ -52,6 +52,19 @@ class Tune(Magics):
     scatter_threshold = Int(1_000_000, help="globals larger than this many bytes are sent to "
                             "the cluster once per study and shared by its trials").tag(config=True)
 
+    def _load_config(self, cfg, section_names=None, traits=None) -> None:
+        """Take ``%config Tune.cluster = client`` as it is: traitlets deep-copies configured
+        values, which a Client or a cluster object (with its threads and sockets) cannot survive."""
+        from traitlets.config import Config
+
+        section = cfg.get("Tune") if "Tune" in cfg else None
+        cluster = section.get("cluster") if section is not None else None
+        if cluster is not None and not isinstance(cluster, str):
+            cfg = Config({k: v for k, v in cfg.items() if k != "Tune"})
+            cfg.Tune = Config({k: v for k, v in section.items() if k != "cluster"})
+            self.cluster = cluster
+        super()._load_config(cfg, section_names=section_names, traits=traits)
+
     # -- the cell -------------------------------------------------------------------------
     @cell_magic
     def tune(self, line: str, cell: str) -> None:

@@ -112,9 +112,9 @@ def resolve_max_t(scheduler: str, max_t: Any, space: Mapping[str, Any] | None, r
         return positive_int("max_t", max_t)
     inferred = infer_max_t(space)
     if inferred is None:
-        raise ValueError(f"scheduler {scheduler!r} needs max_t: give max_t=... (the largest value of "
-                         f"the resource {resource!r} a trial reports) or put epochs = fixed(N) in "
-                         "the space")
+        raise ValueError(f"scheduler {scheduler!r} needs max_t: give max_t=N (in %%tune: --max-t N), "
+                         f"the largest value of the resource {resource!r} a trial reports, or put "
+                         "epochs = fixed(N) in the space")
     return inferred
 
 
