@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/live_overhead.py
 
 # ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
 bench-early-stopping: $(STAMP)
