@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import trial as T
 from .space import Space
 from .storage import Storage
 from .trial import Trial
+
+if TYPE_CHECKING:
+    from .plots import StudyPlots
+    from .summary import StudySummary
 
 
 class StudyNotFound(LookupError):
@@ -30,6 +34,7 @@ class Study:
         self.settings = dict(settings or {})
         self.stop_reason = stop_reason
         self.scheduler: Any = None  # the scheduler object, for a study run in this process
+        self.live: Any = None  # its live view (panel or progress line), when one was shown
         self._thread: threading.Thread | None = None
         self._stop: Callable[[], None] | None = None
 
@@ -90,20 +95,45 @@ class Study:
         return out
 
     def to_dataframe(self):
-        """One row per trial: id, state, value, config columns, resource reached, times, worker."""
+        """One row per trial: state, metric, config, resource reached and trained, times, worker.
+
+        Indexed by trial id; columns ``state``, the metric, ``config.<name>`` for each
+        hyperparameter, the resource (e.g. ``epoch``: the largest level reported),
+        ``<resource>_trained`` (resource spent, restarts counted again), ``reports``, ``attempts``,
+        ``worker``, ``started``, ``finished`` (timestamps), ``duration`` (seconds), ``error``.
+        """
         import pandas as pd
 
         resource = self.settings.get("resource", "epoch")
+        trials = list(self.trials)  # a running study adds trials meanwhile
+        names = list(self.space) + [k for t in trials for k in t.config if k not in self.space]
+        config_columns = [f"config.{k}" for k in dict.fromkeys(names)]
+        columns = (["trial", "state", self.metric] + config_columns
+                   + [resource, f"{resource}_trained", "reports", "attempts", "worker", "started",
+                      "finished", "duration", "error"])
         rows = []
-        for t in self.trials:
+        for t in trials:
             row: dict[str, Any] = {"trial": t.id, "state": t.state, self.metric: t.value}
             row.update({f"config.{k}": v for k, v in t.config.items()})
-            row.update({resource: t.resource(resource), "reports": len(t.reports),
-                        "attempts": t.attempts, "worker": t.worker,
-                        "started": pd.to_datetime(t.started, unit="s") if t.started else pd.NaT,
+            row.update({resource: t.resource(resource), f"{resource}_trained": t.trained(resource),
+                        "reports": len(t.reports), "attempts": t.attempts, "worker": t.worker,
+                        "started": _timestamp(t.started), "finished": _timestamp(t.finished),
                         "duration": t.duration, "error": _first_line(t.error)})
             rows.append(row)
-        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
+        return pd.DataFrame(rows, columns=columns).set_index("trial")
+
+    @property
+    def plot(self) -> "StudyPlots":
+        """The study's plots: ``study.plot.history()``, ``.learning_curves()``, ``.rungs()``, ..."""
+        from .plots import StudyPlots
+
+        return StudyPlots(self)
+
+    def summary(self, top: int = 10) -> "StudySummary":
+        """What the study found, as HTML in a notebook and as text elsewhere: header, top trials."""
+        from .summary import StudySummary
+
+        return StudySummary(self, top=top)
 
     def reload(self) -> "Study":
         """Read the trials again from storage (another process may be adding to them)."""
@@ -118,6 +148,12 @@ class Study:
         best = self.best
         tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
         return f"<Study {self.name!r}: {counts}{tail}>"
+
+
+def _timestamp(seconds: float | None) -> Any:
+    import pandas as pd
+
+    return pd.NaT if seconds is None else pd.to_datetime(seconds, unit="s")
 
 
 def _first_line(text: str | None) -> str | None:

@@ -14,6 +14,7 @@ from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
 from .space import Space, as_space
 from .storage import Storage, StorageRecorder
+from .live import make_progress
 from .study import Study
 
 def _check_callable(fn: Any) -> None:
@@ -50,17 +51,20 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          searcher: str | Searcher = "random", points_to_evaluate: list[dict] | None = None,
          scheduler: str | Scheduler | None = None, resource: str = "epoch",
          observers: Iterable[Observer] = (), background: bool = False,
-         **scheduler_options: Any) -> Study:
+         progress: bool | str | type = "auto", **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
     ``nbtune.report(...)``. The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
-    With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
+    ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
+    (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
     ``study.stop()``). Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
     """
     _check_callable(trial_fn)
+    if progress not in ("auto", True, False, None) and not isinstance(progress, type):
+        raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     space = as_space(space)
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric must be a non-empty name, got {metric!r}")
@@ -97,6 +101,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
                     "target": target, "max_resource": max_resource, "retries": retries,
                     "resources": resources}
+        if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
+            settings["rung_levels"] = [int(x) for x in sched.levels]
         trials = _open_study(db, name, space, metric, mode, settings, resume)
     except BaseException:
         if db is not None:
@@ -105,6 +111,12 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     result = Study(name, space, metric, mode, trials=trials,
                    storage=None if storage is None else os.fspath(storage), settings=settings)
     result.scheduler = sched
+    limits = [n for n in (n_trials, search.max_trials) if n is not None]
+    planned = min(limits) if limits else None  # what the progress bar counts up to
+    view = make_progress(progress, result, n_trials=planned, max_time=max_time,
+                         concurrency=concurrency or total_threads(client))
+    if view is not None:
+        observers, result.live = [*observers, view], view
     loop = Loop(client, trial_fn, trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency or total_threads(client),

@@ -15,7 +15,8 @@ from nbclient import NotebookClient
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 QUICKSTART = "01-quickstart.ipynb"  # run, and checked more closely, below
-OTHERS = [p for p in NOTEBOOKS if p.name != QUICKSTART]
+EARLY_STOPPING = "03-early-stopping.ipynb"  # likewise
+OTHERS = [p for p in NOTEBOOKS if p.name not in (QUICKSTART, EARLY_STOPPING)]
 
 
 @pytest.mark.parametrize("path", OTHERS, ids=[p.name for p in OTHERS])
@@ -45,6 +46,28 @@ def test_quickstart_runs_the_magic_and_leaves_a_good_study(tmp_path):
     assert any("nbtune: accuracy = " in o for o in outputs)  # the --local run
     assert any("best accuracy = " in o and "applied" in o for o in outputs)
     assert any("validation accuracy" in o for o in outputs)  # the final model used --apply
+
+
+def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(tmp_path):
+    nb = nbformat.read(ROOT / "notebooks" / EARLY_STOPPING, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    tune_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%tune")]
+    assert len(tune_cells) == 2
+    for cell in tune_cells:
+        kinds = [set(o.get("data", {})) for o in cell.outputs]
+        # the live panel: a widget view, which JupyterLab renders while the study runs
+        assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
+        # and, below it, the summary that a saved notebook shows where widgets do not render
+        html = [o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
+        assert html and "data:image/png;base64," in html[-1] and "best" in html[-1]
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    for name in ("asha", "promotion"):
+        study = nbtune.load_study(name, storage=tmp_path / "nbtune.db")
+        counts = study.counts()
+        assert counts.get("stopped", 0) > 10 and counts.get("completed", 0) >= 1, counts
+        assert sum(t.trained("epoch") for t in study.trials) < 40 * 27 / 2  # early stopping
+        assert study.best_value > 0.5
 
 
 def test_binder_installs_every_runtime_dependency():

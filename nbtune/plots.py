@@ -1,0 +1,299 @@
+"""Plots of a study: ``study.plot.history()``, ``.learning_curves()``, ``.parallel_coordinates()``, ...
+
+Each method draws on a new :class:`matplotlib.figure.Figure` (never pyplot, so nothing pops up and no
+figure is left behind in a kernel), or on the Axes passed as ``ax=``, and returns the figure. They
+read only the trials and their reports, so a study from :func:`nbtune.load_study` plots as well as a
+live one. A method with nothing to draw raises ValueError saying what is missing; on a study with
+no completed trial (and, for the report plots, no report) that is "the study has no completed
+trials yet".
+"""
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from . import trial as T
+from .summary import (completed, curve, empty_message, fmt, param_importances, rank_trials,
+                      resource_of)
+
+LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
+CATEGORICAL_KINDS = frozenset({"choice", "grid"})
+FADED = 0.3
+"""Alpha of the lines of trials that did not run to the end (stopped, failed, interrupted)."""
+
+
+class StudyFigure(Figure):
+    """A Figure that shows itself as a PNG in a notebook, with or without a pyplot backend."""
+
+    def _repr_png_(self) -> bytes:
+        return to_png(self)
+
+
+def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _canvas(ax: Axes | None, size: tuple[float, float] = (6.4, 4.0)) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = StudyFigure(figsize=size, layout="constrained")
+        return fig, fig.add_subplot()
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def _codes(domain: Any, values: list) -> list[float]:
+    """Index of each value among a finite domain's values (NaN for a value not among them)."""
+    n, out = len(domain.values), []
+    for v in values:
+        try:
+            out.append(float(round(domain.to_unit(v) * n - 0.5)))
+        except (ValueError, TypeError):
+            out.append(math.nan)
+    return out
+
+
+def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str]]]:
+    """Positions in [0, 1] of a hyperparameter's values on its axis, and the axis's ticks."""
+    kind = getattr(domain, "kind", "")
+    if kind in CATEGORICAL_KINDS:
+        choices = domain.values
+        n = len(choices)
+        spread = [c / (n - 1) if n > 1 else 0.5 for c in _codes(domain, values)]
+        return spread, [(k / (n - 1) if n > 1 else 0.5, fmt(v)) for k, v in enumerate(choices)]
+    lo, hi = getattr(domain, "lo", None), getattr(domain, "hi", None)
+    if lo is None or hi is None:  # the metric's axis: the values seen
+        lo, hi = min(values), max(values)
+    f = math.log10 if kind in LOG_KINDS else float
+    a, b = f(lo), f(hi)
+    span = (b - a) or 1.0
+    mid = 10 ** ((a + b) / 2) if kind in LOG_KINDS else (lo + hi) / 2
+    spread = [(f(v) - a) / span if T.is_finite_number(v) else math.nan for v in values]
+    return spread, [(0.0, fmt(lo)), (0.5, fmt(float(mid))), (1.0, fmt(hi))]
+
+
+class StudyPlots:
+    """``study.plot``: figures of a study, each a matplotlib Figure (``ax=`` draws on your Axes)."""
+
+    def __init__(self, study: Any) -> None:
+        self.study = study
+
+    def history(self, ax: Axes | None = None) -> Figure:
+        """The metric of each finished trial against its id, with the best so far.
+
+        Completed trials are dots; stopped ones faded dots (their last value); failed ones an
+        ``x`` at the bottom.
+        """
+        study, trials = self.study, list(self.study.trials)
+        done = completed(study)
+        if not done:
+            raise ValueError(empty_message(study))
+        fig, ax = _canvas(ax)
+        ids, values = [t.id for t in done], np.array([t.value for t in done], dtype=float)
+        ax.plot(ids, values, "o", color="C0", label="completed", gid="completed")
+        stopped = [t for t in trials if t.state == T.STOPPED and T.is_finite_number(t.value)]
+        if stopped:
+            ax.plot([t.id for t in stopped], [t.value for t in stopped], "o", color="C0",
+                    alpha=FADED, label="stopped early", gid="stopped")
+        best = (np.maximum if study.mode == "max" else np.minimum).accumulate(values)
+        ax.plot(ids, best, color="C3", drawstyle="steps-post", label="best so far", gid="best")
+        failed = [t.id for t in trials if t.state == T.FAILED]
+        if failed:  # x in data, y in axes coordinates: at the bottom whatever the metric's range
+            ax.plot(failed, [0.02] * len(failed), "x", color="C7", label="failed", gid="failed",
+                    transform=ax.get_xaxis_transform())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("trial")
+        ax.set_ylabel(study.metric)
+        ax.set_title(f"{study.name}: {study.metric} ({study.mode}) by trial")
+        ax.legend(loc="best", fontsize="small")
+        return fig
+
+    def learning_curves(self, resource: str | None = None, top: int | None = None,
+                        ax: Axes | None = None) -> Figure:
+        """The metric against the resource for each trial that reported both, one line per trial.
+
+        Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red.
+        ``top=N`` keeps the N best trials of :func:`~nbtune.summary.rank_trials`.
+        """
+        study = self.study
+        resource = resource or resource_of(study)
+        trials = list(study.trials)  # one snapshot: a running study adds trials meanwhile
+        curves = {t.id: curve(t, resource, study.metric) for t in trials}
+        chosen = [t for t in trials if curves[t.id][0]]
+        if not chosen:
+            if not completed(study):
+                raise ValueError(empty_message(study))
+            raise ValueError(f"no trial reported {resource!r} with {study.metric!r}: learning "
+                             f"curves need report({resource}=..., {study.metric}=...)")
+        if top is not None:
+            chosen = [t for t in rank_trials(study) if curves.get(t.id, ([],))[0]][:top]
+        fig, ax = _canvas(ax)
+        best = study.best
+        handles = []
+        for t in sorted(chosen, key=lambda t: best is not None and t.id == best.id):
+            xs, ys = curves[t.id]
+            if best is not None and t.id == best.id:
+                style = {"color": "C3", "linewidth": 2.5, "zorder": 3}
+            elif t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED):
+                style = {"color": "C7", "linewidth": 1.0, "alpha": FADED}
+            else:
+                style = {"color": "C0", "linewidth": 1.0, "alpha": 0.8}
+            ax.plot(xs, ys, marker="." if len(xs) < 2 else None, gid=f"trial-{t.id}", **style)
+        states = {t.state for t in chosen if best is None or t.id != best.id}
+        if states - {T.STOPPED, T.FAILED, T.INTERRUPTED}:
+            handles.append(Line2D([], [], color="C0", alpha=0.8, label="other trials"))
+        if states & {T.STOPPED, T.FAILED, T.INTERRUPTED}:
+            handles.append(Line2D([], [], color="C7", alpha=FADED, label="stopped or failed"))
+        if best is not None and best.id in {t.id for t in chosen}:
+            handles.insert(0, Line2D([], [], color="C3", linewidth=2.5,
+                                     label=f"best: trial {best.id}"))
+        if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel(resource)
+        ax.set_ylabel(study.metric)
+        ax.set_title(f"{study.name}: learning curves")
+        if handles:
+            ax.legend(handles=handles, loc="best", fontsize="small")
+        return fig
+
+    def parallel_coordinates(self, ax: Axes | None = None) -> Figure:
+        """One vertical axis per hyperparameter and one for the metric; a line per completed trial.
+
+        Numeric ranges span their domain (log domains in log10); choices and grids are evenly
+        spaced in declared order. Lines are coloured by the metric, brighter is better.
+        """
+        from matplotlib import colormaps
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        study, done = self.study, completed(self.study)
+        if not done:
+            raise ValueError(empty_message(study))
+        names = study.space.unit_names
+        columns = [_axis(study.space[n], [t.config.get(n) for t in done]) for n in names]
+        values = [t.value for t in done]
+        lo, hi = min(values), max(values)
+        columns.append(_axis(None, values))
+        fig, ax = _canvas(ax, (max(6.4, 1.6 * len(columns)), 4.0))
+        cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
+        norm = Normalize(lo, hi if hi > lo else lo + 1.0)
+        xs = list(range(len(columns)))
+        for i, t in enumerate(done):
+            ax.plot(xs, [col[0][i] for col in columns], color=cmap(norm(t.value)), alpha=0.8,
+                    gid=f"trial-{t.id}")
+        ax.vlines(xs, 0.0, 1.0, colors="0.25", linewidth=1.0)
+        for x, (_, ticks) in zip(xs, columns):
+            for y, label in ticks:
+                ax.text(x, y, label + " ", ha="right", va="center", fontsize=7, color="0.25")
+        ax.set_xticks(xs, names + [study.metric])
+        ax.set_yticks([])
+        ax.set_xlim(-0.5, len(columns) - 0.5)
+        ax.set_ylim(-0.05, 1.05)
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
+        ax.set_title(f"{study.name}: parallel coordinates")
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
+        return fig
+
+    def importance(self, ax: Axes | None = None, seed: int = 0) -> Figure:
+        """Horizontal bars of :func:`param_importances`, the most important on top."""
+        shares = param_importances(self.study, seed=seed)
+        fig, ax = _canvas(ax, (6.4, 1.2 + 0.4 * len(shares)))
+        bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
+        ax.set_yticks(range(len(shares)), list(shares))
+        ax.invert_yaxis()
+        ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
+        ax.set_xlabel(f"share of permutation importance for {self.study.metric}")
+        ax.set_title(f"{self.study.name}: hyperparameter importance")
+        return fig
+
+    def slice(self, name: str | None = None, ax: Axes | None = None) -> Figure:
+        """The metric of each completed trial against each hyperparameter (or only ``name``)."""
+        study, done = self.study, completed(self.study)
+        names = study.space.unit_names if name is None else [name]
+        if name is not None and name not in study.space:
+            raise ValueError(f"unknown hyperparameter {name!r} (known: {', '.join(study.space)})")
+        if not done:
+            raise ValueError(empty_message(study))
+        if not names:
+            raise ValueError("the space has no hyperparameter to plot: every one is fixed")
+        if ax is not None and len(names) > 1:
+            raise ValueError("ax= takes one hyperparameter's plot: give name=...")
+        if ax is None:
+            cols = min(3, len(names))
+            rows = math.ceil(len(names) / cols)
+            fig = StudyFigure(figsize=(3.4 * cols, 3.0 * rows), layout="constrained")
+            axes = list(fig.subplots(rows, cols, squeeze=False, sharey=True).ravel())
+            for extra in axes[len(names):]:
+                extra.remove()
+            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter")
+        else:
+            fig, axes = ax.figure, [ax]
+        ys = [t.value for t in done]
+        for i, (n, a) in enumerate(zip(names, axes)):
+            self._slice_one(a, n, [t.config.get(n) for t in done], ys, first=i % 3 == 0)
+        return fig  # type: ignore[return-value]
+
+    def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, first: bool) -> None:
+        domain = self.study.space[name]
+        if domain.kind in CATEGORICAL_KINDS:
+            choices = domain.values
+            ax.plot(_codes(domain, xs), ys, "o", alpha=0.7, gid=name)
+            ax.set_xticks(range(len(choices)), [fmt(v) for v in choices])
+            ax.set_xlim(-0.5, len(choices) - 0.5)
+        else:
+            ax.plot(xs, ys, "o", alpha=0.7, gid=name)
+            if domain.kind in LOG_KINDS:
+                ax.set_xscale("log")
+        ax.set_xlabel(name)
+        if first:
+            ax.set_ylabel(self.study.metric)
+
+    def rungs(self, levels: Sequence[float] | None = None, ax: Axes | None = None) -> Figure:
+        """Bars: how many trials reported at least each resource level.
+
+        The levels are ``levels``, else the rung levels the study knows (``settings["rung_levels"]``
+        or the live scheduler's decision points, with the furthest level reached), else the levels
+        at which completed, stopped and paused trials ended (the rungs, for a loaded study).
+        """
+        study, resource = self.study, resource_of(self.study)
+        trials = list(study.trials)
+        reached = {t.id: t.resource(resource) for t in trials}
+        reached = {k: v for k, v in reached.items() if T.is_finite_number(v)}
+        if not reached:
+            if not completed(study):
+                raise ValueError(empty_message(study))
+            raise ValueError(f"no trial reported {resource!r}: rungs need report({resource}=...)")
+        chosen = sorted(levels) if levels is not None else self._levels(trials, reached, resource)
+        counts = [sum(1 for r in reached.values() if r >= level) for level in chosen]
+        fig, ax = _canvas(ax, (6.4, 3.6))
+        bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
+        ax.bar_label(bars, padding=2, fontsize="small")
+        ax.set_xlabel(f"{resource} (rung level)")
+        ax.set_ylabel("trials that reached it")
+        ax.set_title(f"{study.name}: trials per rung")
+        return fig
+
+    def _levels(self, trials: list[T.Trial], reached: dict[int, Any], resource: str) -> list:
+        known: Any = self.study.settings.get("rung_levels")
+        scheduler = getattr(self.study, "scheduler", None)
+        if not known and scheduler is not None:
+            try:
+                known = scheduler.decision_points()
+            except Exception:  # a scheduler not set up: fall back on the reports
+                known = None
+        if known:
+            top = max(reached.values())
+            return sorted(known) + ([top] if top > max(known) else [])
+        ended = {reached[t.id] for t in trials if t.id in reached
+                 and t.state in (T.COMPLETED, T.STOPPED, T.PAUSED)}
+        return sorted(ended or set(reached.values()))

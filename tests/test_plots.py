@@ -1,0 +1,349 @@
+"""study.plot.*, study.summary() and to_dataframe on real studies, live and loaded from storage."""
+from __future__ import annotations
+
+import base64
+import math
+import re
+import time
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import nbtune
+from nbtune import trial as T
+from nbtune.plots import FADED
+from nbtune.space import Space
+from nbtune.study import Study
+
+SPACE = {"x": nbtune.uniform(0.0, 1.0), "lr": nbtune.loguniform(1e-4, 1e-1),
+         "act": nbtune.choice("relu", "<b>tanh</b>")}
+FIRST = [{"x": 0.5, "lr": 0.09},                                  # fails before any report
+         {"x": 0.99, "lr": 0.001, "act": "<b>tanh</b>"},          # fails after two reports
+         {"x": 0.3, "lr": 0.001, "act": "<b>tanh</b>"}]           # the best there can be
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def three_epochs(config):
+    """loss = (x - 0.3)**2 + 1/epoch: only x matters. lr > 0.05 fails, x > 0.95 fails late."""
+    if config["lr"] > 0.05:
+        raise ValueError("diverged")
+    for epoch in (1, 2, 3):
+        if epoch == 3 and config["x"] > 0.95:
+            raise RuntimeError("late failure")
+        nbtune.report(epoch=epoch, loss=(config["x"] - 0.3) ** 2 + 1.0 / epoch)
+
+
+def linear(config):
+    for epoch in range(1, 10):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch)
+    return config["q"] * 9
+
+
+def no_reports(config):
+    return config["x"]
+
+
+def always_fails(config):
+    raise ValueError("no")
+
+
+@pytest.fixture(scope="module")
+def studies(client, tmp_path_factory):
+    """Two studies run once for the module: random search with failures, and ASHA."""
+    path = str(tmp_path_factory.mktemp("plots") / "studies.db")
+    fifo = nbtune.tune(three_epochs, SPACE, metric="loss", mode="min", n_trials=18, seed=3,
+                       points_to_evaluate=FIRST, cluster=client, storage=path, study="fifo")
+    # as in test_early_stopping: q=9 and q=8 reach max_t, the others stop at the first rung
+    asha = nbtune.tune(linear, {"q": nbtune.grid(9, 8, 7, 6, 5, 4, 3)}, searcher="grid",
+                       metric="score", mode="max", scheduler="asha", max_t=9, concurrency=1,
+                       cluster=client, storage=path, study="asha")
+    return {"fifo": fifo, "asha": asha, "path": path}
+
+
+@pytest.fixture(params=["live", "loaded"])
+def fifo(request, studies):
+    if request.param == "live":
+        return studies["fifo"]
+    return nbtune.load_study("fifo", storage=studies["path"])
+
+
+@pytest.fixture(params=["live", "loaded"])
+def asha(request, studies):
+    if request.param == "live":
+        return studies["asha"]
+    return nbtune.load_study("asha", storage=studies["path"])
+
+
+def lines_by_gid(ax):
+    return {line.get_gid(): line for line in ax.get_lines()}
+
+
+def completed(study):
+    return [t for t in study.trials if t.state == T.COMPLETED]
+
+
+def test_the_studies_have_what_the_plots_need(studies):
+    fifo, asha = studies["fifo"], studies["asha"]
+    assert [t.state for t in fifo.trials[:3]] == [T.FAILED, T.FAILED, T.COMPLETED]
+    assert [r["epoch"] for r in fifo.trials[1].reports] == [1, 2]
+    assert len(completed(fifo)) >= 8 and fifo.best.id == 2
+    by_q = {t.config["q"]: t for t in asha.trials}
+    assert [by_q[q].state for q in (9, 8, 7, 3)] == [T.COMPLETED, T.COMPLETED, T.STOPPED,
+                                                     T.STOPPED]
+
+
+def test_history_shows_each_trial_the_best_so_far_and_the_failures(fifo):
+    fig = fifo.plot.history()
+    assert isinstance(fig, Figure) and fig._repr_png_().startswith(PNG)
+    ax = fig.axes[0]
+    lines = lines_by_gid(ax)
+    done = completed(fifo)
+    assert lines["completed"].get_xydata().tolist() == [[t.id, t.value] for t in done]
+    best = np.minimum.accumulate([t.value for t in done])
+    assert lines["best"].get_ydata().tolist() == pytest.approx(best.tolist())
+    failed = [t.id for t in fifo.trials if t.state == T.FAILED]
+    assert lines["failed"].get_xdata().tolist() == failed
+    assert lines["failed"].get_transform() == ax.get_xaxis_transform()  # y at the bottom
+    assert "stopped" not in lines
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("trial", "loss")
+
+
+def test_history_of_a_max_study_keeps_the_running_maximum(asha):
+    ax = asha.plot.history().axes[0]
+    lines = lines_by_gid(ax)
+    assert lines["best"].get_ydata().tolist() == [81, 81]  # q=9 then q=8
+    stopped = [t for t in asha.trials if t.state == T.STOPPED]
+    assert lines["stopped"].get_xydata().tolist() == [[t.id, t.value] for t in stopped]
+    assert lines["stopped"].get_alpha() == FADED
+
+
+def test_learning_curves_one_line_per_trial_with_reports(fifo):
+    ax = fifo.plot.learning_curves().axes[0]
+    lines = lines_by_gid(ax)
+    with_reports = [t for t in fifo.trials if t.reports]
+    assert set(lines) == {f"trial-{t.id}" for t in with_reports}
+    for t in with_reports:
+        expected = [[r["epoch"], r["loss"]] for r in t.reports]
+        assert np.allclose(lines[f"trial-{t.id}"].get_xydata(), expected)
+    best = lines[f"trial-{fifo.best.id}"]
+    assert best.get_linewidth() > max(line.get_linewidth() for gid, line in lines.items()
+                                      if gid != f"trial-{fifo.best.id}")
+    assert lines["trial-1"].get_alpha() == FADED  # failed after two epochs
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "loss")
+    assert any(t.get_text() == "best: trial 2" for t in ax.get_legend().get_texts())
+
+
+def test_learning_curves_top_keeps_the_best_trials(fifo):
+    ax = fifo.plot.learning_curves(top=3).axes[0]
+    best3 = sorted(completed(fifo), key=lambda t: t.value)[:3]
+    assert {line.get_gid() for line in ax.get_lines()} == {f"trial-{t.id}" for t in best3}
+
+
+def test_learning_curves_fade_stopped_trials_and_highlight_the_best(asha):
+    ax = asha.plot.learning_curves().axes[0]
+    lines = lines_by_gid(ax)
+    assert len(lines) == 7
+    by_q = {t.config["q"]: t for t in asha.trials}
+    best = lines[f"trial-{by_q[9].id}"]
+    assert best.get_xydata().tolist() == [[e, 9 * e] for e in range(1, 10)]
+    assert best.get_linewidth() == 2.5 and best.get_alpha() in (None, 1.0)
+    for q in (7, 6, 5, 4, 3):
+        line = lines[f"trial-{by_q[q].id}"]
+        assert line.get_alpha() == FADED and line.get_xydata().tolist() == [[1, q]]
+    assert lines[f"trial-{by_q[8].id}"].get_alpha() == 0.8
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "score")
+
+
+def heights(ax):
+    return [p.get_height() for p in ax.patches]
+
+
+def reached_counts(study, levels):
+    reached = [t.resource("epoch") for t in study.trials if t.reports]
+    return [sum(1 for r in reached if r >= level) for level in levels]
+
+
+def test_rungs_count_the_trials_that_reached_each_level(studies, asha):
+    ax = asha.plot.rungs().axes[0]
+    levels = [int(t.get_text()) for t in ax.get_xticklabels()]
+    assert heights(ax) == reached_counts(asha, levels)
+    assert set(levels) <= {1, 3, 9} and {1, 9} <= set(levels)
+    if asha is studies["asha"] or asha.settings.get("rung_levels"):  # the rungs are known
+        assert levels == [1, 3, 9] and heights(ax) == [7, 2, 2]
+    else:  # inferred from the reports: the levels where trials ended
+        assert levels == [1, 9] and heights(ax) == [7, 2]
+    ax = asha.plot.rungs(levels=[1, 3, 9]).axes[0]
+    assert heights(ax) == [7, 2, 2]
+    assert ax.get_ylabel() == "trials that reached it" and ax.get_xlabel().startswith("epoch")
+
+
+def test_parallel_coordinates_one_line_per_completed_trial(fifo):
+    ax = fifo.plot.parallel_coordinates().axes[0]
+    done = completed(fifo)
+    lines = lines_by_gid(ax)
+    assert set(lines) == {f"trial-{t.id}" for t in done}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "lr", "act", "loss"]
+    lo, hi = min(t.value for t in done), max(t.value for t in done)
+    for t in done:
+        xs, ys = lines[f"trial-{t.id}"].get_data()
+        assert list(xs) == [0, 1, 2, 3]
+        lr = (math.log10(t.config["lr"]) + 4) / 3  # log10 over [1e-4, 1e-1]
+        act = ["relu", "<b>tanh</b>"].index(t.config["act"])  # codes 0 and 1
+        assert list(ys) == pytest.approx([t.config["x"], lr, act, (t.value - lo) / (hi - lo)])
+    labels = {t.get_text().strip() for t in ax.texts}
+    assert {"relu", "<b>tanh</b>", "0.0001", "0.1"} <= labels
+
+
+def test_importance_ranks_the_only_hyperparameter_that_matters_first(fifo):
+    ax = fifo.plot.importance().axes[0]
+    widths = [p.get_width() for p in ax.patches]
+    assert len(widths) == len(fifo.space) == 3
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "x"
+    assert widths == sorted(widths, reverse=True) and sum(widths) == pytest.approx(1.0)
+    assert widths[0] > 0.5
+
+
+def test_slice_plots_the_metric_against_each_hyperparameter(fifo):
+    fig = fifo.plot.slice()
+    done = completed(fifo)
+    assert [a.get_xlabel() for a in fig.axes] == ["x", "lr", "act"]
+    for a, name in zip(fig.axes, ["x", "lr"]):
+        (line,) = a.get_lines()
+        assert line.get_xydata().tolist() == [[t.config[name], t.value] for t in done]
+    assert fig.axes[1].get_xscale() == "log"
+    codes = fig.axes[2].get_lines()[0].get_xdata().tolist()
+    assert codes == [["relu", "<b>tanh</b>"].index(t.config["act"]) for t in done]
+    one = fifo.plot.slice("lr")
+    assert len(one.axes) == 1 and one.axes[0].get_xlabel() == "lr"
+    with pytest.raises(ValueError, match="unknown hyperparameter 'nope'"):
+        fifo.plot.slice("nope")
+
+
+def test_every_plot_draws_on_the_axes_it_is_given(fifo, asha):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    for draw in (fifo.plot.history, fifo.plot.learning_curves, fifo.plot.parallel_coordinates,
+                 fifo.plot.importance, lambda ax: fifo.plot.slice("x", ax=ax), asha.plot.rungs):
+        fig = Figure()
+        ax = fig.add_subplot()
+        assert draw(ax=ax) is fig
+        assert ax.get_lines() or ax.patches
+    with pytest.raises(ValueError, match="name="):
+        fifo.plot.slice(ax=Figure().add_subplot())
+    assert plt.get_fignums() == before  # nothing went through pyplot
+
+
+def test_summary_html_has_the_best_the_ranked_trials_and_an_image(fifo):
+    summary = fifo.summary()
+    page = summary._repr_html_()
+    assert "fifo" in page and "loss (min)" in page
+    assert f"{fifo.best.value:.6g}" in page and "(trial 2)" in page
+    ranked = [t.id for t in sorted(completed(fifo), key=lambda t: t.value)][:10]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", page)
+    assert [int(trial) for _, trial in rows] == ranked
+    assert [int(rank) for rank, _ in rows] == list(range(1, 11))
+    counts = fifo.counts()
+    assert f"{counts['completed']} completed" in page and f"{counts['failed']} failed" in page
+    assert "n_trials" in page  # the stop reason
+    image = re.search(r'<img src="data:image/png;base64,([^"]+)"', page)
+    assert base64.b64decode(image.group(1)).startswith(PNG)
+    assert "&lt;b&gt;tanh&lt;/b&gt;" in page and "<b>tanh</b>" not in page
+
+
+def test_summary_as_text(fifo):
+    text = str(fifo.summary(top=3))
+    assert repr(fifo.summary(top=3)) == text
+    assert "<" not in text.replace("<b>tanh</b>", "")
+    lines = text.splitlines()
+    assert lines[0] == "nbtune study 'fifo'"
+    assert any(ln.split() == ["best", "loss", "=", f"{fifo.best.value:.6g}", "(trial", "2)"]
+               for ln in lines)
+    head = lines.index("top 3 trials:")
+    assert lines[head + 1].split() == ["#", "trial", "loss", "epoch", "state", "x", "lr", "act"]
+    best3 = sorted(completed(fifo), key=lambda t: t.value)[:3]
+    for rank, (t, ln) in enumerate(zip(best3, lines[head + 2:]), start=1):
+        assert ln.split()[:5] == [str(rank), str(t.id), f"{t.value:.6g}", "3", "completed"]
+    assert len({ln.index("completed") for ln in lines[head + 2:]}) == 1  # aligned columns
+
+
+def test_to_dataframe_has_a_row_per_trial_with_resource_and_times(fifo):
+    frame = fifo.to_dataframe()
+    assert list(frame.index) == [t.id for t in fifo.trials]
+    assert {"state", "loss", "config.x", "config.lr", "config.act", "epoch", "epoch_trained",
+            "reports", "attempts", "worker", "started", "finished", "duration",
+            "error"} <= set(frame.columns)
+    for t in fifo.trials:
+        row = frame.loc[t.id]
+        assert row["state"] == t.state and row["epoch_trained"] == t.trained("epoch")
+        assert (row["finished"] - row["started"]).total_seconds() == pytest.approx(t.duration,
+                                                                                 abs=1e-3)
+    assert frame.loc[1, "epoch"] == 2 and frame.loc[0, "reports"] == 0
+
+
+def test_a_study_without_reports(client, db):
+    study = nbtune.tune(no_reports, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=2, seed=0,
+                        cluster=client, storage=db, study="plain")
+    for s in (study, nbtune.load_study("plain", storage=db)):
+        with pytest.raises(ValueError, match="no trial reported 'epoch' with 'x'"):
+            s.plot.learning_curves()
+        with pytest.raises(ValueError, match="no trial reported 'epoch'"):
+            s.plot.rungs()
+        with pytest.raises(ValueError, match="at least 3 completed trials; the study has 2"):
+            s.plot.importance()
+        assert len(s.plot.history().axes[0].get_lines()) == 2  # completed, best so far
+        summary = s.summary()
+        assert summary.png().startswith(PNG)  # the history instead of the curves
+        assert "<img" in summary._repr_html_() and "epoch" not in str(summary)
+
+
+def test_an_empty_study_says_so(client, db):
+    failing = nbtune.tune(always_fails, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=2,
+                          cluster=client, storage=db, study="failing")
+    bare = Study("bare", Space({"x": nbtune.uniform(0, 1)}), "loss", "min")
+    for s in (bare, failing, nbtune.load_study("failing", storage=db)):
+        for draw in (s.plot.history, s.plot.learning_curves, s.plot.parallel_coordinates,
+                     s.plot.importance, s.plot.slice, s.plot.rungs):
+            with pytest.raises(ValueError, match="the study has no completed trials yet"):
+                draw()
+        summary = s.summary()
+        assert summary.png() is None
+        page = summary._repr_html_()
+        assert "<img" not in page and "<tbody>" not in page
+        assert "no completed trial yet" in page and "no completed trial yet" in str(summary)
+    with pytest.raises(ValueError, match=r"yet \(2 failed\)"):
+        failing.plot.history()
+    assert "trials  none yet" in str(bare.summary())
+    assert len(failing.to_dataframe()) == 2 and len(bare.to_dataframe()) == 0
+    assert "config.x" in bare.to_dataframe().columns
+
+
+def test_the_summary_ranks_completed_trials_then_the_furthest_along(asha):
+    by_id = {t.id: t for t in asha.trials}
+    page = asha.summary()._repr_html_()
+    ranked = [by_id[int(i)].config["q"] for _, i in re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>",
+                                                                page)]
+    assert ranked == [9, 8, 7, 6, 5, 4, 3]  # completed by score, then stopped at rung 1
+    text = str(asha.summary(top=3))
+    rows = [ln.split() for ln in text.splitlines()[-3:]]
+    assert [r[2:5] for r in rows] == [["81", "9", "completed"], ["72", "9", "completed"],
+                                      ["7", "1", "stopped"]]
+
+
+def test_plots_of_a_study_running_in_the_background(client, db):
+    study = nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=6, concurrency=2, cluster=client, storage=db, study="bg",
+                        background=True)
+    drawn = 0
+    while study.running:
+        try:
+            study.plot.learning_curves(top=3)
+            str(study.summary())
+            drawn += 1
+        except ValueError as e:  # before the first report
+            assert "no completed trials yet" in str(e)
+        time.sleep(0.05)
+    study.wait()
+    assert len(study.plot.learning_curves().axes[0].get_lines()) == 6
+    assert study.to_dataframe()["epoch"].tolist() == [9] * 6
