@@ -129,6 +129,10 @@ class Study:
 
         return StudyPlots(self)
 
+    def _repr_html_(self) -> str:
+        """A study as the last line of a notebook cell shows its summary."""
+        return self.summary()._repr_html_()
+
     def summary(self, top: int = 10) -> "StudySummary":
         """What the study found, as HTML in a notebook and as text elsewhere: header, top trials."""
         from .summary import StudySummary

@@ -250,6 +250,7 @@ def test_summary_html_has_the_best_the_ranked_trials_and_an_image(fifo):
     image = re.search(r'<img src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(image.group(1)).startswith(PNG)
     assert "&lt;b&gt;tanh&lt;/b&gt;" in page and "<b>tanh</b>" not in page
+    assert fifo._repr_html_().split("base64,")[0] == page.split("base64,")[0]  # bare `study`
 
 
 def test_summary_as_text(fifo):
