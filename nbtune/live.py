@@ -170,6 +170,8 @@ class LivePanel(Tracker):
     def __init__(self, *args, plot_interval: float = 2.0, top: int = 8, **kwargs):
         import ipywidgets as w
 
+        from . import plots  # noqa: F401  matplotlib now, not in an interrupt's cleanup
+
         super().__init__(*args, **kwargs)
         self.plot_interval, self.top = plot_interval, top
         self._last_plot, self._plotted_reports, self._plot_cost = 0.0, -1, 0.0

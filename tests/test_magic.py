@@ -196,10 +196,30 @@ def test_load_twice_is_harmless_and_unload_removes(ip):
     ip.run_line_magic("reload_ext", "nbtune")
     assert "tune" in ip.magics_manager.magics["cell"]
     assert sum(type(c).__name__ == "Tune" for c in ip.configurables) == 1
+    assert exit_observers(ip) == 1
     ip.run_line_magic("unload_ext", "nbtune")
-    assert "tune" not in ip.magics_manager.magics["cell"]
+    assert "tune" not in ip.magics_manager.magics["cell"] and exit_observers(ip) == 0
     ip.run_line_magic("load_ext", "nbtune")
     assert "tune" in ip.magics_manager.magics["cell"]
+
+
+def exit_observers(ip) -> int:
+    from nbtune.notebook.magic import _close_on_exit
+
+    return ip._trait_notifiers.get("exit_now", {}).get("change", []).count(_close_on_exit)
+
+
+def test_kernel_exit_closes_the_clusters_nbtune_opened(ip, client):
+    from nbtune.run.cluster import get_client
+
+    opened = get_client(client.scheduler.address)  # as %%tune does for Tune.cluster
+    assert opened is not client and opened.status == "running"
+    try:
+        ip.exit_now = True  # what ipykernel sets on shutdown and restart
+        assert opened.status == "closed"
+    finally:
+        ip.exit_now = False
+    assert get_client(client.scheduler.address).status == "running"  # a later study reconnects
 
 
 def test_engine_flags_reach_the_study(shell, db, tmp_path):

@@ -15,6 +15,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Int, Unicode
 
 from ..run.channel import LocalContext, activate, deactivate
+from ..run.cluster import close_clients
 from ..run.task import with_parameters
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..tune import tune
@@ -211,10 +212,19 @@ def load(shell) -> None:
     if any(isinstance(c, Tune) for c in shell.configurables):
         return
     shell.register_magics(Tune(shell=shell))  # also makes it a configurable: %config Tune
+    shell.observe(_close_on_exit, names="exit_now")
+
+
+def _close_on_exit(change) -> None:
+    """The kernel is shutting down or restarting: close nbtune's cluster first, so that its
+    nannies do not restart the workers the kernel's shutdown terminates."""
+    if change["new"]:
+        close_clients()
 
 
 def unload(shell) -> None:
     """Remove what :func:`load` registered."""
+    shell.unobserve(_close_on_exit, names="exit_now")
     table = shell.magics_manager.magics
     table["cell"].pop("tune", None)
     for name in ("tune_studies", "tune_show"):

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
@@ -26,15 +28,81 @@ LOCAL_SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0,
                           "distributed.scheduler.allowed-failures": 0}
 
 
+WORKER_SETUP = "nbtune.run.worker_setup"  # the worker preload that ignores SIGINT
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread meanwhile, so that the threads it starts, and the processes
+    they start, never see it.
+
+    Jupyter interrupts a kernel by signalling its whole process group, worker processes included
+    (dask/distributed#1925). Threads inherit the signal mask of the thread that starts them, and a
+    process inherits it from the thread that forks it and keeps it across ``exec``: a
+    ``LocalCluster`` started in here has its loop thread, the threads its nannies start processes
+    from, and so every worker process (at start-up, and when a nanny restarts one) with SIGINT
+    blocked, until the worker's preload (:mod:`nbtune.run.worker_setup`) ignores it for good.
+    An interrupt that arrives meanwhile reaches this thread when the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: Jupyter interrupts by an event there
+        yield
+        return
+    _start_resource_tracker()  # first: starting it unblocks SIGINT in the thread that does
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now, where the workers' start method uses one.
+
+    The thread that starts it is left with SIGINT unblocked (CPython blocks it while spawning the
+    tracker, bpo-33613, then unblocks it): started later by the cluster's loop thread, it would
+    undo :func:`sigint_blocked` there before the first worker is spawned.
+    """
+    import dask
+
+    if dask.config.get("distributed.worker.multiprocessing-method") in ("spawn", "forkserver"):
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+
+
+def _with_worker_setup(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with nbtune's preload added to the workers' own (given or configured)."""
+    import dask
+
+    preload = kwargs.get("preload")
+    if preload is None:
+        preload = dask.config.get("distributed.worker.preload", default=[])
+    preload = [preload] if isinstance(preload, str) else list(preload)
+    if WORKER_SETUP in preload:
+        return kwargs
+    argv = kwargs.get("preload_argv")
+    if argv is None:
+        argv = dask.config.get("distributed.worker.preload-argv", default=[])
+    if argv and isinstance(argv[0], str):  # one argv shared by all the preloads
+        argv = [list(argv)] * len(preload)
+    out = dict(kwargs, preload=[*preload, WORKER_SETUP])
+    if argv:
+        out["preload_argv"] = [*argv, []]
+    return out
+
+
 def local_cluster(n_workers: int | None = None, **kwargs: Any):
-    """A ``LocalCluster`` as nbtune starts it: single-threaded worker processes, one per core."""
+    """A ``LocalCluster`` as nbtune starts it: single-threaded worker processes, one per core,
+    which a Jupyter interrupt does not kill (see :func:`sigint_blocked`)."""
     import dask
     from distributed import LocalCluster
 
     options = dict(n_workers=n_workers or default_workers(), threads_per_worker=1,
                    processes=True, dashboard_address=":0")
     options.update(kwargs)
-    with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+    if options["processes"]:
+        options = _with_worker_setup(options)
+    with dask.config.set(LOCAL_SCHEDULER_CONFIG), sigint_blocked():
         return LocalCluster(**options)
 
 
@@ -46,9 +114,10 @@ def embedded_client():
         client = _embedded.get("client")
         if client is not None and client.status == "running":
             return client
-        cluster = local_cluster()
-        client = Client(cluster, set_as_default=False)
-        _embedded.update(cluster=cluster, client=client)
+        with sigint_blocked():  # an interrupt meanwhile is raised once both are kept
+            cluster = local_cluster()
+            client = Client(cluster, set_as_default=False)
+            _embedded.update(cluster=cluster, client=client)
         return client
 
 

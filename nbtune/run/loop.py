@@ -6,11 +6,13 @@ decision point, answered with a verdict the trial is waiting for.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .. import trial as T
 from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
@@ -20,6 +22,21 @@ from .events import Observer
 from .task import TrialSpec, outcome_of, run_trial
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ignore Ctrl-C (Jupyter's interrupt) meanwhile, in the main thread: the study being ended
+    already, one more interrupt has nothing left to stop, and cutting the recording of the
+    interrupted trials or the study's end short would leave the database half-written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -398,7 +415,11 @@ class Loop:
             self._stop_running(T.INTERRUPTED)
         except KeyboardInterrupt:
             self.reason = "interrupted"
-            self._stop_running(T.INTERRUPTED)
+            with _interrupts_deferred():  # a second interrupt must not cut the bookkeeping short
+                self._stop_running(T.INTERRUPTED)
+                inbox.close()
+                self.observer.study_finished(self.reason)
+            return self.reason
         finally:
             inbox.close()
         self.observer.study_finished(self.reason)

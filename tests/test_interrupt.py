@@ -1,0 +1,379 @@
+"""Jupyter's interrupt in a real kernel: it ends a study, never nbtune's workers (issue 9).
+
+JupyterLab interrupts a kernel by sending SIGINT to the kernel's whole process group
+(``LocalProvisioner.send_signal`` uses ``os.killpg``), which holds the worker processes of the
+cluster the kernel started (dask/distributed#1925). These tests start a kernel the same way, run
+real ``%%tune`` cells in it and interrupt them with ``KernelManager.interrupt_kernel()``.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import queue
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass
+
+import pytest
+
+psutil = pytest.importorskip("psutil")
+manager = pytest.importorskip("jupyter_client.manager")
+pytest.importorskip("ipykernel")
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
+
+QUICK = 5.0  # seconds an interrupted cell may take to hand control back
+
+
+def long_cell(study: str, trials: int = 4, out: str = "study", flags: str = "") -> str:
+    """A study whose trials report every 0.1 s for 30 s: long enough to be interrupted."""
+    return (f"%%tune --trials {trials} --study {study} --metric loss -o {out} {flags}\n"
+            "x = uniform(0, 1)\n"
+            "import time\n"
+            "for epoch in range(1, 301):\n"
+            "    time.sleep(0.1)\n"
+            "    report(epoch=epoch, loss=x / epoch)\n")
+
+
+def short_cell(study: str, trials: int = 2, out: str = "study", flags: str = "",
+               epochs: int = 3) -> str:
+    """A study over the same space whose trials take a fraction of a second."""
+    return (f"%%tune --trials {trials} --study {study} --metric loss -o {out} {flags}\n"
+            "x = uniform(0, 1)\n"
+            "import time\n"
+            f"for epoch in range(1, {epochs + 1}):\n"
+            "    time.sleep(0.05)\n"
+            "    report(epoch=epoch, loss=x / epoch)\n")
+
+
+@dataclass
+class Reply:
+    """What one cell printed and how it ended."""
+
+    status: str = "running"  # then the execute_reply's: ok, error or aborted
+    stdout: str = ""
+    stderr: str = ""
+    ename: str | None = None
+    evalue: str = ""
+    idle_at: float | None = None  # time.monotonic() when the kernel went idle after it
+
+
+class Kernel:
+    """A real IPython kernel, started as JupyterLab starts one: in its own process group."""
+
+    def __init__(self, cwd, db: str):
+        self.db = db
+        self.km = manager.KernelManager(kernel_name="python3")
+        self.km.start_kernel(cwd=str(cwd))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.replies: dict[str, Reply] = {}
+        self.ready()
+
+    def ready(self) -> None:
+        """Wait for the kernel, then load nbtune and point it at the test's storage."""
+        self.kc.wait_for_ready(timeout=60)
+        self.replies.clear()
+        self.ok(f"%load_ext nbtune\n%config Tune.storage = {self.db!r}\n"
+                "import os\nfrom nbtune.run.cluster import embedded_client\n"
+                "if hasattr(os, 'sched_setaffinity'):  # two cores: two workers, wherever it runs\n"
+                "    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])")
+
+    @property
+    def pid(self) -> int:
+        return self.km.provisioner.pid
+
+    def start(self, code: str) -> str:
+        """Send a cell; returns its message id."""
+        msg_id = self.kc.execute(code)
+        self.replies[msg_id] = Reply()
+        return msg_id
+
+    def _pump(self, msg_id: str, done, timeout: float, what: str) -> Reply:
+        reply = self.replies[msg_id]
+        deadline = time.monotonic() + timeout
+        while not done(reply):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {what} within {timeout} s; so far: {reply}")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            target = self.replies.get(msg["parent_header"].get("msg_id"))
+            if target is None:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                name = content["name"]
+                setattr(target, name, getattr(target, name) + content["text"])
+            elif kind == "error":
+                target.ename, target.evalue = content["ename"], content["evalue"]
+            elif kind == "status" and content["execution_state"] == "idle":
+                target.idle_at = time.monotonic()
+        return reply
+
+    def wait_output(self, msg_id: str, text: str, timeout: float = 60.0) -> Reply:
+        """Wait until the running cell has printed ``text``."""
+        return self._pump(msg_id, lambda r: text in r.stdout or r.idle_at, timeout,
+                          f"output {text!r}")
+
+    def wait(self, msg_id: str, timeout: float = 60.0) -> Reply:
+        """Wait until the cell is done; its outputs and reply."""
+        reply = self._pump(msg_id, lambda r: r.idle_at is not None, timeout, "end of the cell")
+        deadline = time.monotonic() + 10
+        while reply.status == "running":
+            msg = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if msg["parent_header"].get("msg_id") in self.replies:
+                self.replies[msg["parent_header"]["msg_id"]].status = msg["content"]["status"]
+        return reply
+
+    def run(self, code: str, timeout: float = 60.0) -> Reply:
+        return self.wait(self.start(code), timeout)
+
+    def ok(self, code: str, timeout: float = 60.0) -> str:
+        """Run a cell that must succeed; its stdout."""
+        reply = self.run(code, timeout)
+        assert reply.status == "ok" and reply.ename is None, reply
+        return reply.stdout
+
+    def value(self, expr: str, timeout: float = 60.0):
+        """The value of a Python literal expression evaluated in the kernel."""
+        return ast.literal_eval(self.ok(f"print(repr({expr}))", timeout).strip().splitlines()[-1])
+
+    def worker_pids(self) -> list[int]:
+        """The pids of nbtune's embedded workers (starting the cluster if need be)."""
+        return self.value("sorted(embedded_client().run(os.getpid).values())", timeout=90)
+
+    def descendants(self) -> list[int]:
+        return [p.pid for p in psutil.Process(self.pid).children(recursive=True)]
+
+    def interrupt(self) -> float:
+        """Interrupt as JupyterLab does (SIGINT to the process group); when it was sent."""
+        self.km.interrupt_kernel()
+        return time.monotonic()
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        if self.km.has_kernel:
+            self.km.shutdown_kernel(now=True)
+
+
+# -- the study file, read from outside the kernel ---------------------------------------------
+def rows(db: str, sql: str, args: tuple = ()) -> list[tuple]:
+    if not os.path.exists(db):  # connecting would create it
+        return []
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:  # its tables are not written yet
+        return []
+    finally:
+        con.close()
+
+
+def n_reports(db: str, study: str) -> int:
+    found = rows(db, "SELECT count(*) FROM reports WHERE study = ?", (study,))
+    return found[0][0] if found else 0
+
+
+def states(db: str, study: str) -> dict[int, str]:
+    return dict(rows(db, "SELECT id, state FROM trials WHERE study = ?", (study,)))
+
+
+def stored_reports(db: str, study: str) -> dict[int, list[int]]:
+    """Trial id -> the report numbers stored for its latest attempt, in order."""
+    out: dict[int, list[int]] = {}
+    for trial, seq in rows(db, "SELECT r.trial, r.seq FROM reports r JOIN trials t ON "
+                           "t.study = r.study AND t.id = r.trial AND t.attempts = r.attempt "
+                           "WHERE r.study = ? ORDER BY r.trial, r.seq", (study,)):
+        out.setdefault(trial, []).append(seq)
+    return out
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie nobody reaps has exited)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def assert_consistent(db: str, study: str) -> dict[int, str]:
+    """No trial is left running; an interrupted trial keeps the reports that reached the loop."""
+    found = states(db, study)
+    assert found and "running" not in found.values(), found
+    reports = stored_reports(db, study)
+    for trial, seqs in reports.items():
+        assert seqs == list(range(1, len(seqs) + 1)), (trial, seqs)  # no gap, no duplicate
+    interrupted = [t for t, s in found.items() if s == "interrupted"]
+    assert interrupted and all(reports.get(t) for t in interrupted), (found, reports)
+    return found
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("interrupt")
+    k = Kernel(folder, str(folder / "studies.db"))
+    yield k
+    k.close()
+
+
+def test_an_interrupt_ends_the_study_and_spares_the_workers(kernel):
+    pids = kernel.worker_pids()
+    msg = kernel.start(long_cell("first"))
+    wait_for(lambda: n_reports(kernel.db, "first") >= 2, 60, "the first reports")
+    sent = kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    took = reply.idle_at - sent
+    assert reply.status == "ok" and reply.ename is None, reply
+    assert took < QUICK, f"the interrupted cell took {took:.1f} s to return"
+    assert "interrupted" in reply.stdout and "resume" in reply.stdout, reply.stdout  # the note
+    assert kernel.value("(study.name, study.stop_reason)") == ("first", "interrupted")
+
+    found = assert_consistent(kernel.db, "first")
+    bound = kernel.value("{t.id: (t.state, len(t.reports)) for t in study.trials}")
+    reports = stored_reports(kernel.db, "first")
+    assert bound == {t: (s, len(reports.get(t, []))) for t, s in found.items()}
+
+    assert kernel.worker_pids() == pids  # the interrupt killed no worker
+    t0 = time.monotonic()
+    reply = kernel.run(short_cell("next"), timeout=60)
+    assert reply.status == "ok" and "2 completed" in reply.stdout, reply
+    assert time.monotonic() - t0 < 15, reply  # at once: no worker to wait for
+    assert kernel.worker_pids() == pids
+
+
+def test_a_second_interrupt_while_the_first_is_handled(kernel):
+    pids = kernel.worker_pids()
+    for i, gap in enumerate((0.02, 0.1)):
+        study = f"twice{i}"
+        msg = kernel.start(long_cell(study, out="twice"))
+        wait_for(lambda s=study: n_reports(kernel.db, s) >= 2, 60, "the first reports")
+        sent = kernel.interrupt()
+        time.sleep(gap)
+        kernel.interrupt()
+        reply = kernel.wait(msg, timeout=60)
+        assert reply.idle_at - sent < QUICK, reply
+        assert reply.ename is None, reply  # the second one is absorbed while the first ends
+        assert kernel.value("(twice.name, twice.stop_reason)") == (study, "interrupted")
+        assert_consistent(kernel.db, study)
+    assert kernel.worker_pids() == pids
+
+
+def test_interrupting_another_cell_leaves_a_background_study_alone(kernel):
+    pids = kernel.worker_pids()
+    out = kernel.ok(short_cell("bg", trials=4, out="bg", flags="--background", epochs=50))
+    assert "runs in the background" in out  # trials of 2.5 s, two at a time
+    wait_for(lambda: n_reports(kernel.db, "bg") >= 1, 60, "the background study's reports")
+    msg = kernel.start("import time\nprint('sleeping', flush=True)\ntime.sleep(30)")
+    kernel.wait_output(msg, "sleeping", timeout=30)
+    time.sleep(0.2)
+    assert "running" in states(kernel.db, "bg").values()  # the interrupt comes while it runs
+    sent = kernel.interrupt()
+    reply = kernel.wait(msg, timeout=40)
+    assert reply.ename == "KeyboardInterrupt" and reply.idle_at - sent < QUICK, reply
+    kernel.ok("bg.wait(timeout=60);", timeout=90)
+    assert kernel.value("(bg.stop_reason, bg.counts())") == ("n_trials", {"completed": 4})
+    assert set(states(kernel.db, "bg").values()) == {"completed"}
+    assert kernel.worker_pids() == pids
+
+
+IGNORES_SIGINT = ("set(embedded_client().run(lambda: __import__('signal').getsignal(2) "
+                  "== __import__('signal').SIG_IGN).values())")
+
+
+def test_a_worker_its_nanny_restarts_ignores_the_interrupt_from_its_start(kernel):
+    pids = kernel.worker_pids()
+    assert kernel.value(IGNORES_SIGINT) == {True}
+    # An idle kernel ignores SIGINT, and a process it starts then inherits that; a running cell
+    # has a handler, which a new process does not inherit. This cell's handler ignores it.
+    msg = kernel.start("import signal, time\n"
+                       "old = signal.signal(signal.SIGINT, lambda *args: None)\n"
+                       "try:\n"
+                       "    print('absorbing', flush=True)\n"
+                       "    time.sleep(4)\n"
+                       "finally:\n"
+                       "    signal.signal(signal.SIGINT, old)\n")
+    kernel.wait_output(msg, "absorbing", timeout=30)
+    before = set(kernel.descendants())
+    psutil.Process(pids[0]).kill()
+    started: set[int] = set()
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:  # while the nanny starts another worker
+        kernel.interrupt()
+        time.sleep(0.05)
+        started |= set(kernel.descendants()) - before
+    reply = kernel.wait(msg, timeout=30)
+    assert reply.status == "ok", reply
+    assert len(started) == 1, f"worker processes started: {sorted(started)}"  # none died young
+
+    def replaced():
+        now = kernel.worker_pids()
+        return now if len(now) == len(pids) and pids[0] not in now else None
+
+    now = wait_for(replaced, 30, "the nanny to restart the worker")
+    assert set(pids[1:]) <= set(now)
+    assert kernel.value(IGNORES_SIGINT) == {True}
+    reply = kernel.run(short_cell("after-restart"), timeout=60)
+    assert reply.status == "ok" and "2 completed" in reply.stdout, reply
+    assert kernel.worker_pids() == now
+
+
+def test_no_worker_outlives_its_kernel_and_the_study_resumes(tmp_path):
+    k = Kernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        k.worker_pids()
+        children = k.descendants()  # the workers and multiprocessing's resource tracker
+        k.start(long_cell("restarted", trials=3))
+        wait_for(lambda: n_reports(k.db, "restarted") >= 2, 60, "the first reports")
+        # JupyterLab's restart: an interrupt, a shutdown request, then SIGTERM to the process group
+        # after half of shutdown_wait_time (ipykernel's own shutdown never ends while the kernel
+        # has children: the resource tracker ignores the SIGTERM ipykernel sends them)
+        k.km.restart_kernel(now=False)
+        wait_for(lambda: not any(alive(p) for p in children), 20,
+                 "the processes of the old kernel to exit")
+        # Jupyter's interrupt before the shutdown request usually records them as interrupted;
+        # a kernel killed first leaves them running: either way --resume runs them again
+        assert set(states(k.db, "restarted").values()) <= {"interrupted", "running"}
+
+        k.ready()
+        reply = k.run(short_cell("restarted", trials=3, flags="--resume"), timeout=90)
+        assert reply.status == "ok" and "3 completed" in reply.stdout, reply
+        assert set(states(k.db, "restarted").values()) == {"completed"}
+        assert all(len(seqs) == 3 for seqs in stored_reports(k.db, "restarted").values())
+
+        children = k.descendants()
+        os.kill(k.pid, signal.SIGKILL)  # the kernel alone, as the OOM killer does
+        wait_for(lambda: not any(alive(p) for p in children), 20,
+                 "the processes of a killed kernel to exit")
+    finally:
+        k.close()
+
+
+def test_nbtunes_preload_joins_the_workers_own():
+    import dask
+
+    from nbtune.run.cluster import WORKER_SETUP, _with_worker_setup
+
+    assert _with_worker_setup({})["preload"] == [WORKER_SETUP]
+    assert _with_worker_setup({"preload": "mine.py"}) == {"preload": ["mine.py", WORKER_SETUP]}
+    both = _with_worker_setup({"preload": ["a", "b"], "preload_argv": ["--x"]})
+    assert both == {"preload": ["a", "b", WORKER_SETUP],
+                    "preload_argv": [["--x"], ["--x"], []]}
+    with dask.config.set({"distributed.worker.preload": ["conf"],
+                          "distributed.worker.preload-argv": [["--y"]]}):
+        assert _with_worker_setup({}) == {"preload": ["conf", WORKER_SETUP],
+                                          "preload_argv": [["--y"], []]}
+    assert _with_worker_setup({"preload": [WORKER_SETUP]}) == {"preload": [WORKER_SETUP]}
