@@ -136,7 +136,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 db.close()
         if result.stop_reason == "interrupted":
             print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials "
-                  f"completed. Continue it with nbtune.tune(..., study={name!r}, resume=True).")
+                  f"completed. Continue it with nbtune.tune(..., study={name!r}, resume=True), "
+                  f"or in a %%tune cell with --study {name} --resume.")
 
     if background:
         result._start_background(run, loop.request_stop)

@@ -239,7 +239,8 @@ def test_an_interrupt_ends_the_study_and_spares_the_workers(kernel):
     took = reply.idle_at - sent
     assert reply.status == "ok" and reply.ename is None, reply
     assert took < QUICK, f"the interrupted cell took {took:.1f} s to return"
-    assert "interrupted" in reply.stdout and "resume" in reply.stdout, reply.stdout  # the note
+    assert "interrupted" in reply.stdout and "--study first --resume" in reply.stdout, \
+        reply.stdout  # the note, in the magic's own words
     assert kernel.value("(study.name, study.stop_reason)") == ("first", "interrupted")
 
     found = assert_consistent(kernel.db, "first")
