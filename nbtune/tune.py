@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .run.cluster import get_client, total_threads
 from .run.events import Broadcast, Observer
-from .run.loop import Budget, Loop, LoopSettings
+from .run.loop import Loop
+from .run.settings import Budget, LoopSettings
 from .run.task import scatter_data
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher

@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from .. import trial as T
@@ -19,6 +18,8 @@ from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
 from .channel import Inbox
 from .events import Observer
+from .outcome import final_value
+from .settings import Budget, LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
@@ -37,54 +38,6 @@ def _interrupts_deferred() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-@dataclass
-class Budget:
-    """When the study ends: trial count, wall clock, a target value, total resource."""
-
-    n_trials: int | None = None
-    max_time: float | None = None
-    target: float | None = None
-    max_resource: float | None = None
-
-
-@dataclass
-class LoopSettings:
-    """How trials run: metric and mode, concurrency, Dask resources, retries."""
-
-    metric: str
-    mode: str = "max"
-    resource: str = "epoch"
-    concurrency: int = 1
-    resources: dict[str, float] | None = None
-    retries: int = 1
-    verdict_timeout: float = 600.0
-    budget: Budget = field(default_factory=Budget)
-
-
-def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | None, str | None]:
-    """The trial's result and, when it has none usable, the reason why."""
-    if isinstance(returned, dict):
-        trial.metrics = dict(returned)
-        value = returned.get(metric)
-        if value is None:
-            value = trial.last(metric)
-    elif returned is not None:
-        trial.metrics = {metric: returned}
-        value = returned
-    else:
-        value = trial.last(metric)
-        if trial.reports:
-            trial.metrics = {k: v for rep in trial.reports for k, v in rep.items()}
-    if value is None:
-        seen = sorted({k for rep in trial.reports for k in rep} | set(trial.metrics))
-        also = f" (it reported {', '.join(seen)})" if seen else ""
-        return None, (f"the trial never reported the metric {metric!r}{also}: return it, return a "
-                      f"dict with it, or call report({metric}=...)")
-    if not T.is_finite_number(value):
-        return None, f"the metric {metric!r} is {value!r}, not a finite number"
-    return float(value), None
 
 
 class Loop:
