@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The browser tests drive Debian's chromium (never a browser download): `make test` installs it.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bench-early-stopping install clean
+.PHONY: demo test bench bench-early-stopping install browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +20,18 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(PY) -m nbtune.demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m nbtune.demo
-	$(PY) -m pytest -q
+	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

@@ -187,6 +187,12 @@ class LivePanel(Tracker):
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
                               self.best_html, self.table, self.curves, self.rungs_html,
                               self.errors])
+        for part, name in ((self.widget, "panel"), (self.header, "header"), (self.bar, "bar"),
+                           (self.label, "label"), (self.counts_html, "counts"),
+                           (self.best_html, "best"), (self.table, "table"),
+                           (self.curves, "curves"), (self.rungs_html, "rungs"),
+                           (self.errors, "errors")):
+            part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
         self.curve_data: dict[int, list[tuple[float, float]]] = {}
         self.handle = None
 

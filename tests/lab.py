@@ -1,0 +1,150 @@
+"""A real JupyterLab on 127.0.0.1 and Debian's chromium driven by Playwright, for browser tests.
+
+The browser is the system's (``/usr/bin/chromium``, installed by ``make test`` from Debian's
+packages); Playwright only drives it and never downloads one. JupyterLab runs with its own
+configuration, data and runtime folders under the test's temporary folder, so nothing of the
+person's own Jupyter set-up (extensions, settings, news pop-ups) changes what the test sees.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = os.environ.get("NBTUNE_CHROMIUM", "/usr/bin/chromium")
+# Headless, and nothing that reaches for the network: this machine's network is closed, and
+# chromium's background connections would otherwise fail, many at a time, at every start.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+ARTIFACTS = Path(os.environ.get("NBTUNE_ARTIFACTS",
+                                Path(__file__).resolve().parent.parent / "test-artifacts"))
+KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        return f"no chromium at {CHROMIUM} (`make test` installs Debian's package)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """A JupyterLab server serving ``root``, started in its own process group."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.log_path = self.root.parent / "jupyterlab.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, notebook: str) -> str:
+        """The address that opens ``notebook`` (relative to the root) in JupyterLab."""
+        return f"{self.base}/lab/tree/{notebook}?token={self.token}"
+
+    def start(self, timeout: float = 60.0) -> JupyterLab:
+        home = self.root.parent
+        config = home / "jupyter-config"
+        (config / "labconfig").mkdir(parents=True, exist_ok=True)
+        # the "get notified about Jupyter news?" toast would cover the bottom of the page
+        (config / "labconfig" / "page_config.json").write_text(json.dumps(
+            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
+                   JUPYTER_DATA_DIR=str(home / "jupyter-data"),
+                   JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
+                   JUPYTER_PLATFORM_DIRS="1")
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+               f"--ServerApp.root_dir={self.root}",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2)
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("JupyterLab did not start:\n" + self.log())
+                time.sleep(0.2)
+
+    def log(self) -> str:
+        """What the server printed so far."""
+        try:
+            return self.log_path.read_text()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop the server, its kernels and whatever they started (the whole process group)."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # twice: the server then skips its prompt
+            time.sleep(0.1)
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # anything its kernels left behind
+        except ProcessLookupError:
+            pass
+        self.proc = None
+
+
+def launch_browser(playwright):
+    """Debian's chromium, headless, through Playwright."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_notebook(page, lab: JupyterLab, notebook: str, timeout: float = 60.0) -> None:
+    """Open ``notebook`` and wait until its cells show and its kernel is idle."""
+    page.goto(lab.url(notebook))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
+    page.get_by_text(f"{KERNEL['display_name']} | Idle").wait_for(timeout=timeout * 1000)
+
+
+def run_all_cells(page) -> None:
+    """Run > Run All Cells, through the menu as a person would."""
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under the artifacts folder; return its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,124 @@
+"""In a real browser: JupyterLab on 127.0.0.1, Debian's chromium driven by Playwright.
+
+A person opens a notebook, runs all cells, and watches the study's panel: it renders, its progress
+moves while the study runs and reaches the end, and it shows the best value that the kernel's
+study reports. A screenshot of each test's page is kept under ``test-artifacts/``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import nbformat
+import pytest
+
+from lab import KERNEL, JupyterLab, chromium_missing, launch_browser, open_notebook, \
+    run_all_cells, screenshot
+
+_missing = chromium_missing()
+if _missing and os.environ.get("NBTUNE_REQUIRE_BROWSER"):
+    raise RuntimeError(f"the browser tests cannot run: {_missing}")
+pytestmark = [pytest.mark.skipif(bool(_missing), reason=_missing or ""),
+              pytest.mark.timeout(240)]
+
+N_TRIALS = 16
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab") / "notebooks"
+    root.mkdir()
+    server = JupyterLab(root).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    screenshot(pg, f"{request.node.name}.png")
+    context.close()
+
+
+def _write(lab: JupyterLab, name: str, cells: list[str]) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = KERNEL
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(lab.root / name))
+    return name
+
+
+def test_live_panel_renders_moves_and_shows_the_best(lab, page):
+    name = _write(lab, "live.ipynb", [
+        "%load_ext nbtune\n%config Tune.storage = 'live.db'",
+        f"%%tune --trials {N_TRIALS} --metric loss --seed 0 --concurrency 2 -o study\n"
+        "x = uniform(-2.0, 2.0)\n"
+        "import time\n"
+        "for epoch in range(1, 4):\n"
+        "    time.sleep(0.25)\n"
+        "    if x < -1.0 and epoch == 2:\n"
+        "        raise ValueError(f'diverged at x={x:.3f}')\n"
+        "    report(epoch=epoch, loss=(x - 0.5) ** 2 + 1 / epoch)",
+        "print(f'BEST={study.best.value:.6g} COMPLETED={len(study.completed)} '\n"
+        "      f'FAILED={study.counts().get(\"failed\", 0)}')",
+    ])
+    open_notebook(page, lab, name)
+    run_all_cells(page)
+
+    panel = page.locator(".nbtune-live-panel")
+    panel.wait_for(timeout=120_000)
+    label = page.locator(".nbtune-live-label")
+    final = page.locator(".jp-OutputArea-output", has_text="BEST=")
+    seen = set()
+    deadline = time.monotonic() + 180
+    while not final.count() and time.monotonic() < deadline:  # watch it while the study runs
+        text = label.inner_text() if label.count() else ""
+        match = re.match(r"(\d+)/(\d+) trials", text)
+        if match:
+            seen.add(int(match.group(1)))
+        time.sleep(0.05)
+    final.wait_for(timeout=5_000)
+
+    # the panel moved while the study ran, not only at its end
+    assert any(0 < done < N_TRIALS for done in seen), seen
+    # ... and reached the end
+    assert label.inner_text().startswith(f"{N_TRIALS}/{N_TRIALS} trials"), label.inner_text()
+    assert "ended: n_trials" in label.inner_text()
+    bar = page.locator(".nbtune-live-bar .progress-bar")
+    assert bar.evaluate("el => el.style.width") == "100%"
+    best, completed, failed = re.search(r"BEST=(\S+) COMPLETED=(\d+) FAILED=(\d+)",
+                                        final.inner_text()).groups()
+    assert int(failed) > 0 and int(completed) + int(failed) == N_TRIALS
+    counts = page.locator(".nbtune-live-counts").inner_text()
+    assert f"{completed} completed" in counts and f"{failed} failed" in counts
+
+    # a failed trial shows one line; its traceback opens on a click
+    error = page.locator(".nbtune-live-errors details").first
+    assert "ValueError: diverged at x=" in error.locator("summary").inner_text()
+    traceback = error.locator("pre")
+    assert not traceback.is_visible()
+    error.locator("summary").click()
+    assert traceback.is_visible() and "Traceback" in traceback.inner_text()
+
+    # the best value the panel shows is the one the kernel's study has
+    shown = page.locator(".nbtune-live-best").inner_text()
+    assert shown.startswith(f"best loss = {best} "), (shown, best)
+    # the top-trials table lists the best trial first, and a learning-curves image was drawn
+    first_row = page.locator(".nbtune-live-table tr").nth(1).inner_text()
+    assert best in first_row and "completed" in first_row
+    assert page.locator(".nbtune-live-curves").get_attribute("src").startswith("blob:")
+    # the static summary was added below the panel, for where widgets do not render
+    assert page.locator(".jp-OutputArea-output", has_text="best loss").count() >= 2
