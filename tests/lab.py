@@ -62,8 +62,10 @@ class JupyterLab:
         return f"http://127.0.0.1:{self.port}"
 
     def url(self, notebook: str) -> str:
-        """The address that opens ``notebook`` (relative to the root) in JupyterLab."""
-        return f"{self.base}/lab/tree/{notebook}?token={self.token}"
+        """The address that opens ``notebook`` (relative to the root) in JupyterLab, in a
+        fresh workspace of its own (no tabs restored from an earlier test)."""
+        workspace = Path(notebook).stem
+        return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.token}"
 
     def start(self, timeout: float = 60.0) -> JupyterLab:
         home = self.root.parent
@@ -134,6 +136,7 @@ def open_notebook(page, lab: JupyterLab, notebook: str, timeout: float = 60.0) -
     page.goto(lab.url(notebook))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
     page.get_by_text(f"{KERNEL['display_name']} | Idle").wait_for(timeout=timeout * 1000)
+    page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook has the focus
 
 
 def run_all_cells(page) -> None:

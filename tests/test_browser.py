@@ -122,3 +122,26 @@ def test_live_panel_renders_moves_and_shows_the_best(lab, page):
     assert page.locator(".nbtune-live-curves").get_attribute("src").startswith("blob:")
     # the static summary was added below the panel, for where widgets do not render
     assert page.locator(".jp-OutputArea-output", has_text="best loss").count() >= 2
+
+
+def test_background_study_panel_keeps_updating_after_its_cell_returns(lab, page):
+    name = _write(lab, "background.ipynb", [
+        "%load_ext nbtune\n%config Tune.storage = 'background.db'",
+        "%%tune --trials 12 --metric loss --seed 1 --concurrency 2 --background -o study\n"
+        "x = uniform(-2.0, 2.0)\n"
+        "import time\n"
+        "for epoch in range(1, 4):\n"
+        "    time.sleep(0.3)\n"
+        "    report(epoch=epoch, loss=(x - 0.5) ** 2 + 1 / epoch)",
+        "print('OTHER CELL RAN', len(study.trials))",
+    ])
+    open_notebook(page, lab, name)
+    run_all_cells(page)
+    page.locator(".jp-OutputArea-output", has_text="OTHER CELL RAN").wait_for(timeout=120_000)
+    label = page.locator(".nbtune-live-label")
+    at_other_cell = label.inner_text()
+    assert "ended" not in at_other_cell, at_other_cell  # the study was still running then
+    # the kernel is idle now; the panel goes on drawing the study to its end
+    page.locator(".nbtune-live-label", has_text="ended: n_trials").wait_for(timeout=120_000)
+    assert label.inner_text().startswith("12/12 trials")
+    assert page.locator(".nbtune-live-best").inner_text().startswith("best loss = ")
