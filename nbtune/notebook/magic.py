@@ -16,6 +16,7 @@ from traitlets import Int, Unicode
 
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.cluster import close_clients
+from ..run.workers import WorkerSetupError
 from ..run.task import with_parameters
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..tune import tune
@@ -24,7 +25,8 @@ from .options import build_parser, parse_line, resources_of, scheduler_options
 from .trialfn import CellTrial
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
-_REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError)
+_REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError,
+                   WorkerSetupError)
 
 
 def _reads_metric(body: str, metric: str) -> bool:
