@@ -316,3 +316,168 @@ def test_check_resources_with_no_workers_says_so():
     with pytest.raises(ValueError, match="the cluster has no workers"):
         check_resources({}, {"GPU": 1})
     assert check_resources({}, None) == 0
+
+
+# -- TLS -------------------------------------------------------------------------------------
+def write_certificates(folder: Path) -> dict[str, str]:
+    """A self-signed CA and a certificate it signs for 127.0.0.1: the paths of the PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject, issuer, key, signer, ca: bool):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nbtune test CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    ca = certificate(ca_name, ca_name, ca_key, ca_key, ca=True)
+    cert = certificate(name, ca_name, key, ca_key, ca=False)
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def test_a_study_runs_over_tls(tmp_path):
+    import dask
+    from distributed.security import Security
+
+    pem = write_certificates(tmp_path)
+    tls = ("--tls-ca-file", pem["ca"], "--tls-cert", pem["cert"], "--tls-key", pem["key"])
+    procs = Processes(tmp_path)
+    try:
+        address = procs.scheduler("--protocol", "tls", *tls)
+        assert address.startswith("tls://")
+        procs.worker(address, *tls)
+        security = Security(tls_ca_file=pem["ca"], tls_client_cert=pem["cert"],
+                            tls_client_key=pem["key"], require_encryption=True)
+        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(0)},
+                            metric="x", n_trials=2, cluster=address, security=security,
+                            storage=None, progress=False)
+        assert [t.state for t in study.trials] == [T.COMPLETED] * 2
+        assert all(t.worker.startswith("tls://") for t in study.trials)
+        close_clients()
+        # without security=, the certificates of Dask's configuration are used
+        with dask.config.set({"distributed.comm.tls.ca-file": pem["ca"],
+                              "distributed.comm.tls.client.cert": pem["cert"],
+                              "distributed.comm.tls.client.key": pem["key"]}):
+            study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(0)},
+                                metric="x", n_trials=1, cluster=address, storage=None,
+                                progress=False)
+        assert study.trials[0].state == T.COMPLETED
+    finally:
+        close_clients()
+        procs.stop_all()
+
+
+# -- %tune_cluster ---------------------------------------------------------------------------
+@pytest.fixture
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    shell.run_line_magic("config", "Tune.storage = ''")
+    tune = next(c for c in shell.configurables if type(c).__name__ == "Tune")
+    yield shell, tune
+    tune.cluster = None
+    shell.run_line_magic("config", "Tune.storage = 'nbtune.db'")
+    for name in ("study", "mine", "number"):
+        shell.user_ns.pop(name, None)
+
+
+GPU_CELL = """\
+x = uniform(0, 1)
+import os
+device = float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))
+"""
+
+
+def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote, ip):
+    from distributed import Client
+
+    shell, tune = ip
+    info = shell.run_line_magic("tune_cluster", remote["address"])
+    assert tune.cluster == remote["address"]
+    text = repr(info)
+    assert remote["address"] in text and remote["gpu"] in text and "GPU=1" in text
+    assert "<table>" in info._repr_html_()
+    assert repr(shell.run_line_magic("tune_cluster", "")).splitlines()[0] == text.splitlines()[0]
+
+    shell.user_ns["mine"] = mine = Client(remote["address"], set_as_default=False)
+    try:
+        info = shell.run_line_magic("tune_cluster", "mine")
+        assert tune.cluster is mine and remote["gpu"] in info.workers
+        res = shell.run_cell(f"%%tune -n 2 --gpus 1 --metric device\n{GPU_CELL}")
+        assert res.success, res.error_in_exec
+        study = shell.user_ns["study"]
+        assert {t.worker for t in study.trials} == {remote["gpu"]}
+        with pytest.raises(UsageError, match=r"^%%tune: no worker offers GPU=4: the workers"):
+            shell.run_cell_magic("tune", "-n 1 --gpus 4 --metric device", GPU_CELL)
+    finally:
+        mine.close()
+
+
+def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
+    shell, tune = ip
+    tune.cluster = "tcp://127.0.0.1:9"
+    try:
+        info = shell.run_line_magic("tune_cluster", "local --workers 2 --gpus 1")
+        assert tune.cluster is None and info.kind == "local"
+        assert sorted(len(w["resources"]) for w in info.workers.values()) == [0, 0, 1]
+        res = shell.run_cell(f"%%tune -n 2 --gpus 1 --metric device\n{GPU_CELL}")
+        assert res.success, res.error_in_exec
+        study = shell.user_ns["study"]
+        (gpu,) = [a for a, w in info.workers.items() if w["resources"]]
+        assert {t.worker for t in study.trials} == {gpu}
+        assert [t.value for t in study.trials] == [0.0, 0.0]  # CUDA_VISIBLE_DEVICES="0"
+    finally:
+        close_clients()
+
+
+@pytest.mark.parametrize("line, message", [
+    ("local --gpus -1", r"argument --gpus: invalid an integer >= 0 value: '-1'"),
+    ("local --workers many", r"argument --workers: invalid an integer >= 0 value"),
+    ("local --cpus 3", r"unknown option '--cpus'"),
+    ("http://127.0.0.1:8786", r"unknown scheme 'http://'"),
+    ("tcp://127.0.0.1:9", r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"),
+    ("nosuchname", r"'nosuchname' is not defined in the notebook"),
+    ("number", r"'number' is a int, not a Dask Client or cluster"),
+    ("tcp://127.0.0.1:9 extra", r"unexpected 'extra'"),
+])
+def test_tune_cluster_errors_are_one_line(ip, line, message):
+    import dask
+
+    shell, tune = ip
+    shell.user_ns["number"] = 3
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(UsageError, match=r"^%tune_cluster: " + message) as info:
+            shell.run_line_magic("tune_cluster", line)
+    assert "\n" not in str(info.value) and tune.cluster is None
+
+
+def test_unload_removes_tune_cluster():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    shell.run_line_magic("unload_ext", "nbtune")
+    try:
+        assert "tune_cluster" not in shell.magics_manager.magics["line"]
+    finally:
+        shell.run_line_magic("load_ext", "nbtune")

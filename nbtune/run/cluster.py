@@ -192,11 +192,13 @@ def _close_all(things: list[Any]) -> None:
 
 
 def close_clients() -> None:
-    """Close the clients nbtune opened and its embedded cluster (registered at exit)."""
+    """Close the clients nbtune opened and its embedded cluster, whose next start is with the
+    default options again (registered at exit)."""
     with _lock:
         things = list(_clients.values()) + [_embedded.pop("client", None),
                                              _embedded.pop("cluster", None)]
         _clients.clear()
+        _embedded.pop("options", None)
     _close_all(things)
 
 
