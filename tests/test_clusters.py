@@ -20,7 +20,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import nbtune
 from nbtune import trial as T
-from nbtune.run.cluster import close_clients
+from nbtune.run.cluster import close_clients, get_client
 from nbtune.run.gpus import GPU, gpu_devices, parse_nvidia_smi, visible
 from nbtune.run.resources import check_resources, slots, workers_of
 from nbtune.run.workers import WorkerSetupError
@@ -164,6 +164,13 @@ def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
     assert remote["gpu"] in str(info.value) and "--resources TPU=1" in str(info.value)
     with pytest.raises(ValueError, match="drop --gpus"):
         study_of(remote, {"GPU": 2})
+
+
+def test_fractions_beyond_the_threads_of_the_gpu_workers_are_noted(remote):
+    with pytest.warns(UserWarning, match=r"the workers' resources allow 4 trials at once but "
+                      r"their threads only 2: give the workers that offer GPU more threads"):
+        study = study_of(remote, {"GPU": 0.25}, n_trials=1, sleep=0)
+    assert study.trials[0].worker == remote["gpu"]
 
 
 def test_a_worker_killed_mid_study_is_survived(remote):
@@ -448,6 +455,7 @@ def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
         (gpu,) = [a for a, w in info.workers.items() if w["resources"]]
         assert {t.worker for t in study.trials} == {gpu}
         assert [t.value for t in study.trials] == [0.0, 0.0]  # CUDA_VISIBLE_DEVICES="0"
+        assert get_client("local") is get_client(None)  # tune(cluster="local") uses it too
     finally:
         close_clients()
 

@@ -47,7 +47,8 @@ class Tune(Magics):
 
     storage = Unicode("nbtune.db", help="SQLite file that keeps the studies").tag(config=True)
     cluster = AnyTrait(None, allow_none=True,
-                       help="Dask cluster: None (a local one), an address, a Client or a cluster"
+                       help="Dask cluster: None (a local one), an address, a Client or a cluster; "
+                       "%tune_cluster shows and switches it"
                        ).tag(config=True)
     trials = Int(50, help="number of trials when --trials is not given").tag(config=True)
     metric = Unicode("value", help="metric when --metric is not given").tag(config=True)

@@ -229,7 +229,8 @@ def check_address(address: str) -> None:
 
 
 def get_client(cluster: Any = None, security: Any = None):
-    """A ``distributed.Client`` for ``cluster``: None (embedded), a Client, an address or a cluster.
+    """A ``distributed.Client`` for ``cluster``: None or ``"local"`` (the embedded cluster), a
+    Client, a scheduler address or a cluster object.
 
     ``security`` (a ``distributed.security.Security``) is used to connect to an address; without
     it a ``tls://`` address uses the certificates of Dask's configuration (``distributed.comm.tls``).
@@ -239,7 +240,7 @@ def get_client(cluster: Any = None, security: Any = None):
     if security is not None and not isinstance(cluster, str):
         raise ValueError("security= applies to a scheduler address; a Client or a cluster "
                          "object brings its own")
-    if cluster is None:
+    if cluster is None or cluster == "local":
         return embedded_client()
     if isinstance(cluster, Client):
         return cluster
