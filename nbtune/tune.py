@@ -6,7 +6,9 @@ import time
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
-from .run.cluster import get_client, total_threads
+from .run.cluster import get_client
+from .run.resources import Capacity, check_resources, thread_bound_note, workers_of
+from .run.workers import check_workers
 from .run.events import Broadcast, Observer
 from .run.loop import Loop
 from .run.settings import Budget, LoopSettings
@@ -52,7 +54,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          searcher: str | Searcher = "random", points_to_evaluate: list[dict] | None = None,
          scheduler: str | Scheduler | None = None, resource: str = "epoch",
          observers: Iterable[Observer] = (), background: bool = False,
-         progress: bool | str | type = "auto", **scheduler_options: Any) -> Study:
+         progress: bool | str | type = "auto", security: Any = None,
+         **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
@@ -96,7 +99,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
                              "max_resource")
-        client = get_client(cluster)
+        client, capacity = _connect(cluster, security, resources)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
@@ -115,16 +118,16 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
     view = make_progress(progress, result, n_trials=planned, max_time=max_time,
-                         concurrency=concurrency or total_threads(client))
+                         concurrency=concurrency or capacity())
     if view is not None:
         observers, result.live = [*observers, view], view
     loop = Loop(client, trial_fn, trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
-                             concurrency=concurrency or total_threads(client),
+                             concurrency=concurrency,
                              resources=resources, retries=retries,
                              budget=Budget(n_trials, max_time, target, max_resource)),
                 Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)),
-                shared=shared)
+                shared=shared, capacity=capacity)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None)})
@@ -145,6 +148,25 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     else:
         run()
     return result
+
+
+def _connect(cluster: Any, security: Any,
+             resources: Mapping[str, float] | None) -> tuple[Any, Capacity]:
+    """The study's client, once its workers are known able to run its trials, and its capacity."""
+    import warnings
+
+    from . import __version__
+
+    client = get_client(cluster, security=security)
+    check_workers(client, __version__)
+    workers = workers_of(client)
+    check_resources(workers, resources)
+    capacity = Capacity(client, resources)
+    capacity.set(workers)
+    note = thread_bound_note(workers, resources)
+    if note is not None:
+        warnings.warn(note, stacklevel=3)
+    return client, capacity
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -15,16 +15,19 @@ from traitlets import Any as AnyTrait
 from traitlets import Int, Unicode
 
 from ..run.channel import LocalContext, activate, deactivate
-from ..run.cluster import close_clients
+from ..run.cluster import close_clients, get_client, use_local
+from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..tune import tune
 from .cell import CellError, parse_cell
-from .options import build_parser, parse_line, resources_of, scheduler_options
+from .options import (build_cluster_parser, build_parser, parse_cluster_line, parse_line,
+                      resources_of, scheduler_options)
 from .trialfn import CellTrial
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
-_REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError)
+_REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError,
+                   WorkerSetupError)
 
 
 def _reads_metric(body: str, metric: str) -> bool:
@@ -44,7 +47,8 @@ class Tune(Magics):
 
     storage = Unicode("nbtune.db", help="SQLite file that keeps the studies").tag(config=True)
     cluster = AnyTrait(None, allow_none=True,
-                       help="Dask cluster: None (a local one), an address, a Client or a cluster"
+                       help="Dask cluster: None (a local one), an address, a Client or a cluster; "
+                       "%tune_cluster shows and switches it"
                        ).tag(config=True)
     trials = Int(50, help="number of trials when --trials is not given").tag(config=True)
     metric = Unicode("value", help="metric when --metric is not given").tag(config=True)
@@ -162,6 +166,57 @@ class Tune(Magics):
             value = next((r[metric] for r in reversed(ctx.reports) if metric in r), None)
         print(f"nbtune: {metric} = {value!r}")
 
+    # -- the cluster ----------------------------------------------------------------------
+    @line_magic
+    def tune_cluster(self, line: str = "") -> ClusterInfo:
+        """Show the Dask cluster later %%tune cells use, or switch it.
+
+        ``%tune_cluster``: show it. ``%tune_cluster tcp://HOST:8786`` (or ``tls://``): a
+        scheduler. ``%tune_cluster NAME``: a Client or cluster object of the notebook.
+        ``%tune_cluster local [--workers N] [--gpus N] [--threads-per-gpu N]``: nbtune's own.
+        """
+        import shlex
+
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%tune_cluster: cannot read the options ({exc})") from None
+        target: Any = self.cluster
+        try:
+            if not words:
+                client = get_client(target)
+            elif words[0] == "local":
+                args = parse_cluster_line(words[1:])
+                client = use_local(args.workers, args.gpus, args.threads_per_gpu)
+                target = None
+            elif len(words) > 1:
+                raise UsageError(f"%tune_cluster: unexpected {words[1]!r}: give one address or "
+                                 "name (options go after `local`)")
+            elif words[0].isidentifier():
+                target = self._cluster_named(words[0])
+                client = get_client(target)
+            else:
+                target = words[0]
+                client = get_client(target)
+        except _REQUEST_ERRORS as exc:
+            raise UsageError(f"%tune_cluster: {exc}") from None
+        self.cluster = target
+        return describe(client, kind="local" if target is None else "")
+
+    def _cluster_named(self, name: str) -> Any:
+        """The notebook's Client or cluster object called ``name``."""
+        from distributed import Client
+
+        if name not in self.shell.user_ns:
+            raise UsageError(f"%tune_cluster: {name!r} is not defined in the notebook: give a "
+                             "scheduler address (tcp://HOST:PORT), `local`, or the name of a "
+                             "Client or cluster object")
+        value = self.shell.user_ns[name]
+        if not (isinstance(value, Client) or hasattr(value, "scheduler_address")):
+            raise UsageError(f"%tune_cluster: {name!r} is a {type(value).__name__}, not a Dask "
+                             "Client or cluster")
+        return value
+
     # -- studies in the storage --------------------------------------------------------------
     @line_magic
     def tune_studies(self, line: str = "") -> None:
@@ -205,6 +260,8 @@ def _summary_line(study: Study, elapsed: float, out: str) -> str:
 
 
 Tune.tune.__doc__ = (Tune.tune.__doc__ or "") + "\n\n" + build_parser().format_help()
+Tune.tune_cluster.__doc__ = ((Tune.tune_cluster.__doc__ or "") + "\n\n"
+                             + build_cluster_parser().format_help())
 
 
 def load(shell) -> None:
@@ -227,6 +284,6 @@ def unload(shell) -> None:
     shell.unobserve(_close_on_exit, names="exit_now")
     table = shell.magics_manager.magics
     table["cell"].pop("tune", None)
-    for name in ("tune_studies", "tune_show"):
+    for name in ("tune_studies", "tune_show", "tune_cluster"):
         table["line"].pop(name, None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]

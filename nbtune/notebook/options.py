@@ -20,6 +20,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -56,6 +63,7 @@ def _resource(text: str) -> tuple[str, float]:
 
 
 for _f, _name in ((_positive_int, "a positive integer"), (_positive_float, "a positive number"),
+                  (_count, "an integer >= 0"),
                   (_duration, "a duration such as 90, 30s, 5m or 1h"),
                   (_resource, "NAME=AMOUNT, e.g. GPU=1"),
                   (_levels, "positive integers separated by commas, e.g. 1,3,9,27")):
@@ -150,3 +158,32 @@ def resources_of(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.gpus is not None:
         out["GPU"] = args.gpus
     return out or None
+
+
+class _ClusterParser(_Parser):
+    def error(self, message: str):
+        raise UsageError(f"%tune_cluster: {message} (see %tune_cluster? for the options)")
+
+
+def build_cluster_parser() -> argparse.ArgumentParser:
+    """The parser of ``%tune_cluster local ...`` (also the source of its help text)."""
+    p = _ClusterParser(prog="%tune_cluster local", add_help=False, exit_on_error=False,
+                       description="Start nbtune's local cluster anew with these options.")
+    p.add_argument("--workers", type=_count, help="CPU workers (default: one per core)")
+    p.add_argument("--gpus", type=_count, help="GPU workers, one per GPU, each tagged GPU=1 "
+                   "(default: the GPUs nvidia-smi lists, or $NBTUNE_GPUS)")
+    p.add_argument("--threads-per-gpu", type=_positive_int, default=1,
+                   help="threads of each GPU worker: how many fractional-GPU trials share a GPU")
+    return p
+
+
+def parse_cluster_line(words: list[str]) -> argparse.Namespace:
+    """The options after ``%tune_cluster local``; a bad one raises UsageError with one line."""
+    try:
+        args, extra = build_cluster_parser().parse_known_args(words)
+    except argparse.ArgumentError as exc:
+        raise UsageError(f"%tune_cluster: {exc}") from None
+    if extra:
+        raise UsageError(f"%tune_cluster: unknown option {extra[0]!r} (local takes --workers, "
+                         "--gpus and --threads-per-gpu)")
+    return args

@@ -6,7 +6,9 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
+
+from .gpus import gpu_devices
 
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
@@ -91,19 +93,59 @@ def _with_worker_setup(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def local_cluster(n_workers: int | None = None, **kwargs: Any):
+def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | None = None,
+                  threads_per_gpu: int = 1, **kwargs: Any):
     """A ``LocalCluster`` as nbtune starts it: single-threaded worker processes, one per core,
-    which a Jupyter interrupt does not kill (see :func:`sigint_blocked`)."""
+    which a Jupyter interrupt does not kill (see :func:`sigint_blocked`), and beside them one
+    worker per GPU with the resource ``GPU=1`` and its ``CUDA_VISIBLE_DEVICES`` pinned to that GPU.
+
+    ``gpus``: None detects them (see :mod:`nbtune.run.gpus`; ``NBTUNE_GPUS`` overrides), a count,
+    or device names; ``threads_per_gpu`` is how many fractional-GPU trials a GPU worker hosts.
+    """
     import dask
     from distributed import LocalCluster
 
-    options = dict(n_workers=n_workers or default_workers(), threads_per_worker=1,
-                   processes=True, dashboard_address=":0")
+    _check_local_options(n_workers, gpus, threads_per_gpu)
+    options = dict(n_workers=default_workers() if n_workers is None else n_workers,
+                   threads_per_worker=1, processes=True, dashboard_address=":0")
     options.update(kwargs)
+    devices = gpu_devices(gpus) if options["processes"] else []  # a pin needs its own process
     if options["processes"]:
         options = _with_worker_setup(options)
     with dask.config.set(LOCAL_SCHEDULER_CONFIG), sigint_blocked():
-        return LocalCluster(**options)
+        cluster = LocalCluster(**options)
+        try:
+            _add_gpu_workers(cluster, devices, threads_per_gpu)
+        except BaseException:
+            cluster.close()
+            raise
+    return cluster
+
+
+def _check_local_options(n_workers: Any, gpus: Any, threads_per_gpu: Any) -> None:
+    """ValueError, with one clear line, for options of :func:`local_cluster` no one can start."""
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    if n_workers is not None and not count(n_workers):
+        raise ValueError(f"the number of workers must be an integer >= 0, got {n_workers!r}")
+    if isinstance(gpus, (int, float)) and not count(gpus):
+        raise ValueError(f"the number of GPUs must be an integer >= 0, got {gpus!r}")
+    if not count(threads_per_gpu) or not threads_per_gpu:
+        raise ValueError(f"threads per GPU worker must be a positive integer, "
+                         f"got {threads_per_gpu!r}")
+
+
+def _add_gpu_workers(cluster, devices: list[str], nthreads: int) -> None:
+    """One worker per device, as the cluster's others but tagged ``GPU=1`` and pinned to it."""
+    if not devices:
+        return
+    spec = cluster.new_spec
+    for device in devices:
+        env = {**spec["options"].get("env", {}), "CUDA_VISIBLE_DEVICES": device}
+        options = dict(spec["options"], nthreads=nthreads, resources={"GPU": 1}, env=env)
+        cluster.worker_spec[f"gpu-{device}"] = {"cls": spec["cls"], "options": options}
+    cluster.sync(cluster._correct_state)
 
 
 def embedded_client():
@@ -115,18 +157,32 @@ def embedded_client():
         if client is not None and client.status == "running":
             return client
         with sigint_blocked():  # an interrupt meanwhile is raised once both are kept
-            cluster = local_cluster()
+            cluster = local_cluster(**_embedded.get("options", {}))
             client = Client(cluster, set_as_default=False)
             _embedded.update(cluster=cluster, client=client)
         return client
 
 
-def close_clients() -> None:
-    """Close the clients nbtune opened and its embedded cluster (registered at exit)."""
+def use_local(n_workers: int | None = None, gpus: int | Sequence[str] | None = None,
+              threads_per_gpu: int = 1):
+    """Replace the embedded cluster by one started with these options (see
+    :func:`local_cluster`) and return its client; later studies with ``cluster=None`` use it."""
+    _check_local_options(n_workers, gpus, threads_per_gpu)
     with _lock:
-        things = list(_clients.values()) + [_embedded.pop("client", None),
-                                             _embedded.pop("cluster", None)]
-        _clients.clear()
+        old = [_embedded.pop("client", None), _embedded.pop("cluster", None)]
+        _embedded["options"] = dict(n_workers=n_workers, gpus=gpus,
+                                    threads_per_gpu=threads_per_gpu)
+    _close_all(old)
+    return embedded_client()
+
+
+def embedded_started() -> bool:
+    """True when the embedded cluster runs (a study or ``%tune_cluster`` started it)."""
+    client = _embedded.get("client")
+    return client is not None and client.status == "running"
+
+
+def _close_all(things: list[Any]) -> None:
     for thing in things:
         if thing is not None:
             try:
@@ -135,25 +191,70 @@ def close_clients() -> None:
                 pass
 
 
+def close_clients() -> None:
+    """Close the clients nbtune opened and its embedded cluster, whose next start is with the
+    default options again (registered at exit)."""
+    with _lock:
+        things = list(_clients.values()) + [_embedded.pop("client", None),
+                                             _embedded.pop("cluster", None)]
+        _clients.clear()
+        _embedded.pop("options", None)
+    _close_all(things)
+
+
 atexit.register(close_clients)
 
 
-def get_client(cluster: Any = None):
-    """A ``distributed.Client`` for ``cluster``: None (embedded), a Client, an address or a cluster."""
+def _connect_timeout() -> float:
+    """Seconds to wait for a scheduler: Dask's connect timeout, at most 10."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    return min(10.0, parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
+
+
+def check_address(address: str) -> None:
+    """ValueError where ``address`` is not a scheduler address Dask can connect to."""
+    from distributed.comm.registry import backends
+
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in backends:
+        raise ValueError(f"unknown scheme {scheme + '://'!r} in the scheduler address "
+                         f"{address!r}: use tcp://HOST:PORT or tls://HOST:PORT")
+    if not rest or rest.startswith(":"):
+        raise ValueError(f"the scheduler address {address!r} names no host: use "
+                         f"{scheme}://HOST:PORT")
+
+
+def get_client(cluster: Any = None, security: Any = None):
+    """A ``distributed.Client`` for ``cluster``: None or ``"local"`` (the embedded cluster), a
+    Client, a scheduler address or a cluster object.
+
+    ``security`` (a ``distributed.security.Security``) is used to connect to an address; without
+    it a ``tls://`` address uses the certificates of Dask's configuration (``distributed.comm.tls``).
+    """
     from distributed import Client
 
-    if cluster is None:
+    if security is not None and not isinstance(cluster, str):
+        raise ValueError("security= applies to a scheduler address; a Client or a cluster "
+                         "object brings its own")
+    if cluster is None or cluster == "local":
         return embedded_client()
     if isinstance(cluster, Client):
         return cluster
     if isinstance(cluster, str) or hasattr(cluster, "scheduler_address"):
         address = cluster if isinstance(cluster, str) else cluster.scheduler_address
+        if isinstance(cluster, str):
+            check_address(address)
         with _lock:
             client = _clients.get(address)
             if client is not None and client.status == "running":
                 return client
             try:
-                client = Client(cluster, set_as_default=False, timeout="10s")
+                client = Client(cluster, set_as_default=False, security=security,
+                                timeout=_connect_timeout())
             except OSError as exc:
                 raise ConnectionError(f"cannot reach the Dask scheduler at {address!r} ({exc}); "
                                       "check the address or start one with `dask scheduler`"
@@ -162,8 +263,3 @@ def get_client(cluster: Any = None):
             return client
     raise TypeError(f"cluster must be None, a distributed.Client, a scheduler address or a cluster "
                     f"object, got {type(cluster).__name__}")
-
-
-def total_threads(client) -> int:
-    """How many tasks the cluster runs at once (sum of its workers' threads)."""
-    return max(1, sum(client.nthreads().values()))

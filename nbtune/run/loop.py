@@ -19,6 +19,7 @@ from ..search import Searcher
 from .channel import Inbox
 from .events import Observer
 from .outcome import final_value
+from .resources import Capacity
 from .settings import Budget, LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
 
@@ -45,7 +46,8 @@ class Loop:
 
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
-                 observer: Observer, shared: dict[str, Any] | None = None):
+                 observer: Observer, shared: dict[str, Any] | None = None,
+                 capacity: Callable[[], int] | None = None):
         self.client, self.fn, self.trials = client, fn, trials
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
@@ -72,6 +74,7 @@ class Loop:
         self.exhausted = False
         self._futures = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
+        self.capacity = capacity or Capacity(client, settings.resources)
 
     # -- budget ---------------------------------------------------------------------------
     def _budget_left(self) -> bool:
@@ -136,7 +139,7 @@ class Loop:
         self._submit(trial, paused=self.paused.pop(trial_id))
 
     def _fill(self) -> None:
-        while self._busy_slots() < self.settings.concurrency and self.reason is None:
+        while self._busy_slots() < self._slots() and self.reason is None:
             if self.requeue:  # retries and unfinished trials of a resumed study go first
                 self._submit(self._next_trial())
                 continue
@@ -209,6 +212,10 @@ class Loop:
         Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
         if verdict == STOP:
             self.leaving.add(trial.id)
+
+    def _slots(self) -> int:
+        """Trials to keep in flight: the concurrency asked for, else what the workers allow."""
+        return self.settings.concurrency or self.capacity()
 
     def _busy_slots(self) -> int:
         """Running trials, less those told to stop: they end at once, and the trial that takes

@@ -21,7 +21,7 @@ class LoopSettings:
     metric: str
     mode: str = "max"
     resource: str = "epoch"
-    concurrency: int = 1
+    concurrency: int | None = 1  # None: what the workers' threads and resources allow
     resources: dict[str, float] | None = None
     retries: int = 1
     verdict_timeout: float = 600.0

@@ -1,0 +1,96 @@
+"""How many trials the cluster's workers can run at once, given what each trial asks for.
+
+A worker runs a trial when it has a free thread and, for every resource the trial asks for
+(``GPU=0.25``), enough of it left; so the cluster's slots are the sum over its workers of
+``min(threads, floor(offered / asked))`` over the asked resources.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Mapping
+
+_EPS = 1e-9  # 1 / 0.1 is 9.999...: a worker offering GPU=1 hosts ten trials asking GPU=0.1
+
+
+def workers_of(client) -> dict[str, dict[str, Any]]:
+    """Each worker's threads and resources, by address, as the scheduler knows them now."""
+    info = client.scheduler_info(n_workers=-1)
+    return {address: {"nthreads": int(w.get("nthreads", 1)),
+                      "resources": dict(w.get("resources") or {})}
+            for address, w in info.get("workers", {}).items()}
+
+
+def worker_slots(nthreads: int, offered: Mapping[str, float],
+                 asked: Mapping[str, float] | None) -> int:
+    """How many trials asking ``asked`` one worker with these threads and resources runs at once."""
+    slots = nthreads
+    for name, amount in (asked or {}).items():
+        if amount > 0:
+            slots = min(slots, math.floor(offered.get(name, 0) / amount + _EPS))
+    return max(0, slots)
+
+
+def slots(workers: Mapping[str, Mapping[str, Any]], asked: Mapping[str, float] | None) -> int:
+    """Trials asking ``asked`` that ``workers`` (as :func:`workers_of` gives them) run at once."""
+    return sum(worker_slots(w["nthreads"], w["resources"], asked) for w in workers.values())
+
+
+def _amount(value: float) -> str:
+    return f"{value:g}"
+
+
+def check_resources(workers: Mapping[str, Mapping[str, Any]],
+                    asked: Mapping[str, float] | None) -> int:
+    """The slots for ``asked``; raises ValueError, naming what the workers offer, where no worker
+    can run a single such trial (the study would otherwise wait for ever)."""
+    n = slots(workers, asked)
+    if n > 0 or not asked:
+        return n
+    wanted = ", ".join(f"{k}={_amount(v)}" for k, v in asked.items())
+    if not workers:
+        raise ValueError(f"no worker offers {wanted}: the cluster has no workers; start some with "
+                         f"`dask worker SCHEDULER_ADDRESS --resources {wanted.replace(', ', ',')}`")
+    offers = {address: w["resources"] for address, w in sorted(workers.items())}
+    drop = " or drop --gpus" if set(asked) == {"GPU"} else " or ask for less"
+    raise ValueError(f"no worker offers {wanted}: the workers offer {offers}; start workers with "
+                     f"`dask worker ... --resources {wanted.replace(', ', ',')}`{drop}")
+
+
+def thread_bound_note(workers: Mapping[str, Mapping[str, Any]],
+                      asked: Mapping[str, float] | None) -> str | None:
+    """A note where the workers' threads, not their resources, limit how many trials share them
+    (``GPU=0.25`` on a one-thread GPU worker runs one trial at a time, not four)."""
+    if not asked:
+        return None
+    by_resource = sum(worker_slots(10**9, w["resources"], asked) for w in workers.values()
+                      if worker_slots(w["nthreads"], w["resources"], asked))
+    n = slots(workers, asked)
+    if by_resource <= n:
+        return None
+    return (f"the workers' resources allow {by_resource} trials at once but their threads only "
+            f"{n}: give the workers that offer {', '.join(asked)} more threads (`dask worker "
+            f"--nthreads N`, or `%tune_cluster local --threads-per-gpu N`)")
+
+
+class Capacity:
+    """The loop's slots while a study runs: :func:`slots` of the workers there are now, looked up
+    at most once a second, so that workers that join are used and those that leave are not
+    waited for. Never below 1: with no worker able to run a trial now, one waits in Dask's queue."""
+
+    def __init__(self, client, asked: Mapping[str, float] | None, every: float = 1.0):
+        self.client, self.asked, self.every = client, asked, every
+        self.value, self.at = 1, float("-inf")
+
+    def set(self, workers: Mapping[str, Mapping[str, Any]]) -> int:
+        """Take the slots of ``workers`` (as looked up by the caller) as the capacity now."""
+        self.value, self.at = max(1, slots(workers, self.asked)), time.monotonic()
+        return self.value
+
+    def __call__(self) -> int:
+        if time.monotonic() - self.at >= self.every:
+            try:
+                self.set(workers_of(self.client))
+            except Exception:  # the scheduler did not answer this time: keep the last count
+                self.at = time.monotonic()
+        return self.value

@@ -1,0 +1,83 @@
+"""What a study checks on the workers before it starts, and what ``%tune_cluster`` shows of them."""
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from .resources import workers_of
+
+# Evaluated on each worker by the builtin ``eval``: nothing of nbtune travels with the probe, so a
+# worker that lacks nbtune answers with its ImportError instead of failing to unpickle it.
+_PROBE = "__import__('nbtune').__version__"
+
+
+class WorkerSetupError(RuntimeError):
+    """Some worker of the cluster cannot run nbtune's trials (it cannot import nbtune)."""
+
+
+def check_workers(client, version: str) -> None:
+    """Raise :class:`WorkerSetupError` where a worker cannot import nbtune; warn where its version
+    differs from ``version`` (the notebook's)."""
+    answers = client.run(eval, _PROBE, {}, on_error="return")
+    missing, other = [], []
+    for address, answer in sorted(answers.items()):
+        if isinstance(answer, BaseException):
+            missing.append(f"worker {address} cannot import nbtune ({type(answer).__name__}: "
+                           f"{answer})")
+        elif answer != version:
+            other.append(f"{address} has nbtune {answer}")
+    if missing:
+        raise WorkerSetupError("; ".join(missing) + f": pip install nbtune=={version} there, in "
+                               "the environment the workers run in")
+    if other:
+        warnings.warn(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
+                      f"; install nbtune=={version} on the workers if trials fail",
+                      stacklevel=3)
+
+
+@dataclass
+class ClusterInfo:
+    """A snapshot of a cluster: its address, dashboard and workers (text and HTML reprs)."""
+
+    address: str
+    dashboard: str | None
+    workers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kind: str = ""
+
+    @property
+    def threads(self) -> int:
+        """Threads over all workers."""
+        return sum(w["nthreads"] for w in self.workers.values())
+
+    def _rows(self) -> list[tuple[str, int, str]]:
+        return [(address, w["nthreads"], ", ".join(f"{k}={v:g}" for k, v in
+                                                   sorted(w["resources"].items())) or "-")
+                for address, w in sorted(self.workers.items())]
+
+    def __repr__(self) -> str:
+        head = (f"nbtune cluster: {self.kind + ' ' if self.kind else ''}{self.address}, "
+                f"{len(self.workers)} workers, {self.threads} threads")
+        lines = [head, f"  dashboard: {self.dashboard or '-'}"]
+        lines += [f"  {address}  threads={n}  resources: {res}"
+                  for address, n, res in self._rows()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        link = (f'<a href="{e(self.dashboard)}" target="_blank">{e(self.dashboard)}</a>'
+                if self.dashboard else "-")
+        rows = "".join(f"<tr><td><code>{e(a)}</code></td><td>{n}</td><td>{e(r)}</td></tr>"
+                       for a, n, r in self._rows())
+        return (f"<div><b>nbtune cluster</b> {e(self.kind)} <code>{e(self.address)}</code>: "
+                f"{len(self.workers)} workers, {self.threads} threads; dashboard {link}"
+                f"<table><tr><th>worker</th><th>threads</th><th>resources</th></tr>{rows}"
+                f"</table></div>")
+
+
+def describe(client, kind: str = "") -> ClusterInfo:
+    """A :class:`ClusterInfo` of the cluster ``client`` is connected to."""
+    return ClusterInfo(address=client.scheduler.address,
+                       dashboard=getattr(client, "dashboard_link", None),
+                       workers=workers_of(client), kind=kind)

@@ -1,0 +1,491 @@
+"""Remote Dask clusters and GPU-tagged workers (issue 7).
+
+A real ``dask scheduler`` and real ``dask worker`` processes on 127.0.0.1, started here as
+subprocesses; the "GPU" workers are CPU workers tagged with the resource ``GPU=1``, as on a machine
+without GPUs. The GPU detection is tested against real ``nvidia-smi`` output formats.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+import nbtune
+from nbtune import trial as T
+from nbtune.run.cluster import close_clients, get_client
+from nbtune.run.gpus import GPU, gpu_devices, parse_nvidia_smi, visible
+from nbtune.run.resources import check_resources, slots, workers_of
+from nbtune.run.workers import WorkerSetupError
+
+DASK = str(Path(sys.executable).with_name("dask"))
+TESTS = str(Path(__file__).parent)  # trial functions of this module are imported on the workers
+
+
+class Processes:
+    """Dask processes started by a test, stopped and reaped at the end."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.procs = tmp, []
+
+    def start(self, *args: str) -> subprocess.Popen:
+        env = dict(os.environ, PYTHONPATH=TESTS)
+        log = open(self.tmp / f"proc-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen([DASK, *args], cwd=self.tmp, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def scheduler(self, *tls: str) -> str:
+        """Start a scheduler on 127.0.0.1 (a free port) and return its address."""
+        path = self.tmp / f"scheduler-{len(self.procs)}.json"
+        self.start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                   "--scheduler-file", str(path), *tls)
+        deadline = time.time() + 60
+        while not path.exists() or not path.read_text().strip():
+            assert time.time() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        time.sleep(0.1)  # the file is written at once; let it be complete
+        return json.loads(path.read_text())["address"]
+
+    def worker(self, address: str, *extra: str, nthreads: int = 1) -> subprocess.Popen:
+        """Start one worker process (no nanny: its pid is the worker's) for ``address``."""
+        return self.start("worker", address, "--nthreads", str(nthreads), "--nworkers", "1",
+                          "--no-dashboard", "--no-nanny", "--host", "127.0.0.1", *extra)
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc)
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def addresses(client) -> set[str]:
+    return set(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def worker_joined(client, before: set[str]) -> str:
+    """The address of the one worker that joined since ``before``."""
+    wait_for(lambda: addresses(client) - before, "a worker to join")
+    (address,) = addresses(client) - before
+    return address
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    """A scheduler with a CPU worker (1 thread) and a GPU-tagged worker (2 threads, GPU=1)."""
+    from distributed import Client
+
+    procs = Processes(tmp_path_factory.mktemp("dask"))
+    try:
+        address = procs.scheduler()
+        client = Client(address, set_as_default=False, timeout="30s")
+        procs.worker(address, "--name", "cpu")
+        cpu = worker_joined(client, set())
+        procs.worker(address, "--name", "gpu", "--resources", "GPU=1", nthreads=2)
+        gpu = worker_joined(client, {cpu})
+        yield {"address": address, "client": client, "cpu": cpu, "gpu": gpu, "procs": procs}
+        client.close()
+    finally:
+        close_clients()
+        procs.stop_all()
+
+
+def sleeper(config):
+    time.sleep(config["sleep"])
+    return config["x"]
+
+
+def overlap(trials, worker: str | None = None) -> int:
+    """The most trials that ran at the same moment (on ``worker``, or anywhere)."""
+    edges = sorted([(t.started, 1) for t in trials if worker in (None, t.worker)] +
+                   [(t.finished, -1) for t in trials if worker in (None, t.worker)])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def study_of(remote, resources, n_trials=4, sleep=0.6, **kwargs):
+    return nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(sleep)},
+                       metric="x", n_trials=n_trials, seed=0, cluster=remote["address"],
+                       storage=None, progress=False, resources=resources, **kwargs)
+
+
+# -- on a remote cluster ---------------------------------------------------------------------
+def test_slots_follow_the_workers_threads_and_resources(remote):
+    workers = workers_of(remote["client"])
+    assert workers[remote["gpu"]] == {"nthreads": 2, "resources": {"GPU": 1.0}}
+    assert slots(workers, None) == 3
+    assert slots(workers, {"GPU": 1}) == 1
+    assert slots(workers, {"GPU": 0.5}) == 2
+    assert slots(workers, {"GPU": 0.25}) == 2  # four fit the GPU, two the threads
+    assert slots({"w": {"nthreads": 10, "resources": {"GPU": 1}}}, {"GPU": 0.1}) == 10
+
+
+def test_gpu_trials_land_only_on_tagged_workers_one_at_a_time(remote):
+    study = study_of(remote, {"GPU": 1})
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 4
+    assert {t.worker for t in study.trials} == {remote["gpu"]}
+    assert overlap(study.trials) == 1
+
+
+def test_half_a_gpu_runs_two_trials_at_once_on_a_two_thread_gpu_worker(remote):
+    study = study_of(remote, {"GPU": 0.5}, n_trials=4, sleep=1.0)
+    assert {t.worker for t in study.trials} == {remote["gpu"]}
+    assert overlap(study.trials) == 2
+
+
+def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
+    with pytest.raises(ValueError, match=r"no worker offers TPU=1: the workers offer") as info:
+        study_of(remote, {"TPU": 1})
+    assert remote["gpu"] in str(info.value) and "--resources TPU=1" in str(info.value)
+    with pytest.raises(ValueError, match="drop --gpus"):
+        study_of(remote, {"GPU": 2})
+
+
+def test_fractions_beyond_the_threads_of_the_gpu_workers_are_noted(remote):
+    with pytest.warns(UserWarning, match=r"the workers' resources allow 4 trials at once but "
+                      r"their threads only 2: give the workers that offer GPU more threads"):
+        study = study_of(remote, {"GPU": 0.25}, n_trials=1, sleep=0)
+    assert study.trials[0].worker == remote["gpu"]
+
+
+def test_a_worker_killed_mid_study_is_survived(remote):
+    client, procs = remote["client"], remote["procs"]
+    victim = procs.worker(remote["address"], "--name", "victim", "--resources", "GPU=1")
+    victim_address = worker_joined(client, addresses(client))
+    try:
+        study = study_of(remote, {"GPU": 1}, n_trials=4, sleep=1.5, background=True)
+        wait_for(lambda: any(t.worker == victim_address and t.state == T.RUNNING
+                             for t in study.trials), "a trial on the victim")
+        os.kill(victim.pid, signal.SIGKILL)
+        study.wait()
+    finally:
+        procs.stop(victim)
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 4
+    assert all(t.worker != victim_address for t in study.trials)
+    assert max(t.attempts for t in study.trials) == 2
+
+
+def on_a_new_worker(config):
+    """1 once the trial runs on a worker that was not there when the study began."""
+    from distributed import get_worker
+
+    time.sleep(0.2)
+    return float(get_worker().address not in config["known"])
+
+
+def test_a_worker_that_joins_mid_study_is_used(remote):
+    client, procs = remote["client"], remote["procs"]
+    known = sorted(addresses(client))
+    study = nbtune.tune(on_a_new_worker, {"known": nbtune.fixed(known)}, metric="new",
+                        mode="max", target=1, n_trials=500, max_time=90,
+                        cluster=remote["address"], storage=None, progress=False,
+                        resources={"GPU": 1}, background=True)
+    wait_for(lambda: len(study.trials) >= 2, "the study to run")
+    joiner = procs.worker(remote["address"], "--name", "joiner", "--resources", "GPU=1")
+    try:
+        study.wait()
+    finally:
+        procs.stop(joiner)
+    assert study.stop_reason == "target"
+    assert study.best.worker not in known
+
+
+HIDE_NBTUNE = """\
+import sys
+
+class HideNbtune:
+    \"\"\"This worker's Python cannot import nbtune, as on a worker where it is not installed.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "nbtune" or name.startswith("nbtune."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, HideNbtune())
+"""
+
+OLD_NBTUNE = """\
+import nbtune
+nbtune.__version__ = "0.0.1"  # this worker's nbtune is another release than the notebook's
+"""
+
+
+def test_workers_without_nbtune_or_with_another_version_are_named(remote, tmp_path):
+    client, procs = remote["client"], remote["procs"]
+    for name, text in (("hide_nbtune.py", HIDE_NBTUNE), ("old_nbtune.py", OLD_NBTUNE)):
+        (tmp_path / name).write_text(text)
+    before = addresses(client)
+    worker = procs.worker(remote["address"], "--preload", str(tmp_path / "hide_nbtune.py"))
+    address = worker_joined(client, before)
+    try:
+        with pytest.raises(WorkerSetupError, match=rf"worker {address} cannot import nbtune "
+                           rf"\(ModuleNotFoundError.*pip install nbtune==0\.1\.0 there"):
+            study_of(remote, None)
+    finally:
+        procs.stop(worker)
+    wait_for(lambda: address not in addresses(client), "the worker to leave")
+    worker = procs.worker(remote["address"], "--preload", str(tmp_path / "old_nbtune.py"))
+    address = worker_joined(client, before)
+    try:
+        with pytest.warns(UserWarning, match=rf"{address} has nbtune 0\.0\.1"):
+            study = study_of(remote, {"GPU": 1}, n_trials=1, sleep=0)
+    finally:
+        procs.stop(worker)
+    assert study.trials[0].state == T.COMPLETED
+    wait_for(lambda: address not in addresses(client), "the worker to leave")
+
+
+def test_an_unreachable_address_or_a_bad_scheme_is_one_clear_error():
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler at "):
+            nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster="tcp://127.0.0.1:9", storage=None, progress=False)
+    with pytest.raises(ValueError, match=r"unknown scheme 'http://'"):
+        nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                    cluster="http://127.0.0.1:8786", storage=None, progress=False)
+
+
+# -- the GPUs of this machine ----------------------------------------------------------------
+NVIDIA_SMI_L = """\
+GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-3b8a1b1e-9c1c-2f4e-8b1a-0f7f5e6d7c8b)
+  MIG 3g.20gb     Device  0: (UUID: MIG-6f1c2e36-4a4f-5d6c-9e1b-2a3b4c5d6e7f)
+GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-8d0e4f2a-1b3c-4d5e-6f70-8192a3b4c5d6)
+"""
+NVIDIA_SMI_QUERY = """\
+0, GPU-3b8a1b1e-9c1c-2f4e-8b1a-0f7f5e6d7c8b, NVIDIA H100 80GB HBM3, 81559 MiB
+1, GPU-8d0e4f2a-1b3c-4d5e-6f70-8192a3b4c5d6, NVIDIA H100 80GB HBM3, 81559 MiB
+2, GPU-11111111-2222-3333-4444-555555555555, NVIDIA H100 80GB HBM3, 81559 MiB
+"""
+
+
+def test_nvidia_smi_output_is_parsed():
+    listed = parse_nvidia_smi(NVIDIA_SMI_L)
+    assert [(g.index, g.name) for g in listed] == [("0", "NVIDIA A100-SXM4-40GB"),
+                                                   ("1", "NVIDIA A100-SXM4-40GB")]
+    assert listed[1].uuid == "GPU-8d0e4f2a-1b3c-4d5e-6f70-8192a3b4c5d6"
+    queried = parse_nvidia_smi(NVIDIA_SMI_QUERY)
+    assert [(g.index, g.memory) for g in queried] == [("0", "81559 MiB"), ("1", "81559 MiB"),
+                                                      ("2", "81559 MiB")]
+    assert parse_nvidia_smi("NVIDIA-SMI has failed because it couldn't communicate with the "
+                            "NVIDIA driver.") == []
+
+
+def test_cuda_visible_devices_selects_and_orders_the_gpus():
+    gpus = parse_nvidia_smi(NVIDIA_SMI_QUERY)
+    assert [g.device for g in visible(gpus, None)] == ["0", "1", "2"]
+    assert [g.device for g in visible(gpus, "2,0")] == ["2", "0"]
+    assert [g.index for g in visible(gpus, "GPU-8d0e4f2a,7,0")] == ["1"]  # CUDA stops at 7
+    assert visible(gpus, "GPU-8d0e4f2a")[0].device == "GPU-8d0e4f2a"
+    assert visible(gpus, "") == [] and visible(gpus, "-1") == []
+
+
+def test_the_gpu_count_can_be_overridden():
+    assert gpu_devices(env={"NBTUNE_GPUS": "0"}) == []
+    assert gpu_devices(env={"NBTUNE_GPUS": "2"}) == ["0", "1"]  # none detected here: 0 .. N-1
+    assert gpu_devices(0, env={"NBTUNE_GPUS": "2"}) == []
+    assert gpu_devices(["3", "GPU-8d0e"], env={}) == ["3", "GPU-8d0e"]
+    assert gpu_devices(env={}) == [g.device for g in visible(parse_nvidia_smi(""), None)]
+    with pytest.raises(ValueError, match="NBTUNE_GPUS must be a number of GPUs"):
+        gpu_devices(env={"NBTUNE_GPUS": "all"})
+    with pytest.raises(ValueError, match=">= 0"):
+        gpu_devices(-1, env={})
+    assert GPU("1").device == "1"
+
+
+def test_check_resources_with_no_workers_says_so():
+    with pytest.raises(ValueError, match="the cluster has no workers"):
+        check_resources({}, {"GPU": 1})
+    assert check_resources({}, None) == 0
+
+
+# -- TLS -------------------------------------------------------------------------------------
+def write_certificates(folder: Path) -> dict[str, str]:
+    """A self-signed CA and a certificate it signs for 127.0.0.1: the paths of the PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject, issuer, key, signer, ca: bool):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nbtune test CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    ca = certificate(ca_name, ca_name, ca_key, ca_key, ca=True)
+    cert = certificate(name, ca_name, key, ca_key, ca=False)
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def test_a_study_runs_over_tls(tmp_path):
+    import dask
+    from distributed.security import Security
+
+    pem = write_certificates(tmp_path)
+    tls = ("--tls-ca-file", pem["ca"], "--tls-cert", pem["cert"], "--tls-key", pem["key"])
+    procs = Processes(tmp_path)
+    try:
+        address = procs.scheduler("--protocol", "tls", *tls)
+        assert address.startswith("tls://")
+        procs.worker(address, *tls)
+        security = Security(tls_ca_file=pem["ca"], tls_client_cert=pem["cert"],
+                            tls_client_key=pem["key"], require_encryption=True)
+        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(0)},
+                            metric="x", n_trials=2, cluster=address, security=security,
+                            storage=None, progress=False)
+        assert [t.state for t in study.trials] == [T.COMPLETED] * 2
+        assert all(t.worker.startswith("tls://") for t in study.trials)
+        close_clients()
+        # without security=, the certificates of Dask's configuration are used
+        with dask.config.set({"distributed.comm.tls.ca-file": pem["ca"],
+                              "distributed.comm.tls.client.cert": pem["cert"],
+                              "distributed.comm.tls.client.key": pem["key"]}):
+            study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(0)},
+                                metric="x", n_trials=1, cluster=address, storage=None,
+                                progress=False)
+        assert study.trials[0].state == T.COMPLETED
+    finally:
+        close_clients()
+        procs.stop_all()
+
+
+# -- %tune_cluster ---------------------------------------------------------------------------
+@pytest.fixture
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    shell.run_line_magic("config", "Tune.storage = ''")
+    tune = next(c for c in shell.configurables if type(c).__name__ == "Tune")
+    yield shell, tune
+    tune.cluster = None
+    shell.run_line_magic("config", "Tune.storage = 'nbtune.db'")
+    for name in ("study", "mine", "number"):
+        shell.user_ns.pop(name, None)
+
+
+GPU_CELL = """\
+x = uniform(0, 1)
+import os
+device = float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))
+"""
+
+
+def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote, ip):
+    from distributed import Client
+
+    shell, tune = ip
+    info = shell.run_line_magic("tune_cluster", remote["address"])
+    assert tune.cluster == remote["address"]
+    text = repr(info)
+    assert remote["address"] in text and remote["gpu"] in text and "GPU=1" in text
+    assert "<table>" in info._repr_html_()
+    assert repr(shell.run_line_magic("tune_cluster", "")).splitlines()[0] == text.splitlines()[0]
+
+    shell.user_ns["mine"] = mine = Client(remote["address"], set_as_default=False)
+    try:
+        info = shell.run_line_magic("tune_cluster", "mine")
+        assert tune.cluster is mine and remote["gpu"] in info.workers
+        res = shell.run_cell(f"%%tune -n 2 --gpus 1 --metric device\n{GPU_CELL}")
+        assert res.success, res.error_in_exec
+        study = shell.user_ns["study"]
+        assert {t.worker for t in study.trials} == {remote["gpu"]}
+        with pytest.raises(UsageError, match=r"^%%tune: no worker offers GPU=4: the workers"):
+            shell.run_cell_magic("tune", "-n 1 --gpus 4 --metric device", GPU_CELL)
+    finally:
+        mine.close()
+
+
+def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
+    shell, tune = ip
+    tune.cluster = "tcp://127.0.0.1:9"
+    try:
+        info = shell.run_line_magic("tune_cluster", "local --workers 2 --gpus 1")
+        assert tune.cluster is None and info.kind == "local"
+        assert sorted(len(w["resources"]) for w in info.workers.values()) == [0, 0, 1]
+        res = shell.run_cell(f"%%tune -n 2 --gpus 1 --metric device\n{GPU_CELL}")
+        assert res.success, res.error_in_exec
+        study = shell.user_ns["study"]
+        (gpu,) = [a for a, w in info.workers.items() if w["resources"]]
+        assert {t.worker for t in study.trials} == {gpu}
+        assert [t.value for t in study.trials] == [0.0, 0.0]  # CUDA_VISIBLE_DEVICES="0"
+        assert get_client("local") is get_client(None)  # tune(cluster="local") uses it too
+    finally:
+        close_clients()
+
+
+@pytest.mark.parametrize("line, message", [
+    ("local --gpus -1", r"argument --gpus: invalid an integer >= 0 value: '-1'"),
+    ("local --workers many", r"argument --workers: invalid an integer >= 0 value"),
+    ("local --cpus 3", r"unknown option '--cpus'"),
+    ("http://127.0.0.1:8786", r"unknown scheme 'http://'"),
+    ("tcp://127.0.0.1:9", r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"),
+    ("nosuchname", r"'nosuchname' is not defined in the notebook"),
+    ("number", r"'number' is a int, not a Dask Client or cluster"),
+    ("tcp://127.0.0.1:9 extra", r"unexpected 'extra'"),
+])
+def test_tune_cluster_errors_are_one_line(ip, line, message):
+    import dask
+
+    shell, tune = ip
+    shell.user_ns["number"] = 3
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(UsageError, match=r"^%tune_cluster: " + message) as info:
+            shell.run_line_magic("tune_cluster", line)
+    assert "\n" not in str(info.value) and tune.cluster is None
+
+
+def test_unload_removes_tune_cluster():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    shell.run_line_magic("unload_ext", "nbtune")
+    try:
+        assert "tune_cluster" not in shell.magics_manager.magics["line"]
+    finally:
+        shell.run_line_magic("load_ext", "nbtune")
