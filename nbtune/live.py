@@ -11,7 +11,7 @@ import html
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import trial as T
 from .run.events import Observer
@@ -34,7 +34,7 @@ class Tracker(Observer):
     """What every view shows, computed from the study's trials when a redraw asks for it."""
 
     def __init__(self, study, n_trials: int | None = None, max_time: float | None = None,
-                 concurrency: int | None = None, interval: float = 0.25):
+                 concurrency: int | Callable[[], int] | None = None, interval: float = 0.25):
         self.study, self.n_trials, self.max_time = study, n_trials, max_time
         self.concurrency, self.interval = concurrency, interval
         self.info: dict[str, Any] = {}
@@ -215,7 +215,8 @@ class LivePanel(Tracker):
         self.bar.value, self.label.value = fraction, html.escape(label)
         counts = self.counts()
         busy = counts.get(T.RUNNING, 0)
-        workers = f" · {busy}/{self.concurrency} slots busy" if self.concurrency else ""
+        slots = self.concurrency() if callable(self.concurrency) else self.concurrency
+        workers = f" · {busy}/{slots} slots busy" if slots else ""
         self.counts_html.value = " · ".join(f"{n} {s}" for s, n in counts.items()) + workers
         self.best_html.value = html.escape(self.best_line())
         self.table.value = self.table_html()

@@ -118,7 +118,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
     view = make_progress(progress, result, n_trials=planned, max_time=max_time,
-                         concurrency=concurrency or capacity())
+                         concurrency=concurrency or capacity)  # follows workers that come and go
     if view is not None:
         observers, result.live = [*observers, view], view
     loop = Loop(client, trial_fn, trials, search, sched,
