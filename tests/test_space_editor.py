@@ -1,6 +1,6 @@
-"""The space editor: rows, checks, and the round trip with a cell's lines.
+"""The space editor: rows, checks, the round trip with a cell's lines, and the magics that open it.
 
-Widgets are driven as a person would: values set, buttons clicked.
+Widgets are driven as a person would (values set, buttons clicked) through a real InteractiveShell.
 """
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import html
 import re
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
+import nbtune
 from nbtune import space as S
 from nbtune.notebook.cell import parse_cell, space_to_lines
 from nbtune.notebook.space_editor import SpaceEditor
@@ -185,3 +187,165 @@ def walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
         yield from walk(child)
+
+
+# -- the magics ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    return shell
+
+
+@pytest.fixture
+def shell(ip, client, db):
+    ip.run_line_magic("config", f"Tune.cluster = {client.scheduler.address!r}")
+    ip.run_line_magic("config", f"Tune.storage = {db!r}")
+    yield ip
+    for name in ("study", "space", "sp", "ed", "grid_space", "x", "_"):
+        ip.user_ns.pop(name, None)
+
+
+EDIT = """\
+lr    = loguniform(1e-4, 1e-1)  # learning rate
+units = choice(8, 16)
+
+import math
+loss = (math.log10(lr) + 2) ** 2 + units / 100   # the body
+"""
+
+
+def test_edit_then_apply_rewrites_the_space_lines_and_leaves_the_body(shell):
+    res = shell.run_cell("%%tune --edit -n 3 --metric loss\n" + EDIT)
+    assert res.success, res.error_in_exec
+    ed = res.result
+    assert isinstance(ed, SpaceEditor)
+    assert ed.lines() == ["lr    = loguniform(1e-4, 1e-1)", "units = choice(8, 16)"]
+    ed.views[1].inputs["values"].value = ["8", "16", "32"]
+    ed.views[0].inputs["hi"].value = 0.01
+    ed.apply_button.click()
+    head, body = "%%tune --edit -n 3 --metric loss\n", EDIT.split("\n", 2)[2]
+    assert ed.cell_text == (head + "lr    = loguniform(0.0001, 0.01)  # learning rate\n"
+                            "units = choice(8, 16, 32)\n" + body)
+    assert shell.rl_next_input == ed.cell_text  # a plain shell rewrites at once
+    assert "rewritten" in text(ed.status)
+    assert "study" not in shell.user_ns  # --edit runs nothing
+
+
+def test_run_starts_the_study_in_the_edited_space(shell, db):
+    ed = shell.run_cell("%%tune --edit -n 3 --metric loss --seed 2 --study edited\n" + EDIT).result
+    ed.views[0].kind.value = "uniform"
+    ed.views[0].inputs["lo"].value, ed.views[0].inputs["hi"].value = 0.001, 0.002
+    ed.views[1].inputs["values"].value = ["4"]
+    ed.run_button.click()
+    study = shell.user_ns["study"]
+    assert study.name == "edited" and len(study.completed) == 3
+    assert all(0.001 <= t.config["lr"] <= 0.002 and t.config["units"] == 4 for t in study.trials)
+    assert nbtune.load_study("edited", storage=db).space == ed.space
+    assert "units = choice(4)" in ed.cell_text and "lr    = uniform(0.001, 0.002)" in ed.cell_text
+
+
+def test_run_shows_why_a_study_cannot_start(shell, db):
+    ed = shell.run_cell("%%tune --edit -n 3 --metric accuracy\n" + EDIT).result
+    assert ed.run() is None
+    assert "never sets 'accuracy'" in text(ed.status)
+    assert nbtune.list_studies(db) == []
+
+
+@pytest.mark.parametrize("kind", ["space", "dict", "editor"])
+def test_space_from_the_notebook(shell, kind):
+    space = {"x": S.grid(1, 2, 3)}
+    shell.user_ns["sp"] = {"space": S.Space(space), "dict": space,
+                           "editor": SpaceEditor(space)}[kind]
+    res = shell.run_cell("%%tune --space sp -n 3 --searcher grid --metric v\n"
+                         "k = choice(10)\nv = x * k\n")
+    assert res.success, res.error_in_exec
+    trials = shell.user_ns["study"].trials
+    assert sorted(t.value for t in trials) == [10, 20, 30]
+    assert list(trials[0].config) == ["x", "k"]
+
+
+def test_tune_space_edits_a_notebook_space_and_binds_it(shell, capsys):
+    res = shell.run_cell("import nbtune\nsp = {'lr': nbtune.loguniform(1e-3, 1.0)}\n"
+                         "ed = %tune_space sp")
+    assert res.success, res.error_in_exec
+    ed = shell.user_ns["ed"]
+    ed.views[0].inputs["lo"].value = 1e-5
+    ed.apply_button.click()
+    assert shell.user_ns["sp"] == {"lr": S.loguniform(1e-5, 1.0)}  # a dict stays a dict
+    assert "%%tune --space sp" in text(ed.status)
+    assert shell.run_line_magic("tune_space", "ed") is ed
+    empty = shell.run_line_magic("tune_space", "")
+    assert empty.rows == []
+    empty.add.click()
+    empty.apply_button.click()
+    assert shell.user_ns["space"] == S.Space({"x1": S.uniform(0, 1)})
+
+
+@pytest.mark.parametrize("source, message", [
+    ("%tune_space nope", "%tune_space: 'nope' is not defined in the notebook"),
+    ("x = 3\n%tune_space x", "'x' holds a value of type int, not a space"),
+    ("%tune_space a b", "give one name at most"),
+    ("%%tune --space nope\nv = 1", "%%tune --space: 'nope' is not defined in the notebook"),
+    ("x = [1]\n%%tune --space x\nv = 1", "'x' holds a value of type list, not a space"),
+    ("sp = {'a b': 1}\n%%tune --space sp\nv = 1",
+     "'sp' does not hold a valid space: hyperparameter names must be non-empty strings"),
+    ("ed = nbtune.SpaceEditor({'x': uniform(0, 1)})\ned.views[0].name.value = '1x'\n"
+     "%%tune --space ed --metric v\nv = x", "'ed' does not hold a valid space: the space is "
+     "invalid: row 1 (1x): '1x' is not a Python name"),
+    ("sp = {'x': uniform(0, 1)}\n%%tune --space sp\nx = uniform(0, 2)\nv = x",
+     "hyperparameter 'x' is declared both in the cell and in --space sp"),
+    ("sp = {'x': uniform(0, 1)}\n%%tune --space sp --edit\nv = x", "run %tune_space sp"),
+    ("%%tune --edit\nx = uniform(0, 1); v = x",
+     "put the trial code on a line of its own"),
+])
+def test_wrong_input_is_one_clear_line(shell, capsys, source, message):
+    shell.user_ns.update(uniform=S.uniform, nbtune=nbtune)
+    cells = source.split("\n%", 1)
+    if len(cells) == 2:
+        assert shell.run_cell(cells[0]).success
+        source = "%" + cells[1]
+    res = shell.run_cell(source)
+    assert not res.success
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_unload_removes_tune_space(ip):
+    ip.run_line_magic("unload_ext", "nbtune")
+    assert "tune_space" not in ip.magics_manager.magics["line"]
+    ip.run_line_magic("load_ext", "nbtune")
+    assert "tune_space" in ip.magics_manager.magics["line"]
+
+
+def test_in_a_kernel_apply_writes_the_cell_when_it_runs_next(tmp_path):
+    """ipykernel sends set_next_input with the reply to the cell being executed, and a button
+    click is no cell: Apply keeps the text until the edited cell runs again, and then its own
+    reply rewrites it (JupyterLab replaces that cell's text)."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    shown: list[dict] = []
+    try:
+        def execute(code: str) -> dict:
+            reply = kc.execute_interactive(code, timeout=60, output_hook=lambda msg: shown.append(
+                msg["content"].get("data", {})))
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return reply["content"]
+
+        source = "%%tune --edit -n 3\n" + EDIT
+        execute("%load_ext nbtune")
+        assert execute(source)["payload"] == []
+        assert any("application/vnd.jupyter.widget-view+json" in d for d in shown)  # a widget
+        clicked = execute("ed = _\ned.views[1].inputs['values'].value = ['8', '16', '32']\n"
+                          "ed.apply_button.click()\nassert 'run this cell again' in "
+                          "ed.status.value, ed.status.value")
+        assert clicked["payload"] == []  # nothing for the cell that clicked
+        (payload,) = execute(source)["payload"]
+        assert payload["source"] == "set_next_input" and payload["replace"] is True
+        assert payload["text"] == source.replace("choice(8, 16)", "choice(8, 16, 32)")
+        assert execute(source)["payload"] == []  # written once
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
