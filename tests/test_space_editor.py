@@ -233,6 +233,15 @@ def test_edit_then_apply_rewrites_the_space_lines_and_leaves_the_body(shell):
     assert "study" not in shell.user_ns  # --edit runs nothing
 
 
+def test_edit_a_cell_without_space_lines_adds_them_on_top(shell):
+    ed = shell.run_cell("%%tune --edit --metric v\n# the body\nv = x\n").result
+    assert ed.rows == []
+    ed.add.click()
+    ed.views[0].name.value = "x"
+    ed.apply_button.click()
+    assert ed.cell_text == "%%tune --edit --metric v\nx = uniform(0.0, 1.0)\n# the body\nv = x\n"
+
+
 def test_run_starts_the_study_in_the_edited_space(shell, db):
     ed = shell.run_cell("%%tune --edit -n 3 --metric loss --seed 2 --study edited\n" + EDIT).result
     ed.views[0].kind.value = "uniform"

@@ -131,8 +131,8 @@ def rows_from_space(space: S.Space | dict | None) -> list[Row]:
 
 
 def rows_from_cell(source: str) -> list[Row]:
-    """One row per space line of a %%tune cell, each remembering its code as written."""
-    parsed = parse_cell(source)
+    """One row per space line of a %%tune cell (none yet is fine), each remembering its code."""
+    parsed = parse_cell(source, need_space=False)
     return [Row.from_domain(k, parsed.space[k], code)
             for k, code in zip(parsed.names, parsed.statements)]
 
