@@ -8,7 +8,6 @@ import html
 import re
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import nbtune
 from nbtune import space as S
@@ -190,21 +189,6 @@ def walk(widget):
 
 
 # -- the magics ---------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbtune")
-    return shell
-
-
-@pytest.fixture
-def shell(ip, client, db):
-    ip.run_line_magic("config", f"Tune.cluster = {client.scheduler.address!r}")
-    ip.run_line_magic("config", f"Tune.storage = {db!r}")
-    yield ip
-    for name in ("study", "space", "sp", "ed", "grid_space", "x", "_"):
-        ip.user_ns.pop(name, None)
 
 
 EDIT = """\
