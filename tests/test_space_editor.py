@@ -99,6 +99,14 @@ def test_edits_through_the_widgets_give_the_space_and_its_code():
     assert list(ed.space) == ["lr", "act", "x1"]
 
 
+def test_an_integer_range_stays_integer_when_edited():
+    ed = SpaceEditor({"q": S.quniform(0, 100, 5), "w": S.choice(1, 2, weights=[0.123456789, 1])})
+    ed.views[0].inputs["hi"].value = 50.0
+    retype(ed.views[1])  # weights are shown exactly: typing them again changes nothing
+    assert ed.lines() == ["q = quniform(0, 50, 5)", "w = choice(1, 2, weights=[0.123456789, 1.0])"]
+    assert isinstance(ed.space["q"].default(), int)
+
+
 def test_a_preview_is_drawn_again_only_when_its_domain_changes():
     ed = SpaceEditor({"x": S.uniform(0, 1)})
     view = ed.views[0]

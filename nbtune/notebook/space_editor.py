@@ -117,6 +117,9 @@ class _RowView:
             value = parse_value(value)
         elif name == "values":
             value = [parse_value(v) for v in value]
+        elif isinstance(value, float) and value.is_integer() and \
+                isinstance(getattr(self.row, name), int):
+            value = int(value)  # FloatText gives floats; an integer bound stays an integer
         setattr(self.row, name, value)
         slider = self.sliders.get(name)
         if slider is not None and isinstance(value, float) and value > 0:
@@ -165,7 +168,7 @@ class _RowView:
             return show_value(value)
         if name == "weights":
             return "" if value is None else value if isinstance(value, str) else \
-                ", ".join(f"{w:g}" for w in value)
+                ", ".join(f"{w:g}" if float(f"{w:g}") == w else repr(w) for w in value)
         try:
             return float(value) if name != "n" else int(value)
         except (TypeError, ValueError, OverflowError):
