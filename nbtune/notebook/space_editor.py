@@ -194,9 +194,10 @@ class SpaceEditor:
     """A search space shown as editable rows (``nbtune.SpaceEditor(space)``, ``%tune_space``).
 
     ``editor.space`` is the edited `Space` (a ValueError naming the invalid row otherwise);
-    ``editor.lines()`` its cell lines. Bound to a cell (``%%tune --edit``), Apply rewrites the
-    cell's space lines (``editor.cell_text``) and Run starts the study; otherwise Apply calls
-    ``on_apply(space)`` (``%tune_space NAME`` binds NAME).
+    ``editor.lines()`` its cell lines. Given a cell's text (``source``, as ``%%tune --edit``
+    does) the rows are its space lines and Apply sets ``editor.cell_text``, the cell with them
+    rewritten; otherwise they are `space`'s. Apply then calls ``on_apply(editor)`` (its return
+    value, if any, is the message shown) and Run calls ``on_run(editor)``.
     """
 
     def __init__(self, space: S.Space | dict | None = None, *, source: str | None = None,
