@@ -346,7 +346,11 @@ def test_in_a_kernel_apply_writes_the_cell_when_it_runs_next(tmp_path):
         (payload,) = execute(source)["payload"]
         assert payload["source"] == "set_next_input" and payload["replace"] is True
         assert payload["text"] == source.replace("choice(8, 16)", "choice(8, 16, 32)")
-        assert execute(source)["payload"] == []  # written once
+        rewritten = payload["text"]  # what the cell now reads; a second Apply works on it
+        execute("ed = _\ned.views[1].inputs['values'].value = ['8']\ned.apply_button.click()")
+        (payload,) = execute(rewritten)["payload"]
+        assert payload["text"] == source.replace("choice(8, 16)", "choice(8)")
+        assert execute(payload["text"])["payload"] == []  # written once
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

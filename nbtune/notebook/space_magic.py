@@ -90,7 +90,7 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
     applied = magics._applied.pop(cell, None)
     if applied is not None:  # Apply was pressed in a kernel: this run's reply rewrites the cell
         shell.set_next_input(applied, replace=True)
-        source = applied
+        source, cell = applied, applied.split("\n", 1)[1]  # the cell as it now reads
 
     def write(editor: SpaceEditor) -> str:
         if _writes_at_once(shell):
