@@ -26,8 +26,17 @@ __all__ = [
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
-    "MedianScheduler", "PercentileScheduler", "Observer", "__version__",
+    "MedianScheduler", "PercentileScheduler", "Observer", "SpaceEditor", "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """``nbtune.SpaceEditor`` is imported on first use, so ``import nbtune`` needs no ipywidgets."""
+    if name == "SpaceEditor":
+        from .notebook.space_editor import SpaceEditor
+
+        return SpaceEditor
+    raise AttributeError(f"module 'nbtune' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:

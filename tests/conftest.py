@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Dask LocalCluster (worker processes) for the session."""
+"""Shared fixtures: one real Dask LocalCluster (worker processes) for the session, and a real
+IPython InteractiveShell with nbtune loaded."""
 from __future__ import annotations
 
 import pytest
@@ -24,3 +25,27 @@ def client():
 def db(tmp_path):
     """Path of a fresh SQLite study file."""
     return str(tmp_path / "studies.db")
+
+
+@pytest.fixture(scope="module")
+def ip():
+    """The process's InteractiveShell with ``%load_ext nbtune`` run."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbtune")
+    return shell
+
+
+# notebook names the magic tests bind; removed after each of them
+BOUND = ("study", "best", "lr", "hidden", "space", "sp", "ed", "x", "_")
+
+
+@pytest.fixture
+def shell(ip, client, db):
+    """The shell with nbtune loaded, the test cluster and a fresh storage file configured."""
+    ip.run_line_magic("config", f"Tune.cluster = {client.scheduler.address!r}")
+    ip.run_line_magic("config", f"Tune.storage = {db!r}")
+    yield ip
+    for name in BOUND:
+        ip.user_ns.pop(name, None)

@@ -357,3 +357,25 @@ def test_replace_space_lines_round_trips_the_example():
     out = replace_space_lines(EXAMPLE, p.space)
     assert parse_cell(out).space == p.space
     assert body_after(out, 3) == body_after(EXAMPLE, 3)
+
+
+def test_statements_keep_each_space_line_as_written():
+    src = ("%%tune\nlr  = loguniform(1e-4, 1e-1)  # rate\nw = choice(\r\n    'a', 'é')\n"
+           "g = linspace('0:1:5')\nx = lr\n")
+    p = parse_cell(src)
+    assert p.statements == ["lr  = loguniform(1e-4, 1e-1)", "w = choice(\r\n    'a', 'é')",
+                            "g = linspace('0:1:5')"]
+
+
+def test_a_body_alone_parses_when_the_space_comes_from_elsewhere():
+    p = parse_cell("\nloss = lr * 2\n", need_space=False)
+    assert p.names == [] and len(p.space) == 0 and p.space_lines == (0, 0)
+    assert p.free_names == ["lr"] and p.body == "\nloss = lr * 2\n" and p.statements == []
+    assert "declares no search space" in error("\nloss = lr * 2\n")
+
+
+def test_replace_space_lines_takes_lines_as_rendered_elsewhere():
+    src = "%%tune\nlr = uniform(0, 1)  # keep\nk = choice(1, 2)\nx = lr\n"
+    space = S.Space({"lr": S.uniform(0, 1), "k": S.choice(1, 2, 3)})
+    out = replace_space_lines(src, space, ["lr=uniform(0,1)", "k = choice(1, 2, 3)"])
+    assert out == "%%tune\nlr=uniform(0,1)  # keep\nk = choice(1, 2, 3)\nx = lr\n"

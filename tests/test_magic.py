@@ -3,27 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import nbtune
 from nbtune import trial as T
-
-
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbtune")
-    return shell
-
-
-@pytest.fixture
-def shell(ip, client, db):
-    """The shell with nbtune loaded, the test cluster and a fresh storage file configured."""
-    ip.run_line_magic("config", f"Tune.cluster = {client.scheduler.address!r}")
-    ip.run_line_magic("config", f"Tune.storage = {db!r}")
-    yield ip
-    for name in ("study", "best", "lr", "hidden"):
-        ip.user_ns.pop(name, None)
 
 
 def run(shell, line, cell):

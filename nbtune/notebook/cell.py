@@ -10,7 +10,7 @@ import builtins
 import inspect
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nbtune import space as S
@@ -48,6 +48,7 @@ class ParsedCell:
     names: list[str]              # hyperparameter names, in declared order
     free_names: list[str]         # notebook globals the body reads (sorted)
     assigned: list[str]           # names the body binds at module level (sorted)
+    statements: list[str] = field(default_factory=list)  # each space line's code, as written
 
     def metric_assigned(self, metric: str) -> bool:
         """Whether the body binds `metric` at module level (so it can be read after the run)."""
@@ -56,6 +57,12 @@ class ParsedCell:
 
 def _ending(line: str) -> str:
     return line[len(line.rstrip("\r\n")):]
+
+
+def _segment(lines: list[str], stmt: ast.stmt) -> str:
+    """The source of a top-level statement, as written (its trailing comment left out)."""
+    chunk = lines[stmt.lineno - 1:stmt.end_lineno or stmt.lineno]
+    return "".join(chunk[:-1]) + chunk[-1].encode()[:stmt.end_col_offset].decode()
 
 
 def _parse(source: str) -> tuple[list[str], ast.Module]:
@@ -262,8 +269,11 @@ def _resolve(sc: _Scope) -> tuple[set[str], set[str]]:
     return free, gbound
 
 
-def parse_cell(source: str) -> ParsedCell:
-    """Split a %%tune cell into its Space and its trial body; CellError names any mistake."""
+def parse_cell(source: str, need_space: bool = True) -> ParsedCell:
+    """Split a %%tune cell into its Space and its trial body; CellError names any mistake.
+
+    With ``need_space=False`` a cell without space lines is a body alone (its space comes from
+    elsewhere, e.g. ``%%tune --space NAME``)."""
     lines, tree = _parse(source)
     stmts, body_stmts = _space_stmts(tree)
     domains: dict[str, S.Domain] = {}
@@ -285,21 +295,22 @@ def parse_cell(source: str) -> ParsedCell:
             raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' comes after the "
                             f"trial code started (line {body_stmts[0].lineno}); move it to the "
                             "top of the cell")
-    if not stmts:
+    if not stmts and need_space:
         raise CellError("the cell declares no search space: start it with lines like "
                         "`lr = loguniform(1e-4, 1e-1)`")
     if not body_stmts:
         raise CellError("the cell has no trial code after the search space: add the code that "
                         "trains and sets the metric, e.g. `accuracy = clf.score(X_val, y_val)`")
-    first, last = stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno
+    first, last = (stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno) if stmts else (0, 0)
     code = [_ending(ln) if i == 0 and _HEADER.match(ln) or first <= i + 1 <= last else ln
             for i, ln in enumerate(lines)]
     names = list(domains)
     return ParsedCell(
         space=S.Space(domains), space_lines=(first, last),
-        space_source=[ln.rstrip("\r\n") for ln in lines[first - 1:last]], body="".join(code),
+        space_source=[ln.rstrip("\r\n") for ln in lines[first - 1:last]] if stmts else [],
+        body="".join(code),
         names=names, free_names=sorted(free - bound - set(names) - _BUILTINS - INJECTED),
-        assigned=sorted(bound))
+        assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts])
 
 
 def _render(dom: S.Domain) -> str:
@@ -321,13 +332,16 @@ def space_to_lines(space: S.Space, widths: bool = True) -> list[str]:
     return [f"{name:<{w}} = {_render(dom)}" for name, dom in space.items()]
 
 
-def replace_space_lines(source: str, space: S.Space) -> str:
-    """`source` with its space block rewritten from `space`; the rest stays byte-identical."""
+def replace_space_lines(source: str, space: S.Space, rendered: list[str] | None = None) -> str:
+    """`source` with its space block rewritten from `space`; the rest stays byte-identical.
+
+    `rendered` (one line per name of `space`) replaces the canonical `space_to_lines(space)`, so
+    a caller can keep a line as the person wrote it."""
     # Same names in the same order: each line is replaced in place, so comments survive;
     # otherwise the whole block is. No block yet: one goes at the top (after a %%tune header).
     lines, tree = _parse(source)
     stmts, _ = _space_stmts(tree)
-    new = space_to_lines(space)
+    new = space_to_lines(space) if rendered is None else list(rendered)
     if not stmts:
         head = 1 if lines and _HEADER.match(lines[0]) else 0
         if head and not _ending(lines[0]):

@@ -20,9 +20,10 @@ from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..tune import tune
-from .cell import CellError, parse_cell
+from .cell import CellError, ParsedCell, parse_cell
 from .options import (build_cluster_parser, build_parser, parse_cluster_line, parse_line,
                       resources_of, scheduler_options)
+from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .trialfn import CellTrial
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
@@ -70,15 +71,32 @@ class Tune(Magics):
             self.cluster = cluster
         super()._load_config(cfg, section_names=section_names, traits=traits)
 
+    def __init__(self, shell=None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
+
     # -- the cell -------------------------------------------------------------------------
     @cell_magic
-    def tune(self, line: str, cell: str) -> None:
+    def tune(self, line: str, cell: str) -> Any:
         """Run the cell as a study: space lines at the top, the trial body below them."""
         args = parse_line(line)
-        try:
-            parsed = parse_cell("\n" + cell)  # line 1 is the %%tune line, as in the notebook
+        if args.edit:
+            return edit_cell(self, line, args, cell)
+        return self._start(args, self._parse(args, cell))
+
+    def _parse(self, args, cell: str) -> ParsedCell:
+        """The cell's space and body; with --space NAME, the notebook's space joins the cell's."""
+        try:  # line 1 is the %%tune line, as in the notebook
+            parsed = parse_cell("\n" + cell, need_space=args.space is None)
         except CellError as exc:
             raise UsageError(f"%%tune: {exc}") from None
+        if args.space is None:
+            return parsed
+        space = space_named(self.shell.user_ns, args.space, "%%tune --space", editor=False)
+        return with_space(parsed, space, args.space)
+
+    def _start(self, args, parsed: ParsedCell) -> None:
+        """Run the parsed cell as a study with the line's options."""
         metric = args.metric or self.metric
         mode = args.mode or self.mode
         if not (metric in parsed.assigned or _reads_metric(parsed.body, metric)):
@@ -217,6 +235,12 @@ class Tune(Magics):
                              "Client or cluster")
         return value
 
+    @line_magic
+    def tune_space(self, line: str = "") -> Any:
+        """Open the space editor: ``%tune_space`` (empty) or ``%tune_space NAME`` (a Space, a dict
+        name -> domain, or an editor); Apply binds the edited space to NAME (default ``space``)."""
+        return open_space_editor(self.shell, line)
+
     # -- studies in the storage --------------------------------------------------------------
     @line_magic
     def tune_studies(self, line: str = "") -> None:
@@ -284,6 +308,6 @@ def unload(shell) -> None:
     shell.unobserve(_close_on_exit, names="exit_now")
     table = shell.magics_manager.magics
     table["cell"].pop("tune", None)
-    for name in ("tune_studies", "tune_show", "tune_cluster"):
+    for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space"):
         table["line"].pop(name, None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]

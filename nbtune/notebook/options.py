@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--background", action="store_true", help="return at once; the study fills in")
     a("--apply", action="store_true",
       help="afterwards, set the best values of the space's names in the notebook")
+    a("--edit", action="store_true", help="open the space editor on the cell's space lines "
+      "instead of running (Apply rewrites them, Run starts the study)")
+    a("--space", metavar="NAME", help="take the space from the notebook variable NAME (a Space, "
+      "a dict name -> domain, or a SpaceEditor); the cell may add lines of its own")
     return p
 
 

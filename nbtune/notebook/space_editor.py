@@ -1,0 +1,356 @@
+"""`SpaceEditor`: a widget that shows a search space one row per hyperparameter and edits it.
+
+What the rows mean (kinds, checks, code) lives in :mod:`nbtune.notebook.space_rows`; this module
+only draws them with ipywidgets and copies values between widgets and rows. Every widget carries a
+stable CSS class (``nbtune-space-*``) so a browser test can find it.
+"""
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+
+from nbtune import space as S
+
+from .cell import replace_space_lines
+from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
+                         row_errors, rows_from_cell, rows_from_space, show_value)
+
+__all__ = ["SpaceEditor", "preview_png"]
+
+_LABELS = {"lo": "low", "hi": "high", "q": "step", "n": "points", "values": "values",
+           "weights": "weights", "value": "value"}
+_PREVIEWS: dict[str, bytes] = {}  # repr(domain) -> PNG; a domain's preview is drawn once
+
+
+def preview_png(dom: S.Domain, samples: int = 400) -> bytes:
+    """A small histogram (PNG) of values drawn from `dom`; finite domains: each value's share."""
+    key = repr(dom)
+    if key not in _PREVIEWS:
+        from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+        fig = Figure(figsize=(2.0, 0.6), dpi=72)
+        ax = fig.add_axes((0.02, 0.3, 0.96, 0.68))
+        if dom.values is not None:  # finite: the exact probabilities, nothing to sample
+            vals, weights = dom.values, getattr(dom, "weights", None)
+            ax.bar(range(len(vals)), weights or [1 / len(vals)] * len(vals), color="#4c72b0")
+            ax.set_xticks(range(len(vals)), [show_value(v)[:6] for v in vals], fontsize=6)
+        else:
+            rng = np.random.default_rng(0)
+            draws = [dom.sample(rng) for _ in range(samples)]
+            lo, hi = dom.lo, dom.hi  # type: ignore[attr-defined]
+            log = getattr(dom, "log", False)
+            bins = np.geomspace(lo, hi, 21) if log else np.linspace(lo, hi, 21)
+            ax.hist(draws, bins=bins, color="#4c72b0")
+            if log:
+                ax.set_xscale("log")
+            ax.tick_params(labelsize=6)
+        ax.set_yticks([])
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        if len(_PREVIEWS) > 256:
+            _PREVIEWS.clear()
+        _PREVIEWS[key] = buf.getvalue()
+    return _PREVIEWS[key]
+
+
+def _field(name: str) -> W.Widget:
+    """The input widget of one field of a row (`name` from `space_rows.FIELDS`)."""
+    if name == "values":
+        w: W.Widget = W.TagsInput(value=[], allow_duplicates=True, placeholder="add a value")
+    elif name in ("weights", "value"):
+        w = W.Text(placeholder="e.g. 1, 1, 2" if name == "weights" else "a value")
+    elif name == "n":
+        w = W.IntText(value=5)
+    else:
+        w = W.FloatText()
+    w.description = _LABELS[name]
+    w.style = {"description_width": "initial"}
+    w.layout = W.Layout(width="auto" if name in ("values", "weights") else "150px")
+    return w.add_class(f"nbtune-space-{name}")
+
+
+class _RowView:
+    """The widgets of one row; they write into `row` and ask the editor to refresh."""
+
+    def __init__(self, editor: SpaceEditor, row: Row) -> None:
+        self.editor, self.row = editor, row
+        self.name = W.Text(value=row.name, placeholder="name",
+                           layout=W.Layout(width="120px")).add_class("nbtune-space-name")
+        self.kind = W.Dropdown(options=list(KINDS.items()), value=row.kind,
+                               layout=W.Layout(width="110px")).add_class("nbtune-space-kind")
+        self.fields = W.HBox().add_class("nbtune-space-fields")
+        self.preview = W.Image(format="png", layout=W.Layout(width="144px", height="43px"))
+        self.preview.add_class("nbtune-space-preview")
+        self.remove = W.Button(description="remove", layout=W.Layout(width="70px"))
+        self.remove.add_class("nbtune-space-remove")
+        self.error = W.HTML().add_class("nbtune-space-error")
+        self.box = W.VBox([W.HBox([self.name, self.kind, self.fields, self.preview, self.remove]),
+                           self.error]).add_class("nbtune-space-row")
+        self.inputs: dict[str, W.Widget] = {}
+        self.sliders: dict[str, W.FloatLogSlider] = {}
+        self._previewed: str | None = None
+        self._busy = False
+        self._show_fields()
+        self.name.observe(self._on_name, names="value")
+        self.kind.observe(self._on_kind, names="value")
+        self.remove.on_click(lambda _: editor.remove_row(editor.views.index(self)))
+
+    # -- widgets -> row ---------------------------------------------------------------------
+    def _on_name(self, change: dict) -> None:
+        self.row.name = change["new"].strip()
+        self.editor.refresh()
+
+    def _on_kind(self, change: dict) -> None:
+        self.row.kind = change["new"]
+        self._show_fields()
+        self.editor.refresh()
+
+    def _on_input(self, name: str, value: Any) -> None:
+        if self._busy:
+            return
+        if name == "value":
+            value = parse_value(value)
+        elif name == "values":
+            value = [parse_value(v) for v in value]
+        elif isinstance(value, float) and value.is_integer() and \
+                isinstance(getattr(self.row, name), int):
+            value = int(value)  # FloatText gives floats; an integer bound stays an integer
+        setattr(self.row, name, value)
+        slider = self.sliders.get(name)
+        if slider is not None and isinstance(value, float) and value > 0:
+            self._quietly(slider, value)
+        self.editor.refresh()
+
+    def _on_slider(self, name: str, value: float) -> None:
+        if not self._busy:  # the field's input writes the row, through _on_input
+            integer = self.row.kind == "lograndint"
+            self.inputs[name].value = float(max(1, round(value)) if integer else f"{value:.3g}")
+
+    def _quietly(self, widget: W.Widget, value: Any) -> None:
+        self._busy = True
+        try:
+            widget.value = value
+        finally:
+            self._busy = False
+
+    # -- row -> widgets ---------------------------------------------------------------------
+    def _show_fields(self) -> None:
+        """Build the inputs of the row's kind, filled from the row."""
+        self.inputs, self.sliders, children = {}, {}, []
+        for name in FIELDS[self.row.kind]:
+            w = _field(name)
+            self._quietly(w, self._shown(name))
+            w.observe(lambda c, n=name: self._on_input(n, c["new"]), names="value")
+            self.inputs[name] = w
+            children.append(w)
+            if name in ("lo", "hi") and self.row.kind in LOG_KINDS:
+                s = W.FloatLogSlider(base=10, min=-8, max=8, step=0.01, readout=False,
+                                     continuous_update=False, layout=W.Layout(width="120px"))
+                s.add_class("nbtune-space-slider")
+                val = getattr(self.row, name)
+                if isinstance(val, (int, float)) and val > 0:
+                    self._quietly(s, float(val))
+                s.observe(lambda c, n=name: self._on_slider(n, c["new"]), names="value")
+                self.sliders[name] = s
+                children.append(s)
+        self.fields.children = children
+
+    def _shown(self, name: str) -> Any:
+        value = getattr(self.row, name)
+        if name == "values":
+            return [show_value(v) for v in value]
+        if name == "value":
+            return show_value(value)
+        if name == "weights":
+            return "" if value is None else value if isinstance(value, str) else \
+                ", ".join(f"{w:g}" if float(f"{w:g}") == w else repr(w) for w in value)
+        try:
+            return float(value) if name != "n" else int(value)
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+    def show(self, error: str | None) -> None:
+        """Mark the row valid or not, and redraw its preview if its domain changed."""
+        self.error.value = _colored(error, error=True)
+        (self.box.add_class if error else self.box.remove_class)("nbtune-space-invalid")
+        if error is None:
+            dom = self.row.domain()
+            if repr(dom) != self._previewed:
+                self.preview.value, self._previewed = preview_png(dom), repr(dom)
+
+
+def _colored(text: str | None, error: bool) -> str:
+    """HTML of a message: red for a problem, green otherwise; empty for None."""
+    color = "#c00" if error else "#060"
+    return "" if text is None else f"<span style='color:{color}'>{html.escape(text)}</span>"
+
+
+class SpaceEditor:
+    """A search space shown as editable rows (``nbtune.SpaceEditor(space)``, ``%tune_space``).
+
+    ``editor.space`` is the edited `Space` (a ValueError naming the invalid row otherwise);
+    ``editor.lines()`` its cell lines. Given a cell's text (``source``, as ``%%tune --edit``
+    does) the rows are its space lines and Apply sets ``editor.cell_text``, the cell with them
+    rewritten; otherwise they are `space`'s. Apply then calls ``on_apply(editor)`` (its return
+    value, if any, is the message shown) and Run calls ``on_run(editor)``.
+    """
+
+    def __init__(self, space: S.Space | dict | None = None, *, source: str | None = None,
+                 on_apply: Callable[[SpaceEditor], Any] | None = None,
+                 on_run: Callable[[SpaceEditor], Any] | None = None) -> None:
+        self.source = source
+        self.cell_text: str | None = None  # the cell with the edited lines, once applied
+        self.on_apply, self.on_run = on_apply, on_run
+        rows = rows_from_cell(source) if source is not None else rows_from_space(space)
+        self.views: list[_RowView] = []
+        self.rows_box = W.VBox().add_class("nbtune-space-rows")
+        self.add = W.Button(description="add row", icon="plus").add_class("nbtune-space-add")
+        self.apply_button = W.Button(description="Apply", button_style="info",
+                                     tooltip="write the space back").add_class("nbtune-space-apply")
+        self.run_button = W.Button(description="Run", button_style="success",
+                                   tooltip="start the study").add_class("nbtune-space-run")
+        self.run_button.layout.display = None if on_run else "none"
+        self.status = W.HTML().add_class("nbtune-space-status")
+        self.code = W.HTML().add_class("nbtune-space-code")
+        self.output = W.Output().add_class("nbtune-space-output")
+        self.widget = W.VBox([self.rows_box,
+                              W.HBox([self.add, self.apply_button, self.run_button, self.status]),
+                              self.code, self.output]).add_class("nbtune-space-editor")
+        self.add.on_click(lambda _: self.add_row())
+        self.apply_button.on_click(lambda _: self.apply())
+        self.run_button.on_click(lambda _: self.run())
+        self._loading = True
+        for row in rows:
+            self.add_row(row=row)
+        self._loading = False
+        self.refresh()
+
+    @classmethod
+    def from_cell(cls, source: str, **kwargs: Any) -> SpaceEditor:
+        """An editor of a %%tune cell's space lines (CellError if the cell does not parse)."""
+        return cls(source=source, **kwargs)
+
+    # -- rows ---------------------------------------------------------------------------------
+    @property
+    def rows(self) -> list[Row]:
+        """The rows' models, in order."""
+        return [v.row for v in self.views]
+
+    def add_row(self, name: str | None = None, domain: S.Domain | None = None,
+                row: Row | None = None) -> _RowView:
+        """Append a row (a fresh uniform(0, 1) under an unused name unless told otherwise)."""
+        if row is None:
+            taken = {r.name for r in self.rows}
+            name = name or next(f"x{i}" for i in range(1, len(taken) + 2) if f"x{i}" not in taken)
+            row = Row.from_domain(name, domain) if domain is not None else Row(name)
+            row.original = None
+        view = _RowView(self, row)
+        self.views.append(view)
+        self.rows_box.children = [v.box for v in self.views]
+        self.refresh()
+        return view
+
+    def remove_row(self, index: int) -> None:
+        """Remove the row at `index`."""
+        del self.views[index]
+        self.rows_box.children = [v.box for v in self.views]
+        self.refresh()
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def errors(self) -> list[str | None]:
+        """Per row, why it is invalid, or None."""
+        return row_errors(self.rows)
+
+    @property
+    def space(self) -> S.Space:
+        """The edited Space; ValueError naming the first invalid row (or an empty editor)."""
+        if not self.views:
+            raise ValueError("the space is empty: add a row for each hyperparameter")
+        return build_space(self.rows)
+
+    def lines(self) -> list[str]:
+        """The space as cell lines: untouched rows as written, edited ones canonical."""
+        self.space  # noqa: B018  raises when invalid
+        return render_lines(self.rows)
+
+    def new_cell_text(self) -> str:
+        """The bound cell with its space lines rewritten (the rest byte-identical)."""
+        if self.source is None:
+            raise ValueError("this editor is not bound to a cell (open it with %%tune --edit)")
+        return replace_space_lines(self.source, self.space, self.lines())
+
+    def refresh(self) -> None:
+        """Re-check every row, mark the invalid ones, update the code and the buttons."""
+        if self._loading:
+            return
+        errors = self.errors
+        for view, error in zip(self.views, errors):
+            view.show(error)
+        try:
+            problem, code = None, "\n".join(self.lines())
+        except ValueError as exc:
+            problem, code = str(exc), ""
+        self.code.value = f"<pre>{html.escape(code)}</pre>" if code else ""
+        self.run_button.disabled = self.apply_button.disabled = problem is not None
+        self.run_button.tooltip = problem or "start the study"
+        self.apply_button.tooltip = problem or "write the space back"
+        self.status.value = _colored(problem, error=True)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.value = _colored(text, error)
+
+    # -- buttons ------------------------------------------------------------------------------
+    def apply(self) -> S.Space | None:
+        """Apply: write the space back (to the cell, or through `on_apply`); None if invalid."""
+        try:
+            space = self.space
+            if self.source is not None:
+                self.cell_text = self.new_cell_text()
+            message = self.on_apply(self) if self.on_apply else None
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            return None
+        self._say(message or "applied")
+        return space
+
+    def run(self) -> Any:
+        """Run: apply (when bound to a cell), then start the study through `on_run`; None if the
+        space is invalid or the study cannot start (the reason is shown on the editor)."""
+        if self.on_run is None:
+            self._say("this editor has no study to run: open it with %%tune --edit", error=True)
+            return None
+        try:
+            self.space  # noqa: B018
+        except ValueError as exc:
+            self._say(f"cannot run: {exc}", error=True)
+            return None
+        if self.source is not None and self.apply() is None:
+            return None
+        applied = self.status.value
+        self.output.clear_output()
+        with self.output:
+            try:
+                result = self.on_run(self)
+            except Exception as exc:  # the reason is shown on the editor, not in a log
+                self._say(f"cannot run: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+                          error=True)
+                return None
+        self.status.value = applied
+        return result
+
+    # -- display ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        names = ", ".join(r.name or "?" for r in self.rows)
+        rows = f"{len(self.views)} row{'s' if len(self.views) != 1 else ''}"
+        return f"SpaceEditor({rows}: {names})" if names else "SpaceEditor(empty)"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = repr(self)
+        return bundle

@@ -1,0 +1,111 @@
+"""The magics' side of the space editor: ``%tune_space``, ``%%tune --edit`` and ``--space NAME``.
+
+The editor itself (and so ipywidgets) is imported only when one is opened.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from ..space import Space, as_space
+from .cell import CellError, ParsedCell
+
+
+def space_named(ns: Mapping[str, Any], name: str, who: str, editor: bool = True) -> Any:
+    """The space bound to `name` in the notebook: a Space (from a Space, a dict or an editor's
+    current rows), or the SpaceEditor itself when `editor`; UsageError saying what is wrong."""
+    from .space_editor import SpaceEditor
+
+    if not name.isidentifier() or name not in ns:
+        raise UsageError(f"{who}: {name!r} is not defined in the notebook: bind a nbtune.Space "
+                         "or a dict name -> domain to it first")
+    obj = ns[name]
+    try:
+        if isinstance(obj, SpaceEditor):
+            return obj if editor else obj.space
+        if isinstance(obj, Mapping):
+            return as_space(obj)
+    except ValueError as exc:
+        raise UsageError(f"{who}: {name!r} does not hold a valid space: {exc}") from None
+    raise UsageError(f"{who}: {name!r} holds a value of type {type(obj).__name__}, not a space: "
+                     "give a nbtune.Space, a dict name -> domain, or a SpaceEditor")
+
+
+def with_space(parsed: ParsedCell, space: Space, name: str) -> ParsedCell:
+    """The cell with the notebook's space first, then its own space lines (no name twice)."""
+    twice = [k for k in parsed.names if k in space]
+    if twice:
+        raise UsageError(f"%%tune: hyperparameter {twice[0]!r} is declared both in the cell and "
+                         f"in --space {name}: remove the cell's line or the entry of {name}")
+    joined = Space({**space, **parsed.space})
+    return dataclasses.replace(parsed, space=joined, names=list(joined),
+                               free_names=[n for n in parsed.free_names if n not in joined])
+
+
+def open_space_editor(shell: InteractiveShell, line: str) -> Any:
+    """``%tune_space [NAME]``: an editor of NAME's space (empty without NAME); Apply binds the
+    edited space to NAME (default ``space``), as a dict when NAME held a dict."""
+    from .space_editor import SpaceEditor
+
+    words = line.split()
+    if len(words) > 1:
+        raise UsageError("%tune_space: give one name at most, e.g. `%tune_space space`")
+    if not words:
+        name, current = "space", None
+    else:
+        name, current = words[0], space_named(shell.user_ns, words[0], "%tune_space")
+        if isinstance(current, SpaceEditor):
+            return current
+    as_dict = isinstance(shell.user_ns.get(name), dict)
+
+    def bind(editor: SpaceEditor) -> str:
+        space = editor.space
+        shell.user_ns[name] = dict(space) if as_dict else space
+        return f"applied: `{name}` holds the edited space (use it with %%tune --space {name})"
+
+    return SpaceEditor(current, on_apply=bind)
+
+
+def _writes_at_once(shell: InteractiveShell) -> bool:
+    """Whether set_next_input takes effect at once (a terminal or a plain shell). A Jupyter
+    kernel sends it with the reply to the cell being executed, and a button click is no cell."""
+    return type(shell).set_next_input is InteractiveShell.set_next_input
+
+
+def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
+    """``%%tune --edit``: the editor of the cell's space lines. Apply rewrites them (in a kernel,
+    when the cell runs next); Run applies and starts the study with the line's other flags."""
+    from .space_editor import SpaceEditor
+
+    if args.space is not None:
+        raise UsageError(f"%%tune: --edit edits this cell's space lines; to edit the space in "
+                         f"{args.space!r}, run %tune_space {args.space}")
+    shell = magics.shell
+    source = f"%%tune {line}".rstrip() + "\n" + cell
+    applied = magics._applied.pop(cell, None)
+    if applied is not None:  # Apply was pressed in a kernel: this run's reply rewrites the cell
+        shell.set_next_input(applied, replace=True)
+        source, cell = applied, applied.split("\n", 1)[1]  # the cell as it now reads
+
+    def write(editor: SpaceEditor) -> str:
+        if _writes_at_once(shell):
+            shell.set_next_input(editor.cell_text, replace=True)
+            return "applied: the cell's space lines are rewritten"
+        magics._applied[cell] = editor.cell_text
+        return "applied: run this cell again (Shift+Enter) to write the new lines into it"
+
+    def run(editor: SpaceEditor) -> Any:
+        run_args = copy.copy(args)
+        run_args.edit = False
+        magics._start(run_args, magics._parse(run_args, editor.cell_text.split("\n", 1)[1]))
+        return shell.user_ns.get(run_args.out or magics.out)
+
+    try:
+        return SpaceEditor.from_cell(source, on_apply=write, on_run=run)
+    except CellError as exc:
+        raise UsageError(f"%%tune: {exc}") from None
