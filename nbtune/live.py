@@ -182,7 +182,8 @@ class LivePanel(Tracker):
         self.best_html = w.HTML()
         self.table = w.HTML()
         self.rungs_html = w.HTML()
-        self.curves = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        # hidden until there is a curve to draw (an empty image shows as a broken one)
+        self.curves = w.Image(format="png", layout=w.Layout(max_width="640px", display="none"))
         self.errors = w.HTML()
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
                               self.best_html, self.table, self.curves, self.rungs_html,
@@ -273,6 +274,7 @@ class LivePanel(Tracker):
             from .plots import to_png
 
             self.curves.value = to_png(self.study.plot.learning_curves(top=50), dpi=80)
+            self.curves.layout.display = None
             self._plot_cost = time.monotonic() - now
 
     def finish(self) -> None:

@@ -119,7 +119,8 @@ def test_live_panel_renders_moves_and_shows_the_best(lab, page):
     # the top-trials table lists the best trial first, and a learning-curves image was drawn
     first_row = page.locator(".nbtune-live-table tr").nth(1).inner_text()
     assert best in first_row and "completed" in first_row
-    assert page.locator(".nbtune-live-curves").get_attribute("src").startswith("blob:")
+    curves = page.locator(".nbtune-live-curves")
+    assert curves.is_visible() and curves.get_attribute("src").startswith("blob:")
     # the static summary was added below the panel, for where widgets do not render
     assert page.locator(".jp-OutputArea-output", has_text="best loss").count() >= 2
 
@@ -145,3 +146,68 @@ def test_background_study_panel_keeps_updating_after_its_cell_returns(lab, page)
     page.locator(".nbtune-live-label", has_text="ended: n_trials").wait_for(timeout=120_000)
     assert label.inner_text().startswith("12/12 trials")
     assert page.locator(".nbtune-live-best").inner_text().startswith("best loss = ")
+
+
+def _code(page, cell: int) -> str:
+    """The source of a notebook cell as its editor shows it."""
+    return page.locator(".jp-Notebook .jp-Cell").nth(cell).locator(".cm-content").inner_text()
+
+
+def test_space_editor_edits_by_clicking_rewrite_the_cell_and_run(lab, page):
+    name = _write(lab, "editor.ipynb", [
+        "%load_ext nbtune\n%config Tune.storage = 'editor.db'",
+        "%%tune --edit --trials 4 --metric loss --seed 0 -o study\n"
+        "lr     = loguniform(0.0001, 0.1)\n"
+        "layers = choice(1, 2, 3)\n"
+        "loss = lr * layers",
+    ])
+    open_notebook(page, lab, name)
+    run_all_cells(page)
+    editor = page.locator(".nbtune-space-editor")
+    editor.wait_for(timeout=120_000)
+    rows = editor.locator(".nbtune-space-row")
+    assert rows.count() == 2
+    assert rows.nth(0).locator(".nbtune-space-name input").input_value() == "lr"
+    code = editor.locator(".nbtune-space-code")
+    assert "loguniform(0.0001, 0.1)" in code.inner_text()
+
+    # an invalid edit is marked on its row at once, and the space cannot be applied or run
+    lo = rows.nth(0).locator(".nbtune-space-lo input")
+    lo.fill("1")
+    lo.press("Enter")
+    error = rows.nth(0).locator(".nbtune-space-error")
+    page.locator(".nbtune-space-row.nbtune-space-invalid").wait_for(timeout=10_000)
+    assert error.inner_text().strip(), "the row shows no reason"
+    assert editor.locator(".nbtune-space-apply").is_disabled()
+    assert editor.locator(".nbtune-space-run").is_disabled()
+
+    # a valid edit: the code below the rows follows it
+    lo.fill("0.001")
+    lo.press("Enter")
+    hi = rows.nth(0).locator(".nbtune-space-hi input")
+    hi.fill("0.5")
+    hi.press("Enter")
+    page.locator(".nbtune-space-code", has_text="loguniform(0.001, 0.5)").wait_for(timeout=10_000)
+    assert page.locator(".nbtune-space-row.nbtune-space-invalid").count() == 0
+    assert not editor.locator(".nbtune-space-apply").is_disabled()
+
+    # Apply, then run the cell again: its space lines are rewritten, the body is untouched
+    editor.locator(".nbtune-space-apply").click()
+    page.locator(".nbtune-space-status", has_text="run this cell again").wait_for(timeout=10_000)
+    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")
+    deadline = time.monotonic() + 30
+    while "loguniform(0.001, 0.5)" not in _code(page, 1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    source = _code(page, 1)
+    assert "lr     = loguniform(0.001, 0.5)" in source, source
+    assert "layers = choice(1, 2, 3)" in source and source.rstrip().endswith("loss = lr * layers")
+
+    # Run starts the study with the edited space; its summary shows inside the editor
+    editor = page.locator(".nbtune-space-editor")
+    editor.wait_for(timeout=60_000)
+    assert "loguniform(0.001, 0.5)" in editor.locator(".nbtune-space-code").inner_text()
+    editor.locator(".nbtune-space-run").click()
+    page.locator(".nbtune-space-output", has_text="4 completed").wait_for(timeout=120_000)
+    assert "already has these lines" in editor.locator(".nbtune-space-status").inner_text()
+    assert page.locator(".nbtune-live-curves").is_hidden()  # no curves: the trials never report

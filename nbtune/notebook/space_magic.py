@@ -93,6 +93,8 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
         source, cell = applied, applied.split("\n", 1)[1]  # the cell as it now reads
 
     def write(editor: SpaceEditor) -> str:
+        if editor.cell_text == source:
+            return "the cell already has these lines"
         if _writes_at_once(shell):
             shell.set_next_input(editor.cell_text, replace=True)
             return "applied: the cell's space lines are rewritten"
