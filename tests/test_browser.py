@@ -53,17 +53,20 @@ def page(browser, request):
     context.close()
 
 
-def _write(lab: JupyterLab, name: str, cells: list[str]) -> str:
+def _run_notebook(lab: JupyterLab, page, name: str, cells: list[str]) -> None:
+    """Write a notebook (nbtune loaded, its own storage file, then ``cells``), open it in the
+    browser and run all its cells."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = KERNEL
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
-    nbformat.write(nb, str(lab.root / name))
-    return name
+    setup = f"%load_ext nbtune\n%config Tune.storage = '{name}.db'"
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in [setup, *cells]]
+    nbformat.write(nb, str(lab.root / f"{name}.ipynb"))
+    open_notebook(page, lab, f"{name}.ipynb")
+    run_all_cells(page)
 
 
 def test_live_panel_renders_moves_and_shows_the_best(lab, page):
-    name = _write(lab, "live.ipynb", [
-        "%load_ext nbtune\n%config Tune.storage = 'live.db'",
+    _run_notebook(lab, page, "live", [
         f"%%tune --trials {N_TRIALS} --metric loss --seed 0 --concurrency 2 -o study\n"
         "x = uniform(-2.0, 2.0)\n"
         "import time\n"
@@ -75,8 +78,6 @@ def test_live_panel_renders_moves_and_shows_the_best(lab, page):
         "print(f'BEST={study.best.value:.6g} COMPLETED={len(study.completed)} '\n"
         "      f'FAILED={study.counts().get(\"failed\", 0)}')",
     ])
-    open_notebook(page, lab, name)
-    run_all_cells(page)
 
     panel = page.locator(".nbtune-live-panel")
     panel.wait_for(timeout=120_000)
@@ -126,8 +127,7 @@ def test_live_panel_renders_moves_and_shows_the_best(lab, page):
 
 
 def test_background_study_panel_keeps_updating_after_its_cell_returns(lab, page):
-    name = _write(lab, "background.ipynb", [
-        "%load_ext nbtune\n%config Tune.storage = 'background.db'",
+    _run_notebook(lab, page, "background", [
         "%%tune --trials 12 --metric loss --seed 1 --concurrency 2 --background -o study\n"
         "x = uniform(-2.0, 2.0)\n"
         "import time\n"
@@ -136,8 +136,6 @@ def test_background_study_panel_keeps_updating_after_its_cell_returns(lab, page)
         "    report(epoch=epoch, loss=(x - 0.5) ** 2 + 1 / epoch)",
         "print('OTHER CELL RAN', len(study.trials))",
     ])
-    open_notebook(page, lab, name)
-    run_all_cells(page)
     page.locator(".jp-OutputArea-output", has_text="OTHER CELL RAN").wait_for(timeout=120_000)
     label = page.locator(".nbtune-live-label")
     at_other_cell = label.inner_text()
@@ -154,15 +152,12 @@ def _code(page, cell: int) -> str:
 
 
 def test_space_editor_edits_by_clicking_rewrite_the_cell_and_run(lab, page):
-    name = _write(lab, "editor.ipynb", [
-        "%load_ext nbtune\n%config Tune.storage = 'editor.db'",
+    _run_notebook(lab, page, "editor", [
         "%%tune --edit --trials 4 --metric loss --seed 0 -o study\n"
         "lr     = loguniform(0.0001, 0.1)\n"
         "layers = choice(1, 2, 3)\n"
         "loss = lr * layers",
     ])
-    open_notebook(page, lab, name)
-    run_all_cells(page)
     editor = page.locator(".nbtune-space-editor")
     editor.wait_for(timeout=120_000)
     rows = editor.locator(".nbtune-space-row")
