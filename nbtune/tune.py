@@ -7,7 +7,8 @@ import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 from .run.cluster import get_client
-from .run.resources import Capacity, check_resources, thread_bound_note, workers_of
+from .run.resources import (Capacity, check_resources, default_ask, thread_bound_note,
+                             workers_of)
 from .run.workers import check_workers
 from .run.events import Broadcast, Observer
 from .run.loop import Loop
@@ -99,7 +100,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
                              "max_resource")
-        client, capacity = _connect(cluster, security, resources)
+        client, capacity, resources = _connect(cluster, security, resources)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
@@ -150,9 +151,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     return result
 
 
-def _connect(cluster: Any, security: Any,
-             resources: Mapping[str, float] | None) -> tuple[Any, Capacity]:
-    """The study's client, once its workers are known able to run its trials, and its capacity."""
+def _connect(cluster: Any, security: Any, resources: Mapping[str, float] | None
+             ) -> tuple[Any, Capacity, Mapping[str, float] | None]:
+    """The study's client, once its workers are known able to run its trials, its capacity, and
+    what each trial asks of the workers."""
     import warnings
 
     from . import __version__
@@ -160,13 +162,14 @@ def _connect(cluster: Any, security: Any,
     client = get_client(cluster, security=security)
     check_workers(client, __version__)
     workers = workers_of(client)
+    resources = default_ask(workers, resources)
     check_resources(workers, resources)
     capacity = Capacity(client, resources)
     capacity.set(workers)
     note = thread_bound_note(workers, resources)
     if note is not None:
         warnings.warn(note, stacklevel=3)
-    return client, capacity
+    return client, capacity, resources
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -22,7 +22,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.run.cluster import close_clients, get_client
 from nbtune.run.gpus import GPU, gpu_devices, parse_nvidia_smi, visible
-from nbtune.run.resources import check_resources, slots, workers_of
+from nbtune.run.resources import check_resources, default_ask, slots, workers_of
 from nbtune.run.workers import WorkerSetupError
 
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -143,6 +143,16 @@ def test_slots_follow_the_workers_threads_and_resources(remote):
     assert slots(workers, {"GPU": 0.5}) == 2
     assert slots(workers, {"GPU": 0.25}) == 2  # four fit the GPU, two the threads
     assert slots({"w": {"nthreads": 10, "resources": {"GPU": 1}}}, {"GPU": 0.1}) == 10
+
+
+def test_a_trial_that_asks_for_nothing_asks_for_a_cpu_only_beside_gpu_workers():
+    gpu = {"nthreads": 4, "resources": {"GPU": 1}}
+    cpu = {"nthreads": 1, "resources": {"CPU": 1}}
+    plain = {"nthreads": 1, "resources": {}}
+    assert default_ask({"g": gpu, "c": cpu}, None) == {"CPU": 1.0}
+    assert default_ask({"g": gpu, "c": cpu}, {"GPU": 0.5}) == {"GPU": 0.5}
+    assert default_ask({"g": gpu, "p": plain}, None) is None  # a cluster without CPU tags
+    assert default_ask({"c": cpu, "p": plain}, None) is None  # no GPU workers
 
 
 def test_gpu_trials_land_only_on_tagged_workers_one_at_a_time(remote):
@@ -442,19 +452,42 @@ def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote
         mine.close()
 
 
+LOCAL_CELL = """\
+x = uniform(0, 1)
+import os, time
+time.sleep(pause)
+seen = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+device = -2.0 if seen == "" else -1.0 if seen == "unset" else float(seen)
+"""
+
+
 def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
     shell, tune = ip
     tune.cluster = "tcp://127.0.0.1:9"
     try:
         info = shell.run_line_magic("tune_cluster", "local --workers 2 --gpus 1")
         assert tune.cluster is None and info.kind == "local"
-        assert sorted(len(w["resources"]) for w in info.workers.values()) == [0, 0, 1]
-        res = shell.run_cell(f"%%tune -n 2 --gpus 1 --metric device\n{GPU_CELL}")
-        assert res.success, res.error_in_exec
-        study = shell.user_ns["study"]
-        (gpu,) = [a for a, w in info.workers.items() if w["resources"]]
+        (gpu,) = [a for a, w in info.workers.items() if "GPU" in w["resources"]]
+        assert info.workers[gpu] == {"nthreads": 4, "resources": {"GPU": 1.0}}
+        cpus = {a for a in info.workers if a != gpu}
+        assert [info.workers[a] for a in cpus] == [{"nthreads": 1, "resources": {"CPU": 1.0}}] * 2
+
+        def run(line: str, pause: float = 0.0):
+            shell.user_ns["pause"] = pause
+            res = shell.run_cell(f"%%tune {line} --metric device\n{LOCAL_CELL}")
+            assert res.success, res.error_in_exec
+            return shell.user_ns["study"]
+
+        study = run("-n 2 --gpus 1")  # on the GPU worker, which sees its GPU alone
         assert {t.worker for t in study.trials} == {gpu}
         assert [t.value for t in study.trials] == [0.0, 0.0]  # CUDA_VISIBLE_DEVICES="0"
+        study = run("-n 3")  # asks for no GPU: on the CPU workers, which see none
+        assert {t.worker for t in study.trials} <= cpus
+        assert [t.value for t in study.trials] == [-2.0] * 3  # CUDA_VISIBLE_DEVICES=""
+        assert study.settings["resources"] == {"CPU": 1.0}
+        study = run("-n 4 --gpus 0.25", pause=1.0)  # a quarter each: four share the GPU at once
+        assert {t.worker for t in study.trials} == {gpu}
+        assert overlap(study.trials) == 4
         assert get_client("local") is get_client(None)  # tune(cluster="local") uses it too
     finally:
         close_clients()

@@ -7,6 +7,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..run.cluster import GPU_THREADS
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no traceback, no SystemExit
@@ -176,8 +178,9 @@ def build_cluster_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_count, help="CPU workers (default: one per core)")
     p.add_argument("--gpus", type=_count, help="GPU workers, one per GPU, each tagged GPU=1 "
                    "(default: the GPUs nvidia-smi lists, or $NBTUNE_GPUS)")
-    p.add_argument("--threads-per-gpu", type=_positive_int, default=1,
-                   help="threads of each GPU worker: how many fractional-GPU trials share a GPU")
+    p.add_argument("--threads-per-gpu", type=_positive_int, default=GPU_THREADS,
+                   help="threads of each GPU worker: how many fractional-GPU trials share a GPU "
+                   f"(default {GPU_THREADS})")
     return p
 
 

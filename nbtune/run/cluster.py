@@ -93,11 +93,19 @@ def _with_worker_setup(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+GPU_THREADS = 4  # threads of a GPU worker: fractions down to --gpus 0.25 share a GPU at once
+
+
 def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | None = None,
-                  threads_per_gpu: int = 1, **kwargs: Any):
+                  threads_per_gpu: int = GPU_THREADS, **kwargs: Any):
     """A ``LocalCluster`` as nbtune starts it: single-threaded worker processes, one per core,
     which a Jupyter interrupt does not kill (see :func:`sigint_blocked`), and beside them one
     worker per GPU with the resource ``GPU=1`` and its ``CUDA_VISIBLE_DEVICES`` pinned to that GPU.
+
+    Where there are GPU workers, the CPU workers offer the resource ``CPU=1`` and see no GPU (as in
+    Ray, a trial sees only the GPUs it asked for); a trial that asks for nothing then asks for
+    ``CPU=1`` (see :func:`nbtune.run.resources.default_ask`), so GPU workers keep their threads
+    for GPU trials.
 
     ``gpus``: None detects them (see :mod:`nbtune.run.gpus`; ``NBTUNE_GPUS`` overrides), a count,
     or device names; ``threads_per_gpu`` is how many fractional-GPU trials a GPU worker hosts.
@@ -112,6 +120,10 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
     devices = gpu_devices(gpus) if options["processes"] else []  # a pin needs its own process
     if options["processes"]:
         options = _with_worker_setup(options)
+    if devices:
+        options["resources"] = {"CPU": options["threads_per_worker"],
+                                **(options.get("resources") or {})}
+        options["env"] = {**(options.get("env") or {}), "CUDA_VISIBLE_DEVICES": ""}
     with dask.config.set(LOCAL_SCHEDULER_CONFIG), sigint_blocked():
         cluster = LocalCluster(**options)
         try:
@@ -143,7 +155,10 @@ def _add_gpu_workers(cluster, devices: list[str], nthreads: int) -> None:
     spec = cluster.new_spec
     for device in devices:
         env = {**spec["options"].get("env", {}), "CUDA_VISIBLE_DEVICES": device}
-        options = dict(spec["options"], nthreads=nthreads, resources={"GPU": 1}, env=env)
+        resources = {k: v for k, v in (spec["options"].get("resources") or {}).items()
+                     if k != "CPU"}
+        options = dict(spec["options"], nthreads=nthreads, resources={**resources, "GPU": 1},
+                       env=env)
         cluster.worker_spec[f"gpu-{device}"] = {"cls": spec["cls"], "options": options}
     cluster.sync(cluster._correct_state)
 
@@ -164,7 +179,7 @@ def embedded_client():
 
 
 def use_local(n_workers: int | None = None, gpus: int | Sequence[str] | None = None,
-              threads_per_gpu: int = 1):
+              threads_per_gpu: int = GPU_THREADS):
     """Replace the embedded cluster by one started with these options (see
     :func:`local_cluster`) and return its client; later studies with ``cluster=None`` use it."""
     _check_local_options(n_workers, gpus, threads_per_gpu)

@@ -36,6 +36,19 @@ def slots(workers: Mapping[str, Mapping[str, Any]], asked: Mapping[str, float] |
     return sum(worker_slots(w["nthreads"], w["resources"], asked) for w in workers.values())
 
 
+def default_ask(workers: Mapping[str, Mapping[str, Any]],
+                asked: Mapping[str, float] | None) -> Mapping[str, float] | None:
+    """What a trial asks for: ``asked``, or, where it asks for nothing and the cluster has both
+    GPU workers and workers offering ``CPU`` (nbtune's own cluster on a GPU machine), one CPU, so
+    that it runs on a CPU worker and leaves the GPU workers to the trials that asked for a GPU."""
+    if asked:
+        return asked
+    offered = [set(w["resources"]) for w in workers.values()]
+    if any("GPU" in o for o in offered) and any("CPU" in o for o in offered):
+        return {"CPU": 1.0}
+    return asked
+
+
 def _amount(value: float) -> str:
     return f"{value:g}"
 
