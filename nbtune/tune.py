@@ -46,7 +46,7 @@ def _default_name() -> str:
 
 
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
-         metric: str = "value", mode: str = "min", n_trials: int | None = 50,
+         metric: str = "value", mode: str = "min", n_trials: int | str | None = "auto",
          seed: int | None = None, cluster: Any = None,
          storage: str | os.PathLike | None = "nbtune.db", study: str | None = None,
          resume: bool = False, concurrency: int | None = None,
@@ -60,7 +60,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
-    ``nbtune.report(...)``. The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
+    ``nbtune.report(...)``. ``n_trials="auto"`` is what a grid searcher's grid or a hyperband
+    scheduler's brackets hold, else 50 (:data:`DEFAULT_TRIALS`); None: no cap.
+    The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
@@ -75,7 +77,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         raise ValueError(f"metric must be a non-empty name, got {metric!r}")
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    for name, value, integer in (("n_trials", n_trials, True), ("concurrency", concurrency, True),
+    auto = isinstance(n_trials, str) and n_trials == "auto"
+    for name, value, integer in (("n_trials", None if auto else n_trials, True),
+                                 ("concurrency", concurrency, True),
                                  ("max_time", max_time, False),
                                  ("max_resource", max_resource, False)):
         _positive(name, value, integer)
@@ -90,12 +94,13 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         if stored:
             seed = stored["settings"].get("seed")  # continue the same sequence
         options = {}
-        if searcher == "grid" and n_trials is not None:
+        if searcher == "grid" and n_trials is not None and not auto:
             options["n_experiments"] = n_trials  # a cap below the grid's size: an even subsample
         search = make_searcher(searcher, space, seed=seed,
                                points_to_evaluate=points_to_evaluate, mode=mode, **options)
         sched = make_scheduler(scheduler, **scheduler_options)
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
+        n_trials = _trial_count(n_trials, search, sched)
         if n_trials is None and max_time is None and target is None and max_resource is None \
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
@@ -149,6 +154,28 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     else:
         run()
     return result
+
+
+DEFAULT_TRIALS = 50  # trials of a study whose searcher and scheduler have no size of their own
+
+
+def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler) -> int | None:
+    """``n_trials`` with "auto" resolved: the scheduler's brackets (hyperband), else the grid's
+    size (None: the searcher ends the study), else :data:`DEFAULT_TRIALS`. A count below what
+    the brackets need is warned of: the last brackets would run short."""
+    needed = getattr(sched, "trials_needed", None)
+    if n_trials == "auto":
+        if needed is not None:
+            return needed
+        return None if search.max_trials is not None else DEFAULT_TRIALS
+    if needed is not None and n_trials is not None and n_trials < needed:
+        import warnings
+
+        warnings.warn(f"the {sched.name} scheduler's brackets start {needed} trials, but "
+                      f"n_trials={n_trials}: its last brackets will run short; give "
+                      f"n_trials={needed} (or --trials {needed}), or fewer brackets",
+                      stacklevel=3)
+    return n_trials
 
 
 def _connect(cluster: Any, security: Any, resources: Mapping[str, float] | None

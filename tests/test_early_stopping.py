@@ -56,12 +56,21 @@ def test_asha_promotion_pauses_at_rungs_and_resumes_the_best_from_their_checkpoi
     assert study.stop_reason == "exhausted"  # the grid
 
 
+def test_too_few_trials_for_hyperbands_brackets_is_warned_of(client):
+    with pytest.warns(UserWarning, match=r"brackets start 17 trials, but n_trials=5.*"
+                                         r"n_trials=17"):
+        study = nbtune.tune(linear, {"q": nbtune.uniform(0.1, 1.0)}, metric="score", mode="max",
+                            scheduler="hyperband", max_t=9, seed=3, n_trials=5, cluster=client,
+                            storage=None, progress=False)
+    assert len(study.trials) == 5
+
+
 def test_synchronous_hyperband_runs_its_brackets_and_ends(client, db):
     # max_t=9, eta=3: brackets (9 at 1, 3 at 3, 1 at 9), (5 at 3, 1 at 9), (3 at 9): 17 trials.
     study = nbtune.tune(linear, {"q": nbtune.uniform(0.1, 1.0)}, metric="score", mode="max",
-                        scheduler="hyperband", max_t=9, seed=3, n_trials=100, cluster=client,
-                        storage=db, study="hb")
-    assert len(study.trials) == 17
+                        scheduler="hyperband", max_t=9, seed=3, cluster=client,
+                        storage=db, study="hb")  # n_trials "auto": what the brackets start
+    assert len(study.trials) == 17 and study.settings["n_trials"] == 17
     assert study.stop_reason == "scheduler"
     reached = Counter(max(epochs_of(t)) for t in study.trials)
     assert reached == {1: 6, 3: 2 + 4, 9: 1 + 1 + 3}

@@ -146,7 +146,7 @@ def test_config_defaults_and_listing_magics(shell, db, capsys):
         assert run(shell, "--metric v --study listed", "x = uniform(0, 1)\nv = x").success
         assert len(shell.user_ns["study"].trials) == 3
     finally:
-        shell.run_line_magic("config", "Tune.trials = 50")
+        shell.run_line_magic("config", "Tune.trials = 0")
     capsys.readouterr()
     shell.run_line_magic("config", "Tune")
     assert "Tune.storage" in capsys.readouterr().out
@@ -167,7 +167,7 @@ def test_config_cluster_takes_a_client_object(shell, client, capsys):
         assert tune_magics.cluster is client
         assert run(shell, "-n 2 --metric v", "x = uniform(0, 1)\nv = x").success
         assert shell.user_ns["study"].trials[0].worker in client.scheduler_info()["workers"]
-        shell.run_line_magic("config", "Tune.trials = 50")  # a later %config still works
+        shell.run_line_magic("config", "Tune.trials = 0")  # a later %config still works
         assert "cannot" not in capsys.readouterr().err
     finally:
         shell.user_ns.pop("my_client")
@@ -253,6 +253,22 @@ def test_scheduler_flags_pause_and_resume_trials_from_their_checkpoint(shell):
         assert [r["step"] for r in by_q[q].reports] == list(range(1, 10))
     for q in (4, 3, 2, 1):
         assert by_q[q].state == T.STOPPED and [r["step"] for r in by_q[q].reports] == [1, 2, 3]
+
+
+HYPERBAND = """\
+q = uniform(0.1, 1.0)
+first = checkpoint["epoch"] + 1 if checkpoint else 1
+for epoch in range(first, 10):
+    report(epoch=epoch, score=q * epoch, checkpoint={"epoch": epoch})
+"""
+
+
+def test_hyperband_without_trials_runs_what_its_brackets_start(shell):
+    res = run(shell, "--metric score --mode max --scheduler hyperband --max-t 9 --seed 0",
+              HYPERBAND)
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert len(study.trials) == 17 and study.stop_reason == "scheduler"
 
 
 def test_scheduler_flags_become_scheduler_options():

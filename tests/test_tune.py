@@ -301,6 +301,14 @@ def test_grid_search_runs_the_whole_grid_or_an_even_subsample(client):
     capped = nbtune.tune(quadratic_i, space, searcher="grid", n_trials=5, cluster=client,
                          storage=None)
     assert [t.config["i"] for t in capped.trials] == [0, 2, 5, 7, 9]
+    auto = nbtune.tune(quadratic_i, space, searcher="grid", cluster=client, storage=None)
+    assert [t.config["i"] for t in auto.trials] == list(range(10))  # n_trials "auto": all of it
+
+
+def test_without_n_trials_a_random_study_runs_50(client):
+    study = nbtune.tune(quadratic_i, {"i": nbtune.randint(0, 9), "x": nbtune.uniform(0, 1)},
+                        cluster=client, storage=None, progress=False)
+    assert len(study.trials) == 50 and study.stop_reason == "n_trials"
 
 
 def quadratic_i(config):

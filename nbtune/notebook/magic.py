@@ -51,7 +51,8 @@ class Tune(Magics):
                        help="Dask cluster: None (a local one), an address, a Client or a cluster; "
                        "%tune_cluster shows and switches it"
                        ).tag(config=True)
-    trials = Int(50, help="number of trials when --trials is not given").tag(config=True)
+    trials = Int(0, help="number of trials when --trials is not given (0: 50, or all of a grid, "
+                 "or what a hyperband scheduler's brackets start)").tag(config=True)
     metric = Unicode("value", help="metric when --metric is not given").tag(config=True)
     mode = Unicode("min", help="'min' or 'max' when --mode is not given").tag(config=True)
     out = Unicode("study", help="notebook variable the study is bound to").tag(config=True)
@@ -109,7 +110,7 @@ class Tune(Magics):
         if args.local:
             return self._run_locally(trial, parsed, large)
         fn = with_parameters(trial, **large) if large else trial
-        kwargs = dict(metric=metric, mode=mode, n_trials=args.trials or self.trials,
+        kwargs = dict(metric=metric, mode=mode, n_trials=args.trials or self.trials or "auto",
                       seed=args.seed, cluster=args.cluster or self.cluster,
                       storage=args.storage or self.storage, study=args.study,
                       resume=args.resume, concurrency=args.concurrency,

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="%%tune", add_help=False, exit_on_error=False,
                 description="Run the cell as a hyperparameter study.")
     a = p.add_argument
-    a("-n", "--trials", type=_positive_int, help="number of trials (default: Tune.trials)")
+    a("-n", "--trials", type=_positive_int, help="number of trials (default: Tune.trials, else 50, "
+      "all of a grid, or what hyperband's brackets start)")
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
     a("--mode", choices=("min", "max"), help="minimise or maximise the metric")
     a("--searcher", help="random (default) or grid")

@@ -104,6 +104,11 @@ class HyperbandScheduler(Scheduler):
             self._set_table(resolve_max_t(self.name, self.max_t, space, resource))
         self._reset()
 
+    @property
+    def trials_needed(self) -> int | None:
+        """How many trials its brackets start (143 for max_t=81, eta 3); None before setup."""
+        return None if self.table is None else sum(b[0][0] for b in self.table)
+
     def decision_points(self) -> Sequence[float]:
         """Every rung level below max_t, over all brackets."""
         if self.table is None:
