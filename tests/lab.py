@@ -98,6 +98,17 @@ class JupyterLab:
                     raise RuntimeError("JupyterLab did not start:\n" + self.log())
                 time.sleep(0.2)
 
+    def _api(self, path: str, method: str = "GET") -> bytes:
+        request = urllib.request.Request(f"{self.base}/api/{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every kernel the server runs (and so the clusters the notebooks started)."""
+        for kernel in json.loads(self._api("kernels")):
+            self._api(f"kernels/{kernel['id']}", method="DELETE")
+
     def log(self) -> str:
         """What the server printed so far."""
         try:

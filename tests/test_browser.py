@@ -45,12 +45,13 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, lab, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     yield pg
     screenshot(pg, f"{request.node.name}.png")
     context.close()
+    lab.shutdown_kernels()  # each test's notebook ran its own cluster
 
 
 def _run_notebook(lab: JupyterLab, page, name: str, cells: list[str]) -> None:

@@ -107,3 +107,33 @@ def test_scheduler_options_are_checked_before_the_study_is_written(client, db):
                         searcher="grid", metric="score", mode="max", scheduler="asha",
                         cluster=client, storage=db, study="inferred")
     assert study.scheduler.levels == [1, 3, 9]
+
+
+def step_reporter(config):
+    for step in range(1, 4):
+        nbtune.report(step=step, score=config["q"] * step)
+
+
+@pytest.mark.parametrize("resource, named", [("epoch", "never with 'epoch' (it reported step, "
+                                                       "score)"),
+                                              ("score", "never a whole number")])
+def test_reports_the_scheduler_cannot_judge_are_named_once(client, resource, named):
+    with pytest.warns(UserWarning) as caught:
+        study = nbtune.tune(step_reporter, {"q": nbtune.uniform(0.1, 0.9)}, metric="score",
+                            mode="max", scheduler="asha", max_t=3, resource=resource,
+                            n_trials=4, seed=0, cluster=client, storage=None, progress=False)
+    notes = [str(w.message) for w in caught if "judges trials" in str(w.message)]
+    assert len(notes) == 1 and named in notes[0], notes
+    assert f"report({resource}=N" in notes[0] and "--resource KEY" in notes[0]
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 4  # nothing was judged
+
+
+def test_no_note_when_the_reports_carry_the_resource(client):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study = nbtune.tune(step_reporter, {"q": nbtune.uniform(0.1, 0.9)}, metric="score",
+                            mode="max", scheduler="asha", max_t=3, resource="step", n_trials=4,
+                            seed=0, cluster=client, storage=None, progress=False)
+    assert len(study.trials) == 4

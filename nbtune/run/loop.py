@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import uuid
+import warnings
 from typing import Any, Callable, Iterator
 
 from .. import trial as T
@@ -18,7 +19,7 @@ from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
 from .channel import Inbox
 from .events import Observer
-from .outcome import final_value
+from .outcome import final_value, unjudged_note
 from .resources import Capacity
 from .settings import Budget, LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
@@ -66,6 +67,7 @@ class Loop:
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
+        self.noted = False  # whether the study was told that its scheduler judges no report
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
         self.reason: str | None = None
@@ -300,6 +302,10 @@ class Loop:
         self.scheduler.on_trial_end(trial.id, state)
         self.searcher.observe(trial.config, trial.value, state)
         self.observer.trial_finished(trial)
+        note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
+        if note is not None:  # once a study: early stopping silently off is a mistake to name
+            self.noted = True
+            warnings.warn(note, stacklevel=2)
 
     # -- the loop ------------------------------------------------------------------------
     def _sleep(self, inbox: Inbox) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import trial as T
+from ..schedule.rungs import as_int
 
 
 def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | None, str | None]:
@@ -28,3 +29,21 @@ def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | Non
     if not T.is_finite_number(value):
         return None, f"the metric {metric!r} is {value!r}, not a finite number"
     return float(value), None
+
+
+def unjudged_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
+    """Why ``scheduler``, which judges reports at whole levels of ``resource``, could judge none of
+    this finished trial's reports (the key missing, or never a whole number); None otherwise."""
+    if scheduler.decision_points() == () or not trial.reports:
+        return None
+    levels = [r.get(resource) for r in trial.reports]
+    if any(as_int(level) is not None for level in levels):
+        return None
+    seen = [k for k in dict.fromkeys(k for r in trial.reports for k in r)]
+    what = (f"with {resource!r} never a whole number ({levels[-1]!r})" if any(
+        level is not None for level in levels) else f"never with {resource!r} (it reported "
+        f"{', '.join(seen)})")
+    return (f"trial {trial.id} reported {len(trial.reports)} times, {what}: the {scheduler.name} "
+            f"scheduler judges trials at whole {resource} levels, so it stopped none; call "
+            f"report({resource}=N, ...) with N counting up, or name the key that counts progress "
+            "with resource=KEY (%%tune --resource KEY)")
