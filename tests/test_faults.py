@@ -174,3 +174,21 @@ def test_a_trial_left_waiting_for_a_verdict_frees_its_worker_when_the_study_ends
     while any(client.run(lambda dask_worker: len(dask_worker.active_threads)).values()):
         assert time.time() < deadline, "a worker still waits for a verdict"
         time.sleep(0.2)
+
+
+def test_an_expired_verdict_wait_is_not_logged_as_a_scheduler_error(caplog):
+    import logging
+
+    from nbtune.run.channel import quiet_verdict_timeouts
+
+    quiet_verdict_timeouts()
+    log = logging.getLogger("distributed.core")  # what distributed's comm handler logs
+    with caplog.at_level(logging.ERROR, logger="distributed.core"):
+        for op, exc in (("variable_get", TimeoutError()), ("variable_get", KeyError("x")),
+                        ("gather", TimeoutError())):
+            try:
+                raise exc
+            except Exception:
+                log.exception("Exception while handling op %s", op)
+    assert [(r.args, type(r.exc_info[1])) for r in caplog.records] == [
+        (("variable_get",), KeyError), (("gather",), TimeoutError)]

@@ -13,6 +13,7 @@ the study's stop ``Event``, which the loop sets when the whole study ends.
 from __future__ import annotations
 
 import contextvars
+import logging
 import numbers
 import threading
 import time
@@ -124,6 +125,25 @@ class TrialContext:
         from distributed import Event, get_client
 
         return Event(f"{self.prefix}-stop", client=get_client()).is_set()
+
+
+class _VerdictTimeouts(logging.Filter):
+    """Drops the scheduler's error log of a verdict wait that timed out: a trial waits for its
+    verdict in one-second slices (to notice a study that ended), and ``distributed`` logs each
+    expired ``Variable.get`` as "Exception while handling op variable_get", with a traceback, in
+    the process that runs the scheduler: for nbtune's own cluster, the notebook's kernel."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        expired = record.exc_info is not None and isinstance(record.exc_info[1], TimeoutError)
+        return not (expired and record.args == ("variable_get",))
+
+
+_QUIET = _VerdictTimeouts()
+
+
+def quiet_verdict_timeouts() -> None:
+    """Install :class:`_VerdictTimeouts` on distributed's logger in this process (idempotent)."""
+    logging.getLogger("distributed.core").addFilter(_QUIET)
 
 
 class LocalContext:

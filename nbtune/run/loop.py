@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from .. import trial as T
 from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
-from .channel import Inbox
+from .channel import Inbox, quiet_verdict_timeouts
 from .events import Observer
 from .outcome import final_value, unjudged_note
 from .resources import Capacity
@@ -68,6 +68,7 @@ class Loop:
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
         self.noted = False  # whether the study was told that its scheduler judges no report
+        quiet_verdict_timeouts()
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
         self.reason: str | None = None
