@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
-import signal
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from .gpus import gpu_devices
+from .interrupts import sigint_blocked
 
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
@@ -31,45 +30,6 @@ LOCAL_SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0,
 
 
 WORKER_SETUP = "nbtune.run.worker_setup"  # the worker preload that ignores SIGINT
-
-
-@contextlib.contextmanager
-def sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread meanwhile, so that the threads it starts, and the processes
-    they start, never see it.
-
-    Jupyter interrupts a kernel by signalling its whole process group, worker processes included
-    (dask/distributed#1925). Threads inherit the signal mask of the thread that starts them, and a
-    process inherits it from the thread that forks it and keeps it across ``exec``: a
-    ``LocalCluster`` started in here has its loop thread, the threads its nannies start processes
-    from, and so every worker process (at start-up, and when a nanny restarts one) with SIGINT
-    blocked, until the worker's preload (:mod:`nbtune.run.worker_setup`) ignores it for good.
-    An interrupt that arrives meanwhile reaches this thread when the block ends.
-    """
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: Jupyter interrupts by an event there
-        yield
-        return
-    _start_resource_tracker()  # first: starting it unblocks SIGINT in the thread that does
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker now, where the workers' start method uses one.
-
-    The thread that starts it is left with SIGINT unblocked (CPython blocks it while spawning the
-    tracker, bpo-33613, then unblocks it): started later by the cluster's loop thread, it would
-    undo :func:`sigint_blocked` there before the first worker is spawned.
-    """
-    import dask
-
-    if dask.config.get("distributed.worker.multiprocessing-method") in ("spawn", "forkserver"):
-        from multiprocessing import resource_tracker
-
-        resource_tracker.ensure_running()
 
 
 def _with_worker_setup(kwargs: dict[str, Any]) -> dict[str, Any]:

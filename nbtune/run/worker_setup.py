@@ -2,7 +2,7 @@
 
 Jupyter interrupts a kernel by sending SIGINT to its whole process group, which holds the worker
 processes of a ``LocalCluster`` the kernel started (dask/distributed#1925). nbtune starts those
-processes with SIGINT blocked (:func:`nbtune.run.cluster.sigint_blocked`), which covers their
+processes with SIGINT blocked (:func:`nbtune.run.interrupts.sigint_blocked`), which covers their
 start-up; this preload then sets SIGINT to be ignored for the rest of the worker's life, which also
 discards an interrupt that arrived while it was blocked.
 """

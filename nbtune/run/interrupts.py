@@ -1,0 +1,66 @@
+"""Jupyter's interrupt (SIGINT) and nbtune: workers that never see it, bookkeeping it cannot cut.
+
+Jupyter interrupts a kernel by signalling its whole process group, worker processes included
+(dask/distributed#1925). nbtune's own cluster is started with SIGINT blocked, and an interrupted
+study records its end with further interrupts ignored.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread meanwhile, so that the threads it starts, and the processes
+    they start, never see it.
+
+    Jupyter interrupts a kernel by signalling its whole process group, worker processes included
+    (dask/distributed#1925). Threads inherit the signal mask of the thread that starts them, and a
+    process inherits it from the thread that forks it and keeps it across ``exec``: a
+    ``LocalCluster`` started in here has its loop thread, the threads its nannies start processes
+    from, and so every worker process (at start-up, and when a nanny restarts one) with SIGINT
+    blocked, until the worker's preload (:mod:`nbtune.run.worker_setup`) ignores it for good.
+    An interrupt that arrives meanwhile reaches this thread when the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: Jupyter interrupts by an event there
+        yield
+        return
+    _start_resource_tracker()  # first: starting it unblocks SIGINT in the thread that does
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now, where the workers' start method uses one.
+
+    The thread that starts it is left with SIGINT unblocked (CPython blocks it while spawning the
+    tracker, bpo-33613, then unblocks it): started later by the cluster's loop thread, it would
+    undo :func:`sigint_blocked` there before the first worker is spawned.
+    """
+    import dask
+
+    if dask.config.get("distributed.worker.multiprocessing-method") in ("spawn", "forkserver"):
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ignore Ctrl-C (Jupyter's interrupt) meanwhile, in the main thread: the study being ended
+    already, one more interrupt has nothing left to stop, and cutting the recording of the
+    interrupted trials or the study's end short would leave the database half-written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
