@@ -16,7 +16,9 @@ from typing import Any, Callable
 from . import trial as T
 from .run.events import Observer
 
-STATE_ORDER = (T.RUNNING, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED, T.PENDING)
+QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
+STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
+               T.PENDING)
 
 
 def in_notebook() -> bool:
@@ -68,6 +70,9 @@ class Tracker(Observer):
     def trial_finished(self, trial):
         self._stale.set()
 
+    def trial_withdrawn(self, trial):
+        self._stale.set()
+
     def study_finished(self, reason):
         self.finished_reason, self.finished_at = reason, time.time()
         self._done.set()
@@ -103,10 +108,12 @@ class Tracker(Observer):
 
     # -- what the views show ---------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """Trials per state, in a fixed order, zero counts left out."""
+        """Trials per state (running ones not started yet count as queued), in a fixed order,
+        zero counts left out."""
         seen: dict[str, int] = {}
         for t in list(self.study.trials):
-            seen[t.state] = seen.get(t.state, 0) + 1
+            state = QUEUED if t.state == T.RUNNING and t.started is None else t.state
+            seen[state] = seen.get(state, 0) + 1
         return {s: seen[s] for s in STATE_ORDER if s in seen}
 
     def progress(self) -> tuple[float, str]:

@@ -113,6 +113,16 @@ class Storage:
                    json.dumps(t.metrics) if t.metrics else None, t.error, t.worker, t.attempts,
                    t.created, t.started, t.finished))
 
+    def delete_trial(self, study: str, trial_id: int) -> None:
+        """Remove one trial with its reports."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            for table in ("reports", "trials"):
+                col = "trial" if table == "reports" else "id"
+                self._db.execute(f"DELETE FROM {table} WHERE study = ? AND {col} = ?",
+                                 (study, trial_id))
+            self._db.execute("COMMIT")
+
     def add_report(self, study: str, trial_id: int, attempt: int, seq: int,
                    data: dict[str, Any], when: float | None = None) -> None:
         """Append one report (ignored if that report was stored already)."""
@@ -159,6 +169,9 @@ class StorageRecorder(Observer):
 
     def trial_finished(self, trial):
         self.storage.save_trial(self.study, trial)
+
+    def trial_withdrawn(self, trial):
+        self.storage.delete_trial(self.study, trial.id)
 
     def study_finished(self, reason):
         self.storage.set_status(self.study, f"finished: {reason}")

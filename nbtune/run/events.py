@@ -28,6 +28,10 @@ class Observer:
     def trial_finished(self, trial: Trial) -> None:
         """The trial reached a final or resumable state: completed, stopped, failed, interrupted."""
 
+    def trial_withdrawn(self, trial: Trial) -> None:
+        """A trial created but never started by a worker was taken back when the study ended (it
+        was queued behind the running ones): it is no longer among the study's trials."""
+
     def study_finished(self, reason: str) -> None:
         """The loop ended; ``reason`` says why (n_trials, exhausted, max_time, target, ...)."""
 
@@ -57,6 +61,10 @@ class Broadcast(Observer):
     def trial_finished(self, trial):
         for o in self.observers:
             o.trial_finished(trial)
+
+    def trial_withdrawn(self, trial):
+        for o in self.observers:
+            o.trial_withdrawn(trial)
 
     def study_finished(self, reason):
         for o in self.observers:

@@ -6,40 +6,24 @@ decision point, answered with a verdict the trial is waiting for.
 """
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
 import time
 import uuid
 import warnings
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .. import trial as T
 from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
 from .channel import Inbox, quiet_verdict_timeouts
 from .events import Observer
+from .interrupts import interrupts_deferred
 from .outcome import final_value, unjudged_note
 from .resources import Capacity
-from .settings import Budget, LoopSettings
+from .settings import LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Ignore Ctrl-C (Jupyter's interrupt) meanwhile, in the main thread: the study being ended
-    already, one more interrupt has nothing left to stop, and cutting the recording of the
-    interrupted trials or the study's end short would leave the database half-written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class Loop:
@@ -333,9 +317,20 @@ class Loop:
         Event(f"{self.prefix}-stop", client=self.client).set()
         futures = list(self.running)
         self.client.cancel(futures)
-        for future in futures:
+        for future in sorted(futures, key=lambda f: -self.running[f].id):
             trial = self.running.pop(future)
-            self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
+            if self._withdrawable(trial):
+                self.trials.pop()
+                del self.by_id[trial.id]
+                self.observer.trial_withdrawn(trial)
+            else:
+                self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
+
+    def _withdrawable(self, trial: T.Trial) -> bool:
+        """A trial queued behind the running ones that no worker started: the newest trial,
+        first attempt, nothing reported. Taken back, a resumed study draws its config again."""
+        return (trial.started is None and trial.attempts == 1 and not trial.reports
+                and self.trials and self.trials[-1] is trial and self.submitted[trial.id] == 1)
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
@@ -382,7 +377,7 @@ class Loop:
             self._stop_running(T.INTERRUPTED)
         except KeyboardInterrupt:
             self.reason = "interrupted"
-            with _interrupts_deferred():  # a second interrupt must not cut the bookkeeping short
+            with interrupts_deferred():  # a second interrupt must not cut the bookkeeping short
                 self._stop_running(T.INTERRUPTED)
                 inbox.close()
                 self.observer.study_finished(self.reason)
