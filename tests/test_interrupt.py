@@ -256,6 +256,15 @@ def test_an_interrupt_ends_the_study_and_spares_the_workers(kernel):
     assert kernel.worker_pids() == pids
 
 
+def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):
+    # 2 workers, 4 trials in flight: the two waiting in Dask's queue must not overtake the first
+    msg = kernel.start(long_cell("order", out="order", flags="--concurrency 4"))
+    wait_for(lambda: n_reports(kernel.db, "order") >= 2, 60, "the first reports")
+    kernel.interrupt()
+    kernel.wait(msg, timeout=60)
+    assert sorted(stored_reports(kernel.db, "order")) == [0, 1]  # the first two ran
+
+
 def test_a_second_interrupt_while_the_first_is_handled(kernel):
     pids = kernel.worker_pids()
     for i, gap in enumerate((0.02, 0.1)):
