@@ -52,6 +52,7 @@ class Loop:
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
         self.noted = False  # whether the study was told that its scheduler judges no report
+        self.segments: dict[tuple[int, int], int] = {}  # (trial, submission) paused -> its seq
         quiet_verdict_timeouts()
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
@@ -158,8 +159,15 @@ class Loop:
     # -- reports -------------------------------------------------------------------------
     def _on_message(self, msg: dict) -> None:
         trial = self.by_id.get(msg.get("trial"))
-        if (trial is None or trial.state != T.RUNNING
-                or msg.get("attempt") != self.submitted.get(trial.id)):
+        if trial is None:
+            return
+        paused_at = self.segments.get((trial.id, msg.get("attempt")))
+        if paused_at is not None and msg.get("wait"):
+            # Dask computes a paused segment again when its worker died with the checkpoint
+            # (before or after its resumption was submitted): it pauses where it paused before
+            self._answer(msg["exec"], msg["seq"], PAUSE if msg["seq"] >= paused_at else CONTINUE)
+            return
+        if trial.state != T.RUNNING or msg.get("attempt") != self.submitted.get(trial.id):
             return  # a late message from a trial already finished, cancelled or resubmitted
         seen = self.executions[trial.id]
         if msg["kind"] == "start":
@@ -190,13 +198,16 @@ class Loop:
             self.pausing.add(trial.id)
         self._check_study_budget(data.get(self.settings.metric))
 
-    def _send_verdict(self, trial: T.Trial, execution: str, seq: int) -> None:
+    def _answer(self, execution: str, seq: int, verdict: str) -> None:
         from distributed import Variable
 
+        Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
+
+    def _send_verdict(self, trial: T.Trial, execution: str, seq: int) -> None:
         verdict = (STOP if trial.id in self.stopping else
                    PAUSE if trial.id in self.pausing else CONTINUE)
         self.pausing.discard(trial.id)
-        Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
+        self._answer(execution, seq, verdict)
         if verdict == STOP:
             self.leaving.add(trial.id)
 
@@ -260,6 +271,7 @@ class Loop:
         if out["state"] == "paused":
             self.pausing.discard(trial.id)
             self.paused[trial.id] = pair
+            self.segments[trial.id, self.submitted[trial.id]] = len(trial.reports)
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
             self.observer.trial_finished(trial)
