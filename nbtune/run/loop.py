@@ -113,7 +113,8 @@ class Loop:
                          first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses)
         key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
-                                    pure=False, key=key, resources=s.resources)
+                                    pure=False, key=key, resources=s.resources,
+                                    priority=-trial.id)  # queued ones start oldest first
         if spec.keep_checkpoint:  # the notebook takes only the outcome; the pair stays out there
             pair, future = future, self.client.submit(outcome_of, future, key=f"{key}-outcome")
             self.pairs[future] = pair
