@@ -6,14 +6,11 @@ import time
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
-from .run.cluster import get_client
-from .run.resources import (Capacity, check_resources, default_ask, thread_bound_note,
-                             workers_of)
-from .run.workers import check_workers
 from .run.events import Broadcast, Observer
 from .run.loop import Loop
 from .run.settings import Budget, LoopSettings
 from .run.task import scatter_data
+from .run.workers import connect
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
 from .space import Space, as_space
@@ -105,7 +102,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
                              "max_resource")
-        client, capacity, resources = _connect(cluster, security, resources)
+        from . import __version__  # nbtune/__init__ imports this module first
+
+        client, capacity, resources = connect(cluster, security, resources, __version__)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
@@ -176,27 +175,6 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
                       f"n_trials={needed} (or --trials {needed}), or fewer brackets",
                       stacklevel=3)
     return n_trials
-
-
-def _connect(cluster: Any, security: Any, resources: Mapping[str, float] | None
-             ) -> tuple[Any, Capacity, Mapping[str, float] | None]:
-    """The study's client, once its workers are known able to run its trials, its capacity, and
-    what each trial asks of the workers."""
-    import warnings
-
-    from . import __version__
-
-    client = get_client(cluster, security=security)
-    check_workers(client, __version__)
-    workers = workers_of(client)
-    resources = default_ask(workers, resources)
-    check_resources(workers, resources)
-    capacity = Capacity(client, resources)
-    capacity.set(workers)
-    note = thread_bound_note(workers, resources)
-    if note is not None:
-        warnings.warn(note, stacklevel=3)
-    return client, capacity, resources
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -66,18 +66,7 @@ class Loop:
 
     # -- budget ---------------------------------------------------------------------------
     def _budget_left(self) -> bool:
-        n = self.settings.budget.n_trials
-        return not self.exhausted and (n is None or len(self.trials) < n)
-
-    def _deadline_passed(self) -> bool:
-        max_time = self.settings.budget.max_time
-        return max_time is not None and time.time() - self.started_at >= max_time
-
-    def _reached_target(self, value: Any) -> bool:
-        target = self.settings.budget.target
-        if target is None or not T.is_finite_number(value):
-            return False
-        return value >= target if self.settings.mode == "max" else value <= target
+        return not self.exhausted and self.settings.budget.allows_trial(len(self.trials))
 
     # -- submitting ----------------------------------------------------------------------
     def _next_trial(self) -> T.Trial | None:
@@ -223,13 +212,9 @@ class Loop:
         return len(self.running) - len(self.leaving)
 
     def _check_study_budget(self, value: Any) -> None:
-        if self.reason is not None:
-            return
-        if self._reached_target(value):
-            self.reason = "target"
-        elif (self.settings.budget.max_resource is not None
-              and self.resource_used >= self.settings.budget.max_resource):
-            self.reason = "max_resource"
+        if self.reason is None:
+            self.reason = self.settings.budget.end_reason(value, self.settings.mode,
+                                                          self.resource_used)
 
     def _restarted_by_dask(self, trial: T.Trial) -> None:
         """Dask re-ran the trial elsewhere after its worker died: count it as a retry."""
@@ -343,7 +328,7 @@ class Loop:
         """A trial queued behind the running ones that no worker started: the newest trial,
         first attempt, nothing reported. Taken back, a resumed study draws its config again."""
         return (trial.started is None and trial.attempts == 1 and not trial.reports
-                and self.trials and self.trials[-1] is trial and self.submitted[trial.id] == 1)
+                and self.trials[-1] is trial)
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
@@ -379,7 +364,7 @@ class Loop:
                     self._on_message(msg)
                 for future in self._futures.next_batch(block=False):
                     self._on_done(future)
-                if self.reason is None and self._deadline_passed():
+                if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"
                 self._fill()
             if self.reason is None:

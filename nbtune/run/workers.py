@@ -4,9 +4,10 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from .resources import workers_of
+from .cluster import get_client
+from .resources import Capacity, check_resources, default_ask, thread_bound_note, workers_of
 
 # Evaluated on each worker by the builtin ``eval``: nothing of nbtune travels with the probe, so a
 # worker that lacks nbtune answers with its ImportError instead of failing to unpickle it.
@@ -35,6 +36,24 @@ def check_workers(client, version: str) -> None:
         warnings.warn(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
                       f"; install nbtune=={version} on the workers if trials fail",
                       stacklevel=3)
+
+
+def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, version: str
+            ) -> tuple[Any, Capacity, Mapping[str, float] | None]:
+    """A study's client, once its workers are known able to run its trials (nbtune importable,
+    the resources asked for offered), how many trials they run at once, and what each trial
+    asks of them (:func:`~nbtune.run.resources.default_ask`)."""
+    client = get_client(cluster, security=security)
+    check_workers(client, version)
+    workers = workers_of(client)
+    asked = default_ask(workers, asked)
+    check_resources(workers, asked)
+    capacity = Capacity(client, asked)
+    capacity.set(workers)
+    note = thread_bound_note(workers, asked)
+    if note is not None:
+        warnings.warn(note, stacklevel=3)
+    return client, capacity, asked
 
 
 @dataclass
