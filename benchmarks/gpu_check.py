@@ -12,7 +12,7 @@ trial that trains a small PyTorch model on CUDA:
 Each trial appends what it saw (worker, ``CUDA_VISIBLE_DEVICES``, device count, start and end
 times, peak memory of its process) to ``OUT_DIR/trials.jsonl``; a thread samples ``nvidia-smi``
 meanwhile. ``OUT_DIR/summary.json`` holds per run: trials per minute, the most trials running at
-once, GPU memory per trial. Without torch or a GPU it still runs (on the CPU), to try the script.
+once, GPU memory per trial. Without a GPU it still runs on the CPU (PyTorch is needed), to try it.
 """
 from __future__ import annotations
 
