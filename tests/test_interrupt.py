@@ -149,6 +149,12 @@ class Kernel:
     def descendants(self) -> list[int]:
         return [p.pid for p in psutil.Process(self.pid).children(recursive=True)]
 
+    def children(self) -> list[int]:
+        """The kernel's own child processes: its workers (a nanny in the kernel starts each) and
+        multiprocessing's resource tracker, not the short-lived programs a worker runs (it runs
+        ``uname -p`` when it registers with the scheduler)."""
+        return [p.pid for p in psutil.Process(self.pid).children()]
+
     def interrupt(self) -> float:
         """Interrupt as JupyterLab does (SIGINT to the process group); when it was sent."""
         self.km.interrupt_kernel()
@@ -317,14 +323,14 @@ def test_a_worker_its_nanny_restarts_ignores_the_interrupt_from_its_start(kernel
                        "finally:\n"
                        "    signal.signal(signal.SIGINT, old)\n")
     kernel.wait_output(msg, "absorbing", timeout=30)
-    before = set(kernel.descendants())
+    before = set(kernel.children())
     psutil.Process(pids[0]).kill()
     started: set[int] = set()
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:  # while the nanny starts another worker
         kernel.interrupt()
         time.sleep(0.05)
-        started |= set(kernel.descendants()) - before
+        started |= set(kernel.children()) - before
     reply = kernel.wait(msg, timeout=30)
     assert reply.status == "ok", reply
     assert len(started) == 1, f"worker processes started: {sorted(started)}"  # none died young
