@@ -7,6 +7,7 @@ cluster (a local one by default), keeps every trial and report in a SQLite file,
 from __future__ import annotations
 
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
+from .run.halt import TrialHalted
 from .run.events import Observer
 from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "load_study", "list_studies", "Study", "Trial", "Space",
+    "TrialHalted", "load_study", "list_studies", "Study", "Trial", "Space",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",

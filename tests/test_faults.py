@@ -192,3 +192,61 @@ def test_an_expired_verdict_wait_is_not_logged_as_a_scheduler_error(caplog):
                 log.exception("Exception while handling op %s", op)
     assert [(r.args, type(r.exc_info[1])) for r in caplog.records] == [
         (("variable_get",), KeyError), (("gather",), TimeoutError)]
+
+
+def busy_for(seconds: float) -> int:
+    """Pure Python for ``seconds``: what a training loop looks like between two reports."""
+    end, n = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
+def test_halting_raises_in_the_threads_of_that_study_alone():
+    from nbtune.run.halt import TrialHalted, halt_trials, halting
+
+    outcomes: dict[str, str] = {}
+    inside = threading.Barrier(4)
+
+    def trial(prefix: str, execution: str, seconds: float) -> None:
+        try:
+            with halting(prefix, execution):
+                inside.wait()
+                busy_for(seconds)
+            outcomes[execution] = "ran to its end"
+        except TrialHalted:
+            outcomes[execution] = "halted"
+
+    threads = [threading.Thread(target=trial, args=args, daemon=True)
+               for args in (("s1", "a", 30), ("s1", "b", 30), ("s2", "c", 1.0))]
+    for thread in threads:
+        thread.start()
+    inside.wait()
+    assert halt_trials("s1") == 2
+    for thread in threads:
+        thread.join(timeout=10)
+    assert outcomes == {"a": "halted", "b": "halted", "c": "ran to its end"}
+    assert halt_trials("s1") == 0 and halt_trials("s2") == 0  # nothing left registered
+
+
+def never_reports(config):
+    busy_for(60)  # a study's stop flag reaches a trial only in report(): this one never calls it
+    return 1.0
+
+
+def busy_threads(client) -> int:
+    return sum(client.run(lambda dask_worker: len(dask_worker.active_threads)).values())
+
+
+def test_trials_that_never_report_are_halted_when_the_study_ends(client, db):
+    study = nbtune.tune(never_reports, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=4,
+                        max_time=2, cluster=client, storage=db, study="never-reports")
+    assert study.stop_reason == "max_time"
+    assert [t.state for t in study.trials] == [T.INTERRUPTED] * 2  # two workers, two trials
+    deadline = time.time() + 15  # far below the trials' 60 s
+    while busy_threads(client):
+        assert time.time() < deadline, "a trial of the ended study still runs"
+        time.sleep(0.1)
+    again = nbtune.tune(climbs, {"q": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
+                        n_trials=2, cluster=client, storage=db, study="after")
+    assert again.counts() == {"completed": 2}

@@ -288,6 +288,26 @@ def test_a_second_interrupt_while_the_first_is_handled(kernel):
     assert kernel.worker_pids() == pids
 
 
+def test_an_interrupt_halts_trials_that_never_report(kernel):
+    pids = kernel.worker_pids()
+    msg = kernel.start("%%tune --trials 2 --study silent --metric loss -o silent\n"
+                       "x = uniform(0, 1)\n"
+                       "import time\n"
+                       "end = time.monotonic() + 60\n"
+                       "while time.monotonic() < end:  # a minute of training, no report()\n"
+                       "    pass\n"
+                       "loss = x\n")
+    started = "SELECT id FROM trials WHERE study = 'silent' AND started IS NOT NULL"
+    wait_for(lambda: len(rows(kernel.db, started)) == 2, 60, "both trials to start")
+    sent = kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert reply.ename is None and reply.idle_at - sent < QUICK, reply
+    assert set(states(kernel.db, "silent").values()) == {"interrupted"}
+    busy = "sum(embedded_client().run(lambda dask_worker: len(dask_worker.active_threads)).values())"
+    wait_for(lambda: kernel.value(busy) == 0, 15, "the workers to be free")  # not in a minute
+    assert kernel.worker_pids() == pids  # halted, not killed
+
+
 def test_interrupting_another_cell_leaves_a_background_study_alone(kernel):
     pids = kernel.worker_pids()
     out = kernel.ok(short_cell("bg", trials=4, out="bg", flags="--background", epochs=50))

@@ -17,6 +17,7 @@ from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
 from .channel import Inbox, quiet_verdict_timeouts
 from .events import Observer
+from .halt import halt_study
 from .interrupts import interrupts_deferred
 from .outcome import final_value, unjudged_note
 from .resources import Capacity
@@ -315,6 +316,7 @@ class Loop:
         Event(f"{self.prefix}-stop", client=self.client).set()
         futures = list(self.running)
         self.client.cancel(futures)
+        halt_study(self.client, self.prefix)  # also those that never report
         for future in sorted(futures, key=lambda f: -self.running[f].id):
             trial = self.running.pop(future)
             if self._withdrawable(trial):

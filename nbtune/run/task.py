@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
                       deactivate)
+from .halt import halting
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,11 +106,12 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
     token = activate(ctx)
     try:
-        returned = fn(dict(config), **shared) if shared else fn(dict(config))
+        with halting(spec.prefix, ctx.execution):  # the study's end halts it
+            returned = fn(dict(config), **shared) if shared else fn(dict(config))
         outcome["returned"] = _clean_return(returned)
     except TrialPaused:
         outcome["state"] = "paused"
-    except TrialStopped:
+    except TrialStopped:  # by its scheduler, or halted
         outcome["state"] = "stopped"
     except Exception as exc:  # the user's code failed: record it, the study goes on
         outcome.update(state="failed", error=user_traceback(exc))
