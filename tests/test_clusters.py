@@ -493,6 +493,20 @@ def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
         close_clients()
 
 
+def test_a_gpu_asked_of_a_local_cluster_without_gpus_says_how_to_get_one(ip):
+    shell, tune = ip
+    try:
+        shell.run_line_magic("tune_cluster", "local --workers 1 --gpus 0")
+        with pytest.raises(UsageError) as info:
+            shell.run_cell_magic("tune", "-n 1 --gpus 1 --metric device", GPU_CELL)
+        message = str(info.value)
+        assert message.startswith("%%tune: no worker offers GPU=1: nbtune's local cluster starts "
+                                  "a GPU worker for each GPU that nvidia-smi lists"), message
+        assert "drop --gpus" in message and "NBTUNE_GPUS=N" in message and "\n" not in message
+    finally:
+        close_clients()
+
+
 @pytest.mark.parametrize("line, message", [
     ("local --gpus -1", r"argument --gpus: invalid an integer >= 0 value: '-1'"),
     ("local --workers many", r"argument --workers: invalid an integer >= 0 value"),

@@ -53,14 +53,23 @@ def _amount(value: float) -> str:
     return f"{value:g}"
 
 
+NO_LOCAL_GPU = ("nbtune's local cluster starts a GPU worker for each GPU that nvidia-smi lists, "
+                "and it lists none here: drop --gpus, set NBTUNE_GPUS=N (or `%tune_cluster local "
+                "--gpus N`) where this machine has GPUs that nvidia-smi does not show, or use a "
+                "cluster with GPU workers (`%tune_cluster tcp://HOST:8786`)")
+
+
 def check_resources(workers: Mapping[str, Mapping[str, Any]],
-                    asked: Mapping[str, float] | None) -> int:
+                    asked: Mapping[str, float] | None, local: bool = False) -> int:
     """The slots for ``asked``; raises ValueError, naming what the workers offer, where no worker
-    can run a single such trial (the study would otherwise wait for ever)."""
+    can run a single such trial (the study would otherwise wait for ever). ``local``: the
+    workers are nbtune's own cluster, where a GPU is not for the user to add with ``dask worker``."""
     n = slots(workers, asked)
     if n > 0 or not asked:
         return n
     wanted = ", ".join(f"{k}={_amount(v)}" for k, v in asked.items())
+    if local and "GPU" in asked and not any("GPU" in w["resources"] for w in workers.values()):
+        raise ValueError(f"no worker offers {wanted}: {NO_LOCAL_GPU}")
     if not workers:
         raise ValueError(f"no worker offers {wanted}: the cluster has no workers; start some with "
                          f"`dask worker SCHEDULER_ADDRESS --resources {wanted.replace(', ', ',')}`")

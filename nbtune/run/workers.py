@@ -47,7 +47,7 @@ def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, vers
     check_workers(client, version)
     workers = workers_of(client)
     asked = default_ask(workers, asked)
-    check_resources(workers, asked)
+    check_resources(workers, asked, local=cluster is None or cluster == "local")
     capacity = Capacity(client, asked)
     capacity.set(workers)
     note = thread_bound_note(workers, asked)
