@@ -62,6 +62,11 @@ def clean_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def verdict_name(prefix: str, execution: str, seq: int) -> str:
+    """The name of the Dask ``Variable`` that holds the verdict on report ``seq`` of an execution."""
+    return f"{prefix}-{execution}-{seq}"
+
+
 class TrialContext:
     """The worker-side half of the channel for one execution of one trial."""
 
@@ -108,7 +113,7 @@ class TrialContext:
     def _verdict(self, seq: int) -> str:
         from distributed import Variable, get_client
 
-        var = Variable(f"{self.prefix}-{self.execution}-{seq}", client=get_client())
+        var = Variable(verdict_name(self.prefix, self.execution, seq), client=get_client())
         deadline = time.monotonic() + self.verdict_timeout
         while True:  # in slices, so that a study that ended meanwhile frees this worker at once
             try:

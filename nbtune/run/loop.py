@@ -13,9 +13,9 @@ import warnings
 from typing import Any, Callable
 
 from .. import trial as T
-from ..schedule import CONTINUE, DONE, PAUSE, RESUME, START, STOP, Scheduler
+from ..schedule import DONE, RESUME, START, Scheduler
 from ..search import Searcher
-from .channel import Inbox, quiet_verdict_timeouts
+from .channel import Inbox
 from .events import Observer
 from .halt import halt_study
 from .interrupts import interrupts_deferred
@@ -23,6 +23,7 @@ from .outcome import final_value, unjudged_note
 from .resources import Capacity
 from .settings import LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
+from .verdicts import Verdicts
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
 
@@ -46,15 +47,11 @@ class Loop:
         self.executions: dict[int, set[str]] = {}  # trial -> Dask executions of its submission
         self.submitted: dict[int, int] = {}  # trial -> the number of its live submission
         self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
-        self.stopping: set[int] = set()
-        self.pausing: set[int] = set()
-        self.leaving: set[int] = set()  # stopped at a verdict, their futures not yet done
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
         self.noted = False  # whether the study was told that its scheduler judges no report
-        self.segments: dict[tuple[int, int], int] = {}  # (trial, submission) paused -> its seq
-        quiet_verdict_timeouts()
+        self.verdicts = Verdicts(client, self.prefix)
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
         self.reason: str | None = None
@@ -152,12 +149,9 @@ class Loop:
         trial = self.by_id.get(msg.get("trial"))
         if trial is None:
             return
-        paused_at = self.segments.get((trial.id, msg.get("attempt")))
-        if paused_at is not None and msg.get("wait"):
-            # Dask computes a paused segment again when its worker died with the checkpoint
-            # (before or after its resumption was submitted): it pauses where it paused before
-            self._answer(msg["exec"], msg["seq"], PAUSE if msg["seq"] >= paused_at else CONTINUE)
-            return
+        if msg.get("wait") and self.verdicts.replay(trial.id, msg.get("attempt"), msg["exec"],
+                                                    msg["seq"]):
+            return  # a paused segment that Dask computed again pauses where it paused
         if trial.state != T.RUNNING or msg.get("attempt") != self.submitted.get(trial.id):
             return  # a late message from a trial already finished, cancelled or resubmitted
         seen = self.executions[trial.id]
@@ -171,7 +165,7 @@ class Loop:
             seen.add(msg["exec"])
             self._record_report(trial, msg["seq"], msg["data"])
             if msg.get("wait"):
-                self._send_verdict(trial, msg["exec"], msg["seq"])
+                self.verdicts.answer(trial.id, msg["exec"], msg["seq"])
 
     def _record_report(self, trial: T.Trial, seq: int, data: dict) -> None:
         if seq != len(trial.reports) + 1:
@@ -182,25 +176,8 @@ class Loop:
             self.resource_used += T.resource_step(self.last_level.get(trial.id, 0), level)
             self.last_level[trial.id] = level
         self.observer.trial_reported(trial, data)
-        verdict = self.scheduler.on_report(trial.id, data)
-        if verdict == STOP:
-            self.stopping.add(trial.id)
-        elif verdict == PAUSE:
-            self.pausing.add(trial.id)
+        self.verdicts.decide(trial.id, self.scheduler.on_report(trial.id, data))
         self._check_study_budget(data.get(self.settings.metric))
-
-    def _answer(self, execution: str, seq: int, verdict: str) -> None:
-        from distributed import Variable
-
-        Variable(f"{self.prefix}-{execution}-{seq}", client=self.client).set(verdict)
-
-    def _send_verdict(self, trial: T.Trial, execution: str, seq: int) -> None:
-        verdict = (STOP if trial.id in self.stopping else
-                   PAUSE if trial.id in self.pausing else CONTINUE)
-        self.pausing.discard(trial.id)
-        self._answer(execution, seq, verdict)
-        if verdict == STOP:
-            self.leaving.add(trial.id)
 
     def _slots(self) -> int:
         """Trials to keep in flight: the concurrency asked for, else what the workers allow."""
@@ -210,7 +187,7 @@ class Loop:
         """Running trials, less those told to stop: they end at once, and the trial that takes
         their place already waits in Dask's queue, so their worker never idles for a round trip
         to the notebook."""
-        return len(self.running) - len(self.leaving)
+        return len(self.running) - len(self.verdicts.leaving)
 
     def _check_study_budget(self, value: Any) -> None:
         if self.reason is None:
@@ -235,7 +212,7 @@ class Loop:
         pair = self.pairs.pop(future, None)
         if trial is None:
             return
-        self.leaving.discard(trial.id)
+        self.verdicts.left(trial.id)
         if future.status == "finished":
             self._on_result(trial, future.result(), pair)
         elif future.status == "cancelled":
@@ -256,9 +233,8 @@ class Loop:
                 self._record_report(trial, seq, data)
         trial.worker, trial.started = out["worker"], out["started"]
         if out["state"] == "paused":
-            self.pausing.discard(trial.id)
             self.paused[trial.id] = pair
-            self.segments[trial.id, self.submitted[trial.id]] = len(trial.reports)
+            self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
             self.observer.trial_finished(trial)
@@ -280,9 +256,7 @@ class Loop:
                 finished: float | None = None) -> None:
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
-        self.stopping.discard(trial.id)
-        self.pausing.discard(trial.id)
-        self.leaving.discard(trial.id)
+        self.verdicts.forget(trial.id)
         self.scheduler.on_trial_end(trial.id, state)
         self.searcher.observe(trial.config, trial.value, state)
         self.observer.trial_finished(trial)
