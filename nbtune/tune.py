@@ -42,6 +42,16 @@ def _default_name() -> str:
     return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
 
 
+class _RecordEnd(Observer):
+    """Sets the study's ``stop_reason`` when its loop ends, before the views draw the summary."""
+
+    def __init__(self, study: Study):
+        self.study = study
+
+    def study_finished(self, reason: str) -> None:
+        self.study.stop_reason = reason
+
+
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          metric: str = "value", mode: str = "min", n_trials: int | str | None = "auto",
          seed: int | None = None, cluster: Any = None,
@@ -131,7 +141,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              concurrency=concurrency,
                              resources=resources, retries=retries,
                              budget=Budget(n_trials, max_time, target, max_resource)),
-                Broadcast(([StorageRecorder(db, name)] if db else []) + list(observers)),
+                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name)] if db else [])
+                          + list(observers)),
                 shared=shared, capacity=capacity)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import nbtune
@@ -56,6 +57,7 @@ def test_the_text_line_and_summary_outside_a_notebook(client, db):
     assert all(t.state == T.COMPLETED for t in study.trials)
     text = stream.getvalue()
     assert "text" in text and "75" in text  # the summary names the study and the best value
+    assert re.search(r"\n  ended +exhausted\n", text), text  # known when the summary is written
 
 
 def slow(config):
