@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bench-early-stopping install browser clean
+.PHONY: demo test test-lowest bench bench-early-stopping install browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: $(STAMP) $(CHROMIUM)
 	$(PY) -m nbtune.demo
 	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
+# The suite on the oldest versions pyproject.toml allows (.ci/lowest.txt)
+LOWEST := .venv-lowest
+test-lowest: .ci/lowest.txt pyproject.toml
+	[ -x $(LOWEST)/bin/python ] || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet -c .ci/lowest.txt -e '.[test]' $$(grep -v '^#' .ci/lowest.txt)
+	$(LOWEST)/bin/python -m pytest -q
+
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/live_overhead.py
@@ -42,4 +49,4 @@ bench-early-stopping: $(STAMP)
 	$(PY) benchmarks/early_stopping.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm
+	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm
