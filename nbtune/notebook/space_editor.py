@@ -70,7 +70,7 @@ def _field(name: str) -> W.Widget:
         w = W.FloatText()
     w.description = _LABELS[name]
     w.style = {"description_width": "initial"}
-    w.layout = W.Layout(width="auto" if name in ("values", "weights") else "150px")
+    w.layout = W.Layout(width="auto" if name in ("values", "weights") else "130px")
     return w.add_class(f"nbtune-space-{name}")
 
 
@@ -89,8 +89,9 @@ class _RowView:
         self.remove = W.Button(description="remove", layout=W.Layout(width="70px"))
         self.remove.add_class("nbtune-space-remove")
         self.error = W.HTML().add_class("nbtune-space-error")
-        self.box = W.VBox([W.HBox([self.name, self.kind, self.fields, self.preview, self.remove]),
-                           self.error]).add_class("nbtune-space-row")
+        line = W.HBox([self.name, self.kind, self.fields, self.preview, self.remove],
+                      layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        self.box = W.VBox([line, self.error]).add_class("nbtune-space-row")  # narrow: it wraps
         self.inputs: dict[str, W.Widget] = {}
         self.sliders: dict[str, W.FloatLogSlider] = {}
         self._previewed: str | None = None
@@ -150,7 +151,7 @@ class _RowView:
             children.append(w)
             if name in ("lo", "hi") and self.row.kind in LOG_KINDS:
                 s = W.FloatLogSlider(base=10, min=-8, max=8, step=0.01, readout=False,
-                                     continuous_update=False, layout=W.Layout(width="120px"))
+                                     continuous_update=False, layout=W.Layout(width="100px"))
                 s.add_class("nbtune-space-slider")
                 val = getattr(self.row, name)
                 if isinstance(val, (int, float)) and val > 0:
