@@ -351,6 +351,26 @@ def test_with_parameters_ships_large_data_once(client):
     assert all(t.value == float(t.config["i"]) for t in study.trials)
 
 
+def sums_its_data_slowly(config, data):
+    time.sleep(0.2)
+    return float(data.sum())
+
+
+def test_two_studies_sending_data_of_the_same_name_each_see_their_own(client):
+    import numpy as np
+
+    # the same argument name, as when two %%tune cells use the same large notebook global
+    zeros = nbtune.with_parameters(sums_its_data_slowly, data=np.zeros(10))
+    ones = nbtune.with_parameters(sums_its_data_slowly, data=np.ones(10))
+    first = nbtune.tune(zeros, {"x": nbtune.uniform(0, 1)}, metric="s", n_trials=8,
+                        concurrency=1, cluster=client, storage=None, background=True)
+    second = nbtune.tune(ones, {"x": nbtune.uniform(0, 1)}, metric="s", n_trials=2,
+                         concurrency=1, cluster=client, storage=None)
+    first.wait(timeout=60)
+    assert [t.value for t in second.trials] == [10.0, 10.0]
+    assert [t.value for t in first.trials] == [0.0] * 8  # also those run after the second's
+
+
 def test_background_study_fills_in_and_can_be_stopped(client, db):
     study = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="score", mode="max",
                         n_trials=50, cluster=client, storage=db, study="bg", background=True)

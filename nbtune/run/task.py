@@ -73,12 +73,17 @@ class with_parameters:
 
 
 def scatter_data(client, fn: Any) -> dict[str, Any]:
-    """Send a :class:`with_parameters` function's data to the cluster once; futures by name."""
+    """Send a :class:`with_parameters` function's data to the cluster once; futures by name.
+
+    Each value gets a key of its own (a dict given to ``scatter`` would be keyed by its names, and
+    two studies sending data of the same name, such as the same notebook global, would overwrite
+    and release each other's).
+    """
     data = getattr(fn, "data", None) if isinstance(fn, with_parameters) else None
     if not data:
         return {}
     try:
-        return client.scatter(dict(data), hash=False)
+        return dict(zip(data, client.scatter(list(data.values()), hash=False)))
     except Exception as exc:
         raise TypeError(f"the data given to with_parameters cannot be sent to the Dask workers: "
                         f"{exc}") from None
