@@ -229,6 +229,34 @@ def test_halting_raises_in_the_threads_of_that_study_alone():
     assert halt_trials("s1") == 0 and halt_trials("s2") == 0  # nothing left registered
 
 
+def test_a_halt_waits_for_the_end_of_a_shielded_section_then_is_raised():
+    from nbtune.run.halt import TrialHalted, halt_trials, halting, shielded
+
+    steps: list[str] = []
+    inside = threading.Event()
+
+    def trial() -> None:
+        try:
+            with halting("s3", "d"):
+                with shielded("s3", "d"):  # as report() talking to the scheduler
+                    inside.set()
+                    busy_for(1.0)
+                    steps.append("shielded section done")
+                steps.append("back in the trial")
+        except TrialHalted:
+            steps.append("halted")
+
+    thread = threading.Thread(target=trial, daemon=True)
+    thread.start()
+    inside.wait(10)
+    assert halt_trials("s3") == 0  # no target meanwhile, but the study is marked halted
+    thread.join(timeout=10)
+    assert steps == ["shielded section done", "halted"]
+    with pytest.raises(TrialHalted):  # a trial of that study that starts later stops at once
+        with halting("s3", "e"):
+            pass
+
+
 def never_reports(config):
     busy_for(60)  # a study's stop flag reaches a trial only in report(): this one never calls it
     return 1.0

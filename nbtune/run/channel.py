@@ -12,13 +12,14 @@ the study's stop ``Event``, which the loop sets when the whole study ends.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import numbers
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ContextManager, Sequence
 
 CONTINUE = "continue"
 STOP = "stop"
@@ -71,14 +72,17 @@ class TrialContext:
     """The worker-side half of the channel for one execution of one trial."""
 
     def __init__(self, *, topic: str, prefix: str, trial_id: int, execution: str,
-                 resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None, wait_at: Sequence[float] | None, verdict_timeout: float,
-                 send: Callable[[str, dict], None]):
+                 resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None,
+                 wait_at: Sequence[float] | None, verdict_timeout: float,
+                 send: Callable[[str, dict], None],
+                 shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
         self.wait_all = wait_at is None
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
         self._send = send
+        self._shield = shield  # around report(): nbtune's own code, not to be halted half-way
         self.reports: list[dict[str, Any]] = []  # this execution's, numbered from first_seq + 1
         self.first_seq = first_seq  # reports the trial made before a pause it resumes from
         self.restored = restored  # the checkpoint this execution resumed from (None: fresh)
@@ -92,6 +96,10 @@ class TrialContext:
 
     def report(self, metrics: dict[str, Any], checkpoint: Any = None) -> None:
         """Send one report; at a decision point wait for the verdict, stop or pause if told to."""
+        with self._shield():
+            self._report(metrics, checkpoint)
+
+    def _report(self, metrics: dict[str, Any], checkpoint: Any) -> None:
         data = clean_metrics(metrics)
         if checkpoint is not None:
             self.checkpoint = checkpoint

@@ -10,7 +10,9 @@ code, or a ``time.sleep``, returns first.
 
 A thread is a target only between :func:`halting`'s registration and deregistration, both under
 one lock that :func:`halt_trials` holds while it raises, so the exception never lands in a thread
-that has gone on to other work: at the latest, it is raised inside :func:`halting`'s exit.
+that has gone on to other work: at the latest, it is raised inside :func:`halting`'s exit. Inside
+``report()`` the thread is no target (:func:`shielded`): the exception lands in the trial's own
+code, never half-way through nbtune's or Dask's.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class TrialHalted(TrialStopped):
 
 _lock = threading.Lock()
 _threads: dict[tuple[str, str], int] = {}  # (study prefix, execution) -> the thread running it
+_halted: set[str] = set()  # the studies halted in this process
 
 
 @contextlib.contextmanager
@@ -37,6 +40,8 @@ def halting(prefix: str, execution: str) -> Iterator[None]:
     """Meanwhile, :func:`halt_trials` of ``prefix`` may raise :class:`TrialHalted` in this thread."""
     key = (prefix, execution)
     with _lock:
+        if prefix in _halted:  # a trial that starts after its study ended
+            raise TrialHalted()
         _threads[key] = threading.get_ident()
     try:
         yield
@@ -45,12 +50,33 @@ def halting(prefix: str, execution: str) -> Iterator[None]:
             _threads.pop(key, None)
 
 
+@contextlib.contextmanager
+def shielded(prefix: str, execution: str) -> Iterator[None]:
+    """Meanwhile, the trial's thread is no target: nbtune's own code runs here (``report()``
+    talking to the scheduler), which an exception from outside could leave half-done. A halt
+    that comes meanwhile is raised when it ends."""
+    key = (prefix, execution)
+    with _lock:
+        ident = _threads.pop(key, None)
+    try:
+        yield
+    finally:
+        if ident is not None:
+            with _lock:
+                halted = prefix in _halted
+                if not halted:
+                    _threads[key] = ident
+            if halted:
+                raise TrialHalted()
+
+
 def halt_trials(prefix: str) -> int:
     """Raise :class:`TrialHalted` in this process's threads that run trials of study ``prefix``.
 
     Run on each worker by the notebook (``client.run``); returns how many threads it raised in.
     """
     with _lock:
+        _halted.add(prefix)
         keys = [key for key in _threads if key[0] == prefix]
         for key in keys:
             ident = _threads.pop(key)  # raised once: the thread is no target any more

@@ -1,6 +1,7 @@
 """What runs on a Dask worker for one trial: call the user's function, capture its outcome."""
 from __future__ import annotations
 
+import functools
 import os
 import time
 import traceback
@@ -10,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
                       deactivate)
-from .halt import halting
+from .halt import halting, shielded
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,11 +102,13 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     from distributed import get_worker
 
     worker = get_worker()
+    execution = uuid.uuid4().hex[:12]
     ctx = TrialContext(topic=spec.topic, prefix=spec.prefix, trial_id=spec.trial_id,
-                       execution=uuid.uuid4().hex[:12], resource=spec.resource, attempt=spec.attempt,
+                       execution=execution, resource=spec.resource, attempt=spec.attempt,
                        first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
-                       send=worker.log_event)
+                       send=worker.log_event,
+                       shield=functools.partial(shielded, spec.prefix, execution))
     worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
     started = time.time()
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
