@@ -398,6 +398,22 @@ def test_no_worker_outlives_its_kernel_and_the_study_resumes(tmp_path):
         k.close()
 
 
+def test_a_kernel_that_ran_a_study_shuts_down_by_itself(tmp_path):
+    k = Kernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        k.ok(short_cell("before-shutdown"), timeout=90)
+        children = k.descendants()  # the workers and multiprocessing's resource tracker
+        assert children
+        process = k.km.provisioner.process
+        k.km.shutdown_kernel(now=False)  # as JupyterLab's shutdown: a request, then a wait
+        # it exits on its own, rather than being terminated by the kernel manager: its
+        # resource tracker (which ignores SIGTERM) no longer keeps it waiting
+        assert process.returncode == 0, process.returncode
+        wait_for(lambda: not any(alive(p) for p in children), 20, "its processes to exit")
+    finally:
+        k.close()
+
+
 def test_nbtunes_preload_joins_the_workers_own():
     import dask
 

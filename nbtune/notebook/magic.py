@@ -16,6 +16,7 @@ from traitlets import Int, Unicode
 
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.cluster import close_clients, get_client, use_local
+from ..run.interrupts import stop_resource_tracker
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..study import Study, StudyNotFound, list_studies, load_study
@@ -299,9 +300,11 @@ def load(shell) -> None:
 
 def _close_on_exit(change) -> None:
     """The kernel is shutting down or restarting: close nbtune's cluster first, so that its
-    nannies do not restart the workers the kernel's shutdown terminates."""
+    nannies do not restart the workers the kernel's shutdown terminates, then the resource
+    tracker its workers used (which would hold up the kernel's exit)."""
     if change["new"]:
         close_clients()
+        stop_resource_tracker()
 
 
 def unload(shell) -> None:

@@ -2,7 +2,8 @@
 
 Jupyter interrupts a kernel by signalling its whole process group, worker processes included
 (dask/distributed#1925). nbtune's own cluster is started with SIGINT blocked, and an interrupted
-study records its end with further interrupts ignored.
+study records its end with further interrupts ignored. The resource tracker started for that
+cluster's workers is stopped when the kernel exits.
 """
 from __future__ import annotations
 
@@ -49,6 +50,22 @@ def _start_resource_tracker() -> None:
         from multiprocessing import resource_tracker
 
         resource_tracker.ensure_running()
+
+
+def stop_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker, when the kernel exits after closing its clusters.
+
+    The tracker ignores SIGTERM, so a kernel that started one (for its workers) waited for the
+    kernel manager's kill, seconds later, at every shutdown and restart. Closing the tracker's
+    pipe ends it at once; a process that needs it again starts another.
+    """
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    stop = getattr(tracker, "_stop", None)  # CPython's own; absent elsewhere
+    if stop is not None:
+        with contextlib.suppress(Exception):
+            stop()
 
 
 @contextlib.contextmanager
