@@ -194,11 +194,16 @@ def exit_observers(ip) -> int:
 def test_kernel_exit_closes_the_clusters_nbtune_opened(ip, client):
     from nbtune.run.cluster import get_client
 
+    from multiprocessing import resource_tracker
+
     opened = get_client(client.scheduler.address)  # as %%tune does for Tune.cluster
     assert opened is not client and opened.status == "running"
+    tracker = resource_tracker._resource_tracker._pid
     try:
         ip.exit_now = True  # what ipykernel sets on shutdown and restart
         assert opened.status == "closed"
+        # the workers of another cluster (this session's) still use the resource tracker
+        assert tracker is None or resource_tracker._resource_tracker._pid == tracker
     finally:
         ip.exit_now = False
     assert get_client(client.scheduler.address).status == "running"  # a later study reconnects
