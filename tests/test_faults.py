@@ -266,15 +266,20 @@ def busy_threads(client) -> int:
     return sum(client.run(lambda dask_worker: len(dask_worker.active_threads)).values())
 
 
+def wait_idle(client, seconds: float, what: str) -> None:
+    deadline = time.time() + seconds
+    while busy_threads(client):
+        assert time.time() < deadline, what
+        time.sleep(0.1)
+
+
 def test_trials_that_never_report_are_halted_when_the_study_ends(client, db):
+    wait_idle(client, 30, "the workers to be free before the study")  # two trials, one a worker
     study = nbtune.tune(never_reports, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=4,
                         max_time=2, cluster=client, storage=db, study="never-reports")
     assert study.stop_reason == "max_time"
     assert [t.state for t in study.trials] == [T.INTERRUPTED] * 2  # two workers, two trials
-    deadline = time.time() + 15  # far below the trials' 60 s
-    while busy_threads(client):
-        assert time.time() < deadline, "a trial of the ended study still runs"
-        time.sleep(0.1)
+    wait_idle(client, 15, "a trial of the ended study still runs")  # far below their 60 s
     again = nbtune.tune(climbs, {"q": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
                         n_trials=2, cluster=client, storage=db, study="after")
     assert again.counts() == {"completed": 2}

@@ -56,10 +56,10 @@ def stop_resource_tracker(wait: float = 2.0) -> None:
     """End multiprocessing's resource tracker, when the kernel exits after closing its clusters.
 
     The tracker ignores SIGTERM, so a kernel that started one (for its workers) waited for the
-    kernel manager's kill, seconds later, at every shutdown and restart. Where this process has
-    no other multiprocessing children left (another cluster's workers share the tracker), it
-    closes its end of the tracker's pipe and waits up to ``wait`` seconds for the tracker to end
-    (it ends when no process holds the pipe any more). A later need for one starts another.
+    kernel manager's kill, seconds later, at every shutdown and restart. Once this process has no
+    multiprocessing children left (another cluster's workers share the tracker), it closes its
+    end of the tracker's pipe and waits for the tracker to end (it ends when no process holds the
+    pipe any more); ``wait`` seconds at most in all. A later need for one starts another.
     """
     import multiprocessing
     import os
@@ -70,15 +70,17 @@ def stop_resource_tracker(wait: float = 2.0) -> None:
     lock = getattr(tracker, "_lock", None)
     if lock is None or not hasattr(tracker, "_fd") or not hasattr(tracker, "_pid"):
         return  # not CPython's tracker
-    if multiprocessing.active_children():
-        return  # workers of another cluster still use it
+    deadline = time.monotonic() + wait
+    while multiprocessing.active_children():  # workers that are still exiting, or another
+        if time.monotonic() > deadline:       # cluster's, which go on using the tracker
+            return
+        time.sleep(0.01)
     with lock:
         fd, pid, tracker._fd, tracker._pid = tracker._fd, tracker._pid, None, None
     if fd is None:
         return
     with contextlib.suppress(OSError):
         os.close(fd)
-    deadline = time.monotonic() + wait
     with contextlib.suppress(OSError):  # ChildProcessError: not ours to reap
         while pid is not None and os.waitpid(pid, os.WNOHANG) == (0, 0):
             if time.monotonic() > deadline:
