@@ -283,3 +283,21 @@ def test_trials_that_never_report_are_halted_when_the_study_ends(client, db):
     again = nbtune.tune(climbs, {"q": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
                         n_trials=2, cluster=client, storage=db, study="after")
     assert again.counts() == {"completed": 2}
+
+
+def test_the_scheduler_forgets_a_study_topic_when_its_inbox_closes(client):
+    from nbtune.run.channel import Inbox
+
+    topic = "nbtune-inbox-test-reports"
+    inbox = Inbox(client, topic, threading.Condition())
+    time.sleep(0.2)  # the subscription travels on the client's stream
+    for i in range(3):
+        client.log_event(topic, {"i": i})
+    deadline = time.time() + 10
+    while len(inbox.messages) < 3:
+        assert time.time() < deadline, "the events did not arrive"
+        time.sleep(0.05)
+    assert len(client.get_events(topic)) == 3  # what the scheduler keeps while it runs
+    inbox.close()
+    assert client.get_events(topic) == ()
+    inbox.close()  # a second close is a no-op

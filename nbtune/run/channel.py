@@ -236,9 +236,19 @@ class Inbox:
         return out
 
     def close(self) -> None:
-        """Stop listening."""
-        try:
-            self.client.unsubscribe_topic(self.topic)
-        except Exception:  # the client may already be closed
-            pass
+        """Stop listening, and let the scheduler forget the topic: it keeps the last
+        ``distributed.admin.low-level-log-length`` events (1000) of every topic for as long as
+        it runs, which on a long-lived cluster adds up over many studies."""
+        if self.topic is None:
+            return
+        topic, self.topic = self.topic, None
+
+        def forget(dask_scheduler=None) -> None:  # local: it travels by value, no nbtune needed
+            topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+            if topics is not None:
+                topics.pop(topic, None)
+
+        with contextlib.suppress(Exception):  # the client may already be closed
+            self.client.unsubscribe_topic(topic)
+            self.client.run_on_scheduler(forget)
 
