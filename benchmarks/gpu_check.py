@@ -28,6 +28,11 @@ from IPython.core.interactiveshell import InteractiveShell
 
 TRIALS = {"--gpus 1": 8, "--gpus 0.25": 12, "": 4}
 
+
+def run_label(flags: str) -> str:
+    """How a run is named in the log and the summary."""
+    return flags.strip() or "no --gpus"
+
 SETUP = """\
 import json, os, time
 LOG = {log!r}
@@ -108,7 +113,8 @@ def most_at_once(rows: list[dict]) -> int:
 def main(out: Path, epochs: int) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "trials.jsonl"
-    log.unlink(missing_ok=True)
+    for old in [log, *out.glob("gpu.db*")]:  # a run starts afresh in its folder
+        old.unlink(missing_ok=True)
     from nbtune.run.gpus import detect_gpus, gpu_devices
 
     summary: dict = {"detected": [vars(g) for g in detect_gpus()], "pinned": gpu_devices()}
@@ -127,7 +133,7 @@ def main(out: Path, epochs: int) -> int:
     sampler = GpuSampler()
     sampler.start()
     for flags, n in TRIALS.items():
-        run = flags.strip() or "no --gpus"
+        run = run_label(flags)
         name = {"--gpus 1": "gpus-1", "--gpus 0.25": "gpus-quarter"}.get(flags, "no-gpus")
         cell = (f"%%tune --trials {n} --metric loss --mode min {flags} --storage "
                 f"{out / 'gpu.db'} --study {name} -o s\n")
@@ -153,7 +159,7 @@ def main(out: Path, epochs: int) -> int:
         print(json.dumps(record, indent=1, default=str), flush=True)
     sampler.done.set()
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    ok = all(summary[(f.strip() or "no --gpus")]["ok"] for f in TRIALS)
+    ok = all(summary[run_label(f)]["ok"] for f in TRIALS)
     return 0 if ok else 1
 
 

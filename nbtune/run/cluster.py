@@ -203,6 +203,11 @@ def check_address(address: str) -> None:
                          f"{scheme}://HOST:PORT")
 
 
+def is_embedded(cluster: Any) -> bool:
+    """Whether ``cluster`` (as :func:`get_client` takes it) names nbtune's own local cluster."""
+    return cluster is None or cluster == "local"
+
+
 def get_client(cluster: Any = None, security: Any = None):
     """A ``distributed.Client`` for ``cluster``: None or ``"local"`` (the embedded cluster), a
     Client, a scheduler address or a cluster object.
@@ -215,7 +220,7 @@ def get_client(cluster: Any = None, security: Any = None):
     if security is not None and not isinstance(cluster, str):
         raise ValueError("security= applies to a scheduler address; a Client or a cluster "
                          "object brings its own")
-    if cluster is None or cluster == "local":
+    if is_embedded(cluster):
         return embedded_client()
     if isinstance(cluster, Client):
         return cluster

@@ -26,15 +26,14 @@ class Verdicts:
         elif verdict == PAUSE:
             self.pausing.add(trial_id)
 
-    def answer(self, trial_id: int, execution: str, seq: int) -> str:
-        """Answer the trial waiting at its report ``seq``: stop, pause or go on; returns which."""
+    def answer(self, trial_id: int, execution: str, seq: int) -> None:
+        """Answer the trial waiting at its report ``seq``: stop, pause or go on."""
         verdict = (STOP if trial_id in self.stopping else
                    PAUSE if trial_id in self.pausing else CONTINUE)
         self.pausing.discard(trial_id)
         self._send(execution, seq, verdict)
         if verdict == STOP:
             self.leaving.add(trial_id)
-        return verdict
 
     def replay(self, trial_id: int, submission: int | None, execution: str, seq: int) -> bool:
         """Answer a segment that paused before and that Dask computes again (its worker died

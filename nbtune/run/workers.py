@@ -6,7 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .cluster import get_client
+from .cluster import get_client, is_embedded
 from .resources import Capacity, check_resources, default_ask, thread_bound_note, workers_of
 
 # Evaluated on each worker by the builtin ``eval``: nothing of nbtune travels with the probe, so a
@@ -47,7 +47,7 @@ def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, vers
     check_workers(client, version)
     workers = workers_of(client)
     asked = default_ask(workers, asked)
-    check_resources(workers, asked, local=cluster is None or cluster == "local")
+    check_resources(workers, asked, local=is_embedded(cluster))
     capacity = Capacity(client, asked)
     capacity.set(workers)
     note = thread_bound_note(workers, asked)
