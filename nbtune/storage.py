@@ -38,6 +38,17 @@ _TRIAL_COLUMNS = ("id", "config", "state", "value", "metrics", "error", "worker"
                   "created", "started", "finished")
 
 
+def _create_private(path: str) -> None:
+    """Create a missing study file readable by its owner alone (less where the umask says so);
+    SQLite gives its -wal and -shm files the same permissions."""
+    if path in ("", ":memory:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Storage:
     """A SQLite file holding any number of studies."""
 
@@ -46,6 +57,7 @@ class Storage:
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"storage {self.path!r}: the folder {folder!r} does not exist")
+        _create_private(self.path)
         # autocommit: each statement is its own transaction, on disk when execute() returns
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=30.0)

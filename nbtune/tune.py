@@ -6,7 +6,9 @@ import time
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
+from .run.cluster import is_embedded
 from .run.events import Broadcast, Observer
+from .run.held import restart_delay
 from .run.loop import Loop
 from .run.settings import Budget, LoopSettings
 from .run.task import scatter_data
@@ -63,7 +65,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          scheduler: str | Scheduler | None = None, resource: str = "epoch",
          observers: Iterable[Observer] = (), background: bool = False,
          progress: bool | str | type = "auto", security: Any = None,
-         **scheduler_options: Any) -> Study:
+         restart_held: float | str | None = "auto", **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
@@ -94,6 +96,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if resources is not None:
         resources = {str(k): float(v) for k, v in dict(resources).items()}
+    restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
     db = Storage(storage) if storage is not None else None
     try:
@@ -140,7 +143,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency,
                              resources=resources, retries=retries,
-                             budget=Budget(n_trials, max_time, target, max_resource)),
+                             budget=Budget(n_trials, max_time, target, max_resource),
+                             study=name, restart_held=restart_held),
                 Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name)] if db else [])
                           + list(observers)),
                 shared=shared, capacity=capacity)

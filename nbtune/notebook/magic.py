@@ -57,6 +57,10 @@ class Tune(Magics):
     metric = Unicode("value", help="metric when --metric is not given").tag(config=True)
     mode = Unicode("min", help="'min' or 'max' when --mode is not given").tag(config=True)
     out = Unicode("study", help="notebook variable the study is bound to").tag(config=True)
+    restart_held = AnyTrait("auto", allow_none=True,
+                            help="seconds after a study's end before nbtune restarts a worker that "
+                            "a trial which did not stop keeps busy ('auto': 10 on nbtune's own "
+                            "cluster, never on yours; None: never)").tag(config=True)
     scatter_threshold = Int(1_000_000, help="globals larger than this many bytes are sent to "
                             "the cluster once per study and shared by its trials").tag(config=True)
 
@@ -119,7 +123,7 @@ class Tune(Magics):
                       retries=1 if args.retries is None else args.retries,
                       searcher=args.searcher or "random", scheduler=args.scheduler,
                       resource=args.resource or "epoch", background=args.background,
-                      **scheduler_options(args))
+                      restart_held=self.restart_held, **scheduler_options(args))
         t0 = time.time()
         try:
             study = tune(fn, parsed.space, **kwargs)

@@ -53,6 +53,11 @@ def _with_worker_setup(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The dashboard shows logs, call stacks of running trials and a way to run code on the workers:
+# on this machine only, where it needs no credentials (an SSH tunnel or jupyter-server-proxy
+# reaches it from elsewhere; pass dashboard_address to local_cluster to choose otherwise).
+DASHBOARD_ADDRESS = "127.0.0.1:0"
+
 GPU_THREADS = 4  # threads of a GPU worker: fractions down to --gpus 0.25 share a GPU at once
 
 
@@ -75,7 +80,7 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
 
     _check_local_options(n_workers, gpus, threads_per_gpu)
     options = dict(n_workers=default_workers() if n_workers is None else n_workers,
-                   threads_per_worker=1, processes=True, dashboard_address=":0")
+                   threads_per_worker=1, processes=True, dashboard_address=DASHBOARD_ADDRESS)
     options.update(kwargs)
     devices = gpu_devices(gpus) if options["processes"] else []  # a pin needs its own process
     if options["processes"]:

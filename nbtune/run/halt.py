@@ -13,13 +13,21 @@ one lock that :func:`halt_trials` holds while it raises, so the exception never 
 that has gone on to other work: at the latest, it is raised inside :func:`halting`'s exit. Inside
 ``report()`` the thread is no target (:func:`shielded`): the exception lands in the trial's own
 code, never half-way through nbtune's or Dask's.
+
+A thread that the exception cannot reach soon (a long sleep or compiled call, code that swallows
+``BaseException``) keeps its worker busy after Dask took the cancelled task off its books. Such a
+trial is *held*: :func:`halt_and_wait` names it to the notebook, which sends no new trial to that
+worker (see :mod:`nbtune.run.held`), and the worker announces on :data:`HELD_TOPIC` when the
+thread finally leaves.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import threading
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 from .channel import TrialStopped
 
@@ -30,24 +38,44 @@ class TrialHalted(TrialStopped):
     a broad ``except Exception`` in training code does not swallow it."""
 
 
+HELD_TOPIC = "nbtune-held"  # the workers' events about held trials, as ``log_event`` sends them
+
 _lock = threading.Lock()
 _threads: dict[tuple[str, str], int] = {}  # (study prefix, execution) -> the thread running it
+_alive: dict[tuple[str, str], int] = {}  # (study prefix, execution) -> trial id, until it ends
+_held: set[tuple[str, str]] = set()  # those named held to the notebook, whose end it awaits
 _halted: set[str] = set()  # the studies halted in this process
 
 
 @contextlib.contextmanager
-def halting(prefix: str, execution: str) -> Iterator[None]:
+def halting(prefix: str, execution: str, trial: int = -1) -> Iterator[None]:
     """Meanwhile, :func:`halt_trials` of ``prefix`` may raise :class:`TrialHalted` in this thread."""
     key = (prefix, execution)
     with _lock:
         if prefix in _halted:  # a trial that starts after its study ended
             raise TrialHalted()
         _threads[key] = threading.get_ident()
+        _alive[key] = trial
     try:
         yield
     finally:
         with _lock:  # a halt raised just before lands here at the latest
             _threads.pop(key, None)
+            _alive.pop(key, None)
+            was_held = key in _held
+            _held.discard(key)
+        if was_held:
+            _announce_released(prefix, execution, trial)
+
+
+def _announce_released(prefix: str, execution: str, trial: int) -> None:
+    """Tell the notebook that a held trial's thread left, so its worker takes trials again."""
+    with contextlib.suppress(Exception):  # outside a worker (tests): nobody to tell
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(HELD_TOPIC, {"held": False, "worker": worker.address,
+                                      "prefix": prefix, "execution": execution, "trial": trial})
 
 
 @contextlib.contextmanager
@@ -85,15 +113,48 @@ def halt_trials(prefix: str) -> int:
     return len(keys)
 
 
-def halt_study(client: Any, prefix: str) -> None:
+async def halt_and_wait(prefix: str, wait: float = 0.5) -> list[dict[str, Any]]:
+    """:func:`halt_trials`, then up to ``wait`` seconds for those threads to leave; returns the
+    trials still running then (``{"trial", "execution"}``), which this worker announces on
+    :data:`HELD_TOPIC` when they do leave. Run on each worker's event loop by the notebook."""
+    halt_trials(prefix)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with _lock:
+            if not any(key[0] == prefix for key in _alive):
+                return []
+        await asyncio.sleep(0.01)
+    with _lock:
+        left = [key for key in _alive if key[0] == prefix]
+        _held.update(left)
+        return [{"trial": _alive[key], "execution": key[1]} for key in left]
+
+
+HALT_WAIT = 0.5  # seconds a halted trial has to leave before it counts as held
+
+
+def halt_study(client: Any, prefix: str, wait: float = HALT_WAIT
+               ) -> "Callable[[float], dict[str, list[dict[str, Any]]]]":
     """Halt the running trials of study ``prefix`` on every worker of ``client``'s cluster.
 
     From a thread of its own, so that a worker that died unnoticed (its address is retried until
     a timeout) does not hold up the study's end. Best effort: a worker that cannot be reached, or
-    runs another nbtune, is left alone.
+    runs another nbtune, is left alone. Returns a function that waits (at most the seconds it is
+    given) for the answers and gives, by worker address, the trials that did not stop within
+    ``wait`` seconds.
     """
+    answers: dict[str, Any] = {}
+
     def run() -> None:
         with contextlib.suppress(Exception):  # the study's end is recorded regardless
-            client.run(halt_trials, prefix, on_error="ignore")
+            answers.update(client.run(halt_and_wait, prefix, wait, on_error="ignore"))
 
-    threading.Thread(target=run, name=f"{prefix}-halt", daemon=True).start()
+    thread = threading.Thread(target=run, name=f"{prefix}-halt", daemon=True)
+    thread.start()
+
+    def held(timeout: float) -> dict[str, list[dict[str, Any]]]:
+        thread.join(timeout)
+        return {address: list(trials) for address, trials in dict(answers).items()
+                if isinstance(trials, list) and trials}
+
+    return held

@@ -17,7 +17,8 @@ from ..schedule import DONE, RESUME, START, Scheduler
 from ..search import Searcher
 from .channel import Inbox
 from .events import Observer
-from .halt import halt_study
+from .halt import HALT_WAIT, halt_study
+from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from .outcome import final_value, unjudged_note
 from .resources import Capacity
@@ -60,7 +61,8 @@ class Loop:
         self.exhausted = False
         self._futures = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
-        self.capacity = capacity or Capacity(client, settings.resources)
+        self.held = held_workers(client)  # workers that trials of ended studies keep busy
+        self.capacity = capacity or Capacity(client, settings.resources, held=self.held.workers)
 
     # -- budget ---------------------------------------------------------------------------
     def _budget_left(self) -> bool:
@@ -101,6 +103,7 @@ class Loop:
         key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
+                                    workers=self._free_workers(),
                                     priority=-trial.id)  # queued ones start oldest first
         if spec.keep_checkpoint:  # the notebook takes only the outcome; the pair stays out there
             pair, future = future, self.client.submit(outcome_of, future, key=f"{key}-outcome")
@@ -108,6 +111,15 @@ class Loop:
         self.running[future] = trial
         self._futures.add(future)
         self.observer.trial_created(trial)
+
+    def _free_workers(self) -> list[str] | None:
+        """Where a trial may go: None (anywhere) unless a trial of an ended study still keeps
+        some worker busy; then the others, so that the trial does not queue behind it."""
+        held = self.held.workers()
+        if not held:
+            return None
+        free = [w for w in getattr(self.capacity, "workers", {}) if w not in held]
+        return free or None  # all held: it waits in Dask's queue for the first one freed
 
     def _resume(self, trial_id: int) -> None:
         trial = self.by_id[trial_id]
@@ -290,7 +302,7 @@ class Loop:
         Event(f"{self.prefix}-stop", client=self.client).set()
         futures = list(self.running)
         self.client.cancel(futures)
-        halt_study(self.client, self.prefix)  # also those that never report
+        held = halt_study(self.client, self.prefix)  # also those that never report
         for future in sorted(futures, key=lambda f: -self.running[f].id):
             trial = self.running.pop(future)
             if self._withdrawable(trial):
@@ -299,6 +311,19 @@ class Loop:
                 self.observer.trial_withdrawn(trial)
             else:
                 self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
+        self._note_held(held(HALT_WAIT + 2.0))
+
+    def _note_held(self, answers: dict[str, list[dict]]) -> None:
+        """Trials the halt could not stop keep their workers: keep new trials off those, say so,
+        and restart them later where the study asked for it."""
+        new = self.held.add(self.settings.study, answers)
+        if not new:
+            return
+        restart = self.settings.restart_held
+        print(held_note(new, restart))
+        if restart is not None:
+            for worker in sorted({h.worker for h in new}):
+                self.held.restart_later(worker, restart)
 
     def _withdrawable(self, trial: T.Trial) -> bool:
         """A trial queued behind the running ones that no worker started: the newest trial,
@@ -333,6 +358,9 @@ class Loop:
                       if hasattr(self._futures, "thread_condition") else self.wake)
         try:
             self._replay()
+            held = self.held.trials()
+            if held:
+                print(held_note(held))
             self._fill()
             while self.running and self.reason is None:
                 self._sleep(inbox)

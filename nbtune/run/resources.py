@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 _EPS = 1e-9  # 1 / 0.1 is 9.999...: a worker offering GPU=1 hosts ten trials asking GPU=0.1
 
@@ -98,15 +98,24 @@ def thread_bound_note(workers: Mapping[str, Mapping[str, Any]],
 class Capacity:
     """The loop's slots while a study runs: :func:`slots` of the workers there are now, looked up
     at most once a second, so that workers that join are used and those that leave are not
-    waited for. Never below 1: with no worker able to run a trial now, one waits in Dask's queue."""
+    waited for. Never below 1: with no worker able to run a trial now, one waits in Dask's queue.
 
-    def __init__(self, client, asked: Mapping[str, float] | None, every: float = 1.0):
+    ``held`` gives the workers that a trial of an ended study still keeps busy (see
+    :mod:`nbtune.run.held`): their threads are not counted."""
+
+    def __init__(self, client, asked: Mapping[str, float] | None, every: float = 1.0,
+                 held: Callable[[], set[str]] | None = None):
         self.client, self.asked, self.every = client, asked, every
+        self.held = held or set
         self.value, self.at = 1, float("-inf")
+        self.workers: dict[str, dict[str, Any]] = {}  # as last looked up
 
     def set(self, workers: Mapping[str, Mapping[str, Any]]) -> int:
         """Take the slots of ``workers`` (as looked up by the caller) as the capacity now."""
-        self.value, self.at = max(1, slots(workers, self.asked)), time.monotonic()
+        self.workers = dict(workers)
+        held = self.held()
+        free = {a: w for a, w in workers.items() if a not in held}
+        self.value, self.at = max(1, slots(free, self.asked)), time.monotonic()
         return self.value
 
     def __call__(self) -> int:

@@ -48,3 +48,5 @@ class LoopSettings:
     retries: int = 1
     verdict_timeout: float = 600.0
     budget: Budget = field(default_factory=Budget)
+    study: str = ""  # the study's name, for what the user is told
+    restart_held: float | None = None  # seconds before a worker a halted trial keeps is restarted

@@ -45,9 +45,9 @@ def _clean_return(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        return clean_metrics(value)
+        return clean_metrics(value, "the returned dict")
     try:
-        return clean_metrics({"value": value})["value"]
+        return clean_metrics({"value": value}, "the returned value")["value"]
     except TypeError:
         raise TypeError(f"the trial function returned a {type(value).__name__}; return a number, a "
                         "dict of metrics, or nothing after calling report(...)") from None
@@ -114,7 +114,7 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
     token = activate(ctx)
     try:
-        with halting(spec.prefix, ctx.execution):  # the study's end halts it
+        with halting(spec.prefix, ctx.execution, spec.trial_id):  # the study's end halts it
             returned = fn(dict(config), **shared) if shared else fn(dict(config))
         outcome["returned"] = _clean_return(returned)
     except TrialPaused:

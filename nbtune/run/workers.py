@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .cluster import get_client, is_embedded
+from .held import held_workers
 from .resources import Capacity, check_resources, default_ask, thread_bound_note, workers_of
 
 # Evaluated on each worker by the builtin ``eval``: nothing of nbtune travels with the probe, so a
@@ -48,7 +49,9 @@ def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, vers
     workers = workers_of(client)
     asked = default_ask(workers, asked)
     check_resources(workers, asked, local=is_embedded(cluster))
-    capacity = Capacity(client, asked)
+    held = held_workers(client)
+    held.prune(workers)
+    capacity = Capacity(client, asked, held=held.workers)
     capacity.set(workers)
     note = thread_bound_note(workers, asked)
     if note is not None:

@@ -1,0 +1,194 @@
+"""What a hostile or unlucky user does to a study: values that cannot travel, trials that will not
+stop, what the embedded cluster exposes, files it creates."""
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+from nbtune.run.cluster import local_cluster
+from nbtune.run.held import held_workers
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    """Two single-threaded workers started as nbtune starts its own (nannies restart them)."""
+    from distributed import Client
+
+    cluster = local_cluster(n_workers=2)
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def worker_addresses(client) -> set[str]:
+    return set(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def untravelled(config):
+    """Reports or returns a value of the kind ``config['kind']`` names."""
+    kind = config["kind"]
+    if kind == "exact":
+        nbtune.report(epoch=1, flops=int(1e20))  # 64 bits cannot hold it, a float can
+    elif kind == "huge-report":
+        nbtune.report(epoch=10**400)
+    elif kind == "huge-return":
+        return 10**400
+    elif kind == "tuple-key":
+        return {(1, 2): 3.0, "value": 1.0}
+    elif kind == "surrogate":
+        nbtune.report(note="\udc80")
+    return 1.0
+
+
+def test_values_that_cannot_travel_fail_their_trial_and_the_cluster_lives(cluster_client, db):
+    before = worker_addresses(cluster_client)
+    kinds = ["exact", "huge-report", "huge-return", "tuple-key", "surrogate", "fine"]
+    study = nbtune.tune(untravelled, {"kind": nbtune.grid(*kinds)}, searcher="grid",
+                        cluster=cluster_client, storage=db, study="big", progress=False,
+                        max_time=120)
+    by_kind = {t.config["kind"]: t for t in study.trials}
+    assert by_kind["exact"].state == T.COMPLETED
+    assert by_kind["exact"].reports == [{"epoch": 1, "flops": 1e20}]
+    assert isinstance(by_kind["exact"].reports[0]["flops"], float)
+    assert by_kind["fine"].state == T.COMPLETED
+    expected = {"huge-report": "epoch= is an integer of 1329 bits",
+                "huge-return": "is an integer of 1329 bits",
+                "tuple-key": "the key (1, 2), a tuple",
+                "surrogate": "note= is a string that is not valid UTF-8"}
+    for kind, text in expected.items():
+        trial = by_kind[kind]
+        assert trial.state == T.FAILED, (kind, trial.error)
+        assert text in trial.error
+        assert "nbtune/run" not in trial.error  # one line about the user's value, not our code
+    stored = {t.config["kind"]: t.state for t in nbtune.load_study("big", storage=db).trials}
+    assert stored == {k: t.state for k, t in by_kind.items()}
+    # the workers never lost their scheduler, and the next study runs on them
+    assert worker_addresses(cluster_client) == before
+    again = nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=4,
+                        cluster=cluster_client, storage=None, progress=False, max_time=60)
+    assert [t.state for t in again.trials] == [T.COMPLETED] * 4
+
+
+def sleeps_when_first(config):
+    """Trial 'hold' sleeps in one call, which no halt interrupts; the others return at once."""
+    if config.get("hold"):
+        time.sleep(config["hold"])
+    return 1.0
+
+
+def test_a_trial_that_cannot_be_halted_keeps_the_next_study_off_its_worker(cluster_client,
+                                                                            capsys):
+    first = nbtune.tune(sleeps_when_first, {"hold": 8.0}, n_trials=1, max_time=1.0,
+                        cluster=cluster_client, storage=None, progress=False, study="sleeper",
+                        restart_held=None)
+    assert first.stop_reason == "max_time"
+    [trial] = first.trials
+    assert trial.state == T.INTERRUPTED and trial.worker is not None
+    out = capsys.readouterr().out
+    assert f"trial 0 of study 'sleeper' still runs on worker {trial.worker}" in out
+    assert "new trials go to the other workers" in out
+    assert held_workers(cluster_client).workers() == {trial.worker}
+
+    second = nbtune.tune(sleeps_when_first, {"x": nbtune.uniform(0, 1)}, n_trials=6,
+                         cluster=cluster_client, storage=None, progress=False, max_time=60)
+    assert [t.state for t in second.trials] == [T.COMPLETED] * 6
+    assert {t.worker for t in second.trials}.isdisjoint({trial.worker})
+    assert "this study's trials go to the other workers" in capsys.readouterr().out
+    # when the sleep returns, the halt lands, and the worker says it is free again
+    assert wait_until(lambda: not held_workers(cluster_client).workers(), timeout=30)
+
+
+def swallows_halts(config):
+    """Catches everything, TrialHalted included, for a minute: only a restart ends it."""
+    end = time.time() + 60
+    while time.time() < end:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            pass
+    return 1.0
+
+
+def test_a_worker_held_past_the_grace_period_is_restarted(cluster_client, capsys):
+    before = worker_addresses(cluster_client)
+    first = nbtune.tune(swallows_halts, {"x": 1}, n_trials=1, max_time=1.0,
+                        cluster=cluster_client, storage=None, progress=False, study="stubborn",
+                        restart_held=1.0)
+    holder = first.trials[0].worker
+    assert "nbtune restarts that worker in 1 s if it still runs" in capsys.readouterr().out
+    # the nanny starts a fresh worker process in its place: a new address, two workers again
+    assert wait_until(lambda: holder not in worker_addresses(cluster_client)
+                      and len(worker_addresses(cluster_client)) == 2, timeout=60)
+    assert wait_until(lambda: not held_workers(cluster_client).workers(), timeout=30)
+    assert worker_addresses(cluster_client) != before
+    again = nbtune.tune(sleeps_when_first, {"x": nbtune.uniform(0, 1)}, n_trials=4,
+                        cluster=cluster_client, storage=None, progress=False, max_time=60)
+    assert [t.state for t in again.trials] == [T.COMPLETED] * 4
+
+
+def test_restart_held_takes_auto_none_or_seconds():
+    from nbtune.run.held import RESTART_AFTER, restart_delay
+
+    assert restart_delay("auto", embedded=True) == RESTART_AFTER
+    assert restart_delay("auto", embedded=False) is None
+    assert restart_delay(None, embedded=True) is None
+    assert restart_delay(2, embedded=False) == 2.0
+    with pytest.raises(ValueError, match="restart_held must be 'auto', None or a number"):
+        restart_delay("soon", embedded=True)
+
+
+def listening(pids: set[int]) -> list[tuple[int, str, int]]:
+    import psutil
+
+    return [(c.pid, c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids]
+
+
+def test_the_embedded_cluster_listens_on_this_machine_only():
+    import psutil
+    from distributed import Client
+
+    cluster = local_cluster(n_workers=1)
+    try:
+        with Client(cluster, set_as_default=False) as client:
+            client.run(lambda: None)  # the worker is up
+            me = psutil.Process()
+            pids = {me.pid} | {p.pid for p in me.children(recursive=True)}
+            sockets = listening(pids)
+            port = int(cluster.dashboard_link.split(":")[2].split("/")[0])
+            assert any(p == port for _, _, p in sockets), (port, sockets)
+            assert sockets and all(ip == "127.0.0.1" for _, ip, _ in sockets), sockets
+    finally:
+        cluster.close()
+
+
+def test_a_new_study_file_is_readable_by_its_owner_alone(tmp_path):
+    from nbtune.storage import Storage
+
+    path = tmp_path / "private.db"
+    old = os.umask(0o022)
+    try:
+        db = Storage(path)
+        db.create_study("s", "{}", "value", "min", {})
+        db.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    for extra in (f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(extra):
+            assert stat.S_IMODE(os.stat(extra).st_mode) == 0o600
