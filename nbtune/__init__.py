@@ -9,12 +9,14 @@ from __future__ import annotations
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
 from .run.halt import TrialHalted
 from .run.events import Observer
+from .run.failure import StudyFailed
 from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
                        PercentileScheduler, Scheduler, ThresholdScheduler)
 from .search import GridSearcher, RandomSearcher, Searcher
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
+from .storage import StorageError
 from .study import Study, list_studies, load_study
 from .trial import Trial
 from .tune import tune
@@ -23,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "TrialHalted", "load_study", "list_studies", "Study", "Trial", "Space",
+    "TrialHalted", "StudyFailed", "StorageError", "load_study", "list_studies", "Study", "Trial", "Space",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",

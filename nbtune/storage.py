@@ -38,52 +38,192 @@ _TRIAL_COLUMNS = ("id", "config", "state", "value", "metrics", "error", "worker"
                   "created", "started", "finished")
 
 
+class StorageError(ValueError):
+    """A storage path that cannot hold nbtune's studies, or a study file that cannot be written."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_PATIENCE = 120.0  # seconds a statement waits, retried with backoff, for another's write lock
+_BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
+
+
+def check_path(path: str | os.PathLike) -> str:
+    """``path`` as a study file's name; :class:`StorageError` with one line where it cannot be one
+    (an empty name, ``:memory:``, a folder, a missing folder, a file that is not SQLite)."""
+    text = os.fspath(path)
+    if not text:
+        raise StorageError("storage '' names no file: give a path such as 'nbtune.db', or "
+                           "storage=None to keep the study in memory only")
+    if text == ":memory:" or text.startswith("file:"):
+        raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "
+                           "path such as 'nbtune.db', or storage=None to keep the study in memory "
+                           "only")
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise StorageError(f"storage {text!r} is a folder: name a file in it, e.g. "
+                           f"{os.path.join(text, 'nbtune.db')!r}")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise StorageError(f"storage {text!r}: the folder {folder!r} does not exist")
+    if os.path.exists(text):
+        if not os.path.isfile(text):
+            raise StorageError(f"storage {text!r} is not a regular file: name a study file")
+        try:
+            with open(text, "rb") as f:
+                head = f.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StorageError(f"storage {text!r} cannot be read ({exc.strerror})") from None
+        if head and head != SQLITE_HEADER:
+            raise StorageError(f"storage {text!r} is not a study file (not a SQLite database"
+                               f"{', but text' if _is_text(text) else ''}): name another file")
+    return text
+
+
+def _is_text(path: str) -> bool:
+    with open(path, "rb") as f:
+        chunk = f.read(4096)
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in chunk
+
+
 def _create_private(path: str) -> None:
     """Create a missing study file readable by its owner alone (less where the umask says so);
     SQLite gives its -wal and -shm files the same permissions."""
-    if path in ("", ":memory:"):
-        return
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         pass
 
 
-class Storage:
-    """A SQLite file holding any number of studies."""
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
-    def __init__(self, path: str | os.PathLike = "nbtune.db"):
-        self.path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"storage {self.path!r}: the folder {folder!r} does not exist")
-        _create_private(self.path)
-        # autocommit: each statement is its own transaction, on disk when execute() returns
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
+
+class Storage:
+    """A SQLite file holding any number of studies.
+
+    ``readonly=True`` opens it without writing anything (no schema, no WAL switch, nothing created),
+    for files and folders the user cannot write; a file that is not nbtune's is refused either way.
+    """
+
+    def __init__(self, path: str | os.PathLike = "nbtune.db", readonly: bool = False):
+        self.path = check_path(path)
+        self.readonly = readonly
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process crash (a dead kernel), not an OS crash
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+        if readonly:
+            if not os.path.exists(self.path):
+                raise FileNotFoundError(f"no study storage at {self.path!r}")
+            self._db = self._open_readonly()
+        else:
+            _create_private(self.path)
+            # autocommit: each statement is its own transaction, on disk when execute() returns
+            self._db = self._connect(self.path)
+        try:
+            tables = {r[0] for r in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StorageError(f"storage {self.path!r} is damaged or not a SQLite database "
+                               f"({exc}): name another file") from None
+        if tables and "studies" not in tables:
+            self._db.close()
+            listed = ", ".join(sorted(tables)[:5])
+            raise StorageError(f"storage {self.path!r} is a SQLite database of something else "
+                               f"(tables {listed}): name another file for nbtune's studies")
+        self.has_schema = "studies" in tables
+        if not readonly:
+            with self._lock:
+                self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+                # NORMAL in WAL mode survives a process crash (a dead kernel), not an OS crash
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._retry(lambda: self._db.executescript(SCHEMA))
+            self.has_schema = True
+
+    @staticmethod
+    def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(target, isolation_level=None, check_same_thread=False,
+                               timeout=_BUSY_TIMEOUT, uri=uri)
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """``mode=ro``; where SQLite cannot even make the WAL index it needs (a read-only
+        folder), ``immutable=1``, which reads the file as it is."""
+        from urllib.parse import quote
+
+        base = "file:" + quote(os.path.abspath(self.path))
+        for query in ("?mode=ro", "?immutable=1"):
+            db = self._connect(base + query, uri=True)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+                return db
+            except sqlite3.OperationalError:
+                db.close()
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise StorageError(f"storage {self.path!r} is damaged or not a SQLite database "
+                                   f"({exc}): name another file") from None
+        raise StorageError(f"storage {self.path!r} cannot be read: SQLite cannot open it")
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._db.close()
 
+    def _retry(self, call):
+        """``call()``, again with backoff while another connection holds the write lock, for up
+        to :data:`BUSY_PATIENCE` seconds; then (or on any other failure) one clear line."""
+        deadline, pause = time.monotonic() + BUSY_PATIENCE, 0.05
+        while True:
+            try:
+                return call()
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc) and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(2.0, pause * 2)
+                    continue
+                raise self._error(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.DatabaseError) -> StorageError:
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return StorageError(f"storage {self.path!r} stayed locked by another process for "
+                                f"{BUSY_PATIENCE:g} s; close what holds it and resume the study")
+        hint = " (is the disk full, or the file over a size limit?)" if "disk" in str(exc) else ""
+        return StorageError(f"storage {self.path!r}: {exc}{hint}")
+
     def _run(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+            return self._retry(lambda: self._db.execute(sql, tuple(args)).fetchall())
+
+    def _transaction(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run ``statements`` as one transaction (retried whole while the file is locked)."""
+        def run() -> None:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+        with self._lock:
+            self._retry(run)
 
     # -- studies -------------------------------------------------------------------------
     def study_names(self) -> list[str]:
         """Names of the studies in this file, oldest first."""
+        if not self.has_schema:  # an empty file opened read-only
+            return []
         return [r[0] for r in self._run("SELECT name FROM studies ORDER BY created")]
 
     def study_row(self, name: str) -> dict[str, Any] | None:
         """The stored header of study ``name``, or None."""
+        if not self.has_schema:
+            return None
         rows = self._run("SELECT name, space, metric, mode, settings, created, updated, status "
                          "FROM studies WHERE name = ?", (name,))
         if not rows:
@@ -111,11 +251,8 @@ class Storage:
 
     def delete_study(self, name: str) -> None:
         """Remove a study with its trials and reports."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            for table, col in (("reports", "study"), ("trials", "study"), ("studies", "name")):
-                self._db.execute(f"DELETE FROM {table} WHERE {col} = ?", (name,))
-            self._db.execute("COMMIT")
+        self._transaction([(f"DELETE FROM {table} WHERE {col} = ?", (name,)) for table, col in
+                           (("reports", "study"), ("trials", "study"), ("studies", "name"))])
 
     # -- trials and reports --------------------------------------------------------------
     def save_trial(self, study: str, t: Trial) -> None:
@@ -127,13 +264,8 @@ class Storage:
 
     def delete_trial(self, study: str, trial_id: int) -> None:
         """Remove one trial with its reports."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            for table in ("reports", "trials"):
-                col = "trial" if table == "reports" else "id"
-                self._db.execute(f"DELETE FROM {table} WHERE study = ? AND {col} = ?",
-                                 (study, trial_id))
-            self._db.execute("COMMIT")
+        self._transaction([("DELETE FROM reports WHERE study = ? AND trial = ?", (study, trial_id)),
+                           ("DELETE FROM trials WHERE study = ? AND id = ?", (study, trial_id))])
 
     def add_report(self, study: str, trial_id: int, attempt: int, seq: int,
                    data: dict[str, Any], when: float | None = None) -> None:

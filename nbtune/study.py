@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import trial as T
 from .space import Space
-from .storage import Storage
+from .storage import Storage, check_path
 from .trial import Trial
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class Study:
         self.storage = storage
         self.settings = dict(settings or {})
         self.stop_reason = stop_reason
+        self.error: str | None = None  # why a study that stopped on an error ("error") did
         self.scheduler: Any = None  # the scheduler object, for a study run in this process
         self.live: Any = None  # its live view (panel or progress line), when one was shown
         self._thread: threading.Thread | None = None
@@ -170,9 +171,7 @@ def _first_line(text: str | None) -> str | None:
 def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
     """Open study ``name`` from a storage file (another process's, or before a kernel restart)."""
     path = os.fspath(storage)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no study storage at {path!r}")
-    db = Storage(path)
+    db = Storage(path, readonly=True)  # nothing written: a file of someone else's, or read-only
     try:
         row = db.study_row(name)
         if row is None:
@@ -189,10 +188,10 @@ def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
 
 def list_studies(storage: str | os.PathLike = "nbtune.db") -> list[str]:
     """Names of the studies kept in a storage file."""
-    path = os.fspath(storage)
+    path = check_path(storage)
     if not os.path.exists(path):
         return []
-    db = Storage(path)
+    db = Storage(path, readonly=True)
     try:
         return db.study_names()
     finally:

@@ -1,6 +1,7 @@
 """``nbtune.tune``: the plain Python face that the magic and scripts share."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -8,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .run.cluster import is_embedded
 from .run.events import Broadcast, Observer
+from .run.failure import StudyFailed
 from .run.held import restart_delay
 from .run.loop import Loop
 from .run.settings import Budget, LoopSettings
@@ -155,9 +157,15 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     def run() -> None:
         try:
             result.stop_reason = loop.run()
+        except StudyFailed as exc:
+            result.stop_reason, result.error, exc.study = "error", str(exc), result
+            if not background:
+                raise
+            print(f"nbtune: {exc}")  # nobody waits on a background study's thread to raise it
         finally:
             if db is not None:
-                db.close()
+                with contextlib.suppress(Exception):
+                    db.close()
         if result.stop_reason == "interrupted":
             print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials "
                   f"completed. Continue it with nbtune.tune(..., study={name!r}, resume=True), "

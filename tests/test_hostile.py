@@ -192,3 +192,129 @@ def test_a_new_study_file_is_readable_by_its_owner_alone(tmp_path):
     for extra in (f"{path}-wal", f"{path}-shm"):
         if os.path.exists(extra):
             assert stat.S_IMODE(os.stat(extra).st_mode) == 0o600
+
+
+def reports_for_a_while(config):
+    """Reports every 20 ms for up to 30 s: halted when its study ends."""
+    for epoch in range(1, 1501):
+        nbtune.report(epoch=epoch, v=float(epoch))
+        time.sleep(0.02)
+    return 1.0
+
+
+class BreaksAtReport(nbtune.Observer):
+    """An observer of the user's that raises on the third report."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def trial_reported(self, trial, report):
+        self.seen += 1
+        if self.seen == 3:
+            raise RuntimeError("the dashboard's database is down")
+
+
+def test_a_failure_inside_the_loop_ends_the_study_recorded_and_its_trials_halted(
+        cluster_client, db):
+    with pytest.raises(nbtune.StudyFailed) as err:
+        nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=2, metric="v",
+                    cluster=cluster_client, storage=db, study="broken", progress=False,
+                    observers=[BreaksAtReport()], max_time=120)
+    message = str(err.value)
+    assert message.startswith("study 'broken' stopped: RuntimeError: the dashboard's database "
+                              "is down; its trials until then are kept.")
+    assert "\n" not in message and "could not be saved" not in message
+    study = err.value.study
+    assert study.stop_reason == "error" and study.error == message
+    assert {t.state for t in study.trials} == {T.INTERRUPTED}
+    stored = nbtune.load_study("broken", storage=db)
+    assert stored.stop_reason == "error"
+    assert [t.state for t in stored.trials] == [t.state for t in study.trials]
+    # the halted trials left their workers: both take the next study's trials at once
+    again = nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=2,
+                        metric="v", concurrency=2, cluster=cluster_client, storage=None,
+                        progress=False, max_time=2)
+    assert all(len(t.reports) > 5 for t in again.trials)
+    assert not held_workers(cluster_client).workers()
+
+
+class LocksTheFile(nbtune.Observer):
+    """Another process takes the study file's write lock at the first report, for good."""
+
+    def __init__(self, path):
+        import sqlite3
+
+        self.other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def trial_reported(self, trial, report):
+        if not self.other.in_transaction:
+            self.other.execute("BEGIN IMMEDIATE")
+
+
+def test_a_file_locked_past_the_patience_stops_the_study_saying_what_was_not_saved(
+        cluster_client, db, monkeypatch):
+    from nbtune import storage as S
+
+    monkeypatch.setattr(S, "BUSY_PATIENCE", 0.5)
+    monkeypatch.setattr(S, "_BUSY_TIMEOUT", 0.05)
+    lock = LocksTheFile(db)
+    nbtune.tune(lambda c: 1.0, {"x": 1}, n_trials=1, cluster=cluster_client, storage=db,
+                study="locked", progress=False)  # creates the file's tables
+    try:
+        with pytest.raises(nbtune.StudyFailed) as err:
+            nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                        metric="v", cluster=cluster_client, storage=db, study="locked2",
+                        progress=False, observers=[lock], max_time=120)
+    finally:
+        lock.other.execute("ROLLBACK")
+        lock.other.close()
+    message = str(err.value)
+    assert "stayed locked by another process for 0.5 s" in message
+    assert "kept in memory, but the final state of trial 0 and the study's end could not be " \
+           "saved" in message
+    assert err.value.study.trials[0].state == T.INTERRUPTED
+
+
+FULL_DISK = """
+import resource, signal, sys
+import nbtune
+from distributed import Client, LocalCluster
+
+
+def chatty(config):
+    for epoch in range(1, 2001):
+        nbtune.report(epoch=epoch, note="x" * 2000)
+    return 1.0
+
+
+if __name__ == "__main__":
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    client = Client(cluster)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))  # this process's files only
+    try:
+        nbtune.tune(chatty, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="epoch",
+                    storage=sys.argv[1], study="full", cluster=client, progress=False)
+    except nbtune.StudyFailed as exc:
+        print("FAILED", exc)
+    client.close()
+    cluster.close()
+"""
+
+
+def test_a_full_disk_stops_the_study_with_one_line_and_keeps_what_was_written(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK)
+    path = str(tmp_path / "full.db")
+    done = subprocess.run([sys.executable, str(script), path], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [line] = [ln for ln in done.stdout.splitlines() if ln.startswith("FAILED")]
+    assert "study 'full' stopped: storage" in line and "is the disk full" in line
+    assert "could not be saved" in line
+    stored = nbtune.load_study("full", storage=path)
+    [trial] = stored.trials
+    assert 10 < len(trial.reports) < 2000  # what was written before the disk filled is there

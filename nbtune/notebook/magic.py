@@ -15,10 +15,12 @@ from traitlets import Any as AnyTrait
 from traitlets import Int, Unicode
 
 from ..run.channel import LocalContext, activate, deactivate
+from ..run.failure import StudyFailed
 from ..run.cluster import close_clients, get_client, use_local
 from ..run.interrupts import stop_resource_tracker
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
+from ..storage import StorageError
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..tune import tune
 from .cell import CellError, ParsedCell, parse_cell
@@ -128,6 +130,9 @@ class Tune(Magics):
         try:
             study = tune(fn, parsed.space, **kwargs)
         except _REQUEST_ERRORS as exc:
+            raise UsageError(f"%%tune: {exc}") from None
+        except StudyFailed as exc:  # the study ran, then its storage or cluster failed
+            self.shell.user_ns[args.out or self.out] = exc.study
             raise UsageError(f"%%tune: {exc}") from None
         out = args.out or self.out
         self.shell.user_ns[out] = study
@@ -252,12 +257,16 @@ class Tune(Magics):
     def tune_studies(self, line: str = "") -> None:
         """List the studies in the storage file (``%tune_studies [PATH]``)."""
         path = line.strip() or self.storage
-        names = list_studies(path)
+        try:
+            names = list_studies(path)
+            studies = [load_study(name, storage=path) for name in names]
+        except StorageError as exc:
+            raise UsageError(f"%tune_studies: {exc}") from None
         if not names:
             print(f"nbtune: no studies in {path!r}")
             return
-        for name in names:
-            print(repr(load_study(name, storage=path)))
+        for study in studies:
+            print(repr(study))
 
     @line_magic
     def tune_show(self, line: str = "") -> Any:
@@ -268,7 +277,7 @@ class Tune(Magics):
         path = words[1] if len(words) > 1 else self.storage
         try:
             study = load_study(words[0], storage=path)
-        except (StudyNotFound, FileNotFoundError) as exc:
+        except (StudyNotFound, FileNotFoundError, StorageError) as exc:
             raise UsageError(f"%tune_show: {exc}") from None
         print(repr(study))
         frame = study.to_dataframe()

@@ -37,35 +37,44 @@ class Observer:
 
 
 class Broadcast(Observer):
-    """Forwards every event to several observers, in order."""
+    """Forwards every event to several observers, in order.
+
+    Once :attr:`tolerant` (the loop sets it when the study fails), an observer that raises no
+    longer keeps the others from the event: its error is kept in :attr:`failures` instead.
+    """
 
     def __init__(self, observers: Iterable[Observer]):
         self.observers = list(observers)
+        self.tolerant = False
+        self.failures: list[tuple[str, int | None, Exception]] = []  # (hook, trial id, error)
+
+    def _each(self, hook: str, *args: Any) -> None:
+        for o in self.observers:
+            if not self.tolerant:
+                getattr(o, hook)(*args)
+                continue
+            try:
+                getattr(o, hook)(*args)
+            except Exception as exc:
+                self.failures.append((hook, getattr(args[0], "id", None) if args else None, exc))
 
     def study_started(self, info):
-        for o in self.observers:
-            o.study_started(info)
+        self._each("study_started", info)
 
     def trial_created(self, trial):
-        for o in self.observers:
-            o.trial_created(trial)
+        self._each("trial_created", trial)
 
     def trial_started(self, trial):
-        for o in self.observers:
-            o.trial_started(trial)
+        self._each("trial_started", trial)
 
     def trial_reported(self, trial, report):
-        for o in self.observers:
-            o.trial_reported(trial, report)
+        self._each("trial_reported", trial, report)
 
     def trial_finished(self, trial):
-        for o in self.observers:
-            o.trial_finished(trial)
+        self._each("trial_finished", trial)
 
     def trial_withdrawn(self, trial):
-        for o in self.observers:
-            o.trial_withdrawn(trial)
+        self._each("trial_withdrawn", trial)
 
     def study_finished(self, reason):
-        for o in self.observers:
-            o.study_finished(reason)
+        self._each("study_finished", reason)

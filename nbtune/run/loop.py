@@ -16,7 +16,9 @@ from .. import trial as T
 from ..schedule import DONE, RESUME, START, Scheduler
 from ..search import Searcher
 from .channel import Inbox
-from .events import Observer
+from .events import Broadcast, Observer
+from .failure import StudyFailed, unsaved
+from .failure import describe as describe_failure
 from .halt import HALT_WAIT, halt_study
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
@@ -341,6 +343,23 @@ class Loop:
                     self.scheduler.on_report(trial.id, data)
                 self.scheduler.on_trial_end(trial.id, trial.state)
 
+    def _failed(self, exc: Exception) -> StudyFailed:
+        """End the study after ``exc``: its trials halted and recorded as far as storage lets,
+        its end reason "error"; returns the one-line error for the user."""
+        self.reason = "error"
+        if isinstance(self.observer, Broadcast):
+            self.observer.tolerant = True  # what still can be recorded, is
+        with interrupts_deferred():
+            try:
+                self._stop_running(T.INTERRUPTED)
+            except Exception:  # the cluster itself failed: record the trials' end here
+                for future in list(self.running):
+                    trial = self.running.pop(future)
+                    self._finish(trial, T.INTERRUPTED, error="the study stopped on an error")
+            self.observer.study_finished(self.reason)
+        failures = getattr(self.observer, "failures", [])
+        return StudyFailed(self.settings.study, describe_failure(exc), unsaved(failures))
+
     def request_stop(self) -> None:
         """End the study from another thread (a background study's ``stop()``)."""
         if self.reason is None:
@@ -384,6 +403,8 @@ class Loop:
                 inbox.close()
                 self.observer.study_finished(self.reason)
             return self.reason
+        except Exception as exc:  # storage, the scheduler, an observer: not the trials
+            raise self._failed(exc) from None
         finally:
             inbox.close()
         self.observer.study_finished(self.reason)

@@ -1,0 +1,160 @@
+"""Study files: paths that cannot be one, files of others, read-only places, a locked file."""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbtune
+from nbtune import storage as S
+from nbtune.storage import Storage, StorageError
+
+
+def make_study(path: str) -> None:
+    db = Storage(path)
+    db.create_study("s", nbtune.Space({"x": nbtune.uniform(0, 1)}).to_json(), "value", "min", {})
+    db.close()
+
+
+@pytest.fixture
+def bad_paths(tmp_path):
+    """Storage values a person may type, each with what its message must say."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    text = tmp_path / "notes.txt"
+    text.write_text("my notes\n")
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(S.SQLITE_HEADER + os.urandom(4000))
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("CREATE TABLE orders (id INTEGER)")
+    return {
+        "": "names no file",
+        ":memory:": "would keep nothing once the study ends",
+        str(folder): "is a folder: name a file in it",
+        str(folder) + "/": "is a folder: name a file in it",
+        str(text): "is not a study file (not a SQLite database, but text)",
+        str(corrupt): "is damaged or not a SQLite database",
+        str(foreign): "is a SQLite database of something else (tables orders)",
+        str(tmp_path / "missing" / "x.db"): "does not exist",
+    }
+
+
+def test_each_storage_mistake_is_one_line_before_any_cluster_is_reached(bad_paths):
+    for path, says in bad_paths.items():
+        before = _snapshot(path)
+        with pytest.raises(StorageError, match=says.replace("(", r"\(").replace(")", r"\)")):
+            # an unreachable cluster: the storage must be refused before it is tried
+            nbtune.tune(lambda c: 1.0, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                        storage=path, cluster="tcp://127.0.0.1:9", progress=False)
+        assert _snapshot(path) == before, path  # nothing written into someone's file
+
+
+def _snapshot(path: str):
+    if path and os.path.isfile(path):
+        with open(path, "rb") as f:
+            return f.read()
+    return None
+
+
+def test_the_magics_say_the_same_in_one_line(ip, bad_paths):
+    ip.run_line_magic("config", "Tune.cluster = 'tcp://127.0.0.1:9'")
+    try:
+        for path, says in bad_paths.items():
+            if not path:
+                continue  # an empty --storage is the configured default
+            with pytest.raises(UsageError) as err:
+                ip.run_cell_magic("tune", f"--storage '{path}' --trials 1",
+                                  "x = uniform(0, 1)\nvalue = x\n")
+            assert says in str(err.value) and "\n" not in str(err.value)
+            if path == ":memory:":
+                continue  # %tune_studies lists nothing for a file that is not there
+            with pytest.raises(UsageError) as err:
+                ip.run_line_magic("tune_studies", path)
+            assert says in str(err.value)
+    finally:
+        ip.run_line_magic("config", "Tune.cluster = None")
+
+
+def test_empty_and_foreign_files_opened_to_read_are_never_made_databases(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert nbtune.list_studies(empty) == []
+    with pytest.raises(nbtune.study.StudyNotFound, match="studies there: none"):
+        nbtune.load_study("s", storage=empty)
+    assert empty.read_bytes() == b"" and sorted(os.listdir(tmp_path)) == ["empty.db"]
+
+
+def test_studies_load_from_a_folder_nobody_may_write(tmp_path):
+    """load_study and list_studies in a read-only folder, as a user without write rights (as
+    root, without the capabilities that let root write anywhere)."""
+    folder = tempfile.mkdtemp(dir=tmp_path)
+    path = os.path.join(folder, "study.db")
+    make_study(path)
+    db = Storage(path)
+    db.add_report("s", 0, 1, 1, {"epoch": 1})  # the WAL file is there while a writer is open
+    db.close()
+    listing = sorted(os.listdir(folder))
+    os.chmod(path, 0o444)
+    os.chmod(folder, 0o555)
+    code = textwrap.dedent(f"""
+        import nbtune
+        print(nbtune.list_studies({path!r}), nbtune.load_study("s", storage={path!r}).name)
+    """)
+    drop = (["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+            if os.geteuid() == 0 and shutil.which("setpriv") else [])
+    try:
+        if drop:  # the subprocess, root without those capabilities, cannot write here
+            probe = subprocess.run(drop + [sys.executable, "-c", f"open({folder!r} + '/x', 'w')"],
+                                   capture_output=True, text=True)
+            assert "Permission denied" in probe.stderr
+        done = subprocess.run(drop + [sys.executable, "-c", code], capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        os.chmod(folder, 0o755)
+        os.chmod(path, 0o644)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['s'] s"
+    assert sorted(os.listdir(folder)) == listing
+
+
+def test_a_write_waits_for_another_connections_lock_then_lands(db, monkeypatch):
+    make_study(db)
+    monkeypatch.setattr(S, "_BUSY_TIMEOUT", 0.2)  # SQLite's own wait: the retries go past it
+    storage = Storage(db)
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock for a while
+    release = threading.Timer(1.5, lambda: other.execute("COMMIT"))
+    release.start()
+    storage.add_report("s", 0, 1, 1, {"epoch": 1})  # waits past SQLite's own timeout
+    release.join()
+    other.close()
+    assert storage._run("SELECT count(*) FROM reports") == [(1,)]
+    storage.close()
+
+
+def test_a_lock_held_past_the_patience_is_one_line(db, monkeypatch):
+    make_study(db)
+    monkeypatch.setattr(S, "BUSY_PATIENCE", 0.3)
+    monkeypatch.setattr(S, "_BUSY_TIMEOUT", 0.05)
+    storage = Storage(db)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageError, match="stayed locked by another process for 0.3 s"):
+            storage.add_report("s", 0, 1, 1, {"epoch": 1})
+        assert time.monotonic() - started < 30  # it gave up instead of hanging
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        storage.close()
