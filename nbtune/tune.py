@@ -18,7 +18,7 @@ from .run.workers import connect
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
 from .space import Space, as_space
-from .storage import Storage, StorageRecorder
+from .storage import Lease, Storage, StorageRecorder
 from .live import make_progress
 from .study import Study
 
@@ -101,6 +101,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
     db = Storage(storage) if storage is not None else None
+    lease = None
     try:
         stored = db.study_row(name) if resume and seed is None and db is not None else None
         if stored:
@@ -127,8 +128,13 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                     "resources": resources}
         if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
             settings["rung_levels"] = [int(x) for x in sched.levels]
+        if db is not None:  # one run of a study at a time, across processes
+            lease = Lease(db, name)
+            lease.acquire()
         trials = _open_study(db, name, space, metric, mode, settings, resume)
     except BaseException:
+        if lease is not None:
+            lease.release()
         if db is not None:
             db.close()
         raise
@@ -147,7 +153,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              resources=resources, retries=retries,
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held),
-                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name)] if db else [])
+                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name, lease)] if db else [])
                           + list(observers)),
                 shared=shared, capacity=capacity)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,

@@ -318,3 +318,78 @@ def test_a_full_disk_stops_the_study_with_one_line_and_keeps_what_was_written(tm
     stored = nbtune.load_study("full", storage=path)
     [trial] = stored.trials
     assert 10 < len(trial.reports) < 2000  # what was written before the disk filled is there
+
+
+def wait_for_a_report(study, timeout: float = 60.0) -> None:
+    assert wait_until(lambda: any(t.reports for t in study.trials), timeout=timeout)
+
+
+def test_a_study_runs_once_at_a_time_in_one_process(cluster_client, db):
+    running = nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=2,
+                          metric="v", cluster=cluster_client, storage=db, study="twice",
+                          progress=False, background=True, max_time=60)
+    try:
+        wait_for_a_report(running)
+        with pytest.raises(nbtune.StorageError, match="study 'twice' is being run by another "
+                           r"study run in this process \(since .*, last heard \d+ s ago\): let "
+                           "that run end or stop it first"):
+            nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=2,
+                        metric="v", cluster=cluster_client, storage=db, study="twice",
+                        resume=True, progress=False)
+    finally:
+        running.stop()
+    ids = [t.id for t in nbtune.load_study("twice", storage=db).trials]
+    assert ids == sorted(set(ids))  # nothing of the refused run got in
+    again = nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=3,
+                        metric="v", cluster=cluster_client, storage=db, study="twice",
+                        resume=True, progress=False, max_time=1)
+    assert again.stop_reason in ("max_time", "n_trials")
+
+
+OWNER = """
+import sys, time
+import nbtune
+from distributed import Client, LocalCluster
+
+
+def slow(config):
+    nbtune.report(epoch=1, v=1.0)
+    print("RUNNING", flush=True)
+    time.sleep(120)
+    return 1.0
+
+
+if __name__ == "__main__":
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                           dashboard_address="127.0.0.1:0")
+    nbtune.tune(slow, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="v", storage=sys.argv[1],
+                study="shared", cluster=Client(cluster), progress=False)
+"""
+
+
+def test_another_process_running_the_study_is_named_and_its_lease_taken_over_when_it_dies(
+        cluster_client, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER)
+    path = str(tmp_path / "shared.db")
+    owner = subprocess.Popen([sys.executable, str(script), path], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "RUNNING"
+        with pytest.raises(nbtune.StorageError, match=f"study 'shared' is being run by process "
+                           f"{owner.pid} on "):
+            nbtune.tune(lambda c: 1.0, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                        cluster=cluster_client, storage=path, study="shared", resume=True,
+                        metric="v", progress=False)
+    finally:
+        owner.kill()  # a kernel that dies: its lease is never given back
+        owner.wait()
+    stored = nbtune.load_study("shared", storage=path)
+    assert [t.state for t in stored.trials] == [T.RUNNING]  # as the dead process left it
+    resumed = nbtune.tune(lambda c: {"v": 2.0}, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                          cluster=cluster_client, storage=path, study="shared", resume=True,
+                          metric="v", progress=False)
+    assert [t.state for t in resumed.trials] == [T.COMPLETED]
