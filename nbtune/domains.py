@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import math
 import numbers
@@ -230,6 +231,22 @@ class quniform(_Range):
         return {**super().to_dict(), "q": self.q}
 
 
+def _key(v: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal where :func:`_same` says so (``1 == 1.0``,
+    ``True != 1``), so that finite domains check and find values in linear time."""
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, (int, float)):
+        return ("n", v)
+    if isinstance(v, str):
+        return ("s", v)
+    if isinstance(v, list):
+        return ("l", tuple(_key(x) for x in v))
+    if isinstance(v, dict):
+        return ("d", tuple(sorted((k, _key(x)) for k, x in v.items())))
+    return ("z",)  # None
+
+
 class _Finite(Domain):
     """A list of JSON-able values; unit space splits [0, 1] into equal bins."""
 
@@ -239,33 +256,46 @@ class _Finite(Domain):
         vals = [canonical(f"{self.kind} values", v) for v in values]
         if not vals:
             raise ValueError(f"{self.kind} needs at least one value")
+        positions: dict[Any, int] = {}
         for i, v in enumerate(vals):
-            if any(_same(v, w) for w in vals[:i]):
+            if positions.setdefault(_key(v), i) != i:
                 raise ValueError(f"{self.kind} has duplicate value {v!r}")
-        self._values = vals
+        self._values, self._positions = vals, positions
+
+    @property
+    def size(self) -> int:
+        """How many values the domain holds."""
+        return len(self._values)
+
+    def value_at(self, i: int) -> Any:
+        """Value number ``i`` (a copy: a list value stays the domain's own)."""
+        return copy.deepcopy(self._values[i])
 
     @property
     def values(self) -> list:
-        return copy.deepcopy(self._values)
+        return [self.value_at(i) for i in range(self.size)]
 
     def _index(self, value: Any) -> int:
-        for i, v in enumerate(self._values):
-            if _same(v, value):
-                return i
-        raise ValueError(f"{value!r} is not one of {self!r}")
+        try:
+            i = self._positions.get(_key(canonical("a value", value)))
+        except ValueError:  # not JSON: no value of the domain
+            i = None
+        if i is None:
+            raise ValueError(f"{value!r} is not one of {self!r}")
+        return i
 
     def sample(self, rng: Rng) -> Any:
-        return copy.deepcopy(self._values[int(rng.integers(len(self._values)))])
+        return self.value_at(int(rng.integers(self.size)))
 
     def to_unit(self, value: Any) -> float:
-        return (self._index(value) + 0.5) / len(self._values)
+        return (self._index(value) + 0.5) / self.size
 
     def from_unit(self, u: float) -> Any:
-        n = len(self._values)
-        return copy.deepcopy(self._values[min(int(_unit(u) * n), n - 1)])
+        n = self.size
+        return self.value_at(min(int(_unit(u) * n), n - 1))
 
     def default(self) -> Any:
-        return copy.deepcopy(self._values[0])
+        return self.value_at(0)
 
     def validate(self, value: Any) -> None:
         self._index(value)
@@ -293,12 +323,15 @@ class choice(_Finite):
     @property
     def weights(self) -> list[float] | None:
         """Normalised probabilities, or None for uniform."""
-        return None if self._weights is None else [x / sum(self._weights) for x in self._weights]
+        if self._weights is None:
+            return None
+        total = sum(self._weights)
+        return [x / total for x in self._weights]
 
     def sample(self, rng: Rng) -> Any:
         if self._weights is None:
             return super().sample(rng)
-        return copy.deepcopy(self._values[int(rng.choice(len(self._values), p=self.weights))])
+        return self.value_at(int(rng.choice(self.size, p=self.weights)))
 
     def _args(self) -> list[str]:
         return super()._args() + ([] if self._weights is None else [f"weights={self._weights!r}"])
@@ -319,8 +352,17 @@ class grid(_Finite):
         return {"type": "grid", "values": self.values}
 
 
+MAX_POINTS = 10**8  # the most values a linspace or logspace may describe (stored files included)
+LISTED_UP_TO = 100_000  # up to this many, numpy lists them once (its exact values); beyond, a formula
+
+
 class linspace(_Finite):
-    """Grid of n >= 2 evenly spaced values lo..hi (numpy.linspace); also linspace("lo:hi:n")."""
+    """Grid of n >= 2 evenly spaced values lo..hi (numpy.linspace); also linspace("lo:hi:n").
+
+    Described by (lo, hi, n): numpy lists the values on first use where there are at most
+    :data:`LISTED_UP_TO`; beyond, value ``i`` is computed on its own, so a large ``n`` (a stored
+    file may ask for up to :data:`MAX_POINTS`) costs nothing until its values are drawn.
+    """
 
     kind, is_grid = "linspace", True
 
@@ -342,7 +384,49 @@ class linspace(_Finite):
             raise ValueError(f"{self.kind} needs {need}, got lo={lo!r}, hi={hi!r}")
         if self.n < 2:
             raise ValueError(f"{self.kind} needs n >= 2, got n={n!r} (use fixed() for one value)")
-        self._set_values((np.geomspace if log else np.linspace)(self.lo, self.hi, self.n).tolist())
+        if self.n > MAX_POINTS:
+            ranged = "loguniform" if log else "uniform"
+            raise ValueError(f"{self.kind} needs n <= {MAX_POINTS:,}, got n={n!r}: use "
+                             f"{ranged}({self.lo!r}, {self.hi!r}) for a continuous range")
+        self._a, self._b = (math.log10(self.lo), math.log10(self.hi)) if log else (self.lo,
+                                                                                   self.hi)
+        self._step = (self._b - self._a) / (self.n - 1)
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    @functools.cached_property
+    def _listed(self) -> tuple[list[float], dict[float, int]] | None:
+        if self.n > LISTED_UP_TO:
+            return None
+        fn = np.geomspace if self.kind == "logspace" else np.linspace
+        values = fn(self.lo, self.hi, self.n).tolist()
+        return values, {v: i for i, v in enumerate(values)}
+
+    def value_at(self, i: int) -> float:
+        if not 0 <= i < self.n:
+            raise IndexError(f"{self!r} has no value number {i}")
+        if self._listed is not None:
+            return self._listed[0][i]
+        if i in (0, self.n - 1):
+            return self.lo if i == 0 else self.hi  # numpy sets both ends exactly
+        x = i * self._step + self._a
+        return float(np.power(10.0, x)) if self.kind == "logspace" else x
+
+    def _index(self, value: Any) -> int:
+        if _is_real(value) and math.isfinite(float(value)):
+            x = float(value)
+            if self._listed is not None:
+                i = self._listed[1].get(x)
+                if i is not None:
+                    return i
+            elif self.kind == "linspace" or x > 0:
+                near = ((math.log10(x) if self.kind == "logspace" else x) - self._a) / self._step
+                for i in (math.floor(near), math.ceil(near)):
+                    if 0 <= i < self.n and self.value_at(i) == x:
+                        return i
+        raise ValueError(f"{value!r} is not one of {self!r}")
 
     def _args(self) -> list[str]:
         return [repr(self.lo), repr(self.hi), repr(self.n)]

@@ -71,7 +71,7 @@ class Space(Mapping[str, Domain]):
     @property
     def grid_size(self) -> int:
         """Number of grid points (1 when there are no grid dims)."""
-        return math.prod(len(self._domains[k].values or ()) for k in self.grid_names)
+        return math.prod(self._domains[k].size for k in self.grid_names)
 
     def grid_points(self) -> list[dict]:
         """Cartesian product of the grid dims only, last name varying fastest."""
@@ -85,9 +85,8 @@ class Space(Mapping[str, Domain]):
             raise IndexError(f"grid point {i} is outside 0..{self.grid_size - 1}")
         point = {}
         for k in reversed(self.grid_names):
-            vals = self._domains[k].values or []
-            i, r = divmod(i, len(vals))
-            point[k] = vals[r]
+            i, r = divmod(i, self._domains[k].size)
+            point[k] = self._domains[k].value_at(r)
         return {k: point[k] for k in self.grid_names}
 
     def sample(self, rng: Rng | int | None) -> dict:

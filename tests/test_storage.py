@@ -158,3 +158,49 @@ def test_a_lock_held_past_the_patience_is_one_line(db, monkeypatch):
         other.execute("ROLLBACK")
         other.close()
         storage.close()
+
+
+def test_large_finite_domains_load_from_a_stored_study_at_once(tmp_path):
+    """A stored space is checked in linear time and its grids are described, not listed."""
+    path = str(tmp_path / "big.db")
+    space = {"c": {"type": "choice", "options": list(range(20000)), "weights": None},
+             "g": {"type": "linspace", "lo": 0.0, "hi": 1.0, "n": 1e5},
+             "h": {"type": "logspace", "lo": 1e-6, "hi": 1.0, "n": 5e7}}
+    db = Storage(path)
+    db.create_study("big", __import__("json").dumps(space), "value", "min", {})
+    db.close()
+    started = time.process_time()
+    study = nbtune.load_study("big", storage=path)
+    assert time.process_time() - started < 1.0  # it was 60 s and more before
+    assert study.space["g"].size == 100_000 and study.space["h"].size == 50_000_000
+    assert study.space["h"].value_at(49_999_999) == 1.0
+    study.space.validate(study.space.sample(0))
+
+
+def test_a_stored_file_asking_for_too_many_points_is_refused_in_one_line(tmp_path):
+    path = str(tmp_path / "huge.db")
+    db = Storage(path)
+    db.create_study("huge", '{"g": {"type": "linspace", "lo": 0, "hi": 1, "n": 1e9}}', "value",
+                    "min", {})
+    db.close()
+    with pytest.raises(ValueError, match=r"linspace needs n <= 100,000,000, got n=1000000000.0: "
+                       r"use uniform\(0.0, 1.0\) for a continuous range"):
+        nbtune.load_study("huge", storage=path)
+
+
+def test_finite_domains_list_the_values_numpy_lists():
+    import numpy as np
+
+    for lo, hi, n in ((0.5, 1.0, 5), (1e-4, 1e-1, 7), (1e-3, 1e3, 33), (1e-6, 1.0, 1000)):
+        for kind, fn in ((nbtune.linspace, np.linspace), (nbtune.logspace, np.geomspace)):
+            assert kind(lo, hi, n).values == fn(lo, hi, n).tolist()
+    big = nbtune.linspace(0.0, 1.0, 10**7)  # beyond what is listed: computed one by one
+    reference = np.linspace(0.0, 1.0, 10**7)
+    for i in (0, 1, 12345, 5_000_000, 10**7 - 1):
+        assert big.value_at(i) == reference[i]
+        assert big.to_unit(reference[i]) == (i + 0.5) / 10**7
+    with pytest.raises(ValueError, match="is not one of"):
+        big.validate(0.5 + 1e-12)
+    with pytest.raises(ValueError, match="choice has duplicate value 1.0"):
+        nbtune.choice(*range(5000), 1.0)
+    nbtune.choice(1, True, "1", [1], {"a": 1})  # distinct under the domain's equality
