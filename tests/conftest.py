@@ -11,7 +11,7 @@ def client():
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
+                           dashboard_address="127.0.0.1:0")
     c = Client(cluster, set_as_default=False)
     yield c
     from nbtune.run.cluster import close_clients

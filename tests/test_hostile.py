@@ -166,13 +166,15 @@ def test_the_embedded_cluster_listens_on_this_machine_only():
     cluster = local_cluster(n_workers=1)
     try:
         with Client(cluster, set_as_default=False) as client:
-            client.run(lambda: None)  # the worker is up
-            me = psutil.Process()
-            pids = {me.pid} | {p.pid for p in me.children(recursive=True)}
-            sockets = listening(pids)
-            port = int(cluster.dashboard_link.split(":")[2].split("/")[0])
-            assert any(p == port for _, _, p in sockets), (port, sockets)
-            assert sockets and all(ip == "127.0.0.1" for _, ip, _ in sockets), sockets
+            workers = set(client.run(os.getpid).values()) | set(client.run(os.getppid).values())
+            workers.discard(os.getpid())  # the nannies run in this process
+            dashboard = int(cluster.dashboard_link.split(":")[2].split("/")[0])
+            scheduler = int(cluster.scheduler_address.rsplit(":", 1)[1])
+            here = [s for s in listening({os.getpid()}) if s[2] in (dashboard, scheduler)]
+            theirs = listening(workers)
+            assert {s[2] for s in here} == {dashboard, scheduler}, here
+            assert theirs and psutil.pid_exists(next(iter(workers)))
+            assert all(ip == "127.0.0.1" for _, ip, _ in here + theirs), here + theirs
     finally:
         cluster.close()
 
@@ -393,3 +395,71 @@ def test_another_process_running_the_study_is_named_and_its_lease_taken_over_whe
                           cluster=cluster_client, storage=path, study="shared", resume=True,
                           metric="v", progress=False)
     assert [t.state for t in resumed.trials] == [T.COMPLETED]
+
+
+def exits(config):
+    import sys
+
+    if config["how"] == "exit":
+        sys.exit(3)
+    if config["how"] == "interrupt":
+        raise KeyboardInterrupt
+    return 1.0
+
+
+def test_sys_exit_and_keyboard_interrupt_in_a_trial_are_recorded_and_the_worker_lives(
+        cluster_client):
+    before = worker_addresses(cluster_client)
+    study = nbtune.tune(exits, {"how": nbtune.grid("exit", "interrupt", "fine")},
+                        searcher="grid", cluster=cluster_client, storage=None, progress=False,
+                        retries=0, max_time=60)
+    by_how = {t.config["how"]: t for t in study.trials}
+    assert by_how["exit"].state == T.FAILED and "SystemExit: 3" in by_how["exit"].error
+    assert "the trial raised SystemExit" in by_how["exit"].error
+    assert by_how["interrupt"].state == T.FAILED
+    assert "the trial raised KeyboardInterrupt" in by_how["interrupt"].error
+    assert by_how["fine"].state == T.COMPLETED
+    assert worker_addresses(cluster_client) == before  # no worker died for it
+
+
+def reports_from_a_thread(config):
+    import threading
+
+    def work():
+        for epoch in (1, 2, 3):
+            nbtune.report(epoch=epoch, v=float(epoch))
+
+    helper = threading.Thread(target=work)
+    helper.start()
+    helper.join()
+    return 3.0
+
+
+def test_report_works_from_a_thread_the_trial_started(cluster_client):
+    study = nbtune.tune(reports_from_a_thread, {"x": nbtune.uniform(0, 1)}, n_trials=2,
+                        metric="v", cluster=cluster_client, storage=None, progress=False)
+    for trial in study.trials:
+        assert trial.state == T.COMPLETED
+        assert [r["epoch"] for r in trial.reports] == [1, 2, 3]
+
+
+def test_a_thread_cannot_report_for_one_of_several_trials():
+    from nbtune.run.channel import LocalContext, activate, deactivate
+
+    tokens = [activate(LocalContext()) for _ in range(2)]
+    outcome = []
+
+    def work():
+        try:
+            nbtune.report(epoch=1)
+        except RuntimeError as exc:
+            outcome.append(str(exc))
+
+    import threading
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    for token in reversed(tokens):
+        deactivate(token)
+    assert "runs 2 trials at once, so nbtune cannot tell whose it is" in outcome[0]

@@ -289,3 +289,24 @@ def test_scheduler_flags_become_scheduler_options():
     assert scheduler_options(args) == {"percentile": 10.0, "n_startup_trials": 4,
                                        "n_warmup_steps": 2, "interval_steps": 3}
     assert scheduler_options(parse_line("")) == {}
+
+
+def test_a_large_global_that_cannot_be_sent_is_named(shell, db, capsys):
+    shell.run_cell("import threading\nholder = {'lock': threading.Lock(), 'rows': list(range(10**5))}")
+    res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nv = x + len(holder['rows'])")
+    assert not res.success
+    err = capsys.readouterr().err
+    assert "'holder' (dict) cannot be sent to the Dask workers" in err
+    assert "Traceback" not in err and nbtune.list_studies(db) == []
+
+
+def test_many_globals_just_under_the_threshold_go_to_the_cluster_once(shell, recwarn):
+    for i in range(14):  # 14 x 0.8 MB: each travels with the trial, together over 10 MB
+        shell.user_ns[f"part{i}"] = np.full(100_000, float(i))
+    body = "v = x + " + " + ".join(f"part{i}[0]" for i in range(14))
+    res = run(shell, "-n 3 --metric v", "x = uniform(0, 1)\n" + body)
+    assert res.success, res.error_in_exec
+    assert all(t.state == T.COMPLETED for t in shell.user_ns["study"].trials)
+    assert not [w for w in recwarn if "large graph" in str(w.message)]
+    for i in range(14):
+        shell.user_ns.pop(f"part{i}")

@@ -387,7 +387,7 @@ def test_background_study_fills_in_and_can_be_stopped(client, db):
 
 def test_with_parameters_data_that_cannot_be_sent_writes_nothing(client, db):
     fn = nbtune.with_parameters(uses_big_data, table=__import__("threading").Lock())
-    with pytest.raises(TypeError, match="with_parameters cannot be sent"):
+    with pytest.raises(TypeError, match=r"'table' \(lock\) cannot be sent to the Dask workers"):
         nbtune.tune(fn, {"i": nbtune.randint(0, 3)}, n_trials=2, cluster=client, storage=db,
                     study="nosend")
     assert nbtune.list_studies(db) == []

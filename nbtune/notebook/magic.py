@@ -176,6 +176,20 @@ class Tune(Magics):
                                  f"be sent to the Dask workers ({exc}); create it inside the "
                                  "cell instead") from None
             small[name] = value
+        return self._lighten(small, large, sizeof)
+
+    def _lighten(self, small: dict[str, Any], large: dict[str, Any], sizeof
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Small values travel with every trial; where together they pass the scatter threshold
+        (many values just under it), the largest go to the cluster once per study instead."""
+        sizes = {name: sizeof(value) for name, value in small.items()
+                 if not isinstance(value, (types.ModuleType, types.FunctionType, type))}
+        total = sum(sizes.values())
+        for name in sorted(sizes, key=sizes.get, reverse=True):
+            if total <= self.scatter_threshold:
+                break
+            large[name] = small.pop(name)
+            total -= sizes[name]
         return small, large
 
     def _run_locally(self, trial: CellTrial, parsed, large: dict[str, Any]) -> None:

@@ -221,7 +221,7 @@ def report(*, checkpoint: Any = None, **metrics: Any) -> None:
     (:func:`get_checkpoint` returns it then); it stays on the Dask worker and never travels to the
     notebook.
     """
-    ctx = _current.get()
+    ctx = _current.get() or _the_only_trial("report()")
     if ctx is None:
         raise RuntimeError("report() was called outside a trial: call it from the function you "
                            "pass to nbtune.tune(...) or from a %%tune cell")
@@ -230,17 +230,40 @@ def report(*, checkpoint: Any = None, **metrics: Any) -> None:
 
 def get_checkpoint() -> Any:
     """The checkpoint a resumed trial reported before its pause; None on a fresh start."""
-    ctx = _current.get()
+    ctx = _current.get() or _the_only_trial("get_checkpoint()")
     return None if ctx is None else ctx.restored
+
+
+_active_lock = threading.Lock()
+_active: dict[int, "TrialContext | LocalContext"] = {}  # the trials running in this process
+
+
+def _the_only_trial(call: str) -> "TrialContext | LocalContext | None":
+    """For a thread the trial started (threads do not inherit the trial's context): the trial
+    this process runs, where it runs one; an error where it runs several."""
+    with _active_lock:
+        running = list(_active.values())
+    if len(running) > 1:
+        raise RuntimeError(f"{call} was called from a thread the trial started, while this worker "
+                           f"runs {len(running)} trials at once, so nbtune cannot tell whose it "
+                           f"is: call {call} from the trial's own thread, or start the thread in "
+                           "the trial's context (ctx = contextvars.copy_context(); "
+                           "threading.Thread(target=ctx.run, args=(work,)))")
+    return running[0] if running else None
 
 
 def activate(ctx: "TrialContext | LocalContext") -> contextvars.Token:
     """Make ``ctx`` the target of ``report()`` in this thread."""
+    with _active_lock:
+        _active[id(ctx)] = ctx
     return _current.set(ctx)
 
 
 def deactivate(token: contextvars.Token) -> None:
     """Undo :func:`activate`."""
+    ctx = _current.get()
+    with _active_lock:
+        _active.pop(id(ctx), None)
     _current.reset(token)
 
 

@@ -41,6 +41,10 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(lines)
 
 
+_EXITED = ("(the trial raised {0}, which would end its worker process: nbtune records it as a "
+           "failure instead; return or raise an exception to end a trial)\n")
+
+
 def _clean_return(value: Any) -> Any:
     if value is None:
         return None
@@ -86,6 +90,14 @@ def scatter_data(client, fn: Any) -> dict[str, Any]:
     try:
         return dict(zip(data, client.scatter(list(data.values()), hash=False)))
     except Exception as exc:
+        import cloudpickle
+
+        for name, value in data.items():  # name the value that cannot travel
+            try:
+                cloudpickle.dumps(value)
+            except Exception as why:
+                raise TypeError(f"{name!r} ({type(value).__name__}) cannot be sent to the Dask "
+                                f"workers ({why}); create it inside the trial instead") from None
         raise TypeError(f"the data given to with_parameters cannot be sent to the Dask workers: "
                         f"{exc}") from None
 
@@ -123,6 +135,9 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
         outcome["state"] = "stopped"
     except Exception as exc:  # the user's code failed: record it, the study goes on
         outcome.update(state="failed", error=user_traceback(exc))
+    except (SystemExit, KeyboardInterrupt) as exc:  # would take the worker down with the trial
+        outcome.update(state="failed", error=user_traceback(exc) + _EXITED.format(
+            type(exc).__name__))
     finally:
         deactivate(token)
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
