@@ -208,6 +208,34 @@ def on_a_new_worker(config):
     return float(get_worker().address not in config["known"])
 
 
+def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
+    from distributed import Client
+
+    procs = Processes(tmp_path)
+    db = str(tmp_path / "lost.db")
+    try:
+        address = procs.scheduler()
+        procs.worker(address)
+        client = Client(address, set_as_default=False, timeout="3s")  # it reconnects for 3 s
+        client.wait_for_workers(1)
+        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": 30.0}, metric="x",
+                            n_trials=3, cluster=client, storage=db, study="lost",
+                            progress=False, background=True)
+        wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
+        procs.procs[0].kill()  # the scheduler's machine went away
+        study.wait(120)
+        assert not study.running
+    finally:
+        procs.stop_all()
+    assert study.stop_reason == "error"
+    assert study.error.startswith(f"study 'lost' stopped: lost the Dask scheduler at {address}")
+    assert [t.state for t in study.trials] == [T.INTERRUPTED]
+    stored = nbtune.load_study("lost", storage=db)
+    assert stored.stop_reason == "error"
+    assert [(t.state, t.error) for t in stored.trials] == [
+        (T.INTERRUPTED, "the Dask scheduler was lost while it ran")]
+
+
 def test_a_worker_that_joins_mid_study_is_used(remote):
     client, procs = remote["client"], remote["procs"]
     known = sorted(addresses(client))

@@ -49,7 +49,8 @@ def _reads_metric(body: str, metric: str) -> bool:
 class Tune(Magics):
     """``%%tune`` and its companions; defaults are set with ``%config Tune.<name> = ...``."""
 
-    storage = Unicode("nbtune.db", help="SQLite file that keeps the studies").tag(config=True)
+    storage = Unicode("nbtune.db", help="SQLite file that keeps the studies ('': none, the "
+                      "studies are kept in memory only)").tag(config=True)
     cluster = AnyTrait(None, allow_none=True,
                        help="Dask cluster: None (a local one), an address, a Client or a cluster; "
                        "%tune_cluster shows and switches it"
@@ -119,7 +120,7 @@ class Tune(Magics):
         fn = with_parameters(trial, **large) if large else trial
         kwargs = dict(metric=metric, mode=mode, n_trials=args.trials or self.trials or "auto",
                       seed=args.seed, cluster=args.cluster or self.cluster,
-                      storage=args.storage or self.storage, study=args.study,
+                      storage=self._storage(args), study=args.study,
                       resume=args.resume, concurrency=args.concurrency,
                       resources=resources_of(args), max_time=args.max_time, target=args.target,
                       retries=1 if args.retries is None else args.retries,
@@ -147,6 +148,15 @@ class Tune(Magics):
             print("nbtune: applied " + ", ".join(f"{n}={study.best.config[n]!r}"
                                                   for n in parsed.names))
         return None
+
+    def _storage(self, args) -> str | None:
+        """The study file: --storage, else Tune.storage; an empty Tune.storage keeps nothing."""
+        if args.storage is not None:
+            return args.storage  # an empty --storage '' is refused with the reason
+        if not self.storage:
+            print("nbtune: Tune.storage is empty: this study is kept in memory only")
+            return None
+        return self.storage
 
     def _globals(self, parsed) -> tuple[dict[str, Any], dict[str, Any]]:
         """The notebook values the body reads: (small ones, large ones to scatter)."""

@@ -24,6 +24,8 @@ def describe(exc: BaseException) -> str:
     kind = type(exc).__name__
     if type(exc).__module__.startswith("nbtune.storage") or kind == "StorageError":
         return str(exc)
+    if isinstance(exc, ConnectionError) and str(exc).startswith("lost the Dask scheduler"):
+        return str(exc)
     if kind in ("CommClosedError", "StreamClosedError") or isinstance(exc, (OSError,
                                                                               TimeoutError)):
         return f"the Dask scheduler could not be reached ({kind}: {exc})"

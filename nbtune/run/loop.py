@@ -64,6 +64,7 @@ class Loop:
         self._futures = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
         self.held = held_workers(client)  # workers that trials of ended studies keep busy
+        self.address = getattr(getattr(client, "scheduler", None), "address", "?")
         self.capacity = capacity or Capacity(client, settings.resources, held=self.held.workers)
 
     # -- budget ---------------------------------------------------------------------------
@@ -129,6 +130,8 @@ class Loop:
         self._submit(trial, paused=self.paused.pop(trial_id))
 
     def _fill(self) -> None:
+        if self._scheduler_lost():
+            return  # nothing new is sent while the client reconnects
         while self._busy_slots() < self._slots() and self.reason is None:
             if self.requeue:  # retries and unfinished trials of a resumed study go first
                 self._submit(self._next_trial())
@@ -193,6 +196,11 @@ class Loop:
         self.verdicts.decide(trial.id, self.scheduler.on_report(trial.id, data))
         self._check_study_budget(data.get(self.settings.metric))
 
+    def _scheduler_lost(self) -> bool:
+        """Whether the client lost its scheduler (it reconnects, or gave up): Dask then cancels
+        the running trials, and nothing sent now could run."""
+        return getattr(self.client, "status", "running") not in ("running", "newly-created")
+
     def _slots(self) -> int:
         """Trials to keep in flight: the concurrency asked for, else what the workers allow."""
         return self.settings.concurrency or self.capacity()
@@ -230,7 +238,9 @@ class Loop:
         if future.status == "finished":
             self._on_result(trial, future.result(), pair)
         elif future.status == "cancelled":
-            self._finish(trial, T.INTERRUPTED, error="cancelled")
+            lost = self._scheduler_lost()
+            self._finish(trial, T.INTERRUPTED, error="the Dask scheduler was lost while it ran"
+                         if lost else "cancelled")
         else:
             exc = future.exception()
             if type(exc).__name__ in WORKER_DIED and trial.attempts <= self.settings.retries:
@@ -381,7 +391,7 @@ class Loop:
             if held:
                 print(held_note(held))
             self._fill()
-            while self.running and self.reason is None:
+            while (self.running or self._scheduler_lost()) and self.reason is None:
                 self._sleep(inbox)
                 for msg in inbox.drain():
                     self._on_message(msg)
@@ -389,6 +399,9 @@ class Loop:
                     self._on_done(future)
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"
+                if self._scheduler_lost() and self.client.status in ("closing", "closed"):
+                    raise ConnectionError(f"lost the Dask scheduler at {self.address}: the "
+                                          "client gave up reconnecting (is it still running?)")
                 self._fill()
             if self.reason is None:
                 n = self.settings.budget.n_trials
