@@ -123,16 +123,15 @@ class Tune(Magics):
         path = args.storage or self.storage
         row = self._stored_study(args, path)
         if row is not None and args.resume:
-            try:
-                chosen, options = resumed_settings(args.study, row, given_flags(args),
-                                                   scheduler_options(args))
+            try:  # what is not given comes from the stored study, not from %config Tune
+                chosen, _ = resumed_settings(args.study, row, given_flags(args),
+                                             scheduler_options(args))
             except SettingsConflict as exc:
                 raise UsageError(conflict_line(exc)) from None
-            metric, mode = chosen["metric"], chosen["mode"]
-            defaults: dict[str, Any] = {}
+            metric, mode, n_trials = chosen["metric"], chosen["mode"], args.trials or "auto"
         else:
             metric, mode = args.metric or self.metric, args.mode or self.mode
-            defaults = {"n_trials": self.trials or "auto"}
+            n_trials = args.trials or self.trials or "auto"
         if not (metric in parsed.assigned or _reads_metric(parsed.body, metric)):
             raise UsageError(f"%%tune: the cell never sets {metric!r}: assign it in the body "
                              f"(`{metric} = ...`), call report({metric}=...), or pass "
@@ -143,10 +142,8 @@ class Tune(Magics):
         if args.local:
             return lambda: self._run_locally(trial, parsed, large)
         fn = with_parameters(trial, **large) if large else trial
-        kwargs = dict(metric=metric, mode=mode,
-                      n_trials=args.trials or defaults.get("n_trials", "auto"),
-                      seed=args.seed, cluster=args.cluster or self.cluster, storage=path,
-                      study=args.study, resume=args.resume, replace=args.replace,
+        kwargs = dict(metric=metric, mode=mode, n_trials=n_trials, seed=args.seed,
+                      cluster=args.cluster or self.cluster, storage=path, study=args.study, resume=args.resume, replace=args.replace,
                       concurrency=args.concurrency, resources=resources_of(args),
                       max_time=args.max_time, target=args.target, retries=args.retries,
                       searcher=args.searcher, scheduler=args.scheduler,
