@@ -106,6 +106,7 @@ def test_a_misspelt_config_option_is_named_and_sets_nothing(shell, caplog):
     assert len(said) == 1 and said[0].startswith(
         "%config: Tune has no option 'trails' (did you mean 'trials'?); its options are "), said
     assert shell.run_line_magic("config", "Tune.trials") == 0
+    assert "trails" not in shell.config.get("Tune", {})  # a later %load_ext is not told again
 
 
 def test_the_registries_name_the_closest_scheduler_and_searcher():

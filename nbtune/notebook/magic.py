@@ -82,6 +82,9 @@ class Tune(Magics):
         known = self.trait_names(config=True)
         for name in (config.get("Tune") or {}) if "Tune" in config else ():
             if name not in known:
+                kept = self.shell.config if self.shell is not None else {}
+                if "Tune" in kept:  # the shell keeps what %config set for later instances
+                    kept["Tune"].pop(name, None)
                 raise UsageError(f"%config: Tune has no option {name!r}"
                                  f"{did_you_mean(name, known)}; its options are "
                                  f"{', '.join(sorted(known))}")
