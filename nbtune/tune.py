@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from contextvars import ContextVar
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
@@ -21,6 +22,7 @@ from .space import Space, as_space
 from .storage import Lease, Storage, StorageRecorder
 from .live import make_progress
 from .study import Study
+from .resume import StudyExists, new_settings, resumed_settings
 
 def _check_callable(fn: Any) -> None:
     if not callable(fn):
@@ -42,6 +44,49 @@ def _positive(name: str, value: Any, integer: bool = False) -> None:
         raise ValueError(f"{name} must be {what} or None, got {value!r}")
 
 
+def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_time: Any,
+                  max_resource: Any, retries: Any) -> None:
+    """ValueError naming the first argument of tune() that cannot be right."""
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric must be a non-empty name, got {metric!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    auto = isinstance(n_trials, str) and n_trials == "auto"
+    for name, value, integer in (("n_trials", None if auto else n_trials, True),
+                                 ("concurrency", concurrency, True),
+                                 ("max_time", max_time, False),
+                                 ("max_resource", max_resource, False)):
+        _positive(name, value, integer)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+
+
+def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
+    stored = Space.from_json(row["space"])
+    if stored != space:
+        raise ValueError(f"study {name!r} was run over another space ({stored!r}); resume it with "
+                         "the same space, or start a new study")
+
+
+def _json_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Scheduler options as stored: JSON values (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+
+
+# Whether tune() prints how to continue an interrupted study; the %%tune magic prints its own.
+_RESUME_NOTE: ContextVar[bool] = ContextVar("nbtune_resume_note", default=True)
+
+
+@contextlib.contextmanager
+def own_resume_note():
+    """Within it, tune() leaves the note on how to continue an interrupted study to the caller."""
+    token = _RESUME_NOTE.set(False)
+    try:
+        yield
+    finally:
+        _RESUME_NOTE.reset(token)
+
+
 def _default_name() -> str:
     return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
 
@@ -57,14 +102,15 @@ class _RecordEnd(Observer):
 
 
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
-         metric: str = "value", mode: str = "min", n_trials: int | str | None = "auto",
-         seed: int | None = None, cluster: Any = None,
+         metric: str | None = None, mode: str | None = None,
+         n_trials: int | str | None = "auto", seed: int | None = None, cluster: Any = None,
          storage: str | os.PathLike | None = "nbtune.db", study: str | None = None,
-         resume: bool = False, concurrency: int | None = None,
+         resume: bool = False, replace: bool = False, concurrency: int | None = None,
          resources: Mapping[str, float] | None = None, max_time: float | None = None,
-         target: float | None = None, max_resource: float | None = None, retries: int = 1,
-         searcher: str | Searcher = "random", points_to_evaluate: list[dict] | None = None,
-         scheduler: str | Scheduler | None = None, resource: str = "epoch",
+         target: float | None = None, max_resource: float | None = None,
+         retries: int | None = None, searcher: str | Searcher | None = None,
+         points_to_evaluate: list[dict] | None = None,
+         scheduler: str | Scheduler | None = None, resource: str | None = None,
          observers: Iterable[Observer] = (), background: bool = False,
          progress: bool | str | type = "auto", security: Any = None,
          restart_held: float | str | None = "auto", **scheduler_options: Any) -> Study:
@@ -76,6 +122,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
+    Left out (None), ``metric`` is "value", ``mode`` "min", ``retries`` 1, ``searcher`` "random",
+    ``resource`` "epoch". A study name that exists in ``storage`` needs ``resume=True``, which
+    continues it with the settings it was run with (metric, mode, budgets, target, seed,
+    searcher, scheduler and its options, resource, retries; those given again must agree), or
+    ``replace=True``, which deletes it and starts again. ``max_time`` counts from each run.
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
     (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
     ``study.stop()``). Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
@@ -84,34 +135,49 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     space = as_space(space)
-    if not isinstance(metric, str) or not metric:
-        raise ValueError(f"metric must be a non-empty name, got {metric!r}")
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    auto = isinstance(n_trials, str) and n_trials == "auto"
-    for name, value, integer in (("n_trials", None if auto else n_trials, True),
-                                 ("concurrency", concurrency, True),
-                                 ("max_time", max_time, False),
-                                 ("max_resource", max_resource, False)):
-        _positive(name, value, integer)
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
-    if resources is not None:
-        resources = {str(k): float(v) for k, v in dict(resources).items()}
+    if resume and replace:
+        raise ValueError("resume=True continues the stored study and replace=True deletes it: "
+                         "give one of the two")
+    given = {k: v for k, v in (("metric", metric), ("mode", mode), ("seed", seed),
+                               ("max_time", max_time), ("target", target),
+                               ("max_resource", max_resource), ("retries", retries),
+                               ("searcher", searcher), ("scheduler", scheduler),
+                               ("resource", resource)) if v is not None}
+    if not (isinstance(n_trials, str) and n_trials == "auto"):
+        given["n_trials"] = n_trials
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
     db = Storage(storage) if storage is not None else None
     lease = None
     try:
-        stored = db.study_row(name) if resume and seed is None and db is not None else None
-        if stored:
-            seed = stored["settings"].get("seed")  # continue the same sequence
-        options = {}
+        if db is not None:  # one run of a study at a time, across processes
+            lease = Lease(db, name)
+            lease.acquire()
+        row = db.study_row(name) if db is not None and study is not None else None
+        if row is not None and not (resume or replace):
+            raise StudyExists(name, db.path)  # type: ignore[union-attr]
+        if row is not None and resume:
+            _check_space(name, row, space)
+            chosen, options = resumed_settings(name, row, given, scheduler_options)
+            if not isinstance(chosen["scheduler"], (str, type(None))):
+                options = dict(scheduler_options)  # an object carries its own options
+        else:
+            chosen, options = new_settings(given), dict(scheduler_options)
+        metric, mode, n_trials, seed = (chosen[k] for k in ("metric", "mode", "n_trials", "seed"))
+        max_time, target, max_resource = chosen["max_time"], chosen["target"], \
+            chosen["max_resource"]
+        retries, searcher, scheduler, resource = (chosen[k] for k in ("retries", "searcher",
+                                                                      "scheduler", "resource"))
+        _check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
+        auto = isinstance(n_trials, str) and n_trials == "auto"
+        if resources is not None:
+            resources = {str(k): float(v) for k, v in dict(resources).items()}
+        search_options = {}
         if searcher == "grid" and n_trials is not None and not auto:
-            options["n_experiments"] = n_trials  # a cap below the grid's size: an even subsample
+            search_options["n_experiments"] = n_trials  # a cap below the grid's size: a subsample
         search = make_searcher(searcher, space, seed=seed,
-                               points_to_evaluate=points_to_evaluate, mode=mode, **options)
-        sched = make_scheduler(scheduler, **scheduler_options)
+                               points_to_evaluate=points_to_evaluate, mode=mode, **search_options)
+        sched = make_scheduler(scheduler, **options)
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
         n_trials = _trial_count(n_trials, search, sched)
         if n_trials is None and max_time is None and target is None and max_resource is None \
@@ -126,18 +192,18 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
                     "target": target, "max_resource": max_resource, "retries": retries,
                     "resources": resources}
+        if isinstance(scheduler, (str, type(None))):  # an object's options are its own
+            settings["scheduler_options"] = _json_options(options)
         if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
             settings["rung_levels"] = [int(x) for x in sched.levels]
-        if db is not None:  # one run of a study at a time, across processes
-            lease = Lease(db, name)
-            lease.acquire()
-        trials = _open_study(db, name, space, metric, mode, settings, resume)
+        trials = _open_study(db, name, space, metric, mode, settings, row, resume)
     except BaseException:
         if lease is not None:
             lease.release()
         if db is not None:
             db.close()
         raise
+    note = _RESUME_NOTE.get()  # read here: a background study runs in a thread of its own
     result = Study(name, space, metric, mode, trials=trials,
                    storage=None if storage is None else os.fspath(storage), settings=settings)
     result.scheduler = sched
@@ -172,10 +238,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
             if db is not None:
                 with contextlib.suppress(Exception):
                     db.close()
-        if result.stop_reason == "interrupted":
+        if result.stop_reason == "interrupted" and note:
             print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials "
-                  f"completed. Continue it with nbtune.tune(..., study={name!r}, resume=True), "
-                  f"or in a %%tune cell with --study {name} --resume.")
+                  f"completed. Continue it with nbtune.tune(trial_fn, space, study={name!r}, "
+                  "resume=True): it keeps the settings it was run with.")
 
     if background:
         result._start_background(run, loop.request_stop)
@@ -207,25 +273,17 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,
-                settings: dict[str, Any], resume: bool) -> list:
-    """The trials to start from: none for a new study, the stored ones when resuming."""
+                settings: dict[str, Any], row: dict[str, Any] | None, resume: bool) -> list:
+    """The trials to start from: none for a new study (a replaced one is deleted first), the
+    stored ones when resuming."""
     if db is None:
         if resume:
             raise ValueError("resume=True needs a storage file to resume from")
         return []
-    row = db.study_row(name)
-    if row is None:  # resume=True on a new name starts it (Optuna's load_if_exists)
-        db.create_study(name, space.to_json(), metric, mode, settings)
-        return []
-    if not resume:
-        raise ValueError(f"a study named {name!r} already exists in {db.path!r}: pass resume=True "
-                         "to continue it, or choose another study name")
-    stored = Space.from_json(row["space"])
-    if stored != space:
-        raise ValueError(f"study {name!r} was run over another space ({stored!r}); resume it with "
-                         "the same space, or start a new study")
-    for key, value in (("metric", metric), ("mode", mode)):
-        if row[key] != value:
-            raise ValueError(f"study {name!r} was run with {key}={row[key]!r}, not {value!r}")
-    db.set_status(name, "resumed", settings)
-    return db.load_trials(name)
+    if row is not None and resume:
+        db.set_status(name, "resumed", settings)
+        return db.load_trials(name)
+    if row is not None:  # replace=True
+        db.delete_study(name)
+    db.create_study(name, space.to_json(), metric, mode, settings)  # resume=True on a new name
+    return []                                                        # starts it (Optuna's way)

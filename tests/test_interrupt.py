@@ -262,6 +262,27 @@ def test_an_interrupt_ends_the_study_and_spares_the_workers(kernel):
     assert kernel.worker_pids() == pids
 
 
+def test_the_note_after_an_interrupt_is_the_cell_that_finishes_the_study(kernel):
+    body = "x = uniform(0, 1)\nimport time\ntime.sleep(0.3)\naccuracy = 1 - x\n"
+    msg = kernel.start("%%tune --trials 40 --study mlp_interrupt --metric accuracy --mode max\n"
+                       + body)
+    done = "SELECT count(*) FROM trials WHERE study = 'mlp_interrupt' AND state = 'completed'"
+    wait_for(lambda: (rows(kernel.db, done) or [(0,)])[0][0] >= 4, 60, "four trials")
+    kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert reply.status == "ok" and reply.ename is None, reply
+    assert len(states(kernel.db, "mlp_interrupt")) < 40
+    printed = reply.stdout[reply.stdout.rindex("%%tune"):]  # the note ends the output
+    assert printed.rstrip("\n") == "%%tune --study mlp_interrupt --resume\n" + body.rstrip("\n")
+
+    reply = kernel.run(printed, timeout=120)  # as printed: no flag to add
+    assert reply.status == "ok" and reply.ename is None, reply
+    assert "40 completed" in reply.stdout, reply.stdout
+    found = states(kernel.db, "mlp_interrupt")
+    assert len(found) == 40 and set(found.values()) == {"completed"}  # 40, as first asked
+    assert kernel.value("(study.metric, study.mode, len(study.trials))") == ("accuracy", "max", 40)
+
+
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):
     # 2 workers, 4 trials in flight: the two waiting in Dask's queue must not overtake the first
     msg = kernel.start(long_cell("order", out="order", flags="--concurrency 4"))

@@ -96,15 +96,17 @@ def test_background_returns_at_once_and_fills_in(shell):
 
 def test_resume_continues_a_named_study(shell):
     assert run(shell, "-n 3 --metric v --study r --seed 4", "x = uniform(0, 1)\nv = x").success
-    assert run(shell, "-n 5 --metric v --study r --resume", "x = uniform(0, 1)\nv = x").success
+    first = [t.config for t in shell.user_ns["study"].trials]
+    assert run(shell, "--study r --resume", "x = uniform(0, 1)\nv = x").success
     study = shell.user_ns["study"]
-    assert len(study.trials) == 5 and all(t.attempts == 1 for t in study.trials)
+    assert [t.config for t in study.trials] == first and all(t.attempts == 1 for t in study.trials)
+    assert (study.metric, study.settings["n_trials"], study.settings["seed"]) == ("v", 3, 4)
 
 
 @pytest.mark.parametrize("line, cell, message", [
-    ("--trails 5", CELL, "unknown option '--trails' (did you mean --trials?)"),
-    ("--trials zero", CELL, "argument -n/--trials: invalid a positive integer value"),
-    ("--mode up", CELL, "argument --mode: invalid choice"),
+    ("--trails 5", CELL, "unknown option '--trails' (did you mean '--trials'?)"),
+    ("--trials zero", CELL, "--trials needs a positive integer, got 'zero'"),
+    ("--mode up", CELL, "--mode needs one of min, max, got 'up'"),
     ("--metric loss --searcher bayes", CELL, "unknown searcher 'bayes'"),
     ("--metric loss --scheduler asha9", CELL, "unknown scheduler 'asha9'"),
     ("--metric accuracy", CELL, "never sets 'accuracy'"),
@@ -116,8 +118,10 @@ def test_resume_continues_a_named_study(shell):
     ("--metric loss --max-t 9", CELL, "scheduler 'fifo' has no option 'max_t'"),
     ("--metric loss --scheduler asha --max-t 9 --percentile 10", CELL,
      "scheduler 'asha' has no option 'percentile'"),
-    ("--metric loss --scheduler asha --max-t 9 --type both", CELL, "argument --type"),
-    ("--metric loss --scheduler asha --rung-levels 1,x", CELL, "argument --rung-levels"),
+    ("--metric loss --scheduler asha --max-t 9 --type both", CELL,
+     "--type needs one of stopping, promotion, got 'both'"),
+    ("--metric loss --scheduler asha --rung-levels 1,x", CELL,
+     "--rung-levels needs positive integers separated by commas, e.g. 1,3,9,27, got '1,x'"),
     ("--metric loss --scheduler asha --max-t 9 --reduction-factor 1", CELL,
      "reduction_factor"),
 ])

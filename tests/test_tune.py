@@ -19,6 +19,11 @@ def quadratic(config):
 SPACE = {"x": nbtune.uniform(0.0, 1.0), "k": nbtune.randint(0, 3)}
 
 
+def reports_loss(config):
+    for step in range(1, 4):
+        nbtune.report(step=step, loss=quadratic(config) / step)
+
+
 def test_tune_runs_every_trial_and_finds_the_best(client, db):
     study = nbtune.tune(quadratic, SPACE, metric="loss", mode="min", n_trials=12, seed=1,
                         cluster=client, storage=db, study="q")
@@ -132,14 +137,83 @@ def test_existing_study_needs_resume_and_the_same_space(client, db):
     assert len(started.trials) == 2
 
 
+def slow_quadratic(config):
+    time.sleep(0.2)
+    return quadratic(config)
+
+
 def test_resume_continues_the_budget_like_an_uninterrupted_run(client, db):
     full = nbtune.tune(quadratic, SPACE, n_trials=8, seed=3, cluster=client, storage=None)
-    nbtune.tune(quadratic, SPACE, n_trials=5, seed=3, cluster=client, storage=db, study="r")
-    resumed = nbtune.tune(quadratic, SPACE, n_trials=8, seed=3, cluster=client, storage=db,
-                          study="r", resume=True)
-    assert len(resumed.trials) == 8
-    assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
-    assert all(t.attempts == 1 for t in resumed.trials)  # the first five were not run again
+    first = nbtune.tune(slow_quadratic, SPACE, n_trials=8, seed=3, concurrency=1,
+                        cluster=client, storage=db, study="r", background=True)
+    while len(first.completed) < 2:
+        time.sleep(0.05)
+    first.stop()
+    assert len(first.completed) < 8
+    resumed = nbtune.tune(quadratic, SPACE, cluster=client, storage=db, study="r", resume=True)
+    assert len(resumed.trials) == 8 and len(resumed.completed) == 8  # its 8, not 50
+    assert [t.config for t in resumed.trials] == [t.config for t in full.trials]  # its seed
+    done = {t.id for t in first.completed}
+    assert all(t.attempts == 1 for t in resumed.trials if t.id in done)  # not run again
+
+
+def test_resume_takes_every_setting_from_the_stored_study(client, db):
+    kwargs = dict(metric="loss", mode="max", n_trials=4, seed=7, max_time=300.0, target=99.0,
+                  max_resource=1000.0, retries=2, scheduler="asha", max_t=9, grace_period=3,
+                  reduction_factor=2, type="stopping", resource="step")
+    nbtune.tune(reports_loss, SPACE, cluster=client, storage=db, study="all", **kwargs)
+    resumed = nbtune.tune(reports_loss, SPACE, cluster=client, storage=db, study="all",
+                          resume=True)
+    assert (resumed.metric, resumed.mode) == ("loss", "max")
+    stored = nbtune.load_study("all", storage=db).settings
+    assert {k: stored[k] for k in ("n_trials", "seed", "max_time", "target", "max_resource",
+                                   "retries", "scheduler", "resource", "searcher")} == {
+        "n_trials": 4, "seed": 7, "max_time": 300.0, "target": 99.0, "max_resource": 1000.0,
+        "retries": 2, "scheduler": "asha", "resource": "step", "searcher": "random"}
+    assert stored["scheduler_options"] == {"max_t": 9, "grace_period": 3,
+                                           "reduction_factor": 2, "type": "stopping"}
+    assert resumed.scheduler.max_t == 9 and resumed.scheduler.reduction_factor == 2
+    again = nbtune.tune(reports_loss, SPACE, cluster=client, storage=db, study="all",
+                        resume=True, **kwargs)  # the same settings given again agree
+    assert len(again.trials) == 4
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"metric": "acc"}, "was run with metric='loss', not metric='acc'"),
+    ({"mode": "min"}, "was run with mode='max', not mode='min'"),
+    ({"n_trials": 50}, "was run with n_trials=4, not n_trials=50"),
+    ({"max_time": 60}, "was run with max_time=None, not max_time=60"),
+    ({"seed": 1}, "was run with seed=7, not seed=1"),
+    ({"scheduler": "median"}, "was run with scheduler='asha', not scheduler='median'"),
+    ({"grace_period": 2}, "was run with grace_period=3, not grace_period=2"),
+    ({"reduction_factor": 4}, "was run without reduction_factor, not reduction_factor=4"),
+    ({"retries": 0}, "was run with retries=1, not retries=0"),
+    ({"resource": "epoch"}, "was run with resource='step', not resource='epoch'"),
+])
+def test_a_setting_given_again_must_agree_with_the_stored_one(client, db, given, message):
+    nbtune.tune(reports_loss, SPACE, metric="loss", mode="max", n_trials=4, seed=7,
+                scheduler="asha", max_t=9, grace_period=3, resource="step", cluster=client,
+                storage=db, study="one")
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")) as info:
+        nbtune.tune(reports_loss, SPACE, cluster=client, storage=db, study="one", resume=True,
+                    **given)
+    assert "\n" not in str(info.value)
+    assert len(nbtune.load_study("one", storage=db).trials) == 4  # nothing ran, nothing changed
+
+
+def test_replace_deletes_the_stored_study_and_starts_again(client, db):
+    old = nbtune.tune(quadratic, SPACE, n_trials=3, cluster=client, storage=db, study="rep")
+    with pytest.raises(ValueError, match="already exists.*resume=True.*replace=True"):
+        nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage=db, study="rep")
+    new = nbtune.tune(quadratic, {"x": nbtune.uniform(5, 6), "k": nbtune.fixed(0)},
+                      metric="loss", n_trials=2, cluster=client, storage=db, study="rep",
+                      replace=True)
+    stored = nbtune.load_study("rep", storage=db)
+    assert len(old.trials) == 3 and len(stored.trials) == len(new.trials) == 2
+    assert stored.metric == "loss" and all(5 <= t.config["x"] <= 6 for t in stored.trials)
+    with pytest.raises(ValueError, match="give one of the two"):
+        nbtune.tune(quadratic, SPACE, cluster=client, storage=db, study="rep", resume=True,
+                    replace=True)
 
 
 def test_load_study_from_another_process(client, db):

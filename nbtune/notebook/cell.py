@@ -11,9 +11,10 @@ import inspect
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Container
 
 from nbtune import space as S
+from nbtune.typos import closest
 
 __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
            "replace_space_lines"]
@@ -269,12 +270,42 @@ def _resolve(sc: _Scope) -> tuple[set[str], set[str]]:
     return free, gbound
 
 
-def parse_cell(source: str, need_space: bool = True) -> ParsedCell:
+def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
+    """CellError for an assignment from a call of a name that is no primitive, but close to one
+    (``difflib``), and defined neither by the cell nor in ``defined`` (the notebook's names):
+    a misspelt primitive, wherever it is in the cell."""
+    root = _Scope("module")
+    for stmt in tree.body:
+        _walk(stmt, root)
+    for stmt in tree.body:
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        if not isinstance(value, ast.Call) or _primitive(value.func):
+            continue
+        func, prefix = value.func, ""
+        if isinstance(func, ast.Name):
+            name = func.id
+            if name in root.stores or name in defined or name in _BUILTINS or name in INJECTED:
+                continue
+        elif isinstance(func, ast.Attribute) and ast.unparse(func).startswith("nbtune."):
+            prefix, name = ast.unparse(func.value) + ".", func.attr
+        else:
+            continue
+        near = closest(name, PRIMITIVES)
+        if near:
+            raise CellError(f"line {stmt.lineno}: unknown space primitive {prefix + name!r} "
+                            f"(did you mean {prefix + near!r}?)")
+
+
+def parse_cell(source: str, need_space: bool = True,
+               defined: Container[str] | None = None) -> ParsedCell:
     """Split a %%tune cell into its Space and its trial body; CellError names any mistake.
 
     With ``need_space=False`` a cell without space lines is a body alone (its space comes from
-    elsewhere, e.g. ``%%tune --space NAME``)."""
+    elsewhere, e.g. ``%%tune --space NAME``). Given ``defined`` (the names the notebook
+    defines), a call of an undefined name close to a primitive's is named as its typo."""
     lines, tree = _parse(source)
+    if defined is not None:
+        _check_typos(tree, defined)
     stmts, body_stmts = _space_stmts(tree)
     domains: dict[str, S.Domain] = {}
     first_seen: dict[str, int] = {}  # name -> line

@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 import time
 import types
-from typing import Any
+from typing import Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -22,10 +22,13 @@ from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..storage import StorageError
 from ..study import Study, StudyNotFound, list_studies, load_study
-from ..tune import tune
+from ..resume import SettingsConflict, StudyExists, resumed_settings
+from ..tune import own_resume_note, tune
+from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
-from .options import (build_cluster_parser, build_parser, parse_cluster_line, parse_line,
-                      resources_of, scheduler_options)
+from .options import (build_cluster_parser, build_parser, check_names, parse_cluster_line,
+                      parse_line, resources_of, scheduler_options)
+from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .trialfn import CellTrial
 
@@ -80,6 +83,20 @@ class Tune(Magics):
             self.cluster = cluster
         super()._load_config(cfg, section_names=section_names, traits=traits)
 
+    def update_config(self, config) -> None:
+        """``%config Tune.NAME = value``; a NAME Tune lacks is one line naming the closest one
+        (``%config`` shows it) and sets nothing."""
+        known = self.trait_names(config=True)
+        for name in (config.get("Tune") or {}) if "Tune" in config else ():
+            if name not in known:
+                kept = self.shell.config if self.shell is not None else {}
+                if "Tune" in kept:  # the shell keeps what %config set for later instances
+                    kept["Tune"].pop(name, None)
+                raise UsageError(f"%config: Tune has no option {name!r}"
+                                 f"{did_you_mean(name, known)}; its options are "
+                                 f"{', '.join(sorted(known))}")
+        super().update_config(config)
+
     def __init__(self, shell=None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
@@ -91,12 +108,13 @@ class Tune(Magics):
         args = parse_line(line)
         if args.edit:
             return edit_cell(self, line, args, cell)
-        return self._start(args, self._parse(args, cell))
+        return self._start(args, self._parse(args, cell), cell)
 
     def _parse(self, args, cell: str) -> ParsedCell:
         """The cell's space and body; with --space NAME, the notebook's space joins the cell's."""
         try:  # line 1 is the %%tune line, as in the notebook
-            parsed = parse_cell("\n" + cell, need_space=args.space is None)
+            parsed = parse_cell("\n" + cell, need_space=args.space is None,
+                                defined=self.shell.user_ns)
         except CellError as exc:
             raise UsageError(f"%%tune: {exc}") from None
         if args.space is None:
@@ -104,10 +122,26 @@ class Tune(Magics):
         space = space_named(self.shell.user_ns, args.space, "%%tune --space", editor=False)
         return with_space(parsed, space, args.space)
 
-    def _start(self, args, parsed: ParsedCell) -> None:
+    def _start(self, args, parsed: ParsedCell, cell: str) -> None:
         """Run the parsed cell as a study with the line's options."""
-        metric = args.metric or self.metric
-        mode = args.mode or self.mode
+        return self._prepare(args, parsed, cell)()
+
+    def _prepare(self, args, parsed: ParsedCell, cell: str) -> Callable[[], None]:
+        """Check everything the line and the cell ask for, then return the function that runs
+        the study: a mistake is one line raised before any output of a previous run is cleared."""
+        check_names(args)
+        path = self._storage(args)
+        row = self._stored_study(args, path)
+        if row is not None and args.resume:
+            try:  # what is not given comes from the stored study, not from %config Tune
+                chosen, _ = resumed_settings(args.study, row, given_flags(args),
+                                             scheduler_options(args))
+            except SettingsConflict as exc:
+                raise UsageError(conflict_line(exc)) from None
+            metric, mode, n_trials = chosen["metric"], chosen["mode"], args.trials or "auto"
+        else:
+            metric, mode = args.metric or self.metric, args.mode or self.mode
+            n_trials = args.trials or self.trials or "auto"
         if not (metric in parsed.assigned or _reads_metric(parsed.body, metric)):
             raise UsageError(f"%%tune: the cell never sets {metric!r}: assign it in the body "
                              f"(`{metric} = ...`), call report({metric}=...), or pass "
@@ -116,20 +150,47 @@ class Tune(Magics):
         small, large = self._globals(parsed)
         trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
         if args.local:
-            return self._run_locally(trial, parsed, large)
+            return lambda: self._run_locally(trial, parsed, large)
         fn = with_parameters(trial, **large) if large else trial
-        kwargs = dict(metric=metric, mode=mode, n_trials=args.trials or self.trials or "auto",
-                      seed=args.seed, cluster=args.cluster or self.cluster,
-                      storage=self._storage(args), study=args.study,
-                      resume=args.resume, concurrency=args.concurrency,
-                      resources=resources_of(args), max_time=args.max_time, target=args.target,
-                      retries=1 if args.retries is None else args.retries,
-                      searcher=args.searcher or "random", scheduler=args.scheduler,
-                      resource=args.resource or "epoch", background=args.background,
+        kwargs = dict(metric=metric, mode=mode, n_trials=n_trials, seed=args.seed,
+                      cluster=args.cluster or self.cluster, storage=path, study=args.study,
+                      resume=args.resume, replace=args.replace,
+                      concurrency=args.concurrency, resources=resources_of(args),
+                      max_time=args.max_time, target=args.target, retries=args.retries,
+                      searcher=args.searcher, scheduler=args.scheduler,
+                      resource=args.resource, background=args.background,
                       restart_held=self.restart_held, **scheduler_options(args))
+        return lambda: self._run(fn, parsed, kwargs, args, cell)
+
+    def _stored_study(self, args, path: str | None) -> dict[str, Any] | None:
+        """The stored row of the study --study names (None: a new one); the re-run of a study
+        without --resume or --replace, or --resume without --study, is one line."""
+        if args.resume and args.replace:
+            raise UsageError("%%tune: --resume continues the stored study and --replace deletes "
+                             "it: give one of the two")
+        if args.study is None:
+            if args.resume or args.replace:
+                flag = "--resume" if args.resume else "--replace"
+                raise UsageError(f"%%tune: {flag} needs the study's name: add --study NAME "
+                                 "(%tune_studies lists them)")
+            return None
+        try:
+            row = None if path is None else stored_row(path, args.study)
+        except StorageError as exc:
+            raise UsageError(f"%%tune: {exc}") from None
+        if row is not None and not (args.resume or args.replace):
+            raise UsageError(exists_line(args.study, path))
+        return row
+
+    def _run(self, fn, parsed: ParsedCell, kwargs: dict[str, Any], args, cell: str) -> None:
         t0 = time.time()
         try:
-            study = tune(fn, parsed.space, **kwargs)
+            with own_resume_note():
+                study = tune(fn, parsed.space, **kwargs)
+        except StudyExists as exc:
+            raise UsageError(exists_line(exc.name, exc.path)) from None
+        except SettingsConflict as exc:
+            raise UsageError(conflict_line(exc)) from None
         except _REQUEST_ERRORS as exc:
             raise UsageError(f"%%tune: {exc}") from None
         except StudyFailed as exc:  # the study ran, then its storage or cluster failed
@@ -147,6 +208,9 @@ class Tune(Magics):
                 self.shell.user_ns[name] = study.best.config[name]
             print("nbtune: applied " + ", ".join(f"{n}={study.best.config[n]!r}"
                                                   for n in parsed.names))
+        if study.stop_reason == "interrupted":
+            print("nbtune: interrupted. To continue the study with the settings it was run with, "
+                  "run this cell:\n" + resume_cell(args, study.name, cell))
         return None
 
     def _storage(self, args) -> str | None:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..run.cluster import GPU_THREADS
+from ..typos import did_you_mean
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cluster", help="scheduler address (default: Tune.cluster, or a local cluster)")
     a("--study", help="study name in the storage (default: a new name)")
     a("--storage", help="SQLite file (default: Tune.storage)")
-    a("--resume", action="store_true", help="continue the study named by --study")
+    a("--resume", action="store_true", help="continue the study named by --study, with the "
+      "settings it was run with (flags given again must agree)")
+    a("--replace", action="store_true", help="delete the study named by --study and start it "
+      "again")
     a("--seed", type=int, help="random seed: the same seed gives the same configs")
     a("--max-time", type=_duration, help="wall-clock budget (90, 30s, 5m, 1h)")
     a("--target", type=float, help="stop the study once the metric reaches this")
@@ -129,20 +134,51 @@ def parse_line(line: str) -> argparse.Namespace:
         words = shlex.split(line)
     except ValueError as exc:
         raise UsageError(f"%%tune: cannot read the options ({exc})") from None
+    parser = build_parser()
     try:
-        args, extra = build_parser().parse_known_args(words)
+        args, extra = parser.parse_known_args(words)
     except argparse.ArgumentError as exc:
-        raise UsageError(f"%%tune: {exc}") from None
+        raise UsageError(f"%%tune: {_argument_error(exc)}") from None
     if extra:
-        import difflib
-
-        flags = [f for action in build_parser()._actions for f in action.option_strings]
-        close = difflib.get_close_matches(extra[0], flags, n=1)
-        hint = f"did you mean {close[0]}?" if close else "see %%tune? for the options"
-        raise UsageError(f"%%tune: unknown option {extra[0]!r} ({hint})")
+        flags = [f for action in parser._actions for f in action.option_strings]
+        hint = did_you_mean(extra[0], flags) or " (see %%tune? for the options)"
+        raise UsageError(f"%%tune: unknown option {extra[0]!r}{hint}")
     if args.retries is not None and args.retries < 0:
         raise UsageError("%%tune: --retries must be 0 or more")
     return args
+
+
+def _argument_error(exc: argparse.ArgumentError) -> str:
+    """argparse's complaint about one flag, in the words of the magic: `--trials needs a
+    positive integer, got 'abc'`."""
+    names = (exc.argument_name or "").split("/")
+    flag = max(names, key=len) if names else "the option"
+    message = exc.message
+    bad_type = re.match(r"invalid (.+) value: (.+)", message)
+    bad_choice = re.match(r"invalid choice: (.+) \(choose from (.+)\)", message)
+    if bad_type:
+        return f"{flag} needs {bad_type[1]}, got {bad_type[2]}"
+    if bad_choice:
+        choices = [c.strip(" '") for c in bad_choice[2].split(",")]
+        got = bad_choice[1].strip("'")
+        return (f"{flag} needs one of {', '.join(choices)}, got {bad_choice[1]}"
+                + did_you_mean(got, choices))
+    if message.startswith("expected one argument"):
+        return f"{flag} needs a value"
+    return f"{flag}: {message}"
+
+
+def check_names(args: argparse.Namespace) -> None:
+    """UsageError naming an unknown --scheduler or --searcher, and the one it is closest to."""
+    from ..schedule import SCHEDULERS
+    from ..search import SEARCHERS
+
+    for flag, value, known in (("--scheduler", args.scheduler, SCHEDULERS),
+                               ("--searcher", args.searcher, SEARCHERS)):
+        what = flag.strip("-")
+        if value is not None and (value.lower() if what == "scheduler" else value) not in known:
+            raise UsageError(f"%%tune: unknown {what} {value!r}{did_you_mean(value, known)}: "
+                             f"{flag} takes {', '.join(sorted(known))}")
 
 
 # %%tune flag -> the scheduler option of nbtune.tune it sets

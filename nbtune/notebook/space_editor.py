@@ -198,7 +198,9 @@ class SpaceEditor:
     ``editor.lines()`` its cell lines. Given a cell's text (``source``, as ``%%tune --edit``
     does) the rows are its space lines and Apply sets ``editor.cell_text``, the cell with them
     rewritten; otherwise they are `space`'s. Apply then calls ``on_apply(editor)`` (its return
-    value, if any, is the message shown) and Run calls ``on_run(editor)``.
+    value, if any, is the message shown) and Run calls ``on_run(editor)``, which checks that the
+    study can start (raising with the reason if not) and returns the function that starts it:
+    only then is the output of the previous run cleared.
     """
 
     def __init__(self, space: S.Space | dict | None = None, *, source: str | None = None,
@@ -334,13 +336,20 @@ class SpaceEditor:
         if self.source is not None and self.apply() is None:
             return None
         applied = self.status.value
+        try:
+            start = self.on_run(self)
+        except Exception as exc:  # the reason is shown on the editor; the last run's output stays
+            self._say(f"cannot run: {_first_line(exc)}", error=True)
+            return None
+        if not callable(start):
+            return start
+        self.output.outputs = ()  # the study starts: the last run's output goes
         self.output.clear_output()
         with self.output:
             try:
-                result = self.on_run(self)
+                result = start()
             except Exception as exc:  # the reason is shown on the editor, not in a log
-                self._say(f"cannot run: {str(exc).splitlines()[0] if str(exc) else exc!r}",
-                          error=True)
+                self._say(f"cannot run: {_first_line(exc)}", error=True)
                 return None
         self.status.value = applied
         return result
@@ -355,3 +364,8 @@ class SpaceEditor:
         bundle = self.widget._repr_mimebundle_(**kwargs) or {}
         bundle["text/plain"] = repr(self)
         return bundle
+
+
+def _first_line(exc: Exception) -> str:
+    """An exception's message as one line (its repr when it has none)."""
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)

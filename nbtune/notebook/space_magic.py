@@ -104,8 +104,14 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
     def run(editor: SpaceEditor) -> Any:
         run_args = copy.copy(args)
         run_args.edit = False
-        magics._start(run_args, magics._parse(run_args, editor.cell_text.split("\n", 1)[1]))
-        return shell.user_ns.get(run_args.out or magics.out)
+        body = editor.cell_text.split("\n", 1)[1]
+        start = magics._prepare(run_args, magics._parse(run_args, body), body)
+
+        def go() -> Any:
+            start()
+            return shell.user_ns.get(run_args.out or magics.out)
+
+        return go
 
     try:
         return SpaceEditor.from_cell(source, on_apply=write, on_run=run)

@@ -1,10 +1,10 @@
 """Schedulers: when to continue, stop, pause or promote running trials."""
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any
 
+from ..typos import did_you_mean
 from .asha import ASHAScheduler
 from .base import CONTINUE, DONE, PAUSE, RESUME, START, STOP, WAIT, FIFOScheduler, Scheduler
 from .hyperband import HyperbandScheduler, hyperband_brackets
@@ -25,8 +25,7 @@ def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> 
     takes = f"its options are {', '.join(names)}" if names else "it takes no options"
     for option in options:
         if option not in names:
-            close = difflib.get_close_matches(option.replace("-", "_"), names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(option.replace("-", "_"), names, cutoff=0.6)
             raise ValueError(f"scheduler {name!r} has no option {option!r}{hint}: {takes}")
     for p in params:
         if p.default is p.empty and p.name not in options:
@@ -47,7 +46,9 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
         _check_options(scheduler.lower(), cls, options)
         return cls(**options)
     known = ", ".join(sorted(SCHEDULERS))
-    raise ValueError(f"unknown scheduler {scheduler!r}: use one of {known}, or a Scheduler object")
+    hint = did_you_mean(scheduler.lower(), SCHEDULERS) if isinstance(scheduler, str) else ""
+    raise ValueError(f"unknown scheduler {scheduler!r}{hint}: use one of {known}, or a "
+                     "Scheduler object")
 
 
 __all__ = ["CONTINUE", "STOP", "PAUSE", "START", "RESUME", "WAIT", "DONE", "Scheduler",

@@ -5,6 +5,7 @@ import inspect
 from typing import Any
 
 from ..space import Space, as_space
+from ..typos import did_you_mean
 from .base import Searcher
 from .grid import GridSearcher
 from .random import RandomSearcher
@@ -38,7 +39,9 @@ def make_searcher(name_or_obj: str | Searcher, space: Space | dict | None,
         return name_or_obj
     if not isinstance(name_or_obj, str) or name_or_obj not in SEARCHERS:
         known = ", ".join(repr(k) for k in SEARCHERS)
-        raise ValueError(f"unknown searcher {name_or_obj!r}; known: {known} or a Searcher instance")
+        hint = did_you_mean(name_or_obj, SEARCHERS) if isinstance(name_or_obj, str) else ""
+        raise ValueError(f"unknown searcher {name_or_obj!r}{hint}; known: {known} or a "
+                         "Searcher instance")
     if space is None:
         raise ValueError(f"searcher {name_or_obj!r} needs a space")
     cls = SEARCHERS[name_or_obj]

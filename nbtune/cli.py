@@ -1,0 +1,144 @@
+"""``nbtune`` on a terminal: list the studies of a storage file, show one, export its trials.
+
+``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]`` and
+``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``); PATH defaults to
+``nbtune.db``. A missing file or study is one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json as json_module
+import os
+import sqlite3
+import sys
+import time
+from typing import Sequence
+
+from .storage import Storage, StorageError
+from .study import Study, StudyNotFound, load_study
+
+DEFAULT_PATH = "nbtune.db"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``nbtune`` command and its three subcommands."""
+    p = argparse.ArgumentParser(prog="nbtune", description="The studies nbtune keeps in a "
+                                "storage file (SQLite), from a terminal.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    studies = sub.add_parser("studies", help="list the studies of a storage file")
+    studies.add_argument("path", nargs="?", default=DEFAULT_PATH,
+                         help=f"storage file (default {DEFAULT_PATH})")
+    show = sub.add_parser("show", help="print the summary of one study")
+    show.add_argument("name", help="the study's name (see `nbtune studies`)")
+    show.add_argument("path", nargs="?", default=DEFAULT_PATH,
+                      help=f"storage file (default {DEFAULT_PATH})")
+    show.add_argument("--top", type=int, default=10, help="trials in the table (default 10)")
+    export = sub.add_parser("export", help="write one study's trials (study.to_dataframe()) "
+                            "as CSV or JSON")
+    export.add_argument("name", help="the study's name (see `nbtune studies`)")
+    export.add_argument("path", nargs="?", default=DEFAULT_PATH,
+                        help=f"storage file (default {DEFAULT_PATH})")
+    form = export.add_mutually_exclusive_group(required=True)
+    form.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': standard output)")
+    form.add_argument("--json", metavar="FILE", help="write JSON, one object per trial, to "
+                      "FILE ('-': standard output)")
+    return p
+
+
+class _Failed(Exception):
+    """A request that cannot be met: its message is the one line the command prints."""
+
+
+def _storage(path: str) -> Storage:
+    if not os.path.isfile(path):
+        raise _Failed(f"no study storage at {path!r}: give the path of a file nbtune wrote "
+                      "(the default is nbtune.db in this folder)")
+    try:
+        return Storage(path, readonly=True)
+    except StorageError as exc:
+        raise _Failed(str(exc)) from None
+
+
+def _load(name: str, path: str) -> Study:
+    _storage(path).close()
+    try:
+        return load_study(name, storage=path)
+    except StudyNotFound as exc:
+        raise _Failed(f"{exc}; `nbtune studies {path}` lists them") from None
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def list_studies_table(path: str) -> str:
+    """The table `nbtune studies` prints: name, metric, trials per state, best, last change."""
+    import pandas as pd
+
+    db = _storage(path)
+    try:
+        rows = []
+        for name in db.study_names():
+            row = db.study_row(name)
+            study = Study(name, None, row["metric"], row["mode"],  # type: ignore[arg-type]
+                          trials=db.load_trials(name))
+            best = study.best
+            rows.append({"study": name, "metric": f"{row['metric']} ({row['mode']})",
+                         "trials": ", ".join(f"{n} {s}" for s, n in study.counts().items())
+                         or "none",
+                         "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
+                         "last change": _when(row["updated"]), "status": row["status"]})
+    finally:
+        db.close()
+    if not rows:
+        return f"no studies in {path!r}"
+    return pd.DataFrame(rows).to_string(index=False)
+
+
+def _export(study: Study, csv: str | None, json: str | None) -> str | None:
+    frame = study.to_dataframe()
+    target = csv if csv is not None else json
+    out = sys.stdout if target == "-" else target
+    try:
+        if csv is not None:
+            frame.to_csv(out)
+        else:
+            records = frame.reset_index().to_json(orient="records", date_format="iso")
+            text = json_module.dumps(json_module.loads(records), indent=1)  # no escaped '/'
+            if out is sys.stdout:
+                print(text)
+            else:
+                with open(out, "w", encoding="utf-8") as f:  # type: ignore[arg-type]
+                    f.write(text + "\n")
+    except OSError as exc:
+        raise _Failed(f"cannot write {target!r}: {exc.strerror or exc}") from None
+    if target == "-":
+        return None
+    return f"nbtune: wrote {len(frame)} trials of study {study.name!r} to {target}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``nbtune`` command; returns its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "studies":
+            print(list_studies_table(args.path))
+        elif args.command == "show":
+            print(str(_load(args.name, args.path).summary(top=args.top)))
+        else:
+            said = _export(_load(args.name, args.path), args.csv, args.json)
+            if said:
+                print(said)
+    except BrokenPipeError:  # `nbtune show NAME | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except _Failed as exc:
+        parser.exit(2, f"nbtune: error: {exc}\n")
+    except sqlite3.DatabaseError as exc:
+        parser.exit(2, f"nbtune: error: {args.path!r} is not a study storage ({exc})\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Running a %%tune cell again: the study it names, and what the magic says about it in its flags.
+
+A cell whose study exists needs ``--resume`` (continue it with its stored settings), ``--replace``
+(delete it, start again) or another ``--study``; a flag given with ``--resume`` must agree with the
+study's stored setting. An interrupted study prints the cell that continues it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from typing import Any
+
+from ..resume import NOT_STORED, SettingsConflict
+from ..storage import Storage
+from .options import SCHEDULER_FLAGS
+
+# nbtune.tune argument -> the %%tune flag that sets it
+FLAGS = {"metric": "--metric", "mode": "--mode", "n_trials": "--trials", "seed": "--seed",
+         "max_time": "--max-time", "target": "--target", "retries": "--retries",
+         "searcher": "--searcher", "scheduler": "--scheduler", "resource": "--resource",
+         "max_resource": "max_resource",
+         **{option: "--" + flag.replace("_", "-") for flag, option in SCHEDULER_FLAGS.items()}}
+
+
+def stored_row(path: str, name: str) -> dict[str, Any] | None:
+    """The stored header of study ``name`` in the file ``path``; None if either is missing."""
+    if not os.path.exists(path):
+        return None
+    db = Storage(path, readonly=True)
+    try:
+        return db.study_row(name)
+    finally:
+        db.close()
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the %%tune line gives (flags left out are absent), by tune()'s names."""
+    values = {"metric": args.metric, "mode": args.mode, "n_trials": args.trials,
+              "seed": args.seed, "max_time": args.max_time, "target": args.target,
+              "retries": args.retries, "searcher": args.searcher, "scheduler": args.scheduler,
+              "resource": args.resource}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _shown(flag: str, value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{flag} {value}"
+
+
+def conflict_line(exc: SettingsConflict) -> str:
+    """The magic's one line for a flag that differs from the resumed study's setting."""
+    flag = FLAGS.get(exc.key, exc.key)
+    was = ("without " + flag if exc.stored is NOT_STORED or exc.stored is None
+           else "with " + _shown(flag, exc.stored))
+    return (f"%%tune: study {exc.name!r} was run {was}, not {_shown(flag, exc.given)}: leave "
+            f"{flag} out to continue it as it was run, or start a new study with --study NEW "
+            "(or --replace to run this one again from the start)")
+
+
+def exists_line(name: str, path: str) -> str:
+    """The magic's one line for a cell that would start a study under a stored one's name."""
+    return (f"%%tune: a study named {name!r} already exists in {path!r}: add --resume to "
+            "continue it, use --study NEW for a fresh one, or --replace to delete it and start "
+            "again")
+
+
+def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
+    """The %%tune cell that continues study ``name``: the same body, and of the line the flags
+    that are not stored with the study (where it is kept, where it runs, where it is bound)."""
+    words = ["%%tune", "--study", name, "--resume"]
+    carried = [("--storage", args.storage), ("--space", args.space), ("-o", args.out),
+               ("--cluster", args.cluster), ("--concurrency", args.concurrency),
+               ("--gpus", args.gpus)]
+    for flag, value in carried:
+        if value is not None:
+            words += [flag, str(value)]
+    for resource, amount in args.resources or ():
+        words += ["--resources", f"{resource}={amount:g}"]
+    if args.apply:
+        words.append("--apply")
+    return " ".join(w if w.startswith("%%") else shlex.quote(w) for w in words) + "\n" \
+        + cell.rstrip("\r\n")

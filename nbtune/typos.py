@@ -1,0 +1,19 @@
+"""Naming a typo: the known word closest to a misspelt one (``difflib``), for one-line messages."""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+CUTOFF = 0.75  # how alike (difflib's ratio) a word must be to a known one to count as its typo
+
+
+def closest(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str | None:
+    """The known word ``word`` most likely misspells, or None when none is close."""
+    found = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str:
+    """`` (did you mean 'x'?)`` for the known word closest to ``word``, else ``""``."""
+    near = closest(word, known, cutoff)
+    return f" (did you mean {near!r}?)" if near else ""

@@ -1,0 +1,115 @@
+"""The ``nbtune`` command, run for real in a subprocess on a storage file a real study wrote."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import nbtune
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def climb(config):
+    for epoch in range(1, 4):
+        nbtune.report(epoch=epoch, accuracy=config["x"] * epoch / 3)
+
+
+def command(*args: str, cwd: Path, start: tuple[str, ...] = ("-m", "nbtune")
+            ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, *start, *args]
+    return subprocess.run(run, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, client):
+    """A folder whose nbtune.db holds study 'mlp' (5 trials) and 'other' (2 trials)."""
+    path = tmp_path_factory.mktemp("cli")
+    db = str(path / "nbtune.db")
+    nbtune.tune(climb, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max", n_trials=5,
+                seed=1, cluster=client, storage=db, study="mlp", progress=False)
+    nbtune.tune(climb, {"x": nbtune.uniform(0, 1)}, metric="accuracy", n_trials=2,
+                cluster=client, storage=db, study="other", progress=False)
+    return path
+
+
+def test_studies_lists_each_with_its_metric_counts_best_and_last_change(folder):
+    done = command("studies", cwd=folder)
+    assert done.returncode == 0 and done.stderr == "", done
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["study", "metric", "trials", "best", "last", "change", "status"]
+    best = nbtune.load_study("mlp", storage=str(folder / "nbtune.db")).best
+    mlp = next(ln for ln in lines if ln.split()[0] == "mlp")
+    assert "accuracy (max)" in mlp and "5 completed" in mlp
+    assert f"{best.value:.6g} (trial {best.id})" in mlp and "finished: n_trials" in mlp
+    assert any(ln.split()[0] == "other" and "accuracy (min)" in ln for ln in lines)
+    elsewhere = command("studies", str(folder / "nbtune.db"), cwd=ROOT)  # PATH given
+    assert elsewhere.stdout == done.stdout
+
+
+def test_show_prints_the_studys_text_summary(folder):
+    done = command("show", "mlp", cwd=folder)
+    assert done.returncode == 0, done
+    study = nbtune.load_study("mlp", storage=str(folder / "nbtune.db"))
+    assert done.stdout == str(study.summary()) + "\n"
+    assert "top 5 trials:" in done.stdout
+
+
+@pytest.mark.parametrize("form", ["csv", "json"])
+def test_export_writes_the_trials_table(folder, tmp_path, form):
+    out = tmp_path / f"trials.{form}"
+    done = command("export", "mlp", "nbtune.db", f"--{form}", str(out), cwd=folder)
+    assert done.returncode == 0, done
+    assert done.stdout == f"nbtune: wrote 5 trials of study 'mlp' to {out}\n"
+    frame = nbtune.load_study("mlp", storage=str(folder / "nbtune.db")).to_dataframe()
+    if form == "csv":
+        got = pd.read_csv(out, index_col="trial")
+    else:
+        got = pd.DataFrame(json.loads(out.read_text())).set_index("trial")
+    assert list(got.columns) == list(frame.columns)
+    assert got["accuracy"].tolist() == pytest.approx(frame["accuracy"].tolist())
+    assert got["config.x"].tolist() == pytest.approx(frame["config.x"].tolist())
+    assert got["state"].tolist() == ["completed"] * 5
+
+
+def test_export_to_standard_output(folder):
+    done = command("export", "mlp", "--json", "-", cwd=folder)
+    assert done.returncode == 0, done
+    assert [r["trial"] for r in json.loads(done.stdout)] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("args, said", [
+    (["studies", "missing.db"], "nbtune: error: no study storage at 'missing.db'"),
+    (["show", "nope"], "nbtune: error: no study named 'nope' in 'nbtune.db' (studies there: "
+                       "'mlp', 'other')"),
+    (["show", "mlp", "missing.db"], "nbtune: error: no study storage at 'missing.db'"),
+    (["export", "nope", "--csv", "x.csv"], "nbtune: error: no study named 'nope'"),
+    (["studies", "notes.txt"], "nbtune: error: 'notes.txt' is not a study storage"),
+])
+def test_a_missing_file_or_study_is_one_line_and_status_2(folder, args, said):
+    (folder / "notes.txt").write_text("not a database, but long enough to be read as one\n" * 20)
+    done = command(*args, cwd=folder)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (folder / "missing.db").exists()  # looking created nothing
+
+
+def test_a_wrong_command_line_is_argparses_usage_and_status_2(folder):
+    done = command("export", "mlp", cwd=folder)
+    assert done.returncode == 2 and "one of the arguments --csv --json is required" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_console_script_runs_the_same_command(folder):
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, func = scripts["nbtune"].split(":")
+    runner = ("-c", f"import sys, {module}; sys.exit({module}.{func}())")
+    done = command("studies", cwd=folder, start=runner)
+    assert done.returncode == 0 and done.stdout == command("studies", cwd=folder).stdout

@@ -1,0 +1,108 @@
+"""Running a %%tune cell again, through a real InteractiveShell on a real LocalCluster: a stored
+study needs --resume (its stored settings; flags given again agree), --study NEW or --replace."""
+from __future__ import annotations
+
+import pytest
+
+import nbtune
+
+CELL = "x = uniform(0, 1)\nimport time\ntime.sleep(0.05)\naccuracy = 1 - x\n"
+FIRST = "--study mlp --trials 4 --metric accuracy --mode max --seed 5"
+
+
+def run(shell, line, cell=CELL):
+    return shell.run_cell(f"%%tune {line}\n{cell}")
+
+
+def error_of(shell, capsys, line, cell=CELL) -> str:
+    """The one line a failing cell shows."""
+    capsys.readouterr()
+    res = run(shell, line, cell)
+    assert not res.success
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def mlp(shell, db):
+    """The shell, with study 'mlp' of 4 trials stored."""
+    assert run(shell, FIRST).success
+    assert len(nbtune.load_study("mlp", storage=db).completed) == 4
+    return shell
+
+
+def test_running_the_cell_again_says_what_to_do_in_the_magics_words(mlp, db, capsys):
+    line = error_of(mlp, capsys, FIRST)
+    assert line == (f"UsageError: %%tune: a study named 'mlp' already exists in {db!r}: add "
+                    "--resume to continue it, use --study NEW for a fresh one, or --replace to "
+                    "delete it and start again")
+    assert "resume=True" not in line
+    assert len(nbtune.load_study("mlp", storage=db).trials) == 4
+
+
+def test_resume_takes_metric_mode_and_budget_from_the_study(mlp, db, capsys):
+    configs = [t.config for t in nbtune.load_study("mlp", storage=db).trials]
+    assert run(mlp, "--study mlp --resume").success  # no --metric, no --mode, no --trials
+    study = mlp.user_ns["study"]
+    assert (study.metric, study.mode, len(study.trials)) == ("accuracy", "max", 4)
+    assert [t.config for t in study.trials] == configs
+    assert run(mlp, FIRST + " --resume").success  # the same flags again agree
+
+
+@pytest.mark.parametrize("flags, said", [
+    ("--metric loss", "was run with --metric accuracy, not --metric loss: leave --metric out"),
+    ("--mode min", "was run with --mode max, not --mode min: leave --mode out"),
+    ("--trials 50", "was run with --trials 4, not --trials 50: leave --trials out"),
+    ("--seed 1", "was run with --seed 5, not --seed 1"),
+    ("--max-time 5m", "was run without --max-time, not --max-time 300"),
+    ("--scheduler asha --max-t 9", "was run with --scheduler fifo, not --scheduler asha"),
+    ("--grace-period 2", "was run without --grace-period, not --grace-period 2"),
+    ("--resource step", "was run with --resource epoch, not --resource step"),
+])
+def test_a_flag_that_disagrees_with_the_study_is_one_line_naming_both(mlp, db, capsys, flags,
+                                                                      said):
+    line = error_of(mlp, capsys, f"--study mlp --resume {flags}")
+    assert line.startswith("UsageError: %%tune: study 'mlp' ") and said in line, line
+    assert line.endswith("or start a new study with --study NEW (or --replace to run this one "
+                         "again from the start)")
+    assert len(nbtune.load_study("mlp", storage=db).trials) == 4
+
+
+def test_replace_deletes_the_study_and_starts_it_again(mlp, db, capsys):
+    assert run(mlp, "--study mlp --replace --trials 2 --metric loss",
+               "x = uniform(5, 6)\nloss = x\n").success
+    stored = nbtune.load_study("mlp", storage=db)
+    assert (stored.metric, stored.mode, len(stored.trials)) == ("loss", "min", 2)
+    assert all(5 <= t.config["x"] <= 6 for t in stored.trials)
+    assert nbtune.list_studies(db) == ["mlp"]
+
+
+@pytest.mark.parametrize("line, said", [
+    ("--resume --trials 4 --metric accuracy", "--resume needs the study's name: add --study NAME"),
+    ("--replace --metric accuracy", "--replace needs the study's name: add --study NAME"),
+    ("--study mlp --resume --replace", "give one of the two"),
+])
+def test_resume_and_replace_need_a_name_and_exclude_each_other(mlp, db, capsys, line, said):
+    assert said in error_of(mlp, capsys, line)
+    assert nbtune.list_studies(db) == ["mlp"]
+
+
+def test_the_editors_run_keeps_the_last_output_when_the_study_cannot_start(shell, db):
+    ed = shell.run_cell(f"%%tune --edit {FIRST}\n{CELL}").result
+    assert ed.run() is not None  # the first Run starts it
+    ed.output.append_stdout("the previous run's panel\n")
+    assert ed.run() is None  # the second: the study exists
+    assert "already exists" in ed.status.value and "--resume" in ed.status.value
+    assert ed.output.outputs == ({"output_type": "stream", "name": "stdout",
+                                  "text": "the previous run's panel\n"},)
+    assert len(nbtune.load_study("mlp", storage=db).trials) == 4
+
+
+def test_the_editors_run_clears_the_last_output_once_the_study_starts(shell, db):
+    ed = shell.run_cell(f"%%tune --edit {FIRST.replace('mlp', 'fresh')}\n{CELL}").result
+    ed.output.append_stdout("the previous run's panel\n")
+    assert ed.run() is not None
+    assert "the previous run's panel" not in str(ed.output.outputs)
