@@ -91,7 +91,7 @@ def test_export_to_standard_output(folder):
                        "'mlp', 'other')"),
     (["show", "mlp", "missing.db"], "nbtune: error: no study storage at 'missing.db'"),
     (["export", "nope", "--csv", "x.csv"], "nbtune: error: no study named 'nope'"),
-    (["studies", "notes.txt"], "nbtune: error: 'notes.txt' is not a study storage"),
+    (["studies", "notes.txt"], "nbtune: error: storage 'notes.txt' is not a study file"),
 ])
 def test_a_missing_file_or_study_is_one_line_and_status_2(folder, args, said):
     (folder / "notes.txt").write_text("not a database, but long enough to be read as one\n" * 20)
