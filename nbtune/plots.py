@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from . import trial as T
-from .summary import (completed, curve, empty_message, fmt, param_importances, rank_trials,
+from .ranking import (completed, curve, empty_message, fmt, param_importances, rank_trials,
                       resource_of)
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
@@ -122,7 +122,7 @@ class StudyPlots:
         """The metric against the resource for each trial that reported both, one line per trial.
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red.
-        ``top=N`` keeps the N best trials of :func:`~nbtune.summary.rank_trials`.
+        ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`.
         """
         study = self.study
         resource = resource or resource_of(study)

@@ -14,6 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Int, Unicode
 
+from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.cluster import close_clients, get_client, use_local
 from ..run.interrupts import stop_resource_tracker
@@ -119,6 +120,7 @@ class Tune(Magics):
                       retries=1 if args.retries is None else args.retries,
                       searcher=args.searcher or "random", scheduler=args.scheduler,
                       resource=args.resource or "epoch", background=args.background,
+                      show_output=args.show_output,
                       **scheduler_options(args))
         t0 = time.time()
         try:
@@ -275,7 +277,8 @@ class Tune(Magics):
 
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
-    line = (f"nbtune: study {study.name!r}: {counts} in {elapsed:.1f} s "
+    took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
+    line = (f"nbtune: study {study.name!r}: {counts} in {took} "
             f"({study.stop_reason}); bound to `{out}`.")
     best = study.best
     if best is not None:

@@ -47,4 +47,5 @@ class LoopSettings:
     resources: dict[str, float] | None = None
     retries: int = 1
     verdict_timeout: float = 600.0
+    show_output: bool = False  # stream the trials' output as they write it, not only with reports
     budget: Budget = field(default_factory=Budget)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
                       deactivate)
 from .halt import halting, shielded
+from .output import Capture
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,6 +30,7 @@ class TrialSpec:
     attempt: int = 1  # the loop's submission number: messages of an older one are ignored
     first_seq: int = 0  # reports made before the pause this run resumes from
     keep_checkpoint: bool = False  # return (outcome, checkpoint): the loop may pause the trial
+    stream_output: bool = False  # send the trial's output as it is written (throttled)
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -103,16 +105,20 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
 
     worker = get_worker()
     execution = uuid.uuid4().hex[:12]
+    capture = Capture(send=lambda fields: worker.log_event(spec.topic, ctx.message("output",
+                                                                                   **fields)),
+                      stream=spec.stream_output, before=paused[0] if paused else None)
     ctx = TrialContext(topic=spec.topic, prefix=spec.prefix, trial_id=spec.trial_id,
                        execution=execution, resource=spec.resource, attempt=spec.attempt,
                        first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
                        send=worker.log_event,
-                       shield=functools.partial(shielded, spec.prefix, execution))
+                       shield=functools.partial(shielded, spec.prefix, execution),
+                       output=capture)
     worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
     started = time.time()
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
-    token = activate(ctx)
+    token, routed = activate(ctx), capture.activate()
     try:
         with halting(spec.prefix, ctx.execution):  # the study's end halts it
             returned = fn(dict(config), **shared) if shared else fn(dict(config))
@@ -124,7 +130,9 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     except Exception as exc:  # the user's code failed: record it, the study goes on
         outcome.update(state="failed", error=user_traceback(exc))
     finally:
+        capture.deactivate(routed)
         deactivate(token)
+    outcome.update(capture.result())
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
                    worker=worker.address, started=started, finished=time.time())
     if spec.keep_checkpoint:
