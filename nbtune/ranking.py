@@ -30,12 +30,16 @@ def one_line(text: str, width: int = 160) -> str:
     return last[:head] + " … " + last[-(width - head - 3):]
 
 
-def rank_rule(study: Any) -> str:
-    """How :func:`rank_trials` orders the trials, in words (the caption of a ranked table)."""
+def rank_rule(study: Any, ranked: list[T.Trial] | None = None) -> str:
+    """How :func:`rank_trials` orders ``ranked`` (all the study's trials by default), in words:
+    the caption of a ranked table. The rule for unfinished trials is said where there are some."""
+    ranked = rank_trials(study) if ranked is None else ranked
     direction = "highest" if study.mode == "max" else "lowest"
-    return (f"completed trials first, {direction} {study.metric} first; then running, paused "
-            f"and stopped trials, the furthest {resource_of(study)} first, then by their last "
-            f"{study.metric}")
+    rule = f"completed trials first, {direction} {study.metric} first"
+    if any(t.state != T.COMPLETED for t in ranked):
+        rule += (f"; then running, paused and stopped trials, the furthest "
+                 f"{resource_of(study)} first, then by their last {study.metric}")
+    return rule
 
 
 def resource_of(study: Any) -> str:

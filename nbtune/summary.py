@@ -44,11 +44,13 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
             for cells in [headers, *rows]]
 
 
-def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]]]:
+def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]], str]:
     """Headers and cells of the ``top`` trials of :func:`rank_trials`: rank, trial, metric,
-    resource reached (when any trial reported it), state, one column per hyperparameter; a
-    column empty in every row is left out."""
-    ranked = rank_trials(study)[:top]
+    resource reached (when any trial reported it), state, one column per hyperparameter (a
+    column empty in every row is left out); and the ranking rule, in words."""
+    ranked = rank_trials(study)
+    rule = rank_rule(study, ranked)
+    ranked = ranked[:top]
     resource = resource_of(study)
     names = list(study.space.unit_names)
     headers = ["#", "trial", study.metric, resource, "state"] + names
@@ -59,12 +61,12 @@ def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]]]:
                      fmt(reached) if reached is not None else "", t.state]
                     + [fmt(t.config[n]) if n in t.config else "" for n in names])
     keep = [j for j in range(len(headers)) if j < 3 or any(row[j] != "" for row in rows)]
-    return [headers[j] for j in keep], [[row[j] for j in keep] for row in rows]
+    return [headers[j] for j in keep], [[row[j] for j in keep] for row in rows], rule
 
 
 def table_html(study: Any, top: int, css: str = "nbtune-summary-table") -> str:
     """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption."""
-    headers, rows = trials_table(study, top)
+    headers, rows, rule = trials_table(study, top)
     if not rows:
         return ""
     e = html.escape
@@ -72,7 +74,7 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table") -> str:
     head = "".join(f"<th{RIGHT if r else LEFT}>{e(h)}</th>" for h, r in zip(headers, right))
     body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
                                     for c, r in zip(row, right)) + "</tr>" for row in rows)
-    caption = f"top {len(rows)} trials, ranked: {rank_rule(study)}"
+    caption = f"top {len(rows)} trials, ranked: {rule}"
     return (f'<table class="{css}"><caption style="caption-side:top;text-align:left">'
             f"{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
@@ -174,7 +176,7 @@ class StudySummary:
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         """Headers and cells of the top trials (see :func:`trials_table`)."""
-        return trials_table(self.study, self.top)
+        return trials_table(self.study, self.top)[:2]
 
     def png(self) -> bytes | None:
         """The learning curves (or, without reports, the history) as PNG; None with nothing to draw."""
@@ -213,9 +215,9 @@ class StudySummary:
         facts = self.facts()
         width = max(len(k) for k, _ in facts)
         lines = [f"nbtune study {self.study.name!r}"] + [f"  {k:<{width}}  {v}" for k, v in facts]
-        headers, rows = self.table()
+        headers, rows, rule = trials_table(self.study, self.top)
         if rows:
-            lines += [f"ranked: {rank_rule(self.study)}", f"top {len(rows)} trials:"]
+            lines += [f"ranked: {rule}", f"top {len(rows)} trials:"]
             lines += _aligned(headers, rows)
         return "\n".join(lines)
 
