@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 import traceback
 import uuid
@@ -33,12 +34,27 @@ class TrialSpec:
     stream_output: bool = False  # send the trial's output as it is written (throttled)
 
 
+# the file name under which notebook/magic.py compiles a %%tune cell's body: <tune cell [N]>
+_CELL = re.compile(r"<tune cell \[(\d+)\]>\Z")
+
+
+def _format_frame(frame: traceback.FrameSummary) -> str:
+    """One frame as ``traceback`` writes it; a notebook cell's as JupyterLab names it:
+    ``Cell In[12], line 4``."""
+    cell = _CELL.match(frame.filename)
+    if cell is None:
+        return traceback.format_list([frame])[0]
+    where = "" if frame.name == "<module>" else f", in {frame.name}"
+    code = f"    {frame.line.strip()}\n" if frame.line else ""
+    return f"  Cell In[{cell.group(1)}], line {frame.lineno}{where}\n{code}"
+
+
 def user_traceback(exc: BaseException) -> str:
     """The traceback text of ``exc`` without nbtune's own frames, so it points at the user's code."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
     lines = ["Traceback (most recent call last):\n"] if frames else []
-    lines += traceback.format_list(frames)
+    lines += [_format_frame(f) for f in frames]
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
 
