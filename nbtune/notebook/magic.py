@@ -26,7 +26,7 @@ from .cell import CellError, ParsedCell, parse_cell
 from .options import (build_cluster_parser, build_parser, parse_cluster_line, parse_line,
                       resources_of, scheduler_options)
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
-from .trialfn import CellTrial
+from .trialfn import CellTrial, cell_filename
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
 _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError,
@@ -106,7 +106,7 @@ class Tune(Magics):
             raise UsageError(f"%%tune: the cell never sets {metric!r}: assign it in the body "
                              f"(`{metric} = ...`), call report({metric}=...), or pass "
                              "--metric NAME")
-        filename = f"<tune cell [{self.shell.execution_count}]>"
+        filename = cell_filename(self.shell)
         small, large = self._globals(parsed)
         trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
         if args.local:

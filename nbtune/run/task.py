@@ -34,7 +34,7 @@ class TrialSpec:
     stream_output: bool = False  # send the trial's output as it is written (throttled)
 
 
-# the file name under which notebook/magic.py compiles a %%tune cell's body: <tune cell [N]>
+# the file name under which a %%tune cell's body is compiled (notebook/trialfn.cell_filename)
 _CELL = re.compile(r"<tune cell \[(\d+)\]>\Z")
 
 
