@@ -11,6 +11,7 @@ import warnings
 import pytest
 
 import nbtune
+from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
 from nbtune.run.output import (HEAD, TAIL, BoundedText, Capture, ThreadRouter, cut_note,
                                install)
@@ -254,3 +255,25 @@ def test_a_background_studys_lines_stay_out_of_the_next_cell(kernel):
     assert {t.config["q"]: t.output for t in loaded.trials} == outputs
     done = kernel.run("print('LAST', study.stop_reason)", timeout=60)
     assert "TRIAL" not in done.stdout + done.stderr and "LAST exhausted" in done.stdout
+
+
+def printing_resumable(config):
+    """Prints each epoch; resumes after the epoch of its checkpoint."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint + 1 if checkpoint is not None else 1
+    print("resumed" if checkpoint is not None else "fresh")
+    for epoch in range(first, 5):
+        print(f"epoch {epoch}")
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint=epoch)
+
+
+def test_a_paused_trial_keeps_what_it_wrote_before_the_pause(client, db):
+    from test_pause import PauseOnceAt
+
+    study = nbtune.tune(printing_resumable, {"q": nbtune.grid(1, 2)}, searcher="grid",
+                        metric="score", mode="max", scheduler=PauseOnceAt(2), concurrency=1,
+                        cluster=client, storage=db, study="paused", progress=False)
+    for s in (study, nbtune.load_study("paused", storage=db)):
+        for t in s.trials:
+            assert t.state == T.COMPLETED
+            assert t.output == "fresh\nepoch 1\nepoch 2\nresumed\nepoch 3\nepoch 4\n"
