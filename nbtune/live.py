@@ -7,6 +7,8 @@ the rate of reports. When the study ends, the panel is complemented by the study
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import html
 import sys
 import threading
@@ -24,6 +26,20 @@ QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask
 STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
                T.PENDING)
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
+
+
+_IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
+
+
+@contextlib.contextmanager
+def inside_output_widget():
+    """Panels shown within go into an ipywidgets ``Output`` widget (the space editor's), which
+    ignores display-id updates: such a panel stays when its study ends, the summary below it."""
+    token = _IN_OUTPUT_WIDGET.set(True)
+    try:
+        yield
+    finally:
+        _IN_OUTPUT_WIDGET.reset(token)
 
 
 def in_notebook() -> bool:
@@ -257,12 +273,17 @@ class LivePanel(Tracker):
             part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
         self.curve_data: dict[int, list[tuple[float, float]]] = {}
         self.handle = None
+        self.in_widget = False
 
     def show(self) -> None:
         """Display the panel in the current output, under a display id its summary takes over."""
         from IPython.display import display
 
-        self.handle = display(self.widget, display_id=True)
+        self.in_widget = _IN_OUTPUT_WIDGET.get()
+        if self.in_widget:
+            display(self.widget)
+        else:
+            self.handle = display(self.widget, display_id=True)
 
     def draw(self) -> None:
         study, info = self.study, self.info
@@ -334,6 +355,10 @@ class LivePanel(Tracker):
         if self.handle is not None:  # the panel's place now holds the summary; no widget left
             self.handle.update(self.study.summary())
             self.close()
+        elif self.in_widget:
+            from IPython.display import display
+
+            display(self.study.summary())
 
     def close(self) -> None:
         """Close the panel's widgets (their models leave the notebook)."""

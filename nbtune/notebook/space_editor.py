@@ -16,6 +16,7 @@ import numpy as np
 
 from nbtune import space as S
 
+from ..live import inside_output_widget
 from .cell import replace_space_lines
 from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
                          row_errors, rows_from_cell, rows_from_space, show_value)
@@ -346,7 +347,7 @@ class SpaceEditor:
             return None
         applied = self.status.value
         self.output.clear_output()
-        with self.output:
+        with self.output, inside_output_widget():  # its panel stays, the summary below it
             try:
                 result = self.on_run(self)
             except Exception as exc:  # the reason is shown on the editor, not in a log
