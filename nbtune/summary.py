@@ -12,8 +12,8 @@ import html
 from typing import Any
 
 from . import trial as T
-from .ranking import (duration_text, fmt, one_line, pace_text, rank_rule, rank_trials,
-                      resource_of, score)
+from .ranking import (column_texts, duration_text, fmt, one_line, pace_text, rank_rule,
+                      rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 
 RIGHT = ' style="text-align:right;font-variant-numeric:tabular-nums"'
@@ -47,21 +47,22 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
 def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]], str]:
     """Headers and cells of the ``top`` trials of :func:`rank_trials`: rank, trial, metric,
     resource reached (when any trial reported it), state, one column per hyperparameter (a
-    column empty in every row is left out); and the ranking rule, in words."""
+    column empty in every row is left out), each column's numbers written alike
+    (:func:`column_texts`); and the ranking rule, in words."""
     ranked = rank_trials(study)
     rule = rank_rule(study, ranked)
     ranked = ranked[:top]
     resource = resource_of(study)
     names = list(study.space.unit_names)
     headers = ["#", "trial", study.metric, resource, "state"] + names
-    rows = []
-    for i, t in enumerate(ranked, start=1):
-        reached = t.resource(resource)
-        rows.append([str(i), str(t.id), fmt(float(score(study, t)), 6),
-                     fmt(reached) if reached is not None else "", t.state]
-                    + [fmt(t.config[n]) if n in t.config else "" for n in names])
-    keep = [j for j in range(len(headers)) if j < 3 or any(row[j] != "" for row in rows)]
-    return [headers[j] for j in keep], [[row[j] for j in keep] for row in rows], rule
+    columns = [[str(i) for i in range(1, len(ranked) + 1)], [str(t.id) for t in ranked],
+               column_texts([float(score(study, t)) for t in ranked], 6),
+               column_texts([t.resource(resource) for t in ranked]), [t.state for t in ranked]]
+    columns += [column_texts([("None" if t.config[n] is None else t.config[n])
+                              if n in t.config else None for t in ranked]) for n in names]
+    keep = [j for j, col in enumerate(columns) if j < 3 or any(c != "" for c in col)]
+    rows = [[columns[j][i] for j in keep] for i in range(len(ranked))]
+    return [headers[j] for j in keep], rows, rule
 
 
 def table_html(study: Any, top: int, css: str = "nbtune-summary-table") -> str:

@@ -50,3 +50,21 @@ def tables(page: str) -> list[dict]:
 def trials_table(page: str) -> dict:
     """The table of ranked trials in ``page`` (the one whose header starts with "#")."""
     return next(t for t in tables(page) if t["rows"] and t["rows"][0][:2] == ["#", "trial"])
+
+
+def written_alike(cells: list[str]) -> bool:
+    """True when a column's numbers are written alike: all integers, all with the same number
+    of decimals, or all in exponent form with the same number of digits."""
+    import re
+
+    shapes = set()
+    for cell in cells:
+        exp = re.fullmatch(r"-?\d\.(\d+)e[+-]\d+", cell)
+        fixed = re.fullmatch(r"-?\d+(?:\.(\d+))?", cell)
+        if exp:
+            shapes.add(("e", len(exp.group(1))))
+        elif fixed:
+            shapes.add(("f", len(fixed.group(1) or "")))
+        else:
+            return False
+    return len(shapes) == 1

@@ -16,7 +16,7 @@ from nbtune.plots import FADED
 from nbtune.space import Space
 from nbtune.study import Study
 
-from html_tables import trials_table
+from html_tables import trials_table, written_alike
 
 SPACE = {"x": nbtune.uniform(0.0, 1.0), "lr": nbtune.loguniform(1e-4, 1e-1),
          "act": nbtune.choice("relu", "<b>tanh</b>")}
@@ -249,10 +249,14 @@ def test_summary_html_has_the_best_the_ranked_trials_and_an_image(fifo):
     assert [int(row[0]) for row in table["rows"][1:]] == list(range(1, 11))
     by_id = {t.id: t for t in fifo.trials}
     for row, align in zip(table["rows"][1:], table["align"][1:]):
-        t = by_id[int(row[1])]  # each hyperparameter in its own column, 4 significant digits
-        assert row[5:7] == [f"{t.config['x']:.4g}", f"{t.config['lr']:.4g}"]
-        assert row[7] == t.config["act"] and row[2] == f"{t.value:.6g}"
+        t = by_id[int(row[1])]  # each hyperparameter in its own column
+        assert float(row[5]) == pytest.approx(t.config["x"], rel=1e-3)
+        assert float(row[6]) == pytest.approx(t.config["lr"], rel=1e-3)
+        assert row[7] == t.config["act"] and float(row[2]) == pytest.approx(t.value, rel=1e-5)
         assert align == ["right"] * 4 + ["left"] + ["right"] * 2 + ["left"]
+    for column in (2, 5, 6):  # each column's numbers written alike
+        assert written_alike([row[column] for row in table["rows"][1:]])
+    assert "e-0" in table["rows"][1][6]  # lr spans a log range: exponent form
     assert table["caption"] == "top 10 trials, ranked: completed trials first, lowest loss first"
     counts = fifo.counts()
     assert f"{counts['completed']} completed" in page and f"{counts['failed']} failed" in page
@@ -275,7 +279,10 @@ def test_summary_as_text(fifo):
     assert lines[head + 1].split() == ["#", "trial", "loss", "epoch", "state", "x", "lr", "act"]
     best3 = sorted(completed(fifo), key=lambda t: t.value)[:3]
     for rank, (t, ln) in enumerate(zip(best3, lines[head + 2:]), start=1):
-        assert ln.split()[:5] == [str(rank), str(t.id), f"{t.value:.6g}", "3", "completed"]
+        cells = ln.split()
+        assert cells[:2] == [str(rank), str(t.id)] and cells[3:5] == ["3", "completed"]
+        assert float(cells[2]) == pytest.approx(t.value, rel=1e-5)
+    assert written_alike([ln.split()[2] for ln in lines[head + 2:]])
     assert len({ln.index("completed") for ln in lines[head + 2:]}) == 1  # aligned columns
 
 
