@@ -28,7 +28,7 @@ LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
 CATEGORICAL_KINDS = frozenset({"choice", "grid"})
 FADED = 0.3
 LABELLED = 3
-"""The best trials whose learning curve is labelled with the trial's id."""
+"""The best trials whose learning curves have a colour of their own and a legend entry."""
 """Alpha of the lines of trials that did not run to the end (stopped, failed, interrupted)."""
 
 
@@ -124,7 +124,7 @@ class StudyPlots:
         """The metric against the resource for each trial that reported both, one line per trial.
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
-        and the best :data:`LABELLED` are labelled with their id. The y-range follows the best
+        the next best (:data:`LABELLED` in all) in colours of their own, named in the legend. The y-range follows the best
         quarter of the trials (a stopped trial's early scores may fall outside it).
         ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`.
         """
@@ -143,33 +143,40 @@ class StudyPlots:
         fig, ax = _canvas(ax)
         best = study.best
         handles = []
-        for t in sorted(chosen, key=lambda t: best is not None and t.id == best.id):
+        ranked = [t for t in rank_trials(study) if t.id in {c.id for c in chosen}]
+        # the best few, labelled in the legend, each in a colour of its own (the best in red)
+        named = {t.id: colour for t, colour in zip(
+            [t for t in ranked if best is None or t.id != best.id][:LABELLED - 1], ("C1", "C2"))}
+        order = {t.id: i for i, t in enumerate(reversed(ranked))}  # the best drawn last, on top
+        for t in sorted(chosen, key=lambda t: order.get(t.id, -1)):
             xs, ys = curves[t.id]
             if best is not None and t.id == best.id:
                 style = {"color": "C3", "linewidth": 2.5, "zorder": 3}
+            elif t.id in named:  # its own colour, faded too if it did not run to the end
+                style = {"color": named[t.id], "linewidth": 1.6, "zorder": 2.5,
+                         "alpha": 0.8 if t.state not in (T.STOPPED, T.FAILED, T.INTERRUPTED)
+                         else FADED}
             elif t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED):
                 style = {"color": "C7", "linewidth": 1.0, "alpha": FADED}
             else:
                 style = {"color": "C0", "linewidth": 1.0, "alpha": 0.8}
             ax.plot(xs, ys, marker="." if len(xs) < 2 else None, gid=f"trial-{t.id}", **style)
-        states = {t.state for t in chosen if best is None or t.id != best.id}
+        if best is not None and best.id in {t.id for t in chosen}:
+            handles.append(Line2D([], [], color="C3", linewidth=2.5,
+                                  label=f"best: trial {best.id}"))
+        by_id = {t.id: t for t in chosen}
+        for trial_id, colour in named.items():
+            handles.append(Line2D([], [], color=colour, linewidth=1.6,
+                                  label=f"trial {trial_id} ({by_id[trial_id].state})"))
+        states = {t.state for t in chosen if (best is None or t.id != best.id)
+                  and t.id not in named}
         if states - {T.STOPPED, T.FAILED, T.INTERRUPTED}:
             handles.append(Line2D([], [], color="C0", alpha=0.8, label="other trials"))
         if states & {T.STOPPED, T.FAILED, T.INTERRUPTED}:
             handles.append(Line2D([], [], color="C7", alpha=FADED, label="stopped or failed"))
-        if best is not None and best.id in {t.id for t in chosen}:
-            handles.insert(0, Line2D([], [], color="C3", linewidth=2.5,
-                                     label=f"best: trial {best.id}"))
         if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ranked = [t for t in rank_trials(study) if t.id in {c.id for c in chosen}]
         self._focus(ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
-        for t in ranked[:LABELLED]:
-            xs, ys = curves[t.id]
-            ax.annotate(f"trial {t.id}", (xs[-1], ys[-1]), xytext=(4, 0),
-                        textcoords="offset points", va="center", fontsize="x-small",
-                        color="C3" if best is not None and t.id == best.id else "0.2",
-                        gid=f"label-trial-{t.id}", annotation_clip=True)
         ax.set_xlabel(resource)
         ax.set_ylabel(study.metric)
         ax.set_title(f"{study.name}: learning curves")

@@ -76,8 +76,11 @@ def test_learning_curves_range_follows_the_best_trials(asha):
     worst = [t.last("score") for t in ranked[-3:]]
     assert all(v < bottom for v in worst), (worst, bottom)
     assert len(ax.get_lines()) == len(study.trials)
-    labels = sorted(t.get_gid() for t in ax.texts if (t.get_gid() or "").startswith("label"))
-    assert labels == sorted(f"label-trial-{t.id}" for t in ranked[:LABELLED])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:LABELLED] == [f"best: trial {ranked[0].id}"] + [
+        f"trial {t.id} ({t.state})" for t in ranked[1:LABELLED]]
+    colours = {line.get_gid(): line.get_color() for line in ax.get_lines()}
+    assert [colours[f"trial-{t.id}"] for t in ranked[:LABELLED]] == ["C3", "C1", "C2"]
 
 
 def test_the_panels_last_frame_and_its_times(asha):
