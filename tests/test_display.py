@@ -181,3 +181,11 @@ def test_the_saved_notebook_holds_the_summary_in_the_panels_place(tmp_path):
     reopened = nbformat.read(str(tmp_path / "saved.ipynb"), as_version=4)
     assert "widget-view" not in nbformat.writes(reopened)
     assert "NEXT exhausted" in "".join(o.get("text", "") for o in reopened.cells[2].outputs)
+
+
+def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
+    res = shell.run_cell("%%tune -n 3 --metric loss --study timed\nx = uniform(0, 1)\nloss = x\n")
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    out = capsys.readouterr().out
+    assert f": 3 completed in {duration_text(study.elapsed)} (n_trials)" in out, out
