@@ -93,6 +93,7 @@ def _save_and_reopen(lab: JupyterLab, page, name: str) -> None:
     assert "nbtune-summary" in path.read_text(), "the notebook was not saved"
     assert "application/vnd.jupyter.widget-view+json" not in path.read_text()
     lab.shutdown_kernels()  # no kernel left to restore a widget from
+    page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?" if JupyterLab asks
     open_notebook(page, lab, f"{name}.ipynb")
 
 
