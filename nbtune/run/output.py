@@ -184,20 +184,24 @@ class ThreadRouter:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        """To the calling thread's trial, else to the real stream."""
         capture = _active.get()
         if capture is not None:
             return capture.write(text)
         return self._stream.write(text) if self._stream is not None else len(text)
 
     def writelines(self, lines) -> None:
+        """:meth:`write` each line."""
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
+        """Flush the real stream (a trial's capture needs none)."""
         if _active.get() is None and self._stream is not None:
             self._stream.flush()
 
     def isatty(self) -> bool:
+        """False in a trial (its output is kept as text), else the real stream's answer."""
         if _active.get() is not None or self._stream is None:
             return False
         return self._stream.isatty()
