@@ -55,6 +55,8 @@ class Tracker(Observer):
     each prefixed with its trial's id; a warning is kept once per study, where it first showed.
     """
 
+    writes_lines = False  # a view that writes each line once (a terminal) drains ``fresh``
+
     def __init__(self, study, n_trials: int | None = None, max_time: float | None = None,
                  concurrency: int | Callable[[], int] | None = None, interval: float = 0.25,
                  show_output: bool = False):
@@ -106,7 +108,8 @@ class Tracker(Observer):
 
     def _keep(self, line: str) -> None:
         self.lines.append(line)
-        self.fresh.append(line)
+        if self.writes_lines:
+            self.fresh.append(line)
 
     def trial_finished(self, trial):
         self._stale.set()
@@ -199,6 +202,8 @@ class TextProgress(Tracker):
     """One progress line on a terminal (rewritten in place), and a plain summary at the end.
 
     With ``show_output`` the trials' lines are written above the progress line as they come."""
+
+    writes_lines = True
 
     def __init__(self, *args, stream=None, **kwargs):
         kwargs.setdefault("interval", 1.0)

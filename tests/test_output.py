@@ -171,6 +171,7 @@ def test_the_panel_shows_each_trials_output_on_demand_and_streams_it(client, db)
                f"{expected(t.config['q']).splitlines()[0]}" in panel.outputs.value
     assert "[trial 0] q=1 epoch 1\n[trial 0] q=1 progress 1/3" in panel.stream.value
     assert panel.stream.layout.display is None  # shown, as asked
+    assert len(panel.lines) == 15 and not panel.fresh  # 14 lines, 1 warning; nothing piles up
     assert "RuntimeWarning: the optimizer did not converge" in panel.warnings_html.value
     assert "raised by 2 of 2 trials" in panel.warnings_html.value
     quiet = nbtune.tune(chatty, {"q": nbtune.grid(1)}, searcher="grid", metric="score",
