@@ -278,3 +278,29 @@ def test_a_paused_trial_keeps_what_it_wrote_before_the_pause(client, db):
         for t in s.trials:
             assert t.state == T.COMPLETED
             assert t.output == "fresh\nepoch 1\nepoch 2\nresumed\nepoch 3\nepoch 4\n"
+
+
+def interleaved(config):
+    """Prints a line, sleeps, prints again: two of these in one process interleave in time."""
+    import time
+
+    for i in range(20):
+        print(f"trial q={config['q']} line {i}")
+        time.sleep(0.01)
+    return config["q"]
+
+
+def test_trials_in_threads_of_one_worker_keep_their_own_lines(db):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        study = nbtune.tune(interleaved, {"q": nbtune.grid(1, 2, 3, 4)}, searcher="grid",
+                            metric="value", cluster=client, storage=db, study="threads",
+                            progress=False)
+        assert len({t.worker for t in study.trials}) == 1
+        spans = sorted((t.started, t.finished) for t in study.trials)
+        assert any(a[1] > b[0] for a, b in zip(spans, spans[1:]))  # they ran side by side
+        for t in study.trials:
+            assert t.output == "".join(f"trial q={t.config['q']} line {i}\n" for i in range(20))
