@@ -7,18 +7,39 @@ the rate of reports. When the study ends, the panel is complemented by the study
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import html
 import sys
 import threading
 import time
+from collections import deque
 from typing import Any, Callable
 
 from . import trial as T
+from .ranking import duration_text, fmt, pace_text
 from .run.events import Observer
+from .run.output import warning_key
+from .summary import errors_html, outputs_html, table_html, warnings_html
 
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
                T.PENDING)
+STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
+
+
+_IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
+
+
+@contextlib.contextmanager
+def inside_output_widget():
+    """Panels shown within go into an ipywidgets ``Output`` widget (the space editor's), which
+    ignores display-id updates: such a panel stays when its study ends, the summary below it."""
+    token = _IN_OUTPUT_WIDGET.set(True)
+    try:
+        yield
+    finally:
+        _IN_OUTPUT_WIDGET.reset(token)
 
 
 def in_notebook() -> bool:
@@ -27,18 +48,24 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
 class Tracker(Observer):
-    """What every view shows, computed from the study's trials when a redraw asks for it."""
+    """What every view shows, computed from the study's trials when a redraw asks for it.
+
+    With ``show_output`` the lines the trials write are kept (the last :data:`STREAM_LINES`),
+    each prefixed with its trial's id; a warning is kept once per study, where it first showed.
+    """
+
+    writes_lines = False  # a view that writes each line once (a terminal) drains ``fresh``
 
     def __init__(self, study, n_trials: int | None = None, max_time: float | None = None,
-                 concurrency: int | Callable[[], int] | None = None, interval: float = 0.25):
+                 concurrency: int | Callable[[], int] | None = None, interval: float = 0.25,
+                 show_output: bool = False):
         self.study, self.n_trials, self.max_time = study, n_trials, max_time
         self.concurrency, self.interval = concurrency, interval
+        self.show_output = show_output
+        self.lines: deque[str] = deque(maxlen=STREAM_LINES)  # the stream, prefixed
+        self.fresh: deque[str] = deque()  # lines not written yet by a view that writes them
+        self._warned: set[tuple[str, str]] = set()
         self.info: dict[str, Any] = {}
         self.started = time.time()
         self.reports = 0  # events seen, for the redraw-to-report ratio
@@ -67,6 +94,23 @@ class Tracker(Observer):
         self.reports += 1
         self._stale.set()
 
+    def trial_output(self, trial, text, warnings):
+        if self.show_output:
+            for line in text.splitlines():
+                self._keep(f"[trial {trial.id}] {line}")
+            for record in warnings:
+                key = warning_key(record)
+                if key not in self._warned:  # once per study: every trial may raise it
+                    self._warned.add(key)
+                    self._keep(f"[trial {trial.id}] {record['category']}: {record['message']} "
+                               "(a warning: shown once, counted in the summary)")
+        self._stale.set()
+
+    def _keep(self, line: str) -> None:
+        self.lines.append(line)
+        if self.writes_lines:
+            self.fresh.append(line)
+
     def trial_finished(self, trial):
         self._stale.set()
 
@@ -74,11 +118,12 @@ class Tracker(Observer):
         self._stale.set()
 
     def study_finished(self, reason):
-        self.finished_reason, self.finished_at = reason, time.time()
+        self.finished_at = time.time()
         self._done.set()
         self._stale.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
+        self.finished_reason = reason  # only now: the label says "ended" after the last frame
         self.finish()
 
     # -- redraws -------------------------------------------------------------------------
@@ -116,9 +161,15 @@ class Tracker(Observer):
             seen[state] = seen.get(state, 0) + 1
         return {s: seen[s] for s in STATE_ORDER if s in seen}
 
+    def elapsed(self) -> float:
+        """Seconds the study has run, as the study itself counts them."""
+        elapsed = getattr(self.study, "elapsed", None)
+        return elapsed if elapsed is not None else (self.finished_at or time.time()) - self.started
+
     def progress(self) -> tuple[float, str]:
-        """Fraction done (trials or time, whichever binds) and a label with elapsed and left."""
-        elapsed = time.time() - self.started
+        """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
+        the pace (trials per minute, median trial duration)."""
+        elapsed = self.elapsed()
         trials = list(self.study.trials)
         done = sum(1 for t in trials if t.state in T.FINISHED)
         fractions, label = [], f"{len(trials)} trials"
@@ -128,25 +179,31 @@ class Tracker(Observer):
         if self.max_time:
             fractions.append(elapsed / self.max_time)
         fraction = min(1.0, max(fractions, default=0.0))
+        speed = pace_text(self.study)
+        speed = f" · {speed}" if speed else ""
         if self.finished_reason is not None:
-            return 1.0, f"{label} · {_clock(elapsed)} · ended: {self.finished_reason}"
+            return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
         left = ""
         if fraction > 0 and fractions:
-            left = f" · ~{_clock(elapsed * (1 - fraction) / fraction)} left"
-        return fraction, f"{label} · {_clock(elapsed)} elapsed{left}"
+            left = f" · ~{duration_text(elapsed * (1 - fraction) / fraction)} left"
+        return fraction, f"{label} · {duration_text(elapsed)} elapsed{left}{speed}"
 
     def best_line(self) -> str:
         """The best value so far and its config, as text."""
         best = self.study.best
         if best is None:
             return "no completed trial yet"
-        config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
+        config = ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
                            for k, v in best.config.items())
         return f"best {self.study.metric} = {best.value:.6g} (trial {best.id}: {config})"
 
 
 class TextProgress(Tracker):
-    """One progress line on a terminal (rewritten in place), and a plain summary at the end."""
+    """One progress line on a terminal (rewritten in place), and a plain summary at the end.
+
+    With ``show_output`` the trials' lines are written above the progress line as they come."""
+
+    writes_lines = True
 
     def __init__(self, *args, stream=None, **kwargs):
         kwargs.setdefault("interval", 1.0)
@@ -160,19 +217,33 @@ class TextProgress(Tracker):
         counts = " ".join(f"{n} {s}" for s, n in self.counts().items())
         return f"nbtune {self.study.name}: {label} | {counts} | {self.best_line()}"
 
+    def _write_fresh(self) -> None:
+        lines = []
+        while self.fresh:
+            lines.append(self.fresh.popleft())
+        if lines:
+            self.stream.write(("\r\x1b[2K" if self.live else "") + "\n".join(lines) + "\n")
+
     def draw(self) -> None:
+        self._write_fresh()
         if self.live:
             self.stream.write("\r\x1b[2K" + self.line()[:200])
-            self.stream.flush()
+        self.stream.flush()
 
     def finish(self) -> None:
         self._redraw()
+        self._write_fresh()
         self.stream.write(("\n" if self.live else "") + str(self.study.summary()) + "\n")
         self.stream.flush()
 
 
 class LivePanel(Tracker):
-    """The notebook panel: header, progress, counts, best, top trials, curves, rungs, errors."""
+    """The notebook panel: header, progress, counts, best, top trials, curves, rungs, warnings,
+    failed trials, the trials' output (and, with ``show_output``, its stream).
+
+    When the study ends, the panel's place in the notebook is given to the study's static
+    summary and its widgets are closed: a saved notebook, reopened, shows the summary, never a
+    widget whose model is gone."""
 
     def __init__(self, *args, plot_interval: float = 2.0, top: int = 8, **kwargs):
         import ipywidgets as w
@@ -183,7 +254,7 @@ class LivePanel(Tracker):
         self.plot_interval, self.top = plot_interval, top
         self._last_plot, self._plotted_reports, self._plot_cost = 0.0, -1, 0.0
         self.header = w.HTML()
-        self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="60%"))
+        self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
         self.label = w.HTML()
         self.counts_html = w.HTML()
         self.best_html = w.HTML()
@@ -191,25 +262,33 @@ class LivePanel(Tracker):
         self.rungs_html = w.HTML()
         # hidden until there is a curve to draw (an empty image shows as a broken one)
         self.curves = w.Image(format="png", layout=w.Layout(max_width="640px", display="none"))
+        self.warnings_html = w.HTML()
         self.errors = w.HTML()
+        self.outputs = w.HTML()
+        self.stream = w.HTML(layout=w.Layout(display=None if self.show_output else "none"))
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
                               self.best_html, self.table, self.curves, self.rungs_html,
-                              self.errors])
-        for part, name in ((self.widget, "panel"), (self.header, "header"), (self.bar, "bar"),
-                           (self.label, "label"), (self.counts_html, "counts"),
-                           (self.best_html, "best"), (self.table, "table"),
-                           (self.curves, "curves"), (self.rungs_html, "rungs"),
-                           (self.errors, "errors")):
+                              self.warnings_html, self.errors, self.outputs, self.stream])
+        self.parts = {"panel": self.widget, "header": self.header, "bar": self.bar,
+                      "label": self.label, "counts": self.counts_html, "best": self.best_html,
+                      "table": self.table, "curves": self.curves, "rungs": self.rungs_html,
+                      "warnings": self.warnings_html, "errors": self.errors,
+                      "outputs": self.outputs, "stream": self.stream}
+        for name, part in self.parts.items():
             part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
         self.curve_data: dict[int, list[tuple[float, float]]] = {}
         self.handle = None
+        self.in_widget = False
 
     def show(self) -> None:
-        """Display the panel in the current output, and a slot below it for the summary."""
+        """Display the panel in the current output, under a display id its summary takes over."""
         from IPython.display import display
 
-        display(self.widget)
-        self.handle = display({"text/plain": ""}, raw=True, display_id=True)
+        self.in_widget = _IN_OUTPUT_WIDGET.get()
+        if self.in_widget:
+            display(self.widget)
+        else:
+            self.handle = display(self.widget, display_id=True)
 
     def draw(self) -> None:
         study, info = self.study, self.info
@@ -232,43 +311,29 @@ class LivePanel(Tracker):
         if callable(rungs):
             self.rungs_html.value = "trials recorded per rung: " + ", ".join(
                 f"{level}: {n}" for level, n in rungs().items())
+        self.warnings_html.value = warnings_html(study)
         self.errors.value = self.errors_html()
+        self.outputs.value = outputs_html(study)
+        if self.show_output:
+            self.stream.value = ("<pre style=\"max-height:16em;overflow:auto;margin:0\">"
+                                 + html.escape("\n".join(list(self.lines))) + "</pre>")
         self._draw_curves()
 
     def table_html(self) -> str:
-        """The top trials, best first: config, metric, resource reached, state."""
-        from .summary import rank_trials, score
-
-        resource = self.study.settings.get("resource", "epoch")
-        rows = []
-        for t in rank_trials(self.study)[:self.top]:
-            config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                               for k, v in t.config.items())
-            rows.append(f"<tr><td>{t.id}</td><td>{html.escape(config)}</td>"
-                        f"<td>{score(self.study, t):.6g}</td>"
-                        f"<td>{t.resource(resource) or ''}</td><td>{t.state}</td></tr>")
-        if not rows:
-            return ""
-        return (f"<table><tr><th>trial</th><th>config</th><th>{html.escape(self.study.metric)}"
-                f"</th><th>{html.escape(resource)}</th><th>state</th></tr>{''.join(rows)}</table>")
+        """The top trials, best first: rank, trial, metric, resource reached, state, one column
+        per hyperparameter; the ranking rule is its caption."""
+        return table_html(self.study, self.top, css="nbtune-live-top")
 
     def errors_html(self) -> str:
         """Failed trials, each a one-line summary that expands to its traceback on a click."""
-        failed = [t for t in list(self.study.trials) if t.state == T.FAILED and t.error]
-        items = []
-        for t in failed[-5:]:
-            last = [ln for ln in t.error.strip().splitlines() if ln.strip()][-1]
-            items.append(f"<details><summary>trial {t.id} failed: {html.escape(last[:120])}"
-                         f"</summary><pre>{html.escape(t.error)}</pre></details>")
-        more = f"<div>{len(failed) - 5} more failed trials</div>" if len(failed) > 5 else ""
-        return "".join(items) + more
+        return errors_html(self.study)
 
     def _draw_curves(self, force: bool = False) -> None:
         now = time.monotonic()
         # a PNG of the curves costs far more than the rest of a redraw: its pace follows its
         # cost, so that it takes at most ~3% of the study's time (and of the loop's GIL)
         wait = max(self.plot_interval, 30 * self._plot_cost)
-        if self.reports == self._plotted_reports or (not force and now - self._last_plot < wait):
+        if not force and (self.reports == self._plotted_reports or now - self._last_plot < wait):
             return
         self._last_plot, self._plotted_reports = now, self.reports
         resource = self.study.settings.get("resource", "epoch")
@@ -287,12 +352,25 @@ class LivePanel(Tracker):
     def finish(self) -> None:
         with self._lock:
             self.redraws += 1
-            self.draw()
-            self._draw_curves(force=True)
-        # by display id: it lands below the panel even when the study ran in the background
-        handle = getattr(self, "handle", None)
-        if handle is not None:
-            handle.update(self.study.summary())
+            try:  # the last frame holds every report before the label says "ended"
+                self._draw_curves(force=True)
+                self.draw()
+            except Exception:
+                pass
+        if self.handle is not None:  # the panel's place now holds the summary; no widget left
+            self.handle.update(self.study.summary())
+            self.close()
+        elif self.in_widget:
+            from IPython.display import display
+
+            display(self.study.summary())
+
+    def close(self) -> None:
+        """Close the panel's widgets (their models leave the notebook)."""
+        for part in self.parts.values():
+            part.close()
+        for child in self.widget.children:
+            child.close()
 
 
 def make_progress(progress: Any, study, **kwargs: Any) -> Tracker | None:

@@ -21,12 +21,14 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from . import trial as T
-from .summary import (completed, curve, empty_message, fmt, param_importances, rank_trials,
-                      resource_of)
+from .ranking import (completed, curve, empty_message, fmt, param_importances, rank_trials,
+                      resource_of, score)
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
 CATEGORICAL_KINDS = frozenset({"choice", "grid"})
 FADED = 0.3
+LABELLED = 3
+"""The best trials whose learning curves have a colour of their own and a legend entry."""
 """Alpha of the lines of trials that did not run to the end (stopped, failed, interrupted)."""
 
 
@@ -121,8 +123,10 @@ class StudyPlots:
                         ax: Axes | None = None) -> Figure:
         """The metric against the resource for each trial that reported both, one line per trial.
 
-        Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red.
-        ``top=N`` keeps the N best trials of :func:`~nbtune.summary.rank_trials`.
+        Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
+        the next best (:data:`LABELLED` in all) in colours of their own, named in the legend. The y-range follows the best
+        quarter of the trials (a stopped trial's early scores may fall outside it).
+        ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`.
         """
         study = self.study
         resource = resource or resource_of(study)
@@ -139,25 +143,40 @@ class StudyPlots:
         fig, ax = _canvas(ax)
         best = study.best
         handles = []
-        for t in sorted(chosen, key=lambda t: best is not None and t.id == best.id):
+        ranked = [t for t in rank_trials(study) if t.id in {c.id for c in chosen}]
+        # the best few, labelled in the legend, each in a colour of its own (the best in red)
+        named = {t.id: colour for t, colour in zip(
+            [t for t in ranked if best is None or t.id != best.id][:LABELLED - 1], ("C1", "C2"))}
+        order = {t.id: i for i, t in enumerate(reversed(ranked))}  # the best drawn last, on top
+        for t in sorted(chosen, key=lambda t: order.get(t.id, -1)):
             xs, ys = curves[t.id]
             if best is not None and t.id == best.id:
                 style = {"color": "C3", "linewidth": 2.5, "zorder": 3}
+            elif t.id in named:  # its own colour, faded too if it did not run to the end
+                style = {"color": named[t.id], "linewidth": 1.6, "zorder": 2.5,
+                         "alpha": 0.8 if t.state not in (T.STOPPED, T.FAILED, T.INTERRUPTED)
+                         else FADED}
             elif t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED):
                 style = {"color": "C7", "linewidth": 1.0, "alpha": FADED}
             else:
                 style = {"color": "C0", "linewidth": 1.0, "alpha": 0.8}
             ax.plot(xs, ys, marker="." if len(xs) < 2 else None, gid=f"trial-{t.id}", **style)
-        states = {t.state for t in chosen if best is None or t.id != best.id}
+        if best is not None and best.id in {t.id for t in chosen}:
+            handles.append(Line2D([], [], color="C3", linewidth=2.5,
+                                  label=f"best: trial {best.id}"))
+        by_id = {t.id: t for t in chosen}
+        for trial_id, colour in named.items():
+            handles.append(Line2D([], [], color=colour, linewidth=1.6,
+                                  label=f"trial {trial_id} ({by_id[trial_id].state})"))
+        states = {t.state for t in chosen if (best is None or t.id != best.id)
+                  and t.id not in named}
         if states - {T.STOPPED, T.FAILED, T.INTERRUPTED}:
             handles.append(Line2D([], [], color="C0", alpha=0.8, label="other trials"))
         if states & {T.STOPPED, T.FAILED, T.INTERRUPTED}:
             handles.append(Line2D([], [], color="C7", alpha=FADED, label="stopped or failed"))
-        if best is not None and best.id in {t.id for t in chosen}:
-            handles.insert(0, Line2D([], [], color="C3", linewidth=2.5,
-                                     label=f"best: trial {best.id}"))
         if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self._focus(ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
         ax.set_xlabel(resource)
         ax.set_ylabel(study.metric)
         ax.set_title(f"{study.name}: learning curves")
@@ -165,42 +184,76 @@ class StudyPlots:
             ax.legend(handles=handles, loc="best", fontsize="small")
         return fig
 
-    def parallel_coordinates(self, ax: Axes | None = None) -> Figure:
-        """One vertical axis per hyperparameter and one for the metric; a line per completed trial.
+    def _focus(self, ax: Axes, ranked: list[list[float]], every: list[list[float]]) -> None:
+        """Fit the y-range to the trials that matter: the best quarter of the curves (at least
+        3), whose values past their worst tenth set the range, with a margin; other curves may
+        leave it. With few curves, or when that range is nearly all of it, all stay in view."""
+        if len(ranked) < 4:
+            return
+        focus = np.concatenate([np.asarray(ys, dtype=float)
+                                for ys in ranked[:max(3, math.ceil(len(ranked) / 4))]])
+        values = np.concatenate([np.asarray(ys, dtype=float) for ys in every])
+        if self.study.mode == "max":
+            lo, hi = float(np.quantile(focus, 0.1)), float(focus.max())
+        else:
+            lo, hi = float(focus.min()), float(np.quantile(focus, 0.9))
+        span = hi - lo
+        if span <= 0 or span > 0.8 * (values.max() - values.min()):
+            return
+        ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
 
-        Numeric ranges span their domain (log domains in log10); choices and grids are evenly
-        spaced in declared order. Lines are coloured by the metric, brighter is better.
+    def parallel_coordinates(self, ax: Axes | None = None) -> Figure:
+        """One vertical axis per hyperparameter and one for the metric; a line per trial.
+
+        Completed trials are drawn with their final value; stopped and paused ones (an early
+        stopping scheduler's) with the last value they reported, faded. Numeric ranges span
+        their domain (log domains in log10); choices and grids are evenly spaced in declared
+        order. Lines are coloured by the metric, brighter is better.
         """
         from matplotlib import colormaps
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
+        from matplotlib.transforms import offset_copy
 
-        study, done = self.study, completed(self.study)
-        if not done:
+        study = self.study
+        if not completed(study):
             raise ValueError(empty_message(study))
+        drawn = [t for t in list(study.trials) if t.state in (T.COMPLETED, T.STOPPED, T.PAUSED)
+                 and T.is_finite_number(score(study, t))]
         names = study.space.unit_names
-        columns = [_axis(study.space[n], [t.config.get(n) for t in done]) for n in names]
-        values = [t.value for t in done]
+        columns = [_axis(study.space[n], [t.config.get(n) for t in drawn]) for n in names]
+        values = [float(score(study, t)) for t in drawn]
         lo, hi = min(values), max(values)
         columns.append(_axis(None, values))
         fig, ax = _canvas(ax, (max(6.4, 1.6 * len(columns)), 4.0))
         cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
         norm = Normalize(lo, hi if hi > lo else lo + 1.0)
         xs = list(range(len(columns)))
-        for i, t in enumerate(done):
-            ax.plot(xs, [col[0][i] for col in columns], color=cmap(norm(t.value)), alpha=0.8,
-                    gid=f"trial-{t.id}")
-        ax.vlines(xs, 0.0, 1.0, colors="0.25", linewidth=1.0)
+        # the best on top: worse lines first, those that did not finish under all
+        order = sorted(range(len(drawn)), key=lambda i: (
+            drawn[i].state == T.COMPLETED, values[i] if study.mode == "max" else -values[i]))
+        for i in order:
+            t, finished = drawn[i], drawn[i].state == T.COMPLETED
+            ax.plot(xs, [col[0][i] for col in columns], color=cmap(norm(values[i])),
+                    alpha=0.8 if finished else FADED, linewidth=1.2 if finished else 0.8,
+                    zorder=2 if finished else 1, gid=f"trial-{t.id}")
+        ax.vlines(xs, 0.0, 1.0, colors="0.25", linewidth=1.0, zorder=3)
+        beside = offset_copy(ax.transData, fig=fig, x=-5, units="points")  # left of the line
         for x, (_, ticks) in zip(xs, columns):
             for y, label in ticks:
-                ax.text(x, y, label + " ", ha="right", va="center", fontsize=7, color="0.25")
+                ax.text(x, y, label, ha="right", va="center", fontsize=7, color="0.2",
+                        transform=beside, zorder=4, gid="tick",
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8,
+                              "pad": 0.6})
         ax.set_xticks(xs, names + [study.metric])
         ax.set_yticks([])
-        ax.set_xlim(-0.5, len(columns) - 0.5)
+        ax.set_xlim(-0.6, len(columns) - 0.5)
         ax.set_ylim(-0.05, 1.05)
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
-        ax.set_title(f"{study.name}: parallel coordinates")
+        stopped = sum(1 for t in drawn if t.state != T.COMPLETED)
+        note = f" ({stopped} stopped early, faded: their last value)" if stopped else ""
+        ax.set_title(f"{study.name}: parallel coordinates{note}")
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
         return fig
 

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS studies (
 CREATE TABLE IF NOT EXISTS trials (
     study TEXT NOT NULL, id INTEGER NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL,
     value REAL, metrics TEXT, error TEXT, worker TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    created REAL, started REAL, finished REAL,
+    created REAL, started REAL, finished REAL, output TEXT, warnings TEXT,
     PRIMARY KEY (study, id)
 );
 CREATE TABLE IF NOT EXISTS leases (
@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS reports (
 """
 
 _TRIAL_COLUMNS = ("id", "config", "state", "value", "metrics", "error", "worker", "attempts",
-                  "created", "started", "finished")
+                  "created", "started", "finished", "output", "warnings")
+_ADDED_COLUMNS = {"trials": ("output TEXT", "warnings TEXT")}
+"""Columns newer than the first files: added to an older file when it is opened."""
 
 
 class StorageError(ValueError):
@@ -144,6 +146,7 @@ class Storage:
                 # NORMAL in WAL mode survives a process crash (a dead kernel), not an OS crash
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._retry(lambda: self._db.executescript(SCHEMA))
+                self._retry(self._migrate)
             self.has_schema = True
 
     @staticmethod
@@ -169,6 +172,14 @@ class Storage:
                 raise StorageError(f"storage {self.path!r} is damaged or not a SQLite database "
                                    f"({exc}): name another file") from None
         raise StorageError(f"storage {self.path!r} cannot be read: SQLite cannot open it")
+
+    def _migrate(self) -> None:
+        """Add the columns newer than this file (:data:`_ADDED_COLUMNS`)."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column.split()[0] not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -261,10 +272,12 @@ class Storage:
     # -- trials and reports --------------------------------------------------------------
     def save_trial(self, study: str, t: Trial) -> None:
         """Insert or update one trial's row."""
-        self._run("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._run(f"INSERT OR REPLACE INTO trials (study, {', '.join(_TRIAL_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * (len(_TRIAL_COLUMNS) + 1))})",
                   (study, t.id, json.dumps(t.config), t.state, t.value,
                    json.dumps(t.metrics) if t.metrics else None, t.error, t.worker, t.attempts,
-                   t.created, t.started, t.finished))
+                   t.created, t.started, t.finished, t.output or None,
+                   json.dumps(t.warnings) if t.warnings else None))
 
     def delete_trial(self, study: str, trial_id: int) -> None:
         """Remove one trial with its reports."""
@@ -279,13 +292,17 @@ class Storage:
 
     def load_trials(self, study: str) -> list[Trial]:
         """The study's trials in id order, each with the reports of its latest attempt."""
-        rows = self._run(f"SELECT {', '.join(_TRIAL_COLUMNS)} FROM trials WHERE study = ? "
+        have = {row[1] for row in self._run("PRAGMA table_info(trials)")}
+        columns = [c if c in have else f"NULL AS {c}" for c in _TRIAL_COLUMNS]  # an older file
+        rows = self._run(f"SELECT {', '.join(columns)} FROM trials WHERE study = ? "
                          "ORDER BY id", (study,))
         trials = []
         for row in rows:
             rec = dict(zip(_TRIAL_COLUMNS, row))
             rec["config"] = json.loads(rec["config"])
             rec["metrics"] = json.loads(rec["metrics"]) if rec["metrics"] else {}
+            rec["output"] = rec["output"] or ""
+            rec["warnings"] = json.loads(rec["warnings"]) if rec["warnings"] else []
             trials.append(Trial(**rec))
         reports = self._run("SELECT trial, attempt, data FROM reports WHERE study = ? "
                             "ORDER BY trial, attempt, seq", (study,))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import trial as T
@@ -36,6 +37,8 @@ class Study:
         self.error: str | None = None  # why a study that stopped on an error ("error") did
         self.scheduler: Any = None  # the scheduler object, for a study run in this process
         self.live: Any = None  # its live view (panel or progress line), when one was shown
+        self.started_at: float | None = None  # when its loop started and ended, in this process
+        self.finished_at: float | None = None
         self._thread: threading.Thread | None = None
         self._stop: Callable[[], None] | None = None
 
@@ -61,6 +64,16 @@ class Study:
         if self._stop is not None and self.running:
             self._stop()
         return self.wait()
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds the study has run: from its loop's start to its end (or now, while it runs);
+        for a loaded study, from its first trial's start to its last trial's end."""
+        if self.started_at is not None:
+            return (self.finished_at or time.time()) - self.started_at
+        starts = [t.started for t in self.trials if t.started is not None]
+        ends = [t.finished for t in self.trials if t.finished is not None]
+        return max(ends) - min(starts) if starts and ends else None
 
     @property
     def completed(self) -> list[Trial]:
@@ -96,32 +109,34 @@ class Study:
         return out
 
     def to_dataframe(self):
-        """One row per trial: state, metric, config, resource reached and trained, times, worker.
+        """One row per trial: state, metric, config, resource reached, times, worker, output.
 
         Indexed by trial id; columns ``state``, the metric, ``config.<name>`` for each
-        hyperparameter, the resource (e.g. ``epoch``: the largest level reported),
-        ``<resource>_trained`` (resource spent, restarts counted again), ``reports``, ``attempts``,
-        ``worker``, ``started``, ``finished`` (timestamps), ``duration`` (seconds), ``error``.
+        hyperparameter, the resource (e.g. ``epoch``: the largest level reported), ``reports``,
+        ``attempts``, ``worker``, ``started``, ``finished`` (timestamps), ``duration`` (seconds),
+        ``error`` (its last line), ``output_lines`` (lines it wrote: ``trial.output``). Floats
+        show with 6 significant digits (``4.1e-06``, not ``0.000004``); the values themselves are not rounded.
         """
-        import pandas as pd
+        from .frame import TrialFrame
 
         resource = self.settings.get("resource", "epoch")
         trials = list(self.trials)  # a running study adds trials meanwhile
         names = list(self.space) + [k for t in trials for k in t.config if k not in self.space]
         config_columns = [f"config.{k}" for k in dict.fromkeys(names)]
         columns = (["trial", "state", self.metric] + config_columns
-                   + [resource, f"{resource}_trained", "reports", "attempts", "worker", "started",
-                      "finished", "duration", "error"])
+                   + [resource, "reports", "attempts", "worker", "started", "finished",
+                      "duration", "error", "output_lines"])
         rows = []
         for t in trials:
             row: dict[str, Any] = {"trial": t.id, "state": t.state, self.metric: t.value}
             row.update({f"config.{k}": v for k, v in t.config.items()})
-            row.update({resource: t.resource(resource), f"{resource}_trained": t.trained(resource),
-                        "reports": len(t.reports), "attempts": t.attempts, "worker": t.worker,
+            row.update({resource: t.resource(resource), "reports": len(t.reports),
+                        "attempts": t.attempts, "worker": t.worker,
                         "started": _timestamp(t.started), "finished": _timestamp(t.finished),
-                        "duration": t.duration, "error": _first_line(t.error)})
+                        "duration": t.duration, "error": _last_line(t.error),
+                        "output_lines": len(t.output.splitlines())})
             rows.append(row)
-        return pd.DataFrame(rows, columns=columns).set_index("trial")
+        return TrialFrame(rows, columns=columns).set_index("trial")
 
     @property
     def plot(self) -> "StudyPlots":
@@ -161,7 +176,7 @@ def _timestamp(seconds: float | None) -> Any:
     return pd.NaT if seconds is None else pd.to_datetime(seconds, unit="s")
 
 
-def _first_line(text: str | None) -> str | None:
+def _last_line(text: str | None) -> str | None:
     if not text:
         return text
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]

@@ -1,8 +1,9 @@
-"""What a study found: its trials ranked, their curves, hyperparameter importances, and the summary.
+"""What a study found, for people: the summary, and the parts of it the live panel shows too.
 
-``study.summary()`` is a :class:`StudySummary`: self-contained HTML (header, the top trials, a PNG of
-the learning curves or of the history) that a saved notebook keeps where widgets do not render, and
-the same facts as aligned text for a terminal. The functions read trials only; the plots use them.
+``study.summary()`` is a :class:`StudySummary`: self-contained HTML (facts, the top trials, the
+learning curves or the history as a PNG, failed trials, the trials' output and warnings) that a
+saved notebook keeps where widgets do not render, and the same facts as aligned text for a
+terminal. The ``*_html`` functions are shared with the live panel, so both show a study alike.
 """
 from __future__ import annotations
 
@@ -10,97 +11,16 @@ import base64
 import html
 from typing import Any
 
-import numpy as np
-
 from . import trial as T
+from .ranking import (column_texts, duration_text, fmt, one_line, pace_text, rank_rule,
+                      rank_trials, resource_of, score)
+from .run.output import merge_warnings, warning_key
 
-EMPTY = "the study has no completed trials yet"
-RANKED = (T.COMPLETED, T.RUNNING, T.PAUSED, T.STOPPED)
-
-
-def fmt(value: Any) -> str:
-    """A config value or metric as a short string (floats with 4 significant digits)."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def resource_of(study: Any) -> str:
-    """The report key the study counts its resource in (``settings["resource"]``, "epoch")."""
-    return study.settings.get("resource") or "epoch"
-
-
-def completed(study: Any) -> list[T.Trial]:
-    """The study's completed trials with a finite metric, in creation order."""
-    return [t for t in list(study.trials) if t.state == T.COMPLETED and T.is_finite_number(t.value)]
-
-
-def empty_message(study: Any) -> str:
-    """"the study has no completed trials yet", with the counts of the trials it has."""
-    counts = ", ".join(f"{n} {s}" for s, n in study.counts().items())
-    return EMPTY + (f" ({counts})" if counts else "")
-
-
-def score(study: Any, t: T.Trial) -> Any:
-    """The trial's metric: its final value, else its last report of the metric."""
-    return t.value if T.is_finite_number(t.value) else t.last(study.metric)
-
-
-def rank_trials(study: Any) -> list[T.Trial]:
-    """Trials that have a value, best first.
-
-    Completed trials come first, by metric (the first is ``study.best``); then running, paused and
-    stopped trials, the furthest along first (resource reached), then by their last value. Failed
-    and interrupted trials are left out.
-    """
-    resource, sign = resource_of(study), -1.0 if study.mode == "max" else 1.0
-    scored = [t for t in list(study.trials)
-              if t.state in RANKED and T.is_finite_number(score(study, t))]
-
-    def key(t: T.Trial) -> tuple:
-        if t.state == T.COMPLETED:
-            return (0, 0, sign * t.value, t.id)
-        reached = t.resource(resource)
-        return (1, -(reached if T.is_finite_number(reached) else 0), sign * score(study, t), t.id)
-
-    return sorted(scored, key=key)
-
-
-def curve(t: T.Trial, resource: str, metric: str) -> tuple[list[float], list[float]]:
-    """A trial's metric against the resource, sorted; a level reported twice keeps its last value."""
-    points = {}
-    for rep in list(t.reports):
-        x, y = rep.get(resource), rep.get(metric)
-        if T.is_finite_number(x) and T.is_finite_number(y):
-            points[x] = y
-    xs = sorted(points)
-    return xs, [points[x] for x in xs]
-
-
-def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
-    """Permutation importance of each hyperparameter for a random forest fitted on the trials.
-
-    The forest (scikit-learn, 100 trees) learns the metric of the completed trials from their
-    configs in unit-cube encoding (``study.space.to_unit``); a hyperparameter's importance is how
-    much worse the forest fits when that column is shuffled (10 shuffles), floored at 0 and
-    normalised to sum 1. Most important first; fixed hyperparameters are left out.
-    """
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.inspection import permutation_importance
-
-    done, names = completed(study), study.space.unit_names
-    if not done:
-        raise ValueError(empty_message(study))
-    if len(done) < 3:
-        raise ValueError(f"importance needs at least 3 completed trials; the study has {len(done)}")
-    if not names:
-        raise ValueError("the space has no hyperparameter to weigh: every one is fixed")
-    x = np.array([study.space.to_unit(t.config) for t in done])
-    y = np.array([t.value for t in done])
-    forest = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1).fit(x, y)
-    result = permutation_importance(forest, x, y, n_repeats=10, random_state=seed, n_jobs=1)
-    raw = np.clip(np.nan_to_num(result.importances_mean), 0.0, None)
-    share = raw / raw.sum() if raw.sum() > 0 else raw
-    order = sorted(range(len(names)), key=lambda i: (-share[i], i))
-    return {names[i]: float(share[i]) for i in order}
+RIGHT = ' style="text-align:right;font-variant-numeric:tabular-nums"'
+LEFT = ' style="text-align:left"'
+SHOWN_ERRORS = 5  # failed trials listed with their traceback
+SHOWN_OUTPUTS = 8  # trials listed with their output
+OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
 
 
 def _config_text(config: dict[str, Any]) -> str:
@@ -124,22 +44,109 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
             for cells in [headers, *rows]]
 
 
+def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]], str]:
+    """Headers and cells of the ``top`` trials of :func:`rank_trials`: rank, trial, metric,
+    resource reached (when any trial reported it), state, one column per hyperparameter (a
+    column empty in every row is left out), each column's numbers written alike
+    (:func:`column_texts`); and the ranking rule, in words."""
+    ranked = rank_trials(study)
+    rule = rank_rule(study, ranked)
+    ranked = ranked[:top]
+    resource = resource_of(study)
+    names = list(study.space.unit_names)
+    headers = ["#", "trial", study.metric, resource, "state"] + names
+    columns = [[str(i) for i in range(1, len(ranked) + 1)], [str(t.id) for t in ranked],
+               column_texts([float(score(study, t)) for t in ranked], 6),
+               column_texts([t.resource(resource) for t in ranked]), [t.state for t in ranked]]
+    columns += [column_texts([("None" if t.config[n] is None else t.config[n])
+                              if n in t.config else None for t in ranked]) for n in names]
+    keep = [j for j, col in enumerate(columns) if j < 3 or any(c != "" for c in col)]
+    rows = [[columns[j][i] for j in keep] for i in range(len(ranked))]
+    return [headers[j] for j in keep], rows, rule
+
+
+def table_html(study: Any, top: int, css: str = "nbtune-summary-table") -> str:
+    """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption."""
+    headers, rows, rule = trials_table(study, top)
+    if not rows:
+        return ""
+    e = html.escape
+    right = [all(_numeric(row[j]) for row in rows) for j in range(len(headers))]
+    head = "".join(f"<th{RIGHT if r else LEFT}>{e(h)}</th>" for h, r in zip(headers, right))
+    body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
+                                    for c, r in zip(row, right)) + "</tr>" for row in rows)
+    caption = f"top {len(rows)} trials, ranked: {rule}"
+    return (f'<table class="{css}"><caption style="caption-side:top;text-align:left">'
+            f"{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def study_warnings(study: Any) -> list[tuple[dict[str, Any], int]]:
+    """Each distinct warning the trials raised, once, with the number of trials that raised it;
+    the most widespread first."""
+    merged: list[dict[str, Any]] = []
+    trials_of: dict[tuple[str, str], int] = {}
+    for t in list(study.trials):
+        for record in list(t.warnings):
+            trials_of[warning_key(record)] = trials_of.get(warning_key(record), 0) + 1
+        merge_warnings(merged, list(t.warnings))
+    return sorted(((r, trials_of[warning_key(r)]) for r in merged), key=lambda p: -p[1])
+
+
+def wrote_output(study: Any) -> list[T.Trial]:
+    """The trials that wrote something to stdout or stderr."""
+    return [t for t in list(study.trials) if t.output]
+
+
+def errors_html(study: Any) -> str:
+    """The last failed trials, each one line that opens to its traceback."""
+    failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
+    items = [f"<details><summary>trial {t.id} failed: {html.escape(one_line(t.error))}"
+             f"</summary><pre>{html.escape(t.error)}</pre></details>"
+             for t in failed[-SHOWN_ERRORS:]]
+    more = len(failed) - SHOWN_ERRORS
+    return "".join(items) + (f"<div>{more} more failed trials</div>" if more > 0 else "")
+
+
+def outputs_html(study: Any) -> str:
+    """The last trials that wrote output, each one line that opens to what it wrote."""
+    wrote = wrote_output(study)
+    items = []
+    for t in wrote[-SHOWN_OUTPUTS:]:
+        lines = t.output.splitlines()
+        text = t.output if len(t.output) <= OUTPUT_CHARS else "…" + t.output[-OUTPUT_CHARS:]
+        items.append(f"<details><summary>trial {t.id} wrote {len(lines)} line"
+                     f"{'s' if len(lines) != 1 else ''}</summary><pre>{html.escape(text)}</pre>"
+                     "</details>")
+    more = len(wrote) - SHOWN_OUTPUTS
+    return "".join(items) + (f"<div>{more} more trials wrote output (trial.output)</div>"
+                             if more > 0 else "")
+
+
+def warnings_html(study: Any) -> str:
+    """Each warning the trials raised, once, with how many trials raised it."""
+    e = html.escape
+    n = len(study.trials)
+    return "".join(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
+                   f"trials)</i></div>" for r, k in study_warnings(study))
+
+
 class StudySummary:
     """A study's outcome as HTML (``_repr_html_``, for notebooks) and as text (``str``, terminals).
 
-    Built from the trials when ``study.summary()`` is called: header facts, the ``top`` trials of
-    :func:`rank_trials`, and a PNG of the learning curves (the history when no trial reported).
+    Built from the trials when ``study.summary()`` is called: facts, the ``top`` trials of
+    :func:`rank_trials`, a PNG of the learning curves (the history when no trial reported), the
+    failed trials, the trials' output and their warnings (each distinct one once, counted).
     """
 
     def __init__(self, study: Any, top: int = 10) -> None:
         self.study, self.top = study, top
         self.resource = resource_of(study)
-        self.ranked = rank_trials(study)[:top]
         self.best = study.best
         self._png: bytes | None = None
 
     def facts(self) -> list[tuple[str, str]]:
-        """The header as (label, text) pairs: metric, trials per state, end, search, best."""
+        """The header as (label, text) pairs: metric, trials per state, end, time, search, best,
+        output and warnings."""
         s = self.study
         counts = s.counts()
         states = ", ".join(f"{counts[k]} {k}" for k in T.STATES if k in counts)
@@ -147,6 +154,9 @@ class StudySummary:
         ended = s.stop_reason or ("still running" if getattr(s, "running", False)
                                   else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
+        if s.elapsed is not None:
+            out.append(("time", " · ".join(x for x in (duration_text(s.elapsed), pace_text(s))
+                                           if x)))
         if s.settings.get("searcher"):
             out.append(("search", f"{s.settings['searcher']} searcher, "
                                   f"{s.settings.get('scheduler') or 'fifo'} scheduler"))
@@ -155,21 +165,19 @@ class StudySummary:
         else:
             out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
             out.append(("best config", _config_text(self.best.config)))
+        wrote = len(wrote_output(s))
+        if wrote:
+            out.append(("output", f"{wrote} trial{'s' if wrote != 1 else ''} wrote output "
+                                  "(trial.output)"))
+        found = study_warnings(s)
+        if found:
+            out.append(("warnings", "; ".join(f"{r['category']}: {one_line(r['message'], 100)} "
+                                              f"({k} trials)" for r, k in found[:3])))
         return out
 
     def table(self) -> tuple[list[str], list[list[str]]]:
-        """Headers and cells of the top trials: rank, trial, metric, resource reached, state, config."""
-        names = list(self.study.space.unit_names)
-        reached = [t.resource(self.resource) for t in self.ranked]
-        show_resource = any(T.is_finite_number(r) for r in reached)
-        headers = ["#", "trial", self.study.metric] + ([self.resource] if show_resource else [])
-        headers += ["state"] + names
-        rows = []
-        for i, (t, r) in enumerate(zip(self.ranked, reached), start=1):
-            cells = [str(i), str(t.id), f"{float(score(self.study, t)):.6g}"]
-            cells += [fmt(r) if r is not None else ""] if show_resource else []
-            rows.append(cells + [t.state] + [fmt(t.config.get(n, "")) for n in names])
-        return headers, rows
+        """Headers and cells of the top trials (see :func:`trials_table`)."""
+        return trials_table(self.study, self.top)[:2]
 
     def png(self) -> bytes | None:
         """The learning curves (or, without reports, the history) as PNG; None with nothing to draw."""
@@ -187,31 +195,31 @@ class StudySummary:
 
     def _repr_html_(self) -> str:
         e = html.escape
-        facts = "".join(f'<tr><th style="text-align:left">{e(k)}</th>'
-                        f'<td style="text-align:left">{e(v)}</td></tr>' for k, v in self.facts())
+        facts = "".join(f"<tr><th{LEFT}>{e(k)}</th><td{LEFT}>{e(v)}</td></tr>"
+                        for k, v in self.facts() if k != "warnings")
         parts = [f'<div class="nbtune-summary"><h4>nbtune study <code>{e(self.study.name)}</code>'
-                 f"</h4><table>{facts}</table>"]
-        headers, rows = self.table()
-        if rows:
-            head = "".join(f"<th>{e(h)}</th>" for h in headers)
-            body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
-                           for row in rows)
-            parts.append(f"<p>top {len(rows)} trials</p><table><thead><tr>{head}</tr></thead>"
-                         f"<tbody>{body}</tbody></table>")
+                 f'</h4><table class="nbtune-summary-facts">{facts}</table>',
+                 table_html(self.study, self.top)]
         png = self.png()
         if png is not None:
             data = base64.b64encode(png).decode("ascii")
-            parts.append(f'<img src="data:image/png;base64,{data}" '
+            parts.append(f'<img class="nbtune-summary-curves" src="data:image/png;base64,{data}" '
                          f'alt="{e(self.study.name)}: learning curves or history"/>')
+        for css, part in (("warnings", warnings_html(self.study)),
+                          ("errors", errors_html(self.study)),
+                          ("outputs", outputs_html(self.study))):
+            if part:
+                parts.append(f'<div class="nbtune-summary-{css}">{part}</div>')
         return "".join(parts) + "</div>"
 
     def __str__(self) -> str:
         facts = self.facts()
         width = max(len(k) for k, _ in facts)
         lines = [f"nbtune study {self.study.name!r}"] + [f"  {k:<{width}}  {v}" for k, v in facts]
-        headers, rows = self.table()
+        headers, rows, rule = trials_table(self.study, self.top)
         if rows:
-            lines += [f"top {len(rows)} trials:"] + _aligned(headers, rows)
+            lines += [f"ranked: {rule}", f"top {len(rows)} trials:"]
+            lines += _aligned(headers, rows)
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -28,6 +28,8 @@ class Trial:
     ``reports`` holds every dict the trial sent through ``report(...)`` in order (of its latest
     attempt); ``value`` is the final value of the study's metric; ``error`` the traceback text of a
     failed trial; ``worker`` the address of the Dask worker it ran on. Times are Unix seconds.
+    ``output`` is what the trial wrote to stdout and stderr (its first and last parts when long),
+    ``warnings`` the warnings it raised: dicts of ``category``, ``message``, ``where``, ``count``.
     """
 
     id: int
@@ -42,6 +44,8 @@ class Trial:
     created: float | None = None
     started: float | None = None
     finished: float | None = None
+    output: str = ""
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:

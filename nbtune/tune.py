@@ -92,13 +92,16 @@ def _default_name() -> str:
 
 
 class _RecordEnd(Observer):
-    """Sets the study's ``stop_reason`` when its loop ends, before the views draw the summary."""
+    """Sets the study's start and end times and ``stop_reason``, before the views draw."""
 
     def __init__(self, study: Study):
         self.study = study
 
+    def study_started(self, info: dict) -> None:
+        self.study.started_at, self.study.finished_at = time.time(), None
+
     def study_finished(self, reason: str) -> None:
-        self.study.stop_reason = reason
+        self.study.stop_reason, self.study.finished_at = reason, time.time()
 
 
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
@@ -112,7 +115,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          points_to_evaluate: list[dict] | None = None,
          scheduler: str | Scheduler | None = None, resource: str | None = None,
          observers: Iterable[Observer] = (), background: bool = False,
-         progress: bool | str | type = "auto", security: Any = None,
+         progress: bool | str | type = "auto", security: Any = None, show_output: bool = False,
          restart_held: float | str | None = "auto", **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
@@ -129,7 +132,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     ``replace=True``, which deletes it and starts again. ``max_time`` counts from each run.
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
     (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
-    ``study.stop()``). Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
+    ``study.stop()``). What a trial prints is kept as ``trial.output`` (never shown in another
+    cell); ``show_output=True`` also streams it into the live view, each line prefixed with its
+    trial's id. Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
     """
     _check_callable(trial_fn)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
@@ -210,17 +215,18 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
     view = make_progress(progress, result, n_trials=planned, max_time=max_time,
-                         concurrency=concurrency or capacity)  # follows workers that come and go
+                         concurrency=concurrency or capacity,  # follows workers that come and go
+                         show_output=show_output)
     if view is not None:
         observers, result.live = [*observers, view], view
     loop = Loop(client, trial_fn, trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency,
-                             resources=resources, retries=retries,
+                             resources=resources, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held),
-                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name, lease)] if db else [])
-                          + list(observers)),
+                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name, lease)] if db
+                                                  else []) + list(observers)),
                 shared=shared, capacity=capacity)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,

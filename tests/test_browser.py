@@ -1,8 +1,9 @@
 """In a real browser: JupyterLab on 127.0.0.1, Debian's chromium driven by Playwright.
 
 A person opens a notebook, runs all cells, and watches the study's panel: it renders, its progress
-moves while the study runs and reaches the end, and it shows the best value that the kernel's
-study reports. A screenshot of each test's page is kept under ``test-artifacts/``.
+moves while the study runs, and at the end it gives its place to the static summary, which shows
+the best value that the kernel's study reports; the notebook saved and reopened shows no widget
+error. A screenshot of each test's page is kept under ``test-artifacts/``.
 """
 from __future__ import annotations
 
@@ -66,7 +67,42 @@ def _run_notebook(lab: JupyterLab, page, name: str, cells: list[str]) -> None:
     run_all_cells(page)
 
 
-def test_live_panel_renders_moves_and_shows_the_best(lab, page):
+def _facts(page) -> dict[str, str]:
+    """The summary's facts table: label -> text."""
+    rows = page.locator(".nbtune-summary-facts tr")
+    return {rows.nth(i).locator("th").inner_text().strip():
+            rows.nth(i).locator("td").inner_text().strip() for i in range(rows.count())}
+
+
+def _texts(locator) -> list[str]:
+    """The inner texts of what ``locator`` finds, or [] when it went away meanwhile."""
+    try:
+        return [t.strip() for t in locator.all_inner_texts()]
+    except Exception:  # the live panel is replaced by the summary when the study ends
+        return []
+
+
+def _save_and_reopen(lab: JupyterLab, page, name: str) -> None:
+    """Save the notebook as a person would (Ctrl+S), shut its kernel down, open it again."""
+    path = lab.root / f"{name}.ipynb"
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while "nbtune-summary" not in path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "nbtune-summary" in path.read_text(), "the notebook was not saved"
+    assert "application/vnd.jupyter.widget-view+json" not in path.read_text()
+    lab.shutdown_kernels()  # no kernel left to restore a widget from
+    page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?" if JupyterLab asks
+    open_notebook(page, lab, f"{name}.ipynb")
+
+
+def _no_widget_error(page) -> None:
+    assert page.get_by_text("Error displaying widget").count() == 0
+    assert page.get_by_text("model not found").count() == 0
+
+
+def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
     _run_notebook(lab, page, "live", [
         f"%%tune --trials {N_TRIALS} --metric loss --seed 0 --concurrency 2 -o study\n"
         "x = uniform(-2.0, 2.0)\n"
@@ -84,47 +120,64 @@ def test_live_panel_renders_moves_and_shows_the_best(lab, page):
     panel.wait_for(timeout=120_000)
     label = page.locator(".nbtune-live-label")
     final = page.locator(".jp-OutputArea-output", has_text="BEST=")
-    seen = set()
+    seen, live_headers = set(), []
     deadline = time.monotonic() + 180
     while not final.count() and time.monotonic() < deadline:  # watch it while the study runs
-        text = label.inner_text() if label.count() else ""
-        match = re.match(r"(\d+)/(\d+) trials", text)
+        match = re.match(r"(\d+)/(\d+) trials", " ".join(_texts(label)))
         if match:
             seen.add(int(match.group(1)))
+        if not live_headers:
+            live_headers = _texts(page.locator(".nbtune-live-table th"))
         time.sleep(0.05)
     final.wait_for(timeout=5_000)
 
     # the panel moved while the study ran, not only at its end
     assert any(0 < done < N_TRIALS for done in seen), seen
-    # ... and reached the end
-    assert label.inner_text().startswith(f"{N_TRIALS}/{N_TRIALS} trials"), label.inner_text()
-    assert "ended: n_trials" in label.inner_text()
-    bar = page.locator(".nbtune-live-bar .progress-bar")
-    assert bar.evaluate("el => el.style.width") == "100%"
+    # its top-trials table: a column per fact and per hyperparameter
+    assert live_headers in (["#", "trial", "loss", "state", "x"],
+                            ["#", "trial", "loss", "epoch", "state", "x"]), live_headers
+    # at its end the panel gave its place to the static summary
+    summary = page.locator(".nbtune-summary")
+    summary.wait_for(timeout=10_000)
+    assert panel.count() == 0
     best, completed, failed = re.search(r"BEST=(\S+) COMPLETED=(\d+) FAILED=(\d+)",
                                         final.inner_text()).groups()
     assert int(failed) > 0 and int(completed) + int(failed) == N_TRIALS
-    counts = page.locator(".nbtune-live-counts").inner_text()
-    assert f"{completed} completed" in counts and f"{failed} failed" in counts
+    facts = _facts(page)
+    assert facts["ended"] == "n_trials"
+    assert f"{completed} completed" in facts["trials"] and f"{failed} failed" in facts["trials"]
+    assert facts["best"].startswith(f"loss = {best} "), (facts, best)
+    assert "trials/min" in facts["time"] and "median trial" in facts["time"]
 
-    # a failed trial shows one line; its traceback opens on a click
-    error = page.locator(".nbtune-live-errors details").first
+    # a failed trial shows one line; its traceback, naming the cell, opens on a click
+    error = page.locator(".nbtune-summary-errors details").first
     assert "ValueError: diverged at x=" in error.locator("summary").inner_text()
     traceback = error.locator("pre")
     assert not traceback.is_visible()
     error.locator("summary").click()
     assert traceback.is_visible() and "Traceback" in traceback.inner_text()
+    assert re.search(r"Cell In\[\d+\], line 7", traceback.inner_text())
 
-    # the best value the panel shows is the one the kernel's study has
-    shown = page.locator(".nbtune-live-best").inner_text()
-    assert shown.startswith(f"best loss = {best} "), (shown, best)
-    # the top-trials table lists the best trial first, and a learning-curves image was drawn
-    first_row = page.locator(".nbtune-live-table tr").nth(1).inner_text()
-    assert best in first_row and "completed" in first_row
-    curves = page.locator(".nbtune-live-curves")
-    assert curves.is_visible() and curves.get_attribute("src").startswith("blob:")
-    # the static summary was added below the panel, for where widgets do not render
-    assert page.locator(".jp-OutputArea-output", has_text="best loss").count() >= 2
+    # the top-trials table: its columns, the best first, numbers right-aligned, the rule said
+    table = page.locator(".nbtune-summary-table")
+    assert _texts(table.locator("th")) == ["#", "trial", "loss", "epoch", "state", "x"]
+    first_row = table.locator("tbody tr").first.locator("td")
+    cells = _texts(first_row)
+    assert abs(float(cells[2]) - float(best)) <= 1e-4 * abs(float(best)) + 1e-9, (cells, best)
+    assert cells[4] == "completed"
+    for column in (0, 1, 2, 3, 5):
+        align = first_row.nth(column).evaluate("el => getComputedStyle(el).textAlign")
+        assert align == "right", (column, align)
+    assert "ranked: completed trials first, lowest loss first" in \
+        table.locator("caption").inner_text()
+    curves = page.locator(".nbtune-summary-curves")
+    assert curves.is_visible() and curves.get_attribute("src").startswith("data:image/png")
+    _no_widget_error(page)
+
+    # the saved notebook, reopened without its kernel, shows the summary and no widget error
+    _save_and_reopen(lab, page, "live")
+    page.locator(".nbtune-summary").wait_for(timeout=30_000)
+    _no_widget_error(page)
 
 
 def test_background_study_panel_keeps_updating_after_its_cell_returns(lab, page):
@@ -133,18 +186,57 @@ def test_background_study_panel_keeps_updating_after_its_cell_returns(lab, page)
         "x = uniform(-2.0, 2.0)\n"
         "import time\n"
         "for epoch in range(1, 4):\n"
+        "    print('TRIAL PRINTS', epoch)\n"
         "    time.sleep(0.3)\n"
         "    report(epoch=epoch, loss=(x - 0.5) ** 2 + 1 / epoch)",
+        "import time\n"
+        "time.sleep(1)\n"
         "print('OTHER CELL RAN', len(study.trials))",
     ])
-    page.locator(".jp-OutputArea-output", has_text="OTHER CELL RAN").wait_for(timeout=120_000)
+    other = page.locator(".jp-OutputArea-output", has_text="OTHER CELL RAN")
+    other.wait_for(timeout=120_000)
     label = page.locator(".nbtune-live-label")
-    at_other_cell = label.inner_text()
-    assert "ended" not in at_other_cell, at_other_cell  # the study was still running then
-    # the kernel is idle now; the panel goes on drawing the study to its end
-    page.locator(".nbtune-live-label", has_text="ended: n_trials").wait_for(timeout=120_000)
-    assert label.inner_text().startswith("12/12 trials")
-    assert page.locator(".nbtune-live-best").inner_text().startswith("best loss = ")
+    at_other_cell = " ".join(_texts(label))
+    assert at_other_cell and "ended" not in at_other_cell, at_other_cell  # still running
+    # the kernel is idle now; the panel goes on drawing the study to its end, then the summary
+    page.locator(".nbtune-summary", has_text="n_trials").wait_for(timeout=120_000)
+    facts = _facts(page)
+    assert facts["trials"] == "12: 12 completed" and facts["best"].startswith("loss = ")
+    # what the trials printed went to no cell: it is in the summary, one trial at a time
+    assert "TRIAL PRINTS" not in other.inner_text()
+    assert "12 trials wrote output" in facts["output"]
+    _no_widget_error(page)
+
+
+def test_asha_curves_follow_the_best_trials(lab, page):
+    _run_notebook(lab, page, "asha", [
+        "%%tune --trials 12 --scheduler asha --max-t 9 --metric score --mode max --seed 0 "
+        "--concurrency 2 -o study\n"
+        "q = uniform(0.5, 1.0)\n"
+        "lr = loguniform(1e-6, 1e-2)\n"
+        "import time\n"
+        "for epoch in range(1, 10):\n"
+        "    time.sleep(0.05)\n"
+        "    report(epoch=epoch, score=q * (1 - 0.5 / epoch))",
+        "ax = study.plot.learning_curves().axes[0]\n"
+        "low, high = ax.get_ylim()\n"
+        "firsts = [t.reports[0]['score'] for t in study.trials if t.state == 'stopped']\n"
+        "print(f'STOPPED={len(firsts)} BELOW={sum(v < low for v in firsts)} '\n"
+        "      f'BEST_IN={low <= study.best.value <= high}')",
+    ])
+    final = page.locator(".jp-OutputArea-output", has_text="STOPPED=")
+    final.wait_for(timeout=180_000)
+    stopped, below, best_in = re.search(r"STOPPED=(\d+) BELOW=(\d+) BEST_IN=(\w+)",
+                                        final.inner_text()).groups()
+    # the range follows the best trials: stopped trials' first scores may fall below it
+    assert int(stopped) > 0 and int(below) > 0 and best_in == "True", final.inner_text()
+    table = page.locator(".nbtune-summary-table")
+    assert _texts(table.locator("th")) == ["#", "trial", "score", "epoch", "state", "q", "lr"]
+    assert "the furthest epoch first" in table.locator("caption").inner_text()
+    assert page.locator(".nbtune-summary-curves").is_visible()
+    _save_and_reopen(lab, page, "asha")
+    page.locator(".nbtune-summary").wait_for(timeout=30_000)
+    _no_widget_error(page)
 
 
 def _code(page, cell: int) -> str:

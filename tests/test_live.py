@@ -9,6 +9,8 @@ import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
 
+from html_tables import trials_table
+
 
 def chatty(config):
     """Many quick reports: 150 epochs."""
@@ -28,9 +30,16 @@ def test_the_panel_shows_the_finished_study(client, db):
     assert panel.bar.value == 1.0 and "4/4 trials" in panel.label.value
     assert "3 completed" in panel.counts_html.value and "1 failed" in panel.counts_html.value
     assert "best score = 120" in panel.best_html.value and "trial 2" in panel.best_html.value
-    rows = panel.table.value.count("<tr>") - 1
-    assert rows == 3  # the completed trials, best first (the failed one is left out)
-    assert panel.table.value.index("<td>2</td>") < panel.table.value.index("<td>1</td>")
+    table = trials_table(panel.table.value)
+    # one column per fact and per hyperparameter, numbers right-aligned, the rule as caption
+    assert table["rows"][0] == ["#", "trial", "score", "epoch", "state", "q"]
+    assert table["rows"][1:] == [["1", "2", "120", "150", "completed", "0.8000"],
+                                 ["2", "1", "75", "150", "completed", "0.5000"],
+                                 ["3", "0", "30", "150", "completed", "0.2000"]]
+    assert [a for a, h in zip(table["align"][1], table["rows"][0]) if h != "state"] == \
+        ["right"] * 5
+    assert table["caption"].startswith("top 3 trials, ranked: completed trials first, highest "
+                                       "score first")
     # curves: one line per trial with every report, as reported
     assert sorted(panel.curve_data) == [0, 1, 2, 3]
     assert panel.curve_data[1] == [(e, 0.5 * e) for e in range(1, 151)]

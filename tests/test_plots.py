@@ -16,6 +16,8 @@ from nbtune.plots import FADED
 from nbtune.space import Space
 from nbtune.study import Study
 
+from html_tables import trials_table, written_alike
+
 SPACE = {"x": nbtune.uniform(0.0, 1.0), "lr": nbtune.loguniform(1e-4, 1e-1),
          "act": nbtune.choice("relu", "<b>tanh</b>")}
 FIRST = [{"x": 0.5, "lr": 0.09},                                  # fails before any report
@@ -241,13 +243,25 @@ def test_summary_html_has_the_best_the_ranked_trials_and_an_image(fifo):
     assert "fifo" in page and "loss (min)" in page
     assert f"{fifo.best.value:.6g}" in page and "(trial 2)" in page
     ranked = [t.id for t in sorted(completed(fifo), key=lambda t: t.value)][:10]
-    rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", page)
-    assert [int(trial) for _, trial in rows] == ranked
-    assert [int(rank) for rank, _ in rows] == list(range(1, 11))
+    table = trials_table(page)
+    assert table["rows"][0] == ["#", "trial", "loss", "epoch", "state", "x", "lr", "act"]
+    assert [int(row[1]) for row in table["rows"][1:]] == ranked
+    assert [int(row[0]) for row in table["rows"][1:]] == list(range(1, 11))
+    by_id = {t.id: t for t in fifo.trials}
+    for row, align in zip(table["rows"][1:], table["align"][1:]):
+        t = by_id[int(row[1])]  # each hyperparameter in its own column
+        assert float(row[5]) == pytest.approx(t.config["x"], rel=1e-3)
+        assert float(row[6]) == pytest.approx(t.config["lr"], rel=1e-3)
+        assert row[7] == t.config["act"] and float(row[2]) == pytest.approx(t.value, rel=1e-5)
+        assert align == ["right"] * 4 + ["left"] + ["right"] * 2 + ["left"]
+    for column in (2, 5, 6):  # each column's numbers written alike
+        assert written_alike([row[column] for row in table["rows"][1:]])
+    assert "e-0" in table["rows"][1][6]  # lr spans a log range: exponent form
+    assert table["caption"] == "top 10 trials, ranked: completed trials first, lowest loss first"
     counts = fifo.counts()
     assert f"{counts['completed']} completed" in page and f"{counts['failed']} failed" in page
     assert "n_trials" in page  # the stop reason
-    image = re.search(r'<img src="data:image/png;base64,([^"]+)"', page)
+    image = re.search(r'<img [^>]*src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(image.group(1)).startswith(PNG)
     assert "&lt;b&gt;tanh&lt;/b&gt;" in page and "<b>tanh</b>" not in page
     assert fifo._repr_html_().split("base64,")[0] == page.split("base64,")[0]  # bare `study`
@@ -265,19 +279,25 @@ def test_summary_as_text(fifo):
     assert lines[head + 1].split() == ["#", "trial", "loss", "epoch", "state", "x", "lr", "act"]
     best3 = sorted(completed(fifo), key=lambda t: t.value)[:3]
     for rank, (t, ln) in enumerate(zip(best3, lines[head + 2:]), start=1):
-        assert ln.split()[:5] == [str(rank), str(t.id), f"{t.value:.6g}", "3", "completed"]
+        cells = ln.split()
+        assert cells[:2] == [str(rank), str(t.id)] and cells[3:5] == ["3", "completed"]
+        assert float(cells[2]) == pytest.approx(t.value, rel=1e-5)
+    assert written_alike([ln.split()[2] for ln in lines[head + 2:]])
     assert len({ln.index("completed") for ln in lines[head + 2:]}) == 1  # aligned columns
 
 
 def test_to_dataframe_has_a_row_per_trial_with_resource_and_times(fifo):
     frame = fifo.to_dataframe()
     assert list(frame.index) == [t.id for t in fifo.trials]
-    assert {"state", "loss", "config.x", "config.lr", "config.act", "epoch", "epoch_trained",
-            "reports", "attempts", "worker", "started", "finished", "duration",
-            "error"} <= set(frame.columns)
+    assert {"state", "loss", "config.x", "config.lr", "config.act", "epoch", "reports",
+            "attempts", "worker", "started", "finished", "duration", "error",
+            "output_lines"} <= set(frame.columns)
+    assert not [c for c in frame.columns if c.startswith("epoch_")]  # one resource column
     for t in fifo.trials:
         row = frame.loc[t.id]
-        assert row["state"] == t.state and row["epoch_trained"] == t.trained("epoch")
+        assert row["state"] == t.state and row["reports"] == len(t.reports)
+        if t.reports:
+            assert row["epoch"] == t.resource("epoch")
         assert (row["finished"] - row["started"]).total_seconds() == pytest.approx(t.duration,
                                                                                  abs=1e-3)
     assert frame.loc[1, "epoch"] == 2 and frame.loc[0, "reports"] == 0
@@ -323,9 +343,11 @@ def test_an_empty_study_says_so(client, db):
 def test_the_summary_ranks_completed_trials_then_the_furthest_along(asha):
     by_id = {t.id: t for t in asha.trials}
     page = asha.summary()._repr_html_()
-    ranked = [by_id[int(i)].config["q"] for _, i in re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>",
-                                                                page)]
+    table = trials_table(page)
+    ranked = [by_id[int(row[1])].config["q"] for row in table["rows"][1:]]
     assert ranked == [9, 8, 7, 6, 5, 4, 3]  # completed by score, then stopped at rung 1
+    assert "then running, paused and stopped trials, the furthest epoch first" in \
+        table["caption"]  # the rule that puts them there is said
     text = str(asha.summary(top=3))
     rows = [ln.split() for ln in text.splitlines()[-3:]]
     assert [r[2:5] for r in rows] == [["81", "9", "completed"], ["72", "9", "completed"],

@@ -5,6 +5,7 @@ Widgets are driven as a person would (values set, buttons clicked) through a rea
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import pytest
@@ -354,3 +355,26 @@ def test_in_a_kernel_apply_writes_the_cell_when_it_runs_next(tmp_path):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_a_rows_remove_button_stays_on_its_line_and_previews_carry_no_tiny_labels():
+    from nbtune.notebook.space_editor import preview_figure
+
+    ed = SpaceEditor({"lr": S.loguniform(1e-3, 1.0), "act": S.choice("relu", "tanh", "gelu"),
+                      "x": S.uniform(0, 1)}, source=None, on_run=lambda e: None)
+    for view in ed.views:
+        line = view.box.children[0]
+        assert line.children[-1] is view.remove and line.layout.flex_flow == "row nowrap"
+        assert view.fields.layout.flex_flow == "row wrap"  # long inputs wrap in their own box
+        assert view.remove.layout.flex == view.preview.layout.flex == "0 0 auto"
+    for dom in (S.loguniform(1e-3, 1.0), S.choice("relu", "tanh", "gelu"), S.uniform(0, 1)):
+        fig = preview_figure(dom)
+        fig.savefig(io.BytesIO(), format="png")  # drawn, so that tick labels get their text
+        ax = fig.axes[0]
+        shown = [t for t in ax.get_xticklabels() + ax.get_yticklabels()
+                 if t.get_visible() and t.get_text()]
+        assert not shown
+        assert ax.patches  # the histogram or the bars are there
+        ends = [t.get_text() for t in fig.texts]
+        assert ends == ([] if dom.values is not None else [f"{dom.lo:.3g}", f"{dom.hi:.3g}"])
+        assert all(t.get_fontsize() >= 9 for t in fig.texts)

@@ -14,6 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Int, Unicode
 
+from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
 from ..run.cluster import close_clients, get_client, use_local
@@ -30,7 +31,7 @@ from .options import (build_cluster_parser, build_parser, check_names, parse_clu
                       parse_line, resources_of, scheduler_options)
 from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
-from .trialfn import CellTrial
+from .trialfn import CellTrial, cell_filename
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
 _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError,
@@ -146,7 +147,7 @@ class Tune(Magics):
             raise UsageError(f"%%tune: the cell never sets {metric!r}: assign it in the body "
                              f"(`{metric} = ...`), call report({metric}=...), or pass "
                              "--metric NAME")
-        filename = f"<tune cell [{self.shell.execution_count}]>"
+        filename = cell_filename(self.shell)
         small, large = self._globals(parsed)
         trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
         if args.local:
@@ -159,6 +160,7 @@ class Tune(Magics):
                       max_time=args.max_time, target=args.target, retries=args.retries,
                       searcher=args.searcher, scheduler=args.scheduler,
                       resource=args.resource, background=args.background,
+                      show_output=args.show_output,
                       restart_held=self.restart_held, **scheduler_options(args))
         return lambda: self._run(fn, parsed, kwargs, args, cell)
 
@@ -376,7 +378,8 @@ class Tune(Magics):
 
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
-    line = (f"nbtune: study {study.name!r}: {counts} in {elapsed:.1f} s "
+    took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
+    line = (f"nbtune: study {study.name!r}: {counts} in {took} "
             f"({study.stop_reason}); bound to `{out}`.")
     best = study.best
     if best is not None:

@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--local", action="store_true",
       help="run the body once here, with the space's default values, to debug it")
     a("--background", action="store_true", help="return at once; the study fills in")
+    a("--show-output", action="store_true", help="stream what the trials print into the "
+      "study's panel, each line prefixed with its trial id (always kept as trial.output)")
     a("--apply", action="store_true",
       help="afterwards, set the best values of the space's names in the notebook")
     a("--edit", action="store_true", help="open the space editor on the cell's space lines "

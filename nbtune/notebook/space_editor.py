@@ -16,6 +16,7 @@ import numpy as np
 
 from nbtune import space as S
 
+from ..live import inside_output_widget
 from .cell import replace_space_lines
 from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
                          row_errors, rows_from_cell, rows_from_space, show_value)
@@ -27,31 +28,39 @@ _LABELS = {"lo": "low", "hi": "high", "q": "step", "n": "points", "values": "val
 _PREVIEWS: dict[str, bytes] = {}  # repr(domain) -> PNG; a domain's preview is drawn once
 
 
+def preview_figure(dom: S.Domain, samples: int = 400):
+    """A small histogram of values drawn from `dom` (finite domains: each value's share). No
+    tick labels, which cannot be read at its size: a numeric range has its ends written below
+    it, large enough to read; a finite one's values are in the row's inputs."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    fig = Figure(figsize=(2.4, 0.7), dpi=72)
+    if dom.values is not None:  # finite: the exact probabilities, nothing to sample
+        ax = fig.add_axes((0.02, 0.06, 0.96, 0.9))
+        vals, weights = dom.values, getattr(dom, "weights", None)
+        ax.bar(range(len(vals)), weights or [1 / len(vals)] * len(vals), color="#4c72b0")
+    else:
+        ax = fig.add_axes((0.02, 0.34, 0.96, 0.62))
+        rng = np.random.default_rng(0)
+        draws = [dom.sample(rng) for _ in range(samples)]
+        lo, hi = dom.lo, dom.hi  # type: ignore[attr-defined]
+        log = getattr(dom, "log", False)
+        bins = np.geomspace(lo, hi, 21) if log else np.linspace(lo, hi, 21)
+        ax.hist(draws, bins=bins, color="#4c72b0")
+        if log:
+            ax.set_xscale("log")
+        for x, end, align in ((0.02, lo, "left"), (0.98, hi, "right")):
+            fig.text(x, 0.02, f"{end:.3g}", ha=align, va="bottom", fontsize=9, color="0.2")
+    ax.tick_params(which="both", bottom=False, left=False, labelbottom=False, labelleft=False)
+    return fig
+
+
 def preview_png(dom: S.Domain, samples: int = 400) -> bytes:
-    """A small histogram (PNG) of values drawn from `dom`; finite domains: each value's share."""
+    """:func:`preview_figure` as PNG, drawn once per domain."""
     key = repr(dom)
     if key not in _PREVIEWS:
-        from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
-        fig = Figure(figsize=(2.0, 0.6), dpi=72)
-        ax = fig.add_axes((0.02, 0.3, 0.96, 0.68))
-        if dom.values is not None:  # finite: the exact probabilities, nothing to sample
-            vals, weights = dom.values, getattr(dom, "weights", None)
-            ax.bar(range(len(vals)), weights or [1 / len(vals)] * len(vals), color="#4c72b0")
-            ax.set_xticks(range(len(vals)), [show_value(v)[:6] for v in vals], fontsize=6)
-        else:
-            rng = np.random.default_rng(0)
-            draws = [dom.sample(rng) for _ in range(samples)]
-            lo, hi = dom.lo, dom.hi  # type: ignore[attr-defined]
-            log = getattr(dom, "log", False)
-            bins = np.geomspace(lo, hi, 21) if log else np.linspace(lo, hi, 21)
-            ax.hist(draws, bins=bins, color="#4c72b0")
-            if log:
-                ax.set_xscale("log")
-            ax.tick_params(labelsize=6)
-        ax.set_yticks([])
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        preview_figure(dom, samples).savefig(buf, format="png")
         if len(_PREVIEWS) > 256:
             _PREVIEWS.clear()
         _PREVIEWS[key] = buf.getvalue()
@@ -83,15 +92,18 @@ class _RowView:
                            layout=W.Layout(width="120px")).add_class("nbtune-space-name")
         self.kind = W.Dropdown(options=list(KINDS.items()), value=row.kind,
                                layout=W.Layout(width="110px")).add_class("nbtune-space-kind")
-        self.fields = W.HBox().add_class("nbtune-space-fields")
-        self.preview = W.Image(format="png", layout=W.Layout(width="144px", height="43px"))
+        # the fields wrap inside their own box, so the preview and remove stay on the row
+        self.fields = W.HBox(layout=W.Layout(flex_flow="row wrap", flex="1 1 auto",
+                                             min_width="0")).add_class("nbtune-space-fields")
+        self.preview = W.Image(format="png", layout=W.Layout(width="173px", height="50px", flex="0 0 auto"))
         self.preview.add_class("nbtune-space-preview")
-        self.remove = W.Button(description="remove", layout=W.Layout(width="70px"))
+        self.remove = W.Button(description="remove",
+                               layout=W.Layout(width="70px", flex="0 0 auto"))
         self.remove.add_class("nbtune-space-remove")
         self.error = W.HTML().add_class("nbtune-space-error")
         line = W.HBox([self.name, self.kind, self.fields, self.preview, self.remove],
-                      layout=W.Layout(flex_flow="row wrap", align_items="center"))
-        self.box = W.VBox([line, self.error]).add_class("nbtune-space-row")  # narrow: it wraps
+                      layout=W.Layout(flex_flow="row nowrap", align_items="center"))
+        self.box = W.VBox([line, self.error]).add_class("nbtune-space-row")
         self.inputs: dict[str, W.Widget] = {}
         self.sliders: dict[str, W.FloatLogSlider] = {}
         self._previewed: str | None = None
@@ -345,7 +357,7 @@ class SpaceEditor:
             return start
         self.output.outputs = ()  # the study starts: the last run's output goes
         self.output.clear_output()
-        with self.output:
+        with self.output, inside_output_widget():  # its panel stays, the summary below it
             try:
                 result = start()
             except Exception as exc:  # the reason is shown on the editor, not in a log

@@ -52,3 +52,16 @@ class CellTrial:
 
     def __call__(self, config: dict[str, Any], **shared: Any) -> Any:
         return self.run(self.namespace(config, shared))
+
+
+def cell_filename(shell: Any) -> str:
+    """The file name a %%tune cell's body is compiled under: ``<tune cell [N]>``, N the number
+    JupyterLab shows as ``In [N]`` (a failed trial's traceback reads ``Cell In[N], line L``).
+
+    The running cell is the last one in the shell's input history (IPython stores it before
+    running it); ``execution_count`` alone is that number in IPython 8 and the next one in 9.
+    """
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    number = len(history) - 1 if history else shell.execution_count
+    return f"<tune cell [{number}]>"
+

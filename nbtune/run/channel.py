@@ -108,7 +108,8 @@ class TrialContext:
                  resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None,
                  wait_at: Sequence[float] | None, verdict_timeout: float,
                  send: Callable[[str, dict], None],
-                 shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext):
+                 shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+                 output: Any = None):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
         self.wait_all = wait_at is None
@@ -121,6 +122,7 @@ class TrialContext:
         self.restored = restored  # the checkpoint this execution resumed from (None: fresh)
         self.checkpoint: Any = None  # the last checkpoint reported: kept on the worker
         self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
+        self.output = output  # the trial's Capture: its new lines travel with each report
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A channel message about this execution."""
@@ -139,7 +141,8 @@ class TrialContext:
         self.reports.append(data)
         seq = self.first_seq + len(self.reports)
         wait = self.wait_all or data.get(self.resource) in self.wait_at
-        self._send(self.topic, self.message("report", seq=seq, data=data, wait=wait))
+        extra = self.output.take() if self.output is not None else {}
+        self._send(self.topic, self.message("report", seq=seq, data=data, wait=wait, **extra))
         if wait:
             verdict = self._verdict(seq)
             if verdict == PAUSE:

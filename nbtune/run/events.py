@@ -25,6 +25,10 @@ class Observer:
     def trial_reported(self, trial: Trial, report: dict[str, Any]) -> None:
         """The trial sent an intermediate report (already appended to ``trial.reports``)."""
 
+    def trial_output(self, trial: Trial, text: str, warnings: list[dict[str, Any]]) -> None:
+        """The trial wrote whole lines ``text`` (already added to ``trial.output``) or raised
+        ``warnings`` new to it (already in ``trial.warnings``)."""
+
     def trial_finished(self, trial: Trial) -> None:
         """The trial reached a final or resumable state: completed, stopped, failed, interrupted."""
 
@@ -69,6 +73,10 @@ class Broadcast(Observer):
 
     def trial_reported(self, trial, report):
         self._each("trial_reported", trial, report)
+
+    def trial_output(self, trial, text, warnings):
+        for o in self.observers:
+            o.trial_output(trial, text, warnings)
 
     def trial_finished(self, trial):
         self._each("trial_finished", trial)

@@ -23,6 +23,7 @@ from .halt import HALT_WAIT, halt_study
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from .outcome import final_value, unjudged_note
+from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
@@ -41,6 +42,7 @@ class Loop:
         self.client, self.fn, self.trials = client, fn, trials
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
+        self.outputs = TrialOutputs(observer)  # what the trials print, as it arrives
         self.run_id = uuid.uuid4().hex[:12]
         self.prefix = f"nbtune-{self.run_id}"
         self.topic = f"{self.prefix}-reports"
@@ -99,10 +101,12 @@ class Loop:
         number = self.submitted.get(trial.id, 0) + 1
         self.executions[trial.id], self.submitted[trial.id] = set(), number
         self.first_seq[trial.id] = len(trial.reports)
+        self.outputs.begin(trial, fresh=paused is None)
         spec = TrialSpec(trial_id=trial.id, topic=self.topic, prefix=self.prefix,
                          resource=s.resource, wait_at=self.scheduler.decision_points(),
                          verdict_timeout=s.verdict_timeout, attempt=number,
-                         first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses)
+                         first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses,
+                         stream_output=s.show_output)
         key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
@@ -183,6 +187,9 @@ class Loop:
             self._record_report(trial, msg["seq"], msg["data"])
             if msg.get("wait"):
                 self.verdicts.answer(trial.id, msg["exec"], msg["seq"])
+            self.outputs.add(trial, msg)
+        elif msg["kind"] == "output":
+            self.outputs.add(trial, msg)
 
     def _record_report(self, trial: T.Trial, seq: int, data: dict) -> None:
         if seq != len(trial.reports) + 1:
@@ -219,6 +226,7 @@ class Loop:
     def _restarted_by_dask(self, trial: T.Trial) -> None:
         """Dask re-ran the trial elsewhere after its worker died: count it as a retry."""
         trial.reports = trial.reports[:self.first_seq[trial.id]]
+        self.outputs.begin(trial, fresh=True)
         trial.attempts += 1
         if trial.attempts > self.settings.retries + 1:
             for future, t in list(self.running.items()):
@@ -252,6 +260,7 @@ class Loop:
             self._finish(trial, T.FAILED, error=what)
 
     def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
+        self.outputs.end(trial, out)
         for seq, data in enumerate(out["reports"], start=out["first_seq"] + 1):
             if seq > len(trial.reports):
                 self._record_report(trial, seq, data)

@@ -47,6 +47,7 @@ class LoopSettings:
     resources: dict[str, float] | None = None
     retries: int = 1
     verdict_timeout: float = 600.0
+    show_output: bool = False  # stream the trials' output as they write it, not only with reports
     budget: Budget = field(default_factory=Budget)
     study: str = ""  # the study's name, for what the user is told
     restart_held: float | None = None  # seconds before a worker a halted trial keeps is restarted

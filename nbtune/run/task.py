@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 import traceback
 import uuid
@@ -12,6 +13,7 @@ from typing import Any, Callable, Sequence
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
                       deactivate)
 from .halt import halting, shielded
+from .output import Capture
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,6 +31,22 @@ class TrialSpec:
     attempt: int = 1  # the loop's submission number: messages of an older one are ignored
     first_seq: int = 0  # reports made before the pause this run resumes from
     keep_checkpoint: bool = False  # return (outcome, checkpoint): the loop may pause the trial
+    stream_output: bool = False  # send the trial's output as it is written (throttled)
+
+
+# the file name under which a %%tune cell's body is compiled (notebook/trialfn.cell_filename)
+_CELL = re.compile(r"<tune cell \[(\d+)\]>\Z")
+
+
+def _format_frame(frame: traceback.FrameSummary) -> str:
+    """One frame as ``traceback`` writes it; a notebook cell's as JupyterLab names it:
+    ``Cell In[12], line 4``."""
+    cell = _CELL.match(frame.filename)
+    if cell is None:
+        return traceback.format_list([frame])[0]
+    where = "" if frame.name == "<module>" else f", in {frame.name}"
+    code = f"    {frame.line.strip()}\n" if frame.line else ""
+    return f"  Cell In[{cell.group(1)}], line {frame.lineno}{where}\n{code}"
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -36,7 +54,7 @@ def user_traceback(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
     lines = ["Traceback (most recent call last):\n"] if frames else []
-    lines += traceback.format_list(frames)
+    lines += [_format_frame(f) for f in frames]
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
 
@@ -115,16 +133,20 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
 
     worker = get_worker()
     execution = uuid.uuid4().hex[:12]
+    capture = Capture(send=lambda fields: worker.log_event(spec.topic, ctx.message("output",
+                                                                                   **fields)),
+                      stream=spec.stream_output, before=paused[0] if paused else None)
     ctx = TrialContext(topic=spec.topic, prefix=spec.prefix, trial_id=spec.trial_id,
                        execution=execution, resource=spec.resource, attempt=spec.attempt,
                        first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
                        send=worker.log_event,
-                       shield=functools.partial(shielded, spec.prefix, execution))
+                       shield=functools.partial(shielded, spec.prefix, execution),
+                       output=capture)
     worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
     started = time.time()
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}
-    token = activate(ctx)
+    token, routed = activate(ctx), capture.activate()
     try:
         with halting(spec.prefix, ctx.execution, spec.trial_id):  # the study's end halts it
             returned = fn(dict(config), **shared) if shared else fn(dict(config))
@@ -139,7 +161,9 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
         outcome.update(state="failed", error=user_traceback(exc) + _EXITED.format(
             type(exc).__name__))
     finally:
+        capture.deactivate(routed)
         deactivate(token)
+    outcome.update(capture.result())
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
                    worker=worker.address, started=started, finished=time.time())
     if spec.keep_checkpoint:

@@ -1,0 +1,175 @@
+"""What the trials say, below both the plots and the summary: trials ranked, their curves,
+hyperparameter importances, and how numbers and messages are written for people."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import trial as T
+
+EMPTY = "the study has no completed trials yet"
+RANKED = (T.COMPLETED, T.RUNNING, T.PAUSED, T.STOPPED)
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A config value or metric as a short string (floats with ``digits`` significant digits,
+    small and large ones in exponent form: ``4e-06``, never ``0.000004``)."""
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def one_line(text: str, width: int = 160) -> str:
+    """The last non-blank line of ``text`` (an error's message), at most ``width`` characters:
+    a longer one keeps its start (the exception's name) and its end, where the useful part of a
+    message usually is, with `` … `` between them."""
+    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
+    last = lines[-1] if lines else ""
+    if len(last) <= width:
+        return last
+    head = max(20, width // 3)
+    return last[:head] + " … " + last[-(width - head - 3):]
+
+
+def rank_rule(study: Any, ranked: list[T.Trial] | None = None) -> str:
+    """How :func:`rank_trials` orders ``ranked`` (all the study's trials by default), in words:
+    the caption of a ranked table. The rule for unfinished trials is said where there are some."""
+    ranked = rank_trials(study) if ranked is None else ranked
+    direction = "highest" if study.mode == "max" else "lowest"
+    rule = f"completed trials first, {direction} {study.metric} first"
+    if any(t.state != T.COMPLETED for t in ranked):
+        rule += (f"; then running, paused and stopped trials, the furthest "
+                 f"{resource_of(study)} first, then by their last {study.metric}")
+    return rule
+
+
+def resource_of(study: Any) -> str:
+    """The report key the study counts its resource in (``settings["resource"]``, "epoch")."""
+    return study.settings.get("resource") or "epoch"
+
+
+def completed(study: Any) -> list[T.Trial]:
+    """The study's completed trials with a finite metric, in creation order."""
+    return [t for t in list(study.trials) if t.state == T.COMPLETED and T.is_finite_number(t.value)]
+
+
+def empty_message(study: Any) -> str:
+    """"the study has no completed trials yet", with the counts of the trials it has."""
+    counts = ", ".join(f"{n} {s}" for s, n in study.counts().items())
+    return EMPTY + (f" ({counts})" if counts else "")
+
+
+def score(study: Any, t: T.Trial) -> Any:
+    """The trial's metric: its final value, else its last report of the metric."""
+    return t.value if T.is_finite_number(t.value) else t.last(study.metric)
+
+
+def rank_trials(study: Any) -> list[T.Trial]:
+    """Trials that have a value, best first.
+
+    Completed trials come first, by metric (the first is ``study.best``); then running, paused and
+    stopped trials, the furthest along first (resource reached), then by their last value. Failed
+    and interrupted trials are left out.
+    """
+    resource, sign = resource_of(study), -1.0 if study.mode == "max" else 1.0
+    scored = [t for t in list(study.trials)
+              if t.state in RANKED and T.is_finite_number(score(study, t))]
+
+    def key(t: T.Trial) -> tuple:
+        if t.state == T.COMPLETED:
+            return (0, 0, sign * t.value, t.id)
+        reached = t.resource(resource)
+        return (1, -(reached if T.is_finite_number(reached) else 0), sign * score(study, t), t.id)
+
+    return sorted(scored, key=key)
+
+
+def curve(t: T.Trial, resource: str, metric: str) -> tuple[list[float], list[float]]:
+    """A trial's metric against the resource, sorted; a level reported twice keeps its last value."""
+    points = {}
+    for rep in list(t.reports):
+        x, y = rep.get(resource), rep.get(metric)
+        if T.is_finite_number(x) and T.is_finite_number(y):
+            points[x] = y
+    xs = sorted(points)
+    return xs, [points[x] for x in xs]
+
+
+def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
+    """Permutation importance of each hyperparameter for a random forest fitted on the trials.
+
+    The forest (scikit-learn, 100 trees) learns the metric of the completed trials from their
+    configs in unit-cube encoding (``study.space.to_unit``); a hyperparameter's importance is how
+    much worse the forest fits when that column is shuffled (10 shuffles), floored at 0 and
+    normalised to sum 1. Most important first; fixed hyperparameters are left out.
+    """
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    done, names = completed(study), study.space.unit_names
+    if not done:
+        raise ValueError(empty_message(study))
+    if len(done) < 3:
+        raise ValueError(f"importance needs at least 3 completed trials; the study has {len(done)}")
+    if not names:
+        raise ValueError("the space has no hyperparameter to weigh: every one is fixed")
+    x = np.array([study.space.to_unit(t.config) for t in done])
+    y = np.array([t.value for t in done])
+    forest = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1).fit(x, y)
+    result = permutation_importance(forest, x, y, n_repeats=10, random_state=seed, n_jobs=1)
+    raw = np.clip(np.nan_to_num(result.importances_mean), 0.0, None)
+    share = raw / raw.sum() if raw.sum() > 0 else raw
+    order = sorted(range(len(names)), key=lambda i: (-share[i], i))
+    return {names[i]: float(share[i]) for i in order}
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration as people read it, the same everywhere: ``8.2 s``, ``1 min 29 s``, ``2 h 05 min``."""
+    if seconds is None or not T.is_finite_number(seconds):
+        return "unknown"
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole // 60 % 60:02d} min"
+
+
+def pace(study: Any) -> tuple[float | None, float | None]:
+    """Finished trials per minute over the study's elapsed time, and the median duration of a
+    finished trial in seconds (None where not known yet)."""
+    trials = list(study.trials)
+    durations = sorted(t.duration for t in trials
+                       if t.state in T.FINISHED and t.duration is not None)
+    elapsed = study.elapsed
+    rate = len(durations) / (elapsed / 60.0) if durations and elapsed else None
+    median = float(np.median(durations)) if durations else None
+    return rate, median
+
+
+def pace_text(study: Any) -> str:
+    """``2.4 trials/min · median trial 12.0 s``, or "" before any trial finished."""
+    rate, median = pace(study)
+    if rate is None:
+        return ""
+    per_minute = f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}"
+    return f"{per_minute} trials/min · median trial {duration_text(median)}"
+
+
+def column_texts(values: list[Any], digits: int = 4) -> list[str]:
+    """One table column's cells, its numbers written alike: whole numbers as integers; others
+    with ``digits`` significant digits, all with the same decimals (``0.9533``, ``0.9600``), or
+    all in exponent form where they span a wide range or are tiny (``2.074e-04``, ``1.000e-06``).
+    None is an empty cell; a column with text in it writes each value with :func:`fmt`."""
+    numbers = [v for v in values if v is not None]
+    if not numbers or not all(T.is_finite_number(v) for v in numbers):
+        return ["" if v is None else fmt(v) for v in values]
+    if all(float(v).is_integer() and abs(v) < 1e15 for v in numbers):
+        return ["" if v is None else str(int(v)) for v in values]
+    sizes = [abs(float(v)) for v in numbers if v != 0]
+    top, low = max(sizes), min(sizes)
+    if low < 1e-3 or top >= 1e5 or top / low >= 100:
+        return ["" if v is None else f"{float(v):.{digits - 1}e}" for v in values]
+    decimals = max(0, digits - 1 - math.floor(math.log10(top)))
+    return ["" if v is None else f"{float(v):.{decimals}f}" for v in values]

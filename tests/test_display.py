@@ -1,0 +1,191 @@
+"""What a person reads while a study runs and after: tables, plots, frames, tracebacks, times,
+and a panel that leaves a static summary, never a dead widget, in the saved notebook."""
+from __future__ import annotations
+
+import io
+import re
+
+import nbformat
+import pytest
+
+import nbtune
+from nbtune import trial as T
+from nbtune.live import LivePanel, TextProgress
+from nbtune.plots import FADED, LABELLED
+from nbtune.ranking import duration_text, one_line, rank_trials
+
+from html_tables import trials_table, written_alike
+
+
+def converging(config):
+    """score = q * (1 - 0.5 / epoch): early epochs are far below the end, for every trial."""
+    for epoch in range(1, 10):
+        nbtune.report(epoch=epoch, score=config["q"] * (1 - 0.5 / epoch))
+
+
+@pytest.fixture(scope="module")
+def asha(client, tmp_path_factory):
+    """ASHA over nine trials: q=9 and 8 reach epoch 9, most stop at the first rung."""
+    path = str(tmp_path_factory.mktemp("display") / "studies.db")
+    study = nbtune.tune(converging, {"q": nbtune.grid(9, 8, 7, 6, 5, 4, 3, 2, 1),
+                                     "lr": nbtune.loguniform(1e-6, 1e-2)},
+                        searcher="grid", metric="score", mode="max", scheduler="asha", max_t=9,
+                        concurrency=1, seed=0, cluster=client, storage=path, study="asha",
+                        progress=LivePanel)
+    return study, path
+
+
+def test_parallel_coordinates_draws_the_stopped_trials_faded(asha):
+    study, path = asha
+    for s in (study, nbtune.load_study("asha", storage=path)):
+        fig = s.plot.parallel_coordinates()
+        ax = fig.axes[0]
+        lines = {line.get_gid(): line for line in ax.get_lines()}
+        stopped = [t for t in s.trials if t.state == T.STOPPED]
+        assert len(stopped) >= 5
+        assert set(lines) == {f"trial-{t.id}" for t in s.trials}  # every trial, not only 2
+        for t in s.trials:
+            faded = lines[f"trial-{t.id}"].get_alpha() == FADED
+            assert faded == (t.state == T.STOPPED)
+        # on the metric's axis, a stopped trial sits at its last reported value
+        values = [t.value if t.state == T.COMPLETED else t.last("score") for t in s.trials]
+        lo, hi = min(values), max(values)
+        for t, v in zip(s.trials, values):
+            assert lines[f"trial-{t.id}"].get_ydata()[-1] == pytest.approx((v - lo) / (hi - lo))
+        # each tick label ends left of its axis line, not on it
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        labels = [t for t in ax.texts if t.get_gid() == "tick"]
+        assert labels
+        for text in labels:
+            axis_x = ax.transData.transform((round(text.get_position()[0]), 0))[0]
+            assert text.get_window_extent(renderer).x1 < axis_x - 2
+
+
+def test_learning_curves_range_follows_the_best_trials(asha):
+    study, _ = asha
+    ax = study.plot.learning_curves().axes[0]
+    bottom, top = ax.get_ylim()
+    ranked = rank_trials(study)
+    best_curve = [r["score"] for r in study.best.reports]
+    assert top >= max(best_curve) and bottom <= sorted(best_curve)[1]
+    # the worst stopped trials' first-epoch scores leave the range; all of them are drawn
+    worst = [t.last("score") for t in ranked[-3:]]
+    assert all(v < bottom for v in worst), (worst, bottom)
+    assert len(ax.get_lines()) == len(study.trials)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:LABELLED] == [f"best: trial {ranked[0].id}"] + [
+        f"trial {t.id} ({t.state})" for t in ranked[1:LABELLED]]
+    colours = {line.get_gid(): line.get_color() for line in ax.get_lines()}
+    assert [colours[f"trial-{t.id}"] for t in ranked[:LABELLED]] == ["C3", "C1", "C2"]
+
+
+def test_the_panels_last_frame_and_its_times(asha):
+    study, _ = asha
+    panel = study.live
+    # the last frame holds every report of every trial
+    assert {k: len(v) for k, v in panel.curve_data.items()} == {
+        t.id: len(t.reports) for t in study.trials}
+    table = trials_table(panel.table.value)
+    header = table["rows"][0]
+    assert header == ["#", "trial", "score", "epoch", "state", "q", "lr"]
+    assert "furthest epoch first" in table["caption"]
+    lr = header.index("lr")
+    for row in table["rows"][1:]:  # small log-scale values: 4 significant digits each
+        t = study.trials[int(row[1])]
+        assert row[lr] == f"{t.config['lr']:.3e}"
+    for column in range(len(header)):
+        if header[column] != "state":
+            assert written_alike([row[column] for row in table["rows"][1:]]), column
+    # one clock: the label, the summary and the study say the same elapsed time
+    elapsed = duration_text(study.elapsed)
+    assert study.finished_at - study.started_at == pytest.approx(study.elapsed)
+    assert f" · {elapsed} · " in panel.label.value and "ended: " in panel.label.value
+    assert dict(study.summary().facts())["time"].startswith(elapsed)
+    assert "trials/min · median trial " in panel.label.value
+
+
+def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
+    study, path = asha
+    for s in (study, nbtune.load_study("asha", storage=path)):
+        frame = s.to_dataframe()
+        assert "epoch" in frame.columns and "epoch_trained" not in frame.columns
+        shown = frame.sort_values("score")[["config.lr", "score"]]  # derived frames alike
+        for text in (repr(shown), shown._repr_html_()):
+            for t in s.trials:
+                assert f"{t.config['lr']:.6g}" in text  # 6 significant digits, 1e-05 readable
+            assert not re.search(r"\b0\.0000\d", text)
+        assert frame["config.lr"].tolist() == [t.config["lr"] for t in s.trials]  # not rounded
+
+
+def test_one_line_keeps_the_end_of_a_long_message():
+    error = ("Traceback (most recent call last):\n  ...\nValueError: "
+             + "x" * 300 + " the useful end: lr=0.3 diverged")
+    line = one_line(error, width=120)
+    assert len(line) <= 120 and line.startswith("ValueError: ")
+    assert line.endswith("the useful end: lr=0.3 diverged")
+    assert one_line("KeyError: 'a'\n\n") == "KeyError: 'a'"
+
+
+def test_a_failed_trials_traceback_names_the_cell_as_jupyterlab_does(shell):
+    count = shell.execution_count
+    res = shell.run_cell("%%tune -n 1 --metric loss\nx = uniform(0, 1)\n\ny = x * 2\n"
+                         "raise RuntimeError('diverged')\nloss = y\n", store_history=True)
+    assert res.success
+    (trial,) = shell.user_ns["study"].trials
+    assert f"Cell In[{count}], line 5\n    raise RuntimeError('diverged')" in trial.error
+    assert "<tune cell" not in trial.error
+
+
+def test_the_text_view_agrees_with_the_study_on_time(client, db):
+    stream = io.StringIO()
+
+    class Captured(TextProgress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, stream=stream, **kwargs)
+
+    study = nbtune.tune(converging, {"q": nbtune.grid(1, 2)}, searcher="grid", metric="score",
+                        mode="max", cluster=client, storage=db, study="clock",
+                        progress=Captured)
+    assert re.search(rf"\n  time +{re.escape(duration_text(study.elapsed))} · ", stream.getvalue())
+
+
+# -- a real kernel: the saved notebook holds the summary, not the widget -------------------------
+def test_the_saved_notebook_holds_the_summary_in_the_panels_place(tmp_path):
+    pytest.importorskip("nbclient")
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext nbtune",
+        "%%tune --searcher grid --metric score --mode max --study saved\n"
+        "q = grid(1, 2, 3)\n"
+        "for epoch in range(1, 4):\n"
+        "    print('a line of trial output', q, epoch)\n"
+        "    report(epoch=epoch, score=q * epoch)\n",
+        "print('NEXT', study.stop_reason)")]
+    NotebookClient(nb, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    tune_cell = nb.cells[1]
+    kinds = [set(o.get("data", {})) for o in tune_cell.outputs]
+    assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
+    pages = [o["data"]["text/html"] for o in tune_cell.outputs if "text/html" in o.get("data", {})]
+    assert len(pages) == 1 and 'class="nbtune-summary"' in pages[0]
+    assert "data:image/png;base64," in pages[0] and "trial 2 wrote 3 lines" in pages[0]
+    streams = "".join(o.get("text", "") for c in nb.cells for o in c.outputs)
+    assert "a line of trial output" not in streams  # only in the summary's <details>
+    nbformat.write(nb, str(tmp_path / "saved.ipynb"))
+    reopened = nbformat.read(str(tmp_path / "saved.ipynb"), as_version=4)
+    assert "widget-view" not in nbformat.writes(reopened)
+    assert "NEXT exhausted" in "".join(o.get("text", "") for o in reopened.cells[2].outputs)
+
+
+def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
+    res = shell.run_cell("%%tune -n 3 --metric loss --study timed\nx = uniform(0, 1)\nloss = x\n")
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    out = capsys.readouterr().out
+    assert f": 3 completed in {duration_text(study.elapsed)} (n_trials)" in out, out

@@ -1,0 +1,306 @@
+"""A trial's own output: captured per trial and per thread, bounded, stored, and never written
+into a notebook cell."""
+from __future__ import annotations
+
+import io
+import sqlite3
+import sys
+import threading
+import warnings
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+from nbtune.live import LivePanel, TextProgress
+from nbtune.run.output import (HEAD, TAIL, BoundedText, Capture, ThreadRouter, cut_note,
+                               install)
+from nbtune.storage import Storage
+
+
+# -- the bounded buffer ------------------------------------------------------------------------
+def test_a_short_text_is_kept_whole():
+    buffer = BoundedText(head=10, tail=20)
+    for part in ("abc", "def\n", "ghi"):
+        buffer.write(part)
+    assert buffer.text() == "abcdef\nghi" and buffer.cut == 0
+
+
+def test_a_long_text_keeps_its_start_and_end_and_says_how_much_was_cut():
+    text = "".join(f"line {i}\n" for i in range(20_000))
+    buffer = BoundedText()
+    for start in range(0, len(text), 37):  # written in pieces, as a program writes
+        buffer.write(text[start:start + 37])
+    kept = buffer.text()
+    cut = len(text) - HEAD - TAIL
+    assert buffer.cut == cut
+    assert kept == text[:HEAD] + cut_note(cut) + text[-TAIL:]
+    assert f"[... {cut:,} characters cut ...]" in kept
+
+
+def test_pending_lines_travel_whole_and_the_rest_with_the_result():
+    sent = []
+    capture = Capture(send=sent.append)
+    capture.write("first li")
+    assert capture.take() == {}  # no whole line yet
+    capture.write("ne\nsecond")
+    assert capture.take() == {"output": "first line\n"}
+    result = capture.result()
+    assert result["output"] == "first line\nsecond"
+    assert result["output_rest"] == {"output": "second\n", "warnings": []}
+    assert sent == []  # not streaming: lines go with reports and the result only
+
+
+def test_a_resumed_trial_keeps_what_it_wrote_before_its_pause():
+    capture = Capture(before={"output": "before the pause\n",
+                              "warnings": [{"category": "UserWarning", "message": "m",
+                                            "where": "x:1", "count": 1}]})
+    capture.write("after\n")
+    assert capture.result()["output"] == "before the pause\nafter\n"
+    assert capture.result()["warnings"][0]["message"] == "m"
+
+
+# -- routing by thread -------------------------------------------------------------------------
+def test_two_threads_printing_at_once_get_their_own_lines(capsys):
+    install()
+    assert isinstance(sys.stdout, ThreadRouter) and isinstance(sys.stderr, ThreadRouter)
+    captures = {name: Capture() for name in ("a", "b")}
+    barrier = threading.Barrier(2)
+
+    def trial(name: str) -> None:
+        token = captures[name].activate()
+        try:
+            barrier.wait()
+            for i in range(2000):
+                print(f"{name} says {i}")
+                if i % 100 == 0:
+                    print(f"{name} err {i}", file=sys.stderr)
+                    warnings.warn(f"{name} warns", UserWarning)
+        finally:
+            Capture.deactivate(token)
+
+    threads = [threading.Thread(target=trial, args=(n,)) for n in captures]
+    for t in threads:
+        t.start()
+    print("the main thread's own line")
+    for t in threads:
+        t.join()
+    for name, capture in captures.items():
+        other = "b" if name == "a" else "a"
+        text = BoundedText(head=10**7, tail=10**7)  # the same lines, unbounded, to compare
+        for i in range(2000):
+            text.write(f"{name} says {i}\n")
+            if i % 100 == 0:
+                text.write(f"{name} err {i}\n")
+        out = capture.result()
+        assert out["output"] == BoundedText(text=text.text()).text()  # its lines, in order
+        assert f"{other} says" not in out["output"] and f"{other} err" not in out["output"]
+        assert [(w["category"], w["message"]) for w in out["warnings"]] == [
+            ("UserWarning", f"{name} warns")]
+    seen = capsys.readouterr()
+    assert "the main thread's own line" in seen.out  # not a trial's: to the real stream
+    assert "says" not in seen.out + seen.err and "warns" not in seen.err
+
+
+# -- a real study ------------------------------------------------------------------------------
+def chatty(config):
+    """Prints to stdout and stderr, warns the same warning in every trial, reports."""
+    q = config["q"]
+    for epoch in range(1, 4):
+        print(f"q={q} epoch {epoch}")
+        print(f"q={q} progress {epoch}/3", file=sys.stderr)
+        warnings.warn("the optimizer did not converge", RuntimeWarning)
+        nbtune.report(epoch=epoch, score=q * epoch)
+    sys.stdout.write(f"q={q} done without a newline")
+    if q == 4:
+        print("x" * 30_000)  # a long output: bounded
+    return q * 3
+
+
+def expected(q):
+    lines = "".join(f"q={q} epoch {e}\nq={q} progress {e}/3\n" for e in range(1, 4))
+    return lines + f"q={q} done without a newline"
+
+
+def test_each_trial_keeps_its_own_output_stored_and_loaded(client, db):
+    stream = io.StringIO()
+
+    class Captured(TextProgress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, stream=stream, **kwargs)
+
+    study = nbtune.tune(chatty, {"q": nbtune.grid(1, 2, 3, 4)}, searcher="grid",
+                        metric="score", mode="max", cluster=client, storage=db, study="out",
+                        progress=Captured, show_output=True)
+    loaded = nbtune.load_study("out", storage=db)
+    for s in (study, loaded):
+        by_q = {t.config["q"]: t for t in s.trials}
+        for q in (1, 2, 3):
+            assert by_q[q].output == expected(q)
+        long = by_q[4].output
+        assert long.startswith(expected(4)) and "characters cut ...]" in long
+        assert len(long) < HEAD + TAIL + 100 and long.rstrip().endswith("x" * 100)
+        for t in s.trials:
+            assert [(w["category"], w["message"]) for w in t.warnings] == [
+                ("RuntimeWarning", "the optimizer did not converge")]
+        text = str(s.summary())
+        assert "4 trials wrote output" in text
+        assert "RuntimeWarning: the optimizer did not converge (4 trials)" in text
+        page = s.summary()._repr_html_()
+        assert page.count("the optimizer did not converge") == 1  # once per study
+        assert "raised by 4 of 4 trials" in page and "trial 3 wrote" in page
+        assert s.to_dataframe()["output_lines"].tolist()[:3] == [7, 7, 7]
+    # the stream: each line prefixed with its trial, whole lines, the warning only once
+    shown = stream.getvalue().splitlines()
+    for t in study.trials:
+        mine = [ln for ln in shown if ln.startswith(f"[trial {t.id}] q=")]
+        lines = [f"[trial {t.id}] {ln}" for ln in expected(t.config["q"]).splitlines()]
+        if t.config["q"] == 4:  # its last line goes on for 30,000 characters: its end is shown
+            lines = lines[:6]
+        assert mine[:len(lines)] == lines
+    assert sum("did not converge" in ln for ln in shown if ln.startswith("[trial")) == 1
+
+
+def test_the_panel_shows_each_trials_output_on_demand_and_streams_it(client, db):
+    study = nbtune.tune(chatty, {"q": nbtune.grid(1, 2)}, searcher="grid", metric="score",
+                        mode="max", cluster=client, storage=db, study="panel-out",
+                        progress=LivePanel, show_output=True)
+    panel = study.live
+    for t in study.trials:  # one <details> per trial that wrote something
+        assert f"<details><summary>trial {t.id} wrote 7 lines</summary><pre>" \
+               f"{expected(t.config['q']).splitlines()[0]}" in panel.outputs.value
+    assert "[trial 0] q=1 epoch 1\n[trial 0] q=1 progress 1/3" in panel.stream.value
+    assert panel.stream.layout.display is None  # shown, as asked
+    assert len(panel.lines) == 15 and not panel.fresh  # 14 lines, 1 warning; nothing piles up
+    assert "RuntimeWarning: the optimizer did not converge" in panel.warnings_html.value
+    assert "raised by 2 of 2 trials" in panel.warnings_html.value
+    quiet = nbtune.tune(chatty, {"q": nbtune.grid(1)}, searcher="grid", metric="score",
+                        mode="max", cluster=client, storage=db, study="panel-quiet",
+                        progress=LivePanel)
+    assert quiet.live.stream.layout.display == "none" and not quiet.live.lines
+    assert quiet.trials[0].output == expected(1)  # kept all the same
+
+
+def test_a_study_file_from_before_trial_output_opens_and_takes_it(client, tmp_path):
+    path = str(tmp_path / "old.db")
+    con = sqlite3.connect(path)  # the schema files had before the output columns
+    con.executescript("""
+        CREATE TABLE studies (name TEXT PRIMARY KEY, space TEXT NOT NULL, metric TEXT NOT NULL,
+            mode TEXT NOT NULL, settings TEXT NOT NULL, created REAL NOT NULL,
+            updated REAL NOT NULL, status TEXT NOT NULL);
+        CREATE TABLE trials (study TEXT NOT NULL, id INTEGER NOT NULL, config TEXT NOT NULL,
+            state TEXT NOT NULL, value REAL, metrics TEXT, error TEXT, worker TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, created REAL, started REAL, finished REAL,
+            PRIMARY KEY (study, id));
+        CREATE TABLE reports (study TEXT NOT NULL, trial INTEGER NOT NULL,
+            attempt INTEGER NOT NULL, seq INTEGER NOT NULL, time REAL NOT NULL,
+            data TEXT NOT NULL, PRIMARY KEY (study, trial, attempt, seq));
+    """)
+    space = nbtune.Space({"q": nbtune.grid(1, 2)})
+    con.execute("INSERT INTO studies VALUES ('old', ?, 'score', 'max', '{}', 0, 0, "
+                "'finished: exhausted')", (space.to_json(),))
+    con.execute("INSERT INTO trials VALUES ('old', 0, '{\"q\": 1}', 'completed', 3.0, NULL, "
+                "NULL, NULL, 1, 0, 0, 1)")
+    con.commit()
+    con.close()
+    old = nbtune.load_study("old", storage=path)
+    assert old.trials[0].output == "" and old.trials[0].warnings == []
+    study = nbtune.tune(chatty, space, searcher="grid", metric="score", mode="max",
+                        cluster=client, storage=path, study="old", resume=True, progress=False)
+    assert len(study.trials) == 2
+    assert nbtune.load_study("old", storage=path).trials[1].output == expected(2)
+    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(trials)")}
+    assert {"output", "warnings"} <= columns
+    Storage(path).close()  # opening it again adds nothing twice
+
+
+# -- in a real kernel: nothing a trial prints lands in a cell ------------------------------------
+BACKGROUND = """%%tune --searcher grid --concurrency 2 --metric score --mode max --study bg --background
+q = grid(1, 2, 3, 4)
+import time, sys
+for epoch in range(1, 6):
+    print(f"TRIALLINE q={q} epoch {epoch}")
+    print(f"TRIALERR q={q} epoch {epoch}", file=sys.stderr)
+    time.sleep(0.3)
+    report(epoch=epoch, score=q * epoch)
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    pytest.importorskip("jupyter_client")
+    pytest.importorskip("ipykernel")
+    from test_interrupt import Kernel
+
+    folder = tmp_path_factory.mktemp("output")
+    k = Kernel(folder, str(folder / "studies.db"))
+    yield k
+    k.close()
+
+
+def test_a_background_studys_lines_stay_out_of_the_next_cell(kernel):
+    first = kernel.run(BACKGROUND, timeout=120)
+    assert first.status == "ok" and "runs in the background" in first.stdout, first
+    # the next cell runs while the trials print
+    other = kernel.run("import time\nfor i in range(8):\n    time.sleep(0.5)\n"
+                       "    print('OTHER', i, len(study.trials))\n", timeout=60)
+    assert other.status == "ok" and "OTHER 7" in other.stdout, other
+    kernel.ok("study.wait()", timeout=120)
+    outputs = kernel.value("{t.config['q']: t.output for t in study.trials}")
+    for reply in (first, other):
+        assert "TRIAL" not in reply.stdout + reply.stderr, reply
+    for q, text in outputs.items():
+        assert text == "".join(f"TRIALLINE q={q} epoch {e}\nTRIALERR q={q} epoch {e}\n"
+                               for e in range(1, 6))
+    loaded = nbtune.load_study("bg", storage=kernel.db)  # another process reads the same
+    assert {t.config["q"]: t.output for t in loaded.trials} == outputs
+    done = kernel.run("print('LAST', study.stop_reason)", timeout=60)
+    assert "TRIAL" not in done.stdout + done.stderr and "LAST exhausted" in done.stdout
+
+
+def printing_resumable(config):
+    """Prints each epoch; resumes after the epoch of its checkpoint."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint + 1 if checkpoint is not None else 1
+    print("resumed" if checkpoint is not None else "fresh")
+    for epoch in range(first, 5):
+        print(f"epoch {epoch}")
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint=epoch)
+
+
+def test_a_paused_trial_keeps_what_it_wrote_before_the_pause(client, db):
+    from test_pause import PauseOnceAt
+
+    study = nbtune.tune(printing_resumable, {"q": nbtune.grid(1, 2)}, searcher="grid",
+                        metric="score", mode="max", scheduler=PauseOnceAt(2), concurrency=1,
+                        cluster=client, storage=db, study="paused", progress=False)
+    for s in (study, nbtune.load_study("paused", storage=db)):
+        for t in s.trials:
+            assert t.state == T.COMPLETED
+            assert t.output == "fresh\nepoch 1\nepoch 2\nresumed\nepoch 3\nepoch 4\n"
+
+
+def interleaved(config):
+    """Prints a line, sleeps, prints again: two of these in one process interleave in time."""
+    import time
+
+    for i in range(20):
+        print(f"trial q={config['q']} line {i}")
+        time.sleep(0.01)
+    return config["q"]
+
+
+def test_trials_in_threads_of_one_worker_keep_their_own_lines(db):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        study = nbtune.tune(interleaved, {"q": nbtune.grid(1, 2, 3, 4)}, searcher="grid",
+                            metric="value", cluster=client, storage=db, study="threads",
+                            progress=False)
+        assert len({t.worker for t in study.trials}) == 1
+        spans = sorted((t.started, t.finished) for t in study.trials)
+        assert any(a[1] > b[0] for a, b in zip(spans, spans[1:]))  # they ran side by side
+        for t in study.trials:
+            assert t.output == "".join(f"trial q={t.config['q']} line {i}\n" for i in range(20))
