@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from .run.events import Observer
 from .trial import Trial
@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS reports (
     PRIMARY KEY (study, trial, attempt, seq)
 );
 """
+
+T = TypeVar("T")
 
 _TRIAL_COLUMNS = ("id", "config", "state", "value", "metrics", "error", "worker", "attempts",
                   "created", "started", "finished", "output", "warnings")
@@ -213,20 +215,29 @@ class Storage:
         with self._lock:
             return self._retry(lambda: self._db.execute(sql, tuple(args)).fetchall())
 
-    def _transaction(self, statements: list[tuple[str, tuple]]) -> None:
-        """Run ``statements`` as one transaction (retried whole while the file is locked)."""
-        def run() -> None:
+    def immediate(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)`` inside one write transaction (``BEGIN IMMEDIATE``: no other
+        writer between its reads and its writes), retried whole while the file is locked."""
+        def run() -> T:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, args in statements:
-                    self._db.execute(sql, args)
+                out = work(self._db)
                 self._db.execute("COMMIT")
+                return out
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
 
         with self._lock:
-            self._retry(run)
+            return self._retry(run)
+
+    def _transaction(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run ``statements`` as one transaction (retried whole while the file is locked)."""
+        def run(db: sqlite3.Connection) -> None:
+            for sql, args in statements:
+                db.execute(sql, args)
+
+        self.immediate(run)
 
     # -- studies -------------------------------------------------------------------------
     def study_names(self) -> list[str]:
@@ -314,118 +325,11 @@ class Storage:
         return trials
 
 
-class StudyBusy(StorageError):
-    """The study is being run by another process (or another run in this one): its lease is held."""
-
-
-HEARTBEAT_EVERY = 5.0  # seconds between two renewals of a running study's lease
-STALE_AFTER = 30.0  # a lease not renewed for this long belongs to a process that died
-
-
-def _this_process() -> tuple[str, int, float | None]:
-    import socket
-
-    import psutil
-
-    pid = os.getpid()
-    try:
-        started = psutil.Process(pid).create_time()
-    except Exception:
-        started = None
-    return socket.gethostname(), pid, started
-
-
-def _owner_alive(host: str, pid: int, pid_started: float | None, heartbeat: float) -> bool:
-    """Whether a lease's owner still runs: renewed lately, and, on this host, its process there
-    (the same process: a pid the system gave to another since does not count)."""
-    import psutil
-
-    if time.time() - heartbeat > STALE_AFTER:
-        return False
-    if host != _this_process()[0]:
-        return True
-    try:
-        proc = psutil.Process(pid)
-        return pid_started is None or abs(proc.create_time() - pid_started) < 1e-3
-    except psutil.Error:
-        return False
-
-
-class Lease:
-    """The right to run one study of a file: held in its ``leases`` table, renewed every
-    :data:`HEARTBEAT_EVERY` seconds while the study runs (as Optuna's RDB heartbeat does for
-    trials), so that a second run of the same study, in this process or another, is refused,
-    and a run whose process died (not renewed for :data:`STALE_AFTER` s, or its process gone)
-    is taken over."""
-
-    def __init__(self, storage: Storage, study: str):
-        import uuid
-
-        self.storage, self.study = storage, study
-        self.owner = uuid.uuid4().hex
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def acquire(self) -> None:
-        """Take the lease, or raise :class:`StudyBusy` naming the run that holds it."""
-        host, pid, started = _this_process()
-        db, held = self.storage, []
-
-        def take() -> None:
-            db._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db._db.execute("SELECT host, pid, pid_started, acquired, heartbeat FROM "
-                                     "leases WHERE study = ?", (self.study,)).fetchone()
-                if row is not None and _owner_alive(row[0], row[1], row[2], row[4]):
-                    held.append(row)
-                else:
-                    now = time.time()
-                    db._db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   (self.study, self.owner, host, pid, started, now, now))
-                db._db.execute("COMMIT")
-            except BaseException:
-                db._db.execute("ROLLBACK")
-                raise
-
-        with db._lock:
-            db._retry(take)
-        if held:
-            other_host, other_pid, _, acquired, beat = held[0]
-            who = ("another study run in this process" if (other_host, other_pid) == (host, pid)
-                   else f"process {other_pid} on {other_host!r}")
-            since = time.strftime("%H:%M:%S", time.localtime(acquired))
-            raise StudyBusy(f"study {self.study!r} is being run by {who} (since {since}, last "
-                            f"heard {time.time() - beat:.0f} s ago): let that run end or stop it "
-                            "first, or give this study another name")
-        self._thread = threading.Thread(target=self._beat, daemon=True,
-                                        name=f"nbtune-lease-{self.study}")
-        self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY):
-            try:
-                self.storage._run("UPDATE leases SET heartbeat = ? WHERE study = ? AND owner = ?",
-                                  (time.time(), self.study, self.owner))
-            except Exception:  # a locked or failing file: the loop reports that itself
-                pass
-
-    def release(self) -> None:
-        """Give the lease back (idempotent); best effort where the file fails."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(HEARTBEAT_EVERY + 1)
-        try:
-            self.storage._run("DELETE FROM leases WHERE study = ? AND owner = ?",
-                              (self.study, self.owner))
-        except Exception:
-            pass
-
-
 class StorageRecorder(Observer):
     """Writes a running study's events to a :class:`Storage` as they happen, and gives the study's
-    :class:`Lease` back when it ends."""
+    :class:`~nbtune.lease.Lease` back when it ends."""
 
-    def __init__(self, storage: Storage, study: str, lease: Lease | None = None):
+    def __init__(self, storage: Storage, study: str, lease: Any = None):
         self.storage, self.study, self.lease = storage, study, lease
 
     def study_started(self, info):

@@ -19,7 +19,8 @@ from .run.workers import connect
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
 from .space import Space, as_space
-from .storage import Lease, Storage, StorageRecorder
+from .lease import Lease
+from .storage import Storage, StorageRecorder
 from .live import make_progress
 from .study import Study
 from .resume import StudyExists, new_settings, resumed_settings
