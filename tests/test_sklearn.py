@@ -1,0 +1,229 @@
+"""nbtune.SearchCV against scikit-learn's own searches, on a real LocalCluster."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
+                                     cross_val_score)
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+import nbtune
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X[::2]), y[::2]  # 285 rows
+
+
+def search(estimator, space, client, **kwargs):
+    kwargs.setdefault("progress", False)
+    return nbtune.SearchCV(estimator, space, cluster=client, **kwargs)
+
+
+def by_params(results):
+    """Row index of each candidate, keyed by its sorted params."""
+    return {tuple(sorted((k, repr(v)) for k, v in p.items())): i
+            for i, p in enumerate(results["params"])}
+
+
+def test_grid_cv_results_match_gridsearchcv(client, cancer):
+    X, y = cancer
+    grid = {"C": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]}
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    ours = search(LogisticRegression(max_iter=1000), grid, client, searcher="grid", cv=cv,
+                  return_train_score=True).fit(X, y)
+    theirs = GridSearchCV(LogisticRegression(max_iter=1000), grid, cv=cv,
+                          return_train_score=True).fit(X, y)
+    a, b = ours.cv_results_, theirs.cv_results_
+    assert set(a) == set(b)
+    assert len(a["params"]) == 8 and ours.n_splits_ == 4
+    rows_a, rows_b = by_params(a), by_params(b)
+    assert rows_a.keys() == rows_b.keys()
+    for key, i in rows_a.items():
+        j = rows_b[key]
+        for name in b:
+            if "time" in name or name == "params":
+                continue
+            if name.startswith("param_"):
+                assert a[name][i] == b[name][j]
+            else:
+                assert abs(a[name][i] - b[name][j]) <= 1e-12, (name, a[name][i], b[name][j])
+    assert ours.best_params_ == theirs.best_params_
+    assert ours.best_score_ == pytest.approx(theirs.best_score_, abs=1e-12)
+    assert ours.best_estimator_.get_params() == theirs.best_estimator_.get_params()
+    assert ours.refit_time_ >= 0 and ours.study_.best.config["C"] == ours.best_params_["C"]
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
+    assert ours.score(X, y) == theirs.score(X, y)
+    assert list(ours.classes_) == [0, 1] and ours.n_features_in_ == X.shape[1]
+    frame = pd.DataFrame(ours.cv_results_)
+    assert len(frame) == 8 and "mean_test_score" in frame
+
+
+def test_clone_and_nested_cross_validation(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-3, 1e2)}, client,
+               n_trials=4, cv=3, seed=0)
+    twin = clone(s)
+    assert twin is not s and twin.cluster is client
+    assert twin.get_params()["estimator__max_iter"] == 500
+    assert twin.set_params(n_trials=3).n_trials == 3 and s.n_trials == 4
+    scores = cross_val_score(s, X, y, cv=3)
+    assert scores.shape == (3,) and (scores > 0.85).all()
+    assert not hasattr(s, "cv_results_")  # cross_val_score fitted clones
+
+
+def test_pipeline_inside_with_estimators_in_the_space(client, cancer):
+    X, y = cancer
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))])
+    space = {"scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
+             "clf__C": nbtune.loguniform(1e-2, 10.0)}
+    s = search(pipe, space, client, n_trials=6, cv=3, seed=1).fit(X, y)
+    kinds = {type(v).__name__ for v in s.cv_results_["param_scale"]}
+    assert kinds <= {"StandardScaler", "MinMaxScaler", "str"} and len(kinds) >= 2
+    assert isinstance(s.best_estimator_, Pipeline)
+    assert s.best_estimator_.named_steps["clf"].C == s.best_params_["clf__C"]
+    # the study stores labels (a study file holds JSON only), the results the objects
+    labels = {t.config["scale"] for t in s.study_.trials}
+    assert labels <= {"StandardScaler()", "MinMaxScaler()", "passthrough"}
+    assert s.predict(X[:5]).shape == (5,)
+
+
+def test_searchcv_inside_a_pipeline(client, cancer):
+    X, y = cancer
+    inner = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3)
+    pipe = make_pipeline(MinMaxScaler(), inner).fit(X, y)
+    assert pipe.score(X, y) > 0.9
+    assert pipe[-1].best_params_["C"] in (0.1, 1.0) and len(pipe[-1].cv_results_["params"]) == 2
+
+
+def test_regressor_with_distributions_sparse_and_pandas(client):
+    X, y = load_diabetes(return_X_y=True)
+    space = {"alpha": stats.loguniform(1e-3, 1e2), "tol": stats.expon(scale=1e-3)}
+    dense = search(Ridge(), space, client, n_trials=5, cv=3, seed=2,
+                   scoring="neg_mean_squared_error").fit(X, y)
+    assert (dense.cv_results_["mean_test_score"] < 0).all()
+    assert all(1e-3 <= p["alpha"] <= 1e2 and p["tol"] > 0 for p in dense.cv_results_["params"])
+    sparse = search(Ridge(), space, client, n_trials=5, cv=3, seed=2,
+                    scoring="neg_mean_squared_error").fit(scipy.sparse.csr_matrix(X), y)
+    assert sparse.cv_results_["params"] == dense.cv_results_["params"]  # same seed, same draws
+    np.testing.assert_allclose(sparse.cv_results_["mean_test_score"],
+                               dense.cv_results_["mean_test_score"], rtol=1e-3)  # iterative solver
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    pandas = search(Ridge(), {"alpha": [0.1, 1.0]}, client, cv=3).fit(frame, pd.Series(y))
+    assert list(pandas.feature_names_in_) == list(frame.columns)
+    assert pandas.predict(frame.iloc[:3]).shape == (3,)
+
+
+def test_fit_params_are_indexed_per_fold_and_routed_to_the_estimator(client, cancer):
+    X, y = cancer
+    weights = np.where(y == 1, 5.0, 0.2)
+    cv = KFold(3, shuffle=True, random_state=3)
+    s = search(LogisticRegression(max_iter=500), {"C": [0.05]}, client, cv=cv)
+    s.fit(X, y, sample_weight=weights)
+    for i, (train, test) in enumerate(cv.split(X, y)):
+        est = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train],
+                                                           sample_weight=weights[train])
+        assert s.cv_results_[f"split{i}_test_score"][0] == est.score(X[test], y[test])
+    unweighted = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train])
+    assert unweighted.score(X[test], y[test]) != est.score(X[test], y[test])  # weights matter
+
+
+def test_groups_reach_the_splitter(client):
+    X, y = load_iris(return_X_y=True)
+    groups = np.arange(len(y)) % 5
+    ours = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client,
+                  searcher="grid", cv=GroupKFold(5)).fit(X, y, groups=groups)
+    theirs = GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]},
+                          cv=GroupKFold(5)).fit(X, y, groups=groups)
+    for key, i in by_params(ours.cv_results_).items():
+        j = by_params(theirs.cv_results_)[key]
+        for k in range(5):
+            name = f"split{k}_test_score"
+            assert ours.cv_results_[name][i] == theirs.cv_results_[name][j]
+
+
+def test_multimetric_scoring_with_refit_by_name_and_refit_callable(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": [0.01, 1.0]}, client, cv=3,
+               scoring={"acc": "accuracy", "auc": "roc_auc"}, refit="auc").fit(X, y)
+    r = s.cv_results_
+    assert {"mean_test_acc", "mean_test_auc", "rank_test_acc", "rank_test_auc"} <= set(r)
+    assert s.best_score_ == r["mean_test_auc"].max()
+    assert s.score(X, y) == pytest.approx(s.scorer_["auc"](s.best_estimator_, X, y))
+
+    def simplest(results):  # the smallest C
+        return int(np.argmin([p["C"] for p in results["params"]]))
+
+    c = search(LogisticRegression(max_iter=500), {"C": [0.01, 1.0]}, client, cv=3,
+               refit=simplest).fit(X, y)
+    assert c.best_params_ == {"C": 0.01} and not hasattr(c, "best_score_")
+    assert c.best_estimator_.C == 0.01
+
+
+def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, cancer):
+    X, y = cancer
+    space = {"C": [1.0, -1.0]}  # C must be positive: that candidate fails on every fold
+    with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6"):
+        s = search(LogisticRegression(max_iter=500), space, client, cv=3,
+                   searcher="grid").fit(X, y)
+    failed = [i for i, p in enumerate(s.cv_results_["params"]) if p["C"] == -1.0]
+    assert np.isnan(s.cv_results_["mean_test_score"][failed[0]])
+    assert s.cv_results_["rank_test_score"][failed[0]] == 2 and s.best_params_ == {"C": 1.0}
+    with pytest.raises(ValueError, match=r"(?s)failed with error_score='raise'.*'C' parameter"):
+        search(LogisticRegression(max_iter=500), {"C": [-1.0]}, client, cv=3,
+               error_score="raise").fit(X, y)
+
+
+@pytest.mark.parametrize("estimator, kwargs, message", [
+    (LogisticRegression(), dict(scheduler="asha", resource="partial_fit"),
+     r"resource='partial_fit' needs an estimator with partial_fit, and LogisticRegression has "
+     r"none: use resource='n_samples'"),
+    (LogisticRegression(), dict(scheduler="asha", resource="n_estimators"),
+     r"resource 'n_estimators' is not a parameter of LogisticRegression"),
+    (make_pipeline(StandardScaler(), Ridge()), dict(scheduler="asha", resource="ridge__max_iter"),
+     r"resource 'ridge__max_iter' needs warm starts, and Pipeline has no "
+     r"'ridge__warm_start' parameter"),
+    (LogisticRegression(), dict(cv=1), r"cv=1 is too few folds: cross-validation needs cv >= 2"),
+])
+def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer):
+    X, y = cancer
+    s = nbtune.SearchCV(estimator, {}, cluster="tcp://127.0.0.1:1", progress=False, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        s.fit(X, y)  # the address leads nowhere: the error comes before any connection
+
+
+def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer):
+    X, y = cancer
+    s = nbtune.SearchCV(LogisticRegression(), {"Cc": [1.0]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"space key 'Cc' is not a parameter of "
+                                         r"LogisticRegression \(did you mean 'C'\?\); its "
+                                         r"parameters are: C, class_weight, dual"):
+        s.fit(X, y)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    s = nbtune.SearchCV(pipe, {"C": [1.0]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"space key 'C' is not a parameter of Pipeline \(did "
+                                         r"you mean 'logisticregression__C'\?\)"):
+        s.fit(X, y)
+
+
+def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
+    X, y = cancer
+    for space, message in (([{"C": [1.0]}], "a list of grids"),
+                           ({"C": {"a": 1}}, "space entry 'C' is a dict"),
+                           ({"C": stats.uniform(0, 1)}, "cannot enumerate")):
+        s = nbtune.SearchCV(LogisticRegression(), space, searcher="grid",
+                            cluster="tcp://127.0.0.1:1")
+        with pytest.raises(ValueError, match=message):
+            s.fit(X, y)
