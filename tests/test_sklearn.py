@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import scipy.sparse
 from scipy import stats
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import FitFailedWarning
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      cross_val_score)
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -227,3 +227,136 @@ def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
                             cluster="tcp://127.0.0.1:1")
         with pytest.raises(ValueError, match=message):
             s.fit(X, y)
+
+
+# -- early stopping ------------------------------------------------------------------------------
+class Counter(ClassifierMixin, BaseEstimator):
+    """Scores q times the partial_fit calls it had: an epoch lost or repeated on resume shows."""
+
+    def __init__(self, q=1.0):
+        self.q = q
+
+    def partial_fit(self, X, y, classes=None):
+        if not hasattr(self, "calls_"):
+            assert classes is not None, "the first partial_fit of a classifier gets the classes"
+            self.classes_, self.calls_ = np.asarray(classes), 0
+        self.calls_ += 1
+        return self
+
+    def fit(self, X, y):
+        return self.partial_fit(X, y, np.unique(y))
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+    def score(self, X, y):
+        return self.q * self.calls_
+
+
+class Grower(RegressorMixin, BaseEstimator):
+    """An ensemble that grows under warm starts; scores q * trees + fits / 1000, NaN when a fit
+    rebuilt trees it had (warm_start not set)."""
+
+    def __init__(self, n_estimators=10, warm_start=False, q=1.0):
+        self.n_estimators, self.warm_start, self.q = n_estimators, warm_start, q
+
+    def fit(self, X, y):
+        if self.warm_start and hasattr(self, "trees_"):
+            self.built_ += self.n_estimators - self.trees_
+            self.fits_ += 1
+        else:
+            self.built_, self.fits_ = self.n_estimators, 1
+        self.trees_ = self.n_estimators
+        return self
+
+    def predict(self, X):
+        return np.zeros(X.shape[0])
+
+    def score(self, X, y):
+        return self.q * self.trees_ + self.fits_ / 1000 if self.built_ == self.trees_ else np.nan
+
+
+def reported(study, key):
+    return {t.id: [r[key] for r in t.reports] for t in study.trials}
+
+
+def test_partial_fit_trials_pause_and_resume_from_their_fold_checkpoints(client, cancer):
+    X, y = cancer
+    s = search(Counter(), {"q": [9, 8, 7, 6, 5, 4, 3, 2, 1]}, client, cv=2, scheduler="asha",
+               scheduler_options={"type": "promotion"}, max_t=9, grace_period=1, seed=0)
+    s.fit(X, y)
+    assert s.study_.settings["resource"] == "epoch"
+    epochs = reported(s.study_, "epoch")
+    for trial in s.study_.trials:
+        for rep in trial.reports:  # every fold trained exactly `epoch` epochs, none repeated
+            assert rep["mean_test_score"] == trial.config["q"] * rep["epoch"]
+            assert rep["split0_test_score"] == rep["split1_test_score"]
+    assert all(v == [1, 3, 9][:len(v)] for v in epochs.values())  # paused, then resumed
+    resumed = [t for t in s.study_.trials if epochs[t.id] == [1, 3, 9]]
+    assert 9 in {t.config["q"] for t in resumed}  # the best is promoted at every rung
+    assert sum(len(v) == 1 for v in epochs.values()) >= 5  # most stop at the first rung
+    assert sorted(s.cv_results_["n_resources"]) == sorted(len(v) and v[-1] for v in
+                                                          epochs.values())
+    assert s.best_params_ == {"q": 9} and s.best_score_ == 81
+    assert s.best_estimator_.calls_ == 9  # refitted with as many partial_fit epochs
+
+
+def test_a_warm_start_parameter_grows_between_rungs(client):
+    X, y = load_diabetes(return_X_y=True)
+    s = search(Grower(n_estimators=9), {"q": [float(q) for q in range(1, 10)]}, client, cv=2,
+               scheduler="asha", scheduler_options={"type": "promotion"}, seed=0)
+    s.fit(X, y)  # max_t: the estimator's n_estimators; grace period max(1, 9 // 3**3)
+    assert s.study_.settings["rung_levels"] == [1, 3, 9]
+    for trial in s.study_.trials:
+        for k, rep in enumerate(trial.reports, start=1):  # one fold estimator, k warm fits
+            assert rep["mean_test_score"] == pytest.approx(trial.config["q"] * rep["n_estimators"]
+                                                           + k / 1000)
+    top = s.best_index_
+    assert s.cv_results_["n_resources"][top] == 9 and s.best_params_["q"] == 9.0
+    assert s.best_params_["n_estimators"] == 9 and s.best_estimator_.n_estimators == 9
+    assert [r["n_estimators"] for r in s.study_.trials[s.best_index_].reports] == [1, 3, 9]
+
+
+def test_n_samples_and_partial_fit_of_real_estimators_stop_the_poor_candidates(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-4, 1e2)}, client,
+               cv=3, scheduler="asha", resource="n_samples", reduction_factor=2, n_trials=12,
+               seed=4).fit(X, y)
+    levels = s.study_.settings["rung_levels"]
+    assert levels[-1] == min(len(tr) for tr, _ in StratifiedKFold(3).split(X, y)) == 190
+    assert set(s.cv_results_["n_resources"]) <= set(levels)
+    assert min(s.cv_results_["n_resources"]) < 190  # some stopped early
+    assert s.cv_results_["n_resources"][s.best_index_] == 190
+    sgd = search(SGDClassifier(random_state=0), {"alpha": stats.loguniform(1e-6, 1.0)}, client,
+                 cv=3, scheduler="asha", max_t=9, n_trials=9, seed=5).fit(X, y)
+    assert sgd.study_.settings["resource"] == "epoch"  # resource="auto": partial_fit
+    assert min(sgd.cv_results_["n_resources"]) < 9 and sgd.best_score_ > 0.8
+    assert hasattr(sgd.best_estimator_, "coef_")
+
+
+def test_auto_resource_picks_what_the_estimator_allows():
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    from nbtune.sklearn.checks import auto_resource, resource_kind
+
+    assert auto_resource(MLPClassifier()) == "partial_fit"
+    assert auto_resource(RandomForestClassifier()) == "n_estimators"
+    assert auto_resource(make_pipeline(StandardScaler(), HistGradientBoostingClassifier())) \
+        == "histgradientboostingclassifier__max_iter"
+    assert auto_resource(Ridge()) == "n_samples"
+    assert resource_kind(HistGradientBoostingClassifier(), "max_iter")[2] is True  # a total
+    assert resource_kind(SGDRegressor(), "max_iter")[2] is False  # more per warm fit
+
+
+def test_hyperband_runs_its_brackets_on_partial_fit_epochs(client, cancer):
+    X, y = cancer
+    s = search(Counter(), {"q": stats.uniform(0, 1)}, client, cv=2, scheduler="hyperband",
+               max_t=9, seed=6).fit(X, y)  # n_trials "auto": the 17 trials of its brackets
+    assert len(s.study_.trials) == 17 and s.study_.stop_reason == "scheduler"
+    assert sorted(set(s.cv_results_["n_resources"])) == [1, 3, 9]
+    for trial in s.study_.trials:
+        for rep in trial.reports:
+            assert rep["mean_test_score"] == pytest.approx(trial.config["q"] * rep["epoch"])
+    finished = s.cv_results_["n_resources"] == 9
+    assert s.best_score_ == s.cv_results_["mean_test_score"][finished].max()

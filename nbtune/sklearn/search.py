@@ -149,20 +149,19 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         top = int(getattr(sched, "max_t", None) or max_t)
         return sched, tuple(sorted({int(p) for p in points if p < top} | {top}))
 
-    def _trials(self, converted: Converted, rng: np.random.Generator) -> tuple[Any, list | None]:
-        """n_trials with "auto" resolved, and the configs of a finite space drawn without
-        replacement (as RandomizedSearchCV does for lists)."""
-        n = self.n_trials
-        if self.searcher != "random":
+    def _trials(self, converted: Converted, rng: np.random.Generator, sched: Any
+                ) -> tuple[Any, list | None]:
+        """n_trials, and the configs of a finite space drawn without replacement (as
+        RandomizedSearchCV does for lists): "auto" is all of them up to 50 (or what a hyperband
+        scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`."""
+        n, space = self.n_trials, converted.space
+        if self.searcher != "random" or any(d.values is None for d in space.values()):
             return n, None
-        space = converted.space
-        if not all(d.values is not None for d in space.values()):
-            return (DEFAULT_TRIALS if n == "auto" else n), None
         size = math.prod(len(d.values) for d in space.values())
         if size > GRID_LIMIT:
-            return (DEFAULT_TRIALS if n == "auto" else n), None
+            return n, None
         if n == "auto" or n is None:
-            n = min(DEFAULT_TRIALS, size)
+            n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
         elif n > size:
             warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
                           f"{size}; give a distribution for a parameter to draw more",
@@ -199,7 +198,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             sched, levels = self._schedule(converted.space, metric, key, max_t, self.seed)
             resource = Resource(kind, key, levels, warm, cumulative, classes,
                                 int(rng.integers(2 ** 31)))
-        n_trials, points = self._trials(converted, rng)
+        n_trials, points = self._trials(converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource)
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
