@@ -305,7 +305,7 @@ def test_a_warm_start_parameter_grows_between_rungs(client):
     X, y = load_diabetes(return_X_y=True)
     s = search(Grower(n_estimators=9), {"q": [float(q) for q in range(1, 10)]}, client, cv=2,
                scheduler="asha", scheduler_options={"type": "promotion"}, seed=0)
-    s.fit(X, y)  # max_t: the estimator's n_estimators; grace period max(1, 9 // 3**3)
+    s.fit(X, y)  # max_t: the estimator's n_estimators; grace period 9 / 3**3, rounded up
     assert s.study_.settings["rung_levels"] == [1, 3, 9]
     for trial in s.study_.trials:
         for k, rep in enumerate(trial.reports, start=1):  # one fold estimator, k warm fits
@@ -360,3 +360,35 @@ def test_hyperband_runs_its_brackets_on_partial_fit_epochs(client, cancer):
             assert rep["mean_test_score"] == pytest.approx(trial.config["q"] * rep["epoch"])
     finished = s.cv_results_["n_resources"] == 9
     assert s.best_score_ == s.cv_results_["mean_test_score"][finished].max()
+
+
+def test_the_resource_parameter_cannot_also_be_searched(cancer):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = cancer
+    s = nbtune.SearchCV(RandomForestClassifier(), {"n_estimators": [10, 20]}, scheduler="asha",
+                        cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"'n_estimators' is both the resource and a key of the "
+                                         r"space"):
+        s.fit(X, y)
+
+
+def test_scikit_learn_spaces_become_nbtune_spaces():
+    from nbtune.sklearn.space import convert
+
+    scaler = StandardScaler()
+    c = convert({"a": stats.uniform(1, 2), "b": stats.loguniform(1e-3, 1.0),
+                 "c": stats.randint(1, 10), "d": stats.norm(5, 2), "e": [scaler, "passthrough"],
+                 "f": [(8,), (8, 8)], "g": np.array([0.1, 1.0]), "h": 3})
+    space = c.space
+    assert space["a"] == nbtune.uniform(1, 3) and space["b"] == nbtune.loguniform(1e-3, 1.0)
+    assert space["c"] == nbtune.randint(1, 9) and space["h"] == nbtune.fixed(3)
+    assert space["e"] == nbtune.choice("StandardScaler()", "passthrough")
+    assert space["f"] == nbtune.choice("(8,)", "(8, 8)") and space["g"] == nbtune.choice(0.1, 1.0)
+    draws = np.array([space.sample(i)["d"] for i in range(2000)])
+    assert abs(draws.mean() - 5) < 0.2 and abs(draws.std() - 2) < 0.2  # its own law
+    assert space["d"].to_dict()["type"] == "uniform"  # stored as its range: JSON only
+    nbtune.Space.from_json(space.to_json())
+    params = c.params({"e": "StandardScaler()", "f": "(8, 8)", "h": 3})
+    assert params["e"] is scaler and params["f"] == (8, 8) and params["h"] == 3
+    assert convert({"a": [1, 2]}, "grid").space["a"] == nbtune.grid(1, 2)

@@ -136,7 +136,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         """The scheduler object, and the resource levels a trial is scored at."""
         options = dict(self.scheduler_options or {})
         eta = check_reduction_factor(self.reduction_factor)
-        grace = self.grace_period or max(1, max_t // eta ** 3)
+        grace = self.grace_period or max(1, -(-max_t // eta ** 3))  # three rungs below max_t
         if self.scheduler is None:
             return None, (max_t,)
         if isinstance(self.scheduler, str) and self.scheduler.lower() in ("asha", "hyperband"):
@@ -160,7 +160,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         size = math.prod(len(d.values) for d in space.values())
         if size > GRID_LIMIT:
             return n, None
-        if n == "auto" or n is None:
+        if n is None:
+            n = size
+        elif n == "auto":
             n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
         elif n > size:
             warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
@@ -193,6 +195,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         resource, sched = None, None
         if found is not None:
             kind, warm, cumulative, key = found
+            if kind == PARAM and key in converted.space:
+                raise ValueError(f"{key!r} is both the resource and a key of the space: early "
+                                 f"stopping sets it rung by rung; drop it from the space, or "
+                                 f"choose another resource")
             max_t = self.max_t or checks.default_max_t(self.estimator, kind, key,
                                                        min(len(tr) for tr, _ in splits))
             sched, levels = self._schedule(converted.space, metric, key, max_t, self.seed)
@@ -236,7 +242,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     def _collect(self, study: Study, converted: Converted, names: list[str],
                  resource: Resource | None) -> None:
         """cv_results_ from the trials that have an evaluation, in trial order."""
-        rows, params, levels, self._trial_ids = [], [], [], []
+        rows, params, levels = [], [], []
         for trial in study.trials:
             ev = evaluation(trial, self.n_splits_, names[0])
             if ev is None:
@@ -248,7 +254,6 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     p[resource.key] = int(ev[resource.key])
             rows.append(ev)
             params.append(p)
-            self._trial_ids.append(trial.id)
         if not rows:
             errors = [t.error for t in study.trials if t.error]
             why = f": {errors[0].strip().splitlines()[-1]}" if errors else ""
