@@ -110,11 +110,11 @@ def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> list[tuple[f
     return points
 
 
-def run_nbtune(task: dict, budget: float, seed: int, client) -> tuple[list, dict]:
+def run_nbtune(task: dict, budget: float, seed: int, client, kind: str) -> tuple[list, dict]:
     """(seconds since start, best score so far) at each candidate trained to max_t."""
     search = nbtune.SearchCV(task["estimator"], task["space"], cv=folds(), scheduler="asha",
-                             n_trials=None, max_time=budget, seed=seed, refit=False,
-                             cluster=client, progress=False)
+                             scheduler_options={"type": kind}, n_trials=None, max_time=budget,
+                             seed=seed, refit=False, cluster=client, progress=False)
     start = time.time()
     search.fit(task["X"], task["y"])
     study = search.study_
@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per search")
     parser.add_argument("--tasks", default="mlp,hgb,pipeline")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--type", default="stopping", choices=("stopping", "promotion"),
+                        help="ASHA's type")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from distributed import Client, LocalCluster
@@ -149,12 +151,12 @@ def main() -> None:
     rows = []
     for name in args.tasks.split(","):
         task = all_tasks[name]
-        ours, info = run_nbtune(task, args.budget, args.seed, client)
+        ours, info = run_nbtune(task, args.budget, args.seed, client, args.type)
         base = {kind: run_sklearn(kind, task, args.budget, args.seed)
                 for kind in ("random", "halving")}
         our_best = ours[-1][1] if ours else float("nan")
-        print(f"\n{name}: SearchCV+ASHA best {our_best:.4f} ({info['trials']} trials, "
-              f"{info['completed']} to max_t, rungs {info['levels']})")
+        print(f"\n{name}: SearchCV+ASHA ({args.type}) best {our_best:.4f} "
+              f"({info['trials']} trials, {info['completed']} to max_t, rungs {info['levels']})")
         for kind, points in base.items():
             if not points:
                 print(f"  {kind}: no search ended within the budget")

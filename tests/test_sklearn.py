@@ -392,3 +392,19 @@ def test_scikit_learn_spaces_become_nbtune_spaces():
     params = c.params({"e": "StandardScaler()", "f": "(8, 8)", "h": 3})
     assert params["e"] is scaler and params["f"] == (8, 8) and params["h"] == 3
     assert convert({"a": [1, 2]}, "grid").space["a"] == nbtune.grid(1, 2)
+
+
+def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, tmp_path,
+                                                           monkeypatch):
+    X, y = cancer
+    monkeypatch.chdir(tmp_path)
+    search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3).fit(X, y)
+    assert not list(tmp_path.glob("*.db"))  # nothing left in the working folder
+    s = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3, storage=db,
+               study="lr").fit(X, y)
+    stored = nbtune.load_study("lr", storage=db)
+    assert stored.metric == "mean_test_score" and stored.mode == "max"
+    assert {t.config["C"] for t in stored.trials} == {0.1, 1.0}
+    assert stored.best.value == s.best_score_
+    assert stored.trials[0].metrics["split0_test_score"] == s.study_.trials[0].metrics[
+        "split0_test_score"]

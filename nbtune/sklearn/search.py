@@ -1,4 +1,4 @@
-"""``nbtune.SearchCV``: scikit-learn's hyperparameter search on a Dask cluster, with early stopping."""
+"""``nbtune.SearchCV``: scikit-learn's hyperparameter search on Dask, with early stopping."""
 from __future__ import annotations
 
 import itertools
@@ -18,7 +18,7 @@ from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor
 from ..study import Study
 from . import checks
-from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
+from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .results import evaluation, format_results
 from .space import Converted, convert
 
@@ -164,7 +164,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             n = size
         elif n == "auto":
             n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
-        elif n > size:
+        elif isinstance(n, int) and n > size:
             warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
                           f"{size}; give a distribution for a parameter to draw more",
                           UserWarning, stacklevel=3)
@@ -212,7 +212,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         study = nbtune.tune(fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                             seed=self.seed, cluster=self.cluster, storage=self.storage,
                             study=self.study, max_time=self.max_time, searcher=self.searcher,
-                            points_to_evaluate=points, scheduler=sched or None,
+                            points_to_evaluate=points, scheduler=sched,
                             resource=resource.key if resource else EPOCH, observers=[failures],
                             progress=self.progress, background=True)
         self._wait(study, failures)
