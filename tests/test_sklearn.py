@@ -408,3 +408,15 @@ def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, t
     assert stored.best.value == s.best_score_
     assert stored.trials[0].metrics["split0_test_score"] == s.study_.trials[0].metrics[
         "split0_test_score"]
+
+
+def test_a_fitted_search_pickles_with_its_study(client, cancer):
+    import pickle
+
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-2, 10.0)}, client,
+               cv=3, n_trials=3, seed=0).fit(X, y)
+    back = pickle.loads(pickle.dumps(s))
+    np.testing.assert_array_equal(back.predict(X), s.predict(X))
+    assert back.study_.best.id == s.study_.best.id and back.best_params_ == s.best_params_
+    assert back.cluster == client.scheduler.address  # a Client travels as its address

@@ -90,6 +90,21 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         cluster = params.pop("cluster")
         return type(self)(**{k: clone(v, safe=False) for k, v in params.items()}, cluster=cluster)
 
+    def __getstate__(self) -> dict:
+        """A search pickles with its cluster's address in place of a Client or cluster object,
+        and a fitted one with a plain copy of its study (no thread, panel or scheduler)."""
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)
+        cluster = state.get("cluster")
+        if cluster is not None and not isinstance(cluster, str):
+            state["cluster"] = getattr(cluster, "scheduler_address", None) or getattr(
+                getattr(cluster, "scheduler", None), "address", None)
+        study = state.get("study_")
+        if study is not None:
+            state["study_"] = Study(study.name, study.space, study.metric, study.mode,
+                                    trials=list(study.trials), storage=study.storage,
+                                    settings=study.settings, stop_reason=study.stop_reason)
+        return state
+
     def __sklearn_tags__(self):
         from sklearn.utils import get_tags
 
