@@ -420,3 +420,12 @@ def test_a_fitted_search_pickles_with_its_study(client, cancer):
     np.testing.assert_array_equal(back.predict(X), s.predict(X))
     assert back.study_.best.id == s.study_.best.id and back.best_params_ == s.best_params_
     assert back.cluster == client.scheduler.address  # a Client travels as its address
+
+
+def test_import_nbtune_leaves_scikit_learn_until_searchcv_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, nbtune; assert 'sklearn' not in sys.modules; "
+            "from nbtune import SearchCV; assert 'sklearn' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
