@@ -48,5 +48,10 @@ bench: $(STAMP)
 bench-early-stopping: $(STAMP)
 	$(PY) benchmarks/early_stopping.py
 
+# SearchCV with ASHA against RandomizedSearchCV and HalvingRandomSearchCV (about 10 minutes)
+.PHONY: bench-searchcv
+bench-searchcv: $(STAMP)
+	$(PY) benchmarks/searchcv.py
+
 clean:
 	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

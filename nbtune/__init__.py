@@ -30,6 +30,7 @@ __all__ = [
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
     "MedianScheduler", "PercentileScheduler", "Observer", "SpaceEditor", "__version__",
+    "SearchCV",
 ]
 
 
@@ -39,6 +40,10 @@ def __getattr__(name: str):
         from .notebook.space_editor import SpaceEditor
 
         return SpaceEditor
+    if name == "SearchCV":  # likewise: scikit-learn is imported only by who uses it
+        from .sklearn import SearchCV
+
+        return SearchCV
     raise AttributeError(f"module 'nbtune' has no attribute {name!r}")
 
 

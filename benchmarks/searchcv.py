@@ -1,0 +1,184 @@
+"""nbtune.SearchCV with ASHA against scikit-learn's RandomizedSearchCV and HalvingRandomSearchCV.
+
+Three tasks, each searched by each method for the same wall-clock budget on two workers (two
+joblib processes for scikit-learn, ``n_jobs=2``; a two-worker LocalCluster of single-threaded
+workers for nbtune), on the same three stratified folds:
+
+- ``mlp``: an sgd ``MLPClassifier``, 27 epochs at most (``partial_fit`` epochs for nbtune,
+  ``max_iter`` for the halving search, 27 epochs for random search), 4,000 rows, 10 classes.
+- ``hgb``: ``HistGradientBoostingClassifier``, 243 boosting iterations at most (``max_iter``
+  grown with warm starts for nbtune, refitted per iteration count by the halving search).
+- ``pipeline``: scaler choice, PCA size, ``SVC``; training rows are the resource (``n_samples``).
+
+scikit-learn's searches have no time budget: each runs as a sequence of searches (random search
+4 candidates at a time, the halving search whole runs), with new seeds, until the budget is spent;
+a search's result counts at the moment it ends, and only if it ends within the budget. nbtune runs
+one ``SearchCV(max_time=budget)``; a candidate counts when it has been trained to max_t.
+
+For each baseline the script prints its best mean CV score at the end of the budget and the time
+it took to reach it, and the time SearchCV took to reach that same score: the goal is a ratio
+<= 0.5, and a best score at least as high. Run with ``make bench-searchcv`` (about 10 minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+os.environ.setdefault("PYTHONWARNINGS", "ignore")  # ConvergenceWarnings, in every worker too
+
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import nbtune  # noqa: E402
+
+SPLIT_SEED = 0
+
+
+def tasks() -> dict[str, dict]:
+    """Each task: estimator, space, data, the resource of the halving search."""
+    from sklearn.datasets import make_classification
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, StandardScaler
+    from sklearn.svm import SVC
+
+    X1, y1 = make_classification(n_samples=4000, n_features=40, n_informative=24, n_redundant=8,
+                                 n_classes=10, n_clusters_per_class=2, flip_y=0.02,
+                                 random_state=0)
+    X1 = StandardScaler().fit_transform(X1)
+    mlp = MLPClassifier(solver="sgd", max_iter=27, n_iter_no_change=1000, random_state=0)
+    X2, y2 = make_classification(n_samples=6000, n_features=20, n_informative=10,
+                                 flip_y=0.05, class_sep=0.8, random_state=1)
+    hgb = HistGradientBoostingClassifier(max_iter=243, early_stopping=False, random_state=0)
+    X3, y3 = make_classification(n_samples=4000, n_features=30, n_informative=12,
+                                 n_redundant=10, flip_y=0.03, class_sep=0.9, random_state=2)
+    pipe = Pipeline([("scale", StandardScaler()), ("pca", PCA()), ("svc", SVC())])
+    return {
+        "mlp": dict(estimator=mlp, X=X1, y=y1, halving=dict(resource="max_iter", min_resources=1,
+                                                             max_resources=27),
+                    space={"learning_rate_init": stats.loguniform(1e-4, 1.0),
+                           "alpha": stats.loguniform(1e-6, 1e-1),
+                           "hidden_layer_sizes": [(32,), (64,), (128,), (64, 64)],
+                           "batch_size": [16, 32, 64, 128],
+                           "momentum": stats.uniform(0.5, 0.49)}),
+        "hgb": dict(estimator=hgb, X=X2, y=y2, halving=dict(resource="max_iter", min_resources=9,
+                                                             max_resources=243),
+                    space={"learning_rate": stats.loguniform(0.005, 0.5),
+                           "max_leaf_nodes": stats.randint(4, 128),
+                           "min_samples_leaf": stats.randint(2, 200),
+                           "l2_regularization": stats.loguniform(1e-6, 10.0)}),
+        "pipeline": dict(estimator=pipe, X=X3, y=y3, halving=dict(resource="n_samples",
+                                                                  min_resources=150),
+                         space={"scale": [StandardScaler(), MinMaxScaler(),
+                                          QuantileTransformer(n_quantiles=200)],
+                                "pca__n_components": [5, 10, 20, 30],
+                                "svc__C": stats.loguniform(1e-2, 1e3),
+                                "svc__gamma": stats.loguniform(1e-4, 1.0)}),
+    }
+
+
+def folds():
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(3, shuffle=True, random_state=SPLIT_SEED)
+
+
+def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> list[tuple[float, float]]:
+    """(seconds since start, best score so far) each time a search of the sequence ends."""
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV, RandomizedSearchCV
+
+    start, points, best, i = time.time(), [], -np.inf, 0
+    while time.time() - start < budget:
+        if kind == "random":
+            search = RandomizedSearchCV(task["estimator"], task["space"], n_iter=4, cv=folds(),
+                                        n_jobs=2, refit=False, random_state=seed * 1000 + i)
+        else:
+            search = HalvingRandomSearchCV(task["estimator"], task["space"], cv=folds(),
+                                           n_jobs=2, refit=False, factor=3,
+                                           random_state=seed * 1000 + i, **task["halving"])
+        search.fit(task["X"], task["y"])
+        elapsed = time.time() - start
+        if elapsed <= budget:
+            best = max(best, float(search.best_score_))
+            points.append((elapsed, best))
+        i += 1
+    return points
+
+
+def run_nbtune(task: dict, budget: float, seed: int, client, kind: str) -> tuple[list, dict]:
+    """(seconds since start, best score so far) at each candidate trained to max_t."""
+    search = nbtune.SearchCV(task["estimator"], task["space"], cv=folds(), scheduler="asha",
+                             scheduler_options={"type": kind}, n_trials=None, max_time=budget,
+                             seed=seed, refit=False, cluster=client, progress=False)
+    start = time.time()
+    search.fit(task["X"], task["y"])
+    study = search.study_
+    done = sorted((t.finished - start, t.value) for t in study.completed if t.value is not None)
+    points, best = [], -np.inf
+    for when, value in done:
+        if value > best:
+            best = value
+            points.append((when, best))
+    info = {"trials": len(study.trials), "completed": len(study.completed),
+            "levels": study.settings.get("rung_levels")}
+    return points, info
+
+
+def first_reach(points: list[tuple[float, float]], score: float) -> float | None:
+    return next((t for t, s in points if s >= score - 1e-12), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per search")
+    parser.add_argument("--tasks", default="mlp,hgb,pipeline")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--type", default="stopping", choices=("stopping", "promotion"),
+                        help="ASHA's type")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    client = Client(cluster)
+    all_tasks = tasks()
+    rows = []
+    for name in args.tasks.split(","):
+        task = all_tasks[name]
+        ours, info = run_nbtune(task, args.budget, args.seed, client, args.type)
+        base = {kind: run_sklearn(kind, task, args.budget, args.seed)
+                for kind in ("random", "halving")}
+        our_best = ours[-1][1] if ours else float("nan")
+        print(f"\n{name}: SearchCV+ASHA ({args.type}) best {our_best:.4f} "
+              f"({info['trials']} trials, {info['completed']} to max_t, rungs {info['levels']})")
+        for kind, points in base.items():
+            if not points:
+                print(f"  {kind}: no search ended within the budget")
+                rows.append((name, kind, None, None, our_best, None))
+                continue
+            best, t_best = points[-1][1], first_reach(points, points[-1][1])
+            t_ours = first_reach(ours, best)
+            ratio = None if t_ours is None else t_ours / t_best
+            print(f"  {kind:8s} best {best:.4f} at {t_best:6.1f} s; SearchCV reached it at "
+                  + ("never" if t_ours is None else f"{t_ours:6.1f} s (ratio {ratio:.2f})"))
+            rows.append((name, kind, best, t_best, our_best, t_ours))
+    print("\n| task | baseline | its best | its time to it (s) | SearchCV best | SearchCV time "
+          "to that score (s) | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for name, kind, best, t_best, our_best, t_ours in rows:
+        cell = lambda x, f: "-" if x is None else format(x, f)  # noqa: E731
+        ratio = None if t_ours is None or t_best is None else t_ours / t_best
+        print(f"| {name} | {kind} | {cell(best, '.4f')} | {cell(t_best, '.1f')} | "
+              f"{our_best:.4f} | {cell(t_ours, '.1f')} | {cell(ratio, '.2f')} |")
+    client.close()
+    cluster.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""``SearchCV``'s checks of what it is given, each failing with one line before any trial runs."""
+from __future__ import annotations
+
+import difflib
+import numbers
+from typing import Any, Iterable
+
+from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
+
+WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
+
+
+def _name(est: Any) -> str:
+    return type(est).__name__
+
+
+def check_estimator(estimator: Any) -> None:
+    """An estimator: something with ``fit`` and ``get_params``."""
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
+        raise TypeError(f"estimator must be a scikit-learn estimator (with fit and get_params), "
+                        f"got {_name(estimator)}")
+
+
+def check_keys(estimator: Any, names: Iterable[str]) -> None:
+    """Every space key must be a parameter of the estimator (``step__param`` in a pipeline)."""
+    valid = estimator.get_params(deep=True)
+    for name in names:
+        if name not in valid:
+            close = [n for n in valid if n.endswith("__" + name)] \
+                or difflib.get_close_matches(name, list(valid), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"space key {name!r} is not a parameter of {_name(estimator)}"
+                             f"{hint}; its parameters are: {', '.join(sorted(valid))}")
+
+
+def check_cv(cv: Any) -> None:
+    """At least two folds: cv=1 and cv=0 are named with the fix."""
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv < 2:
+        raise ValueError(f"cv={cv} is too few folds: cross-validation needs cv >= 2 (5 is the "
+                         "default); for one validation split give cv=ShuffleSplit(n_splits=1) "
+                         "or cv=[(train_indices, validation_indices)]")
+
+
+def _owner(estimator: Any, param: str) -> Any:
+    """The (sub-)estimator that owns ``param``: ``clf__max_iter`` belongs to step ``clf``."""
+    prefix, _, _ = param.rpartition("__")
+    return estimator.get_params(deep=True)[prefix] if prefix else estimator
+
+
+def _warm_start_of(param: str) -> str:
+    prefix, sep, _ = param.rpartition("__")
+    return f"{prefix}{sep}warm_start"
+
+
+def auto_resource(estimator: Any) -> str:
+    """``"partial_fit"`` when the estimator has it, else a parameter that grows with warm starts
+    (``n_estimators``, then ``max_iter``), else ``"n_samples"``."""
+    if hasattr(estimator, "partial_fit"):
+        return PARTIAL_FIT
+    params = estimator.get_params(deep=True)
+    for suffix in WARM_PARAMS:
+        for name in params:
+            if (name == suffix or name.endswith("__" + suffix)) \
+                    and _warm_start_of(name) in params:
+                return name
+    return N_SAMPLES
+
+
+def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]:
+    """(kind, warm_start parameter, cumulative) of a resource, or a ValueError saying why the
+    estimator cannot use it."""
+    if not isinstance(resource, str) or not resource:
+        raise ValueError(f"resource must be 'partial_fit', 'n_samples' or the name of a parameter "
+                         f"that grows with warm starts (such as 'n_estimators'), got {resource!r}")
+    if resource == PARTIAL_FIT:
+        if not hasattr(estimator, "partial_fit"):
+            raise ValueError(f"resource='partial_fit' needs an estimator with partial_fit, and "
+                             f"{_name(estimator)} has none: use resource='n_samples', or a "
+                             f"parameter that grows with warm starts (such as 'n_estimators')")
+        return PARTIAL_FIT, None, True
+    if resource == N_SAMPLES:
+        return N_SAMPLES, None, True
+    params = estimator.get_params(deep=True)
+    if resource not in params:
+        close = [n for n in params if n.endswith("__" + resource)]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"resource {resource!r} is not a parameter of {_name(estimator)}{hint}: "
+                         f"give 'partial_fit', 'n_samples', or one of its parameters that grows "
+                         f"with warm starts")
+    warm = _warm_start_of(resource)
+    if warm not in params:
+        raise ValueError(f"resource {resource!r} needs warm starts, and {_name(estimator)} has "
+                         f"no {warm!r} parameter: use resource='n_samples'"
+                         + (" or 'partial_fit'" if hasattr(estimator, "partial_fit") else ""))
+    owner = _owner(estimator, resource)
+    cumulative = resource.endswith("n_estimators") or "HistGradientBoosting" in _name(owner)
+    return PARAM, warm, cumulative
+
+
+def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:
+    """max_t when none is given: 27 epochs; a parameter's value in the estimator; the rows of
+    the smallest training fold."""
+    if kind == PARTIAL_FIT:
+        return 27
+    if kind == N_SAMPLES:
+        return int(n_train)
+    value = estimator.get_params(deep=True)[resource]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"give max_t=N for resource {resource!r}: the estimator's {resource}="
+                         f"{value!r} is not a positive integer")
+    return int(value)

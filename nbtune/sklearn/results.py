@@ -1,0 +1,88 @@
+"""``cv_results_`` in scikit-learn's own format, from the trials of a ``SearchCV`` study."""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.ma import MaskedArray
+
+from ..trial import Trial
+
+
+def evaluation(trial: Trial, n_splits: int, first: str) -> dict[str, Any] | None:
+    """The trial's last complete evaluation (every split scored), or None if it has none."""
+    keys = [f"split{i}_test_{first}" for i in range(n_splits)]
+    if all(k in trial.metrics for k in keys):
+        return trial.metrics
+    for rep in reversed(trial.reports):
+        if all(k in rep for k in keys):
+            return rep
+    return None
+
+
+def _param_arrays(params: Sequence[dict[str, Any]]) -> dict[str, MaskedArray]:
+    """``param_<name>`` masked arrays, as scikit-learn builds them."""
+    columns: dict[str, dict[int, Any]] = {}
+    for i, p in enumerate(params):
+        for name, value in p.items():
+            columns.setdefault(f"param_{name}", {})[i] = value
+    out = {}
+    for key, column in columns.items():
+        values = list(column.values())
+        try:
+            arr = np.array(values)
+            dtype = arr.dtype if arr.dtype.kind != "U" and arr.ndim == 1 else object
+        except ValueError:
+            dtype = np.dtype(object)
+        ma = MaskedArray(np.empty(len(params), dtype=dtype), mask=True)
+        for i, value in column.items():
+            ma[i] = value
+        out[key] = ma
+    return out
+
+
+def _rank(means: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    if np.isnan(means).all():
+        return np.ones_like(means, dtype=np.int32)
+    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+    return rankdata(-filled, method="min").astype(np.int32, copy=False)
+
+
+def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, Any]],
+                   n_splits: int, scorer_names: Sequence[str], return_train_score: bool,
+                   n_resources: Sequence[int] | None = None) -> dict[str, Any]:
+    """The ``cv_results_`` dict of one row (an evaluation, see :func:`evaluation`) per candidate."""
+    n = len(rows)
+    results: dict[str, Any] = {}
+
+    def store(name: str, keys: list[str], splits: bool = False, rank: bool = False) -> None:
+        array = np.array([[row[k] for k in keys] for row in rows],
+                         dtype=np.float64).reshape(n, n_splits)
+        if splits:
+            for i in range(n_splits):
+                results[f"split{i}_{name}"] = array[:, i]
+        means = np.average(array, axis=1)
+        results[f"mean_{name}"] = means
+        if name.startswith(("train_", "test_")) and np.any(~np.isfinite(means)):
+            warnings.warn(f"One or more of the {name.split('_')[0]} scores are non-finite: "
+                          f"{means}", UserWarning, stacklevel=4)
+        results[f"std_{name}"] = np.sqrt(np.average((array - means[:, np.newaxis]) ** 2, axis=1))
+        if rank:
+            results[f"rank_{name}"] = _rank(means)
+
+    for what in ("fit_time", "score_time"):
+        store(what, [f"split{i}_{what}" for i in range(n_splits)])
+    results.update(_param_arrays(params))
+    results["params"] = list(params)
+    for name in scorer_names:
+        store(f"test_{name}", [f"split{i}_test_{name}" for i in range(n_splits)],
+              splits=True, rank=True)
+        if return_train_score:
+            store(f"train_{name}", [f"split{i}_train_{name}" for i in range(n_splits)],
+                  splits=True)
+    if n_resources is not None:
+        results["n_resources"] = np.asarray(n_resources, dtype=np.int64)
+    return results

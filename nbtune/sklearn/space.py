@@ -1,0 +1,168 @@
+"""A scikit-learn search space as an nbtune :class:`~nbtune.space.Space`, and back.
+
+``SearchCV`` takes what ``RandomizedSearchCV`` and ``GridSearchCV`` take (lists, scipy.stats
+distributions) besides nbtune's own domains. nbtune's spaces hold JSON values only (a study file
+never runs code), so a list entry that is not plain JSON (an estimator for a pipeline step, a
+tuple) is stored under a text label and turned back into the object for each fit.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..domains import Domain, canonical, choice, fixed, grid, loguniform, randint, uniform
+from ..space import Space
+
+TAIL = 1e-6  # the quantiles that bound a distribution of infinite support in the stored study
+
+
+def _plain(value: Any) -> bool:
+    """True when ``value`` survives a JSON round trip as the same value and type."""
+    try:
+        back = canonical("a value", value)
+    except ValueError:
+        return False
+    return type(back) is type(value) and back == value
+
+
+def _label(value: Any, taken: set) -> str:
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    label, n = text, 2
+    while label in taken:
+        label, n = f"{text} #{n}", n + 1
+    return label
+
+
+class _ScipyDomain:
+    """Mixin: sample a frozen scipy.stats distribution by its own law (its inverse CDF)."""
+
+    dist: Any
+
+    def sample(self, rng):  # type: ignore[override]
+        return self.from_unit(float(rng.uniform()))
+
+    def from_unit(self, u):  # type: ignore[override]
+        u = min(max(float(u), TAIL), 1 - TAIL)
+        return self._finish_value(float(self.dist.ppf(u)))
+
+    def to_unit(self, value):  # type: ignore[override]
+        self.validate(value)
+        return min(max(float(self.dist.cdf(value)), 0.0), 1.0)
+
+
+class distribution(_ScipyDomain, uniform):
+    """A continuous scipy.stats distribution; stored in the study as a uniform over its range."""
+
+    def __init__(self, dist: Any):
+        self.dist = dist
+        lo, hi = (float(x) for x in dist.ppf([TAIL, 1 - TAIL]))
+        super().__init__(lo, hi)
+
+    def _finish_value(self, x: float) -> float:
+        return float(min(max(x, self.lo), self.hi))
+
+
+class discrete_distribution(_ScipyDomain, randint):
+    """A discrete scipy.stats distribution; stored in the study as a randint over its range."""
+
+    def __init__(self, dist: Any):
+        self.dist = dist
+        lo, hi = (float(x) for x in dist.ppf([TAIL, 1 - TAIL]))
+        super().__init__(int(lo), max(int(hi), int(lo) + 1))
+
+    def _finish_value(self, x: float) -> int:
+        return int(min(max(round(x), self.lo), self.hi))
+
+
+def from_scipy(name: str, dist: Any) -> Domain:
+    """The nbtune domain of a frozen scipy.stats distribution (uniform, loguniform and randint
+    map exactly; any other is sampled through its inverse CDF)."""
+    if not (hasattr(dist, "ppf") and hasattr(dist, "dist")):
+        raise ValueError(f"space entry {name!r} is a {type(dist).__name__}: give a list, a frozen "
+                         "scipy.stats distribution (scipy.stats.uniform(0, 1)) or an nbtune domain")
+    kind = getattr(dist.dist, "name", "")
+    lo, hi = (float(x) for x in dist.support())
+    discrete = hasattr(dist.dist, "pmf")
+    if kind == "uniform":
+        return uniform(lo, hi)
+    if kind in ("loguniform", "reciprocal"):
+        return loguniform(lo, hi)
+    if kind == "randint" and math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+        return randint(int(lo), int(hi))
+    return discrete_distribution(dist) if discrete else distribution(dist)
+
+
+class Converted:
+    """An nbtune Space made from a scikit-learn space, and the way back to estimator params."""
+
+    def __init__(self, space: Space, objects: dict[str, dict[str, Any]]):
+        self.space = space
+        self.objects = objects  # name -> {label: the object it stands for}
+
+    def params(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Estimator parameters of a trial's config: labels turned back into their objects."""
+        out = {}
+        for key, value in config.items():
+            table = self.objects.get(key)
+            out[key] = table[value] if table and isinstance(value, str) and value in table \
+                else value
+        return out
+
+
+def _values(name: str, values: Any, taken_by: dict[str, dict[str, Any]]) -> list:
+    """JSON-able stand-ins for a list of values (labels for the others, remembered)."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    if not values:
+        raise ValueError(f"space entry {name!r} is an empty list: give at least one value")
+    out, table = [], {}
+    plain = [v for v in values if _plain(v)]
+    for v in values:
+        if _plain(v):
+            out.append(v)
+        else:
+            label = _label(v, set(table) | {p for p in plain if isinstance(p, str)})
+            table[label] = v
+            out.append(label)
+    if table:
+        taken_by[name] = table
+    return out
+
+
+def convert(space: Any, searcher: str = "random") -> Converted:
+    """An nbtune :class:`Space` of ``space``: a mapping of parameter names to nbtune domains,
+    lists (``choice``; ``grid`` for the grid searcher) or scipy.stats distributions."""
+    if isinstance(space, Space):
+        return Converted(space, {})
+    if isinstance(space, (list, tuple)):
+        raise ValueError("space must be one mapping of parameter names to values; a list of "
+                         "grids (GridSearchCV's list of dicts) is not supported: search each grid "
+                         "with its own SearchCV, or merge them into one space")
+    if not isinstance(space, Mapping):
+        raise ValueError(f"space must be a mapping of parameter names to lists, distributions "
+                         f"or nbtune domains, got {type(space).__name__}")
+    domains: dict[str, Any] = {}
+    objects: dict[str, dict[str, Any]] = {}
+    for name, entry in space.items():
+        if isinstance(entry, Domain):
+            domains[name] = entry
+        elif hasattr(entry, "rvs"):
+            if searcher == "grid":
+                raise ValueError(f"space entry {name!r} is a distribution, which a grid search "
+                                 "cannot enumerate: give a list of values, or searcher='random'")
+            domains[name] = from_scipy(name, entry)
+        elif isinstance(entry, (list, tuple, np.ndarray, range)):
+            values = _values(name, entry, objects)
+            domains[name] = grid(values) if searcher == "grid" else choice(values)
+        elif isinstance(entry, str) or not hasattr(entry, "__iter__"):
+            (value,) = _values(name, [entry], objects)
+            domains[name] = fixed(value)
+        else:
+            raise ValueError(f"space entry {name!r} is a {type(entry).__name__}: give a list, "
+                             "a scipy.stats distribution or an nbtune domain")
+    return Converted(Space(domains), objects)

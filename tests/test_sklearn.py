@@ -1,0 +1,431 @@
+"""nbtune.SearchCV against scikit-learn's own searches, on a real LocalCluster."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
+from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
+                                     cross_val_score)
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+import nbtune
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X[::2]), y[::2]  # 285 rows
+
+
+def search(estimator, space, client, **kwargs):
+    kwargs.setdefault("progress", False)
+    return nbtune.SearchCV(estimator, space, cluster=client, **kwargs)
+
+
+def by_params(results):
+    """Row index of each candidate, keyed by its sorted params."""
+    return {tuple(sorted((k, repr(v)) for k, v in p.items())): i
+            for i, p in enumerate(results["params"])}
+
+
+def test_grid_cv_results_match_gridsearchcv(client, cancer):
+    X, y = cancer
+    grid = {"C": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]}
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    ours = search(LogisticRegression(max_iter=1000), grid, client, searcher="grid", cv=cv,
+                  return_train_score=True).fit(X, y)
+    theirs = GridSearchCV(LogisticRegression(max_iter=1000), grid, cv=cv,
+                          return_train_score=True).fit(X, y)
+    a, b = ours.cv_results_, theirs.cv_results_
+    assert set(a) == set(b)
+    assert len(a["params"]) == 8 and ours.n_splits_ == 4
+    rows_a, rows_b = by_params(a), by_params(b)
+    assert rows_a.keys() == rows_b.keys()
+    for key, i in rows_a.items():
+        j = rows_b[key]
+        for name in b:
+            if "time" in name or name == "params":
+                continue
+            if name.startswith("param_"):
+                assert a[name][i] == b[name][j]
+            else:
+                assert abs(a[name][i] - b[name][j]) <= 1e-12, (name, a[name][i], b[name][j])
+    assert ours.best_params_ == theirs.best_params_
+    assert ours.best_score_ == pytest.approx(theirs.best_score_, abs=1e-12)
+    assert ours.best_estimator_.get_params() == theirs.best_estimator_.get_params()
+    assert ours.refit_time_ >= 0 and ours.study_.best.config["C"] == ours.best_params_["C"]
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
+    assert ours.score(X, y) == theirs.score(X, y)
+    assert list(ours.classes_) == [0, 1] and ours.n_features_in_ == X.shape[1]
+    frame = pd.DataFrame(ours.cv_results_)
+    assert len(frame) == 8 and "mean_test_score" in frame
+
+
+def test_clone_and_nested_cross_validation(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-3, 1e2)}, client,
+               n_trials=4, cv=3, seed=0)
+    twin = clone(s)
+    assert twin is not s and twin.cluster is client
+    assert twin.get_params()["estimator__max_iter"] == 500
+    assert twin.set_params(n_trials=3).n_trials == 3 and s.n_trials == 4
+    scores = cross_val_score(s, X, y, cv=3)
+    assert scores.shape == (3,) and (scores > 0.85).all()
+    assert not hasattr(s, "cv_results_")  # cross_val_score fitted clones
+
+
+def test_pipeline_inside_with_estimators_in_the_space(client, cancer):
+    X, y = cancer
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))])
+    space = {"scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
+             "clf__C": nbtune.loguniform(1e-2, 10.0)}
+    s = search(pipe, space, client, n_trials=6, cv=3, seed=1).fit(X, y)
+    kinds = {type(v).__name__ for v in s.cv_results_["param_scale"]}
+    assert kinds <= {"StandardScaler", "MinMaxScaler", "str"} and len(kinds) >= 2
+    assert isinstance(s.best_estimator_, Pipeline)
+    assert s.best_estimator_.named_steps["clf"].C == s.best_params_["clf__C"]
+    # the study stores labels (a study file holds JSON only), the results the objects
+    labels = {t.config["scale"] for t in s.study_.trials}
+    assert labels <= {"StandardScaler()", "MinMaxScaler()", "passthrough"}
+    assert s.predict(X[:5]).shape == (5,)
+
+
+def test_searchcv_inside_a_pipeline(client, cancer):
+    X, y = cancer
+    inner = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3)
+    pipe = make_pipeline(MinMaxScaler(), inner).fit(X, y)
+    assert pipe.score(X, y) > 0.9
+    assert pipe[-1].best_params_["C"] in (0.1, 1.0) and len(pipe[-1].cv_results_["params"]) == 2
+
+
+def test_regressor_with_distributions_sparse_and_pandas(client):
+    X, y = load_diabetes(return_X_y=True)
+    space = {"alpha": stats.loguniform(1e-3, 1e2), "tol": stats.expon(scale=1e-3)}
+    dense = search(Ridge(), space, client, n_trials=5, cv=3, seed=2,
+                   scoring="neg_mean_squared_error").fit(X, y)
+    assert (dense.cv_results_["mean_test_score"] < 0).all()
+    assert all(1e-3 <= p["alpha"] <= 1e2 and p["tol"] > 0 for p in dense.cv_results_["params"])
+    sparse = search(Ridge(), space, client, n_trials=5, cv=3, seed=2,
+                    scoring="neg_mean_squared_error").fit(scipy.sparse.csr_matrix(X), y)
+    assert sparse.cv_results_["params"] == dense.cv_results_["params"]  # same seed, same draws
+    np.testing.assert_allclose(sparse.cv_results_["mean_test_score"],
+                               dense.cv_results_["mean_test_score"], rtol=1e-3)  # iterative solver
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    pandas = search(Ridge(), {"alpha": [0.1, 1.0]}, client, cv=3).fit(frame, pd.Series(y))
+    assert list(pandas.feature_names_in_) == list(frame.columns)
+    assert pandas.predict(frame.iloc[:3]).shape == (3,)
+
+
+def test_fit_params_are_indexed_per_fold_and_routed_to_the_estimator(client, cancer):
+    X, y = cancer
+    weights = np.where(y == 1, 5.0, 0.2)
+    cv = KFold(3, shuffle=True, random_state=3)
+    s = search(LogisticRegression(max_iter=500), {"C": [0.05]}, client, cv=cv)
+    s.fit(X, y, sample_weight=weights)
+    for i, (train, test) in enumerate(cv.split(X, y)):
+        est = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train],
+                                                           sample_weight=weights[train])
+        assert s.cv_results_[f"split{i}_test_score"][0] == est.score(X[test], y[test])
+    unweighted = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train])
+    assert unweighted.score(X[test], y[test]) != est.score(X[test], y[test])  # weights matter
+
+
+def test_groups_reach_the_splitter(client):
+    X, y = load_iris(return_X_y=True)
+    groups = np.arange(len(y)) % 5
+    ours = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client,
+                  searcher="grid", cv=GroupKFold(5)).fit(X, y, groups=groups)
+    theirs = GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]},
+                          cv=GroupKFold(5)).fit(X, y, groups=groups)
+    for key, i in by_params(ours.cv_results_).items():
+        j = by_params(theirs.cv_results_)[key]
+        for k in range(5):
+            name = f"split{k}_test_score"
+            assert ours.cv_results_[name][i] == theirs.cv_results_[name][j]
+
+
+def test_multimetric_scoring_with_refit_by_name_and_refit_callable(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": [0.01, 1.0]}, client, cv=3,
+               scoring={"acc": "accuracy", "auc": "roc_auc"}, refit="auc").fit(X, y)
+    r = s.cv_results_
+    assert {"mean_test_acc", "mean_test_auc", "rank_test_acc", "rank_test_auc"} <= set(r)
+    assert s.best_score_ == r["mean_test_auc"].max()
+    assert s.score(X, y) == pytest.approx(s.scorer_["auc"](s.best_estimator_, X, y))
+
+    def simplest(results):  # the smallest C
+        return int(np.argmin([p["C"] for p in results["params"]]))
+
+    c = search(LogisticRegression(max_iter=500), {"C": [0.01, 1.0]}, client, cv=3,
+               refit=simplest).fit(X, y)
+    assert c.best_params_ == {"C": 0.01} and not hasattr(c, "best_score_")
+    assert c.best_estimator_.C == 0.01
+
+
+def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, cancer):
+    X, y = cancer
+    space = {"C": [1.0, -1.0]}  # C must be positive: that candidate fails on every fold
+    with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6"):
+        s = search(LogisticRegression(max_iter=500), space, client, cv=3,
+                   searcher="grid").fit(X, y)
+    failed = [i for i, p in enumerate(s.cv_results_["params"]) if p["C"] == -1.0]
+    assert np.isnan(s.cv_results_["mean_test_score"][failed[0]])
+    assert s.cv_results_["rank_test_score"][failed[0]] == 2 and s.best_params_ == {"C": 1.0}
+    with pytest.raises(ValueError, match=r"(?s)failed with error_score='raise'.*'C' parameter"):
+        search(LogisticRegression(max_iter=500), {"C": [-1.0]}, client, cv=3,
+               error_score="raise").fit(X, y)
+
+
+@pytest.mark.parametrize("estimator, kwargs, message", [
+    (LogisticRegression(), dict(scheduler="asha", resource="partial_fit"),
+     r"resource='partial_fit' needs an estimator with partial_fit, and LogisticRegression has "
+     r"none: use resource='n_samples'"),
+    (LogisticRegression(), dict(scheduler="asha", resource="n_estimators"),
+     r"resource 'n_estimators' is not a parameter of LogisticRegression"),
+    (make_pipeline(StandardScaler(), Ridge()), dict(scheduler="asha", resource="ridge__max_iter"),
+     r"resource 'ridge__max_iter' needs warm starts, and Pipeline has no "
+     r"'ridge__warm_start' parameter"),
+    (LogisticRegression(), dict(cv=1), r"cv=1 is too few folds: cross-validation needs cv >= 2"),
+])
+def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer):
+    X, y = cancer
+    s = nbtune.SearchCV(estimator, {}, cluster="tcp://127.0.0.1:1", progress=False, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        s.fit(X, y)  # the address leads nowhere: the error comes before any connection
+
+
+def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer):
+    X, y = cancer
+    s = nbtune.SearchCV(LogisticRegression(), {"Cc": [1.0]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"space key 'Cc' is not a parameter of "
+                                         r"LogisticRegression \(did you mean 'C'\?\); its "
+                                         r"parameters are: C, class_weight, dual"):
+        s.fit(X, y)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    s = nbtune.SearchCV(pipe, {"C": [1.0]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"space key 'C' is not a parameter of Pipeline \(did "
+                                         r"you mean 'logisticregression__C'\?\)"):
+        s.fit(X, y)
+
+
+def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
+    X, y = cancer
+    for space, message in (([{"C": [1.0]}], "a list of grids"),
+                           ({"C": {"a": 1}}, "space entry 'C' is a dict"),
+                           ({"C": stats.uniform(0, 1)}, "cannot enumerate")):
+        s = nbtune.SearchCV(LogisticRegression(), space, searcher="grid",
+                            cluster="tcp://127.0.0.1:1")
+        with pytest.raises(ValueError, match=message):
+            s.fit(X, y)
+
+
+# -- early stopping ------------------------------------------------------------------------------
+class Counter(ClassifierMixin, BaseEstimator):
+    """Scores q times the partial_fit calls it had: an epoch lost or repeated on resume shows."""
+
+    def __init__(self, q=1.0):
+        self.q = q
+
+    def partial_fit(self, X, y, classes=None):
+        if not hasattr(self, "calls_"):
+            assert classes is not None, "the first partial_fit of a classifier gets the classes"
+            self.classes_, self.calls_ = np.asarray(classes), 0
+        self.calls_ += 1
+        return self
+
+    def fit(self, X, y):
+        return self.partial_fit(X, y, np.unique(y))
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+    def score(self, X, y):
+        return self.q * self.calls_
+
+
+class Grower(RegressorMixin, BaseEstimator):
+    """An ensemble that grows under warm starts; scores q * trees + fits / 1000, NaN when a fit
+    rebuilt trees it had (warm_start not set)."""
+
+    def __init__(self, n_estimators=10, warm_start=False, q=1.0):
+        self.n_estimators, self.warm_start, self.q = n_estimators, warm_start, q
+
+    def fit(self, X, y):
+        if self.warm_start and hasattr(self, "trees_"):
+            self.built_ += self.n_estimators - self.trees_
+            self.fits_ += 1
+        else:
+            self.built_, self.fits_ = self.n_estimators, 1
+        self.trees_ = self.n_estimators
+        return self
+
+    def predict(self, X):
+        return np.zeros(X.shape[0])
+
+    def score(self, X, y):
+        return self.q * self.trees_ + self.fits_ / 1000 if self.built_ == self.trees_ else np.nan
+
+
+def reported(study, key):
+    return {t.id: [r[key] for r in t.reports] for t in study.trials}
+
+
+def test_partial_fit_trials_pause_and_resume_from_their_fold_checkpoints(client, cancer):
+    X, y = cancer
+    s = search(Counter(), {"q": [9, 8, 7, 6, 5, 4, 3, 2, 1]}, client, cv=2, scheduler="asha",
+               scheduler_options={"type": "promotion"}, max_t=9, grace_period=1, seed=0)
+    s.fit(X, y)
+    assert s.study_.settings["resource"] == "epoch"
+    epochs = reported(s.study_, "epoch")
+    for trial in s.study_.trials:
+        for rep in trial.reports:  # every fold trained exactly `epoch` epochs, none repeated
+            assert rep["mean_test_score"] == trial.config["q"] * rep["epoch"]
+            assert rep["split0_test_score"] == rep["split1_test_score"]
+    assert all(v == [1, 3, 9][:len(v)] for v in epochs.values())  # paused, then resumed
+    resumed = [t for t in s.study_.trials if epochs[t.id] == [1, 3, 9]]
+    assert 9 in {t.config["q"] for t in resumed}  # the best is promoted at every rung
+    assert sum(len(v) == 1 for v in epochs.values()) >= 5  # most stop at the first rung
+    assert sorted(s.cv_results_["n_resources"]) == sorted(len(v) and v[-1] for v in
+                                                          epochs.values())
+    assert s.best_params_ == {"q": 9} and s.best_score_ == 81
+    assert s.best_estimator_.calls_ == 9  # refitted with as many partial_fit epochs
+
+
+def test_a_warm_start_parameter_grows_between_rungs(client):
+    X, y = load_diabetes(return_X_y=True)
+    s = search(Grower(n_estimators=9), {"q": [float(q) for q in range(1, 10)]}, client, cv=2,
+               scheduler="asha", scheduler_options={"type": "promotion"}, seed=0)
+    s.fit(X, y)  # max_t: the estimator's n_estimators; grace period 9 / 3**3, rounded up
+    assert s.study_.settings["rung_levels"] == [1, 3, 9]
+    for trial in s.study_.trials:
+        for k, rep in enumerate(trial.reports, start=1):  # one fold estimator, k warm fits
+            assert rep["mean_test_score"] == pytest.approx(trial.config["q"] * rep["n_estimators"]
+                                                           + k / 1000)
+    top = s.best_index_
+    assert s.cv_results_["n_resources"][top] == 9 and s.best_params_["q"] == 9.0
+    assert s.best_params_["n_estimators"] == 9 and s.best_estimator_.n_estimators == 9
+    assert [r["n_estimators"] for r in s.study_.trials[s.best_index_].reports] == [1, 3, 9]
+
+
+def test_n_samples_and_partial_fit_of_real_estimators_stop_the_poor_candidates(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-4, 1e2)}, client,
+               cv=3, scheduler="asha", resource="n_samples", reduction_factor=2, n_trials=12,
+               seed=4).fit(X, y)
+    levels = s.study_.settings["rung_levels"]
+    assert levels[-1] == min(len(tr) for tr, _ in StratifiedKFold(3).split(X, y)) == 190
+    assert set(s.cv_results_["n_resources"]) <= set(levels)
+    assert min(s.cv_results_["n_resources"]) < 190  # some stopped early
+    assert s.cv_results_["n_resources"][s.best_index_] == 190
+    sgd = search(SGDClassifier(random_state=0), {"alpha": stats.loguniform(1e-6, 1.0)}, client,
+                 cv=3, scheduler="asha", max_t=9, n_trials=9, seed=5).fit(X, y)
+    assert sgd.study_.settings["resource"] == "epoch"  # resource="auto": partial_fit
+    assert min(sgd.cv_results_["n_resources"]) < 9 and sgd.best_score_ > 0.8
+    assert hasattr(sgd.best_estimator_, "coef_")
+
+
+def test_auto_resource_picks_what_the_estimator_allows():
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    from nbtune.sklearn.checks import auto_resource, resource_kind
+
+    assert auto_resource(MLPClassifier()) == "partial_fit"
+    assert auto_resource(RandomForestClassifier()) == "n_estimators"
+    assert auto_resource(make_pipeline(StandardScaler(), HistGradientBoostingClassifier())) \
+        == "histgradientboostingclassifier__max_iter"
+    assert auto_resource(Ridge()) == "n_samples"
+    assert resource_kind(HistGradientBoostingClassifier(), "max_iter")[2] is True  # a total
+    assert resource_kind(SGDRegressor(), "max_iter")[2] is False  # more per warm fit
+
+
+def test_hyperband_runs_its_brackets_on_partial_fit_epochs(client, cancer):
+    X, y = cancer
+    s = search(Counter(), {"q": stats.uniform(0, 1)}, client, cv=2, scheduler="hyperband",
+               max_t=9, seed=6).fit(X, y)  # n_trials "auto": the 17 trials of its brackets
+    assert len(s.study_.trials) == 17 and s.study_.stop_reason == "scheduler"
+    assert sorted(set(s.cv_results_["n_resources"])) == [1, 3, 9]
+    for trial in s.study_.trials:
+        for rep in trial.reports:
+            assert rep["mean_test_score"] == pytest.approx(trial.config["q"] * rep["epoch"])
+    finished = s.cv_results_["n_resources"] == 9
+    assert s.best_score_ == s.cv_results_["mean_test_score"][finished].max()
+
+
+def test_the_resource_parameter_cannot_also_be_searched(cancer):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = cancer
+    s = nbtune.SearchCV(RandomForestClassifier(), {"n_estimators": [10, 20]}, scheduler="asha",
+                        cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"'n_estimators' is both the resource and a key of the "
+                                         r"space"):
+        s.fit(X, y)
+
+
+def test_scikit_learn_spaces_become_nbtune_spaces():
+    from nbtune.sklearn.space import convert
+
+    scaler = StandardScaler()
+    c = convert({"a": stats.uniform(1, 2), "b": stats.loguniform(1e-3, 1.0),
+                 "c": stats.randint(1, 10), "d": stats.norm(5, 2), "e": [scaler, "passthrough"],
+                 "f": [(8,), (8, 8)], "g": np.array([0.1, 1.0]), "h": 3})
+    space = c.space
+    assert space["a"] == nbtune.uniform(1, 3) and space["b"] == nbtune.loguniform(1e-3, 1.0)
+    assert space["c"] == nbtune.randint(1, 9) and space["h"] == nbtune.fixed(3)
+    assert space["e"] == nbtune.choice("StandardScaler()", "passthrough")
+    assert space["f"] == nbtune.choice("(8,)", "(8, 8)") and space["g"] == nbtune.choice(0.1, 1.0)
+    draws = np.array([space.sample(i)["d"] for i in range(2000)])
+    assert abs(draws.mean() - 5) < 0.2 and abs(draws.std() - 2) < 0.2  # its own law
+    assert space["d"].to_dict()["type"] == "uniform"  # stored as its range: JSON only
+    nbtune.Space.from_json(space.to_json())
+    params = c.params({"e": "StandardScaler()", "f": "(8, 8)", "h": 3})
+    assert params["e"] is scaler and params["f"] == (8, 8) and params["h"] == 3
+    assert convert({"a": [1, 2]}, "grid").space["a"] == nbtune.grid(1, 2)
+
+
+def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, tmp_path,
+                                                           monkeypatch):
+    X, y = cancer
+    monkeypatch.chdir(tmp_path)
+    search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3).fit(X, y)
+    assert not list(tmp_path.glob("*.db"))  # nothing left in the working folder
+    s = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3, storage=db,
+               study="lr").fit(X, y)
+    stored = nbtune.load_study("lr", storage=db)
+    assert stored.metric == "mean_test_score" and stored.mode == "max"
+    assert {t.config["C"] for t in stored.trials} == {0.1, 1.0}
+    assert stored.best.value == s.best_score_
+    assert stored.trials[0].metrics["split0_test_score"] == s.study_.trials[0].metrics[
+        "split0_test_score"]
+
+
+def test_a_fitted_search_pickles_with_its_study(client, cancer):
+    import pickle
+
+    X, y = cancer
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-2, 10.0)}, client,
+               cv=3, n_trials=3, seed=0).fit(X, y)
+    back = pickle.loads(pickle.dumps(s))
+    np.testing.assert_array_equal(back.predict(X), s.predict(X))
+    assert back.study_.best.id == s.study_.best.id and back.best_params_ == s.best_params_
+    assert back.cluster == client.scheduler.address  # a Client travels as its address
+
+
+def test_import_nbtune_leaves_scikit_learn_until_searchcv_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, nbtune; assert 'sklearn' not in sys.modules; "
+            "from nbtune import SearchCV; assert 'sklearn' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
