@@ -45,7 +45,15 @@ class Study:
     # -- a study running in the background ------------------------------------------------
     def _start_background(self, run: Callable[[], None], stop: Callable[[], None]) -> None:
         self._stop = stop
-        self._thread = threading.Thread(target=run, name=f"nbtune-{self.name}", daemon=True)
+
+        def run_then_let_go() -> None:
+            try:
+                run()
+            finally:
+                self._stop = None  # the ended loop, and the data it sent out, need not outlive it
+
+        self._thread = threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
+                                        daemon=True)
         self._thread.start()
 
     @property

@@ -231,7 +231,6 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                             resource=resource.key if resource else EPOCH, observers=[failures],
                             progress=self.progress, background=True)
         self._wait(study, failures)
-        study._stop = None  # the ended loop, and the data it scattered, need not outlive it
         self.study_, self.n_splits_, self.multimetric_ = study, len(splits), multimetric
         self._collect(study, converted, list(scorers), resource)
         self._select(refit_name, multimetric, resource)
