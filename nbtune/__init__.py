@@ -13,7 +13,7 @@ from .run.failure import StudyFailed
 from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
                        PercentileScheduler, Scheduler, ThresholdScheduler)
-from .search import GridSearcher, RandomSearcher, Searcher
+from .search import BayesOptSearcher, GridSearcher, RandomSearcher, Searcher
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
 from .storage import StorageError
@@ -27,7 +27,8 @@ __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
     "TrialHalted", "StudyFailed", "StorageError", "load_study", "list_studies", "Study", "Trial", "Space",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
-    "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
+    "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",
+    "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
     "MedianScheduler", "PercentileScheduler", "Observer", "SpaceEditor", "__version__",
     "SearchCV",

@@ -20,7 +20,7 @@ from . import trial as T
 from .ranking import duration_text, fmt, pace_text
 from .run.events import Observer
 from .run.output import warning_key
-from .summary import errors_html, outputs_html, table_html, warnings_html
+from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
 
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
@@ -296,7 +296,7 @@ class LivePanel(Tracker):
         cluster = f' · <a href="{html.escape(link)}" target="_blank">Dask dashboard</a>' \
             if link else ""
         self.header.value = (f"<b>nbtune study {html.escape(study.name)}</b> · "
-                             f"{html.escape(str(info.get('searcher', '')))} search · "
+                             f"{html.escape(searcher_text(study))} · "
                              f"{html.escape(str(info.get('scheduler', '')))} scheduler{cluster}")
         fraction, label = self.progress()
         self.bar.value, self.label.value = fraction, html.escape(label)

@@ -36,6 +36,7 @@ class Study:
         self.stop_reason = stop_reason
         self.error: str | None = None  # why a study that stopped on an error ("error") did
         self.scheduler: Any = None  # the scheduler object, for a study run in this process
+        self.searcher: Any = None  # the searcher object, for a study run in this process
         self.live: Any = None  # its live view (panel or progress line), when one was shown
         self.started_at: float | None = None  # when its loop started and ended, in this process
         self.finished_at: float | None = None

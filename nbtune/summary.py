@@ -158,7 +158,7 @@ class StudySummary:
             out.append(("time", " · ".join(x for x in (duration_text(s.elapsed), pace_text(s))
                                            if x)))
         if s.settings.get("searcher"):
-            out.append(("search", f"{s.settings['searcher']} searcher, "
+            out.append(("search", f"{searcher_text(s)}, "
                                   f"{s.settings.get('scheduler') or 'fifo'} scheduler"))
         if self.best is None:
             out.append(("best", "no completed trial yet"))
@@ -223,3 +223,13 @@ class StudySummary:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def searcher_text(study: Any) -> str:
+    """"bayesopt searcher (model of 12 observations)": the searcher's name, and what its model
+    holds while the study runs in this process."""
+    name = getattr(study, "settings", {}).get("searcher") or "random"
+    held = getattr(getattr(study, "searcher", None), "observations", None)
+    if held is None:
+        return f"{name} searcher"
+    return f"{name} searcher (model of {held} observation{'s' if held != 1 else ''})"

@@ -212,7 +212,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     note = _RESUME_NOTE.get()  # read here: a background study runs in a thread of its own
     result = Study(name, space, metric, mode, trials=trials,
                    storage=None if storage is None else os.fspath(storage), settings=settings)
-    result.scheduler = sched
+    result.scheduler, result.searcher = sched, search
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
     view = make_progress(progress, result, n_trials=planned, max_time=max_time,

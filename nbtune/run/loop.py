@@ -96,6 +96,7 @@ class Loop:
         if paused is None:
             trial.attempts += 1
             self.scheduler.on_trial_start(trial.id, trial.config)
+        self.searcher.on_trial_start(trial.id, trial.config)
         trial.state = T.RUNNING
         trial.worker, trial.started, trial.finished = None, None, None
         number = self.submitted.get(trial.id, 0) + 1
@@ -162,7 +163,7 @@ class Loop:
         self.paused.pop(trial.id, None)  # its checkpoint is released on the cluster
         trial.state, trial.finished = state, time.time()
         trial.value, _ = final_value(trial, None, self.settings.metric)
-        self.searcher.observe(trial.config, trial.value, state)
+        self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
 
     # -- reports -------------------------------------------------------------------------
@@ -200,8 +201,14 @@ class Loop:
             self.resource_used += T.resource_step(self.last_level.get(trial.id, 0), level)
             self.last_level[trial.id] = level
         self.observer.trial_reported(trial, data)
+        self.searcher.on_report(trial.id, trial.config, *self._level_value(data))
         self.verdicts.decide(trial.id, self.scheduler.on_report(trial.id, data))
         self._check_study_budget(data.get(self.settings.metric))
+
+    def _level_value(self, data: dict) -> tuple[float | None, float | None]:
+        """The resource level and metric value of a report, each None unless a finite number."""
+        return tuple(data.get(k) if T.is_finite_number(data.get(k)) else None  # type: ignore
+                     for k in (self.settings.resource, self.settings.metric))
 
     def _scheduler_lost(self) -> bool:
         """Whether the client lost its scheduler (it reconnects, or gave up): Dask then cancels
@@ -270,6 +277,7 @@ class Loop:
             self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
+            self.searcher.on_trial_end(trial.id, trial.config, T.PAUSED, None)
             self.observer.trial_finished(trial)
             return
         if out["state"] == "failed":
@@ -291,7 +299,7 @@ class Loop:
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)
         self.scheduler.on_trial_end(trial.id, state)
-        self.searcher.observe(trial.config, trial.value, state)
+        self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
         note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
         if note is not None:  # once a study: early stopping silently off is a mistake to name
@@ -329,6 +337,7 @@ class Loop:
             if self._withdrawable(trial):
                 self.trials.pop()
                 del self.by_id[trial.id]
+                self.searcher.on_trial_end(trial.id, trial.config, T.INTERRUPTED, None)
                 self.observer.trial_withdrawn(trial)
             else:
                 self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
@@ -354,13 +363,20 @@ class Loop:
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
-        their values (the unfinished ones run again)."""
-        for trial in self.trials:
-            if trial.is_finished:
-                self.scheduler.on_trial_start(trial.id, trial.config)
-                for data in trial.reports:
-                    self.scheduler.on_report(trial.id, data)
-                self.scheduler.on_trial_end(trial.id, trial.state)
+        their values, and the searcher, in the order they ended, so its model holds them (the
+        unfinished ones run again)."""
+        finished = [t for t in self.trials if t.is_finished]
+        for trial in finished:
+            self.scheduler.on_trial_start(trial.id, trial.config)
+            for data in trial.reports:
+                self.scheduler.on_report(trial.id, data)
+            self.scheduler.on_trial_end(trial.id, trial.state)
+        self.searcher.reset()
+        for trial in sorted(finished, key=lambda t: (t.finished or 0.0, t.id)):
+            self.searcher.on_trial_start(trial.id, trial.config)
+            for data in trial.reports:
+                self.searcher.on_report(trial.id, trial.config, *self._level_value(data))
+            self.searcher.on_trial_end(trial.id, trial.config, trial.state, trial.value)
 
     def _failed(self, exc: Exception) -> StudyFailed:
         """End the study after ``exc``: its trials halted and recorded as far as storage lets,

@@ -7,12 +7,15 @@ from typing import Any
 from ..space import Space, as_space
 from ..typos import did_you_mean
 from .base import Searcher
+from .bayesopt import BayesOptSearcher
 from .grid import GridSearcher
 from .random import RandomSearcher
 
-__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "SEARCHERS", "make_searcher"]
+__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "SEARCHERS",
+           "make_searcher"]
 
-SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher}
+SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher,
+                                         "bayesopt": BayesOptSearcher}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
 
 

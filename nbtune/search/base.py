@@ -1,4 +1,25 @@
-"""The `Searcher` interface: config for trial number `index`, points_to_evaluate first."""
+"""The `Searcher` interface: config for trial number `index`, points_to_evaluate first.
+
+Searchers are pure: the driver (the Dask loop, or any other that runs trials) feeds them what
+happens with plain method calls, and with the same seed and the same calls they suggest the same
+configs. Model-based searchers learn from those calls; random and grid search ignore them.
+
+The driver's side of the contract, in the order it sees things:
+
+- Before its first call of a run: :meth:`Searcher.reset`, then, for a resumed study, a replay of
+  the stored trials that ended, in the order they ended (each one's :meth:`on_trial_start`, its
+  reports with :meth:`on_report`, its :meth:`on_trial_end`), so a resumed model-based study
+  continues as it would have without the interruption.
+- A new trial is wanted: :meth:`suggest` with the trial's number (the count of trials created so
+  far); None means the searcher is spent.
+- A trial is sent to run (fresh, retried, or a paused one resumed): :meth:`on_trial_start`. From
+  then until its end it is pending (running or queued): a suggestion made meanwhile takes it into
+  account.
+- Each report of a running trial: :meth:`on_report` with the trial, its config, the resource level
+  reported (None if the report has none) and the metric's value (None if missing or not finite).
+- A trial leaves the running set: :meth:`on_trial_end` with its state ("completed", "stopped",
+  "failed", "interrupted", or "paused" when it may be resumed later) and its final value.
+"""
 from __future__ import annotations
 
 import copy
@@ -62,6 +83,28 @@ class Searcher:
     def _suggest(self, index: int) -> dict | None:
         """Config for an index past points_to_evaluate and below max_trials."""
         raise NotImplementedError
+
+    @property
+    def observations(self) -> int | None:
+        """How many observations the searcher's model holds; None for a searcher without one."""
+        return None
+
+    def reset(self) -> None:
+        """Forget every event seen: a driver calls it before a run (and its replay) starts."""
+
+    def on_trial_start(self, trial_id: int, config: dict) -> None:
+        """Trial ``trial_id`` was sent to run with ``config``: pending until it ends."""
+
+    def on_report(self, trial_id: int, config: dict, level: float | None,
+                  value: float | None) -> None:
+        """A running trial reported ``value`` of the metric at resource ``level``."""
+
+    def on_trial_end(self, trial_id: int, config: dict, state: str,
+                     value: float | None) -> None:
+        """Trial ``trial_id`` left the running set in ``state`` with final ``value``; by default
+        a trial's final end (not "paused") goes to :meth:`observe`."""
+        if state != "paused":
+            self.observe(config, value, state)
 
     def observe(self, config: dict, value: float | None, state: str) -> None:
         """Result of a finished trial (value None if it reported none); unused by default."""

@@ -1,0 +1,42 @@
+"""Acquisition functions (Polyaxon's names: ei, ucb, poi) on a posterior to be minimised."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..typos import did_you_mean
+
+ACQUISITIONS = ("ei", "ucb", "poi")
+
+
+def check_acquisition(name: Any, kappa: Any, xi: Any) -> tuple[str, float, float]:
+    """(name, kappa, xi) validated; ValueError with one line naming the problem otherwise."""
+    if not isinstance(name, str) or name not in ACQUISITIONS:
+        hint = did_you_mean(name, ACQUISITIONS) if isinstance(name, str) else ""
+        raise ValueError(f"unknown acquisition {name!r}{hint}; known: "
+                         + ", ".join(repr(a) for a in ACQUISITIONS))
+    for label, v, low in (("kappa", kappa, "> 0"), ("xi", xi, ">= 0")):
+        ok = isinstance(v, (int, float, np.number)) and not isinstance(v, bool) \
+            and math.isfinite(float(v)) and (float(v) > 0 if label == "kappa" else float(v) >= 0)
+        if not ok:
+            raise ValueError(f"{label} must be a finite number {low}, got {label}={v!r}")
+    return name, float(kappa), float(xi)
+
+
+def acquire(name: str, mean: np.ndarray, std: np.ndarray, best: float, kappa: float,
+            xi: float) -> np.ndarray:
+    """Score of each candidate (higher is better) for minimising: expected improvement over
+    ``best`` less ``xi`` (ei), its probability (poi), or ``kappa`` deviations below the mean (ucb,
+    the lower confidence bound of a minimisation)."""
+    from scipy.special import ndtr
+
+    std = np.maximum(std, 1e-12)
+    if name == "ucb":
+        return kappa * std - mean
+    gain = best - mean - xi
+    z = gain / std
+    if name == "poi":
+        return ndtr(z)
+    return gain * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
