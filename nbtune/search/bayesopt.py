@@ -159,7 +159,7 @@ class BayesOptSearcher(Searcher):
             rng = np.random.default_rng([self.seed, n, 2])
             keep = _subsample(y, self.max_fit_points, rng)
             gp = _regressor(_prior_kernel(self.encoding.width), optimizer="fmin_l_bfgs_b",
-                            restarts=1, seed=int(rng.integers(2**31)))
+                            restarts=0, seed=int(rng.integers(2**31)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a length scale at its bound is no news
                 gp.fit(X[keep], y[keep])

@@ -1,0 +1,190 @@
+"""BayesOptSearcher driven through the Searcher contract (pure, seeded), plus one real study
+interrupted and resumed on a LocalCluster."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import nbtune
+from nbtune.search import BayesOptSearcher, make_searcher
+from nbtune.summary import searcher_text
+
+SMOOTH = {"x": nbtune.uniform(0.0, 1.0), "y": nbtune.uniform(0.0, 1.0)}
+MIXED = {"x": nbtune.uniform(-2.0, 2.0), "lr": nbtune.loguniform(1e-4, 1.0),
+         "act": nbtune.choice("relu", "tanh", "gelu"), "k": nbtune.randint(0, 5),
+         "bs": nbtune.fixed(32)}
+
+
+def bowl(config: dict) -> float:
+    return (config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2
+
+
+def mixed(config: dict) -> float:
+    return ((config["x"] - 0.5) ** 2 + (np.log10(config["lr"]) + 2) ** 2
+            + (config["act"] != "tanh") + 0.1 * abs(config["k"] - 3))
+
+
+def drive(searcher, fn, n: int, value_sign: float = 1.0) -> list[dict]:
+    """Sequential study: suggest, start, end completed with fn's value; the configs in order."""
+    configs = []
+    for i in range(n):
+        config = searcher.suggest(i)
+        searcher.on_trial_start(i, config)
+        searcher.on_report(i, config, 1, value_sign * fn(config))
+        searcher.on_trial_end(i, config, "completed", value_sign * fn(config))
+        configs.append(config)
+    return configs
+
+
+def test_same_seed_and_events_give_the_same_suggestions_with_pending_trials():
+    def events(seed):
+        s = BayesOptSearcher(MIXED, seed=seed, n_initial=3)
+        out = [s.suggest(i) for i in range(3)]
+        for i, c in enumerate(out):
+            s.on_trial_start(i, c)
+        for i in (2, 0, 1):  # ended out of order, the third one failed
+            s.on_trial_end(i, out[i], "failed" if i == 1 else "completed", mixed(out[i]))
+        for i in range(3, 7):  # two in flight at a time
+            out.append(s.suggest(i))
+            s.on_trial_start(i, out[i])
+            if i % 2:
+                s.on_trial_end(i - 1, out[i - 1], "completed", mixed(out[i - 1]))
+        return out
+
+    first = events(5)
+    assert events(5) == first
+    assert events(6) != first
+    for config in first:
+        nbtune.Space(MIXED).validate(config)
+
+
+def test_the_gp_beats_random_search_on_a_smooth_function_over_many_seeds():
+    gp, rnd = [], []
+    for seed in range(6):
+        gp.append(min(map(bowl, drive(BayesOptSearcher(SMOOTH, seed=seed, n_initial=3),
+                                      bowl, 10))))
+        rnd.append(min(map(bowl, drive(make_searcher("random", SMOOTH, seed=seed), bowl, 10))))
+    # stated margin: the median best after 10 trials is at least 10x closer to the optimum,
+    # and the GP does better in at least 5 of the 6 seeds
+    assert np.median(gp) < 0.1 * np.median(rnd), (gp, rnd)
+    assert sum(g < r for g, r in zip(gp, rnd)) >= 5, (gp, rnd)
+
+
+def test_mode_max_suggests_what_mode_min_does_on_the_negated_function():
+    low = drive(BayesOptSearcher(SMOOTH, seed=2, n_initial=3), bowl, 6)
+    high = drive(BayesOptSearcher(SMOOTH, seed=2, n_initial=3, mode="max"), bowl, 6, -1.0)
+    assert low == high
+
+
+def test_pending_trials_are_never_suggested_twice_and_fantasies_do_not_leak():
+    s = BayesOptSearcher(SMOOTH, seed=1, n_initial=2)
+    drive(s, bowl, 4)
+    before = (s.observations, s._data()[1].tolist())
+    a = s.suggest(4)
+    s.on_trial_start(4, a)
+    b = s.suggest(5)
+    s.on_trial_start(5, b)
+    assert a != b
+    assert [t for t, _, _ in s.pending] == [4, 5]
+    assert (s.observations, s._data()[1].tolist()) == before  # the fantasies stayed inside
+    s.on_trial_end(4, a, "stopped", 0.0)  # not a full-budget value: left out
+    s.on_trial_end(5, b, "completed", bowl(b))
+    assert s.observations == 5 and s.pending == []
+
+
+def test_a_finite_space_gives_every_free_worker_a_different_config():
+    space = {"a": nbtune.choice(1, 2, 3), "b": nbtune.grid("p", "q", "r")}
+    s = BayesOptSearcher(space, seed=0, n_initial=2)
+    drive(s, lambda c: c["a"] + len(c["b"]), 2)
+    running = []
+    for i in range(2, 9):
+        running.append(s.suggest(i))
+        s.on_trial_start(i, running[-1])
+    configs = [tuple(c.values()) for c in running]
+    assert len(set(configs)) == len(configs)
+
+
+def test_failed_trials_count_as_the_worst_value_and_stopped_ones_are_left_out():
+    s = BayesOptSearcher(SMOOTH, seed=0)
+    c = [s.suggest(i) for i in range(4)]
+    s.on_trial_end(0, c[0], "completed", 1.0)
+    s.on_trial_end(1, c[1], "completed", 3.0)
+    s.on_trial_end(2, c[2], "failed", None)
+    s.on_trial_end(3, c[3], "stopped", 0.5)
+    _, y = s._data()
+    assert s.observations == 3 and y[2] == y[1] > y[0]
+
+
+def test_a_resumed_searcher_suggests_what_the_uninterrupted_one_did():
+    whole = BayesOptSearcher(MIXED, seed=4, n_initial=3)
+    configs = drive(whole, mixed, 8)
+    resumed = BayesOptSearcher(MIXED, seed=4, n_initial=3)
+    drive(resumed, mixed, 5)  # a run that stopped after 5 trials
+    resumed.reset()  # what a driver does before it replays the stored trials
+    for i, config in enumerate(configs[:5]):
+        resumed.on_trial_start(i, config)
+        resumed.on_trial_end(i, config, "completed", mixed(config))
+    assert resumed.suggest(5) == configs[5]
+    resumed.on_trial_start(5, configs[5])
+    resumed.on_trial_end(5, configs[5], "completed", mixed(configs[5]))
+    assert resumed.suggest(6) == configs[6]
+
+
+def test_the_fit_is_bounded_and_the_same_whatever_came_before():
+    s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2, max_points=40, refit_every=10)
+    drive(s, bowl, 45)
+    kernel = s._fit
+    assert kernel[0] == 40  # hyperparameters fitted on the first 40: the last refit point
+    fresh = BayesOptSearcher(SMOOTH, seed=3, n_initial=2, max_points=40, refit_every=10)
+    for i, (config, _, value) in enumerate(list(s._ended.values())):
+        fresh.on_trial_end(i, config, "completed", value)
+    assert fresh.suggest(45) == s.suggest(45)
+    assert repr(fresh._fit[1]) == repr(kernel[1])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"acquisition": "eii"}, r"^unknown acquisition 'eii' \(did you mean 'ei'\?\); known: "
+                             r"'ei', 'ucb', 'poi'$"),
+    ({"kappa": 0}, r"^kappa must be a finite number > 0, got kappa=0$"),
+    ({"kappa": -1.5}, r"^kappa must be a finite number > 0, got kappa=-1.5$"),
+    ({"xi": -0.1}, r"^xi must be a finite number >= 0, got xi=-0.1$"),
+    ({"n_initial": 0}, r"^n_initial must be an integer >= 1, got 0$"),
+])
+def test_bad_options_are_one_clear_line(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_searcher("bayesopt", SMOOTH, **options)
+
+
+def test_bayesopt_over_a_space_of_fixed_values_is_one_clear_line():
+    with pytest.raises(ValueError, match=r"^bayesopt has nothing to model: every hyperparameter "
+                                         r"of the space is fixed; give at least one a range or "
+                                         r"choices$"):
+        nbtune.tune(bowl, {"x": 0.3, "y": nbtune.fixed(0.7)}, searcher="bayesopt",
+                    storage=None)
+
+
+def slow_bowl(config):
+    time.sleep(0.3)
+    return bowl(config)
+
+
+def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
+    opts = dict(n_trials=7, seed=11, concurrency=1, cluster=client, progress=False)
+    full = nbtune.tune(bowl, SMOOTH, searcher=BayesOptSearcher(SMOOTH, seed=11, n_initial=3),
+                       storage=None, **opts)
+    first = nbtune.tune(slow_bowl, SMOOTH, searcher=BayesOptSearcher(SMOOTH, seed=11,
+                                                                     n_initial=3),
+                        storage=db, study="b", background=True, **opts)
+    while len(first.completed) < 4:
+        time.sleep(0.05)
+    first.stop()
+    assert len(first.completed) < 7
+    searcher = BayesOptSearcher(SMOOTH, seed=11, n_initial=3)
+    resumed = nbtune.tune(bowl, SMOOTH, searcher=searcher, storage=db, study="b", resume=True,
+                          cluster=client, concurrency=1, progress=False)
+    assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
+    assert searcher.observations == 7
+    assert searcher_text(resumed) == "bayesopt searcher (model of 7 observations)"
+    assert "bayesopt searcher (model of 7 observations)" in str(resumed.summary())
