@@ -188,3 +188,16 @@ def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
     assert searcher.observations == 7
     assert searcher_text(resumed) == "bayesopt searcher (model of 7 observations)"
     assert "bayesopt searcher (model of 7 observations)" in str(resumed.summary())
+
+
+def test_unit_rows_encode_as_the_configs_they_decode_to():
+    from nbtune.search.encoding import Encoding
+
+    space = nbtune.Space({**MIXED, "g": nbtune.logspace(1e-3, 1.0, 4), "q": nbtune.quniform(0, 1, 0.25),
+                          "li": nbtune.lograndint(1, 100)})
+    enc = Encoding(space)
+    units = np.random.default_rng(0).random((200, len(space.unit_names)))
+    units[:3] = [[0.0] * units.shape[1], [1.0] * units.shape[1], [0.5] * units.shape[1]]
+    expected = enc.encode_all([space.from_unit(u) for u in units])
+    np.testing.assert_allclose(enc.encode_units(units), expected, atol=1e-9)
+    assert enc.width == 1 + 1 + 3 + 1 + 1 + 1 + 1  # x, lr, act one-hot, k, g, q, li

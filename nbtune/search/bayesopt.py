@@ -8,9 +8,10 @@ constant liar), and an exact config already tried or pending is never suggested 
 free workers never get the same point. Fantasies live only inside one suggestion.
 
 Cost stays bounded whatever the number of observations: the kernel's hyperparameters are fitted
-(marginal likelihood, scikit-learn's L-BFGS-B with restarts) on at most ``max_fit_points`` of
-them, after every observation at first and then every ``refit_every``; the posterior uses at most
-``max_points`` (the best half and a seeded draw of the rest). Each fit depends only on the
+(marginal likelihood, scikit-learn's L-BFGS-B) on at most 128 of them (the best half and a seeded
+draw of the rest), after every observation up to 20 and then every ``refit_every``; the posterior
+uses at most ``max_points``, drawn the same way. A suggestion scores random points of the unit cube
+and perturbations of the best configs, and takes the best one not tried yet. Each fit depends only on the
 observations and the seed, not on earlier fits, so a resumed study fits what an uninterrupted one
 did.
 """
@@ -31,6 +32,7 @@ from .encoding import Encoding
 COMPLETED, FAILED = "completed", "failed"
 N_CANDIDATES = 1000  # random points of the unit cube scored per suggestion
 N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, their scale
+MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
 
 
@@ -49,7 +51,7 @@ class BayesOptSearcher(Searcher):
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
-                 n_initial: int = 5, max_points: int = 500, refit_every: int = 10) -> None:
+                 n_initial: int = 5, max_points: int = 300, refit_every: int = 10) -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
@@ -58,13 +60,13 @@ class BayesOptSearcher(Searcher):
         self.n_initial = _check_int("n_initial", n_initial, 1)
         self.max_points = _check_int("max_points", max_points, 10)
         self.refit_every = _check_int("refit_every", refit_every, 1)
-        self.max_fit_points = min(self.max_points, 200)
+        self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
 
     def reset(self) -> None:
         """Forget every observation, pending trial and fitted kernel."""
-        self._ended: dict[int, tuple[dict, str, float | None]] = {}  # in the order they ended
+        self._ended: dict[int, tuple[dict, np.ndarray, float | None]] = {}  # in end order
         self._pending: dict[int, tuple[dict, float | None]] = {}  # trial -> (config, last level)
         self._tried: set[str] = set()
         self._fit: tuple[int, Any] | None = None  # (observations it was fitted on, kernel)
@@ -89,7 +91,8 @@ class BayesOptSearcher(Searcher):
         self._ended.pop(trial_id, None)  # a trial that ends again counts where it ended last
         finite = value is not None and math.isfinite(value)
         if state == FAILED or (state == COMPLETED and finite):
-            self._ended[trial_id] = (config, state, float(value) if finite else None)
+            self._ended[trial_id] = (config, self.encoding.encode(config),
+                                     float(value) if finite else None)
 
     @property
     def observations(self) -> int:
@@ -119,12 +122,13 @@ class BayesOptSearcher(Searcher):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gp.fit(X, y)
-            candidates = self._candidates(rng)
-            mean, std = gp.predict(self.encoding.encode_all(candidates), return_std=True)
+            units = self._candidates(rng)
+            mean, std = gp.predict(self.encoding.encode_units(units), return_std=True)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
         for i in np.argsort(-score, kind="stable"):
-            if _key(candidates[i]) not in self._tried:
-                return candidates[i]
+            config = self.space.from_unit(units[i])
+            if _key(config) not in self._tried:
+                return config
         return self._random(rng)
 
     def _random(self, rng: np.random.Generator) -> dict:
@@ -146,7 +150,7 @@ class BayesOptSearcher(Searcher):
         worst = max(sign * v for v in values)
         y = np.array([worst if v is None else sign * v for _, _, v in ended])
         y = (y - y.mean()) / (y.std() or 1.0)
-        return self.encoding.encode_all([c for c, _, _ in ended]), y
+        return np.vstack([x for _, x, _ in ended]), y
 
     def _kernel(self, X: np.ndarray, y: np.ndarray) -> Any:
         """The kernel fitted on the first n observations alone, n the last refit point reached:
@@ -166,8 +170,9 @@ class BayesOptSearcher(Searcher):
             self._fit = (n, gp.kernel_)
         return self._fit[1]
 
-    def _candidates(self, rng: np.random.Generator) -> list[dict]:
-        """Random configs, and perturbations of the best observed ones in the unit cube."""
+    def _candidates(self, rng: np.random.Generator) -> np.ndarray:
+        """Random points of the unit cube (`Space.to_unit` coordinates), and perturbations of
+        the best observed configs."""
         d = len(self.space.unit_names)
         units = [rng.random((N_CANDIDATES, d))]
         top, each, scale = N_LOCAL
@@ -176,7 +181,7 @@ class BayesOptSearcher(Searcher):
         for _, config in sorted(done, key=lambda p: p[0])[:top]:
             centre = self.space.to_unit(config)
             units.append(np.clip(centre + rng.normal(0.0, scale, (each, d)), 0.0, 1.0))
-        return [self.space.from_unit(u) for u in np.vstack(units)]
+        return np.vstack(units)
 
     def __repr__(self) -> str:
         return (f"BayesOptSearcher(seed={self.seed}, mode={self.mode!r}, "

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..domains import choice
+from ..domains import _Finite, choice, lograndint, loguniform, randint, uniform
 from ..space import Space
 
 
@@ -40,3 +40,26 @@ class Encoding:
         if not configs:
             return np.zeros((0, self.width))
         return np.vstack([self.encode(c) for c in configs])
+
+    def encode_units(self, units: np.ndarray) -> np.ndarray:
+        """Rows of `Space.to_unit` values (shape (m, len(names))) encoded as the configs that
+        `Space.from_unit` makes of them would be, without making them: (m, width)."""
+        units = np.clip(np.asarray(units, dtype=float), 0.0, 1.0)
+        cols = []
+        for j, (name, n) in enumerate(zip(self.names, self.sizes)):
+            d, u = self.space[name], units[:, j]
+            if n:
+                cols.append(np.eye(n)[np.minimum((u * n).astype(int), n - 1)])
+            elif isinstance(d, _Finite):  # ordered values: the middle of the value's bin
+                k = d.size
+                cols.append(((np.minimum((u * k).astype(int), k - 1) + 0.5) / k)[:, None])
+            elif type(d) in (uniform, loguniform):
+                cols.append(u[:, None])
+            elif type(d) in (randint, lograndint):  # as `_Range.from_unit`, then `to_unit`
+                x = d._a + u * (d._b - d._a)
+                v = np.clip(np.floor((np.exp(x) if d.log else x) + 0.5), d.lo, d.hi)
+                back = ((np.log(v) if d.log else v) - d._a) / (d._b - d._a)
+                cols.append(np.clip(back, 0.0, 1.0)[:, None])
+            else:  # steps (quniform): the value's own position
+                cols.append(np.array([d.to_unit(d.from_unit(x)) for x in u])[:, None])
+        return np.hstack(cols) if cols else np.zeros((len(units), 0))
