@@ -49,6 +49,10 @@ bench-early-stopping: $(STAMP)
 	$(PY) benchmarks/early_stopping.py
 
 # SearchCV with ASHA against RandomizedSearchCV and HalvingRandomSearchCV (about 10 minutes)
+.PHONY: bench-bayesopt
+bench-bayesopt: $(STAMP)
+	$(PY) benchmarks/bayesopt_cost.py
+
 .PHONY: bench-searchcv
 bench-searchcv: $(STAMP)
 	$(PY) benchmarks/searchcv.py

@@ -184,8 +184,12 @@ def test_make_searcher_by_name():
 
 
 def test_make_searcher_errors_name_the_choices():
-    with pytest.raises(ValueError, match="unknown searcher 'bayes'; known: 'random', 'grid'"):
+    with pytest.raises(ValueError, match=r"unknown searcher 'bayes' \(did you mean 'bayesopt'"
+                                         r"\?\); known: 'random', 'grid', 'bayesopt' or"):
         make_searcher("bayes", SPACE)
+    with pytest.raises(ValueError, match="unknown searcher 'anneal'; known: 'random', 'grid', "
+                                         "'bayesopt' or"):
+        make_searcher("anneal", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 3"):
         make_searcher(3, SPACE)
     with pytest.raises(ValueError, match="searcher 'random' has no option 'n_experiments'"):
