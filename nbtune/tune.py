@@ -181,6 +181,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         search_options = {}
         if searcher == "grid" and n_trials is not None and not auto:
             search_options["n_experiments"] = n_trials  # a cap below the grid's size: a subsample
+        if row is not None and resume and isinstance(searcher, str):  # as it was run
+            search_options.update(row["settings"].get("searcher_options") or {})
         search = make_searcher(searcher, space, seed=seed,
                                points_to_evaluate=points_to_evaluate, mode=mode, **search_options)
         sched = make_scheduler(scheduler, **options)
@@ -198,6 +200,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
                     "target": target, "max_resource": max_resource, "retries": retries,
                     "resources": resources}
+        if search.options:
+            settings["searcher_options"] = search.options
         if isinstance(scheduler, (str, type(None))):  # an object's options are its own
             settings["scheduler_options"] = _json_options(options)
         if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded

@@ -171,33 +171,22 @@ def slow_bowl(config):
 
 
 def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
-    opts = dict(n_trials=7, seed=11, concurrency=1, cluster=client, progress=False)
-    full = nbtune.tune(bowl, SMOOTH, searcher=BayesOptSearcher(SMOOTH, seed=11, n_initial=3),
-                       storage=None, **opts)
-    first = nbtune.tune(slow_bowl, SMOOTH, searcher=BayesOptSearcher(SMOOTH, seed=11,
-                                                                     n_initial=3),
-                        storage=db, study="b", background=True, **opts)
+    def searcher():
+        return BayesOptSearcher(SMOOTH, seed=11, n_initial=3, acquisition="ucb", kappa=1.5)
+
+    opts = dict(n_trials=7, concurrency=1, cluster=client, progress=False)
+    full = nbtune.tune(bowl, SMOOTH, searcher=searcher(), storage=None, **opts)
+    first = nbtune.tune(slow_bowl, SMOOTH, searcher=searcher(), storage=db, study="b",
+                        background=True, **opts)
     while len(first.completed) < 4:
         time.sleep(0.05)
     first.stop()
     assert len(first.completed) < 7
-    searcher = BayesOptSearcher(SMOOTH, seed=11, n_initial=3)
-    resumed = nbtune.tune(bowl, SMOOTH, searcher=searcher, storage=db, study="b", resume=True,
-                          cluster=client, concurrency=1, progress=False)
+    # by name: the searcher is built again with the options the study was run with
+    resumed = nbtune.tune(bowl, SMOOTH, storage=db, study="b", resume=True, cluster=client,
+                          concurrency=1, progress=False)
+    assert repr(resumed.searcher) == repr(searcher())
     assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
-    assert searcher.observations == 7
+    assert resumed.searcher.observations == 7
     assert searcher_text(resumed) == "bayesopt searcher (model of 7 observations)"
     assert "bayesopt searcher (model of 7 observations)" in str(resumed.summary())
-
-
-def test_unit_rows_encode_as_the_configs_they_decode_to():
-    from nbtune.search.encoding import Encoding
-
-    space = nbtune.Space({**MIXED, "g": nbtune.logspace(1e-3, 1.0, 4), "q": nbtune.quniform(0, 1, 0.25),
-                          "li": nbtune.lograndint(1, 100)})
-    enc = Encoding(space)
-    units = np.random.default_rng(0).random((200, len(space.unit_names)))
-    units[:3] = [[0.0] * units.shape[1], [1.0] * units.shape[1], [0.5] * units.shape[1]]
-    expected = enc.encode_all([space.from_unit(u) for u in units])
-    np.testing.assert_allclose(enc.encode_units(units), expected, atol=1e-9)
-    assert enc.width == 1 + 1 + 3 + 1 + 1 + 1 + 1  # x, lr, act one-hot, k, g, q, li

@@ -85,6 +85,11 @@ class Searcher:
         raise NotImplementedError
 
     @property
+    def options(self) -> dict[str, Any]:
+        """Constructor options (JSON values) a resumed study builds its searcher with again."""
+        return {}
+
+    @property
     def observations(self) -> int | None:
         """How many observations the searcher's model holds; None for a searcher without one."""
         return None

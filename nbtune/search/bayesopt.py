@@ -13,7 +13,8 @@ draw of the rest), after every observation up to 20 and then every ``refit_every
 uses at most ``max_points``, drawn the same way. A suggestion scores random points of the unit cube
 and perturbations of the best configs, and takes the best one not tried yet. Each fit depends only on the
 observations and the seed, not on earlier fits, so a resumed study fits what an uninterrupted one
-did.
+did. A suggestion runs on the driver's thread, fit included: fitting on another thread would make
+the suggestions depend on timing.
 """
 from __future__ import annotations
 
@@ -93,6 +94,13 @@ class BayesOptSearcher(Searcher):
         if state == FAILED or (state == COMPLETED and finite):
             self._ended[trial_id] = (config, self.encoding.encode(config),
                                      float(value) if finite else None)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """acquisition, kappa, xi, n_initial, max_points, refit_every: stored with the study."""
+        return {"acquisition": self.acquisition, "kappa": self.kappa, "xi": self.xi,
+                "n_initial": self.n_initial, "max_points": self.max_points,
+                "refit_every": self.refit_every}
 
     @property
     def observations(self) -> int:
