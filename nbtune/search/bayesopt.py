@@ -70,7 +70,7 @@ class BayesOptSearcher(Searcher):
         self._ended: dict[int, tuple[dict, np.ndarray, float | None]] = {}  # in end order
         self._pending: dict[int, tuple[dict, float | None]] = {}  # trial -> (config, last level)
         self._tried: set[str] = set()
-        self._fit: tuple[int, Any] | None = None  # (observations it was fitted on, kernel)
+        self._fit: tuple[tuple, Any] | None = None  # (what it was fitted on, kernel)
 
     # -- events ---------------------------------------------------------------------------
     def on_trial_start(self, trial_id: int, config: dict) -> None:
@@ -166,7 +166,8 @@ class BayesOptSearcher(Searcher):
         n = len(y)
         if n > FIT_EVERY_UNTIL:
             n = max(FIT_EVERY_UNTIL, n - n % self.refit_every)
-        if self._fit is None or self._fit[0] != n:
+        on = (n, self.mode, tuple(self._ended)[:n])
+        if self._fit is None or self._fit[0] != on:
             X, y = self._data(n) or (X, y)
             rng = np.random.default_rng([self.seed, n, 2])
             keep = _subsample(y, self.max_fit_points, rng)
@@ -175,7 +176,7 @@ class BayesOptSearcher(Searcher):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a length scale at its bound is no news
                 gp.fit(X[keep], y[keep])
-            self._fit = (n, gp.kernel_)
+            self._fit = (on, gp.kernel_)
         return self._fit[1]
 
     def _candidates(self, rng: np.random.Generator) -> np.ndarray:
