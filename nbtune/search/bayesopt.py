@@ -11,10 +11,10 @@ Cost stays bounded whatever the number of observations: the kernel's hyperparame
 (marginal likelihood, scikit-learn's L-BFGS-B) on at most 128 of them (the best half and a seeded
 draw of the rest), after every observation up to 20 and then every ``refit_every``; the posterior
 uses at most ``max_points``, drawn the same way. A suggestion scores random points of the unit cube
-and perturbations of the best configs, and takes the best one not tried yet. Each fit depends only on the
-observations and the seed, not on earlier fits, so a resumed study fits what an uninterrupted one
-did. A suggestion runs on the driver's thread, fit included: fitting on another thread would make
-the suggestions depend on timing.
+and perturbations of the best configs, and takes the best one not tried yet. Each fit depends only
+on the observations and the seed, not on earlier fits, so a resumed study fits what an
+uninterrupted one did. A suggestion runs on the driver's thread, fit included: fitting on another
+thread would make the suggestions depend on timing.
 """
 from __future__ import annotations
 
