@@ -280,13 +280,17 @@ class LivePanel(Tracker):
         self.handle = None
         self.in_widget = False
 
-    def show(self) -> None:
-        """Display the panel in the current output, under a display id its summary takes over."""
+    def show(self, notice: StartingNotice | None = None) -> None:
+        """Display the panel in the current output (in the place of ``notice``, the line shown
+        while the cluster started), under a display id its summary takes over."""
         from IPython.display import display
 
         self.in_widget = _IN_OUTPUT_WIDGET.get()
         if self.in_widget:
             display(self.widget)
+        elif notice is not None and notice.handle is not None:
+            self.handle, notice.handle = notice.handle, None
+            self.handle.update(self.widget)
         else:
             self.handle = display(self.widget, display_id=True)
 
@@ -373,23 +377,75 @@ class LivePanel(Tracker):
             child.close()
 
 
-def make_progress(progress: Any, study, **kwargs: Any) -> Tracker | None:
-    """The view ``progress`` asks for: "auto" (the panel in a notebook, a text line on a
-    terminal, nothing otherwise), True (panel or text), False or None (nothing), or a view class
-    (:class:`LivePanel`, :class:`TextProgress`)."""
+def _view_class(progress: Any) -> type[Tracker] | None:
+    """The class of view ``progress`` asks for here (see :func:`make_progress`), or None."""
     if progress is False or progress is None:
         return None
     if isinstance(progress, type) and issubclass(progress, Tracker):  # a view chosen by name
-        view = progress(study, **kwargs)
-        if isinstance(view, LivePanel) and in_notebook():
-            view.show()
-        return view
+        return progress
     if progress not in (True, "auto"):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     if in_notebook():
-        panel = LivePanel(study, **kwargs)
-        panel.show()
-        return panel
+        return LivePanel
     if progress is True or getattr(sys.stderr, "isatty", lambda: False)():
-        return TextProgress(study, **kwargs)
+        return TextProgress
     return None
+
+
+class StartingNotice:
+    """One line shown while a study waits for its cluster to start, in the view's own place:
+    the panel later takes over its display (``panel=True``), a text view writes below it."""
+
+    def __init__(self, text: str, panel: bool, stream=None):
+        self.text, self.panel = text, panel
+        self.stream = stream if stream is not None else sys.stderr
+        self.handle = None
+
+    def show(self) -> None:
+        """Display the line (a notebook output under a display id, or a line on the stream)."""
+        if not self.panel:
+            self.stream.write(f"nbtune: {self.text}\n")
+            self.stream.flush()
+            return
+        from IPython.display import HTML, display
+
+        shown = HTML(f'<span class="nbtune-live-starting">nbtune: {html.escape(self.text)}</span>')
+        if _IN_OUTPUT_WIDGET.get():  # an Output widget ignores display-id updates
+            display(shown)
+        else:
+            self.handle = display(shown, display_id=True)
+
+    def clear(self) -> None:
+        """Take the line away (the study did not start: its error says why)."""
+        if self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(""))
+            self.handle = None
+
+
+def starting_notice(progress: Any, text: str) -> StartingNotice | None:
+    """Show ``text`` where the view ``progress`` asks for will be (None where it asks for none)."""
+    cls = _view_class(progress)
+    if cls is not None and issubclass(cls, LivePanel) and in_notebook():
+        notice = StartingNotice(text, panel=True)
+    elif cls is not None and issubclass(cls, TextProgress):
+        notice = StartingNotice(text, panel=False)
+    else:
+        return None
+    notice.show()
+    return notice
+
+
+def make_progress(progress: Any, study, notice: StartingNotice | None = None,
+                  **kwargs: Any) -> Tracker | None:
+    """The view ``progress`` asks for: "auto" (the panel in a notebook, a text line on a
+    terminal, nothing otherwise), True (panel or text), False or None (nothing), or a view class
+    (:class:`LivePanel`, :class:`TextProgress`). A panel takes the place of ``notice``."""
+    cls = _view_class(progress)
+    if cls is None:
+        return None
+    view = cls(study, **kwargs)
+    if isinstance(view, LivePanel) and in_notebook():
+        view.show(notice)
+    return view
