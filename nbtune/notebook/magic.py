@@ -5,6 +5,7 @@ The magic decides nothing about the search: everything it does goes through :fun
 from __future__ import annotations
 
 import builtins
+import threading
 import time
 import types
 from typing import Any, Callable
@@ -416,10 +417,25 @@ def _warm_after_cell(shell, magics: Tune) -> None:
     cluster in the background, where it is the one the studies will use."""
     def warm(result=None) -> None:
         shell.events.unregister("post_run_cell", warm)
-        if magics.warm_start and is_embedded(magics.cluster) and not shell.exit_now:
-            warm_up()
+        if magics.warm_start and not shell.exit_now:
+            if is_embedded(magics.cluster):
+                warm_up()
+            _importing[:] = [threading.Thread(target=_import_views, daemon=True,
+                                              name="nbtune-imports")]
+            _importing[0].start()
 
     shell.events.register("post_run_cell", warm)
+
+
+_importing: list[threading.Thread] = []  # the thread of _import_views, joined at exit
+
+
+def _import_views() -> None:
+    """Import what the first study's panel needs (matplotlib takes about a second)."""
+    import ipywidgets  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+
+    from .. import plots  # noqa: F401
 
 
 def _close_on_exit(change) -> None:
@@ -427,6 +443,8 @@ def _close_on_exit(change) -> None:
     start under way), so that its nannies do not restart the workers the kernel's shutdown
     terminates, then the resource tracker its workers used (which would hold up the exit)."""
     if change["new"]:
+        for thread in _importing:  # an import cut by the exit could hold a lock it needs
+            thread.join(timeout=10)
         close_clients()
         stop_resource_tracker()
 
