@@ -36,7 +36,7 @@ def rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def best_of(fn, repeat: int = 3) -> float:
+def best_of(fn, repeat: int = 5) -> float:
     """The shortest of ``repeat`` timed calls of ``fn``, in seconds."""
     times = []
     for _ in range(repeat):
