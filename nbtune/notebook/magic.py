@@ -425,6 +425,7 @@ def _warm_after_cell(shell, magics: Tune) -> None:
             _importing[0].start()
 
     shell.events.register("post_run_cell", warm)
+    magics._warm_hook = warm  # taken back by unload if the cell never ends
 
 
 _importing: list[threading.Thread] = []  # the thread of _import_views, joined at exit
@@ -452,6 +453,10 @@ def _close_on_exit(change) -> None:
 def unload(shell) -> None:
     """Remove what :func:`load` registered."""
     shell.unobserve(_close_on_exit, names="exit_now")
+    for magics in shell.configurables:
+        hook = getattr(magics, "_warm_hook", None)
+        if isinstance(magics, Tune) and hook in shell.events.callbacks["post_run_cell"]:
+            shell.events.unregister("post_run_cell", hook)
     table = shell.magics_manager.magics
     table["cell"].pop("tune", None)
     for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space"):
