@@ -171,7 +171,8 @@ def _warm_start(generation: int) -> None:
     except Exception:  # the first study starts it again, and shows why it cannot
         pass
     finally:
-        _embedded.pop("warming", None)
+        if _embedded.get("warming") is threading.current_thread():  # not a later start's
+            _embedded.pop("warming", None)
 
 
 def embedded_starting() -> bool:
