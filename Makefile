@@ -43,6 +43,8 @@ test-lowest: .ci/lowest.txt pyproject.toml
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/live_overhead.py
+	$(PY) benchmarks/first_cell.py
+	$(PY) benchmarks/scale.py
 
 # ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
 bench-early-stopping: $(STAMP)

@@ -21,11 +21,11 @@ from .ranking import duration_text, fmt, pace_text
 from .run.events import Observer
 from .run.output import warning_key
 from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
-
-QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
+from .tally import QUEUED, Tally
 STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
                T.PENDING)
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
+CURVES = 50  # trials whose learning curves the panel draws: the best ones
 
 
 _IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
@@ -76,6 +76,7 @@ class Tracker(Observer):
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.tally = Tally(study, CURVES)  # what a redraw looks at: the trials that changed
 
     # -- events: constant cost ---------------------------------------------------------
     def study_started(self, info):
@@ -85,16 +86,20 @@ class Tracker(Observer):
         self._thread.start()
 
     def trial_created(self, trial):
+        self.tally.touch(trial)
         self._stale.set()
 
     def trial_started(self, trial):
+        self.tally.touch(trial)
         self._stale.set()
 
     def trial_reported(self, trial, report):
         self.reports += 1
+        self.tally.touch(trial)
         self._stale.set()
 
     def trial_output(self, trial, text, warnings):
+        self.tally.touch(trial)
         if self.show_output:
             for line in text.splitlines():
                 self._keep(f"[trial {trial.id}] {line}")
@@ -112,9 +117,11 @@ class Tracker(Observer):
             self.fresh.append(line)
 
     def trial_finished(self, trial):
+        self.tally.touch(trial)
         self._stale.set()
 
     def trial_withdrawn(self, trial):
+        self.tally.withdraw(trial)
         self._stale.set()
 
     def study_finished(self, reason):
@@ -152,14 +159,26 @@ class Tracker(Observer):
         self._redraw()
 
     # -- what the views show ---------------------------------------------------------------
+    def live(self) -> Tally | None:
+        """The tally, brought up to date, while the study runs; None for the last frame, which
+        is drawn from all the trials."""
+        if self.finished_reason is not None:
+            return None
+        self.tally.update()
+        return self.tally
+
     def counts(self) -> dict[str, int]:
         """Trials per state (running ones not started yet count as queued), in a fixed order,
         zero counts left out."""
-        seen: dict[str, int] = {}
-        for t in list(self.study.trials):
-            state = QUEUED if t.state == T.RUNNING and t.started is None else t.state
-            seen[state] = seen.get(state, 0) + 1
-        return {s: seen[s] for s in STATE_ORDER if s in seen}
+        tally = self.live()
+        if tally is not None:
+            seen = tally.counts
+        else:
+            seen = {}
+            for t in list(self.study.trials):
+                state = QUEUED if t.state == T.RUNNING and t.started is None else t.state
+                seen[state] = seen.get(state, 0) + 1
+        return {s: seen[s] for s in STATE_ORDER if seen.get(s)}
 
     def elapsed(self) -> float:
         """Seconds the study has run, as the study itself counts them."""
@@ -170,16 +189,21 @@ class Tracker(Observer):
         """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
         the pace (trials per minute, median trial duration)."""
         elapsed = self.elapsed()
-        trials = list(self.study.trials)
-        done = sum(1 for t in trials if t.state in T.FINISHED)
-        fractions, label = [], f"{len(trials)} trials"
+        tally = self.live()
+        if tally is not None:
+            done, known = tally.done(), (None, None)
+            if tally.durations and elapsed:
+                known = (len(tally.durations) / (elapsed / 60.0), tally.median_duration())
+        else:
+            done, known = sum(1 for t in list(self.study.trials) if t.state in T.FINISHED), None
+        fractions, label = [], f"{len(self.study.trials)} trials"
         if self.n_trials:
             fractions.append(done / self.n_trials)
             label = f"{done}/{self.n_trials} trials"
         if self.max_time:
             fractions.append(elapsed / self.max_time)
         fraction = min(1.0, max(fractions, default=0.0))
-        speed = pace_text(self.study)
+        speed = pace_text(self.study, known)
         speed = f" · {speed}" if speed else ""
         if self.finished_reason is not None:
             return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
@@ -190,7 +214,8 @@ class Tracker(Observer):
 
     def best_line(self) -> str:
         """The best value so far and its config, as text."""
-        best = self.study.best
+        tally = self.live()
+        best = self.study.best if tally is None else tally.best
         if best is None:
             return "no completed trial yet"
         config = ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
@@ -252,6 +277,7 @@ class LivePanel(Tracker):
 
         super().__init__(*args, **kwargs)
         self.plot_interval, self.top = plot_interval, top
+        self.tally = Tally(self.study, max(CURVES, top))
         self._last_plot, self._plotted_reports, self._plot_cost = 0.0, -1, 0.0
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
@@ -276,17 +302,21 @@ class LivePanel(Tracker):
                       "outputs": self.outputs, "stream": self.stream}
         for name, part in self.parts.items():
             part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
-        self.curve_data: dict[int, list[tuple[float, float]]] = {}
+        self._warned_drawn = -1
         self.handle = None
         self.in_widget = False
 
-    def show(self) -> None:
-        """Display the panel in the current output, under a display id its summary takes over."""
+    def show(self, notice: StartingNotice | None = None) -> None:
+        """Display the panel in the current output (in the place of ``notice``, the line shown
+        while the cluster started), under a display id its summary takes over."""
         from IPython.display import display
 
         self.in_widget = _IN_OUTPUT_WIDGET.get()
         if self.in_widget:
             display(self.widget)
+        elif notice is not None and notice.handle is not None:
+            self.handle, notice.handle = notice.handle, None
+            self.handle.update(self.widget)
         else:
             self.handle = display(self.widget, display_id=True)
 
@@ -306,27 +336,38 @@ class LivePanel(Tracker):
         workers = f" · {busy}/{slots} slots busy" if slots else ""
         self.counts_html.value = " · ".join(f"{n} {s}" for s, n in counts.items()) + workers
         self.best_html.value = html.escape(self.best_line())
-        self.table.value = self.table_html()
+        tally = self.live()
+        self.table.value = self.table_html(tally)
         rungs = getattr(getattr(study, "scheduler", None), "rung_counts", None)
         if callable(rungs):
             self.rungs_html.value = "trials recorded per rung: " + ", ".join(
                 f"{level}: {n}" for level, n in rungs().items())
-        self.warnings_html.value = warnings_html(study)
-        self.errors.value = self.errors_html()
-        self.outputs.value = outputs_html(study)
+        if tally is None:
+            self.warnings_html.value = warnings_html(study)
+            self.outputs.value = outputs_html(study)
+        else:
+            if tally.warned_version != self._warned_drawn:  # every trial may have warnings
+                self._warned_drawn = tally.warned_version
+                self.warnings_html.value = warnings_html(study, tally.warned.values())
+            self.outputs.value = outputs_html(study, list(tally.wrote.values()))
+        self.errors.value = self.errors_html(tally)
         if self.show_output:
             self.stream.value = ("<pre style=\"max-height:16em;overflow:auto;margin:0\">"
                                  + html.escape("\n".join(list(self.lines))) + "</pre>")
         self._draw_curves()
 
-    def table_html(self) -> str:
+    def table_html(self, tally: Tally | None = None) -> str:
         """The top trials, best first: rank, trial, metric, resource reached, state, one column
-        per hyperparameter; the ranking rule is its caption."""
-        return table_html(self.study, self.top, css="nbtune-live-top")
+        per hyperparameter; the ranking rule is its caption (``tally``: ranked among its
+        candidates, while the study runs)."""
+        if tally is None:
+            return table_html(self.study, self.top, css="nbtune-live-top")
+        return table_html(self.study, self.top, css="nbtune-live-top",
+                          among=tally.candidates(), unfinished=tally.unfinished_ranked())
 
-    def errors_html(self) -> str:
+    def errors_html(self, tally: Tally | None = None) -> str:
         """Failed trials, each a one-line summary that expands to its traceback on a click."""
-        return errors_html(self.study)
+        return errors_html(self.study, None if tally is None else tally.failed)
 
     def _draw_curves(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -336,18 +377,26 @@ class LivePanel(Tracker):
         if not force and (self.reports == self._plotted_reports or now - self._last_plot < wait):
             return
         self._last_plot, self._plotted_reports = now, self.reports
-        resource = self.study.settings.get("resource", "epoch")
-        self.curve_data = {
-            t.id: [(r[resource], r[self.study.metric]) for r in t.reports
-                   if T.is_finite_number(r.get(resource))
-                   and T.is_finite_number(r.get(self.study.metric))]
-            for t in list(self.study.trials) if t.reports}
-        if any(self.curve_data.values()):
-            from .plots import to_png
+        from .plots import to_png
 
-            self.curves.value = to_png(self.study.plot.learning_curves(top=50), dpi=80)
-            self.curves.layout.display = None
-            self._plot_cost = time.monotonic() - now
+        tally = self.live()  # the best CURVES trials are among its candidates
+        try:
+            figure = self.study.plot.learning_curves(
+                top=CURVES, among=None if tally is None else tally.candidates())
+        except ValueError:  # no curve to draw yet
+            return
+        self.curves.value = to_png(figure, dpi=80)
+        self.curves.layout.display = None
+        self._plot_cost = time.monotonic() - now
+
+    @property
+    def curve_data(self) -> dict[int, list[tuple[float, float]]]:
+        """Each trial's (resource, metric) points as reported, for every trial that reported."""
+        resource = self.study.settings.get("resource", "epoch")
+        return {t.id: [(r[resource], r[self.study.metric]) for r in t.reports
+                       if T.is_finite_number(r.get(resource))
+                       and T.is_finite_number(r.get(self.study.metric))]
+                for t in list(self.study.trials) if t.reports}
 
     def finish(self) -> None:
         with self._lock:
@@ -373,23 +422,75 @@ class LivePanel(Tracker):
             child.close()
 
 
-def make_progress(progress: Any, study, **kwargs: Any) -> Tracker | None:
-    """The view ``progress`` asks for: "auto" (the panel in a notebook, a text line on a
-    terminal, nothing otherwise), True (panel or text), False or None (nothing), or a view class
-    (:class:`LivePanel`, :class:`TextProgress`)."""
+def _view_class(progress: Any) -> type[Tracker] | None:
+    """The class of view ``progress`` asks for here (see :func:`make_progress`), or None."""
     if progress is False or progress is None:
         return None
     if isinstance(progress, type) and issubclass(progress, Tracker):  # a view chosen by name
-        view = progress(study, **kwargs)
-        if isinstance(view, LivePanel) and in_notebook():
-            view.show()
-        return view
+        return progress
     if progress not in (True, "auto"):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     if in_notebook():
-        panel = LivePanel(study, **kwargs)
-        panel.show()
-        return panel
+        return LivePanel
     if progress is True or getattr(sys.stderr, "isatty", lambda: False)():
-        return TextProgress(study, **kwargs)
+        return TextProgress
     return None
+
+
+class StartingNotice:
+    """One line shown while a study waits for its cluster to start, in the view's own place:
+    the panel later takes over its display (``panel=True``), a text view writes below it."""
+
+    def __init__(self, text: str, panel: bool, stream=None):
+        self.text, self.panel = text, panel
+        self.stream = stream if stream is not None else sys.stderr
+        self.handle = None
+
+    def show(self) -> None:
+        """Display the line (a notebook output under a display id, or a line on the stream)."""
+        if not self.panel:
+            self.stream.write(f"nbtune: {self.text}\n")
+            self.stream.flush()
+            return
+        from IPython.display import HTML, display
+
+        shown = HTML(f'<span class="nbtune-live-starting">nbtune: {html.escape(self.text)}</span>')
+        if _IN_OUTPUT_WIDGET.get():  # an Output widget ignores display-id updates
+            display(shown)
+        else:
+            self.handle = display(shown, display_id=True)
+
+    def clear(self) -> None:
+        """Take the line away (the study did not start: its error says why)."""
+        if self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(""))
+            self.handle = None
+
+
+def starting_notice(progress: Any, text: str) -> StartingNotice | None:
+    """Show ``text`` where the view ``progress`` asks for will be (None where it asks for none)."""
+    cls = _view_class(progress)
+    if cls is not None and issubclass(cls, LivePanel) and in_notebook():
+        notice = StartingNotice(text, panel=True)
+    elif cls is not None and issubclass(cls, TextProgress):
+        notice = StartingNotice(text, panel=False)
+    else:
+        return None
+    notice.show()
+    return notice
+
+
+def make_progress(progress: Any, study, notice: StartingNotice | None = None,
+                  **kwargs: Any) -> Tracker | None:
+    """The view ``progress`` asks for: "auto" (the panel in a notebook, a text line on a
+    terminal, nothing otherwise), True (panel or text), False or None (nothing), or a view class
+    (:class:`LivePanel`, :class:`TextProgress`). A panel takes the place of ``notice``."""
+    cls = _view_class(progress)
+    if cls is None:
+        return None
+    view = cls(study, **kwargs)
+    if isinstance(view, LivePanel) and in_notebook():
+        view.show(notice)
+    return view

@@ -120,30 +120,46 @@ class StudyPlots:
         return fig
 
     def learning_curves(self, resource: str | None = None, top: int | None = None,
-                        ax: Axes | None = None) -> Figure:
+                        ax: Axes | None = None, among: Sequence[T.Trial] | None = None
+                        ) -> Figure:
         """The metric against the resource for each trial that reported both, one line per trial.
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
         the next best (:data:`LABELLED` in all) in colours of their own, named in the legend. The y-range follows the best
         quarter of the trials (a stopped trial's early scores may fall outside it).
-        ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`.
+        ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`; ``among``
+        draws from those trials only (all the study's by default).
         """
         study = self.study
         resource = resource or resource_of(study)
-        trials = list(study.trials)  # one snapshot: a running study adds trials meanwhile
-        curves = {t.id: curve(t, resource, study.metric) for t in trials}
-        chosen = [t for t in trials if curves[t.id][0]]
-        if not chosen:
+        # one snapshot: a running study adds trials meanwhile
+        trials = list(study.trials if among is None else among)
+        curves: dict[int, tuple[list[float], list[float]]] = {}
+
+        def drawn(t: T.Trial) -> bool:  # only the curves it draws are computed
+            if t.id not in curves:
+                curves[t.id] = curve(t, resource, study.metric)
+            return bool(curves[t.id][0])
+
+        if top is None:
+            chosen = [t for t in trials if drawn(t)]
+            ranked = rank_trials(study, among=chosen)
+        else:
+            ranked = []
+            for t in rank_trials(study, among=trials):
+                if len(ranked) == top:
+                    break
+                if drawn(t):
+                    ranked.append(t)
+            chosen = ranked
+        if not chosen and not any(drawn(t) for t in trials):
             if not completed(study):
                 raise ValueError(empty_message(study))
             raise ValueError(f"no trial reported {resource!r} with {study.metric!r}: learning "
                              f"curves need report({resource}=..., {study.metric}=...)")
-        if top is not None:
-            chosen = [t for t in rank_trials(study) if curves.get(t.id, ([],))[0]][:top]
         fig, ax = _canvas(ax)
         best = study.best
         handles = []
-        ranked = [t for t in rank_trials(study) if t.id in {c.id for c in chosen}]
         # the best few, labelled in the legend, each in a colour of its own (the best in red)
         named = {t.id: colour for t, colour in zip(
             [t for t in ranked if best is None or t.id != best.id][:LABELLED - 1], ("C1", "C2"))}

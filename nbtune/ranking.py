@@ -2,8 +2,9 @@
 hyperparameter importances, and how numbers and messages are written for people."""
 from __future__ import annotations
 
+import heapq
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -31,13 +32,19 @@ def one_line(text: str, width: int = 160) -> str:
     return last[:head] + " … " + last[-(width - head - 3):]
 
 
-def rank_rule(study: Any, ranked: list[T.Trial] | None = None) -> str:
+def rank_rule(study: Any, ranked: list[T.Trial] | None = None,
+              unfinished: bool | None = None) -> str:
     """How :func:`rank_trials` orders ``ranked`` (all the study's trials by default), in words:
-    the caption of a ranked table. The rule for unfinished trials is said where there are some."""
-    ranked = rank_trials(study) if ranked is None else ranked
+    the caption of a ranked table. The rule for unfinished trials is said where there are some
+    (``unfinished``: whether there are, where the caller knows)."""
+    if unfinished is None and ranked is None:
+        unfinished = any(t.state != T.COMPLETED and is_ranked(study, t)
+                         for t in list(study.trials))
+    elif unfinished is None:
+        unfinished = any(t.state != T.COMPLETED for t in ranked)
     direction = "highest" if study.mode == "max" else "lowest"
     rule = f"completed trials first, {direction} {study.metric} first"
-    if any(t.state != T.COMPLETED for t in ranked):
+    if unfinished:
         rule += (f"; then running, paused and stopped trials, the furthest "
                  f"{resource_of(study)} first, then by their last {study.metric}")
     return rule
@@ -64,16 +71,9 @@ def score(study: Any, t: T.Trial) -> Any:
     return t.value if T.is_finite_number(t.value) else t.last(study.metric)
 
 
-def rank_trials(study: Any) -> list[T.Trial]:
-    """Trials that have a value, best first.
-
-    Completed trials come first, by metric (the first is ``study.best``); then running, paused and
-    stopped trials, the furthest along first (resource reached), then by their last value. Failed
-    and interrupted trials are left out.
-    """
+def rank_key(study: Any):
+    """The sort key of :func:`rank_trials` for ``study``'s trials (smaller ranks first)."""
     resource, sign = resource_of(study), -1.0 if study.mode == "max" else 1.0
-    scored = [t for t in list(study.trials)
-              if t.state in RANKED and T.is_finite_number(score(study, t))]
 
     def key(t: T.Trial) -> tuple:
         if t.state == T.COMPLETED:
@@ -81,7 +81,27 @@ def rank_trials(study: Any) -> list[T.Trial]:
         reached = t.resource(resource)
         return (1, -(reached if T.is_finite_number(reached) else 0), sign * score(study, t), t.id)
 
-    return sorted(scored, key=key)
+    return key
+
+
+def is_ranked(study: Any, t: T.Trial) -> bool:
+    """Whether :func:`rank_trials` ranks ``t``: a completed, running, paused or stopped trial
+    with a finite value."""
+    return t.state in RANKED and T.is_finite_number(score(study, t))
+
+
+def rank_trials(study: Any, top: int | None = None,
+                among: Iterable[T.Trial] | None = None) -> list[T.Trial]:
+    """Trials that have a value, best first (the first ``top`` only, when given).
+
+    Completed trials come first, by metric (the first is ``study.best``); then running, paused and
+    stopped trials, the furthest along first (resource reached), then by their last value. Failed
+    and interrupted trials are left out. ``among``: those trials only (all the study's by default).
+    """
+    scored = [t for t in list(study.trials if among is None else among) if is_ranked(study, t)]
+    if top is not None:  # the best few of many: no sort of them all
+        return heapq.nsmallest(top, scored, key=rank_key(study))
+    return sorted(scored, key=rank_key(study))
 
 
 def curve(t: T.Trial, resource: str, metric: str) -> tuple[list[float], list[float]]:
@@ -148,9 +168,10 @@ def pace(study: Any) -> tuple[float | None, float | None]:
     return rate, median
 
 
-def pace_text(study: Any) -> str:
-    """``2.4 trials/min · median trial 12.0 s``, or "" before any trial finished."""
-    rate, median = pace(study)
+def pace_text(study: Any, known: tuple[float | None, float | None] | None = None) -> str:
+    """``2.4 trials/min · median trial 12.0 s``, or "" before any trial finished (``known``:
+    :func:`pace`'s answer, where the caller has it)."""
+    rate, median = pace(study) if known is None else known
     if rate is None:
         return ""
     per_minute = f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}"

@@ -126,6 +126,8 @@ class Study:
         ``error`` (its last line), ``output_lines`` (lines it wrote: ``trial.output``). Floats
         show with 6 significant digits (``4.1e-06``, not ``0.000004``); the values themselves are not rounded.
         """
+        import pandas as pd
+
         from .frame import TrialFrame
 
         resource = self.settings.get("resource", "epoch")
@@ -141,11 +143,14 @@ class Study:
             row.update({f"config.{k}": v for k, v in t.config.items()})
             row.update({resource: t.resource(resource), "reports": len(t.reports),
                         "attempts": t.attempts, "worker": t.worker,
-                        "started": _timestamp(t.started), "finished": _timestamp(t.finished),
+                        "started": t.started, "finished": t.finished,
                         "duration": t.duration, "error": _last_line(t.error),
                         "output_lines": len(t.output.splitlines())})
             rows.append(row)
-        return TrialFrame(rows, columns=columns).set_index("trial")
+        frame = TrialFrame(rows, columns=columns)
+        for column in ("started", "finished"):  # one conversion per column, not one per cell
+            frame[column] = pd.to_datetime(frame[column].astype(float), unit="s")
+        return frame.set_index("trial")
 
     @property
     def plot(self) -> "StudyPlots":
@@ -177,12 +182,6 @@ class Study:
         best = self.best
         tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
         return f"<Study {self.name!r}: {counts}{tail}>"
-
-
-def _timestamp(seconds: float | None) -> Any:
-    import pandas as pd
-
-    return pd.NaT if seconds is None else pd.to_datetime(seconds, unit="s")
 
 
 def _last_line(text: str | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any
+from typing import Any, Iterable
 
 from . import trial as T
 from .ranking import (column_texts, duration_text, fmt, one_line, pace_text, rank_rule,
@@ -44,14 +44,15 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
             for cells in [headers, *rows]]
 
 
-def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]], str]:
+def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
+                 unfinished: bool | None = None) -> tuple[list[str], list[list[str]], str]:
     """Headers and cells of the ``top`` trials of :func:`rank_trials`: rank, trial, metric,
     resource reached (when any trial reported it), state, one column per hyperparameter (a
     column empty in every row is left out), each column's numbers written alike
-    (:func:`column_texts`); and the ranking rule, in words."""
-    ranked = rank_trials(study)
-    rule = rank_rule(study, ranked)
-    ranked = ranked[:top]
+    (:func:`column_texts`); and the ranking rule, in words. ``among`` and ``unfinished``: the
+    trials to rank (all by default) and whether unfinished trials rank (see :func:`rank_rule`)."""
+    ranked = rank_trials(study, top=top, among=among)
+    rule = rank_rule(study, unfinished=unfinished)
     resource = resource_of(study)
     names = list(study.space.unit_names)
     headers = ["#", "trial", study.metric, resource, "state"] + names
@@ -65,9 +66,11 @@ def trials_table(study: Any, top: int) -> tuple[list[str], list[list[str]], str]
     return [headers[j] for j in keep], rows, rule
 
 
-def table_html(study: Any, top: int, css: str = "nbtune-summary-table") -> str:
-    """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption."""
-    headers, rows, rule = trials_table(study, top)
+def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
+               among: Iterable[T.Trial] | None = None, unfinished: bool | None = None) -> str:
+    """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption
+    (``among`` and ``unfinished`` as in :func:`trials_table`)."""
+    headers, rows, rule = trials_table(study, top, among, unfinished)
     if not rows:
         return ""
     e = html.escape
@@ -80,12 +83,13 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table") -> str:
             f"{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
-def study_warnings(study: Any) -> list[tuple[dict[str, Any], int]]:
-    """Each distinct warning the trials raised, once, with the number of trials that raised it;
-    the most widespread first."""
+def study_warnings(study: Any, among: Iterable[T.Trial] | None = None
+                   ) -> list[tuple[dict[str, Any], int]]:
+    """Each distinct warning the trials (``among``: those only) raised, once, with the number of
+    trials that raised it; the most widespread first."""
     merged: list[dict[str, Any]] = []
     trials_of: dict[tuple[str, str], int] = {}
-    for t in list(study.trials):
+    for t in list(study.trials if among is None else among):
         for record in list(t.warnings):
             trials_of[warning_key(record)] = trials_of.get(warning_key(record), 0) + 1
         merge_warnings(merged, list(t.warnings))
@@ -97,9 +101,11 @@ def wrote_output(study: Any) -> list[T.Trial]:
     return [t for t in list(study.trials) if t.output]
 
 
-def errors_html(study: Any) -> str:
-    """The last failed trials, each one line that opens to its traceback."""
-    failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
+def errors_html(study: Any, failed: list[T.Trial] | None = None) -> str:
+    """The last failed trials (``failed``: where the caller keeps them), each one line that
+    opens to its traceback."""
+    if failed is None:
+        failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
     items = [f"<details><summary>trial {t.id} failed: {html.escape(one_line(t.error))}"
              f"</summary><pre>{html.escape(t.error)}</pre></details>"
              for t in failed[-SHOWN_ERRORS:]]
@@ -107,9 +113,10 @@ def errors_html(study: Any) -> str:
     return "".join(items) + (f"<div>{more} more failed trials</div>" if more > 0 else "")
 
 
-def outputs_html(study: Any) -> str:
-    """The last trials that wrote output, each one line that opens to what it wrote."""
-    wrote = wrote_output(study)
+def outputs_html(study: Any, wrote: list[T.Trial] | None = None) -> str:
+    """The last trials that wrote output (``wrote``: where the caller keeps them), each one line
+    that opens to what it wrote."""
+    wrote = wrote_output(study) if wrote is None else wrote
     items = []
     for t in wrote[-SHOWN_OUTPUTS:]:
         lines = t.output.splitlines()
@@ -122,12 +129,13 @@ def outputs_html(study: Any) -> str:
                              if more > 0 else "")
 
 
-def warnings_html(study: Any) -> str:
-    """Each warning the trials raised, once, with how many trials raised it."""
+def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
+    """Each warning the trials raised, once, with how many trials raised it (``among``: the
+    trials that raised any, where the caller keeps them)."""
     e = html.escape
     n = len(study.trials)
     return "".join(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
-                   f"trials)</i></div>" for r, k in study_warnings(study))
+                   f"trials)</i></div>" for r, k in study_warnings(study, among))
 
 
 class StudySummary:

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
-from .run.cluster import is_embedded
+from .run.cluster import embedded_started, is_embedded, starting_line
 from .run.events import Broadcast, Observer
 from .run.failure import StudyFailed
 from .run.held import restart_delay
@@ -21,7 +21,7 @@ from .search import Searcher, make_searcher
 from .space import Space, as_space
 from .lease import Lease
 from .storage import Storage, StorageRecorder
-from .live import make_progress
+from .live import make_progress, starting_notice
 from .study import Study
 from .resume import StudyExists, new_settings, resumed_settings
 
@@ -154,7 +154,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
     db = Storage(storage) if storage is not None else None
-    lease = None
+    lease = notice = None
     try:
         if db is not None:  # one run of a study at a time, across processes
             lease = Lease(db, name)
@@ -194,6 +194,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              "max_resource")
         from . import __version__  # nbtune/__init__ imports this module first
 
+        if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
+            notice = starting_notice(progress, starting_line())
         client, capacity, resources = connect(cluster, security, resources, __version__)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
@@ -208,6 +210,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
             settings["rung_levels"] = [int(x) for x in sched.levels]
         trials = _open_study(db, name, space, metric, mode, settings, row, resume)
     except BaseException:
+        if notice is not None:
+            notice.clear()
         if lease is not None:
             lease.release()
         if db is not None:
@@ -219,7 +223,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     result.scheduler, result.searcher = sched, search
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
-    view = make_progress(progress, result, n_trials=planned, max_time=max_time,
+    view = make_progress(progress, result, notice=notice, n_trials=planned, max_time=max_time,
                          concurrency=concurrency or capacity,  # follows workers that come and go
                          show_output=show_output)
     if view is not None:

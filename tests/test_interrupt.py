@@ -13,7 +13,7 @@ import queue
 import signal
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -57,6 +57,7 @@ class Reply:
     ename: str | None = None
     evalue: str = ""
     idle_at: float | None = None  # time.monotonic() when the kernel went idle after it
+    displays: list[str] = field(default_factory=list)  # each display and update, as text
 
 
 class Kernel:
@@ -108,6 +109,8 @@ class Kernel:
             if kind == "stream":
                 name = content["name"]
                 setattr(target, name, getattr(target, name) + content["text"])
+            elif kind in ("display_data", "update_display_data"):
+                target.displays.append(str(content["data"]))
             elif kind == "error":
                 target.ename, target.evalue = content["ename"], content["evalue"]
             elif kind == "status" and content["execution_state"] == "idle":

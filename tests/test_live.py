@@ -89,3 +89,69 @@ def test_the_panel_updates_while_a_background_study_runs(client, db):
     assert panel.bar.value == 1.0 and "12/12 trials" in panel.label.value
     assert any(0 < v < 1 for v in seen), seen  # intermediate progress was drawn
     assert "12 completed" in panel.counts_html.value
+
+
+def feed(panel: LivePanel, study: nbtune.Study, n: int) -> None:
+    """The events of ``n`` trials in every state the loop gives them, fed to ``panel`` as the
+    loop feeds them (trial 0 is withdrawn; a few are left running, one of them queued)."""
+    for i in range(n):
+        t = T.Trial(i, {"q": (i * 37 % n) / n}, state=T.RUNNING, attempts=1)
+        study.trials.append(t)
+        panel.trial_created(t)
+        if i == 0:
+            study.trials.remove(t)
+            panel.trial_withdrawn(t)
+            continue
+        if i == n - 1:
+            continue  # queued: no worker started it
+        t.started = 1000.0 + i
+        panel.trial_started(t)
+        for epoch in range(1, 1 + i % 5):
+            t.reports.append({"epoch": epoch, "score": t.config["q"] * epoch})
+            panel.trial_reported(t, t.reports[-1])
+        if i % 7 == 0:
+            t.output = f"trial {i} says hello\n"
+            t.warnings = [{"category": "UserWarning", "message": f"w{i % 2}", "where": "x",
+                           "count": 1}]
+            panel.trial_output(t, t.output, t.warnings)
+        if i >= n - 4:
+            continue  # still running
+        state = (T.FAILED, T.STOPPED, T.COMPLETED, T.COMPLETED)[i % 4]
+        if state == T.FAILED:
+            t.error = f"Traceback\nValueError: trial {i}"
+        elif state == T.COMPLETED:
+            t.value = t.config["q"] * 10
+        t.state, t.finished = state, t.started + 0.5 + i % 3
+        panel.trial_finished(t)
+
+
+def test_a_running_panel_draws_from_the_changed_trials_what_all_of_them_say():
+    study = nbtune.Study("tally", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    study.started_at = time.time() - 60
+    panel = LivePanel(study, n_trials=60, top=5)
+    feed(panel, study, 60)
+    live = (panel.counts(), panel.progress(), panel.best_line(),
+            panel.table_html(panel.live()), panel.errors_html(panel.live()))
+    assert live[0]["queued"] == 1 and live[0]["running"] == 3 and sum(live[0].values()) == 59
+    panel.finished_reason = "n_trials"  # the last frame: computed from all the trials
+    exact = (panel.counts(), panel.progress(), panel.best_line(), panel.table_html(),
+             panel.errors_html())
+    assert live[0] == exact[0] and live[2] == exact[2] and live[3] == exact[3] \
+        and live[4] == exact[4]
+    live_label, exact_label = live[1][1].split(" · "), exact[1][1].split(" · ")
+    assert live_label[0] == exact_label[0] == "55/60 trials"  # the same done, and the same pace
+    assert live_label[-2:] == exact_label[-3:-1] and "median trial" in live_label[-1]
+    assert "unfinished" not in live[3] and "then running" in live[3]  # running trials rank too
+    assert "trial 52 failed" in live[4] and "8 more failed trials" in live[4]
+
+
+def test_the_starting_line_goes_where_the_view_goes():
+    from nbtune.live import StartingNotice, starting_notice
+
+    stream = io.StringIO()
+    notice = StartingNotice("starting a local Dask cluster: 2 workers ...", panel=False,
+                            stream=stream)
+    notice.show()
+    assert stream.getvalue() == "nbtune: starting a local Dask cluster: 2 workers ...\n"
+    assert starting_notice(False, "anything") is None  # no view, no line

@@ -129,18 +129,64 @@ def _add_gpu_workers(cluster, devices: list[str], nthreads: int) -> None:
 
 
 def embedded_client():
-    """The kernel's own LocalCluster and Client, started on first use and reused afterwards."""
+    """The kernel's own LocalCluster and Client, started on first use and reused afterwards
+    (a start under way in the background, see :func:`warm_up`, is waited for, not repeated)."""
+    with _lock:
+        return _start_embedded()
+
+
+def _start_embedded():
+    """The embedded client, started if need be; the caller holds ``_lock``."""
     from distributed import Client
 
-    with _lock:
-        client = _embedded.get("client")
-        if client is not None and client.status == "running":
-            return client
-        with sigint_blocked():  # an interrupt meanwhile is raised once both are kept
-            cluster = local_cluster(**_embedded.get("options", {}))
-            client = Client(cluster, set_as_default=False)
-            _embedded.update(cluster=cluster, client=client)
+    client = _embedded.get("client")
+    if client is not None and client.status == "running":
         return client
+    with sigint_blocked():  # an interrupt meanwhile is raised once both are kept
+        cluster = local_cluster(**_embedded.get("options", {}))
+        client = Client(cluster, set_as_default=False)
+        _embedded.update(cluster=cluster, client=client)
+    return client
+
+
+def warm_up() -> threading.Thread | None:
+    """Start the embedded cluster in a background thread, so that the first study finds it
+    running (or waits for this start rather than making its own); None where it runs or is
+    starting already. ``close_clients`` and ``use_local`` cancel a start not begun yet."""
+    with _lock:
+        if embedded_started() or embedded_starting():
+            return None
+        thread = threading.Thread(target=_warm_start, args=(_embedded.get("generation", 0),),
+                                  daemon=True, name="nbtune-cluster-start")
+        _embedded["warming"] = thread
+        thread.start()
+        return thread
+
+
+def _warm_start(generation: int) -> None:
+    try:
+        with _lock:
+            if _embedded.get("generation", 0) == generation:
+                _start_embedded()
+    except Exception:  # the first study starts it again, and shows why it cannot
+        pass
+    finally:
+        if _embedded.get("warming") is threading.current_thread():  # not a later start's
+            _embedded.pop("warming", None)
+
+
+def embedded_starting() -> bool:
+    """True while :func:`warm_up`'s thread starts the embedded cluster."""
+    thread = _embedded.get("warming")
+    return thread is not None and thread.is_alive()
+
+
+def starting_line() -> str:
+    """What a study that starts (or waits for) the embedded cluster shows meanwhile."""
+    options = _embedded.get("options", {})
+    n = options.get("n_workers")
+    n = default_workers() if n is None else n
+    return f"starting a local Dask cluster: {n} worker{'s' if n != 1 else ''} ..."
 
 
 def use_local(n_workers: int | None = None, gpus: int | Sequence[str] | None = None,
@@ -152,6 +198,7 @@ def use_local(n_workers: int | None = None, gpus: int | Sequence[str] | None = N
         old = [_embedded.pop("client", None), _embedded.pop("cluster", None)]
         _embedded["options"] = dict(n_workers=n_workers, gpus=gpus,
                                     threads_per_gpu=threads_per_gpu)
+        _embedded["generation"] = _embedded.get("generation", 0) + 1
     _close_all(old)
     return embedded_client()
 
@@ -179,6 +226,7 @@ def close_clients() -> None:
                                              _embedded.pop("cluster", None)]
         _clients.clear()
         _embedded.pop("options", None)
+        _embedded["generation"] = _embedded.get("generation", 0) + 1
     _close_all(things)
 
 

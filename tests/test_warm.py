@@ -1,0 +1,142 @@
+"""The local cluster starts in the background when a kernel loads nbtune (real kernels).
+
+A kernel that never runs a study leaves no process behind; a study started while the cluster
+starts waits for that cluster (one cluster, never two), and its view says meanwhile that the
+cluster is starting. How soon the first trial starts is measured in benchmarks/first_cell.py.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from test_interrupt import Kernel, alive, psutil, short_cell, wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+STARTING = "starting a local Dask cluster"
+
+
+def worker_processes(pid: int) -> set[int]:
+    """The kernel's children that are worker processes (spawned by multiprocessing), not its
+    resource tracker."""
+    found = set()
+    for child in psutil.Process(pid).children():
+        try:
+            if any("spawn_main" in part for part in child.cmdline()):
+                found.add(child.pid)
+        except psutil.Error:  # gone meanwhile
+            pass
+    return found
+
+
+class WarmKernel(Kernel):
+    """A kernel whose loading cell is only ``%load_ext nbtune`` and the test's settings."""
+
+    def ready(self) -> None:
+        self.kc.wait_for_ready(timeout=60)
+        self.replies.clear()
+        self.ok(f"import os\nif hasattr(os, 'sched_setaffinity'):  # two workers\n"
+                "    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])\n"
+                f"%load_ext nbtune\n%config Tune.storage = {self.db!r}")
+
+
+def test_a_kernel_that_runs_no_study_leaves_no_process_behind(tmp_path):
+    k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        workers = wait_for(lambda: worker_processes(k.pid), 60, "the background cluster")
+        assert k.value("__import__('nbtune.run.cluster').run.cluster.embedded_client() "
+                       "is not None")  # the cluster it started is nbtune's own
+        children = k.descendants()
+        assert workers <= set(children)
+        process = k.km.provisioner.process
+        k.km.shutdown_kernel(now=False)  # as JupyterLab's shutdown: a request, then a wait
+        assert process.returncode == 0, process.returncode  # it exited by itself
+        wait_for(lambda: not any(alive(p) for p in children), 20, "its processes to exit")
+    finally:
+        k.close()
+
+
+def in_group(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` still running."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+        except (psutil.Error, OSError):
+            pass
+    return found
+
+
+def test_a_kernel_shut_down_while_its_cluster_starts_leaves_no_process(tmp_path):
+    k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        group = k.pid  # the kernel leads its own process group, as JupyterLab starts it
+        # at once: the workers are still starting. The kernel closes the cluster once it is up
+        # (seconds), where the kernel manager may not wait for it but signal the whole group
+        k.km.shutdown_kernel(now=False)
+        wait_for(lambda: not in_group(group), 20, "the kernel's processes to exit")
+    finally:
+        k.close()
+
+
+def test_a_loading_cell_can_turn_the_background_start_off(tmp_path):
+    class Off(WarmKernel):
+        def ready(self) -> None:
+            super().ready()
+            self.ok("%config Tune.warm_start = False")  # a later cell: too late, it started
+
+    k = Off(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        state = "(embedded_starting() or embedded_started())"
+        k.ok("from nbtune.run.cluster import embedded_started, embedded_starting")
+        assert k.value(state) is True
+        k.km.restart_kernel(now=False)
+        k.kc.wait_for_ready(timeout=60)
+        k.replies.clear()
+        k.ok(f"%load_ext nbtune\n%config Tune.warm_start = False\n"
+             "from nbtune.run.cluster import embedded_started, embedded_starting")
+        assert k.value(state) is False
+        assert not worker_processes(k.pid)
+    finally:
+        k.close()
+
+
+def test_a_study_started_while_the_cluster_starts_waits_for_that_one(tmp_path):
+    k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                seen.update(worker_processes(k.pid))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        cell = short_cell("during-start", trials=4)
+        line, body = cell.split("\n", 1)
+        reply = k.run("from nbtune.run.cluster import embedded_started, embedded_starting\n"
+                      "during = (embedded_starting(), embedded_started())\n"
+                      f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, "
+                      f"{body!r})\n", timeout=120)
+        assert reply.status == "ok" and "4 completed" in reply.stdout, reply
+        assert k.value("during") == (True, False)  # the study began while the cluster started
+        stop.set()
+        watcher.join()
+        now = worker_processes(k.pid)
+        assert len(now) == 2 and seen == now, (seen, now)  # one cluster of two workers
+        first = reply.displays[0]
+        assert STARTING in first and "2 workers" in first, reply.displays
+        assert any("nbtune study during-start" in shown or "widget-view" in shown
+                   for shown in reply.displays[1:]), reply.displays  # the panel took its place
+    finally:
+        stop.set()
+        k.close()
