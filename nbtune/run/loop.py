@@ -30,6 +30,10 @@ from .task import TrialSpec, outcome_of, run_trial
 from .verdicts import Verdicts
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
+# Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
+# start message arrived: a trial that kills its worker before that message leaves it would
+# otherwise be sent again for ever; past this, each such death counts as an attempt.
+UNSTARTED_DEATHS = 1
 
 
 class Loop:
@@ -53,6 +57,9 @@ class Loop:
         self.submitted: dict[int, int] = {}  # trial -> the number of its live submission
         self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
+        self.resumed_from: dict[int, Any] = {}  # trial -> the pause its live submission resumes
+        self.free_resend: set[int] = set()  # trials whose next submission is not a new attempt
+        self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
         self.noted = False  # whether the study was told that its scheduler judges no report
@@ -64,6 +71,7 @@ class Loop:
         self.started_at = time.time()
         self.exhausted = False
         self._futures = None
+        self.inbox: Inbox | None = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
         self.held = held_workers(client)  # workers that trials of ended studies keep busy
         self.address = getattr(getattr(client, "scheduler", None), "address", "?")
@@ -94,8 +102,14 @@ class Loop:
         """Send the trial to the cluster: fresh (a new attempt) or resumed from ``paused``."""
         s = self.settings
         if paused is None:
-            trial.attempts += 1
+            if trial.id in self.free_resend:  # its worker died before it started
+                self.free_resend.discard(trial.id)
+            else:
+                trial.attempts += 1
             self.scheduler.on_trial_start(trial.id, trial.config)
+            self.resumed_from.pop(trial.id, None)
+        else:
+            self.resumed_from[trial.id] = paused
         trial.state = T.RUNNING
         trial.worker, trial.started, trial.finished = None, None, None
         number = self.submitted.get(trial.id, 0) + 1
@@ -209,8 +223,10 @@ class Loop:
         return getattr(self.client, "status", "running") not in ("running", "newly-created")
 
     def _slots(self) -> int:
-        """Trials to keep in flight: the concurrency asked for, else what the workers allow."""
-        return self.settings.concurrency or self.capacity()
+        """Trials to keep in flight: the concurrency asked for, else what the workers run at
+        once and one more queued on each worker, which starts there as soon as the trial before
+        it ends, without waiting for the notebook to hear of that end and send the next."""
+        return self.settings.concurrency or self.capacity() + getattr(self.capacity, "able", 0)
 
     def _busy_slots(self) -> int:
         """Running trials, less those told to stop: they end at once, and the trial that takes
@@ -242,6 +258,7 @@ class Loop:
         pair = self.pairs.pop(future, None)
         if trial is None:
             return
+        resumed = self.resumed_from.pop(trial.id, None)  # that checkpoint is no longer needed
         self.verdicts.left(trial.id)
         if future.status == "finished":
             self._on_result(trial, future.result(), pair)
@@ -251,6 +268,9 @@ class Loop:
                          if lost else "cancelled")
         else:
             exc = future.exception()
+            if type(exc).__name__ in WORKER_DIED and self._unstarted(trial):
+                self._resend(trial, resumed)
+                return
             if type(exc).__name__ in WORKER_DIED and trial.attempts <= self.settings.retries:
                 self.requeue.insert(0, trial)  # same trial, next attempt
                 trial.state = T.PENDING
@@ -258,6 +278,25 @@ class Loop:
             what = ("its worker died" if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _unstarted(self, trial: T.Trial) -> bool:
+        """Whether the trial's worker died while the trial waited in its queue: no start message
+        came from it (they arrive before the task's failure; see :meth:`run`)."""
+        if trial.started is not None or self.executions.get(trial.id):
+            return False
+        deaths = self.unstarted_deaths.get(trial.id, 0)
+        self.unstarted_deaths[trial.id] = deaths + 1
+        return deaths < UNSTARTED_DEATHS
+
+    def _resend(self, trial: T.Trial, resumed: Any = None) -> None:
+        """Send again a trial that never started, as the same attempt: a resumed one resumes
+        from the same pause, a fresh one goes first in the queue."""
+        if resumed is not None:
+            self._submit(trial, paused=resumed)
+            return
+        self.free_resend.add(trial.id)
+        self.requeue.insert(0, trial)
+        trial.state = T.PENDING
 
     def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
         self.outputs.end(trial, out)
@@ -315,6 +354,9 @@ class Loop:
     def _stop_running(self, state: str) -> None:
         from distributed import Event
 
+        if self.inbox is not None:  # trials whose start is known are not withdrawn
+            for msg in self.inbox.drain():
+                self._on_message(msg)
         for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
             self._end_paused(self.by_id[trial_id],
                              T.INTERRUPTED if self.reason == "interrupted" else T.STOPPED)
@@ -392,8 +434,8 @@ class Loop:
         from distributed import as_completed
 
         self._futures = as_completed([], loop=self.client.loop)
-        inbox = Inbox(self.client, self.topic, self._futures.thread_condition
-                      if hasattr(self._futures, "thread_condition") else self.wake)
+        inbox = self.inbox = Inbox(self.client, self.topic, self._futures.thread_condition
+                                   if hasattr(self._futures, "thread_condition") else self.wake)
         try:
             self._replay()
             held = self.held.trials()
@@ -402,9 +444,10 @@ class Loop:
             self._fill()
             while (self.running or self._scheduler_lost()) and self.reason is None:
                 self._sleep(inbox)
+                done = self._futures.next_batch(block=False)  # then the messages sent before
                 for msg in inbox.drain():
                     self._on_message(msg)
-                for future in self._futures.next_batch(block=False):
+                for future in done:
                     self._on_done(future)
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"

@@ -109,6 +109,7 @@ class Capacity:
         self.held = held or set
         self.value, self.at = 1, float("-inf")
         self.workers: dict[str, dict[str, Any]] = {}  # as last looked up
+        self.able = 0  # the free workers that can run such a trial
 
     def set(self, workers: Mapping[str, Mapping[str, Any]]) -> int:
         """Take the slots of ``workers`` (as looked up by the caller) as the capacity now."""
@@ -116,6 +117,8 @@ class Capacity:
         held = self.held()
         free = {a: w for a, w in workers.items() if a not in held}
         self.value, self.at = max(1, slots(free, self.asked)), time.monotonic()
+        self.able = sum(1 for w in free.values()
+                        if worker_slots(w["nthreads"], w["resources"], self.asked))
         return self.value
 
     def __call__(self) -> int:
