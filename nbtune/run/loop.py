@@ -61,6 +61,8 @@ class Loop:
         self.free_resend: set[int] = set()  # trials whose next submission is not a new attempt
         self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
+        self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
+        self.ends: dict[int, dict] = {}  # trial -> the outcome its live submission sent
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
         self.noted = False  # whether the study was told that its scheduler judges no report
         self.verdicts = Verdicts(client, self.prefix)
@@ -126,9 +128,9 @@ class Loop:
                                     pure=False, key=key, resources=s.resources,
                                     workers=self._free_workers(),
                                     priority=-trial.id)  # queued ones start oldest first
-        if spec.keep_checkpoint:  # the notebook takes only the outcome; the pair stays out there
-            pair, future = future, self.client.submit(outcome_of, future, key=f"{key}-outcome")
-            self.pairs[future] = pair
+        if spec.keep_checkpoint:  # the outcome comes as a message; the pair stays out there
+            self.keeping.add(future)
+        self.ends.pop(trial.id, None)
         self.running[future] = trial
         self._futures.add(future)
         self.observer.trial_created(trial)
@@ -204,6 +206,8 @@ class Loop:
             self.outputs.add(trial, msg)
         elif msg["kind"] == "output":
             self.outputs.add(trial, msg)
+        elif msg["kind"] == "end":
+            self.ends[trial.id] = msg["outcome"]
 
     def _record_report(self, trial: T.Trial, seq: int, data: dict) -> None:
         if seq != len(trial.reports) + 1:
@@ -256,12 +260,19 @@ class Loop:
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
         pair = self.pairs.pop(future, None)
+        keeps = future in self.keeping
+        self.keeping.discard(future)
         if trial is None:
+            return
+        outcome = self.ends.pop(trial.id, None)
+        if keeps and future.status == "finished" and outcome is None:
+            self._ask_outcome(trial, future)
             return
         resumed = self.resumed_from.pop(trial.id, None)  # that checkpoint is no longer needed
         self.verdicts.left(trial.id)
         if future.status == "finished":
-            self._on_result(trial, future.result(), pair)
+            self._on_result(trial, outcome if keeps else future.result(), future if keeps
+                            else pair)
         elif future.status == "cancelled":
             lost = self._scheduler_lost()
             self._finish(trial, T.INTERRUPTED, error="the Dask scheduler was lost while it ran"
@@ -278,6 +289,14 @@ class Loop:
             what = ("its worker died" if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _ask_outcome(self, trial: T.Trial, pair: Any) -> None:
+        """The outcome of a finished (outcome, checkpoint) task whose "end" message did not come:
+        split it on the cluster, and take that half."""
+        future = self.client.submit(outcome_of, pair, key=f"{pair.key}-outcome")
+        self.pairs[future] = pair
+        self.running[future] = trial
+        self._futures.add(future)
 
     def _unstarted(self, trial: T.Trial) -> bool:
         """Whether the trial's worker died while the trial waited in its queue: no start message
