@@ -142,6 +142,31 @@ def test_a_trial_queued_on_a_worker_that_dies_is_sent_again_without_an_attempt(d
     assert stored == {0: 2, 1: 1}
 
 
+def waits_then_works(config):
+    """A decision point at epoch 1, then a second of work for trial 0."""
+    nbtune.report(epoch=1, v=config["i"])
+    time.sleep(1.0 if config["i"] == 0 else 0.0)
+    return config["i"]
+
+
+def test_the_trial_queued_behind_one_waiting_for_its_verdict_starts_meanwhile(db):
+    from distributed import Client
+
+    from nbtune.run.cluster import local_cluster
+
+    # one single-threaded worker: trial 1 waits in its queue until trial 0 leaves its thread,
+    # which it does at its first verdict wait, and then runs beside it
+    with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as c:
+        study = nbtune.tune(waits_then_works, {"i": nbtune.grid(0, 1)}, searcher="grid",
+                            metric="v", mode="max", cluster=c, storage=db, study="beside",
+                            scheduler=nbtune.ThresholdScheduler(-1.0, at=[1]))
+    first, second = study.trials
+    assert [first.state, second.state] == [T.COMPLETED, T.COMPLETED]
+    assert first.worker == second.worker
+    assert second.started < first.finished  # without leaving, it starts when trial 0 ends
+    assert [r["epoch"] for r in first.reports] == [1]
+
+
 def long_trial(config):
     for epoch in range(1, 400):
         time.sleep(0.05)

@@ -8,7 +8,9 @@ worker's batched stream to the scheduler, so a report costs the trial no round t
 Loop -> trial: at a decision point (a rung) the trial blocks on a ``distributed.Variable`` named for
 that one report until the loop sets the verdict (~8 ms round trip measured for the similar
 ``distributed.Event``). Elsewhere the trial does not wait; it only looks, at most once a second, at
-the study's stop ``Event``, which the loop sets when the whole study ends.
+the study's stop ``Event``, which the loop sets when the whole study ends. While it waits, the
+trial leaves the worker's thread pool (``distributed.secede``), so that the trial queued behind it
+on that worker starts at once instead of waiting for the round trip.
 """
 from __future__ import annotations
 
@@ -123,6 +125,8 @@ class TrialContext:
         self.checkpoint: Any = None  # the last checkpoint reported: kept on the worker
         self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
         self.output = output  # the trial's Capture: its new lines travel with each report
+        self._task_thread = threading.get_ident()  # the thread Dask runs the trial's task in
+        self._seceded = False
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A channel message about this execution."""
@@ -154,9 +158,24 @@ class TrialContext:
             if self._study_stopped():
                 raise TrialStopped()
 
+    def _leave_pool(self) -> None:
+        """Free this worker's thread for the next task while the trial waits for a verdict (once:
+        the trial then runs outside the pool to its end). Resources it asked for (a GPU) stay
+        held until it ends, so only a task that needs none of them starts meanwhile."""
+        if self._seceded or threading.get_ident() != self._task_thread:
+            return
+        from distributed import secede
+
+        try:
+            secede()
+            self._seceded = True
+        except Exception:  # not in a worker's task thread
+            pass
+
     def _verdict(self, seq: int) -> str:
         from distributed import Variable, get_client
 
+        self._leave_pool()
         var = Variable(verdict_name(self.prefix, self.execution, seq), client=get_client())
         deadline = time.monotonic() + self.verdict_timeout
         while True:  # in slices, so that a study that ended meanwhile frees this worker at once

@@ -373,7 +373,7 @@ class Loop:
     def _stop_running(self, state: str) -> None:
         from distributed import Event
 
-        if self.inbox is not None:  # trials whose start is known are not withdrawn
+        if self.inbox is not None and self.reason != "error":  # started ones are not withdrawn
             for msg in self.inbox.drain():
                 self._on_message(msg)
         for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
