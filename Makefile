@@ -43,6 +43,7 @@ test-lowest: .ci/lowest.txt pyproject.toml
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/live_overhead.py
+	$(PY) benchmarks/early_stopping.py --budget 40 --seeds 0 --methods random,asha,asha-promotion
 
 # ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
 bench-early-stopping: $(STAMP)

@@ -379,6 +379,9 @@ class Loop:
         for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
             self._end_paused(self.by_id[trial_id],
                              T.INTERRUPTED if self.reason == "interrupted" else T.STOPPED)
+        self.keeping.clear()  # their checkpoints are released on the cluster with them
+        self.pairs.clear()
+        self.resumed_from.clear()
         if not self.running:
             return
         Event(f"{self.prefix}-stop", client=self.client).set()
