@@ -275,6 +275,9 @@ class Loop:
                             else pair)
         elif future.status == "cancelled":
             lost = self._scheduler_lost()
+            if lost and self._withdrawable(trial):  # it waited in a queue: it never ran
+                self._withdraw(trial)
+                return
             self._finish(trial, T.INTERRUPTED, error="the Dask scheduler was lost while it ran"
                          if lost else "cancelled")
         else:
@@ -391,9 +394,7 @@ class Loop:
         for future in sorted(futures, key=lambda f: -self.running[f].id):
             trial = self.running.pop(future)
             if self._withdrawable(trial):
-                self.trials.pop()
-                del self.by_id[trial.id]
-                self.observer.trial_withdrawn(trial)
+                self._withdraw(trial)
             else:
                 self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
         self._note_held(held(HALT_WAIT + 2.0))
@@ -415,6 +416,12 @@ class Loop:
         first attempt, nothing reported. Taken back, a resumed study draws its config again."""
         return (trial.started is None and trial.attempts == 1 and not trial.reports
                 and self.trials[-1] is trial)
+
+    def _withdraw(self, trial: T.Trial) -> None:
+        """Take back the newest trial, which never ran (see :meth:`_withdrawable`)."""
+        self.trials.pop()
+        del self.by_id[trial.id]
+        self.observer.trial_withdrawn(trial)
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
