@@ -101,7 +101,8 @@ class Capacity:
     waited for. Never below 1: with no worker able to run a trial now, one waits in Dask's queue.
 
     ``held`` gives the workers that a trial of an ended study still keeps busy (see
-    :mod:`nbtune.run.held`): their threads are not counted."""
+    :mod:`nbtune.run.held`): their threads are not counted. ``able`` is how many of the other
+    workers can run such a trial (the loop queues one more trial on each)."""
 
     def __init__(self, client, asked: Mapping[str, float] | None, every: float = 1.0,
                  held: Callable[[], set[str]] | None = None):
