@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/live_overhead.py
 	$(PY) benchmarks/first_cell.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/early_stopping.py --budget 40 --seeds 0 --methods random,asha,asha-promotion
 
 # ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
 bench-early-stopping: $(STAMP)

@@ -105,6 +105,43 @@ def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(nbtune_c
     assert "worker died" in study.trials[0].error
 
 
+def first_dies_once(config):
+    """Trial 0 kills its worker once, after a while; the others return at once."""
+    if config["i"] == 0:
+        dies_once(config)
+    return 1.0
+
+
+class Created(nbtune.Observer):
+    """How many times each trial was sent to the cluster."""
+
+    def __init__(self):
+        self.sent: dict[int, int] = {}
+
+    def trial_created(self, trial):
+        self.sent[trial.id] = self.sent.get(trial.id, 0) + 1
+
+
+def test_a_trial_queued_on_a_worker_that_dies_is_sent_again_without_an_attempt(db, tmp_path):
+    from distributed import Client
+
+    from nbtune.run.cluster import local_cluster
+
+    # one worker: trial 1 waits in its queue behind trial 0, and dies with it, unstarted
+    with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as c:
+        created = Created()
+        study = nbtune.tune(first_dies_once, {"i": nbtune.grid(0, 1),
+                                              "marker": nbtune.fixed(str(tmp_path / "died"))},
+                            searcher="grid", metric="alive", mode="max", retries=1, cluster=c,
+                            storage=db, study="queued", observers=[created])
+    first, second = study.trials
+    assert first.state == T.COMPLETED and first.attempts == 2  # it ran when its worker died
+    assert second.state == T.COMPLETED and second.attempts == 1  # it had not started
+    assert created.sent == {0: 2, 1: 2}  # both went to the cluster again
+    stored = {t.id: t.attempts for t in nbtune.load_study("queued", storage=db).trials}
+    assert stored == {0: 2, 1: 1}
+
+
 def long_trial(config):
     for epoch in range(1, 400):
         time.sleep(0.05)

@@ -22,9 +22,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# How nbtune's own scheduler treats trials: a worker takes one task per thread (no second trial
-# queued behind a running one, where a worker death would take it down too), and a task whose
-# worker dies fails at once, so that nbtune's ``retries`` counts every attempt exactly.
+# How nbtune's own scheduler treats trials: a worker takes one task per thread beyond those the
+# loop queues itself (one per worker: see Loop._slots), and a task whose worker dies fails at once,
+# so that nbtune's ``retries`` counts every attempt exactly (a queued trial that dies unstarted is
+# sent again by the loop without counting one).
 LOCAL_SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0,
                           "distributed.scheduler.allowed-failures": 0}
 

@@ -30,6 +30,10 @@ from .task import TrialSpec, outcome_of, run_trial
 from .verdicts import Verdicts
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
+# Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
+# start message arrived: a trial that kills its worker before that message leaves it would
+# otherwise be sent again for ever; past this, each such death counts as an attempt.
+UNSTARTED_DEATHS = 1
 
 
 class Loop:
@@ -53,7 +57,12 @@ class Loop:
         self.submitted: dict[int, int] = {}  # trial -> the number of its live submission
         self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
+        self.resumed_from: dict[int, Any] = {}  # trial -> the pause its live submission resumes
+        self.free_resend: set[int] = set()  # trials whose next submission is not a new attempt
+        self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
+        self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
+        self.ends: dict[int, dict] = {}  # trial -> the outcome its live submission sent
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
         self.noted = False  # whether the study was told that its scheduler judges no report
         self.verdicts = Verdicts(client, self.prefix)
@@ -64,6 +73,7 @@ class Loop:
         self.started_at = time.time()
         self.exhausted = False
         self._futures = None
+        self.inbox: Inbox | None = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
         self.held = held_workers(client)  # workers that trials of ended studies keep busy
         self.address = getattr(getattr(client, "scheduler", None), "address", "?")
@@ -94,8 +104,14 @@ class Loop:
         """Send the trial to the cluster: fresh (a new attempt) or resumed from ``paused``."""
         s = self.settings
         if paused is None:
-            trial.attempts += 1
+            if trial.id in self.free_resend:  # its worker died before it started
+                self.free_resend.discard(trial.id)
+            else:
+                trial.attempts += 1
             self.scheduler.on_trial_start(trial.id, trial.config)
+            self.resumed_from.pop(trial.id, None)
+        else:
+            self.resumed_from[trial.id] = paused
         self.searcher.on_trial_start(trial.id, trial.config)
         trial.state = T.RUNNING
         trial.worker, trial.started, trial.finished = None, None, None
@@ -113,9 +129,9 @@ class Loop:
                                     pure=False, key=key, resources=s.resources,
                                     workers=self._free_workers(),
                                     priority=-trial.id)  # queued ones start oldest first
-        if spec.keep_checkpoint:  # the notebook takes only the outcome; the pair stays out there
-            pair, future = future, self.client.submit(outcome_of, future, key=f"{key}-outcome")
-            self.pairs[future] = pair
+        if spec.keep_checkpoint:  # the outcome comes as a message; the pair stays out there
+            self.keeping.add(future)
+        self.ends.pop(trial.id, None)
         self.running[future] = trial
         self._futures.add(future)
         self.observer.trial_created(trial)
@@ -191,6 +207,8 @@ class Loop:
             self.outputs.add(trial, msg)
         elif msg["kind"] == "output":
             self.outputs.add(trial, msg)
+        elif msg["kind"] == "end":
+            self.ends[trial.id] = msg["outcome"]
 
     def _record_report(self, trial: T.Trial, seq: int, data: dict) -> None:
         if seq != len(trial.reports) + 1:
@@ -216,8 +234,10 @@ class Loop:
         return getattr(self.client, "status", "running") not in ("running", "newly-created")
 
     def _slots(self) -> int:
-        """Trials to keep in flight: the concurrency asked for, else what the workers allow."""
-        return self.settings.concurrency or self.capacity()
+        """Trials to keep in flight: the concurrency asked for, else what the workers run at
+        once and one more queued on each worker, which starts there as soon as the trial before
+        it ends, without waiting for the notebook to hear of that end and send the next."""
+        return self.settings.concurrency or self.capacity() + getattr(self.capacity, "able", 0)
 
     def _busy_slots(self) -> int:
         """Running trials, less those told to stop: they end at once, and the trial that takes
@@ -247,17 +267,31 @@ class Loop:
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
         pair = self.pairs.pop(future, None)
+        keeps = future in self.keeping
+        self.keeping.discard(future)
         if trial is None:
             return
+        outcome = self.ends.pop(trial.id, None)
+        if keeps and future.status == "finished" and outcome is None:
+            self._ask_outcome(trial, future)
+            return
+        resumed = self.resumed_from.pop(trial.id, None)  # that checkpoint is no longer needed
         self.verdicts.left(trial.id)
         if future.status == "finished":
-            self._on_result(trial, future.result(), pair)
+            self._on_result(trial, outcome if keeps else future.result(), future if keeps
+                            else pair)
         elif future.status == "cancelled":
             lost = self._scheduler_lost()
+            if lost and self._withdrawable(trial):  # it waited in a queue: it never ran
+                self._withdraw(trial)
+                return
             self._finish(trial, T.INTERRUPTED, error="the Dask scheduler was lost while it ran"
                          if lost else "cancelled")
         else:
             exc = future.exception()
+            if type(exc).__name__ in WORKER_DIED and self._unstarted(trial):
+                self._resend(trial, resumed)
+                return
             if type(exc).__name__ in WORKER_DIED and trial.attempts <= self.settings.retries:
                 self.requeue.insert(0, trial)  # same trial, next attempt
                 trial.state = T.PENDING
@@ -265,6 +299,33 @@ class Loop:
             what = ("its worker died" if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _ask_outcome(self, trial: T.Trial, pair: Any) -> None:
+        """The outcome of a finished (outcome, checkpoint) task whose "end" message did not come:
+        split it on the cluster, and take that half."""
+        future = self.client.submit(outcome_of, pair, key=f"{pair.key}-outcome")
+        self.pairs[future] = pair
+        self.running[future] = trial
+        self._futures.add(future)
+
+    def _unstarted(self, trial: T.Trial) -> bool:
+        """Whether the trial's worker died while the trial waited in its queue: no start message
+        came from it (they arrive before the task's failure; see :meth:`run`)."""
+        if trial.started is not None or self.executions.get(trial.id):
+            return False
+        deaths = self.unstarted_deaths.get(trial.id, 0)
+        self.unstarted_deaths[trial.id] = deaths + 1
+        return deaths < UNSTARTED_DEATHS
+
+    def _resend(self, trial: T.Trial, resumed: Any = None) -> None:
+        """Send again a trial that never started, as the same attempt: a resumed one resumes
+        from the same pause, a fresh one goes first in the queue."""
+        if resumed is not None:
+            self._submit(trial, paused=resumed)
+            return
+        self.free_resend.add(trial.id)
+        self.requeue.insert(0, trial)
+        trial.state = T.PENDING
 
     def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
         self.outputs.end(trial, out)
@@ -323,9 +384,15 @@ class Loop:
     def _stop_running(self, state: str) -> None:
         from distributed import Event
 
+        if self.inbox is not None and self.reason != "error":  # started ones are not withdrawn
+            for msg in self.inbox.drain():
+                self._on_message(msg)
         for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
             self._end_paused(self.by_id[trial_id],
                              T.INTERRUPTED if self.reason == "interrupted" else T.STOPPED)
+        self.keeping.clear()  # their checkpoints are released on the cluster with them
+        self.pairs.clear()
+        self.resumed_from.clear()
         if not self.running:
             return
         Event(f"{self.prefix}-stop", client=self.client).set()
@@ -335,10 +402,7 @@ class Loop:
         for future in sorted(futures, key=lambda f: -self.running[f].id):
             trial = self.running.pop(future)
             if self._withdrawable(trial):
-                self.trials.pop()
-                del self.by_id[trial.id]
-                self.searcher.on_trial_end(trial.id, trial.config, T.INTERRUPTED, None)
-                self.observer.trial_withdrawn(trial)
+                self._withdraw(trial)
             else:
                 self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
         self._note_held(held(HALT_WAIT + 2.0))
@@ -360,6 +424,13 @@ class Loop:
         first attempt, nothing reported. Taken back, a resumed study draws its config again."""
         return (trial.started is None and trial.attempts == 1 and not trial.reports
                 and self.trials[-1] is trial)
+
+    def _withdraw(self, trial: T.Trial) -> None:
+        """Take back the newest trial, which never ran (see :meth:`_withdrawable`)."""
+        self.trials.pop()
+        del self.by_id[trial.id]
+        self.searcher.on_trial_end(trial.id, trial.config, T.INTERRUPTED, None)
+        self.observer.trial_withdrawn(trial)
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
@@ -408,8 +479,8 @@ class Loop:
         from distributed import as_completed
 
         self._futures = as_completed([], loop=self.client.loop)
-        inbox = Inbox(self.client, self.topic, self._futures.thread_condition
-                      if hasattr(self._futures, "thread_condition") else self.wake)
+        inbox = self.inbox = Inbox(self.client, self.topic, self._futures.thread_condition
+                                   if hasattr(self._futures, "thread_condition") else self.wake)
         try:
             self._replay()
             held = self.held.trials()
@@ -418,9 +489,10 @@ class Loop:
             self._fill()
             while (self.running or self._scheduler_lost()) and self.reason is None:
                 self._sleep(inbox)
+                done = self._futures.next_batch(block=False)  # then the messages sent before
                 for msg in inbox.drain():
                     self._on_message(msg)
-                for future in self._futures.next_batch(block=False):
+                for future in done:
                     self._on_done(future)
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"

@@ -101,7 +101,8 @@ class Capacity:
     waited for. Never below 1: with no worker able to run a trial now, one waits in Dask's queue.
 
     ``held`` gives the workers that a trial of an ended study still keeps busy (see
-    :mod:`nbtune.run.held`): their threads are not counted."""
+    :mod:`nbtune.run.held`): their threads are not counted. ``able`` is how many of the other
+    workers can run such a trial (the loop queues one more trial on each)."""
 
     def __init__(self, client, asked: Mapping[str, float] | None, every: float = 1.0,
                  held: Callable[[], set[str]] | None = None):
@@ -109,6 +110,7 @@ class Capacity:
         self.held = held or set
         self.value, self.at = 1, float("-inf")
         self.workers: dict[str, dict[str, Any]] = {}  # as last looked up
+        self.able = 0  # the free workers that can run such a trial
 
     def set(self, workers: Mapping[str, Mapping[str, Any]]) -> int:
         """Take the slots of ``workers`` (as looked up by the caller) as the capacity now."""
@@ -116,6 +118,8 @@ class Capacity:
         held = self.held()
         free = {a: w for a, w in workers.items() if a not in held}
         self.value, self.at = max(1, slots(free, self.asked)), time.monotonic()
+        self.able = sum(1 for w in free.values()
+                        if worker_slots(w["nthreads"], w["resources"], self.asked))
         return self.value
 
     def __call__(self) -> int:

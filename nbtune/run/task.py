@@ -167,10 +167,23 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
                    worker=worker.address, started=started, finished=time.time())
     if spec.keep_checkpoint:
+        _send_outcome(worker, spec.topic, ctx, outcome)
         return outcome, ctx.checkpoint if outcome["state"] == "paused" else None
     return outcome
 
 
+def _send_outcome(worker, topic: str, ctx: TrialContext, outcome: dict[str, Any]) -> None:
+    """Send the outcome of a trial whose result keeps its checkpoint on the cluster: the loop
+    reads it from the channel (it arrives before the task's end), so no second task is needed
+    to split the outcome from the checkpoint. Where it cannot travel, the loop asks for it with
+    :func:`outcome_of`."""
+    try:
+        worker.log_event(topic, ctx.message("end", outcome=outcome))
+    except Exception:
+        pass
+
+
 def outcome_of(result: tuple) -> dict[str, Any]:
-    """The outcome half of a ``(outcome, checkpoint)`` result: what the notebook receives."""
+    """The outcome half of a ``(outcome, checkpoint)`` result, where its "end" message did not
+    reach the notebook."""
     return result[0]
