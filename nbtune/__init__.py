@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
 from .run.halt import TrialHalted
-from .run.events import Observer
+from .contract.events import Observer
 from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
                        PercentileScheduler, Scheduler, ThresholdScheduler)

@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable
 
 from . import trial as T
-from .run.events import Observer
+from .contract.events import Observer
 
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,

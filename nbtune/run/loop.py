@@ -16,10 +16,10 @@ from .. import trial as T
 from ..schedule import DONE, RESUME, START, Scheduler
 from ..search import Searcher
 from .channel import Inbox
-from .events import Observer
+from ..contract.events import Observer
 from .halt import halt_study
 from .interrupts import interrupts_deferred
-from .outcome import final_value, unjudged_note
+from ..contract.outcome import final_value, unjudged_note
 from .resources import Capacity
 from .settings import LoopSettings
 from .task import TrialSpec, outcome_of, run_trial
