@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-lowest bench bench-early-stopping install browser clean
+.PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,17 @@ bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/live_overhead.py
 
-# ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
+# ASHA against random search on the sgd-mlp task of benchmarks/tasks.py (about 12 minutes)
 bench-early-stopping: $(STAMP)
 	$(PY) benchmarks/early_stopping.py
+
+# The learning-curve tables of nbtune/data/ from real training (niced, one process; resumable)
+tables: $(STAMP)
+	nice -n 19 $(PY) benchmarks/make_tables.py
+
+# Searchers and schedulers compared in simulated time on every table (a few minutes)
+bench-sim: $(STAMP)
+	nice -n 19 $(PY) benchmarks/simulated.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

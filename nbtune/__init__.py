@@ -13,6 +13,7 @@ from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
                        PercentileScheduler, Scheduler, ThresholdScheduler)
 from .search import GridSearcher, RandomSearcher, Searcher
+from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
 from .study import Study, list_studies, load_study
@@ -22,7 +23,7 @@ from .tune import tune
 __version__ = "0.1.0"
 
 __all__ = [
-    "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
+    "tune", "simulate", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
     "TrialHalted", "load_study", "list_studies", "Study", "Trial", "Space",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
