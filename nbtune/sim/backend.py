@@ -51,6 +51,7 @@ class _Run:
     slot: int
     first: int  # index of its first level in the blackbox's levels
     times: np.ndarray  # simulated second of each of its reports
+    values: np.ndarray  # the metric at every level of the blackbox
     dies_at: float | None  # when its worker dies, None: never
     next: int = 0  # position in times of the next report
     points: Any = ()
@@ -118,7 +119,7 @@ class Simulator:
         trial.worker, trial.started, trial.finished = None, None, None
         number = self.submitted.get(trial.id, 0) + 1
         self.submitted[trial.id] = number
-        _, seconds = self.blackbox.curve(trial.config)
+        values, seconds = self.blackbox.curve(trial.config)
         start = self.clock + s.start_overhead
         times = start + np.cumsum(np.asarray(seconds[first:], dtype=float))
         dies_at = None
@@ -127,7 +128,7 @@ class Simulator:
             if rng.random() < s.failure_rate:
                 dies_at = start + rng.random() * (times[-1] - start)
         slot = heapq.heappop(self.free_slots)
-        run = _Run(trial, number, slot, first, times, dies_at,
+        run = _Run(trial, number, slot, first, times, values, dies_at,
                    points=self.scheduler.decision_points())
         self.running[trial.id] = run
         self.observer.trial_created(trial)
@@ -197,8 +198,7 @@ class Simulator:
 
     def _on_report(self, run: _Run) -> None:
         trial, j = run.trial, run.first + run.next
-        values, _ = self.blackbox.curve(trial.config)
-        level, value = self.levels[j], float(values[j])
+        level, value = self.levels[j], float(run.values[j])
         self._record_report(trial, {self.settings.resource: level, self.settings.metric: value})
         run.next += 1
         last = run.next == len(run.times)
