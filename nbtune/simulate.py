@@ -50,7 +50,9 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     decision through the same calls as in :func:`nbtune.tune`. ``max_time`` is in simulated
     seconds. ``checkpoints=False``: a paused trial resumes from its first level (counted again).
     ``failure_rate``: the chance that a submission's worker dies (the trial is retried ``retries``
-    times). Returns a normal :class:`Study`; its times are simulated seconds from 0.
+    times). Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers
+    get the same events as in a real study; ``info["clock"]()`` in ``study_started`` is the
+    simulated time of the event being observed.
     """
     box = _blackbox(table)
     space = box.space if space is None else box.check_space(space)
@@ -102,9 +104,6 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
         result.scheduler = sched
         observer = Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name)] if db else [])
                              + list(observers))
-        observer.study_started({"study": name, "metric": metric, "mode": mode,
-                                "searcher": search.name, "scheduler": sched.name,
-                                "cluster": f"simulated: {n_workers} workers on {box.name}"})
         sim = Simulator(box, trials, search, sched,
                         SimSettings(metric=metric, mode=mode, resource=resource,
                                     n_workers=n_workers, start_overhead=float(start_overhead),
@@ -112,6 +111,10 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                                     retries=retries, seed=search.seed,
                                     budget=Budget(n_trials, max_time, target, max_resource)),
                         observer)
+        observer.study_started({"study": name, "metric": metric, "mode": mode,
+                                "searcher": search.name, "scheduler": sched.name,
+                                "cluster": f"simulated: {n_workers} workers on {box.name}",
+                                "clock": lambda: sim.clock})
         result.stop_reason = sim.run()
     finally:
         if db is not None:
