@@ -123,8 +123,8 @@ def main() -> None:
                     "final": float(np.median([c[-1] for c in curves])),
                     "time": statistics.median([t if t is not None else np.inf for t in times]),
                     "fraction": len(reached) / len(times)}
-        report(name, table, cells, workers, curve_seconds, args.seeds)
-        plot(name, table, cells, workers, Path(args.figures) / f"sim-{name}.png")
+        report(table.name, table, cells, workers, curve_seconds, args.seeds)
+        plot(table.name, table, cells, workers, Path(args.figures) / f"sim-{table.name}.png")
     print(f"\n{time.perf_counter() - t_start:.0f} s in all", flush=True)
 
 

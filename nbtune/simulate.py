@@ -33,6 +33,7 @@ def _scheduler(scheduler: str | Scheduler | None, box: Blackbox, options: dict) 
 
 def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str, Any] | None = None,
              searcher: str | Searcher = "random", scheduler: str | Scheduler | None = None,
+             metric: str | None = None, mode: str | None = None,
              n_workers: int = 4, n_trials: int | str | None = None, max_time: float | None = None,
              target: float | None = None, max_resource: float | None = None,
              seed: int | None = None, start_overhead: float = 0.0, checkpoints: bool = True,
@@ -47,7 +48,8 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     nearest config, each level costs the seconds measured when the table was made, and each
     submission (start, resume, retry) costs ``start_overhead`` simulated seconds more. The
     searcher and scheduler (names or objects, your own ``Scheduler`` subclass included) make every
-    decision through the same calls as in :func:`nbtune.tune`. ``max_time`` is in simulated
+    decision through the same calls as in :func:`nbtune.tune`; ``metric`` and ``mode`` are the
+    table's (given, they must match it). ``max_time`` is in simulated
     seconds. ``checkpoints=False``: a paused trial resumes from its first level (counted again).
     ``failure_rate``: the chance that a submission's worker dies (the trial is retried ``retries``
     times). Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers
@@ -71,6 +73,10 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
         raise ValueError(f"failure_rate must be a number in [0, 1), got {failure_rate!r}")
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    for given, recorded, what in ((metric, box.metric, "metric"), (mode, box.mode, "mode")):
+        if given is not None and given != recorded:
+            raise ValueError(f"the table {box.name!r} records {box.metric!r} (mode {box.mode!r}), "
+                             f"not {what}={given!r}: leave {what} out, or use another table")
     metric, mode, resource = box.metric, box.mode, box.resource
     search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
                            mode=mode)

@@ -177,6 +177,9 @@ def test_bad_input_gets_one_clear_line():
         nbtune.simulate(BOX, target=0.99)
     with pytest.raises(ValueError, match="the study has no end"):
         nbtune.simulate(BOX)
+    with pytest.raises(ValueError, match="the table 'power-law' records 'accuracy' .mode 'max'"
+                                         "., not metric='loss'"):
+        nbtune.simulate(BOX, metric="loss", n_trials=3)
     for message in (str(e.value),):
         assert "\n" not in message
 

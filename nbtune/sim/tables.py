@@ -53,7 +53,10 @@ class Table(Blackbox):
                                 for c in self.configs], dtype=float).reshape(n, -1)
         self._codes = np.array([[self.space[k].to_unit(c[k]) for k in self._finite]
                                 for c in self.configs], dtype=float).reshape(n, -1)
-        self._cache: dict[str, int] = {}
+        self._groups: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # choices -> rows, units
+        for code in dict.fromkeys(map(tuple, self._codes.tolist())):
+            rows = np.flatnonzero((self._codes == code).all(axis=1))
+            self._groups[code] = rows, self._units[rows]
 
     def __len__(self) -> int:
         return len(self.configs)
@@ -64,18 +67,15 @@ class Table(Blackbox):
 
     def row(self, config: Mapping[str, Any]) -> int:
         """The index of the table's config nearest to ``config``."""
-        key = json.dumps(config, sort_keys=True, default=str)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
         u = np.array([self.space[k].to_unit(config[k]) for k in self._numeric], dtype=float)
-        c = np.array([self.space[k].to_unit(config[k]) for k in self._finite], dtype=float)
+        code = tuple(self.space[k].to_unit(config[k]) for k in self._finite)
+        group = self._groups.get(code)
+        if group is not None:  # the rows with the same choices: the nearest of them
+            rows, units = group
+            return int(rows[np.argmin(((units - u) ** 2).sum(axis=1))])
         distance = ((self._units - u) ** 2).sum(axis=1)
-        distance += (self._codes != c).sum(axis=1) * (len(self._numeric) + 1.0)
-        i = int(np.argmin(distance))
-        if len(self._cache) < 1_000_000:
-            self._cache[key] = i
-        return i
+        distance += (self._codes != np.array(code)).sum(axis=1) * (len(self._numeric) + 1.0)
+        return int(np.argmin(distance))
 
     def curve(self, config: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """The nearest config's metric and seconds at every level."""
