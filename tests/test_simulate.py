@@ -259,3 +259,16 @@ def test_shipped_tables_hold_what_they_claim():
         assert np.all(table.seconds > 0) and math.isfinite(table.best_value)
         assert table.row(table.configs[17]) == 17  # a config of the table is its own neighbour
     assert total < 20e6
+
+
+def test_a_simulated_trial_reports_its_nearest_rows_real_curve_at_its_measured_pace():
+    table = nbtune.sim.load_table("digits-mlp")
+    study = nbtune.simulate("digits-mlp", scheduler="asha", n_workers=32, max_time=60, seed=0)
+    assert study.stop_reason == "max_time" and len(study.trials) > 100
+    for t in study.trials:
+        i = table.row(t.config)
+        k = len(t.reports)
+        assert np.array_equal([r["accuracy"] for r in t.reports], table.values[i, :k],
+                              equal_nan=True)
+        if t.state != T.INTERRUPTED:
+            assert t.duration == pytest.approx(float(np.sum(table.seconds[i, :k], dtype=float)))
