@@ -16,7 +16,7 @@ The tasks:
 - ``digits-mlp``: the same kind of MLP (one hidden layer) on scikit-learn's 8x8 digits
   (1,797 images), 25% stratified validation split; cheap, for tests.
 - ``hgb``: ``HistGradientBoostingClassifier`` with the boosting iterations (1..81) as the resource,
-  on a generated 2-class set (4,000 rows, 20 features); validation accuracy after each iteration (``staged_predict``).
+  on a generated 2-class set (3,000 rows, 16 features); validation accuracy after each iteration (``staged_predict``).
 - ``sgd-regression``: a linear model (``SGDRegressor``, one ``partial_fit`` per epoch, 27 at most)
   on a generated regression set (5,000 rows, 100 features); validation RMSE (mode min), NaN where the
   training diverged.
@@ -114,17 +114,17 @@ def digits_curve(config: dict, data: dict, seed: int = 0):
 
 HGB_ITERATIONS = 81
 HGB_SPACE = {"learning_rate": nbtune.loguniform(0.01, 1.0),
-             "max_leaf_nodes": nbtune.lograndint(4, 128),
+             "max_leaf_nodes": nbtune.lograndint(4, 64),
              "min_samples_leaf": nbtune.lograndint(2, 100),
              "l2_regularization": nbtune.loguniform(1e-6, 10.0),
              "max_bins": nbtune.choice(16, 32, 64, 128, 255)}
 
 
 def hgb_data() -> dict:
-    """A generated 2-class set of 4,000 rows and 20 features, 25% stratified validation split."""
+    """A generated 2-class set of 3,000 rows and 16 features, 25% stratified validation split."""
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=4000, n_features=20, n_informative=10, n_redundant=4,
+    X, y = make_classification(n_samples=3000, n_features=16, n_informative=8, n_redundant=4,
                                n_classes=2, flip_y=0.03, class_sep=0.5, random_state=0)
     return _split(X, y)
 

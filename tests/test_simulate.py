@@ -272,3 +272,22 @@ def test_a_simulated_trial_reports_its_nearest_rows_real_curve_at_its_measured_p
                               equal_nan=True)
         if t.state != T.INTERRUPTED:
             assert t.duration == pytest.approx(float(np.sum(table.seconds[i, :k], dtype=float)))
+
+
+def test_the_simulator_and_the_contract_never_import_run_or_dask():
+    import ast
+    from pathlib import Path
+
+    root = Path(nbtune.__file__).parent
+    for folder in ("sim", "contract"):
+        for path in (root / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom):
+                    names = [("." * node.level) + (node.module or "")]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                for name in names:
+                    assert not name.startswith(("..run", "nbtune.run", "distributed", "dask")), \
+                        f"{path.name} imports {name}"
