@@ -4,7 +4,10 @@ Real: ``nbtune.tune`` with ``scheduler="asha", type="promotion"`` on the sgd-mlp
 2 workers, 120 s, as benchmarks/early_stopping.py runs it. It measures the start overhead: the
 median seconds from a submission (``trial_created``) to the worker starting it (``trial_started``).
 Simulated: ``nbtune.simulate`` on the sgd-mlp table with 2 workers, 120 simulated seconds, that
-start overhead, the same seed. Printed per seed: trials per rung and the time to 0.80.
+start overhead, the same seed. Printed per seed: trials per rung and the time to 0.80; then the
+same again "paced": with the simulated budget scaled so that it trains as many epochs as the real
+run did (the table's seconds were measured at another moment of a shared machine's load), its
+time to 0.80 scaled back to real seconds.
 
     python benchmarks/fidelity.py --seeds 0,1,2
 """
@@ -88,19 +91,30 @@ def main() -> None:
             sim_trace = SimTrace()
             sim = nbtune.simulate(table, n_workers=2, max_time=args.budget, seed=seed,
                                   start_overhead=overhead, observers=[sim_trace], **OPTIONS)
+            sim_epochs = sum(len(t.reports) for t in sim.trials)
+            # the pace this machine gave the real run, against the table's: the simulated
+            # budget that trains as many epochs as the real run did
+            scale = trace.epochs / sim_epochs
+            paced_trace = SimTrace()
+            paced = nbtune.simulate(table, n_workers=2, max_time=args.budget * scale, seed=seed,
+                                    start_overhead=overhead * scale, observers=[paced_trace],
+                                    **OPTIONS)
+            paced_to = paced_trace.time_to(args.target)
             rows.append((seed, overhead, real.scheduler.rung_counts(), trace.time_to(args.target),
                          sim.scheduler.rung_counts(), sim_trace.time_to(args.target),
-                         trace.epochs, sum(len(t.reports) for t in sim.trials)))
+                         trace.epochs, sim_epochs, scale, paced.scheduler.rung_counts(),
+                         None if paced_to is None else paced_to / scale))
             print(rows[-1], flush=True)
     print(f"\n2 workers, {args.budget:.0f} s, table {table.name} ({len(table)} configs)")
-    print("| seed | start overhead (s) | real: trials per rung | simulated: trials per rung | "
-          f"real: time to {args.target} (s) | simulated | real epochs | simulated epochs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for seed, overhead, rc, rt, sc, st, re, se in rows:
+    print("| seed | start overhead (s) | real: trials per rung | simulated | paced simulation | "
+          f"real: time to {args.target} (s) | simulated | paced | real epochs | simulated | "
+          "pace |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for seed, overhead, rc, rt, sc, st, re, se, scale, pc, pt in rows:
         show = lambda c: ", ".join(f"{k}: {v}" for k, v in c.items())
         fmt = lambda t: "never" if t is None else f"{t:.1f}"
-        print(f"| {seed} | {overhead:.3f} | {show(rc)} | {show(sc)} | {fmt(rt)} | {fmt(st)} | "
-              f"{re} | {se} |")
+        print(f"| {seed} | {overhead:.3f} | {show(rc)} | {show(sc)} | {show(pc)} | {fmt(rt)} | "
+              f"{fmt(st)} | {fmt(pt)} | {re} | {se} | {scale:.2f} |")
 
 
 if __name__ == "__main__":
