@@ -291,3 +291,42 @@ def test_the_simulator_and_the_contract_never_import_run_or_dask():
                 for name in names:
                     assert not name.startswith(("..run", "nbtune.run", "distributed", "dask")), \
                         f"{path.name} imports {name}"
+
+
+class PauseAtEnd(Scheduler):
+    """A user's rule that pauses every trial once at its last level, then resumes them."""
+
+    name = "pause-at-end"
+    pauses = True
+
+    def __init__(self):
+        self.waiting, self.resumed = [], set()
+
+    def decision_points(self):
+        return (9,)
+
+    def on_report(self, trial_id, report):
+        return "pause" if report[self.resource] == 9 and trial_id not in self.resumed else "continue"
+
+    def on_trial_end(self, trial_id, state):
+        if state == T.PAUSED:
+            self.waiting.append(trial_id)
+
+    def next_action(self, can_start=True):
+        if self.waiting:
+            return "resume", self.waiting[0]
+        return ("start", None) if can_start else ("wait", None)
+
+    def on_trial_resume(self, trial_id):
+        self.waiting.remove(trial_id)
+        self.resumed.add(trial_id)
+
+
+def test_a_trial_resumed_after_its_last_level_completes_with_nothing_trained():
+    for checkpoints, levels, failures in ((True, list(range(1, 10)), 0.2),
+                                          (False, [*range(1, 10)] * 2, 0.0)):
+        study = nbtune.simulate(BOX, scheduler=PauseAtEnd(), n_workers=2, n_trials=4, seed=0,
+                                checkpoints=checkpoints, failure_rate=failures, retries=3)
+        for t in study.trials:
+            assert t.state == T.COMPLETED
+            assert [r["epoch"] for r in t.reports] == levels

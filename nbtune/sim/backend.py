@@ -123,7 +123,7 @@ class Simulator:
         start = self.clock + s.start_overhead
         times = start + np.cumsum(np.asarray(seconds[first:], dtype=float))
         dies_at = None
-        if s.failure_rate > 0:
+        if s.failure_rate > 0 and len(times):
             rng = np.random.default_rng([s.seed, trial.id, number])
             if rng.random() < s.failure_rate:
                 dies_at = start + rng.random() * (times[-1] - start)
@@ -189,7 +189,10 @@ class Simulator:
         if trial.started is None:  # the worker begins: its first event is its start
             trial.worker, trial.started = f"sim-{run.slot}", self.clock
             self.observer.trial_started(trial)
-            self._push_next(run)
+            if len(run.times):
+                self._push_next(run)
+            else:  # resumed after its last level: it has nothing left to train
+                self._complete(run)
             return
         if run.dies_at is not None and self.clock >= run.dies_at:
             self._worker_died(run)
@@ -217,17 +220,22 @@ class Simulator:
                 self.scheduler.on_trial_end(trial.id, T.PAUSED)
                 self.observer.trial_finished(trial)
                 return
-        if not last:
+        if last:
+            self._complete(run)
+        else:
             self._push_next(run)
-            return
+
+    def _complete(self, run: _Run) -> None:
+        """The trial's function returned: its value is its last report of the metric."""
+        trial = run.trial
         self._done(run)
-        value_, problem = final_value(trial, None, self.settings.metric)
-        trial.value = value_
+        value, problem = final_value(trial, None, self.settings.metric)
+        trial.value = value
         if problem is not None:
             self._finish(trial, T.FAILED, error=problem)
         else:
             self._finish(trial, T.COMPLETED)
-            self._check_study_budget(value_)
+            self._check_study_budget(value)
 
     def _record_report(self, trial: T.Trial, data: dict) -> None:
         trial.reports.append(data)
