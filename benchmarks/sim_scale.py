@@ -72,7 +72,8 @@ def main() -> None:
         reports = sum(len(tr.reports) for tr in study.trials)
         print(f"\n{method}: {len(study.trials)} trials, {reports} reports, "
               f"{args.workers} workers, {wall:.1f} s wall ({wall / reports * 1e6:.1f} us per "
-              f"report, everything included); simulated {max(tr.finished for tr in study.trials):.0f} s")
+              f"report, everything included); simulated "
+              f"{max(tr.finished for tr in study.trials):.0f} s")
         print("| call | " + " | ".join(f"{(k + 1) * 10}%" for k in range(10)) + " |")
         print("|---|" + "---|" * 10)
         for call, by_tenth in costs.items():

@@ -16,10 +16,11 @@ The tasks:
 - ``digits-mlp``: the same kind of MLP (one hidden layer) on scikit-learn's 8x8 digits
   (1,797 images), 25% stratified validation split; cheap, for tests.
 - ``hgb``: ``HistGradientBoostingClassifier`` with the boosting iterations (1..81) as the resource,
-  on a generated 2-class set (3,000 rows, 16 features); validation accuracy after each iteration (``staged_predict``).
-- ``sgd-regression``: a linear model (``SGDRegressor``, one ``partial_fit`` per epoch, 27 at most)
-  on a generated regression set (5,000 rows, 100 features); validation RMSE (mode min), NaN where the
-  training diverged.
+  on a generated 2-class set (3,000 rows, 16 features); validation accuracy after each
+  iteration (``staged_predict``).
+- ``sgd-regression``: a linear model (``SGDRegressor``, one ``partial_fit`` per epoch, 27 at
+  most) on a generated regression set (5,000 rows, 100 features); validation RMSE (mode min),
+  NaN where the training diverged.
 """
 from __future__ import annotations
 

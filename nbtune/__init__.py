@@ -23,8 +23,8 @@ from .tune import tune
 __version__ = "0.1.0"
 
 __all__ = [
-    "tune", "simulate", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "TrialHalted", "load_study", "list_studies", "Study", "Trial", "Space",
+    "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
+    "TrialHalted", "load_study", "list_studies", "Study", "Trial", "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",

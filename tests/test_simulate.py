@@ -306,7 +306,8 @@ class PauseAtEnd(Scheduler):
         return (9,)
 
     def on_report(self, trial_id, report):
-        return "pause" if report[self.resource] == 9 and trial_id not in self.resumed else "continue"
+        done = report[self.resource] == 9 and trial_id not in self.resumed
+        return "pause" if done else "continue"
 
     def on_trial_end(self, trial_id, state):
         if state == T.PAUSED:
