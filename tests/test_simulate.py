@@ -331,3 +331,29 @@ def test_a_trial_resumed_after_its_last_level_completes_with_nothing_trained():
         for t in study.trials:
             assert t.state == T.COMPLETED
             assert [r["epoch"] for r in t.reports] == levels
+
+
+def test_trials_no_worker_started_when_the_study_ends_are_withdrawn_as_in_the_real_loop():
+    study = nbtune.simulate(BOX, n_workers=2, max_time=10, start_overhead=1000, seed=0)
+    assert study.stop_reason == "max_time" and study.trials == []
+
+    class Withdrawn(nbtune.Observer):
+        def __init__(self):
+            self.ids = []
+
+        def trial_withdrawn(self, trial):
+            self.ids.append(trial.id)
+
+    for max_time in range(20, 80):  # some budget ends while the newest trial waits to start
+        seen = Withdrawn()
+        late = nbtune.simulate(BOX, n_workers=2, max_time=max_time, start_overhead=5, seed=0,
+                               observers=[seen])
+        if seen.ids:
+            break
+    assert seen.ids and seen.ids[0] == len(late.trials)  # the newest, taken back
+    assert all(t.started is not None for t in late.trials)
+
+
+def test_an_unreachable_target_is_fine_beside_another_end():
+    study = nbtune.simulate(BOX, target=0.99, max_time=50, n_workers=2, seed=0)
+    assert study.stop_reason == "max_time"
