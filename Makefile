@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-lowest bench bench-early-stopping install browser clean
+.PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/early_stopping.py --budget 40 --seeds 0 --methods random,asha,asha-promotion
 
-# ASHA against random search on the task of ../shared/PEERS.md (about 12 minutes)
+# ASHA against random search on the sgd-mlp task of benchmarks/tasks.py (about 12 minutes)
 bench-early-stopping: $(STAMP)
 	$(PY) benchmarks/early_stopping.py
 
@@ -59,6 +59,14 @@ bench-bayesopt: $(STAMP)
 .PHONY: bench-searchcv
 bench-searchcv: $(STAMP)
 	$(PY) benchmarks/searchcv.py
+
+# The learning-curve tables of nbtune/data/ from real training (niced, one process; resumable)
+tables: $(STAMP)
+	nice -n 19 $(PY) benchmarks/make_tables.py
+
+# Searchers and schedulers compared in simulated time on every table (a few minutes)
+bench-sim: $(STAMP)
+	nice -n 19 $(PY) benchmarks/simulated.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

@@ -1,8 +1,8 @@
 """Early stopping on a real task: nbtune's ASHA against random search with full training.
 
-The task of ../shared/PEERS.md: scikit-learn's ``MLPClassifier`` (solver sgd, one ``partial_fit`` per
-epoch, at most 27 epochs) on a 20,000-row ``make_classification`` set, tuned over learning rate,
-alpha, hidden layers, batch size and momentum, with validation accuracy as the metric. Every method
+The ``sgd-mlp`` task of tasks.py: scikit-learn's ``MLPClassifier`` (solver sgd, one ``partial_fit``
+per epoch, at most 27 epochs) on a 20,000-row ``make_classification`` set, tuned over learning
+rate, alpha, hidden layers, batch size and momentum, with validation accuracy as the metric. Every method
 gets the same wall-clock budget and the same workers, for several seeds, in one run.
 
 Methods:
@@ -28,33 +28,17 @@ import statistics
 import tempfile
 import time
 
+import cloudpickle
 import numpy as np
 from distributed import Client, as_completed
 
 import nbtune
 from nbtune.run.cluster import local_cluster
 
-EPOCHS = 27
-HIDDEN = {"32": (32,), "64": (64,), "128": (128,), "64-64": (64, 64)}
-SPACE = {"lr": nbtune.loguniform(1e-4, 1.0), "alpha": nbtune.loguniform(1e-6, 1e-1),
-         "hidden": nbtune.choice(*HIDDEN), "batch_size": nbtune.choice(16, 32, 64, 128),
-         "momentum": nbtune.uniform(0.5, 0.99)}
+import tasks
+from tasks import EPOCHS, SPACE, make_data, make_model  # noqa: F401  (the task: tasks.py)
 
-
-def make_data() -> dict[str, np.ndarray]:
-    """The peers' data set: standardised, 25% stratified validation split."""
-    from sklearn.datasets import make_classification
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = make_classification(n_samples=20000, n_features=40, n_informative=24, n_redundant=8,
-                               n_classes=10, n_clusters_per_class=2, class_sep=1.0, flip_y=0.02,
-                               random_state=0)
-    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                      random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    return {"X_train": scaler.transform(X_train), "y_train": y_train,
-            "X_val": scaler.transform(X_val), "y_val": y_val}
+cloudpickle.register_pickle_by_value(tasks)  # the workers need not find benchmarks/ on their path
 
 
 def train(config, X_train, y_train, X_val, y_val, on_epoch=None):
@@ -62,17 +46,13 @@ def train(config, X_train, y_train, X_val, y_val, on_epoch=None):
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     resumed = nbtune.get_checkpoint()
     if resumed is not None:
         clf, first = resumed["model"], resumed["epoch"] + 1
     else:
-        clf, first = MLPClassifier(hidden_layer_sizes=HIDDEN[config["hidden"]], solver="sgd",
-                                   learning_rate_init=config["lr"], alpha=config["alpha"],
-                                   batch_size=config["batch_size"], momentum=config["momentum"],
-                                   random_state=0), 1
+        clf, first = make_model(config), 1
     classes = np.unique(y_train)
     best = 0.0
     for epoch in range(first, EPOCHS + 1):

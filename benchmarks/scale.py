@@ -54,7 +54,7 @@ def one(n: int, folder: str) -> dict[str, float]:
     import nbtune
     from nbtune import trial as T
     from nbtune.live import LivePanel
-    from nbtune.run.events import Broadcast
+    from nbtune.contract.events import Broadcast
     from nbtune.space import as_space
     from nbtune.storage import Storage, StorageRecorder
 

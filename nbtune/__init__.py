@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
 from .run.halt import TrialHalted
-from .run.events import Observer
+from .contract.events import Observer
 from .run.failure import StudyFailed
 from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
                        PercentileScheduler, Scheduler, ThresholdScheduler)
 from .search import BayesOptSearcher, GridSearcher, RandomSearcher, Searcher
+from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
 from .storage import StorageError
@@ -25,7 +26,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "TrialHalted", "StudyFailed", "StorageError", "load_study", "list_studies", "Study", "Trial", "Space",
+    "TrialHalted", "StudyFailed", "StorageError", "load_study", "list_studies", "Study", "Trial",
+    "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",
     "Scheduler",

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from . import trial as T
 from .ranking import duration_text, fmt, pace_text
-from .run.events import Observer
+from .contract.events import Observer
 from .run.output import warning_key
 from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
 from .tally import QUEUED, Tally

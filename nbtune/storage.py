@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, TypeVar
 
-from .run.events import Observer
+from .contract.events import Observer
 from .trial import Trial
 
 SCHEMA = """

@@ -9,11 +9,12 @@ import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 from .run.cluster import embedded_started, is_embedded, starting_line
-from .run.events import Broadcast, Observer
+from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
 from .run.held import restart_delay
 from .run.loop import Loop
-from .run.settings import Budget, LoopSettings
+from .contract.budget import Budget
+from .run.settings import LoopSettings
 from .run.task import scatter_data
 from .run.workers import connect
 from .schedule import Scheduler, make_scheduler

@@ -34,7 +34,7 @@ def describe(exc: BaseException) -> str:
 
 def unsaved(failures: list[tuple[str, int | None, Exception]]) -> list[str]:
     """What observers that raised did not record, in words (``failures`` as
-    :class:`~nbtune.run.events.Broadcast` keeps them)."""
+    :class:`~nbtune.contract.events.Broadcast` keeps them)."""
     words: list[str] = []
     ended = sorted({t for hook, t, _ in failures if hook == "trial_finished" and t is not None})
     if ended:

@@ -16,13 +16,13 @@ from .. import trial as T
 from ..schedule import DONE, RESUME, START, Scheduler
 from ..search import Searcher
 from .channel import Inbox
-from .events import Broadcast, Observer
+from ..contract.events import Broadcast, Observer
 from .failure import StudyFailed, unsaved
 from .failure import describe as describe_failure
 from .halt import HALT_WAIT, halt_study
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
-from .outcome import final_value, unjudged_note
+from ..contract.outcome import final_value, unjudged_note
 from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from .base import CONTINUE, PAUSE, RESUME, START, STOP, WAIT, Scheduler
-from .rungs import (as_int, check_reduction_factor, positive_int, quantile, ranked,
-                    report_level, resolve_max_t, rung_value)
+from .rungs import (as_int, check_reduction_factor, positive_int, quantile_of, report_level,
+                    resolve_max_t, rung_value)
 from .rungs import rung_levels as make_levels
+from .sorted_keys import SortedKeys
 
 RUNNING, PAUSED, ENDED = "running", "paused", "ended"
 
@@ -21,6 +22,39 @@ class _Trial:
     values: dict[int, float | None] = field(default_factory=dict)  # level -> value (None: worst)
     status: str = RUNNING
     paused_at: int | None = None  # the rung level of its last PAUSE, while it sits paused there
+    waiting: tuple[int, int] | None = None  # the rung it waits at to be promoted, if any
+
+
+class _Rung:
+    """The values recorded at one rung level, ranked (best first, ties by the earlier trial, no
+    value last), and the paused trials there that a promotion may resume, ranked the same way."""
+
+    def __init__(self, mode: str):
+        self.sign = -1.0 if mode == "max" else 1.0
+        self.values: dict[int, float | None] = {}
+        self.ranked = SortedKeys()
+        self.waiting = SortedKeys()
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def key(self, trial_id: int) -> tuple[int, float, int]:
+        v = self.values[trial_id]
+        return (1, 0.0, trial_id) if v is None else (0, self.sign * v, trial_id)
+
+    def add(self, trial_id: int, value: float | None) -> None:
+        self.values[trial_id] = value
+        self.ranked.add(self.key(trial_id))
+
+    def remove(self, trial_id: int) -> None:
+        if trial_id in self.values:
+            self.ranked.remove(self.key(trial_id))
+            del self.values[trial_id]
+
+    def ascending(self, i: int) -> float:
+        """The i-th smallest value, no value counted as the worst (-inf in max mode, inf in min)."""
+        key = self.ranked[len(self.values) - 1 - i if self.sign < 0 else i]
+        return self.sign * float("inf") if key[0] else self.sign * key[1]
 
 
 class ASHAScheduler(Scheduler):
@@ -75,7 +109,7 @@ class ASHAScheduler(Scheduler):
     def _reset(self) -> None:
         self._rng = np.random.default_rng(getattr(self, "seed", None))
         self._trials: dict[int, _Trial] = {}
-        self._rungs: dict[tuple[int, int], dict[int, float | None]] = {}  # (system, level) -> values
+        self._rungs: dict[tuple[int, int], _Rung] = {}  # (system, level) -> its values, ranked
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:
@@ -107,8 +141,9 @@ class ASHAScheduler(Scheduler):
                 b = int(self._rng.choice(self.n_brackets, p=self.bracket_probabilities))
             self._trials[trial_id] = _Trial(b)
             return
+        self._unwait(trial_id, t)
         for level in t.values:
-            self._rungs[self._system(t), level].pop(trial_id, None)
+            self._rungs[self._system(t), level].remove(trial_id)
         t.values, t.status, t.paused_at = {}, RUNNING, None
 
     def on_report(self, trial_id: int, report: dict[str, Any]) -> str:
@@ -124,8 +159,10 @@ class ASHAScheduler(Scheduler):
             return CONTINUE  # a restart from scratch: this rung was judged before
         value = rung_value(report, self.metric)
         t.values[level] = value
-        rung = self._rungs.setdefault((self._system(t), level), {})
-        rung[trial_id] = value
+        rung = self._rungs.get((self._system(t), level))
+        if rung is None:
+            rung = self._rungs[self._system(t), level] = _Rung(self.mode)
+        rung.add(trial_id, value)
         if level == levels[-1]:
             return CONTINUE
         if self.type == "promotion":
@@ -136,19 +173,30 @@ class ASHAScheduler(Scheduler):
         num, den = self._keep[levels.index(level)]
         if len(rung) * num < den:  # fewer values than the reduction factor
             return CONTINUE
-        worst = -np.inf if self.mode == "max" else np.inf
-        values = [worst if v is None else v for v in rung.values()]
         if self.mode == "max":
-            return CONTINUE if value >= quantile(values, 1 - num / den) else STOP
-        return CONTINUE if value <= quantile(values, num / den) else STOP
+            return CONTINUE if value >= quantile_of(rung.ascending, len(rung), 1 - num / den) \
+                else STOP
+        return CONTINUE if value <= quantile_of(rung.ascending, len(rung), num / den) else STOP
 
     def on_trial_end(self, trial_id: int, state: str) -> None:
         """A paused trial may be promoted later; a trial that ended otherwise never is."""
         t = self._trials.get(trial_id)
         if t is not None:
+            self._unwait(trial_id, t)
             t.status = PAUSED if state == PAUSED else ENDED
             if t.status != PAUSED:
                 t.paused_at = None
+            elif t.paused_at is not None:
+                rung = self._rungs[self._system(t), t.paused_at]
+                if rung.values.get(trial_id) is not None:
+                    rung.waiting.add(rung.key(trial_id))
+                    t.waiting = (self._system(t), t.paused_at)
+
+    def _unwait(self, trial_id: int, t: _Trial) -> None:
+        if t.waiting is not None:
+            rung = self._rungs[t.waiting]
+            rung.waiting.remove(rung.key(trial_id))
+            t.waiting = None
 
     def next_action(self, can_start: bool = True) -> tuple[str, int | None]:
         """Promotion type: resume the best promotable paused trial, highest rung first."""
@@ -163,18 +211,18 @@ class ASHAScheduler(Scheduler):
         systems = range(self.n_brackets) if self.rung_system_per_bracket else range(1)
         for k in reversed(range(len(levels) - 1)):
             num, den = self._keep[k]
-            for system in systems:
-                rung = self._rungs.get((system, levels[k]), {})
-                for trial_id in ranked(rung, self.mode)[:len(rung) * num // den]:
-                    t = self._trials[trial_id]
-                    if t.status == PAUSED and t.paused_at == levels[k] and rung[trial_id] is not None:
-                        return trial_id
+            for system in systems:  # the best paused trial there, when it ranks in the top part
+                rung = self._rungs.get((system, levels[k]))
+                if rung is not None and rung.waiting and \
+                        rung.ranked.rank(rung.waiting[0]) < len(rung) * num // den:
+                    return rung.waiting[0][2]
         return None
 
     def on_trial_resume(self, trial_id: int) -> None:
         """The trial was promoted from the rung it was paused at; it pauses next at the next rung."""
         t = self._trials.get(trial_id)
         if t is not None:
+            self._unwait(trial_id, t)
             t.status, t.paused_at = RUNNING, None
 
     def take_discarded(self) -> list[int]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .base import CONTINUE, STOP, Scheduler
 from .rungs import as_int
+from .sorted_keys import SortedKeys
 
 
 def _count(name: str, x: Any, low: int) -> int:
@@ -47,12 +48,18 @@ class PercentileScheduler(Scheduler):
         self.n_min_trials = _count("n_min_trials", n_min_trials, 1)
         self._values: dict[int, dict[int, float]] = {}  # trial -> step -> intermediate value
         self._completed: dict[int, dict[int, float]] = {}
+        self._reset_peers()
+
+    def _reset_peers(self) -> None:
+        self._peers: dict[int, SortedKeys] = {}  # step -> completed trials' non-NaN values there
+        self._n_peers: dict[int, int] = {}  # step -> completed trials that reported it
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:
         """Receive the study's settings and forget every trial."""
         super().setup(metric, mode, resource, seed=seed, space=space)
         self._values, self._completed = {}, {}
+        self._reset_peers()
 
     def decision_points(self) -> Sequence[float] | None:
         """None: any report may be a check."""
@@ -89,11 +96,10 @@ class PercentileScheduler(Scheduler):
             return True
         maximize = self.mode == "max"
         best = float(np.nanmax(own) if maximize else np.nanmin(own))
-        peers = [t[step] for t in self._completed.values() if step in t]
-        if len(peers) < self.n_min_trials or all(math.isnan(p) for p in peers):
+        peers = self._peers.get(step)
+        if self._n_peers.get(step, 0) < self.n_min_trials or not peers:
             return False
-        p = float(np.nanpercentile(np.asarray(peers, dtype=float),
-                                   100 - self.percentile if maximize else self.percentile))
+        p = _nanpercentile(peers, 100 - self.percentile if maximize else self.percentile)
         if math.isnan(p):
             return False
         return best < p if maximize else best > p
@@ -101,7 +107,11 @@ class PercentileScheduler(Scheduler):
     def on_trial_end(self, trial_id: int, state: str) -> None:
         """A completed trial's values become a reference for the others."""
         if state == "completed":
-            self._completed[trial_id] = self._values.get(trial_id, {})
+            values = self._completed[trial_id] = self._values.get(trial_id, {})
+            for step, v in values.items():
+                self._n_peers[step] = self._n_peers.get(step, 0) + 1
+                if not math.isnan(v):
+                    self._peers.setdefault(step, SortedKeys()).add(v)
 
     def _options(self) -> list[str]:
         return [f"n_startup_trials={self.n_startup_trials}", f"n_warmup_steps={self.n_warmup_steps}",
@@ -109,6 +119,17 @@ class PercentileScheduler(Scheduler):
 
     def __repr__(self) -> str:
         return f"PercentileScheduler({', '.join([f'percentile={self.percentile}', *self._options()])})"
+
+
+def _nanpercentile(values: SortedKeys, percentile: float) -> float:
+    """``numpy.nanpercentile`` of sorted non-NaN values: numpy interpolates between the two
+    neighbours of the virtual index, so only those two are handed to it."""
+    n = len(values)
+    h = (n - 1) * (percentile / 100)
+    lo = math.floor(h)
+    pair = np.array([values[lo], values[min(lo + 1, n - 1)]], dtype=float)
+    with np.errstate(invalid="ignore"):  # inf - inf: numpy's NaN, which never stops a trial
+        return float(np.quantile(pair, h - lo))
 
 
 class MedianScheduler(PercentileScheduler):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -141,10 +141,15 @@ def ranked(values: Mapping[int, float | None], mode: str) -> list[int]:
 def quantile(values: Sequence[float], q: float) -> float:
     """``numpy.quantile(values, q)`` (linear), with infinite values treated as limits, not NaN."""
     v = sorted(values)
-    h = (len(v) - 1) * q
+    return quantile_of(v.__getitem__, len(v), q)
+
+
+def quantile_of(at: Callable[[int], float], n: int, q: float) -> float:
+    """:func:`quantile` of ``n`` sorted values, ``at(i)`` the i-th smallest (read twice only)."""
+    h = (n - 1) * q
     lo = math.floor(h)
     g = h - lo
-    a, b = v[lo], v[min(lo + 1, len(v) - 1)]
+    a, b = at(lo), at(min(lo + 1, n - 1))
     if g == 0 or a == b:
         return a
     if math.isinf(a):

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils.metaestimators import available_if
 
 from .. import trial as T
-from ..run.events import Observer
+from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor

@@ -75,8 +75,7 @@ class Broadcast(Observer):
         self._each("trial_reported", trial, report)
 
     def trial_output(self, trial, text, warnings):
-        for o in self.observers:
-            o.trial_output(trial, text, warnings)
+        self._each("trial_output", trial, text, warnings)
 
     def trial_finished(self, trial):
         self._each("trial_finished", trial)

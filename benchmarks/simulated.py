@@ -1,0 +1,174 @@
+"""Search methods compared in simulated time on every learning-curve table (``make bench-sim``).
+
+Methods: random search with full training (FIFO), ASHA (stopping), ASHA (promotion), asynchronous
+Hyperband (ASHA with every bracket), synchronous Hyperband, and the median rule; all with nbtune's
+random searcher. Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
+and 20 seeds. The budget is simulated time, counted in full curves: with C the median seconds one
+config of the table takes to its last level, a study gets ``{2: 32, 8: 12, 32: 4, 256: 1}[W] * C``
+seconds with W workers (about the same number of levels trained for 8 to 256 workers).
+
+Per cell (table, method, workers), over the seeds:
+
+- normalised regret at time t: ``|best - seen(t)| / |best - typical|``, ``seen(t)`` the best value
+  reported at any level by time t, ``best`` the table's best value, ``typical`` the median of the
+  table's last-level values (1: no better than a typical config, 0: the table's best);
+- time to within 1%: the first simulated second a report is within 1% of ``best``
+  (``|best - seen| <= 0.01 |best|``), and the fraction of seeds that get there.
+
+Prints one markdown table per table, the methods ranked by their mean regret over time (the area
+under the median regret curve, divided by the budget: how good the study was all along, not only
+at its end), and writes a plot of median regret against time per table to
+benchmarks/figures/sim-NAME.png.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import nbtune  # noqa: E402
+from nbtune.schedule import rung_levels  # noqa: E402
+from nbtune.sim import load_table, table_names  # noqa: E402
+
+BUDGET = {2: 32, 8: 12, 32: 4, 256: 1}  # full curves of simulated time per study
+GRID = 60  # points of the regret curves
+
+
+def methods(max_t: int) -> dict[str, dict]:
+    """Scheduler options per method; async Hyperband gets one bracket per rung level."""
+    return {"random (fifo)": {"scheduler": None},
+            "asha stopping": {"scheduler": "asha"},
+            "asha promotion": {"scheduler": "asha", "type": "promotion"},
+            "async hyperband": {"scheduler": "asha", "brackets": len(rung_levels(max_t))},
+            "sync hyperband": {"scheduler": "hyperband"},
+            "median": {"scheduler": "median"}}
+
+
+class BestSeen(nbtune.Observer):
+    """The best metric reported so far, at each simulated second it improved."""
+
+    def __init__(self, mode: str):
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.times, self.values, self.best = [], [], -np.inf
+        self.clock = None
+
+    def study_started(self, info):
+        self.clock = info["clock"]
+
+    def trial_reported(self, trial, report):
+        v = report.get(trial_metric[0])
+        if isinstance(v, float) and np.isfinite(v) and self.sign * v > self.best:
+            self.best = self.sign * v
+            self.times.append(self.clock())
+            self.values.append(v)
+
+
+trial_metric = ["accuracy"]
+
+
+def regret_curve(seen: BestSeen, grid: np.ndarray, best: float, typical: float) -> np.ndarray:
+    """Normalised regret at each time of ``grid`` (1 before the first report)."""
+    out = np.ones(len(grid))
+    if seen.times:
+        idx = np.searchsorted(seen.times, grid, side="right") - 1
+        vals = np.asarray(seen.values)[np.maximum(idx, 0)]
+        out = np.where(idx >= 0, np.abs(best - vals) / abs(best - typical), 1.0)
+    return np.minimum(out, 1.0)
+
+
+def time_to(seen: BestSeen, best: float) -> float | None:
+    for t, v in zip(seen.times, seen.values):
+        if abs(best - v) <= 0.01 * abs(best):
+            return t
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tables", nargs="*", help="tables (default: every one in nbtune/data)")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--workers", default="2,8,32,256")
+    parser.add_argument("--figures", default=str(HERE / "figures"))
+    args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",")]
+    names = args.tables or table_names()
+    Path(args.figures).mkdir(exist_ok=True)
+    t_start = time.perf_counter()
+    for name in names:
+        table = load_table(name)
+        trial_metric[0] = table.metric
+        curve_seconds = float(np.median(table.seconds.sum(axis=1)))
+        last = table.values[:, -1]
+        best, typical = table.best_value, float(np.median(last[np.isfinite(last)]))
+        cells: dict[tuple[str, int], dict] = {}
+        for w in workers:
+            max_time = BUDGET.get(w, 4) * curve_seconds
+            grid = np.linspace(0, max_time, GRID)
+            for method, options in methods(table.max_t).items():
+                curves, times = [], []
+                for seed in range(args.seeds):
+                    seen = BestSeen(table.mode)
+                    nbtune.simulate(table, n_workers=w, max_time=max_time, seed=seed,
+                                    observers=[seen], **options)
+                    curves.append(regret_curve(seen, grid, best, typical))
+                    times.append(time_to(seen, best))
+                reached = [t for t in times if t is not None]
+                cells[method, w] = {
+                    "grid": grid, "median": np.median(curves, axis=0),
+                    "final": float(np.median([c[-1] for c in curves])),
+                    "area": float(np.mean(np.median(curves, axis=0))),
+                    "time": statistics.median([t if t is not None else np.inf for t in times]),
+                    "fraction": len(reached) / len(times)}
+        report(table.name, table, cells, workers, curve_seconds, args.seeds)
+        plot(table.name, table, cells, workers, Path(args.figures) / f"sim-{table.name}.png")
+    print(f"\n{time.perf_counter() - t_start:.0f} s in all", flush=True)
+
+
+def report(name, table, cells, workers, curve_seconds, seeds) -> None:
+    print(f"\n### {name}: {len(table)} configs, {table.metric} ({table.mode}), best "
+          f"{table.best_value:.4f}; one full curve {curve_seconds:.2f} s (median); {seeds} seeds")
+    print("| workers | rank | method | mean regret over time | median final regret | "
+          "median time to 1% (s) | seeds within 1% |")
+    print("|---|---|---|---|---|---|---|")
+    for w in workers:
+        ranked = sorted((m for m, ww in cells if ww == w),
+                        key=lambda m: (cells[m, w]["area"], cells[m, w]["final"]))
+        for rank, m in enumerate(ranked, start=1):
+            c = cells[m, w]
+            t = "never" if not np.isfinite(c["time"]) else f"{c['time']:.1f}"
+            print(f"| {w} | {rank} | {m} | {c['area']:.4f} | {c['final']:.4f} | {t} | "
+                  f"{c['fraction']:.2f} |")
+    sys.stdout.flush()
+
+
+def plot(name, table, cells, workers, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(workers), figsize=(4 * len(workers), 3.4), squeeze=False)
+    for ax, w in zip(axes[0], workers):
+        for m, ww in cells:
+            if ww == w:
+                c = cells[m, w]
+                ax.plot(c["grid"], np.maximum(c["median"], 1e-4), label=m)
+        ax.set_yscale("log")
+        ax.set_title(f"{name}, {w} workers")
+        ax.set_xlabel("simulated seconds")
+    axes[0][0].set_ylabel("median normalised regret")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

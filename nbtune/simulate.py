@@ -1,0 +1,131 @@
+"""``nbtune.simulate``: a study run in simulated time on a learning-curve table, in seconds."""
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any, Iterable, Mapping
+
+from .contract.budget import Budget
+from .contract.events import Broadcast, Observer
+from .schedule import SCHEDULERS, Scheduler, make_scheduler
+from .search import Searcher, make_searcher
+from .sim.backend import SimSettings, Simulator
+from .sim.blackbox import Blackbox
+from .sim.tables import load_table
+from .space import Space
+from .storage import Storage, StorageRecorder
+from .study import Study
+from .resume import StudyExists
+from .tune import _default_name, _open_study, _positive, _RecordEnd, _trial_count
+
+
+def _blackbox(table: Any) -> Blackbox:
+    return table if isinstance(table, Blackbox) else load_table(table)
+
+
+def _scheduler(scheduler: str | Scheduler | None, box: Blackbox, options: dict) -> Scheduler:
+    """The scheduler, given by name with the table's max_t unless the options set its levels."""
+    if isinstance(scheduler, str) and scheduler.lower() in SCHEDULERS:
+        params = inspect.signature(SCHEDULERS[scheduler.lower()].__init__).parameters
+        if "max_t" in params and "max_t" not in options and "rung_levels" not in options:
+            options = {**options, "max_t": box.max_t}
+    return make_scheduler(scheduler, **options)
+
+
+def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str, Any] | None = None,
+             searcher: str | Searcher = "random", scheduler: str | Scheduler | None = None,
+             metric: str | None = None, mode: str | None = None,
+             n_workers: int = 4, n_trials: int | str | None = None, max_time: float | None = None,
+             target: float | None = None, max_resource: float | None = None,
+             seed: int | None = None, start_overhead: float = 0.0, checkpoints: bool = True,
+             failure_rate: float = 0.0, retries: int = 1,
+             points_to_evaluate: list[dict] | None = None, study: str | None = None,
+             storage: str | os.PathLike | None = None, observers: Iterable[Observer] = (),
+             **scheduler_options: Any) -> Study:
+    """Run a study on ``table`` in simulated time with ``n_workers`` simulated workers.
+
+    ``table`` is a table's name (:func:`nbtune.sim.table_names`), the path of a ``.npz`` table, or
+    a :class:`nbtune.sim.Blackbox`. Each trial's reports are the learning curve of the table's
+    nearest config, each level costs the seconds measured when the table was made, and each
+    submission (start, resume, retry) costs ``start_overhead`` simulated seconds more. The
+    searcher and scheduler (names or objects, your own ``Scheduler`` subclass included) make every
+    decision through the same calls as in :func:`nbtune.tune`; ``metric`` and ``mode`` are the
+    table's (given, they must match it). ``max_time`` is in simulated
+    seconds. ``checkpoints=False``: a paused trial resumes from its first level (counted again).
+    ``failure_rate``: the chance that a submission's worker dies (the trial is retried ``retries``
+    times). Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers
+    get the same events as in a real study; ``info["clock"]()`` in ``study_started`` is the
+    simulated time of the event being observed.
+    """
+    box = _blackbox(table)
+    space = box.space if space is None else box.check_space(space)
+    auto = isinstance(n_trials, str) and n_trials == "auto"
+    for name, value, integer in (("n_workers", n_workers, True),
+                                 ("n_trials", None if auto else n_trials, True),
+                                 ("max_time", max_time, False),
+                                 ("max_resource", max_resource, False)):
+        _positive(name, value, integer)
+    if n_workers is None:
+        raise ValueError("n_workers must be a positive integer, got None")
+    if not isinstance(start_overhead, (int, float)) or isinstance(start_overhead, bool) \
+            or not start_overhead >= 0:
+        raise ValueError(f"start_overhead must be a number of seconds >= 0, got {start_overhead!r}")
+    if not isinstance(failure_rate, (int, float)) or not 0 <= failure_rate < 1:
+        raise ValueError(f"failure_rate must be a number in [0, 1), got {failure_rate!r}")
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    for given, recorded, what in ((metric, box.metric, "metric"), (mode, box.mode, "mode")):
+        if given is not None and given != recorded:
+            raise ValueError(f"the table {box.name!r} records {box.metric!r} (mode {box.mode!r}), "
+                             f"not {what}={given!r}: leave {what} out, or use another table")
+    metric, mode, resource = box.metric, box.mode, box.resource
+    search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
+                           mode=mode)
+    sched = _scheduler(scheduler, box, scheduler_options)
+    sched.setup(metric, mode, resource, seed=search.seed, space=space)
+    n_trials = _trial_count(n_trials, search, sched) if auto else n_trials
+    ends = [n_trials, max_time, max_resource, search.max_trials,
+            getattr(sched, "trials_needed", None)]
+    if target is not None:
+        best = box.best_value
+        if (target > best if mode == "max" else target < best) and all(e is None for e in ends):
+            raise ValueError(f"target={target!r} can never be reached: the best {metric} in "
+                             f"{box.name!r} is {best:.6g}; give a target within it, or a "
+                             "max_time, n_trials or max_resource")
+    elif all(e is None for e in ends):
+        raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
+    name = study or _default_name()
+    settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
+                "resource": resource, "n_trials": n_trials, "max_time": max_time,
+                "target": target, "max_resource": max_resource, "retries": retries,
+                "simulated": {"table": box.name, "n_workers": n_workers,
+                              "start_overhead": start_overhead, "checkpoints": checkpoints,
+                              "failure_rate": failure_rate}}
+    if getattr(sched, "levels", None):
+        settings["rung_levels"] = [int(x) for x in sched.levels]
+    db = Storage(storage) if storage is not None else None
+    try:
+        if db is not None and db.study_row(name) is not None:
+            raise StudyExists(name, db.path)
+        trials = _open_study(db, name, space, metric, mode, settings, row=None, resume=False)
+        result = Study(name, space, metric, mode, trials=trials, settings=settings,
+                       storage=None if storage is None else os.fspath(storage))
+        result.scheduler, result.searcher = sched, search
+        observer = Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name)] if db else [])
+                             + list(observers))
+        sim = Simulator(box, trials, search, sched,
+                        SimSettings(metric=metric, mode=mode, resource=resource,
+                                    n_workers=n_workers, start_overhead=float(start_overhead),
+                                    checkpoints=bool(checkpoints), failure_rate=failure_rate,
+                                    retries=retries, seed=search.seed,
+                                    budget=Budget(n_trials, max_time, target, max_resource)),
+                        observer)
+        observer.study_started({"study": name, "metric": metric, "mode": mode,
+                                "searcher": search.name, "scheduler": sched.name,
+                                "cluster": f"simulated: {n_workers} workers on {box.name}",
+                                "clock": lambda: sim.clock})
+        result.stop_reason = sim.run()
+    finally:
+        if db is not None:
+            db.close()
+    return result
