@@ -180,9 +180,9 @@ def pace_text(study: Any, known: tuple[float | None, float | None] | None = None
 
 def column_texts(values: list[Any], digits: int = 4) -> list[str]:
     """One table column's cells, its numbers written alike: whole numbers as integers; others
-    with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.0057``), or
-    all in exponent form where they are tiny, huge, or positive over several decades as log-scale
-    values are (``2.074e-04``, ``1.000e-06``).
+    with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.006``), or
+    all in exponent form where they are tiny, huge, or positive over two decades as log-scale
+    values are (``2.074e-04``, ``1.000e-06``); a column of both signs keeps decimals.
     None is an empty cell; a column with text in it writes each value with :func:`fmt`."""
     numbers = [v for v in values if v is not None]
     if not numbers or not all(T.is_finite_number(v) for v in numbers):
@@ -191,8 +191,8 @@ def column_texts(values: list[Any], digits: int = 4) -> list[str]:
         return ["" if v is None else str(int(v)) for v in values]
     sizes = [abs(float(v)) for v in numbers if v != 0]
     top, low = max(sizes), min(sizes)
-    decades = all(float(v) > 0 for v in numbers) and top / low >= 1000
-    if top < 1e-2 or top >= 1e5 or decades:
+    signed = any(float(v) < 0 for v in numbers)  # values around zero: decimals, not exponents
+    if top >= 1e5 or top < 1e-3 or (not signed and (low < 1e-3 or top / low >= 100)):
         return ["" if v is None else f"{float(v):.{digits - 1}e}" for v in values]
     decimals = max(0, digits - 1 - math.floor(math.log10(top)))
     return ["" if v is None else f"{float(v):.{decimals}f}" for v in values]
