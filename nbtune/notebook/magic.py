@@ -4,10 +4,8 @@ The magic decides nothing about the search: everything it does goes through :fun
 """
 from __future__ import annotations
 
-import builtins
 import threading
 import time
-import types
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
@@ -33,6 +31,7 @@ from .options import (build_cluster_parser, build_parser, check_names, parse_clu
                       parse_line, resources_of, scheduler_options)
 from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
+from .globals import notebook_values
 from .trialfn import CellTrial, cell_filename
 
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
@@ -153,7 +152,8 @@ class Tune(Magics):
                              f"(`{metric} = ...`), call report({metric}=...), or pass "
                              "--metric NAME")
         filename = cell_filename(self.shell)
-        small, large = self._globals(parsed)
+        small, large = notebook_values(self.shell.user_ns, parsed.free_names,
+                                       self.scatter_threshold)
         trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
         if args.local:
             return lambda: self._run_locally(trial, parsed, large)
@@ -228,50 +228,6 @@ class Tune(Magics):
             print("nbtune: Tune.storage is empty: this study is kept in memory only")
             return None
         return self.storage
-
-    def _globals(self, parsed) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The notebook values the body reads: (small ones, large ones to scatter)."""
-        import cloudpickle
-        from dask.sizeof import sizeof
-
-        small: dict[str, Any] = {}
-        large: dict[str, Any] = {}
-        ns = self.shell.user_ns
-        for name in parsed.free_names:
-            if name not in ns:
-                if hasattr(builtins, name):
-                    continue
-                raise UsageError(f"%%tune: the cell uses {name!r}, which is not defined in the "
-                                 "notebook: run the cell that defines it first")
-            value = ns[name]
-            if isinstance(value, types.ModuleType):
-                small[name] = value  # modules travel by name and are imported on the worker
-                continue
-            if sizeof(value) > self.scatter_threshold:
-                large[name] = value
-                continue
-            try:
-                cloudpickle.dumps(value)
-            except Exception as exc:
-                raise UsageError(f"%%tune: the global {name!r} ({type(value).__name__}) cannot "
-                                 f"be sent to the Dask workers ({exc}); create it inside the "
-                                 "cell instead") from None
-            small[name] = value
-        return self._lighten(small, large, sizeof)
-
-    def _lighten(self, small: dict[str, Any], large: dict[str, Any], sizeof
-                 ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Small values travel with every trial; where together they pass the scatter threshold
-        (many values just under it), the largest go to the cluster once per study instead."""
-        sizes = {name: sizeof(value) for name, value in small.items()
-                 if not isinstance(value, (types.ModuleType, types.FunctionType, type))}
-        total = sum(sizes.values())
-        for name in sorted(sizes, key=sizes.get, reverse=True):
-            if total <= self.scatter_threshold:
-                break
-            large[name] = small.pop(name)
-            total -= sizes[name]
-        return small, large
 
     def _run_locally(self, trial: CellTrial, parsed, large: dict[str, Any]) -> None:
         """--local: the body once, in this kernel, with the space's default values."""
