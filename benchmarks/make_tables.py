@@ -85,6 +85,8 @@ def build(task: Task, n: int, work: Path, out: Path, jobs: int) -> Path | None:
             "versions": {"nbtune": nbtune.__version__, "scikit-learn": sklearn.__version__,
                          "numpy": np.__version__, "python": platform.python_version()},
             "machine": f"{os.cpu_count()} cores, shared; one process, one thread",
+            "clock": "seconds are the process CPU time of each level (one thread), so load from "
+                     "other work on the machine does not inflate them",
             "seconds_total": float(seconds.sum())}
     table = Table(task.name, space, configs, task.levels, values, seconds,
                   np.full(n, task.seed), task.metric, task.mode, task.resource, meta)
