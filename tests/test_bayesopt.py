@@ -138,8 +138,8 @@ def test_the_fit_is_bounded_and_the_same_whatever_came_before():
     kernel = s._fit
     assert kernel[0][0] == 40  # hyperparameters fitted on the first 40: the last refit point
     fresh = BayesOptSearcher(SMOOTH, seed=3, n_initial=2, max_points=40, refit_every=10)
-    for i, (config, _, value) in enumerate(list(s._ended.values())):
-        fresh.on_trial_end(i, config, "completed", value)
+    for i, trial in s._reports.trials.items():  # the same values, ended without reports
+        fresh.on_trial_end(i, trial.config, "completed", trial.levels[1])
     assert fresh.suggest(45) == s.suggest(45)
     assert repr(fresh._fit[1]) == repr(kernel[1])
     matern = kernel[1].k1.k2  # (constant * Matern 5/2) + white noise, a length scale per dim

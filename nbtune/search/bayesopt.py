@@ -29,12 +29,14 @@ from ..space import Space
 from .acquisition import acquire, check_acquisition
 from .base import Searcher, _check_int
 from .encoding import Encoding
+from .reports import Reports
 
 COMPLETED, FAILED = "completed", "failed"
 N_CANDIDATES = 1000  # random points of the unit cube scored per suggestion
 N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, their scale
 MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
+MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
 
 
 def _key(config: dict) -> str:
@@ -67,10 +69,19 @@ class BayesOptSearcher(Searcher):
 
     def reset(self) -> None:
         """Forget every observation, pending trial and fitted kernel."""
-        self._ended: dict[int, tuple[dict, np.ndarray, float | None]] = {}  # in end order
+        self._reports = Reports()
         self._pending: dict[int, tuple[dict, float | None]] = {}  # trial -> (config, last level)
         self._tried: set[str] = set()
+        self._codes: dict[str, np.ndarray] = {}  # a config's encoding, by its key
+        self._events = 0  # reports and ends that changed the rows
+        self._due: tuple[tuple, np.ndarray, np.ndarray] | None = None  # data to fit on next
         self._fit: tuple[tuple, Any] | None = None  # (what it was fitted on, kernel)
+
+    def _x(self, config: dict) -> np.ndarray:
+        key = _key(config)
+        if key not in self._codes:
+            self._codes[key] = self.encoding.encode(config)
+        return self._codes[key]
 
     # -- events ---------------------------------------------------------------------------
     def on_trial_start(self, trial_id: int, config: dict) -> None:
@@ -80,20 +91,35 @@ class BayesOptSearcher(Searcher):
 
     def on_report(self, trial_id: int, config: dict, level: float | None,
                   value: float | None) -> None:
-        """Keeps the pending trial's last level (a final value is what this model uses)."""
+        """Every report with a value is data: the model spans (config, resource level)."""
         if trial_id in self._pending:
             self._pending[trial_id] = (config, level)
+        if self._reports.report(trial_id, config, self._x(config), level, value):
+            self._changed()
 
     def on_trial_end(self, trial_id: int, config: dict, state: str,
                      value: float | None) -> None:
-        """A completed or failed trial becomes an observation; the trial is no longer pending."""
+        """A failed trial counts as the worst value; a completed one that never reported a
+        value becomes one row of its final value; the trial is no longer pending."""
         self._pending.pop(trial_id, None)
         self._tried.add(_key(config))
-        self._ended.pop(trial_id, None)  # a trial that ends again counts where it ended last
-        finite = value is not None and math.isfinite(value)
-        if state == FAILED or (state == COMPLETED and finite):
-            self._ended[trial_id] = (config, self.encoding.encode(config),
-                                     float(value) if finite else None)
+        held = self._reports.trials.get(trial_id)
+        if state == FAILED:
+            self._reports.fail(trial_id, config, self._x(config))
+            self._changed()
+        elif state == COMPLETED and (held is None or not held.levels):
+            if self._reports.report(trial_id, config, self._x(config), None, value):
+                self._changed()
+
+    def _changed(self) -> None:
+        """Count an event; at each refit point keep the data the next fit will use, so the
+        kernel depends on the events alone, not on when suggestions are asked for."""
+        self._events += 1
+        n = self._events
+        if n <= FIT_EVERY_UNTIL or n == _refit_point(n, self.refit_every):
+            data = self._data()
+            if data is not None:
+                self._due = ((n, self.mode, data[0].shape[1]), data[0], data[1])
 
     @property
     def options(self) -> dict[str, Any]:
@@ -104,8 +130,9 @@ class BayesOptSearcher(Searcher):
 
     @property
     def observations(self) -> int:
-        """Completed and failed trials the model holds."""
-        return len(self._ended)
+        """Rows the model holds: a trial's value at each resource level it reached (thinned to
+        rung-like levels), a completed trial's final value, a failed trial's worst."""
+        return len(self._reports)
 
     @property
     def pending(self) -> list[tuple[int, dict, float | None]]:
@@ -115,23 +142,40 @@ class BayesOptSearcher(Searcher):
     # -- suggesting -----------------------------------------------------------------------
     def _suggest(self, index: int) -> dict:
         rng = self.rng_for(index)
-        data = self._data()
+        data = self._data(with_levels=True)
         if index < len(self.points_to_evaluate) + self.n_initial or data is None:
             return self._random(rng)
-        X, y = data
-        kernel = self._kernel(X, y)
+        X, y, levels = data
+        kernel = self._kernel(X.shape[1])
         keep = _subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
-        X, y, best = X[keep], y[keep], float(y.min())
+        at = self._reports.acquisition_level(levels, MIN_AT_LEVEL)
+        numeric = [lv for lv in levels if lv is not None]
+        if at is None and numeric:
+            at = min(numeric)
+        here = [i for i, lv in enumerate(levels) if lv == at] or list(range(len(y)))
+        best = float(min(y[i] for i in here))
+        trials = self._reports.rows()[0]
+        top = [self._reports.trials[trials[i]].config
+               for i in sorted(here, key=lambda i: y[i])[:N_LOCAL[0]]]
+        X, y = X[keep], y[keep]
         if self._pending:  # constant liar: each pending trial as if it came out worst
             fantasies = self.encoding.encode_all([c for c, _ in self._pending.values()])
+            if X.shape[1] > self.encoding.width:
+                nxt = [self._reports.next_level(t, levels) for t in self._pending]
+                fantasies = np.hstack([fantasies, self._reports.resource(
+                    levels + nxt)[len(levels):, None]])
             X = np.vstack([X, fantasies])
             y = np.concatenate([y, np.full(len(fantasies), y.max())])
         gp = _regressor(kernel, optimizer=None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gp.fit(X, y)
-            units = self._candidates(rng)
-            mean, std = gp.predict(self.encoding.encode_units(units), return_std=True)
+            units = self._candidates(rng, top)
+            candidates = self.encoding.encode_units(units)
+            if X.shape[1] > self.encoding.width:
+                column = self._reports.resource(levels + [at])[-1]
+                candidates = np.hstack([candidates, np.full((len(units), 1), column)])
+            mean, std = gp.predict(candidates, return_std=True)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
         for i in np.argsort(-score, kind="stable"):
             config = self.space.from_unit(units[i])
@@ -147,47 +191,49 @@ class BayesOptSearcher(Searcher):
                 break
         return config
 
-    def _data(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """The first ``n`` observations (all: None) encoded, and their values standardised, to
-        minimise, a failed trial's the worst among them; None with fewer than two values."""
-        ended = list(self._ended.values())[:n]
-        values = [v for _, _, v in ended if v is not None]
-        if len(values) < 2:
-            return None
+    def _data(self, with_levels: bool = False) -> tuple | None:
+        """The rows encoded (with a resource column when they span two levels or more) and
+        their values standardised, to minimise, a failed trial's the worst among them; None
+        with fewer than two values. ``with_levels``: the rows' levels as a third item."""
+        trials, levels, values = self._reports.rows()
         sign = 1.0 if self.mode == "min" else -1.0
-        worst = max(sign * v for v in values)
-        y = np.array([worst if v is None else sign * v for _, _, v in ended])
+        finite = [sign * v for v in values if v is not None]
+        if len(finite) < 2:
+            return None
+        worst = max(finite)
+        y = np.array([worst if v is None else sign * v for v in values])
         y = (y - y.mean()) / (y.std() or 1.0)
-        return np.vstack([x for _, x, _ in ended]), y
+        X = np.vstack([self._reports.trials[t].x for t in trials])
+        column = self._reports.resource(levels)
+        if column is not None:
+            X = np.hstack([X, column[:, None]])
+        return (X, y, levels) if with_levels else (X, y)
 
-    def _kernel(self, X: np.ndarray, y: np.ndarray) -> Any:
-        """The kernel fitted on the first n observations alone, n the last refit point reached:
-        the same whenever the same observations came first."""
-        n = len(y)
-        if n > FIT_EVERY_UNTIL:
-            n = max(FIT_EVERY_UNTIL, n - n % self.refit_every)
-        on = (n, self.mode, tuple(self._ended)[:n])
-        if self._fit is None or self._fit[0] != on:
-            X, y = self._data(n) or (X, y)
-            rng = np.random.default_rng([self.seed, n, 2])
+    def _kernel(self, width: int) -> Any:
+        """The kernel whose hyperparameters were fitted at the last refit point (on the data
+        held then, at most ``max_fit_points`` of it), or the prior while none fits this width."""
+        if self._due is not None and self._due[0][2] == width:
+            on, X, y = self._due
+            self._due = None
+            rng = np.random.default_rng([self.seed, on[0], 2])
             keep = _subsample(y, self.max_fit_points, rng)
-            gp = _regressor(_prior_kernel(self.encoding.width), optimizer="fmin_l_bfgs_b",
+            gp = _regressor(_prior_kernel(width), optimizer="fmin_l_bfgs_b",
                             restarts=0, seed=int(rng.integers(2**31)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a length scale at its bound is no news
                 gp.fit(X[keep], y[keep])
             self._fit = (on, gp.kernel_)
+        if self._fit is None or self._fit[0][2] != width:
+            return _prior_kernel(width)
         return self._fit[1]
 
-    def _candidates(self, rng: np.random.Generator) -> np.ndarray:
+    def _candidates(self, rng: np.random.Generator, best: list[dict]) -> np.ndarray:
         """Random points of the unit cube (`Space.to_unit` coordinates), and perturbations of
-        the best observed configs."""
+        the ``best`` configs."""
         d = len(self.space.unit_names)
         units = [rng.random((N_CANDIDATES, d))]
-        top, each, scale = N_LOCAL
-        sign = 1.0 if self.mode == "min" else -1.0
-        done = [(sign * v, c) for c, _, v in self._ended.values() if v is not None]
-        for _, config in sorted(done, key=lambda p: p[0])[:top]:
+        _, each, scale = N_LOCAL
+        for config in best:
             centre = self.space.to_unit(config)
             units.append(np.clip(centre + rng.normal(0.0, scale, (each, d)), 0.0, 1.0))
         return np.vstack(units)
@@ -196,6 +242,17 @@ class BayesOptSearcher(Searcher):
         return (f"BayesOptSearcher(seed={self.seed}, mode={self.mode!r}, "
                 f"acquisition={self.acquisition!r}, kappa={self.kappa!r}, xi={self.xi!r}, "
                 f"n_initial={self.n_initial!r})")
+
+
+def _refit_point(n: int, every: int) -> int:
+    """The last refit point at or below ``n`` past FIT_EVERY_UNTIL: points ``every`` apart, or a
+    tenth of the data apart once that is more, so a long study refits a few dozen times."""
+    point = FIT_EVERY_UNTIL
+    while True:
+        step = max(every, point // 10)
+        if point + step > n:
+            return point
+        point += step
 
 
 def _subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
