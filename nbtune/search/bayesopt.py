@@ -43,7 +43,8 @@ def _key(config: dict) -> str:
 
 class BayesOptSearcher(Searcher):
     """Gaussian-process search: Matern 5/2 with a length scale per encoded dim and a noise
-    level, fitted by marginal likelihood; ``n_initial`` random trials first, then the config
+    level, fitted by marginal likelihood; ``n_initial`` random trials first (none when a warm
+    start already gave the model that many observations), then the config
     that maximises the acquisition ``"ei"`` (expected improvement, margin ``xi``), ``"ucb"``
     (confidence bound, ``kappa`` deviations) or ``"poi"`` (probability of improvement, ``xi``)."""
 
@@ -116,7 +117,11 @@ class BayesOptSearcher(Searcher):
     def _suggest(self, index: int) -> dict:
         rng = self.rng_for(index)
         data = self._data()
-        if index < len(self.points_to_evaluate) + self.n_initial or data is None:
+        # the first n_initial trials are random, unless the model already holds n_initial
+        # observations (a warm start): a study's own trials can only hold fewer
+        initial = index < len(self.points_to_evaluate) + self.n_initial \
+            and len(self._ended) < self.n_initial
+        if initial or data is None:
             return self._random(rng)
         X, y = data
         kernel = self._kernel(X, y)
