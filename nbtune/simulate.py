@@ -99,7 +99,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
         raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
     name = study or _default_name()
     warm = resolve_warm_start(warm_start, storage, space=space, metric=metric, mode=mode,
-                              study=name)
+                              study=name, searcher=search)
     settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                 "resource": resource, "n_trials": n_trials, "max_time": max_time,
                 "target": target, "max_resource": max_resource, "retries": retries,

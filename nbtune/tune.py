@@ -207,7 +207,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
         n_trials = _trial_count(n_trials, search, sched)
         warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
-                           space, metric, mode, name)
+                           space, metric, mode, name, search)
         if n_trials is None and max_time is None and target is None and max_resource is None \
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
@@ -256,8 +256,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              resources=resources, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held),
-                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name, lease, settings=result.settings)] if db
-                                                  else []) + list(observers)),
+                Broadcast([_RecordEnd(result)]
+                          + ([StorageRecorder(db, name, lease, settings=result.settings)]
+                             if db else []) + list(observers)),
                 shared=shared, capacity=capacity, warm=warm.trials if warm else None)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
@@ -311,14 +312,14 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
 
 def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
                 row: dict[str, Any] | None, space: Space, metric: str, mode: str,
-                name: str) -> WarmStart | None:
+                name: str, searcher: Searcher) -> WarmStart | None:
     """The warm start of the study: the one given (a Study object as it is), else, for a
     resumed study, the one it was run with, from the storage file it was kept in."""
     if chosen is None:
         return None
     if given is not None:
         return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
-                                  study=name)
+                                  study=name, searcher=searcher)
     stored = (row or {}).get("settings", {})
     where = stored.get("warm_start_storage", storage) if row is not None else storage
     if where is None:
@@ -328,7 +329,8 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
                       "memory only: it runs on without that warm start; pass "
                       "warm_start=<that Study> to replay it", stacklevel=3)
         return None
-    return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name)
+    return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
+                              searcher=searcher)
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -82,10 +82,11 @@ def _names(names: list[str]) -> str:
 
 
 def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, space: Space,
-               metric: str, mode: str, study: str) -> WarmStart | None:
+               metric: str, mode: str, study: str, searcher: Any = None) -> WarmStart | None:
     """The warm start of study ``study`` from ``warm`` (None: none), checked against the new
     study's metric and mode, its trials mapped into ``space``; prints one line saying what it
-    kept and dropped. A study with nothing to learn from is a warning, and no warm start."""
+    kept and dropped (and when ``searcher`` keeps no model, that it ignores them). A study
+    with nothing to learn from is a warning, and no warm start."""
     if warm is None:
         return None
     source = _source(warm, storage, study)
@@ -114,5 +115,7 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
     if len(mapped) < len(ended):
         outside = len(ended) - len(mapped)
         line += f"; {outside} trial{'s' if outside != 1 else ''} outside the new space"
+    if searcher is not None and getattr(searcher, "observations", None) is None:
+        line += f"; the {searcher.name} searcher keeps no model and ignores them"
     print(line)
     return WarmStart(source.name, source.storage, mapped, line)

@@ -55,12 +55,14 @@ def test_a_warm_start_makes_the_first_suggestion_model_based(client, db, old, ca
     assert study.settings["warm_start"] == "old"
 
 
-def test_random_search_ignores_a_warm_start(client, db, old):
+def test_random_search_ignores_a_warm_start(client, db, old, capsys):
     cold = nbtune.tune(bowl, SMOOTH, n_trials=3, seed=5, cluster=client, storage=None,
                        progress=False)
     warm = nbtune.tune(bowl, SMOOTH, n_trials=3, seed=5, cluster=client, storage=None,
                        warm_start=old, progress=False)
     assert [t.config for t in warm.trials] == [t.config for t in cold.trials]
+    assert ("warm start from 'old': 20 of 20 ended trials; the random searcher keeps no model "
+            "and ignores them\n") in capsys.readouterr().out
 
 
 def test_shared_dims_are_kept_and_the_rest_dropped_or_defaulted(client, db, old, capsys):
@@ -121,7 +123,10 @@ def test_bad_warm_starts_are_one_line(client, db, old):
     with pytest.raises(ValueError, match=r"^warm_start='old' names a stored study, but this "
                                          r"study keeps no storage file"):
         nbtune.tune(bowl, SMOOTH, warm_start="old", storage=None, **opts)
-    assert nbtune.list_studies(db) == ["old"]
+    with pytest.raises(ValueError, match=r"^study 'old' cannot warm-start from itself"):
+        nbtune.tune(bowl, SMOOTH, warm_start="old", study="old", replace=True, storage=db,
+                    **opts)
+    assert nbtune.list_studies(db) == ["old"] and len(nbtune.load_study("old", db).trials) == 20
     empty = nbtune.Study("empty", nbtune.Space(SMOOTH), "value", "min")
     with pytest.warns(UserWarning, match=r"^warm start from 'empty': no ended trials to learn "
                                          r"from; the study starts without it$"):
