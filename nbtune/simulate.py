@@ -129,7 +129,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                                     checkpoints=bool(checkpoints), failure_rate=failure_rate,
                                     retries=retries, seed=search.seed,
                                     budget=Budget(n_trials, max_time, target, max_resource)),
-                        observer, warm=warm.trials if warm else None)
+                        observer, warm=warm)
         observer.study_started({"study": name, "metric": metric, "mode": mode,
                                 "searcher": search.name, "scheduler": sched.name,
                                 "cluster": f"simulated: {n_workers} workers on {box.name}",

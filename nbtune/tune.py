@@ -259,7 +259,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 Broadcast([_RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),
-                shared=shared, capacity=capacity, warm=warm.trials if warm else None)
+                shared=shared, capacity=capacity, warm=warm)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None)})
@@ -319,7 +319,7 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
         return None
     if given is not None:
         return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
-                                  study=name, searcher=searcher)
+                                  study=name, searcher=searcher, stacklevel=3)
     stored = (row or {}).get("settings", {})
     where = stored.get("warm_start_storage", storage) if row is not None else storage
     if where is None:
@@ -330,7 +330,7 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
                       "warm_start=<that Study> to replay it", stacklevel=3)
         return None
     return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
-                              searcher=searcher)
+                              searcher=searcher, stacklevel=3)
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -30,6 +30,7 @@ class WarmStart:
     storage: str | None  # its storage file (None: kept in memory)
     trials: list[Trial]
     line: str  # what was kept and what was dropped, for people
+    resource: str = "epoch"  # the report key of its resource levels
 
     def settings(self) -> dict[str, Any]:
         """What the new study stores, so that resuming it replays the same warm start."""
@@ -82,11 +83,13 @@ def _names(names: list[str]) -> str:
 
 
 def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, space: Space,
-               metric: str, mode: str, study: str, searcher: Any = None) -> WarmStart | None:
+               metric: str, mode: str, study: str, searcher: Any = None,
+               stacklevel: int = 2) -> WarmStart | None:
     """The warm start of study ``study`` from ``warm`` (None: none), checked against the new
     study's metric and mode, its trials mapped into ``space``; prints one line saying what it
     kept and dropped (and when ``searcher`` keeps no model, that it ignores them). A study
-    with nothing to learn from is a warning, and no warm start."""
+    with nothing to learn from is a warning (``stacklevel`` as ``warnings.warn`` would take it
+    in the caller), and no warm start."""
     if warm is None:
         return None
     source = _source(warm, storage, study)
@@ -103,7 +106,7 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
         why = ("no ended trials" if not ended else
                f"none of its {len(ended)} ended trials lies in the new space")
         warnings.warn(f"warm start from {source.name!r}: {why} to learn from; the study starts "
-                      "without it", stacklevel=3)
+                      "without it", stacklevel=stacklevel + 1)
         return None
     line = f"nbtune: warm start from {source.name!r}: {len(mapped)} of {len(ended)} ended trials"
     dropped = [k for k in source.space if k not in space]
@@ -118,4 +121,5 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
     if searcher is not None and getattr(searcher, "observations", None) is None:
         line += f"; the {searcher.name} searcher keeps no model and ignores them"
     print(line)
-    return WarmStart(source.name, source.storage, mapped, line)
+    return WarmStart(source.name, source.storage, mapped, line,
+                     source.settings.get("resource") or "epoch")

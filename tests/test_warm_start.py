@@ -10,7 +10,10 @@ import pytest
 
 import nbtune
 from nbtune.live import LivePanel
-from nbtune.search import BayesOptSearcher
+from nbtune.contract.replay import start_searcher
+from nbtune.search import BayesOptSearcher, Searcher
+from nbtune.trial import Trial
+from nbtune.warm import WarmStart
 from nbtune.summary import searcher_text
 
 SMOOTH = {"x": nbtune.uniform(0.0, 1.0), "y": nbtune.uniform(0.0, 1.0)}
@@ -36,6 +39,41 @@ def fed(space, trials, **options) -> BayesOptSearcher:
             s.on_report(-1000 - i, t.config, None, data.get("value"))
         s.on_trial_end(-1000 - i, t.config, t.state, t.value)
     return s
+
+
+class Recorder(Searcher):
+    """A searcher that keeps the calls a driver makes."""
+
+    def __init__(self):
+        super().__init__(SMOOTH, seed=0)
+        self.calls: list[tuple] = []
+
+    def reset(self):
+        self.calls.append(("reset",))
+
+    def on_trial_start(self, trial_id, config):
+        self.calls.append(("start", trial_id))
+
+    def on_report(self, trial_id, config, level, value):
+        self.calls.append(("report", trial_id, level, value))
+
+    def on_trial_end(self, trial_id, config, state, value):
+        self.calls.append(("end", trial_id, state))
+
+
+def test_the_warm_trials_go_in_first_below_id_0_in_the_order_they_ended():
+    c = {"x": 0.1, "y": 0.2}
+    warm = WarmStart("old", None, [
+        Trial(0, c, "completed", [{"step": 1, "value": 0.5}], 0.5, finished=2.0),
+        Trial(1, c, "failed", finished=1.0),
+        Trial(2, c, "interrupted", finished=0.5)], "", resource="step")
+    own = [Trial(0, c, "completed", [{"epoch": 3, "value": 0.1}], 0.1, finished=5.0),
+           Trial(1, c, "running")]
+    s = Recorder()
+    start_searcher(s, own, "epoch", "value", warm)
+    assert s.calls == [("reset",), ("start", -2), ("end", -2, "failed"), ("start", -3),
+                       ("report", -3, 1, 0.5), ("end", -3, "completed"), ("start", 0),
+                       ("report", 0, 3, 0.1), ("end", 0, "completed")]
 
 
 def test_a_warm_start_makes_the_first_suggestion_model_based(client, db, old, capsys):
@@ -129,9 +167,10 @@ def test_bad_warm_starts_are_one_line(client, db, old):
     assert nbtune.list_studies(db) == ["old"] and len(nbtune.load_study("old", db).trials) == 20
     empty = nbtune.Study("empty", nbtune.Space(SMOOTH), "value", "min")
     with pytest.warns(UserWarning, match=r"^warm start from 'empty': no ended trials to learn "
-                                         r"from; the study starts without it$"):
+                                         r"from; the study starts without it$") as warned:
         study = nbtune.tune(bowl, SMOOTH, warm_start=empty, storage=None, **opts)
     assert study.searcher.observations == 1 and "warm_start" not in study.settings
+    assert warned[0].filename == __file__  # the line that called tune, not nbtune's own
 
 
 def test_the_panel_and_the_summary_name_the_searcher_and_its_model(client, db, old):

@@ -5,7 +5,7 @@ searcher sees the same calls whichever drives it (see :mod:`nbtune.search.base`)
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import trial as T
 
@@ -37,10 +37,12 @@ def warm_offset(warm: list[T.Trial]) -> int:
     return -(max((t.id for t in warm), default=-1) + 1)
 
 
-def start_searcher(searcher: Searcher, trials: Iterable[T.Trial], warm: list[T.Trial],
-                   resource: str, metric: str) -> None:
-    """Before a run's first suggestion: :meth:`Searcher.reset`, then the warm start's trials
-    (ids below 0), then the study's own ended trials (a resumed study)."""
+def start_searcher(searcher: Searcher, trials: Iterable[T.Trial], resource: str, metric: str,
+                   warm: Any = None) -> None:
+    """Before a run's first suggestion: :meth:`Searcher.reset`, then the ended trials of a warm
+    start (``warm``: its ``trials``, and the ``resource`` they report), under ids below 0, then
+    the study's own ended trials (a resumed study)."""
     searcher.reset()
-    replay(searcher, warm, resource, metric, offset=warm_offset(warm))
+    if warm is not None:
+        replay(searcher, warm.trials, warm.resource, metric, offset=warm_offset(warm.trials))
     replay(searcher, trials, resource, metric)

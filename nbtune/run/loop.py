@@ -43,9 +43,9 @@ class Loop:
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
                  observer: Observer, shared: dict[str, Any] | None = None,
-                 capacity: Callable[[], int] | None = None, warm: list[T.Trial] | None = None):
+                 capacity: Callable[[], int] | None = None, warm: Any = None):
         self.client, self.fn, self.trials = client, fn, trials
-        self.warm = list(warm or ())  # another study's ended trials, seeding the searcher
+        self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
         self.outputs = TrialOutputs(observer)  # what the trials print, as it arrives
@@ -442,8 +442,8 @@ class Loop:
             for data in trial.reports:
                 self.scheduler.on_report(trial.id, data)
             self.scheduler.on_trial_end(trial.id, trial.state)
-        start_searcher(self.searcher, self.trials, self.warm, self.settings.resource,
-                       self.settings.metric)
+        start_searcher(self.searcher, self.trials, self.settings.resource,
+                       self.settings.metric, self.warm)
 
     def _failed(self, exc: Exception) -> StudyFailed:
         """End the study after ``exc``: its trials halted and recorded as far as storage lets,

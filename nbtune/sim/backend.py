@@ -63,9 +63,9 @@ class Simulator:
 
     def __init__(self, blackbox: Blackbox, trials: list[T.Trial], searcher: Searcher,
                  scheduler: Scheduler, settings: SimSettings, observer: Observer,
-                 warm: list[T.Trial] | None = None):
+                 warm: Any = None):
         self.blackbox, self.trials = blackbox, trials
-        self.warm = list(warm or ())  # another study's ended trials, seeding the searcher
+        self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings, self.observer = (searcher, scheduler,
                                                                        settings, observer)
         self.levels = [int(x) for x in blackbox.levels]
@@ -299,8 +299,8 @@ class Simulator:
     def run(self) -> str:
         """Run until the budget ends; returns the reason the study stopped."""
         budget = self.settings.budget
-        start_searcher(self.searcher, self.trials, self.warm, self.settings.resource,
-                       self.settings.metric)
+        start_searcher(self.searcher, self.trials, self.settings.resource,
+                       self.settings.metric, self.warm)
         self._fill()
         while self.running and self.reason is None:
             at, _, trial_id, number = heapq.heappop(self.queue)
