@@ -1,7 +1,8 @@
 """What a resumed study takes from its stored settings, and the one-line errors of re-running one.
 
 A study stores its metric and mode (columns of the studies table) and its settings (JSON): trial and
-time budgets, target, max_resource, seed, searcher, scheduler with its options, resource, retries.
+time budgets, target, max_resource, seed, searcher with its options, scheduler with its options,
+resource, retries, the study it was warm-started from.
 Resuming takes every one of them from the stored study; one given again must agree with it.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Mapping
 DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto", "seed": None,
                             "max_time": None, "target": None, "max_resource": None,
                             "retries": 1, "searcher": "random", "scheduler": None,
-                            "resource": "epoch"}
+                            "resource": "epoch", "warm_start": None}
 NOT_STORED = object()  # a stored study that ran without this setting (or one older than it)
 
 
@@ -82,3 +83,14 @@ def resumed_settings(name: str, row: Mapping[str, Any], given: Mapping[str, Any]
 def new_settings(given: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of a new study: those given, the defaults for the rest."""
     return {key: given.get(key, default) for key, default in DEFAULTS.items()}
+
+
+def resumed_searcher_options(name: str, row: Mapping[str, Any],
+                             given: Mapping[str, Any]) -> dict[str, Any]:
+    """The searcher options study ``name`` was run with; one given again must agree with the
+    stored one (:class:`SettingsConflict`)."""
+    kept = dict(row["settings"].get("searcher_options") or {})
+    for key, value in given.items():
+        if not _same(key, kept.get(key, NOT_STORED), value):
+            raise SettingsConflict(name, key, kept.get(key, NOT_STORED), value)
+    return kept

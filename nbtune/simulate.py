@@ -17,6 +17,7 @@ from .storage import Storage, StorageRecorder
 from .study import Study
 from .resume import StudyExists
 from .tune import _default_name, _open_study, _positive, _RecordEnd, _trial_count
+from .warm import warm_start as resolve_warm_start
 
 
 def _blackbox(table: Any) -> Blackbox:
@@ -33,7 +34,8 @@ def _scheduler(scheduler: str | Scheduler | None, box: Blackbox, options: dict) 
 
 
 def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str, Any] | None = None,
-             searcher: str | Searcher = "random", scheduler: str | Scheduler | None = None,
+             searcher: str | Searcher = "random", searcher_options: Mapping[str, Any] | None = None,
+             scheduler: str | Scheduler | None = None,
              metric: str | None = None, mode: str | None = None,
              n_workers: int = 4, n_trials: int | str | None = None, max_time: float | None = None,
              target: float | None = None, max_resource: float | None = None,
@@ -41,7 +43,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
              failure_rate: float = 0.0, retries: int = 1,
              points_to_evaluate: list[dict] | None = None, study: str | None = None,
              storage: str | os.PathLike | None = None, observers: Iterable[Observer] = (),
-             **scheduler_options: Any) -> Study:
+             warm_start: Study | str | None = None, **scheduler_options: Any) -> Study:
     """Run a study on ``table`` in simulated time with ``n_workers`` simulated workers.
 
     ``table`` is a table's name (:func:`nbtune.sim.table_names`), the path of a ``.npz`` table, or
@@ -55,7 +57,8 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     ``failure_rate``: the chance that a submission's worker dies (the trial is retried ``retries``
     times). Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers
     get the same events as in a real study; ``info["clock"]()`` in ``study_started`` is the
-    simulated time of the event being observed.
+    simulated time of the event being observed. ``searcher_options`` and ``warm_start`` (a
+    :class:`Study`, or a study name in ``storage``) as in :func:`nbtune.tune`.
     """
     box = _blackbox(table)
     space = box.space if space is None else box.check_space(space)
@@ -80,7 +83,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                              f"not {what}={given!r}: leave {what} out, or use another table")
     metric, mode, resource = box.metric, box.mode, box.resource
     search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
-                           mode=mode)
+                           mode=mode, **dict(searcher_options or {}))
     sched = _scheduler(scheduler, box, scheduler_options)
     sched.setup(metric, mode, resource, seed=search.seed, space=space)
     n_trials = _trial_count(n_trials, search, sched) if auto else n_trials
@@ -95,12 +98,18 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     elif all(e is None for e in ends):
         raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
     name = study or _default_name()
+    warm = resolve_warm_start(warm_start, storage, space=space, metric=metric, mode=mode,
+                              study=name, searcher=search)
     settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                 "resource": resource, "n_trials": n_trials, "max_time": max_time,
                 "target": target, "max_resource": max_resource, "retries": retries,
                 "simulated": {"table": box.name, "n_workers": n_workers,
                               "start_overhead": start_overhead, "checkpoints": checkpoints,
                               "failure_rate": failure_rate}}
+    if search.options:
+        settings["searcher_options"] = search.options
+    if warm is not None:
+        settings.update(warm.settings())
     if getattr(sched, "levels", None):
         settings["rung_levels"] = [int(x) for x in sched.levels]
     db = Storage(storage) if storage is not None else None
@@ -111,7 +120,8 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
         result = Study(name, space, metric, mode, trials=trials, settings=settings,
                        storage=None if storage is None else os.fspath(storage))
         result.scheduler, result.searcher = sched, search
-        observer = Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name)] if db else [])
+        observer = Broadcast([_RecordEnd(result)]
+                             + ([StorageRecorder(db, name, settings=result.settings)] if db else [])
                              + list(observers))
         sim = Simulator(box, trials, search, sched,
                         SimSettings(metric=metric, mode=mode, resource=resource,
@@ -119,7 +129,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                                     checkpoints=bool(checkpoints), failure_rate=failure_rate,
                                     retries=retries, seed=search.seed,
                                     budget=Budget(n_trials, max_time, target, max_resource)),
-                        observer)
+                        observer, warm=warm)
         observer.study_started({"study": name, "metric": metric, "mode": mode,
                                 "searcher": search.name, "scheduler": sched.name,
                                 "cluster": f"simulated: {n_workers} workers on {box.name}",

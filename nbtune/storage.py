@@ -329,10 +329,12 @@ class Storage:
 
 class StorageRecorder(Observer):
     """Writes a running study's events to a :class:`Storage` as they happen, and gives the study's
-    :class:`~nbtune.lease.Lease` back when it ends."""
+    :class:`~nbtune.lease.Lease` back when it ends; ``settings`` (the study's, as they are when
+    it ends) are written again with its end."""
 
-    def __init__(self, storage: Storage, study: str, lease: Any = None):
-        self.storage, self.study, self.lease = storage, study, lease
+    def __init__(self, storage: Storage, study: str, lease: Any = None,
+                 settings: dict[str, Any] | None = None):
+        self.storage, self.study, self.lease, self.settings = storage, study, lease, settings
 
     def study_started(self, info):
         self.storage.set_status(self.study, "running")
@@ -354,7 +356,7 @@ class StorageRecorder(Observer):
 
     def study_finished(self, reason):
         try:
-            self.storage.set_status(self.study, f"finished: {reason}")
+            self.storage.set_status(self.study, f"finished: {reason}", self.settings)
         finally:
             if self.lease is not None:
                 self.lease.release()

@@ -166,7 +166,7 @@ class StudySummary:
             out.append(("time", " · ".join(x for x in (duration_text(s.elapsed), pace_text(s))
                                            if x)))
         if s.settings.get("searcher"):
-            out.append(("search", f"{searcher_text(s)}, "
+            out.append(("search", f"{searcher_text(s)}; "
                                   f"{s.settings.get('scheduler') or 'fifo'} scheduler"))
         if self.best is None:
             out.append(("best", "no completed trial yet"))
@@ -234,10 +234,19 @@ class StudySummary:
 
 
 def searcher_text(study: Any) -> str:
-    """"bayesopt searcher (model of 12 observations)": the searcher's name, and what its model
-    holds while the study runs in this process."""
-    name = getattr(study, "settings", {}).get("searcher") or "random"
-    held = getattr(getattr(study, "searcher", None), "observations", None)
-    if held is None:
-        return f"{name} searcher"
-    return f"{name} searcher (model of {held} observation{'s' if held != 1 else ''})"
+    """"bayesopt searcher (ei), model of 12 observations, warm-started from 'old'": the
+    searcher's name, its acquisition, what its model holds (now, while the study runs in this
+    process; at its end, for a loaded study) and the study it was warm-started from."""
+    settings = getattr(study, "settings", {})
+    text = f"{settings.get('searcher') or 'random'} searcher"
+    acquisition = (settings.get("searcher_options") or {}).get("acquisition")
+    if acquisition:
+        text += f" ({acquisition})"
+    searcher = getattr(study, "searcher", None)
+    held = (settings.get("searcher_observations") if searcher is None
+            else getattr(searcher, "observations", None))
+    if held is not None:
+        text += f", model of {held} observation{'s' if held != 1 else ''}"
+    if settings.get("warm_start"):
+        text += f", warm-started from {settings['warm_start']!r}"
+    return text

@@ -24,7 +24,8 @@ from .lease import Lease
 from .storage import Storage, StorageRecorder
 from .live import make_progress, starting_notice
 from .study import Study
-from .resume import StudyExists, new_settings, resumed_settings
+from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
+from .warm import WarmStart, warm_start as resolve_warm_start
 
 def _check_callable(fn: Any) -> None:
     if not callable(fn):
@@ -94,7 +95,8 @@ def _default_name() -> str:
 
 
 class _RecordEnd(Observer):
-    """Sets the study's start and end times and ``stop_reason``, before the views draw."""
+    """Sets the study's start and end times, ``stop_reason`` and the observations its
+    searcher's model holds (kept in its settings), before the views draw and storage writes."""
 
     def __init__(self, study: Study):
         self.study = study
@@ -104,6 +106,9 @@ class _RecordEnd(Observer):
 
     def study_finished(self, reason: str) -> None:
         self.study.stop_reason, self.study.finished_at = reason, time.time()
+        held = getattr(self.study.searcher, "observations", None)
+        if held is not None:
+            self.study.settings["searcher_observations"] = held
 
 
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
@@ -114,7 +119,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          resources: Mapping[str, float] | None = None, max_time: float | None = None,
          target: float | None = None, max_resource: float | None = None,
          retries: int | None = None, searcher: str | Searcher | None = None,
-         points_to_evaluate: list[dict] | None = None,
+         searcher_options: Mapping[str, Any] | None = None,
+         points_to_evaluate: list[dict] | None = None, warm_start: Study | str | None = None,
          scheduler: str | Scheduler | None = None, resource: str | None = None,
          observers: Iterable[Observer] = (), background: bool = False,
          progress: bool | str | type = "auto", security: Any = None, show_output: bool = False,
@@ -137,6 +143,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     ``study.stop()``). What a trial prints is kept as ``trial.output`` (never shown in another
     cell); ``show_output=True`` also streams it into the live view, each line prefixed with its
     trial's id. Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
+    ``searcher_options`` go to the searcher named by ``searcher`` (``{"acquisition": "ucb"}``
+    for bayesopt). ``warm_start`` (a :class:`Study`, or a study name in ``storage``) replays an
+    earlier study's ended trials into the searcher before the first suggestion; see
+    :mod:`nbtune.warm`.
     """
     _check_callable(trial_fn)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
@@ -149,7 +159,12 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                                ("max_time", max_time), ("target", target),
                                ("max_resource", max_resource), ("retries", retries),
                                ("searcher", searcher), ("scheduler", scheduler),
-                               ("resource", resource)) if v is not None}
+                               ("resource", resource),
+                               ("warm_start", getattr(warm_start, "name", warm_start)))
+             if v is not None}
+    if searcher_options is not None and not isinstance(searcher_options, Mapping):
+        raise ValueError("searcher_options must be a dict of option name -> value, got "
+                         f"{type(searcher_options).__name__}")
     if not (isinstance(n_trials, str) and n_trials == "auto"):
         given["n_trials"] = n_trials
     restart_held = restart_delay(restart_held, is_embedded(cluster))
@@ -183,12 +198,16 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         if searcher == "grid" and n_trials is not None and not auto:
             search_options["n_experiments"] = n_trials  # a cap below the grid's size: a subsample
         if row is not None and resume and isinstance(searcher, str):  # as it was run
-            search_options.update(row["settings"].get("searcher_options") or {})
+            search_options.update(resumed_searcher_options(name, row, searcher_options or {}))
+        else:
+            search_options.update(searcher_options or {})
         search = make_searcher(searcher, space, seed=seed,
                                points_to_evaluate=points_to_evaluate, mode=mode, **search_options)
         sched = make_scheduler(scheduler, **options)
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
         n_trials = _trial_count(n_trials, search, sched)
+        warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
+                           space, metric, mode, name, search)
         if n_trials is None and max_time is None and target is None and max_resource is None \
                 and getattr(search, "max_trials", None) is None:
             raise ValueError("the study has no end: give n_trials, max_time, target or "
@@ -205,6 +224,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                     "resources": resources}
         if search.options:
             settings["searcher_options"] = search.options
+        if warm is not None:
+            settings.update(warm.settings())
         if isinstance(scheduler, (str, type(None))):  # an object's options are its own
             settings["scheduler_options"] = _json_options(options)
         if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
@@ -235,9 +256,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              resources=resources, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held),
-                Broadcast([_RecordEnd(result)] + ([StorageRecorder(db, name, lease)] if db
-                                                  else []) + list(observers)),
-                shared=shared, capacity=capacity)
+                Broadcast([_RecordEnd(result)]
+                          + ([StorageRecorder(db, name, lease, settings=result.settings)]
+                             if db else []) + list(observers)),
+                shared=shared, capacity=capacity, warm=warm)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None)})
@@ -286,6 +308,29 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
                       f"n_trials={needed} (or --trials {needed}), or fewer brackets",
                       stacklevel=3)
     return n_trials
+
+
+def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
+                row: dict[str, Any] | None, space: Space, metric: str, mode: str,
+                name: str, searcher: Searcher) -> WarmStart | None:
+    """The warm start of the study: the one given (a Study object as it is), else, for a
+    resumed study, the one it was run with, from the storage file it was kept in."""
+    if chosen is None:
+        return None
+    if given is not None:
+        return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
+                                  study=name, searcher=searcher, stacklevel=3)
+    stored = (row or {}).get("settings", {})
+    where = stored.get("warm_start_storage", storage) if row is not None else storage
+    if where is None:
+        import warnings
+
+        warnings.warn(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
+                      "memory only: it runs on without that warm start; pass "
+                      "warm_start=<that Study> to replay it", stacklevel=3)
+        return None
+    return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
+                              searcher=searcher, stacklevel=3)
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

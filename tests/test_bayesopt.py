@@ -190,5 +190,5 @@ def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
     assert repr(resumed.searcher) == repr(searcher())
     assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
     assert resumed.searcher.observations == 7
-    assert searcher_text(resumed) == "bayesopt searcher (model of 7 observations)"
-    assert "bayesopt searcher (model of 7 observations)" in str(resumed.summary())
+    assert searcher_text(resumed) == "bayesopt searcher (ucb), model of 7 observations"
+    assert "bayesopt searcher (ucb), model of 7 observations" in str(resumed.summary())

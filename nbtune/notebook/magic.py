@@ -28,7 +28,7 @@ from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .options import (build_cluster_parser, build_parser, check_names, parse_cluster_line,
-                      parse_line, resources_of, scheduler_options)
+                      parse_line, resources_of, scheduler_options, searcher_options_of)
 from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .globals import notebook_values
@@ -163,7 +163,8 @@ class Tune(Magics):
                       resume=args.resume, replace=args.replace,
                       concurrency=args.concurrency, resources=resources_of(args),
                       max_time=args.max_time, target=args.target, retries=args.retries,
-                      searcher=args.searcher, scheduler=args.scheduler,
+                      searcher=args.searcher, searcher_options=searcher_options_of(args),
+                      warm_start=args.warm_start, scheduler=args.scheduler,
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
                       restart_held=self.restart_held, **scheduler_options(args))

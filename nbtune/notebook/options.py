@@ -59,6 +59,17 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def _option(text: str) -> tuple[str, Any]:
+    """(name, value) of ``NAME=VALUE``: the value a Python literal (``3``, ``0.1``, ``'ei'``),
+    else the bare text (``ucb``)."""
+    from .space_rows import parse_value
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier() or not value.strip():
+        raise ValueError(text)
+    return name.strip(), parse_value(value)
+
+
 def _resource(text: str) -> tuple[str, float]:
     name, sep, amount = text.partition("=")
     if not sep or not name.strip():
@@ -70,6 +81,7 @@ for _f, _name in ((_positive_int, "a positive integer"), (_positive_float, "a po
                   (_count, "an integer >= 0"),
                   (_duration, "a duration such as 90, 30s, 5m or 1h"),
                   (_resource, "NAME=AMOUNT, e.g. GPU=1"),
+                  (_option, "NAME=VALUE, e.g. acquisition=ucb or kappa=3"),
                   (_levels, "positive integers separated by commas, e.g. 1,3,9,27")):
     _f.__name__ = _name  # argparse names the expected type in its message
 
@@ -84,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
     a("--mode", choices=("min", "max"), help="minimise or maximise the metric")
     a("--searcher", help="random (default), grid or bayesopt")
+    a("--searcher-option", type=_option, action="append", metavar="NAME=VALUE",
+      help="an option of the searcher, e.g. acquisition=ucb, kappa=3 (repeatable; values are "
+      "Python literals, a bare word is a string)")
+    a("--warm-start", metavar="STUDY", help="seed the searcher's model with the ended trials of "
+      "the study STUDY in the same storage file (same metric and mode; the dims both spaces "
+      "share)")
     a("--scheduler", help="when to stop trials early: fifo (default: never), asha, hyperband, "
       "median or percentile")
     a("--resource", help="the report key that counts training progress (default 'epoch')")
@@ -195,6 +213,17 @@ def scheduler_options(args: argparse.Namespace) -> dict[str, Any]:
     """The scheduler options given on the %%tune line, as keyword arguments of ``nbtune.tune``."""
     return {option: getattr(args, flag) for flag, option in SCHEDULER_FLAGS.items()
             if getattr(args, flag) is not None}
+
+
+def searcher_options_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The searcher options given with --searcher-option; one given twice is one line."""
+    out: dict[str, Any] = {}
+    for name, value in args.searcher_option or ():
+        if name in out and out[name] != value:
+            raise UsageError(f"%%tune: --searcher-option {name} is given twice ({out[name]!r} "
+                             f"and {value!r}): give it once")
+        out[name] = value
+    return out or None
 
 
 def resources_of(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -14,12 +14,13 @@ from typing import Any
 from ..resume import NOT_STORED, SettingsConflict
 from ..storage import Storage
 from .options import SCHEDULER_FLAGS
+from .space_rows import show_value
 
 # nbtune.tune argument -> the %%tune flag that sets it
 FLAGS = {"metric": "--metric", "mode": "--mode", "n_trials": "--trials", "seed": "--seed",
          "max_time": "--max-time", "target": "--target", "retries": "--retries",
          "searcher": "--searcher", "scheduler": "--scheduler", "resource": "--resource",
-         "max_resource": "max_resource",
+         "max_resource": "max_resource", "warm_start": "--warm-start",
          **{option: "--" + flag.replace("_", "-") for flag, option in SCHEDULER_FLAGS.items()}}
 
 
@@ -39,7 +40,7 @@ def given_flags(args: argparse.Namespace) -> dict[str, Any]:
     values = {"metric": args.metric, "mode": args.mode, "n_trials": args.trials,
               "seed": args.seed, "max_time": args.max_time, "target": args.target,
               "retries": args.retries, "searcher": args.searcher, "scheduler": args.scheduler,
-              "resource": args.resource}
+              "resource": args.resource, "warm_start": args.warm_start}
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -53,10 +54,18 @@ def _shown(flag: str, value: Any) -> str:
 
 def conflict_line(exc: SettingsConflict) -> str:
     """The magic's one line for a flag that differs from the resumed study's setting."""
-    flag = FLAGS.get(exc.key, exc.key)
+    flag = FLAGS.get(exc.key)
+    if flag is None:  # a searcher option: --searcher-option NAME=VALUE
+        flag = f"--searcher-option {exc.key}"
+
+        def shown(value: Any) -> str:
+            return f"{flag}={show_value(value)}"
+    else:
+        def shown(value: Any) -> str:
+            return _shown(flag, value)
     was = ("without " + flag if exc.stored is NOT_STORED or exc.stored is None
-           else "with " + _shown(flag, exc.stored))
-    return (f"%%tune: study {exc.name!r} was run {was}, not {_shown(flag, exc.given)}: leave "
+           else "with " + shown(exc.stored))
+    return (f"%%tune: study {exc.name!r} was run {was}, not {shown(exc.given)}: leave "
             f"{flag} out to continue it as it was run, or start a new study with --study NEW "
             "(or --replace to run this one again from the start)")
 

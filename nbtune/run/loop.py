@@ -23,6 +23,7 @@ from .halt import HALT_WAIT, halt_study
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from ..contract.outcome import final_value, unjudged_note
+from ..contract.replay import level_value, start_searcher
 from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
@@ -42,8 +43,9 @@ class Loop:
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
                  observer: Observer, shared: dict[str, Any] | None = None,
-                 capacity: Callable[[], int] | None = None):
+                 capacity: Callable[[], int] | None = None, warm: Any = None):
         self.client, self.fn, self.trials = client, fn, trials
+        self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
         self.outputs = TrialOutputs(observer)  # what the trials print, as it arrives
@@ -225,8 +227,7 @@ class Loop:
 
     def _level_value(self, data: dict) -> tuple[float | None, float | None]:
         """The resource level and metric value of a report, each None unless a finite number."""
-        return tuple(data.get(k) if T.is_finite_number(data.get(k)) else None  # type: ignore
-                     for k in (self.settings.resource, self.settings.metric))
+        return level_value(data, self.settings.resource, self.settings.metric)
 
     def _scheduler_lost(self) -> bool:
         """Whether the client lost its scheduler (it reconnects, or gave up): Dask then cancels
@@ -434,20 +435,15 @@ class Loop:
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
-        their values, and the searcher, in the order they ended, so its model holds them (the
-        unfinished ones run again)."""
-        finished = [t for t in self.trials if t.is_finished]
-        for trial in finished:
+        their values, and the searcher the warm start's trials, then the study's own in the
+        order they ended, so its model holds them (the unfinished ones run again)."""
+        for trial in (t for t in self.trials if t.is_finished):
             self.scheduler.on_trial_start(trial.id, trial.config)
             for data in trial.reports:
                 self.scheduler.on_report(trial.id, data)
             self.scheduler.on_trial_end(trial.id, trial.state)
-        self.searcher.reset()
-        for trial in sorted(finished, key=lambda t: (t.finished or 0.0, t.id)):
-            self.searcher.on_trial_start(trial.id, trial.config)
-            for data in trial.reports:
-                self.searcher.on_report(trial.id, trial.config, *self._level_value(data))
-            self.searcher.on_trial_end(trial.id, trial.config, trial.state, trial.value)
+        start_searcher(self.searcher, self.trials, self.settings.resource,
+                       self.settings.metric, self.warm)
 
     def _failed(self, exc: Exception) -> StudyFailed:
         """End the study after ``exc``: its trials halted and recorded as far as storage lets,

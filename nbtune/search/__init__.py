@@ -51,6 +51,7 @@ def make_searcher(name_or_obj: str | Searcher, space: Space | dict | None,
     allowed = set(inspect.signature(cls.__init__).parameters) - _COMMON
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r} "
+        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}"
+                         f"{did_you_mean(unknown[0], allowed)} "
                          f"(its options: {', '.join(sorted(allowed))})")
     return cls(space, seed=seed, points_to_evaluate=points_to_evaluate, **options)

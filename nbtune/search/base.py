@@ -6,10 +6,12 @@ configs. Model-based searchers learn from those calls; random and grid search ig
 
 The driver's side of the contract, in the order it sees things:
 
-- Before its first call of a run: :meth:`Searcher.reset`, then, for a resumed study, a replay of
-  the stored trials that ended, in the order they ended (each one's :meth:`on_trial_start`, its
+- Before its first call of a run: :meth:`Searcher.reset`; then, for a warm-started study, the
+  ended trials of the earlier study, mapped into this space, under trial ids below 0 (they are
+  not trials of this study); then, for a resumed study, a replay of the stored trials that
+  ended. Each replay goes in the order the trials ended (each one's :meth:`on_trial_start`, its
   reports with :meth:`on_report`, its :meth:`on_trial_end`), so a resumed model-based study
-  continues as it would have without the interruption.
+  continues as it would have without the interruption (``nbtune.contract.replay``).
 - A new trial is wanted: :meth:`suggest` with the trial's number (the count of trials created so
   far); None means the searcher is spent.
 - A trial is sent to run (fresh, retried, or a paused one resumed): :meth:`on_trial_start`. From

@@ -45,7 +45,8 @@ def _key(config: dict) -> str:
 
 class BayesOptSearcher(Searcher):
     """Gaussian-process search: Matern 5/2 with a length scale per encoded dim and a noise
-    level, fitted by marginal likelihood; ``n_initial`` random trials first, then the config
+    level, fitted by marginal likelihood; ``n_initial`` random trials first (none when a warm
+    start already gave the model that many observations), then the config
     that maximises the acquisition ``"ei"`` (expected improvement, margin ``xi``), ``"ucb"``
     (confidence bound, ``kappa`` deviations) or ``"poi"`` (probability of improvement, ``xi``)."""
 
@@ -143,7 +144,11 @@ class BayesOptSearcher(Searcher):
     def _suggest(self, index: int) -> dict:
         rng = self.rng_for(index)
         data = self._data(with_levels=True)
-        if index < len(self.points_to_evaluate) + self.n_initial or data is None:
+        # the first n_initial trials are random, unless the model already holds n_initial
+        # trials (a warm start): a study's own trials can only hold fewer
+        initial = index < len(self.points_to_evaluate) + self.n_initial \
+            and len(self._reports.trials) < self.n_initial
+        if initial or data is None:
             return self._random(rng)
         X, y, levels = data
         kernel = self._kernel(X.shape[1])

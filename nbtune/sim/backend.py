@@ -20,6 +20,7 @@ from .. import trial as T
 from ..contract.budget import Budget
 from ..contract.events import Observer
 from ..contract.outcome import final_value, unjudged_note
+from ..contract.replay import start_searcher
 from ..contract.verdicts import PendingVerdicts, waits_at
 from ..schedule import DONE, PAUSE, RESUME, START, STOP, Scheduler
 from ..search import Searcher
@@ -61,8 +62,10 @@ class Simulator:
     """Runs one study's trials on a blackbox in simulated time until its budget ends."""
 
     def __init__(self, blackbox: Blackbox, trials: list[T.Trial], searcher: Searcher,
-                 scheduler: Scheduler, settings: SimSettings, observer: Observer):
+                 scheduler: Scheduler, settings: SimSettings, observer: Observer,
+                 warm: Any = None):
         self.blackbox, self.trials = blackbox, trials
+        self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings, self.observer = (searcher, scheduler,
                                                                        settings, observer)
         self.levels = [int(x) for x in blackbox.levels]
@@ -296,6 +299,8 @@ class Simulator:
     def run(self) -> str:
         """Run until the budget ends; returns the reason the study stopped."""
         budget = self.settings.budget
+        start_searcher(self.searcher, self.trials, self.settings.resource,
+                       self.settings.metric, self.warm)
         self._fill()
         while self.running and self.reason is None:
             at, _, trial_id, number = heapq.heappop(self.queue)

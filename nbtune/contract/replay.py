@@ -1,0 +1,48 @@
+"""Replaying ended trials into a searcher: a resumed study's own, and a warm start's.
+
+The real loop (run/) and the simulator (sim/) both start a run with :func:`start_searcher`, so a
+searcher sees the same calls whichever drives it (see :mod:`nbtune.search.base`).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .. import trial as T
+
+if TYPE_CHECKING:
+    from ..search import Searcher
+
+
+def level_value(data: dict, resource: str, metric: str) -> tuple[float | None, float | None]:
+    """The resource level and metric value of a report, each None unless a finite number."""
+    return tuple(data.get(k) if T.is_finite_number(data.get(k)) else None  # type: ignore
+                 for k in (resource, metric))
+
+
+def replay(searcher: Searcher, trials: Iterable[T.Trial], resource: str, metric: str,
+           offset: int = 0) -> None:
+    """Feed the ended trials to ``searcher`` in the order they ended (each one's start, its
+    reports, its end); trial ``t`` goes in as id ``t.id + offset``."""
+    ended = sorted((t for t in trials if t.is_finished), key=lambda t: (t.finished or 0.0, t.id))
+    for trial in ended:
+        tid = trial.id + offset
+        searcher.on_trial_start(tid, trial.config)
+        for data in trial.reports:
+            searcher.on_report(tid, trial.config, *level_value(data, resource, metric))
+        searcher.on_trial_end(tid, trial.config, trial.state, trial.value)
+
+
+def warm_offset(warm: list[T.Trial]) -> int:
+    """The id offset that puts a warm start's trials below 0, where no trial of the study is."""
+    return -(max((t.id for t in warm), default=-1) + 1)
+
+
+def start_searcher(searcher: Searcher, trials: Iterable[T.Trial], resource: str, metric: str,
+                   warm: Any = None) -> None:
+    """Before a run's first suggestion: :meth:`Searcher.reset`, then the ended trials of a warm
+    start (``warm``: its ``trials``, and the ``resource`` they report), under ids below 0, then
+    the study's own ended trials (a resumed study)."""
+    searcher.reset()
+    if warm is not None:
+        replay(searcher, warm.trials, warm.resource, metric, offset=warm_offset(warm.trials))
+    replay(searcher, trials, resource, metric)

@@ -1,0 +1,249 @@
+"""Warm start: an earlier study's trials seed a new study's searcher (real LocalCluster, real
+SQLite, a real IPython shell for the magic); the searcher shown in the panel and the summary;
+searcher options from the magic."""
+from __future__ import annotations
+
+import html
+import sqlite3
+
+import pytest
+
+import nbtune
+from nbtune.live import LivePanel
+from nbtune.contract.replay import start_searcher
+from nbtune.search import BayesOptSearcher, Searcher
+from nbtune.trial import Trial
+from nbtune.warm import WarmStart
+from nbtune.summary import searcher_text
+
+SMOOTH = {"x": nbtune.uniform(0.0, 1.0), "y": nbtune.uniform(0.0, 1.0)}
+
+
+def bowl(config: dict) -> float:
+    return (config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2
+
+
+@pytest.fixture
+def old(client, db):
+    """A random-search study of 20 trials of the bowl, stored as 'old'."""
+    return nbtune.tune(bowl, SMOOTH, n_trials=20, seed=0, cluster=client, storage=db,
+                       study="old", progress=False)
+
+
+def fed(space, trials, **options) -> BayesOptSearcher:
+    """A searcher fed the ended trials directly, in the order they ended, under ids below 0."""
+    s = BayesOptSearcher(space, **options)
+    for i, t in enumerate(sorted(trials, key=lambda t: (t.finished, t.id))):
+        s.on_trial_start(-1000 - i, t.config)
+        for data in t.reports:
+            s.on_report(-1000 - i, t.config, None, data.get("value"))
+        s.on_trial_end(-1000 - i, t.config, t.state, t.value)
+    return s
+
+
+class Recorder(Searcher):
+    """A searcher that keeps the calls a driver makes."""
+
+    def __init__(self):
+        super().__init__(SMOOTH, seed=0)
+        self.calls: list[tuple] = []
+
+    def reset(self):
+        self.calls.append(("reset",))
+
+    def on_trial_start(self, trial_id, config):
+        self.calls.append(("start", trial_id))
+
+    def on_report(self, trial_id, config, level, value):
+        self.calls.append(("report", trial_id, level, value))
+
+    def on_trial_end(self, trial_id, config, state, value):
+        self.calls.append(("end", trial_id, state))
+
+
+def test_the_warm_trials_go_in_first_below_id_0_in_the_order_they_ended():
+    c = {"x": 0.1, "y": 0.2}
+    warm = WarmStart("old", None, [
+        Trial(0, c, "completed", [{"step": 1, "value": 0.5}], 0.5, finished=2.0),
+        Trial(1, c, "failed", finished=1.0),
+        Trial(2, c, "interrupted", finished=0.5)], "", resource="step")
+    own = [Trial(0, c, "completed", [{"epoch": 3, "value": 0.1}], 0.1, finished=5.0),
+           Trial(1, c, "running")]
+    s = Recorder()
+    start_searcher(s, own, "epoch", "value", warm)
+    assert s.calls == [("reset",), ("start", -2), ("end", -2, "failed"), ("start", -3),
+                       ("report", -3, 1, 0.5), ("end", -3, "completed"), ("start", 0),
+                       ("report", 0, 3, 0.1), ("end", 0, "completed")]
+
+
+def test_a_warm_start_makes_the_first_suggestion_model_based(client, db, old, capsys):
+    study = nbtune.tune(bowl, SMOOTH, searcher="bayesopt", warm_start="old", n_trials=2,
+                        concurrency=1, seed=3, cluster=client, storage=db, study="new",
+                        progress=False)
+    assert "nbtune: warm start from 'old': 20 of 20 ended trials\n" in capsys.readouterr().out
+    first = study.trials[0].config
+    # without it, trial 0 of n_initial=5 is the seeded random draw
+    assert first != BayesOptSearcher(SMOOTH, seed=3).suggest(0)
+    assert first == fed(SMOOTH, old.trials, seed=3).suggest(0)
+    assert study.searcher.observations == 22
+    # the earlier trials are not the new study's: not stored with it, not counted
+    assert [t.id for t in nbtune.load_study("new", storage=db).trials] == [0, 1]
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM trials WHERE study = 'new'").fetchone() == (2,)
+    assert study.settings["warm_start"] == "old"
+
+
+def test_random_search_ignores_a_warm_start(client, db, old, capsys):
+    cold = nbtune.tune(bowl, SMOOTH, n_trials=3, seed=5, cluster=client, storage=None,
+                       progress=False)
+    warm = nbtune.tune(bowl, SMOOTH, n_trials=3, seed=5, cluster=client, storage=None,
+                       warm_start=old, progress=False)
+    assert [t.config for t in warm.trials] == [t.config for t in cold.trials]
+    assert ("warm start from 'old': 20 of 20 ended trials; the random searcher keeps no model "
+            "and ignores them\n") in capsys.readouterr().out
+
+
+def test_shared_dims_are_kept_and_the_rest_dropped_or_defaulted(client, db, old, capsys):
+    narrower = {"x": nbtune.uniform(0.0, 0.5), "y": nbtune.uniform(0.0, 1.0),
+                "k": nbtune.choice(1, 2)}
+    inside = [t for t in old.trials if t.config["x"] <= 0.5]
+    assert 0 < len(inside) < 20
+    capsys.readouterr()
+    study = nbtune.tune(lambda c: bowl(c) + c["k"], narrower, searcher="bayesopt",
+                        warm_start="old", n_trials=1, seed=1, cluster=client, storage=db,
+                        study="narrow", progress=False)
+    outside = 20 - len(inside)
+    assert (f"nbtune: warm start from 'old': {len(inside)} of 20 ended trials; new dims 'k' at "
+            f"their defaults; {outside} trial{'s' if outside != 1 else ''} outside the new "
+            "space\n") in capsys.readouterr().out
+    assert study.searcher.observations == len(inside) + 1
+    mapped = [dict(t.config, k=1) for t in inside]
+    assert study.trials[0].config == fed(narrower, [_with(t, c) for t, c in zip(inside, mapped)],
+                                         seed=1).suggest(0)
+    wider = {"x": nbtune.uniform(0.0, 1.0)}
+    nbtune.tune(lambda c: c["x"], wider, searcher="bayesopt", warm_start=old, n_trials=1,
+                cluster=client, storage=None, progress=False)
+    assert "20 of 20 ended trials; dropped dims 'y'\n" in capsys.readouterr().out
+
+
+def _with(trial, config):
+    import dataclasses
+
+    return dataclasses.replace(trial, config=config)
+
+
+def test_a_resumed_study_replays_its_warm_start(client, db, old, capsys):
+    nbtune.tune(bowl, SMOOTH, searcher="bayesopt", warm_start="old", n_trials=2, seed=3,
+                cluster=client, storage=db, study="new", progress=False)
+    capsys.readouterr()
+    resumed = nbtune.tune(bowl, SMOOTH, study="new", resume=True, storage=db, cluster=client,
+                          progress=False)
+    assert "warm start from 'old': 20 of 20 ended trials" in capsys.readouterr().out
+    assert resumed.searcher.observations == 22 and len(resumed.trials) == 2
+    with pytest.raises(ValueError, match=r"^study 'new' was run with warm_start='old', not "
+                                         r"warm_start='other'"):
+        nbtune.tune(bowl, SMOOTH, study="new", resume=True, storage=db, cluster=client,
+                    warm_start="other", progress=False)
+
+
+def test_bad_warm_starts_are_one_line(client, db, old):
+    opts = dict(searcher="bayesopt", n_trials=1, cluster=client, progress=False)
+    with pytest.raises(ValueError, match=r"^warm start: no study named 'old0' in '.*studies.db' "
+                                         r"\(did you mean 'old'\?\); studies there: 'old'$"):
+        nbtune.tune(bowl, SMOOTH, warm_start="old0", storage=db, study="n1", **opts)
+    with pytest.raises(ValueError, match=r"^warm start from 'old': it measured 'value', this "
+                                         r"study 'loss': warm-start from a study of the same "
+                                         r"metric$"):
+        nbtune.tune(bowl, SMOOTH, warm_start="old", metric="loss", storage=db, **opts)
+    with pytest.raises(ValueError, match=r"^warm start from 'old': it ran with mode='min', this "
+                                         r"study with mode='max'"):
+        nbtune.tune(bowl, SMOOTH, warm_start="old", mode="max", storage=db, **opts)
+    with pytest.raises(ValueError, match=r"^warm_start='old' names a stored study, but this "
+                                         r"study keeps no storage file"):
+        nbtune.tune(bowl, SMOOTH, warm_start="old", storage=None, **opts)
+    with pytest.raises(ValueError, match=r"^study 'old' cannot warm-start from itself"):
+        nbtune.tune(bowl, SMOOTH, warm_start="old", study="old", replace=True, storage=db,
+                    **opts)
+    assert nbtune.list_studies(db) == ["old"] and len(nbtune.load_study("old", db).trials) == 20
+    empty = nbtune.Study("empty", nbtune.Space(SMOOTH), "value", "min")
+    with pytest.warns(UserWarning, match=r"^warm start from 'empty': no ended trials to learn "
+                                         r"from; the study starts without it$") as warned:
+        study = nbtune.tune(bowl, SMOOTH, warm_start=empty, storage=None, **opts)
+    assert study.searcher.observations == 1 and "warm_start" not in study.settings
+    assert warned[0].filename == __file__  # the line that called tune, not nbtune's own
+
+
+def test_the_panel_and_the_summary_name_the_searcher_and_its_model(client, db, old):
+    study = nbtune.tune(bowl, SMOOTH, searcher="bayesopt", searcher_options={"acquisition":
+                                                                             "ucb"},
+                        warm_start="old", n_trials=2, seed=3, cluster=client, storage=db,
+                        study="new", progress=LivePanel)
+    text = "bayesopt searcher (ucb), model of 22 observations, warm-started from 'old'"
+    assert html.escape(text) in study.live.header.value
+    assert text in str(study.summary()) and html.escape(text) in study.summary()._repr_html_()
+    loaded = nbtune.load_study("new", storage=db)  # what it held at the end, from storage
+    assert loaded.searcher is None and searcher_text(loaded) == text
+    assert searcher_text(old) == "random searcher"
+
+
+def test_simulate_takes_a_warm_start(tmp_path):
+    old = nbtune.simulate("digits-mlp", n_trials=12, seed=0, n_workers=2)
+    new = nbtune.simulate("digits-mlp", searcher="bayesopt", searcher_options={"n_initial": 3},
+                          warm_start=old, n_trials=2, seed=1, n_workers=1)
+    assert new.searcher.observations == 14 and len(new.trials) == 2
+    assert new.settings["warm_start"] == old.name
+    assert new.trials[0].config == fed(new.space, old.trials, seed=1, mode=new.mode,
+                                       n_initial=3).suggest(0)
+
+
+# -- the magic ------------------------------------------------------------------------------
+CELL = "x = uniform(0.0, 1.0)\ny = uniform(0.0, 1.0)\nloss = (x - 0.3) ** 2 + (y - 0.7) ** 2\n"
+
+
+def run(shell, line, cell=CELL):
+    return shell.run_cell(f"%%tune {line}\n{cell}")
+
+
+def test_the_magic_routes_searcher_options_and_the_warm_start(shell, db, capsys):
+    line = ("--trials 3 --metric loss --seed 2 --searcher bayesopt --searcher-option "
+            "acquisition=ucb --searcher-option kappa=3 --study a")
+    assert run(shell, line).success
+    stored = nbtune.load_study("a", storage=db).settings["searcher_options"]
+    assert (stored["acquisition"], stored["kappa"]) == ("ucb", 3)
+    capsys.readouterr()
+    assert run(shell, "--trials 1 --metric loss --searcher bayesopt --warm-start a "
+                      "--study b").success
+    assert "nbtune: warm start from 'a': 3 of 3 ended trials" in capsys.readouterr().out
+    study = shell.user_ns["study"]
+    assert study.searcher.observations == 4 and study.settings["warm_start"] == "a"
+    assert run(shell, "--study b --resume").success  # replayed again, from the stored settings
+    assert "warm start from 'a': 3 of 3" in capsys.readouterr().out
+    assert shell.user_ns["study"].searcher.observations == 4
+
+
+@pytest.mark.parametrize("line, message", [
+    ("--searcher bayesopt --searcher-option kapa=3",
+     "searcher 'bayesopt' has no option 'kapa' (did you mean 'kappa'?) (its options: "
+     "acquisition, kappa, max_points, mode, n_initial, refit_every, xi)"),
+    ("--searcher bayesopt --searcher-option kappa",
+     "--searcher-option needs NAME=VALUE, e.g. acquisition=ucb or kappa=3, got 'kappa'"),
+    ("--searcher bayesopt --searcher-option kappa=1 --searcher-option kappa=2",
+     "--searcher-option kappa is given twice (1 and 2): give it once"),
+    ("--searcher bayesopt --warm-start nope", "warm start: no study named 'nope' in"),
+])
+def test_wrong_searcher_flags_are_one_line(shell, db, capsys, line, message):
+    res = run(shell, "--metric loss --trials 1 " + line)
+    assert not res.success
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert nbtune.list_studies(db) == []
+
+
+def test_a_resumed_study_keeps_its_searcher_options(shell, db, capsys):
+    assert run(shell, "--trials 1 --metric loss --searcher bayesopt --searcher-option "
+                      "acquisition=ucb --study c").success
+    capsys.readouterr()
+    assert not run(shell, "--study c --resume --searcher-option acquisition=poi").success
+    err = capsys.readouterr().err
+    assert ("study 'c' was run with --searcher-option acquisition=ucb, not --searcher-option "
+            "acquisition=poi") in err, err
