@@ -30,13 +30,13 @@ def old(client, db):
                        study="old", progress=False)
 
 
-def fed(space, trials, **options) -> BayesOptSearcher:
+def fed(space, trials, resource="epoch", metric="value", **options) -> BayesOptSearcher:
     """A searcher fed the ended trials directly, in the order they ended, under ids below 0."""
     s = BayesOptSearcher(space, **options)
     for i, t in enumerate(sorted(trials, key=lambda t: (t.finished, t.id))):
         s.on_trial_start(-1000 - i, t.config)
         for data in t.reports:
-            s.on_report(-1000 - i, t.config, None, data.get("value"))
+            s.on_report(-1000 - i, t.config, data.get(resource), data.get(metric))
         s.on_trial_end(-1000 - i, t.config, t.state, t.value)
     return s
 
@@ -190,10 +190,13 @@ def test_simulate_takes_a_warm_start(tmp_path):
     old = nbtune.simulate("digits-mlp", n_trials=12, seed=0, n_workers=2)
     new = nbtune.simulate("digits-mlp", searcher="bayesopt", searcher_options={"n_initial": 3},
                           warm_start=old, n_trials=2, seed=1, n_workers=1)
-    assert new.searcher.observations == 14 and len(new.trials) == 2
+    # every trial of both studies is in the model, each at several of its epochs
+    assert len(new.searcher._reports.trials) == 14 and len(new.trials) == 2
+    assert new.searcher.observations > 14
     assert new.settings["warm_start"] == old.name
     assert new.trials[0].config == fed(new.space, old.trials, seed=1, mode=new.mode,
-                                       n_initial=3).suggest(0)
+                                       n_initial=3, resource=old.settings["resource"],
+                                       metric=old.metric).suggest(0)
 
 
 # -- the magic ------------------------------------------------------------------------------
