@@ -351,3 +351,16 @@ def test_with_the_extension_apply_writes_the_cell_in_one_click(lab_with_apply, a
     editor.locator(".nbtune-space-run").click()
     page.locator(".nbtune-space-output", has_text="4 completed").wait_for(timeout=120_000)
     assert "already has these lines" in editor.locator(".nbtune-space-status").inner_text()
+
+    # the person typed into the cell since: Apply leaves their text, the lines shown to copy
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("  # mine")
+    hi.fill("0.25")
+    hi.press("Enter")
+    editor.locator(".nbtune-space-apply").click()
+    page.locator(".nbtune-space-status", has_text="changed since it ran").wait_for(timeout=10_000)
+    assert "copy the lines below" in editor.locator(".nbtune-space-status").inner_text()
+    assert "loguniform(0.0001, 0.25)" in editor.locator(".nbtune-space-code").inner_text()
+    source = _code(page, 1)
+    assert "loss = lr * layers  # mine" in source and "loguniform(0.0001, 0.5)" in source, source

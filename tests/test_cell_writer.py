@@ -106,7 +106,7 @@ def test_with_the_extension_apply_writes_the_cell_in_one_click(frontend):
     assert reply["payload"] == []  # nothing left for a second Shift+Enter to write
 
 
-def test_when_the_extension_cannot_write_the_edit_waits_for_the_next_run(frontend):
+def test_when_the_extension_cannot_write_the_cell_the_edit_is_not_lost(frontend):
     cell = str(uuid.uuid4())
     _, seen = frontend.run(EDIT, cell)
     (opened,) = _opened(seen)
@@ -116,8 +116,10 @@ def test_when_the_extension_cannot_write_the_edit_waits_for_the_next_run(fronten
     frontend.send("comm_msg", opened["comm_id"],
                   {"failed": write["data"]["write"], "reason": "the cell was changed since"})
     status = frontend.value("ed.status.value")
-    assert "run this cell again" in status and "the cell was changed since" in status
-    (payload,) = frontend.run(EDIT, cell)[0]["payload"]  # the edit is not lost
+    assert "not written: the cell was changed since; copy the lines below" in status
+    # the lines stay shown in the editor, and the cell, back as it ran, still gets them
+    assert "units = choice(8, 16, 32)" in frontend.value("ed.code.value")
+    (payload,) = frontend.run(EDIT, cell)[0]["payload"]
     assert payload["source"] == "set_next_input" and payload["text"] == EDITED + "\n"
 
 
@@ -143,3 +145,16 @@ def test_a_frontend_that_never_answers_keeps_the_old_way(frontend):
     assert "run this cell again (Shift+Enter)" in frontend.value("ed.status.value")
     _, seen = frontend.run(EDIT)  # no cell id: nothing is asked
     assert _opened(seen) == []
+
+
+def test_a_notebook_that_goes_away_before_answering_leaves_the_second_shift_enter(frontend):
+    cell = str(uuid.uuid4())
+    _, seen = frontend.run(EDIT, cell)
+    (opened,) = _opened(seen)
+    frontend.send("comm_msg", opened["comm_id"], {"ready": True})
+    _, seen = frontend.run(CLICK)
+    assert len(_writes(seen)) == 1
+    frontend.send("comm_close", opened["comm_id"])
+    assert "run this cell again (Shift+Enter)" in frontend.value("ed.status.value")
+    (payload,) = frontend.run(EDIT, cell)[0]["payload"]
+    assert payload["text"] == EDITED + "\n"

@@ -38,7 +38,8 @@ class CellWriter:
     """One cell's channel to the extension; `ready` once the extension holds the cell.
 
     `text` is what the cell reads (as IPython saw it: ending with a newline); :meth:`write`
-    asks for a new text and calls ``done(ok, reason)`` when the extension answers."""
+    asks for a new text and calls ``done(ok, reason)`` when the extension answers, or
+    ``done(False, "")`` if the channel closes first (the cell was left alone)."""
 
     def __init__(self, comm: Any, text: str, trailing_newline: bool) -> None:
         self.comm, self.text, self.ready = comm, text, False
@@ -82,13 +83,13 @@ class CellWriter:
             self.text = new_text
             done(True, "")
         else:
-            done(False, str(data.get("reason") or "the extension could not write the cell"))
+            done(False, str(data.get("reason") or "the notebook could not write the cell"))
 
     def _on_close(self, msg: dict) -> None:  # the frontend has no such target, or went away
         self.comm, self.ready = None, False
         pending, self._pending = self._pending, {}
         for _, done in pending.values():
-            done(False, "the notebook closed the connection")
+            done(False, "")
 
 
 def cell_writer(shell: Any, source: str) -> tuple[str, CellWriter] | None:

@@ -128,10 +128,13 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
                 if magics._applied.get(key) == text:
                     del magics._applied[key]
                 now["source"], now["cell"] = text, text.split("\n", 1)[1]
-                editor.say("applied: the new lines are written into the cell (run it to use "
-                           "them there)")
-            elif magics._applied.get(key) == text:  # no later Apply took its place
-                editor.say(f"{AGAIN} ({reason})")
+                editor.say("applied: the new lines are written into the cell")
+            elif magics._applied.get(key) != text:  # a later Apply took its place
+                return
+            elif reason:  # the extension left the cell alone; running it may not match now
+                editor.say(f"not written: {reason}; copy the lines below into it", error=True)
+            else:
+                editor.say(AGAIN)
 
         if writer is not None and writer.write(text, done):
             return "applied: writing the new lines into the cell..."
