@@ -14,11 +14,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# `labextension develop`: JupyterLab loads the extension from this checkout (nbtune/labextension,
-# also after `make labextension`), not from the copy the editable install put in the venv
+# An editable install leaves out the wheel's data files: `labextension develop` links the JupyterLab
+# extension of this checkout (nbtune/labextension, rebuilt by `make labextension`) into the venv
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(VENV)/bin/jupyter labextension develop --overwrite . > /dev/null
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter labextension develop --overwrite . > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -79,7 +79,7 @@ LAB_CORE  = $(shell $(VENV)/bin/python -c "import jupyterlab, os; print(os.path.
 .PHONY: labextension
 labextension:
 	@[ -x $(JLPM) ] || { echo "no $(JLPM): run make install first"; exit 1; }
-	cd labextension && $(abspath $(JLPM)) install && $(abspath $(JLPM)) build:lib
+	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(JLPM)) install && $(abspath $(JLPM)) build:lib
 	rm -rf nbtune/labextension
 	cd labextension && node node_modules/@jupyterlab/builder/lib/build-labextension.js \
 		--core-path $(LAB_CORE) .
