@@ -3,7 +3,9 @@
 A person opens a notebook, runs all cells, and watches the study's panel: it renders, its progress
 moves while the study runs, and at the end it gives its place to the static summary, which shows
 the best value that the kernel's study reports; the notebook saved and reopened shows no widget
-error. A screenshot of each test's page is kept under ``test-artifacts/``.
+error. The space editor's Apply is checked both ways: with nbtune's JupyterLab extension disabled
+(run the cell again) and loaded (one click writes the cell). A screenshot of each test's page is
+kept under ``test-artifacts/``.
 """
 from __future__ import annotations
 
