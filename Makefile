@@ -14,8 +14,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# An editable install leaves out the wheel's data files: `labextension develop` links the JupyterLab
+# extension of this checkout (nbtune/labextension, rebuilt by `make labextension`) into the venv
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter labextension develop --overwrite . > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -67,6 +70,19 @@ tables: $(STAMP)
 # Searchers and schedulers compared in simulated time on every table (a few minutes)
 bench-sim: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py
+
+# The JupyterLab extension that lets the space editor's Apply write its cell. Its built files
+# (nbtune/labextension/) are committed, so nothing else needs Node.js; this rebuilds them from
+# labextension/src with node and the jlpm of the installed JupyterLab.
+JLPM     := $(VENV)/bin/jlpm
+LAB_CORE  = $(shell $(VENV)/bin/python -c "import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), 'staging'))")
+.PHONY: labextension
+labextension:
+	@[ -x $(JLPM) ] || { echo "no $(JLPM): run make install first"; exit 1; }
+	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(JLPM)) install && $(abspath $(JLPM)) build:lib
+	rm -rf nbtune/labextension
+	cd labextension && node node_modules/@jupyterlab/builder/lib/build-labextension.js \
+		--core-path $(LAB_CORE) .
 
 clean:
 	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

@@ -24,6 +24,11 @@ from .tune import tune
 
 __version__ = "0.1.0"
 
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds nbtune's prebuilt extension (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "nbtune-apply"}]
+
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
     "TrialHalted", "StudyFailed", "StorageError", "load_study", "list_studies", "Study", "Trial",

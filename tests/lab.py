@@ -4,6 +4,9 @@ The browser is the system's (``/usr/bin/chromium``, installed by ``make test`` f
 packages); Playwright only drives it and never downloads one. JupyterLab runs with its own
 configuration, data and runtime folders under the test's temporary folder, so nothing of the
 person's own Jupyter set-up (extensions, settings, news pop-ups) changes what the test sees.
+nbtune's own JupyterLab extension (``nbtune-apply``) is loaded from this checkout's
+``nbtune/labextension`` when a test asks for it, and disabled otherwise, whether or not it is
+installed in the environment.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = Path(os.environ.get("NBTUNE_ARTIFACTS",
                                 Path(__file__).resolve().parent.parent / "test-artifacts"))
+LABEXTENSION = Path(__file__).resolve().parent.parent / "nbtune" / "labextension"
 KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -50,8 +54,9 @@ def _free_port() -> int:
 class JupyterLab:
     """A JupyterLab server serving ``root``, started in its own process group."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, extension: bool = False) -> None:
         self.root = Path(root)
+        self.extension = extension  # whether nbtune's JupyterLab extension is loaded
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.log_path = self.root.parent / "jupyterlab.log"
@@ -69,13 +74,19 @@ class JupyterLab:
 
     def start(self, timeout: float = 60.0) -> JupyterLab:
         home = self.root.parent
-        config = home / "jupyter-config"
+        config, data = home / "jupyter-config", home / "jupyter-data"
         (config / "labconfig").mkdir(parents=True, exist_ok=True)
         # the "get notified about Jupyter news?" toast would cover the bottom of the page
+        disabled = {"@jupyterlab/apputils-extension:announcements": True}
+        if self.extension:  # the data folder comes first on JupyterLab's extension path
+            shutil.copytree(LABEXTENSION, data / "labextensions" / "nbtune-apply",
+                            dirs_exist_ok=True)
+        else:
+            disabled["nbtune-apply"] = True
         (config / "labconfig" / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+            {"disabledExtensions": disabled}))
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
-                   JUPYTER_DATA_DIR=str(home / "jupyter-data"),
+                   JUPYTER_DATA_DIR=str(data),
                    JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
                    JUPYTER_PLATFORM_DIRS="1")
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",

@@ -3,7 +3,9 @@
 A person opens a notebook, runs all cells, and watches the study's panel: it renders, its progress
 moves while the study runs, and at the end it gives its place to the static summary, which shows
 the best value that the kernel's study reports; the notebook saved and reopened shows no widget
-error. A screenshot of each test's page is kept under ``test-artifacts/``.
+error. The space editor's Apply is checked both ways: with nbtune's JupyterLab extension disabled
+(run the cell again) and loaded (one click writes the cell). A screenshot of each test's page is
+kept under ``test-artifacts/``.
 """
 from __future__ import annotations
 
@@ -45,14 +47,33 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, lab, request):
+@pytest.fixture(scope="module")
+def lab_with_apply(tmp_path_factory):
+    """JupyterLab with nbtune's extension (``lab`` has it disabled)."""
+    root = tmp_path_factory.mktemp("lab-apply") / "notebooks"
+    root.mkdir()
+    server = JupyterLab(root, extension=True).start()
+    yield server
+    server.stop()
+
+
+def _page(browser, lab: JupyterLab, name: str):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     yield pg
-    screenshot(pg, f"{request.node.name}.png")
+    screenshot(pg, f"{name}.png")
     context.close()
     lab.shutdown_kernels()  # each test's notebook ran its own cluster
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    yield from _page(browser, lab, request.node.name)
+
+
+@pytest.fixture
+def apply_page(browser, lab_with_apply, request):
+    yield from _page(browser, lab_with_apply, request.node.name)
 
 
 def _run_notebook(lab: JupyterLab, page, name: str, cells: list[str]) -> None:
@@ -299,3 +320,49 @@ def test_space_editor_edits_by_clicking_rewrite_the_cell_and_run(lab, page):
     page.locator(".nbtune-space-output", has_text="4 completed").wait_for(timeout=120_000)
     assert "already has these lines" in editor.locator(".nbtune-space-status").inner_text()
     assert page.locator(".nbtune-live-curves").is_hidden()  # no curves: the trials never report
+
+
+def test_with_the_extension_apply_writes_the_cell_in_one_click(lab_with_apply, apply_page):
+    page = apply_page
+    _run_notebook(lab_with_apply, page, "apply", [
+        "%%tune --edit --trials 4 --metric loss --seed 0 -o study\n"
+        "lr     = loguniform(0.0001, 0.1)  # learning rate\n"
+        "layers = choice(1, 2, 3)\n"
+        "loss = lr * layers",
+    ])
+    editor = page.locator(".nbtune-space-editor")
+    editor.wait_for(timeout=120_000)
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
+    prompt = cell.locator(".jp-InputPrompt").inner_text()
+    hi = editor.locator(".nbtune-space-row").nth(0).locator(".nbtune-space-hi input")
+    hi.fill("0.5")
+    hi.press("Enter")
+    page.locator(".nbtune-space-code", has_text="loguniform(0.0001, 0.5)").wait_for(timeout=10_000)
+
+    # one click: the cell's own text changes, with nothing run again
+    editor.locator(".nbtune-space-apply").click()
+    page.locator(".nbtune-space-status", has_text="written into the cell").wait_for(timeout=10_000)
+    source = _code(page, 1)
+    assert "lr     = loguniform(0.0001, 0.5)  # learning rate" in source, source
+    assert "layers = choice(1, 2, 3)" in source and source.rstrip().endswith("loss = lr * layers")
+    assert cell.locator(".jp-InputPrompt").inner_text() == prompt  # the cell did not run
+    assert page.locator(".nbtune-space-editor").count() == 1  # the editor stays as it was
+    screenshot(page, "apply-written-into-the-cell.png")
+
+    # Run: the study starts in the edited space, which the cell already holds
+    editor.locator(".nbtune-space-run").click()
+    page.locator(".nbtune-space-output", has_text="4 completed").wait_for(timeout=120_000)
+    assert "already has these lines" in editor.locator(".nbtune-space-status").inner_text()
+
+    # the person typed into the cell since: Apply leaves their text, the lines shown to copy
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("  # mine")
+    hi.fill("0.25")
+    hi.press("Enter")
+    editor.locator(".nbtune-space-apply").click()
+    page.locator(".nbtune-space-status", has_text="changed since it ran").wait_for(timeout=10_000)
+    assert "copy the lines below" in editor.locator(".nbtune-space-status").inner_text()
+    assert "loguniform(0.0001, 0.25)" in editor.locator(".nbtune-space-code").inner_text()
+    source = _code(page, 1)
+    assert "loss = lr * layers  # mine" in source and "loguniform(0.0001, 0.5)" in source, source

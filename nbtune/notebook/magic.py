@@ -105,6 +105,7 @@ class Tune(Magics):
     def __init__(self, shell=None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
+        self._writers: dict[str, Any] = {}  # cell id -> its CellWriter (JupyterLab extension)
 
     # -- the cell -------------------------------------------------------------------------
     @cell_magic

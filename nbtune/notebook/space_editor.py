@@ -317,7 +317,8 @@ class SpaceEditor:
         self.apply_button.tooltip = problem or "write the space back"
         self.status.value = _colored(problem, error=True)
 
-    def _say(self, text: str, error: bool = False) -> None:
+    def say(self, text: str, error: bool = False) -> None:
+        """Show `text` on the editor's status line (red when `error`)."""
         self.status.value = _colored(text, error)
 
     # -- buttons ------------------------------------------------------------------------------
@@ -329,21 +330,21 @@ class SpaceEditor:
                 self.cell_text = self.new_cell_text()
             message = self.on_apply(self) if self.on_apply else None
         except ValueError as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             return None
-        self._say(message or "applied")
+        self.say(message or "applied")
         return space
 
     def run(self) -> Any:
         """Run: apply (when bound to a cell), then start the study through `on_run`; None if the
         space is invalid or the study cannot start (the reason is shown on the editor)."""
         if self.on_run is None:
-            self._say("this editor has no study to run: open it with %%tune --edit", error=True)
+            self.say("this editor has no study to run: open it with %%tune --edit", error=True)
             return None
         try:
             self.space  # noqa: B018
         except ValueError as exc:
-            self._say(f"cannot run: {exc}", error=True)
+            self.say(f"cannot run: {exc}", error=True)
             return None
         if self.source is not None and self.apply() is None:
             return None
@@ -351,7 +352,7 @@ class SpaceEditor:
         try:
             start = self.on_run(self)
         except Exception as exc:  # the reason is shown on the editor; the last run's output stays
-            self._say(f"cannot run: {_first_line(exc)}", error=True)
+            self.say(f"cannot run: {_first_line(exc)}", error=True)
             return None
         if not callable(start):
             return start
@@ -361,7 +362,7 @@ class SpaceEditor:
             try:
                 result = start()
             except Exception as exc:  # the reason is shown on the editor, not in a log
-                self._say(f"cannot run: {_first_line(exc)}", error=True)
+                self.say(f"cannot run: {_first_line(exc)}", error=True)
                 return None
         self.status.value = applied
         return result

@@ -71,15 +71,35 @@ def open_space_editor(shell: InteractiveShell, line: str) -> Any:
     return SpaceEditor(current, on_apply=bind)
 
 
+def _writer(magics: Any, source: str) -> Any:
+    """The channel to nbtune's JupyterLab extension for the executing cell (see cell_writer),
+    closing the one an earlier run of the same cell opened; None where there is none."""
+    from .cell_writer import cell_writer
+
+    found = cell_writer(magics.shell, source)
+    if found is None:
+        return None
+    cell_id, writer = found
+    old = magics._writers.pop(cell_id, None)
+    if old is not None:
+        old.close()
+    magics._writers[cell_id] = writer
+    return writer
+
+
 def _writes_at_once(shell: InteractiveShell) -> bool:
     """Whether set_next_input takes effect at once (a terminal or a plain shell). A Jupyter
     kernel sends it with the reply to the cell being executed, and a button click is no cell."""
     return type(shell).set_next_input is InteractiveShell.set_next_input
 
 
+AGAIN = "applied: run this cell again (Shift+Enter) to write the new lines into it"
+
+
 def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
-    """``%%tune --edit``: the editor of the cell's space lines. Apply rewrites them (in a kernel,
-    when the cell runs next); Run applies and starts the study with the line's other flags."""
+    """``%%tune --edit``: the editor of the cell's space lines. Apply rewrites them: in
+    JupyterLab with nbtune's extension at once, in the cell itself; in another kernel frontend
+    when the cell runs next. Run applies and starts the study with the line's other flags."""
     from .space_editor import SpaceEditor
 
     if args.space is not None:
@@ -91,15 +111,34 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
     if applied is not None:  # Apply was pressed in a kernel: this run's reply rewrites the cell
         shell.set_next_input(applied, replace=True)
         source, cell = applied, applied.split("\n", 1)[1]  # the cell as it now reads
+    writer = _writer(magics, source) if applied is None else None
+    now = {"source": source, "cell": cell}  # what the cell reads, once the extension wrote it
 
     def write(editor: SpaceEditor) -> str:
-        if editor.cell_text == source:
+        if editor.cell_text == now["source"]:
             return "the cell already has these lines"
         if _writes_at_once(shell):
             shell.set_next_input(editor.cell_text, replace=True)
             return "applied: the cell's space lines are rewritten"
-        magics._applied[cell] = editor.cell_text
-        return "applied: run this cell again (Shift+Enter) to write the new lines into it"
+        text, key = editor.cell_text, now["cell"]
+        magics._applied[key] = text  # the fallback, until the extension says it wrote the cell
+
+        def done(ok: bool, reason: str) -> None:
+            if ok:
+                if magics._applied.get(key) == text:
+                    del magics._applied[key]
+                now["source"], now["cell"] = text, text.split("\n", 1)[1]
+                editor.say("applied: the new lines are written into the cell")
+            elif magics._applied.get(key) != text:  # a later Apply took its place
+                return
+            elif reason:  # the extension left the cell alone; running it may not match now
+                editor.say(f"not written: {reason}; copy the lines below into it", error=True)
+            else:
+                editor.say(AGAIN)
+
+        if writer is not None and writer.write(text, done):
+            return "applied: writing the new lines into the cell..."
+        return AGAIN
 
     def run(editor: SpaceEditor) -> Any:
         run_args = copy.copy(args)
