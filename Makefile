@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim
+.PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim \
+	peers-env test-peers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,5 +69,18 @@ tables: $(STAMP)
 bench-sim: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py
 
+# Other tuners' searchers inside nbtune (Optuna's samplers): a venv of their own, never .venv
+PEERS := .venv-peers
+$(PEERS)/.installed: pyproject.toml
+	[ -x $(PEERS)/bin/python ] || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -e . 'pytest>=7.4' 'pytest-timeout>=2.2' optuna
+	touch $@
+
+peers-env: $(PEERS)/.installed
+
+test-peers: peers-env
+	$(PEERS)/bin/python -m pytest -q tests/test_optuna_adapter.py
+
 clean:
-	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm
+	rm -rf $(VENV) $(LOWEST) $(PEERS) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

@@ -1,8 +1,9 @@
 """Search methods compared in simulated time on every learning-curve table (``make bench-sim``).
 
 Methods: random search with full training (FIFO), ASHA (stopping), ASHA (promotion), asynchronous
-Hyperband (ASHA with every bracket), synchronous Hyperband, and the median rule; all with nbtune's
-random searcher. Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
+Hyperband (ASHA with every bracket), synchronous Hyperband, and the median rule, all with nbtune's
+random searcher; and BOHB's KDE searcher with ASHA (stopping) ("kde+asha"). ``--methods`` runs
+some of them (names as printed, comma-separated). Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
 and 20 seeds. The budget is simulated time, counted in full curves: with C the median seconds one
 config of the table takes to its last level, a study gets ``{2: 32, 8: 12, 32: 4, 256: 1}[W] * C``
 seconds with W workers (about the same number of levels trained for 8 to 256 workers).
@@ -48,7 +49,8 @@ def methods(max_t: int) -> dict[str, dict]:
             "asha promotion": {"scheduler": "asha", "type": "promotion"},
             "async hyperband": {"scheduler": "asha", "brackets": len(rung_levels(max_t))},
             "sync hyperband": {"scheduler": "hyperband"},
-            "median": {"scheduler": "median"}}
+            "median": {"scheduler": "median"},
+            "kde+asha": {"searcher": "kde", "scheduler": "asha"}}
 
 
 class BestSeen(nbtune.Observer):
@@ -96,7 +98,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--workers", default="2,8,32,256")
     parser.add_argument("--figures", default=str(HERE / "figures"))
+    parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     args = parser.parse_args()
+    wanted = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
     names = args.tables or table_names()
     Path(args.figures).mkdir(exist_ok=True)
@@ -112,6 +116,8 @@ def main() -> None:
             max_time = BUDGET.get(w, 4) * curve_seconds
             grid = np.linspace(0, max_time, GRID)
             for method, options in methods(table.max_t).items():
+                if wanted is not None and method not in wanted:
+                    continue
                 curves, times = [], []
                 for seed in range(args.seeds):
                     seen = BestSeen(table.mode)

@@ -185,10 +185,10 @@ def test_make_searcher_by_name():
 
 def test_make_searcher_errors_name_the_choices():
     with pytest.raises(ValueError, match=r"unknown searcher 'bayes' \(did you mean 'bayesopt'"
-                                         r"\?\); known: 'random', 'grid', 'bayesopt' or"):
+                                         r"\?\); known: 'random', 'grid', 'bayesopt', 'kde' or"):
         make_searcher("bayes", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 'anneal'; known: 'random', 'grid', "
-                                         "'bayesopt' or"):
+                                         "'bayesopt', 'kde' or"):
         make_searcher("anneal", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 3"):
         make_searcher(3, SPACE)

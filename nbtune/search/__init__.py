@@ -9,13 +9,14 @@ from ..typos import did_you_mean
 from .base import Searcher
 from .bayesopt import BayesOptSearcher
 from .grid import GridSearcher
+from .kde import KDESearcher
 from .random import RandomSearcher
 
-__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "SEARCHERS",
-           "make_searcher"]
+__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "KDESearcher",
+           "SEARCHERS", "make_searcher"]
 
 SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher,
-                                         "bayesopt": BayesOptSearcher}
+                                         "bayesopt": BayesOptSearcher, "kde": KDESearcher}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
 
 
