@@ -69,12 +69,13 @@ tables: $(STAMP)
 bench-sim: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py
 
-# Other tuners' searchers inside nbtune (Optuna's samplers): a venv of their own, never .venv
+# Other tuners beside nbtune (Optuna, whose samplers run as nbtune searchers, and Syne Tune):
+# a venv of their own, never .venv
 PEERS := .venv-peers
-$(PEERS)/.installed: pyproject.toml
+$(PEERS)/.installed: pyproject.toml Makefile
 	[ -x $(PEERS)/bin/python ] || $(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
-	$(PEERS)/bin/python -m pip install --quiet -e . 'pytest>=7.4' 'pytest-timeout>=2.2' optuna
+	$(PEERS)/bin/python -m pip install --quiet -e . 'pytest>=7.4' 'pytest-timeout>=2.2' optuna syne-tune
 	touch $@
 
 peers-env: $(PEERS)/.installed

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
       "all of a grid, or what hyperband's brackets start)")
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
     a("--mode", choices=("min", "max"), help="minimise or maximise the metric")
-    a("--searcher", help="random (default), grid, bayesopt or kde")
+    a("--searcher", help="random (default), grid, bayesopt, kde or optuna")
     a("--scheduler", help="when to stop trials early: fifo (default: never), asha, hyperband, "
       "median or percentile")
     a("--resource", help="the report key that counts training progress (default 'epoch')")
