@@ -77,6 +77,7 @@ def test_pending_trials_and_tried_configs_are_never_suggested_again():
         running.append(s.suggest(i))
         s.on_trial_start(i, running[-1])
     assert s.model_level == "final"  # they came from the model, not random draws
+    assert s.pending == [4, 5, 6, 7, 8]
     keys = [tuple(c.values()) for c in done + running]
     assert len(set(keys)) == len(keys) == 9
 

@@ -142,6 +142,11 @@ class KDESearcher(Searcher):
         return out
 
     @property
+    def pending(self) -> list[int]:
+        """The trials running or queued (started, not ended), by trial number."""
+        return sorted(self._pending)
+
+    @property
     def observations(self) -> int:
         """Reports the model holds (a trial's value at each level it reached) and failed trials."""
         return sum(len(obs) for obs in self._levels.values()) + len(self._failed)
