@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim
+.PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim \
+	peers-env test-peers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -84,5 +85,19 @@ labextension:
 	cd labextension && node node_modules/@jupyterlab/builder/lib/build-labextension.js \
 		--core-path $(LAB_CORE) .
 
+# Other tuners beside nbtune (Optuna, whose samplers run as nbtune searchers, and Syne Tune):
+# a venv of their own, never .venv
+PEERS := .venv-peers
+$(PEERS)/.installed: pyproject.toml Makefile
+	[ -x $(PEERS)/bin/python ] || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -e . 'pytest>=7.4' 'pytest-timeout>=2.2' optuna syne-tune
+	touch $@
+
+peers-env: $(PEERS)/.installed
+
+test-peers: peers-env
+	$(PEERS)/bin/python -m pytest -q tests/test_optuna_adapter.py
+
 clean:
-	rm -rf $(VENV) $(LOWEST) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm
+	rm -rf $(VENV) $(LOWEST) $(PEERS) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

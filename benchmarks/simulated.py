@@ -1,8 +1,14 @@
 """Search methods compared in simulated time on every learning-curve table (``make bench-sim``).
 
 Methods: random search with full training (FIFO), ASHA (stopping), ASHA (promotion), asynchronous
-Hyperband (ASHA with every bracket), synchronous Hyperband, and the median rule; all with nbtune's
-random searcher. Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
+Hyperband (ASHA with every bracket), synchronous Hyperband, and the median rule, all with nbtune's
+random searcher; BOHB's KDE searcher with ASHA (stopping) ("kde+asha"); and, where Optuna imports
+(``make peers-env``, then ``.venv-peers/bin/python benchmarks/simulated.py``), Optuna's TPESampler
+seeded with the study's seed, with ASHA ("optuna-tpe+asha"), up to 32 workers only (Optuna's
+TPE costs about 70 ms a suggestion once a study holds 2,500 trials: minutes a study at 256).
+``--methods`` runs some of them (names as printed, comma-separated).
+
+Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
 and 20 seeds. The budget is simulated time, counted in full curves: with C the median seconds one
 config of the table takes to its last level, a study gets ``{2: 32, 8: 12, 32: 4, 256: 1}[W] * C``
 seconds with W workers (about the same number of levels trained for 8 to 256 workers).
@@ -41,14 +47,26 @@ BUDGET = {2: 32, 8: 12, 32: 4, 256: 1}  # full curves of simulated time per stud
 GRID = 60  # points of the regret curves
 
 
+def optuna_imports() -> bool:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def methods(max_t: int) -> dict[str, dict]:
-    """Scheduler options per method; async Hyperband gets one bracket per rung level."""
+    """Searcher and scheduler options per method; async Hyperband gets one bracket per rung
+    level; "max_workers": the most workers a method runs with."""
+    peers = {"optuna-tpe+asha": {"searcher": "optuna", "scheduler": "asha", "max_workers": 32}}
     return {"random (fifo)": {"scheduler": None},
             "asha stopping": {"scheduler": "asha"},
             "asha promotion": {"scheduler": "asha", "type": "promotion"},
             "async hyperband": {"scheduler": "asha", "brackets": len(rung_levels(max_t))},
             "sync hyperband": {"scheduler": "hyperband"},
-            "median": {"scheduler": "median"}}
+            "median": {"scheduler": "median"},
+            "kde+asha": {"searcher": "kde", "scheduler": "asha"},
+            **(peers if optuna_imports() else {})}
 
 
 class BestSeen(nbtune.Observer):
@@ -96,9 +114,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--workers", default="2,8,32,256")
     parser.add_argument("--figures", default=str(HERE / "figures"))
+    parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     args = parser.parse_args()
+    wanted = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
     names = args.tables or table_names()
+    if not optuna_imports():
+        print("optuna-tpe+asha: skipped, Optuna does not import here (make peers-env, then run "
+              "this with .venv-peers/bin/python)", flush=True)
     Path(args.figures).mkdir(exist_ok=True)
     t_start = time.perf_counter()
     for name in names:
@@ -112,6 +135,10 @@ def main() -> None:
             max_time = BUDGET.get(w, 4) * curve_seconds
             grid = np.linspace(0, max_time, GRID)
             for method, options in methods(table.max_t).items():
+                options = dict(options)
+                if (wanted is not None and method not in wanted) \
+                        or w > options.pop("max_workers", w):
+                    continue
                 curves, times = [], []
                 for seed in range(args.seeds):
                     seen = BestSeen(table.mode)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .search import is_optuna_sampler, searcher_name
+
 # settings a resumed study takes from storage, and what a new study uses when they are not given
 DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto", "seed": None,
                             "max_time": None, "target": None, "max_resource": None,
@@ -39,7 +41,8 @@ class SettingsConflict(ValueError):
 
 
 def _same(key: str, stored: Any, given: Any) -> bool:
-    given = getattr(given, "name", given)  # a Searcher or Scheduler object: its name
+    # a Searcher or Scheduler object: its name; an Optuna sampler: "optuna"
+    given = searcher_name(given) if key == "searcher" else getattr(given, "name", given)
     if key == "scheduler":
         stored, given = (str(v or "fifo").lower() for v in (stored, given))
     if isinstance(stored, list) or isinstance(given, tuple):
@@ -67,8 +70,9 @@ def resumed_settings(name: str, row: Mapping[str, Any], given: Mapping[str, Any]
         was = stored[key]
         if key in given and was is not NOT_STORED and not _same(key, was, given[key]):
             raise SettingsConflict(name, key, was, given[key])
-        if key in given and not isinstance(given[key], str) and hasattr(given[key], "name"):
-            out[key] = given[key]  # the caller's own searcher or scheduler object
+        if key in given and not isinstance(given[key], str) and (
+                hasattr(given[key], "name") or is_optuna_sampler(given[key])):
+            out[key] = given[key]  # the caller's own searcher, scheduler or sampler object
         else:
             out[key] = was if was is not NOT_STORED else given.get(key, default)
     kept = stored["scheduler_options"]

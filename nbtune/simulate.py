@@ -34,7 +34,7 @@ def _scheduler(scheduler: str | Scheduler | None, box: Blackbox, options: dict) 
 
 
 def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str, Any] | None = None,
-             searcher: str | Searcher = "random", searcher_options: Mapping[str, Any] | None = None,
+             searcher: str | Searcher | Any = "random", searcher_options: Mapping[str, Any] | None = None,
              scheduler: str | Scheduler | None = None,
              metric: str | None = None, mode: str | None = None,
              n_workers: int = 4, n_trials: int | str | None = None, max_time: float | None = None,
@@ -50,9 +50,9 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     a :class:`nbtune.sim.Blackbox`. Each trial's reports are the learning curve of the table's
     nearest config, each level costs the seconds measured when the table was made, and each
     submission (start, resume, retry) costs ``start_overhead`` simulated seconds more. The
-    searcher and scheduler (names or objects, your own ``Scheduler`` subclass included) make every
-    decision through the same calls as in :func:`nbtune.tune`; ``metric`` and ``mode`` are the
-    table's (given, they must match it). ``max_time`` is in simulated
+    searcher (a name, a Searcher or an Optuna sampler) and scheduler (names or objects, your own
+    ``Scheduler`` subclass included) make every decision through the same calls as in
+    :func:`nbtune.tune`; ``metric`` and ``mode`` are the table's (given, they must match it). ``max_time`` is in simulated
     seconds. ``checkpoints=False``: a paused trial resumes from its first level (counted again).
     ``failure_rate``: the chance that a submission's worker dies (the trial is retried ``retries``
     times). Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers

@@ -118,7 +118,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          resume: bool = False, replace: bool = False, concurrency: int | None = None,
          resources: Mapping[str, float] | None = None, max_time: float | None = None,
          target: float | None = None, max_resource: float | None = None,
-         retries: int | None = None, searcher: str | Searcher | None = None,
+         retries: int | None = None, searcher: str | Searcher | Any | None = None,
          searcher_options: Mapping[str, Any] | None = None,
          points_to_evaluate: list[dict] | None = None, warm_start: Study | str | None = None,
          scheduler: str | Scheduler | None = None, resource: str | None = None,
@@ -134,7 +134,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
     Left out (None), ``metric`` is "value", ``mode`` "min", ``retries`` 1, ``searcher`` "random",
-    ``resource`` "epoch". A study name that exists in ``storage`` needs ``resume=True``, which
+    ``resource`` "epoch". ``searcher`` is a name of ``nbtune.search.SEARCHERS``, a
+    :class:`Searcher`, or an Optuna sampler instance (run through ``OptunaSearcher``). A study name that exists in ``storage`` needs ``resume=True``, which
     continues it with the settings it was run with (metric, mode, budgets, target, seed,
     searcher, scheduler and its options, resource, retries; those given again must agree), or
     ``replace=True``, which deletes it and starts again. ``max_time`` counts from each run.

@@ -185,10 +185,12 @@ def test_make_searcher_by_name():
 
 def test_make_searcher_errors_name_the_choices():
     with pytest.raises(ValueError, match=r"unknown searcher 'bayes' \(did you mean 'bayesopt'"
-                                         r"\?\); known: 'random', 'grid', 'bayesopt' or"):
+                                         r"\?\); known: 'random', 'grid', 'bayesopt', 'kde', "
+                                         r"'optuna', a"):
         make_searcher("bayes", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 'anneal'; known: 'random', 'grid', "
-                                         "'bayesopt' or"):
+                                         "'bayesopt', 'kde', 'optuna', a Searcher instance "
+                                         "or an Optuna sampler$"):
         make_searcher("anneal", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 3"):
         make_searcher(3, SPACE)
@@ -206,3 +208,48 @@ def test_make_searcher_passes_an_instance_through():
         make_searcher(mine, GRID, points_to_evaluate=[{"wd": 0.1}])
     with pytest.raises(ValueError, match="apply only to a searcher given by name"):
         make_searcher(mine, GRID, n_experiments=2)
+
+
+# -- Optuna's samplers, without Optuna --------------------------------------------------------
+
+class LooksLikeAnOptunaSampler:
+    """A class from Optuna's module tree, as an Optuna sampler instance is recognised by."""
+
+    __module__ = "optuna.samplers._tpe.sampler"
+
+    def sample_independent(self, *args):
+        return None
+
+
+def test_optuna_is_never_imported_by_nbtune_and_its_absence_is_one_line(monkeypatch):
+    import subprocess
+    import sys
+
+    probe = "import sys, nbtune, nbtune.search; print('optuna' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+    from nbtune.search.optuna_adapter import is_optuna_sampler
+
+    assert is_optuna_sampler(LooksLikeAnOptunaSampler())
+    assert not is_optuna_sampler(RandomSearcher(SPACE)) and not is_optuna_sampler("optuna")
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` fails, as uninstalled
+    for searcher in ("optuna", LooksLikeAnOptunaSampler()):
+        with pytest.raises(ValueError, match=r"^searcher 'optuna' needs Optuna: pip install "
+                                             r"optuna$"):
+            make_searcher(searcher, SPACE, seed=0)
+
+
+def test_the_magic_without_optuna_says_so_in_one_line(shell, db, capsys, monkeypatch):
+    import sys
+
+    import nbtune
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    capsys.readouterr()
+    res = shell.run_cell("%%tune --trials 3 --searcher optuna\nx = uniform(0, 1)\n\nvalue = x\n")
+    assert not res.success
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].endswith("searcher 'optuna' needs Optuna: pip install optuna")
+    assert "Traceback" not in err[0]
+    assert nbtune.list_studies(db) == []

@@ -9,24 +9,42 @@ from ..typos import did_you_mean
 from .base import Searcher
 from .bayesopt import BayesOptSearcher
 from .grid import GridSearcher
+from .kde import KDESearcher
+from .optuna_adapter import OptunaSearcher, is_optuna_sampler
 from .random import RandomSearcher
 
-__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "SEARCHERS",
-           "make_searcher"]
+__all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "KDESearcher",
+           "OptunaSearcher", "SEARCHERS", "make_searcher", "searcher_name"]
 
 SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher,
-                                         "bayesopt": BayesOptSearcher}
+                                         "bayesopt": BayesOptSearcher, "kde": KDESearcher,
+                                         "optuna": OptunaSearcher}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
 
 
-def make_searcher(name_or_obj: str | Searcher, space: Space | dict | None,
+def searcher_name(obj: Any) -> Any:
+    """The name a study stores for a searcher: a name as is, a Searcher's `name`, "optuna" for
+    an Optuna sampler."""
+    return "optuna" if is_optuna_sampler(obj) else getattr(obj, "name", obj)
+
+
+def make_searcher(name_or_obj: Any, space: Space | dict | None,
                   seed: int | None = None, points_to_evaluate: list[dict] | None = None,
                   **options: Any) -> Searcher:
-    """A searcher from a name in SEARCHERS (options go to its constructor) or an instance.
+    """A searcher from a name in SEARCHERS (options go to its constructor), an instance, or an
+    Optuna sampler instance (wrapped in an :class:`OptunaSearcher` over `space`).
 
     An instance is returned as is, except that a `mode` option is set on it; it keeps its own
     seed, and must have been built over `space` (when given) with its own points_to_evaluate.
     """
+    if is_optuna_sampler(name_or_obj):
+        if space is None:
+            raise ValueError("an Optuna sampler needs a space")
+        mode = options.pop("mode", "min")
+        if options:
+            raise ValueError(f"options {sorted(options)} apply only to a searcher given by name")
+        return OptunaSearcher(space, seed=seed, points_to_evaluate=points_to_evaluate,
+                              mode=mode, sampler=name_or_obj)
     if isinstance(name_or_obj, Searcher):
         mode = options.pop("mode", None)
         if options:
@@ -43,8 +61,8 @@ def make_searcher(name_or_obj: str | Searcher, space: Space | dict | None,
     if not isinstance(name_or_obj, str) or name_or_obj not in SEARCHERS:
         known = ", ".join(repr(k) for k in SEARCHERS)
         hint = did_you_mean(name_or_obj, SEARCHERS) if isinstance(name_or_obj, str) else ""
-        raise ValueError(f"unknown searcher {name_or_obj!r}{hint}; known: {known} or a "
-                         "Searcher instance")
+        raise ValueError(f"unknown searcher {name_or_obj!r}{hint}; known: {known}, a "
+                         "Searcher instance or an Optuna sampler")
     if space is None:
         raise ValueError(f"searcher {name_or_obj!r} needs a space")
     cls = SEARCHERS[name_or_obj]

@@ -25,6 +25,7 @@ The driver's side of the contract, in the order it sees things:
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,21 @@ def _check_int(what: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def config_key(config: dict) -> str:
+    """A config as a string, equal for equal configs: what "already tried" is checked by."""
+    return json.dumps(config, sort_keys=True)
+
+
+def untried_sample(space: Space, rng: np.random.Generator, tried: set[str]) -> dict:
+    """A random config whose key is not in ``tried`` (within a few draws: a finite space may be
+    spent, and then the last draw is returned)."""
+    for _ in range(100):
+        config = space.sample(rng)
+        if config_key(config) not in tried:
+            break
+    return config
 
 
 class Searcher:

@@ -18,7 +18,6 @@ thread would make the suggestions depend on timing.
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from typing import Any
@@ -27,7 +26,8 @@ import numpy as np
 
 from ..space import Space
 from .acquisition import acquire, check_acquisition
-from .base import Searcher, _check_int
+from .base import Searcher, _check_int, untried_sample
+from .base import config_key as _key
 from .encoding import Encoding
 from .reports import Reports
 
@@ -37,10 +37,6 @@ N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, the
 MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
 MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
-
-
-def _key(config: dict) -> str:
-    return json.dumps(config, sort_keys=True)
 
 
 class BayesOptSearcher(Searcher):
@@ -190,11 +186,7 @@ class BayesOptSearcher(Searcher):
 
     def _random(self, rng: np.random.Generator) -> dict:
         """A random config not tried yet (within a few draws: a finite space may be spent)."""
-        for _ in range(100):
-            config = self.space.sample(rng)
-            if _key(config) not in self._tried:
-                break
-        return config
+        return untried_sample(self.space, rng, self._tried)
 
     def _data(self, with_levels: bool = False) -> tuple | None:
         """The rows encoded (with a resource column when they span two levels or more) and

@@ -68,7 +68,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     """
 
     def __init__(self, estimator: Any, space: Any, *, scoring: Any = None, cv: Any = 5,
-                 n_trials: int | str | None = "auto", searcher: str = "random",
+                 n_trials: int | str | None = "auto", searcher: Any = "random",
                  scheduler: Any = None, resource: str = "auto", max_t: int | None = None,
                  grace_period: int | None = None, reduction_factor: int = 3,
                  scheduler_options: dict | None = None, refit: bool | str | Callable = True,

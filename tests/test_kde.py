@@ -1,0 +1,213 @@
+"""KDESearcher (BOHB's searcher) driven through the Searcher contract, in simulated time, and in
+real studies on a LocalCluster and through the magic."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nbtune
+from nbtune.search import KDESearcher, make_searcher
+from nbtune.sim import PowerLawCurves
+from nbtune.summary import searcher_text
+
+SMOOTH = {"x": nbtune.uniform(0.0, 1.0), "y": nbtune.uniform(0.0, 1.0)}
+MIXED = {"x": nbtune.uniform(-2.0, 2.0), "lr": nbtune.loguniform(1e-4, 1.0),
+         "act": nbtune.choice("relu", "tanh", "gelu"), "k": nbtune.randint(0, 5),
+         "q": nbtune.quniform(0.0, 1.0, 0.25), "bs": nbtune.fixed(32)}
+BOWL4 = {f"x{i}": nbtune.uniform(0.0, 1.0) for i in range(4)}
+
+
+def bowl(config: dict) -> float:
+    return (config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2
+
+
+def bowl4(config: dict) -> float:
+    return sum((config[f"x{i}"] - 0.3 - 0.1 * i) ** 2 for i in range(4))
+
+
+def mixed(config: dict) -> float:
+    return ((config["x"] - 0.5) ** 2 + (np.log10(config["lr"]) + 2) ** 2
+            + (config["act"] != "tanh") + 0.1 * abs(config["k"] - 3) + config["q"])
+
+
+def drive(searcher, fn, n: int, sign: float = 1.0, start: int = 0) -> list[dict]:
+    """Sequential study without levels: suggest, start, end completed with fn's value."""
+    configs = []
+    for i in range(start, start + n):
+        config = searcher.suggest(i)
+        searcher.on_trial_start(i, config)
+        searcher.on_trial_end(i, config, "completed", sign * fn(config))
+        configs.append(config)
+    return configs
+
+
+def test_same_seed_and_events_give_the_same_suggestions():
+    def events(seed):
+        s = KDESearcher(MIXED, seed=seed, min_points=2)
+        out = [s.suggest(i) for i in range(4)]
+        for i, c in enumerate(out):
+            s.on_trial_start(i, c)
+        for i in (2, 0, 3, 1):  # reports at levels 1 and 3, ended out of order, one failed
+            s.on_report(i, out[i], 1, mixed(out[i]))
+            if i != 1:
+                s.on_report(i, out[i], 3, mixed(out[i]) / 2)
+            s.on_trial_end(i, out[i], "failed" if i == 1 else "completed", mixed(out[i]) / 2)
+        for i in range(4, 14):  # two in flight at a time
+            out.append(s.suggest(i))
+            s.on_trial_start(i, out[i])
+            if i % 2:
+                s.on_report(i - 1, out[i - 1], 1, mixed(out[i - 1]))
+                s.on_trial_end(i - 1, out[i - 1], "stopped", mixed(out[i - 1]))
+        return out, s.model_level
+
+    first, level = events(5)
+    assert level == 3.0  # the top level: 3 reports and the failed trial, 2 * min_points
+    assert events(5) == (first, level)
+    assert events(6)[0] != first
+    for config in first:
+        nbtune.Space(MIXED).validate(config)
+
+
+def test_pending_trials_and_tried_configs_are_never_suggested_again():
+    space = {"a": nbtune.choice(1, 2, 3), "b": nbtune.grid("p", "q", "r")}
+    s = KDESearcher(space, seed=0, min_points=2, random_fraction=0.0)
+    done = drive(s, lambda c: c["a"] + len(c["b"]), 4)
+    running = []
+    for i in range(4, 9):  # five suggestions in a row, none of them ended
+        running.append(s.suggest(i))
+        s.on_trial_start(i, running[-1])
+    assert s.model_level == "final"  # they came from the model, not random draws
+    assert s.pending == [4, 5, 6, 7, 8]
+    keys = [tuple(c.values()) for c in done + running]
+    assert len(set(keys)) == len(keys) == 9
+
+
+def test_the_model_falls_back_to_a_lower_level_until_the_top_one_has_enough():
+    s = KDESearcher(SMOOTH, seed=1, random_fraction=0.0)  # min_points 3: 6 points a level
+    assert s.min_points == 3
+    configs = [s.suggest(i) for i in range(8)]
+    for i, c in enumerate(configs):
+        s.on_trial_start(i, c)
+        s.on_report(i, c, 1, bowl(c))
+    s.on_report(0, configs[0], 3, bowl(configs[0]))  # one trial reached level 3
+    s.suggest(8)
+    assert s.model_level == 1.0
+    for i, c in enumerate(configs[1:6], start=1):
+        s.on_report(i, c, 3, bowl(c))
+    s.suggest(9)
+    assert s.model_level == 3.0 and s.observations == 8 + 6
+    fresh = KDESearcher(SMOOTH, seed=1, random_fraction=0.0)
+    fresh.suggest(0)
+    assert fresh.model_level is None  # no level has enough: a random draw
+
+
+def test_failed_trials_count_as_the_worst_value_at_the_models_level():
+    s = KDESearcher(SMOOTH, seed=0, min_points=2)
+    c = [s.suggest(i) for i in range(4)]
+    for i, value in enumerate([1.0, 3.0, None, 0.5]):
+        s.on_trial_start(i, c[i])
+        s.on_trial_end(i, c[i], "failed" if value is None else "completed", value)
+    level, units, losses = s._level_data()
+    assert level == "final" and s.observations == 4
+    assert losses.tolist() == [1.0, 3.0, 0.5, 3.0]  # the failed one last, at the worst
+    assert units[-1].tolist() == nbtune.Space(SMOOTH).to_unit(c[2]).tolist()
+    s.on_trial_end(1, c[1], "stopped", 0.1)  # a stopped trial without levels is no observation
+    assert s.observations == 4
+
+
+def test_mode_max_suggests_what_mode_min_does_on_the_negated_function():
+    low = drive(KDESearcher(SMOOTH, seed=2), bowl, 15)
+    high = drive(KDESearcher(SMOOTH, seed=2, mode="max"), bowl, 15, sign=-1.0)
+    assert low == high
+
+
+def test_kde_beats_random_search_on_a_smooth_function_over_many_seeds():
+    kde, rnd = [], []
+    for seed in range(20):
+        kde.append(min(map(bowl4, drive(KDESearcher(BOWL4, seed=seed), bowl4, 40))))
+        rnd.append(min(map(bowl4, drive(make_searcher("random", BOWL4, seed=seed), bowl4, 40))))
+    # stated margin: after 40 trials the median best is at most 0.75 of random search's, and
+    # the KDE is better in at least 13 of the 20 seeds
+    assert np.median(kde) < 0.75 * np.median(rnd), (kde, rnd)
+    assert sum(k < r for k, r in zip(kde, rnd)) >= 13, (kde, rnd)
+
+
+def test_a_resumed_searcher_suggests_what_the_uninterrupted_one_did():
+    whole = KDESearcher(MIXED, seed=4)
+    configs = drive(whole, mixed, 16)
+    resumed = KDESearcher(MIXED, seed=4)
+    drive(resumed, mixed, 3)
+    resumed.reset()
+    for i, config in enumerate(configs[:14]):
+        resumed.on_trial_start(i, config)
+        resumed.on_trial_end(i, config, "completed", mixed(config))
+    assert [resumed.suggest(14), resumed.suggest(15)] == configs[14:16]
+
+
+def test_a_simulated_study_with_asha_feeds_the_model_every_level():
+    box = PowerLawCurves(max_t=27, noise=0.01)
+    short = nbtune.simulate(box, searcher="kde", scheduler="asha", n_trials=12, seed=3)
+    long = nbtune.simulate(box, searcher="kde", scheduler="asha", n_trials=60, seed=3)
+    assert [t.config for t in long.trials[:12]] == [t.config for t in short.trials]
+    assert short.searcher.observations < long.searcher.observations
+    reports = sum(len(t.reports) for t in long.trials)
+    assert long.searcher.observations == reports  # one per level reached, none failed
+    assert long.searcher.model_level is not None
+    assert long.settings["searcher"] == "kde"
+    for t in long.trials:
+        box.space.validate(t.config)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"gamma": 0}, r"^gamma must be a number in \(0, 1\), got gamma=0$"),
+    ({"gamma": 1.5}, r"^gamma must be a number in \(0, 1\), got gamma=1.5$"),
+    ({"random_fraction": -0.1}, r"^random_fraction must be a number in \[0, 1\], got "
+                                r"random_fraction=-0.1$"),
+    ({"random_fraction": "half"}, r"^random_fraction must be a number in \[0, 1\]"),
+    ({"bandwidth_factor": 0}, r"^bandwidth_factor must be a number > 0, got bandwidth_factor=0$"),
+    ({"min_bandwidth": -1}, r"^min_bandwidth must be a number > 0, got min_bandwidth=-1$"),
+    ({"min_points": 1}, r"^min_points must be an integer >= 2, got 1$"),
+    ({"n_candidates": 0}, r"^n_candidates must be an integer >= 1, got 0$"),
+    ({"gama": 0.2}, r"^searcher 'kde' has no option 'gama' \(its options: bandwidth_factor, "),
+])
+def test_bad_options_are_one_clear_line(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_searcher("kde", SMOOTH, **options)
+
+
+def test_kde_over_a_space_of_fixed_values_is_one_clear_line():
+    with pytest.raises(ValueError, match=r"^kde has nothing to model: every hyperparameter of "
+                                         r"the space is fixed; give at least one a range or "
+                                         r"choices$"):
+        nbtune.tune(bowl, {"x": 0.3, "y": 0.7}, searcher="kde", storage=None)
+
+
+def leveled(config):
+    for epoch in range(1, 4):
+        nbtune.report(epoch=epoch, value=bowl(config) * (1 + 1 / epoch))
+    return bowl(config)
+
+
+def test_a_real_study_with_kde_and_its_resume(client, db):
+    searcher = KDESearcher(SMOOTH, seed=3, gamma=0.25, min_points=2)
+    study = nbtune.tune(leveled, SMOOTH, searcher=searcher, n_trials=8, concurrency=2,
+                        cluster=client, storage=db, study="k", progress=False)
+    assert len(study.completed) == 8
+    assert study.searcher.observations == 24  # 8 trials at 3 levels each
+    assert study.settings["searcher"] == "kde"
+    assert study.settings["searcher_options"]["gamma"] == 0.25
+    assert searcher_text(study) == "kde searcher (model of 24 observations)"
+    # by name, the searcher is built again with the options it was run with, its model replayed
+    resumed = nbtune.tune(leveled, SMOOTH, storage=db, study="k", resume=True, cluster=client,
+                          progress=False)
+    assert repr(resumed.searcher) == repr(searcher)
+    assert resumed.searcher.observations == 24 and len(resumed.trials) == 8
+
+
+def test_the_magic_takes_searcher_kde(shell, db):
+    res = shell.run_cell("%%tune --trials 6 --searcher kde --seed 2 --study m\n"
+                         "x = uniform(0, 1)\nk = choice(1, 2)\n\nvalue = (x - 0.3) ** 2 + k\n")
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert len(study.completed) == 6 and study.settings["searcher"] == "kde"
+    assert study.searcher.observations == 6
