@@ -168,7 +168,8 @@ def test_a_simulated_study_with_asha_feeds_the_model_every_level():
     ({"min_bandwidth": -1}, r"^min_bandwidth must be a number > 0, got min_bandwidth=-1$"),
     ({"min_points": 1}, r"^min_points must be an integer >= 2, got 1$"),
     ({"n_candidates": 0}, r"^n_candidates must be an integer >= 1, got 0$"),
-    ({"gama": 0.2}, r"^searcher 'kde' has no option 'gama' \(its options: bandwidth_factor, "),
+    ({"gama": 0.2}, r"^searcher 'kde' has no option 'gama' \(did you mean 'gamma'\?\) "
+                       r"\(its options: bandwidth_factor, "),
 ])
 def test_bad_options_are_one_clear_line(options, message):
     with pytest.raises(ValueError, match=message):
@@ -196,7 +197,7 @@ def test_a_real_study_with_kde_and_its_resume(client, db):
     assert study.searcher.observations == 24  # 8 trials at 3 levels each
     assert study.settings["searcher"] == "kde"
     assert study.settings["searcher_options"]["gamma"] == 0.25
-    assert searcher_text(study) == "kde searcher (model of 24 observations)"
+    assert searcher_text(study) == "kde searcher, model of 24 observations"
     # by name, the searcher is built again with the options it was run with, its model replayed
     resumed = nbtune.tune(leveled, SMOOTH, storage=db, study="k", resume=True, cluster=client,
                           progress=False)
