@@ -13,7 +13,7 @@ import warnings
 from typing import Any, Callable
 
 from .. import trial as T
-from ..schedule import DONE, RESUME, START, Scheduler
+from ..schedule import Scheduler
 from ..search import Searcher
 from .channel import Inbox
 from ..contract.events import Broadcast, Observer
@@ -23,6 +23,7 @@ from .halt import HALT_WAIT, halt_study
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from ..contract.outcome import final_value, unjudged_note
+from ..contract.dispatch import Dispatch
 from ..contract.replay import level_value, start_searcher
 from .output import TrialOutputs
 from .resources import Capacity
@@ -37,7 +38,7 @@ WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went awa
 UNSTARTED_DEATHS = 1
 
 
-class Loop:
+class Loop(Dispatch):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
@@ -147,42 +148,16 @@ class Loop:
         free = [w for w in getattr(self.capacity, "workers", {}) if w not in held]
         return free or None  # all held: it waits in Dask's queue for the first one freed
 
-    def _resume(self, trial_id: int) -> None:
-        trial = self.by_id[trial_id]
-        self.scheduler.on_trial_resume(trial_id)
-        self._submit(trial, paused=self.paused.pop(trial_id))
+    def _resume_paused(self, trial: T.Trial, paused: Any) -> None:
+        self._submit(trial, paused=paused)
+
+    def _now(self) -> float:
+        return time.time()
 
     def _fill(self) -> None:
         if self._scheduler_lost():
             return  # nothing new is sent while the client reconnects
-        while self._busy_slots() < self._slots() and self.reason is None:
-            if self.requeue:  # retries and unfinished trials of a resumed study go first
-                self._submit(self._next_trial())
-                continue
-            action, trial_id = self.scheduler.next_action(can_start=self._budget_left())
-            self._discard_paused()
-            if action == RESUME and trial_id in self.paused:
-                self._resume(trial_id)
-            elif action == START and self._budget_left():
-                trial = self._next_trial()
-                if trial is not None:
-                    self._submit(trial)
-            else:
-                self.scheduler_done = action == DONE
-                return
-
-    def _discard_paused(self) -> None:
-        """Paused trials the scheduler will never resume are stopped for good."""
-        for trial_id in self.scheduler.take_discarded():
-            if trial_id in self.paused:
-                self._end_paused(self.by_id[trial_id])
-
-    def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
-        self.paused.pop(trial.id, None)  # its checkpoint is released on the cluster
-        trial.state, trial.finished = state, time.time()
-        trial.value, _ = final_value(trial, None, self.settings.metric)
-        self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
-        self.observer.trial_finished(trial)
+        Dispatch._fill(self)
 
     # -- reports -------------------------------------------------------------------------
     def _on_message(self, msg: dict) -> None:

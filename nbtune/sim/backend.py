@@ -18,11 +18,12 @@ import numpy as np
 
 from .. import trial as T
 from ..contract.budget import Budget
+from ..contract.dispatch import Dispatch
 from ..contract.events import Observer
 from ..contract.outcome import final_value, unjudged_note
 from ..contract.replay import start_searcher
 from ..contract.verdicts import PendingVerdicts, waits_at
-from ..schedule import DONE, PAUSE, RESUME, START, STOP, Scheduler
+from ..schedule import PAUSE, STOP, Scheduler
 from ..search import Searcher
 from .blackbox import Blackbox
 
@@ -58,7 +59,7 @@ class _Run:
     points: Any = ()
 
 
-class Simulator:
+class Simulator(Dispatch):
     """Runs one study's trials on a blackbox in simulated time until its budget ends."""
 
     def __init__(self, blackbox: Blackbox, trials: list[T.Trial], searcher: Searcher,
@@ -147,42 +148,17 @@ class Simulator:
         at = run.times[run.next]
         self._push(at if run.dies_at is None else min(at, run.dies_at), run)
 
-    def _resume(self, trial_id: int) -> None:
-        trial = self.by_id[trial_id]
-        self.scheduler.on_trial_resume(trial_id)
-        self._submit(trial, first=self.paused.pop(trial_id), resumed=True)
+    def _resume_paused(self, trial: T.Trial, first: int) -> None:
+        self._submit(trial, first=first, resumed=True)
+
+    def _now(self) -> float:
+        return self.clock
+
+    def _slots(self) -> int:
+        return self.settings.n_workers
 
     def _busy_slots(self) -> int:
         return len(self.running) - len(self.verdicts.leaving)
-
-    def _fill(self) -> None:
-        while self._busy_slots() < self.settings.n_workers and self.reason is None:
-            if self.requeue:
-                self._submit(self._next_trial())
-                continue
-            action, trial_id = self.scheduler.next_action(can_start=self._budget_left())
-            self._discard_paused()
-            if action == RESUME and trial_id in self.paused:
-                self._resume(trial_id)
-            elif action == START and self._budget_left():
-                trial = self._next_trial()
-                if trial is not None:
-                    self._submit(trial)
-            else:
-                self.scheduler_done = action == DONE
-                return
-
-    def _discard_paused(self) -> None:
-        for trial_id in self.scheduler.take_discarded():
-            if trial_id in self.paused:
-                self._end_paused(self.by_id[trial_id])
-
-    def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
-        self.paused.pop(trial.id, None)
-        trial.state, trial.finished = state, self.clock
-        trial.value, _ = final_value(trial, None, self.settings.metric)
-        self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
-        self.observer.trial_finished(trial)
 
     # -- events --------------------------------------------------------------------------
     def _on_event(self, trial_id: int, number: int) -> None:

@@ -1,0 +1,57 @@
+"""What a free worker does next: a retry, a paused trial resumed, a new trial, or nothing.
+
+The real loop (``run/loop.py``) and the simulator (``sim/backend.py``) fill their free slots with
+the same decisions, asked of the scheduler in the same order: :class:`Dispatch` holds them once.
+A driver provides the slots (``_slots``, ``_busy_slots``), the budget (``_budget_left``), the
+next trial to send (``_next_trial``), how to send one (``_submit``) and to resume a paused one
+(``_resume_paused``), and the time (``_now``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import trial as T
+from ..schedule import DONE, RESUME, START
+from .outcome import final_value
+
+
+class Dispatch:
+    """The free-slot decisions shared by the drivers (a mixin: see the module's docstring)."""
+
+    by_id: dict[int, T.Trial]
+    paused: dict[int, Any]  # paused trial -> what it resumes from
+    requeue: list
+
+    def _fill(self) -> None:
+        """Send work to every free slot: retries and a resumed study's unfinished trials
+        first, then what the scheduler's ``next_action`` says; stop when it says wait or done."""
+        while self._busy_slots() < self._slots() and self.reason is None:
+            if self.requeue:
+                self._submit(self._next_trial())
+                continue
+            action, trial_id = self.scheduler.next_action(can_start=self._budget_left())
+            self._discard_paused()
+            if action == RESUME and trial_id in self.paused:
+                self.scheduler.on_trial_resume(trial_id)
+                self._resume_paused(self.by_id[trial_id], self.paused.pop(trial_id))
+            elif action == START and self._budget_left():
+                trial = self._next_trial()
+                if trial is not None:
+                    self._submit(trial)
+            else:
+                self.scheduler_done = action == DONE
+                return
+
+    def _discard_paused(self) -> None:
+        """Paused trials the scheduler will never resume are stopped for good."""
+        for trial_id in self.scheduler.take_discarded():
+            if trial_id in self.paused:
+                self._end_paused(self.by_id[trial_id])
+
+    def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
+        """A paused trial ends in ``state`` (its checkpoint is let go)."""
+        self.paused.pop(trial.id, None)
+        trial.state, trial.finished = state, self._now()
+        trial.value, _ = final_value(trial, None, self.settings.metric)
+        self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
+        self.observer.trial_finished(trial)
