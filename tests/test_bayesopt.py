@@ -106,13 +106,13 @@ def test_a_finite_space_gives_every_free_worker_a_different_config():
     assert len(set(configs)) == len(configs)
 
 
-def test_failed_trials_count_as_the_worst_value_and_stopped_ones_are_left_out():
+def test_failed_trials_count_as_the_worst_value_and_a_bare_stop_adds_nothing():
     s = BayesOptSearcher(SMOOTH, seed=0)
     c = [s.suggest(i) for i in range(4)]
     s.on_trial_end(0, c[0], "completed", 1.0)
     s.on_trial_end(1, c[1], "completed", 3.0)
     s.on_trial_end(2, c[2], "failed", None)
-    s.on_trial_end(3, c[3], "stopped", 0.5)
+    s.on_trial_end(3, c[3], "stopped", 0.5)  # stopped without a report: no row
     _, y = s._data()
     assert s.observations == 3 and y[2] == y[1] > y[0]
 
@@ -192,3 +192,104 @@ def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
     assert resumed.searcher.observations == 7
     assert searcher_text(resumed) == "bayesopt searcher (ucb), model of 7 observations"
     assert "bayesopt searcher (ucb), model of 7 observations" in str(resumed.summary())
+
+
+# -- multi-fidelity: the model over (config, resource level) ------------------------------
+def curve(config: dict, epoch: int) -> float:
+    """A learning curve that falls towards the config's final value as epochs grow."""
+    return (bowl(config) if "y" in config else mixed(config)) + 1.0 / epoch
+
+
+def run_asha_like(s, n: int, stop_at=(1, 3, 9), top: int = 27) -> list[dict]:
+    """Trials one after another, each reporting every epoch until a rung where it is stopped
+    (trial i stops at stop_at[i % 3], every fourth runs to ``top``); the configs in order."""
+    configs = []
+    for i in range(n):
+        config = s.suggest(i)
+        s.on_trial_start(i, config)
+        last = top if i % 4 == 3 else stop_at[i % len(stop_at)]
+        for epoch in range(1, last + 1):
+            s.on_report(i, config, epoch, curve(config, epoch))
+        s.on_trial_end(i, config, "completed" if last == top else "stopped",
+                       curve(config, last))
+        configs.append(config)
+    return configs
+
+
+def test_every_report_is_a_row_at_rung_like_levels_stopped_trials_included():
+    s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2)
+    run_asha_like(s, 4)
+    _, levels, _ = s._reports.rows()
+    # trial 0 stopped at 1, trial 1 at 3, trial 2 at 9 (every epoch reported), trial 3 ran 27
+    assert levels == [1, 1, 3, 1, 3, 9, 1, 3, 9, 27]
+    assert s.observations == 10
+    X, y = s._data()
+    assert X.shape == (10, 3)  # x, y and the resource column
+    assert X[-1, 2] == pytest.approx(np.log(27) / np.log(81))
+    # a trial that reports no level, then completes: one row of its final value
+    single = BayesOptSearcher(SMOOTH, seed=0)
+    single.on_trial_end(0, {"x": 0.1, "y": 0.2}, "completed", 1.0)
+    single.on_trial_end(1, {"x": 0.3, "y": 0.4}, "completed", 2.0)
+    assert single._data()[0].shape == (2, 2)  # one level: no resource column
+
+
+def test_the_acquisition_sits_at_the_highest_level_with_enough_rows():
+    s = BayesOptSearcher(SMOOTH, seed=0)
+    run_asha_like(s, 12)  # 12 rows at level 1, 9 at 3, 6 at 9, 3 at 27
+    _, levels, _ = s._reports.rows()
+    assert [levels.count(lv) for lv in (1, 3, 9, 27)] == [12, 9, 6, 3]
+    assert s._reports.acquisition_level(levels, 6) == 9
+    assert s._reports.acquisition_level(levels, 7) == 3
+    assert s._reports.acquisition_level(levels, 12) == 1
+    assert s._reports.acquisition_level(levels, 13) is None
+    # a pending trial is fantasised at the level it reports next
+    config = s.suggest(12)
+    s.on_trial_start(12, config)
+    assert s._reports.next_level(12, levels) == 1
+    s.on_report(12, config, 1, curve(config, 1))
+    s.on_report(12, config, 2, curve(config, 2))
+    assert s._reports.next_level(12, s._reports.rows()[1]) == 3
+
+
+def test_multi_fidelity_suggestions_are_seeded_and_fantasies_stay_inside():
+    def run(seed):
+        s = BayesOptSearcher(MIXED, seed=seed, n_initial=3)
+        run_asha_like(s, 8)
+        before = (s.observations, s._data()[1].tolist())
+        out = [s.suggest(8), None]
+        s.on_trial_start(8, out[0])
+        s.on_report(8, out[0], 1, 0.5)
+        out[1] = s.suggest(9)
+        return out, before, s
+
+    first, before, s = run(1)
+    assert run(1)[0] == first and run(2)[0] != first
+    assert first[0] != first[1]
+    assert s.observations == before[0] + 1  # the running trial's report, not its fantasy
+
+
+def test_the_joint_model_learns_from_stopped_trials_what_random_search_does_not():
+    """Over 10 seeds, under an ASHA-like pattern where 3 of 4 trials stop early, the model's
+    best final value after 24 trials beats random search's in most seeds and at the median."""
+    model, rnd = [], []
+    for seed in range(10):
+        for searcher, out in ((BayesOptSearcher(SMOOTH, seed=seed, n_initial=4), model),
+                              (make_searcher("random", SMOOTH, seed=seed), rnd)):
+            configs = run_asha_like(searcher, 24)
+            out.append(min(bowl(c) for c in configs))
+    assert np.median(model) < 0.5 * np.median(rnd), (model, rnd)
+    assert sum(m < r for m, r in zip(model, rnd)) >= 7, (model, rnd)
+
+
+def test_random_fraction_hedges_and_is_checked():
+    with pytest.raises(ValueError, match=r"^random_fraction must be a number in \[0, 1\], got "
+                                         r"random_fraction=1.5$"):
+        make_searcher("bayesopt", SMOOTH, random_fraction=1.5)
+    def configs(fraction, fn):
+        return drive(BayesOptSearcher(SMOOTH, seed=3, n_initial=2, random_fraction=fraction),
+                     fn, 8)
+
+    # every suggestion random: what was observed does not matter; with the model it does
+    assert configs(1.0, bowl) == configs(1.0, lambda c: -bowl(c))
+    assert configs(0.0, bowl) != configs(0.0, lambda c: -bowl(c))
+    assert BayesOptSearcher(SMOOTH, random_fraction=0.25).options["random_fraction"] == 0.25

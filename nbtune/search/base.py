@@ -25,6 +25,7 @@ The driver's side of the contract, in the order it sees things:
 from __future__ import annotations
 
 import copy
+import math
 import json
 from typing import Any
 
@@ -52,6 +53,21 @@ def untried_sample(space: Space, rng: np.random.Generator, tried: set[str]) -> d
         if config_key(config) not in tried:
             break
     return config
+
+
+def check_number(name: str, value: Any, low: float, high: float | None,
+                 closed: tuple[bool, bool], what: str) -> float:
+    """``value`` as a float, if a finite number between ``low`` and ``high`` (``closed`` says
+    whether each end is allowed); ValueError naming ``name`` and ``what`` it must be otherwise."""
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) \
+        and math.isfinite(float(value))
+    if ok:
+        v = float(value)
+        ok = (v >= low if closed[0] else v > low) and \
+            (high is None or (v <= high if closed[1] else v < high))
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {name}={value!r}")
+    return float(value)
 
 
 class Searcher:

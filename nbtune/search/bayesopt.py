@@ -1,20 +1,29 @@
 """Bayesian optimisation: a Gaussian process over the unit-cube encoding picks each next config.
 
-What the model holds: the final value of each completed trial, and each failed trial at the worst
-value seen (so it steers away from where trials crash). Stopped and interrupted trials are left
-out: a value reached before the full budget is not comparable with a final one. Trials still
-pending (running or queued) enter each suggestion as fantasies at the worst value seen (a
-constant liar), and an exact config already tried or pending is never suggested again, so two
-free workers never get the same point. Fantasies live only inside one suggestion.
+What the model holds (``reports.py``): every report of every trial, as a row (config, resource
+level, value), thinned to rung-like levels; a completed trial that reported no level is one row
+of its final value; a failed trial is a row at the worst value held (so the model steers away
+from where trials crash). Stopped trials stay in: under ASHA or Hyperband their early values are
+most of what there is to learn from. When the rows span two levels or more the GP is joint over
+(config, log level), a Matern 5/2 with its own length scale for the level (the joint kernel
+MOBSTER also offers), and the acquisition is evaluated at the highest level that holds
+``MIN_AT_LEVEL`` rows (BOHB's and MOBSTER's rule), against the best value there. Trials still
+pending (running or queued) enter each suggestion as fantasies at the worst value held, at the
+level they report next (a constant liar), and an exact config already tried or pending is never
+suggested again, so two free workers never get the same point. Fantasies live only inside one
+suggestion. ``random_fraction`` of the suggestions (none by default) are random: a hedge where a
+low level misleads.
 
-Cost stays bounded whatever the number of observations: the kernel's hyperparameters are fitted
-(marginal likelihood, scikit-learn's L-BFGS-B) on at most 128 of them (the best half and a seeded
-draw of the rest), after every observation up to 20 and then every ``refit_every``; the posterior
-uses at most ``max_points``, drawn the same way. A suggestion scores random points of the unit cube
-and perturbations of the best configs, and takes the best one not tried yet. Each fit depends only
-on the observations and the seed, not on earlier fits, so a resumed study fits what an
-uninterrupted one did. A suggestion runs on the driver's thread, fit included: fitting on another
-thread would make the suggestions depend on timing.
+Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted
+(marginal likelihood, scikit-learn's L-BFGS-B) on at most 128 rows (the best half and a seeded
+draw of the rest), after every event up to 20 and then every ``refit_every`` events or a fifth
+more, whichever is later, each fit past the first 20 starting from the last one; the posterior
+uses at most ``max_points`` rows, drawn the same way. A suggestion scores random points of the
+unit cube and perturbations of the best configs, and takes the best one not tried yet. The fits
+happen at the events themselves, so the suggestions depend on the events and the seed alone, not
+on when they are asked for; a resumed study whose replay repeats the events (trials that ran one
+after another) fits what the uninterrupted one did. A suggestion runs on the driver's thread, fit
+included: fitting on another thread would make the suggestions depend on timing.
 """
 from __future__ import annotations
 
@@ -26,13 +35,13 @@ import numpy as np
 
 from ..space import Space
 from .acquisition import acquire, check_acquisition
-from .base import Searcher, _check_int, untried_sample
+from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
 from .encoding import Encoding
 from .reports import Reports
 
 COMPLETED, FAILED = "completed", "failed"
-N_CANDIDATES = 1000  # random points of the unit cube scored per suggestion
+N_CANDIDATES = 500  # random points of the unit cube scored per suggestion
 N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, their scale
 MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
@@ -51,7 +60,8 @@ class BayesOptSearcher(Searcher):
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
-                 n_initial: int = 5, max_points: int = 300, refit_every: int = 10) -> None:
+                 n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
+                 random_fraction: float = 0.0) -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
@@ -60,6 +70,8 @@ class BayesOptSearcher(Searcher):
         self.n_initial = _check_int("n_initial", n_initial, 1)
         self.max_points = _check_int("max_points", max_points, 10)
         self.refit_every = _check_int("refit_every", refit_every, 1)
+        self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0,
+                                            (True, True), "a number in [0, 1]")
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -71,7 +83,6 @@ class BayesOptSearcher(Searcher):
         self._tried: set[str] = set()
         self._codes: dict[str, np.ndarray] = {}  # a config's encoding, by its key
         self._events = 0  # reports and ends that changed the rows
-        self._due: tuple[tuple, np.ndarray, np.ndarray] | None = None  # data to fit on next
         self._fit: tuple[tuple, Any] | None = None  # (what it was fitted on, kernel)
 
     def _x(self, config: dict) -> np.ndarray:
@@ -109,21 +120,22 @@ class BayesOptSearcher(Searcher):
                 self._changed()
 
     def _changed(self) -> None:
-        """Count an event; at each refit point keep the data the next fit will use, so the
-        kernel depends on the events alone, not on when suggestions are asked for."""
+        """Count an event; at each refit point fit the kernel's hyperparameters on the data
+        held then, so the kernel depends on the events alone, not on when suggestions come."""
         self._events += 1
         n = self._events
         if n <= FIT_EVERY_UNTIL or n == _refit_point(n, self.refit_every):
             data = self._data()
             if data is not None:
-                self._due = ((n, self.mode, data[0].shape[1]), data[0], data[1])
+                self._refit(n, *data)
 
     @property
     def options(self) -> dict[str, Any]:
-        """acquisition, kappa, xi, n_initial, max_points, refit_every: stored with the study."""
+        """acquisition, kappa, xi, n_initial, max_points, refit_every, random_fraction: stored
+        with the study."""
         return {"acquisition": self.acquisition, "kappa": self.kappa, "xi": self.xi,
                 "n_initial": self.n_initial, "max_points": self.max_points,
-                "refit_every": self.refit_every}
+                "refit_every": self.refit_every, "random_fraction": self.random_fraction}
 
     @property
     def observations(self) -> int:
@@ -144,7 +156,8 @@ class BayesOptSearcher(Searcher):
         # trials (a warm start): a study's own trials can only hold fewer
         initial = index < len(self.points_to_evaluate) + self.n_initial \
             and len(self._reports.trials) < self.n_initial
-        if initial or data is None:
+        hedge = self.random_fraction and rng.random() < self.random_fraction
+        if initial or hedge or data is None:
             return self._random(rng)
         X, y, levels = data
         kernel = self._kernel(X.shape[1])
@@ -206,20 +219,24 @@ class BayesOptSearcher(Searcher):
             X = np.hstack([X, column[:, None]])
         return (X, y, levels) if with_levels else (X, y)
 
+    def _refit(self, n: int, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit the hyperparameters on at most ``max_fit_points`` of (X, y), from the prior while
+        the data are few (an early fit's optimum would trap later ones), then from the last fit
+        of the same width (a warm start: a few optimiser steps)."""
+        width = X.shape[1]
+        rng = np.random.default_rng([self.seed, n, 2])
+        keep = _subsample(y, self.max_fit_points, rng)
+        warm = n > FIT_EVERY_UNTIL and self._fit is not None and self._fit[0][2] == width
+        start = self._fit[1] if warm else None
+        gp = _regressor(start or _prior_kernel(width), optimizer="fmin_l_bfgs_b",
+                        restarts=0, seed=int(rng.integers(2**31)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a length scale at its bound is no news
+            gp.fit(X[keep], y[keep])
+        self._fit = ((n, self.mode, width), gp.kernel_)
+
     def _kernel(self, width: int) -> Any:
-        """The kernel whose hyperparameters were fitted at the last refit point (on the data
-        held then, at most ``max_fit_points`` of it), or the prior while none fits this width."""
-        if self._due is not None and self._due[0][2] == width:
-            on, X, y = self._due
-            self._due = None
-            rng = np.random.default_rng([self.seed, on[0], 2])
-            keep = _subsample(y, self.max_fit_points, rng)
-            gp = _regressor(_prior_kernel(width), optimizer="fmin_l_bfgs_b",
-                            restarts=0, seed=int(rng.integers(2**31)))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a length scale at its bound is no news
-                gp.fit(X[keep], y[keep])
-            self._fit = (on, gp.kernel_)
+        """The kernel fitted at the last refit point, or the prior while none fits this width."""
         if self._fit is None or self._fit[0][2] != width:
             return _prior_kernel(width)
         return self._fit[1]
@@ -243,10 +260,10 @@ class BayesOptSearcher(Searcher):
 
 def _refit_point(n: int, every: int) -> int:
     """The last refit point at or below ``n`` past FIT_EVERY_UNTIL: points ``every`` apart, or a
-    tenth of the data apart once that is more, so a long study refits a few dozen times."""
+    fifth of the data apart once that is more, so a long study refits a few dozen times."""
     point = FIT_EVERY_UNTIL
     while True:
-        step = max(every, point // 10)
+        step = max(every, point // 5)
         if point + step > n:
             return point
         point += step

@@ -29,25 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..space import Space
-from .base import Searcher, _check_int, config_key, untried_sample
+from .base import Searcher, _check_int, check_number, config_key, untried_sample
 from .encoding import Encoding
 
 FINAL = "final"  # the level of final values of trials that report no resource level
 FAILED, COMPLETED, PAUSED = "failed", "completed", "paused"
 Level = Any  # a resource level (a number) or FINAL
-
-
-def _check_number(name: str, value: Any, low: float, high: float | None,
-                  closed: tuple[bool, bool], what: str) -> float:
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) \
-        and math.isfinite(float(value))
-    if ok:
-        v = float(value)
-        ok = (v >= low if closed[0] else v > low) and \
-            (high is None or (v <= high if closed[1] else v < high))
-    if not ok:
-        raise ValueError(f"{name} must be {what}, got {name}={value!r}")
-    return float(value)
 
 
 class KDESearcher(Searcher):
@@ -65,13 +52,13 @@ class KDESearcher(Searcher):
         if not self.space.unit_names:
             raise ValueError("kde has nothing to model: every hyperparameter of the space is "
                              "fixed; give at least one a range or choices")
-        self.gamma = _check_number("gamma", gamma, 0.0, 1.0, (False, False),
+        self.gamma = check_number("gamma", gamma, 0.0, 1.0, (False, False),
                                    "a number in (0, 1)")
-        self.random_fraction = _check_number("random_fraction", random_fraction, 0.0, 1.0,
+        self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0,
                                              (True, True), "a number in [0, 1]")
-        self.bandwidth_factor = _check_number("bandwidth_factor", bandwidth_factor, 0.0, None,
+        self.bandwidth_factor = check_number("bandwidth_factor", bandwidth_factor, 0.0, None,
                                               (False, False), "a number > 0")
-        self.min_bandwidth = _check_number("min_bandwidth", min_bandwidth, 0.0, None,
+        self.min_bandwidth = check_number("min_bandwidth", min_bandwidth, 0.0, None,
                                            (False, False), "a number > 0")
         self.n_candidates = _check_int("n_candidates", n_candidates, 1)
         d = len(self.space.unit_names)

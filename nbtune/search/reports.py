@@ -37,6 +37,7 @@ class Reports:
     def __init__(self) -> None:
         self.trials: dict[int, _Trial] = {}
         self.first_level: float | None = None  # the resource column is log(level / this)
+        self._rows: tuple | None = None  # rows() as of the last change
 
     def report(self, trial_id: int, config: dict, x: np.ndarray, level: float | None,
                value: float | None) -> bool:
@@ -47,6 +48,7 @@ class Reports:
             level = None
         trial = self.trials.setdefault(trial_id, _Trial(config, x))
         trial.levels[level] = float(value)
+        self._rows = None
         if level is not None and self.first_level is None:
             self.first_level = float(level)
         return True
@@ -54,6 +56,7 @@ class Reports:
     def fail(self, trial_id: int, config: dict, x: np.ndarray) -> None:
         """The trial failed: it counts as the worst value held, at its last level."""
         self.trials.setdefault(trial_id, _Trial(config, x)).failed = True
+        self._rows = None
 
     def levels_of(self, trial: _Trial) -> list[float | None]:
         """The trial's levels that make rows: the first of each base-3 bin, and the last."""
@@ -72,6 +75,8 @@ class Reports:
 
     def rows(self) -> tuple[list[int], list[float | None], list[float | None]]:
         """(trials, levels, values) of every row; a failed trial's last row has value None."""
+        if self._rows is not None:
+            return self._rows
         trials, levels, values = [], [], []
         for tid, trial in self.trials.items():
             kept = self.levels_of(trial)
@@ -86,7 +91,8 @@ class Reports:
                     trials.append(tid)
                     levels.append(None)
                     values.append(None)
-        return trials, levels, values
+        self._rows = (trials, levels, values)
+        return self._rows
 
     def __len__(self) -> int:
         return len(self.rows()[0])
