@@ -40,7 +40,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
              n_workers: int = 4, n_trials: int | str | None = None, max_time: float | None = None,
              target: float | None = None, max_resource: float | None = None,
              seed: int | None = None, start_overhead: float = 0.0, checkpoints: bool = True,
-             failure_rate: float = 0.0, retries: int = 1,
+             failure_rate: float = 0.0, retries: int = 1, restrict: bool = True,
              points_to_evaluate: list[dict] | None = None, study: str | None = None,
              storage: str | os.PathLike | None = None, observers: Iterable[Observer] = (),
              warm_start: Study | str | None = None, **scheduler_options: Any) -> Study:
@@ -55,7 +55,10 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     :func:`nbtune.tune`; ``metric`` and ``mode`` are the table's (given, they must match it). ``max_time`` is in simulated
     seconds. ``checkpoints=False``: a paused trial resumes from its first level (counted again).
     ``failure_rate``: the chance that a submission's worker dies (the trial is retried ``retries``
-    times). Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers
+    times). ``restrict`` (a table's default): the searcher suggests only the table's configs,
+    each once while some are left (:meth:`Searcher.restrict`), so no two trials share a row and a
+    model-based searcher is not charged for the table's gaps; ``restrict=False`` looks each
+    suggestion up by nearest neighbour instead. Returns a normal :class:`Study`; its times are simulated seconds from 0. Observers
     get the same events as in a real study; ``info["clock"]()`` in ``study_started`` is the
     simulated time of the event being observed. ``searcher_options`` and ``warm_start`` (a
     :class:`Study`, or a study name in ``storage``) as in :func:`nbtune.tune`.
@@ -84,6 +87,8 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     metric, mode, resource = box.metric, box.mode, box.resource
     search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
                            mode=mode, **dict(searcher_options or {}))
+    if restrict and getattr(box, "configs", None):
+        search.restrict(box.configs)
     sched = _scheduler(scheduler, box, scheduler_options)
     sched.setup(metric, mode, resource, seed=search.seed, space=space)
     n_trials = _trial_count(n_trials, search, sched) if auto else n_trials

@@ -357,3 +357,27 @@ def test_trials_no_worker_started_when_the_study_ends_are_withdrawn_as_in_the_re
 def test_an_unreachable_target_is_fine_beside_another_end():
     study = nbtune.simulate(BOX, target=0.99, max_time=50, n_workers=2, seed=0)
     assert study.stop_reason == "max_time"
+
+
+@pytest.mark.parametrize("searcher", ["random", "bayesopt", "kde"])
+def test_on_a_table_each_searcher_suggests_the_tables_own_configs_each_once(searcher):
+    table = nbtune.sim.load_table("digits-mlp")
+    study = nbtune.simulate(table, searcher=searcher, scheduler="asha", n_workers=4,
+                            n_trials=40, seed=1)
+    rows = [table.row(t.config) for t in study.trials]
+    assert len(set(rows)) == len(rows) == 40  # no two trials share a row
+    assert all(t.config == table.configs[i] for t, i in zip(study.trials, rows))
+    # restrict=False: suggestions are looked up by nearest neighbour, and may share a row
+    loose = nbtune.simulate(table, searcher=searcher, scheduler="asha", n_workers=4,
+                            n_trials=40, seed=1, restrict=False)
+    assert any(t.config not in table.configs for t in loose.trials)
+
+
+def test_a_restricted_searcher_repeats_only_once_every_allowed_config_ran():
+    space = nbtune.Space({"x": nbtune.uniform(0.0, 1.0)})
+    searcher = nbtune.RandomSearcher(space, seed=0)
+    searcher.restrict([{"x": 0.1}, {"x": 0.5}, {"x": 0.9}])
+    first = [searcher.suggest(i)["x"] for i in range(3)]
+    assert sorted(first) == [0.1, 0.5, 0.9]
+    assert searcher.unused_allowed() == []
+    assert searcher.suggest(3)["x"] in (0.1, 0.5, 0.9)

@@ -108,11 +108,41 @@ class Searcher:
         """Config for trial `index` (0-based), or None when the searcher is exhausted."""
         index = _check_int("index", index, 0)
         if index < len(self.points_to_evaluate):
-            return copy.deepcopy(self.points_to_evaluate[index])
+            return self._snap(copy.deepcopy(self.points_to_evaluate[index]))
         limit = self.max_trials
         if limit is not None and index >= limit:
             return None
-        return self._suggest(index)
+        return self._snap(self._suggest(index))
+
+    def restrict(self, configs: list[dict]) -> None:
+        """Suggest only among ``configs`` from now on, each once while some are left (the
+        simulator restricts a searcher to its table's configs, so a suggestion is a config the
+        table measured, not its nearest neighbour, and two suggestions never share a row)."""
+        from .encoding import Encoding
+
+        self.allowed = [self.space.complete(c) for c in configs]
+        self._allowed_codes = Encoding(self.space).encode_all(self.allowed)
+        self._allowed_free = np.ones(len(self.allowed), dtype=bool)
+
+    def unused_allowed(self) -> list[int] | None:
+        """Indices of the allowed configs not suggested yet (None: not restricted)."""
+        if getattr(self, "allowed", None) is None:
+            return None
+        return [int(i) for i in np.flatnonzero(self._allowed_free)]
+
+    def _snap(self, config: dict | None) -> dict | None:
+        """``config`` itself, or when restricted, the nearest allowed config not suggested yet
+        in the unit-cube encoding (the nearest of all once every one was)."""
+        if config is None or getattr(self, "allowed", None) is None:
+            return config
+        from .encoding import Encoding
+
+        distance = ((self._allowed_codes - Encoding(self.space).encode(config)) ** 2).sum(axis=1)
+        if self._allowed_free.any():
+            distance = np.where(self._allowed_free, distance, np.inf)
+        i = int(np.argmin(distance))
+        self._allowed_free[i] = False
+        return copy.deepcopy(self.allowed[i])
 
     def _suggest(self, index: int) -> dict | None:
         """Config for an index past points_to_evaluate and below max_trials."""

@@ -184,15 +184,19 @@ class BayesOptSearcher(Searcher):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gp.fit(X, y)
-            units = self._candidates(rng, top)
-            candidates = self.encoding.encode_units(units)
+            free = self.unused_allowed()
+            if free:  # restricted (a simulator's table): score every config not run yet
+                units, candidates = None, self._allowed_codes[free]
+            else:
+                units = self._candidates(rng, top)
+                candidates = self.encoding.encode_units(units)
             if X.shape[1] > self.encoding.width:
                 column = self._reports.resource(levels + [at])[-1]
-                candidates = np.hstack([candidates, np.full((len(units), 1), column)])
+                candidates = np.hstack([candidates, np.full((len(candidates), 1), column)])
             mean, std = gp.predict(candidates, return_std=True)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
         for i in np.argsort(-score, kind="stable"):
-            config = self.space.from_unit(units[i])
+            config = self.allowed[free[i]] if free else self.space.from_unit(units[i])
             if _key(config) not in self._tried:
                 return config
         return self._random(rng)
