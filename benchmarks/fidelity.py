@@ -89,8 +89,11 @@ def main() -> None:
             wait_idle(client)
             overhead = statistics.median(trace.waits)
             sim_trace = SimTrace()
+            # restrict=False: the simulation draws the real run's configs (same searcher, same
+            # seed) and looks each up by nearest neighbour, so the two runs differ only in time
             sim = nbtune.simulate(table, n_workers=2, max_time=args.budget, seed=seed,
-                                  start_overhead=overhead, observers=[sim_trace], **OPTIONS)
+                                  start_overhead=overhead, observers=[sim_trace],
+                                  restrict=False, **OPTIONS)
             sim_epochs = sum(len(t.reports) for t in sim.trials)
             # the pace this machine gave the real run, against the table's: the simulated
             # budget that trains as many epochs as the real run did
@@ -98,7 +101,7 @@ def main() -> None:
             paced_trace = SimTrace()
             paced = nbtune.simulate(table, n_workers=2, max_time=args.budget * scale, seed=seed,
                                     start_overhead=overhead * scale, observers=[paced_trace],
-                                    **OPTIONS)
+                                    restrict=False, **OPTIONS)
             paced_to = paced_trace.time_to(args.target)
             rows.append((seed, overhead, real.scheduler.rung_counts(), trace.time_to(args.target),
                          sim.scheduler.rung_counts(), sim_trace.time_to(args.target),
