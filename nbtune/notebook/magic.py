@@ -13,7 +13,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, Unicode
 
-from ..live import in_notebook
+from ..tracker import in_notebook
 from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed

@@ -16,7 +16,7 @@ import numpy as np
 
 from nbtune import space as S
 
-from ..live import inside_output_widget
+from ..tracker import inside_output_widget
 from .cell import replace_space_lines
 from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
                          row_errors, rows_from_cell, rows_from_space, show_value)

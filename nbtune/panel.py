@@ -1,0 +1,178 @@
+"""The live widget panel of a running study in a notebook: header, progress bar, top-trials
+table, learning curves and the trials' output; when the study ends it is complemented by the
+study's static summary (an HTML table and a PNG), which a saved notebook keeps where widgets do
+not render.
+"""
+from __future__ import annotations
+
+import html
+import time
+from typing import TYPE_CHECKING
+
+from . import trial as T
+from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
+from .tally import Tally
+from .tracker import _IN_OUTPUT_WIDGET, CURVES, Tracker
+
+if TYPE_CHECKING:
+    from .live import StartingNotice
+
+
+class LivePanel(Tracker):
+    """The notebook panel: header, progress, counts, best, top trials, curves, rungs, warnings,
+    failed trials, the trials' output (and, with ``show_output``, its stream).
+
+    When the study ends, the panel's place in the notebook is given to the study's static
+    summary and its widgets are closed: a saved notebook, reopened, shows the summary, never a
+    widget whose model is gone."""
+
+    def __init__(self, *args, plot_interval: float = 2.0, top: int = 8, **kwargs):
+        import ipywidgets as w
+
+        from . import plots  # noqa: F401  matplotlib now, not in an interrupt's cleanup
+
+        super().__init__(*args, **kwargs)
+        self.plot_interval, self.top = plot_interval, top
+        self.tally = Tally(self.study, max(CURVES, top))
+        self._last_plot, self._plotted_reports, self._plot_cost = 0.0, -1, 0.0
+        self.header = w.HTML()
+        self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
+        self.label = w.HTML()
+        self.counts_html = w.HTML()
+        self.best_html = w.HTML()
+        self.table = w.HTML()
+        self.rungs_html = w.HTML()
+        # hidden until there is a curve to draw (an empty image shows as a broken one)
+        self.curves = w.Image(format="png", layout=w.Layout(max_width="640px", display="none"))
+        self.warnings_html = w.HTML()
+        self.errors = w.HTML()
+        self.outputs = w.HTML()
+        self.stream = w.HTML(layout=w.Layout(display=None if self.show_output else "none"))
+        self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
+                              self.best_html, self.table, self.curves, self.rungs_html,
+                              self.warnings_html, self.errors, self.outputs, self.stream])
+        self.parts = {"panel": self.widget, "header": self.header, "bar": self.bar,
+                      "label": self.label, "counts": self.counts_html, "best": self.best_html,
+                      "table": self.table, "curves": self.curves, "rungs": self.rungs_html,
+                      "warnings": self.warnings_html, "errors": self.errors,
+                      "outputs": self.outputs, "stream": self.stream}
+        for name, part in self.parts.items():
+            part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
+        self._warned_drawn = -1
+        self.handle = None
+        self.in_widget = False
+
+    def show(self, notice: StartingNotice | None = None) -> None:
+        """Display the panel in the current output (in the place of ``notice``, the line shown
+        while the cluster started), under a display id its summary takes over."""
+        from IPython.display import display
+
+        self.in_widget = _IN_OUTPUT_WIDGET.get()
+        if self.in_widget:
+            display(self.widget)
+        elif notice is not None and notice.handle is not None:
+            self.handle, notice.handle = notice.handle, None
+            self.handle.update(self.widget)
+        else:
+            self.handle = display(self.widget, display_id=True)
+
+    def draw(self) -> None:
+        study, info = self.study, self.info
+        link = info.get("cluster")
+        cluster = f' · <a href="{html.escape(link)}" target="_blank">Dask dashboard</a>' \
+            if link else ""
+        self.header.value = (f"<b>nbtune study {html.escape(study.name)}</b> · "
+                             f"{html.escape(searcher_text(study))} · "
+                             f"{html.escape(str(info.get('scheduler', '')))} scheduler{cluster}")
+        fraction, label = self.progress()
+        self.bar.value, self.label.value = fraction, html.escape(label)
+        counts = self.counts()
+        busy = counts.get(T.RUNNING, 0)
+        slots = self.concurrency() if callable(self.concurrency) else self.concurrency
+        workers = f" · {busy}/{slots} slots busy" if slots else ""
+        self.counts_html.value = " · ".join(f"{n} {s}" for s, n in counts.items()) + workers
+        self.best_html.value = html.escape(self.best_line())
+        tally = self.live()
+        self.table.value = self.table_html(tally)
+        rungs = getattr(getattr(study, "scheduler", None), "rung_counts", None)
+        if callable(rungs):
+            self.rungs_html.value = "trials recorded per rung: " + ", ".join(
+                f"{level}: {n}" for level, n in rungs().items())
+        if tally is None:
+            self.warnings_html.value = warnings_html(study)
+            self.outputs.value = outputs_html(study)
+        else:
+            if tally.warned_version != self._warned_drawn:  # every trial may have warnings
+                self._warned_drawn = tally.warned_version
+                self.warnings_html.value = warnings_html(study, tally.warned.values())
+            self.outputs.value = outputs_html(study, list(tally.wrote.values()))
+        self.errors.value = self.errors_html(tally)
+        if self.show_output:
+            self.stream.value = ("<pre style=\"max-height:16em;overflow:auto;margin:0\">"
+                                 + html.escape("\n".join(list(self.lines))) + "</pre>")
+        self._draw_curves()
+
+    def table_html(self, tally: Tally | None = None) -> str:
+        """The top trials, best first: rank, trial, metric, resource reached, state, one column
+        per hyperparameter; the ranking rule is its caption (``tally``: ranked among its
+        candidates, while the study runs)."""
+        if tally is None:
+            return table_html(self.study, self.top, css="nbtune-live-top")
+        return table_html(self.study, self.top, css="nbtune-live-top",
+                          among=tally.candidates(), unfinished=tally.unfinished_ranked())
+
+    def errors_html(self, tally: Tally | None = None) -> str:
+        """Failed trials, each a one-line summary that expands to its traceback on a click."""
+        return errors_html(self.study, None if tally is None else tally.failed)
+
+    def _draw_curves(self, force: bool = False) -> None:
+        now = time.monotonic()
+        # a PNG of the curves costs far more than the rest of a redraw: its pace follows its
+        # cost, so that it takes at most ~3% of the study's time (and of the loop's GIL)
+        wait = max(self.plot_interval, 30 * self._plot_cost)
+        if not force and (self.reports == self._plotted_reports or now - self._last_plot < wait):
+            return
+        self._last_plot, self._plotted_reports = now, self.reports
+        from .plots import to_png
+
+        tally = self.live()  # the best CURVES trials are among its candidates
+        try:
+            figure = self.study.plot.learning_curves(
+                top=CURVES, among=None if tally is None else tally.candidates())
+        except ValueError:  # no curve to draw yet
+            return
+        self.curves.value = to_png(figure, dpi=80)
+        self.curves.layout.display = None
+        self._plot_cost = time.monotonic() - now
+
+    @property
+    def curve_data(self) -> dict[int, list[tuple[float, float]]]:
+        """Each trial's (resource, metric) points as reported, for every trial that reported."""
+        resource = self.study.settings.get("resource", "epoch")
+        return {t.id: [(r[resource], r[self.study.metric]) for r in t.reports
+                       if T.is_finite_number(r.get(resource))
+                       and T.is_finite_number(r.get(self.study.metric))]
+                for t in list(self.study.trials) if t.reports}
+
+    def finish(self) -> None:
+        with self._lock:
+            self.redraws += 1
+            try:  # the last frame holds every report before the label says "ended"
+                self._draw_curves(force=True)
+                self.draw()
+            except Exception:
+                pass
+        if self.handle is not None:  # the panel's place now holds the summary; no widget left
+            self.handle.update(self.study.summary())
+            self.close()
+        elif self.in_widget:
+            from IPython.display import display
+
+            display(self.study.summary())
+
+    def close(self) -> None:
+        """Close the panel's widgets (their models leave the notebook)."""
+        for part in self.parts.values():
+            part.close()
+        for child in self.widget.children:
+            child.close()

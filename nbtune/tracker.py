@@ -1,0 +1,259 @@
+"""What a study's views share: an observer that keeps the live tally and redraws on a timer.
+
+An event only marks the view stale (constant cost, in the loop's thread); a timer thread redraws a
+stale view at most every ``interval`` seconds, whatever the rate of reports. `TextProgress` is
+the view outside a notebook (one line on a stream); the widget panel is in ``panel.py``.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from . import trial as T
+from .ranking import duration_text, fmt, pace_text
+from .contract.events import Observer
+from .run.output import warning_key
+from .tally import QUEUED, Tally
+STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
+               T.PENDING)
+STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
+CURVES = 50  # trials whose learning curves the panel draws: the best ones
+
+
+_IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
+
+
+@contextlib.contextmanager
+def inside_output_widget():
+    """Panels shown within go into an ipywidgets ``Output`` widget (the space editor's), which
+    ignores display-id updates: such a panel stays when its study ends, the summary below it."""
+    token = _IN_OUTPUT_WIDGET.set(True)
+    try:
+        yield
+    finally:
+        _IN_OUTPUT_WIDGET.reset(token)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where widgets can render)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class Tracker(Observer):
+    """What every view shows, computed from the study's trials when a redraw asks for it.
+
+    With ``show_output`` the lines the trials write are kept (the last :data:`STREAM_LINES`),
+    each prefixed with its trial's id; a warning is kept once per study, where it first showed.
+    """
+
+    writes_lines = False  # a view that writes each line once (a terminal) drains ``fresh``
+
+    def __init__(self, study, n_trials: int | None = None, max_time: float | None = None,
+                 concurrency: int | Callable[[], int] | None = None, interval: float = 0.25,
+                 show_output: bool = False):
+        self.study, self.n_trials, self.max_time = study, n_trials, max_time
+        self.concurrency, self.interval = concurrency, interval
+        self.show_output = show_output
+        self.lines: deque[str] = deque(maxlen=STREAM_LINES)  # the stream, prefixed
+        self.fresh: deque[str] = deque()  # lines not written yet by a view that writes them
+        self._warned: set[tuple[str, str]] = set()
+        self.info: dict[str, Any] = {}
+        self.started = time.time()
+        self.reports = 0  # events seen, for the redraw-to-report ratio
+        self.redraws = 0
+        self.finished_reason: str | None = None
+        self.finished_at: float | None = None
+        self._stale = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.tally = Tally(study, CURVES)  # what a redraw looks at: the trials that changed
+
+    # -- events: constant cost ---------------------------------------------------------
+    def study_started(self, info):
+        self.info, self.started = dict(info), time.time()
+        self._thread = threading.Thread(target=self._redraw_loop, daemon=True,
+                                        name=f"nbtune-live-{info.get('study')}")
+        self._thread.start()
+
+    def trial_created(self, trial):
+        self.tally.touch(trial)
+        self._stale.set()
+
+    def trial_started(self, trial):
+        self.tally.touch(trial)
+        self._stale.set()
+
+    def trial_reported(self, trial, report):
+        self.reports += 1
+        self.tally.touch(trial)
+        self._stale.set()
+
+    def trial_output(self, trial, text, warnings):
+        self.tally.touch(trial)
+        if self.show_output:
+            for line in text.splitlines():
+                self._keep(f"[trial {trial.id}] {line}")
+            for record in warnings:
+                key = warning_key(record)
+                if key not in self._warned:  # once per study: every trial may raise it
+                    self._warned.add(key)
+                    self._keep(f"[trial {trial.id}] {record['category']}: {record['message']} "
+                               "(a warning: shown once, counted in the summary)")
+        self._stale.set()
+
+    def _keep(self, line: str) -> None:
+        self.lines.append(line)
+        if self.writes_lines:
+            self.fresh.append(line)
+
+    def trial_finished(self, trial):
+        self.tally.touch(trial)
+        self._stale.set()
+
+    def trial_withdrawn(self, trial):
+        self.tally.withdraw(trial)
+        self._stale.set()
+
+    def study_finished(self, reason):
+        self.finished_at = time.time()
+        self._done.set()
+        self._stale.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self.finished_reason = reason  # only now: the label says "ended" after the last frame
+        self.finish()
+
+    # -- redraws -------------------------------------------------------------------------
+    def _redraw_loop(self) -> None:
+        while not self._done.is_set():
+            self._stale.wait(timeout=1.0)  # a clock tick a second even without events
+            if self._done.is_set():
+                break
+            self._stale.clear()
+            self._redraw()
+            self._done.wait(self.interval)
+
+    def _redraw(self) -> None:
+        with self._lock:
+            self.redraws += 1
+            try:
+                self.draw()
+            except Exception:  # a view must never break the study
+                pass
+
+    def draw(self) -> None:
+        """Bring the view up to date (overridden by the views)."""
+
+    def finish(self) -> None:
+        """The study ended: the last redraw and the summary (overridden by the views)."""
+        self._redraw()
+
+    # -- what the views show ---------------------------------------------------------------
+    def live(self) -> Tally | None:
+        """The tally, brought up to date, while the study runs; None for the last frame, which
+        is drawn from all the trials."""
+        if self.finished_reason is not None:
+            return None
+        self.tally.update()
+        return self.tally
+
+    def counts(self) -> dict[str, int]:
+        """Trials per state (running ones not started yet count as queued), in a fixed order,
+        zero counts left out."""
+        tally = self.live()
+        if tally is not None:
+            seen = tally.counts
+        else:
+            seen = {}
+            for t in list(self.study.trials):
+                state = QUEUED if t.state == T.RUNNING and t.started is None else t.state
+                seen[state] = seen.get(state, 0) + 1
+        return {s: seen[s] for s in STATE_ORDER if seen.get(s)}
+
+    def elapsed(self) -> float:
+        """Seconds the study has run, as the study itself counts them."""
+        elapsed = getattr(self.study, "elapsed", None)
+        return elapsed if elapsed is not None else (self.finished_at or time.time()) - self.started
+
+    def progress(self) -> tuple[float, str]:
+        """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
+        the pace (trials per minute, median trial duration)."""
+        elapsed = self.elapsed()
+        tally = self.live()
+        if tally is not None:
+            done, known = tally.done(), (None, None)
+            if tally.durations and elapsed:
+                known = (len(tally.durations) / (elapsed / 60.0), tally.median_duration())
+        else:
+            done, known = sum(1 for t in list(self.study.trials) if t.state in T.FINISHED), None
+        fractions, label = [], f"{len(self.study.trials)} trials"
+        if self.n_trials:
+            fractions.append(done / self.n_trials)
+            label = f"{done}/{self.n_trials} trials"
+        if self.max_time:
+            fractions.append(elapsed / self.max_time)
+        fraction = min(1.0, max(fractions, default=0.0))
+        speed = pace_text(self.study, known)
+        speed = f" · {speed}" if speed else ""
+        if self.finished_reason is not None:
+            return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
+        left = ""
+        if fraction > 0 and fractions:
+            left = f" · ~{duration_text(elapsed * (1 - fraction) / fraction)} left"
+        return fraction, f"{label} · {duration_text(elapsed)} elapsed{left}{speed}"
+
+    def best_line(self) -> str:
+        """The best value so far and its config, as text."""
+        tally = self.live()
+        best = self.study.best if tally is None else tally.best
+        if best is None:
+            return "no completed trial yet"
+        config = ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
+                           for k, v in best.config.items())
+        return f"best {self.study.metric} = {best.value:.6g} (trial {best.id}: {config})"
+
+
+class TextProgress(Tracker):
+    """One progress line on a terminal (rewritten in place), and a plain summary at the end.
+
+    With ``show_output`` the trials' lines are written above the progress line as they come."""
+
+    writes_lines = True
+
+    def __init__(self, *args, stream=None, **kwargs):
+        kwargs.setdefault("interval", 1.0)
+        super().__init__(*args, **kwargs)
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = getattr(self.stream, "isatty", lambda: False)()
+
+    def line(self) -> str:
+        """The progress line: trials, elapsed, counts, best."""
+        _, label = self.progress()
+        counts = " ".join(f"{n} {s}" for s, n in self.counts().items())
+        return f"nbtune {self.study.name}: {label} | {counts} | {self.best_line()}"
+
+    def _write_fresh(self) -> None:
+        lines = []
+        while self.fresh:
+            lines.append(self.fresh.popleft())
+        if lines:
+            self.stream.write(("\r\x1b[2K" if self.live else "") + "\n".join(lines) + "\n")
+
+    def draw(self) -> None:
+        self._write_fresh()
+        if self.live:
+            self.stream.write("\r\x1b[2K" + self.line()[:200])
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self._redraw()
+        self._write_fresh()
+        self.stream.write(("\n" if self.live else "") + str(self.study.summary()) + "\n")
+        self.stream.flush()
