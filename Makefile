@@ -72,6 +72,13 @@ tables: $(STAMP)
 bench-sim: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py
 
+# bayesopt (FIFO and ASHA) against random search's, in simulated time (about an hour)
+.PHONY: bench-sim-models
+bench-sim-models: $(STAMP)
+	nice -n 19 $(PY) benchmarks/simulated.py --models --workers 2,8,32 --seeds 10 \
+		--methods "random (fifo),asha stopping,bayesopt (fifo),bayesopt+asha" \
+		--figures benchmarks/figures/models
+
 # The JupyterLab extension that lets the space editor's Apply write its cell. Its built files
 # (nbtune/labextension/) are committed, so nothing else needs Node.js; this rebuilds them from
 # labextension/src with node and the jlpm of the installed JupyterLab.

@@ -6,7 +6,9 @@ random searcher; BOHB's KDE searcher with ASHA (stopping) ("kde+asha"); and, whe
 (``make peers-env``, then ``.venv-peers/bin/python benchmarks/simulated.py``), Optuna's TPESampler
 seeded with the study's seed, with ASHA ("optuna-tpe+asha"), up to 32 workers only (Optuna's
 TPE costs about 70 ms a suggestion once a study holds 2,500 trials: minutes a study at 256).
-``--methods`` runs some of them (names as printed, comma-separated).
+``--methods`` runs some of them (names as printed, comma-separated). ``--models`` adds the
+model-based searchers: ``bayesopt`` with FIFO and with ASHA (stopping), up to 32 workers
+(``make bench-sim-models``: tens of seconds a study, so fewer seeds).
 
 Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
 and 20 seeds. The budget is simulated time, counted in full curves: with C the median seconds one
@@ -66,7 +68,15 @@ def methods(max_t: int) -> dict[str, dict]:
             "sync hyperband": {"scheduler": "hyperband"},
             "median": {"scheduler": "median"},
             "kde+asha": {"searcher": "kde", "scheduler": "asha"},
-            **(peers if optuna_imports() else {})}
+            **(peers if optuna_imports() else {}),
+            **{name: {**options, "model": True} for name, options in MODELS.items()}}
+
+
+# bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every config of
+# the table scored): seconds to a minute a study, so these run only with --models
+# (``make bench-sim-models``), up to 32 workers
+MODELS = {"bayesopt (fifo)": {"searcher": "bayesopt", "scheduler": None, "max_workers": 32},
+          "bayesopt+asha": {"searcher": "bayesopt", "scheduler": "asha", "max_workers": 32}}
 
 
 class BestSeen(nbtune.Observer):
@@ -115,6 +125,8 @@ def main() -> None:
     parser.add_argument("--workers", default="2,8,32,256")
     parser.add_argument("--figures", default=str(HERE / "figures"))
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--models", action="store_true",
+                        help="also the model-based methods of MODELS (minutes a cell)")
     args = parser.parse_args()
     wanted = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
@@ -137,7 +149,8 @@ def main() -> None:
             for method, options in methods(table.max_t).items():
                 options = dict(options)
                 if (wanted is not None and method not in wanted) \
-                        or w > options.pop("max_workers", w):
+                        or w > options.pop("max_workers", w) \
+                        or (options.pop("model", False) and not args.models):
                     continue
                 curves, times = [], []
                 for seed in range(args.seeds):

@@ -113,6 +113,22 @@ def test_a_trial_that_cannot_be_halted_keeps_the_next_study_off_its_worker(clust
     assert wait_until(lambda: not held_workers(cluster_client).workers(), timeout=30)
 
 
+def test_a_held_trial_whose_end_went_unheard_is_checked_and_forgotten(cluster_client, capsys):
+    """The notebook missed the worker's word that a held trial ended (it came before anyone
+    listened): the next study asks the workers, forgets it, and uses every worker."""
+    held = held_workers(cluster_client)
+    worker = sorted(worker_addresses(cluster_client))[0]
+    held.add("gone", {worker: [{"trial": 3, "execution": "never-ran"}]}, prefix="nbtune-gone")
+    assert held.workers() == {worker}
+    study = nbtune.tune(lambda c: time.sleep(0.2) or c["x"], {"x": nbtune.uniform(0, 1)},
+                        n_trials=6, cluster=cluster_client, storage=None, progress=False,
+                        max_time=60)
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 6
+    assert not held.workers()
+    assert "still runs" not in capsys.readouterr().out
+    assert worker in {t.worker for t in study.trials}
+
+
 def swallows_halts(config):
     """Catches everything, TrialHalted included, for a minute: only a restart ends it."""
     end = time.time() + 60

@@ -130,7 +130,15 @@ async def halt_and_wait(prefix: str, wait: float = 0.5) -> list[dict[str, Any]]:
         return [{"trial": _alive[key], "execution": key[1]} for key in left]
 
 
-HALT_WAIT = 0.5  # seconds a halted trial has to leave before it counts as held
+HALT_WAIT = 2.0  # seconds a halted trial has to leave before it counts as held: an epoch that
+# is mid-way in compiled code when the study ends returns to Python well within it
+
+
+def still_running(executions: list[list[str]]) -> list[list[str]]:
+    """Which of ``executions`` ((study prefix, execution) pairs) still run in this process: run
+    on a worker by the notebook, to check what it holds for held before it trusts it."""
+    with _lock:
+        return [list(key) for key in map(tuple, executions) if key in _alive]
 
 
 def halt_study(client: Any, prefix: str, wait: float = HALT_WAIT

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .halt import HELD_TOPIC
+from .halt import HELD_TOPIC, still_running
 
 RESTART_AFTER = 10.0  # seconds before nbtune's own cluster restarts a worker a held trial keeps
 
@@ -32,6 +32,7 @@ class HeldTrial:
     trial: int
     execution: str
     since: float
+    prefix: str = ""  # the study's run prefix on the workers
 
     def describe(self) -> str:
         """One phrase for the user: which trial keeps which worker."""
@@ -46,6 +47,7 @@ class HeldWorkers:
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], HeldTrial] = {}  # (worker, execution) -> trial
         self._subscribed = False
+        self._subscribe()  # before any halt: a trial that leaves just after it is heard of
 
     def _subscribe(self) -> None:
         if not self._subscribed:
@@ -59,16 +61,39 @@ class HeldWorkers:
             with self._lock:
                 self._held.pop((msg.get("worker"), msg.get("execution")), None)
 
-    def add(self, study: str, answers: dict[str, list[dict[str, Any]]]) -> list[HeldTrial]:
-        """Record what a halt answered (worker -> trials that did not stop); returns them."""
+    def add(self, study: str, answers: dict[str, list[dict[str, Any]]],
+            prefix: str = "") -> list[HeldTrial]:
+        """Record what a halt of run ``prefix`` answered (worker -> trials that did not stop);
+        returns them."""
         self._subscribe()
         now = time.time()
-        new = [HeldTrial(worker, study, int(t.get("trial", -1)), str(t.get("execution")), now)
+        new = [HeldTrial(worker, study, int(t.get("trial", -1)), str(t.get("execution")), now,
+                         prefix)
                for worker, trials in sorted(answers.items()) for t in trials]
         with self._lock:
             for held in new:
                 self._held[(held.worker, held.execution)] = held
         return new
+
+    def recheck(self) -> None:
+        """Ask the workers which held trials still run, and forget the others (an end whose
+        event was lost, or came while nobody listened)."""
+        by_worker: dict[str, list[list[str]]] = {}
+        for held in self.trials():
+            by_worker.setdefault(held.worker, []).append([held.prefix, held.execution])
+        for worker, keys in by_worker.items():
+            try:
+                alive = self.client.run(still_running, keys, workers=[worker],
+                                        on_error="ignore").get(worker)
+            except Exception:  # unreachable: keep it held until it answers or leaves
+                continue
+            if not isinstance(alive, list):
+                continue
+            alive_keys = {tuple(k) for k in alive}
+            with self._lock:
+                for prefix, execution in keys:
+                    if (prefix, execution) not in alive_keys:
+                        self._held.pop((worker, execution), None)
 
     def trials(self) -> list[HeldTrial]:
         """The held trials now, oldest first."""

@@ -386,7 +386,7 @@ class Loop(Dispatch):
     def _note_held(self, answers: dict[str, list[dict]]) -> None:
         """Trials the halt could not stop keep their workers: keep new trials off those, say so,
         and restart them later where the study asked for it."""
-        new = self.held.add(self.settings.study, answers)
+        new = self.held.add(self.settings.study, answers, self.prefix)
         if not new:
             return
         restart = self.settings.restart_held
@@ -454,6 +454,8 @@ class Loop(Dispatch):
                                    if hasattr(self._futures, "thread_condition") else self.wake)
         try:
             self._replay()
+            if self.held.trials():
+                self.held.recheck()  # an end may have gone unheard
             held = self.held.trials()
             if held:
                 print(held_note(held))
