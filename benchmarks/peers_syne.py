@@ -9,6 +9,8 @@ the record peers.py measures from, as for the other methods.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import time
@@ -46,7 +48,7 @@ def run(method: str, task: str, space: dict[str, tuple], seed: int, budget: floa
 
     import peers_tasks
 
-    logging.getLogger("syne_tune").setLevel(logging.WARNING)
+    logging.getLogger("syne_tune").setLevel(logging.ERROR)
     log_dir = os.path.join(folder, f"syne-{method}-{task}-{seed}")
     os.makedirs(log_dir)
     os.environ.update({LOG_DIR: log_dir, DATA: data_path, TASK: task,
@@ -64,8 +66,12 @@ def run(method: str, task: str, space: dict[str, tuple], seed: int, budget: floa
                   sleep_time=0.5, max_failures=1000, results_update_interval=budget + 60,
                   print_update_interval=budget + 60, save_tuner=False,
                   tuner_name=f"peers-{method}-{task}-{seed}")
+    out = io.StringIO()  # Syne Tune prints a line per trial event: shown only if one failed
     t0 = time.time()
-    tuner.run()
+    with contextlib.redirect_stdout(out):
+        tuner.run()
+    if tuner.tuning_status.num_trials_failed:
+        print(out.getvalue())
     points = []
     for name in os.listdir(log_dir):
         with open(os.path.join(log_dir, name)) as f:
