@@ -48,6 +48,7 @@ def _worker(task: str, space: dict, data_path: str, storage_path: str, study_nam
         sampler=optuna.samplers.TPESampler(seed=seed * 1000 + index),
         pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_t,
                                               reduction_factor=3))
+    peers_tasks.warm()
     ready.set()
     go.wait()
     deadline = float(start.value)

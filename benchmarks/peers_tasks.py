@@ -22,6 +22,13 @@ TARGET = {"sgd-mlp": 0.80, "hgb": 0.87}
 HIDDEN = {"32": (32,), "64": (64,), "128": (128,), "64-64": (64, 64)}  # as tasks.HIDDEN
 
 
+def warm() -> None:
+    """Import the models' modules (about 2 s on a busy core): a long-lived worker does it before
+    the study's clock starts."""
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.neural_network  # noqa: F401
+
+
 def make_data(task: str) -> dict[str, np.ndarray]:
     """The task's data as tasks.py makes it (standardised, 25% stratified validation split)."""
     import tasks
