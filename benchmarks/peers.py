@@ -203,7 +203,10 @@ def main() -> None:
     parser.add_argument("--tasks", default="sgd-mlp,hgb")
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds takes integers separated by commas, got {args.seeds!r}")
     methods, task_names = args.methods.split(","), args.tasks.split(",")
     for given, known, what in ((methods, METHODS, "methods"),
                                (task_names, list(SPACES), "tasks")):
@@ -225,11 +228,10 @@ def main() -> None:
                     run = run_one(client, method, task, seed, args.budget, args.workers,
                                   paths[task], datas[task], folder)
                     results[task][method].append(run)
-                    target = peers_tasks.TARGET[task]
-                    print(f"seed {seed} {task} {method:22s} best {run.best:.4f}  to {target}: "
-                          f"{_seconds(run.time_to(target))}{'' if run.time_to(target) is None else ' s'}  "
-                          f"trials {run.trials}  "
-                          f"levels {len(run.points)}", flush=True)
+                    to = run.time_to(peers_tasks.TARGET[task])
+                    print(f"seed {seed} {task} {method:22s} best {run.best:.4f}  to "
+                          f"{peers_tasks.TARGET[task]}: {_seconds(to)}{'' if to is None else ' s'}"
+                          f"  trials {run.trials}  levels {len(run.points)}", flush=True)
     for task in task_names:
         print(f"\n### {task}: {args.workers} workers, {args.budget:.0f} s per study, seeds "
               f"{args.seeds}\n")
