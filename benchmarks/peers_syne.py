@@ -67,9 +67,14 @@ def run(method: str, task: str, space: dict[str, tuple], seed: int, budget: floa
                   print_update_interval=budget + 60, save_tuner=False,
                   tuner_name=f"peers-{method}-{task}-{seed}")
     out = io.StringIO()  # Syne Tune prints a line per trial event: shown only if one failed
-    t0 = time.time()
-    with contextlib.redirect_stdout(out):
-        tuner.run()
+    here = os.getcwd()
+    os.chdir(folder)  # its GPU probe writes a file "std.out" into the working directory
+    try:
+        t0 = time.time()
+        with contextlib.redirect_stdout(out):
+            tuner.run()
+    finally:
+        os.chdir(here)
     if tuner.tuning_status.num_trials_failed:
         print(out.getvalue())
     points = []
