@@ -88,7 +88,9 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
                            mode=mode, **dict(searcher_options or {}))
     if restrict and getattr(box, "configs", None):
-        search.restrict(box.configs)
+        allowed = box.allowed(search.space) if hasattr(box, "allowed") else (box.configs, None)
+        if allowed[0]:  # a space narrower than every config of the table: nearest ones instead
+            search.restrict(*allowed)
     sched = _scheduler(scheduler, box, scheduler_options)
     sched.setup(metric, mode, resource, seed=search.seed, space=space)
     n_trials = _trial_count(n_trials, search, sched) if auto else n_trials

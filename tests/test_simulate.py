@@ -381,3 +381,15 @@ def test_a_restricted_searcher_repeats_only_once_every_allowed_config_ran():
     assert sorted(first) == [0.1, 0.5, 0.9]
     assert searcher.unused_allowed() == []
     assert searcher.suggest(3)["x"] in (0.1, 0.5, 0.9)
+
+
+def test_a_narrower_space_restricts_the_searcher_to_the_table_configs_inside_it():
+    table = nbtune.sim.load_table("digits-mlp")
+    name = next(k for k in table.space.unit_names if isinstance(table.space[k], nbtune.loguniform))
+    lo, hi = table.space[name].lo, table.space[name].hi
+    mid = math.exp((math.log(lo) + math.log(hi)) / 2)
+    space = {**{k: table.space[k] for k in table.space}, name: nbtune.loguniform(lo, mid)}
+    study = nbtune.simulate(table, space=space, searcher="random", n_trials=30, n_workers=4,
+                            seed=0)
+    assert all(lo <= t.config[name] <= mid for t in study.trials)
+    assert all(t.config in table.configs for t in study.trials)

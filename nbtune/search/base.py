@@ -114,14 +114,17 @@ class Searcher:
             return None
         return self._snap(self._suggest(index))
 
-    def restrict(self, configs: list[dict]) -> None:
+    def restrict(self, configs: list[dict], codes: np.ndarray | None = None) -> None:
         """Suggest only among ``configs`` from now on, each once while some are left (the
         simulator restricts a searcher to its table's configs, so a suggestion is a config the
-        table measured, not its nearest neighbour, and two suggestions never share a row)."""
+        table measured, not its nearest neighbour, and two suggestions never share a row).
+        ``codes``: the configs' unit-cube encoding, when the caller holds it already."""
         from .encoding import Encoding
 
-        self.allowed = [self.space.complete(c) for c in configs]
-        self._allowed_codes = Encoding(self.space).encode_all(self.allowed)
+        self._encoding = Encoding(self.space)
+        self.allowed = [self.space.complete(c) for c in configs] if codes is None \
+            else list(configs)
+        self._allowed_codes = self._encoding.encode_all(self.allowed) if codes is None else codes
         self._allowed_free = np.ones(len(self.allowed), dtype=bool)
 
     def unused_allowed(self) -> list[int] | None:
@@ -135,9 +138,7 @@ class Searcher:
         in the unit-cube encoding (the nearest of all once every one was)."""
         if config is None or getattr(self, "allowed", None) is None:
             return config
-        from .encoding import Encoding
-
-        distance = ((self._allowed_codes - Encoding(self.space).encode(config)) ** 2).sum(axis=1)
+        distance = ((self._allowed_codes - self._encoding.encode(config)) ** 2).sum(axis=1)
         if self._allowed_free.any():
             distance = np.where(self._allowed_free, distance, np.inf)
         i = int(np.argmin(distance))

@@ -77,6 +77,26 @@ class Table(Blackbox):
         distance += (self._codes != np.array(code)).sum(axis=1) * (len(self._numeric) + 1.0)
         return int(np.argmin(distance))
 
+    def allowed(self, space: Space) -> tuple[list[dict], np.ndarray]:
+        """The table's configs that lie in ``space`` (which may be narrower than the table's),
+        and their unit-cube encoding (what :meth:`nbtune.Searcher.restrict` takes), computed
+        once per space."""
+        from ..search.encoding import Encoding
+
+        cache = self.__dict__.setdefault("_allowed", {})
+        key = repr(space)
+        if key not in cache:
+            configs = []
+            for config in self.configs:
+                config = space.complete({k: v for k, v in config.items() if k in space})
+                try:
+                    space.validate(config)
+                except ValueError:
+                    continue
+                configs.append(config)
+            cache[key] = (configs, Encoding(space).encode_all(configs))
+        return cache[key]
+
     def curve(self, config: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """The nearest config's metric and seconds at every level."""
         i = self.row(config)
