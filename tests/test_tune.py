@@ -1,6 +1,7 @@
 """nbtune.tune end to end on a real LocalCluster and real SQLite files."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -92,7 +93,8 @@ def test_faults_are_recorded_and_the_study_goes_on(client, db):
     raised, nan, missing = study.trials[:3]
     assert "ValueError: bad batch" in raised.error
     assert 'raise ValueError("bad batch")' in raised.error  # points at the user's line
-    assert "nbtune" not in raised.error.split("ValueError")[0]  # no frames of nbtune itself
+    package = os.path.dirname(nbtune.__file__)  # the checkout's own folder may be "nbtune" too
+    assert package not in raised.error.split("ValueError")[0]  # no frames of nbtune itself
     assert "nan" in nan.error and nan.value is None
     assert "never reported the metric 'm'" in missing.error and "other" in missing.error
     assert study.best.config == {"i": 4}
