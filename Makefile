@@ -72,11 +72,11 @@ tables: $(STAMP)
 bench-sim: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py
 
-# bayesopt (FIFO and ASHA) against random search's, in simulated time (about an hour)
+# bayesopt (FIFO and ASHA) and kde+asha against random search, in simulated time
 .PHONY: bench-sim-models
 bench-sim-models: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py --models --workers 2,8,32 --seeds 10 \
-		--methods "random (fifo),asha stopping,bayesopt (fifo),bayesopt+asha" \
+		--methods "random (fifo),asha stopping,kde+asha,bayesopt (fifo),bayesopt+asha" \
 		--figures benchmarks/figures/models
 
 # The JupyterLab extension that lets the space editor's Apply write its cell. Its built files

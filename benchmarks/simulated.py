@@ -8,7 +8,7 @@ seeded with the study's seed, with ASHA ("optuna-tpe+asha"), up to 32 workers on
 TPE costs about 70 ms a suggestion once a study holds 2,500 trials: minutes a study at 256).
 ``--methods`` runs some of them (names as printed, comma-separated). ``--models`` adds the
 model-based searchers: ``bayesopt`` with FIFO and with ASHA (stopping), up to 32 workers
-(``make bench-sim-models``: tens of seconds a study, so fewer seeds).
+(``make bench-sim-models``: a few seconds a study on a table, so fewer seeds).
 
 Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
 and 20 seeds. The budget is simulated time, counted in full curves: with C the median seconds one
@@ -73,7 +73,7 @@ def methods(max_t: int) -> dict[str, dict]:
 
 
 # bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every config of
-# the table scored): seconds to a minute a study, so these run only with --models
+# the table scored): a few seconds a study, 10 to 30 times a random one, so only with --models
 # (``make bench-sim-models``), up to 32 workers
 MODELS = {"bayesopt (fifo)": {"searcher": "bayesopt", "scheduler": None, "max_workers": 32},
           "bayesopt+asha": {"searcher": "bayesopt", "scheduler": "asha", "max_workers": 32}}
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--figures", default=str(HERE / "figures"))
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     parser.add_argument("--models", action="store_true",
-                        help="also the model-based methods of MODELS (minutes a cell)")
+                        help="also the model-based methods of MODELS (seconds a study)")
     args = parser.parse_args()
     wanted = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
