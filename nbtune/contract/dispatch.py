@@ -2,9 +2,9 @@
 
 The real loop (``run/loop.py``) and the simulator (``sim/backend.py``) fill their free slots with
 the same decisions, asked of the scheduler in the same order: :class:`Dispatch` holds them once.
-A driver provides the slots (``_slots``, ``_busy_slots``), the budget (``_budget_left``), the
-next trial to send (``_next_trial``), how to send one (``_submit``) and to resume a paused one
-(``_resume_paused``), and the time (``_now``).
+A driver provides the slots (``_slots``, ``_busy_slots``), how to send a trial (``_submit``)
+and to resume a paused one (``_resume_paused``), and the time (``_now``); the budget check and
+the next trial to send (a retry first, else a new config from the searcher) are here.
 """
 from __future__ import annotations
 
@@ -21,6 +21,29 @@ class Dispatch:
     by_id: dict[int, T.Trial]
     paused: dict[int, Any]  # paused trial -> what it resumes from
     requeue: list
+    trials: list[T.Trial]
+    exhausted: bool  # the searcher said it has no config left
+
+    def _budget_left(self) -> bool:
+        return not self.exhausted and self.settings.budget.allows_trial(len(self.trials))
+
+    def _next_trial(self) -> T.Trial | None:
+        """A trial to retry (its last attempt's results cleared), or a new one with the
+        searcher's next config; None when the budget or the searcher is spent."""
+        if self.requeue:
+            trial = self.requeue.pop(0)
+            trial.reports, trial.value, trial.error, trial.metrics = [], None, None, {}
+            return trial
+        if not self._budget_left():
+            return None
+        config = self.searcher.suggest(len(self.trials))
+        if config is None:
+            self.exhausted = True
+            return None
+        trial = T.Trial(id=len(self.trials), config=config, created=self._now())
+        self.trials.append(trial)
+        self.by_id[trial.id] = trial
+        return trial
 
     def _fill(self) -> None:
         """Send work to every free slot: retries and a resumed study's unfinished trials

@@ -82,27 +82,7 @@ class Loop(Dispatch):
         self.address = getattr(getattr(client, "scheduler", None), "address", "?")
         self.capacity = capacity or Capacity(client, settings.resources, held=self.held.workers)
 
-    # -- budget ---------------------------------------------------------------------------
-    def _budget_left(self) -> bool:
-        return not self.exhausted and self.settings.budget.allows_trial(len(self.trials))
-
-    # -- submitting ----------------------------------------------------------------------
-    def _next_trial(self) -> T.Trial | None:
-        if self.requeue:
-            trial = self.requeue.pop(0)
-            trial.reports, trial.value, trial.error, trial.metrics = [], None, None, {}
-            return trial
-        if not self._budget_left():
-            return None
-        config = self.searcher.suggest(len(self.trials))
-        if config is None:
-            self.exhausted = True
-            return None
-        trial = T.Trial(id=len(self.trials), config=config, created=time.time())
-        self.trials.append(trial)
-        self.by_id[trial.id] = trial
-        return trial
-
+    # -- submitting (the budget and the next trial: contract/dispatch.py) ----------------
     def _submit(self, trial: T.Trial, paused: Any = None) -> None:
         """Send the trial to the cluster: fresh (a new attempt) or resumed from ``paused``."""
         s = self.settings

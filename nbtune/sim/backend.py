@@ -89,31 +89,12 @@ class Simulator(Dispatch):
         self.reason: str | None = None
 
     # -- budget ---------------------------------------------------------------------------
-    def _budget_left(self) -> bool:
-        return not self.exhausted and self.settings.budget.allows_trial(len(self.trials))
-
     def _check_study_budget(self, value: Any) -> None:
         if self.reason is None:
             self.reason = self.settings.budget.end_reason(value, self.settings.mode,
                                                           self.resource_used)
 
     # -- submitting ----------------------------------------------------------------------
-    def _next_trial(self) -> T.Trial | None:
-        if self.requeue:
-            trial = self.requeue.pop(0)
-            trial.reports, trial.value, trial.error, trial.metrics = [], None, None, {}
-            return trial
-        if not self._budget_left():
-            return None
-        config = self.searcher.suggest(len(self.trials))
-        if config is None:
-            self.exhausted = True
-            return None
-        trial = T.Trial(id=len(self.trials), config=config, created=self.clock)
-        self.trials.append(trial)
-        self.by_id[trial.id] = trial
-        return trial
-
     def _submit(self, trial: T.Trial, first: int = 0, resumed: bool = False) -> None:
         s = self.settings
         if not resumed:
