@@ -91,6 +91,7 @@ class Searcher:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode
         self.points_to_evaluate: list[dict] = []
+        self.allowed: list[dict] | None = None  # restrict(): the only configs to suggest
         for i, point in enumerate(points_to_evaluate or []):
             try:
                 config = self.space.complete(point)
@@ -129,14 +130,14 @@ class Searcher:
 
     def unused_allowed(self) -> list[int] | None:
         """Indices of the allowed configs not suggested yet (None: not restricted)."""
-        if getattr(self, "allowed", None) is None:
+        if self.allowed is None:
             return None
         return [int(i) for i in np.flatnonzero(self._allowed_free)]
 
     def _snap(self, config: dict | None) -> dict | None:
         """``config`` itself, or when restricted, the nearest allowed config not suggested yet
         in the unit-cube encoding (the nearest of all once every one was)."""
-        if config is None or getattr(self, "allowed", None) is None:
+        if config is None or self.allowed is None:
             return config
         distance = ((self._allowed_codes - self._encoding.encode(config)) ** 2).sum(axis=1)
         if self._allowed_free.any():
