@@ -205,7 +205,7 @@ TASKS = {t.name: t for t in [
     Task("sgd-regression", _doc("sgd-regression"), SGD_SPACE, "rmse", "min", "epoch",
          list(range(1, EPOCHS + 1)), 1000, sgd_data, sgd_curve),
     Task("hgb", _doc("hgb"), HGB_SPACE, "accuracy", "max", "iterations",
-         list(range(1, HGB_ITERATIONS + 1)), 500, hgb_data, hgb_curve),
+         list(range(1, HGB_ITERATIONS + 1)), 1000, hgb_data, hgb_curve),
     Task("sgd-mlp", _doc("sgd-mlp"), SPACE, "accuracy", "max", "epoch",
          list(range(1, EPOCHS + 1)), 500, make_data, mlp_curve),
 ]}
