@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -82,8 +83,8 @@ MODELS = {"bayesopt (fifo)": {"searcher": "bayesopt", "scheduler": None, "max_wo
 class BestSeen(nbtune.Observer):
     """The best metric reported so far, at each simulated second it improved."""
 
-    def __init__(self, mode: str):
-        self.sign = 1.0 if mode == "max" else -1.0
+    def __init__(self, metric: str, mode: str):
+        self.metric, self.sign = metric, 1.0 if mode == "max" else -1.0
         self.times, self.values, self.best = [], [], -np.inf
         self.clock = None
 
@@ -91,14 +92,11 @@ class BestSeen(nbtune.Observer):
         self.clock = info["clock"]
 
     def trial_reported(self, trial, report):
-        v = report.get(trial_metric[0])
+        v = report.get(self.metric)
         if isinstance(v, float) and np.isfinite(v) and self.sign * v > self.best:
             self.best = self.sign * v
             self.times.append(self.clock())
             self.values.append(v)
-
-
-trial_metric = ["accuracy"]
 
 
 def regret_curve(seen: BestSeen, grid: np.ndarray, best: float, typical: float) -> np.ndarray:
@@ -118,6 +116,17 @@ def time_to(seen: BestSeen, best: float) -> float | None:
     return None
 
 
+def one_study(name: str, w: int, max_time: float, seed: int, options: dict,
+              grid: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """One simulated study: its regret curve on ``grid`` and its time to within 1%."""
+    table = load_table(name)  # loaded once per process
+    last = table.values[:, -1]
+    best, typical = table.best_value, float(np.median(last[np.isfinite(last)]))
+    seen = BestSeen(table.metric, table.mode)
+    nbtune.simulate(table, n_workers=w, max_time=max_time, seed=seed, observers=[seen], **options)
+    return regret_curve(seen, grid, best, typical), time_to(seen, best)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tables", nargs="*", help="tables (default: every one in nbtune/data)")
@@ -125,6 +134,8 @@ def main() -> None:
     parser.add_argument("--workers", default="2,8,32,256")
     parser.add_argument("--figures", default=str(HERE / "figures"))
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="processes running studies side by side (default 2)")
     parser.add_argument("--models", action="store_true",
                         help="also the model-based methods of MODELS (seconds a study)")
     args = parser.parse_args()
@@ -138,34 +149,31 @@ def main() -> None:
     t_start = time.perf_counter()
     for name in names:
         table = load_table(name)
-        trial_metric[0] = table.metric
         curve_seconds = float(np.median(table.seconds.sum(axis=1)))
-        last = table.values[:, -1]
-        best, typical = table.best_value, float(np.median(last[np.isfinite(last)]))
-        cells: dict[tuple[str, int], dict] = {}
+        jobs = []  # (method, workers, options, max_time, grid) per cell
         for w in workers:
             max_time = BUDGET.get(w, 4) * curve_seconds
-            grid = np.linspace(0, max_time, GRID)
             for method, options in methods(table.max_t).items():
                 options = dict(options)
                 if (wanted is not None and method not in wanted) \
                         or w > options.pop("max_workers", w) \
                         or (options.pop("model", False) and not args.models):
                     continue
-                curves, times = [], []
-                for seed in range(args.seeds):
-                    seen = BestSeen(table.mode)
-                    nbtune.simulate(table, n_workers=w, max_time=max_time, seed=seed,
-                                    observers=[seen], **options)
-                    curves.append(regret_curve(seen, grid, best, typical))
-                    times.append(time_to(seen, best))
-                reached = [t for t in times if t is not None]
-                cells[method, w] = {
-                    "grid": grid, "median": np.median(curves, axis=0),
-                    "final": float(np.median([c[-1] for c in curves])),
-                    "area": float(np.mean(np.median(curves, axis=0))),
-                    "time": statistics.median([t if t is not None else np.inf for t in times]),
-                    "fraction": len(reached) / len(times)}
+                jobs.append((method, w, options, max_time, np.linspace(0, max_time, GRID)))
+        # every study of the table side by side, in --jobs processes; results in order
+        results = iter(Parallel(n_jobs=args.jobs)(
+            delayed(one_study)(name, w, max_time, seed, options, grid)
+            for method, w, options, max_time, grid in jobs for seed in range(args.seeds)))
+        cells: dict[tuple[str, int], dict] = {}
+        for method, w, options, max_time, grid in jobs:
+            curves, times = zip(*(next(results) for _ in range(args.seeds)))
+            reached = [t for t in times if t is not None]
+            cells[method, w] = {
+                "grid": grid, "median": np.median(curves, axis=0),
+                "final": float(np.median([c[-1] for c in curves])),
+                "area": float(np.mean(np.median(curves, axis=0))),
+                "time": statistics.median([t if t is not None else np.inf for t in times]),
+                "fraction": len(reached) / len(times)}
         report(table.name, table, cells, workers, curve_seconds, args.seeds)
         plot(table.name, table, cells, workers, Path(args.figures) / f"sim-{table.name}.png")
     print(f"\n{time.perf_counter() - t_start:.0f} s in all", flush=True)

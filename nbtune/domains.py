@@ -231,6 +231,10 @@ class quniform(_Range):
         return {**super().to_dict(), "q": self.q}
 
 
+# types whose values JSON gives back unchanged (and finite floats: see _index)
+_PLAIN = (str, int, bool, type(None))
+
+
 def _key(v: Any) -> Any:
     """A hashable stand-in for a JSON value, equal where :func:`_same` says so (``1 == 1.0``,
     ``True != 1``), so that finite domains check and find values in linear time."""
@@ -276,10 +280,14 @@ class _Finite(Domain):
         return [self.value_at(i) for i in range(self.size)]
 
     def _index(self, value: Any) -> int:
-        try:
-            i = self._positions.get(_key(canonical("a value", value)))
-        except ValueError:  # not JSON: no value of the domain
-            i = None
+        if type(value) in _PLAIN or (type(value) is float and math.isfinite(value)):
+            # already what JSON gives back: no round trip
+            i = self._positions.get(_key(value))
+        else:
+            try:
+                i = self._positions.get(_key(canonical("a value", value)))
+            except ValueError:  # not JSON: no value of the domain
+                i = None
         if i is None:
             raise ValueError(f"{value!r} is not one of {self!r}")
         return i
