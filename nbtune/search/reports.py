@@ -25,6 +25,7 @@ class _Trial:
     x: np.ndarray  # the config's encoding
     levels: dict[float | None, float] = field(default_factory=dict)  # level -> last value there
     failed: bool = False
+    kept: list | None = None  # Reports.levels_of(this trial) as of its last change
 
 
 def _bin(level: float) -> int:
@@ -48,18 +49,25 @@ class Reports:
             level = None
         trial = self.trials.setdefault(trial_id, _Trial(config, x))
         trial.levels[level] = float(value)
-        self._rows = None
+        trial.kept = self._rows = None
         if level is not None and self.first_level is None:
             self.first_level = float(level)
         return True
 
     def fail(self, trial_id: int, config: dict, x: np.ndarray) -> None:
         """The trial failed: it counts as the worst value held, at its last level."""
-        self.trials.setdefault(trial_id, _Trial(config, x)).failed = True
-        self._rows = None
+        trial = self.trials.setdefault(trial_id, _Trial(config, x))
+        trial.failed, trial.kept, self._rows = True, None, None
 
     def levels_of(self, trial: _Trial) -> list[float | None]:
-        """The trial's levels that make rows: the first of each base-3 bin, and the last."""
+        """The trial's levels that make rows: the first of each base-3 bin, and the last
+        (kept with the trial until it changes, so rows() after one report costs one trial)."""
+        if trial.kept is None:
+            trial.kept = self._levels_of(trial)
+        return trial.kept
+
+    @staticmethod
+    def _levels_of(trial: _Trial) -> list[float | None]:
         numeric = sorted(lv for lv in trial.levels if lv is not None)
         if not numeric:
             return [None] if (None in trial.levels or trial.failed) else []
@@ -104,8 +112,8 @@ class Reports:
         if len(numeric) < 2 or self.first_level is None:
             return None
         top = max(numeric)
-        return np.array([math.log((top if lv is None else lv) / self.first_level) / math.log(81.0)
-                         for lv in levels])
+        column = np.array([top if lv is None else lv for lv in levels], dtype=float)
+        return np.log(column / self.first_level) / math.log(81.0)
 
     def acquisition_level(self, levels: list[float | None], at_least: int) -> float | None:
         """The highest level at which at least ``at_least`` rows sit (None: no levels, or none
