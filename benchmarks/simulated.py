@@ -7,8 +7,9 @@ random searcher; BOHB's KDE searcher with ASHA (stopping) ("kde+asha"); and, whe
 seeded with the study's seed, with ASHA ("optuna-tpe+asha"), up to 32 workers only (Optuna's
 TPE costs about 70 ms a suggestion once a study holds 2,500 trials: minutes a study at 256).
 ``--methods`` runs some of them (names as printed, comma-separated). ``--models`` adds the
-model-based searchers: ``bayesopt`` with FIFO and with ASHA (stopping), up to 32 workers
-(``make bench-sim-models``: a few seconds a study on a table, so fewer seeds).
+model-based searchers of ``models()``: ``bayesopt`` with FIFO, with ASHA (stopping), with ASHA
+judging by the model as well as by rank, and with asynchronous Hyperband, up to 32 workers
+(``make bench-sim-models``: seconds a study, so fewer seeds).
 
 Each runs on every table of nbtune/data with 2, 8, 32 and 256 simulated workers
 and 20 seeds. The budget is simulated time, counted in full curves: with C the median seconds one
@@ -70,14 +71,23 @@ def methods(max_t: int) -> dict[str, dict]:
             "median": {"scheduler": "median"},
             "kde+asha": {"searcher": "kde", "scheduler": "asha"},
             **(peers if optuna_imports() else {}),
-            **{name: {**options, "model": True} for name, options in MODELS.items()}}
+            **{name: {**options, "model": True} for name, options in models(max_t).items()}}
 
 
-# bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every config of
-# the table scored): a few seconds a study, 10 to 30 times a random one, so only with --models
-# (``make bench-sim-models``), up to 32 workers
-MODELS = {"bayesopt (fifo)": {"searcher": "bayesopt", "scheduler": None, "max_workers": 32},
-          "bayesopt+asha": {"searcher": "bayesopt", "scheduler": "asha", "max_workers": 32}}
+def models(max_t: int) -> dict[str, dict]:
+    """The model-based methods: bayesopt with FIFO and with ASHA (stopping); with ASHA judging
+    by the model's prediction of max_t as well as by rank ("judge model"); and with
+    asynchronous Hyperband's brackets (a hedge where early ranks mislead).
+
+    bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every
+    config of the table scored): seconds a study, 10 to 30 times a random one, so only with
+    --models (``make bench-sim-models``), up to 32 workers."""
+    bo = {"searcher": "bayesopt", "max_workers": 32}
+    return {"bayesopt (fifo)": {**bo, "scheduler": None},
+            "bayesopt+asha": {**bo, "scheduler": "asha"},
+            "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
+            "bayesopt+hyperband": {**bo, "scheduler": "asha",
+                                   "brackets": len(rung_levels(max_t))}}
 
 
 class BestSeen(nbtune.Observer):
@@ -137,7 +147,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2,
                         help="processes running studies side by side (default 2)")
     parser.add_argument("--models", action="store_true",
-                        help="also the model-based methods of MODELS (seconds a study)")
+                        help="also the model-based methods of models() (seconds a study)")
     args = parser.parse_args()
     wanted = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     workers = [int(w) for w in args.workers.split(",")]

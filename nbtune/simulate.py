@@ -93,6 +93,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
             search.restrict(*allowed)
     sched = _scheduler(scheduler, box, scheduler_options)
     sched.setup(metric, mode, resource, seed=search.seed, space=space)
+    sched.use_model(search.predict)
     n_trials = _trial_count(n_trials, search, sched) if auto else n_trials
     ends = [n_trials, max_time, max_resource, search.max_trials,
             getattr(sched, "trials_needed", None)]

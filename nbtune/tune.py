@@ -206,6 +206,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                                points_to_evaluate=points_to_evaluate, mode=mode, **search_options)
         sched = make_scheduler(scheduler, **options)
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
+        sched.use_model(search.predict)
         n_trials = _trial_count(n_trials, search, sched)
         warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
                            space, metric, mode, name, search)

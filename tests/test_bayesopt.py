@@ -293,3 +293,22 @@ def test_random_fraction_hedges_and_is_checked():
     assert configs(1.0, bowl) == configs(1.0, lambda c: -bowl(c))
     assert configs(0.0, bowl) != configs(0.0, lambda c: -bowl(c))
     assert BayesOptSearcher(SMOOTH, random_fraction=0.25).options["random_fraction"] == 0.25
+
+
+def test_predict_gives_the_posterior_mean_in_the_metrics_units_and_none_before_n_initial():
+    searcher = BayesOptSearcher(SMOOTH, seed=0, mode="max", n_initial=5)
+    assert searcher.predict([{"x": 0.3, "y": 0.7}], None) is None  # a model without data
+    drive(searcher, bowl, 3, value_sign=-1.0)
+    assert searcher.predict([{"x": 0.3, "y": 0.7}], None) is None  # fewer than n_initial
+    for i in range(3, 30):
+        config = searcher.suggest(i)
+        searcher.on_trial_start(i, config)
+        searcher.on_report(i, config, 1, -bowl(config))
+        searcher.on_trial_end(i, config, "completed", -bowl(config))
+    near, far = {"x": 0.3, "y": 0.7}, {"x": 0.95, "y": 0.05}
+    predicted = searcher.predict([near, far], None)
+    assert predicted[0] > predicted[1]  # mode max: the top of -bowl is at (0.3, 0.7)
+    assert predicted[0] == pytest.approx(0.0, abs=0.05)
+    assert predicted[1] == pytest.approx(-bowl(far), abs=0.15)
+    assert searcher.predict([near, far], None) is not None  # asked again: the same rows
+    np.testing.assert_array_equal(searcher.predict([near, far], None), predicted)

@@ -292,6 +292,7 @@ def test_scheduler_flags_become_scheduler_options():
                       "--warmup-steps 2 --interval-steps 3")
     assert scheduler_options(args) == {"percentile": 10.0, "n_startup_trials": 4,
                                        "n_warmup_steps": 2, "interval_steps": 3}
+    assert scheduler_options(parse_line("--scheduler asha --judge model")) == {"judge": "model"}
     assert scheduler_options(parse_line("")) == {}
 
 

@@ -169,6 +169,42 @@ def test_asha_stopping_max_mode():
     assert s.take_discarded() == []
 
 
+def test_asha_judged_by_the_model_keeps_what_the_model_expects_to_end_best():
+    """judge="model": a trial its rank would stop goes on when the searcher's prediction at
+    max_t puts it in the best third of the rung's trials; no prediction: the rank decides."""
+    asked = []
+
+    def predict(configs, level):
+        asked.append(level)
+        if len(configs) < 4:
+            return None  # too little to say: the rank alone decides
+        return np.array([c["late"] for c in configs])  # what each config reaches at max_t
+
+    s = setup(ASHAScheduler(max_t=9, judge="model"))
+    s.use_model(predict)
+    for t, late in enumerate([0.1, 0.2, 0.9, 0.3, 0.25, 0.5]):
+        s.on_trial_start(t, {"late": late})
+    assert rep(s, 0, 1, 0.5) == CONTINUE
+    assert rep(s, 1, 1, 0.7) == CONTINUE
+    assert rep(s, 2, 1, 0.6) == STOP       # [.5 .6 .7]: its rank stops it; 3 configs: no model
+    assert rep(s, 3, 1, 0.8) == CONTINUE   # its rank keeps it, whatever the model says
+    assert rep(s, 4, 1, 0.55) == STOP      # rank and model agree: predicted .25 is not top third
+    assert rep(s, 5, 1, 0.56) == CONTINUE  # ranked 4th of 6, predicted .5: top third of the rung
+    assert asked == [9, 9, 9]              # asked about max_t, only when the rank would stop
+    assert "judge='model'" in repr(s)
+
+
+def test_asha_judge_by_rank_ignores_a_model_and_bad_judges_are_one_clear_line():
+    s = setup(ASHAScheduler(max_t=9))
+    s.use_model(lambda configs, level: pytest.fail("asked the model"))
+    start(s, 0, 1, 2)
+    assert [rep(s, t, 1, v) for t, v in enumerate([0.5, 0.7, 0.6])] == [CONTINUE, CONTINUE, STOP]
+    with pytest.raises(ValueError, match="judge must be 'rank' or 'model'"):
+        ASHAScheduler(judge="oracle")
+    with pytest.raises(ValueError, match="type='stopping' only"):
+        ASHAScheduler(judge="model", type="promotion")
+
+
 def test_asha_stopping_min_mode():
     s = setup(ASHAScheduler(max_t=9), mode="min")
     start(s, *range(6))
@@ -843,7 +879,7 @@ def test_make_scheduler_names_an_unknown_option():
         make_scheduler("asha", max_epochs=27)
     assert str(e.value) == ("scheduler 'asha' has no option 'max_epochs': its options are max_t, "
                             "grace_period, reduction_factor, rung_levels, type, brackets, "
-                            "rung_system_per_bracket")
+                            "rung_system_per_bracket, judge")
     with pytest.raises(ValueError, match=r"has no option 'max-t' \(did you mean 'max_t'\?\)"):
         make_scheduler("hyperband", **{"max-t": 27})
     with pytest.raises(ValueError, match="scheduler 'median' has no option 'percentile': its "

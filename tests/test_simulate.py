@@ -393,3 +393,15 @@ def test_a_narrower_space_restricts_the_searcher_to_the_table_configs_inside_it(
                             seed=0)
     assert all(lo <= t.config[name] <= mid for t in study.trials)
     assert all(t.config in table.configs for t in study.trials)
+
+
+def test_asha_judged_by_the_bayesopt_model_is_seeded_and_differs_from_its_rank():
+    """judge="model" asks bayesopt what each trial reaches at max_t; with a searcher without a
+    model it is the rank rule, decision for decision."""
+    run = lambda searcher, judge, seed=1: nbtune.simulate(
+        BOX, scheduler="asha", judge=judge, searcher=searcher, n_workers=4, n_trials=40, seed=seed)
+    by_model, again = run("bayesopt", "model"), run("bayesopt", "model")
+    assert record(by_model) == record(again)
+    by_rank = run("bayesopt", "rank")
+    assert record(by_model) != record(by_rank)
+    assert record(run("random", "model")) == record(run("random", "rank"))

@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--rung-levels", type=_levels, help="asha: explicit rung levels, e.g. 1,3,9,27")
     a("--brackets", type=_positive_int, help="asha: Hyperband brackets (default 1); hyperband: "
       "how many of its brackets to run")
+    a("--judge", choices=("rank", "model"), help="asha (stopping): decide at a rung by rank "
+      "(default), or also let a model-based searcher's prediction of the end keep a trial")
     a("--percentile", type=float, help="percentile: stop trials below this percentile (0-100)")
     a("--startup-trials", type=int, help="median, percentile: completed trials before any stop")
     a("--warmup-steps", type=int, help="median, percentile: resource before a trial can stop")
@@ -204,7 +206,7 @@ def check_names(args: argparse.Namespace) -> None:
 # %%tune flag -> the scheduler option of nbtune.tune it sets
 SCHEDULER_FLAGS = {"type": "type", "max_t": "max_t", "grace_period": "grace_period",
                    "reduction_factor": "reduction_factor", "rung_levels": "rung_levels",
-                   "brackets": "brackets", "percentile": "percentile",
+                   "brackets": "brackets", "judge": "judge", "percentile": "percentile",
                    "startup_trials": "n_startup_trials", "warmup_steps": "n_warmup_steps",
                    "interval_steps": "interval_steps"}
 

@@ -23,6 +23,7 @@ class _Trial:
     status: str = RUNNING
     paused_at: int | None = None  # the rung level of its last PAUSE, while it sits paused there
     waiting: tuple[int, int] | None = None  # the rung it waits at to be promoted, if any
+    config: dict = field(default_factory=dict)  # for a model's prediction (judge="model")
 
 
 class _Rung:
@@ -68,22 +69,33 @@ class ASHAScheduler(Scheduler):
 
     With explicit ``rung_levels`` the fraction kept at rung ``k`` is ``levels[k] / levels[k+1]``
     (the ratio of successive levels, max_t included) instead of ``1/reduction_factor``.
+
+    ``judge="model"`` (stopping type, with a searcher that has a model, such as ``bayesopt``):
+    a trial that its rank would stop goes on when the model predicts its value at max_t to be in
+    the best fraction of the predictions for the trials at that rung (freeze-thaw's and DyHPO's
+    idea: where early values mislead, what the model expects of the end decides). The model only
+    adds survivors; while it knows too little, the rank alone decides.
     """
 
     name = "asha"
 
     def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
                  rung_levels: Sequence[int] | None = None, type: str = "stopping",
-                 brackets: int = 1, rung_system_per_bracket: bool = False):
+                 brackets: int = 1, rung_system_per_bracket: bool = False, judge: str = "rank"):
         if type not in ("stopping", "promotion"):
             raise ValueError(f"type must be 'stopping' or 'promotion', got type={type!r}")
+        if judge not in ("rank", "model"):
+            raise ValueError(f"judge must be 'rank' or 'model', got judge={judge!r}")
+        if judge == "model" and type != "stopping":
+            raise ValueError("judge='model' works with type='stopping' only: drop one of them")
         n = as_int(brackets)
         if n is None or n < 1:
             raise ValueError(f"brackets must be an integer >= 1 (1: successive halving), got "
                              f"brackets={brackets!r}")
         self.max_t, self.grace_period, self.reduction_factor = max_t, grace_period, reduction_factor
         self.rung_levels = None if rung_levels is None else list(rung_levels)
-        self.type, self.brackets = type, n
+        self.type, self.brackets, self.judge = type, n, judge
+        self._predict: Any = None
         self.rung_system_per_bracket = bool(rung_system_per_bracket)
         self.pauses = type == "promotion"
         self.levels: list[int] | None = None
@@ -119,6 +131,11 @@ class ASHAScheduler(Scheduler):
             self._set_levels(resolve_max_t(self.name, self.max_t, space, resource))
         self._reset()
 
+    def use_model(self, predict: Any) -> None:
+        """Keep the searcher's ``predict`` when judging by the model."""
+        if self.judge == "model":
+            self._predict = predict
+
     def _levels(self) -> list[int]:
         if self.levels is None:
             raise RuntimeError(f"{type(self).__name__} has no max_t yet: call setup() first")
@@ -139,7 +156,7 @@ class ASHAScheduler(Scheduler):
             b = 0
             if self.n_brackets > 1:
                 b = int(self._rng.choice(self.n_brackets, p=self.bracket_probabilities))
-            self._trials[trial_id] = _Trial(b)
+            self._trials[trial_id] = _Trial(b, config=dict(config))
             return
         self._unwait(trial_id, t)
         for level in t.values:
@@ -174,9 +191,24 @@ class ASHAScheduler(Scheduler):
         if len(rung) * num < den:  # fewer values than the reduction factor
             return CONTINUE
         if self.mode == "max":
-            return CONTINUE if value >= quantile_of(rung.ascending, len(rung), 1 - num / den) \
-                else STOP
-        return CONTINUE if value <= quantile_of(rung.ascending, len(rung), num / den) else STOP
+            kept = value >= quantile_of(rung.ascending, len(rung), 1 - num / den)
+        else:
+            kept = value <= quantile_of(rung.ascending, len(rung), num / den)
+        return CONTINUE if kept or self._expected_best(trial_id, rung, num / den) else STOP
+
+    def _expected_best(self, trial_id: int, rung: _Rung, fraction: float) -> bool:
+        """judge="model": the model expects the trial at max_t among the best ``fraction`` of
+        the rung's trials there."""
+        if self._predict is None:
+            return False
+        ids = [i for i, v in rung.values.items() if v is not None]
+        predicted = self._predict([self._trials[i].config for i in ids], self._levels()[-1])
+        if predicted is None:
+            return False
+        mine = predicted[ids.index(trial_id)]
+        if self.mode == "max":
+            return bool(mine >= np.quantile(predicted, 1 - fraction))
+        return bool(mine <= np.quantile(predicted, fraction))
 
     def on_trial_end(self, trial_id: int, state: str) -> None:
         """A paused trial may be promoted later; a trial that ended otherwise never is."""
@@ -252,6 +284,8 @@ class ASHAScheduler(Scheduler):
         if self.rung_levels is not None:
             opts.append(f"rung_levels={self.rung_levels!r}")
         opts += [f"type={self.type!r}", f"brackets={self.brackets!r}"]
+        if self.judge != "rank":
+            opts.append(f"judge={self.judge!r}")
         if self.brackets > 1:
             opts.append(f"rung_system_per_bracket={self.rung_system_per_bracket!r}")
         return f"ASHAScheduler({', '.join(opts)})"

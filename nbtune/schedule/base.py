@@ -22,7 +22,7 @@ The loop's side of the contract:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 CONTINUE = "continue"
 STOP = "stop"
@@ -51,6 +51,11 @@ class Scheduler:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.metric, self.mode, self.resource = metric, mode, resource
         self.seed = seed
+
+    def use_model(self, predict: Callable[[list[dict], float], Any]) -> None:
+        """The study's searcher offers its model: ``predict(configs, level)`` gives the metric
+        it expects of each config at a resource level (None while it knows too little). Called
+        after :meth:`setup`; a scheduler that judges by rank alone ignores it."""
 
     def decision_points(self) -> Sequence[float] | None:
         """Resource levels at which a trial waits for a verdict; ``()`` never, ``None`` every report."""

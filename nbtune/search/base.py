@@ -160,6 +160,12 @@ class Searcher:
         """How many observations the searcher's model holds; None for a searcher without one."""
         return None
 
+    def predict(self, configs: list[dict], level: float | None) -> np.ndarray | None:
+        """The metric the searcher's model expects of each config at resource ``level``, or
+        None: a searcher without a model (the default), or one that knows too little yet. A
+        scheduler that judges by the model (``ASHAScheduler(judge="model")``) asks it."""
+        return None
+
     def reset(self) -> None:
         """Forget every event seen: a driver calls it before a run (and its replay) starts."""
 

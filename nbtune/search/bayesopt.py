@@ -27,7 +27,6 @@ included: fitting on another thread would make the suggestions depend on timing.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -84,6 +83,7 @@ class BayesOptSearcher(Searcher):
         self._codes: dict[str, np.ndarray] = {}  # a config's encoding, by its key
         self._events = 0  # reports and ends that changed the rows
         self._fit: tuple[tuple, Any] | None = None  # (what it was fitted on, kernel)
+        self._posterior: tuple | None = None  # (the rows it holds, GP, scale) for predict()
 
     def _x(self, config: dict) -> np.ndarray:
         key = _key(config)
@@ -201,6 +201,45 @@ class BayesOptSearcher(Searcher):
                 return config
         return self._random(rng)
 
+    def predict(self, configs: list[dict], level: float | None) -> np.ndarray | None:
+        """The posterior mean of the metric for each config at resource ``level`` (its own
+        units), from the observations alone (no fantasies); None before ``n_initial`` trials
+        reported. The GP is conditioned again only when the rows changed since the last call."""
+        if len(self._reports.trials) < self.n_initial:
+            return None
+        rows = self._reports.rows()
+        if self._posterior is None or self._posterior[0] is not rows:
+            data = self._data()
+            if data is None:
+                return None
+            X, y = data
+            keep = _subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
+            gp = _regressor(self._kernel(X.shape[1]), optimizer=None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gp.fit(X[keep], y[keep])
+            self._posterior = (rows, gp, X.shape[1], self._scale())
+        _, gp, width, (sign, mu, sd) = self._posterior
+        X = self.encoding.encode_all(list(configs))
+        if width > self.encoding.width:
+            column = self._reports.resource(rows[1] + [level])[-1]
+            X = np.hstack([X, np.full((len(X), 1), column)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sign * (gp.predict(X) * sd + mu)
+
+    def _scale(self) -> tuple[float, float, float]:
+        """(sign, mean, deviation) that ``_data`` standardised the values with."""
+        sign = 1.0 if self.mode == "min" else -1.0
+        y = self._raw(sign)
+        return sign, float(y.mean()), float(y.std() or 1.0)
+
+    def _raw(self, sign: float) -> np.ndarray:
+        """The rows' values signed to minimise, a failed trial's the worst among them."""
+        values = self._reports.rows()[2]
+        worst = max(sign * v for v in values if v is not None)
+        return np.array([worst if v is None else sign * v for v in values])
+
     def _random(self, rng: np.random.Generator) -> dict:
         """A random config not tried yet (within a few draws: a finite space may be spent)."""
         return untried_sample(self.space, rng, self._tried)
@@ -210,12 +249,9 @@ class BayesOptSearcher(Searcher):
         their values standardised, to minimise, a failed trial's the worst among them; None
         with fewer than two values. ``with_levels``: the rows' levels as a third item."""
         trials, levels, values = self._reports.rows()
-        sign = 1.0 if self.mode == "min" else -1.0
-        finite = [sign * v for v in values if v is not None]
-        if len(finite) < 2:
+        if sum(v is not None for v in values) < 2:
             return None
-        worst = max(finite)
-        y = np.array([worst if v is None else sign * v for v in values])
+        y = self._raw(1.0 if self.mode == "min" else -1.0)
         y = (y - y.mean()) / (y.std() or 1.0)
         X = np.vstack([self._reports.trials[t].x for t in trials])
         column = self._reports.resource(levels)
