@@ -75,7 +75,7 @@ bench-sim: $(STAMP)
 # bayesopt (FIFO and ASHA) and kde+asha against random search, in simulated time
 .PHONY: bench-sim-models
 bench-sim-models: $(STAMP)
-	nice -n 19 $(PY) benchmarks/simulated.py --models --workers 2,8,32 --seeds 10 \
+	nice -n 19 $(PY) benchmarks/simulated.py --models --workers 2,8,32 --seeds 20 \
 		--methods "random (fifo),asha stopping,kde+asha,bayesopt (fifo),bayesopt+asha" \
 		--figures benchmarks/figures/models
 

@@ -17,8 +17,10 @@ Methods:
 Run with ``make bench-early-stopping`` (about 12 minutes with the defaults; ``make bench`` runs
 one 40 s study of each method). Prints, per method, the median best accuracy, the time to reach
 the target accuracy for each seed, the trials started and epochs trained (the bare loop's trials
-still running at the deadline count their epochs until then), the ratio of ASHA's epochs trained
-to random search's, and the ratio of ASHA's median time to target against random search's.
+still running at the deadline count their epochs until then), the workers' busy share (time
+inside trials over workers x budget, from the times the workers stamp: what idle gaps between
+trials cost), the ratio of ASHA's epochs trained to random search's, and the ratio of ASHA's
+median time to target against random search's.
 """
 from __future__ import annotations
 
@@ -68,10 +70,21 @@ def train(config, X_train, y_train, X_val, y_val, on_epoch=None):
 
 
 class Trace(nbtune.Observer):
-    """Every (seconds since the start, validation accuracy) seen, and the work done."""
+    """Every (seconds since the start, validation accuracy) seen, the work done, and when each
+    worker ran a trial (Unix times, as the workers stamp them)."""
 
     def __init__(self):
         self.t0, self.points, self.epochs, self.trials = time.time(), [], 0, 0
+        self.spans: list[tuple[float, float]] = []  # (start, end) of each trial's run
+        self._open: dict[int, float] = {}  # trial -> when its current run started
+
+    def busy_share(self, workers: int, budget: float) -> float:
+        """The share of the workers' time inside trials, from the first start to the budget's
+        end: 1.0 means no worker ever waited between trials or for a verdict's round trip
+        (time waiting inside a trial counts as busy; it is measured on its own elsewhere)."""
+        end = self.t0 + budget
+        inside = sum(max(0.0, min(f, end) - max(s, self.t0)) for s, f in self.spans)
+        return inside / (workers * budget)
 
     def seen(self, at: float, accuracy: float) -> None:
         self.epochs += 1
@@ -84,6 +97,14 @@ class Trace(nbtune.Observer):
 
     def trial_reported(self, trial, report):
         self.seen(time.time(), report.get("accuracy", float("nan")))
+
+    def trial_started(self, trial):  # each run of it: a paused trial starts again when resumed
+        self._open[trial.id] = trial.started
+
+    def trial_finished(self, trial):  # paused, stopped, completed...: the run is over
+        started = self._open.pop(trial.id, None)
+        if started is not None and trial.finished is not None:
+            self.spans.append((started, trial.finished))
 
     @property
     def best(self) -> float:
@@ -107,11 +128,13 @@ def bare_random(client: Client, data: dict, seed: int, budget: float) -> Trace:
 
     def take(future) -> None:
         try:
-            for at, accuracy in future.result():  # (Unix time, accuracy) per epoch
-                if at <= deadline:
-                    trace.seen(at, accuracy)
+            started, curve = future.result()  # when it started; (Unix time, accuracy) per epoch
         except Exception:
-            pass  # a diverging configuration: the search goes on
+            return  # a diverging configuration: the search goes on
+        for at, accuracy in curve:
+            if at <= deadline:
+                trace.seen(at, accuracy)
+        trace.spans.append((started, curve[-1][0] if curve else started))
 
     live = {submit() for _ in range(len(client.nthreads()))}
     ac = as_completed(list(live), with_results=False)
@@ -138,9 +161,9 @@ def wait_idle(client: Client) -> None:
 
 
 def _bare_trial(config, data):
-    curve = []
+    started, curve = time.time(), []
     train(config, **data, on_epoch=lambda epoch, acc: curve.append((time.time(), acc)))
-    return curve
+    return started, curve
 
 
 def nbtune_run(client: Client, data: dict, seed: int, budget: float, folder: str,
@@ -189,18 +212,21 @@ def main() -> None:
                 to = trace.time_to(args.target)
                 print(f"seed {seed} {method:15s} best {trace.best:.4f}  "
                       f"to {args.target}: {'never' if to is None else f'{to:.0f} s'}  "
-                      f"trials {trace.trials}  epochs {trace.epochs}", flush=True)
+                      f"trials {trace.trials}  epochs {trace.epochs}  workers busy "
+                      f"{trace.busy_share(args.workers, args.budget):.3f}", flush=True)
     print(f"\n{args.workers} workers, {args.budget:.0f} s per study, seeds {args.seeds}, "
           f"target {args.target}")
-    print("| method | median best | time to target (s) | trials started | epochs trained |")
-    print("|---|---|---|---|---|")
+    print("| method | median best | time to target (s) | trials started | epochs trained | "
+          "workers busy |")
+    print("|---|---|---|---|---|---|")
     medians = {}
     for method, traces in results.items():
         times = [t.time_to(args.target) for t in traces]
         medians[method] = statistics.median(t if t is not None else float("inf") for t in times)
         shown = ", ".join("never" if t is None else f"{t:.0f}" for t in times)
         print(f"| {method} | {statistics.median(t.best for t in traces):.4f} | {shown} | "
-              f"{sum(t.trials for t in traces)} | {sum(t.epochs for t in traces)} |")
+              f"{sum(t.trials for t in traces)} | {sum(t.epochs for t in traces)} | "
+              f"{statistics.median(t.busy_share(args.workers, args.budget) for t in traces):.3f} |")
     if "random" in medians:
         epochs = sum(t.epochs for t in results["random"])
         for method, traces in results.items():
