@@ -310,5 +310,4 @@ def test_predict_gives_the_posterior_mean_in_the_metrics_units_and_none_before_n
     assert predicted[0] > predicted[1]  # mode max: the top of -bowl is at (0.3, 0.7)
     assert predicted[0] == pytest.approx(0.0, abs=0.05)
     assert predicted[1] == pytest.approx(-bowl(far), abs=0.15)
-    assert searcher.predict([near, far], None) is not None  # asked again: the same rows
-    np.testing.assert_array_equal(searcher.predict([near, far], None), predicted)
+    np.testing.assert_array_equal(searcher.predict([near, far], None), predicted)  # same rows

@@ -209,55 +209,53 @@ class BayesOptSearcher(Searcher):
             return None
         rows = self._reports.rows()
         if self._posterior is None or self._posterior[0] is not rows:
-            data = self._data()
+            data = self._data(scale=True)
             if data is None:
                 return None
-            X, y = data
+            X, y, scale = data
             keep = _subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
             gp = _regressor(self._kernel(X.shape[1]), optimizer=None)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 gp.fit(X[keep], y[keep])
-            self._posterior = (rows, gp, X.shape[1], self._scale())
-        _, gp, width, (sign, mu, sd) = self._posterior
-        X = self.encoding.encode_all(list(configs))
+            self._posterior = (rows, gp, X.shape[1], scale)
+        _, gp, width, (mu, sd) = self._posterior
+        X = np.vstack([self._x(c) for c in configs])  # encodings cached by config
         if width > self.encoding.width:
             column = self._reports.resource(rows[1] + [level])[-1]
             X = np.hstack([X, np.full((len(X), 1), column)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return sign * (gp.predict(X) * sd + mu)
+            return self._sign * (gp.predict(X) * sd + mu)
 
-    def _scale(self) -> tuple[float, float, float]:
-        """(sign, mean, deviation) that ``_data`` standardised the values with."""
-        sign = 1.0 if self.mode == "min" else -1.0
-        y = self._raw(sign)
-        return sign, float(y.mean()), float(y.std() or 1.0)
-
-    def _raw(self, sign: float) -> np.ndarray:
-        """The rows' values signed to minimise, a failed trial's the worst among them."""
-        values = self._reports.rows()[2]
-        worst = max(sign * v for v in values if v is not None)
-        return np.array([worst if v is None else sign * v for v in values])
+    @property
+    def _sign(self) -> float:
+        """Values are modelled signed to minimise."""
+        return 1.0 if self.mode == "min" else -1.0
 
     def _random(self, rng: np.random.Generator) -> dict:
         """A random config not tried yet (within a few draws: a finite space may be spent)."""
         return untried_sample(self.space, rng, self._tried)
 
-    def _data(self, with_levels: bool = False) -> tuple | None:
+    def _data(self, with_levels: bool = False, scale: bool = False) -> tuple | None:
         """The rows encoded (with a resource column when they span two levels or more) and
         their values standardised, to minimise, a failed trial's the worst among them; None
-        with fewer than two values. ``with_levels``: the rows' levels as a third item."""
+        with fewer than two values. ``with_levels``: the rows' levels as one more item;
+        ``scale``: the (mean, deviation) the signed values were standardised with, as the last."""
         trials, levels, values = self._reports.rows()
-        if sum(v is not None for v in values) < 2:
+        finite = [self._sign * v for v in values if v is not None]
+        if len(finite) < 2:
             return None
-        y = self._raw(1.0 if self.mode == "min" else -1.0)
-        y = (y - y.mean()) / (y.std() or 1.0)
+        worst = max(finite)
+        y = np.array([worst if v is None else self._sign * v for v in values])
+        mu, sd = float(y.mean()), float(y.std() or 1.0)
+        y = (y - mu) / sd
         X = np.vstack([self._reports.trials[t].x for t in trials])
         column = self._reports.resource(levels)
         if column is not None:
             X = np.hstack([X, column[:, None]])
-        return (X, y, levels) if with_levels else (X, y)
+        extra = ((levels,) if with_levels else ()) + (((mu, sd),) if scale else ())
+        return (X, y, *extra)
 
     def _refit(self, n: int, X: np.ndarray, y: np.ndarray) -> None:
         """Fit the hyperparameters on at most ``max_fit_points`` of (X, y), from the prior while
