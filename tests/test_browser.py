@@ -293,10 +293,13 @@ def test_space_editor_edits_by_clicking_rewrite_the_cell_and_run(lab, page):
     # a valid edit: the code below the rows follows it
     lo.fill("0.001")
     lo.press("Enter")
+    # as a person would, wait for the code to follow one field before typing the next: on a
+    # loaded machine the kernel's answer to the first edit can land while the second is typed
+    page.locator(".nbtune-space-code", has_text="loguniform(0.001, 0.1)").wait_for(timeout=30_000)
     hi = rows.nth(0).locator(".nbtune-space-hi input")
     hi.fill("0.5")
     hi.press("Enter")
-    page.locator(".nbtune-space-code", has_text="loguniform(0.001, 0.5)").wait_for(timeout=10_000)
+    page.locator(".nbtune-space-code", has_text="loguniform(0.001, 0.5)").wait_for(timeout=30_000)
     assert page.locator(".nbtune-space-row.nbtune-space-invalid").count() == 0
     assert not editor.locator(".nbtune-space-apply").is_disabled()
 
