@@ -250,6 +250,28 @@ def test_each_report_is_stored_while_the_trial_still_runs(client, db):
     assert [t.value for t in study.trials] == [1.0, 1.0, 1.0]
 
 
+def waits_for_its_row_on_disk(config):
+    """Reports nothing; watches the study file until its own row is there, marked running."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with sqlite3.connect(config["db"]) as con:
+            rows = con.execute("SELECT state FROM trials WHERE study = 'rows' AND id = ?",
+                               (config["me"],)).fetchall()
+        if rows == [("running",)]:
+            return 1.0
+        time.sleep(0.05)
+    return 0.0
+
+
+def test_a_trial_that_never_reports_is_stored_while_it_runs(client, db):
+    study = nbtune.tune(waits_for_its_row_on_disk,
+                        {"db": nbtune.fixed(db), "me": nbtune.grid(0, 1, 2)}, searcher="grid",
+                        metric="found", mode="max", cluster=client, storage=db, study="rows")
+    assert [t.value for t in study.trials] == [1.0, 1.0, 1.0]
+    stored = nbtune.load_study("rows", storage=db)
+    assert [(t.state, t.value) for t in stored.trials] == [("completed", 1.0)] * 3
+
+
 class Recorder(nbtune.Observer):
     def __init__(self):
         self.events = []
