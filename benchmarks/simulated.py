@@ -75,7 +75,8 @@ def methods(max_t: int) -> dict[str, dict]:
 
 
 def models(max_t: int) -> dict[str, dict]:
-    """The model-based methods: bayesopt with FIFO and with ASHA (stopping); with ASHA judging
+    """The model-based methods: bayesopt with FIFO and with ASHA (stopping), its joint model over
+    (config, level) a Matern (the default) or MOBSTER's exponential decay; with ASHA judging
     by the model's prediction of max_t as well as by rank ("judge model"); and with
     asynchronous Hyperband's brackets (a hedge where early ranks mislead).
 
@@ -85,6 +86,9 @@ def models(max_t: int) -> dict[str, dict]:
     bo = {"searcher": "bayesopt", "max_workers": 32}
     return {"bayesopt (fifo)": {**bo, "scheduler": None},
             "bayesopt+asha": {**bo, "scheduler": "asha"},
+            **{f"bayesopt+asha ({k})": {**bo, "scheduler": "asha",
+                                        "searcher_options": {"resource_kernel": k}}
+               for k in ("exp-decay-sum", "exp-decay")},
             "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
             "bayesopt+hyperband": {**bo, "scheduler": "asha",
                                    "brackets": len(rung_levels(max_t))}}

@@ -89,11 +89,18 @@ def new_settings(given: Mapping[str, Any]) -> dict[str, Any]:
     return {key: given.get(key, default) for key, default in DEFAULTS.items()}
 
 
+_ADDED_OPTIONS = {"bayesopt": {"resource_kernel": "matern"}}
+"""Searcher options newer than some stored studies, with the value those studies ran with."""
+
+
 def resumed_searcher_options(name: str, row: Mapping[str, Any],
                              given: Mapping[str, Any]) -> dict[str, Any]:
     """The searcher options study ``name`` was run with; one given again must agree with the
     stored one (:class:`SettingsConflict`)."""
     kept = dict(row["settings"].get("searcher_options") or {})
+    if kept:  # an option added since the study was stored: the value it ran with
+        for key, value in _ADDED_OPTIONS.get(row["settings"].get("searcher"), {}).items():
+            kept.setdefault(key, value)
     for key, value in given.items():
         if not _same(key, kept.get(key, NOT_STORED), value):
             raise SettingsConflict(name, key, kept.get(key, NOT_STORED), value)

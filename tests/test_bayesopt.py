@@ -311,3 +311,68 @@ def test_predict_gives_the_posterior_mean_in_the_metrics_units_and_none_before_n
     assert predicted[0] == pytest.approx(0.0, abs=0.05)
     assert predicted[1] == pytest.approx(-bowl(far), abs=0.15)
     np.testing.assert_array_equal(searcher.predict([near, far], None), predicted)  # same rows
+
+
+def test_the_exponential_decay_kernel_has_the_gradients_the_optimiser_follows():
+    from nbtune.search.kernels import ExponentialDecay
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.random(30), rng.choice(np.log([1, 3, 9, 27, 81]) / np.log(81), 30)])
+    kernel = ExponentialDecay(alpha=0.7, beta=3.0)
+    K, grad = kernel(X, eval_gradient=True)
+    assert np.allclose(np.diag(K), kernel.diag(X))
+    assert np.all(np.linalg.eigvalsh(K) > -1e-9)  # a covariance
+    for i in range(2):  # d K / d log(hyperparameter), against a finite difference
+        theta = kernel.theta.copy()
+        theta[i] += 1e-6
+        numeric = (kernel.clone_with_theta(theta)(X) - K) / 1e-6
+        assert np.abs(numeric - grad[:, :, i]).max() < 1e-5
+    # the covariance vanishes as the level grows: curves settle at their config's value
+    levels = np.log([[1], [81]]) / np.log(81)
+    assert kernel.diag(np.hstack([[[0.5], [0.5]], levels]))[1] < 0.1 * kernel.diag(
+        np.hstack([[[0.5], [0.5]], levels]))[0]
+
+
+def test_exp_decay_carries_low_levels_to_the_top_one():
+    """Curves that fall towards their config's value: trained on every config's first levels
+    and a few configs' top level, the decay model predicts the top level of the others closer
+    than the Matern over (config, level) does."""
+    errors = {}
+    for kernel in ("matern", "exp-decay-sum"):
+        s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2, resource_kernel=kernel)
+        rng = np.random.default_rng(1)
+        configs = [{"x": float(a), "y": float(b)} for a, b in rng.random((30, 2))]
+        for i, config in enumerate(configs):
+            s.on_trial_start(i, config)
+            for epoch in range(1, (27 if i < 6 else 9) + 1):
+                s.on_report(i, config, epoch, curve(config, epoch))
+            s.on_trial_end(i, config, "completed" if i < 6 else "stopped",
+                           curve(config, 27 if i < 6 else 9))
+        predicted = s.predict(configs[6:], 27)
+        errors[kernel] = float(np.abs(predicted - [curve(c, 27) for c in configs[6:]]).mean())
+    assert errors["exp-decay-sum"] < 0.5 * errors["matern"], errors
+
+
+def test_resource_kernel_is_stored_with_the_study_and_checked():
+    assert BayesOptSearcher(SMOOTH).options["resource_kernel"] == "matern"
+    assert BayesOptSearcher(SMOOTH, resource_kernel="exp-decay").options["resource_kernel"] \
+        == "exp-decay"
+    with pytest.raises(ValueError, match=r"^unknown resource_kernel 'exp-decy' \(did you mean "
+                                         r"'exp-decay'\?\); known: 'matern', 'exp-decay-sum', "
+                                         r"'exp-decay'$"):
+        make_searcher("bayesopt", SMOOTH, resource_kernel="exp-decy")
+    s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2, resource_kernel="exp-decay")
+    run_asha_like(s, 8)
+    assert "ExponentialDecay" in repr(s._fit[1])  # the joint kernel, fitted
+
+
+def test_a_study_stored_before_resource_kernel_resumes_with_the_kernel_it_ran_with():
+    from nbtune.resume import resumed_searcher_options
+
+    older = {"settings": {"searcher": "bayesopt", "searcher_options": {"acquisition": "ei"}}}
+    assert resumed_searcher_options("s", older, {})["resource_kernel"] == "matern"
+    newer = {"settings": {"searcher": "bayesopt",
+                          "searcher_options": {"resource_kernel": "exp-decay"}}}
+    assert resumed_searcher_options("s", newer, {})["resource_kernel"] == "exp-decay"
+    assert "resource_kernel" not in resumed_searcher_options(
+        "s", {"settings": {"searcher": "kde", "searcher_options": {"top_fraction": 0.2}}}, {})

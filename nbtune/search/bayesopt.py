@@ -5,8 +5,11 @@ level, value), thinned to rung-like levels; a completed trial that reported no l
 of its final value; a failed trial is a row at the worst value held (so the model steers away
 from where trials crash). Stopped trials stay in: under ASHA or Hyperband their early values are
 most of what there is to learn from. When the rows span two levels or more the GP is joint over
-(config, log level), a Matern 5/2 with its own length scale for the level (the joint kernel
-MOBSTER also offers), and the acquisition is evaluated at the highest level that holds
+(config, level): by default (``resource_kernel="matern"``) a Matern 5/2 with its own length
+scale for the log level (the joint kernel MOBSTER also offers); ``"exp-decay-sum"`` is MOBSTER's
+model of learning curves that decay towards each config's value, ``"exp-decay"`` adds a
+per-config decay (``kernels.py``; ``benchmarks/README.md`` compares them). The acquisition is
+evaluated at the highest level that holds
 ``MIN_AT_LEVEL`` rows (BOHB's and MOBSTER's rule), against the best value there. Trials still
 pending (running or queued) enter each suggestion as fantasies at the worst value held, at the
 level they report next (a constant liar), and an exact config already tried or pending is never
@@ -17,7 +20,8 @@ low level misleads.
 Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted
 (marginal likelihood, scikit-learn's L-BFGS-B) on at most 128 rows (the best half and a seeded
 draw of the rest), after every event up to 20 and then every ``refit_every`` events or a fifth
-more, whichever is later, each fit past the first 20 starting from the last one; the posterior
+more, whichever is later, each fit past the first 20 from the prior and from the last fit, the
+likelier kept; the posterior
 uses at most ``max_points`` rows, drawn the same way. A suggestion scores random points of the
 unit cube and perturbations of the best configs, and takes the best one not tried yet. The fits
 happen at the events themselves, so the suggestions depend on the events and the seed alone, not
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..space import Space
+from ..typos import did_you_mean
 from .acquisition import acquire, check_acquisition
 from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
@@ -45,6 +50,7 @@ N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, the
 MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
 MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
+JOINT_KERNELS = ("matern", "exp-decay-sum", "exp-decay")  # over (config, level): kernels.py
 
 
 class BayesOptSearcher(Searcher):
@@ -52,7 +58,10 @@ class BayesOptSearcher(Searcher):
     level, fitted by marginal likelihood; ``n_initial`` random trials first (none when a warm
     start already gave the model that many observations), then the config
     that maximises the acquisition ``"ei"`` (expected improvement, margin ``xi``), ``"ucb"``
-    (confidence bound, ``kappa`` deviations) or ``"poi"`` (probability of improvement, ``xi``)."""
+    (confidence bound, ``kappa`` deviations) or ``"poi"`` (probability of improvement, ``xi``).
+    Over resource levels the kernel is ``resource_kernel``: ``"matern"`` (the default: the level
+    one more dimension), ``"exp-decay-sum"`` or ``"exp-decay"`` (MOBSTER's decaying learning
+    curves)."""
 
     name = "bayesopt"
 
@@ -60,7 +69,7 @@ class BayesOptSearcher(Searcher):
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
                  n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
-                 random_fraction: float = 0.0) -> None:
+                 random_fraction: float = 0.0, resource_kernel: str = "matern") -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
@@ -71,6 +80,7 @@ class BayesOptSearcher(Searcher):
         self.refit_every = _check_int("refit_every", refit_every, 1)
         self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0,
                                             (True, True), "a number in [0, 1]")
+        self.resource_kernel = check_joint_kernel(resource_kernel)
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -131,11 +141,12 @@ class BayesOptSearcher(Searcher):
 
     @property
     def options(self) -> dict[str, Any]:
-        """acquisition, kappa, xi, n_initial, max_points, refit_every, random_fraction: stored
-        with the study."""
+        """acquisition, kappa, xi, n_initial, max_points, refit_every, random_fraction,
+        resource_kernel: stored with the study."""
         return {"acquisition": self.acquisition, "kappa": self.kappa, "xi": self.xi,
                 "n_initial": self.n_initial, "max_points": self.max_points,
-                "refit_every": self.refit_every, "random_fraction": self.random_fraction}
+                "refit_every": self.refit_every, "random_fraction": self.random_fraction,
+                "resource_kernel": self.resource_kernel}
 
     @property
     def observations(self) -> int:
@@ -258,25 +269,37 @@ class BayesOptSearcher(Searcher):
         return (X, y, *extra)
 
     def _refit(self, n: int, X: np.ndarray, y: np.ndarray) -> None:
-        """Fit the hyperparameters on at most ``max_fit_points`` of (X, y), from the prior while
-        the data are few (an early fit's optimum would trap later ones), then from the last fit
-        of the same width (a warm start: a few optimiser steps)."""
+        """Fit the hyperparameters on at most ``max_fit_points`` of (X, y) by marginal
+        likelihood, from the prior; past the first 20 events also from the last fit of the same
+        width (a warm start: a few optimiser steps), keeping the likelier of the two. A warm start
+        alone stays in whatever optimum the first, thin data chose (all noise, say)."""
         width = X.shape[1]
         rng = np.random.default_rng([self.seed, n, 2])
         keep = _subsample(y, self.max_fit_points, rng)
-        warm = n > FIT_EVERY_UNTIL and self._fit is not None and self._fit[0][2] == width
-        start = self._fit[1] if warm else None
-        gp = _regressor(start or _prior_kernel(width), optimizer="fmin_l_bfgs_b",
-                        restarts=0, seed=int(rng.integers(2**31)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a length scale at its bound is no news
-            gp.fit(X[keep], y[keep])
-        self._fit = ((n, self.mode, width), gp.kernel_)
+        seed = int(rng.integers(2**31))
+        starts = [self._prior(width)]
+        if n > FIT_EVERY_UNTIL and self._fit is not None and self._fit[0][2] == width:
+            starts.append(self._fit[1])
+        best = None
+        for start in starts:
+            gp = _regressor(start, optimizer="fmin_l_bfgs_b", restarts=0, seed=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a length scale at its bound is no news
+                gp.fit(X[keep], y[keep])
+            if best is None or gp.log_marginal_likelihood_value_ > best.log_marginal_likelihood_value_:
+                best = gp
+        self._fit = ((n, self.mode, width), best.kernel_)
+
+    def _prior(self, width: int) -> Any:
+        """The kernel before any fit; a last column beyond the encoding is the level."""
+        from .kernels import prior_kernel
+
+        return prior_kernel(width, self.resource_kernel, levels=width > self.encoding.width)
 
     def _kernel(self, width: int) -> Any:
         """The kernel fitted at the last refit point, or the prior while none fits this width."""
         if self._fit is None or self._fit[0][2] != width:
-            return _prior_kernel(width)
+            return self._prior(width)
         return self._fit[1]
 
     def _candidates(self, rng: np.random.Generator, best: list[dict]) -> np.ndarray:
@@ -316,12 +339,13 @@ def _subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(np.concatenate([best, rng.choice(rest, cap - len(best), replace=False)]))
 
 
-def _prior_kernel(width: int) -> Any:
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-    return (ConstantKernel(1.0, (1e-2, 1e2))
-            * Matern(length_scale=np.full(width, 0.3), length_scale_bounds=(1e-2, 1e2), nu=2.5)
-            + WhiteKernel(1e-2, (1e-6, 1.0)))
+def check_joint_kernel(name: Any) -> str:
+    """``name`` if it is one of :data:`JOINT_KERNELS`; ValueError with one line otherwise."""
+    if not isinstance(name, str) or name not in JOINT_KERNELS:
+        hint = did_you_mean(name, JOINT_KERNELS) if isinstance(name, str) else ""
+        raise ValueError(f"unknown resource_kernel {name!r}{hint}; known: "
+                         + ", ".join(repr(k) for k in JOINT_KERNELS))
+    return name
 
 
 def _regressor(kernel: Any, optimizer: str | None, restarts: int = 0, seed: int = 0) -> Any:
