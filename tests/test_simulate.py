@@ -402,6 +402,9 @@ def test_asha_judged_by_the_bayesopt_model_is_seeded_and_differs_from_its_rank()
         BOX, scheduler="asha", judge=judge, searcher=searcher, n_workers=4, n_trials=40, seed=seed)
     by_model, again = run("bayesopt", "model"), run("bayesopt", "model")
     assert record(by_model) == record(again)
-    by_rank = run("bayesopt", "rank")
-    assert record(by_model) != record(by_rank)
+    # the model keeps trials the rank would stop, in most studies (where its predictions agree
+    # with the ranks the two runs are the same)
+    differ = [record(run("bayesopt", "model", seed)) != record(run("bayesopt", "rank", seed))
+              for seed in (1, 2, 3, 4)]
+    assert sum(differ) >= 3, differ
     assert record(run("random", "model")) == record(run("random", "rank"))
