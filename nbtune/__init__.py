@@ -57,13 +57,13 @@ def __getattr__(name: str):
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext nbtune``: add the %%tune magic and its companions."""
-    from .notebook.magic import load
+    from .notebook.extension import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
     """``%unload_ext nbtune``: remove them."""
-    from .notebook.magic import unload
+    from .notebook.extension import unload
 
     unload(ipython)

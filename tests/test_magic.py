@@ -190,7 +190,7 @@ def test_load_twice_is_harmless_and_unload_removes(ip):
 
 
 def exit_observers(ip) -> int:
-    from nbtune.notebook.magic import _close_on_exit
+    from nbtune.notebook.extension import _close_on_exit
 
     return ip._trait_notifiers.get("exit_now", {}).get("change", []).count(_close_on_exit)
 

@@ -4,7 +4,6 @@ The magic decides nothing about the search: everything it does goes through :fun
 """
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable
 
@@ -13,12 +12,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, Unicode
 
-from ..tracker import in_notebook
 from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
-from ..run.cluster import close_clients, get_client, is_embedded, use_local, warm_up
-from ..run.interrupts import stop_resource_tracker
+from ..run.cluster import get_client, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..storage import StorageError
@@ -355,68 +352,3 @@ def _summary_line(study: Study, elapsed: float, out: str) -> str:
 Tune.tune.__doc__ = (Tune.tune.__doc__ or "") + "\n\n" + build_parser().format_help()
 Tune.tune_cluster.__doc__ = ((Tune.tune_cluster.__doc__ or "") + "\n\n"
                              + build_cluster_parser().format_help())
-
-
-def load(shell) -> None:
-    """Register the magics and their configuration with ``shell`` (idempotent); in a kernel,
-    the local cluster starts in the background once the loading cell has run (see
-    ``Tune.warm_start``)."""
-    if any(isinstance(c, Tune) for c in shell.configurables):
-        return
-    magics = Tune(shell=shell)
-    shell.register_magics(magics)  # also makes it a configurable: %config Tune
-    shell.observe(_close_on_exit, names="exit_now")
-    if in_notebook():
-        _warm_after_cell(shell, magics)
-
-
-def _warm_after_cell(shell, magics: Tune) -> None:
-    """Once the current cell has run (its ``%config Tune...`` lines applied), start the embedded
-    cluster in the background, where it is the one the studies will use."""
-    def warm(result=None) -> None:
-        shell.events.unregister("post_run_cell", warm)
-        if magics.warm_start and not shell.exit_now:
-            if is_embedded(magics.cluster):
-                warm_up()
-            _importing[:] = [threading.Thread(target=_import_views, daemon=True,
-                                              name="nbtune-imports")]
-            _importing[0].start()
-
-    shell.events.register("post_run_cell", warm)
-    magics._warm_hook = warm  # taken back by unload if the cell never ends
-
-
-_importing: list[threading.Thread] = []  # the thread of _import_views, joined at exit
-
-
-def _import_views() -> None:
-    """Import what the first study's panel needs (matplotlib takes about a second)."""
-    import ipywidgets  # noqa: F401
-    from matplotlib.backends import backend_agg  # noqa: F401
-
-    from .. import plots  # noqa: F401
-
-
-def _close_on_exit(change) -> None:
-    """The kernel is shutting down or restarting: close nbtune's cluster first (waiting for a
-    start under way), so that its nannies do not restart the workers the kernel's shutdown
-    terminates, then the resource tracker its workers used (which would hold up the exit)."""
-    if change["new"]:
-        for thread in _importing:  # an import cut by the exit could hold a lock it needs
-            thread.join(timeout=10)
-        close_clients()
-        stop_resource_tracker()
-
-
-def unload(shell) -> None:
-    """Remove what :func:`load` registered."""
-    shell.unobserve(_close_on_exit, names="exit_now")
-    for magics in shell.configurables:
-        hook = getattr(magics, "_warm_hook", None)
-        if isinstance(magics, Tune) and hook in shell.events.callbacks["post_run_cell"]:
-            shell.events.unregister("post_run_cell", hook)
-    table = shell.magics_manager.magics
-    table["cell"].pop("tune", None)
-    for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space"):
-        table["line"].pop(name, None)
-    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]
