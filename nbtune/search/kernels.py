@@ -6,11 +6,13 @@ Three joint kernels:
 
 - ``"matern"``: one Matern 5/2 over every column, the level with its own length scale. Values
   at two levels of one config are as alike as two nearby configs; nothing says curves flatten.
-- ``"exp-decay-sum"``: MOBSTER's additive freeze-thaw model (Tiao et al. 2020, delta = 0; Swersky
-  et al. 2014): ``f(x, r) = g(x) + h(r)``, a Matern over configs plus one curve shared by all of
-  them, with covariance ``(beta / (r + r' + beta)) ** alpha``, which vanishes as ``r`` grows: the
-  curves decay towards their config's asymptote ``g(x)``. A config's rank is the same at every
-  level; what low levels say about the top one is weighed by how far the curve still has to go.
+- ``"exp-decay-sum"``: the additive freeze-thaw model of MOBSTER's default kernel (Tiao et al.
+  2020, delta = 0; Swersky et al. 2014): ``f(x, r) = g(x) + h(r)``, a Matern over configs plus
+  one curve shared by all of them, with covariance ``(beta / (r + r' + beta)) ** alpha``, which
+  vanishes as ``r`` grows: the curves decay towards their config's asymptote ``g(x)``. A
+  config's rank is the same at every level; what low levels say about the top one is weighed by
+  how far the curve still has to go. MOBSTER centres this covariance and fits the curve's mean
+  as a function; here the uncentred form carries it (an unknown amplitude, integrated out).
 - ``"exp-decay"``: the same, plus a product term ``Matern'(x) * decay(r)``: configs whose curves
   differ in shape, so an early rank can be overturned.
 
@@ -21,6 +23,7 @@ scikit-learn: ``bayesopt`` imports it when it first builds a kernel, not with nb
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from sklearn.gaussian_process.kernels import (ConstantKernel, Hyperparameter, Kernel, Matern,
                                               WhiteKernel)
