@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Any, Iterable
 
 CUTOFF = 0.75  # how alike (difflib's ratio) a word must be to a known one to count as its typo
 
@@ -17,3 +17,14 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str
     """`` (did you mean 'x'?)`` for the known word closest to ``word``, else ``""``."""
     near = closest(word, known, cutoff)
     return f" (did you mean {near!r}?)" if near else ""
+
+
+def one_of(what: str, name: Any, known: Iterable[str]) -> str:
+    """``name`` if it is one of ``known``; otherwise ValueError, one line: ``unknown {what}
+    'nmae' (did you mean 'name'?); known: ...``."""
+    known = tuple(known)
+    if not isinstance(name, str) or name not in known:
+        hint = did_you_mean(name, known) if isinstance(name, str) else ""
+        raise ValueError(f"unknown {what} {name!r}{hint}; known: "
+                         + ", ".join(repr(k) for k in known))
+    return name

@@ -229,18 +229,22 @@ def test_load_study_from_another_process(client, db):
     assert best_value == pytest.approx(study.best.value)
 
 
+def _watch(db: str, query: str, args: tuple, found) -> float:
+    """1.0 once ``found(rows)`` holds for the study file's rows of ``query``, within 20 s."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with sqlite3.connect(db) as con:
+            if found(con.execute(query, args).fetchall()):
+                return 1.0
+        time.sleep(0.05)
+    return 0.0
+
+
 def waits_for_its_report_on_disk(config):
     """Reports once, then watches the study file until that report is there."""
     nbtune.report(epoch=1, seen=0)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        with sqlite3.connect(config["db"]) as con:
-            rows = con.execute("SELECT data FROM reports WHERE study = 'live' AND trial = ?",
-                               (config["me"],)).fetchall()
-        if rows:
-            return 1.0
-        time.sleep(0.05)
-    return 0.0
+    return _watch(config["db"], "SELECT data FROM reports WHERE study = 'live' AND trial = ?",
+                  (config["me"],), bool)
 
 
 def test_each_report_is_stored_while_the_trial_still_runs(client, db):
@@ -252,15 +256,8 @@ def test_each_report_is_stored_while_the_trial_still_runs(client, db):
 
 def waits_for_its_row_on_disk(config):
     """Reports nothing; watches the study file until its own row is there, marked running."""
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        with sqlite3.connect(config["db"]) as con:
-            rows = con.execute("SELECT state FROM trials WHERE study = 'rows' AND id = ?",
-                               (config["me"],)).fetchall()
-        if rows == [("running",)]:
-            return 1.0
-        time.sleep(0.05)
-    return 0.0
+    return _watch(config["db"], "SELECT state FROM trials WHERE study = 'rows' AND id = ?",
+                  (config["me"],), lambda rows: rows == [("running",)])
 
 
 def test_a_trial_that_never_reports_is_stored_while_it_runs(client, db):

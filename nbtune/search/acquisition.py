@@ -6,17 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from ..typos import did_you_mean
+from ..typos import one_of
 
 ACQUISITIONS = ("ei", "ucb", "poi")
 
 
 def check_acquisition(name: Any, kappa: Any, xi: Any) -> tuple[str, float, float]:
     """(name, kappa, xi) validated; ValueError with one line naming the problem otherwise."""
-    if not isinstance(name, str) or name not in ACQUISITIONS:
-        hint = did_you_mean(name, ACQUISITIONS) if isinstance(name, str) else ""
-        raise ValueError(f"unknown acquisition {name!r}{hint}; known: "
-                         + ", ".join(repr(a) for a in ACQUISITIONS))
+    one_of("acquisition", name, ACQUISITIONS)
     for label, v, low in (("kappa", kappa, "> 0"), ("xi", xi, ">= 0")):
         ok = isinstance(v, (int, float, np.number)) and not isinstance(v, bool) \
             and math.isfinite(float(v)) and (float(v) > 0 if label == "kappa" else float(v) >= 0)

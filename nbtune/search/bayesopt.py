@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..space import Space
-from ..typos import did_you_mean
+from ..typos import one_of
 from .acquisition import acquire, check_acquisition
 from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
@@ -80,7 +80,7 @@ class BayesOptSearcher(Searcher):
         self.refit_every = _check_int("refit_every", refit_every, 1)
         self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0,
                                             (True, True), "a number in [0, 1]")
-        self.resource_kernel = check_joint_kernel(resource_kernel)
+        self.resource_kernel = one_of("resource_kernel", resource_kernel, JOINT_KERNELS)
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -280,14 +280,13 @@ class BayesOptSearcher(Searcher):
         starts = [self._prior(width)]
         if n > FIT_EVERY_UNTIL and self._fit is not None and self._fit[0][2] == width:
             starts.append(self._fit[1])
-        best = None
-        for start in starts:
-            gp = _regressor(start, optimizer="fmin_l_bfgs_b", restarts=0, seed=seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a length scale at its bound is no news
+        fits = [_regressor(start, optimizer="fmin_l_bfgs_b", restarts=0, seed=seed)
+                for start in starts]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a length scale at its bound is no news
+            for gp in fits:
                 gp.fit(X[keep], y[keep])
-            if best is None or gp.log_marginal_likelihood_value_ > best.log_marginal_likelihood_value_:
-                best = gp
+        best = max(fits, key=lambda gp: gp.log_marginal_likelihood_value_)
         self._fit = ((n, self.mode, width), best.kernel_)
 
     def _prior(self, width: int) -> Any:
@@ -337,15 +336,6 @@ def _subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     order = np.argsort(y, kind="stable")
     best, rest = order[:cap // 2], order[cap // 2:]
     return np.sort(np.concatenate([best, rng.choice(rest, cap - len(best), replace=False)]))
-
-
-def check_joint_kernel(name: Any) -> str:
-    """``name`` if it is one of :data:`JOINT_KERNELS`; ValueError with one line otherwise."""
-    if not isinstance(name, str) or name not in JOINT_KERNELS:
-        hint = did_you_mean(name, JOINT_KERNELS) if isinstance(name, str) else ""
-        raise ValueError(f"unknown resource_kernel {name!r}{hint}; known: "
-                         + ", ".join(repr(k) for k in JOINT_KERNELS))
-    return name
 
 
 def _regressor(kernel: Any, optimizer: str | None, restarts: int = 0, seed: int = 0) -> Any:
