@@ -28,7 +28,8 @@ import numpy as np
 from sklearn.gaussian_process.kernels import (ConstantKernel, Hyperparameter, Kernel, Matern,
                                               WhiteKernel)
 
-_LEVELS = 81.0  # the level column's 1 (reports.Reports.resource)
+from .reports import LEVEL_SPAN
+
 _UNUSED = 1e5  # a length scale so long that the column it belongs to makes no difference
 
 
@@ -56,7 +57,7 @@ class ExponentialDecay(Kernel):
 
     @staticmethod
     def _level(X: np.ndarray) -> np.ndarray:
-        return np.exp(np.asarray(X, dtype=float)[:, -1] * math.log(_LEVELS))
+        return np.exp(np.asarray(X, dtype=float)[:, -1] * math.log(LEVEL_SPAN))
 
     def __call__(self, X, Y=None, eval_gradient=False):
         if Y is not None and eval_gradient:

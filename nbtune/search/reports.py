@@ -18,6 +18,9 @@ import numpy as np
 
 BIN = math.log(3.0)
 
+LEVEL_SPAN = 81.0
+"""The resource column is 1 at this many times the first level (0 at the first)."""
+
 
 @dataclass
 class _Trial:
@@ -113,7 +116,7 @@ class Reports:
             return None
         top = max(numeric)
         column = np.array([top if lv is None else lv for lv in levels], dtype=float)
-        return np.log(column / self.first_level) / math.log(81.0)
+        return np.log(column / self.first_level) / math.log(LEVEL_SPAN)
 
     def acquisition_level(self, levels: list[float | None], at_least: int) -> float | None:
         """The highest level at which at least ``at_least`` rows sit (None: no levels, or none
