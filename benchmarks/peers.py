@@ -1,7 +1,8 @@
 """nbtune beside Optuna and Syne Tune: every method on real tasks, same budget, same workers.
 
 Tasks (peers_tasks.py, the data and models of tasks.py): ``sgd-mlp`` (27 epochs of an sgd
-``MLPClassifier``, target 0.80 validation accuracy) and ``hgb`` (81 boosting iterations of a
+``MLPClassifier``, target 0.80 validation accuracy), ``sgd-mlp-heldout`` (the same model and space
+on a data set nbtune was never tuned on, target 0.60) and ``hgb`` (81 boosting iterations of a
 ``HistGradientBoostingClassifier``, target 0.87). Every study gets the same wall-clock budget and
 2 worker processes; studies run one after another, never two at once.
 
@@ -25,7 +26,9 @@ fraction of the budget (the median over seeds; "never" when most seeds never rea
 
 Needs Optuna and Syne Tune, which nbtune never depends on: run with ``make bench-peers``
 (the ``.venv-peers`` environment). ``--budget 120 --seeds 0,1,2`` (the defaults) is the target
-configuration; options narrow the methods, tasks and seeds.
+configuration; options narrow the methods, tasks and seeds. ``--save FILE`` appends each finished
+study to FILE (JSON lines) and skips the studies FILE already holds, so a run of hours that was
+stopped continues where it stopped, and its tables cover every study saved.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import os
 os.environ["OMP_NUM_THREADS"] = "1"  # before scikit-learn loads: one thread per worker, everywhere
 
 import argparse
+import json
 import math
 import statistics
 import tempfile
@@ -54,7 +58,7 @@ from early_stopping import wait_idle
 
 cloudpickle.register_pickle_by_value(peers_tasks)  # the Dask workers need not find benchmarks/
 
-SPACES = {"sgd-mlp": tasks.SPACE, "hgb": tasks.HGB_SPACE}
+SPACES = {"sgd-mlp": tasks.SPACE, "sgd-mlp-heldout": tasks.SPACE, "hgb": tasks.HGB_SPACE}
 NBTUNE = {
     "nbtune-random": dict(),
     "nbtune-asha": dict(scheduler="asha"),
@@ -157,6 +161,25 @@ def run_one(client: Client, method: str, task: str, seed: int, budget: float, wo
     return Run(budget, t0, points, trials)
 
 
+def _save(path: str, task: str, method: str, seed: int, run: Run) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps({"task": task, "method": method, "seed": seed, "budget": run.budget,
+                            "points": run.points, "trials": run.trials}) + "\n")
+
+
+def _load(path: str, budget: float) -> dict[tuple, Run]:
+    """The studies saved in ``path`` with this budget, by (task, method, seed)."""
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line)
+                if row["budget"] == budget:  # points are kept relative to the study's start
+                    out[row["task"], row["method"], row["seed"]] = Run(
+                        budget, 0.0, [tuple(p) for p in row["points"]], row["trials"])
+    return out
+
+
 def _seconds(t: float | None) -> str:
     return "never" if t is None else f"{t:.0f}"
 
@@ -200,8 +223,10 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per study")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--tasks", default="sgd-mlp,hgb")
+    parser.add_argument("--tasks", default="sgd-mlp,sgd-mlp-heldout,hgb")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--save", help="append each study to this JSON-lines file; skip those "
+                        "it holds")
     args = parser.parse_args()
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -214,6 +239,7 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown {what} {unknown}; known: {', '.join(known)}")
     results = {t: {m: [] for m in methods} for t in task_names}
+    saved = _load(args.save, args.budget) if args.save else {}
     with local_cluster(args.workers) as cluster, Client(cluster) as client, \
             tempfile.TemporaryDirectory() as folder:
         client.run(peers_tasks.warm)  # as the Optuna workers do before their clock starts
@@ -225,8 +251,12 @@ def main() -> None:
         for seed in seeds:  # interleaved: each seed runs every task and method, one at a time
             for task in task_names:
                 for method in methods:
-                    run = run_one(client, method, task, seed, args.budget, args.workers,
-                                  paths[task], datas[task], folder)
+                    run = saved.get((task, method, seed))
+                    if run is None:
+                        run = run_one(client, method, task, seed, args.budget, args.workers,
+                                      paths[task], datas[task], folder)
+                        if args.save:
+                            _save(args.save, task, method, seed, run)
                     results[task][method].append(run)
                     to = run.time_to(peers_tasks.TARGET[task])
                     print(f"seed {seed} {task} {method:22s} best {run.best:.4f}  to "

@@ -61,6 +61,18 @@ def make_data() -> dict[str, np.ndarray]:
     return _split(X, y)
 
 
+def heldout_data() -> dict[str, np.ndarray]:
+    """A second data set for the sgd-mlp task's model and space, held out: no table is made from
+    it and no default of nbtune was chosen on it (peers.py's ``sgd-mlp-heldout``): 8 classes,
+    30 features, more label noise, classes closer together."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=20000, n_features=30, n_informative=18, n_redundant=6,
+                               n_classes=8, n_clusters_per_class=3, class_sep=0.8, flip_y=0.05,
+                               random_state=7)
+    return _split(X, y)
+
+
 def make_model(config: dict, hidden=HIDDEN, seed: int = 0):
     """The sgd-mlp task's untrained model for ``config``."""
     from sklearn.neural_network import MLPClassifier
