@@ -229,6 +229,111 @@ def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
             s.fit(X, y)
 
 
+class Where(ClassifierMixin, BaseEstimator):
+    """Prints the process that fits it; each fit takes a while, so that free workers take folds."""
+
+    def __init__(self, c=1.0):
+        self.c = c
+
+    def fit(self, X, y):
+        import os
+        import time
+
+        import threading
+
+        time.sleep(0.5)
+        print(f"fitted in thread {threading.current_thread().name!r} of process {os.getpid()}")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+
+def test_a_candidates_folds_run_as_tasks_on_the_free_workers(client, cancer):
+    """One candidate, two folds, two workers: each worker fits a fold while the trial waits
+    without holding a thread, and what the folds print joins the trial's output."""
+    X, y = cancer
+    s = search(Where(), {"c": [1.0]}, client, cv=2, refit=False)
+    s.fit(X, y)
+    [trial] = s.study_.trials
+    printed = [line for line in trial.output.splitlines() if line.startswith("fitted in")]
+    assert len(printed) == 2
+    import os
+
+    assert {int(line.split()[-1]) for line in printed} == set(client.run(os.getpid).values())
+    assert len({line.split("'")[1] for line in printed}) == 2
+
+
+def test_folds_sent_as_tasks_need_no_second_thread(cancer):
+    """On one worker with one thread the trial's folds still run: the waiting trial gave its
+    thread to them."""
+    from distributed import Client, LocalCluster
+
+    X, y = cancer
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address="127.0.0.1:0") as cluster, \
+            Client(cluster, set_as_default=False) as c:
+        s = search(LogisticRegression(), {"C": [0.1, 1.0]}, c, cv=3, refit=False)
+        s.fit(X, y)
+    reference = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    ours, theirs = by_params(s.cv_results_), by_params(reference.cv_results_)
+    assert ours.keys() == theirs.keys()
+    for params, i in ours.items():
+        assert abs(s.cv_results_["mean_test_score"][i] -
+                   reference.cv_results_["mean_test_score"][theirs[params]]) < 1e-12
+
+
+def test_where_trials_hold_resources_their_folds_stay_in_the_trial(cancer):
+    """Beside GPU workers a trial asks for a CPU and keeps it while it waits: its folds run in its
+    own thread, one after the other, rather than wait for the CPU it holds."""
+    from distributed import Client, SpecCluster, Worker
+
+    X, y = cancer
+    workers = {name: {"cls": Worker, "options": {"nthreads": 1, "resources": {name: 1}}}
+               for name in ("CPU", "GPU")}
+    with SpecCluster(workers=workers, scheduler={"cls": __import__("distributed").Scheduler,
+                                                 "options": {"dashboard_address": ":0"}}) \
+            as cluster, Client(cluster, set_as_default=False) as c:
+        s = search(Where(), {"c": [1.0, 2.0]}, c, cv=2, refit=False)
+        s.fit(X, y)
+    for trial in s.study_.trials:
+        threads = {line.split("'")[1] for line in trial.output.splitlines()
+                   if line.startswith("fitted in")}
+        assert len(threads) == 1  # both folds in the trial's own thread
+    assert len(s.cv_results_["params"]) == 2
+
+
+class Slow(ClassifierMixin, BaseEstimator):
+    """A fit of ten seconds in short sleeps, so that a halt reaches it between two."""
+
+    def __init__(self, c=1.0):
+        self.c = c
+
+    def fit(self, X, y):
+        import time
+
+        for _ in range(200):
+            time.sleep(0.05)
+        self.classes_ = np.unique(y)
+        return self
+
+
+def test_a_search_out_of_time_halts_the_folds_its_trials_sent(client, cancer):
+    import time
+
+    X, y = cancer
+    with pytest.raises(ValueError, match=r"no candidate was evaluated .*max_time"):
+        search(Slow(), {"c": [1.0, 2.0]}, client, cv=2, max_time=1, refit=False).fit(X, y)
+    deadline = time.monotonic() + 5  # the halt's own grace; the fits would take 10 s more
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(client.processing().values())
+    busy = client.run(lambda dask_worker: len(dask_worker.state.executing) +
+                      len(dask_worker.state.long_running))
+    assert not any(busy.values())
+
+
 # -- early stopping ------------------------------------------------------------------------------
 class Counter(ClassifierMixin, BaseEstimator):
     """Scores q times the partial_fit calls it had: an epoch lost or repeated on resume shows."""
@@ -294,7 +399,8 @@ def test_partial_fit_trials_pause_and_resume_from_their_fold_checkpoints(client,
     assert all(v == [1, 3, 9][:len(v)] for v in epochs.values())  # paused, then resumed
     resumed = [t for t in s.study_.trials if epochs[t.id] == [1, 3, 9]]
     assert 9 in {t.config["q"] for t in resumed}  # the best is promoted at every rung
-    assert sum(len(v) == 1 for v in epochs.values()) >= 5  # most stop at the first rung
+    assert sum(len(v) == 1 for v in epochs.values()) >= 5, [  # most stop at the first rung
+        (t.id, t.config, epochs[t.id], t.state, t.attempts) for t in s.study_.trials]
     assert sorted(s.cv_results_["n_resources"]) == sorted(len(v) and v[-1] for v in
                                                           epochs.values())
     assert s.best_params_ == {"q": 9} and s.best_score_ == 81

@@ -109,7 +109,8 @@ class TrialContext:
                  wait_at: Sequence[float] | None, verdict_timeout: float,
                  send: Callable[[str, dict], None],
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
-                 output: Any = None):
+                 output: Any = None, data_keys: dict[str, str] | None = None,
+                 may_split: bool = False):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
         self.wait_all = wait_at is None
@@ -123,6 +124,8 @@ class TrialContext:
         self.checkpoint: Any = None  # the last checkpoint reported: kept on the worker
         self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
         self.output = output  # the trial's Capture: its new lines travel with each report
+        self.data_keys = data_keys or {}  # the Dask keys of the study's scattered data, by name
+        self.may_split = may_split  # its work may run as tasks of its own (run/subtasks.py)
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A channel message about this execution."""
@@ -235,6 +238,12 @@ def get_checkpoint() -> Any:
     """The checkpoint a resumed trial reported before its pause; None on a fresh start."""
     ctx = _current.get() or _the_only_trial("get_checkpoint()")
     return None if ctx is None else ctx.restored
+
+
+def current_trial() -> "TrialContext | None":
+    """The trial this thread runs on a Dask worker, or None."""
+    ctx = _current.get()
+    return ctx if isinstance(ctx, TrialContext) else None
 
 
 _active_lock = threading.Lock()

@@ -78,6 +78,7 @@ class Loop(Dispatch):
         self._futures = None
         self.inbox: Inbox | None = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
+        self.data_keys = tuple((name, f.key) for name, f in self.shared.items())
         self.held = held_workers(client)  # workers that trials of ended studies keep busy
         self.address = getattr(getattr(client, "scheduler", None), "address", "?")
         self.capacity = capacity or Capacity(client, settings.resources, held=self.held.workers)
@@ -106,7 +107,8 @@ class Loop(Dispatch):
                          resource=s.resource, wait_at=self.scheduler.decision_points(),
                          verdict_timeout=s.verdict_timeout, attempt=number,
                          first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses,
-                         stream_output=s.show_output)
+                         stream_output=s.show_output, data_keys=self.data_keys,
+                         may_split=self._threads_to_spare())
         key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
@@ -130,6 +132,15 @@ class Loop(Dispatch):
 
     def _resume_paused(self, trial: T.Trial, paused: Any) -> None:
         self._submit(trial, paused=paused)
+
+    def _threads_to_spare(self) -> bool:
+        """Whether a trial sent now may split its work into tasks of its own
+        (:mod:`nbtune.run.subtasks`): the study has fewer trials left to send than the workers
+        have threads, so threads will be free, and trials hold no Dask resources (a trial keeps
+        its resources while it waits for its pieces, which could wait for the same ones)."""
+        n = self.settings.budget.n_trials
+        return (not self.settings.resources and n is not None
+                and n - len(self.trials) < self.capacity())
 
     def _now(self) -> float:
         return time.time()

@@ -32,6 +32,8 @@ class TrialSpec:
     first_seq: int = 0  # reports made before the pause this run resumes from
     keep_checkpoint: bool = False  # return (outcome, checkpoint): the loop may pause the trial
     stream_output: bool = False  # send the trial's output as it is written (throttled)
+    data_keys: tuple[tuple[str, str], ...] = ()  # (name, Dask key) of the scattered data
+    may_split: bool = False  # its work may run as tasks of its own (nbtune.run.subtasks)
 
 
 # the file name under which a %%tune cell's body is compiled (notebook/trialfn.cell_filename)
@@ -49,8 +51,20 @@ def _format_frame(frame: traceback.FrameSummary) -> str:
     return f"  Cell In[{cell.group(1)}], line {frame.lineno}{where}\n{code}"
 
 
+class PieceFailed(Exception):
+    """Raised in a trial where a piece of its work, run as a task of its own
+    (:mod:`nbtune.run.subtasks`), raised: ``text`` is that piece's traceback."""
+
+    def __init__(self, text: str):
+        super().__init__(text.strip().splitlines()[-1] if text.strip() else "a piece failed")
+        self.text = text
+
+
 def user_traceback(exc: BaseException) -> str:
-    """The traceback text of ``exc`` without nbtune's own frames, so it points at the user's code."""
+    """The traceback text of ``exc`` without nbtune's own frames, so it points at the user's code
+    (for a :class:`PieceFailed`, at the user's code in the piece)."""
+    if isinstance(exc, PieceFailed):
+        return exc.text
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
     lines = ["Traceback (most recent call last):\n"] if frames else []
@@ -142,7 +156,8 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
                        send=worker.log_event,
                        shield=functools.partial(shielded, spec.prefix, execution),
-                       output=capture)
+                       output=capture, data_keys=dict(spec.data_keys),
+                       may_split=spec.may_split)
     worker.log_event(spec.topic, ctx.message("start", worker=worker.address))
     started = time.time()
     outcome: dict[str, Any] = {"state": "completed", "returned": None, "error": None}

@@ -1,9 +1,14 @@
 """What one ``SearchCV`` trial runs on a Dask worker: fit and score every fold of one candidate.
 
-A trial's folds run one after the other inside the trial. nbtune already keeps one trial in
-flight per worker thread, so folds run in parallel would only compete with the other trials for
-the same threads; and under early stopping the folds' estimators are one checkpoint, which must
-stay together on the worker that paused the trial.
+Where threads are free (the search has fewer candidates left than the workers have threads) a
+trial's folds run as Dask tasks of their own (:mod:`nbtune.run.subtasks`): they spread over the
+free threads, so a candidate is scored in the time of one fold, not of all its folds one after
+another. The trial itself only sends its folds, averages their scores and reports them; it holds
+no thread while its folds run, so they never run beside it on an oversubscribed worker. Each
+fold's estimator comes back to the trial at every level, as the checkpoint a paused trial
+resumes from. Elsewhere (trials keep every thread busy; trials hold Dask resources such as a
+GPU; outside a cluster) the folds run one after the other in the trial: tasks of their own would
+only add their round trips there.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..run.channel import get_checkpoint, report
+from ..run.subtasks import subtasks
 
 PARTIAL_FIT, N_SAMPLES, PARAM = "partial_fit", "n_samples", "param"
 
@@ -100,12 +106,42 @@ class FoldTrial:
 
         params = self.plan.converted.params(config)
         base = clone(self.plan.estimator).set_params(**clone(params, safe=False))
+        sub = subtasks() if len(splits) > 1 else None
+        step = self._tasks_step(sub, base) if sub is not None else \
+            self._local_step(base, X, y, splits, fit_params)
         if self.plan.resource is None:
-            folds = [Fold() for _ in splits]
-            for fold, (train, _) in zip(folds, splits):
-                self._train(fold, base, X, y, train, fit_params, 0, 0)
-            return self._scores(folds, X, y, splits)
-        return self._staged(base, X, y, splits, fit_params)
+            folds, scores = step([Fold() for _ in splits], 0, 0)
+            return self._summary(folds, scores)
+        return self._staged(step, len(splits))
+
+    # A step brings every fold from one level to the next and scores it:
+    # step(folds, done, level) -> (the folds, their scores)
+    def _local_step(self, base: Any, X: Any, y: Any, splits: Sequence,
+                    fit_params: dict[str, Any]) -> Any:
+        """A step that trains the folds one after the other in this thread."""
+        def step(folds: list[Fold], done: int, level: int) -> tuple[list[Fold], list[dict]]:
+            return folds, [self._fold_step(base, fold, i, X, y, splits, fit_params, done,
+                                           level)[1] for i, fold in enumerate(folds)]
+        return step
+
+    def _tasks_step(self, sub: Any, base: Any) -> Any:
+        """A step that brings every fold to a level as a task of its own (see the module)."""
+        data = sub.data
+
+        def step(folds: list[Fold], done: int, level: int) -> tuple[list[Fold], list[dict]]:
+            futures = [sub.submit(self._fold_step, base, fold, i, data["X"], data["y"],
+                                  data["splits"], data["fit_params"], done, level)
+                       for i, fold in enumerate(folds)]
+            results = sub.gather(futures)
+            return [fold for fold, _ in results], [scores for _, scores in results]
+        return step
+
+    def _fold_step(self, base: Any, fold: Fold, i: int, X: Any, y: Any, splits: Sequence,
+                   fit_params: dict[str, Any], done: int, level: int) -> tuple[Fold, dict]:
+        """Fold ``i`` trained from level ``done`` to ``level`` and scored: (fold, its scores)."""
+        train, test = splits[i]
+        self._train(fold, base, X, y, train, fit_params, done, level)
+        return fold, self._split_scores(i, fold, X, y, train, test)
 
     # -- training --------------------------------------------------------------------------
     def _train(self, fold: Fold, base: Any, X: Any, y: Any, train: np.ndarray,
@@ -163,21 +199,18 @@ class FoldTrial:
         return np.sort(resample(train, replace=False, n_samples=n, stratify=strata,
                                 random_state=res.seed))
 
-    def _staged(self, base: Any, X: Any, y: Any, splits: Sequence,
-                fit_params: dict[str, Any]) -> None:
+    def _staged(self, step: Any, n_splits: int) -> None:
         """Train level by level; report the fold scores at each level, the state as checkpoint."""
         res = self.plan.resource
         restored = get_checkpoint()
         state = copy.deepcopy(restored) if restored is not None else \
-            State(folds=[Fold() for _ in splits])  # a copy: the stored one may be resumed again
+            State(folds=[Fold() for _ in range(n_splits)])  # a copy: the stored one may resume
         for level in res.levels:
             if level <= state.level:
                 continue
-            for fold, (train, _) in zip(state.folds, splits):
-                self._train(fold, base, X, y, train, fit_params, state.level, level)
+            state.folds, scores = step(state.folds, state.level, level)
             state.level = level
-            report(**{res.key: level}, **self._scores(state.folds, X, y, splits),
-                   checkpoint=state)
+            report(**{res.key: level}, **self._summary(state.folds, scores), checkpoint=state)
         return None
 
     # -- scoring ---------------------------------------------------------------------------
@@ -196,29 +229,36 @@ class FoldTrial:
             out[name] = float(value)
         return out
 
-    def _scores(self, folds: list[Fold], X: Any, y: Any, splits: Sequence) -> dict[str, Any]:
-        """Per-split scores and times, the mean of the study's metric, and the first error."""
+    def _split_scores(self, i: int, fold: Fold, X: Any, y: Any, train: np.ndarray,
+                      test: np.ndarray) -> dict[str, Any]:
+        """Split ``i``'s scores and times, under the keys of ``cv_results_``."""
         from sklearn.utils.metaestimators import _safe_split
 
         plan, out = self.plan, {}
-        failed = [fold.error for fold in folds if fold.error is not None]
-        for i, (fold, (train, test)) in enumerate(zip(folds, splits)):
-            started = time.time()
-            if fold.error is None:
-                X_test, y_test = _safe_split(fold.estimator, X, y, test, train)
-                test_scores = self._score(fold.estimator, X_test, y_test)
-                if plan.return_train_score:
-                    X_train, y_train = _safe_split(fold.estimator, X, y, train)
-                    train_scores = self._score(fold.estimator, X_train, y_train)
-            else:
-                test_scores = train_scores = {n: float(plan.error_score) for n in plan.scorers}
-            out[f"split{i}_score_time"] = time.time() - started
-            out[f"split{i}_fit_time"] = fold.fit_time
-            for name, value in test_scores.items():
-                out[f"split{i}_test_{name}"] = value
+        started = time.time()
+        if fold.error is None:
+            X_test, y_test = _safe_split(fold.estimator, X, y, test, train)
+            test_scores = self._score(fold.estimator, X_test, y_test)
             if plan.return_train_score:
-                for name, value in train_scores.items():
-                    out[f"split{i}_train_{name}"] = value
+                X_train, y_train = _safe_split(fold.estimator, X, y, train)
+                train_scores = self._score(fold.estimator, X_train, y_train)
+        else:
+            test_scores = train_scores = {n: float(plan.error_score) for n in plan.scorers}
+        out[f"split{i}_score_time"] = time.time() - started
+        out[f"split{i}_fit_time"] = fold.fit_time
+        for name, value in test_scores.items():
+            out[f"split{i}_test_{name}"] = value
+        if plan.return_train_score:
+            for name, value in train_scores.items():
+                out[f"split{i}_train_{name}"] = value
+        return out
+
+    def _summary(self, folds: list[Fold], scores: list[dict[str, Any]]) -> dict[str, Any]:
+        """Every split's scores, the mean of the study's metric, and the first error."""
+        plan, out = self.plan, {}
+        failed = [fold.error for fold in folds if fold.error is not None]
+        for split in scores:
+            out.update(split)
         out[plan.metric] = float(np.mean([out[f"split{i}_test_{plan.refit_name}"]
                                           for i in range(len(folds))]))
         out["fit_failures"] = len(failed)

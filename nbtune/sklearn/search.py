@@ -63,8 +63,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     ``best_index_``, ``best_estimator_``, ``cv_results_`` (scikit-learn's format, plus
     ``n_resources`` under early stopping), ``n_splits_``, ``refit_time_``, ``scorer_`` and
     ``study_`` (the nbtune :class:`~nbtune.Study`). ``storage=None`` keeps the study in memory;
-    give a path to keep it. A trial's folds run one after the other on one worker (trials fill
-    every worker thread); ``n_jobs`` of the estimator is left as you set it.
+    give a path to keep it. Where the search has fewer candidates left than the workers have
+    threads, a trial's folds run as Dask tasks of their own, spread over the free threads
+    (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the estimator is left as you set it.
     """
 
     def __init__(self, estimator: Any, space: Any, *, scoring: Any = None, cv: Any = 5,

@@ -1,0 +1,122 @@
+"""Tasks of a trial's own: a trial that splits its work (``SearchCV``'s folds) runs the pieces
+as Dask tasks, so that they spread over the workers that are free, and waits for them.
+
+Only where threads will be free: the loop lets a trial split when the study has fewer trials
+left to send than the workers have threads (a grid of three candidates on eight threads, or the
+last trials of a study). While trials keep every thread busy, pieces would only add their round
+trips (measured: about 10% fewer candidates in the same time on two saturated workers).
+
+While it waits the trial holds no worker thread: it leaves the worker's thread pool
+(``distributed.secede``) the first time it sends a piece, and never takes a thread again. What it
+does itself afterwards is bookkeeping (averaging scores, reporting, waiting for a rung's verdict),
+so the worker's threads do the pieces, never more at once than the worker has. The pieces go
+before every trial waiting in a queue (a higher Dask priority), the oldest trial's first, so a
+good candidate finishes as soon as the free threads allow instead of behind new candidates.
+
+A piece reads the study's scattered data by its key (:class:`~nbtune.run.task.with_parameters`),
+so nothing is sent again. A trial that holds Dask resources (a GPU) runs its pieces itself: its
+thread keeps the resource while it waits, and a piece asking for the same one could wait for
+ever, so the loop never lets such a trial split. Each piece is halted with its study, as a
+trial is (:mod:`nbtune.run.halt`).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Sequence
+
+from .channel import TrialStopped, current_trial
+from .halt import TrialHalted, halting
+from .output import Capture
+from .task import PieceFailed, user_traceback
+
+# Dask priority of a trial's pieces: above every queued trial (priority -trial id), the oldest
+# trial's pieces first
+PIECE_PRIORITY = 1 << 40
+POLL = 0.2  # seconds between two looks at a halt while the trial waits for its pieces
+
+
+class Subtasks:
+    """The running trial's way to run pieces of its work as tasks of their own."""
+
+    def __init__(self, client: Any, data: dict[str, Any], prefix: str, execution: str,
+                 trial_id: int, output: Capture | None = None):
+        self.client, self.data = client, data  # data: the scattered values' futures, by name
+        self.prefix, self.execution, self.trial_id = prefix, execution, trial_id
+        self.output = output  # the trial's capture, which the pieces' output joins
+        self._seceded = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` as a task of its own; futures among the arguments (such as
+        :attr:`data`'s) are resolved on the worker that runs it. Returns its future."""
+        if not self._seceded:
+            from distributed import secede
+
+            secede()  # this thread leaves the pool: the pieces get its place
+            self._seceded = True
+        name = f"{self.execution}-{uuid.uuid4().hex[:8]}"
+        return self.client.submit(_piece, self.prefix, name, self.trial_id, fn, *args,
+                                  **kwargs, key=f"{self.prefix}-piece-{name}", pure=False,
+                                  priority=PIECE_PRIORITY - self.trial_id)
+
+    def gather(self, futures: Sequence[Any]) -> list[Any]:
+        """The pieces' results, in order, waiting in short slices so that a halt of the study
+        reaches this thread. A piece that raised raises :class:`PieceFailed` here, with its
+        traceback; one halted with the study halts the trial. What the pieces printed and
+        warned joins the trial's own output, in the pieces' order."""
+        from distributed import wait
+
+        while True:
+            try:
+                wait(futures, timeout=POLL)
+                break
+            except TimeoutError:
+                continue
+        results = [f.result() for f in futures]
+        for state, _, printed in results:
+            if self.output is not None and printed:
+                if printed["output"]:
+                    self.output.write(printed["output"])
+                for record in printed["warnings"]:
+                    self.output.warn(record)
+        for state, value, _ in results:
+            if state == HALTED:
+                raise TrialHalted()
+            if state == FAILED:
+                raise PieceFailed(value)
+        return [value for _, value, _ in results]
+
+
+DONE, FAILED, HALTED = "done", "failed", "halted"
+
+
+def _piece(prefix: str, name: str, trial_id: int, fn: Callable[..., Any], *args: Any,
+           **kwargs: Any) -> tuple[str, Any, dict[str, Any] | None]:
+    """Run one piece on a worker, halted with its study: (DONE, its value, its output), (FAILED,
+    the traceback, its output) or (HALTED, None, None). It never raises, so that a worker does not
+    log a failed task for what its trial reports."""
+    capture = Capture()
+    token = capture.activate()
+    try:
+        with halting(prefix, name, trial_id):  # the study's end halts it, as it halts trials
+            value = fn(*args, **kwargs)
+    except TrialStopped:
+        return HALTED, None, None
+    except Exception as exc:
+        return FAILED, user_traceback(exc), capture.result()
+    finally:
+        Capture.deactivate(token)
+    return DONE, value, capture.result()
+
+
+def subtasks() -> Subtasks | None:
+    """The running trial's :class:`Subtasks`, or None where its work stays in its thread: outside
+    a trial on a Dask worker, where the loop did not let it split (no threads to spare, or Dask
+    resources), and for a trial without scattered data (each piece would carry the data)."""
+    ctx = current_trial()
+    if ctx is None or not ctx.may_split or not ctx.data_keys:
+        return None
+    from distributed import Future, get_client
+
+    client = get_client()
+    data = {name: Future(key, client=client) for name, key in ctx.data_keys.items()}
+    return Subtasks(client, data, ctx.prefix, ctx.execution, ctx.trial_id, ctx.output)
