@@ -399,8 +399,12 @@ def test_partial_fit_trials_pause_and_resume_from_their_fold_checkpoints(client,
     assert all(v == [1, 3, 9][:len(v)] for v in epochs.values())  # paused, then resumed
     resumed = [t for t in s.study_.trials if epochs[t.id] == [1, 3, 9]]
     assert 9 in {t.config["q"] for t in resumed}  # the best is promoted at every rung
-    assert sum(len(v) == 1 for v in epochs.values()) >= 5, [  # most stop at the first rung
-        (t.id, t.config, epochs[t.id], t.state, t.attempts) for t in s.study_.trials]
+    # which trials pass the first rung depends on the order their first epochs arrive (an early
+    # trial is promoted when it leads the few there), but the four worst never lead any three of
+    # the first ones (q = 5, 4, 7, 3 start first), and the three best always rank in the top third
+    q_and_epochs = sorted((t.config["q"], epochs[t.id]) for t in s.study_.trials)
+    assert all(e == [1] for q, e in q_and_epochs if q <= 4), q_and_epochs
+    assert all(len(e) >= 2 for q, e in q_and_epochs if q >= 7), q_and_epochs
     assert sorted(s.cv_results_["n_resources"]) == sorted(len(v) and v[-1] for v in
                                                           epochs.values())
     assert s.best_params_ == {"q": 9} and s.best_score_ == 81
