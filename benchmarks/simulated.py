@@ -78,7 +78,9 @@ def models(max_t: int) -> dict[str, dict]:
     """The model-based methods: bayesopt with FIFO and with ASHA (stopping), its joint model over
     (config, level) a Matern (the default) or MOBSTER's exponential decay; with ASHA judging
     by the model's prediction of max_t as well as by rank ("judge model"); and with
-    asynchronous Hyperband's brackets (a hedge where early ranks mislead).
+    asynchronous Hyperband's brackets (a hedge where early ranks mislead). And kde's variants:
+    its model over every trial ranked by the rung it reached ("depth", as Optuna's TPE ranks
+    pruned trials) rather than at one level, and under asynchronous Hyperband's brackets.
 
     bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every
     config of the table scored): seconds a study, 10 to 30 times a random one, so only with
@@ -91,7 +93,14 @@ def models(max_t: int) -> dict[str, dict]:
                for k in ("exp-decay-sum", "exp-decay")},
             "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
             "bayesopt+hyperband": {**bo, "scheduler": "asha",
-                                   "brackets": len(rung_levels(max_t))}}
+                                   "brackets": len(rung_levels(max_t))},
+            "kde+asha (depth)": {"searcher": "kde", "scheduler": "asha",
+                                 "searcher_options": {"ranking": "depth"}},
+            "kde+hyperband": {"searcher": "kde", "scheduler": "asha",
+                              "brackets": len(rung_levels(max_t))},
+            "kde+hyperband (depth)": {"searcher": "kde", "scheduler": "asha",
+                                      "brackets": len(rung_levels(max_t)),
+                                      "searcher_options": {"ranking": "depth"}}}
 
 
 class BestSeen(nbtune.Observer):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .search import is_optuna_sampler, searcher_name
+from .search import SEARCHERS, is_optuna_sampler, searcher_name
 
 # settings a resumed study takes from storage, and what a new study uses when they are not given
 DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto", "seed": None,
@@ -89,17 +89,14 @@ def new_settings(given: Mapping[str, Any]) -> dict[str, Any]:
     return {key: given.get(key, default) for key, default in DEFAULTS.items()}
 
 
-_ADDED_OPTIONS = {"bayesopt": {"resource_kernel": "matern"}}
-"""Searcher options newer than some stored studies, with the value those studies ran with."""
-
-
 def resumed_searcher_options(name: str, row: Mapping[str, Any],
                              given: Mapping[str, Any]) -> dict[str, Any]:
     """The searcher options study ``name`` was run with; one given again must agree with the
     stored one (:class:`SettingsConflict`)."""
     kept = dict(row["settings"].get("searcher_options") or {})
     if kept:  # an option added since the study was stored: the value it ran with
-        for key, value in _ADDED_OPTIONS.get(row["settings"].get("searcher"), {}).items():
+        cls = SEARCHERS.get(row["settings"].get("searcher"))
+        for key, value in (cls.added_options if cls else {}).items():
             kept.setdefault(key, value)
     for key, value in given.items():
         if not _same(key, kept.get(key, NOT_STORED), value):

@@ -101,6 +101,51 @@ def test_the_model_falls_back_to_a_lower_level_until_the_top_one_has_enough():
     assert fresh.model_level is None  # no level has enough: a random draw
 
 
+def test_depth_ranking_puts_every_trial_in_order_of_the_rung_it_reached_then_its_value():
+    s = KDESearcher(SMOOTH, seed=1, random_fraction=0.0, min_points=2, ranking="depth")
+    c = [s.suggest(i) for i in range(7)]
+    # trial -> its reports (level, loss): as ASHA would leave them, one trial still running
+    reports = {0: [(1, 0.9), (2, 0.8), (3, 0.7), (5, 0.6), (9, 0.65)],  # reached rung 9
+               1: [(1, 0.1)],  # the best first level, stopped there
+               2: [(1, 0.5), (3, 0.4), (4, 0.05)],  # rung 3, ranked by its value at 3
+               3: [(1, 0.3), (3, 0.2)],
+               4: [(1, 0.2)],
+               6: [(1, 0.4), (2, 0.3)]}  # running, reached no rung past 1
+    for t, config in enumerate(c):
+        s.on_trial_start(t, config)
+        for level, loss in reports.get(t, []):
+            s.on_report(t, config, level, loss)
+    s.on_trial_end(5, c[5], "failed", None)
+    level, units, ranks = s._depth_data()
+    order = [next(t for t, x in enumerate(c) if np.allclose(nbtune.Space(SMOOTH).to_unit(x), u))
+             for u in units]
+    assert level == "all" and order == [0, 3, 2, 1, 4, 6, 5]
+    s.suggest(7)
+    assert s.model_level == "all"
+    assert s.options["ranking"] == "depth"
+    # the default ranks at one level: level 3 has too few (3 < 2 * min_points), so level 1
+    assert KDESearcher(SMOOTH).options["ranking"] == "level"
+
+
+def test_depth_ranking_beats_random_search_on_a_smooth_function_over_many_seeds():
+    kde, rnd = [], []
+    for seed in range(20):
+        kde.append(min(map(bowl4, drive(KDESearcher(BOWL4, seed=seed, ranking="depth"),
+                                        bowl4, 40))))
+        rnd.append(min(map(bowl4, drive(make_searcher("random", BOWL4, seed=seed), bowl4, 40))))
+    assert np.median(kde) < 0.75 * np.median(rnd), (kde, rnd)
+    assert sum(k < r for k, r in zip(kde, rnd)) >= 13, (kde, rnd)
+
+
+def test_a_kde_study_stored_before_ranking_resumes_with_the_ranking_it_ran_with():
+    from nbtune.resume import SettingsConflict, resumed_searcher_options
+
+    older = {"settings": {"searcher": "kde", "searcher_options": {"gamma": 0.15}}}
+    assert resumed_searcher_options("s", older, {})["ranking"] == "level"
+    with pytest.raises(SettingsConflict, match="ranking"):
+        resumed_searcher_options("s", older, {"ranking": "depth"})
+
+
 def test_failed_trials_count_as_the_worst_value_at_the_models_level():
     s = KDESearcher(SMOOTH, seed=0, min_points=2)
     c = [s.suggest(i) for i in range(4)]
@@ -168,6 +213,8 @@ def test_a_simulated_study_with_asha_feeds_the_model_every_level():
     ({"min_bandwidth": -1}, r"^min_bandwidth must be a number > 0, got min_bandwidth=-1$"),
     ({"min_points": 1}, r"^min_points must be an integer >= 2, got 1$"),
     ({"n_candidates": 0}, r"^n_candidates must be an integer >= 1, got 0$"),
+    ({"ranking": "dept"}, r"^unknown ranking 'dept' \(did you mean 'depth'\?\); known: "
+                          r"'level', 'depth'$"),
     ({"gama": 0.2}, r"^searcher 'kde' has no option 'gama' \(did you mean 'gamma'\?\) "
                        r"\(its options: bandwidth_factor, "),
 ])

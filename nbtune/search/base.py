@@ -80,6 +80,9 @@ class Searcher:
     """
 
     name = "searcher"
+    added_options: dict[str, Any] = {}
+    """Options newer than some stored studies, with the value those studies ran with (a resumed
+    study older than the option runs on with that value)."""
 
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min") -> None:

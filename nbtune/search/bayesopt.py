@@ -64,6 +64,7 @@ class BayesOptSearcher(Searcher):
     curves)."""
 
     name = "bayesopt"
+    added_options = {"resource_kernel": "matern"}
 
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",

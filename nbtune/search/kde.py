@@ -15,6 +15,12 @@ many bad ones (2 * ``min_points``; default ``min_points``: one per hyperparamete
 plus one), so early in a study with early stopping the model learns from the low rungs, where
 most trials report, and moves up as the top rungs fill (BOHB's rule). The good set is the best
 ``max(min_points, gamma * n)`` of the level's ``n`` observations.
+With ``ranking="depth"`` the model instead ranks every trial that reported, as Optuna's TPE
+ranks its pruned trials: by the highest rung it reached (the base-3 bin of its highest level: 1,
+3, 9, 27, ... start the bins, which are ASHA's default rungs), then by its value at the first
+level it reported in that bin; failed trials rank last. The good set is the best
+``max(min_points, gamma * n)`` of those ``n`` trials, so a trial that an early rung stopped still
+counts among the bad, and the model needs no level to fill first (2 * ``min_points`` trials do).
 Each report of a running trial (``on_report``) is an observation at its level; a trial that
 reports no level (no scheduler, no resource) gives its final value at one level of its own
 ("final"). A failed trial counts at the model's level as the worst value there. A fraction
@@ -29,12 +35,16 @@ from typing import Any
 import numpy as np
 
 from ..space import Space
+from ..typos import one_of
 from .base import Searcher, _check_int, check_number, config_key, untried_sample
 from .encoding import Encoding
+from .reports import bin_of
 
 FINAL = "final"  # the level of final values of trials that report no resource level
+ALL = "all"  # the model_level of a model over every trial (ranking="depth")
 FAILED, COMPLETED, PAUSED = "failed", "completed", "paused"
 Level = Any  # a resource level (a number) or FINAL
+RANKINGS = ("level", "depth")  # the good and bad configs: at one level, or over every trial
 
 
 class KDESearcher(Searcher):
@@ -42,12 +52,14 @@ class KDESearcher(Searcher):
     highest resource level with 2 * ``min_points`` observations; see the module's docstring."""
 
     name = "kde"
+    added_options = {"ranking": "level"}
 
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  gamma: float = 0.15, min_points: int | None = None,
                  random_fraction: float = 1 / 3, bandwidth_factor: float = 3.0,
-                 min_bandwidth: float = 1e-3, n_candidates: int = 64) -> None:
+                 min_bandwidth: float = 1e-3, n_candidates: int = 64,
+                 ranking: str = "level") -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("kde has nothing to model: every hyperparameter of the space is "
@@ -61,6 +73,7 @@ class KDESearcher(Searcher):
         self.min_bandwidth = check_number("min_bandwidth", min_bandwidth, 0.0, None,
                                            (False, False), "a number > 0")
         self.n_candidates = _check_int("n_candidates", n_candidates, 1)
+        self.ranking = one_of("ranking", ranking, RANKINGS)
         d = len(self.space.unit_names)
         self.min_points = d + 1 if min_points is None else _check_int("min_points", min_points, 2)
         self._explicit_min_points = min_points is not None
@@ -119,8 +132,8 @@ class KDESearcher(Searcher):
     @property
     def options(self) -> dict[str, Any]:
         """gamma, min_points (when given), random_fraction, bandwidth_factor, min_bandwidth,
-        n_candidates: stored with the study."""
-        out: dict[str, Any] = {"gamma": self.gamma, "random_fraction": self.random_fraction,
+        n_candidates, ranking: stored with the study."""
+        out: dict[str, Any] = {"gamma": self.gamma, "ranking": self.ranking, "random_fraction": self.random_fraction,
                                "bandwidth_factor": self.bandwidth_factor,
                                "min_bandwidth": self.min_bandwidth,
                                "n_candidates": self.n_candidates}
@@ -155,6 +168,27 @@ class KDESearcher(Searcher):
             losses += [max(losses)] * len(failed)
             return level, np.vstack(units), np.array(losses)
         return None
+
+    def _depth_data(self) -> tuple[Level, np.ndarray, np.ndarray] | None:
+        """(ALL, units, ranks) of every trial that reported or failed, once 2 * ``min_points``
+        have: ranked by the highest rung it reached (the base-3 bin of its highest level; a
+        trial that reported no level stands below every rung), then by its value at the first
+        level it reported in that bin; failed trials last."""
+        sign = 1.0 if self.mode == "min" else -1.0
+        best: dict[int, tuple[int, float, float]] = {}  # trial -> (bin, level, loss) to rank by
+        for level, obs in self._levels.items():
+            b = bin_of(level) if level != FINAL else -10**9 - 1
+            for tid, (_, value) in obs.items():
+                key = (b, -(level if level != FINAL else 0.0))
+                known = best.get(tid)
+                if known is None or key > known[:2]:
+                    best[tid] = (*key, sign * value)
+        failed = [t for t in self._failed if t not in best]
+        if len(best) + len(failed) < 2 * self.min_points or not best:
+            return None
+        tids = sorted(best, key=lambda t: (-best[t][0], best[t][2], t)) + sorted(failed)
+        units = np.vstack([self._units[t][2] for t in tids])
+        return ALL, units, np.arange(len(tids), dtype=float)
 
     def _bandwidths(self, data: np.ndarray) -> np.ndarray:
         """Normal reference bandwidth per dim, floored at min_bandwidth; a choice's (its
@@ -214,7 +248,7 @@ class KDESearcher(Searcher):
         rng = self.rng_for(index)
         if rng.random() < self.random_fraction:
             return untried_sample(self.space, rng, self._tried)
-        data = self._level_data()
+        data = self._level_data() if self.ranking == "level" else self._depth_data()
         if data is None:
             return untried_sample(self.space, rng, self._tried)
         level, units, losses = data

@@ -31,7 +31,8 @@ class _Trial:
     kept: list | None = None  # Reports.levels_of(this trial) as of its last change
 
 
-def _bin(level: float) -> int:
+def bin_of(level: float) -> int:
+    """The base-3 bin of a level: 0 for [1, 3), 1 for [3, 9), ..."""
     return math.floor(math.log(level) / BIN + 1e-9) if level > 0 else -10**9
 
 
@@ -76,7 +77,7 @@ class Reports:
             return [None] if (None in trial.levels or trial.failed) else []
         kept, seen = [], set()
         for lv in numeric:
-            b = _bin(lv)
+            b = bin_of(lv)
             if b not in seen:
                 seen.add(b)
                 kept.append(lv)
