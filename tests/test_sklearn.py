@@ -243,6 +243,7 @@ class Where(ClassifierMixin, BaseEstimator):
 
         time.sleep(0.5)
         print(f"fitted in thread {threading.current_thread().name!r} of process {os.getpid()}")
+        warnings.warn("Where fitted a fold", UserWarning)
         self.classes_ = np.unique(y)
         return self
 
@@ -252,7 +253,7 @@ class Where(ClassifierMixin, BaseEstimator):
 
 def test_a_candidates_folds_run_as_tasks_on_the_free_workers(client, cancer):
     """One candidate, two folds, two workers: each worker fits a fold while the trial waits
-    without holding a thread, and what the folds print joins the trial's output."""
+    without holding a thread, and what the folds print and warn joins the trial's own."""
     X, y = cancer
     s = search(Where(), {"c": [1.0]}, client, cv=2, refit=False)
     s.fit(X, y)
@@ -263,6 +264,8 @@ def test_a_candidates_folds_run_as_tasks_on_the_free_workers(client, cancer):
 
     assert {int(line.split()[-1]) for line in printed} == set(client.run(os.getpid).values())
     assert len({line.split("'")[1] for line in printed}) == 2
+    [warned] = [w for w in trial.warnings if w["message"] == "Where fitted a fold"]
+    assert warned["category"] == "UserWarning" and warned["count"] == 2
 
 
 def test_folds_sent_as_tasks_need_no_second_thread(cancer):

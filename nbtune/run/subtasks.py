@@ -72,7 +72,7 @@ class Subtasks:
             except TimeoutError:
                 continue
         results = [f.result() for f in futures]
-        for state, _, printed in results:
+        for _, _, printed in results:
             if self.output is not None and printed:
                 if printed["output"]:
                     self.output.write(printed["output"])
