@@ -62,7 +62,7 @@ bench-bayesopt: $(STAMP)
 
 .PHONY: bench-searchcv
 bench-searchcv: $(STAMP)
-	$(PY) benchmarks/searchcv.py
+	$(PY) benchmarks/searchcv.py $(ARGS)
 
 # The learning-curve tables of nbtune/data/ from real training (niced, one process; resumable)
 tables: $(STAMP)
