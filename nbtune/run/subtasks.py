@@ -33,6 +33,10 @@ from .task import PieceFailed, user_traceback
 # trial's pieces first
 PIECE_PRIORITY = 1 << 40
 POLL = 0.2  # seconds between two looks at a halt while the trial waits for its pieces
+# the pieces' keys start with this, so that Dask's task prefix of pieces is not the trials' one
+# ("nbtune"): the scheduler places tasks by the mean duration of their prefix, and the trials'
+# (a trial may last milliseconds) made it put every piece of a trial on one worker
+PIECE_KEY = "nbtune_piece"
 
 
 class Subtasks:
@@ -55,7 +59,7 @@ class Subtasks:
             self._seceded = True
         name = f"{self.execution}-{uuid.uuid4().hex[:8]}"
         return self.client.submit(_piece, self.prefix, name, self.trial_id, fn, *args,
-                                  **kwargs, key=f"{self.prefix}-piece-{name}", pure=False,
+                                  **kwargs, key=f"{PIECE_KEY}-{self.prefix}-{name}", pure=False,
                                   priority=PIECE_PRIORITY - self.trial_id)
 
     def gather(self, futures: Sequence[Any]) -> list[Any]:

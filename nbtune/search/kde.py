@@ -133,7 +133,8 @@ class KDESearcher(Searcher):
     def options(self) -> dict[str, Any]:
         """gamma, min_points (when given), random_fraction, bandwidth_factor, min_bandwidth,
         n_candidates, ranking: stored with the study."""
-        out: dict[str, Any] = {"gamma": self.gamma, "ranking": self.ranking, "random_fraction": self.random_fraction,
+        out: dict[str, Any] = {"gamma": self.gamma, "ranking": self.ranking,
+                               "random_fraction": self.random_fraction,
                                "bandwidth_factor": self.bandwidth_factor,
                                "min_bandwidth": self.min_bandwidth,
                                "n_candidates": self.n_candidates}
