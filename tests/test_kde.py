@@ -123,8 +123,7 @@ def test_depth_ranking_puts_every_trial_in_order_of_the_rung_it_reached_then_its
     s.suggest(7)
     assert s.model_level == "all"
     assert s.options["ranking"] == "depth"
-    # the default ranks at one level: level 3 has too few (3 < 2 * min_points), so level 1
-    assert KDESearcher(SMOOTH).options["ranking"] == "level"
+    assert KDESearcher(SMOOTH).options["ranking"] == "level"  # BOHB's one-level model
 
 
 def test_depth_ranking_beats_random_search_on_a_smooth_function_over_many_seeds():

@@ -44,6 +44,7 @@ FINAL = "final"  # the level of final values of trials that report no resource l
 ALL = "all"  # the model_level of a model over every trial (ranking="depth")
 FAILED, COMPLETED, PAUSED = "failed", "completed", "paused"
 Level = Any  # a resource level (a number) or FINAL
+BELOW_EVERY_RUNG = (-10**9 - 1, 0.0)  # ranking="depth": where a final value without a level sits
 RANKINGS = ("level", "depth")  # the good and bad configs: at one level, or over every trial
 
 
@@ -178,9 +179,9 @@ class KDESearcher(Searcher):
         sign = 1.0 if self.mode == "min" else -1.0
         best: dict[int, tuple[int, float, float]] = {}  # trial -> (bin, level, loss) to rank by
         for level, obs in self._levels.items():
-            b = bin_of(level) if level != FINAL else -10**9 - 1
+            # (bin, -level): a higher bin first; in a bin, the first level the trial reported
+            key = (bin_of(level), -level) if level != FINAL else BELOW_EVERY_RUNG
             for tid, (_, value) in obs.items():
-                key = (b, -(level if level != FINAL else 0.0))
                 known = best.get(tid)
                 if known is None or key > known[:2]:
                     best[tid] = (*key, sign * value)
