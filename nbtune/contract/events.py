@@ -20,7 +20,10 @@ class Observer:
         """A trial was submitted to the cluster (its config is fixed, state running)."""
 
     def trial_started(self, trial: Trial) -> None:
-        """A worker began running the trial (``trial.worker`` and ``trial.started`` are set)."""
+        """A worker began running the trial (``trial.worker`` and ``trial.started`` are set).
+
+        Not called for a trial that ended within a moment of its start without a report
+        (:mod:`nbtune.run.starts`): its ``trial_finished`` carries both."""
 
     def trial_reported(self, trial: Trial, report: dict[str, Any]) -> None:
         """The trial sent an intermediate report (already appended to ``trial.reports``)."""

@@ -33,8 +33,9 @@ from .verdicts import Verdicts
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
 # Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
-# start message arrived: a trial that kills its worker before that message leaves it would
-# otherwise be sent again for ever; past this, each such death counts as an attempt.
+# start message arrived (sent late by a trial silent at first: nbtune.run.starts): a trial that
+# kills its worker before that message leaves it would otherwise be sent again for ever; past
+# this, each such death counts as an attempt.
 UNSTARTED_DEATHS = 1
 
 
