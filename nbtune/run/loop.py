@@ -16,10 +16,8 @@ from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
 from .channel import Inbox
-from ..contract.events import Broadcast, Observer
-from .failure import StudyFailed, unsaved
-from .failure import describe as describe_failure
-from .halt import HALT_WAIT, halt_study
+from .ending import Ending
+from ..contract.events import Observer
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from ..contract.outcome import final_value, unjudged_note
@@ -39,7 +37,7 @@ WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went awa
 UNSTARTED_DEATHS = 1
 
 
-class Loop(Dispatch):
+class Loop(Dispatch, Ending):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
@@ -349,57 +347,6 @@ class Loop(Dispatch):
             if not self._futures.has_ready() and not inbox.messages:
                 cond.wait(timeout)
 
-    def _stop_running(self, state: str) -> None:
-        from distributed import Event
-
-        if self.inbox is not None and self.reason != "error":  # started ones are not withdrawn
-            for msg in self.inbox.drain():
-                self._on_message(msg)
-        for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
-            self._end_paused(self.by_id[trial_id],
-                             T.INTERRUPTED if self.reason == "interrupted" else T.STOPPED)
-        self.keeping.clear()  # their checkpoints are released on the cluster with them
-        self.pairs.clear()
-        self.resumed_from.clear()
-        if not self.running:
-            return
-        Event(f"{self.prefix}-stop", client=self.client).set()
-        futures = list(self.running)
-        self.client.cancel(futures)
-        held = halt_study(self.client, self.prefix)  # also those that never report
-        for future in sorted(futures, key=lambda f: -self.running[f].id):
-            trial = self.running.pop(future)
-            if self._withdrawable(trial):
-                self._withdraw(trial)
-            else:
-                self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
-        self._note_held(held(HALT_WAIT + 2.0))
-
-    def _note_held(self, answers: dict[str, list[dict]]) -> None:
-        """Trials the halt could not stop keep their workers: keep new trials off those, say so,
-        and restart them later where the study asked for it."""
-        new = self.held.add(self.settings.study, answers, self.prefix)
-        if not new:
-            return
-        restart = self.settings.restart_held
-        print(held_note(new, restart))
-        if restart is not None:
-            for worker in sorted({h.worker for h in new}):
-                self.held.restart_later(worker, restart)
-
-    def _withdrawable(self, trial: T.Trial) -> bool:
-        """A trial queued behind the running ones that no worker started: the newest trial,
-        first attempt, nothing reported. Taken back, a resumed study draws its config again."""
-        return (trial.started is None and trial.attempts == 1 and not trial.reports
-                and self.trials[-1] is trial)
-
-    def _withdraw(self, trial: T.Trial) -> None:
-        """Take back the newest trial, which never ran (see :meth:`_withdrawable`)."""
-        self.trials.pop()
-        del self.by_id[trial.id]
-        self.searcher.on_trial_end(trial.id, trial.config, T.INTERRUPTED, None)
-        self.observer.trial_withdrawn(trial)
-
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
         their values, and the searcher the warm start's trials, then the study's own in the
@@ -411,23 +358,6 @@ class Loop(Dispatch):
             self.scheduler.on_trial_end(trial.id, trial.state)
         start_searcher(self.searcher, self.trials, self.settings.resource,
                        self.settings.metric, self.warm)
-
-    def _failed(self, exc: Exception) -> StudyFailed:
-        """End the study after ``exc``: its trials halted and recorded as far as storage lets,
-        its end reason "error"; returns the one-line error for the user."""
-        self.reason = "error"
-        if isinstance(self.observer, Broadcast):
-            self.observer.tolerant = True  # what still can be recorded, is
-        with interrupts_deferred():
-            try:
-                self._stop_running(T.INTERRUPTED)
-            except Exception:  # the cluster itself failed: record the trials' end here
-                for future in list(self.running):
-                    trial = self.running.pop(future)
-                    self._finish(trial, T.INTERRUPTED, error="the study stopped on an error")
-            self.observer.study_finished(self.reason)
-        failures = getattr(self.observer, "failures", [])
-        return StudyFailed(self.settings.study, describe_failure(exc), unsaved(failures))
 
     def request_stop(self) -> None:
         """End the study from another thread (a background study's ``stop()``)."""
