@@ -252,10 +252,15 @@ def main() -> None:
                 print(f"{method}: epochs trained {sum(t.epochs for t in traces) / epochs:.2f} of "
                       "random search's in the same time (goal >= 0.95)")
         for method, median in medians.items():
-            if method != "random":
-                ratio = median / medians["random"] if np.isfinite(medians["random"]) else 0.0
-                print(f"{method}: median time to {args.target} is {ratio:.2f} of random "
-                      "search's (goal <= 0.33)")
+            if method == "random":
+                continue
+            if not np.isfinite(medians["random"]):
+                reached = "never" if not np.isfinite(median) else f"{median:.0f} s"
+                print(f"{method}: median time to {args.target} is {reached}; random search's "
+                      "median never reached it (goal <= 0.33 of random search's)")
+            else:
+                print(f"{method}: median time to {args.target} is "
+                      f"{median / medians['random']:.2f} of random search's (goal <= 0.33)")
 
 
 if __name__ == "__main__":
