@@ -46,7 +46,10 @@ class StartNotice:
 
     def flush(self) -> None:
         """Send the message now, unless it was sent or dropped. Under the lock: a message the
-        trial sends after this call goes after the start message, never before it."""
+        trial sends after this call goes after the start message, never before it. Once sent
+        or dropped it stays so: a trial's later reports pass without taking the lock."""
+        if self._message is None:
+            return
         with _cond:
             message, self._message = self._message, None
             if message is not None:
