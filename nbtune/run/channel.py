@@ -5,16 +5,23 @@ Measured on distributed 2026.8.0 on a 2-core machine: ~12,700 messages/s with a 
 against ~1,000/s for ``distributed.Queue`` (and ``Pub``/``Sub`` no longer exist). Events ride the
 worker's batched stream to the scheduler, so a report costs the trial no round trip.
 
-Loop -> trial: at a decision point (a rung) the trial blocks on a ``distributed.Variable`` named for
-that one report until the loop sets the verdict (~8 ms round trip measured for the similar
-``distributed.Event``). Elsewhere the trial does not wait; it only looks, at most once a second, at
-the study's stop ``Event``, which the loop sets when the whole study ends.
+Loop -> trial: at a decision point (a rung) the trial waits on a ``threading.Event`` of its own
+worker process, named for that one report, and the report carries the worker's address. The loop
+sends the verdict straight to that worker (an RPC to the handler :func:`install_verdict_handler`
+adds), which sets the event: one hop, against three through the scheduler with a Dask
+``Variable`` (set, get, delete), and the loop's thread never waits for it. Measured on a 2-core
+machine, report to verdict received: 3.0 ms median against 4.3 ms, and 0.06 ms of the loop's time
+per verdict against 1.7 ms. Where the notebook cannot reach a worker (a cluster behind a NAT that
+only exposes its scheduler), the verdict takes the way every Dask client has, through the scheduler
+(``Client.run`` on that one worker), for that worker from then on.
+
+Elsewhere the trial does not wait; it only looks, at most once a second, at the study's stop
+``Event``, which the loop sets when the whole study ends.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import logging
 import numbers
 import threading
 import time
@@ -97,8 +104,41 @@ def _clean_int(key: str, value: int, what: str) -> int | float:
 
 
 def verdict_name(prefix: str, execution: str, seq: int) -> str:
-    """The name of the Dask ``Variable`` that holds the verdict on report ``seq`` of an execution."""
+    """The name of the verdict on report ``seq`` of an execution: unique in a cluster's life."""
     return f"{prefix}-{execution}-{seq}"
+
+
+VERDICT_OP = "nbtune_verdict"  # the worker's handler of verdicts sent to it
+
+
+class _Answer:
+    """One verdict a trial thread of this process waits for."""
+
+    __slots__ = ("event", "verdict")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.verdict: str | None = None
+
+
+_answers: dict[str, _Answer] = {}  # verdict name -> its answer, while a trial here waits for it
+
+
+def deliver_verdict(name: str, verdict: str) -> None:
+    """Hand the verdict ``name`` to the trial thread of this worker process waiting for it (run on
+    the worker's event loop, by its RPC handler or by ``Client.run``). A verdict nobody waits for
+    any more (the trial gave up: its study ended) is dropped."""
+    answer = _answers.get(name)
+    if answer is not None and answer.verdict is None:
+        answer.verdict = verdict
+        answer.event.set()
+
+
+def install_verdict_handler(worker) -> None:
+    """Let ``worker`` take verdicts sent straight to it (idempotent; a dict entry, read by the
+    worker's server for each message it receives)."""
+    if VERDICT_OP not in worker.handlers:
+        worker.handlers[VERDICT_OP] = deliver_verdict
 
 
 class TrialContext:
@@ -107,7 +147,7 @@ class TrialContext:
     def __init__(self, *, topic: str, prefix: str, trial_id: int, execution: str,
                  resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None,
                  wait_at: Sequence[float] | None, verdict_timeout: float,
-                 send: Callable[[str, dict], None],
+                 send: Callable[[str, dict], None], reply_to: str | None,
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                  output: Any = None, data_keys: dict[str, str] | None = None,
                  may_split: bool = False):
@@ -117,6 +157,7 @@ class TrialContext:
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
         self._send = send
+        self.reply_to = reply_to  # the address verdicts are sent to: this trial's worker
         self._shield = shield  # around report(): nbtune's own code, not to be halted half-way
         self.reports: list[dict[str, Any]] = []  # this execution's, numbered from first_seq + 1
         self.first_seq = first_seq  # reports the trial made before a pause it resumes from
@@ -145,9 +186,16 @@ class TrialContext:
         seq = self.first_seq + len(self.reports)
         wait = self.wait_all or data.get(self.resource) in self.wait_at
         extra = self.output.take() if self.output is not None else {}
+        if wait:  # expected before it is asked for: the answer may come back at once
+            name = verdict_name(self.prefix, self.execution, seq)
+            _answers[name] = answer = _Answer()
+            extra["reply"] = self.reply_to
         self._send(self.topic, self.message("report", seq=seq, data=data, wait=wait, **extra))
         if wait:
-            verdict = self._verdict(seq)
+            try:
+                verdict = self._verdict(answer)
+            finally:
+                del _answers[name]
             if verdict == PAUSE:
                 raise TrialPaused()
             if verdict == STOP:
@@ -157,45 +205,19 @@ class TrialContext:
             if self._study_stopped():
                 raise TrialStopped()
 
-    def _verdict(self, seq: int) -> str:
-        from distributed import Variable, get_client
-
-        var = Variable(verdict_name(self.prefix, self.execution, seq), client=get_client())
+    def _verdict(self, answer: _Answer) -> str:
         deadline = time.monotonic() + self.verdict_timeout
-        while True:  # in slices, so that a study that ended meanwhile frees this worker at once
-            try:
-                verdict = var.get(timeout=min(STOP_CHECK_INTERVAL,
-                                              max(0.01, deadline - time.monotonic())))
-                break
-            except TimeoutError:
-                if time.monotonic() >= deadline or self._study_stopped():
-                    return STOP  # nobody will use what this trial computes
-        var.delete()
-        return verdict
+        # in slices, so that a study that ended meanwhile frees this worker at once
+        while not answer.event.wait(min(STOP_CHECK_INTERVAL,
+                                        max(0.01, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or self._study_stopped():
+                return STOP  # nobody will use what this trial computes
+        return answer.verdict
 
     def _study_stopped(self) -> bool:
         from distributed import Event, get_client
 
         return Event(f"{self.prefix}-stop", client=get_client()).is_set()
-
-
-class _VerdictTimeouts(logging.Filter):
-    """Drops the scheduler's error log of a verdict wait that timed out: a trial waits for its
-    verdict in one-second slices (to notice a study that ended), and ``distributed`` logs each
-    expired ``Variable.get`` as "Exception while handling op variable_get", with a traceback, in
-    the process that runs the scheduler: for nbtune's own cluster, the notebook's kernel."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        expired = record.exc_info is not None and isinstance(record.exc_info[1], TimeoutError)
-        return not (expired and record.args == ("variable_get",))
-
-
-_QUIET = _VerdictTimeouts()
-
-
-def quiet_verdict_timeouts() -> None:
-    """Install :class:`_VerdictTimeouts` on distributed's logger in this process (idempotent)."""
-    logging.getLogger("distributed.core").addFilter(_QUIET)
 
 
 class LocalContext:

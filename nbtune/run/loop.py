@@ -155,7 +155,7 @@ class Loop(Dispatch, Ending):
         if trial is None:
             return
         if msg.get("wait") and self.verdicts.replay(trial.id, msg.get("attempt"), msg["exec"],
-                                                    msg["seq"]):
+                                                    msg["seq"], msg["reply"]):
             return  # a paused segment that Dask computed again pauses where it paused
         if trial.state != T.RUNNING or msg.get("attempt") != self.submitted.get(trial.id):
             return  # a late message from a trial already finished, cancelled or resubmitted
@@ -170,7 +170,7 @@ class Loop(Dispatch, Ending):
             seen.add(msg["exec"])
             self._record_report(trial, msg["seq"], msg["data"])
             if msg.get("wait"):
-                self.verdicts.answer(trial.id, msg["exec"], msg["seq"])
+                self.verdicts.answer(trial.id, msg["exec"], msg["seq"], msg["reply"])
             self.outputs.add(trial, msg)
         elif msg["kind"] == "output":
             self.outputs.add(trial, msg)

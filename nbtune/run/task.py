@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
-                      deactivate)
+                      deactivate, install_verdict_handler)
 from .halt import halting, shielded
 from .output import Capture
 from .starts import announce_later
@@ -157,6 +157,7 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     from distributed import get_worker
 
     worker = get_worker()
+    install_verdict_handler(worker)
     execution = uuid.uuid4().hex[:12]
 
     def send(topic: str, message: dict[str, Any]) -> None:  # what the trial says, after its start
@@ -169,7 +170,7 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
                        execution=execution, resource=spec.resource, attempt=spec.attempt,
                        first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
-                       send=send,
+                       send=send, reply_to=worker.address,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
                        may_split=spec.may_split)

@@ -1,11 +1,18 @@
 """The notebook's side of a trial's decision points: what the loop decided for each trial, and the
-answers that trials wait for (a Dask ``Variable`` per report that waits, read by
-:meth:`nbtune.run.channel.TrialContext.report`)."""
+answers that trials wait for, sent straight to the trial's worker (see :mod:`nbtune.run.channel`)
+or, where the notebook cannot reach that worker, through the scheduler."""
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 from ..contract.verdicts import PendingVerdicts
 from ..schedule import CONTINUE, PAUSE
-from .channel import quiet_verdict_timeouts, verdict_name
+from .channel import VERDICT_OP, deliver_verdict, verdict_name
+
+# Seconds a verdict sent straight to a worker may take before the worker counts as unreachable from
+# the notebook (a firewall that drops the connection, rather than refusing it, never answers).
+DIRECT_TIMEOUT = 5.0
 
 
 class Verdicts(PendingVerdicts):
@@ -16,20 +23,21 @@ class Verdicts(PendingVerdicts):
         super().__init__()
         self.client, self.prefix = client, prefix
         self.paused_at: dict[tuple[int, int], int] = {}  # (trial, submission) paused -> its seq
-        quiet_verdict_timeouts()
+        self.indirect: set[str] = set()  # workers this notebook could not reach: via the scheduler
 
-    def answer(self, trial_id: int, execution: str, seq: int) -> None:
-        """Answer the trial waiting at its report ``seq``: stop, pause or go on."""
-        self._send(execution, seq, self.take(trial_id))
+    def answer(self, trial_id: int, execution: str, seq: int, worker: str) -> None:
+        """Answer the trial waiting at its report ``seq`` on ``worker``: stop, pause or go on."""
+        self._send(worker, execution, seq, self.take(trial_id))
 
-    def replay(self, trial_id: int, submission: int | None, execution: str, seq: int) -> bool:
+    def replay(self, trial_id: int, submission: int | None, execution: str, seq: int,
+               worker: str) -> bool:
         """Answer a segment that paused before and that Dask computes again (its worker died
         with the checkpoint): it pauses where it paused. False where that submission never paused.
         """
         paused_at = self.paused_at.get((trial_id, submission))
         if paused_at is None:
             return False
-        self._send(execution, seq, PAUSE if seq >= paused_at else CONTINUE)
+        self._send(worker, execution, seq, PAUSE if seq >= paused_at else CONTINUE)
         return True
 
     def paused(self, trial_id: int, submission: int, seq: int) -> None:
@@ -37,7 +45,19 @@ class Verdicts(PendingVerdicts):
         self.pausing.discard(trial_id)
         self.paused_at[trial_id, submission] = seq
 
-    def _send(self, execution: str, seq: int, verdict: str) -> None:
-        from distributed import Variable
+    def _send(self, worker: str, execution: str, seq: int, verdict: str) -> None:
+        """Send without waiting: the client's event loop carries it, the loop goes on."""
+        self.client.loop.add_callback(self._deliver, worker,
+                                      verdict_name(self.prefix, execution, seq), verdict)
 
-        Variable(verdict_name(self.prefix, execution, seq), client=self.client).set(verdict)
+    async def _deliver(self, worker: str, name: str, verdict: str) -> None:
+        if worker not in self.indirect:
+            try:
+                await asyncio.wait_for(getattr(self.client.rpc(worker), VERDICT_OP)(
+                    name=name, verdict=verdict), DIRECT_TIMEOUT)
+                return
+            except Exception:  # unreachable from here, or gone: the scheduler knows
+                self.indirect.add(worker)
+        with contextlib.suppress(Exception):  # a worker that died took its trial with it
+            await self.client.run(deliver_verdict, name, verdict, workers=[worker],
+                                  asynchronous=True)
