@@ -21,7 +21,10 @@ times as much; target 0.95).
 Run with ``make bench-early-stopping`` (about 12 minutes with the defaults; ``make bench`` runs
 one 40 s study of each method). Prints, per method, the median best accuracy, the time to reach
 the target accuracy for each seed, the trials started and epochs trained (the bare loop's trials
-still running at the deadline count their epochs until then), the workers' busy share (time
+still running at the deadline count their epochs until then), the CPU time the epochs themselves
+took (fit and score, measured in the trial's thread: the work done, whatever the configs' mix;
+an epoch at batch size 16 costs several times one at 128, and ASHA keeps other configs than
+random search trains), the workers' busy share (time
 inside trials over workers x budget, from the times the workers stamp: what idle gaps between
 trials cost), the ratio of ASHA's epochs trained to random search's, and the ratio of ASHA's
 median time to target against random search's.
@@ -67,13 +70,15 @@ def train(config, X_train, y_train, X_val, y_val, hidden=HIDDEN, on_epoch=None):
     classes = np.unique(y_train)
     best = 0.0
     for epoch in range(first, EPOCHS + 1):
+        cpu = time.thread_time()
         clf.partial_fit(X_train, y_train, classes=classes)
         accuracy = float(clf.score(X_val, y_val))
+        cpu = time.thread_time() - cpu  # the epoch's own cost, whatever else the machine runs
         best = max(best, accuracy)
         if on_epoch is not None:  # the bare loop: no nbtune inside the trial
-            on_epoch(epoch, accuracy)
+            on_epoch(epoch, accuracy, cpu)
         else:
-            nbtune.report(epoch=epoch, accuracy=accuracy,
+            nbtune.report(epoch=epoch, accuracy=accuracy, train_cpu=cpu,
                           checkpoint={"model": clf, "epoch": epoch})
     return best
 
@@ -84,6 +89,7 @@ class Trace(nbtune.Observer):
 
     def __init__(self):
         self.t0, self.points, self.epochs, self.trials = time.time(), [], 0, 0
+        self.train_cpu = 0.0  # CPU seconds the epochs themselves took (fit and score)
         self.spans: list[tuple[float, float]] = []  # (start, end) of each trial's run
         self._open: dict[int, float] = {}  # trial -> when its current run started
 
@@ -95,8 +101,9 @@ class Trace(nbtune.Observer):
         inside = sum(max(0.0, min(f, end) - max(s, self.t0)) for s, f in self.spans)
         return inside / (workers * budget)
 
-    def seen(self, at: float, accuracy: float) -> None:
+    def seen(self, at: float, accuracy: float, cpu: float) -> None:
         self.epochs += 1
+        self.train_cpu += cpu
         if np.isfinite(accuracy):
             self.points.append((at - self.t0, accuracy))
 
@@ -105,7 +112,7 @@ class Trace(nbtune.Observer):
             self.trials += 1
 
     def trial_reported(self, trial, report):
-        self.seen(time.time(), report.get("accuracy", float("nan")))
+        self.seen(time.time(), report.get("accuracy", float("nan")), report.get("train_cpu", 0.0))
 
     def trial_started(self, trial):  # each run of it: a paused trial starts again when resumed
         self._open[trial.id] = trial.started
@@ -136,10 +143,10 @@ def bare_random(client: Client, data: dict, seed: int, budget: float, space: dic
         return client.submit(_bare_trial, config, shared, pure=False)
 
     def take(future) -> None:
-        started, curve, ended = future.result()  # (Unix time, accuracy) per epoch
-        for at, accuracy in curve:
+        started, curve, ended = future.result()  # (Unix time, accuracy, CPU s) per epoch
+        for at, accuracy, cpu in curve:
             if at <= deadline:
-                trace.seen(at, accuracy)
+                trace.seen(at, accuracy, cpu)
         trace.spans.append((started, ended))
 
     live = {submit() for _ in range(len(client.nthreads()))}
@@ -171,7 +178,8 @@ def _bare_trial(config, data):
     (scikit-learn raises) keeps the epochs it trained, as nbtune records a failed trial's."""
     started, curve = time.time(), []
     try:
-        train(config, **data, on_epoch=lambda epoch, acc: curve.append((time.time(), acc)))
+        train(config, **data,
+              on_epoch=lambda epoch, acc, cpu: curve.append((time.time(), acc, cpu)))
     except Exception:
         pass
     return started, curve, time.time()
@@ -229,14 +237,15 @@ def main() -> None:
                 to = trace.time_to(args.target)
                 print(f"seed {seed} {method:15s} best {trace.best:.4f}  "
                       f"to {args.target}: {'never' if to is None else f'{to:.0f} s'}  "
-                      f"trials {trace.trials}  epochs {trace.epochs}  workers busy "
+                      f"trials {trace.trials}  epochs {trace.epochs}  training CPU "
+                      f"{trace.train_cpu:.1f} s  workers busy "
                       f"{trace.busy_share(args.workers, args.budget):.3f}", flush=True)
     print(f"\n{args.task}, {args.workers} workers, {args.budget:.0f} s per study, "
           f"seeds {args.seeds}, "
           f"target {args.target}")
     print("| method | median best | time to target (s) | trials started | epochs trained | "
-          "workers busy |")
-    print("|---|---|---|---|---|---|")
+          "training CPU (s) | workers busy |")
+    print("|---|---|---|---|---|---|---|")
     medians = {}
     for method, traces in results.items():
         times = [t.time_to(args.target) for t in traces]
@@ -244,13 +253,15 @@ def main() -> None:
         shown = ", ".join("never" if t is None else f"{t:.0f}" for t in times)
         print(f"| {method} | {statistics.median(t.best for t in traces):.4f} | {shown} | "
               f"{sum(t.trials for t in traces)} | {sum(t.epochs for t in traces)} | "
-              f"{statistics.median(t.busy_share(args.workers, args.budget) for t in traces):.3f} |")
+              f"{sum(t.train_cpu for t in traces):.1f} | {statistics.median(t.busy_share(args.workers, args.budget) for t in traces):.3f} |")
     if "random" in medians:
         epochs = sum(t.epochs for t in results["random"])
+        cpu = sum(t.train_cpu for t in results["random"])
         for method, traces in results.items():
             if method != "random" and epochs:
                 print(f"{method}: epochs trained {sum(t.epochs for t in traces) / epochs:.2f} of "
-                      "random search's in the same time (goal >= 0.95)")
+                      "random search's in the same time (goal >= 0.95); their training CPU "
+                      f"{sum(t.train_cpu for t in traces) / cpu:.2f} of random search's")
         for method, median in medians.items():
             if method == "random":
                 continue
