@@ -15,7 +15,9 @@ scikit-learn's searches have no time budget: each runs as a sequence of searches
 a search's result counts at the moment it ends, and only if it ends within the budget. nbtune runs
 one ``SearchCV(max_time=budget)``; a candidate counts when it has been trained to max_t.
 
-For each baseline the script prints its best mean CV score at the end of the budget and the time
+For each method the script prints the resource it trained over all folds (epochs, boosting
+iterations or training rows; a search of scikit-learn's counts if it ended within the budget).
+For each baseline it prints its best mean CV score at the end of the budget and the time
 it took to reach it, and the time SearchCV took to reach that same score: the goal is a ratio
 <= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in turn and adds the
 median ratio over seeds. Run with ``make bench-searchcv`` (about 10 minutes a seed).
@@ -88,12 +90,13 @@ def folds():
     return StratifiedKFold(3, shuffle=True, random_state=SPLIT_SEED)
 
 
-def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> list[tuple[float, float]]:
-    """(seconds since start, best score so far) each time a search of the sequence ends."""
+def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> tuple[list, float]:
+    """(seconds since start, best score so far) each time a search of the sequence ends, and the
+    resource the searches that ended within the budget trained (see :func:`trained`)."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingRandomSearchCV, RandomizedSearchCV
 
-    start, points, best, i = time.time(), [], -np.inf, 0
+    start, points, best, i, work = time.time(), [], -np.inf, 0, 0.0
     while time.time() - start < budget:
         if kind == "random":
             search = RandomizedSearchCV(task["estimator"], task["space"], n_iter=4, cv=folds(),
@@ -107,16 +110,30 @@ def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> list[tuple[f
         if elapsed <= budget:
             best = max(best, float(search.best_score_))
             points.append((elapsed, best))
+            work += trained(search, task)
         i += 1
-    return points
+    return points, work
+
+
+def trained(search, task: dict) -> float:
+    """The resource one scikit-learn search trained, over all folds: epochs, boosting iterations
+    or training rows, each fit counted at the resource it was fitted with (the halving search
+    refits from scratch at each of its iterations)."""
+    n_folds = search.n_splits_
+    if "n_resources" in search.cv_results_:  # the halving search: a row per candidate and round
+        return float(np.sum(search.cv_results_["n_resources"])) * n_folds
+    top = task["halving"].get("max_resources")
+    if top is None:  # n_samples: a fold's training rows
+        top = len(task["y"]) * (n_folds - 1) / n_folds
+    return float(len(search.cv_results_["params"])) * top * n_folds
 
 
 def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
-               searcher: str = "random") -> tuple[list, dict]:
+               searcher: str = "random", brackets: int = 1) -> tuple[list, dict]:
     """(seconds since start, best score so far) at each candidate trained to max_t."""
     search = nbtune.SearchCV(task["estimator"], task["space"], cv=folds(), scheduler="asha",
                              searcher=searcher,
-                             scheduler_options={"type": kind}, n_trials=None, max_time=budget,
+                             scheduler_options={"type": kind, "brackets": brackets}, n_trials=None, max_time=budget,
                              seed=seed, refit=False, cluster=client, progress=False)
     start = time.time()
     search.fit(task["X"], task["y"])
@@ -127,8 +144,11 @@ def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
         if value > best:
             best = value
             points.append((when, best))
+    resource = study.settings.get("resource")
+    reached = [max((r.get(resource, 0) for r in t.reports), default=0) for t in study.trials]
     info = {"trials": len(study.trials), "completed": len(study.completed),
-            "levels": study.settings.get("rung_levels")}
+            "levels": study.settings.get("rung_levels"),
+            "work": float(sum(reached)) * search.n_splits_}
     return points, info
 
 
@@ -145,6 +165,8 @@ def main() -> None:
     parser.add_argument("--type", default="stopping", choices=("stopping", "promotion"),
                         help="ASHA's type")
     parser.add_argument("--searcher", default="random", help="SearchCV's searcher")
+    parser.add_argument("--brackets", type=int, default=1,
+                        help="ASHA's brackets (> 1: asynchronous Hyperband; default 1)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from distributed import Client, LocalCluster
@@ -191,14 +213,19 @@ def _cell(x, f):
 
 def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
     """One task and seed: SearchCV, then each baseline; a row per baseline."""
-    ours, info = run_nbtune(task, args.budget, seed, client, args.type, args.searcher)
+    ours, info = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
+                            args.brackets)
     base = {kind: run_sklearn(kind, task, args.budget, seed) for kind in ("random", "halving")}
     our_best = ours[-1][1] if ours else float("nan")
-    print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {args.searcher}) best "
+    print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {args.searcher}, brackets "
+          f"{args.brackets}) best "
           f"{our_best:.4f} ({info['trials']} trials, {info['completed']} to max_t, rungs "
-          f"{info['levels']})", flush=True)
+          f"{info['levels']}; trained {info['work']:.4g} of the resource over all folds)",
+          flush=True)
     rows = []
-    for kind, points in base.items():
+    for kind, (points, work) in base.items():
+        print(f"  {kind:8s} trained {work:.4g} of the resource over all folds "
+              f"(SearchCV: {info['work'] / work if work else float('nan'):.2f} of it)")
         if not points:
             print(f"  {kind}: no search ended within the budget")
             rows.append((name, seed, kind, None, None, our_best, None))
