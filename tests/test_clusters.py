@@ -24,6 +24,7 @@ from nbtune.run.cluster import close_clients, get_client
 from nbtune.run.gpus import GPU, gpu_devices, parse_nvidia_smi, visible
 from nbtune.run.resources import check_resources, default_ask, slots, workers_of
 from nbtune.run.workers import WorkerSetupError
+from waiting import wait_for
 
 DASK = str(Path(sys.executable).with_name("dask"))
 TESTS = str(Path(__file__).parent)  # trial functions of this module are imported on the workers
@@ -72,13 +73,6 @@ class Processes:
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             self.stop(proc)
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def addresses(client) -> set[str]:

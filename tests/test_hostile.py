@@ -12,6 +12,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.run.cluster import local_cluster
 from nbtune.run.held import held_workers
+from waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +29,6 @@ def cluster_client():
 
 def worker_addresses(client) -> set[str]:
     return set(client.scheduler_info(n_workers=-1)["workers"])
-
-
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def untravelled(config):
@@ -110,7 +102,8 @@ def test_a_trial_that_cannot_be_halted_keeps_the_next_study_off_its_worker(clust
     assert {t.worker for t in second.trials}.isdisjoint({trial.worker})
     assert "this study's trials go to the other workers" in capsys.readouterr().out
     # when the sleep returns, the halt lands, and the worker says it is free again
-    assert wait_until(lambda: not held_workers(cluster_client).workers(), timeout=30)
+    wait_for(lambda: not held_workers(cluster_client).workers(), "the held worker's release",
+             timeout=30)
 
 
 def test_a_held_trial_whose_end_went_unheard_is_checked_and_forgotten(cluster_client, capsys):
@@ -148,9 +141,10 @@ def test_a_worker_held_past_the_grace_period_is_restarted(cluster_client, capsys
     holder = first.trials[0].worker
     assert "nbtune restarts that worker in 1 s if it still runs" in capsys.readouterr().out
     # the nanny starts a fresh worker process in its place: a new address, two workers again
-    assert wait_until(lambda: holder not in worker_addresses(cluster_client)
-                      and len(worker_addresses(cluster_client)) == 2, timeout=60)
-    assert wait_until(lambda: not held_workers(cluster_client).workers(), timeout=30)
+    wait_for(lambda: holder not in worker_addresses(cluster_client)
+             and len(worker_addresses(cluster_client)) == 2, "a fresh worker in its place")
+    wait_for(lambda: not held_workers(cluster_client).workers(), "the held worker's release",
+             timeout=30)
     assert worker_addresses(cluster_client) != before
     again = nbtune.tune(sleeps_when_first, {"x": nbtune.uniform(0, 1)}, n_trials=4,
                         cluster=cluster_client, storage=None, progress=False, max_time=60)
@@ -339,7 +333,7 @@ def test_a_full_disk_stops_the_study_with_one_line_and_keeps_what_was_written(tm
 
 
 def wait_for_a_report(study, timeout: float = 60.0) -> None:
-    assert wait_until(lambda: any(t.reports for t in study.trials), timeout=timeout)
+    wait_for(lambda: any(t.reports for t in study.trials), "a report", timeout)
 
 
 def test_a_study_runs_once_at_a_time_in_one_process(cluster_client, db):
@@ -397,7 +391,7 @@ def test_another_process_running_the_study_is_named_and_its_lease_taken_over_whe
     owner = subprocess.Popen([sys.executable, str(script), path], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)
     try:
-        assert wait_until(lambda: os.path.exists(path + ".running"), timeout=60)
+        wait_for(lambda: os.path.exists(path + ".running"), "the other process's lease")
         with pytest.raises(nbtune.StorageError, match=f"study 'shared' is being run by process "
                            f"{owner.pid} on "):
             nbtune.tune(lambda c: 1.0, {"x": nbtune.uniform(0, 1)}, n_trials=1,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from waiting import wait_for
+
 psutil = pytest.importorskip("psutil")
 manager = pytest.importorskip("jupyter_client.manager")
 pytest.importorskip("ipykernel")
@@ -201,16 +203,6 @@ def stored_reports(db: str, study: str) -> dict[int, list[int]]:
     return out
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie nobody reaps has exited)."""
     try:
@@ -242,7 +234,7 @@ def kernel(tmp_path_factory):
 def test_an_interrupt_ends_the_study_and_spares_the_workers(kernel):
     pids = kernel.worker_pids()
     msg = kernel.start(long_cell("first"))
-    wait_for(lambda: n_reports(kernel.db, "first") >= 2, 60, "the first reports")
+    wait_for(lambda: n_reports(kernel.db, "first") >= 2, "the first reports", 60)
     sent = kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
     took = reply.idle_at - sent
@@ -270,7 +262,7 @@ def test_the_note_after_an_interrupt_is_the_cell_that_finishes_the_study(kernel)
     msg = kernel.start("%%tune --trials 40 --study mlp_interrupt --metric accuracy --mode max\n"
                        + body)
     done = "SELECT count(*) FROM trials WHERE study = 'mlp_interrupt' AND state = 'completed'"
-    wait_for(lambda: (rows(kernel.db, done) or [(0,)])[0][0] >= 4, 60, "four trials")
+    wait_for(lambda: (rows(kernel.db, done) or [(0,)])[0][0] >= 4, "four trials", 60)
     kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
     assert reply.status == "ok" and reply.ename is None, reply
@@ -289,7 +281,7 @@ def test_the_note_after_an_interrupt_is_the_cell_that_finishes_the_study(kernel)
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):
     # 2 workers, 4 trials in flight: the two waiting in Dask's queue must not overtake the first
     msg = kernel.start(long_cell("order", out="order", flags="--concurrency 4"))
-    wait_for(lambda: n_reports(kernel.db, "order") >= 2, 60, "the first reports")
+    wait_for(lambda: n_reports(kernel.db, "order") >= 2, "the first reports", 60)
     kernel.interrupt()
     kernel.wait(msg, timeout=60)
     assert sorted(stored_reports(kernel.db, "order")) == [0, 1]  # the first two ran
@@ -300,7 +292,7 @@ def test_a_second_interrupt_while_the_first_is_handled(kernel):
     for i, gap in enumerate((0.02, 0.1)):
         study = f"twice{i}"
         msg = kernel.start(long_cell(study, out="twice"))
-        wait_for(lambda s=study: n_reports(kernel.db, s) >= 2, 60, "the first reports")
+        wait_for(lambda s=study: n_reports(kernel.db, s) >= 2, "the first reports", 60)
         sent = kernel.interrupt()
         time.sleep(gap)
         kernel.interrupt()
@@ -322,13 +314,13 @@ def test_an_interrupt_halts_trials_that_never_report(kernel):
                        "    pass\n"
                        "loss = x\n")
     started = "SELECT id FROM trials WHERE study = 'silent' AND started IS NOT NULL"
-    wait_for(lambda: len(rows(kernel.db, started)) == 2, 60, "both trials to start")
+    wait_for(lambda: len(rows(kernel.db, started)) == 2, "both trials to start", 60)
     sent = kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
     assert reply.ename is None and reply.idle_at - sent < QUICK, reply
     assert set(states(kernel.db, "silent").values()) == {"interrupted"}
     busy = "sum(embedded_client().run(lambda dask_worker: len(dask_worker.active_threads)).values())"
-    wait_for(lambda: kernel.value(busy) == 0, 15, "the workers to be free")  # not in a minute
+    wait_for(lambda: kernel.value(busy) == 0, "the workers to be free", 15)  # not in a minute
     assert kernel.worker_pids() == pids  # halted, not killed
 
 
@@ -336,7 +328,7 @@ def test_interrupting_another_cell_leaves_a_background_study_alone(kernel):
     pids = kernel.worker_pids()
     out = kernel.ok(short_cell("bg", trials=4, out="bg", flags="--background", epochs=50))
     assert "runs in the background" in out  # trials of 2.5 s, two at a time
-    wait_for(lambda: n_reports(kernel.db, "bg") >= 1, 60, "the background study's reports")
+    wait_for(lambda: n_reports(kernel.db, "bg") >= 1, "the background study's reports", 60)
     msg = kernel.start("import time\nprint('sleeping', flush=True)\ntime.sleep(30)")
     kernel.wait_output(msg, "sleeping", timeout=30)
     time.sleep(0.2)
@@ -383,7 +375,7 @@ def test_a_worker_its_nanny_restarts_ignores_the_interrupt_from_its_start(kernel
         now = kernel.worker_pids()
         return now if len(now) == len(pids) and pids[0] not in now else None
 
-    now = wait_for(replaced, 30, "the nanny to restart the worker")
+    now = wait_for(replaced, "the nanny to restart the worker", 30)
     assert set(pids[1:]) <= set(now)
     assert kernel.value(IGNORES_SIGINT) == {True}
     reply = kernel.run(short_cell("after-restart"), timeout=60)
@@ -397,13 +389,13 @@ def test_no_worker_outlives_its_kernel_and_the_study_resumes(tmp_path):
         k.worker_pids()
         children = k.descendants()  # the workers and multiprocessing's resource tracker
         k.start(long_cell("restarted", trials=3))
-        wait_for(lambda: n_reports(k.db, "restarted") >= 2, 60, "the first reports")
+        wait_for(lambda: n_reports(k.db, "restarted") >= 2, "the first reports", 60)
         # JupyterLab's restart: an interrupt, a shutdown request, then SIGTERM to the process group
         # after half of shutdown_wait_time (ipykernel's own shutdown never ends while the kernel
         # has children: the resource tracker ignores the SIGTERM ipykernel sends them)
         k.km.restart_kernel(now=False)
-        wait_for(lambda: not any(alive(p) for p in children), 20,
-                 "the processes of the old kernel to exit")
+        wait_for(lambda: not any(alive(p) for p in children),
+                 "the processes of the old kernel to exit", 20)
         # Jupyter's interrupt before the shutdown request usually records them as interrupted;
         # a kernel killed first leaves them running: either way --resume runs them again
         assert set(states(k.db, "restarted").values()) <= {"interrupted", "running"}
@@ -416,8 +408,8 @@ def test_no_worker_outlives_its_kernel_and_the_study_resumes(tmp_path):
 
         children = k.descendants()
         os.kill(k.pid, signal.SIGKILL)  # the kernel alone, as the OOM killer does
-        wait_for(lambda: not any(alive(p) for p in children), 20,
-                 "the processes of a killed kernel to exit")
+        wait_for(lambda: not any(alive(p) for p in children),
+                 "the processes of a killed kernel to exit", 20)
     finally:
         k.close()
 
@@ -433,7 +425,7 @@ def test_a_kernel_that_ran_a_study_shuts_down_by_itself(tmp_path):
         # it exits on its own, rather than being terminated by the kernel manager: its
         # resource tracker (which ignores SIGTERM) no longer keeps it waiting
         assert process.returncode == 0, process.returncode
-        wait_for(lambda: not any(alive(p) for p in children), 20, "its processes to exit")
+        wait_for(lambda: not any(alive(p) for p in children), "its processes to exit", 20)
     finally:
         k.close()
 

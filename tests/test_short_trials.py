@@ -11,13 +11,7 @@ from nbtune import trial as T
 from nbtune.run import starts
 from nbtune.run.starts import START_DELAY, announce_later
 from nbtune.run.task import Outcome
-
-
-def wait_for(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()
+from waiting import wait_for
 
 
 def test_a_held_start_is_sent_once_it_falls_due():
@@ -25,7 +19,7 @@ def test_a_held_start_is_sent_once_it_falls_due():
     t0 = time.monotonic()
     announce_later(sent.append, {"kind": "start", "n": 1})
     assert sent == []
-    assert wait_for(lambda: sent == [{"kind": "start", "n": 1}])
+    wait_for(lambda: sent == [{"kind": "start", "n": 1}], "the start message", 5, 0.01)
     assert time.monotonic() - t0 >= START_DELAY
 
 
@@ -44,7 +38,7 @@ def test_a_dropped_start_is_never_sent():
     announce_later(sent.append, {"kind": "start"}).drop()
     later = []
     announce_later(later.append, {"kind": "start", "after": True})  # one due after it
-    assert wait_for(lambda: later)
+    wait_for(lambda: later, "the later start message", 5, 0.01)
     assert sent == []
 
 
