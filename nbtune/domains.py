@@ -124,13 +124,18 @@ class Domain:
     def __repr__(self) -> str:
         return f"{self.kind}({', '.join(self._args())})"
 
+    def snap_units(self, units: np.ndarray) -> np.ndarray:
+        """Where each unit value lands once made a value and placed back, ``to_unit(from_unit(u))``
+        for an array of ``u``: what a model of the unit cube sees of the value ``u`` stands for."""
+        return np.array([self.to_unit(self.from_unit(float(u))) for u in np.ravel(units)])
+
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and _same(self.to_dict(), other.to_dict())  # type: ignore
 
     __hash__ = None  # type: ignore[assignment]
 
 
-class _Range(Domain):
+class Range(Domain):
     """Numeric range: x uniform in [a, b] (linear or log space), value = `_finish(x)`."""
 
     log = False
@@ -165,6 +170,14 @@ class _Range(Domain):
         self.validate(value)
         return min(max((self._fwd(value) - self._a) / (self._b - self._a), 0.0), 1.0)
 
+    def snap_units(self, units: np.ndarray) -> np.ndarray:
+        u = np.clip(np.asarray(units, dtype=float), 0.0, 1.0)
+        if not self.integer:
+            return u  # a real number sits where its unit value put it
+        x = self._a + u * (self._b - self._a)  # as from_unit, then to_unit, for whole arrays
+        v = np.clip(np.floor((np.exp(x) if self.log else x) + 0.5), self.lo, self.hi)
+        return np.clip(((np.log(v) if self.log else v) - self._a) / (self._b - self._a), 0.0, 1.0)
+
     def default(self) -> Any:
         return self._finish((self._fwd(self.lo) + self._fwd(self.hi)) / 2)
 
@@ -178,27 +191,27 @@ class _Range(Domain):
         return {"type": self.kind, "lo": self.lo, "hi": self.hi}
 
 
-class uniform(_Range):
+class uniform(Range):
     """Real uniform in [lo, hi]."""
     kind = "uniform"
 
 
-class loguniform(_Range):
+class loguniform(Range):
     """Real log-uniform in [lo, hi]: exp(x), x uniform in [log lo, log hi]; 0 < lo."""
     kind, log = "loguniform", True
 
 
-class randint(_Range):
+class randint(Range):
     """Integer uniform in lo..hi, both ends included."""
     kind, integer = "randint", True
 
 
-class lograndint(_Range):
+class lograndint(Range):
     """Integer log-uniform: int(round(exp(x))), x uniform in [log(lo-0.5), log(hi+0.5)]; 1 <= lo."""
     kind, integer, log = "lograndint", True, True
 
 
-class quniform(_Range):
+class quniform(Range):
     """Uniform in [lo, hi] rounded to a multiple of q inside [lo, hi]; ints if lo, hi, q are."""
 
     kind = "quniform"
@@ -216,6 +229,8 @@ class quniform(_Range):
             raise ValueError(f"quniform has no multiple of q={q!r} in [{lo!r}, {hi!r}]")
         # decimals of q, so that 3 * 0.1 comes out as 0.3
         self._digits = max(0, -int(Decimal(repr(float(self.q))).as_tuple().exponent))
+
+    snap_units = Domain.snap_units  # steps: each value's own position
 
     def _finish(self, x: float) -> Any:
         k = min(max(round(x / self.q), self._kmin), self._kmax)
@@ -251,7 +266,7 @@ def _key(v: Any) -> Any:
     return ("z",)  # None
 
 
-class _Finite(Domain):
+class Finite(Domain):
     """A list of JSON-able values; unit space splits [0, 1] into equal bins."""
 
     def _set_values(self, values: Any) -> None:
@@ -302,6 +317,10 @@ class _Finite(Domain):
         n = self.size
         return self.value_at(min(int(_unit(u) * n), n - 1))
 
+    def snap_units(self, units: np.ndarray) -> np.ndarray:
+        n, u = self.size, np.clip(np.asarray(units, dtype=float), 0.0, 1.0)
+        return (np.minimum((u * n).astype(int), n - 1) + 0.5) / n  # the middle of its bin
+
     def default(self) -> Any:
         return self.value_at(0)
 
@@ -312,7 +331,7 @@ class _Finite(Domain):
         return [repr(v) for v in self._values]
 
 
-class choice(_Finite):
+class choice(Finite):
     """One of the options (or of one list argument); weights are relative (Polyaxon pvalues)."""
 
     kind = "choice"
@@ -348,7 +367,7 @@ class choice(_Finite):
         return {"type": "choice", "options": self.values, "weights": self._weights}
 
 
-class grid(_Finite):
+class grid(Finite):
     """Values enumerated by grid search (or one list argument); random search samples them."""
 
     kind, is_grid = "grid", True
@@ -364,7 +383,7 @@ MAX_POINTS = 10**8  # the most values a linspace or logspace may describe (store
 LISTED_UP_TO = 100_000  # up to this many, numpy lists them once (its exact values); beyond, a formula
 
 
-class linspace(_Finite):
+class linspace(Finite):
     """Grid of n >= 2 evenly spaced values lo..hi (numpy.linspace); also linspace("lo:hi:n").
 
     Described by (lo, hi, n): numpy lists the values on first use where there are at most
@@ -449,7 +468,7 @@ class logspace(linspace):
     kind = "logspace"
 
 
-class fixed(_Finite):
+class fixed(Finite):
     """A constant (JSON-able) value passed through to every config."""
 
     kind = "fixed"

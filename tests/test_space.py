@@ -372,3 +372,14 @@ def test_complete_fills_defaults_and_rejects_unknown_names():
     assert SPACE.complete({}) == SPACE.default()
     with pytest.raises(ValueError, match="unknown hyperparameter 'batch'"):
         SPACE.complete({"batch": 3})
+
+
+@pytest.mark.parametrize("domain", [
+    uniform(-2, 3), loguniform(1e-4, 1.0), randint(1, 7),
+    lograndint(1, 1000), quniform(0, 1, 0.25), quniform(2, 20, 3),
+    choice("a", "b", "c"), grid(1, 2, 4), linspace(0, 1, 5),
+    logspace(1e-3, 1, 4), fixed(7)], ids=repr)
+def test_snap_units_is_from_unit_then_to_unit_for_whole_arrays(domain):
+    u = np.concatenate([np.linspace(0, 1, 401), np.random.default_rng(0).uniform(0, 1, 200)])
+    expected = [domain.to_unit(domain.from_unit(x)) for x in u]
+    np.testing.assert_allclose(domain.snap_units(u), expected, rtol=0, atol=1e-12)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..domains import _Finite, choice, lograndint, loguniform, randint, uniform
+from ..domains import choice
 from ..space import Space
 
 
@@ -50,16 +50,6 @@ class Encoding:
             d, u = self.space[name], units[:, j]
             if n:
                 cols.append(np.eye(n)[np.minimum((u * n).astype(int), n - 1)])
-            elif isinstance(d, _Finite):  # ordered values: the middle of the value's bin
-                k = d.size
-                cols.append(((np.minimum((u * k).astype(int), k - 1) + 0.5) / k)[:, None])
-            elif type(d) in (uniform, loguniform):
-                cols.append(u[:, None])
-            elif type(d) in (randint, lograndint):  # as `_Range.from_unit`, then `to_unit`
-                x = d._a + u * (d._b - d._a)
-                v = np.clip(np.floor((np.exp(x) if d.log else x) + 0.5), d.lo, d.hi)
-                back = ((np.log(v) if d.log else v) - d._a) / (d._b - d._a)
-                cols.append(np.clip(back, 0.0, 1.0)[:, None])
-            else:  # steps (quniform): the value's own position
-                cols.append(np.array([d.to_unit(d.from_unit(x)) for x in u])[:, None])
+            else:
+                cols.append(d.snap_units(u)[:, None])
         return np.hstack(cols) if cols else np.zeros((len(units), 0))

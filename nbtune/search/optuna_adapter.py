@@ -24,7 +24,7 @@ import math
 import warnings
 from typing import Any, Callable, Iterator
 
-from ..domains import _Finite, choice, fixed, lograndint, loguniform, quniform, randint, uniform
+from ..domains import Finite, choice, fixed, lograndint, loguniform, quniform, randint, uniform
 from ..space import Space
 from .base import Searcher
 
@@ -84,7 +84,7 @@ def _dimension(optuna: Any, d: Any) -> tuple[Any, Callable[[Any], Any], Callable
                     lambda v: d.value_at(values.index(v)))
         return (dist.CategoricalDistribution(list(range(d.size))), d._index,
                 lambda v: d.value_at(int(v)))
-    if isinstance(d, _Finite):  # grid, linspace, logspace: ordered, by position
+    if isinstance(d, Finite):  # grid, linspace, logspace: ordered, by position
         return dist.IntDistribution(0, d.size - 1), d._index, lambda v: d.value_at(int(v))
     raise ValueError(f"Optuna's samplers cannot search {d!r}")
 
