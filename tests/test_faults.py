@@ -11,6 +11,7 @@ import pytest
 
 import nbtune
 from nbtune import trial as T
+from waiting import busy_threads, wait_for
 
 
 def climbs(config):
@@ -207,10 +208,8 @@ def test_a_trial_left_waiting_for_a_verdict_frees_its_worker_when_the_study_ends
                         scheduler=InterruptAtFirstRung(), cluster=client, storage=db,
                         study="orphan")
     assert study.stop_reason == "interrupted"
-    deadline = time.time() + 30  # far below the verdict timeout (600 s)
-    while any(client.run(lambda dask_worker: len(dask_worker.active_threads)).values()):
-        assert time.time() < deadline, "a worker still waits for a verdict"
-        time.sleep(0.2)
+    wait_for(lambda: not busy_threads(client), "the trial waiting for a verdict to leave",
+             30)  # far below the verdict timeout (600 s)
 
 
 def answers_waited_for() -> int:
@@ -309,24 +308,15 @@ def never_reports(config):
     return 1.0
 
 
-def busy_threads(client) -> int:
-    return sum(client.run(lambda dask_worker: len(dask_worker.active_threads)).values())
-
-
-def wait_idle(client, seconds: float, what: str) -> None:
-    deadline = time.time() + seconds
-    while busy_threads(client):
-        assert time.time() < deadline, what
-        time.sleep(0.1)
-
-
 def test_trials_that_never_report_are_halted_when_the_study_ends(client, db):
-    wait_idle(client, 30, "the workers to be free before the study")  # two trials, one a worker
+    wait_for(lambda: not busy_threads(client), "the workers to be free before the study",
+             30)  # two trials, one a worker
     study = nbtune.tune(never_reports, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=4,
                         max_time=2, cluster=client, storage=db, study="never-reports")
     assert study.stop_reason == "max_time"
     assert [t.state for t in study.trials] == [T.INTERRUPTED] * 2  # two workers, two trials
-    wait_idle(client, 15, "a trial of the ended study still runs")  # far below their 60 s
+    wait_for(lambda: not busy_threads(client), "the ended study's trials to leave",
+             15)  # far below their 60 s
     again = nbtune.tune(climbs, {"q": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
                         n_trials=2, cluster=client, storage=db, study="after")
     assert again.counts() == {"completed": 2}

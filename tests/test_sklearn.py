@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import nbtune
+from waiting import busy_threads, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +256,8 @@ def test_a_candidates_folds_run_as_tasks_on_the_free_workers(client, cancer):
     """One candidate, two folds, two workers: each worker fits a fold while the trial waits
     without holding a thread, and what the folds print and warn joins the trial's own."""
     X, y = cancer
-    s = search(Where(), {"c": [1.0]}, client, cv=2, refit=False)
+    wait_for(lambda: not busy_threads(client), "both workers to be free", 30)  # an earlier
+    s = search(Where(), {"c": [1.0]}, client, cv=2, refit=False)  # test's trial may still end
     s.fit(X, y)
     [trial] = s.study_.trials
     printed = [line for line in trial.output.splitlines() if line.startswith("fitted in")]

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from test_interrupt import Kernel, alive, psutil, short_cell, wait_for
+from test_interrupt import Kernel, alive, psutil, short_cell
+from waiting import wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -46,7 +47,7 @@ class WarmKernel(Kernel):
 def test_a_kernel_that_runs_no_study_leaves_no_process_behind(tmp_path):
     k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
     try:
-        workers = wait_for(lambda: worker_processes(k.pid), 60, "the background cluster")
+        workers = wait_for(lambda: worker_processes(k.pid), "the background cluster", 60)
         assert k.value("__import__('nbtune.run.cluster').run.cluster.embedded_client() "
                        "is not None")  # the cluster it started is nbtune's own
         children = k.descendants()
@@ -54,7 +55,7 @@ def test_a_kernel_that_runs_no_study_leaves_no_process_behind(tmp_path):
         process = k.km.provisioner.process
         k.km.shutdown_kernel(now=False)  # as JupyterLab's shutdown: a request, then a wait
         assert process.returncode == 0, process.returncode  # it exited by itself
-        wait_for(lambda: not any(alive(p) for p in children), 20, "its processes to exit")
+        wait_for(lambda: not any(alive(p) for p in children), "its processes to exit", 20)
     finally:
         k.close()
 
@@ -78,7 +79,7 @@ def test_a_kernel_shut_down_while_its_cluster_starts_leaves_no_process(tmp_path)
         # at once: the workers are still starting. The kernel closes the cluster once it is up
         # (seconds), where the kernel manager may not wait for it but signal the whole group
         k.km.shutdown_kernel(now=False)
-        wait_for(lambda: not in_group(group), 20, "the kernel's processes to exit")
+        wait_for(lambda: not in_group(group), "the kernel's processes to exit", 20)
     finally:
         k.close()
 

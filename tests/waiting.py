@@ -18,3 +18,9 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0,
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def busy_threads(client) -> int:
+    """How many threads of the cluster's workers run a task now (a cancelled trial's thread
+    included, until it returns)."""
+    return sum(client.run(lambda dask_worker: len(dask_worker.active_threads)).values())
