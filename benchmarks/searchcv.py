@@ -21,8 +21,9 @@ With ``--rescore K`` it scores each method's chosen candidate again on K fresh s
 folds (the best of many noisy scores is biased upwards: what was chosen is worth less than the
 score it was chosen for). For each baseline it prints its best mean CV score at the end of the
 budget and the time it took to reach it, and the time SearchCV took to reach that same score: the
-goal is a ratio <= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in turn and adds the
-median ratio over seeds. Run with ``make bench-searchcv`` (about 10 minutes a seed).
+goal is a ratio <= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in
+turn and adds the median ratio over seeds. Run with ``make bench-searchcv`` (about 10 minutes a
+seed).
 """
 from __future__ import annotations
 
