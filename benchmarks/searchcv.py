@@ -150,13 +150,14 @@ def trained(search, task: dict) -> float:
 
 
 def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
-               searcher: str = "random", brackets: int = 1) -> tuple[list, dict]:
+               searcher: str = "random", brackets: int = 1,
+               grace: int | None = None) -> tuple[list, dict]:
     """(seconds since start, best score so far) at each candidate trained to max_t."""
     search = nbtune.SearchCV(task["estimator"], task["space"], cv=folds(), scheduler="asha",
                              searcher=searcher,
                              scheduler_options={"type": kind, "brackets": brackets},
                              n_trials=None, max_time=budget, seed=seed, refit=False,
-                             cluster=client, progress=False)
+                             grace_period=grace, cluster=client, progress=False)
     start = time.time()
     search.fit(task["X"], task["y"])
     study = search.study_
@@ -191,6 +192,8 @@ def main() -> None:
     parser.add_argument("--rescore", type=int, default=0, metavar="K",
                         help="score each method's chosen candidate again on K fresh shuffles of "
                         "the folds (default 0: not)")
+    parser.add_argument("--grace", type=int, default=None,
+                        help="SearchCV's first rung (default: max_t / 27, three rungs below it)")
     parser.add_argument("--brackets", type=int, default=1,
                         help="ASHA's brackets (> 1: asynchronous Hyperband; default 1)")
     args = parser.parse_args()
@@ -240,7 +243,7 @@ def _cell(x, f):
 def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
     """One task and seed: SearchCV, then each baseline; a row per baseline."""
     ours, info = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
-                            args.brackets)
+                            args.brackets, args.grace)
     base = {kind: run_sklearn(kind, task, args.budget, seed) for kind in ("random", "halving")}
     our_best = ours[-1][1] if ours else float("nan")
     print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {args.searcher}, brackets "
