@@ -219,11 +219,16 @@ def answers_waited_for() -> int:
     return len(channel._answers)
 
 
-def test_verdicts_reach_workers_the_notebook_cannot_reach_through_the_scheduler(db):
-    """A cluster that only lets the notebook talk to its scheduler (here: workers that refuse the
-    verdict sent straight to them) still gets every verdict, stop and go on alike."""
+def test_verdicts_reach_workers_the_notebook_cannot_reach_through_the_scheduler(db, monkeypatch):
+    """A cluster that only lets the notebook talk to its scheduler (here: workers that cannot
+    reach the study's listener, and refuse the verdict sent straight to them) still gets every
+    verdict, stop and go on alike."""
     import dask
     from distributed import Client, LocalCluster
+
+    from nbtune.run import stream
+
+    monkeypatch.setattr(stream.Listener, "start", lambda self: "tcp://127.0.0.1:9")  # nobody
 
     with dask.config.set({"distributed.worker.blocked-handlers": ["nbtune_verdict"]}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -323,7 +328,7 @@ def test_trials_that_never_report_are_halted_when_the_study_ends(client, db):
 
 
 def test_the_scheduler_forgets_a_study_topic_when_its_inbox_closes(client):
-    from nbtune.run.channel import Inbox
+    from nbtune.run.inbox import Inbox
 
     topic = "nbtune-inbox-test-reports"
     inbox = Inbox(client, topic, threading.Condition())

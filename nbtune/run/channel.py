@@ -1,19 +1,20 @@
 """The report channel: metrics stream from a running trial to the loop, verdicts flow back.
 
-Trial -> loop: ``Worker.log_event`` on a topic per study run, received by ``Client.subscribe_topic``.
-Measured on distributed 2026.8.0 on a 2-core machine: ~12,700 messages/s with a 27 ms median latency,
-against ~1,000/s for ``distributed.Queue`` (and ``Pub``/``Sub`` no longer exist). Events ride the
-worker's batched stream to the scheduler, so a report costs the trial no round trip.
+This module is the trial's side (``report()``, the context of the trial a thread runs, the
+verdicts a trial waits for); :mod:`nbtune.run.inbox` is the loop's, and :mod:`nbtune.run.stream`
+the connection between them.
+
+Trial -> loop: each message goes straight from the worker to a listener the study opens in the
+notebook, or, where that is not (yet) possible, as a Dask event (``Worker.log_event``) through the
+scheduler; see :mod:`nbtune.run.stream`. Neither costs the trial a round trip.
 
 Loop -> trial: at a decision point (a rung) the trial waits on a ``threading.Event`` of its own
-worker process, named for that one report, and the report carries the worker's address. The loop
-sends the verdict straight to that worker (an RPC to the handler :func:`install_verdict_handler`
-adds), which sets the event: one hop, against three through the scheduler with a Dask
-``Variable`` (set, get, delete), and the loop's thread never waits for it. Measured on a 2-core
-machine, report to verdict received: 3.0 ms median against 4.3 ms, and 0.06 ms of the loop's time
-per verdict against 1.7 ms. Where the notebook cannot reach a worker (a cluster behind a NAT that
-only exposes its scheduler), the verdict takes the way every Dask client has, through the scheduler
-(``Client.run`` on that one worker), for that worker from then on.
+worker process, named for that one report. The loop sends the verdict back over the worker's
+connection to the listener, or where the worker has none, straight to the worker (an RPC to the
+handler :func:`install_verdict_handler` adds), which sets the event; the loop's thread never
+waits for it. Where the notebook cannot reach a worker either way (a cluster behind a NAT that
+only exposes its scheduler), the verdict takes the way every Dask client has, through the
+scheduler (``Client.run`` on that one worker), for that worker from then on.
 
 Elsewhere the trial does not wait; it only looks, at most once a second, at the study's stop
 ``Event``, which the loop sets when the whole study ends.
@@ -25,7 +26,6 @@ import contextvars
 import numbers
 import threading
 import time
-from collections import deque
 from typing import Any, Callable, ContextManager, Sequence
 
 CONTINUE = "continue"
@@ -147,7 +147,8 @@ class TrialContext:
     def __init__(self, *, topic: str, prefix: str, trial_id: int, execution: str,
                  resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None,
                  wait_at: Sequence[float] | None, verdict_timeout: float,
-                 send: Callable[[str, dict], None], reply_to: str | None,
+                 send: Callable[[str, dict], None], reply_to: str,
+                 send_again: Callable[[str, dict], None] | None = None,
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                  output: Any = None, data_keys: dict[str, str] | None = None,
                  may_split: bool = False):
@@ -157,6 +158,7 @@ class TrialContext:
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
         self._send = send
+        self._send_again = send_again  # for a report whose verdict is late (stream.Post.again)
         self.reply_to = reply_to  # the address verdicts are sent to: this trial's worker
         self._shield = shield  # around report(): nbtune's own code, not to be halted half-way
         self.reports: list[dict[str, Any]] = []  # this execution's, numbered from first_seq + 1
@@ -190,10 +192,11 @@ class TrialContext:
             name = verdict_name(self.prefix, self.execution, seq)
             _answers[name] = answer = _Answer()
             extra["reply"] = self.reply_to
-        self._send(self.topic, self.message("report", seq=seq, data=data, wait=wait, **extra))
+        message = self.message("report", seq=seq, data=data, wait=wait, **extra)
+        self._send(self.topic, message)
         if wait:
             try:
-                verdict = self._verdict(answer)
+                verdict = self._verdict(answer, message)
             finally:
                 del _answers[name]
             if verdict == PAUSE:
@@ -205,13 +208,15 @@ class TrialContext:
             if self._study_stopped():
                 raise TrialStopped()
 
-    def _verdict(self, answer: _Answer) -> str:
+    def _verdict(self, answer: _Answer, message: dict[str, Any]) -> str:
         deadline = time.monotonic() + self.verdict_timeout
         # in slices, so that a study that ended meanwhile frees this worker at once
         while not answer.event.wait(min(STOP_CHECK_INTERVAL,
                                         max(0.01, deadline - time.monotonic()))):
             if time.monotonic() >= deadline or self._study_stopped():
                 return STOP  # nobody will use what this trial computes
+            if self._send_again is not None:
+                self._send_again(self.topic, message)
         return answer.verdict
 
     def _study_stopped(self) -> bool:
@@ -299,46 +304,3 @@ def deactivate(token: contextvars.Token) -> None:
     with _active_lock:
         _active.pop(id(ctx), None)
     _current.reset(token)
-
-
-class Inbox:
-    """The loop's end of the channel: messages from trials, and a wake-up for the loop.
-
-    ``wake`` is the condition the loop sleeps on; the subscription handler (run on the client's event
-    loop) only appends and notifies, so it never blocks Dask's IO loop.
-    """
-
-    def __init__(self, client, topic: str, wake: threading.Condition):
-        self.client, self.topic, self.wake = client, topic, wake
-        self.messages: deque[dict] = deque()
-        client.subscribe_topic(topic, self._on_event)
-
-    def _on_event(self, event: tuple[float, dict]) -> None:
-        self.messages.append(event[1])
-        with self.wake:
-            self.wake.notify()
-
-    def drain(self) -> list[dict]:
-        """Every message received so far, oldest first."""
-        out = []
-        while self.messages:
-            out.append(self.messages.popleft())
-        return out
-
-    def close(self) -> None:
-        """Stop listening, and let the scheduler forget the topic: it keeps the last
-        ``distributed.admin.low-level-log-length`` events (1000) of every topic for as long as
-        it runs, which on a long-lived cluster adds up over many studies."""
-        if self.topic is None:
-            return
-        topic, self.topic = self.topic, None
-
-        def forget(dask_scheduler=None) -> None:  # local: it travels by value, no nbtune needed
-            topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
-            if topics is not None:
-                topics.pop(topic, None)
-
-        with contextlib.suppress(Exception):  # the client may already be closed
-            self.client.unsubscribe_topic(topic)
-            self.client.run_on_scheduler(forget)
-

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
-from .channel import Inbox
+from .inbox import Inbox
 from .ending import Ending
 from ..contract.events import Observer
 from .held import held_note, held_workers
@@ -107,7 +107,8 @@ class Loop(Dispatch, Ending):
                          verdict_timeout=s.verdict_timeout, attempt=number,
                          first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses,
                          stream_output=s.show_output, data_keys=self.data_keys,
-                         may_split=self._threads_to_spare())
+                         may_split=self._threads_to_spare(),
+                         report_to=self.inbox.address if self.inbox is not None else None)
         key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
@@ -374,6 +375,7 @@ class Loop(Dispatch, Ending):
         self._futures = as_completed([], loop=self.client.loop)
         inbox = self.inbox = Inbox(self.client, self.topic, self._futures.thread_condition
                                    if hasattr(self._futures, "thread_condition") else self.wake)
+        self.verdicts.stream = inbox.listener
         try:
             self._replay()
             if self.held.trials():

@@ -15,6 +15,7 @@ from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_m
 from .halt import halting, shielded
 from .output import Capture
 from .starts import announce_later
+from .stream import sender
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,6 +36,7 @@ class TrialSpec:
     stream_output: bool = False  # send the trial's output as it is written (throttled)
     data_keys: tuple[tuple[str, str], ...] = ()  # (name, Dask key) of the scattered data
     may_split: bool = False  # its work may run as tasks of its own (nbtune.run.subtasks)
+    report_to: str | None = None  # the study's listener (nbtune.run.stream); None: Dask events
 
 
 class Outcome(dict):
@@ -159,10 +161,11 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     worker = get_worker()
     install_verdict_handler(worker)
     execution = uuid.uuid4().hex[:12]
+    post = sender(worker, spec.report_to)  # one way for all its messages: they keep their order
 
     def send(topic: str, message: dict[str, Any]) -> None:  # what the trial says, after its start
         start.flush()
-        worker.log_event(topic, message)
+        post(topic, message)
 
     capture = Capture(send=lambda fields: send(spec.topic, ctx.message("output", **fields)),
                       stream=spec.stream_output, before=paused[0] if paused else None)
@@ -170,11 +173,11 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
                        execution=execution, resource=spec.resource, attempt=spec.attempt,
                        first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
-                       send=send, reply_to=worker.address,
+                       send=send, reply_to=worker.address, send_again=post.again,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
                        may_split=spec.may_split)
-    start = announce_later(functools.partial(worker.log_event, spec.topic),
+    start = announce_later(functools.partial(post, spec.topic),
                            ctx.message("start", worker=worker.address))
     started = time.time()
     outcome = Outcome(state="completed", returned=None, error=None)
@@ -200,18 +203,19 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
                    worker=worker.address, started=started, finished=time.time())
     if spec.keep_checkpoint:
-        _send_outcome(worker, spec.topic, ctx, outcome)
+        _send_outcome(post, spec.topic, ctx, outcome)
         return outcome, ctx.checkpoint if outcome["state"] == "paused" else None
     return outcome
 
 
-def _send_outcome(worker, topic: str, ctx: TrialContext, outcome: dict[str, Any]) -> None:
+def _send_outcome(post: Callable[[str, dict], None], topic: str, ctx: TrialContext,
+                  outcome: dict[str, Any]) -> None:
     """Send the outcome of a trial whose result keeps its checkpoint on the cluster: the loop
     reads it from the channel (it arrives before the task's end), so no second task is needed
     to split the outcome from the checkpoint. Where it cannot travel, the loop asks for it with
     :func:`outcome_of`."""
     try:
-        worker.log_event(topic, ctx.message("end", outcome=dict(outcome)))
+        post(topic, ctx.message("end", outcome=dict(outcome)))
     except Exception:
         pass
 

@@ -1,5 +1,6 @@
 """The notebook's side of a trial's decision points: what the loop decided for each trial, and the
-answers that trials wait for, sent straight to the trial's worker (see :mod:`nbtune.run.channel`)
+answers that trials wait for, sent back over the worker's connection to the study's listener
+(:mod:`nbtune.run.stream`), else straight to the trial's worker (see :mod:`nbtune.run.channel`),
 or, where the notebook cannot reach that worker, through the scheduler."""
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Verdicts(PendingVerdicts):
         self.client, self.prefix = client, prefix
         self.paused_at: dict[tuple[int, int], int] = {}  # (trial, submission) paused -> its seq
         self.indirect: set[str] = set()  # workers this notebook could not reach: via the scheduler
+        self.stream = None  # the study's Listener: verdicts go back over a worker's connection
 
     def answer(self, trial_id: int, execution: str, seq: int, worker: str) -> None:
         """Answer the trial waiting at its report ``seq`` on ``worker``: stop, pause or go on."""
@@ -51,6 +53,8 @@ class Verdicts(PendingVerdicts):
                                       verdict_name(self.prefix, execution, seq), verdict)
 
     async def _deliver(self, worker: str, name: str, verdict: str) -> None:
+        if self.stream is not None and self.stream.tell(worker, name, verdict):
+            return
         if worker not in self.indirect:
             try:
                 await asyncio.wait_for(getattr(self.client.rpc(worker), VERDICT_OP)(

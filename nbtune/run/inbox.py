@@ -1,0 +1,59 @@
+"""The loop's end of the report channel (:mod:`nbtune.run.channel`): the messages trials send."""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+
+from .stream import Listener
+
+
+class Inbox:
+    """The loop's end of the channel: messages from trials, and a wake-up for the loop.
+
+    Messages come as Dask events on the study's topic, and straight from the workers through the
+    study's listener (:mod:`nbtune.run.stream`; ``address`` is where, None where there is none).
+    ``wake`` is the condition the loop sleeps on; both handlers (run on the client's event loop)
+    only append and notify, so they never block Dask's IO loop.
+    """
+
+    def __init__(self, client, topic: str, wake: threading.Condition):
+        self.client, self.topic, self.wake = client, topic, wake
+        self.messages: deque[dict] = deque()
+        client.subscribe_topic(topic, self._on_event)
+        self.listener = Listener(client, self._on_message)
+        self.address = self.listener.start()
+
+    def _on_event(self, event: tuple[float, dict]) -> None:
+        self._on_message(event[1])
+
+    def _on_message(self, message: dict) -> None:
+        self.messages.append(message)
+        with self.wake:
+            self.wake.notify()
+
+    def drain(self) -> list[dict]:
+        """Every message received so far, oldest first."""
+        out = []
+        while self.messages:
+            out.append(self.messages.popleft())
+        return out
+
+    def close(self) -> None:
+        """Stop listening, and let the scheduler forget the topic: it keeps the last
+        ``distributed.admin.low-level-log-length`` events (1000) of every topic for as long as
+        it runs, which on a long-lived cluster adds up over many studies."""
+        if self.topic is None:
+            return
+        topic, self.topic = self.topic, None
+        self.listener.close()
+
+        def forget(dask_scheduler=None) -> None:  # local: it travels by value, no nbtune needed
+            topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+            if topics is not None:
+                topics.pop(topic, None)
+
+        with contextlib.suppress(Exception):  # the client may already be closed
+            self.client.unsubscribe_topic(topic)
+            self.client.run_on_scheduler(forget)
+

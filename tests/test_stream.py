@@ -1,0 +1,117 @@
+"""The direct report stream (nbtune/run/stream.py): trials' messages straight from the workers to
+the notebook, verdicts back over the same connection, and the Dask way wherever that fails."""
+from __future__ import annotations
+
+import pytest
+
+import nbtune
+import nbtune.trial as T
+from nbtune.run import inbox, stream
+
+from waiting import wait_for
+
+
+def climbs(config):
+    """Accuracy config['q'] * epoch / 10 for 10 epochs."""
+    for epoch in range(1, 11):
+        nbtune.report(epoch=epoch, accuracy=config["q"] * epoch / 10)
+    return config["q"]
+
+
+class Kept(stream.Listener):
+    """The study's listener, kept where the test can look at it afterwards."""
+
+    made: list["Kept"] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Kept.made.append(self)
+
+
+@pytest.fixture
+def listeners(monkeypatch):
+    Kept.made = []
+    monkeypatch.setattr(inbox, "Listener", Kept)
+    return Kept.made
+
+
+@pytest.fixture
+def unreachable(monkeypatch):
+    """The notebook's listener advertises an address where nobody listens (port 9, discard): as
+    for workers behind a NAT, or a firewall, that cannot reach the notebook."""
+    monkeypatch.setattr(stream.Listener, "start", lambda self: "tcp://127.0.0.1:9")
+
+
+def routes() -> int:
+    """The study connections this worker process keeps."""
+    from nbtune.run import stream
+
+    return len(stream._routes)
+
+
+def check_study(trials, qs):
+    """Each trial stopped at epoch 3 where its accuracy there is below 0.2 (the threshold rule of
+    these tests), else ran its 10 epochs; every report is there, in order."""
+    by_q = {t.config["q"]: t for t in trials}
+    assert set(by_q) == set(qs)
+    for q, trial in by_q.items():
+        stopped = q * 3 / 10 < 0.2
+        assert trial.state == (T.STOPPED if stopped else T.COMPLETED), (q, trial.state)
+        assert [r["epoch"] for r in trial.reports] == list(range(1, 4 if stopped else 11))
+
+
+QS = (0.1, 0.2, 0.5, 1.0, 0.3, 2.0, 0.4, 4.0)
+
+
+def test_reports_and_verdicts_travel_the_workers_own_connection(client, db, listeners):
+    rule = nbtune.ThresholdScheduler(0.2, at=[3, 6])
+    study = nbtune.tune(climbs, {"q": nbtune.grid(*QS)}, searcher="grid", metric="accuracy",
+                        mode="max", scheduler=rule, cluster=client, storage=db, study="direct")
+    check_study(study.trials, QS)
+    [listener] = listeners
+    # each worker's first trials go the Dask way while it connects; the later ones go straight
+    assert listener.received > 0 and listener.told > 0
+    assert nbtune.load_study("direct", db).trials[-1].reports == study.trials[-1].reports
+    wait_for(lambda: not any(client.run(routes).values()),
+             "the workers to forget the ended study's connection")
+
+
+def test_workers_that_cannot_reach_the_notebook_report_through_the_scheduler(
+        client, db, listeners, unreachable):
+    rule = nbtune.ThresholdScheduler(0.2, at=[3, 6])
+    study = nbtune.tune(climbs, {"q": nbtune.grid(*QS)}, searcher="grid", metric="accuracy",
+                        mode="max", scheduler=rule, cluster=client, storage=db,
+                        study="events")
+    check_study(study.trials, QS)
+    assert listeners[0].received == 0 and listeners[0].told == 0
+
+
+def test_a_connection_that_breaks_during_a_study_loses_nothing(client, db, monkeypatch):
+    """The connection breaks as a trial's second report travels on it (that report is lost with
+    it): the trial's later reports go the Dask way with the lost one before them, so its rung at
+    epoch 3 is judged as if nothing broke; the next trials connect again."""
+    class Lossy(Kept):
+        broken = 0
+
+        def __init__(self, client, on_message):
+            def lossy(message):
+                if (message.get("kind") == "report" and message["seq"] == 2
+                        and Lossy.broken < 2 and message["trial"] in (5, 6)):
+                    Lossy.broken += 1  # lost on the way, and the connection with it
+                    for comm in list(self._comms):
+                        comm.abort()
+                    return
+                on_message(message)
+
+            super().__init__(client, lossy)
+
+    Kept.made = []
+    monkeypatch.setattr(inbox, "Listener", Lossy)
+    space = {"q": nbtune.grid(*QS), "copy": nbtune.grid(0, 1)}
+    rule = nbtune.ThresholdScheduler(0.2, at=[3, 6])
+    study = nbtune.tune(climbs, space, searcher="grid", metric="accuracy", mode="max",
+                        scheduler=rule, cluster=client, storage=db, study="broken", max_time=120)
+    assert study.stop_reason == "exhausted" and Lossy.broken >= 1
+    for copy in (0, 1):
+        check_study([t for t in study.trials if t.config["copy"] == copy], QS)
+    assert Kept.made[0].received > 0
