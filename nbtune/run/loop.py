@@ -9,35 +9,27 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-import warnings
 from typing import Any, Callable
 
 from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
 from .inbox import Inbox
+from .completions import Completions
 from .ending import Ending
 from ..contract.events import Observer
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
-from ..contract.outcome import final_value, unjudged_note
 from ..contract.dispatch import Dispatch
 from ..contract.replay import level_value, start_searcher
 from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
-from .task import TrialSpec, outcome_of, run_trial
+from .task import TrialSpec, run_trial
 from .verdicts import Verdicts
 
-WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
-# Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
-# start message arrived (sent late by a trial silent at first: nbtune.run.starts): a trial that
-# kills its worker before that message leaves it would otherwise be sent again for ever; past
-# this, each such death counts as an attempt.
-UNSTARTED_DEATHS = 1
 
-
-class Loop(Dispatch, Ending):
+class Loop(Dispatch, Completions, Ending):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: Callable[[dict], Any], trials: list[T.Trial],
@@ -229,110 +221,6 @@ class Loop(Dispatch, Ending):
                     del self.running[future]
             self._finish(trial, T.FAILED, error=f"its worker died {trial.attempts - 1} times "
                          f"(retries={self.settings.retries})")
-
-    # -- completions ---------------------------------------------------------------------
-    def _on_done(self, future) -> None:
-        trial = self.running.pop(future, None)
-        pair = self.pairs.pop(future, None)
-        keeps = future in self.keeping
-        self.keeping.discard(future)
-        if trial is None:
-            return
-        outcome = self.ends.pop(trial.id, None)
-        if keeps and future.status == "finished" and outcome is None:
-            self._ask_outcome(trial, future)
-            return
-        resumed = self.resumed_from.pop(trial.id, None)  # that checkpoint is no longer needed
-        self.verdicts.left(trial.id)
-        if future.status == "finished":
-            self._on_result(trial, outcome if keeps else future.result(), future if keeps
-                            else pair)
-        elif future.status == "cancelled":
-            lost = self._scheduler_lost()
-            if lost and self._withdrawable(trial):  # it waited in a queue: it never ran
-                self._withdraw(trial)
-                return
-            self._finish(trial, T.INTERRUPTED, error="the Dask scheduler was lost while it ran"
-                         if lost else "cancelled")
-        else:
-            exc = future.exception()
-            if type(exc).__name__ in WORKER_DIED and self._unstarted(trial):
-                self._resend(trial, resumed)
-                return
-            if type(exc).__name__ in WORKER_DIED and trial.attempts <= self.settings.retries:
-                self.requeue.insert(0, trial)  # same trial, next attempt
-                trial.state = T.PENDING
-                return
-            what = ("its worker died" if type(exc).__name__ in WORKER_DIED
-                    else f"Dask could not run it: {type(exc).__name__}: {exc}")
-            self._finish(trial, T.FAILED, error=what)
-
-    def _ask_outcome(self, trial: T.Trial, pair: Any) -> None:
-        """The outcome of a finished (outcome, checkpoint) task whose "end" message did not come:
-        split it on the cluster, and take that half."""
-        future = self.client.submit(outcome_of, pair, key=f"{pair.key}-outcome")
-        self.pairs[future] = pair
-        self.running[future] = trial
-        self._futures.add(future)
-
-    def _unstarted(self, trial: T.Trial) -> bool:
-        """Whether the trial's worker died while the trial waited in its queue: no start message
-        came from it (they arrive before the task's failure; see :meth:`run`)."""
-        if trial.started is not None or self.executions.get(trial.id):
-            return False
-        deaths = self.unstarted_deaths.get(trial.id, 0)
-        self.unstarted_deaths[trial.id] = deaths + 1
-        return deaths < UNSTARTED_DEATHS
-
-    def _resend(self, trial: T.Trial, resumed: Any = None) -> None:
-        """Send again a trial that never started, as the same attempt: a resumed one resumes
-        from the same pause, a fresh one goes first in the queue."""
-        if resumed is not None:
-            self._submit(trial, paused=resumed)
-            return
-        self.free_resend.add(trial.id)
-        self.requeue.insert(0, trial)
-        trial.state = T.PENDING
-
-    def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
-        self.outputs.end(trial, out)
-        for seq, data in enumerate(out["reports"], start=out["first_seq"] + 1):
-            if seq > len(trial.reports):
-                self._record_report(trial, seq, data)
-        trial.worker, trial.started = out["worker"], out["started"]
-        if out["state"] == "paused":
-            self.paused[trial.id] = pair
-            self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
-            trial.state, trial.finished = T.PAUSED, out["finished"]
-            self.scheduler.on_trial_end(trial.id, T.PAUSED)
-            self.searcher.on_trial_end(trial.id, trial.config, T.PAUSED, None)
-            self.observer.trial_finished(trial)
-            return
-        if out["state"] == "failed":
-            self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
-            return
-        value, problem = final_value(trial, out["returned"], self.settings.metric)
-        trial.value = value
-        if out["state"] == "stopped":
-            self._finish(trial, T.STOPPED, finished=out["finished"])
-        elif problem is not None:
-            self._finish(trial, T.FAILED, error=problem, finished=out["finished"])
-        else:
-            self._finish(trial, T.COMPLETED, finished=out["finished"])
-            self._check_study_budget(value)
-
-    def _finish(self, trial: T.Trial, state: str, error: str | None = None,
-                finished: float | None = None) -> None:
-        trial.state, trial.error = state, error
-        trial.finished = finished or time.time()
-        self.verdicts.forget(trial.id)
-        self.scheduler.on_trial_end(trial.id, state)
-        self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
-        self.observer.trial_finished(trial)
-        note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
-        if note is not None:  # once a study: early stopping silently off is a mistake to name
-            self.noted = True
-            warnings.warn(note, stacklevel=2)
 
     # -- the loop ------------------------------------------------------------------------
     def _sleep(self, inbox: Inbox) -> None:

@@ -14,7 +14,7 @@ that ends sooner without a message never sends it: its result carries its worker
 What is given up: a trial that is silent for the first :data:`START_DELAY` seconds looks
 unstarted to the notebook meanwhile, as a queued trial does. If it takes its worker down then,
 it is sent again once without counting an attempt (``UNSTARTED_DEATHS`` in
-:mod:`nbtune.run.loop`; a second such death counts); if the study ends then and it is the newest
+:mod:`nbtune.run.completions`; a second such death counts); if the study ends then and it is the newest
 trial, it is taken back, and a resumed study runs its config again.
 
 One thread per worker process sends the messages that fall due; a trial only appends its message
