@@ -43,8 +43,10 @@ class Completions:
         resumed = self.resumed_from.pop(trial.id, None)  # that checkpoint is no longer needed
         self.verdicts.left(trial.id)
         if future.status == "finished":
-            self._on_result(trial, outcome if keeps else future.result(), future if keeps
-                            else pair)
+            # the outcome as its trial sent it (straight, or keeping its checkpoint), else the
+            # task's result, fetched
+            self._on_result(trial, outcome if outcome is not None else future.result(),
+                            future if keeps else pair)
         elif future.status == "cancelled":
             lost = self._scheduler_lost()
             if lost and self._withdrawable(trial):  # it waited in a queue: it never ran

@@ -161,6 +161,11 @@ class Post:
         self.worker, self.batched = worker, batched  # batched None: the Dask way
         self._sent: list[dict] = []  # the reports sent straight
 
+    @property
+    def direct(self) -> bool:
+        """Whether the messages go straight to the notebook (so far)."""
+        return self.batched is not None
+
     def __call__(self, topic: str, message: dict) -> None:
         if self.batched is None:
             self.worker.log_event(topic, message)

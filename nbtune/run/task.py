@@ -202,18 +202,20 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     outcome.update(capture.result())
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
                    worker=worker.address, started=started, finished=time.time())
-    if spec.keep_checkpoint:
+    if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
+    if spec.keep_checkpoint:
         return outcome, ctx.checkpoint if outcome["state"] == "paused" else None
     return outcome
 
 
 def _send_outcome(post: Callable[[str, dict], None], topic: str, ctx: TrialContext,
                   outcome: dict[str, Any]) -> None:
-    """Send the outcome of a trial whose result keeps its checkpoint on the cluster: the loop
-    reads it from the channel (it arrives before the task's end), so no second task is needed
-    to split the outcome from the checkpoint. Where it cannot travel, the loop asks for it with
-    :func:`outcome_of`."""
+    """Send the trial's outcome on the channel, where the loop reads it (it arrives before the
+    task's end, mostly): for a trial whose result keeps its checkpoint on the cluster, so that no
+    second task is needed to split the outcome from the checkpoint; for any trial that reports
+    straight to the notebook, so that the loop need not fetch its result through the scheduler.
+    Where it does not arrive first, the loop fetches the result (:func:`outcome_of` for a pair)."""
     try:
         post(topic, ctx.message("end", outcome=dict(outcome)))
     except Exception:
