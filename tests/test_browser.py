@@ -287,8 +287,9 @@ def test_space_editor_edits_by_clicking_rewrite_the_cell_and_run(lab, page):
     error = rows.nth(0).locator(".nbtune-space-error")
     page.locator(".nbtune-space-row.nbtune-space-invalid").wait_for(timeout=10_000)
     assert error.inner_text().strip(), "the row shows no reason"
-    assert editor.locator(".nbtune-space-apply").is_disabled()
-    assert editor.locator(".nbtune-space-run").is_disabled()
+    # the buttons' state is a trait of its own: it may reach the page a moment after the row's
+    for button in (".nbtune-space-apply", ".nbtune-space-run"):
+        editor.locator(f"{button}:disabled").wait_for(timeout=10_000)
 
     # a valid edit: the code below the rows follows it
     lo.fill("0.001")
@@ -301,7 +302,7 @@ def test_space_editor_edits_by_clicking_rewrite_the_cell_and_run(lab, page):
     hi.press("Enter")
     page.locator(".nbtune-space-code", has_text="loguniform(0.001, 0.5)").wait_for(timeout=30_000)
     assert page.locator(".nbtune-space-row.nbtune-space-invalid").count() == 0
-    assert not editor.locator(".nbtune-space-apply").is_disabled()
+    editor.locator(".nbtune-space-apply:enabled").wait_for(timeout=10_000)
 
     # Apply, then run the cell again: its space lines are rewritten, the body is untouched
     editor.locator(".nbtune-space-apply").click()
