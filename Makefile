@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/first_cell.py
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/early_stopping.py --budget 40 --seeds 0 --methods random,asha,asha-promotion
+	$(PY) benchmarks/early_stopping.py --task sgd-mlp-small --budget 40 --seeds 0 --methods random,asha,asha-promotion
 	$(PY) benchmarks/early_stopping.py --task digits-mlp --budget 40 --seeds 0 --methods random,asha,asha-promotion
 
 # ASHA against random search on the sgd-mlp task of benchmarks/tasks.py (about 12 minutes)

@@ -15,8 +15,9 @@ Methods:
 - ``nbtune-random``: ``nbtune.tune`` with the default FIFO scheduler (full training).
 
 ``--task digits-mlp`` runs the same methods on tasks.py's digits MLP instead (its own space and
-hidden layers; an epoch costs about a quarter of an sgd-mlp epoch, so per-trial costs weigh four
-times as much; target 0.95).
+hidden layers; an epoch costs about 25 ms of CPU, an eighth of an sgd-mlp epoch, so per-trial
+costs weigh eight times as much; target 0.95). ``--task sgd-mlp-small`` runs the sgd-mlp task's
+model and space on 4,000 rows of its generator (an epoch about 40 ms of CPU; target 0.70).
 
 Run with ``make bench-early-stopping`` (about 12 minutes with the defaults; ``make bench`` runs
 one 40 s study of each method). Prints, per method, the median best accuracy, the time to reach
@@ -46,10 +47,11 @@ from nbtune.run.cluster import local_cluster
 
 import tasks
 from tasks import (DIGITS_HIDDEN, DIGITS_SPACE, EPOCHS, HIDDEN, SPACE,  # noqa: F401
-                   digits_data, make_data, make_model)
+                   digits_data, make_data, make_model, small_data)
 
 # task -> its data, space, hidden layers by name and default target accuracy
 TASKS = {"sgd-mlp": (make_data, SPACE, HIDDEN, 0.80),
+         "sgd-mlp-small": (small_data, SPACE, HIDDEN, 0.70),
          "digits-mlp": (digits_data, DIGITS_SPACE, DIGITS_HIDDEN, 0.95)}
 
 cloudpickle.register_pickle_by_value(tasks)  # the workers need not find benchmarks/ on their path
