@@ -115,3 +115,39 @@ def test_a_connection_that_breaks_during_a_study_loses_nothing(client, db, monke
     for copy in (0, 1):
         check_study([t for t in study.trials if t.config["copy"] == copy], QS)
     assert Kept.made[0].received > 0
+
+
+def sleeps_in_compiled_code(config):
+    """Reports 50 times, then sleeps where a halt cannot reach it (past the study's end and its
+    wait for halted trials), then reports again."""
+    import time
+
+    time.sleep(0.5)  # the first trial on each worker: the next one there reports straight
+    for step in range(1, 51):
+        nbtune.report(step=step, loss=config["x"] / step)
+    if config["x"] > 0.5:
+        time.sleep(5)
+        nbtune.report(step=51, loss=0.0)
+
+
+def topics_on(dask_scheduler=None) -> list[str]:
+    """The report topics of ended studies that the scheduler holds events of (their inboxes made
+    it forget them; an unsubscription that arrives after that leaves an empty one behind)."""
+    return [name for name, topic in dask_scheduler._broker._topics.items()
+            if name.endswith("-reports") and topic.count]
+
+
+def test_trials_still_running_when_their_study_ends_send_the_scheduler_nothing(client, db,
+                                                                                listeners):
+    """A trial past its study's end (held in compiled code) whose message finds the connection
+    closed drops it: the study told its workers it ended, so nothing goes the Dask way to a topic
+    nobody reads (which the scheduler would keep, a thousand events a topic)."""
+    from waiting import busy_threads
+
+    study = nbtune.tune(sleeps_in_compiled_code, {"x": nbtune.grid(0.1, 0.2, 0.8, 0.9)},
+                        searcher="grid", metric="loss", cluster=client, storage=db,
+                        study="held", max_time=2.0)
+    assert study.stop_reason == "max_time"
+    assert listeners[0].received > 0, "no trial reported straight"
+    wait_for(lambda: not busy_threads(client), "the held trials to leave", 30)
+    assert client.run_on_scheduler(topics_on) == []

@@ -25,6 +25,7 @@ way, as a trial's result carries all its reports.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from typing import Callable
@@ -33,6 +34,7 @@ from .channel import deliver_verdict
 
 CONNECT_TIMEOUT = 5.0  # seconds a worker tries to reach the notebook's listener before giving up
 SEND_INTERVAL = "0ms"  # messages leave at once; those sent meanwhile go in the next write
+CLOSE_TIMEOUT = 2.0  # seconds a study's end waits to tell its workers before it cuts them off
 
 
 def listen_address(client) -> str | None:
@@ -118,13 +120,21 @@ class Listener:
         return True
 
     def close(self) -> None:
-        """Stop listening and close the workers' connections (they then forget this study)."""
+        """Stop listening, tell each worker the study ended (its trials still running then drop
+        what they send instead of sending it the Dask way to nobody) and close the connections
+        (the workers then forget this study)."""
         listener, self._listener, self.address = self._listener, None, None
         if listener is None:
             return
 
-        def close_all() -> None:
+        async def close_all() -> None:
             listener.stop()
+            backs = list(self._to.values())
+            for back in backs:
+                with contextlib.suppress(Exception):
+                    back.send({"ended": True})
+            await asyncio.gather(*(back.close(timeout=CLOSE_TIMEOUT) for back in backs),
+                                 return_exceptions=True)
             for comm in list(self._comms):
                 comm.abort()
 
@@ -135,11 +145,12 @@ class Listener:
 class _Route:
     """One worker process's connection to one study's listener."""
 
-    __slots__ = ("sender", "failed")
+    __slots__ = ("sender", "failed", "ended")
 
     def __init__(self) -> None:
         self.sender = None  # its BatchedSend once connected; None while connecting
         self.failed = False  # the listener could not be reached: the study's trials use events
+        self.ended = False  # the study said it ended: what its trials still send is for nobody
 
 
 _routes: dict[str, _Route] = {}  # listener address -> this worker process's route to it
@@ -155,10 +166,11 @@ class Post:
     each report, by its number, so the ones it has are not counted twice).
     """
 
-    __slots__ = ("worker", "batched", "_sent")
+    __slots__ = ("worker", "batched", "route", "_sent")
 
-    def __init__(self, worker, batched=None):
-        self.worker, self.batched = worker, batched  # batched None: the Dask way
+    def __init__(self, worker, route: "_Route | None" = None):
+        self.worker, self.route = worker, route
+        self.batched = route.sender if route is not None else None  # None: the Dask way
         self._sent: list[dict] = []  # the reports sent straight
 
     @property
@@ -181,8 +193,8 @@ class Post:
                 return
             except Exception:  # the connection broke
                 self._fall_back(topic, message)
-                if message.get("kind") == "report":
-                    return  # it went with the others
+                if message.get("kind") == "report" or self.route.ended:
+                    return  # it went with the others, or the study is over
         self.worker.log_event(topic, message)
 
     def again(self, topic: str, message: dict) -> None:
@@ -199,6 +211,8 @@ class Post:
         if self.batched is None:
             return
         self.batched, sent, self._sent = None, self._sent, []
+        if self.route.ended:
+            return  # nobody listens any more
         if waiting.get("kind") != "report" and sent:
             waiting = sent[-1]
         for message in sent:
@@ -220,9 +234,9 @@ def sender(worker, address: str | None) -> Post:
             _routes[address] = route = _Route()
             worker.loop.add_callback(_connect, worker, address, route)
     batched = route.sender
-    if batched is None or batched.comm is None or batched.comm.closed():
+    if batched is None or batched.comm is None or batched.comm.closed() or route.ended:
         return Post(worker)
-    return Post(worker, batched)
+    return Post(worker, route)
 
 
 async def _connect(worker, address: str, route: _Route) -> None:
@@ -242,7 +256,10 @@ async def _connect(worker, address: str, route: _Route) -> None:
         while True:
             verdicts = await comm.read()
             for verdict in verdicts if isinstance(verdicts, (list, tuple)) else (verdicts,):
-                deliver_verdict(verdict["name"], verdict["verdict"])
+                if verdict.get("ended"):
+                    route.ended = True
+                else:
+                    deliver_verdict(verdict["name"], verdict["verdict"])
     with _routes_lock:
         if _routes.get(address) is route:
             del _routes[address]
