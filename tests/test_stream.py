@@ -8,7 +8,7 @@ import nbtune
 import nbtune.trial as T
 from nbtune.run import inbox, stream
 
-from waiting import wait_for
+from waiting import busy_threads, wait_for
 
 
 def climbs(config):
@@ -142,8 +142,6 @@ def test_trials_still_running_when_their_study_ends_send_the_scheduler_nothing(c
     """A trial past its study's end (held in compiled code) whose message finds the connection
     closed drops it: the study told its workers it ended, so nothing goes the Dask way to a topic
     nobody reads (which the scheduler would keep, a thousand events a topic)."""
-    from waiting import busy_threads
-
     study = nbtune.tune(sleeps_in_compiled_code, {"x": nbtune.grid(0.1, 0.2, 0.8, 0.9)},
                         searcher="grid", metric="loss", cluster=client, storage=db,
                         study="held", max_time=2.0)
@@ -151,3 +149,15 @@ def test_trials_still_running_when_their_study_ends_send_the_scheduler_nothing(c
     assert listeners[0].received > 0, "no trial reported straight"
     wait_for(lambda: not busy_threads(client), "the held trials to leave", 30)
     assert client.run_on_scheduler(topics_on) == []
+
+
+def test_a_trial_keeps_for_resending_only_the_reports_after_the_last_one_answered():
+    """What a broken connection may have lost: once the loop answers a report, it has that one
+    and every report sent before it on the same connection."""
+    post = stream.Post(worker=None)
+    first, rung, after = ({"kind": "report", "seq": seq, "wait": seq == 2} for seq in (1, 2, 3))
+    post._sent = [first, rung, after]
+    post.answered(rung)
+    assert post._sent == [after] and post._sent[0] is after
+    post.answered(rung)  # an answer to a report already let go changes nothing
+    assert post._sent == [after]

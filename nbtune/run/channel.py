@@ -148,7 +148,7 @@ class TrialContext:
                  resource: str, attempt: int = 1, first_seq: int = 0, restored: Any = None,
                  wait_at: Sequence[float] | None, verdict_timeout: float,
                  send: Callable[[str, dict], None], reply_to: str,
-                 send_again: Callable[[str, dict], None] | None = None,
+                 delivery: Any = None,
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                  output: Any = None, data_keys: dict[str, str] | None = None,
                  may_split: bool = False):
@@ -158,7 +158,8 @@ class TrialContext:
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
         self._send = send
-        self._send_again = send_again  # for a report whose verdict is late (stream.Post.again)
+        # how its messages travel (stream.Post): told of each verdict, and of one that is late
+        self._delivery = delivery
         self.reply_to = reply_to  # the address verdicts are sent to: this trial's worker
         self._shield = shield  # around report(): nbtune's own code, not to be halted half-way
         self.reports: list[dict[str, Any]] = []  # this execution's, numbered from first_seq + 1
@@ -199,6 +200,8 @@ class TrialContext:
                 verdict = self._verdict(answer, message)
             finally:
                 del _answers[name]
+            if answer.verdict is not None and self._delivery is not None:
+                self._delivery.answered(message)
             if verdict == PAUSE:
                 raise TrialPaused()
             if verdict == STOP:
@@ -215,8 +218,8 @@ class TrialContext:
                                         max(0.01, deadline - time.monotonic()))):
             if time.monotonic() >= deadline or self._study_stopped():
                 return STOP  # nobody will use what this trial computes
-            if self._send_again is not None:
-                self._send_again(self.topic, message)
+            if self._delivery is not None:
+                self._delivery.again(self.topic, message)
         return answer.verdict
 
     def _study_stopped(self) -> bool:

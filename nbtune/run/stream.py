@@ -1,7 +1,7 @@
 """The direct report stream: a trial's messages go from its worker straight to the notebook.
 
-A trial's messages (its start, reports, output, and a pausing trial's outcome) reach the loop by
-one of two ways, chosen once per trial so that they arrive in the order it sent them:
+A trial's messages (its start, reports, output and outcome) reach the loop by one of two ways,
+chosen once per trial so that they arrive in the order it sent them:
 
 - straight from the worker process, over one connection it keeps to a listener the study opens
   in the notebook (this module): one hop, no scheduler in between;
@@ -171,7 +171,7 @@ class Post:
     def __init__(self, worker, route: "_Route | None" = None):
         self.worker, self.route = worker, route
         self.batched = route.sender if route is not None else None  # None: the Dask way
-        self._sent: list[dict] = []  # the reports sent straight
+        self._sent: list[dict] = []  # the reports sent straight since the last one answered
 
     @property
     def direct(self) -> bool:
@@ -196,6 +196,15 @@ class Post:
                 if message.get("kind") == "report" or self.route.ended:
                     return  # it went with the others, or the study is over
         self.worker.log_event(topic, message)
+
+    def answered(self, message: dict) -> None:
+        """The loop answered the report ``message``: it has it, and every report sent straight
+        before it (one connection keeps their order), so none of those need sending again."""
+        sent = self._sent
+        for i in range(len(sent) - 1, -1, -1):  # mostly the last one
+            if sent[i] is message:
+                self._sent = sent[i + 1:]
+                return
 
     def again(self, topic: str, message: dict) -> None:
         """For a trial that waits for a verdict on ``message`` longer than it should: where the

@@ -173,7 +173,7 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
                        execution=execution, resource=spec.resource, attempt=spec.attempt,
                        first_seq=spec.first_seq, restored=paused[1] if paused else None,
                        wait_at=spec.wait_at, verdict_timeout=spec.verdict_timeout,
-                       send=send, reply_to=worker.address, send_again=post.again,
+                       send=send, reply_to=worker.address, delivery=post,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
                        may_split=spec.may_split)
