@@ -5,7 +5,7 @@ import os
 
 import nbtune
 from nbtune import trial as T
-from nbtune.schedule import CONTINUE, PAUSE, RESUME, START, WAIT, Scheduler
+from nbtune.schedule import ASHAScheduler, CONTINUE, PAUSE, RESUME, START, WAIT, Scheduler
 
 
 class PauseOnceAt(Scheduler):
@@ -111,6 +111,31 @@ def test_trials_left_paused_when_the_study_ends_are_recorded_as_stopped(client, 
     assert [t.state for t in nbtune.load_study("left", storage=db).trials] == [T.STOPPED] * 3
     assert [t.value for t in study.trials] == [2.0, 4.0, 6.0]  # the metric where they stopped
     assert study.best is None  # no trial completed
+
+
+def nine_epochs(config):
+    """Nine epochs, resuming after the epoch of its checkpoint (each report says where its task
+    began); a better x is better at every epoch."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, 10):
+        nbtune.report(epoch=epoch, v=config["x"] * epoch, first=first,
+                      checkpoint={"epoch": epoch})
+
+
+def test_asha_promotion_a_trial_its_freed_slot_would_resume_goes_on_in_its_task(client, db):
+    """Trials come in better and better: whichever reaches rung 1 third is the best of three
+    there, the one its pause would resume, so it goes on without a pause or a second task."""
+    study = nbtune.tune(nine_epochs, {"x": nbtune.grid(*range(1, 7))}, searcher="grid",
+                        metric="v", mode="max",
+                        scheduler=ASHAScheduler(max_t=9, type="promotion"), cluster=client, storage=db, study="in-place")
+    went_on = [t for t in study.trials if len(t.reports) > 1 and t.reports[1]["first"] == 1]
+    assert went_on, [(t.id, [r["epoch"] for r in t.reports], t.metrics) for t in study.trials]
+    for t in study.trials:
+        assert [r["epoch"] for r in t.reports] == list(range(1, len(t.reports) + 1))
+        assert t.attempts == 1
+    best = max(study.trials, key=lambda t: t.config["x"])
+    assert best.resource("epoch") >= 3  # the best of six at rung 1 is always promoted
 
 
 def slow_but_first(config):

@@ -300,7 +300,7 @@ def test_asha_promotion_highest_rung_first_best_first_never_twice():
     s = setup(ASHAScheduler(max_t=9, type="promotion"))
     assert s.pauses is True and s.decision_points() == (1, 3)
     start(s, 0)
-    assert rep(s, 0, 1, 0.5) == PAUSE                      # always paused, even alone
+    assert rep(s, 0, 1, 0.5) == PAUSE                      # paused, even alone
     paused(s, 0)
     assert s.next_action() == (START, None)                # floor(1/3) = 0 promotable
     assert s.next_action(can_start=False) == (WAIT, None)
@@ -309,7 +309,7 @@ def test_asha_promotion_highest_rung_first_best_first_never_twice():
     paused(s, 1)
     assert s.next_action() == (START, None)                # floor(2/3) = 0
     start(s, 2)
-    assert rep(s, 2, 1, 0.6) == PAUSE
+    assert rep(s, 2, 1, 0.6) == PAUSE                      # top 1 of 3 is trial 1, not 2
     paused(s, 2)
     assert s.next_action() == (RESUME, 1)                  # top floor(3/3) = 1: trial 1 (.7)
     assert s.next_action() == (RESUME, 1)                  # not marked until resumed
@@ -321,10 +321,11 @@ def test_asha_promotion_highest_rung_first_best_first_never_twice():
     paused(s, 1)
     assert s.next_action() == (START, None)                # rung 3: floor(1/3) = 0
     start(s, 3)
-    assert rep(s, 3, 1, 0.8) == PAUSE
-    paused(s, 3)
-    assert s.next_action() == (RESUME, 3)                  # 4 values, top 1: trial 3 (.8)
-    s.on_trial_resume(3)
+    # 4 values, top 1: trial 3 itself, and nothing promotable waits above it: the slot its
+    # pause would free would resume it, so it goes on without pausing
+    assert rep(s, 3, 1, 0.8) == CONTINUE
+    assert 3 not in s.paused_trials()
+    assert s.next_action() == (START, None)                # trial 3 is promoted already
     start(s, 4, 5, 6)
     assert [rep(s, 4, 1, 0.65), rep(s, 5, 1, 0.55), rep(s, 6, 1, 0.7)] == [PAUSE] * 3
     paused(s, 4, 5, 6)
@@ -332,61 +333,124 @@ def test_asha_promotion_highest_rung_first_best_first_never_twice():
     # the top 2 and already promoted; 6 is not in the top 2
     assert s.next_action() == (START, None)
     start(s, 7)
-    assert rep(s, 7, 1, 0.9) == PAUSE
-    paused(s, 7)
-    assert s.next_action() == (RESUME, 7)                  # 8 values, top 2: 7 (.9), 3 (.8)
-    s.on_trial_resume(7)
-    assert rep(s, 3, 3, 0.78) == PAUSE
+    assert rep(s, 7, 1, 0.9) == CONTINUE                   # 8 values, top 2: 7 (.9), 3 (.8)
+    assert rep(s, 3, 3, 0.78) == PAUSE                     # rung 3: floor(2/3) = 0
     paused(s, 3)
-    assert s.next_action() == (START, None)                # rung 3: floor(2/3) = 0
+    assert rep(s, 7, 3, 0.76) == PAUSE                     # rung 3's top 1 of 3 is trial 3
+    paused(s, 7)
     start(s, 8)
+    # 9 values at rung 1, top 3: 7, 8, 3, so 8 is promotable there; but trial 3 waits
+    # promotable at rung 3, which goes first: the slot 8 frees resumes 3, and 8 waits
     assert rep(s, 8, 1, 0.85) == PAUSE
     paused(s, 8)
-    assert rep(s, 7, 3, 0.95) == PAUSE
-    paused(s, 7)
-    # rung 3 (top 1 of 3: trial 7) goes before rung 1 (top 3 of 9: 7, 8, 3 -> 8 promotable)
-    assert s.next_action() == (RESUME, 7)
-    s.on_trial_resume(7)
+    assert s.next_action() == (RESUME, 3)                  # the highest rung first
+    s.on_trial_resume(3)
     assert s.next_action() == (RESUME, 8)
     s.on_trial_resume(8)
-    assert rep(s, 7, 9, 0.97) == CONTINUE                  # max_t: it completes
-    s.on_trial_end(7, "completed")
+    assert s.next_action() == (START, None)
+    assert rep(s, 3, 9, 0.97) == CONTINUE                  # max_t: it completes
+    s.on_trial_end(3, "completed")
     start(s, 9)
-    assert rep(s, 9, 1, 0.99) == PAUSE
-    s.on_trial_end(9, "interrupted")                       # ended otherwise: not promotable
+    assert rep(s, 9, 1, 0.99) == CONTINUE                  # the best at rung 1: it goes on
+    s.on_trial_end(9, "interrupted")                       # and ends otherwise
     assert s.next_action() == (START, None)                # top 3 of 10: 9, 7, 8: none paused
     assert s.rung_counts() == {1: 10, 3: 3, 9: 1}
-    assert s.paused_trials() == {0: 1, 1: 3, 2: 1, 3: 3, 4: 1, 5: 1, 6: 1}
+    assert s.paused_trials() == {0: 1, 1: 3, 2: 1, 4: 1, 5: 1, 6: 1, 7: 3}
     assert s.take_discarded() == []
 
 
 def test_asha_promotion_min_mode_and_worst_values_are_never_promoted():
     s = setup(ASHAScheduler(max_t=9, type="promotion"), mode="min")
     start(s, *range(6))
-    assert rep(s, 0, 1, NAN) == PAUSE
-    assert s.on_report(1, {"epoch": 1}) == PAUSE
     assert rep(s, 2, 1, 0.4) == PAUSE
+    assert rep(s, 0, 1, NAN) == PAUSE
+    assert s.on_report(1, {"epoch": 1}) == PAUSE          # top 1 of 3 is trial 2, still running
     paused(s, 0, 1)
     assert s.next_action() == (START, None)                # trial 2 is best but has not left
     paused(s, 2)
     assert s.next_action() == (RESUME, 2)                  # top 1 of 3 in min mode: .4
     s.on_trial_resume(2)
-    assert [rep(s, 3, 1, 0.3), rep(s, 4, 1, 0.2), rep(s, 5, 1, 0.5)] == [PAUSE] * 3
-    paused(s, 3, 4, 5)
-    assert s.next_action() == (RESUME, 4)                  # top 2 of 6: .2 (4), .3 (3)
-    s.on_trial_resume(4)
+    assert [rep(s, 5, 1, 0.5), rep(s, 3, 1, 0.45)] == [PAUSE] * 2  # top 1 of 4, 5: trial 2
+    paused(s, 3, 5)
+    assert rep(s, 4, 1, 0.6) == PAUSE                      # top 2 of 6: .4 (2), .45 (3)
+    paused(s, 4)
     assert s.next_action() == (RESUME, 3)
     s.on_trial_resume(3)
-    assert s.next_action() == (START, None)
+    assert s.next_action() == (START, None)                # NaN and no value: never promoted
+    start(s, 6)
+    assert rep(s, 6, 1, 0.1) == CONTINUE                   # top 2 of 7: .1 (6) itself, .4 (2)
 
 
 def test_asha_promotion_explicit_levels_promote_by_the_ratio():
     s = setup(ASHAScheduler(rung_levels=[2, 4], max_t=8, type="promotion"))
     start(s, 0, 1)
     assert rep(s, 0, 1, 0.9) == CONTINUE                  # not a rung level
-    assert [rep(s, 0, 2, 0.5), rep(s, 1, 2, 0.6)] == [PAUSE, PAUSE]
+    assert [rep(s, 1, 2, 0.6), rep(s, 0, 2, 0.5)] == [PAUSE, PAUSE]
     paused(s, 0, 1)
     assert s.next_action() == (RESUME, 1)                  # floor(2 * 2/4) = 1
+
+
+class _AlwaysPauses(ASHAScheduler):
+    """The promotion type's plain rule: pause at every rung, resume from a freed slot."""
+
+    def _promotes_itself(self, trial_id, rung):
+        return False
+
+
+@pytest.mark.parametrize("brackets", [1, 2])
+def test_asha_promotion_goes_on_exactly_where_a_pause_would_resume_it(brackets):
+    """A random run of 4 slots, in lockstep with the plain rule: at each rung a trial goes on
+    exactly when pausing it would have resumed it in the slot it freed, and otherwise the freed
+    slot gets what the plain rule gives it; the rungs end the same."""
+    rng = np.random.default_rng(brackets)
+    fast = setup(ASHAScheduler(max_t=27, type="promotion", brackets=brackets), seed=1)
+    plain = setup(_AlwaysPauses(max_t=27, type="promotion", brackets=brackets), seed=1)
+    running: dict[int, int] = {}  # trial -> the epoch it reports next
+    new = iter(range(10**6))
+    went_on = 0
+
+    def fill():
+        action, trial = fast.next_action()
+        assert plain.next_action() == (action, trial)
+        if action == RESUME:
+            fast.on_trial_resume(trial)
+            plain.on_trial_resume(trial)
+            running[trial] = max(fast._trials[trial].values) + 1
+        else:
+            trial = next(new)
+            start(fast, trial)
+            start(plain, trial)
+            running[trial] = 1
+
+    for _ in range(3000):
+        while len(running) < 4:
+            fill()
+        trial = int(rng.choice(sorted(running)))
+        epoch, value = running[trial], float(rng.random())
+        verdict = rep(fast, trial, epoch, value)
+        if epoch == 27 or epoch not in fast.decision_points() \
+                or epoch < fast.decision_points()[fast.bracket_of(trial)]:
+            assert verdict == rep(plain, trial, epoch, value) == CONTINUE
+            running[trial] = epoch + 1
+            if epoch == 27:
+                del running[trial]
+                fast.on_trial_end(trial, "completed")
+                plain.on_trial_end(trial, "completed")
+            continue
+        assert rep(plain, trial, epoch, value) == PAUSE
+        plain.on_trial_end(trial, "paused")
+        if verdict == CONTINUE:  # the plain rule resumes it in the slot it freed
+            went_on += 1
+            assert plain.next_action() == (RESUME, trial)
+            plain.on_trial_resume(trial)
+            running[trial] = epoch + 1
+        else:
+            assert verdict == PAUSE
+            del running[trial]
+            fast.on_trial_end(trial, "paused")
+            fill()
+    assert went_on > 20 and fast.rung_counts() == plain.rung_counts()
+    assert fast.paused_trials() == plain.paused_trials()
 
 
 def test_asha_promotion_resumed_without_checkpoint_pauses_at_the_next_rung():
@@ -469,16 +533,16 @@ def test_async_hyperband_promotion_scans_every_bracket():
     s = setup(ASHAScheduler(max_t=9, brackets=2, type="promotion", rung_system_per_bracket=True))
     groups = _by_bracket(s, 30)
     zero, one = groups[0][:3], groups[1][:3]
-    for t, v in zip(zero, [0.1, 0.2, 0.3]):
+    for t, v in zip(zero, [0.3, 0.2, 0.1]):          # the best first: none goes on itself
         assert rep(s, t, 1, v) == PAUSE
-    for t, v in zip(one, [0.4, 0.5, 0.6]):
+    for t, v in zip(one, [0.6, 0.5, 0.4]):
         assert rep(s, t, 1, v) == CONTINUE             # bracket 1 starts at rung 3
         assert rep(s, t, 3, v) == PAUSE
     paused(s, *zero, *one)
-    assert s.next_action() == (RESUME, one[2])         # rung 3 first (bracket 1's system)
-    s.on_trial_resume(one[2])
-    assert s.next_action() == (RESUME, zero[2])
-    s.on_trial_resume(zero[2])
+    assert s.next_action() == (RESUME, one[0])         # rung 3 first (bracket 1's system)
+    s.on_trial_resume(one[0])
+    assert s.next_action() == (RESUME, zero[0])
+    s.on_trial_resume(zero[0])
     assert s.next_action() == (START, None)
 
 

@@ -63,7 +63,8 @@ class ASHAScheduler(Scheduler):
 
     ``type="stopping"`` (the default) stops a trial at a rung unless its value is in the best
     ``1/reduction_factor`` of the values recorded there; ``type="promotion"`` (ASHA of Li et al.)
-    pauses every trial at every rung and resumes the best paused ones when a slot is free.
+    pauses every trial at every rung and resumes the best paused ones when a slot is free. A
+    trial that reaches a rung as the one its freed slot would resume goes on without pausing.
     ``brackets > 1`` gives asynchronous Hyperband: each new trial draws a bracket, and bracket
     ``b`` starts judging at the rung ``levels[b]``.
 
@@ -183,6 +184,8 @@ class ASHAScheduler(Scheduler):
         if level == levels[-1]:
             return CONTINUE
         if self.type == "promotion":
+            if value is not None and self._promotes_itself(trial_id, rung):
+                return CONTINUE
             t.paused_at = level
             return PAUSE
         if value is None:
@@ -237,6 +240,17 @@ class ASHAScheduler(Scheduler):
             if trial_id is not None:
                 return RESUME, trial_id
         return (START, None) if can_start else (WAIT, None)
+
+    def _promotes_itself(self, trial_id: int, rung: _Rung) -> bool:
+        """Promotion type, at a rung: whether the trial, paused here, is the one the slot it
+        frees would resume (:meth:`_promotable`). It then goes on in its task, without the pause
+        and resume between: the same decision, made without the round trip."""
+        key = rung.key(trial_id)
+        rung.waiting.add(key)
+        try:
+            return self._promotable() == trial_id
+        finally:
+            rung.waiting.remove(key)
 
     def _promotable(self) -> int | None:
         levels = self._levels()
