@@ -131,10 +131,9 @@ def sleeps_in_compiled_code(config):
 
 
 def topics_on(dask_scheduler=None) -> list[str]:
-    """The report topics of ended studies that the scheduler holds events of (their inboxes made
-    it forget them; an unsubscription that arrives after that leaves an empty one behind)."""
-    return [name for name, topic in dask_scheduler._broker._topics.items()
-            if name.endswith("-reports") and topic.count]
+    """The report topics of ended studies that the scheduler still holds (their inboxes made it
+    forget them, subscription and all)."""
+    return [name for name in dask_scheduler._broker._topics if name.endswith("-reports")]
 
 
 def test_trials_still_running_when_their_study_ends_send_the_scheduler_nothing(client, db,

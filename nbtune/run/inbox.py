@@ -42,7 +42,10 @@ class Inbox:
     def close(self) -> None:
         """Stop listening, and let the scheduler forget the topic: it keeps the last
         ``distributed.admin.low-level-log-length`` events (1000) of every topic for as long as
-        it runs, which on a long-lived cluster adds up over many studies."""
+        it runs, which on a long-lived cluster adds up over many studies. The topic goes with its
+        subscription in one call on the scheduler: ``Client.unsubscribe_topic`` would travel on
+        the client's batched stream, could arrive after the topic was dropped, and would leave an
+        empty one behind; it also keeps the handler (and this inbox) on the client."""
         if self.topic is None:
             return
         topic, self.topic = self.topic, None
@@ -53,7 +56,9 @@ class Inbox:
             if topics is not None:
                 topics.pop(topic, None)
 
+        handlers = getattr(self.client, "_event_handlers", None)
+        if isinstance(handlers, dict):
+            handlers.pop(topic, None)
         with contextlib.suppress(Exception):  # the client may already be closed
-            self.client.unsubscribe_topic(topic)
             self.client.run_on_scheduler(forget)
 
