@@ -19,6 +19,13 @@ hidden layers; an epoch costs about 25 ms of CPU, an eighth of an sgd-mlp epoch,
 costs weigh eight times as much; target 0.95). ``--task sgd-mlp-small`` runs the sgd-mlp task's
 model and space on 4,000 rows of its generator (an epoch about 40 ms of CPU; target 0.70).
 
+``--replay`` measures what the study's own machinery costs, apart from which configs it trains:
+after each nbtune study the bare loop trains the same configs for the same epochs (ASHA's choices,
+replayed in the order its trials were created) and prints the time that takes against the
+study's budget. ASHA's rungs keep other configs than random search trains (an epoch at batch
+size 16 costs several times one at 128), so its epochs against the bare random loop's mix two
+things; against its own work replayed they measure only the time lost.
+
 Run with ``make bench-early-stopping`` (about 12 minutes with the defaults; ``make bench`` runs
 one 40 s study of each method). Prints, per method, the median best accuracy, the time to reach
 the target accuracy for each seed, the trials started and epochs trained (the bare loop's trials
@@ -94,6 +101,8 @@ class Trace(nbtune.Observer):
         self.train_cpu = 0.0  # CPU seconds the epochs themselves took (fit and score)
         self.spans: list[tuple[float, float]] = []  # (start, end) of each trial's run
         self._open: dict[int, float] = {}  # trial -> when its current run started
+        self.work: dict[int, list] = {}  # trial -> [config, epochs reported]
+        self.replay: tuple[float, float] | None = None  # bare_replay's figures for this work
 
     def busy_share(self, workers: int, budget: float) -> float:
         """The share of the workers' time inside trials, from the first start to the budget's
@@ -115,6 +124,7 @@ class Trace(nbtune.Observer):
 
     def trial_reported(self, trial, report):
         self.seen(time.time(), report.get("accuracy", float("nan")), report.get("train_cpu", 0.0))
+        self.work.setdefault(trial.id, [trial.config, 0])[1] += 1
 
     def trial_started(self, trial):  # each run of it: a paused trial starts again when resumed
         self._open[trial.id] = trial.started
@@ -175,16 +185,51 @@ def wait_idle(client: Client) -> None:
         time.sleep(0.25)
 
 
-def _bare_trial(config, data):
-    """(start, the (Unix time, accuracy) of each epoch, end): a config whose training diverges
-    (scikit-learn raises) keeps the epochs it trained, as nbtune records a failed trial's."""
+class _Enough(Exception):
+    """A replayed trial trained the epochs it was given."""
+
+
+def _bare_trial(config, data, epochs=EPOCHS):
+    """(start, the (Unix time, accuracy) of each epoch, end) of ``epochs`` epochs at most: a
+    config whose training diverges (scikit-learn raises) keeps the epochs it trained, as nbtune
+    records a failed trial's."""
     started, curve = time.time(), []
+
+    def on_epoch(epoch, accuracy, cpu):
+        curve.append((time.time(), accuracy, cpu))
+        if len(curve) >= epochs:
+            raise _Enough
+
     try:
-        train(config, **data,
-              on_epoch=lambda epoch, acc, cpu: curve.append((time.time(), acc, cpu)))
+        train(config, **data, on_epoch=on_epoch)
     except Exception:
         pass
     return started, curve, time.time()
+
+
+def bare_replay(client: Client, data: dict, work: list[tuple[dict, int]]) -> tuple[float, float]:
+    """The work an nbtune study did (each trial's config and the epochs it trained, in the order
+    the trials were created; a paused trial's segments as one) on the bare loop, one trial per
+    worker as ``bare_random`` keeps: (seconds from the first submission to the last result, the
+    workers' time inside trials divided by their number: the same work perfectly balanced)."""
+    shared = client.scatter(data, broadcast=True)
+    todo = iter(work)
+    t0, inside = time.time(), 0.0
+
+    def submit():
+        item = next(todo, None)
+        return None if item is None else client.submit(_bare_trial, item[0], shared, item[1],
+                                                       pure=False)
+
+    live = [f for f in (submit() for _ in range(len(client.nthreads()))) if f is not None]
+    ac = as_completed(live, with_results=False)
+    for future in ac:
+        started, _, ended = future.result()
+        inside += ended - started
+        new = submit()
+        if new is not None:
+            ac.add(new)
+    return time.time() - t0, inside / len(client.nthreads())
 
 
 def nbtune_run(client: Client, data: dict, seed: int, budget: float, folder: str, space: dict,
@@ -214,6 +259,9 @@ def main() -> None:
                         help="accuracy to reach (default: 0.80 on sgd-mlp, 0.95 on digits-mlp)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--methods", default="random,asha")
+    parser.add_argument("--replay", action="store_true",
+                        help="after each nbtune study, train the same configs for the same "
+                             "epochs on the bare loop, and print how long that takes")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = args.methods.split(",")
@@ -242,6 +290,13 @@ def main() -> None:
                       f"trials {trace.trials}  epochs {trace.epochs}  training CPU "
                       f"{trace.train_cpu:.1f} s  workers busy "
                       f"{trace.busy_share(args.workers, args.budget):.3f}", flush=True)
+                if args.replay and METHODS[method] is not None:
+                    work = [trace.work[t] for t in sorted(trace.work)]
+                    trace.replay = bare_replay(client, data, work)
+                    wait_idle(client)
+                    print(f"seed {seed} {method:15s} the same work on the bare loop: "
+                          f"{trace.replay[0]:.1f} s ({trace.replay[1]:.1f} s balanced) of "
+                          f"{args.budget:.0f} s", flush=True)
     print(f"\n{args.task}, {args.workers} workers, {args.budget:.0f} s per study, "
           f"seeds {args.seeds}, "
           f"target {args.target}")
@@ -256,6 +311,13 @@ def main() -> None:
         print(f"| {method} | {statistics.median(t.best for t in traces):.4f} | {shown} | "
               f"{sum(t.trials for t in traces)} | {sum(t.epochs for t in traces)} | "
               f"{sum(t.train_cpu for t in traces):.1f} | {statistics.median(t.busy_share(args.workers, args.budget) for t in traces):.3f} |")
+    for method, traces in results.items():
+        if args.replay and METHODS[method] is not None:
+            took = sum(t.replay[0] for t in traces) / (args.budget * len(traces))
+            balanced = sum(t.replay[1] for t in traces) / (args.budget * len(traces))
+            print(f"{method}: the bare loop trains the same configs for the same epochs in "
+                  f"{took:.2f} of the budget ({balanced:.2f} with the workers balanced); 0.95 "
+                  "would mean 5% of the study's time lost to its own machinery")
     if "random" in medians:
         epochs = sum(t.epochs for t in results["random"])
         cpu = sum(t.train_cpu for t in results["random"])
