@@ -136,7 +136,9 @@ def test_the_fit_is_bounded_and_the_same_whatever_came_before():
     s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2, max_points=40, refit_every=10)
     drive(s, bowl, 45)
     kernel = s._fit
-    assert kernel[0][0] == 40  # hyperparameters fitted on the first 40: the last refit point
+    # hyperparameters fitted on the first 30: the refit point before the last one (40), which
+    # had the events from 30 to 40 to end on its thread
+    assert kernel[0][0] == 30
     fresh = BayesOptSearcher(SMOOTH, seed=3, n_initial=2, max_points=40, refit_every=10)
     for i, trial in s._reports.trials.items():  # the same values, ended without reports
         fresh.on_trial_end(i, trial.config, "completed", trial.levels[1])
@@ -375,3 +377,31 @@ def test_a_study_stored_before_resource_kernel_resumes_with_the_kernel_it_ran_wi
     assert resumed_searcher_options("s", newer, {})["resource_kernel"] == "exp-decay"
     assert "resource_kernel" not in resumed_searcher_options(
         "s", {"settings": {"searcher": "kde", "searcher_options": {"top_fraction": 0.2}}}, {})
+
+
+def test_kernels_fit_on_their_own_thread_and_their_timing_changes_no_suggestion(monkeypatch):
+    """A report at a refit point returns without fitting on the driver's thread (a rung verdict
+    waits for no fit), and fits that end late or early leave every suggestion the same: which
+    fit a suggestion uses depends on the events alone."""
+    import threading
+    import warnings
+
+    from nbtune.search import bayesopt
+
+    plain = run_asha_like(BayesOptSearcher(SMOOTH, seed=2, n_initial=2), 14)
+
+    real, threads = bayesopt._maximise_likelihood, set()
+    rng = np.random.default_rng(0)
+
+    def slow(*args):
+        threads.add(threading.current_thread().name)
+        time.sleep(float(rng.uniform(0.0, 0.02)))  # fits end at random times
+        return real(*args)
+
+    monkeypatch.setattr(bayesopt, "_maximise_likelihood", slow)
+    filters = list(warnings.filters)
+    s = BayesOptSearcher(SMOOTH, seed=2, n_initial=2)
+    assert run_asha_like(s, 14) == plain
+    assert s._events > 40 and threads and all(n.startswith("nbtune-bayesopt-fit")
+                                              for n in threads)
+    assert warnings.filters == filters  # no filter left behind by a fit on another thread

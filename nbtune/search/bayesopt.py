@@ -23,15 +23,22 @@ draw of the rest), after every event up to 20 and then every ``refit_every`` eve
 more, whichever is later, each fit past the first 20 from the prior and from the last fit, the
 likelier kept; the posterior
 uses at most ``max_points`` rows, drawn the same way. A suggestion scores random points of the
-unit cube and perturbations of the best configs, and takes the best one not tried yet. The fits
-happen at the events themselves, so the suggestions depend on the events and the seed alone, not
-on when they are asked for; a resumed study whose replay repeats the events (trials that ran one
-after another) fits what the uninterrupted one did. A suggestion runs on the driver's thread, fit
-included: fitting on another thread would make the suggestions depend on timing.
+unit cube and perturbations of the best configs, and takes the best one not tried yet.
+
+The fits never hold up the driver: each starts at its refit point, on data fixed there, on a
+thread of the searcher's own (one fit after another, each warm-started from the one before), and
+the event that set it off returns at once, so a report's rung verdict does not wait for a fit. Past the
+first 20 events a suggestion uses the kernel fitted at the refit point before the latest one,
+which has had the events between two refit points to end (the suggestion waits for it in the
+rare case it has not); before, the latest, fitted on a few rows and quickly. Which kernel a suggestion uses thus depends on the events alone, not on when the fits end:
+the suggestions depend on the events and the seed alone, and a resumed study whose replay repeats
+the events (trials that ran one after another) suggests what the uninterrupted one did.
 """
 from __future__ import annotations
 
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -93,8 +100,12 @@ class BayesOptSearcher(Searcher):
         self._tried: set[str] = set()
         self._codes: dict[str, np.ndarray] = {}  # a config's encoding, by its key
         self._events = 0  # reports and ends that changed the rows
-        self._fit: tuple[tuple, Any] | None = None  # (what it was fitted on, kernel)
+        # the last two refits, oldest first: (refit point, its fit's future); a fit is
+        # ((refit point, mode, width), kernel)
+        self._fits: list[tuple[int, Future]] = []
+        self._fit: tuple[tuple, Any] | None = None  # the fit suggestions use now
         self._posterior: tuple | None = None  # (the rows it holds, GP, scale) for predict()
+        self._data_of: tuple | None = None  # (the rows, _data's arrays for them)
 
     def _x(self, config: dict) -> np.ndarray:
         key = _key(config)
@@ -138,7 +149,9 @@ class BayesOptSearcher(Searcher):
         if n <= FIT_EVERY_UNTIL or n == _refit_point(n, self.refit_every):
             data = self._data()
             if data is not None:
-                self._refit(n, *data)
+                last = self._fits[-1][1] if self._fits else None
+                future = _fitter().submit(self._refit, n, *data, last)
+                self._fits = self._fits[-1:] + [(n, future)]
 
     @property
     def options(self) -> dict[str, Any]:
@@ -181,8 +194,8 @@ class BayesOptSearcher(Searcher):
         here = [i for i, lv in enumerate(levels) if lv == at] or list(range(len(y)))
         best = float(min(y[i] for i in here))
         trials = self._reports.rows()[0]
-        top = [self._reports.trials[trials[i]].config
-               for i in sorted(here, key=lambda i: y[i])[:N_LOCAL[0]]]
+        best_here = np.asarray(here)[np.argsort(y[here], kind="stable")[:N_LOCAL[0]]]
+        top = [self._reports.trials[trials[i]].config for i in best_here]
         X, y = X[keep], y[keep]
         if self._pending:  # constant liar: each pending trial as if it came out worst
             fantasies = self.encoding.encode_all([c for c, _ in self._pending.values()])
@@ -253,8 +266,19 @@ class BayesOptSearcher(Searcher):
         """The rows encoded (with a resource column when they span two levels or more) and
         their values standardised, to minimise, a failed trial's the worst among them; None
         with fewer than two values. ``with_levels``: the rows' levels as one more item;
-        ``scale``: the (mean, deviation) the signed values were standardised with, as the last."""
-        trials, levels, values = self._reports.rows()
+        ``scale``: the (mean, deviation) the signed values were standardised with, as the last.
+        Made once per change of the rows (the arrays are shared: callers must not write to
+        them)."""
+        rows = self._reports.rows()
+        if self._data_of is None or self._data_of[0] is not rows:
+            self._data_of = (rows, self._arrays(*rows))
+        arrays = self._data_of[1]
+        if arrays is None:
+            return None
+        X, y, levels, mu_sd = arrays
+        return (X, y, *((levels,) if with_levels else ()), *((mu_sd,) if scale else ()))
+
+    def _arrays(self, trials: list, levels: list, values: list) -> tuple | None:
         finite = [self._sign * v for v in values if v is not None]
         if len(finite) < 2:
             return None
@@ -266,29 +290,37 @@ class BayesOptSearcher(Searcher):
         column = self._reports.resource(levels)
         if column is not None:
             X = np.hstack([X, column[:, None]])
-        extra = ((levels,) if with_levels else ()) + (((mu, sd),) if scale else ())
-        return (X, y, *extra)
+        return X, y, levels, (mu, sd)
 
-    def _refit(self, n: int, X: np.ndarray, y: np.ndarray) -> None:
-        """Fit the hyperparameters on at most ``max_fit_points`` of (X, y) by marginal
-        likelihood, from the prior; past the first 20 events also from the last fit of the same
-        width (a warm start: a few optimiser steps), keeping the likelier of the two. A warm start
-        alone stays in whatever optimum the first, thin data chose (all noise, say)."""
+    def _refit(self, n: int, X: np.ndarray, y: np.ndarray, last: Future | None) -> tuple:
+        """The fit of refit point ``n`` (run on the fitting thread): the hyperparameters fitted
+        on at most ``max_fit_points`` of (X, y) by marginal likelihood, from the prior; past the
+        first 20 events also from the fit before (``last``, of the same width: a warm start, a
+        few optimiser steps), keeping the likelier of the two. A warm start alone stays in
+        whatever optimum the first, thin data chose (all noise, say)."""
         width = X.shape[1]
         rng = np.random.default_rng([self.seed, n, 2])
         keep = _subsample(y, self.max_fit_points, rng)
         seed = int(rng.integers(2**31))
         starts = [self._prior(width)]
-        if n > FIT_EVERY_UNTIL and self._fit is not None and self._fit[0][2] == width:
-            starts.append(self._fit[1])
-        fits = [_regressor(start, optimizer="fmin_l_bfgs_b", restarts=0, seed=seed)
-                for start in starts]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a length scale at its bound is no news
-            for gp in fits:
-                gp.fit(X[keep], y[keep])
-        best = max(fits, key=lambda gp: gp.log_marginal_likelihood_value_)
-        self._fit = ((n, self.mode, width), best.kernel_)
+        before = last.result() if last is not None else None  # ended: fits run in order
+        if n > FIT_EVERY_UNTIL and before is not None and before[0][2] == width:
+            starts.append(before[1])
+        fits = [_maximise_likelihood(start, X[keep], y[keep], seed) for start in starts]
+        return (n, self.mode, width), max(fits, key=lambda fit: fit[0])[1]
+
+    def _settled(self) -> tuple | None:
+        """The fit suggestions use, waited for if it has not ended: the latest while refit
+        points come at every event (fits on few rows: quick, and a model of few rows changes
+        most with each one), then the one before the latest (it has had a refit interval to
+        end); None before any refit."""
+        if not self._fits:
+            return None
+        point, future = self._fits[-1]
+        if point > FIT_EVERY_UNTIL and len(self._fits) > 1:
+            future = self._fits[0][1]
+        self._fit = future.result()
+        return self._fit
 
     def _prior(self, width: int) -> Any:
         """The kernel before any fit; a last column beyond the encoding is the level."""
@@ -297,10 +329,12 @@ class BayesOptSearcher(Searcher):
         return prior_kernel(width, self.resource_kernel, levels=width > self.encoding.width)
 
     def _kernel(self, width: int) -> Any:
-        """The kernel fitted at the last refit point, or the prior while none fits this width."""
-        if self._fit is None or self._fit[0][2] != width:
+        """The kernel the suggestions use (``_settled``), or the prior while none fits this
+        width."""
+        fit = self._settled()
+        if fit is None or fit[0][2] != width:
             return self._prior(width)
-        return self._fit[1]
+        return fit[1]
 
     def _candidates(self, rng: np.random.Generator, best: list[dict]) -> np.ndarray:
         """Random points of the unit cube (`Space.to_unit` coordinates), and perturbations of
@@ -317,6 +351,19 @@ class BayesOptSearcher(Searcher):
         return (f"BayesOptSearcher(seed={self.seed}, mode={self.mode!r}, "
                 f"acquisition={self.acquisition!r}, kappa={self.kappa!r}, xi={self.xi!r}, "
                 f"n_initial={self.n_initial!r})")
+
+
+_FITTER: list[ThreadPoolExecutor] = []
+_FITTER_LOCK = threading.Lock()
+
+
+def _fitter() -> ThreadPoolExecutor:
+    """The thread every bayesopt searcher of this process fits its kernels on, one fit after
+    another (a fit's warm start waits for the fit before it; one thread keeps that order)."""
+    with _FITTER_LOCK:
+        if not _FITTER:
+            _FITTER.append(ThreadPoolExecutor(1, thread_name_prefix="nbtune-bayesopt-fit"))
+        return _FITTER[0]
 
 
 def _refit_point(n: int, every: int) -> int:
@@ -337,6 +384,27 @@ def _subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     order = np.argsort(y, kind="stable")
     best, rest = order[:cap // 2], order[cap // 2:]
     return np.sort(np.concatenate([best, rng.choice(rest, cap - len(best), replace=False)]))
+
+
+def _maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray, seed: int) -> tuple:
+    """(log marginal likelihood, kernel) of the hyperparameters that maximise it from
+    ``start``, by scipy's L-BFGS-B within the kernel's bounds, as ``GaussianProcessRegressor``
+    fits them, but without its warnings: ``warnings.catch_warnings`` is not thread-safe, and a
+    length scale at its bound is no news here."""
+    from scipy.optimize import minimize
+
+    gp = _regressor(start, optimizer=None, seed=seed)
+    with np.errstate(all="ignore"):  # thread-local, unlike the warning filters
+        gp.fit(X, y)
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            lml, grad = gp.log_marginal_likelihood(theta, eval_gradient=True, clone_kernel=False)
+            return -lml, -grad
+
+        bounds = gp.kernel_.bounds
+        result = minimize(objective, gp.kernel_.theta, method="L-BFGS-B", jac=True,
+                          bounds=bounds)
+    return -float(result.fun), gp.kernel_.clone_with_theta(result.x)
 
 
 def _regressor(kernel: Any, optimizer: str | None, restarts: int = 0, seed: int = 0) -> Any:
