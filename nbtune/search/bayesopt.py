@@ -27,12 +27,13 @@ unit cube and perturbations of the best configs, and takes the best one not trie
 
 The fits never hold up the driver: each starts at its refit point, on data fixed there, on a
 thread of the searcher's own (one fit after another, each warm-started from the one before), and
-the event that set it off returns at once, so a report's rung verdict does not wait for a fit. Past the
-first 20 events a suggestion uses the kernel fitted at the refit point before the latest one,
-which has had the events between two refit points to end (the suggestion waits for it in the
-rare case it has not); before, the latest, fitted on a few rows and quickly. Which kernel a suggestion uses thus depends on the events alone, not on when the fits end:
-the suggestions depend on the events and the seed alone, and a resumed study whose replay repeats
-the events (trials that ran one after another) suggests what the uninterrupted one did.
+the event that set it off returns at once, so a report's rung verdict does not wait for a fit.
+Past the first 20 events a suggestion uses the kernel fitted at the refit point before the latest
+one, which has had the events between two refit points to end (the suggestion waits for it in
+the rare case it has not); before, the latest, fitted on a few rows and quickly. Which kernel a
+suggestion uses thus depends on the events alone, not on when the fits end: the suggestions
+depend on the events and the seed alone, and a resumed study whose replay repeats the events
+(trials that ran one after another) suggests what the uninterrupted one did.
 """
 from __future__ import annotations
 
