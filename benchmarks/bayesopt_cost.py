@@ -46,7 +46,7 @@ def costs(n: int, repeat: int) -> tuple[float, float, float]:
     """Median seconds, with n observations held, of: the event at a refit point on the driver's
     thread (what a report that sets off a fit makes the loop wait); that fit, on the searcher's
     fitting thread, from the event to its end; and a suggestion (the fit it uses ended)."""
-    from nbtune.search.bayesopt import _refit_point
+    from nbtune.search.gp import refit_point
 
     s = fed(n)
     s._fits[-1][1].result()  # the fits its feeding set off have ended
@@ -55,7 +55,7 @@ def costs(n: int, repeat: int) -> tuple[float, float, float]:
     i = n
     for _ in range(repeat):
         point = s._events + 1
-        while point != _refit_point(point, s.refit_every):
+        while point != refit_point(point, s.refit_every):
             point += 1
         while True:  # feed observations up to the next refit point, timing the event there
             config = space.sample(rng)

@@ -386,11 +386,11 @@ def test_kernels_fit_on_their_own_thread_and_their_timing_changes_no_suggestion(
     import threading
     import warnings
 
-    from nbtune.search import bayesopt
+    from nbtune.search import gp
 
     plain = run_asha_like(BayesOptSearcher(SMOOTH, seed=2, n_initial=2), 14)
 
-    real, threads = bayesopt._maximise_likelihood, set()
+    real, threads = gp.maximise_likelihood, set()
     rng = np.random.default_rng(0)
 
     def slow(*args):
@@ -398,7 +398,7 @@ def test_kernels_fit_on_their_own_thread_and_their_timing_changes_no_suggestion(
         time.sleep(float(rng.uniform(0.0, 0.02)))  # fits end at random times
         return real(*args)
 
-    monkeypatch.setattr(bayesopt, "_maximise_likelihood", slow)
+    monkeypatch.setattr(gp, "maximise_likelihood", slow)
     filters = list(warnings.filters)
     s = BayesOptSearcher(SMOOTH, seed=2, n_initial=2)
     assert run_asha_like(s, 14) == plain

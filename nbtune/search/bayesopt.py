@@ -18,7 +18,7 @@ suggestion. ``random_fraction`` of the suggestions (none by default) are random:
 low level misleads.
 
 Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted
-(marginal likelihood, scikit-learn's L-BFGS-B) on at most 128 rows (the best half and a seeded
+(marginal likelihood, scipy's L-BFGS-B; gp.py) on at most 128 rows (the best half and a seeded
 draw of the rest), after every event up to 20 and then every ``refit_every`` events or a fifth
 more, whichever is later, each fit past the first 20 from the prior and from the last fit, the
 likelier kept; the posterior
@@ -37,9 +37,8 @@ depend on the events and the seed alone, and a resumed study whose replay repeat
 """
 from __future__ import annotations
 
-import threading
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -49,14 +48,15 @@ from ..typos import one_of
 from .acquisition import acquire, check_acquisition
 from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
+from . import gp  # fitter, maximise_likelihood: looked up at each use (a test slows them)
 from .encoding import Encoding
+from .gp import FIT_EVERY_UNTIL, refit_point, regressor, subsample
 from .reports import Reports
 
 COMPLETED, FAILED = "completed", "failed"
 N_CANDIDATES = 500  # random points of the unit cube scored per suggestion
 N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, their scale
 MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
-FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
 MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
 JOINT_KERNELS = ("matern", "exp-decay-sum", "exp-decay")  # over (config, level): kernels.py
 
@@ -147,11 +147,11 @@ class BayesOptSearcher(Searcher):
         held then, so the kernel depends on the events alone, not on when suggestions come."""
         self._events += 1
         n = self._events
-        if n <= FIT_EVERY_UNTIL or n == _refit_point(n, self.refit_every):
+        if n <= FIT_EVERY_UNTIL or n == refit_point(n, self.refit_every):
             data = self._data()
             if data is not None:
                 last = self._fits[-1][1] if self._fits else None
-                future = _fitter().submit(self._refit, n, *data, last)
+                future = gp.fitter().submit(self._refit, n, *data, last)
                 self._fits = self._fits[-1:] + [(n, future)]
 
     @property
@@ -187,7 +187,7 @@ class BayesOptSearcher(Searcher):
             return self._random(rng)
         X, y, levels = data
         kernel = self._kernel(X.shape[1])
-        keep = _subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
+        keep = subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
         at = self._reports.acquisition_level(levels, MIN_AT_LEVEL)
         numeric = [lv for lv in levels if lv is not None]
         if at is None and numeric:
@@ -206,10 +206,10 @@ class BayesOptSearcher(Searcher):
                     levels + nxt)[len(levels):, None]])
             X = np.vstack([X, fantasies])
             y = np.concatenate([y, np.full(len(fantasies), y.max())])
-        gp = _regressor(kernel, optimizer=None)
+        model = regressor(kernel)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gp.fit(X, y)
+            model.fit(X, y)
             free = self.unused_allowed()
             if free:  # restricted (a simulator's table): score every config not run yet
                 units, candidates = None, self._allowed_codes[free]
@@ -219,7 +219,7 @@ class BayesOptSearcher(Searcher):
             if X.shape[1] > self.encoding.width:
                 column = self._reports.resource(levels + [at])[-1]
                 candidates = np.hstack([candidates, np.full((len(candidates), 1), column)])
-            mean, std = gp.predict(candidates, return_std=True)
+            mean, std = model.predict(candidates, return_std=True)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
         for i in np.argsort(-score, kind="stable"):
             config = self.allowed[free[i]] if free else self.space.from_unit(units[i])
@@ -239,20 +239,20 @@ class BayesOptSearcher(Searcher):
             if data is None:
                 return None
             X, y, scale = data
-            keep = _subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
-            gp = _regressor(self._kernel(X.shape[1]), optimizer=None)
+            keep = subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
+            model = regressor(self._kernel(X.shape[1]))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                gp.fit(X[keep], y[keep])
-            self._posterior = (rows, gp, X.shape[1], scale)
-        _, gp, width, (mu, sd) = self._posterior
+                model.fit(X[keep], y[keep])
+            self._posterior = (rows, model, X.shape[1], scale)
+        _, model, width, (mu, sd) = self._posterior
         X = np.vstack([self._x(c) for c in configs])  # encodings cached by config
         if width > self.encoding.width:
             column = self._reports.resource(rows[1] + [level])[-1]
             X = np.hstack([X, np.full((len(X), 1), column)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self._sign * (gp.predict(X) * sd + mu)
+            return self._sign * (model.predict(X) * sd + mu)
 
     @property
     def _sign(self) -> float:
@@ -301,13 +301,12 @@ class BayesOptSearcher(Searcher):
         whatever optimum the first, thin data chose (all noise, say)."""
         width = X.shape[1]
         rng = np.random.default_rng([self.seed, n, 2])
-        keep = _subsample(y, self.max_fit_points, rng)
-        seed = int(rng.integers(2**31))
+        keep = subsample(y, self.max_fit_points, rng)
         starts = [self._prior(width)]
         before = last.result() if last is not None else None  # ended: fits run in order
         if n > FIT_EVERY_UNTIL and before is not None and before[0][2] == width:
             starts.append(before[1])
-        fits = [_maximise_likelihood(start, X[keep], y[keep], seed) for start in starts]
+        fits = [gp.maximise_likelihood(start, X[keep], y[keep]) for start in starts]
         return (n, self.mode, width), max(fits, key=lambda fit: fit[0])[1]
 
     def _settled(self) -> tuple | None:
@@ -352,64 +351,3 @@ class BayesOptSearcher(Searcher):
         return (f"BayesOptSearcher(seed={self.seed}, mode={self.mode!r}, "
                 f"acquisition={self.acquisition!r}, kappa={self.kappa!r}, xi={self.xi!r}, "
                 f"n_initial={self.n_initial!r})")
-
-
-_FITTER: list[ThreadPoolExecutor] = []
-_FITTER_LOCK = threading.Lock()
-
-
-def _fitter() -> ThreadPoolExecutor:
-    """The thread every bayesopt searcher of this process fits its kernels on, one fit after
-    another (a fit's warm start waits for the fit before it; one thread keeps that order)."""
-    with _FITTER_LOCK:
-        if not _FITTER:
-            _FITTER.append(ThreadPoolExecutor(1, thread_name_prefix="nbtune-bayesopt-fit"))
-        return _FITTER[0]
-
-
-def _refit_point(n: int, every: int) -> int:
-    """The last refit point at or below ``n`` past FIT_EVERY_UNTIL: points ``every`` apart, or a
-    fifth of the data apart once that is more, so a long study refits a few dozen times."""
-    point = FIT_EVERY_UNTIL
-    while True:
-        step = max(every, point // 5)
-        if point + step > n:
-            return point
-        point += step
-
-
-def _subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of at most ``cap`` values, in order: the best half, a seeded draw of the rest."""
-    if len(y) <= cap:
-        return np.arange(len(y))
-    order = np.argsort(y, kind="stable")
-    best, rest = order[:cap // 2], order[cap // 2:]
-    return np.sort(np.concatenate([best, rng.choice(rest, cap - len(best), replace=False)]))
-
-
-def _maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray, seed: int) -> tuple:
-    """(log marginal likelihood, kernel) of the hyperparameters that maximise it from
-    ``start``, by scipy's L-BFGS-B within the kernel's bounds, as ``GaussianProcessRegressor``
-    fits them, but without its warnings: ``warnings.catch_warnings`` is not thread-safe, and a
-    length scale at its bound is no news here."""
-    from scipy.optimize import minimize
-
-    gp = _regressor(start, optimizer=None, seed=seed)
-    with np.errstate(all="ignore"):  # thread-local, unlike the warning filters
-        gp.fit(X, y)
-
-        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            lml, grad = gp.log_marginal_likelihood(theta, eval_gradient=True, clone_kernel=False)
-            return -lml, -grad
-
-        bounds = gp.kernel_.bounds
-        result = minimize(objective, gp.kernel_.theta, method="L-BFGS-B", jac=True,
-                          bounds=bounds)
-    return -float(result.fun), gp.kernel_.clone_with_theta(result.x)
-
-
-def _regressor(kernel: Any, optimizer: str | None, restarts: int = 0, seed: int = 0) -> Any:
-    from sklearn.gaussian_process import GaussianProcessRegressor
-
-    return GaussianProcessRegressor(kernel=kernel, optimizer=optimizer, normalize_y=False,
-                                    n_restarts_optimizer=restarts, random_state=seed)

@@ -1,0 +1,78 @@
+"""The Gaussian process under ``bayesopt``: when its kernel is fitted, on what, and where.
+
+- :func:`refit_point`: the events after which the kernel's hyperparameters are fitted again
+  (every event up to ``FIT_EVERY_UNTIL``, then ``every`` apart or a fifth of the data apart);
+- :func:`subsample`: at most ``cap`` rows, the best half and a seeded draw of the rest;
+- :func:`maximise_likelihood`: the hyperparameters of largest marginal likelihood from a start,
+  by scipy's L-BFGS-B (as scikit-learn's regressor fits them, without its warnings);
+- :func:`fitter`: the one thread every fit of this process runs on, in order;
+- :func:`regressor`: scikit-learn's ``GaussianProcessRegressor`` with a fixed kernel.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
+
+_FITTER: list[ThreadPoolExecutor] = []
+_FITTER_LOCK = threading.Lock()
+
+
+def fitter() -> ThreadPoolExecutor:
+    """The thread every bayesopt searcher of this process fits its kernels on, one fit after
+    another (a fit's warm start waits for the fit before it; one thread keeps that order)."""
+    with _FITTER_LOCK:
+        if not _FITTER:
+            _FITTER.append(ThreadPoolExecutor(1, thread_name_prefix="nbtune-bayesopt-fit"))
+        return _FITTER[0]
+
+
+def refit_point(n: int, every: int) -> int:
+    """The last refit point at or below ``n`` past FIT_EVERY_UNTIL: points ``every`` apart, or a
+    fifth of the data apart once that is more, so a long study refits a few dozen times."""
+    point = FIT_EVERY_UNTIL
+    while True:
+        step = max(every, point // 5)
+        if point + step > n:
+            return point
+        point += step
+
+
+def subsample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``cap`` values, in order: the best half, a seeded draw of the rest."""
+    if len(y) <= cap:
+        return np.arange(len(y))
+    order = np.argsort(y, kind="stable")
+    best, rest = order[:cap // 2], order[cap // 2:]
+    return np.sort(np.concatenate([best, rng.choice(rest, cap - len(best), replace=False)]))
+
+
+def maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
+    """(log marginal likelihood, kernel) of the hyperparameters that maximise it from
+    ``start``, by scipy's L-BFGS-B within the kernel's bounds, as ``GaussianProcessRegressor``
+    fits them, but without its warnings: ``warnings.catch_warnings`` is not thread-safe, and a
+    length scale at its bound is no news here."""
+    from scipy.optimize import minimize
+
+    gp = regressor(start)
+    with np.errstate(all="ignore"):  # thread-local, unlike the warning filters
+        gp.fit(X, y)
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            lml, grad = gp.log_marginal_likelihood(theta, eval_gradient=True, clone_kernel=False)
+            return -lml, -grad
+
+        result = minimize(objective, gp.kernel_.theta, method="L-BFGS-B", jac=True,
+                          bounds=gp.kernel_.bounds)
+    return -float(result.fun), gp.kernel_.clone_with_theta(result.x)
+
+
+def regressor(kernel: Any) -> Any:
+    """A ``GaussianProcessRegressor`` that keeps ``kernel`` as it is (no optimiser)."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    return GaussianProcessRegressor(kernel=kernel, optimizer=None, normalize_y=False)
