@@ -405,3 +405,32 @@ def test_kernels_fit_on_their_own_thread_and_their_timing_changes_no_suggestion(
     assert s._events > 40 and threads and all(n.startswith("nbtune-bayesopt-fit")
                                               for n in threads)
     assert warnings.filters == filters  # no filter left behind by a fit on another thread
+
+
+def test_a_kernel_fit_that_fails_numerically_keeps_the_last_kernel_and_the_study_going(
+        monkeypatch):
+    """A fit that raises (a kernel matrix not positive definite, say) is dropped, on the fitting
+    thread: suggestions go on with the kernel fitted before it (the prior before any), instead
+    of the error stopping the study at its next suggestion."""
+    from nbtune.search import gp
+
+    real, calls = gp.maximise_likelihood, []
+
+    def every_third_fails(*args):
+        calls.append(1)
+        if len(calls) % 3 == 0:
+            raise np.linalg.LinAlgError("the kernel matrix is not positive definite")
+        return real(*args)
+
+    monkeypatch.setattr(gp, "maximise_likelihood", every_third_fails)
+    s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2)
+    configs = run_asha_like(s, 14)
+    assert len(calls) > 20 and len({tuple(sorted(c.items())) for c in configs}) == 14
+
+    def always_fails(*args):
+        raise np.linalg.LinAlgError("the kernel matrix is not positive definite")
+
+    monkeypatch.setattr(gp, "maximise_likelihood", always_fails)
+    s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2)
+    run_asha_like(s, 6)
+    assert repr(s._fit[1]) == repr(s._prior(s._fit[0][2]))  # never fitted: the prior

@@ -209,7 +209,10 @@ class BayesOptSearcher(Searcher):
         model = regressor(kernel)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(X, y)
+            try:
+                model.fit(X, y)
+            except np.linalg.LinAlgError:  # a kernel matrix not positive definite: no model
+                return self._random(rng)
             free = self.unused_allowed()
             if free:  # restricted (a simulator's table): score every config not run yet
                 units, candidates = None, self._allowed_codes[free]
@@ -243,7 +246,10 @@ class BayesOptSearcher(Searcher):
             model = regressor(self._kernel(X.shape[1]))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model.fit(X[keep], y[keep])
+                try:
+                    model.fit(X[keep], y[keep])
+                except np.linalg.LinAlgError:  # no model to predict with: the ranks decide
+                    return None
             self._posterior = (rows, model, X.shape[1], scale)
         _, model, width, (mu, sd) = self._posterior
         X = np.vstack([self._x(c) for c in configs])  # encodings cached by config
@@ -298,16 +304,27 @@ class BayesOptSearcher(Searcher):
         on at most ``max_fit_points`` of (X, y) by marginal likelihood, from the prior; past the
         first 20 events also from the fit before (``last``, of the same width: a warm start, a
         few optimiser steps), keeping the likelier of the two. A warm start alone stays in
-        whatever optimum the first, thin data chose (all noise, say)."""
+        whatever optimum the first, thin data chose (all noise, say). A start whose fit fails
+        numerically (a matrix not positive definite, an overflow) is dropped; when every start
+        fails the fit keeps the last kernel (or the prior): the study goes on, and what the
+        suggestions use still depends on the events alone."""
         width = X.shape[1]
         rng = np.random.default_rng([self.seed, n, 2])
         keep = subsample(y, self.max_fit_points, rng)
         starts = [self._prior(width)]
         before = last.result() if last is not None else None  # ended: fits run in order
-        if n > FIT_EVERY_UNTIL and before is not None and before[0][2] == width:
+        same = before is not None and before[0][2] == width
+        if n > FIT_EVERY_UNTIL and same:
             starts.append(before[1])
-        fits = [gp.maximise_likelihood(start, X[keep], y[keep]) for start in starts]
-        return (n, self.mode, width), max(fits, key=lambda fit: fit[0])[1]
+        fits = []
+        for start in starts:
+            try:
+                fits.append(gp.maximise_likelihood(start, X[keep], y[keep]))
+            except (ValueError, ArithmeticError):  # numpy's LinAlgError is a ValueError
+                pass  # numerically hopeless from this start: the others, or the last kernel
+        if fits:
+            return (n, self.mode, width), max(fits, key=lambda fit: fit[0])[1]
+        return (n, self.mode, width), before[1] if same else starts[0]
 
     def _settled(self) -> tuple | None:
         """The fit suggestions use, waited for if it has not ended: the latest while refit
