@@ -328,7 +328,7 @@ def test_trials_that_never_report_are_halted_when_the_study_ends(client, db):
 
 
 def test_the_scheduler_forgets_a_study_topic_when_its_inbox_closes(client):
-    from nbtune.run.inbox import Inbox
+    from nbtune.run.inbox import FORGET_AGAIN_S, Inbox
 
     topic = "nbtune-inbox-test-reports"
     inbox = Inbox(client, topic, threading.Condition())
@@ -349,3 +349,14 @@ def test_the_scheduler_forgets_a_study_topic_when_its_inbox_closes(client):
 
     assert topic not in client.run_on_scheduler(topics)  # not even an empty one
     assert topic not in client._event_handlers  # nor its handler, holding the inbox
+
+    # a short study's subscription can reach the scheduler after its inbox closed (it travels
+    # on the client's batched stream): the scheduler drops the topic a second time
+    late = Inbox(client, topic + "-late", threading.Condition())
+    late.close()
+    client.subscribe_topic(topic + "-late", lambda event: None)  # as if it came late
+    client._event_handlers.pop(topic + "-late")
+    time.sleep(0.5)
+    assert topic + "-late" in client.run_on_scheduler(topics)
+    wait_for(lambda: topic + "-late" not in client.run_on_scheduler(topics),
+             "the late topic to be dropped again", FORGET_AGAIN_S + 10)

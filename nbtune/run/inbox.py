@@ -7,6 +7,8 @@ from collections import deque
 
 from .stream import Listener
 
+FORGET_AGAIN_S = 2.0  # after which the scheduler drops an ended study's topic a second time
+
 
 class Inbox:
     """The loop's end of the channel: messages from trials, and a wake-up for the loop.
@@ -45,16 +47,24 @@ class Inbox:
         it runs, which on a long-lived cluster adds up over many studies. The topic goes with its
         subscription in one call on the scheduler: ``Client.unsubscribe_topic`` would travel on
         the client's batched stream, could arrive after the topic was dropped, and would leave an
-        empty one behind; it also keeps the handler (and this inbox) on the client."""
+        empty one behind; it also keeps the handler (and this inbox) on the client. The
+        subscription itself travels on that stream, so the scheduler drops the topic once more
+        ``FORGET_AGAIN_S`` later."""
         if self.topic is None:
             return
-        topic, self.topic = self.topic, None
+        topic, self.topic, again = self.topic, None, FORGET_AGAIN_S
         self.listener.close()
 
         def forget(dask_scheduler=None) -> None:  # local: it travels by value, no nbtune needed
+            import asyncio
+
             topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
             if topics is not None:
                 topics.pop(topic, None)
+                # the subscription travels on the client's batched stream: for a study that
+                # ended within milliseconds it can arrive after this call and make the topic
+                # again, empty; the topic's name is the study run's own, so drop it once more
+                asyncio.get_running_loop().call_later(again, topics.pop, topic, None)
 
         handlers = getattr(self.client, "_event_handlers", None)
         if isinstance(handlers, dict):
