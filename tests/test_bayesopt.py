@@ -221,7 +221,7 @@ def run_asha_like(s, n: int, stop_at=(1, 3, 9), top: int = 27) -> list[dict]:
 def test_every_report_is_a_row_at_rung_like_levels_stopped_trials_included():
     s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2)
     run_asha_like(s, 4)
-    _, levels, _ = s._reports.rows()
+    levels = s._reports.table()[1].tolist()
     # trial 0 stopped at 1, trial 1 at 3, trial 2 at 9 (every epoch reported), trial 3 ran 27
     assert levels == [1, 1, 3, 1, 3, 9, 1, 3, 9, 27]
     assert s.observations == 10
@@ -238,19 +238,19 @@ def test_every_report_is_a_row_at_rung_like_levels_stopped_trials_included():
 def test_the_acquisition_sits_at_the_highest_level_with_enough_rows():
     s = BayesOptSearcher(SMOOTH, seed=0)
     run_asha_like(s, 12)  # 12 rows at level 1, 9 at 3, 6 at 9, 3 at 27
-    _, levels, _ = s._reports.rows()
+    levels = s._reports.table()[1].tolist()
     assert [levels.count(lv) for lv in (1, 3, 9, 27)] == [12, 9, 6, 3]
-    assert s._reports.acquisition_level(levels, 6) == 9
-    assert s._reports.acquisition_level(levels, 7) == 3
-    assert s._reports.acquisition_level(levels, 12) == 1
-    assert s._reports.acquisition_level(levels, 13) is None
+    assert s._reports.acquisition_level(6) == 9
+    assert s._reports.acquisition_level(7) == 3
+    assert s._reports.acquisition_level(12) == 1
+    assert s._reports.acquisition_level(13) is None
     # a pending trial is fantasised at the level it reports next
     config = s.suggest(12)
     s.on_trial_start(12, config)
-    assert s._reports.next_level(12, levels) == 1
+    assert s._reports.next_level(12) == 1
     s.on_report(12, config, 1, curve(config, 1))
     s.on_report(12, config, 2, curve(config, 2))
-    assert s._reports.next_level(12, s._reports.rows()[1]) == 3
+    assert s._reports.next_level(12) == 3
 
 
 def test_multi_fidelity_suggestions_are_seeded_and_fantasies_stay_inside():

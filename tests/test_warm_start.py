@@ -10,7 +10,7 @@ import pytest
 
 import nbtune
 from nbtune.live import LivePanel
-from nbtune.contract.replay import start_searcher
+from nbtune.contract.replay import start_searcher, warm_offset
 from nbtune.search import BayesOptSearcher, Searcher
 from nbtune.trial import Trial
 from nbtune.warm import WarmStart
@@ -31,13 +31,15 @@ def old(client, db):
 
 
 def fed(space, trials, resource="epoch", metric="value", **options) -> BayesOptSearcher:
-    """A searcher fed the ended trials directly, in the order they ended, under ids below 0."""
+    """A searcher fed the ended trials directly, in the order they ended, each under its id
+    shifted below 0 (what the model holds depends on the trials' ids, not on the order)."""
     s = BayesOptSearcher(space, **options)
-    for i, t in enumerate(sorted(trials, key=lambda t: (t.finished, t.id))):
-        s.on_trial_start(-1000 - i, t.config)
+    offset = warm_offset(trials)
+    for t in sorted(trials, key=lambda t: (t.finished, t.id)):
+        s.on_trial_start(t.id + offset, t.config)
         for data in t.reports:
-            s.on_report(-1000 - i, t.config, data.get(resource), data.get(metric))
-        s.on_trial_end(-1000 - i, t.config, t.state, t.value)
+            s.on_report(t.id + offset, t.config, data.get(resource), data.get(metric))
+        s.on_trial_end(t.id + offset, t.config, t.state, t.value)
     return s
 
 

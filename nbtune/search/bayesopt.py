@@ -105,8 +105,8 @@ class BayesOptSearcher(Searcher):
         # ((refit point, mode, width), kernel)
         self._fits: list[tuple[int, Future]] = []
         self._fit: tuple[tuple, Any] | None = None  # the fit suggestions use now
-        self._posterior: tuple | None = None  # (the rows it holds, GP, scale) for predict()
-        self._data_of: tuple | None = None  # (the rows, _data's arrays for them)
+        self._posterior: tuple | None = None  # (rows' version, GP, width, scale) for predict()
+        self._data_of: tuple | None = None  # (rows' version, _data's arrays for them)
 
     def _x(self, config: dict) -> np.ndarray:
         key = _key(config)
@@ -185,25 +185,23 @@ class BayesOptSearcher(Searcher):
         hedge = self.random_fraction and rng.random() < self.random_fraction
         if initial or hedge or data is None:
             return self._random(rng)
-        X, y, levels = data
+        X, y, levels, trials = data
         kernel = self._kernel(X.shape[1])
         keep = subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
-        at = self._reports.acquisition_level(levels, MIN_AT_LEVEL)
-        numeric = [lv for lv in levels if lv is not None]
-        if at is None and numeric:
-            at = min(numeric)
-        here = [i for i, lv in enumerate(levels) if lv == at] or list(range(len(y)))
-        best = float(min(y[i] for i in here))
-        trials = self._reports.rows()[0]
-        best_here = np.asarray(here)[np.argsort(y[here], kind="stable")[:N_LOCAL[0]]]
-        top = [self._reports.trials[trials[i]].config for i in best_here]
+        held = self._reports.held_levels()
+        at = self._reports.acquisition_level(MIN_AT_LEVEL)
+        if at is None and held:
+            at = held[0]
+        here = np.flatnonzero(levels == at) if at is not None else np.arange(len(y))
+        best = float(y[here].min())
+        best_here = here[np.argsort(y[here], kind="stable")[:N_LOCAL[0]]]
+        top = [self._reports.trials[int(trials[i])].config for i in best_here]
         X, y = X[keep], y[keep]
         if self._pending:  # constant liar: each pending trial as if it came out worst
             fantasies = self.encoding.encode_all([c for c, _ in self._pending.values()])
             if X.shape[1] > self.encoding.width:
-                nxt = [self._reports.next_level(t, levels) for t in self._pending]
-                fantasies = np.hstack([fantasies, self._reports.resource(
-                    levels + nxt)[len(levels):, None]])
+                nxt = [self._reports.next_level(t) for t in self._pending]
+                fantasies = np.hstack([fantasies, self._level_column(nxt)[:, None]])
             X = np.vstack([X, fantasies])
             y = np.concatenate([y, np.full(len(fantasies), y.max())])
         model = regressor(kernel)
@@ -220,7 +218,7 @@ class BayesOptSearcher(Searcher):
                 units = self._candidates(rng, top)
                 candidates = self.encoding.encode_units(units)
             if X.shape[1] > self.encoding.width:
-                column = self._reports.resource(levels + [at])[-1]
+                column = self._level_column([at])[0]
                 candidates = np.hstack([candidates, np.full((len(candidates), 1), column)])
             mean, std = model.predict(candidates, return_std=True)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
@@ -236,8 +234,8 @@ class BayesOptSearcher(Searcher):
         reported. The GP is conditioned again only when the rows changed since the last call."""
         if len(self._reports.trials) < self.n_initial:
             return None
-        rows = self._reports.rows()
-        if self._posterior is None or self._posterior[0] is not rows:
+        version = self._reports.version
+        if self._posterior is None or self._posterior[0] != version:
             data = self._data(scale=True)
             if data is None:
                 return None
@@ -250,11 +248,11 @@ class BayesOptSearcher(Searcher):
                     model.fit(X[keep], y[keep])
                 except np.linalg.LinAlgError:  # no model to predict with: the ranks decide
                     return None
-            self._posterior = (rows, model, X.shape[1], scale)
+            self._posterior = (version, model, X.shape[1], scale)
         _, model, width, (mu, sd) = self._posterior
         X = np.vstack([self._x(c) for c in configs])  # encodings cached by config
         if width > self.encoding.width:
-            column = self._reports.resource(rows[1] + [level])[-1]
+            column = self._level_column([level])[0]
             X = np.hstack([X, np.full((len(X), 1), column)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -272,32 +270,36 @@ class BayesOptSearcher(Searcher):
     def _data(self, with_levels: bool = False, scale: bool = False) -> tuple | None:
         """The rows encoded (with a resource column when they span two levels or more) and
         their values standardised, to minimise, a failed trial's the worst among them; None
-        with fewer than two values. ``with_levels``: the rows' levels as one more item;
-        ``scale``: the (mean, deviation) the signed values were standardised with, as the last.
-        Made once per change of the rows (the arrays are shared: callers must not write to
-        them)."""
-        rows = self._reports.rows()
-        if self._data_of is None or self._data_of[0] is not rows:
-            self._data_of = (rows, self._arrays(*rows))
+        with fewer than two values. ``with_levels``: the rows' levels (NaN: none) and trial ids
+        as two more items; ``scale``: the (mean, deviation) the signed values were standardised
+        with, as the last. Made once per change of the rows (the arrays are shared: callers
+        must not write to them)."""
+        version = self._reports.version
+        if self._data_of is None or self._data_of[0] != version:
+            self._data_of = (version, self._arrays())
         arrays = self._data_of[1]
         if arrays is None:
             return None
-        X, y, levels, mu_sd = arrays
-        return (X, y, *((levels,) if with_levels else ()), *((mu_sd,) if scale else ()))
+        X, y, levels, trials, mu_sd = arrays
+        return (X, y, *((levels, trials) if with_levels else ()), *((mu_sd,) if scale else ()))
 
-    def _arrays(self, trials: list, levels: list, values: list) -> tuple | None:
-        finite = [self._sign * v for v in values if v is not None]
-        if len(finite) < 2:
+    def _arrays(self) -> tuple | None:
+        trials, levels, values, X = self._reports.table()
+        y = self._sign * values
+        finite = ~np.isnan(y)
+        if finite.sum() < 2:
             return None
-        worst = max(finite)
-        y = np.array([worst if v is None else self._sign * v for v in values])
+        y[~finite] = y[finite].max()
         mu, sd = float(y.mean()), float(y.std() or 1.0)
         y = (y - mu) / sd
-        X = np.vstack([self._reports.trials[t].x for t in trials])
         column = self._reports.resource(levels)
         if column is not None:
             X = np.hstack([X, column[:, None]])
-        return X, y, levels, (mu, sd)
+        return X, y, levels, trials, (mu, sd)
+
+    def _level_column(self, levels: list[float | None]) -> np.ndarray:
+        """The resource column at ``levels`` (None: the highest level held)."""
+        return self._reports.resource(np.array([np.nan if lv is None else lv for lv in levels]))
 
     def _refit(self, n: int, X: np.ndarray, y: np.ndarray, last: Future | None) -> tuple:
         """The fit of refit point ``n`` (run on the fitting thread): the hyperparameters fitted

@@ -6,8 +6,13 @@ last level, so a trial that reports every epoch adds a handful of rows, not one 
 that ends with a value but never reported one with a level (a plain function returning its
 metric) is one row at level None. A failed trial is one row at the last level it reached, valued
 as the worst value the model holds (so the model steers away from where trials crash). The rows
-depend only on what was reported, not on the order of the events, and the order of the trials is
-the order in which each first produced a row.
+depend only on what was reported, not on the order of the events: :meth:`Reports.table` gives
+them by trial id, then level.
+
+The rows live in arrays that grow in place: a report changes its trial's rows only (a row's level
+and value updated, or a row added at the end), so reading every row costs no Python loop over
+the trials, however many the study holds. A trial's rows are never removed: its last row, when
+not the first of its bin, moves up with each report and becomes the first of the next bin.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ class _Trial:
     x: np.ndarray  # the config's encoding
     levels: dict[float | None, float] = field(default_factory=dict)  # level -> last value there
     failed: bool = False
-    kept: list | None = None  # Reports.levels_of(this trial) as of its last change
+    rows: list[int] = field(default_factory=list)  # its rows' indices, by level
 
 
 def bin_of(level: float) -> int:
@@ -36,13 +41,36 @@ def bin_of(level: float) -> int:
     return math.floor(math.log(level) / BIN + 1e-9) if level > 0 else -10**9
 
 
+def kept_levels(trial: _Trial) -> list[float | None]:
+    """The trial's levels that make rows: the first of each base-3 bin, and the last."""
+    numeric = sorted(lv for lv in trial.levels if lv is not None)
+    if not numeric:
+        return [None] if (None in trial.levels or trial.failed) else []
+    kept, seen = [], set()
+    for lv in numeric:
+        b = bin_of(lv)
+        if b not in seen:
+            seen.add(b)
+            kept.append(lv)
+    if kept[-1] != numeric[-1]:
+        kept.append(numeric[-1])
+    return kept
+
+
 class Reports:
-    """Rows (trial, level, value) of every trial's reports."""
+    """Rows (trial, level, value) of every trial's reports, in arrays; ``version`` changes
+    whenever a row does."""
 
     def __init__(self) -> None:
         self.trials: dict[int, _Trial] = {}
         self.first_level: float | None = None  # the resource column is log(level / this)
-        self._rows: tuple | None = None  # rows() as of the last change
+        self.version = 0
+        self._n = 0
+        self._trial = np.zeros(0, dtype=np.int64)
+        self._level = np.zeros(0)  # NaN: no level
+        self._value = np.zeros(0)  # NaN: a failed trial's row (the worst value held)
+        self._x: np.ndarray | None = None
+        self._counts: dict[float, int] = {}  # rows at each numeric level
 
     def report(self, trial_id: int, config: dict, x: np.ndarray, level: float | None,
                value: float | None) -> bool:
@@ -53,87 +81,95 @@ class Reports:
             level = None
         trial = self.trials.setdefault(trial_id, _Trial(config, x))
         trial.levels[level] = float(value)
-        trial.kept = self._rows = None
         if level is not None and self.first_level is None:
             self.first_level = float(level)
+        self._update(trial_id, trial)
         return True
 
     def fail(self, trial_id: int, config: dict, x: np.ndarray) -> None:
         """The trial failed: it counts as the worst value held, at its last level."""
         trial = self.trials.setdefault(trial_id, _Trial(config, x))
-        trial.failed, trial.kept, self._rows = True, None, None
+        trial.failed = True
+        self._update(trial_id, trial)
 
-    def levels_of(self, trial: _Trial) -> list[float | None]:
-        """The trial's levels that make rows: the first of each base-3 bin, and the last
-        (kept with the trial until it changes, so rows() after one report costs one trial)."""
-        if trial.kept is None:
-            trial.kept = self._levels_of(trial)
-        return trial.kept
+    def _update(self, trial_id: int, trial: _Trial) -> None:
+        """Bring the trial's rows to its kept levels: its rows in place, new ones at the end."""
+        kept = kept_levels(trial)  # never fewer than before: a level adds a bin or moves the last
+        for i, lv in enumerate(kept):
+            if i == len(trial.rows):
+                trial.rows.append(self._append(trial_id, trial.x))
+            row = trial.rows[i]
+            self._set_level(row, lv)
+            value = trial.levels.get(lv)
+            self._value[row] = np.nan if value is None else value
+        if trial.failed and trial.rows:
+            self._value[trial.rows[-1]] = np.nan
+        self.version += 1
 
-    @staticmethod
-    def _levels_of(trial: _Trial) -> list[float | None]:
-        numeric = sorted(lv for lv in trial.levels if lv is not None)
-        if not numeric:
-            return [None] if (None in trial.levels or trial.failed) else []
-        kept, seen = [], set()
-        for lv in numeric:
-            b = bin_of(lv)
-            if b not in seen:
-                seen.add(b)
-                kept.append(lv)
-        if kept[-1] != numeric[-1]:
-            kept.append(numeric[-1])
-        return kept
+    def _append(self, trial_id: int, x: np.ndarray) -> int:
+        if self._x is None:
+            self._x = np.zeros((0, len(x)))
+        if self._n == len(self._level):
+            grow = max(64, 2 * self._n)
+            self._trial = np.concatenate([self._trial, np.zeros(grow, dtype=np.int64)])
+            self._level = np.concatenate([self._level, np.full(grow, np.nan)])
+            self._value = np.concatenate([self._value, np.full(grow, np.nan)])
+            self._x = np.vstack([self._x, np.zeros((grow, self._x.shape[1]))])
+        row, self._n = self._n, self._n + 1
+        self._trial[row], self._x[row] = trial_id, x
+        return row
 
-    def rows(self) -> tuple[list[int], list[float | None], list[float | None]]:
-        """(trials, levels, values) of every row; a failed trial's last row has value None."""
-        if self._rows is not None:
-            return self._rows
-        trials, levels, values = [], [], []
-        for tid, trial in self.trials.items():
-            kept = self.levels_of(trial)
-            for lv in kept:
-                trials.append(tid)
-                levels.append(lv)
-                values.append(trial.levels.get(lv))
-            if trial.failed:
-                if kept:
-                    values[-1] = None
-                else:
-                    trials.append(tid)
-                    levels.append(None)
-                    values.append(None)
-        self._rows = (trials, levels, values)
-        return self._rows
+    def _set_level(self, row: int, level: float | None) -> None:
+        old = self._level[row]
+        new = np.nan if level is None else float(level)
+        if old == new:
+            return
+        if not math.isnan(old):
+            self._counts[old] -= 1
+            if not self._counts[old]:
+                del self._counts[old]
+        if not math.isnan(new):
+            self._counts[new] = self._counts.get(new, 0) + 1
+        self._level[row] = new
+
+    def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(trial ids, levels, values, encodings) of every row, new arrays, ordered by trial id
+        and then level, so that they depend on what was reported alone, not on the order the
+        reports came in; a level is NaN where a trial reported none, a value NaN for a failed
+        trial's row."""
+        n = self._n
+        trials, levels = self._trial[:n], self._level[:n]
+        order = np.lexsort((np.nan_to_num(levels, nan=-np.inf), trials))
+        x = self._x[:n][order] if self._x is not None else np.zeros((0, 0))
+        return trials[order], levels[order], self._value[:n][order], x
 
     def __len__(self) -> int:
-        return len(self.rows()[0])
+        return self._n
 
-    def resource(self, levels: list[float | None]) -> np.ndarray | None:
-        """The resource column of ``levels`` (None: the highest level seen), or None when the
+    def held_levels(self) -> list[float]:
+        """The distinct numeric levels of the rows, ascending."""
+        return sorted(self._counts)
+
+    def resource(self, levels: np.ndarray) -> np.ndarray | None:
+        """The resource column of ``levels`` (NaN: the highest level held), or None when the
         rows hold fewer than two distinct levels (there is nothing to model along it)."""
-        numeric = {lv for lv in levels if lv is not None}
-        if len(numeric) < 2 or self.first_level is None:
+        if len(self._counts) < 2 or self.first_level is None:
             return None
-        top = max(numeric)
-        column = np.array([top if lv is None else lv for lv in levels], dtype=float)
+        levels = np.asarray(levels, dtype=float)
+        column = np.where(np.isnan(levels), max(self._counts), levels)
         return np.log(column / self.first_level) / math.log(LEVEL_SPAN)
 
-    def acquisition_level(self, levels: list[float | None], at_least: int) -> float | None:
+    def acquisition_level(self, at_least: int) -> float | None:
         """The highest level at which at least ``at_least`` rows sit (None: no levels, or none
         with that many). Rows sit at the first level of each bin, so under ASHA these are the
         rung levels; a running trial's last level, between rungs, rarely counts."""
-        counts: dict[float, int] = {}
-        for lv in levels:
-            if lv is not None:
-                counts[lv] = counts.get(lv, 0) + 1
-        full = [lv for lv, n in counts.items() if n >= at_least]
+        full = [lv for lv, n in self._counts.items() if n >= at_least]
         return max(full) if full else None
 
-    def next_level(self, trial_id: int, levels: list[float | None]) -> float | None:
+    def next_level(self, trial_id: int) -> float | None:
         """The level a pending trial reports next: the smallest level held above its last one,
         the lowest level held when it reported none yet, its own last when none is above."""
-        numeric = sorted({lv for lv in levels if lv is not None})
+        numeric = self.held_levels()
         if not numeric:
             return None
         trial = self.trials.get(trial_id)
