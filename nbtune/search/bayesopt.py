@@ -37,7 +37,6 @@ depend on the events and the seed alone, and a resumed study whose replay repeat
 """
 from __future__ import annotations
 
-import warnings
 from concurrent.futures import Future
 from typing import Any
 
@@ -50,7 +49,7 @@ from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
 from . import gp  # fitter, maximise_likelihood: looked up at each use (a test slows them)
 from .encoding import Encoding
-from .gp import FIT_EVERY_UNTIL, refit_point, regressor, subsample
+from .gp import FIT_EVERY_UNTIL, Posterior, refit_point, subsample
 from .reports import Reports
 
 COMPLETED, FAILED = "completed", "failed"
@@ -204,11 +203,9 @@ class BayesOptSearcher(Searcher):
                 fantasies = np.hstack([fantasies, self._level_column(nxt)[:, None]])
             X = np.vstack([X, fantasies])
             y = np.concatenate([y, np.full(len(fantasies), y.max())])
-        model = regressor(kernel)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
             try:
-                model.fit(X, y)
+                model = Posterior(kernel, X, y)
             except np.linalg.LinAlgError:  # a kernel matrix not positive definite: no model
                 return self._random(rng)
             free = self.unused_allowed()
@@ -220,7 +217,7 @@ class BayesOptSearcher(Searcher):
             if X.shape[1] > self.encoding.width:
                 column = self._level_column([at])[0]
                 candidates = np.hstack([candidates, np.full((len(candidates), 1), column)])
-            mean, std = model.predict(candidates, return_std=True)
+            mean, std = model.mean_std(candidates)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
         for i in np.argsort(-score, kind="stable"):
             config = self.allowed[free[i]] if free else self.space.from_unit(units[i])
@@ -241,11 +238,9 @@ class BayesOptSearcher(Searcher):
                 return None
             X, y, scale = data
             keep = subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
-            model = regressor(self._kernel(X.shape[1]))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
                 try:
-                    model.fit(X[keep], y[keep])
+                    model = Posterior(self._kernel(X.shape[1]), X[keep], y[keep])
                 except np.linalg.LinAlgError:  # no model to predict with: the ranks decide
                     return None
             self._posterior = (version, model, X.shape[1], scale)
@@ -254,9 +249,8 @@ class BayesOptSearcher(Searcher):
         if width > self.encoding.width:
             column = self._level_column([level])[0]
             X = np.hstack([X, np.full((len(X), 1), column)])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return self._sign * (model.predict(X) * sd + mu)
+        with np.errstate(all="ignore"):
+            return self._sign * (model.mean(X) * sd + mu)
 
     @property
     def _sign(self) -> float:

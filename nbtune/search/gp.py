@@ -6,7 +6,10 @@
 - :func:`maximise_likelihood`: the hyperparameters of largest marginal likelihood from a start,
   by scipy's L-BFGS-B (as scikit-learn's regressor fits them, without its warnings);
 - :func:`fitter`: the one thread every fit of this process runs on, in order;
-- :func:`regressor`: scikit-learn's ``GaussianProcessRegressor`` with a fixed kernel.
+- :func:`regressor`: scikit-learn's ``GaussianProcessRegressor`` with a fixed kernel (what the
+  likelihood is maximised on);
+- :class:`Posterior`: the GP conditioned on the rows with a fitted kernel, for suggestions and
+  predictions (the regressor's fit and predict, without the likelihood its fit computes).
 """
 from __future__ import annotations
 
@@ -76,3 +79,35 @@ def regressor(kernel: Any) -> Any:
     from sklearn.gaussian_process import GaussianProcessRegressor
 
     return GaussianProcessRegressor(kernel=kernel, optimizer=None, normalize_y=False)
+
+
+class Posterior:
+    """The GP with ``kernel`` conditioned on (X, y): the computation of
+    ``regressor(kernel).fit(X, y)`` and its ``predict``, without the log marginal likelihood
+    that the regressor's fit also computes (a second kernel matrix and Cholesky factor, a tenth
+    of a suggestion, that nothing here reads) and its input checks. Raises numpy's
+    ``LinAlgError`` when the kernel matrix is not positive definite."""
+
+    JITTER = 1e-10  # added to the diagonal, as the regressor's ``alpha``
+
+    def __init__(self, kernel: Any, X: np.ndarray, y: np.ndarray) -> None:
+        from scipy.linalg import cho_solve, cholesky
+
+        K = kernel(X)
+        K[np.diag_indices_from(K)] += self.JITTER
+        self.kernel, self.X = kernel, X
+        self.L = cholesky(K, lower=True, check_finite=False)
+        self.weights = cho_solve((self.L, True), y, check_finite=False)
+
+    def mean(self, C: np.ndarray) -> np.ndarray:
+        """The posterior mean at the rows of ``C``."""
+        return self.kernel(C, self.X) @ self.weights
+
+    def mean_std(self, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean and standard deviation at the rows of ``C``."""
+        from scipy.linalg import solve_triangular
+
+        K = self.kernel(C, self.X)
+        V = solve_triangular(self.L, K.T, lower=True, check_finite=False)
+        var = self.kernel.diag(C) - np.einsum("ij,ij->j", V, V)
+        return K @ self.weights, np.sqrt(np.maximum(var, 0.0))
