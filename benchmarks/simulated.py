@@ -75,7 +75,8 @@ def methods(max_t: int) -> dict[str, dict]:
 
 
 def models(max_t: int) -> dict[str, dict]:
-    """The model-based methods: bayesopt with FIFO and with ASHA (stopping), its joint model over
+    """The model-based methods: bayesopt with FIFO and with ASHA (stopping; and promotion, as
+    MOBSTER's pause-and-resume variant), its joint model over
     (config, level) a Matern (the default) or MOBSTER's exponential decay; with ASHA judging
     by the model's prediction of max_t as well as by rank ("judge model"); and with
     asynchronous Hyperband's brackets (a hedge where early ranks mislead). And kde's variants:
@@ -88,6 +89,7 @@ def models(max_t: int) -> dict[str, dict]:
     bo = {"searcher": "bayesopt", "max_workers": 32}
     return {"bayesopt (fifo)": {**bo, "scheduler": None},
             "bayesopt+asha": {**bo, "scheduler": "asha"},
+            "bayesopt+asha promotion": {**bo, "scheduler": "asha", "type": "promotion"},
             **{f"bayesopt+asha ({k})": {**bo, "scheduler": "asha",
                                         "searcher_options": {"resource_kernel": k}}
                for k in ("exp-decay-sum", "exp-decay")},

@@ -434,3 +434,24 @@ def test_a_kernel_fit_that_fails_numerically_keeps_the_last_kernel_and_the_study
     s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2)
     run_asha_like(s, 6)
     assert repr(s._fit[1]) == repr(s._prior(s._fit[0][2]))  # never fitted: the prior
+
+
+@pytest.mark.parametrize("joint", ["matern", "exp-decay-sum"])
+def test_the_posterior_is_scikit_learns_regressor_without_its_likelihood(joint):
+    """gp.Posterior conditions the GP as GaussianProcessRegressor(optimizer=None) does and
+    predicts the same means and deviations; a kernel matrix that is not positive definite
+    raises numpy's LinAlgError, which the searcher turns into a random suggestion."""
+    from nbtune.search.gp import Posterior, regressor
+    from nbtune.search.kernels import prior_kernel
+
+    rng = np.random.default_rng(0)
+    X, y, C = rng.random((120, 5)), rng.normal(size=120), rng.random((300, 5))
+    kernel = prior_kernel(5, joint, levels=True)
+    mean, std = regressor(kernel).fit(X, y).predict(C, return_std=True)
+    posterior = Posterior(kernel, X, y)
+    assert np.allclose(posterior.mean_std(C), (mean, std), rtol=0, atol=1e-12)
+    assert np.allclose(posterior.mean(C), mean, rtol=0, atol=1e-12)
+    from sklearn.gaussian_process.kernels import ConstantKernel
+
+    with pytest.raises(np.linalg.LinAlgError):
+        Posterior(ConstantKernel(-1.0, "fixed") * kernel, X, y)
