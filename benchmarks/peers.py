@@ -11,7 +11,8 @@ Methods:
   ``nbtune-random`` (full training), ``nbtune-asha`` (stopping), ``nbtune-asha-promotion`` (the
   model kept as checkpoint), and ASHA (stopping) with ``searcher="bayesopt"``, ``"kde"`` (BOHB's
   model) and ``"optuna"`` (Optuna's TPE through nbtune's adapter): ``nbtune-bayesopt``,
-  ``nbtune-kde``, ``nbtune-optuna``; ``nbtune-kde-depth`` is kde ranking every trial by the
+  ``nbtune-kde``, ``nbtune-optuna``; ``nbtune-bayesopt-promotion`` is bayesopt under the
+  promotion type (MOBSTER's pause-and-resume); ``nbtune-kde-depth`` is kde ranking every trial by the
   rung it reached (``ranking="depth"``). ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -65,6 +66,7 @@ NBTUNE = {
     "nbtune-asha": dict(scheduler="asha"),
     "nbtune-asha-promotion": dict(scheduler="asha", type="promotion"),
     "nbtune-bayesopt": dict(scheduler="asha", searcher="bayesopt"),
+    "nbtune-bayesopt-promotion": dict(scheduler="asha", type="promotion", searcher="bayesopt"),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
