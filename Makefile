@@ -108,8 +108,8 @@ peers-env: $(PEERS)/.installed
 test-peers: peers-env
 	$(PEERS)/bin/python -m pytest -q tests/test_optuna_adapter.py
 
-# nbtune beside Optuna and Syne Tune on real tasks (benchmarks/peers.py; 10 methods x 3 tasks x 3
-# seeds x 120 s: about 3 hours). ARGS narrows it: make bench-peers ARGS="--budget 30 --seeds 0"
+# nbtune beside Optuna and Syne Tune on real tasks (benchmarks/peers.py; 12 methods x 3 tasks x 3
+# seeds x 120 s: about 3 h 50 min). ARGS narrows it: make bench-peers ARGS="--budget 30 --seeds 0"
 .PHONY: bench-peers
 bench-peers: peers-env
 	nice -n 19 $(PEERS)/bin/python benchmarks/peers.py $(ARGS)

@@ -12,8 +12,10 @@ Methods:
   model kept as checkpoint), and ASHA (stopping) with ``searcher="bayesopt"``, ``"kde"`` (BOHB's
   model) and ``"optuna"`` (Optuna's TPE through nbtune's adapter): ``nbtune-bayesopt``,
   ``nbtune-kde``, ``nbtune-optuna``; ``nbtune-bayesopt-promotion`` is bayesopt under the
-  promotion type (MOBSTER's pause-and-resume); ``nbtune-kde-depth`` is kde ranking every trial by the
-  rung it reached (``ranking="depth"``). ASHA: grace 1, eta 3, max_t the task's levels.
+  promotion type (MOBSTER's pause-and-resume), ``nbtune-bayesopt-hyperband`` under asynchronous
+  Hyperband (ASHA with a bracket per rung level, a hedge like Optuna's Hyperband pruner's);
+  ``nbtune-kde-depth`` is kde ranking every trial by the rung it reached (``ranking="depth"``).
+  ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
   (peers_optuna.py).
@@ -51,6 +53,7 @@ from distributed import Client
 
 import nbtune
 from nbtune.run.cluster import local_cluster
+from nbtune.schedule import rung_levels
 
 import peers_optuna
 import peers_syne
@@ -67,6 +70,7 @@ NBTUNE = {
     "nbtune-asha-promotion": dict(scheduler="asha", type="promotion"),
     "nbtune-bayesopt": dict(scheduler="asha", searcher="bayesopt"),
     "nbtune-bayesopt-promotion": dict(scheduler="asha", type="promotion", searcher="bayesopt"),
+    "nbtune-bayesopt-hyperband": dict(scheduler="asha", searcher="bayesopt", brackets="all"),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -142,6 +146,8 @@ def run_nbtune(client: Client, method: str, task: str, data: dict, seed: int, bu
     options = dict(NBTUNE[method])
     if "scheduler" in options:
         options.update(max_t=peers_tasks.MAX_T[task], grace_period=1, reduction_factor=3)
+        if options.get("brackets") == "all":  # asynchronous Hyperband: a bracket per rung level
+            options["brackets"] = len(rung_levels(options["max_t"], 1, 3))
     log = Log()
     t0 = time.time()
     nbtune.tune(nbtune.with_parameters(nbtune_trial, task=task, data=data), SPACES[task],
