@@ -147,7 +147,8 @@ def run_nbtune(client: Client, method: str, task: str, data: dict, seed: int, bu
     if "scheduler" in options:
         options.update(max_t=peers_tasks.MAX_T[task], grace_period=1, reduction_factor=3)
         if options.get("brackets") == "all":  # asynchronous Hyperband: a bracket per rung level
-            options["brackets"] = len(rung_levels(options["max_t"], 1, 3))
+            options["brackets"] = len(rung_levels(options["max_t"], options["grace_period"],
+                                                  options["reduction_factor"]))
     log = Log()
     t0 = time.time()
     nbtune.tune(nbtune.with_parameters(nbtune_trial, task=task, data=data), SPACES[task],
