@@ -455,3 +455,59 @@ def test_the_posterior_is_scikit_learns_regressor_without_its_likelihood(joint):
 
     with pytest.raises(np.linalg.LinAlgError):
         Posterior(ConstantKernel(-1.0, "fixed") * kernel, X, y)
+
+
+def test_the_default_kernels_likelihood_and_gradient_are_scikit_learns():
+    """matern.py computes the default kernel's log marginal likelihood and its gradient without
+    scikit-learn's (n, n, d) tensors: the same values, at any hyperparameters; the joint
+    kernels of kernels.py are left to scikit-learn."""
+    from nbtune.search.gp import regressor
+    from nbtune.search.kernels import prior_kernel
+    from nbtune.search.matern import Matern52, covariance, objective
+
+    rng = np.random.default_rng(3)
+    X = rng.random((90, 6))
+    y = np.sin(4 * X[:, 0]) + X[:, 1] ** 2 + 0.1 * rng.normal(size=90)
+    kernel = prior_kernel(6, "matern", levels=True)
+    gp = regressor(kernel).fit(X, y)
+    ours = objective(kernel, X, y)
+    for _ in range(5):
+        theta = kernel.theta + rng.normal(0.0, 1.0, len(kernel.theta))
+        lml, grad = gp.log_marginal_likelihood(theta, eval_gradient=True, clone_kernel=False)
+        mine, my_grad = ours(theta)
+        assert mine == pytest.approx(lml, rel=1e-12)
+        np.testing.assert_allclose(my_grad, grad, rtol=1e-9, atol=1e-9)
+    C = rng.random((40, 6))
+    fast = covariance(kernel)
+    assert isinstance(fast, Matern52)
+    np.testing.assert_allclose(fast(X), kernel(X), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(fast(C, X), kernel(C, X), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(fast.diag(C), kernel.diag(C), rtol=0, atol=1e-13)
+    for joint in ("exp-decay-sum", "exp-decay"):
+        other = prior_kernel(6, joint, levels=True)
+        assert covariance(other) is other and objective(other, X, y) is None
+    assert objective(prior_kernel(5, "matern"), X, y) is None  # a length scale per column
+
+
+def test_the_kernel_fit_finds_scikit_learns_optimum_and_refuses_a_hopeless_start():
+    """gp.maximise_likelihood, on the default kernel through matern.py, ends where
+    GaussianProcessRegressor's own optimiser ends from the same start; a start whose kernel
+    matrix has no Cholesky factor raises numpy's LinAlgError (the searcher drops it)."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel
+
+    from nbtune.search.gp import maximise_likelihood
+    from nbtune.search.kernels import prior_kernel
+
+    rng = np.random.default_rng(4)
+    X = rng.random((100, 4))
+    y = np.cos(3 * X[:, 0]) - X[:, 2] + 0.05 * rng.normal(size=100)
+    y = (y - y.mean()) / y.std()
+    start = prior_kernel(4, "matern", levels=True)
+    lml, kernel = maximise_likelihood(start, X, y)
+    theirs = GaussianProcessRegressor(kernel=start, n_restarts_optimizer=0).fit(X, y)
+    assert lml == pytest.approx(theirs.log_marginal_likelihood_value_, abs=1e-4)
+    np.testing.assert_allclose(kernel.theta, theirs.kernel_.theta, atol=1e-3)
+    X[0, 0] = np.nan  # a kernel matrix with NaNs: no Cholesky factor, as with one not PD
+    with pytest.raises(np.linalg.LinAlgError):
+        maximise_likelihood(start, X, y)
