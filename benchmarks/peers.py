@@ -13,7 +13,10 @@ Methods:
   model) and ``"optuna"`` (Optuna's TPE through nbtune's adapter): ``nbtune-bayesopt``,
   ``nbtune-kde``, ``nbtune-optuna``; ``nbtune-bayesopt-promotion`` is bayesopt under the
   promotion type (MOBSTER's pause-and-resume), ``nbtune-bayesopt-hyperband`` under asynchronous
-  Hyperband (ASHA with a bracket per rung level, a hedge like Optuna's Hyperband pruner's);
+  Hyperband (ASHA with a bracket per rung level, a hedge like Optuna's Hyperband pruner's;
+  ``nbtune-bayesopt-hyperband-own-rungs`` with each bracket ranking its own trials, as Optuna's
+  does), ``nbtune-bayesopt-judge`` with ``judge="model"`` (the model's prediction at max_t can
+  keep a trial its rank would stop; these two run only when ``--methods`` names them);
   ``nbtune-kde-depth`` is kde ranking every trial by the rung it reached (``ranking="depth"``).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
@@ -71,6 +74,9 @@ NBTUNE = {
     "nbtune-bayesopt": dict(scheduler="asha", searcher="bayesopt"),
     "nbtune-bayesopt-promotion": dict(scheduler="asha", type="promotion", searcher="bayesopt"),
     "nbtune-bayesopt-hyperband": dict(scheduler="asha", searcher="bayesopt", brackets="all"),
+    "nbtune-bayesopt-hyperband-own-rungs": dict(scheduler="asha", searcher="bayesopt",
+                                                brackets="all", rung_system_per_bracket=True),
+    "nbtune-bayesopt-judge": dict(scheduler="asha", searcher="bayesopt", judge="model"),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -78,6 +84,8 @@ NBTUNE = {
 }
 PEERS = ["optuna-tpe-hb", "syne-asha", "syne-bohb"]
 METHODS = [*NBTUNE, *PEERS]
+# variants for one question each, run by name (--methods), not in the default run
+BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:
@@ -236,7 +244,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tasks", default="sgd-mlp,sgd-mlp-heldout,hgb")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods",
+                        default=",".join(m for m in METHODS if m not in BY_NAME_ONLY))
     parser.add_argument("--save", help="append each study to this JSON-lines file; skip those "
                         "it holds")
     args = parser.parse_args()

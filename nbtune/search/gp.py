@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .matern import JITTER, covariance, objective
+
 FIT_EVERY_UNTIL = 20  # observations up to which the hyperparameters are fitted after each one
 
 _FITTER: list[ThreadPoolExecutor] = []
@@ -63,8 +65,6 @@ def maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray) -> tuple[float
     Raises numpy's ``LinAlgError`` when the start's kernel matrix is not positive definite."""
     from scipy.optimize import minimize
 
-    from .matern import objective
-
     with np.errstate(all="ignore"):  # thread-local, unlike the warning filters
         likelihood = objective(start, X, y)
         if likelihood is None:
@@ -100,16 +100,12 @@ class Posterior:
     computed directly (``matern.covariance``), and the triangular solve by BLAS in place.
     Raises numpy's ``LinAlgError`` when the kernel matrix is not positive definite."""
 
-    JITTER = 1e-10  # added to the diagonal, as the regressor's ``alpha``
-
     def __init__(self, kernel: Any, X: np.ndarray, y: np.ndarray) -> None:
         from scipy.linalg import cho_solve, cholesky
 
-        from .matern import covariance
-
         self.kernel, self.X = covariance(kernel), X
         K = self.kernel(X)
-        K[np.diag_indices_from(K)] += self.JITTER
+        K[np.diag_indices_from(K)] += JITTER
         self.L = np.asfortranarray(cholesky(K, lower=True, check_finite=False))
         self.weights = cho_solve((self.L, True), y, check_finite=False)
 
