@@ -13,11 +13,13 @@ Methods:
   model) and ``"optuna"`` (Optuna's TPE through nbtune's adapter): ``nbtune-bayesopt``,
   ``nbtune-kde``, ``nbtune-optuna``; ``nbtune-bayesopt-promotion`` is bayesopt under the
   promotion type (MOBSTER's pause-and-resume), ``nbtune-bayesopt-hyperband`` under asynchronous
-  Hyperband (ASHA with a bracket per rung level, a hedge like Optuna's Hyperband pruner's;
-  ``nbtune-bayesopt-hyperband-own-rungs`` with each bracket ranking its own trials, as Optuna's
-  does), ``nbtune-bayesopt-judge`` with ``judge="model"`` (the model's prediction at max_t can
-  keep a trial its rank would stop; these two run only when ``--methods`` names them);
+  Hyperband (ASHA with a bracket per rung level, a hedge like Optuna's Hyperband pruner's);
   ``nbtune-kde-depth`` is kde ranking every trial by the rung it reached (``ranking="depth"``).
+  Run only when ``--methods`` names them (``BY_NAME_ONLY``), variants for one question each:
+  ``nbtune-bayesopt-hyperband-own-rungs`` (each bracket ranks its own trials, as Optuna's
+  pruner does), ``nbtune-bayesopt-judge`` (``judge="model"``: the model's prediction at max_t
+  can keep a trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions
+  random, BOHB's share).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -77,6 +79,8 @@ NBTUNE = {
     "nbtune-bayesopt-hyperband-own-rungs": dict(scheduler="asha", searcher="bayesopt",
                                                 brackets="all", rung_system_per_bracket=True),
     "nbtune-bayesopt-judge": dict(scheduler="asha", searcher="bayesopt", judge="model"),
+    "nbtune-bayesopt-hedged": dict(scheduler="asha", searcher="bayesopt",
+                                   searcher_options={"random_fraction": 1 / 3}),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -85,7 +89,8 @@ NBTUNE = {
 PEERS = ["optuna-tpe-hb", "syne-asha", "syne-bohb"]
 METHODS = [*NBTUNE, *PEERS]
 # variants for one question each, run by name (--methods), not in the default run
-BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge"}
+BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
+                "nbtune-bayesopt-hedged"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:

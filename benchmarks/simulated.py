@@ -78,7 +78,8 @@ def models(max_t: int) -> dict[str, dict]:
     """The model-based methods: bayesopt with FIFO and with ASHA (stopping; and promotion, as
     MOBSTER's pause-and-resume variant), its joint model over
     (config, level) a Matern (the default) or MOBSTER's exponential decay; with ASHA judging
-    by the model's prediction of max_t as well as by rank ("judge model"); and with
+    by the model's prediction of max_t as well as by rank ("judge model"); with a third of its
+    suggestions random (BOHB's share, a hedge against a model that settles too soon); and with
     asynchronous Hyperband's brackets (a hedge where early ranks mislead). And kde's variants:
     its model over every trial ranked by the rung it reached ("depth", as Optuna's TPE ranks
     pruned trials) rather than at one level, and under asynchronous Hyperband's brackets.
@@ -94,6 +95,8 @@ def models(max_t: int) -> dict[str, dict]:
                                         "searcher_options": {"resource_kernel": k}}
                for k in ("exp-decay-sum", "exp-decay")},
             "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
+            "bayesopt+asha (a third random)": {**bo, "scheduler": "asha",
+                                               "searcher_options": {"random_fraction": 1 / 3}},
             "bayesopt+hyperband": {**bo, "scheduler": "asha",
                                    "brackets": len(rung_levels(max_t))},
             "kde+asha (depth)": {"searcher": "kde", "scheduler": "asha",
