@@ -494,7 +494,6 @@ def test_the_kernel_fit_finds_scikit_learns_optimum_and_refuses_a_hopeless_start
     GaussianProcessRegressor's own optimiser ends from the same start; a start whose kernel
     matrix has no Cholesky factor raises numpy's LinAlgError (the searcher drops it)."""
     from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel
 
     from nbtune.search.gp import maximise_likelihood
     from nbtune.search.kernels import prior_kernel

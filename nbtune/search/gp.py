@@ -73,8 +73,6 @@ def maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray) -> tuple[float
 
             def likelihood(theta: np.ndarray) -> tuple[float, np.ndarray]:
                 return gp.log_marginal_likelihood(theta, eval_gradient=True, clone_kernel=False)
-        elif not np.isfinite(likelihood(start.theta)[0]):
-            raise np.linalg.LinAlgError("the start's kernel matrix is not positive definite")
 
         def negative(theta: np.ndarray) -> tuple[float, np.ndarray]:
             lml, grad = likelihood(theta)
@@ -82,6 +80,8 @@ def maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray) -> tuple[float
 
         result = minimize(negative, start.theta, method="L-BFGS-B", jac=True,
                           bounds=start.bounds)
+    if not np.isfinite(result.fun):  # no Cholesky factor at the start: a zero gradient there
+        raise np.linalg.LinAlgError("the start's kernel matrix is not positive definite")
     return -float(result.fun), start.clone_with_theta(result.x)
 
 

@@ -40,6 +40,7 @@ class Matern52:
 
         a = A / self.scales
         r = squareform(pdist(a)) if B is None else cdist(a, B / self.scales)
+        r *= ROOT5
         K = _matern52(r, self.c)
         if B is None:
             K[np.diag_indices_from(K)] += self.noise
@@ -49,16 +50,16 @@ class Matern52:
         return np.full(len(A), self.c + self.noise)
 
 
-def _matern52(r: np.ndarray, c: float) -> np.ndarray:
-    """``c * (1 + s + s**2 / 3) * exp(-s)`` with ``s = sqrt(5) r``, written over ``r``."""
-    r *= ROOT5
-    K = r * r
+def _matern52(s: np.ndarray, c: float) -> np.ndarray:
+    """``c * (1 + s + s**2 / 3) * exp(-s)`` for ``s = sqrt(5) * distance``; ``s`` is
+    overwritten with ``exp(-s)`` (the likelihood's gradient reads it)."""
+    K = s * s
     K /= 3.0
-    K += r
+    K += s
     K += 1.0
-    np.negative(r, out=r)
-    np.exp(r, out=r)
-    K *= r
+    np.negative(s, out=s)
+    np.exp(s, out=s)
+    K *= s
     K *= c
     return K
 
@@ -110,8 +111,8 @@ def value_and_gradient(theta: np.ndarray, X: np.ndarray,
     c, scales, noise = math.exp(theta[0]), np.exp(theta[1:1 + d]), math.exp(theta[-1])
     Xs = X / scales
     r = ROOT5 * squareform(pdist(Xs))
-    decay = np.exp(-r)
-    signal = c * (1.0 + r + r * r / 3.0) * decay  # c * Matern52, also d K / d log c
+    decay = r.copy()
+    signal = _matern52(decay, c)  # c * Matern52, also d K / d log c; decay is now exp(-r)
     K = signal.copy()
     K[np.diag_indices_from(K)] += noise + JITTER
     try:
