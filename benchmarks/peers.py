@@ -19,7 +19,8 @@ Methods:
   ``nbtune-bayesopt-hyperband-own-rungs`` (each bracket ranks its own trials, as Optuna's
   pruner does), ``nbtune-bayesopt-judge`` (``judge="model"``: the model's prediction at max_t
   can keep a trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions
-  random, BOHB's share).
+  random, BOHB's share), ``nbtune-bayesopt-stalled-hedge`` (that third only while the best value
+  has stalled, ``random_when="stalled"``).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -81,6 +82,9 @@ NBTUNE = {
     "nbtune-bayesopt-judge": dict(scheduler="asha", searcher="bayesopt", judge="model"),
     "nbtune-bayesopt-hedged": dict(scheduler="asha", searcher="bayesopt",
                                    searcher_options={"random_fraction": 1 / 3}),
+    "nbtune-bayesopt-stalled-hedge": dict(scheduler="asha", searcher="bayesopt",
+                                          searcher_options={"random_fraction": 1 / 3,
+                                                            "random_when": "stalled"}),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -90,7 +94,7 @@ PEERS = ["optuna-tpe-hb", "syne-asha", "syne-bohb"]
 METHODS = [*NBTUNE, *PEERS]
 # variants for one question each, run by name (--methods), not in the default run
 BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
-                "nbtune-bayesopt-hedged"}
+                "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:

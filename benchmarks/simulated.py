@@ -97,6 +97,9 @@ def models(max_t: int) -> dict[str, dict]:
             "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
             "bayesopt+asha (a third random)": {**bo, "scheduler": "asha",
                                                "searcher_options": {"random_fraction": 1 / 3}},
+            "bayesopt+asha (a third random while stalled)": {
+                **bo, "scheduler": "asha",
+                "searcher_options": {"random_fraction": 1 / 3, "random_when": "stalled"}},
             "bayesopt+hyperband": {**bo, "scheduler": "asha",
                                    "brackets": len(rung_levels(max_t))},
             "kde+asha (depth)": {"searcher": "kde", "scheduler": "asha",

@@ -297,6 +297,44 @@ def test_random_fraction_hedges_and_is_checked():
     assert BayesOptSearcher(SMOOTH, random_fraction=0.25).options["random_fraction"] == 0.25
 
 
+def test_a_stalled_hedge_is_random_only_while_the_best_has_not_improved():
+    """random_when="stalled": no random suggestion while every trial improves on the best; once
+    the best has held for as many trials as it took to find it (and 2 * n_initial), the
+    random_fraction applies; a new best ends the stall."""
+    with pytest.raises(ValueError, match=r"^unknown random_when 'sometimes'; known: 'always', 'stalled'"):
+        make_searcher("bayesopt", SMOOTH, random_when="sometimes")
+
+    def run(fraction, value, n=10):
+        s = BayesOptSearcher(SMOOTH, seed=4, n_initial=2, random_fraction=fraction,
+                             random_when="stalled")
+        configs, stalls = [], []
+        for i in range(n):
+            stalls.append(s.stalled)
+            config = s.suggest(i)
+            s.on_trial_start(i, config)
+            s.on_report(i, config, 1, value(i, config))
+            s.on_trial_end(i, config, "completed", value(i, config))
+            configs.append(config)
+        return s, configs, stalls
+
+    # each trial better than the last: never stalled, so the hedge never draws
+    improving = lambda i, c: bowl(c) - i  # noqa: E731
+    s, hedged, stalls = run(1.0, improving)
+    assert not any(stalls) and not s.stalled
+    assert hedged == run(0.0, improving)[1]
+    # the first value never beaten: stalled from the 6th trial on (5 started since, > 2 * 2)
+    flat_a = lambda i, c: 0.0 if i == 0 else 1.0 + bowl(c)  # noqa: E731
+    flat_b = lambda i, c: 0.0 if i == 0 else 3.0 - bowl(c)  # noqa: E731
+    s, a, stalls = run(1.0, flat_a)
+    assert stalls == [False] * 6 + [True] * 4
+    b = run(1.0, flat_b)[1]
+    assert a[:6] != b[:6] and a[6:] == b[6:]  # the model's picks, then random ones
+    assert run(0.0, flat_a)[1][6:] != run(0.0, flat_b)[1][6:]
+    s.on_report(10, a[0], 1, -1.0)  # a new best
+    assert not s.stalled
+    assert s.options["random_when"] == "stalled"
+
+
 def test_predict_gives_the_posterior_mean_in_the_metrics_units_and_none_before_n_initial():
     searcher = BayesOptSearcher(SMOOTH, seed=0, mode="max", n_initial=5)
     assert searcher.predict([{"x": 0.3, "y": 0.7}], None) is None  # a model without data

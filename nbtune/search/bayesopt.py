@@ -15,7 +15,10 @@ pending (running or queued) enter each suggestion as fantasies at the worst valu
 level they report next (a constant liar), and an exact config already tried or pending is never
 suggested again, so two free workers never get the same point. Fantasies live only inside one
 suggestion. ``random_fraction`` of the suggestions (none by default) are random: a hedge where a
-low level misleads.
+low level misleads. With ``random_when="stalled"`` the hedge holds only while the search is
+stalled: while more trials have started since the best value last improved than before it, and
+at least ``2 * n_initial`` (the rule counts events, so it keeps suggestions deterministic); a
+model that is still finding better configs is left to exploit them.
 
 Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted
 (marginal likelihood, scipy's L-BFGS-B; gp.py) on at most 128 rows (the best half and a seeded
@@ -58,6 +61,7 @@ N_LOCAL = 5, 60, 0.05  # best observations perturbed, perturbations of each, the
 MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
 JOINT_KERNELS = ("matern", "exp-decay-sum", "exp-decay")  # over (config, level): kernels.py
+RANDOM_WHEN = ("always", "stalled")  # when random_fraction of the suggestions are random
 
 
 class BayesOptSearcher(Searcher):
@@ -68,16 +72,19 @@ class BayesOptSearcher(Searcher):
     (confidence bound, ``kappa`` deviations) or ``"poi"`` (probability of improvement, ``xi``).
     Over resource levels the kernel is ``resource_kernel``: ``"matern"`` (the default: the level
     one more dimension), ``"exp-decay-sum"`` or ``"exp-decay"`` (MOBSTER's decaying learning
-    curves)."""
+    curves). ``random_fraction`` of the suggestions are random, ``random_when`` ``"always"`` or
+    only while ``"stalled"`` (the best value not improved for as many trials as it took to
+    find it, and at least ``2 * n_initial``)."""
 
     name = "bayesopt"
-    added_options = {"resource_kernel": "matern"}
+    added_options = {"resource_kernel": "matern", "random_when": "always"}
 
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
                  n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
-                 random_fraction: float = 0.0, resource_kernel: str = "matern") -> None:
+                 random_fraction: float = 0.0, resource_kernel: str = "matern",
+                 random_when: str = "always") -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
@@ -89,6 +96,7 @@ class BayesOptSearcher(Searcher):
         self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0,
                                             (True, True), "a number in [0, 1]")
         self.resource_kernel = one_of("resource_kernel", resource_kernel, JOINT_KERNELS)
+        self.random_when = one_of("random_when", random_when, RANDOM_WHEN)
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -106,6 +114,9 @@ class BayesOptSearcher(Searcher):
         self._fit: tuple[tuple, Any] | None = None  # the fit suggestions use now
         self._posterior: tuple | None = None  # (rows' version, GP, width, scale) for predict()
         self._data_of: tuple | None = None  # (rows' version, _data's arrays for them)
+        self._started: set[int] = set()  # trials sent to run, each counted once
+        # the best signed value reported, and how many trials had started when it was
+        self._best: tuple[float, int] = (np.inf, 0)
 
     def _x(self, config: dict) -> np.ndarray:
         key = _key(config)
@@ -118,12 +129,14 @@ class BayesOptSearcher(Searcher):
         """The trial is pending: later suggestions keep away from it."""
         self._pending[trial_id] = (config, None)
         self._tried.add(_key(config))
+        self._started.add(trial_id)
 
     def on_report(self, trial_id: int, config: dict, level: float | None,
                   value: float | None) -> None:
         """Every report with a value is data: the model spans (config, resource level)."""
         if trial_id in self._pending:
             self._pending[trial_id] = (config, level)
+        self._improved(value)
         if self._reports.report(trial_id, config, self._x(config), level, value):
             self._changed()
 
@@ -138,8 +151,21 @@ class BayesOptSearcher(Searcher):
             self._reports.fail(trial_id, config, self._x(config))
             self._changed()
         elif state == COMPLETED and (held is None or not held.levels):
+            self._improved(value)
             if self._reports.report(trial_id, config, self._x(config), None, value):
                 self._changed()
+
+    def _improved(self, value: float | None) -> None:
+        """Note when the best value last improved, in trials started by then."""
+        if value is not None and self._sign * value < self._best[0]:  # False for NaN
+            self._best = (self._sign * value, len(self._started))
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the best value has not improved for as many trials as it took to find it,
+        and for at least ``2 * n_initial``: ``random_when="stalled"`` hedges only then."""
+        since = len(self._started) - self._best[1]
+        return since > max(2 * self.n_initial, self._best[1])
 
     def _changed(self) -> None:
         """Count an event; at each refit point fit the kernel's hyperparameters on the data
@@ -156,11 +182,11 @@ class BayesOptSearcher(Searcher):
     @property
     def options(self) -> dict[str, Any]:
         """acquisition, kappa, xi, n_initial, max_points, refit_every, random_fraction,
-        resource_kernel: stored with the study."""
+        random_when, resource_kernel: stored with the study."""
         return {"acquisition": self.acquisition, "kappa": self.kappa, "xi": self.xi,
                 "n_initial": self.n_initial, "max_points": self.max_points,
                 "refit_every": self.refit_every, "random_fraction": self.random_fraction,
-                "resource_kernel": self.resource_kernel}
+                "random_when": self.random_when, "resource_kernel": self.resource_kernel}
 
     @property
     def observations(self) -> int:
@@ -181,7 +207,8 @@ class BayesOptSearcher(Searcher):
         # trials (a warm start): a study's own trials can only hold fewer
         initial = index < len(self.points_to_evaluate) + self.n_initial \
             and len(self._reports.trials) < self.n_initial
-        hedge = self.random_fraction and rng.random() < self.random_fraction
+        hedge = self.random_fraction and (self.random_when == "always" or self.stalled) \
+            and rng.random() < self.random_fraction
         if initial or hedge or data is None:
             return self._random(rng)
         X, y, levels, trials = data
