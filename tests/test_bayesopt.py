@@ -117,19 +117,34 @@ def test_failed_trials_count_as_the_worst_value_and_a_bare_stop_adds_nothing():
     assert s.observations == 3 and y[2] == y[1] > y[0]
 
 
-def test_a_resumed_searcher_suggests_what_the_uninterrupted_one_did():
-    whole = BayesOptSearcher(MIXED, seed=4, n_initial=3)
-    configs = drive(whole, mixed, 8)
-    resumed = BayesOptSearcher(MIXED, seed=4, n_initial=3)
-    drive(resumed, mixed, 5)  # a run that stopped after 5 trials
+@pytest.mark.parametrize("options", [
+    {"n_initial": 3},
+    # the stall is counted from the events, so a replay restores it: here trial 8 is suggested
+    # while stalled (the best came from trial 0), and half the stalled suggestions are random
+    {"n_initial": 1, "random_fraction": 0.5, "random_when": "stalled"},
+])
+def test_a_resumed_searcher_suggests_what_the_uninterrupted_one_did(options):
+    def flat_after_first(config):  # a stall for the second case: trial 0's value stays best
+        return mixed(config) + (0.0 if config is configs[0] else 100.0)
+
+    fn = flat_after_first if "random_when" in options else mixed
+    configs = []
+    whole = BayesOptSearcher(MIXED, seed=4, **options)
+    for i in range(10):
+        configs.append(whole.suggest(i))
+        whole.on_trial_start(i, configs[i])
+        whole.on_trial_end(i, configs[i], "completed", fn(configs[i]))
+    resumed = BayesOptSearcher(MIXED, seed=4, **options)
+    drive(resumed, mixed, 5)  # events of another run, which reset() forgets
     resumed.reset()  # what a driver does before it replays the stored trials
-    for i, config in enumerate(configs[:5]):
+    for i, config in enumerate(configs[:8]):
         resumed.on_trial_start(i, config)
-        resumed.on_trial_end(i, config, "completed", mixed(config))
-    assert resumed.suggest(5) == configs[5]
-    resumed.on_trial_start(5, configs[5])
-    resumed.on_trial_end(5, configs[5], "completed", mixed(configs[5]))
-    assert resumed.suggest(6) == configs[6]
+        resumed.on_trial_end(i, config, "completed", fn(config))
+    assert resumed.stalled == ("random_when" in options)
+    assert resumed.suggest(8) == configs[8]
+    resumed.on_trial_start(8, configs[8])
+    resumed.on_trial_end(8, configs[8], "completed", fn(configs[8]))
+    assert resumed.suggest(9) == configs[9]
 
 
 def test_the_fit_is_bounded_and_the_same_whatever_came_before():
@@ -301,7 +316,8 @@ def test_a_stalled_hedge_is_random_only_while_the_best_has_not_improved():
     """random_when="stalled": no random suggestion while every trial improves on the best; once
     the best has held for as many trials as it took to find it (and 2 * n_initial), the
     random_fraction applies; a new best ends the stall."""
-    with pytest.raises(ValueError, match=r"^unknown random_when 'sometimes'; known: 'always', 'stalled'"):
+    with pytest.raises(ValueError,
+                       match=r"^unknown random_when 'sometimes'; known: 'always', 'stalled'"):
         make_searcher("bayesopt", SMOOTH, random_when="sometimes")
 
     def run(fraction, value, n=10):
