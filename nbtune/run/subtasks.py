@@ -14,7 +14,14 @@ before every trial waiting in a queue (a higher Dask priority), the oldest trial
 good candidate finishes as soon as the free threads allow instead of behind new candidates.
 
 A piece reads the study's scattered data by its key (:class:`~nbtune.run.task.with_parameters`),
-so nothing is sent again. A trial that holds Dask resources (a GPU) runs its pieces itself: its
+so nothing is sent again. That dependency would tie every piece to the workers that hold the
+data, which is the trial's own (Dask's memory manager drops the copies that idle workers fetched
+for earlier trials): both folds of a trial queued there while the other worker sat idle, until
+work stealing moved one, seconds later or not at all. So each batch of pieces asks the scheduler
+once which workers have a thread free, and names one worker for each piece: the trial's own
+first (its thread left the pool), then the free ones, in turn. Dask fetches the data there, and
+may still move a piece whose worker got busy (the name is a preference, not a restriction).
+A trial that holds Dask resources (a GPU) runs its pieces itself: its
 thread keeps the resource while it waits, and a piece asking for the same one could wait for
 ever, so the loop never lets such a trial split. Each piece is halted with its study, as a
 trial is (:mod:`nbtune.run.halt`).
@@ -48,6 +55,9 @@ class Subtasks:
         self.prefix, self.execution, self.trial_id = prefix, execution, trial_id
         self.output = output  # the trial's capture, which the pieces' output joins
         self._seceded = False
+        self._places: list[str] = []  # where this batch's next pieces go, in turn
+        self._sent = 0  # pieces of this batch sent so far
+        self._nthreads: dict[str, int] | None = None  # by worker, asked once
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` as a task of its own; futures among the arguments (such as
@@ -57,10 +67,29 @@ class Subtasks:
 
             secede()  # this thread leaves the pool: the pieces get its place
             self._seceded = True
+        if not self._places:
+            self._places = self._free_workers()
+        where = self._places[self._sent % len(self._places)]
+        self._sent += 1
         name = f"{self.execution}-{uuid.uuid4().hex[:8]}"
         return self.client.submit(_piece, self.prefix, name, self.trial_id, fn, *args,
                                   **kwargs, key=f"{PIECE_KEY}-{self.prefix}-{name}", pure=False,
-                                  priority=PIECE_PRIORITY - self.trial_id)
+                                  priority=PIECE_PRIORITY - self.trial_id, workers=[where],
+                                  allow_other_workers=True)
+
+    def _free_workers(self) -> list[str]:
+        """This worker, then every other one with a thread that no task holds, by the
+        scheduler's count now (one round trip per batch of pieces)."""
+        from distributed import get_worker
+
+        worker = get_worker()
+        own = worker.get_current_task()  # the trial: it left its thread to the pieces
+        processing = self.client.processing()
+        if self._nthreads is None or not processing.keys() <= self._nthreads.keys():
+            self._nthreads = self.client.nthreads()
+        free = [address for address, keys in processing.items() if address != worker.address
+                and sum(key != own for key in keys) < self._nthreads.get(address, 1)]
+        return [worker.address, *free]
 
     def gather(self, futures: Sequence[Any]) -> list[Any]:
         """The pieces' results, in order, waiting in short slices so that a halt of the study
@@ -76,6 +105,7 @@ class Subtasks:
             except TimeoutError:
                 continue
         results = [f.result() for f in futures]
+        self._places, self._sent = [], 0  # the next batch looks again
         for _, _, printed in results:
             if self.output is not None and printed:
                 if printed["output"]:
