@@ -113,6 +113,35 @@ def test_unpicklable_objective_fails_before_any_trial(client, db):
     assert nbtune.list_studies(db) == []
 
 
+class CountsItsPickling:
+    """A trial function that counts how often this process pickles it, and keeps what each
+    call saw in its own state."""
+
+    pickled = 0
+
+    def __init__(self):
+        self.seen = []
+
+    def __getstate__(self):
+        type(self).pickled += 1
+        return self.__dict__
+
+    def __call__(self, config):
+        self.seen.append(config["x"])
+        return {"loss": float(len(self.seen))}
+
+
+def test_the_function_is_pickled_once_a_study_and_each_trial_gets_a_fresh_copy(client, db):
+    fn = CountsItsPickling()
+    study = nbtune.tune(fn, SPACE, metric="loss", n_trials=8, cluster=client, storage=db,
+                        study="once", concurrency=2)
+    assert len(study.trials) == 8
+    # the check that it can travel, and the copy every trial's task carries: not one a trial
+    assert CountsItsPickling.pickled <= 2
+    assert [t.value for t in study.trials] == [1.0] * 8  # no trial saw another's calls
+    assert fn.seen == []  # nor the notebook's object
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"mode": "maximize"}, "mode must be 'min' or 'max'"),
     ({"n_trials": 0}, "n_trials must be a positive integer"),

@@ -25,7 +25,7 @@ from ..contract.replay import level_value, start_searcher
 from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
-from .task import TrialSpec, run_trial
+from .task import PickledOnce, TrialSpec, run_trial
 from .verdicts import Verdicts
 
 
@@ -36,7 +36,8 @@ class Loop(Dispatch, Completions, Ending):
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
                  observer: Observer, shared: dict[str, Any] | None = None,
                  capacity: Callable[[], int] | None = None, warm: Any = None):
-        self.client, self.fn, self.trials = client, fn, trials
+        self.client, self.trials = client, trials
+        self.fn = PickledOnce.of(fn)  # what each trial's task carries: the function, pickled once
         self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer

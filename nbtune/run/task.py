@@ -147,6 +147,37 @@ def scatter_data(client, fn: Any) -> dict[str, Any]:
                         f"{exc}") from None
 
 
+class PickledOnce:
+    """A trial function pickled once per study (:meth:`of`). Each trial's task carries these
+    bytes, and they stay bytes on their way through the Dask scheduler, so neither the notebook's
+    submission nor the scheduler's hand-over to a worker pickles the function again: cloudpickle
+    walks a notebook function's globals and every module loaded (about 0.8 ms a trial with 2,000
+    modules, as many as a notebook with pandas and scikit-learn has), and a scheduler that runs
+    in the notebook's process (a local cluster) did that once more. ``run_trial`` unpickles the
+    function, a fresh copy for each trial as before, so no trial sees what another did to the
+    objects the function captured."""
+
+    __slots__ = ("blob",)
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> PickledOnce:
+        import cloudpickle
+
+        return cls(cloudpickle.dumps(fn))
+
+    def load(self) -> Callable[..., Any]:
+        """The function, a new copy at each call."""
+        import pickle
+
+        return pickle.loads(self.blob)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.blob,)
+
+
 def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
               shared: dict[str, Any] | None = None, paused: tuple | None = None) -> Any:
     """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict.
@@ -158,6 +189,8 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     """
     from distributed import get_worker
 
+    if isinstance(fn, PickledOnce):
+        fn = fn.load()
     worker = get_worker()
     install_verdict_handler(worker)
     execution = uuid.uuid4().hex[:12]
