@@ -142,11 +142,18 @@ class Trace(nbtune.Observer):
         return min((t for t, acc in self.points if acc >= target), default=None)
 
 
+def scatter(client: Client, data: dict) -> dict:
+    """``data`` on every worker, each value under a key of its own: a dict given to Dask's
+    ``scatter`` is keyed by its names, and the next loop's data of the same names was released
+    with the last loop's futures ("lost dependencies")."""
+    return dict(zip(data, client.scatter(list(data.values()), broadcast=True, hash=False)))
+
+
 def bare_random(client: Client, data: dict, seed: int, budget: float, space: dict) -> Trace:
     """Random search with full training on a hand-written as_completed loop."""
     trace = Trace()
     searcher = nbtune.RandomSearcher(nbtune.Space(space), seed=seed)  # nbtune's configs, in order
-    shared = client.scatter(data, broadcast=True)
+    shared = scatter(client, data)
     deadline = trace.t0 + budget
 
     def submit():
@@ -212,7 +219,7 @@ def bare_replay(client: Client, data: dict, work: list[tuple[dict, int]]) -> tup
     the trials were created; a paused trial's segments as one) on the bare loop, one trial per
     worker as ``bare_random`` keeps: (seconds from the first submission to the last result, the
     workers' time inside trials divided by their number: the same work perfectly balanced)."""
-    shared = client.scatter(data, broadcast=True)
+    shared = scatter(client, data)
     todo = iter(work)
     t0, inside = time.time(), 0.0
 
