@@ -15,7 +15,7 @@ from .run.held import restart_delay
 from .run.loop import Loop
 from .contract.budget import Budget
 from .run.settings import LoopSettings
-from .run.task import scatter_data
+from .run.task import PickledOnce, scatter_data
 from .run.workers import connect
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
@@ -27,13 +27,12 @@ from .study import Study
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
 
-def _check_callable(fn: Any) -> None:
+def _pickled(fn: Any) -> PickledOnce:
+    """The trial function pickled, once per study: what every trial's task carries."""
     if not callable(fn):
         raise TypeError(f"the trial function must be callable, got {type(fn).__name__}")
-    import cloudpickle
-
     try:
-        cloudpickle.dumps(fn)
+        return PickledOnce.of(fn)
     except Exception as exc:
         raise TypeError(f"the trial function cannot be sent to the Dask workers: {exc}. Create "
                         "objects such as open files, locks or connections inside the function "
@@ -149,7 +148,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     earlier study's ended trials into the searcher before the first suggestion; see
     :mod:`nbtune.warm`.
     """
-    _check_callable(trial_fn)
+    pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     space = as_space(space)
@@ -252,7 +251,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                          show_output=show_output)
     if view is not None:
         observers, result.live = [*observers, view], view
-    loop = Loop(client, trial_fn, trials, search, sched,
+    loop = Loop(client, pickled, trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency,
                              resources=resources, retries=retries, show_output=show_output,

@@ -136,8 +136,8 @@ def test_the_function_is_pickled_once_a_study_and_each_trial_gets_a_fresh_copy(c
     study = nbtune.tune(fn, SPACE, metric="loss", n_trials=8, cluster=client, storage=db,
                         study="once", concurrency=2)
     assert len(study.trials) == 8
-    # the check that it can travel, and the copy every trial's task carries: not one a trial
-    assert CountsItsPickling.pickled <= 2
+    # once, before the study starts (which also checks that it can travel): not once a trial
+    assert CountsItsPickling.pickled == 1
     assert [t.value for t in study.trials] == [1.0] * 8  # no trial saw another's calls
     assert fn.seen == []  # nor the notebook's object
 

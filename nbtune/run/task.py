@@ -178,9 +178,10 @@ class PickledOnce:
         return type(self), (self.blob,)
 
 
-def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
+def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
               shared: dict[str, Any] | None = None, paused: tuple | None = None) -> Any:
-    """Run ``fn(config)`` on this worker, streaming reports, and return the outcome as a plain dict.
+    """Run ``fn(config)`` on this worker (``fn``: a fresh copy of the study's pickled trial
+    function), streaming reports, and return the outcome as a plain dict.
 
     ``shared`` holds the scattered data of a :class:`with_parameters` function, passed as keywords.
     With ``spec.keep_checkpoint`` the result is ``(outcome, checkpoint)``: the loop keeps it on the
@@ -189,8 +190,7 @@ def run_trial(fn: Callable[..., Any], config: dict[str, Any], spec: TrialSpec,
     """
     from distributed import get_worker
 
-    if isinstance(fn, PickledOnce):
-        fn = fn.load()
+    fn = pickled.load()
     worker = get_worker()
     install_verdict_handler(worker)
     execution = uuid.uuid4().hex[:12]
