@@ -2,6 +2,8 @@
 the notebook, verdicts back over the same connection, and the Dask way wherever that fails."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 import nbtune
@@ -74,6 +76,51 @@ def test_reports_and_verdicts_travel_the_workers_own_connection(client, db, list
     assert nbtune.load_study("direct", db).trials[-1].reports == study.trials[-1].reports
     wait_for(lambda: not any(client.run(routes).values()),
              "the workers to forget the ended study's connection")
+    # the study's reading thread, and each worker's thread for its connection, end with it
+    wait_for(lambda: stream_threads() == 0, "the notebook's stream thread to end")
+    wait_for(lambda: not any(client.run(stream_threads).values()),
+             "the workers' stream threads to end")
+
+
+def stream_threads() -> int:
+    """This process's threads that carry a study's stream."""
+    import threading
+
+    return sum(t.name == "nbtune-stream" for t in threading.enumerate())
+
+
+def test_a_connection_without_the_studys_key_is_dropped_unread(client):
+    """The listener unpickles nothing from a connection whose first frame is not the study's
+    key: what a stranger sends never reaches the loop, and the connection is closed."""
+    from multiprocessing.connection import Client as Connect
+
+    got = []
+    listener = stream.Listener(client, got.append)
+    address = listener.start()
+    try:
+        host, port, key = stream._parse(address)
+        stranger = Connect((host, port))
+        stranger.send_bytes(bytes(len(key)))  # the key's length, not the key
+        with contextlib.suppress(OSError):  # the listener may have closed it already
+            stranger.send({"worker": "tcp://10.0.0.1:1"})
+            stranger.send({"kind": "report", "trial": 1})
+        with pytest.raises((EOFError, OSError)):
+            stranger.recv()  # closed by the listener
+        assert listener.received == 0 and got == []
+
+        worker = Connect((host, port))  # with the key: its messages arrive, verdicts go back
+        worker.send_bytes(key)
+        worker.send({"worker": "tcp://10.0.0.1:2"})
+        worker.send({"kind": "report", "trial": 1})
+        wait_for(lambda: got, "the message sent with the key")
+        assert got == [{"kind": "report", "trial": 1}]
+        assert listener.tell("tcp://10.0.0.1:2", "v-1", "stop")
+        assert worker.recv() == {"name": "v-1", "verdict": "stop"}
+    finally:
+        listener.close()
+    assert worker.recv() == {"ended": True}
+    with pytest.raises((EOFError, OSError)):
+        worker.recv()
 
 
 def test_workers_that_cannot_reach_the_notebook_report_through_the_scheduler(
@@ -99,7 +146,7 @@ def test_a_connection_that_breaks_during_a_study_loses_nothing(client, db, monke
                         and Lossy.broken < 2 and message["trial"] in (5, 6)):
                     Lossy.broken += 1  # lost on the way, and the connection with it
                     for comm in list(self._comms):
-                        comm.abort()
+                        comm.close()
                     return
                 on_message(message)
 

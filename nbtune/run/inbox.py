@@ -15,8 +15,8 @@ class Inbox:
 
     Messages come as Dask events on the study's topic, and straight from the workers through the
     study's listener (:mod:`nbtune.run.stream`; ``address`` is where, None where there is none).
-    ``wake`` is the condition the loop sleeps on; both handlers (run on the client's event loop)
-    only append and notify, so they never block Dask's IO loop.
+    ``wake`` is the condition the loop sleeps on; both handlers (run on the client's event loop
+    and on the listener's thread) only append and notify, so they never block either.
     """
 
     def __init__(self, client, topic: str, wake: threading.Condition):

@@ -3,19 +3,22 @@
 A trial's messages (its start, reports, output and outcome) reach the loop by one of two ways,
 chosen once per trial so that they arrive in the order it sent them:
 
-- straight from the worker process, over one connection it keeps to a listener the study opens
-  in the notebook (this module): one hop, no scheduler in between;
+- straight from the worker process, over one socket it keeps to a listener the study opens in
+  the notebook (this module): the trial's own thread writes each message, a thread of the
+  study's in the notebook reads it, and the loop's verdict comes back the same way to a thread
+  the worker keeps for that socket. No event loop and no scheduler in between;
 - as Dask events (``Worker.log_event``), through the scheduler to the client's subscription: two
-  hops over distributed's batched streams, and the scheduler's handling of each event.
+  hops over distributed's batched streams, the scheduler's handling of each event, and a wake-up
+  of an event loop at each end of each hop.
 
-Where the notebook shares a small machine with its workers, the scheduler's share is CPU taken
-from the trials, paid for every report. Measured on a 2-core machine (four trials of 300 reports,
-each report a rung with 12 ms of work between two, three alternating runs): report to verdict
-3.4-4.0 ms median against 4.3-4.7 ms the Dask way, and the notebook process's CPU for the 1,200
-reports 2.2-2.7 s against 2.8-3.1 s.
-
-The connection also carries the loop's verdicts back to the worker's waiting trials
-(:meth:`Listener.tell`), so a verdict needs no connection from the notebook to the worker.
+Most ASHA trials end at their first rung, and each waits there for its verdict. Measured on a
+2-core machine (six trials of 300 reports, each report a rung, 12 ms of work between two, three
+runs each way): report to verdict 0.5 ms median against 1.7 ms over distributed's comms and event
+loops, and the notebook process's CPU for the 1,800 reports 0.9 s against 2.0 s. The frames are
+:class:`multiprocessing.connection.Connection`'s (a length, then a pickle); a connection's first
+frame must be the study's key, which the trials get with their task, so that nothing else that
+reaches the port is unpickled. Like Dask's own comms without TLS, the stream trusts the network
+it runs on; where the cluster needs TLS it is not used.
 
 The first trial a worker runs for a study (and every trial of a worker that cannot reach the
 notebook: a cluster behind a NAT that exposes only its scheduler, or one that needs TLS) goes the
@@ -25,95 +28,154 @@ way, as a trial's result carries all its reports.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import hmac
+import secrets
+import socket
 import threading
+from multiprocessing.connection import Connection, wait
 from typing import Callable
 
 from .channel import deliver_verdict
 
 CONNECT_TIMEOUT = 5.0  # seconds a worker tries to reach the notebook's listener before giving up
-SEND_INTERVAL = "0ms"  # messages leave at once; those sent meanwhile go in the next write
-CLOSE_TIMEOUT = 2.0  # seconds a study's end waits to tell its workers before it cuts them off
+KEY_BYTES = 16  # the study's key, a connection's first frame
 
 
-def listen_address(client) -> str | None:
+def listen_host(client) -> str | None:
     """Where the notebook can listen for its workers: the interface this process reaches the
-    scheduler by, on a free port. None where the workers could not use it: a scheduler in this
-    process's memory (``inproc://``) or one that needs TLS."""
+    scheduler by. None where the workers could not use it: a scheduler in this process's memory
+    (``inproc://``) or one that needs TLS (the stream is not encrypted)."""
     comm = getattr(getattr(client, "scheduler_comm", None), "comm", None)
     local = getattr(comm, "local_address", None) or ""
     if not local.startswith("tcp://"):
         return None
-    from distributed.comm import get_address_host, unparse_host_port
+    from distributed.comm import get_address_host
 
-    return "tcp://" + unparse_host_port(get_address_host(local), 0)
+    return get_address_host(local)
+
+
+def _parse(address: str) -> tuple[str, int, bytes]:
+    """``tcp://host:port#key`` -> (host, port, key)."""
+    from distributed.comm import parse_host_port
+
+    where, _, key = address.partition("#")
+    host, port = parse_host_port(where[len("tcp://"):])
+    return host, port, bytes.fromhex(key)
+
+
+def _connection(sock: socket.socket) -> Connection:
+    sock.setblocking(True)
+    with contextlib.suppress(OSError):  # small messages leave at once
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return Connection(sock.detach())
 
 
 class Listener:
     """The notebook's end: takes each worker's connection and hands every message it carries to
-    ``on_message`` (on the client's event loop; it must not block)."""
+    ``on_message`` (on the study's reading thread; it must not block)."""
 
     def __init__(self, client, on_message: Callable[[dict], None]):
         self.client, self.on_message = client, on_message
         self.address: str | None = None  # where the workers send to; None: they use events
         self.received = 0  # messages that came this way
         self.told = 0  # verdicts that went back this way
-        self._listener = None
-        self._comms: set = set()
-        self._to: dict[str, object] = {}  # worker address -> a BatchedSend back over its connection
+        self._socket: socket.socket | None = None
+        self._key = secrets.token_bytes(KEY_BYTES)
+        # the workers' connections, once they said who, each with the lock its writes and its
+        # closing hold (the loop's thread writes verdicts, this one closes what broke)
+        self._comms: dict[Connection, threading.Lock] = {}
+        self._to: dict[str, Connection] = {}  # worker address -> its connection
+        self._wake_r = self._wake_w = None  # wakes the reading thread to see the study closed
+        self._closed = False
+        self._thread: threading.Thread | None = None
 
     def start(self) -> str | None:
         """Open the listener; its address, or None where there is none to open."""
-        address = listen_address(self.client)
-        if address is None:
+        host = listen_host(self.client)
+        if host is None:
             return None
         try:
-            self.client.sync(self._open, address)
-        except Exception:  # no port to listen on here: the workers use events
+            self._socket = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host
+                                                else socket.AF_INET)
+        except OSError:  # no port to listen on here: the workers use events
             return None
+        from distributed.comm import unparse_host_port
+
+        port = self._socket.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.address = f"tcp://{unparse_host_port(host, port)}#{self._key.hex()}"
+        self._thread = threading.Thread(target=self._serve, name="nbtune-stream", daemon=True)
+        self._thread.start()
         return self.address
 
-    async def _open(self, address: str) -> None:
-        from distributed.comm import listen
-
-        listener = listen(address, self._serve, deserialize=True)
-        await listener.start()
-        self._listener, self.address = listener, listener.contact_address
-
-    async def _serve(self, comm) -> None:
-        from distributed.batched import BatchedSend
-
-        self._comms.add(comm)
-        worker, back = None, BatchedSend(interval=SEND_INTERVAL)
+    def _serve(self) -> None:
+        """The reading thread: new connections, their first frames, then their messages."""
+        new: set[Connection] = set()  # accepted, their key and their worker not yet read
         try:
-            worker = (await comm.read())["worker"]  # the worker's first word: who it is
-            back.start(comm)
-            self._to[worker] = back
-            while True:
-                messages = await comm.read()
-                for message in messages if isinstance(messages, (list, tuple)) else (messages,):
-                    if comm.closed():  # closed by the study: what follows is for nobody
+            while not self._closed:
+                for comm in [c for c in self._comms if c.closed]:  # closed from this side
+                    self._drop(comm)
+                ready = wait([self._socket, self._wake_r, *new, *self._comms])
+                for source in ready:
+                    if self._closed:
                         break
-                    self.received += 1
-                    self.on_message(message)
-        except Exception:  # the worker went away, or the study closed the stream
-            pass
+                    if source is self._socket:
+                        with contextlib.suppress(OSError):
+                            new.add(_connection(self._socket.accept()[0]))
+                    elif source is self._wake_r:
+                        self._wake_r.recv(64)
+                    elif source in new:
+                        new.discard(source)
+                        self._greet(source)
+                    else:
+                        self._read(source)
         finally:
-            self._comms.discard(comm)
-            if self._to.get(worker) is back:
+            for comm in new:
+                comm.close()
+            for comm in list(self._comms):
+                self._drop(comm)
+            self._socket.close()
+            self._wake_r.close()
+
+    def _greet(self, comm: Connection) -> None:
+        """A connection's first frames: the study's key, then the worker's address."""
+        try:
+            if not hmac.compare_digest(comm.recv_bytes(KEY_BYTES), self._key):
+                raise ValueError("not this study's key")
+            worker = comm.recv()["worker"]
+        except Exception:  # not one of this study's workers, or gone already
+            comm.close()
+            return
+        self._comms[comm] = threading.Lock()
+        self._to[worker] = comm
+
+    def _read(self, comm: Connection) -> None:
+        try:
+            message = comm.recv()
+        except Exception:  # the worker went away
+            self._drop(comm)
+            return
+        self.received += 1
+        self.on_message(message)
+
+    def _drop(self, comm: Connection) -> None:
+        for worker, c in list(self._to.items()):
+            if c is comm:
                 del self._to[worker]
-            back.abort()
-            comm.abort()
+        with self._comms.pop(comm):
+            comm.close()
 
     def tell(self, worker: str, name: str, verdict: str) -> bool:
-        """Send the verdict ``name`` to ``worker`` over its connection (on the client's event
-        loop); False where it has none open."""
-        back = self._to.get(worker)
-        if back is None or back.comm is None or back.comm.closed():
+        """Send the verdict ``name`` to ``worker`` over its connection (from the loop's thread);
+        False where it has none open."""
+        comm = self._to.get(worker)
+        lock = self._comms.get(comm) if comm is not None else None
+        if lock is None or self._closed:
             return False
         try:
-            back.send({"name": name, "verdict": verdict})
+            with lock:
+                comm.send({"name": name, "verdict": verdict})  # raises once closed
         except Exception:  # closed meanwhile
             return False
         self.told += 1
@@ -123,34 +185,31 @@ class Listener:
         """Stop listening, tell each worker the study ended (its trials still running then drop
         what they send instead of sending it the Dask way to nobody) and close the connections
         (the workers then forget this study)."""
-        listener, self._listener, self.address = self._listener, None, None
-        if listener is None:
+        if self._thread is None or self._closed:
             return
-
-        async def close_all() -> None:
-            listener.stop()
-            backs = list(self._to.values())
-            for back in backs:
-                with contextlib.suppress(Exception):
-                    back.send({"ended": True})
-            await asyncio.gather(*(back.close(timeout=CLOSE_TIMEOUT) for back in backs),
-                                 return_exceptions=True)
-            for comm in list(self._comms):
-                comm.abort()
-
-        with contextlib.suppress(Exception):  # the client may already be closed
-            self.client.loop.add_callback(close_all)
+        for comm, lock in list(self._comms.items()):
+            with contextlib.suppress(Exception), lock:
+                comm.send({"ended": True})
+        self._closed, self.address = True, None
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._wake_w.close()
 
 
 class _Route:
     """One worker process's connection to one study's listener."""
 
-    __slots__ = ("sender", "failed", "ended")
+    __slots__ = ("comm", "lock", "failed", "ended")
 
     def __init__(self) -> None:
-        self.sender = None  # its BatchedSend once connected; None while connecting
+        self.comm: Connection | None = None  # once connected; None while connecting
+        self.lock = threading.Lock()  # one message at a time: the trials of a worker share it
         self.failed = False  # the listener could not be reached: the study's trials use events
         self.ended = False  # the study said it ended: what its trials still send is for nobody
+
+    def open(self) -> bool:
+        comm = self.comm
+        return comm is not None and not comm.closed and not self.ended
 
 
 _routes: dict[str, _Route] = {}  # listener address -> this worker process's route to it
@@ -159,42 +218,39 @@ _routes_lock = threading.Lock()
 
 class Post:
     """How one trial's messages leave its worker: straight to the study's listener, or as Dask
-    events. Call it with ``(topic, message)``.
+    events. Call it with ``(topic, message)``, from the trial's thread.
 
     Where its connection breaks, messages on their way may be lost with it: the trial then sends
     the rest the Dask way, its reports sent straight before them first (the loop keeps one copy of
     each report, by its number, so the ones it has are not counted twice).
     """
 
-    __slots__ = ("worker", "batched", "route", "_sent")
+    __slots__ = ("worker", "route", "_sent")
 
     def __init__(self, worker, route: "_Route | None" = None):
-        self.worker, self.route = worker, route
-        self.batched = route.sender if route is not None else None  # None: the Dask way
+        self.worker, self.route = worker, route  # route None: the Dask way
         self._sent: list[dict] = []  # the reports sent straight since the last one answered
 
     @property
     def direct(self) -> bool:
         """Whether the messages go straight to the notebook (so far)."""
-        return self.batched is not None
+        return self.route is not None
 
     def __call__(self, topic: str, message: dict) -> None:
-        if self.batched is None:
+        route = self.route
+        if route is None:
             self.worker.log_event(topic, message)
             return
         if message.get("kind") == "report":
             self._sent.append(message)
-        self.worker.loop.add_callback(self._send, topic, message)
-
-    def _send(self, topic: str, message: dict) -> None:  # on the worker's event loop
-        if self.batched is not None:
-            try:
-                self.batched.send(message)
-                return
-            except Exception:  # the connection broke
-                self._fall_back(topic, message)
-                if message.get("kind") == "report" or self.route.ended:
-                    return  # it went with the others, or the study is over
+        try:
+            with route.lock:
+                route.comm.send(message)
+            return
+        except Exception:  # the connection broke
+            self._fall_back(topic, message)
+            if message.get("kind") == "report" or route.ended:
+                return  # it went with the others, or the study is over
         self.worker.log_event(topic, message)
 
     def answered(self, message: dict) -> None:
@@ -210,17 +266,16 @@ class Post:
         """For a trial that waits for a verdict on ``message`` longer than it should: where the
         message went straight and that connection broke since, it (or its verdict) may be lost
         with it; send it, and the reports before it, once more the Dask way."""
-        batched = self.batched
-        if batched is not None and (batched.comm is None or batched.comm.closed()):
-            self.worker.loop.add_callback(self._fall_back, topic, message)
+        if self.route is not None and not self.route.open():
+            self._fall_back(topic, message)
 
     def _fall_back(self, topic: str, waiting: dict) -> None:
         """Send the rest the Dask way, from the reports sent straight on: the one the trial may
         wait on (``waiting``, or else its last) keeps its wait, the others were answered."""
-        if self.batched is None:
+        if self.route is None:
             return
-        self.batched, sent, self._sent = None, self._sent, []
-        if self.route.ended:
+        route, self.route, sent, self._sent = self.route, None, self._sent, []
+        if route.ended:
             return  # nobody listens any more
         if waiting.get("kind") != "report" and sent:
             waiting = sent[-1]
@@ -241,36 +296,32 @@ def sender(worker, address: str | None) -> Post:
             for old in [a for a, r in _routes.items() if r.failed]:  # studies that ended, mostly
                 del _routes[old]
             _routes[address] = route = _Route()
-            worker.loop.add_callback(_connect, worker, address, route)
-    batched = route.sender
-    if batched is None or batched.comm is None or batched.comm.closed() or route.ended:
-        return Post(worker)
-    return Post(worker, route)
+            threading.Thread(target=_connect, args=(worker.address, address, route),
+                             name="nbtune-stream", daemon=True).start()
+    return Post(worker, route) if route.open() else Post(worker)
 
 
-async def _connect(worker, address: str, route: _Route) -> None:
-    from distributed.batched import BatchedSend
-    from distributed.comm import connect
-
+def _connect(worker: str, address: str, route: _Route) -> None:
+    """The worker's thread for one study: connect, then hand each verdict that comes back to the
+    trial waiting for it, until the study closes the connection."""
     try:
-        comm = await connect(address, timeout=CONNECT_TIMEOUT)
-        await comm.write({"worker": worker.address})
+        host, port, key = _parse(address)
+        comm = _connection(socket.create_connection((host, port), timeout=CONNECT_TIMEOUT))
+        comm.send_bytes(key)
+        comm.send({"worker": worker})
     except Exception:  # unreachable from this worker: its trials keep using events
         route.failed = True
         return
-    batched = BatchedSend(interval=SEND_INTERVAL)
-    batched.start(comm)
-    route.sender = batched
-    with contextlib.suppress(Exception):  # until the study closes the stream
+    route.comm = comm
+    with contextlib.suppress(Exception):  # until the study closes the connection
         while True:
-            verdicts = await comm.read()
-            for verdict in verdicts if isinstance(verdicts, (list, tuple)) else (verdicts,):
-                if verdict.get("ended"):
-                    route.ended = True
-                else:
-                    deliver_verdict(verdict["name"], verdict["verdict"])
+            verdict = comm.recv()
+            if verdict.get("ended"):
+                route.ended = True
+            else:
+                deliver_verdict(verdict["name"], verdict["verdict"])
     with _routes_lock:
         if _routes.get(address) is route:
             del _routes[address]
-    batched.abort()
-
+    with route.lock:
+        comm.close()

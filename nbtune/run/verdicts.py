@@ -48,13 +48,14 @@ class Verdicts(PendingVerdicts):
         self.paused_at[trial_id, submission] = seq
 
     def _send(self, worker: str, execution: str, seq: int, verdict: str) -> None:
-        """Send without waiting: the client's event loop carries it, the loop goes on."""
-        self.client.loop.add_callback(self._deliver, worker,
-                                      verdict_name(self.prefix, execution, seq), verdict)
-
-    async def _deliver(self, worker: str, name: str, verdict: str) -> None:
+        """Send without waiting for an answer: over the worker's connection to the study where it
+        has one (from this thread), else the client's event loop carries it."""
+        name = verdict_name(self.prefix, execution, seq)
         if self.stream is not None and self.stream.tell(worker, name, verdict):
             return
+        self.client.loop.add_callback(self._deliver, worker, name, verdict)
+
+    async def _deliver(self, worker: str, name: str, verdict: str) -> None:
         if worker not in self.indirect:
             try:
                 await asyncio.wait_for(getattr(self.client.rpc(worker), VERDICT_OP)(
