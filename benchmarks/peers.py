@@ -89,12 +89,23 @@ NBTUNE = {
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
     "nbtune-optuna": dict(scheduler="asha", searcher="optuna"),
+    # Optuna's own setup rebuilt in nbtune (its TPE, brackets that rank their own trials), and
+    # nbtune's TPE-style searcher in the same brackets: which part of Optuna's setup wins
+    "nbtune-optuna-hyperband-own-rungs": dict(scheduler="asha", searcher="optuna",
+                                              brackets="all", rung_system_per_bracket=True),
+    "nbtune-kde-hyperband-own-rungs": dict(scheduler="asha", searcher="kde", brackets="all",
+                                           rung_system_per_bracket=True),
+    "nbtune-kde-depth-hyperband-own-rungs": dict(scheduler="asha", searcher="kde",
+                                                 searcher_options={"ranking": "depth"},
+                                                 brackets="all", rung_system_per_bracket=True),
 }
 PEERS = ["optuna-tpe-hb", "syne-asha", "syne-bohb"]
 METHODS = [*NBTUNE, *PEERS]
 # variants for one question each, run by name (--methods), not in the default run
 BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
-                "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge"}
+                "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge",
+                "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
+                "nbtune-kde-depth-hyperband-own-rungs"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:
