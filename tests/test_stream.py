@@ -90,17 +90,22 @@ def stream_threads() -> int:
 
 
 def test_a_connection_without_the_studys_key_is_dropped_unread(client):
-    """The listener unpickles nothing from a connection whose first frame is not the study's
-    key: what a stranger sends never reaches the loop, and the connection is closed."""
-    from multiprocessing.connection import Client as Connect
+    """The listener unpickles nothing from a connection whose first bytes are not the study's
+    key: what a stranger sends never reaches the loop, and the connection is closed. A stranger
+    that sends half a key and waits holds up nobody."""
+    import socket
 
     got = []
     listener = stream.Listener(client, got.append)
     address = listener.start()
     try:
         host, port, key = stream._parse(address)
-        stranger = Connect((host, port))
-        stranger.send_bytes(bytes(len(key)))  # the key's length, not the key
+        halfway = socket.create_connection((host, port))
+        halfway.sendall(key[:3])  # and nothing more, for longer than the test
+
+        stranger = socket.create_connection((host, port))
+        stranger.sendall(bytes(len(key)))  # the key's length, not the key
+        stranger = stream._connection(stranger)
         with contextlib.suppress(OSError):  # the listener may have closed it already
             stranger.send({"worker": "tcp://10.0.0.1:1"})
             stranger.send({"kind": "report", "trial": 1})
@@ -108,11 +113,12 @@ def test_a_connection_without_the_studys_key_is_dropped_unread(client):
             stranger.recv()  # closed by the listener
         assert listener.received == 0 and got == []
 
-        worker = Connect((host, port))  # with the key: its messages arrive, verdicts go back
-        worker.send_bytes(key)
+        worker = socket.create_connection((host, port))  # with the key: its messages arrive,
+        worker.sendall(key)  # and verdicts go back
+        worker = stream._connection(worker)
         worker.send({"worker": "tcp://10.0.0.1:2"})
         worker.send({"kind": "report", "trial": 1})
-        wait_for(lambda: got, "the message sent with the key")
+        wait_for(lambda: got, "the message sent with the key", stream.CONNECT_TIMEOUT / 2)
         assert got == [{"kind": "report", "trial": 1}]
         assert listener.tell("tcp://10.0.0.1:2", "v-1", "stop")
         assert worker.recv() == {"name": "v-1", "verdict": "stop"}
@@ -121,6 +127,7 @@ def test_a_connection_without_the_studys_key_is_dropped_unread(client):
     assert worker.recv() == {"ended": True}
     with pytest.raises((EOFError, OSError)):
         worker.recv()
+    halfway.close()
 
 
 def test_workers_that_cannot_reach_the_notebook_report_through_the_scheduler(

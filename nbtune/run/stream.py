@@ -16,7 +16,7 @@ Most ASHA trials end at their first rung, and each waits there for its verdict. 
 runs each way): report to verdict 0.5 ms median against 1.7 ms over distributed's comms and event
 loops, and the notebook process's CPU for the 1,800 reports 0.9 s against 2.0 s. The frames are
 :class:`multiprocessing.connection.Connection`'s (a length, then a pickle); a connection's first
-frame must be the study's key, which the trials get with their task, so that nothing else that
+bytes must be the study's key, which the trials get with their task, so that nothing else that
 reaches the port is unpickled. Like Dask's own comms without TLS, the stream trusts the network
 it runs on; where the cluster needs TLS it is not used.
 
@@ -39,7 +39,7 @@ from typing import Callable
 from .channel import deliver_verdict
 
 CONNECT_TIMEOUT = 5.0  # seconds a worker tries to reach the notebook's listener before giving up
-KEY_BYTES = 16  # the study's key, a connection's first frame
+KEY_BYTES = 16  # the study's key, a connection's first bytes
 
 
 def listen_host(client) -> str | None:
@@ -110,45 +110,60 @@ class Listener:
         return self.address
 
     def _serve(self) -> None:
-        """The reading thread: new connections, their first frames, then their messages."""
-        new: set[Connection] = set()  # accepted, their key and their worker not yet read
+        """The reading thread: new connections (each greeted on a thread of its own), then the
+        messages of those that gave the study's key."""
         try:
             while not self._closed:
-                for comm in [c for c in self._comms if c.closed]:  # closed from this side
-                    self._drop(comm)
-                ready = wait([self._socket, self._wake_r, *new, *self._comms])
+                comms = list(self._comms)
+                for comm in comms:
+                    if comm.closed:  # closed from this side
+                        self._drop(comm)
+                ready = wait([self._socket, self._wake_r, *(c for c in comms if not c.closed)])
                 for source in ready:
                     if self._closed:
                         break
                     if source is self._socket:
                         with contextlib.suppress(OSError):
-                            new.add(_connection(self._socket.accept()[0]))
+                            threading.Thread(target=self._greet, args=(self._socket.accept()[0],),
+                                             name="nbtune-stream", daemon=True).start()
                     elif source is self._wake_r:
                         self._wake_r.recv(64)
-                    elif source in new:
-                        new.discard(source)
-                        self._greet(source)
-                    else:
+                    elif source in self._comms:
                         self._read(source)
         finally:
-            for comm in new:
-                comm.close()
             for comm in list(self._comms):
                 self._drop(comm)
             self._socket.close()
             self._wake_r.close()
 
-    def _greet(self, comm: Connection) -> None:
-        """A connection's first frames: the study's key, then the worker's address."""
+    def _greet(self, sock: socket.socket) -> None:
+        """A connection's first bytes, the study's key, then its worker's address, on a thread of
+        its own: a stranger that sends half of them holds up nobody, and is cut off after
+        ``CONNECT_TIMEOUT``."""
+        comm = None
         try:
-            if not hmac.compare_digest(comm.recv_bytes(KEY_BYTES), self._key):
+            sock.settimeout(CONNECT_TIMEOUT)
+            key = b""
+            while len(key) < KEY_BYTES:
+                chunk = sock.recv(KEY_BYTES - len(key))
+                if not chunk:
+                    raise EOFError("closed before its key")
+                key += chunk
+            if not hmac.compare_digest(key, self._key):
                 raise ValueError("not this study's key")
+            comm = _connection(sock)
+            if not comm.poll(CONNECT_TIMEOUT):
+                raise TimeoutError("no worker's address")
             worker = comm.recv()["worker"]
         except Exception:  # not one of this study's workers, or gone already
-            comm.close()
+            (comm or sock).close()
             return
         self._comms[comm] = threading.Lock()
         self._to[worker] = comm
+        with contextlib.suppress(OSError):  # the reading thread reads it from now on
+            self._wake_w.send(b"+")
+        if self._closed:  # the study ended meanwhile
+            self._drop(comm)
 
     def _read(self, comm: Connection) -> None:
         try:
@@ -163,7 +178,8 @@ class Listener:
         for worker, c in list(self._to.items()):
             if c is comm:
                 del self._to[worker]
-        with self._comms.pop(comm):
+        lock = self._comms.pop(comm, None)
+        with lock or contextlib.nullcontext():
             comm.close()
 
     def tell(self, worker: str, name: str, verdict: str) -> bool:
@@ -306,8 +322,9 @@ def _connect(worker: str, address: str, route: _Route) -> None:
     trial waiting for it, until the study closes the connection."""
     try:
         host, port, key = _parse(address)
-        comm = _connection(socket.create_connection((host, port), timeout=CONNECT_TIMEOUT))
-        comm.send_bytes(key)
+        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        sock.sendall(key)
+        comm = _connection(sock)
         comm.send({"worker": worker})
     except Exception:  # unreachable from this worker: its trials keep using events
         route.failed = True
