@@ -8,6 +8,7 @@ import pytest
 
 import nbtune
 import nbtune.trial as T
+from nbtune.live import TextProgress
 from nbtune.run import inbox, stream
 
 from waiting import busy_threads, wait_for
@@ -204,6 +205,55 @@ def test_trials_still_running_when_their_study_ends_send_the_scheduler_nothing(c
     wait_for(lambda: not busy_threads(client), "the held trials to leave", 30)
     wait_for(lambda: client.run_on_scheduler(topics_on) == [], "ended studies' topics to go",
              inbox.FORGET_AGAIN_S + 10)
+
+
+def talks(config):
+    """Prints a line before each of its three reports."""
+    for epoch in range(1, 4):
+        print(f"q={config['q']} epoch {epoch}")
+        nbtune.report(epoch=epoch, score=config["q"] * epoch)
+    return config["q"] * 3
+
+
+def test_a_trials_messages_that_arrive_after_its_task_ended_are_kept(client, db, monkeypatch):
+    """The notebook's reading thread can lag behind the Dask client's event loop (a busy
+    machine): a trial's task may be seen to end before the messages it sent straight. The loop
+    waits for them, so the output they carried is shown live, and the reports kept once."""
+    import io
+    import time
+
+    made = []
+
+    class Lagging(stream.Listener):
+        """Hands on each trial's start a moment late, and so everything it sent after it."""
+
+        def __init__(self, client, on_message):
+            def late(message):
+                if message.get("kind") == "start":
+                    time.sleep(0.3)
+                on_message(message)
+
+            super().__init__(client, late)
+            made.append(self)
+
+    monkeypatch.setattr(inbox, "Listener", Lagging)
+    shown = io.StringIO()
+
+    class Captured(TextProgress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, stream=shown, **kwargs)
+
+    study = nbtune.tune(talks, {"q": nbtune.grid(*range(1, 7))}, searcher="grid", metric="score",
+                        mode="max", cluster=client, storage=db, study="late", progress=Captured,
+                        show_output=True, concurrency=1)
+    assert made[0].received > 0, "no trial reported straight"
+    lines = shown.getvalue().splitlines()
+    for trial in study.trials:
+        q = trial.config["q"]
+        assert trial.state == T.COMPLETED and trial.value == q * 3
+        assert [r["epoch"] for r in trial.reports] == [1, 2, 3]
+        assert [ln for ln in lines if ln.startswith(f"[trial {trial.id}] ")] == [
+            f"[trial {trial.id}] q={q} epoch {e}" for e in (1, 2, 3)], "\n".join(lines)
 
 
 def test_a_trial_keeps_for_resending_only_the_reports_after_the_last_one_answered():

@@ -21,6 +21,10 @@ WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went awa
 # kills its worker before that message leaves it would otherwise be sent again for ever; past
 # this, each such death counts as an attempt.
 UNSTARTED_DEATHS = 1
+# Seconds of silence after which the loop stops waiting for the messages a trial sent straight to
+# the notebook when its task's end arrived first (they left the worker before it: only a
+# connection that broke with them on it keeps them away this long).
+END_WAIT = 2.0
 
 
 class Completions:
@@ -45,8 +49,9 @@ class Completions:
         if future.status == "finished":
             # the outcome as its trial sent it (straight, or keeping its checkpoint), else the
             # task's result, fetched
-            self._on_result(trial, outcome if outcome is not None else future.result(),
-                            future if keeps else pair)
+            if outcome is None:
+                outcome = self._after_its_messages(trial, future.result())
+            self._on_result(trial, outcome, future if keeps else pair)
         elif future.status == "cancelled":
             lost = self._scheduler_lost()
             if lost and self._withdrawable(trial):  # it waited in a queue: it never ran
@@ -66,6 +71,30 @@ class Completions:
             what = ("its worker died" if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _after_its_messages(self, trial: T.Trial, out: dict) -> dict:
+        """The outcome ``out`` of a trial whose task's end came before its "end" message: where
+        the trial sent its messages straight (:mod:`nbtune.run.stream`), the ones before that
+        "end" are still on their way (the notebook's reading thread may lag behind the client's
+        event loop on a busy machine). Take them first, so that none is dropped as late (a
+        report is in the outcome too, but output streamed with it would be missing from the live
+        view): wait while its worker's connection is open and messages keep coming, none
+        ``END_WAIT`` seconds apart."""
+        listener = self.inbox.listener if self.inbox is not None else None
+        if not out.get("direct") or listener is None:
+            return out
+        heard = time.monotonic()
+        while trial.id not in self.ends and listener.connected(out["worker"]):
+            left = heard + END_WAIT - time.monotonic()
+            if left <= 0:
+                break
+            self.inbox.wait(left)
+            messages = self.inbox.drain()
+            if messages:
+                heard = time.monotonic()
+            for msg in messages:
+                self._on_message(msg)
+        return self.ends.pop(trial.id, out)
 
     def _ask_outcome(self, trial: T.Trial, pair: Any) -> None:
         """The outcome of a finished (outcome, checkpoint) task whose "end" message did not come:

@@ -34,6 +34,12 @@ class Inbox:
         with self.wake:
             self.wake.notify()
 
+    def wait(self, timeout: float) -> None:
+        """Sleep until a message comes (or ``timeout`` seconds pass), unless one is here."""
+        with self.wake:
+            if not self.messages:
+                self.wake.wait(timeout)
+
     def drain(self) -> list[dict]:
         """Every message received so far, oldest first."""
         out = []

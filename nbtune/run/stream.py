@@ -175,12 +175,21 @@ class Listener:
         self.on_message(message)
 
     def _drop(self, comm: Connection) -> None:
+        """Forget a connection and close it; once: the reading thread and a greeting thread may
+        both drop the same one as the study ends, and a second close would close a descriptor
+        that may belong to another socket by then."""
+        lock = self._comms.pop(comm, None)
+        if lock is None:  # dropped already
+            return
         for worker, c in list(self._to.items()):
             if c is comm:
                 del self._to[worker]
-        lock = self._comms.pop(comm, None)
-        with lock or contextlib.nullcontext():
+        with lock:
             comm.close()
+
+    def connected(self, worker: str) -> bool:
+        """Whether ``worker`` has a connection open to this study."""
+        return worker in self._to
 
     def tell(self, worker: str, name: str, verdict: str) -> bool:
         """Send the verdict ``name`` to ``worker`` over its connection (from the loop's thread);

@@ -237,6 +237,9 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                    worker=worker.address, started=started, finished=time.time())
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
+    # whether its messages, "end" last, went straight: where the task's end reaches the loop
+    # first, they are still on their way, and the loop waits for them (Completions._on_done)
+    outcome["direct"] = post.direct
     if spec.keep_checkpoint:
         return outcome, ctx.checkpoint if outcome["state"] == "paused" else None
     return outcome
