@@ -20,7 +20,8 @@ Methods:
   pruner does), ``nbtune-bayesopt-judge`` (``judge="model"``: the model's prediction at max_t
   can keep a trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions
   random, BOHB's share), ``nbtune-bayesopt-stalled-hedge`` (that third only while the best value
-  has stalled, ``random_when="stalled"``).
+  has stalled, ``random_when="stalled"``), ``nbtune-tpe`` and ``nbtune-tpe-hyperband-own-rungs``
+  (nbtune's TPE, under ASHA and in brackets that rank their own trials).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -98,6 +99,10 @@ NBTUNE = {
     "nbtune-kde-depth-hyperband-own-rungs": dict(scheduler="asha", searcher="kde",
                                                  searcher_options={"ranking": "depth"},
                                                  brackets="all", rung_system_per_bracket=True),
+    # nbtune's own TPE (Optuna's rebuilt): under plain ASHA, and in those brackets
+    "nbtune-tpe": dict(scheduler="asha", searcher="tpe"),
+    "nbtune-tpe-hyperband-own-rungs": dict(scheduler="asha", searcher="tpe", brackets="all",
+                                           rung_system_per_bracket=True),
 }
 PEERS = ["optuna-tpe-hb", "syne-asha", "syne-bohb"]
 METHODS = [*NBTUNE, *PEERS]
@@ -105,7 +110,8 @@ METHODS = [*NBTUNE, *PEERS]
 BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
                 "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge",
                 "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
-                "nbtune-kde-depth-hyperband-own-rungs"}
+                "nbtune-kde-depth-hyperband-own-rungs", "nbtune-tpe",
+                "nbtune-tpe-hyperband-own-rungs"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:

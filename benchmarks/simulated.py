@@ -71,7 +71,8 @@ def methods(max_t: int) -> dict[str, dict]:
             "median": {"scheduler": "median"},
             "kde+asha": {"searcher": "kde", "scheduler": "asha"},
             **(peers if optuna_imports() else {}),
-            **{name: {**options, "model": True} for name, options in models(max_t).items()}}
+            **{name: {**options, "model": True} for name, options in models(max_t).items()
+               if optuna_imports() or not options.get("needs_optuna")}}
 
 
 def models(max_t: int) -> dict[str, dict]:
@@ -82,7 +83,9 @@ def models(max_t: int) -> dict[str, dict]:
     suggestions random (BOHB's share, a hedge against a model that settles too soon); and with
     asynchronous Hyperband's brackets (a hedge where early ranks mislead). And kde's variants:
     its model over every trial ranked by the rung it reached ("depth", as Optuna's TPE ranks
-    pruned trials) rather than at one level, and under asynchronous Hyperband's brackets.
+    pruned trials) rather than at one level, and under asynchronous Hyperband's brackets. And
+    nbtune's own TPE (``tpe``, Optuna's TPE rebuilt) with ASHA and with brackets that rank their
+    own trials (as Optuna's Hyperband pruner runs them), beside Optuna's TPE in those brackets.
 
     bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every
     config of the table scored): seconds a study, 10 to 30 times a random one, so only with
@@ -108,7 +111,15 @@ def models(max_t: int) -> dict[str, dict]:
                               "brackets": len(rung_levels(max_t))},
             "kde+hyperband (depth)": {"searcher": "kde", "scheduler": "asha",
                                       "brackets": len(rung_levels(max_t)),
-                                      "searcher_options": {"ranking": "depth"}}}
+                                      "searcher_options": {"ranking": "depth"}},
+            "tpe+asha": {"searcher": "tpe", "scheduler": "asha"},
+            "tpe+hyperband (own rungs)": {"searcher": "tpe", "scheduler": "asha",
+                                          "brackets": len(rung_levels(max_t)),
+                                          "rung_system_per_bracket": True},
+            "optuna-tpe+hyperband (own rungs)": {"searcher": "optuna", "scheduler": "asha",
+                                                 "brackets": len(rung_levels(max_t)),
+                                                 "rung_system_per_bracket": True,
+                                                 "max_workers": 32, "needs_optuna": True}}
 
 
 class BestSeen(nbtune.Observer):
@@ -186,6 +197,7 @@ def main() -> None:
             max_time = BUDGET.get(w, 4) * curve_seconds
             for method, options in methods(table.max_t).items():
                 options = dict(options)
+                options.pop("needs_optuna", None)
                 if (wanted is not None and method not in wanted) \
                         or w > options.pop("max_workers", w) \
                         or (options.pop("model", False) and not args.models):

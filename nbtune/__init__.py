@@ -13,7 +13,8 @@ from .run.failure import StudyFailed
 from .run.task import with_parameters
 from .schedule import (ASHAScheduler, FIFOScheduler, HyperbandScheduler, MedianScheduler,
                        PercentileScheduler, Scheduler, ThresholdScheduler)
-from .search import BayesOptSearcher, GridSearcher, KDESearcher, RandomSearcher, Searcher
+from .search import (BayesOptSearcher, GridSearcher, KDESearcher, RandomSearcher, Searcher,
+                     TPESearcher)
 from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
@@ -35,7 +36,7 @@ __all__ = [
     "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",
-    "KDESearcher", "Scheduler",
+    "KDESearcher", "TPESearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
     "MedianScheduler", "PercentileScheduler", "Observer", "SpaceEditor", "__version__",
     "SearchCV",

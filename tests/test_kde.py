@@ -116,10 +116,10 @@ def test_depth_ranking_puts_every_trial_in_order_of_the_rung_it_reached_then_its
         for level, loss in reports.get(t, []):
             s.on_report(t, config, level, loss)
     s.on_trial_end(5, c[5], "failed", None)
-    level, units, ranks = s._depth_data()
+    level, ids, units, ranks = s.ranked("depth", 4)
     order = [next(t for t, x in enumerate(c) if np.allclose(nbtune.Space(SMOOTH).to_unit(x), u))
              for u in units]
-    assert level == "all" and order == [0, 3, 2, 1, 4, 6, 5]
+    assert level == "all" and order == ids.tolist() == [0, 3, 2, 1, 4, 6, 5]
     s.suggest(7)
     assert s.model_level == "all"
     assert s.options["ranking"] == "depth"
@@ -151,10 +151,10 @@ def test_failed_trials_count_as_the_worst_value_at_the_models_level():
     for i, value in enumerate([1.0, 3.0, None, 0.5]):
         s.on_trial_start(i, c[i])
         s.on_trial_end(i, c[i], "failed" if value is None else "completed", value)
-    level, units, losses = s._level_data()
+    level, ids, units, losses = s.ranked("level", 4)  # best first
     assert level == "final" and s.observations == 4
-    assert losses.tolist() == [1.0, 3.0, 0.5, 3.0]  # the failed one last, at the worst
-    assert units[-1].tolist() == nbtune.Space(SMOOTH).to_unit(c[2]).tolist()
+    assert losses.tolist() == [0.5, 1.0, 3.0, 3.0] and ids.tolist() == [3, 0, 1, 2]
+    assert units[-1].tolist() == nbtune.Space(SMOOTH).to_unit(c[2]).tolist()  # failed: worst
     s.on_trial_end(1, c[1], "stopped", 0.1)  # a stopped trial without levels is no observation
     assert s.observations == 4
 

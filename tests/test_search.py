@@ -186,10 +186,10 @@ def test_make_searcher_by_name():
 def test_make_searcher_errors_name_the_choices():
     with pytest.raises(ValueError, match=r"unknown searcher 'bayes' \(did you mean 'bayesopt'"
                                          r"\?\); known: 'random', 'grid', 'bayesopt', 'kde', "
-                                         r"'optuna', a"):
+                                         r"'tpe', 'optuna', a"):
         make_searcher("bayes", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 'anneal'; known: 'random', 'grid', "
-                                         "'bayesopt', 'kde', 'optuna', a Searcher instance "
+                                         "'bayesopt', 'kde', 'tpe', 'optuna', a Searcher instance "
                                          "or an Optuna sampler$"):
         make_searcher("anneal", SPACE)
     with pytest.raises(ValueError, match="unknown searcher 3"):

@@ -90,7 +90,7 @@ def test_only_names_close_to_a_primitive_are_typos():
      "--scheduler takes asha, fifo, hyperband, median, percentile"),
     ("--scheduler hyperbnd", "unknown scheduler 'hyperbnd' (did you mean 'hyperband'?)"),
     ("--searcher randm", "%%tune: unknown searcher 'randm' (did you mean 'random'?): "
-     "--searcher takes bayesopt, grid, kde, optuna, random"),
+     "--searcher takes bayesopt, grid, kde, optuna, random, tpe"),
 ])
 def test_a_misspelt_flag_or_name_is_one_line_with_the_closest(shell, db, capsys, line, said):
     shown = errors(shell, capsys, f"%%tune {line}\nx = uniform(0, 1)\nvalue = x\n")

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
       "all of a grid, or what hyperband's brackets start)")
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
     a("--mode", choices=("min", "max"), help="minimise or maximise the metric")
-    a("--searcher", help="random (default), grid, bayesopt, kde or optuna")
+    a("--searcher", help="random (default), grid, bayesopt, kde, tpe or optuna")
     a("--searcher-option", type=_option, action="append", metavar="NAME=VALUE",
       help="an option of the searcher, e.g. acquisition=ucb, kappa=3 (repeatable; values are "
       "Python literals, a bare word is a string)")

@@ -12,13 +12,14 @@ from .grid import GridSearcher
 from .kde import KDESearcher
 from .optuna_adapter import OptunaSearcher, is_optuna_sampler
 from .random import RandomSearcher
+from .tpe import TPESearcher
 
 __all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "KDESearcher",
-           "OptunaSearcher", "SEARCHERS", "make_searcher", "searcher_name"]
+           "TPESearcher", "OptunaSearcher", "SEARCHERS", "make_searcher", "searcher_name"]
 
 SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher,
                                          "bayesopt": BayesOptSearcher, "kde": KDESearcher,
-                                         "optuna": OptunaSearcher}
+                                         "tpe": TPESearcher, "optuna": OptunaSearcher}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
 
 

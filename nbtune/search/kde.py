@@ -10,22 +10,13 @@ probability 1 - bandwidth, else any other). Bandwidths follow the normal referen
 Gaussian bandwidths widened by ``bandwidth_factor`` (truncated to the unit cube) and takes the one
 that maximises l(x) / g(x), good density over bad, among those not tried yet.
 
-Which level: the highest one that holds enough observations for ``min_points`` good ones and as
-many bad ones (2 * ``min_points``; default ``min_points``: one per hyperparameter that varies,
-plus one), so early in a study with early stopping the model learns from the low rungs, where
-most trials report, and moves up as the top rungs fill (BOHB's rule). The good set is the best
-``max(min_points, gamma * n)`` of the level's ``n`` observations.
-With ``ranking="depth"`` the model instead ranks every trial that reported, as Optuna's TPE
-ranks its pruned trials: by the highest rung it reached (the base-3 bin of its highest level: 1,
-3, 9, 27, ... start the bins, which are ASHA's default rungs), then by its value at the first
-level it reported in that bin; failed trials rank last. The good set is the best
-``max(min_points, gamma * n)`` of those ``n`` trials, so a trial that an early rung stopped still
-counts among the bad, and the model needs no level to fill first (2 * ``min_points`` trials do).
-Each report of a running trial (``on_report``) is an observation at its level; a trial that
-reports no level (no scheduler, no resource) gives its final value at one level of its own
-("final"). A failed trial counts at the model's level as the worst value there. A fraction
-``random_fraction`` of suggestions, and every one before a level has enough points, are random.
-Pending trials (started, not ended) and every config tried are never suggested again.
+What it learns from (:mod:`nbtune.search.ranked`): with ``ranking="level"`` (BOHB's), the
+observations at the highest resource level that holds 2 * ``min_points`` of them (default
+``min_points``: one per hyperparameter that varies, plus one), a failed trial as the worst value
+there; with ``ranking="depth"``, every trial that reported, ranked by the rung it reached, once
+2 * ``min_points`` trials have. The good set is the best ``max(min_points, gamma * n)`` of the
+``n`` observations. A fraction ``random_fraction`` of suggestions, and every one before the
+ranking holds enough, are random. Pending trials and every config tried are never suggested again.
 """
 from __future__ import annotations
 
@@ -36,19 +27,11 @@ import numpy as np
 
 from ..space import Space
 from ..typos import one_of
-from .base import Searcher, _check_int, check_number, config_key, untried_sample
-from .encoding import Encoding
-from .reports import bin_of
-
-FINAL = "final"  # the level of final values of trials that report no resource level
-ALL = "all"  # the model_level of a model over every trial (ranking="depth")
-FAILED, COMPLETED, PAUSED = "failed", "completed", "paused"
-Level = Any  # a resource level (a number) or FINAL
-BELOW_EVERY_RUNG = (-10**9 - 1, 0.0)  # ranking="depth": where a final value without a level sits
-RANKINGS = ("level", "depth")  # the good and bad configs: at one level, or over every trial
+from .base import _check_int, check_number, config_key, untried_sample
+from .ranked import RANKINGS, RankedObservations
 
 
-class KDESearcher(Searcher):
+class KDESearcher(RankedObservations):
     """BOHB's model-based searcher: configs that maximise good density over bad density at the
     highest resource level with 2 * ``min_points`` observations; see the module's docstring."""
 
@@ -61,10 +44,7 @@ class KDESearcher(Searcher):
                  random_fraction: float = 1 / 3, bandwidth_factor: float = 3.0,
                  min_bandwidth: float = 1e-3, n_candidates: int = 64,
                  ranking: str = "level") -> None:
-        super().__init__(space, seed, points_to_evaluate, mode)
-        if not self.space.unit_names:
-            raise ValueError("kde has nothing to model: every hyperparameter of the space is "
-                             "fixed; give at least one a range or choices")
+        super().__init__(space, seed, points_to_evaluate, mode, what="kde")
         self.gamma = check_number("gamma", gamma, 0.0, 1.0, (False, False),
                                    "a number in (0, 1)")
         self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0,
@@ -78,57 +58,6 @@ class KDESearcher(Searcher):
         d = len(self.space.unit_names)
         self.min_points = d + 1 if min_points is None else _check_int("min_points", min_points, 2)
         self._explicit_min_points = min_points is not None
-        self.sizes = Encoding(self.space).sizes  # options of each choice dim, 0 for ordered
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every observation and pending trial."""
-        self._levels: dict[Level, dict[int, tuple[np.ndarray, float]]] = {}
-        self._failed: dict[int, np.ndarray] = {}
-        self._reported: set[int] = set()  # trials that reported at a numeric level
-        self._units: dict[int, tuple[dict, str, np.ndarray]] = {}  # trial -> config, key, units
-        self._pending: set[int] = set()
-        self._tried: set[str] = set()
-        self.model_level: Level | None = None  # the level the last model-based suggestion used
-
-    # -- events ---------------------------------------------------------------------------
-    def on_trial_start(self, trial_id: int, config: dict) -> None:
-        """The trial is pending: never suggested again."""
-        self._pending.add(trial_id)
-        self._tried.add(self._unit_of(trial_id, config)[0])
-
-    def _unit_of(self, trial_id: int, config: dict) -> tuple[str, np.ndarray]:
-        """The config's key and `Space.to_unit`, computed once per trial and config."""
-        known = self._units.get(trial_id)
-        if known is None or (known[0] is not config and known[1] != config_key(config)):
-            known = self._units[trial_id] = (config, config_key(config),
-                                             self.space.to_unit(config))
-        return known[1], known[2]
-
-    def on_report(self, trial_id: int, config: dict, level: float | None,
-                  value: float | None) -> None:
-        """A value at a resource level is an observation at that level (its latest one there)."""
-        if level is None or value is None or not math.isfinite(value):
-            return
-        self._reported.add(trial_id)
-        self._levels.setdefault(float(level), {})[trial_id] = (self._unit_of(trial_id, config)[1],
-                                                                float(value))
-
-    def on_trial_end(self, trial_id: int, config: dict, state: str,
-                     value: float | None) -> None:
-        """A failed trial becomes a worst value; a completed one that reported no level, an
-        observation at the "final" level; the trial is no longer pending."""
-        self._pending.discard(trial_id)
-        key, units = self._unit_of(trial_id, config)
-        self._tried.add(key)
-        if state == PAUSED:
-            return
-        self._failed.pop(trial_id, None)
-        if state == FAILED:
-            self._failed[trial_id] = units
-        elif state == COMPLETED and trial_id not in self._reported and value is not None \
-                and math.isfinite(value):
-            self._levels.setdefault(FINAL, {})[trial_id] = (units, float(value))
 
     @property
     def options(self) -> dict[str, Any]:
@@ -143,55 +72,7 @@ class KDESearcher(Searcher):
             out["min_points"] = self.min_points
         return out
 
-    @property
-    def pending(self) -> list[int]:
-        """The trials running or queued (started, not ended), by trial number."""
-        return sorted(self._pending)
-
-    @property
-    def observations(self) -> int:
-        """Reports the model holds (a trial's value at each level it reached) and failed trials."""
-        return sum(len(obs) for obs in self._levels.values()) + len(self._failed)
-
     # -- the model ------------------------------------------------------------------------
-    def _level_data(self) -> tuple[Level, np.ndarray, np.ndarray] | None:
-        """(level, units, losses) at the highest level with 2 * ``min_points`` observations,
-        failed trials included at the worst loss there; None when no level has enough."""
-        sign = 1.0 if self.mode == "min" else -1.0
-        order = ([FINAL] if FINAL in self._levels else []) + \
-            sorted((lv for lv in self._levels if lv != FINAL), reverse=True)
-        for level in order:
-            obs = self._levels[level]
-            failed = [u for t, u in self._failed.items() if t not in obs]
-            if len(obs) + len(failed) < 2 * self.min_points or not obs:
-                continue
-            units = [u for u, _ in obs.values()] + failed
-            losses = [sign * v for _, v in obs.values()]
-            losses += [max(losses)] * len(failed)
-            return level, np.vstack(units), np.array(losses)
-        return None
-
-    def _depth_data(self) -> tuple[Level, np.ndarray, np.ndarray] | None:
-        """(ALL, units, ranks) of every trial that reported or failed, once 2 * ``min_points``
-        have: ranked by the highest rung it reached (the base-3 bin of its highest level; a
-        trial that reported no level stands below every rung), then by its value at the first
-        level it reported in that bin; failed trials last."""
-        sign = 1.0 if self.mode == "min" else -1.0
-        best: dict[int, tuple[int, float, float]] = {}  # trial -> (bin, level, loss) to rank by
-        for level, obs in self._levels.items():
-            # (bin, -level): a higher bin first; in a bin, the first level the trial reported
-            key = (bin_of(level), -level) if level != FINAL else BELOW_EVERY_RUNG
-            for tid, (_, value) in obs.items():
-                known = best.get(tid)
-                if known is None or key > known[:2]:
-                    best[tid] = (*key, sign * value)
-        failed = [t for t in self._failed if t not in best]
-        if len(best) + len(failed) < 2 * self.min_points or not best:
-            return None
-        tids = sorted(best, key=lambda t: (-best[t][0], best[t][2], t)) + sorted(failed)
-        units = np.vstack([self._units[t][2] for t in tids])
-        return ALL, units, np.arange(len(tids), dtype=float)
-
     def _bandwidths(self, data: np.ndarray) -> np.ndarray:
         """Normal reference bandwidth per dim, floored at min_bandwidth; a choice's (its
         probability of another option) at most (c - 1) / c."""
@@ -220,10 +101,6 @@ class KDESearcher(Searcher):
         with np.errstate(divide="ignore"):
             return (top[:, 0] + np.log(np.exp(logk - top).sum(axis=1))) - math.log(len(data))
 
-    @staticmethod
-    def _index(u: np.ndarray, c: int) -> np.ndarray:
-        return np.minimum((u * c).astype(int), c - 1)
-
     def _sample_good(self, good: np.ndarray, bw: np.ndarray,
                      rng: np.random.Generator) -> np.ndarray:
         """``n_candidates`` points drawn around random good points: Gaussians widened by
@@ -250,13 +127,12 @@ class KDESearcher(Searcher):
         rng = self.rng_for(index)
         if rng.random() < self.random_fraction:
             return untried_sample(self.space, rng, self._tried)
-        data = self._level_data() if self.ranking == "level" else self._depth_data()
+        data = self.ranked(self.ranking, 2 * self.min_points)
         if data is None:
             return untried_sample(self.space, rng, self._tried)
-        level, units, losses = data
-        order = np.argsort(losses, kind="stable")
-        n_good = max(self.min_points, int(self.gamma * len(losses)))
-        good, bad = units[order[:n_good]], units[order[n_good:]]
+        level, _, units, _ = data  # best first
+        n_good = max(self.min_points, int(self.gamma * len(units)))
+        good, bad = units[:n_good], units[n_good:]
         bw_good, bw_bad = self._bandwidths(good), self._bandwidths(bad)
         candidates = self._sample_good(good, bw_good, rng)
         score = (self._log_density(candidates, good, bw_good)

@@ -1,0 +1,143 @@
+"""TPESearcher (a univariate TPE over every trial, ranked by the rung each reached) driven through
+the Searcher contract, in simulated time, and in a real study on a LocalCluster and the magic."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nbtune
+from nbtune.search import TPESearcher, make_searcher
+from nbtune.sim import PowerLawCurves
+from nbtune.summary import searcher_text
+
+from test_kde import BOWL4, MIXED, SMOOTH, bowl, bowl4, drive, leveled, mixed
+
+
+def test_same_seed_and_events_give_the_same_suggestions():
+    def run(seed):
+        return drive(TPESearcher(MIXED, seed=seed), mixed, 25)
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+@pytest.mark.parametrize("space, fn", [(BOWL4, bowl4), (MIXED, mixed)])
+def test_tpe_beats_random_search_over_many_seeds(space, fn):
+    """Stated margin: after 40 trials (10 of them random start-up) the median best is at most
+    half of random search's, and TPE is better on at least 15 of 20 seeds."""
+    tpe, rnd = [], []
+    for seed in range(20):
+        tpe.append(min(map(fn, drive(TPESearcher(space, seed=seed), fn, 40))))
+        rnd.append(min(map(fn, drive(make_searcher("random", space, seed=seed), fn, 40))))
+    assert np.median(tpe) < 0.5 * np.median(rnd), (tpe, rnd)
+    assert sum(t < r for t, r in zip(tpe, rnd)) >= 15, (tpe, rnd)
+
+
+def test_the_first_suggestions_are_random_until_n_startup_trials_ranked():
+    s = TPESearcher(SMOOTH, seed=0, n_startup=5)
+    drive(s, bowl, 4)
+    s.suggest(4)
+    assert s.model_level is None  # four ranked: still random
+    drive(s, bowl, 1, start=4)
+    s.suggest(5)
+    assert s.model_level == "all"
+
+
+def test_mode_max_suggests_what_mode_min_does_on_the_negated_function():
+    low = drive(TPESearcher(MIXED, seed=2), mixed, 20)
+    high = drive(TPESearcher(MIXED, seed=2, mode="max"), mixed, 20, sign=-1.0)
+    assert low == high
+
+
+def test_old_trials_weigh_less_past_the_newest_25():
+    weights = TPESearcher._age_weights
+    assert weights(np.arange(25)).tolist() == [1.0] * 25
+    ids = np.array([7, 3, 40, 1, *range(100, 126)])  # 30 trials, in rank order
+    w = weights(ids)
+    oldest = np.argsort(ids)[:5]  # trials 1, 3, 7, 40 and 100: from 1/30 rising to 1
+    assert np.allclose(w[oldest], np.linspace(1 / 30, 1, 5))
+    assert (np.delete(w, oldest) == 1.0).all()
+
+
+def test_each_value_is_as_wide_as_its_larger_gap_clipped_and_the_prior_is_wide():
+    s = TPESearcher(SMOOTH, seed=0)
+    values = np.array([0.1, 0.15, 0.3, 0.9, 0.02, 0.6, 0.62, 0.7, 0.75, 0.8])
+    mus, sigmas, w = s._mixture(values, np.ones(10))
+    assert mus[-1] == 0.5 and sigmas[-1] == 1.0 and np.isclose(w.sum(), 1.0)
+    # sorted with the prior: .02 .1 .15 .3 .5 .6 .62 .7 .75 .8 .9; 11 components: at least 1/12
+    # the outermost take their inner gap (.9: .1, not .1 to the end); .02, .1 and .62 have
+    # larger gaps of .08 (the inner one), .08 and .08: clipped up to 1/12
+    expected = {0.3: 0.2, 0.6: 0.1, 0.9: 0.1, 0.15: 0.15, 0.02: 1 / 12, 0.1: 1 / 12,
+                0.62: 1 / 12}
+    for value, sigma in expected.items():
+        assert np.isclose(sigmas[list(values).index(value)], sigma), value
+
+
+def test_a_choice_leans_to_the_options_of_the_good_trials_and_keeps_every_option_possible():
+    s = TPESearcher(MIXED, seed=0)
+    units = (np.array([1, 1, 1, 0]) + 0.5) / 3
+    pmf = s._pmf(units, np.ones(4), 3)
+    assert np.isclose(pmf.sum(), 1.0) and pmf.argmax() == 1 and (pmf > 0).all()
+
+
+def test_trials_that_an_early_rung_stopped_count_in_the_model():
+    box = PowerLawCurves(max_t=27, noise=0.01)
+    short = nbtune.simulate(box, searcher="tpe", scheduler="asha", n_trials=15, seed=3)
+    long = nbtune.simulate(box, searcher="tpe", scheduler="asha", n_trials=60, seed=3)
+    assert [t.config for t in long.trials[:15]] == [t.config for t in short.trials]
+    assert long.searcher.observations == sum(len(t.reports) for t in long.trials)
+    assert long.searcher.model_level == "all"
+    assert any(t.state == "stopped" for t in long.trials)
+    for t in long.trials:
+        box.space.validate(t.config)
+
+
+def test_a_small_space_once_spent_is_not_suggested_twice_while_it_lasts():
+    space = {"a": nbtune.choice(1, 2, 3), "b": nbtune.choice("x", "y")}
+    s = TPESearcher(space, seed=0, n_startup=2)
+    configs = drive(s, lambda c: c["a"] + (c["b"] == "y"), 6)
+    assert len({(c["a"], c["b"]) for c in configs}) == 6
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"gamma": 0}, r"^gamma must be a number in \(0, 1\], got gamma=0$"),
+    ({"max_good": 0}, r"^max_good must be an integer >= 1, got 0$"),
+    ({"n_startup": 1}, r"^n_startup must be an integer >= 2, got 1$"),
+    ({"n_candidates": 0}, r"^n_candidates must be an integer >= 1, got 0$"),
+    ({"prior_weight": 0}, r"^prior_weight must be a number > 0, got prior_weight=0$"),
+    ({"ranking": "levels"}, r"^unknown ranking 'levels' \(did you mean 'level'\?\)"),
+    ({"n_startups": 5}, r"^searcher 'tpe' has no option 'n_startups' \(did you mean "
+                        r"'n_startup'\?\)"),
+])
+def test_bad_options_are_one_clear_line(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_searcher("tpe", SMOOTH, **options)
+
+
+def test_tpe_over_a_space_of_fixed_values_is_one_clear_line():
+    with pytest.raises(ValueError, match=r"^tpe has nothing to model: every hyperparameter of "
+                                         r"the space is fixed"):
+        nbtune.tune(bowl, {"x": 0.3, "y": 0.7}, searcher="tpe", storage=None)
+
+
+def test_a_real_study_with_tpe_and_its_resume(client, db):
+    searcher = TPESearcher(SMOOTH, seed=3, n_startup=4)
+    study = nbtune.tune(leveled, SMOOTH, searcher=searcher, n_trials=8, concurrency=2,
+                        cluster=client, storage=db, study="t", progress=False)
+    assert len(study.completed) == 8 and study.searcher.observations == 24
+    assert study.settings["searcher"] == "tpe"
+    assert study.settings["searcher_options"]["n_startup"] == 4
+    assert searcher_text(study) == "tpe searcher, model of 24 observations"
+    resumed = nbtune.tune(leveled, SMOOTH, storage=db, study="t", resume=True, cluster=client,
+                          progress=False)
+    assert repr(resumed.searcher) == repr(searcher)
+    assert resumed.searcher.observations == 24 and len(resumed.trials) == 8
+
+
+def test_the_magic_takes_searcher_tpe(shell, db):
+    res = shell.run_cell("%%tune --trials 6 --searcher tpe --seed 2 --study m\n"
+                         "x = uniform(0, 1)\nk = choice(1, 2)\n\nvalue = (x - 0.3) ** 2 + k\n")
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert len(study.completed) == 6 and study.settings["searcher"] == "tpe"
+    assert study.searcher.observations == 6
