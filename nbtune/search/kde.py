@@ -28,7 +28,7 @@ import numpy as np
 from ..space import Space
 from ..typos import one_of
 from .base import _check_int, check_number, config_key, untried_sample
-from .ranked import RANKINGS, RankedObservations
+from .ranked import RANKINGS, RankedObservations, truncated_normal
 
 
 class KDESearcher(RankedObservations):
@@ -105,8 +105,6 @@ class KDESearcher(RankedObservations):
                      rng: np.random.Generator) -> np.ndarray:
         """``n_candidates`` points drawn around random good points: Gaussians widened by
         bandwidth_factor and truncated to [0, 1]; each choice kept or redrawn."""
-        from scipy.special import ndtr, ndtri
-
         centres = good[rng.integers(len(good), size=self.n_candidates)]
         out = centres.copy()
         for j, c in enumerate(self.sizes):
@@ -115,11 +113,7 @@ class KDESearcher(RankedObservations):
                 pick = (rng.integers(c, size=self.n_candidates) + 0.5) / c
                 out[:, j] = np.where(redraw, pick, (self._index(centres[:, j], c) + 0.5) / c)
             else:
-                s = self.bandwidth_factor * bw[j]
-                lo, hi = ndtr(-centres[:, j] / s), ndtr((1.0 - centres[:, j]) / s)
-                u = lo + rng.random(self.n_candidates) * (hi - lo)
-                z = ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
-                out[:, j] = np.clip(centres[:, j] + s * z, 0.0, 1.0)
+                out[:, j] = truncated_normal(centres[:, j], self.bandwidth_factor * bw[j], rng)
         return out
 
     # -- suggesting -----------------------------------------------------------------------

@@ -162,3 +162,13 @@ class RankedObservations(Searcher):
     def _index(u: np.ndarray, c: int) -> np.ndarray:
         """The option of a choice with ``c`` options at unit coordinates ``u``."""
         return np.minimum((u * c).astype(int), c - 1)
+
+
+def truncated_normal(centres: np.ndarray, widths: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """One draw from each Gaussian (``centres``, ``widths``) truncated to [0, 1]."""
+    from scipy.special import ndtr, ndtri
+
+    lo, hi = ndtr(-centres / widths), ndtr((1.0 - centres) / widths)
+    u = lo + rng.random(len(centres)) * (hi - lo)
+    return np.clip(centres + widths * ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)), 0.0, 1.0)

@@ -33,8 +33,8 @@ import numpy as np
 
 from ..space import Space
 from .base import _check_int, check_number, config_key, untried_sample
-from .ranked import RANKINGS, RankedObservations
 from ..typos import one_of
+from .ranked import RANKINGS, RankedObservations, truncated_normal
 
 RECENT = 25  # the newest trials of a set that count in full
 
@@ -134,14 +134,9 @@ class TPESearcher(RankedObservations):
     def _best_value(self, good: np.ndarray, w_good: np.ndarray, bad: np.ndarray,
                     w_bad: np.ndarray, rng: np.random.Generator) -> float:
         """The candidate drawn from the good density with the highest good-to-bad ratio."""
-        from scipy.special import ndtr, ndtri
-
         mus, sigmas, w = self._mixture(good, w_good)
         pick = rng.choice(len(mus), size=self.n_candidates, p=w)
-        m, s = mus[pick], sigmas[pick]
-        lo, hi = ndtr(-m / s), ndtr((1.0 - m) / s)
-        u = lo + rng.random(self.n_candidates) * (hi - lo)
-        x = np.clip(m + s * ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)), 0.0, 1.0)
+        x = truncated_normal(mus[pick], sigmas[pick], rng)
         score = self._log_pdf(x, mus, sigmas, w) - self._log_pdf(x, *self._mixture(bad, w_bad))
         return float(x[int(np.argmax(np.nan_to_num(score, nan=-np.inf)))])
 
