@@ -1,12 +1,12 @@
 """KDESearcher (BOHB's searcher) driven through the Searcher contract, in simulated time, and in
-real studies on a LocalCluster and through the magic."""
+real studies on a LocalCluster and through the magic (those two with TPESearcher too)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import nbtune
-from nbtune.search import KDESearcher, make_searcher
+from nbtune.search import KDESearcher, TPESearcher, make_searcher
 from nbtune.sim import PowerLawCurves
 from nbtune.summary import searcher_text
 
@@ -235,15 +235,21 @@ def leveled(config):
     return bowl(config)
 
 
-def test_a_real_study_with_kde_and_its_resume(client, db):
-    searcher = KDESearcher(SMOOTH, seed=3, gamma=0.25, min_points=2)
+DENSITY_SEARCHERS = {"kde": (KDESearcher, {"gamma": 0.25, "min_points": 2}),
+                     "tpe": (TPESearcher, {"n_startup": 4})}
+
+
+@pytest.mark.parametrize("name", DENSITY_SEARCHERS)
+def test_a_real_study_with_a_density_searcher_and_its_resume(client, db, name):
+    cls, options = DENSITY_SEARCHERS[name]
+    searcher = cls(SMOOTH, seed=3, **options)
     study = nbtune.tune(leveled, SMOOTH, searcher=searcher, n_trials=8, concurrency=2,
                         cluster=client, storage=db, study="k", progress=False)
     assert len(study.completed) == 8
     assert study.searcher.observations == 24  # 8 trials at 3 levels each
-    assert study.settings["searcher"] == "kde"
-    assert study.settings["searcher_options"]["gamma"] == 0.25
-    assert searcher_text(study) == "kde searcher, model of 24 observations"
+    assert study.settings["searcher"] == name
+    assert all(study.settings["searcher_options"][k] == v for k, v in options.items())
+    assert searcher_text(study) == f"{name} searcher, model of 24 observations"
     # by name, the searcher is built again with the options it was run with, its model replayed
     resumed = nbtune.tune(leveled, SMOOTH, storage=db, study="k", resume=True, cluster=client,
                           progress=False)
@@ -251,10 +257,11 @@ def test_a_real_study_with_kde_and_its_resume(client, db):
     assert resumed.searcher.observations == 24 and len(resumed.trials) == 8
 
 
-def test_the_magic_takes_searcher_kde(shell, db):
-    res = shell.run_cell("%%tune --trials 6 --searcher kde --seed 2 --study m\n"
+@pytest.mark.parametrize("name", DENSITY_SEARCHERS)
+def test_the_magic_takes_a_density_searcher(shell, db, name):
+    res = shell.run_cell(f"%%tune --trials 6 --searcher {name} --seed 2 --study m\n"
                          "x = uniform(0, 1)\nk = choice(1, 2)\n\nvalue = (x - 0.3) ** 2 + k\n")
     assert res.success, res.error_in_exec
     study = shell.user_ns["study"]
-    assert len(study.completed) == 6 and study.settings["searcher"] == "kde"
+    assert len(study.completed) == 6 and study.settings["searcher"] == name
     assert study.searcher.observations == 6

@@ -504,6 +504,18 @@ def test_brackets_are_seeded():
     assert draws(7) != draws(8)
 
 
+def test_a_trials_bracket_depends_on_the_seed_and_its_id_not_on_the_order_of_starts():
+    # a resumed study replays its ended trials only: the interrupted ones, started again later,
+    # leave gaps; each trial still gets the bracket it ran in
+    forward = setup(ASHAScheduler(max_t=81, brackets=5), seed=3)
+    start(forward, *range(200))
+    gaps = setup(ASHAScheduler(max_t=81, brackets=5), seed=3)
+    start(gaps, *[t for t in range(200) if t % 7], *reversed(range(0, 200, 7)))
+    assert [forward.bracket_of(t) for t in range(200)] == \
+        [gaps.bracket_of(t) for t in range(200)]
+    assert len({forward.bracket_of(t) for t in range(200)}) == 5
+
+
 def _by_bracket(s, n):
     start(s, *range(n))
     groups: dict[int, list[int]] = {}

@@ -1,5 +1,6 @@
 """TPESearcher (a univariate TPE over every trial, ranked by the rung each reached) driven through
-the Searcher contract, in simulated time, and in a real study on a LocalCluster and the magic."""
+the Searcher contract, in simulated time, and in a real study under Hyperband's brackets resumed
+(a real study, its resume and the magic of both density searchers are in test_kde.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,6 @@ import pytest
 import nbtune
 from nbtune.search import TPESearcher, make_searcher
 from nbtune.sim import PowerLawCurves
-from nbtune.summary import searcher_text
 
 from test_kde import BOWL4, MIXED, SMOOTH, bowl, bowl4, drive, leveled, mixed
 
@@ -120,24 +120,13 @@ def test_tpe_over_a_space_of_fixed_values_is_one_clear_line():
         nbtune.tune(bowl, {"x": 0.3, "y": 0.7}, searcher="tpe", storage=None)
 
 
-def test_a_real_study_with_tpe_and_its_resume(client, db):
-    searcher = TPESearcher(SMOOTH, seed=3, n_startup=4)
-    study = nbtune.tune(leveled, SMOOTH, searcher=searcher, n_trials=8, concurrency=2,
-                        cluster=client, storage=db, study="t", progress=False)
-    assert len(study.completed) == 8 and study.searcher.observations == 24
-    assert study.settings["searcher"] == "tpe"
-    assert study.settings["searcher_options"]["n_startup"] == 4
-    assert searcher_text(study) == "tpe searcher, model of 24 observations"
-    resumed = nbtune.tune(leveled, SMOOTH, storage=db, study="t", resume=True, cluster=client,
-                          progress=False)
-    assert repr(resumed.searcher) == repr(searcher)
-    assert resumed.searcher.observations == 24 and len(resumed.trials) == 8
-
-
-def test_the_magic_takes_searcher_tpe(shell, db):
-    res = shell.run_cell("%%tune --trials 6 --searcher tpe --seed 2 --study m\n"
-                         "x = uniform(0, 1)\nk = choice(1, 2)\n\nvalue = (x - 0.3) ** 2 + k\n")
-    assert res.success, res.error_in_exec
-    study = shell.user_ns["study"]
-    assert len(study.completed) == 6 and study.settings["searcher"] == "tpe"
-    assert study.searcher.observations == 6
+def test_a_resumed_hyperband_study_puts_each_trial_in_the_bracket_it_ran_in(client, db):
+    options = dict(searcher="tpe", scheduler="asha", brackets=3, seed=5, storage=db,
+                   cluster=client, progress=False, concurrency=2)
+    study = nbtune.tune(leveled, SMOOTH, n_trials=16, study="h", max_t=3, **options)
+    brackets = {t.id: study.scheduler.bracket_of(t.id) for t in study.trials}
+    assert len(set(brackets.values())) > 1
+    resumed = nbtune.tune(leveled, SMOOTH, study="h", resume=True, **options)
+    assert {t: resumed.scheduler.bracket_of(t) for t in brackets} == brackets
+    assert resumed.searcher.ranked("depth", 1)[1].tolist() == \
+        study.searcher.ranked("depth", 1)[1].tolist()

@@ -118,9 +118,12 @@ class ASHAScheduler(Scheduler):
         top = len(self.levels) - 1  # bracket b is Hyperband's bracket with s = top - b halvings
         weights = np.array([eta ** (top - b) / (top - b + 1) for b in range(self.n_brackets)])
         self.bracket_probabilities = weights / weights.sum()
+        self._cumulative = np.cumsum(self.bracket_probabilities)
 
     def _reset(self) -> None:
-        self._rng = np.random.default_rng(getattr(self, "seed", None))
+        seed = getattr(self, "seed", None)  # brackets drawn per trial id: see on_trial_start
+        self._bracket_seed = int(np.random.SeedSequence().generate_state(1)[0]) \
+            if seed is None else int(seed)
         self._trials: dict[int, _Trial] = {}
         self._rungs: dict[tuple[int, int], _Rung] = {}  # (system, level) -> its values, ranked
 
@@ -150,13 +153,17 @@ class ASHAScheduler(Scheduler):
         return trial.bracket if self.rung_system_per_bracket else 0
 
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
-        """A new trial draws its bracket; a known one (a retry) forgets its values, keeps its bracket."""
+        """A new trial draws its bracket, from the seed and its id alone (so a resumed study,
+        which replays its ended trials in the order they ended, gives each the bracket it ran
+        in); a known one (a retry) forgets its values, keeps its bracket."""
         self._levels()
         t = self._trials.get(trial_id)
         if t is None:
             b = 0
             if self.n_brackets > 1:
-                b = int(self._rng.choice(self.n_brackets, p=self.bracket_probabilities))
+                u = np.random.default_rng([self._bracket_seed, trial_id]).random()
+                b = min(int(np.searchsorted(self._cumulative, u, side="right")),
+                        self.n_brackets - 1)
             self._trials[trial_id] = _Trial(b, config=dict(config))
             return
         self._unwait(trial_id, t)
