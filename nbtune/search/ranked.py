@@ -53,8 +53,8 @@ class RankedObservations(Searcher):
 
     def reset(self) -> None:
         """Forget every observation and pending trial."""
-        self._levels: dict[Level, dict[int, tuple[np.ndarray, float]]] = {}
-        self._failed: dict[int, np.ndarray] = {}
+        self._levels: dict[Level, dict[int, float]] = {}  # level -> trial -> value there
+        self._failed: set[int] = set()
         self._reported: set[int] = set()  # trials that reported at a numeric level
         self._units: dict[int, tuple[dict, str, np.ndarray]] = {}  # trial -> config, key, units
         self._pending: set[int] = set()
@@ -81,24 +81,23 @@ class RankedObservations(Searcher):
         if level is None or value is None or not math.isfinite(value):
             return
         self._reported.add(trial_id)
-        self._levels.setdefault(float(level), {})[trial_id] = (self._unit_of(trial_id, config)[1],
-                                                                float(value))
+        self._unit_of(trial_id, config)
+        self._levels.setdefault(float(level), {})[trial_id] = float(value)
 
     def on_trial_end(self, trial_id: int, config: dict, state: str,
                      value: float | None) -> None:
         """A failed trial becomes a worst value; a completed one that reported no level, an
         observation at the "final" level; the trial is no longer pending."""
         self._pending.discard(trial_id)
-        key, units = self._unit_of(trial_id, config)
-        self._tried.add(key)
+        self._tried.add(self._unit_of(trial_id, config)[0])
         if state == PAUSED:
             return
-        self._failed.pop(trial_id, None)
+        self._failed.discard(trial_id)
         if state == FAILED:
-            self._failed[trial_id] = units
+            self._failed.add(trial_id)
         elif state == COMPLETED and trial_id not in self._reported and value is not None \
                 and math.isfinite(value):
-            self._levels.setdefault(FINAL, {})[trial_id] = (units, float(value))
+            self._levels.setdefault(FINAL, {})[trial_id] = float(value)
 
     @property
     def pending(self) -> list[int]:
@@ -136,7 +135,7 @@ class RankedObservations(Searcher):
             failed = [t for t in self._failed if t not in obs]
             if len(obs) + len(failed) < need or not obs:
                 continue
-            losses = [sign * v for _, v in obs.values()]
+            losses = [sign * v for v in obs.values()]
             losses += [max(losses)] * len(failed)
             return level, np.array([*obs, *failed]), np.array(losses)
         return None
@@ -148,7 +147,7 @@ class RankedObservations(Searcher):
         for level, obs in self._levels.items():
             # (bin, -level): a higher bin first; in a bin, the first level the trial reported
             key = (bin_of(level), -level) if level != FINAL else BELOW_EVERY_RUNG
-            for tid, (_, value) in obs.items():
+            for tid, value in obs.items():
                 known = best.get(tid)
                 if known is None or key > known[:2]:
                     best[tid] = (*key, sign * value)
