@@ -35,7 +35,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m nbtune.demo
-	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q --durations=15
 
 # The suite on the oldest versions pyproject.toml allows (.ci/lowest.txt)
 LOWEST := .venv-lowest
