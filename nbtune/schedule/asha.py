@@ -153,9 +153,9 @@ class ASHAScheduler(Scheduler):
         return trial.bracket if self.rung_system_per_bracket else 0
 
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
-        """A new trial draws its bracket, from the seed and its id alone (so a resumed study,
-        which replays its ended trials in the order they ended, gives each the bracket it ran
-        in); a known one (a retry) forgets its values, keeps its bracket."""
+        """A new trial draws its bracket, from the seed and its id alone (a resumed study
+        replays only its ended trials, and a trial left unfinished must not shift the brackets
+        of those after it); a known one (a retry) forgets its values, keeps its bracket."""
         self._levels()
         t = self._trials.get(trial_id)
         if t is None:
