@@ -22,7 +22,8 @@ folds (the best of many noisy scores is biased upwards: what was chosen is worth
 score it was chosen for). For each baseline it prints its best mean CV score at the end of the
 budget and the time it took to reach it, and the time SearchCV took to reach that same score: the
 goal is a ratio <= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in
-turn and adds the median ratio over seeds. Run with ``make bench-searchcv`` (about 10 minutes a
+turn and adds the median ratio over seeds. ``--rung-folds all,grow`` runs SearchCV once with each
+``rung_folds`` against the same baselines (``all``, every fold at every rung, by default). Run with ``make bench-searchcv`` (about 10 minutes a
 seed).
 """
 from __future__ import annotations
@@ -149,15 +150,23 @@ def trained(search, task: dict) -> float:
     return float(len(search.cv_results_["params"])) * top * n_folds
 
 
+def fold_work(trial, resource: str, n_splits: int) -> float:
+    """The resource a trial trained over its folds: each fold counted to the last level it was
+    scored at (with ``rung_folds="grow"`` a fold joins at a later level)."""
+    return float(sum(max((r.get(resource, 0) for r in trial.reports
+                          if f"split{i}_test_score" in r), default=0) for i in range(n_splits)))
+
+
 def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
                searcher: str = "random", brackets: int = 1,
-               grace: int | None = None) -> tuple[list, dict]:
+               grace: int | None = None, rung_folds: str = "all") -> tuple[list, dict]:
     """(seconds since start, best score so far) at each candidate trained to max_t."""
     search = nbtune.SearchCV(task["estimator"], task["space"], cv=folds(), scheduler="asha",
                              searcher=searcher,
                              scheduler_options={"type": kind, "brackets": brackets},
                              n_trials=None, max_time=budget, seed=seed, refit=False,
-                             grace_period=grace, cluster=client, progress=False)
+                             grace_period=grace, rung_folds=rung_folds, cluster=client,
+                             progress=False)
     start = time.time()
     search.fit(task["X"], task["y"])
     study = search.study_
@@ -168,10 +177,9 @@ def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
             best = value
             points.append((when, best))
     resource = study.settings.get("resource")
-    reached = [max((r.get(resource, 0) for r in t.reports), default=0) for t in study.trials]
     info = {"trials": len(study.trials), "completed": len(study.completed),
             "levels": study.settings.get("rung_levels"),
-            "work": float(sum(reached)) * search.n_splits_,
+            "work": sum(fold_work(t, resource, search.n_splits_) for t in study.trials),
             "params": search.best_params_ if study.completed else None}
     return points, info
 
@@ -196,6 +204,9 @@ def main() -> None:
                         help="SearchCV's first rung (default: max_t / 27, three rungs below it)")
     parser.add_argument("--brackets", type=int, default=1,
                         help="ASHA's brackets (> 1: asynchronous Hyperband; default 1)")
+    parser.add_argument("--rung-folds", default="all",
+                        help="SearchCV's rung_folds, comma-separated: one SearchCV run for each, "
+                        "against the same baselines (default all)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from distributed import Client, LocalCluster
@@ -208,26 +219,29 @@ def main() -> None:
     for seed in [int(x) for x in args.seeds.split(",")]:
         for name in args.tasks.split(","):
             rows += compare(name, all_tasks[name], args, seed, client)
-    print("\n| task | seed | baseline | its best | its time to it (s) | SearchCV best | SearchCV "
-          "time to that score (s) | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, seed, kind, best, t_best, our_best, t_ours in rows:
-        print(f"| {name} | {seed} | {kind} | {_cell(best, '.4f')} | {_cell(t_best, '.1f')} | "
-              f"{our_best:.4f} | {_cell(t_ours, '.1f')} | {_cell(_ratio(t_ours, t_best), '.2f')} |")
+    print("\n| task | seed | rung_folds | baseline | its best | its time to it (s) | SearchCV best "
+          "| SearchCV time to that score (s) | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, seed, variant, kind, best, t_best, our_best, t_ours in rows:
+        print(f"| {name} | {seed} | {variant} | {kind} | {_cell(best, '.4f')} | "
+              f"{_cell(t_best, '.1f')} | {our_best:.4f} | {_cell(t_ours, '.1f')} | "
+              f"{_cell(_ratio(t_ours, t_best), '.2f')} |")
     print("\nOver the seeds (ratio: median, a seed where SearchCV never reached the baseline's "
           "best counted as infinite):\n")
-    print("| task | baseline | median ratio (goal <= 0.5) | seeds with SearchCV's best >= the "
-          "baseline's |")
-    print("|---|---|---|---|")
+    print("| task | rung_folds | baseline | median ratio (goal <= 0.5) | seeds with SearchCV's "
+          "best >= the baseline's |")
+    print("|---|---|---|---|---|")
     for name in args.tasks.split(","):
-        for kind in ("random", "halving"):
-            mine = [r for r in rows if r[0] == name and r[2] == kind and r[3] is not None]
-            if not mine:
-                continue
-            ratios = [_ratio(r[6], r[4]) for r in mine]
-            ratio = float(np.median([np.inf if x is None else x for x in ratios]))
-            held = sum(r[5] >= r[3] - 1e-12 for r in mine)
-            print(f"| {name} | {kind} | {ratio:.2f} | {held} of {len(mine)} |")
+        for variant in args.rung_folds.split(","):
+            for kind in ("random", "halving"):
+                mine = [r for r in rows if r[0] == name and r[2] == variant and r[3] == kind
+                        and r[4] is not None]
+                if not mine:
+                    continue
+                ratios = [_ratio(r[7], r[5]) for r in mine]
+                ratio = float(np.median([np.inf if x is None else x for x in ratios]))
+                held = sum(r[6] >= r[4] - 1e-12 for r in mine)
+                print(f"| {name} | {variant} | {kind} | {ratio:.2f} | {held} of {len(mine)} |")
     client.close()
     cluster.close()
 
@@ -241,35 +255,39 @@ def _cell(x, f):
 
 
 def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
-    """One task and seed: SearchCV, then each baseline; a row per baseline."""
-    ours, info = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
-                            args.brackets, args.grace)
+    """One task and seed: SearchCV for each rung_folds, then each baseline; a row per SearchCV
+    run and baseline."""
+    ours = {}
+    for variant in args.rung_folds.split(","):
+        ours[variant] = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
+                                   args.brackets, args.grace, variant)
     base = {kind: run_sklearn(kind, task, args.budget, seed) for kind in ("random", "halving")}
-    our_best = ours[-1][1] if ours else float("nan")
-    print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {args.searcher}, brackets "
-          f"{args.brackets}) best "
-          f"{our_best:.4f} ({info['trials']} trials, {info['completed']} to max_t, rungs "
-          f"{info['levels']}; trained {info['work']:.4g} of the resource over all folds)",
-          flush=True)
     rows = []
-    if args.rescore:
-        chosen = {"SearchCV": info["params"], **{kind: b[2] for kind, b in base.items()}}
-        print("  the chosen candidates on " + str(args.rescore) + " fresh shuffles of the folds: "
-              + ", ".join(f"{kind} {rescore(task, params, args.rescore):.4f}"
-                          for kind, params in chosen.items()), flush=True)
-    for kind, (points, work, _) in base.items():
-        print(f"  {kind:8s} trained {work:.4g} of the resource over all folds "
-              f"(SearchCV: {info['work'] / work if work else float('nan'):.2f} of it)")
-        if not points:
-            print(f"  {kind}: no search ended within the budget")
-            rows.append((name, seed, kind, None, None, our_best, None))
-            continue
-        best, t_best = points[-1][1], first_reach(points, points[-1][1])
-        t_ours = first_reach(ours, best)
-        print(f"  {kind:8s} best {best:.4f} at {t_best:6.1f} s; SearchCV reached it at "
-              + ("never" if t_ours is None else
-                 f"{t_ours:6.1f} s (ratio {t_ours / t_best:.2f})"), flush=True)
-        rows.append((name, seed, kind, best, t_best, our_best, t_ours))
+    for variant, (points_ours, info) in ours.items():
+        our_best = points_ours[-1][1] if points_ours else float("nan")
+        print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {args.searcher}, brackets "
+              f"{args.brackets}, rung_folds {variant}) best "
+              f"{our_best:.4f} ({info['trials']} trials, {info['completed']} to max_t, rungs "
+              f"{info['levels']}; trained {info['work']:.4g} of the resource over all folds)",
+              flush=True)
+        if args.rescore:
+            chosen = {"SearchCV": info["params"], **{kind: b[2] for kind, b in base.items()}}
+            print("  the chosen candidates on " + str(args.rescore) + " fresh shuffles of the "
+                  "folds: " + ", ".join(f"{kind} {rescore(task, params, args.rescore):.4f}"
+                                        for kind, params in chosen.items()), flush=True)
+        for kind, (points, work, _) in base.items():
+            print(f"  {kind:8s} trained {work:.4g} of the resource over all folds "
+                  f"(SearchCV: {info['work'] / work if work else float('nan'):.2f} of it)")
+            if not points:
+                print(f"  {kind}: no search ended within the budget")
+                rows.append((name, seed, variant, kind, None, None, our_best, None))
+                continue
+            best, t_best = points[-1][1], first_reach(points, points[-1][1])
+            t_ours = first_reach(points_ours, best)
+            print(f"  {kind:8s} best {best:.4f} at {t_best:6.1f} s; SearchCV reached it at "
+                  + ("never" if t_ours is None else
+                     f"{t_ours:6.1f} s (ratio {t_ours / t_best:.2f})"), flush=True)
+            rows.append((name, seed, variant, kind, best, t_best, our_best, t_ours))
     return rows
 
 

@@ -197,6 +197,9 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
      r"resource 'ridge__max_iter' needs warm starts, and Pipeline has no "
      r"'ridge__warm_start' parameter"),
     (LogisticRegression(), dict(cv=1), r"cv=1 is too few folds: cross-validation needs cv >= 2"),
+    (LogisticRegression(), dict(rung_folds="some"), r"rung_folds must be 'all' \(every fold "
+     r"scored at every rung\) or 'grow' \(fewer folds at the early rungs, all at max_t\), got "
+     r"'some'"),
 ])
 def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer):
     X, y = cancer
@@ -414,6 +417,36 @@ def test_partial_fit_trials_pause_and_resume_from_their_fold_checkpoints(client,
                                                           epochs.values())
     assert s.best_params_ == {"q": 9} and s.best_score_ == 81
     assert s.best_estimator_.calls_ == 9  # refitted with as many partial_fit epochs
+
+
+def test_growing_rung_folds_score_fewer_folds_early_and_a_joining_fold_trains_from_scratch(
+        client, cancer):
+    from nbtune.sklearn.search import fold_counts
+
+    assert fold_counts(3, 3, "grow") == (1, 2, 3) and fold_counts(5, 4, "grow") == (2, 3, 4, 5)
+    assert fold_counts(3, 4, "grow") == (1, 2, 3, 3) and fold_counts(3, 4, "all") is None
+    X, y = cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "non-finite scores" warning for unscored splits
+        s = search(Counter(), {"q": [9, 8, 7, 6, 5, 4, 3, 2, 1]}, client, cv=3,
+                   scheduler="asha", scheduler_options={"type": "promotion"}, max_t=9,
+                   grace_period=1, rung_folds="grow", seed=0).fit(X, y)
+    scored = {1: 1, 3: 2, 9: 3}  # folds scored at each level
+    for trial in s.study_.trials:
+        for rep in trial.reports:  # each fold scored has trained exactly `epoch` epochs, the
+            n = scored[rep["epoch"]]  # ones that joined at this level from scratch included
+            assert [rep.get(f"split{i}_test_score") for i in range(3)] == \
+                [trial.config["q"] * rep["epoch"]] * n + [None] * (3 - n)
+            assert rep["mean_test_score"] == trial.config["q"] * rep["epoch"]
+    assert {len(r) for r in reported(s.study_, "epoch").values()} >= {1, 3}
+    results = s.cv_results_
+    for i, level in enumerate(results["n_resources"]):
+        splits = [results[f"split{k}_test_score"][i] for k in range(3)]
+        q = results["params"][i]["q"]
+        assert np.isnan(splits[scored[level]:]).all() and splits[:scored[level]] == \
+            [q * level] * scored[level]
+        assert results["mean_test_score"][i] == q * level and results["std_test_score"][i] == 0
+    assert s.best_params_ == {"q": 9} and s.best_score_ == 81
 
 
 def test_a_warm_start_parameter_grows_between_rungs(client):

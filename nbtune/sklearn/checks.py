@@ -41,6 +41,13 @@ def check_cv(cv: Any) -> None:
                          "or cv=[(train_indices, validation_indices)]")
 
 
+def check_rung_folds(rung_folds: Any) -> None:
+    """``rung_folds`` is "all" or "grow"."""
+    if rung_folds not in ("all", "grow"):
+        raise ValueError(f"rung_folds must be 'all' (every fold scored at every rung) or 'grow' "
+                         f"(fewer folds at the early rungs, all at max_t), got {rung_folds!r}")
+
+
 def _owner(estimator: Any, param: str) -> Any:
     """The (sub-)estimator that owns ``param``: ``clf__max_iter`` belongs to step ``clf``."""
     prefix, _, _ = param.rpartition("__")

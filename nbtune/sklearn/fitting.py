@@ -38,6 +38,7 @@ class Resource:
     cumulative: bool = True  # a PARAM whose value is the total (n_estimators), not more per fit
     classes: Any = None  # all classes of y, for the first partial_fit of a classifier
     seed: int = 0  # subsamples of n_samples
+    folds: tuple[int, ...] | None = None  # folds scored at each level (None: all of them)
 
 
 @dataclass
@@ -73,9 +74,11 @@ def index_params(params: dict[str, Any], n_samples: int, indices: np.ndarray) ->
 
 @dataclass
 class Fold:
-    """One fold of one trial: its estimator (kept between rungs), time spent, first error."""
+    """One fold of one trial: its estimator (kept between rungs), the level it was trained to,
+    time spent, first error."""
 
     estimator: Any = None
+    level: int = 0
     fit_time: float = 0.0
     error: str | None = None
 
@@ -110,50 +113,52 @@ class FoldTrial:
         step = self._tasks_step(sub, base) if sub is not None else \
             self._local_step(base, X, y, splits, fit_params)
         if self.plan.resource is None:
-            folds, scores = step([Fold() for _ in splits], 0, 0)
+            folds, scores = step([Fold() for _ in splits], 0)
             return self._summary(folds, scores)
         return self._staged(step, len(splits))
 
-    # A step brings every fold from one level to the next and scores it:
-    # step(folds, done, level) -> (the folds, their scores)
+    # A step brings every fold it is given (the first of the splits) from the level it reached
+    # to the next and scores it: step(folds, level) -> (the folds, their scores)
     def _local_step(self, base: Any, X: Any, y: Any, splits: Sequence,
                     fit_params: dict[str, Any]) -> Any:
         """A step that trains the folds one after the other in this thread."""
-        def step(folds: list[Fold], done: int, level: int) -> tuple[list[Fold], list[dict]]:
-            return folds, [self._fold_step(base, fold, i, X, y, splits, fit_params, done,
-                                           level)[1] for i, fold in enumerate(folds)]
+        def step(folds: list[Fold], level: int) -> tuple[list[Fold], list[dict]]:
+            return folds, [self._fold_step(base, fold, i, X, y, splits, fit_params, level)[1]
+                           for i, fold in enumerate(folds)]
         return step
 
     def _tasks_step(self, sub: Any, base: Any) -> Any:
         """A step that brings every fold to a level as a task of its own (see the module)."""
         data = sub.data
 
-        def step(folds: list[Fold], done: int, level: int) -> tuple[list[Fold], list[dict]]:
+        def step(folds: list[Fold], level: int) -> tuple[list[Fold], list[dict]]:
             futures = [sub.submit(self._fold_step, base, fold, i, data["X"], data["y"],
-                                  data["splits"], data["fit_params"], done, level)
+                                  data["splits"], data["fit_params"], level)
                        for i, fold in enumerate(folds)]
             results = sub.gather(futures)
             return [fold for fold, _ in results], [scores for _, scores in results]
         return step
 
     def _fold_step(self, base: Any, fold: Fold, i: int, X: Any, y: Any, splits: Sequence,
-                   fit_params: dict[str, Any], done: int, level: int) -> tuple[Fold, dict]:
-        """Fold ``i`` trained from level ``done`` to ``level`` and scored: (fold, its scores)."""
+                   fit_params: dict[str, Any], level: int) -> tuple[Fold, dict]:
+        """Fold ``i`` trained from the level it reached to ``level`` and scored: (fold, its
+        scores)."""
         train, test = splits[i]
-        self._train(fold, base, X, y, train, fit_params, done, level)
+        self._train(fold, base, X, y, train, fit_params, level)
         return fold, self._split_scores(i, fold, X, y, train, test)
 
     # -- training --------------------------------------------------------------------------
     def _train(self, fold: Fold, base: Any, X: Any, y: Any, train: np.ndarray,
-               fit_params: dict[str, Any], done: int, level: int) -> None:
-        """Bring ``fold`` from level ``done`` to ``level`` (0, 0: one plain fit)."""
+               fit_params: dict[str, Any], level: int) -> None:
+        """Bring ``fold`` from the level it reached to ``level`` (level 0: one plain fit)."""
         from sklearn.base import clone
         from sklearn.utils.metaestimators import _safe_split
         from sklearn.utils.validation import _num_samples
 
         if fold.error is not None:
             return
-        res = self.plan.resource
+        res, done = self.plan.resource, fold.level
+        fold.level = level
         started = time.time()
         try:
             if res is not None and res.kind == N_SAMPLES:
@@ -200,17 +205,21 @@ class FoldTrial:
                                 random_state=res.seed))
 
     def _staged(self, step: Any, n_splits: int) -> None:
-        """Train level by level; report the fold scores at each level, the state as checkpoint."""
+        """Train level by level; report the fold scores at each level, the state as checkpoint.
+        Where ``resource.folds`` says so, a level trains and scores only the first folds, and a
+        fold joins at a later level trained from scratch to it."""
         res = self.plan.resource
         restored = get_checkpoint()
         state = copy.deepcopy(restored) if restored is not None else \
             State(folds=[Fold() for _ in range(n_splits)])  # a copy: the stored one may resume
-        for level in res.levels:
+        counts = res.folds or (n_splits,) * len(res.levels)
+        for level, count in zip(res.levels, counts):
             if level <= state.level:
                 continue
-            state.folds, scores = step(state.folds, state.level, level)
+            state.folds[:count], scores = step(state.folds[:count], level)
             state.level = level
-            report(**{res.key: level}, **self._summary(state.folds, scores), checkpoint=state)
+            report(**{res.key: level}, **self._summary(state.folds[:count], scores),
+                   checkpoint=state)
         return None
 
     # -- scoring ---------------------------------------------------------------------------

@@ -10,15 +10,14 @@ from numpy.ma import MaskedArray
 from ..trial import Trial
 
 
-def evaluation(trial: Trial, n_splits: int, first: str) -> dict[str, Any] | None:
-    """The trial's last complete evaluation (every split scored), or None if it has none."""
-    keys = [f"split{i}_test_{first}" for i in range(n_splits)]
-    if all(k in trial.metrics for k in keys):
+def evaluation(trial: Trial, first: str) -> dict[str, Any] | None:
+    """The trial's last evaluation (its splits' scores), or None if it has none. Every split is
+    scored in it, but where ``SearchCV(rung_folds="grow")`` scored only the first splits at the
+    level the trial stopped at."""
+    key = f"split0_test_{first}"
+    if key in trial.metrics:
         return trial.metrics
-    for rep in reversed(trial.reports):
-        if all(k in rep for k in keys):
-            return rep
-    return None
+    return next((rep for rep in reversed(trial.reports) if key in rep), None)
 
 
 def _param_arrays(params: Sequence[dict[str, Any]]) -> dict[str, MaskedArray]:
@@ -54,22 +53,28 @@ def _rank(means: np.ndarray) -> np.ndarray:
 def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, Any]],
                    n_splits: int, scorer_names: Sequence[str], return_train_score: bool,
                    n_resources: Sequence[int] | None = None) -> dict[str, Any]:
-    """The ``cv_results_`` dict of one row (an evaluation, see :func:`evaluation`) per candidate."""
+    """The ``cv_results_`` dict of one row (an evaluation, see :func:`evaluation`) per candidate.
+    A split a row did not score (``rung_folds="grow"``) is NaN, and its means and deviations are
+    over the splits it scored."""
     n = len(rows)
     results: dict[str, Any] = {}
 
     def store(name: str, keys: list[str], splits: bool = False, rank: bool = False) -> None:
-        array = np.array([[row[k] for k in keys] for row in rows],
+        array = np.array([[row.get(k, np.nan) for k in keys] for row in rows],
                          dtype=np.float64).reshape(n, n_splits)
+        scored = np.array([[k in row for k in keys] for row in rows]).reshape(n, n_splits)
         if splits:
             for i in range(n_splits):
                 results[f"split{i}_{name}"] = array[:, i]
-        means = np.average(array, axis=1)
+        counts = scored.sum(axis=1)
+        filled = np.where(scored, array, 0.0)  # an error_score of NaN stays in the mean
+        means = filled.sum(axis=1) / counts
         results[f"mean_{name}"] = means
         if name.startswith(("train_", "test_")) and np.any(~np.isfinite(means)):
             warnings.warn(f"One or more of the {name.split('_')[0]} scores are non-finite: "
                           f"{means}", UserWarning, stacklevel=4)
-        results[f"std_{name}"] = np.sqrt(np.average((array - means[:, np.newaxis]) ** 2, axis=1))
+        deviations = np.where(scored, filled - means[:, np.newaxis], 0.0)
+        results[f"std_{name}"] = np.sqrt((deviations ** 2).sum(axis=1) / counts)
         if rank:
             results[f"rank_{name}"] = _rank(means)
 

@@ -27,6 +27,15 @@ GRID_LIMIT = 100_000  # finite spaces up to this size are sampled without replac
 DEFAULT_TRIALS = 50
 
 
+def fold_counts(n_splits: int, n_levels: int, rung_folds: str) -> tuple[int, ...] | None:
+    """How many folds each level scores: None (all, everywhere) for ``"all"``; for ``"grow"``,
+    ``ceil(n_splits * k / n_levels)`` at the k-th level (one fold at the first rung where
+    ``n_splits <= n_levels``, all of them at the last)."""
+    if rung_folds == "all":
+        return None
+    return tuple(max(1, -(-n_splits * k // n_levels)) for k in range(1, n_levels + 1))
+
+
 def _delegate(attr: str) -> Callable[[Any], bool]:
     """available_if check: the refitted estimator (or, before fit, the estimator) has ``attr``."""
     def check(self) -> bool:
@@ -62,7 +71,12 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     picks the first the estimator allows. After ``fit``: ``best_params_``, ``best_score_``,
     ``best_index_``, ``best_estimator_``, ``cv_results_`` (scikit-learn's format, plus
     ``n_resources`` under early stopping), ``n_splits_``, ``refit_time_``, ``scorer_`` and
-    ``study_`` (the nbtune :class:`~nbtune.Study`). ``storage=None`` keeps the study in memory;
+    ``study_`` (the nbtune :class:`~nbtune.Study`). ``rung_folds="grow"`` scores a candidate on
+    fewer folds at the early rungs (one at the first, more at each rung after, all of them at
+    max_t; linear growth), so that the many candidates stopped early cost a fraction of a full
+    cross-validation; candidates are still compared on the same folds at each rung, and their
+    unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every fold at
+    every rung. ``storage=None`` keeps the study in memory;
     give a path to keep it. Where the search has fewer candidates left than the workers have
     threads, a trial's folds run as Dask tasks of their own, spread over the free threads
     (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the estimator is left as you set it.
@@ -72,7 +86,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  n_trials: int | str | None = "auto", searcher: Any = "random",
                  scheduler: Any = None, resource: str = "auto", max_t: int | None = None,
                  grace_period: int | None = None, reduction_factor: int = 3,
-                 scheduler_options: dict | None = None, refit: bool | str | Callable = True,
+                 scheduler_options: dict | None = None, rung_folds: str = "all",
+                 refit: bool | str | Callable = True,
                  error_score: Any = np.nan, return_train_score: bool = False,
                  seed: int | None = None, max_time: float | None = None, cluster: Any = None,
                  storage: str | None = None, study: str | None = None,
@@ -81,6 +96,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.n_trials, self.searcher, self.scheduler = n_trials, searcher, scheduler
         self.resource, self.max_t, self.grace_period = resource, max_t, grace_period
         self.reduction_factor, self.scheduler_options = reduction_factor, scheduler_options
+        self.rung_folds = rung_folds
         self.refit, self.error_score = refit, error_score
         self.return_train_score, self.seed, self.max_time = return_train_score, seed, max_time
         self.cluster, self.storage, self.study, self.progress = cluster, storage, study, progress
@@ -198,6 +214,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
 
         checks.check_estimator(self.estimator)
         checks.check_cv(self.cv)
+        checks.check_rung_folds(self.rung_folds)
         converted = convert(self.space, self.searcher)
         checks.check_keys(self.estimator, converted.space)
         scorers, refit_name, multimetric = self._scorers()
@@ -219,7 +236,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                                        min(len(tr) for tr, _ in splits))
             sched, levels = self._schedule(converted.space, metric, key, max_t, self.seed)
             resource = Resource(kind, key, levels, warm, cumulative, classes,
-                                int(rng.integers(2 ** 31)))
+                                int(rng.integers(2 ** 31)),
+                                fold_counts(len(splits), len(levels), self.rung_folds))
         n_trials, points = self._trials(converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource)
@@ -259,7 +277,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         """cv_results_ from the trials that have an evaluation, in trial order."""
         rows, params, levels = [], [], []
         for trial in study.trials:
-            ev = evaluation(trial, self.n_splits_, names[0])
+            ev = evaluation(trial, names[0])
             if ev is None:
                 continue
             p = converted.params(trial.config)
