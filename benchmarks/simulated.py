@@ -22,7 +22,11 @@ Per cell (table, method, workers), over the seeds:
   reported at any level by time t, ``best`` the table's best value, ``typical`` the median of the
   table's last-level values (1: no better than a typical config, 0: the table's best);
 - time to within 1%: the first simulated second a report is within 1% of ``best``
-  (``|best - seen| <= 0.01 |best|``), and the fraction of seeds that get there.
+  (``|best - seen| <= 0.01 |best|``; ``--within 0.002`` for 0.2%), the fraction of seeds that
+  get there, and how many trials
+  had started by then (median over the seeds that got there). Each table's heading gives the
+  share of its configs that get within 1% at some level: where it is large, random search gets
+  there within its first few trials, before a model has the observations to suggest anything.
 
 Prints one markdown table per table, the methods ranked by their mean regret over time (the area
 under the median regret curve, divided by the budget: how good the study was all along, not only
@@ -127,11 +131,14 @@ class BestSeen(nbtune.Observer):
 
     def __init__(self, metric: str, mode: str):
         self.metric, self.sign = metric, 1.0 if mode == "max" else -1.0
-        self.times, self.values, self.best = [], [], -np.inf
-        self.clock = None
+        self.times, self.values, self.started, self.best = [], [], [], -np.inf
+        self.clock, self.n_started = None, 0
 
     def study_started(self, info):
         self.clock = info["clock"]
+
+    def trial_started(self, trial):
+        self.n_started += 1
 
     def trial_reported(self, trial, report):
         v = report.get(self.metric)
@@ -139,6 +146,7 @@ class BestSeen(nbtune.Observer):
             self.best = self.sign * v
             self.times.append(self.clock())
             self.values.append(v)
+            self.started.append(self.n_started)
 
 
 def regret_curve(seen: BestSeen, grid: np.ndarray, best: float, typical: float) -> np.ndarray:
@@ -151,22 +159,25 @@ def regret_curve(seen: BestSeen, grid: np.ndarray, best: float, typical: float) 
     return np.minimum(out, 1.0)
 
 
-def time_to(seen: BestSeen, best: float) -> float | None:
-    for t, v in zip(seen.times, seen.values):
-        if abs(best - v) <= 0.01 * abs(best):
-            return t
+def time_to(seen: BestSeen, best: float, within: float = 0.01) -> tuple[float, int] | None:
+    """(simulated seconds, trials started by then) at the first report within ``within`` of
+    best (a fraction of it)."""
+    for t, v, n in zip(seen.times, seen.values, seen.started):
+        if abs(best - v) <= within * abs(best):
+            return t, n
     return None
 
 
 def one_study(name: str, w: int, max_time: float, seed: int, options: dict,
-              grid: np.ndarray) -> tuple[np.ndarray, float | None]:
-    """One simulated study: its regret curve on ``grid`` and its time to within 1%."""
+              grid: np.ndarray, within: float = 0.01) -> tuple[np.ndarray, tuple[float, int] | None]:
+    """One simulated study: its regret curve on ``grid``, and its time to within 1% with the
+    trials started by then."""
     table = load_table(name)  # loaded once per process
     last = table.values[:, -1]
     best, typical = table.best_value, float(np.median(last[np.isfinite(last)]))
     seen = BestSeen(table.metric, table.mode)
     nbtune.simulate(table, n_workers=w, max_time=max_time, seed=seed, observers=[seen], **options)
-    return regret_curve(seen, grid, best, typical), time_to(seen, best)
+    return regret_curve(seen, grid, best, typical), time_to(seen, best, within)
 
 
 def main() -> None:
@@ -178,6 +189,9 @@ def main() -> None:
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="processes running studies side by side (default 2)")
+    parser.add_argument("--within", type=float, default=0.01,
+                        help="the time-to column's threshold, a fraction of the table's best "
+                        "(default 0.01: within 1%%)")
     parser.add_argument("--models", action="store_true",
                         help="also the model-based methods of models() (seconds a study)")
     args = parser.parse_args()
@@ -205,37 +219,44 @@ def main() -> None:
                 jobs.append((method, w, options, max_time, np.linspace(0, max_time, GRID)))
         # every study of the table side by side, in --jobs processes; results in order
         results = iter(Parallel(n_jobs=args.jobs)(
-            delayed(one_study)(name, w, max_time, seed, options, grid)
+            delayed(one_study)(name, w, max_time, seed, options, grid, args.within)
             for method, w, options, max_time, grid in jobs for seed in range(args.seeds)))
         cells: dict[tuple[str, int], dict] = {}
         for method, w, options, max_time, grid in jobs:
-            curves, times = zip(*(next(results) for _ in range(args.seeds)))
-            reached = [t for t in times if t is not None]
+            curves, firsts = zip(*(next(results) for _ in range(args.seeds)))
+            times = [None if f is None else f[0] for f in firsts]
+            reached = [f for f in firsts if f is not None]
             cells[method, w] = {
                 "grid": grid, "median": np.median(curves, axis=0),
                 "final": float(np.median([c[-1] for c in curves])),
                 "area": float(np.mean(np.median(curves, axis=0))),
                 "time": statistics.median([t if t is not None else np.inf for t in times]),
-                "fraction": len(reached) / len(times)}
-        report(table.name, table, cells, workers, curve_seconds, args.seeds)
+                "fraction": len(reached) / len(times),
+                "started": statistics.median(n for _, n in reached) if reached else None}
+        report(table.name, table, cells, workers, curve_seconds, args.seeds, args.within)
         plot(table.name, table, cells, workers, Path(args.figures) / f"sim-{table.name}.png")
     print(f"\n{time.perf_counter() - t_start:.0f} s in all", flush=True)
 
 
-def report(name, table, cells, workers, curve_seconds, seeds) -> None:
+def report(name, table, cells, workers, curve_seconds, seeds, within=0.01) -> None:
+    values = np.where(np.isfinite(table.values), table.values, np.inf)
+    near = np.mean((np.abs(table.best_value - values) <= within * abs(table.best_value))
+                   .any(axis=1))
     print(f"\n### {name}: {len(table)} configs, {table.metric} ({table.mode}), best "
-          f"{table.best_value:.4f}; one full curve {curve_seconds:.2f} s (median); {seeds} seeds")
-    print("| workers | rank | method | mean regret over time | median final regret | "
-          "median time to 1% (s) | seeds within 1% |")
-    print("|---|---|---|---|---|---|---|")
+          f"{table.best_value:.4f}; one full curve {curve_seconds:.2f} s (median); {seeds} seeds; "
+          f"{near:.1%} of the configs within {within:.1%} at some level")
+    print(f"| workers | rank | method | mean regret over time | median final regret | "
+          f"median time to {within:.1%} (s) | seeds within {within:.1%} | trials started by then |")
+    print("|---|---|---|---|---|---|---|---|")
     for w in workers:
         ranked = sorted((m for m, ww in cells if ww == w),
                         key=lambda m: (cells[m, w]["area"], cells[m, w]["final"]))
         for rank, m in enumerate(ranked, start=1):
             c = cells[m, w]
             t = "never" if not np.isfinite(c["time"]) else f"{c['time']:.1f}"
+            n = "-" if c["started"] is None else f"{c['started']:.0f}"
             print(f"| {w} | {rank} | {m} | {c['area']:.4f} | {c['final']:.4f} | {t} | "
-                  f"{c['fraction']:.2f} |")
+                  f"{c['fraction']:.2f} | {n} |")
     sys.stdout.flush()
 
 
