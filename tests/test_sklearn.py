@@ -447,6 +447,11 @@ def test_growing_rung_folds_score_fewer_folds_early_and_a_joining_fold_trains_fr
             [q * level] * scored[level]
         assert results["mean_test_score"][i] == q * level and results["std_test_score"][i] == 0
     assert s.best_params_ == {"q": 9} and s.best_score_ == 81
+    with pytest.warns(UserWarning, match=r"rung_folds='grow' needs a scheduler \(scheduler="
+                                         r"'asha' or 'hyperband'\): without rungs every candidate "
+                                         r"is scored on every fold"):
+        plain = search(Counter(), {"q": [1, 2]}, client, cv=3, rung_folds="grow").fit(X, y)
+    assert not np.isnan(plain.cv_results_["split2_test_score"]).any()
 
 
 def test_a_warm_start_parameter_grows_between_rungs(client):

@@ -238,6 +238,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             resource = Resource(kind, key, levels, warm, cumulative, classes,
                                 int(rng.integers(2 ** 31)),
                                 fold_counts(len(splits), len(levels), self.rung_folds))
+        elif self.rung_folds == "grow":
+            warnings.warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
+                          "'hyperband'): without rungs every candidate is scored on every fold",
+                          UserWarning, stacklevel=2)
         n_trials, points = self._trials(converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource)
