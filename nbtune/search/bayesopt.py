@@ -62,6 +62,22 @@ MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
 JOINT_KERNELS = ("matern", "exp-decay-sum", "exp-decay")  # over (config, level): kernels.py
 RANDOM_WHEN = ("always", "stalled")  # when random_fraction of the suggestions are random
+FAR_OUT = 100.0  # interquartile ranges above the upper quartile where a value is far out
+
+
+def _clip_far_out(y: np.ndarray) -> np.ndarray:
+    """Values to minimise with the far-out bad ones (above the upper quartile by more than
+    ``FAR_OUT`` interquartile ranges) set to the worst of the others. A run that diverged (a
+    loss of 1e12 among losses near 0.06) would otherwise take the whole standardised scale, and
+    every good config would look the same to the GP: it counts as the worst config seen, not as
+    one a trillion times worse. The fence is far wider than Tukey's 3: the model's own
+    suggestions crowd the good region and narrow the quartiles, and merely bad values must keep
+    their size. Where nothing is far out the values are unchanged."""
+    low, high = np.percentile(y, [25, 75])
+    far = y > high + FAR_OUT * (high - low)
+    if high <= low or not far.any():
+        return y
+    return np.where(far, y[~far].max(), y)
 
 
 class BayesOptSearcher(Searcher):
@@ -311,6 +327,7 @@ class BayesOptSearcher(Searcher):
         if finite.sum() < 2:
             return None
         y[~finite] = y[finite].max()
+        y = _clip_far_out(y)
         mu, sd = float(y.mean()), float(y.std() or 1.0)
         y = (y - mu) / sd
         column = self._reports.resource(levels)
