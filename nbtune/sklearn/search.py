@@ -72,8 +72,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     ``best_index_``, ``best_estimator_``, ``cv_results_`` (scikit-learn's format, plus
     ``n_resources`` under early stopping), ``n_splits_``, ``refit_time_``, ``scorer_`` and
     ``study_`` (the nbtune :class:`~nbtune.Study`). ``rung_folds="grow"`` scores a candidate on
-    fewer folds at the early rungs (one at the first, more at each rung after, all of them at
-    max_t; linear growth), so that the many candidates stopped early cost a fraction of a full
+    fewer folds at the early rungs (the first folds only, more at each rung after, all of them
+    at max_t; linear growth, see :func:`fold_counts`), so that the many candidates stopped early cost a fraction of a full
     cross-validation; candidates are still compared on the same folds at each rung, and their
     unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every fold at
     every rung. ``storage=None`` keeps the study in memory;
