@@ -51,12 +51,12 @@ def costs(n: int, repeat: int) -> tuple[float, float, float]:
     from nbtune.search.gp import refit_point
 
     s = fed(n)
-    s._fits[-1][1].result()  # the fits its feeding set off have ended
+    s._kernels.wait()  # the fits its feeding set off have ended
     space, rng = nbtune.Space(SPACE), np.random.default_rng(1)
     event, fit, suggestion = [], [], []
     i = n
     for _ in range(repeat):
-        point = s._events + 1
+        point = s._kernels.events + 1
         while point != refit_point(point, s.refit_every):
             point += 1
         while True:  # feed observations up to the next refit point, timing the event there
@@ -66,10 +66,10 @@ def costs(n: int, repeat: int) -> tuple[float, float, float]:
             s.on_trial_end(i, config, "completed", loss(config) + rng.normal(0, 0.01))
             t1 = time.perf_counter()
             i += 1
-            if s._events == point:
+            if s._kernels.events == point:
                 break
         event.append(t1 - t0)
-        s._fits[-1][1].result()
+        s._kernels.wait()
         fit.append(time.perf_counter() - t0)
         # as in a study on two workers: one trial runs (a fantasy) while another ends and its
         # worker asks for the next config, so the rows changed since the last suggestion

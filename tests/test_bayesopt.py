@@ -165,7 +165,7 @@ def test_a_resumed_searcher_suggests_what_the_uninterrupted_one_did(options):
 def test_the_fit_is_bounded_and_the_same_whatever_came_before():
     s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2, max_points=40, refit_every=10)
     drive(s, bowl, 45)
-    kernel = s._fit
+    kernel = s._kernels.current
     # hyperparameters fitted on the first 30: the refit point before the last one (40), which
     # had the events from 30 to 40 to end on its thread
     assert kernel[0][0] == 30
@@ -173,7 +173,7 @@ def test_the_fit_is_bounded_and_the_same_whatever_came_before():
     for i, trial in s._reports.trials.items():  # the same values, ended without reports
         fresh.on_trial_end(i, trial.config, "completed", trial.levels[1])
     assert fresh.suggest(45) == s.suggest(45)
-    assert repr(fresh._fit[1]) == repr(kernel[1])
+    assert repr(fresh._kernels.current[1]) == repr(kernel[1])
     matern = kernel[1].k1.k2  # (constant * Matern 5/2) + white noise, a length scale per dim
     assert matern.nu == 2.5 and len(matern.length_scale) == 2
 
@@ -433,7 +433,7 @@ def test_resource_kernel_is_stored_with_the_study_and_checked():
         make_searcher("bayesopt", SMOOTH, resource_kernel="exp-decy")
     s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2, resource_kernel="exp-decay")
     run_asha_like(s, 8)
-    assert "ExponentialDecay" in repr(s._fit[1])  # the joint kernel, fitted
+    assert "ExponentialDecay" in repr(s._kernels.current[1])  # the joint kernel, fitted
 
 
 def test_a_study_stored_before_resource_kernel_resumes_with_the_kernel_it_ran_with():
@@ -471,7 +471,7 @@ def test_kernels_fit_on_their_own_thread_and_their_timing_changes_no_suggestion(
     filters = list(warnings.filters)
     s = BayesOptSearcher(SMOOTH, seed=2, n_initial=2)
     assert run_asha_like(s, 14) == plain
-    assert s._events > 40 and threads and all(n.startswith("nbtune-bayesopt-fit")
+    assert s._kernels.events > 40 and threads and all(n.startswith("nbtune-bayesopt-fit")
                                               for n in threads)
     assert warnings.filters == filters  # no filter left behind by a fit on another thread
 
@@ -502,7 +502,8 @@ def test_a_kernel_fit_that_fails_numerically_keeps_the_last_kernel_and_the_study
     monkeypatch.setattr(gp, "maximise_likelihood", always_fails)
     s = BayesOptSearcher(SMOOTH, seed=3, n_initial=2)
     run_asha_like(s, 6)
-    assert repr(s._fit[1]) == repr(s._prior(s._fit[0][2]))  # never fitted: the prior
+    fit = s._kernels.current
+    assert repr(fit[1]) == repr(s._prior(fit[0][1]))  # never fitted: the prior
 
 
 @pytest.mark.parametrize("joint", ["matern", "exp-decay-sum"])

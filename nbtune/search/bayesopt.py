@@ -1,46 +1,43 @@
 """Bayesian optimisation: a Gaussian process over the unit-cube encoding picks each next config.
 
-What the model holds (``reports.py``): every report of every trial, as a row (config, resource
-level, value), thinned to rung-like levels; a completed trial that reported no level is one row
-of its final value; a failed trial is a row at the worst value held (so the model steers away
-from where trials crash). Stopped trials stay in: under ASHA or Hyperband their early values are
-most of what there is to learn from. When the rows span two levels or more the GP is joint over
-(config, level): by default (``resource_kernel="matern"``) a Matern 5/2 with its own length
-scale for the log level (the joint kernel MOBSTER also offers); ``"exp-decay-sum"`` is MOBSTER's
-model of learning curves that decay towards each config's value, ``"exp-decay"`` adds a
+What the model holds (``reports.py``, which also makes the GP's arrays of it): every report of every
+trial, as a row (config, resource level, value), thinned to rung-like levels; a completed trial that
+reported no level is one row of its final value; a failed trial is a row at the worst value held (so
+the model steers away from where trials crash). Stopped trials stay in: under ASHA or Hyperband
+their early values are most of what there is to learn from. When the rows span two levels or more
+the GP is joint over (config, level): by default (``resource_kernel="matern"``) a Matern 5/2 with
+its own length scale for the log level (the joint kernel MOBSTER also offers); ``"exp-decay-sum"``
+is MOBSTER's model of learning curves that decay towards each config's value, ``"exp-decay"`` adds a
 per-config decay (``kernels.py``; ``benchmarks/README.md`` compares them). The acquisition is
-evaluated at the highest level that holds
-``MIN_AT_LEVEL`` rows (BOHB's and MOBSTER's rule), against the best value there. Trials still
-pending (running or queued) enter each suggestion as fantasies at the worst value held, at the
-level they report next (a constant liar), and an exact config already tried or pending is never
-suggested again, so two free workers never get the same point. Fantasies live only inside one
-suggestion. ``random_fraction`` of the suggestions (none by default) are random: a hedge where a
-low level misleads. With ``random_when="stalled"`` the hedge holds only while the search is
-stalled: while more trials have started since the best value last improved than before it, and
-at least ``2 * n_initial`` (the rule counts events, so it keeps suggestions deterministic); a
-model that is still finding better configs is left to exploit them.
+evaluated at the highest level that holds ``MIN_AT_LEVEL`` rows (BOHB's and MOBSTER's rule), against
+the best value there. Trials still pending (running or queued) enter each suggestion as fantasies at
+the worst value held, at the level they report next (a constant liar), and an exact config already
+tried or pending is never suggested again, so two free workers never get the same point. Fantasies
+live only inside one suggestion. ``random_fraction`` of the suggestions (none by default) are
+random: a hedge where a low level misleads. With ``random_when="stalled"`` the hedge holds only
+while the search is stalled: while more trials have started since the best value last improved than
+before it, and at least ``2 * n_initial`` (the rule counts events, so it keeps suggestions
+deterministic); a model that is still finding better configs is left to exploit them.
 
-Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted
-(marginal likelihood, scipy's L-BFGS-B; gp.py) on at most 128 rows (the best half and a seeded
-draw of the rest), after every event up to 20 and then every ``refit_every`` events or a fifth
-more, whichever is later, each fit past the first 20 from the prior and from the last fit, the
-likelier kept; the posterior
-uses at most ``max_points`` rows, drawn the same way. A suggestion scores random points of the
-unit cube and perturbations of the best configs, and takes the best one not tried yet.
+Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted (marginal
+likelihood, scipy's L-BFGS-B; gp.py) on at most 128 rows (the best half and a seeded draw of the
+rest), after every event up to 20 and then every ``refit_every`` events or a fifth more, whichever
+is later, each fit past the first 20 from the prior and from the last fit, the likelier kept; the
+posterior uses at most ``max_points`` rows, drawn the same way. A suggestion scores random points of
+the unit cube and perturbations of the best configs, and takes the best one not tried yet.
 
-The fits never hold up the driver: each starts at its refit point, on data fixed there, on a
-thread of the searcher's own (one fit after another, each warm-started from the one before), and
-the event that set it off returns at once, so a report's rung verdict does not wait for a fit.
-Past the first 20 events a suggestion uses the kernel fitted at the refit point before the latest
-one, which has had the events between two refit points to end (the suggestion waits for it in
+The fits never hold up the driver (``gp.KernelFits``): each starts at its refit point, on data fixed
+there, on a thread of the searcher's own (one fit after another, each warm-started from the one
+before), and the event that set it off returns at once, so a report's rung verdict does not wait for
+a fit. Past the first 20 events a suggestion uses the kernel fitted at the refit point before the
+latest one, which has had the events between two refit points to end (the suggestion waits for it in
 the rare case it has not); before, the latest, fitted on a few rows and quickly. Which kernel a
-suggestion uses thus depends on the events alone, not on when the fits end: the suggestions
-depend on the events and the seed alone, and a resumed study whose replay repeats the events
-(trials that ran one after another) suggests what the uninterrupted one did.
+suggestion uses thus depends on the events alone, not on when the fits end: the suggestions depend
+on the events and the seed alone, and a resumed study whose replay repeats the events (trials that
+ran one after another) suggests what the uninterrupted one did.
 """
 from __future__ import annotations
 
-from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -50,9 +47,8 @@ from ..typos import one_of
 from .acquisition import acquire, check_acquisition
 from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
-from . import gp  # fitter, maximise_likelihood: looked up at each use (a test slows them)
 from .encoding import Encoding
-from .gp import FIT_EVERY_UNTIL, Posterior, refit_point, subsample
+from .gp import KernelFits, Posterior, subsample
 from .reports import Reports
 
 COMPLETED, FAILED = "completed", "failed"
@@ -62,24 +58,6 @@ MAX_FIT_POINTS = 128  # observations the hyperparameters are fitted on, at most
 MIN_AT_LEVEL = 6  # rows at a level for the acquisition to be evaluated there
 JOINT_KERNELS = ("matern", "exp-decay-sum", "exp-decay")  # over (config, level): kernels.py
 RANDOM_WHEN = ("always", "stalled")  # when random_fraction of the suggestions are random
-FAR_OUT = 100.0  # interquartile ranges above the upper quartile where a value is far out
-
-
-def _clip_far_out(y: np.ndarray) -> np.ndarray:
-    """Values to minimise with the far-out bad ones (above the upper quartile by more than
-    ``FAR_OUT`` interquartile ranges) set to the worst of the others. A run that diverged (a
-    loss of 1e12 among losses near 0.06) would otherwise take the whole standardised scale, and
-    every good config would look the same to the GP: it counts as the worst config seen, not as
-    one a trillion times worse. The fence is far wider than Tukey's 3: the model's own
-    suggestions crowd the good region and narrow the quartiles, and merely bad values must keep
-    their size. Where nothing is far out the values are unchanged."""
-    low, high = np.percentile(y, [25, 75])
-    far = y > high + FAR_OUT * (high - low)
-    if high <= low or not far.any():
-        return y
-    return np.where(far, y[~far].max(), y)
-
-
 class BayesOptSearcher(Searcher):
     """Gaussian-process search: Matern 5/2 with a length scale per encoded dim and a noise
     level, fitted by marginal likelihood; ``n_initial`` random trials first (none when a warm
@@ -123,11 +101,7 @@ class BayesOptSearcher(Searcher):
         self._pending: dict[int, tuple[dict, float | None]] = {}  # trial -> (config, last level)
         self._tried: set[str] = set()
         self._codes: dict[str, np.ndarray] = {}  # a config's encoding, by its key
-        self._events = 0  # reports and ends that changed the rows
-        # the last two refits, oldest first: (refit point, its fit's future); a fit is
-        # ((refit point, mode, width), kernel)
-        self._fits: list[tuple[int, Future]] = []
-        self._fit: tuple[tuple, Any] | None = None  # the fit suggestions use now
+        self._kernels = KernelFits(self.seed, self.refit_every, self.max_fit_points, self._prior)
         self._posterior: tuple | None = None  # (rows' version, GP, width, scale) for predict()
         self._data_of: tuple | None = None  # (rows' version, _data's arrays for them)
         self._started: set[int] = set()  # trials sent to run, each counted once
@@ -184,16 +158,8 @@ class BayesOptSearcher(Searcher):
         return since > max(2 * self.n_initial, self._best[1])
 
     def _changed(self) -> None:
-        """Count an event; at each refit point fit the kernel's hyperparameters on the data
-        held then, so the kernel depends on the events alone, not on when suggestions come."""
-        self._events += 1
-        n = self._events
-        if n <= FIT_EVERY_UNTIL or n == refit_point(n, self.refit_every):
-            data = self._data()
-            if data is not None:
-                last = self._fits[-1][1] if self._fits else None
-                future = gp.fitter().submit(self._refit, n, *data, last)
-                self._fits = self._fits[-1:] + [(n, future)]
+        """Count an event: at each refit point the kernel is fitted on the rows held then."""
+        self._kernels.changed(self._data)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -228,7 +194,7 @@ class BayesOptSearcher(Searcher):
         if initial or hedge or data is None:
             return self._random(rng)
         X, y, levels, trials = data
-        kernel = self._kernel(X.shape[1])
+        kernel = self._kernels.kernel(X.shape[1])
         keep = subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
         held = self._reports.held_levels()
         at = self._reports.acquisition_level(MIN_AT_LEVEL)
@@ -243,7 +209,7 @@ class BayesOptSearcher(Searcher):
             fantasies = self.encoding.encode_all([c for c, _ in self._pending.values()])
             if X.shape[1] > self.encoding.width:
                 nxt = [self._reports.next_level(t) for t in self._pending]
-                fantasies = np.hstack([fantasies, self._level_column(nxt)[:, None]])
+                fantasies = np.hstack([fantasies, self._reports.resource_at(nxt)[:, None]])
             X = np.vstack([X, fantasies])
             y = np.concatenate([y, np.full(len(fantasies), y.max())])
         with np.errstate(all="ignore"):
@@ -258,7 +224,7 @@ class BayesOptSearcher(Searcher):
                 units = self._candidates(rng, top)
                 candidates = self.encoding.encode_units(units)
             if X.shape[1] > self.encoding.width:
-                column = self._level_column([at])[0]
+                column = self._reports.resource_at([at])[0]
                 candidates = np.hstack([candidates, np.full((len(candidates), 1), column)])
             mean, std = model.mean_std(candidates)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
@@ -283,14 +249,14 @@ class BayesOptSearcher(Searcher):
             keep = subsample(y, self.max_points, np.random.default_rng([self.seed, len(y), 1]))
             with np.errstate(all="ignore"):
                 try:
-                    model = Posterior(self._kernel(X.shape[1]), X[keep], y[keep])
+                    model = Posterior(self._kernels.kernel(X.shape[1]), X[keep], y[keep])
                 except np.linalg.LinAlgError:  # no model to predict with: the ranks decide
                     return None
             self._posterior = (version, model, X.shape[1], scale)
         _, model, width, (mu, sd) = self._posterior
         X = np.vstack([self._x(c) for c in configs])  # encodings cached by config
         if width > self.encoding.width:
-            column = self._level_column([level])[0]
+            column = self._reports.resource_at([level])[0]
             X = np.hstack([X, np.full((len(X), 1), column)])
         with np.errstate(all="ignore"):
             return self._sign * (model.mean(X) * sd + mu)
@@ -313,85 +279,18 @@ class BayesOptSearcher(Searcher):
         must not write to them)."""
         version = self._reports.version
         if self._data_of is None or self._data_of[0] != version:
-            self._data_of = (version, self._arrays())
+            self._data_of = (version, self._reports.training_arrays(self._sign))
         arrays = self._data_of[1]
         if arrays is None:
             return None
         X, y, levels, trials, mu_sd = arrays
         return (X, y, *((levels, trials) if with_levels else ()), *((mu_sd,) if scale else ()))
 
-    def _arrays(self) -> tuple | None:
-        trials, levels, values, X = self._reports.table()
-        y = self._sign * values
-        finite = ~np.isnan(y)
-        if finite.sum() < 2:
-            return None
-        y[~finite] = y[finite].max()
-        y = _clip_far_out(y)
-        mu, sd = float(y.mean()), float(y.std() or 1.0)
-        y = (y - mu) / sd
-        column = self._reports.resource(levels)
-        if column is not None:
-            X = np.hstack([X, column[:, None]])
-        return X, y, levels, trials, (mu, sd)
-
-    def _level_column(self, levels: list[float | None]) -> np.ndarray:
-        """The resource column at ``levels`` (None: the highest level held)."""
-        return self._reports.resource(np.array([np.nan if lv is None else lv for lv in levels]))
-
-    def _refit(self, n: int, X: np.ndarray, y: np.ndarray, last: Future | None) -> tuple:
-        """The fit of refit point ``n`` (run on the fitting thread): the hyperparameters fitted
-        on at most ``max_fit_points`` of (X, y) by marginal likelihood, from the prior; past the
-        first 20 events also from the fit before (``last``, of the same width: a warm start, a
-        few optimiser steps), keeping the likelier of the two. A warm start alone stays in
-        whatever optimum the first, thin data chose (all noise, say). A start whose fit fails
-        numerically (a matrix not positive definite, an overflow) is dropped; when every start
-        fails the fit keeps the last kernel (or the prior): the study goes on, and what the
-        suggestions use still depends on the events alone."""
-        width = X.shape[1]
-        rng = np.random.default_rng([self.seed, n, 2])
-        keep = subsample(y, self.max_fit_points, rng)
-        starts = [self._prior(width)]
-        before = last.result() if last is not None else None  # ended: fits run in order
-        same = before is not None and before[0][2] == width
-        if n > FIT_EVERY_UNTIL and same:
-            starts.append(before[1])
-        fits = []
-        for start in starts:
-            try:
-                fits.append(gp.maximise_likelihood(start, X[keep], y[keep]))
-            except (ValueError, ArithmeticError):  # numpy's LinAlgError is a ValueError
-                pass  # numerically hopeless from this start: the others, or the last kernel
-        if fits:
-            return (n, self.mode, width), max(fits, key=lambda fit: fit[0])[1]
-        return (n, self.mode, width), before[1] if same else starts[0]
-
-    def _settled(self) -> tuple | None:
-        """The fit suggestions use, waited for if it has not ended: the latest while refit
-        points come at every event (fits on few rows: quick, and a model of few rows changes
-        most with each one), then the one before the latest (it has had a refit interval to
-        end); None before any refit."""
-        if not self._fits:
-            return None
-        point, future = self._fits[-1]
-        if point > FIT_EVERY_UNTIL and len(self._fits) > 1:
-            future = self._fits[0][1]
-        self._fit = future.result()
-        return self._fit
-
     def _prior(self, width: int) -> Any:
         """The kernel before any fit; a last column beyond the encoding is the level."""
         from .kernels import prior_kernel
 
         return prior_kernel(width, self.resource_kernel, levels=width > self.encoding.width)
-
-    def _kernel(self, width: int) -> Any:
-        """The kernel the suggestions use (``_settled``), or the prior while none fits this
-        width."""
-        fit = self._settled()
-        if fit is None or fit[0][2] != width:
-            return self._prior(width)
-        return fit[1]
 
     def _candidates(self, rng: np.random.Generator, best: list[dict]) -> np.ndarray:
         """Random points of the unit cube (`Space.to_unit` coordinates), and perturbations of

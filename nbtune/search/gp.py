@@ -6,6 +6,8 @@
 - :func:`maximise_likelihood`: the hyperparameters of largest marginal likelihood from a start,
   by scipy's L-BFGS-B (as scikit-learn's regressor fits them, without its warnings);
 - :func:`fitter`: the one thread every fit of this process runs on, in order;
+- :class:`KernelFits`: one searcher's fits, started at the refit points, and the one its
+  suggestions use;
 - :func:`regressor`: scikit-learn's ``GaussianProcessRegressor`` with a fixed kernel (what the
   likelihood is maximised on);
 - :class:`Posterior`: the GP conditioned on the rows with a fitted kernel, for suggestions and
@@ -14,8 +16,8 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
 
 import numpy as np
 
@@ -83,6 +85,80 @@ def maximise_likelihood(start: Any, X: np.ndarray, y: np.ndarray) -> tuple[float
     if not np.isfinite(result.fun):  # no Cholesky factor at the start: a zero gradient there
         raise np.linalg.LinAlgError("the start's kernel matrix is not positive definite")
     return -float(result.fun), start.clone_with_theta(result.x)
+
+
+class KernelFits:
+    """The kernel fits of one searcher. Each event that changes its rows is counted
+    (:meth:`changed`); at each refit point the hyperparameters are fitted on the rows held then,
+    on the :func:`fitter` thread, and the event returns at once (a rung verdict waits for no
+    fit). :meth:`kernel` gives the fit a suggestion uses: the latest while refit points come at
+    every event (fits on few rows: quick, and a model of few rows changes most with each one),
+    then the one before the latest, which has had the events between two refit points to end
+    (waited for in the rare case it has not). Which fit that is depends on the events alone, not
+    on when the fits end, so the suggestions depend on the events and the seed alone.
+
+    A fit is ((refit point, width), kernel); ``prior(width)`` gives the kernel before any fit
+    for rows of that width (the encoding, and the level as a last column where there is one)."""
+
+    def __init__(self, seed: int | None, refit_every: int, max_fit_points: int,
+                 prior: Callable[[int], Any]) -> None:
+        self.seed, self.refit_every, self.max_fit_points = seed, refit_every, max_fit_points
+        self.prior = prior
+        self.events = 0  # events that changed the rows
+        self._fits: list[tuple[int, Future]] = []  # the last two: (refit point, its future)
+        self.current: tuple[tuple, Any] | None = None  # the fit the last suggestion used
+
+    def changed(self, rows: Callable[[], tuple | None]) -> None:
+        """Count an event; at a refit point fit on ``rows()`` (X, y; None: too few to fit)."""
+        self.events += 1
+        n = self.events
+        if n <= FIT_EVERY_UNTIL or n == refit_point(n, self.refit_every):
+            data = rows()
+            if data is not None:
+                last = self._fits[-1][1] if self._fits else None
+                future = fitter().submit(self._refit, n, *data, last)
+                self._fits = self._fits[-1:] + [(n, future)]
+
+    def wait(self) -> None:
+        """Block until the fits started so far have ended (they end in order)."""
+        if self._fits:
+            self._fits[-1][1].result()
+
+    def kernel(self, width: int) -> Any:
+        """The kernel the suggestions use now, or the prior while none fits this width."""
+        if not self._fits:
+            return self.prior(width)
+        point, future = self._fits[-1]
+        if point > FIT_EVERY_UNTIL and len(self._fits) > 1:
+            future = self._fits[0][1]
+        self.current = future.result()
+        return self.current[1] if self.current[0][1] == width else self.prior(width)
+
+    def _refit(self, n: int, X: np.ndarray, y: np.ndarray, last: Future | None) -> tuple:
+        """The fit of refit point ``n`` (run on the fitting thread): the hyperparameters fitted
+        on at most ``max_fit_points`` of (X, y) by marginal likelihood, from the prior; past the
+        first 20 events also from the fit before (``last``, of the same width: a warm start, a
+        few optimiser steps), keeping the likelier of the two. A warm start alone stays in
+        whatever optimum the first, thin data chose (all noise, say). A start whose fit fails
+        numerically (a matrix not positive definite, an overflow) is dropped; when every start
+        fails the fit keeps the last kernel (or the prior): the study goes on, and what the
+        suggestions use still depends on the events alone."""
+        width = X.shape[1]
+        keep = subsample(y, self.max_fit_points, np.random.default_rng([self.seed, n, 2]))
+        starts = [self.prior(width)]
+        before = last.result() if last is not None else None  # ended: fits run in order
+        same = before is not None and before[0][1] == width
+        if n > FIT_EVERY_UNTIL and same:
+            starts.append(before[1])
+        fits = []
+        for start in starts:
+            try:
+                fits.append(maximise_likelihood(start, X[keep], y[keep]))
+            except (ValueError, ArithmeticError):  # numpy's LinAlgError is a ValueError
+                pass  # numerically hopeless from this start: the others, or the last kernel
+        if fits:
+            return (n, width), max(fits, key=lambda fit: fit[0])[1]
+        return (n, width), before[1] if same else starts[0]
 
 
 def regressor(kernel: Any) -> Any:

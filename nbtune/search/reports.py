@@ -26,6 +26,8 @@ BIN = math.log(3.0)
 LEVEL_SPAN = 81.0
 """The resource column is 1 at this many times the first level (0 at the first)."""
 
+FAR_OUT = 100.0  # interquartile ranges above the upper quartile where a value is far out
+
 
 @dataclass
 class _Trial:
@@ -39,6 +41,21 @@ class _Trial:
 def bin_of(level: float) -> int:
     """The base-3 bin of a level: 0 for [1, 3), 1 for [3, 9), ..."""
     return math.floor(math.log(level) / BIN + 1e-9) if level > 0 else -10**9
+
+
+def clip_far_out(y: np.ndarray) -> np.ndarray:
+    """Values to minimise with the far-out bad ones (above the upper quartile by more than
+    ``FAR_OUT`` interquartile ranges) set to the worst of the others. A run that diverged (a
+    loss of 1e12 among losses near 0.06) would otherwise take the whole standardised scale, and
+    every good config would look the same to the GP: it counts as the worst config seen, not as
+    one a trillion times worse. The fence is far wider than Tukey's 3: the model's own
+    suggestions crowd the good region and narrow the quartiles, and merely bad values must keep
+    their size. Where nothing is far out the values are unchanged."""
+    low, high = np.percentile(y, [25, 75])
+    far = y > high + FAR_OUT * (high - low)
+    if high <= low or not far.any():
+        return y
+    return np.where(far, y[~far].max(), y)
 
 
 def kept_levels(trial: _Trial) -> list[float | None]:
@@ -142,6 +159,30 @@ class Reports:
         order = np.lexsort((np.nan_to_num(levels, nan=-np.inf), trials))
         x = self._x[:n][order] if self._x is not None else np.zeros((0, 0))
         return trials[order], levels[order], self._value[:n][order], x
+
+    def training_arrays(self, sign: float) -> tuple | None:
+        """The rows as a GP trains on them: (X, y, levels, trial ids, (mean, deviation)), the
+        encodings with the resource column when the rows span two levels or more, the values
+        times ``sign`` (to minimise), a failed trial's the worst of them, far-out ones clipped
+        (:func:`clip_far_out`) and standardised with the mean and deviation given last; None
+        with fewer than two values."""
+        trials, levels, values, X = self.table()
+        y = sign * values
+        finite = ~np.isnan(y)
+        if finite.sum() < 2:
+            return None
+        y[~finite] = y[finite].max()
+        y = clip_far_out(y)
+        mu, sd = float(y.mean()), float(y.std() or 1.0)
+        y = (y - mu) / sd
+        column = self.resource(levels)
+        if column is not None:
+            X = np.hstack([X, column[:, None]])
+        return X, y, levels, trials, (mu, sd)
+
+    def resource_at(self, levels: list[float | None]) -> np.ndarray | None:
+        """The resource column at ``levels`` (None: the highest level held)."""
+        return self.resource(np.array([np.nan if lv is None else lv for lv in levels]))
 
     def __len__(self) -> int:
         return self._n
