@@ -421,7 +421,7 @@ def test_partial_fit_trials_pause_and_resume_from_their_fold_checkpoints(client,
 
 def test_growing_rung_folds_score_fewer_folds_early_and_a_joining_fold_trains_from_scratch(
         client, cancer):
-    from nbtune.sklearn.search import fold_counts
+    from nbtune.sklearn.planning import fold_counts
 
     assert fold_counts(3, 3, "grow") == (1, 2, 3) and fold_counts(5, 4, "grow") == (2, 3, 4, 5)
     assert fold_counts(3, 4, "grow") == (1, 2, 3, 3) and fold_counts(3, 4, "all") is None

@@ -1,4 +1,5 @@
-"""``cv_results_`` in scikit-learn's own format, from the trials of a ``SearchCV`` study."""
+"""``cv_results_`` in scikit-learn's own format, from the trials of a ``SearchCV`` study, and the
+best candidate in it."""
 from __future__ import annotations
 
 import warnings
@@ -7,7 +8,10 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.ma import MaskedArray
 
+from ..study import Study
 from ..trial import Trial
+from .fitting import PARAM, Resource
+from .space import Converted
 
 
 def evaluation(trial: Trial, first: str) -> dict[str, Any] | None:
@@ -91,3 +95,65 @@ def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, An
     if n_resources is not None:
         results["n_resources"] = np.asarray(n_resources, dtype=np.int64)
     return results
+
+
+def collect(study: Study, converted: Converted, names: list[str], resource: Resource | None,
+            n_splits: int, error_score: Any, return_train_score: bool) -> dict[str, Any]:
+    """``cv_results_`` of the trials that have an evaluation, in trial order (under early
+    stopping a warm-started parameter's value is the level each candidate reached). No
+    candidate evaluated, or every fit failed, is a ValueError naming the first error; some
+    fits failed, a FitFailedWarning, as scikit-learn's searches say them."""
+    rows, params, levels = [], [], []
+    for trial in study.trials:
+        ev = evaluation(trial, names[0])
+        if ev is None:
+            continue
+        p = converted.params(trial.config)
+        if resource is not None:
+            levels.append(int(ev[resource.key]))
+            if resource.kind == PARAM:
+                p[resource.key] = int(ev[resource.key])
+        rows.append(ev)
+        params.append(p)
+    if not rows:
+        errors = [t.error for t in study.trials if t.error]
+        why = f": {errors[0].strip().splitlines()[-1]}" if errors else ""
+        raise ValueError(f"no candidate was evaluated ({len(study.trials)} trials, "
+                         f"{study.stop_reason}){why}")
+    total = len(rows) * n_splits
+    failed = sum(int(r.get("fit_failures", 0)) for r in rows)
+    first = next((r["fit_error"] for r in rows if r.get("fit_error")), "")
+    if failed == total:
+        raise ValueError(f"All the {total} fits failed; the first error: {first}. Check the "
+                         "estimator and the space, or set error_score='raise' to see the "
+                         "whole traceback")
+    if failed:
+        from sklearn.exceptions import FitFailedWarning
+
+        warnings.warn(f"{failed} fits failed out of a total of {total}; their score is "
+                      f"error_score={error_score!r}. The first error: {first}",
+                      FitFailedWarning, stacklevel=3)
+    return format_results(rows, params, n_splits, names, return_train_score,
+                          levels if resource is not None else None)
+
+
+def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric: bool,
+               resource: Resource | None) -> tuple[int | None, float | None]:
+    """(best_index_, best_score_) as scikit-learn sets them: ``refit`` as a callable chooses
+    the index (no score); a multimetric search without refit has neither; otherwise the best
+    rank of ``refit_name``, which under early stopping is among the candidates trained to
+    max_t where there are any."""
+    if callable(refit):
+        index = refit(results)
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError("best_index_ returned is not an integer")
+        if not 0 <= index < len(results["params"]):
+            raise IndexError("best_index_ index out of range")
+        return int(index), None
+    if refit is False and multimetric:
+        return None, None
+    ranks = results[f"rank_test_{refit_name}"].astype(float)
+    if resource is not None and (results["n_resources"] == resource.levels[-1]).any():
+        ranks = np.where(results["n_resources"] == resource.levels[-1], ranks, np.inf)
+    index = int(np.argmin(ranks))
+    return index, float(results[f"mean_test_{refit_name}"][index])

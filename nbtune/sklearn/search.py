@@ -1,8 +1,6 @@
 """``nbtune.SearchCV``: scikit-learn's hyperparameter search on Dask, with early stopping."""
 from __future__ import annotations
 
-import itertools
-import math
 import time
 import warnings
 from typing import Any, Callable
@@ -14,26 +12,14 @@ from sklearn.utils.metaestimators import available_if
 from .. import trial as T
 from ..contract.events import Observer
 from ..run.task import with_parameters
-from ..schedule import make_scheduler, rung_levels
-from ..schedule.rungs import check_reduction_factor
 from ..study import Study
 from . import checks
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
-from .results import evaluation, format_results
-from .space import Converted, convert
+from .planning import candidates, fold_counts, schedule
+from .results import best_index, collect
+from .space import convert
 
 EPOCH = "epoch"  # the report key of partial_fit epochs
-GRID_LIMIT = 100_000  # finite spaces up to this size are sampled without replacement
-DEFAULT_TRIALS = 50
-
-
-def fold_counts(n_splits: int, n_levels: int, rung_folds: str) -> tuple[int, ...] | None:
-    """How many folds each level scores: None (all, everywhere) for ``"all"``; for ``"grow"``,
-    ``ceil(n_splits * k / n_levels)`` at the k-th level (one fold at the first rung where
-    ``n_splits <= n_levels``, all of them at the last)."""
-    if rung_folds == "all":
-        return None
-    return tuple(max(1, -(-n_splits * k // n_levels)) for k in range(1, n_levels + 1))
 
 
 def _delegate(attr: str) -> Callable[[Any], bool]:
@@ -72,11 +58,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     ``best_index_``, ``best_estimator_``, ``cv_results_`` (scikit-learn's format, plus
     ``n_resources`` under early stopping), ``n_splits_``, ``refit_time_``, ``scorer_`` and
     ``study_`` (the nbtune :class:`~nbtune.Study`). ``rung_folds="grow"`` scores a candidate on
-    fewer folds at the early rungs (the first folds only, more at each rung after, all of them
-    at max_t; linear growth, see :func:`fold_counts`), so that the many candidates stopped early cost a fraction of a full
-    cross-validation; candidates are still compared on the same folds at each rung, and their
-    unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every fold at
-    every rung. ``storage=None`` keeps the study in memory;
+    fewer folds at the early rungs (the first folds only, more at each rung after, all of them at
+    max_t; linear growth, see :func:`fold_counts`), so that the many candidates stopped early cost a
+    fraction of a full cross-validation; candidates are still compared on the same folds at each
+    rung, and their unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every
+    fold at every rung. ``storage=None`` keeps the study in memory;
     give a path to keep it. Where the search has fewer candidates left than the workers have
     threads, a trial's folds run as Dask tasks of their own, spread over the free threads
     (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the estimator is left as you set it.
@@ -163,48 +149,6 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         kind, warm, cumulative = checks.resource_kind(self.estimator, resource)
         return kind, warm, cumulative, EPOCH if kind == PARTIAL_FIT else resource
 
-    def _schedule(self, space: Any, metric: str, key: str, max_t: int, seed: int | None
-                  ) -> tuple[Any, tuple[int, ...]]:
-        """The scheduler object, and the resource levels a trial is scored at."""
-        options = dict(self.scheduler_options or {})
-        eta = check_reduction_factor(self.reduction_factor)
-        grace = self.grace_period or max(1, -(-max_t // eta ** 3))  # three rungs below max_t
-        if self.scheduler is None:
-            return None, (max_t,)
-        if isinstance(self.scheduler, str) and self.scheduler.lower() in ("asha", "hyperband"):
-            options = {"max_t": max_t, "grace_period": grace, "reduction_factor": eta, **options}
-        sched = make_scheduler(self.scheduler, **options)
-        sched.setup(metric, "max", key, seed=seed, space=space)
-        points = sched.decision_points()
-        if points is None:  # a rule that may judge any report: score at successive halving's rungs
-            points = rung_levels(max_t, grace, eta)
-        top = int(getattr(sched, "max_t", None) or max_t)
-        return sched, tuple(sorted({int(p) for p in points if p < top} | {top}))
-
-    def _trials(self, converted: Converted, rng: np.random.Generator, sched: Any
-                ) -> tuple[Any, list | None]:
-        """n_trials, and the configs of a finite space drawn without replacement (as
-        RandomizedSearchCV does for lists): "auto" is all of them up to 50 (or what a hyperband
-        scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`."""
-        n, space = self.n_trials, converted.space
-        if self.searcher != "random" or any(d.values is None for d in space.values()):
-            return n, None
-        size = math.prod(len(d.values) for d in space.values())
-        if size > GRID_LIMIT:
-            return n, None
-        if n is None:
-            n = size
-        elif n == "auto":
-            n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
-        elif isinstance(n, int) and n > size:
-            warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
-                          f"{size}; give a distribution for a parameter to draw more",
-                          UserWarning, stacklevel=3)
-            n = size
-        combos = list(itertools.product(*(d.values for d in space.values())))
-        picks = rng.permutation(size)[:n]
-        return n, [dict(zip(space, combos[i])) for i in picks]
-
     # -- fit -----------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any) -> "SearchCV":
         """Run the search on the cluster, then refit the best candidate on all of ``X``."""
@@ -234,7 +178,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                  f"choose another resource")
             max_t = self.max_t or checks.default_max_t(self.estimator, kind, key,
                                                        min(len(tr) for tr, _ in splits))
-            sched, levels = self._schedule(converted.space, metric, key, max_t, self.seed)
+            sched, levels = schedule(self.scheduler, self.scheduler_options,
+                                     self.reduction_factor, self.grace_period, converted.space,
+                                     metric, key, max_t, self.seed)
             resource = Resource(kind, key, levels, warm, cumulative, classes,
                                 int(rng.integers(2 ** 31)),
                                 fold_counts(len(splits), len(levels), self.rung_folds))
@@ -242,7 +188,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             warnings.warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
                           "'hyperband'): without rungs every candidate is scored on every fold",
                           UserWarning, stacklevel=2)
-        n_trials, points = self._trials(converted, rng, sched)
+        n_trials, points = candidates(self.n_trials, self.searcher, converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource)
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
@@ -255,8 +201,15 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                             progress=self.progress, background=True)
         self._wait(study, failures)
         self.study_, self.n_splits_, self.multimetric_ = study, len(splits), multimetric
-        self._collect(study, converted, list(scorers), resource)
-        self._select(refit_name, multimetric, resource)
+        self.cv_results_ = collect(study, converted, list(scorers), resource, len(splits),
+                                   self.error_score, self.return_train_score)
+        index, score = best_index(self.cv_results_, self.refit, refit_name, multimetric,
+                                  resource)
+        if index is not None:
+            self.best_index_ = index
+            self.best_params_ = self.cv_results_["params"][index]
+        if score is not None:
+            self.best_score_ = score
         self.scorer_ = scorers if multimetric else scorers["score"]
         if self.refit:
             self._refit(X, y, fit_params, resource, classes)
@@ -275,64 +228,6 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         if failures.failed is not None and self.error_score == "raise":
             raise ValueError(f"trial {failures.failed.id} failed with error_score='raise' "
                                  f"(config {failures.failed.config}):\n{failures.failed.error}")
-
-    def _collect(self, study: Study, converted: Converted, names: list[str],
-                 resource: Resource | None) -> None:
-        """cv_results_ from the trials that have an evaluation, in trial order."""
-        rows, params, levels = [], [], []
-        for trial in study.trials:
-            ev = evaluation(trial, names[0])
-            if ev is None:
-                continue
-            p = converted.params(trial.config)
-            if resource is not None:
-                levels.append(int(ev[resource.key]))
-                if resource.kind == PARAM:
-                    p[resource.key] = int(ev[resource.key])
-            rows.append(ev)
-            params.append(p)
-        if not rows:
-            errors = [t.error for t in study.trials if t.error]
-            why = f": {errors[0].strip().splitlines()[-1]}" if errors else ""
-            raise ValueError(f"no candidate was evaluated ({len(study.trials)} trials, "
-                             f"{study.stop_reason}){why}")
-        total = len(rows) * self.n_splits_
-        failed = sum(int(r.get("fit_failures", 0)) for r in rows)
-        first = next((r["fit_error"] for r in rows if r.get("fit_error")), "")
-        if failed == total:
-            raise ValueError(f"All the {total} fits failed; the first error: {first}. Check the "
-                             "estimator and the space, or set error_score='raise' to see the "
-                             "whole traceback")
-        if failed:
-            from sklearn.exceptions import FitFailedWarning
-
-            warnings.warn(f"{failed} fits failed out of a total of {total}; their score is "
-                          f"error_score={self.error_score!r}. The first error: {first}",
-                          FitFailedWarning, stacklevel=3)
-        self.cv_results_ = format_results(rows, params, self.n_splits_, names,
-                                          self.return_train_score,
-                                          levels if resource is not None else None)
-
-    def _select(self, refit_name: str, multimetric: bool, resource: Resource | None) -> None:
-        """best_index_, best_score_, best_params_ as scikit-learn sets them; under early
-        stopping the default choice is among the candidates trained to max_t."""
-        results = self.cv_results_
-        if callable(self.refit):
-            index = self.refit(results)
-            if not isinstance(index, (int, np.integer)):
-                raise TypeError("best_index_ returned is not an integer")
-            if not 0 <= index < len(results["params"]):
-                raise IndexError("best_index_ index out of range")
-        elif self.refit is False and multimetric:
-            return
-        else:
-            ranks = results[f"rank_test_{refit_name}"].astype(float)
-            if resource is not None and (results["n_resources"] == resource.levels[-1]).any():
-                ranks = np.where(results["n_resources"] == resource.levels[-1], ranks, np.inf)
-            index = int(np.argmin(ranks))
-            self.best_score_ = float(results[f"mean_test_{refit_name}"][index])
-        self.best_index_ = int(index)
-        self.best_params_ = results["params"][self.best_index_]
 
     def _refit(self, X: Any, y: Any, fit_params: dict, resource: Resource | None,
                classes: Any) -> None:

@@ -1,0 +1,74 @@
+"""What a ``SearchCV`` fit runs: the scheduler and the levels its trials are scored at, how many
+folds each level scores, and the candidates of a finite space."""
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..schedule import make_scheduler, rung_levels
+from ..schedule.rungs import check_reduction_factor
+from ..tune import DEFAULT_TRIALS
+from .space import Converted
+
+GRID_LIMIT = 100_000  # finite spaces up to this size are sampled without replacement
+
+
+def fold_counts(n_splits: int, n_levels: int, rung_folds: str) -> tuple[int, ...] | None:
+    """How many folds each level scores: None (all, everywhere) for ``"all"``; for ``"grow"``,
+    ``ceil(n_splits * k / n_levels)`` at the k-th level (one fold at the first rung where
+    ``n_splits <= n_levels``, all of them at the last)."""
+    if rung_folds == "all":
+        return None
+    return tuple(max(1, -(-n_splits * k // n_levels)) for k in range(1, n_levels + 1))
+
+
+def schedule(scheduler: Any, options: dict | None, reduction_factor: Any, grace_period: Any,
+             space: Any, metric: str, key: str, max_t: int, seed: int | None
+             ) -> tuple[Any, tuple[int, ...]]:
+    """The scheduler object set up for ``metric`` (maximised) over resource ``key``, and the
+    resource levels a trial is scored at: the scheduler's decision points below its max_t and
+    max_t itself (successive halving's rungs for a rule that may judge any report; max_t alone
+    without a scheduler). The first rung defaults to three rungs below max_t."""
+    options = dict(options or {})
+    eta = check_reduction_factor(reduction_factor)
+    grace = grace_period or max(1, -(-max_t // eta ** 3))
+    if scheduler is None:
+        return None, (max_t,)
+    if isinstance(scheduler, str) and scheduler.lower() in ("asha", "hyperband"):
+        options = {"max_t": max_t, "grace_period": grace, "reduction_factor": eta, **options}
+    sched = make_scheduler(scheduler, **options)
+    sched.setup(metric, "max", key, seed=seed, space=space)
+    points = sched.decision_points()
+    if points is None:  # a rule that may judge any report: score at successive halving's rungs
+        points = rung_levels(max_t, grace, eta)
+    top = int(getattr(sched, "max_t", None) or max_t)
+    return sched, tuple(sorted({int(p) for p in points if p < top} | {top}))
+
+
+def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.random.Generator,
+               sched: Any) -> tuple[Any, list | None]:
+    """n_trials, and the configs of a finite space drawn without replacement (as
+    RandomizedSearchCV does for lists): "auto" is all of them up to 50 (or what a hyperband
+    scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`."""
+    n, space = n_trials, converted.space
+    if searcher != "random" or any(d.values is None for d in space.values()):
+        return n, None
+    size = math.prod(len(d.values) for d in space.values())
+    if size > GRID_LIMIT:
+        return n, None
+    if n is None:
+        n = size
+    elif n == "auto":
+        n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
+    elif isinstance(n, int) and n > size:
+        warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
+                      f"{size}; give a distribution for a parameter to draw more",
+                      UserWarning, stacklevel=3)
+        n = size
+    combos = list(itertools.product(*(d.values for d in space.values())))
+    picks = rng.permutation(size)[:n]
+    return n, [dict(zip(space, combos[i])) for i in picks]
