@@ -17,14 +17,14 @@ one ``SearchCV(max_time=budget)``; a candidate counts when it has been trained t
 
 For each method the script prints the resource it trained over all folds (epochs, boosting
 iterations or training rows; a search of scikit-learn's counts if it ended within the budget).
-With ``--rescore K`` it scores each method's chosen candidate again on K fresh shuffles of the
-folds (the best of many noisy scores is biased upwards: what was chosen is worth less than the
-score it was chosen for). For each baseline it prints its best mean CV score at the end of the
-budget and the time it took to reach it, and the time SearchCV took to reach that same score: the
-goal is a ratio <= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in
-turn and adds the median ratio over seeds. ``--rung-folds all,grow`` runs SearchCV once with each
-``rung_folds`` against the same baselines (``all``, every fold at every rung, by default). Run with ``make bench-searchcv`` (about 10 minutes a
-seed).
+With ``--rescore K`` it scores each method's chosen candidate again on K fresh shuffles of the folds
+(the best of many noisy scores is biased upwards: what was chosen is worth less than the score it
+was chosen for). For each baseline it prints its best mean CV score at the end of the budget and the
+time it took to reach it, and the time SearchCV took to reach that same score: the goal is a ratio
+<= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in turn and adds the
+median ratio over seeds. ``--rung-folds all,grow`` runs SearchCV once with each ``rung_folds``
+against the same baselines (``all``, every fold at every rung, by default). Run with ``make
+bench-searchcv`` (about 10 minutes a seed).
 """
 from __future__ import annotations
 
