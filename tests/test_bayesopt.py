@@ -72,6 +72,51 @@ def test_the_gp_beats_random_search_on_a_smooth_function_over_many_seeds():
     assert sum(g < r for g, r in zip(gp, rnd)) >= 5, (gp, rnd)
 
 
+def test_the_copula_warp_keeps_only_the_order_and_its_way_back_meets_the_values():
+    from nbtune.search.reports import warp
+
+    y = np.array([0.3, 0.1, 5.0, 0.1, 0.2, 1e6])
+    w, back = warp(y, "copula")
+    assert list(np.argsort(w, kind="stable")) == list(np.argsort(y, kind="stable"))
+    from scipy.stats import norm
+
+    assert w[1] == w[3] == pytest.approx(norm.ppf(1.0 / 6))  # ties share rank 1.5 of 6
+    assert w[5] == pytest.approx(norm.ppf(5.5 / 6))  # the far value: one rank up, however far
+    np.testing.assert_allclose(back(w), y)
+    assert back(np.array([w.min() - 1.0]))[0] == 0.1  # beyond the values held: the nearest
+    z, back = warp(y, "none")
+    assert z.mean() == pytest.approx(0.0) and z.std() == pytest.approx(1.0)
+    np.testing.assert_allclose(back(z), y)
+
+
+def test_the_copula_warp_tells_apart_the_near_best_values_a_wall_dwarfs():
+    """Values of 10 over most of the unit square's edges dwarf the bowl's differences (0 to
+    0.5) on the standardised scale, without being far out; the copula warp keeps only their
+    order, so the GP finds the bowl's bottom sooner."""
+    def walled(config):
+        wall = config["x"] < 0.25 or config["y"] < 0.25
+        return bowl(config) + (10.0 if wall else 0.0)
+
+    plain, copula = [], []
+    for seed in range(8):
+        for warp, bests in (("none", plain), ("copula", copula)):
+            s = BayesOptSearcher(SMOOTH, seed=seed, n_initial=3, warp=warp)
+            bests.append(min(map(walled, drive(s, walled, 16))))
+    assert np.median(copula) < 0.6 * np.median(plain), (copula, plain)
+    assert sum(c < p for c, p in zip(copula, plain)) >= 5, (copula, plain)
+
+
+def test_a_copula_warped_model_predicts_in_the_metrics_units():
+    searcher = BayesOptSearcher(SMOOTH, seed=0, mode="max", n_initial=5, warp="copula")
+    drive(searcher, bowl, 30, value_sign=-1.0)
+    near, far = {"x": 0.3, "y": 0.7}, {"x": 0.95, "y": 0.05}
+    predicted = searcher.predict([near, far], None)
+    held = [-bowl(t.config) for t in searcher._reports.trials.values()]
+    assert predicted[0] > predicted[1]
+    assert min(held) <= predicted[1] < predicted[0] <= max(held)  # the values held bound it
+    assert predicted[0] == pytest.approx(0.0, abs=0.05)
+
+
 def test_runs_that_diverge_do_not_flatten_the_model_of_the_good_region():
     def diverging(config):  # a loss of 1e12 over a quarter of the space, as diverged SGD gives
         return 1e12 if config["x"] > 0.75 else bowl(config)
@@ -431,6 +476,8 @@ def test_resource_kernel_is_stored_with_the_study_and_checked():
                                          r"'exp-decay'\?\); known: 'matern', 'exp-decay-sum', "
                                          r"'exp-decay'$"):
         make_searcher("bayesopt", SMOOTH, resource_kernel="exp-decy")
+    with pytest.raises(ValueError, match=r"^unknown warp 'rank'; known: 'none', 'copula'$"):
+        make_searcher("bayesopt", SMOOTH, warp="rank")
     s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2, resource_kernel="exp-decay")
     run_asha_like(s, 8)
     assert "ExponentialDecay" in repr(s._kernels.current[1])  # the joint kernel, fitted
@@ -441,6 +488,7 @@ def test_a_study_stored_before_resource_kernel_resumes_with_the_kernel_it_ran_wi
 
     older = {"settings": {"searcher": "bayesopt", "searcher_options": {"acquisition": "ei"}}}
     assert resumed_searcher_options("s", older, {})["resource_kernel"] == "matern"
+    assert resumed_searcher_options("s", older, {})["warp"] == "none"
     newer = {"settings": {"searcher": "bayesopt",
                           "searcher_options": {"resource_kernel": "exp-decay"}}}
     assert resumed_searcher_options("s", newer, {})["resource_kernel"] == "exp-decay"

@@ -49,7 +49,7 @@ from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
 from .encoding import Encoding
 from .gp import KernelFits, Posterior, subsample
-from .reports import Reports
+from .reports import WARPS, Reports
 
 COMPLETED, FAILED = "completed", "failed"
 N_CANDIDATES = 500  # random points of the unit cube scored per suggestion
@@ -68,17 +68,19 @@ class BayesOptSearcher(Searcher):
     one more dimension), ``"exp-decay-sum"`` or ``"exp-decay"`` (MOBSTER's decaying learning
     curves). ``random_fraction`` of the suggestions are random, ``random_when`` ``"always"`` or
     only while ``"stalled"`` (the best value not improved for as many trials as it took to
-    find it, and at least ``2 * n_initial``)."""
+    find it, and at least ``2 * n_initial``). ``warp="copula"`` models the values' ranks (the
+    Gaussian copula transform) instead of the values standardised: a crowd of near-best values
+    is then spread as widely as the bad tail (``reports.warp``)."""
 
     name = "bayesopt"
-    added_options = {"resource_kernel": "matern", "random_when": "always"}
+    added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none"}
 
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
                  n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
                  random_fraction: float = 0.0, resource_kernel: str = "matern",
-                 random_when: str = "always") -> None:
+                 random_when: str = "always", warp: str = "none") -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
@@ -91,6 +93,7 @@ class BayesOptSearcher(Searcher):
                                             (True, True), "a number in [0, 1]")
         self.resource_kernel = one_of("resource_kernel", resource_kernel, JOINT_KERNELS)
         self.random_when = one_of("random_when", random_when, RANDOM_WHEN)
+        self.warp = one_of("warp", warp, WARPS)
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -164,11 +167,12 @@ class BayesOptSearcher(Searcher):
     @property
     def options(self) -> dict[str, Any]:
         """acquisition, kappa, xi, n_initial, max_points, refit_every, random_fraction,
-        random_when, resource_kernel: stored with the study."""
+        random_when, resource_kernel, warp: stored with the study."""
         return {"acquisition": self.acquisition, "kappa": self.kappa, "xi": self.xi,
                 "n_initial": self.n_initial, "max_points": self.max_points,
                 "refit_every": self.refit_every, "random_fraction": self.random_fraction,
-                "random_when": self.random_when, "resource_kernel": self.resource_kernel}
+                "random_when": self.random_when, "resource_kernel": self.resource_kernel,
+                "warp": self.warp}
 
     @property
     def observations(self) -> int:
@@ -253,13 +257,13 @@ class BayesOptSearcher(Searcher):
                 except np.linalg.LinAlgError:  # no model to predict with: the ranks decide
                     return None
             self._posterior = (version, model, X.shape[1], scale)
-        _, model, width, (mu, sd) = self._posterior
+        _, model, width, back = self._posterior
         X = np.vstack([self._x(c) for c in configs])  # encodings cached by config
         if width > self.encoding.width:
             column = self._reports.resource_at([level])[0]
             X = np.hstack([X, np.full((len(X), 1), column)])
         with np.errstate(all="ignore"):
-            return self._sign * (model.mean(X) * sd + mu)
+            return self._sign * back(model.mean(X))
 
     @property
     def _sign(self) -> float:
@@ -274,17 +278,17 @@ class BayesOptSearcher(Searcher):
         """The rows encoded (with a resource column when they span two levels or more) and
         their values standardised, to minimise, a failed trial's the worst among them; None
         with fewer than two values. ``with_levels``: the rows' levels (NaN: none) and trial ids
-        as two more items; ``scale``: the (mean, deviation) the signed values were standardised
-        with, as the last. Made once per change of the rows (the arrays are shared: callers
+        as two more items; ``scale``: the function taking modelled values back to signed ones,
+        as the last. Made once per change of the rows (the arrays are shared: callers
         must not write to them)."""
         version = self._reports.version
         if self._data_of is None or self._data_of[0] != version:
-            self._data_of = (version, self._reports.training_arrays(self._sign))
+            self._data_of = (version, self._reports.training_arrays(self._sign, self.warp))
         arrays = self._data_of[1]
         if arrays is None:
             return None
-        X, y, levels, trials, mu_sd = arrays
-        return (X, y, *((levels, trials) if with_levels else ()), *((mu_sd,) if scale else ()))
+        X, y, levels, trials, back = arrays
+        return (X, y, *((levels, trials) if with_levels else ()), *((back,) if scale else ()))
 
     def _prior(self, width: int) -> Any:
         """The kernel before any fit; a last column beyond the encoding is the level."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -27,6 +28,7 @@ LEVEL_SPAN = 81.0
 """The resource column is 1 at this many times the first level (0 at the first)."""
 
 FAR_OUT = 100.0  # interquartile ranges above the upper quartile where a value is far out
+WARPS = ("none", "copula")  # how the values are reshaped before the GP models them
 
 
 @dataclass
@@ -56,6 +58,23 @@ def clip_far_out(y: np.ndarray) -> np.ndarray:
     if high <= low or not far.any():
         return y
     return np.where(far, y[~far].max(), y)
+
+
+def warp(y: np.ndarray, how: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The values reshaped for the GP by ``how``, and the function that takes values of the new
+    scale back to the old. ``"none"``: standardised. ``"copula"``: each value's rank mapped to
+    the normal quantile ``(rank - 0.5) / n`` (ties share their mean rank), the Gaussian copula
+    transform of Salinas et al. (2020): only the order of the values is left, so a crowd of
+    near-best values is spread as widely as the bad tail, and no value can take the whole scale;
+    the way back interpolates between the values held."""
+    if how == "copula":
+        from scipy.stats import norm, rankdata
+
+        w = norm.ppf((rankdata(y) - 0.5) / len(y))
+        order = np.argsort(w, kind="stable")
+        return w, lambda v: np.interp(v, w[order], y[order])
+    mu, sd = float(y.mean()), float(y.std() or 1.0)
+    return (y - mu) / sd, lambda v: np.asarray(v) * sd + mu
 
 
 def kept_levels(trial: _Trial) -> list[float | None]:
@@ -160,25 +179,23 @@ class Reports:
         x = self._x[:n][order] if self._x is not None else np.zeros((0, 0))
         return trials[order], levels[order], self._value[:n][order], x
 
-    def training_arrays(self, sign: float) -> tuple | None:
-        """The rows as a GP trains on them: (X, y, levels, trial ids, (mean, deviation)), the
-        encodings with the resource column when the rows span two levels or more, the values
-        times ``sign`` (to minimise), a failed trial's the worst of them, far-out ones clipped
-        (:func:`clip_far_out`) and standardised with the mean and deviation given last; None
-        with fewer than two values."""
+    def training_arrays(self, sign: float, how: str = "none") -> tuple | None:
+        """The rows as a GP trains on them: (X, y, levels, trial ids, back), the encodings with
+        the resource column when the rows span two levels or more, the values times ``sign``
+        (to minimise), a failed trial's the worst of them, far-out ones clipped
+        (:func:`clip_far_out`), standardised and warped by ``how`` (:func:`warp`), ``back``
+        taking modelled values back to signed ones; None with fewer than two values."""
         trials, levels, values, X = self.table()
         y = sign * values
         finite = ~np.isnan(y)
         if finite.sum() < 2:
             return None
         y[~finite] = y[finite].max()
-        y = clip_far_out(y)
-        mu, sd = float(y.mean()), float(y.std() or 1.0)
-        y = (y - mu) / sd
+        y, back = warp(clip_far_out(y), how)
         column = self.resource(levels)
         if column is not None:
             X = np.hstack([X, column[:, None]])
-        return X, y, levels, trials, (mu, sd)
+        return X, y, levels, trials, back
 
     def resource_at(self, levels: list[float | None]) -> np.ndarray | None:
         """The resource column at ``levels`` (None: the highest level held)."""
