@@ -275,12 +275,11 @@ class BayesOptSearcher(Searcher):
         return untried_sample(self.space, rng, self._tried)
 
     def _data(self, with_levels: bool = False, scale: bool = False) -> tuple | None:
-        """The rows encoded (with a resource column when they span two levels or more) and
-        their values standardised, to minimise, a failed trial's the worst among them; None
-        with fewer than two values. ``with_levels``: the rows' levels (NaN: none) and trial ids
-        as two more items; ``scale``: the function taking modelled values back to signed ones,
-        as the last. Made once per change of the rows (the arrays are shared: callers
-        must not write to them)."""
+        """The rows encoded (with a resource column when they span two levels or more) and their
+        values to minimise, standardised or warped (``warp``), a failed trial's the worst; None with
+        fewer than two values. ``with_levels``: the rows' levels (NaN: none) and trial ids as two
+        more items; ``scale``: the function taking modelled values back to signed ones, as the last.
+        Made once per change of the rows (the arrays are shared: callers must not write to them)."""
         version = self._reports.version
         if self._data_of is None or self._data_of[0] != version:
             self._data_of = (version, self._reports.training_arrays(self._sign, self.warp))
