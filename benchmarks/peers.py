@@ -20,7 +20,8 @@ Methods:
   pruner does), ``nbtune-bayesopt-judge`` (``judge="model"``: the model's prediction at max_t
   can keep a trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions
   random, BOHB's share), ``nbtune-bayesopt-stalled-hedge`` (that third only while the best value
-  has stalled, ``random_when="stalled"``), ``nbtune-tpe`` and ``nbtune-tpe-hyperband-own-rungs``
+  has stalled, ``random_when="stalled"``), ``nbtune-bayesopt-copula`` (the model on the values'
+  ranks, ``warp="copula"``), ``nbtune-tpe`` and ``nbtune-tpe-hyperband-own-rungs``
   (nbtune's TPE, under ASHA and in brackets that rank their own trials).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
@@ -86,6 +87,8 @@ NBTUNE = {
     "nbtune-bayesopt-stalled-hedge": dict(scheduler="asha", searcher="bayesopt",
                                           searcher_options={"random_fraction": 1 / 3,
                                                             "random_when": "stalled"}),
+    "nbtune-bayesopt-copula": dict(scheduler="asha", searcher="bayesopt",
+                                   searcher_options={"warp": "copula"}),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -111,7 +114,7 @@ BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
                 "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge",
                 "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
                 "nbtune-kde-depth-hyperband-own-rungs", "nbtune-tpe",
-                "nbtune-tpe-hyperband-own-rungs"}
+                "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-copula"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:
