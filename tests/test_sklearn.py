@@ -176,9 +176,14 @@ def test_multimetric_scoring_with_refit_by_name_and_refit_callable(client, cance
 def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, cancer):
     X, y = cancer
     space = {"C": [1.0, -1.0]}  # C must be positive: that candidate fails on every fold
-    with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6"):
+    with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6") as caught:
         s = search(LogisticRegression(max_iter=500), space, client, cv=3,
                    searcher="grid").fit(X, y)
+    said = {str(w.message).split(":")[0]: w.filename for w in caught}
+    # both warnings point at the user's own line (here: the fit call above), not nbtune's
+    assert said == {"3 fits failed out of a total of 6; their score is error_score=nan. The "
+                    "first error": __file__,
+                    "One or more of the test scores are non-finite": __file__}, said
     failed = [i for i, p in enumerate(s.cv_results_["params"]) if p["C"] == -1.0]
     assert np.isnan(s.cv_results_["mean_test_score"][failed[0]])
     assert s.cv_results_["rank_test_score"][failed[0]] == 2 and s.best_params_ == {"C": 1.0}

@@ -76,7 +76,7 @@ def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, An
         results[f"mean_{name}"] = means
         if name.startswith(("train_", "test_")) and np.any(~np.isfinite(means)):
             warnings.warn(f"One or more of the {name.split('_')[0]} scores are non-finite: "
-                          f"{means}", UserWarning, stacklevel=4)
+                          f"{means}", UserWarning, stacklevel=5)
         deviations = np.where(scored, filled - means[:, np.newaxis], 0.0)
         results[f"std_{name}"] = np.sqrt((deviations ** 2).sum(axis=1) / counts)
         if rank:
