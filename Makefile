@@ -57,11 +57,13 @@ bench: $(STAMP)
 bench-early-stopping: $(STAMP)
 	$(PY) benchmarks/early_stopping.py
 
-# SearchCV with ASHA against RandomizedSearchCV and HalvingRandomSearchCV (about 10 minutes)
+# What a bayesopt suggestion costs against the observations it models
 .PHONY: bench-bayesopt
 bench-bayesopt: $(STAMP)
 	$(PY) benchmarks/bayesopt_cost.py
 
+# SearchCV with ASHA against RandomizedSearchCV and HalvingRandomSearchCV (about 10 minutes a
+# seed); bench-searchcv-peers adds Optuna's OptunaSearchCV
 .PHONY: bench-searchcv
 bench-searchcv: $(STAMP)
 	$(PY) benchmarks/searchcv.py $(ARGS)
@@ -100,7 +102,8 @@ PEERS := .venv-peers
 $(PEERS)/.installed: pyproject.toml Makefile
 	[ -x $(PEERS)/bin/python ] || $(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
-	$(PEERS)/bin/python -m pip install --quiet -e . 'pytest>=7.4' 'pytest-timeout>=2.2' optuna syne-tune
+	$(PEERS)/bin/python -m pip install --quiet -e . 'pytest>=7.4' 'pytest-timeout>=2.2' optuna \
+		'optuna-integration[sklearn]' syne-tune
 	touch $@
 
 peers-env: $(PEERS)/.installed
@@ -113,6 +116,11 @@ test-peers: peers-env
 .PHONY: bench-peers
 bench-peers: peers-env
 	nice -n 19 $(PEERS)/bin/python benchmarks/peers.py $(ARGS)
+
+# SearchCV beside scikit-learn's searches and Optuna's OptunaSearchCV (benchmarks/searchcv.py)
+.PHONY: bench-searchcv-peers
+bench-searchcv-peers: peers-env
+	nice -n 19 $(PEERS)/bin/python benchmarks/searchcv.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(LOWEST) $(PEERS) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm

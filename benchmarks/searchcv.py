@@ -1,4 +1,5 @@
-"""nbtune.SearchCV with ASHA against scikit-learn's RandomizedSearchCV and HalvingRandomSearchCV.
+"""nbtune.SearchCV with ASHA against scikit-learn's RandomizedSearchCV and HalvingRandomSearchCV,
+and Optuna's OptunaSearchCV where it is installed.
 
 Three tasks, each searched by each method for the same wall-clock budget on two workers (two
 joblib processes for scikit-learn, ``n_jobs=2``; a two-worker LocalCluster of single-threaded
@@ -14,6 +15,10 @@ scikit-learn's searches have no time budget: each runs as a sequence of searches
 4 candidates at a time, the halving search whole runs), with new seeds, until the budget is spent;
 a search's result counts at the moment it ends, and only if it ends within the budget. nbtune runs
 one ``SearchCV(max_time=budget)``; a candidate counts when it has been trained to max_t.
+Optuna's ``OptunaSearchCV`` (``make bench-searchcv-peers``: optuna-integration lives in the
+benchmark-only ``.venv-peers``, never in nbtune's dependencies) runs with ``timeout=budget``, its
+TPE sampler, pruning on ``partial_fit`` epochs with the Hyperband pruner where the estimator has
+``partial_fit``, and ``n_jobs=2`` (two threads: Optuna runs trials side by side no other way).
 
 For each method the script prints the resource it trained over all folds (epochs, boosting
 iterations or training rows; a search of scikit-learn's counts if it ended within the budget).
@@ -121,6 +126,79 @@ def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> tuple[list, 
     return points, work, params
 
 
+def optuna_space(space: dict) -> dict:
+    """The task's space (scipy.stats distributions and lists) as Optuna's distributions."""
+    from optuna.distributions import (CategoricalDistribution, FloatDistribution,
+                                      IntDistribution)
+
+    out = {}
+    for name, d in space.items():
+        if isinstance(d, list):
+            out[name] = CategoricalDistribution(d)
+            continue
+        low, high = d.support()
+        kind = d.dist.name
+        if kind == "randint":
+            out[name] = IntDistribution(int(low), int(high))
+        elif kind in ("loguniform", "reciprocal", "uniform"):
+            out[name] = FloatDistribution(float(low), float(high), log=kind != "uniform")
+        else:
+            raise ValueError(f"no Optuna distribution for scipy.stats.{kind} ({name})")
+    return out
+
+
+def optuna_refuses(space: dict) -> str | None:
+    """Why OptunaSearchCV cannot search ``space``, or None. Its categorical choices must be
+    plain values: an estimator as a choice (a pipeline step) is stored as the object, and once
+    TPE models the trials (after ten) it looks each stored value up among the choices, which a
+    cloned estimator never equals, and the search fails."""
+    for name, d in space.items():
+        if isinstance(d, list) and any(hasattr(c, "get_params") for c in d):
+            return f"{name}'s choices are estimators, which Optuna's categorical choices cannot be"
+    return None
+
+
+def run_optuna(task: dict, budget: float, seed: int) -> tuple[list, float, dict]:
+    """Optuna's ``OptunaSearchCV`` for the budget (``timeout``; a trial counts when it completes
+    within the budget), as :func:`run_sklearn` returns it. TPE; where the estimator has
+    ``partial_fit``, pruning on its epochs with the Hyperband pruner (the setup of peers.py).
+    ``n_jobs=2`` runs two trials in two threads of this process (Optuna's only way to run
+    trials side by side), each held to one BLAS/OpenMP thread, as joblib's processes are."""
+    import optuna
+    from optuna_integration import OptunaSearchCV
+    from threadpoolctl import threadpool_limits
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    prune = hasattr(task["estimator"], "partial_fit")
+    epochs = task["halving"].get("max_resources")  # None: the resource is n_samples
+    pruner = (optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs,
+                                             reduction_factor=3) if prune else None)
+    study = optuna.create_study(direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    with warnings.catch_warnings():  # "choices ... should be None, bool, int, float and str"
+        warnings.simplefilter("ignore")
+        space = optuna_space(task["space"])
+    search = OptunaSearchCV(task["estimator"], space, cv=folds(), n_jobs=2, n_trials=None,
+                            timeout=budget, refit=False, study=study, enable_pruning=prune,
+                            max_iter=epochs if prune else 1000, random_state=seed, verbose=0)
+    start = time.time()
+    with threadpool_limits(1):
+        search.fit(task["X"], task["y"])  # with pruning it passes partial_fit the classes
+    n_folds = folds().get_n_splits()
+    top = epochs if epochs is not None else len(task["y"]) * (n_folds - 1) / n_folds
+    points, best, work, params = [], -np.inf, 0.0, None
+    ended = sorted((t.datetime_complete.timestamp() - start, t) for t in study.trials
+                   if t.datetime_complete is not None)
+    for when, trial in ended:
+        if when > budget:
+            break
+        work += (len(trial.intermediate_values) if prune else top) * n_folds
+        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value > best:
+            best, params = float(trial.value), dict(trial.params)
+            points.append((when, best))
+    return points, work, params
+
+
 def rescore(task: dict, params: dict | None, splits: int) -> float:
     """The mean CV score of ``params`` over ``splits`` fresh shuffles of three stratified folds,
     none of them the folds the searches chose by: what the chosen candidate is worth, without
@@ -207,7 +285,20 @@ def main() -> None:
     parser.add_argument("--rung-folds", default="all",
                         help="SearchCV's rung_folds, comma-separated: one SearchCV run for each, "
                         "against the same baselines (default all)")
+    parser.add_argument("--baselines", default=None,
+                        help="comma-separated, of random, halving and optuna (Optuna's "
+                        "OptunaSearchCV, where optuna-integration is installed: make "
+                        "bench-searchcv-peers); default: all three, or the first two without it")
     args = parser.parse_args()
+    if args.baselines is None:
+        try:
+            import optuna_integration  # noqa: F401
+            args.baselines = "random,halving,optuna"
+        except ImportError:
+            print("OptunaSearchCV is not installed here (make bench-searchcv-peers runs it): "
+                  "random and halving searches only")
+            args.baselines = "random,halving"
+    args.baselines = args.baselines.split(",")
     warnings.simplefilter("ignore")
     from distributed import Client, LocalCluster
 
@@ -233,7 +324,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name in args.tasks.split(","):
         for variant in args.rung_folds.split(","):
-            for kind in ("random", "halving"):
+            for kind in args.baselines:
                 mine = [r for r in rows if r[0] == name and r[2] == variant and r[3] == kind
                         and r[4] is not None]
                 if not mine:
@@ -261,7 +352,12 @@ def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
     for variant in args.rung_folds.split(","):
         ours[variant] = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
                                    args.brackets, args.grace, variant)
-    base = {kind: run_sklearn(kind, task, args.budget, seed) for kind in ("random", "halving")}
+    kinds = list(args.baselines)
+    if "optuna" in kinds and optuna_refuses(task["space"]):
+        print(f"\n{name}: no OptunaSearchCV: {optuna_refuses(task['space'])}")
+        kinds.remove("optuna")
+    base = {kind: run_optuna(task, args.budget, seed) if kind == "optuna"
+            else run_sklearn(kind, task, args.budget, seed) for kind in kinds}
     rows = []
     for variant, (points_ours, info) in ours.items():
         our_best = points_ours[-1][1] if points_ours else float("nan")
