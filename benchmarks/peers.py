@@ -16,13 +16,14 @@ Methods:
   Hyperband (ASHA with a bracket per rung level, a hedge like Optuna's Hyperband pruner's);
   ``nbtune-kde-depth`` is kde ranking every trial by the rung it reached (``ranking="depth"``).
   Run only when ``--methods`` names them (``BY_NAME_ONLY``), variants for one question each:
-  ``nbtune-bayesopt-hyperband-own-rungs`` (each bracket ranks its own trials, as Optuna's
-  pruner does), ``nbtune-bayesopt-judge`` (``judge="model"``: the model's prediction at max_t
-  can keep a trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions
-  random, BOHB's share), ``nbtune-bayesopt-stalled-hedge`` (that third only while the best value
-  has stalled, ``random_when="stalled"``), ``nbtune-bayesopt-copula`` (the model on the values'
-  ranks, ``warp="copula"``), ``nbtune-tpe`` and ``nbtune-tpe-hyperband-own-rungs``
-  (nbtune's TPE, under ASHA and in brackets that rank their own trials).
+  ``nbtune-bayesopt-hyperband-own-rungs`` (each bracket ranks its own trials, as Optuna's pruner
+  does), ``nbtune-bayesopt-judge`` (``judge="model"``: the model's prediction at max_t can keep a
+  trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions random, BOHB's
+  share), ``nbtune-bayesopt-stalled-hedge`` (that third only while the best value has stalled,
+  ``random_when="stalled"``), ``nbtune-bayesopt-plain`` (the model on the values standardised,
+  ``warp="none"``; ``warp="copula"``, the values' ranks, is the default), ``nbtune-tpe`` and
+  ``nbtune-tpe-hyperband-own-rungs`` (nbtune's TPE, under ASHA and in brackets that rank their own
+  trials).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -87,8 +88,8 @@ NBTUNE = {
     "nbtune-bayesopt-stalled-hedge": dict(scheduler="asha", searcher="bayesopt",
                                           searcher_options={"random_fraction": 1 / 3,
                                                             "random_when": "stalled"}),
-    "nbtune-bayesopt-copula": dict(scheduler="asha", searcher="bayesopt",
-                                   searcher_options={"warp": "copula"}),
+    "nbtune-bayesopt-plain": dict(scheduler="asha", searcher="bayesopt",
+                                  searcher_options={"warp": "none"}),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -114,7 +115,7 @@ BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
                 "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge",
                 "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
                 "nbtune-kde-depth-hyperband-own-rungs", "nbtune-tpe",
-                "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-copula"}
+                "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-plain"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:

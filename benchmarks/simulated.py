@@ -90,7 +90,8 @@ def models(max_t: int) -> dict[str, dict]:
     pruned trials) rather than at one level, and under asynchronous Hyperband's brackets. And
     nbtune's own TPE (``tpe``, Optuna's TPE rebuilt) with ASHA and with brackets that rank their
     own trials (as Optuna's Hyperband pruner runs them), beside Optuna's TPE in those brackets.
-    And bayesopt with its values warped by their ranks (``warp="copula"``), with FIFO and ASHA.
+    bayesopt models its values' ranks (``warp="copula"``, its default since 2026-12-03); the
+    "plain values" methods model them standardised (``warp="none"``), with FIFO and ASHA.
 
     bayesopt costs tens of milliseconds a suggestion (a GP over hundreds of reports, every
     config of the table scored): seconds a study, 10 to 30 times a random one, so only with
@@ -102,10 +103,10 @@ def models(max_t: int) -> dict[str, dict]:
             **{f"bayesopt+asha ({k})": {**bo, "scheduler": "asha",
                                         "searcher_options": {"resource_kernel": k}}
                for k in ("exp-decay-sum", "exp-decay")},
-            "bayesopt (fifo) copula warp": {**bo, "scheduler": None,
-                                            "searcher_options": {"warp": "copula"}},
-            "bayesopt+asha copula warp": {**bo, "scheduler": "asha",
-                                          "searcher_options": {"warp": "copula"}},
+            "bayesopt (fifo) plain values": {**bo, "scheduler": None,
+                                             "searcher_options": {"warp": "none"}},
+            "bayesopt+asha plain values": {**bo, "scheduler": "asha",
+                                           "searcher_options": {"warp": "none"}},
             "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
             "bayesopt+asha (a third random)": {**bo, "scheduler": "asha",
                                                "searcher_options": {"random_fraction": 1 / 3}},

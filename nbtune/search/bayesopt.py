@@ -68,9 +68,9 @@ class BayesOptSearcher(Searcher):
     one more dimension), ``"exp-decay-sum"`` or ``"exp-decay"`` (MOBSTER's decaying learning
     curves). ``random_fraction`` of the suggestions are random, ``random_when`` ``"always"`` or
     only while ``"stalled"`` (the best value not improved for as many trials as it took to
-    find it, and at least ``2 * n_initial``). ``warp="copula"`` models the values' ranks (the
-    Gaussian copula transform) instead of the values standardised: a crowd of near-best values
-    is then spread as widely as the bad tail (``reports.warp``)."""
+    find it, and at least ``2 * n_initial``). ``warp="copula"`` (the default) models the values'
+    ranks (the Gaussian copula transform), so a crowd of near-best values is spread as widely as
+    the bad tail; ``"none"`` the values standardised (``reports.warp``)."""
 
     name = "bayesopt"
     added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none"}
@@ -80,7 +80,7 @@ class BayesOptSearcher(Searcher):
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
                  n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
                  random_fraction: float = 0.0, resource_kernel: str = "matern",
-                 random_when: str = "always", warp: str = "none") -> None:
+                 random_when: str = "always", warp: str = "copula") -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
