@@ -127,24 +127,17 @@ def run_sklearn(kind: str, task: dict, budget: float, seed: int) -> tuple[list, 
 
 
 def optuna_space(space: dict) -> dict:
-    """The task's space (scipy.stats distributions and lists) as Optuna's distributions."""
-    from optuna.distributions import (CategoricalDistribution, FloatDistribution,
-                                      IntDistribution)
+    """The task's space as Optuna's distributions: a list as a categorical choice of its values
+    themselves (OptunaSearchCV sets them on the estimator as drawn), a scipy.stats distribution
+    as nbtune maps it (to an nbtune domain as SearchCV reads it, then to Optuna's distribution as
+    nbtune's Optuna adapter does)."""
+    import optuna
 
-    out = {}
-    for name, d in space.items():
-        if isinstance(d, list):
-            out[name] = CategoricalDistribution(d)
-            continue
-        low, high = d.support()
-        kind = d.dist.name
-        if kind == "randint":
-            out[name] = IntDistribution(int(low), int(high))
-        elif kind in ("loguniform", "reciprocal", "uniform"):
-            out[name] = FloatDistribution(float(low), float(high), log=kind != "uniform")
-        else:
-            raise ValueError(f"no Optuna distribution for scipy.stats.{kind} ({name})")
-    return out
+    from nbtune.search.optuna_adapter import dimension
+    from nbtune.sklearn.space import from_scipy
+
+    return {name: optuna.distributions.CategoricalDistribution(d) if isinstance(d, list)
+            else dimension(optuna, from_scipy(name, d))[0] for name, d in space.items()}
 
 
 def optuna_refuses(space: dict) -> str | None:
@@ -353,8 +346,9 @@ def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
         ours[variant] = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
                                    args.brackets, args.grace, variant)
     kinds = list(args.baselines)
-    if "optuna" in kinds and optuna_refuses(task["space"]):
-        print(f"\n{name}: no OptunaSearchCV: {optuna_refuses(task['space'])}")
+    refused = optuna_refuses(task["space"]) if "optuna" in kinds else None
+    if refused:
+        print(f"\n{name}: no OptunaSearchCV: {refused}")
         kinds.remove("optuna")
     base = {kind: run_optuna(task, args.budget, seed) if kind == "optuna"
             else run_sklearn(kind, task, args.budget, seed) for kind in kinds}

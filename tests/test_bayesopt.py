@@ -483,6 +483,7 @@ def test_resource_kernel_is_stored_with_the_study_and_checked():
                                          r"'exp-decay'\?\); known: 'matern', 'exp-decay-sum', "
                                          r"'exp-decay'$"):
         make_searcher("bayesopt", SMOOTH, resource_kernel="exp-decy")
+    assert BayesOptSearcher(SMOOTH).options["warp"] == "copula"  # the default: the ranks
     with pytest.raises(ValueError, match=r"^unknown warp 'rank'; known: 'none', 'copula'$"):
         make_searcher("bayesopt", SMOOTH, warp="rank")
     s = BayesOptSearcher(SMOOTH, seed=0, n_initial=2, resource_kernel="exp-decay")

@@ -62,8 +62,9 @@ def _quiet(optuna: Any) -> Iterator[None]:
         optuna.logging.set_verbosity(level)
 
 
-def _dimension(optuna: Any, d: Any) -> tuple[Any, Callable[[Any], Any], Callable[[Any], Any]]:
-    """(Optuna distribution, nbtune value -> Optuna param, Optuna param -> nbtune value)."""
+def dimension(optuna: Any, d: Any) -> tuple[Any, Callable[[Any], Any], Callable[[Any], Any]]:
+    """(Optuna distribution, nbtune value -> Optuna param, Optuna param -> nbtune value) of the
+    nbtune domain ``d``; ``optuna`` is the imported module."""
     dist = optuna.distributions
     if type(d) in (uniform, loguniform):
         return (dist.FloatDistribution(d.lo, d.hi, log=d.log), float,
@@ -123,7 +124,7 @@ class OptunaSearcher(Searcher):
         self._optuna = optuna
         self._pristine = copy.deepcopy(instance)  # each run starts from the sampler as given
         self.sampler = instance
-        self._dims = {k: _dimension(optuna, self.space[k]) for k in self.space.unit_names}
+        self._dims = {k: dimension(optuna, self.space[k]) for k in self.space.unit_names}
         self.distributions = {k: dim[0] for k, dim in self._dims.items()}
         self.reset()
 
