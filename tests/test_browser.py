@@ -260,6 +260,18 @@ def test_asha_curves_follow_the_best_trials(lab, page):
     _no_widget_error(page)
 
 
+def _finished_prompt(cell, timeout: float = 30.0) -> str:
+    """The cell's input prompt once its run has ended ("[2]:", not "[*]:"): the editor can be on
+    the page a moment before the kernel's reply marks the cell done."""
+    deadline = time.monotonic() + timeout
+    prompt = cell.locator(".jp-InputPrompt").inner_text()
+    while "*" in prompt and time.monotonic() < deadline:
+        time.sleep(0.1)
+        prompt = cell.locator(".jp-InputPrompt").inner_text()
+    assert "*" not in prompt, f"the cell still runs after {timeout:.0f} s: {prompt}"
+    return prompt
+
+
 def _code(page, cell: int) -> str:
     """The source of a notebook cell as its editor shows it."""
     return page.locator(".jp-Notebook .jp-Cell").nth(cell).locator(".cm-content").inner_text()
@@ -337,7 +349,7 @@ def test_with_the_extension_apply_writes_the_cell_in_one_click(lab_with_apply, a
     editor = page.locator(".nbtune-space-editor")
     editor.wait_for(timeout=120_000)
     cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
-    prompt = cell.locator(".jp-InputPrompt").inner_text()
+    prompt = _finished_prompt(cell)
     hi = editor.locator(".nbtune-space-row").nth(0).locator(".nbtune-space-hi input")
     hi.fill("0.5")
     hi.press("Enter")
