@@ -28,7 +28,8 @@ was chosen for). For each baseline it prints its best mean CV score at the end o
 time it took to reach it, and the time SearchCV took to reach that same score: the goal is a ratio
 <= 0.5, and a best score at least as high. ``--seeds 0,1,2`` runs each seed in turn and adds the
 median ratio over seeds. ``--rung-folds all,grow`` runs SearchCV once with each ``rung_folds``
-against the same baselines (``all``, every fold at every rung, by default). Run with ``make
+against the same baselines (``all``, every fold at every rung, by default), and ``--searcher
+random,bayesopt`` once with each searcher (with both, once per pair). Run with ``make
 bench-searchcv`` (about 10 minutes a seed).
 """
 from __future__ import annotations
@@ -267,7 +268,9 @@ def main() -> None:
                         "another (default 0)")
     parser.add_argument("--type", default="stopping", choices=("stopping", "promotion"),
                         help="ASHA's type")
-    parser.add_argument("--searcher", default="random", help="SearchCV's searcher")
+    parser.add_argument("--searcher", default="random",
+                        help="SearchCV's searcher, comma-separated: one SearchCV run for each, "
+                        "against the same baselines (default random)")
     parser.add_argument("--rescore", type=int, default=0, metavar="K",
                         help="score each method's chosen candidate again on K fresh shuffles of "
                         "the folds (default 0: not)")
@@ -303,7 +306,7 @@ def main() -> None:
     for seed in [int(x) for x in args.seeds.split(",")]:
         for name in args.tasks.split(","):
             rows += compare(name, all_tasks[name], args, seed, client)
-    print("\n| task | seed | rung_folds | baseline | its best | its time to it (s) | SearchCV best "
+    print("\n| task | seed | SearchCV (searcher/rung_folds) | baseline | its best | its time to it (s) | SearchCV best "
           "| SearchCV time to that score (s) | ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, seed, variant, kind, best, t_best, our_best, t_ours in rows:
@@ -312,11 +315,11 @@ def main() -> None:
               f"{_cell(_ratio(t_ours, t_best), '.2f')} |")
     print("\nOver the seeds (ratio: median, a seed where SearchCV never reached the baseline's "
           "best counted as infinite):\n")
-    print("| task | rung_folds | baseline | median ratio (goal <= 0.5) | seeds with SearchCV's "
+    print("| task | SearchCV (searcher/rung_folds) | baseline | median ratio (goal <= 0.5) | seeds with SearchCV's "
           "best >= the baseline's |")
     print("|---|---|---|---|---|")
     for name in args.tasks.split(","):
-        for variant in args.rung_folds.split(","):
+        for variant in variants(args):
             for kind in args.baselines:
                 mine = [r for r in rows if r[0] == name and r[2] == variant and r[3] == kind
                         and r[4] is not None]
@@ -330,6 +333,12 @@ def main() -> None:
     cluster.close()
 
 
+def variants(args) -> list[str]:
+    """The SearchCV setups to run, "searcher/rung_folds", each against the same baselines."""
+    return [f"{searcher}/{rung_folds}" for searcher in args.searcher.split(",")
+            for rung_folds in args.rung_folds.split(",")]
+
+
 def _ratio(t_ours, t_best):
     return None if t_ours is None or t_best is None else t_ours / t_best
 
@@ -339,12 +348,13 @@ def _cell(x, f):
 
 
 def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
-    """One task and seed: SearchCV for each rung_folds, then each baseline; a row per SearchCV
-    run and baseline."""
+    """One task and seed: SearchCV for each searcher and rung_folds, then each baseline; a row
+    per SearchCV run and baseline."""
     ours = {}
-    for variant in args.rung_folds.split(","):
-        ours[variant] = run_nbtune(task, args.budget, seed, client, args.type, args.searcher,
-                                   args.brackets, args.grace, variant)
+    for variant in variants(args):
+        searcher, rung_folds = variant.split("/")
+        ours[variant] = run_nbtune(task, args.budget, seed, client, args.type, searcher,
+                                   args.brackets, args.grace, rung_folds)
     kinds = list(args.baselines)
     refused = optuna_refuses(task["space"]) if "optuna" in kinds else None
     if refused:
@@ -355,8 +365,9 @@ def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
     rows = []
     for variant, (points_ours, info) in ours.items():
         our_best = points_ours[-1][1] if points_ours else float("nan")
-        print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {args.searcher}, brackets "
-              f"{args.brackets}, rung_folds {variant}) best "
+        searcher, rung_folds = variant.split("/")
+        print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {searcher}, brackets "
+              f"{args.brackets}, rung_folds {rung_folds}) best "
               f"{our_best:.4f} ({info['trials']} trials, {info['completed']} to max_t, rungs "
               f"{info['levels']}; trained {info['work']:.4g} of the resource over all folds)",
               flush=True)
