@@ -8,6 +8,7 @@ from contextvars import ContextVar
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
+from .caller import user_stacklevel
 from .run.cluster import embedded_started, is_embedded, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
@@ -307,7 +308,7 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
         warnings.warn(f"the {sched.name} scheduler's brackets start {needed} trials, but "
                       f"n_trials={n_trials}: its last brackets will run short; give "
                       f"n_trials={needed} (or --trials {needed}), or fewer brackets",
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     return n_trials
 
 
@@ -320,7 +321,7 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
         return None
     if given is not None:
         return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
-                                  study=name, searcher=searcher, stacklevel=3)
+                                  study=name, searcher=searcher)
     stored = (row or {}).get("settings", {})
     where = stored.get("warm_start_storage", storage) if row is not None else storage
     if where is None:
@@ -328,10 +329,10 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
 
         warnings.warn(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
                       "memory only: it runs on without that warm start; pass "
-                      "warm_start=<that Study> to replay it", stacklevel=3)
+                      "warm_start=<that Study> to replay it", stacklevel=user_stacklevel())
         return None
     return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
-                              searcher=searcher, stacklevel=3)
+                              searcher=searcher)
 
 
 def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from .caller import user_stacklevel
 from .space import Space
 from .study import Study, StudyNotFound, load_study
 from .trial import Trial
@@ -83,13 +84,11 @@ def _names(names: list[str]) -> str:
 
 
 def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, space: Space,
-               metric: str, mode: str, study: str, searcher: Any = None,
-               stacklevel: int = 2) -> WarmStart | None:
+               metric: str, mode: str, study: str, searcher: Any = None) -> WarmStart | None:
     """The warm start of study ``study`` from ``warm`` (None: none), checked against the new
     study's metric and mode, its trials mapped into ``space``; prints one line saying what it
     kept and dropped (and when ``searcher`` keeps no model, that it ignores them). A study
-    with nothing to learn from is a warning (``stacklevel`` as ``warnings.warn`` would take it
-    in the caller), and no warm start."""
+    with nothing to learn from is a warning, at the user's line, and no warm start."""
     if warm is None:
         return None
     source = _source(warm, storage, study)
@@ -106,7 +105,7 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
         why = ("no ended trials" if not ended else
                f"none of its {len(ended)} ended trials lies in the new space")
         warnings.warn(f"warm start from {source.name!r}: {why} to learn from; the study starts "
-                      "without it", stacklevel=stacklevel + 1)
+                      "without it", stacklevel=user_stacklevel())
         return None
     line = f"nbtune: warm start from {source.name!r}: {len(mapped)} of {len(ended)} ended trials"
     dropped = [k for k in source.space if k not in space]

@@ -172,8 +172,10 @@ def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
 
 def test_fractions_beyond_the_threads_of_the_gpu_workers_are_noted(remote):
     with pytest.warns(UserWarning, match=r"the workers' resources allow 4 trials at once but "
-                      r"their threads only 2: give the workers that offer GPU more threads"):
+                      r"their threads only 2: give the workers that offer GPU more threads"
+                      ) as warned:
         study = study_of(remote, {"GPU": 0.25}, n_trials=1, sleep=0)
+    assert warned[0].filename == __file__  # study_of's tune() line, not nbtune's own
     assert study.trials[0].worker == remote["gpu"]
 
 

@@ -58,11 +58,12 @@ def test_asha_promotion_pauses_at_rungs_and_resumes_the_best_from_their_checkpoi
 
 def test_too_few_trials_for_hyperbands_brackets_is_warned_of(client):
     with pytest.warns(UserWarning, match=r"brackets start 17 trials, but n_trials=5.*"
-                                         r"n_trials=17"):
+                                         r"n_trials=17") as warned:
         study = nbtune.tune(linear, {"q": nbtune.uniform(0.1, 1.0)}, metric="score", mode="max",
                             scheduler="hyperband", max_t=9, seed=3, n_trials=5, cluster=client,
                             storage=None, progress=False)
     assert len(study.trials) == 5
+    assert [w.filename for w in warned] == [__file__]  # the tune() line, not nbtune's own
 
 
 def test_synchronous_hyperband_runs_its_brackets_and_ends(client, db):

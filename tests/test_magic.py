@@ -6,6 +6,7 @@ import pytest
 
 import nbtune
 from nbtune import trial as T
+from nbtune.notebook.trialfn import cell_filename
 
 
 def run(shell, line, cell):
@@ -73,6 +74,15 @@ def test_traceback_points_at_the_cell_line(shell):
     assert trial.state == T.FAILED
     assert "line 5" in trial.error and "raise RuntimeError('diverged')" in trial.error
     assert "nbtune" not in trial.error
+
+
+def test_a_warning_while_the_study_is_set_up_names_the_cell_not_nbtune_or_ipython(shell):
+    cell = ("x = uniform(0, 1)\n"
+            "for epoch in range(1, 10):\n    report(epoch=epoch, loss=x / epoch)\n")
+    with pytest.warns(UserWarning, match="brackets start 17 trials, but n_trials=5") as warned:
+        res = run(shell, "-n 5 --scheduler hyperband --max-t 9 --metric loss", cell)
+    assert res.success, res.error_in_exec
+    assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]  # %%tune's
 
 
 def test_local_runs_the_body_once_here_with_defaults(shell, capsys, db):

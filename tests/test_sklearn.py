@@ -32,6 +32,16 @@ def search(estimator, space, client, **kwargs):
     return nbtune.SearchCV(estimator, space, cluster=client, **kwargs)
 
 
+def test_more_trials_than_a_finite_space_holds_warns_at_the_fit_line_and_runs_them_all(
+        client, cancer):
+    X, y = cancer
+    with pytest.warns(UserWarning, match=r"^the space holds 2 candidates, fewer than "
+                                         r"n_trials=5: running 2; give a distribution") as warned:
+        s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, n_trials=5, cv=3).fit(X, y)
+    assert [w.filename for w in warned] == [__file__]  # the fit() line above, not nbtune's own
+    assert sorted(p["C"] for p in s.cv_results_["params"]) == [0.1, 1.0]
+
+
 def by_params(results):
     """Row index of each candidate, keyed by its sorted params."""
     return {tuple(sorted((k, repr(v)) for k, v in p.items())): i
@@ -454,8 +464,9 @@ def test_growing_rung_folds_score_fewer_folds_early_and_a_joining_fold_trains_fr
     assert s.best_params_ == {"q": 9} and s.best_score_ == 81
     with pytest.warns(UserWarning, match=r"rung_folds='grow' needs a scheduler \(scheduler="
                                          r"'asha' or 'hyperband'\): without rungs every candidate "
-                                         r"is scored on every fold"):
+                                         r"is scored on every fold") as warned:
         plain = search(Counter(), {"q": [1, 2]}, client, cv=3, rung_folds="grow").fit(X, y)
+    assert warned[0].filename == __file__  # the fit() line above, not nbtune's own
     assert not np.isnan(plain.cv_results_["split2_test_score"]).any()
 
 

@@ -200,6 +200,10 @@ def test_simulate_takes_a_warm_start(tmp_path):
                    resource=old.settings["resource"], metric=old.metric)
     expected.restrict(nbtune.sim.load_table("digits-mlp").configs)  # as simulate does
     assert new.trials[0].config == expected.suggest(0)
+    empty = nbtune.Study("empty", old.space, old.metric, old.mode)
+    with pytest.warns(UserWarning, match=r"^warm start from 'empty': no ended trials") as warned:
+        nbtune.simulate("digits-mlp", warm_start=empty, n_trials=2, seed=1, n_workers=1)
+    assert [w.filename for w in warned] == [__file__]  # the simulate() line, not nbtune's own
 
 
 # -- the magic ------------------------------------------------------------------------------

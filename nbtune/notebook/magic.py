@@ -166,7 +166,7 @@ class Tune(Magics):
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
                       restart_held=self.restart_held, **scheduler_options(args))
-        return lambda: self._run(fn, parsed, kwargs, args, cell)
+        return lambda: self._run(fn, parsed, kwargs, args, cell, filename)
 
     def _stored_study(self, args, path: str | None) -> dict[str, Any] | None:
         """The stored row of the study --study names (None: a new one); the re-run of a study
@@ -188,11 +188,12 @@ class Tune(Magics):
             raise UsageError(exists_line(args.study, path))
         return row
 
-    def _run(self, fn, parsed: ParsedCell, kwargs: dict[str, Any], args, cell: str) -> None:
+    def _run(self, fn, parsed: ParsedCell, kwargs: dict[str, Any], args, cell: str,
+             filename: str) -> None:
         t0 = time.time()
         try:
             with own_resume_note():
-                study = tune(fn, parsed.space, **kwargs)
+                study = from_the_cell(filename, lambda: tune(fn, parsed.space, **kwargs))
         except StudyExists as exc:
             raise UsageError(exists_line(exc.name, exc.path)) from None
         except SettingsConflict as exc:
@@ -352,3 +353,11 @@ def _summary_line(study: Study, elapsed: float, out: str) -> str:
 Tune.tune.__doc__ = (Tune.tune.__doc__ or "") + "\n\n" + build_parser().format_help()
 Tune.tune_cluster.__doc__ = ((Tune.tune_cluster.__doc__ or "") + "\n\n"
                              + build_cluster_parser().format_help())
+
+
+def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
+    """``call()`` made from line 1 of the cell's file name (``<tune cell [N]>``, the %%tune
+    line), so that a warning nbtune gives while it sets the study up, which points at the first
+    frame outside nbtune (:func:`~nbtune.caller.user_stacklevel`), names the cell rather than
+    IPython's or nbtune's own code."""
+    return eval(compile("call()", filename, "eval"), {"call": call})

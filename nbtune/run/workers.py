@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..caller import user_stacklevel
 from .cluster import get_client, is_embedded
 from .held import held_workers
 from .resources import Capacity, check_resources, default_ask, thread_bound_note, workers_of
@@ -36,7 +37,7 @@ def check_workers(client, version: str) -> None:
     if other:
         warnings.warn(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
                       f"; install nbtune=={version} on the workers if trials fail",
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
 
 
 def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, version: str
@@ -55,7 +56,7 @@ def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, vers
     capacity.set(workers)
     note = thread_bound_note(workers, asked)
     if note is not None:
-        warnings.warn(note, stacklevel=3)
+        warnings.warn(note, stacklevel=user_stacklevel())
     return client, capacity, asked
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_stacklevel
 from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor
 from ..tune import DEFAULT_TRIALS
@@ -67,7 +68,7 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
     elif isinstance(n, int) and n > size:
         warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
                       f"{size}; give a distribution for a parameter to draw more",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=user_stacklevel())
         n = size
     combos = list(itertools.product(*(d.values for d in space.values())))
     picks = rng.permutation(size)[:n]

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.ma import MaskedArray
 
+from ..caller import user_stacklevel
 from ..study import Study
 from ..trial import Trial
 from .fitting import PARAM, Resource
@@ -76,7 +77,7 @@ def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, An
         results[f"mean_{name}"] = means
         if name.startswith(("train_", "test_")) and np.any(~np.isfinite(means)):
             warnings.warn(f"One or more of the {name.split('_')[0]} scores are non-finite: "
-                          f"{means}", UserWarning, stacklevel=5)
+                          f"{means}", UserWarning, stacklevel=user_stacklevel())
         deviations = np.where(scored, filled - means[:, np.newaxis], 0.0)
         results[f"std_{name}"] = np.sqrt((deviations ** 2).sum(axis=1) / counts)
         if rank:
@@ -132,7 +133,7 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
 
         warnings.warn(f"{failed} fits failed out of a total of {total}; their score is "
                       f"error_score={error_score!r}. The first error: {first}",
-                      FitFailedWarning, stacklevel=3)
+                      FitFailedWarning, stacklevel=user_stacklevel())
     return format_results(rows, params, n_splits, names, return_train_score,
                           levels if resource is not None else None)
 

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils.metaestimators import available_if
 
 from .. import trial as T
+from ..caller import user_stacklevel
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study
@@ -187,7 +188,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         elif self.rung_folds == "grow":
             warnings.warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
                           "'hyperband'): without rungs every candidate is scored on every fold",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=user_stacklevel())
         n_trials, points = candidates(self.n_trials, self.searcher, converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource)
