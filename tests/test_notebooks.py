@@ -16,7 +16,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 QUICKSTART = "01-quickstart.ipynb"  # run, and checked more closely, below
 EARLY_STOPPING = "03-early-stopping.ipynb"  # likewise
-OTHERS = [p for p in NOTEBOOKS if p.name not in (QUICKSTART, EARLY_STOPPING)]
+MODEL_BASED = "06-model-based-search.ipynb"  # likewise
+OTHERS = [p for p in NOTEBOOKS if p.name not in (QUICKSTART, EARLY_STOPPING, MODEL_BASED)]
 
 
 @pytest.mark.parametrize("path", OTHERS, ids=[p.name for p in OTHERS])
@@ -69,6 +70,27 @@ def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(tmp_p
         assert counts.get("stopped", 0) > 10 and counts.get("completed", 0) >= 1, counts
         assert sum(t.trained("epoch") for t in study.trials) < 40 * 27 / 2  # early stopping
         assert study.best_value > 0.5
+
+
+def test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt(tmp_path):
+    nb = nbformat.read(ROOT / "notebooks" / MODEL_BASED, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert not [o for c in nb.cells for o in c.get("outputs", [])
+                if o.output_type == "error" or o.get("name") == "stderr"]  # no warning either
+    text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    for searcher in ("random", "kde", "bayesopt"):  # the simulator's comparison printed
+        assert re.search(rf"{searcher} +best at 40 s per seed: \[0\.\d+, 0\.\d+, 0\.\d+\]",
+                         text), text
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    first = nbtune.load_study("bo", storage=tmp_path / "nbtune.db")
+    again = nbtune.load_study("bo-new", storage=tmp_path / "nbtune.db")
+    assert first.settings["searcher"] == again.settings["searcher"] == "bayesopt"
+    assert len(first.trials) == 30 and first.counts().get("stopped", 0) > 0  # ASHA stopped some
+    assert again.settings["warm_start"] == "bo" and len(again.trials) == 15
+    assert "nbtune: warm start from 'bo': 30 of 30 ended trials" in text
+    assert "model of" in text and "warm-started from 'bo'" in text  # the summaries say so
 
 
 def test_binder_installs_every_runtime_dependency():
