@@ -337,6 +337,14 @@ class Tune(Magics):
         return frame
 
 
+def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
+    """``call()`` made from line 1 of the cell's file name (``<tune cell [N]>``, the %%tune
+    line), so that a warning nbtune gives while it sets the study up, which points at the first
+    frame outside nbtune (:func:`~nbtune.caller.user_stacklevel`), names the cell rather than
+    IPython's or nbtune's own code."""
+    return eval(compile("call()", filename, "eval"), {"call": call})
+
+
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
     took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
@@ -354,10 +362,3 @@ Tune.tune.__doc__ = (Tune.tune.__doc__ or "") + "\n\n" + build_parser().format_h
 Tune.tune_cluster.__doc__ = ((Tune.tune_cluster.__doc__ or "") + "\n\n"
                              + build_cluster_parser().format_help())
 
-
-def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
-    """``call()`` made from line 1 of the cell's file name (``<tune cell [N]>``, the %%tune
-    line), so that a warning nbtune gives while it sets the study up, which points at the first
-    frame outside nbtune (:func:`~nbtune.caller.user_stacklevel`), names the cell rather than
-    IPython's or nbtune's own code."""
-    return eval(compile("call()", filename, "eval"), {"call": call})
