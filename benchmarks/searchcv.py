@@ -306,8 +306,8 @@ def main() -> None:
     for seed in [int(x) for x in args.seeds.split(",")]:
         for name in args.tasks.split(","):
             rows += compare(name, all_tasks[name], args, seed, client)
-    print("\n| task | seed | SearchCV (searcher/rung_folds) | baseline | its best | its time to it (s) | SearchCV best "
-          "| SearchCV time to that score (s) | ratio |")
+    print("\n| task | seed | SearchCV (searcher/rung_folds) | baseline | its best | its time to it "
+          "(s) | SearchCV best | SearchCV time to that score (s) | ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, seed, variant, kind, best, t_best, our_best, t_ours in rows:
         print(f"| {name} | {seed} | {variant} | {kind} | {_cell(best, '.4f')} | "
@@ -315,8 +315,8 @@ def main() -> None:
               f"{_cell(_ratio(t_ours, t_best), '.2f')} |")
     print("\nOver the seeds (ratio: median, a seed where SearchCV never reached the baseline's "
           "best counted as infinite):\n")
-    print("| task | SearchCV (searcher/rung_folds) | baseline | median ratio (goal <= 0.5) | seeds with SearchCV's "
-          "best >= the baseline's |")
+    print("| task | SearchCV (searcher/rung_folds) | baseline | median ratio (goal <= 0.5) | "
+          "seeds with SearchCV's best >= the baseline's |")
     print("|---|---|---|---|---|")
     for name in args.tasks.split(","):
         for variant in variants(args):
