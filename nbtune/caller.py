@@ -13,6 +13,14 @@ import sys
 PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def inside_nbtune(filename: str) -> bool:
+    """Whether a code object's file name lies in nbtune's package. Compared normalised: a module
+    imported through a relative ``sys.path`` entry (``sys.path.insert(0, "..")``) keeps a file
+    name such as ``/home/me/work/../nbtune/nbtune/tune.py``; names such as ``<tune cell [3]>``
+    are no files."""
+    return not filename.startswith("<") and os.path.abspath(filename).startswith(PACKAGE)
+
+
 def user_stacklevel() -> int:
     """The ``stacklevel`` for ``warnings.warn`` in the function that calls this: the warning is
     reported at the first frame outside nbtune (the user's call, or a library's, such as
@@ -20,7 +28,7 @@ def user_stacklevel() -> int:
     where nbtune's own code is the whole stack."""
     frame = sys._getframe(1)  # the function that calls warnings.warn: stacklevel 1
     level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(PACKAGE):
+    while frame.f_back is not None and inside_nbtune(frame.f_code.co_filename):
         frame = frame.f_back
         level += 1
     return level
