@@ -126,6 +126,7 @@ def test_reports_the_scheduler_cannot_judge_are_named_once(client, resource, nam
     notes = [str(w.message) for w in caught if "judges trials" in str(w.message)]
     assert len(notes) == 1 and named in notes[0], notes
     assert f"report({resource}=N" in notes[0] and "--resource KEY" in notes[0]
+    assert {w.filename for w in caught if "judges trials" in str(w.message)} == {__file__}
     assert [t.state for t in study.trials] == [T.COMPLETED] * 4  # nothing was judged
 
 

@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from .. import trial as T
+from ..caller import user_stacklevel
 from ..contract.outcome import final_value, unjudged_note
 from .task import outcome_of
 
@@ -161,4 +162,4 @@ class Completions:
         note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
         if note is not None:  # once a study: early stopping silently off is a mistake to name
             self.noted = True
-            warnings.warn(note, stacklevel=2)
+            warnings.warn(note, stacklevel=user_stacklevel())

@@ -10,7 +10,6 @@ submission (a start, a resume, a retry) costs ``start_overhead`` more.
 from __future__ import annotations
 
 import heapq
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,7 @@ from .. import trial as T
 from ..contract.budget import Budget
 from ..contract.dispatch import Dispatch
 from ..contract.events import Observer
-from ..contract.outcome import final_value, unjudged_note
+from ..contract.outcome import final_value
 from ..contract.replay import start_searcher
 from ..contract.verdicts import PendingVerdicts, waits_at
 from ..schedule import PAUSE, STOP, Scheduler
@@ -85,7 +84,6 @@ class Simulator(Dispatch):
         self.resource_used = 0.0
         self.scheduler_done = False
         self.exhausted = False
-        self.noted = False
         self.reason: str | None = None
 
     # -- budget ---------------------------------------------------------------------------
@@ -232,10 +230,6 @@ class Simulator(Dispatch):
         self.scheduler.on_trial_end(trial.id, state)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
-        note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
-        if note is not None:
-            self.noted = True
-            warnings.warn(note, stacklevel=2)
 
     # -- the loop ------------------------------------------------------------------------
     def _stop_running(self, state: str) -> None:
