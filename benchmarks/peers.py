@@ -35,7 +35,9 @@ Every method's time is that of the worker at the end of each level, from the stu
 level ending after the budget is not counted. Figures per method and task, over seeds: median
 best (best validation accuracy at any level), best per seed, seconds to the task's target, trials
 started, levels trained; and for nbtune's methods the time to the best peer's median best, as a
-fraction of the budget (the median over seeds; "never" when most seeds never reach it).
+fraction of the budget (the median over seeds; "never" when most seeds never reach it). Then, for
+each choice of the space (hidden layers, batch size), the share of each method's levels trained
+with each value (Optuna's and nbtune's methods; an epoch's cost depends on the batch size).
 
 Needs Optuna and Syne Tune, which nbtune never depends on: run with ``make bench-peers``
 (the ``.venv-peers`` environment). ``--budget 120 --seeds 0,1,2`` (the defaults) is the target
@@ -135,16 +137,24 @@ def peer_space(space: dict) -> dict[str, tuple]:
 
 @dataclass
 class Run:
-    """One study: its start, every (time, level, value) its workers reported, trials started."""
+    """One study: its start, every (time, level, value) its workers reported, trials started, and
+    the levels trained within the budget by each value of each choice of the space
+    (``levels_by["batch_size"]["16"]``). A point may carry its trial's choices as a fourth
+    element, which is counted into ``levels_by`` and dropped."""
 
     budget: float
     t0: float
     points: list = field(default_factory=list)
     trials: int = 0
+    levels_by: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.points = sorted((at - self.t0, level, value) for at, level, value in self.points
-                             if at - self.t0 <= self.budget)
+        kept = [p for p in self.points if p[0] - self.t0 <= self.budget]
+        for point in kept:
+            for name, value in (point[3] if len(point) > 3 else {}).items():
+                by = self.levels_by.setdefault(name, {})
+                by[str(value)] = by.get(str(value), 0) + 1
+        self.points = sorted((at - self.t0, level, value) for at, level, value, *_ in kept)
 
     @property
     def best(self) -> float:
@@ -154,18 +164,25 @@ class Run:
         return next((t for t, _, v in self.points if v == v and v >= target), None)
 
 
-class Log(nbtune.Observer):
-    """Every report's worker time, level and accuracy; trials started (not retries, resumes)."""
+def choice_names(space: dict) -> list[str]:
+    """The names of the space's choices: the levels trained are counted by their values."""
+    return [name for name, d in space.items() if type(d).__name__ == "choice"]
 
-    def __init__(self) -> None:
-        self.points, self.trials = [], 0
+
+class Log(nbtune.Observer):
+    """Every report's worker time, level, accuracy and the trial's choices; trials started (not
+    retries, resumes)."""
+
+    def __init__(self, choices: list[str]) -> None:
+        self.points, self.trials, self.choices = [], 0, choices
 
     def trial_created(self, trial) -> None:
         if trial.attempts == 1 and not trial.reports:
             self.trials += 1
 
     def trial_reported(self, trial, report) -> None:
-        self.points.append((report["at"], report["epoch"], report["accuracy"]))
+        self.points.append((report["at"], report["epoch"], report["accuracy"],
+                            {name: trial.config[name] for name in self.choices}))
 
 
 def nbtune_trial(config: dict, task: str, data: dict) -> float:
@@ -187,7 +204,7 @@ def run_nbtune(client: Client, method: str, task: str, data: dict, seed: int, bu
         if options.get("brackets") == "all":  # asynchronous Hyperband: a bracket per rung level
             options["brackets"] = len(rung_levels(options["max_t"], options["grace_period"],
                                                   options["reduction_factor"]))
-    log = Log()
+    log = Log(choice_names(SPACES[task]))
     t0 = time.time()
     nbtune.tune(nbtune.with_parameters(nbtune_trial, task=task, data=data), SPACES[task],
                 metric="accuracy", mode="max", n_trials=None, max_time=budget, seed=seed,
@@ -214,7 +231,8 @@ def run_one(client: Client, method: str, task: str, seed: int, budget: float, wo
 def _save(path: str, task: str, method: str, seed: int, run: Run) -> None:
     with open(path, "a") as f:
         f.write(json.dumps({"task": task, "method": method, "seed": seed, "budget": run.budget,
-                            "points": run.points, "trials": run.trials}) + "\n")
+                            "points": run.points, "trials": run.trials,
+                            "levels_by": run.levels_by}) + "\n")
 
 
 def _load(path: str, budget: float) -> dict[tuple, Run]:
@@ -226,7 +244,8 @@ def _load(path: str, budget: float) -> dict[tuple, Run]:
                 row = json.loads(line)
                 if row["budget"] == budget:  # points are kept relative to the study's start
                     out[row["task"], row["method"], row["seed"]] = Run(
-                        budget, 0.0, [tuple(p) for p in row["points"]], row["trials"])
+                        budget, 0.0, [tuple(p) for p in row["points"]], row["trials"],
+                        row.get("levels_by", {}))
     return out
 
 
@@ -265,6 +284,27 @@ def table(task: str, results: dict[str, list[Run]], budget: float) -> list[str]:
         lines.append(f"\nBest peer: {best_peer}, median best {peers[best_peer]:.4f}. nbtune "
                      f"methods reaching it in at most half the budget (median over seeds): "
                      f"{', '.join(reach) if reach else 'none'}.")
+    return lines
+
+
+def levels_by_table(task: str, results: dict[str, list[Run]]) -> list[str]:
+    """Per choice of the task's space, the share of each method's levels (over its seeds) trained
+    with each value: what a method's levels cost depends on the configs it chose (a batch of 16
+    takes several times as long an epoch as one of 128). Methods that did not record them are
+    left out."""
+    lines = []
+    for name in choice_names(SPACES[task]):
+        values = [str(v) for v in SPACES[task][name].values]
+        rows = []
+        for method, runs in results.items():
+            counts = [sum(r.levels_by.get(name, {}).get(v, 0) for r in runs) for v in values]
+            if sum(counts):
+                rows.append(f"| {method} | " + " | ".join(f"{c / sum(counts):.2f}" for c in counts)
+                            + f" | {sum(counts)} |")
+        if rows:
+            lines += ["", f"Levels trained by {name} (share of the method's levels):", "",
+                      f"| method | {' | '.join(values)} | levels |",
+                      "|---|" + "---|" * (len(values) + 1)] + rows
     return lines
 
 
@@ -316,7 +356,8 @@ def main() -> None:
     for task in task_names:
         print(f"\n### {task}: {args.workers} workers, {args.budget:.0f} s per study, seeds "
               f"{args.seeds}\n")
-        print("\n".join(table(task, results[task], args.budget)))
+        print("\n".join(table(task, results[task], args.budget)
+                        + levels_by_table(task, results[task])))
 
 
 if __name__ == "__main__":

@@ -55,10 +55,11 @@ def _worker(task: str, space: dict, data_path: str, storage_path: str, study_nam
     with open(log_path, "w") as log:
         def objective(trial: Any) -> float:
             config = suggest(trial, space)
+            choices = {name: config[name] for name, (kind, _) in space.items() if kind == "choice"}
             best = float("nan")
             for level, value, _ in peers_tasks.levels(task, config, data):
                 at = time.time()
-                log.write(json.dumps([at, level, value]) + "\n")
+                log.write(json.dumps([at, level, value, choices]) + "\n")
                 if value == value:  # not NaN
                     trial.report(value, level)
                     best = value if best != best else max(best, value)
@@ -76,7 +77,8 @@ def _worker(task: str, space: dict, data_path: str, storage_path: str, study_nam
 
 def run(task: str, space: dict[str, tuple], seed: int, budget: float, workers: int,
         data_path: str, folder: str) -> tuple[float, list[tuple[float, int, float]], int]:
-    """One Optuna study: (start time, [(time, level, value)] of every report, trials started)."""
+    """One Optuna study: (start time, [(time, level, value, the trial's choices)] of every report,
+    trials started)."""
     import optuna
 
     storage_path = os.path.join(folder, f"optuna-{task}-{seed}.log")
