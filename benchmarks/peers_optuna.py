@@ -76,7 +76,7 @@ def _worker(task: str, space: dict, data_path: str, storage_path: str, study_nam
 
 
 def run(task: str, space: dict[str, tuple], seed: int, budget: float, workers: int,
-        data_path: str, folder: str) -> tuple[float, list[tuple[float, int, float]], int]:
+        data_path: str, folder: str) -> tuple[float, list[tuple[float, int, float, dict]], int]:
     """One Optuna study: (start time, [(time, level, value, the trial's choices)] of every report,
     trials started)."""
     import optuna
