@@ -60,19 +60,21 @@ def test_same_seed_and_events_give_the_same_suggestions_with_pending_trials():
         nbtune.Space(MIXED).validate(config)
 
 
-@pytest.mark.parametrize("warp, margin", [("none", 0.1), ("copula", 0.25)])
-def test_the_gp_beats_random_search_on_a_smooth_function_over_many_seeds(warp, margin):
+@pytest.mark.parametrize("warp, margin, wins", [("none", 0.1, 20), ("copula", 0.4, 17)])
+def test_the_gp_beats_random_search_on_a_smooth_function_over_many_seeds(warp, margin, wins):
     gp, rnd = [], []
-    for seed in range(6):
+    for seed in range(24):
         gp.append(min(map(bowl, drive(BayesOptSearcher(SMOOTH, seed=seed, n_initial=3,
                                                        warp=warp), bowl, 10))))
         rnd.append(min(map(bowl, drive(make_searcher("random", SMOOTH, seed=seed), bowl, 10))))
-    # stated margin: the median best after 10 trials is at least 10x closer to the optimum with
-    # the values standardised, 4x with their ranks (the default: on a smooth bowl and seven
-    # observations, ranks give up the magnitudes that point to the bottom), and the GP does
-    # better in at least 5 of the 6 seeds
+    # stated margin: over 24 seeds the median best after 10 trials is at least 10x closer to the
+    # optimum than random search's with the values standardised, 2.5x with their ranks (the
+    # default: on a smooth bowl and seven observations, ranks give up the magnitudes that point to
+    # the bottom), and the GP does better in at least 20 (17) of the 24 seeds. Over 60 seeds the
+    # ratios are 0.026 and 0.19, the GP better on 57 and 49; windows of 24 seeds range 0.018-0.034
+    # and 0.14-0.27, better on 22-24 and 19-21 (6 seeds, as this test had, ranged 0.05-0.41)
     assert np.median(gp) < margin * np.median(rnd), (gp, rnd)
-    assert sum(g < r for g, r in zip(gp, rnd)) >= 5, (gp, rnd)
+    assert sum(g < r for g, r in zip(gp, rnd)) >= wins, (gp, rnd)
 
 
 def test_the_copula_warp_keeps_only_the_order_and_its_way_back_meets_the_values():
