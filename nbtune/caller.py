@@ -4,13 +4,33 @@ A warning about what a person asked for belongs on their line (``nbtune.tune(...
 ``search.fit(X, y)``), however many of nbtune's own calls lie between. Counting those calls in
 each ``stacklevel`` breaks silently when a layer is added; this finds the line instead, as
 Python 3.12's ``warnings.warn(skip_file_prefixes=...)`` does (nbtune supports 3.11).
+
+A study run in the background (``tune(..., background=True)``, ``%%tune --background``) runs on
+a thread of nbtune's own, where no frame of the user's is left to point at: it notes the user's
+line when it starts (:func:`call_site`) and its thread gives its warnings there
+(:func:`warnings_at`).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class Site(NamedTuple):
+    """A line of the user's code that called into nbtune: a frame's file, line and globals."""
+    filename: str
+    lineno: int
+    module_globals: dict[str, Any]
+
+
+_thread = threading.local()  # .site: where this thread's warnings point, when not at its stack
 
 
 def inside_nbtune(filename: str) -> bool:
@@ -32,3 +52,36 @@ def user_stacklevel() -> int:
         frame = frame.f_back
         level += 1
     return level
+
+
+def call_site() -> Site:
+    """The line :func:`user_stacklevel` would point a warning at, from where this is called."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and inside_nbtune(frame.f_code.co_filename):
+        frame = frame.f_back
+    return Site(frame.f_code.co_filename, frame.f_lineno, frame.f_globals)
+
+
+@contextlib.contextmanager
+def warnings_at(site: Site) -> Iterator[None]:
+    """Within this block, this thread's :func:`warn` calls point at ``site``."""
+    before = getattr(_thread, "site", None)
+    _thread.site = site
+    try:
+        yield
+    finally:
+        _thread.site = before
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` at the user's line: the first frame outside nbtune, or, on a thread
+    inside :func:`warnings_at`, the site it names."""
+    site = getattr(_thread, "site", None)
+    if site is None:
+        warnings.warn(message, category, stacklevel=user_stacklevel())
+        return
+    registry = site.module_globals.setdefault("__warningregistry__", {})
+    module = site.module_globals.get("__name__")  # a cell's globals (%%tune's) may have none,
+    named = {} if module is None else {"module": module}  # and module=None drops the warning
+    warnings.warn_explicit(message, category, site.filename, site.lineno, registry=registry,
+                           module_globals=site.module_globals, **named)

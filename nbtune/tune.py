@@ -8,7 +8,7 @@ from contextvars import ContextVar
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
-from .caller import user_stacklevel
+from .caller import call_site, warn, warnings_at
 from .run.cluster import embedded_started, is_embedded, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
@@ -266,9 +266,12 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None)})
 
+    site = call_site()  # the caller's line, for the loop's warnings on a background thread
+
     def run() -> None:
         try:
-            result.stop_reason = loop.run()
+            with warnings_at(site):
+                result.stop_reason = loop.run()
         except StudyFailed as exc:
             result.stop_reason, result.error, exc.study = "error", str(exc), result
             if not background:
@@ -303,12 +306,9 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
             return needed
         return None if search.max_trials is not None else DEFAULT_TRIALS
     if needed is not None and n_trials is not None and n_trials < needed:
-        import warnings
-
-        warnings.warn(f"the {sched.name} scheduler's brackets start {needed} trials, but "
-                      f"n_trials={n_trials}: its last brackets will run short; give "
-                      f"n_trials={needed} (or --trials {needed}), or fewer brackets",
-                      stacklevel=user_stacklevel())
+        warn(f"the {sched.name} scheduler's brackets start {needed} trials, but "
+             f"n_trials={n_trials}: its last brackets will run short; give "
+             f"n_trials={needed} (or --trials {needed}), or fewer brackets")
     return n_trials
 
 
@@ -325,11 +325,9 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
     stored = (row or {}).get("settings", {})
     where = stored.get("warm_start_storage", storage) if row is not None else storage
     if where is None:
-        import warnings
-
-        warnings.warn(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
-                      "memory only: it runs on without that warm start; pass "
-                      "warm_start=<that Study> to replay it", stacklevel=user_stacklevel())
+        warn(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
+             "memory only: it runs on without that warm start; pass "
+             "warm_start=<that Study> to replay it")
         return None
     return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
                               searcher=searcher)

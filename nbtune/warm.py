@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from .caller import user_stacklevel
+from .caller import warn
 from .space import Space
 from .study import Study, StudyNotFound, load_study
 from .trial import Trial
@@ -104,8 +103,8 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
     if not mapped:
         why = ("no ended trials" if not ended else
                f"none of its {len(ended)} ended trials lies in the new space")
-        warnings.warn(f"warm start from {source.name!r}: {why} to learn from; the study starts "
-                      "without it", stacklevel=user_stacklevel())
+        warn(f"warm start from {source.name!r}: {why} to learn from; the study starts "
+             "without it")
         return None
     line = f"nbtune: warm start from {source.name!r}: {len(mapped)} of {len(ended)} ended trials"
     dropped = [k for k in source.space if k not in space]

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import warnings
 
 import pytest
 
-from nbtune.caller import PACKAGE, inside_nbtune, user_stacklevel
+from nbtune.caller import (PACKAGE, Site, call_site, inside_nbtune, user_stacklevel, warn,
+                           warnings_at)
 
 SPELLINGS = {
     "as imported": os.path.join(PACKAGE, "fake.py"),
@@ -36,3 +39,29 @@ def test_a_cells_name_is_never_inside_nbtune_whatever_the_working_directory(monk
     monkeypatch.chdir(PACKAGE)  # a relative name would resolve into the package from here
     assert not inside_nbtune("<tune cell [3]>")
     assert inside_nbtune(SPELLINGS["through .."]) and not inside_nbtune(__file__)
+
+
+def test_a_thread_warns_at_the_site_it_was_handed_and_only_that_thread():
+    ns = {"warn": warn}
+    exec(compile("def w(text):\n    warn(text)\n", SPELLINGS["as imported"], "exec"), ns)
+    site, noted = call_site(), sys._getframe().f_lineno  # as tune() notes its caller's line
+
+    def background() -> None:  # a thread of nbtune's own: no frame of the caller's on its stack
+        with warnings_at(site):
+            ns["w"]("from the thread")
+
+    with pytest.warns(UserWarning) as warned:
+        thread = threading.Thread(target=background)
+        thread.start()
+        thread.join()
+        ns["w"]("from here")
+        here = sys._getframe().f_lineno - 1
+    at = {str(w.message): (w.filename, w.lineno) for w in warned}
+    assert at == {"from the thread": (__file__, noted), "from here": (__file__, here)}
+
+
+def test_a_site_whose_globals_name_no_module_still_warns():
+    site = Site("<tune cell [3]>", 1, {"call": print})  # %%tune's line: globals with no __name__
+    with pytest.warns(UserWarning, match="judged none") as warned, warnings_at(site):
+        warn("judged none")
+    assert [(w.filename, w.lineno) for w in warned] == [("<tune cell [3]>", 1)]

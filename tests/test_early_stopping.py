@@ -1,6 +1,7 @@
 """ASHA, Hyperband and the median rule end to end on a real cluster, through tune and %%tune."""
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import pytest
@@ -128,6 +129,19 @@ def test_reports_the_scheduler_cannot_judge_are_named_once(client, resource, nam
     assert f"report({resource}=N" in notes[0] and "--resource KEY" in notes[0]
     assert {w.filename for w in caught if "judges trials" in str(w.message)} == {__file__}
     assert [t.state for t in study.trials] == [T.COMPLETED] * 4  # nothing was judged
+
+
+def test_a_background_studys_note_points_at_the_line_that_started_it(client):
+    # the note is given on the study's own thread, where no frame of the caller's is left
+    with pytest.warns(UserWarning, match="judges trials") as caught:
+        study = nbtune.tune(step_reporter, {"q": nbtune.uniform(0.1, 0.9)}, metric="score",
+                            mode="max", scheduler="asha", max_t=3, n_trials=4, seed=0,
+                            cluster=client, storage=None, progress=False, background=True)
+        started = sys._getframe().f_lineno - 3  # the line of the call above
+        study.wait(60)
+    assert not study.running and len(study.completed) == 4
+    assert [(w.filename, w.lineno) for w in caught if "judges trials" in str(w.message)] == \
+        [(__file__, started)]
 
 
 def test_no_note_when_the_reports_carry_the_resource(client):

@@ -85,6 +85,15 @@ def test_a_warning_while_the_study_is_set_up_names_the_cell_not_nbtune_or_ipytho
     assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]  # %%tune's
 
 
+def test_a_background_studys_warning_names_the_cell_too(shell):
+    cell = "x = uniform(0, 1)\nfor step in range(1, 4):\n    report(step=step, loss=x / step)\n"
+    with pytest.warns(UserWarning, match="judges trials") as warned:  # given on the study's thread
+        res = run(shell, "-n 3 --scheduler asha --max-t 3 --metric loss --background", cell)
+        assert res.success, res.error_in_exec
+        shell.user_ns["study"].wait(60)
+    assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]
+
+
 def test_local_runs_the_body_once_here_with_defaults(shell, capsys, db):
     cell = "lr = loguniform(0.01, 1.0)\nreport(epoch=1, acc=lr)\nacc = lr * 2\n"
     res = run(shell, "--local --metric acc", cell)

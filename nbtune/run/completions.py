@@ -8,11 +8,10 @@ A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read (as
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any
 
 from .. import trial as T
-from ..caller import user_stacklevel
+from ..caller import warn
 from ..contract.outcome import final_value, unjudged_note
 from .task import outcome_of
 
@@ -162,4 +161,4 @@ class Completions:
         note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
         if note is not None:  # once a study: early stopping silently off is a mistake to name
             self.noted = True
-            warnings.warn(note, stacklevel=user_stacklevel())
+            warn(note)

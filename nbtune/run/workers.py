@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import html
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..caller import user_stacklevel
+from ..caller import warn
 from .cluster import get_client, is_embedded
 from .held import held_workers
 from .resources import Capacity, check_resources, default_ask, thread_bound_note, workers_of
@@ -35,9 +34,8 @@ def check_workers(client, version: str) -> None:
         raise WorkerSetupError("; ".join(missing) + f": pip install nbtune=={version} there, in "
                                "the environment the workers run in")
     if other:
-        warnings.warn(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
-                      f"; install nbtune=={version} on the workers if trials fail",
-                      stacklevel=user_stacklevel())
+        warn(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
+             f"; install nbtune=={version} on the workers if trials fail")
 
 
 def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, version: str
@@ -56,7 +54,7 @@ def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, vers
     capacity.set(workers)
     note = thread_bound_note(workers, asked)
     if note is not None:
-        warnings.warn(note, stacklevel=user_stacklevel())
+        warn(note)
     return client, capacity, asked
 
 

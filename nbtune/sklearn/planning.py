@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
-from ..caller import user_stacklevel
+from ..caller import warn
 from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor
 from ..tune import DEFAULT_TRIALS
@@ -66,9 +65,8 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
     elif n == "auto":
         n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
     elif isinstance(n, int) and n > size:
-        warnings.warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
-                      f"{size}; give a distribution for a parameter to draw more",
-                      UserWarning, stacklevel=user_stacklevel())
+        warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
+             f"{size}; give a distribution for a parameter to draw more")
         n = size
     combos = list(itertools.product(*(d.values for d in space.values())))
     picks = rng.permutation(size)[:n]

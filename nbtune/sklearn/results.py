@@ -2,13 +2,12 @@
 best candidate in it."""
 from __future__ import annotations
 
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 from numpy.ma import MaskedArray
 
-from ..caller import user_stacklevel
+from ..caller import warn
 from ..study import Study
 from ..trial import Trial
 from .fitting import PARAM, Resource
@@ -76,8 +75,7 @@ def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, An
         means = filled.sum(axis=1) / counts
         results[f"mean_{name}"] = means
         if name.startswith(("train_", "test_")) and np.any(~np.isfinite(means)):
-            warnings.warn(f"One or more of the {name.split('_')[0]} scores are non-finite: "
-                          f"{means}", UserWarning, stacklevel=user_stacklevel())
+            warn(f"One or more of the {name.split('_')[0]} scores are non-finite: {means}")
         deviations = np.where(scored, filled - means[:, np.newaxis], 0.0)
         results[f"std_{name}"] = np.sqrt((deviations ** 2).sum(axis=1) / counts)
         if rank:
@@ -131,9 +129,9 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
     if failed:
         from sklearn.exceptions import FitFailedWarning
 
-        warnings.warn(f"{failed} fits failed out of a total of {total}; their score is "
-                      f"error_score={error_score!r}. The first error: {first}",
-                      FitFailedWarning, stacklevel=user_stacklevel())
+        warn(f"{failed} fits failed out of a total of {total}; their score is "
+             f"error_score={error_score!r}. The first error: {first}",
+             FitFailedWarning)
     return format_results(rows, params, n_splits, names, return_train_score,
                           levels if resource is not None else None)
 

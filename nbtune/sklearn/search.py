@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -10,7 +9,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils.metaestimators import available_if
 
 from .. import trial as T
-from ..caller import user_stacklevel
+from ..caller import warn
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study
@@ -186,9 +185,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                 int(rng.integers(2 ** 31)),
                                 fold_counts(len(splits), len(levels), self.rung_folds))
         elif self.rung_folds == "grow":
-            warnings.warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
-                          "'hyperband'): without rungs every candidate is scored on every fold",
-                          UserWarning, stacklevel=user_stacklevel())
+            warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
+                 "'hyperband'): without rungs every candidate is scored on every fold")
         n_trials, points = candidates(self.n_trials, self.searcher, converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource)
