@@ -101,7 +101,7 @@ def test_a_loading_cell_can_turn_the_background_start_off(tmp_path):
         k.km.restart_kernel(now=False)
         k.kc.wait_for_ready(timeout=60)
         k.replies.clear()
-        k.ok(f"%load_ext nbtune\n%config Tune.warm_start = False\n"
+        k.ok("%load_ext nbtune\n%config Tune.warm_start = False\n"
              "from nbtune.run.cluster import embedded_started, embedded_starting")
         assert k.value(state) is False
         assert not worker_processes(k.pid)
