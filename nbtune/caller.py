@@ -9,16 +9,26 @@ A study run in the background (``tune(..., background=True)``, ``%%tune --backgr
 a thread of nbtune's own, where no frame of the user's is left to point at: it notes the user's
 line when it starts (:func:`call_site`) and its thread gives its warnings there
 (:func:`warnings_at`).
+
+An error nbtune raises on purpose about what a person asked for (a ``raise`` of nbtune's own,
+reaching them through a public entry point marked :func:`user_facing`) is theirs to mend, not
+nbtune's code to read: in IPython and Jupyter it shows as their own lines and the message, with
+nbtune's frames left out. Any other error (a bug, an error of their code or of a library) shows
+as Python shows it.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import linecache
 import os
 import sys
 import threading
+import traceback
+import types
 import warnings
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -85,3 +95,61 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     named = {} if module is None else {"module": module}  # and module=None drops the warning
     warnings.warn_explicit(message, category, site.filename, site.lineno, registry=registry,
                            module_globals=site.module_globals, **named)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_facing(func: F) -> F:
+    """Mark a public entry point (``tune``, ``SearchCV.fit``, a space primitive, ...): an error
+    nbtune raises on purpose inside it (:func:`raised_on_purpose`) renders, in IPython, as the
+    caller's frames and the message only (IPython's ``_render_traceback_`` hook); it is raised
+    unchanged, so ``except`` clauses, scripts and pytest see what they always saw."""
+    @functools.wraps(func)
+    def entry(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            if raised_on_purpose(exc):
+                exc._render_traceback_ = types.MethodType(_render_without_nbtune, exc)
+            raise
+    return entry  # type: ignore[return-value]
+
+
+def raised_on_purpose(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by a ``raise`` statement in nbtune's own code: a message
+    written for the user, not a bug (which fails elsewhere than on a ``raise`` line) nor an error
+    of their code or a library's (raised outside nbtune, however nbtune passes it on)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    return inside_nbtune(filename) and \
+        linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise ")
+
+
+def without_nbtune(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """``tb`` less its entries in nbtune's code (``tb`` itself where nothing else is left)."""
+    kept = []
+    entry = tb
+    while entry is not None:
+        if not inside_nbtune(entry.tb_frame.f_code.co_filename):
+            kept.append(entry)
+        entry = entry.tb_next
+    if not kept:
+        return tb
+    out = None
+    for entry in reversed(kept):
+        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out
+
+
+def _render_without_nbtune(exc: BaseException) -> list[str]:
+    tb = without_nbtune(exc.__traceback__)
+    ipython = sys.modules.get("IPython")  # asked for by IPython only, so imported already
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return traceback.format_exception(type(exc), exc, tb)
+    return shell.InteractiveTB.structured_traceback(type(exc), exc, tb)

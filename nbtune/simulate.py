@@ -5,6 +5,7 @@ import inspect
 import os
 from typing import Any, Iterable, Mapping
 
+from .caller import user_facing
 from .contract.budget import Budget
 from .contract.events import Broadcast, Observer
 from .schedule import SCHEDULERS, Scheduler, make_scheduler
@@ -33,6 +34,7 @@ def _scheduler(scheduler: str | Scheduler | None, box: Blackbox, options: dict) 
     return make_scheduler(scheduler, **options)
 
 
+@user_facing
 def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str, Any] | None = None,
              searcher: str | Searcher | Any = "random", searcher_options: Mapping[str, Any] | None = None,
              scheduler: str | Scheduler | None = None,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .caller import user_facing
 from .domains import (Domain, Rng, about, canonical, choice, domain_from_dict, fixed, grid,
                       linspace, logspace, loguniform, lograndint, quniform, randint, uniform)
 
@@ -32,6 +33,7 @@ def _mapping(what: str, obj: Any) -> Mapping:
 class Space(Mapping[str, Domain]):
     """Ordered mapping name -> Domain; plain values become `fixed(value)`."""
 
+    @user_facing
     def __init__(self, domains: Mapping[str, Any] | None = None) -> None:
         self._domains: dict[str, Domain] = {}
         for name, dom in _mapping("a Space", domains or {}).items():

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from .caller import user_facing
 from . import trial as T
 from .space import Space
 from .storage import Storage, check_path
@@ -191,6 +192,7 @@ def _last_line(text: str | None) -> str | None:
     return lines[-1] if lines else text
 
 
+@user_facing
 def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
     """Open study ``name`` from a storage file (another process's, or before a kernel restart)."""
     path = os.fspath(storage)
@@ -209,6 +211,7 @@ def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
         db.close()
 
 
+@user_facing
 def list_studies(storage: str | os.PathLike = "nbtune.db") -> list[str]:
     """Names of the studies kept in a storage file."""
     path = check_path(storage)

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
-from .caller import call_site, warn, warnings_at
+from .caller import call_site, user_facing, warn, warnings_at
 from .run.cluster import embedded_started, is_embedded, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
@@ -111,6 +111,7 @@ class _RecordEnd(Observer):
             self.study.settings["searcher_observations"] = held
 
 
+@user_facing
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          metric: str | None = None, mode: str | None = None,
          n_trials: int | str | None = "auto", seed: int | None = None, cluster: Any = None,

@@ -1,15 +1,19 @@
-"""nbtune's warnings point at the first frame outside nbtune, however nbtune's path is spelled."""
+"""nbtune's warnings point at the first frame outside nbtune, however nbtune's path is spelled;
+the errors it raises on purpose show, in IPython, without nbtune's frames."""
 from __future__ import annotations
 
+import linecache
 import os
+import re
 import sys
 import threading
 import warnings
 
 import pytest
 
-from nbtune.caller import (PACKAGE, Site, call_site, inside_nbtune, user_stacklevel, warn,
-                           warnings_at)
+import nbtune
+from nbtune.caller import (PACKAGE, Site, call_site, inside_nbtune, user_facing, user_stacklevel,
+                           warn, warnings_at)
 
 SPELLINGS = {
     "as imported": os.path.join(PACKAGE, "fake.py"),
@@ -65,3 +69,57 @@ def test_a_site_whose_globals_name_no_module_still_warns():
     with pytest.warns(UserWarning, match="judged none") as warned, warnings_at(site):
         warn("judged none")
     assert [(w.filename, w.lineno) for w in warned] == [("<tune cell [3]>", 1)]
+
+
+def shown(shell, capsys, cell: str) -> str:
+    """What IPython shows for ``cell``, colours taken out."""
+    shell.run_cell(cell)
+    return re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("cell, line, message", [
+    ("import nbtune\nspace = {'lr': nbtune.loguniform(0, 1)}\n",
+     "----> 2 space = {'lr': nbtune.loguniform(0, 1)}",
+     "ValueError: loguniform needs 0 < lo < hi, got lo=0, hi=1"),
+    ("import nbtune\nnbtune.tune(print, {'x': nbtune.uniform(0, 1)}, metric='x', "
+     "scheduler='ashaa', storage=None)\n",  # raised two calls below tune()
+     "----> 2 nbtune.tune(print",
+     "ValueError: unknown scheduler 'ashaa' (did you mean 'asha'?)"),
+], ids=["space primitive", "through tune"])
+def test_an_error_nbtune_raises_on_purpose_shows_the_cells_line_and_the_message(
+        ip, capsys, cell, line, message):
+    out = shown(ip, capsys, cell)
+    assert line in out and message in out
+    assert PACKAGE not in out  # no frame of nbtune's own
+
+
+def nbtune_entry(monkeypatch, body: str):
+    """A :func:`user_facing` entry point whose code lies in nbtune's package, its source known
+    to linecache as an imported module's is."""
+    filename = os.path.join(PACKAGE, "fake_entry.py")
+    source = f"def entry(arg):\n    {body}\n"
+    monkeypatch.setitem(linecache.cache, filename,
+                        (len(source), None, source.splitlines(True), filename))
+    ns: dict = {}
+    exec(compile(source, filename, "exec"), ns)
+    return user_facing(ns["entry"])
+
+
+def users_code():
+    raise ValueError("the user's own mistake")
+
+
+@pytest.mark.parametrize("body, arg, on_purpose", [
+    ("raise ValueError(f'no such thing: {arg!r}')", "x", True),
+    ("return {}[arg]", "x", False),  # a bug: its frames are what whoever mends it needs
+    ("return arg()", users_code, False),  # the user's code: Python's traceback, as ever
+], ids=["raise of nbtune's", "bug in nbtune", "user's code through nbtune"])
+def test_only_an_error_nbtune_raises_on_purpose_leaves_nbtunes_frames_out(
+        monkeypatch, ip, body, arg, on_purpose):
+    entry = nbtune_entry(monkeypatch, body)
+    with pytest.raises(Exception) as caught:
+        entry(arg)
+    assert hasattr(caught.value, "_render_traceback_") == on_purpose
+    if on_purpose:  # the frames IPython is given: the test's, none of nbtune's
+        text = "".join(caught.value._render_traceback_())
+        assert __file__ in text and PACKAGE not in text and "no such thing: 'x'" in text

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from .base import Domain
 from .values import _PLAIN, Rng, _integer, _is_real, _key, _num, _unit, canonical
 
@@ -82,6 +83,7 @@ class choice(Finite):
 
     kind = "choice"
 
+    @user_facing
     def __init__(self, *options: Any, weights: list[float] | None = None) -> None:
         self._set_values(options)
         self._weights = None
@@ -118,6 +120,7 @@ class grid(Finite):
 
     kind, is_grid = "grid", True
 
+    @user_facing
     def __init__(self, *values: Any) -> None:
         self._set_values(values)
 
@@ -139,6 +142,7 @@ class linspace(Finite):
 
     kind, is_grid = "linspace", True
 
+    @user_facing
     def __init__(self, lo: float | str, hi: float | None = None, n: int | None = None) -> None:
         if isinstance(lo, str) and hi is None and n is None:
             text = lo
@@ -219,6 +223,7 @@ class fixed(Finite):
 
     kind = "fixed"
 
+    @user_facing
     def __init__(self, value: Any) -> None:
         self._set_values([[value]])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from .base import Domain
 from .values import Rng, _integer, _is_int, _is_real, _num, _unit
 
@@ -17,6 +18,7 @@ class Range(Domain):
     log = False
     integer = False
 
+    @user_facing
     def __init__(self, lo: float, hi: float) -> None:
         conv = _integer if self.integer else _num
         self.lo, self.hi = conv(self.kind, "lo", lo), conv(self.kind, "hi", hi)
@@ -92,6 +94,7 @@ class quniform(Range):
 
     kind = "quniform"
 
+    @user_facing
     def __init__(self, lo: float, hi: float, q: float) -> None:
         self.integer = all(_is_int(x) for x in (lo, hi, q))
         super().__init__(lo, hi)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from .base import CONTINUE, PAUSE, RESUME, START, STOP, WAIT, Scheduler
 from .rungs import (as_int, check_reduction_factor, positive_int, quantile_of, report_level,
                     resolve_max_t, rung_value)
@@ -80,6 +81,7 @@ class ASHAScheduler(Scheduler):
 
     name = "asha"
 
+    @user_facing
     def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
                  rung_levels: Sequence[int] | None = None, type: str = "stopping",
                  brackets: int = 1, rung_system_per_bracket: bool = False, judge: str = "rank"):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..caller import user_facing
 from .base import CONTINUE, DONE, PAUSE, RESUME, START, STOP, WAIT, Scheduler
 from .rungs import (as_int, check_reduction_factor, positive_int, ranked, report_level,
                     resolve_max_t, rung_value)
@@ -68,6 +69,7 @@ class HyperbandScheduler(Scheduler):
     name = "hyperband"
     pauses = True
 
+    @user_facing
     def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
                  brackets: int | None = None):
         n = None if brackets is None else as_int(brackets)

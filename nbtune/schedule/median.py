@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from .base import CONTINUE, STOP, Scheduler
 from .rungs import as_int
 from .sorted_keys import SortedKeys
@@ -35,6 +36,7 @@ class PercentileScheduler(Scheduler):
 
     name = "percentile"
 
+    @user_facing
     def __init__(self, percentile: float = 25.0, n_startup_trials: int = 5, n_warmup_steps: int = 0,
                  interval_steps: int = 1, n_min_trials: int = 1):
         if (not isinstance(percentile, numbers.Real) or isinstance(percentile, bool)
@@ -137,6 +139,7 @@ class MedianScheduler(PercentileScheduler):
 
     name = "median"
 
+    @user_facing
     def __init__(self, n_startup_trials: int = 5, n_warmup_steps: int = 0, interval_steps: int = 1,
                  n_min_trials: int = 1):
         super().__init__(50.0, n_startup_trials, n_warmup_steps, interval_steps, n_min_trials)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from ..caller import user_facing
 from .base import CONTINUE, STOP, Scheduler
 
 
@@ -17,6 +18,7 @@ class ThresholdScheduler(Scheduler):
 
     name = "threshold"
 
+    @user_facing
     def __init__(self, value: float, at: Sequence[float]):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             raise ValueError(f"threshold value must be a finite number, got {value!r}")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from ..space import Space, as_space
 
 
@@ -84,6 +85,7 @@ class Searcher:
     """Options newer than some stored studies, with the value those studies ran with (a resumed
     study older than the option runs on with that value)."""
 
+    @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min") -> None:
         self.space = as_space(space)

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from ..space import Space
 from ..typos import one_of
 from .acquisition import acquire, check_acquisition
@@ -75,6 +76,7 @@ class BayesOptSearcher(Searcher):
     name = "bayesopt"
     added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none"}
 
+    @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,

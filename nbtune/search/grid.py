@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..caller import user_facing
 from ..space import Space
 from .base import Searcher, _check_int
 
@@ -16,6 +17,7 @@ class GridSearcher(Searcher):
 
     name = "grid"
 
+    @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  n_experiments: int | None = None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from ..space import Space
 from ..typos import one_of
 from .base import _check_int, check_number, config_key, untried_sample
@@ -38,6 +39,7 @@ class KDESearcher(RankedObservations):
     name = "kde"
     added_options = {"ranking": "level"}
 
+    @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  gamma: float = 0.15, min_points: int | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from ..space import Space
 from .base import Searcher, config_key
 from .encoding import Encoding
@@ -41,6 +42,7 @@ class RankedObservations(Searcher):
     """A searcher that learns from its trials' reports, ranked (see the module's docstring);
     subclasses model the ranking and implement ``_suggest``."""
 
+    @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  what: str = "this searcher") -> None:

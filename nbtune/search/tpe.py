@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caller import user_facing
 from ..space import Space
 from .base import _check_int, check_number, config_key, untried_sample
 from ..typos import one_of
@@ -45,6 +46,7 @@ class TPESearcher(RankedObservations):
 
     name = "tpe"
 
+    @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  gamma: float = 0.1, max_good: int = 25, n_startup: int = 10,

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils.metaestimators import available_if
 
 from .. import trial as T
-from ..caller import warn
+from ..caller import user_facing, warn
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study
@@ -150,6 +150,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         return kind, warm, cumulative, EPOCH if kind == PARTIAL_FIT else resource
 
     # -- fit -----------------------------------------------------------------------------------
+    @user_facing
     def fit(self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any) -> "SearchCV":
         """Run the search on the cluster, then refit the best candidate on all of ``X``."""
         import nbtune
