@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from .caller import user_facing
 from . import trial as T
 from .ranking import (completed, curve, empty_message, fmt, param_importances, rank_trials,
                       resource_of, score)
@@ -89,6 +90,7 @@ class StudyPlots:
     def __init__(self, study: Any) -> None:
         self.study = study
 
+    @user_facing
     def history(self, ax: Axes | None = None) -> Figure:
         """The metric of each finished trial against its id, with the best so far.
 
@@ -119,6 +121,7 @@ class StudyPlots:
         ax.legend(loc="best", fontsize="small")
         return fig
 
+    @user_facing
     def learning_curves(self, resource: str | None = None, top: int | None = None,
                         ax: Axes | None = None, among: Sequence[T.Trial] | None = None
                         ) -> Figure:
@@ -218,6 +221,7 @@ class StudyPlots:
             return
         ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
 
+    @user_facing
     def parallel_coordinates(self, ax: Axes | None = None) -> Figure:
         """One vertical axis per hyperparameter and one for the metric; a line per trial.
 
@@ -273,6 +277,7 @@ class StudyPlots:
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
         return fig
 
+    @user_facing
     def importance(self, ax: Axes | None = None, seed: int = 0) -> Figure:
         """Horizontal bars of :func:`param_importances`, the most important on top."""
         shares = param_importances(self.study, seed=seed)
@@ -285,6 +290,7 @@ class StudyPlots:
         ax.set_title(f"{self.study.name}: hyperparameter importance")
         return fig
 
+    @user_facing
     def slice(self, name: str | None = None, ax: Axes | None = None) -> Figure:
         """The metric of each completed trial against each hyperparameter (or only ``name``)."""
         study, done = self.study, completed(self.study)
@@ -327,6 +333,7 @@ class StudyPlots:
         if first:
             ax.set_ylabel(self.study.metric)
 
+    @user_facing
     def rungs(self, levels: Sequence[float] | None = None, ax: Axes | None = None) -> Figure:
         """Bars: how many trials reported at least each resource level.
 

@@ -85,7 +85,10 @@ def shown(shell, capsys, cell: str) -> str:
      "scheduler='ashaa', storage=None)\n",  # raised two calls below tune()
      "----> 2 nbtune.tune(print",
      "ValueError: unknown scheduler 'ashaa' (did you mean 'asha'?)"),
-], ids=["space primitive", "through tune"])
+    ("import nbtune\nnbtune.report(epoch=1, acc=0.5)\n",  # trying a cell's line on its own
+     "----> 2 nbtune.report(epoch=1, acc=0.5)",
+     "RuntimeError: report() was called outside a trial"),
+], ids=["space primitive", "through tune", "report outside a trial"])
 def test_an_error_nbtune_raises_on_purpose_shows_the_cells_line_and_the_message(
         ip, capsys, cell, line, message):
     out = shown(ip, capsys, cell)

@@ -28,6 +28,8 @@ import threading
 import time
 from typing import Any, Callable, ContextManager, Sequence
 
+from ..caller import user_facing
+
 CONTINUE = "continue"
 STOP = "stop"
 PAUSE = "pause"
@@ -248,6 +250,7 @@ class LocalContext:
             self.on_report(data)
 
 
+@user_facing
 def report(*, checkpoint: Any = None, **metrics: Any) -> None:
     """Report intermediate metrics from inside a trial, e.g. ``report(epoch=3, accuracy=0.91)``.
 
@@ -264,6 +267,7 @@ def report(*, checkpoint: Any = None, **metrics: Any) -> None:
     ctx.report(metrics, checkpoint)
 
 
+@user_facing
 def get_checkpoint() -> Any:
     """The checkpoint a resumed trial reported before its pause; None on a fresh start."""
     ctx = _current.get() or _the_only_trial("get_checkpoint()")

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..caller import user_facing
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
                       deactivate, install_verdict_handler)
 from .halt import halting, shielded
@@ -110,6 +111,7 @@ class with_parameters:
     ``tune.with_parameters``).
     """
 
+    @user_facing
     def __init__(self, fn: Callable[..., Any], **data: Any):
         if not callable(fn):
             raise TypeError(f"with_parameters needs a function, got {type(fn).__name__}")
