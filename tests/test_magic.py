@@ -129,6 +129,10 @@ def test_resume_continues_a_named_study(shell):
     ("--metric loss --searcher bayes", CELL, "unknown searcher 'bayes'"),
     ("--metric loss --scheduler asha9", CELL, "unknown scheduler 'asha9'"),
     ("--metric accuracy", CELL, "never sets 'accuracy'"),
+    ("--metric accuracy", "x = uniform(0, 1)\nacc = x\nclf = None",  # too unlike to be a typo
+     "never sets 'accuracy' (it assigns acc, clf): assign it in the body"),
+    ("--metric los", "x = uniform(0, 1)\nreport(epoch=1, loss=x)",
+     "never sets 'los' (did you mean 'loss'?)"),
     ("--metric loss", "x = uniform(1, 0)\nloss = x", "line 2: hyperparameter 'x'"),
     ("--metric loss", "loss = 1", "declares no search space"),
     ("--metric loss", "x = uniform(0, 1)\nloss = x + undefined_thing", "'undefined_thing'"),

@@ -36,15 +36,36 @@ _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotF
                    WorkerSetupError)
 
 
-def _reads_metric(body: str, metric: str) -> bool:
-    """True when the body calls report(...) with the metric as a keyword."""
+def _reported_keys(body: str) -> set[str] | None:
+    """The keywords the body's report(...) calls pass; None where one passes ``**metrics``
+    (then any key may be reported)."""
     import ast
 
+    keys: set[str] = set()
     for node in ast.walk(ast.parse(body)):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "report":
-            if any(k.arg == metric or k.arg is None for k in node.keywords):
-                return True
-    return False
+            for k in node.keywords:
+                if k.arg is None:
+                    return None
+                keys.add(k.arg)
+    return keys
+
+
+def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
+    """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
+    does assign and report, or the name it likely meant; None when it can."""
+    reported = _reported_keys(parsed.body)
+    if metric in parsed.assigned or reported is None or metric in reported:
+        return None
+    assigned = [n for n in parsed.assigned if n not in parsed.names]
+    hint = did_you_mean(metric, [*assigned, *reported])
+    if not hint and (assigned or reported):
+        said = [f"{verb} {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
+                for verb, names in (("assigns", assigned), ("reports", sorted(reported)))
+                if names]
+        hint = f" (it {'; '.join(said)})"
+    return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
+            f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
 
 
 @magics_class
@@ -145,10 +166,9 @@ class Tune(Magics):
         else:
             metric, mode = args.metric or self.metric, args.mode or self.mode
             n_trials = args.trials or self.trials or "auto"
-        if not (metric in parsed.assigned or _reads_metric(parsed.body, metric)):
-            raise UsageError(f"%%tune: the cell never sets {metric!r}: assign it in the body "
-                             f"(`{metric} = ...`), call report({metric}=...), or pass "
-                             "--metric NAME")
+        unset = _unset_metric(parsed, metric)
+        if unset is not None:
+            raise UsageError(unset)
         filename = cell_filename(self.shell)
         small, large = notebook_values(self.shell.user_ns, parsed.free_names,
                                        self.scatter_threshold)
