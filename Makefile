@@ -62,6 +62,11 @@ bench-early-stopping: $(STAMP)
 bench-bayesopt: $(STAMP)
 	$(PY) benchmarks/bayesopt_cost.py
 
+# bayesopt's suggestions on the loop's thread against a thread of their own, in real studies
+.PHONY: bench-thinking
+bench-thinking: $(STAMP)
+	$(PY) benchmarks/thinking.py $(ARGS)
+
 # SearchCV with ASHA against RandomizedSearchCV and HalvingRandomSearchCV (about 10 minutes a
 # seed); bench-searchcv-peers adds Optuna's OptunaSearchCV
 .PHONY: bench-searchcv

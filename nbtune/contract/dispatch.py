@@ -14,6 +14,10 @@ from .. import trial as T
 from ..schedule import DONE, RESUME, START
 from .outcome import final_value
 
+THINKING = object()
+"""What a searcher's ``suggest`` gives while its answer is still being made on a thread of its
+own (:mod:`nbtune.run.thinking`); the driver is woken when it is ready."""
+
 
 class Dispatch:
     """The free-slot decisions shared by the drivers (a mixin: see the module's docstring)."""
@@ -29,7 +33,8 @@ class Dispatch:
 
     def _next_trial(self) -> T.Trial | None:
         """A trial to retry (its last attempt's results cleared), or a new one with the
-        searcher's next config; None when the budget or the searcher is spent."""
+        searcher's next config; None when the budget or the searcher is spent, or while the
+        searcher is still thinking."""
         if self.requeue:
             trial = self.requeue.pop(0)
             trial.reports, trial.value, trial.error, trial.metrics = [], None, None, {}
@@ -37,6 +42,8 @@ class Dispatch:
         if not self._budget_left():
             return None
         config = self.searcher.suggest(len(self.trials))
+        if config is THINKING:
+            return None
         if config is None:
             self.exhausted = True
             return None
@@ -61,6 +68,8 @@ class Dispatch:
                 trial = self._next_trial()
                 if trial is not None:
                     self._submit(trial)
+                elif not self.exhausted:
+                    return  # the searcher is thinking: its answer wakes the driver to go on
             else:
                 self.scheduler_done = action == DONE
                 return

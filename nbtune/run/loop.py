@@ -26,6 +26,7 @@ from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
 from .task import PickledOnce, TrialSpec, run_trial
+from .thinking import SearcherThread
 from .verdicts import Verdicts
 
 
@@ -233,8 +234,38 @@ class Loop(Dispatch, Completions, Ending):
             time.sleep(min(timeout, 0.005))
             return
         with cond:
-            if not self._futures.has_ready() and not inbox.messages:
+            if not (self._futures.has_ready() or inbox.messages or self._answer_ready()):
                 cond.wait(timeout)
+
+    def _answer_ready(self) -> bool:
+        return isinstance(self.searcher, SearcherThread) and self.searcher.ready
+
+    def _thinking(self) -> bool:
+        """Whether a suggestion the loop asked for is still being made. (One made that the
+        scheduler no longer starts a trial with, as it waits or is done, holds nothing up.)"""
+        thread = self.searcher
+        return isinstance(thread, SearcherThread) and thread.asked and not thread.ready
+
+    def _think_apart(self, cond: Any) -> None:
+        """A searcher whose suggestions cost (a model's) runs its calls on a thread of its own,
+        from here on (:mod:`nbtune.run.thinking`); a scheduler that judges by its model asks it
+        between the searcher's calls."""
+        if not getattr(self.searcher, "costly_suggest", False):
+            return
+
+        def wake() -> None:
+            with cond:
+                cond.notify_all()
+
+        self.searcher = SearcherThread(self.searcher, wake)
+        self.scheduler.use_model(self.searcher.predict)
+
+    def _stop_thinking(self, raise_error: bool = True) -> None:
+        """The searcher's queued calls applied and its thread ended; the searcher itself back."""
+        thread = self.searcher
+        if isinstance(thread, SearcherThread):
+            self.searcher = thread.searcher
+            thread.close(raise_error=raise_error)
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
@@ -266,13 +297,15 @@ class Loop(Dispatch, Completions, Ending):
         self.verdicts.stream = inbox.listener
         try:
             self._replay()
+            self._think_apart(getattr(self._futures, "thread_condition", self.wake))
             if self.held.trials():
                 self.held.recheck()  # an end may have gone unheard
             held = self.held.trials()
             if held:
                 print(held_note(held))
             self._fill()
-            while (self.running or self._scheduler_lost()) and self.reason is None:
+            while (self.running or self._scheduler_lost() or self._thinking()) \
+                    and self.reason is None:
                 self._sleep(inbox)
                 done = self._futures.next_batch(block=False)  # then the messages sent before
                 for msg in inbox.drain():
@@ -291,16 +324,19 @@ class Loop(Dispatch, Completions, Ending):
                                "n_trials" if n is not None and len(self.trials) >= n else
                                "exhausted")
             self._stop_running(T.INTERRUPTED)
+            self._stop_thinking()
         except KeyboardInterrupt:
             self.reason = "interrupted"
             with interrupts_deferred():  # a second interrupt must not cut the bookkeeping short
                 self._stop_running(T.INTERRUPTED)
+                self._stop_thinking(raise_error=False)
                 inbox.close()
                 self.observer.study_finished(self.reason)
             return self.reason
         except Exception as exc:  # storage, the scheduler, an observer: not the trials
             raise self._failed(exc) from None
         finally:
+            self._stop_thinking(raise_error=False)
             inbox.close()
         self.observer.study_finished(self.reason)
         return self.reason

@@ -81,6 +81,10 @@ class Searcher:
     """
 
     name = "searcher"
+    costly_suggest = False
+    """Whether ``suggest`` costs more than a trial's round trip (a model's fit and acquisition):
+    the real loop then makes the searcher's calls on a thread of its own, in its order, so that
+    rung verdicts and trial starts never wait for a suggestion (:mod:`nbtune.run.thinking`)."""
     added_options: dict[str, Any] = {}
     """Options newer than some stored studies, with the value those studies ran with (a resumed
     study older than the option runs on with that value)."""

@@ -74,6 +74,7 @@ class BayesOptSearcher(Searcher):
     the bad tail; ``"none"`` the values standardised (``reports.warp``)."""
 
     name = "bayesopt"
+    costly_suggest = True
     added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none"}
 
     @user_facing

@@ -96,6 +96,7 @@ class OptunaSearcher(Searcher):
     docstring."""
 
     name = "optuna"
+    costly_suggest = True
 
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",

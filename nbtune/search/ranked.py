@@ -42,6 +42,8 @@ class RankedObservations(Searcher):
     """A searcher that learns from its trials' reports, ranked (see the module's docstring);
     subclasses model the ranking and implement ``_suggest``."""
 
+    costly_suggest = True
+
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",

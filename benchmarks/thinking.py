@@ -1,0 +1,97 @@
+"""bayesopt's calls on the loop's thread or on a thread of their own (`make bench-thinking`).
+
+A study of short trials under ASHA (stopping), two single-threaded workers, a fixed wall-clock
+budget, with the same ``bayesopt`` searcher run two ways in the same process: its calls on the
+loop's thread (``costly_suggest = False``, as nbtune did before) and on a thread of its own (the
+default for model-based searchers). Random search, whose suggestions cost nothing, is the
+reference. Printed per epoch length: trials started, epochs trained, seconds spent suggesting,
+and the reports the loop handled while a suggestion was being made (none on the loop's thread).
+
+    python benchmarks/thinking.py [--budget 20] [--epochs 0.005,0.04]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import nbtune
+from nbtune.search.bayesopt import BayesOptSearcher
+
+
+def trial(config):
+    for epoch in range(1, 10):
+        time.sleep(config["epoch_s"])
+        nbtune.report(epoch=epoch, score=config["x"] * epoch + config["y"] - 0.1 * config["z"])
+
+
+class Timed:
+    """Wraps a searcher's ``suggest`` to note when it thought; counts reports made meanwhile."""
+
+    def __init__(self, searcher):
+        self.spans: list[tuple[float, float]] = []
+        inner = searcher.suggest
+
+        def suggest(index):
+            start = time.monotonic()
+            try:
+                return inner(index)
+            finally:
+                self.spans.append((start, time.monotonic()))
+
+        searcher.suggest = suggest
+
+
+class Reports(nbtune.Observer):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def trial_reported(self, trial, report):
+        self.times.append(time.monotonic())
+
+
+def run(client, how: str, epoch_s: float, budget: float) -> dict:
+    space = {"x": nbtune.uniform(0, 1), "y": nbtune.uniform(0, 1), "z": nbtune.randint(0, 5),
+             "epoch_s": nbtune.fixed(epoch_s)}
+    searcher = "random"
+    timed = None
+    if how != "random":
+        searcher = BayesOptSearcher(space, seed=0, mode="max")
+        searcher.costly_suggest = how == "own thread"
+        timed = Timed(searcher)
+    reports = Reports()
+    study = nbtune.tune(trial, space, metric="score", mode="max", searcher=searcher,
+                        scheduler="asha", max_t=9, n_trials=None, max_time=budget,
+                        cluster=client, storage=None, progress=False, seed=0,
+                        observers=[reports])
+    spans = timed.spans if timed else []
+    during = sum(any(a < t < b for a, b in spans) for t in reports.times)
+    return {"trials": len(study.trials), "epochs": sum(len(t.reports) for t in study.trials),
+            "suggesting": sum(b - a for a, b in spans), "during": during,
+            "best": study.best_value}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds per study")
+    parser.add_argument("--epochs", default="0.005,0.04", help="seconds per epoch, a list")
+    args = parser.parse_args()
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        print("| epoch (s) | searcher | trials | epochs | epochs / random's | seconds suggesting "
+              "| reports handled while suggesting | best |")
+        print("|---|---|---|---|---|---|---|---|")
+        for epoch_s in (float(e) for e in args.epochs.split(",")):
+            base = None
+            for how in ("random", "loop's thread", "own thread"):
+                r = run(client, how, epoch_s, args.budget)
+                base = base or r["epochs"]
+                name = "random" if how == "random" else f"bayesopt, {how}"
+                print(f"| {epoch_s} | {name} | {r['trials']} | {r['epochs']} | "
+                      f"{r['epochs'] / base:.2f} | {r['suggesting']:.1f} | {r['during']} | "
+                      f"{r['best']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""A searcher whose suggestions cost (a model's) thinks on a thread of its own: the loop goes on
+handling reports and verdicts meanwhile, the searcher still sees every call in the loop's order,
+and what it raises ends the study as it did on the loop's thread."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import nbtune
+from nbtune.schedule import DONE
+
+
+class SlowSearcher(nbtune.RandomSearcher):
+    """Random configs, each past the first two after ``delay`` seconds of thought; notes when it
+    thought and every call it was given."""
+
+    costly_suggest = True
+
+    def __init__(self, *args, delay: float = 0.3, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.delay = delay
+        self.thought: list[tuple[float, float]] = []
+        self.calls: list[tuple[str, int]] = []
+
+    def _suggest(self, index: int) -> dict:
+        start = time.monotonic()
+        if index >= 2:
+            time.sleep(self.delay)
+        self.thought.append((start, time.monotonic()))
+        return super()._suggest(index)
+
+    def on_trial_start(self, trial_id, config):
+        self.calls.append(("start", trial_id))
+
+    def on_report(self, trial_id, config, level, value):
+        self.calls.append(("report", trial_id))
+
+    def on_trial_end(self, trial_id, config, state, value):
+        self.calls.append(("end", trial_id))
+
+
+class ReportTimes(nbtune.Observer):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def trial_reported(self, trial, report):
+        self.times.append(time.monotonic())
+
+
+def steady(config):
+    for epoch in range(1, 10):
+        time.sleep(0.02)
+        nbtune.report(epoch=epoch, score=config["x"] * epoch)
+
+
+def test_reports_are_handled_while_the_searcher_thinks_and_it_sees_every_call(client):
+    space = {"x": nbtune.uniform(0, 1)}
+    searcher, seen = SlowSearcher(space, seed=0, mode="max"), ReportTimes()
+    study = nbtune.tune(steady, space, metric="score", mode="max", searcher=searcher,
+                        scheduler="asha", max_t=9, n_trials=6, cluster=client, storage=None,
+                        progress=False, observers=[seen])
+    assert len(study.trials) == 6 and all(t.is_finished for t in study.trials)
+    long_thoughts = [(a, b) for a, b in searcher.thought if b - a > 0.2]
+    assert len(long_thoughts) == 4
+    # on the loop's thread, no report could be handled while a suggestion was being made
+    assert any(a < t < b for t in seen.times for a, b in long_thoughts)
+    # the calls queued while it thought were all made, in the loop's order, before tune returned
+    assert sorted(i for kind, i in searcher.calls if kind == "end") == list(range(6))
+    for trial in study.trials:
+        mine = [kind for kind, i in searcher.calls if i == trial.id]
+        assert mine == ["start"] + ["report"] * len(trial.reports) + ["end"]
+    assert not [t for t in threading.enumerate() if t.name == "nbtune-searcher"]
+
+
+class UntilAnEnd(nbtune.FIFOScheduler):
+    """Starts trials until one ends, then is done: it changes its mind while the searcher
+    thinks about the next trial."""
+
+    def __init__(self):
+        super().__init__()
+        self.ended = False
+
+    def on_trial_end(self, trial_id, state):
+        self.ended = True
+
+    def next_action(self, can_start=True):
+        return (DONE, None) if self.ended else super().next_action(can_start)
+
+
+def test_a_study_ends_when_its_scheduler_wants_no_trial_of_the_suggestion_being_made(client):
+    space = {"x": nbtune.uniform(0, 1)}
+    searcher = SlowSearcher(space, seed=0, mode="max")  # trials 0 and 1 end while it thinks of 2
+    study = nbtune.tune(steady, space, metric="score", mode="max", searcher=searcher,
+                        scheduler=UntilAnEnd(), n_trials=10, cluster=client, storage=None,
+                        progress=False, background=True)
+    study.wait(60)
+    assert not study.running and study.stop_reason == "scheduler"
+    assert [t.state for t in study.trials] == ["completed"] * 2
+
+
+class BrokenSearcher(nbtune.RandomSearcher):
+    def _suggest(self, index: int) -> dict:
+        if index == 2:
+            raise RuntimeError("the model broke")
+        return super()._suggest(index)
+
+
+@pytest.mark.parametrize("costly", [False, True], ids=["on the loop's thread", "its own"])
+def test_what_the_searcher_raises_ends_the_study_wherever_it_thinks(client, costly):
+    searcher = BrokenSearcher({"x": nbtune.uniform(0, 1)}, seed=0)
+    searcher.costly_suggest = costly
+    with pytest.raises(nbtune.StudyFailed, match="the model broke") as failed:
+        nbtune.tune(steady, {"x": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                    searcher=searcher, n_trials=5, cluster=client, storage=None, progress=False)
+    assert failed.value.study.stop_reason == "error"
+    assert not [t for t in threading.enumerate() if t.name == "nbtune-searcher"]
