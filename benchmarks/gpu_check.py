@@ -7,6 +7,8 @@ trial that trains a small PyTorch model on CUDA:
 - ``--gpus 1``: each trial on a GPU worker, one at a time per GPU;
 - ``--gpus 0.25``: four trials sharing each GPU at once;
 - no ``--gpus``: trials on CPU workers, which see no GPU;
+- ``--gpus 0.25 --searcher bayesopt --scheduler asha``: the model-based searcher, on its own
+  thread in the notebook, feeding ASHA, which stops trials on the shared GPU at its rungs;
 - ``NBTUNE_GPUS=0`` turns GPU workers off.
 
 Each trial appends what it saw (worker, ``CUDA_VISIBLE_DEVICES``, device count, start and end
@@ -26,7 +28,10 @@ from pathlib import Path
 
 from IPython.core.interactiveshell import InteractiveShell
 
-TRIALS = {"--gpus 1": 8, "--gpus 0.25": 12, "": 4}
+# (flags, trials, study name) of each run; {epochs} is the trials' full length
+RUNS = [("--gpus 1", 8, "gpus-1"), ("--gpus 0.25", 12, "gpus-quarter"), ("", 4, "no-gpus"),
+        ("--gpus 0.25 --searcher bayesopt --scheduler asha --max-t {epochs}", 24,
+         "gpus-quarter-bayesopt-asha")]
 
 
 def run_label(flags: str) -> str:
@@ -54,19 +59,24 @@ model = torch.nn.Sequential(torch.nn.Linear(128, width), torch.nn.ReLU(),
                             torch.nn.Linear(width, width), torch.nn.ReLU(),
                             torch.nn.Linear(width, 1)).to(dev)
 opt = torch.optim.Adam(model.parameters(), lr=lr)
-for epoch in range(1, {epochs} + 1):
-    for i in range(0, len(X), 1024):
-        batch_loss = torch.nn.functional.mse_loss(model(X[i:i + 1024]), y[i:i + 1024])
-        opt.zero_grad()
-        batch_loss.backward()
-        opt.step()
-    loss = batch_loss.item()
-    report(loss=loss, epoch=epoch)
-with open(LOG, "a") as f:
-    f.write(json.dumps(dict(
-        run={run!r}, pid=os.getpid(), visible=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        device=dev, device_count=torch.cuda.device_count(), start=start, end=time.time(),
-        peak_mib=torch.cuda.max_memory_allocated() / 2**20 if dev == "cuda" else 0.0)) + "\\n")
+epoch = 0
+try:  # a trial ASHA stops ends inside report(): it is logged all the same
+    for epoch in range(1, {epochs} + 1):
+        for i in range(0, len(X), 1024):
+            batch_loss = torch.nn.functional.mse_loss(model(X[i:i + 1024]), y[i:i + 1024])
+            opt.zero_grad()
+            batch_loss.backward()
+            opt.step()
+        loss = batch_loss.item()
+        report(loss=loss, epoch=epoch)
+finally:
+    with open(LOG, "a") as f:
+        f.write(json.dumps(dict(
+            run={run!r}, pid=os.getpid(), visible=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            device=dev, device_count=torch.cuda.device_count(), start=start, end=time.time(),
+            epochs=epoch,
+            peak_mib=torch.cuda.max_memory_allocated() / 2**20 if dev == "cuda" else 0.0))
+            + "\\n")
 """
 
 
@@ -132,9 +142,9 @@ def main(out: Path, epochs: int) -> int:
     print(info, flush=True)
     sampler = GpuSampler()
     sampler.start()
-    for flags, n in TRIALS.items():
+    for flags, n, name in RUNS:
+        flags = flags.format(epochs=epochs)
         run = run_label(flags)
-        name = {"--gpus 1": "gpus-1", "--gpus 0.25": "gpus-quarter"}.get(flags, "no-gpus")
         cell = (f"%%tune --trials {n} --metric loss --mode min {flags} --storage "
                 f"{out / 'gpu.db'} --study {name} -o s\n")
         cell += BODY.format(epochs=epochs, run=run)
@@ -150,6 +160,8 @@ def main(out: Path, epochs: int) -> int:
             "counts": study.counts() if study is not None else None,
             "workers": sorted({t.worker or "?" for t in study.trials}) if study else [],
             "trials_per_minute": round(len(rows) / wall * 60, 1),
+            "epochs_trained": sum(r["epochs"] for r in rows),
+            "searcher_observations": study.settings.get("searcher_observations") if study else None,
             "most_at_once": most_at_once(rows),
             "seen": sorted({(r["device"], r["visible"], r["device_count"]) for r in rows}),
             "peak_mib_per_process": sorted({round(r["peak_mib"]) for r in rows}),
@@ -159,7 +171,7 @@ def main(out: Path, epochs: int) -> int:
         print(json.dumps(record, indent=1, default=str), flush=True)
     sampler.done.set()
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    ok = all(summary[run_label(f)]["ok"] for f in TRIALS)
+    ok = all(summary[run_label(f.format(epochs=epochs))]["ok"] for f, _, _ in RUNS)
     return 0 if ok else 1
 
 

@@ -21,7 +21,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import nbtune
 from nbtune import trial as T
 from nbtune.run.cluster import close_clients, get_client
-from nbtune.run.gpus import GPU, gpu_devices, parse_nvidia_smi, visible
+from nbtune.run.gpus import GPU, detect_gpus, gpu_devices, parse_nvidia_smi, visible
 from nbtune.run.resources import check_resources, default_ask, slots, workers_of
 from nbtune.run.workers import WorkerSetupError
 from waiting import wait_for
@@ -342,10 +342,13 @@ def test_cuda_visible_devices_selects_and_orders_the_gpus():
 
 def test_the_gpu_count_can_be_overridden():
     assert gpu_devices(env={"NBTUNE_GPUS": "0"}) == []
-    assert gpu_devices(env={"NBTUNE_GPUS": "2"}) == ["0", "1"]  # none detected here: 0 .. N-1
+    # the first two visible GPUs, or devices 0 and 1 where fewer are detected: ["0", "1"] either way
+    assert gpu_devices(env={"NBTUNE_GPUS": "2"}) == ["0", "1"]
     assert gpu_devices(0, env={"NBTUNE_GPUS": "2"}) == []
     assert gpu_devices(["3", "GPU-8d0e"], env={}) == ["3", "GPU-8d0e"]
-    assert gpu_devices(env={}) == [g.device for g in visible(parse_nvidia_smi(""), None)]
+    # unset: what nvidia-smi lists (none on a machine without GPUs, each GPU on one with them)
+    assert gpu_devices(env={}) == [g.device for g in detect_gpus(env={})]
+    assert gpu_devices(env={"CUDA_VISIBLE_DEVICES": ""}) == []  # hides every GPU, as in CUDA
     with pytest.raises(ValueError, match="NBTUNE_GPUS must be a number of GPUs"):
         gpu_devices(env={"NBTUNE_GPUS": "all"})
     with pytest.raises(ValueError, match=">= 0"):
