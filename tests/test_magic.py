@@ -147,6 +147,8 @@ def test_resume_continues_a_named_study(shell):
      "--rung-levels needs positive integers separated by commas, e.g. 1,3,9,27, got '1,x'"),
     ("--metric loss --scheduler asha --max-t 9 --reduction-factor 1", CELL,
      "reduction_factor"),
+    ("--metric loss --storage ''", CELL,
+     "--storage '' names no file: give a path such as runs.db, or --storage none"),
 ])
 def test_wrong_input_is_one_clear_line_and_writes_nothing(shell, db, capsys, line, cell, message):
     shell.user_ns["offset"] = 0.0
@@ -156,6 +158,31 @@ def test_wrong_input_is_one_clear_line_and_writes_nothing(shell, db, capsys, lin
     assert message in err, err
     assert "Traceback" not in err
     assert nbtune.list_studies(db) == []
+
+
+@pytest.mark.parametrize("word", ["none", "None", ":memory:"])
+def test_storage_none_keeps_the_study_in_memory_and_writes_no_file(shell, db, capsys, tmp_path,
+                                                                    monkeypatch, word):
+    monkeypatch.chdir(tmp_path)  # a file named after the word would land here
+    res = run(shell, f"-n 3 --metric loss --storage {word}", CELL.replace("offset", "0.5"))
+    assert res.success, res.error_in_exec
+    assert f"--storage {word} keeps this study in memory only" in capsys.readouterr().out
+    study = shell.user_ns["study"]
+    assert len(study.completed) == 3 and study.storage is None
+    assert list(tmp_path.iterdir()) == [] and nbtune.list_studies(db) == []
+
+
+def test_tune_storage_none_keeps_every_cells_study_in_memory(shell, db, capsys, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shell.run_line_magic("config", "Tune.storage = 'none'")
+    try:
+        res = run(shell, "-n 2 --metric loss", CELL.replace("offset", "0.5"))
+    finally:
+        shell.run_line_magic("config", f"Tune.storage = {db!r}")
+    assert res.success, res.error_in_exec
+    assert "Tune.storage is 'none': this study is kept in memory only" in capsys.readouterr().out
+    assert shell.user_ns["study"].storage is None and list(tmp_path.iterdir()) == []
 
 
 def test_unpicklable_global_is_named_before_any_trial(shell, db, capsys):

@@ -68,12 +68,16 @@ def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
             f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
 
 
+# what --storage (and Tune.storage) take for "no file": the study is kept in memory only
+IN_MEMORY = ("none", ":memory:")
+
+
 @magics_class
 class Tune(Magics):
     """``%%tune`` and its companions; defaults are set with ``%config Tune.<name> = ...``."""
 
-    storage = Unicode("nbtune.db", help="SQLite file that keeps the studies ('': none, the "
-                      "studies are kept in memory only)").tag(config=True)
+    storage = Unicode("nbtune.db", help="SQLite file that keeps the studies ('' or 'none': no "
+                      "file, the studies are kept in memory only)").tag(config=True)
     cluster = AnyTrait(None, allow_none=True,
                        help="Dask cluster: None (a local one), an address, a Client or a cluster; "
                        "%tune_cluster shows and switches it"
@@ -241,11 +245,18 @@ class Tune(Magics):
         return None
 
     def _storage(self, args) -> str | None:
-        """The study file: --storage, else Tune.storage; an empty Tune.storage keeps nothing."""
+        """The study file: --storage, else Tune.storage. ``--storage none`` (or ``:memory:``,
+        SQLite's name for no file) and an empty Tune.storage keep the study in memory only."""
         if args.storage is not None:
-            return args.storage  # an empty --storage '' is refused with the reason
-        if not self.storage:
-            print("nbtune: Tune.storage is empty: this study is kept in memory only")
+            if args.storage.strip().lower() in IN_MEMORY:
+                print(f"nbtune: --storage {args.storage} keeps this study in memory only (no file)")
+                return None
+            if not args.storage.strip():  # an empty variable in --storage $path, most likely
+                raise UsageError("%%tune: --storage '' names no file: give a path such as "
+                                 "runs.db, or --storage none to keep the study in memory only")
+            return args.storage
+        if not self.storage or self.storage.strip().lower() in IN_MEMORY:
+            print(f"nbtune: Tune.storage is {self.storage!r}: this study is kept in memory only (no file)")
             return None
         return self.storage
 

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--gpus", type=_positive_float, help="GPUs per trial (fractions share a GPU)")
     a("--cluster", help="scheduler address (default: Tune.cluster, or a local cluster)")
     a("--study", help="study name in the storage (default: a new name)")
-    a("--storage", help="SQLite file (default: Tune.storage)")
+    a("--storage", help="SQLite file (default: Tune.storage); none keeps the study in memory "
+      "only")
     a("--resume", action="store_true", help="continue the study named by --study, with the "
       "settings it was run with (flags given again must agree)")
     a("--replace", action="store_true", help="delete the study named by --study and start it "
