@@ -21,9 +21,10 @@ Methods:
   trial its rank would stop), ``nbtune-bayesopt-hedged`` (a third of the suggestions random, BOHB's
   share), ``nbtune-bayesopt-stalled-hedge`` (that third only while the best value has stalled,
   ``random_when="stalled"``), ``nbtune-bayesopt-plain`` (the model on the values standardised,
-  ``warp="none"``; ``warp="copula"``, the values' ranks, is the default), ``nbtune-tpe`` and
-  ``nbtune-tpe-hyperband-own-rungs`` (nbtune's TPE, under ASHA and in brackets that rank their own
-  trials).
+  ``warp="none"``; ``warp="copula"``, the values' ranks, is the default),
+  ``nbtune-bayesopt-cost`` (``cost_aware=True``: expected improvement per predicted second),
+  ``nbtune-tpe`` and ``nbtune-tpe-hyperband-own-rungs`` (nbtune's TPE, under ASHA and in brackets
+  that rank their own trials).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -92,6 +93,8 @@ NBTUNE = {
                                                             "random_when": "stalled"}),
     "nbtune-bayesopt-plain": dict(scheduler="asha", searcher="bayesopt",
                                   searcher_options={"warp": "none"}),
+    "nbtune-bayesopt-cost": dict(scheduler="asha", searcher="bayesopt",
+                                 searcher_options={"cost_aware": True}),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -117,7 +120,8 @@ BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
                 "nbtune-bayesopt-hedged", "nbtune-bayesopt-stalled-hedge",
                 "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
                 "nbtune-kde-depth-hyperband-own-rungs", "nbtune-tpe",
-                "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-plain"}
+                "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-plain",
+                "nbtune-bayesopt-cost"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:

@@ -108,6 +108,10 @@ def models(max_t: int) -> dict[str, dict]:
             "bayesopt+asha plain values": {**bo, "scheduler": "asha",
                                            "searcher_options": {"warp": "none"}},
             "bayesopt+asha (judge model)": {**bo, "scheduler": "asha", "judge": "model"},
+            "bayesopt (fifo) cost aware": {**bo, "scheduler": None,
+                                           "searcher_options": {"cost_aware": True}},
+            "bayesopt+asha cost aware": {**bo, "scheduler": "asha",
+                                         "searcher_options": {"cost_aware": True}},
             "bayesopt+asha (a third random)": {**bo, "scheduler": "asha",
                                                "searcher_options": {"random_fraction": 1 / 3}},
             "bayesopt+asha (a third random while stalled)": {

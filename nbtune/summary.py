@@ -235,13 +235,13 @@ class StudySummary:
 
 def searcher_text(study: Any) -> str:
     """"bayesopt searcher (ei), model of 12 observations, warm-started from 'old'": the
-    searcher's name, its acquisition, what its model holds (now, while the study runs in this
+    searcher's name, its acquisition ("ei per second" when cost-aware), what its model holds (now, while the study runs in this
     process; at its end, for a loaded study) and the study it was warm-started from."""
     settings = getattr(study, "settings", {})
     text = f"{settings.get('searcher') or 'random'} searcher"
-    acquisition = (settings.get("searcher_options") or {}).get("acquisition")
-    if acquisition:
-        text += f" ({acquisition})"
+    options = settings.get("searcher_options") or {}
+    if options.get("acquisition"):
+        text += f" ({options['acquisition']}{' per second' if options.get('cost_aware') else ''})"
     searcher = getattr(study, "searcher", None)
     held = (settings.get("searcher_observations") if searcher is None
             else getattr(searcher, "observations", None))

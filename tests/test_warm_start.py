@@ -234,8 +234,8 @@ def test_the_magic_routes_searcher_options_and_the_warm_start(shell, db, capsys)
 @pytest.mark.parametrize("line, message", [
     ("--searcher bayesopt --searcher-option kapa=3",
      "searcher 'bayesopt' has no option 'kapa' (did you mean 'kappa'?) (its options: "
-     "acquisition, kappa, max_points, mode, n_initial, random_fraction, random_when, refit_every, "
-     "resource_kernel, warp, xi)"),
+     "acquisition, cost_aware, kappa, max_points, mode, n_initial, random_fraction, random_when, "
+     "refit_every, resource_kernel, warp, xi)"),
     ("--searcher bayesopt --searcher-option kappa",
      "--searcher-option needs NAME=VALUE, e.g. acquisition=ucb or kappa=3, got 'kappa'"),
     ("--searcher bayesopt --searcher-option kappa=1 --searcher-option kappa=2",

@@ -29,7 +29,16 @@ def replay(searcher: Searcher, trials: Iterable[T.Trial], resource: str, metric:
         searcher.on_trial_start(tid, trial.config)
         for data in trial.reports:
             searcher.on_report(tid, trial.config, *level_value(data, resource, metric))
+        timed(searcher, trial, tid)
         searcher.on_trial_end(tid, trial.config, trial.state, trial.value)
+
+
+def timed(searcher: Searcher, trial: T.Trial, trial_id: int | None = None) -> None:
+    """Tell ``searcher`` how long the trial's run took (:meth:`Searcher.on_trial_time`), where
+    both its start and its end are known (a trial that never started on a worker has no time)."""
+    if trial.duration is not None:
+        searcher.on_trial_time(trial.id if trial_id is None else trial_id, trial.config,
+                               max(0.0, trial.duration))
 
 
 def warm_offset(warm: list[T.Trial]) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from .. import trial as T
 from ..caller import warn
 from ..contract.outcome import final_value, unjudged_note
+from ..contract.replay import timed
 from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
@@ -134,6 +135,7 @@ class Completions:
             self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
+            timed(self.searcher, trial)
             self.searcher.on_trial_end(trial.id, trial.config, T.PAUSED, None)
             self.observer.trial_finished(trial)
             return
@@ -156,6 +158,7 @@ class Completions:
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)
         self.scheduler.on_trial_end(trial.id, state)
+        timed(self.searcher, trial)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
         note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)

@@ -43,6 +43,9 @@ class SearcherThread:
     def on_report(self, *args: Any) -> None:
         self._calls.put(("on_report", args))
 
+    def on_trial_time(self, *args: Any) -> None:
+        self._calls.put(("on_trial_time", args))
+
     def on_trial_end(self, *args: Any) -> None:
         self._calls.put(("on_trial_end", args))
 

@@ -20,7 +20,10 @@ The driver's side of the contract, in the order it sees things:
 - Each report of a running trial: :meth:`on_report` with the trial, its config, the resource level
   reported (None if the report has none) and the metric's value (None if missing or not finite).
 - A trial leaves the running set: :meth:`on_trial_end` with its state ("completed", "stopped",
-  "failed", "interrupted", or "paused" when it may be resumed later) and its final value.
+  "failed", "interrupted", or "paused" when it may be resumed later) and its final value. Just
+  before, where the trial ran on a worker (its start and end times known: not an interrupted
+  one), :meth:`on_trial_time` with the seconds that run took (the simulator's seconds in a
+  simulation; a resumed study's replay gives each stored trial's last run).
 """
 from __future__ import annotations
 
@@ -191,6 +194,11 @@ class Searcher:
         a trial's final end (not "paused") goes to :meth:`observe`."""
         if state != "paused":
             self.observe(config, value, state)
+
+    def on_trial_time(self, trial_id: int, config: dict, seconds: float) -> None:
+        """Trial ``trial_id``'s run (from its start on a worker to its end or pause) took
+        ``seconds``; comes just before :meth:`on_trial_end`. A searcher that weighs what a
+        config costs (``bayesopt(cost_aware=True)``) learns it from these."""
 
     def observe(self, config: dict, value: float | None, state: str) -> None:
         """Result of a finished trial (value None if it reported none); unused by default."""

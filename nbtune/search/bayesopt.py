@@ -17,7 +17,9 @@ live only inside one suggestion. ``random_fraction`` of the suggestions (none by
 random: a hedge where a low level misleads. With ``random_when="stalled"`` the hedge holds only
 while the search is stalled: while more trials have started since the best value last improved than
 before it, and at least ``2 * n_initial`` (the rule counts events, so it keeps suggestions
-deterministic); a model that is still finding better configs is left to exploit them.
+deterministic); a model that is still finding better configs is left to exploit them. With
+``cost_aware=True`` the acquisition is divided by what each candidate is predicted to cost a unit
+of resource, learnt from the trials' run times (``costs.py``): improvement per second.
 
 Cost stays bounded whatever the number of reports: the kernel's hyperparameters are fitted (marginal
 likelihood, scipy's L-BFGS-B; gp.py) on at most 128 rows (the best half and a seeded draw of the
@@ -48,6 +50,7 @@ from ..typos import one_of
 from .acquisition import acquire, check_acquisition
 from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
+from .costs import Costs
 from .encoding import Encoding
 from .gp import KernelFits, Posterior, subsample
 from .reports import WARPS, Reports
@@ -71,11 +74,14 @@ class BayesOptSearcher(Searcher):
     only while ``"stalled"`` (the best value not improved for as many trials as it took to
     find it, and at least ``2 * n_initial``). ``warp="copula"`` (the default) models the values'
     ranks (the Gaussian copula transform), so a crowd of near-best values is spread as widely as
-    the bad tail; ``"none"`` the values standardised (``reports.warp``)."""
+    the bad tail; ``"none"`` the values standardised (``reports.warp``). ``cost_aware=True``
+    divides the acquisition (``ei`` or ``poi``) by each config's predicted seconds per unit of
+    resource, learnt from the trials' run times (``costs.py``)."""
 
     name = "bayesopt"
     costly_suggest = True
-    added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none"}
+    added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none",
+                     "cost_aware": False}
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
@@ -83,7 +89,8 @@ class BayesOptSearcher(Searcher):
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
                  n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
                  random_fraction: float = 0.0, resource_kernel: str = "matern",
-                 random_when: str = "always", warp: str = "copula") -> None:
+                 random_when: str = "always", warp: str = "copula",
+                 cost_aware: bool = False) -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
@@ -97,6 +104,13 @@ class BayesOptSearcher(Searcher):
         self.resource_kernel = one_of("resource_kernel", resource_kernel, JOINT_KERNELS)
         self.random_when = one_of("random_when", random_when, RANDOM_WHEN)
         self.warp = one_of("warp", warp, WARPS)
+        if not isinstance(cost_aware, (bool, np.bool_)):
+            raise ValueError(f"cost_aware must be True or False, got cost_aware={cost_aware!r}")
+        if cost_aware and self.acquisition == "ucb":
+            raise ValueError("cost_aware=True divides the acquisition by each config's cost, "
+                             "which needs acquisition 'ei' or 'poi' (a ucb score can be "
+                             "negative): choose one of those, or cost_aware=False")
+        self.cost_aware = bool(cost_aware)
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -111,6 +125,8 @@ class BayesOptSearcher(Searcher):
         self._posterior: tuple | None = None  # (rows' version, GP, width, scale) for predict()
         self._data_of: tuple | None = None  # (rows' version, _data's arrays for them)
         self._started: set[int] = set()  # trials sent to run, each counted once
+        self._costs = Costs()  # seconds per unit of resource of the runs timed
+        self._run_from: dict[int, float] = {}  # the level each trial's current run started at
         # the best signed value reported, and how many trials had started when it was
         self._best: tuple[float, int] = (np.inf, 0)
 
@@ -126,6 +142,23 @@ class BayesOptSearcher(Searcher):
         self._pending[trial_id] = (config, None)
         self._tried.add(_key(config))
         self._started.add(trial_id)
+        self._run_from[trial_id] = self._last_level(trial_id)
+
+    def on_trial_time(self, trial_id: int, config: dict, seconds: float) -> None:
+        """A run's seconds per unit of resource it covered (per trial where it reports no
+        level) is what the config costs: ``cost_aware`` weighs suggestions by it."""
+        start = self._run_from.pop(trial_id, 0.0)
+        if not self.cost_aware:
+            return
+        held = self._reports.trials.get(trial_id)
+        numeric = held is not None and any(lv is not None for lv in held.levels)
+        units = self._last_level(trial_id) - start if numeric else 1.0
+        self._costs.add(self._x(config), seconds, units)
+
+    def _last_level(self, trial_id: int) -> float:
+        """The highest resource level the trial has reported a value at (0: none)."""
+        held = self._reports.trials.get(trial_id)
+        return max((lv for lv in held.levels if lv is not None), default=0.0) if held else 0.0
 
     def on_report(self, trial_id: int, config: dict, level: float | None,
                   value: float | None) -> None:
@@ -170,12 +203,12 @@ class BayesOptSearcher(Searcher):
     @property
     def options(self) -> dict[str, Any]:
         """acquisition, kappa, xi, n_initial, max_points, refit_every, random_fraction,
-        random_when, resource_kernel, warp: stored with the study."""
+        random_when, resource_kernel, warp, cost_aware: stored with the study."""
         return {"acquisition": self.acquisition, "kappa": self.kappa, "xi": self.xi,
                 "n_initial": self.n_initial, "max_points": self.max_points,
                 "refit_every": self.refit_every, "random_fraction": self.random_fraction,
                 "random_when": self.random_when, "resource_kernel": self.resource_kernel,
-                "warp": self.warp}
+                "warp": self.warp, "cost_aware": self.cost_aware}
 
     @property
     def observations(self) -> int:
@@ -235,6 +268,10 @@ class BayesOptSearcher(Searcher):
                 candidates = np.hstack([candidates, np.full((len(candidates), 1), column)])
             mean, std = model.mean_std(candidates)
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
+        if self.cost_aware:  # improvement per second: ei and poi scores are never negative
+            cost = self._costs.predict(candidates[:, :self.encoding.width])
+            if cost is not None:
+                score = score / np.exp(cost - cost.min())
         for i in np.argsort(-score, kind="stable"):
             config = self.allowed[free[i]] if free else self.space.from_unit(units[i])
             if _key(config) not in self._tried:

@@ -20,7 +20,7 @@ from ..contract.budget import Budget
 from ..contract.dispatch import Dispatch
 from ..contract.events import Observer
 from ..contract.outcome import final_value
-from ..contract.replay import start_searcher
+from ..contract.replay import start_searcher, timed
 from ..contract.verdicts import PendingVerdicts, waits_at
 from ..schedule import PAUSE, STOP, Scheduler
 from ..search import Searcher
@@ -177,6 +177,7 @@ class Simulator(Dispatch):
                 self.paused[trial.id] = j + 1 if self.settings.checkpoints else 0
                 trial.state, trial.finished = T.PAUSED, self.clock
                 self.scheduler.on_trial_end(trial.id, T.PAUSED)
+                timed(self.searcher, trial)
                 self.searcher.on_trial_end(trial.id, trial.config, T.PAUSED, None)
                 self.observer.trial_finished(trial)
                 return
@@ -228,6 +229,7 @@ class Simulator(Dispatch):
         trial.state, trial.error, trial.finished = state, error, self.clock
         self.verdicts.forget(trial.id)
         self.scheduler.on_trial_end(trial.id, state)
+        timed(self.searcher, trial)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
 
