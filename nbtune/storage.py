@@ -55,17 +55,20 @@ BUSY_PATIENCE = 120.0  # seconds a statement waits, retried with backoff, for an
 _BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
 
 
+# how the Python API and the magic each keep a study in memory only, for the messages of both
+IN_MEMORY_ONLY = "storage=None (%%tune --storage none) to keep the study in memory only"
+
+
 def check_path(path: str | os.PathLike) -> str:
     """``path`` as a study file's name; :class:`StorageError` with one line where it cannot be one
     (an empty name, ``:memory:``, a folder, a missing folder, a file that is not SQLite)."""
     text = os.fspath(path)
     if not text:
-        raise StorageError("storage '' names no file: give a path such as 'nbtune.db', or "
-                           "storage=None to keep the study in memory only")
+        raise StorageError(f"storage '' names no file: give a path such as 'nbtune.db', or "
+                           f"{IN_MEMORY_ONLY}")
     if text == ":memory:" or text.startswith("file:"):
         raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "
-                           "path such as 'nbtune.db', or storage=None to keep the study in memory "
-                           "only")
+                           f"path such as 'nbtune.db', or {IN_MEMORY_ONLY}")
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         raise StorageError(f"storage {text!r} is a folder: name a file in it, e.g. "
                            f"{os.path.join(text, 'nbtune.db')!r}")

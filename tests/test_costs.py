@@ -3,6 +3,8 @@ searcher thread, the simulator and a resumed study's replay), and ``bayesopt(cos
 weighs its suggestions by the seconds a config is predicted to take."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -54,8 +56,6 @@ def times_before_ends(calls: list[tuple]) -> dict[int, float]:
 
 
 def sleepy(config):
-    import time
-
     time.sleep(0.05 * config["batch"] / 16)
     return bowl(config)
 

@@ -69,7 +69,7 @@ def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
 
 
 # what --storage (and Tune.storage) take for "no file": the study is kept in memory only
-IN_MEMORY = ("none", ":memory:")
+IN_MEMORY = "none"
 
 
 @magics_class
@@ -245,17 +245,15 @@ class Tune(Magics):
         return None
 
     def _storage(self, args) -> str | None:
-        """The study file: --storage, else Tune.storage. ``--storage none`` (or ``:memory:``,
-        SQLite's name for no file) and an empty Tune.storage keep the study in memory only."""
+        """The study file: --storage, else Tune.storage. ``--storage none`` and an empty (or
+        ``none``) Tune.storage keep the study in memory only; an empty ``--storage ''`` (an
+        empty variable in ``--storage $path``, most likely) is refused with the reason."""
         if args.storage is not None:
-            if args.storage.strip().lower() in IN_MEMORY:
+            if args.storage.strip().lower() == IN_MEMORY:
                 print(f"nbtune: --storage {args.storage} keeps this study in memory only (no file)")
                 return None
-            if not args.storage.strip():  # an empty variable in --storage $path, most likely
-                raise UsageError("%%tune: --storage '' names no file: give a path such as "
-                                 "runs.db, or --storage none to keep the study in memory only")
             return args.storage
-        if not self.storage or self.storage.strip().lower() in IN_MEMORY:
+        if not self.storage or self.storage.strip().lower() == IN_MEMORY:
             print(f"nbtune: Tune.storage is {self.storage!r}: this study is kept in memory only (no file)")
             return None
         return self.storage
