@@ -64,7 +64,7 @@ def check_path(path: str | os.PathLike) -> str:
     (an empty name, ``:memory:``, a folder, a missing folder, a file that is not SQLite)."""
     text = os.fspath(path)
     if not text:
-        raise StorageError(f"storage '' names no file: give a path such as 'nbtune.db', or "
+        raise StorageError("storage '' names no file: give a path such as 'nbtune.db', or "
                            f"{IN_MEMORY_ONLY}")
     if text == ":memory:" or text.startswith("file:"):
         raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "

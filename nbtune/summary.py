@@ -235,8 +235,9 @@ class StudySummary:
 
 def searcher_text(study: Any) -> str:
     """"bayesopt searcher (ei), model of 12 observations, warm-started from 'old'": the
-    searcher's name, its acquisition ("ei per second" when cost-aware), what its model holds (now, while the study runs in this
-    process; at its end, for a loaded study) and the study it was warm-started from."""
+    searcher's name, its acquisition ("ei per second" when cost-aware), what its model holds
+    (now, while the study runs in this process; at its end, for a loaded study) and the study
+    it was warm-started from."""
     settings = getattr(study, "settings", {})
     text = f"{settings.get('searcher') or 'random'} searcher"
     options = settings.get("searcher_options") or {}

@@ -254,7 +254,8 @@ class Tune(Magics):
                 return None
             return args.storage
         if not self.storage or self.storage.strip().lower() == IN_MEMORY:
-            print(f"nbtune: Tune.storage is {self.storage!r}: this study is kept in memory only (no file)")
+            print(f"nbtune: Tune.storage is {self.storage!r}: this study is kept in memory only "
+                  "(no file)")
             return None
         return self.storage
 
