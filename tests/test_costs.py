@@ -122,6 +122,20 @@ def test_the_cost_model_learns_a_product_of_factors_and_keeps_within_what_it_saw
     assert np.exp(costs.predict(encoding.encode_all([cheapest])))[0] >= lowest - 1e-12
 
 
+def test_the_cost_model_keeps_the_latest_runs_and_follows_them():
+    from nbtune.search.costs import MAX_ROWS
+
+    costs, x = Costs(), np.array([0.5, 0.5])
+    for _ in range(100):  # a slow start (a cold cache, say), then a cost of 1 s a unit
+        costs.add(x, 100.0, 1)
+    first = costs.predict(x[None, :])[0]
+    for _ in range(MAX_ROWS):
+        costs.add(x, 2.0, 2)
+        last = costs.predict(x[None, :])[0]  # refitted after every run, past the cap too
+    assert len(costs) == MAX_ROWS and first == pytest.approx(np.log(100.0))
+    assert last == pytest.approx(0.0, abs=1e-9)  # the slow runs are let go
+
+
 def search(cost_aware: bool, seed: int, budget: float = 60.0) -> tuple[float, float]:
     """A sequential bayesopt study on the bowl with a budget of seconds: the best value it
     reached, and the share of the model's suggestions at the dearest batch size."""

@@ -142,23 +142,16 @@ class BayesOptSearcher(Searcher):
         self._pending[trial_id] = (config, None)
         self._tried.add(_key(config))
         self._started.add(trial_id)
-        self._run_from[trial_id] = self._last_level(trial_id)
+        if self.cost_aware:
+            self._run_from[trial_id] = self._reports.last_level(trial_id) or 0.0
 
     def on_trial_time(self, trial_id: int, config: dict, seconds: float) -> None:
         """A run's seconds per unit of resource it covered (per trial where it reports no
         level) is what the config costs: ``cost_aware`` weighs suggestions by it."""
-        start = self._run_from.pop(trial_id, 0.0)
         if not self.cost_aware:
             return
-        held = self._reports.trials.get(trial_id)
-        numeric = held is not None and any(lv is not None for lv in held.levels)
-        units = self._last_level(trial_id) - start if numeric else 1.0
-        self._costs.add(self._x(config), seconds, units)
-
-    def _last_level(self, trial_id: int) -> float:
-        """The highest resource level the trial has reported a value at (0: none)."""
-        held = self._reports.trials.get(trial_id)
-        return max((lv for lv in held.levels if lv is not None), default=0.0) if held else 0.0
+        start, last = self._run_from.pop(trial_id, 0.0), self._reports.last_level(trial_id)
+        self._costs.add(self._x(config), seconds, 1.0 if last is None else last - start)
 
     def on_report(self, trial_id: int, config: dict, level: float | None,
                   value: float | None) -> None:

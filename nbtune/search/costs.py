@@ -13,13 +13,14 @@ start, so at the first rungs a config's cost is mostly what every trial pays and
 configs are smaller than those of their epochs. The model is a ridge regression of that log on the
 config's unit-cube encoding: a cost is mostly a product of factors (the batch size, a width, a
 number of trees), so its log is near linear in the encoded (log-scaled, one-hot) dimensions; it
-costs a small least-squares solve per suggestion, on the latest ``MAX_ROWS`` runs, and depends on
-the events alone. Predictions are kept within the costs seen, so the model never extrapolates to a
-config cheaper or dearer than any that ran.
+costs a small least-squares solve per suggestion, on the latest ``MAX_ROWS`` runs (the only ones
+kept), and depends on the events alone. Predictions are kept within the costs seen, so the model
+never extrapolates to a config cheaper or dearer than any that ran.
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -32,9 +33,10 @@ class Costs:
     """Runs' log seconds per unit of resource, and a model of them over the configs' encoding."""
 
     def __init__(self) -> None:
-        self._x: list[np.ndarray] = []
-        self._y: list[float] = []
-        self._fit: tuple[int, np.ndarray, float, float] | None = None  # (rows, weights, lo, hi)
+        self._x: deque[np.ndarray] = deque(maxlen=MAX_ROWS)  # the latest runs only
+        self._y: deque[float] = deque(maxlen=MAX_ROWS)
+        self._added = 0  # runs kept since the start, the older ones let go
+        self._fit: tuple[int, np.ndarray, float, float] | None = None  # (added, weights, lo, hi)
 
     def __len__(self) -> int:
         return len(self._y)
@@ -46,20 +48,19 @@ class Costs:
             return
         self._x.append(np.asarray(x, dtype=float))
         self._y.append(math.log(seconds / units))
+        self._added += 1
 
     def predict(self, X: np.ndarray) -> np.ndarray | None:
         """The log seconds per unit of resource of each encoded row of ``X``, within the range
         of the runs held; None before ``MIN_ROWS`` runs."""
-        n = len(self._y)
-        if n < MIN_ROWS:
+        if len(self._y) < MIN_ROWS:
             return None
-        if self._fit is None or self._fit[0] != n:
-            x = np.vstack(self._x[-MAX_ROWS:])
-            y = np.asarray(self._y[-MAX_ROWS:])
-            A = np.hstack([np.ones((len(x), 1)), x])
+        if self._fit is None or self._fit[0] != self._added:
+            y = np.asarray(self._y)
+            A = np.hstack([np.ones((len(y), 1)), np.vstack(self._x)])
             penalty = RIDGE * np.eye(A.shape[1])
             penalty[0, 0] = 0.0
             weights = np.linalg.solve(A.T @ A + penalty + 1e-9 * np.eye(A.shape[1]), A.T @ y)
-            self._fit = (n, weights, float(y.min()), float(y.max()))
+            self._fit = (self._added, weights, float(y.min()), float(y.max()))
         _, weights, lo, hi = self._fit
         return np.clip(weights[0] + X @ weights[1:], lo, hi)

@@ -224,15 +224,19 @@ class Reports:
         full = [lv for lv, n in self._counts.items() if n >= at_least]
         return max(full) if full else None
 
+    def last_level(self, trial_id: int) -> float | None:
+        """The highest resource level the trial reported a value at; None: no level yet."""
+        trial = self.trials.get(trial_id)
+        return max((lv for lv in trial.levels if lv is not None), default=None) if trial else None
+
     def next_level(self, trial_id: int) -> float | None:
         """The level a pending trial reports next: the smallest level held above its last one,
         the lowest level held when it reported none yet, its own last when none is above."""
         numeric = self.held_levels()
         if not numeric:
             return None
-        trial = self.trials.get(trial_id)
-        mine = [lv for lv in (trial.levels if trial else ()) if lv is not None]
-        if not mine:
+        mine = self.last_level(trial_id)
+        if mine is None:
             return numeric[0]
-        above = [lv for lv in numeric if lv > max(mine)]
-        return above[0] if above else max(mine)
+        above = [lv for lv in numeric if lv > mine]
+        return above[0] if above else mine
