@@ -66,6 +66,7 @@ from distributed import Client
 import nbtune
 from nbtune.run.cluster import local_cluster
 from nbtune.schedule import rung_levels
+from nbtune.search.bayesopt import BayesOptSearcher
 
 import peers_optuna
 import peers_syne
@@ -95,6 +96,9 @@ NBTUNE = {
                                   searcher_options={"warp": "none"}),
     "nbtune-bayesopt-cost": dict(scheduler="asha", searcher="bayesopt",
                                  searcher_options={"cost_aware": True}),
+    # bayesopt as it ran until 2026-12-04: a free worker waits for the model's suggestion even
+    # where suggestions outlast the trials (no random config drawn while the model is busy)
+    "nbtune-bayesopt-waits": dict(scheduler="asha", searcher="bayesopt"),
     "nbtune-kde": dict(scheduler="asha", searcher="kde"),
     "nbtune-kde-depth": dict(scheduler="asha", searcher="kde",
                              searcher_options={"ranking": "depth"}),
@@ -121,7 +125,7 @@ BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
                 "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
                 "nbtune-kde-depth-hyperband-own-rungs", "nbtune-tpe",
                 "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-plain",
-                "nbtune-bayesopt-cost"}
+                "nbtune-bayesopt-cost", "nbtune-bayesopt-waits"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:
@@ -151,6 +155,7 @@ class Run:
     points: list = field(default_factory=list)
     trials: int = 0
     levels_by: dict = field(default_factory=dict)
+    quick_draws: int = 0  # trials started with a random config while the model was busy
 
     def __post_init__(self) -> None:
         kept = [p for p in self.points if p[0] - self.t0 <= self.budget]
@@ -210,12 +215,17 @@ def run_nbtune(client: Client, method: str, task: str, data: dict, seed: int, bu
                                                   options["reduction_factor"]))
     log = Log(choice_names(SPACES[task]))
     t0 = time.time()
-    nbtune.tune(nbtune.with_parameters(nbtune_trial, task=task, data=data), SPACES[task],
-                metric="accuracy", mode="max", n_trials=None, max_time=budget, seed=seed,
-                cluster=client, storage=os.path.join(folder, "bench.db"), observers=[log],
-                **options)
+    BayesOptSearcher.draws_while_thinking = not method.endswith("-waits")
+    try:
+        study = nbtune.tune(nbtune.with_parameters(nbtune_trial, task=task, data=data),
+                            SPACES[task], metric="accuracy", mode="max", n_trials=None,
+                            max_time=budget, seed=seed, cluster=client,
+                            storage=os.path.join(folder, "bench.db"), observers=[log], **options)
+    finally:
+        BayesOptSearcher.draws_while_thinking = True
     wait_idle(client)
-    return Run(budget, t0, log.points, log.trials)
+    return Run(budget, t0, log.points, log.trials,
+               quick_draws=study.settings.get("searcher_quick_draws", 0))
 
 
 def run_one(client: Client, method: str, task: str, seed: int, budget: float, workers: int,
@@ -236,7 +246,8 @@ def _save(path: str, task: str, method: str, seed: int, run: Run) -> None:
     with open(path, "a") as f:
         f.write(json.dumps({"task": task, "method": method, "seed": seed, "budget": run.budget,
                             "points": run.points, "trials": run.trials,
-                            "levels_by": run.levels_by}) + "\n")
+                            "levels_by": run.levels_by,
+                            "quick_draws": run.quick_draws}) + "\n")
 
 
 def _load(path: str, budget: float) -> dict[tuple, Run]:
@@ -249,7 +260,7 @@ def _load(path: str, budget: float) -> dict[tuple, Run]:
                 if row["budget"] == budget:  # points are kept relative to the study's start
                     out[row["task"], row["method"], row["seed"]] = Run(
                         budget, 0.0, [tuple(p) for p in row["points"]], row["trials"],
-                        row.get("levels_by", {}))
+                        row.get("levels_by", {}), row.get("quick_draws", 0))
     return out
 
 
@@ -282,6 +293,11 @@ def table(task: str, results: dict[str, list[Run]], budget: float) -> list[str]:
             f"| {method} | {medians[method]:.4f} | {', '.join(f'{r.best:.4f}' for r in runs)} | "
             f"{', '.join(_seconds(r.time_to(target)) for r in runs)} | "
             f"{sum(r.trials for r in runs)} | {sum(len(r.points) for r in runs)} | {to_peer} |")
+    drawn = [f"{m} {', '.join(str(r.quick_draws) for r in runs)}"
+             for m, runs in results.items() if any(r.quick_draws for r in runs)]
+    if drawn:
+        lines.append(f"\nTrials started with a random config while the model was busy, per "
+                     f"seed: {'; '.join(drawn)}.")
     if best_peer:
         reach = [m for m in results if m in NBTUNE and
                  _median_time([r.time_to(peers[best_peer]) for r in results[m]]) <= budget / 2]

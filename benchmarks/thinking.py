@@ -1,11 +1,14 @@
 """bayesopt's calls on the loop's thread or on a thread of their own (`make bench-thinking`).
 
 A study of short trials under ASHA (stopping), two single-threaded workers, a fixed wall-clock
-budget, with the same ``bayesopt`` searcher run two ways in the same process: its calls on the
-loop's thread (``costly_suggest = False``, as nbtune did before) and on a thread of its own (the
-default for model-based searchers). Random search, whose suggestions cost nothing, is the
-reference. Printed per epoch length: trials started, epochs trained, seconds spent suggesting,
-and the reports the loop handled while a suggestion was being made (none on the loop's thread).
+budget, with the same ``bayesopt`` searcher run three ways in the same process: its calls on the
+loop's thread (``costly_suggest = False``, as nbtune did before 2026-12-04), on a thread of its own
+with every free worker waiting for its suggestion (``draws_while_thinking = False``, as nbtune did
+until 2026-12-04), and on its own thread drawing a random config for a free worker when its
+suggestion is late (the default for model-based searchers). Random search, whose suggestions cost
+nothing, is the reference. Printed per epoch length: trials started, epochs trained, seconds spent
+suggesting, the reports the loop handled while a suggestion was being made (none on the loop's
+thread), the trials started with a random config while the model was busy, and the best score.
 
     python benchmarks/thinking.py [--budget 20] [--epochs 0.005,0.04]
 """
@@ -56,7 +59,8 @@ def run(client, how: str, epoch_s: float, budget: float) -> dict:
     timed = None
     if how != "random":
         searcher = BayesOptSearcher(space, seed=0, mode="max")
-        searcher.costly_suggest = how == "own thread"
+        searcher.costly_suggest = how != "loop's thread"
+        searcher.draws_while_thinking = how == "own thread"
         timed = Timed(searcher)
     reports = Reports()
     study = nbtune.tune(trial, space, metric="score", mode="max", searcher=searcher,
@@ -67,7 +71,7 @@ def run(client, how: str, epoch_s: float, budget: float) -> dict:
     during = sum(any(a < t < b for a, b in spans) for t in reports.times)
     return {"trials": len(study.trials), "epochs": sum(len(t.reports) for t in study.trials),
             "suggesting": sum(b - a for a, b in spans), "during": during,
-            "best": study.best_value}
+            "drawn": getattr(study.searcher, "quick_draws", 0), "best": study.best_value}
 
 
 def main() -> None:
@@ -80,17 +84,17 @@ def main() -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         print("| epoch (s) | searcher | trials | epochs | epochs / random's | seconds suggesting "
-              "| reports handled while suggesting | best |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| reports handled while suggesting | random configs while busy | best |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for epoch_s in (float(e) for e in args.epochs.split(",")):
             base = None
-            for how in ("random", "loop's thread", "own thread"):
+            for how in ("random", "loop's thread", "own thread, waits", "own thread"):
                 r = run(client, how, epoch_s, args.budget)
                 base = base or r["epochs"]
                 name = "random" if how == "random" else f"bayesopt, {how}"
                 print(f"| {epoch_s} | {name} | {r['trials']} | {r['epochs']} | "
                       f"{r['epochs'] / base:.2f} | {r['suggesting']:.1f} | {r['during']} | "
-                      f"{r['best']:.3f} |", flush=True)
+                      f"{r['drawn']} | {r['best']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

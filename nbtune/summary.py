@@ -234,10 +234,11 @@ class StudySummary:
 
 
 def searcher_text(study: Any) -> str:
-    """"bayesopt searcher (ei), model of 12 observations, warm-started from 'old'": the
-    searcher's name, its acquisition ("ei per second" when cost-aware), what its model holds
-    (now, while the study runs in this process; at its end, for a loaded study) and the study
-    it was warm-started from."""
+    """"bayesopt searcher (ei), model of 12 observations, 3 random configs while the model was
+    busy, warm-started from 'old'": the searcher's name, its acquisition ("ei per second" when
+    cost-aware), what its model holds (now, while the study runs in this process; at its end,
+    for a loaded study), the trials that started with a random config because the model's
+    suggestion was late (:mod:`nbtune.run.thinking`) and the study it was warm-started from."""
     settings = getattr(study, "settings", {})
     text = f"{settings.get('searcher') or 'random'} searcher"
     options = settings.get("searcher_options") or {}
@@ -248,6 +249,11 @@ def searcher_text(study: Any) -> str:
             else getattr(searcher, "observations", None))
     if held is not None:
         text += f", model of {held} observation{'s' if held != 1 else ''}"
+    this_run = getattr(study, "started_at", None) and getattr(study, "finished_at", 0) is None
+    drawn = settings.get("searcher_quick_draws", 0) + \
+        (getattr(searcher, "quick_draws", 0) if this_run else 0)  # at its end: in settings
+    if drawn:
+        text += f", {drawn} random config{'s' if drawn != 1 else ''} while the model was busy"
     if settings.get("warm_start"):
         text += f", warm-started from {settings['warm_start']!r}"
     return text

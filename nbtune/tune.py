@@ -95,8 +95,10 @@ def _default_name() -> str:
 
 
 class _RecordEnd(Observer):
-    """Sets the study's start and end times, ``stop_reason`` and the observations its
-    searcher's model holds (kept in its settings), before the views draw and storage writes."""
+    """Sets the study's start and end times, ``stop_reason``, the observations its searcher's
+    model holds and how many random configs its searcher drew while the model was busy (both
+    kept in its settings; the draws summed over a resumed study's runs), before the views draw
+    and storage writes."""
 
     def __init__(self, study: Study):
         self.study = study
@@ -109,6 +111,10 @@ class _RecordEnd(Observer):
         held = getattr(self.study.searcher, "observations", None)
         if held is not None:
             self.study.settings["searcher_observations"] = held
+        drawn = getattr(self.study.searcher, "quick_draws", 0)
+        if drawn:
+            settings = self.study.settings
+            settings["searcher_quick_draws"] = settings.get("searcher_quick_draws", 0) + drawn
 
 
 @user_facing

@@ -116,3 +116,83 @@ def test_what_the_searcher_raises_ends_the_study_wherever_it_thinks(client, cost
                     searcher=searcher, n_trials=5, cluster=client, storage=None, progress=False)
     assert failed.value.study.stop_reason == "error"
     assert not [t for t in threading.enumerate() if t.name == "nbtune-searcher"]
+
+
+class SlowModel(SlowSearcher):
+    """A model whose suggestions (``x`` a whole thousandth) each take ``delay`` seconds of
+    thought, and that may draw a random config while it thinks, as bayesopt does."""
+
+    draws_while_thinking = True
+
+    def reset(self):
+        self._tried = set()
+
+    def _suggest(self, index: int) -> dict:
+        start = time.monotonic()
+        time.sleep(self.delay)
+        self.thought.append((start, time.monotonic()))
+        return {"x": index / 1000}
+
+    def on_trial_start(self, trial_id, config):
+        super().on_trial_start(trial_id, config)
+        self._tried.add(nbtune.search.base.config_key(config))
+
+
+def modelled(config) -> bool:
+    return abs(config["x"] * 1000 - round(config["x"] * 1000)) < 1e-9
+
+
+def blink(config):
+    nbtune.report(epoch=1, score=config["x"])
+
+
+def test_short_trials_start_with_a_random_config_while_the_model_thinks(client):
+    space = {"x": nbtune.uniform(0, 1)}
+    searcher = SlowModel(space, seed=0, mode="max", delay=0.1)
+    study = nbtune.tune(blink, space, metric="score", mode="max", searcher=searcher,
+                        n_trials=40, max_time=120, cluster=client, storage=None,
+                        progress=False)
+    assert len(study.trials) == 40 and all(t.state == "completed" for t in study.trials)
+    drawn = [t for t in study.trials if not modelled(t.config)]
+    # each suggestion of the model takes many trials' time: most trials are random draws, the
+    # model's suggestions go to later trials than they were made for, each to one trial
+    assert searcher.quick_draws == len(drawn) >= 10
+    models = [t.config["x"] for t in study.trials if modelled(t.config)]
+    assert len(models) == len(set(models)) <= len(searcher.thought)
+    assert len({t.config["x"] for t in study.trials}) == 40
+    # the model saw every trial, its own and the random ones, start and end
+    for trial in study.trials:
+        assert [k for k, i in searcher.calls if i == trial.id] == ["start", "report", "end"]
+    assert study.settings["searcher_quick_draws"] == len(drawn)
+    assert f"{len(drawn)} random configs while the model was busy" in str(study.summary())
+
+
+@pytest.mark.parametrize("trial, delay, max_time", [
+    (steady, 0.002, 120),  # trials far longer than a suggestion
+    (blink, 0.05, None),  # a budget of trials, not of time: each is worth a suggestion
+], ids=["long trials", "a trial budget"])
+def test_the_model_is_waited_for_where_its_wait_costs_little(client, trial, delay, max_time):
+    space = {"x": nbtune.uniform(0, 1)}
+    searcher = SlowModel(space, seed=0, mode="max", delay=delay)
+    study = nbtune.tune(trial, space, metric="score", mode="max", searcher=searcher,
+                        n_trials=8, max_time=max_time, cluster=client, storage=None,
+                        progress=False)
+    assert [modelled(t.config) for t in study.trials] == [True] * 8
+    assert searcher.quick_draws == 0 and "searcher_quick_draws" not in study.settings
+    assert "random config" not in str(study.summary())
+
+
+def test_a_quick_draw_is_random_untried_and_never_a_listed_point():
+    space = {"x": nbtune.uniform(0, 1), "n": nbtune.randint(1, 4)}
+    searcher = nbtune.search.bayesopt.BayesOptSearcher(space, seed=3,
+                                                       points_to_evaluate=[{"x": 0.5, "n": 2}])
+    assert searcher.quick(0) is None  # trial 0 is the listed point
+    first = searcher.quick(1)
+    space_ = nbtune.space.as_space(space)
+    space_.validate(first)
+    assert first == searcher.quick(1)  # a function of the seed and the index
+    assert first != searcher.suggest(1)  # a stream of its own: not the model's first draw
+    searcher.on_trial_start(1, first)
+    assert searcher.quick(1) != first  # tried: drawn again
+    assert searcher.quick_draws == 3
+    assert nbtune.RandomSearcher(space, seed=3).quick(5) is None  # draws nothing while thinking

@@ -257,7 +257,11 @@ class Loop(Dispatch, Completions, Ending):
             with cond:
                 cond.notify_all()
 
-        self.searcher = SearcherThread(self.searcher, wake)
+        def idle() -> bool:  # a worker has no trial to run, running or queued behind one
+            return self._busy_slots() < min(self.capacity(), self._slots())
+
+        timed = self.settings.budget.max_time is not None  # a worker's time is the budget
+        self.searcher = SearcherThread(self.searcher, wake, idle if timed else None)
         self.scheduler.use_model(self.searcher.predict)
 
     def _stop_thinking(self, raise_error: bool = True) -> None:

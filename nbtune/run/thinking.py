@@ -10,28 +10,59 @@ searcher sees the calls a loop that waited would have made at those moments, and
 answers verdicts while it thinks. (The suggestions still bound how many trials start per second:
 one at a time, each as long as before.)
 
+Workers never wait for the model where its thought outlasts the trials and their time is what
+the study spends (a ``max_time`` budget). While a suggestion takes under :data:`LATE` of a trial's
+run (medians of the recent ones: seconds against minutes, as a study of real training mostly is),
+or the study counts trials rather than seconds, each suggestion is made when the loop asks for it,
+after every event before it; the trial it is for waits in a queue slot while the workers train
+the ones before (the loop keeps one trial queued per worker), so that wait costs them little.
+Past that (trials of a few epochs of milliseconds, a model of hundreds of observations) the
+searcher thinks ahead: each suggestion is asked for as soon as the trial given the last one has
+started, and where the loop asks while a worker has nothing to run and no suggestion is ready,
+that worker's trial starts with a random config the searcher draws at once
+(:meth:`~nbtune.search.base.Searcher.quick`, counted in its ``quick_draws``), and the suggestion
+being made goes to the next trial. The model learns from those trials as from its own; what it
+costs is the staleness of a suggestion made before the latest few events, never a worker's time.
+(A study with a trial budget only keeps each suggestion after every event before it, so a
+resumed one suggests what the uninterrupted one did.)
+
 A searcher whose ``suggest`` is cheap (``costly_suggest`` False: random, grid) is called on the
 loop's thread as before: a thread's hand-over would cost its trivial trials more than it saves.
 """
 from __future__ import annotations
 
 import queue
+import statistics
 import threading
+import time
+from collections import deque
 from typing import Any, Callable
 
 from ..contract.dispatch import THINKING
+
+LATE = 0.05
+"""A free worker waits for a suggestion only while one takes under this share of a trial's run."""
+RECENT = 20  # how many of the latest suggestions and trial runs those medians are over
 
 
 class SearcherThread:
     """The loop's view of a searcher whose calls run on a thread of its own (see the module)."""
 
-    def __init__(self, searcher: Any, wake: Callable[[], None]):
+    def __init__(self, searcher: Any, wake: Callable[[], None],
+                 idle: Callable[[], bool] | None = None):
         self.searcher = searcher
+        searcher.quick_draws = 0
         self._wake = wake  # tells the loop an answer (or an error) is in
+        self._idle = idle  # whether a worker has no trial to run; None: never draw nor think ahead
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()  # held while the searcher runs a call: predict waits
+        self._hand = threading.Lock()  # held while either thread reads or sets the fields below
         self._asked: int | None = None  # the trial index a suggestion is being made for
         self._answer: tuple[int, Any] | None = None
+        self._waiting = False  # whether the loop waits for that suggestion
+        self._ahead: int | None = None  # the index to think of once the trial just given starts
+        self._thought: deque = deque(maxlen=RECENT)  # seconds of the latest suggestions
+        self._runs: deque = deque(maxlen=RECENT)  # seconds of the latest trial runs
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="nbtune-searcher", daemon=True)
         self._thread.start()
@@ -39,11 +70,16 @@ class SearcherThread:
     # -- the loop's calls ---------------------------------------------------------------------
     def on_trial_start(self, *args: Any) -> None:
         self._calls.put(("on_trial_start", args))
+        with self._hand:  # thinking ahead: the next suggestion, once this trial is pending
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None and self._asked is None and self._answer is None:
+                self._ask(ahead)
 
     def on_report(self, *args: Any) -> None:
         self._calls.put(("on_report", args))
 
     def on_trial_time(self, *args: Any) -> None:
+        self._runs.append(args[2])
         self._calls.put(("on_trial_time", args))
 
     def on_trial_end(self, *args: Any) -> None:
@@ -52,16 +88,39 @@ class SearcherThread:
     def suggest(self, index: int) -> Any:
         """The searcher's config for trial ``index`` (None: it has no more) once it is made,
         else :data:`~nbtune.contract.dispatch.THINKING`: the first such call asks for it, after
-        the events queued so far, and the loop is woken when it is ready."""
+        the events queued so far, and the loop is woken when it is ready. Where suggestions
+        outlast the trials (:meth:`late`) and a worker has nothing to run, a random config drawn
+        at once instead of THINKING, and the suggestion being made goes to a later trial (see
+        the module)."""
         self.raise_error()
-        answer = self._answer
-        if answer is not None and answer[0] == index:
-            self._answer = self._asked = None
-            return answer[1]
-        if self._asked != index:
-            self._asked = index
-            self._calls.put(("suggest", (index,)))
-        return THINKING
+        late = self.late()
+        with self._hand:
+            if self._answer is not None:
+                config = self._answer[1]
+                self._answer = self._asked = None
+                self._waiting = False
+                self._ahead = index + 1 if late else None
+                return config
+            if self._asked is None:
+                self._ask(index)
+            if late and not self._waiting and self._idle():  # type: ignore[misc]
+                config = self.searcher.quick(index)
+                if config is not None:
+                    return config
+            self._waiting = True
+            return THINKING
+
+    def late(self) -> bool:
+        """Whether a suggestion takes more than :data:`LATE` of a trial's run (the medians of
+        the latest ones, three of each at least), for a searcher that can draw while it thinks,
+        in a study that spends time (the loop gave ``idle``)."""
+        if self._idle is None or len(self._runs) < 3 or \
+                not getattr(self.searcher, "draws_while_thinking", False):
+            return False
+        with self._hand:
+            thought = list(self._thought)
+        return len(thought) >= 3 and \
+            statistics.median(thought) > LATE * statistics.median(self._runs)
 
     def predict(self, configs: list[dict], level: float | None) -> Any:
         """The searcher's model's prediction (a scheduler that judges by the model asks it on
@@ -75,13 +134,13 @@ class SearcherThread:
 
     @property
     def asked(self) -> bool:
-        """Whether the loop asked for a suggestion it has not taken yet."""
-        return self._asked is not None
+        """Whether the loop waits for a suggestion it asked for."""
+        return self._waiting
 
     @property
     def ready(self) -> bool:
-        """Whether a suggestion or an error waits for the loop to take it."""
-        return self._answer is not None or self._error is not None
+        """Whether a suggestion the loop waits for, or an error, is there for it to take."""
+        return self._error is not None or (self._waiting and self._answer is not None)
 
     def raise_error(self) -> None:
         """Raise, on the loop's thread, what a searcher's call raised on its own."""
@@ -99,6 +158,11 @@ class SearcherThread:
             self.raise_error()
 
     # -- the searcher's thread ----------------------------------------------------------------
+    def _ask(self, index: int) -> None:
+        """Queue a suggestion for ``index`` (with ``_hand`` held)."""
+        self._asked = index
+        self._calls.put(("suggest", (index,)))
+
     def _run(self) -> None:
         while True:
             call = self._calls.get()
@@ -107,11 +171,17 @@ class SearcherThread:
             name, args = call
             try:
                 with self._lock:
+                    began = time.monotonic()
                     result = getattr(self.searcher, name)(*args)
+                    took = time.monotonic() - began
             except BaseException as exc:  # raised again on the loop's thread
                 self._error = exc
                 self._wake()
                 return
             if name == "suggest":
-                self._answer = (args[0], result)
-                self._wake()
+                with self._hand:
+                    self._answer = (args[0], result)
+                    self._thought.append(took)
+                    waiting = self._waiting
+                if waiting:
+                    self._wake()

@@ -13,7 +13,10 @@ The driver's side of the contract, in the order it sees things:
   reports with :meth:`on_report`, its :meth:`on_trial_end`), so a resumed model-based study
   continues as it would have without the interruption (``nbtune.contract.replay``).
 - A new trial is wanted: :meth:`suggest` with the trial's number (the count of trials created so
-  far); None means the searcher is spent.
+  far); None means the searcher is spent. A driver whose free worker would otherwise wait for a
+  costly suggestion may instead start the trial with :meth:`quick`'s random config (the real
+  loop does, in a study with a time budget whose suggestions outlast its trials:
+  :mod:`nbtune.run.thinking`); the searcher hears of that trial as of any other.
 - A trial is sent to run (fresh, retried, or a paused one resumed): :meth:`on_trial_start`. From
   then until its end it is pending (running or queued): a suggestion made meanwhile takes it into
   account.
@@ -74,6 +77,9 @@ def check_number(name: str, value: Any, low: float, high: float | None,
     return float(value)
 
 
+QUICK_STREAM = 7919  # the last word of the seed of :meth:`Searcher.quick`'s draws
+
+
 class Searcher:
     """Suggests configs by trial index; subclasses implement `_suggest`.
 
@@ -88,9 +94,15 @@ class Searcher:
     """Whether ``suggest`` costs more than a trial's round trip (a model's fit and acquisition):
     the real loop then makes the searcher's calls on a thread of its own, in its order, so that
     rung verdicts and trial starts never wait for a suggestion (:mod:`nbtune.run.thinking`)."""
+    draws_while_thinking = False
+    """Whether :meth:`quick` may draw a random config (a searcher that sets it keeps ``_tried``,
+    the keys of the configs tried or pending): a driver whose free worker would wait for a
+    costly suggestion starts a trial with such a config instead (:mod:`nbtune.run.thinking`)."""
     added_options: dict[str, Any] = {}
     """Options newer than some stored studies, with the value those studies ran with (a resumed
     study older than the option runs on with that value)."""
+
+    quick_draws = 0  # configs :meth:`quick` gave (this run)
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
@@ -126,6 +138,21 @@ class Searcher:
         if limit is not None and index >= limit:
             return None
         return self._snap(self._suggest(index))
+
+    def quick(self, index: int) -> dict | None:
+        """A config for trial ``index`` drawn at once, at random, not tried yet (from a stream
+        of its own, so a model's random suggestion for the same index is another config), or
+        None where there is none: a listed point, the searcher spent, or a searcher that does
+        not set ``draws_while_thinking``. Each config given counts in ``quick_draws``."""
+        if not self.draws_while_thinking or index < len(self.points_to_evaluate):
+            return None
+        limit = self.max_trials
+        if limit is not None and index >= limit:
+            return None
+        rng = np.random.default_rng([self.seed, index, QUICK_STREAM])
+        config = untried_sample(self.space, rng, self._tried)  # type: ignore[attr-defined]
+        self.quick_draws += 1
+        return config
 
     def restrict(self, configs: list[dict], codes: np.ndarray | None = None) -> None:
         """Suggest only among ``configs`` from now on, each once while some are left (the

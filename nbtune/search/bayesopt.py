@@ -80,6 +80,7 @@ class BayesOptSearcher(Searcher):
 
     name = "bayesopt"
     costly_suggest = True
+    draws_while_thinking = True
     added_options = {"resource_kernel": "matern", "random_when": "always", "warp": "none",
                      "cost_aware": False}
 

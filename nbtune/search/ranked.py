@@ -43,6 +43,7 @@ class RankedObservations(Searcher):
     subclasses model the ranking and implement ``_suggest``."""
 
     costly_suggest = True
+    draws_while_thinking = True
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
