@@ -229,12 +229,16 @@ def fold_work(trial, resource: str, n_splits: int) -> float:
                           if f"split{i}_test_score" in r), default=0) for i in range(n_splits)))
 
 
+SEARCHERS = {"bayesopt-cost": ("bayesopt", {"cost_aware": True})}  # --searcher names of setups
+
+
 def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
                searcher: str = "random", brackets: int = 1,
                grace: int | None = None, rung_folds: str = "all") -> tuple[list, dict]:
     """(seconds since start, best score so far) at each candidate trained to max_t."""
+    searcher, options = SEARCHERS.get(searcher, (searcher, None))
     search = nbtune.SearchCV(task["estimator"], task["space"], cv=folds(), scheduler="asha",
-                             searcher=searcher,
+                             searcher=searcher, searcher_options=options,
                              scheduler_options={"type": kind, "brackets": brackets},
                              n_trials=None, max_time=budget, seed=seed, refit=False,
                              grace_period=grace, rung_folds=rung_folds, cluster=client,
@@ -270,7 +274,8 @@ def main() -> None:
                         help="ASHA's type")
     parser.add_argument("--searcher", default="random",
                         help="SearchCV's searcher, comma-separated: one SearchCV run for each, "
-                        "against the same baselines (default random)")
+                        "against the same baselines (default random; bayesopt-cost: bayesopt "
+                        "with cost_aware=True)")
     parser.add_argument("--rescore", type=int, default=0, metavar="K",
                         help="score each method's chosen candidate again on K fresh shuffles of "
                         "the folds (default 0: not)")

@@ -579,6 +579,21 @@ def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, t
         "split0_test_score"]
 
 
+def test_searcher_options_reach_the_searcher_and_a_bad_one_is_one_line(client, cancer):
+    X, y = cancer
+    options = {"n_initial": 2, "cost_aware": True}
+    s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-2, 1e2)}, client,
+               cv=3, n_trials=4, seed=0, searcher="bayesopt", searcher_options=options)
+    assert clone(s).get_params()["searcher_options"] == options
+    s.fit(X, y)
+    assert s.study_.settings["searcher"] == "bayesopt"
+    assert {k: s.study_.settings["searcher_options"][k] for k in options} == options
+    assert "bayesopt searcher (ei per second)" in str(s.study_.summary())
+    with pytest.raises(ValueError, match=r"^kappa must be a finite number > 0, got kappa=0$"):
+        search(LogisticRegression(), {"C": stats.loguniform(1e-2, 1e2)}, client, cv=3,
+               searcher="bayesopt", searcher_options={"acquisition": "ucb", "kappa": 0}).fit(X, y)
+
+
 def test_a_fitted_search_pickles_with_its_study(client, cancer):
     import pickle
 

@@ -62,15 +62,18 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     max_t; linear growth, see :func:`fold_counts`), so that the many candidates stopped early cost a
     fraction of a full cross-validation; candidates are still compared on the same folds at each
     rung, and their unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every
-    fold at every rung. ``storage=None`` keeps the study in memory;
-    give a path to keep it. Where the search has fewer candidates left than the workers have
-    threads, a trial's folds run as Dask tasks of their own, spread over the free threads
-    (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the estimator is left as you set it.
+    fold at every rung. ``searcher_options`` go to the searcher named by ``searcher``, as
+    :func:`nbtune.tune`'s do (``searcher="bayesopt", searcher_options={"cost_aware": True}``).
+    ``storage=None`` keeps the study in memory; give a path to keep it. Where the search has
+    fewer candidates left than the workers have threads, a trial's folds run as Dask tasks of
+    their own, spread over the free threads (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the
+    estimator is left as you set it.
     """
 
     def __init__(self, estimator: Any, space: Any, *, scoring: Any = None, cv: Any = 5,
                  n_trials: int | str | None = "auto", searcher: Any = "random",
-                 scheduler: Any = None, resource: str = "auto", max_t: int | None = None,
+                 searcher_options: dict | None = None, scheduler: Any = None,
+                 resource: str = "auto", max_t: int | None = None,
                  grace_period: int | None = None, reduction_factor: int = 3,
                  scheduler_options: dict | None = None, rung_folds: str = "all",
                  refit: bool | str | Callable = True,
@@ -80,6 +83,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  progress: bool | str = "auto"):
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_trials, self.searcher, self.scheduler = n_trials, searcher, scheduler
+        self.searcher_options = searcher_options
         self.resource, self.max_t, self.grace_period = resource, max_t, grace_period
         self.reduction_factor, self.scheduler_options = reduction_factor, scheduler_options
         self.rung_folds = rung_folds
@@ -196,7 +200,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         study = nbtune.tune(fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                             seed=self.seed, cluster=self.cluster, storage=self.storage,
                             study=self.study, max_time=self.max_time, searcher=self.searcher,
-                            points_to_evaluate=points, scheduler=sched,
+                            searcher_options=self.searcher_options, points_to_evaluate=points,
+                            scheduler=sched,
                             resource=resource.key if resource else EPOCH, observers=[failures],
                             progress=self.progress, background=True)
         self._wait(study, failures)
