@@ -7,8 +7,8 @@ meanwhile (``benchmarks/thinking.py``). :class:`SearcherThread` runs the searche
 thread, in the order the loop makes them: the events (a trial's start, report and end) are
 queued, and a suggestion is asked for, then taken when it is ready, the loop woken by it. So the
 searcher sees the calls a loop that waited would have made at those moments, and the loop
-answers verdicts while it thinks. (The suggestions still bound how many trials start per second:
-one at a time, each as long as before.)
+answers verdicts while it thinks. (The model's suggestions still bound how many of its trials
+start per second: one at a time, each as long as before.)
 
 Workers never wait for the model where its thought outlasts the trials and their time is what
 the study spends (a ``max_time`` budget). While a suggestion takes under :data:`LATE` of a trial's
@@ -94,6 +94,7 @@ class SearcherThread:
         the module)."""
         self.raise_error()
         late = self.late()
+        idle = late and self._idle()  # type: ignore[misc]  # (asks the loop: not under _hand)
         with self._hand:
             if self._answer is not None:
                 config = self._answer[1]
@@ -103,7 +104,7 @@ class SearcherThread:
                 return config
             if self._asked is None:
                 self._ask(index)
-            if late and not self._waiting and self._idle():  # type: ignore[misc]
+            if idle and not self._waiting:
                 config = self.searcher.quick(index)
                 if config is not None:
                     return config
