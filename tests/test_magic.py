@@ -103,6 +103,14 @@ def test_local_runs_the_body_once_here_with_defaults(shell, capsys, db):
     assert nbtune.list_studies(db) == []
 
 
+def test_a_metric_reported_through_nbtune_report_is_a_metric_the_cell_sets(shell):
+    shell.run_cell("import nbtune")
+    cell = "x = uniform(0, 1)\nfor epoch in range(1, 4):\n    nbtune.report(epoch=epoch, score=x)\n"
+    res = run(shell, "-n 3 --metric score --mode max", cell)
+    assert res.success, res.error_in_exec
+    assert [len(t.reports) for t in shell.user_ns["study"].trials] == [3, 3, 3]
+
+
 def test_background_returns_at_once_and_fills_in(shell):
     cell = "x = uniform(0, 1)\nimport time\ntime.sleep(0.2)\nv = x\n"
     res = run(shell, "-n 6 --metric v --background", cell)

@@ -37,13 +37,15 @@ _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotF
 
 
 def _reported_keys(body: str) -> set[str] | None:
-    """The keywords the body's report(...) calls pass; None where one passes ``**metrics``
-    (then any key may be reported)."""
+    """The keywords the body's report(...) calls pass (``report(...)`` or an attribute's,
+    ``nbtune.report(...)``); None where one passes ``**metrics`` (then any key may be
+    reported)."""
     import ast
 
     keys: set[str] = set()
     for node in ast.walk(ast.parse(body)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "report":
+        if isinstance(node, ast.Call) and \
+                getattr(node.func, "id", getattr(node.func, "attr", None)) == "report":
             for k in node.keywords:
                 if k.arg is None:
                     return None
