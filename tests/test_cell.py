@@ -79,6 +79,24 @@ def test_a_typo_of_a_primitive_is_trial_code():
 def test_a_primitive_name_the_body_imports_is_its_own():
     p = parse_cell("lr = uniform(0, 1)\nfrom random import uniform\nnoise = uniform(0, 1)\n")
     assert p.names == ["lr"] and "noise" in p.assigned
+    p = parse_cell("from random import uniform\nnoise = uniform(0, 1)\n", need_space=False)
+    assert p.names == [] and "noise" in p.assigned
+
+
+def test_imports_may_come_before_the_space_and_stay_in_the_body():
+    source = ("import math\nfrom time import sleep as nap\nlr = loguniform(1e-4, 1e-1)\n"
+              "mom = uniform(0, 1)\nnap(0)\nloss = math.log(lr) * mom\n")
+    p = parse_cell(source)
+    assert p.names == ["lr", "mom"] and p.space_lines == (3, 4)
+    assert p.body.splitlines() == ["import math", "from time import sleep as nap", "", "",
+                                   "nap(0)", "loss = math.log(lr) * mom"]
+    assert {"math", "nap", "loss"} <= set(p.assigned) and p.free_names == []
+    new = S.Space({"lr": S.loguniform(1e-3, 1e-1), "mom": S.uniform(0, 1)})
+    out = replace_space_lines(source, new)
+    assert out.splitlines() == ["import math", "from time import sleep as nap",
+                                "lr  = loguniform(0.001, 0.1)", "mom = uniform(0.0, 1.0)", "nap(0)",
+                                "loss = math.log(lr) * mom"]
+    assert parse_cell(out).space == new
 
 
 @pytest.mark.parametrize("expr, expected", [
@@ -135,8 +153,13 @@ def test_integer_arguments_stay_integers():
     ("lr = loguniform(1e-4, 1e-1)\nx = lr\nmom = uniform(0, 1)\n",
      ("line 3: space line 'mom = uniform(...)' comes after the trial code started (line 2); "
       "move it to the top of the cell")),
-    ("import numpy as np\nlr = nbtune.loguniform(1e-4, 1e-1)\nx = lr\n",
-     "line 2: space line 'lr = nbtune.loguniform(...)' comes after the trial code started"),
+    ("import numpy as np\nx0 = np.ones(3)\nlr = nbtune.loguniform(1e-4, 1e-1)\nx = lr\n",
+     "line 3: space line 'lr = nbtune.loguniform(...)' comes after the trial code started "
+     "(line 2)"),
+    ("import nbtune\nlr = uniform(0, 1)\nx = 1\nmom = uniform(0, 1)\n",
+     "line 4: space line 'mom = uniform(...)' comes after the trial code started (line 3)"),
+    ("import time; lr = uniform(0, 1)\nx = 1\n", "line 1: put each hyperparameter on a line of "
+     "its own"),
     ("lr = loguniform(lo, 1e-1)\nx = 1\n",
      "line 1: the arguments of loguniform(...) must be literal values"),
     ("a = uniform(0, 1)\nlr = uniform(0, math.pi)\nx = 1\n", "line 2: the arguments of uniform"),

@@ -122,19 +122,28 @@ def _target(stmt: ast.stmt) -> str:
 
 
 def _space_stmts(tree: ast.Module) -> tuple[list[ast.stmt], list[ast.stmt]]:
-    """(the leading space statements, the trial body statements); checks one line each."""
+    """(the leading space statements, the trial body statements); checks one line each. Imports
+    may come first (a cell often starts with them): they stay in the trial body, before the
+    space lines' blank place."""
+    lead, imported = 0, set()
+    while lead < len(tree.body) and isinstance(tree.body[lead], (ast.Import, ast.ImportFrom)):
+        imported |= {a.asname or a.name.split(".")[0] for a in tree.body[lead].names}
+        lead += 1
     stmts: list[ast.stmt] = []
-    for stmt in tree.body:
-        if _space_call(stmt) is None:
+    for stmt in tree.body[lead:]:
+        call = _space_call(stmt)
+        if call is None or getattr(call.func, "id", None) in imported:  # the import's own
             break
         _target(stmt)
         stmts.append(stmt)
-    body = tree.body[len(stmts):]
-    for a, b in zip(stmts, stmts[1:] + body[:1]):
-        if b.lineno <= (a.end_lineno or a.lineno):
+    if not stmts:
+        lead = 0
+    head = tree.body[:lead + len(stmts) + 1]
+    for a, b in zip(head, head[1:]):
+        if b.lineno <= (a.end_lineno or a.lineno) and (a in stmts or b in stmts):
             what = "each hyperparameter" if b in stmts else "the trial code"
             raise CellError(f"line {b.lineno}: put {what} on a line of its own (no `;`)")
-    return stmts, body
+    return stmts, tree.body[:lead] + tree.body[lead + len(stmts):]
 
 
 class _NotLiteral(Exception):
@@ -296,6 +305,14 @@ def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
                             f"(did you mean {prefix + near!r}?)")
 
 
+def _code_start(space: list[ast.stmt], body: list[ast.stmt]) -> int:
+    """The line the trial code starts on: the first statement after the space lines, or with
+    none, the first that is not an import (imports may come before the space)."""
+    if space:
+        return next(s.lineno for s in body if s.lineno > space[-1].lineno)
+    return next(s.lineno for s in body if not isinstance(s, (ast.Import, ast.ImportFrom)))
+
+
 def parse_cell(source: str, need_space: bool = True,
                defined: Container[str] | None = None) -> ParsedCell:
     """Split a %%tune cell into its Space and its trial body; CellError names any mistake.
@@ -324,8 +341,8 @@ def parse_cell(source: str, need_space: bool = True,
         call = _space_call(stmt)
         if call is not None and not (isinstance(call.func, ast.Name) and call.func.id in bound):
             raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' comes after the "
-                            f"trial code started (line {body_stmts[0].lineno}); move it to the "
-                            "top of the cell")
+                            f"trial code started (line {_code_start(stmts, body_stmts)}); move "
+                            "it to the top of the cell")
     if not stmts and need_space:
         raise CellError("the cell declares no search space: start it with lines like "
                         "`lr = loguniform(1e-4, 1e-1)`")
