@@ -256,8 +256,14 @@ def run_nbtune(task: dict, budget: float, seed: int, client, kind: str,
     info = {"trials": len(study.trials), "completed": len(study.completed),
             "levels": study.settings.get("rung_levels"),
             "work": sum(fold_work(t, resource, search.n_splits_) for t in study.trials),
-            "params": search.best_params_ if study.completed else None}
+            "params": search.best_params_ if study.completed else None,
+            "drawn": study.settings.get("searcher_quick_draws", 0)}
     return points, info
+
+
+def drawn_text(drawn: int) -> str:
+    """"; 12 random configs while the model was busy", or nothing when none was drawn."""
+    return f"; {drawn} random configs while the model was busy" if drawn else ""
 
 
 def first_reach(points: list[tuple[float, float]], score: float) -> float | None:
@@ -374,7 +380,8 @@ def compare(name: str, task: dict, args, seed: int, client) -> list[tuple]:
         print(f"\n{name}, seed {seed}: SearchCV+ASHA ({args.type}, {searcher}, brackets "
               f"{args.brackets}, rung_folds {rung_folds}) best "
               f"{our_best:.4f} ({info['trials']} trials, {info['completed']} to max_t, rungs "
-              f"{info['levels']}; trained {info['work']:.4g} of the resource over all folds)",
+              f"{info['levels']}; trained {info['work']:.4g} of the resource over all folds"
+              f"{drawn_text(info['drawn'])})",
               flush=True)
         if args.rescore:
             chosen = {"SearchCV": info["params"], **{kind: b[2] for kind, b in base.items()}}
