@@ -16,6 +16,8 @@ from typing import Any, Container
 from nbtune import space as S
 from nbtune.typos import closest
 
+from .scopes import imported, module_names
+
 __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
            "replace_space_lines"]
 
@@ -125,14 +127,14 @@ def _space_stmts(tree: ast.Module) -> tuple[list[ast.stmt], list[ast.stmt]]:
     """(the leading space statements, the trial body statements); checks one line each. Imports
     may come first (a cell often starts with them): they stay in the trial body, before the
     space lines' blank place."""
-    lead, imported = 0, set()
+    lead, names = 0, set[str]()
     while lead < len(tree.body) and isinstance(tree.body[lead], (ast.Import, ast.ImportFrom)):
-        imported |= {a.asname or a.name.split(".")[0] for a in tree.body[lead].names}
+        names |= imported(tree.body[lead])  # type: ignore[arg-type]
         lead += 1
     stmts: list[ast.stmt] = []
     for stmt in tree.body[lead:]:
         call = _space_call(stmt)
-        if call is None or getattr(call.func, "id", None) in imported:  # the import's own
+        if call is None or getattr(call.func, "id", None) in names:  # the import's own
             break
         _target(stmt)
         stmts.append(stmt)
@@ -204,88 +206,11 @@ def _build(stmt: ast.stmt, name: str) -> S.Domain:
     return dom
 
 
-# -- names the body reads and binds -------------------------------------------------------------
-
-class _Scope:
-    """What one scope binds and reads, its global/nonlocal declarations and its child scopes."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind, self.children = kind, list[_Scope]()  # kind: module, function, class, comp
-        self.stores, self.loads, self.globals = set[str](), set[str](), set[str]()
-        self.declared, self.leaks = set[str](), set[str]()  # global/nonlocal; comp walrus targets
-
-
-def _child(sc: _Scope, kind: str, nodes: list, params: Any = frozenset()) -> None:
-    child = _Scope(kind)
-    child.stores |= params
-    for node in nodes:
-        _walk(node, child)
-    (sc.leaks if sc.kind == "comp" else sc.stores).update(child.leaks)
-    sc.children.append(child)
-
-
-def _walk(node: ast.AST, sc: _Scope) -> None:
-    """Record the names `node` binds and reads into `sc`, opening child scopes as Python does."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        a = node.args
-        params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]
-        outer = [*a.defaults, *filter(None, a.kw_defaults), *(p.annotation for p in params)]
-        if not isinstance(node, ast.Lambda):
-            sc.stores.add(node.name)
-            outer += [*node.decorator_list, node.returns]
-        for n in filter(None, outer):
-            _walk(n, sc)
-        body = [node.body] if isinstance(node, ast.Lambda) else node.body
-        _child(sc, "function", body, {p.arg for p in params})
-    elif isinstance(node, ast.ClassDef):
-        sc.stores.add(node.name)
-        for n in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
-            _walk(n, sc)
-        _child(sc, "class", node.body)
-    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-        gens = node.generators
-        _walk(gens[0].iter, sc)  # the first iterable is evaluated outside the comprehension
-        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        inner = [g.target for g in gens] + [g.iter for g in gens[1:]]
-        _child(sc, "comp", inner + [c for g in gens for c in g.ifs] + parts)
-    elif isinstance(node, ast.NamedExpr):
-        (sc.leaks if sc.kind == "comp" else sc.stores).add(node.target.id)
-        _walk(node.value, sc)
-    elif isinstance(node, ast.Name):
-        (sc.loads if isinstance(node.ctx, ast.Load) else sc.stores).add(node.id)
-    elif isinstance(node, (ast.Global, ast.Nonlocal)):
-        sc.declared.update(node.names)
-        if isinstance(node, ast.Global):
-            sc.globals.update(node.names)
-    elif isinstance(node, (ast.Import, ast.ImportFrom)):
-        sc.stores.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
-    else:
-        binders = (ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping)
-        bound = node.rest if isinstance(node, ast.MatchMapping) else getattr(node, "name", None)
-        if isinstance(node, binders) and bound:  # `except E as e`, match captures
-            sc.stores.add(bound)
-        for child in ast.iter_child_nodes(node):
-            _walk(child, sc)
-
-
-def _resolve(sc: _Scope) -> tuple[set[str], set[str]]:
-    """(names sc and its children read from outside sc, names they bind through `global`)."""
-    local = sc.stores - sc.declared
-    free, gbound = sc.loads - local, sc.stores & sc.globals
-    for child in sc.children:
-        cfree, cg = _resolve(child)
-        free |= cfree if sc.kind == "class" else cfree - local  # class names are not closures
-        gbound |= cg
-    return free, gbound
-
-
 def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
     """CellError for an assignment from a call of a name that is no primitive, but close to one
     (``difflib``), and defined neither by the cell nor in ``defined`` (the notebook's names):
     a misspelt primitive, wherever it is in the cell."""
-    root = _Scope("module")
-    for stmt in tree.body:
-        _walk(stmt, root)
+    stores = module_names(tree.body).stores
     for stmt in tree.body:
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
         if not isinstance(value, ast.Call) or _primitive(value.func):
@@ -293,7 +218,7 @@ def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
         func, prefix = value.func, ""
         if isinstance(func, ast.Name):
             name = func.id
-            if name in root.stores or name in defined or name in _BUILTINS or name in INJECTED:
+            if name in stores or name in defined or name in _BUILTINS or name in INJECTED:
                 continue
         elif isinstance(func, ast.Attribute) and ast.unparse(func).startswith("nbtune."):
             prefix, name = ast.unparse(func.value) + ".", func.attr
@@ -332,11 +257,8 @@ def parse_cell(source: str, need_space: bool = True,
             raise CellError(f"line {stmt.lineno}: hyperparameter {name!r} is declared twice "
                             f"(first on line {first_seen[name]}); keep one of the two lines")
         domains[name], first_seen[name] = _build(stmt, name), stmt.lineno
-    root = _Scope("module")
-    for stmt in body_stmts:
-        _walk(stmt, root)
-    free, gbound = _resolve(root)
-    bound = root.stores | gbound
+    stores, free, via_global = module_names(body_stmts)
+    bound = stores | via_global
     for stmt in body_stmts:
         call = _space_call(stmt)
         if call is not None and not (isinstance(call.func, ast.Name) and call.func.id in bound):

@@ -1,0 +1,105 @@
+"""The names a block of module-level code reads from outside and binds, by Python's scoping rules.
+
+A ``%%tune`` cell's body runs as a module in each trial: the names it reads and does not bind are
+the notebook values it needs (shipped with the trial), and the names it binds are what it can
+report by assignment. Functions, classes, lambdas and comprehensions open scopes of their own, as
+Python's do (a class body's names are not closures of its methods; a comprehension's walrus target
+binds in the enclosing scope; ``global`` in a function binds at module level). Pure ``ast``.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterable, NamedTuple
+
+
+class ModuleNames(NamedTuple):
+    stores: set[str]  # names the statements bind at module level themselves
+    free: set[str]  # names they, or the scopes they open, read from outside the module
+    via_global: set[str]  # names functions among them bind at module level through `global`
+
+
+def module_names(stmts: Iterable[ast.stmt]) -> ModuleNames:
+    """What the module-level statements ``stmts`` bind and read (see the module)."""
+    root = _Scope("module")
+    for stmt in stmts:
+        _walk(stmt, root)
+    free, via_global = _resolve(root)
+    return ModuleNames(root.stores, free, via_global)
+
+
+def imported(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """The names an import statement binds (``import a.b`` binds ``a``; ``*`` none known)."""
+    return {a.asname or a.name.split(".")[0] for a in node.names if a.name != "*"}
+
+
+class _Scope:
+    """What one scope binds and reads, its global/nonlocal declarations and its child scopes."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind, self.children = kind, list[_Scope]()  # kind: module, function, class, comp
+        self.stores, self.loads, self.globals = set[str](), set[str](), set[str]()
+        self.declared, self.leaks = set[str](), set[str]()  # global/nonlocal; comp walrus targets
+
+
+def _child(sc: _Scope, kind: str, nodes: list, params: Any = frozenset()) -> None:
+    child = _Scope(kind)
+    child.stores |= params
+    for node in nodes:
+        _walk(node, child)
+    (sc.leaks if sc.kind == "comp" else sc.stores).update(child.leaks)
+    sc.children.append(child)
+
+
+def _walk(node: ast.AST, sc: _Scope) -> None:
+    """Record the names `node` binds and reads into `sc`, opening child scopes as Python does."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = node.args
+        params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, [a.vararg, a.kwarg])]
+        outer = [*a.defaults, *filter(None, a.kw_defaults), *(p.annotation for p in params)]
+        if not isinstance(node, ast.Lambda):
+            sc.stores.add(node.name)
+            outer += [*node.decorator_list, node.returns]
+        for n in filter(None, outer):
+            _walk(n, sc)
+        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        _child(sc, "function", body, {p.arg for p in params})
+    elif isinstance(node, ast.ClassDef):
+        sc.stores.add(node.name)
+        for n in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            _walk(n, sc)
+        _child(sc, "class", node.body)
+    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        gens = node.generators
+        _walk(gens[0].iter, sc)  # the first iterable is evaluated outside the comprehension
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        inner = [g.target for g in gens] + [g.iter for g in gens[1:]]
+        _child(sc, "comp", inner + [c for g in gens for c in g.ifs] + parts)
+    elif isinstance(node, ast.NamedExpr):
+        (sc.leaks if sc.kind == "comp" else sc.stores).add(node.target.id)
+        _walk(node.value, sc)
+    elif isinstance(node, ast.Name):
+        (sc.loads if isinstance(node.ctx, ast.Load) else sc.stores).add(node.id)
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        sc.declared.update(node.names)
+        if isinstance(node, ast.Global):
+            sc.globals.update(node.names)
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        sc.stores |= imported(node)
+    else:
+        binders = (ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping)
+        bound = node.rest if isinstance(node, ast.MatchMapping) else getattr(node, "name", None)
+        if isinstance(node, binders) and bound:  # `except E as e`, match captures
+            sc.stores.add(bound)
+        for child in ast.iter_child_nodes(node):
+            _walk(child, sc)
+
+
+def _resolve(sc: _Scope) -> tuple[set[str], set[str]]:
+    """(names sc and its children read from outside sc, names they bind through `global`)."""
+    local = sc.stores - sc.declared
+    free, gbound = sc.loads - local, sc.stores & sc.globals
+    for child in sc.children:
+        cfree, cg = _resolve(child)
+        free |= cfree if sc.kind == "class" else cfree - local  # class names are not closures
+        gbound |= cg
+    return free, gbound
