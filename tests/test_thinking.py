@@ -196,3 +196,47 @@ def test_a_quick_draw_is_random_untried_and_never_a_listed_point():
     assert searcher.quick(1) != first  # tried: drawn again
     assert searcher.quick_draws == 3
     assert nbtune.RandomSearcher(space, seed=3).quick(5) is None  # draws nothing while thinking
+
+
+def test_a_late_model_thinks_ahead_and_draws_only_for_an_idle_worker():
+    """SearcherThread alone (no loop): once suggestions outlast the trials, taking a suggestion
+    and starting its trial sets the next one going unasked; a random config is drawn only when
+    a worker is idle and no suggestion is ready, and the model's goes to the next trial."""
+    from nbtune.contract.dispatch import THINKING
+    from nbtune.run.thinking import SearcherThread
+
+    idle = [False]
+    woken = threading.Event()
+    searcher = SlowModel({"x": nbtune.uniform(0, 1)}, seed=0, mode="max", delay=0.05)
+    searcher.reset()
+    thread = SearcherThread(searcher, woken.set, lambda: idle[0])
+
+    def take(index):
+        while (config := thread.suggest(index)) is THINKING:
+            assert woken.wait(5)
+            woken.clear()
+        thread.on_trial_start(index, config)
+        return config
+
+    def thoughts(n):
+        deadline = time.monotonic() + 5
+        while len(searcher.thought) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(searcher.thought)
+
+    try:
+        for i in range(3):  # three suggestions of 50 ms, three runs of 1 ms
+            assert modelled(take(i))
+            thread.on_trial_time(i, {}, 0.001)
+        assert thread.late()
+        assert take(3) == {"x": 0.003}  # no idle worker: the loop waited for it
+        assert thoughts(5) == 5  # trial 3's start set trial 4's suggestion going, unasked
+        assert thread.suggest(4) == {"x": 0.004} and searcher.quick_draws == 0
+        thread.on_trial_start(4, {"x": 0.004})  # ... and trial 5's
+        idle[0] = True
+        drawn = thread.suggest(5)  # a worker idles and trial 5's is not ready: drawn at once
+        assert not modelled(drawn) and searcher.quick_draws == 1
+        thread.on_trial_start(5, drawn)
+        assert thoughts(6) == 6 and thread.suggest(6) == {"x": 0.005}  # the model's, next
+    finally:
+        thread.close(raise_error=False)
