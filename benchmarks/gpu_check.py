@@ -9,6 +9,8 @@ trial that trains a small PyTorch model on CUDA:
 - no ``--gpus``: trials on CPU workers, which see no GPU;
 - ``--gpus 0.25 --searcher bayesopt --scheduler asha``: the model-based searcher, on its own
   thread in the notebook, feeding ASHA, which stops trials on the shared GPU at its rungs;
+- the same with ``--max-time 30``: a time budget, under which a model slower than the trials
+  thinks one suggestion ahead and an idle worker gets a random config meanwhile (counted);
 - ``NBTUNE_GPUS=0`` turns GPU workers off.
 
 Each trial appends what it saw (worker, ``CUDA_VISIBLE_DEVICES``, device count, start and end
@@ -31,7 +33,9 @@ from IPython.core.interactiveshell import InteractiveShell
 # (flags, trials, study name) of each run; {epochs} is the trials' full length
 RUNS = [("--gpus 1", 8, "gpus-1"), ("--gpus 0.25", 12, "gpus-quarter"), ("", 4, "no-gpus"),
         ("--gpus 0.25 --searcher bayesopt --scheduler asha --max-t {epochs}", 24,
-         "gpus-quarter-bayesopt-asha")]
+         "gpus-quarter-bayesopt-asha"),
+        ("--gpus 0.25 --searcher bayesopt --scheduler asha --max-t {epochs} --max-time 30", 2000,
+         "gpus-quarter-bayesopt-asha-timed")]
 
 
 def run_label(flags: str) -> str:
@@ -162,6 +166,7 @@ def main(out: Path, epochs: int) -> int:
             "trials_per_minute": round(len(rows) / wall * 60, 1),
             "epochs_trained": sum(r["epochs"] for r in rows),
             "searcher_observations": study.settings.get("searcher_observations") if study else None,
+            "random_while_busy": study.settings.get("searcher_quick_draws") if study else None,
             "most_at_once": most_at_once(rows),
             "seen": sorted({(r["device"], r["visible"], r["device_count"]) for r in rows}),
             "peak_mib_per_process": sorted({round(r["peak_mib"]) for r in rows}),
