@@ -237,6 +237,25 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
         s.fit(X, y)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(param_distributions={"C": [1.0]}, n_iter=5, n_jobs=-1, random_state=0),
+     "SearchCV names some of scikit-learn's parameters its own way: param_distributions= is "
+     "space=, n_iter= is n_trials=, random_state= is seed= (an int); SearchCV has no n_jobs=: "
+     "candidates run on the Dask cluster's workers, as many at once as they have threads "
+     "(cluster= picks the cluster)"),
+    (dict(space={"C": [1.0]}, scorng="accuracy"),
+     "SearchCV has no parameter 'scorng' (did you mean 'scoring'?)"),
+    (dict(), "SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), ...})"),
+], ids=["scikit-learn's names", "a typo", "no space"])
+def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, message):
+    with pytest.raises(TypeError) as caught:
+        nbtune.SearchCV(LogisticRegression(), **kwargs)
+    assert str(caught.value).startswith(message), str(caught.value)
+    # in a notebook: the message under the user's line, none of nbtune's frames
+    text = "".join(caught.value._render_traceback_())
+    assert __file__ in text and "nbtune/sklearn" not in text
+
+
 def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
     X, y = cancer
     for space, message in (([{"C": [1.0]}], "a list of grids"),

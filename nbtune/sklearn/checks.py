@@ -5,6 +5,7 @@ import difflib
 import numbers
 from typing import Any, Iterable
 
+from ..typos import did_you_mean
 from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
 
 WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
@@ -12,6 +13,38 @@ WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_st
 
 def _name(est: Any) -> str:
     return type(est).__name__
+
+
+# scikit-learn's searches' parameter names that SearchCV spells its own way, with that way
+SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space=",
+                 "n_iter": "n_trials=", "random_state": "seed= (an int)",
+                 "factor": "reduction_factor=", "max_resources": "max_t=",
+                 "min_resources": "grace_period=", "verbose": "progress="}
+# ... and those that have no place here, with why
+SKLEARN_WITHOUT = {
+    "n_jobs": "candidates run on the Dask cluster's workers, as many at once as they have "
+              "threads (cluster= picks the cluster)",
+    "pre_dispatch": "the loop keeps each worker fed itself",
+    "aggressive_elimination": "ASHA stops candidates as their scores arrive (max_time= bounds "
+                              "the search's time)"}
+
+
+def check_init_names(given: dict[str, Any], space: Any, known: Iterable[str]) -> None:
+    """SearchCV(...) named parameters it does not take (``given``), or no space: one TypeError,
+    which names scikit-learn's spellings with SearchCV's and a typo with the closest name."""
+    parts, known = [], sorted(known)
+    renamed = [f"{k}= is {SKLEARN_NAMES[k]}" for k in given if k in SKLEARN_NAMES]
+    if renamed:
+        parts.append("SearchCV names some of scikit-learn's parameters its own way: "
+                     + ", ".join(renamed))
+    parts += [f"SearchCV has no {k}=: {SKLEARN_WITHOUT[k]}" for k in given if k in SKLEARN_WITHOUT]
+    parts += [f"SearchCV has no parameter {k!r}{did_you_mean(k, known)}" for k in given
+              if k not in SKLEARN_NAMES and k not in SKLEARN_WITHOUT]
+    if space is None and not any(SKLEARN_NAMES.get(k) == "space=" for k in given):
+        parts.append("SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), "
+                     "...}) (a dict of lists, scipy.stats distributions or nbtune domains)")
+    if parts:
+        raise TypeError("; ".join(parts))
 
 
 def check_estimator(estimator: Any) -> None:

@@ -70,7 +70,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     estimator is left as you set it.
     """
 
-    def __init__(self, estimator: Any, space: Any, *, scoring: Any = None, cv: Any = 5,
+    @user_facing
+    def __init__(self, estimator: Any, space: Any = None, *, scoring: Any = None, cv: Any = 5,
                  n_trials: int | str | None = "auto", searcher: Any = "random",
                  searcher_options: dict | None = None, scheduler: Any = None,
                  resource: str = "auto", max_t: int | None = None,
@@ -80,7 +81,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  error_score: Any = np.nan, return_train_score: bool = False,
                  seed: int | None = None, max_time: float | None = None, cluster: Any = None,
                  storage: str | None = None, study: str | None = None,
-                 progress: bool | str = "auto"):
+                 progress: bool | str = "auto", **unknown: Any):
+        if unknown or space is None:  # scikit-learn's names (n_iter=, ...) and typos, named
+            checks.check_init_names(unknown, space, self._get_param_names())
         self.estimator, self.space, self.scoring, self.cv = estimator, space, scoring, cv
         self.n_trials, self.searcher, self.scheduler = n_trials, searcher, scheduler
         self.searcher_options = searcher_options
