@@ -131,6 +131,34 @@ def test_reports_the_scheduler_cannot_judge_are_named_once(client, resource, nam
     assert [t.state for t in study.trials] == [T.COMPLETED] * 4  # nothing was judged
 
 
+def wrong_key_reporter(config):
+    for epoch in range(1, 4):
+        nbtune.report(epoch=epoch, acc=config["q"] * epoch)  # the metric is 'accuracy'
+
+
+def silent_trainer(config):
+    return {"accuracy": config["q"]}  # never reports while it runs
+
+
+@pytest.mark.parametrize("train, named, states", [
+    (wrong_key_reporter, "trial 0 reported 'epoch' without 'accuracy' (it reported epoch, acc): "
+     "the asha scheduler judges each rung by 'accuracy', so it stopped the trial at its first; "
+     "report both at once, report(epoch=N, accuracy=...)", T.STOPPED),
+    (silent_trainer, "trial 0 ended without calling report(...): the asha scheduler judges the "
+     "reports a trial makes while it runs, so it stopped none; call report(epoch=N, "
+     "accuracy=...)", T.COMPLETED),
+], ids=["the metric under another name", "no report at all"])
+def test_a_metric_the_scheduler_never_sees_is_named_once(client, train, named, states):
+    with pytest.warns(UserWarning) as caught:
+        study = nbtune.tune(train, {"q": nbtune.uniform(0.1, 0.9)}, metric="accuracy",
+                            mode="max", scheduler="asha", max_t=3, n_trials=4, seed=0,
+                            concurrency=1, cluster=client, storage=None, progress=False)
+    notes = [str(w.message) for w in caught if "scheduler judges" in str(w.message)]
+    assert len(notes) == 1 and notes[0].startswith(named), notes
+    assert {w.filename for w in caught if "scheduler judges" in str(w.message)} == {__file__}
+    assert {t.state for t in study.trials} == {states}
+
+
 def test_a_background_studys_note_points_at_the_line_that_started_it(client):
     # the note is given on the study's own thread, where no frame of the caller's is left
     with pytest.warns(UserWarning, match="judges trials") as caught:

@@ -31,19 +31,32 @@ def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | Non
     return float(value), None
 
 
-def unjudged_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
-    """Why ``scheduler``, which judges reports at whole levels of ``resource``, could judge none of
-    this finished trial's reports (the key missing, or never a whole number); None otherwise."""
-    if scheduler.decision_points() == () or not trial.reports:
+def unjudged_note(trial: T.Trial, resource: str, scheduler: Any, metric: str) -> str | None:
+    """Why ``scheduler``, which judges reports at whole levels of ``resource`` by ``metric``,
+    could judge none of this finished trial's reports (no report at all, the resource missing or
+    never a whole number, or the metric missing from every report at a level); None otherwise."""
+    if scheduler.decision_points() == ():
         return None
+    name = scheduler.name
+    if not trial.reports:
+        if trial.state != T.COMPLETED:
+            return None
+        return (f"trial {trial.id} ended without calling report(...): the {name} scheduler "
+                f"judges the reports a trial makes while it runs, so it stopped none; call "
+                f"report({resource}=N, {metric}=...) as the trial goes ({resource} counting up)")
     levels = [r.get(resource) for r in trial.reports]
-    if any(as_int(level) is not None for level in levels):
+    seen = ", ".join(dict.fromkeys(k for r in trial.reports for k in r))
+    if not any(as_int(level) is not None for level in levels):
+        what = (f"with {resource!r} never a whole number ({levels[-1]!r})" if any(
+            level is not None for level in levels) else f"never with {resource!r} (it "
+            f"reported {seen})")
+        return (f"trial {trial.id} reported {len(trial.reports)} times, {what}: the {name} "
+                f"scheduler judges trials at whole {resource} levels, so it stopped none; call "
+                f"report({resource}=N, ...) with N counting up, or name the key that counts "
+                "progress with resource=KEY (%%tune --resource KEY)")
+    if any(metric in r for r in trial.reports if as_int(r.get(resource)) is not None):
         return None
-    seen = [k for k in dict.fromkeys(k for r in trial.reports for k in r)]
-    what = (f"with {resource!r} never a whole number ({levels[-1]!r})" if any(
-        level is not None for level in levels) else f"never with {resource!r} (it reported "
-        f"{', '.join(seen)})")
-    return (f"trial {trial.id} reported {len(trial.reports)} times, {what}: the {scheduler.name} "
-            f"scheduler judges trials at whole {resource} levels, so it stopped none; call "
-            f"report({resource}=N, ...) with N counting up, or name the key that counts progress "
-            "with resource=KEY (%%tune --resource KEY)")
+    return (f"trial {trial.id} reported {resource!r} without {metric!r} (it reported {seen}): "
+            f"the {name} scheduler judges each rung by {metric!r}, so it stopped the trial at "
+            f"its first; report both at once, report({resource}=N, {metric}=...), or name the "
+            f"key reported as the metric (metric=KEY, %%tune --metric KEY)")

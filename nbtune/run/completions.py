@@ -161,7 +161,8 @@ class Completions:
         timed(self.searcher, trial)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
-        note = None if self.noted else unjudged_note(trial, self.settings.resource, self.scheduler)
+        note = None if self.noted else unjudged_note(
+            trial, self.settings.resource, self.scheduler, self.settings.metric)
         if note is not None:  # once a study: early stopping silently off is a mistake to name
             self.noted = True
             warn(note)
