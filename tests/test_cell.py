@@ -143,6 +143,11 @@ def test_integer_arguments_stay_integers():
 
 @pytest.mark.parametrize("source, expected", [
     ("lr = uniform(0, 1)\n\nx = = 2\n", "line 3: invalid Python"),
+    ("lr = uniform(0, 1)\nacc = lr * 2\nreturn acc\n",  # a function's habit, caught up front
+     "line 3: 'return' outside a function: a %%tune cell's body runs as a cell, not as a "
+     "function; give the metric by its name instead"),
+    ("lr = uniform(0, 1)\nfor i in range(3):\n    yield i\n", "line 3: invalid Python: "
+     "'yield' outside function"),
     ("lr = uniform(0, 1)\n%time x = 1\n", "line 2: IPython magics"),
     ("lr = uniform(0, 1)\nx = 1\n!ls -l\n", "line 3: IPython magics"),
     ("lr = uniform(0, 1)\nfiles = !ls\n", "line 2: IPython magics"),

@@ -73,7 +73,9 @@ def _parse(source: str) -> tuple[list[str], ast.Module]:
     lines = _LINE.findall(source)
     code = [_ending(lines[0]), *lines[1:]] if lines and _HEADER.match(lines[0]) else lines
     try:
-        return lines, ast.parse("".join(code))
+        tree = ast.parse("".join(code))
+        compile(tree, "<cell>", "exec")  # what parsing lets by: 'return' outside a function
+        return lines, tree
     except SyntaxError as e:
         n = e.lineno or 0
         bad = code[n - 1] if 0 < n <= len(code) else ""
@@ -81,6 +83,11 @@ def _parse(source: str) -> tuple[list[str], ast.Module]:
             raise CellError(f"line {n}: IPython magics (%...) and shell escapes (!...) are not "
                             f"supported inside a %%tune cell; run `{bad.strip()}` in a cell of "
                             "its own") from None
+        if e.msg == "'return' outside function":
+            raise CellError(f"line {n}: 'return' outside a function: a %%tune cell's body "
+                            "runs as a cell, not as a function; give the metric by its name "
+                            "instead: assign it (`accuracy = ...` for --metric accuracy) or "
+                            "call report(accuracy=...)") from None
         raise CellError(f"line {n}: invalid Python: {e.msg}") from None
     except ValueError as e:  # e.g. null bytes
         raise CellError(f"invalid Python: {e}") from None
