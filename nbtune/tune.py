@@ -15,6 +15,7 @@ from .run.failure import StudyFailed
 from .run.held import restart_delay
 from .run.loop import Loop
 from .contract.budget import Budget
+from .directions import mode_note
 from .run.settings import LoopSettings
 from .run.task import PickledOnce, scatter_data
 from .run.workers import connect
@@ -199,6 +200,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         retries, searcher, scheduler, resource = (chosen[k] for k in ("retries", "searcher",
                                                                       "scheduler", "resource"))
         _check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
+        if "mode" not in given and not (row is not None and resume) and mode_note(metric):
+            warn(mode_note(metric))  # an accuracy minimised: the mode left out, most likely
         auto = isinstance(n_trials, str) and n_trials == "auto"
         if resources is not None:
             resources = {str(k): float(v) for k, v in dict(resources).items()}

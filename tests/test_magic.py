@@ -373,3 +373,23 @@ def test_many_globals_just_under_the_threshold_go_to_the_cluster_once(shell, rec
     assert not [w for w in recwarn if "large graph" in str(w.message)]
     for i in range(14):
         shell.user_ns.pop(f"part{i}")
+
+
+def test_a_score_minimised_by_the_default_mode_is_named_once(shell):
+    import warnings
+
+    cell = "x = uniform(0, 1)\naccuracy = x\n"
+    with pytest.warns(UserWarning, match=r"minimising 'accuracy': mode='min' is the default; "
+                                         r"give mode='max' \(%%tune --mode max\)") as warned:
+        assert run(shell, "-n 2 --metric accuracy --storage none", cell).success
+    assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said, or chosen on purpose: no word
+        assert run(shell, "-n 2 --metric accuracy --mode max --storage none", cell).success
+        assert run(shell, "-n 2 --metric loss --storage none", "x = uniform(0, 1)\nloss = x\n"
+                   ).success
+        shell.run_line_magic("config", "Tune.mode = 'min'")
+        try:
+            assert run(shell, "-n 2 --metric accuracy --storage none", cell).success
+        finally:
+            shell.config["Tune"].pop("mode")

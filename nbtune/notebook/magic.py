@@ -170,7 +170,7 @@ class Tune(Magics):
                 raise UsageError(conflict_line(exc)) from None
             metric, mode, n_trials = chosen["metric"], chosen["mode"], args.trials or "auto"
         else:
-            metric, mode = args.metric or self.metric, args.mode or self.mode
+            metric, mode = args.metric or self.metric, args.mode or self._configured("mode")
             n_trials = args.trials or self.trials or "auto"
         unset = _unset_metric(parsed, metric)
         if unset is not None:
@@ -193,6 +193,12 @@ class Tune(Magics):
                       show_output=args.show_output,
                       restart_held=self.restart_held, **scheduler_options(args))
         return lambda: self._run(fn, parsed, kwargs, args, cell, filename)
+
+    def _configured(self, name: str) -> Any:
+        """The value ``%config Tune.<name>`` set, or None where it was left at its default (so
+        that tune() knows the user chose nothing)."""
+        section = self.config.get("Tune") if "Tune" in self.config else None
+        return getattr(self, name) if section is not None and name in section else None
 
     def _stored_study(self, args, path: str | None) -> dict[str, Any] | None:
         """The stored row of the study --study names (None: a new one); the re-run of a study
