@@ -3,7 +3,9 @@
 A study stores its metric and mode (columns of the studies table) and its settings (JSON): trial and
 time budgets, target, max_resource, seed, searcher with its options, scheduler with its options,
 resource, retries, the study it was warm-started from.
-Resuming takes every one of them from the stored study; one given again must agree with it.
+Resuming takes every one of them from the stored study; one given again must agree with it,
+except the budgets (:data:`BUDGETS`): a study resumed with ``n_trials=60`` runs on to 60 trials
+in all, and keeps the new budget for its next resume.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto"
                             "max_time": None, "target": None, "max_resource": None,
                             "retries": 1, "searcher": "random", "scheduler": None,
                             "resource": "epoch", "warm_start": None}
+# settings a resume may change: how long the study runs, not what it searches
+BUDGETS = ("n_trials", "max_time")
 NOT_STORED = object()  # a stored study that ran without this setting (or one older than it)
 
 
@@ -68,6 +72,9 @@ def resumed_settings(name: str, row: Mapping[str, Any], given: Mapping[str, Any]
     out: dict[str, Any] = {}
     for key, default in DEFAULTS.items():
         was = stored[key]
+        if key in BUDGETS and key in given:
+            out[key] = given[key]  # run it longer (or shorter) than it was first asked to
+            continue
         if key in given and was is not NOT_STORED and not _same(key, was, given[key]):
             raise SettingsConflict(name, key, was, given[key])
         if key in given and not isinstance(given[key], str) and (
