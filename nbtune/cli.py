@@ -16,6 +16,7 @@ from typing import Sequence
 
 from .storage import Storage, StorageError
 from .study import Study, StudyNotFound, load_study
+from .summary import studies_frame
 
 DEFAULT_PATH = "nbtune.db"
 
@@ -67,32 +68,16 @@ def _load(name: str, path: str) -> Study:
         raise _Failed(f"{exc}; `nbtune studies {path}` lists them") from None
 
 
-def _when(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
-
-
 def list_studies_table(path: str) -> str:
     """The table `nbtune studies` prints: name, metric, trials per state, best, last change."""
-    import pandas as pd
-
     db = _storage(path)
     try:
-        rows = []
-        for name in db.study_names():
-            row = db.study_row(name)
-            study = Study(name, None, row["metric"], row["mode"],  # type: ignore[arg-type]
-                          trials=db.load_trials(name))
-            best = study.best
-            rows.append({"study": name, "metric": f"{row['metric']} ({row['mode']})",
-                         "trials": ", ".join(f"{n} {s}" for s, n in study.counts().items())
-                         or "none",
-                         "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
-                         "last change": _when(row["updated"]), "status": row["status"]})
+        frame = studies_frame(db)
     finally:
         db.close()
-    if not rows:
+    if frame.empty:
         return f"no studies in {path!r}"
-    return pd.DataFrame(rows).to_string(index=False)
+    return frame.to_string(index=False)
 
 
 def _export(study: Study, csv: str | None, json: str | None) -> str | None:

@@ -257,3 +257,30 @@ def searcher_text(study: Any) -> str:
     if settings.get("warm_start"):
         text += f", warm-started from {settings['warm_start']!r}"
     return text
+
+
+def studies_frame(db: Any) -> Any:
+    """A storage file's studies as a pandas DataFrame, one row each: name, metric and mode,
+    trials per state, best value, last change and status (``%tune_studies``, ``nbtune
+    studies``)."""
+    import time
+
+    import pandas as pd
+
+    from .study import Study
+
+    rows = []
+    for name in db.study_names():
+        row = db.study_row(name)
+        study = Study(name, None, row["metric"], row["mode"], trials=db.load_trials(name))
+        best = study.best
+        rows.append({"study": name, "metric": f"{row['metric']} ({row['mode']})",
+                     "trials": ", ".join(f"{n} {s}" for s, n in study.counts().items())
+                     or "none",
+                     "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
+                     "last change": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                  time.localtime(row["updated"])),
+                     "status": row["status"]})
+    return pd.DataFrame(rows, columns=["study", "metric", "trials", "best", "last change",
+                                       "status"])
+

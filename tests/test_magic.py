@@ -212,10 +212,11 @@ def test_config_defaults_and_listing_magics(shell, db, capsys):
     capsys.readouterr()
     shell.run_line_magic("config", "Tune")
     assert "Tune.storage" in capsys.readouterr().out
-    shell.run_line_magic("tune_studies", "")
-    assert "listed" in capsys.readouterr().out
-    frame = shell.run_line_magic("tune_show", "listed")
-    assert len(frame) == 3
+    listed = shell.run_line_magic("tune_studies", "")  # a table, shown as HTML in a notebook
+    row = listed.set_index("study").loc["listed"]
+    assert (row["metric"], row["trials"], row["status"]) == ("v (min)", "3 completed", "finished: n_trials")
+    shown = shell.run_line_magic("tune_show", "listed")  # the study's summary, not a repr
+    assert dict(shown.facts())["trials"] == "3: 3 completed" and "<h4>" in shown._repr_html_()
     res = shell.run_cell("%tune_show nosuch")
     assert not res.success and "no study named 'nosuch'" in capsys.readouterr().err
 

@@ -18,8 +18,9 @@ from ..run.failure import StudyFailed
 from ..run.cluster import get_client, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
-from ..storage import StorageError
+from ..storage import Storage, StorageError
 from ..study import Study, StudyNotFound, list_studies, load_study
+from ..summary import studies_frame
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
@@ -343,23 +344,28 @@ class Tune(Magics):
 
     # -- studies in the storage --------------------------------------------------------------
     @line_magic
-    def tune_studies(self, line: str = "") -> None:
-        """List the studies in the storage file (``%tune_studies [PATH]``)."""
+    def tune_studies(self, line: str = "") -> Any:
+        """The studies in the storage file (``%tune_studies [PATH]``), one row each: metric,
+        trials per state, best value, last change, status (a pandas DataFrame)."""
         path = line.strip() or self.storage
         try:
             names = list_studies(path)
-            studies = [load_study(name, storage=path) for name in names]
         except StorageError as exc:
             raise UsageError(f"%tune_studies: {exc}") from None
         if not names:
             print(f"nbtune: no studies in {path!r}")
-            return
-        for study in studies:
-            print(repr(study))
+            return None
+        db = Storage(path, readonly=True)
+        try:
+            return studies_frame(db)
+        finally:
+            db.close()
 
     @line_magic
     def tune_show(self, line: str = "") -> Any:
-        """Summary of one study (``%tune_show NAME [PATH]``): its best trial and a table."""
+        """The summary of one study (``%tune_show NAME [PATH]``): as ``study.summary()`` shows
+        it, facts, the top trials and the learning curves; ``load_study(NAME).to_dataframe()``
+        has every trial."""
         words = line.split()
         if not words:
             raise UsageError("%tune_show: give a study name (see %tune_studies)")
@@ -368,11 +374,7 @@ class Tune(Magics):
             study = load_study(words[0], storage=path)
         except (StudyNotFound, FileNotFoundError, StorageError) as exc:
             raise UsageError(f"%tune_show: {exc}") from None
-        print(repr(study))
-        frame = study.to_dataframe()
-        if study.metric in frame:
-            frame = frame.sort_values(study.metric, ascending=study.mode == "min")
-        return frame
+        return study.summary()
 
 
 def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
