@@ -4,6 +4,7 @@ The magic decides nothing about the search: everything it does goes through :fun
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Callable
 
@@ -114,17 +115,19 @@ class Tune(Magics):
         super()._load_config(cfg, section_names=section_names, traits=traits)
 
     def update_config(self, config) -> None:
-        """``%config Tune.NAME = value``; a NAME Tune lacks is one line naming the closest one
-        (``%config`` shows it) and sets nothing."""
+        """``%config Tune.NAME = value``; a NAME Tune lacks is one line on stderr naming the
+        closest one, and sets nothing (raised, IPython's %config would log it under an
+        ``ERROR:root:`` prefix)."""
         known = self.trait_names(config=True)
         for name in (config.get("Tune") or {}) if "Tune" in config else ():
             if name not in known:
                 kept = self.shell.config if self.shell is not None else {}
                 if "Tune" in kept:  # the shell keeps what %config set for later instances
                     kept["Tune"].pop(name, None)
-                raise UsageError(f"%config: Tune has no option {name!r}"
-                                 f"{did_you_mean(name, known)}; its options are "
-                                 f"{', '.join(sorted(known))}")
+                print(f"UsageError: %config: Tune has no option {name!r}"
+                      f"{did_you_mean(name, known)}; its options are "
+                      f"{', '.join(sorted(known))}", file=sys.stderr)
+                return
         super().update_config(config)
 
     def __init__(self, shell=None, **kwargs: Any) -> None:
