@@ -355,6 +355,29 @@ def test_scheduler_flags_become_scheduler_options():
     assert scheduler_options(parse_line("")) == {}
 
 
+def test_every_global_that_cannot_be_sent_or_is_undefined_is_named_at_once(shell, db, capsys,
+                                                                            tmp_path):
+    shell.run_cell(f"import threading\nlock = threading.Lock()\n"
+                   f"log = open({str(tmp_path / 'log.txt')!r}, 'w')")
+    try:
+        capsys.readouterr()
+        res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nwith lock:\n    log.write('x')\nv = x")
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert not res.success and len(err) == 1, err
+        assert err[0].startswith("UsageError: %%tune: the globals 'lock' (lock) and 'log' "
+                                 "(TextIOWrapper) cannot be sent to the Dask workers ("), err
+        assert err[0].endswith("); create them inside the cell instead"), err
+        res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nv = x + aa + bb")
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert err == ["UsageError: %%tune: the cell uses 'aa' and 'bb', which are not defined "
+                       "in the notebook: run the cell that defines them first"], err
+        assert nbtune.list_studies(db) == []
+    finally:
+        shell.run_cell("log.close()")
+        for name in ("lock", "log"):
+            shell.user_ns.pop(name, None)
+
+
 def test_a_large_global_that_cannot_be_sent_is_named(shell, db, capsys):
     shell.run_cell("import threading\nholder = {'lock': threading.Lock(), 'rows': list(range(10**5))}")
     res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nv = x + len(holder['rows'])")

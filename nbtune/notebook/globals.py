@@ -23,12 +23,16 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
 
     small: dict[str, Any] = {}
     large: dict[str, Any] = {}
+    missing = [n for n in names if n not in ns and not hasattr(builtins, n)]
+    if missing:
+        which = (f"{missing[0]!r}, which is" if len(missing) == 1 else
+                 f"{_listed(missing)}, which are")
+        raise UsageError(f"%%tune: the cell uses {which} not defined in the notebook: run the "
+                         f"cell that defines {'it' if len(missing) == 1 else 'them'} first")
+    unsendable: list[tuple[str, Any, Exception]] = []
     for name in names:
         if name not in ns:
-            if hasattr(builtins, name):
-                continue
-            raise UsageError(f"%%tune: the cell uses {name!r}, which is not defined in the "
-                             "notebook: run the cell that defines it first")
+            continue  # a builtin
         value = ns[name]
         if isinstance(value, types.ModuleType):
             small[name] = value  # modules travel by name and are imported on the worker
@@ -39,10 +43,16 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
         try:
             cloudpickle.dumps(value)
         except Exception as exc:
-            raise UsageError(f"%%tune: the global {name!r} ({type(value).__name__}) cannot be "
-                             f"sent to the Dask workers ({exc}); create it inside the cell "
-                             "instead") from None
+            unsendable.append((name, value, exc))
+            continue
         small[name] = value
+    if unsendable:  # every one named at once: the next run should not find another
+        shown = [f"{name!r} ({type(value).__name__})" for name, value, _ in unsendable]
+        why = "; ".join(str(exc) for _, _, exc in unsendable)
+        one = len(unsendable) == 1
+        raise UsageError(f"%%tune: the global{'' if one else 's'} {_listed(shown, quoted=False)} "
+                         f"cannot be sent to the Dask workers ({why}); create "
+                         f"{'it' if one else 'them'} inside the cell instead")
     sizes = {name: sizeof(value) for name, value in small.items() if not isinstance(value, _CODE)}
     total = sum(sizes.values())
     for name in sorted(sizes, key=sizes.get, reverse=True):  # many values just under it
@@ -51,3 +61,10 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
         large[name] = small.pop(name)
         total -= sizes[name]
     return small, large
+
+
+def _listed(items: list[str], quoted: bool = True) -> str:
+    """'a', 'b' and 'c' (``quoted``: each as its repr)."""
+    shown = [repr(x) for x in items] if quoted else list(items)
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
