@@ -8,6 +8,7 @@ terminal. The ``*_html`` functions are shared with the live panel, so both show 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 from typing import Any, Iterable
 
@@ -102,15 +103,49 @@ def wrote_output(study: Any) -> list[T.Trial]:
 
 
 def errors_html(study: Any, failed: list[T.Trial] | None = None) -> str:
-    """The last failed trials (``failed``: where the caller keeps them), each one line that
-    opens to its traceback."""
+    """The failed trials (``failed``: where the caller keeps them) grouped by their error's last
+    line, since one mistake fails many trials alike: one line per kind of failure naming its
+    trials and the error, which opens to the latest such trial's config and traceback. The
+    kinds that failed last are shown, the latest at the bottom."""
+    e = html.escape
     if failed is None:
         failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
-    items = [f"<details><summary>trial {t.id} failed: {html.escape(one_line(t.error))}"
-             f"</summary><pre>{html.escape(t.error)}</pre></details>"
-             for t in failed[-SHOWN_ERRORS:]]
-    more = len(failed) - SHOWN_ERRORS
-    return "".join(items) + (f"<div>{more} more failed trials</div>" if more > 0 else "")
+    kinds: dict[str, list[T.Trial]] = {}
+    for t in failed:
+        kinds.setdefault(_error_line(t.error), []).append(t)
+    ordered = sorted(kinds.items(), key=lambda kind: kind[1][-1].id)
+    items = []
+    for line, trials in ordered[-SHOWN_ERRORS:]:
+        last = trials[-1]
+        who = (f"trial {last.id} failed" if len(trials) == 1 else
+               f"{len(trials)} trials failed ({_id_ranges([t.id for t in trials])})")
+        items.append(f"<details><summary>{who}: {e(line)}</summary><pre>trial {last.id}: "
+                     f"{e(_config_text(last.config))}\n\n{e(last.error or '')}</pre></details>")
+    hidden = ordered[:-SHOWN_ERRORS] if len(ordered) > SHOWN_ERRORS else []
+    if hidden:
+        n = sum(len(trials) for _, trials in hidden)
+        items.append(f"<div>{len(hidden)} more kind{'s' if len(hidden) != 1 else ''} of "
+                     f"failure ({n} trial{'s' if n != 1 else ''})</div>")
+    return "".join(items)
+
+
+@functools.lru_cache(maxsize=4096)
+def _error_line(error: str) -> str:
+    """An error's last line (:func:`one_line`), remembered: the live panel asks again at each
+    redraw for every failed trial."""
+    return one_line(error)
+
+
+def _id_ranges(ids: list[int], most: int = 6) -> str:
+    """"0-4, 7, 9" for trial ids (sorted), the first ``most`` runs of them, then "…"."""
+    runs: list[list[int]] = []
+    for i in sorted(ids):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    shown = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:most]]
+    return ", ".join(shown) + (", …" if len(runs) > most else "")
 
 
 def outputs_html(study: Any, wrote: list[T.Trial] | None = None) -> str:

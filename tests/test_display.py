@@ -189,3 +189,24 @@ def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
     study = shell.user_ns["study"]
     out = capsys.readouterr().out
     assert f": 3 completed in {duration_text(study.elapsed)} (n_trials)" in out, out
+
+
+def test_failed_trials_are_grouped_by_their_error_with_the_latest_config():
+    from nbtune.summary import errors_html
+
+    study = nbtune.Study("fails", nbtune.Space({"h": nbtune.randint(0, 9)}), "acc", "max",
+                         trials=[])
+    for i in range(9):  # one mistake fails trials 0-4 and 7; trial 5 and 8 fail otherwise
+        error = ("ValueError: hidden_layer_sizes must be > 0, got [0]." if i in (0, 1, 2, 3, 4, 7)
+                 else f"RuntimeError: diverged at step {i}")
+        t = T.Trial(id=i, config={"h": i}, state=T.FAILED if i != 6 else T.COMPLETED,
+                    error=f"Traceback (most recent call last):\n  line 3\n{error}"
+                    if i != 6 else None)
+        study.trials.append(t)
+    shown = errors_html(study)
+    summaries = re.findall(r"<summary>(.*?)</summary>", shown)
+    assert summaries == [
+        "trial 5 failed: RuntimeError: diverged at step 5",
+        "6 trials failed (0-4, 7): ValueError: hidden_layer_sizes must be &gt; 0, got [0].",
+        "trial 8 failed: RuntimeError: diverged at step 8"]
+    assert "<pre>trial 7: h=7\n\nTraceback (most recent call last)" in shown  # the latest one

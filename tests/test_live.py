@@ -143,7 +143,7 @@ def test_a_running_panel_draws_from_the_changed_trials_what_all_of_them_say():
     assert live_label[0] == exact_label[0] == "55/60 trials"  # the same done, and the same pace
     assert live_label[-2:] == exact_label[-3:-1] and "median trial" in live_label[-1]
     assert "unfinished" not in live[3] and "then running" in live[3]  # running trials rank too
-    assert "trial 52 failed" in live[4] and "8 more failed trials" in live[4]
+    assert "trial 52 failed" in live[4] and "8 more kinds of failure (8 trials)" in live[4]
 
 
 def test_the_starting_line_goes_where_the_view_goes():
