@@ -57,7 +57,12 @@ class Range(Domain):
         return np.clip(((np.log(v) if self.log else v) - self._a) / (self._b - self._a), 0.0, 1.0)
 
     def default(self) -> Any:
-        return self._finish((self._fwd(self.lo) + self._fwd(self.hi)) / 2)
+        """The middle of the range on its scale; a float's last digits of rounding noise
+        (``0.0010000000000000002``, the middle of 1e-4 and 1e-2 on a log scale) dropped."""
+        value = self._finish((self._fwd(self.lo) + self._fwd(self.hi)) / 2)
+        if isinstance(value, float):
+            value = min(max(float(f"{value:.12g}"), self.lo), self.hi)
+        return value
 
     def validate(self, value: Any) -> None:
         if self.integer and not _is_int(value):
