@@ -386,6 +386,8 @@ def test_snap_units_is_from_unit_then_to_unit_for_whole_arrays(domain):
 
 
 def test_a_log_ranges_default_is_its_middle_without_rounding_noise():
-    assert nbtune.loguniform(1e-4, 1e-2).default() == 0.001  # not 0.0010000000000000002
-    assert nbtune.loguniform(1e-6, 1e-1).default() == pytest.approx(10 ** -3.5, rel=1e-11)
-    assert nbtune.randint(1, 9).default() == 5 and nbtune.uniform(0.5, 0.99).default() == 0.745
+    from nbtune.space import loguniform, randint, uniform
+
+    assert loguniform(1e-4, 1e-2).default() == 0.001  # not 0.0010000000000000002
+    assert loguniform(1e-6, 1e-1).default() == pytest.approx(10 ** -3.5, rel=1e-11)
+    assert randint(1, 9).default() == 5 and uniform(0.5, 0.99).default() == 0.745
