@@ -9,11 +9,12 @@ import pytest
 import scipy.sparse
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      cross_val_score)
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
@@ -25,6 +26,10 @@ from waiting import busy_threads, wait_for
 def cancer():
     X, y = load_breast_cancer(return_X_y=True)
     return StandardScaler().fit_transform(X[::2]), y[::2]  # 285 rows
+
+
+# scikit-learn >= 1.9's searches give fit's sample_weight to the scorers that take it
+SCORERS_WEIGHTED = hasattr(BaseSearchCV, "_check_scorers_accept_sample_weight")
 
 
 def search(estimator, space, client, **kwargs):
@@ -146,9 +151,27 @@ def test_fit_params_are_indexed_per_fold_and_routed_to_the_estimator(client, can
     for i, (train, test) in enumerate(cv.split(X, y)):
         est = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train],
                                                            sample_weight=weights[train])
-        assert s.cv_results_[f"split{i}_test_score"][0] == est.score(X[test], y[test])
+        scored = {"sample_weight": weights[test]} if SCORERS_WEIGHTED else {}
+        assert s.cv_results_[f"split{i}_test_score"][0] == est.score(X[test], y[test], **scored)
     unweighted = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train])
     assert unweighted.score(X[test], y[test]) != est.score(X[test], y[test])  # weights matter
+
+
+@pytest.mark.parametrize("scoring", [None, {"acc": "accuracy", "f1": "f1_macro"}])
+def test_sample_weight_reaches_the_scorer_as_in_the_installed_gridsearchcv(client, scoring):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    w = np.where(y == 0, 5.0, 1.0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    kwargs = dict(scoring=scoring, refit="acc" if scoring else True, return_train_score=True)
+    ours = search(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, client,
+                  searcher="grid", cv=cv, **kwargs).fit(X, y, sample_weight=w)
+    theirs = GridSearchCV(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, cv=cv,
+                          **kwargs).fit(X, y, sample_weight=w)
+    for name in theirs.cv_results_:
+        if name.startswith(("mean_t", "split")) and "time" not in name:
+            np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name],
+                                       rtol=0, atol=1e-12, err_msg=name)
 
 
 def test_groups_reach_the_splitter(client):

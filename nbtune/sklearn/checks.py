@@ -5,6 +5,7 @@ import difflib
 import numbers
 from typing import Any, Iterable
 
+from ..caller import warn
 from ..typos import did_you_mean
 from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
 
@@ -149,3 +150,25 @@ def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int
         raise ValueError(f"give max_t=N for resource {resource!r}: the estimator's {resource}="
                          f"{value!r} is not a positive integer")
     return int(value)
+
+
+def weighted_scorers(scorers: dict[str, Any], fit_params: dict[str, Any]) -> frozenset:
+    """The scorers that get ``fit``'s ``sample_weight``, as the installed scikit-learn's searches
+    decide it: from 1.9 on, those whose signature takes it (a warning names those that do not);
+    before, none."""
+    from inspect import signature
+
+    from sklearn.model_selection._search import BaseSearchCV
+
+    if fit_params.get("sample_weight") is None \
+            or not hasattr(BaseSearchCV, "_check_scorers_accept_sample_weight"):
+        return frozenset()
+    taking = set()
+    for name, scorer in scorers.items():
+        accept = getattr(scorer, "_accept_sample_weight", None)
+        if accept() if accept is not None else "sample_weight" in signature(scorer).parameters:
+            taking.add(name)
+        else:
+            warn(f"the scoring {scorer} does not take sample_weight: its scores are unweighted, "
+                 f"while the estimator's fit is weighted")
+    return frozenset(taking)

@@ -53,6 +53,7 @@ class Plan:
     error_score: Any = np.nan
     return_train_score: bool = False
     resource: Resource | None = None
+    weighted: frozenset = frozenset()  # the scorers that take fit's sample_weight
 
 
 def index_params(params: dict[str, Any], n_samples: int, indices: np.ndarray) -> dict[str, Any]:
@@ -145,7 +146,7 @@ class FoldTrial:
         scores)."""
         train, test = splits[i]
         self._train(fold, base, X, y, train, fit_params, level)
-        return fold, self._split_scores(i, fold, X, y, train, test)
+        return fold, self._split_scores(i, fold, X, y, train, test, fit_params)
 
     # -- training --------------------------------------------------------------------------
     def _train(self, fold: Fold, base: Any, X: Any, y: Any, train: np.ndarray,
@@ -223,11 +224,15 @@ class FoldTrial:
         return None
 
     # -- scoring ---------------------------------------------------------------------------
-    def _score(self, est: Any, X: Any, y: Any) -> dict[str, float]:
+    def _score(self, est: Any, X: Any, y: Any, weights: Any = None) -> dict[str, float]:
+        """Every scorer's score; ``weights`` (the split's sample_weight) go to those that take
+        them."""
         out = {}
         for name, scorer in self.plan.scorers.items():
+            extra = {"sample_weight": weights} \
+                if weights is not None and name in self.plan.weighted else {}
             try:
-                value = scorer(est, X) if y is None else scorer(est, X, y)
+                value = scorer(est, X, **extra) if y is None else scorer(est, X, y, **extra)
             except Exception:
                 if self.plan.error_score == "raise":
                     raise
@@ -239,18 +244,24 @@ class FoldTrial:
         return out
 
     def _split_scores(self, i: int, fold: Fold, X: Any, y: Any, train: np.ndarray,
-                      test: np.ndarray) -> dict[str, Any]:
+                      test: np.ndarray, fit_params: dict[str, Any]) -> dict[str, Any]:
         """Split ``i``'s scores and times, under the keys of ``cv_results_``."""
         from sklearn.utils.metaestimators import _safe_split
+        from sklearn.utils.validation import _num_samples
 
         plan, out = self.plan, {}
+        weights = fit_params.get("sample_weight") if plan.weighted else None
         started = time.time()
         if fold.error is None:
             X_test, y_test = _safe_split(fold.estimator, X, y, test, train)
-            test_scores = self._score(fold.estimator, X_test, y_test)
+            test_weights = None if weights is None else \
+                index_params({"w": weights}, _num_samples(X), test)["w"]
+            test_scores = self._score(fold.estimator, X_test, y_test, test_weights)
             if plan.return_train_score:
                 X_train, y_train = _safe_split(fold.estimator, X, y, train)
-                train_scores = self._score(fold.estimator, X_train, y_train)
+                train_weights = None if weights is None else \
+                    index_params({"w": weights}, _num_samples(X), train)["w"]
+                train_scores = self._score(fold.estimator, X_train, y_train, train_weights)
         else:
             test_scores = train_scores = {n: float(plan.error_score) for n in plan.scorers}
         out[f"split{i}_score_time"] = time.time() - started

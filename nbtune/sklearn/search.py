@@ -197,7 +197,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  "'hyperband'): without rungs every candidate is scored on every fold")
         n_trials, points = candidates(self.n_trials, self.searcher, converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
-                    self.error_score, self.return_train_score, resource)
+                    self.error_score, self.return_train_score, resource,
+                    checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
         study = nbtune.tune(fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
