@@ -235,6 +235,21 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
      r"resource 'ridge__max_iter' needs warm starts, and Pipeline has no "
      r"'ridge__warm_start' parameter"),
     (LogisticRegression(), dict(cv=1), r"cv=1 is too few folds: cross-validation needs cv >= 2"),
+    (LogisticRegression(), dict(error_score="oops"), r"^error_score must be a number \(the "
+     r"score of a failed fit; NaN by default\) or 'raise' \(stop at the first failed fit\), "
+     r"got error_score='oops'$"),
+    (LogisticRegression(), dict(scheduler="asha", resource="n_samples", max_t="10"),
+     r"^max_t must be a positive integer or None \(the resource's own\), got max_t='10'$"),
+    (LogisticRegression(), dict(grace_period=0.5),
+     r"^grace_period must be a positive integer or None \(max_t / reduction_factor\*\*3\), "
+     r"got grace_period=0.5$"),
+    (LogisticRegression(), dict(reduction_factor="3"),
+     r"^reduction_factor must be an integer >= 2 .*got reduction_factor='3'$"),
+    (LogisticRegression(), dict(n_trials="10"), r"^n_trials must be a positive integer, 'auto' "
+     r"\(every candidate of a finite space up to 50\) or None \(no limit; give max_time\), got "
+     r"n_trials='10'$"),
+    (LogisticRegression(), dict(max_time="60"),
+     r"^max_time must be a positive number of seconds or None, got max_time='60'$"),
     (LogisticRegression(), dict(rung_folds="some"), r"rung_folds must be 'all' \(every fold "
      r"scored at every rung\) or 'grow' \(fewer folds at the early rungs, all at max_t\), got "
      r"'some'"),

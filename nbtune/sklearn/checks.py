@@ -6,6 +6,7 @@ import numbers
 from typing import Any, Iterable
 
 from ..caller import warn
+from ..schedule.rungs import check_reduction_factor
 from ..typos import did_you_mean
 from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
 
@@ -172,3 +173,32 @@ def weighted_scorers(scorers: dict[str, Any], fit_params: dict[str, Any]) -> fro
             warn(f"the scoring {scorer} does not take sample_weight: its scores are unweighted, "
                  f"while the estimator's fit is weighted")
     return frozenset(taking)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def check_numbers(error_score: Any, n_trials: Any, max_time: Any, max_t: Any,
+                  grace_period: Any, reduction_factor: Any) -> None:
+    """error_score, the budget and the rungs' numbers have the types they need: one ValueError
+    for the first that has not."""
+    if error_score != "raise" and (not isinstance(error_score, numbers.Real)
+                                   or isinstance(error_score, bool)):
+        raise ValueError(f"error_score must be a number (the score of a failed fit; NaN by "
+                         f"default) or 'raise' (stop at the first failed fit), got "
+                         f"error_score={error_score!r}")
+    if not (n_trials is None or n_trials == "auto" or _whole(n_trials)):
+        raise ValueError(f"n_trials must be a positive integer, 'auto' (every candidate of a "
+                         f"finite space up to 50) or None (no limit; give max_time), got "
+                         f"n_trials={n_trials!r}")
+    if max_time is not None and (not isinstance(max_time, numbers.Real)
+                                 or isinstance(max_time, bool) or not max_time > 0):
+        raise ValueError(f"max_time must be a positive number of seconds or None, got "
+                         f"max_time={max_time!r}")
+    for name, value, default in (("max_t", max_t, "the resource's own"),
+                                 ("grace_period", grace_period, "max_t / reduction_factor**3")):
+        if value is not None and not _whole(value):
+            raise ValueError(f"{name} must be a positive integer or None ({default}), got "
+                             f"{name}={value!r}")
+    check_reduction_factor(reduction_factor)

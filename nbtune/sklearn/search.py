@@ -165,6 +165,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         from sklearn.utils import indexable
 
         checks.check_estimator(self.estimator)
+        checks.check_numbers(self.error_score, self.n_trials, self.max_time, self.max_t,
+                             self.grace_period, self.reduction_factor)
         checks.check_cv(self.cv)
         checks.check_rung_folds(self.rung_folds)
         converted = convert(self.space, self.searcher)
@@ -184,8 +186,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"{key!r} is both the resource and a key of the space: early "
                                  f"stopping sets it rung by rung; drop it from the space, or "
                                  f"choose another resource")
-            max_t = self.max_t or checks.default_max_t(self.estimator, kind, key,
-                                                       min(len(tr) for tr, _ in splits))
+            max_t = int(self.max_t) if self.max_t else checks.default_max_t(
+                self.estimator, kind, key, min(len(tr) for tr, _ in splits))
             sched, levels = schedule(self.scheduler, self.scheduler_options,
                                      self.reduction_factor, self.grace_period, converted.space,
                                      metric, key, max_t, self.seed)
@@ -195,7 +197,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         elif self.rung_folds == "grow":
             warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
                  "'hyperband'): without rungs every candidate is scored on every fold")
-        n_trials, points = candidates(self.n_trials, self.searcher, converted, rng, sched)
+        given = self.n_trials if self.n_trials is None or isinstance(self.n_trials, str) \
+            else int(self.n_trials)  # numpy's integers too
+        n_trials, points = candidates(given, self.searcher, converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource,
                     checks.weighted_scorers(scorers, fit_params))
