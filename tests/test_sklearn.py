@@ -10,7 +10,7 @@ import scipy.sparse
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      cross_val_score)
@@ -259,6 +259,23 @@ def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer)
     s = nbtune.SearchCV(estimator, {}, cluster="tcp://127.0.0.1:1", progress=False, **kwargs)
     with pytest.raises(ValueError, match=message):
         s.fit(X, y)  # the address leads nowhere: the error comes before any connection
+
+
+def test_before_fit_the_refitted_methods_raise_not_fitted_and_refit_false_says_why(cancer):
+    X, y = cancer
+    s = nbtune.SearchCV(LogisticRegression(), {"C": [1.0]}, cluster="tcp://127.0.0.1:1")
+    for method in ("predict", "predict_proba", "decision_function", "score"):
+        args = (X, y) if method == "score" else (X,)
+        with pytest.raises(NotFittedError, match="This SearchCV instance is not fitted yet"):
+            getattr(s, method)(*args)
+    assert not hasattr(s, "transform")  # LogisticRegression has none
+    s.set_params(refit=False)
+    assert not hasattr(s, "predict")
+    for method in ("predict", "score"):
+        with pytest.raises(AttributeError, match=rf"^{method} is available only after refitting "
+                                                 r"on the best parameters, and this SearchCV "
+                                                 r"has refit=False: give refit=True"):
+            getattr(s, method)(X, y) if method == "score" else getattr(s, method)(X)
 
 
 def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer):

@@ -1,12 +1,14 @@
 """``nbtune.SearchCV``: scikit-learn's hyperparameter search on Dask, with early stopping."""
 from __future__ import annotations
 
+import functools
 import time
+from types import MethodType
 from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
 from ..caller import user_facing, warn
@@ -22,15 +24,29 @@ from .space import convert
 EPOCH = "epoch"  # the report key of partial_fit epochs
 
 
-def _delegate(attr: str) -> Callable[[Any], bool]:
-    """available_if check: the refitted estimator (or, before fit, the estimator) has ``attr``."""
-    def check(self) -> bool:
-        if not self.refit:
-            raise AttributeError(f"{attr} is available only after refitting on the best "
-                                 "parameters: this SearchCV has refit=False")
-        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator, attr)
-        return True
-    return check
+def _no_refit(attr: str) -> AttributeError:
+    return AttributeError(f"{attr} is available only after refitting on the best parameters, and "
+                          "this SearchCV has refit=False: give refit=True, or fit "
+                          "estimator.set_params(**search.best_params_) yourself")
+
+
+class _refitted:
+    """A method of the refitted estimator (``best_estimator_``): an attribute of the search where
+    that estimator (before fit, ``estimator``) has it and refit is on, as scikit-learn's
+    ``available_if`` makes them; with refit=False an AttributeError that says so."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self.fn
+        if not obj.refit:
+            raise _no_refit(self.fn.__name__)
+        getattr(obj.best_estimator_ if hasattr(obj, "best_estimator_") else obj.estimator,
+                self.fn.__name__)
+        return MethodType(self.fn, obj)
 
 
 class _Failures(Observer):
@@ -265,43 +281,52 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """The refit scorer (``scoring``; the estimator's own score by default) on ``X``, ``y``."""
         if not self.refit:
-            raise AttributeError("score needs refit=True (or a refit metric)")
+            raise _no_refit("score")
+        check_is_fitted(self)
         scorer = self.scorer_[self.refit] if self.multimetric_ else self.scorer_
         return scorer(self.best_estimator_, X) if y is None else scorer(self.best_estimator_, X, y)
 
-    @available_if(_delegate("predict"))
+    @_refitted
     def predict(self, X: Any) -> Any:
         """``best_estimator_.predict(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.predict(X)
 
-    @available_if(_delegate("predict_proba"))
+    @_refitted
     def predict_proba(self, X: Any) -> Any:
         """``best_estimator_.predict_proba(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
 
-    @available_if(_delegate("predict_log_proba"))
+    @_refitted
     def predict_log_proba(self, X: Any) -> Any:
         """``best_estimator_.predict_log_proba(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.predict_log_proba(X)
 
-    @available_if(_delegate("decision_function"))
+    @_refitted
     def decision_function(self, X: Any) -> Any:
         """``best_estimator_.decision_function(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.decision_function(X)
 
-    @available_if(_delegate("transform"))
+    @_refitted
     def transform(self, X: Any) -> Any:
         """``best_estimator_.transform(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.transform(X)
 
-    @available_if(_delegate("inverse_transform"))
+    @_refitted
     def inverse_transform(self, X: Any) -> Any:
         """``best_estimator_.inverse_transform(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.inverse_transform(X)
 
     @property
     def classes_(self) -> Any:
         """The classes of the refitted classifier."""
+        if not self.refit:
+            raise _no_refit("classes_")
         return self.best_estimator_.classes_
 
     @property
