@@ -225,6 +225,46 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
                error_score="raise").fit(X, y)
 
 
+class Boom(Exception):
+    """The user's own exception."""
+
+
+class TwoArgs(Exception):
+    """An exception that cannot be made from its message alone."""
+
+    def __init__(self, code, text):
+        super().__init__(f"{code}: {text}")
+
+
+class Fails(ClassifierMixin, BaseEstimator):
+    """Raises ``kind`` in fit where c < 0."""
+
+    def __init__(self, c=1.0, kind="boom"):
+        self.c, self.kind = c, kind
+
+    def fit(self, X, y):
+        if self.c < 0:
+            raise Boom(f"c={self.c} went boom") if self.kind == "boom" else TwoArgs(7, "no")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+
+def test_error_score_raise_raises_the_estimators_own_exception_type(client, cancer):
+    X, y = cancer
+    with pytest.raises(Boom, match=r"^c=-1.0 went boom") as caught:
+        search(Fails(), {"c": [-1.0]}, client, cv=2, error_score="raise").fit(X, y)
+    note = "\n".join(getattr(caught.value, "__notes__", [])) or str(caught.value.__cause__)
+    assert str(caught.value) == "c=-1.0 went boom"
+    assert "trial 0 failed with error_score='raise' (config {'c': -1.0})" in note, note
+    assert "went boom" in note  # the worker's traceback
+    # a type that takes other arguments than its message: the ValueError that names it
+    with pytest.raises(ValueError, match=r"(?s)failed with error_score='raise'.*TwoArgs: 7: no"):
+        search(Fails(kind="two"), {"c": [-1.0]}, client, cv=2, error_score="raise").fit(X, y)
+
+
 @pytest.mark.parametrize("estimator, kwargs, message", [
     (LogisticRegression(), dict(scheduler="asha", resource="partial_fit"),
      r"resource='partial_fit' needs an estimator with partial_fit, and LogisticRegression has "

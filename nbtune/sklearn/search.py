@@ -18,6 +18,7 @@ from ..study import Study
 from . import checks
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .planning import candidates, fold_counts, schedule
+from .raised import rebuilt
 from .results import best_index, collect
 from .space import convert
 
@@ -254,9 +255,18 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         except KeyboardInterrupt:
             study.stop()
             raise
-        if failures.failed is not None and self.error_score == "raise":
-            raise ValueError(f"trial {failures.failed.id} failed with error_score='raise' "
-                                 f"(config {failures.failed.config}):\n{failures.failed.error}")
+        failed = failures.failed
+        if failed is None or self.error_score != "raise":
+            return
+        why = (f"trial {failed.id} failed with error_score='raise' (config {failed.config}); "
+               f"on its worker:\n{failed.error}")
+        original = rebuilt(failed.error or "")
+        if original is None:  # a type the notebook has not loaded, or that takes other arguments
+            raise ValueError(why)
+        if hasattr(original, "add_note"):  # Python >= 3.11
+            original.add_note(why)
+            raise original
+        raise original from ValueError(why)
 
     def _refit(self, X: Any, y: Any, fit_params: dict, resource: Resource | None,
                classes: Any) -> None:
