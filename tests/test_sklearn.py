@@ -225,6 +225,34 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
                error_score="raise").fit(X, y)
 
 
+def test_a_failing_scorer_is_named_in_a_warning_and_in_the_failed_trials(client):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with pytest.warns(UserWarning) as caught:
+        s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=3,
+                   scoring="roc_auc").fit(X, y)  # binary roc_auc on three classes
+    said = {str(w.message): w.filename for w in caught}
+    reason = "ValueError: multi_class must be in ('ovo', 'ovr')"
+    assert said == {f"Scoring failed on 6 of the 6 splits: their score is set to "
+                    f"error_score=nan. The first error: {reason}": __file__,
+                    "One or more of the test scores are non-finite: [nan nan]": __file__}, said
+    assert np.isnan(s.cv_results_["mean_test_score"]).all()
+    assert {t.state for t in s.study_.trials} == {"failed"}
+    for t in s.study_.trials:
+        assert t.error.strip().endswith(f"mean_test_score is nan: scoring failed ({reason})")
+
+    def broken(estimator, X, y):
+        raise RuntimeError("the scorer broke")
+
+    with pytest.warns(UserWarning, match=r"^Scoring failed on 3 of the 3 splits: their score is "
+                                         r"set to error_score=0. The first error: RuntimeError: "
+                                         r"the scorer broke$"):
+        s = search(LogisticRegression(), {"C": [0.1]}, client, cv=3, scoring=broken,
+                   error_score=0).fit(X, y)
+    assert s.cv_results_["mean_test_score"][0] == 0  # a number: the trial itself completes
+    assert s.study_.trials[0].state == "completed"
+
+
 class Boom(Exception):
     """The user's own exception."""
 

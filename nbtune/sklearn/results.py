@@ -132,6 +132,11 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
         warn(f"{failed} fits failed out of a total of {total}; their score is "
              f"error_score={error_score!r}. The first error: {first}",
              FitFailedWarning)
+    unscored = sum(int(r.get("score_failures", 0)) for r in rows)
+    if unscored:
+        why = next(r["score_error"] for r in rows if r.get("score_error"))
+        warn(f"Scoring failed on {unscored} of the {total} splits: their score is set to "
+             f"error_score={error_score!r}. The first error: {why}")
     return format_results(rows, params, n_splits, names, return_train_score,
                           levels if resource is not None else None)
 
