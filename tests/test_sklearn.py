@@ -719,6 +719,9 @@ def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, t
     assert stored.best.value == s.best_score_
     assert stored.trials[0].metrics["split0_test_score"] == s.study_.trials[0].metrics[
         "split0_test_score"]
+    # a second fit starts over, as scikit-learn's does: it replaces the study of that name
+    s.set_params(space={"C": [0.5]}).fit(X, y)
+    assert [t.config for t in nbtune.load_study("lr", storage=db).trials] == [{"C": 0.5}]
 
 
 def test_searcher_options_reach_the_searcher_and_a_bad_one_is_one_line(client, cancer):

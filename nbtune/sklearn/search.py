@@ -81,7 +81,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     rung, and their unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every
     fold at every rung. ``searcher_options`` go to the searcher named by ``searcher``, as
     :func:`nbtune.tune`'s do (``searcher="bayesopt", searcher_options={"cost_aware": True}``).
-    ``storage=None`` keeps the study in memory; give a path to keep it. Where the search has
+    ``storage=None`` keeps the study in memory; give a path to keep it. Each ``fit`` starts
+    over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one. Where the search has
     fewer candidates left than the workers have threads, a trial's folds run as Dask tasks of
     their own, spread over the free threads (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the
     estimator is left as you set it.
@@ -224,7 +225,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         failures = _Failures()
         study = nbtune.tune(fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                             seed=self.seed, cluster=self.cluster, storage=self.storage,
-                            study=self.study, max_time=self.max_time, searcher=self.searcher,
+                            study=self.study, replace=self.study is not None,
+                            max_time=self.max_time, searcher=self.searcher,
                             searcher_options=self.searcher_options, points_to_evaluate=points,
                             scheduler=sched,
                             resource=resource.key if resource else EPOCH, observers=[failures],
