@@ -37,6 +37,21 @@ def search(estimator, space, client, **kwargs):
     return nbtune.SearchCV(estimator, space, cluster=client, **kwargs)
 
 
+def test_a_grid_runs_in_parametergrids_order_and_auto_trials_name_a_larger_space(client, cancer):
+    X, y = cancer
+    grid = {"kind": ["b", "a"], "c": [2.0, 1.0, 3.0]}  # keys not sorted
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    ours = search(Fails(), grid, client, searcher="grid", cv=cv).fit(X, y)
+    theirs = GridSearchCV(Fails(), grid, cv=cv).fit(X, y)
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    assert ours.best_index_ == theirs.best_index_ and ours.best_params_ == theirs.best_params_
+    big = {"c": [float(c) for c in range(1, 31)], "kind": ["a", "b"]}  # 60 candidates
+    with pytest.warns(UserWarning, match=r"^the space holds 60 candidates; n_trials='auto' tries "
+                                         r"50 of them: n_trials=60 or searcher='grid' for all$"):
+        s = search(Fails(), big, client, cv=2, refit=False).fit(X[:40], y[:40])
+    assert len(s.cv_results_["params"]) == 50
+
+
 def test_more_trials_than_a_finite_space_holds_warns_at_the_fit_line_and_runs_them_all(
         client, cancer):
     X, y = cancer
@@ -75,6 +90,7 @@ def test_grid_cv_results_match_gridsearchcv(client, cancer):
                 assert a[name][i] == b[name][j]
             else:
                 assert abs(a[name][i] - b[name][j]) <= 1e-12, (name, a[name][i], b[name][j])
+    assert a["params"] == b["params"] and ours.best_index_ == theirs.best_index_  # in order
     assert ours.best_params_ == theirs.best_params_
     assert ours.best_score_ == pytest.approx(theirs.best_score_, abs=1e-12)
     assert ours.best_estimator_.get_params() == theirs.best_estimator_.get_params()
@@ -366,10 +382,13 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
      "space=, n_iter= is n_trials=, random_state= is seed= (an int); SearchCV has no n_jobs=: "
      "candidates run on the Dask cluster's workers, as many at once as they have threads "
      "(cluster= picks the cluster)"),
+    (dict(param_grid={"C": [1.0]}),
+     "SearchCV names some of scikit-learn's parameters its own way: param_grid= is space= with "
+     "searcher=\"grid\""),
     (dict(space={"C": [1.0]}, scorng="accuracy"),
      "SearchCV has no parameter 'scorng' (did you mean 'scoring'?)"),
     (dict(), "SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), ...})"),
-], ids=["scikit-learn's names", "a typo", "no space"])
+], ids=["scikit-learn's names", "param_grid", "a typo", "no space"])
 def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, message):
     with pytest.raises(TypeError) as caught:
         nbtune.SearchCV(LogisticRegression(), **kwargs)

@@ -18,7 +18,7 @@ def _name(est: Any) -> str:
 
 
 # scikit-learn's searches' parameter names that SearchCV spells its own way, with that way
-SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space=",
+SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space= with searcher=\"grid\"",
                  "n_iter": "n_trials=", "random_state": "seed= (an int)",
                  "factor": "reduction_factor=", "max_resources": "max_t=",
                  "min_resources": "grace_period=", "verbose": "progress="}
@@ -42,7 +42,7 @@ def check_init_names(given: dict[str, Any], space: Any, known: Iterable[str]) ->
     parts += [f"SearchCV has no {k}=: {SKLEARN_WITHOUT[k]}" for k in given if k in SKLEARN_WITHOUT]
     parts += [f"SearchCV has no parameter {k!r}{did_you_mean(k, known)}" for k in given
               if k not in SKLEARN_NAMES and k not in SKLEARN_WITHOUT]
-    if space is None and not any(SKLEARN_NAMES.get(k) == "space=" for k in given):
+    if space is None and not any(SKLEARN_NAMES.get(k, "").startswith("space=") for k in given):
         parts.append("SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), "
                      "...}) (a dict of lists, scipy.stats distributions or nbtune domains)")
     if parts:
