@@ -17,6 +17,7 @@ from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, Stratified
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC
 
 import nbtune
 from waiting import busy_threads, wait_for
@@ -130,6 +131,26 @@ def test_pipeline_inside_with_estimators_in_the_space(client, cancer):
     labels = {t.config["scale"] for t in s.study_.trials}
     assert labels <= {"StandardScaler()", "MinMaxScaler()", "passthrough"}
     assert s.predict(X[:5]).shape == (5,)
+
+
+def test_a_step_the_space_chooses_takes_its_estimators_parameters_as_gridsearchcv(client,
+                                                                                   cancer):
+    X, y = cancer
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    space = {"clf": [SVC()], "clf__gamma": [0.01, 0.1]}  # gamma: SVC's, not LogisticRegression's
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = search(pipe, space, client, searcher="grid", cv=cv).fit(X, y)
+    theirs = GridSearchCV(pipe, space, cv=cv).fit(X, y)
+    assert list(ours.cv_results_["param_clf__gamma"]) == [0.01, 0.1]
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  theirs.cv_results_["mean_test_score"])
+    assert isinstance(ours.best_estimator_.named_steps["clf"], SVC)
+    bad = nbtune.SearchCV(pipe, {"clf": [SVC(), "passthrough"], "clf__max_depth": [1]},
+                          cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"^space key 'clf__max_depth' is not a parameter of "
+                                         r"SVC, which the space gives 'clf': give 'max_depth' "
+                                         r"only with estimators that have it"):
+        bad.fit(X, y)
 
 
 def test_searchcv_inside_a_pipeline(client, cancer):

@@ -56,11 +56,40 @@ def check_estimator(estimator: Any) -> None:
                         f"got {_name(estimator)}")
 
 
-def check_keys(estimator: Any, names: Iterable[str]) -> None:
-    """Every space key must be a parameter of the estimator (``step__param`` in a pipeline)."""
+def _space_estimators(space: Any, objects: dict[str, dict[str, Any]], name: str) -> list | None:
+    """The estimators that the space's list for ``name`` holds (a step's choices), or None where
+    the space has no list of estimators for it."""
+    domain = space[name] if name in space else None
+    values = getattr(domain, "values", None)
+    if values is None:
+        return None
+    found = [objects.get(name, {}).get(v, v) for v in values]
+    found = [v for v in found if hasattr(v, "get_params")]
+    return found or None
+
+
+def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -> None:
+    """Every space key must be a parameter of the estimator (``step__param`` in a pipeline), or,
+    under a step the space itself chooses estimators for (``{"clf": [SVC()], "clf__gamma":
+    [...]}``), a parameter of every one of those estimators, as GridSearchCV checks it."""
     valid = estimator.get_params(deep=True)
-    for name in names:
-        if name not in valid:
+    for name in space:
+        if name in valid:
+            continue
+        parts = name.split("__")
+        for i in range(len(parts) - 1, 0, -1):
+            step, rest = "__".join(parts[:i]), "__".join(parts[i:])
+            chosen = _space_estimators(space, objects, step)
+            if chosen is None:
+                continue
+            lacking = [_name(e) for e in chosen if rest not in e.get_params(deep=True)]
+            if lacking:
+                raise ValueError(f"space key {name!r} is not a parameter of "
+                                 f"{', '.join(dict.fromkeys(lacking))}, which the space gives "
+                                 f"{step!r}: give {rest!r} only with estimators that have it, "
+                                 f"or search each estimator with its own SearchCV")
+            break
+        else:
             close = [n for n in valid if n.endswith("__" + name)] \
                 or difflib.get_close_matches(name, list(valid), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

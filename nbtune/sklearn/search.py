@@ -188,7 +188,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         checks.check_cv(self.cv)
         checks.check_rung_folds(self.rung_folds)
         converted = convert(self.space, self.searcher)
-        checks.check_keys(self.estimator, converted.space)
+        checks.check_keys(self.estimator, converted.space, converted.objects)
         scorers, refit_name, multimetric = self._scorers()
         metric = f"mean_test_{refit_name}"
         found = self._resource()
