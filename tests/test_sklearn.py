@@ -563,6 +563,29 @@ class Counter(ClassifierMixin, BaseEstimator):
         return self.q * self.calls_
 
 
+class SlowCounter(Counter):
+    """A Counter whose epochs take 0.2 s."""
+
+    def partial_fit(self, X, y, classes=None):
+        import time
+
+        time.sleep(0.2)
+        return super().partial_fit(X, y, classes)
+
+
+def test_a_search_that_ends_before_any_candidate_reaches_max_t_says_so(client, cancer):
+    X, y = cancer
+    with pytest.warns(UserWarning) as caught:
+        s = search(SlowCounter(), {"q": [1.0, 2.0, 3.0]}, client, cv=2, scheduler="asha",
+                   max_t=200, grace_period=1, max_time=8).fit(X, y)
+    level = s.cv_results_["n_resources"][s.best_index_]
+    assert level < 200 and s.best_estimator_.calls_ == level
+    said = {str(w.message): w.filename for w in caught}
+    assert said.get(f"no candidate reached max_t=200 before the search ended: the best had "
+                    f"epoch={level} of 200, and best_estimator_ is refitted with that; give "
+                    f"more max_time, or a smaller max_t") == __file__, said
+
+
 class Grower(RegressorMixin, BaseEstimator):
     """An ensemble that grows under warm starts; scores q * trees + fits / 1000, NaN when a fit
     rebuilt trees it had (warm_start not set)."""

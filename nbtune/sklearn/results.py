@@ -157,7 +157,13 @@ def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric
     if refit is False and multimetric:
         return None, None
     ranks = results[f"rank_test_{refit_name}"].astype(float)
-    if resource is not None and (results["n_resources"] == resource.levels[-1]).any():
-        ranks = np.where(results["n_resources"] == resource.levels[-1], ranks, np.inf)
+    top = resource.levels[-1] if resource is not None else None
+    if resource is not None and (results["n_resources"] == top).any():
+        ranks = np.where(results["n_resources"] == top, ranks, np.inf)
     index = int(np.argmin(ranks))
+    if resource is not None and results["n_resources"][index] != top:
+        warn(f"no candidate reached max_t={top} before the search ended: the best had "
+             f"{resource.key}={results['n_resources'][index]} of {top}"
+             + (", and best_estimator_ is refitted with that" if refit else "")
+             + "; give more max_time, or a smaller max_t")
     return index, float(results[f"mean_test_{refit_name}"][index])
