@@ -61,6 +61,8 @@ def test_more_trials_than_a_finite_space_holds_warns_at_the_fit_line_and_runs_th
         s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, n_trials=5, cv=3).fit(X, y)
     assert [w.filename for w in warned] == [__file__]  # the fit() line above, not nbtune's own
     assert sorted(p["C"] for p in s.cv_results_["params"]) == [0.1, 1.0]
+    with pytest.warns(UserWarning, match=r"^the space holds 1 candidate, fewer than n_trials=2"):
+        search(LogisticRegression(), {"C": [0.1]}, client, n_trials=2, cv=3).fit(X, y)
 
 
 def by_params(results):
@@ -355,6 +357,9 @@ def test_error_score_raise_raises_the_estimators_own_exception_type(client, canc
      r"n_trials='10'$"),
     (LogisticRegression(), dict(max_time="60"),
      r"^max_time must be a positive number of seconds or None, got max_time='60'$"),
+    (LogisticRegression(), dict(scoring="acuracy"), r"^scoring='acuracy' is not a scorer of "
+     r"scikit-learn \(did you mean 'accuracy'\?\): give a name of "
+     r"sklearn.metrics.get_scorer_names\(\), a callable, or a list or dict of them$"),
     (LogisticRegression(), dict(rung_folds="some"), r"rung_folds must be 'all' \(every fold "
      r"scored at every rung\) or 'grow' \(fewer folds at the early rungs, all at max_t\), got "
      r"'some'"),
@@ -406,10 +411,12 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
     (dict(param_grid={"C": [1.0]}),
      "SearchCV names some of scikit-learn's parameters its own way: param_grid= is space= with "
      "searcher=\"grid\""),
+    (dict(space={"C": [1.0]}, n_candidates=8),
+     "SearchCV names some of scikit-learn's parameters its own way: n_candidates= is n_trials="),
     (dict(space={"C": [1.0]}, scorng="accuracy"),
      "SearchCV has no parameter 'scorng' (did you mean 'scoring'?)"),
     (dict(), "SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), ...})"),
-], ids=["scikit-learn's names", "param_grid", "a typo", "no space"])
+], ids=["scikit-learn's names", "param_grid", "n_candidates", "a typo", "no space"])
 def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, message):
     with pytest.raises(TypeError) as caught:
         nbtune.SearchCV(LogisticRegression(), **kwargs)

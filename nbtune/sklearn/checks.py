@@ -19,7 +19,7 @@ def _name(est: Any) -> str:
 
 # scikit-learn's searches' parameter names that SearchCV spells its own way, with that way
 SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space= with searcher=\"grid\"",
-                 "n_iter": "n_trials=", "random_state": "seed= (an int)",
+                 "n_iter": "n_trials=", "n_candidates": "n_trials=", "random_state": "seed= (an int)",
                  "factor": "reduction_factor=", "max_resources": "max_t=",
                  "min_resources": "grace_period=", "verbose": "progress="}
 # ... and those that have no place here, with why
@@ -231,3 +231,20 @@ def check_numbers(error_score: Any, n_trials: Any, max_time: Any, max_t: Any,
             raise ValueError(f"{name} must be a positive integer or None ({default}), got "
                              f"{name}={value!r}")
     check_reduction_factor(reduction_factor)
+
+
+def check_scoring_names(scoring: Any) -> None:
+    """A scorer name in ``scoring`` (alone, or in a list or dict) is one of scikit-learn's: a
+    misspelt one is named as SearchCV's ``scoring``, with the closest name."""
+    from sklearn.metrics import get_scorer_names
+
+    names = [scoring] if isinstance(scoring, str) else \
+        list(scoring.values()) if isinstance(scoring, dict) else \
+        list(scoring) if isinstance(scoring, (list, tuple, set)) else []
+    known = get_scorer_names()
+    for name in names:
+        if isinstance(name, str) and name not in known:
+            raise ValueError(f"scoring={name!r} is not a scorer of scikit-learn"
+                             f"{did_you_mean(name, known)}: give a name of "
+                             f"sklearn.metrics.get_scorer_names(), a callable, or a list or dict "
+                             f"of them")

@@ -189,6 +189,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         checks.check_rung_folds(self.rung_folds)
         converted = convert(self.space, self.searcher)
         checks.check_keys(self.estimator, converted.space, converted.objects)
+        checks.check_scoring_names(self.scoring)
         scorers, refit_name, multimetric = self._scorers()
         metric = f"mean_test_{refit_name}"
         found = self._resource()
