@@ -9,13 +9,15 @@ import pytest
 import scipy.sparse
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
-from sklearn.exceptions import FitFailedWarning
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      cross_val_score)
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC
 
 import nbtune
 from waiting import busy_threads, wait_for
@@ -27,9 +29,28 @@ def cancer():
     return StandardScaler().fit_transform(X[::2]), y[::2]  # 285 rows
 
 
+# scikit-learn >= 1.9's searches give fit's sample_weight to the scorers that take it
+SCORERS_WEIGHTED = hasattr(BaseSearchCV, "_check_scorers_accept_sample_weight")
+
+
 def search(estimator, space, client, **kwargs):
     kwargs.setdefault("progress", False)
     return nbtune.SearchCV(estimator, space, cluster=client, **kwargs)
+
+
+def test_a_grid_runs_in_parametergrids_order_and_auto_trials_name_a_larger_space(client, cancer):
+    X, y = cancer
+    grid = {"kind": ["b", "a"], "c": [2.0, 1.0, 3.0]}  # keys not sorted
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    ours = search(Fails(), grid, client, searcher="grid", cv=cv).fit(X, y)
+    theirs = GridSearchCV(Fails(), grid, cv=cv).fit(X, y)
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    assert ours.best_index_ == theirs.best_index_ and ours.best_params_ == theirs.best_params_
+    big = {"c": [float(c) for c in range(1, 31)], "kind": ["a", "b"]}  # 60 candidates
+    with pytest.warns(UserWarning, match=r"^the space holds 60 candidates; n_trials='auto' tries "
+                                         r"50 of them: n_trials=60 or searcher='grid' for all$"):
+        s = search(Fails(), big, client, cv=2, refit=False).fit(X[:40], y[:40])
+    assert len(s.cv_results_["params"]) == 50
 
 
 def test_more_trials_than_a_finite_space_holds_warns_at_the_fit_line_and_runs_them_all(
@@ -40,6 +61,8 @@ def test_more_trials_than_a_finite_space_holds_warns_at_the_fit_line_and_runs_th
         s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, n_trials=5, cv=3).fit(X, y)
     assert [w.filename for w in warned] == [__file__]  # the fit() line above, not nbtune's own
     assert sorted(p["C"] for p in s.cv_results_["params"]) == [0.1, 1.0]
+    with pytest.warns(UserWarning, match=r"^the space holds 1 candidate, fewer than n_trials=2"):
+        search(LogisticRegression(), {"C": [0.1]}, client, n_trials=2, cv=3).fit(X, y)
 
 
 def by_params(results):
@@ -70,6 +93,7 @@ def test_grid_cv_results_match_gridsearchcv(client, cancer):
                 assert a[name][i] == b[name][j]
             else:
                 assert abs(a[name][i] - b[name][j]) <= 1e-12, (name, a[name][i], b[name][j])
+    assert a["params"] == b["params"] and ours.best_index_ == theirs.best_index_  # in order
     assert ours.best_params_ == theirs.best_params_
     assert ours.best_score_ == pytest.approx(theirs.best_score_, abs=1e-12)
     assert ours.best_estimator_.get_params() == theirs.best_estimator_.get_params()
@@ -111,6 +135,26 @@ def test_pipeline_inside_with_estimators_in_the_space(client, cancer):
     assert s.predict(X[:5]).shape == (5,)
 
 
+def test_a_step_the_space_chooses_takes_its_estimators_parameters_as_gridsearchcv(client,
+                                                                                   cancer):
+    X, y = cancer
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    space = {"clf": [SVC()], "clf__gamma": [0.01, 0.1]}  # gamma: SVC's, not LogisticRegression's
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = search(pipe, space, client, searcher="grid", cv=cv).fit(X, y)
+    theirs = GridSearchCV(pipe, space, cv=cv).fit(X, y)
+    assert list(ours.cv_results_["param_clf__gamma"]) == [0.01, 0.1]
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"],
+                                  theirs.cv_results_["mean_test_score"])
+    assert isinstance(ours.best_estimator_.named_steps["clf"], SVC)
+    bad = nbtune.SearchCV(pipe, {"clf": [SVC(), "passthrough"], "clf__max_depth": [1]},
+                          cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"^space key 'clf__max_depth' is not a parameter of "
+                                         r"SVC, which the space gives 'clf': give 'max_depth' "
+                                         r"only with estimators that have it"):
+        bad.fit(X, y)
+
+
 def test_searchcv_inside_a_pipeline(client, cancer):
     X, y = cancer
     inner = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3)
@@ -146,9 +190,27 @@ def test_fit_params_are_indexed_per_fold_and_routed_to_the_estimator(client, can
     for i, (train, test) in enumerate(cv.split(X, y)):
         est = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train],
                                                            sample_weight=weights[train])
-        assert s.cv_results_[f"split{i}_test_score"][0] == est.score(X[test], y[test])
+        scored = {"sample_weight": weights[test]} if SCORERS_WEIGHTED else {}
+        assert s.cv_results_[f"split{i}_test_score"][0] == est.score(X[test], y[test], **scored)
     unweighted = LogisticRegression(max_iter=500, C=0.05).fit(X[train], y[train])
     assert unweighted.score(X[test], y[test]) != est.score(X[test], y[test])  # weights matter
+
+
+@pytest.mark.parametrize("scoring", [None, {"acc": "accuracy", "f1": "f1_macro"}])
+def test_sample_weight_reaches_the_scorer_as_in_the_installed_gridsearchcv(client, scoring):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    w = np.where(y == 0, 5.0, 1.0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    kwargs = dict(scoring=scoring, refit="acc" if scoring else True, return_train_score=True)
+    ours = search(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, client,
+                  searcher="grid", cv=cv, **kwargs).fit(X, y, sample_weight=w)
+    theirs = GridSearchCV(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, cv=cv,
+                          **kwargs).fit(X, y, sample_weight=w)
+    for name in theirs.cv_results_:
+        if name.startswith(("mean_t", "split")) and "time" not in name:
+            np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name],
+                                       rtol=0, atol=1e-12, err_msg=name)
 
 
 def test_groups_reach_the_splitter(client):
@@ -202,6 +264,74 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
                error_score="raise").fit(X, y)
 
 
+def test_a_failing_scorer_is_named_in_a_warning_and_in_the_failed_trials(client):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with pytest.warns(UserWarning) as caught:
+        s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=3,
+                   scoring="roc_auc").fit(X, y)  # binary roc_auc on three classes
+    said = {str(w.message): w.filename for w in caught}
+    reason = "ValueError: multi_class must be in ('ovo', 'ovr')"
+    assert said == {f"Scoring failed on 6 of the 6 splits: their score is set to "
+                    f"error_score=nan. The first error: {reason}": __file__,
+                    "One or more of the test scores are non-finite: [nan nan]": __file__}, said
+    assert np.isnan(s.cv_results_["mean_test_score"]).all()
+    assert {t.state for t in s.study_.trials} == {"failed"}
+    for t in s.study_.trials:
+        assert t.error.strip().endswith(f"mean_test_score is nan: scoring failed ({reason})")
+
+    def broken(estimator, X, y):
+        raise RuntimeError("the scorer broke")
+
+    with pytest.warns(UserWarning, match=r"^Scoring failed on 3 of the 3 splits: their score is "
+                                         r"set to error_score=0. The first error: RuntimeError: "
+                                         r"the scorer broke$"):
+        s = search(LogisticRegression(), {"C": [0.1]}, client, cv=3, scoring=broken,
+                   error_score=0).fit(X, y)
+    assert s.cv_results_["mean_test_score"][0] == 0  # a number: the trial itself completes
+    assert s.study_.trials[0].state == "completed"
+
+
+class Boom(Exception):
+    """The user's own exception."""
+
+
+class TwoArgs(Exception):
+    """An exception that cannot be made from its message alone."""
+
+    def __init__(self, code, text):
+        super().__init__(f"{code}: {text}")
+
+
+class Fails(ClassifierMixin, BaseEstimator):
+    """Raises ``kind`` in fit where c < 0."""
+
+    def __init__(self, c=1.0, kind="boom"):
+        self.c, self.kind = c, kind
+
+    def fit(self, X, y):
+        if self.c < 0:
+            raise Boom(f"c={self.c} went boom") if self.kind == "boom" else TwoArgs(7, "no")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+
+def test_error_score_raise_raises_the_estimators_own_exception_type(client, cancer):
+    X, y = cancer
+    with pytest.raises(Boom, match=r"^c=-1.0 went boom") as caught:
+        search(Fails(), {"c": [-1.0]}, client, cv=2, error_score="raise").fit(X, y)
+    note = "\n".join(getattr(caught.value, "__notes__", [])) or str(caught.value.__cause__)
+    assert str(caught.value) == "c=-1.0 went boom"
+    assert "trial 0 failed with error_score='raise' (config {'c': -1.0})" in note, note
+    assert "went boom" in note  # the worker's traceback
+    # a type that takes other arguments than its message: the ValueError that names it
+    with pytest.raises(ValueError, match=r"(?s)failed with error_score='raise'.*TwoArgs: 7: no"):
+        search(Fails(kind="two"), {"c": [-1.0]}, client, cv=2, error_score="raise").fit(X, y)
+
+
 @pytest.mark.parametrize("estimator, kwargs, message", [
     (LogisticRegression(), dict(scheduler="asha", resource="partial_fit"),
      r"resource='partial_fit' needs an estimator with partial_fit, and LogisticRegression has "
@@ -212,6 +342,24 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
      r"resource 'ridge__max_iter' needs warm starts, and Pipeline has no "
      r"'ridge__warm_start' parameter"),
     (LogisticRegression(), dict(cv=1), r"cv=1 is too few folds: cross-validation needs cv >= 2"),
+    (LogisticRegression(), dict(error_score="oops"), r"^error_score must be a number \(the "
+     r"score of a failed fit; NaN by default\) or 'raise' \(stop at the first failed fit\), "
+     r"got error_score='oops'$"),
+    (LogisticRegression(), dict(scheduler="asha", resource="n_samples", max_t="10"),
+     r"^max_t must be a positive integer or None \(the resource's own\), got max_t='10'$"),
+    (LogisticRegression(), dict(grace_period=0.5),
+     r"^grace_period must be a positive integer or None \(max_t / reduction_factor\*\*3\), "
+     r"got grace_period=0.5$"),
+    (LogisticRegression(), dict(reduction_factor="3"),
+     r"^reduction_factor must be an integer >= 2 .*got reduction_factor='3'$"),
+    (LogisticRegression(), dict(n_trials="10"), r"^n_trials must be a positive integer, 'auto' "
+     r"\(every candidate of a finite space up to 50\) or None \(no limit; give max_time\), got "
+     r"n_trials='10'$"),
+    (LogisticRegression(), dict(max_time="60"),
+     r"^max_time must be a positive number of seconds or None, got max_time='60'$"),
+    (LogisticRegression(), dict(scoring="acuracy"), r"^scoring='acuracy' is not a scorer of "
+     r"scikit-learn \(did you mean 'accuracy'\?\): give a name of "
+     r"sklearn.metrics.get_scorer_names\(\), a callable, or a list or dict of them$"),
     (LogisticRegression(), dict(rung_folds="some"), r"rung_folds must be 'all' \(every fold "
      r"scored at every rung\) or 'grow' \(fewer folds at the early rungs, all at max_t\), got "
      r"'some'"),
@@ -221,6 +369,23 @@ def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer)
     s = nbtune.SearchCV(estimator, {}, cluster="tcp://127.0.0.1:1", progress=False, **kwargs)
     with pytest.raises(ValueError, match=message):
         s.fit(X, y)  # the address leads nowhere: the error comes before any connection
+
+
+def test_before_fit_the_refitted_methods_raise_not_fitted_and_refit_false_says_why(cancer):
+    X, y = cancer
+    s = nbtune.SearchCV(LogisticRegression(), {"C": [1.0]}, cluster="tcp://127.0.0.1:1")
+    for method in ("predict", "predict_proba", "decision_function", "score"):
+        args = (X, y) if method == "score" else (X,)
+        with pytest.raises(NotFittedError, match="This SearchCV instance is not fitted yet"):
+            getattr(s, method)(*args)
+    assert not hasattr(s, "transform")  # LogisticRegression has none
+    s.set_params(refit=False)
+    assert not hasattr(s, "predict")
+    for method in ("predict", "score"):
+        with pytest.raises(AttributeError, match=rf"^{method} is available only after refitting "
+                                                 r"on the best parameters, and this SearchCV "
+                                                 r"has refit=False: give refit=True"):
+            getattr(s, method)(X, y) if method == "score" else getattr(s, method)(X)
 
 
 def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer):
@@ -243,10 +408,15 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
      "space=, n_iter= is n_trials=, random_state= is seed= (an int); SearchCV has no n_jobs=: "
      "candidates run on the Dask cluster's workers, as many at once as they have threads "
      "(cluster= picks the cluster)"),
+    (dict(param_grid={"C": [1.0]}),
+     "SearchCV names some of scikit-learn's parameters its own way: param_grid= is space= with "
+     "searcher=\"grid\""),
+    (dict(space={"C": [1.0]}, n_candidates=8),
+     "SearchCV names some of scikit-learn's parameters its own way: n_candidates= is n_trials="),
     (dict(space={"C": [1.0]}, scorng="accuracy"),
      "SearchCV has no parameter 'scorng' (did you mean 'scoring'?)"),
     (dict(), "SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), ...})"),
-], ids=["scikit-learn's names", "a typo", "no space"])
+], ids=["scikit-learn's names", "param_grid", "n_candidates", "a typo", "no space"])
 def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, message):
     with pytest.raises(TypeError) as caught:
         nbtune.SearchCV(LogisticRegression(), **kwargs)
@@ -398,6 +568,29 @@ class Counter(ClassifierMixin, BaseEstimator):
 
     def score(self, X, y):
         return self.q * self.calls_
+
+
+class SlowCounter(Counter):
+    """A Counter whose epochs take 0.2 s."""
+
+    def partial_fit(self, X, y, classes=None):
+        import time
+
+        time.sleep(0.2)
+        return super().partial_fit(X, y, classes)
+
+
+def test_a_search_that_ends_before_any_candidate_reaches_max_t_says_so(client, cancer):
+    X, y = cancer
+    with pytest.warns(UserWarning) as caught:
+        s = search(SlowCounter(), {"q": [1.0, 2.0, 3.0]}, client, cv=2, scheduler="asha",
+                   max_t=200, grace_period=1, max_time=8).fit(X, y)
+    level = s.cv_results_["n_resources"][s.best_index_]
+    assert level < 200 and s.best_estimator_.calls_ == level
+    said = {str(w.message): w.filename for w in caught}
+    assert said.get(f"no candidate reached max_t=200 before the search ended: the best had "
+                    f"epoch={level} of 200, and best_estimator_ is refitted with that; give "
+                    f"more max_time, or a smaller max_t") == __file__, said
 
 
 class Grower(RegressorMixin, BaseEstimator):
@@ -596,6 +789,9 @@ def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, t
     assert stored.best.value == s.best_score_
     assert stored.trials[0].metrics["split0_test_score"] == s.study_.trials[0].metrics[
         "split0_test_score"]
+    # a second fit starts over, as scikit-learn's does: it replaces the study of that name
+    s.set_params(space={"C": [0.5]}).fit(X, y)
+    assert [t.config for t in nbtune.load_study("lr", storage=db).trials] == [{"C": 0.5}]
 
 
 def test_searcher_options_reach_the_searcher_and_a_bad_one_is_one_line(client, cancer):

@@ -5,6 +5,8 @@ import difflib
 import numbers
 from typing import Any, Iterable
 
+from ..caller import warn
+from ..schedule.rungs import check_reduction_factor
 from ..typos import did_you_mean
 from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
 
@@ -16,8 +18,8 @@ def _name(est: Any) -> str:
 
 
 # scikit-learn's searches' parameter names that SearchCV spells its own way, with that way
-SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space=",
-                 "n_iter": "n_trials=", "random_state": "seed= (an int)",
+SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space= with searcher=\"grid\"",
+                 "n_iter": "n_trials=", "n_candidates": "n_trials=", "random_state": "seed= (an int)",
                  "factor": "reduction_factor=", "max_resources": "max_t=",
                  "min_resources": "grace_period=", "verbose": "progress="}
 # ... and those that have no place here, with why
@@ -40,7 +42,7 @@ def check_init_names(given: dict[str, Any], space: Any, known: Iterable[str]) ->
     parts += [f"SearchCV has no {k}=: {SKLEARN_WITHOUT[k]}" for k in given if k in SKLEARN_WITHOUT]
     parts += [f"SearchCV has no parameter {k!r}{did_you_mean(k, known)}" for k in given
               if k not in SKLEARN_NAMES and k not in SKLEARN_WITHOUT]
-    if space is None and not any(SKLEARN_NAMES.get(k) == "space=" for k in given):
+    if space is None and not any(SKLEARN_NAMES.get(k, "").startswith("space=") for k in given):
         parts.append("SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), "
                      "...}) (a dict of lists, scipy.stats distributions or nbtune domains)")
     if parts:
@@ -54,11 +56,40 @@ def check_estimator(estimator: Any) -> None:
                         f"got {_name(estimator)}")
 
 
-def check_keys(estimator: Any, names: Iterable[str]) -> None:
-    """Every space key must be a parameter of the estimator (``step__param`` in a pipeline)."""
+def _space_estimators(space: Any, objects: dict[str, dict[str, Any]], name: str) -> list | None:
+    """The estimators that the space's list for ``name`` holds (a step's choices), or None where
+    the space has no list of estimators for it."""
+    domain = space[name] if name in space else None
+    values = getattr(domain, "values", None)
+    if values is None:
+        return None
+    found = [objects.get(name, {}).get(v, v) for v in values]
+    found = [v for v in found if hasattr(v, "get_params")]
+    return found or None
+
+
+def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -> None:
+    """Every space key must be a parameter of the estimator (``step__param`` in a pipeline), or,
+    under a step the space itself chooses estimators for (``{"clf": [SVC()], "clf__gamma":
+    [...]}``), a parameter of every one of those estimators, as GridSearchCV checks it."""
     valid = estimator.get_params(deep=True)
-    for name in names:
-        if name not in valid:
+    for name in space:
+        if name in valid:
+            continue
+        parts = name.split("__")
+        for i in range(len(parts) - 1, 0, -1):
+            step, rest = "__".join(parts[:i]), "__".join(parts[i:])
+            chosen = _space_estimators(space, objects, step)
+            if chosen is None:
+                continue
+            lacking = [_name(e) for e in chosen if rest not in e.get_params(deep=True)]
+            if lacking:
+                raise ValueError(f"space key {name!r} is not a parameter of "
+                                 f"{', '.join(dict.fromkeys(lacking))}, which the space gives "
+                                 f"{step!r}: give {rest!r} only with estimators that have it, "
+                                 f"or search each estimator with its own SearchCV")
+            break
+        else:
             close = [n for n in valid if n.endswith("__" + name)] \
                 or difflib.get_close_matches(name, list(valid), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -149,3 +180,71 @@ def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int
         raise ValueError(f"give max_t=N for resource {resource!r}: the estimator's {resource}="
                          f"{value!r} is not a positive integer")
     return int(value)
+
+
+def weighted_scorers(scorers: dict[str, Any], fit_params: dict[str, Any]) -> frozenset:
+    """The scorers that get ``fit``'s ``sample_weight``, as the installed scikit-learn's searches
+    decide it: from 1.9 on, those whose signature takes it (a warning names those that do not);
+    before, none."""
+    from inspect import signature
+
+    from sklearn.model_selection._search import BaseSearchCV
+
+    if fit_params.get("sample_weight") is None \
+            or not hasattr(BaseSearchCV, "_check_scorers_accept_sample_weight"):
+        return frozenset()
+    taking = set()
+    for name, scorer in scorers.items():
+        accept = getattr(scorer, "_accept_sample_weight", None)
+        if accept() if accept is not None else "sample_weight" in signature(scorer).parameters:
+            taking.add(name)
+        else:
+            warn(f"the scoring {scorer} does not take sample_weight: its scores are unweighted, "
+                 f"while the estimator's fit is weighted")
+    return frozenset(taking)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def check_numbers(error_score: Any, n_trials: Any, max_time: Any, max_t: Any,
+                  grace_period: Any, reduction_factor: Any) -> None:
+    """error_score, the budget and the rungs' numbers have the types they need: one ValueError
+    for the first that has not."""
+    if error_score != "raise" and (not isinstance(error_score, numbers.Real)
+                                   or isinstance(error_score, bool)):
+        raise ValueError(f"error_score must be a number (the score of a failed fit; NaN by "
+                         f"default) or 'raise' (stop at the first failed fit), got "
+                         f"error_score={error_score!r}")
+    if not (n_trials is None or n_trials == "auto" or _whole(n_trials)):
+        raise ValueError(f"n_trials must be a positive integer, 'auto' (every candidate of a "
+                         f"finite space up to 50) or None (no limit; give max_time), got "
+                         f"n_trials={n_trials!r}")
+    if max_time is not None and (not isinstance(max_time, numbers.Real)
+                                 or isinstance(max_time, bool) or not max_time > 0):
+        raise ValueError(f"max_time must be a positive number of seconds or None, got "
+                         f"max_time={max_time!r}")
+    for name, value, default in (("max_t", max_t, "the resource's own"),
+                                 ("grace_period", grace_period, "max_t / reduction_factor**3")):
+        if value is not None and not _whole(value):
+            raise ValueError(f"{name} must be a positive integer or None ({default}), got "
+                             f"{name}={value!r}")
+    check_reduction_factor(reduction_factor)
+
+
+def check_scoring_names(scoring: Any) -> None:
+    """A scorer name in ``scoring`` (alone, or in a list or dict) is one of scikit-learn's: a
+    misspelt one is named as SearchCV's ``scoring``, with the closest name."""
+    from sklearn.metrics import get_scorer_names
+
+    names = [scoring] if isinstance(scoring, str) else \
+        list(scoring.values()) if isinstance(scoring, dict) else \
+        list(scoring) if isinstance(scoring, (list, tuple, set)) else []
+    known = get_scorer_names()
+    for name in names:
+        if isinstance(name, str) and name not in known:
+            raise ValueError(f"scoring={name!r} is not a scorer of scikit-learn"
+                             f"{did_you_mean(name, known)}: give a name of "
+                             f"sklearn.metrics.get_scorer_names(), a callable, or a list or dict "
+                             f"of them")

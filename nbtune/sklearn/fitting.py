@@ -26,6 +26,11 @@ from ..run.subtasks import subtasks
 PARTIAL_FIT, N_SAMPLES, PARAM = "partial_fit", "n_samples", "param"
 
 
+class CandidateFailed(Exception):
+    """A candidate whose mean score of the study's metric is not finite because its fits or its
+    scorer failed: the trial's error, with the first failure's reason."""
+
+
 @dataclass(frozen=True)
 class Resource:
     """How a trial spends its resource: epochs of ``partial_fit``, a warm-started parameter, or
@@ -53,6 +58,7 @@ class Plan:
     error_score: Any = np.nan
     return_train_score: bool = False
     resource: Resource | None = None
+    weighted: frozenset = frozenset()  # the scorers that take fit's sample_weight
 
 
 def index_params(params: dict[str, Any], n_samples: int, indices: np.ndarray) -> dict[str, Any]:
@@ -114,8 +120,24 @@ class FoldTrial:
             self._local_step(base, X, y, splits, fit_params)
         if self.plan.resource is None:
             folds, scores = step([Fold() for _ in splits], 0)
-            return self._summary(folds, scores)
+            summary = self._summary(folds, scores)
+            if self._failed(summary):
+                report(**summary)  # its cv_results_ row, before the trial fails
+                self._fail(summary)
+            return summary
         return self._staged(step, len(splits))
+
+    def _failed(self, summary: dict[str, Any]) -> bool:
+        """Whether the candidate's metric is not finite because a fit or a scorer failed."""
+        return not np.isfinite(summary[self.plan.metric]) \
+            and ("fit_error" in summary or "score_error" in summary)
+
+    def _fail(self, summary: dict[str, Any]) -> None:
+        """Fail the trial with the reason of its non-finite metric (the first failure)."""
+        what, why = ("fitting", summary["fit_error"]) if "fit_error" in summary \
+            else ("scoring", summary["score_error"])
+        raise CandidateFailed(f"{self.plan.metric} is {summary[self.plan.metric]}: {what} "
+                              f"failed ({why})")
 
     # A step brings every fold it is given (the first of the splits) from the level it reached
     # to the next and scores it: step(folds, level) -> (the folds, their scores)
@@ -145,7 +167,7 @@ class FoldTrial:
         scores)."""
         train, test = splits[i]
         self._train(fold, base, X, y, train, fit_params, level)
-        return fold, self._split_scores(i, fold, X, y, train, test)
+        return fold, self._split_scores(i, fold, X, y, train, test, fit_params)
 
     # -- training --------------------------------------------------------------------------
     def _train(self, fold: Fold, base: Any, X: Any, y: Any, train: np.ndarray,
@@ -213,25 +235,35 @@ class FoldTrial:
         state = copy.deepcopy(restored) if restored is not None else \
             State(folds=[Fold() for _ in range(n_splits)])  # a copy: the stored one may resume
         counts = res.folds or (n_splits,) * len(res.levels)
+        summary = None
         for level, count in zip(res.levels, counts):
             if level <= state.level:
                 continue
             state.folds[:count], scores = step(state.folds[:count], level)
             state.level = level
-            report(**{res.key: level}, **self._summary(state.folds[:count], scores),
-                   checkpoint=state)
+            summary = self._summary(state.folds[:count], scores)
+            report(**{res.key: level}, **summary, checkpoint=state)
+        if summary is not None and self._failed(summary):
+            self._fail(summary)
         return None
 
     # -- scoring ---------------------------------------------------------------------------
-    def _score(self, est: Any, X: Any, y: Any) -> dict[str, float]:
+    def _score(self, est: Any, X: Any, y: Any, weights: Any = None,
+               errors: list | None = None) -> dict[str, float]:
+        """Every scorer's score; ``weights`` (the split's sample_weight) go to those that take
+        them. A scorer that raised scores error_score, its traceback added to ``errors``."""
+        errors = [] if errors is None else errors
         out = {}
         for name, scorer in self.plan.scorers.items():
+            extra = {"sample_weight": weights} \
+                if weights is not None and name in self.plan.weighted else {}
             try:
-                value = scorer(est, X) if y is None else scorer(est, X, y)
+                value = scorer(est, X, **extra) if y is None else scorer(est, X, y, **extra)
             except Exception:
                 if self.plan.error_score == "raise":
                     raise
                 value = self.plan.error_score
+                errors.append(traceback.format_exc(limit=-3))
             if isinstance(value, dict):
                 raise TypeError("a callable scoring must return one number; for several metrics "
                                 "give scoring as a dict of scorers")
@@ -239,18 +271,28 @@ class FoldTrial:
         return out
 
     def _split_scores(self, i: int, fold: Fold, X: Any, y: Any, train: np.ndarray,
-                      test: np.ndarray) -> dict[str, Any]:
+                      test: np.ndarray, fit_params: dict[str, Any]) -> dict[str, Any]:
         """Split ``i``'s scores and times, under the keys of ``cv_results_``."""
         from sklearn.utils.metaestimators import _safe_split
+        from sklearn.utils.validation import _num_samples
 
         plan, out = self.plan, {}
+        weights = fit_params.get("sample_weight") if plan.weighted else None
         started = time.time()
         if fold.error is None:
             X_test, y_test = _safe_split(fold.estimator, X, y, test, train)
-            test_scores = self._score(fold.estimator, X_test, y_test)
+            test_weights = None if weights is None else \
+                index_params({"w": weights}, _num_samples(X), test)["w"]
+            errors: list[str] = []
+            test_scores = self._score(fold.estimator, X_test, y_test, test_weights, errors)
             if plan.return_train_score:
                 X_train, y_train = _safe_split(fold.estimator, X, y, train)
-                train_scores = self._score(fold.estimator, X_train, y_train)
+                train_weights = None if weights is None else \
+                    index_params({"w": weights}, _num_samples(X), train)["w"]
+                train_scores = self._score(fold.estimator, X_train, y_train, train_weights,
+                                           errors)
+            if errors:
+                out["score_error"] = errors[0]
         else:
             test_scores = train_scores = {n: float(plan.error_score) for n in plan.scorers}
         out[f"split{i}_score_time"] = time.time() - started
@@ -266,11 +308,15 @@ class FoldTrial:
         """Every split's scores, the mean of the study's metric, and the first error."""
         plan, out = self.plan, {}
         failed = [fold.error for fold in folds if fold.error is not None]
+        unscored = [split["score_error"] for split in scores if "score_error" in split]
         for split in scores:
-            out.update(split)
+            out.update({k: v for k, v in split.items() if k != "score_error"})
         out[plan.metric] = float(np.mean([out[f"split{i}_test_{plan.refit_name}"]
                                           for i in range(len(folds))]))
         out["fit_failures"] = len(failed)
         if failed:
             out["fit_error"] = failed[0].strip().splitlines()[-1][:500]
+        out["score_failures"] = len(unscored)
+        if unscored:
+            out["score_error"] = unscored[0].strip().splitlines()[-1][:500]
         return out

@@ -63,10 +63,15 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
     if n is None:
         n = size
     elif n == "auto":
-        n = min(getattr(sched, "trials_needed", None) or DEFAULT_TRIALS, size)
+        needed = getattr(sched, "trials_needed", None)
+        n = min(needed or DEFAULT_TRIALS, size)
+        if needed is None and n < size:
+            warn(f"the space holds {size} candidates; n_trials='auto' tries {n} of them: "
+                 f"n_trials={size} or searcher='grid' for all")
     elif isinstance(n, int) and n > size:
-        warn(f"the space holds {size} candidates, fewer than n_trials={n}: running "
-             f"{size}; give a distribution for a parameter to draw more")
+        held = f"{size} candidate" + ("s" if size != 1 else "")
+        warn(f"the space holds {held}, fewer than n_trials={n}: running {size}; give a "
+             f"distribution for a parameter to draw more")
         n = size
     combos = list(itertools.product(*(d.values for d in space.values())))
     picks = rng.permutation(size)[:n]

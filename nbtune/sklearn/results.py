@@ -132,6 +132,11 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
         warn(f"{failed} fits failed out of a total of {total}; their score is "
              f"error_score={error_score!r}. The first error: {first}",
              FitFailedWarning)
+    unscored = sum(int(r.get("score_failures", 0)) for r in rows)
+    if unscored:
+        why = next(r["score_error"] for r in rows if r.get("score_error"))
+        warn(f"Scoring failed on {unscored} of the {total} splits: their score is set to "
+             f"error_score={error_score!r}. The first error: {why}")
     return format_results(rows, params, n_splits, names, return_train_score,
                           levels if resource is not None else None)
 
@@ -152,7 +157,13 @@ def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric
     if refit is False and multimetric:
         return None, None
     ranks = results[f"rank_test_{refit_name}"].astype(float)
-    if resource is not None and (results["n_resources"] == resource.levels[-1]).any():
-        ranks = np.where(results["n_resources"] == resource.levels[-1], ranks, np.inf)
+    top = resource.levels[-1] if resource is not None else None
+    if resource is not None and (results["n_resources"] == top).any():
+        ranks = np.where(results["n_resources"] == top, ranks, np.inf)
     index = int(np.argmin(ranks))
+    if resource is not None and results["n_resources"][index] != top:
+        warn(f"no candidate reached max_t={top} before the search ended: the best had "
+             f"{resource.key}={results['n_resources'][index]} of {top}"
+             + (", and best_estimator_ is refitted with that" if refit else "")
+             + "; give more max_time, or a smaller max_t")
     return index, float(results[f"mean_test_{refit_name}"][index])

@@ -1,12 +1,14 @@
 """``nbtune.SearchCV``: scikit-learn's hyperparameter search on Dask, with early stopping."""
 from __future__ import annotations
 
+import functools
 import time
+from types import MethodType
 from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
 from ..caller import user_facing, warn
@@ -16,21 +18,36 @@ from ..study import Study
 from . import checks
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .planning import candidates, fold_counts, schedule
+from .raised import rebuilt
 from .results import best_index, collect
 from .space import convert
 
 EPOCH = "epoch"  # the report key of partial_fit epochs
 
 
-def _delegate(attr: str) -> Callable[[Any], bool]:
-    """available_if check: the refitted estimator (or, before fit, the estimator) has ``attr``."""
-    def check(self) -> bool:
-        if not self.refit:
-            raise AttributeError(f"{attr} is available only after refitting on the best "
-                                 "parameters: this SearchCV has refit=False")
-        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator, attr)
-        return True
-    return check
+def _no_refit(attr: str) -> AttributeError:
+    return AttributeError(f"{attr} is available only after refitting on the best parameters, and "
+                          "this SearchCV has refit=False: give refit=True, or fit "
+                          "estimator.set_params(**search.best_params_) yourself")
+
+
+class _refitted:
+    """A method of the refitted estimator (``best_estimator_``): an attribute of the search where
+    that estimator (before fit, ``estimator``) has it and refit is on, as scikit-learn's
+    ``available_if`` makes them; with refit=False an AttributeError that says so."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self.fn
+        if not obj.refit:
+            raise _no_refit(self.fn.__name__)
+        getattr(obj.best_estimator_ if hasattr(obj, "best_estimator_") else obj.estimator,
+                self.fn.__name__)
+        return MethodType(self.fn, obj)
 
 
 class _Failures(Observer):
@@ -64,7 +81,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     rung, and their unscored splits are NaN in ``cv_results_``. The default, ``"all"``, scores every
     fold at every rung. ``searcher_options`` go to the searcher named by ``searcher``, as
     :func:`nbtune.tune`'s do (``searcher="bayesopt", searcher_options={"cost_aware": True}``).
-    ``storage=None`` keeps the study in memory; give a path to keep it. Where the search has
+    ``storage=None`` keeps the study in memory; give a path to keep it. Each ``fit`` starts
+    over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one. Where the search has
     fewer candidates left than the workers have threads, a trial's folds run as Dask tasks of
     their own, spread over the free threads (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the
     estimator is left as you set it.
@@ -165,10 +183,13 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         from sklearn.utils import indexable
 
         checks.check_estimator(self.estimator)
+        checks.check_numbers(self.error_score, self.n_trials, self.max_time, self.max_t,
+                             self.grace_period, self.reduction_factor)
         checks.check_cv(self.cv)
         checks.check_rung_folds(self.rung_folds)
         converted = convert(self.space, self.searcher)
-        checks.check_keys(self.estimator, converted.space)
+        checks.check_keys(self.estimator, converted.space, converted.objects)
+        checks.check_scoring_names(self.scoring)
         scorers, refit_name, multimetric = self._scorers()
         metric = f"mean_test_{refit_name}"
         found = self._resource()
@@ -184,8 +205,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"{key!r} is both the resource and a key of the space: early "
                                  f"stopping sets it rung by rung; drop it from the space, or "
                                  f"choose another resource")
-            max_t = self.max_t or checks.default_max_t(self.estimator, kind, key,
-                                                       min(len(tr) for tr, _ in splits))
+            max_t = int(self.max_t) if self.max_t else checks.default_max_t(
+                self.estimator, kind, key, min(len(tr) for tr, _ in splits))
             sched, levels = schedule(self.scheduler, self.scheduler_options,
                                      self.reduction_factor, self.grace_period, converted.space,
                                      metric, key, max_t, self.seed)
@@ -195,14 +216,18 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         elif self.rung_folds == "grow":
             warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
                  "'hyperband'): without rungs every candidate is scored on every fold")
-        n_trials, points = candidates(self.n_trials, self.searcher, converted, rng, sched)
+        given = self.n_trials if self.n_trials is None or isinstance(self.n_trials, str) \
+            else int(self.n_trials)  # numpy's integers too
+        n_trials, points = candidates(given, self.searcher, converted, rng, sched)
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
-                    self.error_score, self.return_train_score, resource)
+                    self.error_score, self.return_train_score, resource,
+                    checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
         study = nbtune.tune(fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                             seed=self.seed, cluster=self.cluster, storage=self.storage,
-                            study=self.study, max_time=self.max_time, searcher=self.searcher,
+                            study=self.study, replace=self.study is not None,
+                            max_time=self.max_time, searcher=self.searcher,
                             searcher_options=self.searcher_options, points_to_evaluate=points,
                             scheduler=sched,
                             resource=resource.key if resource else EPOCH, observers=[failures],
@@ -233,9 +258,18 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         except KeyboardInterrupt:
             study.stop()
             raise
-        if failures.failed is not None and self.error_score == "raise":
-            raise ValueError(f"trial {failures.failed.id} failed with error_score='raise' "
-                                 f"(config {failures.failed.config}):\n{failures.failed.error}")
+        failed = failures.failed
+        if failed is None or self.error_score != "raise":
+            return
+        why = (f"trial {failed.id} failed with error_score='raise' (config {failed.config}); "
+               f"on its worker:\n{failed.error}")
+        original = rebuilt(failed.error or "")
+        if original is None:  # a type the notebook has not loaded, or that takes other arguments
+            raise ValueError(why)
+        if hasattr(original, "add_note"):  # Python >= 3.11
+            original.add_note(why)
+            raise original
+        raise original from ValueError(why)
 
     def _refit(self, X: Any, y: Any, fit_params: dict, resource: Resource | None,
                classes: Any) -> None:
@@ -260,43 +294,52 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """The refit scorer (``scoring``; the estimator's own score by default) on ``X``, ``y``."""
         if not self.refit:
-            raise AttributeError("score needs refit=True (or a refit metric)")
+            raise _no_refit("score")
+        check_is_fitted(self)
         scorer = self.scorer_[self.refit] if self.multimetric_ else self.scorer_
         return scorer(self.best_estimator_, X) if y is None else scorer(self.best_estimator_, X, y)
 
-    @available_if(_delegate("predict"))
+    @_refitted
     def predict(self, X: Any) -> Any:
         """``best_estimator_.predict(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.predict(X)
 
-    @available_if(_delegate("predict_proba"))
+    @_refitted
     def predict_proba(self, X: Any) -> Any:
         """``best_estimator_.predict_proba(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
 
-    @available_if(_delegate("predict_log_proba"))
+    @_refitted
     def predict_log_proba(self, X: Any) -> Any:
         """``best_estimator_.predict_log_proba(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.predict_log_proba(X)
 
-    @available_if(_delegate("decision_function"))
+    @_refitted
     def decision_function(self, X: Any) -> Any:
         """``best_estimator_.decision_function(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.decision_function(X)
 
-    @available_if(_delegate("transform"))
+    @_refitted
     def transform(self, X: Any) -> Any:
         """``best_estimator_.transform(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.transform(X)
 
-    @available_if(_delegate("inverse_transform"))
+    @_refitted
     def inverse_transform(self, X: Any) -> Any:
         """``best_estimator_.inverse_transform(X)``."""
+        check_is_fitted(self)
         return self.best_estimator_.inverse_transform(X)
 
     @property
     def classes_(self) -> Any:
         """The classes of the refitted classifier."""
+        if not self.refit:
+            raise _no_refit("classes_")
         return self.best_estimator_.classes_
 
     @property

@@ -148,7 +148,11 @@ def convert(space: Any, searcher: str = "random") -> Converted:
                          f"or nbtune domains, got {type(space).__name__}")
     domains: dict[str, Any] = {}
     objects: dict[str, dict[str, Any]] = {}
-    for name, entry in space.items():
+    # a grid runs in ParameterGrid's order (keys sorted, the last varying fastest), so that its
+    # best_index_ and ties pick as GridSearchCV's do
+    items = sorted(space.items(), key=lambda item: item[0]) if searcher == "grid" \
+        else space.items()
+    for name, entry in items:
         if isinstance(entry, Domain):
             domains[name] = entry
         elif hasattr(entry, "rvs"):
