@@ -18,6 +18,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
 
 import nbtune
 from waiting import busy_threads, wait_for
@@ -57,12 +58,18 @@ def test_more_trials_than_a_finite_space_holds_warns_at_the_fit_line_and_runs_th
         client, cancer):
     X, y = cancer
     with pytest.warns(UserWarning, match=r"^the space holds 2 candidates, fewer than "
-                                         r"n_trials=5: running 2; give a distribution") as warned:
+                                         r"n_trials=5: running 2; give a wider range or a distribution") as warned:
         s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, n_trials=5, cv=3).fit(X, y)
     assert [w.filename for w in warned] == [__file__]  # the fit() line above, not nbtune's own
     assert sorted(p["C"] for p in s.cv_results_["params"]) == [0.1, 1.0]
     with pytest.warns(UserWarning, match=r"^the space holds 1 candidate, fewer than n_trials=2"):
         search(LogisticRegression(), {"C": [0.1]}, client, n_trials=2, cv=3).fit(X, y)
+    # a small integer distribution is as finite as a list: n_trials="auto" runs each value once
+    s = search(DecisionTreeClassifier(random_state=0),
+               {"max_depth": stats.randint(1, 4), "criterion": ["gini", "entropy"]}, client,
+               cv=3).fit(X, y)
+    assert sorted((p["max_depth"], p["criterion"]) for p in s.cv_results_["params"]) == \
+        [(d, c) for d in (1, 2, 3) for c in ("entropy", "gini")]
 
 
 def by_params(results):

@@ -11,10 +11,22 @@ import numpy as np
 from ..caller import warn
 from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor
+from ..space import randint
 from ..tune import DEFAULT_TRIALS
 from .space import Converted
 
 GRID_LIMIT = 100_000  # finite spaces up to this size are sampled without replacement
+
+
+def _listed(domain: Any) -> list | None:
+    """A domain's candidates when it has few enough to list: a list's values, or every integer
+    of a ``randint`` range (``scipy.stats.randint(1, 4)``: 1, 2, 3; each as likely as a draw
+    makes it); None for a range of reals or a log-scaled one."""
+    if domain.values is not None:
+        return list(domain.values)
+    if isinstance(domain, randint) and domain.hi - domain.lo < GRID_LIMIT:
+        return list(range(domain.lo, domain.hi + 1))
+    return None
 
 
 def fold_counts(n_splits: int, n_levels: int, rung_folds: str) -> tuple[int, ...] | None:
@@ -55,9 +67,10 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
     RandomizedSearchCV does for lists): "auto" is all of them up to 50 (or what a hyperband
     scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`."""
     n, space = n_trials, converted.space
-    if searcher != "random" or any(d.values is None for d in space.values()):
+    lists = [_listed(d) for d in space.values()]
+    if searcher != "random" or any(values is None for values in lists):
         return n, None
-    size = math.prod(len(d.values) for d in space.values())
+    size = math.prod(len(values) for values in lists)
     if size > GRID_LIMIT:
         return n, None
     if n is None:
@@ -71,8 +84,8 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
     elif isinstance(n, int) and n > size:
         held = f"{size} candidate" + ("s" if size != 1 else "")
         warn(f"the space holds {held}, fewer than n_trials={n}: running {size}; give a "
-             f"distribution for a parameter to draw more")
+             f"wider range or a distribution of reals for a parameter to draw more")
         n = size
-    combos = list(itertools.product(*(d.values for d in space.values())))
+    combos = list(itertools.product(*lists))
     picks = rng.permutation(size)[:n]
     return n, [dict(zip(space, combos[i])) for i in picks]
