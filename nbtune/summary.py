@@ -12,8 +12,8 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
-from .ranking import (column_texts, duration_text, fmt, one_line, pace_text, rank_rule,
-                      rank_trials, resource_of, score)
+from .ranking import (column_texts, duration_text, earlier_ids, fmt, one_line, pace_text,
+                      rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 
 RIGHT = ' style="text-align:right;font-variant-numeric:tabular-nums"'
@@ -131,11 +131,22 @@ def outputs_html(study: Any, wrote: list[T.Trial] | None = None) -> str:
 
 def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
     """Each warning the trials raised, once, with how many trials raised it (``among``: the
-    trials that raised any, where the caller keeps them)."""
+    trials that raised any, where the caller keeps them); for a resumed study, also how many
+    of this run's trials did (:func:`earlier_ids`)."""
     e = html.escape
-    n = len(study.trials)
-    return "".join(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
-                   f"trials)</i></div>" for r, k in study_warnings(study, among))
+    n, earlier = len(study.trials), earlier_ids(study)
+    found = study_warnings(study, among)
+    here = {}
+    if earlier and found:
+        ours = [t for t in list(study.trials if among is None else among) if t.id not in earlier]
+        here = {warning_key(r): k for r, k in study_warnings(study, ours)}
+    parts = []
+    for r, k in found:
+        run = f", {here.get(warning_key(r), 0)} of {n - len(earlier)} in this run" \
+            if earlier else ""
+        parts.append(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
+                     f"trials{run})</i></div>")
+    return "".join(parts)
 
 
 class StudySummary:
@@ -163,8 +174,11 @@ class StudySummary:
                                   else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
         if s.elapsed is not None:
-            out.append(("time", " · ".join(x for x in (duration_text(s.elapsed), pace_text(s))
-                                           if x)))
+            took = duration_text(s.elapsed)
+            earlier = earlier_ids(s)
+            if earlier:  # a resumed study: its time and pace are this run's
+                took += f" for this run's {sum(counts.values()) - len(earlier)} trials"
+            out.append(("time", " · ".join(x for x in (took, pace_text(s)) if x)))
         if s.settings.get("searcher"):
             out.append(("search", f"{searcher_text(s)}; "
                                   f"{s.settings.get('scheduler') or 'fifo'} scheduler"))

@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any, Callable
 
 from . import trial as T
-from .ranking import duration_text, fmt, pace_text
+from .ranking import duration_text, earlier_ids, fmt, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import QUEUED, Tally
@@ -184,7 +184,9 @@ class Tracker(Observer):
 
     def progress(self) -> tuple[float, str]:
         """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
-        the pace (trials per minute, median trial duration)."""
+        the pace (trials per minute, median trial duration). A resumed study's earlier trials
+        count in the fraction and the totals ("7/30 trials (1 in this run)"), never in the pace
+        or the time left: this run's time is all ``elapsed`` counts."""
         elapsed = self.elapsed()
         tally = self.live()
         if tally is not None:
@@ -193,20 +195,25 @@ class Tracker(Observer):
                 known = (len(tally.durations) / (elapsed / 60.0), tally.median_duration())
         else:
             done, known = sum(1 for t in list(self.study.trials) if t.state in T.FINISHED), None
-        fractions, label = [], f"{len(self.study.trials)} trials"
+        earlier = len(earlier_ids(self.study))
+        here = done - earlier  # finished in this run
+        fractions, lefts, label = [], [], f"{len(self.study.trials)} trials"
         if self.n_trials:
             fractions.append(done / self.n_trials)
             label = f"{done}/{self.n_trials} trials"
+            if here > 0 and elapsed:
+                lefts.append(elapsed * max(0, self.n_trials - done) / here)
         if self.max_time:
             fractions.append(elapsed / self.max_time)
+            lefts.append(max(0.0, self.max_time - elapsed))
+        if earlier:
+            label += f" ({here} in this run)"
         fraction = min(1.0, max(fractions, default=0.0))
         speed = pace_text(self.study, known)
         speed = f" · {speed}" if speed else ""
         if self.finished_reason is not None:
             return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
-        left = ""
-        if fraction > 0 and fractions:
-            left = f" · ~{duration_text(elapsed * (1 - fraction) / fraction)} left"
+        left = f" · ~{duration_text(min(lefts))} left" if lefts else ""
         return fraction, f"{label} · {duration_text(elapsed)} elapsed{left}{speed}"
 
     def best_line(self) -> str:

@@ -95,7 +95,8 @@ def _default_name() -> str:
 
 
 class _RecordEnd(Observer):
-    """Sets the study's start and end times, ``stop_reason``, the observations its searcher's
+    """Sets the study's start and end times, the trials it had finished before (``earlier``: a
+    resumed study's), ``stop_reason``, the observations its searcher's
     model holds and how many random configs its searcher drew while the model was busy (both
     kept in its settings; the draws summed over a resumed study's runs), before the views draw
     and storage writes."""
@@ -105,6 +106,7 @@ class _RecordEnd(Observer):
 
     def study_started(self, info: dict) -> None:
         self.study.started_at, self.study.finished_at = time.time(), None
+        self.study.earlier = frozenset(t.id for t in self.study.trials if t.is_finished)
 
     def study_finished(self, reason: str) -> None:
         self.study.stop_reason, self.study.finished_at = reason, time.time()

@@ -8,6 +8,7 @@ import time
 import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
+from nbtune.notebook.magic import _summary_line
 
 from html_tables import trials_table
 
@@ -155,3 +156,45 @@ def test_the_starting_line_goes_where_the_view_goes():
     notice.show()
     assert stream.getvalue() == "nbtune: starting a local Dask cluster: 2 workers ...\n"
     assert starting_notice(False, "anything") is None  # no view, no line
+
+
+def resumed_study(n_trials: int = 30) -> tuple[nbtune.Study, LivePanel]:
+    """A study resumed after six trials (3 s each, with a warning), this run 2.0 s old with one
+    trial finished (1.5 s, the same warning) and one running, and its panel."""
+    study = nbtune.Study("again", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    warning = [{"category": "UserWarning", "message": "slow", "where": "x", "count": 1}]
+    for i in range(8):
+        start = 100.0 + 3 * i if i < 6 else 1000.0
+        t = T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=i / 10, attempts=1,
+                    started=start, finished=start + (3.0 if i < 6 else 1.5),
+                    warnings=warning if i in (0, 1, 2, 3, 6) else [])
+        if i == 7:
+            t.state, t.value, t.finished, t.warnings = T.RUNNING, None, None, []
+        study.trials.append(t)
+    study.earlier = frozenset(range(6))  # as a resume sets it when this run starts
+    study.started_at, study.finished_at = 1000.0, 1002.0  # elapsed: 2.0 s, this run's
+    panel = LivePanel(study, n_trials=n_trials, top=5)
+    for t in study.trials:
+        panel.trial_created(t)
+    return study, panel
+
+
+def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
+    study, panel = resumed_study()
+    # one trial in 2.0 s: 30 a minute, 23 left take ~46 s (not 7 in 2.0 s: 210 a minute, ~6.6 s)
+    expected = ("7/30 trials (1 in this run) · 2.0 s elapsed · ~46.0 s left · "
+                "30.0 trials/min · median trial 1.5 s")
+    assert panel.progress()[1] == expected
+    panel.finished_reason = "interrupted"  # the last frame, from all the trials: the same pace
+    assert panel.progress()[1] == ("7/30 trials (1 in this run) · 2.0 s · 30.0 trials/min · "
+                                   "median trial 1.5 s · ended: interrupted")
+    facts = dict(study.summary().facts())
+    assert facts["time"] == "2.0 s for this run's 2 trials · 30.0 trials/min · median trial 1.5 s"
+    panel.finished_reason = None
+    panel.draw()  # the warning: by 5 of the 8 trials, 1 of them of this run's 2
+    assert "(raised by 5 of 8 trials, 1 of 2 in this run)" in panel.warnings_html.value
+    study.stop_reason = "interrupted"  # the magic's closing line says which trials took the time
+    assert _summary_line(study, 99.0, "study").startswith(
+        "nbtune: study 'again': 7 completed, 1 running; 2 of them in this run, in 2.0 s "
+        "(interrupted)")

@@ -380,8 +380,11 @@ def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
     took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
-    line = (f"nbtune: study {study.name!r}: {counts} in {took} "
-            f"({study.stop_reason}); bound to `{out}`.")
+    if study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
+        took = f"; {len(study.trials) - len(study.earlier)} of them in this run, in {took}"
+    else:
+        took = f" in {took}"
+    line = f"nbtune: study {study.name!r}: {counts}{took} ({study.stop_reason}); bound to `{out}`."
     best = study.best
     if best is not None:
         config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
