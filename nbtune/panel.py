@@ -6,7 +6,9 @@ not render.
 from __future__ import annotations
 
 import html
+import statistics
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from . import trial as T
@@ -16,6 +18,9 @@ from .tracker import _IN_OUTPUT_WIDGET, CURVES, Tracker
 
 if TYPE_CHECKING:
     from .live import StartingNotice
+
+PLOT_SHARE = 30  # the curves wait 30 times what an image costs: ~3% of the study's time at most
+PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first one not counted)
 
 
 class LivePanel(Tracker):
@@ -34,7 +39,9 @@ class LivePanel(Tracker):
         super().__init__(*args, **kwargs)
         self.plot_interval, self.top = plot_interval, top
         self.tally = Tally(self.study, max(CURVES, top))
-        self._last_plot, self._plotted_reports, self._plot_cost = 0.0, -1, 0.0
+        self._last_plot, self._plotted, self._plotted_best = 0.0, None, None
+        self._plots = 0  # images drawn
+        self._plot_costs: deque[float] = deque(maxlen=PLOT_COSTS)  # seconds of the latest
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
         self.label = w.HTML()
@@ -125,17 +132,34 @@ class LivePanel(Tracker):
         """Failed trials, each a one-line summary that expands to its traceback on a click."""
         return errors_html(self.study, None if tally is None else tally.failed)
 
+    def curves_wait(self, new_best: bool = False) -> float:
+        """Seconds between two images of the curves: ``plot_interval``, or more where an image
+        costs more, so that they take at most ~3% of the study's time (and of the loop's GIL);
+        with a ``new_best`` trial, whose legend the image shown does not name, ~10%.
+        The cost is the median of the latest images but the first: that one imports and warms
+        up matplotlib (fonts, caches), and counted it held the curves back for many seconds."""
+        costs = self._plot_costs
+        share = PLOT_SHARE // 3 if new_best else PLOT_SHARE
+        return max(self.plot_interval, share * statistics.median(costs) if costs else 0.0)
+
+    def drew_curves(self, seconds: float) -> None:
+        """An image of the curves took ``seconds``: the pace of the next ones follows it."""
+        self._plots += 1
+        if self._plots > 1:
+            self._plot_costs.append(seconds)
+
     def _draw_curves(self, force: bool = False) -> None:
         now = time.monotonic()
-        # a PNG of the curves costs far more than the rest of a redraw: its pace follows its
-        # cost, so that it takes at most ~3% of the study's time (and of the loop's GIL)
-        wait = max(self.plot_interval, 30 * self._plot_cost)
-        if not force and (self.reports == self._plotted_reports or now - self._last_plot < wait):
+        tally = self.live()  # the best CURVES trials are among its candidates
+        # a new report or a trial's end (the best may change without a report) since the last
+        seen = (self.reports, None if tally is None else tally.done())
+        best = None if tally is None or tally.best is None else tally.best.id
+        wait = self.curves_wait(new_best=best != self._plotted_best)
+        if not force and (seen == self._plotted or now - self._last_plot < wait):
             return
-        self._last_plot, self._plotted_reports = now, self.reports
+        self._last_plot, self._plotted, self._plotted_best = now, seen, best
         from .plots import to_png
 
-        tally = self.live()  # the best CURVES trials are among its candidates
         try:
             figure = self.study.plot.learning_curves(
                 top=CURVES, among=None if tally is None else tally.candidates())
@@ -143,7 +167,7 @@ class LivePanel(Tracker):
             return
         self.curves.value = to_png(figure, dpi=80)
         self.curves.layout.display = None
-        self._plot_cost = time.monotonic() - now
+        self.drew_curves(time.monotonic() - now)
 
     @property
     def curve_data(self) -> dict[int, list[tuple[float, float]]]:

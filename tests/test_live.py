@@ -198,3 +198,32 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
     assert _summary_line(study, 99.0, "study").startswith(
         "nbtune: study 'again': 7 completed, 1 running; 2 of them in this run, in 2.0 s "
         "(interrupted)")
+
+
+def test_the_curves_keep_the_pace_of_their_cost_not_of_matplotlibs_first_image():
+    study = nbtune.Study("pace", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    panel = LivePanel(study, n_trials=10, plot_interval=2.0)
+    for i in range(3):
+        t = T.Trial(i, {"q": i / 10}, state=T.RUNNING, attempts=1, started=1000.0,
+                    reports=[{"epoch": e, "score": i * e} for e in (1, 2)])
+        study.trials.append(t)
+        panel.trial_reported(t, t.reports[-1])
+    panel._draw_curves()  # the first image, whatever it cost (it imports and warms matplotlib)
+    panel.drew_curves(0.0)  # and others of given costs
+    assert panel.curves_wait() == 2.0  # the first image's cost is not counted (30 x it was)
+    for cost in (0.05, 0.3, 0.3, 0.3):
+        panel.drew_curves(cost)
+    # the median of the latest: at most ~3% of the time on images; ~10% for a new best
+    assert panel.curves_wait() == 9.0 and panel.curves_wait(new_best=True) == 3.0
+    first = panel.curves.value
+    panel._last_plot -= 4.0  # as if the image were 4 s old
+    study.trials[0].reports.append({"epoch": 3, "score": 0.5})
+    panel.trial_reported(study.trials[0], study.trials[0].reports[-1])
+    panel._draw_curves()
+    assert panel.curves.value == first  # a report: the image waits its 9 s
+    best = study.trials[2]
+    best.state, best.value, best.finished = T.COMPLETED, 4.0, 1001.0
+    panel.trial_finished(best)
+    panel._draw_curves()  # a new best the legend does not name yet: drawn after 3 s
+    assert panel.curves.value != first and panel._plotted_best == 2
