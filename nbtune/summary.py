@@ -16,8 +16,13 @@ from .ranking import (column_texts, duration_text, earlier_ids, fmt, one_line, p
                       rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 
-RIGHT = ' style="text-align:right;font-variant-numeric:tabular-nums"'
-LEFT = ' style="text-align:left"'
+# what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
+# tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
+CELL = "padding:0.5em;line-height:normal;vertical-align:middle"
+TABLE = ' style="border-collapse:collapse;border-spacing:0"'
+HEAD = ' style="border-bottom:1px solid var(--jp-border-color1, #bdbdbd)"'
+RIGHT = f' style="text-align:right;font-variant-numeric:tabular-nums;{CELL}"'
+LEFT = f' style="text-align:left;{CELL}"'
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
 OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
@@ -69,7 +74,8 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
 def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
                among: Iterable[T.Trial] | None = None, unfinished: bool | None = None) -> str:
     """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption
-    (``among`` and ``unfinished`` as in :func:`trials_table`)."""
+    (``among`` and ``unfinished`` as in :func:`trials_table`); its cells padded as JupyterLab pads
+    an output's tables, also where it does not (a widget's HTML, the live panel)."""
     headers, rows, rule = trials_table(study, top, among, unfinished)
     if not rows:
         return ""
@@ -79,8 +85,9 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
     body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
                                     for c, r in zip(row, right)) + "</tr>" for row in rows)
     caption = f"top {len(rows)} trials, ranked: {rule}"
-    return (f'<table class="{css}"><caption style="caption-side:top;text-align:left">'
-            f"{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return (f'<table class="{css}"{TABLE}><caption style="caption-side:top;text-align:left;'
+            f'line-height:normal;padding-bottom:0.25em">{e(caption)}</caption>'
+            f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def study_warnings(study: Any, among: Iterable[T.Trial] | None = None

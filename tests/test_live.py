@@ -145,6 +145,10 @@ def test_a_running_panel_draws_from_the_changed_trials_what_all_of_them_say():
     assert live_label[-2:] == exact_label[-3:-1] and "median trial" in live_label[-1]
     assert "unfinished" not in live[3] and "then running" in live[3]  # running trials rank too
     assert "trial 52 failed" in live[4] and "8 more failed trials" in live[4]
+    # a widget's HTML has no table styles of JupyterLab's: the table carries its padding
+    cells = re.findall(r"<t[dh]( style=\"[^\"]*\")?>", live[3])
+    assert len(cells) == 6 * 6 and all("padding:0.5em" in c for c in cells)
+    assert re.search(r"<caption style=\"[^\"]*line-height:normal", live[3])
 
 
 def test_the_starting_line_goes_where_the_view_goes():
