@@ -55,14 +55,16 @@ class LivePanel(Tracker):
         self.errors = w.HTML()
         self.outputs = w.HTML()
         self.stream = w.HTML(layout=w.Layout(display=None if self.show_output else "none"))
+        self.note_html = w.HTML(layout=w.Layout(display="none"))  # see note()
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
                               self.best_html, self.table, self.curves, self.rungs_html,
-                              self.warnings_html, self.errors, self.outputs, self.stream])
+                              self.warnings_html, self.errors, self.outputs, self.stream,
+                              self.note_html])
         self.parts = {"panel": self.widget, "header": self.header, "bar": self.bar,
                       "label": self.label, "counts": self.counts_html, "best": self.best_html,
                       "table": self.table, "curves": self.curves, "rungs": self.rungs_html,
                       "warnings": self.warnings_html, "errors": self.errors,
-                      "outputs": self.outputs, "stream": self.stream}
+                      "outputs": self.outputs, "stream": self.stream, "note": self.note_html}
         for name, part in self.parts.items():
             part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
         self._warned_drawn = -1
@@ -82,6 +84,19 @@ class LivePanel(Tracker):
             self.handle.update(self.widget)
         else:
             self.handle = display(self.widget, display_id=True)
+
+    def note(self, text: str) -> bool:
+        """Show ``text`` at the panel's foot while the study runs (``%%tune --background``'s
+        "runs in the background ... study.wait() blocks until it ends"): it goes when the study
+        ends, with the panel, where a line printed under the panel stayed under its summary.
+        False where the panel is not shown in a notebook: the caller prints the line."""
+        if self.handle is None and not self.in_widget:
+            return False
+        with self._lock:
+            if self.finished_reason is None:  # else the study ended already: nothing to say
+                self.note_html.value = html.escape(text)
+                self.note_html.layout.display = None
+        return True
 
     def draw(self) -> None:
         study, info = self.study, self.info
@@ -182,6 +197,7 @@ class LivePanel(Tracker):
         with self._lock:
             self.redraws += 1
             try:  # the last frame holds every report before the label says "ended"
+                self.note_html.layout.display = "none"  # the study no longer runs
                 self._draw_curves(force=True)
                 self.draw()
             except Exception:

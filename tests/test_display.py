@@ -189,3 +189,25 @@ def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
     study = shell.user_ns["study"]
     out = capsys.readouterr().out
     assert f": 3 completed in {duration_text(study.elapsed)} (n_trials)" in out, out
+
+
+def test_a_background_studys_line_goes_when_the_study_ends(tmp_path):
+    pytest.importorskip("nbclient")
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext nbtune",
+        "%%tune -n 4 --metric score --study bg --background\n"
+        "q = uniform(0, 1)\n"
+        "import time\n"
+        "time.sleep(0.3)\n"
+        "score = q\n",
+        "study.wait()\nprint('NEXT', study.stop_reason)")]
+    NotebookClient(nb, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "NEXT n_trials" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    shown = str([c.outputs for c in nb.cells])  # what the cells show (not the widgets' state)
+    # the summary took the panel's place; the line saying the study runs went with it
+    assert 'class="nbtune-summary"' in shown and "widget-view" not in shown
+    assert "runs in the background" not in shown

@@ -12,6 +12,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, Unicode
 
+from ..panel import LivePanel
 from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
@@ -232,8 +233,10 @@ class Tune(Magics):
         out = args.out or self.out
         self.shell.user_ns[out] = study
         if args.background:
-            print(f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
-                  f"({out}.wait() blocks until it ends, {out}.stop() ends it).")
+            line = (f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
+                    f"({out}.wait() blocks until it ends, {out}.stop() ends it).")
+            if not (isinstance(study.live, LivePanel) and study.live.note(line)):
+                print(line)  # no panel to say it until the study ends
             return None
         print(_summary_line(study, time.time() - t0, out))
         if args.apply and study.best is not None:
