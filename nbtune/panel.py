@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import trial as T
 from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
 from .tally import Tally
-from .tracker import _IN_OUTPUT_WIDGET, CURVES, Tracker
+from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
 
 if TYPE_CHECKING:
     from .live import StartingNotice
@@ -109,10 +109,12 @@ class LivePanel(Tracker):
         fraction, label = self.progress()
         self.bar.value, self.label.value = fraction, html.escape(label)
         counts = self.counts()
-        busy = counts.get(T.RUNNING, 0)
-        slots = self.concurrency() if callable(self.concurrency) else self.concurrency
+        busy = counts.get(T.RUNNING, 0) + counts.get(STARTING, 0)
+        slots = self.slots()
         workers = f" · {busy}/{slots} slots busy" if slots else ""
-        self.counts_html.value = " · ".join(f"{n} {s}" for s, n in counts.items()) + workers
+        waiting = self.waiting(counts)
+        self.counts_html.value = html.escape(" · ".join(f"{n} {s}" for s, n in counts.items())
+                                             + workers + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())
         tally = self.live()
         self.table.value = self.table_html(tally)

@@ -257,7 +257,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
     view = make_progress(progress, result, notice=notice, n_trials=planned, max_time=max_time,
-                         concurrency=concurrency or capacity,  # follows workers that come and go
+                         # what runs at once: follows workers that come and go
+                         concurrency=(lambda: min(concurrency, capacity())) if concurrency
+                         else capacity,
                          show_output=show_output)
     if view is not None:
         observers, result.live = [*observers, view], view
@@ -273,7 +275,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 shared=shared, capacity=capacity, warm=warm)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
-                                 "cluster": getattr(client, "dashboard_link", None)})
+                                 "cluster": getattr(client, "dashboard_link", None),
+                                 "data": list(shared)})  # sent to the workers with the trials
 
     site = call_site()  # the caller's line, for the loop's warnings on a background thread
 

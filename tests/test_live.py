@@ -231,3 +231,25 @@ def test_the_curves_keep_the_pace_of_their_cost_not_of_matplotlibs_first_image()
     panel.trial_finished(best)
     panel._draw_curves()  # a new best the legend does not name yet: drawn after 3 s
     assert panel.curves.value != first and panel._plotted_best == 2
+
+
+def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_message():
+    study = nbtune.Study("busy", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    panel = LivePanel(study, n_trials=24, concurrency=lambda: 2)
+    panel.info = {"data": ["X", "y"]}  # as the study's start tells it: sent with the trials
+    for i in range(4):  # two for the workers, one more queued behind each
+        study.trials.append(T.Trial(i, {"q": i / 4}, state=T.RUNNING, attempts=1))
+        panel.trial_created(study.trials[-1])
+    panel.draw()  # no start heard yet: the first trials wait for what the workers load
+    assert panel.counts_html.value == (
+        "2 starting · 2 queued · 2/2 slots busy · the first trials are starting: the workers "
+        "load the trial function and what it imports, and receive its data (X, y)")
+    first = study.trials[0]
+    first.started, first.state, first.finished, first.value = 1000.0, T.COMPLETED, 1000.5, 0.1
+    panel.trial_finished(first)  # it ended silent (0.5 s): its start was never announced
+    study.trials[1].started = 1000.1
+    panel.trial_started(study.trials[1])
+    panel.draw()  # the next one took trial 0's worker: starting, not idle (was "1/2 busy")
+    assert panel.counts_html.value == "1 running · 1 starting · 1 queued · 1 completed · " \
+                                      "2/2 slots busy"
