@@ -144,10 +144,13 @@ def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
 
 
 def duration_text(seconds: float | None) -> str:
-    """A duration as people read it, the same everywhere: ``8.2 s``, ``1 min 29 s``, ``2 h 05 min``."""
+    """A duration as people read it, the same everywhere: ``12 ms``, ``8.2 s``, ``1 min 29 s``,
+    ``2 h 05 min`` (under a tenth of a second in milliseconds, never ``0.0 s``)."""
     if seconds is None or not T.is_finite_number(seconds):
         return "unknown"
     seconds = max(0.0, float(seconds))
+    if seconds < 0.0995:  # what would round to 0.1 s is 0.1 s
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
     whole = int(round(seconds))

@@ -12,7 +12,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
 from nbtune.plots import FADED, LABELLED
-from nbtune.ranking import duration_text, one_line, rank_trials
+from nbtune.ranking import duration_text, one_line, pace_text, rank_trials
 
 from html_tables import trials_table, written_alike
 
@@ -119,6 +119,12 @@ def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
                 assert f"{t.config['lr']:.6g}" in text  # 6 significant digits, 1e-05 readable
             assert not re.search(r"\b0\.0000\d", text)
         assert frame["config.lr"].tolist() == [t.config["lr"] for t in s.trials]  # not rounded
+
+
+def test_short_durations_show_in_milliseconds():
+    assert [duration_text(s) for s in (0.0, 0.012, 0.0994, 0.1, 8.24, 89)] == \
+        ["0 ms", "12 ms", "99 ms", "0.1 s", "8.2 s", "1 min 29 s"]
+    assert pace_text(None, (600.0, 0.012)) == "600 trials/min · median trial 12 ms"  # not 0.0 s
 
 
 def test_one_line_keeps_the_end_of_a_long_message():
