@@ -356,6 +356,7 @@ class StudyPlots:
         fig, ax = _canvas(ax, (6.4, 3.6))
         bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
         ax.bar_label(bars, padding=2, fontsize="small")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # it counts trials: no 2.5
         ax.set_xlabel(f"{resource} (rung level)")
         ax.set_ylabel("trials that reached it")
         ax.set_title(f"{study.name}: trials per rung")

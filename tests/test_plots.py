@@ -391,3 +391,10 @@ def test_learning_curves_name_the_faded_trials_as_they_ended():
     study = hand_made([T.COMPLETED] * 4 + [T.STOPPED, T.FAILED, T.INTERRUPTED], [3] * 4 + [1] * 3)
     assert legend(study)[-1] == "stopped, failed or interrupted"
 
+
+
+def test_rungs_count_whole_trials():
+    ax = hand_made([T.COMPLETED, T.STOPPED, T.STOPPED], [9, 3, 1]).plot.rungs([1, 3, 9]).axes[0]
+    assert heights(ax) == [3, 2, 1]
+    ticks = [y for y in ax.get_yticks() if ax.get_ylim()[0] <= y <= ax.get_ylim()[1]]
+    assert len(ticks) >= 2 and all(float(y).is_integer() for y in ticks), ticks  # no 2.5
