@@ -6,16 +6,21 @@ not render.
 from __future__ import annotations
 
 import html
+import statistics
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from . import trial as T
 from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
 from .tally import Tally
-from .tracker import _IN_OUTPUT_WIDGET, CURVES, Tracker
+from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
 
 if TYPE_CHECKING:
     from .live import StartingNotice
+
+PLOT_SHARE = 30  # the curves wait 30 times what an image costs: ~3% of the study's time at most
+PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first one not counted)
 
 
 class LivePanel(Tracker):
@@ -34,7 +39,9 @@ class LivePanel(Tracker):
         super().__init__(*args, **kwargs)
         self.plot_interval, self.top = plot_interval, top
         self.tally = Tally(self.study, max(CURVES, top))
-        self._last_plot, self._plotted_reports, self._plot_cost = 0.0, -1, 0.0
+        self._last_plot, self._plotted, self._plotted_best = 0.0, None, None
+        self._plots = 0  # images drawn
+        self._plot_costs: deque[float] = deque(maxlen=PLOT_COSTS)  # seconds of the latest
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
         self.label = w.HTML()
@@ -48,14 +55,16 @@ class LivePanel(Tracker):
         self.errors = w.HTML()
         self.outputs = w.HTML()
         self.stream = w.HTML(layout=w.Layout(display=None if self.show_output else "none"))
+        self.note_html = w.HTML(layout=w.Layout(display="none"))  # see note()
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
                               self.best_html, self.table, self.curves, self.rungs_html,
-                              self.warnings_html, self.errors, self.outputs, self.stream])
+                              self.warnings_html, self.errors, self.outputs, self.stream,
+                              self.note_html])
         self.parts = {"panel": self.widget, "header": self.header, "bar": self.bar,
                       "label": self.label, "counts": self.counts_html, "best": self.best_html,
                       "table": self.table, "curves": self.curves, "rungs": self.rungs_html,
                       "warnings": self.warnings_html, "errors": self.errors,
-                      "outputs": self.outputs, "stream": self.stream}
+                      "outputs": self.outputs, "stream": self.stream, "note": self.note_html}
         for name, part in self.parts.items():
             part.add_class(f"nbtune-live-{name}")  # stable names for styles and browser tests
         self._warned_drawn = -1
@@ -76,6 +85,19 @@ class LivePanel(Tracker):
         else:
             self.handle = display(self.widget, display_id=True)
 
+    def note(self, text: str) -> bool:
+        """Show ``text`` at the panel's foot while the study runs (``%%tune --background``'s
+        "runs in the background ... study.wait() blocks until it ends"): it goes when the study
+        ends, with the panel, where a line printed under the panel stayed under its summary.
+        False where the panel is not shown in a notebook: the caller prints the line."""
+        if self.handle is None and not self.in_widget:
+            return False
+        with self._lock:
+            if self.finished_reason is None:  # else the study ended already: nothing to say
+                self.note_html.value = html.escape(text)
+                self.note_html.layout.display = None
+        return True
+
     def draw(self) -> None:
         study, info = self.study, self.info
         link = info.get("cluster")
@@ -87,10 +109,12 @@ class LivePanel(Tracker):
         fraction, label = self.progress()
         self.bar.value, self.label.value = fraction, html.escape(label)
         counts = self.counts()
-        busy = counts.get(T.RUNNING, 0)
-        slots = self.concurrency() if callable(self.concurrency) else self.concurrency
+        busy = counts.get(T.RUNNING, 0) + counts.get(STARTING, 0)
+        slots = self.slots()
         workers = f" · {busy}/{slots} slots busy" if slots else ""
-        self.counts_html.value = " · ".join(f"{n} {s}" for s, n in counts.items()) + workers
+        waiting = self.waiting(counts)
+        self.counts_html.value = html.escape(" · ".join(f"{n} {s}" for s, n in counts.items())
+                                             + workers + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())
         tally = self.live()
         self.table.value = self.table_html(tally)
@@ -125,17 +149,34 @@ class LivePanel(Tracker):
         """Failed trials, each a one-line summary that expands to its traceback on a click."""
         return errors_html(self.study, None if tally is None else tally.failed)
 
+    def curves_wait(self, new_best: bool = False) -> float:
+        """Seconds between two images of the curves: ``plot_interval``, or more where an image
+        costs more, so that they take at most ~3% of the study's time (and of the loop's GIL);
+        with a ``new_best`` trial, whose legend the image shown does not name, ~10%.
+        The cost is the median of the latest images but the first: that one imports and warms
+        up matplotlib (fonts, caches), and counted it held the curves back for many seconds."""
+        costs = self._plot_costs
+        share = PLOT_SHARE // 3 if new_best else PLOT_SHARE
+        return max(self.plot_interval, share * statistics.median(costs) if costs else 0.0)
+
+    def drew_curves(self, seconds: float) -> None:
+        """An image of the curves took ``seconds``: the pace of the next ones follows it."""
+        self._plots += 1
+        if self._plots > 1:
+            self._plot_costs.append(seconds)
+
     def _draw_curves(self, force: bool = False) -> None:
         now = time.monotonic()
-        # a PNG of the curves costs far more than the rest of a redraw: its pace follows its
-        # cost, so that it takes at most ~3% of the study's time (and of the loop's GIL)
-        wait = max(self.plot_interval, 30 * self._plot_cost)
-        if not force and (self.reports == self._plotted_reports or now - self._last_plot < wait):
+        tally = self.live()  # the best CURVES trials are among its candidates
+        # a new report or a trial's end (the best may change without a report) since the last
+        seen = (self.reports, None if tally is None else tally.done())
+        best = None if tally is None or tally.best is None else tally.best.id
+        wait = self.curves_wait(new_best=best != self._plotted_best)
+        if not force and (seen == self._plotted or now - self._last_plot < wait):
             return
-        self._last_plot, self._plotted_reports = now, self.reports
+        self._last_plot, self._plotted, self._plotted_best = now, seen, best
         from .plots import to_png
 
-        tally = self.live()  # the best CURVES trials are among its candidates
         try:
             figure = self.study.plot.learning_curves(
                 top=CURVES, among=None if tally is None else tally.candidates())
@@ -143,7 +184,7 @@ class LivePanel(Tracker):
             return
         self.curves.value = to_png(figure, dpi=80)
         self.curves.layout.display = None
-        self._plot_cost = time.monotonic() - now
+        self.drew_curves(time.monotonic() - now)
 
     @property
     def curve_data(self) -> dict[int, list[tuple[float, float]]]:
@@ -158,6 +199,7 @@ class LivePanel(Tracker):
         with self._lock:
             self.redraws += 1
             try:  # the last frame holds every report before the label says "ended"
+                self.note_html.layout.display = "none"  # the study no longer runs
                 self._draw_curves(force=True)
                 self.draw()
             except Exception:

@@ -191,8 +191,10 @@ class StudyPlots:
                   and t.id not in named}
         if states - {T.STOPPED, T.FAILED, T.INTERRUPTED}:
             handles.append(Line2D([], [], color="C0", alpha=0.8, label="other trials"))
-        if states & {T.STOPPED, T.FAILED, T.INTERRUPTED}:
-            handles.append(Line2D([], [], color="C7", alpha=FADED, label="stopped or failed"))
+        ended = [s for s in (T.STOPPED, T.FAILED, T.INTERRUPTED) if s in states]
+        if ended:  # named as they ended: "stopped", "interrupted", "stopped or failed", ...
+            label = ended[-1] if len(ended) == 1 else f"{', '.join(ended[:-1])} or {ended[-1]}"
+            handles.append(Line2D([], [], color="C7", alpha=FADED, label=label))
         if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self._focus(ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
@@ -354,6 +356,7 @@ class StudyPlots:
         fig, ax = _canvas(ax, (6.4, 3.6))
         bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
         ax.bar_label(bars, padding=2, fontsize="small")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # it counts trials: no 2.5
         ax.set_xlabel(f"{resource} (rung level)")
         ax.set_ylabel("trials that reached it")
         ax.set_title(f"{study.name}: trials per rung")

@@ -144,10 +144,13 @@ def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
 
 
 def duration_text(seconds: float | None) -> str:
-    """A duration as people read it, the same everywhere: ``8.2 s``, ``1 min 29 s``, ``2 h 05 min``."""
+    """A duration as people read it, the same everywhere: ``12 ms``, ``8.2 s``, ``1 min 29 s``,
+    ``2 h 05 min`` (under a tenth of a second in milliseconds, never ``0.0 s``)."""
     if seconds is None or not T.is_finite_number(seconds):
         return "unknown"
     seconds = max(0.0, float(seconds))
+    if seconds < 0.0995:  # what would round to 0.1 s is 0.1 s
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
     whole = int(round(seconds))
@@ -156,12 +159,20 @@ def duration_text(seconds: float | None) -> str:
     return f"{whole // 3600} h {whole // 60 % 60:02d} min"
 
 
+def earlier_ids(study: Any) -> frozenset[int]:
+    """Ids of the trials a resumed study had finished before this run of it started (none for a
+    study in its first run, or loaded): this run's pace and time left leave them out, since
+    ``study.elapsed`` counts this run's time only."""
+    return getattr(study, "earlier", None) or frozenset()
+
+
 def pace(study: Any) -> tuple[float | None, float | None]:
-    """Finished trials per minute over the study's elapsed time, and the median duration of a
-    finished trial in seconds (None where not known yet)."""
-    trials = list(study.trials)
-    durations = sorted(t.duration for t in trials
-                       if t.state in T.FINISHED and t.duration is not None)
+    """Trials finished in this run per minute over the study's elapsed time (this run's), and
+    the median duration of such a trial in seconds (None where not known yet); a resumed study's
+    earlier trials are left out (:func:`earlier_ids`)."""
+    trials, earlier = list(study.trials), earlier_ids(study)
+    durations = sorted(t.duration for t in trials if t.state in T.FINISHED
+                       and t.duration is not None and t.id not in earlier)
     elapsed = study.elapsed
     rate = len(durations) / (elapsed / 60.0) if durations and elapsed else None
     median = float(np.median(durations)) if durations else None

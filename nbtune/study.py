@@ -41,6 +41,8 @@ class Study:
         self.live: Any = None  # its live view (panel or progress line), when one was shown
         self.started_at: float | None = None  # when its loop started and ended, in this process
         self.finished_at: float | None = None
+        # ids of the trials finished before this run started (a resumed study's earlier runs)
+        self.earlier: frozenset[int] = frozenset()
         self._thread: threading.Thread | None = None
         self._stop: Callable[[], None] | None = None
 

@@ -13,12 +13,17 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
-from .ranking import (column_texts, duration_text, fmt, one_line, pace_text, rank_rule,
-                      rank_trials, resource_of, score)
+from .ranking import (column_texts, duration_text, earlier_ids, fmt, one_line, pace_text,
+                      rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 
-RIGHT = ' style="text-align:right;font-variant-numeric:tabular-nums"'
-LEFT = ' style="text-align:left"'
+# what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
+# tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
+CELL = "padding:0.5em;line-height:normal;vertical-align:middle"
+TABLE = ' style="border-collapse:collapse;border-spacing:0"'
+HEAD = ' style="border-bottom:1px solid var(--jp-border-color1, #bdbdbd)"'
+RIGHT = f' style="text-align:right;font-variant-numeric:tabular-nums;{CELL}"'
+LEFT = f' style="text-align:left;{CELL}"'
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
 OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
@@ -70,7 +75,8 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
 def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
                among: Iterable[T.Trial] | None = None, unfinished: bool | None = None) -> str:
     """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption
-    (``among`` and ``unfinished`` as in :func:`trials_table`)."""
+    (``among`` and ``unfinished`` as in :func:`trials_table`); its cells padded as JupyterLab pads
+    an output's tables, also where it does not (a widget's HTML, the live panel)."""
     headers, rows, rule = trials_table(study, top, among, unfinished)
     if not rows:
         return ""
@@ -80,8 +86,9 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
     body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
                                     for c, r in zip(row, right)) + "</tr>" for row in rows)
     caption = f"top {len(rows)} trials, ranked: {rule}"
-    return (f'<table class="{css}"><caption style="caption-side:top;text-align:left">'
-            f"{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return (f'<table class="{css}"{TABLE}><caption style="caption-side:top;text-align:left;'
+            f'line-height:normal;padding-bottom:0.25em">{e(caption)}</caption>'
+            f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def study_warnings(study: Any, among: Iterable[T.Trial] | None = None
@@ -166,11 +173,22 @@ def outputs_html(study: Any, wrote: list[T.Trial] | None = None) -> str:
 
 def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
     """Each warning the trials raised, once, with how many trials raised it (``among``: the
-    trials that raised any, where the caller keeps them)."""
+    trials that raised any, where the caller keeps them); for a resumed study, also how many
+    of this run's trials did (:func:`earlier_ids`)."""
     e = html.escape
-    n = len(study.trials)
-    return "".join(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
-                   f"trials)</i></div>" for r, k in study_warnings(study, among))
+    n, earlier = len(study.trials), earlier_ids(study)
+    found = study_warnings(study, among)
+    here = {}
+    if earlier and found:
+        ours = [t for t in list(study.trials if among is None else among) if t.id not in earlier]
+        here = {warning_key(r): k for r, k in study_warnings(study, ours)}
+    parts = []
+    for r, k in found:
+        run = f", {here.get(warning_key(r), 0)} of {n - len(earlier)} in this run" \
+            if earlier else ""
+        parts.append(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
+                     f"trials{run})</i></div>")
+    return "".join(parts)
 
 
 class StudySummary:
@@ -198,8 +216,11 @@ class StudySummary:
                                   else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
         if s.elapsed is not None:
-            out.append(("time", " · ".join(x for x in (duration_text(s.elapsed), pace_text(s))
-                                           if x)))
+            took = duration_text(s.elapsed)
+            earlier = earlier_ids(s)
+            if earlier:  # a resumed study: its time and pace are this run's
+                took += f" for this run's {sum(counts.values()) - len(earlier)} trials"
+            out.append(("time", " · ".join(x for x in (took, pace_text(s)) if x)))
         if s.settings.get("searcher"):
             out.append(("search", f"{searcher_text(s)}; "
                                   f"{s.settings.get('scheduler') or 'fifo'} scheduler"))

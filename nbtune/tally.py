@@ -11,13 +11,14 @@ import threading
 from typing import Any
 
 from . import trial as T
-from .ranking import is_ranked, rank_key
+from .ranking import earlier_ids, is_ranked, rank_key
 
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 
 
 class Tally:
-    """Counts per state, the best trial, finished trials' durations, the candidates for the top
+    """Counts per state, the best trial, the durations of the trials finished in this run (a
+    resumed study's earlier ones left out), the candidates for the top
     ``top`` trials, and the trials that failed, wrote output or raised warnings.
 
     :meth:`touch` marks a trial changed (from the loop's thread, constant cost); :meth:`update`
@@ -29,7 +30,7 @@ class Tally:
         self.study, self.top = study, top
         self.counts: dict[str, int] = {}
         self.best: T.Trial | None = None
-        self.durations: list[float] = []  # of finished trials, sorted
+        self.durations: list[float] = []  # of trials finished in this run, sorted
         self.failed: list[T.Trial] = []  # failed trials with an error, as they failed
         self.wrote: dict[int, T.Trial] = {}  # trials that wrote output, as they first did
         self.warned: dict[int, T.Trial] = {}  # trials that raised warnings
@@ -100,7 +101,7 @@ class Tally:
         if t.state not in T.FINISHED or t.id in self._finished:
             return
         self._finished.add(t.id)  # a finished trial does not change again
-        if t.duration is not None:
+        if t.duration is not None and t.id not in earlier_ids(self.study):  # this run's pace
             bisect.insort(self.durations, t.duration)
         if t.state == T.FAILED and t.error:
             self.failed.append(t)
@@ -128,7 +129,7 @@ class Tally:
         return sum(self.counts.get(s, 0) for s in T.FINISHED)
 
     def median_duration(self) -> float | None:
-        """The median duration of a finished trial, in seconds (None before any)."""
+        """The median duration of a trial finished in this run, in seconds (None before any)."""
         d, n = self.durations, len(self.durations)
         if not n:
             return None

@@ -15,12 +15,15 @@ from collections import deque
 from typing import Any, Callable
 
 from . import trial as T
-from .ranking import duration_text, fmt, pace_text
+from .ranking import duration_text, earlier_ids, fmt, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import QUEUED, Tally
-STATE_ORDER = (T.RUNNING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED, T.INTERRUPTED,
-               T.PENDING)
+# a queued trial a free slot takes: Dask starts it at once, and a short trial's start message
+# comes late or never (nbtune.run.starts), so "running" alone undercounts the busy slots
+STARTING = "starting"
+STATE_ORDER = (T.RUNNING, STARTING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED,
+               T.INTERRUPTED, T.PENDING)
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
 
@@ -164,18 +167,43 @@ class Tracker(Observer):
         self.tally.update()
         return self.tally
 
+    def slots(self) -> int | None:
+        """Trials the workers run at once (None where not known)."""
+        return self.concurrency() if callable(self.concurrency) else self.concurrency
+
     def counts(self) -> dict[str, int]:
-        """Trials per state (running ones not started yet count as queued), in a fixed order,
-        zero counts left out."""
+        """Trials per state, in a fixed order, zero counts left out. Running ones not known to
+        have started are queued, but as many as there are free slots are starting: a worker
+        with a free slot starts one at once, and a trial's start message comes late (or, for
+        a trial of a fraction of a second, never: :mod:`nbtune.run.starts`)."""
         tally = self.live()
         if tally is not None:
-            seen = tally.counts
+            seen = dict(tally.counts)
         else:
             seen = {}
             for t in list(self.study.trials):
                 state = QUEUED if t.state == T.RUNNING and t.started is None else t.state
                 seen[state] = seen.get(state, 0) + 1
+        slots = self.slots()
+        if slots and seen.get(QUEUED):
+            seen[STARTING] = min(seen[QUEUED], max(0, slots - seen.get(T.RUNNING, 0)))
+            seen[QUEUED] -= seen[STARTING]
         return {s: seen[s] for s in STATE_ORDER if seen.get(s)}
+
+    def waiting(self, counts: dict[str, int]) -> str:
+        """What trials that no worker was heard to start wait for, while none of this run has
+        (``counts``: :meth:`counts`' answer): the workers load the trial function, what it
+        imports, and the data sent with it; "" once a trial started or finished."""
+        tally = self.live()
+        if tally is None or counts.get(T.RUNNING) or not (counts.get(STARTING)
+                                                          or counts.get(QUEUED)):
+            return ""
+        if tally.done() > len(earlier_ids(self.study)):
+            return ""
+        data = self.info.get("data") or ()
+        sent = f", and receive its data ({', '.join(data)})" if data else ""
+        return ("the first trials are starting: the workers load the trial function and what "
+                f"it imports{sent}")
 
     def elapsed(self) -> float:
         """Seconds the study has run, as the study itself counts them."""
@@ -184,7 +212,9 @@ class Tracker(Observer):
 
     def progress(self) -> tuple[float, str]:
         """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
-        the pace (trials per minute, median trial duration)."""
+        the pace (trials per minute, median trial duration). A resumed study's earlier trials
+        count in the fraction and the totals ("7/30 trials (1 in this run)"), never in the pace
+        or the time left: this run's time is all ``elapsed`` counts."""
         elapsed = self.elapsed()
         tally = self.live()
         if tally is not None:
@@ -193,20 +223,25 @@ class Tracker(Observer):
                 known = (len(tally.durations) / (elapsed / 60.0), tally.median_duration())
         else:
             done, known = sum(1 for t in list(self.study.trials) if t.state in T.FINISHED), None
-        fractions, label = [], f"{len(self.study.trials)} trials"
+        earlier = len(earlier_ids(self.study))
+        here = done - earlier  # finished in this run
+        fractions, lefts, label = [], [], f"{len(self.study.trials)} trials"
         if self.n_trials:
             fractions.append(done / self.n_trials)
             label = f"{done}/{self.n_trials} trials"
+            if here > 0 and elapsed:
+                lefts.append(elapsed * max(0, self.n_trials - done) / here)
         if self.max_time:
             fractions.append(elapsed / self.max_time)
+            lefts.append(max(0.0, self.max_time - elapsed))
+        if earlier:
+            label += f" ({here} in this run)"
         fraction = min(1.0, max(fractions, default=0.0))
         speed = pace_text(self.study, known)
         speed = f" · {speed}" if speed else ""
         if self.finished_reason is not None:
             return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
-        left = ""
-        if fraction > 0 and fractions:
-            left = f" · ~{duration_text(elapsed * (1 - fraction) / fraction)} left"
+        left = f" · ~{duration_text(min(lefts))} left" if lefts else ""
         return fraction, f"{label} · {duration_text(elapsed)} elapsed{left}{speed}"
 
     def best_line(self) -> str:

@@ -96,7 +96,8 @@ def _default_name() -> str:
 
 
 class _RecordEnd(Observer):
-    """Sets the study's start and end times, ``stop_reason``, the observations its searcher's
+    """Sets the study's start and end times, the trials it had finished before (``earlier``: a
+    resumed study's), ``stop_reason``, the observations its searcher's
     model holds and how many random configs its searcher drew while the model was busy (both
     kept in its settings; the draws summed over a resumed study's runs), before the views draw
     and storage writes."""
@@ -106,6 +107,7 @@ class _RecordEnd(Observer):
 
     def study_started(self, info: dict) -> None:
         self.study.started_at, self.study.finished_at = time.time(), None
+        self.study.earlier = frozenset(t.id for t in self.study.trials if t.is_finished)
 
     def study_finished(self, reason: str) -> None:
         self.study.stop_reason, self.study.finished_at = reason, time.time()
@@ -258,7 +260,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to
     view = make_progress(progress, result, notice=notice, n_trials=planned, max_time=max_time,
-                         concurrency=concurrency or capacity,  # follows workers that come and go
+                         # what runs at once: follows workers that come and go
+                         concurrency=(lambda: min(concurrency, capacity())) if concurrency
+                         else capacity,
                          show_output=show_output)
     if view is not None:
         observers, result.live = [*observers, view], view
@@ -274,7 +278,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 shared=shared, capacity=capacity, warm=warm)
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
-                                 "cluster": getattr(client, "dashboard_link", None)})
+                                 "cluster": getattr(client, "dashboard_link", None),
+                                 "data": list(shared)})  # sent to the workers with the trials
 
     site = call_site()  # the caller's line, for the loop's warnings on a background thread
 

@@ -118,6 +118,19 @@ def _save_and_reopen(lab: JupyterLab, page, name: str) -> None:
     open_notebook(page, lab, f"{name}.ipynb")
 
 
+def _table_style(table) -> dict | None:
+    """How ``table`` (a locator) lays out its cells and caption, as the browser computed it;
+    None when it is not (or no longer) on the page."""
+    try:
+        return table.first.evaluate(
+            "t => { const td = getComputedStyle(t.querySelector('tbody td')),"
+            " cap = getComputedStyle(t.querySelector('caption'));"
+            " return {padding: td.padding, cell_line: td.lineHeight,"
+            " caption_line: cap.lineHeight}; }", timeout=1000)
+    except Exception:  # the live panel is replaced by the summary when the study ends
+        return None
+
+
 def _no_widget_error(page) -> None:
     assert page.get_by_text("Error displaying widget").count() == 0
     assert page.get_by_text("model not found").count() == 0
@@ -141,7 +154,7 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
     panel.wait_for(timeout=120_000)
     label = page.locator(".nbtune-live-label")
     final = page.locator(".jp-OutputArea-output", has_text="BEST=")
-    seen, live_headers = set(), []
+    seen, live_headers, live_style = set(), [], None
     deadline = time.monotonic() + 180
     while not final.count() and time.monotonic() < deadline:  # watch it while the study runs
         match = re.match(r"(\d+)/(\d+) trials", " ".join(_texts(label)))
@@ -149,6 +162,8 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
             seen.add(int(match.group(1)))
         if not live_headers:
             live_headers = _texts(page.locator(".nbtune-live-table th"))
+        if live_style is None and page.locator(".nbtune-live-top").count():
+            live_style = _table_style(page.locator(".nbtune-live-top"))
         time.sleep(0.05)
     final.wait_for(timeout=5_000)
 
@@ -191,6 +206,9 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
         assert align == "right", (column, align)
     assert "ranked: completed trials first, lowest loss first" in \
         table.locator("caption").inner_text()
+    # the live panel's table was laid out as the summary's: cells padded, lines spaced alike
+    assert live_style is not None and live_style == _table_style(table), \
+        (live_style, _table_style(table))
     curves = page.locator(".nbtune-summary-curves")
     assert curves.is_visible() and curves.get_attribute("src").startswith("data:image/png")
     _no_widget_error(page)

@@ -12,7 +12,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
 from nbtune.plots import FADED, LABELLED
-from nbtune.ranking import duration_text, one_line, rank_trials
+from nbtune.ranking import duration_text, one_line, pace_text, rank_trials
 
 from html_tables import trials_table, written_alike
 
@@ -121,6 +121,12 @@ def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
         assert frame["config.lr"].tolist() == [t.config["lr"] for t in s.trials]  # not rounded
 
 
+def test_short_durations_show_in_milliseconds():
+    assert [duration_text(s) for s in (0.0, 0.012, 0.0994, 0.1, 8.24, 89)] == \
+        ["0 ms", "12 ms", "99 ms", "0.1 s", "8.2 s", "1 min 29 s"]
+    assert pace_text(None, (600.0, 0.012)) == "600 trials/min · median trial 12 ms"  # not 0.0 s
+
+
 def test_one_line_keeps_the_end_of_a_long_message():
     error = ("Traceback (most recent call last):\n  ...\nValueError: "
              + "x" * 300 + " the useful end: lr=0.3 diverged")
@@ -210,3 +216,25 @@ def test_failed_trials_are_grouped_by_their_error_with_the_latest_config():
         "6 trials failed (0-4, 7): ValueError: hidden_layer_sizes must be &gt; 0, got [0].",
         "trial 8 failed: RuntimeError: diverged at step 8"]
     assert "<pre>trial 7: h=7\n\nTraceback (most recent call last)" in shown  # the latest one
+
+
+def test_a_background_studys_line_goes_when_the_study_ends(tmp_path):
+    pytest.importorskip("nbclient")
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext nbtune",
+        "%%tune -n 4 --metric score --study bg --background\n"
+        "q = uniform(0, 1)\n"
+        "import time\n"
+        "time.sleep(0.3)\n"
+        "score = q\n",
+        "study.wait()\nprint('NEXT', study.stop_reason)")]
+    NotebookClient(nb, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "NEXT n_trials" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    shown = str([c.outputs for c in nb.cells])  # what the cells show (not the widgets' state)
+    # the summary took the panel's place; the line saying the study runs went with it
+    assert 'class="nbtune-summary"' in shown and "widget-view" not in shown
+    assert "runs in the background" not in shown

@@ -8,6 +8,7 @@ import time
 import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
+from nbtune.notebook.magic import _summary_line
 
 from html_tables import trials_table
 
@@ -144,6 +145,10 @@ def test_a_running_panel_draws_from_the_changed_trials_what_all_of_them_say():
     assert live_label[-2:] == exact_label[-3:-1] and "median trial" in live_label[-1]
     assert "unfinished" not in live[3] and "then running" in live[3]  # running trials rank too
     assert "trial 52 failed" in live[4] and "8 more kinds of failure (8 trials)" in live[4]
+    # a widget's HTML has no table styles of JupyterLab's: the table carries its padding
+    cells = re.findall(r"<t[dh]( style=\"[^\"]*\")?>", live[3])
+    assert len(cells) == 6 * 6 and all("padding:0.5em" in c for c in cells)
+    assert re.search(r"<caption style=\"[^\"]*line-height:normal", live[3])
 
 
 def test_the_starting_line_goes_where_the_view_goes():
@@ -155,3 +160,96 @@ def test_the_starting_line_goes_where_the_view_goes():
     notice.show()
     assert stream.getvalue() == "nbtune: starting a local Dask cluster: 2 workers ...\n"
     assert starting_notice(False, "anything") is None  # no view, no line
+
+
+def resumed_study(n_trials: int = 30) -> tuple[nbtune.Study, LivePanel]:
+    """A study resumed after six trials (3 s each, with a warning), this run 2.0 s old with one
+    trial finished (1.5 s, the same warning) and one running, and its panel."""
+    study = nbtune.Study("again", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    warning = [{"category": "UserWarning", "message": "slow", "where": "x", "count": 1}]
+    for i in range(8):
+        start = 100.0 + 3 * i if i < 6 else 1000.0
+        t = T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=i / 10, attempts=1,
+                    started=start, finished=start + (3.0 if i < 6 else 1.5),
+                    warnings=warning if i in (0, 1, 2, 3, 6) else [])
+        if i == 7:
+            t.state, t.value, t.finished, t.warnings = T.RUNNING, None, None, []
+        study.trials.append(t)
+    study.earlier = frozenset(range(6))  # as a resume sets it when this run starts
+    study.started_at, study.finished_at = 1000.0, 1002.0  # elapsed: 2.0 s, this run's
+    panel = LivePanel(study, n_trials=n_trials, top=5)
+    for t in study.trials:
+        panel.trial_created(t)
+    return study, panel
+
+
+def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
+    study, panel = resumed_study()
+    # one trial in 2.0 s: 30 a minute, 23 left take ~46 s (not 7 in 2.0 s: 210 a minute, ~6.6 s)
+    expected = ("7/30 trials (1 in this run) · 2.0 s elapsed · ~46.0 s left · "
+                "30.0 trials/min · median trial 1.5 s")
+    assert panel.progress()[1] == expected
+    panel.finished_reason = "interrupted"  # the last frame, from all the trials: the same pace
+    assert panel.progress()[1] == ("7/30 trials (1 in this run) · 2.0 s · 30.0 trials/min · "
+                                   "median trial 1.5 s · ended: interrupted")
+    facts = dict(study.summary().facts())
+    assert facts["time"] == "2.0 s for this run's 2 trials · 30.0 trials/min · median trial 1.5 s"
+    panel.finished_reason = None
+    panel.draw()  # the warning: by 5 of the 8 trials, 1 of them of this run's 2
+    assert "(raised by 5 of 8 trials, 1 of 2 in this run)" in panel.warnings_html.value
+    study.stop_reason = "interrupted"  # the magic's closing line says which trials took the time
+    assert _summary_line(study, 99.0, "study").startswith(
+        "nbtune: study 'again': 7 completed, 1 running; 2 of them in this run, in 2.0 s "
+        "(interrupted)")
+
+
+def test_the_curves_keep_the_pace_of_their_cost_not_of_matplotlibs_first_image():
+    study = nbtune.Study("pace", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    panel = LivePanel(study, n_trials=10, plot_interval=2.0)
+    for i in range(3):
+        t = T.Trial(i, {"q": i / 10}, state=T.RUNNING, attempts=1, started=1000.0,
+                    reports=[{"epoch": e, "score": i * e} for e in (1, 2)])
+        study.trials.append(t)
+        panel.trial_reported(t, t.reports[-1])
+    panel._draw_curves()  # the first image, whatever it cost (it imports and warms matplotlib)
+    panel.drew_curves(0.0)  # and others of given costs
+    assert panel.curves_wait() == 2.0  # the first image's cost is not counted (30 x it was)
+    for cost in (0.05, 0.3, 0.3, 0.3):
+        panel.drew_curves(cost)
+    # the median of the latest: at most ~3% of the time on images; ~10% for a new best
+    assert panel.curves_wait() == 9.0 and panel.curves_wait(new_best=True) == 3.0
+    first = panel.curves.value
+    panel._last_plot -= 4.0  # as if the image were 4 s old
+    study.trials[0].reports.append({"epoch": 3, "score": 0.5})
+    panel.trial_reported(study.trials[0], study.trials[0].reports[-1])
+    panel._draw_curves()
+    assert panel.curves.value == first  # a report: the image waits its 9 s
+    best = study.trials[2]
+    best.state, best.value, best.finished = T.COMPLETED, 4.0, 1001.0
+    panel.trial_finished(best)
+    panel._draw_curves()  # a new best the legend does not name yet: drawn after 3 s
+    assert panel.curves.value != first and panel._plotted_best == 2
+
+
+def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_message():
+    study = nbtune.Study("busy", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    panel = LivePanel(study, n_trials=24, concurrency=lambda: 2)
+    panel.info = {"data": ["X", "y"]}  # as the study's start tells it: sent with the trials
+    for i in range(4):  # two for the workers, one more queued behind each
+        study.trials.append(T.Trial(i, {"q": i / 4}, state=T.RUNNING, attempts=1))
+        panel.trial_created(study.trials[-1])
+    panel.draw()  # no start heard yet: the first trials wait for what the workers load
+    assert panel.counts_html.value == (
+        "2 starting · 2 queued · 2/2 slots busy · the first trials are starting: the workers "
+        "load the trial function and what it imports, and receive its data (X, y)")
+    first = study.trials[0]
+    first.started, first.state, first.finished, first.value = 1000.0, T.COMPLETED, 1000.5, 0.1
+    panel.trial_finished(first)  # it ended silent (0.5 s): its start was never announced
+    study.trials[1].started = 1000.1
+    panel.trial_started(study.trials[1])
+    panel.draw()  # the next one took trial 0's worker: starting, not idle (was "1/2 busy")
+    assert panel.counts_html.value == "1 running · 1 starting · 1 queued · 1 completed · " \
+                                      "2/2 slots busy"

@@ -370,3 +370,31 @@ def test_plots_of_a_study_running_in_the_background(client, db):
     study.wait()
     assert len(study.plot.learning_curves().axes[0].get_lines()) == 6
     assert study.to_dataframe()["epoch"].tolist() == [9] * 6
+
+
+def hand_made(states: list[str], epochs: list[int]) -> Study:
+    """A study of trials in ``states``, each reporting score = epoch up to its ``epochs``."""
+    study = Study("made", Space({"x": nbtune.uniform(0, 1)}), "score", "max",
+                  settings={"resource": "epoch"})
+    for i, (state, last) in enumerate(zip(states, epochs)):
+        reports = [{"epoch": e, "score": e + i / 10} for e in range(1, last + 1)]
+        study.trials.append(T.Trial(i, {"x": i / 10}, state=state, reports=reports,
+                                    value=reports[-1]["score"] if state == T.COMPLETED else None))
+    return study
+
+
+def test_learning_curves_name_the_faded_trials_as_they_ended():
+    legend = lambda s: [t.get_text() for t in  # noqa: E731
+                        s.plot.learning_curves().axes[0].get_legend().get_texts()]
+    study = hand_made([T.COMPLETED] * 4 + [T.INTERRUPTED], [3, 3, 3, 3, 2])
+    assert legend(study)[-2:] == ["other trials", "interrupted"]  # not "stopped or failed"
+    study = hand_made([T.COMPLETED] * 4 + [T.STOPPED, T.FAILED, T.INTERRUPTED], [3] * 4 + [1] * 3)
+    assert legend(study)[-1] == "stopped, failed or interrupted"
+
+
+
+def test_rungs_count_whole_trials():
+    ax = hand_made([T.COMPLETED, T.STOPPED, T.STOPPED], [9, 3, 1]).plot.rungs([1, 3, 9]).axes[0]
+    assert heights(ax) == [3, 2, 1]
+    ticks = [y for y in ax.get_yticks() if ax.get_ylim()[0] <= y <= ax.get_ylim()[1]]
+    assert len(ticks) >= 2 and all(float(y).is_integer() for y in ticks), ticks  # no 2.5

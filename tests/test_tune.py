@@ -186,6 +186,8 @@ def test_resume_continues_the_budget_like_an_uninterrupted_run(client, db):
     assert [t.config for t in resumed.trials] == [t.config for t in full.trials]  # its seed
     done = {t.id for t in first.completed}
     assert all(t.attempts == 1 for t in resumed.trials if t.id in done)  # not run again
+    # the trials of the earlier run, left out of this run's pace (its elapsed is this run's)
+    assert first.earlier == frozenset() and resumed.earlier == done
 
 
 def test_resume_takes_every_setting_from_the_stored_study(client, db):

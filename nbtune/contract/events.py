@@ -14,7 +14,8 @@ class Observer:
     """Base class with a no-op for every event; override the ones you need."""
 
     def study_started(self, info: dict[str, Any]) -> None:
-        """The loop starts (info: study name, metric, mode, searcher, scheduler, cluster)."""
+        """The loop starts (info: study name, metric, mode, searcher, scheduler, cluster, the
+        names of the data sent to the workers with the trials)."""
 
     def trial_created(self, trial: Trial) -> None:
         """A trial was submitted to the cluster (its config is fixed, state running)."""

@@ -13,6 +13,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, Unicode
 
+from ..panel import LivePanel
 from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
@@ -242,8 +243,10 @@ class Tune(Magics):
         out = args.out or self.out
         self.shell.user_ns[out] = study
         if args.background:
-            print(f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
-                  f"({out}.wait() blocks until it ends, {out}.stop() ends it).")
+            line = (f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
+                    f"({out}.wait() blocks until it ends, {out}.stop() ends it).")
+            if not (isinstance(study.live, LivePanel) and study.live.note(line)):
+                print(line)  # no panel to say it until the study ends
             return None
         print(_summary_line(study, time.time() - t0, out))
         if args.apply and study.best is not None:
@@ -391,8 +394,11 @@ def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
     took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
-    line = (f"nbtune: study {study.name!r}: {counts} in {took} "
-            f"({study.stop_reason}); bound to `{out}`.")
+    if study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
+        took = f"; {len(study.trials) - len(study.earlier)} of them in this run, in {took}"
+    else:
+        took = f" in {took}"
+    line = f"nbtune: study {study.name!r}: {counts}{took} ({study.stop_reason}); bound to `{out}`."
     best = study.best
     if best is not None:
         config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
