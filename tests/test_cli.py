@@ -35,7 +35,7 @@ def folder(tmp_path_factory, client):
     db = str(path / "nbtune.db")
     nbtune.tune(climb, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max", n_trials=5,
                 seed=1, cluster=client, storage=db, study="mlp", progress=False)
-    nbtune.tune(climb, {"x": nbtune.uniform(0, 1)}, metric="accuracy", n_trials=2,
+    nbtune.tune(climb, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="min", n_trials=2,
                 cluster=client, storage=db, study="other", progress=False)
     return path
 

@@ -160,21 +160,26 @@ def test_the_text_view_agrees_with_the_study_on_time(client, db):
 
 
 # -- a real kernel: the saved notebook holds the summary, not the widget -------------------------
-def test_the_saved_notebook_holds_the_summary_in_the_panels_place(tmp_path):
+def run_notebook(tmp_path, *sources: str):
+    """A notebook of these cells, run in a real kernel (nbclient) in ``tmp_path``."""
     pytest.importorskip("nbclient")
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
-        "%load_ext nbtune",
-        "%%tune --searcher grid --metric score --mode max --study saved\n"
-        "q = grid(1, 2, 3)\n"
-        "for epoch in range(1, 4):\n"
-        "    print('a line of trial output', q, epoch)\n"
-        "    report(epoch=epoch, score=q * epoch)\n",
-        "print('NEXT', study.stop_reason)")]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
     NotebookClient(nb, timeout=240, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+def test_the_saved_notebook_holds_the_summary_in_the_panels_place(tmp_path):
+    nb = run_notebook(tmp_path, "%load_ext nbtune",
+                      "%%tune --searcher grid --metric score --mode max --study saved\n"
+                      "q = grid(1, 2, 3)\n"
+                      "for epoch in range(1, 4):\n"
+                      "    print('a line of trial output', q, epoch)\n"
+                      "    report(epoch=epoch, score=q * epoch)\n",
+                      "print('NEXT', study.stop_reason)")
     tune_cell = nb.cells[1]
     kinds = [set(o.get("data", {})) for o in tune_cell.outputs]
     assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
@@ -219,20 +224,13 @@ def test_failed_trials_are_grouped_by_their_error_with_the_latest_config():
 
 
 def test_a_background_studys_line_goes_when_the_study_ends(tmp_path):
-    pytest.importorskip("nbclient")
-    from nbclient import NotebookClient
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
-        "%load_ext nbtune",
-        "%%tune -n 4 --metric score --study bg --background\n"
-        "q = uniform(0, 1)\n"
-        "import time\n"
-        "time.sleep(0.3)\n"
-        "score = q\n",
-        "study.wait()\nprint('NEXT', study.stop_reason)")]
-    NotebookClient(nb, timeout=240, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = run_notebook(tmp_path, "%load_ext nbtune",
+                      "%%tune -n 4 --metric score --mode max --study bg --background\n"
+                      "q = uniform(0, 1)\n"
+                      "import time\n"
+                      "time.sleep(0.3)\n"
+                      "score = q\n",
+                      "study.wait()\nprint('NEXT', study.stop_reason)")
     assert "NEXT n_trials" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
     shown = str([c.outputs for c in nb.cells])  # what the cells show (not the widgets' state)
     # the summary took the panel's place; the line saying the study runs went with it
