@@ -364,8 +364,8 @@ def test_concurrency_is_capped(client):
 def test_a_queued_trial_no_worker_started_is_taken_back_at_the_end(client, db):
     # 2 workers, 4 in flight: two trials wait in Dask's queue until the study ends
     study = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="score", mode="min",
-                        n_trials=None, max_time=1.5, seed=0, cluster=client, storage=db, study="end",
-                        concurrency=4)
+                        n_trials=None, max_time=1.5, seed=0, cluster=client, storage=db,
+                        study="end", concurrency=4)
     assert len(study.trials) == 2
     assert all(t.started is not None for t in study.trials)  # none was only queued
     assert [t.id for t in study.trials] == list(range(len(study.trials)))
