@@ -128,8 +128,9 @@ class StudyPlots:
         """The metric against the resource for each trial that reported both, one line per trial.
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
-        the next best (:data:`LABELLED` in all) in colours of their own, named in the legend. The y-range follows the best
-        quarter of the trials (a stopped trial's early scores may fall outside it).
+        the next best (:data:`LABELLED` in all) in colours of their own, named in the legend.
+        The y-range follows the best quarter of the trials (a stopped trial's early scores may
+        fall outside it).
         ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`; ``among``
         draws from those trials only (all the study's by default).
         """

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("-n", "--trials", type=_positive_int, help="number of trials (default: Tune.trials, else 50, "
       "all of a grid, or what hyperband's brackets start)")
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
-    a("--mode", choices=("min", "max"), help="minimise or maximise the metric (default: min, or %%config Tune.mode)")
+    a("--mode", choices=("min", "max"),
+      help="minimise or maximise the metric (default: min, or %%config Tune.mode)")
     a("--searcher", help="random (default), grid, bayesopt, kde, tpe or optuna")
     a("--searcher-option", type=_option, action="append", metavar="NAME=VALUE",
       help="an option of the searcher, e.g. acquisition=ucb, kappa=3 (repeatable; values are "

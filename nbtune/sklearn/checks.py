@@ -19,7 +19,8 @@ def _name(est: Any) -> str:
 
 # scikit-learn's searches' parameter names that SearchCV spells its own way, with that way
 SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space= with searcher=\"grid\"",
-                 "n_iter": "n_trials=", "n_candidates": "n_trials=", "random_state": "seed= (an int)",
+                 "n_iter": "n_trials=", "n_candidates": "n_trials=",
+                 "random_state": "seed= (an int)",
                  "factor": "reduction_factor=", "max_resources": "max_t=",
                  "min_resources": "grace_period=", "verbose": "progress="}
 # ... and those that have no place here, with why

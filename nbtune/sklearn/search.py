@@ -82,10 +82,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     fold at every rung. ``searcher_options`` go to the searcher named by ``searcher``, as
     :func:`nbtune.tune`'s do (``searcher="bayesopt", searcher_options={"cost_aware": True}``).
     ``storage=None`` keeps the study in memory; give a path to keep it. Each ``fit`` starts
-    over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one. Where the search has
-    fewer candidates left than the workers have threads, a trial's folds run as Dask tasks of
-    their own, spread over the free threads (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the
-    estimator is left as you set it.
+    over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one.
+    Where the search has fewer candidates left than the workers have threads, a trial's folds
+    run as Dask tasks of their own, spread over the free threads
+    (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the estimator is left as you set it.
     """
 
     @user_facing
