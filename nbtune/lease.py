@@ -106,3 +106,18 @@ class Lease:
                               (self.study, self.owner))
         except Exception:
             pass
+
+
+def run_died(storage: Storage, study: str, status: str) -> bool:
+    """Whether a study stored as running (``status`` "running" or "resumed") has no run left:
+    its lease's owner died (the kernel was killed or restarted mid-study) or no lease is held.
+    Such a study's unfinished trials were interrupted; resuming it runs them again."""
+    if status not in ("running", "resumed"):
+        return False
+    try:
+        rows = storage._run("SELECT host, pid, pid_started, heartbeat FROM leases "
+                            "WHERE study = ?", (study,))
+    except (StorageError, sqlite3.Error):  # a file older than leases: nothing to tell by
+        return False
+    return not rows or not _owner_alive(*rows[0])
+

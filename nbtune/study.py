@@ -9,12 +9,17 @@ from typing import TYPE_CHECKING, Any, Callable
 from .caller import user_facing
 from . import trial as T
 from .space import Space
+from .lease import run_died
 from .storage import Storage, check_path
 from .trial import Trial
 
 if TYPE_CHECKING:
     from .plots import StudyPlots
     from .summary import StudySummary
+
+
+# the stop reason of a loaded study whose run ended with its process, not with the study
+DIED = "its run stopped with its kernel or process before the study ended (resume it to go on)"
 
 
 class StudyNotFound(LookupError):
@@ -204,13 +209,25 @@ def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
         if row is None:
             known = ", ".join(repr(n) for n in db.study_names()) or "none"
             raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})")
-        status = row["status"]
-        reason = status.split(": ", 1)[1] if status.startswith("finished: ") else None
-        return Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
-                     trials=db.load_trials(name), storage=path, settings=row["settings"],
-                     stop_reason=reason)
+        return stored_study(db, name, row)
     finally:
         db.close()
+
+
+def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
+    """The study of a storage file's row (``Storage.study_row``). One stored as running whose run
+    died with its kernel or process (:func:`~nbtune.lease.run_died`) ends with :data:`DIED`, its
+    unfinished trials interrupted, as a resume of it will take them."""
+    status = row["status"]
+    reason = status.split(": ", 1)[1] if status.startswith("finished: ") else None
+    trials = db.load_trials(name)
+    if run_died(db, name, status):
+        reason = DIED
+        for t in trials:
+            if t.state in (T.RUNNING, T.PENDING):
+                t.state = T.INTERRUPTED
+    return Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
+                 trials=trials, storage=db.path, settings=row["settings"], stop_reason=reason)
 
 
 @user_facing

@@ -323,12 +323,12 @@ def studies_frame(db: Any) -> Any:
 
     import pandas as pd
 
-    from .study import Study
+    from .study import DIED, stored_study
 
     rows = []
     for name in db.study_names():
         row = db.study_row(name)
-        study = Study(name, None, row["metric"], row["mode"], trials=db.load_trials(name))
+        study = stored_study(db, name, row)
         best = study.best
         rows.append({"study": name, "metric": f"{row['metric']} ({row['mode']})",
                      "trials": ", ".join(f"{n} {s}" for s, n in study.counts().items())
@@ -336,7 +336,8 @@ def studies_frame(db: Any) -> Any:
                      "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
                      "last change": time.strftime("%Y-%m-%d %H:%M:%S",
                                                   time.localtime(row["updated"])),
-                     "status": row["status"]})
+                     "status": "stopped with its kernel: resume it"
+                     if study.stop_reason == DIED else row["status"]})
     return pd.DataFrame(rows, columns=["study", "metric", "trials", "best", "last change",
                                        "status"])
 

@@ -557,3 +557,45 @@ def test_a_score_left_at_the_default_mode_is_named_and_a_chosen_one_is_not(clien
         warnings.simplefilter("error")
         nbtune.tune(score, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
                     n_trials=2, cluster=client, storage=None, progress=False)
+
+
+def test_a_study_whose_kernel_died_loads_as_stopped_with_its_trials_interrupted(client, db):
+    import socket
+
+    from nbtune.storage import Storage
+    from nbtune.study import DIED
+    from nbtune.summary import studies_frame
+
+    nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
+                n_trials=4, seed=0, cluster=client, storage=db, study="died")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with sqlite3.connect(db) as con:  # the file as a killed kernel leaves it, mid-study
+        con.execute("UPDATE studies SET status = 'running' WHERE name = 'died'")
+        con.execute("UPDATE trials SET state = 'running', finished = NULL, value = NULL "
+                    "WHERE study = 'died' AND id IN (2, 3)")
+        con.execute("INSERT INTO leases VALUES ('died', 'gone', ?, ?, NULL, ?, ?)",
+                    (socket.gethostname(), gone.pid, time.time(), time.time()))
+    study = nbtune.load_study("died", storage=db)
+    assert study.stop_reason == DIED and study.counts() == {"completed": 2, "interrupted": 2}
+    assert dict(study.summary().facts())["ended"] == DIED
+    listing = studies_frame(Storage(db, readonly=True)).set_index("study").loc["died"]
+    assert (listing["trials"], listing["status"]) == ("2 completed, 2 interrupted",
+                                                      "stopped with its kernel: resume it")
+    resumed = nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, cluster=client, storage=db,
+                          study="died", resume=True)
+    assert resumed.counts() == {"completed": 4}
+
+
+def test_a_study_still_running_loads_as_running(client, db):
+    study = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=2, cluster=client, storage=db, study="alive", background=True)
+    try:
+        deadline = time.time() + 30
+        while not any(t.reports for t in study.trials) and time.time() < deadline:
+            time.sleep(0.05)
+        loaded = nbtune.load_study("alive", storage=db)
+        assert loaded.stop_reason is None and "interrupted" not in loaded.counts()
+    finally:
+        study.stop()
+        study.wait(60)
