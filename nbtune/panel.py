@@ -70,11 +70,12 @@ class LivePanel(Tracker):
         self._warned_drawn = -1
         self.handle = None
         self.in_widget = False
+        self.fallback = None  # the display handle of the line a dead kernel leaves: see show()
 
     def show(self, notice: StartingNotice | None = None) -> None:
         """Display the panel in the current output (in the place of ``notice``, the line shown
         while the cluster started), under a display id its summary takes over."""
-        from IPython.display import display
+        from IPython.display import HTML, display
 
         self.in_widget = _IN_OUTPUT_WIDGET.get()
         if self.in_widget:
@@ -84,6 +85,19 @@ class LivePanel(Tracker):
             self.handle.update(self.widget)
         else:
             self.handle = display(self.widget, display_id=True)
+        if self.handle is not None and self.study.storage is not None:
+            self.fallback = display(HTML(self.fallback_html()), display_id=True)
+
+    def fallback_html(self) -> str:
+        """The line under the panel while the study runs, which stays in the saved notebook if
+        the kernel stops first (a widget's state dies with its kernel: the panel then reads
+        "Error displaying widget"); the study's end takes it away with the panel."""
+        name, path = (html.escape(repr(x), quote=False) for x in (self.study.name,
+                                                                  self.study.storage))
+        return (f'<div class="nbtune-live-fallback" style="color:#777;font-size:90%">nbtune: '
+                f'study {name} keeps each trial in {path} as it ends. Should the kernel stop '
+                f'before the study does, <code>%%tune --study {html.escape(self.study.name)} '
+                f'--resume</code> (or <code>resume=True</code>) continues it.</div>')
 
     def note(self, text: str) -> bool:
         """Show ``text`` at the panel's foot while the study runs (``%%tune --background``'s
@@ -206,6 +220,8 @@ class LivePanel(Tracker):
                 pass
         if self.handle is not None:  # the panel's place now holds the summary; no widget left
             self.handle.update(self.study.summary())
+            if self.fallback is not None:  # the study ended: nothing to resume, nothing shown
+                self.fallback.update({}, raw=True)
             self.close()
         elif self.in_widget:
             from IPython.display import display

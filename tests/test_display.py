@@ -167,6 +167,7 @@ def run_notebook(tmp_path, *sources: str):
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    run_notebook.last = nb  # what ran, should the kernel die on the way
     NotebookClient(nb, timeout=240, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     return nb
@@ -236,3 +237,23 @@ def test_a_background_studys_line_goes_when_the_study_ends(tmp_path):
     # the summary took the panel's place; the line saying the study runs went with it
     assert 'class="nbtune-summary"' in shown and "widget-view" not in shown
     assert "runs in the background" not in shown
+
+
+def test_a_study_cut_short_by_its_kernel_leaves_how_to_resume_it_in_the_notebook(tmp_path):
+    from nbclient.exceptions import DeadKernelError
+
+    with pytest.raises(DeadKernelError):  # the kernel dies mid-study, as a killed one does
+        run_notebook(tmp_path, "%load_ext nbtune",
+                     "%%tune -n 20 --metric score --mode max --study cut --background\n"
+                     "q = uniform(0, 1)\nimport time\ntime.sleep(0.5)\nscore = q\n",
+                     "import os, time\ntime.sleep(2)\nos._exit(1)")
+    nb = run_notebook.last
+    shown = [o["data"]["text/html"] for o in nb.cells[1].outputs
+             if "text/html" in o.get("data", {})]
+    assert any("study 'cut' keeps each trial in 'nbtune.db'" in h and
+               "%%tune --study cut --resume" in h for h in shown), shown
+    ended = run_notebook(tmp_path, "%load_ext nbtune",
+                         "%%tune -n 2 --metric score --mode max --study whole\n"
+                         "q = uniform(0, 1)\nscore = q\n")
+    outputs = ended.cells[1].outputs  # a study that ends takes the line away
+    assert not any("keeps each trial" in str(o) for o in outputs), outputs
