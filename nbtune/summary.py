@@ -172,11 +172,14 @@ def outputs_html(study: Any, wrote: list[T.Trial] | None = None) -> str:
 
 
 def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
-    """Each warning the trials raised, once, with how many trials raised it (``among``: the
-    trials that raised any, where the caller keeps them); for a resumed study, also how many
-    of this run's trials did (:func:`earlier_ids`)."""
+    """Each warning the trials raised, once, with how many trials raised it of those that ran
+    (finished, or raised one while running: a queued trial has had no chance to) (``among``:
+    the trials that raised any, where the caller keeps them); for a resumed study, also how
+    many of this run's trials did (:func:`earlier_ids`)."""
     e = html.escape
-    n, earlier = len(study.trials), earlier_ids(study)
+    earlier = earlier_ids(study)
+    ran = [t.id for t in list(study.trials) if t.is_finished or t.warnings]
+    n = len(ran)
     found = study_warnings(study, among)
     here = {}
     if earlier and found:
@@ -184,8 +187,8 @@ def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
         here = {warning_key(r): k for r, k in study_warnings(study, ours)}
     parts = []
     for r, k in found:
-        run = f", {here.get(warning_key(r), 0)} of {n - len(earlier)} in this run" \
-            if earlier else ""
+        run = f", {here.get(warning_key(r), 0)} of {sum(i not in earlier for i in ran)} in " \
+            "this run" if earlier else ""
         parts.append(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
                      f"trials{run})</i></div>")
     return "".join(parts)

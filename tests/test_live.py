@@ -196,8 +196,8 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
     facts = dict(study.summary().facts())
     assert facts["time"] == "2.0 s for this run's 2 trials · 30.0 trials/min · median trial 1.5 s"
     panel.finished_reason = None
-    panel.draw()  # the warning: by 5 of the 8 trials, 1 of them of this run's 2
-    assert "(raised by 5 of 8 trials, 1 of 2 in this run)" in panel.warnings_html.value
+    panel.draw()  # the warning: by 5 of the 7 trials that ran, 1 of them of this run's 1
+    assert "(raised by 5 of 7 trials, 1 of 1 in this run)" in panel.warnings_html.value
     study.stop_reason = "interrupted"  # the magic's closing line says which trials took the time
     assert _summary_line(study, 99.0, "study").startswith(
         "nbtune: study 'again': 7 completed, 1 running; 2 of them in this run, in 2.0 s "
