@@ -223,10 +223,11 @@ class LivePanel(Tracker):
             if self.fallback is not None:  # the study ended: nothing to resume, nothing shown
                 self.fallback.update({}, raw=True)
             self.close()
-        elif self.in_widget:
-            from IPython.display import display
+        elif self.in_widget:  # in a widget's output (the space editor's Run): the summary under
+            from IPython.display import display  # it, and the panel closed, not shown twice
 
             display(self.study.summary())
+            self.close()
 
     def close(self) -> None:
         """Close the panel's widgets (their models leave the notebook)."""

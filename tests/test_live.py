@@ -253,3 +253,22 @@ def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_mes
     panel.draw()  # the next one took trial 0's worker: starting, not idle (was "1/2 busy")
     assert panel.counts_html.value == "1 running · 1 starting · 1 queued · 1 completed · " \
                                       "2/2 slots busy"
+
+
+def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
+    # the space editor's Run shows the study in its Output widget: the panel must not stay
+    # above the summary (it read as the results twice)
+    from nbtune.tracker import _IN_OUTPUT_WIDGET
+
+    study = nbtune.Study("edited", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[T.Trial(0, {"q": 0.5}, state=T.COMPLETED, value=0.5)])
+    panel = LivePanel(study, n_trials=1, top=5)
+    token = _IN_OUTPUT_WIDGET.set(True)
+    try:
+        panel.show()
+        assert panel.in_widget and panel.widget.comm is not None
+        panel.finished_reason = "n_trials"
+        panel.finish()
+    finally:
+        _IN_OUTPUT_WIDGET.reset(token)
+    assert panel.widget.comm is None  # closed: its model leaves the widget's output
