@@ -203,15 +203,46 @@ def _last_line(text: str | None) -> str | None:
 def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
     """Open study ``name`` from a storage file (another process's, or before a kernel restart)."""
     path = os.fspath(storage)
-    db = Storage(path, readonly=True)  # nothing written: a file of someone else's, or read-only
+    try:
+        db = Storage(path, readonly=True)  # nothing written: someone else's file, or read-only
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{exc}{_found_beside(name, path)}") from None
     try:
         row = db.study_row(name)
         if row is None:
             known = ", ".join(repr(n) for n in db.study_names()) or "none"
-            raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})")
+            raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})"
+                                f"{_found_beside(name, path)}")
         return stored_study(db, name, row)
     finally:
         db.close()
+
+
+def _found_beside(name: str, path: str, most: int = 50) -> str:
+    """"; a study named so is in 'runs.db': load_study(...)", where another storage file in the
+    folder of ``path`` holds study ``name`` (a study run under ``%config Tune.storage =
+    'runs.db'`` is looked for in nbtune.db by default); "" where none does."""
+    import glob
+
+    folder = os.path.dirname(os.path.abspath(path))
+    for candidate in sorted(glob.glob(os.path.join(folder, "*.db")))[:most]:
+        if os.path.abspath(candidate) == os.path.abspath(path):
+            continue
+        try:
+            db = Storage(candidate, readonly=True)
+        except Exception:  # not a study file, or unreadable: not the one
+            continue
+        try:
+            held = db.study_row(name) is not None
+        except Exception:
+            held = False
+        finally:
+            db.close()
+        if held:
+            other = os.path.relpath(candidate) if os.path.dirname(path) == "" else candidate
+            return (f"; a study named {name!r} is in {other!r}: load_study({name!r}, "
+                    f"storage={other!r}) (%tune_show {name} {other})")
+    return ""
 
 
 def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:

@@ -204,3 +204,20 @@ def test_finite_domains_list_the_values_numpy_lists():
     with pytest.raises(ValueError, match="choice has duplicate value 1.0"):
         nbtune.choice(*range(5000), 1.0)
     nbtune.choice(1, True, "1", [1], {"a": 1})  # distinct under the domain's equality
+
+
+def test_a_study_not_in_the_file_asked_is_found_beside_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a notebook's folder: its studies went to runs.db
+    make_study(str(tmp_path / "runs.db"))
+    with pytest.raises(FileNotFoundError, match=r"no study storage at 'nbtune.db'; a study named "
+                                                r"'s' is in 'runs.db': load_study\('s', "
+                                                r"storage='runs.db'\)"):
+        nbtune.load_study("s")
+    make_study(str(tmp_path / "nbtune.db"))
+    with sqlite3.connect(tmp_path / "nbtune.db") as con:
+        con.execute("UPDATE studies SET name = 'other' WHERE name = 's'")
+    with pytest.raises(nbtune.study.StudyNotFound, match=r"studies there: 'other'\); a study "
+                                                         r"named 's' is in 'runs.db'"):
+        nbtune.load_study("s")
+    with pytest.raises(nbtune.study.StudyNotFound, match=r"studies there: 'other'\)$"):
+        nbtune.load_study("nowhere")
