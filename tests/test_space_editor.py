@@ -246,6 +246,8 @@ def test_run_starts_the_study_in_the_edited_space(shell, db):
     assert all(0.001 <= t.config["lr"] <= 0.002 and t.config["units"] == 4 for t in study.trials)
     assert nbtune.load_study("edited", storage=db).space == ed.space
     assert "units = choice(4)" in ed.cell_text and "lr    = uniform(0.001, 0.002)" in ed.cell_text
+    # the status says the study ran (it said only that the cell already had the lines)
+    assert text(ed.status).endswith("ran study 'edited': its summary is below"), text(ed.status)
 
 
 def test_run_shows_why_a_study_cannot_start(shell, db):

@@ -231,6 +231,7 @@ class SpaceEditor:
                                    tooltip="start the study").add_class("nbtune-space-run")
         self.run_button.layout.display = None if on_run else "none"
         self.status = W.HTML().add_class("nbtune-space-status")
+        self.said = ""  # the status line's text
         self.code = W.HTML().add_class("nbtune-space-code")
         self.output = W.Output().add_class("nbtune-space-output")
         self.widget = W.VBox([self.rows_box,
@@ -315,10 +316,12 @@ class SpaceEditor:
         self.run_button.disabled = self.apply_button.disabled = problem is not None
         self.run_button.tooltip = problem or "start the study"
         self.apply_button.tooltip = problem or "write the space back"
+        self.said = problem or ""
         self.status.value = _colored(problem, error=True)
 
     def say(self, text: str, error: bool = False) -> None:
         """Show `text` on the editor's status line (red when `error`)."""
+        self.said = text
         self.status.value = _colored(text, error)
 
     # -- buttons ------------------------------------------------------------------------------
@@ -348,7 +351,7 @@ class SpaceEditor:
             return None
         if self.source is not None and self.apply() is None:
             return None
-        applied = self.status.value
+        applied = self.said
         try:
             start = self.on_run(self)
         except Exception as exc:  # the reason is shown on the editor; the last run's output stays
@@ -358,13 +361,16 @@ class SpaceEditor:
             return start
         self.output.outputs = ()  # the study starts: the last run's output goes
         self.output.clear_output()
-        with self.output, inside_output_widget():  # its panel stays, the summary below it
+        with self.output, inside_output_widget():  # its panel, then the summary in its place
             try:
                 result = start()
             except Exception as exc:  # the reason is shown on the editor, not in a log
                 self.say(f"cannot run: {_first_line(exc)}", error=True)
                 return None
-        self.status.value = applied
+        name = getattr(result, "name", None)  # a background study goes on: it has no summary yet
+        ran = (f"ran study {name!r}" + ("" if getattr(result, "running", False) else
+                                        ": its summary is below")) if name else ""
+        self.say("; ".join(x for x in (applied, ran) if x))
         return result
 
     # -- display ------------------------------------------------------------------------------
