@@ -189,12 +189,14 @@ def pace_text(study: Any, known: tuple[float | None, float | None] | None = None
     return f"{per_minute} trials/min · median trial {duration_text(median)}"
 
 
-def column_texts(values: list[Any], digits: int = 4) -> list[str]:
+def column_texts(values: list[Any], digits: int = 4, exponent: bool = False) -> list[str]:
     """One table column's cells, its numbers written alike: whole numbers as integers; others
     with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.006``), or
     all in exponent form where they are tiny, huge, or positive over two decades as log-scale
-    values are (``2.074e-04``, ``1.000e-06``); a column of both signs keeps decimals.
-    None is an empty cell; a column with text in it writes each value with :func:`fmt`."""
+    values are (``2.074e-04``, ``1.000e-06``), or wherever ``exponent`` (a log-scale range's
+    column: its form then does not change as trials come in); a column of both signs keeps
+    decimals. None is an empty cell; a column with text in it writes each value with
+    :func:`fmt`."""
     numbers = [v for v in values if v is not None]
     if not numbers or not all(T.is_finite_number(v) for v in numbers):
         return ["" if v is None else fmt(v) for v in values]
@@ -203,7 +205,8 @@ def column_texts(values: list[Any], digits: int = 4) -> list[str]:
     sizes = [abs(float(v)) for v in numbers if v != 0]
     top, low = max(sizes), min(sizes)
     signed = any(float(v) < 0 for v in numbers)  # values around zero: decimals, not exponents
-    if top >= 1e5 or top < 1e-3 or (not signed and (low < 1e-3 or top / low >= 100)):
+    if top >= 1e5 or top < 1e-3 or (not signed and (exponent or low < 1e-3
+                                                    or top / low >= 100)):
         return ["" if v is None else f"{float(v):.{digits - 1}e}" for v in values]
     decimals = max(0, digits - 1 - math.floor(math.log10(top)))
     return ["" if v is None else f"{float(v):.{decimals}f}" for v in values]

@@ -50,6 +50,17 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
             for cells in [headers, *rows]]
 
 
+def _spans_decades(space: Any, name: str) -> bool:
+    """Whether hyperparameter ``name`` is a log-scale range of reals over two decades or more
+    (``loguniform(1e-4, 1e-1)``): its column is in exponent form from the first trial on."""
+    try:
+        domain = space[name]
+    except (KeyError, TypeError):
+        return False
+    return bool(getattr(domain, "log", False) and not getattr(domain, "integer", False)
+                and domain.hi / domain.lo >= 100)
+
+
 def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
                  unfinished: bool | None = None) -> tuple[list[str], list[list[str]], str]:
     """Headers and cells of the ``top`` trials of :func:`rank_trials`: rank, trial, metric,
@@ -66,7 +77,8 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
                column_texts([float(score(study, t)) for t in ranked], 6),
                column_texts([t.resource(resource) for t in ranked]), [t.state for t in ranked]]
     columns += [column_texts([("None" if t.config[n] is None else t.config[n])
-                              if n in t.config else None for t in ranked]) for n in names]
+                              if n in t.config else None for t in ranked],
+                             exponent=_spans_decades(study.space, n)) for n in names]
     keep = [j for j, col in enumerate(columns) if j < 3 or any(c != "" for c in col)]
     rows = [[columns[j][i] for j in keep] for i in range(len(ranked))]
     return [headers[j] for j in keep], rows, rule

@@ -257,3 +257,15 @@ def test_a_study_cut_short_by_its_kernel_leaves_how_to_resume_it_in_the_notebook
                          "q = uniform(0, 1)\nscore = q\n")
     outputs = ended.cells[1].outputs  # a study that ends takes the line away
     assert not any("keeps each trial" in str(o) for o in outputs), outputs
+
+
+def test_a_log_range_column_keeps_its_form_as_trials_come_in():
+    from nbtune.summary import trials_table
+
+    study = nbtune.Study("lr", nbtune.Space({"lr": nbtune.loguniform(1e-4, 1e-1),
+                                             "m": nbtune.uniform(0.5, 0.99)}), "acc", "max",
+                         trials=[T.Trial(0, {"lr": 0.07011, "m": 0.9}, state=T.COMPLETED,
+                                         value=0.9)])
+    headers, rows, _ = trials_table(study, 5)
+    assert rows[0][headers.index("lr")] == "7.011e-02"  # not 0.07011, then 7.011e-02 later
+    assert rows[0][headers.index("m")] == "0.9000"  # a linear range keeps decimals
