@@ -599,3 +599,19 @@ def test_a_study_still_running_loads_as_running(client, db):
     finally:
         study.stop()
         study.wait(60)
+
+
+def climbs_past_the_target(config):
+    for epoch in range(1, 10):
+        time.sleep(0.02)
+        nbtune.report(epoch=epoch, accuracy=config["q"] * epoch / 9)
+
+
+def test_a_target_reached_by_a_report_ends_the_study_with_that_trial_as_its_best(client):
+    # trial 0's reports pass 0.5 at epoch 6 of 9: it ends as it would, and is the result
+    study = nbtune.tune(climbs_past_the_target, {"q": nbtune.grid(0.8, 0.9, 1.0)},
+                        searcher="grid", metric="accuracy", mode="max", target=0.5,
+                        cluster=client, storage=None, concurrency=1)
+    assert study.stop_reason == "target"
+    assert study.best is not None and study.best.id == 0 and study.best.value == \
+        pytest.approx(0.8) and study.trials[0].state == T.COMPLETED

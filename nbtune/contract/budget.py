@@ -28,8 +28,8 @@ class Budget:
         return self.max_time is not None and now - started_at >= self.max_time
 
     def end_reason(self, value: Any, mode: str, resource_used: float) -> str | None:
-        """"target" when ``value`` reaches the target, "max_resource" when the resource is
-        spent, else None."""
+        """"target" when ``value`` (a trial's result; None: no result to judge) reaches the
+        target, "max_resource" when the resource is spent, else None."""
         if self.target is not None and is_finite_number(value) and (
                 value >= self.target if mode == "max" else value <= self.target):
             return "target"

@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
       "again")
     a("--seed", type=int, help="random seed: the same seed gives the same configs")
     a("--max-time", type=_duration, help="wall-clock budget (90, 30s, 5m, 1h)")
-    a("--target", type=float, help="stop the study once the metric reaches this")
+    a("--target", type=float, help="stop the study once a trial ends with the metric at or "
+      "beyond this")
     a("--retries", type=int, help="re-runs of a trial whose worker died (default 1)")
     a("-o", "--out", help="notebook variable to bind the study to (default: Tune.out)")
     a("--local", action="store_true",

@@ -182,7 +182,10 @@ class Loop(Dispatch, Completions, Ending):
         self.observer.trial_reported(trial, data)
         self.searcher.on_report(trial.id, trial.config, *self._level_value(data))
         self.verdicts.decide(trial.id, self.scheduler.on_report(trial.id, data))
-        self._check_study_budget(data.get(self.settings.metric))
+        # the resource budget only: a target counts a trial's result, its value when it ends
+        # (ended on a report, the study interrupted the very trial that reached it, and kept
+        # no best)
+        self._check_study_budget(None)
 
     def _level_value(self, data: dict) -> tuple[float | None, float | None]:
         """The resource level and metric value of a report, each None unless a finite number."""
