@@ -168,8 +168,20 @@ class Study:
         return StudyPlots(self)
 
     def _repr_html_(self) -> str:
-        """A study as the last line of a notebook cell shows its summary."""
-        return self.summary()._repr_html_()
+        """A study as the last line of a notebook cell shows its summary; a running one's says
+        first that it is the study as it was then (the output stays as it is; the live panel
+        follows the study)."""
+        shown = self.summary()._repr_html_()
+        if not self.running:
+            return shown
+        import html
+
+        from .ranking import duration_text
+
+        return (f'<div class="nbtune-snapshot" style="color:#777">nbtune: study '
+                f'{html.escape(repr(self.name), quote=False)} runs; below is how it stood after '
+                f'{duration_text(self.elapsed)}. Its live panel follows it; '
+                f'<code>study.wait()</code> waits for its end.</div>{shown}')
 
     def summary(self, top: int = 10) -> "StudySummary":
         """What the study found, as HTML in a notebook and as text elsewhere: header, top trials."""

@@ -269,3 +269,21 @@ def test_a_log_range_column_keeps_its_form_as_trials_come_in():
     headers, rows, _ = trials_table(study, 5)
     assert rows[0][headers.index("lr")] == "7.011e-02"  # not 0.07011, then 7.011e-02 later
     assert rows[0][headers.index("m")] == "0.9000"  # a linear range keeps decimals
+
+
+def test_a_running_study_shown_says_it_is_a_snapshot(client):
+    def slow(config):
+        import time
+
+        time.sleep(0.3)
+        return config["q"]
+
+    study = nbtune.tune(slow, {"q": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=6, cluster=client, storage=None, progress=False,
+                        background=True)
+    try:
+        shown = study._repr_html_()
+        assert study.running and "below is how it stood after" in shown
+    finally:
+        study.wait(60)
+    assert not study.running and "how it stood" not in study._repr_html_()
