@@ -16,6 +16,7 @@ from . import trial as T
 from .ranking import (column_texts, duration_text, earlier_ids, fmt, one_line, pace_text,
                       rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
+from .tally import QUEUED
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
@@ -225,7 +226,12 @@ class StudySummary:
         output and warnings."""
         s = self.study
         counts = s.counts()
-        states = ", ".join(f"{counts[k]} {k}" for k in T.STATES if k in counts)
+        if counts.get(T.RUNNING):  # as the live panel counts them: those no worker started yet
+            queued = sum(t.state == T.RUNNING and t.started is None for t in list(s.trials))
+            counts = {**counts, T.RUNNING: counts[T.RUNNING] - queued, QUEUED: queued}
+        order = [k for state in T.STATES for k in ((state, QUEUED) if state == T.RUNNING
+                                                   else (state,))]
+        states = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
         trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False)
                                   else "not recorded")

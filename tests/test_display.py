@@ -287,3 +287,12 @@ def test_a_running_study_shown_says_it_is_a_snapshot(client):
     finally:
         study.wait(60)
     assert not study.running and "how it stood" not in study._repr_html_()
+
+
+def test_the_summary_counts_queued_trials_as_the_panel_does():
+    trials = [T.Trial(0, {"q": 0.1}, state=T.COMPLETED, value=0.1, started=1.0, finished=2.0),
+              T.Trial(1, {"q": 0.2}, state=T.RUNNING, started=2.0),
+              T.Trial(2, {"q": 0.3}, state=T.RUNNING)]  # no worker started it yet
+    study = nbtune.Study("q", nbtune.Space({"q": nbtune.uniform(0, 1)}), "v", "max",
+                         trials=trials)
+    assert dict(study.summary().facts())["trials"] == "3: 1 running, 1 queued, 1 completed"
