@@ -11,7 +11,6 @@ import json as json_module
 import os
 import sqlite3
 import sys
-import time
 from typing import Sequence
 
 from .storage import Storage, StorageError
