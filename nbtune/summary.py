@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import functools
 import html
+from collections import Counter
 from typing import Any, Iterable
 
 from . import trial as T
 from .ranking import (column_texts, duration_text, earlier_ids, fmt, one_line, pace_text,
                       rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
-from .tally import QUEUED
+from .tally import QUEUED, shown_state
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
@@ -192,7 +193,7 @@ def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
     e = html.escape
     earlier = earlier_ids(study)
     ran = [t.id for t in list(study.trials) if t.is_finished or t.warnings]
-    n = len(ran)
+    n, this_run = len(ran), sum(i not in earlier for i in ran)
     found = study_warnings(study, among)
     here = {}
     if earlier and found:
@@ -200,8 +201,7 @@ def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
         here = {warning_key(r): k for r, k in study_warnings(study, ours)}
     parts = []
     for r, k in found:
-        run = f", {here.get(warning_key(r), 0)} of {sum(i not in earlier for i in ran)} in " \
-            "this run" if earlier else ""
+        run = f", {here.get(warning_key(r), 0)} of {this_run} in this run" if earlier else ""
         parts.append(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
                      f"trials{run})</i></div>")
     return "".join(parts)
@@ -225,10 +225,8 @@ class StudySummary:
         """The header as (label, text) pairs: metric, trials per state, end, time, search, best,
         output and warnings."""
         s = self.study
-        counts = s.counts()
-        if counts.get(T.RUNNING):  # as the live panel counts them: those no worker started yet
-            queued = sum(t.state == T.RUNNING and t.started is None for t in list(s.trials))
-            counts = {**counts, T.RUNNING: counts[T.RUNNING] - queued, QUEUED: queued}
+        # as the live panel counts them: trials no worker started yet are queued
+        counts = Counter(shown_state(t) for t in list(s.trials))
         order = [k for state in T.STATES for k in ((state, QUEUED) if state == T.RUNNING
                                                    else (state,))]
         states = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))

@@ -16,6 +16,11 @@ from .ranking import earlier_ids, is_ranked, rank_key
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 
 
+def shown_state(t: T.Trial) -> str:
+    """A trial's state as the views count it: a running trial no worker started is queued."""
+    return QUEUED if t.state == T.RUNNING and t.started is None else t.state
+
+
 class Tally:
     """Counts per state, the best trial, the durations of the trials finished in this run (a
     resumed study's earlier ones left out), the candidates for the top
@@ -84,7 +89,7 @@ class Tally:
             self.counts[state] = self.counts.get(state, 0) + 1
 
     def _take(self, t: T.Trial) -> None:
-        self._count(t.id, QUEUED if t.state == T.RUNNING and t.started is None else t.state)
+        self._count(t.id, shown_state(t))
         if t.output:
             self.wrote.setdefault(t.id, t)
         if t.warnings:

@@ -18,7 +18,7 @@ from . import trial as T
 from .ranking import duration_text, earlier_ids, fmt, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
-from .tally import QUEUED, Tally
+from .tally import QUEUED, Tally, shown_state
 # a queued trial a free slot takes: Dask starts it at once, and a short trial's start message
 # comes late or never (nbtune.run.starts), so "running" alone undercounts the busy slots
 STARTING = "starting"
@@ -182,7 +182,7 @@ class Tracker(Observer):
         else:
             seen = {}
             for t in list(self.study.trials):
-                state = QUEUED if t.state == T.RUNNING and t.started is None else t.state
+                state = shown_state(t)
                 seen[state] = seen.get(state, 0) + 1
         slots = self.slots()
         if slots and seen.get(QUEUED):

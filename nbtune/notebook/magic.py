@@ -27,6 +27,7 @@ from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
+from .scopes import reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, parse_cluster_line,
                       parse_line, resources_of, scheduler_options, searcher_options_of)
 from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
@@ -39,27 +40,10 @@ _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotF
                    WorkerSetupError)
 
 
-def _reported_keys(body: str) -> set[str] | None:
-    """The keywords the body's report(...) calls pass (``report(...)`` or an attribute's,
-    ``nbtune.report(...)``); None where one passes ``**metrics`` (then any key may be
-    reported)."""
-    import ast
-
-    keys: set[str] = set()
-    for node in ast.walk(ast.parse(body)):
-        if isinstance(node, ast.Call) and \
-                getattr(node.func, "id", getattr(node.func, "attr", None)) == "report":
-            for k in node.keywords:
-                if k.arg is None:
-                    return None
-                keys.add(k.arg)
-    return keys
-
-
 def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
     """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
     does assign and report, or the name it likely meant; None when it can."""
-    reported = _reported_keys(parsed.body)
+    reported = reported_keys(parsed.body)
     if metric in parsed.assigned or reported is None or metric in reported:
         return None
     assigned = [n for n in parsed.assigned if n not in parsed.names]

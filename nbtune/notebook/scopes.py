@@ -4,7 +4,8 @@ A ``%%tune`` cell's body runs as a module in each trial: the names it reads and 
 the notebook values it needs (shipped with the trial), and the names it binds are what it can
 report by assignment. Functions, classes, lambdas and comprehensions open scopes of their own, as
 Python's do (a class body's names are not closures of its methods; a comprehension's walrus target
-binds in the enclosing scope; ``global`` in a function binds at module level). Pure ``ast``.
+binds in the enclosing scope; ``global`` in a function binds at module level). And the keys its
+``report(...)`` calls pass, which it reports by name. Pure ``ast``.
 """
 from __future__ import annotations
 
@@ -103,3 +104,19 @@ def _resolve(sc: _Scope) -> tuple[set[str], set[str]]:
         free |= cfree if sc.kind == "class" else cfree - local  # class names are not closures
         gbound |= cg
     return free, gbound
+
+
+def reported_keys(body: str) -> set[str] | None:
+    """The keywords the body's report(...) calls pass (``report(...)`` or an attribute's,
+    ``nbtune.report(...)``); None where one passes ``**metrics`` (then any key may be
+    reported)."""
+    keys: set[str] = set()
+    for node in ast.walk(ast.parse(body)):
+        if isinstance(node, ast.Call) and \
+                getattr(node.func, "id", getattr(node.func, "attr", None)) == "report":
+            for k in node.keywords:
+                if k.arg is None:
+                    return None
+                keys.add(k.arg)
+    return keys
+
