@@ -535,8 +535,9 @@ def test_a_gpu_asked_of_a_local_cluster_without_gpus_says_how_to_get_one(ip):
 
 
 @pytest.mark.parametrize("line, message", [
-    ("local --gpus -1", r"argument --gpus: invalid an integer >= 0 value: '-1'"),
-    ("local --workers many", r"argument --workers: invalid an integer >= 0 value"),
+    ("local --gpus -1", r"--gpus needs an integer >= 0, got '-1'"),
+    ("local --workers many", r"--workers needs an integer >= 0, got 'many'"),
+    ("local --workers 2 --workers 3", r"--workers given twice \(--workers 2 and --workers 3\)"),
     ("local --cpus 3", r"unknown option '--cpus'"),
     ("http://127.0.0.1:8786", r"unknown scheme 'http://'"),
     ("tcp://127.0.0.1:9", r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"),
@@ -546,6 +547,7 @@ def test_a_gpu_asked_of_a_local_cluster_without_gpus_says_how_to_get_one(ip):
 ])
 def test_tune_cluster_errors_are_one_line(ip, line, message):
     import dask
+    import distributed  # noqa: F401  imported inside config.set, its defaults would go with it
 
     shell, tune = ip
     shell.user_ns["number"] = 3

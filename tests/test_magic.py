@@ -133,6 +133,10 @@ def test_resume_continues_a_named_study(shell):
 @pytest.mark.parametrize("line, cell, message", [
     ("--trails 5", CELL, "unknown option '--trails' (did you mean '--trials'?)"),
     ("--trials zero", CELL, "--trials needs a positive integer, got 'zero'"),
+    ("-n 6 --metric loss --trials 12", CELL,  # argparse would keep the last one silently
+     "--trials given twice (-n 6 and --trials 12): keep one"),
+    ("--metric loss --background --background", CELL,
+     "--background given twice (--background and --background): keep one"),
     ("--mode up", CELL, "--mode needs one of min, max, got 'up'"),
     ("--metric loss --searcher bayes", CELL, "unknown searcher 'bayes'"),
     ("--metric loss --scheduler asha9", CELL, "unknown scheduler 'asha9'"),

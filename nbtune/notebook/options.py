@@ -12,7 +12,38 @@ from ..run.cluster import GPU_THREADS
 from ..typos import did_you_mean
 
 
+class _Once:
+    """An action that refuses its flag a second time on one line: ``--trials 6 ... --trials 12``
+    would otherwise keep the last silently, and the user would not know which one ran."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given", {})
+        if self.dest in given:
+            raise argparse.ArgumentError(self, f"given twice ({given[self.dest]} and "
+                                         f"{option_string}{_shown(values)}): keep one")
+        given[self.dest] = f"{option_string}{_shown(values)}"
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _shown(values: Any) -> str:
+    return "" if values in (None, []) else f" {values}"
+
+
+class _StoreOnce(_Once, argparse._StoreAction):
+    pass
+
+
+class _StoreTrueOnce(_Once, argparse._StoreTrueAction):
+    pass
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+        self.register("action", "store_true", _StoreTrueOnce)
+
     def error(self, message: str):  # one line, no traceback, no SystemExit
         raise UsageError(f"%%tune: {message} (see %%tune? for the options)")
 
@@ -168,6 +199,7 @@ def parse_line(line: str) -> argparse.Namespace:
         flags = [f for action in parser._actions for f in action.option_strings]
         hint = did_you_mean(extra[0], flags) or " (see %%tune? for the options)"
         raise UsageError(f"%%tune: unknown option {extra[0]!r}{hint}")
+    vars(args).pop("_given", None)
     if args.retries is not None and args.retries < 0:
         raise UsageError("%%tune: --retries must be 0 or more")
     return args
@@ -188,6 +220,8 @@ def _argument_error(exc: argparse.ArgumentError) -> str:
         got = bad_choice[1].strip("'")
         return (f"{flag} needs one of {', '.join(choices)}, got {bad_choice[1]}"
                 + did_you_mean(got, choices))
+    if message.startswith("given twice"):
+        return f"{flag} {message}"
     if message.startswith("expected one argument"):
         return f"{flag} needs a value"
     return f"{flag}: {message}"
@@ -262,8 +296,9 @@ def parse_cluster_line(words: list[str]) -> argparse.Namespace:
     try:
         args, extra = build_cluster_parser().parse_known_args(words)
     except argparse.ArgumentError as exc:
-        raise UsageError(f"%tune_cluster: {exc}") from None
+        raise UsageError(f"%tune_cluster: {_argument_error(exc)}") from None
     if extra:
         raise UsageError(f"%tune_cluster: unknown option {extra[0]!r} (local takes --workers, "
                          "--gpus and --threads-per-gpu)")
+    vars(args).pop("_given", None)
     return args
