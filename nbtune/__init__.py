@@ -6,6 +6,7 @@ cluster (a local one by default), keeps every trial and report in a SQLite file,
 """
 from __future__ import annotations
 
+from .caller import NbtuneWarning
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
 from .run.halt import TrialHalted
 from .contract.events import Observer
@@ -32,7 +33,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "TrialHalted", "StudyFailed", "StorageError", "load_study", "list_studies", "Study", "Trial",
+    "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study", "list_studies", "Study", "Trial",
     "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",

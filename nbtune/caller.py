@@ -83,6 +83,43 @@ def warnings_at(site: Site) -> Iterator[None]:
         _thread.site = before
 
 
+class NbtuneWarning(UserWarning):
+    """nbtune's own note about a study a person asked for: a metric minimised that looks
+    maximised, trials a scheduler could not judge, a warm start that dropped dimensions, workers
+    of another version. A blanket ``warnings.filterwarnings("ignore")`` (common in notebooks, to
+    quiet a library's warnings) does not hide these; ``warnings.filterwarnings("ignore",
+    category=nbtune.NbtuneWarning)`` does."""
+
+
+def warn_note(message: str) -> None:
+    """Warn with :class:`NbtuneWarning` at the user's line (as :func:`warn`), shown even where
+    the filter that catches it is a blanket ignore (one aimed at no category, message or module
+    of nbtune's): the trials' own warnings are gathered in the study's panel and summary, so
+    such a filter is meant for the libraries', and would hide what is wrong with the study."""
+    site = getattr(_thread, "site", None) or call_site()
+    if _blanket_ignored(message, site):
+        warnings.showwarning(NbtuneWarning(message), NbtuneWarning, site.filename, site.lineno)
+    else:
+        warn(message, NbtuneWarning)
+
+
+def _blanket_ignored(message: str, site: Site) -> bool:
+    """Whether the first of ``warnings.filters`` that matches an :class:`NbtuneWarning` with
+    ``message`` at ``site`` ignores it without naming it: category ``Warning`` or
+    ``UserWarning``, any message, any module and line (``filterwarnings("ignore")``,
+    ``-W ignore``). A filter aimed at the message, the module or the line is taken as meant."""
+    module = site.module_globals.get("__name__") or site.filename
+    for action, text, category, place, lineno in warnings.filters:
+        if not issubclass(NbtuneWarning, category) or (text is not None
+                                                       and not text.match(message)):
+            continue
+        if (place is not None and not place.match(module)) or (lineno and lineno != site.lineno):
+            continue
+        return (action == "ignore" and not issubclass(category, NbtuneWarning) and text is None
+                and place is None and not lineno)
+    return False
+
+
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` at the user's line: the first frame outside nbtune, or, on a thread
     inside :func:`warnings_at`, the site it names."""

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 import uuid
 from typing import Any, Callable, Iterable, Mapping
 
-from .caller import call_site, user_facing, warn, warnings_at
+from .caller import call_site, user_facing, warn_note, warnings_at
 from .run.cluster import embedded_started, is_embedded, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
@@ -203,7 +203,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                                                                       "scheduler", "resource"))
         _check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
         if "mode" not in given and not (row is not None and resume) and mode_note(metric):
-            warn(mode_note(metric))  # an accuracy minimised: the mode left out, most likely
+            warn_note(mode_note(metric))  # an accuracy minimised: the mode left out, most likely
         auto = isinstance(n_trials, str) and n_trials == "auto"
         if resources is not None:
             resources = {str(k): float(v) for k, v in dict(resources).items()}
@@ -321,7 +321,7 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler)
             return needed
         return None if search.max_trials is not None else DEFAULT_TRIALS
     if needed is not None and n_trials is not None and n_trials < needed:
-        warn(f"the {sched.name} scheduler's brackets start {needed} trials, but "
+        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
              f"n_trials={n_trials}: its last brackets will run short; give "
              f"n_trials={needed} (or --trials {needed}), or fewer brackets")
     return n_trials
@@ -340,7 +340,7 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
     stored = (row or {}).get("settings", {})
     where = stored.get("warm_start_storage", storage) if row is not None else storage
     if where is None:
-        warn(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
+        warn_note(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
              "memory only: it runs on without that warm start; pass "
              "warm_start=<that Study> to replay it")
         return None

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .caller import warn
+from .caller import warn_note
 from .space import Space
 from .study import Study, StudyNotFound, load_study
 from .trial import Trial
@@ -103,7 +103,7 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
     if not mapped:
         why = ("no ended trials" if not ended else
                f"none of its {len(ended)} ended trials lies in the new space")
-        warn(f"warm start from {source.name!r}: {why} to learn from; the study starts "
+        warn_note(f"warm start from {source.name!r}: {why} to learn from; the study starts "
              "without it")
         return None
     line = f"nbtune: warm start from {source.name!r}: {len(mapped)} of {len(ended)} ended trials"

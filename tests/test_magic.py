@@ -403,6 +403,26 @@ def test_many_globals_just_under_the_threshold_go_to_the_cluster_once(shell, rec
         shell.user_ns.pop(f"part{i}")
 
 
+def test_a_blanket_ignore_does_not_hide_nbtunes_notes_and_one_aimed_at_them_does(shell):
+    """`warnings.filterwarnings("ignore")`, common in notebooks to quiet scikit-learn, hid the
+    note that a study ranked its worst trials first."""
+    import warnings
+
+    cell = "x = uniform(0, 1)\naccuracy = x\n"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.filterwarnings("ignore")
+        assert run(shell, "-n 2 --metric accuracy --storage none", cell).success
+    assert [(w.category, w.filename, w.lineno) for w in shown] == [
+        (nbtune.NbtuneWarning, cell_filename(shell), 1)]
+    assert "minimising 'accuracy'" in str(shown[0].message)
+    for aimed in ({"category": nbtune.NbtuneWarning}, {"message": "minimising"}):
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.filterwarnings("ignore")
+            warnings.filterwarnings("ignore", **aimed)
+            assert run(shell, "-n 2 --metric accuracy --storage none", cell).success
+        assert shown == [], aimed
+
+
 def test_a_score_minimised_by_the_default_mode_is_named_once(shell):
     import warnings
 

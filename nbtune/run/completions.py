@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from .. import trial as T
-from ..caller import warn
+from ..caller import warn_note
 from ..contract.outcome import final_value, unjudged_note
 from ..contract.replay import timed
 from .task import outcome_of
@@ -165,4 +165,4 @@ class Completions:
             trial, self.settings.resource, self.scheduler, self.settings.metric)
         if note is not None:  # once a study: early stopping silently off is a mistake to name
             self.noted = True
-            warn(note)
+            warn_note(note)

@@ -5,7 +5,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..caller import warn
+from ..caller import warn_note
 from .cluster import get_client, is_embedded
 from .held import held_workers
 from .resources import Capacity, check_resources, default_ask, thread_bound_note, workers_of
@@ -34,7 +34,7 @@ def check_workers(client, version: str) -> None:
         raise WorkerSetupError("; ".join(missing) + f": pip install nbtune=={version} there, in "
                                "the environment the workers run in")
     if other:
-        warn(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
+        warn_note(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
              f"; install nbtune=={version} on the workers if trials fail")
 
 
@@ -54,7 +54,7 @@ def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, vers
     capacity.set(workers)
     note = thread_bound_note(workers, asked)
     if note is not None:
-        warn(note)
+        warn_note(note)
     return client, capacity, asked
 
 
