@@ -126,7 +126,7 @@ class LivePanel(Tracker):
         busy = counts.get(T.RUNNING, 0) + counts.get(STARTING, 0)
         slots = self.slots()
         workers = f" · {busy}/{slots} slots busy" if slots else ""
-        waiting = self.waiting(counts)
+        waiting = self.connection() or self.waiting(counts)
         self.counts_html.value = html.escape(" · ".join(f"{n} {s}" for s, n in counts.items())
                                              + workers + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())

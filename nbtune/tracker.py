@@ -11,6 +11,7 @@ import contextvars
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from typing import Any, Callable
 
@@ -72,6 +73,8 @@ class Tracker(Observer):
         self.redraws = 0
         self.finished_reason: str | None = None
         self.finished_at: float | None = None
+        self.draw_error: str | None = None  # the first error of a redraw, its traceback
+        self.lost_at: float | None = None  # when the client lost its scheduler, while it has
         self._stale = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
@@ -124,6 +127,10 @@ class Tracker(Observer):
         self.tally.withdraw(trial)
         self._stale.set()
 
+    def scheduler_connection(self, lost):
+        self.lost_at = time.time() if lost else None
+        self._stale.set()
+
     def study_finished(self, reason):
         self.finished_at = time.time()
         self._done.set()
@@ -148,8 +155,9 @@ class Tracker(Observer):
             self.redraws += 1
             try:
                 self.draw()
-            except Exception:  # a view must never break the study
-                pass
+            except Exception:  # a view must never break the study; kept for who looks
+                if self.draw_error is None:
+                    self.draw_error = traceback.format_exc()
 
     def draw(self) -> None:
         """Bring the view up to date (overridden by the views)."""
@@ -204,6 +212,15 @@ class Tracker(Observer):
         sent = f", and receive its data ({', '.join(data)})" if data else ""
         return ("the first trials are starting: the workers load the trial function and what "
                 f"it imports{sent}")
+
+    def connection(self) -> str:
+        """While the client has lost its scheduler, what happens meanwhile; else ""."""
+        if self.lost_at is None or self.finished_reason is not None:
+            return ""
+        since = max(0, int(time.time() - self.lost_at))
+        where = self.info.get("address") or "its address"
+        return (f"lost the Dask scheduler at {where} {since} s ago: reconnecting, no trial is "
+                "sent meanwhile")
 
     def elapsed(self) -> float:
         """Seconds the study has run, as the study itself counts them."""
@@ -266,29 +283,31 @@ class TextProgress(Tracker):
         kwargs.setdefault("interval", 1.0)
         super().__init__(*args, **kwargs)
         self.stream = stream if stream is not None else sys.stderr
-        self.live = getattr(self.stream, "isatty", lambda: False)()
+        self.tty = getattr(self.stream, "isatty", lambda: False)()  # the line redrawn in place
 
     def line(self) -> str:
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
         counts = " ".join(f"{n} {s}" for s, n in self.counts().items())
-        return f"nbtune {self.study.name}: {label} | {counts} | {self.best_line()}"
+        lost = self.connection()
+        return (f"nbtune {self.study.name}: {label} | {counts} | "
+                + (f"{lost} | " if lost else "") + self.best_line())
 
     def _write_fresh(self) -> None:
         lines = []
         while self.fresh:
             lines.append(self.fresh.popleft())
         if lines:
-            self.stream.write(("\r\x1b[2K" if self.live else "") + "\n".join(lines) + "\n")
+            self.stream.write(("\r\x1b[2K" if self.tty else "") + "\n".join(lines) + "\n")
 
     def draw(self) -> None:
         self._write_fresh()
-        if self.live:
+        if self.tty:
             self.stream.write("\r\x1b[2K" + self.line()[:200])
         self.stream.flush()
 
     def finish(self) -> None:
         self._redraw()
         self._write_fresh()
-        self.stream.write(("\n" if self.live else "") + str(self.study.summary()) + "\n")
+        self.stream.write(("\n" if self.tty else "") + str(self.study.summary()) + "\n")
         self.stream.flush()

@@ -279,6 +279,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None),
+                                 "address": loop.address,
                                  "data": list(shared)})  # sent to the workers with the trials
 
     site = call_site()  # the caller's line, for the loop's warnings on a background thread

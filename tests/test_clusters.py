@@ -6,6 +6,7 @@ without GPUs. The GPU detection is tested against real ``nvidia-smi`` output for
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -204,6 +205,30 @@ def on_a_new_worker(config):
     return float(get_worker().address not in config["known"])
 
 
+class Connection(nbtune.Observer):
+    """Records what the loop says of its scheduler: True lost, False back."""
+
+    def __init__(self):
+        self.changes: list[bool] = []
+
+    def scheduler_connection(self, lost):
+        self.changes.append(lost)
+
+
+def test_a_lost_scheduler_is_said_in_the_progress_while_the_client_reconnects():
+    from nbtune.tracker import TextProgress
+
+    view = TextProgress(nbtune.Study("s", nbtune.Space({}), "loss", "min"), stream=io.StringIO())
+    view.info = {"address": "tcp://10.0.0.5:8786"}
+    assert "scheduler" not in view.line()
+    view.scheduler_connection(True)
+    view.lost_at -= 4
+    assert ("| lost the Dask scheduler at tcp://10.0.0.5:8786 4 s ago: reconnecting, no trial is "
+            "sent meanwhile |") in view.line()
+    view.scheduler_connection(False)
+    assert "scheduler" not in view.line()
+
+
 def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
     from distributed import Client
 
@@ -214,12 +239,16 @@ def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
         procs.worker(address)
         client = Client(address, set_as_default=False, timeout="3s")  # it reconnects for 3 s
         client.wait_for_workers(1)
+        heard = Connection()
         study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": 30.0}, metric="x",
                             n_trials=3, cluster=client, storage=db, study="lost",
-                            progress=False, background=True)
+                            progress=False, background=True, observers=[heard])
         wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
         procs.procs[0].kill()  # the scheduler's machine went away
+        wait_for(lambda: heard.changes == [True], "the loss to be told while it reconnects")
+        assert study.running  # told while the client reconnects, before the study ends
         study.wait(120)
+        assert heard.changes == [True]  # it never came back
         assert not study.running
     finally:
         procs.stop_all()

@@ -70,6 +70,29 @@ def test_the_text_line_and_summary_outside_a_notebook(client, db):
     assert re.search(r"\n  ended +exhausted\n", text), text  # known when the summary is written
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_text_line_is_redrawn_in_place_on_a_terminal(client, db):
+    """On a terminal the line is redrawn in place as the study runs (the view's own flag for
+    that shadowed the method the line is drawn from, so no line was ever drawn)."""
+    stream = Terminal()
+
+    class OnATerminal(TextProgress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, stream=stream, **kwargs)
+
+    study = nbtune.tune(slow, {"q": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=6, seed=0, concurrency=2, cluster=client, storage=db,
+                        study="tty", progress=OnATerminal)
+    assert study.live.redraws >= 1 and study.live.draw_error is None
+    lines = re.findall(r"\r\x1b\[2K(nbtune tty: [^\r\n]*)", stream.getvalue())
+    assert lines and lines[-1].startswith("nbtune tty: 6/6 trials"), stream.getvalue()
+    assert "6 completed" in lines[-1] and "best score" in lines[-1], lines[-1]
+
+
 def slow(config):
     for epoch in range(1, 4):
         time.sleep(0.1)
@@ -88,6 +111,7 @@ def test_the_panel_updates_while_a_background_study_runs(client, db):
         time.sleep(0.05)
     study.wait()
     assert panel.bar.value == 1.0 and "12/12 trials" in panel.label.value
+    assert panel.draw_error is None
     assert any(0 < v < 1 for v in seen), seen  # intermediate progress was drawn
     assert "12 completed" in panel.counts_html.value
 

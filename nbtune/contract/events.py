@@ -40,6 +40,10 @@ class Observer:
         """A trial created but never started by a worker was taken back when the study ended (it
         was queued behind the running ones): it is no longer among the study's trials."""
 
+    def scheduler_connection(self, lost: bool) -> None:
+        """The client lost its Dask scheduler (``lost``: it reconnects meanwhile, and nothing new
+        is sent), or has it again (``lost`` False, after a loss only)."""
+
     def study_finished(self, reason: str) -> None:
         """The loop ended; ``reason`` says why (n_trials, exhausted, max_time, target, ...)."""
 
@@ -86,6 +90,9 @@ class Broadcast(Observer):
 
     def trial_withdrawn(self, trial):
         self._each("trial_withdrawn", trial)
+
+    def scheduler_connection(self, lost):
+        self._each("scheduler_connection", lost)
 
     def study_finished(self, reason):
         self._each("study_finished", reason)

@@ -73,6 +73,7 @@ class Loop(Dispatch, Completions, Ending):
         self.data_keys = tuple((name, f.key) for name, f in self.shared.items())
         self.held = held_workers(client)  # workers that trials of ended studies keep busy
         self.address = getattr(getattr(client, "scheduler", None), "address", "?")
+        self.lost = False  # whether the observers were told the scheduler was lost
         self.capacity = capacity or Capacity(client, settings.resources, held=self.held.workers)
 
     # -- submitting (the budget and the next trial: contract/dispatch.py) ----------------
@@ -193,8 +194,13 @@ class Loop(Dispatch, Completions, Ending):
 
     def _scheduler_lost(self) -> bool:
         """Whether the client lost its scheduler (it reconnects, or gave up): Dask then cancels
-        the running trials, and nothing sent now could run."""
-        return getattr(self.client, "status", "running") not in ("running", "newly-created")
+        the running trials, and nothing sent now could run. The observers hear of each change
+        (the panel says it reconnects, where it would otherwise sit unchanged for seconds)."""
+        lost = getattr(self.client, "status", "running") not in ("running", "newly-created")
+        if lost != self.lost:
+            self.lost = lost
+            self.observer.scheduler_connection(lost)
+        return lost
 
     def _slots(self) -> int:
         """Trials to keep in flight: the concurrency asked for, else what the workers run at
