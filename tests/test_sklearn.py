@@ -127,6 +127,44 @@ def test_clone_and_nested_cross_validation(client, cancer):
     assert not hasattr(s, "cv_results_")  # cross_val_score fitted clones
 
 
+def nested_scores(cluster, n_jobs):
+    """cross_val_score of a SearchCV on iris: each of its two clones fitted by joblib."""
+    X, y = load_iris(return_X_y=True)
+    s = nbtune.SearchCV(LogisticRegression(max_iter=500), {"C": [0.01, 0.1, 1.0]}, cv=2,
+                        searcher="grid", seed=0, progress=False, cluster=cluster)
+    return cross_val_score(s, X, y, cv=2, n_jobs=n_jobs)
+
+
+def test_nested_cross_validation_with_n_jobs_starts_the_embedded_cluster_in_lokys_workers(
+        client):
+    """cross_val_score(search, n_jobs=2) fits each clone in one of joblib's loky processes,
+    where a cluster of worker processes cannot start (their start method is "loky"): the
+    clone's embedded cluster runs threads there, and the scores are those of the same search
+    run serially."""
+    parallel = nested_scores(None, 2)  # cluster=None: each loky worker's own embedded cluster
+    assert parallel.shape == (2,) and np.isfinite(parallel).all()
+    np.testing.assert_array_equal(parallel, nested_scores(client, None))
+
+
+def in_a_daemonic_process():
+    """In a pool's worker: whether it is daemonic, and the scores of a search there."""
+    import multiprocessing
+
+    return multiprocessing.current_process().daemon, list(nested_scores(None, None))
+
+
+def test_a_daemonic_process_starts_the_embedded_cluster_with_threads(client):
+    """A multiprocessing.Pool's workers are daemonic, and may have no children: a search there
+    starts its embedded cluster with threads. (A spawned pool: a forked one would inherit this
+    process's Dask threads, and their locks.)"""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        daemonic, scores = pool.apply(in_a_daemonic_process)
+    assert daemonic is True
+    assert scores == list(nested_scores(client, None))
+
+
 def test_pipeline_inside_with_estimators_in_the_space(client, cancer):
     X, y = cancer
     pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))])
