@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
+from sklearn.metrics import make_scorer
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      cross_val_score)
 from sklearn.model_selection._search import BaseSearchCV
@@ -257,6 +258,56 @@ def test_sample_weight_reaches_the_scorer_as_in_the_installed_gridsearchcv(clien
         if name.startswith(("mean_t", "split")) and "time" not in name:
             np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name],
                                        rtol=0, atol=1e-12, err_msg=name)
+
+
+def unweighted_accuracy(estimator, X, y):
+    """A scorer of the user's that takes no sample_weight."""
+    return plain_accuracy(y, estimator.predict(X))
+
+
+def plain_accuracy(y_true, y_pred):
+    """A metric of the user's that takes no sample_weight (for make_scorer)."""
+    return float(np.mean(y_pred == y_true))
+
+
+@pytest.mark.skipif(not SCORERS_WEIGHTED, reason="scikit-learn < 1.9 gives no scorer weights")
+# (in a dict, a make_scorer: scikit-learn 1.9.1's own check fails on a plain function there)
+@pytest.mark.parametrize("scoring", [unweighted_accuracy,
+                                     {"acc": "accuracy", "plain": make_scorer(plain_accuracy)}])
+def test_a_scorer_without_sample_weight_scores_unweighted_and_a_warning_names_it(client,
+                                                                                 scoring):
+    """A weighted fit whose scorer cannot take sample_weight: that scorer's scores are
+    unweighted (the others', weighted), as GridSearchCV's on the same folds, and a warning at
+    the fit line names it, since its scores then disagree with the weighted fit."""
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    w = np.where(y == 0, 5.0, 1.0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    multi = isinstance(scoring, dict)
+    kwargs = dict(scoring=scoring, refit="acc" if multi else True)
+    with pytest.warns(UserWarning, match="sample_weight") as caught:
+        ours = search(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, client,
+                      searcher="grid", cv=cv, **kwargs).fit(X, y, sample_weight=w)
+    plain = ours.scorer_["plain"] if multi else ours.scorer_
+    assert [(str(c.message), c.filename) for c in caught] == [
+        (f"the scoring {plain} does not take sample_weight: its scores are unweighted, while "
+         f"the estimator's fit is weighted", __file__)]
+    with pytest.warns(UserWarning, match="does not support sample_weight"):
+        theirs = GridSearchCV(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, cv=cv,
+                              **kwargs).fit(X, y, sample_weight=w)
+    compared = [name for name in theirs.cv_results_
+                if name.startswith(("mean_test", "split")) and "time" not in name]
+    assert len(compared) == (8 if multi else 4)
+    for name in compared:
+        np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name], rtol=0,
+                                   atol=1e-12, err_msg=name)
+    if multi:  # the weights reached "acc" only: it differs from the unweighted accuracy
+        assert not np.allclose(ours.cv_results_["mean_test_acc"],
+                               ours.cv_results_["mean_test_plain"])
+        np.testing.assert_allclose(ours.cv_results_["split0_test_plain"], [
+            unweighted_accuracy(LogisticRegression(max_iter=1000, C=c).fit(
+                X[train], y[train], sample_weight=w[train]), X[test], y[test])
+            for c in (0.01, 1.0) for train, test in list(cv.split(X, y))[:1]], rtol=1e-9)
 
 
 def test_groups_reach_the_splitter(client):
