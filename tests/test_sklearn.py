@@ -1,6 +1,7 @@
 """nbtune.SearchCV against scikit-learn's own searches, on a real LocalCluster."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
+from sklearn.metrics import make_scorer
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      cross_val_score)
 from sklearn.model_selection._search import BaseSearchCV
@@ -126,6 +128,44 @@ def test_clone_and_nested_cross_validation(client, cancer):
     assert not hasattr(s, "cv_results_")  # cross_val_score fitted clones
 
 
+def nested_scores(cluster, n_jobs):
+    """cross_val_score of a SearchCV on iris: each of its two clones fitted by joblib."""
+    X, y = load_iris(return_X_y=True)
+    s = nbtune.SearchCV(LogisticRegression(max_iter=500), {"C": [0.01, 0.1, 1.0]}, cv=2,
+                        searcher="grid", seed=0, progress=False, cluster=cluster)
+    return cross_val_score(s, X, y, cv=2, n_jobs=n_jobs)
+
+
+def test_nested_cross_validation_with_n_jobs_starts_the_embedded_cluster_in_lokys_workers(
+        client):
+    """cross_val_score(search, n_jobs=2) fits each clone in one of joblib's loky processes,
+    where a cluster of worker processes cannot start (their start method is "loky"): the
+    clone's embedded cluster runs threads there, and the scores are those of the same search
+    run serially."""
+    parallel = nested_scores(None, 2)  # cluster=None: each loky worker's own embedded cluster
+    assert parallel.shape == (2,) and np.isfinite(parallel).all()
+    np.testing.assert_array_equal(parallel, nested_scores(client, None))
+
+
+def in_a_daemonic_process():
+    """In a pool's worker: whether it is daemonic, and the scores of a search there."""
+    import multiprocessing
+
+    return multiprocessing.current_process().daemon, list(nested_scores(None, None))
+
+
+def test_a_daemonic_process_starts_the_embedded_cluster_with_threads(client):
+    """A multiprocessing.Pool's workers are daemonic, and may have no children: a search there
+    starts its embedded cluster with threads. (A spawned pool: a forked one would inherit this
+    process's Dask threads, and their locks.)"""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        daemonic, scores = pool.apply(in_a_daemonic_process)
+    assert daemonic is True
+    assert scores == list(nested_scores(client, None))
+
+
 def test_pipeline_inside_with_estimators_in_the_space(client, cancer):
     X, y = cancer
     pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))])
@@ -220,6 +260,56 @@ def test_sample_weight_reaches_the_scorer_as_in_the_installed_gridsearchcv(clien
                                        rtol=0, atol=1e-12, err_msg=name)
 
 
+def unweighted_accuracy(estimator, X, y):
+    """A scorer of the user's that takes no sample_weight."""
+    return plain_accuracy(y, estimator.predict(X))
+
+
+def plain_accuracy(y_true, y_pred):
+    """A metric of the user's that takes no sample_weight (for make_scorer)."""
+    return float(np.mean(y_pred == y_true))
+
+
+@pytest.mark.skipif(not SCORERS_WEIGHTED, reason="scikit-learn < 1.9 gives no scorer weights")
+# (in a dict, a make_scorer: scikit-learn 1.9.1's own check fails on a plain function there)
+@pytest.mark.parametrize("scoring", [unweighted_accuracy,
+                                     {"acc": "accuracy", "plain": make_scorer(plain_accuracy)}])
+def test_a_scorer_without_sample_weight_scores_unweighted_and_a_warning_names_it(client,
+                                                                                 scoring):
+    """A weighted fit whose scorer cannot take sample_weight: that scorer's scores are
+    unweighted (the others', weighted), as GridSearchCV's on the same folds, and a warning at
+    the fit line names it, since its scores then disagree with the weighted fit."""
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    w = np.where(y == 0, 5.0, 1.0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    multi = isinstance(scoring, dict)
+    kwargs = dict(scoring=scoring, refit="acc" if multi else True)
+    with pytest.warns(UserWarning, match="sample_weight") as caught:
+        ours = search(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, client,
+                      searcher="grid", cv=cv, **kwargs).fit(X, y, sample_weight=w)
+    plain = ours.scorer_["plain"] if multi else ours.scorer_
+    assert [(str(c.message), c.filename) for c in caught] == [
+        (f"the scoring {plain} does not take sample_weight: its scores are unweighted, while "
+         f"the estimator's fit is weighted", __file__)]
+    with pytest.warns(UserWarning, match="does not support sample_weight"):
+        theirs = GridSearchCV(LogisticRegression(max_iter=1000), {"C": [0.01, 1.0]}, cv=cv,
+                              **kwargs).fit(X, y, sample_weight=w)
+    compared = [name for name in theirs.cv_results_
+                if name.startswith(("mean_test", "split")) and "time" not in name]
+    assert len(compared) == (8 if multi else 4)
+    for name in compared:
+        np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name], rtol=0,
+                                   atol=1e-12, err_msg=name)
+    if multi:  # the weights reached "acc" only: it differs from the unweighted accuracy
+        assert not np.allclose(ours.cv_results_["mean_test_acc"],
+                               ours.cv_results_["mean_test_plain"])
+        np.testing.assert_allclose(ours.cv_results_["split0_test_plain"], [
+            unweighted_accuracy(LogisticRegression(max_iter=1000, C=c).fit(
+                X[train], y[train], sample_weight=w[train]), X[test], y[test])
+            for c in (0.01, 1.0) for train, test in list(cv.split(X, y))[:1]], rtol=1e-9)
+
+
 def test_groups_reach_the_splitter(client):
     X, y = load_iris(return_X_y=True)
     groups = np.arange(len(y)) % 5
@@ -258,10 +348,9 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
     with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6") as caught:
         s = search(LogisticRegression(max_iter=500), space, client, cv=3,
                    searcher="grid").fit(X, y)
-    said = {str(w.message).split(":")[0]: w.filename for w in caught}
+    said = {str(w.message).strip().split("\n")[0].split(":")[0]: w.filename for w in caught}
     # both warnings point at the user's own line (here: the fit call above), not nbtune's
-    assert said == {"3 fits failed out of a total of 6; their score is error_score=nan. The "
-                    "first error": __file__,
+    assert said == {"3 fits failed out of a total of 6.": __file__,
                     "One or more of the test scores are non-finite": __file__}, said
     failed = [i for i, p in enumerate(s.cv_results_["params"]) if p["C"] == -1.0]
     assert np.isnan(s.cv_results_["mean_test_score"][failed[0]])
@@ -271,30 +360,44 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
                error_score="raise").fit(X, y)
 
 
+def broken_scorer(estimator, X, y):
+    """A scorer of the user's that raises (a module's function: its frame keeps its file)."""
+    raise RuntimeError("the scorer broke")
+
+
 def test_a_failing_scorer_is_named_in_a_warning_and_in_the_failed_trials(client):
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     with pytest.warns(UserWarning) as caught:
         s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=3,
                    scoring="roc_auc").fit(X, y)  # binary roc_auc on three classes
-    said = {str(w.message): w.filename for w in caught}
+    said = {str(w.message).split(" Details: ")[0]: w.filename for w in caught}
     reason = "ValueError: multi_class must be in ('ovo', 'ovr')"
-    assert said == {f"Scoring failed on 6 of the 6 splits: their score is set to "
-                    f"error_score=nan. The first error: {reason}": __file__,
+    assert said == {"Scoring failed on 6 of the 6 splits. The score on these train-test "
+                    "partitions for these parameters will be set to nan.": __file__,
                     "One or more of the test scores are non-finite: [nan nan]": __file__}, said
+    details = str(caught[0].message).split(" Details: \n")[1]
+    # scikit-learn's whole traceback, from its scorer down to the metric that raised
+    assert details.startswith("Traceback (most recent call last):\n") and "_scorer.py" in details
+    assert details.strip().endswith(reason) and NBTUNE_DIR not in details, details
     assert np.isnan(s.cv_results_["mean_test_score"]).all()
     assert {t.state for t in s.study_.trials} == {"failed"}
     for t in s.study_.trials:
-        assert t.error.strip().endswith(f"mean_test_score is nan: scoring failed ({reason})")
+        assert t.error.startswith("Scoring failed on 3 of the 3 splits.") and t.error.strip() \
+            .endswith(reason)
 
-    def broken(estimator, X, y):
-        raise RuntimeError("the scorer broke")
-
-    with pytest.warns(UserWarning, match=r"^Scoring failed on 3 of the 3 splits: their score is "
-                                         r"set to error_score=0. The first error: RuntimeError: "
-                                         r"the scorer broke$"):
-        s = search(LogisticRegression(), {"C": [0.1]}, client, cv=3, scoring=broken,
+    with pytest.warns(UserWarning, match=r"^Scoring failed on 3 of the 3 splits\. The score on "
+                                         r"these train-test partitions for these parameters "
+                                         r"will be set to 0\. Details: \n") as caught:
+        s = search(LogisticRegression(), {"C": [0.1]}, client, cv=3, scoring=broken_scorer,
                    error_score=0).fit(X, y)
+    # the user's scorer, its own frame and line, as scikit-learn's _score gives it
+    assert str(caught[0].message).split(" Details: \n")[1] == (
+        "Traceback (most recent call last):\n"
+        f'  File "{__file__}", line {broken_scorer.__code__.co_firstlineno + 2}, in '
+        'broken_scorer\n'
+        '    raise RuntimeError("the scorer broke")\n'
+        "RuntimeError: the scorer broke\n")
     assert s.cv_results_["mean_test_score"][0] == 0  # a number: the trial itself completes
     assert s.study_.trials[0].state == "completed"
 
@@ -324,6 +427,51 @@ class Fails(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return np.full(X.shape[0], self.classes_[0])
+
+
+NBTUNE_DIR = os.path.dirname(nbtune.__file__)
+
+
+def without_frames_of(text, filename):
+    """A traceback text without the frames of the file that ends with ``filename``."""
+    out, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith('  File "'):
+            skipping = line.split('"')[1].endswith(filename)
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def test_failed_fits_are_said_as_gridsearchcv_says_them_with_the_users_frames(client, cancer):
+    X, y = cancer
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    space = {"c": [1.0, -1.0]}  # c=-1: every fold's fit raises the user's Boom
+    with pytest.warns(FitFailedWarning) as ours:
+        s = search(Fails(), space, client, searcher="grid", cv=cv).fit(X, y)
+    with pytest.warns(FitFailedWarning) as theirs:
+        GridSearchCV(Fails(), space, cv=cv).fit(X, y)
+    message = str(ours[0].message)
+    assert message.startswith("\n3 fits failed out of a total of 6.\nThe score on these "
+                              "train-test partitions for these parameters will be set to nan.")
+    assert f'File "{__file__}", line' in message and "test_sklearn.Boom: c=-1.0 went boom" \
+        in message and NBTUNE_DIR not in message and "CandidateFailed" not in message, message
+    # word for word scikit-learn's, but for the frame of its own _fit_and_score
+    assert message == without_frames_of(str(theirs[0].message), "model_selection/_validation.py")
+    failed = s.study_.trials[s.cv_results_["params"].index({"c": -1.0})]
+    assert failed.state == "failed" and failed.error.startswith("\nAll the 3 fits failed.\n")
+    assert failed.error.strip().endswith("test_sklearn.Boom: c=-1.0 went boom"), failed.error
+    assert "CandidateFailed" not in failed.error and NBTUNE_DIR not in failed.error
+    # every fit failed: scikit-learn's ValueError, said alike
+    with pytest.raises(ValueError) as ours_all:
+        search(Fails(), {"c": [-1.0]}, client, cv=cv).fit(X, y)
+    with pytest.raises(ValueError) as theirs_all:
+        GridSearchCV(Fails(), {"c": [-1.0]}, cv=cv).fit(X, y)
+    assert str(ours_all.value).startswith("\nAll the 3 fits failed.\n")
+    assert str(ours_all.value) == without_frames_of(str(theirs_all.value),
+                                                    "model_selection/_validation.py")
 
 
 def test_error_score_raise_raises_the_estimators_own_exception_type(client, cancer):

@@ -62,11 +62,34 @@ DASHBOARD_ADDRESS = "127.0.0.1:0"
 GPU_THREADS = 4  # threads of a GPU worker: fractions down to --gpus 0.25 share a GPU at once
 
 
+def processes_can_start() -> bool:
+    """Whether a ``LocalCluster`` of worker processes can start from this process.
+
+    Not from a daemonic process, to which ``multiprocessing`` refuses children (the workers of a
+    ``multiprocessing.Pool``, of joblib's "multiprocessing" backend). Nor where the process's
+    start method is none of Python's own: joblib's loky workers (``cross_val_score(search,
+    n_jobs=2)``: a search nested in scikit-learn's parallel loop) run with the start method
+    "loky"; a process Dask's nanny spawns from there is told to take that method up, cannot find
+    it ("cannot find context for 'loky'"), and the nanny fails to start. Setting the method back
+    would change it for the whole process, under joblib's feet, so such a process's embedded
+    cluster runs its workers as threads instead (see :func:`local_cluster`).
+    """
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return False
+    method = multiprocessing.get_start_method(allow_none=True)
+    return method is None or method in multiprocessing.get_all_start_methods()
+
+
 def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | None = None,
                   threads_per_gpu: int = GPU_THREADS, **kwargs: Any):
     """A ``LocalCluster`` as nbtune starts it: single-threaded worker processes, one per core,
     which a Jupyter interrupt does not kill (see :func:`sigint_blocked`), and beside them one
     worker per GPU with the resource ``GPU=1`` and its ``CUDA_VISIBLE_DEVICES`` pinned to that GPU.
+    Where worker processes cannot start (:func:`processes_can_start`: a daemonic process, a
+    joblib worker) and ``processes`` is not given, the workers are threads of this process: the
+    parallel loop around it already spreads the work over processes.
 
     Where there are GPU workers, the CPU workers offer the resource ``CPU=1`` and see no GPU (as in
     Ray, a trial sees only the GPUs it asked for); a trial that asks for nothing then asks for
@@ -81,7 +104,8 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
 
     _check_local_options(n_workers, gpus, threads_per_gpu)
     options = dict(n_workers=default_workers() if n_workers is None else n_workers,
-                   threads_per_worker=1, processes=True, dashboard_address=DASHBOARD_ADDRESS)
+                   threads_per_worker=1, processes=processes_can_start(),
+                   dashboard_address=DASHBOARD_ADDRESS)
     options.update(kwargs)
     devices = gpu_devices(gpus) if options["processes"] else []  # a pin needs its own process
     if options["processes"]:

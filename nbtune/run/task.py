@@ -65,19 +65,25 @@ def _format_frame(frame: traceback.FrameSummary) -> str:
     return f"  Cell In[{cell.group(1)}], line {frame.lineno}{where}\n{code}"
 
 
-class PieceFailed(Exception):
-    """Raised in a trial where a piece of its work, run as a task of its own
-    (:mod:`nbtune.run.subtasks`), raised: ``text`` is that piece's traceback."""
+class TrialFailed(Exception):
+    """Raised in a trial to fail it with ``text`` as its error, word for word: a text formed
+    elsewhere that already points at the user's code (a piece's traceback, the failed fits of a
+    ``SearchCV`` candidate), which nbtune's own frame and type would only hide."""
 
     def __init__(self, text: str):
-        super().__init__(text.strip().splitlines()[-1] if text.strip() else "a piece failed")
+        super().__init__(text.strip().splitlines()[-1] if text.strip() else "the trial failed")
         self.text = text
+
+
+class PieceFailed(TrialFailed):
+    """Raised in a trial where a piece of its work, run as a task of its own
+    (:mod:`nbtune.run.subtasks`), raised: ``text`` is that piece's traceback."""
 
 
 def user_traceback(exc: BaseException) -> str:
     """The traceback text of ``exc`` without nbtune's own frames, so it points at the user's code
-    (for a :class:`PieceFailed`, at the user's code in the piece)."""
-    if isinstance(exc, PieceFailed):
+    (for a :class:`TrialFailed`, its text: a piece's traceback, say)."""
+    if isinstance(exc, TrialFailed):
         return exc.text
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]

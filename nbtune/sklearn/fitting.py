@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -22,13 +21,16 @@ import numpy as np
 
 from ..run.channel import get_checkpoint, report
 from ..run.subtasks import subtasks
+from ..run.task import TrialFailed, user_traceback
+from .failures import FIT, SCORE, candidate_error
 
 PARTIAL_FIT, N_SAMPLES, PARAM = "partial_fit", "n_samples", "param"
 
 
-class CandidateFailed(Exception):
+class CandidateFailed(TrialFailed):
     """A candidate whose mean score of the study's metric is not finite because its fits or its
-    scorer failed: the trial's error, with the first failure's reason."""
+    scorer failed: the trial's error reads as scikit-learn's warning would
+    (:func:`nbtune.sklearn.failures.candidate_error`), with the tracebacks of the user's code."""
 
 
 @dataclass(frozen=True)
@@ -123,21 +125,19 @@ class FoldTrial:
             summary = self._summary(folds, scores)
             if self._failed(summary):
                 report(**summary)  # its cv_results_ row, before the trial fails
-                self._fail(summary)
+                self._fail(summary, len(folds))
             return summary
         return self._staged(step, len(splits))
 
     def _failed(self, summary: dict[str, Any]) -> bool:
         """Whether the candidate's metric is not finite because a fit or a scorer failed."""
         return not np.isfinite(summary[self.plan.metric]) \
-            and ("fit_error" in summary or "score_error" in summary)
+            and any(key.endswith(("_" + FIT, "_" + SCORE)) for key in summary)
 
-    def _fail(self, summary: dict[str, Any]) -> None:
-        """Fail the trial with the reason of its non-finite metric (the first failure)."""
-        what, why = ("fitting", summary["fit_error"]) if "fit_error" in summary \
-            else ("scoring", summary["score_error"])
-        raise CandidateFailed(f"{self.plan.metric} is {summary[self.plan.metric]}: {what} "
-                              f"failed ({why})")
+    def _fail(self, summary: dict[str, Any], n_splits: int) -> None:
+        """Fail the trial with the failures that made its metric non-finite, as scikit-learn
+        says them."""
+        raise CandidateFailed(candidate_error(summary, n_splits, self.plan.error_score))
 
     # A step brings every fold it is given (the first of the splits) from the level it reached
     # to the next and scores it: step(folds, level) -> (the folds, their scores)
@@ -204,10 +204,10 @@ class FoldTrial:
                 step = level if res.cumulative else level - done
                 fold.estimator.set_params(**{res.key: step})
                 _fit(fold.estimator, X_train, y_train, params)
-        except Exception:
+        except Exception as exc:
             if self.plan.error_score == "raise":
                 raise
-            fold.error = traceback.format_exc(limit=-3)
+            fold.error = user_traceback(exc)
             fold.estimator = None
         fold.fit_time += time.time() - started
 
@@ -244,14 +244,15 @@ class FoldTrial:
             summary = self._summary(state.folds[:count], scores)
             report(**{res.key: level}, **summary, checkpoint=state)
         if summary is not None and self._failed(summary):
-            self._fail(summary)
+            self._fail(summary, count)
         return None
 
     # -- scoring ---------------------------------------------------------------------------
     def _score(self, est: Any, X: Any, y: Any, weights: Any = None,
                errors: list | None = None) -> dict[str, float]:
         """Every scorer's score; ``weights`` (the split's sample_weight) go to those that take
-        them. A scorer that raised scores error_score, its traceback added to ``errors``."""
+        them. A scorer that raised scores error_score, its traceback (the user's code, as
+        scikit-learn gives it) added to ``errors``."""
         errors = [] if errors is None else errors
         out = {}
         for name, scorer in self.plan.scorers.items():
@@ -259,11 +260,11 @@ class FoldTrial:
                 if weights is not None and name in self.plan.weighted else {}
             try:
                 value = scorer(est, X, **extra) if y is None else scorer(est, X, y, **extra)
-            except Exception:
+            except Exception as exc:
                 if self.plan.error_score == "raise":
                     raise
                 value = self.plan.error_score
-                errors.append(traceback.format_exc(limit=-3))
+                errors.append(user_traceback(exc))
             if isinstance(value, dict):
                 raise TypeError("a callable scoring must return one number; for several metrics "
                                 "give scoring as a dict of scorers")
@@ -272,7 +273,9 @@ class FoldTrial:
 
     def _split_scores(self, i: int, fold: Fold, X: Any, y: Any, train: np.ndarray,
                       test: np.ndarray, fit_params: dict[str, Any]) -> dict[str, Any]:
-        """Split ``i``'s scores and times, under the keys of ``cv_results_``."""
+        """Split ``i``'s scores and times, under the keys of ``cv_results_``, and its failure's
+        traceback (the fit's, else the first scorer's) under ``split<i>_fit_error`` or
+        ``split<i>_score_error`` (:mod:`nbtune.sklearn.failures`)."""
         from sklearn.utils.metaestimators import _safe_split
         from sklearn.utils.validation import _num_samples
 
@@ -292,9 +295,10 @@ class FoldTrial:
                 train_scores = self._score(fold.estimator, X_train, y_train, train_weights,
                                            errors)
             if errors:
-                out["score_error"] = errors[0]
+                out[f"split{i}_{SCORE}"] = errors[0]
         else:
             test_scores = train_scores = {n: float(plan.error_score) for n in plan.scorers}
+            out[f"split{i}_{FIT}"] = fold.error
         out[f"split{i}_score_time"] = time.time() - started
         out[f"split{i}_fit_time"] = fold.fit_time
         for name, value in test_scores.items():
@@ -305,18 +309,10 @@ class FoldTrial:
         return out
 
     def _summary(self, folds: list[Fold], scores: list[dict[str, Any]]) -> dict[str, Any]:
-        """Every split's scores, the mean of the study's metric, and the first error."""
+        """Every split's scores and failures, and the mean of the study's metric."""
         plan, out = self.plan, {}
-        failed = [fold.error for fold in folds if fold.error is not None]
-        unscored = [split["score_error"] for split in scores if "score_error" in split]
         for split in scores:
-            out.update({k: v for k, v in split.items() if k != "score_error"})
+            out.update(split)
         out[plan.metric] = float(np.mean([out[f"split{i}_test_{plan.refit_name}"]
                                           for i in range(len(folds))]))
-        out["fit_failures"] = len(failed)
-        if failed:
-            out["fit_error"] = failed[0].strip().splitlines()[-1][:500]
-        out["score_failures"] = len(unscored)
-        if unscored:
-            out["score_error"] = unscored[0].strip().splitlines()[-1][:500]
         return out

@@ -10,6 +10,7 @@ from numpy.ma import MaskedArray
 from ..caller import warn
 from ..study import Study
 from ..trial import Trial
+from .failures import warn_failures
 from .fitting import PARAM, Resource
 from .space import Converted
 
@@ -100,8 +101,8 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
             n_splits: int, error_score: Any, return_train_score: bool) -> dict[str, Any]:
     """``cv_results_`` of the trials that have an evaluation, in trial order (under early
     stopping a warm-started parameter's value is the level each candidate reached). No
-    candidate evaluated, or every fit failed, is a ValueError naming the first error; some
-    fits failed, a FitFailedWarning, as scikit-learn's searches say them."""
+    candidate evaluated is a ValueError naming the first error; failed fits and scorers are said
+    as scikit-learn's searches say them (:func:`nbtune.sklearn.failures.warn_failures`)."""
     rows, params, levels = [], [], []
     for trial in study.trials:
         ev = evaluation(trial, names[0])
@@ -119,24 +120,8 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
         why = f": {errors[0].strip().splitlines()[-1]}" if errors else ""
         raise ValueError(f"no candidate was evaluated ({len(study.trials)} trials, "
                          f"{study.stop_reason}){why}")
-    total = len(rows) * n_splits
-    failed = sum(int(r.get("fit_failures", 0)) for r in rows)
-    first = next((r["fit_error"] for r in rows if r.get("fit_error")), "")
-    if failed == total:
-        raise ValueError(f"All the {total} fits failed; the first error: {first}. Check the "
-                         "estimator and the space, or set error_score='raise' to see the "
-                         "whole traceback")
-    if failed:
-        from sklearn.exceptions import FitFailedWarning
-
-        warn(f"{failed} fits failed out of a total of {total}; their score is "
-             f"error_score={error_score!r}. The first error: {first}",
-             FitFailedWarning)
-    unscored = sum(int(r.get("score_failures", 0)) for r in rows)
-    if unscored:
-        why = next(r["score_error"] for r in rows if r.get("score_error"))
-        warn(f"Scoring failed on {unscored} of the {total} splits: their score is set to "
-             f"error_score={error_score!r}. The first error: {why}")
+    scored = sum(f"split{i}_test_{names[0]}" in r for r in rows for i in range(n_splits))
+    warn_failures(rows, scored, error_score)  # rung_folds="grow": the splits scored only
     return format_results(rows, params, n_splits, names, return_train_score,
                           levels if resource is not None else None)
 
