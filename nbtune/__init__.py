@@ -20,7 +20,7 @@ from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
 from .storage import StorageError
-from .study import Study, list_studies, load_study
+from .study import Study, delete_study, list_studies, load_study
 from .trial import Trial
 from .tune import tune
 
@@ -33,7 +33,8 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study", "list_studies", "Study", "Trial",
+    "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study", "list_studies",
+    "delete_study", "Study", "Trial",
     "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",

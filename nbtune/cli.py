@@ -1,8 +1,9 @@
-"""``nbtune`` on a terminal: list the studies of a storage file, show one, export its trials.
+"""``nbtune`` on a terminal: list the studies of a storage file, show one, export its trials,
+delete one.
 
-``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]`` and
-``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``); PATH defaults to
-``nbtune.db``. A missing file or study is one line on stderr and exit status 2.
+``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]``,
+``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``) and
+``python -m nbtune delete NAME [PATH]``; PATH defaults to ``nbtune.db``. A missing file or study is one line on stderr and exit status 2.
 """
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import sqlite3
 import sys
 from typing import Sequence
 
+from .lease import StudyBusy
 from .storage import Storage, StorageError
-from .study import Study, StudyNotFound, load_study
+from .study import Study, StudyNotFound, delete_study, load_study
 from .summary import studies_frame
 
 DEFAULT_PATH = "nbtune.db"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of the ``nbtune`` command and its three subcommands."""
+    """The parser of the ``nbtune`` command and its subcommands."""
     p = argparse.ArgumentParser(prog="nbtune", description="The studies nbtune keeps in a "
                                 "storage file (SQLite), from a terminal.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': standard output)")
     form.add_argument("--json", metavar="FILE", help="write JSON, one object per trial, to "
                       "FILE ('-': standard output)")
+    delete = sub.add_parser("delete", help="remove one study, with its trials, from the file")
+    delete.add_argument("name", help="the study's name (see `nbtune studies`)")
+    delete.add_argument("path", nargs="?", default=DEFAULT_PATH,
+                        help=f"storage file (default {DEFAULT_PATH})")
     return p
 
 
@@ -65,6 +71,15 @@ def _load(name: str, path: str) -> Study:
         return load_study(name, storage=path)
     except StudyNotFound as exc:
         raise _Failed(f"{exc}; `nbtune studies {path}` lists them") from None
+
+
+def _delete(name: str, path: str) -> str:
+    trials = len(_load(name, path).trials)
+    try:
+        delete_study(name, storage=path)
+    except StudyBusy as exc:
+        raise _Failed(str(exc)) from None
+    return f"nbtune: deleted study {name!r} ({trials} trials) from {path}"
 
 
 def list_studies_table(path: str) -> str:
@@ -110,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_studies_table(args.path))
         elif args.command == "show":
             print(str(_load(args.name, args.path).summary(top=args.top)))
+        elif args.command == "delete":
+            print(_delete(args.name, args.path))
         else:
             said = _export(_load(args.name, args.path), args.csv, args.json)
             if said:

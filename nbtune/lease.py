@@ -61,8 +61,10 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self) -> None:
-        """Take the lease, or raise :class:`StudyBusy` naming the run that holds it."""
+    def acquire(self, advice: str = "let that run end or stop it first, or give this study "
+                "another name") -> None:
+        """Take the lease, or raise :class:`StudyBusy` naming the run that holds it, and then
+        ``advice``."""
         host, pid, started = _this_process()
 
         def take(db: sqlite3.Connection) -> tuple | None:
@@ -82,8 +84,7 @@ class Lease:
                    else f"process {other_pid} on {other_host!r}")
             since = time.strftime("%H:%M:%S", time.localtime(acquired))
             raise StudyBusy(f"study {self.study!r} is being run by {who} (since {since}, last "
-                            f"heard {time.time() - beat:.0f} s ago): let that run end or stop it "
-                            "first, or give this study another name")
+                            f"heard {time.time() - beat:.0f} s ago): {advice}")
         self._thread = threading.Thread(target=self._beat, daemon=True,
                                         name=f"nbtune-lease-{self.study}")
         self._thread.start()

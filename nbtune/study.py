@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .caller import user_facing
 from . import trial as T
 from .space import Space
-from .lease import run_died
+from .lease import Lease, run_died
 from .storage import Storage, check_path
 from .trial import Trial
 
@@ -271,6 +271,32 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
                 t.state = T.INTERRUPTED
     return Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
                  trials=trials, storage=db.path, settings=row["settings"], stop_reason=reason)
+
+
+@user_facing
+def delete_study(name: str, storage: str | os.PathLike = "nbtune.db") -> None:
+    """Remove study ``name`` from a storage file, with its trials and reports, for good.
+
+    A study that a run is running (in this kernel, another, or another process) is refused
+    (:class:`~nbtune.lease.StudyBusy`, naming that run): stop it first. To run a study again
+    under its name, ``replace=True`` (``%%tune --study NAME --replace``) does both at once."""
+    path = check_path(storage)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no storage file {path!r}{_found_beside(name, path)}")
+    db = Storage(path)
+    try:
+        lease = Lease(db, name)
+        lease.acquire("stop it first (study.stop(), or interrupt its cell), then delete it")
+        try:
+            if db.study_row(name) is None:
+                known = ", ".join(repr(n) for n in db.study_names()) or "none"
+                raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: "
+                                    f"{known}){_found_beside(name, path)}")
+            db.delete_study(name)
+        finally:
+            lease.release()
+    finally:
+        db.close()
 
 
 @user_facing

@@ -92,6 +92,8 @@ def test_export_to_standard_output(folder):
     (["show", "mlp", "missing.db"], "nbtune: error: no study storage at 'missing.db'"),
     (["export", "nope", "--csv", "x.csv"], "nbtune: error: no study named 'nope'"),
     (["studies", "notes.txt"], "nbtune: error: storage 'notes.txt' is not a study file"),
+    (["delete", "nope"], "nbtune: error: no study named 'nope' in 'nbtune.db'"),
+    (["delete", "mlp", "missing.db"], "nbtune: error: no study storage at 'missing.db'"),
 ])
 def test_a_missing_file_or_study_is_one_line_and_status_2(folder, args, said):
     (folder / "notes.txt").write_text("not a database, but long enough to be read as one\n" * 20)
@@ -99,6 +101,16 @@ def test_a_missing_file_or_study_is_one_line_and_status_2(folder, args, said):
     assert done.returncode == 2 and done.stdout == "", done
     assert done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, done.stderr
     assert not (folder / "missing.db").exists()  # looking created nothing
+
+
+def test_delete_removes_one_study_and_says_so(folder, tmp_path):
+    import shutil
+
+    shutil.copy(folder / "nbtune.db", tmp_path / "nbtune.db")  # the module's file stays whole
+    done = command("delete", "other", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done
+    assert done.stdout == "nbtune: deleted study 'other' (2 trials) from nbtune.db\n"
+    assert nbtune.list_studies(str(tmp_path / "nbtune.db")) == ["mlp"]
 
 
 def test_a_wrong_command_line_is_argparses_usage_and_status_2(folder):

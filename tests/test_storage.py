@@ -57,6 +57,10 @@ def test_each_storage_mistake_is_one_line_before_any_cluster_is_reached(bad_path
             nbtune.tune(lambda c: 1.0, {"x": nbtune.uniform(0, 1)}, n_trials=1,
                         storage=path, cluster="tcp://127.0.0.1:9", progress=False)
         assert _snapshot(path) == before, path  # nothing written into someone's file
+        if os.path.exists(path) or not path or path.endswith("x.db"):
+            with pytest.raises(StorageError, match=says.replace("(", r"\(").replace(")", r"\)")):
+                nbtune.delete_study("s", storage=path)
+            assert _snapshot(path) == before, path
 
 
 def _snapshot(path: str):
@@ -221,3 +225,41 @@ def test_a_study_not_in_the_file_asked_is_found_beside_it(tmp_path, monkeypatch)
         nbtune.load_study("s")
     with pytest.raises(nbtune.study.StudyNotFound, match=r"studies there: 'other'\)$"):
         nbtune.load_study("nowhere")
+
+
+def nap(config):
+    for epoch in range(1, 4):
+        time.sleep(config["sleep"])
+        nbtune.report(epoch=epoch, value=config["x"])
+
+
+def test_delete_study_removes_one_study_for_good_and_refuses_one_being_run(client, tmp_path):
+    path = str(tmp_path / "runs.db")
+    space = {"x": nbtune.uniform(0, 1), "sleep": 0.0}
+    nbtune.tune(nap, space, n_trials=2, cluster=client, storage=path, study="keep", progress=False)
+    busy = nbtune.tune(nap, {**space, "sleep": 0.3}, n_trials=40, concurrency=1, cluster=client,
+                       storage=path, study="busy", progress=False, background=True)
+    try:
+        deadline = time.time() + 60
+        while not any(t.reports for t in busy.trials) and time.time() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(StorageError, match=r"study 'busy' is being run by another study run "
+                                               r"in this process .*: stop it first \(study.stop\(\), or "
+                                               r"interrupt its cell\), then delete it"):
+            nbtune.delete_study("busy", storage=path)
+        assert sorted(nbtune.list_studies(path)) == ["busy", "keep"]
+    finally:
+        busy.stop().wait(60)
+    nbtune.delete_study("busy", storage=path)
+    assert nbtune.list_studies(path) == ["keep"]
+    with sqlite3.connect(path) as con:  # its trials and reports went with it; keep's stayed
+        for table in ("trials", "reports"):
+            studies = {r[0] for r in con.execute(f"SELECT study FROM {table}")}
+            assert studies == {"keep"}, table
+    with pytest.raises(nbtune.study.StudyNotFound,
+                       match=r"no study named 'busy' in '.*runs.db' \(studies there: 'keep'\)"):
+        nbtune.delete_study("busy", storage=path)
+    again = nbtune.tune(nap, space, n_trials=1, cluster=client, storage=path, study="busy",
+                        progress=False)  # the name is free: no resume or replace asked
+    assert [t.id for t in again.trials] == [0]
+    assert len(nbtune.load_study("keep", storage=path).trials) == 2
