@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .caller import user_facing
+from .caller import user_facing, warn_note
 from .domains import (Domain, Rng, about, canonical, choice, domain_from_dict, fixed, grid,
                       linspace, logspace, loguniform, lograndint, quniform, randint, uniform)
 
@@ -30,8 +30,24 @@ def _mapping(what: str, obj: Any) -> Mapping:
     return obj
 
 
+def _plain_sequence_note(name: str, values: list | tuple) -> str:
+    """The note for a plain list or tuple given as a domain: every trial gets it whole (as Ray
+    Tune takes one), where a user of scikit-learn's searches or of other tuners may mean a
+    choice among its items, or a range between two numbers."""
+    shown = ", ".join(map(repr, values))
+    search = f"choice({shown})"
+    if len(values) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                for v in values):
+        search = f"uniform({shown}) (or loguniform, randint) for a range, {search} for the two"
+    return (f"hyperparameter {name!r} is the {type(values).__name__} {values!r}: every trial "
+            f"gets it as one fixed value. To search, write {search}; fixed({values!r}) keeps it "
+            "whole without this note")
+
+
 class Space(Mapping[str, Domain]):
-    """Ordered mapping name -> Domain; plain values become `fixed(value)`."""
+    """Ordered mapping name -> Domain; plain values become `fixed(value)` (a plain list or tuple
+    with a note that names the primitive that searches it: ``[16, 32, 64]`` is one value, not
+    ``choice(16, 32, 64)``)."""
 
     @user_facing
     def __init__(self, domains: Mapping[str, Any] | None = None) -> None:
@@ -40,6 +56,8 @@ class Space(Mapping[str, Domain]):
             if not isinstance(name, str) or not _NAME.match(name):
                 raise ValueError("hyperparameter names must be non-empty strings of letters, digits, "
                                  f"'_', '.' or '-', not starting with a digit; got {name!r}")
+            if isinstance(dom, (list, tuple)):
+                warn_note(_plain_sequence_note(name, dom))
             with about(name):
                 self._domains[name] = dom if isinstance(dom, Domain) else fixed(dom)
 

@@ -391,3 +391,27 @@ def test_a_log_ranges_default_is_its_middle_without_rounding_noise():
     assert loguniform(1e-4, 1e-2).default() == 0.001  # not 0.0010000000000000002
     assert loguniform(1e-6, 1e-1).default() == pytest.approx(10 ** -3.5, rel=1e-11)
     assert randint(1, 9).default() == 5 and uniform(0.5, 0.99).default() == 0.745
+
+
+def test_a_plain_list_or_tuple_is_one_fixed_value_and_a_note_names_what_searches_it():
+    """{"hidden": [16, 32, 64]} gave every trial the whole list, silently: a user of
+    scikit-learn's searches means a choice, one of other tuners may mean a range."""
+    import warnings
+
+    import nbtune
+
+    with pytest.warns(nbtune.NbtuneWarning) as noted:
+        space = Space({"lr": (1e-4, 1e-1), "hidden": [16, 32, 64], "act": "relu"})
+    assert [str(w.message) for w in noted] == [
+        "hyperparameter 'lr' is the tuple (0.0001, 0.1): every trial gets it as one fixed value. "
+        "To search, write uniform(0.0001, 0.1) (or loguniform, randint) for a range, "
+        "choice(0.0001, 0.1) for the two; fixed((0.0001, 0.1)) keeps it whole without this note",
+        "hyperparameter 'hidden' is the list [16, 32, 64]: every trial gets it as one fixed "
+        "value. To search, write choice(16, 32, 64); fixed([16, 32, 64]) keeps it whole "
+        "without this note"]
+    assert {w.filename for w in noted} == {__file__}  # the user's line
+    assert space["hidden"] == fixed([16, 32, 64]) and space["lr"] == fixed([1e-4, 1e-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said on purpose, or rebuilt from a stored study: no note
+        Space({"hidden": fixed([16, 32, 64]), "lr": choice(1e-4, 1e-1)})
+        Space.from_json(space.to_json())
