@@ -83,6 +83,20 @@ class Space(Mapping[str, Domain]):
         """Names of the non-fixed dims: the order of `to_unit` arrays."""
         return [k for k, d in self.items() if not isinstance(d, fixed)]
 
+    def count(self) -> int | None:
+        """How many distinct configs the space holds: the product of its finite domains' sizes
+        and its integer ranges' lengths; None where a domain is a range of reals."""
+        total = 1
+        for domain in self.values():
+            values = domain.values
+            if values is not None:
+                total *= len(values)
+            elif getattr(domain, "integer", False):
+                total *= int(domain.hi) - int(domain.lo) + 1
+            else:
+                return None
+        return total
+
     @property
     def grid_names(self) -> list[str]:
         """Names of the grid / linspace / logspace dims, in declared order."""

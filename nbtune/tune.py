@@ -139,7 +139,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
     ``nbtune.report(...)``. ``n_trials="auto"`` is what a grid searcher's grid or a hyperband
-    scheduler's brackets hold, else 50 (:data:`DEFAULT_TRIALS`); None: no cap.
+    scheduler's brackets hold, else the configs of a finite space (choices, integer ranges) of
+    fewer than 50, each once, else 50 (:data:`DEFAULT_TRIALS`); None: no cap.
     The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
@@ -219,7 +220,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         sched = make_scheduler(scheduler, **options)
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
         sched.use_model(search.predict)
-        n_trials = _trial_count(n_trials, search, sched)
+        n_trials = _trial_count(n_trials, search, sched, space)
         warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
                            space, metric, mode, name, search)
         if n_trials is None and max_time is None and target is None and max_resource is None \
@@ -312,19 +313,30 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
 DEFAULT_TRIALS = 50  # trials of a study whose searcher and scheduler have no size of their own
 
 
-def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler) -> int | None:
+def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
+                 space: Space) -> int | None:
     """``n_trials`` with "auto" resolved: the scheduler's brackets (hyperband), else the grid's
-    size (None: the searcher ends the study), else :data:`DEFAULT_TRIALS`. A count below what
-    the brackets need is warned of: the last brackets would run short."""
+    size (None: the searcher ends the study), else the configs of a finite space smaller than
+    :data:`DEFAULT_TRIALS` (each once), else :data:`DEFAULT_TRIALS`. A count below what the
+    brackets need is noted (the last brackets would run short), and one above what a finite
+    space holds (the searcher would repeat configs)."""
     needed = getattr(sched, "trials_needed", None)
+    held = space.count() if search.max_trials is None and needed is None else None
     if n_trials == "auto":
         if needed is not None:
             return needed
-        return None if search.max_trials is not None else DEFAULT_TRIALS
+        if search.max_trials is not None:
+            return None
+        return held if held is not None and held < DEFAULT_TRIALS else DEFAULT_TRIALS
     if needed is not None and n_trials is not None and n_trials < needed:
         warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
-             f"n_trials={n_trials}: its last brackets will run short; give "
-             f"n_trials={needed} (or --trials {needed}), or fewer brackets")
+                  f"n_trials={n_trials}: its last brackets will run short; give "
+                  f"n_trials={needed} (or --trials {needed}), or fewer brackets")
+    if held is not None and n_trials is not None and n_trials > held:
+        configs = f"{held} config" + ("s" if held != 1 else "")
+        warn_note(f"the space holds {configs}, fewer than n_trials={n_trials}: once each has "
+                  f"run, the {search.name} searcher repeats them; n_trials={held} (--trials "
+                  f"{held}) runs each once")
     return n_trials
 
 

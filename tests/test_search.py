@@ -56,6 +56,32 @@ def test_random_search_never_runs_out():
     assert s.max_trials is None and s.suggest(10_000) is not None
 
 
+def test_random_search_tries_a_finite_space_through_before_it_repeats_a_config():
+    """6 configs and 10 trials: the draws repeated (2, 'y') three times and never tried the
+    best (1, 'x') (first-day test, round 5)."""
+    space = Space({"k": choice(1, 2, 3), "s": choice("x", "y")})
+
+    def sent_from(searcher, start, stop):
+        configs = []
+        for i in range(start, stop):
+            configs.append(searcher.suggest(i))
+            searcher.on_trial_start(i, configs[-1])
+        return configs
+
+    def sent(searcher, n):
+        return sent_from(searcher, 0, n)
+
+    first = sent(RandomSearcher(space, seed=3), 9)
+    assert len({(c["k"], c["s"]) for c in first[:6]}) == 6  # every config, then repeats
+    assert first == sent(RandomSearcher(space, seed=3), 9)  # the same events, the same configs
+    resumed = RandomSearcher(space, seed=3)
+    for i, config in enumerate(first[:4]):  # a resumed study replays the trials it ran
+        resumed.on_trial_start(i, config)
+    assert sent_from(resumed, 4, 6) == first[4:6]
+    wide = RandomSearcher(SPACE, seed=9)  # a range of reals: (seed, index) alone, as before
+    assert sent(wide, 5) == run(RandomSearcher(SPACE, seed=9), 5)
+
+
 def test_random_search_samples_grid_dims_too():
     values = {(c["wd"], c["bs"]) for c in run(RandomSearcher(GRID, seed=0), 200)}
     assert values == {(w, b) for w in (0.0, 0.1) for b in (32, 64, 128)}

@@ -615,3 +615,17 @@ def test_a_target_reached_by_a_report_ends_the_study_with_that_trial_as_its_best
     assert study.stop_reason == "target"
     assert study.best is not None and study.best.id == 0 and study.best.value == \
         pytest.approx(0.8) and study.trials[0].state == T.COMPLETED
+
+
+def test_a_finite_space_runs_each_config_once_by_default_and_more_trials_are_noted(client):
+    space = {"x": nbtune.choice(0.1, 0.3, 0.5), "k": nbtune.randint(0, 1)}
+    study = nbtune.tune(quadratic, space, seed=2, cluster=client, storage=None, progress=False)
+    assert sorted((t.config["x"], t.config["k"]) for t in study.trials) == [
+        (x, k) for x in (0.1, 0.3, 0.5) for k in (0, 1)]  # n_trials='auto': each once
+    with pytest.warns(nbtune.NbtuneWarning, match=r"the space holds 6 configs, fewer than "
+                      r"n_trials=8: once each has run, the random searcher repeats them; "
+                      r"n_trials=6 \(--trials 6\) runs each once") as noted:
+        study = nbtune.tune(quadratic, space, n_trials=8, seed=2, cluster=client, storage=None,
+                            progress=False)
+    assert noted[0].filename == __file__
+    assert len({(t.config["x"], t.config["k"]) for t in study.trials[:6]}) == 6

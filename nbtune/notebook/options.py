@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                 description="Run the cell as a hyperparameter study.")
     a = p.add_argument
     a("-n", "--trials", type=_positive_int, help="number of trials (default: Tune.trials, else 50, "
-      "all of a grid, or what hyperband's brackets start)")
+      "all of a grid, each config of a smaller finite space once, or what hyperband's brackets "
+      "start)")
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
     a("--mode", choices=("min", "max"),
       help="minimise or maximise the metric (default: min, or %%config Tune.mode)")
