@@ -324,13 +324,20 @@ def searcher_text(study: Any) -> str:
             else getattr(searcher, "observations", None))
     if held is not None:
         text += f", model of {held} observation{'s' if held != 1 else ''}"
+        first = options.get("n_initial") or options.get("n_startup")
+        ran = len(getattr(study, "trials", ()))
+        if first and ran <= first:  # the model suggested nothing yet: say so
+            text += f" (every trial a random start so far: n_initial={first})" \
+                if "n_initial" in options else \
+                f" (every trial a random start so far: n_startup={first})"
     this_run = getattr(study, "started_at", None) and getattr(study, "finished_at", 0) is None
     drawn = settings.get("searcher_quick_draws", 0) + \
         (getattr(searcher, "quick_draws", 0) if this_run else 0)  # at its end: in settings
     if drawn:
         text += f", {drawn} random config{'s' if drawn != 1 else ''} while the model was busy"
     if settings.get("warm_start"):
-        text += f", warm-started from {settings['warm_start']!r}"
+        text += (f", warm-started from {settings['warm_start']!r}" if held is not None else
+                 f", warm start from {settings['warm_start']!r} unused (no model to seed)")
     return text
 
 

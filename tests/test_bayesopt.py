@@ -277,6 +277,21 @@ def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
     assert "bayesopt searcher (ucb), model of 7 observations" in str(resumed.summary())
 
 
+def test_the_summary_says_when_the_model_suggested_nothing_and_a_warm_start_went_unused(client):
+    """--trials 4 under n_initial=5 was random search, and a random study's warm start was
+    ignored, while the summary read "model of 4 observations" and "warm-started from"."""
+    opts = dict(cluster=client, progress=False, storage=None, seed=0)
+    few = nbtune.tune(bowl, SMOOTH, searcher="bayesopt", n_trials=4, **opts)
+    assert searcher_text(few) == ("bayesopt searcher (ei), model of 4 observations (every trial "
+                                  "a random start so far: n_initial=5)")
+    more = nbtune.tune(bowl, SMOOTH, searcher="bayesopt", n_trials=6, warm_start=few, **opts)
+    assert searcher_text(more) == ("bayesopt searcher (ei), model of 10 observations, "
+                                   "warm-started from " + repr(few.name))
+    plain = nbtune.tune(bowl, SMOOTH, n_trials=2, warm_start=few, **opts)
+    assert searcher_text(plain) == (f"random searcher, warm start from {few.name!r} unused (no "
+                                    "model to seed)")
+
+
 # -- multi-fidelity: the model over (config, resource level) ------------------------------
 def curve(config: dict, epoch: int) -> float:
     """A learning curve that falls towards the config's final value as epochs grow."""
