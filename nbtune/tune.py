@@ -272,7 +272,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              concurrency=concurrency,
                              resources=resources, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
-                             study=name, restart_held=restart_held),
+                             study=name, restart_held=restart_held, stored=db is not None),
                 Broadcast([_RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),

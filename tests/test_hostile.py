@@ -226,6 +226,19 @@ class BreaksAtReport(nbtune.Observer):
             raise RuntimeError("the dashboard's database is down")
 
 
+def test_a_study_kept_in_memory_that_fails_is_not_told_to_resume(cluster_client):
+    """Resume advice for a study with storage=None led to "resume=True needs a storage file"
+    (first-day test, round 5)."""
+    with pytest.raises(nbtune.StudyFailed) as err:
+        nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=2, metric="v",
+                    cluster=cluster_client, storage=None, study="mem", progress=False,
+                    observers=[BreaksAtReport()], max_time=120)
+    assert str(err.value) == ("study 'mem' stopped: RuntimeError: the dashboard's database is "
+                              "down; its trials until then are kept in memory only (it had no "
+                              "storage file, so it cannot be resumed)")
+    assert err.value.study.trials
+
+
 def test_a_failure_inside_the_loop_ends_the_study_recorded_and_its_trials_halted(
         cluster_client, db):
     with pytest.raises(nbtune.StudyFailed) as err:

@@ -91,4 +91,5 @@ class Ending:
                     self._finish(trial, T.INTERRUPTED, error="the study stopped on an error")
             self.observer.study_finished(self.reason)
         failures = getattr(self.observer, "failures", [])
-        return StudyFailed(self.settings.study, describe_failure(exc), unsaved(failures))
+        return StudyFailed(self.settings.study, describe_failure(exc), unsaved(failures),
+                           stored=self.settings.stored)

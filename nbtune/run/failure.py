@@ -9,9 +9,13 @@ class StudyFailed(RuntimeError):
     file locked for too long), the Dask scheduler (lost), or an observer. Its trials until then are
     kept (``study`` holds them, each in its final state) and it can be resumed."""
 
-    def __init__(self, name: str, what: str, unsaved: list[str]):
+    def __init__(self, name: str, what: str, unsaved: list[str], stored: bool = True):
         self.name, self.what, self.unsaved = name, what, unsaved
         self.study: Any = None  # set by nbtune.tune: the study as it ended
+        if not stored:  # storage=None: nothing to resume from
+            super().__init__(f"study {name!r} stopped: {what}; its trials until then are kept "
+                             "in memory only (it had no storage file, so it cannot be resumed)")
+            return
         kept = "its trials until then are kept"
         if unsaved:
             kept += f" in memory, but {_join(unsaved)} could not be saved"

@@ -20,4 +20,5 @@ class LoopSettings:
     show_output: bool = False  # stream the trials' output as they write it, not only with reports
     budget: Budget = field(default_factory=Budget)
     study: str = ""  # the study's name, for what the user is told
+    stored: bool = True  # whether a storage file keeps the study (else it cannot be resumed)
     restart_held: float | None = None  # seconds before a worker a halted trial keeps is restarted
