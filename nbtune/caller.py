@@ -147,10 +147,21 @@ def user_facing(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Exception as exc:
-            if raised_on_purpose(exc):
+            if raised_on_purpose(exc) or _called_wrongly(exc):
                 exc._render_traceback_ = types.MethodType(_render_without_nbtune, exc)
             raise
     return entry  # type: ignore[return-value]
+
+
+def _called_wrongly(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python's TypeError for arguments the entry point does not take
+    (``study.plot.history(metric="loss")``), given by the user's own call: the error is theirs,
+    raised before any of nbtune's code ran."""
+    tb = exc.__traceback__
+    if not isinstance(exc, TypeError) or tb is None or tb.tb_next is not None:
+        return False
+    caller = tb.tb_frame.f_back
+    return caller is not None and not inside_nbtune(caller.f_code.co_filename)
 
 
 def raised_on_purpose(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
+from .typos import did_you_mean
 from . import trial as T
 from .ranking import (completed, curve, empty_message, fmt, param_importances, rank_trials,
                       resource_of, score)
@@ -89,6 +90,11 @@ class StudyPlots:
 
     def __init__(self, study: Any) -> None:
         self.study = study
+
+    def __getattr__(self, name: str) -> Any:  # only for names not found: a typo, most likely
+        known = [n for n in dir(type(self)) if not n.startswith("_")]
+        raise AttributeError(f"study.plot has no {name!r}{did_you_mean(name, known)}; its "
+                             f"figures: {', '.join(known)}")
 
     @user_facing
     def history(self, ax: Axes | None = None) -> Figure:
@@ -352,6 +358,11 @@ class StudyPlots:
             if not completed(study):
                 raise ValueError(empty_message(study))
             raise ValueError(f"no trial reported {resource!r}: rungs need report({resource}=...)")
+        if levels is None and study.settings.get("scheduler") == "fifo":
+            raise ValueError(f"study {study.name!r} ran without a scheduler: every trial trained "
+                             "to its end, so it has no rungs; plot.learning_curves() shows how "
+                             "they trained, plot.rungs(levels=[1, 3, 9]) counts the trials "
+                             "that reached those levels")
         chosen = sorted(levels) if levels is not None else self._levels(trials, reached, resource)
         counts = [sum(1 for r in reached.values() if r >= level) for level in chosen]
         fig, ax = _canvas(ax, (6.4, 3.6))

@@ -88,7 +88,10 @@ def shown(shell, capsys, cell: str) -> str:
     ("import nbtune\nnbtune.report(epoch=1, acc=0.5)\n",  # trying a cell's line on its own
      "----> 2 nbtune.report(epoch=1, acc=0.5)",
      "RuntimeError: report() was called outside a trial"),
-], ids=["space primitive", "through tune", "report outside a trial"])
+    ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(metric='v')\n",
+     "----> 2 nbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(metric='v')",
+     "TypeError: StudyPlots.history() got an unexpected keyword argument 'metric'"),
+], ids=["space primitive", "through tune", "report outside a trial", "an argument not taken"])
 def test_an_error_nbtune_raises_on_purpose_shows_the_cells_line_and_the_message(
         ip, capsys, cell, line, message):
     out = shown(ip, capsys, cell)

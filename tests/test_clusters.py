@@ -527,6 +527,11 @@ def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
         assert info.workers[gpu] == {"nthreads": 4, "resources": {"GPU": 1.0}}
         cpus = {a for a in info.workers if a != gpu}
         assert [info.workers[a] for a in cpus] == [{"nthreads": 1, "resources": {"CPU": 1.0}}] * 2
+        assert ", 3 workers, 6 threads\n" in repr(info)
+        one = type(info)("tcp://10.0.0.5:8786", None, {gpu: info.workers[gpu]}, kind="local")
+        assert repr(one).startswith("nbtune cluster: local tcp://10.0.0.5:8786, 1 worker, 4 "
+                                    "threads\n")  # it said "1 workers"
+        assert ": 1 worker, 4 threads; dashboard -" in one._repr_html_()
 
         def run(line: str, pause: float = 0.0):
             shell.user_ns["pause"] = pause

@@ -180,6 +180,22 @@ def test_rungs_count_the_trials_that_reached_each_level(studies, asha):
     assert ax.get_ylabel() == "trials that reached it" and ax.get_xlabel().startswith("epoch")
 
 
+def test_rungs_of_a_study_without_a_scheduler_say_why_there_are_none(fifo):
+    """One bar, "3 trials reached epoch 3", read as a rung of a scheduler that never ran."""
+    with pytest.raises(ValueError, match=r"study 'fifo' ran without a scheduler: every trial "
+                                         r"trained to its end, so it has no rungs; "
+                                         r"plot.learning_curves\(\) shows how they trained"):
+        fifo.plot.rungs()
+    ax = fifo.plot.rungs(levels=[1, 3]).axes[0]  # asked for: counted
+    assert heights(ax) == reached_counts(fifo, [1, 3])
+
+
+def test_a_misspelt_figure_is_named_with_the_one_meant(fifo):
+    with pytest.raises(AttributeError, match=r"study.plot has no 'histroy' \(did you mean "
+                                             r"'history'\?\); its figures: history, importance"):
+        fifo.plot.histroy()
+
+
 def test_parallel_coordinates_one_line_per_completed_trial(fifo):
     ax = fifo.plot.parallel_coordinates().axes[0]
     done = completed(fifo)

@@ -16,6 +16,8 @@ import numpy as np
 
 from nbtune import space as S
 
+from ..caller import user_facing
+
 from ..tracker import inside_output_widget
 from .cell import replace_space_lines
 from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
@@ -284,17 +286,20 @@ class SpaceEditor:
         return row_errors(self.rows)
 
     @property
+    @user_facing
     def space(self) -> S.Space:
         """The edited Space; ValueError naming the first invalid row (or an empty editor)."""
         if not self.views:
             raise ValueError("the space is empty: add a row for each hyperparameter")
         return build_space(self.rows)
 
+    @user_facing
     def lines(self) -> list[str]:
         """The space as cell lines: untouched rows as written, edited ones canonical."""
         self.space  # noqa: B018  raises when invalid
         return render_lines(self.rows)
 
+    @user_facing
     def new_cell_text(self) -> str:
         """The bound cell with its space lines rewritten (the rest byte-identical)."""
         if self.source is None:

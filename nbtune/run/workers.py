@@ -72,6 +72,11 @@ class ClusterInfo:
         """Threads over all workers."""
         return sum(w["nthreads"] for w in self.workers.values())
 
+    def _sizes(self) -> str:
+        """"1 worker, 2 threads": how many of each, in words."""
+        n, threads = len(self.workers), self.threads
+        return f"{n} worker{'s' if n != 1 else ''}, {threads} thread{'s' if threads != 1 else ''}"
+
     def _rows(self) -> list[tuple[str, int, str]]:
         return [(address, w["nthreads"], ", ".join(f"{k}={v:g}" for k, v in
                                                    sorted(w["resources"].items())) or "-")
@@ -79,7 +84,7 @@ class ClusterInfo:
 
     def __repr__(self) -> str:
         head = (f"nbtune cluster: {self.kind + ' ' if self.kind else ''}{self.address}, "
-                f"{len(self.workers)} workers, {self.threads} threads")
+                f"{self._sizes()}")
         lines = [head, f"  dashboard: {self.dashboard or '-'}"]
         lines += [f"  {address}  threads={n}  resources: {res}"
                   for address, n, res in self._rows()]
@@ -92,7 +97,7 @@ class ClusterInfo:
         rows = "".join(f"<tr><td><code>{e(a)}</code></td><td>{n}</td><td>{e(r)}</td></tr>"
                        for a, n, r in self._rows())
         return (f"<div><b>nbtune cluster</b> {e(self.kind)} <code>{e(self.address)}</code>: "
-                f"{len(self.workers)} workers, {self.threads} threads; dashboard {link}"
+                f"{e(self._sizes())}; dashboard {link}"
                 f"<table><tr><th>worker</th><th>threads</th><th>resources</th></tr>{rows}"
                 f"</table></div>")
 
