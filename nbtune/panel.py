@@ -12,6 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from . import trial as T
+from .ranking import duration_text
 from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
@@ -51,18 +52,20 @@ class LivePanel(Tracker):
         self.rungs_html = w.HTML()
         # hidden until there is a curve to draw (an empty image shows as a broken one)
         self.curves = w.Image(format="png", layout=w.Layout(max_width="640px", display="none"))
+        self.curves_note = w.HTML(layout=w.Layout(display="none"))  # when the image was drawn
         self.warnings_html = w.HTML()
         self.errors = w.HTML()
         self.outputs = w.HTML()
         self.stream = w.HTML(layout=w.Layout(display=None if self.show_output else "none"))
         self.note_html = w.HTML(layout=w.Layout(display="none"))  # see note()
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
-                              self.best_html, self.table, self.curves, self.rungs_html,
-                              self.warnings_html, self.errors, self.outputs, self.stream,
+                              self.best_html, self.table, self.curves, self.curves_note,
+                              self.rungs_html, self.warnings_html, self.errors, self.outputs, self.stream,
                               self.note_html])
         self.parts = {"panel": self.widget, "header": self.header, "bar": self.bar,
                       "label": self.label, "counts": self.counts_html, "best": self.best_html,
-                      "table": self.table, "curves": self.curves, "rungs": self.rungs_html,
+                      "table": self.table, "curves": self.curves,
+                      "curves-note": self.curves_note, "rungs": self.rungs_html,
                       "warnings": self.warnings_html, "errors": self.errors,
                       "outputs": self.outputs, "stream": self.stream, "note": self.note_html}
         for name, part in self.parts.items():
@@ -199,6 +202,13 @@ class LivePanel(Tracker):
         self.curves.value = to_png(figure, dpi=80)
         self.curves.layout.display = None
         self.drew_curves(time.monotonic() - now)
+        # the image is drawn less often than the table above it: say when, so that a legend
+        # that names another best, or a trial still running, reads as the older picture it is
+        self.curves_note.value = (
+            '<span style="color:#777;font-size:90%">curves as of '
+            f"{duration_text(self.elapsed())} elapsed, redrawn every "
+            f"{duration_text(max(1.0, self.curves_wait()))} or so</span>")
+        self.curves_note.layout.display = None if tally is not None else "none"
 
     @property
     def curve_data(self) -> dict[int, list[tuple[float, float]]]:

@@ -150,6 +150,25 @@ def feed(panel: LivePanel, study: nbtune.Study, n: int) -> None:
         panel.trial_finished(t)
 
 
+def test_the_curves_say_when_they_were_drawn_while_the_study_runs():
+    """The image is redrawn less often than the table: its legend named another best, and a
+    stopped trial as running, beside the table (first-day test, round 5)."""
+    study = nbtune.Study("when", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    study.started_at = time.time() - 12.3
+    panel = LivePanel(study, n_trials=60, top=5)
+    feed(panel, study, 20)
+    panel._draw_curves(force=True)
+    assert panel.curves.layout.display is None
+    assert re.fullmatch(r'<span style="color:#777;font-size:90%">curves as of 12\.[0-9] s '
+                        r'elapsed, redrawn every [0-9.]+ s or so</span>',
+                        panel.curves_note.value), panel.curves_note.value
+    assert panel.curves_note.layout.display is None
+    panel.finished_reason = "n_trials"  # the last image holds every report: no note
+    panel._draw_curves(force=True)
+    assert panel.curves_note.layout.display == "none"
+
+
 def test_a_running_panel_draws_from_the_changed_trials_what_all_of_them_say():
     study = nbtune.Study("tally", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[], settings={"resource": "epoch"})
