@@ -267,7 +267,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                          show_output=show_output)
     if view is not None:
         observers, result.live = [*observers, view], view
-    loop = Loop(client, pickled, trials, search, sched,
+    loop = Loop(client, pickled.carried(client), trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency,
                              resources=resources, retries=retries, show_output=show_output,

@@ -106,6 +106,36 @@ def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(nbtune_c
     assert "worker died" in study.trials[0].error
 
 
+def dies_once_with(config, big):
+    """Kills its worker once (trial 0), after reporting the sum of the data it was given."""
+    nbtune.report(epoch=1, total=float(big.sum()))
+    time.sleep(0.5)
+    if config["i"] == 0 and not os.path.exists(config["marker"]):
+        open(config["marker"], "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return float(big.sum())
+
+
+@pytest.mark.parametrize("sent", ["in the function", "with_parameters"])
+def test_large_data_survives_the_death_of_a_worker(nbtune_cluster, db, tmp_path, sent):
+    """A function over a large array (PickledOnce.carried) and with_parameters' data are sent
+    to the cluster once: a copy on the dying worker alone took every later trial with it."""
+    import numpy as np
+
+    big = np.ones(300_000)  # 2.4 MB
+    if sent == "with_parameters":
+        fn = nbtune.with_parameters(dies_once_with, big=big)
+    else:  # a notebook's function reading a global: pickled by value, with the array
+        cell = {"__name__": "__main__", "dies_once_with": dies_once_with, "big": big}
+        exec("def trial(config):\n    return dies_once_with(config, big)\n", cell)
+        fn = cell["trial"]
+    study = nbtune.tune(fn, {"i": nbtune.grid(0, 1, 2, 3), "marker": nbtune.fixed(
+                        str(tmp_path / "died"))}, searcher="grid", metric="total",
+                        cluster=nbtune_cluster, storage=db, study="die-big")
+    assert [(t.state, t.value) for t in study.trials] == [(T.COMPLETED, 300_000.0)] * 4
+    assert study.trials[0].attempts == 2
+
+
 def first_dies_once(config):
     """Trial 0 kills its worker once, after a while; the others return at once."""
     if config["i"] == 0:

@@ -33,11 +33,12 @@ from .verdicts import Verdicts
 class Loop(Dispatch, Completions, Ending):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
-    def __init__(self, client, fn: PickledOnce, trials: list[T.Trial],
+    def __init__(self, client, fn: PickledOnce | Any, trials: list[T.Trial],
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
                  observer: Observer, shared: dict[str, Any] | None = None,
                  capacity: Callable[[], int] | None = None, warm: Any = None):
-        self.client, self.fn, self.trials = client, fn, trials  # fn: what each trial's task carries
+        self.client, self.fn, self.trials = client, fn, trials  # fn: what each trial's task
+        # carries: the pickled function, or a future of it (PickledOnce.carried)
         self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer

@@ -135,13 +135,14 @@ def scatter_data(client, fn: Any) -> dict[str, Any]:
 
     Each value gets a key of its own (a dict given to ``scatter`` would be keyed by its names, and
     two studies sending data of the same name, such as the same notebook global, would overwrite
-    and release each other's).
+    and release each other's). Each goes to every worker: a copy on one only would be lost with
+    that worker, and every later trial with it (a worker that joins later fetches from another).
     """
     data = getattr(fn, "data", None) if isinstance(fn, with_parameters) else None
     if not data:
         return {}
     try:
-        return dict(zip(data, client.scatter(list(data.values()), hash=False)))
+        return dict(zip(data, client.scatter(list(data.values()), hash=False, broadcast=True)))
     except Exception as exc:
         import cloudpickle
 
@@ -184,6 +185,20 @@ class PickledOnce:
 
     def __reduce__(self) -> tuple:
         return type(self), (self.blob,)
+
+    def carried(self, client: Any) -> Any:
+        """What each trial's task carries: these bytes, or where they pass
+        :data:`INLINE_BYTES` (a function that reads a large array of the notebook, or closes
+        over one), a future of them, sent to the cluster once per study: every task carried the
+        whole array through the scheduler, and Dask warned of a large graph at each. Sent to
+        every worker: a copy on one only would be lost with that worker, and every trial after
+        with it (a worker that joins later fetches it from another)."""
+        if len(self.blob) <= INLINE_BYTES:
+            return self
+        return client.scatter(self, hash=False, broadcast=True)
+
+
+INLINE_BYTES = 1_000_000  # a pickled trial function up to this size travels inside each task
 
 
 def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
