@@ -246,6 +246,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
             settings["rung_levels"] = [int(x) for x in sched.levels]
         trials = _open_study(db, name, space, metric, mode, settings, row, resume)
+        ended = sum(1 for t in trials if t.is_finished)
+        if row is not None and resume and n_trials is not None and ended >= n_trials:
+            more = f"n_trials={ended + n_trials} (--trials {ended + n_trials})"
+            warn_note(f"study {name!r} has run its {n_trials} trials: nothing is left to run; "
+                      f"{more} runs {n_trials} more")
     except BaseException:
         if notice is not None:
             notice.clear()

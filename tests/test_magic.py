@@ -124,7 +124,9 @@ def test_background_returns_at_once_and_fills_in(shell):
 def test_resume_continues_a_named_study(shell):
     assert run(shell, "-n 3 --metric v --study r --seed 4", "x = uniform(0, 1)\nv = x").success
     first = [t.config for t in shell.user_ns["study"].trials]
-    assert run(shell, "--study r --resume", "x = uniform(0, 1)\nv = x").success
+    with pytest.warns(nbtune.NbtuneWarning, match=r"study 'r' has run its 3 trials: nothing is "
+                      r"left to run; n_trials=6 \(--trials 6\) runs 3 more"):
+        assert run(shell, "--study r --resume", "x = uniform(0, 1)\nv = x").success
     study = shell.user_ns["study"]
     assert [t.config for t in study.trials] == first and all(t.attempts == 1 for t in study.trials)
     assert (study.metric, study.settings["n_trials"], study.settings["seed"]) == ("v", 3, 4)
