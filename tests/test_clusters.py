@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+# imported first inside a test's dask.config.set, distributed's config defaults would leave
+# with the context, and the next Client fail (KeyError 'client')
+import distributed  # noqa: F401
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -493,6 +496,9 @@ def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote
     assert remote["address"] in text and remote["gpu"] in text and "GPU=1" in text
     assert "<table>" in info._repr_html_()
     assert repr(shell.run_line_magic("tune_cluster", "")).splitlines()[0] == text.splitlines()[0]
+    bare = remote["address"].removeprefix("tcp://")  # as Dask takes it: one client, not two
+    shell.run_line_magic("tune_cluster", bare)
+    assert get_client(bare) is get_client(remote["address"])
 
     shell.user_ns["mine"] = mine = Client(remote["address"], set_as_default=False)
     try:
@@ -581,7 +587,6 @@ def test_a_gpu_asked_of_a_local_cluster_without_gpus_says_how_to_get_one(ip):
 ])
 def test_tune_cluster_errors_are_one_line(ip, line, message):
     import dask
-    import distributed  # noqa: F401  imported inside config.set, its defaults would go with it
 
     shell, tune = ip
     shell.user_ns["number"] = 3

@@ -266,8 +266,9 @@ def _connect_timeout() -> float:
     return min(10.0, parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
 
 
-def check_address(address: str) -> None:
-    """ValueError where ``address`` is not a scheduler address Dask can connect to."""
+def check_address(address: str) -> str:
+    """``address`` with its scheme (``127.0.0.1:8786`` is ``tcp://127.0.0.1:8786``, as Dask takes
+    it); ValueError where it is not a scheduler address Dask can connect to."""
     from distributed.comm.registry import backends
 
     scheme, sep, rest = address.partition("://")
@@ -279,6 +280,7 @@ def check_address(address: str) -> None:
     if not rest or rest.startswith(":"):
         raise ValueError(f"the scheduler address {address!r} names no host: use "
                          f"{scheme}://HOST:PORT")
+    return f"{scheme}://{rest}"
 
 
 def is_embedded(cluster: Any) -> bool:
@@ -304,8 +306,8 @@ def get_client(cluster: Any = None, security: Any = None):
         return cluster
     if isinstance(cluster, str) or hasattr(cluster, "scheduler_address"):
         address = cluster if isinstance(cluster, str) else cluster.scheduler_address
-        if isinstance(cluster, str):
-            check_address(address)
+        if isinstance(cluster, str):  # one client per scheduler, however its address is written
+            address = check_address(address)
         with _lock:
             client = _clients.get(address)
             if client is not None and client.status == "running":
