@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import nbtune
 from nbtune import trial as T
@@ -113,6 +114,28 @@ def test_trials_left_paused_when_the_study_ends_are_recorded_as_stopped(client, 
     assert study.best is None  # no trial completed
 
 
+def slow_three(config):
+    """Four epochs; x=3 takes its time before its first, so the study runs on while the others
+    sit paused at epoch 2."""
+    if config["x"] == 3.0:
+        time.sleep(30)
+    return resumable(config)
+
+
+def test_trials_paused_when_the_user_stops_the_study_are_interrupted_for_a_resume(client, db):
+    """study.stop() recorded the paused trials stopped, for good: a resume never took them up
+    again, the best so far among them (a first day with checkpoints)."""
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="cut", background=True)
+    deadline = time.time() + 60
+    while sum(t.state == T.PAUSED for t in study.trials) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    study.stop().wait(60)
+    states = {t.config["x"]: t.state for t in nbtune.load_study("cut", storage=db).trials}
+    assert (states[1.0], states[2.0]) == (T.INTERRUPTED, T.INTERRUPTED), states
+
+
 def nine_epochs(config):
     """Nine epochs, resuming after the epoch of its checkpoint (each report says where its task
     began); a better x is better at every epoch."""
@@ -136,6 +159,28 @@ def test_asha_promotion_a_trial_its_freed_slot_would_resume_goes_on_in_its_task(
         assert t.attempts == 1
     best = max(study.trials, key=lambda t: t.config["x"])
     assert best.resource("epoch") >= 3  # the best of six at rung 1 is always promoted
+
+
+def test_asha_promotion_finishes_its_best_trials_once_no_trial_may_start(client, db):
+    """16 trials, reduction factor 3, max_t 27: rung 9 held one or two trials and promoted none,
+    so every trial ended paused (stopped), none reached max_t, and the study had no best (a
+    first day with checkpoints). Once the trials are all drawn, each rung promotes the top
+    ceil of its part, as a synchronous bracket ends."""
+    best_first = {"x": nbtune.grid(*range(16, 0, -1))}  # the ones after rank below: they wait
+    study = nbtune.tune(twenty_seven_epochs, best_first, searcher="grid",
+                        metric="v", mode="max", concurrency=2, cluster=client, storage=db,
+                        study="ends", scheduler=ASHAScheduler(max_t=27, type="promotion"))
+    reached = sorted(t.resource("epoch") for t in study.trials)
+    assert reached.count(27) >= 1 and study.best is not None, reached
+    assert study.best.config["x"] == 16 and study.best.state == T.COMPLETED
+    assert reached.count(27) < 16  # still successive halving: not every trial is finished
+
+
+def twenty_seven_epochs(config):
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, 28):
+        nbtune.report(epoch=epoch, v=config["x"] * epoch, checkpoint={"epoch": epoch})
 
 
 def slow_but_first(config):

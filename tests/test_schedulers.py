@@ -303,7 +303,8 @@ def test_asha_promotion_highest_rung_first_best_first_never_twice():
     assert rep(s, 0, 1, 0.5) == PAUSE                      # paused, even alone
     paused(s, 0)
     assert s.next_action() == (START, None)                # floor(1/3) = 0 promotable
-    assert s.next_action(can_start=False) == (WAIT, None)
+    # no new trial may start: the rung's part rounds up, as a bracket ends: ceil(1/3) = 1
+    assert s.next_action(can_start=False) == (RESUME, 0)
     start(s, 1)
     assert rep(s, 1, 1, 0.7) == PAUSE
     paused(s, 1)

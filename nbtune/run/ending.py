@@ -31,9 +31,10 @@ class Ending:
         if self.inbox is not None and self.reason != "error":  # started ones are not withdrawn
             for msg in self.inbox.drain():
                 self._on_message(msg)
-        for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
-            self._end_paused(self.by_id[trial_id],
-                             T.INTERRUPTED if self.reason == "interrupted" else T.STOPPED)
+        for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached;
+            # cut short by the user (an interrupt, study.stop()), a resume runs them again
+            self._end_paused(self.by_id[trial_id], T.INTERRUPTED if self.reason in (
+                "interrupted", "stopped") else T.STOPPED)
         self.keeping.clear()  # their checkpoints are released on the cluster with them
         self.pairs.clear()
         self.resumed_from.clear()

@@ -243,9 +243,13 @@ class ASHAScheduler(Scheduler):
             t.waiting = None
 
     def next_action(self, can_start: bool = True) -> tuple[str, int | None]:
-        """Promotion type: resume the best promotable paused trial, highest rung first."""
+        """Promotion type: resume the best promotable paused trial, highest rung first. Once no
+        new trial may start (the study's trials are all drawn), each rung promotes the top
+        ``ceil`` of its part instead of the ``floor``, as a synchronous bracket ends: with 16
+        trials and reduction factor 3, rung 9 held one or two trials and promoted none, so no
+        trial reached max_t and the study ended with no result."""
         if self.type == "promotion":
-            trial_id = self._promotable()
+            trial_id = self._promotable(ending=not can_start)
             if trial_id is not None:
                 return RESUME, trial_id
         return (START, None) if can_start else (WAIT, None)
@@ -261,16 +265,21 @@ class ASHAScheduler(Scheduler):
         finally:
             rung.waiting.remove(key)
 
-    def _promotable(self) -> int | None:
+    def _promotable(self, ending: bool = False) -> int | None:
+        """The best paused trial of the highest rung where it ranks in the part kept (rounded
+        down; up when ``ending``: see :meth:`next_action`), else None."""
         levels = self._levels()
         systems = range(self.n_brackets) if self.rung_system_per_bracket else range(1)
         for k in reversed(range(len(levels) - 1)):
             num, den = self._keep[k]
             for system in systems:  # the best paused trial there, when it ranks in the top part
                 rung = self._rungs.get((system, levels[k]))
-                if rung is not None and rung.waiting and \
-                        rung.ranked.rank(rung.waiting[0]) < len(rung) * num // den:
-                    return rung.waiting[0][2]
+                if rung is None or not rung.waiting:
+                    continue
+                kept = -(-len(rung) * num // den) if ending else len(rung) * num // den
+                best = rung.waiting[0]
+                if best[0] == 0 and rung.ranked.rank(best) < kept:  # a trial with no value: never
+                    return best[2]
         return None
 
     def on_trial_resume(self, trial_id: int) -> None:
