@@ -45,10 +45,18 @@ def first_run(tmp_path_factory):
     return run
 
 
-def error_outputs(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
-    """(the cell's first line, the error's name, its message) for each error a cell shows."""
-    return [(c.source.split("\n", 1)[0], o.ename, o.evalue) for c in nb.cells
-            if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+def error_outputs(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    """(the cell's first line, the error) for each error a cell shows: a traceback, or IPython's
+    one-line UsageError (a stderr stream, not an error output), which a %%tune cell that cannot
+    start shows."""
+    errors = []
+    for c in nb.cells:
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            if o.output_type == "error":
+                errors.append((c.source.split("\n", 1)[0], f"{o.ename}: {o.evalue}"))
+            elif o.get("name") == "stderr" and "UsageError:" in o.text:
+                errors.append((c.source.split("\n", 1)[0], o.text.strip()))
+    return errors
 
 
 @pytest.mark.parametrize("path", OTHERS, ids=[p.name for p in OTHERS])
