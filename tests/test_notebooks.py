@@ -20,27 +20,59 @@ MODEL_BASED = "06-model-based-search.ipynb"  # likewise
 OTHERS = [p for p in NOTEBOOKS if p.name not in (QUICKSTART, EARLY_STOPPING, MODEL_BASED)]
 
 
+def execute(path: pathlib.Path, folder: pathlib.Path, **options) -> nbformat.NotebookNode:
+    """The notebook copied into ``folder`` and run there, top to bottom, in a real kernel."""
+    shutil.copy(path, folder / path.name)
+    nb = nbformat.read(folder / path.name, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}, **options).execute()
+    return nb
+
+
+# name -> (the executed notebook, its folder, the studies nbtune.db held after it): each notebook
+# runs once per session, checked by its own test, then again in that folder by the re-run test
+FIRST_RUNS: dict[str, tuple[nbformat.NotebookNode, pathlib.Path, list[str]]] = {}
+
+
+@pytest.fixture
+def first_run(tmp_path_factory):
+    def run(name: str) -> tuple[nbformat.NotebookNode, pathlib.Path]:
+        if name not in FIRST_RUNS:
+            folder = tmp_path_factory.mktemp(pathlib.Path(name).stem)
+            nb = execute(ROOT / "notebooks" / name, folder)
+            FIRST_RUNS[name] = nb, folder, nbtune.list_studies(folder / "nbtune.db")
+        return FIRST_RUNS[name][:2]
+    return run
+
+
+def error_outputs(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    """(the cell's first line, the error) for each error a cell shows: a traceback, or IPython's
+    one-line UsageError (a stderr stream, not an error output), which a %%tune cell that cannot
+    start shows."""
+    errors = []
+    for c in nb.cells:
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            if o.output_type == "error":
+                errors.append((c.source.split("\n", 1)[0], f"{o.ename}: {o.evalue}"))
+            elif o.get("name") == "stderr" and "UsageError:" in o.text:
+                errors.append((c.source.split("\n", 1)[0], o.text.strip()))
+    return errors
+
+
 @pytest.mark.parametrize("path", OTHERS, ids=[p.name for p in OTHERS])
-def test_notebook_runs_in_a_real_kernel(path, tmp_path):
-    shutil.copy(path, tmp_path / path.name)
-    nb = nbformat.read(tmp_path / path.name, as_version=4)
-    NotebookClient(nb, timeout=240, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]
-    assert not errors, errors
-    assert (tmp_path / "nbtune.db").exists()
+def test_notebook_runs_in_a_real_kernel(path, first_run):
+    nb, folder = first_run(path.name)
+    assert not error_outputs(nb)
+    assert (folder / "nbtune.db").exists()
 
 
 def test_notebooks_exist():
     assert QUICKSTART in [p.name for p in NOTEBOOKS]
 
 
-def test_quickstart_runs_the_magic_and_leaves_a_good_study(tmp_path):
-    nb = nbformat.read(ROOT / "notebooks" / QUICKSTART, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    study = nbtune.load_study("quickstart", storage=tmp_path / "nbtune.db")
+def test_quickstart_runs_the_magic_and_leaves_a_good_study(first_run):
+    nb, folder = first_run(QUICKSTART)
+    study = nbtune.load_study("quickstart", storage=folder / "nbtune.db")
     assert len(study.completed) == 16 and 0.9 < study.best_value <= 1.0
     outputs = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells
                if c.cell_type == "code"]
@@ -49,10 +81,8 @@ def test_quickstart_runs_the_magic_and_leaves_a_good_study(tmp_path):
     assert any("validation accuracy" in o for o in outputs)  # the final model used --apply
 
 
-def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(tmp_path):
-    nb = nbformat.read(ROOT / "notebooks" / EARLY_STOPPING, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(first_run):
+    nb, folder = first_run(EARLY_STOPPING)
     tune_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%tune")]
     assert len(tune_cells) == 2
     for cell in tune_cells:
@@ -65,17 +95,15 @@ def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(tmp_p
         assert html and "data:image/png;base64," in html[-1] and "best" in html[-1]
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     for name in ("asha", "promotion"):
-        study = nbtune.load_study(name, storage=tmp_path / "nbtune.db")
+        study = nbtune.load_study(name, storage=folder / "nbtune.db")
         counts = study.counts()
         assert counts.get("stopped", 0) > 10 and counts.get("completed", 0) >= 1, counts
         assert sum(t.trained("epoch") for t in study.trials) < 40 * 27 / 2  # early stopping
         assert study.best_value > 0.5
 
 
-def test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt(tmp_path):
-    nb = nbformat.read(ROOT / "notebooks" / MODEL_BASED, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+def test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt(first_run):
+    nb, folder = first_run(MODEL_BASED)
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     warned = [o["text"] for c in nb.cells for o in c.get("outputs", [])
               if o.get("name") == "stderr" and re.search(r"\w+Warning: ", o["text"])]
@@ -86,13 +114,29 @@ def test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt(tmp_p
         assert re.search(rf"{searcher} +best at 40 s per seed: \[0\.\d+, 0\.\d+, 0\.\d+\]",
                          text), text
     assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-    first = nbtune.load_study("bo", storage=tmp_path / "nbtune.db")
-    again = nbtune.load_study("bo-new", storage=tmp_path / "nbtune.db")
+    first = nbtune.load_study("bo", storage=folder / "nbtune.db")
+    again = nbtune.load_study("bo-new", storage=folder / "nbtune.db")
     assert first.settings["searcher"] == again.settings["searcher"] == "bayesopt"
     assert len(first.trials) == 30 and first.counts().get("stopped", 0) > 0  # ASHA stopped some
     assert again.settings["warm_start"] == "bo" and len(again.trials) == 15
     assert "nbtune: warm start from 'bo': 30 of 30 ended trials" in text
     assert "model of" in text and "warm-started from 'bo'" in text  # the summaries say so
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_again_in_the_same_folder(path, first_run):
+    """People run a notebook again all the time ("Restart and run all", the next day): each runs
+    a second time beside the nbtune.db of its first run, without an error (a `--study NAME` with
+    neither --resume nor --replace stopped there, and every later cell failed on the name it
+    should have bound), and leaves the same studies there, each named (an unnamed study added a
+    new `study-YYYYMMDD-...` on every run). Every shipped notebook names its studies; this test
+    costs one more run of each (the first is its own test's)."""
+    _, folder = first_run(path.name)
+    before = FIRST_RUNS[path.name][2]
+    assert before and not [n for n in before if n.startswith("study-")], before
+    nb = execute(path, folder, allow_errors=True)
+    assert not error_outputs(nb)
+    assert nbtune.list_studies(folder / "nbtune.db") == before
 
 
 def test_binder_installs_every_runtime_dependency():
