@@ -304,7 +304,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                 with contextlib.suppress(Exception):
                     db.close()
         if result.stop_reason == "interrupted" and note:
-            print(f"nbtune: study {name!r} interrupted; {len(result.completed)} trials "
+            done = len(result.completed)
+            print(f"nbtune: study {name!r} interrupted; {done} trial{'s' if done != 1 else ''} "
                   f"completed. Continue it with nbtune.tune(trial_fn, space, study={name!r}, "
                   "resume=True): it keeps the settings it was run with.")
 
@@ -327,6 +328,10 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
     space holds (the searcher would repeat configs)."""
     needed = getattr(sched, "trials_needed", None)
     held = space.count() if search.max_trials is None and needed is None else None
+    if needed is not None and isinstance(n_trials, int) and n_trials > needed:
+        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials and then end "
+                  f"the study: n_trials={n_trials} runs {needed}; asynchronous Hyperband "
+                  "(scheduler='asha', brackets=3) runs as many trials as asked")
     if n_trials == "auto":
         if needed is not None:
             return needed

@@ -85,6 +85,20 @@ def test_a_warning_while_the_study_is_set_up_names_the_cell_not_nbtune_or_ipytho
     assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]  # %%tune's
 
 
+def test_more_trials_than_hyperbands_brackets_start_are_noted(shell):
+    """--trials 20 ran 17 in silence: the brackets end the study."""
+    cell = ("x = uniform(0, 1)\n"
+            "for epoch in range(1, 10):\n    report(epoch=epoch, loss=x / epoch)\n")
+    with pytest.warns(nbtune.NbtuneWarning, match=r"the hyperband scheduler's brackets start 17 "
+                      r"trials and then end the study: n_trials=20 runs 17; asynchronous "
+                      r"Hyperband \(scheduler='asha', brackets=3\) runs as many trials as "
+                      r"asked"):
+        res = run(shell, "-n 20 --scheduler hyperband --max-t 9 --metric loss --storage none",
+                  cell)
+    assert res.success, res.error_in_exec
+    assert len(shell.user_ns["study"].trials) == 17
+
+
 def test_a_background_studys_warning_names_the_cell_too(shell):
     cell = "x = uniform(0, 1)\nfor step in range(1, 4):\n    report(step=step, loss=x / step)\n"
     with pytest.warns(UserWarning, match="judges trials") as warned:  # given on the study's thread
