@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS studies (
 CREATE TABLE IF NOT EXISTS trials (
     study TEXT NOT NULL, id INTEGER NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL,
     value REAL, metrics TEXT, error TEXT, worker TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    created REAL, started REAL, finished REAL, output TEXT, warnings TEXT,
+    created REAL, started REAL, finished REAL, output TEXT, warnings TEXT, ran REAL,
     PRIMARY KEY (study, id)
 );
 CREATE TABLE IF NOT EXISTS leases (
@@ -41,8 +41,8 @@ CREATE TABLE IF NOT EXISTS reports (
 T = TypeVar("T")
 
 _TRIAL_COLUMNS = ("id", "config", "state", "value", "metrics", "error", "worker", "attempts",
-                  "created", "started", "finished", "output", "warnings")
-_ADDED_COLUMNS = {"trials": ("output TEXT", "warnings TEXT")}
+                  "created", "started", "finished", "output", "warnings", "ran")
+_ADDED_COLUMNS = {"trials": ("output TEXT", "warnings TEXT", "ran REAL")}
 """Columns newer than the first files: added to an older file when it is opened."""
 
 
@@ -291,7 +291,7 @@ class Storage:
                   (study, t.id, json.dumps(t.config), t.state, t.value,
                    json.dumps(t.metrics) if t.metrics else None, t.error, t.worker, t.attempts,
                    t.created, t.started, t.finished, t.output or None,
-                   json.dumps(t.warnings) if t.warnings else None))
+                   json.dumps(t.warnings) if t.warnings else None, t.ran))
 
     def delete_trial(self, study: str, trial_id: int) -> None:
         """Remove one trial with its reports."""

@@ -30,6 +30,7 @@ class Trial:
     failed trial; ``worker`` the address of the Dask worker it ran on. Times are Unix seconds.
     ``output`` is what the trial wrote to stdout and stderr (its first and last parts when long),
     ``warnings`` the warnings it raised: dicts of ``category``, ``message``, ``where``, ``count``.
+    A trial paused and resumed keeps its last run's ``started``; ``ran`` holds its runs before.
     """
 
     id: int
@@ -46,13 +47,22 @@ class Trial:
     finished: float | None = None
     output: str = ""
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    ran: float | None = None  # seconds of its earlier runs, for a trial paused and resumed
 
     @property
     def duration(self) -> float | None:
-        """Seconds from start to finish (or None while unknown)."""
+        """Seconds the trial ran: from start to finish, and for a trial paused and resumed, its
+        earlier runs too (``ran``), never the time it sat paused (or None while unknown)."""
         if self.started is None or self.finished is None:
             return None
-        return self.finished - self.started
+        return (self.ran or 0.0) + self.finished - self.started
+
+    def resuming(self) -> None:
+        """A paused trial is sent to run again: the run that ended at its pause counts in
+        ``ran``; the next run's start and end replace ``started`` and ``finished``."""
+        if self.started is not None and self.finished is not None:
+            self.ran = (self.ran or 0.0) + self.finished - self.started
+        self.finished = None
 
     @property
     def is_finished(self) -> bool:

@@ -86,6 +86,35 @@ def test_a_paused_trial_resumes_from_its_checkpoint(client, db):
     assert study.best.config["x"] == 3.0
 
 
+def paced(config):
+    """Four epochs of 0.2 s, resuming after the epoch of its checkpoint; x=1 sleeps 2 s at its
+    start, so the others sit paused at epoch 2 a while before they are resumed."""
+    if config["x"] == 1.0 and nbtune.get_checkpoint() is None:
+        time.sleep(2.0)
+    checkpoint = nbtune.get_checkpoint()
+    for epoch in range(checkpoint["epoch"] + 1 if checkpoint else 1, 5):
+        time.sleep(0.2)
+        nbtune.report(epoch=epoch, v=config["x"] * epoch, checkpoint={"epoch": epoch})
+
+
+def test_a_resumed_trials_duration_is_its_runs_not_the_time_it_sat_paused(client, db):
+    """started was reset at each resume, so a 4-epoch trial counted its last run alone (0.00 s
+    for one resumed at its last epoch), and one left paused at the end counted its wait; the
+    panel's "median trial" mixed both (a first day with checkpoints)."""
+    study = nbtune.tune(paced, {"x": nbtune.grid(1.0, 2.0, 3.0)}, searcher="grid", metric="v",
+                        mode="max", scheduler=PauseOnceAt(2), concurrency=2, cluster=client,
+                        storage=db, study="paced")
+    for trial in study.trials:  # two epochs before the pause, two after; x=1 sleeps 2 s first
+        slept = 2.0 if trial.config["x"] == 1.0 else 0.0
+        assert trial.state == T.COMPLETED
+        assert 0.35 + slept < trial.ran < 1.5 + slept, trial
+        assert 0.35 < trial.finished - trial.started < 1.5, trial
+        assert 0.75 + slept < trial.duration < 2.0 + slept, trial  # and not the wait
+    stored = nbtune.load_study("paced", storage=db)
+    assert [t.ran for t in stored.trials] == [t.ran for t in study.trials]
+    assert [t.duration for t in stored.trials] == [t.duration for t in study.trials]
+
+
 def test_without_a_checkpoint_a_resumed_trial_starts_again_and_the_waste_counts(client, db):
     study = nbtune.tune(resumable, space(False), searcher="grid", metric="v", mode="max",
                         scheduler=PauseOnceAt(2), cluster=client, storage=db, study="nockpt",

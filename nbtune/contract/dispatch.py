@@ -63,6 +63,7 @@ class Dispatch:
             self._discard_paused()
             if action == RESUME and trial_id in self.paused:
                 self.scheduler.on_trial_resume(trial_id)
+                self.by_id[trial_id].resuming()
                 self._resume_paused(self.by_id[trial_id], self.paused.pop(trial_id))
             elif action == START and self._budget_left():
                 trial = self._next_trial()
@@ -83,7 +84,9 @@ class Dispatch:
     def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
         """A paused trial ends in ``state`` (its checkpoint is let go)."""
         self.paused.pop(trial.id, None)
-        trial.state, trial.finished = state, self._now()
+        trial.state = state  # it ran last until its pause: the time since is not its own
+        if trial.finished is None:
+            trial.finished = self._now()
         trial.value, _ = final_value(trial, None, self.settings.metric)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)

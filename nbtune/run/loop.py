@@ -88,6 +88,7 @@ class Loop(Dispatch, Completions, Ending):
                 trial.attempts += 1
             self.scheduler.on_trial_start(trial.id, trial.config)
             self.resumed_from.pop(trial.id, None)
+            trial.ran = None  # a run from the start: nothing before it counts
         else:
             self.resumed_from[trial.id] = paused
         self.searcher.on_trial_start(trial.id, trial.config)

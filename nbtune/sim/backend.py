@@ -98,6 +98,7 @@ class Simulator(Dispatch):
         if not resumed:
             trial.attempts += 1
             self.scheduler.on_trial_start(trial.id, trial.config)
+            trial.ran = None  # a run from the start: nothing before it counts
         self.searcher.on_trial_start(trial.id, trial.config)
         trial.state = T.RUNNING
         trial.worker, trial.started, trial.finished = None, None, None
