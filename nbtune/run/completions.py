@@ -8,7 +8,7 @@ A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read (as
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .. import trial as T
 from ..caller import warn_note
@@ -161,8 +161,21 @@ class Completions:
         timed(self.searcher, trial)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
-        note = None if self.noted else unjudged_note(
-            trial, self.settings.resource, self.scheduler, self.settings.metric)
-        if note is not None:  # once a study: early stopping silently off is a mistake to name
-            self.noted = True
-            warn_note(note)
+        self._note_ended(trial)
+
+    def _note_ended(self, trial: T.Trial) -> None:
+        """Name what the ended trial's reports show its scheduler could not judge as meant:
+        early stopping silently off, or trials compared unfairly."""
+        resource, sched = self.settings.resource, self.scheduler
+        self._note("unjudged", lambda: unjudged_note(trial, resource, sched,
+                                                     self.settings.metric))
+
+    def _note(self, kind: str, note: Callable[[], str | None]) -> None:
+        """Warn with ``note()`` unless a note of this kind was given in this study already: a
+        mistake that passes in silence is named once a study, not once a trial."""
+        if kind in self.noted:
+            return
+        text = note()
+        if text is not None:
+            self.noted.add(kind)
+            warn_note(text)

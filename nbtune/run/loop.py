@@ -60,7 +60,7 @@ class Loop(Dispatch, Completions, Ending):
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
         self.ends: dict[int, dict] = {}  # trial -> the outcome its live submission sent
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
-        self.noted = False  # whether the study was told that its scheduler judges no report
+        self.noted: set[str] = set()  # the kinds of note the study was given (run/completions.py)
         self.verdicts = Verdicts(client, self.prefix)
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
@@ -127,6 +127,10 @@ class Loop(Dispatch, Completions, Ending):
 
     def _resume_paused(self, trial: T.Trial, paused: Any) -> None:
         self._submit(trial, paused=paused)
+
+    def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
+        Dispatch._end_paused(self, trial, state)
+        self._note_ended(trial)  # one never promoted: a rung it could not be judged at, say
 
     def _threads_to_spare(self) -> bool:
         """Whether a trial sent now may split its work into tasks of its own
