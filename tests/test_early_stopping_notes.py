@@ -67,3 +67,46 @@ def test_the_metric_reported_apart_from_the_resource_is_named_when_trials_pause(
         f"(metric=KEY, %%tune --metric KEY)"]
     assert warned[0].filename == __file__
     assert [r.get("epoch") for r in study.trials[0].reports] == [1]  # it never went on
+
+
+def ends_at_5(config):
+    """The README recipe with a loop shorter than max_t=9."""
+    state = nbtune.get_checkpoint()
+    first = state["epoch"] + 1 if state else 1
+    for epoch in range(first, 6):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint={"epoch": epoch})
+
+
+def test_trials_that_complete_below_max_t_are_named(client):
+    study, warned = tune(ends_at_5, cluster=client, **PROMOTION)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 completed at epoch 5, below max_t=9: its loop ends before max_t, so the asha "
+        "scheduler's levels above 5 are never reached (a trial promoted past 5 resumes with "
+        "nothing left to train); run the loop to max_t, for epoch in range(first, max_t + 1), "
+        "or give max_t=5 (%%tune --max-t 5)"]
+    assert warned[0].filename == __file__
+    assert study.trials[0].state == T.COMPLETED
+
+
+def test_trials_that_report_past_max_t_are_named(client):
+    study, warned = tune(recipe, cluster=client, scheduler="asha", max_t=3)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 reported epoch 9, past max_t=3: the asha scheduler judges trials up to epoch 3, "
+        "so it trained past the end the scheduler judges at; end the loop at max_t, for epoch "
+        "in range(first, max_t + 1), or give max_t=9 (%%tune --max-t 9)"]
+    assert warned[0].filename == __file__
+
+
+def every_5_epochs(config):
+    for epoch in range(5, 26, 5):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch)
+
+
+def test_reports_that_never_land_on_a_rung_are_named(client):
+    study, warned = tune(every_5_epochs, cluster=client, scheduler="asha", max_t=25)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 reported epoch 5, 10, 15, 20, 25: none is a level at which the asha scheduler "
+        "judges trials (its rungs 1, 3, 9 below max_t=25), so early stopping is off; report "
+        "every epoch, or rung_levels=[5, 15] (%%tune --rung-levels 5,15)"]
+    assert warned[0].filename == __file__
+    assert {t.state for t in study.trials} == {T.COMPLETED}  # none was judged

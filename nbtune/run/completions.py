@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from .. import trial as T
 from ..caller import warn_note
-from ..contract.outcome import final_value, unjudged_note
+from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
+                                short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
 from .task import outcome_of
 
@@ -169,6 +170,9 @@ class Completions:
         resource, sched = self.settings.resource, self.scheduler
         self._note("unjudged", lambda: unjudged_note(trial, resource, sched,
                                                      self.settings.metric))
+        self._note("off rungs", lambda: off_rungs_note(trial, resource, sched))
+        self._note("short of max_t", lambda: short_of_max_t_note(trial, resource, sched))
+        self._note("past max_t", lambda: past_max_t_note(trial, resource, sched))
 
     def _note(self, kind: str, note: Callable[[], str | None]) -> None:
         """Warn with ``note()`` unless a note of this kind was given in this study already: a
