@@ -26,10 +26,6 @@ def tune(train, space=None, **options):
     return study, [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
 
 
-def notes(warned, start):
-    return [w for w in warned if str(w.message).startswith(start)]
-
-
 def weights(config, state):
     """The README recipe's model: numpy weights trained one epoch at a time."""
     return state["w"] if state else np.zeros(4) + config["q"]
@@ -110,3 +106,79 @@ def test_reports_that_never_land_on_a_rung_are_named(client):
         "every epoch, or rung_levels=[5, 15] (%%tune --rung-levels 5,15)"]
     assert warned[0].filename == __file__
     assert {t.state for t in study.trials} == {T.COMPLETED}  # none was judged
+
+
+def restarts_the_count(config):
+    """Takes its checkpoint back but counts the epochs from 1 again."""
+    state = nbtune.get_checkpoint()
+    w = weights(config, state)
+    for epoch in range(1, 10):
+        w = w + 0.1 * np.tanh(w)
+        nbtune.report(epoch=epoch, score=float(w.mean()), checkpoint={"w": w, "epoch": epoch})
+
+
+def test_a_resumed_trial_that_counts_from_the_start_again_is_named(client):
+    study, warned = tune(restarts_the_count, cluster=client, **PROMOTION)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 resumed from its checkpoint at epoch 3, and its first report after it was at "
+        "epoch 1: its loop counts epoch from the start again, so it trains more than it reports "
+        "and is compared unfairly with the others; continue from the checkpoint's epoch: state "
+        "= nbtune.get_checkpoint(), then count from state[\"epoch\"] + 1, as the checkpoint "
+        "recipe in nbtune's README does"]
+    assert warned[0].filename == __file__
+    assert [r["epoch"] for r in study.trials[0].reports] == [1, 2, 3, *range(1, 10)]
+
+
+def no_checkpoint(config):
+    """Never passes checkpoint= to report: a resumed trial starts from scratch."""
+    w = weights(config, None)
+    for epoch in range(1, 10):
+        w = w + 0.1 * np.tanh(w)
+        nbtune.report(epoch=epoch, score=float(w.mean()))
+
+
+NO_CHECKPOINT = (
+    "trial 0 was resumed from its pause at epoch 3 without a checkpoint (no report before the "
+    "pause passed checkpoint=...), so it trains again from the beginning; pass the trial's state "
+    "with each report, report(epoch=N, ..., checkpoint=state), and take it back with "
+    "nbtune.get_checkpoint() (in %%tune the name checkpoint holds what the trial resumes from: "
+    "assigning it saves nothing)")
+
+
+def test_a_trial_resumed_without_a_checkpoint_is_named(client):
+    study, warned = tune(no_checkpoint, cluster=client, **PROMOTION)
+    assert [str(w.message) for w in warned] == [NO_CHECKPOINT]  # not also as a restart
+    assert warned[0].filename == __file__
+    assert [r["epoch"] for r in study.trials[0].reports] == [1, 2, 3, *range(1, 10)]
+
+
+def test_a_tune_cell_that_assigns_checkpoint_instead_of_reporting_it_is_named(shell):
+    cell = ("q = grid(6, 5, 4, 3, 2, 1)\n"
+            "first = checkpoint['epoch'] + 1 if checkpoint else 1\n"
+            "for epoch in range(first, 10):\n"
+            "    checkpoint = {'epoch': epoch}\n"
+            "    report(epoch=epoch, score=q * epoch)\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = shell.run_cell("%%tune --searcher grid --metric score --mode max --concurrency 1 "
+                             "--scheduler asha --type promotion --rung-levels 3 --max-t 9\n"
+                             + cell)
+    assert res.success, res.error_in_exec
+    warned = [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    assert [str(w.message) for w in warned] == [NO_CHECKPOINT]
+    assert warned[0].filename == cell_filename(shell)
+
+
+@pytest.mark.parametrize("options", [
+    {"scheduler": "asha"}, {"scheduler": "asha", "type": "promotion"},
+    {"scheduler": "asha", "type": "promotion", "rung_levels": [3]},
+    {"scheduler": "hyperband", "space": {"q": nbtune.uniform(1, 6)}, "searcher": "random",
+     "seed": 0}],  # 17 trials: what its brackets start
+    ids=["stopping asha", "promotion asha", "promotion asha, rung 3", "hyperband"])
+def test_the_readme_recipe_gives_no_note(client, options):
+    study, warned = tune(recipe, cluster=client, max_t=9, **options)
+    assert warned == []
+    for trial in study.trials:  # resumed from checkpoints: each epoch once, up to max_t
+        assert [r["epoch"] for r in trial.reports] == list(range(1, len(trial.reports) + 1))
+    reached = {len(t.reports) for t in study.trials}
+    assert min(reached) < max(reached)  # some went on past a rung, some ended there

@@ -74,6 +74,36 @@ def _whole_levels(trial: T.Trial, resource: str) -> list[int]:
     return [x for x in (as_int(r.get(resource)) for r in trial.reports) if x is not None]
 
 
+def _shown(level: float) -> str:
+    """A level as written: 27 for 27.0, 2.5 as it is."""
+    whole = as_int(level)
+    return str(level if whole is None else whole)
+
+
+def restart_note(trial_id: int, resource: str, paused_at: float, level: float) -> str | None:
+    """Why a trial resumed from a checkpoint taken at ``paused_at`` and first reporting
+    ``level`` is compared unfairly (its loop counted the resource from the start again, so it
+    trains more than it reports); None where it went on past ``paused_at``."""
+    if level > paused_at:
+        return None
+    return (f"trial {trial_id} resumed from its checkpoint at {resource} {_shown(paused_at)}, "
+            f"and its first report after it was at {resource} {_shown(level)}: its loop counts "
+            f"{resource} from the start again, so it trains more than it reports and is "
+            f"compared unfairly with the others; continue from the checkpoint's {resource}: "
+            f'state = nbtune.get_checkpoint(), then count from state["{resource}"] + 1, as the '
+            f"checkpoint recipe in nbtune's README does")
+
+
+def no_checkpoint_note(trial_id: int, resource: str, paused_at: float | None) -> str:
+    """Why a trial resumed from a pause with no checkpoint trains again from the beginning."""
+    at = "" if paused_at is None else f" at {resource} {_shown(paused_at)}"
+    return (f"trial {trial_id} was resumed from its pause{at} without a checkpoint (no report "
+            f"before the pause passed checkpoint=...), so it trains again from the beginning; "
+            f"pass the trial's state with each report, report({resource}=N, ..., "
+            f"checkpoint=state), and take it back with nbtune.get_checkpoint() (in %%tune the "
+            f"name checkpoint holds what the trial resumes from: assigning it saves nothing)")
+
+
 def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
     """Why a trial that completed below the scheduler's max_t is a mistake (its loop ends
     before max_t: the rungs above are never reached, and a trial promoted there trains

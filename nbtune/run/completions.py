@@ -133,6 +133,10 @@ class Completions:
         trial.worker, trial.started = out["worker"], out["started"]
         if out["state"] == "paused":
             self.paused[trial.id] = pair
+            if out.get("checkpointed", True):
+                self.bare_pauses.discard(trial.id)
+            else:  # resumed, it trains again from the beginning
+                self.bare_pauses.add(trial.id)
             self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
