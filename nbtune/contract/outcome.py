@@ -60,3 +60,101 @@ def unjudged_note(trial: T.Trial, resource: str, scheduler: Any, metric: str) ->
             f"the {name} scheduler judges each rung by {metric!r}, so it stopped the trial at "
             f"its first; report both at once, report({resource}=N, {metric}=...), or name the "
             f"key reported as the metric (metric=KEY, %%tune --metric KEY)")
+
+
+def _listed(levels: list[int]) -> str:
+    """Levels as a short list: all of up to six, else the first four, "...", the last."""
+    shown = [str(x) for x in levels] if len(levels) <= 6 else \
+        [*map(str, levels[:4]), "...", str(levels[-1])]
+    return ", ".join(shown)
+
+
+def _whole_levels(trial: T.Trial, resource: str) -> list[int]:
+    """The whole resource levels the trial reported, in order."""
+    return [x for x in (as_int(r.get(resource)) for r in trial.reports) if x is not None]
+
+
+def _shown(level: float) -> str:
+    """A level as written: 27 for 27.0, 2.5 as it is."""
+    whole = as_int(level)
+    return str(level if whole is None else whole)
+
+
+def restart_note(trial_id: int, resource: str, paused_at: float, level: float) -> str | None:
+    """Why a trial resumed from a checkpoint taken at ``paused_at`` and first reporting
+    ``level`` is compared unfairly (its loop counted the resource from the start again, so it
+    trains more than it reports); None where it went on past ``paused_at``."""
+    if level > paused_at:
+        return None
+    return (f"trial {trial_id} resumed from its checkpoint at {resource} {_shown(paused_at)}, "
+            f"and its first report after it was at {resource} {_shown(level)}: its loop counts "
+            f"{resource} from the start again, so it trains more than it reports and is "
+            f"compared unfairly with the others; continue from the checkpoint's {resource}: "
+            f'state = nbtune.get_checkpoint(), then count from state["{resource}"] + 1, as the '
+            f"checkpoint recipe in nbtune's README does")
+
+
+def no_checkpoint_note(trial_id: int, resource: str, paused_at: float | None) -> str:
+    """Why a trial resumed from a pause with no checkpoint trains again from the beginning."""
+    at = "" if paused_at is None else f" at {resource} {_shown(paused_at)}"
+    return (f"trial {trial_id} was resumed from its pause{at} without a checkpoint (no report "
+            f"before the pause passed checkpoint=...), so it trains again from the beginning; "
+            f"pass the trial's state with each report, report({resource}=N, ..., "
+            f"checkpoint=state), and take it back with nbtune.get_checkpoint() (in %%tune the "
+            f"name checkpoint holds what the trial resumes from: assigning it saves nothing)")
+
+
+def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
+    """Why a trial that completed below the scheduler's max_t is a mistake (its loop ends
+    before max_t: the rungs above are never reached, and a trial promoted there trains
+    nothing); None where it reached max_t, did not complete, or the scheduler has no max_t."""
+    top = scheduler.max_level()
+    if trial.state != T.COMPLETED or top is None:
+        return None
+    levels = _whole_levels(trial, resource)
+    if not levels or max(levels) >= top:
+        return None
+    last = max(levels)
+    promoted = (f" (a trial promoted past {last} resumes with nothing left to train)"
+                if scheduler.pauses else "")
+    return (f"trial {trial.id} completed at {resource} {last}, below max_t={top}: its loop ends "
+            f"before max_t, so the {scheduler.name} scheduler's levels above {last} are never "
+            f"reached{promoted}; run the loop to max_t, for {resource} in range(first, "
+            f"max_t + 1), or give max_t={last} (%%tune --max-t {last})")
+
+
+def past_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
+    """Why a trial that reported a level past the scheduler's max_t is a mistake (what it
+    trains past max_t is never judged); None otherwise."""
+    top = scheduler.max_level()
+    levels = [] if top is None else _whole_levels(trial, resource)
+    if not levels or max(levels) <= top:
+        return None
+    return (f"trial {trial.id} reported {resource} {max(levels)}, past max_t={top}: the "
+            f"{scheduler.name} scheduler judges trials up to {resource} {top}, so it trained past "
+            f"the end the scheduler judges at; end the loop at max_t, for {resource} in "
+            f"range(first, max_t + 1), or give max_t={max(levels)} (%%tune --max-t "
+            f"{max(levels)})")
+
+
+def off_rungs_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
+    """Why a trial whose reported levels passed the first rung level without landing on any is
+    never judged (early stopping silently off); None otherwise."""
+    rungs, top = scheduler.decision_points(), scheduler.max_level()
+    levels = sorted(set(_whole_levels(trial, resource))) if rungs and top is not None else []
+    if not levels or levels[-1] <= min(rungs) or set(levels) & set(rungs):
+        return None
+    fix = ""
+    if scheduler.name == "asha":  # rungs at levels it reports, reduction_factor apart
+        eta, fit, want = as_int(scheduler.reduction_factor) or 3, [], levels[0]
+        for level in (x for x in levels if x < top):
+            if level >= want:
+                fit.append(level)
+                want = level * eta
+        if fit:
+            fix = f", or rung_levels={fit} (%%tune --rung-levels {','.join(map(str, fit))})"
+    else:
+        fix = ", or a max_t whose rungs (max_t / reduction_factor**k) are levels it reports"
+    return (f"trial {trial.id} reported {resource} {_listed(levels)}: none is a level at which "
+            f"the {scheduler.name} scheduler judges trials (its rungs {_listed(list(rungs))} "
+            f"below max_t={top}), so early stopping is off; report every {resource}{fix}")

@@ -8,11 +8,12 @@ A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read (as
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .. import trial as T
 from ..caller import warn_note
-from ..contract.outcome import final_value, unjudged_note
+from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
+                                short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
 from .task import outcome_of
 
@@ -132,6 +133,10 @@ class Completions:
         trial.worker, trial.started = out["worker"], out["started"]
         if out["state"] == "paused":
             self.paused[trial.id] = pair
+            if out.get("checkpointed", True):
+                self.bare_pauses.discard(trial.id)
+            else:  # resumed, it trains again from the beginning
+                self.bare_pauses.add(trial.id)
             self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
@@ -161,8 +166,24 @@ class Completions:
         timed(self.searcher, trial)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
-        note = None if self.noted else unjudged_note(
-            trial, self.settings.resource, self.scheduler, self.settings.metric)
-        if note is not None:  # once a study: early stopping silently off is a mistake to name
-            self.noted = True
-            warn_note(note)
+        self._note_ended(trial)
+
+    def _note_ended(self, trial: T.Trial) -> None:
+        """Name what the ended trial's reports show its scheduler could not judge as meant:
+        early stopping silently off, or trials compared unfairly."""
+        resource, sched = self.settings.resource, self.scheduler
+        self._note("unjudged", lambda: unjudged_note(trial, resource, sched,
+                                                     self.settings.metric))
+        self._note("off rungs", lambda: off_rungs_note(trial, resource, sched))
+        self._note("short of max_t", lambda: short_of_max_t_note(trial, resource, sched))
+        self._note("past max_t", lambda: past_max_t_note(trial, resource, sched))
+
+    def _note(self, kind: str, note: Callable[[], str | None]) -> None:
+        """Warn with ``note()`` unless a note of this kind was given in this study already: a
+        mistake that passes in silence is named once a study, not once a trial."""
+        if kind in self.noted:
+            return
+        text = note()
+        if text is not None:
+            self.noted.add(kind)
+            warn_note(text)

@@ -21,6 +21,7 @@ from ..contract.events import Observer
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from ..contract.dispatch import Dispatch
+from ..contract.outcome import no_checkpoint_note, restart_note
 from ..contract.replay import level_value, start_searcher
 from .output import TrialOutputs
 from .resources import Capacity
@@ -60,7 +61,10 @@ class Loop(Dispatch, Completions, Ending):
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
         self.ends: dict[int, dict] = {}  # trial -> the outcome its live submission sent
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
-        self.noted = False  # whether the study was told that its scheduler judges no report
+        self.noted: set[str] = set()  # the kinds of note the study was given (run/completions.py)
+        self.bare_pauses: set[int] = set()  # paused trials whose pause kept no checkpoint
+        self.resumed_at: dict[int, float] = {}  # trial -> the level it resumed from a checkpoint
+        # at, until its first report with a level after that
         self.verdicts = Verdicts(client, self.prefix)
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
@@ -88,6 +92,7 @@ class Loop(Dispatch, Completions, Ending):
                 trial.attempts += 1
             self.scheduler.on_trial_start(trial.id, trial.config)
             self.resumed_from.pop(trial.id, None)
+            self.resumed_at.pop(trial.id, None)
             trial.ran = None  # a run from the start: nothing before it counts
         else:
             self.resumed_from[trial.id] = paused
@@ -127,7 +132,17 @@ class Loop(Dispatch, Completions, Ending):
         return free or None  # all held: it waits in Dask's queue for the first one freed
 
     def _resume_paused(self, trial: T.Trial, paused: Any) -> None:
+        at = trial.resource(self.settings.resource)
+        if trial.id in self.bare_pauses:
+            self._note("no checkpoint", lambda: no_checkpoint_note(
+                trial.id, self.settings.resource, at))
+        elif at is not None:  # its first report with a level tells whether it went on from there
+            self.resumed_at[trial.id] = at
         self._submit(trial, paused=paused)
+
+    def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
+        Dispatch._end_paused(self, trial, state)
+        self._note_ended(trial)  # one never promoted: a rung it could not be judged at, say
 
     def _threads_to_spare(self) -> bool:
         """Whether a trial sent now may split its work into tasks of its own
@@ -182,6 +197,10 @@ class Loop(Dispatch, Completions, Ending):
         if T.is_finite_number(level):
             self.resource_used += T.resource_step(self.last_level.get(trial.id, 0), level)
             self.last_level[trial.id] = level
+            at = self.resumed_at.pop(trial.id, None)
+            if at is not None:
+                self._note("restart", lambda: restart_note(trial.id, self.settings.resource,
+                                                           at, level))
         self.observer.trial_reported(trial, data)
         self.searcher.on_report(trial.id, trial.config, *self._level_value(data))
         self.verdicts.decide(trial.id, self.scheduler.on_report(trial.id, data))

@@ -257,7 +257,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     start.drop()  # unsent by now, it says nothing the outcome does not
     outcome.update(capture.result())
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
-                   worker=worker.address, started=started, finished=time.time())
+                   worker=worker.address, started=started, finished=time.time(),
+                   checkpointed=ctx.checkpoint is not None)  # what a resume would restore
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
     # whether its messages, "end" last, went straight: where the task's end reaches the loop

@@ -151,6 +151,10 @@ class ASHAScheduler(Scheduler):
         """The rung levels below max_t."""
         return tuple(self._levels()[:-1])
 
+    def max_level(self) -> int:
+        """max_t: the last rung level."""
+        return self._levels()[-1]
+
     def _system(self, trial: _Trial) -> int:
         return trial.bracket if self.rung_system_per_bracket else 0
 

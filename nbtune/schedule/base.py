@@ -61,6 +61,10 @@ class Scheduler:
         """Resource levels at which a trial waits for a verdict; ``()`` never, ``None`` every report."""
         return ()
 
+    def max_level(self) -> int | None:
+        """The resource level a full trial reaches (max_t); None for a scheduler without one."""
+        return None
+
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
         """A new trial was started (or a failed one retried from the beginning)."""
 

@@ -117,6 +117,12 @@ class HyperbandScheduler(Scheduler):
             raise RuntimeError("HyperbandScheduler has no max_t yet: call setup() first")
         return tuple(sorted({r for b in self.table for _, r in b[:-1]}))
 
+    def max_level(self) -> int:
+        """max_t: where every bracket ends."""
+        if self.table is None:
+            raise RuntimeError("HyperbandScheduler has no max_t yet: call setup() first")
+        return self.table[0][-1][1]
+
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
         """A new trial joins the first bracket still wanting trials; a retry resumes its own rung."""
         t = self._trials.get(trial_id)

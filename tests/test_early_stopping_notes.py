@@ -1,0 +1,184 @@
+"""The notes for early-stopping mistakes that would pass in silence: each given once a study, at
+the user's line, naming the trial, what it did and the fix; none for the README's recipe."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import nbtune
+from nbtune import trial as T
+from nbtune.notebook.trialfn import cell_filename
+
+PROMOTION = dict(scheduler="asha", type="promotion", rung_levels=[3], max_t=9)
+
+
+def tune(train, space=None, **options):
+    """A small grid study, one trial at a time (the trials pause, are promoted and end in the
+    same order on every run); returns the study and the NbtuneWarnings it gave."""
+    space = space or {"q": nbtune.grid(6, 5, 4, 3, 2, 1)}
+    options = {"cluster": None, "storage": None, "progress": False, "concurrency": 1,
+               "searcher": "grid", "metric": "score", "mode": "max", **options}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = nbtune.tune(train, space, **options)
+    return study, [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+
+
+def weights(config, state):
+    """The README recipe's model: numpy weights trained one epoch at a time."""
+    return state["w"] if state else np.zeros(4) + config["q"]
+
+
+def recipe(config):
+    """The README's checkpoint recipe: resumes after the epoch of its checkpoint."""
+    state = nbtune.get_checkpoint()
+    w, first = weights(config, state), state["epoch"] + 1 if state else 1
+    for epoch in range(first, 10):
+        w = w + 0.1 * np.tanh(w)
+        nbtune.report(epoch=epoch, score=float(w.mean()),
+                      checkpoint={"w": w, "epoch": epoch})
+
+
+def loss_then_accuracy(config):
+    """Reports the training loss with the epoch, then the validation score alone."""
+    state = nbtune.get_checkpoint()
+    first = state["epoch"] + 1 if state else 1
+    for epoch in range(first, 4):
+        nbtune.report(epoch=epoch, loss=1 / (config["q"] * epoch), checkpoint={"epoch": epoch})
+        nbtune.report(score=config["q"] * epoch)
+
+
+@pytest.mark.parametrize("scheduler, options", [
+    ("asha", {"type": "promotion"}), ("hyperband", {})], ids=["promotion asha", "hyperband"])
+def test_the_metric_reported_apart_from_the_resource_is_named_when_trials_pause(
+        client, scheduler, options):
+    study, warned = tune(loss_then_accuracy, cluster=client, scheduler=scheduler, max_t=3,
+                         **options)
+    assert [str(w.message) for w in warned] == [
+        f"trial 0 reported 'epoch' without 'score' (it reported epoch, loss): the {scheduler} "
+        f"scheduler judges each rung by 'score', so it stopped the trial at its first; report "
+        f"both at once, report(epoch=N, score=...), or name the key reported as the metric "
+        f"(metric=KEY, %%tune --metric KEY)"]
+    assert warned[0].filename == __file__
+    assert [r.get("epoch") for r in study.trials[0].reports] == [1]  # it never went on
+
+
+def ends_at_5(config):
+    """The README recipe with a loop shorter than max_t=9."""
+    state = nbtune.get_checkpoint()
+    first = state["epoch"] + 1 if state else 1
+    for epoch in range(first, 6):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint={"epoch": epoch})
+
+
+def test_trials_that_complete_below_max_t_are_named(client):
+    study, warned = tune(ends_at_5, cluster=client, **PROMOTION)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 completed at epoch 5, below max_t=9: its loop ends before max_t, so the asha "
+        "scheduler's levels above 5 are never reached (a trial promoted past 5 resumes with "
+        "nothing left to train); run the loop to max_t, for epoch in range(first, max_t + 1), "
+        "or give max_t=5 (%%tune --max-t 5)"]
+    assert warned[0].filename == __file__
+    assert study.trials[0].state == T.COMPLETED
+
+
+def test_trials_that_report_past_max_t_are_named(client):
+    study, warned = tune(recipe, cluster=client, scheduler="asha", max_t=3)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 reported epoch 9, past max_t=3: the asha scheduler judges trials up to epoch 3, "
+        "so it trained past the end the scheduler judges at; end the loop at max_t, for epoch "
+        "in range(first, max_t + 1), or give max_t=9 (%%tune --max-t 9)"]
+    assert warned[0].filename == __file__
+
+
+def every_5_epochs(config):
+    for epoch in range(5, 26, 5):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch)
+
+
+def test_reports_that_never_land_on_a_rung_are_named(client):
+    study, warned = tune(every_5_epochs, cluster=client, scheduler="asha", max_t=25)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 reported epoch 5, 10, 15, 20, 25: none is a level at which the asha scheduler "
+        "judges trials (its rungs 1, 3, 9 below max_t=25), so early stopping is off; report "
+        "every epoch, or rung_levels=[5, 15] (%%tune --rung-levels 5,15)"]
+    assert warned[0].filename == __file__
+    assert {t.state for t in study.trials} == {T.COMPLETED}  # none was judged
+
+
+def restarts_the_count(config):
+    """Takes its checkpoint back but counts the epochs from 1 again."""
+    state = nbtune.get_checkpoint()
+    w = weights(config, state)
+    for epoch in range(1, 10):
+        w = w + 0.1 * np.tanh(w)
+        nbtune.report(epoch=epoch, score=float(w.mean()), checkpoint={"w": w, "epoch": epoch})
+
+
+def test_a_resumed_trial_that_counts_from_the_start_again_is_named(client):
+    study, warned = tune(restarts_the_count, cluster=client, **PROMOTION)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 resumed from its checkpoint at epoch 3, and its first report after it was at "
+        "epoch 1: its loop counts epoch from the start again, so it trains more than it reports "
+        "and is compared unfairly with the others; continue from the checkpoint's epoch: state "
+        "= nbtune.get_checkpoint(), then count from state[\"epoch\"] + 1, as the checkpoint "
+        "recipe in nbtune's README does"]
+    assert warned[0].filename == __file__
+    assert [r["epoch"] for r in study.trials[0].reports] == [1, 2, 3, *range(1, 10)]
+
+
+def no_checkpoint(config):
+    """Never passes checkpoint= to report: a resumed trial starts from scratch."""
+    w = weights(config, None)
+    for epoch in range(1, 10):
+        w = w + 0.1 * np.tanh(w)
+        nbtune.report(epoch=epoch, score=float(w.mean()))
+
+
+NO_CHECKPOINT = (
+    "trial 0 was resumed from its pause at epoch 3 without a checkpoint (no report before the "
+    "pause passed checkpoint=...), so it trains again from the beginning; pass the trial's state "
+    "with each report, report(epoch=N, ..., checkpoint=state), and take it back with "
+    "nbtune.get_checkpoint() (in %%tune the name checkpoint holds what the trial resumes from: "
+    "assigning it saves nothing)")
+
+
+def test_a_trial_resumed_without_a_checkpoint_is_named(client):
+    study, warned = tune(no_checkpoint, cluster=client, **PROMOTION)
+    assert [str(w.message) for w in warned] == [NO_CHECKPOINT]  # not also as a restart
+    assert warned[0].filename == __file__
+    assert [r["epoch"] for r in study.trials[0].reports] == [1, 2, 3, *range(1, 10)]
+
+
+def test_a_tune_cell_that_assigns_checkpoint_instead_of_reporting_it_is_named(shell):
+    cell = ("q = grid(6, 5, 4, 3, 2, 1)\n"
+            "first = checkpoint['epoch'] + 1 if checkpoint else 1\n"
+            "for epoch in range(first, 10):\n"
+            "    checkpoint = {'epoch': epoch}\n"
+            "    report(epoch=epoch, score=q * epoch)\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = shell.run_cell("%%tune --searcher grid --metric score --mode max --concurrency 1 "
+                             "--scheduler asha --type promotion --rung-levels 3 --max-t 9\n"
+                             + cell)
+    assert res.success, res.error_in_exec
+    warned = [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    assert [str(w.message) for w in warned] == [NO_CHECKPOINT]
+    assert warned[0].filename == cell_filename(shell)
+
+
+@pytest.mark.parametrize("options", [
+    {"scheduler": "asha"}, {"scheduler": "asha", "type": "promotion"},
+    {"scheduler": "asha", "type": "promotion", "rung_levels": [3]},
+    {"scheduler": "hyperband", "space": {"q": nbtune.uniform(1, 6)}, "searcher": "random",
+     "seed": 0}],  # 17 trials: what its brackets start
+    ids=["stopping asha", "promotion asha", "promotion asha, rung 3", "hyperband"])
+def test_the_readme_recipe_gives_no_note(client, options):
+    study, warned = tune(recipe, cluster=client, max_t=9, **options)
+    assert warned == []
+    for trial in study.trials:  # resumed from checkpoints: each epoch once, up to max_t
+        assert [r["epoch"] for r in trial.reports] == list(range(1, len(trial.reports) + 1))
+    reached = {len(t.reports) for t in study.trials}
+    assert min(reached) < max(reached)  # some went on past a rung, some ended there
