@@ -82,7 +82,8 @@ def test_a_warning_while_the_study_is_set_up_names_the_cell_not_nbtune_or_ipytho
     with pytest.warns(UserWarning, match="brackets start 17 trials, but n_trials=5") as warned:
         res = run(shell, "-n 5 --scheduler hyperband --max-t 9 --metric loss", cell)
     assert res.success, res.error_in_exec
-    assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]  # %%tune's
+    # this one, and the note that its paused trials resume with no checkpoint: all at %%tune's
+    assert {(w.filename, w.lineno) for w in warned} == {(cell_filename(shell), 1)}
 
 
 def test_more_trials_than_hyperbands_brackets_start_are_noted(shell):
