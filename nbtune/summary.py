@@ -324,12 +324,12 @@ def searcher_text(study: Any) -> str:
             else getattr(searcher, "observations", None))
     if held is not None:
         text += f", model of {held} observation{'s' if held != 1 else ''}"
-        first = options.get("n_initial") or options.get("n_startup")
-        ran = len(getattr(study, "trials", ()))
-        if first and ran <= first:  # the model suggested nothing yet: say so
-            text += f" (every trial a random start so far: n_initial={first})" \
-                if "n_initial" in options else \
-                f" (every trial a random start so far: n_startup={first})"
+        # the model suggested nothing yet (a warm start's trials count in it: it would have)
+        first = next(((k, options[k]) for k in ("n_initial", "n_startup") if options.get(k)),
+                     None)
+        if first and len(getattr(study, "trials", ())) <= first[1] \
+                and not settings.get("warm_start"):
+            text += f" (every trial a random start so far: {first[0]}={first[1]})"
     this_run = getattr(study, "started_at", None) and getattr(study, "finished_at", 0) is None
     drawn = settings.get("searcher_quick_draws", 0) + \
         (getattr(searcher, "quick_draws", 0) if this_run else 0)  # at its end: in settings
