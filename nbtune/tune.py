@@ -221,6 +221,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
         sched.use_model(search.predict)
         n_trials = _trial_count(n_trials, search, sched, space)
+        idle = sched.idle_note(n_trials)
+        if idle is not None:
+            warn_note(idle)  # early stopping asked for, and off: grace_period at max_t, say
         warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
                            space, metric, mode, name, search)
         if n_trials is None and max_time is None and target is None and max_resource is None \

@@ -643,3 +643,26 @@ def test_a_function_over_a_large_array_is_sent_once_not_with_every_trial(client,
                         searcher="grid", cluster=client, storage=None, progress=False)
     assert sorted(t.value for t in study.trials) == [0.0, 7.0, 2_499_999.0]
     assert not [w for w in recwarn if "large graph" in str(w.message)]
+
+
+@pytest.mark.parametrize("scheduler, options, n_trials, note", [
+    ("asha", {"max_t": 3, "grace_period": 3}, 4,
+     r"the asha scheduler's first rung is max_t=3 \(grace_period=3\): it judges no trial before "
+     r"the end, so early stopping is off; give a grace_period below max_t"),
+    ("median", {}, 5,
+     r"the median scheduler judges trials once 5 have completed, and n_trials=5: it will stop "
+     r"none; give fewer n_startup_trials \(%%tune --startup-trials 2\) or more trials"),
+])
+def test_early_stopping_asked_for_and_silently_off_is_noted(client, scheduler, options, n_trials,
+                                                           note):
+    with pytest.warns(nbtune.NbtuneWarning, match=note) as noted:
+        nbtune.tune(reports_loss, SPACE, metric="loss", n_trials=n_trials, scheduler=scheduler,
+                    resource="step", cluster=client, storage=None, progress=False, **options)
+    assert noted[0].filename == __file__
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)  # where it may stop trials: no word
+        nbtune.tune(reports_loss, SPACE, metric="loss", n_trials=8, scheduler=scheduler,
+                    resource="step", cluster=client, storage=None, progress=False,
+                    **{**options, "grace_period": 1} if scheduler == "asha" else {})

@@ -151,6 +151,15 @@ class ASHAScheduler(Scheduler):
         """The rung levels below max_t."""
         return tuple(self._levels()[:-1])
 
+    def idle_note(self, n_trials: int | None) -> str | None:
+        """grace_period at max_t: the one rung is the end, so no trial is judged before it."""
+        if self.decision_points():
+            return None
+        top = self.max_level()
+        return (f"the asha scheduler's first rung is max_t={top} (grace_period="
+                f"{self.grace_period}): it judges no trial before the end, so early stopping is "
+                f"off; give a grace_period below max_t (%%tune --grace-period 1)")
+
     def max_level(self) -> int:
         """max_t: the last rung level."""
         return self._levels()[-1]

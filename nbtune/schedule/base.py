@@ -65,6 +65,11 @@ class Scheduler:
         """The resource level a full trial reaches (max_t); None for a scheduler without one."""
         return None
 
+    def idle_note(self, n_trials: int | None) -> str | None:
+        """Why this scheduler, set up, will stop no trial of a study of ``n_trials`` (early
+        stopping asked for and silently off), in one line with the fix; None where it may."""
+        return None
+
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
         """A new trial was started (or a failed one retried from the beginning)."""
 

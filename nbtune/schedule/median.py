@@ -67,6 +67,14 @@ class PercentileScheduler(Scheduler):
         """None: any report may be a check."""
         return None
 
+    def idle_note(self, n_trials: int | None) -> str | None:
+        """A study no larger than the trials it waits for before its first verdict."""
+        if n_trials is None or n_trials > self.n_startup_trials:
+            return None
+        return (f"the {self.name} scheduler judges trials once {self.n_startup_trials} have "
+                f"completed, and n_trials={n_trials}: it will stop none; give fewer "
+                f"n_startup_trials (%%tune --startup-trials 2) or more trials")
+
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
         """A new trial, or a retry from the beginning: no intermediate values yet."""
         self._values[trial_id] = {}
