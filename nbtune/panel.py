@@ -42,6 +42,7 @@ class LivePanel(Tracker):
         self.tally = Tally(self.study, max(CURVES, top))
         self._last_plot, self._plotted, self._plotted_best = 0.0, None, None
         self._plots = 0  # images drawn
+        self._images = True  # whether images are drawn at all (not for a panel on its way out)
         self._plot_costs: deque[float] = deque(maxlen=PLOT_COSTS)  # seconds of the latest
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
@@ -183,6 +184,8 @@ class LivePanel(Tracker):
             self._plot_costs.append(seconds)
 
     def _draw_curves(self, force: bool = False) -> None:
+        if not self._images:
+            return
         now = time.monotonic()
         tally = self.live()  # the best CURVES trials are among its candidates
         # a new report or a trial's end (the best may change without a report) since the last
@@ -224,6 +227,9 @@ class LivePanel(Tracker):
             self.redraws += 1
             try:  # the last frame holds every report before the label says "ended"
                 self.note_html.layout.display = "none"  # the study no longer runs
+                # where the summary takes the panel's place at once, no last image: one costs
+                # 0.2-0.4 s on 2 busy cores, and nobody would see it
+                self._images = self.handle is None and not self.in_widget
                 self._draw_curves(force=True)
                 self.draw()
             except Exception:

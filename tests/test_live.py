@@ -305,13 +305,17 @@ def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
 
     study = nbtune.Study("edited", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[T.Trial(0, {"q": 0.5}, state=T.COMPLETED, value=0.5)])
+    study.trials[0].reports = [{"epoch": 1, "score": 0.5}]
     panel = LivePanel(study, n_trials=1, top=5)
     token = _IN_OUTPUT_WIDGET.set(True)
     try:
         panel.show()
         assert panel.in_widget and panel.widget.comm is not None
+        drawn = panel._plots
         panel.finished_reason = "n_trials"
         panel.finish()
     finally:
         _IN_OUTPUT_WIDGET.reset(token)
     assert panel.widget.comm is None  # closed: its model leaves the widget's output
+    # and no last image of its curves was drawn for it: the summary's own took the place
+    assert panel._plots == drawn
