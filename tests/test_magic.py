@@ -198,6 +198,10 @@ def test_storage_none_keeps_the_study_in_memory_and_writes_no_file(shell, db, ca
     assert f"--storage {word} keeps this study in memory only" in capsys.readouterr().out
     study = shell.user_ns["study"]
     assert len(study.completed) == 3 and study.storage is None
+    # a cell refused before its study runs says only why (the notice came first, as if it ran)
+    assert not run(shell, f"-n 3 --metric nope --storage {word}", CELL).success
+    said = capsys.readouterr()
+    assert "never sets 'nope'" in said.err and "in memory only" not in said.out
     assert list(tmp_path.iterdir()) == [] and nbtune.list_studies(db) == []
 
 

@@ -149,7 +149,7 @@ class Tune(Magics):
         """Check everything the line and the cell ask for, then return the function that runs
         the study: a mistake is one line raised before any output of a previous run is cleared."""
         check_names(args)
-        path = self._storage(args)
+        path, said = self._storage(args)
         row = self._stored_study(args, path)
         if row is not None and args.resume:
             try:  # what is not given comes from the stored study, not from %config Tune
@@ -181,7 +181,12 @@ class Tune(Magics):
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
                       restart_held=self.restart_held, **scheduler_options(args))
-        return lambda: self._run(fn, parsed, kwargs, args, cell, filename)
+
+        def run() -> None:
+            if said:  # said once the study runs: a cell refused above said only why
+                print(said)
+            self._run(fn, parsed, kwargs, args, cell, filename)
+        return run
 
     def _configured(self, name: str) -> Any:
         """The value ``%config Tune.<name>`` set, or None where it was left at its default (so
@@ -243,20 +248,20 @@ class Tune(Magics):
                   "run this cell:\n" + resume_cell(args, study.name, cell))
         return None
 
-    def _storage(self, args) -> str | None:
-        """The study file: --storage, else Tune.storage. ``--storage none`` and an empty (or
-        ``none``) Tune.storage keep the study in memory only; an empty ``--storage ''`` (an
-        empty variable in ``--storage $path``, most likely) is refused with the reason."""
+    def _storage(self, args) -> tuple[str | None, str]:
+        """The study file (--storage, else Tune.storage), and what to say of it when the study
+        runs. ``--storage none`` and an empty (or ``none``) Tune.storage keep the study in
+        memory only; an empty ``--storage ''`` (an empty variable in ``--storage $path``, most
+        likely) is refused with the reason."""
         if args.storage is not None:
             if args.storage.strip().lower() == IN_MEMORY:
-                print(f"nbtune: --storage {args.storage} keeps this study in memory only (no file)")
-                return None
-            return args.storage
+                return None, (f"nbtune: --storage {args.storage} keeps this study in memory "
+                              "only (no file)")
+            return args.storage, ""
         if not self.storage or self.storage.strip().lower() == IN_MEMORY:
-            print(f"nbtune: Tune.storage is {self.storage!r}: this study is kept in memory only "
-                  "(no file)")
-            return None
-        return self.storage
+            return None, (f"nbtune: Tune.storage is {self.storage!r}: this study is kept in "
+                          "memory only (no file)")
+        return self.storage, ""
 
     def _run_locally(self, trial: CellTrial, parsed, large: dict[str, Any]) -> None:
         """--local: the body once, in this kernel, with the space's default values."""
