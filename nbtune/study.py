@@ -222,12 +222,18 @@ def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
     try:
         row = db.study_row(name)
         if row is None:
-            known = ", ".join(repr(n) for n in db.study_names()) or "none"
-            raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})"
-                                f"{_found_beside(name, path)}")
+            raise _not_found(db, name, path)
         return stored_study(db, name, row)
     finally:
         db.close()
+
+
+def _not_found(db: Storage, name: str, path: str) -> StudyNotFound:
+    """The error for study ``name`` missing from the file ``path`` (``db``): the studies there,
+    and the file beside it that holds one of that name, if any."""
+    known = ", ".join(repr(n) for n in db.study_names()) or "none"
+    return StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})"
+                         f"{_found_beside(name, path)}")
 
 
 def _found_beside(name: str, path: str, most: int = 50) -> str:
@@ -289,9 +295,7 @@ def delete_study(name: str, storage: str | os.PathLike = "nbtune.db") -> None:
         lease.acquire("stop it first (study.stop(), or interrupt its cell), then delete it")
         try:
             if db.study_row(name) is None:
-                known = ", ".join(repr(n) for n in db.study_names()) or "none"
-                raise StudyNotFound(f"no study named {name!r} in {path!r} (studies there: "
-                                    f"{known}){_found_beside(name, path)}")
+                raise _not_found(db, name, path)
             db.delete_study(name)
         finally:
             lease.release()

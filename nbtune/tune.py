@@ -367,8 +367,8 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
     where = stored.get("warm_start_storage", storage) if row is not None else storage
     if where is None:
         warn_note(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
-             "memory only: it runs on without that warm start; pass "
-             "warm_start=<that Study> to replay it")
+                  "memory only: it runs on without that warm start; pass "
+                  "warm_start=<that Study> to replay it")
         return None
     return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
                               searcher=searcher)

@@ -104,7 +104,7 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
         why = ("no ended trials" if not ended else
                f"none of its {len(ended)} ended trials lies in the new space")
         warn_note(f"warm start from {source.name!r}: {why} to learn from; the study starts "
-             "without it")
+                  "without it")
         return None
     line = f"nbtune: warm start from {source.name!r}: {len(mapped)} of {len(ended)} ended trials"
     dropped = [k for k in source.space if k not in space]

@@ -35,7 +35,7 @@ def check_workers(client, version: str) -> None:
                                "the environment the workers run in")
     if other:
         warn_note(f"the notebook has nbtune {version} but worker " + ", ".join(other) +
-             f"; install nbtune=={version} on the workers if trials fail")
+                  f"; install nbtune=={version} on the workers if trials fail")
 
 
 def connect(cluster: Any, security: Any, asked: Mapping[str, float] | None, version: str
