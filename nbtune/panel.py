@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 PLOT_SHARE = 30  # the curves wait 30 times what an image costs: ~3% of the study's time at most
 PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first one not counted)
+PLOT_BUDGET = 0.04  # and all images together, the first ones too, take at most 4% of it
+PLOT_GUESS = 0.1  # seconds an image is taken to cost before one is measured
 
 
 class LivePanel(Tracker):
@@ -35,7 +37,7 @@ class LivePanel(Tracker):
     def __init__(self, *args, plot_interval: float = 2.0, top: int = 8, **kwargs):
         import ipywidgets as w
 
-        from . import plots  # noqa: F401  matplotlib now, not in an interrupt's cleanup
+        from .plots import FixedFrame  # matplotlib now, not in an interrupt's cleanup
 
         super().__init__(*args, **kwargs)
         self.plot_interval, self.top = plot_interval, top
@@ -44,6 +46,8 @@ class LivePanel(Tracker):
         self._plots = 0  # images drawn
         self._images = True  # whether images are drawn at all (not for a panel on its way out)
         self._plot_costs: deque[float] = deque(maxlen=PLOT_COSTS)  # seconds of the latest
+        self._plot_seconds = 0.0  # of all images drawn
+        self._frame = FixedFrame()
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
         self.label = w.HTML()
@@ -180,8 +184,19 @@ class LivePanel(Tracker):
     def drew_curves(self, seconds: float) -> None:
         """An image of the curves took ``seconds``: the pace of the next ones follows it."""
         self._plots += 1
+        self._plot_seconds += seconds
         if self._plots > 1:
             self._plot_costs.append(seconds)
+
+    def curves_affordable(self) -> bool:
+        """Whether one more image keeps all of them, the first ones too, within
+        :data:`PLOT_BUDGET` of the study's time. The pace of :meth:`curves_wait` bounds a long
+        study's images; this bounds a short one's, where the first images, drawn one after
+        another at ``plot_interval``, took 15% of a 5 s study of trivial trials. The first
+        image comes once the study has run ~2.5 s (a guessed cost of :data:`PLOT_GUESS`)."""
+        costs = self._plot_costs
+        expected = statistics.median(costs) if costs else self._plot_seconds or PLOT_GUESS
+        return self._plot_seconds + expected <= PLOT_BUDGET * self.elapsed()
 
     def _draw_curves(self, force: bool = False) -> None:
         if not self._images:
@@ -192,17 +207,17 @@ class LivePanel(Tracker):
         seen = (self.reports, None if tally is None else tally.done())
         best = None if tally is None or tally.best is None else tally.best.id
         wait = self.curves_wait(new_best=best != self._plotted_best)
-        if not force and (seen == self._plotted or now - self._last_plot < wait):
+        if not force and (seen == self._plotted or now - self._last_plot < wait
+                          or not self.curves_affordable()):
             return
         self._last_plot, self._plotted, self._plotted_best = now, seen, best
-        from .plots import to_png
-
+        among = None if tally is None else tally.candidates()
         try:
-            figure = self.study.plot.learning_curves(
-                top=CURVES, among=None if tally is None else tally.candidates())
+            png = self._frame.png(lambda ax: self.study.plot.learning_curves(
+                top=CURVES, among=among, ax=ax))
         except ValueError:  # no curve to draw yet
             return
-        self.curves.value = to_png(figure, dpi=80)
+        self.curves.value = png
         self.curves.layout.display = None
         self.drew_curves(time.monotonic() - now)
         # the image is drawn less often than the table above it: say when, so that a legend

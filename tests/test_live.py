@@ -250,6 +250,7 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
 def test_the_curves_keep_the_pace_of_their_cost_not_of_matplotlibs_first_image():
     study = nbtune.Study("pace", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[], settings={"resource": "epoch"})
+    study.started_at = time.time() - 60.0  # long enough for all the images below
     panel = LivePanel(study, n_trials=10, plot_interval=2.0)
     for i in range(3):
         t = T.Trial(i, {"q": i / 10}, state=T.RUNNING, attempts=1, started=1000.0,
@@ -274,6 +275,38 @@ def test_the_curves_keep_the_pace_of_their_cost_not_of_matplotlibs_first_image()
     panel.trial_finished(best)
     panel._draw_curves()  # a new best the legend does not name yet: drawn after 3 s
     assert panel.curves.value != first and panel._plotted_best == 2
+
+
+def test_the_curves_of_a_short_study_take_at_most_their_share_of_its_time():
+    """The first images came one after another at plot_interval, each paid in full: three of
+    0.2-0.4 s took 15% of a 5 s study of trivial trials (benchmarks/live_overhead.py)."""
+    study = nbtune.Study("budget", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    study.started_at = time.time() - 1.0
+    panel = LivePanel(study, n_trials=60, plot_interval=2.0)
+    feed(panel, study, 20)
+    panel._draw_curves()  # 1 s in: an image (guessed at 0.1 s) would take 10% of it
+    assert panel.curves.value == b"" and panel.curves.layout.display == "none"
+    study.started_at = time.time() - 3.0  # 0.1 s of 3 s: within the 4%
+    panel._draw_curves()
+    assert panel.curves.value[:4] == b"\x89PNG" and panel._plots == 1
+    panel._plot_seconds = 0.2  # as if it had cost 0.2 s: the next waits for 0.4 s in 10 s
+    study.started_at = time.time() - 9.0
+    running = study.trials[-2]  # a new report, past the pace of curves_wait
+    running.reports.append({"epoch": 9, "score": 0.5})
+    panel.trial_reported(running, running.reports[-1])
+    panel._last_plot -= 60.0
+    assert not panel.curves_affordable()
+    panel._draw_curves()
+    assert panel._plots == 1
+    study.started_at = time.time() - 10.5
+    assert panel.curves_affordable()
+    panel._draw_curves()
+    assert panel._plots == 2
+    # the end of a panel shown nowhere draws the last image whatever its cost: it holds
+    # every report
+    panel._draw_curves(force=True)
+    assert panel._plots == 3
 
 
 def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_message():

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 import nbtune
 from nbtune import trial as T
-from nbtune.plots import FADED
+from nbtune.plots import FADED, FixedFrame
 from nbtune.space import Space
 from nbtune.study import Study
 
@@ -414,3 +414,29 @@ def test_rungs_count_whole_trials():
     assert heights(ax) == [3, 2, 1]
     ticks = [y for y in ax.get_yticks() if ax.get_ylim()[0] <= y <= ax.get_ylim()[1]]
     assert len(ticks) >= 2 and all(float(y).is_integer() for y in ticks), ticks  # no 2.5
+
+
+def test_a_fixed_frame_keeps_its_place_until_labels_leave_it():
+    """The live panel's images keep the axes where a constrained layout put them (half the cost
+    of solving it each time); labels that no longer fit are laid out again."""
+    def draw(scale):
+        def on(ax):
+            ax.plot([1, 2, 3], [scale, 2 * scale, 3 * scale])
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("score")
+            ax.set_title("curves")
+        return on
+
+    frame = FixedFrame(size=(5.0, 3.0), dpi=50)  # a size of its own: places are per size
+    key = (frame.size, frame.dpi)
+    FixedFrame.places.pop(key, None)
+    assert frame.png(draw(1.0))[:4] == b"\x89PNG"
+    first = FixedFrame.places[key]
+    assert 0.05 < first.x0 < 0.2 and first.x1 > 0.9  # laid out round short labels
+    FixedFrame(size=(5.0, 3.0), dpi=50).png(draw(2.0))  # labels alike: the place kept
+    assert FixedFrame.places[key] is first
+    frame.png(draw(123456.789))  # tick labels far wider: the axes move right to hold them
+    wider = FixedFrame.places[key]
+    assert wider is not first and wider.x0 > first.x0 + 0.05
+    frame.png(draw(1.0))  # narrow again: they fit the wider margin, which is kept
+    assert FixedFrame.places[key] is wider
