@@ -440,3 +440,40 @@ def test_a_fixed_frame_keeps_its_place_until_labels_leave_it():
     assert wider is not first and wider.x0 > first.x0 + 0.05
     frame.png(draw(1.0))  # narrow again: they fit the wider margin, which is kept
     assert FixedFrame.places[key] is wider
+
+
+def test_many_learning_curves_are_drawn_together_under_the_named_ones():
+    """A line per trial cost ~1 ms each: a 1,000-trial study's summary image took 1.1 s at its
+    end. Past MANY_CURVES the curves without a colour of their own are drawn as one collection
+    per style; the best and the named ones stay lines of their own."""
+    from matplotlib.collections import LineCollection
+
+    from nbtune.plots import MANY_CURVES
+
+    trials = []
+    for i in range(MANY_CURVES + 50):
+        stopped = i % 3 == 0  # a third stopped at the first rung: one point each
+        epochs = [1] if stopped else [1, 2, 3]
+        trials.append(T.Trial(i, {"q": i / 200}, state=T.STOPPED if stopped else T.COMPLETED,
+                              value=None if stopped else i / 200 * 3, attempts=1,
+                              reports=[{"epoch": e, "score": i / 200 * e} for e in epochs]))
+    study = Study("many", Space({"q": nbtune.uniform(0, 1)}), "score", "max", trials=trials,
+                  settings={"resource": "epoch"})
+    ax = study.plot.learning_curves().axes[0]
+    lines = lines_by_gid(ax)
+    best = study.best
+    assert best.id == MANY_CURVES + 49
+    done = sorted(completed(study), key=lambda t: -t.value)
+    assert [t.id for t in done[:3]] == [149, 148, 146]  # the best and two named (147 stopped)
+    assert set(lines) == {"trial-149", "trial-148", "trial-146", "trials-ended-points"}
+    collections = {c.get_gid(): c for c in ax.collections if isinstance(c, LineCollection)}
+    assert set(collections) == {"trials-others"}
+    others = done[3:]
+    assert [s.tolist() for s in collections["trials-others"].get_segments()] == \
+        [[[e, t.id / 200 * e] for e in (1, 2, 3)] for t in reversed(others)]  # the best on top
+    stopped = [t for t in trials if t.state == T.STOPPED]
+    points = lines["trials-ended-points"]
+    assert sorted(points.get_xydata().tolist()) == sorted([1, t.id / 200] for t in stopped)
+    assert points.get_alpha() == FADED and points.get_marker() == "."
+    assert ax.get_xlim()[0] <= 1 and ax.get_xlim()[1] >= 3  # the collection's extent in view
+    assert any(t.get_text() == "stopped" for t in ax.get_legend().get_texts())
