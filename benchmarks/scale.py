@@ -8,6 +8,8 @@ built outside a kernel too), then measures:
 - the process's memory growth (RSS) over the study, and per trial;
 - the SQLite file's size;
 - ``study.to_dataframe()`` and ``load_study()`` times;
+- the study's summary image (every trial's learning curve), which a notebook cell waits for at
+  the study's end;
 - one redraw of the panel (everything but the curves) and one draw of its learning-curves image.
 
 Prints a table and the growth ratio of each measure per trial against the smallest N: a ratio
@@ -105,6 +107,7 @@ def one(n: int, folder: str) -> dict[str, float]:
     redraw = best_of(redraw_after_a_report)  # the curves image at its own, slower, pace
     curves = best_of(lambda: panel._draw_curves(force=True))
     to_df = best_of(study.to_dataframe)
+    summary = best_of(lambda: study.summary().png(), repeat=3)  # a cell waits for it at the end
     assert len(study.to_dataframe()) == n
     db.close()
     size = os.path.getsize(path) + sum(os.path.getsize(path + s) for s in ("-wal",)
@@ -114,12 +117,14 @@ def one(n: int, folder: str) -> dict[str, float]:
     assert len(loaded.trials) == n and len(loaded.trials[-1].reports) == REPORTS
     return {"n": n, "feed_s": feed, "rss_mb": grown / 2**20, "file_mb": size / 2**20,
             "to_dataframe_s": to_df, "load_study_s": load, "redraw_s": redraw,
-            "curves_s": curves}
+            "curves_s": curves, "summary_s": summary}
 
 
 COLUMNS = (("feed_s", "feed (s)"), ("rss_mb", "RSS growth (MiB)"), ("file_mb", "file (MiB)"),
            ("to_dataframe_s", "to_dataframe (s)"), ("load_study_s", "load_study (s)"),
-           ("redraw_s", "redraw (s)"), ("curves_s", "curves image (s)"))
+           ("summary_s", "summary image (s)"), ("redraw_s", "redraw (s)"),
+           ("curves_s", "curves image (s)"))
+PER_TRIAL = 6  # the first columns grow with the trials; the redraws' cost must not
 
 
 def main() -> None:
@@ -150,8 +155,9 @@ def main() -> None:
     for row in rows[1:]:
         k = row["n"] / base["n"]
         per_trial = ", ".join(f"{label} {row[key] / base[key] / k:.2f}"
-                              for key, label in COLUMNS[:5] if base[key] > 0)
-        flat = ", ".join(f"{label} {row[key] / base[key]:.2f}" for key, label in COLUMNS[5:])
+                              for key, label in COLUMNS[:PER_TRIAL] if base[key] > 0)
+        flat = ", ".join(f"{label} {row[key] / base[key]:.2f}"
+                         for key, label in COLUMNS[PER_TRIAL:])
         print(f"  N = {row['n']:,} (x{k:g}): per trial: {per_trial}; per redraw: {flat}")
 
 
