@@ -57,6 +57,22 @@ _BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
 
 # how the Python API and the magic each keep a study in memory only, for the messages of both
 IN_MEMORY_ONLY = "storage=None (%%tune --storage none) to keep the study in memory only"
+DEFAULT_FILE = "nbtune.db"
+_default_file = [DEFAULT_FILE]  # set by the notebook magic from %config Tune.storage
+
+
+def default_file() -> str:
+    """The study file read where none is given (:func:`~nbtune.load_study`,
+    :func:`~nbtune.list_studies`, :func:`~nbtune.delete_study`): ``nbtune.db``, or, in a
+    kernel with nbtune's extension loaded, the file ``%config Tune.storage`` names."""
+    return _default_file[0]
+
+
+def set_default_file(path: str | os.PathLike | None) -> None:
+    """Make ``path`` the file :func:`default_file` names (None, ``""`` or ``"none"``, which keep
+    studies in memory: ``nbtune.db`` again)."""
+    text = "" if path is None else os.fspath(path)
+    _default_file[0] = text if text.strip() and text.strip().lower() != "none" else DEFAULT_FILE
 
 
 def check_path(path: str | os.PathLike) -> str:

@@ -10,7 +10,7 @@ from .caller import user_facing
 from . import trial as T
 from .space import Space
 from .lease import Lease, run_died
-from .storage import Storage, check_path
+from .storage import Storage, check_path, default_file
 from .trial import Trial
 
 if TYPE_CHECKING:
@@ -212,9 +212,11 @@ def _last_line(text: str | None) -> str | None:
 
 
 @user_facing
-def load_study(name: str, storage: str | os.PathLike = "nbtune.db") -> Study:
-    """Open study ``name`` from a storage file (another process's, or before a kernel restart)."""
-    path = os.fspath(storage)
+def load_study(name: str, storage: str | os.PathLike | None = None) -> Study:
+    """Open study ``name`` from a storage file (another process's, or before a kernel restart):
+    ``storage``, or by default ``nbtune.db`` (in a notebook, the file ``%config Tune.storage``
+    names)."""
+    path = os.fspath(storage if storage is not None else default_file())
     try:
         db = Storage(path, readonly=True)  # nothing written: someone else's file, or read-only
     except FileNotFoundError as exc:
@@ -238,8 +240,9 @@ def _not_found(db: Storage, name: str, path: str) -> StudyNotFound:
 
 def _found_beside(name: str, path: str, most: int = 50) -> str:
     """"; a study named so is in 'runs.db': load_study(...)", where another storage file in the
-    folder of ``path`` holds study ``name`` (a study run under ``%config Tune.storage =
-    'runs.db'`` is looked for in nbtune.db by default); "" where none does."""
+    folder of ``path`` holds study ``name`` (a study a notebook ran under ``%config
+    Tune.storage = 'runs.db'``, looked for in nbtune.db from a script or another kernel); ""
+    where none does."""
     import glob
 
     folder = os.path.dirname(os.path.abspath(path))
@@ -280,13 +283,14 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
 
 
 @user_facing
-def delete_study(name: str, storage: str | os.PathLike = "nbtune.db") -> None:
-    """Remove study ``name`` from a storage file, with its trials and reports, for good.
+def delete_study(name: str, storage: str | os.PathLike | None = None) -> None:
+    """Remove study ``name`` from a storage file (by default as :func:`load_study`'s), with its
+    trials and reports, for good.
 
     A study that a run is running (in this kernel, another, or another process) is refused
     (:class:`~nbtune.lease.StudyBusy`, naming that run): stop it first. To run a study again
     under its name, ``replace=True`` (``%%tune --study NAME --replace``) does both at once."""
-    path = check_path(storage)
+    path = check_path(storage if storage is not None else default_file())
     if not os.path.exists(path):
         raise FileNotFoundError(f"no storage file {path!r}{_found_beside(name, path)}")
     db = Storage(path)
@@ -304,9 +308,9 @@ def delete_study(name: str, storage: str | os.PathLike = "nbtune.db") -> None:
 
 
 @user_facing
-def list_studies(storage: str | os.PathLike = "nbtune.db") -> list[str]:
-    """Names of the studies kept in a storage file."""
-    path = check_path(storage)
+def list_studies(storage: str | os.PathLike | None = None) -> list[str]:
+    """Names of the studies kept in a storage file (by default as :func:`load_study`'s)."""
+    path = check_path(storage if storage is not None else default_file())
     if not os.path.exists(path):
         return []
     db = Storage(path, readonly=True)

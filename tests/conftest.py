@@ -47,5 +47,6 @@ def shell(ip, client, db):
     ip.run_line_magic("config", f"Tune.cluster = {client.scheduler.address!r}")
     ip.run_line_magic("config", f"Tune.storage = {db!r}")
     yield ip
+    ip.run_line_magic("config", "Tune.storage = 'nbtune.db'")  # load_study's default follows it
     for name in BOUND:
         ip.user_ns.pop(name, None)

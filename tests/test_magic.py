@@ -34,6 +34,26 @@ def test_cell_becomes_a_study_bound_in_the_notebook(shell, db, capsys):
     assert nbtune.load_study("quad", storage=db).best.id == study.best.id
 
 
+def test_load_study_and_its_kin_read_the_file_tune_storage_names(shell, db, tmp_path,
+                                                                   monkeypatch):
+    """``%config Tune.storage = 'runs.db'``, a study run, then ``nbtune.load_study('quad')``
+    looked in nbtune.db (first-day test, round 4; a hint named the file beside)."""
+    monkeypatch.chdir(tmp_path)  # no nbtune.db here: the default file is the configured one
+    shell.user_ns["offset"] = 0.5
+    res = run(shell, "--trials 3 --metric loss --mode min --seed 1 --study quad", CELL)
+    assert res.success, res.error_in_exec
+    assert nbtune.load_study("quad").best.id == shell.user_ns["study"].best.id
+    assert nbtune.list_studies() == ["quad"]
+    nbtune.delete_study("quad")
+    assert nbtune.list_studies(db) == []
+    shell.run_line_magic("config", "Tune.storage = 'none'")  # memory only: nbtune.db again
+    assert nbtune.storage.default_file() == "nbtune.db" and nbtune.list_studies() == []
+    with pytest.raises(FileNotFoundError, match="no study storage at 'nbtune.db'"):
+        nbtune.load_study("quad")
+    shell.run_line_magic("config", f"Tune.storage = {db!r}")
+    assert nbtune.storage.default_file() == db
+
+
 def test_report_in_the_body_and_the_output_name(shell):
     cell = """\
 lr = loguniform(1e-3, 1.0)

@@ -8,6 +8,7 @@ import threading
 from ..tracker import in_notebook
 from ..run.cluster import close_clients, is_embedded, warm_up
 from ..run.interrupts import stop_resource_tracker
+from ..storage import set_default_file
 from .magic import Tune
 
 
@@ -74,3 +75,4 @@ def unload(shell) -> None:
     for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space"):
         table["line"].pop(name, None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]
+    set_default_file(None)  # load_study and the others read nbtune.db again

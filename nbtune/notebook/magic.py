@@ -11,7 +11,7 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Int, Unicode, observe
 
 from ..panel import LivePanel
 from ..ranking import duration_text
@@ -20,7 +20,7 @@ from ..run.failure import StudyFailed
 from ..run.cluster import get_client, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
-from ..storage import Storage, StorageError
+from ..storage import Storage, StorageError, set_default_file
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..summary import studies_frame
 from ..resume import SettingsConflict, StudyExists, resumed_settings
@@ -115,8 +115,15 @@ class Tune(Magics):
                 return
         super().update_config(config)
 
+    @observe("storage")
+    def _storage_changed(self, change) -> None:
+        """``%config Tune.storage = 'runs.db'``: load_study, list_studies and delete_study read
+        that file where given none (they looked in nbtune.db)."""
+        set_default_file(change["new"])
+
     def __init__(self, shell=None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        set_default_file(self.storage)  # as configured before the extension loaded
         self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
         self._writers: dict[str, Any] = {}  # cell id -> its CellWriter (JupyterLab extension)
 
