@@ -148,21 +148,27 @@ def test_nested_cross_validation_with_n_jobs_starts_the_embedded_cluster_in_loky
 
 
 def in_a_daemonic_process():
-    """In a pool's worker: whether it is daemonic, and the scores of a search there."""
+    """In a pool's worker: whether it is daemonic, the workers of the cluster nbtune starts
+    there, and the scores of a search there."""
     import multiprocessing
 
-    return multiprocessing.current_process().daemon, list(nested_scores(None, None))
+    from nbtune.run.cluster import local_cluster
+
+    with local_cluster() as cluster:
+        workers = len(cluster.workers)
+    return multiprocessing.current_process().daemon, workers, list(nested_scores(None, None))
 
 
 def test_a_daemonic_process_starts_the_embedded_cluster_with_threads(client):
     """A multiprocessing.Pool's workers are daemonic, and may have no children: a search there
-    starts its embedded cluster with threads. (A spawned pool: a forked one would inherit this
+    starts its embedded cluster with a thread. (A spawned pool: a forked one would inherit this
     process's Dask threads, and their locks.)"""
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        daemonic, scores = pool.apply(in_a_daemonic_process)
+        daemonic, workers, scores = pool.apply(in_a_daemonic_process)
     assert daemonic is True
+    assert workers == 1  # one thread: the pool around it spreads the work over the cores
     assert scores == list(nested_scores(client, None))
 
 

@@ -88,8 +88,10 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
     which a Jupyter interrupt does not kill (see :func:`sigint_blocked`), and beside them one
     worker per GPU with the resource ``GPU=1`` and its ``CUDA_VISIBLE_DEVICES`` pinned to that GPU.
     Where worker processes cannot start (:func:`processes_can_start`: a daemonic process, a
-    joblib worker) and ``processes`` is not given, the workers are threads of this process: the
-    parallel loop around it already spreads the work over processes.
+    joblib worker) and ``processes`` is not given, the worker is one thread of this process
+    (unless ``n_workers`` says how many): the parallel loop around it already spreads the work
+    over processes, one per core (``cross_val_score(search, n_jobs=2)`` ran a thread per core in
+    each of its two processes).
 
     Where there are GPU workers, the CPU workers offer the resource ``CPU=1`` and see no GPU (as in
     Ray, a trial sees only the GPUs it asked for); a trial that asks for nothing then asks for
@@ -103,8 +105,10 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
     from distributed import LocalCluster
 
     _check_local_options(n_workers, gpus, threads_per_gpu)
-    options = dict(n_workers=default_workers() if n_workers is None else n_workers,
-                   threads_per_worker=1, processes=processes_can_start(),
+    nested = "processes" not in kwargs and not processes_can_start()
+    if n_workers is None:  # nested: one thread; the loop around it uses the other cores
+        n_workers = 1 if nested else default_workers()
+    options = dict(n_workers=n_workers, threads_per_worker=1, processes=not nested,
                    dashboard_address=DASHBOARD_ADDRESS)
     options.update(kwargs)
     devices = gpu_devices(gpus) if options["processes"] else []  # a pin needs its own process
