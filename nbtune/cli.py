@@ -15,11 +15,11 @@ import sys
 from typing import Sequence
 
 from .lease import StudyBusy
-from .storage import Storage, StorageError
+from .storage import DEFAULT_FILE, Storage, StorageError
 from .study import Study, StudyNotFound, delete_study, load_study
 from .summary import studies_frame
 
-DEFAULT_PATH = "nbtune.db"
+DEFAULT_PATH = DEFAULT_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,10 +62,25 @@ _default_file = [DEFAULT_FILE]  # set by the notebook magic from %config Tune.st
 
 
 def default_file() -> str:
-    """The study file read where none is given (:func:`~nbtune.load_study`,
-    :func:`~nbtune.list_studies`, :func:`~nbtune.delete_study`): ``nbtune.db``, or, in a
-    kernel with nbtune's extension loaded, the file ``%config Tune.storage`` names."""
+    """The study file used where none is given (:func:`~nbtune.tune`,
+    :func:`~nbtune.load_study`, :func:`~nbtune.list_studies`, :func:`~nbtune.delete_study`):
+    ``nbtune.db``, or, in a kernel with nbtune's extension loaded, the file ``%config
+    Tune.storage`` names (a setting that keeps studies in memory leaves ``nbtune.db``)."""
     return _default_file[0]
+
+
+class _DefaultFile(str):
+    """The default of :func:`nbtune.tune`'s ``storage``: it reads as 'nbtune.db' and stands for
+    :func:`default_file` (in a notebook, the file ``%config Tune.storage`` names)."""
+
+
+DEFAULT_STORAGE = _DefaultFile(DEFAULT_FILE)
+
+
+def chosen_file(storage: str | os.PathLike | None) -> str | os.PathLike | None:
+    """``storage`` as given, :func:`default_file` where it is :data:`DEFAULT_STORAGE` (None
+    stays None: a study kept in memory)."""
+    return default_file() if isinstance(storage, _DefaultFile) else storage
 
 
 def set_default_file(path: str | os.PathLike | None) -> None:
@@ -136,7 +151,7 @@ class Storage:
     for files and folders the user cannot write; a file that is not nbtune's is refused either way.
     """
 
-    def __init__(self, path: str | os.PathLike = "nbtune.db", readonly: bool = False):
+    def __init__(self, path: str | os.PathLike = DEFAULT_FILE, readonly: bool = False):
         self.path = check_path(path)
         self.readonly = readonly
         self._lock = threading.Lock()

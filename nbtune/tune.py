@@ -23,7 +23,7 @@ from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher
 from .space import Space, as_space
 from .lease import Lease
-from .storage import Storage, StorageRecorder
+from .storage import DEFAULT_STORAGE, Storage, StorageRecorder, chosen_file
 from .live import make_progress, starting_notice
 from .study import Study
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
@@ -124,7 +124,7 @@ class _RecordEnd(Observer):
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          metric: str | None = None, mode: str | None = None,
          n_trials: int | str | None = "auto", seed: int | None = None, cluster: Any = None,
-         storage: str | os.PathLike | None = "nbtune.db", study: str | None = None,
+         storage: str | os.PathLike | None = DEFAULT_STORAGE, study: str | None = None,
          resume: bool = False, replace: bool = False, concurrency: int | None = None,
          resources: Mapping[str, float] | None = None, max_time: float | None = None,
          target: float | None = None, max_resource: float | None = None,
@@ -143,7 +143,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     fewer than 50, each once, else 50 (:data:`DEFAULT_TRIALS`); None: no cap.
     The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
-    searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory only).
+    searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory
+    only; by default nbtune.db, or in a notebook the file ``%config Tune.storage`` names).
     Left out (None), ``metric`` is "value", ``mode`` "min", ``retries`` 1, ``searcher`` "random",
     ``resource`` "epoch". ``searcher`` is a name of ``nbtune.search.SEARCHERS``, a
     :class:`Searcher`, or an Optuna sampler instance (run through ``OptunaSearcher``). A study name that exists in ``storage`` needs ``resume=True``, which
@@ -161,6 +162,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     :mod:`nbtune.warm`.
     """
     pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
+    storage = chosen_file(storage)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     space = as_space(space)

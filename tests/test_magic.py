@@ -1,6 +1,8 @@
 """The %%tune magic driven through a real IPython InteractiveShell on a real LocalCluster."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -34,18 +36,25 @@ def test_cell_becomes_a_study_bound_in_the_notebook(shell, db, capsys):
     assert nbtune.load_study("quad", storage=db).best.id == study.best.id
 
 
-def test_load_study_and_its_kin_read_the_file_tune_storage_names(shell, db, tmp_path,
+def test_load_study_and_its_kin_read_the_file_tune_storage_names(shell, client, db, tmp_path,
                                                                    monkeypatch):
     """``%config Tune.storage = 'runs.db'``, a study run, then ``nbtune.load_study('quad')``
-    looked in nbtune.db (first-day test, round 4; a hint named the file beside)."""
+    looked in nbtune.db (first-day test, round 4; a hint named the file beside). nbtune.tune
+    in the same notebook keeps its studies there too."""
     monkeypatch.chdir(tmp_path)  # no nbtune.db here: the default file is the configured one
     shell.user_ns["offset"] = 0.5
     res = run(shell, "--trials 3 --metric loss --mode min --seed 1 --study quad", CELL)
     assert res.success, res.error_in_exec
     assert nbtune.load_study("quad").best.id == shell.user_ns["study"].best.id
-    assert nbtune.list_studies() == ["quad"]
+    nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=2, study="py",
+                cluster=client, progress=False)
+    assert nbtune.list_studies() == ["quad", "py"] and nbtune.list_studies(db) == ["quad", "py"]
     nbtune.delete_study("quad")
-    assert nbtune.list_studies(db) == []
+    assert nbtune.list_studies(db) == ["py"]
+    nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=2, study="mine",
+                cluster=client, progress=False, storage="nbtune.db")  # a file given: that one
+    assert nbtune.list_studies("nbtune.db") == ["mine"]
+    os.remove("nbtune.db")
     shell.run_line_magic("config", "Tune.storage = 'none'")  # memory only: nbtune.db again
     assert nbtune.storage.default_file() == "nbtune.db" and nbtune.list_studies() == []
     with pytest.raises(FileNotFoundError, match="no study storage at 'nbtune.db'"):

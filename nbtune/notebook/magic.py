@@ -20,7 +20,7 @@ from ..run.failure import StudyFailed
 from ..run.cluster import get_client, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
-from ..storage import Storage, StorageError, set_default_file
+from ..storage import DEFAULT_FILE, Storage, StorageError, set_default_file
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..summary import studies_frame
 from ..resume import SettingsConflict, StudyExists, resumed_settings
@@ -65,7 +65,7 @@ IN_MEMORY = "none"
 class Tune(Magics):
     """``%%tune`` and its companions; defaults are set with ``%config Tune.<name> = ...``."""
 
-    storage = Unicode("nbtune.db", help="SQLite file that keeps the studies ('' or 'none': no "
+    storage = Unicode(DEFAULT_FILE, help="SQLite file that keeps the studies ('' or 'none': no "
                       "file, the studies are kept in memory only)").tag(config=True)
     cluster = AnyTrait(None, allow_none=True,
                        help="Dask cluster: None (a local one), an address, a Client or a cluster; "
