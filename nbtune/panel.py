@@ -24,6 +24,7 @@ PLOT_SHARE = 30  # the curves wait 30 times what an image costs: ~3% of the stud
 PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first one not counted)
 PLOT_BUDGET = 0.04  # and all images together, the first ones too, take at most 4% of it
 PLOT_GUESS = 0.1  # seconds an image is taken to cost before one is measured
+_warmed = [False]  # whether this process drew an image (the first loads fonts and caches)
 
 
 class LivePanel(Tracker):
@@ -182,9 +183,13 @@ class LivePanel(Tracker):
         return max(self.plot_interval, share * statistics.median(costs) if costs else 0.0)
 
     def drew_curves(self, seconds: float) -> None:
-        """An image of the curves took ``seconds``: the pace of the next ones follows it."""
+        """An image of the curves took ``seconds``: the pace of the next ones follows it. The
+        process's first image warms matplotlib up (1 s and more on 2 busy cores, in a fresh
+        kernel): it counts as :data:`PLOT_GUESS` at most, else its cost held the next image
+        back for a minute."""
         self._plots += 1
-        self._plot_seconds += seconds
+        self._plot_seconds += seconds if _warmed[0] else min(seconds, PLOT_GUESS)
+        _warmed[0] = True
         if self._plots > 1:
             self._plot_costs.append(seconds)
 

@@ -309,6 +309,24 @@ def test_the_curves_of_a_short_study_take_at_most_their_share_of_its_time():
     assert panel._plots == 3
 
 
+def test_the_first_image_in_a_fresh_kernel_does_not_hold_the_next_back(monkeypatch):
+    """Its cost (matplotlib warming up: fonts, caches) counted in full held the curves at their
+    first frame for tens of seconds in a fresh kernel (first-day test, round 7)."""
+    import nbtune.panel as panel_module
+
+    monkeypatch.setattr(panel_module, "_warmed", [False])
+    study = nbtune.Study("fresh", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    study.started_at = time.time() - 10.0
+    panel = LivePanel(study, n_trials=60)
+    panel.drew_curves(1.5)  # the process's first image: 1.5 s
+    assert panel._plot_seconds == panel_module.PLOT_GUESS
+    assert panel.curves_affordable()  # 0.2 s of 10 s: the next one may come
+    other = LivePanel(study, n_trials=60)
+    other.drew_curves(1.5)  # a later image of the process costs what it cost
+    assert other._plot_seconds == 1.5 and not other.curves_affordable()
+
+
 def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_message():
     study = nbtune.Study("busy", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[], settings={"resource": "epoch"})
