@@ -223,6 +223,13 @@ def assert_consistent(db: str, study: str) -> dict[int, str]:
     return found
 
 
+def interrupted(reply: Reply, study: str) -> bool:
+    """Whether the cell ended as an interrupted %%tune cell does: the study kept, and the cell
+    an error of one line (so that the kernel drops the cells queued after it)."""
+    return (reply.status == "error" and reply.ename == "CellInterrupted"
+            and reply.evalue.startswith(f"study {study!r} was interrupted and is kept"))
+
+
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     folder = tmp_path_factory.mktemp("interrupt")
@@ -238,7 +245,7 @@ def test_an_interrupt_ends_the_study_and_spares_the_workers(kernel):
     sent = kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
     took = reply.idle_at - sent
-    assert reply.status == "ok" and reply.ename is None, reply
+    assert interrupted(reply, "first"), reply
     assert took < QUICK, f"the interrupted cell took {took:.1f} s to return"
     assert "interrupted" in reply.stdout and "--study first --resume" in reply.stdout, \
         reply.stdout  # the note, in the magic's own words
@@ -265,7 +272,7 @@ def test_the_note_after_an_interrupt_is_the_cell_that_finishes_the_study(kernel)
     wait_for(lambda: (rows(kernel.db, done) or [(0,)])[0][0] >= 4, "four trials", 60)
     kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
-    assert reply.status == "ok" and reply.ename is None, reply
+    assert interrupted(reply, "mlp_interrupt"), reply
     assert len(states(kernel.db, "mlp_interrupt")) < 40
     printed = reply.stdout[reply.stdout.rindex("%%tune"):]  # the note ends the output
     assert printed.rstrip("\n") == "%%tune --study mlp_interrupt --resume\n" + body.rstrip("\n")
@@ -276,6 +283,25 @@ def test_the_note_after_an_interrupt_is_the_cell_that_finishes_the_study(kernel)
     found = states(kernel.db, "mlp_interrupt")
     assert len(found) == 40 and set(found.values()) == {"completed"}  # 40, as first asked
     assert kernel.value("(study.metric, study.mode, len(study.trials))") == ("accuracy", "max", 40)
+
+
+def test_an_interrupt_stops_run_all_at_the_tune_cell(kernel):
+    """Run All, then the stop button while a study runs: the study ended as interrupted and the
+    cells after it ran on, a next study among them (first-day test, round 7)."""
+    msg = kernel.start(long_cell("runall", out="runall"))
+    after = kernel.start("print('after the study')")  # queued, as Run All queues the cells
+    wait_for(lambda: n_reports(kernel.db, "runall") >= 2, "the first reports", 60)
+    kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert interrupted(reply, "runall"), reply
+    assert "--study runall --resume" in reply.stdout  # the resume cell, printed before it
+    deadline = time.monotonic() + 10
+    while kernel.replies[after].status == "running" and time.monotonic() < deadline:
+        msg = kernel.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == after:
+            kernel.replies[after].status = msg["content"]["status"]
+    assert kernel.replies[after].status == "aborted"  # the queued cell did not run
+    assert kernel.value("(runall.name, runall.stop_reason)") == ("runall", "interrupted")
 
 
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):
@@ -298,7 +324,7 @@ def test_a_second_interrupt_while_the_first_is_handled(kernel):
         kernel.interrupt()
         reply = kernel.wait(msg, timeout=60)
         assert reply.idle_at - sent < QUICK, reply
-        assert reply.ename is None, reply  # the second one is absorbed while the first ends
+        assert interrupted(reply, study), reply  # the second is absorbed while the first ends
         assert kernel.value("(twice.name, twice.stop_reason)") == (study, "interrupted")
         assert_consistent(kernel.db, study)
     assert kernel.worker_pids() == pids
@@ -317,7 +343,7 @@ def test_an_interrupt_halts_trials_that_never_report(kernel):
     wait_for(lambda: len(rows(kernel.db, started)) == 2, "both trials to start", 60)
     sent = kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
-    assert reply.ename is None and reply.idle_at - sent < QUICK, reply
+    assert interrupted(reply, "silent") and reply.idle_at - sent < QUICK, reply
     assert set(states(kernel.db, "silent").values()) == {"interrupted"}
     busy = "sum(embedded_client().run(lambda dask_worker: len(dask_worker.active_threads)).values())"
     wait_for(lambda: kernel.value(busy) == 0, "the workers to be free", 15)  # not in a minute

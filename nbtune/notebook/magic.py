@@ -40,6 +40,15 @@ _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotF
                    WorkerSetupError)
 
 
+class CellInterrupted(KeyboardInterrupt):
+    """Raised by ``%%tune`` once an interrupted study has ended, been stored and bound: the
+    kernel then reports the cell as interrupted, as any interrupted cell, so that Run All stops
+    there (the cells after it ran, a next study among them). Shown as its one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
 def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
     """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
     does assign and report, or the name it likely meant; None when it can."""
@@ -253,6 +262,8 @@ class Tune(Magics):
         if study.stop_reason == "interrupted":
             print("nbtune: interrupted. To continue the study with the settings it was run with, "
                   "run this cell:\n" + resume_cell(args, study.name, cell))
+            raise CellInterrupted(f"study {study.name!r} was interrupted and is kept, bound to "
+                                  f"`{out}`; the cells queued after this one do not run")
         return None
 
     def _storage(self, args) -> tuple[str | None, str]:
