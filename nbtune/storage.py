@@ -309,6 +309,18 @@ class Storage:
             self._run("UPDATE studies SET status = ?, updated = ?, settings = ? WHERE name = ?",
                       (status, time.time(), json.dumps(settings), name))
 
+    def fold_log(self) -> None:
+        """Copy what SQLite's write-ahead log holds into the file itself (a passive checkpoint:
+        it waits for no reader and skips what a reader still needs). Writes are on disk once
+        in the log, but the log is a file of its own (``NAME.db-wal``) until SQLite folds it in
+        at about 4 MB or when the last connection closes: a kernel that dies before leaves the
+        study's latest trials in the log alone, and a copy of the ``.db`` file without them."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.OperationalError:  # busy: the next fold takes it
+                pass
+
     def delete_study(self, name: str) -> None:
         """Remove a study with its trials and reports."""
         self._transaction([(f"DELETE FROM {table} WHERE {col} = ?", (name,)) for table, col in
@@ -361,6 +373,9 @@ class Storage:
         return trials
 
 
+FOLD_EVERY = 5.0  # seconds between two folds of the write-ahead log into the study file
+
+
 class StorageRecorder(Observer):
     """Writes a running study's events to a :class:`Storage` as they happen, and gives the study's
     :class:`~nbtune.lease.Lease` back when it ends; ``settings`` (the study's, as they are when
@@ -369,9 +384,19 @@ class StorageRecorder(Observer):
     def __init__(self, storage: Storage, study: str, lease: Any = None,
                  settings: dict[str, Any] | None = None):
         self.storage, self.study, self.lease, self.settings = storage, study, lease, settings
+        self._folded = time.monotonic()
+
+    def _fold(self) -> None:
+        """Fold the write-ahead log into the file every :data:`FOLD_EVERY` seconds, so that
+        the ``.db`` file alone holds all but the latest seconds of a study whose kernel died
+        (see :meth:`Storage.fold_log`)."""
+        if time.monotonic() - self._folded >= FOLD_EVERY:
+            self._folded = time.monotonic()
+            self.storage.fold_log()
 
     def study_started(self, info):
         self.storage.set_status(self.study, "running")
+        self.storage.fold_log()
 
     def trial_created(self, trial):
         self.storage.save_trial(self.study, trial)
@@ -381,9 +406,11 @@ class StorageRecorder(Observer):
 
     def trial_reported(self, trial, report):
         self.storage.add_report(self.study, trial.id, trial.attempts, len(trial.reports), report)
+        self._fold()
 
     def trial_finished(self, trial):
         self.storage.save_trial(self.study, trial)
+        self._fold()
 
     def trial_withdrawn(self, trial):
         self.storage.delete_trial(self.study, trial.id)

@@ -263,3 +263,35 @@ def test_delete_study_removes_one_study_for_good_and_refuses_one_being_run(clien
                         progress=False)  # the name is free: no resume or replace asked
     assert [t.id for t in again.trials] == [0]
     assert len(nbtune.load_study("keep", storage=path).trials) == 2
+
+
+def test_the_study_file_alone_holds_a_running_study_not_its_log_only(tmp_path, monkeypatch):
+    """A kernel killed 10 s into a study left it in runs.db-wal alone: a copy of runs.db, handed
+    to a colleague, had no such study (first-day test, round 7). The recorder folds the log
+    into the file when the study starts and every FOLD_EVERY seconds of reports after."""
+    from nbtune import trial as T
+
+    path = str(tmp_path / "runs.db")
+    db = Storage(path)  # left open, as a dead kernel leaves it: no fold at its close
+    db.create_study("s", nbtune.Space({"x": nbtune.uniform(0, 1)}).to_json(), "value", "min", {})
+    recorder = S.StorageRecorder(db, "s")
+
+    def copy_alone() -> Storage:
+        shutil.copy(path, tmp_path / "copy.db")  # the file, not its -wal beside it
+        return Storage(str(tmp_path / "copy.db"), readonly=True)
+
+    recorder.study_started({})
+    assert copy_alone().study_names() == ["s"]
+    trial = T.Trial(0, {"x": 0.5}, state=T.RUNNING, attempts=1)
+    recorder.trial_created(trial)
+    for epoch in (1, 2):
+        trial.reports.append({"epoch": epoch, "value": 0.5 / epoch})
+        recorder.trial_reported(trial, trial.reports[-1])
+    assert copy_alone().load_trials("s") == []  # within FOLD_EVERY: in the log only
+    monkeypatch.setattr(S, "FOLD_EVERY", 0.0)
+    trial.reports.append({"epoch": 3, "value": 0.5 / 3})
+    recorder.trial_reported(trial, trial.reports[-1])
+    held = copy_alone().load_trials("s")
+    assert [len(t.reports) for t in held] == [3]
+    assert os.path.getsize(path + "-wal") > 0  # the log is still there: folded, not removed
+    db.close()
