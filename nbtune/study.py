@@ -85,12 +85,19 @@ class Study:
     @property
     def elapsed(self) -> float | None:
         """Seconds the study has run: from its loop's start to its end (or now, while it runs);
-        for a loaded study, from its first trial's start to its last trial's end."""
+        for a loaded study, its runs' seconds summed (the days between a run and its resume
+        are not its time), and for a run that ended with its kernel, from its first trial's
+        start to its last trial's end."""
         if self.started_at is not None:
             return (self.finished_at or time.time()) - self.started_at
-        starts = [t.started for t in self.trials if t.started is not None]
-        ends = [t.finished for t in self.trials if t.finished is not None]
-        return max(ends) - min(starts) if starts and ends else None
+        ran, ended = self.settings.get("run_seconds"), self.settings.get("run_ended")
+        later = [t for t in self.trials if ended is None or (t.started or 0.0) > ended]
+        starts = [t.started for t in later if t.started is not None]
+        ends = [t.finished for t in later if t.finished is not None]
+        tail = max(ends) - min(starts) if starts and ends else None
+        if ran is None:
+            return tail
+        return ran + max(0.0, tail or 0.0)
 
     @property
     def completed(self) -> list[Trial]:

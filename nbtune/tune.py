@@ -95,8 +95,13 @@ def _default_name() -> str:
     return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
 
 
+# settings kept across a study's runs, each run adding to them (see _RecordEnd)
+SUMMED_OVER_RUNS = ("run_seconds", "run_ended", "searcher_quick_draws")
+
+
 class _RecordEnd(Observer):
-    """Sets the study's start and end times, the trials it had finished before (``earlier``: a
+    """Sets the study's start and end times (and sums its runs' seconds in its settings: see
+    :attr:`Study.elapsed`), the trials it had finished before (``earlier``: a
     resumed study's), ``stop_reason``, the observations its searcher's
     model holds and how many random configs its searcher drew while the model was busy (both
     kept in its settings; the draws summed over a resumed study's runs), before the views draw
@@ -111,6 +116,9 @@ class _RecordEnd(Observer):
 
     def study_finished(self, reason: str) -> None:
         self.study.stop_reason, self.study.finished_at = reason, time.time()
+        settings = self.study.settings  # each run's time, summed: a loaded study's elapsed
+        settings["run_seconds"] = settings.get("run_seconds", 0.0) + self.study.elapsed
+        settings["run_ended"] = self.study.finished_at
         held = getattr(self.study.searcher, "observations", None)
         if held is not None:
             self.study.settings["searcher_observations"] = held
@@ -385,6 +393,10 @@ def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: 
             raise ValueError("resume=True needs a storage file to resume from")
         return []
     if row is not None and resume:
+        stored = row["settings"]
+        for key in SUMMED_OVER_RUNS:  # the earlier runs' part, which this run adds to
+            if key in stored:
+                settings[key] = stored[key]
         db.set_status(name, "resumed", settings)
         return db.load_trials(name)
     if row is not None:  # replace=True

@@ -295,3 +295,29 @@ def test_the_study_file_alone_holds_a_running_study_not_its_log_only(tmp_path, m
     assert [len(t.reports) for t in held] == [3]
     assert os.path.getsize(path + "-wal") > 0  # the log is still there: folded, not removed
     db.close()
+
+
+def test_a_loaded_study_counts_its_runs_time_not_the_days_between(client, tmp_path):
+    """A study run one day and resumed the next read "5 min 47 s · 5.2 trials/min" for runs of
+    10 s and 0.8 s; loaded, it also disagreed with what its cell had said (first-day test,
+    round 7)."""
+    from nbtune import trial as T
+
+    path = str(tmp_path / "runs.db")
+    space = {"x": nbtune.uniform(0, 1), "sleep": 0.05}
+    first = nbtune.tune(nap, space, n_trials=2, study="days", cluster=client, storage=path,
+                        progress=False)
+    assert nbtune.load_study("days", storage=path).elapsed == first.elapsed  # as the cell said
+    time.sleep(2.0)  # the night between
+    again = nbtune.tune(nap, space, n_trials=4, study="days", resume=True, cluster=client,
+                        storage=path, progress=False)
+    loaded = nbtune.load_study("days", storage=path)
+    assert loaded.elapsed == pytest.approx(first.elapsed + again.elapsed)
+    assert loaded.elapsed < 2.0 + first.elapsed  # not the span from the first trial to the last
+    facts = dict(loaded.summary().facts())
+    assert facts["time"].startswith(nbtune.ranking.duration_text(loaded.elapsed) + " · ")
+    # a run that died with its kernel recorded no time: its trials' span is added
+    started = time.time() + 100.0
+    loaded.trials.append(T.Trial(9, {"x": 0.5, "sleep": 0.05}, state=T.COMPLETED, value=0.5,
+                                 attempts=1, started=started, finished=started + 3.0))
+    assert loaded.elapsed == pytest.approx(first.elapsed + again.elapsed + 3.0)
