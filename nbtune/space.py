@@ -78,6 +78,21 @@ class Space(Mapping[str, Domain]):
     def __repr__(self) -> str:
         return "Space({" + ", ".join(f"{k!r}: {d!r}" for k, d in self.items()) + "})"
 
+    def changes_from(self, stored: "Space") -> list[str]:
+        """How this space differs from ``stored``, one phrase per hyperparameter ("lr was
+        loguniform(0.001, 0.5), here loguniform(0.0001, 0.5)", "momentum is new", "dropout is
+        left out"), or the order where only the order differs; [] where they are equal."""
+        out = []
+        for name, domain in stored.items():
+            if name not in self:
+                out.append(f"{name} is left out")
+            elif self[name] != domain:
+                out.append(f"{name} was {domain!r}, here {self[name]!r}")
+        out += [f"{name} is new" for name in self if name not in stored]
+        if not out and list(self) != list(stored):
+            out.append(f"the order differs (it was {', '.join(stored)})")
+        return out
+
     @property
     def unit_names(self) -> list[str]:
         """Names of the non-fixed dims: the order of `to_unit` arrays."""

@@ -68,8 +68,10 @@ def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_t
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
     stored = Space.from_json(row["space"])
     if stored != space:
-        raise ValueError(f"study {name!r} was run over another space ({stored!r}); resume it with "
-                         "the same space, or start a new study")
+        raise ValueError(f"study {name!r} was run over another space: "
+                         f"{'; '.join(space.changes_from(stored))}. Resume it with the same "
+                         "space, or start a new study that learns from this one's trials: "
+                         f"warm_start={name!r} (%%tune --warm-start {name})")
 
 
 def _json_options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -415,3 +415,18 @@ def test_a_plain_list_or_tuple_is_one_fixed_value_and_a_note_names_what_searches
         warnings.simplefilter("error")  # said on purpose, or rebuilt from a stored study: no note
         Space({"hidden": fixed([16, 32, 64]), "lr": choice(1e-4, 1e-1)})
         Space.from_json(space.to_json())
+
+
+def test_a_space_names_how_it_differs_from_another():
+    stored = Space({"lr": loguniform(1e-3, 0.5), "hidden": choice(32, 64),
+                    "dropout": uniform(0, 0.5)})
+    here = Space({"lr": loguniform(1e-4, 0.5), "hidden": choice(32, 64, 128),
+                  "momentum": 0.9})
+    assert here.changes_from(stored) == [
+        "lr was loguniform(0.001, 0.5), here loguniform(0.0001, 0.5)",
+        "hidden was choice(32, 64), here choice(32, 64, 128)", "dropout is left out",
+        "momentum is new"]
+    swapped = Space({"hidden": choice(32, 64), "lr": loguniform(1e-3, 0.5),
+                     "dropout": uniform(0, 0.5)})
+    assert swapped.changes_from(stored) == ["the order differs (it was lr, hidden, dropout)"]
+    assert stored.changes_from(stored) == []

@@ -321,3 +321,21 @@ def test_a_loaded_study_counts_its_runs_time_not_the_days_between(client, tmp_pa
     loaded.trials.append(T.Trial(9, {"x": 0.5, "sleep": 0.05}, state=T.COMPLETED, value=0.5,
                                  attempts=1, started=started, finished=started + 3.0))
     assert loaded.elapsed == pytest.approx(first.elapsed + again.elapsed + 3.0)
+
+
+def test_resuming_over_a_changed_space_names_what_changed(client, tmp_path):
+    """It said "was run over another space (Space({...}))", the whole stored space, with no word
+    of which hyperparameter differed nor of warm starts (first-day test, round 7)."""
+    path = str(tmp_path / "runs.db")
+    space = {"x": nbtune.uniform(0, 1), "sleep": 0.0, "hidden": nbtune.choice(32, 64)}
+    nbtune.tune(nap, space, n_trials=1, study="mlp", cluster=client, storage=path,
+                progress=False)
+    changed = {"x": nbtune.uniform(0, 2), "sleep": 0.0, "hidden": nbtune.choice(32, 64),
+               "momentum": nbtune.uniform(0.5, 0.99)}
+    with pytest.raises(ValueError) as caught:
+        nbtune.tune(nap, changed, n_trials=2, study="mlp", resume=True, cluster=client,
+                    storage=path, progress=False)
+    assert str(caught.value) == (
+        "study 'mlp' was run over another space: x was uniform(0.0, 1.0), here "
+        "uniform(0.0, 2.0); momentum is new. Resume it with the same space, or start a new study that learns "
+        "from this one's trials: warm_start='mlp' (%%tune --warm-start mlp)")
