@@ -18,6 +18,7 @@ from .lease import StudyBusy
 from .storage import DEFAULT_FILE, Storage, StorageError
 from .study import Study, StudyNotFound, delete_study, load_study
 from .summary import studies_frame
+from .typos import did_you_mean
 
 DEFAULT_PATH = DEFAULT_FILE
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("name", help="the study's name (see `nbtune studies`)")
     export.add_argument("path", nargs="?", default=DEFAULT_PATH,
                         help=f"storage file (default {DEFAULT_PATH})")
-    form = export.add_mutually_exclusive_group(required=True)
+    form = export.add_mutually_exclusive_group()  # one of them: see main()
     form.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': standard output)")
     form.add_argument("--json", metavar="FILE", help="write JSON, one object per trial, to "
                       "FILE ('-': standard output)")
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("name", help="the study's name (see `nbtune studies`)")
     delete.add_argument("path", nargs="?", default=DEFAULT_PATH,
                         help=f"storage file (default {DEFAULT_PATH})")
+    for command in (studies, show, export, delete):
+        command.set_defaults(command_parser=command)  # its options, for a mistyped one
     return p
 
 
@@ -55,10 +58,12 @@ class _Failed(Exception):
     """A request that cannot be met: its message is the one line the command prints."""
 
 
-def _storage(path: str) -> Storage:
+def _storage(path: str, name: str | None = None) -> Storage:
     if not os.path.isfile(path):
+        swapped = (f"; the study's name comes first: nbtune COMMAND {path} {name}"
+                   if name is not None and os.path.isfile(name) else "")
         raise _Failed(f"no study storage at {path!r}: give the path of a file nbtune wrote "
-                      "(the default is nbtune.db in this folder)")
+                      f"(the default is nbtune.db in this folder){swapped}")
     try:
         return Storage(path, readonly=True)
     except StorageError as exc:
@@ -66,7 +71,7 @@ def _storage(path: str) -> Storage:
 
 
 def _load(name: str, path: str) -> Study:
-    _storage(path).close()
+    _storage(path, name).close()
     try:
         return load_study(name, storage=path)
     except StudyNotFound as exc:
@@ -109,6 +114,8 @@ def _export(study: Study, csv: str | None, json: str | None) -> str | None:
             else:
                 with open(out, "w", encoding="utf-8") as f:  # type: ignore[arg-type]
                     f.write(text + "\n")
+    except BrokenPipeError:  # `nbtune export NAME --json - | head`: see main()
+        raise
     except OSError as exc:
         raise _Failed(f"cannot write {target!r}: {exc.strerror or exc}") from None
     if target == "-":
@@ -119,7 +126,14 @@ def _export(study: Study, csv: str | None, json: str | None) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nbtune`` command; returns its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said before what is missing: `--cvs x.csv` was "one of --csv --json required"
+        options = [o for action in args.command_parser._actions for o in action.option_strings]
+        parser.exit(2, f"nbtune: error: {args.command} does not take {unknown[0]!r}"
+                       f"{did_you_mean(unknown[0], options)}\n")
+    if args.command == "export" and args.csv is None and args.json is None:
+        parser.exit(2, "nbtune: error: export needs --csv FILE or --json FILE ('-': standard "
+                       "output)\n")
     try:
         if args.command == "studies":
             print(list_studies_table(args.path))
@@ -131,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             said = _export(_load(args.name, args.path), args.csv, args.json)
             if said:
                 print(said)
+        sys.stdout.flush()  # a reader gone shows here, not as Python's complaint at exit
     except BrokenPipeError:  # `nbtune show NAME | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

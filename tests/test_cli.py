@@ -113,10 +113,35 @@ def test_delete_removes_one_study_and_says_so(folder, tmp_path):
     assert nbtune.list_studies(str(tmp_path / "nbtune.db")) == ["mlp"]
 
 
-def test_a_wrong_command_line_is_argparses_usage_and_status_2(folder):
-    done = command("export", "mlp", cwd=folder)
-    assert done.returncode == 2 and "one of the arguments --csv --json is required" in done.stderr
-    assert "Traceback" not in done.stderr
+@pytest.mark.parametrize("args, said", [
+    (["export", "mlp"], "nbtune: error: export needs --csv FILE or --json FILE ('-': standard "
+                        "output)\n"),
+    # a mistyped option is named first (it was "one of the arguments --csv --json is required")
+    (["export", "mlp", "--cvs", "out.csv"], "nbtune: error: export does not take '--cvs' (did "
+                                            "you mean '--csv'?)\n"),
+    (["show", "mlp", "--tpo", "3"], "nbtune: error: show does not take '--tpo' (did you mean "
+                                    "'--top'?)\n"),
+    # the file first, the name second: said so (it was "no study storage at 'mlp'" alone)
+    (["show", "nbtune.db", "mlp"], "nbtune: error: no study storage at 'mlp': give the path of a "
+                                   "file nbtune wrote (the default is nbtune.db in this folder); "
+                                   "the study's name comes first: nbtune COMMAND mlp nbtune.db\n"),
+])
+def test_a_wrong_command_line_is_one_line_and_status_2(folder, args, said):
+    done = command(*args, cwd=folder)
+    assert done.returncode == 2 and done.stderr == said and done.stdout == "", done
+
+
+def test_an_export_to_a_reader_that_stops_early_is_quiet(folder):
+    """`nbtune export mlp --json - | head` exited 2 with "cannot write '-': Broken pipe" (first-day
+    test, round 7); `show | head` was quiet already."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args in ("export mlp --json -", "export mlp --csv -", "show mlp", "studies"):
+        # `true` reads nothing and is gone before nbtune has imported pandas
+        done = subprocess.run(f"{sys.executable} -m nbtune {args} | true; "
+                              "echo ${PIPESTATUS[0]}", shell=True, cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=120,
+                              executable="/bin/bash")
+        assert done.stderr == "" and done.stdout == "1\n", (args, done)
 
 
 def test_the_console_script_runs_the_same_command(folder):
