@@ -341,6 +341,18 @@ def searcher_text(study: Any) -> str:
     return text
 
 
+def _listed_status(study: Any, status: str) -> str:
+    """A study's status in the listing: what a resume would do with it, for the two kinds a
+    resume continues (it listed an interrupted study as "finished: interrupted")."""
+    from .study import DIED
+
+    if study.stop_reason == DIED:
+        return "stopped with its kernel: resume it"
+    if study.stop_reason == "interrupted":
+        return "interrupted: resume it"
+    return status
+
+
 def studies_frame(db: Any) -> Any:
     """A storage file's studies as a pandas DataFrame, one row each: name, metric and mode,
     trials per state, best value, last change and status (``%tune_studies``, ``nbtune
@@ -349,7 +361,7 @@ def studies_frame(db: Any) -> Any:
 
     import pandas as pd
 
-    from .study import DIED, stored_study
+    from .study import stored_study
 
     rows = []
     for name in db.study_names():
@@ -362,8 +374,7 @@ def studies_frame(db: Any) -> Any:
                      "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
                      "last change": time.strftime("%Y-%m-%d %H:%M:%S",
                                                   time.localtime(row["updated"])),
-                     "status": "stopped with its kernel: resume it"
-                     if study.stop_reason == DIED else row["status"]})
+                     "status": _listed_status(study, row["status"])})
     return pd.DataFrame(rows, columns=["study", "metric", "trials", "best", "last change",
                                        "status"])
 

@@ -585,6 +585,10 @@ def test_a_study_whose_kernel_died_loads_as_stopped_with_its_trials_interrupted(
     resumed = nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, cluster=client, storage=db,
                           study="died", resume=True)
     assert resumed.counts() == {"completed": 4}
+    with sqlite3.connect(db) as con:  # interrupted: listed as what a resume does with it
+        con.execute("UPDATE studies SET status = 'finished: interrupted' WHERE name = 'died'")
+    listing = studies_frame(Storage(db, readonly=True)).set_index("study").loc["died"]
+    assert listing["status"] == "interrupted: resume it"  # was "finished: interrupted"
 
 
 def test_a_study_still_running_loads_as_running(client, db):
