@@ -304,6 +304,22 @@ def test_an_interrupt_stops_run_all_at_the_tune_cell(kernel):
     assert kernel.value("(runall.name, runall.stop_reason)") == ("runall", "interrupted")
 
 
+def test_an_interrupted_study_kept_in_memory_is_not_offered_a_resume(kernel):
+    """``--storage none``: the cell printed for resuming it failed ("resume needs a storage
+    file"); it says what would let a later study resume instead."""
+    msg = kernel.start(long_cell("mem", out="mem", flags="--storage none"))
+    kernel.wait_output(msg, "keeps this study in memory only", timeout=60)
+    time.sleep(3.0)  # its trials report: it runs
+    kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert reply.status == "error" and reply.ename == "CellInterrupted", reply
+    assert reply.evalue == ("study 'mem' was interrupted and is bound to `mem` (in memory); the "
+                            "cells queued after this one do not run"), reply
+    assert "cannot be resumed: give it a file (--storage runs.db)" in reply.stdout, reply
+    assert "--resume" not in reply.stdout, reply
+    assert kernel.value("(mem.stop_reason, mem.storage)") == ("interrupted", None)
+
+
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):
     # 2 workers, 4 trials in flight: the two waiting in Dask's queue must not overtake the first
     msg = kernel.start(long_cell("order", out="order", flags="--concurrency 4"))

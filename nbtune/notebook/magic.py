@@ -260,10 +260,16 @@ class Tune(Magics):
             print("nbtune: applied " + ", ".join(f"{n}={study.best.config[n]!r}"
                                                   for n in parsed.names))
         if study.stop_reason == "interrupted":
-            print("nbtune: interrupted. To continue the study with the settings it was run with, "
-                  "run this cell:\n" + resume_cell(args, study.name, cell))
-            raise CellInterrupted(f"study {study.name!r} was interrupted and is kept, bound to "
-                                  f"`{out}`; the cells queued after this one do not run")
+            if study.storage is None:  # nothing to resume from
+                print("nbtune: interrupted. The study was kept in memory only, so it cannot be "
+                      "resumed: give it a file (--storage runs.db) to resume a study later.")
+                kept = f"is bound to `{out}` (in memory)"
+            else:
+                print("nbtune: interrupted. To continue the study with the settings it was run "
+                      "with, run this cell:\n" + resume_cell(args, study.name, cell))
+                kept = f"is kept, bound to `{out}`"
+            raise CellInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "
+                                  "queued after this one do not run")
         return None
 
     def _storage(self, args) -> tuple[str | None, str]:
