@@ -107,9 +107,11 @@ class FixedFrame:
         def boxes(texts: list, along: str = "") -> list:
             out = [t.get_window_extent(renderer) for t in texts
                    if t.get_visible() and t.get_text()]
+            if not along:
+                return out
             lo, hi = (frame.x0, frame.x1) if along == "x" else (frame.y0, frame.y1)
-            middle = (lambda b: (b.x0 + b.x1) / 2) if along == "x" else (lambda b: (b.y0 + b.y1) / 2)
-            return [b for b in out if not along or lo - 1 <= middle(b) <= hi + 1]
+            return [b for b in out
+                    if lo - 1 <= ((b.x0 + b.x1) if along == "x" else (b.y0 + b.y1)) / 2 <= hi + 1]
 
         left = boxes(ax.get_yticklabels(), "y") + boxes([ax.yaxis.label])
         below = boxes(ax.get_xticklabels(), "x") + boxes([ax.xaxis.label])
