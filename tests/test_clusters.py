@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -572,6 +573,52 @@ def test_a_gpu_asked_of_a_local_cluster_without_gpus_says_how_to_get_one(ip):
         assert "drop --gpus" in message and "NBTUNE_GPUS=N" in message and "\n" not in message
     finally:
         close_clients()
+
+
+@pytest.fixture
+def not_schedulers():
+    """Two addresses where something other than a Dask scheduler answers: a port that accepts
+    and says nothing (as a dashboard, or any web server, does to a Dask client), and one that
+    answers in HTTP at once (as the proxy of a first-day test did)."""
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never speaks
+    http = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = http.accept()
+            except OSError:  # closed: the test is over
+                return
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield {"silent": f"tcp://127.0.0.1:{silent.getsockname()[1]}",
+           "http": f"tcp://127.0.0.1:{http.getsockname()[1]}"}
+    http.close()
+    silent.close()
+
+
+def test_an_address_where_no_scheduler_answers_is_one_line_not_a_hang(ip, not_schedulers):
+    """A dashboard's port held %tune_cluster for 90 s with no word; a proxy's HTTP reply was read
+    as a message of 3 EiB, a MemoryError from deep in Dask (first-day test, round 8)."""
+    import dask
+
+    shell, tune = ip
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        for kind, said in (("silent", "said nothing in 2 s: it is not a Dask scheduler (a "
+                                      "dashboard or another web server?"),
+                           ("http", "a web server answers at ")):
+            t0 = time.monotonic()
+            with pytest.raises(UsageError) as info:
+                shell.run_line_magic("tune_cluster", not_schedulers[kind])
+            assert said in str(info.value) and "\n" not in str(info.value), info.value
+            assert time.monotonic() - t0 < 10 and tune.cluster is None
+        with pytest.raises(ConnectionError, match="a web server answers at "):
+            nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=not_schedulers["http"], storage=None, progress=False)
 
 
 @pytest.mark.parametrize("line, message", [

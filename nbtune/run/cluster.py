@@ -287,6 +287,39 @@ def check_address(address: str) -> str:
     return f"{scheme}://{rest}"
 
 
+def _probe(address: str, timeout: float) -> None:
+    """ConnectionError, one line, where what answers at the ``tcp://`` ``address`` is not a Dask
+    scheduler, which greets each connection at once. Else nothing (an address nothing answers
+    at is left to the Client's own timeout). Without it, a dashboard's port held a Client's
+    handshake for minutes, and a web server's reply was read as a message of 3 EiB."""
+    import socket
+
+    from distributed.comm import parse_host_port
+
+    host, port = parse_host_port(address.split("://", 1)[1])
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return
+    try:
+        sock.settimeout(timeout)
+        greeting = sock.recv(16)
+    except TimeoutError:
+        raise ConnectionError(
+            f"what answers at {address!r} said nothing in {timeout:g} s: it is not a Dask "
+            "scheduler (a dashboard or another web server? a scheduler listens on 8786 by "
+            "default, its dashboard on 8787); give the scheduler's address, as `dask "
+            "scheduler` prints it") from None
+    except OSError:
+        return
+    finally:
+        sock.close()
+    if greeting.startswith(b"HTTP/") or greeting.startswith(b"<"):
+        raise ConnectionError(
+            f"a web server answers at {address!r}, not a Dask scheduler: give the scheduler's "
+            "address (tcp://HOST:8786 by default), as `dask scheduler` prints it")
+
+
 def is_embedded(cluster: Any) -> bool:
     """Whether ``cluster`` (as :func:`get_client` takes it) names nbtune's own local cluster."""
     return cluster is None or cluster == "local"
@@ -316,6 +349,8 @@ def get_client(cluster: Any = None, security: Any = None):
             client = _clients.get(address)
             if client is not None and client.status == "running":
                 return client
+            if address.startswith("tcp://"):
+                _probe(address, _connect_timeout())
             try:
                 client = Client(cluster, set_as_default=False, security=security,
                                 timeout=_connect_timeout())
@@ -323,6 +358,10 @@ def get_client(cluster: Any = None, security: Any = None):
                 raise ConnectionError(f"cannot reach the Dask scheduler at {address!r} ({exc}); "
                                       "check the address or start one with `dask scheduler`"
                                       ) from None
+            except Exception as exc:  # what answered there is not one: its reply misread
+                raise ConnectionError(f"what answers at {address!r} is not a Dask scheduler "
+                                      f"({type(exc).__name__}: {exc}); give the scheduler's "
+                                      "address, as `dask scheduler` prints it") from None
             _clients[address] = client
             return client
     raise TypeError(f"cluster must be None, a distributed.Client, a scheduler address or a cluster "
