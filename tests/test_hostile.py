@@ -447,6 +447,27 @@ def test_sys_exit_and_keyboard_interrupt_in_a_trial_are_recorded_and_the_worker_
     assert worker_addresses(cluster_client) == before  # no worker died for it
 
 
+def reports_then_dies(config):
+    import os
+
+    for epoch in (1, 2, 3):
+        nbtune.report(epoch=epoch, loss=config["x"] / epoch)
+    os._exit(1)  # at once: no flush, no goodbye
+
+
+def test_reports_made_just_before_a_worker_dies_are_kept(cluster_client, db):
+    """The first trial on a worker process (each one after a death) sent its reports as Dask
+    events, batched: a process that died at once took them along (a trial's three reports,
+    then os._exit: none kept, first-day test, round 8). They now go straight, written before
+    report() returns."""
+    study = nbtune.tune(reports_then_dies, {"x": nbtune.uniform(0, 1)}, metric="loss",
+                        n_trials=3, retries=0, cluster=cluster_client, storage=db,
+                        study="dies", progress=False, max_time=120)
+    assert [t.state for t in study.trials] == [T.FAILED] * 3
+    for t in (*study.trials, *nbtune.load_study("dies", storage=db).trials):
+        assert [r["epoch"] for r in t.reports] == [1, 2, 3], (t.id, t.reports, t.error)
+
+
 def reports_from_a_thread(config):
     import threading
 

@@ -39,6 +39,10 @@ from typing import Callable
 from .channel import deliver_verdict
 
 CONNECT_TIMEOUT = 5.0  # seconds a worker tries to reach the notebook's listener before giving up
+# seconds a trial on a worker process not yet connected waits for the connection: its reports
+# then go straight, written before report() returns, where as Dask events they wait for the
+# worker's next batch and die with a process that ends at once (os._exit, a crash)
+FIRST_CONNECT_WAIT = 1.0
 KEY_BYTES = 16  # the study's key, a connection's first bytes
 
 
@@ -224,13 +228,14 @@ class Listener:
 class _Route:
     """One worker process's connection to one study's listener."""
 
-    __slots__ = ("comm", "lock", "failed", "ended")
+    __slots__ = ("comm", "lock", "failed", "ended", "settled")
 
     def __init__(self) -> None:
         self.comm: Connection | None = None  # once connected; None while connecting
         self.lock = threading.Lock()  # one message at a time: the trials of a worker share it
         self.failed = False  # the listener could not be reached: the study's trials use events
         self.ended = False  # the study said it ended: what its trials still send is for nobody
+        self.settled = threading.Event()  # set once connected, or once that failed
 
     def open(self) -> bool:
         comm = self.comm
@@ -311,8 +316,9 @@ class Post:
 
 def sender(worker, address: str | None) -> Post:
     """How a trial starting now on ``worker`` sends its messages: straight to the listener at
-    ``address`` where this process is connected to it, else as Dask events (and, the first time,
-    a connection is started in the background for the trials after this one)."""
+    ``address`` where this process is connected to it, else as Dask events. The first trial of
+    a process starts the connection and waits for it (:data:`FIRST_CONNECT_WAIT` at most: a few
+    ms on one machine); one that cannot be made leaves the study's trials on events."""
     if address is None:
         return Post(worker)
     with _routes_lock:
@@ -323,6 +329,7 @@ def sender(worker, address: str | None) -> Post:
             _routes[address] = route = _Route()
             threading.Thread(target=_connect, args=(worker.address, address, route),
                              name="nbtune-stream", daemon=True).start()
+    route.settled.wait(FIRST_CONNECT_WAIT)
     return Post(worker, route) if route.open() else Post(worker)
 
 
@@ -337,8 +344,10 @@ def _connect(worker: str, address: str, route: _Route) -> None:
         comm.send({"worker": worker})
     except Exception:  # unreachable from this worker: its trials keep using events
         route.failed = True
+        route.settled.set()
         return
     route.comm = comm
+    route.settled.set()
     with contextlib.suppress(Exception):  # until the study closes the connection
         while True:
             verdict = comm.recv()
