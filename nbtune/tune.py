@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import time
 from contextvars import ContextVar
@@ -19,9 +20,10 @@ from .directions import mode_note
 from .run.settings import LoopSettings
 from .run.task import PickledOnce, scatter_data
 from .run.workers import connect
-from .schedule import Scheduler, make_scheduler
+from .schedule import Scheduler, make_scheduler, option_names
 from .search import Searcher, make_searcher
 from .space import Space, as_space
+from .typos import closest
 from .lease import Lease
 from .storage import DEFAULT_STORAGE, Storage, StorageRecorder, chosen_file
 from .live import make_progress, starting_notice
@@ -63,6 +65,19 @@ def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_t
         _positive(name, value, integer)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+
+
+def _misspelt_argument(scheduler: Any, options: Mapping[str, Any]) -> None:
+    """TypeError for a keyword that is no option of the scheduler but close to an argument of
+    tune() (``trials=3``, ``max_tim=60``): it read "scheduler 'fifo' has no option 'trials'"."""
+    takes = option_names(scheduler) or []
+    own = [name for name in inspect.signature(tune).parameters
+           if name not in ("trial_fn", "space", "scheduler_options")]
+    for key in options:
+        near = None if key in takes else closest(key, own)
+        if near is not None:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r} (did you mean "
+                            f"{near!r}?)")
 
 
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
@@ -171,6 +186,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     earlier study's ended trials into the searcher before the first suggestion; see
     :mod:`nbtune.warm`.
     """
+    _misspelt_argument(scheduler, scheduler_options)
     pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
     storage = chosen_file(storage)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):

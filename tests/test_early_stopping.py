@@ -104,6 +104,18 @@ def test_scheduler_options_are_checked_before_the_study_is_written(client, db):
         nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, scheduler="asha", cluster=client,
                     storage=db, study="bad")
     assert nbtune.list_studies(db) == []
+    # a misspelt argument of tune() is named as one, not as an option the scheduler lacks
+    # (it read "scheduler 'fifo' has no option 'trials': it takes no options")
+    for key, value, meant in (("trials", 3, "n_trials"), ("max_tim", 60, "max_time"),
+                              ("resourse", "step", "resource")):
+        with pytest.raises(TypeError, match=rf"^tune\(\) got an unexpected keyword argument "
+                                            rf"'{key}' \(did you mean '{meant}'\?\)$"):
+            nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, cluster=client, storage=db,
+                        study="bad", **{key: value})
+    with pytest.raises(ValueError, match="scheduler 'asha' has no option 'max_epochs'"):
+        nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, scheduler="asha", max_epochs=9,
+                    cluster=client, storage=db, study="bad")  # no argument of tune() is near
+    assert nbtune.list_studies(db) == []
     # max_t inferred from the space, as in Syne Tune
     study = nbtune.tune(linear, {"q": nbtune.grid(9, 8, 1), "epochs": nbtune.fixed(9)},
                         searcher="grid", metric="score", mode="max", scheduler="asha",

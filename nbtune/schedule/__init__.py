@@ -17,10 +17,23 @@ SCHEDULERS: dict[str, type[Scheduler]] = {
     "median": MedianScheduler, "percentile": PercentileScheduler}
 
 
+def _params(cls: type[Scheduler]) -> list[inspect.Parameter]:
+    return [p for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def option_names(scheduler: Any) -> list[str] | None:
+    """The options the scheduler named ``scheduler`` takes (None: FIFO's, none); None where it
+    is no scheduler's name."""
+    name = "fifo" if scheduler is None else scheduler
+    if not isinstance(name, str) or name.lower() not in SCHEDULERS:
+        return None
+    return [p.name for p in _params(SCHEDULERS[name.lower()])]
+
+
 def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> None:
     """A ValueError naming an option the scheduler does not take, or one it needs and lacks."""
-    params = [p for p in inspect.signature(cls.__init__).parameters.values()
-              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = _params(cls)
     names = [p.name for p in params]
     takes = f"its options are {', '.join(names)}" if names else "it takes no options"
     for option in options:
