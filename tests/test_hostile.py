@@ -455,17 +455,25 @@ def reports_then_dies(config):
     os._exit(1)  # at once: no flush, no goodbye
 
 
-def test_reports_made_just_before_a_worker_dies_are_kept(cluster_client, db):
+def test_reports_made_just_before_a_worker_dies_are_kept(cluster_client, db, caplog):
     """The first trial on a worker process (each one after a death) sent its reports as Dask
     events, batched: a process that died at once took them along (a trial's three reports,
     then os._exit: none kept, first-day test, round 8). They now go straight, written before
-    report() returns."""
-    study = nbtune.tune(reports_then_dies, {"x": nbtune.uniform(0, 1)}, metric="loss",
-                        n_trials=3, retries=0, cluster=cluster_client, storage=db,
-                        study="dies", progress=False, max_time=120)
+    report() returns. And the scheduler's ERROR lines about the trials' tasks (a red box under
+    the study in a notebook) are not shown: the study records each death."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="distributed"):
+        study = nbtune.tune(reports_then_dies, {"x": nbtune.uniform(0, 1)}, metric="loss",
+                            n_trials=3, retries=0, cluster=cluster_client, storage=db,
+                            study="dies", progress=False, max_time=120)
     assert [t.state for t in study.trials] == [T.FAILED] * 3
     for t in (*study.trials, *nbtune.load_study("dies", storage=db).trials):
         assert [r["epoch"] for r in t.reports] == [1, 2, 3], (t.id, t.reports, t.error)
+        assert "its worker died" in t.error
+    said = [r.getMessage() for r in caplog.records]
+    assert any("Restarting worker" in line for line in said), said  # Dask's lines are heard
+    assert not [line for line in said if "nbtune-trial-" in line]  # not those of the trials
 
 
 def reports_from_a_thread(config):

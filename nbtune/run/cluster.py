@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from typing import Any, Sequence
@@ -118,6 +119,7 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
         options["resources"] = {"CPU": options["threads_per_worker"],
                                 **(options.get("resources") or {})}
         options["env"] = {**(options.get("env") or {}), "CUDA_VISIBLE_DEVICES": ""}
+    _quiet_trial_tasks()
     with dask.config.set(LOCAL_SCHEDULER_CONFIG), sigint_blocked():
         cluster = LocalCluster(**options)
         try:
@@ -126,6 +128,36 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
             cluster.close()
             raise
     return cluster
+
+
+class _TrialTaskNoise(logging.Filter):
+    """Drops the scheduler's log lines about nbtune's own trial tasks ("Task nbtune-trial-...
+    marked as failed because 1 workers died", "... will be recomputed elsewhere: {nbtune-...}"):
+    in a notebook they came as a red box of ERROR lines under the study, which reads as nbtune
+    failing, and they say what the panel says of each trial ("its worker died"), in Dask's
+    words about tasks that nbtune never recomputes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from .subtasks import PIECE_KEY
+        from .task import TRIAL_KEY
+
+        self.keys = (TRIAL_KEY + "-", PIECE_KEY + "-")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not any(key in text for key in self.keys)
+
+
+_NOISE: list[_TrialTaskNoise] = []  # the one filter, made at the first local cluster
+
+
+def _quiet_trial_tasks() -> None:
+    """Install :class:`_TrialTaskNoise` on the scheduler's logger (once): an in-process
+    scheduler's lines go to this process's stderr, a notebook's cell."""
+    if not _NOISE:
+        _NOISE.append(_TrialTaskNoise())
+        logging.getLogger("distributed.scheduler").addFilter(_NOISE[0])
 
 
 def _check_local_options(n_workers: Any, gpus: Any, threads_per_gpu: Any) -> None:

@@ -26,7 +26,7 @@ from ..contract.replay import level_value, start_searcher
 from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
-from .task import PickledOnce, TrialSpec, run_trial
+from .task import TRIAL_KEY, PickledOnce, TrialSpec, run_trial
 from .thinking import SearcherThread
 from .verdicts import Verdicts
 
@@ -110,7 +110,7 @@ class Loop(Dispatch, Completions, Ending):
                          stream_output=s.show_output, data_keys=self.data_keys,
                          may_split=self._threads_to_spare(),
                          report_to=self.inbox.address if self.inbox is not None else None)
-        key = f"nbtune-trial-{self.run_id}-{trial.id}-{number}"
+        key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
                                     workers=self._free_workers(),

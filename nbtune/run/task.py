@@ -18,6 +18,8 @@ from .output import Capture
 from .starts import announce_later
 from .stream import sender
 
+TRIAL_KEY = "nbtune-trial"  # a trial task's Dask key: TRIAL_KEY-RUN-TRIAL-ATTEMPT
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
