@@ -67,15 +67,16 @@ def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_t
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
 
 
-def _misspelt_argument(scheduler: Any, options: Mapping[str, Any]) -> None:
-    """TypeError for a keyword that is no option of the scheduler but close to an argument of
-    tune() (``trials=3``, ``max_tim=60``): it read "scheduler 'fifo' has no option 'trials'"."""
-    takes = option_names(scheduler) or []
+def _misspelt_argument(options: Mapping[str, Any]) -> None:
+    """TypeError for a keyword that is no scheduler's option and closer to an argument of tune()
+    than to any (``trials=3``, ``max_tim=60``): it read "scheduler 'fifo' has no option
+    'trials'". (``max_t=9`` without a scheduler is left to the scheduler's message.)"""
+    schedulers = option_names()
     own = [name for name in inspect.signature(tune).parameters
            if name not in ("trial_fn", "space", "scheduler_options")]
     for key in options:
-        near = None if key in takes else closest(key, own)
-        if near is not None:
+        near = None if key in schedulers else closest(key, [*own, *sorted(schedulers)])
+        if near is not None and near not in schedulers:
             raise TypeError(f"tune() got an unexpected keyword argument {key!r} (did you mean "
                             f"{near!r}?)")
 
@@ -186,7 +187,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     earlier study's ended trials into the searcher before the first suggestion; see
     :mod:`nbtune.warm`.
     """
-    _misspelt_argument(scheduler, scheduler_options)
+    _misspelt_argument(scheduler_options)
     pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
     storage = chosen_file(storage)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):

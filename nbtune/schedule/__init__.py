@@ -22,13 +22,9 @@ def _params(cls: type[Scheduler]) -> list[inspect.Parameter]:
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
-def option_names(scheduler: Any) -> list[str] | None:
-    """The options the scheduler named ``scheduler`` takes (None: FIFO's, none); None where it
-    is no scheduler's name."""
-    name = "fifo" if scheduler is None else scheduler
-    if not isinstance(name, str) or name.lower() not in SCHEDULERS:
-        return None
-    return [p.name for p in _params(SCHEDULERS[name.lower()])]
+def option_names() -> set[str]:
+    """The options any scheduler named in :data:`SCHEDULERS` takes."""
+    return {p.name for cls in SCHEDULERS.values() for p in _params(cls)}
 
 
 def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> None:
