@@ -63,6 +63,30 @@ def test_load_study_and_its_kin_read_the_file_tune_storage_names(shell, client, 
     assert nbtune.storage.default_file() == db
 
 
+def test_a_failed_trial_points_at_the_cell_of_a_helper_it_called(shell, client):
+    """A helper defined in another cell read ``File "<dynamic-code>", line 3, in score`` in a
+    failed trial's traceback, with no code and a line counted from the function's start:
+    cloudpickle renames what it carries by value (first-day test, round 8)."""
+    helper = "import numpy as np\n\ndef score(a, b):\n    return a[0] + b\n"
+    assert shell.run_cell(helper, store_history=True).success
+    defined = shell.execution_count - 1  # the In[N] of that cell
+    res = shell.run_cell("%%tune --trials 1 --metric loss --study helper\n"
+                         "x = uniform(0, 1)\nloss = score(1, x)\n", store_history=True)
+    assert res.success, res.error_in_exec
+    error = shell.user_ns["study"].trials[0].error
+    assert f"  Cell In[{defined}], line 4, in score\n    return a[0] + b\n" in error, error
+    assert "<dynamic-code>" not in error and error.endswith(
+        "TypeError: 'int' object is not subscriptable\n")
+    # nbtune.tune with a function of the notebook: the same
+    assert shell.run_cell("import nbtune\ndef train(c):\n    return c['y']\n",
+                          store_history=True).success
+    defined = shell.execution_count - 1
+    study = nbtune.tune(shell.user_ns["train"], {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                        cluster=client, storage=None, progress=False)
+    assert f"  Cell In[{defined}], line 3, in train\n    return c['y']\n" in \
+        study.trials[0].error, study.trials[0].error
+
+
 def test_report_in_the_body_and_the_output_name(shell):
     cell = """\
 lr = loguniform(1e-3, 1.0)

@@ -52,8 +52,9 @@ class Outcome(dict):
     __slots__ = ()
 
 
-# the file name under which a %%tune cell's body is compiled (notebook/trialfn.cell_filename)
-_CELL = re.compile(r"<tune cell \[(\d+)\]>\Z")
+# the file name under which a %%tune cell's body is compiled (notebook/trialfn.cell_filename),
+# and the one a notebook cell's code keeps when a trial function carries it
+_CELL = re.compile(r"<(?:tune|notebook) cell \[(\d+)\]>\Z")  # and run/cellcode.CELL_NAME
 
 
 def _format_frame(frame: traceback.FrameSummary) -> str:
@@ -175,15 +176,16 @@ class PickledOnce:
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> PickledOnce:
-        import cloudpickle
+        from .cellcode import dumps
 
-        return cls(cloudpickle.dumps(fn))
+        return cls(dumps(fn))
 
     def load(self) -> Callable[..., Any]:
-        """The function, a new copy at each call."""
-        import pickle
+        """The function, a new copy at each call (the lines of the notebook cells its code
+        came from go to this process's ``linecache``: see :mod:`nbtune.run.cellcode`)."""
+        from .cellcode import loads
 
-        return pickle.loads(self.blob)
+        return loads(self.blob)
 
     def __reduce__(self) -> tuple:
         return type(self), (self.blob,)

@@ -1,0 +1,94 @@
+"""A trial function pickled with the names and lines of the code it carries by value.
+
+cloudpickle (3.1 and later) names every code object it pickles by value ``<dynamic-code>``, so
+a failed trial's traceback read ``File "<dynamic-code>", line 3, in score`` for a helper the
+user defined in a notebook cell, with no line of code, and a line number counted from the
+function's first line. :func:`dumps` keeps each code object's file name (a notebook cell's as
+``<notebook cell [N]>``, which the trial's traceback writes ``Cell In[N], line L`` as IPython
+does) and carries the lines of those files with the function; :func:`loads` puts them in the
+worker's ``linecache``, where ``traceback`` finds them.
+"""
+from __future__ import annotations
+
+import io
+import linecache
+import pickle
+import sys
+import types
+from typing import Any
+
+CELL_NAME = "<notebook cell [{}]>"  # see nbtune.run.task._format_frame
+DYNAMIC = "<dynamic-code>"  # cloudpickle's name for all of them
+MOST_LINES = 5_000  # a file's lines carried at most (a notebook cell, a script)
+
+
+def _cell_number(filename: str) -> str | None:
+    """The execution count IPython gives the cell compiled under ``filename`` (``In[N]``), where
+    this process is an IPython shell that compiled it."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    named = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    label = named(filename) if callable(named) else None
+    if not label or label[0] != "Cell":
+        return None
+    return label[1][3:-1] if label[1].startswith("In[") else None
+
+
+def _pickler_class() -> type:
+    import cloudpickle
+
+    class CellPickler(cloudpickle.Pickler):
+        """cloudpickle's Pickler, keeping code objects' file names and noting their lines."""
+
+        def __init__(self, file: Any) -> None:
+            super().__init__(file)
+            self.sources: dict[str, list[str]] = {}
+
+        def reducer_override(self, obj: Any) -> Any:
+            if not isinstance(obj, types.CodeType):
+                return super().reducer_override(obj)
+            rebuild, args = self.dispatch_table[types.CodeType](obj)
+            name = self._name(obj.co_filename)
+            return rebuild, tuple(name if a == DYNAMIC else a for a in args)
+
+        def _name(self, filename: str) -> str:
+            number = _cell_number(filename)
+            name = CELL_NAME.format(number) if number is not None else filename
+            if name not in self.sources:
+                lines = linecache.getlines(filename)
+                self.sources[name] = lines if len(lines) <= MOST_LINES else []
+            return name
+
+    return CellPickler
+
+
+class _Sources:
+    """Pickled after the function: by then the pickler knows the files its code came from."""
+
+    def __init__(self, pickler: Any) -> None:
+        self.pickler = pickler
+
+    def __reduce__(self) -> tuple:
+        return _install, ({k: v for k, v in self.pickler.sources.items() if v},)
+
+
+def _install(sources: dict[str, list[str]]) -> None:
+    """Put the carried lines in this process's ``linecache``: a cell's always (another kernel's
+    cell of that number may have been there), a file's where this process cannot read it."""
+    for name, lines in sources.items():
+        if name.startswith("<") or not linecache.getlines(name):
+            linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
+
+
+def dumps(fn: Any) -> bytes:
+    """``fn`` pickled by cloudpickle, with its code's file names and lines (see the module)."""
+    buffer = io.BytesIO()
+    pickler = _pickler_class()(buffer)
+    pickler.dump((fn, _Sources(pickler)))
+    return buffer.getvalue()
+
+
+def loads(blob: bytes) -> Any:
+    """The function :func:`dumps` pickled; the lines it carries go to ``linecache``."""
+    fn, _ = pickle.loads(blob)
+    return fn
