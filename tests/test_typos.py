@@ -112,6 +112,20 @@ def test_a_misspelt_config_option_is_named_and_sets_nothing(shell, caplog, capsy
     assert "trails" not in shell.config.get("Tune", {})  # a later %load_ext is not told again
 
 
+def test_a_config_value_of_the_wrong_type_is_one_line_and_sets_nothing(shell, caplog, capsys):
+    """It was logged as ``ERROR:root:The 'trials' trait of a Tune instance expected an int, not
+    the str 'many'.`` (first-day test, round 8)."""
+    caplog.set_level(logging.ERROR)
+    capsys.readouterr()
+    shell.run_line_magic("config", 'Tune.trials = "many"')
+    said = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert said == ["UsageError: %config: The 'trials' trait of a Tune instance expected an "
+                    "int, not the str 'many'. Unchanged: Tune.trials = 0."], said
+    assert not caplog.records
+    assert shell.run_line_magic("config", "Tune.trials") == 0
+    assert "trials" not in shell.config.get("Tune", {})  # a later %load_ext is not told again
+
+
 def test_the_registries_name_the_closest_scheduler_and_searcher():
     from nbtune.schedule import make_scheduler
     from nbtune.search import make_searcher

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Int, Unicode, observe
+from traitlets import Bool, Int, TraitError, Unicode, observe
 
 from ..panel import LivePanel
 from ..ranking import duration_text
@@ -122,7 +122,16 @@ class Tune(Magics):
                       f"{did_you_mean(name, known)}; its options are "
                       f"{', '.join(sorted(known))}", file=sys.stderr)
                 return
-        super().update_config(config)
+        try:
+            super().update_config(config)
+        except TraitError as exc:  # a value of the wrong type: traitlets' words, one line
+            kept = self.shell.config if self.shell is not None else {}
+            names = list(config.get("Tune") or {})
+            for name in names:
+                if "Tune" in kept:  # what %config keeps would be set again, and refused again
+                    kept["Tune"].pop(name, None)
+            now = ", ".join(f"Tune.{name} = {getattr(self, name)!r}" for name in names)
+            print(f"UsageError: %config: {exc} Unchanged: {now}.", file=sys.stderr)
 
     @observe("storage")
     def _storage_changed(self, change) -> None:
