@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from typing import Any, Iterable
 
 import numpy as np
@@ -20,12 +21,16 @@ def fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+_MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name
+
+
 def one_line(text: str, width: int = 160) -> str:
     """The last non-blank line of ``text`` (an error's message), at most ``width`` characters:
-    a longer one keeps its start (the exception's name) and its end, where the useful part of a
-    message usually is, with `` … `` between them."""
+    the exception's name without its module (``sklearn.utils._param_validation.`` took a third
+    of the line), and a longer line keeps its start (the exception's name) and its end, where
+    the useful part of a message usually is, with `` … `` between them."""
     lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
-    last = lines[-1] if lines else ""
+    last = _MODULE_PATH.sub("", lines[-1]) if lines else ""
     if len(last) <= width:
         return last
     head = max(20, width // 3)

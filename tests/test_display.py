@@ -134,6 +134,16 @@ def test_one_line_keeps_the_end_of_a_long_message():
     assert len(line) <= 120 and line.startswith("ValueError: ")
     assert line.endswith("the useful end: lr=0.3 diverged")
     assert one_line("KeyError: 'a'\n\n") == "KeyError: 'a'"
+    # a module's path before the exception's name took a third of the line (first-day test,
+    # round 8): the name is enough
+    sklearn = ("sklearn.utils._param_validation.InvalidParameterError: The 'loss' parameter of "
+               "SGDClassifier must be a str among {'log_loss', 'modified_huber', 'hinge', "
+               "'squared_hinge', 'perceptron', 'squared_error', 'huber', 'epsilon_insensitive', "
+               "'squared_epsilon_insensitive'}. Got 'log' instead.")
+    assert one_line(sklearn).startswith("InvalidParameterError: The 'loss' parameter of ")
+    assert one_line(sklearn).endswith(" Got 'log' instead.")
+    assert one_line("see a.b: a dotted word, not a class") == "see a.b: a dotted word, not a class"
+    assert one_line("x.py: a file name before a colon") == "x.py: a file name before a colon"
 
 
 def test_a_failed_trials_traceback_names_the_cell_as_jupyterlab_does(shell):
