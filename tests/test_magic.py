@@ -87,6 +87,31 @@ def test_a_failed_trial_points_at_the_cell_of_a_helper_it_called(shell, client):
         study.trials[0].error, study.trials[0].error
 
 
+def test_a_metric_the_cell_left_unset_or_not_a_number_is_said_in_a_cells_words(shell):
+    """The trials failed with the words of a function: "... return it, return a dict with it,
+    or call report(loss=...)" and "the trial function returned a ndarray", where the cell
+    returns nothing and had assigned an array (first-day test, round 8)."""
+    shell.user_ns["np"] = np
+    res = run(shell, "--trials 2 --metric loss --study unset",
+              "x = uniform(0, 1)\nif x > 2:\n    loss = x\n")
+    assert res.success, res.error_in_exec
+    assert {t.error for t in shell.user_ns["study"].trials} == {
+        "the cell never set 'loss' in this trial: the line that sets it did not run (an if, a "
+        "loop that ran no time, an early break); set loss on every path, or call "
+        "report(loss=...)"}
+    res = run(shell, "--trials 1 --metric loss --study array",
+              "x = uniform(0, 1)\nloss = np.array([x, x])\n")
+    assert res.success, res.error_in_exec
+    assert shell.user_ns["study"].trials[0].error == (
+        "the cell left 'loss' as a ndarray of shape (2,), not a number: assign it a number "
+        "(loss = float(...), or .item() of a one-element array)")
+    # a report of the metric stands where the assignment did not run, as before
+    res = run(shell, "--trials 1 --metric loss --study reported",
+              "x = uniform(0, 1)\nreport(epoch=1, loss=x)\nif x > 2:\n    loss = x\n")
+    trial = shell.user_ns["study"].trials[0]
+    assert res.success and trial.state == T.COMPLETED and trial.value == trial.config["x"]
+
+
 def test_report_in_the_body_and_the_output_name(shell):
     cell = """\
 lr = loguniform(1e-3, 1.0)

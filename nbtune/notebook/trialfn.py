@@ -5,7 +5,8 @@ import builtins
 import linecache
 from typing import Any
 
-from ..run.channel import get_checkpoint, report
+from ..run.channel import clean_metrics, current_trial, get_checkpoint, report
+from ..run.task import TrialFailed
 
 
 class CellTrial:
@@ -46,9 +47,31 @@ class CellTrial:
             linecache.cache[self.filename] = (len(self.body), None, lines, self.filename)
             self._code = compile(self.body, self.filename, "exec")
         exec(self._code, ns)
-        if self.sets_metric and self.metric in ns:
-            return ns[self.metric]
+        if not self.sets_metric:
+            return None
+        if self.metric in ns:
+            return self._number(ns[self.metric])
+        ctx = current_trial()
+        if ctx is not None and not any(self.metric in rep for rep in ctx.reports):
+            raise TrialFailed(  # the words of a cell: it had read "return it, return a dict..."
+                f"the cell never set {self.metric!r} in this trial: the line that sets it did "
+                f"not run (an if, a loop that ran no time, an early break); set {self.metric} "
+                f"on every path, or call report({self.metric}=...)")
         return None
+
+    def _number(self, value: Any) -> Any:
+        """The metric's value as the cell left it; a value no report can carry (an array, a
+        list) fails the trial in the cell's words ("the trial function returned a ndarray")."""
+        try:
+            clean_metrics({self.metric: value}, "the metric")
+        except TypeError:
+            shown = f"a {type(value).__name__}"
+            if getattr(value, "shape", None) is not None:
+                shown += f" of shape {tuple(value.shape)}"
+            raise TrialFailed(f"the cell left {self.metric!r} as {shown}, not a number: assign "
+                              f"it a number ({self.metric} = float(...), or .item() of a "
+                              "one-element array)") from None
+        return value
 
     def __call__(self, config: dict[str, Any], **shared: Any) -> Any:
         return self.run(self.namespace(config, shared))
