@@ -6,6 +6,7 @@ code: everything in it is JSON text.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -67,6 +68,13 @@ def default_file() -> str:
     ``nbtune.db``, or, in a kernel with nbtune's extension loaded, the file ``%config
     Tune.storage`` names (a setting that keeps studies in memory leaves ``nbtune.db``)."""
     return _default_file[0]
+
+
+def remove_file(path: str) -> None:
+    """Remove a study file with the log files SQLite keeps beside it."""
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
 
 
 class _DefaultFile(str):

@@ -25,7 +25,7 @@ from .search import Searcher, make_searcher
 from .space import Space, as_space
 from .typos import closest
 from .lease import Lease
-from .storage import DEFAULT_STORAGE, Storage, StorageRecorder, chosen_file
+from .storage import DEFAULT_STORAGE, Storage, StorageRecorder, chosen_file, remove_file
 from .live import make_progress, starting_notice
 from .study import Study
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
@@ -210,6 +210,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         given["n_trials"] = n_trials
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
+    made = storage is not None and not os.path.exists(storage)  # by this call, if it fails
     db = Storage(storage) if storage is not None else None
     lease = notice = None
     try:
@@ -289,7 +290,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         if lease is not None:
             lease.release()
         if db is not None:
+            empty = made and not db.study_names()
             db.close()
+            if empty:  # a cell refused (a wrong address, a bad option) leaves no file behind
+                remove_file(db.path)
         raise
     note = _RESUME_NOTE.get()  # read here: a background study runs in a thread of its own
     result = Study(name, space, metric, mode, trials=trials,

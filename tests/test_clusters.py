@@ -327,13 +327,15 @@ def test_workers_without_nbtune_or_with_another_version_are_named(remote, tmp_pa
     wait_for(lambda: address not in addresses(client), "the worker to leave")
 
 
-def test_an_unreachable_address_or_a_bad_scheme_is_one_clear_error():
+def test_an_unreachable_address_or_a_bad_scheme_is_one_clear_error(tmp_path):
     import dask
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler at "):
             nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
-                        cluster="tcp://127.0.0.1:9", storage=None, progress=False)
+                        cluster="tcp://127.0.0.1:9", storage=str(tmp_path / "runs.db"),
+                        progress=False)
+    assert list(tmp_path.iterdir()) == []  # the refused study left no empty file behind
     with pytest.raises(ValueError, match=r"unknown scheme 'http://'"):
         nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
                     cluster="http://127.0.0.1:8786", storage=None, progress=False)
