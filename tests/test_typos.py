@@ -91,6 +91,11 @@ def test_only_names_close_to_a_primitive_are_typos():
     ("--scheduler hyperbnd", "unknown scheduler 'hyperbnd' (did you mean 'hyperband'?)"),
     ("--searcher randm", "%%tune: unknown searcher 'randm' (did you mean 'random'?): "
      "--searcher takes bayesopt, grid, kde, optuna, random, tpe"),
+    # a stray word is not an "unknown option 'minutes'" (first-day test, round 8)
+    ("--max-time 5 minutes", "%%tune: unexpected 'minutes' after `--max-time 5`: each option "
+     "takes one value, in one word (--max-time 5m, 90s or 1h; quote a value with spaces)"),
+    ("fast --trials 3", "%%tune: unexpected 'fast': the line takes options, each --flag VALUE "
+     "(see %%tune? for them)"),
 ])
 def test_a_misspelt_flag_or_name_is_one_line_with_the_closest(shell, db, capsys, line, said):
     shown = errors(shell, capsys, f"%%tune {line}\nx = uniform(0, 1)\nvalue = x\n")

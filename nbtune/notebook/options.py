@@ -197,6 +197,14 @@ def parse_line(line: str) -> argparse.Namespace:
     except argparse.ArgumentError as exc:
         raise UsageError(f"%%tune: {_argument_error(exc)}") from None
     if extra:
+        if not extra[0].startswith("-"):  # a word no flag takes: `--max-time 5 minutes`
+            at = words.index(extra[0])
+            if not at:
+                raise UsageError(f"%%tune: unexpected {extra[0]!r}: the line takes options, "
+                                 "each --flag VALUE (see %%tune? for them)")
+            raise UsageError(f"%%tune: unexpected {extra[0]!r} after `{' '.join(words[:at][-2:])}`"
+                             ": each option takes one value, in one word (--max-time 5m, 90s "
+                             "or 1h; quote a value with spaces)")
         flags = [f for action in parser._actions for f in action.option_strings]
         hint = did_you_mean(extra[0], flags) or " (see %%tune? for the options)"
         raise UsageError(f"%%tune: unknown option {extra[0]!r}{hint}")
