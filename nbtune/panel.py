@@ -38,7 +38,8 @@ class LivePanel(Tracker):
     def __init__(self, *args, plot_interval: float = 2.0, top: int = 8, **kwargs):
         import ipywidgets as w
 
-        from .plots import FixedFrame  # matplotlib now, not in an interrupt's cleanup
+        from . import plots  # noqa: F401  matplotlib now, not in an interrupt's cleanup
+        from .images import FixedFrame
 
         super().__init__(*args, **kwargs)
         self.plot_interval, self.top = plot_interval, top

@@ -218,12 +218,17 @@ def _last_line(text: str | None) -> str | None:
     return lines[-1] if lines else text
 
 
+def _file(storage: str | os.PathLike | None) -> str | os.PathLike:
+    """The study file a reading function was given, or else the default one."""
+    return storage if storage is not None else default_file()
+
+
 @user_facing
 def load_study(name: str, storage: str | os.PathLike | None = None) -> Study:
     """Open study ``name`` from a storage file (another process's, or before a kernel restart):
     ``storage``, or by default ``nbtune.db`` (in a notebook, the file ``%config Tune.storage``
     names)."""
-    path = os.fspath(storage if storage is not None else default_file())
+    path = os.fspath(_file(storage))
     try:
         db = Storage(path, readonly=True)  # nothing written: someone else's file, or read-only
     except FileNotFoundError as exc:
@@ -297,7 +302,7 @@ def delete_study(name: str, storage: str | os.PathLike | None = None) -> None:
     A study that a run is running (in this kernel, another, or another process) is refused
     (:class:`~nbtune.lease.StudyBusy`, naming that run): stop it first. To run a study again
     under its name, ``replace=True`` (``%%tune --study NAME --replace``) does both at once."""
-    path = check_path(storage if storage is not None else default_file())
+    path = check_path(_file(storage))
     if not os.path.exists(path):
         raise FileNotFoundError(f"no storage file {path!r}{_found_beside(name, path)}")
     db = Storage(path)
@@ -317,7 +322,7 @@ def delete_study(name: str, storage: str | os.PathLike | None = None) -> None:
 @user_facing
 def list_studies(storage: str | os.PathLike | None = None) -> list[str]:
     """Names of the studies kept in a storage file (by default as :func:`load_study`'s)."""
-    path = check_path(storage if storage is not None else default_file())
+    path = check_path(_file(storage))
     if not os.path.exists(path):
         return []
     db = Storage(path, readonly=True)

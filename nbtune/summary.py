@@ -265,7 +265,8 @@ class StudySummary:
     def png(self) -> bytes | None:
         """The learning curves (or, without reports, the history) as PNG; None with nothing to draw."""
         if self._png is None:
-            from .plots import StudyPlots, to_png
+            from .images import to_png
+            from .plots import StudyPlots
 
             plots = StudyPlots(self.study)
             for draw in (plots.learning_curves, plots.history):

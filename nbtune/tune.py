@@ -113,8 +113,8 @@ def _default_name() -> str:
     return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
 
 
-# settings kept across a study's runs, each run adding to them (see _RecordEnd)
-SUMMED_OVER_RUNS = ("run_seconds", "run_ended", "searcher_quick_draws")
+# settings kept across a study's runs, each run adding to them or (run_ended) moving them on
+RUN_TOTALS = ("run_seconds", "run_ended", "searcher_quick_draws")
 
 
 class _RecordEnd(Observer):
@@ -417,7 +417,7 @@ def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: 
         return []
     if row is not None and resume:
         stored = row["settings"]
-        for key in SUMMED_OVER_RUNS:  # the earlier runs' part, which this run adds to
+        for key in RUN_TOTALS:  # the earlier runs' part, which this run adds to
             if key in stored:
                 settings[key] = stored[key]
         db.set_status(name, "resumed", settings)

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 import nbtune
 from nbtune import trial as T
-from nbtune.plots import FADED, FixedFrame
+from nbtune.images import FixedFrame
+from nbtune.plots import FADED
 from nbtune.space import Space
 from nbtune.study import Study
 
