@@ -91,11 +91,17 @@ def chosen_file(storage: str | os.PathLike | None) -> str | os.PathLike | None:
     return default_file() if isinstance(storage, _DefaultFile) else storage
 
 
-def set_default_file(path: str | os.PathLike | None) -> None:
-    """Make ``path`` the file :func:`default_file` names (None, ``""`` or ``"none"``, which keep
-    studies in memory: ``nbtune.db`` again)."""
+def names_no_file(path: str | os.PathLike | None) -> bool:
+    """Whether a setting such as ``%config Tune.storage`` keeps studies in memory: None, an empty
+    text, or ``"none"`` in any case and spacing."""
     text = "" if path is None else os.fspath(path)
-    _default_file[0] = text if text.strip() and text.strip().lower() != "none" else DEFAULT_FILE
+    return not text.strip() or text.strip().lower() == "none"
+
+
+def set_default_file(path: str | os.PathLike | None) -> None:
+    """Make ``path`` the file :func:`default_file` names (one that :func:`names_no_file`, which
+    keeps studies in memory: ``nbtune.db`` again)."""
+    _default_file[0] = DEFAULT_FILE if names_no_file(path) else os.fspath(path)
 
 
 def check_path(path: str | os.PathLike) -> str:

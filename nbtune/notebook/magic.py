@@ -20,7 +20,7 @@ from ..run.failure import StudyFailed
 from ..run.cluster import get_client, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
-from ..storage import DEFAULT_FILE, Storage, StorageError, set_default_file
+from ..storage import DEFAULT_FILE, Storage, StorageError, names_no_file, set_default_file
 from ..study import Study, StudyNotFound, list_studies, load_study
 from ..summary import studies_frame
 from ..resume import SettingsConflict, StudyExists, resumed_settings
@@ -64,10 +64,6 @@ def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
         hint = f" (it {'; '.join(said)})"
     return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
             f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
-
-
-# what --storage (and Tune.storage) take for "no file": the study is kept in memory only
-IN_MEMORY = "none"
 
 
 @magics_class
@@ -287,11 +283,11 @@ class Tune(Magics):
         memory only; an empty ``--storage ''`` (an empty variable in ``--storage $path``, most
         likely) is refused with the reason."""
         if args.storage is not None:
-            if args.storage.strip().lower() == IN_MEMORY:
+            if args.storage.strip() and names_no_file(args.storage):
                 return None, (f"nbtune: --storage {args.storage} keeps this study in memory "
                               "only (no file)")
             return args.storage, ""
-        if not self.storage or self.storage.strip().lower() == IN_MEMORY:
+        if names_no_file(self.storage):
             return None, (f"nbtune: Tune.storage is {self.storage!r}: this study is kept in "
                           "memory only (no file)")
         return self.storage, ""
