@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import queue
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 
 from jupyter_client.manager import KernelManager
 
@@ -47,23 +49,30 @@ def execute(kc, code: str, timeout: float = 120.0) -> tuple[str, float | None]:
             return out, first
 
 
-def one(folder: str, warm: bool, pause: float, i: int) -> tuple[float, float]:
-    """Seconds from the cell's start to its first trial's start, and to its first display."""
+@contextlib.contextmanager
+def kernel(folder: str) -> Iterator:
+    """A fresh python3 kernel working in ``folder``: its client, ready; shut down after."""
     km = KernelManager(kernel_name="python3")
     km.start_kernel(cwd=folder)
     kc = km.client()
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+
+
+def one(folder: str, warm: bool, pause: float, i: int) -> tuple[float, float]:
+    """Seconds from the cell's start to its first trial's start, and to its first display."""
+    with kernel(folder) as kc:
         execute(kc, f"%load_ext nbtune\n%config Tune.warm_start = {warm}\n"
                     f"%config Tune.storage = 'bench{i}.db'")
         time.sleep(pause)
         out, shown = execute(kc, CELL.format(i=i))
         first_trial, t0 = ast.literal_eval(out.strip().splitlines()[-1])
         return first_trial, (shown - t0) if shown is not None else float("nan")
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)
 
 
 def main() -> None:

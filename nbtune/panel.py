@@ -25,6 +25,9 @@ PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first 
 PLOT_BUDGET = 0.04  # and all images together, the first ones too, take at most 4% of it
 PLOT_GUESS = 0.1  # seconds an image is taken to cost before one is measured
 _warmed = [False]  # whether this process drew an image (the first loads fonts and caches)
+# the costs of this process's latest images, whichever panel drew them (the first not counted):
+# a new panel's first image is expected to cost what the last ones did, not PLOT_GUESS
+_costs: deque[float] = deque(maxlen=PLOT_COSTS)
 
 
 class LivePanel(Tracker):
@@ -45,9 +48,8 @@ class LivePanel(Tracker):
         self.plot_interval, self.top = plot_interval, top
         self.tally = Tally(self.study, max(CURVES, top))
         self._last_plot, self._plotted, self._plotted_best = 0.0, None, None
-        self._plots = 0  # images drawn
+        self.images_drawn = 0  # images of the curves drawn so far
         self._images = True  # whether images are drawn at all (not for a panel on its way out)
-        self._plot_costs: deque[float] = deque(maxlen=PLOT_COSTS)  # seconds of the latest
         self._plot_seconds = 0.0  # of all images drawn
         self._frame = FixedFrame()
         self.header = w.HTML()
@@ -177,32 +179,37 @@ class LivePanel(Tracker):
         """Seconds between two images of the curves: ``plot_interval``, or more where an image
         costs more, so that they take at most ~3% of the study's time (and of the loop's GIL);
         with a ``new_best`` trial, whose legend the image shown does not name, ~10%.
-        The cost is the median of the latest images but the first: that one imports and warms
-        up matplotlib (fonts, caches), and counted it held the curves back for many seconds."""
-        costs = self._plot_costs
+        The cost is the median of the process's latest images but its first: that one imports
+        and warms up matplotlib (fonts, caches), and counted it held the curves back for many
+        seconds."""
         share = PLOT_SHARE // 3 if new_best else PLOT_SHARE
-        return max(self.plot_interval, share * statistics.median(costs) if costs else 0.0)
+        return max(self.plot_interval, share * statistics.median(_costs) if _costs else 0.0)
 
     def drew_curves(self, seconds: float) -> None:
-        """An image of the curves took ``seconds``: the pace of the next ones follows it. The
-        process's first image warms matplotlib up (1 s and more on 2 busy cores, in a fresh
-        kernel): it counts as :data:`PLOT_GUESS` at most, else its cost held the next image
-        back for a minute."""
-        self._plots += 1
+        """An image of the curves took ``seconds``: the pace of the next ones follows it, in
+        this panel and the next. The process's first image warms matplotlib up (1 s and more on
+        2 busy cores, in a fresh kernel): it counts as :data:`PLOT_GUESS` at most, else its
+        cost held the next image back for a minute."""
+        self.images_drawn += 1
         self._plot_seconds += seconds if _warmed[0] else min(seconds, PLOT_GUESS)
+        if _warmed[0]:
+            _costs.append(seconds)
         _warmed[0] = True
-        if self._plots > 1:
-            self._plot_costs.append(seconds)
+
+    def expected_cost(self) -> float:
+        """What the next image is expected to cost: the median of the process's latest images
+        (:data:`PLOT_GUESS` before one is measured)."""
+        return statistics.median(_costs) if _costs else self._plot_seconds or PLOT_GUESS
 
     def curves_affordable(self) -> bool:
         """Whether one more image keeps all of them, the first ones too, within
         :data:`PLOT_BUDGET` of the study's time. The pace of :meth:`curves_wait` bounds a long
         study's images; this bounds a short one's, where the first images, drawn one after
         another at ``plot_interval``, took 15% of a 5 s study of trivial trials. The first
-        image comes once the study has run ~2.5 s (a guessed cost of :data:`PLOT_GUESS`)."""
-        costs = self._plot_costs
-        expected = statistics.median(costs) if costs else self._plot_seconds or PLOT_GUESS
-        return self._plot_seconds + expected <= PLOT_BUDGET * self.elapsed()
+        image comes once the study has run 25 times what an image costs (~2.5 s on a quiet
+        machine; a new panel counts what the last ones cost, not a guess: a guess of 0.1 s
+        where images cost 0.26 s, in a kernel on 2 busy cores, spent 5% on the first alone)."""
+        return self._plot_seconds + self.expected_cost() <= PLOT_BUDGET * self.elapsed()
 
     def _draw_curves(self, force: bool = False) -> None:
         if not self._images:

@@ -4,6 +4,9 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections import deque
+
+import pytest
 
 import nbtune
 from nbtune import trial as T
@@ -11,6 +14,16 @@ from nbtune.live import LivePanel, TextProgress
 from nbtune.notebook.magic import _summary_line
 
 from html_tables import trials_table
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_images(monkeypatch):
+    """Each test starts as a fresh kernel does: no image drawn yet, no image cost measured (the
+    panel keeps both for the whole process, across studies)."""
+    import nbtune.panel as panel_module
+
+    monkeypatch.setattr(panel_module, "_warmed", [False])
+    monkeypatch.setattr(panel_module, "_costs", deque(maxlen=panel_module.PLOT_COSTS))
 
 
 def chatty(config):
@@ -289,7 +302,7 @@ def test_the_curves_of_a_short_study_take_at_most_their_share_of_its_time():
     assert panel.curves.value == b"" and panel.curves.layout.display == "none"
     study.started_at = time.time() - 3.0  # 0.1 s of 3 s: within the 4%
     panel._draw_curves()
-    assert panel.curves.value[:4] == b"\x89PNG" and panel._plots == 1
+    assert panel.curves.value[:4] == b"\x89PNG" and panel.images_drawn == 1
     panel._plot_seconds = 0.2  # as if it had cost 0.2 s: the next waits for 0.4 s in 10 s
     study.started_at = time.time() - 9.0
     running = study.trials[-2]  # a new report, past the pace of curves_wait
@@ -298,23 +311,22 @@ def test_the_curves_of_a_short_study_take_at_most_their_share_of_its_time():
     panel._last_plot -= 60.0
     assert not panel.curves_affordable()
     panel._draw_curves()
-    assert panel._plots == 1
+    assert panel.images_drawn == 1
     study.started_at = time.time() - 10.5
     assert panel.curves_affordable()
     panel._draw_curves()
-    assert panel._plots == 2
+    assert panel.images_drawn == 2
     # the end of a panel shown nowhere draws the last image whatever its cost: it holds
     # every report
     panel._draw_curves(force=True)
-    assert panel._plots == 3
+    assert panel.images_drawn == 3
 
 
-def test_the_first_image_in_a_fresh_kernel_does_not_hold_the_next_back(monkeypatch):
+def test_the_first_image_in_a_fresh_kernel_does_not_hold_the_next_back():
     """Its cost (matplotlib warming up: fonts, caches) counted in full held the curves at their
     first frame for tens of seconds in a fresh kernel (first-day test, round 7)."""
     import nbtune.panel as panel_module
 
-    monkeypatch.setattr(panel_module, "_warmed", [False])
     study = nbtune.Study("fresh", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[], settings={"resource": "epoch"})
     study.started_at = time.time() - 10.0
@@ -325,6 +337,26 @@ def test_the_first_image_in_a_fresh_kernel_does_not_hold_the_next_back(monkeypat
     other = LivePanel(study, n_trials=60)
     other.drew_curves(1.5)  # a later image of the process costs what it cost
     assert other._plot_seconds == 1.5 and not other.curves_affordable()
+
+
+def test_a_new_panel_expects_its_first_image_to_cost_what_the_last_ones_did():
+    """A new panel guessed its first image at 0.1 s: in a kernel on 2 busy cores an image cost
+    0.26 s, and the first image of a 5 s study took 5% of it alone (live_overhead.py)."""
+    import nbtune.panel as panel_module
+
+    study = nbtune.Study("costly", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    earlier = LivePanel(study, n_trials=60)
+    for cost in (1.0, 0.25, 0.25, 0.3):  # an earlier study's images: the first warmed up
+        earlier.drew_curves(cost)
+    assert list(panel_module._costs) == [0.25, 0.25, 0.3]
+    panel = LivePanel(study, n_trials=60)  # the next study's panel, no image of its own yet
+    assert panel.expected_cost() == 0.25
+    study.started_at = time.time() - 3.0
+    assert not panel.curves_affordable()  # 0.25 s of 3 s: over the 4% (a guess said yes)
+    study.started_at = time.time() - 6.5
+    assert panel.curves_affordable()
+    assert panel.curves_wait() == 30 * 0.25  # the pace too follows the process's images
 
 
 def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_message():
@@ -362,11 +394,11 @@ def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     try:
         panel.show()
         assert panel.in_widget and panel.widget.comm is not None
-        drawn = panel._plots
+        drawn = panel.images_drawn
         panel.finished_reason = "n_trials"
         panel.finish()
     finally:
         _IN_OUTPUT_WIDGET.reset(token)
     assert panel.widget.comm is None  # closed: its model leaves the widget's output
     # and no last image of its curves was drawn for it: the summary's own took the place
-    assert panel._plots == drawn
+    assert panel.images_drawn == drawn
