@@ -26,6 +26,15 @@ class StudyNotFound(LookupError):
     """No study of that name in the storage file."""
 
 
+class StudyInterrupted(KeyboardInterrupt):
+    """Raised once an interrupted study has ended and been stored (``%%tune``,
+    ``SearchCV.fit``): the kernel then reports the cell as interrupted, as any interrupted
+    cell, so that Run All stops there. Shown as its one line, which says where the study is."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
 class Study:
     """Trials of one tuning run, with the best one and a table of all of them.
 
@@ -49,31 +58,38 @@ class Study:
         # ids of the trials finished before this run started (a resumed study's earlier runs)
         self.earlier: frozenset[int] = frozenset()
         self._thread: threading.Thread | None = None
+        self._ended: threading.Event | None = None  # set when a background study's loop ends
         self._stop: Callable[[], None] | None = None
 
     # -- a study running in the background ------------------------------------------------
     def _start_background(self, run: Callable[[], None], stop: Callable[[], None]) -> None:
         self._stop = stop
+        ended = self._ended = threading.Event()
 
         def run_then_let_go() -> None:
             try:
                 run()
             finally:
                 self._stop = None  # the ended loop, and the data it sent out, need not outlive it
+                ended.set()
 
         self._thread = threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
                                         daemon=True)
         self._thread.start()
 
+    # An event, not the thread's join() and is_alive(): before Python 3.13 a join() cut
+    # by Ctrl-C marks the thread it waits for as stopped while it runs on (threading.py's
+    # bpo-45274 clause finds the running thread's own lock held), so an interrupted study was
+    # taken to have ended and ran on unstopped (first-day test, round 9: SearchCV.fit).
     @property
     def running(self) -> bool:
         """True while a background study is still running."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._ended is not None and not self._ended.is_set()
 
     def wait(self, timeout: float | None = None) -> "Study":
         """Block until a background study ends (or ``timeout`` seconds pass)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._ended is not None:
+            self._ended.wait(timeout)
         return self
 
     def stop(self) -> "Study":

@@ -226,7 +226,7 @@ def assert_consistent(db: str, study: str) -> dict[int, str]:
 def interrupted(reply: Reply, study: str) -> bool:
     """Whether the cell ended as an interrupted %%tune cell does: the study kept, and the cell
     an error of one line (so that the kernel drops the cells queued after it)."""
-    return (reply.status == "error" and reply.ename == "CellInterrupted"
+    return (reply.status == "error" and reply.ename == "StudyInterrupted"
             and reply.evalue.startswith(f"study {study!r} was interrupted and is kept"))
 
 
@@ -312,12 +312,40 @@ def test_an_interrupted_study_kept_in_memory_is_not_offered_a_resume(kernel):
     time.sleep(3.0)  # its trials report: it runs
     kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
-    assert reply.status == "error" and reply.ename == "CellInterrupted", reply
+    assert reply.status == "error" and reply.ename == "StudyInterrupted", reply
     assert reply.evalue == ("study 'mem' was interrupted and is bound to `mem` (in memory); the "
                             "cells queued after this one do not run"), reply
     assert "cannot be resumed: give it a file (--storage runs.db)" in reply.stdout, reply
     assert "--resume" not in reply.stdout, reply
     assert kernel.value("(mem.stop_reason, mem.storage)") == ("interrupted", None)
+
+
+def test_an_interrupted_searchcv_fit_stops_its_study_and_binds_it(kernel):
+    """The fit ended as interrupted while its study ran on in the background with nothing to
+    stop it: an interrupted join() left the study's thread taken for ended (first-day test,
+    round 9)."""
+    kernel.ok("import nbtune\nfrom scipy import stats\n"
+              "from sklearn.datasets import make_classification\n"
+              "from sklearn.linear_model import SGDClassifier\n"
+              "X, y = make_classification(5000, 20, random_state=0)")
+    msg = kernel.start(f"search = nbtune.SearchCV(SGDClassifier(), {{'alpha': stats.loguniform("
+                       f"1e-6, 1e-1)}}, cv=3, n_trials=5000, seed=0, storage={kernel.db!r}, "
+                       "study='scv')\nsearch.fit(X, y)")
+    wait_for(lambda: list(states(kernel.db, "scv").values()).count("completed") >= 3,
+             "the first candidates", 60)
+    sent = kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert reply.status == "error" and reply.ename == "StudyInterrupted", reply
+    assert reply.evalue.startswith("SearchCV.fit was interrupted: its study 'scv' stopped after "),\
+        reply
+    assert reply.idle_at - sent < QUICK
+    found = states(kernel.db, "scv")
+    assert "running" not in found.values(), found
+    time.sleep(2.0)
+    assert states(kernel.db, "scv") == found  # no candidate ran after the interrupt
+    assert kernel.value("(search.study_.name, search.study_.stop_reason, "
+                        "len(search.study_.trials))") == ("scv", "stopped", len(found))
+    assert kernel.value("hasattr(search, 'best_params_')") is False  # not fitted
 
 
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):

@@ -21,7 +21,7 @@ from ..run.cluster import get_client, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..storage import DEFAULT_FILE, Storage, StorageError, names_no_file, set_default_file
-from ..study import Study, StudyNotFound, list_studies, load_study
+from ..study import Study, StudyInterrupted, StudyNotFound, list_studies, load_study
 from ..summary import studies_frame
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
@@ -38,15 +38,6 @@ from .trialfn import CellTrial, cell_filename
 # Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
 _REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError,
                    WorkerSetupError)
-
-
-class CellInterrupted(KeyboardInterrupt):
-    """Raised by ``%%tune`` once an interrupted study has ended, been stored and bound: the
-    kernel then reports the cell as interrupted, as any interrupted cell, so that Run All stops
-    there (the cells after it ran, a next study among them). Shown as its one line."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"KeyboardInterrupt: {self}"]
 
 
 def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
@@ -273,8 +264,8 @@ class Tune(Magics):
                 print("nbtune: interrupted. To continue the study with the settings it was run "
                       "with, run this cell:\n" + resume_cell(args, study.name, cell))
                 kept = f"is kept, bound to `{out}`"
-            raise CellInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "
-                                  "queued after this one do not run")
+            raise StudyInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "
+                                   "queued after this one do not run")
         return None
 
     def _storage(self, args) -> tuple[str | None, str]:

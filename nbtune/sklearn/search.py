@@ -14,7 +14,7 @@ from .. import trial as T
 from ..caller import user_facing, warn
 from ..contract.events import Observer
 from ..run.task import with_parameters
-from ..study import Study
+from ..study import Study, StudyInterrupted
 from . import checks
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .planning import candidates, fold_counts, schedule
@@ -249,7 +249,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _wait(self, study: Study, failures: _Failures) -> None:
-        """Wait for the study; with error_score='raise', end it at the first failed trial."""
+        """Wait for the study; with error_score='raise', end it at the first failed trial.
+        Interrupted, the study is stopped (its running candidates end as interrupted), bound
+        to ``study_``, and :class:`~nbtune.study.StudyInterrupted` says so in one line."""
         try:
             while study.running:
                 study.wait(0.2)
@@ -257,7 +259,13 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     study.stop()
         except KeyboardInterrupt:
             study.stop()
-            raise
+            self.study_ = study  # what ran is the user's to look at; the search is not fitted
+            done = len(study.completed)
+            kept = "" if study.storage is None else f", kept in {study.storage!r}"
+            raise StudyInterrupted(
+                f"SearchCV.fit was interrupted: its study {study.name!r} stopped after {done} "
+                f"candidate{'s' if done != 1 else ''} completed{kept}; `.study_` holds it, "
+                "and fit() again starts a new search") from None
         failed = failures.failed
         if failed is None or self.error_score != "raise":
             return
@@ -289,6 +297,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.best_estimator_ = est
         if hasattr(est, "feature_names_in_"):
             self.feature_names_in_ = est.feature_names_in_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once a fit ended (``cv_results_``): an interrupted fit binds ``study_`` only,
+        and ``predict`` then says "not fitted", as scikit-learn's searches do."""
+        return hasattr(self, "cv_results_")
 
     # -- the refitted estimator's methods ------------------------------------------------------
     def score(self, X: Any, y: Any = None) -> float:
