@@ -638,6 +638,48 @@ def test_a_candidates_folds_run_as_tasks_on_the_free_workers(client, cancer):
     assert warned["category"] == "UserWarning" and warned["count"] == 2
 
 
+CELL_CLASS = """\
+import time
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class Slow(ClassifierMixin, BaseEstimator):
+    def __init__(self, c=1.0):
+        self.c = c
+
+    def fit(self, X, y):
+        time.sleep(0.3)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+"""
+
+
+def test_a_class_defined_in_the_notebook_keeps_its_code_when_its_folds_run_as_tasks(
+        client, cancer, tmp_path):
+    """The scheduler (in the notebook's process with a local cluster) unpickled the folds a
+    trial sent, and with them the user's class, pickled by value: cloudpickle set the class's
+    methods to the copies, named ``<dynamic-code>``, and the class lost its source lines for the
+    rest of the session (first-day test, round 9)."""
+    import inspect
+    import linecache
+
+    cell = tmp_path / "cell.py"  # as IPython keeps a cell: a file name linecache can read
+    cell.write_text(CELL_CLASS)
+    linecache.checkcache(str(cell))
+    ns = {"__name__": "__main__"}  # a notebook's class: cloudpickle sends it by value
+    exec(compile(CELL_CLASS, str(cell), "exec"), ns)
+    Slow = ns["Slow"]
+    X, y = cancer
+    wait_for(lambda: not busy_threads(client), "both workers to be free", 30)
+    s = search(Slow(), {"c": [1.0]}, client, cv=2, refit=False).fit(X, y)
+    assert Slow.fit.__code__.co_filename == str(cell)
+    assert "time.sleep(0.3)" in inspect.getsource(Slow.fit)
+
+
 def test_folds_sent_as_tasks_need_no_second_thread(cancer):
     """On one worker with one thread the trial's folds still run: the waiting trial gave its
     thread to them."""

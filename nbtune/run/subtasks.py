@@ -25,12 +25,21 @@ A trial that holds Dask resources (a GPU) runs its pieces itself: its
 thread keeps the resource while it waits, and a piece asking for the same one could wait for
 ever, so the loop never lets such a trial split. Each piece is halted with its study, as a
 trial is (:mod:`nbtune.run.halt`).
+
+A piece's function and arguments travel pickled by :func:`~nbtune.run.cellcode.dumps`, as bytes
+the scheduler does not open; only the data's futures are Dask's to resolve. The scheduler runs
+in the notebook's process with the embedded cluster and unpickles what a worker submits: a
+class the user defined (an estimator in a cell, pickled by value) was then unpickled there, and
+cloudpickle, finding the class already in that process, set its methods to the copies, whose
+code it names ``<dynamic-code>``: the user's own class lost its source lines for the rest of
+the session (first-day test, round 9).
 """
 from __future__ import annotations
 
 import uuid
 from typing import Any, Callable, Sequence
 
+from .cellcode import dumps, loads
 from .channel import TrialStopped, current_trial
 from .halt import TrialHalted, halting
 from .output import Capture
@@ -62,6 +71,17 @@ class Subtasks:
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` as a task of its own; futures among the arguments (such as
         :attr:`data`'s) are resolved on the worker that runs it. Returns its future."""
+        from distributed import Future
+
+        futures: list[Any] = []
+
+        def hold(value: Any) -> Any:  # a future's place in the pickled call: its index
+            if not isinstance(value, Future):
+                return value
+            futures.append(value)
+            return _Slot(len(futures) - 1)
+
+        call = dumps((fn, [hold(a) for a in args], {k: hold(v) for k, v in kwargs.items()}))
         if not self._seceded:
             from distributed import secede
 
@@ -72,8 +92,8 @@ class Subtasks:
         where = self._places[self._sent % len(self._places)]
         self._sent += 1
         name = f"{self.execution}-{uuid.uuid4().hex[:8]}"
-        return self.client.submit(_piece, self.prefix, name, self.trial_id, fn, *args,
-                                  **kwargs, key=f"{PIECE_KEY}-{self.prefix}-{name}", pure=False,
+        return self.client.submit(_piece, self.prefix, name, self.trial_id, call, *futures,
+                                  key=f"{PIECE_KEY}-{self.prefix}-{name}", pure=False,
                                   priority=PIECE_PRIORITY - self.trial_id, workers=[where],
                                   allow_other_workers=True)
 
@@ -123,11 +143,26 @@ class Subtasks:
 DONE, FAILED, HALTED = "done", "failed", "halted"
 
 
-def _piece(prefix: str, name: str, trial_id: int, fn: Callable[..., Any], *args: Any,
-           **kwargs: Any) -> tuple[str, Any, dict[str, Any] | None]:
+class _Slot:
+    """The place of a future's value in a piece's pickled call: the index of the value
+    among those Dask resolved."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _piece(prefix: str, name: str, trial_id: int, call: bytes,
+           *resolved: Any) -> tuple[str, Any, dict[str, Any] | None]:
     """Run one piece on a worker, halted with its study: (DONE, its value, its output), (FAILED,
     the traceback, its output) or (HALTED, None, None). It never raises, so that a worker does not
-    log a failed task for what its trial reports."""
+    log a failed task for what its trial reports. ``call`` is the pickled (function, arguments,
+    keyword arguments), whose futures' values Dask resolved into ``resolved``."""
+    fn, args, kwargs = loads(call)
+
+    def value(held: Any) -> Any:
+        return resolved[held.index] if isinstance(held, _Slot) else held
+
+    args, kwargs = [value(a) for a in args], {k: value(v) for k, v in kwargs.items()}
     capture = Capture()
     token = capture.activate()
     try:
