@@ -490,6 +490,35 @@ def test_with_parameters_ships_large_data_once(client):
     assert all(t.value == float(t.config["i"]) for t in study.trials)
 
 
+SCRIPT_WITH_DATA = """\
+import numpy as np
+import nbtune
+
+
+def score(config, X):
+    return float(X.sum() * config["x"])
+
+
+if __name__ == "__main__":
+    study = nbtune.tune(nbtune.with_parameters(score, X=np.ones(100)),
+                        {"x": nbtune.uniform(0, 1)}, metric="y", n_trials=3, storage=None,
+                        progress=False)
+    print("completed", len(study.completed))
+"""
+
+
+def test_a_script_that_sends_data_ends_without_dasks_errors(tmp_path):
+    """Dask's exit handler closed the embedded cluster before nbtune's closed its client, and
+    logged "Removing worker ... caused the cluster to lose scattered data" under every script
+    that used with_parameters (first-day test, round 9)."""
+    script = tmp_path / "study.py"
+    script.write_text(SCRIPT_WITH_DATA)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == "completed 3\n", done
+    assert "ERROR" not in done.stderr and "lose scattered data" not in done.stderr, done.stderr
+
+
 def sums_its_data_slowly(config, data):
     time.sleep(0.2)
     return float(data.sum())

@@ -127,7 +127,17 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
         except BaseException:
             cluster.close()
             raise
+    _close_first_at_exit()
     return cluster
+
+
+def _close_first_at_exit() -> None:
+    """Have :func:`close_clients` run at exit before Dask's own handlers, which were registered
+    after it (exit handlers run last registered first): Dask closed the local cluster first, while
+    a client still held a study's data, and logged an ERROR under every script that used
+    with_parameters ("Removing worker ... caused the cluster to lose scattered data")."""
+    atexit.unregister(close_clients)
+    atexit.register(close_clients)
 
 
 class _TrialTaskNoise(logging.Filter):
