@@ -9,7 +9,7 @@ from .caller import user_facing
 from .contract.budget import Budget
 from .contract.events import Broadcast, Observer
 from .schedule import SCHEDULERS, Scheduler, make_scheduler
-from .search import Searcher, make_searcher
+from .search import Searcher, make_searcher, user_options
 from .sim.backend import SimSettings, Simulator
 from .sim.blackbox import Blackbox
 from .sim.tables import load_table
@@ -88,7 +88,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                              f"not {what}={given!r}: leave {what} out, or use another table")
     metric, mode, resource = box.metric, box.mode, box.resource
     search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
-                           mode=mode, **dict(searcher_options or {}))
+                           mode=mode, **user_options(searcher_options))
     if restrict and getattr(box, "configs", None):
         allowed = box.allowed(search.space) if hasattr(box, "allowed") else (box.configs, None)
         if allowed[0]:  # a space narrower than every config of the table: nearest ones instead

@@ -21,7 +21,7 @@ from .run.settings import LoopSettings
 from .run.task import PickledOnce, scatter_data
 from .run.workers import connect
 from .schedule import Scheduler, make_scheduler, option_names
-from .search import Searcher, make_searcher
+from .search import Searcher, make_searcher, user_options
 from .space import Space, as_space
 from .typos import closest
 from .lease import Lease
@@ -241,10 +241,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         search_options = {}
         if searcher == "grid" and n_trials is not None and not auto:
             search_options["n_experiments"] = n_trials  # a cap below the grid's size: a subsample
+        given_options = user_options(searcher_options)
         if row is not None and resume and isinstance(searcher, str):  # as it was run
-            search_options.update(resumed_searcher_options(name, row, searcher_options or {}))
+            search_options.update(resumed_searcher_options(name, row, given_options))
         else:
-            search_options.update(searcher_options or {})
+            search_options.update(given_options)
         search = make_searcher(searcher, space, seed=seed,
                                points_to_evaluate=points_to_evaluate, mode=mode, **search_options)
         sched = make_scheduler(scheduler, **options)

@@ -220,6 +220,22 @@ def test_bad_options_are_one_clear_line(options, message):
         make_searcher("kde", SMOOTH, **options)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"mode": "min"}, r"^searcher option 'mode' is set by the study itself \(its mode=, %%tune "
+                      r"--mode\): leave it out of the searcher's options$"),
+    ({"seed": 3}, r"^searcher option 'seed' is set by the study itself \(its seed="),
+])
+def test_an_option_the_study_sets_is_refused_as_such(options, message):
+    # `mode` was listed among bayesopt's options, then failed with "make_searcher() got
+    # multiple values for keyword argument 'mode'" (first-day test, round 9)
+    with pytest.raises(ValueError, match=message):
+        nbtune.tune(bowl, SMOOTH, searcher="kde", searcher_options=options, n_trials=2,
+                    storage=None)
+    with pytest.raises(ValueError, match=r"\(its options: (?!.*\bmode\b)"):
+        nbtune.tune(bowl, SMOOTH, searcher="bayesopt", searcher_options={"mod": "min"},
+                    n_trials=2, storage=None)
+
+
 def test_kde_over_a_space_of_fixed_values_is_one_clear_line():
     with pytest.raises(ValueError, match=r"^kde has nothing to model: every hyperparameter of "
                                          r"the space is fixed; give at least one a range or "

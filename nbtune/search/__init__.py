@@ -21,6 +21,21 @@ SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSe
                                          "bayesopt": BayesOptSearcher, "kde": KDESearcher,
                                          "tpe": TPESearcher, "optuna": OptunaSearcher}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
+# what a study gives every searcher: not the user's searcher options; where each is set
+_STUDYS = {"mode": "its mode=, %%tune --mode", "seed": "its seed=, %%tune --seed",
+           "points_to_evaluate": "its points_to_evaluate=", "space": "its space"}
+
+
+def user_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``searcher_options`` as the user gave them; ValueError, one line, for one the study sets
+    itself (``mode`` had been listed among a searcher's options, and failed with Python's
+    "got multiple values for keyword argument 'mode'")."""
+    options = dict(options or {})
+    for name, where in _STUDYS.items():
+        if name in options:
+            raise ValueError(f"searcher option {name!r} is set by the study itself ({where}): "
+                             "leave it out of the searcher's options")
+    return options
 
 
 def searcher_name(obj: Any) -> Any:
@@ -67,7 +82,7 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
     if space is None:
         raise ValueError(f"searcher {name_or_obj!r} needs a space")
     cls = SEARCHERS[name_or_obj]
-    allowed = set(inspect.signature(cls.__init__).parameters) - _COMMON
+    allowed = set(inspect.signature(cls.__init__).parameters) - _COMMON - set(_STUDYS)
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}"
