@@ -559,7 +559,15 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
     s = nbtune.SearchCV(pipe, {"C": [1.0]}, cluster="tcp://127.0.0.1:1")
     with pytest.raises(ValueError, match=r"space key 'C' is not a parameter of Pipeline \(did "
-                                         r"you mean 'logisticregression__C'\?\)"):
+                                         r"you mean 'logisticregression__C'\?\); the parameters "
+                                         r"of step 'logisticregression' are: C, class_weight, "
+                                         r"dual, .*, warm_start$"):
+        s.fit(X, y)  # that step's own: not every nested name of the pipeline
+    s = nbtune.SearchCV(pipe, {"zzz": [1.0]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"space key 'zzz' is not a parameter of Pipeline; its "
+                                         r"parameters are: logisticregression, memory, "
+                                         r"standardscaler, steps, .*verbose \(a step's own as "
+                                         r"step__param\)$"):
         s.fit(X, y)
 
 
