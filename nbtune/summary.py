@@ -100,9 +100,12 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
     body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
                                     for c, r in zip(row, right)) + "</tr>" for row in rows)
     caption = f"top {len(rows)} trials, ranked: {rule}"
-    return (f'<table class="{css}"{TABLE}><caption style="caption-side:top;text-align:left;'
-            f'line-height:normal;padding-bottom:0.25em">{e(caption)}</caption>'
-            f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    # in a box that scrolls sideways: a table wider than the output (SearchCV's long
+    # step__param columns) was cut at its right edge, its last columns out of reach
+    return (f'<div style="overflow-x:auto;max-width:100%"><table class="{css}"{TABLE}>'
+            '<caption style="caption-side:top;text-align:left;line-height:normal;'
+            f'padding-bottom:0.25em">{e(caption)}</caption>'
+            f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def study_warnings(study: Any, among: Iterable[T.Trial] | None = None

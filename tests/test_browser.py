@@ -206,6 +206,8 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
         assert align == "right", (column, align)
     assert "ranked: completed trials first, lowest loss first" in \
         table.locator("caption").inner_text()
+    # wider than the output (SearchCV's long step__param columns), it scrolls, not cut off
+    assert table.evaluate("el => getComputedStyle(el.parentElement).overflowX") == "auto"
     # the live panel's table was laid out as the summary's: cells padded, lines spaced alike
     assert live_style is not None and live_style == _table_style(table), \
         (live_style, _table_style(table))

@@ -82,10 +82,11 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
     if space is None:
         raise ValueError(f"searcher {name_or_obj!r} needs a space")
     cls = SEARCHERS[name_or_obj]
-    allowed = set(inspect.signature(cls.__init__).parameters) - _COMMON - set(_STUDYS)
+    allowed = set(inspect.signature(cls.__init__).parameters) - _COMMON
     unknown = sorted(set(options) - allowed)
     if unknown:
+        own = allowed - set(_STUDYS)  # the user's to give: mode is the study's (user_options)
         raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}"
-                         f"{did_you_mean(unknown[0], allowed)} "
-                         f"(its options: {', '.join(sorted(allowed))})")
+                         f"{did_you_mean(unknown[0], own)} "
+                         f"(its options: {', '.join(sorted(own))})")
     return cls(space, seed=seed, points_to_evaluate=points_to_evaluate, **options)
