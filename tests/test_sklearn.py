@@ -128,6 +128,27 @@ def test_clone_and_nested_cross_validation(client, cancer):
     assert not hasattr(s, "cv_results_")  # cross_val_score fitted clones
 
 
+def test_a_search_on_new_data_starts_from_the_last_ones_study(client, cancer, capsys):
+    """warm_start was refused ("SearchCV has no parameter 'warm_start'"): a search whose data
+    changed started from nothing (first-day test, round 9)."""
+    import pickle
+
+    X, y = cancer
+    space = {"C": stats.loguniform(1e-3, 1e2)}
+    first = search(LogisticRegression(max_iter=500), space, client, n_trials=8, cv=3, seed=0,
+                   searcher="bayesopt").fit(X[:200], y[:200])
+    s = search(LogisticRegression(max_iter=500), space, client, n_trials=2, cv=3, seed=0,
+               searcher="bayesopt", warm_start=first.study_)
+    assert clone(s).warm_start is first.study_  # the study itself, not a copy
+    s.fit(X, y)
+    assert capsys.readouterr().out == (f"nbtune: warm start from {first.study_.name!r}: 8 of 8 "
+                                       "ended trials\n")
+    assert s.study_.settings["warm_start"] == first.study_.name
+    assert s.study_.searcher.observations == 8 + 2  # the first search's candidates, then its own
+    assert len(s.cv_results_["params"]) == 2  # theirs are not this search's candidates
+    assert pickle.loads(pickle.dumps(s)).warm_start.name == first.study_.name
+
+
 def nested_scores(cluster, n_jobs):
     """cross_val_score of a SearchCV on iris: each of its two clones fitted by joblib."""
     X, y = load_iris(return_X_y=True)

@@ -83,6 +83,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     :func:`nbtune.tune`'s do (``searcher="bayesopt", searcher_options={"cost_aware": True}``).
     ``storage=None`` keeps the study in memory; give a path to keep it. Each ``fit`` starts
     over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one.
+    ``warm_start`` (an earlier search's ``study_``, or a study name in ``storage``) seeds a
+    model-based searcher (``"bayesopt"``, ``"kde"``, ``"tpe"``) with that study's candidates and
+    scores, as :func:`nbtune.tune`'s does: a search on new data starts from what the last one
+    learned.
     Where the search has fewer candidates left than the workers have threads, a trial's folds
     run as Dask tasks of their own, spread over the free threads
     (:mod:`nbtune.sklearn.fitting`); ``n_jobs`` of the estimator is left as you set it.
@@ -99,6 +103,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  error_score: Any = np.nan, return_train_score: bool = False,
                  seed: int | None = None, max_time: float | None = None, cluster: Any = None,
                  storage: str | None = None, study: str | None = None,
+                 warm_start: Study | str | None = None,
                  progress: bool | str = "auto", **unknown: Any):
         if unknown or space is None:  # scikit-learn's names (n_iter=, ...) and typos, named
             checks.check_init_names(unknown, space, self._get_param_names())
@@ -111,12 +116,14 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.refit, self.error_score = refit, error_score
         self.return_train_score, self.seed, self.max_time = return_train_score, seed, max_time
         self.cluster, self.storage, self.study, self.progress = cluster, storage, study, progress
+        self.warm_start = warm_start
 
     def __sklearn_clone__(self) -> "SearchCV":
-        """A clone shares the Dask client or cluster given as ``cluster`` (never a copy of it)."""
+        """A clone shares the Dask client or cluster given as ``cluster``, and the study given
+        as ``warm_start`` (never a copy of either)."""
         params = self.get_params(deep=False)
-        cluster = params.pop("cluster")
-        return type(self)(**{k: clone(v, safe=False) for k, v in params.items()}, cluster=cluster)
+        shared = {k: params.pop(k) for k in ("cluster", "warm_start")}
+        return type(self)(**{k: clone(v, safe=False) for k, v in params.items()}, **shared)
 
     def __getstate__(self) -> dict:
         """A search pickles with its cluster's address in place of a Client or cluster object,
@@ -126,11 +133,12 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         if cluster is not None and not isinstance(cluster, str):
             state["cluster"] = getattr(cluster, "scheduler_address", None) or getattr(
                 getattr(cluster, "scheduler", None), "address", None)
-        study = state.get("study_")
-        if study is not None:
-            state["study_"] = Study(study.name, study.space, study.metric, study.mode,
-                                    trials=list(study.trials), storage=study.storage,
-                                    settings=study.settings, stop_reason=study.stop_reason)
+        for key in ("study_", "warm_start"):
+            study = state.get(key)
+            if isinstance(study, Study):
+                state[key] = Study(study.name, study.space, study.metric, study.mode,
+                                   trials=list(study.trials), storage=study.storage,
+                                   settings=study.settings, stop_reason=study.stop_reason)
         return state
 
     def __sklearn_tags__(self):
@@ -229,6 +237,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                             study=self.study, replace=self.study is not None,
                             max_time=self.max_time, searcher=self.searcher,
                             searcher_options=self.searcher_options, points_to_evaluate=points,
+                            warm_start=self.warm_start,
                             scheduler=sched,
                             resource=resource.key if resource else EPOCH, observers=[failures],
                             progress=self.progress, background=True)
