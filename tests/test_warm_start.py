@@ -231,10 +231,23 @@ def test_the_magic_routes_searcher_options_and_the_warm_start(shell, db, capsys)
     assert shell.user_ns["study"].searcher.observations == 4
 
 
+def test_warm_start_takes_the_study_a_notebook_variable_holds(shell, db, capsys):
+    """``-o first`` then ``--warm-start first`` was refused: "no study named 'first'" (the study
+    bound to ``first`` had another name; first-day test, round 9)."""
+    assert run(shell, "--trials 3 --metric loss --seed 2 --searcher bayesopt -o first").success
+    named = shell.user_ns["first"].name
+    assert named != "first"
+    capsys.readouterr()
+    assert run(shell, "--trials 1 --metric loss --searcher bayesopt --warm-start first "
+                      "--study second").success
+    assert f"nbtune: warm start from {named!r}: 3 of 3 ended trials" in capsys.readouterr().out
+    assert shell.user_ns["study"].settings["warm_start"] == named
+
+
 @pytest.mark.parametrize("line, message", [
     ("--searcher bayesopt --searcher-option kapa=3",
      "searcher 'bayesopt' has no option 'kapa' (did you mean 'kappa'?) (its options: "
-     "acquisition, cost_aware, kappa, max_points, mode, n_initial, random_fraction, random_when, "
+     "acquisition, cost_aware, kappa, max_points, n_initial, random_fraction, random_when, "
      "refit_every, resource_kernel, warp, xi)"),
     ("--searcher bayesopt --searcher-option kappa",
      "--searcher-option needs NAME=VALUE, e.g. acquisition=ucb or kappa=3, got 'kappa'"),

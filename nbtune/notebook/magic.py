@@ -189,7 +189,7 @@ class Tune(Magics):
                       concurrency=args.concurrency, resources=resources_of(args),
                       max_time=args.max_time, target=args.target, retries=args.retries,
                       searcher=args.searcher, searcher_options=searcher_options_of(args),
-                      warm_start=args.warm_start, scheduler=args.scheduler,
+                      warm_start=self._warm_start(args.warm_start), scheduler=args.scheduler,
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
                       restart_held=self.restart_held, **scheduler_options(args))
@@ -267,6 +267,13 @@ class Tune(Magics):
             raise StudyInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "
                                    "queued after this one do not run")
         return None
+
+    def _warm_start(self, name: str | None) -> Study | str | None:
+        """--warm-start NAME: the Study a notebook variable of that name holds (``-o s1``, then
+        ``--warm-start s1``: it was refused as no stored study of that name), else the name of
+        a stored study."""
+        held = self.shell.user_ns.get(name) if name and name.isidentifier() else None
+        return held if isinstance(held, Study) else name
 
     def _storage(self, args) -> tuple[str | None, str]:
         """The study file (--storage, else Tune.storage), and what to say of it when the study

@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
       help="an option of the searcher, e.g. acquisition=ucb, kappa=3 (repeatable; values are "
       "Python literals, a bare word is a string)")
     a("--warm-start", metavar="STUDY", help="seed the searcher's model with the ended trials of "
-      "the study STUDY in the same storage file (same metric and mode; the dims both spaces "
-      "share)")
+      "the study STUDY in the same storage file, or of the Study a notebook variable STUDY "
+      "holds (as -o binds it) (same metric and mode; the dims both spaces share)")
     a("--scheduler", help="when to stop trials early: fifo (default: never), asha, hyperband, "
       "median or percentile")
     a("--resource", help="the report key that counts training progress (default 'epoch')")
