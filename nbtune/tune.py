@@ -10,7 +10,7 @@ import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 from .caller import call_site, user_facing, warn_note, warnings_at
-from .run.cluster import embedded_started, is_embedded, starting_line
+from .run.cluster import default_cluster, embedded_started, is_embedded, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
 from .run.held import restart_delay
@@ -171,6 +171,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory
     only; by default nbtune.db, or in a notebook the file ``%config Tune.storage`` names).
+    ``cluster`` (an address, a Client, a cluster object, or ``"local"``) left out is, in a
+    notebook, the one ``%tune_cluster`` chose (``Tune.cluster``), else nbtune's local cluster.
     Left out (None), ``metric`` is "value", ``mode`` "min", ``retries`` 1, ``searcher`` "random",
     ``resource`` "epoch". ``searcher`` is a name of ``nbtune.search.SEARCHERS``, a
     :class:`Searcher`, or an Optuna sampler instance (run through ``OptunaSearcher``). A study name that exists in ``storage`` needs ``resume=True``, which
@@ -208,6 +210,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                          f"{type(searcher_options).__name__}")
     if not (isinstance(n_trials, str) and n_trials == "auto"):
         given["n_trials"] = n_trials
+    if cluster is None:  # in a notebook, the cluster %tune_cluster chose
+        cluster = default_cluster()
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
     made = storage is not None and not os.path.exists(storage)  # by this call, if it fails

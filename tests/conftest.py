@@ -48,5 +48,6 @@ def shell(ip, client, db):
     ip.run_line_magic("config", f"Tune.storage = {db!r}")
     yield ip
     ip.run_line_magic("config", "Tune.storage = 'nbtune.db'")  # load_study's default follows it
+    ip.run_line_magic("config", "Tune.cluster = None")  # and nbtune.tune's follows this one
     for name in BOUND:
         ip.user_ns.pop(name, None)

@@ -517,6 +517,30 @@ def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote
         mine.close()
 
 
+def gpu_device(config):
+    import os
+
+    return float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))
+
+
+def test_nbtune_tune_given_no_cluster_uses_the_one_tune_cluster_chose(remote, ip):
+    """nbtune.tune (and SearchCV) ran on a new local cluster after %tune_cluster ADDRESS, where
+    the %%tune cells ran on the scheduler chosen; with resources={"GPU": 1} it blamed
+    nvidia-smi (first-day test, round 10)."""
+    import nbtune
+
+    shell, tune = ip
+    shell.run_line_magic("tune_cluster", remote["address"])
+    study = nbtune.tune(gpu_device, {"x": nbtune.uniform(0, 1)}, metric="device", n_trials=2,
+                        resources={"GPU": 1}, storage=None, progress=False)
+    assert {t.worker for t in study.trials} == {remote["gpu"]}
+    shell.run_line_magic("unload_ext", "nbtune")  # nbtune.tune is on its own again
+    try:
+        assert nbtune.run.cluster.default_cluster() is None
+    finally:
+        shell.run_line_magic("load_ext", "nbtune")
+
+
 LOCAL_CELL = """\
 x = uniform(0, 1)
 import os, time

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from ..tracker import in_notebook
-from ..run.cluster import close_clients, is_embedded, warm_up
+from ..run.cluster import close_clients, is_embedded, set_default_cluster, warm_up
 from ..run.interrupts import stop_resource_tracker
 from ..storage import set_default_file
 from .magic import Tune
@@ -76,3 +76,4 @@ def unload(shell) -> None:
         table["line"].pop(name, None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]
     set_default_file(None)  # load_study and the others read nbtune.db again
+    set_default_cluster(None)  # and nbtune.tune runs on nbtune's own cluster

@@ -17,7 +17,7 @@ from ..panel import LivePanel
 from ..ranking import duration_text
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
-from ..run.cluster import get_client, use_local
+from ..run.cluster import get_client, set_default_cluster, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..storage import DEFAULT_FILE, Storage, StorageError, names_no_file, set_default_file
@@ -126,9 +126,16 @@ class Tune(Magics):
         that file where given none (they looked in nbtune.db)."""
         set_default_file(change["new"])
 
+    @observe("cluster")
+    def _cluster_changed(self, change) -> None:
+        """``%tune_cluster`` (``Tune.cluster``): nbtune.tune and SearchCV given no cluster use
+        it too, as the %%tune cells do."""
+        set_default_cluster(change["new"])
+
     def __init__(self, shell=None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         set_default_file(self.storage)  # as configured before the extension loaded
+        set_default_cluster(self.cluster)
         self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
         self._writers: dict[str, Any] = {}  # cell id -> its CellWriter (JupyterLab extension)
 

@@ -362,6 +362,23 @@ def _probe(address: str, timeout: float) -> None:
             "address (tcp://HOST:8786 by default), as `dask scheduler` prints it")
 
 
+_default_cluster: list[Any] = [None]  # see set_default_cluster
+
+
+def set_default_cluster(target: Any) -> None:
+    """Make ``target`` (an address, a Client or a cluster object; None: nbtune's own) the
+    cluster that :func:`nbtune.tune` and ``SearchCV`` use where given none: in a notebook, the
+    one ``%tune_cluster`` (``Tune.cluster``) chose. ``nbtune.tune`` ran on a new local cluster
+    after ``%tune_cluster tcp://...`` while the %%tune cells went to the scheduler chosen
+    (first-day test, round 10)."""
+    _default_cluster[0] = target
+
+
+def default_cluster() -> Any:
+    """The cluster :func:`set_default_cluster` chose (None: nbtune's own)."""
+    return _default_cluster[0]
+
+
 def is_embedded(cluster: Any) -> bool:
     """Whether ``cluster`` (as :func:`get_client` takes it) names nbtune's own local cluster."""
     return cluster is None or cluster == "local"
