@@ -136,9 +136,9 @@ class LivePanel(Tracker):
         self.bar.value, self.label.value = fraction, html.escape(label)
         counts = self.counts()
         busy = counts.get(T.RUNNING, 0) + counts.get(STARTING, 0)
-        slots = self.slots()
-        workers = f" · {busy}/{slots} slots busy" if slots else ""
-        waiting = self.connection() or self.waiting(counts)
+        slots = self.slots()  # a worker that died may still hold a trial "running" a moment
+        workers = f" · {min(busy, slots)}/{slots} slots busy" if slots else ""
+        waiting = self.connection() or self.stalled() or self.waiting(counts)
         self.counts_html.value = html.escape(" · ".join(f"{n} {s}" for s, n in counts.items())
                                              + workers + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())

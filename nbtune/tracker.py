@@ -60,9 +60,10 @@ class Tracker(Observer):
 
     def __init__(self, study, n_trials: int | None = None, max_time: float | None = None,
                  concurrency: int | Callable[[], int] | None = None, interval: float = 0.25,
-                 show_output: bool = False):
+                 show_output: bool = False, starved: Callable[[], str] | None = None):
         self.study, self.n_trials, self.max_time = study, n_trials, max_time
         self.concurrency, self.interval = concurrency, interval
+        self.starved = starved  # what no worker able to run a trial now means (Capacity.starved)
         self.show_output = show_output
         self.lines: deque[str] = deque(maxlen=STREAM_LINES)  # the stream, prefixed
         self.fresh: deque[str] = deque()  # lines not written yet by a view that writes them
@@ -176,8 +177,17 @@ class Tracker(Observer):
         return self.tally
 
     def slots(self) -> int | None:
-        """Trials the workers run at once (None where not known)."""
-        return self.concurrency() if callable(self.concurrency) else self.concurrency
+        """Trials the workers run at once (None where not known; 0 where no worker can run one
+        now: :meth:`stalled`)."""
+        n = self.concurrency() if callable(self.concurrency) else self.concurrency  # looks again
+        return 0 if self.stalled() else n
+
+    def stalled(self) -> str:
+        """While the study runs and no worker can run one of its trials, what it waits for;
+        else ""."""
+        if self.starved is None or self.finished_reason is not None:
+            return ""
+        return self.starved()
 
     def counts(self) -> dict[str, int]:
         """Trials per state, in a fixed order, zero counts left out. Running ones not known to
@@ -289,7 +299,7 @@ class TextProgress(Tracker):
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
         counts = " ".join(f"{n} {s}" for s, n in self.counts().items())
-        lost = self.connection()
+        lost = self.connection() or self.stalled()
         return (f"nbtune {self.study.name}: {label} | {counts} | "
                 + (f"{lost} | " if lost else "") + self.best_line())
 

@@ -310,7 +310,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                          # what runs at once: follows workers that come and go
                          concurrency=(lambda: min(concurrency, capacity())) if concurrency
                          else capacity,
-                         show_output=show_output)
+                         show_output=show_output, starved=capacity.starved)
     if view is not None:
         observers, result.live = [*observers, view], view
     loop = Loop(client, pickled.carried(client), trials, search, sched,

@@ -173,6 +173,40 @@ def test_a_trial_queued_on_a_worker_that_dies_is_sent_again_without_an_attempt(d
     assert stored == {0: 2, 1: 1}
 
 
+def sleeps(config):
+    time.sleep(0.3)
+    return config["x"]
+
+
+def test_a_study_whose_last_able_worker_leaves_says_it_waits_and_goes_on_with_a_new_one(db):
+    """The only worker offering GPU=1 died: the study waited in silence, its panel saying "1
+    running · 1/1 slots busy" and a time left that grew (first-day test, round 10)."""
+    import io
+
+    from distributed import Client, LocalCluster
+
+    from nbtune.live import TextProgress
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, resources={"GPU": 1},
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as c:
+        study = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=12,
+                            resources={"GPU": 1}, cluster=c, storage=db, study="starved",
+                            background=True, progress=TextProgress)
+        view = study.live
+        view.stream = io.StringIO()
+        wait_for(lambda: len(study.completed) >= 2, "the first trials", 60)
+        cluster.scale(0)  # the GPU worker leaves
+        message = wait_for(view.stalled, "the view to say the study waits", 30)
+        assert message == ("the cluster has no workers now: the study waits for one (`dask "
+                           "worker SCHEDULER_ADDRESS`), or stop it")
+        assert view.slots() == 0 and message in view.line()
+        cluster.scale(1)  # a new one with GPU=1 joins: the study goes on by itself
+        study.wait(120)
+        assert not study.running and len(study.completed) == 12
+        assert view.stalled() == ""
+
+
 def long_trial(config):
     for epoch in range(1, 400):
         time.sleep(0.05)

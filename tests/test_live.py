@@ -381,6 +381,32 @@ def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_mes
                                       "2/2 slots busy"
 
 
+def test_the_panel_says_when_no_worker_can_run_a_trial_and_counts_no_slot():
+    """The only GPU worker gone, the panel read "1 running · 1 queued · 1/1 slots busy" while
+    the study waited for ever (first-day test, round 10)."""
+    from nbtune.run.resources import Capacity
+
+    study = nbtune.Study("gpu", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    capacity = Capacity(None, {"GPU": 1.0}, every=1e9)  # looked up by the test, not by time
+    cpu = {"tcp://10.0.0.1:1": {"nthreads": 2, "resources": {}}}
+    capacity.set({**cpu, "tcp://10.0.0.2:1": {"nthreads": 1, "resources": {"GPU": 1.0}}})
+    panel = LivePanel(study, n_trials=8, concurrency=capacity, starved=capacity.starved)
+    for i in range(2):
+        study.trials.append(T.Trial(i, {"q": i / 4}, state=T.RUNNING, attempts=1,
+                                    started=1000.0 + i))
+        panel.trial_started(study.trials[-1])
+    panel.draw()
+    assert panel.counts_html.value == "2 running · 1/1 slots busy"  # not 2/1: one slot
+    capacity.set(cpu)  # the GPU worker left
+    panel.draw()
+    assert panel.counts_html.value == (
+        "2 running · no worker offers GPU=1 now: the study waits for one (`dask worker "
+        "SCHEDULER_ADDRESS --resources GPU=1`), or stop it")
+    panel.finished_reason = "interrupted"
+    assert panel.stalled() == ""
+
+
 def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     # the space editor's Run shows the study in its Output widget: the panel must not stay
     # above the summary (it read as the results twice)

@@ -109,6 +109,7 @@ class Capacity:
         self.client, self.asked, self.every = client, asked, every
         self.held = held or set
         self.value, self.at = 1, float("-inf")
+        self.now: int | None = None  # the slots as last looked up, 0 included
         self.workers: dict[str, dict[str, Any]] = {}  # as last looked up
         self.able = 0  # the free workers that can run such a trial
 
@@ -117,10 +118,28 @@ class Capacity:
         self.workers = dict(workers)
         held = self.held()
         free = {a: w for a, w in workers.items() if a not in held}
-        self.value, self.at = max(1, slots(free, self.asked)), time.monotonic()
+        self.now = slots(free, self.asked)
+        self.value, self.at = max(1, self.now), time.monotonic()
         self.able = sum(1 for w in free.values()
                         if worker_slots(w["nthreads"], w["resources"], self.asked))
         return self.value
+
+    def starved(self) -> str:
+        """What the study waits for where no worker there is now can run one of its trials (the
+        only GPU worker left, a scheduler restarted without its workers), in a line for its
+        views; "" where one can. The study waited in silence, its panel saying "1/1 slots busy"
+        (first-day test, round 10)."""
+        if self.now is None or self.now > 0:
+            return ""
+        if not self.workers:
+            return ("the cluster has no workers now: the study waits for one (`dask worker "
+                    "SCHEDULER_ADDRESS`), or stop it")
+        if self.asked and not slots(self.workers, self.asked):
+            wanted = ",".join(f"{k}={_amount(v)}" for k, v in self.asked.items())
+            return (f"no worker offers {wanted.replace(',', ', ')} now: the study waits for one "
+                    f"(`dask worker SCHEDULER_ADDRESS --resources {wanted}`), or stop it")
+        return ("every worker is busy with a trial of an ended study that did not stop: the "
+                "study waits for them")
 
     def __call__(self) -> int:
         if time.monotonic() - self.at >= self.every:
