@@ -657,6 +657,8 @@ def test_an_address_where_no_scheduler_answers_is_one_line_not_a_hang(ip, not_sc
     ("nosuchname", r"'nosuchname' is not defined in the notebook"),
     ("number", r"'number' is a int, not a Dask Client or cluster"),
     ("tcp://127.0.0.1:9 extra", r"unexpected 'extra'"),
+    # it said "missing port number in address '--local'" (first-day test, round 10)
+    ("--local", r"'--local' is not an address or a name \(did you mean 'local'\?\): give "),
 ])
 def test_tune_cluster_errors_are_one_line(ip, line, message):
     import dask

@@ -337,6 +337,11 @@ class Tune(Magics):
                 args = parse_cluster_line(words[1:])
                 client = use_local(args.workers, args.gpus, args.threads_per_gpu)
                 target = None
+            elif words[0].startswith("-"):  # read as an address: "missing port number"
+                raise UsageError(f"%tune_cluster: {words[0]!r} is not an address or a name"
+                                 f"{did_you_mean(words[0].lstrip('-'), ['local'])}: give "
+                                 "`local`, a scheduler address (tcp://HOST:PORT) or the name "
+                                 "of a Client or cluster object")
             elif len(words) > 1:
                 raise UsageError(f"%tune_cluster: unexpected {words[1]!r}: give one address or "
                                  "name (options go after `local`)")
