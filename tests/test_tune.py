@@ -490,6 +490,43 @@ def test_with_parameters_ships_large_data_once(client):
     assert all(t.value == float(t.config["i"]) for t in study.trials)
 
 
+def imports_a_local_module(config):
+    import nbtune_local_helper_xyz  # a file of the notebook's folder only
+
+    return nbtune_local_helper_xyz.score(config["x"])
+
+
+def test_a_module_of_the_notebooks_own_the_workers_lack_is_named_with_the_fix(
+        client, tmp_path, monkeypatch):
+    """Every trial failed with ModuleNotFoundError and nothing said how the workers get the
+    module, nor why the study's closing line counted only failures (first-day test, round 10)."""
+    from nbtune.notebook.magic import _summary_line
+
+    (tmp_path / "nbtune_local_helper_xyz.py").write_text("def score(x):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # the notebook's folder; not the workers'
+    study = nbtune.tune(imports_a_local_module, {"x": nbtune.uniform(0, 1)}, metric="x",
+                        n_trials=2, cluster=client, storage=None, progress=False)
+    assert [t.state for t in study.trials] == [T.FAILED, T.FAILED]
+    hint = (f"nbtune: the workers cannot import 'nbtune_local_helper_xyz', the notebook's own "
+            f"({tmp_path / 'nbtune_local_helper_xyz.py'}): send it to them, distributed.Client("
+            f"SCHEDULER_ADDRESS).upload_file('{tmp_path / 'nbtune_local_helper_xyz.py'}'), or "
+            "put it where the workers' Python finds it")
+    error = study.trials[0].error
+    assert "ModuleNotFoundError: No module named 'nbtune_local_helper_xyz'\n" + hint in error
+    assert _summary_line(study, 1.0, "study").endswith(f"every trial failed; trial 0: {hint}")
+
+
+def test_a_missing_module_the_notebook_lacks_too_is_left_as_it_is():
+    from nbtune.run.imports import missing_module_hint
+
+    error = "Traceback ...\nModuleNotFoundError: No module named 'no_such_module_anywhere'\n"
+    assert missing_module_hint(error) == error
+    installed = missing_module_hint("ModuleNotFoundError: No module named 'numpy.linalg'")
+    assert installed.endswith("nbtune: the workers cannot import 'numpy', installed where the "
+                              "notebook runs: install it in the workers' environment too (pip "
+                              "install numpy)")
+
+
 SCRIPT_WITH_DATA = """\
 import numpy as np
 import nbtune

@@ -13,8 +13,9 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, TraitError, Unicode, observe
 
+from .. import trial as T
 from ..panel import LivePanel
-from ..ranking import duration_text
+from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
 from ..run.cluster import get_client, set_default_cluster, use_local
@@ -432,6 +433,10 @@ def _summary_line(study: Study, elapsed: float, out: str) -> str:
         config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
                            for k, v in best.config.items())
         line += f"\n  best {study.metric} = {best.value:.6g} (trial {best.id}): {config}"
+    failed = [t for t in study.trials if t.state == T.FAILED]
+    if failed and len(failed) == len(study.trials):  # why, or the line says nothing of it
+        line += (f"\n  every trial failed; trial {failed[0].id}: "
+                 f"{one_line(failed[0].error or '', width=400)}")
     return line
 
 

@@ -15,6 +15,7 @@ from ..caller import warn_note
 from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
                                 short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
+from .imports import missing_module_hint
 from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
@@ -145,7 +146,8 @@ class Completions:
             self.observer.trial_finished(trial)
             return
         if out["state"] == "failed":
-            self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
+            self._finish(trial, T.FAILED, error=missing_module_hint(out["error"]),
+                         finished=out["finished"])
             return
         value, problem = final_value(trial, out["returned"], self.settings.metric)
         trial.value = value
