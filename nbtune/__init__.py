@@ -41,7 +41,7 @@ __all__ = [
     "KDESearcher", "TPESearcher", "Scheduler",
     "FIFOScheduler", "ThresholdScheduler", "ASHAScheduler", "HyperbandScheduler",
     "MedianScheduler", "PercentileScheduler", "Observer", "SpaceEditor", "__version__",
-    "SearchCV",
+    "SearchCV", "compare",
 ]
 
 
@@ -55,6 +55,10 @@ def __getattr__(name: str):
         from .sklearn import SearchCV
 
         return SearchCV
+    if name == "compare":  # and matplotlib by who draws
+        from .plots import compare
+
+        return compare
     raise AttributeError(f"module 'nbtune' has no attribute {name!r}")
 
 

@@ -478,3 +478,45 @@ def test_many_learning_curves_are_drawn_together_under_the_named_ones():
     assert points.get_alpha() == FADED and points.get_marker() == "."
     assert ax.get_xlim()[0] <= 1 and ax.get_xlim()[1] >= 3  # the collection's extent in view
     assert any(t.get_text() == "stopped" for t in ax.get_legend().get_texts())
+
+
+def ended(study_name: str, values: list[float], mode: str = "min") -> Study:
+    """A study whose trials ended one per second, with these values, in this order."""
+    trials = [T.Trial(i, {"x": 0.1 * i}, state=T.COMPLETED, value=v, started=100.0 + i,
+                      finished=101.0 + i) for i, v in enumerate(values)]
+    trials.append(T.Trial(len(values), {"x": 0.9}, state=T.FAILED, error="boom"))
+    return Study(study_name, Space({"x": nbtune.uniform(0, 1)}), "loss", mode, trials=trials)
+
+
+def test_compare_draws_each_studys_best_so_far_named_in_the_legend(db):
+    """Two studies drawn with study.plot.history(ax=ax) had the same colours and legends, and
+    no study's name (first-day test, round 9)."""
+    first, second = ended("first", [3.0, 1.0, 2.0]), ended("second", [2.5, 2.0, 0.5, 0.7])
+    fig = nbtune.compare(first, second)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    lines = {line.get_gid(): line for line in ax.get_lines()}
+    assert list(lines["compare-0"].get_ydata()) == [3.0, 1.0, 1.0]
+    assert list(lines["compare-1"].get_ydata()) == [2.5, 2.0, 0.5, 0.5]
+    assert list(lines["compare-1"].get_xdata()) == [1, 2, 3, 4]
+    assert lines["compare-0"].get_color() != lines["compare-1"].get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "first: best 1 (3 completed)", "second: best 0.5 (4 completed)"]
+    assert ax.get_xlabel() == "completed trials" and ax.get_ylabel() == "best loss so far"
+    timed = nbtune.compare(first, by="time").axes[0].get_lines()[0]
+    assert list(timed.get_xdata()) == [1.0, 2.0, 3.0]  # seconds since the first trial started
+    with pytest.raises(ValueError, match=r"^the studies optimise in different directions: "
+                                         r"'first' \(loss, min\), 'up' \(loss, max\); "):
+        nbtune.compare(first, ended("up", [1.0], mode="max"))
+    with pytest.raises(ValueError, match=r"^by must be 'trial' or 'time', got 'epoch'$"):
+        nbtune.compare(first, by="epoch")
+    with pytest.raises(ValueError, match=r"^compare needs studies: "):
+        nbtune.compare()
+
+
+def test_compare_takes_the_names_of_stored_studies(client, db):
+    for name, seed in (("a", 0), ("b", 1)):
+        nbtune.tune(linear, {"q": nbtune.uniform(0, 1)}, metric="score", n_trials=3, seed=seed,
+                    cluster=client, storage=db, study=name, progress=False)
+    ax = nbtune.compare("a", "b", storage=db).axes[0]
+    assert [t.get_text().split(":")[0] for t in ax.get_legend().get_texts()] == ["a", "b"]
