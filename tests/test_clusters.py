@@ -653,7 +653,10 @@ def test_an_address_where_no_scheduler_answers_is_one_line_not_a_hang(ip, not_sc
     ("local --workers 2 --workers 3", r"--workers given twice \(--workers 2 and --workers 3\)"),
     ("local --cpus 3", r"unknown option '--cpus'"),
     ("http://127.0.0.1:8786", r"unknown scheme 'http://'"),
-    ("tcp://127.0.0.1:9", r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"),
+    # refused: said after 2 s, not after the Client's whole connect timeout (first-day test,
+    # round 10)
+    ("tcp://127.0.0.1:9", r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9': nothing "
+                          r"listens there \(connection refused for 2 s\); check the address"),
     ("nosuchname", r"'nosuchname' is not defined in the notebook"),
     ("number", r"'number' is a int, not a Dask Client or cluster"),
     ("tcp://127.0.0.1:9 extra", r"unexpected 'extra'"),

@@ -5,6 +5,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from typing import Any, Sequence
 
 from .gpus import gpu_devices
@@ -329,20 +330,35 @@ def check_address(address: str) -> str:
     return f"{scheme}://{rest}"
 
 
+REFUSED_WAIT = 2.0  # seconds a refused address is tried again (a scheduler that is starting)
+
+
 def _probe(address: str, timeout: float) -> None:
     """ConnectionError, one line, where what answers at the ``tcp://`` ``address`` is not a Dask
-    scheduler, which greets each connection at once. Else nothing (an address nothing answers
-    at is left to the Client's own timeout). Without it, a dashboard's port held a Client's
-    handshake for minutes, and a web server's reply was read as a message of 3 EiB."""
+    scheduler, which greets each connection at once, or where nothing listens there for
+    :data:`REFUSED_WAIT` seconds (the Client tried for its whole connect timeout, 10 s). Else
+    nothing (an address nothing answers at is left to the Client's own timeout). Without it, a
+    dashboard's port held a Client's handshake for minutes, and a web server's reply was read
+    as a message of 3 EiB."""
     import socket
 
     from distributed.comm import parse_host_port
 
     host, port = parse_host_port(address.split("://", 1)[1])
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except OSError:
-        return
+    deadline = time.monotonic() + min(timeout, REFUSED_WAIT)
+    while True:
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+            break
+        except ConnectionRefusedError:  # nothing listens there, or a scheduler still starting
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"cannot reach the Dask scheduler at {address!r}: nothing listens there "
+                    f"(connection refused for {REFUSED_WAIT:g} s); check the address, or start "
+                    "one with `dask scheduler`") from None
+            time.sleep(0.2)
+        except OSError:  # no route, a firewall's silence: left to the Client's own timeout
+            return
     try:
         sock.settimeout(timeout)
         greeting = sock.recv(16)
