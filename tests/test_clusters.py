@@ -49,10 +49,10 @@ class Processes:
         self.procs.append(proc)
         return proc
 
-    def scheduler(self, *tls: str) -> str:
-        """Start a scheduler on 127.0.0.1 (a free port) and return its address."""
+    def scheduler(self, *tls: str, port: int = 0) -> str:
+        """Start a scheduler on 127.0.0.1 (a free port, or ``port``) and return its address."""
         path = self.tmp / f"scheduler-{len(self.procs)}.json"
-        self.start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+        self.start("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
                    "--scheduler-file", str(path), *tls)
         deadline = time.time() + 60
         while not path.exists() or not path.read_text().strip():
@@ -263,6 +263,38 @@ def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
     assert stored.stop_reason == "error"
     assert [(t.state, t.error) for t in stored.trials] == [
         (T.INTERRUPTED, "the Dask scheduler was lost while it ran")]
+
+
+def test_trials_a_lost_scheduler_cut_short_run_again_once_it_is_back(tmp_path):
+    """A scheduler restarted mid-study: the trials it cut short counted as interrupted toward
+    n_trials, and the study ended with 9 results of 12 (first-day test, round 10)."""
+    from distributed import Client
+
+    procs = Processes(tmp_path)
+    db = str(tmp_path / "back.db")
+    try:
+        address = procs.scheduler()
+        procs.worker(address)
+        client = Client(address, set_as_default=False, timeout="60s")  # reconnects for 60 s
+        client.wait_for_workers(1)
+        heard = Connection()
+        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": 1.0}, metric="x",
+                            n_trials=3, cluster=client, storage=db, study="back",
+                            progress=False, background=True, observers=[heard])
+        wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
+        os.kill(procs.procs[0].pid, signal.SIGKILL)  # the scheduler goes, and comes back
+        wait_for(lambda: heard.changes == [True], "the loss to be told")
+        port = int(address.rsplit(":", 1)[1])
+        assert procs.scheduler(port=port) == address
+        procs.worker(address)
+        study.wait(120)
+        assert heard.changes == [True, False]
+    finally:
+        procs.stop_all()
+    assert study.stop_reason == "n_trials"
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 3  # none left interrupted
+    assert max(t.attempts for t in study.trials) == 2  # the one cut short ran again
+    assert {t.state for t in nbtune.load_study("back", storage=db).trials} == {T.COMPLETED}
 
 
 def test_a_worker_that_joins_mid_study_is_used(remote):

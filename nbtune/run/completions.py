@@ -19,6 +19,7 @@ from .imports import missing_module_hint
 from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
+LOST_WHILE_RUNNING = "the Dask scheduler was lost while it ran"
 # Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
 # start message arrived (sent late by a trial silent at first: nbtune.run.starts): a trial that
 # kills its worker before that message leaves it would otherwise be sent again for ever; past
@@ -35,6 +36,7 @@ class Completions:
 
     running: dict[Any, T.Trial]  # future -> trial
     requeue: list[T.Trial]
+    cut_by_loss: list[T.Trial]
 
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
@@ -60,8 +62,11 @@ class Completions:
             if lost and self._withdrawable(trial):  # it waited in a queue: it never ran
                 self._withdraw(trial)
                 return
-            self._finish(trial, T.INTERRUPTED, error="the Dask scheduler was lost while it ran"
-                         if lost else "cancelled")
+            if lost and trial.attempts <= self.settings.retries:  # not its doing: it runs again
+                self.cut_by_loss.append(trial)  # once the scheduler is back (3 of 12 trials
+                trial.state = T.PENDING  # were lost to a scheduler's restart: first-day, 10)
+                return
+            self._finish(trial, T.INTERRUPTED, error=LOST_WHILE_RUNNING if lost else "cancelled")
         else:
             exc = future.exception()
             if type(exc).__name__ in WORKER_DIED and self._unstarted(trial):

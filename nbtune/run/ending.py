@@ -35,6 +35,7 @@ class Ending:
             # cut short by the user (an interrupt, study.stop()), a resume runs them again
             self._end_paused(self.by_id[trial_id], T.INTERRUPTED if self.reason in (
                 "interrupted", "stopped") else T.STOPPED)
+        self._end_cut_by_loss()  # the study ends before the scheduler came back
         self.keeping.clear()  # their checkpoints are released on the cluster with them
         self.pairs.clear()
         self.resumed_from.clear()

@@ -15,7 +15,7 @@ from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
 from .inbox import Inbox
-from .completions import Completions
+from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
 from ..contract.events import Observer
 from .held import held_note, held_workers
@@ -56,6 +56,8 @@ class Loop(Dispatch, Completions, Ending):
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
         self.resumed_from: dict[int, Any] = {}  # trial -> the pause its live submission resumes
         self.free_resend: set[int] = set()  # trials whose next submission is not a new attempt
+        # trials cut short by the loss of the scheduler: run again once it is back
+        self.cut_by_loss: list[T.Trial] = []
         self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
@@ -221,7 +223,16 @@ class Loop(Dispatch, Completions, Ending):
         if lost != self.lost:
             self.lost = lost
             self.observer.scheduler_connection(lost)
+            if not lost and self.cut_by_loss:  # back: they go first, as a next attempt
+                self.requeue[:0], self.cut_by_loss = self.cut_by_loss, []
         return lost
+
+    def _end_cut_by_loss(self) -> None:
+        """The trials the scheduler's loss cut short, recorded as interrupted where they are
+        not run again (the study ends, or the client gives up)."""
+        cut, self.cut_by_loss = self.cut_by_loss, []
+        for trial in cut:
+            self._finish(trial, T.INTERRUPTED, error=LOST_WHILE_RUNNING)
 
     def _slots(self) -> int:
         """Trials to keep in flight: the concurrency asked for, else what the workers run at
@@ -349,6 +360,7 @@ class Loop(Dispatch, Completions, Ending):
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"
                 if self._scheduler_lost() and self.client.status in ("closing", "closed"):
+                    self._end_cut_by_loss()
                     raise ConnectionError(f"lost the Dask scheduler at {self.address}: the "
                                           "client gave up reconnecting (is it still running?)")
                 self._fill()
