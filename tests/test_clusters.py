@@ -136,7 +136,7 @@ def study_of(remote, resources, n_trials=4, sleep=0.6, **kwargs):
 # -- on a remote cluster ---------------------------------------------------------------------
 def test_slots_follow_the_workers_threads_and_resources(remote):
     workers = workers_of(remote["client"])
-    assert workers[remote["gpu"]] == {"nthreads": 2, "resources": {"GPU": 1.0}}
+    assert workers[remote["gpu"]] == {"nthreads": 2, "resources": {"GPU": 1.0}, "name": "gpu"}
     assert slots(workers, None) == 3
     assert slots(workers, {"GPU": 1}) == 1
     assert slots(workers, {"GPU": 0.5}) == 2
@@ -171,8 +171,8 @@ def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
     with pytest.raises(ValueError, match=r"no worker offers TPU=1: the workers offer") as info:
         study_of(remote, {"TPU": 1})
     assert remote["gpu"] in str(info.value) and "--resources TPU=1" in str(info.value)
-    with pytest.raises(ValueError, match="drop --gpus"):
-        study_of(remote, {"GPU": 2})
+    with pytest.raises(ValueError, match=r"--resources GPU=2` or ask for at most GPU=1$"):
+        study_of(remote, {"GPU": 2})  # it said "or drop --gpus" to a cell that gave --resources
 
 
 def test_fractions_beyond_the_threads_of_the_gpu_workers_are_noted(remote):
@@ -429,6 +429,18 @@ def test_check_resources_with_no_workers_says_so():
     assert check_resources({}, None) == 0
 
 
+def test_a_resource_offered_under_another_case_is_named():
+    """A worker started with --resources gpu=1 got no hint beside the list of what workers offer
+    (first-day test, round 10)."""
+    workers = {"tcp://10.0.0.1:1": {"nthreads": 1, "resources": {"gpu": 1.0}}}
+    with pytest.raises(ValueError, match=r"^no worker offers GPU=1: the workers offer "
+                                         r"\{'tcp://10.0.0.1:1': \{'gpu': 1.0\}\} \(a worker "
+                                         r"offers 'gpu': resource names are case-sensitive\); "
+                                         r"start workers with `dask worker \.\.\. --resources "
+                                         r"GPU=1` or drop --gpus$"):
+        check_resources(workers, {"GPU": 1.0})
+
+
 # -- TLS -------------------------------------------------------------------------------------
 def write_certificates(folder: Path) -> dict[str, str]:
     """A self-signed CA and a certificate it signs for 127.0.0.1: the paths of the PEM files."""
@@ -529,6 +541,9 @@ def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote
     assert tune.cluster == remote["address"]
     text = repr(info)
     assert remote["address"] in text and remote["gpu"] in text and "GPU=1" in text
+    # the names given to the workers (dask worker --name gpu) tell them apart
+    assert f"{remote['gpu']} (gpu)  threads=2  resources: GPU=1" in text
+    assert f"<code>{remote['cpu']} (cpu)</code>" in info._repr_html_()
     assert "<table>" in info._repr_html_()
     assert repr(shell.run_line_magic("tune_cluster", "")).splitlines()[0] == text.splitlines()[0]
     bare = remote["address"].removeprefix("tcp://")  # as Dask takes it: one client, not two
@@ -589,9 +604,10 @@ def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
         info = shell.run_line_magic("tune_cluster", "local --workers 2 --gpus 1")
         assert tune.cluster is None and info.kind == "local"
         (gpu,) = [a for a, w in info.workers.items() if "GPU" in w["resources"]]
-        assert info.workers[gpu] == {"nthreads": 4, "resources": {"GPU": 1.0}}
+        assert info.workers[gpu] == {"nthreads": 4, "resources": {"GPU": 1.0}, "name": "gpu-0"}
         cpus = {a for a in info.workers if a != gpu}
-        assert [info.workers[a] for a in cpus] == [{"nthreads": 1, "resources": {"CPU": 1.0}}] * 2
+        assert [(info.workers[a]["nthreads"], info.workers[a]["resources"]) for a in cpus] == \
+            [(1, {"CPU": 1.0})] * 2
         assert ", 3 workers, 6 threads\n" in repr(info)
         one = type(info)("tcp://10.0.0.5:8786", None, {gpu: info.workers[gpu]}, kind="local")
         assert repr(one).startswith("nbtune cluster: local tcp://10.0.0.5:8786, 1 worker, 4 "

@@ -305,7 +305,7 @@ def test_unpicklable_global_is_named_before_any_trial(shell, db, capsys):
     assert nbtune.list_studies(db) == []
 
 
-def test_config_defaults_and_listing_magics(shell, db, capsys):
+def test_config_defaults_and_listing_magics(shell, db, capsys, tmp_path):
     shell.run_line_magic("config", "Tune.trials = 3")
     try:
         assert run(shell, "--metric v --study listed", "x = uniform(0, 1)\nv = x").success
@@ -322,6 +322,13 @@ def test_config_defaults_and_listing_magics(shell, db, capsys):
     assert dict(shown.facts())["trials"] == "3: 3 completed" and "<h4>" in shown._repr_html_()
     res = shell.run_cell("%tune_show nosuch")
     assert not res.success and "no study named 'nosuch'" in capsys.readouterr().err
+    empty = str(tmp_path / "empty.db")
+    shell.run_line_magic("config", f"Tune.storage = {empty!r}")
+    assert shell.run_line_magic("tune_studies", "") is None  # the studies are in another file
+    assert capsys.readouterr().out == (f"nbtune: no studies in {empty!r} (`%tune_studies PATH` "
+                                       "lists another file)\n")
+    assert shell.run_line_magic("tune_studies", empty) is None
+    assert capsys.readouterr().out == f"nbtune: no studies in {empty!r}\n"
 
 
 def test_config_cluster_takes_a_client_object(shell, client, capsys):

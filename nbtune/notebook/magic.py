@@ -387,8 +387,9 @@ class Tune(Magics):
             names = list_studies(path)
         except StorageError as exc:
             raise UsageError(f"%tune_studies: {exc}") from None
-        if not names:
-            print(f"nbtune: no studies in {path!r}")
+        if not names:  # a study kept in another file (--storage PATH) is not looked for
+            other = "" if line.strip() else " (`%tune_studies PATH` lists another file)"
+            print(f"nbtune: no studies in {path!r}{other}")
             return None
         db = Storage(path, readonly=True)
         try:

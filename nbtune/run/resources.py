@@ -17,7 +17,8 @@ def workers_of(client) -> dict[str, dict[str, Any]]:
     """Each worker's threads and resources, by address, as the scheduler knows them now."""
     info = client.scheduler_info(n_workers=-1)
     return {address: {"nthreads": int(w.get("nthreads", 1)),
-                      "resources": dict(w.get("resources") or {})}
+                      "resources": dict(w.get("resources") or {}),
+                      "name": str(w.get("name", ""))}
             for address, w in info.get("workers", {}).items()}
 
 
@@ -74,9 +75,19 @@ def check_resources(workers: Mapping[str, Mapping[str, Any]],
         raise ValueError(f"no worker offers {wanted}: the cluster has no workers; start some with "
                          f"`dask worker SCHEDULER_ADDRESS --resources {wanted.replace(', ', ',')}`")
     offers = {address: w["resources"] for address, w in sorted(workers.items())}
-    drop = " or drop --gpus" if set(asked) == {"GPU"} else " or ask for less"
-    raise ValueError(f"no worker offers {wanted}: the workers offer {offers}; start workers with "
-                     f"`dask worker ... --resources {wanted.replace(', ', ',')}`{drop}")
+    most = {k: max((w["resources"].get(k, 0) for w in workers.values()), default=0)
+            for k in asked}
+    if all(most.values()):  # offered, in smaller amounts than asked
+        drop = " or ask for at most " + ", ".join(f"{k}={_amount(v)}" for k, v in most.items())
+    else:
+        drop = " or drop --gpus" if set(asked) == {"GPU"} else " or ask for less"
+    near = {k: name for k in asked for w in workers.values() for name in w["resources"]
+            if name != k and name.lower() == k.lower()}
+    case = "".join(f" (a worker offers {name!r}: resource names are case-sensitive)"
+                   for name in dict.fromkeys(near.values()))
+    raise ValueError(f"no worker offers {wanted}: the workers offer {offers}{case}; start "
+                     f"workers with `dask worker ... --resources {wanted.replace(', ', ',')}`"
+                     f"{drop}")
 
 
 def thread_bound_note(workers: Mapping[str, Mapping[str, Any]],

@@ -78,8 +78,15 @@ class ClusterInfo:
         return f"{n} worker{'s' if n != 1 else ''}, {threads} thread{'s' if threads != 1 else ''}"
 
     def _rows(self) -> list[tuple[str, int, str]]:
-        return [(address, w["nthreads"], ", ".join(f"{k}={v:g}" for k, v in
-                                                   sorted(w["resources"].items())) or "-")
+        """(worker, threads, resources) per worker; the worker is its address, and the name it
+        was given (``dask worker --name gpu1``) where it has one of its own."""
+        def named(address: str, w: dict[str, Any]) -> str:
+            name = w.get("name", "")
+            own = name and name != address and not name.isdigit()  # LocalCluster's 0, 1, ...
+            return f"{address} ({name})" if own else address
+
+        return [(named(address, w), w["nthreads"], ", ".join(
+                    f"{k}={v:g}" for k, v in sorted(w["resources"].items())) or "-")
                 for address, w in sorted(self.workers.items())]
 
     def __repr__(self) -> str:
