@@ -182,3 +182,27 @@ def test_the_readme_recipe_gives_no_note(client, options):
         assert [r["epoch"] for r in trial.reports] == list(range(1, len(trial.reports) + 1))
     reached = {len(t.reports) for t in study.trials}
     assert min(reached) < max(reached)  # some went on past a rung, some ended there
+
+
+def flat_at_first(config):
+    """Scores 0.5 at epochs 1 and 2 whatever its config (a model that learns nothing there),
+    then its config's own."""
+    for epoch in range(1, 10):
+        nbtune.report(epoch=epoch, score=0.5 if epoch < 3 else config["q"] * epoch)
+    return config["q"] * 9
+
+
+def test_a_rung_where_every_trial_reports_the_same_value_is_named_once():
+    """At 11 and 33 rows every candidate of a SearchCV scored 0.5, and ASHA's choice there was
+    chance, without a word (first-day test, round 9)."""
+    space = {"q": nbtune.grid(*range(1, 11))}
+    study, notes = tune(flat_at_first, space, scheduler="asha", max_t=9, grace_period=1,
+                        reduction_factor=3)
+    said = [str(w.message) for w in notes if "cannot tell them apart" in str(w.message)]
+    assert said == ["the first 8 trials to reach epoch 1 all reported score = 0.5: the asha "
+                    "scheduler's rung there cannot tell them apart, so which of them go on is "
+                    "chance; start the rungs where the trials differ (a larger grace_period, or "
+                    "rung_levels)"]
+    _, notes = tune(flat_at_first, space, scheduler="asha", max_t=9, grace_period=3,
+                    reduction_factor=3)  # the rungs start where the trials differ
+    assert not [w for w in notes if "cannot tell them apart" in str(w.message)]

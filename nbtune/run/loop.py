@@ -23,6 +23,7 @@ from .interrupts import interrupts_deferred
 from ..contract.dispatch import Dispatch
 from ..contract.outcome import no_checkpoint_note, restart_note
 from ..contract.replay import level_value, start_searcher
+from ..contract.ties import RungTies, tied_rung_note
 from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
@@ -58,6 +59,7 @@ class Loop(Dispatch, Completions, Ending):
         self.free_resend: set[int] = set()  # trials whose next submission is not a new attempt
         # trials cut short by the loss of the scheduler: run again once it is back
         self.cut_by_loss: list[T.Trial] = []
+        self.ties = RungTies(scheduler.decision_points())  # rungs every trial reports alike at
         self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
@@ -203,6 +205,10 @@ class Loop(Dispatch, Completions, Ending):
             if at is not None:
                 self._note("restart", lambda: restart_note(trial.id, self.settings.resource,
                                                            at, level))
+            tie = self.ties.seen(level, data.get(self.settings.metric))
+            if tie is not None:
+                self._note("tied rung", lambda: tied_rung_note(
+                    *tie, self.settings.resource, self.settings.metric, self.scheduler.name))
         self.observer.trial_reported(trial, data)
         self.searcher.on_report(trial.id, trial.config, *self._level_value(data))
         self.verdicts.decide(trial.id, self.scheduler.on_report(trial.id, data))
