@@ -233,23 +233,31 @@ def test_a_lost_scheduler_is_said_in_the_progress_while_the_client_reconnects():
     assert "scheduler" not in view.line()
 
 
-def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
+def scheduler_lost(procs: Processes, db: str, name: str, reconnect: str, sleep: float):
+    """A study on a scheduler and worker of ``procs`` whose scheduler is killed (SIGKILL) while
+    a trial runs, once the loss is told (its client reconnects for ``reconnect``): (address,
+    study, what the loop said of its scheduler)."""
     from distributed import Client
 
+    address = procs.scheduler()
+    procs.worker(address)
+    client = Client(address, set_as_default=False, timeout=reconnect)
+    client.wait_for_workers(1)
+    heard = Connection()
+    study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": sleep}, metric="x",
+                        n_trials=3, cluster=client, storage=db, study=name, progress=False,
+                        background=True, observers=[heard])
+    wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
+    os.kill(procs.procs[0].pid, signal.SIGKILL)  # the scheduler's machine went away
+    wait_for(lambda: heard.changes == [True], "the loss to be told while it reconnects")
+    return address, study, heard
+
+
+def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
     procs = Processes(tmp_path)
     db = str(tmp_path / "lost.db")
     try:
-        address = procs.scheduler()
-        procs.worker(address)
-        client = Client(address, set_as_default=False, timeout="3s")  # it reconnects for 3 s
-        client.wait_for_workers(1)
-        heard = Connection()
-        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": 30.0}, metric="x",
-                            n_trials=3, cluster=client, storage=db, study="lost",
-                            progress=False, background=True, observers=[heard])
-        wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
-        procs.procs[0].kill()  # the scheduler's machine went away
-        wait_for(lambda: heard.changes == [True], "the loss to be told while it reconnects")
+        address, study, heard = scheduler_lost(procs, db, "lost", "3s", sleep=30.0)
         assert study.running  # told while the client reconnects, before the study ends
         study.wait(120)
         assert heard.changes == [True]  # it never came back
@@ -268,23 +276,11 @@ def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
 def test_trials_a_lost_scheduler_cut_short_run_again_once_it_is_back(tmp_path):
     """A scheduler restarted mid-study: the trials it cut short counted as interrupted toward
     n_trials, and the study ended with 9 results of 12 (first-day test, round 10)."""
-    from distributed import Client
-
     procs = Processes(tmp_path)
     db = str(tmp_path / "back.db")
     try:
-        address = procs.scheduler()
-        procs.worker(address)
-        client = Client(address, set_as_default=False, timeout="60s")  # reconnects for 60 s
-        client.wait_for_workers(1)
-        heard = Connection()
-        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": 1.0}, metric="x",
-                            n_trials=3, cluster=client, storage=db, study="back",
-                            progress=False, background=True, observers=[heard])
-        wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
-        os.kill(procs.procs[0].pid, signal.SIGKILL)  # the scheduler goes, and comes back
-        wait_for(lambda: heard.changes == [True], "the loss to be told")
-        port = int(address.rsplit(":", 1)[1])
+        address, study, heard = scheduler_lost(procs, db, "back", "60s", sleep=1.0)
+        port = int(address.rsplit(":", 1)[1])  # it comes back on its address, with a worker
         assert procs.scheduler(port=port) == address
         procs.worker(address)
         study.wait(120)
