@@ -560,6 +560,29 @@ def test_tune_cluster_shows_and_switches_to_an_address_and_a_named_client(remote
         mine.close()
 
 
+def test_switching_to_another_cluster_closes_nbtunes_idle_one(remote, ip, capsys):
+    """%load_ext started nbtune's local cluster, %tune_cluster ADDRESS moved the studies to a
+    shared one, and two idle workers stayed for the kernel's life (first-day test, round 10).
+    One that a study still runs on is kept."""
+    import nbtune
+    from nbtune.run.cluster import embedded_client, embedded_started
+
+    shell, tune = ip
+    embedded_client()
+    study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": 2.0}, metric="x",
+                        n_trials=2, cluster="local", storage=None, progress=False,
+                        background=True)
+    wait_for(lambda: any(t.started for t in study.trials), "a trial on the local cluster")
+    shell.run_line_magic("tune_cluster", remote["address"])
+    assert embedded_started() and "closed" not in capsys.readouterr().out  # in use
+    study.wait(60)
+    assert len(study.completed) == 2
+    shell.run_line_magic("tune_cluster", remote["address"])
+    assert capsys.readouterr().out == ("nbtune: closed nbtune's local cluster, which no study "
+                                       "uses now (`%tune_cluster local` starts it again)\n")
+    assert not embedded_started()
+
+
 def gpu_device(config):
     import os
 

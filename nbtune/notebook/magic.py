@@ -18,7 +18,7 @@ from ..panel import LivePanel
 from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
-from ..run.cluster import get_client, set_default_cluster, use_local
+from ..run.cluster import get_client, release_idle, set_default_cluster, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..storage import DEFAULT_FILE, Storage, StorageError, names_no_file, set_default_file
@@ -355,6 +355,9 @@ class Tune(Magics):
         except _REQUEST_ERRORS as exc:
             raise UsageError(f"%tune_cluster: {exc}") from None
         self.cluster = target
+        if target is not None and release_idle():  # its workers would sit idle meanwhile
+            print("nbtune: closed nbtune's local cluster, which no study uses now "
+                  "(`%tune_cluster local` starts it again)")
         return describe(client, kind="local" if target is None else "")
 
     def _cluster_named(self, name: str) -> Any:

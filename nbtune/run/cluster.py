@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Sequence
 
 from .gpus import gpu_devices
@@ -273,6 +275,37 @@ def use_local(n_workers: int | None = None, gpus: int | Sequence[str] | None = N
         _embedded["generation"] = _embedded.get("generation", 0) + 1
     _close_all(old)
     return embedded_client()
+
+
+_studying: dict[int, int] = {}  # id of a client -> studies running on it in this process
+
+
+@contextlib.contextmanager
+def studying(client: Any) -> Iterator[None]:
+    """Count a study's loop as running on ``client`` while it runs (see :func:`release_idle`)."""
+    with _lock:
+        _studying[id(client)] = _studying.get(id(client), 0) + 1
+    try:
+        yield
+    finally:
+        with _lock:
+            left = _studying.pop(id(client), 1) - 1
+            if left:
+                _studying[id(client)] = left
+
+
+def release_idle() -> bool:
+    """Close the embedded cluster where no study of this process runs on it: ``%tune_cluster
+    ADDRESS`` moved the studies elsewhere, and its workers sat idle for the kernel's life
+    (first-day test, round 10). True where it closed one; a later study starts it again."""
+    with _lock:
+        client = _embedded.get("client")
+        if client is None or embedded_starting() or _studying.get(id(client)):
+            return False
+        old = [_embedded.pop("client", None), _embedded.pop("cluster", None)]
+        _embedded["generation"] = _embedded.get("generation", 0) + 1
+    _close_all(old)
+    return True
 
 
 def embedded_started() -> bool:

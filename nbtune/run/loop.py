@@ -15,6 +15,7 @@ from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
 from .inbox import Inbox
+from .cluster import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
 from ..contract.events import Observer
@@ -340,6 +341,10 @@ class Loop(Dispatch, Completions, Ending):
 
     def run(self) -> str:
         """Run until the budget ends; returns the reason the loop stopped."""
+        with studying(self.client):  # its cluster is not idle meanwhile
+            return self._run()
+
+    def _run(self) -> str:
         from distributed import as_completed
 
         self._futures = as_completed([], loop=self.client.loop)
