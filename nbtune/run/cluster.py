@@ -440,13 +440,16 @@ def get_client(cluster: Any = None, security: Any = None):
     ``security`` (a ``distributed.security.Security``) is used to connect to an address; without
     it a ``tls://`` address uses the certificates of Dask's configuration (``distributed.comm.tls``).
     """
-    from distributed import Client
-
     if security is not None and not isinstance(cluster, str):
         raise ValueError("security= applies to a scheduler address; a Client or a cluster "
                          "object brings its own")
     if is_embedded(cluster):
-        return embedded_client()
+        return embedded_client()  # after a start under way, which imports Dask meanwhile
+    # only now: imported while the background start imported it too, in a fresh kernel, Dask
+    # was seen half imported ("module 'dask' has no attribute 'utils'", a %%tune cell right
+    # after %load_ext)
+    from distributed import Client
+
     if isinstance(cluster, Client):
         return cluster
     if isinstance(cluster, str) or hasattr(cluster, "scheduler_address"):
