@@ -56,7 +56,7 @@ def __getattr__(name: str):
 
         return SearchCV
     if name == "compare":  # and matplotlib by who draws
-        from .plots import compare
+        from .comparison import compare
 
         return compare
     raise AttributeError(f"module 'nbtune' has no attribute {name!r}")

@@ -10,7 +10,6 @@ trials yet".
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,6 @@ from .typos import did_you_mean
 from . import trial as T
 from .ranking import (completed, curve, empty_message, fmt, param_importances, rank_trials,
                       resource_of, score)
-from .study import Study, load_study
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
 CATEGORICAL_KINDS = frozenset({"choice", "grid"})
@@ -39,7 +37,9 @@ MANY_CURVES = 100
 collection per style: a line each cost ~1 ms (1.1 s for a 1,000-trial study's summary)."""
 
 
-def _canvas(ax: Axes | None, size: tuple[float, float] = (6.4, 4.0)) -> tuple[Figure, Axes]:
+def canvas(ax: Axes | None, size: tuple[float, float] = (6.4, 4.0)) -> tuple[Figure, Axes]:
+    """The figure and Axes to draw on: ``ax`` and its figure, or a new :class:`StudyFigure`
+    of ``size`` inches (never pyplot's)."""
     if ax is None:
         fig = StudyFigure(figsize=size, layout="constrained")
         return fig, fig.add_subplot()
@@ -123,7 +123,7 @@ class StudyPlots:
         done = completed(study)
         if not done:
             raise ValueError(empty_message(study))
-        fig, ax = _canvas(ax)
+        fig, ax = canvas(ax)
         ids, values = [t.id for t in done], np.array([t.value for t in done], dtype=float)
         ax.plot(ids, values, "o", color="C0", label="completed", gid="completed")
         stopped = [t for t in trials if t.state == T.STOPPED and T.is_finite_number(t.value)]
@@ -187,7 +187,7 @@ class StudyPlots:
                 raise ValueError(empty_message(study))
             raise ValueError(f"no trial reported {resource!r} with {study.metric!r}: learning "
                              f"curves need report({resource}=..., {study.metric}=...)")
-        fig, ax = _canvas(ax)
+        fig, ax = canvas(ax)
         best = study.best
         handles = []
         # the best few, labelled in the legend, each in a colour of its own (the best in red)
@@ -279,7 +279,7 @@ class StudyPlots:
         values = [float(score(study, t)) for t in drawn]
         lo, hi = min(values), max(values)
         columns.append(_axis(None, values))
-        fig, ax = _canvas(ax, (max(6.4, 1.6 * len(columns)), 4.0))
+        fig, ax = canvas(ax, (max(6.4, 1.6 * len(columns)), 4.0))
         cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
         norm = Normalize(lo, hi if hi > lo else lo + 1.0)
         xs = list(range(len(columns)))
@@ -315,7 +315,7 @@ class StudyPlots:
     def importance(self, ax: Axes | None = None, seed: int = 0) -> Figure:
         """Horizontal bars of :func:`param_importances`, the most important on top."""
         shares = param_importances(self.study, seed=seed)
-        fig, ax = _canvas(ax, (6.4, 1.2 + 0.4 * len(shares)))
+        fig, ax = canvas(ax, (6.4, 1.2 + 0.4 * len(shares)))
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
         ax.set_yticks(range(len(shares)), list(shares))
         ax.invert_yaxis()
@@ -390,7 +390,7 @@ class StudyPlots:
                              "that reached those levels")
         chosen = sorted(levels) if levels is not None else self._levels(trials, reached, resource)
         counts = [sum(1 for r in reached.values() if r >= level) for level in chosen]
-        fig, ax = _canvas(ax, (6.4, 3.6))
+        fig, ax = canvas(ax, (6.4, 3.6))
         bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
         ax.bar_label(bars, padding=2, fontsize="small")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # it counts trials: no 2.5
@@ -413,52 +413,3 @@ class StudyPlots:
         ended = {reached[t.id] for t in trials if t.id in reached
                  and t.state in (T.COMPLETED, T.STOPPED, T.PAUSED)}
         return sorted(ended or set(reached.values()))
-
-
-BY = ("trial", "time")
-
-
-@user_facing
-def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None = None,
-            ax: Axes | None = None) -> Figure:
-    """The best metric so far of each study against its completed trials (``by="trial"``) or
-    against the seconds since its first trial started (``by="time"``; a resumed study's pause
-    counts), one line per study, its name, trials and best in the legend.
-
-    ``studies``: :class:`~nbtune.Study` objects (``study``, a search's ``study_``) or names of
-    studies in ``storage`` (the file :func:`nbtune.load_study` reads by default). They must
-    optimise in the same direction (``mode``). Returns the figure (``ax=`` draws on yours).
-    """
-    if not studies:
-        raise ValueError("compare needs studies: nbtune.compare(study_a, study_b), or their "
-                         "names in a storage file: nbtune.compare('a', 'b', storage='runs.db')")
-    if by not in BY:
-        raise ValueError(f"by must be 'trial' or 'time', got {by!r}")
-    loaded = [s if isinstance(s, Study) else load_study(s, storage=storage) for s in studies]
-    modes = {s.mode for s in loaded}
-    if len(modes) > 1:
-        which = ", ".join(f"{s.name!r} ({s.metric}, {s.mode})" for s in loaded)
-        raise ValueError(f"the studies optimise in different directions: {which}; compare "
-                         "studies of one mode")
-    fig, ax = _canvas(ax)
-    better = np.maximum if loaded[0].mode == "max" else np.minimum
-    for i, study in enumerate(loaded):
-        done = sorted(completed(study), key=lambda t: (t.finished or 0.0, t.id))
-        if not done:
-            raise ValueError(f"study {study.name!r}: {empty_message(study)}")
-        best = better.accumulate(np.array([t.value for t in done], dtype=float))
-        if by == "trial":
-            x = np.arange(1, len(done) + 1)
-        else:
-            start = min(t.started for t in study.trials if t.started is not None)
-            x = np.array([(t.finished or start) - start for t in done])
-        ax.plot(x, best, drawstyle="steps-post", marker=".", color=f"C{i % 10}",
-                label=f"{study.name}: best {fmt(best[-1])} ({len(done)} completed)",
-                gid=f"compare-{i}")
-    metrics = list(dict.fromkeys(s.metric for s in loaded))
-    ax.set_xlabel("completed trials" if by == "trial" else "seconds since the first trial")
-    ax.set_ylabel(f"best {' / '.join(metrics)} so far")
-    ax.set_title(f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "
-                 f"({loaded[0].mode})")
-    ax.legend(loc="best", fontsize="small")
-    return fig

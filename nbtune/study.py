@@ -57,7 +57,6 @@ class Study:
         self.finished_at: float | None = None
         # ids of the trials finished before this run started (a resumed study's earlier runs)
         self.earlier: frozenset[int] = frozenset()
-        self._thread: threading.Thread | None = None
         self._ended: threading.Event | None = None  # set when a background study's loop ends
         self._stop: Callable[[], None] | None = None
 
@@ -73,9 +72,8 @@ class Study:
                 self._stop = None  # the ended loop, and the data it sent out, need not outlive it
                 ended.set()
 
-        self._thread = threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
-                                        daemon=True)
-        self._thread.start()
+        threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
+                         daemon=True).start()
 
     # An event, not the thread's join() and is_alive(): before Python 3.13 a join() cut
     # by Ctrl-C marks the thread it waits for as stopped while it runs on (threading.py's

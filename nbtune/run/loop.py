@@ -236,7 +236,7 @@ class Loop(Dispatch, Completions, Ending):
 
     def _end_cut_by_loss(self) -> None:
         """The trials the scheduler's loss cut short, recorded as interrupted where they are
-        not run again (the study ends, or the client gives up)."""
+        not run again (the study ends, or the client gave up: ``_failed`` stops it so)."""
         cut, self.cut_by_loss = self.cut_by_loss, []
         for trial in cut:
             self._finish(trial, T.INTERRUPTED, error=LOST_WHILE_RUNNING)
@@ -371,7 +371,6 @@ class Loop(Dispatch, Completions, Ending):
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"
                 if self._scheduler_lost() and self.client.status in ("closing", "closed"):
-                    self._end_cut_by_loss()
                     raise ConnectionError(f"lost the Dask scheduler at {self.address}: the "
                                           "client gave up reconnecting (is it still running?)")
                 self._fill()

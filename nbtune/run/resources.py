@@ -54,6 +54,11 @@ def _amount(value: float) -> str:
     return f"{value:g}"
 
 
+def _amounts(asked: Mapping[str, float], sep: str = ", ") -> str:
+    """``GPU=1, MEM=16`` (with ``sep=","``: as ``dask worker --resources`` takes them)."""
+    return sep.join(f"{k}={_amount(v)}" for k, v in asked.items())
+
+
 NO_LOCAL_GPU = ("nbtune's local cluster starts a GPU worker for each GPU that nvidia-smi lists, "
                 "and it lists none here: drop --gpus, set NBTUNE_GPUS=N (or `%tune_cluster local "
                 "--gpus N`) where this machine has GPUs that nvidia-smi does not show, or use a "
@@ -68,17 +73,17 @@ def check_resources(workers: Mapping[str, Mapping[str, Any]],
     n = slots(workers, asked)
     if n > 0 or not asked:
         return n
-    wanted = ", ".join(f"{k}={_amount(v)}" for k, v in asked.items())
+    wanted, flag = _amounts(asked), _amounts(asked, ",")
     if local and "GPU" in asked and not any("GPU" in w["resources"] for w in workers.values()):
         raise ValueError(f"no worker offers {wanted}: {NO_LOCAL_GPU}")
     if not workers:
         raise ValueError(f"no worker offers {wanted}: the cluster has no workers; start some with "
-                         f"`dask worker SCHEDULER_ADDRESS --resources {wanted.replace(', ', ',')}`")
+                         f"`dask worker SCHEDULER_ADDRESS --resources {flag}`")
     offers = {address: w["resources"] for address, w in sorted(workers.items())}
     most = {k: max((w["resources"].get(k, 0) for w in workers.values()), default=0)
             for k in asked}
     if all(most.values()):  # offered, in smaller amounts than asked
-        drop = " or ask for at most " + ", ".join(f"{k}={_amount(v)}" for k, v in most.items())
+        drop = " or ask for at most " + _amounts(most)
     else:
         drop = " or drop --gpus" if set(asked) == {"GPU"} else " or ask for less"
     near = {k: name for k in asked for w in workers.values() for name in w["resources"]
@@ -86,7 +91,7 @@ def check_resources(workers: Mapping[str, Mapping[str, Any]],
     case = "".join(f" (a worker offers {name!r}: resource names are case-sensitive)"
                    for name in dict.fromkeys(near.values()))
     raise ValueError(f"no worker offers {wanted}: the workers offer {offers}{case}; start "
-                     f"workers with `dask worker ... --resources {wanted.replace(', ', ',')}`"
+                     f"workers with `dask worker ... --resources {flag}`"
                      f"{drop}")
 
 
@@ -146,9 +151,9 @@ class Capacity:
             return ("the cluster has no workers now: the study waits for one (`dask worker "
                     "SCHEDULER_ADDRESS`), or stop it")
         if self.asked and not slots(self.workers, self.asked):
-            wanted = ",".join(f"{k}={_amount(v)}" for k, v in self.asked.items())
-            return (f"no worker offers {wanted.replace(',', ', ')} now: the study waits for one "
-                    f"(`dask worker SCHEDULER_ADDRESS --resources {wanted}`), or stop it")
+            return (f"no worker offers {_amounts(self.asked)} now: the study waits for one "
+                    f"(`dask worker SCHEDULER_ADDRESS --resources {_amounts(self.asked, ',')}`), "
+                    "or stop it")
         return ("every worker is busy with a trial of an ended study that did not stop: the "
                 "study waits for them")
 
