@@ -516,6 +516,25 @@ def test_a_module_of_the_notebooks_own_the_workers_lack_is_named_with_the_fix(
     assert _summary_line(study, 1.0, "study").endswith(f"every trial failed; trial 0: {hint}")
 
 
+def test_a_trial_function_from_a_module_the_workers_lack_is_named_with_the_fix(
+        client, tmp_path, monkeypatch):
+    """``from mymod import score`` in the notebook: the trial function travels by reference,
+    the worker cannot load it, and Dask's own error ("Dask could not run it: ModuleNotFoundError")
+    came without the hint (first-day test, round 10)."""
+    import importlib
+
+    (tmp_path / "nbtune_local_trial_xyz.py").write_text(
+        "def score(config):\n    return config['x']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("nbtune_local_trial_xyz")
+    study = nbtune.tune(module.score, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=client, storage=None, progress=False)
+    error = study.trials[0].error
+    assert "No module named 'nbtune_local_trial_xyz'" in error, error
+    assert "nbtune: the workers cannot import 'nbtune_local_trial_xyz', the notebook's own" \
+        in error, error
+
+
 def test_a_missing_module_the_notebook_lacks_too_is_left_as_it_is():
     from nbtune.run.imports import missing_module_hint
 

@@ -151,8 +151,7 @@ class Completions:
             self.observer.trial_finished(trial)
             return
         if out["state"] == "failed":
-            self._finish(trial, T.FAILED, error=missing_module_hint(out["error"]),
-                         finished=out["finished"])
+            self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
             return
         value, problem = final_value(trial, out["returned"], self.settings.metric)
         trial.value = value
@@ -166,6 +165,8 @@ class Completions:
 
     def _finish(self, trial: T.Trial, state: str, error: str | None = None,
                 finished: float | None = None) -> None:
+        if state == T.FAILED:  # whatever failed it: its code, or Dask loading it
+            error = missing_module_hint(error)
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)
