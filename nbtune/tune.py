@@ -10,7 +10,8 @@ import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 from .caller import call_site, user_facing, warn_note, warnings_at
-from .run.cluster import default_cluster, embedded_started, is_embedded, starting_line
+from .run.cluster import default_cluster, is_embedded
+from .run.embedded import embedded_started, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failure import StudyFailed
 from .run.held import restart_delay

@@ -565,7 +565,7 @@ def test_switching_to_another_cluster_closes_nbtunes_idle_one(remote, ip, capsys
     shared one, and two idle workers stayed for the kernel's life (first-day test, round 10).
     One that a study still runs on is kept."""
     import nbtune
-    from nbtune.run.cluster import embedded_client, embedded_started
+    from nbtune.run.embedded import embedded_client, embedded_started
 
     shell, tune = ip
     embedded_client()

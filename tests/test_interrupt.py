@@ -79,7 +79,7 @@ class Kernel:
         self.kc.wait_for_ready(timeout=60)
         self.replies.clear()
         self.ok(f"%load_ext nbtune\n%config Tune.storage = {self.db!r}\n"
-                "import os\nfrom nbtune.run.cluster import embedded_client\n"
+                "import os\nfrom nbtune.run.embedded import embedded_client\n"
                 "if hasattr(os, 'sched_setaffinity'):  # two cores: two workers, wherever it runs\n"
                 "    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])")
 
@@ -504,7 +504,7 @@ def test_a_kernel_that_ran_a_study_shuts_down_by_itself(tmp_path):
 def test_nbtunes_preload_joins_the_workers_own():
     import dask
 
-    from nbtune.run.cluster import WORKER_SETUP, _with_worker_setup
+    from nbtune.run.local import WORKER_SETUP, _with_worker_setup
 
     assert _with_worker_setup({})["preload"] == [WORKER_SETUP]
     assert _with_worker_setup({"preload": "mine.py"}) == {"preload": ["mine.py", WORKER_SETUP]}

@@ -421,6 +421,7 @@ def test_max_resource_counts_epochs_over_all_trials(client):
 def test_cluster_by_address_by_object_and_embedded(client):
     from nbtune.run import cluster as C
     from nbtune.run.gpus import gpu_devices
+    from nbtune.run.local import default_workers
 
     workers = set(client.scheduler_info()["workers"])
     by_address = nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client.scheduler.address,
@@ -435,7 +436,7 @@ def test_cluster_by_address_by_object_and_embedded(client):
     assert C.get_client(None) is C.get_client(None)
     assert not {t.worker for t in embedded.trials} & workers
     # a worker per core, and one per GPU where nvidia-smi lists any
-    assert len(C.get_client(None).nthreads()) == C.default_workers() + len(gpu_devices())
+    assert len(C.get_client(None).nthreads()) == default_workers() + len(gpu_devices())
     C.close_clients()
 
 

@@ -48,7 +48,7 @@ def test_a_kernel_that_runs_no_study_leaves_no_process_behind(tmp_path):
     k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
     try:
         workers = wait_for(lambda: worker_processes(k.pid), "the background cluster", 60)
-        assert k.value("__import__('nbtune.run.cluster').run.cluster.embedded_client() "
+        assert k.value("__import__('nbtune.run.embedded').run.embedded.embedded_client() "
                        "is not None")  # the cluster it started is nbtune's own
         children = k.descendants()
         assert workers <= set(children)
@@ -96,13 +96,13 @@ def test_a_loading_cell_can_turn_the_background_start_off(tmp_path):
     k = Off(tmp_path, str(tmp_path / "studies.db"))
     try:
         state = "(embedded_starting() or embedded_started())"
-        k.ok("from nbtune.run.cluster import embedded_started, embedded_starting")
+        k.ok("from nbtune.run.embedded import embedded_started, embedded_starting")
         assert k.value(state) is True
         k.km.restart_kernel(now=False)
         k.kc.wait_for_ready(timeout=60)
         k.replies.clear()
         k.ok("%load_ext nbtune\n%config Tune.warm_start = False\n"
-             "from nbtune.run.cluster import embedded_started, embedded_starting")
+             "from nbtune.run.embedded import embedded_started, embedded_starting")
         assert k.value(state) is False
         assert not worker_processes(k.pid)
     finally:
@@ -127,7 +127,7 @@ def test_a_study_started_while_the_cluster_starts_waits_for_that_one(tmp_path):
     try:
         cell = short_cell("during-start", trials=4)
         line, body = cell.split("\n", 1)
-        reply = k.run("from nbtune.run.cluster import embedded_started, embedded_starting\n"
+        reply = k.run("from nbtune.run.embedded import embedded_started, embedded_starting\n"
                       "during = (embedded_starting(), embedded_started())\n"
                       f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, "
                       f"{body!r})\n", timeout=120)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 
 from ..tracker import in_notebook
-from ..run.cluster import close_clients, is_embedded, set_default_cluster, warm_up
+from ..run.cluster import close_clients, is_embedded, set_default_cluster
+from ..run.embedded import warm_up
 from ..run.interrupts import stop_resource_tracker
 from ..storage import set_default_file
 from .magic import Tune

@@ -18,7 +18,8 @@ from ..panel import LivePanel
 from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
-from ..run.cluster import get_client, release_idle, set_default_cluster, use_local
+from ..run.cluster import get_client, set_default_cluster
+from ..run.embedded import release_idle, use_local
 from ..run.workers import ClusterInfo, WorkerSetupError, describe
 from ..run.task import with_parameters
 from ..storage import DEFAULT_FILE, Storage, StorageError, names_no_file, set_default_file

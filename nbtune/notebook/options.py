@@ -8,7 +8,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..run.cluster import GPU_THREADS
+from ..run.local import GPU_THREADS
 from ..typos import did_you_mean
 
 

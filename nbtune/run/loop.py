@@ -15,7 +15,7 @@ from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
 from .inbox import Inbox
-from .cluster import studying
+from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
 from ..contract.events import Observer
