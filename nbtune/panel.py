@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from . import trial as T
 from .ranking import duration_text
-from .summary import errors_html, outputs_html, searcher_text, table_html, warnings_html
+from .summary import (errors_html, outputs_html, scheduler_text, searcher_text, table_html,
+                      warnings_html)
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
 
@@ -124,6 +125,11 @@ class LivePanel(Tracker):
                 self.note_html.layout.display = None
         return True
 
+    def _settings(self) -> dict:
+        """The study's settings, with the scheduler the loop was given."""
+        return {**(getattr(self.study, "settings", None) or {}),
+                "scheduler": self.info.get("scheduler")}
+
     def draw(self) -> None:
         study, info = self.study, self.info
         link = info.get("cluster")
@@ -131,7 +137,7 @@ class LivePanel(Tracker):
             if link else ""
         self.header.value = (f"<b>nbtune study {html.escape(study.name)}</b> · "
                              f"{html.escape(searcher_text(study))} · "
-                             f"{html.escape(str(info.get('scheduler', '')))} scheduler{cluster}")
+                             f"{html.escape(scheduler_text(self._settings()))}{cluster}")
         fraction, label = self.progress()
         self.bar.value, self.label.value = fraction, html.escape(label)
         counts = self.counts()
@@ -139,8 +145,11 @@ class LivePanel(Tracker):
         slots = self.slots()  # a worker that died may still hold a trial "running" a moment
         workers = f" · {min(busy, slots)}/{slots} slots busy" if slots else ""
         waiting = self.connection() or self.stalled() or self.waiting(counts)
+        retried = len(getattr(study, "settings", {}).get("retried") or ())
+        again = f" · {retried} ran again (a worker or the scheduler was lost)" if retried else ""
         self.counts_html.value = html.escape(" · ".join(f"{n} {s}" for s, n in counts.items())
-                                             + workers + (f" · {waiting}" if waiting else ""))
+                                             + again + workers
+                                             + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())
         tally = self.live()
         self.table.value = self.table_html(tally)

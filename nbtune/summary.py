@@ -237,6 +237,9 @@ class StudySummary:
         ended = s.stop_reason or ("still running" if getattr(s, "running", False)
                                   else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
+        retried = retried_text(s.settings)
+        if retried:
+            out.append(("retried", retried))
         if s.elapsed is not None:
             took = duration_text(s.elapsed)
             earlier = earlier_ids(s)
@@ -244,8 +247,7 @@ class StudySummary:
                 took += f" for this run's {sum(counts.values()) - len(earlier)} trials"
             out.append(("time", " · ".join(x for x in (took, pace_text(s)) if x)))
         if s.settings.get("searcher"):
-            out.append(("search", f"{searcher_text(s)}; "
-                                  f"{s.settings.get('scheduler') or 'fifo'} scheduler"))
+            out.append(("search", f"{searcher_text(s)}; {scheduler_text(s.settings)}"))
         if self.best is None:
             out.append(("best", "no completed trial yet"))
         else:
@@ -310,6 +312,32 @@ class StudySummary:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def retried_text(settings: dict[str, Any]) -> str:
+    """"2 trials ran again after their worker died or the scheduler was lost: 4, 7"; "" where
+    none did (``settings["retried"]``, kept by the study as its trials start again)."""
+    ids = sorted(int(k) for k in settings.get("retried") or {})
+    if not ids:
+        return ""
+    shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
+    one = len(ids) == 1
+    return (f"{len(ids)} trial{'' if one else 's'} ran again after {'its' if one else 'their'} "
+            f"worker died or the scheduler was lost: {shown}")
+
+
+def scheduler_text(settings: dict[str, Any]) -> str:
+    """"asha scheduler on clf__max_iter, rungs 38, 114, 342, 1000": the scheduler, and where it
+    judges trials by a resource its levels (``SearchCV(resource="auto")`` chooses the resource,
+    and the user learnt which only from a column's header: first-day test, round 9)."""
+    name = settings.get("scheduler") or "fifo"
+    text = f"{name} scheduler"
+    if name != "fifo" and settings.get("resource"):  # fifo judges no trial by a resource
+        text += f" on {settings['resource']}"
+        levels = settings.get("rung_levels")
+        if levels:
+            text += f", rungs {', '.join(str(x) for x in levels)}"
+    return text
 
 
 def searcher_text(study: Any) -> str:

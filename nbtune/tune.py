@@ -123,11 +123,23 @@ class _RecordEnd(Observer):
     :attr:`Study.elapsed`), the trials it had finished before (``earlier``: a
     resumed study's), ``stop_reason``, the observations its searcher's
     model holds and how many random configs its searcher drew while the model was busy (both
-    kept in its settings; the draws summed over a resumed study's runs), before the views draw
-    and storage writes."""
+    kept in its settings; the draws summed over a resumed study's runs), and the trials that ran
+    again (``settings["retried"]``: see :func:`nbtune.summary.retried_text`), before the views
+    draw and storage writes."""
 
     def __init__(self, study: Study):
         self.study = study
+        self.attempts: dict[int, int] = {}  # trial id -> its attempt when last started
+
+    def trial_started(self, trial) -> None:
+        # a later attempt in this run: its worker died, or the scheduler was lost, and the trial
+        # ran again, which neither the panel nor the summary said (first-day test, round 10)
+        last = self.attempts.get(trial.id)
+        self.attempts[trial.id] = trial.attempts
+        if last is not None and trial.attempts > last:
+            retried = self.study.settings.setdefault("retried", {})
+            key = str(trial.id)  # as JSON keeps it
+            retried[key] = retried.get(key, 0) + trial.attempts - last
 
     def study_started(self, info: dict) -> None:
         self.study.started_at, self.study.finished_at = time.time(), None

@@ -91,12 +91,19 @@ def nbtune_cluster():
 
 
 def test_a_trial_whose_worker_dies_is_retried(own_cluster, db, tmp_path):
+    from nbtune.live import LivePanel
+
     study = nbtune.tune(dies_once, {"marker": nbtune.fixed(str(tmp_path / "died"))},
                         metric="alive", mode="max", n_trials=1, cluster=own_cluster,
-                        storage=db, study="die")
+                        storage=db, study="die", progress=LivePanel)
     (trial,) = study.trials
     assert trial.state == T.COMPLETED and trial.value == 1.0
     assert trial.attempts == 2
+    # said, not only counted in `attempts` (a resumed trial's rerun counts there too)
+    said = "1 trial ran again after its worker died or the scheduler was lost: 0"
+    assert said in str(study.summary())
+    assert said in str(nbtune.load_study("die", storage=db).summary())  # kept with the study
+    assert "1 ran again (a worker or the scheduler was lost)" in study.live.counts_html.value
 
 
 def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(nbtune_cluster, db):

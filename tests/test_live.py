@@ -428,3 +428,18 @@ def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     assert panel.widget.comm is None  # closed: its model leaves the widget's output
     # and no last image of its curves was drawn for it: the summary's own took the place
     assert panel.images_drawn == drawn
+
+
+def test_the_panel_and_the_summary_say_what_the_scheduler_judges_trials_by(client):
+    """Which resource the rungs count, and where they stand: SearchCV(resource="auto") chooses
+    the resource, and its user learnt which only from a column's header (first-day test, round 9)."""
+    asha = nbtune.tune(chatty, {"q": nbtune.grid(0.2, 0.5)}, searcher="grid", metric="score",
+                       mode="max", scheduler="asha", max_t=27, resource="epoch", cluster=client,
+                       storage=None, progress=LivePanel)
+    said = "grid searcher; asha scheduler on epoch, rungs 1, 3, 9"
+    assert said in str(asha.summary())
+    assert "asha scheduler on epoch, rungs 1, 3, 9" in asha.live.header.value
+    fifo = nbtune.tune(chatty, {"q": nbtune.grid(0.2)}, searcher="grid", metric="score",
+                       mode="max", cluster=client, storage=None, progress=LivePanel)
+    assert "grid searcher; fifo scheduler\n" in str(fifo.summary())  # judges by no resource
+    assert "grid searcher · fifo scheduler · <a" in fifo.live.header.value
