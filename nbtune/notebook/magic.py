@@ -18,28 +18,25 @@ from ..panel import LivePanel
 from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
-from ..run.cluster import get_client, set_default_cluster
-from ..run.embedded import release_idle, use_local
-from ..run.workers import ClusterInfo, WorkerSetupError, describe
+from ..run.cluster import set_default_cluster
+from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
-from ..storage import DEFAULT_FILE, Storage, StorageError, names_no_file, set_default_file
-from ..study import Study, StudyInterrupted, StudyNotFound, list_studies, load_study
-from ..summary import studies_frame
+from ..storage import DEFAULT_FILE, StorageError, names_no_file, set_default_file
+from ..study import Study, StudyInterrupted
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
+from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import reported_keys
-from .options import (build_cluster_parser, build_parser, check_names, parse_cluster_line,
-                      parse_line, resources_of, scheduler_options, searcher_options_of)
+from .options import (build_cluster_parser, build_parser, check_names, parse_line,
+                      resources_of, scheduler_options, searcher_options_of)
 from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
+from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
 from .trialfn import CellTrial, cell_filename
 
-# Errors of tune() that mean "the request is wrong": shown as one line, never as a traceback.
-_REQUEST_ERRORS = (ValueError, TypeError, ConnectionError, LookupError, FileNotFoundError,
-                   WorkerSetupError)
 
 
 def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
@@ -245,7 +242,7 @@ class Tune(Magics):
             raise UsageError(exists_line(exc.name, exc.path)) from None
         except SettingsConflict as exc:
             raise UsageError(conflict_line(exc)) from None
-        except _REQUEST_ERRORS as exc:
+        except REQUEST_ERRORS as exc:
             raise UsageError(f"%%tune: {exc}") from None
         except StudyFailed as exc:  # the study ran, then its storage or cluster failed
             self.shell.user_ns[args.out or self.out] = exc.study
@@ -325,55 +322,8 @@ class Tune(Magics):
         scheduler. ``%tune_cluster NAME``: a Client or cluster object of the notebook.
         ``%tune_cluster local [--workers N] [--gpus N] [--threads-per-gpu N]``: nbtune's own.
         """
-        import shlex
-
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"%tune_cluster: cannot read the options ({exc})") from None
-        target: Any = self.cluster
-        try:
-            if not words:
-                client = get_client(target)
-            elif words[0] == "local":
-                args = parse_cluster_line(words[1:])
-                client = use_local(args.workers, args.gpus, args.threads_per_gpu)
-                target = None
-            elif words[0].startswith("-"):  # read as an address: "missing port number"
-                raise UsageError(f"%tune_cluster: {words[0]!r} is not an address or a name"
-                                 f"{did_you_mean(words[0].lstrip('-'), ['local'])}: give "
-                                 "`local`, a scheduler address (tcp://HOST:PORT) or the name "
-                                 "of a Client or cluster object")
-            elif len(words) > 1:
-                raise UsageError(f"%tune_cluster: unexpected {words[1]!r}: give one address or "
-                                 "name (options go after `local`)")
-            elif words[0].isidentifier():
-                target = self._cluster_named(words[0])
-                client = get_client(target)
-            else:
-                target = words[0]
-                client = get_client(target)
-        except _REQUEST_ERRORS as exc:
-            raise UsageError(f"%tune_cluster: {exc}") from None
-        self.cluster = target
-        if target is not None and release_idle():  # its workers would sit idle meanwhile
-            print("nbtune: closed nbtune's local cluster, which no study uses now "
-                  "(`%tune_cluster local` starts it again)")
-        return describe(client, kind="local" if target is None else "")
-
-    def _cluster_named(self, name: str) -> Any:
-        """The notebook's Client or cluster object called ``name``."""
-        from distributed import Client
-
-        if name not in self.shell.user_ns:
-            raise UsageError(f"%tune_cluster: {name!r} is not defined in the notebook: give a "
-                             "scheduler address (tcp://HOST:PORT), `local`, or the name of a "
-                             "Client or cluster object")
-        value = self.shell.user_ns[name]
-        if not (isinstance(value, Client) or hasattr(value, "scheduler_address")):
-            raise UsageError(f"%tune_cluster: {name!r} is a {type(value).__name__}, not a Dask "
-                             "Client or cluster")
-        return value
+        self.cluster, info = switch_cluster(self.shell.user_ns, line, self.cluster)
+        return info
 
     @line_magic
     def tune_space(self, line: str = "") -> Any:
@@ -386,35 +336,14 @@ class Tune(Magics):
     def tune_studies(self, line: str = "") -> Any:
         """The studies in the storage file (``%tune_studies [PATH]``), one row each: metric,
         trials per state, best value, last change, status (a pandas DataFrame)."""
-        path = line.strip() or self.storage
-        try:
-            names = list_studies(path)
-        except StorageError as exc:
-            raise UsageError(f"%tune_studies: {exc}") from None
-        if not names:  # a study kept in another file (--storage PATH) is not looked for
-            other = "" if line.strip() else " (`%tune_studies PATH` lists another file)"
-            print(f"nbtune: no studies in {path!r}{other}")
-            return None
-        db = Storage(path, readonly=True)
-        try:
-            return studies_frame(db)
-        finally:
-            db.close()
+        return studies_table(line, self.storage)
 
     @line_magic
     def tune_show(self, line: str = "") -> Any:
         """The summary of one study (``%tune_show NAME [PATH]``): as ``study.summary()`` shows
         it, facts, the top trials and the learning curves; ``load_study(NAME).to_dataframe()``
         has every trial."""
-        words = line.split()
-        if not words:
-            raise UsageError("%tune_show: give a study name (see %tune_studies)")
-        path = words[1] if len(words) > 1 else self.storage
-        try:
-            study = load_study(words[0], storage=path)
-        except (StudyNotFound, FileNotFoundError, StorageError) as exc:
-            raise UsageError(f"%tune_show: {exc}") from None
-        return study.summary()
+        return study_summary(line, self.storage)
 
 
 def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:

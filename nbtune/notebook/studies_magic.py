@@ -1,0 +1,43 @@
+"""The magics' side of the storage file: ``%tune_studies`` lists its studies, ``%tune_show``
+shows one of them."""
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ..storage import Storage, StorageError
+from ..study import StudyNotFound, list_studies, load_study
+from ..summary import studies_frame
+
+
+def studies_table(line: str, storage: str) -> Any:
+    """``%tune_studies [PATH]``: a DataFrame of the studies in PATH (else ``storage``), or None
+    with one line where it holds none."""
+    path = line.strip() or storage
+    try:
+        names = list_studies(path)
+    except StorageError as exc:
+        raise UsageError(f"%tune_studies: {exc}") from None
+    if not names:  # a study kept in another file (--storage PATH) is not looked for
+        other = "" if line.strip() else " (`%tune_studies PATH` lists another file)"
+        print(f"nbtune: no studies in {path!r}{other}")
+        return None
+    db = Storage(path, readonly=True)
+    try:
+        return studies_frame(db)
+    finally:
+        db.close()
+
+
+def study_summary(line: str, storage: str) -> Any:
+    """``%tune_show NAME [PATH]``: the summary of study NAME in PATH (else ``storage``)."""
+    words = line.split()
+    if not words:
+        raise UsageError("%tune_show: give a study name (see %tune_studies)")
+    path = words[1] if len(words) > 1 else storage
+    try:
+        study = load_study(words[0], storage=path)
+    except (StudyNotFound, FileNotFoundError, StorageError) as exc:
+        raise UsageError(f"%tune_show: {exc}") from None
+    return study.summary()
