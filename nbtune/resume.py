@@ -2,7 +2,8 @@
 
 A study stores its metric and mode (columns of the studies table) and its settings (JSON): trial and
 time budgets, target, max_resource, seed, searcher with its options, scheduler with its options,
-resource, retries, the study it was warm-started from.
+resource, retries, the Dask resources each trial asked for (its GPUs), the study it was
+warm-started from.
 Resuming takes every one of them from the stored study; one given again must agree with it,
 except the budgets (:data:`BUDGETS`): a study resumed with ``n_trials=60`` runs on to 60 trials
 in all, and keeps the new budget for its next resume.
@@ -17,7 +18,7 @@ from .search import SEARCHERS, is_optuna_sampler, searcher_name
 DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto", "seed": None,
                             "max_time": None, "target": None, "max_resource": None,
                             "retries": 1, "searcher": "random", "scheduler": None,
-                            "resource": "epoch", "warm_start": None}
+                            "resource": "epoch", "resources": None, "warm_start": None}
 # settings a resume may change: how long the study runs, not what it searches
 BUDGETS = ("n_trials", "max_time")
 NOT_STORED = object()  # a stored study that ran without this setting (or one older than it)

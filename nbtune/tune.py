@@ -211,11 +211,13 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     if resume and replace:
         raise ValueError("resume=True continues the stored study and replace=True deletes it: "
                          "give one of the two")
+    if resources is not None:
+        resources = {str(k): float(v) for k, v in dict(resources).items()}
     given = {k: v for k, v in (("metric", metric), ("mode", mode), ("seed", seed),
                                ("max_time", max_time), ("target", target),
                                ("max_resource", max_resource), ("retries", retries),
                                ("searcher", searcher), ("scheduler", scheduler),
-                               ("resource", resource),
+                               ("resource", resource), ("resources", resources),
                                ("warm_start", getattr(warm_start, "name", warm_start)))
              if v is not None}
     if searcher_options is not None and not isinstance(searcher_options, Mapping):
@@ -253,8 +255,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         if "mode" not in given and not (row is not None and resume) and mode_note(metric):
             warn_note(mode_note(metric))  # an accuracy minimised: the mode left out, most likely
         auto = isinstance(n_trials, str) and n_trials == "auto"
-        if resources is not None:
-            resources = {str(k): float(v) for k, v in dict(resources).items()}
+        resources = chosen["resources"]  # a resumed study's GPUs, as it was run (first-day, 11)
         search_options = {}
         if searcher == "grid" and n_trials is not None and not auto:
             search_options["n_experiments"] = n_trials  # a cap below the grid's size: a subsample
@@ -282,7 +283,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
 
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
-        client, capacity, resources = connect(cluster, security, resources, __version__)
+        client, capacity, asked = connect(cluster, security, resources, __version__)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
@@ -329,7 +330,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     loop = Loop(client, pickled.carried(client), trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency,
-                             resources=resources, retries=retries, show_output=show_output,
+                             resources=asked, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held, stored=db is not None),
                 Broadcast([_RecordEnd(result)]

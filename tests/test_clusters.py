@@ -127,10 +127,10 @@ def overlap(trials, worker: str | None = None) -> int:
     return most
 
 
-def study_of(remote, resources, n_trials=4, sleep=0.6, **kwargs):
+def study_of(remote, resources, n_trials=4, sleep=0.6, storage=None, **kwargs):
     return nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(sleep)},
                        metric="x", n_trials=n_trials, seed=0, cluster=remote["address"],
-                       storage=None, progress=False, resources=resources, **kwargs)
+                       storage=storage, progress=False, resources=resources, **kwargs)
 
 
 # -- on a remote cluster ---------------------------------------------------------------------
@@ -165,6 +165,18 @@ def test_half_a_gpu_runs_two_trials_at_once_on_a_two_thread_gpu_worker(remote):
     study = study_of(remote, {"GPU": 0.5}, n_trials=4, sleep=1.0)
     assert {t.worker for t in study.trials} == {remote["gpu"]}
     assert overlap(study.trials) == 2
+
+
+def test_a_resumed_study_asks_for_the_gpus_it_was_run_with(remote, tmp_path):
+    """A resume took only what the study stored, and the GPUs were not stored: the resumed trials
+    of a GPU study ran on the CPU worker (first-day test, round 11)."""
+    db = str(tmp_path / "gpu.db")
+    study_of(remote, {"GPU": 1}, n_trials=2, sleep=0, storage=db, study="g")
+    resumed = study_of(remote, None, n_trials=4, sleep=0, storage=db, study="g", resume=True)
+    assert len(resumed.trials) == 4 and {t.worker for t in resumed.trials} == {remote["gpu"]}
+    with pytest.raises(ValueError, match=r"^study 'g' was run with resources=\{'GPU': 1.0\}, "
+                                         r"not resources=\{'CPU': 1.0\}: leave resources out"):
+        study_of(remote, {"CPU": 1}, n_trials=6, sleep=0, storage=db, study="g", resume=True)
 
 
 def test_a_resource_no_worker_offers_fails_before_any_trial(remote):

@@ -67,6 +67,8 @@ def test_resume_with_more_trials_runs_the_study_on_to_them(mlp, db):
     ("--scheduler asha --max-t 9", "was run with --scheduler fifo, not --scheduler asha"),
     ("--grace-period 2", "was run without --grace-period, not --grace-period 2"),
     ("--resource step", "was run with --resource epoch, not --resource step"),
+    ("--gpus 1", "was run without --gpus/--resources, not --gpus 1: leave --gpus/--resources out"),
+    ("--resources MEM=2", "was run without --gpus/--resources, not --resources MEM=2"),
 ])
 def test_a_flag_that_disagrees_with_the_study_is_one_line_naming_both(mlp, db, capsys, flags,
                                                                       said):

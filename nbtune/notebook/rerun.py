@@ -13,7 +13,7 @@ from typing import Any
 
 from ..resume import NOT_STORED, SettingsConflict
 from ..storage import Storage
-from .options import SCHEDULER_FLAGS
+from .options import SCHEDULER_FLAGS, resources_of
 from .space_rows import show_value
 
 # nbtune.tune argument -> the %%tune flag that sets it
@@ -21,6 +21,7 @@ FLAGS = {"metric": "--metric", "mode": "--mode", "n_trials": "--trials", "seed":
          "max_time": "--max-time", "target": "--target", "retries": "--retries",
          "searcher": "--searcher", "scheduler": "--scheduler", "resource": "--resource",
          "max_resource": "max_resource", "warm_start": "--warm-start",
+         "resources": "--gpus/--resources",
          **{option: "--" + flag.replace("_", "-") for flag, option in SCHEDULER_FLAGS.items()}}
 
 
@@ -40,11 +41,17 @@ def given_flags(args: argparse.Namespace) -> dict[str, Any]:
     values = {"metric": args.metric, "mode": args.mode, "n_trials": args.trials,
               "seed": args.seed, "max_time": args.max_time, "target": args.target,
               "retries": args.retries, "searcher": args.searcher, "scheduler": args.scheduler,
-              "resource": args.resource, "warm_start": args.warm_start}
+              "resource": args.resource, "warm_start": args.warm_start,
+              "resources": resources_of(args)}
     return {k: v for k, v in values.items() if v is not None}
 
 
 def _shown(flag: str, value: Any) -> str:
+    if flag == "--gpus/--resources":  # --gpus N is --resources GPU=N
+        asked = dict(value or {})
+        if list(asked) == ["GPU"]:
+            return f"--gpus {float(asked['GPU']):g}"
+        return " ".join(f"--resources {k}={float(v):g}" for k, v in asked.items())
     if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
     elif isinstance(value, float) and value.is_integer():
