@@ -536,6 +536,39 @@ def test_a_trial_function_from_a_module_the_workers_lack_is_named_with_the_fix(
         in error, error
 
 
+def starts_a_process(config):
+    """As PyTorch's DataLoader(num_workers=2) does."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    child.start()
+    child.join()
+    return config["x"]
+
+
+def test_a_trial_that_starts_processes_on_a_daemonic_worker_is_told_how(client):
+    """DataLoader(num_workers>0) failed every trial with "daemonic processes are not allowed to
+    have children" and nothing more (first-day test, round 11); the fix the hint gives works."""
+    import dask
+    from distributed import Client
+
+    from nbtune.run.local import local_cluster
+
+    study = nbtune.tune(starts_a_process, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=client, storage=None, progress=False)
+    (trial,) = study.trials
+    assert trial.state == T.FAILED
+    assert "daemonic processes are not allowed to have children\nnbtune: a Dask worker runs " \
+           "as a daemonic process" in trial.error, trial.error
+    assert "dask.config.set({'distributed.worker.daemon': False})" in trial.error
+    with dask.config.set({"distributed.worker.daemon": False}):
+        cluster = local_cluster(1)
+    with cluster, Client(cluster, set_as_default=False) as own:
+        study = nbtune.tune(starts_a_process, {"x": nbtune.uniform(0, 1)}, metric="x",
+                            n_trials=1, cluster=own, storage=None, progress=False)
+    assert [t.state for t in study.trials] == [T.COMPLETED]
+
+
 def test_a_missing_module_the_notebook_lacks_too_is_left_as_it_is():
     from nbtune.run.imports import missing_module_hint
 

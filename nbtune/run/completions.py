@@ -15,7 +15,7 @@ from ..caller import warn_note
 from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
                                 short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
-from .imports import missing_module_hint
+from .hints import with_hints
 from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
@@ -166,7 +166,7 @@ class Completions:
     def _finish(self, trial: T.Trial, state: str, error: str | None = None,
                 finished: float | None = None) -> None:
         if state == T.FAILED:  # whatever failed it: its code, or Dask loading it
-            error = missing_module_hint(error)
+            error = with_hints(error)
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)
