@@ -761,3 +761,29 @@ def test_unload_removes_tune_cluster():
         assert "tune_cluster" not in shell.magics_manager.magics["line"]
     finally:
         shell.run_line_magic("load_ext", "nbtune")
+
+
+def blas_threads(config):
+    from threadpoolctl import threadpool_info
+
+    return float(max(info["num_threads"] for info in threadpool_info()))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: one thread per trial")
+def test_a_local_cluster_of_fewer_workers_gives_each_trial_the_cores_left(tmp_path):
+    """Dask starts each worker with OMP_NUM_THREADS=1 (and OpenBLAS's, MKL's): with one worker
+    on 2 cores, a PyTorch trial still trained on one thread and a core sat idle (first-day test,
+    round 11). One worker per core keeps one thread each, after a cluster that gave more."""
+    from distributed import Client
+
+    from nbtune.run.local import default_workers, local_cluster
+
+    env_before = os.environ.get("OMP_NUM_THREADS")
+    for n_workers, threads in ((1, default_workers()), (None, 1)):
+        with local_cluster(n_workers) as cluster, Client(cluster, set_as_default=False) as c:
+            study = nbtune.tune(blas_threads, {"x": nbtune.uniform(0, 1)}, metric="value",
+                                n_trials=1, cluster=c, storage=None, progress=False)
+            assert study.trials[0].value == threads, n_workers
+            c.restart()  # a restarted worker keeps them
+            assert c.submit(blas_threads, {}).result() == threads
+    assert os.environ.get("OMP_NUM_THREADS") in (env_before, "1")  # as Dask leaves it

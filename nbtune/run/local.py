@@ -4,9 +4,10 @@ the order of the exit handlers. The embedded cluster (:mod:`nbtune.run.embedded`
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Sequence
 
 from .gpus import gpu_devices
@@ -118,7 +119,8 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
                                 **(options.get("resources") or {})}
         options["env"] = {**(options.get("env") or {}), "CUDA_VISIBLE_DEVICES": ""}
     _quiet_trial_tasks()
-    with dask.config.set(LOCAL_SCHEDULER_CONFIG), sigint_blocked():
+    with dask.config.set(LOCAL_SCHEDULER_CONFIG), sigint_blocked(), \
+            _thread_environ(_trial_threads(options)):
         cluster = LocalCluster(**options)
         try:
             _add_gpu_workers(cluster, devices, threads_per_gpu)
@@ -127,6 +129,42 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
             raise
     _close_first_at_exit()
     return cluster
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _trial_threads(options: dict[str, Any]) -> int:
+    """Threads of numerical libraries (BLAS, OpenMP: numpy, scikit-learn, PyTorch) for each
+    trial: the cores shared out over the trials that run at once, at least one."""
+    at_once = options["n_workers"] * options["threads_per_worker"]
+    if not options["processes"] or not at_once:  # threads of this process: its own setting
+        return 1
+    return max(1, default_workers() // at_once)
+
+
+@contextlib.contextmanager
+def _thread_environ(threads: int) -> Iterator[None]:
+    """Worker processes started meanwhile give their trials ``threads`` BLAS/OpenMP threads.
+
+    Dask starts each worker process with ``OMP_NUM_THREADS=1`` (and MKL's, OpenBLAS's), which
+    fits one single-threaded worker per core; given fewer workers (``%tune_cluster local
+    --workers 1`` on 2 cores), a PyTorch trial still trained on 1 thread and a core sat idle
+    (first-day test, round 11). A nanny reads these variables from this process's environment
+    when it is made (they must be set before the worker process starts, to reach the libraries
+    it imports), keeps them for the restarts of its worker, and sets them in this process too
+    when it starts one; they are set back here after. Set even to 1: a value left in this
+    process by an earlier worker's start would be taken instead."""
+    before = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 _first_at_exit: list[Callable[[], None]] = []  # see run_first_at_exit
