@@ -196,6 +196,23 @@ def test_local_runs_the_body_once_here_with_defaults(shell, capsys, db):
     assert nbtune.list_studies(db) == []
 
 
+def test_local_shows_an_error_from_the_users_line_on_not_from_the_magics(shell, capsys):
+    """Five frames of nbtune's magic came before the user's line (first-day test, round 11)."""
+    import re
+
+    shell.run_cell("import numpy as np")
+    res = run(shell, "--local --metric loss",
+              "lr = loguniform(0.01, 1.0)\nx = np.zeros(3) @ np.zeros(4)\nloss = 1.0\n")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "".join(res.error_in_exec._render_traceback_()))
+    assert shown.startswith("---") and f"File {cell_filename(shell)}:3" in shown, shown  # the cell's line 3
+    assert "x = np.zeros(3) @ np.zeros(4)" in shown and "ValueError: matmul" in shown
+    assert "magic.py" not in shown and "trialfn.py" not in shown, shown
+    res = run(shell, "--local --metric loss", "lr = loguniform(0.01, 1.0)\nloss = np.zeros(3)\n")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "".join(res.error_in_exec._render_traceback_()))
+    assert "TrialFailed: the cell left 'loss' as a ndarray of shape (3,)" in shown
+    assert "File " not in shown, shown  # nbtune's words: the message alone
+
+
 def test_a_metric_reported_through_nbtune_report_is_a_metric_the_cell_sets(shell):
     shell.run_cell("import nbtune")
     cell = "x = uniform(0, 1)\nfor epoch in range(1, 4):\n    nbtune.report(epoch=epoch, score=x)\n"

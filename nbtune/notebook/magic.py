@@ -14,6 +14,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, TraitError, Unicode, observe
 
 from .. import trial as T
+from ..caller import from_the_body
 from ..panel import LivePanel
 from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
@@ -306,6 +307,9 @@ class Tune(Magics):
         token = activate(ctx)
         try:
             value = trial(config, **large)
+        except Exception as exc:
+            from_the_body(exc, trial.filename)  # the user's lines, not the magic's frames
+            raise
         finally:
             deactivate(token)
         metric = trial.metric
