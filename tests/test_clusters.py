@@ -657,7 +657,8 @@ def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
         study = run("-n 3")  # asks for no GPU: on the CPU workers, which see none
         assert {t.worker for t in study.trials} <= cpus
         assert [t.value for t in study.trials] == [-2.0] * 3  # CUDA_VISIBLE_DEVICES=""
-        assert study.settings["resources"] == {"CPU": 1.0}
+        # stored as asked (nothing): a resume asks again, and gets CPU=1 where GPU workers are
+        assert study.settings["resources"] is None
         study = run("-n 4 --gpus 0.25", pause=1.0)  # a quarter each: four share the GPU at once
         assert {t.worker for t in study.trials} == {gpu}
         assert overlap(study.trials) == 4
