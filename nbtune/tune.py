@@ -13,6 +13,7 @@ from .caller import call_site, user_facing, warn_note, warnings_at
 from .run.cluster import default_cluster, is_embedded
 from .run.embedded import embedded_started, starting_line
 from .contract.events import Broadcast, Observer
+from .run.failfast import check_fail_fast
 from .run.failure import StudyFailed
 from .run.held import restart_delay
 from .run.loop import Loop
@@ -173,7 +174,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          scheduler: str | Scheduler | None = None, resource: str | None = None,
          observers: Iterable[Observer] = (), background: bool = False,
          progress: bool | str | type = "auto", security: Any = None, show_output: bool = False,
-         restart_held: float | str | None = "auto", **scheduler_options: Any) -> Study:
+         restart_held: float | str | None = "auto", fail_fast: bool | str = "auto",
+         **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
@@ -190,8 +192,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     ``resource`` "epoch". ``searcher`` is a name of ``nbtune.search.SEARCHERS``, a
     :class:`Searcher`, or an Optuna sampler instance (run through ``OptunaSearcher``). A study name that exists in ``storage`` needs ``resume=True``, which
     continues it with the settings it was run with (metric, mode, budgets, target, seed,
-    searcher, scheduler and its options, resource, retries; those given again must agree), or
-    ``replace=True``, which deletes it and starts again. ``max_time`` counts from each run.
+    searcher, scheduler and its options, resource, retries, resources; those given again must
+    agree), or ``replace=True``, which deletes it and starts again. ``max_time`` counts from
+    each run. A failed trial is recorded and the study goes on, but ``fail_fast="auto"`` stops it
+    where its first 3 trials to end all failed alike (a bug each trial would meet);
+    ``fail_fast=True`` stops at the first failed trial, ``False`` never.
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
     (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
     ``study.stop()``). What a trial prints is kept as ``trial.output`` (never shown in another
@@ -203,6 +208,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     :mod:`nbtune.warm`.
     """
     _misspelt_argument(scheduler_options)
+    check_fail_fast(fail_fast)
     pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
     storage = chosen_file(storage)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
@@ -332,7 +338,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              concurrency=concurrency,
                              resources=asked, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
-                             study=name, restart_held=restart_held, stored=db is not None),
+                             study=name, restart_held=restart_held, stored=db is not None,
+                             fail_fast=fail_fast),
                 Broadcast([_RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),

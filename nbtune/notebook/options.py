@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--target", type=float, help="stop the study once a trial ends with the metric at or "
       "beyond this")
     a("--retries", type=int, help="re-runs of a trial whose worker died (default 1)")
+    a("--fail-fast", action=argparse.BooleanOptionalAction, default=None,
+      help="stop the study at its first failed trial (--no-fail-fast: never); by default it "
+      "stops where its first 3 trials all failed alike")
     a("-o", "--out", help="notebook variable to bind the study to (default: Tune.out)")
     a("--local", action="store_true",
       help="run the body once here, with the space's default values, to debug it")

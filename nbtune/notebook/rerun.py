@@ -96,6 +96,8 @@ def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
             words += [flag, str(value)]
     for resource, amount in args.resources or ():
         words += ["--resources", f"{resource}={amount:g}"]
+    if args.fail_fast is not None:
+        words.append("--fail-fast" if args.fail_fast else "--no-fail-fast")
     if args.apply:
         words.append("--apply")
     return " ".join(w if w.startswith("%%") else shlex.quote(w) for w in words) + "\n" \

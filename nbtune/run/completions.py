@@ -15,6 +15,7 @@ from ..caller import warn_note
 from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
                                 short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
+from .failfast import FailFast
 from .hints import with_hints
 from .task import outcome_of
 
@@ -37,6 +38,8 @@ class Completions:
     running: dict[Any, T.Trial]  # future -> trial
     requeue: list[T.Trial]
     cut_by_loss: list[T.Trial]
+    fail_fast: FailFast
+    reason: str | None
 
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
@@ -149,6 +152,7 @@ class Completions:
             timed(self.searcher, trial)
             self.searcher.on_trial_end(trial.id, trial.config, T.PAUSED, None)
             self.observer.trial_finished(trial)
+            self.fail_fast.ended(trial)  # a trial that trains: not the cell failing
             return
         if out["state"] == "failed":
             self._finish(trial, T.FAILED, error=out["error"], finished=out["finished"])
@@ -175,6 +179,10 @@ class Completions:
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)
         self.observer.trial_finished(trial)
         self._note_ended(trial)
+        stop = self.fail_fast.ended(trial)
+        if stop is not None and self.reason is None:
+            self.reason = "fail_fast"  # the loop ends; the running trials are interrupted
+            warn_note(stop)
 
     def _note_ended(self, trial: T.Trial) -> None:
         """Name what the ended trial's reports show its scheduler could not judge as meant:

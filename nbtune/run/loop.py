@@ -18,6 +18,7 @@ from .inbox import Inbox
 from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
+from .failfast import FailFast
 from ..contract.events import Observer
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
@@ -61,6 +62,7 @@ class Loop(Dispatch, Completions, Ending):
         # trials cut short by the loss of the scheduler: run again once it is back
         self.cut_by_loss: list[T.Trial] = []
         self.ties = RungTies(scheduler.decision_points())  # rungs every trial reports alike at
+        self.fail_fast = FailFast(settings.fail_fast, settings.metric)  # failed trials that stop the study
         self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here

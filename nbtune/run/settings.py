@@ -22,3 +22,4 @@ class LoopSettings:
     study: str = ""  # the study's name, for what the user is told
     stored: bool = True  # whether a storage file keeps the study (else it cannot be resumed)
     restart_held: float | None = None  # seconds before a worker a halted trial keeps is restarted
+    fail_fast: bool | str = "auto"  # when failed trials stop the study: nbtune.run.failfast

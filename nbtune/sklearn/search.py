@@ -240,7 +240,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                             warm_start=self.warm_start,
                             scheduler=sched,
                             resource=resource.key if resource else EPOCH, observers=[failures],
-                            progress=self.progress, background=True)
+                            progress=self.progress, background=True,
+                            fail_fast=False)  # as scikit-learn's: error_score decides
         self._wait(study, failures)
         self.study_, self.n_splits_, self.multimetric_ = study, len(splits), multimetric
         self.cv_results_ = collect(study, converted, list(scorers), resource, len(splits),

@@ -1,0 +1,80 @@
+"""When a study stops for its failures: its first trials all failed the same way (a bug of the
+cell, which every trial would meet after its whole training), or, asked for, any failure.
+
+Optuna stops a study at its first exception; Ray Tune runs on unless ``fail_fast``; W&B stops a
+sweep whose first runs fail. nbtune runs on past a failed trial (a config may fail), but not
+past :data:`FAIL_FAST_AFTER` trials that failed alike before any ended otherwise: a PyTorch
+user's 40 trials each trained in full before failing on the same line (first-day test, round 11).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import trial as T
+
+FAIL_FAST_AFTER = 3  # the first trials to end, all failed alike: the study stops ("auto")
+# failures that depend on the config's size, not on the code: "CUDA out of memory", MemoryError
+MEMORY_WORDS = ("out of memory", "MemoryError", "OutOfMemoryError")
+
+
+def check_fail_fast(value: Any) -> Any:
+    """``value`` as ``fail_fast=`` takes it ("auto", True, False); ValueError otherwise."""
+    if value is True or value is False or value == "auto":
+        return value
+    raise ValueError(f"fail_fast must be 'auto' (stop when the first {FAIL_FAST_AFTER} trials "
+                     f"fail alike), True (stop at the first failed trial) or False (never), "
+                     f"got {value!r}")
+
+
+def _failure(trial: T.Trial, metric: str) -> str | None:
+    """The line a failed trial's error ends in (its exception), or None where the trial did not
+    fail for its code: it ended otherwise, or its metric was NaN or infinite (a config that
+    diverged)."""
+    if trial.state != T.FAILED:
+        return None
+    value = (trial.metrics or {}).get(metric, trial.last(metric))
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    error = trial.error or ""
+    if error.startswith("its worker died") or any(
+            word in error for word in MEMORY_WORDS):  # a config too large for the machine
+        return None
+    lines = [line for line in (trial.error or "").splitlines()
+             if line.strip() and not line.startswith("nbtune: ")]
+    return lines[-1].strip() if lines else "(no message)"
+
+
+class FailFast:
+    """Watches trials as they end (:meth:`ended`) and says when the study should stop."""
+
+    def __init__(self, mode: Any = "auto", metric: str = "value"):
+        self.mode, self.metric = check_fail_fast(mode), metric
+        self.failed: list[tuple[int, str]] = []  # (trial id, its failure), the first ones alike
+        self.done = mode is False  # "auto" once a trial ended otherwise, or failed otherwise
+
+    def ended(self, trial: T.Trial) -> str | None:
+        """The note that stops the study after ``trial`` ended, else None. Interrupted trials
+        (the study ends anyway) are not counted."""
+        if self.done or trial.state == T.INTERRUPTED:
+            return None
+        failure = _failure(trial, self.metric)
+        if failure is None:
+            self.done = self.mode == "auto"
+            return None
+        if self.mode is True:
+            self.done = True
+            return (f"the study stopped at its first failed trial (fail_fast=True): trial "
+                    f"{trial.id}: {failure}")
+        if self.failed and failure != self.failed[0][1]:
+            self.done = True  # failures that differ: configs that fail, not the cell
+            return None
+        self.failed.append((trial.id, failure))
+        if len(self.failed) < FAIL_FAST_AFTER:
+            return None
+        self.done = True
+        ids = ", ".join(str(i) for i, _ in self.failed)
+        return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
+                f"with {failure}; fix the cell (or trial function) and run it again "
+                "(--resume, resume=True, continues the study), or pass fail_fast=False "
+                "(--no-fail-fast) to run on past failures")

@@ -1,0 +1,86 @@
+"""A study stops for its failures where they say the trial code is broken, not a config."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+from nbtune.run.failfast import FAIL_FAST_AFTER
+
+
+def broken(config):
+    return 1 / 0  # every trial meets it
+
+
+def fails_above_half(config):
+    if config["x"] > 0.5:
+        raise ValueError(f"x={config['x']:.3f} too large")  # each failure its own message
+    return config["x"]
+
+
+def diverges(config):
+    return math.nan
+
+
+def too_large(config):
+    raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")  # alike, but a config's
+
+
+SPACE = {"x": nbtune.uniform(0, 1)}
+
+
+def study(fn, **kwargs):
+    return nbtune.tune(fn, SPACE, metric="x", n_trials=12, concurrency=1, seed=3,
+                       storage=None, progress=False, **kwargs)
+
+
+def test_the_first_trials_failing_alike_stop_the_study_with_the_fix(client):
+    """A PyTorch user's 40 trials each trained in full before failing on the same line
+    (first-day test, round 11)."""
+    with pytest.warns(UserWarning) as warned:
+        s = study(broken, cluster=client)
+    assert s.stop_reason == "fail_fast"
+    assert [t.state for t in s.trials] == [T.FAILED] * FAIL_FAST_AFTER
+    (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    assert note == ("the study stopped: its first 3 trials (0, 1, 2) all failed with "
+                    "ZeroDivisionError: division by zero; fix the cell (or trial function) and "
+                    "run it again (--resume, resume=True, continues the study), or pass "
+                    "fail_fast=False (--no-fail-fast) to run on past failures")
+    assert "  ended   fail_fast\n" in str(s.summary())
+
+
+@pytest.mark.parametrize("fn", [broken, fails_above_half, diverges, too_large])
+def test_fail_fast_false_runs_every_trial(client, fn):
+    s = study(fn, cluster=client, fail_fast=False)
+    assert s.stop_reason == "n_trials" and len(s.trials) == 12
+
+
+def test_failures_that_differ_or_follow_a_result_are_configs_and_the_study_goes_on(client):
+    s = study(fails_above_half, cluster=client)
+    assert s.stop_reason == "n_trials" and len(s.trials) == 12
+    assert 0 < len([t for t in s.trials if t.state == T.FAILED]) < 12
+    assert study(diverges, cluster=client).stop_reason == "n_trials"  # NaN: a config diverged
+    assert study(too_large, cluster=client).stop_reason == "n_trials"  # memory: a config's size
+
+
+def test_fail_fast_true_stops_at_the_first_failed_trial(client):
+    s = study(fails_above_half, cluster=client, fail_fast=True)
+    assert s.stop_reason == "fail_fast" and s.trials[-1].state == T.FAILED
+    assert [t.state for t in s.trials[:-1]] == [T.COMPLETED] * (len(s.trials) - 1)
+
+
+def test_a_fail_fast_that_is_not_one_of_its_values_is_one_line():
+    with pytest.raises(ValueError, match=r"^fail_fast must be 'auto' \(stop when the first 3 "
+                                         r"trials fail alike\), True .* got 'yes'$"):
+        nbtune.tune(broken, SPACE, fail_fast="yes", storage=None)
+
+
+def test_the_magic_stops_on_its_own_and_takes_no_fail_fast(shell, db, capsys):
+    res = shell.run_cell("%%tune -n 10 --concurrency 1 --metric v\nx = uniform(0, 1)\nv = 1 / 0\n")
+    assert res.success and shell.user_ns["study"].stop_reason == "fail_fast"
+    assert len(shell.user_ns["study"].trials) == FAIL_FAST_AFTER
+    res = shell.run_cell("%%tune -n 5 --concurrency 1 --metric v --no-fail-fast --study g\n"
+                         "x = uniform(0, 1)\nv = 1 / 0\n")
+    assert res.success and len(shell.user_ns["study"].trials) == 5
