@@ -19,6 +19,9 @@ from .study import Study, load_study
 BY = ("trial", "time")
 
 
+MARKED = 200  # a study's line has a marker per trial up to this many completed trials
+
+
 @user_facing
 def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None = None,
             ax: Axes | None = None) -> Figure:
@@ -53,10 +56,15 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
         else:
             start = min(t.started for t in study.trials if t.started is not None)
             x = np.array([(t.finished or start) - start for t in done])
-        ax.plot(x, best, drawstyle="steps-post", marker=".", color=f"C{i % 10}",
+        marker = "." if len(done) <= MARKED else None  # 3,000 markers drew a thick band
+        ax.plot(x, best, drawstyle="steps-post", marker=marker, color=f"C{i % 10}",
                 label=f"{study.name}: best {fmt(best[-1])} ({len(done)} completed)",
                 gid=f"compare-{i}")
     metrics = list(dict.fromkeys(s.metric for s in loaded))
+    if by == "trial":  # trials are whole: no tick at 1.5
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("completed trials" if by == "trial" else "seconds since the first trial")
     ax.set_ylabel(f"best {' / '.join(metrics)} so far")
     ax.set_title(f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "

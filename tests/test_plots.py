@@ -503,6 +503,11 @@ def test_compare_draws_each_studys_best_so_far_named_in_the_legend(db):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "first: best 1 (3 completed)", "second: best 0.5 (4 completed)"]
     assert ax.get_xlabel() == "completed trials" and ax.get_ylabel() == "best loss so far"
+    fig.canvas.draw()
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())  # none at 1.5 (round 11)
+    assert lines["compare-0"].get_marker() == "."
+    big = nbtune.compare(ended("big", [float(i % 7) for i in range(300)])).axes[0]
+    assert big.get_lines()[0].get_marker() in (None, "None")  # 300 markers: a thick band
     timed = nbtune.compare(first, by="time").axes[0].get_lines()[0]
     assert list(timed.get_xdata()) == [1.0, 2.0, 3.0]  # seconds since the first trial started
     with pytest.raises(ValueError, match=r"^the studies optimise in different directions: "
