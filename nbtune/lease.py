@@ -5,6 +5,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 
 from .storage import Storage, StorageError
 
@@ -15,6 +16,7 @@ class StudyBusy(StorageError):
 
 HEARTBEAT_EVERY = 5.0  # seconds between two renewals of a running study's lease
 STALE_AFTER = 30.0  # a lease not renewed for this long belongs to a process that died
+HEARTBEAT_PATIENCE = 1.0  # seconds a renewal waits for another's write lock (then: next beat)
 
 
 def _this_process() -> tuple[str, int, float | None]:
@@ -31,14 +33,15 @@ def _this_process() -> tuple[str, int, float | None]:
 
 
 def _owner_alive(host: str, pid: int, pid_started: float | None, heartbeat: float) -> bool:
-    """Whether a lease's owner still runs: renewed lately, and, on this host, its process there
-    (the same process: a pid the system gave to another since does not count)."""
+    """Whether a lease's owner still runs. On this host: its process runs (the same process: a
+    pid the system gave to another since does not count), however long since it renewed the
+    lease; a kernel paused for 39 s, or kept from the file by another process's write lock, had
+    its study taken over by a second run while it ran on, each overwriting the other's results
+    (first-day test, round 12). Elsewhere, where its process cannot be seen: renewed lately."""
     import psutil
 
-    if time.time() - heartbeat > STALE_AFTER:
-        return False
     if host != _this_process()[0]:
-        return True
+        return time.time() - heartbeat <= STALE_AFTER
     try:
         proc = psutil.Process(pid)
         return pid_started is None or abs(proc.create_time() - pid_started) < 1e-3
@@ -60,6 +63,8 @@ class Lease:
         self.owner = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lost = False  # another run took the lease over: this one writes nothing more
+        self.on_lost: Callable[[str], None] | None = None  # told who took it (see _beat)
 
     def acquire(self, advice: str = "let that run end or stop it first, or give this study "
                 "another name") -> None:
@@ -90,18 +95,34 @@ class Lease:
         self._thread.start()
 
     def _beat(self) -> None:
+        """Renew the lease every :data:`HEARTBEAT_EVERY` s; where another run holds it now (it
+        took over a lease it found stale: from another host, after a long silence), mark it lost
+        and tell ``on_lost`` who holds it, once."""
+        def renew(db: sqlite3.Connection) -> tuple | None:
+            if db.execute("UPDATE leases SET heartbeat = ? WHERE study = ? AND owner = ?",
+                          (time.time(), self.study, self.owner)).rowcount:
+                return None
+            return db.execute("SELECT host, pid FROM leases WHERE study = ?",
+                              (self.study,)).fetchone() or ("?", "?")
+
         while not self._stop.wait(HEARTBEAT_EVERY):
-            try:
-                self.storage._run("UPDATE leases SET heartbeat = ? WHERE study = ? AND owner = ?",
-                                  (time.time(), self.study, self.owner))
+            try:  # a short wait: the study's own writes wait behind this one
+                holder = self.storage.immediate(renew, patience=HEARTBEAT_PATIENCE)
             except Exception:  # a locked or failing file: the loop reports that itself
-                pass
+                continue
+            if holder is not None and not self._stop.is_set():
+                self.lost = True
+                if self.on_lost is not None:
+                    self.on_lost(f"process {holder[1]} on {holder[0]!r}")
+                return
 
     def release(self) -> None:
         """Give the lease back (idempotent); best effort where the file fails."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(HEARTBEAT_EVERY + 1)
+        if self.lost:  # the lease is another run's now
+            return
         try:
             self.storage._run("DELETE FROM leases WHERE study = ? AND owner = ?",
                               (self.study, self.owner))
@@ -122,3 +143,24 @@ def run_died(storage: Storage, study: str, status: str) -> bool:
         return False
     return not rows or not _owner_alive(*rows[0])
 
+
+
+def run_elsewhere(path: str, study: str) -> str | None:
+    """Who runs ``study`` of the file ``path`` now ("process 30780 on 'vm'"), or None where no
+    run holds its lease (or the file cannot be read)."""
+    try:
+        storage = Storage(path, readonly=True)
+    except (StorageError, OSError):
+        return None
+    try:
+        rows = storage._run("SELECT host, pid, pid_started, heartbeat FROM leases "
+                            "WHERE study = ?", (study,))
+    except (StorageError, sqlite3.Error):  # a file older than leases
+        return None
+    finally:
+        storage.close()
+    if not rows or not _owner_alive(*rows[0]):
+        return None
+    if tuple(rows[0][:2]) == _this_process()[:2]:
+        return "a run in this process (the Study that nbtune.tune returned)"
+    return f"process {rows[0][1]} on {rows[0][0]!r}"

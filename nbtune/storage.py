@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterable, TypeVar
@@ -54,6 +55,7 @@ class StorageError(ValueError):
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_PATIENCE = 120.0  # seconds a statement waits, retried with backoff, for another's write lock
 _BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
+BUSY_SAID_AFTER = 3.0  # seconds of waiting for another's write lock before nbtune says so
 
 
 # how the Python API and the magic each keep a study in memory only, for the messages of both
@@ -182,6 +184,8 @@ class Storage:
                 "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            if self._unwritable():  # SQLite cannot make its -wal and -shm files beside it
+                raise StorageError(self._unwritable_line()) from None
             raise StorageError(f"storage {self.path!r} is damaged or not a SQLite database "
                                f"({exc}): name another file") from None
         if tables and "studies" not in tables:
@@ -236,26 +240,53 @@ class Storage:
         with self._lock:
             self._db.close()
 
-    def _retry(self, call):
+    def _retry(self, call, patience: float | None = None):
         """``call()``, again with backoff while another connection holds the write lock, for up
-        to :data:`BUSY_PATIENCE` seconds; then (or on any other failure) one clear line."""
-        deadline, pause = time.monotonic() + BUSY_PATIENCE, 0.05
+        to ``patience`` seconds (:data:`BUSY_PATIENCE`); then (or on any other failure) one
+        clear line. A wait of more than :data:`BUSY_SAID_AFTER` s is said once, on stderr: a
+        study whose file another process held (a sqlite3 shell, a database browser with an
+        open transaction) sat still with nothing said (first-day test, round 12)."""
+        patience = BUSY_PATIENCE if patience is None else patience
+        started = time.monotonic()
+        deadline, pause, said = started + patience, 0.05, False
         while True:
             try:
                 return call()
             except sqlite3.OperationalError as exc:
-                if _is_busy(exc) and time.monotonic() + pause < deadline:
+                now = time.monotonic()
+                if _is_busy(exc) and now + pause < deadline:
+                    if not said and now - started >= BUSY_SAID_AFTER:
+                        said = True
+                        print(f"nbtune: waiting for {self.path!r}: another process holds its "
+                              f"write lock (a sqlite3 shell, a database browser with unsaved "
+                              f"changes?); nbtune waits up to {patience:g} s", file=sys.stderr)
                     time.sleep(pause)
                     pause = min(2.0, pause * 2)
                     continue
-                raise self._error(exc) from None
+                raise self._error(exc, patience) from None
             except sqlite3.DatabaseError as exc:
                 raise self._error(exc) from None
 
-    def _error(self, exc: sqlite3.DatabaseError) -> StorageError:
+    def _unwritable(self) -> bool:
+        """Whether this process cannot write the file, or the folder its -wal file goes in."""
+        folder = os.path.dirname(os.path.abspath(self.path))
+        return not (os.access(self.path, os.W_OK) and os.access(folder, os.W_OK))
+
+    def _unwritable_line(self) -> str:
+        """A healthy file in a read-only folder was called "damaged or not a SQLite database"
+        (first-day test, round 12)."""
+        return (f"storage {self.path!r} is read-only here (the file or its folder): studies run "
+                "in a file nbtune can write, with its -wal file beside it; copy it to a "
+                "writable folder, or read its studies with nbtune.load_study, which opens it "
+                "read-only")
+
+    def _error(self, exc: sqlite3.DatabaseError, patience: float | None = None) -> StorageError:
         if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            waited = BUSY_PATIENCE if patience is None else patience
             return StorageError(f"storage {self.path!r} stayed locked by another process for "
-                                f"{BUSY_PATIENCE:g} s; close what holds it and resume the study")
+                                f"{waited:g} s; close what holds it and resume the study")
+        if "readonly" in str(exc) and self._unwritable():
+            return StorageError(self._unwritable_line())
         hint = " (is the disk full, or the file over a size limit?)" if "disk" in str(exc) else ""
         return StorageError(f"storage {self.path!r}: {exc}{hint}")
 
@@ -263,9 +294,11 @@ class Storage:
         with self._lock:
             return self._retry(lambda: self._db.execute(sql, tuple(args)).fetchall())
 
-    def immediate(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def immediate(self, work: Callable[[sqlite3.Connection], T],
+                  patience: float | None = None) -> T:
         """``work(connection)`` inside one write transaction (``BEGIN IMMEDIATE``: no other
-        writer between its reads and its writes), retried whole while the file is locked."""
+        writer between its reads and its writes), retried whole while the file is locked (for
+        ``patience`` seconds, :data:`BUSY_PATIENCE` by default)."""
         def run() -> T:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -277,7 +310,7 @@ class Storage:
                 raise
 
         with self._lock:
-            return self._retry(run)
+            return self._retry(run, patience)
 
     def _transaction(self, statements: list[tuple[str, tuple]]) -> None:
         """Run ``statements`` as one transaction (retried whole while the file is locked)."""
@@ -408,30 +441,42 @@ class StorageRecorder(Observer):
             self._folded = time.monotonic()
             self.storage.fold_log()
 
+    def _lost(self) -> bool:
+        """Whether another run took the study's lease over: this run writes nothing more (it
+        would overwrite that run's trials)."""
+        return self.lease is not None and self.lease.lost
+
     def study_started(self, info):
         self.storage.set_status(self.study, "running")
         self.storage.fold_log()
 
     def trial_created(self, trial):
-        self.storage.save_trial(self.study, trial)
+        if not self._lost():
+            self.storage.save_trial(self.study, trial)
 
     def trial_started(self, trial):
-        self.storage.save_trial(self.study, trial)
+        if not self._lost():
+            self.storage.save_trial(self.study, trial)
 
     def trial_reported(self, trial, report):
-        self.storage.add_report(self.study, trial.id, trial.attempts, len(trial.reports), report)
-        self._fold()
+        if not self._lost():
+            self.storage.add_report(self.study, trial.id, trial.attempts, len(trial.reports),
+                                    report)
+            self._fold()
 
     def trial_finished(self, trial):
-        self.storage.save_trial(self.study, trial)
-        self._fold()
+        if not self._lost():
+            self.storage.save_trial(self.study, trial)
+            self._fold()
 
     def trial_withdrawn(self, trial):
-        self.storage.delete_trial(self.study, trial.id)
+        if not self._lost():
+            self.storage.delete_trial(self.study, trial.id)
 
     def study_finished(self, reason):
         try:
-            self.storage.set_status(self.study, f"finished: {reason}", self.settings)
+            if not self._lost():
+                self.storage.set_status(self.study, f"finished: {reason}", self.settings)
         finally:
             if self.lease is not None:
                 self.lease.release()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .caller import user_facing
 from . import trial as T
 from .space import Space
-from .lease import Lease, run_died
+from .lease import Lease, run_died, run_elsewhere
 from .storage import Storage, check_path, default_file
 from .trial import Trial
 
@@ -59,6 +59,8 @@ class Study:
         self.earlier: frozenset[int] = frozenset()
         self._ended: threading.Event | None = None  # set when a background study's loop ends
         self._stop: Callable[[], None] | None = None
+        # loaded from its file while a run (another kernel's, or a background one) runs it
+        self.run_elsewhere = False
 
     # -- a study running in the background ------------------------------------------------
     def _start_background(self, run: Callable[[], None], stop: Callable[[], None]) -> None:
@@ -85,15 +87,33 @@ class Study:
         return self._ended is not None and not self._ended.is_set()
 
     def wait(self, timeout: float | None = None) -> "Study":
-        """Block until a background study ends (or ``timeout`` seconds pass)."""
+        """Block until a background study ends (or ``timeout`` seconds pass). A study loaded
+        from its file while another kernel or process runs it waits for that run's end, and
+        is read again (it returned at once: first-day test, round 12)."""
         if self._ended is not None:
             self._ended.wait(timeout)
+        elif self.storage is not None and run_elsewhere(os.fspath(self.storage), self.name):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while run_elsewhere(os.fspath(self.storage), self.name):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                time.sleep(RUN_POLL if deadline is None
+                           else max(0.0, min(RUN_POLL, deadline - time.monotonic())))
+            self.reload()
         return self
 
+    @user_facing
     def stop(self) -> "Study":
-        """Ask a background study to end: running trials are interrupted, the rest is kept."""
+        """Ask a background study to end: running trials are interrupted, the rest is kept. A
+        study another kernel or process runs is stopped there: ValueError, naming that run."""
         if self._stop is not None and self.running:
             self._stop()
+        elif self._ended is None and self.storage is not None:
+            who = run_elsewhere(os.fspath(self.storage), self.name)
+            if who is not None:  # it returned and the run went on (first-day test, round 12)
+                raise ValueError(f"study {self.name!r} is run by {who}, not by this "
+                                 "Study: stop it there (interrupt its cell, or study.stop() in "
+                                 "that kernel); study.wait() here waits for its end")
         return self.wait()
 
     @property
@@ -216,6 +236,7 @@ class Study:
             return self
         fresh = load_study(self.name, storage=self.storage)
         self.trials, self.stop_reason = fresh.trials, fresh.stop_reason
+        self.run_elsewhere = fresh.run_elsewhere
         return self
 
     def __repr__(self) -> str:
@@ -223,6 +244,9 @@ class Study:
         best = self.best
         tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
         return f"<Study {self.name!r}: {counts}{tail}>"
+
+
+RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs
 
 
 def _last_line(text: str | None) -> str | None:
@@ -304,8 +328,10 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
         for t in trials:
             if t.state in (T.RUNNING, T.PENDING):
                 t.state = T.INTERRUPTED
-    return Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
-                 trials=trials, storage=db.path, settings=row["settings"], stop_reason=reason)
+    study = Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
+                  trials=trials, storage=db.path, settings=row["settings"], stop_reason=reason)
+    study.run_elsewhere = reason is None and status in ("running", "resumed")
+    return study
 
 
 @user_facing

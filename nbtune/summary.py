@@ -234,8 +234,9 @@ class StudySummary:
                                                    else (state,))]
         states = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
         trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
-        ended = s.stop_reason or ("still running" if getattr(s, "running", False)
-                                  else "not recorded")
+        ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
+                                  "still running, in another run (study.wait() waits for it)"
+                                  if getattr(s, "run_elsewhere", False) else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
         retried = retried_text(s.settings)
         if retried:

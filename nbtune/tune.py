@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 import time
 from contextvars import ContextVar
 import uuid
@@ -26,7 +27,7 @@ from .schedule import Scheduler, make_scheduler, option_names
 from .search import Searcher, make_searcher, user_options
 from .space import Space, as_space
 from .typos import closest
-from .lease import Lease
+from .lease import STALE_AFTER, Lease
 from .storage import DEFAULT_STORAGE, Storage, StorageRecorder, chosen_file, remove_file
 from .live import make_progress, starting_notice
 from .study import Study
@@ -86,10 +87,12 @@ def _misspelt_argument(options: Mapping[str, Any]) -> None:
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
     stored = Space.from_json(row["space"])
     if stored != space:
+        new = f"{name}-2"  # the advice had named the same study, and no searcher that learns
         raise ValueError(f"study {name!r} was run over another space: "
                          f"{'; '.join(space.changes_from(stored))}. Resume it with the same "
-                         "space, or start a new study that learns from this one's trials: "
-                         f"warm_start={name!r} (%%tune --warm-start {name})")
+                         "space, or start a new study whose model learns from this one's "
+                         f"trials: study={new!r}, searcher='bayesopt', warm_start={name!r} "
+                         f"(%%tune --study {new} --searcher bayesopt --warm-start {name})")
 
 
 def _json_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,6 +347,14 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),
                 shared=shared, capacity=capacity, warm=warm)
+    if lease is not None:
+        def taken_over(by: str) -> None:
+            print(f"nbtune: study {name!r} was taken over by {by}, which found its lease not "
+                  f"renewed for {STALE_AFTER:g} s: this run stops and writes nothing more to "
+                  "the file (the other run's trials are the study's now)", file=sys.stderr)
+            loop.request_stop("taken_over")
+
+        lease.on_lost = taken_over
     loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
                                  "searcher": search.name, "scheduler": sched.name,
                                  "cluster": getattr(client, "dashboard_link", None),

@@ -277,11 +277,12 @@ class LocksTheFile(nbtune.Observer):
 
 
 def test_a_file_locked_past_the_patience_stops_the_study_saying_what_was_not_saved(
-        cluster_client, db, monkeypatch):
+        cluster_client, db, monkeypatch, capsys):
     from nbtune import storage as S
 
     monkeypatch.setattr(S, "BUSY_PATIENCE", 0.5)
     monkeypatch.setattr(S, "_BUSY_TIMEOUT", 0.05)
+    monkeypatch.setattr(S, "BUSY_SAID_AFTER", 0.1)
     lock = LocksTheFile(db)
     nbtune.tune(lambda c: 1.0, {"x": 1}, n_trials=1, cluster=cluster_client, storage=db,
                 study="locked", progress=False)  # creates the file's tables
@@ -298,6 +299,11 @@ def test_a_file_locked_past_the_patience_stops_the_study_saying_what_was_not_sav
     assert "kept in memory, but the final state of trial 0 and the study's end could not be " \
            "saved" in message
     assert err.value.study.trials[0].state == T.INTERRUPTED
+    # the wait was said while it lasted, once (a study sat still with nothing said: round 12)
+    said = [line for line in capsys.readouterr().err.splitlines() if "waiting for" in line]
+    assert said[0] == (f"nbtune: waiting for {db!r}: another process holds its write lock (a "
+                       "sqlite3 shell, a database browser with unsaved changes?); nbtune waits "
+                       "up to 0.5 s"), said
 
 
 FULL_DISK = """
@@ -422,6 +428,65 @@ def test_another_process_running_the_study_is_named_and_its_lease_taken_over_whe
     assert [t.state for t in resumed.trials] == [T.COMPLETED]
 
 
+def reports_slowly(config):
+    for epoch in range(1, 200):
+        nbtune.report(epoch=epoch, v=float(epoch))
+        time.sleep(0.05)
+    return 1.0
+
+
+def test_a_live_run_on_this_host_keeps_its_study_however_late_its_lease(cluster_client, db):
+    """A kernel paused 39 s, or kept from the file by another process's lock, had its study
+    taken over by a second run while it ran on (first-day test, round 12)."""
+    import sqlite3
+
+    first = nbtune.tune(reports_slowly, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="v",
+                        cluster=cluster_client, storage=db, study="late", progress=False,
+                        background=True)
+    try:
+        wait_for(lambda: first.trials and first.trials[0].reports, "the first report")
+        with sqlite3.connect(db) as other:  # its lease last renewed long ago
+            other.execute("UPDATE leases SET heartbeat = 0 WHERE study = 'late'")
+        with pytest.raises(nbtune.StorageError, match=r"^study 'late' is being run by another "
+                                                      r"study run in this process"):
+            nbtune.tune(reports_slowly, {"x": nbtune.uniform(0, 1)}, n_trials=2, metric="v",
+                        cluster=cluster_client, storage=db, study="late", resume=True,
+                        progress=False)
+    finally:
+        first.stop()
+        first.wait(30)
+
+
+def test_a_run_whose_lease_another_host_took_over_stops_and_writes_no_more(
+        cluster_client, db, monkeypatch, capsys):
+    """Where another run took the lease over (from another host, which cannot see this
+    process), this run stops at its next renewal, says so, and writes nothing more: two runs
+    overwrote each other's results in the file (first-day test, round 12)."""
+    import sqlite3
+
+    from nbtune import lease as L
+
+    monkeypatch.setattr(L, "HEARTBEAT_EVERY", 0.2)
+    study = nbtune.tune(reports_slowly, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="v",
+                        cluster=cluster_client, storage=db, study="taken", progress=False,
+                        background=True)
+    wait_for(lambda: study.trials and study.trials[0].reports, "the first report")
+    with sqlite3.connect(db) as other:  # as a run on another host takes a stale lease
+        other.execute("UPDATE leases SET owner = 'theirs', host = 'elsewhere', pid = 4242 "
+                      "WHERE study = 'taken'")
+        other.execute("UPDATE studies SET status = 'theirs' WHERE name = 'taken'")
+    study.wait(30)
+    assert study.stop_reason == "taken_over"
+    assert "nbtune: study 'taken' was taken over by process 4242 on 'elsewhere', which found " \
+           "its lease not renewed for 30 s: this run stops and writes nothing more" \
+           in capsys.readouterr().err
+    with sqlite3.connect(db) as other:
+        assert other.execute("SELECT status FROM studies").fetchall() == [("theirs",)]
+        assert other.execute("SELECT owner FROM leases").fetchall() == [("theirs",)]  # kept
+        stored = other.execute("SELECT state FROM trials").fetchall()
+    assert stored == [(T.RUNNING,)]  # as it was when the lease went; its end not written
+
+
 def exits(config):
     import sys
 
@@ -517,3 +582,24 @@ def test_a_thread_cannot_report_for_one_of_several_trials():
     for token in reversed(tokens):
         deactivate(token)
     assert "runs 2 trials at once, so nbtune cannot tell whose it is" in outcome[0]
+
+
+def test_a_loaded_study_that_another_run_runs_waits_for_it_and_is_not_stopped_here(
+        cluster_client, db):
+    """wait() returned at once and stop() did nothing on a study another kernel ran (first-day
+    test, round 12)."""
+    running = nbtune.tune(reports_slowly, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="v",
+                          cluster=cluster_client, storage=db, study="there", progress=False,
+                          background=True)
+    wait_for(lambda: running.trials and running.trials[0].reports, "the first report")
+    loaded = nbtune.load_study("there", storage=db)
+    assert dict(loaded.summary().facts())["ended"] == ("still running, in another run "
+                                                        "(study.wait() waits for it)")
+    with pytest.raises(ValueError, match=r"^study 'there' is run by a run in this process \(the "
+                                         r"Study that nbtune.tune returned\), not by this Study: "
+                                         r"stop it there"):
+        loaded.stop()
+    assert loaded.wait(0.5).counts() == {T.RUNNING: 1}  # a timeout: back with what is stored
+    assert loaded.wait().counts() == {T.COMPLETED: 1}  # read again once that run ended
+    assert dict(loaded.summary().facts())["ended"] == "n_trials"
+    assert not running.running

@@ -341,7 +341,12 @@ def test_config_defaults_and_listing_magics(shell, db, capsys, tmp_path):
     assert not res.success and "no study named 'nosuch'" in capsys.readouterr().err
     empty = str(tmp_path / "empty.db")
     shell.run_line_magic("config", f"Tune.storage = {empty!r}")
-    assert shell.run_line_magic("tune_studies", "") is None  # the studies are in another file
+    assert shell.run_line_magic("tune_studies", "") is None  # a file not made yet, or mistyped
+    assert capsys.readouterr().out == (f"nbtune: there is no study file {empty!r} (in "
+                                       f"{os.getcwd()}) (`%tune_studies PATH` lists another "
+                                       "file)\n")
+    nbtune.storage.Storage(empty).close()  # the studies are in another file
+    assert shell.run_line_magic("tune_studies", "") is None
     assert capsys.readouterr().out == (f"nbtune: no studies in {empty!r} (`%tune_studies PATH` "
                                        "lists another file)\n")
     assert shell.run_line_magic("tune_studies", empty) is None

@@ -2,6 +2,7 @@
 shows one of them."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,7 +22,10 @@ def studies_table(line: str, storage: str) -> Any:
         raise UsageError(f"%tune_studies: {exc}") from None
     if not names:  # a study kept in another file (--storage PATH) is not looked for
         other = "" if line.strip() else " (`%tune_studies PATH` lists another file)"
-        print(f"nbtune: no studies in {path!r}{other}")
+        if not os.path.exists(path):  # a mistyped Tune.storage read as an empty file (round 12)
+            print(f"nbtune: there is no study file {path!r} (in {os.getcwd()}){other}")
+        else:
+            print(f"nbtune: no studies in {path!r}{other}")
         return None
     db = Storage(path, readonly=True)
     try:

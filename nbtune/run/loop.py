@@ -333,10 +333,11 @@ class Loop(Dispatch, Completions, Ending):
         start_searcher(self.searcher, self.trials, self.settings.resource,
                        self.settings.metric, self.warm)
 
-    def request_stop(self) -> None:
-        """End the study from another thread (a background study's ``stop()``)."""
+    def request_stop(self, reason: str = "stopped") -> None:
+        """End the study from another thread (a background study's ``stop()``; ``reason``
+        "taken_over" where another run took its lease)."""
         if self.reason is None:
-            self.reason = "stopped"
+            self.reason = reason
         cond = getattr(self._futures, "thread_condition", self.wake)
         with cond:
             cond.notify_all()
