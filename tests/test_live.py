@@ -156,7 +156,8 @@ def feed(panel: LivePanel, study: nbtune.Study, n: int) -> None:
             continue  # still running
         state = (T.FAILED, T.STOPPED, T.COMPLETED, T.COMPLETED)[i % 4]
         if state == T.FAILED:
-            t.error = f"Traceback\nValueError: trial {i}"
+            name = "".join(chr(ord("a") + int(d)) for d in str(i))  # numbers aside: one kind
+            t.error = f"Traceback\nValueError: trial {name}"
         elif state == T.COMPLETED:
             t.value = t.config["q"] * 10
         t.state, t.finished = state, t.started + 0.5 + i % 3
