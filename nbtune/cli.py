@@ -107,7 +107,8 @@ def _export(study: Study, csv: str | None, json: str | None) -> str | None:
         if csv is not None:
             frame.to_csv(out)
         else:
-            records = frame.reset_index().to_json(orient="records", date_format="iso")
+            records = frame.reset_index().to_json(orient="records", date_format="iso",
+                                                  double_precision=15)  # pandas' most: it wrote 10
             text = json_module.dumps(json_module.loads(records), indent=1)  # no escaped '/'
             if out is sys.stdout:
                 print(text)

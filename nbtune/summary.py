@@ -288,7 +288,10 @@ class StudySummary:
             from .plots import StudyPlots
 
             plots = StudyPlots(self.study)
-            for draw in (plots.learning_curves, plots.history):
+            draws = [plots.learning_curves, plots.history]
+            if not any(len(t.reports) > 1 for t in list(self.study.trials)):
+                draws.pop(0)  # one report a trial: its "curves" were a line of dots at epoch 1
+            for draw in draws:
                 try:
                     self._png = to_png(draw(), dpi=80)
                     break
@@ -393,7 +396,7 @@ def _listed_status(study: Any, status: str) -> str:
     from .study import DIED
 
     if study.stop_reason == DIED:
-        return "stopped with its kernel: resume it"
+        return "stopped with its kernel or process: resume it"
     if study.stop_reason == "interrupted":
         return "interrupted: resume it"
     return status

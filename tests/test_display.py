@@ -213,6 +213,22 @@ def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
     assert f": 3 completed in {duration_text(study.elapsed)} (n_trials)" in out, out
 
 
+def test_a_summary_of_one_report_a_trial_draws_the_history_not_dots_at_epoch_1():
+    """Its learning curves were a vertical line of dots at epoch 1 (first-day test, round 12)."""
+    from nbtune.images import to_png
+    from nbtune.plots import StudyPlots
+
+    study = nbtune.Study("once", nbtune.Space({"q": nbtune.uniform(0, 1)}), "acc", "max",
+                         trials=[])
+    for i in range(6):
+        study.trials.append(T.Trial(id=i, config={"q": i / 6}, state=T.COMPLETED, value=i / 6,
+                                    reports=[{"epoch": 1, "acc": i / 6}], started=float(i),
+                                    finished=i + 0.5))
+    assert study.summary().png() == to_png(StudyPlots(study).history(), dpi=80)
+    study.trials[0].reports.append({"epoch": 2, "acc": 0.9})  # a curve: the curves again
+    assert study.summary().png() == to_png(StudyPlots(study).learning_curves(), dpi=80)
+
+
 def test_failed_trials_are_grouped_by_their_error_with_the_latest_config():
     from nbtune.summary import errors_html
 

@@ -700,7 +700,7 @@ def test_a_study_whose_kernel_died_loads_as_stopped_with_its_trials_interrupted(
     assert dict(study.summary().facts())["ended"] == DIED
     listing = studies_frame(Storage(db, readonly=True)).set_index("study").loc["died"]
     assert (listing["trials"], listing["status"]) == ("2 completed, 2 interrupted",
-                                                      "stopped with its kernel: resume it")
+                                                      "stopped with its kernel or process: resume it")
     resumed = nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, cluster=client, storage=db,
                           study="died", resume=True)
     assert resumed.counts() == {"completed": 4}
