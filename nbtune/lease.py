@@ -130,19 +130,27 @@ class Lease:
             pass
 
 
+def _lease_of(storage: Storage, study: str) -> tuple | None | bool:
+    """The lease of ``study`` (host, pid, pid_started, heartbeat), None where none is held, or
+    False where the file cannot tell (older than leases)."""
+    try:
+        rows = storage._run("SELECT host, pid, pid_started, heartbeat FROM leases "
+                            "WHERE study = ?", (study,))
+    except (StorageError, sqlite3.Error):
+        return False
+    return rows[0] if rows else None
+
+
 def run_died(storage: Storage, study: str, status: str) -> bool:
     """Whether a study stored as running (``status`` "running" or "resumed") has no run left:
     its lease's owner died (the kernel was killed or restarted mid-study) or no lease is held.
     Such a study's unfinished trials were interrupted; resuming it runs them again."""
     if status not in ("running", "resumed"):
         return False
-    try:
-        rows = storage._run("SELECT host, pid, pid_started, heartbeat FROM leases "
-                            "WHERE study = ?", (study,))
-    except (StorageError, sqlite3.Error):  # a file older than leases: nothing to tell by
+    lease = _lease_of(storage, study)
+    if lease is False:  # nothing to tell by
         return False
-    return not rows or not _owner_alive(*rows[0])
-
+    return lease is None or not _owner_alive(*lease)
 
 
 def run_elsewhere(path: str, study: str) -> str | None:
@@ -153,14 +161,11 @@ def run_elsewhere(path: str, study: str) -> str | None:
     except (StorageError, OSError):
         return None
     try:
-        rows = storage._run("SELECT host, pid, pid_started, heartbeat FROM leases "
-                            "WHERE study = ?", (study,))
-    except (StorageError, sqlite3.Error):  # a file older than leases
-        return None
+        lease = _lease_of(storage, study)
     finally:
         storage.close()
-    if not rows or not _owner_alive(*rows[0]):
+    if not lease or not _owner_alive(*lease):
         return None
-    if tuple(rows[0][:2]) == _this_process()[:2]:
+    if tuple(lease[:2]) == _this_process()[:2]:
         return "a run in this process (the Study that nbtune.tune returned)"
-    return f"process {rows[0][1]} on {rows[0][0]!r}"
+    return f"process {lease[1]} on {lease[0]!r}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import re
 from collections import Counter
 from typing import Any, Iterable
 
@@ -162,15 +161,10 @@ def _error_line(error: str) -> str:
     return one_line(error)
 
 
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
 @functools.lru_cache(maxsize=4096)
 def _error_kind(error: str) -> str:
-    """What failures of one kind share: the error's last line, its numbers aside ("ValueError:
-    x too big: 0.868" and "... 0.912" are one kind; 2,000 trials of one mistake were "430 more
-    kinds of failure": first-day test, round 12)."""
-    return _NUMBER.sub("#", _error_line(error))
+    """The kind of an error (:func:`nbtune.trial.error_kind` of its last line), remembered."""
+    return T.error_kind(_error_line(error))
 
 
 def _id_ranges(ids: list[int], most: int = 6) -> str:

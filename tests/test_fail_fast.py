@@ -15,9 +15,16 @@ def broken(config):
 
 
 def fails_above_half(config):
+    if config["x"] > 0.75:
+        raise ValueError("x too large")
     if config["x"] > 0.5:
-        raise ValueError(f"x={config['x']:.3f} too large")  # each failure its own message
+        raise OverflowError("x far too large")  # configs that fail in two ways, and some pass
     return config["x"]
+
+
+def mismatched(config):
+    batch = int(config["x"] * 100) + 1  # the same bug, its numbers the config's
+    raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({batch}x64 and 128x10)")
 
 
 def diverges(config):
@@ -44,11 +51,18 @@ def test_the_first_trials_failing_alike_stop_the_study_with_the_fix(client):
     assert s.stop_reason == "fail_fast"
     assert [t.state for t in s.trials] == [T.FAILED] * FAIL_FAST_AFTER
     (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
-    assert note == ("the study stopped: its first 3 trials (0, 1, 2) all failed with "
-                    "ZeroDivisionError: division by zero; fix the cell (or trial function) and "
-                    "run it again (--resume, resume=True, continues the study), or pass "
-                    "fail_fast=False (--no-fail-fast) to run on past failures")
+    assert note == ("the study stopped: its first 3 trials (0, 1, 2) all failed alike, the "
+                    "last with ZeroDivisionError: division by zero; fix the cell (or trial "
+                    "function) and run it again (--resume, resume=True, continues the study), "
+                    "or pass fail_fast=False (--no-fail-fast) to run on past failures")
     assert "  ended   fail_fast\n" in str(s.summary())
+
+
+def test_one_bug_whose_message_carries_the_configs_numbers_fails_alike(client):
+    with pytest.warns(UserWarning, match=r"all failed alike, the last with RuntimeError: mat1 "):
+        s = study(mismatched, cluster=client)
+    assert s.stop_reason == "fail_fast" and len(s.trials) == FAIL_FAST_AFTER
+    assert len({t.error.splitlines()[-1] for t in s.trials}) > 1  # three messages, one kind
 
 
 @pytest.mark.parametrize("fn", [broken, fails_above_half, diverges, too_large])

@@ -40,7 +40,7 @@ def _failure(trial: T.Trial, metric: str) -> str | None:
     if error.startswith("its worker died") or any(
             word in error for word in MEMORY_WORDS):  # a config too large for the machine
         return None
-    lines = [line for line in (trial.error or "").splitlines()
+    lines = [line for line in error.splitlines()
              if line.strip() and not line.startswith("nbtune: ")]
     return lines[-1].strip() if lines else "(no message)"
 
@@ -66,7 +66,7 @@ class FailFast:
             self.done = True
             return (f"the study stopped at its first failed trial (fail_fast=True): trial "
                     f"{trial.id}: {failure}")
-        if self.failed and failure != self.failed[0][1]:
+        if self.failed and T.error_kind(failure) != T.error_kind(self.failed[0][1]):
             self.done = True  # failures that differ: configs that fail, not the cell
             return None
         self.failed.append((trial.id, failure))
@@ -75,6 +75,6 @@ class FailFast:
         self.done = True
         ids = ", ".join(str(i) for i, _ in self.failed)
         return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
-                f"with {failure}; fix the cell (or trial function) and run it again "
+                f"alike, the last with {failure}; fix the cell (or trial function) and run it again "
                 "(--resume, resume=True, continues the study), or pass fail_fast=False "
                 "(--no-fail-fast) to run on past failures")
