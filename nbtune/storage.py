@@ -116,6 +116,9 @@ def check_path(path: str | os.PathLike) -> str:
     if text == ":memory:" or text.startswith("file:"):
         raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "
                            f"path such as 'nbtune.db', or {IN_MEMORY_ONLY}")
+    if text.strip().lower() == "none":  # the magic's and %config's word: a file named "none"
+        raise StorageError(f"storage {text!r} names no file here: {IN_MEMORY_ONLY}, or a path "
+                           "such as 'nbtune.db'")
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         raise StorageError(f"storage {text!r} is a folder: name a file in it, e.g. "
                            f"{os.path.join(text, 'nbtune.db')!r}")

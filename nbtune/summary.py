@@ -326,7 +326,7 @@ class StudySummary:
 
 
 def retried_text(settings: dict[str, Any]) -> str:
-    """"2 trials ran again after their worker died or the scheduler was lost: 4, 7"; "" where
+    """"2 trials ran again after their worker died or the scheduler was lost: trials 4, 7"; "" where
     none did (``settings["retried"]``, kept by the study as its trials start again)."""
     ids = sorted(int(k) for k in settings.get("retried") or {})
     if not ids:
@@ -334,7 +334,7 @@ def retried_text(settings: dict[str, Any]) -> str:
     shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
     one = len(ids) == 1
     return (f"{len(ids)} trial{'' if one else 's'} ran again after {'its' if one else 'their'} "
-            f"worker died or the scheduler was lost: {shown}")
+            f"worker died or the scheduler was lost: trial{'' if one else 's'} {shown}")
 
 
 def scheduler_text(settings: dict[str, Any]) -> str:
@@ -342,7 +342,8 @@ def scheduler_text(settings: dict[str, Any]) -> str:
     judges trials by a resource its levels (``SearchCV(resource="auto")`` chooses the resource,
     and the user learnt which only from a column's header: first-day test, round 9)."""
     name = settings.get("scheduler") or "fifo"
-    text = f"{name} scheduler"
+    kind = (settings.get("scheduler_options") or {}).get("type")
+    text = f"{name} ({kind}) scheduler" if kind == "promotion" else f"{name} scheduler"
     if name != "fifo" and settings.get("resource"):  # fifo judges no trial by a resource
         text += f" on {settings['resource']}"
         levels = settings.get("rung_levels")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -63,6 +64,32 @@ def test_one_bug_whose_message_carries_the_configs_numbers_fails_alike(client):
         s = study(mismatched, cluster=client)
     assert s.stop_reason == "fail_fast" and len(s.trials) == FAIL_FAST_AFTER
     assert len({t.error.splitlines()[-1] for t in s.trials}) > 1  # three messages, one kind
+
+
+def test_a_failure_nbtune_knows_stops_the_study_with_its_fix_first(client):
+    """The one line shown said "fix the cell ... or --no-fail-fast", and the fix nbtune knew
+    (DataLoader(num_workers=2) on a daemonic worker) sat in the folded failure list (first-day
+    test, round 13)."""
+    from test_tune import starts_a_process
+
+    with pytest.warns(UserWarning) as warned:
+        s = study(starts_a_process, cluster=client)
+    (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    assert s.stop_reason == "fail_fast"
+    assert ("all failed alike, the last with AssertionError: daemonic processes are not allowed "
+            "to have children; nbtune knows this one: Dask's daemonic workers start no "
+            "processes: num_workers=0, or dask.config.set({'distributed.worker.daemon': False}) "
+            "and %tune_cluster local; then run the cell again") in note, note
+
+
+def test_none_as_a_storage_path_is_refused_not_made_a_file(tmp_path, monkeypatch):
+    """The magic's `--storage none` keeps a study in memory; storage="none" made a file named
+    none (first-day test, round 13)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(nbtune.StorageError, match=r"^storage 'none' names no file here: "
+                                                  r"storage=None \(%%tune --storage none\) "):
+        nbtune.tune(broken, SPACE, storage="none", cluster="tcp://127.0.0.1:9")
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("fn", [broken, fails_above_half, diverges, too_large])

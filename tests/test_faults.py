@@ -100,8 +100,9 @@ def test_a_trial_whose_worker_dies_is_retried(own_cluster, db, tmp_path):
     assert trial.state == T.COMPLETED and trial.value == 1.0
     assert trial.attempts == 2
     # said, not only counted in `attempts` (a resumed trial's rerun counts there too)
-    said = "1 trial ran again after its worker died or the scheduler was lost: 0"
-    assert said in str(study.summary())
+    said = "1 trial ran again after its worker died or the scheduler was lost: trial 0"
+    text = str(study.summary())
+    assert said in text and "\n  time " in text  # beside the study's time (round 13)
     assert said in str(nbtune.load_study("die", storage=db).summary())  # kept with the study
     assert "1 ran again (a worker or the scheduler was lost)" in study.live.counts_html.value
 

@@ -440,6 +440,10 @@ def test_the_panel_and_the_summary_say_what_the_scheduler_judges_trials_by(clien
     said = "grid searcher; asha scheduler on epoch, rungs 1, 3, 9"
     assert said in str(asha.summary())
     assert "asha scheduler on epoch, rungs 1, 3, 9" in asha.live.header.value
+    promotion = nbtune.tune(chatty, {"q": nbtune.grid(0.2)}, searcher="grid", metric="score",
+                            mode="max", scheduler="asha", type="promotion", max_t=27,
+                            cluster=client, storage=None, progress=LivePanel)
+    assert "asha (promotion) scheduler on epoch" in promotion.live.header.value  # round 13
     fifo = nbtune.tune(chatty, {"q": nbtune.grid(0.2)}, searcher="grid", metric="score",
                        mode="max", cluster=client, storage=None, progress=LivePanel)
     assert "grid searcher; fifo scheduler\n" in str(fifo.summary())  # judges by no resource

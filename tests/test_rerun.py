@@ -114,3 +114,15 @@ def test_the_editors_run_clears_the_last_output_once_the_study_starts(shell, db)
     ed.output.append_stdout("the previous run's panel\n")
     assert ed.run() is not None
     assert "the previous run's panel" not in str(ed.output.outputs)
+
+
+def test_the_resume_cell_carries_the_flags_as_a_person_writes_them():
+    """It printed `--gpus 1.0` (first-day test, round 13); flags not stored with the study go
+    with it, the fail-fast choice too."""
+    from nbtune.notebook.options import parse_line
+    from nbtune.notebook.rerun import resume_cell
+
+    args = parse_line("--study g --gpus 1 --concurrency 2 --no-fail-fast -o g")
+    assert resume_cell(args, "g", "x = uniform(0, 1)\nv = x\n") == (
+        "%%tune --study g --resume -o g --concurrency 2 --gpus 1 --no-fail-fast\n"
+        "x = uniform(0, 1)\nv = x")

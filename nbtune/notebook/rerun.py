@@ -93,7 +93,7 @@ def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
                ("--gpus", args.gpus)]
     for flag, value in carried:
         if value is not None:
-            words += [flag, str(value)]
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     for resource, amount in args.resources or ():
         words += ["--resources", f"{resource}={amount:g}"]
     if args.fail_fast is not None:

@@ -74,7 +74,10 @@ class FailFast:
             return None
         self.done = True
         ids = ", ".join(str(i) for i, _ in self.failed)
+        hints = [line[len("nbtune: "):] for line in (trial.error or "").splitlines()
+                 if line.startswith("nbtune: ")]
+        fix = (f"nbtune knows this one: {hints[-1]}; then run the cell again" if hints else
+               "fix the cell (or trial function) and run it again")  # the hint, not --no-fail-fast
         return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
-                f"alike, the last with {failure}; fix the cell (or trial function) and run it again "
-                "(--resume, resume=True, continues the study), or pass fail_fast=False "
-                "(--no-fail-fast) to run on past failures")
+                f"alike, the last with {failure}; {fix} (--resume, resume=True, continues the "
+                "study), or pass fail_fast=False (--no-fail-fast) to run on past failures")

@@ -7,13 +7,9 @@ from .imports import missing_module_hint
 
 DAEMONIC = "daemonic processes are not allowed to have children"
 
-NO_CHILDREN = ("a Dask worker runs as a daemonic process, which may start no processes of its "
-               "own (DataLoader(num_workers>0), multiprocessing, joblib's process backends): "
-               "load the data in the trial's own process (num_workers=0; the data of most tuning "
-               "runs fits in memory), or let the workers have children: "
-               "dask.config.set({'distributed.worker.daemon': False}) before nbtune's cluster "
-               "starts (then `%tune_cluster local` starts it again), or "
-               "DASK_DISTRIBUTED__WORKER__DAEMON=False in the environment of `dask worker`")
+# one line a failure list shows whole (160 characters): the fix, `dask worker`'s in the README
+NO_CHILDREN = ("Dask's daemonic workers start no processes: num_workers=0, or "
+               "dask.config.set({'distributed.worker.daemon': False}) and %tune_cluster local")
 
 
 def with_hints(error: str | None) -> str | None:
