@@ -56,6 +56,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_PATIENCE = 120.0  # seconds a statement waits, retried with backoff, for another's write lock
 _BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
 BUSY_SAID_AFTER = 3.0  # seconds of waiting for another's write lock before nbtune says so
+STOPPING_PATIENCE = 5.0  # the same wait once the user cut a study short (StorageRecorder)
 
 
 # how the Python API and the magic each keep a study in memory only, for the messages of both
@@ -173,6 +174,7 @@ class Storage:
     def __init__(self, path: str | os.PathLike = DEFAULT_FILE, readonly: bool = False):
         self.path = check_path(path)
         self.readonly = readonly
+        self.patience: float | None = None  # seconds a write waits for a lock (BUSY_PATIENCE)
         self._lock = threading.Lock()
         if readonly:
             if not os.path.exists(self.path):
@@ -249,7 +251,8 @@ class Storage:
         clear line. A wait of more than :data:`BUSY_SAID_AFTER` s is said once, on stderr: a
         study whose file another process held (a sqlite3 shell, a database browser with an
         open transaction) sat still with nothing said (first-day test, round 12)."""
-        patience = BUSY_PATIENCE if patience is None else patience
+        patience = (self.patience if self.patience is not None else BUSY_PATIENCE) \
+            if patience is None else patience
         started = time.monotonic()
         deadline, pause, said = started + patience, 0.05, False
         while True:
@@ -435,6 +438,8 @@ class StorageRecorder(Observer):
                  settings: dict[str, Any] | None = None):
         self.storage, self.study, self.lease, self.settings = storage, study, lease, settings
         self._folded = time.monotonic()
+        self.stopping = False  # the user cut the study short (study_stopping)
+        self.gave_up: StorageError | None = None  # then, the locked file's error: none tried
 
     def _fold(self) -> None:
         """Fold the write-ahead log into the file every :data:`FOLD_EVERY` seconds, so that
@@ -444,42 +449,62 @@ class StorageRecorder(Observer):
             self._folded = time.monotonic()
             self.storage.fold_log()
 
-    def _lost(self) -> bool:
-        """Whether another run took the study's lease over: this run writes nothing more (it
-        would overwrite that run's trials)."""
+    def _skip(self) -> bool:
+        """Whether to write nothing: another run took the study's lease over (this run would
+        overwrite that run's trials). Once the user cut the study short and a write found the
+        file locked, that error again, at once: the rest are not tried, the user waits no
+        longer."""
+        if self.gave_up is not None:
+            raise self.gave_up
         return self.lease is not None and self.lease.lost
+
+    def study_stopping(self, reason):
+        """An interrupt: a write waits :data:`STOPPING_PATIENCE` s for another's lock, not
+        :data:`BUSY_PATIENCE` (the stop button did nothing for as long as a foreign write lock
+        held the file: first-day test, round 12), and after one such wait none is tried."""
+        self.storage.patience = STOPPING_PATIENCE
+        self.stopping = True
+
+    def _write(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except StorageError as exc:
+            if self.stopping and "stayed locked" in str(exc):
+                self.gave_up = exc
+            raise
 
     def study_started(self, info):
         self.storage.set_status(self.study, "running")
         self.storage.fold_log()
 
     def trial_created(self, trial):
-        if not self._lost():
-            self.storage.save_trial(self.study, trial)
+        if not self._skip():
+            self._write(lambda: self.storage.save_trial(self.study, trial))
 
     def trial_started(self, trial):
-        if not self._lost():
-            self.storage.save_trial(self.study, trial)
+        if not self._skip():
+            self._write(lambda: self.storage.save_trial(self.study, trial))
 
     def trial_reported(self, trial, report):
-        if not self._lost():
-            self.storage.add_report(self.study, trial.id, trial.attempts, len(trial.reports),
-                                    report)
+        if not self._skip():
+            self._write(lambda: self.storage.add_report(self.study, trial.id, trial.attempts,
+                                                        len(trial.reports), report))
             self._fold()
 
     def trial_finished(self, trial):
-        if not self._lost():
-            self.storage.save_trial(self.study, trial)
+        if not self._skip():
+            self._write(lambda: self.storage.save_trial(self.study, trial))
             self._fold()
 
     def trial_withdrawn(self, trial):
-        if not self._lost():
-            self.storage.delete_trial(self.study, trial.id)
+        if not self._skip():
+            self._write(lambda: self.storage.delete_trial(self.study, trial.id))
 
     def study_finished(self, reason):
         try:
-            if not self._lost():
-                self.storage.set_status(self.study, f"finished: {reason}", self.settings)
+            if not self._skip():
+                self._write(lambda: self.storage.set_status(self.study, f"finished: {reason}",
+                                                            self.settings))
         finally:
             if self.lease is not None:
                 self.lease.release()

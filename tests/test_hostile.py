@@ -306,6 +306,49 @@ def test_a_file_locked_past_the_patience_stops_the_study_saying_what_was_not_sav
                        "up to 0.5 s"), said
 
 
+def test_an_interrupt_while_another_process_locks_the_file_ends_the_study_at_once(
+        cluster_client, db, monkeypatch, capsys):
+    """The stop button did nothing for as long as a foreign write lock held the file: the
+    interrupted trials' ends waited its whole patience (first-day test, round 12). Now they
+    wait a few seconds, the rest are not tried, and the study returns interrupted, saying what
+    was not saved."""
+    import signal
+    import threading
+
+    from nbtune import storage as S
+
+    monkeypatch.setattr(S, "STOPPING_PATIENCE", 0.3)
+    monkeypatch.setattr(S, "_BUSY_TIMEOUT", 0.05)
+    lock = LocksTheFile(db)
+    nbtune.tune(lambda c: 1.0, {"x": 1}, n_trials=1, cluster=cluster_client, storage=db,
+                study="warm", progress=False)  # the file's tables
+
+    class InterruptsOnceLocked(nbtune.Observer):
+        def trial_reported(self, trial, report):
+            if lock.other.in_transaction and not timer.is_alive():
+                timer.start()
+
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        study = nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                            metric="v", cluster=cluster_client, storage=db, study="cut",
+                            progress=False, observers=[lock, InterruptsOnceLocked()],
+                            max_time=120)
+        still_locked = lock.other.in_transaction  # the study ended while the file was locked
+    finally:
+        timer.cancel()
+        lock.other.execute("ROLLBACK")
+        lock.other.close()
+    assert still_locked and study.stop_reason == "interrupted"
+    assert study.trials[0].state == T.INTERRUPTED
+    said = capsys.readouterr().err
+    assert (f"nbtune: the study was interrupted, but storage {db!r} stayed locked by another "
+            "process for 0.3 s; close what holds it and resume the study; the final state of "
+            "trial 0, ") in said, said
+    assert said.rstrip().endswith("reports and the study's end could not be saved (the study "
+                                  "returned holds them)"), said
+
+
 FULL_DISK = """
 import resource, signal, sys
 import nbtune

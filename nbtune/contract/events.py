@@ -44,6 +44,11 @@ class Observer:
         """The client lost its Dask scheduler (``lost``: it reconnects meanwhile, and nothing new
         is sent), or has it again (``lost`` False, after a loss only)."""
 
+    def study_stopping(self, reason: str) -> None:
+        """The user cut the study short (``reason`` "interrupted"): what is recorded from now
+        on should not keep them waiting long (the trials' ends and the study's, then
+        ``study_finished``)."""
+
     def study_finished(self, reason: str) -> None:
         """The loop ended; ``reason`` says why (n_trials, exhausted, max_time, target, ...)."""
 
@@ -62,11 +67,14 @@ class Broadcast(Observer):
 
     def _each(self, hook: str, *args: Any) -> None:
         for o in self.observers:
+            method = getattr(o, hook, None)  # an observer of the user's may lack a newer hook
+            if method is None:
+                continue
             if not self.tolerant:
-                getattr(o, hook)(*args)
+                method(*args)
                 continue
             try:
-                getattr(o, hook)(*args)
+                method(*args)
             except Exception as exc:
                 self.failures.append((hook, getattr(args[0], "id", None) if args else None, exc))
 
@@ -93,6 +101,9 @@ class Broadcast(Observer):
 
     def scheduler_connection(self, lost):
         self._each("scheduler_connection", lost)
+
+    def study_stopping(self, reason):
+        self._each("study_stopping", reason)
 
     def study_finished(self, reason):
         self._each("study_finished", reason)

@@ -1,6 +1,7 @@
 """A study the loop could not carry on: what went wrong, in one line, and what was not saved."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
@@ -54,3 +55,15 @@ def unsaved(failures: list[tuple[str, int | None, Exception]]) -> list[str]:
 
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def unsaved_note(failures: list[tuple[str, int | None, Exception]]) -> None:
+    """Print, after an interrupt, what could not be saved (``failures`` as
+    :class:`~nbtune.contract.events.Broadcast` keeps them): the study ends as the user asked,
+    its trials kept in memory."""
+    words = unsaved(failures)
+    if failures:
+        what = describe(failures[0][2])
+        lost = f"{_join(words)} could not be saved" if words else "not all could be saved"
+        print(f"nbtune: the study was interrupted, but {what}; {lost} (the study returned "
+              "holds them)", file=sys.stderr)

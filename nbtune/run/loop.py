@@ -18,8 +18,9 @@ from .inbox import Inbox
 from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
+from .failure import unsaved_note
 from .failfast import FailFast
-from ..contract.events import Observer
+from ..contract.events import Broadcast, Observer
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from ..contract.dispatch import Dispatch
@@ -386,11 +387,15 @@ class Loop(Dispatch, Completions, Ending):
             self._stop_thinking()
         except KeyboardInterrupt:
             self.reason = "interrupted"
+            if isinstance(self.observer, Broadcast):
+                self.observer.tolerant = True  # a file another process locks: what can be saved
             with interrupts_deferred():  # a second interrupt must not cut the bookkeeping short
+                self.observer.study_stopping(self.reason)  # and it waits for no long lock
                 self._stop_running(T.INTERRUPTED)
                 self._stop_thinking(raise_error=False)
                 inbox.close()
                 self.observer.study_finished(self.reason)
+            unsaved_note(getattr(self.observer, "failures", []))
             return self.reason
         except Exception as exc:  # storage, the scheduler, an observer: not the trials
             raise self._failed(exc) from None
