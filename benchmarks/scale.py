@@ -58,7 +58,8 @@ def one(n: int, folder: str) -> dict[str, float]:
     from nbtune.live import LivePanel
     from nbtune.contract.events import Broadcast
     from nbtune.space import as_space
-    from nbtune.storage import Storage, StorageRecorder
+    from nbtune.recorder import StorageRecorder
+    from nbtune.storage import Storage
 
     space = as_space({"lr": nbtune.loguniform(1e-4, 1e-1), "hidden": nbtune.choice(32, 64, 128),
                       "dropout": nbtune.uniform(0, 0.5)})

@@ -17,7 +17,7 @@ from typing import Sequence
 from .lease import StudyBusy
 from .storage import DEFAULT_FILE, Storage, StorageError
 from .study import Study, StudyNotFound, delete_study, load_study
-from .summary import studies_frame
+from .listing import studies_frame
 from .typos import did_you_mean
 
 DEFAULT_PATH = DEFAULT_FILE

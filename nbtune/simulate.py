@@ -14,7 +14,8 @@ from .sim.backend import SimSettings, Simulator
 from .sim.blackbox import Blackbox
 from .sim.tables import load_table
 from .space import Space
-from .storage import Storage, StorageRecorder
+from .recorder import StorageRecorder
+from .storage import Storage
 from .study import Study
 from .resume import StudyExists
 from .tune import _default_name, _open_study, _positive, _RecordEnd, _trial_count

@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any, Callable, Iterable, TypeVar
 
-from .contract.events import Observer
 from .trial import Trial
 
 SCHEMA = """
@@ -56,7 +55,6 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_PATIENCE = 120.0  # seconds a statement waits, retried with backoff, for another's write lock
 _BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
 BUSY_SAID_AFTER = 3.0  # seconds of waiting for another's write lock before nbtune says so
-STOPPING_PATIENCE = 5.0  # the same wait once the user cut a study short (StorageRecorder)
 
 
 # how the Python API and the magic each keep a study in memory only, for the messages of both
@@ -117,7 +115,7 @@ def check_path(path: str | os.PathLike) -> str:
     if text == ":memory:" or text.startswith("file:"):
         raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "
                            f"path such as 'nbtune.db', or {IN_MEMORY_ONLY}")
-    if text.strip().lower() == "none":  # the magic's and %config's word: a file named "none"
+    if names_no_file(text):  # the magic's and %config's word for memory only, not a file
         raise StorageError(f"storage {text!r} names no file here: {IN_MEMORY_ONLY}, or a path "
                            "such as 'nbtune.db'")
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
@@ -424,87 +422,3 @@ class Storage:
             if t is not None and attempt == t.attempts:
                 t.reports.append(data)
         return trials
-
-
-FOLD_EVERY = 5.0  # seconds between two folds of the write-ahead log into the study file
-
-
-class StorageRecorder(Observer):
-    """Writes a running study's events to a :class:`Storage` as they happen, and gives the study's
-    :class:`~nbtune.lease.Lease` back when it ends; ``settings`` (the study's, as they are when
-    it ends) are written again with its end."""
-
-    def __init__(self, storage: Storage, study: str, lease: Any = None,
-                 settings: dict[str, Any] | None = None):
-        self.storage, self.study, self.lease, self.settings = storage, study, lease, settings
-        self._folded = time.monotonic()
-        self.stopping = False  # the user cut the study short (study_stopping)
-        self.gave_up: StorageError | None = None  # then, the locked file's error: none tried
-
-    def _fold(self) -> None:
-        """Fold the write-ahead log into the file every :data:`FOLD_EVERY` seconds, so that
-        the ``.db`` file alone holds all but the latest seconds of a study whose kernel died
-        (see :meth:`Storage.fold_log`)."""
-        if time.monotonic() - self._folded >= FOLD_EVERY:
-            self._folded = time.monotonic()
-            self.storage.fold_log()
-
-    def _skip(self) -> bool:
-        """Whether to write nothing: another run took the study's lease over (this run would
-        overwrite that run's trials). Once the user cut the study short and a write found the
-        file locked, that error again, at once: the rest are not tried, the user waits no
-        longer."""
-        if self.gave_up is not None:
-            raise self.gave_up
-        return self.lease is not None and self.lease.lost
-
-    def study_stopping(self, reason):
-        """An interrupt: a write waits :data:`STOPPING_PATIENCE` s for another's lock, not
-        :data:`BUSY_PATIENCE` (the stop button did nothing for as long as a foreign write lock
-        held the file: first-day test, round 12), and after one such wait none is tried."""
-        self.storage.patience = STOPPING_PATIENCE
-        self.stopping = True
-
-    def _write(self, write: Callable[[], None]) -> None:
-        try:
-            write()
-        except StorageError as exc:
-            if self.stopping and "stayed locked" in str(exc):
-                self.gave_up = exc
-            raise
-
-    def study_started(self, info):
-        self.storage.set_status(self.study, "running")
-        self.storage.fold_log()
-
-    def trial_created(self, trial):
-        if not self._skip():
-            self._write(lambda: self.storage.save_trial(self.study, trial))
-
-    def trial_started(self, trial):
-        if not self._skip():
-            self._write(lambda: self.storage.save_trial(self.study, trial))
-
-    def trial_reported(self, trial, report):
-        if not self._skip():
-            self._write(lambda: self.storage.add_report(self.study, trial.id, trial.attempts,
-                                                        len(trial.reports), report))
-            self._fold()
-
-    def trial_finished(self, trial):
-        if not self._skip():
-            self._write(lambda: self.storage.save_trial(self.study, trial))
-            self._fold()
-
-    def trial_withdrawn(self, trial):
-        if not self._skip():
-            self._write(lambda: self.storage.delete_trial(self.study, trial.id))
-
-    def study_finished(self, reason):
-        try:
-            if not self._skip():
-                self._write(lambda: self.storage.set_status(self.study, f"finished: {reason}",
-                                                            self.settings))
-        finally:
-            if self.lease is not None:
-                self.lease.release()

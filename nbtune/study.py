@@ -60,7 +60,7 @@ class Study:
         self._ended: threading.Event | None = None  # set when a background study's loop ends
         self._stop: Callable[[], None] | None = None
         # loaded from its file while a run (another kernel's, or a background one) runs it
-        self.run_elsewhere = False
+        self.running_elsewhere = False
 
     # -- a study running in the background ------------------------------------------------
     def _start_background(self, run: Callable[[], None], stop: Callable[[], None]) -> None:
@@ -236,7 +236,7 @@ class Study:
             return self
         fresh = load_study(self.name, storage=self.storage)
         self.trials, self.stop_reason = fresh.trials, fresh.stop_reason
-        self.run_elsewhere = fresh.run_elsewhere
+        self.running_elsewhere = fresh.running_elsewhere
         return self
 
     def __repr__(self) -> str:
@@ -330,7 +330,7 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
                 t.state = T.INTERRUPTED
     study = Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
                   trials=trials, storage=db.path, settings=row["settings"], stop_reason=reason)
-    study.run_elsewhere = reason is None and status in ("running", "resumed")
+    study.running_elsewhere = reason is None and status in ("running", "resumed")
     return study
 
 

@@ -243,7 +243,7 @@ class StudySummary:
         trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
                                   "still running, in another run (study.wait() waits for it)"
-                                  if getattr(s, "run_elsewhere", False) else "not recorded")
+                                  if getattr(s, "running_elsewhere", False) else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
         retried = retried_text(s.settings)
         if retried:
@@ -276,7 +276,8 @@ class StudySummary:
         return trials_table(self.study, self.top)[:2]
 
     def png(self) -> bytes | None:
-        """The learning curves (or, without reports, the history) as PNG; None with nothing to draw."""
+        """The learning curves (or, with at most one report a trial, the history) as PNG; None
+        with nothing to draw."""
         if self._png is None:
             from .images import to_png
             from .plots import StudyPlots
@@ -383,42 +384,3 @@ def searcher_text(study: Any) -> str:
         text += (f", warm-started from {settings['warm_start']!r}" if held is not None else
                  f", warm start from {settings['warm_start']!r} unused (no model to seed)")
     return text
-
-
-def _listed_status(study: Any, status: str) -> str:
-    """A study's status in the listing: what a resume would do with it, for the two kinds a
-    resume continues (it listed an interrupted study as "finished: interrupted")."""
-    from .study import DIED
-
-    if study.stop_reason == DIED:
-        return "stopped with its kernel or process: resume it"
-    if study.stop_reason == "interrupted":
-        return "interrupted: resume it"
-    return status
-
-
-def studies_frame(db: Any) -> Any:
-    """A storage file's studies as a pandas DataFrame, one row each: name, metric and mode,
-    trials per state, best value, last change and status (``%tune_studies``, ``nbtune
-    studies``)."""
-    import time
-
-    import pandas as pd
-
-    from .study import stored_study
-
-    rows = []
-    for name in db.study_names():
-        row = db.study_row(name)
-        study = stored_study(db, name, row)
-        best = study.best
-        rows.append({"study": name, "metric": f"{row['metric']} ({row['mode']})",
-                     "trials": ", ".join(f"{n} {s}" for s, n in study.counts().items())
-                     or "none",
-                     "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
-                     "last change": time.strftime("%Y-%m-%d %H:%M:%S",
-                                                  time.localtime(row["updated"])),
-                     "status": _listed_status(study, row["status"])})
-    return pd.DataFrame(rows, columns=["study", "metric", "trials", "best", "last change",
-                                       "status"])
-

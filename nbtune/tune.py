@@ -28,7 +28,8 @@ from .search import Searcher, make_searcher, user_options
 from .space import Space, as_space
 from .typos import closest
 from .lease import STALE_AFTER, Lease
-from .storage import DEFAULT_STORAGE, Storage, StorageRecorder, chosen_file, remove_file
+from .recorder import StorageRecorder
+from .storage import DEFAULT_STORAGE, Storage, chosen_file, remove_file
 from .live import make_progress, starting_notice
 from .study import Study
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings

@@ -125,3 +125,31 @@ def test_the_magic_stops_on_its_own_and_takes_no_fail_fast(shell, db, capsys):
     res = shell.run_cell("%%tune -n 5 --concurrency 1 --metric v --no-fail-fast --study g\n"
                          "x = uniform(0, 1)\nv = 1 / 0\n")
     assert res.success and len(shell.user_ns["study"].trials) == 5
+
+
+def test_the_rule_alone_on_trials_as_they_end():
+    """Each branch of the rule, on trials made here (the studies above leave it to their seeds
+    which trial ends first)."""
+    from nbtune.run.failfast import FailFast
+
+    def failed(i, line):
+        return T.Trial(id=i, config={}, state=T.FAILED, error=f"Traceback\n{line}")
+
+    rule = FailFast("auto", "x")  # alike but for their numbers: one bug
+    assert rule.ended(failed(0, "ValueError: bad 1")) is None
+    assert rule.ended(T.Trial(id=9, config={}, state=T.INTERRUPTED)) is None  # not counted
+    assert rule.ended(failed(1, "ValueError: bad 2")) is None
+    assert "trials (0, 1, 2) all failed alike" in rule.ended(failed(2, "ValueError: bad 3"))
+    rule = FailFast("auto", "x")  # two kinds: configs that fail
+    assert rule.ended(failed(0, "ValueError: bad")) is None
+    assert rule.ended(failed(1, "KeyError: 'lr'")) is None
+    assert rule.ended(failed(2, "ValueError: bad")) is None and rule.done
+    rule = FailFast("auto", "x")  # a trial that ended otherwise first
+    assert rule.ended(T.Trial(id=0, config={}, state=T.COMPLETED, value=1.0)) is None
+    assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in range(1, 5))
+    rule = FailFast(True, "x")
+    assert rule.ended(T.Trial(id=0, config={}, state=T.COMPLETED, value=1.0)) is None
+    assert rule.ended(failed(1, "ValueError: bad")).startswith(
+        "the study stopped at its first failed trial (fail_fast=True): trial 1: ValueError")
+    rule = FailFast(False, "x")
+    assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in range(5))

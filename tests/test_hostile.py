@@ -315,9 +315,10 @@ def test_an_interrupt_while_another_process_locks_the_file_ends_the_study_at_onc
     import signal
     import threading
 
+    from nbtune import recorder as R
     from nbtune import storage as S
 
-    monkeypatch.setattr(S, "STOPPING_PATIENCE", 0.3)
+    monkeypatch.setattr(R, "STOPPING_PATIENCE", 0.3)
     monkeypatch.setattr(S, "_BUSY_TIMEOUT", 0.05)
     lock = LocksTheFile(db)
     nbtune.tune(lambda c: 1.0, {"x": 1}, n_trials=1, cluster=cluster_client, storage=db,

@@ -284,7 +284,9 @@ def test_the_study_file_alone_holds_a_running_study_not_its_log_only(tmp_path, m
     path = str(tmp_path / "runs.db")
     db = Storage(path)  # left open, as a dead kernel leaves it: no fold at its close
     db.create_study("s", nbtune.Space({"x": nbtune.uniform(0, 1)}).to_json(), "value", "min", {})
-    recorder = S.StorageRecorder(db, "s")
+    from nbtune import recorder as R
+
+    recorder = R.StorageRecorder(db, "s")
 
     def copy_alone() -> Storage:
         shutil.copy(path, tmp_path / "copy.db")  # the file, not its -wal beside it
@@ -298,7 +300,7 @@ def test_the_study_file_alone_holds_a_running_study_not_its_log_only(tmp_path, m
         trial.reports.append({"epoch": epoch, "value": 0.5 / epoch})
         recorder.trial_reported(trial, trial.reports[-1])
     assert copy_alone().load_trials("s") == []  # within FOLD_EVERY: in the log only
-    monkeypatch.setattr(S, "FOLD_EVERY", 0.0)
+    monkeypatch.setattr(R, "FOLD_EVERY", 0.0)
     trial.reports.append({"epoch": 3, "value": 0.5 / 3})
     recorder.trial_reported(trial, trial.reports[-1])
     held = copy_alone().load_trials("s")

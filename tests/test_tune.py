@@ -684,7 +684,7 @@ def test_a_study_whose_kernel_died_loads_as_stopped_with_its_trials_interrupted(
 
     from nbtune.storage import Storage
     from nbtune.study import DIED
-    from nbtune.summary import studies_frame
+    from nbtune.listing import studies_frame
 
     nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",
                 n_trials=4, seed=0, cluster=client, storage=db, study="died")

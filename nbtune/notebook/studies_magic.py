@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 
 from ..storage import Storage, StorageError
 from ..study import StudyNotFound, list_studies, load_study
-from ..summary import studies_frame
+from ..listing import studies_frame
 
 
 def studies_table(line: str, storage: str) -> Any:
