@@ -128,4 +128,4 @@ bench-searchcv-peers: peers-env
 	nice -n 19 $(PEERS)/bin/python benchmarks/searchcv.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) $(PEERS) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm
+	rm -rf $(VENV) $(LOWEST) $(PEERS) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm nbtune.db.checkpoints

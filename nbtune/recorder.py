@@ -79,6 +79,11 @@ class StorageRecorder(Observer):
             self._write(lambda: self.storage.save_trial(self.study, trial))
             self._fold()
 
+    def trial_rewound(self, trial):
+        if not self._skip():
+            self._write(lambda: self.storage.drop_reports(self.study, trial.id, trial.attempts,
+                                                          after=len(trial.reports)))
+
     def trial_withdrawn(self, trial):
         if not self._skip():
             self._write(lambda: self.storage.delete_trial(self.study, trial.id))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Any, Callable, Iterable, TypeVar
 
 from .trial import Trial
@@ -136,6 +138,17 @@ def check_path(path: str | os.PathLike) -> str:
             raise StorageError(f"storage {text!r} is not a study file (not a SQLite database"
                                f"{', but text' if _is_text(text) else ''}): name another file")
     return text
+
+
+def checkpoint_folder(path: str | os.PathLike, name: str) -> str:
+    """The folder, beside the study file ``path``, where the workers keep the checkpoints of
+    study ``name``'s paused trials, so that a study cut short resumes them where they paused
+    (``nbtune.db.checkpoints/NAME``; nothing of it exists until a trial pauses). The file itself
+    holds no pickle: these are apart from it."""
+    folder = urllib.parse.quote(name, safe="")
+    if folder in (".", ".."):
+        folder = folder.replace(".", "%2E")
+    return os.path.join(os.path.abspath(path) + ".checkpoints", folder)
 
 
 def _is_text(path: str) -> bool:
@@ -373,9 +386,19 @@ class Storage:
                 pass
 
     def delete_study(self, name: str) -> None:
-        """Remove a study with its trials and reports."""
+        """Remove a study with its trials and reports, and the checkpoints kept of its paused
+        trials (:meth:`checkpoint_folder`)."""
         self._transaction([(f"DELETE FROM {table} WHERE {col} = ?", (name,)) for table, col in
                            (("reports", "study"), ("trials", "study"), ("studies", "name"))])
+        folder = self.checkpoint_folder(name)
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(folder))  # the last study's: the file's folder of folders
+
+    def checkpoint_folder(self, name: str) -> str:
+        """Where the checkpoints of study ``name``'s paused trials are kept
+        (:func:`checkpoint_folder`)."""
+        return checkpoint_folder(self.path, name)
 
     # -- trials and reports --------------------------------------------------------------
     def save_trial(self, study: str, t: Trial) -> None:
@@ -397,6 +420,12 @@ class Storage:
         """Append one report (ignored if that report was stored already)."""
         self._run("INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?, ?, ?)",
                   (study, trial_id, attempt, seq, when or time.time(), json.dumps(data)))
+
+    def drop_reports(self, study: str, trial_id: int, attempt: int, after: int) -> None:
+        """Remove a trial's reports of ``attempt`` past its ``after``-th (a trial resumed from
+        an earlier checkpoint trains them again)."""
+        self._run("DELETE FROM reports WHERE study = ? AND trial = ? AND attempt = ? AND seq > ?",
+                  (study, trial_id, attempt, after))
 
     def load_trials(self, study: str) -> list[Trial]:
         """The study's trials in id order, each with the reports of its latest attempt."""

@@ -343,7 +343,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              resources=asked, retries=retries, show_output=show_output,
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held, stored=db is not None,
-                             fail_fast=fail_fast),
+                             fail_fast=fail_fast,
+                             keep_at=db.checkpoint_folder(name) if db is not None else None),
                 Broadcast([_RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import os
 import queue
+import re
 import signal
 import sqlite3
 import time
@@ -283,6 +284,34 @@ def test_the_note_after_an_interrupt_is_the_cell_that_finishes_the_study(kernel)
     found = states(kernel.db, "mlp_interrupt")
     assert len(found) == 40 and set(found.values()) == {"completed"}  # 40, as first asked
     assert kernel.value("(study.metric, study.mode, len(study.trials))") == ("accuracy", "max", 40)
+
+
+def test_an_interrupted_promotion_study_resumes_its_paused_trials_at_their_rung(kernel):
+    """The interrupt's note says which trials go on from their checkpoints, and its cell
+    resumes them there: they ran again from epoch 1 before (first-day test, round 11)."""
+    body = ("q = grid(12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)\nimport time\n"
+            "first = checkpoint['epoch'] + 1 if checkpoint else 1\n"
+            "for epoch in range(first, 10):\n    time.sleep(0.1)\n"
+            "    report(epoch=epoch, v=q * epoch, first=first, checkpoint={'epoch': epoch})\n")
+    msg = kernel.start("%%tune --study promo --scheduler asha --type promotion --rung-levels 3 "
+                       "--max-t 9 --searcher grid --metric v --mode max\n" + body)  # best first
+    wait_for(lambda: list(states(kernel.db, "promo").values()).count("paused") >= 2,
+             "two paused trials", 60)
+    kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert interrupted(reply, "promo"), reply
+    said = re.search(r"run this cell \((\d+) paused trials go on from their checkpoints, at "
+                     r"the rung they reached\):", reply.stdout)
+    assert said and int(said[1]) >= 2, reply.stdout
+    kept = [t for t, s in states(kernel.db, "promo").items() if s == "interrupted"
+            and stored_reports(kernel.db, "promo").get(t) == [1, 2, 3]]
+
+    reply = kernel.run(reply.stdout[reply.stdout.rindex("%%tune"):], timeout=120)
+    assert reply.status == "ok" and reply.ename is None, reply
+    firsts = kernel.value("{t.id: [r['first'] for r in t.reports] for t in study.trials}")
+    promoted = [t for t in kept if len(firsts[t]) > 3]
+    assert promoted, firsts  # the best go on past rung 3, from its checkpoint: epoch 4
+    assert all(firsts[t] == [1, 1, 1] + [4] * (len(firsts[t]) - 3) for t in promoted), firsts
 
 
 def test_an_interrupt_stops_run_all_at_the_tune_cell(kernel):

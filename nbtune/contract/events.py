@@ -36,6 +36,10 @@ class Observer:
     def trial_finished(self, trial: Trial) -> None:
         """The trial reached a final or resumable state: completed, stopped, failed, interrupted."""
 
+    def trial_rewound(self, trial: Trial) -> None:
+        """A resumed study took the trial back to the checkpoint an earlier run kept of it: its
+        reports past that one (``trial.reports`` holds those before) are trained again."""
+
     def trial_withdrawn(self, trial: Trial) -> None:
         """A trial created but never started by a worker was taken back when the study ended (it
         was queued behind the running ones): it is no longer among the study's trials."""
@@ -95,6 +99,9 @@ class Broadcast(Observer):
 
     def trial_finished(self, trial):
         self._each("trial_finished", trial)
+
+    def trial_rewound(self, trial):
+        self._each("trial_rewound", trial)
 
     def trial_withdrawn(self, trial):
         self._each("trial_withdrawn", trial)

@@ -20,11 +20,12 @@ def level_value(data: dict, resource: str, metric: str) -> tuple[float | None, f
 
 
 def replay(searcher: Searcher, trials: Iterable[T.Trial], resource: str, metric: str,
-           offset: int = 0) -> None:
-    """Feed the ended trials to ``searcher`` in the order they ended (each one's start, its
+           offset: int = 0, paused: Iterable[T.Trial] = ()) -> None:
+    """Feed the ended trials, and the ``paused`` ones (a resumed study's restored from their
+    checkpoints), to ``searcher`` in the order they ended or paused (each one's start, its
     reports, its end); trial ``t`` goes in as id ``t.id + offset``."""
-    ended = sorted((t for t in trials if t.is_finished), key=lambda t: (t.finished or 0.0, t.id))
-    for trial in ended:
+    ended = [t for t in trials if t.is_finished] + list(paused)
+    for trial in sorted(ended, key=lambda t: (t.finished or 0.0, t.id)):
         tid = trial.id + offset
         searcher.on_trial_start(tid, trial.config)
         for data in trial.reports:
@@ -47,11 +48,11 @@ def warm_offset(warm: list[T.Trial]) -> int:
 
 
 def start_searcher(searcher: Searcher, trials: Iterable[T.Trial], resource: str, metric: str,
-                   warm: Any = None) -> None:
+                   warm: Any = None, paused: Iterable[T.Trial] = ()) -> None:
     """Before a run's first suggestion: :meth:`Searcher.reset`, then the ended trials of a warm
     start (``warm``: its ``trials``, and the ``resource`` they report), under ids below 0, then
-    the study's own ended trials (a resumed study)."""
+    the study's own ended trials and ``paused`` ones (a resumed study)."""
     searcher.reset()
     if warm is not None:
         replay(searcher, warm.trials, warm.resource, metric, offset=warm_offset(warm.trials))
-    replay(searcher, trials, resource, metric)
+    replay(searcher, trials, resource, metric, paused=paused)

@@ -32,7 +32,8 @@ from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
-from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
+from .rerun import (conflict_line, exists_line, given_flags, kept_line, resume_cell,
+                    stored_row)
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
@@ -270,7 +271,8 @@ class Tune(Magics):
                 kept = f"is bound to `{out}` (in memory)"
             else:
                 print("nbtune: interrupted. To continue the study with the settings it was run "
-                      "with, run this cell:\n" + resume_cell(args, study.name, cell))
+                      f"with, run this cell{kept_line(study)}:\n"
+                      + resume_cell(args, study.name, cell))
                 kept = f"is kept, bound to `{out}`"
             raise StudyInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "
                                    "queued after this one do not run")

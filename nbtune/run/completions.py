@@ -17,6 +17,7 @@ from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
 from ..contract.replay import timed
 from .failfast import FailFast
 from .hints import with_hints
+from .keeping import unrestored_note
 from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
@@ -136,6 +137,8 @@ class Completions:
 
     def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
         self.outputs.end(trial, out)
+        if out.get("unrestored"):  # its start message, which says so too, went unsent
+            self._note("unrestored", lambda: unrestored_note(trial.id, out["unrestored"]))
         for seq, data in enumerate(out["reports"], start=out["first_seq"] + 1):
             if seq > len(trial.reports):
                 self._record_report(trial, seq, data)
@@ -147,6 +150,7 @@ class Completions:
             else:  # resumed, it trains again from the beginning
                 self.bare_pauses.add(trial.id)
             self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
+            self._heard_kept(trial, out)
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
             timed(self.searcher, trial)
@@ -174,6 +178,7 @@ class Completions:
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)
+        self._let_go(trial)
         self.scheduler.on_trial_end(trial.id, state)
         timed(self.searcher, trial)
         self.searcher.on_trial_end(trial.id, trial.config, state, trial.value)

@@ -12,6 +12,7 @@ from ..contract.events import Broadcast
 from .failure import StudyFailed, unsaved
 from .failure import describe as describe_failure
 from .halt import HALT_WAIT, halt_study
+from . import kept
 from .held import held_note
 from .interrupts import interrupts_deferred
 
@@ -36,6 +37,7 @@ class Ending:
             self._end_paused(self.by_id[trial_id], T.INTERRUPTED if self.reason in (
                 "interrupted", "stopped") else T.STOPPED)
         self._end_cut_by_loss()  # the study ends before the scheduler came back
+        kept.tidy(self._keep_at())  # its folder, once no trial is left to resume from it
         self.keeping.clear()  # their checkpoints are released on the cluster with them
         self.pairs.clear()
         self.resumed_from.clear()

@@ -18,6 +18,8 @@ from .inbox import Inbox
 from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
+from .keeping import Keeping, unrestored_note
+from . import kept
 from .failure import unsaved_note
 from .failfast import FailFast
 from ..contract.events import Broadcast, Observer
@@ -35,7 +37,7 @@ from .thinking import SearcherThread
 from .verdicts import Verdicts
 
 
-class Loop(Dispatch, Completions, Ending):
+class Loop(Dispatch, Completions, Ending, Keeping):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: PickledOnce | Any, trials: list[T.Trial],
@@ -73,6 +75,9 @@ class Loop(Dispatch, Completions, Ending):
         self.bare_pauses: set[int] = set()  # paused trials whose pause kept no checkpoint
         self.resumed_at: dict[int, float] = {}  # trial -> the level it resumed from a checkpoint
         # at, until its first report with a level after that
+        self.kept_ids: set[int] = set()  # trials with a checkpoint file (nbtune.run.kept)
+        self.resume_now: list[tuple[T.Trial, Any]] = []  # restored trials that go straight on
+        self.host = kept.this_host()
         self.verdicts = Verdicts(client, self.prefix)
         self.resource_used = sum(t.trained(settings.resource) for t in trials)
         self.scheduler_done = False
@@ -102,6 +107,7 @@ class Loop(Dispatch, Completions, Ending):
             self.resumed_from.pop(trial.id, None)
             self.resumed_at.pop(trial.id, None)
             trial.ran = None  # a run from the start: nothing before it counts
+            self._let_go(trial)  # a checkpoint of its last attempt: not this one's
         else:
             self.resumed_from[trial.id] = paused
         self.searcher.on_trial_start(trial.id, trial.config)
@@ -117,7 +123,8 @@ class Loop(Dispatch, Completions, Ending):
                          first_seq=len(trial.reports), keep_checkpoint=self.scheduler.pauses,
                          stream_output=s.show_output, data_keys=self.data_keys,
                          may_split=self._threads_to_spare(),
-                         report_to=self.inbox.address if self.inbox is not None else None)
+                         report_to=self.inbox.address if self.inbox is not None else None,
+                         keep_at=self._keep_at(), host=self.host)
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
@@ -150,6 +157,7 @@ class Loop(Dispatch, Completions, Ending):
 
     def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
         Dispatch._end_paused(self, trial, state)
+        self._let_go(trial)
         self._note_ended(trial)  # one never promoted: a rung it could not be judged at, say
 
     def _threads_to_spare(self) -> bool:
@@ -185,6 +193,9 @@ class Loop(Dispatch, Completions, Ending):
                 self._restarted_by_dask(trial)
             seen.add(msg["exec"])
             trial.worker, trial.started = msg["worker"], msg["time"]
+            if msg.get("unrestored"):  # its kept checkpoint could not be read: from the start
+                self.resumed_at.pop(trial.id, None)
+                self._note("unrestored", lambda: unrestored_note(trial.id, msg["unrestored"]))
             self.observer.trial_started(trial)
         elif msg["kind"] == "report":
             seen.add(msg["exec"])
@@ -325,14 +336,25 @@ class Loop(Dispatch, Completions, Ending):
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold
         their values, and the searcher the warm start's trials, then the study's own in the
-        order they ended, so its model holds them (the unfinished ones run again)."""
-        for trial in (t for t in self.trials if t.is_finished):
+        order they ended, so its model holds them. The unfinished ones run again: from the
+        checkpoint an earlier run kept of them, where it did (:mod:`nbtune.run.keeping`), else
+        from their beginning."""
+        saved = self._restorable()
+        for trial in self.trials:  # in the order they started: a bracket's members
+            if not (trial.is_finished or trial.id in saved):
+                continue
             self.scheduler.on_trial_start(trial.id, trial.config)
+            answer = None
             for data in trial.reports:
-                self.scheduler.on_report(trial.id, data)
-            self.scheduler.on_trial_end(trial.id, trial.state)
+                answer = self.scheduler.on_report(trial.id, data)
+            if trial.id in saved:
+                self._paused_again(trial, saved[trial.id], answer)
+            else:
+                self.scheduler.on_trial_end(trial.id, trial.state)
+        self.resource_used = sum(t.trained(self.settings.resource) for t in self.trials)
         start_searcher(self.searcher, self.trials, self.settings.resource,
-                       self.settings.metric, self.warm)
+                       self.settings.metric, self.warm,
+                       paused=[t for t in self.trials if t.id in self.paused])
 
     def request_stop(self, reason: str = "stopped") -> None:
         """End the study from another thread (a background study's ``stop()``; ``reason``
@@ -363,6 +385,9 @@ class Loop(Dispatch, Completions, Ending):
             held = self.held.trials()
             if held:
                 print(held_note(held))
+            for trial, paused in self.resume_now:  # restored where its rung promotes it
+                trial.resuming()
+                self._resume_paused(trial, paused)
             self._fill()
             while (self.running or self._scheduler_lost() or self._thinking()) \
                     and self.reason is None:

@@ -23,3 +23,4 @@ class LoopSettings:
     stored: bool = True  # whether a storage file keeps the study (else it cannot be resumed)
     restart_held: float | None = None  # seconds before a worker a halted trial keeps is restarted
     fail_fast: bool | str = "auto"  # when failed trials stop the study: nbtune.run.failfast
+    keep_at: str | None = None  # the folder of paused trials' checkpoints (nbtune.run.kept)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 from ..caller import user_facing
 from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
                       deactivate, install_verdict_handler)
+from . import kept
 from .halt import halting, shielded
 from .output import Capture
 from .starts import announce_later
@@ -40,6 +41,8 @@ class TrialSpec:
     data_keys: tuple[tuple[str, str], ...] = ()  # (name, Dask key) of the scattered data
     may_split: bool = False  # its work may run as tasks of its own (nbtune.run.subtasks)
     report_to: str | None = None  # the study's listener (nbtune.run.stream); None: Dask events
+    keep_at: str | None = None  # the study's checkpoint folder (nbtune.run.kept), if it has one
+    host: str | None = None  # the notebook's machine: only a worker there writes to keep_at
 
 
 class Outcome(dict):
@@ -218,6 +221,9 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     from distributed import get_worker
 
     fn = pickled.load()
+    unrestored = None
+    if isinstance(paused, kept.Saved):  # resumed from the file an earlier run of the study kept
+        paused, unrestored = paused.load()
     worker = get_worker()
     install_verdict_handler(worker)
     execution = uuid.uuid4().hex[:12]
@@ -237,8 +243,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
                        may_split=spec.may_split)
-    start = announce_later(functools.partial(post, spec.topic),
-                           ctx.message("start", worker=worker.address))
+    start = announce_later(functools.partial(post, spec.topic), ctx.message(
+        "start", worker=worker.address, **({"unrestored": unrestored} if unrestored else {})))
     started = time.time()
     outcome = Outcome(state="completed", returned=None, error=None)
     token, routed = activate(ctx), capture.activate()
@@ -262,7 +268,10 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     outcome.update(capture.result())
     outcome.update(reports=ctx.reports, first_seq=spec.first_seq, exec=ctx.execution,
                    worker=worker.address, started=started, finished=time.time(),
-                   checkpointed=ctx.checkpoint is not None)  # what a resume would restore
+                   checkpointed=ctx.checkpoint is not None,  # what a resume would restore
+                   unrestored=unrestored)
+    if outcome["state"] == "paused":
+        outcome["kept"] = _keep(spec, ctx)
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
     # whether its messages, "end" last, went straight: where the task's end reaches the loop
@@ -271,6 +280,21 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     if spec.keep_checkpoint:
         return outcome, ctx.checkpoint if outcome["state"] == "paused" else None
     return outcome
+
+
+def _keep(spec: TrialSpec, ctx: TrialContext) -> bool | str | None:
+    """Write a paused trial's checkpoint to the study's folder (:mod:`nbtune.run.kept`) where
+    this worker shares the notebook's disk: True once written, the error where it could not be,
+    None where nothing was to be written."""
+    if spec.keep_at is None or ctx.checkpoint is None or kept.this_host() != spec.host:
+        return None
+    last = ctx.reports[-1] if ctx.reports else {}
+    try:
+        kept.save(spec.keep_at, spec.trial_id, spec.first_seq + len(ctx.reports),
+                  last.get(spec.resource), ctx.checkpoint)
+    except Exception as exc:  # a full disk, a checkpoint that cannot be pickled
+        return f"{type(exc).__name__}: {exc}"
+    return True
 
 
 def _send_outcome(post: Callable[[str, dict], None], topic: str, ctx: TrialContext,

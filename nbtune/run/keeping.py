@@ -1,0 +1,97 @@
+"""The loop's side of checkpoints kept on disk (:mod:`nbtune.run.kept`): a resumed study's paused
+trials restored from their files, the files of trials that ended for good deleted, and the notes
+where a checkpoint could not be kept or read back.
+
+A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import trial as T
+from ..schedule import CONTINUE, PAUSE
+from ..contract.outcome import final_value
+from . import kept
+
+
+def not_kept_note(trial_id: int, error: str) -> str:
+    """Why a paused trial's checkpoint is not on disk: a study cut short resumes it from the
+    beginning."""
+    return (f"trial {trial_id}'s checkpoint could not be kept on disk ({error}): were the study "
+            "cut short, a resume would train it again from the beginning; the checkpoint must "
+            "pickle, and the study file's folder have room")
+
+
+def unrestored_note(trial_id: int, error: str) -> str:
+    """Why a trial restored from its kept checkpoint trains again from the beginning."""
+    return (f"trial {trial_id} could not resume from the checkpoint an earlier run kept "
+            f"({error}), so it trains again from the beginning")
+
+
+class Keeping:
+    """Checkpoints kept across runs of a study (a mixin: see the module's docstring)."""
+
+    by_id: dict[int, T.Trial]
+    paused: dict[int, Any]
+    requeue: list[T.Trial]
+
+    def _keep_at(self) -> str | None:
+        """The study's checkpoint folder, where its scheduler pauses trials (else None)."""
+        return self.settings.keep_at if self.scheduler.pauses else None
+
+    def _restorable(self) -> dict[int, kept.Saved]:
+        """A resumed study's unfinished trials whose checkpoint an earlier run kept, by id, each
+        with what it resumes from: each goes back to the report it paused after (later reports,
+        of a run the study's end cut short, are dropped: it trains them again) and is paused
+        there. The others run again from their beginning, as before."""
+        folder = self._keep_at()
+        if folder is None:
+            return {}
+        found = {}
+        for trial in list(self.requeue):
+            head = kept.header(folder, trial.id)
+            seq = head["seq"] if head else None
+            if seq is None or not 0 < seq <= len(trial.reports):
+                kept.forget(folder, trial.id)  # a file of a run that did not reach the study
+                trial.state = T.INTERRUPTED
+                continue
+            self.requeue.remove(trial)
+            rewound = seq < len(trial.reports)
+            trial.reports, trial.state, trial.error = trial.reports[:seq], T.PAUSED, None
+            self.kept_ids.add(trial.id)
+            if rewound:
+                self.observer.trial_rewound(trial)
+            found[trial.id] = kept.Saved(kept.path_of(folder, trial.id),
+                                         {"output": trial.output, "warnings": trial.warnings})
+        return found
+
+    def _paused_again(self, trial: T.Trial, saved: kept.Saved, answer: str) -> None:
+        """A restored trial, its reports replayed into the scheduler, which said ``answer`` to
+        the last (the one at its rung): it waits there, paused, for a promotion; or goes straight
+        on (ASHA's promotion of the trial that paused last); or, STOP, a bracket that moved on
+        without it ends it there."""
+        if answer == PAUSE:
+            self.scheduler.on_trial_end(trial.id, T.PAUSED)
+            self.paused[trial.id] = saved
+        elif answer == CONTINUE:
+            self.resume_now.append((trial, saved))
+        else:
+            trial.state = T.STOPPED
+            trial.value, _ = final_value(trial, None, self.settings.metric)
+            self.scheduler.on_trial_end(trial.id, T.STOPPED)
+            self.observer.trial_finished(trial)
+            self._let_go(trial)
+
+    def _heard_kept(self, trial: T.Trial, out: dict) -> None:
+        """A trial paused: its checkpoint is on disk now, or could not be written (said once)."""
+        written = out.get("kept")
+        if written is True:
+            self.kept_ids.add(trial.id)
+        elif isinstance(written, str):
+            self._note("not kept", lambda: not_kept_note(trial.id, written))
+
+    def _let_go(self, trial: T.Trial) -> None:
+        """A trial ended for good, or starts again from its beginning: its file is not needed."""
+        if trial.id in self.kept_ids and trial.state != T.INTERRUPTED:
+            self.kept_ids.discard(trial.id)
+            kept.forget(self._keep_at(), trial.id)

@@ -1,0 +1,231 @@
+"""Paused trials' checkpoints kept on disk: a study cut short (stopped, interrupted, its process
+killed) resumes its paused trials where they paused, on a real cluster, from the files beside the
+study file; the files go once the trials end for good, or with the study."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+from nbtune.storage import Storage
+
+from test_pause import Guard, NeverResume, PauseOnceAt, resumable, space
+
+
+def slow_three(config):
+    """Four epochs; x=3 takes its time before its first (in slices, so that the study's end
+    halts it), while the others sit paused at epoch 2."""
+    if config["x"] == 3.0:
+        for _ in range(300):
+            time.sleep(0.1)
+    return resumable(config)
+
+
+def folder_of(db: str, study: str) -> str:
+    storage = Storage(db)
+    try:
+        return storage.checkpoint_folder(study)
+    finally:
+        storage.close()
+
+
+def files_in(folder: str) -> list[str]:
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def stop_when(study, ready, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not ready(study.trials) and time.time() < deadline:
+        time.sleep(0.05)
+    assert ready(study.trials), study.trials
+    study.stop().wait(60)
+
+
+def paused(n: int):
+    return lambda trials: sum(t.state == T.PAUSED for t in trials) >= n
+
+
+def test_trials_paused_when_the_study_is_stopped_resume_where_they_paused(client, db):
+    """A resume ran paused trials again from epoch 1: their checkpoints lived on the workers
+    (first-day test, round 11: for long GPU trials the biggest gap against Ray)."""
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="cut", background=True)
+    stop_when(study, paused(2))
+    folder = folder_of(db, "cut")
+    assert files_in(folder) == ["trial-0.ckpt", "trial-1.ckpt"]  # x=3 never paused
+    assert os.path.dirname(folder) == os.path.abspath(db) + ".checkpoints"
+
+    sched = PauseOnceAt(2)
+    resumed = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                          scheduler=sched, cluster=client, storage=db, study="cut", resume=True)
+    by_x = {t.config["x"]: t for t in resumed.trials}
+    for x in (1.0, 2.0):  # from the checkpoint their first run kept: epochs 3 and 4 only
+        assert by_x[x].state == T.COMPLETED
+        assert [r["epoch"] for r in by_x[x].reports] == [1, 2, 3, 4]
+        assert by_x[x].metrics["resumed_from"] == 3
+        assert by_x[x].attempts == 1  # a resume from a pause is not a retry
+    assert by_x[3.0].state == T.COMPLETED  # interrupted while it ran: from its beginning
+    assert sched.ended[:2] == [(0, T.PAUSED), (1, T.PAUSED)]  # replayed, paused at their rung
+    stored = nbtune.load_study("cut", storage=db)
+    assert [[r["epoch"] for r in t.reports] for t in stored.trials] == [[1, 2, 3, 4]] * 3
+    assert not os.path.exists(os.path.dirname(folder))  # every trial ended: nothing is kept
+
+
+def stalls_after_three(config):
+    """Pauses at epoch 2 like ``resumable``; resumed, reports epoch 3 (v = -1) and stalls."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint.epoch + 1 if checkpoint is not None else 1
+    for epoch in range(first, 5):
+        if epoch == 4:
+            time.sleep(60)
+        nbtune.report(epoch=epoch, v=-1.0 if epoch == 3 else config["x"] * epoch,
+                      checkpoint=Guard(epoch, config["pid"]))
+
+
+def test_a_trial_cut_short_after_its_resume_goes_back_to_its_last_checkpoint(client, db):
+    """Reports made after the last checkpoint kept are trained again, and stored once: the
+    resumed run's, not the lost run's."""
+    study = nbtune.tune(stalls_after_three, {**space(True), "x": nbtune.grid(1.0)},
+                        searcher="grid", metric="v", mode="max", scheduler=PauseOnceAt(2),
+                        cluster=client, storage=db, study="rewind", background=True)
+    stop_when(study, lambda trials: bool(trials) and len(trials[0].reports) == 3)
+    assert nbtune.load_study("rewind", storage=db).trials[0].reports[-1]["v"] == -1.0
+
+    resumed = nbtune.tune(resumable, {**space(True), "x": nbtune.grid(1.0)}, searcher="grid",
+                          metric="v", mode="max", scheduler=PauseOnceAt(2), cluster=client,
+                          storage=db, study="rewind", resume=True)
+    trial = resumed.trials[0]
+    assert trial.state == T.COMPLETED and trial.metrics["resumed_from"] == 3
+    assert [r["v"] for r in trial.reports] == [1.0, 2.0, 3.0, 4.0]
+    stored = nbtune.load_study("rewind", storage=db).trials[0]
+    assert [(r["epoch"], r["v"]) for r in stored.reports] == [(1, 1.0), (2, 2.0), (3, 3.0),
+                                                              (4, 4.0)]
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    import nbtune
+
+    def train(config):
+        checkpoint = nbtune.get_checkpoint()
+        first = checkpoint["epoch"] + 1 if checkpoint else 1
+        for epoch in range(first, 10):
+            time.sleep(0.05)
+            nbtune.report(epoch=epoch, v=config["q"] * epoch, first=first,
+                          checkpoint={"epoch": epoch})
+
+    if __name__ == "__main__":
+        nbtune.tune(train, {"q": nbtune.grid(*range(12, 0, -1))}, searcher="grid", metric="v",
+                    mode="max", scheduler="asha", type="promotion", rung_levels=[3], max_t=9,
+                    storage=sys.argv[1], study="killed", progress=False)
+        time.sleep(600)  # the test kills it before
+""")
+
+
+def ladder(config):
+    """``train`` of KILLED, in this process."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, 10):
+        nbtune.report(epoch=epoch, v=config["q"] * epoch, first=first,
+                      checkpoint={"epoch": epoch})
+
+
+def test_a_killed_processs_paused_trials_resume_from_their_checkpoints(client, db, tmp_path):
+    """The process (a kernel, a script) dies with its local cluster: the checkpoints were
+    written as the trials paused, so a resume in another process promotes them from there."""
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    proc = subprocess.Popen([sys.executable, str(script), db], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = folder_of(db, "killed")
+    try:
+        deadline = time.time() + 90
+        while len(files_in(folder)) < 4 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert len(files_in(folder)) >= 4, "no paused trial kept its checkpoint"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    before = {t.id: t for t in nbtune.load_study("killed", storage=db).trials}
+    kept = {int(name[6:-5]) for name in files_in(folder)}
+    # each file's trial paused at rung 3 (its state may not say so yet: the file is written
+    # on the worker as the pause's verdict arrives, the state when the loop hears of its end)
+    assert kept and all([r["epoch"] for r in before[i].reports] == [1, 2, 3] for i in kept)
+
+    study = nbtune.tune(ladder, {"q": nbtune.grid(*range(12, 0, -1))}, searcher="grid",
+                        metric="v", mode="max", scheduler="asha", type="promotion",
+                        rung_levels=[3], max_t=9, cluster=client, storage=db, study="killed",
+                        resume=True, progress=False)
+    by_id = {t.id: t for t in study.trials}
+    for i in kept:  # those promoted went on from their rung: no epoch trained twice
+        epochs = [r["epoch"] for r in by_id[i].reports]
+        assert epochs == list(range(1, len(epochs) + 1)), (i, epochs)
+    promoted = [i for i in kept if len(by_id[i].reports) > 3]
+    assert promoted and all(by_id[i].reports[3]["first"] == 4 for i in promoted)
+    assert study.best.config["q"] == 12
+    assert not os.path.exists(folder)
+
+
+def test_deleting_or_replacing_a_study_deletes_its_checkpoints(client, db):
+    for name in ("gone", "again"):
+        study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                            scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                            study=name, background=True)
+        stop_when(study, paused(2))
+        assert len(files_in(folder_of(db, name))) == 2
+    nbtune.delete_study("gone", storage=db)
+    assert not os.path.exists(folder_of(db, "gone"))
+    nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                scheduler=NeverResume(2), cluster=client, storage=db, study="again",
+                replace=True)
+    assert not os.path.exists(os.path.dirname(folder_of(db, "again")))
+
+
+@pytest.mark.parametrize("name", ["a/b", "..", "spaced name"])
+def test_a_studys_checkpoint_folder_is_its_own_whatever_its_name(db, name):
+    folder = folder_of(db, name)
+    assert os.path.dirname(folder) == os.path.abspath(db) + ".checkpoints"
+    assert os.path.basename(folder) not in ("", ".", "..")
+
+
+def test_a_checkpoint_file_that_cannot_be_read_is_said_and_the_trial_starts_again(client, db):
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="torn", background=True)
+    stop_when(study, paused(2))
+    path = os.path.join(folder_of(db, "torn"), "trial-0.ckpt")
+    with open(path, "rb") as f:
+        head = f.readline()
+    with open(path, "wb") as f:
+        f.write(head + b"\x80\x05 cut short")  # a header, and half a pickle
+    with pytest.warns(UserWarning, match=r"trial 0 could not resume from the checkpoint an "
+                                         r"earlier run kept \(.*\), so it trains again"):
+        resumed = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                              scheduler=PauseOnceAt(2), cluster=client, storage=db,
+                              study="torn", resume=True)
+    by_x = {t.config["x"]: t for t in resumed.trials}
+    assert by_x[1.0].metrics["resumed_from"] == 1  # from its beginning
+    assert by_x[2.0].metrics["resumed_from"] == 3
+
+
+def test_a_checkpoint_that_cannot_be_kept_is_said_once_and_the_study_goes_on(client, db):
+    """A folder that cannot be made (a file in its place): the trials resume from the workers
+    as before, and the study says, once, that a resume would start them again."""
+    with open(os.path.dirname(folder_of(db, "unkept")), "w") as f:
+        f.write("in the way")
+    with pytest.warns(UserWarning, match=r"trial \d's checkpoint could not be kept on disk "
+                                         r"\((FileExistsError|NotADirectoryError)") as said:
+        study = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                            scheduler=PauseOnceAt(2), cluster=client, storage=db,
+                            study="unkept")
+    assert sum("could not be kept" in str(w.message) for w in said) == 1
+    assert [t.metrics["resumed_from"] for t in study.trials] == [3, 3, 3]  # on the workers
