@@ -14,6 +14,7 @@ import pytest
 
 import nbtune
 from nbtune import trial as T
+from nbtune.schedule import CONTINUE, STOP
 from nbtune.storage import Storage
 
 from test_pause import Guard, NeverResume, PauseOnceAt, resumable, space
@@ -229,3 +230,85 @@ def test_a_checkpoint_that_cannot_be_kept_is_said_once_and_the_study_goes_on(cli
                             study="unkept")
     assert sum("could not be kept" in str(w.message) for w in said) == 1
     assert [t.metrics["resumed_from"] for t in study.trials] == [3, 3, 3]  # on the workers
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """A cluster of one worker in this process, whose trials write a running trial's checkpoint
+    with each report (KEEP_EVERY 0 here: 60 s on a real study)."""
+    from distributed import Client, LocalCluster
+
+    from nbtune.run import kept
+
+    monkeypatch.setattr(kept, "KEEP_EVERY", 0.0)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                           dashboard_address=":0")
+    c = Client(cluster, set_as_default=False)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def long_run(config, stall=True):
+    """Eight epochs, from its checkpoint's next (epoch 5 carries none); stalls after epoch 5."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, 9):
+        if epoch == 6 and stall:
+            for _ in range(600):
+                time.sleep(0.1)
+        nbtune.report(epoch=epoch, v=config["x"] * epoch, first=first,
+                      checkpoint={"epoch": epoch} if epoch != 5 else None)
+
+
+def runs_through(config):
+    return long_run(config, stall=False)
+
+
+def test_a_running_trial_cut_short_resumes_from_its_latest_checkpoint(threads, db):
+    """Without early stopping too: a long trial that never pauses keeps its latest checkpoint
+    (at most once a minute), and a resume goes on from it, not from epoch 1."""
+    study = nbtune.tune(long_run, {"x": nbtune.grid(1.0, 2.0)},
+                        searcher="grid", metric="v", mode="max", cluster=threads, storage=db,
+                        study="long", background=True)
+    stop_when(study, lambda trials: len(trials) == 2 and all(len(t.reports) == 5
+                                                             for t in trials))
+    assert files_in(folder_of(db, "long")) == ["trial-0.ckpt", "trial-1.ckpt"]
+
+    resumed = nbtune.tune(runs_through, {"x": nbtune.grid(1.0, 2.0)},
+                          searcher="grid", metric="v", mode="max", cluster=threads, storage=db,
+                          study="long", resume=True)
+    for trial in resumed.trials:  # epoch 5 carried no checkpoint: from epoch 4's, epoch 5 again
+        assert trial.state == T.COMPLETED
+        assert [(r["epoch"], r["first"]) for r in trial.reports] == \
+            [(1, 1), (2, 1), (3, 1), (4, 1), (5, 5), (6, 5), (7, 5), (8, 5)]
+    stored = nbtune.load_study("long", storage=db)
+    assert [[r["first"] for r in t.reports] for t in stored.trials] == [[1] * 4 + [5] * 4] * 2
+    assert not os.path.exists(folder_of(db, "long"))
+
+
+class Judge(nbtune.schedule.Scheduler):
+    """Stops trials at epoch 3 once told to (a rung that, replayed, ranks them out)."""
+
+    name = "judge"
+
+    def __init__(self, stop: bool):
+        self.stop = stop
+
+    def on_report(self, trial_id, report):
+        return STOP if self.stop and report.get("epoch") == 3 else CONTINUE
+
+
+def test_a_restored_trial_its_scheduler_now_stops_ends_stopped_with_its_reports(threads, db):
+    study = nbtune.tune(long_run, {"x": nbtune.grid(1.0)}, searcher="grid", metric="v",
+                        mode="max", scheduler=Judge(False), cluster=threads, storage=db,
+                        study="judged", background=True)
+    stop_when(study, lambda trials: bool(trials) and len(trials[0].reports) == 5)
+    resumed = nbtune.tune(runs_through, {"x": nbtune.grid(1.0)}, searcher="grid", metric="v",
+                          mode="max", scheduler=Judge(True), cluster=threads, storage=db,
+                          study="judged", resume=True)
+    trial = resumed.trials[0]
+    assert trial.state == T.STOPPED and trial.value == 4.0  # its checkpoint's report, epoch 4
+    assert [r["epoch"] for r in trial.reports] == [1, 2, 3, 4]
+    assert nbtune.load_study("judged", storage=db).trials[0].state == T.STOPPED
+    assert not os.path.exists(folder_of(db, "judged"))

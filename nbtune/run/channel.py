@@ -153,7 +153,7 @@ class TrialContext:
                  delivery: Any = None,
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                  output: Any = None, data_keys: dict[str, str] | None = None,
-                 may_split: bool = False):
+                 may_split: bool = False, keeper: Any = None):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
         self.wait_all = wait_at is None
@@ -168,6 +168,8 @@ class TrialContext:
         self.first_seq = first_seq  # reports the trial made before a pause it resumes from
         self.restored = restored  # the checkpoint this execution resumed from (None: fresh)
         self.checkpoint: Any = None  # the last checkpoint reported: kept on the worker
+        self.checkpoint_seq = 0  # the number of the report that carried it
+        self.keeper = keeper  # writes its checkpoints to disk as well (nbtune.run.kept)
         self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
         self.output = output  # the trial's Capture: its new lines travel with each report
         self.data_keys = data_keys or {}  # the Dask keys of the study's scattered data, by name
@@ -185,10 +187,10 @@ class TrialContext:
 
     def _report(self, metrics: dict[str, Any], checkpoint: Any) -> None:
         data = clean_metrics(metrics)
-        if checkpoint is not None:
-            self.checkpoint = checkpoint
         self.reports.append(data)
         seq = self.first_seq + len(self.reports)
+        if checkpoint is not None:
+            self.checkpoint, self.checkpoint_seq = checkpoint, seq
         wait = self.wait_all or data.get(self.resource) in self.wait_at
         extra = self.output.take() if self.output is not None else {}
         if wait:  # expected before it is asked for: the answer may come back at once
@@ -212,6 +214,8 @@ class TrialContext:
             self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
             if self._study_stopped():
                 raise TrialStopped()
+        if checkpoint is not None and self.keeper is not None:  # it goes on from this one
+            self.keeper.reported(seq, data, checkpoint)
 
     def _verdict(self, answer: _Answer, message: dict[str, Any]) -> str:
         deadline = time.monotonic() + self.verdict_timeout

@@ -137,6 +137,7 @@ class Completions:
 
     def _on_result(self, trial: T.Trial, out: dict, pair: Any = None) -> None:
         self.outputs.end(trial, out)
+        self._heard_kept(trial, out)
         if out.get("unrestored"):  # its start message, which says so too, went unsent
             self._note("unrestored", lambda: unrestored_note(trial.id, out["unrestored"]))
         for seq, data in enumerate(out["reports"], start=out["first_seq"] + 1):
@@ -150,7 +151,6 @@ class Completions:
             else:  # resumed, it trains again from the beginning
                 self.bare_pauses.add(trial.id)
             self.verdicts.paused(trial.id, self.submitted[trial.id], len(trial.reports))
-            self._heard_kept(trial, out)
             trial.state, trial.finished = T.PAUSED, out["finished"]
             self.scheduler.on_trial_end(trial.id, T.PAUSED)
             timed(self.searcher, trial)

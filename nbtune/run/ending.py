@@ -37,7 +37,7 @@ class Ending:
             self._end_paused(self.by_id[trial_id], T.INTERRUPTED if self.reason in (
                 "interrupted", "stopped") else T.STOPPED)
         self._end_cut_by_loss()  # the study ends before the scheduler came back
-        kept.tidy(self._keep_at())  # its folder, once no trial is left to resume from it
+        kept.tidy(self._keep_at(), {t.id for t in self.trials if t.is_finished})
         self.keeping.clear()  # their checkpoints are released on the cluster with them
         self.pairs.clear()
         self.resumed_from.clear()

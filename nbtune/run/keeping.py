@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import trial as T
-from ..schedule import CONTINUE, PAUSE
+from ..schedule import PAUSE, STOP
 from ..contract.outcome import final_value
 from . import kept
 
@@ -36,8 +36,8 @@ class Keeping:
     requeue: list[T.Trial]
 
     def _keep_at(self) -> str | None:
-        """The study's checkpoint folder, where its scheduler pauses trials (else None)."""
-        return self.settings.keep_at if self.scheduler.pauses else None
+        """The study's checkpoint folder (None: a study kept in memory only)."""
+        return self.settings.keep_at
 
     def _restorable(self) -> dict[int, kept.Saved]:
         """A resumed study's unfinished trials whose checkpoint an earlier run kept, by id, each
@@ -65,25 +65,32 @@ class Keeping:
                                          {"output": trial.output, "warnings": trial.warnings})
         return found
 
-    def _paused_again(self, trial: T.Trial, saved: kept.Saved, answer: str) -> None:
-        """A restored trial, its reports replayed into the scheduler, which said ``answer`` to
-        the last (the one at its rung): it waits there, paused, for a promotion; or goes straight
-        on (ASHA's promotion of the trial that paused last); or, STOP, a bracket that moved on
-        without it ends it there."""
-        if answer == PAUSE:
-            self.scheduler.on_trial_end(trial.id, T.PAUSED)
-            self.paused[trial.id] = saved
-        elif answer == CONTINUE:
-            self.resume_now.append((trial, saved))
-        else:
+    def _restored(self, trial: T.Trial, saved: kept.Saved, answers: list[str]) -> None:
+        """A restored trial, its reports replayed into the scheduler, which gave ``answers``:
+        where they end in PAUSE (its rung), it waits there, paused, for a promotion; where it
+        paused before and was promoted, the scheduler is told so as the live run told it; a
+        STOP (a rung that now ranks it out, a bracket that moved on without it) ends it; else
+        it goes straight on from its checkpoint (a trial that was running, or the one ASHA's
+        promotion type resumes at once)."""
+        for answer in answers[:-1]:
+            if answer == PAUSE:  # paused there and promoted: mirror the live run's calls
+                self.scheduler.on_trial_end(trial.id, T.PAUSED)
+                self.scheduler.on_trial_resume(trial.id)
+        if STOP in answers:
             trial.state = T.STOPPED
             trial.value, _ = final_value(trial, None, self.settings.metric)
             self.scheduler.on_trial_end(trial.id, T.STOPPED)
             self.observer.trial_finished(trial)
             self._let_go(trial)
+        elif answers and answers[-1] == PAUSE:
+            self.scheduler.on_trial_end(trial.id, T.PAUSED)
+            self.paused[trial.id] = saved
+        else:
+            self.resume_now.append((trial, saved))
 
     def _heard_kept(self, trial: T.Trial, out: dict) -> None:
-        """A trial paused: its checkpoint is on disk now, or could not be written (said once)."""
+        """A trial's run ended: its checkpoint is on disk now (it paused, or ran long enough to
+        write one), or could not be written (said once)."""
         written = out.get("kept")
         if written is True:
             self.kept_ids.add(trial.id)

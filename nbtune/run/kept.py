@@ -7,10 +7,14 @@ also writes it, as it pauses, to a file of the study's checkpoint folder (beside
 ``Storage.checkpoint_folder``); a resumed study finds each unfinished trial's file there and
 resumes the trial from it, at the rung it paused at, instead of from its first epoch.
 
-One file a trial, ``trial-ID.ckpt``, replaced whole at each pause: a first line of JSON (the
-reports the trial had made, the level it paused at), which the notebook reads without unpickling
-anything, then the checkpoint, pickled (cloudpickle: a class defined in the notebook travels by
-value). Only a worker on the notebook's own machine writes one (another machine's disk is not the
+A trial that is not paused would lose its training as well: so a running trial's latest
+checkpoint is written too, at most every :data:`KEEP_EVERY` seconds (a trial shorter than that
+writes none); a resume takes it up from there, as it does a paused one.
+
+One file a trial, ``trial-ID.ckpt``, replaced whole at each write: a first line of JSON (the
+reports the trial had made, its level), which the notebook reads without unpickling anything,
+then the checkpoint, pickled (cloudpickle: a class defined in the notebook travels by value).
+Only a worker on the notebook's own machine writes one (another machine's disk is not the
 notebook's folder); the loop deletes a trial's file once the trial ends for good.
 """
 from __future__ import annotations
@@ -19,10 +23,12 @@ import contextlib
 import json
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
 SUFFIX = ".ckpt"
+KEEP_EVERY = 60.0  # seconds between two writes of a running trial's checkpoint, at most
 
 
 def path_of(folder: str, trial_id: int) -> str:
@@ -55,6 +61,36 @@ def save(folder: str, trial_id: int, seq: int, level: Any, checkpoint: Any) -> N
             os.remove(partial)
 
 
+class Keeper:
+    """On the worker, one execution of a trial: writes its checkpoint to its file at its pause
+    (:meth:`paused`), and while it runs, with a report, once :data:`KEEP_EVERY` seconds passed
+    since its start or its last write (:meth:`reported`). ``written``: True once a write
+    succeeded, the error of the last that failed, else None."""
+
+    def __init__(self, folder: str, trial_id: int, resource: str):
+        self.folder, self.trial_id, self.resource = folder, trial_id, resource
+        self.due = time.monotonic() + KEEP_EVERY
+        self.written: bool | str | None = None
+        self.last = 0  # the report whose checkpoint the file holds now
+
+    def reported(self, seq: int, report: dict[str, Any], checkpoint: Any) -> None:
+        """A report with ``checkpoint`` (the trial's ``seq``-th), which the trial goes on from."""
+        if time.monotonic() >= self.due:
+            self.paused(seq, report, checkpoint)
+
+    def paused(self, seq: int, report: dict[str, Any], checkpoint: Any) -> None:
+        """The trial paused after its ``seq``-th report, ``checkpoint`` its state."""
+        if seq == self.last and self.written is True:
+            return  # written as it reported
+        try:
+            save(self.folder, self.trial_id, seq, report.get(self.resource), checkpoint)
+        except Exception as exc:  # a full disk, a checkpoint that cannot be pickled
+            self.written = f"{type(exc).__name__}: {exc}"
+        else:
+            self.written, self.last = True, seq
+        self.due = time.monotonic() + KEEP_EVERY
+
+
 def header(folder: str, trial_id: int) -> dict[str, Any] | None:
     """What trial ``trial_id``'s file says of itself (``seq``: its reports, ``level``), or None
     where it has none, or one that cannot be read."""
@@ -73,11 +109,17 @@ def forget(folder: str | None, trial_id: int) -> None:
             os.remove(path_of(folder, trial_id))
 
 
-def tidy(folder: str | None) -> None:
-    """Remove the study's folder once it holds no checkpoint, and the file's folder of
-    checkpoint folders once that is empty too."""
+def tidy(folder: str | None, ended: set[int]) -> None:
+    """Delete the files of trials ``ended`` for good that are still there (a trial whose worker
+    died after a write), then remove the study's folder once it holds no checkpoint, and the
+    file's folder of checkpoint folders once that is empty too."""
     if folder is None:
         return
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            number = name[len("trial-"):-len(SUFFIX)]
+            if name.endswith(SUFFIX) and number.isdigit() and int(number) in ended:
+                forget(folder, int(number))
     for empty in (folder, os.path.dirname(folder)):
         try:
             os.rmdir(empty)

@@ -107,7 +107,9 @@ class Loop(Dispatch, Completions, Ending, Keeping):
             self.resumed_from.pop(trial.id, None)
             self.resumed_at.pop(trial.id, None)
             trial.ran = None  # a run from the start: nothing before it counts
-            self._let_go(trial)  # a checkpoint of its last attempt: not this one's
+            if trial.attempts > 1:  # a checkpoint of its last attempt is not this one's
+                self.kept_ids.discard(trial.id)
+                kept.forget(self._keep_at(), trial.id)
         else:
             self.resumed_from[trial.id] = paused
         self.searcher.on_trial_start(trial.id, trial.config)
@@ -344,11 +346,9 @@ class Loop(Dispatch, Completions, Ending, Keeping):
             if not (trial.is_finished or trial.id in saved):
                 continue
             self.scheduler.on_trial_start(trial.id, trial.config)
-            answer = None
-            for data in trial.reports:
-                answer = self.scheduler.on_report(trial.id, data)
+            answers = [self.scheduler.on_report(trial.id, data) for data in trial.reports]
             if trial.id in saved:
-                self._paused_again(trial, saved[trial.id], answer)
+                self._restored(trial, saved[trial.id], answers)
             else:
                 self.scheduler.on_trial_end(trial.id, trial.state)
         self.resource_used = sum(t.trained(self.settings.resource) for t in self.trials)

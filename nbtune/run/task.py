@@ -242,7 +242,7 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                        send=send, reply_to=worker.address, delivery=post,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
-                       may_split=spec.may_split)
+                       may_split=spec.may_split, keeper=_keeper(spec))
     start = announce_later(functools.partial(post, spec.topic), ctx.message(
         "start", worker=worker.address, **({"unrestored": unrestored} if unrestored else {})))
     started = time.time()
@@ -270,8 +270,11 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                    worker=worker.address, started=started, finished=time.time(),
                    checkpointed=ctx.checkpoint is not None,  # what a resume would restore
                    unrestored=unrestored)
-    if outcome["state"] == "paused":
-        outcome["kept"] = _keep(spec, ctx)
+    keeper = ctx.keeper
+    if keeper is not None and outcome["state"] == "paused" and ctx.checkpoint is not None:
+        at = ctx.checkpoint_seq  # the report that carried it: its level, its place
+        keeper.paused(at, ctx.reports[at - spec.first_seq - 1], ctx.checkpoint)
+    outcome["kept"] = keeper.written if keeper is not None else None
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
     # whether its messages, "end" last, went straight: where the task's end reaches the loop
@@ -282,19 +285,12 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     return outcome
 
 
-def _keep(spec: TrialSpec, ctx: TrialContext) -> bool | str | None:
-    """Write a paused trial's checkpoint to the study's folder (:mod:`nbtune.run.kept`) where
-    this worker shares the notebook's disk: True once written, the error where it could not be,
-    None where nothing was to be written."""
-    if spec.keep_at is None or ctx.checkpoint is None or kept.this_host() != spec.host:
+def _keeper(spec: TrialSpec) -> kept.Keeper | None:
+    """What writes the trial's checkpoints to the study's folder (:mod:`nbtune.run.kept`),
+    where this worker shares the notebook's disk; else None."""
+    if spec.keep_at is None or kept.this_host() != spec.host:
         return None
-    last = ctx.reports[-1] if ctx.reports else {}
-    try:
-        kept.save(spec.keep_at, spec.trial_id, spec.first_seq + len(ctx.reports),
-                  last.get(spec.resource), ctx.checkpoint)
-    except Exception as exc:  # a full disk, a checkpoint that cannot be pickled
-        return f"{type(exc).__name__}: {exc}"
-    return True
+    return kept.Keeper(spec.keep_at, spec.trial_id, spec.resource)
 
 
 def _send_outcome(post: Callable[[str, dict], None], topic: str, ctx: TrialContext,
