@@ -10,6 +10,7 @@ from .caller import user_facing
 from . import trial as T
 from .space import Space
 from .lease import Lease, run_died, run_elsewhere
+from .ported import attribute_note
 from .storage import Storage, check_path, default_file
 from .trial import Trial
 
@@ -238,6 +239,12 @@ class Study:
         self.trials, self.stop_reason = fresh.trials, fresh.stop_reason
         self.running_elsewhere = fresh.running_elsewhere
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        """Optuna's names (``best_params``, ``trials_dataframe``) are named with nbtune's."""
+        note = None if name.startswith("_") else attribute_note("Study", name)
+        raise AttributeError(note or f"'Study' object has no attribute {name!r}", name=name,
+                             obj=self)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items()) or "no trials"

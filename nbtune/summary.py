@@ -350,6 +350,11 @@ def scheduler_text(settings: dict[str, Any]) -> str:
         levels = settings.get("rung_levels")
         if levels:
             text += f", rungs {', '.join(str(x) for x in levels)}"
+    options = settings.get("scheduler_options") or {}
+    if name == "asha" and options.get("brackets") not in (None, 1):
+        text += f", {options['brackets']} brackets"  # asynchronous Hyperband: say so
+        if options.get("rung_system_per_bracket"):
+            text += " ranked apart"
     return text
 
 

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ported import attribute_note
+
 PENDING = "pending"
 RUNNING = "running"
 COMPLETED = "completed"
@@ -91,6 +93,12 @@ class Trial:
                 total += resource_step(previous, current)
                 previous = current
         return total
+
+    def __getattr__(self, name: str) -> Any:
+        """Optuna's names (``params``, ``number``) are named with nbtune's."""
+        note = None if name.startswith("_") else attribute_note("Trial", name)
+        raise AttributeError(note or f"'Trial' object has no attribute {name!r}", name=name,
+                             obj=self)
 
     def __repr__(self) -> str:
         value = "" if self.value is None else f", value={self.value:.6g}"

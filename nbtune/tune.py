@@ -16,10 +16,13 @@ from .run.embedded import embedded_started, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failfast import check_fail_fast
 from .run.failure import StudyFailed
+from .run.guard import guard_line, unguarded_line
 from .run.held import restart_delay
+from .run.local import processes_can_start
 from .run.loop import Loop
 from .contract.budget import Budget
 from .directions import mode_note
+from .ported import budget_note, mode_of, optuna_keyword
 from .run.settings import LoopSettings
 from .run.task import PickledOnce, scatter_data
 from .run.workers import connect
@@ -79,6 +82,9 @@ def _misspelt_argument(options: Mapping[str, Any]) -> None:
     own = [name for name in inspect.signature(tune).parameters
            if name not in ("trial_fn", "space", "scheduler_options")]
     for key in options:
+        ported = optuna_keyword(key)
+        if ported is not None:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r}: {ported}")
         near = None if key in schedulers else closest(key, [*own, *sorted(schedulers)])
         if near is not None and near not in schedulers:
             raise TypeError(f"tune() got an unexpected keyword argument {key!r} (did you mean "
@@ -185,7 +191,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
     ``nbtune.report(...)``. ``n_trials="auto"`` is what a grid searcher's grid or a hyperband
     scheduler's brackets hold, else the configs of a finite space (choices, integer ranges) of
-    fewer than 50, each once, else 50 (:data:`DEFAULT_TRIALS`); None: no cap.
+    fewer than 50, each once, else 50 (:data:`DEFAULT_TRIALS`), or no cap where ``max_time`` or
+    ``max_resource`` bounds the study; None: no cap.
     The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory
@@ -212,6 +219,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     :mod:`nbtune.warm`.
     """
     _misspelt_argument(scheduler_options)
+    mode = mode_of(mode)  # Optuna's "maximize"
     check_fail_fast(fail_fast)
     pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
     storage = chosen_file(storage)
@@ -237,6 +245,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         given["n_trials"] = n_trials
     if cluster is None:  # in a notebook, the cluster %tune_cluster chose
         cluster = default_cluster()
+    if is_embedded(cluster) and not embedded_started():
+        unguarded = unguarded_line()  # its workers would import the script and run it again
+        if unguarded is not None and processes_can_start():
+            raise RuntimeError(guard_line(*unguarded))
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or _default_name()
     made = storage is not None and not os.path.exists(storage)  # by this call, if it fails
@@ -279,7 +291,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         sched = make_scheduler(scheduler, **options)
         sched.setup(metric, mode, resource, seed=search.seed, space=space)
         sched.use_model(search.predict)
-        n_trials = _trial_count(n_trials, search, sched, space)
+        note = budget_note(max_resource, sched.max_level())
+        if note is not None:
+            warn_note(note)  # Optuna's max_resource, the longest trial, ported as it was
+        n_trials = _trial_count(n_trials, search, sched, space,
+                                timed=max_time is not None or max_resource is not None)
         idle = sched.idle_note(n_trials)
         if idle is not None:
             warn_note(idle)  # early stopping asked for, and off: grace_period at max_t, say
@@ -395,10 +411,12 @@ DEFAULT_TRIALS = 50  # trials of a study whose searcher and scheduler have no si
 
 
 def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
-                 space: Space) -> int | None:
+                 space: Space, timed: bool = False) -> int | None:
     """``n_trials`` with "auto" resolved: the scheduler's brackets (hyperband), else the grid's
     size (None: the searcher ends the study), else the configs of a finite space smaller than
-    :data:`DEFAULT_TRIALS` (each once), else :data:`DEFAULT_TRIALS`. A count below what the
+    :data:`DEFAULT_TRIALS` (each once), else, where the study has a time or resource budget
+    (``timed``), no cap (it ran 50 trials in 1 s of a 20 s ``max_time``: first-day test, round
+    14, as Optuna's ``timeout=`` alone runs on), else :data:`DEFAULT_TRIALS`. A count below what the
     brackets need is noted (the last brackets would run short), and one above what a finite
     space holds (the searcher would repeat configs)."""
     needed = getattr(sched, "trials_needed", None)
@@ -412,7 +430,9 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
             return needed
         if search.max_trials is not None:
             return None
-        return held if held is not None and held < DEFAULT_TRIALS else DEFAULT_TRIALS
+        if held is not None and held < DEFAULT_TRIALS:
+            return held
+        return None if timed else DEFAULT_TRIALS
     if needed is not None and n_trials is not None and n_trials < needed:
         warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
                   f"n_trials={n_trials}: its last brackets will run short; give "

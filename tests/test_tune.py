@@ -143,7 +143,7 @@ def test_the_function_is_pickled_once_a_study_and_each_trial_gets_a_fresh_copy(c
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"mode": "maximize"}, "mode must be 'min' or 'max'"),
+    ({"mode": "largest"}, "mode must be 'min' or 'max'"),
     ({"n_trials": 0}, "n_trials must be a positive integer"),
     ({"n_trials": None}, "the study has no end"),
     ({"retries": -1}, "retries must be an integer"),

@@ -237,6 +237,24 @@ def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
                             f"(did you mean {prefix + near!r}?)")
 
 
+def _check_nested(body: list[ast.stmt], bound: Container[str], defined: Container[str]) -> None:
+    """CellError for a space line inside the trial code's blocks: Optuna's conditional
+    ``if n_layers == 2: units2 = trial.suggest_int(...)``, ported as written, was told that the
+    primitive "is not defined in the notebook" (first-day test, round 14). A name the cell or
+    the notebook binds (numpy's ``uniform``, imported) is theirs, not a space line."""
+    for outer in body:
+        for stmt in ast.walk(outer):
+            call = _space_call(stmt) if stmt is not outer else None
+            if call is None or (isinstance(call.func, ast.Name) and (
+                    call.func.id in bound or call.func.id in defined)):
+                continue
+            name = _target(stmt)
+            raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' is inside the "
+                            f"trial code (line {outer.lineno}); nbtune's spaces are flat: declare "
+                            f"{name} at the top of the cell with the others, and leave it unused "
+                            "where it does not apply")
+
+
 def _code_start(space: list[ast.stmt], body: list[ast.stmt]) -> int:
     """The line the trial code starts on: the first statement after the space lines, or with
     none, the first that is not an import (imports may come before the space)."""
@@ -272,6 +290,7 @@ def parse_cell(source: str, need_space: bool = True,
             raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' comes after the "
                             f"trial code started (line {_code_start(stmts, body_stmts)}); move "
                             "it to the top of the cell")
+    _check_nested(body_stmts, bound, defined or ())
     if not stmts and need_space:
         raise CellError("the cell declares no search space: start it with lines like "
                         "`lr = loguniform(1e-4, 1e-1)`")

@@ -11,6 +11,8 @@ from typing import Any, Iterable, Mapping
 
 from IPython.core.error import UsageError
 
+from ..ported import cell_note
+
 _CODE = (types.ModuleType, types.FunctionType, type)  # travel by name or by value, never scattered
 
 
@@ -28,7 +30,8 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
         which = (f"{missing[0]!r}, which is" if len(missing) == 1 else
                  f"{_listed(missing)}, which are")
         raise UsageError(f"%%tune: the cell uses {which} not defined in the notebook: run the "
-                         f"cell that defines {'it' if len(missing) == 1 else 'them'} first")
+                         f"cell that defines {'it' if len(missing) == 1 else 'them'} first"
+                         + cell_note(missing))
     unsendable: list[tuple[str, Any, Exception]] = []
     for name in names:
         if name not in ns:

@@ -29,7 +29,7 @@ from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .scopes import reported_keys
+from .scopes import positional_report, reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .rerun import (conflict_line, exists_line, given_flags, kept_line, resume_cell,
@@ -47,6 +47,11 @@ def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
     reported = reported_keys(parsed.body)
     if metric in parsed.assigned or reported is None or metric in reported:
         return None
+    line = positional_report(parsed.body)
+    if line is not None:  # the body's own line numbers are the cell's
+        return (f"%%tune: line {line}: report(...) passes values without their names: give "
+                f"each one, report(epoch=N, {metric}=value) (Optuna's trial.report(value, step) "
+                f"is report(epoch=step, {metric}=value) here)")
     assigned = [n for n in parsed.assigned if n not in parsed.names]
     hint = did_you_mean(metric, [*assigned, *reported])
     if not hint and (assigned or reported):
@@ -69,7 +74,8 @@ class Tune(Magics):
                        "%tune_cluster shows and switches it"
                        ).tag(config=True)
     trials = Int(0, help="number of trials when --trials is not given (0: 50, or all of a grid, "
-                 "or what a hyperband scheduler's brackets start)").tag(config=True)
+                 "or what a hyperband scheduler's brackets start; no cap with --max-time)"
+                 ).tag(config=True)
     metric = Unicode("value", help="metric when --metric is not given").tag(config=True)
     mode = Unicode("min", help="'min' or 'max' when --mode is not given").tag(config=True)
     out = Unicode("study", help="notebook variable the study is bound to").tag(config=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..ported import mode_of, optuna_flag
 from ..run.local import GPU_THREADS
 from ..typos import did_you_mean
 
@@ -101,6 +102,10 @@ def _option(text: str) -> tuple[str, Any]:
     return name.strip(), parse_value(value)
 
 
+def _brackets(text: str) -> int | str:
+    return "all" if text.strip().lower() == "all" else _positive_int(text)
+
+
 def _resource(text: str) -> tuple[str, float]:
     name, sep, amount = text.partition("=")
     if not sep or not name.strip():
@@ -109,7 +114,7 @@ def _resource(text: str) -> tuple[str, float]:
 
 
 for _f, _name in ((_positive_int, "a positive integer"), (_positive_float, "a positive number"),
-                  (_count, "an integer >= 0"),
+                  (_count, "an integer >= 0"), (_brackets, "a positive integer or all"),
                   (_duration, "a duration such as 90, 30s, 5m or 1h"),
                   (_resource, "NAME=AMOUNT, e.g. GPU=1"),
                   (_option, "NAME=VALUE, e.g. acquisition=ucb or kappa=3"),
@@ -124,9 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a("-n", "--trials", type=_positive_int, help="number of trials (default: Tune.trials, else 50, "
       "all of a grid, each config of a smaller finite space once, or what hyperband's brackets "
-      "start)")
+      "start; no cap with --max-time)")
     a("--metric", help="the variable the body sets, or the key it reports (default 'value')")
-    a("--mode", choices=("min", "max"),
+    a("--mode", type=mode_of, choices=("min", "max"),
       help="minimise or maximise the metric (default: min, or %%config Tune.mode)")
     a("--searcher", help="random (default), grid, bayesopt, kde, tpe or optuna")
     a("--searcher-option", type=_option, action="append", metavar="NAME=VALUE",
@@ -145,8 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     a("--reduction-factor", type=_positive_int, help="asha, hyperband: keep the top 1/this at "
       "each rung (default 3)")
     a("--rung-levels", type=_levels, help="asha: explicit rung levels, e.g. 1,3,9,27")
-    a("--brackets", type=_positive_int, help="asha: Hyperband brackets (default 1); hyperband: "
-      "how many of its brackets to run")
+    a("--brackets", type=_brackets, help="asha: Hyperband brackets (default 1; all: one per "
+      "rung level); hyperband: how many of its brackets to run")
+    a("--rung-system-per-bracket", action="store_const", const=True, help="asha with brackets: "
+      "each bracket ranks its own trials at a rung (Optuna's HyperbandPruner; default: all "
+      "brackets' trials together)")
     a("--judge", choices=("rank", "model"), help="asha (stopping): decide at a rung by rank "
       "(default), or also let a model-based searcher's prediction of the end keep a trial")
     a("--percentile", type=float, help="percentile: stop trials below this percentile (0-100)")
@@ -208,6 +216,9 @@ def parse_line(line: str) -> argparse.Namespace:
             raise UsageError(f"%%tune: unexpected {extra[0]!r} after `{' '.join(words[:at][-2:])}`"
                              ": each option takes one value, in one word (--max-time 5m, 90s "
                              "or 1h; quote a value with spaces)")
+        ported = optuna_flag(extra[0].partition("=")[0])
+        if ported is not None:
+            raise UsageError(f"%%tune: unknown option {extra[0]!r}: {ported}")
         flags = [f for action in parser._actions for f in action.option_strings]
         hint = did_you_mean(extra[0], flags) or " (see %%tune? for the options)"
         raise UsageError(f"%%tune: unknown option {extra[0]!r}{hint}")
@@ -256,6 +267,7 @@ def check_names(args: argparse.Namespace) -> None:
 SCHEDULER_FLAGS = {"type": "type", "max_t": "max_t", "grace_period": "grace_period",
                    "reduction_factor": "reduction_factor", "rung_levels": "rung_levels",
                    "brackets": "brackets", "judge": "judge", "percentile": "percentile",
+                   "rung_system_per_bracket": "rung_system_per_bracket",
                    "startup_trials": "n_startup_trials", "warmup_steps": "n_warmup_steps",
                    "interval_steps": "interval_steps"}
 

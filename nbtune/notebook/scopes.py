@@ -120,3 +120,12 @@ def reported_keys(body: str) -> set[str] | None:
                 keys.add(k.arg)
     return keys
 
+
+def positional_report(body: str) -> int | None:
+    """The line of the body's first report(...) call that passes values without names
+    (``report(acc, epoch)``, Optuna's ``trial.report(value, step)``), else None."""
+    for node in ast.walk(ast.parse(body)):
+        if isinstance(node, ast.Call) and node.args and \
+                getattr(node.func, "id", getattr(node.func, "attr", None)) == "report":
+            return node.lineno
+    return None

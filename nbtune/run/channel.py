@@ -255,7 +255,7 @@ class LocalContext:
 
 
 @user_facing
-def report(*, checkpoint: Any = None, **metrics: Any) -> None:
+def report(*values: Any, checkpoint: Any = None, **metrics: Any) -> None:
     """Report intermediate metrics from inside a trial, e.g. ``report(epoch=3, accuracy=0.91)``.
 
     At a scheduler's decision point this waits for the verdict and, when the trial is stopped or
@@ -264,6 +264,10 @@ def report(*, checkpoint: Any = None, **metrics: Any) -> None:
     (:func:`get_checkpoint` returns it then); it stays on the Dask worker and never travels to the
     notebook.
     """
+    if values:
+        raise TypeError(f"report() takes each value by its name, report(epoch=N, accuracy=x), "
+                        f"not {len(values)} without one (Optuna's trial.report(value, step) "
+                        "is report(epoch=step, accuracy=value) here)")
     ctx = _current.get() or _the_only_trial("report()")
     if ctx is None:
         raise RuntimeError("report() was called outside a trial: call it from the function you "

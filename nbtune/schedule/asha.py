@@ -15,6 +15,7 @@ from .rungs import rung_levels as make_levels
 from .sorted_keys import SortedKeys
 
 RUNNING, PAUSED, ENDED = "running", "paused", "ended"
+ALL = 1_000_000  # brackets="all": more than any study's rung levels
 
 
 @dataclass
@@ -67,7 +68,8 @@ class ASHAScheduler(Scheduler):
     pauses every trial at every rung and resumes the best paused ones when a slot is free. A
     trial that reaches a rung as the one its freed slot would resume goes on without pausing.
     ``brackets > 1`` gives asynchronous Hyperband: each new trial draws a bracket, and bracket
-    ``b`` starts judging at the rung ``levels[b]``.
+    ``b`` starts judging at the rung ``levels[b]`` (``brackets="all"``: one bracket per rung
+    level, Hyperband's full set; with ``rung_system_per_bracket=True``, Optuna's HyperbandPruner).
 
     With explicit ``rung_levels`` the fraction kept at rung ``k`` is ``levels[k] / levels[k+1]``
     (the ratio of successive levels, max_t included) instead of ``1/reduction_factor``.
@@ -84,20 +86,22 @@ class ASHAScheduler(Scheduler):
     @user_facing
     def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
                  rung_levels: Sequence[int] | None = None, type: str = "stopping",
-                 brackets: int = 1, rung_system_per_bracket: bool = False, judge: str = "rank"):
+                 brackets: int | str = 1, rung_system_per_bracket: bool = False,
+                 judge: str = "rank"):
         if type not in ("stopping", "promotion"):
             raise ValueError(f"type must be 'stopping' or 'promotion', got type={type!r}")
         if judge not in ("rank", "model"):
             raise ValueError(f"judge must be 'rank' or 'model', got judge={judge!r}")
         if judge == "model" and type != "stopping":
             raise ValueError("judge='model' works with type='stopping' only: drop one of them")
-        n = as_int(brackets)
+        n = ALL if brackets == "all" else as_int(brackets)
         if n is None or n < 1:
-            raise ValueError(f"brackets must be an integer >= 1 (1: successive halving), got "
-                             f"brackets={brackets!r}")
+            raise ValueError(f"brackets must be an integer >= 1 (1: successive halving) or "
+                             f"'all' (one per rung level), got brackets={brackets!r}")
         self.max_t, self.grace_period, self.reduction_factor = max_t, grace_period, reduction_factor
         self.rung_levels = None if rung_levels is None else list(rung_levels)
-        self.type, self.brackets, self.judge = type, n, judge
+        self.type, self.judge = type, judge
+        self.brackets = "all" if n == ALL else n
         self._predict: Any = None
         self.rung_system_per_bracket = bool(rung_system_per_bracket)
         self.pauses = type == "promotion"
@@ -116,7 +120,7 @@ class ASHAScheduler(Scheduler):
             self._keep = [(1, eta)] * (len(self.levels) - 1)
         else:
             self._keep = list(zip(self.levels, self.levels[1:]))
-        self.n_brackets = min(self.brackets, len(self.levels))
+        self.n_brackets = min(ALL if self.brackets == "all" else self.brackets, len(self.levels))
         top = len(self.levels) - 1  # bracket b is Hyperband's bracket with s = top - b halvings
         weights = np.array([eta ** (top - b) / (top - b + 1) for b in range(self.n_brackets)])
         self.bracket_probabilities = weights / weights.sum()
@@ -331,6 +335,6 @@ class ASHAScheduler(Scheduler):
         opts += [f"type={self.type!r}", f"brackets={self.brackets!r}"]
         if self.judge != "rank":
             opts.append(f"judge={self.judge!r}")
-        if self.brackets > 1:
+        if self.brackets == "all" or self.brackets > 1:
             opts.append(f"rung_system_per_bracket={self.rung_system_per_bracket!r}")
         return f"ASHAScheduler({', '.join(opts)})"

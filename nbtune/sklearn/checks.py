@@ -22,7 +22,8 @@ SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space= with sea
                  "n_iter": "n_trials=", "n_candidates": "n_trials=",
                  "random_state": "seed= (an int)",
                  "factor": "reduction_factor=", "max_resources": "max_t=",
-                 "min_resources": "grace_period=", "verbose": "progress="}
+                 "min_resources": "grace_period=", "verbose": "progress=",
+                 "timeout": "max_time= (OptunaSearchCV's timeout=)"}
 # ... and those that have no place here, with why
 SKLEARN_WITHOUT = {
     "n_jobs": "candidates run on the Dask cluster's workers, as many at once as they have "

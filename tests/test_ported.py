@@ -1,0 +1,226 @@
+"""A study ported from Optuna (first-day test, round 14): Optuna's names are named with nbtune's,
+in one line each, and what Optuna users write by habit (a time budget alone, maximize, Optuna's
+HyperbandPruner, a conditional parameter, a script without its __main__ guard) does what they
+meant or says what to write."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbtune
+from nbtune import trial as T
+from nbtune.notebook.options import parse_line, scheduler_options
+from nbtune.schedule import ASHAScheduler
+from nbtune.summary import scheduler_text
+
+from test_magic import run
+
+
+def value_of(config):
+    return config["x"]
+
+
+SPACE = {"x": nbtune.uniform(0.0, 1.0)}
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("direction", "maximize", "direction= is Optuna's name: nbtune's is mode=, mode='max' or "
+                              "mode='min' (--mode in %%tune)"),
+    ("timeout", 30, "timeout= is Optuna's name: nbtune's is max_time=, max_time=SECONDS "
+                    "(--max-time 5m) (--max-time in %%tune)"),
+    ("min_resource", 1, "min_resource= is Optuna's name: nbtune's is grace_period="),
+    ("load_if_exists", True, "nbtune's is resume=, resume=True"),
+    ("n_jobs", 2, "nbtune's is concurrency="),
+])
+def test_optunas_keywords_are_named_with_nbtunes(key, value, said):
+    """They read "scheduler 'fifo' has no option 'direction'"."""
+    with pytest.raises(TypeError, match="unexpected keyword argument") as caught:
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, **{key: value})
+    assert said in str(caught.value) and "scheduler" not in str(caught.value).split(":")[0]
+
+
+def test_maximize_is_max_and_a_time_budget_alone_sets_no_trial_cap(client):
+    """Optuna's timeout= alone runs on; nbtune's 50 default trials ended a 20 s study in 1 s."""
+    study = nbtune.tune(value_of, SPACE, mode="maximize", max_time=2.0, cluster=client,
+                        storage=None, progress=False)
+    assert study.mode == "max" and study.best.value == max(t.value for t in study.completed)
+    assert study.stop_reason == "max_time" and len(study.trials) > 50, study
+    assert study.settings["n_trials"] is None
+    finite = nbtune.tune(value_of, {"x": nbtune.grid(1, 2, 3)}, max_time=30.0, cluster=client,
+                         storage=None, progress=False)  # a finite space still runs once through
+    assert len(finite.trials) == 3 and finite.stop_reason == "n_trials"
+
+
+def epochs(config):
+    for epoch in range(1, 10):
+        nbtune.report(epoch=epoch, v=config["x"] * epoch)
+
+
+def test_max_resource_no_larger_than_max_t_is_said_to_be_the_total(client):
+    """Optuna's HyperbandPruner(max_resource=27) is the longest trial; nbtune's max_resource is
+    the total over all trials, and the study ended after 0.6 s in silence."""
+    with pytest.warns(UserWarning, match=r"max_resource=9 is the total trained over all trials, "
+                                         r"and one trial trains up to max_t=9: .* The most one "
+                                         r"trial trains is max_t \(Optuna's HyperbandPruner"):
+        nbtune.tune(epochs, SPACE, metric="v", mode="max", scheduler="asha", max_t=9,
+                    max_resource=9, n_trials=4, cluster=client, storage=None, progress=False)
+
+
+def test_brackets_all_is_one_per_rung_level_and_said_in_the_summary_line():
+    """The README's pairing for Optuna's HyperbandPruner raised "brackets must be an integer"."""
+    sched = ASHAScheduler(max_t=27, brackets="all", rung_system_per_bracket=True)
+    assert sched.n_brackets == 4 and sched.brackets == "all"
+    assert "brackets='all', rung_system_per_bracket=True" in repr(sched)
+    args = parse_line("--scheduler asha --max-t 27 --brackets all --rung-system-per-bracket")
+    assert scheduler_options(args) == {"max_t": 27, "brackets": "all",
+                                       "rung_system_per_bracket": True}
+    assert scheduler_options(parse_line("--scheduler asha")) == {}
+    assert scheduler_text({"scheduler": "asha", "resource": "epoch", "rung_levels": [1, 3, 9, 27],
+                           "scheduler_options": scheduler_options(args)}) == \
+        "asha scheduler on epoch, rungs 1, 3, 9, 27, all brackets ranked apart"
+    with pytest.raises(UsageError, match="--brackets needs a positive integer or all, got 'al'"):
+        parse_line("--brackets al")
+
+
+@pytest.mark.parametrize("line, said", [
+    ("--direction maximize", "unknown option '--direction': --direction is Optuna's name: "
+                             "nbtune's is --mode"),
+    ("--timeout 30", "--timeout is Optuna's name: nbtune's is --max-time"),
+    ("--study-name x", "nbtune's is --study"),
+    ("--pruner median", "nbtune's is --scheduler"),
+    ("--min-resource 1", "nbtune's is --grace-period"),
+])
+def test_optunas_flags_are_named_with_the_magics(line, said):
+    with pytest.raises(UsageError, match="%%tune: ") as caught:
+        parse_line(line)
+    assert said in str(caught.value)
+
+
+def test_mode_maximize_is_max_in_the_magic():
+    assert parse_line("--mode maximize").mode == "max"
+    assert parse_line("--mode minimize").mode == "min"
+
+
+def test_optunas_study_and_trial_names_are_named_with_nbtunes():
+    study = nbtune.Study("s", nbtune.Space(SPACE), "v", "max")
+    for name, ours in (("best_params", "best_config"), ("trials_dataframe", "to_dataframe()"),
+                       ("best_trial", "best")):
+        with pytest.raises(AttributeError, match=f"'Study' object has no attribute '{name}': "
+                                                 f"that is Optuna's name; nbtune's is {ours}"):
+            getattr(study, name)
+    trial = T.Trial(id=0, config={})
+    with pytest.raises(AttributeError, match="nbtune's is config"):
+        trial.params  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^'Trial' object has no attribute 'confg'$"):
+        trial.confg  # noqa: B018
+    assert not hasattr(trial, "number") and hasattr(trial, "id")
+
+
+def test_report_with_values_but_no_names_says_how_to_name_them():
+    with pytest.raises(TypeError, match=r"report\(\) takes each value by its name, "
+                                        r"report\(epoch=N, accuracy=x\), not 2 without one "
+                                        r"\(Optuna's trial.report\(value, step\)"):
+        nbtune.report(0.9, 3)
+
+
+OPTUNA_CELL = """\
+lr = loguniform(1e-3, 0.3)
+for epoch in range(3):
+    trial.report(lr, epoch)
+    if trial.should_prune():
+        raise optuna.TrialPruned()
+accuracy = lr
+"""
+
+POSITIONAL_CELL = """\
+lr = loguniform(1e-3, 0.3)
+for epoch in range(3):
+    report(lr, epoch)
+"""
+
+CONDITIONAL_CELL = """\
+n_layers = randint(1, 2)
+units1 = lograndint(16, 128)
+if n_layers == 2:
+    units2 = lograndint(16, 128)
+accuracy = units1
+"""
+
+
+@pytest.mark.parametrize("cell, said", [
+    (OPTUNA_CELL, "UsageError: %%tune: the cell uses 'optuna' and 'trial', which are not defined "
+                  "in the notebook: run the cell that defines them first; trial.report(...), "
+                  "trial.should_prune() and optuna.TrialPruned are Optuna's: a %%tune cell calls "
+                  "report(epoch=N, accuracy=...), and the scheduler stops the trial inside that "
+                  "call, so drop the pruning check"),
+    (POSITIONAL_CELL, "UsageError: %%tune: line 4: report(...) passes values without their "
+                      "names: give each one, report(epoch=N, accuracy=value) (Optuna's "
+                      "trial.report(value, step) is report(epoch=step, accuracy=value) here)"),
+    (CONDITIONAL_CELL, "UsageError: %%tune: line 5: space line 'units2 = lograndint(...)' is "
+                       "inside the trial code (line 4); nbtune's spaces are flat: declare units2 "
+                       "at the top of the cell with the others, and leave it unused where it does "
+                       "not apply"),
+])
+def test_optuna_style_cells_are_told_the_nbtune_way(shell, capsys, cell, said):
+    """They read "'lograndint' is not defined in the notebook", "the cell never sets
+    'accuracy'", and nothing of Optuna's pruning check."""
+    res = run(shell, "--metric accuracy --mode max -n 2", cell)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not res.success and err == [said], err
+
+
+def test_a_name_the_notebook_binds_is_not_a_space_line_inside_the_code(shell, capsys):
+    shell.run_cell("from random import uniform as jitter\nuniform = jitter")
+    try:
+        res = run(shell, "--metric v -n 2", "x = choice(1, 2)\nfor i in range(2):\n"
+                  "    noise = uniform(0, 1)\nv = x + noise")
+        assert res.success, capsys.readouterr().err
+    finally:
+        shell.user_ns.pop("uniform", None)
+        shell.user_ns.pop("jitter", None)
+
+
+def test_searchcv_names_optunasearchcvs_timeout():
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(TypeError, match=r"timeout= is max_time= \(OptunaSearchCV's timeout=\)"):
+        nbtune.SearchCV(LogisticRegression(), {"C": [1.0]}, timeout=30)
+
+
+UNGUARDED = """\
+import nbtune
+
+def f(config):
+    return config["x"]
+
+def main():
+    return nbtune.tune(f, {"x": nbtune.uniform(0, 1)}, n_trials=2, storage=None, study="s")
+
+print(main().best_value)
+"""
+
+
+@pytest.mark.parametrize("guard", [False, True])
+def test_a_script_without_its_main_guard_is_told_before_anything_starts(tmp_path, guard):
+    """It printed a page ending in "Nanny failed to start.", or that its own process ran the
+    study: every Optuna script ported as it was met this."""
+    body = UNGUARDED
+    if guard:
+        body = body.replace("print(main()", 'if __name__ == "__main__":\n    print(main()')
+    script = tmp_path / "ported.py"
+    script.write_text(textwrap.dedent(body))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    if guard:
+        assert done.returncode == 0 and 0 <= float(done.stdout.split()[-1]) <= 1, done.stderr
+        return
+    assert done.returncode == 1 and last == (
+        "RuntimeError: ported.py, line 9, starts the study at the top level of the script, and "
+        "nbtune's local Dask workers start by importing ported.py, so each would start it again:"
+        " put the study under `if __name__ == \"__main__\":`"), done.stderr
+    assert "Nanny" not in done.stderr and "bootstrapping" not in done.stderr
