@@ -7,7 +7,7 @@ cluster (a local one by default), keeps every trial and report in a SQLite file,
 from __future__ import annotations
 
 from .caller import NbtuneWarning
-from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report
+from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report, trial_id
 from .run.halt import TrialHalted
 from .contract.events import Observer
 from .run.failure import StudyFailed
@@ -32,9 +32,9 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "nbtune-apply"}]
 
 __all__ = [
-    "tune", "with_parameters", "report", "get_checkpoint", "TrialStopped", "TrialPaused",
-    "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study", "list_studies",
-    "delete_study", "Study", "Trial",
+    "tune", "with_parameters", "report", "get_checkpoint", "trial_id", "TrialStopped",
+    "TrialPaused", "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study",
+    "list_studies", "delete_study", "Study", "Trial",
     "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",

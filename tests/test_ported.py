@@ -224,3 +224,44 @@ def test_a_script_without_its_main_guard_is_told_before_anything_starts(tmp_path
         "nbtune's local Dask workers start by importing ported.py, so each would start it again:"
         " put the study under `if __name__ == \"__main__\":`"), done.stderr
     assert "Nanny" not in done.stderr and "bootstrapping" not in done.stderr
+
+
+def seeded_by_id(config):
+    return {"value": float(nbtune.trial_id()), "x": config["x"]}
+
+
+def test_a_trial_knows_its_id_and_outside_a_trial_there_is_none(client):
+    """Optuna's trial.number (a per-trial seed, a file name) had no public nbtune name."""
+    study = nbtune.tune(seeded_by_id, SPACE, n_trials=4, cluster=client, storage=None,
+                        progress=False)
+    assert sorted(t.value for t in study.trials) == [0.0, 1.0, 2.0, 3.0]
+    assert all(t.value == t.id for t in study.trials)
+    assert nbtune.trial_id() is None
+
+
+def test_a_scipy_distribution_given_to_tune_names_nbtunes_primitives():
+    from scipy import stats
+
+    with pytest.raises(ValueError, match=r"scipy.stats distributions \(loguniform\) go to "
+                                         r"SearchCV: nbtune.tune takes nbtune's \(uniform, "):
+        nbtune.tune(value_of, {"lr": stats.loguniform(1e-4, 1e-1)}, n_trials=2, storage=None)
+
+
+def test_optunas_name_of_a_searcher_option_is_named_with_nbtunes():
+    with pytest.raises(ValueError, match=r"searcher 'tpe' has no option 'n_startup_trials' "
+                                         r"\(did you mean 'n_startup'\?\)"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, searcher="tpe",
+                    searcher_options={"n_startup_trials": 5})
+
+
+def test_enqueue_runs_a_known_config_first_in_the_magic(shell, capsys):
+    """Optuna's enqueue_trial had no %%tune flag (only points_to_evaluate= in Python)."""
+    res = run(shell, "--metric v -n 3 --seed 1 --enqueue x=0.25 --enqueue 'x=0.75, k=b'",
+              "x = uniform(0, 1)\nk = choice('a', 'b')\nv = x")
+    assert res.success, capsys.readouterr().err
+    configs = [t.config for t in shell.user_ns["study"].trials]
+    assert configs[:2] == [{"x": 0.25, "k": "a"}, {"x": 0.75, "k": "b"}], configs
+    res = run(shell, "--metric v -n 2 --enqueue lr=0.1", "x = uniform(0, 1)\nv = x")
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not res.success and err[-1].startswith(
+        "UsageError: %%tune: --enqueue lr=0.1: unknown hyperparameter 'lr' (known: x)"), err

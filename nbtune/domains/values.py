@@ -45,8 +45,11 @@ def canonical(what: str, v: Any) -> Any:
     try:
         return json.loads(json.dumps(v, allow_nan=False, default=_np))
     except (TypeError, ValueError):
+        scipy = hasattr(v, "rvs") and hasattr(v, "dist")  # a frozen scipy.stats distribution
+        hint = (f"; scipy.stats distributions ({v.dist.name}) go to SearchCV: nbtune.tune "
+                "takes nbtune's (uniform, loguniform, randint, ...)" if scipy else "")
         raise ValueError(f"{what} must be JSON-serialisable and finite (str, int, float, bool, "
-                         f"None, lists, dicts), got {v!r}") from None
+                         f"None, lists, dicts), got {v!r}{hint}") from None
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import positional_report, reported_keys
-from .options import (build_cluster_parser, build_parser, check_names, parse_line,
+from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .rerun import (conflict_line, exists_line, given_flags, kept_line, resume_cell,
                     stored_row)
@@ -203,6 +203,7 @@ class Tune(Magics):
                       concurrency=args.concurrency, resources=resources_of(args),
                       max_time=args.max_time, target=args.target, retries=args.retries,
                       searcher=args.searcher, searcher_options=searcher_options_of(args),
+                      points_to_evaluate=args.enqueue,
                       warm_start=self._warm_start(args.warm_start), scheduler=args.scheduler,
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
@@ -252,7 +253,7 @@ class Tune(Magics):
         except SettingsConflict as exc:
             raise UsageError(conflict_line(exc)) from None
         except REQUEST_ERRORS as exc:
-            raise UsageError(f"%%tune: {exc}") from None
+            raise UsageError(f"%%tune: {in_flags(str(exc), args.enqueue)}") from None
         except StudyFailed as exc:  # the study ran, then its storage or cluster failed
             self.shell.user_ns[args.out or self.out] = exc.study
             raise UsageError(f"%%tune: {exc}") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shlex
 from typing import Any
@@ -102,6 +103,30 @@ def _option(text: str) -> tuple[str, Any]:
     return name.strip(), parse_value(value)
 
 
+def _point(text: str) -> dict[str, Any]:
+    """``lr=0.1, layers=2``: one config to run first (Optuna's ``enqueue_trial``); each value a
+    Python literal, or a bare word (a string)."""
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        raise ValueError(text) from None
+    if not isinstance(call, ast.Call) or call.args or not call.keywords or \
+            any(k.arg is None for k in call.keywords):
+        raise ValueError(text)
+    return {k.arg: k.value.id if isinstance(k.value, ast.Name) else ast.literal_eval(k.value)
+            for k in call.keywords}
+
+
+def in_flags(message: str, enqueued: list[dict[str, Any]] | None) -> str:
+    """A message of nbtune.tune in the magic's words: its ``points_to_evaluate[i]`` is the i-th
+    ``--enqueue``."""
+    found = re.match(r"points_to_evaluate\[(\d+)\]", message)
+    if not found or not enqueued or int(found[1]) >= len(enqueued):
+        return message
+    point = ",".join(f"{k}={v!r}" for k, v in enqueued[int(found[1])].items())
+    return f"--enqueue {point}{message[found.end():]}"
+
+
 def _brackets(text: str) -> int | str:
     return "all" if text.strip().lower() == "all" else _positive_int(text)
 
@@ -115,6 +140,7 @@ def _resource(text: str) -> tuple[str, float]:
 
 for _f, _name in ((_positive_int, "a positive integer"), (_positive_float, "a positive number"),
                   (_count, "an integer >= 0"), (_brackets, "a positive integer or all"),
+                  (_point, "NAME=VALUE, ... (a config), e.g. lr=0.1,layers=2"),
                   (_duration, "a duration such as 90, 30s, 5m or 1h"),
                   (_resource, "NAME=AMOUNT, e.g. GPU=1"),
                   (_option, "NAME=VALUE, e.g. acquisition=ucb or kappa=3"),
@@ -137,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--searcher-option", type=_option, action="append", metavar="NAME=VALUE",
       help="an option of the searcher, e.g. acquisition=ucb, kappa=3 (repeatable; values are "
       "Python literals, a bare word is a string)")
+    a("--enqueue", type=_point, action="append", metavar="NAME=VALUE,...",
+      help="run this config first, e.g. lr=0.1,layers=2 (repeatable; a value left out takes the "
+      "middle of its range; Optuna's enqueue_trial)")
     a("--warm-start", metavar="STUDY", help="seed the searcher's model with the ended trials of "
       "the study STUDY in the same storage file, or of the Study a notebook variable STUDY "
       "holds (as -o binds it) (same metric and mode; the dims both spaces share)")

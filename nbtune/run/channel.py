@@ -282,6 +282,13 @@ def get_checkpoint() -> Any:
     return None if ctx is None else ctx.restored
 
 
+def trial_id() -> int | None:
+    """The id of the trial this code runs in (Optuna's ``trial.number``: a per-trial seed, a
+    file name of its own); None outside a trial and in ``%%tune --local``'s one run."""
+    ctx = _current.get() or _the_only_trial("trial_id()")
+    return ctx.trial_id if isinstance(ctx, TrialContext) else None
+
+
 def current_trial() -> "TrialContext | None":
     """The trial this thread runs on a Dask worker, or None."""
     ctx = _current.get()

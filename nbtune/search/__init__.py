@@ -86,7 +86,8 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
     unknown = sorted(set(options) - allowed)
     if unknown:
         own = allowed - set(_STUDYS)  # the user's to give: mode is the study's (user_options)
-        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}"
-                         f"{did_you_mean(unknown[0], own)} "
+        hint = did_you_mean(unknown[0], own) or next(  # Optuna's n_startup_trials
+            (f" (did you mean {o!r}?)" for o in sorted(own) if unknown[0].startswith(o)), "")
+        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}{hint} "
                          f"(its options: {', '.join(sorted(own))})")
     return cls(space, seed=seed, points_to_evaluate=points_to_evaluate, **options)
