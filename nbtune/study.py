@@ -11,7 +11,8 @@ from . import trial as T
 from .space import Space
 from .lease import Lease, run_died, run_elsewhere
 from .ported import attribute_note
-from .storage import Storage, check_path, default_file
+from .run import kept
+from .storage import Storage, check_path, checkpoint_folder, default_file
 from .trial import Trial
 
 if TYPE_CHECKING:
@@ -251,6 +252,22 @@ class Study:
         best = self.best
         tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
         return f"<Study {self.name!r}: {counts}{tail}>"
+
+
+def kept_clause(study: Study) -> str:
+    """What a resume of an interrupted study takes up where it paused, as a clause of the line
+    that says how to resume it: its trials with a checkpoint kept beside the study file
+    (:mod:`nbtune.run.kept`); "" where none has one."""
+    if study.storage is None:
+        return ""
+    folder = checkpoint_folder(study.storage, study.name)
+    n = sum(1 for t in list(study.trials) if t.state == T.INTERRUPTED
+            and os.path.exists(kept.path_of(folder, t.id)))
+    if not n:
+        return ""
+    return (f" ({n} paused trial{'s' if n > 1 else ''} go{'' if n > 1 else 'es'} on from "
+            f"{'their checkpoints' if n > 1 else 'its checkpoint'}, at the rung "
+            f"{'they' if n > 1 else 'it'} reached)")
 
 
 RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs

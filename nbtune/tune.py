@@ -34,7 +34,7 @@ from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
 from .storage import DEFAULT_STORAGE, Storage, chosen_file, remove_file
 from .live import make_progress, starting_notice
-from .study import Study
+from .study import Study, kept_clause
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
 
@@ -398,7 +398,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
             done = len(result.completed)
             print(f"nbtune: study {name!r} interrupted; {done} trial{'s' if done != 1 else ''} "
                   f"completed. Continue it with nbtune.tune(trial_fn, space, study={name!r}, "
-                  "resume=True): it keeps the settings it was run with.")
+                  f"resume=True){kept_clause(result)}: it keeps the settings it was run with.")
 
     if background:
         result._start_background(run, loop.request_stop)

@@ -23,7 +23,7 @@ from ..run.cluster import set_default_cluster
 from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
 from ..storage import DEFAULT_FILE, StorageError, names_no_file, set_default_file
-from ..study import Study, StudyInterrupted
+from ..study import Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
@@ -32,8 +32,7 @@ from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import positional_report, reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
-from .rerun import (conflict_line, exists_line, given_flags, kept_line, resume_cell,
-                    stored_row)
+from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
@@ -278,7 +277,7 @@ class Tune(Magics):
                 kept = f"is bound to `{out}` (in memory)"
             else:
                 print("nbtune: interrupted. To continue the study with the settings it was run "
-                      f"with, run this cell{kept_line(study)}:\n"
+                      f"with, run this cell{kept_clause(study)}:\n"
                       + resume_cell(args, study.name, cell))
                 kept = f"is kept, bound to `{out}`"
             raise StudyInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "

@@ -12,9 +12,7 @@ import shlex
 from typing import Any
 
 from ..resume import NOT_STORED, SettingsConflict
-from .. import trial as T
-from ..run import kept
-from ..storage import Storage, checkpoint_folder
+from ..storage import Storage
 from .options import SCHEDULER_FLAGS, resources_of
 from .space_rows import show_value
 
@@ -105,15 +103,3 @@ def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
     return " ".join(w if w.startswith("%%") else shlex.quote(w) for w in words) + "\n" \
         + cell.rstrip("\r\n")
 
-
-def kept_line(study: Any) -> str:
-    """What a resume of an interrupted study takes up where it paused: its trials with a
-    checkpoint kept beside the study file (:mod:`nbtune.run.kept`); "" where none has one."""
-    folder = checkpoint_folder(study.storage, study.name)
-    n = sum(1 for t in list(study.trials) if t.state == T.INTERRUPTED
-            and os.path.exists(kept.path_of(folder, t.id)))
-    if not n:
-        return ""
-    return (f" ({n} paused trial{'s' if n > 1 else ''} go{'' if n > 1 else 'es'} on from "
-            f"{'their checkpoints' if n > 1 else 'its checkpoint'}, at the rung "
-            f"{'they' if n > 1 else 'it'} reached)")
