@@ -17,9 +17,9 @@ from . import kept
 def not_kept_note(trial_id: int, error: str) -> str:
     """Why a paused trial's checkpoint is not on disk: a study cut short resumes it from the
     beginning."""
-    return (f"trial {trial_id}'s checkpoint could not be kept on disk ({error}): were the study "
-            "cut short, a resume would train it again from the beginning; the checkpoint must "
-            "pickle, and the study file's folder have room")
+    return (f"trial {trial_id}'s checkpoint could not be kept on disk ({error}): if the study is "
+            "cut short, a resume trains it again from the beginning (the checkpoint must pickle, "
+            "and the study file's folder must be writable and have room)")
 
 
 def unrestored_note(trial_id: int, error: str) -> str:
@@ -41,9 +41,9 @@ class Keeping:
 
     def _restorable(self) -> dict[int, kept.Saved]:
         """A resumed study's unfinished trials whose checkpoint an earlier run kept, by id, each
-        with what it resumes from: each goes back to the report it paused after (later reports,
-        of a run the study's end cut short, are dropped: it trains them again) and is paused
-        there. The others run again from their beginning, as before."""
+        with what it resumes from: each goes back to the report its checkpoint came with (later
+        reports, of a run the study's end cut short, are dropped: it trains them again) and is
+        paused there. The others run again from their beginning, as before."""
         folder = self._keep_at()
         if folder is None:
             return {}
@@ -98,7 +98,8 @@ class Keeping:
             self._note("not kept", lambda: not_kept_note(trial.id, written))
 
     def _let_go(self, trial: T.Trial) -> None:
-        """A trial ended for good, or starts again from its beginning: its file is not needed."""
+        """A trial ended for good: its file is not needed (one cut short keeps it, for a
+        resume)."""
         if trial.id in self.kept_ids and trial.state != T.INTERRUPTED:
             self.kept_ids.discard(trial.id)
             kept.forget(self._keep_at(), trial.id)
