@@ -159,8 +159,9 @@ def test_a_killed_processs_paused_trials_resume_from_their_checkpoints(client, d
     before = {t.id: t for t in nbtune.load_study("killed", storage=db).trials}
     kept = {int(name[6:-5]) for name in files_in(folder)}
     # each file's trial paused at rung 3 (its state may not say so yet: the file is written
-    # on the worker as the pause's verdict arrives, the state when the loop hears of its end)
-    assert kept and all([r["epoch"] for r in before[i].reports] == [1, 2, 3] for i in kept)
+    # on the worker as the pause's verdict arrives, the state when the loop hears of its end;
+    # one promoted since runs on past it, and goes back there)
+    assert kept and all([r["epoch"] for r in before[i].reports][:3] == [1, 2, 3] for i in kept)
 
     study = nbtune.tune(ladder, {"q": nbtune.grid(*range(12, 0, -1))}, searcher="grid",
                         metric="v", mode="max", scheduler="asha", type="promotion",
