@@ -14,7 +14,11 @@ import pytest
 
 import nbtune
 from nbtune import trial as T
-from nbtune.schedule import CONTINUE, STOP
+from nbtune.contract.events import Observer
+from nbtune.run import kept
+from nbtune.run.keeping import Keeping
+from nbtune.run.settings import LoopSettings
+from nbtune.schedule import CONTINUE, RESUME, STOP, ASHAScheduler
 from nbtune.storage import Storage
 
 from test_pause import Guard, NeverResume, PauseOnceAt, resumable, space
@@ -158,21 +162,21 @@ def test_a_killed_processs_paused_trials_resume_from_their_checkpoints(client, d
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     before = {t.id: t for t in nbtune.load_study("killed", storage=db).trials}
-    kept = {int(name[6:-5]) for name in files_in(folder)}
+    saved = {int(name[6:-5]) for name in files_in(folder)}
     # each file's trial paused at rung 3 (its state may not say so yet: the file is written
     # on the worker as the pause's verdict arrives, the state when the loop hears of its end;
     # one promoted since runs on past it, and goes back there)
-    assert kept and all([r["epoch"] for r in before[i].reports][:3] == [1, 2, 3] for i in kept)
+    assert saved and all([r["epoch"] for r in before[i].reports][:3] == [1, 2, 3] for i in saved)
 
     study = nbtune.tune(ladder, {"q": nbtune.grid(*range(12, 0, -1))}, searcher="grid",
                         metric="v", mode="max", scheduler="asha", type="promotion",
                         rung_levels=[3], max_t=9, cluster=client, storage=db, study="killed",
                         resume=True, progress=False)
     by_id = {t.id: t for t in study.trials}
-    for i in kept:  # those promoted went on from their rung: no epoch trained twice
+    for i in saved:  # those promoted went on from their rung: no epoch trained twice
         epochs = [r["epoch"] for r in by_id[i].reports]
         assert epochs == list(range(1, len(epochs) + 1)), (i, epochs)
-    promoted = [i for i in kept if len(by_id[i].reports) > 3]
+    promoted = [i for i in saved if len(by_id[i].reports) > 3]
     assert promoted and all(by_id[i].reports[3]["first"] == 4 for i in promoted)
     assert study.best.config["q"] == 12
     assert not os.path.exists(folder)
@@ -314,3 +318,28 @@ def test_a_restored_trial_its_scheduler_now_stops_ends_stopped_with_its_reports(
     assert [r["epoch"] for r in trial.reports] == [1, 2, 3, 4]
     assert nbtune.load_study("judged", storage=db).trials[0].state == T.STOPPED
     assert not os.path.exists(folder_of(db, "judged"))
+
+
+class Replayed(Keeping):
+    """The loop's state a restored trial's replay reads and writes, around a real scheduler."""
+
+    def __init__(self, scheduler):
+        self.scheduler, self.paused, self.resume_now, self.kept_ids = scheduler, {}, [], set()
+        self.settings = LoopSettings(metric="v", keep_at=None)
+        self.observer = Observer()
+
+
+def test_a_restored_trial_paused_at_each_rung_waits_at_its_last_and_is_promoted_there():
+    """Told of its pauses at rungs 1 and 3 only after all its reports, ASHA cleared the rung the
+    trial waits at (9): the best trial there was never promoted after a resume (first-day test,
+    round 15: it ended stopped at 9 while worse ones went on to 27)."""
+    sched = ASHAScheduler(max_t=27, type="promotion")
+    sched.setup("v", "max", "epoch")
+    held = Replayed(sched)
+    trial = T.Trial(id=0, config={}, reports=[{"epoch": e, "v": float(e)} for e in range(1, 10)],
+                    state=T.PAUSED)
+    saved = kept.Saved("trial-0.ckpt", {})
+    held._replay_restored(trial, saved)  # alone at each rung: it paused at 1, 3 and 9
+    assert held.paused == {0: saved} and held.resume_now == []
+    assert sched.paused_trials() == {0: 9}
+    assert sched.next_action(can_start=False) == (RESUME, 0)  # the study's trials all drawn

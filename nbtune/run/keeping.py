@@ -65,15 +65,20 @@ class Keeping:
                                          {"output": trial.output, "warnings": trial.warnings})
         return found
 
-    def _restored(self, trial: T.Trial, saved: kept.Saved, answers: list[str]) -> None:
-        """A restored trial, its reports replayed into the scheduler, which gave ``answers``:
-        where they end in PAUSE (its rung), it waits there, paused, for a promotion; where it
-        paused before and was promoted, the scheduler is told so as the live run told it; a
-        STOP (a rung that now ranks it out, a bracket that moved on without it) ends it; else
-        it goes straight on from its checkpoint (a trial that was running, or the one ASHA's
-        promotion type resumes at once)."""
-        for answer in answers[:-1]:
-            if answer == PAUSE:  # paused there and promoted: mirror the live run's calls
+    def _replay_restored(self, trial: T.Trial, saved: kept.Saved) -> None:
+        """Tell the scheduler of a restored trial's reports as the live run did: a PAUSE at a
+        report before its last was followed by its promotion there (each call in its place: told
+        after all the reports, the promotion cleared the rung the trial waits at now, and ASHA
+        never promoted the best trial of that rung: first-day test, round 15). Where the last
+        report's answer is PAUSE (its rung), it waits there, paused, for a promotion; a STOP
+        (a rung that now ranks it out, a bracket that moved on without it) ends it; else it goes
+        straight on from its checkpoint (a trial that was running, or the one ASHA's promotion
+        type resumes at once)."""
+        self.scheduler.on_trial_start(trial.id, trial.config)
+        answers = []
+        for i, data in enumerate(trial.reports):
+            answers.append(self.scheduler.on_report(trial.id, data))
+            if answers[-1] == PAUSE and i < len(trial.reports) - 1:
                 self.scheduler.on_trial_end(trial.id, T.PAUSED)
                 self.scheduler.on_trial_resume(trial.id)
         if STOP in answers:

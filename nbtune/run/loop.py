@@ -343,13 +343,12 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         from their beginning."""
         saved = self._restorable()
         for trial in self.trials:  # in the order they started: a bracket's members
-            if not (trial.is_finished or trial.id in saved):
-                continue
-            self.scheduler.on_trial_start(trial.id, trial.config)
-            answers = [self.scheduler.on_report(trial.id, data) for data in trial.reports]
             if trial.id in saved:
-                self._restored(trial, saved[trial.id], answers)
-            else:
+                self._replay_restored(trial, saved[trial.id])
+            elif trial.is_finished:
+                self.scheduler.on_trial_start(trial.id, trial.config)
+                for data in trial.reports:
+                    self.scheduler.on_report(trial.id, data)
                 self.scheduler.on_trial_end(trial.id, trial.state)
         self.resource_used = sum(t.trained(self.settings.resource) for t in self.trials)
         start_searcher(self.searcher, self.trials, self.settings.resource,
