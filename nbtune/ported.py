@@ -11,7 +11,7 @@ from typing import Any
 # Optuna's keyword -> (nbtune's keyword, its %%tune flag or "", what to write)
 KEYWORDS: dict[str, tuple[str, str, str]] = {
     "direction": ("mode", "--mode", "mode='max' or mode='min'"),
-    "timeout": ("max_time", "--max-time", "max_time=SECONDS (--max-time 5m)"),
+    "timeout": ("max_time", "--max-time", "max_time=SECONDS"),
     "study_name": ("study", "--study", "study=NAME"),
     "load_if_exists": ("resume", "--resume", "resume=True"),
     "sampler": ("searcher", "--searcher", "searcher='tpe' (or 'bayesopt', 'kde'; an Optuna "
@@ -71,12 +71,12 @@ TRIAL_ATTRIBUTES = {"params": "config", "number": "id", "intermediate_values": "
                     "user_attrs": "metrics"}
 
 
-def cell_note(missing: list[str]) -> str:
-    """What to add where a cell uses names it never defines, Optuna's among them (``trial``,
-    ``should_prune``): nbtune's scheduler stops a trial inside ``report()``."""
+def cell_note(missing: list[str]) -> str | None:
+    """What to say where a cell uses names it never defines, Optuna's among them (``trial``,
+    ``should_prune``): nbtune's scheduler stops a trial inside ``report()``; else None."""
     if not CELL_NAMES & set(missing):
-        return ""
-    return ("; trial.report(...), trial.should_prune() and optuna.TrialPruned are Optuna's: a "
+        return None
+    return ("trial.report(...), trial.should_prune() and optuna.TrialPruned are Optuna's: a "
             "%%tune cell calls report(epoch=N, accuracy=...), and the scheduler stops the trial "
             "inside that call, so drop the pruning check")
 

@@ -265,9 +265,9 @@ def kept_clause(study: Study) -> str:
             and os.path.exists(kept.path_of(folder, t.id)))
     if not n:
         return ""
-    return (f" ({n} paused trial{'s' if n > 1 else ''} go{'' if n > 1 else 'es'} on from "
-            f"{'their checkpoints' if n > 1 else 'its checkpoint'}, at the rung "
-            f"{'they' if n > 1 else 'it'} reached)")
+    return (f" ({n} trial{'s' if n > 1 else ''} go{'' if n > 1 else 'es'} on from "
+            f"{'their' if n > 1 else 'its'} last checkpoint{'s' if n > 1 else ''}, not from "
+            f"{'their' if n > 1 else 'its'} start)")
 
 
 RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs

@@ -300,8 +300,8 @@ def test_an_interrupted_promotion_study_resumes_its_paused_trials_at_their_rung(
     kernel.interrupt()
     reply = kernel.wait(msg, timeout=60)
     assert interrupted(reply, "promo"), reply
-    said = re.search(r"run this cell \((\d+) paused trials go on from their checkpoints, at "
-                     r"the rung they reached\):", reply.stdout)
+    said = re.search(r"run this cell \((\d+) trials go on from their last checkpoints, not "
+                     r"from their start\):", reply.stdout)
     assert said and int(said[1]) >= 2, reply.stdout
     kept = [t for t, s in states(kernel.db, "promo").items() if s == "interrupted"
             and stored_reports(kernel.db, "promo").get(t) == [1, 2, 3]]

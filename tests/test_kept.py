@@ -343,3 +343,34 @@ def test_a_restored_trial_paused_at_each_rung_waits_at_its_last_and_is_promoted_
     assert held.paused == {0: saved} and held.resume_now == []
     assert sched.paused_trials() == {0: 9}
     assert sched.next_action(can_start=False) == (RESUME, 0)  # the study's trials all drawn
+
+
+def holds_a_lock(config):
+    """Four epochs, resuming after its checkpoint's, which holds a lock; x=3 takes 3 s at its
+    start, so that one worker is busy while the other is free to resume the paused trials."""
+    import threading
+
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint is not None else 1
+    if config["x"] == 3.0 and first == 1:
+        for _ in range(30):
+            time.sleep(0.1)
+    for epoch in range(first, 5):
+        nbtune.report(epoch=epoch, v=config["x"] * epoch,
+                      checkpoint={"epoch": epoch, "lock": threading.Lock()})
+    return {"resumed_from": first}
+
+
+@pytest.mark.parametrize("storage", ["file", None])
+def test_a_checkpoint_that_cannot_be_pickled_resumes_on_its_own_worker(client, db, storage):
+    """A resume sent to the free worker waited for a transfer that never came: the study hung
+    (first-day test, round 15). Said once; each trial resumes where it paused."""
+    with pytest.warns(UserWarning, match=r"trial \d's checkpoint cannot be pickled \(TypeError: "
+                                         r"cannot pickle '_thread.lock' object\): it resumes "
+                                         r"only on the worker that holds it") as said:
+        study = nbtune.tune(holds_a_lock, {"x": nbtune.grid(1.0, 2.0, 3.0)}, searcher="grid",
+                            metric="v", mode="max", scheduler=PauseOnceAt(2), cluster=client,
+                            storage=db if storage else None, study="locked", max_time=30)
+    assert sum("cannot be pickled" in str(w.message) for w in said) == 1
+    assert study.stop_reason != "max_time"
+    assert [t.metrics.get("resumed_from") for t in study.trials] == [3, 3, 3]

@@ -31,7 +31,7 @@ SPACE = {"x": nbtune.uniform(0.0, 1.0)}
     ("direction", "maximize", "direction= is Optuna's name: nbtune's is mode=, mode='max' or "
                               "mode='min' (--mode in %%tune)"),
     ("timeout", 30, "timeout= is Optuna's name: nbtune's is max_time=, max_time=SECONDS "
-                    "(--max-time 5m) (--max-time in %%tune)"),
+                    "(--max-time in %%tune)"),
     ("min_resource", 1, "min_resource= is Optuna's name: nbtune's is grace_period="),
     ("load_if_exists", True, "nbtune's is resume=, resume=True"),
     ("n_jobs", 2, "nbtune's is concurrency="),
@@ -153,10 +153,16 @@ accuracy = units1
 
 @pytest.mark.parametrize("cell, said", [
     (OPTUNA_CELL, "UsageError: %%tune: the cell uses 'optuna' and 'trial', which are not defined "
-                  "in the notebook: run the cell that defines them first; trial.report(...), "
-                  "trial.should_prune() and optuna.TrialPruned are Optuna's: a %%tune cell calls "
-                  "report(epoch=N, accuracy=...), and the scheduler stops the trial inside that "
-                  "call, so drop the pruning check"),
+                  "in the notebook: trial.report(...), trial.should_prune() and "
+                  "optuna.TrialPruned are Optuna's: a %%tune cell calls report(epoch=N, "
+                  "accuracy=...), and the scheduler stops the trial inside that call, so drop "
+                  "the pruning check"),
+    (OPTUNA_CELL.replace("accuracy = lr", "accuracy = lr + bias"),
+     "UsageError: %%tune: the cell uses 'bias', 'optuna' and 'trial', which are not defined in "
+     "the notebook: trial.report(...), trial.should_prune() and optuna.TrialPruned are "
+     "Optuna's: a %%tune cell calls report(epoch=N, accuracy=...), and the scheduler stops the "
+     "trial inside that call, so drop the pruning check; for 'bias', run the cell that defines "
+     "it first"),
     (POSITIONAL_CELL, "UsageError: %%tune: line 4: report(...) passes values without their "
                       "names: give each one, report(epoch=N, accuracy=value) (Optuna's "
                       "trial.report(value, step) is report(epoch=step, accuracy=value) here)"),

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from IPython.core.error import UsageError
 
-from ..ported import cell_note
+from ..ported import CELL_NAMES, cell_note
 
 _CODE = (types.ModuleType, types.FunctionType, type)  # travel by name or by value, never scattered
 
@@ -29,9 +29,11 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
     if missing:
         which = (f"{missing[0]!r}, which is" if len(missing) == 1 else
                  f"{_listed(missing)}, which are")
-        raise UsageError(f"%%tune: the cell uses {which} not defined in the notebook: run the "
-                         f"cell that defines {'it' if len(missing) == 1 else 'them'} first"
-                         + cell_note(missing))
+        ported, others = cell_note(missing), [n for n in missing if n not in CELL_NAMES]
+        fix = f"run the cell that defines {'it' if len(others) == 1 else 'them'} first"
+        if ported is not None:  # Optuna's pruning check: what to do instead, first
+            fix = ported + (f"; for {_listed(others)}, {fix}" if others else "")
+        raise UsageError(f"%%tune: the cell uses {which} not defined in the notebook: {fix}")
     unsendable: list[tuple[str, Any, Exception]] = []
     for name in names:
         if name not in ns:

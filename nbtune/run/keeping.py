@@ -22,6 +22,14 @@ def not_kept_note(trial_id: int, error: str) -> str:
             "and the study file's folder must be writable and have room)")
 
 
+def unmovable_note(trial_id: int, error: str) -> str:
+    """Why a paused trial waits for the worker it paused on, and is not kept on disk."""
+    return (f"trial {trial_id}'s checkpoint cannot be pickled ({error}): it resumes only on the "
+            "worker that holds it, and were the study cut short, a resume would train it again "
+            "from the beginning; keep what resuming needs in the checkpoint (a model, its "
+            "optimiser's state, the epoch), and create the rest again when the trial resumes")
+
+
 def unrestored_note(trial_id: int, error: str) -> str:
     """Why a trial restored from its kept checkpoint trains again from the beginning."""
     return (f"trial {trial_id} could not resume from the checkpoint an earlier run kept "
@@ -95,10 +103,16 @@ class Keeping:
 
     def _heard_kept(self, trial: T.Trial, out: dict) -> None:
         """A trial's run ended: its checkpoint is on disk now (it paused, or ran long enough to
-        write one), or could not be written (said once)."""
-        written = out.get("kept")
+        write one), or could not be written (said once); one that cannot be pickled cannot go
+        to another worker either: the trial resumes where it paused (a resume sent elsewhere
+        waited for a transfer that never came, and the study hung: first-day test, round 15)."""
+        written, unmovable = out.get("kept"), out.get("unmovable")
+        self.pinned.pop(trial.id, None)
         if written is True:
             self.kept_ids.add(trial.id)
+        if unmovable is not None:
+            self.pinned[trial.id] = out["worker"]
+            self._note("unmovable", lambda: unmovable_note(trial.id, unmovable))
         elif isinstance(written, str):
             self._note("not kept", lambda: not_kept_note(trial.id, written))
 

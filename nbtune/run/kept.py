@@ -41,12 +41,21 @@ def this_host() -> str:
     return socket.gethostname()
 
 
-def save(folder: str, trial_id: int, seq: int, level: Any, checkpoint: Any) -> None:
-    """Write the checkpoint of a trial paused after its ``seq``-th report, at ``level``
-    (on the worker; raises what pickling or the disk raise). Written beside, then moved in
-    place: a file is whole, or the previous one."""
+def pickled(checkpoint: Any) -> bytes | str:
+    """The checkpoint pickled as a file holds it (and as Dask sends it to another worker), or
+    why it cannot be: then it can neither be kept nor leave the worker that holds it."""
     import cloudpickle
 
+    try:
+        return cloudpickle.dumps(checkpoint)
+    except Exception as exc:  # a lock, an open file, a generator
+        return f"{type(exc).__name__}: {exc}"
+
+
+def save(folder: str, trial_id: int, seq: int, level: Any, data: bytes) -> None:
+    """Write the checkpoint (``data``, :func:`pickled`) of a trial after its ``seq``-th report,
+    at ``level`` (on the worker; raises what the disk raises). Written beside, then moved in
+    place: a file is whole, or the previous one."""
     os.makedirs(folder, exist_ok=True)
     target = path_of(folder, trial_id)
     partial = f"{target}.{os.getpid()}.part"
@@ -54,7 +63,7 @@ def save(folder: str, trial_id: int, seq: int, level: Any, checkpoint: Any) -> N
     try:
         with open(partial, "wb") as out:
             out.write(header.encode() + b"\n")
-            cloudpickle.dump(checkpoint, out)
+            out.write(data)
         os.replace(partial, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -65,13 +74,15 @@ class Keeper:
     """On the worker, one execution of a trial: writes its checkpoint to its file at its pause
     (:meth:`paused`), and while it runs, with a report, once :data:`KEEP_EVERY` seconds passed
     since its start or its last write (:meth:`reported`). ``written``: True once a write
-    succeeded, the error of the last that failed, else None."""
+    succeeded, the error of the last that failed, else None; ``unpicklable``: why the last
+    checkpoint could not be pickled, else None."""
 
     def __init__(self, folder: str, trial_id: int, resource: str):
         self.folder, self.trial_id, self.resource = folder, trial_id, resource
         self.due = time.monotonic() + KEEP_EVERY
         self.written: bool | str | None = None
         self.last = 0  # the report whose checkpoint the file holds now
+        self.unpicklable: str | None = None
 
     def reported(self, seq: int, report: dict[str, Any], checkpoint: Any) -> None:
         """A report with ``checkpoint`` (the trial's ``seq``-th), which the trial goes on from."""
@@ -82,13 +93,18 @@ class Keeper:
         """The trial paused after its ``seq``-th report, ``checkpoint`` its state."""
         if seq == self.last and self.written is True:
             return  # written as it reported
+        self.due = time.monotonic() + KEEP_EVERY
+        data = pickled(checkpoint)
+        self.unpicklable = data if isinstance(data, str) else None
+        if self.unpicklable is not None:
+            self.written = self.unpicklable
+            return
         try:
-            save(self.folder, self.trial_id, seq, report.get(self.resource), checkpoint)
-        except Exception as exc:  # a full disk, a checkpoint that cannot be pickled
+            save(self.folder, self.trial_id, seq, report.get(self.resource), data)
+        except OSError as exc:  # a full disk, a folder that cannot be made
             self.written = f"{type(exc).__name__}: {exc}"
         else:
             self.written, self.last = True, seq
-        self.due = time.monotonic() + KEEP_EVERY
 
 
 def header(folder: str, trial_id: int) -> dict[str, Any] | None:

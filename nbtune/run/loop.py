@@ -76,6 +76,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.resumed_at: dict[int, float] = {}  # trial -> the level it resumed from a checkpoint
         # at, until its first report with a level after that
         self.kept_ids: set[int] = set()  # trials with a checkpoint file (nbtune.run.kept)
+        self.pinned: dict[int, str] = {}  # paused trial -> the worker its unpicklable state is on
         self.resume_now: list[tuple[T.Trial, Any]] = []  # restored trials that go straight on
         self.host = kept.this_host()
         self.verdicts = Verdicts(client, self.prefix)
@@ -128,9 +129,10 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                          report_to=self.inbox.address if self.inbox is not None else None,
                          keep_at=self._keep_at(), host=self.host)
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
+        home = self._home(trial) if paused is not None else None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
                                     pure=False, key=key, resources=s.resources,
-                                    workers=self._free_workers(),
+                                    workers=[home] if home else self._free_workers(),
                                     priority=-trial.id)  # queued ones start oldest first
         if spec.keep_checkpoint:  # the outcome comes as a message; the pair stays out there
             self.keeping.add(future)
@@ -138,6 +140,13 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.running[future] = trial
         self._futures.add(future)
         self.observer.trial_created(trial)
+
+    def _home(self, trial: T.Trial) -> str | None:
+        """The worker a paused trial must resume on, its checkpoint unable to leave it
+        (:meth:`Keeping._heard_kept`), while that worker is there; else None. Strictly: Dask
+        moved a loosely placed task to a free worker, and the transfer failed for good."""
+        home = self.pinned.get(trial.id)
+        return home if home in getattr(self.capacity, "workers", {home: None}) else None
 
     def _free_workers(self) -> list[str] | None:
         """Where a trial may go: None (anywhere) unless a trial of an ended study still keeps

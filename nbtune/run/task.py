@@ -271,9 +271,16 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                    checkpointed=ctx.checkpoint is not None,  # what a resume would restore
                    unrestored=unrestored)
     keeper = ctx.keeper
-    if keeper is not None and outcome["state"] == "paused" and ctx.checkpoint is not None:
-        at = ctx.checkpoint_seq  # the report that carried it: its level, its place
-        keeper.paused(at, ctx.reports[at - spec.first_seq - 1], ctx.checkpoint)
+    if outcome["state"] == "paused" and ctx.checkpoint is not None:
+        if keeper is not None:
+            at = ctx.checkpoint_seq  # the report that carried it: its level, its place
+            keeper.paused(at, ctx.reports[at - spec.first_seq - 1], ctx.checkpoint)
+            unpicklable = keeper.unpicklable
+        else:  # kept nowhere, but it may have to travel to the worker that resumes it
+            unpicklable = kept.pickled(ctx.checkpoint)
+            unpicklable = unpicklable if isinstance(unpicklable, str) else None
+        if unpicklable is not None:
+            outcome["unmovable"] = unpicklable
     outcome["kept"] = keeper.written if keeper is not None else None
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
