@@ -213,8 +213,8 @@ class Tracker(Observer):
         (``counts``: :meth:`counts`' answer): the workers load the trial function, what it
         imports, and the data sent with it; "" once a trial started or finished."""
         tally = self.live()
-        if tally is None or counts.get(T.RUNNING) or not (counts.get(STARTING)
-                                                          or counts.get(QUEUED)):
+        if tally is None or counts.get(T.RUNNING) or counts.get(T.PAUSED) or not (
+                counts.get(STARTING) or counts.get(QUEUED)):  # paused: trials ran (round 15)
             return ""
         if tally.done() > len(earlier_ids(self.study)):
             return ""

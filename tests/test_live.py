@@ -382,6 +382,29 @@ def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_mes
                                       "2/2 slots busy"
 
 
+def test_resumed_trials_waiting_for_their_start_are_not_the_first_trials_starting():
+    """A promotion study's panel said "the first trials are starting: the workers load the
+    trial function" at 16 s, its trials at epoch 9: all paused but two resumed ones not yet
+    heard to start (first-day test, round 15)."""
+    study = nbtune.Study("promo", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    panel = LivePanel(study, n_trials=24, concurrency=lambda: 2)
+    for i in range(4):
+        study.trials.append(T.Trial(i, {"q": i / 4}, state=T.RUNNING, attempts=1))
+        panel.trial_created(study.trials[-1])
+    for trial in study.trials:
+        trial.started, trial.finished, trial.state = 1000.0, 1001.0, T.PAUSED
+        trial.reports = [{"epoch": 1, "score": 0.5}]
+        panel.trial_finished(trial)
+    for trial in study.trials[:2]:  # promoted: sent again, no start message yet
+        trial.resuming()
+        trial.state, trial.started = T.RUNNING, None
+        panel.trial_created(trial)
+    panel.draw()
+    assert "starting" in panel.counts_html.value
+    assert "the first trials are starting" not in panel.counts_html.value, panel.counts_html.value
+
+
 def test_the_panel_says_when_no_worker_can_run_a_trial_and_counts_no_slot():
     """The only GPU worker gone, the panel read "1 running · 1 queued · 1/1 slots busy" while
     the study waited for ever (first-day test, round 10)."""
