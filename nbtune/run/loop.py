@@ -360,9 +360,10 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                     self.scheduler.on_report(trial.id, data)
                 self.scheduler.on_trial_end(trial.id, trial.state)
         self.resource_used = sum(t.trained(self.settings.resource) for t in self.trials)
-        start_searcher(self.searcher, self.trials, self.settings.resource,
+        restored = set(self.paused) | {t.id for t, _ in self.resume_now}  # as paused, then
+        start_searcher(self.searcher, self.trials, self.settings.resource,  # sent again
                        self.settings.metric, self.warm,
-                       paused=[t for t in self.trials if t.id in self.paused])
+                       paused=[t for t in self.trials if t.id in restored])
 
     def request_stop(self, reason: str = "stopped") -> None:
         """End the study from another thread (a background study's ``stop()``; ``reason``
