@@ -374,3 +374,19 @@ def test_a_checkpoint_that_cannot_be_pickled_resumes_on_its_own_worker(client, d
     assert sum("cannot be pickled" in str(w.message) for w in said) == 1
     assert study.stop_reason != "max_time"
     assert [t.metrics.get("resumed_from") for t in study.trials] == [3, 3, 3]
+
+
+def test_a_synchronous_hyperband_trial_promoted_before_its_checkpoint_runs_again():
+    """A replay cannot tell synchronous Hyperband a promotion (its bracket decides once the
+    whole rung is in): such a trial ran unjudged to max_t. It runs again from its start, as
+    before checkpoints were kept; one that paused at its first rung, and ASHA's, are restored."""
+    from nbtune.schedule import HyperbandScheduler
+
+    hyperband = HyperbandScheduler(max_t=9)
+    hyperband.setup("v", "max", "epoch")
+    asha = ASHAScheduler(max_t=9, type="promotion")
+    asha.setup("v", "max", "epoch")
+    past_a_rung = [{"epoch": e, "v": 1.0} for e in (1, 2)]  # before its checkpoint at 3
+    assert Replayed(hyperband)._promoted_before(past_a_rung)
+    assert not Replayed(hyperband)._promoted_before(past_a_rung[1:])
+    assert not Replayed(asha)._promoted_before(past_a_rung)

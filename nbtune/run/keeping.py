@@ -59,7 +59,8 @@ class Keeping:
         for trial in list(self.requeue):
             head = kept.header(folder, trial.id)
             seq = head["seq"] if head else None
-            if seq is None or not 0 < seq <= len(trial.reports):
+            if seq is None or not 0 < seq <= len(trial.reports) or self._promoted_before(
+                    trial.reports[:seq - 1]):
                 kept.forget(folder, trial.id)  # a file of a run that did not reach the study
                 trial.state = T.INTERRUPTED
                 continue
@@ -72,6 +73,15 @@ class Keeping:
             found[trial.id] = kept.Saved(kept.path_of(folder, trial.id),
                                          {"output": trial.output, "warnings": trial.warnings})
         return found
+
+    def _promoted_before(self, reports: list[dict]) -> bool:
+        """Whether reports before a checkpoint's passed a rung (the trial paused there and was
+        promoted), where the scheduler cannot be told so in a replay (synchronous Hyperband):
+        the trial then runs again from its beginning, as it did before checkpoints were kept."""
+        if getattr(self.scheduler, "replays_promotions", True):
+            return False
+        rungs = set(self.scheduler.decision_points() or ())
+        return any(r.get(self.settings.resource) in rungs for r in reports)
 
     def _replay_restored(self, trial: T.Trial, saved: kept.Saved) -> None:
         """Tell the scheduler of a restored trial's reports as the live run did: a PAUSE at a

@@ -43,6 +43,10 @@ class Scheduler:
 
     name = "scheduler"
     pauses = False  # True for schedulers that answer PAUSE: the loop then keeps checkpoints
+    # whether a resumed study may replay a trial paused and promoted before its checkpoint as
+    # the pause and the promotion, in the middle of its reports (a synchronous bracket decides
+    # its promotions when its whole rung is in, which one trial's replay cannot give it)
+    replays_promotions = True
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:

@@ -68,6 +68,7 @@ class HyperbandScheduler(Scheduler):
 
     name = "hyperband"
     pauses = True
+    replays_promotions = False  # a trial promoted before its checkpoint runs again instead
 
     @user_facing
     def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
