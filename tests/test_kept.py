@@ -390,3 +390,27 @@ def test_a_synchronous_hyperband_trial_promoted_before_its_checkpoint_runs_again
     assert Replayed(hyperband)._promoted_before(past_a_rung)
     assert not Replayed(hyperband)._promoted_before(past_a_rung[1:])
     assert not Replayed(asha)._promoted_before(past_a_rung)
+
+
+def test_checkpoints_of_another_machines_workers_are_fetched_when_the_study_is_stopped(
+        client, db, monkeypatch):
+    """Workers of another machine write no file (their disk is not the notebook's folder): a
+    study cut short by the user fetches those paused trials' checkpoints, pickled where they
+    are, and keeps them here, so that a resume takes them up where they paused too."""
+    monkeypatch.setattr(kept, "this_host", lambda: "the-notebooks-machine")  # not the workers'
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="remote", background=True)
+    deadline = time.time() + 60
+    while sum(t.state == T.PAUSED for t in study.trials) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert files_in(folder_of(db, "remote")) == []  # none written by the workers
+    study.stop().wait(60)
+    assert files_in(folder_of(db, "remote")) == ["trial-0.ckpt", "trial-1.ckpt"]
+    assert kept.header(folder_of(db, "remote"), 0) == {"trial": 0, "seq": 2, "level": 2}
+
+    resumed = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                          scheduler=PauseOnceAt(2), cluster=client, storage=db, study="remote",
+                          resume=True)
+    by_x = {t.config["x"]: t for t in resumed.trials}
+    assert by_x[1.0].metrics["resumed_from"] == 3 and by_x[2.0].metrics["resumed_from"] == 3

@@ -32,16 +32,17 @@ class Ending:
         if self.inbox is not None and self.reason != "error":  # started ones are not withdrawn
             for msg in self.inbox.drain():
                 self._on_message(msg)
-        for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached;
-            # cut short by the user (an interrupt, study.stop()), a resume runs them again
-            self._end_paused(self.by_id[trial_id], T.INTERRUPTED if self.reason in (
-                "interrupted", "stopped") else T.STOPPED)
+        cut = self.reason in ("interrupted", "stopped")  # by the user: a resume runs them again
+        unkept = self._unkept() if cut else {}  # fetched once the running trials free workers
+        for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
+            self._end_paused(self.by_id[trial_id], T.INTERRUPTED if cut else T.STOPPED)
         self._end_cut_by_loss()  # the study ends before the scheduler came back
         kept.tidy(self._keep_at(), {t.id for t in self.trials if t.is_finished})
         self.keeping.clear()  # their checkpoints are released on the cluster with them
         self.pairs.clear()
         self.resumed_from.clear()
         if not self.running:
+            self._fetch_unkept(unkept)
             return
         Event(f"{self.prefix}-stop", client=self.client).set()
         futures = list(self.running)
@@ -54,6 +55,7 @@ class Ending:
             else:
                 self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
         self._note_held(held(HALT_WAIT + 2.0))
+        self._fetch_unkept(unkept)
 
     def _note_held(self, answers: dict[str, list[dict]]) -> None:
         """Trials the halt could not stop keep their workers: keep new trials off those, say so,

@@ -6,6 +6,7 @@ A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .. import trial as T
@@ -34,6 +35,9 @@ def unrestored_note(trial_id: int, error: str) -> str:
     """Why a trial restored from its kept checkpoint trains again from the beginning."""
     return (f"trial {trial_id} could not resume from the checkpoint an earlier run kept "
             f"({error}), so it trains again from the beginning")
+
+
+FETCH_WAIT = 5.0  # seconds a study cut short waits for the checkpoints of other machines' workers
 
 
 class Keeping:
@@ -110,6 +114,47 @@ class Keeping:
             self.paused[trial.id] = saved
         else:
             self.resume_now.append((trial, saved))
+
+    def _unkept(self) -> dict[int, Any]:
+        """The paused trials whose checkpoint no file holds (they paused on a worker of another
+        machine, which writes none), with the futures that hold it, where the study keeps
+        checkpoints: :meth:`_fetch_unkept` keeps them once the running trials let go of the
+        workers (these references keep the futures on the cluster meanwhile)."""
+        if self._keep_at() is None:
+            return {}
+        return {tid: pair for tid, pair in self.paused.items()
+                if tid not in self.kept_ids and tid not in self.pinned
+                and not isinstance(pair, kept.Saved)}
+
+    def _fetch_unkept(self, unkept: dict[int, Any]) -> None:
+        """The user cut the study short: the checkpoints of ``unkept`` (:meth:`_unkept`) are
+        pickled on their workers and written here, for :data:`FETCH_WAIT` seconds at most, so
+        that a resume takes those trials up where they paused as well. One that cannot be
+        pickled, or comes late, is let go (its trial then starts again)."""
+        if not unkept:
+            return
+        fetched = {tid: self.client.submit(kept.pickled_half, pair, pure=False,
+                                           key=f"nbtune-keep-{self.run_id}-{tid}")
+                   for tid, pair in unkept.items()}
+        deadline = time.monotonic() + FETCH_WAIT  # what comes in time is kept
+        while any(f.status == "pending" for f in fetched.values()) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+        folder = self._keep_at()
+        for tid, future in fetched.items():
+            if future.status != "finished":
+                continue
+            data, seq = future.result()
+            trial = self.by_id[tid]
+            if not isinstance(data, bytes) or not 0 < seq <= len(trial.reports):
+                continue
+            try:
+                kept.save(folder, tid, seq, trial.reports[seq - 1].get(self.settings.resource),
+                          data)
+            except OSError:
+                continue
+            self.kept_ids.add(tid)
+        self.client.cancel(list(fetched.values()))
 
     def _heard_kept(self, trial: T.Trial, out: dict) -> None:
         """A trial's run ended: its checkpoint is on disk now (it paused, or ran long enough to

@@ -52,6 +52,15 @@ def pickled(checkpoint: Any) -> bytes | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def pickled_half(pair: tuple) -> tuple[bytes | str | None, int]:
+    """On the worker that holds a paused trial's ``(outcome, checkpoint)``: the checkpoint
+    pickled (:func:`pickled`; None without one) and the report it came with, for the notebook
+    to keep where the worker could not (another machine's)."""
+    outcome, checkpoint = pair
+    data = None if checkpoint is None else pickled(checkpoint)
+    return data, outcome.get("checkpoint_seq") or len(outcome.get("reports") or ())
+
+
 def save(folder: str, trial_id: int, seq: int, level: Any, data: bytes) -> None:
     """Write the checkpoint (``data``, :func:`pickled`) of a trial after its ``seq``-th report,
     at ``level`` (on the worker; raises what the disk raises). Written beside, then moved in

@@ -281,6 +281,7 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
             unpicklable = unpicklable if isinstance(unpicklable, str) else None
         if unpicklable is not None:
             outcome["unmovable"] = unpicklable
+        outcome["checkpoint_seq"] = ctx.checkpoint_seq  # the report it came with
     outcome["kept"] = keeper.written if keeper is not None else None
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
