@@ -45,11 +45,15 @@ def files_in(folder: str) -> list[str]:
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-def stop_when(study, ready, timeout: float = 60.0) -> None:
+def wait_until(study, ready, timeout: float = 60.0) -> None:
     deadline = time.time() + timeout
     while not ready(study.trials) and time.time() < deadline:
         time.sleep(0.05)
     assert ready(study.trials), study.trials
+
+
+def stop_when(study, ready, timeout: float = 60.0) -> None:
+    wait_until(study, ready, timeout)
     study.stop().wait(60)
 
 
@@ -401,9 +405,7 @@ def test_checkpoints_of_another_machines_workers_are_fetched_when_the_study_is_s
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
                         scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
                         study="remote", background=True)
-    deadline = time.time() + 60
-    while sum(t.state == T.PAUSED for t in study.trials) < 2 and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(study, paused(2))
     assert files_in(folder_of(db, "remote")) == []  # none written by the workers
     study.stop().wait(60)
     assert files_in(folder_of(db, "remote")) == ["trial-0.ckpt", "trial-1.ckpt"]
