@@ -20,6 +20,7 @@ notebook's folder); the loop deletes a trial's file once the trial ends for good
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -36,8 +37,10 @@ def path_of(folder: str, trial_id: int) -> str:
     return os.path.join(folder, f"trial-{trial_id}{SUFFIX}")
 
 
+@functools.lru_cache(maxsize=1)
 def this_host() -> str:
-    """The machine's name, as a worker compares it with the notebook's."""
+    """The machine's name, as a worker compares it with the notebook's (asked once a process:
+    each trial asks)."""
     return socket.gethostname()
 
 
@@ -52,13 +55,19 @@ def pickled(checkpoint: Any) -> bytes | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def unpicklable(checkpoint: Any) -> str | None:
+    """Why ``checkpoint`` cannot be pickled, else None."""
+    data = pickled(checkpoint)
+    return data if isinstance(data, str) else None
+
+
 def pickled_half(pair: tuple) -> tuple[bytes | str | None, int]:
     """On the worker that holds a paused trial's ``(outcome, checkpoint)``: the checkpoint
-    pickled (:func:`pickled`; None without one) and the report it came with, for the notebook
-    to keep where the worker could not (another machine's)."""
+    pickled (:func:`pickled`; None without one) and the number of the report it came with (0:
+    none), for the notebook to keep where the worker could not (another machine's)."""
     outcome, checkpoint = pair
     data = None if checkpoint is None else pickled(checkpoint)
-    return data, outcome.get("checkpoint_seq") or len(outcome.get("reports") or ())
+    return data, outcome.get("checkpoint_seq", 0)
 
 
 def save(folder: str, trial_id: int, seq: int, level: Any, data: bytes) -> None:
@@ -81,7 +90,7 @@ def save(folder: str, trial_id: int, seq: int, level: Any, data: bytes) -> None:
 
 class Keeper:
     """On the worker, one execution of a trial: writes its checkpoint to its file at its pause
-    (:meth:`paused`), and while it runs, with a report, once :data:`KEEP_EVERY` seconds passed
+    (:meth:`write`), and while it runs, with a report, once :data:`KEEP_EVERY` seconds passed
     since its start or its last write (:meth:`reported`). ``written``: True once a write
     succeeded, the error of the last that failed, else None; ``unpicklable``: why the last
     checkpoint could not be pickled, else None."""
@@ -96,10 +105,11 @@ class Keeper:
     def reported(self, seq: int, report: dict[str, Any], checkpoint: Any) -> None:
         """A report with ``checkpoint`` (the trial's ``seq``-th), which the trial goes on from."""
         if time.monotonic() >= self.due:
-            self.paused(seq, report, checkpoint)
+            self.write(seq, report, checkpoint)
 
-    def paused(self, seq: int, report: dict[str, Any], checkpoint: Any) -> None:
-        """The trial paused after its ``seq``-th report, ``checkpoint`` its state."""
+    def write(self, seq: int, report: dict[str, Any], checkpoint: Any) -> None:
+        """Write ``checkpoint``, the state the trial had at its ``seq``-th report ``report``
+        (at its pause, or due while it runs)."""
         if seq == self.last and self.written is True:
             return  # written as it reported
         self.due = time.monotonic() + KEEP_EVERY

@@ -80,7 +80,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.resume_now: list[tuple[T.Trial, Any]] = []  # restored trials that go straight on
         self.host = kept.this_host()
         self.verdicts = Verdicts(client, self.prefix)
-        self.resource_used = sum(t.trained(settings.resource) for t in trials)
+        self.resource_used = 0.0  # the resource trained so far: counted in _replay
         self.scheduler_done = False
         self.reason: str | None = None
         self.wake = threading.Condition()

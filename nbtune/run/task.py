@@ -274,13 +274,12 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     if outcome["state"] == "paused" and ctx.checkpoint is not None:
         if keeper is not None:
             at = ctx.checkpoint_seq  # the report that carried it: its level, its place
-            keeper.paused(at, ctx.reports[at - spec.first_seq - 1], ctx.checkpoint)
-            unpicklable = keeper.unpicklable
+            keeper.write(at, ctx.reports[at - spec.first_seq - 1], ctx.checkpoint)
+            why = keeper.unpicklable
         else:  # kept nowhere, but it may have to travel to the worker that resumes it
-            unpicklable = kept.pickled(ctx.checkpoint)
-            unpicklable = unpicklable if isinstance(unpicklable, str) else None
-        if unpicklable is not None:
-            outcome["unmovable"] = unpicklable
+            why = kept.unpicklable(ctx.checkpoint)
+        if why is not None:
+            outcome["unmovable"] = why
         outcome["checkpoint_seq"] = ctx.checkpoint_seq  # the report it came with
     outcome["kept"] = keeper.written if keeper is not None else None
     if spec.keep_checkpoint or post.direct:
