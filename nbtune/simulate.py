@@ -18,7 +18,7 @@ from .recorder import StorageRecorder
 from .storage import Storage
 from .study import Study
 from .resume import StudyExists
-from .tune import _default_name, _open_study, _positive, _RecordEnd, _trial_count
+from .starting import RecordEnd, default_name, open_study, positive, trial_count
 from .warm import warm_start as resolve_warm_start
 
 
@@ -73,7 +73,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                                  ("n_trials", None if auto else n_trials, True),
                                  ("max_time", max_time, False),
                                  ("max_resource", max_resource, False)):
-        _positive(name, value, integer)
+        positive(name, value, integer)
     if n_workers is None:
         raise ValueError("n_workers must be a positive integer, got None")
     if not isinstance(start_overhead, (int, float)) or isinstance(start_overhead, bool) \
@@ -97,7 +97,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     sched = _scheduler(scheduler, box, scheduler_options)
     sched.setup(metric, mode, resource, seed=search.seed, space=space)
     sched.use_model(search.predict)
-    n_trials = _trial_count(n_trials, search, sched) if auto else n_trials
+    n_trials = trial_count(n_trials, search, sched) if auto else n_trials
     ends = [n_trials, max_time, max_resource, search.max_trials,
             getattr(sched, "trials_needed", None)]
     if target is not None:
@@ -108,7 +108,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                              "max_time, n_trials or max_resource")
     elif all(e is None for e in ends):
         raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
-    name = study or _default_name()
+    name = study or default_name()
     warm = resolve_warm_start(warm_start, storage, space=space, metric=metric, mode=mode,
                               study=name, searcher=search)
     settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
@@ -127,11 +127,11 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     try:
         if db is not None and db.study_row(name) is not None:
             raise StudyExists(name, db.path)
-        trials = _open_study(db, name, space, metric, mode, settings, row=None, resume=False)
+        trials = open_study(db, name, space, metric, mode, settings, row=None, resume=False)
         result = Study(name, space, metric, mode, trials=trials, settings=settings,
                        storage=None if storage is None else os.fspath(storage))
         result.scheduler, result.searcher = sched, search
-        observer = Broadcast([_RecordEnd(result)]
+        observer = Broadcast([RecordEnd(result)]
                              + ([StorageRecorder(db, name, settings=result.settings)] if db else [])
                              + list(observers))
         sim = Simulator(box, trials, search, sched,

@@ -5,9 +5,7 @@ import contextlib
 import inspect
 import os
 import sys
-import time
 from contextvars import ContextVar
-import uuid
 from typing import Any, Callable, Iterable, Mapping
 
 from .caller import call_site, user_facing, warn_note, warnings_at
@@ -34,6 +32,7 @@ from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
 from .storage import DEFAULT_STORAGE, Storage, chosen_file, remove_file
 from .live import make_progress, starting_notice
+from .starting import RecordEnd, default_name, open_study, positive, trial_count
 from .study import Study, kept_clause
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
@@ -50,13 +49,6 @@ def _pickled(fn: Any) -> PickledOnce:
                         "instead of capturing them") from None
 
 
-def _positive(name: str, value: Any, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
-        what = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {what} or None, got {value!r}")
-
-
 def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_time: Any,
                   max_resource: Any, retries: Any) -> None:
     """ValueError naming the first argument of tune() that cannot be right."""
@@ -69,7 +61,7 @@ def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_t
                                  ("concurrency", concurrency, True),
                                  ("max_time", max_time, False),
                                  ("max_resource", max_resource, False)):
-        _positive(name, value, integer)
+        positive(name, value, integer)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
 
@@ -121,55 +113,6 @@ def own_resume_note():
         _RESUME_NOTE.reset(token)
 
 
-def _default_name() -> str:
-    return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
-
-
-# settings kept across a study's runs, each run adding to them or (run_ended) moving them on
-RUN_TOTALS = ("run_seconds", "run_ended", "searcher_quick_draws")
-
-
-class _RecordEnd(Observer):
-    """Sets the study's start and end times (and sums its runs' seconds in its settings: see
-    :attr:`Study.elapsed`), the trials it had finished before (``earlier``: a
-    resumed study's), ``stop_reason``, the observations its searcher's
-    model holds and how many random configs its searcher drew while the model was busy (both
-    kept in its settings; the draws summed over a resumed study's runs), and the trials that ran
-    again (``settings["retried"]``: see :func:`nbtune.summary.retried_text`), before the views
-    draw and storage writes."""
-
-    def __init__(self, study: Study):
-        self.study = study
-        self.attempts: dict[int, int] = {}  # trial id -> its attempt when last started
-
-    def trial_started(self, trial) -> None:
-        # a later attempt in this run: its worker died, or the scheduler was lost, and the trial
-        # ran again, which neither the panel nor the summary said (first-day test, round 10)
-        last = self.attempts.get(trial.id)
-        self.attempts[trial.id] = trial.attempts
-        if last is not None and trial.attempts > last:
-            retried = self.study.settings.setdefault("retried", {})
-            key = str(trial.id)  # as JSON keeps it
-            retried[key] = retried.get(key, 0) + trial.attempts - last
-
-    def study_started(self, info: dict) -> None:
-        self.study.started_at, self.study.finished_at = time.time(), None
-        self.study.earlier = frozenset(t.id for t in self.study.trials if t.is_finished)
-
-    def study_finished(self, reason: str) -> None:
-        self.study.stop_reason, self.study.finished_at = reason, time.time()
-        settings = self.study.settings  # each run's time, summed: a loaded study's elapsed
-        settings["run_seconds"] = settings.get("run_seconds", 0.0) + self.study.elapsed
-        settings["run_ended"] = self.study.finished_at
-        held = getattr(self.study.searcher, "observations", None)
-        if held is not None:
-            self.study.settings["searcher_observations"] = held
-        drawn = getattr(self.study.searcher, "quick_draws", 0)
-        if drawn:
-            settings = self.study.settings
-            settings["searcher_quick_draws"] = settings.get("searcher_quick_draws", 0) + drawn
-
-
 @user_facing
 def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
          metric: str | None = None, mode: str | None = None,
@@ -191,7 +134,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
     ``nbtune.report(...)``. ``n_trials="auto"`` is what a grid searcher's grid or a hyperband
     scheduler's brackets hold, else the configs of a finite space (choices, integer ranges) of
-    fewer than 50, each once, else 50 (:data:`DEFAULT_TRIALS`), or no cap where ``max_time`` or
+    fewer than 50, each once, else 50 (:data:`nbtune.starting.DEFAULT_TRIALS`), or no cap where ``max_time`` or
     ``max_resource`` bounds the study; None: no cap.
     The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
@@ -250,7 +193,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         if unguarded is not None and processes_can_start():
             raise RuntimeError(guard_line(*unguarded))
     restart_held = restart_delay(restart_held, is_embedded(cluster))
-    name = study or _default_name()
+    name = study or default_name()
     made = storage is not None and not os.path.exists(storage)  # by this call, if it fails
     db = Storage(storage) if storage is not None else None
     lease = notice = None
@@ -294,7 +237,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         note = budget_note(max_resource, sched.max_level())
         if note is not None:
             warn_note(note)  # Optuna's max_resource, the longest trial, ported as it was
-        n_trials = _trial_count(n_trials, search, sched, space,
+        n_trials = trial_count(n_trials, search, sched, space,
                                 timed=max_time is not None or max_resource is not None)
         idle = sched.idle_note(n_trials)
         if idle is not None:
@@ -323,7 +266,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
             settings["scheduler_options"] = _json_options(options)
         if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
             settings["rung_levels"] = [int(x) for x in sched.levels]
-        trials = _open_study(db, name, space, metric, mode, settings, row, resume)
+        trials = open_study(db, name, space, metric, mode, settings, row, resume)
         ended = sum(1 for t in trials if t.is_finished)
         if row is not None and resume and n_trials is not None and ended >= n_trials:
             more = f"n_trials={ended + n_trials} (--trials {ended + n_trials})"
@@ -361,7 +304,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
                              study=name, restart_held=restart_held, stored=db is not None,
                              fail_fast=fail_fast,
                              keep_at=db.checkpoint_folder(name) if db is not None else None),
-                Broadcast([_RecordEnd(result)]
+                Broadcast([RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),
                 shared=shared, capacity=capacity, warm=warm)
@@ -407,44 +350,6 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     return result
 
 
-DEFAULT_TRIALS = 50  # trials of a study whose searcher and scheduler have no size of their own
-
-
-def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
-                 space: Space, timed: bool = False) -> int | None:
-    """``n_trials`` with "auto" resolved: the scheduler's brackets (hyperband), else the grid's
-    size (None: the searcher ends the study), else the configs of a finite space smaller than
-    :data:`DEFAULT_TRIALS` (each once), else, where the study has a time or resource budget
-    (``timed``), no cap (it ran 50 trials in 1 s of a 20 s ``max_time``: first-day test, round
-    14, as Optuna's ``timeout=`` alone runs on), else :data:`DEFAULT_TRIALS`. A count below what the
-    brackets need is noted (the last brackets would run short), and one above what a finite
-    space holds (the searcher would repeat configs)."""
-    needed = getattr(sched, "trials_needed", None)
-    held = space.count() if search.max_trials is None and needed is None else None
-    if needed is not None and isinstance(n_trials, int) and n_trials > needed:
-        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials and then end "
-                  f"the study: n_trials={n_trials} runs {needed}; asynchronous Hyperband "
-                  "(scheduler='asha', brackets=3) runs as many trials as asked")
-    if n_trials == "auto":
-        if needed is not None:
-            return needed
-        if search.max_trials is not None:
-            return None
-        if held is not None and held < DEFAULT_TRIALS:
-            return held
-        return None if timed else DEFAULT_TRIALS
-    if needed is not None and n_trials is not None and n_trials < needed:
-        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
-                  f"n_trials={n_trials}: its last brackets will run short; give "
-                  f"n_trials={needed} (or --trials {needed}), or fewer brackets")
-    if held is not None and n_trials is not None and n_trials > held:
-        configs = f"{held} config" + ("s" if held != 1 else "")
-        warn_note(f"the space holds {configs}, fewer than n_trials={n_trials}: once each has "
-                  f"run, the {search.name} searcher repeats them; n_trials={held} (--trials "
-                  f"{held}) runs each once")
-    return n_trials
-
-
 def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
                 row: dict[str, Any] | None, space: Space, metric: str, mode: str,
                 name: str, searcher: Searcher) -> WarmStart | None:
@@ -464,24 +369,3 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
         return None
     return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
                               searcher=searcher)
-
-
-def _open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,
-                settings: dict[str, Any], row: dict[str, Any] | None, resume: bool) -> list:
-    """The trials to start from: none for a new study (a replaced one is deleted first), the
-    stored ones when resuming."""
-    if db is None:
-        if resume:
-            raise ValueError("resume=True needs a storage file to resume from")
-        return []
-    if row is not None and resume:
-        stored = row["settings"]
-        for key in RUN_TOTALS:  # the earlier runs' part, which this run adds to
-            if key in stored:
-                settings[key] = stored[key]
-        db.set_status(name, "resumed", settings)
-        return db.load_trials(name)
-    if row is not None:  # replace=True
-        db.delete_study(name)
-    db.create_study(name, space.to_json(), metric, mode, settings)  # resume=True on a new name
-    return []                                                        # starts it (Optuna's way)

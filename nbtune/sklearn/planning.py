@@ -12,7 +12,7 @@ from ..caller import warn
 from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor
 from ..space import randint
-from ..tune import DEFAULT_TRIALS
+from ..starting import DEFAULT_TRIALS
 from .space import Converted
 
 GRID_LIMIT = 100_000  # finite spaces up to this size are sampled without replacement

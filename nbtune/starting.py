@@ -1,0 +1,134 @@
+"""Starting a study: what ``nbtune.tune`` and ``nbtune.simulate`` share before and after its
+trials run: a budget's check, the study's default name, its trial count where the user left it
+"auto", its opening in storage (new, replaced or resumed), and the observer that records its end
+on the Study."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from .caller import warn_note
+from .contract.events import Observer
+from .schedule import Scheduler
+from .search import Searcher
+from .space import Space
+from .storage import Storage
+from .study import Study
+
+
+def positive(name: str, value: Any, integer: bool = False) -> None:
+    """ValueError, one line, unless ``value`` is None or a positive number (an integer)."""
+    kind = int if integer else (int, float)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
+        what = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name} must be {what} or None, got {value!r}")
+
+
+def default_name() -> str:
+    """A new study's name where the user gave none: its start, and 4 hex digits."""
+    return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+
+
+# settings kept across a study's runs, each run adding to them or (run_ended) moving them on
+RUN_TOTALS = ("run_seconds", "run_ended", "searcher_quick_draws")
+
+
+class RecordEnd(Observer):
+    """Sets the study's start and end times (and sums its runs' seconds in its settings: see
+    :attr:`Study.elapsed`), the trials it had finished before (``earlier``: a
+    resumed study's), ``stop_reason``, the observations its searcher's
+    model holds and how many random configs its searcher drew while the model was busy (both
+    kept in its settings; the draws summed over a resumed study's runs), and the trials that ran
+    again (``settings["retried"]``: see :func:`nbtune.summary.retried_text`), before the views
+    draw and storage writes."""
+
+    def __init__(self, study: Study):
+        self.study = study
+        self.attempts: dict[int, int] = {}  # trial id -> its attempt when last started
+
+    def trial_started(self, trial) -> None:
+        # a later attempt in this run: its worker died, or the scheduler was lost, and the trial
+        # ran again, which neither the panel nor the summary said (first-day test, round 10)
+        last = self.attempts.get(trial.id)
+        self.attempts[trial.id] = trial.attempts
+        if last is not None and trial.attempts > last:
+            retried = self.study.settings.setdefault("retried", {})
+            key = str(trial.id)  # as JSON keeps it
+            retried[key] = retried.get(key, 0) + trial.attempts - last
+
+    def study_started(self, info: dict) -> None:
+        self.study.started_at, self.study.finished_at = time.time(), None
+        self.study.earlier = frozenset(t.id for t in self.study.trials if t.is_finished)
+
+    def study_finished(self, reason: str) -> None:
+        self.study.stop_reason, self.study.finished_at = reason, time.time()
+        settings = self.study.settings  # each run's time, summed: a loaded study's elapsed
+        settings["run_seconds"] = settings.get("run_seconds", 0.0) + self.study.elapsed
+        settings["run_ended"] = self.study.finished_at
+        held = getattr(self.study.searcher, "observations", None)
+        if held is not None:
+            self.study.settings["searcher_observations"] = held
+        drawn = getattr(self.study.searcher, "quick_draws", 0)
+        if drawn:
+            settings = self.study.settings
+            settings["searcher_quick_draws"] = settings.get("searcher_quick_draws", 0) + drawn
+
+
+DEFAULT_TRIALS = 50  # trials of a study whose searcher and scheduler have no size of their own
+
+
+def trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
+                 space: Space, timed: bool = False) -> int | None:
+    """``n_trials`` with "auto" resolved: the scheduler's brackets (hyperband), else the grid's
+    size (None: the searcher ends the study), else the configs of a finite space smaller than
+    :data:`DEFAULT_TRIALS` (each once), else, where the study has a time or resource budget
+    (``timed``), no cap (it ran 50 trials in 1 s of a 20 s ``max_time``: first-day test, round
+    14, as Optuna's ``timeout=`` alone runs on), else :data:`DEFAULT_TRIALS`. A count below what the
+    brackets need is noted (the last brackets would run short), and one above what a finite
+    space holds (the searcher would repeat configs)."""
+    needed = getattr(sched, "trials_needed", None)
+    held = space.count() if search.max_trials is None and needed is None else None
+    if needed is not None and isinstance(n_trials, int) and n_trials > needed:
+        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials and then end "
+                  f"the study: n_trials={n_trials} runs {needed}; asynchronous Hyperband "
+                  "(scheduler='asha', brackets=3) runs as many trials as asked")
+    if n_trials == "auto":
+        if needed is not None:
+            return needed
+        if search.max_trials is not None:
+            return None
+        if held is not None and held < DEFAULT_TRIALS:
+            return held
+        return None if timed else DEFAULT_TRIALS
+    if needed is not None and n_trials is not None and n_trials < needed:
+        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
+                  f"n_trials={n_trials}: its last brackets will run short; give "
+                  f"n_trials={needed} (or --trials {needed}), or fewer brackets")
+    if held is not None and n_trials is not None and n_trials > held:
+        configs = f"{held} config" + ("s" if held != 1 else "")
+        warn_note(f"the space holds {configs}, fewer than n_trials={n_trials}: once each has "
+                  f"run, the {search.name} searcher repeats them; n_trials={held} (--trials "
+                  f"{held}) runs each once")
+    return n_trials
+
+
+def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,
+                settings: dict[str, Any], row: dict[str, Any] | None, resume: bool) -> list:
+    """The trials to start from: none for a new study (a replaced one is deleted first), the
+    stored ones when resuming."""
+    if db is None:
+        if resume:
+            raise ValueError("resume=True needs a storage file to resume from")
+        return []
+    if row is not None and resume:
+        stored = row["settings"]
+        for key in RUN_TOTALS:  # the earlier runs' part, which this run adds to
+            if key in stored:
+                settings[key] = stored[key]
+        db.set_status(name, "resumed", settings)
+        return db.load_trials(name)
+    if row is not None:  # replace=True
+        db.delete_study(name)
+    db.create_study(name, space.to_json(), metric, mode, settings)  # resume=True on a new name
+    return []                                                        # starts it (Optuna's way)
