@@ -134,8 +134,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     ``trial_fn`` returns a number, a dict of metrics, or nothing after calling
     ``nbtune.report(...)``. ``n_trials="auto"`` is what a grid searcher's grid or a hyperband
     scheduler's brackets hold, else the configs of a finite space (choices, integer ranges) of
-    fewer than 50, each once, else 50 (:data:`nbtune.starting.DEFAULT_TRIALS`), or no cap where ``max_time`` or
-    ``max_resource`` bounds the study; None: no cap.
+    fewer than 50, each once, else 50 (:data:`nbtune.starting.DEFAULT_TRIALS`), or no cap
+    where ``max_time`` or ``max_resource`` bounds the study; None: no cap.
     The study ends after ``n_trials`` trials, ``max_time`` seconds, when a
     result reaches ``target``, when ``max_resource`` units of ``resource`` were trained, when the
     searcher runs out, or on KeyboardInterrupt; whatever ran is in ``storage`` (None: memory
