@@ -19,7 +19,7 @@ from .search import (BayesOptSearcher, GridSearcher, KDESearcher, RandomSearcher
 from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
-from .storage import StorageError
+from .paths import StorageError
 from .study import Study, delete_study, list_studies, load_study
 from .trial import Trial
 from .tune import tune

@@ -15,7 +15,8 @@ import sys
 from typing import Sequence
 
 from .lease import StudyBusy
-from .storage import DEFAULT_FILE, Storage, StorageError
+from .paths import DEFAULT_FILE, StorageError
+from .storage import Storage
 from .study import Study, StudyNotFound, delete_study, load_study
 from .listing import studies_frame
 from .typos import did_you_mean

@@ -7,7 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .storage import Storage, StorageError
+from .paths import StorageError
+from .storage import Storage
 
 
 class StudyBusy(StorageError):

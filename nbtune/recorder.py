@@ -6,7 +6,8 @@ import time
 from typing import Any, Callable
 
 from .contract.events import Observer
-from .storage import Storage, StorageError
+from .paths import StorageError
+from .storage import Storage
 
 STOPPING_PATIENCE = 5.0  # seconds a write waits for another's lock once the user cut a study short
 FOLD_EVERY = 5.0  # seconds between two folds of the write-ahead log into the study file

@@ -14,9 +14,9 @@ import sqlite3
 import sys
 import threading
 import time
-import urllib.parse
 from typing import Any, Callable, Iterable, TypeVar
 
+from .paths import DEFAULT_FILE, StorageError, check_path, checkpoint_folder, create_private
 from .trial import Trial
 
 SCHEMA = """
@@ -49,125 +49,9 @@ _ADDED_COLUMNS = {"trials": ("output TEXT", "warnings TEXT", "ran REAL")}
 """Columns newer than the first files: added to an older file when it is opened."""
 
 
-class StorageError(ValueError):
-    """A storage path that cannot hold nbtune's studies, or a study file that cannot be written."""
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_PATIENCE = 120.0  # seconds a statement waits, retried with backoff, for another's write lock
 _BUSY_TIMEOUT = 5.0  # SQLite's own wait inside each try
 BUSY_SAID_AFTER = 3.0  # seconds of waiting for another's write lock before nbtune says so
-
-
-# how the Python API and the magic each keep a study in memory only, for the messages of both
-IN_MEMORY_ONLY = "storage=None (%%tune --storage none) to keep the study in memory only"
-DEFAULT_FILE = "nbtune.db"
-_default_file = [DEFAULT_FILE]  # set by the notebook magic from %config Tune.storage
-
-
-def default_file() -> str:
-    """The study file used where none is given (:func:`~nbtune.tune`,
-    :func:`~nbtune.load_study`, :func:`~nbtune.list_studies`, :func:`~nbtune.delete_study`):
-    ``nbtune.db``, or, in a kernel with nbtune's extension loaded, the file ``%config
-    Tune.storage`` names (a setting that keeps studies in memory leaves ``nbtune.db``)."""
-    return _default_file[0]
-
-
-def remove_file(path: str) -> None:
-    """Remove a study file with the log files SQLite keeps beside it."""
-    for name in (path, path + "-wal", path + "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(name)
-
-
-class _DefaultFile(str):
-    """The default of :func:`nbtune.tune`'s ``storage``: it reads as 'nbtune.db' and stands for
-    :func:`default_file` (in a notebook, the file ``%config Tune.storage`` names)."""
-
-
-DEFAULT_STORAGE = _DefaultFile(DEFAULT_FILE)
-
-
-def chosen_file(storage: str | os.PathLike | None) -> str | os.PathLike | None:
-    """``storage`` as given, :func:`default_file` where it is :data:`DEFAULT_STORAGE` (None
-    stays None: a study kept in memory)."""
-    return default_file() if isinstance(storage, _DefaultFile) else storage
-
-
-def names_no_file(path: str | os.PathLike | None) -> bool:
-    """Whether a setting such as ``%config Tune.storage`` keeps studies in memory: None, an empty
-    text, or ``"none"`` in any case and spacing."""
-    text = "" if path is None else os.fspath(path)
-    return not text.strip() or text.strip().lower() == "none"
-
-
-def set_default_file(path: str | os.PathLike | None) -> None:
-    """Make ``path`` the file :func:`default_file` names (one that :func:`names_no_file`, which
-    keeps studies in memory: ``nbtune.db`` again)."""
-    _default_file[0] = DEFAULT_FILE if names_no_file(path) else os.fspath(path)
-
-
-def check_path(path: str | os.PathLike) -> str:
-    """``path`` as a study file's name; :class:`StorageError` with one line where it cannot be one
-    (an empty name, ``:memory:``, a folder, a missing folder, a file that is not SQLite)."""
-    text = os.fspath(path)
-    if not text:
-        raise StorageError("storage '' names no file: give a path such as 'nbtune.db', or "
-                           f"{IN_MEMORY_ONLY}")
-    if text == ":memory:" or text.startswith("file:"):
-        raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "
-                           f"path such as 'nbtune.db', or {IN_MEMORY_ONLY}")
-    if names_no_file(text):  # the magic's and %config's word for memory only, not a file
-        raise StorageError(f"storage {text!r} names no file here: {IN_MEMORY_ONLY}, or a path "
-                           "such as 'nbtune.db'")
-    if text.endswith(("/", os.sep)) or os.path.isdir(text):
-        raise StorageError(f"storage {text!r} is a folder: name a file in it, e.g. "
-                           f"{os.path.join(text, 'nbtune.db')!r}")
-    folder = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(folder):
-        raise StorageError(f"storage {text!r}: the folder {folder!r} does not exist")
-    if os.path.exists(text):
-        if not os.path.isfile(text):
-            raise StorageError(f"storage {text!r} is not a regular file: name a study file")
-        try:
-            with open(text, "rb") as f:
-                head = f.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            raise StorageError(f"storage {text!r} cannot be read ({exc.strerror})") from None
-        if head and head != SQLITE_HEADER:
-            raise StorageError(f"storage {text!r} is not a study file (not a SQLite database"
-                               f"{', but text' if _is_text(text) else ''}): name another file")
-    return text
-
-
-def checkpoint_folder(path: str | os.PathLike, name: str) -> str:
-    """The folder, beside the study file ``path``, where the workers keep the checkpoints of
-    study ``name``'s paused trials, so that a study cut short resumes them where they paused
-    (``nbtune.db.checkpoints/NAME``; nothing of it exists until a trial pauses). The file itself
-    holds no pickle: these are apart from it."""
-    folder = urllib.parse.quote(name, safe="")
-    if folder in (".", ".."):
-        folder = folder.replace(".", "%2E")
-    return os.path.join(os.path.abspath(path) + ".checkpoints", folder)
-
-
-def _is_text(path: str) -> bool:
-    with open(path, "rb") as f:
-        chunk = f.read(4096)
-    try:
-        chunk.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return b"\x00" not in chunk
-
-
-def _create_private(path: str) -> None:
-    """Create a missing study file readable by its owner alone (less where the umask says so);
-    SQLite gives its -wal and -shm files the same permissions."""
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -192,7 +76,7 @@ class Storage:
                 raise FileNotFoundError(f"no study storage at {self.path!r}")
             self._db = self._open_readonly()
         else:
-            _create_private(self.path)
+            create_private(self.path)
             # autocommit: each statement is its own transaction, on disk when execute() returns
             self._db = self._connect(self.path)
         try:

@@ -12,7 +12,8 @@ from .space import Space
 from .lease import Lease, run_died, run_elsewhere
 from .ported import attribute_note
 from .run import kept
-from .storage import Storage, check_path, checkpoint_folder, default_file
+from .paths import check_path, checkpoint_folder, default_file
+from .storage import Storage
 from .trial import Trial
 
 if TYPE_CHECKING:

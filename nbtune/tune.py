@@ -30,7 +30,8 @@ from .space import Space, as_space
 from .typos import closest
 from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
-from .storage import DEFAULT_STORAGE, Storage, chosen_file, remove_file
+from .paths import DEFAULT_STORAGE, chosen_file, remove_file
+from .storage import Storage
 from .live import make_progress, starting_notice
 from .starting import RecordEnd, default_name, open_study, positive, trial_count
 from .study import Study, kept_clause

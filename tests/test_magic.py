@@ -56,11 +56,11 @@ def test_load_study_and_its_kin_read_the_file_tune_storage_names(shell, client, 
     assert nbtune.list_studies("nbtune.db") == ["mine"]
     os.remove("nbtune.db")
     shell.run_line_magic("config", "Tune.storage = 'none'")  # memory only: nbtune.db again
-    assert nbtune.storage.default_file() == "nbtune.db" and nbtune.list_studies() == []
+    assert nbtune.paths.default_file() == "nbtune.db" and nbtune.list_studies() == []
     with pytest.raises(FileNotFoundError, match="no study storage at 'nbtune.db'"):
         nbtune.load_study("quad")
     shell.run_line_magic("config", f"Tune.storage = {db!r}")
-    assert nbtune.storage.default_file() == db
+    assert nbtune.paths.default_file() == db
 
 
 def test_a_failed_trial_points_at_the_cell_of_a_helper_it_called(shell, client):

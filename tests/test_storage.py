@@ -15,8 +15,10 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbtune
+from nbtune import paths
 from nbtune import storage as S
-from nbtune.storage import Storage, StorageError
+from nbtune.paths import StorageError
+from nbtune.storage import Storage
 
 
 def make_study(path: str) -> None:
@@ -33,7 +35,7 @@ def bad_paths(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("my notes\n")
     corrupt = tmp_path / "corrupt.db"
-    corrupt.write_bytes(S.SQLITE_HEADER + os.urandom(4000))
+    corrupt.write_bytes(paths.SQLITE_HEADER + os.urandom(4000))
     foreign = tmp_path / "other.db"
     with sqlite3.connect(foreign) as con:
         con.execute("CREATE TABLE orders (id INTEGER)")

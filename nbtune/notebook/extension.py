@@ -9,7 +9,7 @@ from ..tracker import in_notebook
 from ..run.cluster import close_clients, is_embedded, set_default_cluster
 from ..run.embedded import warm_up
 from ..run.interrupts import stop_resource_tracker
-from ..storage import set_default_file
+from ..paths import set_default_file
 from .magic import Tune
 
 

@@ -22,7 +22,7 @@ from ..run.failure import StudyFailed
 from ..run.cluster import set_default_cluster
 from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
-from ..storage import DEFAULT_FILE, StorageError, names_no_file, set_default_file
+from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
 from ..study import Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune

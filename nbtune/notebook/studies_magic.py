@@ -7,7 +7,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..storage import Storage, StorageError
+from ..paths import StorageError
+from ..storage import Storage
 from ..study import StudyNotFound, list_studies, load_study
 from ..listing import studies_frame
 
