@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .caller import user_facing, warn_note
-from .domains import (Domain, Rng, about, canonical, choice, domain_from_dict, fixed, grid,
+from .domains import (Domain, Rng, about, choice, domain_from_dict, fixed, grid,
                       linspace, logspace, loguniform, lograndint, quniform, randint, uniform)
 
 __all__ = ["Domain", "Space", "as_space", "domain_from_dict", "uniform", "loguniform", "quniform",
@@ -170,8 +170,14 @@ class Space(Mapping[str, Domain]):
         out = {}
         for k, d in self.items():
             with about(k):
-                out[k] = canonical("a value", partial[k]) if k in partial else d.default()
+                out[k] = d.given(partial[k]) if k in partial else d.default()
         return out
+
+    def given(self, config: Mapping[str, Any]) -> dict:
+        """A stored config (JSON's lists where the space wrote tuples) as the space's trials get
+        it: see :meth:`Domain.given`. Names the space lacks stay as they are."""
+        return {k: self._domains[k].given(v) if k in self._domains else v
+                for k, v in config.items()}
 
     def to_unit(self, config: Mapping[str, Any]) -> np.ndarray:
         """One float in [0, 1] per non-fixed dim, in `unit_names` order."""

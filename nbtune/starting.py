@@ -127,7 +127,10 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
             if key in stored:
                 settings[key] = stored[key]
         db.set_status(name, "resumed", settings)
-        return db.load_trials(name)
+        trials = db.load_trials(name)
+        for trial in trials:  # the configs as this run's trials get them (tuples, not lists)
+            trial.config = space.given(trial.config)
+        return trials
     if row is not None:  # replace=True
         db.delete_study(name)
     db.create_study(name, space.to_json(), metric, mode, settings)  # resume=True on a new name

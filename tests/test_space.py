@@ -430,3 +430,22 @@ def test_a_space_names_how_it_differs_from_another():
                      "dropout": uniform(0, 0.5)})
     assert swapped.changes_from(stored) == ["the order differs (it was lr, hidden, dropout)"]
     assert stored.changes_from(stored) == []
+
+
+def test_tuples_a_space_holds_reach_the_trials_as_tuples():
+    """JSON keeps no tuples: choice((8,), (16, 8)) gave every trial a list, so a config key
+    looked up in a dict (unhashable) or compared to a tuple (never equal) failed in the
+    user's code (a PyTorch or Ray Tune user's sizes; first-day notes, round 14)."""
+    space = Space({"h": choice((8,), (16, 8)), "act": fixed(("relu", 0.1)),
+                   "g": grid([(1, [2, 3]), (4, [5])])})
+    drawn = [space.sample(seed) for seed in range(20)]
+    assert {c["h"] for c in drawn} == {(8,), (16, 8)}  # hashable: tuples
+    assert all(c["act"] == ("relu", 0.1) for c in drawn)
+    assert space.grid_points() == [{"g": (1, [2, 3])}, {"g": (4, [5])}]
+    assert space.from_unit(space.to_unit(drawn[0])) == drawn[0]
+    assert repr(space["h"]) == "choice((8,), (16, 8))"
+    stored = json.loads(json.dumps(drawn[0]))  # what a study file gives back
+    assert stored["h"] in ([8], [16, 8]) and space.given(stored) == drawn[0]
+    assert space.complete({"h": [16, 8]})["h"] == (16, 8)  # an enqueued or warm-start point
+    assert Space.from_json(space.to_json()) == space  # the file holds lists, as before
+    assert space.given({"h": [99], "other": 1}) == {"h": [99], "other": 1}  # left to validate

@@ -190,6 +190,24 @@ def test_resume_continues_the_budget_like_an_uninterrupted_run(client, db):
     assert first.earlier == frozenset() and resumed.earlier == done
 
 
+def sizes_by_tuple(config):
+    """A trial that looks its sizes up in a dict: a list there raises (unhashable)."""
+    return {(8,): 1.0, (16, 8): 0.5}[config["h"]] + config["x"]
+
+
+def test_a_resumed_study_gives_its_trials_the_tuples_the_space_holds(client, db):
+    space = {"h": nbtune.choice((8,), (16, 8)), "x": nbtune.uniform(0, 1)}
+    first = nbtune.tune(sizes_by_tuple, space, n_trials=3, seed=1, cluster=client, storage=db,
+                        study="t", progress=False)
+    assert [t.state for t in first.trials] == [T.COMPLETED] * 3
+    resumed = nbtune.tune(sizes_by_tuple, space, n_trials=6, cluster=client, storage=db,
+                          study="t", resume=True, progress=False)
+    assert [t.state for t in resumed.trials] == [T.COMPLETED] * 6, [t.error for t in resumed.trials]
+    assert all(type(t.config["h"]) is tuple for t in resumed.trials)  # the stored ones too
+    assert type(resumed.best_config["h"]) is tuple
+    assert type(nbtune.load_study("t", storage=db).best_config["h"]) is list  # JSON's form
+
+
 def test_resume_takes_every_setting_from_the_stored_study(client, db):
     kwargs = dict(metric="loss", mode="max", n_trials=4, seed=7, max_time=300.0, target=99.0,
                   max_resource=1000.0, retries=2, scheduler="asha", max_t=9, grace_period=3,

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .values import Rng, _same
+from .values import Rng, _same, canonical
 
 
 class Domain:
@@ -33,6 +33,11 @@ class Domain:
     def validate(self, value: Any) -> None:
         """Raise ValueError if value is not in the domain."""
         raise NotImplementedError
+
+    def given(self, value: Any) -> Any:
+        """``value`` as a trial gets it: as JSON gives it back (a stored config's form), and for
+        a finite domain the value as the space wrote it (its tuples tuples again)."""
+        return canonical("a value", value)
 
     def to_dict(self) -> dict:
         """JSON-able description with a "type" key (see `domain_from_dict`)."""

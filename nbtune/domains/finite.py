@@ -10,7 +10,7 @@ import numpy as np
 
 from ..caller import user_facing
 from .base import Domain
-from .values import _PLAIN, Rng, _integer, _is_real, _key, _num, _unit, canonical
+from .values import _PLAIN, Rng, _integer, _is_real, _key, _num, _unit, as_written, canonical
 
 
 class Finite(Domain):
@@ -20,6 +20,7 @@ class Finite(Domain):
         if len(values) == 1 and isinstance(values[0], (list, range, np.ndarray)):
             values = values[0]  # f([a, b]) means f(a, b)
         vals = [canonical(f"{self.kind} values", v) for v in values]
+        self._written = [as_written(copy.deepcopy(g), v) for g, v in zip(values, vals)]
         if not vals:
             raise ValueError(f"{self.kind} needs at least one value")
         positions: dict[Any, int] = {}
@@ -34,8 +35,9 @@ class Finite(Domain):
         return len(self._values)
 
     def value_at(self, i: int) -> Any:
-        """Value number ``i`` (a copy: a list value stays the domain's own)."""
-        return copy.deepcopy(self._values[i])
+        """Value number ``i`` as the space wrote it (a copy: a list value stays the domain's
+        own)."""
+        return copy.deepcopy(self._written[i])
 
     @property
     def values(self) -> list:
@@ -74,8 +76,14 @@ class Finite(Domain):
     def validate(self, value: Any) -> None:
         self._index(value)
 
+    def given(self, value: Any) -> Any:
+        try:
+            return self.value_at(self._index(value))
+        except ValueError:  # not a value of the domain: validation says so
+            return super().given(value)
+
     def _args(self) -> list[str]:
-        return [repr(v) for v in self._values]
+        return [repr(v) for v in self._written]
 
 
 class choice(Finite):

@@ -52,6 +52,19 @@ def canonical(what: str, v: Any) -> Any:
                          f"None, lists, dicts), got {v!r}{hint}") from None
 
 
+def as_written(given: Any, plain: Any) -> Any:
+    """``plain`` (``canonical`` of ``given``) with the tuples ``given`` holds, which JSON made
+    lists, tuples again: a trial gets ``(64, 32)`` where the space says ``choice((64, 32), ...)``,
+    though the study file stores it as a list."""
+    if isinstance(given, tuple) and isinstance(plain, list) and len(given) == len(plain):
+        return tuple(as_written(g, p) for g, p in zip(given, plain))
+    if isinstance(given, list) and isinstance(plain, list) and len(given) == len(plain):
+        return [as_written(g, p) for g, p in zip(given, plain)]
+    if isinstance(given, dict) and isinstance(plain, dict):
+        return {k: as_written(given.get(k), v) for k, v in plain.items()}
+    return plain
+
+
 @contextlib.contextmanager
 def about(name: str) -> Iterator[None]:
     """Re-raise a ValueError naming the hyperparameter."""
