@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import trial as T
 from .study import DIED, stored_study
 
 
@@ -30,8 +31,7 @@ def studies_frame(db: Any) -> Any:
         study = stored_study(db, name, row)
         best = study.best
         rows.append({"study": name, "metric": f"{row['metric']} ({row['mode']})",
-                     "trials": ", ".join(f"{n} {s}" for s, n in study.counts().items())
-                     or "none",
+                     "trials": T.counts_text(study.counts(), study.stop_reason) or "none",
                      "best": "-" if best is None else f"{best.value:.6g} (trial {best.id})",
                      "last change": time.strftime("%Y-%m-%d %H:%M:%S",
                                                   time.localtime(row["updated"])),

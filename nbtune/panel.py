@@ -147,8 +147,8 @@ class LivePanel(Tracker):
         waiting = self.connection() or self.stalled() or self.waiting(counts)
         retried = len(getattr(study, "settings", {}).get("retried") or ())
         again = f" · {retried} ran again (a worker or the scheduler was lost)" if retried else ""
-        self.counts_html.value = html.escape(" · ".join(f"{n} {s}" for s, n in counts.items())
-                                             + again + workers
+        states = T.counts_text(counts, getattr(study, "stop_reason", None), " · ")
+        self.counts_html.value = html.escape(states + again + workers
                                              + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())
         tally = self.live()

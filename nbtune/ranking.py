@@ -67,8 +67,18 @@ def completed(study: Any) -> list[T.Trial]:
 
 def empty_message(study: Any) -> str:
     """"the study has no completed trials yet", with the counts of the trials it has."""
-    counts = ", ".join(f"{n} {s}" for s, n in study.counts().items())
+    counts = T.counts_text(study.counts(), getattr(study, "stop_reason", None))
     return EMPTY + (f" ({counts})" if counts else "")
+
+
+def no_best_text(study: Any) -> str:
+    """What the best line says where no trial completed: a study its time budget ended before
+    any could says which setting to change."""
+    if getattr(study, "stop_reason", None) == "max_time" and any(
+            t.state == T.INTERRUPTED for t in list(study.trials)):
+        return ("no trial completed before max_time ended: give a longer max_time (resuming "
+                "with it goes on with the trials it cut) or shorter trials")
+    return "no completed trial yet"
 
 
 def score(study: Any, t: T.Trial) -> Any:

@@ -249,7 +249,7 @@ class Study:
                              obj=self)
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items()) or "no trials"
+        counts = T.counts_text(self.counts(), self.stop_reason) or "no trials"
         best = self.best
         tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
         return f"<Study {self.name!r}: {counts}{tail}>"

@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any, Iterable
 
 from . import trial as T
-from .ranking import (column_texts, duration_text, earlier_ids, fmt, one_line, pace_text,
-                      rank_rule, rank_trials, resource_of, score)
+from .ranking import (column_texts, duration_text, earlier_ids, fmt, no_best_text, one_line,
+                      pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 from .tally import QUEUED, shown_state
 
@@ -239,7 +239,7 @@ class StudySummary:
         counts = Counter(shown_state(t) for t in list(s.trials))
         order = [k for state in T.STATES for k in ((state, QUEUED) if state == T.RUNNING
                                                    else (state,))]
-        states = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+        states = T.counts_text({k: counts[k] for k in order}, s.stop_reason)
         trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
                                   "still running, in another run (study.wait() waits for it)"
@@ -257,7 +257,7 @@ class StudySummary:
         if s.settings.get("searcher"):
             out.append(("search", f"{searcher_text(s)}; {scheduler_text(s.settings)}"))
         if self.best is None:
-            out.append(("best", "no completed trial yet"))
+            out.append(("best", no_best_text(s)))
         else:
             out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
             out.append(("best config", _config_text(self.best.config)))

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any, Callable
 
 from . import trial as T
-from .ranking import duration_text, earlier_ids, fmt, pace_text
+from .ranking import duration_text, earlier_ids, fmt, no_best_text, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import QUEUED, Tally, shown_state
@@ -276,7 +276,7 @@ class Tracker(Observer):
         tally = self.live()
         best = self.study.best if tally is None else tally.best
         if best is None:
-            return "no completed trial yet"
+            return no_best_text(self.study)
         config = ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
                            for k, v in best.config.items())
         return f"best {self.study.metric} = {best.value:.6g} (trial {best.id}: {config})"
@@ -298,7 +298,7 @@ class TextProgress(Tracker):
     def line(self) -> str:
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
-        counts = " ".join(f"{n} {s}" for s, n in self.counts().items())
+        counts = T.counts_text(self.counts(), getattr(self.study, "stop_reason", None), " ")
         lost = self.connection() or self.stalled()
         return (f"nbtune {self.study.name}: {label} | {counts} | "
                 + (f"{lost} | " if lost else "") + self.best_line())

@@ -24,6 +24,16 @@ FINISHED = frozenset({COMPLETED, STOPPED, FAILED})
 """States that are final: a resumed study does not run these trials again."""
 
 
+def counts_text(counts: dict[str, int], ended: str | None = None, sep: str = ", ") -> str:
+    """Trials per state as people read them, "58 completed, 164 stopped, 2 cut by max_time" (""
+    for none). A study its time budget ended (``ended`` "max_time") ran its running trials
+    until then: they are named so, not "interrupted", a Ctrl-C's word (a resume still runs
+    them again)."""
+    def word(state: str) -> str:
+        return "cut by max_time" if state == INTERRUPTED and ended == "max_time" else state
+    return sep.join(f"{n} {word(s)}" for s, n in counts.items() if n)
+
+
 @dataclass
 class Trial:
     """One evaluation of one configuration.

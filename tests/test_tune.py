@@ -408,6 +408,15 @@ def test_max_time_ends_the_study_and_interrupts_running_trials(client, db):
     assert all(t.reports for t in study.trials)
     stored = nbtune.load_study("t", storage=db)
     assert [len(t.reports) for t in stored.trials] == [len(t.reports) for t in study.trials]
+    # named for what ended them, not "interrupted", a Ctrl-C's word (first-day test, round 14)
+    from nbtune.listing import studies_frame
+    from nbtune.storage import Storage
+
+    n, summary = len(study.trials), str(study.summary())
+    assert f"{n}: {n} cut by max_time" in summary and "interrupted" not in summary
+    assert "no trial completed before max_time ended: give a longer max_time" in summary
+    assert repr(study) == f"<Study 't': {n} cut by max_time>"
+    assert list(studies_frame(Storage(db))["trials"]) == [f"{n} cut by max_time"]
 
 
 def ramp(config):

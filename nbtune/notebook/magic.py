@@ -368,7 +368,7 @@ def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
 
 
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
-    counts = ", ".join(f"{n} {s}" for s, n in study.counts().items()) or "no trials"
+    counts = T.counts_text(study.counts(), study.stop_reason) or "no trials"
     took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
     if study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
         took = f"; {len(study.trials) - len(study.earlier)} of them in this run, in {took}"
