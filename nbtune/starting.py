@@ -4,12 +4,15 @@ trials run: a budget's check, the study's default name, its trial count where th
 on the Study."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
 
 from .caller import warn_note
 from .contract.events import Observer
+from .paths import checkpoint_folder
+from .run import kept
 from .schedule import Scheduler
 from .search import Searcher
 from .space import Space
@@ -126,12 +129,36 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
         for key in RUN_TOTALS:  # the earlier runs' part, which this run adds to
             if key in stored:
                 settings[key] = stored[key]
+        here = settings["file"] = os.path.abspath(db.path)
         db.set_status(name, "resumed", settings)
         trials = db.load_trials(name)
         for trial in trials:  # the configs as this run's trials get them (tuples, not lists)
             trial.config = space.given(trial.config)
+        note = left_behind_note(name, stored.get("file"), here, trials)
+        if note is not None:
+            warn_note(note)
         return trials
     if row is not None:  # replace=True
         db.delete_study(name)
+    settings["file"] = os.path.abspath(db.path)  # where its checkpoints are: see left_behind_note
     db.create_study(name, space.to_json(), metric, mode, settings)  # resume=True on a new name
     return []                                                        # starts it (Optuna's way)
+
+
+def left_behind_note(name: str, before: str | None, here: str, trials: list) -> str | None:
+    """A study file moved or copied without its checkpoint folder (``NAME.db.checkpoints``),
+    whose unfinished trials' checkpoints are still beside the file where it last ran
+    (``before``): they train again from their start, which the user is told, with the folder to
+    move. (Only the path it ran at tells "moved" from "never had any": the missing folder alone
+    does not, for remote workers and pauses without a checkpoint keep none.)"""
+    if not before or before == here or os.path.isdir(checkpoint_folder(here, name)):
+        return None
+    old = checkpoint_folder(before, name)
+    ids = [t.id for t in trials if not t.is_finished and os.path.exists(kept.path_of(old, t.id))]
+    if not ids:
+        return None
+    some = f"{len(ids)} unfinished trial{'s' if len(ids) > 1 else ''}"
+    return (f"study {name!r} last ran from {before!r}, and the checkpoints of its {some} are "
+            f"still beside that file, in {old!r}: none are beside this one, so they train again "
+            f"from their start. To go on from the checkpoints, interrupt this study, move that "
+            f"folder to {checkpoint_folder(here, name)!r} and resume it")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 import time
 
 import pytest
@@ -86,6 +87,61 @@ def test_trials_paused_when_the_study_is_stopped_resume_where_they_paused(client
     stored = nbtune.load_study("cut", storage=db)
     assert [[r["epoch"] for r in t.reports] for t in stored.trials] == [[1, 2, 3, 4]] * 3
     assert not os.path.exists(os.path.dirname(folder))  # every trial ended: nothing is kept
+
+
+class HeardEpochs(Observer):
+    """The epochs each trial reported in one run of a study."""
+
+    def __init__(self):
+        self.epochs: dict[int, list] = {}
+
+    def trial_reported(self, trial, report):
+        self.epochs.setdefault(trial.id, []).append(report["epoch"])
+
+
+def test_a_study_file_moved_without_its_checkpoints_says_where_they_were(client, db, tmp_path):
+    """A study file moved (or copied) without its NAME.db.checkpoints folder resumed its paused
+    trials from their start without a word (first-day tests, rounds 15 and 16). It now says
+    where the checkpoints are and where they belong; moved with the file, they are used."""
+    import shutil
+
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="cut", background=True)
+    stop_when(study, paused(2))
+    old = folder_of(db, "cut")
+    moved = str(tmp_path / "moved.db")
+    shutil.copy(db, moved)  # the study file alone (a WAL file is folded in when it closes)
+    heard = HeardEpochs()
+    with pytest.warns(nbtune.NbtuneWarning) as said:
+        resumed = nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                              scheduler=PauseOnceAt(2), cluster=client, storage=moved,
+                              study="cut", resume=True, progress=False, observers=[heard])
+    new = folder_of(moved, "cut")
+    assert [str(w.message) for w in said] == [
+        f"study 'cut' last ran from {os.path.abspath(db)!r}, and the checkpoints of its 2 "
+        f"unfinished trials are still beside that file, in {old!r}: none are beside this one, "
+        "so they train again from their start. To go on from the checkpoints, interrupt this "
+        f"study, move that folder to {new!r} and resume it"]
+    assert [t.state for t in resumed.trials] == [T.COMPLETED] * 3
+    assert heard.epochs[0] == heard.epochs[1] == [1, 2, 3, 4]  # from their start, as said
+    assert files_in(old) == ["trial-0.ckpt", "trial-1.ckpt"]  # the first file's, untouched
+
+    again = str(tmp_path / "again.db")  # moved as the README says: the file and its folder
+    nbtune.delete_study("cut", storage=db)
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="cut", background=True)
+    stop_when(study, paused(2))
+    shutil.move(db, again)
+    shutil.move(os.path.abspath(db) + ".checkpoints", again + ".checkpoints")
+    heard = HeardEpochs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)
+        nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                    scheduler=PauseOnceAt(2), cluster=client, storage=again, study="cut",
+                    resume=True, progress=False, observers=[heard])
+    assert heard.epochs[0] == heard.epochs[1] == [3, 4]  # from their checkpoints
 
 
 def stalls_after_three(config):
