@@ -183,10 +183,11 @@ def earlier_ids(study: Any) -> frozenset[int]:
 
 def pace(study: Any) -> tuple[float | None, float | None]:
     """Trials finished in this run per minute over the study's elapsed time (this run's), and
-    the median duration of such a trial in seconds (None where not known yet); a resumed study's
-    earlier trials are left out (:func:`earlier_ids`)."""
+    the median duration of such a trial in seconds (None where not known yet); a trial paused at
+    a rung counts, with its time so far, as the study's end will stop it there; a resumed
+    study's earlier trials are left out (:func:`earlier_ids`)."""
     trials, earlier = list(study.trials), earlier_ids(study)
-    durations = sorted(t.duration for t in trials if t.state in T.FINISHED
+    durations = sorted(t.duration for t in trials if t.state in (*T.FINISHED, T.PAUSED)
                        and t.duration is not None and t.id not in earlier)
     elapsed = study.elapsed
     rate = len(durations) / (elapsed / 60.0) if durations and elapsed else None

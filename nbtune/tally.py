@@ -35,7 +35,7 @@ class Tally:
         self.study, self.top = study, top
         self.counts: dict[str, int] = {}
         self.best: T.Trial | None = None
-        self.durations: list[float] = []  # of trials finished in this run, sorted
+        self.durations: list[float] = []  # of trials finished or paused in this run, sorted
         self.failed: list[T.Trial] = []  # failed trials with an error, as they failed
         self.wrote: dict[int, T.Trial] = {}  # trials that wrote output, as they first did
         self.warned: dict[int, T.Trial] = {}  # trials that raised warnings
@@ -46,6 +46,7 @@ class Tally:
         self._final: list[tuple[tuple, T.Trial]] = []  # the best `top` completed or stopped
         self._state: dict[int, str] = {}
         self._finished: set[int] = set()
+        self._paused: dict[int, float] = {}  # paused trials' durations, counted in `durations`
         self._changed: dict[int, T.Trial] = {}
         self._gone: dict[int, T.Trial] = {}
         self._scanned = 0  # trials of study.trials looked at once already
@@ -103,6 +104,7 @@ class Tally:
             self.open[t.id] = t
         else:
             self.open.pop(t.id, None)
+        self._pace_paused(t)
         if t.state not in T.FINISHED or t.id in self._finished:
             return
         self._finished.add(t.id)  # a finished trial does not change again
@@ -121,6 +123,19 @@ class Tally:
             bisect.insort(self._final, (key, t), key=lambda pair: pair[0])
             del self._final[self.top:]
 
+    def _pace_paused(self, t: T.Trial) -> None:
+        """A trial paused at a rung counts in the pace with its time so far, as it will when
+        the study's end stops it there (promotion ASHA's trials mostly pause: the panel said 92
+        trials/min where the summary said 1,923, first-day test, round 16); resumed, it counts
+        again once it pauses or finishes."""
+        before = self._paused.pop(t.id, None)
+        if before is not None:
+            del self.durations[bisect.bisect_left(self.durations, before)]
+        if t.state == T.PAUSED and t.duration is not None \
+                and t.id not in earlier_ids(self.study):
+            self._paused[t.id] = t.duration
+            bisect.insort(self.durations, t.duration)
+
     def candidates(self) -> list[T.Trial]:
         """Trials among which the top ``top`` are: the best finished ones and the open ones."""
         return [t for _, t in self._final] + list(self.open.values())
@@ -134,7 +149,8 @@ class Tally:
         return sum(self.counts.get(s, 0) for s in T.FINISHED)
 
     def median_duration(self) -> float | None:
-        """The median duration of a trial finished in this run, in seconds (None before any)."""
+        """The median duration of a trial finished (or paused) in this run, in seconds (None
+        before any)."""
         d, n = self.durations, len(self.durations)
         if not n:
             return None

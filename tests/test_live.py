@@ -471,3 +471,37 @@ def test_the_panel_and_the_summary_say_what_the_scheduler_judges_trials_by(clien
                        mode="max", cluster=client, storage=None, progress=LivePanel)
     assert "grid searcher; fifo scheduler\n" in str(fifo.summary())  # judges by no resource
     assert "grid searcher · fifo scheduler · <a" in fifo.live.header.value
+
+
+def test_trials_paused_at_a_rung_count_in_the_pace_as_the_summary_counts_them():
+    """Promotion ASHA's trials mostly pause at a rung and end, stopped, with the study: the
+    panel counted only finished trials (92 trials/min, median trial 0.4 s) where the summary
+    counted them all (1,923 trials/min, 22 ms: first-day test, round 16)."""
+    from nbtune.ranking import pace_text
+
+    study = nbtune.Study("promo", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resource": "epoch"})
+    for i, (state, took) in enumerate([(T.PAUSED, 0.02), (T.PAUSED, 0.03),
+                                       (T.PAUSED, 0.02), (T.COMPLETED, 0.4)]):
+        study.trials.append(T.Trial(i, {"q": i / 10}, state=state, attempts=1, started=100.0,
+                                    finished=100.0 + took, value=0.5 if state == T.COMPLETED
+                                    else None, reports=[{"epoch": 1, "score": 0.1}]))
+    study.started_at, study.finished_at = 100.0, 101.0  # one second: four trials judged
+    panel = LivePanel(study, n_trials=None, top=5)
+    for t in study.trials:
+        panel.trial_created(t)
+    said = "240 trials/min · median trial 25 ms"
+    assert panel.progress()[1].endswith(said) and pace_text(study) == said
+    resumed = study.trials[1]
+    resumed.resuming()
+    resumed.state, resumed.started = T.RUNNING, 100.5  # promoted: it counts once it ends
+    panel.trial_started(resumed)
+    assert panel.progress()[1].endswith("180 trials/min · median trial 20 ms")
+    resumed.state, resumed.finished = T.PAUSED, 100.6  # paused at the next rung: 0.13 s in all
+    panel.trial_reported(resumed, {"epoch": 3, "score": 0.2})
+    assert panel.progress()[1].endswith("240 trials/min · median trial 75 ms")
+    for t in study.trials[:3]:  # the study's end stops them where they paused
+        t.state = T.STOPPED
+        panel.trial_finished(t)
+    assert panel.progress()[1].endswith("240 trials/min · median trial 75 ms")
+    assert pace_text(study) == "240 trials/min · median trial 75 ms"
