@@ -59,7 +59,9 @@ def __getattr__(name: str):
         from .comparison import compare
 
         return compare
-    raise AttributeError(f"module 'nbtune' has no attribute {name!r}")
+    from .ported import module_note
+
+    raise AttributeError(module_note(name) or f"module 'nbtune' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:

@@ -178,12 +178,19 @@ def raised_on_purpose(exc: BaseException) -> bool:
         linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise ")
 
 
+# the standard library's machinery of nbtune's own ``with`` blocks: a frame of it sat between
+# the user's line and the message (``contextlib.py, in __exit__``: first-day test, round 16)
+_WITH_MACHINERY = os.path.abspath(contextlib.__file__)
+
+
 def without_nbtune(tb: types.TracebackType | None) -> types.TracebackType | None:
-    """``tb`` less its entries in nbtune's code (``tb`` itself where nothing else is left)."""
+    """``tb`` less its entries in nbtune's code, and in :mod:`contextlib`, whose frames nbtune's
+    ``with`` blocks leave (``tb`` itself where nothing else is left)."""
     kept = []
     entry = tb
     while entry is not None:
-        if not inside_nbtune(entry.tb_frame.f_code.co_filename):
+        filename = entry.tb_frame.f_code.co_filename
+        if not inside_nbtune(filename) and os.path.abspath(filename) != _WITH_MACHINERY:
             kept.append(entry)
         entry = entry.tb_next
     if not kept:

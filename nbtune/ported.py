@@ -1,47 +1,88 @@
-"""Optuna's names for nbtune's: one line for a user who ports a study and types the words of the
-tool they know (first-day test, round 14: ``direction="maximize"`` was called an option the
-"fifo" scheduler lacks, and ``max_resource``, Optuna's longest trial, is nbtune's total budget).
+"""Other tuners' names for nbtune's: one line for a user who ports a study and types the words
+of the tool they know. Optuna's (first-day test, round 14: ``direction="maximize"`` was called
+an option the "fifo" scheduler lacks, and ``max_resource``, Optuna's longest trial, is nbtune's
+total budget) and Ray Tune's (round 16: ``num_samples``, ``time_budget_s``, ``tune.Tuner``,
+``{"grid_search": [...]}``).
 
-Pure: names and sentences, for ``tune()``'s keywords and the ``%%tune`` flags alike.
+Pure: names and sentences, for ``tune()``'s keywords, the ``%%tune`` flags, the space, the
+module's and a study's attributes alike.
 """
 from __future__ import annotations
 
 from typing import Any
 
-# Optuna's keyword -> (nbtune's keyword, its %%tune flag or "", what to write)
-KEYWORDS: dict[str, tuple[str, str, str]] = {
-    "direction": ("mode", "--mode", "mode='max' or mode='min'"),
-    "timeout": ("max_time", "--max-time", "max_time=SECONDS"),
-    "study_name": ("study", "--study", "study=NAME"),
-    "load_if_exists": ("resume", "--resume", "resume=True"),
-    "sampler": ("searcher", "--searcher", "searcher='tpe' (or 'bayesopt', 'kde'; an Optuna "
-                "sampler object works where Optuna is installed)"),
-    "pruner": ("scheduler", "--scheduler", "scheduler='asha' (or 'median', 'hyperband'; "
+OPTUNA, RAY = "Optuna", "Ray Tune"
+_SEARCHERS = "searcher='bayesopt' (or 'tpe', 'kde', 'random')"
+_STORAGE = "storage='results.db' (a study file; checkpoints are kept beside it)"
+
+# another tool's keyword -> (the tool, nbtune's keyword, its %%tune flag or "", what to write)
+KEYWORDS: dict[str, tuple[str, str, str, str]] = {
+    "direction": (OPTUNA, "mode", "--mode", "mode='max' or mode='min'"),
+    "timeout": (OPTUNA, "max_time", "--max-time", "max_time=SECONDS"),
+    "study_name": (OPTUNA, "study", "--study", "study=NAME"),
+    "load_if_exists": (OPTUNA, "resume", "--resume", "resume=True"),
+    "sampler": (OPTUNA, "searcher", "--searcher", "searcher='tpe' (or 'bayesopt', 'kde'; an "
+                "Optuna sampler object works where Optuna is installed)"),
+    "pruner": (OPTUNA, "scheduler", "--scheduler", "scheduler='asha' (or 'median', 'hyperband'; "
                "Optuna's HyperbandPruner is scheduler='asha', brackets=N)"),
-    "n_jobs": ("concurrency", "--concurrency", "concurrency=N (trials at once; by default "
-               "every worker's)"),
-    "min_resource": ("grace_period", "--grace-period", "grace_period=N"),
-    "callbacks": ("observers", "", "observers=[...] (nbtune.Observer subclasses)"),
-    "show_progress_bar": ("progress", "", "progress=False"),
+    "n_jobs": (OPTUNA, "concurrency", "--concurrency", "concurrency=N (trials at once; by "
+               "default every worker's)"),
+    "min_resource": (OPTUNA, "grace_period", "--grace-period", "grace_period=N"),
+    "callbacks": (OPTUNA, "observers", "", "observers=[...] (nbtune.Observer subclasses)"),
+    "show_progress_bar": (OPTUNA, "progress", "", "progress=False"),
+    "num_samples": (RAY, "n_trials", "--trials", "n_trials=N (None: no cap, with max_time)"),
+    "time_budget_s": (RAY, "max_time", "--max-time", "max_time=SECONDS"),
+    "max_concurrent_trials": (RAY, "concurrency", "--concurrency", "concurrency=N"),
+    "search_alg": (RAY, "searcher", "--searcher", _SEARCHERS),
+    "resources_per_trial": (RAY, "resources", "--resources", "resources={'GPU': 1} (or "
+                            "gpus=1, --gpus 1; every trial takes one worker thread, so CPUs "
+                            "need no entry)"),
+    "param_space": (RAY, "space", "", "the second argument, nbtune.tune(fn, space, ...)"),
+    "config": (RAY, "space", "", "the second argument, nbtune.tune(fn, space, ...)"),
+    "local_dir": (RAY, "storage", "--storage", _STORAGE),
+    "storage_path": (RAY, "storage", "--storage", _STORAGE),
+    "time_attr": (RAY, "resource", "--resource", "resource='epoch' (the report key that counts "
+                  "training)"),
+    "stop": (RAY, "max_t", "--max-t", "max_t=N with a scheduler (the most a trial trains, in "
+             "the resource's units; the trial's own loop ends it otherwise), or target=VALUE to "
+             "end the study once a trial reaches it"),
+    "verbose": (RAY, "progress", "", "progress=False"),
+    "name": (RAY, "study", "--study", "study=NAME"),
+    "tune_config": (RAY, "", "", "TuneConfig's fields are nbtune.tune's own keywords "
+                    "(num_samples is n_trials=, search_alg searcher=, max_concurrent_trials "
+                    "concurrency=, time_budget_s max_time=; metric, mode and scheduler as they are)"),
+    "run_config": (RAY, "", "", "RunConfig's fields are nbtune.tune's own keywords (name is "
+                   "study=, storage_path storage=, stop max_t= with a scheduler)"),
 }
 MODES = {"maximize": "max", "minimize": "min"}
 
 
-def optuna_keyword(key: str) -> str | None:
-    """The line for Optuna's keyword ``key`` given to ``tune()``, else None."""
+def ported_keyword(key: str) -> str | None:
+    """The line for another tool's keyword ``key`` given to ``tune()``, else None."""
     if key not in KEYWORDS:
         return None
-    name, flag, write = KEYWORDS[key]
+    tool, name, flag, write = KEYWORDS[key]
+    if not name:
+        return f"{key}= is {tool}'s: {write}"
     where = f" ({flag} in %%tune)" if flag else ""
-    return f"{key}= is Optuna's name: nbtune's is {name}=, {write}{where}"
+    return f"{key}= is {tool}'s name: nbtune's is {name}=, {write}{where}"
 
 
-def optuna_flag(flag: str) -> str | None:
-    """The line for an Optuna-named ``%%tune`` flag (``--direction``), else None."""
+# another tool's flags, as a user types them on the %%tune line, -> nbtune's
+FLAGS = {"local_dir": "--storage", "storage_path": "--storage", "name": "--study",
+         "num_samples": "--trials", "time_budget_s": "--max-time",
+         "max_concurrent_trials": "--concurrency", "search_alg": "--searcher",
+         "time_attr": "--resource"}
+
+
+def ported_flag(flag: str) -> str | None:
+    """The line for a ``%%tune`` flag of another tool's name (``--direction``), else None."""
     key = flag.lstrip("-").replace("-", "_")
-    if key not in KEYWORDS or not KEYWORDS[key][1]:
+    ours = KEYWORDS[key][2] if key in KEYWORDS else FLAGS.get(key, "")
+    if not ours:
         return None
-    return f"{flag} is Optuna's name: nbtune's is {KEYWORDS[key][1]}"
+    tool = KEYWORDS[key][0] if key in KEYWORDS else RAY
+    return f"{flag} is {tool}'s name: nbtune's is {ours}"
 
 
 def mode_of(mode: Any) -> Any:
@@ -60,30 +101,120 @@ def budget_note(max_resource: float | None, max_t: float | None) -> str | None:
             "max_resource out, or give the total budget")
 
 
-# Optuna's names a cell may use, which nbtune's cells do without
-CELL_NAMES = {"trial", "optuna", "should_prune"}
-# Optuna's attribute -> nbtune's, of a study and of a trial
-STUDY_ATTRIBUTES = {"best_params": "best_config", "best_trial": "best",
-                    "trials_dataframe": "to_dataframe()", "optimize": "nbtune.tune(fn, space, ...)",
-                    "enqueue_trial": "points_to_evaluate=[config] of nbtune.tune",
-                    "direction": "mode", "study_name": "name"}
-TRIAL_ATTRIBUTES = {"params": "config", "number": "id", "intermediate_values": "reports",
-                    "user_attrs": "metrics"}
+# other tools' names a cell may use, which nbtune's cells do without -> what to write instead
+CELL_NAMES = {
+    "trial": ("trial.report(...), trial.should_prune() and optuna.TrialPruned are Optuna's: a "
+              "%%tune cell calls report(epoch=N, accuracy=...), and the scheduler stops the "
+              "trial inside that call, so drop the pruning check"),
+    "tune": ("tune.report(...) and tune.get_checkpoint() are Ray Tune's: in a %%tune cell, "
+             "report(epoch=N, accuracy=...) needs no prefix, and the name checkpoint holds a "
+             "resumed trial's checkpoint"),
+    "config": ("config[...] is Ray Tune's: a %%tune cell reads each hyperparameter by its "
+               "name (lr, not config['lr'])"),
+    "get_checkpoint": ("get_checkpoint() is Ray Tune's: in a %%tune cell the name checkpoint "
+                       "holds a resumed trial's checkpoint (None on a fresh start)"),
+    "Checkpoint": ("Checkpoint is Ray Tune's: report(..., checkpoint=state) keeps the state "
+                   "itself (a dict, a model: any picklable object), no folder"),
+}
+CELL_NAMES["optuna"] = CELL_NAMES["should_prune"] = CELL_NAMES["trial"]
+CELL_NAMES["train"] = CELL_NAMES["session"] = CELL_NAMES["tune"]
+
+
+# another tool's attribute -> (the tool, nbtune's), of a study and of a trial
+STUDY_ATTRIBUTES = {
+    "best_params": (OPTUNA, "best_config"), "best_trial": (OPTUNA, "best"),
+    "trials_dataframe": (OPTUNA, "to_dataframe()"),
+    "optimize": (OPTUNA, "nbtune.tune(fn, space, ...)"),
+    "enqueue_trial": (OPTUNA, "points_to_evaluate=[config] of nbtune.tune"),
+    "direction": (OPTUNA, "mode"), "study_name": (OPTUNA, "name"),
+    "get_best_result": (RAY, "best (the best Trial: .config, .value, .reports) and best_config"),
+    "get_dataframe": (RAY, "to_dataframe() (a row per trial, its last report's metrics)"),
+    "num_errors": (RAY, "counts().get('failed', 0)"),
+    "errors": (RAY, "[t.error for t in study.trials if t.state == 'failed']"),
+    "fit": (RAY, "nbtune.tune(fn, space, ...), which runs the study and returns it"),
+}
+TRIAL_ATTRIBUTES = {
+    "params": (OPTUNA, "config"), "number": (OPTUNA, "id"),
+    "intermediate_values": (OPTUNA, "reports"), "user_attrs": (OPTUNA, "metrics"),
+    "metrics_dataframe": (RAY, "reports (a list of dicts: pandas.DataFrame(trial.reports))"),
+    "checkpoint": (RAY, "nbtune.get_checkpoint() inside the trial; a study keeps no "
+                   "checkpoint object"),
+    "trial_id": (RAY, "id"), "last_result": (RAY, "metrics"),
+}
+# nbtune.X that another tool has, and what to write here
+MODULE_NAMES = {
+    "Tuner": (RAY, "nbtune.tune(fn, space, metric=..., mode=..., n_trials=..., scheduler="
+              "'asha') runs the study and returns it (no Tuner to fit)"),
+    "TuneConfig": (RAY, "its fields are nbtune.tune's keywords (num_samples is n_trials=, "
+                   "search_alg searcher=, max_concurrent_trials concurrency=, time_budget_s "
+                   "max_time=)"),
+    "RunConfig": (RAY, "its fields are nbtune.tune's keywords (name is study=, storage_path "
+                  "storage=)"),
+    "with_resources": (RAY, "resources={'GPU': 1} of nbtune.tune (or gpus=1; %%tune --gpus 1)"),
+    "grid_search": (RAY, "nbtune.grid(a, b, c) (searcher='grid' runs each value once)"),
+    "sample_from": (RAY, "a space is flat: draw the parts, and compute the rest in the trial "
+                    "function (config['a'] * 2)"),
+    "qrandint": (RAY, "nbtune.randint(lo, hi) for integers (both ends included), or "
+                 "nbtune.quniform(lo, hi, q) for steps"),
+    "qloguniform": (RAY, "nbtune.loguniform(lo, hi), or nbtune.lograndint(lo, hi) for integers"),
+    "qlograndint": (RAY, "nbtune.lograndint(lo, hi)"),
+    "randn": (RAY, "nbtune.uniform(lo, hi) (nbtune has no normal distribution)"),
+    "qrandn": (RAY, "nbtune.quniform(lo, hi, q) (nbtune has no normal distribution)"),
+    "Checkpoint": (RAY, "report(..., checkpoint=state) takes the state itself (a dict, a "
+                   "state_dict: any picklable object) and nbtune.get_checkpoint() gives it back "
+                   "in the resumed trial; no folder"),
+    "Trainable": (RAY, "a trial is a function of its config: fn(config) that calls "
+                  "nbtune.report(epoch=..., ...) each step"),
+    "PopulationBasedTraining": (RAY, "nbtune has no Population Based Training: "
+                                "scheduler='asha' (or 'hyperband') stops or pauses poor trials"),
+}
+# Ray Tune's dict forms in a space: {"grid_search": [...]}
+SPACE_KEYS = {"grid_search": "nbtune.grid(...)"}
 
 
 def cell_note(missing: list[str]) -> str | None:
-    """What to say where a cell uses names it never defines, Optuna's among them (``trial``,
-    ``should_prune``): nbtune's scheduler stops a trial inside ``report()``; else None."""
-    if not CELL_NAMES & set(missing):
-        return None
-    return ("trial.report(...), trial.should_prune() and optuna.TrialPruned are Optuna's: a "
-            "%%tune cell calls report(epoch=N, accuracy=...), and the scheduler stops the trial "
-            "inside that call, so drop the pruning check")
+    """What to say where a cell uses names it never defines that are another tool's (Optuna's
+    ``trial``, Ray Tune's ``tune.report``, ``config[...]``): what a %%tune cell writes
+    instead; else None."""
+    notes = list(dict.fromkeys(CELL_NAMES[n] for n in missing if n in CELL_NAMES))
+    return "; ".join(notes) if notes else None
 
 
 def attribute_note(kind: str, name: str) -> str | None:
-    """The line for Optuna's attribute ``name`` of a study or trial (``kind``), else None."""
-    ours = (STUDY_ATTRIBUTES if kind == "Study" else TRIAL_ATTRIBUTES).get(name)
-    if ours is None:
+    """The line for another tool's attribute ``name`` of a study or trial (``kind``), else
+    None."""
+    found = (STUDY_ATTRIBUTES if kind == "Study" else TRIAL_ATTRIBUTES).get(name)
+    if found is None:
         return None
-    return f"{kind!r} object has no attribute {name!r}: that is Optuna's name; nbtune's is {ours}"
+    tool, ours = found
+    return f"{kind!r} object has no attribute {name!r}: that is {tool}'s name; nbtune's is {ours}"
+
+
+def module_note(name: str) -> str | None:
+    """The line for ``nbtune.NAME`` where NAME is another tool's (``tune.Tuner``), else None."""
+    if name not in MODULE_NAMES:
+        return None
+    tool, write = MODULE_NAMES[name]
+    return f"module 'nbtune' has no attribute {name!r}: that is {tool}'s; here, {write}"
+
+
+def space_note(name: str, value: Any, is_domain: Any) -> str | None:
+    """The line for a hyperparameter given in another tool's form, which nbtune's flat space of
+    JSON values and domains (``is_domain`` tells them) does not take: Ray Tune's
+    ``{"grid_search": [1, 2]}`` (one fixed dict for every trial), a nested dict of domains, a
+    function (``sample_from``); else None."""
+    if callable(value) and not is_domain(value):
+        return (f"hyperparameter {name!r} is a function: a space holds values and domains "
+                f"(nbtune.uniform, choice, ...); for Ray Tune's sample_from, "
+                f"{MODULE_NAMES['sample_from'][1]}")
+    if isinstance(value, dict) and any(is_domain(v) for v in value.values()):
+        parts = ", ".join(f"'{name}.{k}': {v!r}" for k, v in value.items())
+        return (f"hyperparameter {name!r} is a dict of domains: a space is flat, so name each "
+                f"part, {{{parts}}}, and read config['{name}.{next(iter(value))}'] in the trial")
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in SPACE_KEYS:
+        return None
+    key = next(iter(value))
+    values = value[key]
+    args = ", ".join(map(repr, values)) if isinstance(values, (list, tuple)) else repr(values)
+    return (f"hyperparameter {name!r} is {{{key!r}: ...}}, Ray Tune's form: nbtune's is "
+            f"{SPACE_KEYS[key].replace('...', args)}")

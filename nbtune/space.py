@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .caller import user_facing, warn_note
+from .ported import space_note
 from .domains import (Domain, Rng, about, choice, domain_from_dict, fixed, grid,
                       linspace, logspace, loguniform, lograndint, quniform, randint, uniform)
 
@@ -58,6 +59,9 @@ class Space(Mapping[str, Domain]):
                                  f"'_', '.' or '-', not starting with a digit; got {name!r}")
             if isinstance(dom, (list, tuple)):
                 warn_note(_plain_sequence_note(name, dom))
+            ported = space_note(name, dom, lambda d: isinstance(d, Domain))
+            if ported is not None:
+                raise ValueError(ported)
             with about(name):
                 self._domains[name] = dom if isinstance(dom, Domain) else fixed(dom)
 

@@ -108,6 +108,12 @@ def trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
         warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
                   f"n_trials={n_trials}: its last brackets will run short; give "
                   f"n_trials={needed} (or --trials {needed}), or fewer brackets")
+    grid = search.max_trials
+    if grid is not None and needed is None and isinstance(n_trials, int) and n_trials > grid:
+        configs = f"{grid} config" + ("s" if grid != 1 else "")  # it ran 3 of 12 in silence
+        warn_note(f"the {search.name} searcher's grid holds {configs}, fewer than "
+                  f"n_trials={n_trials}: the study runs each once, {grid} trials (Ray Tune "
+                  "repeats a grid num_samples times; nbtune's grid searcher does not)")
     if held is not None and n_trials is not None and n_trials > held:
         configs = f"{held} config" + ("s" if held != 1 else "")
         warn_note(f"the space holds {configs}, fewer than n_trials={n_trials}: once each has "

@@ -291,6 +291,8 @@ def load_study(name: str, storage: str | os.PathLike | None = None) -> Study:
     """Open study ``name`` from a storage file (another process's, or before a kernel restart):
     ``storage``, or by default ``nbtune.db`` (in a notebook, the file ``%config Tune.storage``
     names)."""
+    if storage is None and isinstance(name, (str, os.PathLike)) and os.path.isfile(name):
+        raise _a_file_for_a_name(os.fspath(name))
     path = os.fspath(_file(storage))
     try:
         db = Storage(path, readonly=True)  # nothing written: someone else's file, or read-only
@@ -303,6 +305,24 @@ def load_study(name: str, storage: str | os.PathLike | None = None) -> Study:
         return stored_study(db, name, row)
     finally:
         db.close()
+
+
+def _a_file_for_a_name(path: str) -> Exception:
+    """The error for a study file given as a study's name (Ray Tune's ``Tuner.restore(path)``,
+    first-day test, round 16: it read "no study storage at 'nbtune.db'"): the call to write,
+    with the studies the file holds."""
+    try:
+        db = Storage(path, readonly=True)
+    except Exception as exc:  # not a study file: that is the error
+        return exc
+    try:
+        names = db.study_names()
+    finally:
+        db.close()
+    one = repr(names[0]) if len(names) == 1 else "NAME"
+    known = ", ".join(map(repr, names)) or "none"
+    return StudyNotFound(f"{path!r} is a study file, not a study's name: "
+                         f"load_study({one}, storage={path!r}) (studies there: {known})")
 
 
 def _not_found(db: Storage, name: str, path: str) -> StudyNotFound:

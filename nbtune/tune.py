@@ -14,13 +14,13 @@ from .run.embedded import embedded_started, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failfast import check_fail_fast
 from .run.failure import StudyFailed
-from .run.guard import guard_line, unguarded_line
+from .run.guard import STDIN_LINE, from_stdin, guard_line, unguarded_line
 from .run.held import restart_delay
 from .run.local import processes_can_start
 from .run.loop import Loop
 from .contract.budget import Budget
 from .directions import mode_note
-from .ported import budget_note, mode_of, optuna_keyword
+from .ported import budget_note, mode_of, ported_keyword
 from .run.settings import LoopSettings
 from .run.task import PickledOnce, scatter_data
 from .run.workers import connect
@@ -75,7 +75,7 @@ def _misspelt_argument(options: Mapping[str, Any]) -> None:
     own = [name for name in inspect.signature(tune).parameters
            if name not in ("trial_fn", "space", "scheduler_options")]
     for key in options:
-        ported = optuna_keyword(key)
+        ported = ported_keyword(key)
         if ported is not None:
             raise TypeError(f"tune() got an unexpected keyword argument {key!r}: {ported}")
         near = None if key in schedulers else closest(key, [*own, *sorted(schedulers)])
@@ -115,7 +115,7 @@ def own_resume_note():
 
 
 @user_facing
-def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
+def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | None = None, *,
          metric: str | None = None, mode: str | None = None,
          n_trials: int | str | None = "auto", seed: int | None = None, cluster: Any = None,
          storage: str | os.PathLike | None = DEFAULT_STORAGE, study: str | None = None,
@@ -163,6 +163,14 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
     :mod:`nbtune.warm`.
     """
     _misspelt_argument(scheduler_options)
+    if space is None:  # required: a default only to name Ray Tune's param_space= (round 16)
+        raise TypeError("tune() missing 1 required positional argument: 'space', "
+                        "nbtune.tune(fn, space, ...)")
+    if isinstance(trial_fn, type):  # a Ray Tune Trainable: each trial failed in its constructor
+        raise TypeError(f"trial_fn is the class {trial_fn.__name__}: nbtune runs a function "
+                        "fn(config) that calls nbtune.report(epoch=..., ...) each step (for Ray "
+                        "Tune's Trainable: its setup(config), then a loop of step() whose "
+                        "results it reports)")
     mode = mode_of(mode)  # Optuna's "maximize"
     check_fail_fast(fail_fast)
     pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
@@ -193,6 +201,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any], *,
         unguarded = unguarded_line()  # its workers would import the script and run it again
         if unguarded is not None and processes_can_start():
             raise RuntimeError(guard_line(*unguarded))
+        if from_stdin() and processes_can_start():
+            raise RuntimeError(STDIN_LINE)
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or default_name()
     made = storage is not None and not os.path.exists(storage)  # by this call, if it fails

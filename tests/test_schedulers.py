@@ -959,10 +959,14 @@ def test_make_scheduler_names_an_unknown_option():
                             "rung_system_per_bracket, judge")
     with pytest.raises(ValueError, match=r"has no option 'max-t' \(did you mean 'max_t'\?\)"):
         make_scheduler("hyperband", **{"max-t": 27})
-    with pytest.raises(ValueError, match="scheduler 'median' has no option 'percentile': its "
-                                         "options are n_startup_trials, "):
+    with pytest.raises(ValueError, match=r"scheduler 'median' has no option 'percentile' "
+                                         r"\(percentile is an option of scheduler 'percentile': "
+                                         r"give scheduler='percentile', --scheduler percentile in "
+                                         r"%%tune\): its options are n_startup_trials, "):
         make_scheduler("median", percentile=10)
-    with pytest.raises(ValueError, match="scheduler 'fifo' has no option 'max_t': it takes no options"):
+    with pytest.raises(ValueError, match=r"scheduler 'fifo' has no option 'max_t' \(max_t is an "
+                                         r"option of scheduler 'asha' and 'hyperband': give "
+                                         r"scheduler='asha', .*\): it takes no options"):
         make_scheduler("fifo", max_t=9)
     with pytest.raises(ValueError, match="type must be"):
         make_scheduler("asha", type="bogus")

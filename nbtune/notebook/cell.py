@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Container
 
 from nbtune import space as S
+from nbtune.ported import module_note
 from nbtune.typos import closest
 
 from .scopes import imported, module_names
@@ -237,6 +238,34 @@ def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
                             f"(did you mean {prefix + near!r}?)")
 
 
+def _check_ported(tree: ast.Module, defined: Container[str]) -> None:
+    """CellError for a space line in Ray Tune's words, ``lr = tune.loguniform(...)`` or
+    ``batch = grid_search([16, 32])``, where neither the cell nor the notebook binds the name:
+    it read "the cell declares no search space" or "run the cell that defines it first"
+    (first-day test, round 16)."""
+    stores = module_names(tree.body).stores
+    for stmt in tree.body:
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        if not isinstance(value, ast.Call) or _primitive(value.func):
+            continue
+        func = value.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
+                func.value.id in ("tune", "ray") and func.value.id not in stores | set(defined):
+            name, written = func.attr, ast.unparse(func)
+        elif isinstance(func, ast.Name) and func.id not in stores and func.id not in defined:
+            name = written = func.id
+        else:
+            continue
+        target = ast.unparse(_targets(stmt)[0])
+        if name in PRIMITIVES:
+            raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's: a space line "
+                            f"calls nbtune's primitive by its name, {target} = {name}(...)")
+        note = module_note(name)
+        if note is not None:
+            raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's; here, "
+                            f"{note.split('; here, ', 1)[1]}")
+
+
 def _check_nested(body: list[ast.stmt], bound: Container[str], defined: Container[str]) -> None:
     """CellError for a space line inside the trial code's blocks: Optuna's conditional
     ``if n_layers == 2: units2 = trial.suggest_int(...)``, ported as written, was told that the
@@ -273,6 +302,7 @@ def parse_cell(source: str, need_space: bool = True,
     lines, tree = _parse(source)
     if defined is not None:
         _check_typos(tree, defined)
+        _check_ported(tree, defined)
     stmts, body_stmts = _space_stmts(tree)
     domains: dict[str, S.Domain] = {}
     first_seen: dict[str, int] = {}  # name -> line

@@ -31,7 +31,7 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
                  f"{_listed(missing)}, which are")
         ported, others = cell_note(missing), [n for n in missing if n not in CELL_NAMES]
         fix = f"run the cell that defines {'it' if len(others) == 1 else 'them'} first"
-        if ported is not None:  # Optuna's pruning check: what to do instead, first
+        if ported is not None:  # another tool's name (Optuna's trial): what to write, first
             fix = ported + (f"; for {_listed(others)}, {fix}" if others else "")
         raise UsageError(f"%%tune: the cell uses {which} not defined in the notebook: {fix}")
     unsendable: list[tuple[str, Any, Exception]] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..ported import mode_of, optuna_flag
+from ..ported import mode_of, ported_flag
 from ..run.local import GPU_THREADS
 from ..typos import did_you_mean
 
@@ -245,7 +245,7 @@ def parse_line(line: str) -> argparse.Namespace:
             raise UsageError(f"%%tune: unexpected {extra[0]!r} after `{' '.join(words[:at][-2:])}`"
                              ": each option takes one value, in one word (--max-time 5m, 90s "
                              "or 1h; quote a value with spaces)")
-        ported = optuna_flag(extra[0].partition("=")[0])
+        ported = ported_flag(extra[0].partition("=")[0])
         if ported is not None:
             raise UsageError(f"%%tune: unknown option {extra[0]!r}: {ported}")
         flags = [f for action in parser._actions for f in action.option_strings]

@@ -114,6 +114,13 @@ def reported_keys(body: str) -> set[str] | None:
     for node in ast.walk(ast.parse(body)):
         if isinstance(node, ast.Call) and \
                 getattr(node.func, "id", getattr(node.func, "attr", None)) == "report":
+            if len(node.args) == 1:  # one dict, Ray Tune's report(metrics): a literal's keys
+                given = node.args[0]
+                if not isinstance(given, ast.Dict) or not all(
+                        isinstance(k, ast.Constant) and isinstance(k.value, str)
+                        for k in given.keys):
+                    return None
+                keys.update(k.value for k in given.keys)
             for k in node.keywords:
                 if k.arg is None:
                     return None
@@ -123,9 +130,11 @@ def reported_keys(body: str) -> set[str] | None:
 
 def positional_report(body: str) -> int | None:
     """The line of the body's first report(...) call that passes values without names
-    (``report(acc, epoch)``, Optuna's ``trial.report(value, step)``), else None."""
+    (``report(acc, epoch)``, Optuna's ``trial.report(value, step)``), else None. One dict
+    (Ray Tune's ``report(metrics)``) has its names."""
     for node in ast.walk(ast.parse(body)):
         if isinstance(node, ast.Call) and node.args and \
-                getattr(node.func, "id", getattr(node.func, "attr", None)) == "report":
+                getattr(node.func, "id", getattr(node.func, "attr", None)) == "report" and (
+                    len(node.args) > 1 or isinstance(node.args[0], ast.Constant)):
             return node.lineno
     return None

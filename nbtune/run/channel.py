@@ -24,11 +24,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import numbers
+import os
 import threading
 import time
 from typing import Any, Callable, ContextManager, Sequence
 
-from ..caller import user_facing
+from ..caller import user_facing, warn
 
 CONTINUE = "continue"
 STOP = "stop"
@@ -262,17 +263,32 @@ def report(*values: Any, checkpoint: Any = None, **metrics: Any) -> None:
     paused, raises :class:`TrialStopped` or :class:`TrialPaused` (let them propagate: nbtune records
     the trial's state). ``checkpoint=obj`` hands nbtune the state a paused trial resumes from
     (:func:`get_checkpoint` returns it then); it stays on the Dask worker and never travels to the
-    notebook.
+    notebook. One dict of them works too, ``report({"epoch": 3, "accuracy": 0.91})`` (Ray Tune's
+    ``tune.report(metrics)``).
     """
-    if values:
+    if len(values) == 1 and isinstance(values[0], dict) and all(
+            isinstance(k, str) for k in values[0]):
+        metrics = {**values[0], **metrics}
+    elif values:
         raise TypeError(f"report() takes each value by its name, report(epoch=N, accuracy=x), "
-                        f"not {len(values)} without one (Optuna's trial.report(value, step) "
-                        "is report(epoch=step, accuracy=value) here)")
+                        f"not {len(values)} value{'s' if len(values) > 1 else ''} without a name "
+                        "(Optuna's trial.report(value, step) is report(epoch=step, "
+                        "accuracy=value) here)")
     ctx = _current.get() or _the_only_trial("report()")
     if ctx is None:
         raise RuntimeError("report() was called outside a trial: call it from the function you "
                            "pass to nbtune.tune(...) or from a %%tune cell")
+    if isinstance(checkpoint, (str, os.PathLike)) and os.path.isdir(checkpoint):
+        warn(folder_note(checkpoint))
     ctx.report(metrics, checkpoint)
+
+
+def folder_note(path: Any) -> str:
+    """Why a folder's path is no checkpoint (Ray Tune's ``Checkpoint.from_directory``)."""
+    return (f"checkpoint={os.fspath(path)!r} is a folder's path: nbtune keeps the object it is "
+            "given, so a resumed trial gets the path back, not the folder's files (which another "
+            "machine lacks, and which stay behind on disk); pass the state itself, e.g. "
+            "checkpoint={'model': model, 'epoch': epoch}")
 
 
 @user_facing

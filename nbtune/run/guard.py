@@ -62,3 +62,17 @@ def guard_line(path: str, line: int) -> str:
     return (f"{name}, line {line}, starts the study at the top level of the script, and nbtune's "
             f"local Dask workers start by importing {name}, so each would start it again: put "
             "the study under `if __name__ == \"__main__\":`")
+
+
+def from_stdin() -> bool:
+    """Whether the running script was read from standard input (``python - <<EOF``): worker
+    processes that start by running the script's file find none (first-day test, round 16: a
+    page of Dask's tracebacks ending in "Nanny failed to start.")."""
+    return getattr(sys.modules.get("__main__"), "__file__", None) == "<stdin>"
+
+
+STDIN_LINE = ("a script read from standard input (python -) cannot start nbtune's local cluster: "
+              "its worker processes start by running the script's file, and it has none; save "
+              "it as a file, with the study under `if __name__ == \"__main__\":`, or give "
+              "cluster= the address of a running one")
+

@@ -35,6 +35,10 @@ def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> 
     for option in options:
         if option not in names:
             hint = did_you_mean(option.replace("-", "_"), names, cutoff=0.6)
+            others = [n for n, c in SCHEDULERS.items() if option in {p.name for p in _params(c)}]
+            if others and not hint:  # an early-stopping option with the default scheduler, say
+                hint = (f" ({option} is an option of scheduler {' and '.join(map(repr, others))}"
+                        f": give scheduler={others[0]!r}, --scheduler {others[0]} in %%tune)")
             raise ValueError(f"scheduler {name!r} has no option {option!r}{hint}: {takes}")
     for p in params:
         if p.default is p.empty and p.name not in options:
@@ -56,6 +60,9 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
         return cls(**options)
     known = ", ".join(sorted(SCHEDULERS))
     hint = did_you_mean(scheduler.lower(), SCHEDULERS) if isinstance(scheduler, str) else ""
+    if isinstance(scheduler, str) and scheduler.lower() in ("pbt", "pb2"):
+        hint = (" (nbtune has no Population Based Training, which changes a running trial's "
+                "hyperparameters; asha and hyperband stop or pause the poor trials instead)")
     raise ValueError(f"unknown scheduler {scheduler!r}{hint}: use one of {known}, or a "
                      "Scheduler object")
 

@@ -1,0 +1,283 @@
+"""A study ported from Ray Tune (first-day test, round 16): Ray Tune's names are named with
+nbtune's, in one line each, and what Ray Tune users write by habit (a dict report, a CPU ask,
+a grid in Ray's dict form, a folder as a checkpoint, a study file given as a study's name, a
+script on standard input) works or says what to write."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import traceback
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbtune
+from nbtune import trial as T
+from nbtune.caller import without_nbtune
+from nbtune.notebook.options import parse_line
+from nbtune.run.resources import check_resources, default_ask
+
+from test_magic import run
+
+
+def value_of(config):
+    return config["x"]
+
+
+SPACE = {"x": nbtune.uniform(0.0, 1.0)}
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("num_samples", 8, "num_samples= is Ray Tune's name: nbtune's is n_trials="),
+    ("time_budget_s", 30, "time_budget_s= is Ray Tune's name: nbtune's is max_time="),
+    ("max_concurrent_trials", 2, "nbtune's is concurrency=, concurrency=N (--concurrency"),
+    ("search_alg", "bayesopt", "nbtune's is searcher=, searcher='bayesopt'"),
+    ("resources_per_trial", {"gpu": 1}, "nbtune's is resources=, resources={'GPU': 1}"),
+    ("stop", {"training_iteration": 9}, "nbtune's is max_t=, max_t=N with a scheduler"),
+    ("storage_path", "/tmp/ray", "nbtune's is storage=, storage='results.db' (a study file"),
+    ("local_dir", "/tmp/ray", "nbtune's is storage="),
+    ("name", "exp", "name= is Ray Tune's name: nbtune's is study=, study=NAME (--study"),
+    ("time_attr", "training_iteration", "nbtune's is resource=, resource='epoch'"),
+    ("tune_config", None, "tune_config= is Ray Tune's: TuneConfig's fields are nbtune.tune's "
+                          "own keywords (num_samples is n_trials="),
+])
+def test_ray_tunes_keywords_are_named_with_nbtunes(key, value, said):
+    """They read "scheduler 'fifo' has no option 'num_samples'"."""
+    with pytest.raises(TypeError, match="unexpected keyword argument") as caught:
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, **{key: value})
+    assert said in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["param_space", "config"])
+def test_the_space_under_ray_tunes_name_is_named_and_a_missing_space_too(key):
+    with pytest.raises(TypeError, match=f"{key}= is Ray Tune's name: nbtune's is space=, the "
+                                        r"second argument, nbtune.tune\(fn, space, ...\)"):
+        nbtune.tune(value_of, storage=None, **{key: SPACE})
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'space'"):
+        nbtune.tune(value_of, storage=None)
+
+
+@pytest.mark.parametrize("line, said", [
+    ("--num-samples 8", "--num-samples is Ray Tune's name: nbtune's is --trials"),
+    ("--time-budget-s 30", "nbtune's is --max-time"),
+    ("--local-dir runs", "--local-dir is Ray Tune's name: nbtune's is --storage"),
+    ("--storage-path runs", "nbtune's is --storage"),
+    ("--max-concurrent-trials 2", "nbtune's is --concurrency"),
+    ("--search-alg tpe", "nbtune's is --searcher"),
+])
+def test_ray_tunes_flags_are_named_with_the_magics(line, said):
+    """--local-dir read "did you mean '--local'?", which runs the body in the notebook."""
+    with pytest.raises(UsageError, match="%%tune: unknown option") as caught:
+        parse_line(line)
+    assert said in str(caught.value) and "--local'" not in str(caught.value)
+
+
+def test_an_early_stopping_option_without_its_scheduler_names_the_scheduler():
+    with pytest.raises(ValueError, match=r"scheduler 'fifo' has no option 'grace_period' "
+                                         r"\(grace_period is an option of scheduler 'asha' and "
+                                         r"'hyperband': give scheduler='asha'"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, grace_period=1)
+    with pytest.raises(ValueError, match="nbtune has no Population Based Training"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, scheduler="pbt")
+
+
+@pytest.mark.parametrize("name, said", [
+    ("Tuner", r"nbtune.tune\(fn, space, metric=..., mode=..., n_trials=..., scheduler='asha'\)"),
+    ("with_resources", r"resources=\{'GPU': 1\} of nbtune.tune"),
+    ("grid_search", r"nbtune.grid\(a, b, c\)"),
+    ("sample_from", "a space is flat"),
+    ("qrandint", r"nbtune.randint\(lo, hi\) for integers \(both ends included\)"),
+    ("Checkpoint", r"report\(..., checkpoint=state\) takes the state itself"),
+])
+def test_ray_tunes_module_names_are_named_with_nbtunes(name, said):
+    with pytest.raises(AttributeError, match=f"module 'nbtune' has no attribute '{name}': "
+                                             f"that is Ray Tune's; here, {said}"):
+        getattr(nbtune, name)
+    with pytest.raises(AttributeError, match=r"^module 'nbtune' has no attribute 'nope'$"):
+        nbtune.nope  # noqa: B018
+
+
+def test_ray_tune_1s_tune_run_is_named_with_nbtunes():
+    """nbtune.run is the package of the loop: "'module' object is not callable"."""
+    with pytest.raises(TypeError, match=r"Ray Tune's tune.run\(trainable, config=...\) is "
+                                        r"nbtune.tune\(fn, space, ...\) here"):
+        nbtune.run(value_of, config=SPACE)
+
+
+class Trainable:
+    def setup(self, config):
+        self.x = config["x"]
+
+    def step(self):
+        return {"v": self.x}
+
+
+def test_a_trainable_class_is_told_before_any_trial_runs():
+    """Each trial failed in the class's constructor, until fail-fast stopped the third."""
+    with pytest.raises(TypeError, match="trial_fn is the class Trainable: nbtune runs a "
+                                        r"function fn\(config\)"):
+        nbtune.tune(Trainable, SPACE, n_trials=2, storage=None)
+
+
+@pytest.mark.parametrize("space, said", [
+    ({"lr": {"grid_search": [0.1, 0.01]}},
+     r"hyperparameter 'lr' is \{'grid_search': ...\}, Ray Tune's form: nbtune's is "
+     r"nbtune.grid\(0.1, 0.01\)"),
+    ({"opt": {"lr": nbtune.loguniform(1e-4, 1e-1), "m": nbtune.uniform(0.8, 0.99)}},
+     r"hyperparameter 'opt' is a dict of domains: a space is flat, so name each part, "
+     r"\{'opt.lr': loguniform\(0.0001, 0.1\), 'opt.m': uniform\(0.8, 0.99\)\}, and read "
+     r"config\['opt.lr'\] in the trial"),
+    ({"f": lambda spec: 1}, "hyperparameter 'f' is a function: a space holds values and "
+                            r"domains \(nbtune.uniform, choice, ...\); for Ray Tune's sample_from"),
+])
+def test_ray_tunes_space_forms_are_named_with_nbtunes(space, said):
+    """{"grid_search": [...]} was one fixed dict for every trial, which failed each in the
+    user's code; a nested dict and a lambda read "fixed values must be JSON-serialisable",
+    below a frame of contextlib's."""
+    with pytest.raises(ValueError, match=f"^{said}") as caught:
+        nbtune.tune(value_of, space, n_trials=2, storage=None)
+    shown = traceback.format_tb(without_nbtune(caught.value.__traceback__))
+    assert not [f for f in shown if "contextlib" in f or "nbtune" + os.sep in f], shown
+
+
+def test_plain_dicts_stay_fixed_values():
+    space = nbtune.Space({"opt": {"name": "sgd", "nesterov": True}})
+    assert space["opt"] == nbtune.fixed({"name": "sgd", "nesterov": True})
+
+
+def test_ray_tunes_result_names_are_named_with_nbtunes():
+    study = nbtune.Study("s", nbtune.Space(SPACE), "v", "max")
+    for name, ours in (("get_best_result", "best"), ("get_dataframe", r"to_dataframe\(\)"),
+                       ("num_errors", r"counts\(\).get\('failed', 0\)")):
+        with pytest.raises(AttributeError, match=f"'Study' object has no attribute '{name}': "
+                                                 f"that is Ray Tune's name; nbtune's is {ours}"):
+            getattr(study, name)
+    with pytest.raises(AttributeError, match=r"nbtune's is reports \(a list of dicts: "
+                                             r"pandas.DataFrame\(trial.reports\)\)"):
+        T.Trial(id=0, config={}).metrics_dataframe  # noqa: B018
+
+
+def reports_a_dict(config):
+    for epoch in (1, 2):
+        nbtune.report({"epoch": epoch, "v": config["x"] * epoch})
+
+
+def keeps_a_folder(config, folder):
+    nbtune.report(epoch=1, v=config["x"], checkpoint=folder)
+
+
+def test_a_dict_report_is_ray_tunes_form_and_a_folder_checkpoint_is_said(client, tmp_path):
+    """report({...}) failed every trial until fail-fast stopped the study; a folder's path as
+    the checkpoint (Checkpoint.from_directory) was kept as a path, whose files a resume on
+    another machine lacks, in silence."""
+    study = nbtune.tune(reports_a_dict, SPACE, metric="v", mode="max", n_trials=3,
+                        cluster=client, storage=None, progress=False)
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 3
+    assert all([r["epoch"] for r in t.reports] == [1, 2] for t in study.trials)
+    with pytest.raises(TypeError, match=r"not 1 value without a name \(Optuna's"):
+        nbtune.report(0.9)
+    folder = str(tmp_path)
+    study = nbtune.tune(nbtune.with_parameters(keeps_a_folder, folder=folder), SPACE,
+                        metric="v", mode="max", n_trials=2, cluster=client, storage=None,
+                        progress=False)
+    said = {w["message"] for t in study.trials for w in t.warnings}
+    assert said == {f"checkpoint={folder!r} is a folder's path: nbtune keeps the object it is "
+                    "given, so a resumed trial gets the path back, not the folder's files "
+                    "(which another machine lacks, and which stay behind on disk); pass the "
+                    "state itself, e.g. checkpoint={'model': model, 'epoch': epoch}"}, said
+
+
+def test_a_study_file_given_as_a_studys_name_names_the_call(client, db):
+    """Tuner.restore(path) ported: "no study storage at 'nbtune.db'"."""
+    nbtune.tune(value_of, SPACE, n_trials=1, cluster=client, storage=db, study="a",
+                progress=False)
+    with pytest.raises(nbtune.study.StudyNotFound,
+                       match=f"^{db!r} is a study file, not a study's name: load_study\\('a', "
+                             f"storage={db!r}\\) \\(studies there: 'a'\\)$"):
+        nbtune.load_study(db)
+
+
+def test_a_cpu_ask_on_nbtunes_own_cluster_is_what_every_trial_has():
+    """Ray Tune's {"cpu": 1}, ported: "no worker offers CPU=1 ... start workers with `dask
+    worker`" on the cluster nbtune started itself."""
+    plain = {"w1": {"nthreads": 1, "resources": {}}, "w2": {"nthreads": 1, "resources": {}}}
+    for asked in ({"cpu": 1}, {"CPU": 1.0}, {"CPU": 0.5}):
+        assert default_ask(plain, asked, local=True) is None
+        assert check_resources(plain, default_ask(plain, asked, local=True), local=True) == 2
+    assert default_ask(plain, {"cpu": 1, "GPU": 1}, local=True) == {"GPU": 1}
+    with pytest.raises(ValueError, match=r"no worker offers CPU=4: nbtune's local cluster runs "
+                                         r"one trial on each worker, .* start fewer workers"):
+        check_resources(plain, default_ask(plain, {"cpu": 4}, local=True), local=True)
+    gpu_machine = {"c": {"nthreads": 1, "resources": {"CPU": 1}},
+                   "g": {"nthreads": 1, "resources": {"GPU": 1}}}
+    assert default_ask(gpu_machine, {"cpu": 1}, local=True) == {"CPU": 1}  # its CPU workers
+    assert default_ask(plain, {"cpu": 1}) == {"cpu": 1}  # a cluster of the user's: as asked
+
+
+def test_n_trials_beyond_the_grid_is_said(client):
+    """searcher='grid', n_trials=12 on a grid of 3 ran 3 trials in silence."""
+    with pytest.warns(nbtune.NbtuneWarning, match=r"the grid searcher's grid holds 3 configs, "
+                                                  r"fewer than n_trials=12: the study runs each "
+                                                  r"once, 3 trials \(Ray Tune repeats"):
+        study = nbtune.tune(value_of, {"x": nbtune.grid(0.1, 0.2, 0.3)}, searcher="grid",
+                            n_trials=12, storage=None, progress=False, cluster=client)
+        assert len(study.trials) == 3
+
+
+def test_a_script_on_standard_input_is_told_before_anything_starts(tmp_path):
+    """python - <<EOF: a page of Dask's tracebacks ending in "Nanny failed to start."."""
+    script = ("import nbtune\n"
+              "if __name__ == '__main__':\n"
+              "    nbtune.tune(lambda c: 1.0, {'x': nbtune.uniform(0, 1)}, n_trials=1, "
+              "storage=None)\n")
+    done = subprocess.run([sys.executable, "-"], input=script, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1 and last.startswith(
+        "RuntimeError: a script read from standard input (python -) cannot start nbtune's local "
+        "cluster"), done.stderr
+    assert "Nanny" not in done.stderr
+
+
+RAY_SPACE_CELL = """\
+lr = tune.loguniform(1e-3, 0.3)
+accuracy = lr
+"""
+
+RAY_BODY_CELL = """\
+lr = loguniform(1e-3, 0.3)
+for epoch in range(3):
+    tune.report({"epoch": epoch, "accuracy": config["lr"]})
+"""
+
+
+@pytest.mark.parametrize("cell, said", [
+    (RAY_SPACE_CELL, "UsageError: %%tune: line 2: tune.loguniform(...) is Ray Tune's: a space "
+                     "line calls nbtune's primitive by its name, lr = loguniform(...)"),
+    ("batch = grid_search([16, 32])\naccuracy = batch",
+     "UsageError: %%tune: line 2: grid_search(...) is Ray Tune's; here, nbtune.grid(a, b, c) "
+     "(searcher='grid' runs each value once)"),
+    (RAY_BODY_CELL, "UsageError: %%tune: the cell uses 'config' and 'tune', which are not "
+                    "defined in the notebook: config[...] is Ray Tune's: a %%tune cell reads "
+                    "each hyperparameter by its name (lr, not config['lr']); tune.report(...) "
+                    "and tune.get_checkpoint() are Ray Tune's: in a %%tune cell, "
+                    "report(epoch=N, accuracy=...) needs no prefix, and the name checkpoint "
+                    "holds a resumed trial's checkpoint"),
+])
+def test_ray_tune_style_cells_are_told_the_nbtune_way(shell, capsys, cell, said):
+    """They read "the cell declares no search space" and "run the cell that defines it
+    first"."""
+    res = run(shell, "--metric accuracy --mode max -n 2", cell)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not res.success and err == [said], err
+
+
+def test_a_cell_reports_a_dict(shell, capsys):
+    res = run(shell, "--metric accuracy --mode max -n 2 -o s",
+              "lr = loguniform(1e-3, 0.3)\nfor epoch in (1, 2):\n"
+              "    report({'epoch': epoch, 'accuracy': lr * epoch})")
+    assert res.success, capsys.readouterr().err
+    study = shell.user_ns["s"]
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 2
+    assert all([r["epoch"] for r in t.reports] == [1, 2] for t in study.trials)
