@@ -173,7 +173,9 @@ class Study:
         """One row per trial: state, metric, config, resource reached, times, worker, output.
 
         Indexed by trial id; columns ``state``, the metric, ``config.<name>`` for each
-        hyperparameter, the resource (e.g. ``epoch``: the largest level reported), ``reports``,
+        hyperparameter, ``metrics.<key>`` for each other value a trial reported or returned (its
+        last: Ray Tune's ``get_dataframe()`` has them), the resource (e.g. ``epoch``: the
+        largest level reported), ``reports``,
         ``attempts``, ``worker``, ``started``, ``finished`` (timestamps), ``duration`` (seconds),
         ``error`` (its last line), ``output_lines`` (lines it wrote: ``trial.output``). Floats
         show with 6 significant digits (``4.1e-06``, not ``0.000004``); the values themselves are not rounded.
@@ -186,13 +188,19 @@ class Study:
         trials = list(self.trials)  # a running study adds trials meanwhile
         names = list(self.space) + [k for t in trials for k in t.config if k not in self.space]
         config_columns = [f"config.{k}" for k in dict.fromkeys(names)]
-        columns = (["trial", "state", self.metric] + config_columns
+        last = {t.id: {k: v for k, v in {**(t.reports[-1] if t.reports else {}),
+                                           **t.metrics}.items()
+                       if k not in (self.metric, resource)} for t in trials}
+        metric_columns = [f"metrics.{k}" for k in dict.fromkeys(
+            k for t in trials for k in last[t.id])]
+        columns = (["trial", "state", self.metric] + config_columns + metric_columns
                    + [resource, "reports", "attempts", "worker", "started", "finished",
                       "duration", "error", "output_lines"])
         rows = []
         for t in trials:
             row: dict[str, Any] = {"trial": t.id, "state": t.state, self.metric: t.value}
             row.update({f"config.{k}": v for k, v in t.config.items()})
+            row.update({f"metrics.{k}": v for k, v in last[t.id].items()})
             row.update({resource: t.resource(resource), "reports": len(t.reports),
                         "attempts": t.attempts, "worker": t.worker,
                         "started": t.started, "finished": t.finished,

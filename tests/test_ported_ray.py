@@ -281,3 +281,19 @@ def test_a_cell_reports_a_dict(shell, capsys):
     study = shell.user_ns["s"]
     assert [t.state for t in study.trials] == [T.COMPLETED] * 2
     assert all([r["epoch"] for r in t.reports] == [1, 2] for t in study.trials)
+
+
+def test_the_trials_frame_has_every_value_they_reported_or_returned():
+    """Ray Tune's get_dataframe() has each trial's last metrics; to_dataframe() had the study's
+    metric alone (a second reported loss was nowhere)."""
+    study = nbtune.Study("s", nbtune.Space(SPACE), "acc", "max")
+    study.trials += [
+        T.Trial(0, {"x": 0.5}, state=T.COMPLETED, value=0.9, metrics={"acc": 0.9, "f1": 0.7},
+                reports=[{"epoch": 1, "acc": 0.8, "loss": 0.3}]),
+        T.Trial(1, {"x": 0.2}, state=T.STOPPED, value=0.5,
+                reports=[{"epoch": 1, "acc": 0.5, "loss": 0.6}])]
+    frame = study.to_dataframe()
+    assert list(frame.columns[:5]) == ["state", "acc", "config.x", "metrics.loss", "metrics.f1"]
+    assert frame["metrics.loss"].tolist() == [0.3, 0.6]  # each trial's last
+    assert frame["metrics.f1"].iloc[0] == 0.7 and frame["metrics.f1"].isna().iloc[1]
+    assert frame["epoch"].tolist() == [1, 1]
