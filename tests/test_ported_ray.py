@@ -297,3 +297,19 @@ def test_the_trials_frame_has_every_value_they_reported_or_returned():
     assert frame["metrics.loss"].tolist() == [0.3, 0.6]  # each trial's last
     assert frame["metrics.f1"].iloc[0] == 0.7 and frame["metrics.f1"].isna().iloc[1]
     assert frame["epoch"].tolist() == [1, 1]
+
+
+def test_a_new_study_file_without_a_suffix_is_said_to_be_a_file(client, tmp_path):
+    """storage="ray_results" (Ray Tune's storage_path, a folder) made a SQLite file of that
+    name in silence."""
+    path = str(tmp_path / "ray_results")
+    with pytest.warns(nbtune.NbtuneWarning, match=f"storage={path!r} is a new study file, a "
+                                                  "SQLite file of that name, not a folder"):
+        nbtune.tune(value_of, SPACE, n_trials=1, cluster=client, storage=path, progress=False)
+    assert os.path.isfile(path)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)  # said once, as it is made
+        nbtune.tune(value_of, SPACE, n_trials=1, cluster=client, storage=path, study="again",
+                    progress=False)
