@@ -96,15 +96,32 @@ def check_path(path: str | os.PathLike) -> str:
     return text
 
 
-def checkpoint_folder(path: str | os.PathLike, name: str) -> str:
+def checkpoint_folder(path: str | os.PathLike, name: str,
+                      shared: str | os.PathLike | None = None) -> str:
     """The folder, beside the study file ``path``, where the workers keep the checkpoints of
     study ``name``'s paused trials, so that a study cut short resumes them where they paused
     (``nbtune.db.checkpoints/NAME``; nothing of it exists until a trial pauses). The file itself
-    holds no pickle: these are apart from it."""
+    holds no pickle: these are apart from it. ``shared``: a folder that every worker and the
+    notebook reach (``checkpoints=``, a shared file system), which holds ``NAME`` instead."""
     folder = urllib.parse.quote(name, safe="")
     if folder in (".", ".."):
         folder = folder.replace(".", "%2E")
-    return os.path.join(os.path.abspath(path) + ".checkpoints", folder)
+    root = os.path.abspath(path) + ".checkpoints" if shared is None else os.path.abspath(shared)
+    return os.path.join(root, folder)
+
+
+def shared_folder(folder: str | os.PathLike) -> str:
+    """``checkpoints=``, checked: an existing folder (its missing last part is made), as an
+    absolute path; :class:`StorageError` with one line where it cannot be one."""
+    text = os.path.abspath(os.fspath(folder))
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise StorageError(f"checkpoints={os.fspath(folder)!r} is a file: name a folder that "
+                           "every worker and the notebook reach (a shared file system)")
+    if not os.path.isdir(os.path.dirname(text)):
+        raise StorageError(f"checkpoints={os.fspath(folder)!r}: the folder "
+                           f"{os.path.dirname(text)!r} does not exist")
+    os.makedirs(text, exist_ok=True)
+    return text
 
 
 def _is_text(path: str) -> bool:

@@ -3,9 +3,9 @@
 A study stores its metric and mode (columns of the studies table) and its settings (JSON): trial and
 time budgets, target, max_resource, seed, searcher with its options, scheduler with its options,
 resource, retries, the Dask resources each trial asked for (its GPUs), the study it was
-warm-started from.
+warm-started from, the shared folder of its checkpoints.
 Resuming takes every one of them from the stored study; one given again must agree with it,
-except the budgets (:data:`BUDGETS`): a study resumed with ``n_trials=60`` runs on to 60 trials
+except the budgets and the checkpoints' folder (:data:`BUDGETS`): a study resumed with ``n_trials=60`` runs on to 60 trials
 in all, and keeps the new budget for its next resume.
 """
 from __future__ import annotations
@@ -18,9 +18,11 @@ from .search import SEARCHERS, is_optuna_sampler, searcher_name
 DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto", "seed": None,
                             "max_time": None, "target": None, "max_resource": None,
                             "retries": 1, "searcher": "random", "scheduler": None,
-                            "resource": "epoch", "resources": None, "warm_start": None}
-# settings a resume may change: how long the study runs, not what it searches
-BUDGETS = ("n_trials", "max_time")
+                            "resource": "epoch", "resources": None, "warm_start": None,
+                            "checkpoints": None}
+# settings a resume may change: how long the study runs, and where its checkpoints are (a shared
+# folder mounted elsewhere), not what it searches
+BUDGETS = ("n_trials", "max_time", "checkpoints")
 NOT_STORED = object()  # a stored study that ran without this setting (or one older than it)
 
 

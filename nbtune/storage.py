@@ -272,17 +272,23 @@ class Storage:
     def delete_study(self, name: str) -> None:
         """Remove a study with its trials and reports, and the checkpoints kept of its paused
         trials (:meth:`checkpoint_folder`)."""
+        folder, shared = self.checkpoint_folder(name), self._shared(name)
         self._transaction([(f"DELETE FROM {table} WHERE {col} = ?", (name,)) for table, col in
                            (("reports", "study"), ("trials", "study"), ("studies", "name"))])
-        folder = self.checkpoint_folder(name)
         shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            os.rmdir(os.path.dirname(folder))  # the last study's: the file's folder of folders
+        if shared is None:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(folder))  # the last study's: the file's folder of folders
 
     def checkpoint_folder(self, name: str) -> str:
         """Where the checkpoints of study ``name``'s paused trials are kept
-        (:func:`checkpoint_folder`)."""
-        return checkpoint_folder(self.path, name)
+        (:func:`checkpoint_folder`): beside the file, or in the shared folder the study was run
+        with (``checkpoints=``)."""
+        return checkpoint_folder(self.path, name, self._shared(name))
+
+    def _shared(self, name: str) -> str | None:
+        row = self.study_row(name)
+        return (row["settings"] or {}).get("checkpoints") if row is not None else None
 
     # -- trials and reports --------------------------------------------------------------
     def save_trial(self, study: str, t: Trial) -> None:

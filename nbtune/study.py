@@ -269,7 +269,7 @@ def kept_clause(study: Study) -> str:
     (:mod:`nbtune.run.kept`); "" where none has one."""
     if study.storage is None:
         return ""
-    folder = checkpoint_folder(study.storage, study.name)
+    folder = checkpoint_folder(study.storage, study.name, study.settings.get("checkpoints"))
     n = sum(1 for t in list(study.trials) if t.state == T.INTERRUPTED
             and os.path.exists(kept.path_of(folder, t.id)))
     if not n:

@@ -30,7 +30,7 @@ from .space import Space, as_space
 from .typos import closest
 from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
-from .paths import DEFAULT_STORAGE, chosen_file, remove_file
+from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import make_progress, starting_notice
 from .starting import RecordEnd, default_name, open_study, positive, trial_count
@@ -129,6 +129,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
          observers: Iterable[Observer] = (), background: bool = False,
          progress: bool | str | type = "auto", security: Any = None, show_output: bool = False,
          restart_held: float | str | None = "auto", fail_fast: bool | str = "auto",
+         checkpoints: str | os.PathLike | None = None,
          **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
@@ -160,7 +161,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     ``searcher_options`` go to the searcher named by ``searcher`` (``{"acquisition": "ucb"}``
     for bayesopt). ``warm_start`` (a :class:`Study`, or a study name in ``storage``) replays an
     earlier study's ended trials into the searcher before the first suggestion; see
-    :mod:`nbtune.warm`.
+    :mod:`nbtune.warm`. A paused trial's checkpoint is kept beside the study file by the workers
+    of the notebook's machine, so a resume takes it up there (a kernel that dies loses those of
+    other machines' workers); ``checkpoints`` names a folder that every worker and the notebook
+    reach (a shared file system), where all workers keep them.
     """
     _misspelt_argument(scheduler_options)
     if space is None:  # required: a default only to name Ray Tune's param_space= (round 16)
@@ -183,11 +187,17 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                          "give one of the two")
     if resources is not None:
         resources = {str(k): float(v) for k, v in dict(resources).items()}
+    if checkpoints is not None:
+        if storage is None:
+            raise ValueError("checkpoints= keeps the paused trials' checkpoints for a resume, "
+                             "which needs a study file: give storage= too")
+        checkpoints = shared_folder(checkpoints)
     given = {k: v for k, v in (("metric", metric), ("mode", mode), ("seed", seed),
                                ("max_time", max_time), ("target", target),
                                ("max_resource", max_resource), ("retries", retries),
                                ("searcher", searcher), ("scheduler", scheduler),
                                ("resource", resource), ("resources", resources),
+                               ("checkpoints", checkpoints),
                                ("warm_start", getattr(warm_start, "name", warm_start)))
              if v is not None}
     if searcher_options is not None and not isinstance(searcher_options, Mapping):
@@ -272,6 +282,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
                     "target": target, "max_resource": max_resource, "retries": retries,
                     "resources": resources}
+        if chosen["checkpoints"] is not None:
+            settings["checkpoints"] = chosen["checkpoints"]
         if search.options:
             settings["searcher_options"] = search.options
         if warm is not None:
@@ -317,7 +329,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                              budget=Budget(n_trials, max_time, target, max_resource),
                              study=name, restart_held=restart_held, stored=db is not None,
                              fail_fast=fail_fast,
-                             keep_at=db.checkpoint_folder(name) if db is not None else None),
+                             keep_at=db.checkpoint_folder(name) if db is not None else None,
+                             keep_shared=chosen["checkpoints"] is not None),
                 Broadcast([RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),

@@ -472,3 +472,47 @@ def test_checkpoints_of_another_machines_workers_are_fetched_when_the_study_is_s
                           resume=True)
     by_x = {t.config["x"]: t for t in resumed.trials}
     assert by_x[1.0].metrics["resumed_from"] == 3 and by_x[2.0].metrics["resumed_from"] == 3
+
+
+def test_a_shared_checkpoint_folder_is_written_by_every_machines_workers(
+        client, db, tmp_path, monkeypatch):
+    """Workers of another machine kept their paused trials' checkpoints in memory, which a
+    kernel's death lost (a resume trained those trials again from their start). With a folder
+    they all reach (checkpoints=, a shared file system), each writes its own as it pauses."""
+    monkeypatch.setattr(kept, "this_host", lambda: "the-notebooks-machine")  # not the workers'
+    shared = tmp_path / "shared"
+    study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
+                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        study="far", background=True, checkpoints=str(shared))
+    folder = str(shared / "far")
+    wait_until(study, lambda trials: paused(2)(trials) and len(files_in(folder)) == 2)
+    assert files_in(folder) == ["trial-0.ckpt", "trial-1.ckpt"]  # before any stop: a kernel
+    assert folder_of(db, "far") == folder                        # that dies now loses none
+    study.stop().wait(60)
+    assert not os.path.exists(os.path.abspath(db) + ".checkpoints")
+
+    heard = HeardEpochs()
+    nbtune.tune(resumable, space(True), searcher="grid", metric="v", mode="max",
+                scheduler=PauseOnceAt(2), cluster=client, storage=db, study="far", resume=True,
+                progress=False, observers=[heard])  # the folder as stored
+    assert heard.epochs[0] == heard.epochs[1] == [3, 4]  # from their checkpoints
+    nbtune.delete_study("far", storage=db)
+    assert not os.path.exists(folder) and os.path.isdir(shared)  # the user's folder stays
+    with pytest.raises(ValueError, match="checkpoints= keeps the paused trials' checkpoints for "
+                                         "a resume, which needs a study file"):
+        nbtune.tune(resumable, space(True), storage=None, checkpoints=str(shared))
+    with pytest.raises(nbtune.StorageError, match=r"checkpoints='.*studies.db' is a file"):
+        nbtune.tune(resumable, space(True), storage=db, checkpoints=db)
+
+
+def test_the_magic_keeps_checkpoints_in_the_folder_it_is_given(shell, db, tmp_path, capsys):
+    from test_magic import run
+
+    shared = tmp_path / "shared"
+    res = run(shell, f"--storage {db} --study m --checkpoints {shared} -n 2 --metric v "
+                     "--scheduler asha --type promotion --max-t 3 --rung-levels 1 --mode max",
+              "x = uniform(0, 1)\nfor epoch in (1, 2, 3):\n"
+              "    report(epoch=epoch, v=x * epoch, checkpoint={'epoch': epoch})")
+    assert res.success, capsys.readouterr().err
+    assert nbtune.load_study("m", storage=db).settings["checkpoints"] == str(shared)
+    assert folder_of(db, "m") == str(shared / "m") and os.path.isdir(shared)

@@ -207,7 +207,8 @@ class Tune(Magics):
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
                       fail_fast="auto" if args.fail_fast is None else args.fail_fast,
-                      restart_held=self.restart_held, **scheduler_options(args))
+                      restart_held=self.restart_held, checkpoints=args.checkpoints,
+                      **scheduler_options(args))
 
         def run() -> None:
             if said:  # said once the study runs: a cell refused above said only why

@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--study", help="study name in the storage (default: a new name)")
     a("--storage", help="SQLite file (default: Tune.storage); none keeps the study in memory "
       "only")
+    a("--checkpoints", metavar="FOLDER", help="keep paused trials' checkpoints in this folder, "
+      "which every worker reaches (a shared file system; default: beside the study file, by "
+      "the workers of the notebook's machine)")
     a("--resume", action="store_true", help="continue the study named by --study, with the "
       "settings it was run with (flags given again must agree)")
     a("--replace", action="store_true", help="delete the study named by --study and start it "

@@ -21,7 +21,7 @@ FLAGS = {"metric": "--metric", "mode": "--mode", "n_trials": "--trials", "seed":
          "max_time": "--max-time", "target": "--target", "retries": "--retries",
          "searcher": "--searcher", "scheduler": "--scheduler", "resource": "--resource",
          "max_resource": "max_resource", "warm_start": "--warm-start",
-         "resources": "--gpus/--resources",
+         "resources": "--gpus/--resources", "checkpoints": "--checkpoints",
          **{option: "--" + flag.replace("_", "-") for flag, option in SCHEDULER_FLAGS.items()}}
 
 
@@ -42,7 +42,7 @@ def given_flags(args: argparse.Namespace) -> dict[str, Any]:
               "seed": args.seed, "max_time": args.max_time, "target": args.target,
               "retries": args.retries, "searcher": args.searcher, "scheduler": args.scheduler,
               "resource": args.resource, "warm_start": args.warm_start,
-              "resources": resources_of(args)}
+              "resources": resources_of(args), "checkpoints": args.checkpoints}
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -37,7 +37,8 @@ class Ending:
         for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
             self._end_paused(self.by_id[trial_id], T.INTERRUPTED if cut else T.STOPPED)
         self._end_cut_by_loss()  # the study ends before the scheduler came back
-        kept.tidy(self._keep_at(), {t.id for t in self.trials if t.is_finished})
+        kept.tidy(self._keep_at(), {t.id for t in self.trials if t.is_finished},
+                  shared=self.settings.keep_shared)
         self.keeping.clear()  # their checkpoints are released on the cluster with them
         self.pairs.clear()
         self.resumed_from.clear()

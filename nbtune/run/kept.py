@@ -144,10 +144,11 @@ def forget(folder: str | None, trial_id: int) -> None:
             os.remove(path_of(folder, trial_id))
 
 
-def tidy(folder: str | None, ended: set[int]) -> None:
+def tidy(folder: str | None, ended: set[int], shared: bool = False) -> None:
     """Delete the files of trials ``ended`` for good that are still there (a trial whose worker
     died after a write), then remove the study's folder once it holds no checkpoint, and the
-    file's folder of checkpoint folders once that is empty too."""
+    file's folder of checkpoint folders once that is empty too (not a ``shared`` folder the
+    user named: ``checkpoints=``)."""
     if folder is None:
         return
     with contextlib.suppress(OSError):
@@ -155,7 +156,7 @@ def tidy(folder: str | None, ended: set[int]) -> None:
             number = name[len("trial-"):-len(SUFFIX)]
             if name.endswith(SUFFIX) and number.isdigit() and int(number) in ended:
                 forget(folder, int(number))
-    for empty in (folder, os.path.dirname(folder)):
+    for empty in (folder,) if shared else (folder, os.path.dirname(folder)):
         try:
             os.rmdir(empty)
         except OSError:  # not empty, or gone

@@ -78,7 +78,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.kept_ids: set[int] = set()  # trials with a checkpoint file (nbtune.run.kept)
         self.pinned: dict[int, str] = {}  # paused trial -> the worker its unpicklable state is on
         self.resume_now: list[tuple[T.Trial, Any]] = []  # restored trials that go straight on
-        self.host = kept.this_host()
+        self.host = None if settings.keep_shared else kept.this_host()  # who writes keep_at
         self.verdicts = Verdicts(client, self.prefix)
         self.resource_used = 0.0  # the resource trained so far: counted in _replay
         self.scheduler_done = False

@@ -24,3 +24,4 @@ class LoopSettings:
     restart_held: float | None = None  # seconds before a worker a halted trial keeps is restarted
     fail_fast: bool | str = "auto"  # when failed trials stop the study: nbtune.run.failfast
     keep_at: str | None = None  # the folder of paused trials' checkpoints (nbtune.run.kept)
+    keep_shared: bool = False  # every worker reaches keep_at, not only the notebook's machine's

@@ -43,6 +43,7 @@ class TrialSpec:
     report_to: str | None = None  # the study's listener (nbtune.run.stream); None: Dask events
     keep_at: str | None = None  # the study's checkpoint folder (nbtune.run.kept), if it has one
     host: str | None = None  # the notebook's machine: only a worker there writes to keep_at
+    # (None: every worker, the folder being shared)
 
 
 class Outcome(dict):
@@ -294,8 +295,9 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
 
 def _keeper(spec: TrialSpec) -> kept.Keeper | None:
     """What writes the trial's checkpoints to the study's folder (:mod:`nbtune.run.kept`),
-    where this worker shares the notebook's disk; else None."""
-    if spec.keep_at is None or kept.this_host() != spec.host:
+    where this worker shares the notebook's disk (every worker, where the folder is shared:
+    ``spec.host`` None); else None."""
+    if spec.keep_at is None or (spec.host is not None and kept.this_host() != spec.host):
         return None
     return kept.Keeper(spec.keep_at, spec.trial_id, spec.resource)
 
