@@ -13,7 +13,8 @@ from typing import Any
 
 OPTUNA, RAY = "Optuna", "Ray Tune"
 _SEARCHERS = "searcher='bayesopt' (or 'tpe', 'kde', 'random')"
-_STORAGE = "storage='results.db' (a study file; checkpoints are kept beside it)"
+_STORAGE = ("storage='results.db' (a study file; checkpoints are kept beside it, or in "
+            "checkpoints=FOLDER where every worker reaches a shared one)")
 
 # another tool's keyword -> (the tool, nbtune's keyword, its %%tune flag or "", what to write)
 KEYWORDS: dict[str, tuple[str, str, str, str]] = {
