@@ -13,8 +13,10 @@ from .panel import LivePanel
 from .tracker import _IN_OUTPUT_WIDGET, TextProgress, Tracker, in_notebook
 
 
-def _view_class(progress: Any) -> type[Tracker] | None:
-    """The class of view ``progress`` asks for here (see :func:`make_progress`), or None."""
+def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | None:
+    """The class of view ``progress`` asks for here (see :func:`make_progress`), or None. A
+    script whose output is no terminal (a log file, a pipe) gets the text view where it asked
+    for the trials' output (``show_output``): it printed nothing at all."""
     if progress is False or progress is None:
         return None
     if isinstance(progress, type) and issubclass(progress, Tracker):  # a view chosen by name
@@ -23,7 +25,7 @@ def _view_class(progress: Any) -> type[Tracker] | None:
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     if in_notebook():
         return LivePanel
-    if progress is True or getattr(sys.stderr, "isatty", lambda: False)():
+    if progress is True or show_output or getattr(sys.stderr, "isatty", lambda: False)():
         return TextProgress
     return None
 
@@ -78,7 +80,7 @@ def make_progress(progress: Any, study, notice: StartingNotice | None = None,
     """The view ``progress`` asks for: "auto" (the panel in a notebook, a text line on a
     terminal, nothing otherwise), True (panel or text), False or None (nothing), or a view class
     (:class:`LivePanel`, :class:`TextProgress`). A panel takes the place of ``notice``."""
-    cls = _view_class(progress)
+    cls = _view_class(progress, kwargs.get("show_output", False))
     if cls is None:
         return None
     view = cls(study, **kwargs)

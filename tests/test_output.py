@@ -312,3 +312,18 @@ def test_trials_in_threads_of_one_worker_keep_their_own_lines(db):
         assert any(a[1] > b[0] for a, b in zip(spans, spans[1:]))  # they ran side by side
         for t in study.trials:
             assert t.output == "".join(f"trial q={t.config['q']} line {i}\n" for i in range(20))
+
+
+def test_show_output_without_a_terminal_writes_the_trials_lines(monkeypatch):
+    """A script logging to a file (stderr no terminal) asked for show_output=True and printed
+    nothing at all: the text view was chosen only for a terminal."""
+    from nbtune.live import _view_class
+
+    class Piped(io.StringIO):
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr(sys, "stderr", Piped())
+    assert _view_class("auto") is None  # a log stays quiet unless asked
+    assert _view_class("auto", show_output=True) is TextProgress
+    assert _view_class(False, show_output=True) is None
