@@ -6,7 +6,7 @@ cluster (a local one by default), keeps every trial and report in a SQLite file,
 """
 from __future__ import annotations
 
-from .caller import NbtuneWarning
+from .caller import NbtuneWarning, shown_as_users
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report, trial_id
 from .run.halt import TrialHalted
 from .contract.events import Observer
@@ -61,7 +61,10 @@ def __getattr__(name: str):
         return compare
     from .ported import module_note
 
-    raise AttributeError(module_note(name) or f"module 'nbtune' has no attribute {name!r}")
+    note = module_note(name)
+    if note is None:
+        raise AttributeError(f"module 'nbtune' has no attribute {name!r}")
+    raise shown_as_users(AttributeError(note))
 
 
 def load_ipython_extension(ipython) -> None:

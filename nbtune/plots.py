@@ -217,13 +217,15 @@ class StudyPlots:
                                   label=f"best: trial {best.id}"))
         by_id = {t.id: t for t in chosen}
         for trial_id, colour in named.items():
+            state = T.state_word(by_id[trial_id].state, study.stop_reason)
             handles.append(Line2D([], [], color=colour, linewidth=1.6,
-                                  label=f"trial {trial_id} ({by_id[trial_id].state})"))
+                                  label=f"trial {trial_id} ({state})"))
         states = {t.state for t in chosen if (best is None or t.id != best.id)
                   and t.id not in named}
         if states - {T.STOPPED, T.FAILED, T.INTERRUPTED}:
             handles.append(Line2D([], [], color="C0", alpha=0.8, label="other trials"))
-        ended = [s for s in (T.STOPPED, T.FAILED, T.INTERRUPTED) if s in states]
+        ended = [T.state_word(s, study.stop_reason)
+                 for s in (T.STOPPED, T.FAILED, T.INTERRUPTED) if s in states]
         if ended:  # named as they ended: "stopped", "interrupted", "stopped or failed", ...
             label = ended[-1] if len(ended) == 1 else f"{', '.join(ended[:-1])} or {ended[-1]}"
             handles.append(Line2D([], [], color="C7", alpha=FADED, label=label))

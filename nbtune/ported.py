@@ -35,9 +35,9 @@ KEYWORDS: dict[str, tuple[str, str, str, str]] = {
     "time_budget_s": (RAY, "max_time", "--max-time", "max_time=SECONDS"),
     "max_concurrent_trials": (RAY, "concurrency", "--concurrency", "concurrency=N"),
     "search_alg": (RAY, "searcher", "--searcher", _SEARCHERS),
-    "resources_per_trial": (RAY, "resources", "--resources", "resources={'GPU': 1} (or "
-                            "gpus=1, --gpus 1; every trial takes one worker thread, so CPUs "
-                            "need no entry)"),
+    "resources_per_trial": (RAY, "resources", "--resources", "resources={'GPU': 1} (--gpus 1 "
+                            "in %%tune; every trial takes one worker thread, so CPUs need no "
+                            "entry)"),
     "param_space": (RAY, "space", "", "the second argument, nbtune.tune(fn, space, ...)"),
     "config": (RAY, "space", "", "the second argument, nbtune.tune(fn, space, ...)"),
     "local_dir": (RAY, "storage", "--storage", _STORAGE),
@@ -151,7 +151,7 @@ MODULE_NAMES = {
                    "max_time=)"),
     "RunConfig": (RAY, "its fields are nbtune.tune's keywords (name is study=, storage_path "
                   "storage=)"),
-    "with_resources": (RAY, "resources={'GPU': 1} of nbtune.tune (or gpus=1; %%tune --gpus 1)"),
+    "with_resources": (RAY, "resources={'GPU': 1} of nbtune.tune (%%tune --gpus 1)"),
     "grid_search": (RAY, "nbtune.grid(a, b, c) (searcher='grid' runs each value once)"),
     "sample_from": (RAY, "a space is flat: draw the parts, and compute the rest in the trial "
                     "function (config['a'] * 2)"),

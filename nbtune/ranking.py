@@ -181,14 +181,24 @@ def earlier_ids(study: Any) -> frozenset[int]:
     return getattr(study, "earlier", None) or frozenset()
 
 
+def paced(study: Any, t: T.Trial) -> bool:
+    """Whether trial ``t`` counts in this run's pace: one it finished, and one that ran in it to
+    a pause at a rung or to the cut of the study's end, with its time so far (a resumed study's
+    trials restored paused ran in an earlier run: not this one's)."""
+    if t.duration is None or t.id in earlier_ids(study):
+        return False
+    if t.state in T.FINISHED:
+        return True
+    since = getattr(study, "started_at", None)
+    return t.state in T.PACED_UNFINISHED and (since is None or (t.started or 0.0) >= since)
+
+
 def pace(study: Any) -> tuple[float | None, float | None]:
     """Trials finished in this run per minute over the study's elapsed time (this run's), and
     the median duration of such a trial in seconds (None where not known yet); a trial paused at
-    a rung counts, with its time so far, as the study's end will stop it there; a resumed
+    a rung, or cut by the study's end, counts with its time so far; a resumed
     study's earlier trials are left out (:func:`earlier_ids`)."""
-    trials, earlier = list(study.trials), earlier_ids(study)
-    durations = sorted(t.duration for t in trials if t.state in (*T.FINISHED, T.PAUSED)
-                       and t.duration is not None and t.id not in earlier)
+    durations = sorted(t.duration for t in list(study.trials) if paced(study, t))
     elapsed = study.elapsed
     rate = len(durations) / (elapsed / 60.0) if durations and elapsed else None
     median = float(np.median(durations)) if durations else None

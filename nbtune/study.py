@@ -6,7 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .caller import user_facing
+from .caller import shown_as_users, user_facing
 from . import trial as T
 from .space import Space
 from .lease import Lease, run_died, run_elsewhere
@@ -253,8 +253,9 @@ class Study:
     def __getattr__(self, name: str) -> Any:
         """Optuna's names (``best_params``, ``trials_dataframe``) are named with nbtune's."""
         note = None if name.startswith("_") else attribute_note("Study", name)
-        raise AttributeError(note or f"'Study' object has no attribute {name!r}", name=name,
-                             obj=self)
+        error = AttributeError(note or f"'Study' object has no attribute {name!r}", name=name,
+                               obj=self)
+        raise shown_as_users(error) if note else error
 
     def __repr__(self) -> str:
         counts = T.counts_text(self.counts(), self.stop_reason) or "no trials"
@@ -302,17 +303,29 @@ def load_study(name: str, storage: str | os.PathLike | None = None) -> Study:
     if storage is None and isinstance(name, (str, os.PathLike)) and os.path.isfile(name):
         raise _a_file_for_a_name(os.fspath(name))
     path = os.fspath(_file(storage))
+    pathlike = storage is None and isinstance(name, (str, os.PathLike)) and (
+        os.fspath(name).endswith(".db") or os.sep in os.fspath(name))
     try:
         db = Storage(path, readonly=True)  # nothing written: someone else's file, or read-only
     except FileNotFoundError as exc:
+        if pathlike:  # a file's path that names none, taken for a study's name (round 17)
+            raise FileNotFoundError(_no_such_file(os.fspath(name))) from None
         raise FileNotFoundError(f"{exc}{_found_beside(name, path)}") from None
     try:
         row = db.study_row(name)
+        if row is None and pathlike:
+            raise FileNotFoundError(_no_such_file(os.fspath(name)))
         if row is None:
             raise _not_found(db, name, path)
         return stored_study(db, name, row)
     finally:
         db.close()
+
+
+def _no_such_file(name: str) -> str:
+    """The line for a study's name that reads as a file's path, where no such file is."""
+    return (f"no study file {name!r} (and no study of that name in the default file): "
+            "load_study(NAME, storage=PATH) opens a study of a file")
 
 
 def _a_file_for_a_name(path: str) -> Exception:

@@ -31,6 +31,11 @@ SHOWN_OUTPUTS = 8  # trials listed with their output
 OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
 
 
+def _trials(n: int) -> str:
+    """"1 trial", "3 trials"."""
+    return f"{n} trial{'' if n == 1 else 's'}"
+
+
 def _config_text(config: dict[str, Any]) -> str:
     return ", ".join(f"{k}={fmt(v)}" for k, v in config.items())
 
@@ -99,7 +104,7 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
     head = "".join(f"<th{RIGHT if r else LEFT}>{e(h)}</th>" for h, r in zip(headers, right))
     body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
                                     for c, r in zip(row, right)) + "</tr>" for row in rows)
-    caption = f"top {len(rows)} trials, ranked: {rule}"
+    caption = f"top {_trials(len(rows))}, ranked: {rule}"
     # in a box that scrolls sideways: a table wider than the output (SearchCV's long
     # step__param columns) was cut at its right edge, its last columns out of reach
     return (f'<div style="overflow-x:auto;max-width:100%"><table class="{css}"{TABLE}>'
@@ -268,7 +273,7 @@ class StudySummary:
         found = study_warnings(s)
         if found:
             out.append(("warnings", "; ".join(f"{r['category']}: {one_line(r['message'], 100)} "
-                                              f"({k} trials)" for r, k in found[:3])))
+                                              f"({_trials(k)})" for r, k in found[:3])))
         return out
 
     def table(self) -> tuple[list[str], list[list[str]]]:
@@ -319,7 +324,7 @@ class StudySummary:
         lines = [f"nbtune study {self.study.name!r}"] + [f"  {k:<{width}}  {v}" for k, v in facts]
         headers, rows, rule = trials_table(self.study, self.top)
         if rows:
-            lines += [f"ranked: {rule}", f"top {len(rows)} trials:"]
+            lines += [f"ranked: {rule}", f"top {_trials(len(rows))}:"]
             lines += _aligned(headers, rows)
         return "\n".join(lines)
 

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from . import trial as T
-from .ranking import earlier_ids, is_ranked, rank_key
+from .ranking import earlier_ids, is_ranked, paced, rank_key
 
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 
@@ -126,13 +126,13 @@ class Tally:
     def _pace_paused(self, t: T.Trial) -> None:
         """A trial paused at a rung counts in the pace with its time so far, as it will when
         the study's end stops it there (promotion ASHA's trials mostly pause: the panel said 92
-        trials/min where the summary said 1,923, first-day test, round 16); resumed, it counts
+        trials/min where the summary said 1,923, first-day test, round 16), and so does one
+        the study's end cut (interrupted, or cut by max_time: round 17); resumed, it counts
         again once it pauses or finishes."""
         before = self._paused.pop(t.id, None)
         if before is not None:
             del self.durations[bisect.bisect_left(self.durations, before)]
-        if t.state == T.PAUSED and t.duration is not None \
-                and t.id not in earlier_ids(self.study):
+        if t.state in T.PACED_UNFINISHED and paced(self.study, t):
             self._paused[t.id] = t.duration
             bisect.insort(self.durations, t.duration)
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .caller import shown_as_users
 from .ported import attribute_note
 
 PENDING = "pending"
@@ -22,16 +23,25 @@ INTERRUPTED = "interrupted"
 STATES = (PENDING, RUNNING, COMPLETED, STOPPED, PAUSED, FAILED, INTERRUPTED)
 FINISHED = frozenset({COMPLETED, STOPPED, FAILED})
 """States that are final: a resumed study does not run these trials again."""
+PACED_UNFINISHED = frozenset({PAUSED, INTERRUPTED})
+"""States of trials that ran, and count in a study's pace with their time so far."""
+
+
+# the ends of a study that cut its running trials short, which no one interrupted
+CUTTING_ENDS = ("max_time", "target", "max_resource")
+
+
+def state_word(state: str, ended: str | None = None) -> str:
+    """A state as people read it: a study its budget or target ended (``ended``) ran its running
+    trials until then, and they are "cut by max_time", not "interrupted", a Ctrl-C's word (a
+    resume still runs them again)."""
+    return f"cut by {ended}" if state == INTERRUPTED and ended in CUTTING_ENDS else state
 
 
 def counts_text(counts: dict[str, int], ended: str | None = None, sep: str = ", ") -> str:
     """Trials per state as people read them, "58 completed, 164 stopped, 2 cut by max_time" (""
-    for none). A study its time budget ended (``ended`` "max_time") ran its running trials
-    until then: they are named so, not "interrupted", a Ctrl-C's word (a resume still runs
-    them again)."""
-    def word(state: str) -> str:
-        return "cut by max_time" if state == INTERRUPTED and ended == "max_time" else state
-    return sep.join(f"{n} {word(s)}" for s, n in counts.items() if n)
+    for none; :func:`state_word`)."""
+    return sep.join(f"{n} {state_word(s, ended)}" for s, n in counts.items() if n)
 
 
 @dataclass
@@ -107,8 +117,9 @@ class Trial:
     def __getattr__(self, name: str) -> Any:
         """Optuna's names (``params``, ``number``) are named with nbtune's."""
         note = None if name.startswith("_") else attribute_note("Trial", name)
-        raise AttributeError(note or f"'Trial' object has no attribute {name!r}", name=name,
-                             obj=self)
+        error = AttributeError(note or f"'Trial' object has no attribute {name!r}", name=name,
+                               obj=self)
+        raise shown_as_users(error) if note else error
 
     def __repr__(self) -> str:
         value = "" if self.value is None else f", value={self.value:.6g}"

@@ -67,10 +67,16 @@ def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_t
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
 
 
-def _misspelt_argument(options: Mapping[str, Any]) -> None:
+# %%tune flags whose Python form is another keyword
+MAGIC_ONLY = {"gpus": "resources={'GPU': N} (--gpus N is the %%tune flag)"}
+
+
+def _misspelt_argument(options: Mapping[str, Any], scheduler: Any = None) -> None:
     """TypeError for a keyword that is no scheduler's option and closer to an argument of tune()
     than to any (``trials=3``, ``max_tim=60``): it read "scheduler 'fifo' has no option
-    'trials'". (``max_t=9`` without a scheduler is left to the scheduler's message.)"""
+    'trials'"; where no scheduler was asked for, for any keyword that is no scheduler's option
+    (``gpus=1`` read "scheduler 'fifo' has no option 'gpus'"). (``max_t=9`` without a scheduler
+    is left to the scheduler's message, which names the schedulers that take it.)"""
     schedulers = option_names()
     own = [name for name in inspect.signature(tune).parameters
            if name not in ("trial_fn", "space", "scheduler_options")]
@@ -78,10 +84,15 @@ def _misspelt_argument(options: Mapping[str, Any]) -> None:
         ported = ported_keyword(key)
         if ported is not None:
             raise TypeError(f"tune() got an unexpected keyword argument {key!r}: {ported}")
+        if key in MAGIC_ONLY:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r}: give "
+                            f"{MAGIC_ONLY[key]}")
         near = None if key in schedulers else closest(key, [*own, *sorted(schedulers)])
         if near is not None and near not in schedulers:
             raise TypeError(f"tune() got an unexpected keyword argument {key!r} (did you mean "
                             f"{near!r}?)")
+        if scheduler is None and key not in schedulers:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r}")
 
 
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
@@ -166,7 +177,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     other machines' workers); ``checkpoints`` names a folder that every worker and the notebook
     reach (a shared file system), where all workers keep them.
     """
-    _misspelt_argument(scheduler_options)
+    _misspelt_argument(scheduler_options, scheduler)
     if space is None:  # required: a default only to name Ray Tune's param_space= (round 16)
         raise TypeError("tune() missing 1 required positional argument: 'space', "
                         "nbtune.tune(fn, space, ...)")
@@ -185,8 +196,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     if resume and replace:
         raise ValueError("resume=True continues the stored study and replace=True deletes it: "
                          "give one of the two")
-    if resources is not None:
-        resources = {str(k): float(v) for k, v in dict(resources).items()}
+    if resources is not None:  # none of a resource asks nothing (Dask waited for a worker
+        # offering it: Ray Tune's {"cpu": 1, "gpu": 0} never ran a trial, first-day test, 17)
+        resources = {str(k): float(v) for k, v in dict(resources).items() if float(v) != 0} \
+            or None
     if checkpoints is not None:
         if storage is None:
             raise ValueError("checkpoints= keeps the paused trials' checkpoints for a resume, "

@@ -91,7 +91,20 @@ def shown(shell, capsys, cell: str) -> str:
     ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(metric='v')\n",
      "----> 2 nbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(metric='v')",
      "TypeError: StudyPlots.history() got an unexpected keyword argument 'metric'"),
-], ids=["space primitive", "through tune", "report outside a trial", "an argument not taken"])
+    ("import nbtune\nnbtune.Tuner\n", "----> 2 nbtune.Tuner",
+     "AttributeError: module 'nbtune' has no attribute 'Tuner': that is Ray Tune's"),
+    ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').get_best_result()\n",
+     "----> 2 nbtune.Study('s', nbtune.Space({}), 'v', 'min').get_best_result()",
+     "AttributeError: 'Study' object has no attribute 'get_best_result': that is Ray Tune's"),
+    ("import nbtune\nnbtune.Space({'m': {'lr': nbtune.uniform(0, 1)}})\n",
+     "----> 2 nbtune.Space({'m': {'lr': nbtune.uniform(0, 1)}})",
+     "ValueError: hyperparameter 'm' is a dict of domains"),
+    ("import nbtune\nnbtune.Space({'m': object()})\n",  # through nbtune's `with about(name)`
+     "----> 2 nbtune.Space({'m': object()})",
+     "ValueError: hyperparameter 'm': fixed values must be JSON-serialisable"),
+], ids=["space primitive", "through tune", "report outside a trial", "an argument not taken",
+        "another tool's module name", "another tool's study name", "a nested space",
+        "through a with block"])
 def test_an_error_nbtune_raises_on_purpose_shows_the_cells_line_and_the_message(
         ip, capsys, cell, line, message):
     out = shown(ip, capsys, cell)

@@ -505,3 +505,22 @@ def test_trials_paused_at_a_rung_count_in_the_pace_as_the_summary_counts_them():
         panel.trial_finished(t)
     assert panel.progress()[1].endswith("240 trials/min · median trial 75 ms")
     assert pace_text(study) == "240 trials/min · median trial 75 ms"
+
+    # an interrupt cuts them instead (first-day test, round 17: 1,679 trials/min in the panel,
+    # 84 in the summary); a trial restored paused from an earlier run ran none of this run
+    cut = nbtune.Study("cut", study.space, "score", "max", trials=[],
+                       settings={"resource": "epoch"})
+    for i, (state, took, start) in enumerate([(T.PAUSED, 0.02, 100.0), (T.PAUSED, 0.04, 100.0),
+                                              (T.PAUSED, 0.5, 50.0)]):
+        cut.trials.append(T.Trial(i, {"q": i / 10}, state=state, attempts=1, started=start,
+                                  finished=start + took, reports=[{"epoch": 1, "score": 0.1}]))
+    cut.started_at, cut.finished_at = 100.0, 101.0
+    panel = LivePanel(cut, n_trials=None, top=5)
+    for t in cut.trials:
+        panel.trial_created(t)
+    said = "120 trials/min · median trial 30 ms"  # trial 2 paused in an earlier run
+    assert panel.progress()[1].endswith(said) and pace_text(cut) == said
+    for t in cut.trials:
+        t.state = T.INTERRUPTED
+        panel.trial_finished(t)
+    assert panel.progress()[1].endswith(said) and pace_text(cut) == said

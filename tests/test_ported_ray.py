@@ -181,11 +181,11 @@ def test_a_dict_report_is_ray_tunes_form_and_a_folder_checkpoint_is_said(client,
     study = nbtune.tune(nbtune.with_parameters(keeps_a_folder, folder=folder), SPACE,
                         metric="v", mode="max", n_trials=2, cluster=client, storage=None,
                         progress=False)
-    said = {w["message"] for t in study.trials for w in t.warnings}
-    assert said == {f"checkpoint={folder!r} is a folder's path: nbtune keeps the object it is "
-                    "given, so a resumed trial gets the path back, not the folder's files "
-                    "(which another machine lacks, and which stay behind on disk); pass the "
-                    "state itself, e.g. checkpoint={'model': model, 'epoch': epoch}"}, said
+    said = {(w["category"], w["message"]) for t in study.trials for w in t.warnings}
+    note = ("checkpoint= is a folder's path: a resume gets the path back, not the files; pass "
+            "the state (a dict)")
+    assert said == {("NbtuneWarning", note)}, said
+    assert f"{note} (2 trials)" in str(study.summary())  # whole, and once
 
 
 def test_a_study_file_given_as_a_studys_name_names_the_call(client, db):
@@ -196,6 +196,10 @@ def test_a_study_file_given_as_a_studys_name_names_the_call(client, db):
                        match=f"^{db!r} is a study file, not a study's name: load_study\\('a', "
                              f"storage={db!r}\\) \\(studies there: 'a'\\)$"):
         nbtune.load_study(db)
+    missing = db + "-gone.db"  # it read "no study storage at 'nbtune.db'" (round 17)
+    with pytest.raises(FileNotFoundError, match=f"^no study file {missing!r} .*: "
+                                                r"load_study\(NAME, storage=PATH\)"):
+        nbtune.load_study(missing)
 
 
 def test_a_cpu_ask_on_nbtunes_own_cluster_is_what_every_trial_has():
@@ -313,3 +317,27 @@ def test_a_new_study_file_without_a_suffix_is_said_to_be_a_file(client, tmp_path
         warnings.simplefilter("error", nbtune.NbtuneWarning)  # said once, as it is made
         nbtune.tune(value_of, SPACE, n_trials=1, cluster=client, storage=path, study="again",
                     progress=False)
+
+
+def reports_ray2s_keyword(config):
+    nbtune.report(metrics={"epoch": 1, "v": config["x"]})
+
+
+def test_a_zero_ask_asks_nothing_and_ray_2s_metrics_keyword_is_its_dict(client):
+    """{"cpu": 1, "gpu": 0}, Ray Tune's everyday resources_per_trial, never ran a trial: Dask
+    waited for a worker offering GPU (first-day test, round 17); report(metrics={...}) failed
+    in every trial."""
+    study = nbtune.tune(reports_ray2s_keyword, SPACE, metric="v", n_trials=2, cluster=client,
+                        storage=None, progress=False, resources={"GPU": 0}, max_time=60)
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 2, study
+    assert study.settings["resources"] is None
+    assert default_ask({}, {"gpu": 0.5}, local=True) == {"GPU": 0.5}
+
+
+def test_the_magics_gpus_flag_given_to_tune_names_its_python_form():
+    """gpus=1 (the advice of an earlier message) read "scheduler 'fifo' has no option 'gpus'"."""
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'gpus': give "
+                                        r"resources=\{'GPU': N\} \(--gpus N is the %%tune flag\)"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, gpus=1)
+    with pytest.raises(TypeError, match=r"^tune\(\) got an unexpected keyword argument 'zzz'$"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, zzz=1)

@@ -419,6 +419,26 @@ def test_max_time_ends_the_study_and_interrupts_running_trials(client, db):
     assert list(studies_frame(Storage(db))["trials"]) == [f"{n} cut by max_time"]
 
 
+def test_trials_a_target_or_budget_cut_are_named_for_it_in_counts_and_plots():
+    """A study that target= ended called its cut trial "interrupted", and the learning curves'
+    legend said "stopped or interrupted" of max_time's cut (first-day test, round 17)."""
+    from matplotlib.figure import Figure
+
+    assert T.counts_text({T.COMPLETED: 1, T.INTERRUPTED: 1}, "target") == \
+        "1 completed, 1 cut by target"
+    assert T.counts_text({T.INTERRUPTED: 2}, "interrupted") == "2 interrupted"
+    study = nbtune.Study("cut", nbtune.Space({"x": nbtune.uniform(0, 1)}), "v", "max",
+                         settings={"resource": "epoch"})
+    study.stop_reason = "max_time"
+    for i, state in enumerate([T.COMPLETED, T.STOPPED] + [T.INTERRUPTED] * 4):
+        study.trials.append(T.Trial(i, {"x": i / 10}, state=state, value=float(i),
+                                    reports=[{"epoch": e, "v": i * e / 10} for e in (1, 2)]))
+    fig = study.plot.learning_curves()
+    assert isinstance(fig, Figure)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "cut by max_time" in labels and not [x for x in labels if "interr" in x], labels
+
+
 def ramp(config):
     time.sleep(0.05)
     return config["i"]

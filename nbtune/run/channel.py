@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any, Callable, ContextManager, Sequence
 
-from ..caller import user_facing, warn
+from ..caller import NbtuneWarning, user_facing, warn
 
 CONTINUE = "continue"
 STOP = "stop"
@@ -264,8 +264,10 @@ def report(*values: Any, checkpoint: Any = None, **metrics: Any) -> None:
     the trial's state). ``checkpoint=obj`` hands nbtune the state a paused trial resumes from
     (:func:`get_checkpoint` returns it then); it stays on the Dask worker and never travels to the
     notebook. One dict of them works too, ``report({"epoch": 3, "accuracy": 0.91})`` (Ray Tune's
-    ``tune.report(metrics)``).
+    ``tune.report(metrics)``, and its ``metrics={...}``).
     """
+    if not values and isinstance(metrics.get("metrics"), dict):  # Ray Tune 2's train.report
+        values = (metrics.pop("metrics"),)                         # (metrics={...})
     if len(values) == 1 and isinstance(values[0], dict) and all(
             isinstance(k, str) for k in values[0]):
         metrics = {**values[0], **metrics}
@@ -279,16 +281,15 @@ def report(*values: Any, checkpoint: Any = None, **metrics: Any) -> None:
         raise RuntimeError("report() was called outside a trial: call it from the function you "
                            "pass to nbtune.tune(...) or from a %%tune cell")
     if isinstance(checkpoint, (str, os.PathLike)) and os.path.isdir(checkpoint):
-        warn(folder_note(checkpoint))
+        warn(FOLDER_NOTE, NbtuneWarning)
     ctx.report(metrics, checkpoint)
 
 
-def folder_note(path: Any) -> str:
-    """Why a folder's path is no checkpoint (Ray Tune's ``Checkpoint.from_directory``)."""
-    return (f"checkpoint={os.fspath(path)!r} is a folder's path: nbtune keeps the object it is "
-            "given, so a resumed trial gets the path back, not the folder's files (which another "
-            "machine lacks, and which stay behind on disk); pass the state itself, e.g. "
-            "checkpoint={'model': model, 'epoch': epoch}")
+# why a folder's path is no checkpoint (Ray Tune's Checkpoint.from_directory): one text for
+# every trial, so that the summary counts them as one warning (a path in it made each its own),
+# short enough for the summary's line of it
+FOLDER_NOTE = ("checkpoint= is a folder's path: a resume gets the path back, not the files; pass "
+               "the state (a dict)")
 
 
 @user_facing

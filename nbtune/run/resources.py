@@ -44,7 +44,7 @@ def default_ask(workers: Mapping[str, Mapping[str, Any]],
     GPU workers and workers offering ``CPU`` (nbtune's own cluster on a GPU machine), one CPU, so
     that it runs on a CPU worker and leaves the GPU workers to the trials that asked for a GPU.
     On nbtune's own cluster (``local``) a CPU ask is read as it is meant there: ``cpu`` is
-    ``CPU``, and one CPU, which every trial has (a worker thread), asks nothing of workers that
+    ``CPU`` (and ``gpu`` ``GPU``), and one CPU, which every trial has (a worker thread), asks nothing of workers that
     offer none (Ray Tune's ``{"cpu": 1}``, ported: "no worker offers CPU=1", first-day test,
     round 16)."""
     if asked and local:
@@ -55,6 +55,8 @@ def default_ask(workers: Mapping[str, Mapping[str, Any]],
                 if "CPU" not in offered and amount <= 1:
                     continue
                 name = "CPU"
+            elif name.lower() == "gpu":
+                name = "GPU"
             ask[name] = amount
         asked = ask or None
     if asked:
@@ -95,7 +97,8 @@ def check_resources(workers: Mapping[str, Mapping[str, Any]],
         raise ValueError(f"no worker offers {wanted}: nbtune's local cluster runs one trial on "
                          "each worker, with its share of the cores for BLAS and OpenMP threads; "
                          "for trials that use more cores, start fewer workers (`%tune_cluster "
-                         "local --workers N`) and drop the CPU from resources")
+                         "local --workers N`; in a script, cluster=nbtune.run.cluster."
+                         "local_cluster(N)) and drop the CPU from resources")
     if not workers:
         raise ValueError(f"no worker offers {wanted}: the cluster has no workers; start some with "
                          f"`dask worker SCHEDULER_ADDRESS --resources {flag}`")
