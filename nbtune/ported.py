@@ -51,7 +51,8 @@ KEYWORDS: dict[str, tuple[str, str, str, str]] = {
     "name": (RAY, "study", "--study", "study=NAME"),
     "tune_config": (RAY, "", "", "TuneConfig's fields are nbtune.tune's own keywords "
                     "(num_samples is n_trials=, search_alg searcher=, max_concurrent_trials "
-                    "concurrency=, time_budget_s max_time=; metric, mode and scheduler as they are)"),
+                    "concurrency=, time_budget_s max_time=; metric, mode and scheduler as they "
+                    "are)"),
     "run_config": (RAY, "", "", "RunConfig's fields are nbtune.tune's own keywords (name is "
                    "study=, storage_path storage=, stop max_t= with a scheduler)"),
 }

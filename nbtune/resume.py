@@ -5,8 +5,8 @@ time budgets, target, max_resource, seed, searcher with its options, scheduler w
 resource, retries, the Dask resources each trial asked for (its GPUs), the study it was
 warm-started from, the shared folder of its checkpoints.
 Resuming takes every one of them from the stored study; one given again must agree with it,
-except the budgets and the checkpoints' folder (:data:`BUDGETS`): a study resumed with ``n_trials=60`` runs on to 60 trials
-in all, and keeps the new budget for its next resume.
+except the budgets and the checkpoints' folder (:data:`BUDGETS`): a study resumed with
+``n_trials=60`` runs on to 60 trials in all, and keeps the new budget for its next resume.
 """
 from __future__ import annotations
 

@@ -20,80 +20,23 @@ from .run.local import processes_can_start
 from .run.loop import Loop
 from .contract.budget import Budget
 from .directions import mode_note
-from .ported import budget_note, mode_of, ported_keyword
+from .arguments import check_call, check_values, pickled_fn
+from .ported import budget_note, mode_of
 from .run.settings import LoopSettings
-from .run.task import PickledOnce, scatter_data
+from .run.task import scatter_data
 from .run.workers import connect
-from .schedule import Scheduler, make_scheduler, option_names
+from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher, user_options
 from .space import Space, as_space
-from .typos import closest
 from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import make_progress, starting_notice
-from .starting import RecordEnd, default_name, open_study, positive, trial_count
+from .starting import RecordEnd, default_name, open_study, trial_count
 from .study import Study, kept_clause
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
-
-def _pickled(fn: Any) -> PickledOnce:
-    """The trial function pickled, once per study: what every trial's task carries."""
-    if not callable(fn):
-        raise TypeError(f"the trial function must be callable, got {type(fn).__name__}")
-    try:
-        return PickledOnce.of(fn)
-    except Exception as exc:
-        raise TypeError(f"the trial function cannot be sent to the Dask workers: {exc}. Create "
-                        "objects such as open files, locks or connections inside the function "
-                        "instead of capturing them") from None
-
-
-def _check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_time: Any,
-                  max_resource: Any, retries: Any) -> None:
-    """ValueError naming the first argument of tune() that cannot be right."""
-    if not isinstance(metric, str) or not metric:
-        raise ValueError(f"metric must be a non-empty name, got {metric!r}")
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    auto = isinstance(n_trials, str) and n_trials == "auto"
-    for name, value, integer in (("n_trials", None if auto else n_trials, True),
-                                 ("concurrency", concurrency, True),
-                                 ("max_time", max_time, False),
-                                 ("max_resource", max_resource, False)):
-        positive(name, value, integer)
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
-
-
-# %%tune flags whose Python form is another keyword
-MAGIC_ONLY = {"gpus": "resources={'GPU': N} (--gpus N is the %%tune flag)"}
-
-
-def _misspelt_argument(options: Mapping[str, Any], scheduler: Any = None) -> None:
-    """TypeError for a keyword that is no scheduler's option and closer to an argument of tune()
-    than to any (``trials=3``, ``max_tim=60``): it read "scheduler 'fifo' has no option
-    'trials'"; where no scheduler was asked for, for any keyword that is no scheduler's option
-    (``gpus=1`` read "scheduler 'fifo' has no option 'gpus'"). (``max_t=9`` without a scheduler
-    is left to the scheduler's message, which names the schedulers that take it.)"""
-    schedulers = option_names()
-    own = [name for name in inspect.signature(tune).parameters
-           if name not in ("trial_fn", "space", "scheduler_options")]
-    for key in options:
-        ported = ported_keyword(key)
-        if ported is not None:
-            raise TypeError(f"tune() got an unexpected keyword argument {key!r}: {ported}")
-        if key in MAGIC_ONLY:
-            raise TypeError(f"tune() got an unexpected keyword argument {key!r}: give "
-                            f"{MAGIC_ONLY[key]}")
-        near = None if key in schedulers else closest(key, [*own, *sorted(schedulers)])
-        if near is not None and near not in schedulers:
-            raise TypeError(f"tune() got an unexpected keyword argument {key!r} (did you mean "
-                            f"{near!r}?)")
-        if scheduler is None and key not in schedulers:
-            raise TypeError(f"tune() got an unexpected keyword argument {key!r}")
-
 
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
     stored = Space.from_json(row["space"])
@@ -177,18 +120,12 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     other machines' workers); ``checkpoints`` names a folder that every worker and the notebook
     reach (a shared file system), where all workers keep them.
     """
-    _misspelt_argument(scheduler_options, scheduler)
-    if space is None:  # required: a default only to name Ray Tune's param_space= (round 16)
-        raise TypeError("tune() missing 1 required positional argument: 'space', "
-                        "nbtune.tune(fn, space, ...)")
-    if isinstance(trial_fn, type):  # a Ray Tune Trainable: each trial failed in its constructor
-        raise TypeError(f"trial_fn is the class {trial_fn.__name__}: nbtune runs a function "
-                        "fn(config) that calls nbtune.report(epoch=..., ...) each step (for Ray "
-                        "Tune's Trainable: its setup(config), then a loop of step() whose "
-                        "results it reports)")
+    check_call(trial_fn, space, scheduler_options, scheduler,
+               [name for name in inspect.signature(tune).parameters
+                if name not in ("trial_fn", "space", "scheduler_options")])
     mode = mode_of(mode)  # Optuna's "maximize"
     check_fail_fast(fail_fast)
-    pickled = _pickled(trial_fn)  # fails here, before anything starts, if it cannot travel
+    pickled = pickled_fn(trial_fn)  # fails here, before anything starts, if it cannot travel
     storage = chosen_file(storage)
     if progress not in ("auto", True, False, None) and not isinstance(progress, type):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
@@ -253,7 +190,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             chosen["max_resource"]
         retries, searcher, scheduler, resource = (chosen[k] for k in ("retries", "searcher",
                                                                       "scheduler", "resource"))
-        _check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
+        check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
         if "mode" not in given and not (row is not None and resume) and mode_note(metric):
             warn_note(mode_note(metric))  # an accuracy minimised: the mode left out, most likely
         auto = isinstance(n_trials, str) and n_trials == "auto"

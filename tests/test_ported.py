@@ -122,7 +122,8 @@ def test_optunas_study_and_trial_names_are_named_with_nbtunes():
 
 def test_report_with_values_but_no_names_says_how_to_name_them():
     with pytest.raises(TypeError, match=r"report\(\) takes each value by its name, "
-                                        r"report\(epoch=N, accuracy=x\), not 2 values without a name "
+                                        r"report\(epoch=N, accuracy=x\), not 2 values without a "
+                                        r"name "
                                         r"\(Optuna's trial.report\(value, step\)"):
         nbtune.report(0.9, 3)
 

@@ -44,9 +44,9 @@ def default_ask(workers: Mapping[str, Mapping[str, Any]],
     GPU workers and workers offering ``CPU`` (nbtune's own cluster on a GPU machine), one CPU, so
     that it runs on a CPU worker and leaves the GPU workers to the trials that asked for a GPU.
     On nbtune's own cluster (``local``) a CPU ask is read as it is meant there: ``cpu`` is
-    ``CPU`` (and ``gpu`` ``GPU``), and one CPU, which every trial has (a worker thread), asks nothing of workers that
-    offer none (Ray Tune's ``{"cpu": 1}``, ported: "no worker offers CPU=1", first-day test,
-    round 16)."""
+    ``CPU`` (and ``gpu`` ``GPU``), and one CPU, which every trial has (a worker thread), asks
+    nothing of workers that offer none (Ray Tune's ``{"cpu": 1}``, ported: "no worker offers
+    CPU=1", first-day test, round 16)."""
     if asked and local:
         offered = {name for w in workers.values() for name in w["resources"]}
         ask = {}

@@ -1,0 +1,84 @@
+"""``nbtune.tune``'s arguments, checked before anything starts: the call itself (another tool's
+keywords, a misspelt one, a class for a function, no space), the trial function's pickle, and
+the values of the settings."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .ported import ported_keyword
+from .run.task import PickledOnce
+from .schedule import option_names
+from .starting import positive
+from .typos import closest
+
+
+def check_call(trial_fn: Any, space: Any, options: Mapping[str, Any], scheduler: Any,
+               own: list[str]) -> None:
+    """TypeError, one line, for a call of ``tune()`` that cannot be meant as it is: keywords
+    that are no argument nor scheduler option (:func:`_misspelt_argument`), no space (Ray
+    Tune's ``param_space=`` is named: round 16), a class for the trial function (a Ray Tune
+    Trainable: each trial failed in its constructor)."""
+    _misspelt_argument(options, scheduler, own)
+    if space is None:  # required: a default only to name Ray Tune's param_space=
+        raise TypeError("tune() missing 1 required positional argument: 'space', "
+                        "nbtune.tune(fn, space, ...)")
+    if isinstance(trial_fn, type):
+        raise TypeError(f"trial_fn is the class {trial_fn.__name__}: nbtune runs a function "
+                        "fn(config) that calls nbtune.report(epoch=..., ...) each step (for Ray "
+                        "Tune's Trainable: its setup(config), then a loop of step() whose "
+                        "results it reports)")
+
+
+def pickled_fn(fn: Any) -> PickledOnce:
+    """The trial function pickled, once per study: what every trial's task carries."""
+    if not callable(fn):
+        raise TypeError(f"the trial function must be callable, got {type(fn).__name__}")
+    try:
+        return PickledOnce.of(fn)
+    except Exception as exc:
+        raise TypeError(f"the trial function cannot be sent to the Dask workers: {exc}. Create "
+                        "objects such as open files, locks or connections inside the function "
+                        "instead of capturing them") from None
+
+
+def check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_time: Any,
+                  max_resource: Any, retries: Any) -> None:
+    """ValueError naming the first argument of tune() that cannot be right."""
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric must be a non-empty name, got {metric!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    auto = isinstance(n_trials, str) and n_trials == "auto"
+    for name, value, integer in (("n_trials", None if auto else n_trials, True),
+                                 ("concurrency", concurrency, True),
+                                 ("max_time", max_time, False),
+                                 ("max_resource", max_resource, False)):
+        positive(name, value, integer)
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+
+
+# %%tune flags whose Python form is another keyword
+MAGIC_ONLY = {"gpus": "resources={'GPU': N} (--gpus N is the %%tune flag)"}
+
+
+def _misspelt_argument(options: Mapping[str, Any], scheduler: Any, own: list[str]) -> None:
+    """TypeError for a keyword that is no scheduler's option and closer to an argument of tune()
+    than to any (``trials=3``, ``max_tim=60``): it read "scheduler 'fifo' has no option
+    'trials'" (``own``: tune()'s keywords); where no scheduler was asked for, for any keyword that is no scheduler's option
+    (``gpus=1`` read "scheduler 'fifo' has no option 'gpus'"). (``max_t=9`` without a scheduler
+    is left to the scheduler's message, which names the schedulers that take it.)"""
+    schedulers = option_names()
+    for key in options:
+        ported = ported_keyword(key)
+        if ported is not None:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r}: {ported}")
+        if key in MAGIC_ONLY:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r}: give "
+                            f"{MAGIC_ONLY[key]}")
+        near = None if key in schedulers else closest(key, [*own, *sorted(schedulers)])
+        if near is not None and near not in schedulers:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r} (did you mean "
+                            f"{near!r}?)")
+        if scheduler is None and key not in schedulers:
+            raise TypeError(f"tune() got an unexpected keyword argument {key!r}")
