@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from . import trial as T
-from .ranking import earlier_ids, is_ranked, paced, rank_key
+from .ranking import is_ranked, paced, rank_key
 
 QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
 
@@ -35,7 +35,7 @@ class Tally:
         self.study, self.top = study, top
         self.counts: dict[str, int] = {}
         self.best: T.Trial | None = None
-        self.durations: list[float] = []  # of trials finished or paused in this run, sorted
+        self.durations: list[float] = []  # of the trials this run paces (ranking.paced), sorted
         self.failed: list[T.Trial] = []  # failed trials with an error, as they failed
         self.wrote: dict[int, T.Trial] = {}  # trials that wrote output, as they first did
         self.warned: dict[int, T.Trial] = {}  # trials that raised warnings
@@ -46,7 +46,7 @@ class Tally:
         self._final: list[tuple[tuple, T.Trial]] = []  # the best `top` completed or stopped
         self._state: dict[int, str] = {}
         self._finished: set[int] = set()
-        self._paused: dict[int, float] = {}  # paused trials' durations, counted in `durations`
+        self._unfinished: dict[int, float] = {}  # paused or cut trials' time, in `durations`
         self._changed: dict[int, T.Trial] = {}
         self._gone: dict[int, T.Trial] = {}
         self._scanned = 0  # trials of study.trials looked at once already
@@ -104,11 +104,11 @@ class Tally:
             self.open[t.id] = t
         else:
             self.open.pop(t.id, None)
-        self._pace_paused(t)
+        self._pace_unfinished(t)
         if t.state not in T.FINISHED or t.id in self._finished:
             return
         self._finished.add(t.id)  # a finished trial does not change again
-        if t.duration is not None and t.id not in earlier_ids(self.study):  # this run's pace
+        if paced(self.study, t):  # this run's pace
             bisect.insort(self.durations, t.duration)
         if t.state == T.FAILED and t.error:
             self.failed.append(t)
@@ -123,17 +123,17 @@ class Tally:
             bisect.insort(self._final, (key, t), key=lambda pair: pair[0])
             del self._final[self.top:]
 
-    def _pace_paused(self, t: T.Trial) -> None:
+    def _pace_unfinished(self, t: T.Trial) -> None:
         """A trial paused at a rung counts in the pace with its time so far, as it will when
         the study's end stops it there (promotion ASHA's trials mostly pause: the panel said 92
         trials/min where the summary said 1,923, first-day test, round 16), and so does one
         the study's end cut (interrupted, or cut by max_time: round 17); resumed, it counts
         again once it pauses or finishes."""
-        before = self._paused.pop(t.id, None)
+        before = self._unfinished.pop(t.id, None)
         if before is not None:
             del self.durations[bisect.bisect_left(self.durations, before)]
         if t.state in T.PACED_UNFINISHED and paced(self.study, t):
-            self._paused[t.id] = t.duration
+            self._unfinished[t.id] = t.duration
             bisect.insort(self.durations, t.duration)
 
     def candidates(self) -> list[T.Trial]:
