@@ -140,7 +140,8 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
         trials = db.load_trials(name)
         for trial in trials:  # the configs as this run's trials get them (tuples, not lists)
             trial.config = space.given(trial.config)
-        note = left_behind_note(name, stored.get("file"), here, trials)
+        note = left_behind_note(name, trials, stored.get("file"), here,
+                                stored.get("checkpoints"), settings.get("checkpoints"))
         if note is not None:
             warn_note(note)
         return trials
@@ -151,20 +152,36 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
     return []                                                        # starts it (Optuna's way)
 
 
-def left_behind_note(name: str, before: str | None, here: str, trials: list) -> str | None:
-    """A study file moved or copied without its checkpoint folder (``NAME.db.checkpoints``),
-    whose unfinished trials' checkpoints are still beside the file where it last ran
-    (``before``): they train again from their start, which the user is told, with the folder to
-    move. (Only the path it ran at tells "moved" from "never had any": the missing folder alone
-    does not, for remote workers and pauses without a checkpoint keep none.)"""
-    if not before or before == here or os.path.isdir(checkpoint_folder(here, name)):
+def left_behind_note(name: str, trials: list, before: str | None, here: str,
+                     shared_before: str | None = None, shared: str | None = None) -> str | None:
+    """Where a resumed study's unfinished trials' checkpoints are not in the folder this run
+    reads, though the study's last run kept them elsewhere: a study file moved or copied
+    without its ``NAME.db.checkpoints`` folder (``before``: the file it last ran from), or a
+    ``checkpoints=`` folder named otherwise than the one it ran with (``shared_before``): they
+    train again from their start, which the user is told, with the folder that holds them.
+    (Only the paths it ran with tell "moved" from "never had any": a missing folder alone does
+    not, for remote workers and pauses without a checkpoint keep none.) A ``checkpoints=``
+    folder that holds none of them, where the last run kept them in another, is said too, even
+    where that one is gone (first-day test, round 18: a folder named wrong, in silence)."""
+    if not before:
         return None
-    old = checkpoint_folder(before, name)
-    ids = [t.id for t in trials if not t.is_finished and os.path.exists(kept.path_of(old, t.id))]
-    if not ids:
+    old = checkpoint_folder(before, name, shared_before)
+    new = checkpoint_folder(here, name, shared)
+    if old == new:
         return None
+    unfinished = [t.id for t in trials if not t.is_finished and t.reports]
+    if any(os.path.exists(kept.path_of(new, i)) for i in unfinished):
+        return None
+    ids = [i for i in unfinished if os.path.exists(kept.path_of(old, i))]
     some = f"{len(ids)} unfinished trial{'s' if len(ids) > 1 else ''}"
-    return (f"study {name!r} last ran from {before!r}, and the checkpoints of its {some} are "
-            f"still beside that file, in {old!r}: none are beside this one, so they train again "
-            f"from their start. To go on from the checkpoints, interrupt this study, move that "
-            f"folder to {checkpoint_folder(here, name)!r} and resume it")
+    if ids:
+        return (f"study {name!r} kept the checkpoints of its {some} in {old!r} when it last "
+                f"ran, and none are in {new!r}, which this run reads: they train again from "
+                "their start. To go on from the checkpoints, interrupt this study, move that "
+                f"folder to {new!r} and resume it")
+    if shared is None or not unfinished:
+        return None
+    some = f"{len(unfinished)} unfinished trial{'s' if len(unfinished) > 1 else ''}"
+    return (f"checkpoints={shared!r} holds no checkpoint of study {name!r}'s {some} (its last "
+            f"run kept them in {old!r}): they train again from their start; interrupt it and "
+            "name the folder that holds them")

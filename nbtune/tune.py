@@ -15,9 +15,10 @@ from .contract.events import Broadcast, Observer
 from .run.failfast import check_fail_fast
 from .run.failure import StudyFailed
 from .run.guard import STDIN_LINE, from_stdin, guard_line, unguarded_line
+from .run.halt import halt_leftovers
 from .run.held import restart_delay
 from .run.local import processes_can_start
-from .run.loop import Loop
+from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
 from .directions import mode_note
 from .arguments import check_call, check_values, pickled_fn
@@ -228,10 +229,17 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             notice = starting_notice(progress, starting_line())
         client, capacity, asked = connect(cluster, security, resources, __version__)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
+        if row is not None and resume:  # what its last run left on the cluster (a dead kernel's)
+            left = halt_leftovers(client, row["settings"].get("run"))
+            if left:
+                warn_note(f"{left} trial{'s' if left > 1 else ''} of study {name!r}'s last run "
+                          "still run on the cluster and hold their workers' threads (a trial "
+                          "that does not return to Python); they give them back when they end")
+        run_id = new_run_id()
         settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
                     "resource": resource, "n_trials": n_trials, "max_time": max_time,
                     "target": target, "max_resource": max_resource, "retries": retries,
-                    "resources": resources}
+                    "resources": resources, "run": run_prefix(run_id)}
         if chosen["checkpoints"] is not None:
             settings["checkpoints"] = chosen["checkpoints"]
         if search.options:
@@ -280,7 +288,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                              study=name, restart_held=restart_held, stored=db is not None,
                              fail_fast=fail_fast,
                              keep_at=db.checkpoint_folder(name) if db is not None else None,
-                             keep_shared=chosen["checkpoints"] is not None),
+                             keep_shared=chosen["checkpoints"] is not None, run_id=run_id),
                 Broadcast([RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),

@@ -119,10 +119,10 @@ def test_a_study_file_moved_without_its_checkpoints_says_where_they_were(client,
                               study="cut", resume=True, progress=False, observers=[heard])
     new = folder_of(moved, "cut")
     assert [str(w.message) for w in said] == [
-        f"study 'cut' last ran from {os.path.abspath(db)!r}, and the checkpoints of its 2 "
-        f"unfinished trials are still beside that file, in {old!r}: none are beside this one, "
-        "so they train again from their start. To go on from the checkpoints, interrupt this "
-        f"study, move that folder to {new!r} and resume it"]
+        f"study 'cut' kept the checkpoints of its 2 unfinished trials in {old!r} when it last "
+        f"ran, and none are in {new!r}, which this run reads: they train again from their "
+        "start. To go on from the checkpoints, interrupt this study, move that folder to "
+        f"{new!r} and resume it"]
     assert [t.state for t in resumed.trials] == [T.COMPLETED] * 3
     assert heard.epochs[0] == heard.epochs[1] == [1, 2, 3, 4]  # from their start, as said
     assert files_in(old) == ["trial-0.ckpt", "trial-1.ckpt"]  # the first file's, untouched
@@ -516,3 +516,80 @@ def test_the_magic_keeps_checkpoints_in_the_folder_it_is_given(shell, db, tmp_pa
     assert res.success, capsys.readouterr().err
     assert nbtune.load_study("m", storage=db).settings["checkpoints"] == str(shared)
     assert folder_of(db, "m") == str(shared / "m") and os.path.isdir(shared)
+
+
+ORPHANS = textwrap.dedent("""
+    import sys, time
+    import nbtune
+
+    def forever(config):  # long for a trial, as a GPU epoch is: its kernel dies meanwhile
+        nbtune.report(epoch=1, v=config["x"])
+        for _ in range(900):
+            time.sleep(0.1)
+        return config["x"]
+
+    if __name__ == "__main__":
+        nbtune.tune(forever, {"x": nbtune.grid(1.0, 2.0)}, searcher="grid", metric="v",
+                    cluster=sys.argv[1], storage=sys.argv[2], study="orphans", progress=False)
+""")
+
+
+def quick(config):
+    return config["x"]
+
+
+def test_a_resume_stops_what_the_dead_run_left_running_on_the_cluster(client, db, tmp_path):
+    """A kernel that died left its trials running on the workers of a cluster it had not
+    started, or waiting at a rung for a verdict for 10 minutes: they held every thread, and the
+    resumed study trained nothing (first-day test, round 18). The resume halts them first."""
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHANS)
+    proc = subprocess.Popen([sys.executable, str(script), client.scheduler.address, db],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None:
+            if "orphans" in nbtune.list_studies(db) and sum(bool(t.reports) for t in
+                                                            nbtune.load_study(
+                                                                "orphans", storage=db).trials) == 2:
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # the kernel dies; its trials run on
+        proc.wait(30)
+    busy = client.call_stack()  # the scheduler forgot them with their client; the workers not
+    assert sum(len(keys) for keys in busy.values()) == 2, busy  # both threads held
+    run = nbtune.load_study("orphans", storage=db).settings["run"]
+
+    study = nbtune.tune(quick, {"x": nbtune.grid(1.0, 2.0)}, searcher="grid", metric="v",
+                        cluster=client, storage=db, study="orphans", resume=True,
+                        progress=False, max_time=60)
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 2, study  # not cut by max_time
+    assert study.settings["run"] != run  # its own run, which the next resume stops in turn
+    assert not any(client.call_stack().values())
+
+
+def test_a_resume_that_names_a_checkpoint_folder_without_the_studys_checkpoints_says_so(
+        tmp_path):
+    """A resume naming another checkpoints= folder trained every paused trial again from epoch
+    1 in silence (first-day test, round 18: the share moved, or the path typed wrong)."""
+    from nbtune.starting import left_behind_note
+
+    db = str(tmp_path / "s.db")
+    paused = [T.Trial(i, {}, state=T.INTERRUPTED, reports=[{"epoch": 1}]) for i in range(2)]
+    a, b, empty = (str(tmp_path / x) for x in ("a", "b", "empty"))
+    kept.save(os.path.join(b, "mvw"), 0, 1, 1, b"x")
+    kept.save(os.path.join(b, "mvw"), 1, 1, 1, b"x")
+    assert left_behind_note("mvw", paused, db, db, b, b) is None  # where they are
+    assert left_behind_note("mvw", paused, db, db, a, b) is None  # moved there: found
+    said = left_behind_note("mvw", paused, db, db, b, empty)
+    assert said == (f"study 'mvw' kept the checkpoints of its 2 unfinished trials in "
+                    f"{os.path.join(b, 'mvw')!r} when it last ran, and none are in "
+                    f"{os.path.join(empty, 'mvw')!r}, which this run reads: they train again "
+                    "from their start. To go on from the checkpoints, interrupt this study, move "
+                    f"that folder to {os.path.join(empty, 'mvw')!r} and resume it")
+    assert left_behind_note("mvw", paused, db, db, a, empty) == (
+        f"checkpoints={empty!r} holds no checkpoint of study 'mvw''s 2 unfinished trials (its "
+        f"last run kept them in {os.path.join(a, 'mvw')!r}): they train again from their "
+        "start; interrupt it and name the folder that holds them")
+    assert left_behind_note("mvw", paused, db, db, None, None) is None  # beside the file

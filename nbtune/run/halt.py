@@ -166,3 +166,20 @@ def halt_study(client: Any, prefix: str, wait: float = HALT_WAIT
                 if isinstance(trials, list) and trials}
 
     return held
+
+
+def halt_leftovers(client: Any, prefix: str | None) -> int:
+    """Stop the trials an earlier run of a study (``prefix``, :func:`~nbtune.run.loop.run_prefix`)
+    left running on ``client``'s cluster: a kernel that died left its trials on the workers of a
+    cluster it did not start, training on, or waiting at a rung for a verdict for 10 minutes,
+    and their threads kept the resumed study's trials waiting (first-day test, round 18).
+    Returns how many did not stop within :data:`HALT_WAIT` seconds."""
+    if not prefix:
+        return 0
+    from distributed import Event
+
+    with contextlib.suppress(Exception):  # a trial at a rung hears this at its next check
+        Event(f"{prefix}-stop", client=client).set()
+    held = halt_study(client, prefix)(HALT_WAIT + 2.0)
+    return sum(len(trials) for trials in held.values())
+

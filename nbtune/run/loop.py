@@ -37,6 +37,17 @@ from .thinking import SearcherThread
 from .verdicts import Verdicts
 
 
+def new_run_id() -> str:
+    """A new run's id: its trials' Dask keys, events and topics carry it."""
+    return uuid.uuid4().hex[:12]
+
+
+def run_prefix(run_id: str) -> str:
+    """The prefix of run ``run_id``'s names on the cluster (its stop event, its halts): a study
+    keeps its last run's, so that a resume stops what that run left running there."""
+    return f"nbtune-{run_id}"
+
+
 class Loop(Dispatch, Completions, Ending, Keeping):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
@@ -50,8 +61,8 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
         self.outputs = TrialOutputs(observer)  # what the trials print, as it arrives
-        self.run_id = uuid.uuid4().hex[:12]
-        self.prefix = f"nbtune-{self.run_id}"
+        self.run_id = settings.run_id or new_run_id()
+        self.prefix = run_prefix(self.run_id)
         self.topic = f"{self.prefix}-reports"
         self.requeue = [t for t in trials if not t.is_finished]
         self.running: dict[Any, T.Trial] = {}   # future -> trial

@@ -25,3 +25,4 @@ class LoopSettings:
     fail_fast: bool | str = "auto"  # when failed trials stop the study: nbtune.run.failfast
     keep_at: str | None = None  # the folder of paused trials' checkpoints (nbtune.run.kept)
     keep_shared: bool = False  # every worker reaches keep_at, not only the notebook's machine's
+    run_id: str = ""  # this run's id (a new one where empty): the names of its Dask keys
