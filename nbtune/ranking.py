@@ -12,7 +12,7 @@ import numpy as np
 from . import trial as T
 
 EMPTY = "the study has no completed trials yet"
-RANKED = (T.COMPLETED, T.RUNNING, T.PAUSED, T.STOPPED)
+RANKED = (T.COMPLETED, T.RUNNING, T.PAUSED, T.STOPPED, T.INTERRUPTED)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -50,7 +50,7 @@ def rank_rule(study: Any, ranked: list[T.Trial] | None = None,
     direction = "highest" if study.mode == "max" else "lowest"
     rule = f"completed trials first, {direction} {study.metric} first"
     if unfinished:
-        rule += (f"; then running, paused and stopped trials, the furthest "
+        rule += (f"; then running, paused, stopped and cut-short trials, the furthest "
                  f"{resource_of(study)} first, then by their last {study.metric}")
     return rule
 
@@ -100,8 +100,8 @@ def rank_key(study: Any):
 
 
 def is_ranked(study: Any, t: T.Trial) -> bool:
-    """Whether :func:`rank_trials` ranks ``t``: a completed, running, paused or stopped trial
-    with a finite value."""
+    """Whether :func:`rank_trials` ranks ``t``: a completed, running, paused, stopped or
+    interrupted trial with a finite value."""
     return t.state in RANKED and T.is_finite_number(score(study, t))
 
 
@@ -109,9 +109,11 @@ def rank_trials(study: Any, top: int | None = None,
                 among: Iterable[T.Trial] | None = None) -> list[T.Trial]:
     """Trials that have a value, best first (the first ``top`` only, when given).
 
-    Completed trials come first, by metric (the first is ``study.best``); then running, paused and
-    stopped trials, the furthest along first (resource reached), then by their last value. Failed
-    and interrupted trials are left out. ``among``: those trials only (all the study's by default).
+    Completed trials come first, by metric (the first is ``study.best``); then the unfinished
+    ones (running, paused, stopped, cut short: what a resume goes on with, after an interrupt),
+    the furthest along first (resource reached), then by their last value. Failed trials are left
+    out (after an interrupt, the table left out every trial: first-day test, round 18).
+    ``among``: those trials only (all the study's by default).
     """
     scored = [t for t in list(study.trials if among is None else among) if is_ranked(study, t)]
     if top is not None:  # the best few of many: no sort of them all

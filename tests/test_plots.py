@@ -363,7 +363,7 @@ def test_the_summary_ranks_completed_trials_then_the_furthest_along(asha):
     table = trials_table(page)
     ranked = [by_id[int(row[1])].config["q"] for row in table["rows"][1:]]
     assert ranked == [9, 8, 7, 6, 5, 4, 3]  # completed by score, then stopped at rung 1
-    assert "then running, paused and stopped trials, the furthest epoch first" in \
+    assert "then running, paused, stopped and cut-short trials, the furthest epoch first" in \
         table["caption"]  # the rule that puts them there is said
     text = str(asha.summary(top=3))
     rows = [ln.split() for ln in text.splitlines()[-3:]]
@@ -525,3 +525,18 @@ def test_compare_takes_the_names_of_stored_studies(client, db):
                     cluster=client, storage=db, study=name, progress=False)
     ax = nbtune.compare("a", "b", storage=db).axes[0]
     assert [t.get_text().split(":")[0] for t in ax.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_the_summary_after_an_interrupt_ranks_the_trials_it_cut():
+    """After an interrupt every trial was left out of the ranked table, and none was drawn:
+    the trials a resume goes on with (first-day test, round 18)."""
+    study = nbtune.Study("intr", nbtune.Space({"q": nbtune.uniform(0, 1)}), "acc", "max",
+                         settings={"resource": "epoch"})
+    study.stop_reason = "interrupted"
+    for i, epochs in enumerate([(1,), (1, 2, 3), (1, 2)]):
+        study.trials.append(T.Trial(i, {"q": i / 10}, state=T.INTERRUPTED,
+                                    reports=[{"epoch": e, "acc": i + e / 10} for e in epochs]))
+    text = str(study.summary())
+    rows = [ln.split() for ln in text.splitlines()[-3:]]
+    assert [r[1] for r in rows] == ["1", "2", "0"], text  # the furthest first
+    assert "then running, paused, stopped and cut-short trials" in text
