@@ -567,6 +567,10 @@ def test_a_resume_stops_what_the_dead_run_left_running_on_the_cluster(client, db
     assert [t.state for t in study.trials] == [T.COMPLETED] * 2, study  # not cut by max_time
     assert study.settings["run"] != run  # its own run, which the next resume stops in turn
     assert not any(client.call_stack().values())
+    from test_stream import topics_on
+    from waiting import wait_for
+
+    wait_for(lambda: client.run_on_scheduler(topics_on) == [], "the dead run's topic to go", 12)
 
 
 def test_a_resume_that_names_a_checkpoint_folder_without_the_studys_checkpoints_says_so(

@@ -436,7 +436,8 @@ def test_trials_a_target_or_budget_cut_are_named_for_it_in_counts_and_plots():
     fig = study.plot.learning_curves()
     assert isinstance(fig, Figure)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "cut by max_time" in labels and not [x for x in labels if "interr" in x], labels
+    assert labels[-1] == "stopped or cut by max_time" and "trial 5 (cut by max_time)" in labels
+    assert not [x for x in labels if "interr" in x], labels
 
 
 def ramp(config):

@@ -30,6 +30,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from .channel import TrialStopped
+from .inbox import forget_topic, report_topic
 
 
 class TrialHalted(TrialStopped):
@@ -181,5 +182,6 @@ def halt_leftovers(client: Any, prefix: str | None) -> int:
     with contextlib.suppress(Exception):  # a trial at a rung hears this at its next check
         Event(f"{prefix}-stop", client=client).set()
     held = halt_study(client, prefix)(HALT_WAIT + 2.0)
+    forget_topic(client, report_topic(prefix))  # no inbox of that run will close it
     return sum(len(trials) for trials in held.values())
 

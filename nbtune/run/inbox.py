@@ -58,23 +58,34 @@ class Inbox:
         ``FORGET_AGAIN_S`` later."""
         if self.topic is None:
             return
-        topic, self.topic, again = self.topic, None, FORGET_AGAIN_S
+        topic, self.topic = self.topic, None
         self.listener.close()
-
-        def forget(dask_scheduler=None) -> None:  # local: it travels by value, no nbtune needed
-            import asyncio
-
-            topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
-            if topics is not None:
-                topics.pop(topic, None)
-                # the subscription travels on the client's batched stream: for a study that
-                # ended within milliseconds it can arrive after this call and make the topic
-                # again, empty; the topic's name is the study run's own, so drop it once more
-                asyncio.get_running_loop().call_later(again, topics.pop, topic, None)
-
         handlers = getattr(self.client, "_event_handlers", None)
         if isinstance(handlers, dict):
             handlers.pop(topic, None)
-        with contextlib.suppress(Exception):  # the client may already be closed
-            self.client.run_on_scheduler(forget)
+        forget_topic(self.client, topic)
+
+
+def report_topic(prefix: str) -> str:
+    """The Dask topic a study run's reports travel on where a trial has no plain socket to its
+    notebook (``prefix``: :func:`nbtune.run.loop.run_prefix`)."""
+    return f"{prefix}-reports"
+
+
+def forget_topic(client, topic: str, again: float = FORGET_AGAIN_S) -> None:
+    """Make the scheduler forget ``topic`` (an ended study run's, or one a dead kernel's run
+    left: :func:`nbtune.run.halt.halt_leftovers`), now and once more ``again`` seconds later."""
+    def forget(dask_scheduler=None) -> None:  # local: it travels by value, no nbtune needed
+        import asyncio
+
+        topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+        if topics is not None:
+            topics.pop(topic, None)
+            # the subscription travels on the client's batched stream: for a study that
+            # ended within milliseconds it can arrive after this call and make the topic
+            # again, empty; the topic's name is the study run's own, so drop it once more
+            asyncio.get_running_loop().call_later(again, topics.pop, topic, None)
+
+    with contextlib.suppress(Exception):  # the client may already be closed
+        client.run_on_scheduler(forget)
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from .. import trial as T
 from ..schedule import Scheduler
 from ..search import Searcher
-from .inbox import Inbox
+from .inbox import Inbox, report_topic
 from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
@@ -63,7 +63,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.outputs = TrialOutputs(observer)  # what the trials print, as it arrives
         self.run_id = settings.run_id or new_run_id()
         self.prefix = run_prefix(self.run_id)
-        self.topic = f"{self.prefix}-reports"
+        self.topic = report_topic(self.prefix)
         self.requeue = [t for t in trials if not t.is_finished]
         self.running: dict[Any, T.Trial] = {}   # future -> trial
         self.by_id: dict[int, T.Trial] = {t.id: t for t in trials}
