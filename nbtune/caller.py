@@ -149,7 +149,7 @@ def user_facing(func: F) -> F:
             return func(*args, **kwargs)
         except Exception as exc:
             if raised_on_purpose(exc) or _called_wrongly(exc):
-                exc._render_traceback_ = types.MethodType(_render_without_nbtune, exc)
+                shown_as_users(exc)
             raise
     return entry  # type: ignore[return-value]
 
@@ -203,9 +203,10 @@ def without_nbtune(tb: types.TracebackType | None) -> types.TracebackType | None
 
 
 def shown_as_users(exc: E) -> E:
-    """``exc``, which IPython renders from the user's frames on (as :func:`user_facing` has
-    it): for an error raised where no entry point wraps the call, an attribute's lookup
-    (``nbtune.Tuner``, ``study.get_best_result``: first-day test, round 17)."""
+    """``exc``, which IPython renders from the user's frames on: what :func:`user_facing` does
+    to an error raised on purpose, and what an error raised where no entry point wraps the call
+    needs, an attribute's lookup (``nbtune.Tuner``, ``study.get_best_result``: first-day test,
+    round 17)."""
     exc._render_traceback_ = types.MethodType(_render_without_nbtune, exc)  # type: ignore
     return exc
 
