@@ -151,10 +151,13 @@ class Capacity:
         self.now: int | None = None  # the slots as last looked up, 0 included
         self.workers: dict[str, dict[str, Any]] = {}  # as last looked up
         self.able = 0  # the free workers that can run such a trial
+        self.after_loss = False  # the client lost its scheduler since workers were last seen
 
     def set(self, workers: Mapping[str, Mapping[str, Any]]) -> int:
         """Take the slots of ``workers`` (as looked up by the caller) as the capacity now."""
         self.workers = dict(workers)
+        if workers:
+            self.after_loss = False
         held = self.held()
         free = {a: w for a, w in workers.items() if a not in held}
         self.now = slots(free, self.asked)
@@ -170,6 +173,11 @@ class Capacity:
         (first-day test, round 10)."""
         if self.now is None or self.now > 0:
             return ""
+        if not self.workers and self.after_loss:  # round 18: said nowhere
+            address = getattr(getattr(self.client, "scheduler", None), "address", None)
+            return ("the scheduler is back without workers (Dask's workers leave with their "
+                    f"scheduler): start them again (`dask worker {address or 'SCHEDULER_ADDRESS'}"
+                    "`), or stop the study")
         if not self.workers:
             return ("the cluster has no workers now: the study waits for one (`dask worker "
                     "SCHEDULER_ADDRESS`), or stop it")
@@ -182,6 +190,11 @@ class Capacity:
 
     def __call__(self) -> int:
         if time.monotonic() - self.at >= self.every:
+            if getattr(self.client, "status", "running") not in ("running", "newly-created"):
+                # reconnecting: a lookup would wait for the scheduler, up to Dask's connect
+                # timeout, and the panel that asked froze (first-day test, round 18)
+                self.after_loss, self.at = True, time.monotonic()
+                return self.value
             try:
                 self.set(workers_of(self.client))
             except Exception:  # the scheduler did not answer this time: keep the last count
