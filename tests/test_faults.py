@@ -432,3 +432,26 @@ def test_the_scheduler_forgets_a_study_topic_when_its_inbox_closes(client):
     assert topic + "-late" in client.run_on_scheduler(topics)
     wait_for(lambda: topic + "-late" not in client.run_on_scheduler(topics),
              "the late topic to be dropped again", FORGET_AGAIN_S + 10)
+
+
+def test_a_trial_whose_completion_is_never_delivered_still_ends(client, db, monkeypatch):
+    """A resumed promotion study once waited a minute on a trial that had paused, its slot held
+    (first-day test, round 18): the loop takes a done future that ``as_completed`` did not
+    deliver at its next check of its running trials. Here the second trial's completion is
+    dropped on its way into ``as_completed``."""
+    from distributed import as_completed
+
+    add, added = as_completed.add, []
+
+    def add_but_lose_one(self, future):
+        added.append(future)
+        if len(added) != 2:
+            add(self, future)
+
+    monkeypatch.setattr(as_completed, "add", add_but_lose_one)
+    study = nbtune.tune(climbs, {"q": nbtune.grid(0.5, 1.0, 2.0)}, searcher="grid",
+                        metric="accuracy", mode="max", cluster=client, storage=db,
+                        study="undelivered", max_time=60, progress=False)
+    assert study.stop_reason == "exhausted"  # not max_time: it did not wait for the lost one
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 3
+    assert [len(t.reports) for t in study.trials] == [10] * 3

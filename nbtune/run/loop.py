@@ -36,6 +36,10 @@ from .task import TRIAL_KEY, PickledOnce, TrialSpec, run_trial
 from .thinking import SearcherThread
 from .verdicts import Verdicts
 
+# Seconds between the loop's checks of its running trials' futures against what as_completed
+# delivered (see Loop._reconcile).
+RECONCILE_EVERY = 5.0
+
 
 def new_run_id() -> str:
     """A new run's id: its trials' Dask keys, events and topics carry it."""
@@ -98,6 +102,8 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         self.started_at = time.time()
         self.exhausted = False
         self._futures = None
+        self._done_seen: set[Any] = set()  # futures done, undelivered, at the last check
+        self._checked_at = time.monotonic()
         self.inbox: Inbox | None = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
         self.data_keys = tuple((name, f.key) for name, f in self.shared.items())
@@ -376,6 +382,20 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                        self.settings.metric, self.warm,
                        paused=[t for t in self.trials if t.id in restored])
 
+    def _reconcile(self) -> None:
+        """Take the end of a trial whose task is done but whose completion never came through
+        ``as_completed``, as if it had: a resumed promotion study once waited a minute on a
+        trial that had paused, its slot held (first-day test, round 18; not reproduced). Every
+        :data:`RECONCILE_EVERY` seconds, a future found done at two checks in a row is taken."""
+        now = time.monotonic()
+        if now - self._checked_at < RECONCILE_EVERY:
+            return
+        self._checked_at = now
+        done = {future for future in self.running if future.done()}
+        for future in done & self._done_seen:
+            self._on_done(future)
+        self._done_seen = done
+
     def request_stop(self, reason: str = "stopped") -> None:
         """End the study from another thread (a background study's ``stop()``; ``reason``
         "taken_over" where another run took its lease)."""
@@ -417,6 +437,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                     self._on_message(msg)
                 for future in done:
                     self._on_done(future)
+                self._reconcile()
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"
                 if self._scheduler_lost() and self.client.status in ("closing", "closed"):
