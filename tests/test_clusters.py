@@ -28,7 +28,7 @@ from nbtune import trial as T
 from nbtune.run.cluster import close_clients, get_client
 from nbtune.run.gpus import GPU, detect_gpus, gpu_devices, parse_nvidia_smi, visible
 from nbtune.run.resources import check_resources, default_ask, slots, workers_of
-from nbtune.run.workers import WorkerSetupError
+from nbtune.run.workers import WorkerSetupError, describe
 from waiting import wait_for
 
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -305,6 +305,45 @@ def test_trials_a_lost_scheduler_cut_short_run_again_once_it_is_back(tmp_path):
     assert {t.state for t in nbtune.load_study("back", storage=db).trials} == {T.COMPLETED}
 
 
+def test_the_panel_asks_no_lost_scheduler_and_says_when_it_came_back_without_workers(tmp_path):
+    """A scheduler restarted mid-study: the panel froze at "lost ... 0 s ago" for 22 s, its
+    redraw waiting on a lookup of the workers that waited for the lost scheduler, and never
+    said that the workers had left with it (first-day test, round 18)."""
+    from distributed import Client
+
+    from nbtune.run.resources import Capacity
+
+    procs = Processes(tmp_path)
+    client = None
+    try:
+        address = procs.scheduler()
+        procs.worker(address)
+        client = Client(address, set_as_default=False, timeout="60s")
+        client.wait_for_workers(1)
+        capacity = Capacity(client, None, every=0.0)
+        assert capacity() == 1 and capacity.starved() == ""
+        os.kill(procs.procs[0].pid, signal.SIGKILL)
+        wait_for(lambda: client.status not in ("running", "newly-created"), "the loss")
+        asked = threading.Thread(target=capacity, daemon=True)
+        asked.start()
+        asked.join(10)  # a lookup waits for the reconnection, up to Dask's 30 s connect timeout
+        assert not asked.is_alive()
+        assert capacity() == 1  # the last count stands meanwhile
+        procs.scheduler(port=int(address.rsplit(":", 1)[1]))
+        wait_for(lambda: client.status == "running", "the client to reconnect")
+        wait_for(lambda: capacity() == 1 and capacity.now == 0, "the workers looked up again")
+        assert capacity.starved() == (
+            "the scheduler is back without workers (Dask's workers leave with their scheduler): "
+            f"start them again (`dask worker {address}`), or stop the study")
+        procs.worker(address)
+        wait_for(lambda: capacity() == 1 and capacity.now == 1, "the new worker")
+        assert capacity.starved() == ""
+    finally:
+        if client is not None:
+            client.close()
+        procs.stop_all()
+
+
 def test_a_worker_that_joins_mid_study_is_used(remote):
     client, procs = remote["client"], remote["procs"]
     known = sorted(addresses(client))
@@ -364,6 +403,83 @@ def test_workers_without_nbtune_or_with_another_version_are_named(remote, tmp_pa
     finally:
         procs.stop(worker)
     assert study.trials[0].state == T.COMPLETED
+    wait_for(lambda: address not in addresses(client), "the worker to leave")
+
+
+BROKEN_DEPENDENCY = """\
+import sys
+
+class BreakNbtune:
+    \"\"\"nbtune is there, but one of its dependencies is not: its import fails.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "nbtune":
+            raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+        return None
+
+sys.meta_path.insert(0, BreakNbtune())
+"""
+
+
+def test_a_broken_worker_stops_only_the_studies_whose_trials_it_could_run(remote, tmp_path):
+    """One colleague's worker that could not import nbtune stopped every study on a shared
+    cluster, also those whose trials it could never run; and the fix offered was to install
+    nbtune where a dependency of it was missing (first-day test, round 18)."""
+    client, procs = remote["client"], remote["procs"]
+    (tmp_path / "broken.py").write_text(BROKEN_DEPENDENCY)
+    before = addresses(client)
+    worker = procs.worker(remote["address"], "--preload", str(tmp_path / "broken.py"))
+    address = worker_joined(client, before)
+    try:
+        with pytest.warns(UserWarning) as seen:  # it offers no GPU: GPU trials never go there
+            study = study_of(remote, {"GPU": 1}, n_trials=1, sleep=0)
+        assert study.trials[0].state == T.COMPLETED
+        (line,) = [str(w.message) for w in seen if "cannot import" in str(w.message)]
+        assert line.startswith(f"worker {address} cannot import nbtune (ModuleNotFoundError: "
+                               "No module named 'sklearn'): this study's trials do not go there")
+        assert "mend that import there" in line and "pip install" not in line
+        with pytest.raises(WorkerSetupError, match=rf"worker {address} cannot import nbtune "
+                           r"\(ModuleNotFoundError: No module named 'sklearn'\): mend that "):
+            study_of(remote, None)  # its trials could go there
+        info = describe(client)
+        assert info.nbtune[address] == ("cannot import it (ModuleNotFoundError: No module "
+                                        "named 'sklearn')")
+        assert info.nbtune[remote["gpu"]] == nbtune.__version__
+        assert f"{remote['gpu']} (gpu)  threads=2  resources: GPU=1  nbtune: " \
+               f"{nbtune.__version__}" in repr(info)
+        assert "<th>nbtune</th>" in info._repr_html_()
+    finally:
+        procs.stop(worker)
+    wait_for(lambda: address not in addresses(client), "the worker to leave")
+
+
+def test_a_worker_on_another_copy_of_the_same_version_is_named(remote, tmp_path):
+    """A worker started from another checkout, of the same version, ran the trials in silence
+    (first-day test, round 18): the probe tells copies apart by their files."""
+    import shutil
+
+    client, procs = remote["client"], remote["procs"]
+    copy = tmp_path / "checkout" / "nbtune"
+    shutil.copytree(Path(nbtune.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__", "labextension"))
+    with open(copy / "trial.py", "a") as f:
+        f.write("\n# a change of this checkout's\n")
+    (tmp_path / "other_copy.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(copy.parent)!r})\n")
+    before = addresses(client)
+    worker = procs.worker(remote["address"], "--preload", str(tmp_path / "other_copy.py"))
+    address = worker_joined(client, before)
+    try:
+        info = describe(client)
+        assert info.nbtune[address] == f"{nbtune.__version__}, another copy ({copy})"
+        assert info.nbtune[remote["cpu"]] == nbtune.__version__
+        with pytest.warns(UserWarning, match=rf"worker {address} has another copy of nbtune "
+                          rf"{nbtune.__version__} \({copy}\); run the workers on the "
+                          "notebook's"):
+            study = study_of(remote, None, n_trials=2, sleep=0)
+    finally:
+        procs.stop(worker)
+    assert {t.state for t in study.trials} == {T.COMPLETED}
     wait_for(lambda: address not in addresses(client), "the worker to leave")
 
 

@@ -105,6 +105,24 @@ def test_ray_tune_1s_tune_run_is_named_with_nbtunes():
         nbtune.run(value_of, config=SPACE)
 
 
+def test_ray_tunes_scheduler_arguments_are_named_with_the_studys():
+    """``ASHAScheduler(metric=, mode=)``, Ray Tune's call, got Python's "unexpected keyword
+    argument" (first-day test, round 18): the study holds both."""
+    with pytest.raises(TypeError) as raised:
+        nbtune.ASHAScheduler(metric="acc", mode="max", max_t=27, grace_period=1)
+    assert str(raised.value) == (
+        "ASHAScheduler() takes no metric or mode: the study holds its metric and mode, which "
+        "every scheduler reads from it: nbtune.tune(fn, space, metric='acc', mode='max', "
+        "scheduler=nbtune.ASHAScheduler(...)), or `%%tune --metric acc --mode max`")
+    assert without_nbtune(raised.tb).tb_frame.f_code.co_filename == __file__  # the user's line
+    with pytest.raises(TypeError, match=r"MedianScheduler\(\) takes no time_attr: the study "
+                                        r"holds its resource.*resource='epoch'.*--resource epoch"):
+        nbtune.MedianScheduler(time_attr="epoch")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'foo'"):
+        nbtune.ASHAScheduler(foo=1)  # any other word: Python's own message
+    assert nbtune.ASHAScheduler(max_t=9, grace_period=3).grace_period == 3
+
+
 class Trainable:
     def setup(self, config):
         self.x = config["x"]

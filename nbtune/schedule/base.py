@@ -22,7 +22,10 @@ The loop's side of the contract:
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping, Sequence
+
+from ..caller import shown_as_users
 
 CONTINUE = "continue"
 STOP = "stop"
@@ -32,6 +35,10 @@ START = "start"
 RESUME = "resume"
 WAIT = "wait"
 DONE = "done"
+
+# What Ray Tune's schedulers are given and nbtune's study holds (its ``time_attr`` is nbtune's
+# ``resource``): set once on the study, every scheduler reads them from there (``setup``).
+STUDY_OWNED = {"metric": "metric", "mode": "mode", "time_attr": "resource"}
 
 
 class Scheduler:
@@ -47,6 +54,22 @@ class Scheduler:
     # the pause and the promotion, in the middle of its reports (a synchronous bracket decides
     # its promotions when its whole rung is in, which one trial's replay cannot give it)
     replays_promotions = True
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        """Refuse Ray Tune's ``ASHAScheduler(metric=..., mode=...)`` with nbtune's spelling of
+        it: Python's "unexpected keyword argument" named no fix (first-day test, round 18)."""
+        takes = inspect.signature(cls.__init__).parameters
+        owned = [k for k in kwargs if k in STUDY_OWNED and k not in takes]
+        if owned:
+            given = ", ".join(f"{STUDY_OWNED[k]}={kwargs[k]!r}" for k in owned)
+            flags = " ".join(f"--{STUDY_OWNED[k]} {kwargs[k]}" for k in owned)
+            raise shown_as_users(TypeError(
+                f"{cls.__name__}() takes no {' or '.join(owned)}: the study holds its "
+                f"{' and '.join(STUDY_OWNED[k] for k in owned)}, which every scheduler reads "
+                f"from it: nbtune.tune(fn, space, {given}, scheduler=nbtune.{cls.__name__}"
+                f"(...)), or "
+                f"`%%tune {flags}`"))
+        return super().__new__(cls)
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:
