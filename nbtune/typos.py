@@ -19,12 +19,16 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str
     return f" (did you mean {near!r}?)" if near else ""
 
 
-def one_of(what: str, name: Any, known: Iterable[str]) -> str:
+def one_of(what: str, name: Any, known: Iterable[str],
+           aliases: dict[str, str] | None = None) -> str:
     """``name`` if it is one of ``known``; otherwise ValueError, one line: ``unknown {what}
-    'nmae' (did you mean 'name'?); known: ...``."""
+    'nmae' (did you mean 'name'?); known: ...``. ``aliases``: other tools' names (lower case)
+    for one of ``known``, named as such ("'gp' is 'bayesopt' here")."""
     known = tuple(known)
     if not isinstance(name, str) or name not in known:
-        hint = did_you_mean(name, known) if isinstance(name, str) else ""
+        alias = (aliases or {}).get(name.lower()) if isinstance(name, str) else None
+        hint = (f" (that is {alias!r} here)" if alias is not None else
+                did_you_mean(name, known) if isinstance(name, str) else "")
         raise ValueError(f"unknown {what} {name!r}{hint}; known: "
                          + ", ".join(repr(k) for k in known))
     return name

@@ -3,6 +3,7 @@ interrupted and resumed on a LocalCluster."""
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -236,10 +237,44 @@ def test_the_fit_is_bounded_and_the_same_whatever_came_before():
     ({"kappa": -1.5}, r"^kappa must be a finite number > 0, got kappa=-1.5$"),
     ({"xi": -0.1}, r"^xi must be a finite number >= 0, got xi=-0.1$"),
     ({"n_initial": 0}, r"^n_initial must be an integer >= 1, got 0$"),
+    ({"acquisition": "expected_improvement"}, r"^unknown acquisition 'expected_improvement' "
+                                              r"\(that is 'ei' here\); known: "),
 ])
 def test_bad_options_are_one_clear_line(options, message):
     with pytest.raises(ValueError, match=message):
         make_searcher("bayesopt", SMOOTH, **options)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("gp", {}, r"^unknown searcher 'gp' \(that is 'bayesopt' here\); known: 'random'"),
+    ("hyperopt", {}, r"^unknown searcher 'hyperopt' \(that is 'tpe' here\)"),
+    ("TPESampler", {}, r"^unknown searcher 'TPESampler' \(that is 'tpe' here\)"),
+    ("random", {"n_initial": 3}, r"^searcher 'random' has no option 'n_initial' \(it takes no "
+                                 r"options\)$"),  # it read "(its options: )"
+    ("tpe", {"n_initial": 3}, r"^searcher 'tpe' has no option 'n_initial' \(did you mean "
+                              r"'n_startup'\?\)"),
+])
+def test_other_tools_searcher_names_and_options_are_named(name, options, message):
+    """First-day test, round 19: names a scikit-optimize, hyperopt or Optuna user types."""
+    with pytest.raises(ValueError, match=message):
+        make_searcher(name, SMOOTH, **options)
+
+
+def test_an_option_the_acquisition_does_not_read_is_said():
+    """``kappa=3`` under the default 'ei' passed in silence: the user believed the search
+    explored more (first-day test, round 19)."""
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^kappa=3 has no effect with "
+                      r"acquisition='ei', which reads xi only; kappa is read by 'ucb' \("
+                      r"searcher_options=\{'acquisition': 'ucb', \.\.\.\}, --searcher-option "
+                      r"acquisition=ucb\)$"):
+        make_searcher("bayesopt", SMOOTH, kappa=3)
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^xi=0.1 has no effect with "
+                      r"acquisition='ucb', which reads kappa only; xi is read by 'ei' and 'poi'"):
+        make_searcher("bayesopt", SMOOTH, acquisition="ucb", xi=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_searcher("bayesopt", SMOOTH, acquisition="ucb", kappa=3)
+        make_searcher("bayesopt", SMOOTH, acquisition="poi", xi=0.1)
 
 
 def test_bayesopt_over_a_space_of_fixed_values_is_one_clear_line():

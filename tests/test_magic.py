@@ -251,6 +251,7 @@ def test_resume_continues_a_named_study(shell):
      "--background given twice (--background and --background): keep one"),
     ("--mode up", CELL, "--mode needs one of min, max, got 'up'"),
     ("--metric loss --searcher bayes", CELL, "unknown searcher 'bayes'"),
+    ("--metric loss --searcher gp", CELL, "unknown searcher 'gp' (that is 'bayesopt' here)"),
     ("--metric loss --scheduler asha9", CELL, "unknown scheduler 'asha9'"),
     ("--metric accuracy", CELL, "never sets 'accuracy'"),
     ("--metric accuracy", "x = uniform(0, 1)\nacc = x\nclf = None",  # too unlike to be a typo

@@ -285,13 +285,15 @@ def _argument_error(exc: argparse.ArgumentError) -> str:
 def check_names(args: argparse.Namespace) -> None:
     """UsageError naming an unknown --scheduler or --searcher, and the one it is closest to."""
     from ..schedule import SCHEDULERS
-    from ..search import SEARCHERS
+    from ..search import ALIASES, SEARCHERS
 
-    for flag, value, known in (("--scheduler", args.scheduler, SCHEDULERS),
-                               ("--searcher", args.searcher, SEARCHERS)):
+    for flag, value, known, aliases in (("--scheduler", args.scheduler, SCHEDULERS, {}),
+                                        ("--searcher", args.searcher, SEARCHERS, ALIASES)):
         what = flag.strip("-")
         if value is not None and (value.lower() if what == "scheduler" else value) not in known:
-            raise UsageError(f"%%tune: unknown {what} {value!r}{did_you_mean(value, known)}: "
+            alias = aliases.get(value.lower())
+            hint = f" (that is {alias!r} here)" if alias else did_you_mean(value, known)
+            raise UsageError(f"%%tune: unknown {what} {value!r}{hint}: "
                              f"{flag} takes {', '.join(sorted(known))}")
 
 

@@ -20,6 +20,13 @@ __all__ = ["Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher", "KD
 SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSearcher,
                                          "bayesopt": BayesOptSearcher, "kde": KDESearcher,
                                          "tpe": TPESearcher, "optuna": OptunaSearcher}
+# other tools' names (lower case) for nbtune's searchers: named as such in the error
+ALIASES = {"gp": "bayesopt", "bo": "bayesopt", "bayesian": "bayesopt",
+           "gaussian_process": "bayesopt", "skopt": "bayesopt", "gp_minimize": "bayesopt",
+           "hyperopt": "tpe", "tpesampler": "tpe", "tree_parzen": "tpe", "bohb": "kde",
+           "randomsampler": "random", "gridsampler": "grid", "basicvariant": "random"}
+# an option of one searcher under another's name ("n_initial" given to tpe): the hint
+SAME_OPTION = {"n_initial": "n_startup", "n_startup": "n_initial"}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
 # what a study gives every searcher: not the user's searcher options; where each is set
 _STUDYS = {"mode": "its mode=, %%tune --mode", "seed": "its seed=, %%tune --seed",
@@ -76,7 +83,9 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
         return name_or_obj
     if not isinstance(name_or_obj, str) or name_or_obj not in SEARCHERS:
         known = ", ".join(repr(k) for k in SEARCHERS)
-        hint = did_you_mean(name_or_obj, SEARCHERS) if isinstance(name_or_obj, str) else ""
+        alias = ALIASES.get(name_or_obj.lower()) if isinstance(name_or_obj, str) else None
+        hint = (f" (that is {alias!r} here)" if alias is not None else
+                did_you_mean(name_or_obj, SEARCHERS) if isinstance(name_or_obj, str) else "")
         raise ValueError(f"unknown searcher {name_or_obj!r}{hint}; known: {known}, a "
                          "Searcher instance or an Optuna sampler")
     if space is None:
@@ -86,8 +95,12 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
     unknown = sorted(set(options) - allowed)
     if unknown:
         own = allowed - set(_STUDYS)  # the user's to give: mode is the study's (user_options)
-        hint = did_you_mean(unknown[0], own) or next(  # Optuna's n_startup_trials
-            (f" (did you mean {o!r}?)" for o in sorted(own) if unknown[0].startswith(o)), "")
+        same = SAME_OPTION.get(unknown[0])
+        hint = (f" (did you mean {same!r}?)" if same in own else
+                did_you_mean(unknown[0], own) or next(  # Optuna's n_startup_trials
+                    (f" (did you mean {o!r}?)" for o in sorted(own) if unknown[0].startswith(o)),
+                    ""))
+        takes = f"its options: {', '.join(sorted(own))}" if own else "it takes no options"
         raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}{hint} "
-                         f"(its options: {', '.join(sorted(own))})")
+                         f"({takes})")
     return cls(space, seed=seed, points_to_evaluate=points_to_evaluate, **options)

@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from ..caller import user_facing
+from ..caller import user_facing, warn_note
 from ..space import Space
 from ..typos import one_of
-from .acquisition import acquire, check_acquisition
+from .acquisition import acquire, check_acquisition, unread_note
 from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
 from .costs import Costs
@@ -97,6 +97,9 @@ class BayesOptSearcher(Searcher):
             raise ValueError("bayesopt has nothing to model: every hyperparameter of the space "
                              "is fixed; give at least one a range or choices")
         self.acquisition, self.kappa, self.xi = check_acquisition(acquisition, kappa, xi)
+        note = unread_note(self.acquisition, self.kappa, self.xi)
+        if note is not None:
+            warn_note(note)
         self.n_initial = _check_int("n_initial", n_initial, 1)
         self.max_points = _check_int("max_points", max_points, 10)
         self.refit_every = _check_int("refit_every", refit_every, 1)
