@@ -67,19 +67,59 @@ def _source(warm: Study | str, storage: str | os.PathLike | None, study: str) ->
                     f"{type(warm).__name__}")
 
 
-def _mapped(trial: Trial, space: Space) -> Trial | None:
+def _mapped(trial: Trial, space: Space, outside: dict[str, int]) -> Trial | None:
     """The trial with its config in ``space`` (shared names kept, the others at their
-    defaults); None when a kept value is outside its new domain."""
+    defaults); None when a kept value is outside its new domain, counted in ``outside`` under
+    the names whose values are."""
     try:
         config = space.complete({k: v for k, v in trial.config.items() if k in space})
-        space.validate(config)
     except ValueError:
-        return None
-    return dataclasses.replace(trial, config=config, reports=list(trial.reports))
+        config = None
+    if config is not None:
+        try:
+            space.validate(config)
+            return dataclasses.replace(trial, config=config, reports=list(trial.reports))
+        except ValueError:
+            pass
+    for k, v in trial.config.items():
+        if k in space:
+            try:
+                space[k].validate(space[k].given(v))
+            except (ValueError, TypeError):
+                outside[k] = outside.get(k, 0) + 1
+    return None
+
+
+def _renamed(dropped: list[str], added: list[str], old: Space, new: Space) -> list[str]:
+    """"'lr' -> 'learning_rate'" for each new name that reads as a dropped one renamed: the
+    same domain, one name the initials of the other's words, or a close spelling."""
+    import difflib
+
+    def initials(name: str) -> str:
+        return "".join(w[0] for w in name.split("_") if w)
+
+    def by_name(d: str, a: str) -> bool:
+        return (initials(a) == d or initials(d) == a
+                or difflib.SequenceMatcher(None, d, a).ratio() >= 0.75)
+
+    found: dict[str, str] = {}  # new name -> dropped one; names first, then equal domains
+    for alike in (by_name, lambda d, a: repr(old[d]) == repr(new[a])):
+        for a in added:
+            d = next((d for d in dropped if d not in found.values() and a not in found
+                      and alike(d, a)), None)
+            if d is not None:
+                found[a] = d
+    pairs = [f"{found[a]!r} -> {a!r}" for a in added if a in found]
+    return pairs
 
 
 def _names(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
+
+
+def _per_name(outside: dict[str, int]) -> str:
+    """"lr: 5, hidden: 6": the trials each hyperparameter's value put outside the new space."""
+    return ", ".join(f"{k}: {n}" for k, n in outside.items())
 
 
 def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, space: Space,
@@ -99,23 +139,36 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
                          f"this study with mode={mode!r}: give the same mode, or warm-start "
                          "from another study")
     ended = [t for t in list(source.trials) if t.is_finished]
-    mapped = [m for m in (_mapped(t, space) for t in ended) if m is not None]
+    dropped = [k for k in source.space if k not in space]
+    added = [k for k in space if k not in source.space]
+    renamed = _renamed(dropped, added, source.space, space)
+    rename = f" (renamed? {', '.join(renamed)})" if renamed else ""
+    shared = [k for k in space.unit_names if k in source.space]
+    if ended and space.unit_names and not shared:  # every trial at one point of the new space
+        warn_note(f"warm start from {source.name!r}: it shares no hyperparameter that this "
+                  f"study varies (it had {_names(list(source.space))}; this study varies "
+                  f"{_names(space.unit_names)}){rename}, so its {len(ended)} ended trials would "
+                  "all sit at one point of this space; the study starts without it")
+        return None
+    outside: dict[str, int] = {}
+    mapped = [m for m in (_mapped(t, space, outside) for t in ended) if m is not None]
     if not mapped:
         why = ("no ended trials" if not ended else
-               f"none of its {len(ended)} ended trials lies in the new space")
+               f"none of its {len(ended)} ended trials lies in the new space"
+               + (f" ({_per_name(outside)})" if outside else ""))
         warn_note(f"warm start from {source.name!r}: {why} to learn from; the study starts "
                   "without it")
         return None
     line = f"nbtune: warm start from {source.name!r}: {len(mapped)} of {len(ended)} ended trials"
-    dropped = [k for k in source.space if k not in space]
-    added = [k for k in space if k not in source.space]
     if dropped:
         line += f"; dropped dims {_names(dropped)}"
     if added:
         line += f"; new dims {_names(added)} at their defaults"
+    line += rename
     if len(mapped) < len(ended):
-        outside = len(ended) - len(mapped)
-        line += f"; {outside} trial{'s' if outside != 1 else ''} outside the new space"
+        n = len(ended) - len(mapped)
+        line += (f"; {n} trial{'s' if n != 1 else ''} outside the new space"
+                 + (f" ({_per_name(outside)})" if outside else ""))
     if searcher is not None and getattr(searcher, "observations", None) is None:
         line += f"; the {searcher.name} searcher keeps no model and ignores them"
     print(line)

@@ -117,7 +117,7 @@ def test_shared_dims_are_kept_and_the_rest_dropped_or_defaulted(client, db, old,
     outside = 20 - len(inside)
     assert (f"nbtune: warm start from 'old': {len(inside)} of 20 ended trials; new dims 'k' at "
             f"their defaults; {outside} trial{'s' if outside != 1 else ''} outside the new "
-            "space\n") in capsys.readouterr().out
+            f"space (x: {outside})\n") in capsys.readouterr().out
     assert study.searcher.observations == len(inside) + 1
     mapped = [dict(t.config, k=1) for t in inside]
     assert study.trials[0].config == fed(narrower, [_with(t, c) for t, c in zip(inside, mapped)],
@@ -173,6 +173,27 @@ def test_bad_warm_starts_are_one_line(client, db, old):
         study = nbtune.tune(bowl, SMOOTH, warm_start=empty, storage=None, **opts)
     assert study.searcher.observations == 1 and "warm_start" not in study.settings
     assert warned[0].filename == __file__  # the line that called tune, not nbtune's own
+
+
+def test_a_study_that_shares_no_varied_hyperparameter_is_no_warm_start(client, old, capsys):
+    """Hyperparameters renamed while tidying up: every earlier trial sat at the new space's
+    default, 20 values at one point, and the first suggestion after them scored worst (first-day
+    test, round 19). It is a warning, which names the likely renames, and no warm start."""
+    renamed = {"x_pos": nbtune.uniform(0.0, 1.0), "why": nbtune.uniform(0.0, 1.0)}
+    opts = dict(searcher="bayesopt", n_trials=1, cluster=client, storage=None, progress=False)
+    with pytest.warns(UserWarning) as warned:
+        study = nbtune.tune(lambda c: c["x_pos"], renamed, warm_start=old, **opts)
+    assert str(warned[0].message) == (
+        "warm start from 'old': it shares no hyperparameter that this study varies (it had "
+        "'x', 'y'; this study varies 'x_pos', 'why') (renamed? 'x' -> 'x_pos', 'y' -> 'why'), "
+        "so its 20 ended trials would all sit at one point of this space; the study starts "
+        "without it")
+    assert study.searcher.observations == 1 and "warm_start" not in study.settings
+    half = {"x": nbtune.uniform(0.0, 1.0), "y_new": nbtune.uniform(0.0, 1.0)}
+    capsys.readouterr()
+    nbtune.tune(lambda c: c["x"], half, warm_start=old, **opts)  # x is shared: it goes ahead
+    assert ("nbtune: warm start from 'old': 20 of 20 ended trials; dropped dims 'y'; new dims "
+            "'y_new' at their defaults (renamed? 'y' -> 'y_new')\n") in capsys.readouterr().out
 
 
 def test_the_panel_and_the_summary_name_the_searcher_and_its_model(client, db, old):
