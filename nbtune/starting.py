@@ -18,6 +18,7 @@ from .search import Searcher
 from .space import Space
 from .storage import Storage
 from .study import Study
+from .typos import did_you_mean
 
 
 def positive(name: str, value: Any, integer: bool = False) -> None:
@@ -122,6 +123,14 @@ def trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
     return n_trials
 
 
+def no_study_to_resume(names: list[str], name: str, path: str) -> str:
+    """"no study 'lnog' in 'i.db' to resume (did you mean 'long'?)": resume=True (``--resume``)
+    of a name the file lacks, which starts that study (first-day test, round 19)."""
+    hint = did_you_mean(name, names, cutoff=0.6) or (
+        f" (studies there: {', '.join(map(repr, names))})" if names else "")
+    return f"no study {name!r} in {os.fspath(path)!r} to resume{hint}"
+
+
 def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,
                 settings: dict[str, Any], row: dict[str, Any] | None, resume: bool) -> list:
     """The trials to start from: none for a new study (a replaced one is deleted first), the
@@ -145,6 +154,9 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
         if note is not None:
             warn_note(note)
         return trials
+    if resume:  # none of that name: --resume starts it, and a mistyped name said so nowhere
+        print(f"nbtune: {no_study_to_resume(db.study_names(), name, db.path)}: it starts as a "
+              "new study")
     if row is not None:  # replace=True
         db.delete_study(name)
     settings["file"] = os.path.abspath(db.path)  # where its checkpoints are: see left_behind_note

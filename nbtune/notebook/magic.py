@@ -23,7 +23,8 @@ from ..run.cluster import set_default_cluster
 from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
-from ..study import Study, StudyInterrupted, kept_clause
+from ..starting import no_study_to_resume
+from ..study import Study, StudyInterrupted, kept_clause, list_studies
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
@@ -187,6 +188,9 @@ class Tune(Magics):
             metric, mode = args.metric or self.metric, args.mode or self._configured("mode")
             n_trials = args.trials or self.trials or "auto"
         unset = _unset_metric(parsed, metric)
+        if unset is not None and args.resume and row is None and path is not None:
+            missing = no_study_to_resume(list_studies(path), args.study, path)
+            unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)
         if unset is not None:
             raise UsageError(unset)
         filename = cell_filename(self.shell)
