@@ -73,6 +73,8 @@ class RecordEnd(Observer):
         held = getattr(self.study.searcher, "observations", None)
         if held is not None:
             self.study.settings["searcher_observations"] = held
+            self.study.settings["searcher_trials"] = getattr(self.study.searcher,
+                                                             "modelled_trials", None)
         drawn = getattr(self.study.searcher, "quick_draws", 0)
         if drawn:
             settings = self.study.settings

@@ -376,10 +376,15 @@ def searcher_text(study: Any) -> str:
     if options.get("acquisition"):
         text += f" ({options['acquisition']}{' per second' if options.get('cost_aware') else ''})"
     searcher = getattr(study, "searcher", None)
-    held = (settings.get("searcher_observations") if searcher is None
-            else getattr(searcher, "observations", None))
-    if held is not None:
-        text += f", model of {held} observation{'s' if held != 1 else ''}"
+    held, trials = ((settings.get("searcher_observations"), settings.get("searcher_trials"))
+                    if searcher is None else (getattr(searcher, "observations", None),
+                                              getattr(searcher, "modelled_trials", None)))
+    if held is not None:  # the trials first: one model counts a trial at each level it reached,
+        # another once (TPE's 360 beside bayesopt's 120 for the same 30 trials: round 19)
+        seen = (f"{trials} trial{'s' if trials != 1 else ''} ({held} observation"
+                f"{'s' if held != 1 else ''})" if trials is not None and trials != held else
+                f"{held} observation{'s' if held != 1 else ''}")
+        text += f", model of {seen}"
         # the model suggested nothing yet (a warm start's trials count in it: it would have)
         first = next(((k, options[k]) for k in ("n_initial", "n_startup") if options.get(k)),
                      None)

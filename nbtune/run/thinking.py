@@ -134,6 +134,10 @@ class SearcherThread:
         return getattr(self.searcher, "observations", None)
 
     @property
+    def modelled_trials(self) -> int | None:
+        return getattr(self.searcher, "modelled_trials", None)
+
+    @property
     def asked(self) -> bool:
         """Whether the loop waits for a suggestion it asked for."""
         return self._waiting

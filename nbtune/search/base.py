@@ -199,6 +199,12 @@ class Searcher:
         """How many observations the searcher's model holds; None for a searcher without one."""
         return None
 
+    @property
+    def modelled_trials(self) -> int | None:
+        """How many trials the observations come from (a trial is an observation at each level
+        it reached, in some models); None for a searcher without a model."""
+        return None
+
     def predict(self, configs: list[dict], level: float | None) -> np.ndarray | None:
         """The metric the searcher's model expects of each config at resource ``level``, or
         None: a searcher without a model (the default), or one that knows too little yet. A

@@ -214,6 +214,11 @@ class BayesOptSearcher(Searcher):
         return len(self._reports)
 
     @property
+    def modelled_trials(self) -> int:
+        """The trials the model's rows come from."""
+        return len(self._reports.trials)
+
+    @property
     def pending(self) -> list[tuple[int, dict, float | None]]:
         """(trial, config, last level reported) of the trials running or queued."""
         return [(t, c, lv) for t, (c, lv) in self._pending.items()]

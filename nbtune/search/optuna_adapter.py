@@ -229,6 +229,11 @@ class OptunaSearcher(Searcher):
         """Trials told to Optuna's study (completed, pruned and failed)."""
         return self._told
 
+    @property
+    def modelled_trials(self) -> int:
+        """The trials told to Optuna's study: one observation each."""
+        return self._told
+
     def __repr__(self) -> str:
         return (f"OptunaSearcher(seed={self.seed}, mode={self.mode!r}, "
                 f"sampler={type(self._pristine).__name__})")

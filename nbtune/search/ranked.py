@@ -114,6 +114,11 @@ class RankedObservations(Searcher):
         """Reports the model holds (a trial's value at each level it reached) and failed trials."""
         return sum(len(obs) for obs in self._levels.values()) + len(self._failed)
 
+    @property
+    def modelled_trials(self) -> int:
+        """The trials those reports come from."""
+        return len(set().union(*self._levels.values(), self._failed))
+
     # -- the ranking ----------------------------------------------------------------------
     def ranked(self, ranking: str, need: int
                ) -> tuple[Level, np.ndarray, np.ndarray, np.ndarray] | None:
