@@ -35,7 +35,7 @@ def default_name() -> str:
 
 
 # settings kept across a study's runs, each run adding to them or (run_ended) moving them on
-RUN_TOTALS = ("run_seconds", "run_ended", "searcher_quick_draws")
+RUN_TOTALS = ("run_seconds", "run_ended", "searcher_quick_draws", "searcher_waited")
 
 
 class RecordEnd(Observer):
@@ -75,6 +75,9 @@ class RecordEnd(Observer):
             self.study.settings["searcher_observations"] = held
             self.study.settings["searcher_trials"] = getattr(self.study.searcher,
                                                              "modelled_trials", None)
+        waited = getattr(self.study.searcher, "waited", 0.0)
+        if waited:
+            settings["searcher_waited"] = settings.get("searcher_waited", 0.0) + waited
         drawn = getattr(self.study.searcher, "quick_draws", 0)
         if drawn:
             settings = self.study.settings

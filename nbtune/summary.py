@@ -29,6 +29,7 @@ LEFT = f' style="text-align:left;{CELL}"'
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
 OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
+WAIT_SHOWN = 0.5  # seconds of waiting for a model's suggestions that the searcher's line names
 
 
 def _trials(n: int) -> str:
@@ -365,11 +366,13 @@ def scheduler_text(settings: dict[str, Any]) -> str:
 
 
 def searcher_text(study: Any) -> str:
-    """"bayesopt searcher (ei), model of 12 observations, 3 random configs while the model was
-    busy, warm-started from 'old'": the searcher's name, its acquisition ("ei per second" when
-    cost-aware), what its model holds (now, while the study runs in this process; at its end,
-    for a loaded study), the trials that started with a random config because the model's
-    suggestion was late (:mod:`nbtune.run.thinking`) and the study it was warm-started from."""
+    """"bayesopt searcher (ei), model of 12 trials (30 observations), 3 random configs while the
+    model was busy, 2.1 s waiting for its suggestions, warm-started from 'old'": the searcher's
+    name, its acquisition ("ei per second" when cost-aware), what its model holds (now, while
+    the study runs in this process; at its end, for a loaded study), the trials that started
+    with a random config because the model's suggestion was late (:mod:`nbtune.run.thinking`),
+    the time the loop waited for suggestions, a trial slot empty, and the study it was
+    warm-started from."""
     settings = getattr(study, "settings", {})
     text = f"{settings.get('searcher') or 'random'} searcher"
     options = settings.get("searcher_options") or {}
@@ -396,6 +399,10 @@ def searcher_text(study: Any) -> str:
         (getattr(searcher, "quick_draws", 0) if this_run else 0)  # at its end: in settings
     if drawn:
         text += f", {drawn} random config{'s' if drawn != 1 else ''} while the model was busy"
+    waited = settings.get("searcher_waited", 0.0) + \
+        (getattr(searcher, "waited", 0.0) if this_run else 0.0)
+    if waited >= WAIT_SHOWN:  # a trial slot stayed empty meanwhile (first-day test, round 19)
+        text += f", {duration_text(waited)} waiting for its suggestions"
     if settings.get("warm_start"):
         text += (f", warm-started from {settings['warm_start']!r}" if held is not None else
                  f", warm start from {settings['warm_start']!r} unused (no model to seed)")

@@ -27,6 +27,7 @@ STATE_ORDER = (T.RUNNING, STARTING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.
                T.INTERRUPTED, T.PENDING)
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
+CHOOSING_SHOWN = 0.3  # seconds the loop waits for a model's suggestion before the views say so
 
 
 _IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
@@ -223,6 +224,19 @@ class Tracker(Observer):
         return ("the first trials are starting: the workers load the trial function and what "
                 f"it imports{sent}")
 
+    def choosing(self) -> str:
+        """While the loop has waited a moment for a model's suggestion, to fill a trial slot,
+        that line; else "". The panel showed "0/2 slots busy" and no reason (first-day test,
+        round 19)."""
+        since = getattr(getattr(self.study, "searcher", None), "waiting_since", None)
+        if since is None or self.finished_reason is not None:
+            return ""
+        waited = time.monotonic() - since
+        if waited < CHOOSING_SHOWN:
+            return ""
+        name = (getattr(self.study, "settings", None) or {}).get("searcher") or "model-based"
+        return f"the {name} searcher is choosing the next config ({waited:.1f} s so far)"
+
     def connection(self) -> str:
         """While the client has lost its scheduler, what happens meanwhile; else ""."""
         if self.lost_at is None or self.finished_reason is not None:
@@ -299,7 +313,7 @@ class TextProgress(Tracker):
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
         counts = T.counts_text(self.counts(), getattr(self.study, "stop_reason", None), " ")
-        lost = self.connection() or self.stalled()
+        lost = self.connection() or self.stalled() or self.choosing()
         return (f"nbtune {self.study.name}: {label} | {counts} | "
                 + (f"{lost} | " if lost else "") + self.best_line())
 

@@ -240,3 +240,29 @@ def test_a_late_model_thinks_ahead_and_draws_only_for_an_idle_worker():
         assert thoughts(6) == 6 and thread.suggest(6) == {"x": 0.005}  # the model's, next
     finally:
         thread.close(raise_error=False)
+
+
+def test_the_views_say_while_the_loop_waits_for_a_suggestion_and_the_summary_how_long(client):
+    """Trial slots empty while bayesopt chose, and the panel read "0/2 slots busy" with no
+    reason (first-day test, round 19): the views name the searcher that is choosing, once the
+    wait lasts, and the summary adds up the waits."""
+    import io
+
+    from nbtune.tracker import CHOOSING_SHOWN, TextProgress
+
+    space = {"x": nbtune.uniform(0, 1)}
+    searcher = SlowSearcher(space, seed=0, mode="max", delay=2 * CHOOSING_SHOWN)
+    study = nbtune.tune(blink, space, metric="score", mode="max", searcher=searcher,
+                        n_trials=4, concurrency=1, cluster=client, storage=None,
+                        progress=False, background=True)
+    view = TextProgress(study, stream=io.StringIO())
+    seen = set()
+    while study.running:  # the loop waits about 0.6 s for each of trials 2 and 3
+        seen.add(view.choosing().split(" (")[0])
+        time.sleep(0.05)
+    study.wait()
+    assert "the random searcher is choosing the next config" in seen
+    assert view.choosing() == ""  # ended: nothing is waited for
+    assert searcher.waiting_since is None and searcher.waited >= 2 * 2 * CHOOSING_SHOWN * 0.9
+    assert study.settings["searcher_waited"] == searcher.waited
+    assert f"{study.summary()}".count(" waiting for its suggestions") == 1

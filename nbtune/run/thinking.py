@@ -52,6 +52,9 @@ class SearcherThread:
                  idle: Callable[[], bool] | None = None):
         self.searcher = searcher
         searcher.quick_draws = 0
+        # what the views read, on the searcher (the study's, which outlives this thread): since
+        # when the loop waits for a suggestion (None: it does not), and for how long it waited
+        searcher.waiting_since, searcher.waited = None, 0.0
         self._wake = wake  # tells the loop an answer (or an error) is in
         self._idle = idle  # whether a worker has no trial to run; None: never draw nor think ahead
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
@@ -99,7 +102,7 @@ class SearcherThread:
             if self._answer is not None:
                 config = self._answer[1]
                 self._answer = self._asked = None
-                self._waiting = False
+                self._stop_waiting()
                 self._ahead = index + 1 if late else None
                 return config
             if self._asked is None:
@@ -108,7 +111,8 @@ class SearcherThread:
                 config = self.searcher.quick(index)
                 if config is not None:
                     return config
-            self._waiting = True
+            if not self._waiting:
+                self._waiting, self.searcher.waiting_since = True, time.monotonic()
             return THINKING
 
     def late(self) -> bool:
@@ -159,8 +163,17 @@ class SearcherThread:
         if self._thread.is_alive():
             self._calls.put(None)
             self._thread.join(timeout)
+        with self._hand:
+            self._stop_waiting()
         if raise_error:
             self.raise_error()
+
+    def _stop_waiting(self) -> None:
+        """The loop no longer waits (with ``_hand`` held): its wait added to the searcher's."""
+        since, self._waiting = self.searcher.waiting_since, False
+        if since is not None:
+            self.searcher.waited += time.monotonic() - since
+            self.searcher.waiting_since = None
 
     # -- the searcher's thread ----------------------------------------------------------------
     def _ask(self, index: int) -> None:
