@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from . import trial as T
 from .caller import user_facing
 from .plots import canvas
 from .ranking import completed, empty_message, fmt
@@ -19,15 +20,21 @@ from .study import Study, load_study
 BY = ("trial", "time")
 
 
-MARKED = 200  # a study's line has a marker per trial up to this many completed trials
+MARKED = 200  # a study's line has a marker per trial up to this many ended trials
+# each study's line its own dashes and marker, beside its colour: two studies of one seed share
+# their first random trials, and the second line hid the first (first-day test, round 19)
+STYLES = (("-", "."), ("--", "x"), (":", "+"), ("-.", "1"))
+ENDED = (T.COMPLETED, T.STOPPED, T.FAILED)  # trials that spent what the study had
 
 
 @user_facing
 def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None = None,
             ax: Axes | None = None) -> Figure:
-    """The best metric so far of each study against its completed trials (``by="trial"``) or
-    against the seconds since its first trial started (``by="time"``; a resumed study's pause
-    counts), one line per study, its name, trials and best in the legend.
+    """The best metric so far of each study against its ended trials (``by="trial"``: completed,
+    stopped early and failed, each a step, so that a study whose scheduler stopped most of its
+    trials is drawn over all of them) or against the seconds since its first trial started
+    (``by="time"``; a resumed study's pause counts), one line per study, its name, completed
+    trials and best in the legend.
 
     ``studies``: :class:`~nbtune.Study` objects (``study``, a search's ``study_``) or names of
     studies in ``storage`` (the file :func:`nbtune.load_study` reads by default). They must
@@ -47,25 +54,31 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
     fig, ax = canvas(ax)
     better = np.maximum if loaded[0].mode == "max" else np.minimum
     for i, study in enumerate(loaded):
-        done = sorted(completed(study), key=lambda t: (t.finished or 0.0, t.id))
-        if not done:
+        good = completed(study)
+        if not good:
             raise ValueError(f"study {study.name!r}: {empty_message(study)}")
-        best = better.accumulate(np.array([t.value for t in done], dtype=float))
+        kept = {t.id for t in good}
+        done = sorted((t for t in list(study.trials) if t.state in ENDED or t.id in kept),
+                      key=lambda t: (t.finished or 0.0, t.id))
+        values = np.array([t.value if t.id in kept else np.nan for t in done], dtype=float)
+        best = (np.fmax if better is np.maximum else np.fmin).accumulate(values)  # NaN: none yet
         if by == "trial":
             x = np.arange(1, len(done) + 1)
         else:
             start = min(t.started for t in study.trials if t.started is not None)
             x = np.array([(t.finished or start) - start for t in done])
-        marker = "." if len(done) <= MARKED else None  # 3,000 markers drew a thick band
-        ax.plot(x, best, drawstyle="steps-post", marker=marker, color=f"C{i % 10}",
-                label=f"{study.name}: best {fmt(best[-1])} ({len(done)} completed)",
+        dashes, marker = STYLES[i % len(STYLES)]
+        of = f" of {len(done)}" if len(done) > len(good) else ""
+        ax.plot(x, best, drawstyle="steps-post", color=f"C{i % 10}", linestyle=dashes,
+                marker=marker if len(done) <= MARKED else None,  # 3,000 drew a thick band
+                label=f"{study.name}: best {fmt(best[-1])} ({len(good)} completed{of})",
                 gid=f"compare-{i}")
     metrics = list(dict.fromkeys(s.metric for s in loaded))
     if by == "trial":  # trials are whole: no tick at 1.5
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("completed trials" if by == "trial" else "seconds since the first trial")
+    ax.set_xlabel("ended trials" if by == "trial" else "seconds since the first trial")
     ax.set_ylabel(f"best {' / '.join(metrics)} so far")
     ax.set_title(f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "
                  f"({loaded[0].mode})")

@@ -484,7 +484,8 @@ def ended(study_name: str, values: list[float], mode: str = "min") -> Study:
     """A study whose trials ended one per second, with these values, in this order."""
     trials = [T.Trial(i, {"x": 0.1 * i}, state=T.COMPLETED, value=v, started=100.0 + i,
                       finished=101.0 + i) for i, v in enumerate(values)]
-    trials.append(T.Trial(len(values), {"x": 0.9}, state=T.FAILED, error="boom"))
+    trials.append(T.Trial(len(values), {"x": 0.9}, state=T.FAILED, error="boom",
+                          started=100.0 + len(values), finished=101.0 + len(values)))
     return Study(study_name, Space({"x": nbtune.uniform(0, 1)}), "loss", mode, trials=trials)
 
 
@@ -496,20 +497,31 @@ def test_compare_draws_each_studys_best_so_far_named_in_the_legend(db):
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     lines = {line.get_gid(): line for line in ax.get_lines()}
-    assert list(lines["compare-0"].get_ydata()) == [3.0, 1.0, 1.0]
-    assert list(lines["compare-1"].get_ydata()) == [2.5, 2.0, 0.5, 0.5]
-    assert list(lines["compare-1"].get_xdata()) == [1, 2, 3, 4]
+    # each ended trial a step, the failed one too (it spent a trial of the budget)
+    assert list(lines["compare-0"].get_ydata()) == [3.0, 1.0, 1.0, 1.0]
+    assert list(lines["compare-1"].get_ydata()) == [2.5, 2.0, 0.5, 0.5, 0.5]
+    assert list(lines["compare-1"].get_xdata()) == [1, 2, 3, 4, 5]
     assert lines["compare-0"].get_color() != lines["compare-1"].get_color()
+    # a line that lies under the other still shows: dashes and markers of its own (round 19)
+    assert lines["compare-0"].get_linestyle() != lines["compare-1"].get_linestyle()
+    assert lines["compare-0"].get_marker() != lines["compare-1"].get_marker()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "first: best 1 (3 completed)", "second: best 0.5 (4 completed)"]
-    assert ax.get_xlabel() == "completed trials" and ax.get_ylabel() == "best loss so far"
+        "first: best 1 (3 completed of 4)", "second: best 0.5 (4 completed of 5)"]
+    assert ax.get_xlabel() == "ended trials" and ax.get_ylabel() == "best loss so far"
     fig.canvas.draw()
     assert all(float(tick).is_integer() for tick in ax.get_xticks())  # none at 1.5 (round 11)
     assert lines["compare-0"].get_marker() == "."
     big = nbtune.compare(ended("big", [float(i % 7) for i in range(300)])).axes[0]
     assert big.get_lines()[0].get_marker() in (None, "None")  # 300 markers: a thick band
     timed = nbtune.compare(first, by="time").axes[0].get_lines()[0]
-    assert list(timed.get_xdata()) == [1.0, 2.0, 3.0]  # seconds since the first trial started
+    assert list(timed.get_xdata()) == [1.0, 2.0, 3.0, 4.0]  # seconds since the first started
+    stopping = ended("asha", [4.0, 2.0])  # two completed among eight: ASHA stopped the rest
+    stopping.trials[1:1] = [T.Trial(10 + i, {"x": 0.5}, state=T.STOPPED, value=9.0,
+                                    started=100.5 + i / 10, finished=101.5 + i / 10)
+                            for i in range(5)]
+    line = nbtune.compare(stopping).axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == list(range(1, 9))  # it read "(2 completed)", at 2 trials
+    assert list(line.get_ydata()) == [4.0] * 6 + [2.0] * 2  # a stopped trial's value is no best
     with pytest.raises(ValueError, match=r"^the studies optimise in different directions: "
                                          r"'first' \(loss, min\), 'up' \(loss, max\); "):
         nbtune.compare(first, ended("up", [1.0], mode="max"))
