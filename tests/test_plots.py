@@ -552,3 +552,35 @@ def test_the_summary_after_an_interrupt_ranks_the_trials_it_cut():
     rows = [ln.split() for ln in text.splitlines()[-3:]]
     assert [r[1] for r in rows] == ["1", "2", "0"], text  # the furthest first
     assert "then running, paused, stopped and cut-short trials" in text
+
+
+def edge_study(values: list[tuple[float, int, float]]) -> Study:
+    """A study of (lr, n, accuracy) trials, over ranges whose tops are 0.5 and 100."""
+    space = Space({"lr": nbtune.loguniform(0.01, 0.5), "n": nbtune.randint(1, 100),
+                   "layers": nbtune.randint(1, 3), "k": nbtune.choice(1, 2)})
+    trials = [T.Trial(i, {"lr": lr, "n": n, "layers": 3, "k": 2}, state=T.COMPLETED, value=v)
+              for i, (lr, n, v) in enumerate(values)]
+    return Study("edges", space, "accuracy", "max", trials=trials)
+
+
+def test_the_summary_names_a_range_whose_edge_holds_the_best_trial_and_others():
+    """bayesopt put a learning rate at 0.5, the top of its range, in four trials, and nothing
+    on screen said that better values may lie beyond it (first-day test, round 19)."""
+    from nbtune.edges import edge_notes
+
+    rest = [(0.1, 50, 0.8), (0.02, 40, 0.7), (0.3, 60, 0.85)]
+    piled = edge_study([(0.5, 100, 0.9), (0.5, 100, 0.95), (0.497, 100, 0.93)] + rest)
+    assert edge_notes(piled) == [
+        "lr: the best trial and 2 others sit at 0.5, the top of its range: better values may "
+        "lie beyond it (widen the range)",  # 0.497 is within 1% of the range, on its log scale
+        "n: the best trial and 2 others sit at 100, the top of its range: better values may lie "
+        "beyond it (widen the range)"]  # layers 3 of 1..3, every trial: a choice, left alone
+    assert "  range        lr: the best trial and 2 others" in str(piled.summary())
+    assert edge_notes(edge_study([(0.5, 100, 0.9), (0.5, 100, 0.7), (0.2, 50, 0.95)]
+                                 + rest)) == []  # the best is inside
+    assert edge_notes(edge_study([(0.5, 100, 0.9), (0.5, 100, 0.95)] + rest)) == []  # two
+    low = edge_study([(0.01, 1, 0.95), (0.01, 1, 0.9), (0.0101, 1, 0.93), (0.1, 50, 0.5),
+                      (0.2, 50, 0.5)])
+    assert edge_notes(low)[0].startswith("lr: the best trial and 2 others sit at 0.01, the "
+                                         "bottom of its range")
+    assert edge_notes(edge_study([(0.5, 100, 0.9), (0.5, 100, 0.95), (0.5, 100, 0.93)])) == []
