@@ -20,7 +20,8 @@ from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
 from .paths import StorageError
-from .study import Study, delete_study, list_studies, load_study
+from .studies import delete_study, list_studies, load_study
+from .study import Study
 from .trial import Trial
 from .tune import tune
 

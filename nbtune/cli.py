@@ -17,7 +17,8 @@ from typing import Sequence
 from .lease import StudyBusy
 from .paths import DEFAULT_FILE, StorageError
 from .storage import Storage
-from .study import Study, StudyNotFound, delete_study, load_study
+from .studies import StudyNotFound, delete_study, load_study
+from .study import Study
 from .listing import studies_frame
 from .typos import did_you_mean
 

@@ -15,7 +15,8 @@ from . import trial as T
 from .caller import user_facing
 from .plots import canvas
 from .ranking import completed, empty_message, fmt
-from .study import Study, load_study
+from .studies import load_study
+from .study import Study
 
 BY = ("trial", "time")
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from . import trial as T
-from .study import DIED, stored_study
+from .studies import DIED, stored_study
 
 
 def _listed_status(study: Any, status: str) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 
 from .caller import warn_note
 from .space import Space
-from .study import Study, StudyNotFound, load_study
+from .studies import StudyNotFound, list_studies, load_study
+from .study import Study
 from .trial import Trial
 from .typos import did_you_mean
 
@@ -50,8 +51,6 @@ def _load(name: str, storage: str | os.PathLike | None, study: str) -> Study:
     try:
         return load_study(name, storage=path)
     except (StudyNotFound, FileNotFoundError):
-        from .study import list_studies
-
         known = list_studies(path) if os.path.exists(path) else []
         listed = ", ".join(repr(n) for n in known) or "none"
         raise ValueError(f"warm start: no study named {name!r} in {path!r}"

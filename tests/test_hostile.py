@@ -465,7 +465,7 @@ def test_another_process_running_the_study_is_named_and_its_lease_taken_over_whe
         owner.wait()
     stored = nbtune.load_study("shared", storage=path)  # its run died: its trial interrupted
     assert [t.state for t in stored.trials] == [T.INTERRUPTED]
-    assert stored.stop_reason == nbtune.study.DIED
+    assert stored.stop_reason == nbtune.studies.DIED
     resumed = nbtune.tune(lambda c: {"v": 2.0}, {"x": nbtune.uniform(0, 1)}, n_trials=1,
                           cluster=cluster_client, storage=path, study="shared", resume=True,
                           metric="v", progress=False)

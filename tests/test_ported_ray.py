@@ -210,7 +210,7 @@ def test_a_study_file_given_as_a_studys_name_names_the_call(client, db):
     """Tuner.restore(path) ported: "no study storage at 'nbtune.db'"."""
     nbtune.tune(value_of, SPACE, n_trials=1, cluster=client, storage=db, study="a",
                 progress=False)
-    with pytest.raises(nbtune.study.StudyNotFound,
+    with pytest.raises(nbtune.studies.StudyNotFound,
                        match=f"^{db!r} is a study file, not a study's name: load_study\\('a', "
                              f"storage={db!r}\\) \\(studies there: 'a'\\)$"):
         nbtune.load_study(db)

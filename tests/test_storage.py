@@ -95,7 +95,7 @@ def test_empty_and_foreign_files_opened_to_read_are_never_made_databases(tmp_pat
     empty = tmp_path / "empty.db"
     empty.touch()
     assert nbtune.list_studies(empty) == []
-    with pytest.raises(nbtune.study.StudyNotFound, match="studies there: none"):
+    with pytest.raises(nbtune.studies.StudyNotFound, match="studies there: none"):
         nbtune.load_study("s", storage=empty)
     assert empty.read_bytes() == b"" and sorted(os.listdir(tmp_path)) == ["empty.db"]
 
@@ -232,10 +232,10 @@ def test_a_study_not_in_the_file_asked_is_found_beside_it(tmp_path, monkeypatch)
     make_study(str(tmp_path / "nbtune.db"))
     with sqlite3.connect(tmp_path / "nbtune.db") as con:
         con.execute("UPDATE studies SET name = 'other' WHERE name = 's'")
-    with pytest.raises(nbtune.study.StudyNotFound, match=r"studies there: 'other'\); a study "
+    with pytest.raises(nbtune.studies.StudyNotFound, match=r"studies there: 'other'\); a study "
                                                          r"named 's' is in 'runs.db'"):
         nbtune.load_study("s")
-    with pytest.raises(nbtune.study.StudyNotFound, match=r"studies there: 'other'\)$"):
+    with pytest.raises(nbtune.studies.StudyNotFound, match=r"studies there: 'other'\)$"):
         nbtune.load_study("nowhere")
 
 
@@ -268,7 +268,7 @@ def test_delete_study_removes_one_study_for_good_and_refuses_one_being_run(clien
         for table in ("trials", "reports"):
             studies = {r[0] for r in con.execute(f"SELECT study FROM {table}")}
             assert studies == {"keep"}, table
-    with pytest.raises(nbtune.study.StudyNotFound,
+    with pytest.raises(nbtune.studies.StudyNotFound,
                        match=r"no study named 'busy' in '.*runs.db' \(studies there: 'keep'\)"):
         nbtune.delete_study("busy", storage=path)
     again = nbtune.tune(nap, space, n_trials=1, cluster=client, storage=path, study="busy",

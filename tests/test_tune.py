@@ -731,7 +731,7 @@ def test_a_study_whose_kernel_died_loads_as_stopped_with_its_trials_interrupted(
     import socket
 
     from nbtune.storage import Storage
-    from nbtune.study import DIED
+    from nbtune.studies import DIED
     from nbtune.listing import studies_frame
 
     nbtune.tune(reports_only, {"x": nbtune.uniform(0, 1)}, metric="accuracy", mode="max",

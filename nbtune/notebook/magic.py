@@ -24,7 +24,8 @@ from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
 from ..starting import no_study_to_resume
-from ..study import Study, StudyInterrupted, kept_clause, list_studies
+from ..studies import list_studies
+from ..study import Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 
 from ..paths import StorageError
 from ..storage import Storage
-from ..study import StudyNotFound, list_studies, load_study
+from ..studies import StudyNotFound, list_studies, load_study
 from ..listing import studies_frame
 
 
