@@ -235,6 +235,16 @@ def test_edit_a_cell_without_space_lines_adds_them_on_top(shell):
     assert ed.cell_text == "%%tune --edit --metric v\nx = uniform(0.0, 1.0)\n# the body\nv = x\n"
 
 
+def test_edit_names_a_misspelt_primitive_as_the_run_does(shell, capsys):
+    """``x = unifrom(0, 1)`` under --edit opened an empty editor ("the space is empty: add a
+    row"): the line was taken for the body's. It is the run's one line."""
+    res = shell.run_cell("%%tune --edit --metric acc\nx = unifrom(0, 1)\nacc = x\n")
+    assert not res.success
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "UsageError: %%tune: line 2: unknown space primitive 'unifrom' (did you mean "
+        "'uniform'?)"]
+
+
 def test_run_starts_the_study_in_the_edited_space(shell, db):
     ed = shell.run_cell("%%tune --edit -n 3 --metric loss --seed 2 --study edited\n" + EDIT).result
     ed.views[0].kind.value = "uniform"

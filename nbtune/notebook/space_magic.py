@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from ..space import Space, as_space
-from .cell import CellError, ParsedCell
+from .cell import CellError, ParsedCell, parse_cell
 
 
 def space_named(ns: Mapping[str, Any], name: str, who: str, editor: bool = True) -> Any:
@@ -152,7 +152,8 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
 
         return go
 
-    try:
-        return SpaceEditor.from_cell(source, on_apply=write, on_run=run)
-    except CellError as exc:
+    try:  # the cell's mistakes as its run names them: a misspelt primitive's line
+        parse_cell("\n" + cell, need_space=False, defined=shell.user_ns)  # (`unifrom(0, 1)`)
+        return SpaceEditor.from_cell(source, on_apply=write, on_run=run)  # was the body's, and
+    except CellError as exc:  # the editor opened empty: "the space is empty: add a row"
         raise UsageError(f"%%tune: {exc}") from None
