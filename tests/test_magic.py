@@ -334,7 +334,8 @@ def test_config_defaults_and_listing_magics(shell, db, capsys, tmp_path):
     shell.run_line_magic("config", "Tune")
     assert "Tune.storage" in capsys.readouterr().out
     listed = shell.run_line_magic("tune_studies", "")  # a table, shown as HTML in a notebook
-    row = listed.set_index("study").loc["listed"]
+    assert list(listed.index) == ["listed"] and listed.index.name == "study"  # not 0, 1, ...
+    row = listed.loc["listed"]
     assert (row["metric"], row["trials"], row["status"]) == ("v (min)", "3 completed", "finished: n_trials")
     shown = shell.run_line_magic("tune_show", "listed")  # the study's summary, not a repr
     assert dict(shown.facts())["trials"] == "3: 3 completed" and "<h4>" in shown._repr_html_()

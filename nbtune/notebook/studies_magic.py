@@ -14,8 +14,8 @@ from ..listing import studies_frame
 
 
 def studies_table(line: str, storage: str) -> Any:
-    """``%tune_studies [PATH]``: a DataFrame of the studies in PATH (else ``storage``), or None
-    with one line where it holds none."""
+    """``%tune_studies [PATH]``: a DataFrame of the studies in PATH (else ``storage``), indexed
+    by their names (a column of 0, 1, ... led it), or None with one line where it holds none."""
     path = line.strip() or storage
     try:
         names = list_studies(path)
@@ -30,7 +30,7 @@ def studies_table(line: str, storage: str) -> Any:
         return None
     db = Storage(path, readonly=True)
     try:
-        return studies_frame(db)
+        return studies_frame(db).set_index("study")
     finally:
         db.close()
 
