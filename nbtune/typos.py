@@ -19,6 +19,15 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str
     return f" (did you mean {near!r}?)" if near else ""
 
 
+def hint(word: Any, known: Iterable[str], aliases: dict[str, str] | None = None) -> str:
+    """`` (that is 'x' here)`` where ``word`` is another tool's name (``aliases``, keyed in lower
+    case) for a known one, else :func:`did_you_mean`'s hint; ``""`` for a word not a string."""
+    if not isinstance(word, str):
+        return ""
+    alias = (aliases or {}).get(word.lower())
+    return f" (that is {alias!r} here)" if alias is not None else did_you_mean(word, known)
+
+
 def one_of(what: str, name: Any, known: Iterable[str],
            aliases: dict[str, str] | None = None) -> str:
     """``name`` if it is one of ``known``; otherwise ValueError, one line: ``unknown {what}
@@ -26,9 +35,6 @@ def one_of(what: str, name: Any, known: Iterable[str],
     for one of ``known``, named as such ("'gp' is 'bayesopt' here")."""
     known = tuple(known)
     if not isinstance(name, str) or name not in known:
-        alias = (aliases or {}).get(name.lower()) if isinstance(name, str) else None
-        hint = (f" (that is {alias!r} here)" if alias is not None else
-                did_you_mean(name, known) if isinstance(name, str) else "")
-        raise ValueError(f"unknown {what} {name!r}{hint}; known: "
+        raise ValueError(f"unknown {what} {name!r}{hint(name, known, aliases)}; known: "
                          + ", ".join(repr(k) for k in known))
     return name

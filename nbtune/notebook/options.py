@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 
 from ..ported import mode_of, ported_flag
 from ..run.local import GPU_THREADS
-from ..typos import did_you_mean
+from ..typos import did_you_mean, hint
 
 
 class _Once:
@@ -252,8 +252,8 @@ def parse_line(line: str) -> argparse.Namespace:
         if ported is not None:
             raise UsageError(f"%%tune: unknown option {extra[0]!r}: {ported}")
         flags = [f for action in parser._actions for f in action.option_strings]
-        hint = did_you_mean(extra[0], flags) or " (see %%tune? for the options)"
-        raise UsageError(f"%%tune: unknown option {extra[0]!r}{hint}")
+        near = did_you_mean(extra[0], flags) or " (see %%tune? for the options)"
+        raise UsageError(f"%%tune: unknown option {extra[0]!r}{near}")
     vars(args).pop("_given", None)
     if args.retries is not None and args.retries < 0:
         raise UsageError("%%tune: --retries must be 0 or more")
@@ -291,9 +291,7 @@ def check_names(args: argparse.Namespace) -> None:
                                         ("--searcher", args.searcher, SEARCHERS, ALIASES)):
         what = flag.strip("-")
         if value is not None and (value.lower() if what == "scheduler" else value) not in known:
-            alias = aliases.get(value.lower())
-            hint = f" (that is {alias!r} here)" if alias else did_you_mean(value, known)
-            raise UsageError(f"%%tune: unknown {what} {value!r}{hint}: "
+            raise UsageError(f"%%tune: unknown {what} {value!r}{hint(value, known, aliases)}: "
                              f"{flag} takes {', '.join(sorted(known))}")
 
 

@@ -12,6 +12,7 @@ from .probe import PROBE, answer, differs, missing_nbtune, read
 from .resources import (Capacity, check_resources, default_ask, thread_bound_note, worker_slots,
                         workers_of)
 
+
 class WorkerSetupError(RuntimeError):
     """Some worker of the cluster cannot run nbtune's trials (it cannot import nbtune)."""
 

@@ -67,8 +67,7 @@ class Scheduler:
                 f"{cls.__name__}() takes no {' or '.join(owned)}: the study holds its "
                 f"{' and '.join(STUDY_OWNED[k] for k in owned)}, which every scheduler reads "
                 f"from it: nbtune.tune(fn, space, {given}, scheduler=nbtune.{cls.__name__}"
-                f"(...)), or "
-                f"`%%tune {flags}`"))
+                f"(...)), or `%%tune {flags}`"))
         return super().__new__(cls)
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,

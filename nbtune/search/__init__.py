@@ -5,7 +5,7 @@ import inspect
 from typing import Any
 
 from ..space import Space, as_space
-from ..typos import did_you_mean
+from ..typos import did_you_mean, hint
 from .base import Searcher
 from .bayesopt import BayesOptSearcher
 from .grid import GridSearcher
@@ -83,10 +83,8 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
         return name_or_obj
     if not isinstance(name_or_obj, str) or name_or_obj not in SEARCHERS:
         known = ", ".join(repr(k) for k in SEARCHERS)
-        alias = ALIASES.get(name_or_obj.lower()) if isinstance(name_or_obj, str) else None
-        hint = (f" (that is {alias!r} here)" if alias is not None else
-                did_you_mean(name_or_obj, SEARCHERS) if isinstance(name_or_obj, str) else "")
-        raise ValueError(f"unknown searcher {name_or_obj!r}{hint}; known: {known}, a "
+        raise ValueError(f"unknown searcher {name_or_obj!r}{hint(name_or_obj, SEARCHERS, ALIASES)}"
+                         f"; known: {known}, a "
                          "Searcher instance or an Optuna sampler")
     if space is None:
         raise ValueError(f"searcher {name_or_obj!r} needs a space")
@@ -96,11 +94,11 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
     if unknown:
         own = allowed - set(_STUDYS)  # the user's to give: mode is the study's (user_options)
         same = SAME_OPTION.get(unknown[0])
-        hint = (f" (did you mean {same!r}?)" if same in own else
+        near = (f" (did you mean {same!r}?)" if same in own else
                 did_you_mean(unknown[0], own) or next(  # Optuna's n_startup_trials
                     (f" (did you mean {o!r}?)" for o in sorted(own) if unknown[0].startswith(o)),
                     ""))
         takes = f"its options: {', '.join(sorted(own))}" if own else "it takes no options"
-        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}{hint} "
+        raise ValueError(f"searcher {name_or_obj!r} has no option {unknown[0]!r}{near} "
                          f"({takes})")
     return cls(space, seed=seed, points_to_evaluate=points_to_evaluate, **options)
