@@ -1,55 +1,84 @@
-"""Where a study's best trial sits at the edge of a range of its space, with trials piled there:
-the better values may lie beyond the range, which no searcher can reach.
+"""Where a study's best trials crowd an edge of a range of its space: the better values may lie
+beyond the range, which no searcher can reach.
 
-A model-based searcher pushed to a bound suggests it again and again (bayesopt put a learning
-rate at 0.5, the top of its range, in four trials of SearchCV; first-day test, round 19), and
-nothing on screen said so. The summary names such a range, for any searcher.
+A learning rate whose range tops out too low has its best trials at the top, and a model pushed
+to a bound suggests it again and again (bayesopt put a learning rate at 0.5, the top of its
+range, in four trials of SearchCV; first-day test, round 19), and nothing on screen said so. The
+summary names such a range, for any searcher.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from . import trial as T
 from .domains.ranges import Range
 from .ranking import completed, fmt
 
-NEAR = 0.01  # of a range's width on its own scale (log for log ranges): at its edge
-PILED = 3  # trials at an edge, the best among them, before it is named
-FEWEST = 5  # completed trials a study needs before its edges are judged
-WIDE = 8  # integer ranges of fewer values than this are left alone (1..3 layers: a choice)
+BEST_NEAR = 0.05  # of a range's width, on its own scale (log for log ranges): the best at its edge
+CROWD_NEAR = 0.25  # ... and most of the next best within this much of the same edge
+TOP_SHARE = 0.1  # the best trials looked at: this share of the completed ones, four at least
+FEWEST = 8  # completed trials a study needs before its edges are judged
+WIDE = 4  # integer ranges of fewer values than this are left alone (1..3 layers: a choice)
+FEW = 20  # values of a finite domain or integer range up to which its edge is its last value
 
 
 def edge_notes(study: Any) -> list[str]:
-    """"lr: the best trial and 4 others sit at 0.5, the top of its range: better values may lie
-    beyond it (widen the range)", one for each range of the space where the best trial and
-    :data:`PILED` trials in all sit at one edge; [] where none does or too few completed."""
+    """"lr: the best trials crowd the top of its range (the best at 0.0098, the top 0.01):
+    better values may lie beyond it (widen the range)", one for each range of the space whose
+    edge holds the best completed trial (within :data:`BEST_NEAR`) and two thirds of the best
+    few (within :data:`CROWD_NEAR`); [] where none does or fewer than :data:`FEWEST` completed."""
     done = completed(study)
-    best = getattr(study, "best", None)
-    if len(done) < FEWEST or best is None:
+    if len(done) < FEWEST:
         return []
-    ended = [t for t in list(study.trials) if t.state in T.FINISHED]
+    ranked = sorted(done, key=lambda t: t.value, reverse=study.mode == "max")
+    top = ranked[:max(4, math.ceil(TOP_SHARE * len(done)))]
     notes = []
     for name, domain in study.space.items():
-        if not isinstance(domain, Range) or (domain.integer and domain.hi - domain.lo + 1 < WIDE):
+        best = _position(domain, top[0].config.get(name))
+        if best is None or BEST_NEAR < best < 1 - BEST_NEAR:
             continue
-        side = _edge(domain, best.config.get(name))
-        if side is None:
+        side = "top" if best >= 1 - BEST_NEAR else "bottom"
+        # a few values (a linspace, an integer range): the edge's own value; a range: near it
+        reach = 0.0 if _discrete(domain) else CROWD_NEAR
+        near = [_position(domain, t.config.get(name)) for t in top]
+        crowd = sum(1 for u in near if u is not None
+                    and (u >= 1 - reach if side == "top" else u <= reach))
+        if crowd < math.ceil(2 * len(top) / 3):
             continue
-        at = sum(1 for t in ended if _edge(domain, t.config.get(name)) == side)
-        if at < PILED:
-            continue
-        bound = domain.hi if side == "top" else domain.lo
-        others = f"the best trial and {at - 1} other{'s' if at > 2 else ''}"
-        notes.append(f"{name}: {others} sit at {fmt(bound)}, the {side} of its range: better "
-                     f"values may lie beyond it (widen the range)")
+        ends = (domain.lo, domain.hi) if isinstance(domain, Range) else (domain.values[0],
+                                                                         domain.values[-1])
+        bound = ends[1] if side == "top" else ends[0]
+        notes.append(f"{name}: the best trials crowd the {side} of its range (the best at "
+                     f"{fmt(top[0].config[name])}, the {side} {fmt(bound)}): better values may "
+                     "lie beyond it (widen the range)")
     return notes
 
 
-def _edge(domain: Range, value: Any) -> str | None:
-    """"top" or "bottom" where ``value`` sits within :data:`NEAR` of that end of ``domain``."""
-    if not T.is_finite_number(value) or not domain.lo <= value <= domain.hi:
+def _discrete(domain: Any) -> bool:
+    """Whether ``domain`` holds a few values (:data:`FEW` at most: a linspace, a choice, an
+    integer range), each trial at one of them, rather than anywhere along a range."""
+    if isinstance(domain, Range):
+        return domain.integer and domain.hi - domain.lo + 1 <= FEW
+    return domain.values is not None and len(domain.values) <= FEW
+
+
+def _position(domain: Any, value: Any) -> float | None:
+    """Where ``value`` lies in ``domain``, 0 at its low end and 1 at its high end: on a range's
+    own scale (log for a log range), or by its index among ordered numbers (a linspace, a grid
+    or a choice of increasing numbers, ``WIDE`` of them at least); None for a value outside it,
+    or a domain without ends."""
+    if isinstance(domain, Range):
+        if domain.integer and domain.hi - domain.lo + 1 < WIDE:
+            return None
+        try:
+            domain.validate(value)
+        except (ValueError, TypeError):
+            return None
+        return domain.position(value)
+    values = domain.values  # a finite domain's, else None
+    numbers = values is not None and len(values) >= WIDE and all(
+        T.is_finite_number(v) for v in values) and all(a < b for a, b in zip(values, values[1:]))
+    if not numbers or not T.is_finite_number(value) or value not in values:
         return None
-    if domain.integer:
-        return "top" if value == domain.hi else "bottom" if value == domain.lo else None
-    u = domain.to_unit(value)  # on its own scale: a real range's ends are 0 and 1
-    return "top" if u >= 1 - NEAR else "bottom" if u <= NEAR else None
+    return values.index(value) / (len(values) - 1)

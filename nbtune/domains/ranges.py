@@ -48,6 +48,12 @@ class Range(Domain):
         self.validate(value)
         return min(max((self._fwd(value) - self._a) / (self._b - self._a), 0.0), 1.0)
 
+    def position(self, value: Any) -> float:
+        """Where ``value`` (in the range) lies: 0 at ``lo``, 1 at ``hi``, on the range's own
+        scale (log for a log range)."""
+        lo, hi = self._fwd(self.lo), self._fwd(self.hi)
+        return (self._fwd(value) - lo) / (hi - lo)
+
     def snap_units(self, units: np.ndarray) -> np.ndarray:
         u = np.clip(np.asarray(units, dtype=float), 0.0, 1.0)
         if not self.integer:
