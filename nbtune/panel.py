@@ -5,11 +5,13 @@ not render.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import statistics
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Iterator
 
 from . import trial as T
 from .ranking import duration_text
@@ -29,6 +31,22 @@ _warmed = [False]  # whether this process drew an image (the first loads fonts a
 # the costs of this process's latest images, whichever panel drew them (the first not counted):
 # a new panel's first image is expected to cost what the last ones did, not PLOT_GUESS
 _costs: deque[float] = deque(maxlen=PLOT_COSTS)
+
+
+# What the line under a running study's panel offers should the kernel stop first: a %%tune
+# cell's or tune()'s study is continued with --resume; a search that fit() always starts anew
+# (SearchCV's) is read back with load_study (it offered --resume: first-day test, round 20).
+_CONTINUED: ContextVar[bool] = ContextVar("nbtune_continued", default=True)
+
+
+@contextlib.contextmanager
+def read_back_only() -> Iterator[None]:
+    """Within it, a study's panel offers ``load_study`` where it offered a resume."""
+    token = _CONTINUED.set(False)
+    try:
+        yield
+    finally:
+        _CONTINUED.reset(token)
 
 
 class LivePanel(Tracker):
@@ -107,10 +125,14 @@ class LivePanel(Tracker):
         "Error displaying widget"); the study's end takes it away with the panel."""
         name, path = (html.escape(repr(x), quote=False) for x in (self.study.name,
                                                                   self.study.storage))
-        return (f'<div class="nbtune-live-fallback" style="color:#777;font-size:90%">nbtune: '
+        head = (f'<div class="nbtune-live-fallback" style="color:#777;font-size:90%">nbtune: '
                 f'study {name} keeps each trial in {path} as it ends. Should the kernel stop '
-                f'before the study does, <code>%%tune --study {html.escape(self.study.name)} '
-                f'--resume</code> (or <code>resume=True</code>) continues it.</div>')
+                'before the study does, ')
+        if not _CONTINUED.get():
+            return (head + f'<code>nbtune.load_study({name}, storage={path})</code> reads what '
+                    'it ran (a new fit() starts a new search).</div>')
+        return (head + f'<code>%%tune --study {html.escape(self.study.name)} --resume</code> '
+                '(or <code>resume=True</code>) continues it.</div>')
 
     def note(self, text: str) -> bool:
         """Show ``text`` at the panel's foot while the study runs (``%%tune --background``'s

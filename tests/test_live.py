@@ -524,3 +524,19 @@ def test_trials_paused_at_a_rung_count_in_the_pace_as_the_summary_counts_them():
         t.state = T.INTERRUPTED
         panel.trial_finished(t)
     assert panel.progress()[1].endswith(said) and pace_text(cut) == said
+
+
+def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_path):
+    """During SearchCV.fit the line under the panel offered `%%tune --study NAME --resume` (or
+    resume=True), neither of which continues a search: fit() starts anew (first-day test, round
+    20)."""
+    from nbtune.panel import read_back_only
+
+    path = str(tmp_path / "runs.db")
+    study = nbtune.Study("pipe", nbtune.Space({"x": nbtune.uniform(0, 1)}), "score", "max",
+                         storage=path)
+    assert "<code>%%tune --study pipe --resume</code>" in LivePanel(study).fallback_html()
+    with read_back_only():
+        line = LivePanel(study).fallback_html()
+    assert "--resume" not in line and "resume=True" not in line
+    assert f"<code>nbtune.load_study('pipe', storage={path!r})</code> reads what it ran" in line

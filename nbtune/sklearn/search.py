@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
 from ..caller import user_facing, warn
+from ..panel import read_back_only
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
@@ -232,16 +233,16 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
-        study = nbtune.tune(fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
-                            seed=self.seed, cluster=self.cluster, storage=self.storage,
-                            study=self.study, replace=self.study is not None,
-                            max_time=self.max_time, searcher=self.searcher,
-                            searcher_options=self.searcher_options, points_to_evaluate=points,
-                            warm_start=self.warm_start,
-                            scheduler=sched,
-                            resource=resource.key if resource else EPOCH, observers=[failures],
-                            progress=self.progress, background=True,
-                            fail_fast=False)  # as scikit-learn's: error_score decides
+        with read_back_only():  # fit() starts anew: its panel offers load_study, not a resume
+            study = nbtune.tune(
+                fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
+                seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
+                replace=self.study is not None, max_time=self.max_time, searcher=self.searcher,
+                searcher_options=self.searcher_options, points_to_evaluate=points,
+                warm_start=self.warm_start, scheduler=sched,
+                resource=resource.key if resource else EPOCH, observers=[failures],
+                progress=self.progress, background=True,
+                fail_fast=False)  # as scikit-learn's: error_score decides
         self._wait(study, failures)
         self.study_, self.n_splits_, self.multimetric_ = study, len(splits), multimetric
         self.cv_results_ = collect(study, converted, list(scorers), resource, len(splits),
