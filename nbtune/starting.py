@@ -128,12 +128,25 @@ def trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
     return n_trials
 
 
+RESUME_TYPO = 0.6  # how alike (difflib's ratio) a name is to a stored one to be its typo
+
+
 def no_study_to_resume(names: list[str], name: str, path: str) -> str:
-    """"no study 'lnog' in 'i.db' to resume (did you mean 'long'?)": resume=True (``--resume``)
+    """"no study 'abc' in 'i.db' to resume (studies there: 'long')": resume=True (``--resume``)
     of a name the file lacks, which starts that study (first-day test, round 19)."""
-    hint = did_you_mean(name, names, cutoff=0.6) or (
-        f" (studies there: {', '.join(map(repr, names))})" if names else "")
-    return f"no study {name!r} in {os.fspath(path)!r} to resume{hint}"
+    listed = f" (studies there: {', '.join(map(repr, names))})" if names else ""
+    return f"no study {name!r} in {os.fspath(path)!r} to resume{listed}"
+
+
+def resume_typo(names: list[str], name: str, path: str) -> str | None:
+    """The error for resume=True (``--resume``) of a name one typo away from a stored study's
+    (``ws-odl`` beside ``ws-old``), which would start a study nobody meant (first-day test,
+    round 20); None where no stored name is that close."""
+    near = did_you_mean(name, names, cutoff=RESUME_TYPO)
+    if not near:
+        return None
+    return (f"no study {name!r} in {os.fspath(path)!r} to resume{near}: give that name, or "
+            f"leave out resume=True (--resume) to start a new study {name!r}")
 
 
 def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

@@ -34,7 +34,7 @@ from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import make_progress, starting_notice
-from .starting import RecordEnd, default_name, open_study, trial_count
+from .starting import RecordEnd, default_name, open_study, resume_typo, trial_count
 from .study import Study, kept_clause
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
@@ -179,6 +179,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         row = db.study_row(name) if db is not None and study is not None else None
         if row is not None and not (resume or replace):
             raise StudyExists(name, db.path)  # type: ignore[union-attr]
+        if row is None and resume and db is not None:
+            typo = resume_typo(db.study_names(), name, db.path)
+            if typo is not None:
+                raise ValueError(typo)
         if row is not None and resume:
             _check_space(name, row, space)
             chosen, options = resumed_settings(name, row, given, scheduler_options)

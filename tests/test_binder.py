@@ -118,8 +118,8 @@ class _Steps:
 @pytest.mark.timeout(900)
 def test_a_fresh_venv_built_from_binder_files_runs_every_notebook(tmp_path, record_property):
     repo, venv, work = tmp_path / "repo", tmp_path / "venv", tmp_path / "notebooks"
-    # A clone's view of the working tree (uncommitted edits included): postBuild's `pip install -e .`
-    # then writes its egg-info into the copy, not into the repository other people work in.
+    # A clone's view of the working tree (uncommitted edits included): postBuild's `pip install .`
+    # then builds from the copy, not in the repository other people work in.
     shutil.copytree(ROOT, repo, ignore=NOT_IN_A_CLONE, symlinks=True)
     notebooks = sorted((repo / "notebooks").glob("*.ipynb"))
     assert notebooks, "no notebooks to run"
@@ -175,12 +175,17 @@ def test_a_fresh_venv_built_from_binder_files_runs_every_notebook(tmp_path, reco
         probe = r["probe"]
         assert probe, f"{r['name']}: the probe cell printed nothing"
         # The kernel was the fresh venv's interpreter, it saw none of the project's packages, and it
-        # imports nbtune from the copy postBuild installed.
+        # imports nbtune from the venv, where postBuild installed it.
         assert pathlib.Path(probe["prefix"]).resolve() == venv.resolve(), (probe, results["kernel_argv"])
         assert pathlib.Path(probe["executable"]).parent.resolve() == bin_dir.resolve(), probe
         leaked = [p for p in probe["path"] if p and (
             pathlib.Path(p).resolve().is_relative_to(project_prefix)
             or pathlib.Path(p).resolve() == ROOT)]
         assert not leaked, f"the kernel's sys.path reaches the project: {leaked}"
-        assert pathlib.Path(probe["nbtune"]).resolve().is_relative_to(repo.resolve()), probe
+        assert pathlib.Path(probe["nbtune"]).resolve().is_relative_to(venv.resolve()), probe
     assert (work / "nbtune.db").exists(), sorted(os.listdir(work))
+    # the wheel's data files came with it: JupyterLab loads nbtune's extension, whose Apply
+    # writes the space editor's lines into the cell (an editable install left it out)
+    out, err = steps.run("jupyter labextension list",
+                         [str(bin_dir / "jupyter"), "labextension", "list"], cwd=repo, limit=120)
+    assert "nbtune-apply" in out + err, out + err

@@ -100,17 +100,26 @@ def test_resume_and_replace_need_a_name_and_exclude_each_other(mlp, db, capsys, 
 
 def test_a_resume_of_a_name_the_file_lacks_says_so(mlp, db, capsys):
     """``--study lnog --resume``, a typo: it blamed the metric, or started a new study with
-    other settings without a word (first-day test, round 19). --resume of a name that is not
-    there still starts it (the README's "run or resume"), and says so."""
+    other settings without a word (first-day tests, rounds 19 and 20). A name one typo from a
+    stored study's is refused; any other still starts (the README's "run or resume"), saying
+    so."""
     line = error_of(mlp, capsys, "--study abc --resume")  # no --metric: the stored one's
     assert line == (f"UsageError: %%tune: no study 'abc' in {db!r} to resume (studies there: "
                     "'mlp'); as a new study, the cell never sets 'value' (it assigns accuracy, "
                     "time): assign it in the body (`value = ...`), call report(value=...), "
                     "or pass --metric NAME")
-    assert run(mlp, "--study mlo --resume --trials 2 --metric accuracy --mode max").success
-    assert (f"nbtune: no study 'mlo' in {db!r} to resume (did you mean 'mlp'?): it starts as "
-            "a new study\n") in capsys.readouterr().out
-    assert nbtune.list_studies(db) == ["mlp", "mlo"]
+    line = error_of(mlp, capsys, "--study mlo --resume --trials 2 --metric accuracy --mode max")
+    assert line == (f"UsageError: %%tune: no study 'mlo' in {db!r} to resume (did you mean "
+                    "'mlp'?): give that name, or leave out --resume to start a new study 'mlo'")
+    assert run(mlp, "--study fresh --resume --trials 2 --metric accuracy --mode max").success
+    assert (f"nbtune: no study 'fresh' in {db!r} to resume (studies there: 'mlp'): it starts "
+            "as a new study\n") in capsys.readouterr().out
+    assert nbtune.list_studies(db) == ["mlp", "fresh"]
+    with pytest.raises(ValueError, match=r"^no study 'mlo' in .* to resume \(did you mean "
+                                         r"'mlp'\?\): give that name, or leave out resume=True "):
+        nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=1, storage=db,
+                    study="mlo", resume=True, progress=False)
+    assert nbtune.list_studies(db) == ["mlp", "fresh"]
 
 
 def test_the_editors_run_keeps_the_last_output_when_the_study_cannot_start(shell, db):

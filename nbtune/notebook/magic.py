@@ -23,7 +23,7 @@ from ..run.cluster import set_default_cluster
 from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
-from ..starting import no_study_to_resume
+from ..starting import no_study_to_resume, resume_typo
 from ..studies import list_studies
 from ..study import Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
@@ -188,6 +188,10 @@ class Tune(Magics):
         else:
             metric, mode = args.metric or self.metric, args.mode or self._configured("mode")
             n_trials = args.trials or self.trials or "auto"
+        if args.resume and row is None and path is not None:  # a typo of a stored study's name
+            typo = resume_typo(list_studies(path), args.study, path)
+            if typo is not None:
+                raise UsageError(f"%%tune: {typo.replace('resume=True (--resume)', '--resume')}")
         unset = _unset_metric(parsed, metric)
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)
