@@ -15,8 +15,10 @@ from .tracker import _IN_OUTPUT_WIDGET, TextProgress, Tracker, in_notebook
 
 def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | None:
     """The class of view ``progress`` asks for here (see :func:`make_progress`), or None. A
-    script whose output is no terminal (a log file, a pipe) gets the text view where it asked
-    for the trials' output (``show_output``): it printed nothing at all."""
+    script whose output is no terminal (a log file, a pipe: ``nohup``, a job queue, CI) gets the
+    text view, which logs a line now and then and the summary at the end: it printed nothing at
+    all (first-day test, round 20). Where the program replaced ``sys.stderr`` (a test runner's
+    capture, a notebook's widget) nothing is written there unless asked for."""
     if progress is False or progress is None:
         return None
     if isinstance(progress, type) and issubclass(progress, Tracker):  # a view chosen by name
@@ -26,6 +28,8 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
     if in_notebook():
         return LivePanel
     if progress is True or show_output or getattr(sys.stderr, "isatty", lambda: False)():
+        return TextProgress
+    if sys.stderr is sys.__stderr__ and sys.stderr is not None:  # the process's own: its log
         return TextProgress
     return None
 

@@ -28,6 +28,7 @@ STATE_ORDER = (T.RUNNING, STARTING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
 CHOOSING_SHOWN = 0.3  # seconds the loop waits for a model's suggestion before the views say so
+LOG_EVERY = 30.0  # seconds between two progress lines the text view writes to a log (no terminal)
 
 
 _IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
@@ -297,7 +298,8 @@ class Tracker(Observer):
 
 
 class TextProgress(Tracker):
-    """One progress line on a terminal (rewritten in place), and a plain summary at the end.
+    """One progress line on a terminal (rewritten in place), or in a log (no terminal) the line
+    every :data:`LOG_EVERY` seconds, and a plain summary at the end.
 
     With ``show_output`` the trials' lines are written above the progress line as they come."""
 
@@ -308,6 +310,7 @@ class TextProgress(Tracker):
         super().__init__(*args, **kwargs)
         self.stream = stream if stream is not None else sys.stderr
         self.tty = getattr(self.stream, "isatty", lambda: False)()  # the line redrawn in place
+        self.logged = time.monotonic()  # when a log (no terminal) was last given the line
 
     def line(self) -> str:
         """The progress line: trials, elapsed, counts, best."""
@@ -328,6 +331,9 @@ class TextProgress(Tracker):
         self._write_fresh()
         if self.tty:
             self.stream.write("\r\x1b[2K" + self.line()[:200])
+        elif time.monotonic() - self.logged >= LOG_EVERY:  # a log: a whole line now and then
+            self.logged = time.monotonic()
+            self.stream.write(self.line() + "\n")
         self.stream.flush()
 
     def finish(self) -> None:

@@ -327,3 +327,33 @@ def test_show_output_without_a_terminal_writes_the_trials_lines(monkeypatch):
     assert _view_class("auto") is None  # a log stays quiet unless asked
     assert _view_class("auto", show_output=True) is TextProgress
     assert _view_class(False, show_output=True) is None
+
+
+def test_a_script_logging_to_a_file_gets_progress_lines_and_the_summary(tmp_path):
+    """`python train.py > run.log 2>&1`, as nohup, a job queue or CI run it: nbtune wrote
+    nothing at all, no progress and no summary (first-day test, round 20)."""
+    import subprocess
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import time\n"
+        "import nbtune\n"
+        "import nbtune.tracker\n"
+        "nbtune.tracker.LOG_EVERY = 0.5  # a line each redraw, where it is 30 s\n"
+        "\n"
+        "def train(config):\n"
+        "    time.sleep(0.8)\n"
+        "    return config['x']\n"
+        "\n"
+        "if __name__ == '__main__':\n"
+        "    nbtune.tune(train, {'x': nbtune.uniform(0, 1)}, n_trials=4, seed=0, study='logged',\n"
+        "                storage=None, cluster=nbtune.run.cluster.local_cluster(1))\n")
+    with open(tmp_path / "run.log", "w") as log:
+        done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, stdout=log,
+                              stderr=subprocess.STDOUT, timeout=240)
+    text = (tmp_path / "run.log").read_text()
+    assert done.returncode == 0, text
+    assert "\x1b[" not in text and "\r" not in text  # a log: whole lines, nothing redrawn
+    lines = [ln for ln in text.splitlines() if ln.startswith("nbtune logged: ")]
+    assert lines and all(" trials" in ln and " | " in ln for ln in lines), text
+    assert "nbtune study 'logged'\n  metric  " in text and "4: 4 completed" in text, text
