@@ -18,7 +18,6 @@ from .edges import edge_notes
 from .ranking import (column_texts, duration_text, earlier_ids, fmt, no_best_text, one_line,
                       pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
-from .tally import QUEUED, shown_state
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
@@ -244,10 +243,8 @@ class StudySummary:
         output and warnings."""
         s = self.study
         # as the live panel counts them: trials no worker started yet are queued
-        counts = Counter(shown_state(t) for t in list(s.trials))
-        order = [k for state in T.STATES for k in ((state, QUEUED) if state == T.RUNNING
-                                                   else (state,))]
-        states = T.counts_text({k: counts[k] for k in order}, s.stop_reason)
+        counts = Counter(T.shown_state(t) for t in list(s.trials))
+        states = T.counts_text(counts, s.stop_reason)
         trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
                                   "still running, in another run (study.wait() waits for it)"

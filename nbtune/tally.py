@@ -13,12 +13,6 @@ from typing import Any
 from . import trial as T
 from .ranking import is_ranked, paced, rank_key
 
-QUEUED = "queued"  # a running trial no worker has started yet (it waits in Dask's queue)
-
-
-def shown_state(t: T.Trial) -> str:
-    """A trial's state as the views count it: a running trial no worker started is queued."""
-    return QUEUED if t.state == T.RUNNING and t.started is None else t.state
 
 
 class Tally:
@@ -90,7 +84,7 @@ class Tally:
             self.counts[state] = self.counts.get(state, 0) + 1
 
     def _take(self, t: T.Trial) -> None:
-        self._count(t.id, shown_state(t))
+        self._count(t.id, T.shown_state(t))
         if t.output:
             self.wrote.setdefault(t.id, t)
         if t.warnings:

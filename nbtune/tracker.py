@@ -19,12 +19,8 @@ from . import trial as T
 from .ranking import duration_text, earlier_ids, fmt, no_best_text, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
-from .tally import QUEUED, Tally, shown_state
-# a queued trial a free slot takes: Dask starts it at once, and a short trial's start message
-# comes late or never (nbtune.run.starts), so "running" alone undercounts the busy slots
-STARTING = "starting"
-STATE_ORDER = (T.RUNNING, STARTING, QUEUED, T.PAUSED, T.COMPLETED, T.STOPPED, T.FAILED,
-               T.INTERRUPTED, T.PENDING)
+from .tally import Tally
+from .trial import QUEUED, SHOWN_ORDER, STARTING, shown_state
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
 CHOOSING_SHOWN = 0.3  # seconds the loop waits for a model's suggestion before the views say so
@@ -208,7 +204,7 @@ class Tracker(Observer):
         if slots and seen.get(QUEUED):
             seen[STARTING] = min(seen[QUEUED], max(0, slots - seen.get(T.RUNNING, 0)))
             seen[QUEUED] -= seen[STARTING]
-        return {s: seen[s] for s in STATE_ORDER if seen.get(s)}
+        return {s: seen[s] for s in SHOWN_ORDER if seen.get(s)}
 
     def waiting(self, counts: dict[str, int]) -> str:
         """What trials that no worker was heard to start wait for, while none of this run has

@@ -26,6 +26,17 @@ FINISHED = frozenset({COMPLETED, STOPPED, FAILED})
 PACED_UNFINISHED = frozenset({PAUSED, INTERRUPTED})
 """States of trials that ran, and count in a study's pace with their time so far."""
 
+# How the views show a running trial that no worker was heard to start: it waits in Dask's
+# queue; where a free slot takes it, Dask starts it at once (and a short trial's start message
+# comes late or never: nbtune.run.starts), so the views count as many of them "starting".
+QUEUED = "queued"
+STARTING = "starting"
+SHOWN_ORDER = (RUNNING, STARTING, QUEUED, PAUSED, COMPLETED, STOPPED, FAILED, INTERRUPTED,
+               PENDING)
+"""The order every count of trials per state is written in (a closing line, a summary, a
+listing of studies: they named one study "37 stopped, 3 completed" and "3 completed, 37
+stopped", first-day test, round 20)."""
+
 
 # the ends of a study that cut its running trials short, which no one interrupted
 CUTTING_ENDS = ("max_time", "target", "max_resource")
@@ -38,10 +49,17 @@ def state_word(state: str, ended: str | None = None) -> str:
     return f"cut by {ended}" if state == INTERRUPTED and ended in CUTTING_ENDS else state
 
 
+def shown_state(t: "Trial") -> str:
+    """A trial's state as the views count it: a running trial no worker started is queued."""
+    return QUEUED if t.state == RUNNING and t.started is None else t.state
+
+
 def counts_text(counts: dict[str, int], ended: str | None = None, sep: str = ", ") -> str:
     """Trials per state as people read them, "58 completed, 164 stopped, 2 cut by max_time" (""
-    for none; :func:`state_word`)."""
-    return sep.join(f"{n} {state_word(s, ended)}" for s, n in counts.items() if n)
+    for none; :func:`state_word`), in :data:`SHOWN_ORDER`."""
+    rank = {s: i for i, s in enumerate(SHOWN_ORDER)}
+    ordered = sorted(counts.items(), key=lambda item: rank.get(item[0], len(rank)))
+    return sep.join(f"{n} {state_word(s, ended)}" for s, n in ordered if n)
 
 
 @dataclass

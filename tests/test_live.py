@@ -257,7 +257,7 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
     assert "(raised by 5 of 7 trials, 1 of 1 in this run)" in panel.warnings_html.value
     study.stop_reason = "interrupted"  # the magic's closing line says which trials took the time
     assert _summary_line(study, 99.0, "study").startswith(
-        "nbtune: study 'again': 7 completed, 1 running; 2 of them in this run, in 2.0 s "
+        "nbtune: study 'again': 1 running, 7 completed; 2 of them in this run, in 2.0 s "
         "(interrupted)")
 
 

@@ -380,8 +380,11 @@ def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
 def _summary_line(study: Study, elapsed: float, out: str) -> str:
     counts = T.counts_text(study.counts(), study.stop_reason) or "no trials"
     took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
-    if study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
-        took = f"; {len(study.trials) - len(study.earlier)} of them in this run, in {took}"
+    here = len(study.trials) - len(study.earlier)
+    if study.earlier and not here:  # "0 of them in this run, in 43 ms" (round 20)
+        took = ", none in this run"
+    elif study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
+        took = f"; {here} of them in this run, in {took}"
     else:
         took = f" in {took}"
     line = f"nbtune: study {study.name!r}: {counts}{took} ({study.stop_reason}); bound to `{out}`."
