@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
+import sys
 import time
 
 import nbtune
@@ -15,7 +17,8 @@ def main(argv: list[str] | None = None) -> nbtune.Study:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook", nargs="?", default="notebooks/01-quickstart.ipynb")
-    parser.add_argument("--save", help="write the executed notebook here")
+    parser.add_argument("--save", help="write the executed notebook here (default: beside its "
+                                       "study file, in build/demo/)")
     args = parser.parse_args(argv)
     path = pathlib.Path(args.notebook).resolve()
     workdir = pathlib.Path("build/demo").resolve()  # a fresh study every run
@@ -31,12 +34,17 @@ def main(argv: list[str] | None = None) -> nbtune.Study:
         for out in cell.get("outputs", []):
             if out.get("name") == "stdout" and "nbtune" in out.get("text", ""):
                 print(out["text"].rstrip())
-    if args.save:
-        nbformat.write(nb, args.save)
+    saved = pathlib.Path(args.save) if args.save else workdir / path.name
+    nbformat.write(nb, saved)
     study = nbtune.load_study("quickstart", storage=workdir / "nbtune.db")
     print(f"\nnbtune demo: notebook ran in {time.time() - t0:.1f} s; {study!r}, kept in "
           f"{workdir / 'nbtune.db'}")
     print(f"best trial #{study.best.id}: accuracy={study.best_value:.4f} {study.best.config}")
+    # what to do next: a newcomer had to guess where JupyterLab was (first-day test, round 20)
+    jupyter = os.path.relpath(pathlib.Path(sys.executable).parent / "jupyter")
+    print(f"the executed notebook, with its outputs: {os.path.relpath(saved)}\n"
+          f"next: open the notebooks in JupyterLab, 01-quickstart.ipynb first: "
+          f"{jupyter} lab notebooks/")
     return study
 
 
