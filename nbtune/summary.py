@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any, Iterable
 
 from . import trial as T
-from .edges import edge_notes
+from .findings import edge_notes, flat_note
 from .ranking import (column_texts, duration_text, earlier_ids, fmt, no_best_text, one_line,
                       pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
@@ -266,7 +266,8 @@ class StudySummary:
         else:
             out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
             out.append(("best config", _config_text(self.best.config)))
-            out += [("range", note) for note in edge_notes(s)]
+            flat = flat_note(s)
+            out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
         wrote = len(wrote_output(s))
         if wrote:
             out.append(("output", f"{wrote} trial{'s' if wrote != 1 else ''} wrote output "

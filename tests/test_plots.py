@@ -571,7 +571,7 @@ def test_the_summary_names_a_range_whose_edge_the_best_trials_crowd():
     suggestions piled on a bound: nothing on screen said that better values may lie beyond the
     range (first-day tests, rounds 19 and 20: the first version of this note needed three trials
     exactly there)."""
-    from nbtune.edges import edge_notes
+    from nbtune.findings import edge_notes
 
     rest = [(0.02, 40, 0.7), (0.03, 60, 0.72), (0.05, 30, 0.75), (0.04, 20, 0.71)]
     crowded = edge_study([(0.49, 50, 0.9), (0.45, 50, 0.95), (0.35, 50, 0.93),
@@ -593,3 +593,18 @@ def test_the_summary_names_a_range_whose_edge_the_best_trials_crowd():
         "n: the best trials crowd the bottom of its range", "step: the best trials crowd the "
         "top of its range"]
     assert edge_notes(edge_study([(0.5, 100, 0.9)] * 7)) == []  # fewer than 8 completed
+
+
+def test_the_summary_says_when_no_trial_moved_the_metric():
+    """Every trial of a learning rate too small to train ended at 0.846296: ten identical values
+    in the table, and no remark (first-day test, round 20)."""
+    from nbtune.findings import flat_note
+
+    flat = edge_study([(0.01 * (1 + i / 10), 50, 0.846296) for i in range(8)])
+    assert flat_note(flat) == (
+        "all 8 completed trials ended at 0.846296: in these ranges the metric does not move "
+        "(ranges too narrow, a learning rate too small to train, or hyperparameters that do not "
+        "reach the model)")
+    assert str(flat.summary()).count("  range  ") == 1  # that line alone: no edge to crowd
+    assert flat_note(edge_study([(0.01, 50, 0.8)] * 7)) is None  # too few to say
+    assert flat_note(edge_study([(0.01, 50, 0.8)] * 7 + [(0.02, 50, 0.81)])) is None

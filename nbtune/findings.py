@@ -1,5 +1,6 @@
-"""Where a study's best trials crowd an edge of a range of its space: the better values may lie
-beyond the range, which no searcher can reach.
+"""What a study's trials say of its space, in the summary: where the best trials crowd an edge
+of a range (the better values may lie beyond it, which no searcher can reach), and a metric that
+no trial moved.
 
 A learning rate whose range tops out too low has its best trials at the top, and a model pushed
 to a bound suggests it again and again (bayesopt put a learning rate at 0.5, the top of its
@@ -82,3 +83,18 @@ def _position(domain: Any, value: Any) -> float | None:
     if not numbers or not T.is_finite_number(value) or value not in values:
         return None
     return values.index(value) / (len(values) - 1)
+
+
+def flat_note(study: Any) -> str | None:
+    """"all 16 completed trials ended at 0.846296: ..." where :data:`FEWEST` completed trials or
+    more all have one value; None otherwise. Ten identical values in a ranked table, and a flat
+    slice plot, said nothing (first-day test, round 20)."""
+    done = completed(study)
+    if len(done) < FEWEST:
+        return None
+    values = [float(t.value) for t in done]
+    if max(values) - min(values) > 1e-12 * max(1.0, abs(values[0])):
+        return None
+    return (f"all {len(done)} completed trials ended at {values[0]:.6g}: in these ranges the "
+            "metric does not move (ranges too narrow, a learning rate too small to train, or "
+            "hyperparameters that do not reach the model)")
