@@ -13,6 +13,7 @@ from .paths import check_path, default_file
 from .space import Space
 from .storage import Storage
 from .study import Study
+from .typos import did_you_mean
 
 # the stop reason of a loaded study whose run ended with its process, not with the study
 DIED = "its run stopped with its kernel or process before the study ended (resume it to go on)"
@@ -81,8 +82,10 @@ def _a_file_for_a_name(path: str) -> Exception:
 def _not_found(db: Storage, name: str, path: str) -> StudyNotFound:
     """The error for study ``name`` missing from the file ``path`` (``db``): the studies there,
     and the file beside it that holds one of that name, if any."""
-    known = ", ".join(repr(n) for n in db.study_names()) or "none"
-    return StudyNotFound(f"no study named {name!r} in {path!r} (studies there: {known})"
+    names = db.study_names()
+    known = ", ".join(repr(n) for n in names) or "none"
+    near = did_you_mean(name, names, cutoff=0.6) if isinstance(name, str) else ""
+    return StudyNotFound(f"no study named {name!r} in {path!r}{near} (studies there: {known})"
                          f"{_found_beside(name, path)}")
 
 

@@ -237,6 +237,10 @@ def test_a_study_not_in_the_file_asked_is_found_beside_it(tmp_path, monkeypatch)
         nbtune.load_study("s")
     with pytest.raises(nbtune.studies.StudyNotFound, match=r"studies there: 'other'\)$"):
         nbtune.load_study("nowhere")
+    with pytest.raises(nbtune.studies.StudyNotFound,  # `nbtune show othr`: no hint (round 20)
+                       match=r"^no study named 'othr' in 'nbtune.db' \(did you mean 'other'\?\) "
+                             r"\(studies there: 'other'\)$"):
+        nbtune.load_study("othr")
 
 
 def nap(config):
