@@ -930,6 +930,23 @@ def test_a_warm_start_parameter_grows_between_rungs(client):
     assert [r["n_estimators"] for r in s.study_.trials[s.best_index_].reports] == [1, 3, 9]
 
 
+def test_a_rungs_truncated_fits_raise_no_convergence_warning_but_the_last_level_does(client):
+    """Every trial's summary line read "lbfgs failed to converge after 8 iteration(s) ...
+    Increase the number of iterations (max_iter=8)" (raised by 30 of 30 trials), at max_iter=200:
+    the rungs' few iterations, which are the point (first-day test, round 20). A fit at the
+    search's full max_iter that does not converge still says so."""
+    X, y = load_wine(return_X_y=True)  # unscaled: lbfgs converges slowly
+    s = search(LogisticRegression(max_iter=27), {"C": stats.loguniform(1e-2, 1e2)}, client,
+               cv=2, scheduler="asha", scheduler_options={"type": "promotion"}, n_trials=6,
+               seed=0, refit=False).fit(X, y)
+    levels = s.study_.settings["rung_levels"]
+    assert levels[-1] == 27 and len(levels) > 1
+    for trial in s.study_.trials:
+        reached = trial.reports[-1]["max_iter"]
+        said = [w["message"] for w in trial.warnings if w["category"] == "ConvergenceWarning"]
+        assert bool(said) == (reached == 27), (reached, said)  # lbfgs needs more than 27 here
+
+
 def test_n_samples_and_partial_fit_of_real_estimators_stop_the_poor_candidates(client, cancer):
     X, y = cancer
     s = search(LogisticRegression(max_iter=500), {"C": stats.loguniform(1e-4, 1e2)}, client,

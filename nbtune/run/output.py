@@ -13,6 +13,7 @@ cut between them). The whole lines written since the last report travel with the
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import sys
 import threading
@@ -210,7 +211,28 @@ class ThreadRouter:
         return getattr(self._stream, name)
 
 
+# The warning categories a trial's code keeps out of its record for a while (a thread's own, as
+# the capture is): see muted().
+_muted: contextvars.ContextVar[tuple[type, ...]] = contextvars.ContextVar("nbtune_muted",
+                                                                          default=())
+
+
+@contextlib.contextmanager
+def muted(*categories: type):
+    """Within it, the warnings of ``categories`` this thread raises are dropped, where
+    ``warnings.catch_warnings`` would change the filters of every thread of the worker: SearchCV
+    fits a rung's few iterations, whose ConvergenceWarning says to raise max_iter, which already
+    is the search's (first-day test, round 20)."""
+    token = _muted.set(_muted.get() + categories)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
 def _show(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, _muted.get()):
+        return
     capture = _active.get()
     if capture is not None and file is None:
         capture.warn(warning_record(message, category, filename, lineno))

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..run.channel import get_checkpoint, report
+from ..run.output import muted
 from ..run.subtasks import subtasks
 from ..run.task import TrialFailed, user_traceback
 from .failures import FIT, SCORE, candidate_error
@@ -203,7 +204,13 @@ class FoldTrial:
                     fold.estimator = clone(base).set_params(**{res.warm_start: True})
                 step = level if res.cumulative else level - done
                 fold.estimator.set_params(**{res.key: step})
-                _fit(fold.estimator, X_train, y_train, params)
+                if level < res.levels[-1]:  # a rung's few iterations: not converging is the point
+                    from sklearn.exceptions import ConvergenceWarning
+
+                    with muted(ConvergenceWarning):
+                        _fit(fold.estimator, X_train, y_train, params)
+                else:
+                    _fit(fold.estimator, X_train, y_train, params)
         except Exception as exc:
             if self.plan.error_score == "raise":
                 raise
