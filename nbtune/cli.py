@@ -98,7 +98,11 @@ def list_studies_table(path: str) -> str:
         db.close()
     if frame.empty:
         return f"no studies in {path!r}"
-    return frame.to_string(index=False)
+    # every column read down its left edge, as a terminal's tables do: the study names were
+    # right-aligned (first-day test, round 20)
+    widths = {c: max(len(c), *(len(str(v)) for v in frame[c])) for c in frame.columns}
+    left = {c: (lambda w: lambda v: f"{v!s:<{w}}")(widths[c]) for c in frame.columns}
+    return frame.to_string(index=False, justify="left", formatters=left)
 
 
 def _export(study: Study, csv: str | None, json: str | None) -> str | None:

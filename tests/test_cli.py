@@ -50,6 +50,7 @@ def test_studies_lists_each_with_its_metric_counts_best_and_last_change(folder):
     assert "accuracy (max)" in mlp and "5 completed" in mlp
     assert f"{best.value:.6g} (trial {best.id})" in mlp and "finished: n_trials" in mlp
     assert any(ln.split()[0] == "other" and "accuracy (min)" in ln for ln in lines)
+    assert all(ln.startswith(("study ", "mlp ", "other ")) for ln in lines)  # names flush left
     elsewhere = command("studies", str(folder / "nbtune.db"), cwd=ROOT)  # PATH given
     assert elsewhere.stdout == done.stdout
 
