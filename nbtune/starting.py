@@ -172,9 +172,6 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
         if note is not None:
             warn_note(note)
         return trials
-    if resume:  # none of that name: --resume starts it, and a mistyped name said so nowhere
-        print(f"nbtune: {no_study_to_resume(db.study_names(), name, db.path)}: it starts as a "
-              "new study")
     if row is not None:  # replace=True
         db.delete_study(name)
     settings["file"] = os.path.abspath(db.path)  # where its checkpoints are: see left_behind_note

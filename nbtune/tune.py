@@ -34,7 +34,8 @@ from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import make_progress, starting_notice
-from .starting import RecordEnd, default_name, open_study, resume_typo, trial_count
+from .starting import (RecordEnd, default_name, no_study_to_resume, open_study, resume_typo,
+                       trial_count)
 from .study import Study, kept_clause
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
@@ -229,6 +230,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                              "max_resource")
         from . import __version__  # nbtune/__init__ imports this module first
 
+        if row is None and resume and db is not None:  # said before a view is shown: the panel
+            # took the starting line's place, above it, and it read below the summary (round 20)
+            print(f"nbtune: {no_study_to_resume(db.study_names(), name, db.path)}: it starts as "
+                  "a new study")
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         client, capacity, asked = connect(cluster, security, resources, __version__)
