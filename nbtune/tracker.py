@@ -252,11 +252,16 @@ class Tracker(Observer):
         """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
         the pace (trials per minute, median trial duration). A resumed study's earlier trials
         count in the fraction and the totals ("7/30 trials (1 in this run)"), never in the pace
-        or the time left: this run's time is all ``elapsed`` counts."""
+        or the time left: this run's time is all ``elapsed`` counts. Trials paused at a rung
+        (promotion ASHA) count as done while they wait for a promotion, as the pace counts them:
+        "37/40 trials (34 paused at a rung)"; they read "0/18 trials · 113 trials/min", the
+        progress bar empty until the study's end stopped them (first-day test, round 18)."""
         elapsed = self.elapsed()
         tally = self.live()
+        paused = 0
         if tally is not None:
-            done, known = tally.done(), (None, None)
+            paused = tally.counts.get(T.PAUSED, 0)
+            done, known = tally.done() + paused, (None, None)
             if tally.durations and elapsed:
                 known = (len(tally.durations) / (elapsed / 60.0), tally.median_duration())
         else:
@@ -272,8 +277,11 @@ class Tracker(Observer):
         if self.max_time:
             fractions.append(elapsed / self.max_time)
             lefts.append(max(0.0, self.max_time - elapsed))
-        if earlier:
-            label += f" ({here} in this run)"
+        asides = [f"{here} in this run"] if earlier else []
+        if paused:
+            asides.append(f"{paused} paused at a rung")
+        if asides:
+            label += f" ({'; '.join(asides)})"
         fraction = min(1.0, max(fractions, default=0.0))
         speed = pace_text(self.study, known)
         speed = f" · {speed}" if speed else ""

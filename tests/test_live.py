@@ -540,3 +540,16 @@ def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_pat
         line = LivePanel(study).fallback_html()
     assert "--resume" not in line and "resume=True" not in line
     assert f"<code>nbtune.load_study('pipe', storage={path!r})</code> reads what it ran" in line
+
+
+def test_trials_paused_at_a_rung_count_as_judged_in_the_progress():
+    """A promotion-ASHA panel read "0/18 trials · 113 trials/min", its bar empty until the
+    study's end stopped the paused trials (first-day test, round 18)."""
+    study = nbtune.Study("promo", nbtune.Space({"x": nbtune.uniform(0, 1)}), "acc", "max")
+    study.trials = [T.Trial(i, {"x": i / 10}, state=T.PAUSED if i < 3 else T.COMPLETED,
+                            value=None if i < 3 else 0.5, started=100.0 + i,
+                            finished=101.0 + i) for i in range(4)]
+    study.trials.append(T.Trial(4, {"x": 0.9}, state=T.RUNNING, started=104.0))
+    view = TextProgress(study, n_trials=10, stream=io.StringIO())
+    fraction, label = view.progress()
+    assert label.startswith("4/10 trials (3 paused at a rung) · ") and fraction == 0.4
