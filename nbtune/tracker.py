@@ -77,6 +77,7 @@ class Tracker(Observer):
         self._stale = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
+        self._drawing = False  # while a frame is drawn (see _redraw)
         self._thread: threading.Thread | None = None
         self.tally = Tally(study, CURVES)  # what a redraw looks at: the trials that changed
 
@@ -152,11 +153,16 @@ class Tracker(Observer):
     def _redraw(self) -> None:
         with self._lock:
             self.redraws += 1
-            try:
+            if self.finished_reason is None:
+                self.tally.update()
+            self._drawing = True  # one frame, one tally: its parts said "3/16 trials" beside
+            try:  # "4 completed", each taking in the trials that ended meanwhile (round 20)
                 self.draw()
             except Exception:  # a view must never break the study; kept for who looks
                 if self.draw_error is None:
                     self.draw_error = traceback.format_exc()
+            finally:
+                self._drawing = False
 
     def draw(self) -> None:
         """Bring the view up to date (overridden by the views)."""
@@ -171,7 +177,8 @@ class Tracker(Observer):
         is drawn from all the trials."""
         if self.finished_reason is not None:
             return None
-        self.tally.update()
+        if not self._drawing:  # within a frame, the tally the frame began with
+            self.tally.update()
         return self.tally
 
     def slots(self) -> int | None:

@@ -553,3 +553,24 @@ def test_trials_paused_at_a_rung_count_as_judged_in_the_progress():
     view = TextProgress(study, n_trials=10, stream=io.StringIO())
     fraction, label = view.progress()
     assert label.startswith("4/10 trials (3 paused at a rung) · ") and fraction == 0.4
+
+
+def test_a_frames_parts_are_drawn_from_one_tally():
+    """The panel read "3/16 trials" above "4 completed": each part took in the trials that
+    ended while the frame was drawn (first-day test, round 20)."""
+    study = nbtune.Study("frame", nbtune.Space({"x": nbtune.uniform(0, 1)}), "acc", "max")
+    study.trials = [T.Trial(0, {"x": 0.5}, state=T.RUNNING, started=100.0)]
+
+    class Frame(TextProgress):
+        def draw(self):
+            self.label = self.progress()[1]
+            trial = self.study.trials[0]  # it ends while the frame is drawn
+            trial.state, trial.value, trial.finished = T.COMPLETED, 0.5, 101.0
+            self.tally.touch(trial)
+            self.shown = self.counts()
+
+    view = Frame(study, n_trials=4, stream=io.StringIO())
+    view._redraw()
+    assert view.label.startswith("0/4 trials") and view.shown == {T.RUNNING: 1}
+    view._redraw()  # the next frame has it
+    assert view.label.startswith("1/4 trials") and view.shown == {T.COMPLETED: 1}
