@@ -20,7 +20,7 @@ from .space import Space
 from .studies import StudyNotFound, list_studies, load_study
 from .study import Study
 from .trial import Trial
-from .typos import did_you_mean
+from .typos import closest, did_you_mean
 
 
 @dataclass
@@ -92,14 +92,11 @@ def _mapped(trial: Trial, space: Space, outside: dict[str, int]) -> Trial | None
 def _renamed(dropped: list[str], added: list[str], old: Space, new: Space) -> list[str]:
     """"'lr' -> 'learning_rate'" for each new name that reads as a dropped one renamed: the
     same domain, one name the initials of the other's words, or a close spelling."""
-    import difflib
-
     def initials(name: str) -> str:
         return "".join(w[0] for w in name.split("_") if w)
 
     def by_name(d: str, a: str) -> bool:
-        return (initials(a) == d or initials(d) == a
-                or difflib.SequenceMatcher(None, d, a).ratio() >= 0.75)
+        return initials(a) == d or initials(d) == a or closest(d, [a]) is not None
 
     found: dict[str, str] = {}  # new name -> dropped one; names first, then equal domains
     for alike in (by_name, lambda d, a: repr(old[d]) == repr(new[a])):
@@ -108,8 +105,7 @@ def _renamed(dropped: list[str], added: list[str], old: Space, new: Space) -> li
                       and alike(d, a)), None)
             if d is not None:
                 found[a] = d
-    pairs = [f"{found[a]!r} -> {a!r}" for a in added if a in found]
-    return pairs
+    return [f"{found[a]!r} -> {a!r}" for a in added if a in found]
 
 
 def _names(names: list[str]) -> str:
