@@ -36,7 +36,7 @@ from .storage import Storage
 from .live import make_progress, starting_notice
 from .starting import (RecordEnd, default_name, no_study_to_resume, open_study, resume_typo,
                        trial_count)
-from .study import Study, kept_clause
+from .study import Study, StudyInterrupted, kept_clause
 from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
 from .warm import WarmStart, warm_start as resolve_warm_start
 
@@ -265,7 +265,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             more = f"n_trials={ended + n_trials} (--trials {ended + n_trials})"
             warn_note(f"study {name!r} has run its {n_trials} trials: nothing is left to run; "
                       f"{more} runs {n_trials} more")
-    except BaseException:
+    except BaseException as exc:
         if notice is not None:
             notice.clear()
         if lease is not None:
@@ -275,6 +275,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             db.close()
             if empty:  # a cell refused (a wrong address, a bad option) leaves no file behind
                 remove_file(db.path)
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, StudyInterrupted):
+            # before any trial: one line, where a page of nbtune's and Dask's frames showed
+            # (an interrupt while the notebook's data went to the workers: first-day test, 21)
+            raise StudyInterrupted(f"study {name!r} was interrupted while it started, before "
+                                   "any trial ran: nothing of this run was stored") from None
         raise
     note = _RESUME_NOTE.get()  # read here: a background study runs in a thread of its own
     result = Study(name, space, metric, mode, trials=trials,

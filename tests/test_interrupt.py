@@ -545,3 +545,36 @@ def test_nbtunes_preload_joins_the_workers_own():
         assert _with_worker_setup({}) == {"preload": ["conf", WORKER_SETUP],
                                           "preload_argv": [["--y"], []]}
     assert _with_worker_setup({"preload": [WORKER_SETUP]}) == {"preload": [WORKER_SETUP]}
+
+
+SLOW_DATA = """\
+import time
+import nbtune
+
+class SlowToSend:
+    \"\"\"Data whose pickling takes seconds: the interrupt comes while it is sent.\"\"\"
+
+    def __reduce__(self):
+        time.sleep(4)
+        return (SlowToSend, ())
+
+def uses(config, data):
+    return config["x"]
+"""
+
+
+def test_an_interrupt_while_the_data_is_sent_is_one_line(kernel):
+    """An interrupt while the notebook's data went to the workers showed a page of nbtune's and
+    Dask's frames (first-day test, round 21)."""
+    kernel.ok(SLOW_DATA)
+    msg = kernel.start("nbtune.tune(nbtune.with_parameters(uses, data=SlowToSend()), "
+                       "{'x': nbtune.uniform(0, 1)}, n_trials=2, study='sending', "
+                       f"storage={kernel.db!r}, progress=False)")
+    time.sleep(1.5)
+    kernel.interrupt()
+    reply = kernel.wait(msg, timeout=60)
+    assert reply.status == "error" and reply.ename == "StudyInterrupted", reply
+    assert reply.evalue == ("study 'sending' was interrupted while it started, before any "
+                            "trial ran: nothing of this run was stored"), reply
+    assert "sending" not in [r[0] for r in rows(kernel.db, "SELECT name FROM studies")]
+    assert "2 completed" in kernel.run(short_cell("after"), timeout=60).stdout  # it goes on
