@@ -35,8 +35,9 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
 
 
 class StartingNotice:
-    """One line shown while a study waits for its cluster to start, in the view's own place:
-    the panel later takes over its display (``panel=True``), a text view writes below it."""
+    """One line shown while a study waits for its cluster to start or sends its data to the
+    workers, in the view's own place: the panel later takes over its display (``panel=True``),
+    a text view writes below it."""
 
     def __init__(self, text: str, panel: bool, stream=None):
         self.text, self.panel = text, panel
@@ -49,13 +50,30 @@ class StartingNotice:
             self.stream.write(f"nbtune: {self.text}\n")
             self.stream.flush()
             return
-        from IPython.display import HTML, display
+        from IPython.display import display
 
-        shown = HTML(f'<span class="nbtune-live-starting">nbtune: {html.escape(self.text)}</span>')
+        shown = self._html()
         if _IN_OUTPUT_WIDGET.get():  # an Output widget ignores display-id updates
             display(shown)
         else:
             self.handle = display(shown, display_id=True)
+
+    def say(self, text: str) -> None:
+        """Show ``text`` in the line's place from now on (the cluster started; the data is on
+        its way to the workers)."""
+        self.text = text
+        if not self.panel:
+            self.show()
+            return
+        if self.handle is not None:
+            self.handle.update(self._html())
+        else:
+            self.show()
+
+    def _html(self) -> Any:
+        from IPython.display import HTML
+
+        return HTML(f'<span class="nbtune-live-starting">nbtune: {html.escape(self.text)}</span>')
 
     def clear(self) -> None:
         """Take the line away (the study did not start: its error says why)."""

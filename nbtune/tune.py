@@ -23,6 +23,7 @@ from .contract.budget import Budget
 from .directions import mode_note
 from .arguments import check_call, check_values, pickled_fn
 from .ported import budget_note, mode_of
+from .run.sending import check_fits, memory_limits, sending_line, sent
 from .run.settings import LoopSettings
 from .run.task import scatter_data
 from .run.workers import connect
@@ -237,6 +238,16 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         client, capacity, asked = connect(cluster, security, resources, __version__)
+        sizes = sent(trial_fn, pickled)  # what every worker gets a copy of, before any trial
+        tight = check_fits(memory_limits(client), sizes)
+        if tight is not None:
+            warn_note(tight)
+        line = sending_line(sizes, len(capacity.workers))
+        if line is not None:  # seconds to a minute of a blank cell (first-day test, round 21)
+            if notice is not None:
+                notice.say(line)
+            else:
+                notice = starting_notice(progress, line)
         shared = scatter_data(client, trial_fn)  # before the study is written: may fail
         if row is not None and resume:  # what its last run left on the cluster (a dead kernel's)
             left = halt_leftovers(client, row["settings"].get("run"))

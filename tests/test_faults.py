@@ -455,3 +455,74 @@ def test_a_trial_whose_completion_is_never_delivered_still_ends(client, db, monk
     assert study.stop_reason == "exhausted"  # not max_time: it did not wait for the lost one
     assert [t.state for t in study.trials] == [T.COMPLETED] * 3
     assert [len(t.reports) for t in study.trials] == [10] * 3
+
+
+def test_a_study_whose_data_died_with_every_worker_that_held_it_says_so(db, tmp_path):
+    """A trial that copied its data each epoch took both workers past their memory limit; their
+    nannies restarted them, the data sent with the trials was gone, and every trial after ended
+    'cancelled', recorded as interrupted, the study "ended: n_trials" (first-day test, round
+    21). Here the one worker dies."""
+    import numpy as np
+    from distributed import Client
+
+    from nbtune.run.cluster import local_cluster
+    from nbtune.run.failure import StudyFailed
+
+    cluster = local_cluster(1)
+    client = Client(cluster, set_as_default=False)
+    try:
+        fn = nbtune.with_parameters(dies_once_with, big=np.ones(300_000))
+        with pytest.raises(StudyFailed, match=r"the data sent with the trials \('big'\) was "
+                                              r"lost: every worker that held a copy died"):
+            nbtune.tune(fn, {"i": nbtune.grid(0, 1, 2), "marker": nbtune.fixed(
+                        str(tmp_path / "died"))}, searcher="grid", metric="total",
+                        cluster=client, storage=db, study="data-lost", progress=False)
+        stored = nbtune.load_study("data-lost", storage=db)
+        assert stored.stop_reason == "error"
+        assert T.FAILED in {t.state for t in stored.trials}
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_data_that_cannot_fit_the_workers_memory_limit_is_refused_before_it_is_sent(db, capsys):
+    """Data larger than a worker's memory limit paused the workers, their nannies restarted
+    them, and the cell waited for ever with Dask's logs alone (first-day test, round 21). Data
+    on its way is said while it goes."""
+    import numpy as np
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit="400MiB",
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        def study(n_floats, name):
+            return nbtune.tune(nbtune.with_parameters(lambda config, big: float(big[0]),
+                                                      big=np.ones(n_floats)),
+                               {"x": nbtune.uniform(0, 1)}, n_trials=1, cluster=client,
+                               storage=db, study=name, progress=True)
+
+        with pytest.raises(ValueError, match=r"^the data sent with the trials \(big: 343\.\d+ "
+                                             r"MiB\) does not fit the workers' memory limit "
+                                             r"\(400\.00 MiB on tcp://.*, whose process uses "):
+            study(45_000_000, "too-big")
+        assert nbtune.list_studies(db) == []  # refused before anything was sent or stored
+        capsys.readouterr()
+        done = study(5_000_000, "sent")  # 38 MiB: said while it travels
+        assert done.trials[0].value == 1.0
+        assert "nbtune: sending big (38.15 MiB) to 1 worker ...\n" in capsys.readouterr().err
+
+
+def test_data_that_leaves_the_trials_little_room_is_said():
+    from nbtune.run.sending import check_fits
+
+    mib = 2**20
+    limits = {"tcp://a:1": (400 * mib, 60 * mib), "tcp://b:1": (0, 0)}  # b: no limit
+    assert check_fits(limits, {"big": 100 * mib}) is None  # 100 of 260 MiB of room
+    said = check_fits(limits, {"big": 150 * mib, "small": 10 * mib})
+    assert said == ("the data sent with the trials (big, small: 160.00 MiB) takes 62% of the "
+                    "room under the workers' memory limit (400.00 MiB on tcp://a:1, whose "
+                    "process uses 60.00 MiB): a trial that copies it may pass the limit, and "
+                    "Dask's nanny restarts a worker there")
+    with pytest.raises(ValueError, match="does not fit"):
+        check_fits(limits, {"big": 261 * mib})
+    assert check_fits({"tcp://b:1": (0, 0)}, {"big": 10**12}) is None  # no limit: no check

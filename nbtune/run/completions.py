@@ -16,12 +16,24 @@ from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
                                 short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
 from .failfast import FailFast
+from .failure import DataLost
 from .hints import with_hints
 from .keeping import unrestored_note
-from .task import outcome_of
+from .task import PickledOnce, outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
 LOST_WHILE_RUNNING = "the Dask scheduler was lost while it ran"
+DATA_LOST = "the data sent with the trials was lost with the workers that held it"
+
+
+def data_lost_line(names: list[str]) -> str:
+    """Why a study whose data the cluster lost cannot go on, and what to do: the trials were
+    'cancelled' one after another, recorded as interrupted, and the study "ended: n_trials"
+    (first-day test, round 21)."""
+    return (f"the data sent with the trials ({', '.join(names)}) was lost: every worker that "
+            "held a copy died or was restarted (Dask's nanny restarts a worker that passes its "
+            "memory limit: the worker's log says so); give the workers more memory, or send "
+            "less")
 # Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
 # start message arrived (sent late by a trial silent at first: nbtune.run.starts): a trial that
 # kills its worker before that message leaves it would otherwise be sent again for ever; past
@@ -70,6 +82,10 @@ class Completions:
                 self.cut_by_loss.append(trial)  # once the scheduler is back (3 of 12 trials
                 trial.state = T.PENDING  # were lost to a scheduler's restart: first-day, 10)
                 return
+            gone = [] if lost else self._data_lost()
+            if gone:  # every worker that held it died: no trial can run (round 21)
+                self._finish(trial, T.FAILED, error=DATA_LOST)
+                raise DataLost(data_lost_line(gone))
             self._finish(trial, T.INTERRUPTED, error=LOST_WHILE_RUNNING if lost else "cancelled")
         else:
             exc = future.exception()
@@ -83,6 +99,15 @@ class Completions:
             what = ("its worker died" if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _data_lost(self) -> list[str]:
+        """The names of what the study sent to every worker (its data, its trial function)
+        that the cluster no longer holds: every worker that held a copy died."""
+        sent = {repr(name): future for name, future in self.shared.items()}
+        if not isinstance(self.fn, PickledOnce):  # a future of the trial function's bytes
+            sent["the trial function"] = self.fn
+        return [name for name, future in sent.items()
+                if getattr(future, "status", "finished") != "finished"]
 
     def _after_its_messages(self, trial: T.Trial, out: dict) -> dict:
         """The outcome ``out`` of a trial whose task's end came before its "end" message: where
