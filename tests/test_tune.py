@@ -113,6 +113,20 @@ def test_unpicklable_objective_fails_before_any_trial(client, db):
     assert nbtune.list_studies(db) == []
 
 
+def test_unpicklable_data_is_named_without_dasks_page_of_logs(client, db, caplog):
+    """with_parameters(..., lock=lock) was refused with the right line, after about 60 lines of
+    Dask's ERROR and CRITICAL logs, a printout of the array among them (first-day test, round
+    21)."""
+    import numpy as np
+
+    fn = nbtune.with_parameters(lambda config, X, lock: 1.0, X=np.ones(10), lock=__import__(
+        "threading").Lock())
+    with pytest.raises(TypeError, match=r"^'lock' \(lock\) cannot be sent to the Dask workers"):
+        nbtune.tune(fn, SPACE, n_trials=1, cluster=client, storage=db, study="lock-data")
+    logged = [r for r in caplog.records if r.name.startswith("distributed.protocol")]
+    assert not logged, [r.getMessage()[:80] for r in logged]
+
+
 class CountsItsPickling:
     """A trial function that counts how often this process pickles it, and keeps what each
     call saw in its own state."""

@@ -168,6 +168,7 @@ def held_note(held: list[HeldTrial], restart: float | None | str = "") -> str:
     then = (f"; nbtune restarts {that} in {restart:g} s if it still runs" if restart is not None
             else f"; restart {that} yourself (client.restart_workers([...])), or let nbtune do "
             "it: nbtune.tune(..., restart_held=SECONDS), %config Tune.restart_held = SECONDS")
-    return (f"nbtune: {what}: it did not stop when its study ended (a long call that does not "
-            f"return to Python, or code that catches BaseException); new trials go to the other "
+    return (f"nbtune: {what}: it did not stop when its study ended: it is inside a long call "
+            f"that does not return to Python until it ends (a library's fit on large data, "
+            f"most often; or code that catches BaseException); new trials go to the other "
             f"workers until it ends{then}.")

@@ -1,7 +1,9 @@
 """What runs on a Dask worker for one trial: call the user's function, capture its outcome."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import re
 import time
@@ -137,6 +139,26 @@ class with_parameters:
         return {"fn": self.fn, "data": {}}  # the data travels separately, scattered
 
 
+# Dask's loggers that write a value that cannot be pickled, whole (an array's printout), in about
+# 60 lines of ERROR and CRITICAL, before scatter_data names it (first-day test, round 21)
+SERIALIZING_LOGS = ("distributed.protocol.pickle", "distributed.protocol.core",
+                    "distributed.comm.utils")
+
+
+@contextlib.contextmanager
+def _quiet(*names: str):
+    """Within it, these loggers write nothing."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [lg.disabled for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, was in zip(loggers, before):
+            lg.disabled = was
+
+
 def scatter_data(client, fn: Any) -> dict[str, Any]:
     """Send a :class:`with_parameters` function's data to the cluster once; futures by name.
 
@@ -149,7 +171,9 @@ def scatter_data(client, fn: Any) -> dict[str, Any]:
     if not data:
         return {}
     try:
-        return dict(zip(data, client.scatter(list(data.values()), hash=False, broadcast=True)))
+        with _quiet(*SERIALIZING_LOGS):  # a value that cannot travel is this function's one line
+            return dict(zip(data, client.scatter(list(data.values()), hash=False,
+                                                 broadcast=True)))
     except Exception as exc:
         import cloudpickle
 
