@@ -33,20 +33,26 @@ _warmed = [False]  # whether this process drew an image (the first loads fonts a
 _costs: deque[float] = deque(maxlen=PLOT_COSTS)
 
 
-# What the line under a running study's panel offers should the kernel stop first: a %%tune
-# cell's or tune()'s study is continued with --resume; a search that fit() always starts anew
-# (SearchCV's) is read back with load_study (it offered --resume: first-day test, round 20).
-_CONTINUED: ContextVar[bool] = ContextVar("nbtune_continued", default=True)
+# What the line under a running study's panel offers should the kernel stop first: "resume", a
+# %%tune cell's or tune()'s study continued with --resume; "cell", a cell that has --resume
+# already, run again; "read", a search that fit() always starts anew (SearchCV's), read back
+# with load_study (it offered --resume: first-day test, round 20).
+_CONTINUED: ContextVar[str] = ContextVar("nbtune_continued", default="resume")
 
 
 @contextlib.contextmanager
-def read_back_only() -> Iterator[None]:
-    """Within it, a study's panel offers ``load_study`` where it offered a resume."""
-    token = _CONTINUED.set(False)
+def continued_by(how: str) -> Iterator[None]:
+    """Within it, the line under a study's panel offers ``how`` (see ``_CONTINUED``)."""
+    token = _CONTINUED.set(how)
     try:
         yield
     finally:
         _CONTINUED.reset(token)
+
+
+def read_back_only():
+    """Within it, a study's panel offers ``load_study`` where it offered a resume."""
+    return continued_by("read")
 
 
 class LivePanel(Tracker):
@@ -128,9 +134,12 @@ class LivePanel(Tracker):
         head = (f'<div class="nbtune-live-fallback" style="color:#777;font-size:90%">nbtune: '
                 f'study {name} keeps each trial in {path} as it ends. Should the kernel stop '
                 'before the study does, ')
-        if not _CONTINUED.get():
+        how = _CONTINUED.get()
+        if how == "read":
             return (head + f'<code>nbtune.load_study({name}, storage={path})</code> reads what '
                     'it ran (a new fit() starts a new search).</div>')
+        if how == "cell":  # it offered the --resume the cell above it already has (round 20)
+            return head + 'running this cell again continues it (it has --resume).</div>'
         return (head + f'<code>%%tune --study {html.escape(self.study.name)} --resume</code> '
                 '(or <code>resume=True</code>) continues it.</div>')
 

@@ -530,12 +530,15 @@ def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_pat
     """During SearchCV.fit the line under the panel offered `%%tune --study NAME --resume` (or
     resume=True), neither of which continues a search: fit() starts anew (first-day test, round
     20)."""
-    from nbtune.panel import read_back_only
+    from nbtune.panel import continued_by, read_back_only
 
     path = str(tmp_path / "runs.db")
     study = nbtune.Study("pipe", nbtune.Space({"x": nbtune.uniform(0, 1)}), "score", "max",
                          storage=path)
     assert "<code>%%tune --study pipe --resume</code>" in LivePanel(study).fallback_html()
+    with continued_by("cell"):  # under a cell that has --resume: it offered that same flag
+        assert "running this cell again continues it (it has --resume)" in \
+            LivePanel(study).fallback_html()
     with read_back_only():
         line = LivePanel(study).fallback_html()
     assert "--resume" not in line and "resume=True" not in line

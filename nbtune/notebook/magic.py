@@ -15,7 +15,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe
 
 from .. import trial as T
 from ..caller import from_the_body
-from ..panel import LivePanel
+from ..panel import LivePanel, continued_by
 from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
@@ -255,7 +255,7 @@ class Tune(Magics):
              filename: str) -> None:
         t0 = time.time()
         try:
-            with own_resume_note():
+            with own_resume_note(), continued_by("cell" if args.resume else "resume"):
                 study = from_the_cell(filename, lambda: tune(fn, parsed.space, **kwargs))
         except StudyExists as exc:
             raise UsageError(exists_line(exc.name, exc.path)) from None
