@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Iterator
 
 from . import trial as T
 from .ranking import duration_text
-from .summary import (errors_html, outputs_html, scheduler_text, searcher_text, table_html,
-                      warnings_html)
+from .setup_text import scheduler_text, searcher_text
+from .summary import errors_html, outputs_html, table_html, warnings_html
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
 
@@ -49,10 +49,6 @@ def continued_by(how: str) -> Iterator[None]:
     finally:
         _CONTINUED.reset(token)
 
-
-def read_back_only():
-    """Within it, a study's panel offers ``load_study`` where it offered a resume."""
-    return continued_by("read")
 
 
 class LivePanel(Tracker):

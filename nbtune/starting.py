@@ -44,7 +44,7 @@ class RecordEnd(Observer):
     resumed study's), ``stop_reason``, the observations its searcher's
     model holds and how many random configs its searcher drew while the model was busy (both
     kept in its settings; the draws summed over a resumed study's runs), and the trials that ran
-    again (``settings["retried"]``: see :func:`nbtune.summary.retried_text`), before the views
+    again (``settings["retried"]``: see :func:`nbtune.setup_text.retried_text`), before the views
     draw and storage writes."""
 
     def __init__(self, study: Study):
@@ -138,7 +138,8 @@ def no_study_to_resume(names: list[str], name: str, path: str) -> str:
     return f"no study {name!r} in {os.fspath(path)!r} to resume{listed}"
 
 
-def resume_typo(names: list[str], name: str, path: str) -> str | None:
+def resume_typo(names: list[str], name: str, path: str,
+                flag: str = "resume=True (--resume)") -> str | None:
     """The error for resume=True (``--resume``) of a name one typo away from a stored study's
     (``ws-odl`` beside ``ws-old``), which would start a study nobody meant (first-day test,
     round 20); None where no stored name is that close."""
@@ -146,7 +147,7 @@ def resume_typo(names: list[str], name: str, path: str) -> str | None:
     if not near:
         return None
     return (f"no study {name!r} in {os.fspath(path)!r} to resume{near}: give that name, or "
-            f"leave out resume=True (--resume) to start a new study {name!r}")
+            f"leave out {flag} to start a new study {name!r}")
 
 
 def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

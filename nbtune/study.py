@@ -251,10 +251,8 @@ class Study:
         raise shown_as_users(error) if note else error
 
     def __repr__(self) -> str:
-        shown: dict[str, int] = {}  # as the summary counts them: "4 running" on 2 workers read
-        for t in list(self.trials):  # as if all ran (first-day test, round 20)
-            shown[T.shown_state(t)] = shown.get(T.shown_state(t), 0) + 1
-        counts = T.counts_text(shown, self.stop_reason) or "no trials"
+        # as the summary counts them: "4 running" on 2 workers read as if all ran (round 20)
+        counts = T.counts_text(T.shown_counts(self.trials), self.stop_reason) or "no trials"
         best = self.best
         tail = "" if best is None else f", best {self.metric}={best.value:.6g} (trial {best.id})"
         return f"<Study {self.name!r}: {counts}{tail}>"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import functools
 import html
-from collections import Counter
 from typing import Any, Iterable
 
 from . import trial as T
@@ -18,6 +17,7 @@ from .findings import edge_notes, flat_note
 from .ranking import (column_texts, duration_text, earlier_ids, fmt, no_best_text, one_line,
                       pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
+from .setup_text import retried_text, scheduler_text, searcher_text
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
@@ -29,7 +29,6 @@ LEFT = f' style="text-align:left;{CELL}"'
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
 OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
-WAIT_SHOWN = 0.5  # seconds of waiting for a model's suggestions that the searcher's line names
 
 
 def _trials(n: int) -> str:
@@ -243,7 +242,7 @@ class StudySummary:
         output and warnings."""
         s = self.study
         # as the live panel counts them: trials no worker started yet are queued
-        counts = Counter(T.shown_state(t) for t in list(s.trials))
+        counts = T.shown_counts(s.trials)
         states = T.counts_text(counts, s.stop_reason)
         trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
@@ -331,79 +330,3 @@ class StudySummary:
         return "\n".join(lines)
 
     __repr__ = __str__
-
-
-def retried_text(settings: dict[str, Any]) -> str:
-    """"2 trials ran again after their worker died or the scheduler was lost: trials 4, 7"; "" where
-    none did (``settings["retried"]``, kept by the study as its trials start again)."""
-    ids = sorted(int(k) for k in settings.get("retried") or {})
-    if not ids:
-        return ""
-    shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
-    one = len(ids) == 1
-    return (f"{len(ids)} trial{'' if one else 's'} ran again after {'its' if one else 'their'} "
-            f"worker died or the scheduler was lost: trial{'' if one else 's'} {shown}")
-
-
-def scheduler_text(settings: dict[str, Any]) -> str:
-    """"asha scheduler on clf__max_iter, rungs 38, 114, 342, 1000": the scheduler, and where it
-    judges trials by a resource its levels (``SearchCV(resource="auto")`` chooses the resource,
-    and the user learnt which only from a column's header: first-day test, round 9)."""
-    name = settings.get("scheduler") or "fifo"
-    kind = (settings.get("scheduler_options") or {}).get("type")
-    text = f"{name} ({kind}) scheduler" if kind == "promotion" else f"{name} scheduler"
-    if name != "fifo" and settings.get("resource"):  # fifo judges no trial by a resource
-        text += f" on {settings['resource']}"
-        levels = settings.get("rung_levels")
-        if levels:
-            text += f", rungs {', '.join(str(x) for x in levels)}"
-    options = settings.get("scheduler_options") or {}
-    if name == "asha" and options.get("brackets") not in (None, 1):
-        text += f", {options['brackets']} brackets"  # asynchronous Hyperband: say so
-        if options.get("rung_system_per_bracket"):
-            text += " ranked apart"
-    return text
-
-
-def searcher_text(study: Any) -> str:
-    """"bayesopt searcher (ei), model of 12 trials (30 observations), 3 random configs while the
-    model was busy, 2.1 s waiting for its suggestions, warm-started from 'old'": the searcher's
-    name, its acquisition ("ei per second" when cost-aware), what its model holds (now, while
-    the study runs in this process; at its end, for a loaded study), the trials that started
-    with a random config because the model's suggestion was late (:mod:`nbtune.run.thinking`),
-    the time the loop waited for suggestions, a trial slot empty, and the study it was
-    warm-started from."""
-    settings = getattr(study, "settings", {})
-    text = f"{settings.get('searcher') or 'random'} searcher"
-    options = settings.get("searcher_options") or {}
-    if options.get("acquisition"):
-        text += f" ({options['acquisition']}{' per second' if options.get('cost_aware') else ''})"
-    searcher = getattr(study, "searcher", None)
-    held, trials = ((settings.get("searcher_observations"), settings.get("searcher_trials"))
-                    if searcher is None else (getattr(searcher, "observations", None),
-                                              getattr(searcher, "modelled_trials", None)))
-    if held is not None:  # the trials first: one model counts a trial at each level it reached,
-        # another once (TPE's 360 beside bayesopt's 120 for the same 30 trials: round 19)
-        seen = (f"{trials} trial{'s' if trials != 1 else ''} ({held} observation"
-                f"{'s' if held != 1 else ''})" if trials is not None and trials != held else
-                f"{held} observation{'s' if held != 1 else ''}")
-        text += f", model of {seen}"
-        # the model suggested nothing yet (a warm start's trials count in it: it would have)
-        first = next(((k, options[k]) for k in ("n_initial", "n_startup") if options.get(k)),
-                     None)
-        if first and len(getattr(study, "trials", ())) <= first[1] \
-                and not settings.get("warm_start"):
-            text += f" (every trial a random start so far: {first[0]}={first[1]})"
-    this_run = getattr(study, "started_at", None) and getattr(study, "finished_at", 0) is None
-    drawn = settings.get("searcher_quick_draws", 0) + \
-        (getattr(searcher, "quick_draws", 0) if this_run else 0)  # at its end: in settings
-    if drawn:
-        text += f", {drawn} random config{'s' if drawn != 1 else ''} while the model was busy"
-    waited = settings.get("searcher_waited", 0.0) + \
-        (getattr(searcher, "waited", 0.0) if this_run else 0.0)
-    if waited >= WAIT_SHOWN:  # a trial slot stayed empty meanwhile (first-day test, round 19)
-        text += f", {duration_text(waited)} waiting for its suggestions"
-    if settings.get("warm_start"):
-        text += (f", warm-started from {settings['warm_start']!r}" if held is not None else
-                 f", warm start from {settings['warm_start']!r} unused (no model to seed)")
-    return text

@@ -20,7 +20,7 @@ from .ranking import duration_text, earlier_ids, fmt, no_best_text, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import Tally
-from .trial import QUEUED, SHOWN_ORDER, STARTING, shown_state
+from .trial import QUEUED, SHOWN_ORDER, STARTING
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
 CHOOSING_SHOWN = 0.3  # seconds the loop waits for a model's suggestion before the views say so
@@ -203,10 +203,7 @@ class Tracker(Observer):
         if tally is not None:
             seen = dict(tally.counts)
         else:
-            seen = {}
-            for t in list(self.study.trials):
-                state = shown_state(t)
-                seen[state] = seen.get(state, 0) + 1
+            seen = T.shown_counts(self.study.trials)
         slots = self.slots()
         if slots and seen.get(QUEUED):
             seen[STARTING] = min(seen[QUEUED], max(0, slots - seen.get(T.RUNNING, 0)))

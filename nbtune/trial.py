@@ -54,6 +54,15 @@ def shown_state(t: "Trial") -> str:
     return QUEUED if t.state == RUNNING and t.started is None else t.state
 
 
+def shown_counts(trials: Any) -> dict[str, int]:
+    """Trials per :func:`shown_state` (states with none left out)."""
+    out: dict[str, int] = {}
+    for t in list(trials):
+        state = shown_state(t)
+        out[state] = out.get(state, 0) + 1
+    return out
+
+
 def counts_text(counts: dict[str, int], ended: str | None = None, sep: str = ", ") -> str:
     """Trials per state as people read them, "58 completed, 164 stopped, 2 cut by max_time" (""
     for none; :func:`state_word`), in :data:`SHOWN_ORDER`."""

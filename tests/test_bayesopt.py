@@ -10,7 +10,7 @@ import pytest
 
 import nbtune
 from nbtune.search import BayesOptSearcher, make_searcher
-from nbtune.summary import searcher_text
+from nbtune.setup_text import searcher_text
 
 SMOOTH = {"x": nbtune.uniform(0.0, 1.0), "y": nbtune.uniform(0.0, 1.0)}
 MIXED = {"x": nbtune.uniform(-2.0, 2.0), "lr": nbtune.loguniform(1e-4, 1.0),

@@ -14,7 +14,7 @@ from nbtune.search import BayesOptSearcher, make_searcher
 from nbtune.search.costs import Costs
 from nbtune.search.encoding import Encoding
 from nbtune.sim import Blackbox
-from nbtune.summary import searcher_text
+from nbtune.setup_text import searcher_text
 from nbtune.trial import Trial
 
 # the value depends on x and y alone; "batch" makes a run dearer (8 times at 16 than at 128)

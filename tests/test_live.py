@@ -530,7 +530,7 @@ def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_pat
     """During SearchCV.fit the line under the panel offered `%%tune --study NAME --resume` (or
     resume=True), neither of which continues a search: fit() starts anew (first-day test, round
     20)."""
-    from nbtune.panel import continued_by, read_back_only
+    from nbtune.panel import continued_by
 
     path = str(tmp_path / "runs.db")
     study = nbtune.Study("pipe", nbtune.Space({"x": nbtune.uniform(0, 1)}), "score", "max",
@@ -539,7 +539,7 @@ def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_pat
     with continued_by("cell"):  # under a cell that has --resume: it offered that same flag
         assert "running this cell again continues it (it has --resume)" in \
             LivePanel(study).fallback_html()
-    with read_back_only():
+    with continued_by("read"):
         line = LivePanel(study).fallback_html()
     assert "--resume" not in line and "resume=True" not in line
     assert f"<code>nbtune.load_study('pipe', storage={path!r})</code> reads what it ran" in line

@@ -10,7 +10,7 @@ import pytest
 import nbtune
 from nbtune.search import OptunaSearcher, make_searcher
 from nbtune.sim import PowerLawCurves
-from nbtune.summary import searcher_text
+from nbtune.setup_text import searcher_text
 
 
 @pytest.fixture(scope="session")

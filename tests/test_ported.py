@@ -15,7 +15,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.notebook.options import parse_line, scheduler_options
 from nbtune.schedule import ASHAScheduler
-from nbtune.summary import scheduler_text
+from nbtune.setup_text import scheduler_text
 
 from test_magic import run
 

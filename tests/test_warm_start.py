@@ -14,7 +14,7 @@ from nbtune.contract.replay import start_searcher, warm_offset
 from nbtune.search import BayesOptSearcher, Searcher
 from nbtune.trial import Trial
 from nbtune.warm import WarmStart
-from nbtune.summary import searcher_text
+from nbtune.setup_text import searcher_text
 
 SMOOTH = {"x": nbtune.uniform(0.0, 1.0), "y": nbtune.uniform(0.0, 1.0)}
 

@@ -189,9 +189,9 @@ class Tune(Magics):
             metric, mode = args.metric or self.metric, args.mode or self._configured("mode")
             n_trials = args.trials or self.trials or "auto"
         if args.resume and row is None and path is not None:  # a typo of a stored study's name
-            typo = resume_typo(list_studies(path), args.study, path)
+            typo = resume_typo(list_studies(path), args.study, path, flag="--resume")
             if typo is not None:
-                raise UsageError(f"%%tune: {typo.replace('resume=True (--resume)', '--resume')}")
+                raise UsageError(f"%%tune: {typo}")
         unset = _unset_metric(parsed, metric)
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)

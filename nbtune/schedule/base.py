@@ -58,8 +58,10 @@ class Scheduler:
     def __new__(cls, *args: Any, **kwargs: Any):
         """Refuse Ray Tune's ``ASHAScheduler(metric=..., mode=...)`` with nbtune's spelling of
         it: Python's "unexpected keyword argument" named no fix (first-day test, round 18)."""
-        takes = inspect.signature(cls.__init__).parameters
-        owned = [k for k in kwargs if k in STUDY_OWNED and k not in takes]
+        owned = [k for k in kwargs if k in STUDY_OWNED]
+        if owned:  # the signature looked at only then: schedulers are made by the thousand
+            takes = inspect.signature(cls.__init__).parameters  # in the simulator
+            owned = [k for k in owned if k not in takes]
         if owned:
             given = ", ".join(f"{STUDY_OWNED[k]}={kwargs[k]!r}" for k in owned)
             flags = " ".join(f"--{STUDY_OWNED[k]} {kwargs[k]}" for k in owned)

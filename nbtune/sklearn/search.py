@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
 from ..caller import user_facing, warn
-from ..panel import read_back_only
+from ..panel import continued_by
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
@@ -233,7 +233,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
-        with read_back_only():  # fit() starts anew: its panel offers load_study, not a resume
+        with continued_by("read"):  # fit() starts anew: its panel offers load_study, not resume
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
