@@ -23,9 +23,8 @@ from .contract.budget import Budget
 from .directions import mode_note
 from .arguments import check_call, check_values, pickled_fn
 from .ported import budget_note, mode_of
-from .run.sending import check_fits, memory_limits, sending_line, sent
+from .run.sending import Sending, check_fits, memory_limits, sending_line
 from .run.settings import LoopSettings
-from .run.task import scatter_data
 from .run.workers import connect
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher, user_options
@@ -238,8 +237,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         client, capacity, asked = connect(cluster, security, resources, __version__)
-        sizes = sent(trial_fn, pickled)  # what every worker gets a copy of, before any trial
-        tight = check_fits(memory_limits(client), sizes)
+        sending = Sending(client, trial_fn, pickled)  # every worker gets a copy, before any trial
+        sizes = sending.sizes  # what is not on the workers already, from the last study
+        tight = check_fits(memory_limits(client), sizes, sending.freed)
         if tight is not None:
             warn_note(tight)
         line = sending_line(sizes, len(capacity.workers))
@@ -248,7 +248,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                 notice.say(line)
             else:
                 notice = starting_notice(progress, line)
-        shared = scatter_data(client, trial_fn)  # before the study is written: may fail
+        shared, carried = sending.send()  # before the study is written: may fail
         if row is not None and resume:  # what its last run left on the cluster (a dead kernel's)
             left = halt_leftovers(client, row["settings"].get("run"))
             if left:
@@ -305,7 +305,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                          show_output=show_output, starved=capacity.starved)
     if view is not None:
         observers, result.live = [*observers, view], view
-    loop = Loop(client, pickled.carried(client), trials, search, sched,
+    loop = Loop(client, carried, trials, search, sched,
                 LoopSettings(metric=metric, mode=mode, resource=resource,
                              concurrency=concurrency,
                              resources=asked, retries=retries, show_output=show_output,

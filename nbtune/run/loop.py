@@ -60,7 +60,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                  observer: Observer, shared: dict[str, Any] | None = None,
                  capacity: Callable[[], int] | None = None, warm: Any = None):
         self.client, self.fn, self.trials = client, fn, trials  # fn: what each trial's task
-        # carries: the pickled function, or a future of it (PickledOnce.carried)
+        # carries: the pickled function, or a future of it (run.sending.Sending.send)
         self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer

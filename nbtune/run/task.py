@@ -1,9 +1,7 @@
 """What runs on a Dask worker for one trial: call the user's function, capture its outcome."""
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import os
 import re
 import time
@@ -139,54 +137,6 @@ class with_parameters:
         return {"fn": self.fn, "data": {}}  # the data travels separately, scattered
 
 
-# Dask's loggers that write a value that cannot be pickled, whole (an array's printout), in about
-# 60 lines of ERROR and CRITICAL, before scatter_data names it (first-day test, round 21)
-SERIALIZING_LOGS = ("distributed.protocol.pickle", "distributed.protocol.core",
-                    "distributed.comm.utils")
-
-
-@contextlib.contextmanager
-def _quiet(*names: str):
-    """Within it, these loggers write nothing."""
-    loggers = [logging.getLogger(name) for name in names]
-    before = [lg.disabled for lg in loggers]
-    for lg in loggers:
-        lg.disabled = True
-    try:
-        yield
-    finally:
-        for lg, was in zip(loggers, before):
-            lg.disabled = was
-
-
-def scatter_data(client, fn: Any) -> dict[str, Any]:
-    """Send a :class:`with_parameters` function's data to the cluster once; futures by name.
-
-    Each value gets a key of its own (a dict given to ``scatter`` would be keyed by its names, and
-    two studies sending data of the same name, such as the same notebook global, would overwrite
-    and release each other's). Each goes to every worker: a copy on one only would be lost with
-    that worker, and every later trial with it (a worker that joins later fetches from another).
-    """
-    data = getattr(fn, "data", None) if isinstance(fn, with_parameters) else None
-    if not data:
-        return {}
-    try:
-        with _quiet(*SERIALIZING_LOGS):  # a value that cannot travel is this function's one line
-            return dict(zip(data, client.scatter(list(data.values()), hash=False,
-                                                 broadcast=True)))
-    except Exception as exc:
-        import cloudpickle
-
-        for name, value in data.items():  # name the value that cannot travel
-            try:
-                cloudpickle.dumps(value)
-            except Exception as why:
-                raise TypeError(f"{name!r} ({type(value).__name__}) cannot be sent to the Dask "
-                                f"workers ({why}); create it inside the trial instead") from None
-        raise TypeError(f"the data given to with_parameters cannot be sent to the Dask workers: "
-                        f"{exc}") from None
-
-
 class PickledOnce:
     """A trial function pickled once per study (:meth:`of`). Each trial's task carries these
     bytes, and they stay bytes on their way through the Dask scheduler, so neither the notebook's
@@ -217,17 +167,6 @@ class PickledOnce:
 
     def __reduce__(self) -> tuple:
         return type(self), (self.blob,)
-
-    def carried(self, client: Any) -> Any:
-        """What each trial's task carries: these bytes, or where they pass
-        :data:`INLINE_BYTES` (a function that reads a large array of the notebook, or closes
-        over one), a future of them, sent to the cluster once per study: every task carried the
-        whole array through the scheduler, and Dask warned of a large graph at each. Sent to
-        every worker: a copy on one only would be lost with that worker, and every trial after
-        with it (a worker that joins later fetches it from another)."""
-        if len(self.blob) <= INLINE_BYTES:
-            return self
-        return client.scatter(self, hash=False, broadcast=True)
 
 
 INLINE_BYTES = 1_000_000  # a pickled trial function up to this size travels inside each task
