@@ -6,7 +6,7 @@ cluster (a local one by default), keeps every trial and report in a SQLite file,
 """
 from __future__ import annotations
 
-from .caller import NbtuneWarning, shown_as_users
+from .caller import NbtuneWarning, missing_name
 from .run.channel import TrialPaused, TrialStopped, get_checkpoint, report, trial_id
 from .run.halt import TrialHalted
 from .contract.events import Observer
@@ -65,7 +65,7 @@ def __getattr__(name: str):
     note = module_note(name)
     if note is None:
         raise AttributeError(f"module 'nbtune' has no attribute {name!r}")
-    raise shown_as_users(AttributeError(note))
+    raise missing_name(note)
 
 
 def load_ipython_extension(ipython) -> None:

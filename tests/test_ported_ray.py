@@ -98,6 +98,17 @@ def test_ray_tunes_module_names_are_named_with_nbtunes(name, said):
         nbtune.nope  # noqa: B018
 
 
+def test_a_ray_tune_name_imported_from_nbtune_keeps_its_note():
+    """Python turns the AttributeError of ``from nbtune import Tuner`` into a bare "cannot
+    import name": the note was lost (first-day test, round 17)."""
+    with pytest.raises(ImportError, match=r"^module 'nbtune' has no attribute 'Tuner': that is "
+                                          r"Ray Tune's; here, nbtune.tune\(fn, space"):
+        from nbtune import Tuner  # noqa: F401
+    with pytest.raises(ImportError, match=r"^cannot import name 'nope' from 'nbtune'"):
+        from nbtune import nope  # noqa: F401
+    assert not hasattr(nbtune, "Tuner")  # an attribute's lookup still raises AttributeError
+
+
 def test_ray_tune_1s_tune_run_is_named_with_nbtunes():
     """nbtune.run is the package of the loop: "'module' object is not callable"."""
     with pytest.raises(TypeError, match=r"Ray Tune's tune.run\(trainable, config=...\) is "
