@@ -171,7 +171,7 @@ class LivePanel(Tracker):
         busy = counts.get(T.RUNNING, 0) + counts.get(STARTING, 0)
         slots = self.slots()  # a worker that died may still hold a trial "running" a moment
         workers = f" · {min(busy, slots)}/{slots} slots busy" if slots else ""
-        waiting = (self.connection() or self.stalled() or self.choosing()
+        waiting = (self.connection() or self.stalled() or self.strained() or self.choosing()
                    or self.waiting(counts))
         retried = len(getattr(study, "settings", {}).get("retried") or ())
         again = f" · {retried} ran again (a worker or the scheduler was lost)" if retried else ""

@@ -58,10 +58,12 @@ class Tracker(Observer):
 
     def __init__(self, study, n_trials: int | None = None, max_time: float | None = None,
                  concurrency: int | Callable[[], int] | None = None, interval: float = 0.25,
-                 show_output: bool = False, starved: Callable[[], str] | None = None):
+                 show_output: bool = False, starved: Callable[[], str] | None = None,
+                 paused: Callable[[], str] | None = None):
         self.study, self.n_trials, self.max_time = study, n_trials, max_time
         self.concurrency, self.interval = concurrency, interval
         self.starved = starved  # what no worker able to run a trial now means (Capacity.starved)
+        self.paused = paused  # workers Dask paused for their memory (Capacity.paused)
         self.show_output = show_output
         self.lines: deque[str] = deque(maxlen=STREAM_LINES)  # the stream, prefixed
         self.fresh: deque[str] = deque()  # lines not written yet by a view that writes them
@@ -194,6 +196,12 @@ class Tracker(Observer):
             return ""
         return self.starved()
 
+    def strained(self) -> str:
+        """While the study runs, workers that Dask paused for their memory; else ""."""
+        if self.paused is None or self.finished_reason is not None:
+            return ""
+        return self.paused()
+
     def counts(self) -> dict[str, int]:
         """Trials per state, in a fixed order, zero counts left out. Running ones not known to
         have started are queued, but as many as there are free slots are starting: a worker
@@ -324,7 +332,7 @@ class TextProgress(Tracker):
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
         counts = T.counts_text(self.counts(), getattr(self.study, "stop_reason", None), " ")
-        lost = self.connection() or self.stalled() or self.choosing()
+        lost = self.connection() or self.stalled() or self.strained() or self.choosing()
         return (f"nbtune {self.study.name}: {label} | {counts} | "
                 + (f"{lost} | " if lost else "") + self.best_line())
 

@@ -302,7 +302,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                          # what runs at once: follows workers that come and go
                          concurrency=(lambda: min(concurrency, capacity())) if concurrency
                          else capacity,
-                         show_output=show_output, starved=capacity.starved)
+                         show_output=show_output, starved=capacity.starved,
+                         paused=capacity.paused)
     if view is not None:
         observers, result.live = [*observers, view], view
     loop = Loop(client, carried, trials, search, sched,

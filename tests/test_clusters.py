@@ -136,7 +136,10 @@ def study_of(remote, resources, n_trials=4, sleep=0.6, storage=None, **kwargs):
 # -- on a remote cluster ---------------------------------------------------------------------
 def test_slots_follow_the_workers_threads_and_resources(remote):
     workers = workers_of(remote["client"])
-    assert workers[remote["gpu"]] == {"nthreads": 2, "resources": {"GPU": 1.0}, "name": "gpu"}
+    gpu = workers[remote["gpu"]]
+    assert {k: gpu[k] for k in ("nthreads", "resources", "name", "status")} == {
+        "nthreads": 2, "resources": {"GPU": 1.0}, "name": "gpu", "status": "running"}
+    assert 0 < gpu["memory"] < gpu["memory_limit"]
     assert slots(workers, None) == 3
     assert slots(workers, {"GPU": 1}) == 1
     assert slots(workers, {"GPU": 0.5}) == 2
@@ -751,7 +754,8 @@ def test_tune_cluster_local_starts_pinned_gpu_workers(ip):
         info = shell.run_line_magic("tune_cluster", "local --workers 2 --gpus 1")
         assert tune.cluster is None and info.kind == "local"
         (gpu,) = [a for a, w in info.workers.items() if "GPU" in w["resources"]]
-        assert info.workers[gpu] == {"nthreads": 4, "resources": {"GPU": 1.0}, "name": "gpu-0"}
+        assert {k: info.workers[gpu][k] for k in ("nthreads", "resources", "name")} == {
+            "nthreads": 4, "resources": {"GPU": 1.0}, "name": "gpu-0"}
         cpus = {a for a in info.workers if a != gpu}
         assert [(info.workers[a]["nthreads"], info.workers[a]["resources"]) for a in cpus] == \
             [(1, {"CPU": 1.0})] * 2

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import re
 import signal
 import threading
 import time
@@ -510,6 +511,32 @@ def test_data_that_cannot_fit_the_workers_memory_limit_is_refused_before_it_is_s
         done = study(5_000_000, "sent")  # 38 MiB: said while it travels
         assert done.trials[0].value == 1.0
         assert "nbtune: sending big (38.15 MiB) to 1 worker ...\n" in capsys.readouterr().err
+
+
+def test_a_worker_dask_paused_for_its_memory_is_named_while_the_study_waits():
+    """Dask's "Pausing worker" log in the cell was the only sign (first-day test, round 21)."""
+    import dask
+    from distributed import Client, LocalCluster
+    from nbtune.panel import LivePanel
+
+    # every worker process passes this share of its limit at once: Dask pauses it
+    with dask.config.set({"distributed.worker.memory.pause": 0.01}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit="1GiB",
+                         dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        study = nbtune.tune(lambda config: config["x"], {"x": nbtune.uniform(0, 1)}, metric="v",
+                            n_trials=2, cluster=client, storage=None, progress=LivePanel,
+                            background=True)
+        try:
+            deadline = time.time() + 30
+            while "paused" not in study.live.counts_html.value and time.time() < deadline:
+                time.sleep(0.1)
+            assert re.fullmatch(r"\d queued · worker tcp://\S+ is paused: its process uses "
+                                r"[\d.]+ MiB of its 1\.00 GiB memory limit, past the share .*",
+                                study.live.counts_html.value), study.live.counts_html.value
+            assert not study.completed
+        finally:
+            study.stop()
 
 
 def test_data_that_leaves_the_trials_little_room_is_said():

@@ -431,6 +431,38 @@ def test_the_panel_says_when_no_worker_can_run_a_trial_and_counts_no_slot():
     assert panel.stalled() == ""
 
 
+def test_the_panel_says_which_workers_dask_paused_for_their_memory():
+    """Dask's "Pausing worker" logs in the cell were the only sign of a worker near its memory
+    limit (first-day test, round 21); a paused worker starts no trial, and is no slot."""
+    from nbtune.run.resources import Capacity
+
+    study = nbtune.Study("mem", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={})
+    capacity = Capacity(None, None, every=1e9)
+    gib = 2**30
+    one = {"nthreads": 1, "resources": {}, "status": "running", "memory": gib // 2,
+           "memory_limit": 4 * gib}
+    full = {**one, "status": "paused", "memory": int(3.4 * gib)}
+    capacity.set({"tcp://10.0.0.1:1": one, "tcp://10.0.0.2:1": full})
+    panel = LivePanel(study, n_trials=8, concurrency=capacity, starved=capacity.starved,
+                      paused=capacity.paused)
+    study.trials.append(T.Trial(0, {"q": 0.5}, state=T.RUNNING, attempts=1, started=1000.0))
+    panel.trial_started(study.trials[-1])
+    panel.draw()
+    said = ("worker tcp://10.0.0.2:1 is paused: its process uses 3.40 GiB of its 4.00 GiB memory "
+            "limit, past the share (80% by default) at which Dask pauses a worker, and it starts "
+            "no trial until it frees memory (its nanny restarts it at 95%): give the workers "
+            "more memory, or hold less in each trial")
+    assert panel.counts_html.value == "1 running · 1/1 slots busy · " + said
+    capacity.set({"tcp://10.0.0.1:1": full, "tcp://10.0.0.2:1": full})  # no slot left
+    panel.draw()
+    assert panel.counts_html.value == ("1 running · 2 workers are paused (tcp://10.0.0.1:1 the "
+                                       "fullest): " + said.split(": ", 1)[1])
+    capacity.set({"tcp://10.0.0.1:1": one})
+    panel.draw()
+    assert panel.counts_html.value == "1 running · 1/1 slots busy"
+
+
 def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     # the space editor's Run shows the study in its Output widget: the panel must not stay
     # above the summary (it read as the results twice)

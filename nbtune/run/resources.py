@@ -14,12 +14,36 @@ _EPS = 1e-9  # 1 / 0.1 is 9.999...: a worker offering GPU=1 hosts ten trials ask
 
 
 def workers_of(client) -> dict[str, dict[str, Any]]:
-    """Each worker's threads and resources, by address, as the scheduler knows them now."""
+    """Each worker's threads, resources, status ("running", "paused", ...) and memory (its
+    process's, and its limit: 0 for none), by address, as the scheduler knows them now."""
     info = client.scheduler_info(n_workers=-1)
     return {address: {"nthreads": int(w.get("nthreads", 1)),
                       "resources": dict(w.get("resources") or {}),
-                      "name": str(w.get("name", ""))}
+                      "name": str(w.get("name", "")),
+                      "status": str(w.get("status", "running")),
+                      "memory": int((w.get("metrics") or {}).get("memory") or 0),
+                      "memory_limit": int(w.get("memory_limit") or 0)}
             for address, w in info.get("workers", {}).items()}
+
+
+def paused_line(workers: Mapping[str, Mapping[str, Any]]) -> str:
+    """Where Dask paused workers for their memory, a line that says so; else "". A paused
+    worker starts no trial, and Dask's logs in the cell were the only sign of it (first-day
+    test, round 21)."""
+    paused = {a: w for a, w in workers.items() if w.get("status") == "paused"}
+    if not paused:
+        return ""
+    from dask.utils import format_bytes  # imported where a study runs
+
+    address, w = max(paused.items(), key=lambda item: item[1].get("memory", 0))
+    used = (f"its process uses {format_bytes(w['memory'])} of its "
+            f"{format_bytes(w['memory_limit'])} memory limit" if w.get("memory_limit")
+            else "its memory passed Dask's pause threshold")
+    who = (f"worker {address} is paused" if len(paused) == 1 else
+           f"{len(paused)} workers are paused ({address} the fullest)")
+    return (f"{who}: {used}, past the share (80% by default) at which Dask pauses a worker, "
+            "and it starts no trial until it frees memory (its nanny restarts it at 95%): give "
+            "the workers more memory, or hold less in each trial")
 
 
 def worker_slots(nthreads: int, offered: Mapping[str, float],
@@ -158,8 +182,9 @@ class Capacity:
         self.workers = dict(workers)
         if workers:
             self.after_loss = False
-        held = self.held()
-        free = {a: w for a, w in workers.items() if a not in held}
+        held = self.held()  # and a worker paused for its memory starts nothing either
+        free = {a: w for a, w in workers.items()
+                if a not in held and w.get("status", "running") != "paused"}
         self.now = slots(free, self.asked)
         self.value, self.at = max(1, self.now), time.monotonic()
         self.able = sum(1 for w in free.values()
@@ -173,6 +198,8 @@ class Capacity:
         (first-day test, round 10)."""
         if self.now is None or self.now > 0:
             return ""
+        if paused_line(self.workers):
+            return paused_line(self.workers)
         if not self.workers and self.after_loss:  # round 18: said nowhere
             address = getattr(getattr(self.client, "scheduler", None), "address", None)
             return ("the scheduler is back without workers (Dask's workers leave with their "
@@ -187,6 +214,11 @@ class Capacity:
                     "or stop it")
         return ("every worker is busy with a trial of an ended study that did not stop: the "
                 "study waits for them")
+
+    def paused(self) -> str:
+        """:func:`paused_line` of the workers as last looked up, where some can still run the
+        study's trials (where none can, :meth:`starved` says it)."""
+        return paused_line(self.workers) if self.now else ""
 
     def __call__(self) -> int:
         if time.monotonic() - self.at >= self.every:
