@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -551,6 +552,30 @@ def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer)
     s = nbtune.SearchCV(estimator, {}, cluster="tcp://127.0.0.1:1", progress=False, **kwargs)
     with pytest.raises(ValueError, match=message):
         s.fit(X, y)  # the address leads nowhere: the error comes before any connection
+
+
+def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch):
+    """A 46 s refit on 2M rows, past max_time, left a cell that looked done busy, and nothing
+    said why (first-day test, round 21)."""
+    from nbtune.sklearn import search as searching
+
+    X, y = cancer
+    space = {"C": nbtune.loguniform(0.01, 10)}
+    monkeypatch.setattr(searching, "REFIT_SAID_FROM", 0.0)  # any refit is long
+    search(LogisticRegression(), space, client, n_trials=2, cv=3, max_time=60,
+           progress=False).fit(X, y)
+    assert "refitting" not in capsys.readouterr().err  # no views: nothing said
+    fitted = search(LogisticRegression(), space, client, n_trials=2, cv=3, max_time=60,
+                    progress="auto").fit(X, y)  # no panel here; the line still goes to stderr
+    said = [line for line in capsys.readouterr().err.splitlines() if "refitting" in line]
+    assert len(said) == 1 and re.fullmatch(
+        r"nbtune: refitting the best candidate on all 285 rows, in this process \(about 0 s, "
+        r"from its folds' fits; max_time bounds the search, not the refit; refit=False skips "
+        r"it\) \.\.\.", said[0]), said
+    assert fitted.refit_time_ > 0
+    monkeypatch.setattr(searching, "REFIT_SAID_FROM", 3600.0)
+    search(LogisticRegression(), space, client, n_trials=2, cv=3, progress="auto").fit(X, y)
+    assert "refitting" not in capsys.readouterr().err
 
 
 def test_before_fit_the_refitted_methods_raise_not_fitted_and_refit_false_says_why(cancer):
