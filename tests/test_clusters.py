@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -448,8 +449,9 @@ def test_a_broken_worker_stops_only_the_studies_whose_trials_it_could_run(remote
         assert info.nbtune[address] == ("cannot import it (ModuleNotFoundError: No module "
                                         "named 'sklearn')")
         assert info.nbtune[remote["gpu"]] == nbtune.__version__
-        assert f"{remote['gpu']} (gpu)  threads=2  resources: GPU=1  nbtune: " \
-               f"{nbtune.__version__}" in repr(info)
+        assert re.search(rf"{remote['gpu']} \(gpu\)  threads=2  resources: GPU=1  memory: "
+                         rf"[\d.]+ MiB of [\d.]+ GiB  nbtune: {nbtune.__version__}$",
+                         repr(info), re.M), repr(info)
         assert "<th>nbtune</th>" in info._repr_html_()
     finally:
         procs.stop(worker)

@@ -108,26 +108,37 @@ class ClusterInfo:
         n, threads = len(self.workers), self.threads
         return f"{n} worker{'s' if n != 1 else ''}, {threads} thread{'s' if threads != 1 else ''}"
 
-    def _rows(self) -> list[tuple[str, int, str, str]]:
-        """(worker, threads, resources, nbtune) per worker; the worker is its address, and the
-        name it was given (``dask worker --name gpu1``) where it has one of its own."""
+    def _rows(self) -> list[tuple[str, int, str, str, str]]:
+        """(worker, threads, resources, memory, nbtune) per worker; the worker is its address,
+        and the name it was given (``dask worker --name gpu1``) where it has one of its own;
+        the memory its process uses, of its limit (the data a study sends is a copy on each:
+        first-day test, round 21), and "paused" where Dask paused it for that."""
         def named(address: str, w: dict[str, Any]) -> str:
             name = w.get("name", "")
             own = name and name != address and not name.isdigit()  # LocalCluster's 0, 1, ...
             return f"{address} ({name})" if own else address
 
+        def memory(w: dict[str, Any]) -> str:
+            from dask.utils import format_bytes
+
+            if not w.get("memory"):
+                return "-"
+            limit = f" of {format_bytes(w['memory_limit'])}" if w.get("memory_limit") else ""
+            paused = ", paused" if w.get("status") == "paused" else ""
+            return f"{format_bytes(w['memory'])}{limit}{paused}"
+
         return [(named(address, w), w["nthreads"], ", ".join(
                     f"{k}={v:g}" for k, v in sorted(w["resources"].items())) or "-",
-                 self.nbtune.get(address, "-"))
+                 memory(w), self.nbtune.get(address, "-"))
                 for address, w in sorted(self.workers.items())]
 
     def __repr__(self) -> str:
         head = (f"nbtune cluster: {self.kind + ' ' if self.kind else ''}{self.address}, "
                 f"{self._sizes()}")
         lines = [head, f"  dashboard: {self.dashboard or '-'}"]
-        lines += [f"  {address}  threads={n}  resources: {res}"
+        lines += [f"  {address}  threads={n}  resources: {res}  memory: {mem}"
                   + (f"  nbtune: {nb}" if self.nbtune else "")
-                  for address, n, res, nb in self._rows()]
+                  for address, n, res, mem, nb in self._rows()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -135,12 +146,14 @@ class ClusterInfo:
         link = (f'<a href="{e(self.dashboard)}" target="_blank">{e(self.dashboard)}</a>'
                 if self.dashboard else "-")
         rows = "".join(f"<tr><td><code>{e(a)}</code></td><td>{n}</td><td>{e(r)}</td>"
+                       f"<td>{e(mem)}</td>"
                        + (f"<td>{e(nb)}</td>" if self.nbtune else "") + "</tr>"
-                       for a, n, r, nb in self._rows())
+                       for a, n, r, mem, nb in self._rows())
         more = "<th>nbtune</th>" if self.nbtune else ""
         return (f"<div><b>nbtune cluster</b> {e(self.kind)} <code>{e(self.address)}</code>: "
                 f"{e(self._sizes())}; dashboard {link}"
-                f"<table><tr><th>worker</th><th>threads</th><th>resources</th>{more}</tr>{rows}"
+                f"<table><tr><th>worker</th><th>threads</th><th>resources</th><th>memory</th>{more}"
+                f"</tr>{rows}"
                 f"</table></div>")
 
 
