@@ -311,8 +311,31 @@ class LivePanel(Tracker):
             self.close()
 
     def close(self) -> None:
-        """Close the panel's widgets (their models leave the notebook)."""
-        for part in self.parts.values():
-            part.close()
-        for child in self.widget.children:
-            child.close()
+        """Close the panel's widgets, and the layout and style models each holds (their models
+        leave the kernel and the notebook's widget manager): ``Widget.close`` leaves those
+        open, and every panel left 29 behind (first-day test, round 22)."""
+        close_tree(self.widget)
+
+
+def close_tree(widget) -> None:
+    """Close ``widget`` and every widget it holds (children, layout, style), theirs first."""
+    from ipywidgets import Widget
+
+    def held(w: Widget) -> Iterator[Widget]:
+        for name in w.keys:
+            value = getattr(w, name, None)
+            for v in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(v, Widget):
+                    yield v
+
+    seen: set[int] = set()
+
+    def visit(w: Widget) -> None:
+        if id(w) in seen:
+            return
+        seen.add(id(w))
+        for inner in list(held(w)):
+            visit(inner)
+        w.close()
+
+    visit(widget)

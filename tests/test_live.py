@@ -466,12 +466,16 @@ def test_the_panel_says_which_workers_dask_paused_for_their_memory():
 def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     # the space editor's Run shows the study in its Output widget: the panel must not stay
     # above the summary (it read as the results twice)
+    from ipywidgets.widgets.widget import _instances
+
     from nbtune.tracker import _IN_OUTPUT_WIDGET
 
     study = nbtune.Study("edited", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[T.Trial(0, {"q": 0.5}, state=T.COMPLETED, value=0.5)])
     study.trials[0].reports = [{"epoch": 1, "score": 0.5}]
+    models = set(_instances)
     panel = LivePanel(study, n_trials=1, top=5)
+    assert len(set(_instances) - models) > 20  # its widgets, their layouts and styles
     token = _IN_OUTPUT_WIDGET.set(True)
     try:
         panel.show()
@@ -482,6 +486,8 @@ def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     finally:
         _IN_OUTPUT_WIDGET.reset(token)
     assert panel.widget.comm is None  # closed: its model leaves the widget's output
+    # and so do its parts' layout and style models: 29 stayed open for each panel (round 22)
+    assert set(_instances) - models == set()
     # and no last image of its curves was drawn for it: the summary's own took the place
     assert panel.images_drawn == drawn
 
