@@ -35,12 +35,20 @@ def mlp(shell, db):
 
 
 def test_running_the_cell_again_says_what_to_do_in_the_magics_words(mlp, db, capsys):
-    line = error_of(mlp, capsys, FIRST)
-    assert line == (f"UsageError: %%tune: a study named 'mlp' already exists in {db!r}: add "
-                    "--resume to continue it, use --study NEW for a fresh one, or --replace to "
-                    "delete it and start again")
+    from IPython.utils.capture import capture_output
+
+    with capture_output(stdout=False, stderr=False) as shown:
+        line = error_of(mlp, capsys, FIRST)
+    assert line == (f"UsageError: %%tune: a study named 'mlp' already exists in {db!r} (its "
+                    "summary is above): add --resume to continue it, use --study NEW for a fresh "
+                    "one, or --replace to delete it and start again")
     assert "resume=True" not in line
     assert len(nbtune.load_study("mlp", storage=db).trials) == 4
+    # the cell keeps the study's record: JupyterLab clears a cell's outputs when it runs, and
+    # the refusal was all that was left of the study there (first-day test, round 22)
+    (summary,) = shown.outputs
+    assert "nbtune study <code>mlp</code>" in summary.data["text/html"]
+    assert "4 completed" in summary.data["text/plain"]
 
 
 def test_resume_takes_metric_mode_and_budget_from_the_study(mlp, db, capsys):

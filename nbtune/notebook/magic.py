@@ -34,7 +34,8 @@ from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import positional_report, reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
-from .rerun import conflict_line, exists_line, given_flags, resume_cell, stored_row
+from .rerun import (conflict_line, exists_line, given_flags, resume_cell, show_stored,
+                    stored_row)
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
@@ -248,6 +249,7 @@ class Tune(Magics):
         except StorageError as exc:
             raise UsageError(f"%%tune: {exc}") from None
         if row is not None and not (args.resume or args.replace):
+            show_stored(args.study, path)
             raise UsageError(exists_line(args.study, path))
         return row
 
@@ -257,7 +259,8 @@ class Tune(Magics):
         try:
             with own_resume_note(), continued_by("cell" if args.resume else "resume"):
                 study = from_the_cell(filename, lambda: tune(fn, parsed.space, **kwargs))
-        except StudyExists as exc:
+        except StudyExists as exc:  # stored meanwhile, by another kernel
+            show_stored(exc.name, exc.path)
             raise UsageError(exists_line(exc.name, exc.path)) from None
         except SettingsConflict as exc:
             raise UsageError(conflict_line(exc)) from None

@@ -78,10 +78,27 @@ def conflict_line(exc: SettingsConflict) -> str:
 
 
 def exists_line(name: str, path: str) -> str:
-    """The magic's one line for a cell that would start a study under a stored one's name."""
-    return (f"%%tune: a study named {name!r} already exists in {path!r}: add --resume to "
-            "continue it, use --study NEW for a fresh one, or --replace to delete it and start "
-            "again")
+    """The magic's one line for a cell that would start a study under a stored one's name,
+    under that study's summary (:func:`show_stored`)."""
+    return (f"%%tune: a study named {name!r} already exists in {path!r} (its summary is "
+            "above): add --resume to continue it, use --study NEW for a fresh one, or --replace "
+            "to delete it and start again")
+
+
+def show_stored(name: str, path: str) -> None:
+    """Display the stored study ``name``'s summary, where a cell that would start it again is
+    refused. JupyterLab clears a cell's outputs when it runs, and the refusal was all that was
+    left of the study in the cell, in the saved notebook and in its HTML (first-day test,
+    round 22)."""
+    from IPython.display import display
+
+    from ..studies import load_study
+
+    try:
+        study = load_study(name, storage=path)
+    except Exception:  # what cannot be read is no reason to hide the refusal
+        return
+    display(study.summary())
 
 
 def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
