@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 from . import trial as T
 from .ranking import duration_text
 from .setup_text import scheduler_text, searcher_text
+from .shown import shown
 from .summary import errors_html, outputs_html, table_html, warnings_html
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
@@ -118,6 +119,7 @@ class LivePanel(Tracker):
             self.handle.update(self.widget)
         else:
             self.handle = display(self.widget, display_id=True)
+        shown(self.study.storage, self.study.name, self.handle, self.study)  # marked if replaced
         if self.handle is not None and self.study.storage is not None:
             self.fallback = display(HTML(self.fallback_html()), display_id=True)
 

@@ -15,6 +15,7 @@ from .paths import checkpoint_folder
 from .run import kept
 from .schedule import Scheduler
 from .search import Searcher
+from .shown import outdated
 from .space import Space
 from .storage import Storage
 from .study import Study
@@ -175,6 +176,7 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
         return trials
     if row is not None:  # replace=True
         db.delete_study(name)
+        outdated(db.path, name, "replaced")  # the summaries this kernel shows of it say so
     settings["file"] = os.path.abspath(db.path)  # where its checkpoints are: see left_behind_note
     db.create_study(name, space.to_json(), metric, mode, settings)  # resume=True on a new name
     return []                                                        # starts it (Optuna's way)

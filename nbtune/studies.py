@@ -10,6 +10,7 @@ from . import trial as T
 from .caller import user_facing
 from .lease import Lease, run_died
 from .paths import check_path, default_file
+from .shown import outdated
 from .space import Space
 from .storage import Storage
 from .study import Study
@@ -154,6 +155,7 @@ def delete_study(name: str, storage: str | os.PathLike | None = None) -> None:
             if db.study_row(name) is None:
                 raise _not_found(db, name, path)
             db.delete_study(name)
+            outdated(path, name, "deleted")  # the summaries this kernel shows of it say so
         finally:
             lease.release()
     finally:

@@ -205,6 +205,33 @@ def test_the_saved_notebook_holds_the_summary_in_the_panels_place(tmp_path):
     assert "NEXT exhausted" in "".join(o.get("text", "") for o in reopened.cells[2].outputs)
 
 
+def test_a_study_replaced_or_deleted_later_says_so_in_its_earlier_outputs(tmp_path):
+    """A second SearchCV.fit or a --replace replaced the stored study, and the earlier cell
+    still showed the old summary, which the file no longer held (first-day test, round 22)."""
+    cell = ("%%tune --searcher grid --metric score --mode max --study {name} {flags}\n"
+            "q = grid(1, 2, 3)\nscore = q\n")
+    nb = run_notebook(tmp_path, "%load_ext nbtune",
+                      cell.format(name="a", flags=""), cell.format(name="b", flags=""),
+                      cell.format(name="a", flags="--replace"),
+                      "import nbtune\nnbtune.delete_study('b')")
+
+    def pages(i):
+        return [o["data"]["text/html"] for o in nb.cells[i].outputs
+                if "text/html" in o.get("data", {})]
+
+    (first,) = pages(1)
+    assert re.match(r'<div class="nbtune-outdated"[^>]*>nbtune: study &#x27;a&#x27; was '
+                    r"replaced in &#x27;.*nbtune\.db&#x27; at \d\d:\d\d:\d\d by a later run of "
+                    r"that name: the file holds that run now, and this summary is of the run "
+                    r"before it</div><div class=\"nbtune-summary\">", first), first[:400]
+    (deleted,) = pages(2)
+    assert re.match(r'<div class="nbtune-outdated"[^>]*>nbtune: study &#x27;b&#x27; was '
+                    r"deleted from &#x27;.*&#x27; at [\d:]+: this summary is all that is left of "
+                    r"it</div><div class=\"nbtune-summary\">", deleted), deleted[:400]
+    (replacing,) = pages(3)  # the run that replaced it is the study now: as it was
+    assert replacing.startswith('<div class="nbtune-summary">')
+
+
 def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
     res = shell.run_cell("%%tune -n 3 --metric loss --study timed\nx = uniform(0, 1)\nloss = x\n")
     assert res.success, res.error_in_exec

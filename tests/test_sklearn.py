@@ -1050,7 +1050,7 @@ def test_scikit_learn_spaces_become_nbtune_spaces():
 
 
 def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, tmp_path,
-                                                           monkeypatch):
+                                                           monkeypatch, capsys):
     X, y = cancer
     monkeypatch.chdir(tmp_path)
     search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=3).fit(X, y)
@@ -1063,9 +1063,13 @@ def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, t
     assert stored.best.value == s.best_score_
     assert stored.trials[0].metrics["split0_test_score"] == s.study_.trials[0].metrics[
         "split0_test_score"]
-    # a second fit starts over, as scikit-learn's does: it replaces the study of that name
+    assert "replaces" not in capsys.readouterr().err
+    # a second fit starts over, as scikit-learn's does: it replaces the study of that name, and
+    # says so (it did in silence: first-day test, round 22)
     s.set_params(space={"C": [0.5]}).fit(X, y)
     assert [t.config for t in nbtune.load_study("lr", storage=db).trials] == [{"C": 0.5}]
+    assert (f"nbtune: this fit replaces study 'lr' in {db!r}, an earlier fit's (each fit starts "
+            "a new search; another study= keeps both)\n") in capsys.readouterr().err
 
 
 def test_searcher_options_reach_the_searcher_and_a_bad_one_is_one_line(client, cancer):

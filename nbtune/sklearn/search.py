@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from types import MethodType
@@ -235,6 +236,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
+        self._say_replaced()
         with continued_by("read"):  # fit() starts anew: its panel offers load_study, not resume
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
@@ -280,6 +282,19 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         rows = X.shape[0] if hasattr(X, "shape") else len(X)
         return (f"refitting the best candidate on all {rows:,} rows, in this process "
                 f"(about {guess:.0f} s, from its folds' fits{bound}; refit=False skips it) ...")
+
+    def _say_replaced(self) -> None:
+        """Say that this fit replaces the stored study of its name (an earlier fit's): a second
+        fit replaced it in silence, and the notebook's earlier summary no longer matched the
+        file (first-day test, round 22)."""
+        if self.storage is None or self.study is None or not os.path.exists(self.storage):
+            return
+        from ..studies import list_studies
+
+        if self.study in list_studies(self.storage):
+            print(f"nbtune: this fit replaces study {self.study!r} in {self.storage!r}, an "
+                  "earlier fit's (each fit starts a new search; another study= keeps both)",
+                  file=sys.stderr, flush=True)
 
     def _wait(self, study: Study, failures: _Failures) -> None:
         """Wait for the study; with error_score='raise', end it at the first failed trial.
