@@ -28,6 +28,7 @@ PLOT_SHARE = 30  # the curves wait 30 times what an image costs: ~3% of the stud
 PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first one not counted)
 PLOT_BUDGET = 0.04  # and all images together, the first ones too, take at most 4% of it
 PLOT_GUESS = 0.1  # seconds an image is taken to cost before one is measured
+FALLBACK_EVERY = 5.0  # seconds between redraws of the line a dead kernel leaves (see fallback_html)
 _warmed = [False]  # whether this process drew an image (the first loads fonts and caches)
 # the costs of this process's latest images, whichever panel drew them (the first not counted):
 # a new panel's first image is expected to cost what the last ones did, not PLOT_GUESS
@@ -105,6 +106,7 @@ class LivePanel(Tracker):
         self.handle = None
         self.in_widget = False
         self.fallback = None  # the display handle of the line a dead kernel leaves: see show()
+        self._fallback_ended, self._fallback_at = 0, time.monotonic()  # as it was last drawn
 
     def show(self, notice: StartingNotice | None = None) -> None:
         """Display the panel in the current output (in the place of ``notice``, the line shown
@@ -126,12 +128,17 @@ class LivePanel(Tracker):
     def fallback_html(self) -> str:
         """The line under the panel while the study runs, which stays in the saved notebook if
         the kernel stops first (a widget's state dies with its kernel: the panel then reads
-        "Error displaying widget"); the study's end takes it away with the panel."""
+        "Error displaying widget"); the study's end takes it away with the panel. It counts the
+        trials ended so far, and the best: a notebook saved while a study ran reopened with no
+        record of the 25 trials it had run (first-day test, round 22)."""
         name, path = (html.escape(repr(x), quote=False) for x in (self.study.name,
                                                                   self.study.storage))
+        ended = sum(1 for t in self.study.trials if t.is_finished)
+        so_far = (f" ({ended} ended by {time.strftime('%H:%M:%S')}; "
+                  f"{html.escape(self.best_line())})" if ended else "")
         head = (f'<div class="nbtune-live-fallback" style="color:#777;font-size:90%">nbtune: '
-                f'study {name} keeps each trial in {path} as it ends. Should the kernel stop '
-                'before the study does, ')
+                f'study {name} keeps each trial in {path} as it ends{so_far}. Should the kernel '
+                'stop before the study does, ')
         how = _CONTINUED.get()
         if how == "read":
             return (head + f'<code>nbtune.load_study({name}, storage={path})</code> reads what '
@@ -159,7 +166,20 @@ class LivePanel(Tracker):
         return {**(getattr(self.study, "settings", None) or {}),
                 "scheduler": self.info.get("scheduler")}
 
+    def _refresh_fallback(self) -> None:
+        """Redraw :meth:`fallback_html` where trials ended since, at most every
+        :data:`FALLBACK_EVERY` seconds (each is a message to the notebook)."""
+        if self.fallback is None or time.monotonic() - self._fallback_at < FALLBACK_EVERY:
+            return
+        ended = sum(1 for t in self.study.trials if t.is_finished)
+        if ended != self._fallback_ended:
+            self._fallback_ended, self._fallback_at = ended, time.monotonic()
+            from IPython.display import HTML
+
+            self.fallback.update(HTML(self.fallback_html()))
+
     def draw(self) -> None:
+        self._refresh_fallback()
         study, info = self.study, self.info
         link = info.get("cluster")
         cluster = f' · <a href="{html.escape(link)}" target="_blank">Dask dashboard</a>' \
