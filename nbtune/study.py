@@ -80,13 +80,15 @@ class Study:
         """True while a background study is still running."""
         return self._ended is not None and not self._ended.is_set()
 
-    def wait(self, timeout: float | None = None) -> "Study":
-        """Block until a background study ends (or ``timeout`` seconds pass). A study loaded
-        from its file while another kernel or process runs it waits for that run's end, and
-        is read again (it returned at once: first-day test, round 12)."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a background study ends (or ``timeout`` seconds pass); whether it ended,
+        as ``threading.Event.wait`` says. A study loaded from its file while another kernel or
+        process runs it waits for that run's end, and is read again (it returned at once:
+        first-day test, round 12). It returned the study, whose summary a notebook then showed a
+        second time, under the background cell's own (round 22)."""
         if self._ended is not None:
-            self._ended.wait(timeout)
-        elif self.storage is not None and run_elsewhere(os.fspath(self.storage), self.name):
+            return self._ended.wait(timeout)
+        if self.storage is not None and run_elsewhere(os.fspath(self.storage), self.name):
             deadline = None if timeout is None else time.monotonic() + timeout
             while run_elsewhere(os.fspath(self.storage), self.name):
                 if deadline is not None and time.monotonic() >= deadline:
@@ -94,7 +96,8 @@ class Study:
                 time.sleep(RUN_POLL if deadline is None
                            else max(0.0, min(RUN_POLL, deadline - time.monotonic())))
             self.reload()
-        return self
+            return run_elsewhere(os.fspath(self.storage), self.name) is None
+        return True
 
     @user_facing
     def stop(self) -> "Study":
@@ -108,7 +111,8 @@ class Study:
                 raise ValueError(f"study {self.name!r} is run by {who}, not by this "
                                  "Study: stop it there (interrupt its cell, or study.stop() in "
                                  "that kernel); study.wait() here waits for its end")
-        return self.wait()
+        self.wait()
+        return self
 
     @property
     def elapsed(self) -> float | None:

@@ -285,8 +285,13 @@ def test_a_background_studys_line_goes_when_the_study_ends(tmp_path):
                       "import time\n"
                       "time.sleep(0.3)\n"
                       "score = q\n",
-                      "study.wait()\nprint('NEXT', study.stop_reason)")
-    assert "NEXT n_trials" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
+                      "ended = study.wait()\nprint('NEXT', study.stop_reason)\nended")
+    ended = nb.cells[2].outputs
+    assert "NEXT n_trials" in "".join(o.get("text", "") for o in ended)
+    # wait() says whether it ended; it returned the study, whose summary the cell showed a
+    # second time, under the background cell's own (first-day test, round 22)
+    assert [o["data"] for o in ended if o.output_type == "execute_result"] == [
+        {"text/plain": "True"}]
     shown = str([c.outputs for c in nb.cells])  # what the cells show (not the widgets' state)
     # the summary took the panel's place; the line saying the study runs went with it
     assert 'class="nbtune-summary"' in shown and "widget-view" not in shown

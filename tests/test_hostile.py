@@ -643,7 +643,9 @@ def test_a_loaded_study_that_another_run_runs_waits_for_it_and_is_not_stopped_he
                                          r"Study that nbtune.tune returned\), not by this Study: "
                                          r"stop it there"):
         loaded.stop()
-    assert loaded.wait(0.5).counts() == {T.RUNNING: 1}  # a timeout: back with what is stored
-    assert loaded.wait().counts() == {T.COMPLETED: 1}  # read again once that run ended
+    assert loaded.wait(0.5) is False  # a timeout: back with what is stored
+    assert loaded.counts() == {T.RUNNING: 1}
+    assert loaded.wait() is True
+    assert loaded.counts() == {T.COMPLETED: 1}  # read again once that run ended
     assert dict(loaded.summary().facts())["ended"] == "n_trials"
     assert not running.running
