@@ -59,10 +59,11 @@ def searcher_text(study: Any) -> str:
                     if searcher is None else (getattr(searcher, "observations", None),
                                               getattr(searcher, "modelled_trials", None)))
     if held is not None:  # the trials first: one model counts a trial at each level it reached,
-        # another once (TPE's 360 beside bayesopt's 120 for the same 30 trials: round 19)
-        seen = (f"{trials} trial{'s' if trials != 1 else ''} ({held} observation"
-                f"{'s' if held != 1 else ''})" if trials is not None and trials != held else
-                f"{held} observation{'s' if held != 1 else ''}")
+        # another once (TPE's 360 beside bayesopt's 120 for the same 30 trials: round 19);
+        # one observation a trial is said as trials, as the other studies' lines begin (22)
+        seen = (f"{held} observation{'s' if held != 1 else ''}" if trials is None else
+                f"{trials} trial{'s' if trials != 1 else ''}" + (
+                    f" ({held} observation{'s' if held != 1 else ''})" if trials != held else ""))
         text += f", model of {seen}"
         # the model suggested nothing yet (a warm start's trials count in it: it would have)
         first = next(((k, options[k]) for k in ("n_initial", "n_startup") if options.get(k)),

@@ -308,19 +308,19 @@ def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
     assert repr(resumed.searcher) == repr(searcher())
     assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
     assert resumed.searcher.observations == 7
-    assert searcher_text(resumed) == "bayesopt searcher (ucb), model of 7 observations"
-    assert "bayesopt searcher (ucb), model of 7 observations" in str(resumed.summary())
+    assert searcher_text(resumed) == "bayesopt searcher (ucb), model of 7 trials"
+    assert "bayesopt searcher (ucb), model of 7 trials" in str(resumed.summary())
 
 
 def test_the_summary_says_when_the_model_suggested_nothing_and_a_warm_start_went_unused(client):
     """--trials 4 under n_initial=5 was random search, and a random study's warm start was
-    ignored, while the summary read "model of 4 observations" and "warm-started from"."""
+    ignored, while the summary read "model of 4 trials" and "warm-started from"."""
     opts = dict(cluster=client, progress=False, storage=None, seed=0)
     few = nbtune.tune(bowl, SMOOTH, searcher="bayesopt", n_trials=4, **opts)
-    assert searcher_text(few) == ("bayesopt searcher (ei), model of 4 observations (every trial "
+    assert searcher_text(few) == ("bayesopt searcher (ei), model of 4 trials (every trial "
                                   "a random start so far: n_initial=5)")
     more = nbtune.tune(bowl, SMOOTH, searcher="bayesopt", n_trials=6, warm_start=few, **opts)
-    assert searcher_text(more) == ("bayesopt searcher (ei), model of 10 observations, "
+    assert searcher_text(more) == ("bayesopt searcher (ei), model of 10 trials, "
                                    "warm-started from " + repr(few.name))
     plain = nbtune.tune(bowl, SMOOTH, n_trials=2, warm_start=few, **opts)
     assert searcher_text(plain) == (f"random searcher, warm start from {few.name!r} unused (no "
