@@ -98,7 +98,10 @@ def test_the_studies_have_what_the_plots_need(studies):
 
 def test_history_shows_each_trial_the_best_so_far_and_the_failures(fifo):
     fig = fifo.plot.history()
-    assert isinstance(fig, Figure) and fig._repr_png_().startswith(PNG)
+    png, metadata = fig._repr_png_()  # with its title as the image's alternative text, which
+    # nbconvert's HTML found missing (first-day test, round 22)
+    assert isinstance(fig, Figure) and png.startswith(PNG)
+    assert metadata == {"alt": f"{fifo.name}: {fifo.metric} ({fifo.mode}) by trial"}
     ax = fig.axes[0]
     lines = lines_by_gid(ax)
     done = completed(fifo)
