@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/live_overhead.py
 	$(PY) benchmarks/first_cell.py
+	$(PY) benchmarks/first_cell.py --sklearn
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/early_stopping.py --budget 40 --seeds 0 --methods random,asha,asha-promotion
 	$(PY) benchmarks/early_stopping.py --task sgd-mlp-small --budget 40 --seeds 0 --methods random,asha,asha-promotion

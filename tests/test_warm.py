@@ -144,3 +144,23 @@ def test_a_study_started_while_the_cluster_starts_waits_for_that_one(tmp_path):
     finally:
         stop.set()
         k.close()
+
+
+def test_the_workers_import_the_notebooks_modules_before_the_first_trial(tmp_path):
+    """The first study of a kernel waited 1.2-2.2 s for its first trial while the workers
+    imported scikit-learn for it; later ones 0.05 s (first-day test, round 22). After a cell,
+    the embedded cluster's workers import the modules of the notebook's values."""
+    k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        module = "sklearn.semi_supervised._label_propagation"
+        check = ("set(__import__('nbtune.run.embedded').run.embedded.embedded_client().run("
+                 f"lambda: {module!r} in __import__('sys').modules).values())")
+        k.ok("import time\n"
+             "from nbtune.run.embedded import embedded_started, embedded_starting\n"
+             "while embedded_starting():\n"
+             "    time.sleep(0.05)")  # a study never ran: the background start's cluster
+        assert k.value(check) == {False}  # no worker has it before the notebook does
+        k.ok("from sklearn.semi_supervised import LabelSpreading")
+        wait_for(lambda: k.value(check) == {True}, "the workers' import", 60)
+    finally:
+        k.close()

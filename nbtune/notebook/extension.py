@@ -9,6 +9,7 @@ from ..tracker import in_notebook
 from ..run.cluster import close_clients, is_embedded, set_default_cluster
 from ..run.embedded import warm_up
 from ..run.interrupts import stop_resource_tracker
+from ..run.preimport import Preimports
 from ..paths import set_default_file
 from .magic import Tune
 
@@ -24,6 +25,7 @@ def load(shell) -> None:
     shell.observe(_close_on_exit, names="exit_now")
     if in_notebook():
         _warm_after_cell(shell, magics)
+        _preimport_after_cells(shell, magics)
 
 
 def _warm_after_cell(shell, magics: Tune) -> None:
@@ -40,6 +42,20 @@ def _warm_after_cell(shell, magics: Tune) -> None:
 
     shell.events.register("post_run_cell", warm)
     magics._warm_hook = warm  # taken back by unload if the cell never ends
+
+
+def _preimport_after_cells(shell, magics: Tune) -> None:
+    """After each cell, the embedded cluster's workers import the modules of the notebook's new
+    values (see :mod:`nbtune.run.preimport`), where the studies run there and the cluster
+    starts ahead of them (``%config Tune.warm_start``)."""
+    preimports = Preimports()
+
+    def preimport(result=None) -> None:
+        if magics.warm_start and is_embedded(magics.cluster) and not shell.exit_now:
+            preimports.after_cell(shell.user_ns)
+
+    shell.events.register("post_run_cell", preimport)  # after the warm-up's: it sees the start
+    magics._preimport_hook = preimport
 
 
 _importing: list[threading.Thread] = []  # the thread of _import_views, joined at exit
@@ -68,9 +84,10 @@ def unload(shell) -> None:
     """Remove what :func:`load` registered."""
     shell.unobserve(_close_on_exit, names="exit_now")
     for magics in shell.configurables:
-        hook = getattr(magics, "_warm_hook", None)
-        if isinstance(magics, Tune) and hook in shell.events.callbacks["post_run_cell"]:
-            shell.events.unregister("post_run_cell", hook)
+        for hook in (getattr(magics, "_warm_hook", None),
+                     getattr(magics, "_preimport_hook", None)):
+            if isinstance(magics, Tune) and hook in shell.events.callbacks["post_run_cell"]:
+                shell.events.unregister("post_run_cell", hook)
     table = shell.magics_manager.magics
     table["cell"].pop("tune", None)
     for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space"):
