@@ -358,3 +358,25 @@ def test_resuming_over_a_changed_space_names_what_changed(client, tmp_path):
         "uniform(0.0, 2.0); momentum is new. Resume it with the same space, or start a new study "
         "whose model learns from this one's trials: study='mlp-2', searcher='bayesopt', "
         "warm_start='mlp' (%%tune --study mlp-2 --searcher bayesopt --warm-start mlp)")
+
+
+def test_a_deleted_studys_pages_go_back_to_the_file_system(tmp_path):
+    """Deleting studies left the file at its size (first-day test, round 22)."""
+    from nbtune import trial as T
+
+    path = str(tmp_path / "s.db")
+    db = S.Storage(path)
+    space = nbtune.Space({"x": nbtune.uniform(0, 1)}).to_json()
+    for name in ("kept", "gone"):
+        db.create_study(name, space, "v", "min", {})
+        for i in range(200):
+            db.save_trial(name, T.Trial(i, {"x": i / 200}, state=T.COMPLETED, value=0.5))
+            for seq in range(10):
+                db.add_report(name, i, 1, seq, {"epoch": seq, "v": 0.5, "note": "x" * 100})
+    db.fold_log()
+    full = os.path.getsize(path)
+    nbtune.delete_study("gone", storage=path)
+    db.close()
+    assert os.path.getsize(path) < 0.6 * full, (os.path.getsize(path), full)
+    assert nbtune.list_studies(path) == ["kept"]
+    assert len(nbtune.load_study("kept", storage=path).trials) == 200
