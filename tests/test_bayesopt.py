@@ -308,7 +308,8 @@ def test_a_resumed_bayesopt_study_continues_as_an_uninterrupted_one(client, db):
     assert repr(resumed.searcher) == repr(searcher())
     assert [t.config for t in resumed.trials] == [t.config for t in full.trials]
     assert resumed.searcher.observations == 7
-    assert searcher_text(resumed) == "bayesopt searcher (ucb), model of 7 trials"
+    # then, on a busy machine, how long the loop waited for its suggestions
+    assert searcher_text(resumed).startswith("bayesopt searcher (ucb), model of 7 trials")
     assert "bayesopt searcher (ucb), model of 7 trials" in str(resumed.summary())
 
 

@@ -84,6 +84,17 @@ def test_the_workers_copy_goes_with_the_notebooks_object(fresh):
     assert settled(lambda: not scattered_keys(fresh, "DataFrame-") - before)
 
 
+def test_an_earlier_object_of_the_same_content_does_not_release_a_later_copy(fresh):
+    first = np.ones((300, 1000))
+    study(fresh, first)
+    study(fresh, np.zeros((300, 1000)))  # other data: the copy of the ones goes
+    again = np.ones((300, 1000))  # the same content as first, sent again: another copy
+    study(fresh, again)
+    del first  # its tie was to the copy that went, not to this one
+    gc.collect()
+    assert list(Sending(fresh, nbtune.with_parameters(total_of, X=again)).found) == ["X"]
+
+
 def test_a_view_is_kept_while_the_array_it_shows_lives(fresh):
     frame = pd.DataFrame(np.ones((300, 1000)))
     before = scattered_keys(fresh, "ndarray-")

@@ -17,11 +17,12 @@ the notebook holds an object of that content: a study with other data releases i
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import sys
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .task import INLINE_BYTES, PickledOnce, with_parameters
@@ -42,6 +43,11 @@ class _Kept:
     future: Any  # Dask's future of the value on the workers
     nbytes: int
     owners: int = 0  # the notebook's objects of this content still alive (where weakref reaches)
+    serial: int = field(default_factory=lambda: next(_serials))  # this entry, not an earlier
+    # one of the same content: an object tied to that one does not count for this one
+
+
+_serials = itertools.count()
 
 
 _lock = threading.Lock()
@@ -68,12 +74,13 @@ def _token(value: Any) -> str | None:
     return f"{type(value).__name__}-{tokenize(value)}"
 
 
-def _forget(client_id: str, token: str) -> None:
+def _forget(client_id: str, token: str, serial: int) -> None:
     """An object of the kept content was collected in the notebook: once none is left, the
-    workers' copy goes (a weakref finalizer, run on whichever thread collects)."""
+    workers' copy goes (a weakref finalizer, run on whichever thread collects). ``serial``: the
+    entry the object was tied to (the same content sent again later is another entry)."""
     with _lock:
         entry = _kept.get(token) if _kept_by == client_id else None
-        if entry is not None:
+        if entry is not None and entry.serial == serial:
             entry.owners -= 1
             if entry.owners <= 0:
                 del _kept[token]
@@ -148,11 +155,11 @@ class Sending:
                         continue
                     future = carried if name == FUNCTION else shared[name]
                     entry = _kept.setdefault(token, _Kept(future, self._nbytes[name]))
-                    if name != FUNCTION and self._owned(name, token):
+                    if name != FUNCTION and self._owned(name, token, entry.serial):
                         entry.owners += 1
         return shared, carried
 
-    def _owned(self, name: str, token: str) -> bool:
+    def _owned(self, name: str, token: str, serial: int) -> bool:
         """Tie the kept copy to the notebook's object, where weakref reaches it: an array's
         own, for a view (``frame.values``, ``X[:1000]`` are new objects at each call)."""
         import numpy as np
@@ -161,7 +168,7 @@ class Sending:
         while isinstance(owner, np.ndarray) and isinstance(owner.base, np.ndarray):
             owner = owner.base
         try:
-            weakref.finalize(owner, _forget, self.client.id, token)
+            weakref.finalize(owner, _forget, self.client.id, token, serial)
         except TypeError:  # not weakly referenced (kept until a study sends other data)
             return False
         return True
