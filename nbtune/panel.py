@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 from . import trial as T
 from .ranking import duration_text
 from .setup_text import scheduler_text, searcher_text
-from .shown import shown
+from .shown import shown, summarised
 from .summary import errors_html, outputs_html, table_html, warnings_html
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
@@ -121,7 +121,7 @@ class LivePanel(Tracker):
             self.handle.update(self.widget)
         else:
             self.handle = display(self.widget, display_id=True)
-        shown(self.study.storage, self.study.name, self.handle, self.study)  # marked if replaced
+        shown(self.study.storage, self.study.name, self.handle)  # marked if replaced later
         if self.handle is not None and self.study.storage is not None:
             self.fallback = display(HTML(self.fallback_html()), display_id=True)
 
@@ -322,7 +322,7 @@ class LivePanel(Tracker):
             except Exception:
                 pass
         if self.handle is not None:  # the panel's place now holds the summary; no widget left
-            self.handle.update(self.study.summary())
+            summarised(self.handle, self.study.summary())
             if self.fallback is not None:  # the study ended: nothing to resume, nothing shown
                 self.fallback.update({}, raw=True)
             self.close()

@@ -16,53 +16,59 @@ import time
 from typing import Any
 
 _lock = threading.Lock()
-_shown: dict[tuple[str, str], list[tuple[Any, Any]]] = {}  # (file, study) -> (handle, study)
+# (file, study) -> [handle, its summary's mimebundle once the study ended there]: the bundle,
+# not the Study, whose trials and reports a kernel of many studies would hold for good
+_shown: dict[tuple[str, str], list[list[Any]]] = {}
 
 
 def _key(path: str | os.PathLike, name: str) -> tuple[str, str]:
     return os.path.abspath(os.fspath(path)), name
 
 
-def shown(path: str | os.PathLike | None, name: str, handle: Any, study: Any) -> None:
-    """The display ``handle`` (IPython's DisplayHandle) shows stored study ``study``, which
-    ``study.summary()`` renders once it ends."""
+def shown(path: str | os.PathLike | None, name: str, handle: Any) -> None:
+    """The display ``handle`` (IPython's DisplayHandle) shows stored study ``name`` (its live
+    panel); :func:`summarised` puts its summary there."""
     if path is None or handle is None:
         return
     with _lock:
-        _shown.setdefault(_key(path, name), []).append((handle, study))
+        _shown.setdefault(_key(path, name), []).append([handle, None])
+
+
+def summarised(handle: Any, summary: Any) -> None:
+    """Show ``summary`` (a study's :class:`~nbtune.summary.Summary`) in ``handle``'s place,
+    and keep what it showed for :func:`outdated`."""
+    bundle = {"text/plain": str(summary), "text/html": summary._repr_html_()}
+    handle.update(bundle, raw=True)
+    with _lock:
+        for entries in _shown.values():
+            for entry in entries:
+                if entry[0] is handle:
+                    entry[1] = bundle
 
 
 def outdated(path: str | os.PathLike, name: str, how: str) -> None:
     """Study ``name`` of the file ``path`` was ``how`` ("replaced", "deleted"): every output
-    that shows it gets a line on top, saying so, over its summary as it was."""
+    that shows its summary gets a line on top, saying so, over the summary as it was."""
     with _lock:
         found = _shown.pop(_key(path, name), [])
-    for handle, study in found:
+    line = _line(name, os.fspath(path), how)
+    for handle, bundle in found:
+        if bundle is None:  # a panel still running: no summary yet (a lease keeps it running)
+            continue
         try:
-            handle.update(Outdated(study.summary(), name, os.fspath(path), how))
+            handle.update({"text/plain": f"{line}\n{bundle['text/plain']}",
+                           "text/html": f'<div class="nbtune-outdated" style="color:#a05a00;'
+                                        f'font-weight:bold">{html.escape(line)}</div>'
+                                        f"{bundle['text/html']}"}, raw=True)
         except Exception:  # an output this kernel can no longer reach
             pass
 
 
-class Outdated:
-    """A study's summary under a line saying that the file no longer holds it."""
-
-    def __init__(self, summary: Any, name: str, path: str, how: str) -> None:
-        self.summary = summary
-        at = time.strftime("%H:%M:%S")
-        if how == "replaced":
-            self.line = (f"nbtune: study {name!r} was replaced in {path!r} at {at} by a later "
-                         "run of that name: the file holds that run now, and this summary is of "
-                         "the run before it")
-        else:
-            self.line = (f"nbtune: study {name!r} was {how} from {path!r} at {at}: this summary "
-                         "is all that is left of it")
-
-    def _repr_html_(self) -> str:
-        inner = getattr(self.summary, "_repr_html_", None)
-        body = inner() if callable(inner) else f"<pre>{html.escape(repr(self.summary))}</pre>"
-        return (f'<div class="nbtune-outdated" style="color:#a05a00;font-weight:bold">'
-                f"{html.escape(self.line)}</div>{body}")
-
-    def __repr__(self) -> str:
-        return f"{self.line}\n{self.summary!r}"
+def _line(name: str, path: str, how: str) -> str:
+    at = time.strftime("%H:%M:%S")
+    if how == "replaced":
+        return (f"nbtune: study {name!r} was replaced in {path!r} at {at} by a later run of "
+                "that name: the file holds that run now, and this summary is of the run before "
+                "it")
+    return (f"nbtune: study {name!r} was {how} from {path!r} at {at}: this summary is all that "
+            "is left of it")
