@@ -388,6 +388,25 @@ def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, ca
                error_score="raise").fit(X, y)
 
 
+def test_a_candidate_that_fails_under_a_scheduler_is_failed_not_stopped(client, cancer):
+    """Under a scheduler the rung's NaN got the candidate stopped: "40: 5 completed, 35
+    stopped", its error nowhere, and a warning that blamed the budget (first-day test, 23)."""
+    X, y = cancer
+    space = {"alpha": [1e-4], "class_weight": [None, "balanced"]}  # balanced: no partial_fit
+    with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6") as caught:
+        s = search(SGDClassifier(random_state=0), space, client, cv=3, searcher="grid",
+                   scheduler="asha", resource="partial_fit", max_t=9).fit(X, y)
+    assert not [w for w in caught if "max_t" in str(w.message)]
+    by_weight = {t.config["class_weight"]: t for t in s.study_.trials}
+    failed = by_weight["balanced"]
+    assert failed.state == "failed" and "balanced" in failed.error, (failed.state, failed.error)
+    assert by_weight[None].state == "completed"
+    assert "1 failed" in str(s.study_.summary())
+    row = [i for i, p in enumerate(s.cv_results_["params"]) if p["class_weight"] == "balanced"]
+    assert np.isnan(s.cv_results_["mean_test_score"][row[0]])
+    assert s.best_params_["class_weight"] is None
+
+
 def broken_scorer(estimator, X, y):
     """A scorer of the user's that raises (a module's function: its frame keeps its file)."""
     raise RuntimeError("the scorer broke")

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..run.channel import get_checkpoint, report
+from ..run.channel import TrialStopped, get_checkpoint, report
 from ..run.output import muted
 from ..run.subtasks import subtasks
 from ..run.task import TrialFailed, user_traceback
@@ -249,9 +249,15 @@ class FoldTrial:
             state.folds[:count], scores = step(state.folds[:count], level)
             state.level = level
             summary = self._summary(state.folds[:count], scores)
+            if self._failed(summary):  # failed now, and at every level after: a failed fit
+                # is not trained further. It fails here, where the scheduler stopped it at its
+                # rung and it was recorded "stopped", its error nowhere (first-day test, 23)
+                try:
+                    report(**{res.key: level}, **summary)  # its cv_results_ row
+                except TrialStopped:  # the scheduler's verdict on a NaN: the failure says why
+                    pass
+                self._fail(summary, count)
             report(**{res.key: level}, **summary, checkpoint=state)
-        if summary is not None and self._failed(summary):
-            self._fail(summary, count)
         return None
 
     # -- scoring ---------------------------------------------------------------------------

@@ -146,7 +146,9 @@ def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric
     if resource is not None and (results["n_resources"] == top).any():
         ranks = np.where(results["n_resources"] == top, ranks, np.inf)
     index = int(np.argmin(ranks))
-    if resource is not None and results["n_resources"][index] != top:
+    scored = np.isfinite(results[f"mean_test_{refit_name}"][index])  # else every one failed,
+    # which the failures' warning says: the budget is not what fell short (first-day test, 23)
+    if resource is not None and results["n_resources"][index] != top and scored:
         warn(f"no candidate reached max_t={top} before the search ended: the best had "
              f"{resource.key}={results['n_resources'][index]} of {top}"
              + (", and best_estimator_ is refitted with that" if refit else "")
