@@ -6,6 +6,7 @@ views are in ``tracker.py`` (what they share, and the text line) and ``panel.py`
 from __future__ import annotations
 
 import html
+import multiprocessing
 import sys
 from typing import Any
 
@@ -27,11 +28,22 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
     if in_notebook():
         return LivePanel
-    if progress is True or show_output or getattr(sys.stderr, "isatty", lambda: False)():
+    if progress is True or show_output:
+        return TextProgress
+    if multiprocessing.parent_process() is not None:  # a joblib or Dask worker's process (a
+        # nested search: cross_val_score(SearchCV(...), n_jobs=2)), whose stderr the notebook
+        # shows: each inner search's summary filled the cell (first-day test, round 23)
+        return None
+    if getattr(sys.stderr, "isatty", lambda: False)():
         return TextProgress
     if sys.stderr is sys.__stderr__ and sys.stderr is not None:  # the process's own: its log
         return TextProgress
     return None
+
+
+def shows_progress(progress: Any) -> bool:
+    """Whether a study run with ``progress`` shows a view here (and so may say more)."""
+    return _view_class(progress) is not None
 
 
 class StartingNotice:

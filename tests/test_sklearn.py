@@ -169,6 +169,34 @@ def test_nested_cross_validation_with_n_jobs_starts_the_embedded_cluster_in_loky
     np.testing.assert_array_equal(parallel, nested_scores(client, None))
 
 
+NESTED_SCRIPT = """\
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+import nbtune
+
+if __name__ == "__main__":
+    X, y = load_iris(return_X_y=True)
+    s = nbtune.SearchCV(LogisticRegression(max_iter=500), {"C": [0.01, 0.1, 1.0]}, cv=2,
+                        searcher="grid", seed=0, storage=None)
+    print(list(cross_val_score(s, X, y, cv=2, n_jobs=2)))
+"""
+
+
+def test_nested_searches_in_joblibs_workers_write_nothing(tmp_path):
+    """Each inner search of cross_val_score(search, n_jobs=2) wrote its starting line and its
+    summary to the worker's stderr, which a notebook shows in the cell (first-day test, 23)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "nested.py").write_text(NESTED_SCRIPT)
+    done = subprocess.run([sys.executable, "nested.py"], capture_output=True, text=True,
+                          timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[") and "nbtune" not in done.stdout, done.stdout
+    assert "nbtune" not in done.stderr, done.stderr
+
+
 def in_a_daemonic_process():
     """In a pool's worker: whether it is daemonic, the workers of the cluster nbtune starts
     there, and the scores of a search there."""
@@ -585,7 +613,7 @@ def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch
            progress=False).fit(X, y)
     assert "refitting" not in capsys.readouterr().err  # no views: nothing said
     fitted = search(LogisticRegression(), space, client, n_trials=2, cv=3, max_time=60,
-                    progress="auto").fit(X, y)  # no panel here; the line still goes to stderr
+                    progress=True).fit(X, y)  # the text view here: the line goes to stderr
     said = [line for line in capsys.readouterr().err.splitlines() if "refitting" in line]
     assert len(said) == 1 and re.fullmatch(
         r"nbtune: refitting the best candidate on all 285 rows, in this process \(about 0 s, "
@@ -593,7 +621,7 @@ def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch
         r"it\) \.\.\.", said[0]), said
     assert fitted.refit_time_ > 0
     monkeypatch.setattr(searching, "REFIT_SAID_FROM", 3600.0)
-    search(LogisticRegression(), space, client, n_trials=2, cv=3, progress="auto").fit(X, y)
+    search(LogisticRegression(), space, client, n_trials=2, cv=3, progress=True).fit(X, y)
     assert "refitting" not in capsys.readouterr().err
 
 

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
 from ..caller import user_facing, warn
+from ..live import shows_progress
 from ..panel import continued_by
 from ..contract.events import Observer
 from ..run.task import with_parameters
@@ -271,7 +272,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         more, guessed from the best candidate's fit on its folds: a 46 s refit on 2M rows, in
         the notebook's process and past ``max_time``, left a cell that looked done busy, and
         nothing said why (first-day test, round 21). None where the views are off."""
-        if not self.progress or getattr(self, "best_index_", None) is None:
+        if not shows_progress(self.progress) or getattr(self, "best_index_", None) is None:
             return None
         took = float(self.cv_results_["mean_fit_time"][self.best_index_])
         guess = took * self.n_splits_ / max(self.n_splits_ - 1, 1)  # all rows, not k-1 folds'
