@@ -24,13 +24,15 @@ def fmt(value: Any, digits: int = 4) -> str:
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name
 
 
-def one_line(text: str, width: int = 160) -> str:
-    """The last non-blank line of ``text`` (an error's message), at most ``width`` characters:
-    the exception's name without its module (``sklearn.utils._param_validation.`` took a third
-    of the line), and a longer line keeps its start (the exception's name) and its end, where
-    the useful part of a message usually is, with `` … `` between them."""
+def one_line(text: str, width: int = 160, first: bool = False) -> str:
+    """The last non-blank line of ``text`` (an error's message; with ``first``, the first: a
+    warning's, which says what happened, where joblib's last line read "before creating your
+    Dask cluster.": first-day test, round 23), at most ``width`` characters: the exception's
+    name without its module (``sklearn.utils._param_validation.`` took a third of the line),
+    and a longer line keeps its start (the exception's name) and its end, where the useful
+    part of a message usually is, with `` … `` between them."""
     lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
-    last = _MODULE_PATH.sub("", lines[-1]) if lines else ""
+    last = _MODULE_PATH.sub("", lines[0 if first else -1]) if lines else ""
     if len(last) <= width:
         return last
     head = max(20, width // 3)

@@ -273,8 +273,9 @@ class StudySummary:
                                   "(trial.output)"))
         found = study_warnings(s)
         if found:
-            out.append(("warnings", "; ".join(f"{r['category']}: {one_line(r['message'], 100)} "
-                                              f"({_trials(k)})" for r, k in found[:3])))
+            out.append(("warnings", "; ".join(
+                f"{r['category']}: {one_line(r['message'], 100, first=True)} ({_trials(k)})"
+                for r, k in found[:3])))
         return out
 
     def table(self) -> tuple[list[str], list[list[str]]]:

@@ -357,3 +357,19 @@ def test_a_script_logging_to_a_file_gets_progress_lines_and_the_summary(tmp_path
     lines = [ln for ln in text.splitlines() if ln.startswith("nbtune logged: ")]
     assert lines and all(" trials" in ln and " | " in ln for ln in lines), text
     assert "nbtune study 'logged'\n  metric  " in text and "4: 4 completed" in text, text
+
+
+def test_a_warning_of_several_lines_is_said_by_its_first_in_the_text_summary():
+    """joblib's warning read "UserWarning: before creating your Dask cluster." in the text
+    summary: its last line (first-day test, round 23)."""
+    message = ("Inside a Dask worker with daemon=True, setting n_jobs=1.\nPossible work-arounds:"
+               "\n- dask.config.set({'distributed.worker.daemon': False})\nbefore creating your "
+               "Dask cluster.")
+    trials = [T.Trial(i, {"q": i}, state=T.COMPLETED, value=float(i),
+                      warnings=[{"category": "UserWarning", "message": message,
+                                 "where": "joblib/parallel.py:1", "count": 1}])
+              for i in range(2)]
+    study = nbtune.Study("rf", nbtune.Space({"q": nbtune.grid(0, 1)}), "score", "max",
+                         trials=trials)
+    assert dict(study.summary().facts())["warnings"] == (
+        "UserWarning: Inside a Dask worker with daemon=True, setting n_jobs=1. (2 trials)")
