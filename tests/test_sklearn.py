@@ -564,8 +564,12 @@ def test_error_score_raise_raises_the_estimators_own_exception_type(client, canc
 
 @pytest.mark.parametrize("estimator, kwargs, message", [
     (LogisticRegression(), dict(scheduler="asha", resource="partial_fit"),
-     r"resource='partial_fit' needs an estimator with partial_fit, and LogisticRegression has "
-     r"none: use resource='n_samples'"),
+     r"resource='partial_fit' needs an estimator with partial_fit \(or a Pipeline whose last "
+     r"step has it\), and LogisticRegression has none: use resource='n_samples', or "
+     r"resource='max_iter', which grows with warm starts$"),
+    (make_pipeline(StandardScaler(), Ridge()), dict(scheduler="asha", resource="partial_fit"),
+     r"and Pipeline has none: use resource='n_samples', or a parameter that grows with warm "
+     r"starts \(such as 'n_estimators'\)$"),
     (LogisticRegression(), dict(scheduler="asha", resource="n_estimators"),
      r"resource 'n_estimators' is not a parameter of LogisticRegression"),
     (make_pipeline(StandardScaler(), Ridge()), dict(scheduler="asha", resource="ridge__max_iter"),
@@ -1036,6 +1040,38 @@ def test_n_samples_and_partial_fit_of_real_estimators_stop_the_poor_candidates(c
     assert hasattr(sgd.best_estimator_, "coef_")
 
 
+def test_a_pipeline_whose_last_step_has_partial_fit_trains_it_by_epochs(client, cancer):
+    """Scaling then SGD: the scaler is fitted once per fold, the SGD a partial_fit an epoch;
+    each rung's fold scores are those of that training done by hand."""
+    X, y = cancer
+    pipe = make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
+    s = search(pipe, {"sgdclassifier__alpha": [1e-4, 1e-2]}, client, cv=3, searcher="grid",
+               scheduler="asha", resource="partial_fit", max_t=9, grace_period=1,
+               reduction_factor=3).fit(X, y)
+    assert s.study_.settings["resource"] == "epoch"
+    splits = list(StratifiedKFold(3).split(X, y))
+    assert max(r["epoch"] for t in s.study_.trials for r in t.reports) == 9
+    for trial in s.study_.trials:
+        for row in trial.reports:
+            by_hand = []
+            for train, test in splits:
+                scaler = StandardScaler().fit(X[train])
+                sgd = SGDClassifier(random_state=0, alpha=trial.config["sgdclassifier__alpha"])
+                for epoch in range(row["epoch"]):
+                    sgd.partial_fit(scaler.transform(X[train]), y[train],
+                                    **({"classes": np.unique(y)} if epoch == 0 else {}))
+                by_hand.append(sgd.score(scaler.transform(X[test]), y[test]))
+            assert row["mean_test_score"] == pytest.approx(np.mean(by_hand), abs=1e-12)
+    best = s.best_estimator_  # refitted the same way, on all rows: a fitted Pipeline
+    epochs = s.cv_results_["n_resources"][s.best_index_]
+    scaler = StandardScaler().fit(X)
+    sgd = SGDClassifier(random_state=0, alpha=s.best_params_["sgdclassifier__alpha"])
+    for epoch in range(epochs):
+        sgd.partial_fit(scaler.transform(X), y, **({"classes": np.unique(y)} if epoch == 0
+                                                   else {}))
+    np.testing.assert_array_equal(best.predict(X), sgd.predict(scaler.transform(X)))
+
+
 def test_auto_resource_picks_what_the_estimator_allows():
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.neural_network import MLPClassifier
@@ -1047,6 +1083,9 @@ def test_auto_resource_picks_what_the_estimator_allows():
     assert auto_resource(make_pipeline(StandardScaler(), HistGradientBoostingClassifier())) \
         == "histgradientboostingclassifier__max_iter"
     assert auto_resource(Ridge()) == "n_samples"
+    # preprocessing, then a partial_fit model: epochs, where it chose sgdclassifier__max_iter,
+    # whose tol made the rungs nominal (first-day test, round 23)
+    assert auto_resource(make_pipeline(StandardScaler(), SGDClassifier())) == "partial_fit"
     assert resource_kind(HistGradientBoostingClassifier(), "max_iter")[2] is True  # a total
     assert resource_kind(SGDRegressor(), "max_iter")[2] is False  # more per warm fit
 

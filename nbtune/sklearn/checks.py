@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from ..caller import warn
 from ..schedule.rungs import check_reduction_factor
 from ..typos import did_you_mean
-from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
+from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT, partial_fits
 
 WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
 
@@ -142,15 +142,21 @@ def _warm_start_of(param: str) -> str:
 def auto_resource(estimator: Any) -> str:
     """``"partial_fit"`` when the estimator has it, else a parameter that grows with warm starts
     (``n_estimators``, then ``max_iter``), else ``"n_samples"``."""
-    if hasattr(estimator, "partial_fit"):
+    if partial_fits(estimator):
         return PARTIAL_FIT
+    return _warm_param(estimator) or N_SAMPLES
+
+
+def _warm_param(estimator: Any) -> str | None:
+    """The estimator's first parameter that grows with warm starts (``n_estimators``, then
+    ``max_iter``, its own or a step's); None where it has none."""
     params = estimator.get_params(deep=True)
     for suffix in WARM_PARAMS:
         for name in params:
             if (name == suffix or name.endswith("__" + suffix)) \
                     and _warm_start_of(name) in params:
                 return name
-    return N_SAMPLES
+    return None
 
 
 def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]:
@@ -160,10 +166,14 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]
         raise ValueError(f"resource must be 'partial_fit', 'n_samples' or the name of a parameter "
                          f"that grows with warm starts (such as 'n_estimators'), got {resource!r}")
     if resource == PARTIAL_FIT:
-        if not hasattr(estimator, "partial_fit"):
-            raise ValueError(f"resource='partial_fit' needs an estimator with partial_fit, and "
-                             f"{_name(estimator)} has none: use resource='n_samples', or a "
-                             f"parameter that grows with warm starts (such as 'n_estimators')")
+        if not partial_fits(estimator):
+            warm = _warm_param(estimator)  # it named n_estimators to a Pipeline of SGD, which
+            # has none (first-day test, round 23)
+            grows = (f"resource={warm!r}, which grows with warm starts" if warm else
+                     "a parameter that grows with warm starts (such as 'n_estimators')")
+            raise ValueError(f"resource='partial_fit' needs an estimator with partial_fit (or "
+                             f"a Pipeline whose last step has it), and {_name(estimator)} has "
+                             f"none: use resource='n_samples', or {grows}")
         return PARTIAL_FIT, None, True
     if resource == N_SAMPLES:
         return N_SAMPLES, None, True
@@ -178,7 +188,7 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]
     if warm not in params:
         raise ValueError(f"resource {resource!r} needs warm starts, and {_name(estimator)} has "
                          f"no {warm!r} parameter: use resource='n_samples'"
-                         + (" or 'partial_fit'" if hasattr(estimator, "partial_fit") else ""))
+                         + (" or 'partial_fit'" if partial_fits(estimator) else ""))
     owner = _owner(estimator, resource)
     cumulative = resource.endswith("n_estimators") or "HistGradientBoosting" in _name(owner)
     return PARAM, warm, cumulative

@@ -105,6 +105,40 @@ def _fit(est: Any, X: Any, y: Any, params: dict[str, Any], method: str = "fit", 
     return fit(X, **extra, **params) if y is None else fit(X, y, **extra, **params)
 
 
+def partial_fits(estimator: Any) -> bool:
+    """Whether ``estimator`` trains by ``partial_fit``: its own, or a Pipeline's last step's
+    (scaling and encoding, then ``SGDClassifier``: the Pipeline itself has none)."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        return hasattr(estimator.steps[-1][1], "partial_fit")
+    return hasattr(estimator, "partial_fit")
+
+
+def partial_fitted(est: Any, X: Any, y: Any, params: dict[str, Any], done: int, level: int,
+                   classes: Any) -> None:
+    """Train ``est`` (see :func:`partial_fits`) from epoch ``done`` to ``level``, a
+    ``partial_fit`` an epoch, the classes at the first. A Pipeline's other steps are fitted at
+    the first epoch and transform the rows after; its last step's fit parameters
+    (``clf__sample_weight``) go to its ``partial_fit``, the others to those steps."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, Pipeline):
+        name, last = est.steps[-1]
+        own = {k[len(name) + 2:]: v for k, v in params.items() if k.startswith(name + "__")}
+        rest = {k: v for k, v in params.items() if not k.startswith(name + "__")}
+        head = est[:-1]
+        if done == 0:
+            X = head.fit_transform(X, y, **rest)
+            est.steps[:-1] = head.steps  # the fitted steps, whether or not the slice cloned
+        else:
+            X = head.transform(X)
+        est, params = last, own
+    for epoch in range(done, level):
+        extra = {"classes": classes} if epoch == 0 and classes is not None else {}
+        _fit(est, X, y, params, "partial_fit", **extra)
+
+
 class FoldTrial:
     """The trial function ``SearchCV`` hands to :func:`nbtune.tune`: ``fn(config, X=, y=,
     splits=, fit_params=)`` scores the config's estimator on every split."""
@@ -192,13 +226,10 @@ class FoldTrial:
                 fold.estimator = clone(base)
                 _fit(fold.estimator, X_train, y_train, params)
             elif res.kind == PARTIAL_FIT:
-                for _ in range(done, level):
-                    extra = {}
-                    if fold.estimator is None:
-                        fold.estimator = clone(base)
-                        if res.classes is not None:
-                            extra["classes"] = res.classes
-                    _fit(fold.estimator, X_train, y_train, params, "partial_fit", **extra)
+                if fold.estimator is None:
+                    fold.estimator = clone(base)
+                partial_fitted(fold.estimator, X_train, y_train, params, done, level,
+                               res.classes)
             else:
                 if fold.estimator is None:
                     fold.estimator = clone(base).set_params(**{res.warm_start: True})

@@ -20,7 +20,7 @@ from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
 from . import checks
-from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
+from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource, partial_fitted
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
 from .results import best_index, collect
@@ -334,10 +334,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         est = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
         started = time.time()
         if resource is not None and resource.kind == PARTIAL_FIT:
-            for epoch in range(int(self.cv_results_["n_resources"][self.best_index_])):
-                extra = {"classes": classes} if epoch == 0 and classes is not None else {}
-                est.partial_fit(X, y, **extra, **fit_params) if y is not None \
-                    else est.partial_fit(X, **extra, **fit_params)
+            partial_fitted(est, X, y, fit_params, 0,
+                           int(self.cv_results_["n_resources"][self.best_index_]), classes)
         elif y is not None:
             est.fit(X, y, **fit_params)
         else:
