@@ -98,3 +98,42 @@ def flat_note(study: Any) -> str | None:
     return (f"all {len(done)} completed trials ended at {values[0]:.6g}: in these ranges the "
             "metric does not move (ranges too narrow, a learning rate too small to train, or "
             "hyperparameters that do not reach the model)")
+
+
+FALL_SHARE = 0.25  # a curve's fall from its peak to its end, of its rise: past it, it falls
+FALLING_FEW = 3  # trials trained to the top level a study needs before its curves are judged
+
+
+def falling_note(study: Any) -> str | None:
+    """"the metric falls with clf__max_iter: 3 of 4 trials trained to 200 peaked earlier (the
+    best, trial 13: 0.69254 at 24, 0.672285 at 200): ..." where two thirds of the completed
+    trials trained to the highest level reached (:data:`FALLING_FEW` at least) ended below
+    their own peak by more than :data:`FALL_SHARE` of their rise; None otherwise. The best of
+    those is then the best of the worse-trained: SearchCV over an overfitting estimator's
+    max_iter returned its 18th candidate of 24, and nothing said why (first-day test, 23)."""
+    key = (getattr(study, "settings", None) or {}).get("resource")
+    sign = 1.0 if study.mode == "max" else -1.0
+    curves = {}
+    for t in completed(study):
+        points = [(r[key], float(r[study.metric])) for r in t.reports
+                  if T.is_finite_number(r.get(key)) and T.is_finite_number(r.get(study.metric))]
+        if len(points) >= 3:
+            curves[t.id] = points
+    if not curves:
+        return None
+    top = max(points[-1][0] for points in curves.values())
+    full = {i: p for i, p in curves.items() if p[-1][0] == top}
+    falling = {}
+    for i, points in full.items():
+        scores = [sign * v for _, v in points]
+        peak, low, end = max(scores), min(scores), scores[-1]
+        if peak - end > FALL_SHARE * (peak - low) > 0:
+            falling[i] = max(points, key=lambda p: sign * p[1])
+    if len(full) < FALLING_FEW or len(falling) < math.ceil(2 * len(full) / 3):
+        return None
+    best = max(full, key=lambda i: sign * full[i][-1][1])
+    at, peak = max(full[best], key=lambda p: sign * p[1])
+    return (f"the metric falls with {key}: {len(falling)} of {len(full)} trials trained to "
+            f"{fmt(top)} peaked earlier (the best, trial {best}: {peak:.6g} at {fmt(at)}, "
+            f"{full[best][-1][1]:.6g} at {fmt(top)}): training longer makes them worse; a "
+            f"smaller max_t, or the model's own early stopping, keeps the peak")

@@ -13,7 +13,7 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
-from .findings import edge_notes, flat_note
+from .findings import edge_notes, falling_note, flat_note
 from .ranking import (column_texts, duration_text, earlier_ids, fmt, no_best_text, one_line,
                       pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
@@ -267,6 +267,9 @@ class StudySummary:
             out.append(("best config", _config_text(self.best.config)))
             flat = flat_note(s)
             out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
+            falling = falling_note(s)
+            if falling:
+                out.append(("curves", falling))
         wrote = len(wrote_output(s))
         if wrote:
             out.append(("output", f"{wrote} trial{'s' if wrote != 1 else ''} wrote output "

@@ -611,3 +611,35 @@ def test_the_summary_says_when_no_trial_moved_the_metric():
     assert str(flat.summary()).count("  range  ") == 1  # that line alone: no edge to crowd
     assert flat_note(edge_study([(0.01, 50, 0.8)] * 7)) is None  # too few to say
     assert flat_note(edge_study([(0.01, 50, 0.8)] * 7 + [(0.02, 50, 0.81)])) is None
+
+
+def curves_study(curves, mode="max"):
+    """A study of completed trials whose reports follow ``curves`` (values at epochs 8, 24,
+    72, 200, or fewer for a trial stopped early)."""
+    trials = []
+    for i, values in enumerate(curves):
+        t = T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=values[-1])
+        t.reports = [{"max_iter": level, "auc": v} for level, v in zip((8, 24, 72, 200), values)]
+        trials.append(t)
+    return Study("hgb", Space({"q": nbtune.uniform(0, 1)}), "auc", mode, trials=trials,
+                 settings={"resource": "max_iter"})
+
+
+def test_the_summary_says_when_training_longer_makes_the_trials_worse():
+    """Every HGB curve peaked at 24 iterations and fell by 200: SearchCV returned the best of
+    those trained to 200, its 18th candidate of 24, and nothing said why (first-day test, 23)."""
+    from nbtune.findings import falling_note
+
+    falling = curves_study([(0.672, 0.692, 0.684, 0.672), (0.660, 0.680, 0.671, 0.664),
+                            (0.650, 0.671, 0.662, 0.655), (0.60, 0.62), (0.61,)])
+    note = ("the metric falls with max_iter: 3 of 3 trials trained to 200 peaked earlier (the "
+            "best, trial 0: 0.692 at 24, 0.672 at 200): training longer makes them worse; a "
+            "smaller max_t, or the model's own early stopping, keeps the peak")
+    assert falling_note(falling) == note
+    assert dict(falling.summary().facts())["curves"] == note
+    rising = curves_study([(0.60, 0.65, 0.68, 0.69), (0.60, 0.66, 0.67, 0.669),  # a wobble
+                           (0.55, 0.60, 0.64, 0.66)])
+    assert falling_note(rising) is None and "curves" not in dict(rising.summary().facts())
+    assert falling_note(curves_study([(0.6, 0.7, 0.5)] * 2)) is None  # two trained to the top
+    loss = curves_study([(0.5, 0.3, 0.4, 0.45)] * 3, mode="min")  # a loss that climbs back
+    assert falling_note(loss).startswith("the metric falls with max_iter: 3 of 3 trials")
