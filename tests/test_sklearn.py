@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 
 import numpy as np
@@ -626,6 +627,33 @@ def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch
     assert fitted.refit_time_ > 0
     monkeypatch.setattr(searching, "REFIT_SAID_FROM", 3600.0)
     search(LogisticRegression(), space, client, n_trials=2, cv=3, progress=True).fit(X, y)
+    assert "refitting" not in capsys.readouterr().err
+
+
+class SlowOnAllRows(LogisticRegression):
+    """Fits its folds at once and all 285 rows (the refit) in a second: a refit the folds'
+    fits cannot foresee (the notebook's threads on a busy machine: first-day test, 23)."""
+
+    def fit(self, X, y, sample_weight=None):
+        if len(X) == 285:
+            time.sleep(1.0)
+        return super().fit(X, y, sample_weight)
+
+
+def test_a_refit_longer_than_its_folds_foretold_is_said_once_it_runs_that_long(
+        client, cancer, capsys, monkeypatch):
+    from nbtune.sklearn import search as searching
+
+    X, y = cancer
+    monkeypatch.setattr(searching, "REFIT_SAID_FROM", 0.5)  # the folds' guess: far below
+    search(SlowOnAllRows(), {"C": [1.0]}, client, cv=3, searcher="grid", progress=True).fit(X, y)
+    said = [line for line in capsys.readouterr().err.splitlines() if "refitting" in line]
+    assert len(said) == 1 and re.fullmatch(
+        r"nbtune: refitting the best candidate on all 285 rows, in this process \(0 s so far, "
+        r"where its folds' fits took [\d.]+ s; refit=False skips it\) \.\.\.", said[0]), said
+    search(LogisticRegression(), {"C": [1.0]}, client, cv=3, searcher="grid",
+           progress=True).fit(X, y)  # a quick refit: nothing said
+    time.sleep(0.7)
     assert "refitting" not in capsys.readouterr().err
 
 
