@@ -214,7 +214,10 @@ class LivePanel(Tracker):
             if tally.warned_version != self._warned_drawn:  # every trial may have warnings
                 self._warned_drawn = tally.warned_version
                 self.warnings_html.value = warnings_html(study, tally.warned.values())
-            self.outputs.value = outputs_html(study, list(tally.wrote.values()))
+            # what each trial wrote, on demand; with show_output the stream below shows it
+            # all already, and each line read twice (first-day test, round 11)
+            self.outputs.value = "" if self.show_output else outputs_html(
+                study, list(tally.wrote.values()))
         self.errors.value = self.errors_html(tally)
         if self.show_output:
             self.stream.value = ("<pre style=\"max-height:16em;overflow:auto;margin:0\">"

@@ -615,3 +615,19 @@ def test_a_frames_parts_are_drawn_from_one_tally():
     assert view.label.startswith("0/4 trials") and view.shown == {T.RUNNING: 1}
     view._redraw()  # the next frame has it
     assert view.label.startswith("1/4 trials") and view.shown == {T.COMPLETED: 1}
+
+
+def test_with_show_output_a_running_panel_shows_each_line_once():
+    """--show-output showed every line twice: in the stream, and in each trial's "wrote N
+    lines" (first-day test, round 11)."""
+    shown = {}
+    for show_output in (False, True):
+        study = nbtune.Study("out", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max")
+        panel = LivePanel(study, n_trials=30, show_output=show_output)
+        feed(panel, study, 30)
+        panel.draw()
+        shown[show_output] = panel
+    assert "trial 7 wrote 1 line" in shown[False].outputs.value
+    assert "says hello" not in shown[False].stream.value
+    assert shown[True].outputs.value == ""
+    assert "[trial 7] trial 7 says hello" in shown[True].stream.value
