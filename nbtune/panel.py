@@ -197,7 +197,7 @@ class LivePanel(Tracker):
                    or self.waiting(counts))
         retried = len(getattr(study, "settings", {}).get("retried") or ())
         again = f" · {retried} ran again (a worker or the scheduler was lost)" if retried else ""
-        states = T.counts_text(counts, getattr(study, "stop_reason", None), " · ")
+        states = T.counts_text(counts, self.ended_as(), " · ")
         self.counts_html.value = html.escape(states + again + workers
                                              + (f" · {waiting}" if waiting else ""))
         self.best_html.value = html.escape(self.best_line())

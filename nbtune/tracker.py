@@ -73,6 +73,7 @@ class Tracker(Observer):
         self.reports = 0  # events seen, for the redraw-to-report ratio
         self.redraws = 0
         self.finished_reason: str | None = None
+        self.ending: str | None = None  # why the loop ends, while it halts its trials
         self.finished_at: float | None = None
         self.draw_error: str | None = None  # the first error of a redraw, its traceback
         self.lost_at: float | None = None  # when the client lost its scheduler, while it has
@@ -132,6 +133,13 @@ class Tracker(Observer):
     def scheduler_connection(self, lost):
         self.lost_at = time.time() if lost else None
         self._stale.set()
+
+    def study_ending(self, reason):
+        self.ending = reason
+
+    def ended_as(self) -> str | None:
+        """Why the study ended, or ends now (its trials still being halted)."""
+        return getattr(self.study, "stop_reason", None) or self.ending
 
     def study_finished(self, reason):
         self.finished_at = time.time()
@@ -331,7 +339,7 @@ class TextProgress(Tracker):
     def line(self) -> str:
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
-        counts = T.counts_text(self.counts(), getattr(self.study, "stop_reason", None), " ")
+        counts = T.counts_text(self.counts(), self.ended_as(), " ")
         lost = self.connection() or self.stalled() or self.strained() or self.choosing()
         return (f"nbtune {self.study.name}: {label} | {counts} | "
                 + (f"{lost} | " if lost else "") + self.best_line())

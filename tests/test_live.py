@@ -631,3 +631,20 @@ def test_with_show_output_a_running_panel_shows_each_line_once():
     assert "says hello" not in shown[False].stream.value
     assert shown[True].outputs.value == ""
     assert "[trial 7] trial 7 says hello" in shown[True].stream.value
+
+
+def test_trials_halted_at_the_end_are_named_by_its_reason_from_the_first_frame():
+    """Trials halted by max_time read "interrupted" for a frame, then "cut by max_time"
+    (first-day test, round 11): the loop says why it ends before it halts them."""
+    study = nbtune.Study("cut", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max")
+    panel = LivePanel(study, n_trials=8)
+    feed(panel, study, 8)
+    panel.study_ending("max_time")
+    for t in study.trials:
+        if t.state == T.RUNNING:
+            t.state = T.INTERRUPTED
+            panel.trial_finished(t)
+    panel.draw()  # before study_finished: the study has no stop_reason yet
+    assert study.stop_reason is None
+    assert "cut by max_time" in panel.counts_html.value
+    assert "interrupted" not in panel.counts_html.value, panel.counts_html.value

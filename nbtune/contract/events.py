@@ -48,6 +48,11 @@ class Observer:
         """The client lost its Dask scheduler (``lost``: it reconnects meanwhile, and nothing new
         is sent), or has it again (``lost`` False, after a loss only)."""
 
+    def study_ending(self, reason: str) -> None:
+        """The loop ends for ``reason`` (max_time, n_trials, interrupted, ...): the trials still
+        running are halted and recorded next, then ``study_finished``. A view names their state
+        by it ("cut by max_time") where it read "interrupted" for a frame in between."""
+
     def study_stopping(self, reason: str) -> None:
         """The user cut the study short (``reason`` "interrupted"): what is recorded from now
         on should not keep them waiting long (the trials' ends and the study's, then
@@ -108,6 +113,9 @@ class Broadcast(Observer):
 
     def scheduler_connection(self, lost):
         self._each("scheduler_connection", lost)
+
+    def study_ending(self, reason):
+        self._each("study_ending", reason)
 
     def study_stopping(self, reason):
         self._each("study_stopping", reason)

@@ -449,6 +449,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                 self.reason = ("scheduler" if self.scheduler_done else
                                "n_trials" if n is not None and len(self.trials) >= n else
                                "exhausted")
+            self.observer.study_ending(self.reason)
             self._stop_running(T.INTERRUPTED)
             self._stop_thinking()
         except KeyboardInterrupt:
@@ -456,6 +457,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
             if isinstance(self.observer, Broadcast):
                 self.observer.tolerant = True  # a file another process locks: what can be saved
             with interrupts_deferred():  # a second interrupt must not cut the bookkeeping short
+                self.observer.study_ending(self.reason)
                 self.observer.study_stopping(self.reason)  # and it waits for no long lock
                 self._stop_running(T.INTERRUPTED)
                 self._stop_thinking(raise_error=False)

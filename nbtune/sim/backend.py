@@ -269,6 +269,7 @@ class Simulator(Dispatch):
             self.reason = ("scheduler" if self.scheduler_done else
                            "n_trials" if n is not None and len(self.trials) >= n else
                            "exhausted")
+        self.observer.study_ending(self.reason)
         self._stop_running(T.INTERRUPTED)
         self.observer.study_finished(self.reason)
         return self.reason
