@@ -318,7 +318,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                 Broadcast([RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),
-                shared=shared, capacity=capacity, warm=warm)
+                shared=shared, capacity=capacity, warm=warm, pickled=pickled)
     if lease is not None:
         def taken_over(by: str) -> None:
             print(f"nbtune: study {name!r} was taken over by {by}, which found its lease not "

@@ -486,6 +486,37 @@ def test_a_study_whose_data_died_with_every_worker_that_held_it_says_so(db, tmp_
         cluster.close()
 
 
+def test_a_trial_function_lost_with_every_worker_is_sent_again(db, tmp_path, caplog):
+    """A function that holds an array travels apart from the tasks, once (its bytes were in
+    each task under 1 MB); should the one worker die, the notebook sends it again, and the
+    study goes on as it did when it travelled inside each task."""
+    import numpy as np
+    from distributed import Client
+
+    from nbtune.run.cluster import local_cluster
+
+    cluster = local_cluster(1)
+    client = Client(cluster, set_as_default=False)
+    big = np.ones(40_000)  # 320 KB: sent apart
+
+    def dies_once(config):
+        return dies_once_with(config, big)
+
+    try:
+        study = nbtune.tune(dies_once, {"i": nbtune.grid(0, 1, 2), "marker": nbtune.fixed(
+                            str(tmp_path / "died"))}, searcher="grid", metric="total",
+                            cluster=client, storage=db, study="fn-lost", progress=False)
+        assert (tmp_path / "died").exists()  # the worker died once
+        assert study.stop_reason == "exhausted"
+        assert [t.state for t in study.trials] == [T.COMPLETED] * 3
+        assert [t.value for t in study.trials] == [40_000.0] * 3
+        # Dask's ERROR on the scattered data lost, which the loop sent again: not in the cell
+        assert "lose scattered data" not in caplog.text
+    finally:
+        client.close()
+        cluster.close()
+
+
 def test_data_that_cannot_fit_the_workers_memory_limit_is_refused_before_it_is_sent(db, capsys):
     """Data larger than a worker's memory limit paused the workers, their nannies restarted
     them, and the cell waited for ever with Dask's logs alone (first-day test, round 21). Data

@@ -56,6 +56,7 @@ class Completions:
 
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
+        took = self.sent_with.pop(future, None)  # the future of the function's bytes it took
         pair = self.pairs.pop(future, None)
         keeps = future in self.keeping
         self.keeping.discard(future)
@@ -82,6 +83,9 @@ class Completions:
                 self.cut_by_loss.append(trial)  # once the scheduler is back (3 of 12 trials
                 trial.state = T.PENDING  # were lost to a scheduler's restart: first-day, 10)
                 return
+            if not lost and self._function_lost(took):  # the notebook has the bytes: sent
+                self._resend_after_loss(trial, resumed)  # again, and the trial with them
+                return
             gone = [] if lost else self._data_lost()
             if gone:  # every worker that held it died: no trial can run (round 21)
                 self._finish(trial, T.FAILED, error=DATA_LOST)
@@ -99,6 +103,30 @@ class Completions:
             what = ("its worker died" if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _function_lost(self, took: Any) -> bool:
+        """Whether the future of the function's bytes that a cancelled trial took is lost
+        (every worker that held it died), where the loop has the bytes to send again: a small
+        function's loss would end the study, where inside each task it never could. Sent
+        again once: the trials cancelled after it took the lost one too."""
+        if took is None or self.pickled is None \
+                or getattr(took, "status", "finished") == "finished":
+            return False
+        if took is self.fn:
+            self.fn = self.client.scatter(self.pickled, hash=False, broadcast=True)
+        return True
+
+    def _resend_after_loss(self, trial: T.Trial, resumed: Any) -> None:
+        """A trial cancelled with the function it took: sent again, as a worker's death
+        sends it (not charged an attempt where it never started)."""
+        if self._unstarted(trial):
+            self._resend(trial, resumed)
+        elif trial.attempts <= self.settings.retries:
+            self.requeue.insert(0, trial)  # same trial, next attempt
+            trial.state = T.PENDING
+        else:
+            self._finish(trial, T.FAILED, error="its worker died (the function's bytes with "
+                                                "it)")
 
     def _data_lost(self) -> list[str]:
         """The names of what the study sent to every worker (its data, its trial function)

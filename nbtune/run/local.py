@@ -205,14 +205,16 @@ class _TrialTaskNoise(logging.Filter):
     marked as failed because 1 workers died", "... will be recomputed elsewhere: {nbtune-...}"):
     in a notebook they came as a red box of ERROR lines under the study, which reads as nbtune
     failing, and they say what the panel says of each trial ("its worker died"), in Dask's
-    words about tasks that nbtune never recomputes."""
+    words about tasks that nbtune never recomputes; and the loss of a trial function's bytes
+    ("... caused the cluster to lose scattered data ... {'PickledOnce-...'}"), which the loop
+    sends again."""
 
     def __init__(self) -> None:
         super().__init__()
         from .subtasks import PIECE_KEY
-        from .task import TRIAL_KEY
+        from .task import TRIAL_KEY, PickledOnce
 
-        self.keys = (TRIAL_KEY + "-", PIECE_KEY + "-")
+        self.keys = (TRIAL_KEY + "-", PIECE_KEY + "-", PickledOnce.__name__ + "-")
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()

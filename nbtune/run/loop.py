@@ -58,9 +58,12 @@ class Loop(Dispatch, Completions, Ending, Keeping):
     def __init__(self, client, fn: PickledOnce | Any, trials: list[T.Trial],
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
                  observer: Observer, shared: dict[str, Any] | None = None,
-                 capacity: Callable[[], int] | None = None, warm: Any = None):
+                 capacity: Callable[[], int] | None = None, warm: Any = None,
+                 pickled: PickledOnce | None = None):
         self.client, self.fn, self.trials = client, fn, trials  # fn: what each trial's task
         # carries: the pickled function, or a future of it (run.sending.Sending.send)
+        self.pickled = pickled  # its bytes, sent again should every worker that held them die
+        self.sent_with: dict[Any, Any] = {}  # trial future -> the function future it took
         self.warm = warm  # a WarmStart: another study's ended trials, seeding the searcher
         self.searcher, self.scheduler, self.settings = searcher, scheduler, settings
         self.observer = observer
@@ -151,6 +154,8 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                                     pure=False, key=key, resources=s.resources,
                                     workers=[home] if home else self._free_workers(),
                                     priority=-trial.id)  # queued ones start oldest first
+        if not isinstance(self.fn, PickledOnce):
+            self.sent_with[future] = self.fn
         if spec.keep_checkpoint:  # the outcome comes as a message; the pair stays out there
             self.keeping.add(future)
         self.ends.pop(trial.id, None)

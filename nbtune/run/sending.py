@@ -117,12 +117,14 @@ class Sending:
 
             self.tokens[FUNCTION] = f"PickledOnce-{hash_buffer_hex(pickled.blob)}"
             sizes[FUNCTION] = len(pickled.blob)
+        self._nbytes = dict(sizes)
+        if sizes.get(FUNCTION, KEPT_FROM) < KEPT_FROM:  # sent apart, yet no data to speak of:
+            del sizes[FUNCTION]  # the lines of the file it was defined in, which it carries
         with _lock:
             kept = dict(_kept) if _kept_by == client.id else {}
         self.found = {name: kept[token].future for name, token in self.tokens.items()
                       if token in kept and kept[token].future.status == "finished"}
         self.sizes = {name: n for name, n in sizes.items() if name not in self.found}
-        self._nbytes = sizes
         wanted = set(self.tokens.values())
         self.freed = sum(entry.nbytes for token, entry in kept.items() if token not in wanted)
 
@@ -147,7 +149,12 @@ class Sending:
             carried = self.found[FUNCTION]
         elif FUNCTION in self.tokens:  # every task carried the whole array through the scheduler,
             # and Dask warned of a large graph at each: sent once, to every worker
-            carried = self.client.scatter(self.pickled, hash=False, broadcast=True)
+            try:
+                carried = self.client.scatter(self.pickled, hash=False, broadcast=True)
+            except Exception:  # Dask's scatter fails where every worker is paused: inside
+                if len(self.pickled.blob) > 2**20:  # each task, as smaller ones went before
+                    raise
+                del self.tokens[FUNCTION]
         with _lock:
             if _kept_by == self.client.id:
                 for name, token in self.tokens.items():
