@@ -1100,6 +1100,16 @@ def test_a_pipeline_whose_last_step_has_partial_fit_trains_it_by_epochs(client, 
     np.testing.assert_array_equal(best.predict(X), sgd.predict(scaler.transform(X)))
 
 
+def test_a_pipeline_of_one_partial_fit_step_trains_as_the_step_alone(cancer):
+    from nbtune.sklearn.fitting import partial_fitted
+
+    X, y = cancer
+    alone, piped = SGDClassifier(random_state=0), make_pipeline(SGDClassifier(random_state=0))
+    partial_fitted(alone, X, y, {}, 0, 3, np.unique(y))
+    partial_fitted(piped, X, y, {}, 0, 3, np.unique(y))
+    np.testing.assert_array_equal(piped.predict(X), alone.predict(X))
+
+
 def test_auto_resource_picks_what_the_estimator_allows():
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.neural_network import MLPClassifier

@@ -139,11 +139,10 @@ class Sending:
             _kept_by = self.client.id
             for token in set(_kept) - set(self.tokens.values()):
                 del _kept[token]
-        missing = {name: v for name, v in self.data.items() if name not in self.found}
-        shared = {**_scatter(self.client, missing), **{name: self.found[name]
-                                                         for name in self.data
-                                                         if name in self.found}}
-        shared = {name: shared[name] for name in self.data}  # the order the user gave
+        sent = _scatter(self.client, {name: value for name, value in self.data.items()
+                                      if name not in self.found})
+        shared = {name: self.found[name] if name in self.found else sent[name]
+                  for name in self.data}  # in the order the user gave
         carried = self.pickled  # small: inside each trial's task
         if FUNCTION in self.found:
             carried = self.found[FUNCTION]
@@ -152,8 +151,8 @@ class Sending:
             try:
                 carried = self.client.scatter(self.pickled, hash=False, broadcast=True)
             except Exception:  # Dask's scatter fails where every worker is paused: inside
-                if len(self.pickled.blob) > 2**20:  # each task, as smaller ones went before
-                    raise
+                if len(self.pickled.blob) > KEPT_FROM:  # each task, as smaller ones went before
+                    raise  # (one of MBs in each task made Dask warn of a large graph at each)
                 del self.tokens[FUNCTION]
         with _lock:
             if _kept_by == self.client.id:

@@ -123,7 +123,9 @@ def partial_fitted(est: Any, X: Any, y: Any, params: dict[str, Any], done: int, 
     (``clf__sample_weight``) go to its ``partial_fit``, the others to those steps."""
     from sklearn.pipeline import Pipeline
 
-    if isinstance(est, Pipeline):
+    if isinstance(est, Pipeline) and len(est.steps) == 1:  # its one step: as if bare
+        est, params = est.steps[0][1], {k.split("__", 1)[1]: v for k, v in params.items()}
+    elif isinstance(est, Pipeline):
         name, last = est.steps[-1]
         own = {k[len(name) + 2:]: v for k, v in params.items() if k.startswith(name + "__")}
         rest = {k: v for k, v in params.items() if not k.startswith(name + "__")}
