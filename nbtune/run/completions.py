@@ -49,6 +49,8 @@ class Completions:
     """A trial's end, as its future completes (a mixin: see the module's docstring)."""
 
     running: dict[Any, T.Trial]  # future -> trial
+    sent_with: dict[Any, Any]  # future -> the future of the function's bytes it took
+    pickled: Any  # those bytes (a PickledOnce), or None
     requeue: list[T.Trial]
     cut_by_loss: list[T.Trial]
     fail_fast: FailFast
@@ -113,7 +115,10 @@ class Completions:
                 or getattr(took, "status", "finished") == "finished":
             return False
         if took is self.fn:
-            self.fn = self.client.scatter(self.pickled, hash=False, broadcast=True)
+            try:
+                self.fn = self.client.scatter(self.pickled, hash=False, broadcast=True)
+            except Exception:  # no worker to take them now: inside each task from here on
+                self.fn = self.pickled
         return True
 
     def _resend_after_loss(self, trial: T.Trial, resumed: Any) -> None:
