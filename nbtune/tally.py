@@ -14,7 +14,6 @@ from . import trial as T
 from .ranking import is_ranked, paced, rank_key
 
 
-
 class Tally:
     """Counts per state, the best trial, the durations of the trials finished in this run (a
     resumed study's earlier ones left out), the candidates for the top

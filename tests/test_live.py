@@ -11,7 +11,7 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
-from nbtune.notebook.magic import _summary_line
+from nbtune.notebook.closing import closing_line
 
 from html_tables import trials_table
 
@@ -256,7 +256,7 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
     panel.draw()  # the warning: by 5 of the 7 trials that ran, 1 of them of this run's 1
     assert "(raised by 5 of 7 trials, 1 of 1 in this run)" in panel.warnings_html.value
     study.stop_reason = "interrupted"  # the magic's closing line says which trials took the time
-    assert _summary_line(study, 99.0, "study").startswith(
+    assert closing_line(study, 99.0, "study").startswith(
         "nbtune: study 'again': 1 running, 7 completed; 2 of them in this run, in 2.0 s "
         "(interrupted)")
 

@@ -609,11 +609,11 @@ def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer)
 def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch):
     """A 46 s refit on 2M rows, past max_time, left a cell that looked done busy, and nothing
     said why (first-day test, round 21)."""
-    from nbtune.sklearn import search as searching
+    from nbtune.sklearn import notices
 
     X, y = cancer
     space = {"C": nbtune.loguniform(0.01, 10)}
-    monkeypatch.setattr(searching, "REFIT_SAID_FROM", 0.0)  # any refit is long
+    monkeypatch.setattr(notices, "REFIT_SAID_FROM", 0.0)  # any refit is long
     search(LogisticRegression(), space, client, n_trials=2, cv=3, max_time=60,
            progress=False).fit(X, y)
     assert "refitting" not in capsys.readouterr().err  # no views: nothing said
@@ -625,7 +625,7 @@ def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch
         r"from its folds' fits; max_time bounds the search, not the refit; refit=False skips "
         r"it\) \.\.\.", said[0]), said
     assert fitted.refit_time_ > 0
-    monkeypatch.setattr(searching, "REFIT_SAID_FROM", 3600.0)
+    monkeypatch.setattr(notices, "REFIT_SAID_FROM", 3600.0)
     search(LogisticRegression(), space, client, n_trials=2, cv=3, progress=True).fit(X, y)
     assert "refitting" not in capsys.readouterr().err
 
@@ -642,10 +642,10 @@ class SlowOnAllRows(LogisticRegression):
 
 def test_a_refit_longer_than_its_folds_foretold_is_said_once_it_runs_that_long(
         client, cancer, capsys, monkeypatch):
-    from nbtune.sklearn import search as searching
+    from nbtune.sklearn import notices
 
     X, y = cancer
-    monkeypatch.setattr(searching, "REFIT_SAID_FROM", 0.5)  # the folds' guess: far below
+    monkeypatch.setattr(notices, "REFIT_SAID_FROM", 0.5)  # the folds' guess: far below
     search(SlowOnAllRows(), {"C": [1.0]}, client, cv=3, searcher="grid", progress=True).fit(X, y)
     said = [line for line in capsys.readouterr().err.splitlines() if "refitting" in line]
     assert len(said) == 1 and re.fullmatch(

@@ -563,7 +563,7 @@ def test_a_module_of_the_notebooks_own_the_workers_lack_is_named_with_the_fix(
         client, tmp_path, monkeypatch):
     """Every trial failed with ModuleNotFoundError and nothing said how the workers get the
     module, nor why the study's closing line counted only failures (first-day test, round 10)."""
-    from nbtune.notebook.magic import _summary_line
+    from nbtune.notebook.closing import closing_line
 
     (tmp_path / "nbtune_local_helper_xyz.py").write_text("def score(x):\n    return x\n")
     monkeypatch.syspath_prepend(str(tmp_path))  # the notebook's folder; not the workers'
@@ -576,7 +576,7 @@ def test_a_module_of_the_notebooks_own_the_workers_lack_is_named_with_the_fix(
             "put it where the workers' Python finds it")
     error = study.trials[0].error
     assert "ModuleNotFoundError: No module named 'nbtune_local_helper_xyz'\n" + hint in error
-    assert _summary_line(study, 1.0, "study").endswith(f"every trial failed; trial 0: {hint}")
+    assert closing_line(study, 1.0, "study").endswith(f"every trial failed; trial 0: {hint}")
 
 
 def test_a_trial_function_from_a_module_the_workers_lack_is_named_with_the_fix(

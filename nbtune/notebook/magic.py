@@ -13,10 +13,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, TraitError, Unicode, observe
 
-from .. import trial as T
 from ..caller import from_the_body
 from ..panel import LivePanel, continued_by
-from ..ranking import duration_text, one_line
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
 from ..run.cluster import set_default_cluster
@@ -30,17 +28,16 @@ from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
+from .closing import closing_line
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import positional_report, reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
-from .rerun import (conflict_line, exists_line, given_flags, resume_cell, show_stored,
-                    stored_row)
+from .rerun import conflict_line, given_flags, refuse_existing, resume_cell, stored_row
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
 from .trialfn import CellTrial, cell_filename
-
 
 
 def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
@@ -249,8 +246,7 @@ class Tune(Magics):
         except StorageError as exc:
             raise UsageError(f"%%tune: {exc}") from None
         if row is not None and not (args.resume or args.replace):
-            show_stored(args.study, path)
-            raise UsageError(exists_line(args.study, path))
+            refuse_existing(args.study, path)
         return row
 
     def _run(self, fn, parsed: ParsedCell, kwargs: dict[str, Any], args, cell: str,
@@ -260,8 +256,7 @@ class Tune(Magics):
             with own_resume_note(), continued_by("cell" if args.resume else "resume"):
                 study = from_the_cell(filename, lambda: tune(fn, parsed.space, **kwargs))
         except StudyExists as exc:  # stored meanwhile, by another kernel
-            show_stored(exc.name, exc.path)
-            raise UsageError(exists_line(exc.name, exc.path)) from None
+            refuse_existing(exc.name, exc.path)
         except SettingsConflict as exc:
             raise UsageError(conflict_line(exc)) from None
         except REQUEST_ERRORS as exc:
@@ -277,7 +272,7 @@ class Tune(Magics):
             if not (isinstance(study.live, LivePanel) and study.live.note(line)):
                 print(line)  # no panel to say it until the study ends
             return None
-        print(_summary_line(study, time.time() - t0, out))
+        print(closing_line(study, time.time() - t0, out))
         if args.apply and study.best is not None:
             for name in parsed.names:
                 self.shell.user_ns[name] = study.best.config[name]
@@ -378,29 +373,6 @@ def from_the_cell(filename: str, call: Callable[[], Any]) -> Any:
     frame outside nbtune (:func:`~nbtune.caller.user_stacklevel`), names the cell rather than
     IPython's or nbtune's own code."""
     return eval(compile("call()", filename, "eval"), {"call": call})
-
-
-def _summary_line(study: Study, elapsed: float, out: str) -> str:
-    counts = T.counts_text(study.counts(), study.stop_reason) or "no trials"
-    took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
-    here = len(study.trials) - len(study.earlier)
-    if study.earlier and not here:  # "0 of them in this run, in 43 ms" (round 20)
-        took = ", none in this run"
-    elif study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
-        took = f"; {here} of them in this run, in {took}"
-    else:
-        took = f" in {took}"
-    line = f"nbtune: study {study.name!r}: {counts}{took} ({study.stop_reason}); bound to `{out}`."
-    best = study.best
-    if best is not None:
-        config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
-                           for k, v in best.config.items())
-        line += f"\n  best {study.metric} = {best.value:.6g} (trial {best.id}): {config}"
-    failed = [t for t in study.trials if t.state == T.FAILED]
-    if failed and len(failed) == len(study.trials):  # why, or the line says nothing of it
-        line += (f"\n  every trial failed; trial {failed[0].id}: "
-                 f"{one_line(failed[0].error or '', width=400)}")
-    return line
 
 
 Tune.tune.__doc__ = (Tune.tune.__doc__ or "") + "\n\n" + build_parser().format_help()

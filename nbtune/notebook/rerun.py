@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from typing import Any
+from typing import Any, NoReturn
 
 from ..resume import NOT_STORED, SettingsConflict
 from ..storage import Storage
@@ -79,17 +79,18 @@ def conflict_line(exc: SettingsConflict) -> str:
 
 def exists_line(name: str, path: str) -> str:
     """The magic's one line for a cell that would start a study under a stored one's name,
-    under that study's summary (:func:`show_stored`)."""
+    under that study's summary (:func:`refuse_existing`)."""
     return (f"%%tune: a study named {name!r} already exists in {path!r} (its summary is "
             "above): add --resume to continue it, use --study NEW for a fresh one, or --replace "
             "to delete it and start again")
 
 
-def show_stored(name: str, path: str) -> None:
-    """Display the stored study ``name``'s summary, where a cell that would start it again is
-    refused. JupyterLab clears a cell's outputs when it runs, and the refusal was all that was
-    left of the study in the cell, in the saved notebook and in its HTML (first-day test,
-    round 22)."""
+def refuse_existing(name: str, path: str) -> NoReturn:
+    """Refuse a cell that would start study ``name`` again (:func:`exists_line`), under the
+    stored study's summary. JupyterLab clears a cell's outputs when it runs, and the refusal was
+    all that was left of the study in the cell, in the saved notebook and in its HTML
+    (first-day test, round 22)."""
+    from IPython.core.error import UsageError
     from IPython.display import display
 
     from ..studies import load_study
@@ -97,8 +98,10 @@ def show_stored(name: str, path: str) -> None:
     try:
         study = load_study(name, storage=path)
     except Exception:  # what cannot be read is no reason to hide the refusal
-        return
-    display(study.summary())
+        study = None
+    if study is not None:
+        display(study.summary())
+    raise UsageError(exists_line(name, path)) from None
 
 
 def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:

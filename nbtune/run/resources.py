@@ -198,8 +198,9 @@ class Capacity:
         (first-day test, round 10)."""
         if self.now is None or self.now > 0:
             return ""
-        if paused_line(self.workers):
-            return paused_line(self.workers)
+        paused = paused_line(self.workers)
+        if paused:
+            return paused
         if not self.workers and self.after_loss:  # round 18: said nowhere
             address = getattr(getattr(self.client, "scheduler", None), "address", None)
             return ("the scheduler is back without workers (Dask's workers leave with their "

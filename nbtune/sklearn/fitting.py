@@ -100,7 +100,9 @@ class State:
     folds: list[Fold] = field(default_factory=list)
 
 
-def _fit(est: Any, X: Any, y: Any, params: dict[str, Any], method: str = "fit", **extra: Any):
+def fit_on(est: Any, X: Any, y: Any, params: dict[str, Any], method: str = "fit",
+           **extra: Any) -> Any:
+    """``est.fit(X, y, **params)`` (or ``method``), without ``y`` where there is none."""
     fit = getattr(est, method)
     return fit(X, **extra, **params) if y is None else fit(X, y, **extra, **params)
 
@@ -138,7 +140,7 @@ def partial_fitted(est: Any, X: Any, y: Any, params: dict[str, Any], done: int, 
         est, params = last, own
     for epoch in range(done, level):
         extra = {"classes": classes} if epoch == 0 and classes is not None else {}
-        _fit(est, X, y, params, "partial_fit", **extra)
+        fit_on(est, X, y, params, "partial_fit", **extra)
 
 
 class FoldTrial:
@@ -226,7 +228,7 @@ class FoldTrial:
             params = index_params(fit_params, _num_samples(X), train)
             if res is None or res.kind == N_SAMPLES:
                 fold.estimator = clone(base)
-                _fit(fold.estimator, X_train, y_train, params)
+                fit_on(fold.estimator, X_train, y_train, params)
             elif res.kind == PARTIAL_FIT:
                 if fold.estimator is None:
                     fold.estimator = clone(base)
@@ -241,9 +243,9 @@ class FoldTrial:
                     from sklearn.exceptions import ConvergenceWarning
 
                     with muted(ConvergenceWarning):
-                        _fit(fold.estimator, X_train, y_train, params)
+                        fit_on(fold.estimator, X_train, y_train, params)
                 else:
-                    _fit(fold.estimator, X_train, y_train, params)
+                    fit_on(fold.estimator, X_train, y_train, params)
         except Exception as exc:
             if self.plan.error_score == "raise":
                 raise

@@ -1,10 +1,8 @@
 """``nbtune.SearchCV``: scikit-learn's hyperparameter search on Dask, with early stopping."""
 from __future__ import annotations
 
+import contextlib
 import functools
-import os
-import sys
-import threading
 import time
 from types import MethodType
 from typing import Any, Callable
@@ -21,14 +19,14 @@ from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
 from . import checks
-from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource, partial_fitted
+from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource, fit_on, partial_fitted
+from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
 from .results import best_index, collect
 from .space import convert
 
 EPOCH = "epoch"  # the report key of partial_fit epochs
-REFIT_SAID_FROM = 5.0  # seconds a refit is likely to take past which the cell says it runs
 
 
 def _no_refit(attr: str) -> AttributeError:
@@ -238,7 +236,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
-        self._say_replaced()
+        replaced = replaced_line(self.storage, self.study)
+        if replaced is not None:
+            say(replaced)
         with continued_by("read"):  # fit() starts anew: its panel offers load_study, not resume
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
@@ -262,56 +262,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             self.best_score_ = score
         self.scorer_ = scorers if multimetric else scorers["score"]
         if self.refit:
-            line = self._refit_line(X)
-            if line is not None:
-                print(f"nbtune: {line}", file=sys.stderr, flush=True)
-            late = None  # the guess missed it: said once it runs that long (first-day test,
-            # round 23: 84 s after a guess of 3 s, the notebook's own threads on a busy machine)
-            if line is None and shows_progress(self.progress):
-                late = threading.Timer(REFIT_SAID_FROM, print, (
-                    f"nbtune: {self._refit_line(X, late=True)}",), {"file": sys.stderr,
-                                                                    "flush": True})
-                late.daemon = True
-                late.start()
-            try:
-                self._refit(X, y, fit_params, resource, classes)
-            finally:
-                if late is not None:
-                    late.cancel()
+            self._refit(X, y, fit_params, resource, classes)
         return self
-
-    def _refit_line(self, X: Any, late: bool = False) -> str | None:
-        """What the cell says before a refit likely to take :data:`REFIT_SAID_FROM` seconds or
-        more, guessed from the best candidate's fit on its folds: a 46 s refit on 2M rows, in
-        the notebook's process and past ``max_time``, left a cell that looked done busy, and
-        nothing said why (first-day test, round 21). None where the views are off. With
-        ``late``, what it says once a refit the guess missed has run that long."""
-        if not shows_progress(self.progress) or getattr(self, "best_index_", None) is None:
-            return None
-        took = float(self.cv_results_["mean_fit_time"][self.best_index_])
-        guess = took * self.n_splits_ / max(self.n_splits_ - 1, 1)  # all rows, not k-1 folds'
-        if not (guess >= REFIT_SAID_FROM or late):
-            return None
-        bound = ("; max_time bounds the search, not the refit" if self.max_time is not None
-                 else "")
-        rows = X.shape[0] if hasattr(X, "shape") else len(X)
-        so_far = (f"{REFIT_SAID_FROM:.0f} s so far, where its folds' fits took {took:.1f} s"
-                  if late else f"about {guess:.0f} s, from its folds' fits")
-        return (f"refitting the best candidate on all {rows:,} rows, in this process "
-                f"({so_far}{bound}; refit=False skips it) ...")
-
-    def _say_replaced(self) -> None:
-        """Say that this fit replaces the stored study of its name (an earlier fit's): a second
-        fit replaced it in silence, and the notebook's earlier summary no longer matched the
-        file (first-day test, round 22)."""
-        if self.storage is None or self.study is None or not os.path.exists(self.storage):
-            return
-        from ..studies import list_studies
-
-        if self.study in list_studies(self.storage):
-            print(f"nbtune: this fit replaces study {self.study!r} in {self.storage!r}, an "
-                  "earlier fit's (each fit starts a new search; another study= keeps both)",
-                  file=sys.stderr, flush=True)
 
     def _wait(self, study: Study, failures: _Failures) -> None:
         """Wait for the study; with error_score='raise', end it at the first failed trial.
@@ -346,16 +298,20 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def _refit(self, X: Any, y: Any, fit_params: dict, resource: Resource | None,
                classes: Any) -> None:
-        """best_estimator_: the best candidate trained on all of X as its trial was."""
+        """best_estimator_: the best candidate trained on all of X as its trial was; said in
+        the cell where it takes a while (:func:`~nbtune.sklearn.notices.refit_announced`)."""
         est = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
         started = time.time()
-        if resource is not None and resource.kind == PARTIAL_FIT:
-            partial_fitted(est, X, y, fit_params, 0,
-                           int(self.cv_results_["n_resources"][self.best_index_]), classes)
-        elif y is not None:
-            est.fit(X, y, **fit_params)
-        else:
-            est.fit(X, **fit_params)
+        took = float(self.cv_results_["mean_fit_time"][self.best_index_])
+        rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        said = refit_announced(took, self.n_splits_, rows, self.max_time is not None) \
+            if shows_progress(self.progress) else contextlib.nullcontext()
+        with said:
+            if resource is not None and resource.kind == PARTIAL_FIT:
+                partial_fitted(est, X, y, fit_params, 0,
+                               int(self.cv_results_["n_resources"][self.best_index_]), classes)
+            else:
+                fit_on(est, X, y, fit_params)
         self.refit_time_ = time.time() - started
         self.best_estimator_ = est
         if hasattr(est, "feature_names_in_"):

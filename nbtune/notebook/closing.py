@@ -1,0 +1,33 @@
+"""What a %%tune cell says when its study ends, under its summary."""
+from __future__ import annotations
+
+from .. import trial as T
+from ..ranking import duration_text, one_line
+from ..study import Study
+
+
+def closing_line(study: Study, elapsed: float, out: str) -> str:
+    """The line under a %%tune cell whose study ended: its trials per state, its time (a
+    resumed study's: this run's), why it ended and the name it is bound to, then the best trial
+    and its config, or why every trial failed. ``elapsed``: the cell's seconds, where the study
+    kept no time of its own."""
+    counts = T.counts_text(study.counts(), study.stop_reason) or "no trials"
+    took = duration_text(study.elapsed if study.elapsed is not None else elapsed)
+    here = len(study.trials) - len(study.earlier)
+    if study.earlier and not here:  # "0 of them in this run, in 43 ms" (round 20)
+        took = ", none in this run"
+    elif study.earlier:  # a resumed study: its time is this run's, not the earlier trials'
+        took = f"; {here} of them in this run, in {took}"
+    else:
+        took = f" in {took}"
+    line = f"nbtune: study {study.name!r}: {counts}{took} ({study.stop_reason}); bound to `{out}`."
+    best = study.best
+    if best is not None:
+        config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
+                           for k, v in best.config.items())
+        line += f"\n  best {study.metric} = {best.value:.6g} (trial {best.id}): {config}"
+    failed = [t for t in study.trials if t.state == T.FAILED]
+    if failed and len(failed) == len(study.trials):  # why, or the line says nothing of it
+        line += (f"\n  every trial failed; trial {failed[0].id}: "
+                 f"{one_line(failed[0].error or '', width=400)}")
+    return line
