@@ -21,6 +21,14 @@ def fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def config_text(config: dict[str, Any]) -> str:
+    """A config as ``name=value`` pairs: floats as :func:`fmt` writes them, other values as
+    Python writes them (``act='relu'``), so the text reads, and pastes, as the call's arguments.
+    The live views, the closing line and the summary all write a config this way."""
+    return ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
+                     for k, v in config.items())
+
+
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name
 
 

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 from . import trial as T
 from .findings import edge_notes, falling_note, flat_note
-from .ranking import (column_texts, duration_text, earlier_ids, fmt, no_best_text, one_line,
-                      pace_text, rank_rule, rank_trials, resource_of, score)
+from .ranking import (column_texts, config_text, duration_text, earlier_ids, no_best_text,
+                      one_line, pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 from .setup_text import retried_text, scheduler_text, searcher_text
 
@@ -34,10 +34,6 @@ OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in tria
 def _trials(n: int) -> str:
     """"1 trial", "3 trials"."""
     return f"{n} trial{'' if n == 1 else 's'}"
-
-
-def _config_text(config: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={fmt(v)}" for k, v in config.items())
 
 
 def _numeric(cell: str) -> bool:
@@ -151,7 +147,7 @@ def errors_html(study: Any, failed: list[T.Trial] | None = None) -> str:
         who = (f"trial {last.id} failed" if len(trials) == 1 else
                f"{len(trials)} trials failed ({_id_ranges([t.id for t in trials])})")
         items.append(f"<details><summary>{who}: {e(line)}</summary><pre>trial {last.id}: "
-                     f"{e(_config_text(last.config))}\n\n{e(last.error or '')}</pre></details>")
+                     f"{e(config_text(last.config))}\n\n{e(last.error or '')}</pre></details>")
     hidden = ordered[:-SHOWN_ERRORS] if len(ordered) > SHOWN_ERRORS else []
     if hidden:
         n = sum(len(trials) for _, trials in hidden)
@@ -264,7 +260,7 @@ class StudySummary:
             out.append(("best", no_best_text(s)))
         else:
             out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
-            out.append(("best config", _config_text(self.best.config)))
+            out.append(("best config", config_text(self.best.config)))
             flat = flat_note(s)
             out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
             falling = falling_note(s)

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any, Callable
 
 from . import trial as T
-from .ranking import duration_text, earlier_ids, fmt, no_best_text, pace_text
+from .ranking import config_text, duration_text, earlier_ids, no_best_text, pace_text
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import Tally
@@ -316,9 +316,8 @@ class Tracker(Observer):
         best = self.study.best if tally is None else tally.best
         if best is None:
             return no_best_text(self.study)
-        config = ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
-                           for k, v in best.config.items())
-        return f"best {self.study.metric} = {best.value:.6g} (trial {best.id}: {config})"
+        return (f"best {self.study.metric} = {best.value:.6g} "
+                f"(trial {best.id}: {config_text(best.config)})")
 
 
 class TextProgress(Tracker):

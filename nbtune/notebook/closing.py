@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import trial as T
-from ..ranking import duration_text, one_line
+from ..ranking import config_text, duration_text, one_line
 from ..study import Study
 
 
@@ -23,9 +23,8 @@ def closing_line(study: Study, elapsed: float, out: str) -> str:
     line = f"nbtune: study {study.name!r}: {counts}{took} ({study.stop_reason}); bound to `{out}`."
     best = study.best
     if best is not None:
-        config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}"
-                           for k, v in best.config.items())
-        line += f"\n  best {study.metric} = {best.value:.6g} (trial {best.id}): {config}"
+        line += (f"\n  best {study.metric} = {best.value:.6g} (trial {best.id}): "
+                 f"{config_text(best.config)}")
     failed = [t for t in study.trials if t.state == T.FAILED]
     if failed and len(failed) == len(study.trials):  # why, or the line says nothing of it
         line += (f"\n  every trial failed; trial {failed[0].id}: "
