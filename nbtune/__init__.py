@@ -20,7 +20,7 @@ from .simulate import simulate
 from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint, logspace,
                     quniform, randint, uniform)
 from .paths import StorageError
-from .studies import delete_study, list_studies, load_study
+from .studies import delete_studies, delete_study, list_studies, load_study
 from .study import Study
 from .trial import Trial
 from .tune import tune
@@ -35,7 +35,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "trial_id", "TrialStopped",
     "TrialPaused", "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study",
-    "list_studies", "delete_study", "Study", "Trial",
+    "list_studies", "delete_study", "delete_studies", "Study", "Trial",
     "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",
     "logspace", "fixed", "Searcher", "RandomSearcher", "GridSearcher", "BayesOptSearcher",

@@ -3,11 +3,13 @@ delete one.
 
 ``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]``,
 ``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``) and
-``python -m nbtune delete NAME [PATH]``; PATH defaults to ``nbtune.db``. A missing file or study is one line on stderr and exit status 2.
+``python -m nbtune delete NAME [PATH]`` (NAME may be a shell-style pattern, ``'study-*'``); PATH
+defaults to ``nbtune.db``. A missing file or study is one line on stderr and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import json as json_module
 import os
 import sqlite3
@@ -17,12 +19,13 @@ from typing import Sequence
 from .lease import StudyBusy
 from .paths import DEFAULT_FILE, StorageError
 from .storage import Storage
-from .studies import StudyNotFound, delete_study, load_study
+from .studies import StudyNotFound, delete_studies, delete_study, list_studies, load_study
 from .study import Study
 from .listing import studies_frame
 from .typos import did_you_mean
 
 DEFAULT_PATH = DEFAULT_FILE
+SHOWN_NAMES = 10  # the names a pattern's delete lists, then "and N more"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': standard output)")
     form.add_argument("--json", metavar="FILE", help="write JSON, one object per trial, to "
                       "FILE ('-': standard output)")
-    delete = sub.add_parser("delete", help="remove one study, with its trials, from the file")
-    delete.add_argument("name", help="the study's name (see `nbtune studies`)")
+    delete = sub.add_parser("delete", help="remove a study, with its trials, from the file")
+    delete.add_argument("name", help="the study's name (see `nbtune studies`), or a pattern "
+                        "such as 'study-*' (quoted) for every study it matches")
     delete.add_argument("path", nargs="?", default=DEFAULT_PATH,
                         help=f"storage file (default {DEFAULT_PATH})")
     for command in (studies, show, export, delete):
@@ -81,12 +85,28 @@ def _load(name: str, path: str) -> Study:
 
 
 def _delete(name: str, path: str) -> str:
+    if glob.has_magic(name) and name not in list_studies(path):
+        return _delete_matching(name, path)
     trials = len(_load(name, path).trials)
     try:
         delete_study(name, storage=path)
     except StudyBusy as exc:
         raise _Failed(str(exc)) from None
     return f"nbtune: deleted study {name!r} ({trials} trials) from {path}"
+
+
+def _delete_matching(pattern: str, path: str) -> str:
+    _storage(path).close()
+    try:
+        names = delete_studies(pattern, storage=path)
+    except StudyNotFound as exc:
+        raise _Failed(f"{exc}; `nbtune studies {path}` lists them") from None
+    except StudyBusy as exc:
+        raise _Failed(str(exc)) from None
+    shown = ", ".join(names[:SHOWN_NAMES]) + (f" and {len(names) - SHOWN_NAMES} more"
+                                              if len(names) > SHOWN_NAMES else "")
+    return (f"nbtune: deleted {len(names)} stud{'y' if len(names) == 1 else 'ies'} matching "
+            f"{pattern!r} from {path}: {shown}")
 
 
 def list_studies_table(path: str) -> str:

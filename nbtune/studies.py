@@ -3,12 +3,13 @@ messages for a study that is not where it was looked for. The :class:`~nbtune.st
 return is the object itself."""
 from __future__ import annotations
 
+import fnmatch
 import os
 from typing import Any
 
 from . import trial as T
 from .caller import user_facing
-from .lease import Lease, run_died
+from .lease import Lease, StudyBusy, run_died
 from .paths import check_path, default_file
 from .shown import outdated
 from .space import Space
@@ -160,6 +161,44 @@ def delete_study(name: str, storage: str | os.PathLike | None = None) -> None:
             lease.release()
     finally:
         db.close()
+
+
+@user_facing
+def delete_studies(pattern: str, storage: str | os.PathLike | None = None) -> list[str]:
+    """Remove every study whose name matches ``pattern``, a shell-style pattern
+    (``"study-*"``: the studies of ``%%tune`` cells run without ``--study``), as
+    :func:`delete_study` removes one; returns the names removed, in the file's order.
+
+    A pattern that matches nothing is refused (:class:`StudyNotFound`, naming the studies
+    there). A matching study that a run is running is kept, the others removed, and then
+    :class:`~nbtune.lease.StudyBusy` names what was removed and what was kept: stop that run and
+    call it again."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"delete_studies takes a name pattern such as 'study-*', got "
+                        f"{type(pattern).__name__}")
+    path = os.fspath(_file(storage))
+    names = [n for n in list_studies(path) if fnmatch.fnmatchcase(n, pattern)]
+    if not names:
+        if not os.path.exists(check_path(path)):
+            raise FileNotFoundError(f"no storage file {path!r}")
+        db = Storage(path, readonly=True)
+        try:
+            known = ", ".join(repr(n) for n in db.study_names()) or "none"
+        finally:
+            db.close()
+        raise StudyNotFound(f"no study in {path!r} has a name that matches {pattern!r} "
+                            f"(studies there: {known})")
+    deleted, busy = [], []
+    for name in names:
+        try:
+            delete_study(name, storage=path)
+            deleted.append(name)
+        except StudyBusy as exc:
+            busy.append(str(exc))
+    if busy:
+        raise StudyBusy(f"deleted {len(deleted)} of the {len(names)} studies that match "
+                        f"{pattern!r}; kept {len(busy)}: " + "; ".join(busy))
+    return deleted
 
 
 @user_facing

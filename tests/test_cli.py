@@ -115,6 +115,21 @@ def test_delete_removes_one_study_and_says_so(folder, tmp_path):
     assert nbtune.list_studies(str(tmp_path / "nbtune.db")) == ["mlp"]
 
 
+def test_delete_takes_a_pattern_and_names_what_it_removed(folder, tmp_path):
+    import shutil
+
+    shutil.copy(folder / "nbtune.db", tmp_path / "nbtune.db")
+    done = command("delete", "*", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done
+    assert done.stdout == "nbtune: deleted 2 studies matching '*' from nbtune.db: mlp, other\n"
+    assert nbtune.list_studies(str(tmp_path / "nbtune.db")) == []
+    none = command("delete", "study-*", cwd=tmp_path)
+    assert none.returncode == 2 and none.stdout == "", none
+    assert none.stderr == ("nbtune: error: no study in 'nbtune.db' has a name that matches "
+                           "'study-*' (studies there: none); `nbtune studies nbtune.db` lists "
+                           "them\n")
+
+
 @pytest.mark.parametrize("args, said", [
     (["export", "mlp"], "nbtune: error: export needs --csv FILE or --json FILE ('-': standard "
                         "output)\n"),

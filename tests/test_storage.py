@@ -281,6 +281,34 @@ def test_delete_study_removes_one_study_for_good_and_refuses_one_being_run(clien
     assert len(nbtune.load_study("keep", storage=path).trials) == 2
 
 
+def test_delete_studies_removes_those_a_pattern_matches_and_keeps_one_being_run(client, tmp_path):
+    """Every %%tune cell run without --study stores a new study-DATE-TIME-XXXX; clearing them
+    took a loop over list_studies (first-day test, round 22)."""
+    path = str(tmp_path / "runs.db")
+    space = {"x": nbtune.uniform(0, 1), "sleep": 0.0}
+    for name in ("study-a", "study-b", "mlp", "studyish"):
+        nbtune.tune(nap, space, n_trials=1, cluster=client, storage=path, study=name,
+                    progress=False)
+    assert nbtune.delete_studies("study-*", storage=path) == ["study-a", "study-b"]
+    assert nbtune.list_studies(path) == ["mlp", "studyish"]
+    with pytest.raises(nbtune.studies.StudyNotFound,
+                       match=r"no study in '.*runs.db' has a name that matches 'study-\*' "
+                             r"\(studies there: 'mlp', 'studyish'\)"):
+        nbtune.delete_studies("study-*", storage=path)
+    busy = nbtune.tune(nap, {**space, "sleep": 0.3}, n_trials=40, concurrency=1, cluster=client,
+                       storage=path, study="study-busy", progress=False, background=True)
+    try:
+        deadline = time.time() + 60
+        while not any(t.reports for t in busy.trials) and time.time() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(StorageError, match=r"deleted 1 of the 2 studies that match 'stud\*'; "
+                                               r"kept 1: study 'study-busy' is being run by "):
+            nbtune.delete_studies("stud*", storage=path)
+        assert nbtune.list_studies(path) == ["mlp", "study-busy"]
+    finally:
+        busy.stop().wait(60)
+
+
 def test_the_study_file_alone_holds_a_running_study_not_its_log_only(tmp_path, monkeypatch):
     """A kernel killed 10 s into a study left it in runs.db-wal alone: a copy of runs.db, handed
     to a colleague, had no such study (first-day test, round 7). The recorder folds the log
