@@ -52,7 +52,7 @@ from .base import Searcher, _check_int, check_number, untried_sample
 from .base import config_key as _key
 from .costs import Costs
 from .encoding import Encoding
-from .gp import KernelFits, Posterior, subsample
+from .gp import KernelFits, Posterior, import_ahead, imports_done, subsample
 from .reports import WARPS, Reports
 
 COMPLETED, FAILED = "completed", "failed"
@@ -118,6 +118,7 @@ class BayesOptSearcher(Searcher):
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
+        import_ahead()  # while the first trials, random ones, run
 
     def reset(self) -> None:
         """Forget every observation, pending trial and fitted kernel."""
@@ -226,14 +227,14 @@ class BayesOptSearcher(Searcher):
     # -- suggesting -----------------------------------------------------------------------
     def _suggest(self, index: int) -> dict:
         rng = self.rng_for(index)
-        data = self._data(with_levels=True)
         # the first n_initial trials are random, unless the model already holds n_initial
         # trials (a warm start): a study's own trials can only hold fewer
         initial = index < len(self.points_to_evaluate) + self.n_initial \
             and len(self._reports.trials) < self.n_initial
         hedge = self.random_fraction and (self.random_when == "always" or self.stalled) \
             and rng.random() < self.random_fraction
-        if initial or hedge or data is None:
+        data = None if initial or hedge else self._data(with_levels=True)
+        if data is None:
             return self._random(rng)
         X, y, levels, trials = data
         kernel = self._kernels.kernel(X.shape[1])
@@ -324,6 +325,7 @@ class BayesOptSearcher(Searcher):
         Made once per change of the rows (the arrays are shared: callers must not write to them)."""
         version = self._reports.version
         if self._data_of is None or self._data_of[0] != version:
+            imports_done()
             self._data_of = (version, self._reports.training_arrays(self._sign, self.warp))
         arrays = self._data_of[1]
         if arrays is None:

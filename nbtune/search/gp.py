@@ -6,6 +6,8 @@
 - :func:`maximise_likelihood`: the hyperparameters of largest marginal likelihood from a start,
   by scipy's L-BFGS-B (as scikit-learn's regressor fits them, without its warnings);
 - :func:`fitter`: the one thread every fit of this process runs on, in order;
+- :func:`import_ahead` and :func:`imports_done`: the libraries the model needs, imported on that
+  thread while a study's first trials (random) run;
 - :class:`KernelFits`: one searcher's fits, started at the refit points, and the one its
   suggestions use;
 - :func:`regressor`: scikit-learn's ``GaussianProcessRegressor`` with a fixed kernel (what the
@@ -15,6 +17,7 @@
 """
 from __future__ import annotations
 
+import importlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
@@ -36,6 +39,31 @@ def fitter() -> ThreadPoolExecutor:
         if not _FITTER:
             _FITTER.append(ThreadPoolExecutor(1, thread_name_prefix="nbtune-bayesopt-fit"))
         return _FITTER[0]
+
+
+# what the model's first suggestion and fit import: 1.3 s in a fresh kernel, which the first
+# bayesopt study of a kernel waited for (1.1-1.9 s of a 4 s study; round 22), where its first
+# trials, drawn at random, could have hidden it
+MODEL_MODULES = ("scipy.linalg", "scipy.linalg.blas", "scipy.optimize", "scipy.special",
+                 "scipy.stats", "scipy.spatial.distance", "sklearn.gaussian_process.kernels")
+_IMPORTS: list[Future] = []
+
+
+def import_ahead() -> None:
+    """Import :data:`MODEL_MODULES` on the fitter's thread, once a process (a searcher calls it
+    when it is made; its own imports then wait for these: :func:`imports_done`)."""
+    pool = fitter()
+    with _FITTER_LOCK:
+        if not _IMPORTS:
+            _IMPORTS.append(pool.submit(lambda: [importlib.import_module(m)
+                                                 for m in MODEL_MODULES] and None))
+
+
+def imports_done() -> None:
+    """Wait for :func:`import_ahead`'s imports (at once where they are done, or never started),
+    so that no module is imported by two threads at a time."""
+    if _IMPORTS:
+        _IMPORTS[0].result()
 
 
 def refit_point(n: int, every: int) -> int:
