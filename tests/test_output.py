@@ -162,6 +162,62 @@ def test_each_trial_keeps_its_own_output_stored_and_loaded(client, db):
     assert sum("did not converge" in ln for ln in shown if ln.startswith("[trial")) == 1
 
 
+def warns_twice(config):
+    warnings.warn("the optimizer did not converge", RuntimeWarning)
+    warnings.warn(f"value {config['q']} is odd", UserWarning)
+    return config["q"]
+
+
+def test_warnings_the_notebook_ignores_are_not_kept_from_its_trials(client, db):
+    """A ConvergenceWarning ignored in the notebook (warnings.filterwarnings) still filled the
+    panel and the summary, "raised by 15 of 20 trials": the trials ran on workers, whose filters
+    are their own (first-day test, round 24)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message="value 2")
+        study = nbtune.tune(warns_twice, {"q": nbtune.grid(1, 2)}, searcher="grid",
+                            cluster=client, storage=db, study="ignored", progress=LivePanel,
+                            show_output=True)
+    for s in (study, nbtune.load_study("ignored", storage=db)):
+        kept = {t.config["q"]: [(w["category"], w["message"]) for w in t.warnings]
+                for t in s.trials}
+        assert kept == {1: [("UserWarning", "value 1 is odd")], 2: []}
+        assert "did not converge" not in s.summary()._repr_html_()
+    panel = study.live
+    assert "value 1 is odd" in panel.warnings_html.value
+    assert "did not converge" not in panel.warnings_html.value + panel.stream.value
+    after = nbtune.tune(warns_twice, {"q": nbtune.grid(2)}, searcher="grid", cluster=client,
+                        storage=None, progress=False)  # the filters are the notebook's now
+    assert {w["category"] for w in after.trials[0].warnings} == {"RuntimeWarning",
+                                                                   "UserWarning"}
+
+
+def test_the_first_filter_that_matches_decides_as_python_does():
+    from nbtune.run.ignored import ignored
+
+    def record(category, message, where, module="builtins"):
+        return {"category": category, "message": message, "where": where, "count": 1,
+                "module": module}
+
+    lib = f"{sys.path[-1]}/somelib/fit.py:12"
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("default", module=r"somelib\.fit")  # before the ignore
+        warnings.filterwarnings("ignore", category=FutureWarning, module="__main__")
+        warnings.filterwarnings("ignore", message="old", lineno=7)
+        assert not ignored(record("UserWarning", "m", lib))  # the module's filter comes first
+        assert ignored(record("UserWarning", "m", "/elsewhere/x.py:3"))
+        assert ignored(record("FutureWarning", "m", "<tune cell [4]>:2"))  # a cell: __main__
+        assert not ignored(record("FutureWarning", "m", "/elsewhere/x.py:3"))
+        assert ignored(record("RuntimeWarning", "old news", "/x.py:7"))
+        assert not ignored(record("RuntimeWarning", "old news", "/x.py:8"))
+        # a category whose module this process never loaded: matched by name, or by Warning
+        assert not ignored(record("OddWarning", "m", "/x.py:1", module="nowhere.loaded"))
+        warnings.filterwarnings("ignore", category=Warning)
+        assert ignored(record("OddWarning", "m", "/x.py:1", module="nowhere.loaded"))
+
+
 def test_the_panel_shows_each_trials_output_on_demand_and_streams_it(client, db):
     study = nbtune.tune(chatty, {"q": nbtune.grid(1, 2)}, searcher="grid", metric="score",
                         mode="max", cluster=client, storage=db, study="panel-out",

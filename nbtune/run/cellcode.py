@@ -13,11 +13,15 @@ from __future__ import annotations
 import io
 import linecache
 import pickle
+import re
 import sys
 import types
 from typing import Any
 
 CELL_NAME = "<notebook cell [{}]>"  # see nbtune.run.task._format_frame
+# the file names of a notebook cell's code on a worker: a %%tune cell's body
+# (notebook/trialfn.cell_filename) and a notebook function's cell (CELL_NAME); group 1, its number
+CELL_FILE = re.compile(r"<(?:tune|notebook) cell \[(\d+)\]>\Z")
 DYNAMIC = "<dynamic-code>"  # cloudpickle's name for all of them
 MOST_LINES = 5_000  # a file's lines carried at most (a notebook cell, a script)
 

@@ -22,6 +22,8 @@ import warnings
 from collections import deque
 from typing import Any, Callable
 
+from .ignored import unignored
+
 HEAD = 2_000  # characters kept from the start of a trial's output
 TAIL = 8_000  # and from its end
 PENDING = 8_000  # characters of whole lines waiting for the next report, at most
@@ -82,9 +84,10 @@ class BoundedText:
 
 
 def warning_record(message: Any, category: type, filename: str, lineno: int) -> dict[str, Any]:
-    """A warning as plain data: its category's name, its text, where it was raised."""
+    """A warning as plain data: its category's name and module, its text, where it was raised."""
     return {"category": getattr(category, "__name__", str(category)), "message": str(message),
-            "where": f"{filename}:{lineno}", "count": 1}
+            "where": f"{filename}:{lineno}", "count": 1,
+            "module": getattr(category, "__module__", None)}  # the class's (run/ignored.py)
 
 
 def warning_key(record: dict[str, Any]) -> tuple[str, str]:
@@ -271,7 +274,7 @@ class TrialOutputs:
 
     def add(self, trial: Any, fields: dict[str, Any]) -> None:
         """Take the ``output`` and ``warnings`` a message carries, and tell the observer."""
-        text, new = fields.get("output") or "", fields.get("warnings") or []
+        text, new = fields.get("output") or "", unignored(fields.get("warnings") or [])
         if not text and not new:
             return
         if text:
@@ -289,4 +292,5 @@ class TrialOutputs:
         self.add(trial, outcome.get("output_rest") or {})
         self._texts.pop(trial.id, None)
         if "output" in outcome:
-            trial.output, trial.warnings = outcome["output"], list(outcome.get("warnings") or [])
+            trial.output, trial.warnings = outcome["output"], unignored(outcome.get("warnings")
+                                                                        or [])

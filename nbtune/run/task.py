@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 import traceback
 import uuid
@@ -15,6 +14,7 @@ from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_m
                       deactivate, install_verdict_handler)
 from . import kept
 from .halt import halting, shielded
+from .cellcode import CELL_FILE
 from .output import Capture
 from .starts import announce_later
 from .stream import sender
@@ -56,15 +56,12 @@ class Outcome(dict):
     __slots__ = ()
 
 
-# the file name under which a %%tune cell's body is compiled (notebook/trialfn.cell_filename),
-# and the one a notebook cell's code keeps when a trial function carries it
-_CELL = re.compile(r"<(?:tune|notebook) cell \[(\d+)\]>\Z")  # and run/cellcode.CELL_NAME
 
 
 def _format_frame(frame: traceback.FrameSummary) -> str:
     """One frame as ``traceback`` writes it; a notebook cell's as JupyterLab names it:
     ``Cell In[12], line 4``."""
-    cell = _CELL.match(frame.filename)
+    cell = CELL_FILE.match(frame.filename)
     if cell is None:
         return traceback.format_list([frame])[0]
     where = "" if frame.name == "<module>" else f", in {frame.name}"
