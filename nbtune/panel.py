@@ -17,6 +17,7 @@ from . import trial as T
 from .ranking import duration_text
 from .setup_text import scheduler_text, searcher_text
 from .shown import shown, summarised
+from .styles import FAINT
 from .summary import errors_html, outputs_html, table_html, warnings_html
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
@@ -136,7 +137,7 @@ class LivePanel(Tracker):
         ended = sum(1 for t in self.study.trials if t.is_finished)
         so_far = (f" ({ended} ended by {time.strftime('%H:%M:%S')}; "
                   f"{html.escape(self.best_line())})" if ended else "")
-        head = (f'<div class="nbtune-live-fallback" style="color:#777;font-size:90%">nbtune: '
+        head = (f'<div class="nbtune-live-fallback" style="color:{FAINT};font-size:90%">nbtune: '
                 f'study {name} keeps each trial in {path} as it ends{so_far}. Should the kernel '
                 'stop before the study does, ')
         how = _CONTINUED.get()
@@ -298,7 +299,7 @@ class LivePanel(Tracker):
         # the image is drawn less often than the table above it: say when, so that a legend
         # that names another best, or a trial still running, reads as the older picture it is
         self.curves_note.value = (
-            '<span style="color:#777;font-size:90%">curves as of '
+            f'<span style="color:{FAINT};font-size:90%">curves as of '
             f"{duration_text(self.elapsed())} elapsed, redrawn every "
             f"{duration_text(max(1.0, self.curves_wait()))} or so</span>")
         self.curves_note.layout.display = None if tally is not None else "none"

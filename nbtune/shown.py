@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+from .styles import WARN
+
 _lock = threading.Lock()
 # (file, study) -> [handle, its summary's mimebundle once the study ended there]: the bundle,
 # not the Study, whose trials and reports a kernel of many studies would hold for good
@@ -57,8 +59,9 @@ def outdated(path: str | os.PathLike, name: str, how: str) -> None:
             continue
         try:
             handle.update({"text/plain": f"{line}\n{bundle['text/plain']}",
-                           "text/html": f'<div class="nbtune-outdated" style="color:#a05a00;'
-                                        f'font-weight:bold">{html.escape(line)}</div>'
+                           "text/html": f'<div class="nbtune-outdated" style="border-left:4px '
+                                        f'solid {WARN};padding-left:0.5em;font-weight:bold">'
+                                        f'{html.escape(line)}</div>'
                                         f"{bundle['text/html']}"}, raw=True)
         except Exception:  # an output this kernel can no longer reach
             pass

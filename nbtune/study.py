@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .caller import shown_as_users, user_facing
 from . import trial as T
 from .space import Space
+from .styles import FAINT
 from .lease import run_elsewhere
 from .ported import attribute_note
 from .run import kept
@@ -225,7 +226,7 @@ class Study:
 
         from .ranking import duration_text
 
-        return (f'<div class="nbtune-snapshot" style="color:#777">nbtune: study '
+        return (f'<div class="nbtune-snapshot" style="color:{FAINT}">nbtune: study '
                 f'{html.escape(repr(self.name), quote=False)} runs; below is how it stood after '
                 f'{duration_text(self.elapsed)}. Its live panel follows it; '
                 f'<code>study.wait()</code> waits for its end.</div>{shown}')

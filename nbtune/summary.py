@@ -18,14 +18,18 @@ from .ranking import (column_texts, config_text, duration_text, earlier_ids, no_
                       one_line, pace_text, rank_rule, rank_trials, resource_of, score)
 from .run.output import merge_warnings, warning_key
 from .setup_text import retried_text, scheduler_text, searcher_text
+from .styles import BORDER
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
 CELL = "padding:0.5em;line-height:normal;vertical-align:middle"
 TABLE = ' style="border-collapse:collapse;border-spacing:0"'
-HEAD = ' style="border-bottom:1px solid var(--jp-border-color1, #bdbdbd)"'
-RIGHT = f' style="text-align:right;font-variant-numeric:tabular-nums;{CELL}"'
+HEAD = f' style="border-bottom:1px solid {BORDER}"'
+# the trials table's cells keep to one line, its box scrolling sideways: a narrow output split
+# "1.855e-" from "02" (first-day test, round 24); the facts table's text wraps
+RIGHT = f' style="text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;{CELL}"'
 LEFT = f' style="text-align:left;{CELL}"'
+ONE_LINE = f' style="text-align:left;white-space:nowrap;{CELL}"'
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
 OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
@@ -98,15 +102,19 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
         return ""
     e = html.escape
     right = [all(_numeric(row[j]) for row in rows) for j in range(len(headers))]
-    head = "".join(f"<th{RIGHT if r else LEFT}>{e(h)}</th>" for h, r in zip(headers, right))
-    body = "".join("<tr>" + "".join(f"<td{RIGHT if r else LEFT}>{e(c)}</td>"
+    head = "".join(f"<th{RIGHT if r else ONE_LINE}>{e(h)}</th>" for h, r in zip(headers, right))
+    body = "".join("<tr>" + "".join(f"<td{RIGHT if r else ONE_LINE}>{e(c)}</td>"
                                     for c, r in zip(row, right)) + "</tr>" for row in rows)
     caption = f"top {_trials(len(rows))}, ranked: {rule}"
     # in a box that scrolls sideways: a table wider than the output (SearchCV's long
-    # step__param columns) was cut at its right edge, its last columns out of reach
-    return (f'<div style="overflow-x:auto;max-width:100%"><table class="{css}"{TABLE}>'
+    # step__param columns) was cut at its right edge, its last columns out of reach. Its caption
+    # wraps to the box's width, not the table's, and stays in view as the table scrolls: a
+    # caption cut mid-word read as a broken page (first-day test, round 24)
+    return (f'<div style="overflow-x:auto;max-width:100%;container-type:inline-size">'
+            f'<table class="{css}"{TABLE}>'
             '<caption style="caption-side:top;text-align:left;line-height:normal;'
-            f'padding-bottom:0.25em">{e(caption)}</caption>'
+            'padding-bottom:0.25em;max-width:100cqw;position:sticky;left:0">'
+            f"{e(caption)}</caption>"
             f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 

@@ -54,9 +54,10 @@ def _free_port() -> int:
 class JupyterLab:
     """A JupyterLab server serving ``root``, started in its own process group."""
 
-    def __init__(self, root: Path, extension: bool = False) -> None:
+    def __init__(self, root: Path, extension: bool = False, theme: str | None = None) -> None:
         self.root = Path(root)
         self.extension = extension  # whether nbtune's JupyterLab extension is loaded
+        self.theme = theme  # "JupyterLab Dark", say; None: JupyterLab's default (light)
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.log_path = self.root.parent / "jupyterlab.log"
@@ -85,6 +86,11 @@ class JupyterLab:
             disabled["nbtune-apply"] = True
         (config / "labconfig" / "page_config.json").write_text(json.dumps(
             {"disabledExtensions": disabled}))
+        if self.theme is not None:  # as Settings > Theme keeps it
+            themes = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+            themes.mkdir(parents=True, exist_ok=True)
+            (themes / "themes.jupyterlab-settings").write_text(json.dumps(
+                {"theme": self.theme}))
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config),
                    JUPYTER_DATA_DIR=str(data),
                    JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),

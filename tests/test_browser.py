@@ -57,6 +57,16 @@ def lab_with_apply(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def dark_lab(tmp_path_factory):
+    """JupyterLab on its dark theme, as Settings > Theme > JupyterLab Dark leaves it."""
+    root = tmp_path_factory.mktemp("lab-dark") / "notebooks"
+    root.mkdir()
+    server = JupyterLab(root, theme="JupyterLab Dark").start()
+    yield server
+    server.stop()
+
+
 def _page(browser, lab: JupyterLab, name: str):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
@@ -74,6 +84,29 @@ def page(browser, lab, request):
 @pytest.fixture
 def apply_page(browser, lab_with_apply, request):
     yield from _page(browser, lab_with_apply, request.node.name)
+
+
+@pytest.fixture
+def dark_page(browser, dark_lab, request):
+    yield from _page(browser, dark_lab, request.node.name)
+
+
+# WCAG's contrast ratio of an element's text against the first background behind it that is not
+# transparent (the text's own alpha blended over it)
+CONTRAST = """el => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = c => { const f = v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  let node = el, back = null;
+  while (node) { const c = getComputedStyle(node).backgroundColor;
+    if (c && c !== 'transparent' && !c.startsWith('rgba(0, 0, 0, 0)')) { back = rgb(c); break; }
+    node = node.parentElement; }
+  back = back || [255, 255, 255];
+  const fore = rgb(getComputedStyle(el).color), a = fore.length > 3 ? fore[3] : 1;
+  const seen = [0, 1, 2].map(i => fore[i] * a + back[i] * (1 - a));
+  const [hi, lo] = [lum(seen), lum(back)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05); }"""
 
 
 def _run_notebook(lab: JupyterLab, page, name: str, cells: list[str]) -> None:
@@ -164,6 +197,12 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
             live_headers = _texts(page.locator(".nbtune-live-table th"))
         if live_style is None and page.locator(".nbtune-live-top").count():
             live_style = _table_style(page.locator(".nbtune-live-top"))
+            try:  # the box its table scrolls in spans the table (a widget's HTML, not an output)
+                live_box = page.locator(".nbtune-live-top").first.evaluate(
+                    "t => [t.parentElement.clientWidth, t.getBoundingClientRect().width]",
+                    timeout=1000)
+            except Exception:  # the live panel is replaced by the summary when the study ends
+                live_style = None
         time.sleep(0.05)
     final.wait_for(timeout=5_000)
 
@@ -211,6 +250,7 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
     # the live panel's table was laid out as the summary's: cells padded, lines spaced alike
     assert live_style is not None and live_style == _table_style(table), \
         (live_style, _table_style(table))
+    assert live_box[0] >= live_box[1] > 100, live_box
     curves = page.locator(".nbtune-summary-curves")
     assert curves.is_visible() and curves.get_attribute("src").startswith("data:image/png")
     _no_widget_error(page)
@@ -275,6 +315,23 @@ def test_asha_curves_follow_the_best_trials(lab, page):
     assert _texts(table.locator("th")) == ["#", "trial", "score", "epoch", "state", "q", "lr"]
     assert "the furthest epoch first" in table.locator("caption").inner_text()
     assert page.locator(".nbtune-summary-curves").is_visible()
+    # in a narrow window the table scrolls sideways, each cell on one line ("1.855e-" over "02"
+    # was read as another number), and its caption wraps within the visible box, where it was
+    # cut mid-word with the table (first-day test, round 24)
+    page.set_viewport_size({"width": 560, "height": 1000})
+    page.wait_for_timeout(500)
+    narrow = table.evaluate(
+        "t => { const box = t.parentElement, cap = t.querySelector('caption'),"
+        " one = c => { const r = document.createRange(); r.selectNodeContents(c);"
+        " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size <= 1; };"
+        " return {scrolls: box.scrollWidth > box.clientWidth,"
+        " one_line: [...t.querySelectorAll('td, th')].every(one),"
+        " caption_in_box: cap.getBoundingClientRect().right"
+        " <= box.getBoundingClientRect().right + 1,"
+        " caption_lines: cap.getClientRects().length}; }")
+    assert narrow["scrolls"] and narrow["one_line"] and narrow["caption_in_box"], narrow
+    screenshot(page, "asha-narrow.png")
+    page.set_viewport_size({"width": 1400, "height": 1000})
     _save_and_reopen(lab, page, "asha")
     page.locator(".nbtune-summary").wait_for(timeout=30_000)
     _no_widget_error(page)
@@ -402,3 +459,30 @@ def test_with_the_extension_apply_writes_the_cell_in_one_click(lab_with_apply, a
     assert "loguniform(0.0001, 0.25)" in editor.locator(".nbtune-space-code").inner_text()
     source = _code(page, 1)
     assert "loss = lr * layers  # mine" in source and "loguniform(0.0001, 0.5)" in source, source
+
+
+def test_on_the_dark_theme_nbtunes_coloured_lines_read(dark_lab, dark_page):
+    """The space editor's lines were dark green and dark red on JupyterLab Dark (2.6:1 and 3.2:1
+    against its #111; WCAG asks 4.5:1), and a replaced study's note dark orange (first-day test,
+    round 24): they follow the theme now."""
+    page = dark_page
+    _run_notebook(dark_lab, page, "dark", [
+        "%%tune --study first --trials 2 --metric loss --seed 0\nx = uniform(0, 1)\nloss = x",
+        "%%tune --study first --trials 2 --metric loss --seed 1 --replace\n"
+        "x = uniform(0, 1)\nloss = x",
+        "import nbtune\nbad = nbtune.SpaceEditor({'lr': nbtune.loguniform(1e-4, 1e-1)})\n"
+        "bad.say('DARK-ERROR a row is wrong', error=True)\nbad",
+        "good = nbtune.SpaceEditor({'lr': nbtune.loguniform(1e-4, 1e-1)})\n"
+        "good.say('DARK-OK the cell already has these lines')\ngood",
+    ])
+    said = page.locator(".jp-OutputArea-output span")  # not the cell's code, which says it too
+    lines = {"error": said.filter(has_text="DARK-ERROR a row is wrong"),
+             "success": said.filter(has_text="DARK-OK the cell already has these lines"),
+             "replaced": page.locator(".nbtune-outdated")}
+    for line in lines.values():
+        line.first.wait_for(timeout=120_000)
+    assert page.evaluate("document.body.dataset.jpThemeLight") == "false"  # dark indeed
+    ratios = {name: line.first.evaluate(CONTRAST) for name, line in lines.items()}
+    assert all(r >= 4.5 for r in ratios.values()), ratios
+    table = page.locator(".nbtune-summary-table td").first
+    assert table.evaluate(CONTRAST) >= 4.5

@@ -174,7 +174,8 @@ def test_the_curves_say_when_they_were_drawn_while_the_study_runs():
     feed(panel, study, 20)
     panel._draw_curves(force=True)
     assert panel.curves.layout.display is None
-    assert re.fullmatch(r'<span style="color:#777;font-size:90%">curves as of 12\.[0-9] s '
+    assert re.fullmatch(r'<span style="color:var\(--jp-content-font-color2, #777\);'
+                        r'font-size:90%">curves as of 12\.[0-9] s '
                         r'elapsed, redrawn every [0-9.]+ s or so</span>',
                         panel.curves_note.value), panel.curves_note.value
     assert panel.curves_note.layout.display is None

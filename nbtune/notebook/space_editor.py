@@ -17,7 +17,7 @@ import numpy as np
 from nbtune import space as S
 
 from ..caller import user_facing
-
+from ..styles import ERROR, SUCCESS
 from ..tracker import inside_output_widget
 from .cell import replace_space_lines
 from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
@@ -201,7 +201,7 @@ class _RowView:
 
 def _colored(text: str | None, error: bool) -> str:
     """HTML of a message: red for a problem, green otherwise; empty for None."""
-    color = "#c00" if error else "#060"
+    color = ERROR if error else SUCCESS
     return "" if text is None else f"<span style='color:{color}'>{html.escape(text)}</span>"
 
 
