@@ -108,6 +108,9 @@ class LivePanel(Tracker):
         self.in_widget = False
         self.fallback = None  # the display handle of the line a dead kernel leaves: see show()
         self._fallback_ended, self._fallback_at = 0, time.monotonic()  # as it was last drawn
+        # how the line offers to go on, read here: it is redrawn on the panel's own thread,
+        # where the caller's context is not (a SearchCV fit's line offered --resume after 5 s)
+        self.continued = _CONTINUED.get()
 
     def show(self, notice: StartingNotice | None = None) -> None:
         """Display the panel in the current output (in the place of ``notice``, the line shown
@@ -140,7 +143,7 @@ class LivePanel(Tracker):
         head = (f'<div class="nbtune-live-fallback" style="color:{FAINT};font-size:90%">nbtune: '
                 f'study {name} keeps each trial in {path} as it ends{so_far}. Should the kernel '
                 'stop before the study does, ')
-        how = _CONTINUED.get()
+        how = self.continued
         if how == "read":
             return (head + f'<code>nbtune.load_study({name}, storage={path})</code> reads what '
                     'it ran (a new fit() starts a new search).</div>')

@@ -579,9 +579,19 @@ def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_pat
         assert "running this cell again continues it (it has --resume)" in \
             LivePanel(study).fallback_html()
     with continued_by("read"):
-        line = LivePanel(study).fallback_html()
+        panel = LivePanel(study)
+        line = panel.fallback_html()
     assert "--resume" not in line and "resume=True" not in line
     assert f"<code>nbtune.load_study('pipe', storage={path!r})</code> reads what it ran" in line
+    # the line is redrawn every few seconds on the panel's own thread, outside fit()'s context:
+    # it offered --resume again there
+    import threading
+
+    later: list[str] = []
+    redraw = threading.Thread(target=lambda: later.append(panel.fallback_html()))
+    redraw.start()
+    redraw.join()
+    assert later == [line]
 
 
 def test_trials_paused_at_a_rung_count_as_judged_in_the_progress():
