@@ -10,6 +10,7 @@ notebook keeps it. Outputs of other kernels are beyond reach.
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import threading
 import time
@@ -18,9 +19,14 @@ from typing import Any
 from .styles import WARN
 
 _lock = threading.Lock()
-# (file, study) -> [handle, its summary's mimebundle once the study ended there]: the bundle,
-# not the Study, whose trials and reports a kernel of many studies would hold for good
+# (file, study) -> [handle, its summary's mimebundle once the study ended there, the order it
+# was shown in]: the bundle, not the Study, whose trials and reports a kernel of many studies
+# would hold for good
 _shown: dict[tuple[str, str], list[list[Any]]] = {}
+# outputs kept at most, the latest: a summary's bundle (its image within) is 35-100 KB, and a
+# kernel's long day of studies would hold them all; an output beyond it is not marked
+KEPT_OUTPUTS = 100
+_order = itertools.count()
 
 
 def _key(path: str | os.PathLike, name: str) -> tuple[str, str]:
@@ -33,7 +39,12 @@ def shown(path: str | os.PathLike | None, name: str, handle: Any) -> None:
     if path is None or handle is None:
         return
     with _lock:
-        _shown.setdefault(_key(path, name), []).append([handle, None])
+        _shown.setdefault(_key(path, name), []).append([handle, None, next(_order)])
+        if sum(len(entries) for entries in _shown.values()) > KEPT_OUTPUTS:
+            key = min(_shown, key=lambda k: _shown[k][0][2])  # each list is in order shown
+            del _shown[key][0]
+            if not _shown[key]:
+                del _shown[key]
 
 
 def summarised(handle: Any, summary: Any) -> None:
@@ -54,7 +65,7 @@ def outdated(path: str | os.PathLike, name: str, how: str) -> None:
     with _lock:
         found = _shown.pop(_key(path, name), [])
     line = _line(name, os.fspath(path), how)
-    for handle, bundle in found:
+    for handle, bundle, _ in found:
         if bundle is None:  # a panel still running: no summary yet (a lease keeps it running)
             continue
         try:

@@ -232,6 +232,24 @@ def test_a_study_replaced_or_deleted_later_says_so_in_its_earlier_outputs(tmp_pa
     assert replacing.startswith('<div class="nbtune-summary">')
 
 
+def test_the_outputs_kept_to_mark_are_the_latest_few(tmp_path, monkeypatch):
+    """Each shown study's summary is kept (35-100 KB with its image) to mark it when replaced:
+    a kernel's long day of studies held them all. Only the latest KEPT_OUTPUTS are."""
+    from IPython.display import DisplayHandle
+
+    from nbtune import shown
+
+    monkeypatch.setattr(shown, "KEPT_OUTPUTS", 3)
+    monkeypatch.setattr(shown, "_shown", {})
+    path = str(tmp_path / "nbtune.db")
+    handles = [DisplayHandle() for _ in range(5)]
+    for i, handle in enumerate(handles):
+        shown.shown(path, f"s{i % 4}", handle)  # s0 is shown twice: first and last
+    kept = [entry[0] for entries in shown._shown.values() for entry in entries]
+    assert sorted(map(id, kept)) == sorted(map(id, handles[2:]))
+    assert [name for _, name in shown._shown] == ["s2", "s3", "s0"]
+
+
 def test_the_magics_closing_line_says_the_studys_own_time(shell, capsys):
     res = shell.run_cell("%%tune -n 3 --metric loss --study timed\nx = uniform(0, 1)\nloss = x\n")
     assert res.success, res.error_in_exec
