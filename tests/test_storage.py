@@ -249,16 +249,23 @@ def nap(config):
         nbtune.report(epoch=epoch, value=config["x"])
 
 
+def running(client, path: str, name: str) -> nbtune.Study:
+    """Study ``name`` run in the background, slowly, once it has reported."""
+    study = nbtune.tune(nap, {"x": nbtune.uniform(0, 1), "sleep": 0.3}, n_trials=40,
+                        concurrency=1, cluster=client, storage=path, study=name, progress=False,
+                        background=True)
+    deadline = time.time() + 60
+    while not any(t.reports for t in study.trials) and time.time() < deadline:
+        time.sleep(0.05)
+    return study
+
+
 def test_delete_study_removes_one_study_for_good_and_refuses_one_being_run(client, tmp_path):
     path = str(tmp_path / "runs.db")
     space = {"x": nbtune.uniform(0, 1), "sleep": 0.0}
     nbtune.tune(nap, space, n_trials=2, cluster=client, storage=path, study="keep", progress=False)
-    busy = nbtune.tune(nap, {**space, "sleep": 0.3}, n_trials=40, concurrency=1, cluster=client,
-                       storage=path, study="busy", progress=False, background=True)
+    busy = running(client, path, "busy")
     try:
-        deadline = time.time() + 60
-        while not any(t.reports for t in busy.trials) and time.time() < deadline:
-            time.sleep(0.05)
         with pytest.raises(StorageError, match=r"study 'busy' is being run by another study run "
                                                r"in this process .*: stop it first \(study.stop\(\), or "
                                                r"interrupt its cell\), then delete it"):
@@ -295,12 +302,8 @@ def test_delete_studies_removes_those_a_pattern_matches_and_keeps_one_being_run(
                        match=r"no study in '.*runs.db' has a name that matches 'study-\*' "
                              r"\(studies there: 'mlp', 'studyish'\)"):
         nbtune.delete_studies("study-*", storage=path)
-    busy = nbtune.tune(nap, {**space, "sleep": 0.3}, n_trials=40, concurrency=1, cluster=client,
-                       storage=path, study="study-busy", progress=False, background=True)
+    busy = running(client, path, "study-busy")
     try:
-        deadline = time.time() + 60
-        while not any(t.reports for t in busy.trials) and time.time() < deadline:
-            time.sleep(0.05)
         with pytest.raises(StorageError, match=r"deleted 1 of the 2 studies that match 'stud\*'; "
                                                r"kept 1: study 'study-busy' is being run by "):
             nbtune.delete_studies("stud*", storage=path)
