@@ -1,8 +1,9 @@
 """The trials' warnings that the notebook ignores: ``warnings.filterwarnings("ignore", ...)`` in a
 notebook quiets a library there, and a study's trials run that library on Dask's workers, whose
-filters are their own. A record of a warning a trial raised (:func:`nbtune.run.output.warning_record`)
-reaches the loop, in the notebook's process, and :func:`ignored` asks that process's filters
-about it as Python would have, had the trial raised it there: the first filter that matches the
+filters are their own. A record of a warning a trial raised
+(:func:`nbtune.run.output.warning_record`) reaches the loop, in the notebook's process, and
+:func:`ignored` asks that process's filters about it as Python would have, had the trial raised
+it there: the first filter that matches the
 warning's category, message, module and line decides, and only ``"ignore"`` drops it. The
 filters are read when each warning arrives, so a filter set while a study runs counts from then.
 
