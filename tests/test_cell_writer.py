@@ -158,3 +158,21 @@ def test_a_notebook_that_goes_away_before_answering_leaves_the_second_shift_ente
     assert "run this cell again (Shift+Enter)" in frontend.value("ed.status.value")
     (payload,) = frontend.run(EDIT, cell)[0]["payload"]
     assert payload["text"] == EDITED + "\n"
+
+
+def test_a_page_reloaded_since_the_cell_ran_gets_the_second_shift_enter(frontend):
+    """The editor came back after a reload, but the page held no end of the cell's channel:
+    Apply said "writing the new lines into the cell..." for good (first-day test, round 25)."""
+    import time
+
+    cell = str(uuid.uuid4())
+    _, seen = frontend.run("import nbtune.notebook.cell_writer as W\nW.ANSWER_WITHIN = 0.5")
+    _, seen = frontend.run(EDIT, cell)
+    (opened,) = _opened(seen)
+    frontend.send("comm_msg", opened["comm_id"], {"ready": True})  # the page before the reload
+    _, seen = frontend.run(CLICK)
+    assert len(_writes(seen)) == 1 and "writing" in frontend.value("ed.status.value")
+    time.sleep(1.0)  # no answer: the page that would write the cell is gone
+    assert "run this cell again (Shift+Enter)" in frontend.value("ed.status.value")
+    (payload,) = frontend.run(EDIT, cell)[0]["payload"]
+    assert payload["text"] == EDITED + "\n"

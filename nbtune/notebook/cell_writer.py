@@ -11,12 +11,17 @@ nothing answers ``ready``, and the caller keeps its fallback.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["TARGET", "CellWriter", "cell_writer", "executing_cell"]
 
 TARGET = "nbtune.apply"
+# seconds a write waits for the extension's answer: a page reloaded since the cell ran holds no
+# end of the channel, and Apply said "writing the new lines into the cell..." for good
+# (first-day test, round 25); the extension answers in milliseconds
+ANSWER_WITHIN = 5.0
 
 
 def executing_cell(shell: Any) -> tuple[str, str] | None:
@@ -39,7 +44,8 @@ class CellWriter:
 
     `text` is what the cell reads (as IPython saw it: ending with a newline); :meth:`write`
     asks for a new text and calls ``done(ok, reason)`` when the extension answers, or
-    ``done(False, "")`` if the channel closes first (the cell was left alone)."""
+    ``done(False, "")`` if the channel closes first, or no answer comes within
+    :data:`ANSWER_WITHIN` seconds (the page was reloaded: the channel is not used again)."""
 
     def __init__(self, comm: Any, text: str, trailing_newline: bool) -> None:
         self.comm, self.text, self.ready = comm, text, False
@@ -62,7 +68,16 @@ class CellWriter:
         self._pending[self._seq] = (new_text, done)
         self.comm.send({"write": self._seq, "old": self._raw(self.text),
                         "new": self._raw(new_text)})
+        timer = threading.Timer(ANSWER_WITHIN, self._unanswered, (self._seq,))
+        timer.daemon = True
+        timer.start()
         return True
+
+    def _unanswered(self, seq: int) -> None:
+        pending = self._pending.pop(seq, None)
+        if pending is not None:  # nothing holds the other end: the next Apply says so at once
+            self.ready = False
+            pending[1](False, "")
 
     def close(self) -> None:
         """Close the channel (a newer run of the cell opened its own)."""
