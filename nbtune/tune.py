@@ -273,9 +273,12 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         trials = open_study(db, name, space, metric, mode, settings, row, resume)
         ended = sum(1 for t in trials if t.is_finished)
         if row is not None and resume and n_trials is not None and ended >= n_trials:
-            more = f"n_trials={ended + n_trials} (--trials {ended + n_trials})"
-            warn_note(f"study {name!r} has run its {n_trials} trials: nothing is left to run; "
-                      f"{more} runs {n_trials} more")
+            said = f"study {name!r} has run its {n_trials} trials: nothing is left to run; "
+            if _RESUME_NOTE.get():
+                warn_note(f"{said}n_trials={ended + n_trials} runs {n_trials} more")
+            else:  # a %%tune cell run again, as a notebook invites: a line in its own words,
+                # where a warning's red box said "<tune cell [9]>:1: NbtuneWarning" (round 25)
+                print(f"nbtune: {said}--trials {ended + n_trials} runs {n_trials} more")
     except BaseException as exc:
         if notice is not None:
             notice.clear()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -231,12 +232,15 @@ def test_background_returns_at_once_and_fills_in(shell):
     assert len(study.completed) == 6
 
 
-def test_resume_continues_a_named_study(shell):
+def test_resume_continues_a_named_study(shell, capsys):
     assert run(shell, "-n 3 --metric v --study r --seed 4", "x = uniform(0, 1)\nv = x").success
     first = [t.config for t in shell.user_ns["study"].trials]
-    with pytest.warns(nbtune.NbtuneWarning, match=r"study 'r' has run its 3 trials: nothing is "
-                      r"left to run; n_trials=6 \(--trials 6\) runs 3 more"):
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)  # a line, not a warning's red box
         assert run(shell, "--study r --resume", "x = uniform(0, 1)\nv = x").success
+    assert ("nbtune: study 'r' has run its 3 trials: nothing is left to run; --trials 6 runs 3 "
+            "more\n") in capsys.readouterr().out
     study = shell.user_ns["study"]
     assert [t.config for t in study.trials] == first and all(t.attempts == 1 for t in study.trials)
     assert (study.metric, study.settings["n_trials"], study.settings["seed"]) == ("v", 3, 4)
