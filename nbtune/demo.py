@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> nbtune.Study:
     nb = nbformat.read(path, as_version=4)
     t0 = time.time()
     print(f"nbtune demo: executing {path.name} in a new kernel ...", flush=True)
+    # the kernel's log at ERROR: ipykernel's "running over TCP without encryption" was the
+    # first thing a newcomer read (a kernel on this machine, for this demo; round 25)
     NotebookClient(nb, timeout=600, kernel_name="python3",
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
                    resources={"metadata": {"path": str(workdir)}}).execute()
     for cell in nb.cells:
         for out in cell.get("outputs", []):
