@@ -23,8 +23,8 @@ from .caller import user_facing
 from .images import StudyFigure
 from .typos import did_you_mean
 from . import trial as T
-from .ranking import (completed, curve, empty_message, fmt, param_importances, rank_trials,
-                      resource_of, score)
+from .ranking import (completed, curve, empty_message, fmt, importance_basis, param_importances,
+                      rank_trials, resource_of, score)
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
 CATEGORICAL_KINDS = frozenset({"choice", "grid"})
@@ -322,7 +322,8 @@ class StudyPlots:
         ax.set_yticks(range(len(shares)), list(shares))
         ax.invert_yaxis()
         ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
-        ax.set_xlabel(f"share of permutation importance for {self.study.metric}")
+        ax.set_xlabel(f"share of permutation importance for {self.study.metric}\n"
+                      f"(a forest fitted on {importance_basis(self.study)[2]})")
         ax.set_title(f"{self.study.name}: hyperparameter importance")
         return fig
 

@@ -226,6 +226,27 @@ def test_importance_ranks_the_only_hyperparameter_that_matters_first(fifo):
     assert widths[0] > 0.5
 
 
+def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_level():
+    """Fitted on the 4 completed trials of 40 ASHA trials, importance named batch size; all 40
+    at epoch 1 said the learning rate (first-day test, round 26)."""
+    rng = np.random.default_rng(0)
+    space = nbtune.Space({"lr": nbtune.loguniform(1e-4, 1.0), "batch": nbtune.uniform(0, 1)})
+    study = nbtune.Study("stopped", space, "acc", "max", trials=[],
+                         settings={"resource": "epoch"})
+    for i in range(40):
+        lr, batch = 10 ** rng.uniform(-4, 0), rng.uniform(0, 1)
+        first = 0.2 + 0.7 * (np.log10(lr) + 4) / 4 + 0.01 * rng.normal()
+        done = i < 4  # the four that completed differ by their batch alone
+        last = 0.9 + 0.05 * batch
+        reports = [{"epoch": 1, "acc": first}] + ([{"epoch": 9, "acc": last}] if done else [])
+        study.trials.append(T.Trial(i, {"lr": lr, "batch": batch},
+                                    state=T.COMPLETED if done else T.STOPPED,
+                                    value=last if done else first, reports=reports))
+    ax = study.plot.importance().axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
+    assert ax.get_xlabel().endswith("(a forest fitted on 40 trials at epoch 1 (4 completed))")
+
+
 def test_slice_plots_the_metric_against_each_hyperparameter(fifo):
     fig = fifo.plot.slice()
     done = completed(fifo)
