@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import glob
 import json as json_module
+import math
 import os
 import sqlite3
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .lease import StudyBusy
 from .paths import DEFAULT_FILE, StorageError
@@ -125,6 +126,21 @@ def list_studies_table(path: str) -> str:
     return frame.to_string(index=False, justify="left", formatters=left)
 
 
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """The frame's rows as JSON values: floats as Python writes them, which read back to the
+    same number (pandas' JSON keeps 15 digits at most: configs retrained from it scored
+    otherwise, 0.827 against 0.729; first-day test, round 26), times in ISO form, and a
+    missing value as null."""
+    def plain(value: Any) -> Any:
+        if hasattr(value, "isoformat"):  # a Timestamp (NaT is no time: null)
+            return None if value != value else value.isoformat()
+        value = value.item() if hasattr(value, "item") else value  # numpy's scalars
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return [{key: plain(value) for key, value in row.items()}
+            for row in frame.reset_index().to_dict(orient="records")]
+
+
 def _export(study: Study, csv: str | None, json: str | None) -> str | None:
     frame = study.to_dataframe()
     target = csv if csv is not None else json
@@ -133,9 +149,7 @@ def _export(study: Study, csv: str | None, json: str | None) -> str | None:
         if csv is not None:
             frame.to_csv(out)
         else:
-            records = frame.reset_index().to_json(orient="records", date_format="iso",
-                                                  double_precision=15)  # pandas' most: it wrote 10
-            text = json_module.dumps(json_module.loads(records), indent=1)  # no escaped '/'
+            text = json_module.dumps(_records(frame), indent=1)
             if out is sys.stdout:
                 print(text)
             else:

@@ -75,9 +75,10 @@ def test_export_writes_the_trials_table(folder, tmp_path, form):
     else:
         got = pd.DataFrame(json.loads(out.read_text())).set_index("trial")
     assert list(got.columns) == list(frame.columns)
-    # as the frame has them, to 15 digits (JSON had 10: first-day test, round 12)
-    assert got["accuracy"].tolist() == pytest.approx(frame["accuracy"].tolist(), rel=1e-14)
-    assert got["config.x"].tolist() == pytest.approx(frame["config.x"].tolist(), rel=1e-14)
+    # as the frame has them, to the last digit: JSON had 10, then 15, and a config retrained
+    # from it scored 0.729 where the study's run of it scored 0.827 (first-day test, round 26)
+    assert got["accuracy"].tolist() == frame["accuracy"].tolist()
+    assert got["config.x"].tolist() == frame["config.x"].tolist()
     assert got["state"].tolist() == ["completed"] * 5
 
 
