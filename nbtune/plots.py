@@ -117,7 +117,8 @@ class StudyPlots:
         """The metric of each finished trial against its id, with the best so far.
 
         Completed trials are dots; stopped ones faded dots (their last value); failed ones an
-        ``x`` at the bottom.
+        ``x`` at the worse edge (the bottom where the metric is maximised, the top where it is
+        minimised).
         """
         study, trials = self.study, list(self.study.trials)
         done = completed(study)
@@ -133,8 +134,10 @@ class StudyPlots:
         best = (np.maximum if study.mode == "max" else np.minimum).accumulate(values)
         ax.plot(ids, best, color="C3", drawstyle="steps-post", label="best so far", gid="best")
         failed = [t.id for t in trials if t.state == T.FAILED]
-        if failed:  # x in data, y in axes coordinates: at the bottom whatever the metric's range
-            ax.plot(failed, [0.02] * len(failed), "x", color="C7", label="failed", gid="failed",
+        if failed:  # x in data, y in axes coordinates: at the worse edge whatever the metric's
+            # range (the bottom of a minimised loss read as the best of all: round 26)
+            worse = 0.02 if study.mode == "max" else 0.98
+            ax.plot(failed, [worse] * len(failed), "x", color="C7", label="failed", gid="failed",
                     transform=ax.get_xaxis_transform())
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("trial")
@@ -347,13 +350,33 @@ class StudyPlots:
             axes = list(fig.subplots(rows, cols, squeeze=False, sharey=True).ravel())
             for extra in axes[len(names):]:
                 extra.remove()
-            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter")
+            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter{self._left_out(done)}")
         else:
             fig, axes = ax.figure, [ax]
+            if self._left_out(done):  # said on the user's own axes too
+                ax.set_title(f"{study.metric} by {names[0]}{self._left_out(done)}",
+                             fontsize="small")
         ys = [t.value for t in done]
         for i, (n, a) in enumerate(zip(names, axes)):
             self._slice_one(a, n, [t.config.get(n) for t in done], ys, first=i % 3 == 0)
         return fig  # type: ignore[return-value]
+
+    def _left_out(self, done: list[T.Trial]) -> str:
+        """What a slice leaves out: an early-stopping study's unfinished trials, whose values are
+        of other epochs (it drew 10 of 60 trials, and said nothing: first-day test, round 26)."""
+        shown = {t.id for t in done}
+        ended = [t for t in list(self.study.trials) if t.is_finished]
+        left: dict[str, int] = {}
+        for t in ended:
+            if t.id not in shown:
+                state = t.state if t.state != T.COMPLETED else "without a value"
+                left[state] = left.get(state, 0) + 1
+        if not left:
+            return ""
+        hint = ("; parallel_coordinates() draws the stopped at their last value"
+                if T.STOPPED in left else "")
+        return (f"\n({len(done)} completed trials of {len(ended)}; left out: "
+                + ", ".join(f"{n} {state}" for state, n in left.items()) + f"{hint})")
 
     def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, first: bool) -> None:
         domain = self.study.space[name]
@@ -366,6 +389,14 @@ class StudyPlots:
             ax.plot(xs, ys, "o", alpha=0.7, gid=name)
             if domain.kind in LOG_KINDS:
                 ax.set_xscale("log")
+            lo, hi = getattr(domain, "lo", None), getattr(domain, "hi", None)
+            if T.is_finite_number(lo) and T.is_finite_number(hi) and lo < hi:  # the whole range
+                if domain.kind in LOG_KINDS:  # searched, not the survivors' part of it, with a
+                    pad = (hi / lo) ** 0.03  # margin for a point at an edge
+                    ax.set_xlim(lo / pad, hi * pad)
+                else:
+                    pad = 0.03 * (hi - lo)
+                    ax.set_xlim(lo - pad, hi + pad)
         ax.set_xlabel(name)
         if first:
             ax.set_ylabel(self.study.metric)

@@ -110,7 +110,9 @@ def test_history_shows_each_trial_the_best_so_far_and_the_failures(fifo):
     assert lines["best"].get_ydata().tolist() == pytest.approx(best.tolist())
     failed = [t.id for t in fifo.trials if t.state == T.FAILED]
     assert lines["failed"].get_xdata().tolist() == failed
-    assert lines["failed"].get_transform() == ax.get_xaxis_transform()  # y at the bottom
+    assert lines["failed"].get_transform() == ax.get_xaxis_transform()  # y on the axes' scale
+    # at the worse edge: the top of a minimised loss (at its bottom they read as the best)
+    assert set(lines["failed"].get_ydata()) == {0.98}
     assert "stopped" not in lines
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("trial", "loss")
 
@@ -245,6 +247,19 @@ def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_le
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
     assert ax.get_xlabel().endswith("(a forest fitted on 40 trials at epoch 1 (4 completed))")
+
+
+def test_a_slice_says_what_it_left_out_and_spans_each_range(asha, fifo):
+    """It drew the 10 completed trials of 60 of an ASHA study on their own part of the range,
+    and said nothing of the 50 stopped ones (first-day test, round 26)."""
+    assert asha.plot.slice()._suptitle.get_text().endswith(
+        "(2 completed trials of 7; left out: 5 stopped; parallel_coordinates() draws the "
+        "stopped at their last value)")
+    fig = fifo.plot.slice()
+    failed = sum(t.state == T.FAILED for t in fifo.trials)
+    assert fig._suptitle.get_text().endswith(f"left out: {failed} failed)")
+    x, lr = fig.axes[0].get_xlim(), fig.axes[1].get_xlim()  # the ranges searched, a margin
+    assert x[0] < 0.0 < 1.0 < x[1] and lr[0] < 1e-4 < 1e-1 < lr[1] < 0.2
 
 
 def test_slice_plots_the_metric_against_each_hyperparameter(fifo):
