@@ -142,18 +142,12 @@ def errors_html(study: Any, failed: list[T.Trial] | None = None) -> str:
     trials and the error, which opens to the latest such trial's config and traceback. The
     kinds that failed last are shown, the latest at the bottom."""
     e = html.escape
-    if failed is None:
-        failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
-    kinds: dict[str, list[T.Trial]] = {}
-    for t in failed:
-        kinds.setdefault(_error_kind(t.error), []).append(t)
-    ordered = sorted(kinds.items(), key=lambda kind: kind[1][-1].id)
+    ordered = failure_kinds(study, failed)
     items = []
     for _, trials in ordered[-SHOWN_ERRORS:]:
         last = trials[-1]
         line = _error_line(last.error)
-        who = (f"trial {last.id} failed" if len(trials) == 1 else
-               f"{len(trials)} trials failed ({_id_ranges([t.id for t in trials])})")
+        who = _who_failed(trials)
         items.append(f"<details><summary>{who}: {e(line)}</summary><pre>trial {last.id}: "
                      f"{e(config_text(last.config))}\n\n{e(last.error or '')}</pre></details>")
     hidden = ordered[:-SHOWN_ERRORS] if len(ordered) > SHOWN_ERRORS else []
@@ -162,6 +156,23 @@ def errors_html(study: Any, failed: list[T.Trial] | None = None) -> str:
         items.append(f"<div>{len(hidden)} more kind{'s' if len(hidden) != 1 else ''} of "
                      f"failure ({n} trial{'s' if n != 1 else ''})</div>")
     return "".join(items)
+
+
+def failure_kinds(study: Any, failed: list[T.Trial] | None = None
+                  ) -> list[tuple[str, list[T.Trial]]]:
+    """The failed trials (``failed``: where the caller keeps them) grouped by the kind of their
+    error's last line, the kind that failed last at the end."""
+    if failed is None:
+        failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
+    kinds: dict[str, list[T.Trial]] = {}
+    for t in failed:
+        kinds.setdefault(_error_kind(t.error), []).append(t)
+    return sorted(kinds.items(), key=lambda kind: kind[1][-1].id)
+
+
+def _who_failed(trials: list[T.Trial]) -> str:
+    return (f"trial {trials[-1].id} failed" if len(trials) == 1 else
+            f"{len(trials)} trials failed ({_id_ranges([t.id for t in trials])})")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -331,6 +342,13 @@ class StudySummary:
         facts = self.facts()
         width = max(len(k) for k, _ in facts)
         lines = [f"nbtune study {self.study.name!r}"] + [f"  {k:<{width}}  {v}" for k, v in facts]
+        # why trials failed, as the HTML summary says it: a terminal's `nbtune show` said
+        # "7 failed" and nothing more (first-day test, round 26)
+        kinds = failure_kinds(self.study)
+        lines += [f"  {_who_failed(trials)}: {_error_line(trials[-1].error)}"
+                  for _, trials in kinds[-SHOWN_ERRORS:]]
+        if len(kinds) > SHOWN_ERRORS:
+            lines.append(f"  and {len(kinds) - SHOWN_ERRORS} more kinds of failure")
         headers, rows, rule = trials_table(self.study, self.top)
         if rows:
             lines += [f"ranked: {rule}", f"top {_trials(len(rows))}:"]

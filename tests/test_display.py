@@ -294,6 +294,12 @@ def test_failed_trials_are_grouped_by_their_error_with_the_latest_config():
         "6 trials failed (0-4, 7): ValueError: hidden_layer_sizes must be &gt; 0, got [0].",
         "2 trials failed (5, 8): RuntimeError: diverged at step 8"]
     assert "<pre>trial 7: h=7\n\nTraceback (most recent call last)" in shown  # the latest one
+    # the text summary (`nbtune show`, print) says them too: it said "8 failed" alone (round 26)
+    text = str(study.summary()).splitlines()
+    said = [line for line in text if "trials failed" in line]
+    assert said == [
+        "  6 trials failed (0-4, 7): ValueError: hidden_layer_sizes must be > 0, got [0].",
+        "  2 trials failed (5, 8): RuntimeError: diverged at step 8"]
 
 
 def test_a_background_studys_line_goes_when_the_study_ends(tmp_path):

@@ -357,6 +357,13 @@ def test_config_defaults_and_listing_magics(shell, db, capsys, tmp_path):
                                        "lists another file)\n")
     assert shell.run_line_magic("tune_studies", empty) is None
     assert capsys.readouterr().out == f"nbtune: no studies in {empty!r}\n"
+    # the file as %%tune names it: "--storage FILE" was read as a file named '--storage' (round 26)
+    shown = shell.run_line_magic("tune_show", f"listed --storage {db}")
+    assert dict(shown.facts())["trials"] == "3: 3 completed"
+    assert list(shell.run_line_magic("tune_studies", f"--storage={db}").index) == ["listed"]
+    res = shell.run_cell(f"%tune_show listed --file {db}")
+    assert not res.success and ("%tune_show: unknown option '--file': it reads %tune_show NAME "
+                                "[PATH] (or --storage PATH)") in capsys.readouterr().err
 
 
 def test_config_cluster_takes_a_client_object(shell, client, capsys):

@@ -13,9 +13,33 @@ from ..studies import StudyNotFound, list_studies, load_study
 from ..listing import studies_frame
 
 
+def _words(line: str, magic: str, most: int) -> tuple[list[str], str | None]:
+    """The line's words, and the file that ``--storage PATH`` names there, as %%tune takes it
+    (``%tune_show NAME --storage FILE`` looked for a file named '--storage': round 26). Any
+    other option, or more than ``most`` words, is one line that says the form."""
+    words, path, rest = line.split(), None, []
+    form = {"tune_studies": "%tune_studies [PATH]", "tune_show": "%tune_show NAME [PATH]"}[magic]
+    while words:
+        word = words.pop(0)
+        if word == "--storage" and words:
+            path = words.pop(0)
+        elif word.startswith("--storage="):
+            path = word.split("=", 1)[1]
+        elif word.startswith("-"):
+            raise UsageError(f"%{magic}: unknown option {word!r}: it reads {form} "
+                             "(or --storage PATH)")
+        else:
+            rest.append(word)
+    if len(rest) > most or (path is not None and len(rest) == most):
+        raise UsageError(f"%{magic}: too many words ({' '.join(rest)}): it reads {form}")
+    return rest, path
+
+
 def studies_table(line: str, storage: str) -> Any:
     """``%tune_studies [PATH]``: a DataFrame of the studies in PATH (else ``storage``), indexed
     by their names (a column of 0, 1, ... led it), or None with one line where it holds none."""
+    words, named = _words(line, "tune_studies", 1)
+    line = named or (words[0] if words else "")
     path = line.strip() or storage
     try:
         names = list_studies(path)
@@ -37,10 +61,10 @@ def studies_table(line: str, storage: str) -> Any:
 
 def study_summary(line: str, storage: str) -> Any:
     """``%tune_show NAME [PATH]``: the summary of study NAME in PATH (else ``storage``)."""
-    words = line.split()
+    words, named = _words(line, "tune_show", 2)
     if not words:
         raise UsageError("%tune_show: give a study name (see %tune_studies)")
-    path = words[1] if len(words) > 1 else storage
+    path = named or (words[1] if len(words) > 1 else storage)
     try:
         study = load_study(words[0], storage=path)
     except (StudyNotFound, FileNotFoundError, StorageError) as exc:
