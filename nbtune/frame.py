@@ -15,6 +15,12 @@ class TrialFrame(pd.DataFrame):
     def _constructor(self):
         return TrialFrame
 
+    def __reduce__(self):
+        """Pickled as a plain DataFrame: a colleague without nbtune could not read the pickle
+        (``No module named 'nbtune.frame'``: first-day test, round 26); only the float format
+        of its display is nbtune's."""
+        return pd.DataFrame(self).__reduce__()
+
     def __repr__(self) -> str:
         with pd.option_context("display.float_format", FLOAT_FORMAT):
             return super().__repr__()

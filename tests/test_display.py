@@ -6,6 +6,7 @@ import io
 import re
 
 import nbformat
+import pandas as pd
 import pytest
 
 import nbtune
@@ -119,6 +120,12 @@ def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
                 assert f"{t.config['lr']:.6g}" in text  # 6 significant digits, 1e-05 readable
             assert not re.search(r"\b0\.0000\d", text)
         assert frame["config.lr"].tolist() == [t.config["lr"] for t in s.trials]  # not rounded
+    # pickled, it is a plain DataFrame: a colleague without nbtune could not read it (round 26)
+    import pickle
+
+    blob = pickle.dumps(frame)
+    assert b"nbtune" not in blob and type(pickle.loads(blob)) is pd.DataFrame
+    assert pickle.loads(blob).equals(frame)
 
 
 def test_short_durations_show_in_milliseconds():
