@@ -2,7 +2,8 @@
 delete one.
 
 ``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]``,
-``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``) and
+``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``; ``--reports``: a row
+per report) and
 ``python -m nbtune delete NAME [PATH]`` (NAME may be a shell-style pattern, ``'study-*'``); PATH
 defaults to ``nbtune.db``. A missing file or study is one line on stderr and exit status 2.
 """
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-': standard output)")
     form.add_argument("--json", metavar="FILE", help="write JSON, one object per trial, to "
                       "FILE ('-': standard output)")
+    export.add_argument("--reports", action="store_true", help="a row per report, not per "
+                        "trial (study.reports_dataframe(): the learning curves)")
     delete = sub.add_parser("delete", help="remove a study, with its trials, from the file")
     delete.add_argument("name", help="the study's name (see `nbtune studies`), or a pattern "
                         "such as 'study-*' (quoted) for every study it matches")
@@ -141,8 +144,9 @@ def _records(frame: Any) -> list[dict[str, Any]]:
             for row in frame.reset_index().to_dict(orient="records")]
 
 
-def _export(study: Study, csv: str | None, json: str | None) -> str | None:
-    frame = study.to_dataframe()
+def _export(study: Study, csv: str | None, json: str | None, reports: bool = False
+            ) -> str | None:
+    frame = study.reports_dataframe().set_index("trial") if reports else study.to_dataframe()
     target = csv if csv is not None else json
     out = sys.stdout if target == "-" else target
     try:
@@ -161,7 +165,8 @@ def _export(study: Study, csv: str | None, json: str | None) -> str | None:
         raise _Failed(f"cannot write {target!r}: {exc.strerror or exc}") from None
     if target == "-":
         return None
-    return f"nbtune: wrote {len(frame)} trials of study {study.name!r} to {target}"
+    rows = f"{len(frame)} reports" if reports else f"{len(frame)} trials"
+    return f"nbtune: wrote {rows} of study {study.name!r} to {target}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "delete":
             print(_delete(args.name, args.path))
         else:
-            said = _export(_load(args.name, args.path), args.csv, args.json)
+            said = _export(_load(args.name, args.path), args.csv, args.json, args.reports)
             if said:
                 print(said)
         sys.stdout.flush()  # a reader gone shows here, not as Python's complaint at exit

@@ -208,6 +208,22 @@ class Study:
             frame[column] = pd.to_datetime(frame[column].astype(float), unit="s")
         return frame.set_index("trial")
 
+    def reports_dataframe(self):
+        """One row per report, in each trial's order: ``trial``, ``report`` (its number within
+        the trial, from 0), the trial's ``state`` and ``config.<name>`` columns, then the keys
+        the report holds (the resource, the metric, any other value). The learning curves of a
+        study as a table: ``to_dataframe()`` has a row per trial, and a colleague given it
+        could not draw the curves again (first-day test, round 26); ``nbtune export NAME
+        --reports`` writes this one."""
+        from .frame import TrialFrame
+
+        trials = list(self.trials)
+        rows = [{"trial": t.id, "report": i, "state": t.state,
+                 **{f"config.{k}": v for k, v in t.config.items()}, **report}
+                for t in trials for i, report in enumerate(list(t.reports))]
+        keys = dict.fromkeys(k for row in rows for k in row)  # first seen first
+        return TrialFrame(rows, columns=list(keys) or ["trial", "report", "state"])
+
     @property
     def plot(self) -> "StudyPlots":
         """The study's plots: ``study.plot.history()``, ``.learning_curves()``, ``.rungs()``, ..."""

@@ -82,6 +82,19 @@ def test_export_writes_the_trials_table(folder, tmp_path, form):
     assert got["state"].tolist() == ["completed"] * 5
 
 
+def test_export_of_the_reports_has_a_row_each(folder, tmp_path):
+    """One row per trial left a colleague with no learning curves to draw (round 26)."""
+    out = tmp_path / "reports.csv"
+    done = command("export", "mlp", "--reports", "--csv", str(out), cwd=folder)
+    assert done.returncode == 0, done
+    assert done.stdout == f"nbtune: wrote 15 reports of study 'mlp' to {out}\n"
+    study = nbtune.load_study("mlp", storage=str(folder / "nbtune.db"))
+    got = pd.read_csv(out)
+    assert list(got.columns) == ["trial", "report", "state", "config.x", "epoch", "accuracy"]
+    assert got["accuracy"].tolist() == [r["accuracy"] for t in study.trials for r in t.reports]
+    assert got[got["trial"] == 2]["epoch"].tolist() == [1, 2, 3]
+
+
 def test_export_to_standard_output(folder):
     done = command("export", "mlp", "--json", "-", cwd=folder)
     assert done.returncode == 0, done
