@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from . import trial as T
-from .caller import user_facing
+from .caller import user_facing, warn_note
 from .plots import canvas
 from .ranking import completed, empty_message, fmt
 from .studies import load_study
@@ -75,6 +75,9 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                 label=f"{study.name}: best {fmt(best[-1])} ({len(good)} completed{of})",
                 gid=f"compare-{i}")
     metrics = list(dict.fromkeys(s.metric for s in loaded))
+    if len(metrics) > 1:  # drawn on one axis without a word (first-day test, round 26)
+        warn_note(f"compare draws {' and '.join(repr(m) for m in metrics)} on one axis: "
+                  "they compare only where they measure the same thing on the same data")
     if by == "trial":  # trials are whole: no tick at 1.5
         from matplotlib.ticker import MaxNLocator
 

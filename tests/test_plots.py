@@ -566,6 +566,11 @@ def test_compare_draws_each_studys_best_so_far_named_in_the_legend(db):
         nbtune.compare(first, ended("up", [1.0], mode="max"))
     with pytest.raises(ValueError, match=r"^by must be 'trial' or 'time', got 'epoch'$"):
         nbtune.compare(first, by="epoch")
+    other = ended("auc", [0.3])
+    other.metric = "auc"  # two metrics drawn on one axis were not remarked (round 26)
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^compare draws 'loss' and 'auc' on one "
+                                                  r"axis: they compare only where"):
+        nbtune.compare(first, other)
     with pytest.raises(ValueError, match=r"^compare needs studies: "):
         nbtune.compare()
 
