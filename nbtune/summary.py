@@ -259,7 +259,12 @@ class StudySummary:
         # as the live panel counts them: trials no worker started yet are queued
         counts = T.shown_counts(s.trials)
         states = T.counts_text(counts, s.stop_reason)
-        trials = f"{sum(counts.values())}: {states}" if counts else "none yet"
+        total, planned = sum(counts.values()), s.settings.get("n_trials")
+        # a study cut short says what it was to run: "16: 14 completed, 2 interrupted" did not
+        # say of how many (first-day test, round 26)
+        of = (f" of {planned}" if isinstance(planned, int) and 0 < total < planned
+              and s.stop_reason not in (None, "n_trials") else "")
+        trials = f"{total}{of}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
                                   "still running, in another run (study.wait() waits for it)"
                                   if getattr(s, "running_elsewhere", False) else "not recorded")

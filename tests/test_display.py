@@ -389,3 +389,15 @@ def test_the_summary_counts_queued_trials_as_the_panel_does():
     study = nbtune.Study("q", nbtune.Space({"q": nbtune.uniform(0, 1)}), "v", "max",
                          trials=trials)
     assert dict(study.summary().facts())["trials"] == "3: 1 running, 1 queued, 1 completed"
+
+
+def test_a_study_cut_short_says_how_many_trials_it_was_to_run():
+    """"16: 14 completed, 2 interrupted" did not say of how many (first-day test, round 26)."""
+    trials = [T.Trial(i, {"q": i / 10}, state=T.COMPLETED if i < 3 else T.INTERRUPTED,
+                      value=0.1 * i if i < 3 else None) for i in range(4)]
+    study = nbtune.Study("cut", nbtune.Space({"q": nbtune.uniform(0, 1)}), "v", "max",
+                         trials=trials, settings={"n_trials": 30})
+    study.stop_reason = "interrupted"
+    assert dict(study.summary().facts())["trials"] == "4 of 30: 3 completed, 1 interrupted"
+    study.stop_reason = "n_trials"  # ended as planned (a scheduler may end it sooner): no "of"
+    assert dict(study.summary().facts())["trials"].startswith("4: ")

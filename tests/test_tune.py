@@ -427,7 +427,7 @@ def test_max_time_ends_the_study_and_interrupts_running_trials(client, db):
     from nbtune.storage import Storage
 
     n, summary = len(study.trials), str(study.summary())
-    assert f"{n}: {n} cut by max_time" in summary and "interrupted" not in summary
+    assert f"{n} of 10: {n} cut by max_time" in summary and "interrupted" not in summary
     assert "no trial completed before max_time ended: give a longer max_time" in summary
     assert repr(study) == f"<Study 't': {n} cut by max_time>"
     assert list(studies_frame(Storage(db))["trials"]) == [f"{n} cut by max_time"]
