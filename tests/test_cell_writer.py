@@ -176,3 +176,22 @@ def test_a_page_reloaded_since_the_cell_ran_gets_the_second_shift_enter(frontend
     assert "run this cell again (Shift+Enter)" in frontend.value("ed.status.value")
     (payload,) = frontend.run(EDIT, cell)[0]["payload"]
     assert payload["text"] == EDITED + "\n"
+
+
+def test_an_answer_after_the_wait_still_counts(frontend):
+    """A slow page: Apply said to run the cell again, then the page wrote the cell after all."""
+    import time
+
+    cell = str(uuid.uuid4())
+    frontend.run("import nbtune.notebook.cell_writer as W\nW.ANSWER_WITHIN = 0.5")
+    _, seen = frontend.run(EDIT, cell)
+    (opened,) = _opened(seen)
+    frontend.send("comm_msg", opened["comm_id"], {"ready": True})
+    _, seen = frontend.run(CLICK)
+    (write,) = _writes(seen)
+    time.sleep(1.0)
+    assert "run this cell again (Shift+Enter)" in frontend.value("ed.status.value")
+    frontend.send("comm_msg", opened["comm_id"], {"written": write["data"]["write"]})
+    assert "written into the cell" in frontend.value("ed.status.value")
+    reply, _ = frontend.run(EDITED, cell)  # the cell as the page wrote it: nothing left to write
+    assert reply["payload"] == []

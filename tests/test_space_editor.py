@@ -336,6 +336,22 @@ def test_unload_removes_tune_space(ip):
     assert "tune_space" in ip.magics_manager.magics["line"]
 
 
+def test_an_answer_to_apply_that_comes_first_is_not_covered_by_its_writing_line():
+    """The notebook's answer ("written") may come on a thread of its own before Apply's own
+    "writing the new lines" line is shown, which then stood over it for good (a full test run:
+    the cell written, the editor still "writing")."""
+    def apply(editor):
+        editor.say("applied: the new lines are written into the cell")  # the answer, first
+        return "applied: writing the new lines into the cell..."
+
+    ed = SpaceEditor({"lr": S.loguniform(1e-3, 1.0)}, source=None, on_apply=apply)
+    ed.apply()
+    assert ed.said == "applied: the new lines are written into the cell"
+    ed.on_apply = lambda editor: "applied: writing the new lines into the cell..."
+    ed.apply()  # no answer yet: its own line
+    assert ed.said == "applied: writing the new lines into the cell..."
+
+
 def test_in_a_kernel_apply_writes_the_cell_when_it_runs_next(tmp_path):
     """ipykernel sends set_next_input with the reply to the cell being executed, and a button
     click is no cell: Apply keeps the text until the edited cell runs again, and then its own

@@ -45,7 +45,8 @@ class CellWriter:
     `text` is what the cell reads (as IPython saw it: ending with a newline); :meth:`write`
     asks for a new text and calls ``done(ok, reason)`` when the extension answers, or
     ``done(False, "")`` if the channel closes first, or no answer comes within
-    :data:`ANSWER_WITHIN` seconds (the page was reloaded: the channel is not used again)."""
+    :data:`ANSWER_WITHIN` seconds (the page was reloaded; an answer after that still calls
+    ``done`` again with it)."""
 
     def __init__(self, comm: Any, text: str, trailing_newline: bool) -> None:
         self.comm, self.text, self.ready = comm, text, False
@@ -74,10 +75,10 @@ class CellWriter:
         return True
 
     def _unanswered(self, seq: int) -> None:
-        pending = self._pending.pop(seq, None)
-        if pending is not None:  # nothing holds the other end: the next Apply says so at once
-            self.ready = False
-            pending[1](False, "")
+        pending = self._pending.get(seq)
+        if pending is not None:  # nothing holds the other end, or it is slow: the fallback
+            self.ready = False  # now, and the next Apply says it at once; an answer that
+            pending[1](False, "")  # comes after all still counts (see _on_msg)
 
     def close(self) -> None:
         """Close the channel (a newer run of the cell opened its own)."""
@@ -93,6 +94,7 @@ class CellWriter:
         seq = data.get("written", data.get("failed"))
         if seq not in self._pending:
             return
+        self.ready = True  # an answer, however late: the page holds the cell
         new_text, done = self._pending.pop(seq)
         if "written" in data:
             self.text = new_text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -234,6 +235,7 @@ class SpaceEditor:
         self.run_button.layout.display = None if on_run else "none"
         self.status = W.HTML().add_class("nbtune-space-status")
         self.said = ""  # the status line's text
+        self.says, self._saying = 0, threading.Lock()  # lines said so far (see say)
         self.code = W.HTML().add_class("nbtune-space-code")
         self.output = W.Output().add_class("nbtune-space-output")
         self.widget = W.VBox([self.rows_box,
@@ -324,10 +326,17 @@ class SpaceEditor:
         self.said = problem or ""
         self.status.value = _colored(problem, error=True)
 
-    def say(self, text: str, error: bool = False) -> None:
-        """Show `text` on the editor's status line (red when `error`)."""
-        self.said = text
-        self.status.value = _colored(text, error)
+    def say(self, text: str, error: bool = False, unless_said_since: int | None = None) -> None:
+        """Show `text` on the editor's status line (red when `error`); with
+        `unless_said_since` (a count of :attr:`says`), only where nothing was said since: the
+        notebook's answer to Apply may come on a thread of its own, before Apply's "writing"
+        line, which then stood over "written" for good (a full test run, 2026-12-05)."""
+        with self._saying:
+            if unless_said_since is not None and self.says != unless_said_since:
+                return
+            self.says += 1
+            self.said = text
+            self.status.value = _colored(text, error)
 
     # -- buttons ------------------------------------------------------------------------------
     def apply(self) -> S.Space | None:
@@ -336,11 +345,12 @@ class SpaceEditor:
             space = self.space
             if self.source is not None:
                 self.cell_text = self.new_cell_text()
+            says = self.says
             message = self.on_apply(self) if self.on_apply else None
         except ValueError as exc:
             self.say(str(exc), error=True)
             return None
-        self.say(message or "applied")
+        self.say(message or "applied", unless_said_since=says)
         return space
 
     def run(self) -> Any:
