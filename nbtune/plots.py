@@ -319,14 +319,15 @@ class StudyPlots:
     @user_facing
     def importance(self, ax: Axes | None = None, seed: int = 0) -> Figure:
         """Horizontal bars of :func:`param_importances`, the most important on top."""
-        shares = param_importances(self.study, seed=seed)
+        basis = importance_basis(self.study)
+        shares = param_importances(self.study, seed=seed, basis=basis)
         fig, ax = canvas(ax, (6.4, 1.2 + 0.4 * len(shares)))
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
         ax.set_yticks(range(len(shares)), list(shares))
         ax.invert_yaxis()
         ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
         ax.set_xlabel(f"share of permutation importance for {self.study.metric}\n"
-                      f"(a forest fitted on {importance_basis(self.study)[2]})")
+                      f"(a forest fitted on {basis[2]})")
         ax.set_title(f"{self.study.name}: hyperparameter importance")
         return fig
 

@@ -172,7 +172,9 @@ def importance_basis(study: Any) -> tuple[list[T.Trial], list[float], str]:
             f"{len(trials)} trials at {resource} {fmt(level)} ({len(done)} completed)")
 
 
-def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
+def param_importances(study: Any, seed: int = 0,
+                      basis: tuple[list[T.Trial], list[float], str] | None = None
+                      ) -> dict[str, float]:
     """Permutation importance of each hyperparameter for a random forest fitted on the trials.
 
     The forest (scikit-learn, 100 trees) learns the metric from the configs, in unit-cube
@@ -180,13 +182,14 @@ def param_importances(study: Any, seed: int = 0) -> dict[str, float]:
     completed ones, or, where an early-stopping study completed few, every trial's value at the
     furthest level half of them reached. A hyperparameter's importance is how much worse the
     forest fits when that column is shuffled (10 shuffles), floored at 0 and normalised to sum
-    1. Most important first; fixed hyperparameters are left out.
+    1. Most important first; fixed hyperparameters are left out. ``basis``: what
+    :func:`importance_basis` gave, where the caller has it already.
     """
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
 
     done, names = completed(study), study.space.unit_names
-    trials, values, _ = importance_basis(study)
+    trials, values, _ = basis if basis is not None else importance_basis(study)
     if not trials:
         raise ValueError(empty_message(study))
     if len(trials) < 3:

@@ -177,17 +177,13 @@ def delete_studies(pattern: str, storage: str | os.PathLike | None = None) -> li
         raise TypeError(f"delete_studies takes a name pattern such as 'study-*', got "
                         f"{type(pattern).__name__}")
     path = os.fspath(_file(storage))
-    names = [n for n in list_studies(path) if fnmatch.fnmatchcase(n, pattern)]
+    known = list_studies(path)  # none where there is no file
+    names = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
     if not names:
         if not os.path.exists(check_path(path)):
             raise FileNotFoundError(f"no storage file {path!r}")
-        db = Storage(path, readonly=True)
-        try:
-            known = ", ".join(repr(n) for n in db.study_names()) or "none"
-        finally:
-            db.close()
         raise StudyNotFound(f"no study in {path!r} has a name that matches {pattern!r} "
-                            f"(studies there: {known})")
+                            f"(studies there: {', '.join(repr(n) for n in known) or 'none'})")
     deleted, busy = [], []
     for name in names:
         try:

@@ -389,7 +389,7 @@ def test_in_a_kernel_apply_writes_the_cell_when_it_runs_next(tmp_path):
 
 
 def test_a_rows_remove_button_stays_on_its_line_and_previews_carry_no_tiny_labels():
-    from nbtune.notebook.space_editor import preview_figure
+    from nbtune.notebook.space_preview import preview_figure
 
     ed = SpaceEditor({"lr": S.loguniform(1e-3, 1.0), "act": S.choice("relu", "tanh", "gelu"),
                       "x": S.uniform(0, 1)}, source=None, on_run=lambda e: None)

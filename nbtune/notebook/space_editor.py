@@ -7,13 +7,11 @@ stable CSS class (``nbtune-space-*``) so a browser test can find it.
 from __future__ import annotations
 
 import html
-import io
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
-import numpy as np
 
 from nbtune import space as S
 
@@ -21,53 +19,14 @@ from ..caller import user_facing
 from ..styles import ERROR, SUCCESS
 from ..tracker import inside_output_widget
 from .cell import replace_space_lines
+from .space_preview import preview_png
 from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
                          row_errors, rows_from_cell, rows_from_space, show_value)
 
-__all__ = ["SpaceEditor", "preview_png"]
+__all__ = ["SpaceEditor"]
 
 _LABELS = {"lo": "low", "hi": "high", "q": "step", "n": "points", "values": "values",
            "weights": "weights", "value": "value"}
-_PREVIEWS: dict[str, bytes] = {}  # repr(domain) -> PNG; a domain's preview is drawn once
-
-
-def preview_figure(dom: S.Domain, samples: int = 400):
-    """A small histogram of values drawn from `dom` (finite domains: each value's share). No
-    tick labels, which cannot be read at its size: a numeric range has its ends written below
-    it, large enough to read; a finite one's values are in the row's inputs."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
-    fig = Figure(figsize=(2.4, 0.7), dpi=72)
-    if dom.values is not None:  # finite: the exact probabilities, nothing to sample
-        ax = fig.add_axes((0.02, 0.06, 0.96, 0.9))
-        vals, weights = dom.values, getattr(dom, "weights", None)
-        ax.bar(range(len(vals)), weights or [1 / len(vals)] * len(vals), color="#4c72b0")
-    else:
-        ax = fig.add_axes((0.02, 0.34, 0.96, 0.62))
-        rng = np.random.default_rng(0)
-        draws = [dom.sample(rng) for _ in range(samples)]
-        lo, hi = dom.lo, dom.hi  # type: ignore[attr-defined]
-        log = getattr(dom, "log", False)
-        bins = np.geomspace(lo, hi, 21) if log else np.linspace(lo, hi, 21)
-        ax.hist(draws, bins=bins, color="#4c72b0")
-        if log:
-            ax.set_xscale("log")
-        for x, end, align in ((0.02, lo, "left"), (0.98, hi, "right")):
-            fig.text(x, 0.02, f"{end:.3g}", ha=align, va="bottom", fontsize=9, color="0.2")
-    ax.tick_params(which="both", bottom=False, left=False, labelbottom=False, labelleft=False)
-    return fig
-
-
-def preview_png(dom: S.Domain, samples: int = 400) -> bytes:
-    """:func:`preview_figure` as PNG, drawn once per domain."""
-    key = repr(dom)
-    if key not in _PREVIEWS:
-        buf = io.BytesIO()
-        preview_figure(dom, samples).savefig(buf, format="png")
-        if len(_PREVIEWS) > 256:
-            _PREVIEWS.clear()
-        _PREVIEWS[key] = buf.getvalue()
-    return _PREVIEWS[key]
 
 
 def _field(name: str) -> W.Widget:
@@ -323,8 +282,7 @@ class SpaceEditor:
         self.run_button.disabled = self.apply_button.disabled = problem is not None
         self.run_button.tooltip = problem or "start the study"
         self.apply_button.tooltip = problem or "write the space back"
-        self.said = problem or ""
-        self.status.value = _colored(problem, error=True)
+        self.say(problem or "", error=True)
 
     def say(self, text: str, error: bool = False, unless_said_since: int | None = None) -> None:
         """Show `text` on the editor's status line (red when `error`); with
