@@ -403,6 +403,33 @@ def test_a_second_interrupt_while_the_first_is_handled(kernel):
     assert kernel.worker_pids() == pids
 
 
+def test_a_second_interrupt_after_the_study_ended_is_absorbed_until_the_cell_is_answered(kernel):
+    # a post-run hook of the notebook's that takes a while (an extension's, a figure drawn):
+    # the second interrupt falls in it, after the study's bookkeeping. It ended the cell as a
+    # KeyboardInterrupt from IPython's frames; in ipykernel's code after the cell, it lost the
+    # cell's reply (the cell stayed [*], a CI run)
+    kernel.ok("import time\n"
+              "def _slow_hook(result):\n"
+              "    time.sleep(1.5)\n"
+              "get_ipython().events.register('post_run_cell', _slow_hook)")
+    try:
+        msg = kernel.start(long_cell("late", out="late"))
+        wait_for(lambda: n_reports(kernel.db, "late") >= 2, "the first reports", 60)
+        kernel.interrupt()
+        time.sleep(0.7)
+        kernel.interrupt()
+        reply = kernel.wait(msg, timeout=60)
+        assert interrupted(reply, "late"), reply
+    finally:
+        kernel.ok("get_ipython().events.unregister('post_run_cell', _slow_hook)")
+    # the kernel's own handler is back: the next cell is interrupted as any cell is
+    msg = kernel.start("import time\nprint('sleeping', flush=True)\ntime.sleep(30)")
+    kernel.wait_output(msg, "sleeping", timeout=30)
+    sent = kernel.interrupt()
+    reply = kernel.wait(msg, timeout=40)
+    assert reply.ename == "KeyboardInterrupt" and reply.idle_at - sent < QUICK, reply
+
+
 def test_an_interrupt_halts_trials_that_never_report(kernel):
     pids = kernel.worker_pids()
     msg = kernel.start("%%tune --trials 2 --study silent --metric loss -o silent\n"

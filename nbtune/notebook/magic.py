@@ -17,6 +17,7 @@ from ..caller import from_the_body
 from ..panel import LivePanel, continued_by
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
+from ..run.interrupts import interrupts_absorbed_to_cell_end
 from ..run.cluster import set_default_cluster
 from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
@@ -253,7 +254,8 @@ class Tune(Magics):
              filename: str) -> None:
         t0 = time.time()
         try:
-            with own_resume_note(), continued_by("cell" if args.resume else "resume"):
+            with own_resume_note(), continued_by("cell" if args.resume else "resume"), \
+                    interrupts_absorbed_to_cell_end():
                 study = from_the_cell(filename, lambda: tune(fn, parsed.space, **kwargs))
         except StudyExists as exc:  # stored meanwhile, by another kernel
             refuse_existing(exc.name, exc.path)

@@ -8,9 +8,14 @@ cluster's workers is stopped when the kernel exits.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import signal
 import threading
 from typing import Iterator
+
+# Whether an interrupt that ends the study ends the whole request the kernel runs: a %%tune
+# cell is the cell (see interrupts_absorbed_to_cell_end).
+_TO_CELL_END = contextvars.ContextVar("nbtune_interrupts_to_cell_end", default=False)
 
 
 @contextlib.contextmanager
@@ -100,4 +105,37 @@ def interrupts_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not (_TO_CELL_END.get() and _kernel_restores_its_handler()):
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def interrupts_absorbed_to_cell_end() -> Iterator[None]:
+    """Within it, once the end of an interrupted (or failed) study is being recorded, further
+    interrupts stay absorbed until the kernel has answered the cell: for a %%tune cell, whose
+    study is the whole cell.
+
+    Without it, a second interrupt (Jupyter's button pressed twice) that came after the study's
+    bookkeeping fell in what is left of the cell: nbtune's closing lines, the notebook's
+    post-run hooks, or ipykernel's own code between the cell and its reply, where ipykernel
+    catches it and the reply is never sent: the cell stayed [*] with the kernel idle. ipykernel
+    puts back its own handler once the request is answered (``Kernel.post_handler_hook``); only
+    where it will (a kernel's request, in its main thread) is the handler left to it.
+    """
+    token = _TO_CELL_END.set(True)
+    try:
+        yield
+    finally:
+        _TO_CELL_END.reset(token)
+
+
+def _kernel_restores_its_handler() -> bool:
+    """Whether this runs in an ipykernel request, whose end puts back the kernel's SIGINT handler
+    (not in a terminal IPython, where nothing would)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    return (getattr(kernel, "saved_sigint_handler", None) is not None
+            and callable(getattr(kernel, "post_handler_hook", None)))
