@@ -9,6 +9,23 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
+BASE_SIZE = (6.4, 4.0)
+"""The inches of nbtune's one-Axes figures: matplotlib's width, a little less tall."""
+
+
+def figure_size(width: float, height: float) -> tuple[float, float]:
+    """The size of a figure nbtune would draw ``width`` by ``height`` inches: that, unless the
+    notebook set ``matplotlib.rcParams["figure.figsize"]``, which then stands for
+    :data:`BASE_SIZE` and scales the other sizes alike (a figure sized to its content, a grid of
+    plots). A size set for a report's figures was ignored."""
+    import matplotlib
+
+    asked = tuple(matplotlib.rcParams["figure.figsize"])
+    if asked == tuple(matplotlib.rcParamsDefault["figure.figsize"]):
+        return width, height
+    return width * asked[0] / BASE_SIZE[0], height * asked[1] / BASE_SIZE[1]
+
+
 class StudyFigure(Figure):
     """A Figure that shows itself as a PNG in a notebook, with or without a pyplot backend,
     with its titles as the image's alternative text (nbconvert's HTML named the figures of

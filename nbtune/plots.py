@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
-from .images import StudyFigure
+from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean
 from . import trial as T
 from .ranking import (completed, curve, empty_message, fmt, importance_basis, param_importances,
@@ -37,11 +36,12 @@ MANY_CURVES = 100
 collection per style: a line each cost ~1 ms (1.1 s for a 1,000-trial study's summary)."""
 
 
-def canvas(ax: Axes | None, size: tuple[float, float] = (6.4, 4.0)) -> tuple[Figure, Axes]:
+def canvas(ax: Axes | None, size: tuple[float, float] = BASE_SIZE) -> tuple[Figure, Axes]:
     """The figure and Axes to draw on: ``ax`` and its figure, or a new :class:`StudyFigure`
-    of ``size`` inches (never pyplot's)."""
+    of ``size`` inches (never pyplot's; scaled to the notebook's ``rcParams["figure.figsize"]``
+    where it set one, see :func:`~nbtune.images.figure_size`)."""
     if ax is None:
-        fig = StudyFigure(figsize=size, layout="constrained")
+        fig = StudyFigure(figsize=figure_size(*size), layout="constrained")
         return fig, fig.add_subplot()
     return ax.figure, ax  # type: ignore[return-value]
 
@@ -81,24 +81,28 @@ _PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped
 """The style of the learning curves without a colour of their own, by how their trials ended."""
 
 
-def _plot_together(ax: Axes, curves: list[tuple[list[float], list[float]]], kind: str) -> None:
+def _plot_together(ax: Axes, curves: list[tuple[list[float], list[float]]], kind: str) -> Any:
     """Learning curves of one style (``kind``, a key of :data:`_PLAIN`) as one collection of
     lines (gid ``trials-KIND``) and, for the curves of one point, one line of dots
     (``trials-KIND-points``), under the curves drawn one by one. Each curve is drawn apart,
-    so faded curves still darken where many overlap."""
+    so faded curves still darken where many overlap. Returns the first artist drawn, the one a
+    legend names."""
     from matplotlib.collections import LineCollection
 
     style = _PLAIN[kind]
     lines = [np.column_stack([xs, ys]) for xs, ys in curves if len(xs) > 1]
     points = [(xs[0], ys[0]) for xs, ys in curves if len(xs) == 1]
+    drawn = []
     if lines:
-        ax.add_collection(LineCollection(lines, colors=style["color"], alpha=style["alpha"],
-                                         linewidths=style["linewidth"], zorder=1.9,
-                                         gid=f"trials-{kind}"), autolim=True)
+        drawn.append(ax.add_collection(
+            LineCollection(lines, colors=style["color"], alpha=style["alpha"],
+                           linewidths=style["linewidth"], zorder=1.9, gid=f"trials-{kind}"),
+            autolim=True))
         ax.autoscale_view()
     if points:
-        ax.plot(*zip(*points), linestyle="none", marker=".", zorder=1.9,
-                gid=f"trials-{kind}-points", **style)
+        drawn.extend(ax.plot(*zip(*points), linestyle="none", marker=".", zorder=1.9,
+                             gid=f"trials-{kind}-points", **style))
+    return drawn[0]
 
 
 class StudyPlots:
@@ -192,14 +196,15 @@ class StudyPlots:
                              f"curves need report({resource}=..., {study.metric}=...)")
         fig, ax = canvas(ax)
         best = study.best
-        handles = []
         # the best few, labelled in the legend, each in a colour of its own (the best in red)
         named = {t.id: colour for t, colour in zip(
             [t for t in ranked if best is None or t.id != best.id][:LABELLED - 1], ("C1", "C2"))}
         order = {t.id: i for i, t in enumerate(reversed(ranked))}  # the best drawn last, on top
         together: dict[str, list[tuple[list[float], list[float]]]] = {}  # see MANY_CURVES
+        labelled: dict[Any, Any] = {}  # trial id, or a _PLAIN kind -> the line the legend names
         for t in sorted(chosen, key=lambda t: order.get(t.id, -1)):
             xs, ys = curves[t.id]
+            key: Any = t.id
             if best is not None and t.id == best.id:
                 style = {"color": "C3", "linewidth": 2.5, "zorder": 3}
             elif t.id in named:  # its own colour, faded too if it did not run to the end
@@ -207,31 +212,37 @@ class StudyPlots:
                          "alpha": 0.8 if t.state not in (T.STOPPED, T.FAILED, T.INTERRUPTED)
                          else FADED}
             else:
-                kind = "ended" if t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED) else "others"
+                key = "ended" if t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED) else "others"
                 if len(chosen) > MANY_CURVES:
-                    together.setdefault(kind, []).append((xs, ys))
+                    together.setdefault(key, []).append((xs, ys))
                     continue
-                style = _PLAIN[kind]
-            ax.plot(xs, ys, marker="." if len(xs) < 2 else None, gid=f"trial-{t.id}", **style)
+                style = _PLAIN[key]
+            line, = ax.plot(xs, ys, marker="." if len(xs) < 2 else None, gid=f"trial-{t.id}",
+                            **style)
+            labelled.setdefault(key, line)
         for kind, drawn_together in together.items():
-            _plot_together(ax, drawn_together, kind)
-        if best is not None and best.id in {t.id for t in chosen}:
-            handles.append(Line2D([], [], color="C3", linewidth=2.5,
-                                  label=f"best: trial {best.id}"))
+            labelled[kind] = _plot_together(ax, drawn_together, kind)
+        # the legend names the lines themselves, so that ax.legend(loc=...) after it keeps it
+        handles = []
+        if best is not None and best.id in labelled:
+            labelled[best.id].set_label(f"best: trial {best.id}")
+            handles.append(labelled[best.id])
         by_id = {t.id: t for t in chosen}
-        for trial_id, colour in named.items():
+        for trial_id in named:
             state = T.state_word(by_id[trial_id].state, study.stop_reason)
-            handles.append(Line2D([], [], color=colour, linewidth=1.6,
-                                  label=f"trial {trial_id} ({state})"))
+            labelled[trial_id].set_label(f"trial {trial_id} ({state})")
+            handles.append(labelled[trial_id])
+        if "others" in labelled:
+            labelled["others"].set_label("other trials")
+            handles.append(labelled["others"])
         states = {t.state for t in chosen if (best is None or t.id != best.id)
                   and t.id not in named}
-        if states - {T.STOPPED, T.FAILED, T.INTERRUPTED}:
-            handles.append(Line2D([], [], color="C0", alpha=0.8, label="other trials"))
         ended = [T.state_word(s, study.stop_reason)
                  for s in (T.STOPPED, T.FAILED, T.INTERRUPTED) if s in states]
-        if ended:  # named as they ended: "stopped", "interrupted", "stopped or failed", ...
+        if "ended" in labelled:  # named as they ended: "stopped", "stopped or failed", ...
             label = ended[-1] if len(ended) == 1 else f"{', '.join(ended[:-1])} or {ended[-1]}"
-            handles.append(Line2D([], [], color="C7", alpha=FADED, label=label))
+            labelled["ended"].set_label(label)
+            handles.append(labelled["ended"])
         if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self._focus(ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
@@ -284,7 +295,7 @@ class StudyPlots:
         values = [float(score(study, t)) for t in drawn]
         lo, hi = min(values), max(values)
         columns.append(_axis(None, values))
-        fig, ax = canvas(ax, (max(6.4, 1.6 * len(columns)), 4.0))
+        fig, ax = canvas(ax, (max(BASE_SIZE[0], 1.6 * len(columns)), BASE_SIZE[1]))
         cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
         norm = Normalize(lo, hi if hi > lo else lo + 1.0)
         xs = list(range(len(columns)))
@@ -321,7 +332,7 @@ class StudyPlots:
         """Horizontal bars of :func:`param_importances`, the most important on top."""
         basis = importance_basis(self.study)
         shares = param_importances(self.study, seed=seed, basis=basis)
-        fig, ax = canvas(ax, (6.4, 1.2 + 0.4 * len(shares)))
+        fig, ax = canvas(ax, (BASE_SIZE[0], 1.2 + 0.4 * len(shares)))
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
         ax.set_yticks(range(len(shares)), list(shares))
         ax.invert_yaxis()
@@ -347,7 +358,7 @@ class StudyPlots:
         if ax is None:
             cols = min(3, len(names))
             rows = math.ceil(len(names) / cols)
-            fig = StudyFigure(figsize=(3.4 * cols, 3.0 * rows), layout="constrained")
+            fig = StudyFigure(figsize=figure_size(3.4 * cols, 3.0 * rows), layout="constrained")
             axes = list(fig.subplots(rows, cols, squeeze=False, sharey=True).ravel())
             for extra in axes[len(names):]:
                 extra.remove()
@@ -425,7 +436,7 @@ class StudyPlots:
                              "that reached those levels")
         chosen = sorted(levels) if levels is not None else self._levels(trials, reached, resource)
         counts = [sum(1 for r in reached.values() if r >= level) for level in chosen]
-        fig, ax = canvas(ax, (6.4, 3.6))
+        fig, ax = canvas(ax, (BASE_SIZE[0], 3.6))
         bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
         ax.bar_label(bars, padding=2, fontsize="small")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # it counts trials: no 2.5

@@ -439,6 +439,22 @@ def hand_made(states: list[str], epochs: list[int]) -> Study:
     return study
 
 
+@pytest.mark.parametrize("n", [6, 130])  # one line a curve; past MANY_CURVES, collections
+def test_the_learning_curves_legend_names_the_lines_so_a_new_legend_call_keeps_it(n):
+    # ax.legend(loc=...) to move the legend (as one does for a report) emptied it: the legend
+    # was drawn from stand-in lines, and the lines on the Axes had no labels
+    study = hand_made([T.COMPLETED] * (n - 2) + [T.STOPPED, T.FAILED], [3] * (n - 2) + [1, 2])
+    ax = study.plot.learning_curves().axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == [f"best: trial {n - 3}", f"trial {n - 4} (completed)",
+                     f"trial {n - 5} (completed)", "other trials", "stopped or failed"]
+    moved = ax.legend(loc="upper left")
+    assert sorted(t.get_text() for t in moved.get_texts()) == sorted(texts)  # as drawn
+    colours = {t.get_text(): h.get_color() if hasattr(h, "get_color") else h.get_colors()[0]
+               for t, h in zip(moved.get_texts(), moved.legend_handles)}
+    assert colours[f"best: trial {n - 3}"] == "C3"
+
+
 def test_learning_curves_name_the_faded_trials_as_they_ended():
     legend = lambda s: [t.get_text() for t in  # noqa: E731
                         s.plot.learning_curves().axes[0].get_legend().get_texts()]
@@ -684,3 +700,18 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
     assert falling_note(curves_study([(0.6, 0.7, 0.5)] * 2)) is None  # two trained to the top
     loss = curves_study([(0.5, 0.3, 0.4, 0.45)] * 3, mode="min")  # a loss that climbs back
     assert falling_note(loss).startswith("the metric falls with max_iter: 3 of 3 trials")
+
+
+def test_figures_take_the_size_the_notebook_set_for_its_figures():
+    # rcParams["figure.figsize"] set for a report's figures was ignored: every figure 6.4 x 4
+    import matplotlib
+
+    study = hand_made([T.COMPLETED] * 5, [3] * 5)
+    assert tuple(study.plot.history().get_size_inches()) == (6.4, 4.0)  # nbtune's own size
+    with matplotlib.rc_context({"figure.figsize": (10, 6)}):
+        assert tuple(study.plot.history().get_size_inches()) == (10, 6)
+        assert tuple(study.plot.learning_curves().get_size_inches()) == (10, 6)
+        # a figure sized to what it holds, and a grid of plots, scale alike
+        assert tuple(study.plot.importance().get_size_inches())[0] == 10
+        wide, tall = study.plot.slice().get_size_inches()
+        assert (wide, tall) == pytest.approx((3.4 * 10 / 6.4, 3.0 * 6 / 4.0))
