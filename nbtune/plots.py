@@ -10,6 +10,7 @@ trials yet".
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,6 +75,19 @@ def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str
     mid = 10 ** ((a + b) / 2) if kind in LOG_KINDS else (lo + hi) / 2
     spread = [(f(v) - a) / span if T.is_finite_number(v) else math.nan for v in values]
     return spread, [(0.0, fmt(lo)), (0.5, fmt(float(mid))), (1.0, fmt(hi))]
+
+
+def _wrapped(name: str, width: int = 14) -> str:
+    """A long name on lines of about ``width`` characters, broken after its underscores
+    ("sgdclassifier__\nalpha"), so that the names under neighbouring axes do not overlap."""
+    if len(name) <= width:
+        return name
+    lines = [""]
+    for part in re.split(r"(?<=_)(?=[^_])", name):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 _PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped, failed, ...
@@ -295,7 +309,10 @@ class StudyPlots:
         values = [float(score(study, t)) for t in drawn]
         lo, hi = min(values), max(values)
         columns.append(_axis(None, values))
-        fig, ax = canvas(ax, (max(BASE_SIZE[0], 1.6 * len(columns)), BASE_SIZE[1]))
+        labels = [_wrapped(n) for n in names + [study.metric]]
+        longest = max(len(line) for label in labels for line in label.splitlines())
+        per_axis = max(1.6, 0.08 * longest + 0.4)  # inches: room for the names under the axes
+        fig, ax = canvas(ax, (max(BASE_SIZE[0], per_axis * len(columns)), BASE_SIZE[1]))
         cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
         norm = Normalize(lo, hi if hi > lo else lo + 1.0)
         xs = list(range(len(columns)))
@@ -315,7 +332,7 @@ class StudyPlots:
                         transform=beside, zorder=4, gid="tick",
                         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8,
                               "pad": 0.6})
-        ax.set_xticks(xs, names + [study.metric])
+        ax.set_xticks(xs, labels, fontsize="small")
         ax.set_yticks([])
         ax.set_xlim(-0.6, len(columns) - 0.5)
         ax.set_ylim(-0.05, 1.05)

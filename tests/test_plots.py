@@ -715,3 +715,24 @@ def test_figures_take_the_size_the_notebook_set_for_its_figures():
         assert tuple(study.plot.importance().get_size_inches())[0] == 10
         wide, tall = study.plot.slice().get_size_inches()
         assert (wide, tall) == pytest.approx((3.4 * 10 / 6.4, 3.0 * 6 / 4.0))
+
+
+def test_long_hyperparameter_names_under_parallel_axes_do_not_overlap():
+    # a Pipeline's names ("mlpclassifier__learning_rate_init") ran into each other
+    space = Space({"mlpclassifier__learning_rate_init": nbtune.loguniform(1e-4, 1e-1),
+                   "mlpclassifier__hidden_layer_sizes": nbtune.choice(16, 32, 64),
+                   "mlpclassifier__alpha": nbtune.loguniform(1e-6, 1e-2),
+                   "standardscaler__with_mean": nbtune.choice(True, False)})
+    study = Study("long", space, "mean_test_score", "max")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        value = float(rng.random())
+        study.trials.append(T.Trial(i, space.sample(rng), state=T.COMPLETED,
+                                    reports=[{"mean_test_score": value}], value=value))
+    fig = study.plot.parallel_coordinates()
+    fig.canvas.draw()
+    labels = fig.axes[0].get_xticklabels()
+    assert [t.get_text().replace("\n", "") for t in labels] == [*space.unit_names,
+                                                                 "mean_test_score"]
+    boxes = [t.get_window_extent() for t in labels]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
