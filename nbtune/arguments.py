@@ -3,10 +3,11 @@ keywords, a misspelt one, a class for a function, no space), the trial function'
 the values of the settings."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping
 
 from .ported import ported_keyword
-from .run.task import PickledOnce
+from .run.task import PickledOnce, with_parameters
 from .schedule import option_names
 from .starting import positive
 from .typos import closest
@@ -27,6 +28,32 @@ def check_call(trial_fn: Any, space: Any, options: Mapping[str, Any], scheduler:
                         "fn(config) that calls nbtune.report(epoch=..., ...) each step (for Ray "
                         "Tune's Trainable: its setup(config), then a loop of step() whose "
                         "results it reports)")
+    _check_signature(trial_fn, space)
+
+
+def _check_signature(trial_fn: Any, space: Any) -> None:
+    """TypeError, one line, for a trial function that cannot be called as ``fn(config)`` (with
+    :class:`~nbtune.run.task.with_parameters`' data as keywords): ``def train(lr, momentum)``
+    failed in every trial, after the cluster had started and the data had been sent."""
+    fn, data = (trial_fn.fn, list(trial_fn.data)) if isinstance(trial_fn, with_parameters) \
+        else (trial_fn, [])
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin, or a callable Python cannot inspect
+        return
+    try:
+        signature.bind({}, **dict.fromkeys(data))
+    except TypeError as exc:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        names = [n for n in (space if isinstance(space, Mapping) else [])
+                 if isinstance(n, str)][:2] or ["lr"]
+        reads = ", ".join(f"config[{n!r}]" for n in names)
+        call = "".join(f", {k}=..." for k in data)
+        wanted = (f"lambda config{''.join(f', {k}' for k in data)}: ..." if name == "<lambda>"
+                  else f"def {name}(config{''.join(f', {k}' for k in data)}):")
+        raise TypeError(f"the trial function {name}{signature} cannot take a trial's config: "
+                        f"nbtune calls {name}(config{call}), config a dict of the trial's "
+                        f"hyperparameters ({exc}); write {wanted} and read {reads}") from None
 
 
 def pickled_fn(fn: Any) -> PickledOnce:

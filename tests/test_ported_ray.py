@@ -370,3 +370,46 @@ def test_the_magics_gpus_flag_given_to_tune_names_its_python_form():
         nbtune.tune(value_of, SPACE, n_trials=2, storage=None, gpus=1)
     with pytest.raises(TypeError, match=r"^tune\(\) got an unexpected keyword argument 'zzz'$"):
         nbtune.tune(value_of, SPACE, n_trials=2, storage=None, zzz=1)
+
+
+def hyperparameters_as_arguments(lr, momentum):
+    return lr * momentum
+
+
+def one_config(config):
+    return config["x"]
+
+
+class Callable:
+    def __call__(self, config):
+        return config["x"]
+
+
+@pytest.mark.parametrize("fn, said", [
+    (hyperparameters_as_arguments,
+     r"the trial function hyperparameters_as_arguments\(lr, momentum\) cannot take a trial's "
+     r"config: nbtune calls hyperparameters_as_arguments\(config\), config a dict of the "
+     r"trial's hyperparameters \(missing a required argument: 'momentum'\); write def "
+     r"hyperparameters_as_arguments\(config\): and read config\['x'\]$"),
+    (lambda: 1, r"the trial function <lambda>\(\) cannot take .* write lambda config: \.\.\. "),
+    (nbtune.with_parameters(one_config, X=[1, 2]),
+     r"the trial function one_config\(config\) cannot take .* nbtune calls "
+     r"one_config\(config, X=\.\.\.\), .*\(got an unexpected keyword argument "
+     r"'X'\); write def one_config\(config, X\):"),
+])
+def test_a_trial_function_that_cannot_take_the_config_is_told_before_any_trial_runs(fn, said):
+    """def train(lr, momentum), or a function of no argument, failed in every trial, once the
+    cluster had started and the data had been sent."""
+    with pytest.raises(TypeError, match=f"^{said}") as caught:
+        nbtune.tune(fn, SPACE, n_trials=2, storage=None)
+    shown = traceback.format_tb(without_nbtune(caught.value.__traceback__))
+    assert not [f for f in shown if "nbtune" + os.sep in f], shown
+
+
+@pytest.mark.parametrize("fn", [one_config, Callable(), lambda config, X=None: 1,
+                                lambda config, **data: 1, print,
+                                nbtune.with_parameters(lambda config, X: 1, X=[1])])
+def test_trial_functions_that_take_the_config_pass_the_check(fn):
+    from nbtune.arguments import check_call
+
+    check_call(fn, SPACE, {}, None, [])
