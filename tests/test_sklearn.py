@@ -606,6 +606,17 @@ def test_bad_input_is_named_before_any_trial(estimator, kwargs, message, cancer)
         s.fit(X, y)  # the address leads nowhere: the error comes before any connection
 
 
+def test_an_estimators_class_for_an_instance_is_named(cancer):
+    # it read "BaseEstimator.get_params() missing 1 required positional argument: 'self'"
+    X, y = cancer
+    s = nbtune.SearchCV(LogisticRegression, {"C": [1.0, 2.0]}, cluster="tcp://127.0.0.1:1",
+                        progress=False)
+    with pytest.raises(TypeError, match=r"^estimator is the class LogisticRegression: give an "
+                                        r"instance, LogisticRegression\(\) \(with any settings "
+                                        r"the search keeps fixed\)$"):
+        s.fit(X, y)
+
+
 def test_a_long_refit_is_said_before_it_runs(client, cancer, capsys, monkeypatch):
     """A 46 s refit on 2M rows, past max_time, left a cell that looked done busy, and nothing
     said why (first-day test, round 21)."""

@@ -52,7 +52,11 @@ def check_init_names(given: dict[str, Any], space: Any, known: Iterable[str]) ->
 
 
 def check_estimator(estimator: Any) -> None:
-    """An estimator: something with ``fit`` and ``get_params``."""
+    """An estimator: something with ``fit`` and ``get_params``, an instance (the class itself
+    read "BaseEstimator.get_params() missing 1 required positional argument: 'self'")."""
+    if isinstance(estimator, type):
+        raise TypeError(f"estimator is the class {estimator.__name__}: give an instance, "
+                        f"{estimator.__name__}() (with any settings the search keeps fixed)")
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
         raise TypeError(f"estimator must be a scikit-learn estimator (with fit and get_params), "
                         f"got {_name(estimator)}")
