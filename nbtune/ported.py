@@ -56,7 +56,8 @@ KEYWORDS: dict[str, tuple[str, str, str, str]] = {
     "run_config": (RAY, "", "", "RunConfig's fields are nbtune.tune's own keywords (name is "
                    "study=, storage_path storage=, stop max_t= with a scheduler)"),
 }
-MODES = {"maximize": "max", "minimize": "min"}
+MODES = {"maximize": "max", "minimize": "min",  # Optuna's directions
+         "maximise": "max", "minimise": "min"}  # and as nbtune's own help spells the words
 
 
 def ported_keyword(key: str) -> str | None:
@@ -88,7 +89,8 @@ def ported_flag(flag: str) -> str | None:
 
 
 def mode_of(mode: Any) -> Any:
-    """``mode`` with Optuna's "maximize"/"minimize" read as "max"/"min"."""
+    """``mode`` with Optuna's "maximize"/"minimize" (or "maximise"/"minimise") read as
+    "max"/"min"."""
     return MODES.get(mode, mode) if isinstance(mode, str) else mode
 
 

@@ -50,6 +50,10 @@ def test_maximize_is_max_and_a_time_budget_alone_sets_no_trial_cap(client):
     assert study.mode == "max" and study.best.value == max(t.value for t in study.completed)
     assert study.stop_reason == "max_time" and len(study.trials) > 50, study
     assert study.settings["n_trials"] is None
+    from nbtune.ported import mode_of  # the words as nbtune's help spells them, too
+
+    assert [mode_of(m) for m in ("maximise", "minimise", "max", "MAX")] == ["max", "min", "max",
+                                                                           "MAX"]
     finite = nbtune.tune(value_of, {"x": nbtune.grid(1, 2, 3)}, max_time=30.0, cluster=client,
                          storage=None, progress=False)  # a finite space still runs once through
     assert len(finite.trials) == 3 and finite.stop_reason == "n_trials"
