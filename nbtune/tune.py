@@ -298,6 +298,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     note = _RESUME_NOTE.get()  # read here: a background study runs in a thread of its own
     result = Study(name, space, metric, mode, trials=trials,
                    storage=None if storage is None else os.fspath(storage), settings=settings)
+    # a resumed study's earlier trials, known before any view draws (RecordEnd sets it again
+    # as the run starts): the panel's first frame took them into this run's pace, for good
+    result.earlier = frozenset(t.id for t in trials if t.is_finished)
     result.scheduler, result.searcher = sched, search
     limits = [n for n in (n_trials, search.max_trials) if n is not None]
     planned = min(limits) if limits else None  # what the progress bar counts up to

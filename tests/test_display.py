@@ -2,6 +2,7 @@
 and a panel that leaves a static summary, never a dead widget, in the saved notebook."""
 from __future__ import annotations
 
+import ast
 import io
 import re
 
@@ -401,3 +402,19 @@ def test_a_study_cut_short_says_how_many_trials_it_was_to_run():
     assert dict(study.summary().facts())["trials"] == "4 of 30: 3 completed, 1 interrupted"
     study.stop_reason = "n_trials"  # ended as planned (a scheduler may end it sooner): no "of"
     assert dict(study.summary().facts())["trials"].startswith("4: ")
+
+
+def test_a_resumed_studys_panel_paces_this_runs_trials_from_its_first_frame(tmp_path):
+    """The panel's first frame, drawn before the run started, took the earlier run's trials into
+    this run's pace for good: "3000/3100 trials (0 in this run) · 0.5 s elapsed · 389,055
+    trials/min · median trial 89 ms", the earlier run's median (first-day test, round 27)."""
+    cell = ("%%tune --searcher grid --metric score --mode max --study paced {flags}\n"
+            "q = grid(1, 2, 3, 4, 5, 6)\n"
+            "score = q\n")
+    nb = run_notebook(tmp_path, "%load_ext nbtune", cell.format(flags="--trials 3"),
+                      cell.format(flags="--resume --trials 6"),
+                      "study.live.tally.update()  # every trial taken in, as a redraw does\n"
+                      "print('PACED', sorted(study.live.tally.durations))")
+    printed = "".join(o.get("text", "") for o in nb.cells[3].outputs)
+    durations = ast.literal_eval(printed.split("PACED", 1)[1].strip())
+    assert len(durations) == 3, printed  # this run's three, none of the earlier run's
