@@ -262,7 +262,9 @@ class StudyPlots:
         self._focus(ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
         ax.set_xlabel(resource)
         ax.set_ylabel(study.metric)
-        ax.set_title(f"{study.name}: learning curves")
+        left_out = len(trials) - len(chosen) if top is not None else 0
+        ax.set_title(f"{study.name}: learning curves" + (
+            f", the best {len(chosen)} of {len(trials):,} trials" if left_out > 0 else ""))
         if handles:
             ax.legend(handles=handles, loc="best", fontsize="small")
         return fig

@@ -251,6 +251,7 @@ class StudySummary:
         self.resource = resource_of(study)
         self.best = study.best
         self._png: bytes | None = None
+        self._alt = ""  # the image's titles, as its alternative text
 
     def facts(self) -> list[tuple[str, str]]:
         """The header as (label, text) pairs: metric, trials per state, end, time, search, best,
@@ -311,14 +312,18 @@ class StudySummary:
         if self._png is None:
             from .images import to_png
             from .plots import StudyPlots
+            from .tracker import CURVES
 
             plots = StudyPlots(self.study)
-            draws = [plots.learning_curves, plots.history]
+            # the best CURVES, as the panel draws them: 3,000 curves were a solid mass, and a
+            # 250 KB image in each summary (first-day test, round 27)
+            draws = [lambda: plots.learning_curves(top=CURVES), plots.history]
             if not any(len(t.reports) > 1 for t in list(self.study.trials)):
                 draws.pop(0)  # one report a trial: its "curves" were a line of dots at epoch 1
             for draw in draws:
                 try:
-                    self._png = to_png(draw(), dpi=80)
+                    fig = draw()
+                    self._png, self._alt = to_png(fig, dpi=80), fig.alt_text()
                     break
                 except ValueError:
                     continue
@@ -335,7 +340,7 @@ class StudySummary:
         if png is not None:
             data = base64.b64encode(png).decode("ascii")
             parts.append(f'<img class="nbtune-summary-curves" src="data:image/png;base64,{data}" '
-                         f'alt="{e(self.study.name)}: learning curves or history"/>')
+                         f'alt="{e(self._alt)}"/>')
         for css, part in (("warnings", warnings_html(self.study)),
                           ("errors", errors_html(self.study)),
                           ("outputs", outputs_html(self.study))):

@@ -736,3 +736,17 @@ def test_long_hyperparameter_names_under_parallel_axes_do_not_overlap():
                                                                  "mean_test_score"]
     boxes = [t.get_window_extent() for t in labels]
     assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
+
+
+def test_the_summary_draws_the_best_curves_as_the_panel_does():
+    # 3,000 trials' curves were a solid mass, and a 250 KB image in each summary (round 27)
+    from nbtune.tracker import CURVES
+
+    study = hand_made([T.COMPLETED] * 130, [3] * 130)
+    title = "made: learning curves, the best 50 of 130 trials"
+    fig = study.plot.learning_curves(top=CURVES)
+    assert fig.axes[0].get_title() == title and len(fig.axes[0].get_lines()) == CURVES == 50
+    assert f'alt="{title}"' in study.summary()._repr_html_()
+    assert study.plot.learning_curves().axes[0].get_title() == "made: learning curves"  # all
+    few = hand_made([T.COMPLETED] * 5, [3] * 5)
+    assert 'alt="made: learning curves"' in few.summary()._repr_html_()  # nothing left out
