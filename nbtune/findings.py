@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from . import trial as T
 from .domains.ranges import Range
 from .ranking import completed, fmt
@@ -104,13 +106,30 @@ FALL_SHARE = 0.25  # a curve's fall from its peak to its end, of its rise: past 
 FALLING_FEW = 3  # trials trained to the top level a study needs before its curves are judged
 
 
+JITTER_FROM = 8  # reports a curve needs for its last half to say how much its values jitter
+
+
+def _jitter(curves: Any) -> float:
+    """How far a curve's value moves from one report to the next where it has levelled out:
+    the median, over the curves of :data:`JITTER_FROM` reports or more, of the median step in
+    their second half; 0 where the curves are shorter (a few rung levels apart, whose steps are
+    their trend, not noise)."""
+    steps = [float(np.median(np.abs(np.diff([v for _, v in points][len(points) // 2:]))))
+             for points in curves if len(points) >= JITTER_FROM]
+    return float(np.median(steps)) if steps else 0.0
+
+
 def falling_note(study: Any) -> str | None:
     """"the metric falls with clf__max_iter: 3 of 4 trials trained to 200 peaked earlier (the
-    best, trial 13: 0.69254 at 24, 0.672285 at 200): ..." where two thirds of the completed
-    trials trained to the highest level reached (:data:`FALLING_FEW` at least) ended below
-    their own peak by more than :data:`FALL_SHARE` of their rise; None otherwise. The best of
-    those is then the best of the worse-trained: SearchCV over an overfitting estimator's
-    max_iter returned its 18th candidate of 24, and nothing said why (first-day test, 23)."""
+    highest peak, trial 13: 0.69254 at 24, 0.672285 at 200; the best at 200: trial 13): ..."
+    where two thirds of the completed trials trained to the highest level reached
+    (:data:`FALLING_FEW` at least) ended below their own peak by more than :data:`FALL_SHARE`
+    of their rise, and the highest peak among them is above the best value at that level by
+    more than the curves' jitter (:func:`_jitter`: what a smaller max_t would gain is more than
+    noise); None otherwise. SearchCV over an overfitting estimator's
+    max_iter returned its 18th candidate of 24, and nothing said why (first-day test, 23); the
+    note named the overall best trial as the one that peaked earlier where it had not, and
+    spoke of gains within the curves' noise (round 27)."""
     key = (getattr(study, "settings", None) or {}).get("resource")
     sign = 1.0 if study.mode == "max" else -1.0
     curves = {}
@@ -132,8 +151,14 @@ def falling_note(study: Any) -> str | None:
     if len(full) < FALLING_FEW or len(falling) < math.ceil(2 * len(full) / 3):
         return None
     best = max(full, key=lambda i: sign * full[i][-1][1])
-    at, peak = max(full[best], key=lambda p: sign * p[1])
+    highest = max(falling, key=lambda i: sign * falling[i][1])
+    at, peak = falling[highest]
+    if sign * (peak - full[best][-1][1]) <= _jitter(full.values()):  # nothing to gain
+        return None
+    best_too = ("" if best == highest else
+                f"; the best at {fmt(top)}: trial {best}, {full[best][-1][1]:.6g}")
     return (f"the metric falls with {key}: {len(falling)} of {len(full)} trials trained to "
-            f"{fmt(top)} peaked earlier (the best, trial {best}: {peak:.6g} at {fmt(at)}, "
-            f"{full[best][-1][1]:.6g} at {fmt(top)}): training longer makes them worse; a "
-            f"smaller max_t, or the model's own early stopping, keeps the peak")
+            f"{fmt(top)} peaked earlier (the highest peak, trial {highest}: {peak:.6g} at "
+            f"{fmt(at)}, {full[highest][-1][1]:.6g} at {fmt(top)}{best_too}): training longer "
+            f"makes them worse; a smaller max_t, or the model's own early stopping, keeps the "
+            f"peak")

@@ -690,8 +690,8 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
     falling = curves_study([(0.672, 0.692, 0.684, 0.672), (0.660, 0.680, 0.671, 0.664),
                             (0.650, 0.671, 0.662, 0.655), (0.60, 0.62), (0.61,)])
     note = ("the metric falls with max_iter: 3 of 3 trials trained to 200 peaked earlier (the "
-            "best, trial 0: 0.692 at 24, 0.672 at 200): training longer makes them worse; a "
-            "smaller max_t, or the model's own early stopping, keeps the peak")
+            "highest peak, trial 0: 0.692 at 24, 0.672 at 200): training longer makes them "
+            "worse; a smaller max_t, or the model's own early stopping, keeps the peak")
     assert falling_note(falling) == note
     assert dict(falling.summary().facts())["curves"] == note
     rising = curves_study([(0.60, 0.65, 0.68, 0.69), (0.60, 0.66, 0.67, 0.669),  # a wobble
@@ -700,6 +700,41 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
     assert falling_note(curves_study([(0.6, 0.7, 0.5)] * 2)) is None  # two trained to the top
     loss = curves_study([(0.5, 0.3, 0.4, 0.45)] * 3, mode="min")  # a loss that climbs back
     assert falling_note(loss).startswith("the metric falls with max_iter: 3 of 3 trials")
+    # the trial named is one that peaked earlier, not the best at 200 where that one did not
+    mixed = curves_study([(0.60, 0.64, 0.67, 0.69), (0.66, 0.71, 0.68, 0.665),
+                          (0.65, 0.70, 0.672, 0.66), (0.64, 0.69, 0.67, 0.655)])
+    assert falling_note(mixed) == (
+        "the metric falls with max_iter: 3 of 4 trials trained to 200 peaked earlier (the "
+        "highest peak, trial 1: 0.71 at 24, 0.665 at 200; the best at 200: trial 0, 0.69): "
+        "training longer makes them worse; a smaller max_t, or the model's own early "
+        "stopping, keeps the peak")
+
+
+def test_no_fall_is_said_where_stopping_earlier_gains_less_than_the_curves_jitter():
+    """27 epochs of accuracies that wander by about 0.001 from one epoch to the next, each
+    a little below an early peak, and the best at the end 0.0002 below the highest peak: "the
+    metric falls with epoch ... (the best, trial 156: 0.547333 at 27, 0.547333 at 27)" (a
+    trial that had not fallen), where nothing was to be gained (first-day test, round 27)."""
+    from nbtune.findings import falling_note
+
+    rng = np.random.default_rng(0)
+    study = Study("sgd", Space({"q": nbtune.uniform(0, 1)}), "accuracy", "max",
+                  settings={"resource": "epoch"})
+    for i in range(6):
+        values = 0.545 + 0.001 * rng.standard_normal(27)
+        values[4] = 0.5476 if i else 0.5472  # an early peak, above the trial's later values
+        if i == 0:
+            values[-1] = 0.5474  # the best at 27, 0.0002 below the highest peak
+        study.trials.append(T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=values[-1],
+                                    reports=[{"epoch": e + 1, "accuracy": float(v)}
+                                             for e, v in enumerate(values)]))
+    assert falling_note(study) is None
+    for t in study.trials:  # the same curves, the later epochs 0.01 lower: a real fall
+        for r in t.reports[8:]:
+            r["accuracy"] -= 0.01
+        t.value = t.reports[-1]["accuracy"]
+    assert falling_note(study).startswith("the metric falls with epoch: 6 of 6 trials trained "
+                                          "to 27 peaked earlier (the highest peak, trial ")
 
 
 def test_figures_take_the_size_the_notebook_set_for_its_figures():
