@@ -97,7 +97,11 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     sched = _scheduler(scheduler, box, scheduler_options)
     sched.setup(metric, mode, resource, seed=search.seed, space=space)
     sched.use_model(search.predict)
-    n_trials = trial_count(n_trials, search, sched) if auto else n_trials
+    timed = max_time is not None or max_resource is not None
+    if auto:
+        n_trials = trial_count(n_trials, search, sched, space, timed=timed)
+    else:
+        sched.set_budget(n_trials, timed)
     ends = [n_trials, max_time, max_resource, search.max_trials,
             getattr(sched, "trials_needed", None)]
     if target is not None:

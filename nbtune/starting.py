@@ -90,22 +90,28 @@ DEFAULT_TRIALS = 50  # trials of a study whose searcher and scheduler have no si
 
 def trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
                  space: Space, timed: bool = False) -> int | None:
-    """``n_trials`` with "auto" resolved: the scheduler's brackets (hyperband), else the grid's
-    size (None: the searcher ends the study), else the configs of a finite space smaller than
-    :data:`DEFAULT_TRIALS` (each once), else, where the study has a time or resource budget
+    """``n_trials`` with "auto" resolved: where the study has a time or resource budget
     (``timed``), no cap (it ran 50 trials in 1 s of a 20 s ``max_time``: first-day test, round
-    14, as Optuna's ``timeout=`` alone runs on), else :data:`DEFAULT_TRIALS`. A count below what the
-    brackets need is noted (the last brackets would run short), and one above what a finite
-    space holds (the searcher would repeat configs)."""
+    14, as Optuna's ``timeout=`` alone runs on), else one round of the scheduler's brackets
+    (hyperband), else the grid's size (None: the searcher ends the study), else the configs of a
+    finite space smaller than :data:`DEFAULT_TRIALS` (each once), else :data:`DEFAULT_TRIALS`.
+    A count below what the brackets need is noted (the last brackets would run short), and one
+    above what a finite space holds (the searcher would repeat configs). The scheduler is told
+    the budget (:meth:`~nbtune.schedule.base.Scheduler.set_budget`): hyperband runs round
+    after round of its brackets where the budget is larger than one round (it ran 49 trials of
+    ``--trials 1000`` and ended the study: first-day test, round 27)."""
+    resolved = _trial_count(n_trials, search, sched, space, timed)
+    sched.set_budget(resolved, timed)
+    return resolved
+
+
+def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
+                 space: Space, timed: bool) -> int | None:
     needed = getattr(sched, "trials_needed", None)
     held = space.count() if search.max_trials is None and needed is None else None
-    if needed is not None and isinstance(n_trials, int) and n_trials > needed:
-        warn_note(f"the {sched.name} scheduler's brackets start {needed} trials and then end "
-                  f"the study: n_trials={n_trials} runs {needed}; asynchronous Hyperband "
-                  "(scheduler='asha', brackets=3) runs as many trials as asked")
     if n_trials == "auto":
         if needed is not None:
-            return needed
+            return None if timed else needed
         if search.max_trials is not None:
             return None
         if held is not None and held < DEFAULT_TRIALS:

@@ -165,18 +165,18 @@ def test_a_warning_while_the_study_is_set_up_names_the_cell_not_nbtune_or_ipytho
     assert {(w.filename, w.lineno) for w in warned} == {(cell_filename(shell), 1)}
 
 
-def test_more_trials_than_hyperbands_brackets_start_are_noted(shell):
-    """--trials 20 ran 17 in silence: the brackets end the study."""
+def test_more_trials_than_hyperbands_brackets_start_run_round_after_round(shell, recwarn):
+    """--trials 20 ran 17 in silence: the brackets ended the study; then 17 and a warning
+    (round 27: --trials 1000 ran 49); now a second round of brackets starts the other 3."""
     cell = ("x = uniform(0, 1)\n"
             "for epoch in range(1, 10):\n    report(epoch=epoch, loss=x / epoch)\n")
-    with pytest.warns(nbtune.NbtuneWarning, match=r"the hyperband scheduler's brackets start 17 "
-                      r"trials and then end the study: n_trials=20 runs 17; asynchronous "
-                      r"Hyperband \(scheduler='asha', brackets=3\) runs as many trials as "
-                      r"asked"):
-        res = run(shell, "-n 20 --scheduler hyperband --max-t 9 --metric loss --storage none",
-                  cell)
+    res = run(shell, "-n 20 --scheduler hyperband --max-t 9 --metric loss --storage none",
+              cell)
     assert res.success, res.error_in_exec
-    assert len(shell.user_ns["study"].trials) == 17
+    study = shell.user_ns["study"]
+    assert len(study.trials) == 20 and study.stop_reason == "n_trials"
+    assert not [w for w in recwarn if "brackets" in str(w.message)]
+    assert study.scheduler.rung_counts()[1] == 9 + 3  # bracket 0 of each round starts at 1
 
 
 def test_a_background_studys_warning_names_the_cell_too(shell):

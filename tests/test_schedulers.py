@@ -731,6 +731,38 @@ def test_hyperband_fills_brackets_in_order_and_runs_them_side_by_side():
     assert [b["finished"] for b in s.bracket_status()] == [True, True, True]
 
 
+def test_a_budget_above_one_round_of_brackets_gets_round_after_round():
+    """--trials 1000 with brackets that start 49 ran 49 and ended the study (round 27)."""
+    s = setup(HyperbandScheduler(max_t=3, brackets=1))  # (3, 1), (1, 3): 3 trials a round
+    s.set_budget(7, timed=False)
+    assert _start(s, 3) == [0, 1, 2]
+    assert s.next_action() == (START, None)  # the first round's rung runs: a new round starts
+    assert _start(s, 4) == [3, 4, 5, 6]
+    assert [s.bracket_of(t) for t in range(7)] == [0] * 7  # the same bracket, a round each
+    assert s.next_action(can_start=False) == (WAIT, None)  # the budget is spent
+    assert [b["rungs"] for b in s.bracket_status()] == [[(3, 1), (1, 3)]] * 2 + [[(1, 1),
+                                                                                  (1, 3)]]
+    for t, v in zip(range(7), (0.1, 0.3, 0.2, 0.5, 0.4, 0.6, 0.9)):
+        assert rep(s, t, 1, v) == PAUSE
+        paused(s, t)
+    resumed = []
+    while (action := s.next_action(can_start=False))[0] == RESUME:
+        resumed.append(action[1])
+        s.on_trial_resume(action[1])
+    assert resumed == [1, 5, 6]  # each round's best: promoted within its own round
+    assert sorted(s.take_discarded()) == [0, 2, 3, 4]
+    for t in resumed:
+        assert rep(s, t, 3, 0.9) == CONTINUE
+        s.on_trial_end(t, "completed")
+    assert s.next_action(can_start=False) == (WAIT, None)  # the loop ends: its budget is spent
+    assert s.rung_counts() == {1: 7, 3: 3}
+    one = setup(HyperbandScheduler(max_t=3, brackets=1))
+    for budget, timed, repeat in ((3, False, False), (None, False, False), (4, False, True),
+                                  (None, True, True), (2, True, False)):
+        one.set_budget(budget, timed)
+        assert one.repeat is repeat, (budget, timed)
+
+
 def test_hyperband_non_finite_values_are_never_promoted():
     s = setup(HyperbandScheduler(max_t=3, brackets=1), mode="min")  # (3, 1), (1, 3)
     _start(s, 3)

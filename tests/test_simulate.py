@@ -48,6 +48,17 @@ def test_budgets_end_the_study_as_in_the_real_loop():
     assert sum(t.trained("epoch") for t in used.trials) == 100
 
 
+def test_hyperbands_rounds_follow_the_budget_in_simulated_time():
+    # n_trials="auto" raised TypeError (trial_count's space was left out)
+    one = nbtune.simulate(BOX, scheduler="hyperband", n_workers=4, n_trials="auto", seed=0)
+    assert len(one.trials) == 17 and one.stop_reason == "scheduler"  # one round: 9 + 5 + 3
+    more = nbtune.simulate(BOX, scheduler="hyperband", n_workers=4, n_trials=40, seed=0)
+    assert len(more.trials) == 40 and more.stop_reason == "n_trials"
+    assert more.scheduler.rung_counts()[1] == 9 + 9 + 6  # bracket 0 of rounds 1, 2 and 3
+    timed = nbtune.simulate(BOX, scheduler="hyperband", n_workers=4, max_time=400, seed=0)
+    assert len(timed.trials) > 17 and timed.stop_reason == "max_time"
+
+
 def test_time_is_the_tables_seconds_plus_the_start_overhead():
     study = nbtune.simulate(BOX, n_workers=2, n_trials=4, seed=1, start_overhead=2.0)
     for t in study.trials:

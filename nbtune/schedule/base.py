@@ -85,6 +85,11 @@ class Scheduler:
         it expects of each config at a resource level (None while it knows too little). Called
         after :meth:`setup`; a scheduler that judges by rank alone ignores it."""
 
+    def set_budget(self, n_trials: int | None, timed: bool) -> None:
+        """The study's budget, once resolved: at most ``n_trials`` trials (None: no cap), and
+        whether a time or resource budget ends it (``timed``). Called after :meth:`setup`; a
+        scheduler whose own plan ends the study (Hyperband's brackets) plans to use it."""
+
     def decision_points(self) -> Sequence[float] | None:
         """Resource levels at which a trial waits for a verdict; ``()`` never, ``None`` every report."""
         return ()

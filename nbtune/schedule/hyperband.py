@@ -64,6 +64,12 @@ class HyperbandScheduler(Scheduler):
     A trial pauses at its rung; when every trial of the rung has paused or ended, the best
     ``n_{i+1}`` paused ones are resumed one by one and the others are discarded for good
     (:meth:`take_discarded`). ``brackets=1`` is synchronous successive halving.
+
+    One round of brackets starts :attr:`trials_needed` trials and then ends the study. A study
+    that asks for more (``n_trials`` above it, or a time budget and no ``n_trials``: see
+    :meth:`set_budget`) gets round after round, as Ray Tune's HyperBand fills a new band: once
+    every bracket has its trials, a new trial starts the next round while the earlier brackets
+    finish, and the brackets of the last round make do with the trials the budget left them.
     """
 
     name = "hyperband"
@@ -79,6 +85,7 @@ class HyperbandScheduler(Scheduler):
                              f"halving), got brackets={brackets!r}")
         self.max_t, self.grace_period, self.reduction_factor = max_t, grace_period, reduction_factor
         self.brackets = n
+        self.repeat = False  # rounds of brackets while the budget lasts: see set_budget
         self.table: list[list[tuple[int, int]]] | None = None
         self._reset()
         if max_t is not None:
@@ -95,9 +102,21 @@ class HyperbandScheduler(Scheduler):
     def _reset(self) -> None:
         self._trials: dict[int, _Trial] = {}
         self._discarded: list[int] = []
-        self._brackets = [_Bracket(n=[x for x, _ in b], r=[y for _, y in b],
-                                   members=[[] for _ in b], size=[x for x, _ in b])
-                          for b in (self.table or [])]
+        self._brackets: list[_Bracket] = []
+        self._new_round()
+
+    def _new_round(self) -> None:
+        """Another round of the table's brackets, empty, after those there are."""
+        self._brackets += [_Bracket(n=[x for x, _ in b], r=[y for _, y in b],
+                                    members=[[] for _ in b], size=[x for x, _ in b])
+                           for b in (self.table or [])]
+
+    def set_budget(self, n_trials: int | None, timed: bool) -> None:
+        """Rounds of brackets where the budget asks for more trials than one round starts: a
+        cap above :attr:`trials_needed`, or no cap and a time (or resource) budget."""
+        needed = self.trials_needed
+        self.repeat = needed is not None and (n_trials > needed if n_trials is not None
+                                              else timed)
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:
@@ -136,11 +155,15 @@ class HyperbandScheduler(Scheduler):
             t.values = {k: v for k, v in t.values.items() if k < b.r[t.at]}
             t.late = t.at < len(b.r) - 1 and (b.rung > t.at or b.finished)
             return
-        for i, b in enumerate(self._brackets):
-            if not b.finished and b.rung == 0 and len(b.members[0]) < b.n[0]:
-                b.members[0].append(trial_id)
-                self._trials[trial_id] = _Trial(i)
-                return
+        for _ in range(2):  # a bracket still wanting trials, else (repeat) the next round's
+            for i, b in enumerate(self._brackets):
+                if not b.finished and b.rung == 0 and len(b.members[0]) < b.n[0]:
+                    b.members[0].append(trial_id)
+                    self._trials[trial_id] = _Trial(i)
+                    return
+            if not self.repeat:
+                break
+            self._new_round()
         self._trials[trial_id] = _Trial(None)
 
     def on_report(self, trial_id: int, report: dict[str, Any]) -> str:
@@ -189,6 +212,8 @@ class HyperbandScheduler(Scheduler):
                 self._shrink(b)
             if not b.finished and b.queue:
                 return RESUME, b.queue[0]
+        if self.repeat:  # the next round's first trial (on_trial_start opens the round)
+            return (START, None) if can_start else (WAIT, None)  # the budget ends the study
         if all(b.finished for b in self._brackets):
             return DONE, None
         return WAIT, None
@@ -233,7 +258,9 @@ class HyperbandScheduler(Scheduler):
     def bracket_of(self, trial_id: int) -> int | None:
         """Index of the trial's bracket in :attr:`table` (0: the most aggressive), else None."""
         t = self._trials.get(trial_id)
-        return None if t is None else t.bracket
+        if t is None or t.bracket is None:
+            return None
+        return t.bracket % max(1, len(self.table or []))  # the same bracket of a later round
 
     def rung_counts(self) -> dict[int, int]:
         """Rung level -> number of values recorded there, all brackets together."""
@@ -247,7 +274,8 @@ class HyperbandScheduler(Scheduler):
         return dict(sorted(counts.items()))
 
     def bracket_status(self) -> list[dict[str, Any]]:
-        """Per bracket: its rungs ``(n_i, r_i)`` now, current rung index, trials started, finished."""
+        """Per bracket (of each round, in order): its rungs ``(n_i, r_i)`` now, current rung
+        index, trials started, finished."""
         return [{"rungs": list(zip(b.n, b.r)), "rung": b.rung, "started": len(b.members[0]),
                  "finished": b.finished} for b in self._brackets]
 
