@@ -294,7 +294,11 @@ class StudyPlots:
         Completed trials are drawn with their final value; stopped and paused ones (an early
         stopping scheduler's) with the last value they reported, faded. Numeric ranges span
         their domain (log domains in log10); choices and grids are evenly spaced in declared
-        order. Lines are coloured by the metric, brighter is better.
+        order. Lines are coloured by the metric, brighter is better. Past
+        :data:`MANY_CURVES` trials they are coloured by rank (the colour bar names the metric
+        at its ranks), and all but the best tenth are drawn faint, a collection each for the
+        completed ones (gid ``trials-completed``) and the others (``trials-ended``): on a
+        linear scale most lines of a 3,000-trial study were one colour (first-day test, 27).
         """
         from matplotlib import colormaps
         from matplotlib.cm import ScalarMappable
@@ -315,17 +319,39 @@ class StudyPlots:
         longest = max(len(line) for label in labels for line in label.splitlines())
         per_axis = max(1.6, 0.08 * longest + 0.4)  # inches: room for the names under the axes
         fig, ax = canvas(ax, (max(BASE_SIZE[0], per_axis * len(columns)), BASE_SIZE[1]))
-        cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
-        norm = Normalize(lo, hi if hi > lo else lo + 1.0)
         xs = list(range(len(columns)))
         # the best on top: worse lines first, those that did not finish under all
         order = sorted(range(len(drawn)), key=lambda i: (
             drawn[i].state == T.COMPLETED, values[i] if study.mode == "max" else -values[i]))
-        for i in order:
+        many = len(drawn) > MANY_CURVES
+        if many:  # by rank: on a linear scale most lines of a big study were one colour
+            cmap, norm = colormaps["viridis"], Normalize(0.0, 1.0)
+            by_value = sorted(range(len(drawn)),  # worst first: the best is 1, the brightest
+                              key=lambda i: values[i] if study.mode == "max" else -values[i])
+            shade = {i: k / (len(drawn) - 1) for k, i in enumerate(by_value)}
+        else:
+            cmap = colormaps["viridis" if study.mode == "max" else "viridis_r"]
+            norm = Normalize(lo, hi if hi > lo else lo + 1.0)
+            shade = {i: norm(values[i]) for i in range(len(drawn))}
+        shown_apart = order[-max(LABELLED, len(order) // 10):] if many else order
+        if many:  # the others in one collection each, faint: the best tenth stands out
+            from matplotlib.collections import LineCollection
+
+            apart = set(shown_apart)
+            for finished in (False, True):
+                rest = [i for i in order if i not in apart
+                        and (drawn[i].state == T.COMPLETED) == finished]
+                if rest:
+                    ax.add_collection(LineCollection(
+                        [list(zip(xs, [col[0][i] for col in columns])) for i in rest],
+                        colors=[cmap(shade[i]) for i in rest], alpha=0.35 if finished else 0.12,
+                        linewidths=0.8, zorder=2 if finished else 1,
+                        gid="trials-completed" if finished else "trials-ended"))
+        for i in shown_apart:
             t, finished = drawn[i], drawn[i].state == T.COMPLETED
-            ax.plot(xs, [col[0][i] for col in columns], color=cmap(norm(values[i])),
+            ax.plot(xs, [col[0][i] for col in columns], color=cmap(shade[i]),
                     alpha=0.8 if finished else FADED, linewidth=1.2 if finished else 0.8,
-                    zorder=2 if finished else 1, gid=f"trial-{t.id}")
+                    zorder=2.5 if finished else 1.5, gid=f"trial-{t.id}")
         ax.vlines(xs, 0.0, 1.0, colors="0.25", linewidth=1.0, zorder=3)
         beside = offset_copy(ax.transData, fig=fig, x=-5, units="points")  # left of the line
         for x, (_, ticks) in zip(xs, columns):
@@ -343,7 +369,15 @@ class StudyPlots:
         stopped = sum(1 for t in drawn if t.state != T.COMPLETED)
         note = f" ({stopped} stopped early, faded: their last value)" if stopped else ""
         ax.set_title(f"{study.name}: parallel coordinates{note}")
-        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
+        if not many:
+            fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
+            return fig
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax,
+                           label=f"{study.metric}, coloured by rank")
+        ranked_values = [values[i] for i in by_value]
+        ticks = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0]
+        bar.set_ticks(ticks, labels=[fmt(ranked_values[round(q * (len(drawn) - 1))])
+                                     for q in ticks])
         return fig
 
     @user_facing

@@ -785,3 +785,34 @@ def test_the_summary_draws_the_best_curves_as_the_panel_does():
     assert study.plot.learning_curves().axes[0].get_title() == "made: learning curves"  # all
     few = hand_made([T.COMPLETED] * 5, [3] * 5)
     assert 'alt="made: learning curves"' in few.summary()._repr_html_()  # nothing left out
+
+
+def test_parallel_coordinates_of_many_trials_colour_by_rank_and_draw_the_best_tenth_apart():
+    # 3,000 trials, 90% of them within the top tenth of the metric's range: on a linear
+    # colour scale nearly every line was the same yellow, the best nowhere (round 27)
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+
+    space = Space({"x": nbtune.uniform(0, 1)})
+    study = Study("many", space, "score", "max")
+    rng = np.random.default_rng(1)
+    for i in range(150):
+        value = 0.5 if i == 7 else 0.95 + 0.04 * float(rng.random())  # one far outlier
+        done = i % 5 == 0
+        study.trials.append(T.Trial(i, {"x": float(rng.random())},
+                                    state=T.COMPLETED if done else T.STOPPED,
+                                    reports=[{"epoch": 1, "score": value}],
+                                    value=value if done else None))
+    fig = study.plot.parallel_coordinates()
+    ax = fig.axes[0]
+    apart = {line.get_gid(): line for line in ax.get_lines()}
+    assert len(apart) == 15 and {c.get_gid() for c in ax.collections} >= {
+        "trials-completed", "trials-ended"}
+    done = sorted((t for t in study.trials if t.state == T.COMPLETED), key=lambda t: t.value)
+    assert set(apart) == {f"trial-{t.id}" for t in done[-15:]}  # the best tenth, completed
+    ranks = {t.id: k for k, t in enumerate(sorted(study.trials,
+                                                  key=lambda t: t.reports[-1]["score"]))}
+    for t in done[-15:]:  # by rank among all 150: the outlier takes one colour, not the range
+        assert to_rgba(apart[f"trial-{t.id}"].get_color()) == to_rgba(
+            colormaps["viridis"](ranks[t.id] / 149))
+    assert fig.axes[1].get_ylabel() == "score, coloured by rank"
