@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -415,15 +416,20 @@ class StudyPlots:
             axes = list(fig.subplots(rows, cols, squeeze=False, sharey=True).ravel())
             for extra in axes[len(names):]:
                 extra.remove()
-            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter{self._left_out(done)}")
+            note = textwrap.fill(self._left_out(done).strip(),  # to the figure's width
+                                 width=max(40, int(12 * fig.get_figwidth())))
+            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter"
+                         + (f"\n{note}" if note else ""), fontsize="medium")
         else:
             fig, axes = ax.figure, [ax]
             if self._left_out(done):  # said on the user's own axes too
                 ax.set_title(f"{study.metric} by {names[0]}{self._left_out(done)}",
                              fontsize="small")
         ys = [t.value for t in done]
+        ended = [t for t in list(study.trials) if t.is_finished] if self._left_out(done) else []
         for i, (n, a) in enumerate(zip(names, axes)):
-            self._slice_one(a, n, [t.config.get(n) for t in done], ys, first=i % 3 == 0)
+            self._slice_one(a, n, [t.config.get(n) for t in done], ys, first=i % 3 == 0,
+                            tried=[t.config.get(n) for t in ended])
         return fig  # type: ignore[return-value]
 
     def _left_out(self, done: list[T.Trial]) -> str:
@@ -440,15 +446,27 @@ class StudyPlots:
             return ""
         hint = ("; parallel_coordinates() draws the stopped at their last value"
                 if T.STOPPED in left else "")
+        choices = any(self.study.space[n].kind in CATEGORICAL_KINDS
+                      for n in self.study.space.unit_names)
         return (f"\n({len(done)} completed trials of {len(ended)}; left out: "
-                + ", ".join(f"{n} {state}" for state, n in left.items()) + f"{hint})")
+                + ", ".join(f"{n} {state}" for state, n in left.items()) + f"{hint}"
+                + ("; under each choice: completed/ended" if choices else "") + ")")
 
-    def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, first: bool) -> None:
+    def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, first: bool,
+                   tried: list | None = None) -> None:
+        """One hyperparameter's slice; under each choice, with ``tried`` (the values of every
+        ended trial, where some are left out), how many completed of how many ended: a choice
+        none of whose 747 trials outlived the rungs had no point, and no word (round 27)."""
         domain = self.study.space[name]
         if domain.kind in CATEGORICAL_KINDS:
             choices = domain.values
             ax.plot(_codes(domain, xs), ys, "o", alpha=0.7, gid=name)
-            ax.set_xticks(range(len(choices)), [fmt(v) for v in choices])
+            labels = [fmt(v) for v in choices]
+            if tried:
+                shown, ended = _codes(domain, xs), _codes(domain, tried)
+                labels = [f"{label}\n{shown.count(k)}/{ended.count(k)}"
+                          for k, label in enumerate(labels)]
+            ax.set_xticks(range(len(choices)), labels)
             ax.set_xlim(-0.5, len(choices) - 0.5)
         else:
             ax.plot(xs, ys, "o", alpha=0.7, gid=name)

@@ -247,17 +247,35 @@ def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_le
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
     assert ax.get_xlabel().endswith("(a forest fitted on 40 trials at epoch 1 (4 completed))")
+    # 12 completed of 120: enough to fit on, and still the few the rungs kept (round 27)
+    for i in range(40, 120):
+        lr, batch = 10 ** rng.uniform(-4, 0), rng.uniform(0, 1)
+        first = 0.2 + 0.7 * (np.log10(lr) + 4) / 4 + 0.01 * rng.normal()
+        done = i < 48
+        last = 0.9 + 0.05 * batch
+        reports = [{"epoch": 1, "acc": first}] + ([{"epoch": 9, "acc": last}] if done else [])
+        study.trials.append(T.Trial(i, {"lr": lr, "batch": batch},
+                                    state=T.COMPLETED if done else T.STOPPED,
+                                    value=last if done else first, reports=reports))
+    ax = study.plot.importance().axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
+    assert ax.get_xlabel().endswith("(a forest fitted on 120 trials at epoch 1 (12 completed))")
 
 
 def test_a_slice_says_what_it_left_out_and_spans_each_range(asha, fifo):
     """It drew the 10 completed trials of 60 of an ASHA study on their own part of the range,
     and said nothing of the 50 stopped ones (first-day test, round 26)."""
-    assert asha.plot.slice()._suptitle.get_text().endswith(
+    fig = asha.plot.slice()
+    assert fig._suptitle.get_text().replace("\n", " ").endswith(
         "(2 completed trials of 7; left out: 5 stopped; parallel_coordinates() draws the "
-        "stopped at their last value)")
+        "stopped at their last value; under each choice: completed/ended)")
+    # a choice none of whose trials outlived the rungs is there, said so (round 27)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "9\n1/1", "8\n1/1", "7\n0/1", "6\n0/1", "5\n0/1", "4\n0/1", "3\n0/1"]
     fig = fifo.plot.slice()
     failed = sum(t.state == T.FAILED for t in fifo.trials)
-    assert fig._suptitle.get_text().endswith(f"left out: {failed} failed)")
+    assert fig._suptitle.get_text().replace("\n", " ").endswith(
+        f"left out: {failed} failed; under each choice: completed/ended)")
     x, lr = fig.axes[0].get_xlim(), fig.axes[1].get_xlim()  # the ranges searched, a margin
     assert x[0] < 0.0 < 1.0 < x[1] and lr[0] < 1e-4 < 1e-1 < lr[1] < 0.2
 
