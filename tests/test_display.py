@@ -105,9 +105,11 @@ def test_the_panels_last_frame_and_its_times(asha):
     # one clock: the label, the summary and the study say the same elapsed time
     elapsed = duration_text(study.elapsed)
     assert study.finished_at - study.started_at == pytest.approx(study.elapsed)
-    assert f" · {elapsed} · " in panel.label.value and "ended: " in panel.label.value
+    label = re.sub(r"<[^>]+>", "", panel.label.value)  # its pieces, each kept on one line
+    assert f" · {elapsed} · " in label and "ended: " in label
     assert dict(study.summary().facts())["time"].startswith(elapsed)
-    assert "trials/min · median trial " in panel.label.value
+    assert "trials/min · median trial " in label
+    assert panel.label.value.count('<span style="white-space:nowrap">') == label.count(" · ") + 1
 
 
 def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
