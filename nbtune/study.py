@@ -159,11 +159,10 @@ class Study:
         return None if best is None else best.value
 
     def counts(self) -> dict[str, int]:
-        """Number of trials in each state (states with none are left out)."""
-        out: dict[str, int] = {}
-        for t in self.trials:
-            out[t.state] = out.get(t.state, 0) + 1
-        return out
+        """Number of trials in each state (states with none are left out); a running trial no
+        worker has started yet counts as ``"queued"``, as the panel counts it (they said "4
+        running" where the panel said "2 running, 2 queued": first-day test, round 27)."""
+        return T.shown_counts(self.trials)
 
     def to_dataframe(self):
         """One row per trial: state, metric, config, resource reached, times, worker, output.

@@ -659,3 +659,26 @@ def test_trials_halted_at_the_end_are_named_by_its_reason_from_the_first_frame()
     assert study.stop_reason is None
     assert "cut by max_time" in panel.counts_html.value
     assert "interrupted" not in panel.counts_html.value, panel.counts_html.value
+
+
+def test_counts_and_the_listing_call_a_trial_no_worker_started_queued_as_the_panel_does(tmp_path):
+    """study.counts() and %tune_studies said "4 running" where the panel said "2 running,
+    2 queued" (first-day test, round 27)."""
+    from nbtune.listing import studies_frame
+    from nbtune.storage import Storage
+
+    study = nbtune.Study("q", nbtune.Space({"x": nbtune.uniform(0, 1)}), "v", "min",
+                         trials=[], settings={})
+    for i, started in enumerate((100.0, 101.0, None, None)):
+        study.trials.append(T.Trial(i, {"x": i / 4}, state=T.RUNNING, started=started))
+    study.trials.append(T.Trial(4, {"x": 0.9}, state=T.COMPLETED, value=0.9, started=99.0,
+                                finished=100.0))
+    assert study.counts() == {T.RUNNING: 2, T.QUEUED: 2, T.COMPLETED: 1}
+    db = Storage(str(tmp_path / "q.db"))
+    try:
+        db.create_study("q", study.space.to_json(), "v", "min", {})
+        for t in study.trials:
+            db.save_trial("q", t)
+        assert studies_frame(db)["trials"].tolist() == ["2 running, 2 queued, 1 completed"]
+    finally:
+        db.close()
