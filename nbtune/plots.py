@@ -91,6 +91,15 @@ def _wrapped(name: str, width: int = 14) -> str:
     return "\n".join(lines)
 
 
+def _legible(legend: Any) -> None:
+    """The legend's marks of faded lines and dots, strong enough to read (the "stopped" line
+    was near invisible: first-day test, round 27); the lines themselves stay faded."""
+    for handle in legend.legend_handles:
+        alpha = handle.get_alpha()
+        if alpha is not None and alpha < 0.6:
+            handle.set_alpha(0.6)
+
+
 _PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped, failed, ...
           "others": {"color": "C0", "linewidth": 1.0, "alpha": 0.8}}
 """The style of the learning curves without a colour of their own, by how their trials ended."""
@@ -145,11 +154,14 @@ class StudyPlots:
             raise ValueError(empty_message(study))
         fig, ax = canvas(ax)
         ids, values = [t.id for t in done], np.array([t.value for t in done], dtype=float)
-        ax.plot(ids, values, "o", color="C0", label="completed", gid="completed")
+        small = 3 if len(trials) > MANY_CURVES else None  # dots that do not cover each other
+        ax.plot(ids, values, "o", color="C0", label="completed", gid="completed", zorder=2.5,
+                markersize=small)
         stopped = [t for t in trials if t.state == T.STOPPED and T.is_finite_number(t.value)]
-        if stopped:
-            ax.plot([t.id for t in stopped], [t.value for t in stopped], "o", color="C0",
-                    alpha=FADED, label="stopped early", gid="stopped")
+        if stopped:  # grey, under the completed: faded blue hid them where thousands stopped
+            ax.plot([t.id for t in stopped], [t.value for t in stopped], "o", color="C7",
+                    alpha=FADED, label="stopped early", gid="stopped", zorder=1.5,
+                    markersize=small)
         best = (np.maximum if study.mode == "max" else np.minimum).accumulate(values)
         ax.plot(ids, best, color="C3", drawstyle="steps-post", label="best so far", gid="best")
         failed = [t.id for t in trials if t.state == T.FAILED]
@@ -162,7 +174,7 @@ class StudyPlots:
         ax.set_xlabel("trial")
         ax.set_ylabel(study.metric)
         ax.set_title(f"{study.name}: {study.metric} ({study.mode}) by trial")
-        ax.legend(loc="best", fontsize="small")
+        _legible(ax.legend(loc="best", fontsize="small"))
         return fig
 
     @user_facing
@@ -267,7 +279,7 @@ class StudyPlots:
         ax.set_title(f"{study.name}: learning curves" + (
             f", the best {len(chosen)} of {len(trials):,} trials" if left_out > 0 else ""))
         if handles:
-            ax.legend(handles=handles, loc="best", fontsize="small")
+            _legible(ax.legend(handles=handles, loc="best", fontsize="small"))
         return fig
 
     def _focus(self, ax: Axes, ranked: list[list[float]], every: list[list[float]]) -> None:

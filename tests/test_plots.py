@@ -834,3 +834,18 @@ def test_parallel_coordinates_of_many_trials_colour_by_rank_and_draw_the_best_te
         assert to_rgba(apart[f"trial-{t.id}"].get_color()) == to_rgba(
             colormaps["viridis"](ranks[t.id] / 149))
     assert fig.axes[1].get_ylabel() == "score, coloured by rank"
+
+
+def test_faded_marks_read_in_the_legend_and_stopped_dots_lie_under_the_completed():
+    # the legend's "stopped" line was near invisible, and thousands of faded blue "stopped"
+    # dots covered the completed ones, drawn in the same blue (round 27)
+    study = hand_made([T.COMPLETED] * 4 + [T.STOPPED] * 3, [3] * 4 + [1] * 3)
+    for t in study.trials[4:]:
+        t.value = t.reports[-1]["score"]
+    for fig in (study.plot.learning_curves(), study.plot.history()):
+        legend = fig.axes[0].get_legend()
+        assert all((h.get_alpha() or 1.0) >= 0.6 for h in legend.legend_handles)
+    lines = lines_by_gid(study.plot.history().axes[0])
+    assert lines["stopped"].get_alpha() == FADED  # on the figure, still faded
+    assert lines["stopped"].get_zorder() < lines["completed"].get_zorder()
+    assert lines["stopped"].get_color() != lines["completed"].get_color()
