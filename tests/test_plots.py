@@ -228,6 +228,20 @@ def test_importance_ranks_the_only_hyperparameter_that_matters_first(fifo):
     assert widths[0] > 0.5
 
 
+def add_lr_batch_trials(study, rng, ids, completing) -> None:
+    """Trials whose first epoch's accuracy follows the learning rate and whose last (of those
+    that complete: ids below ``completing``) follows the batch alone."""
+    for i in ids:
+        lr, batch = 10 ** rng.uniform(-4, 0), rng.uniform(0, 1)
+        first = 0.2 + 0.7 * (np.log10(lr) + 4) / 4 + 0.01 * rng.normal()
+        done = i < completing
+        last = 0.9 + 0.05 * batch
+        reports = [{"epoch": 1, "acc": first}] + ([{"epoch": 9, "acc": last}] if done else [])
+        study.trials.append(T.Trial(i, {"lr": lr, "batch": batch},
+                                    state=T.COMPLETED if done else T.STOPPED,
+                                    value=last if done else first, reports=reports))
+
+
 def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_level():
     """Fitted on the 4 completed trials of 40 ASHA trials, importance named batch size; all 40
     at epoch 1 said the learning rate (first-day test, round 26)."""
@@ -235,28 +249,12 @@ def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_le
     space = nbtune.Space({"lr": nbtune.loguniform(1e-4, 1.0), "batch": nbtune.uniform(0, 1)})
     study = nbtune.Study("stopped", space, "acc", "max", trials=[],
                          settings={"resource": "epoch"})
-    for i in range(40):
-        lr, batch = 10 ** rng.uniform(-4, 0), rng.uniform(0, 1)
-        first = 0.2 + 0.7 * (np.log10(lr) + 4) / 4 + 0.01 * rng.normal()
-        done = i < 4  # the four that completed differ by their batch alone
-        last = 0.9 + 0.05 * batch
-        reports = [{"epoch": 1, "acc": first}] + ([{"epoch": 9, "acc": last}] if done else [])
-        study.trials.append(T.Trial(i, {"lr": lr, "batch": batch},
-                                    state=T.COMPLETED if done else T.STOPPED,
-                                    value=last if done else first, reports=reports))
+    add_lr_batch_trials(study, rng, range(40), completing=4)  # those differ by batch alone
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
     assert ax.get_xlabel().endswith("(a forest fitted on 40 trials at epoch 1 (4 completed))")
     # 12 completed of 120: enough to fit on, and still the few the rungs kept (round 27)
-    for i in range(40, 120):
-        lr, batch = 10 ** rng.uniform(-4, 0), rng.uniform(0, 1)
-        first = 0.2 + 0.7 * (np.log10(lr) + 4) / 4 + 0.01 * rng.normal()
-        done = i < 48
-        last = 0.9 + 0.05 * batch
-        reports = [{"epoch": 1, "acc": first}] + ([{"epoch": 9, "acc": last}] if done else [])
-        study.trials.append(T.Trial(i, {"lr": lr, "batch": batch},
-                                    state=T.COMPLETED if done else T.STOPPED,
-                                    value=last if done else first, reports=reports))
+    add_lr_batch_trials(study, rng, range(40, 120), completing=48)
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
     assert ax.get_xlabel().endswith("(a forest fitted on 120 trials at epoch 1 (12 completed))")
