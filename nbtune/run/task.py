@@ -18,6 +18,7 @@ from .cellcode import CELL_FILE
 from .output import Capture
 from .starts import announce_later
 from .stream import sender
+from .threads import torch_threads_kept
 
 TRIAL_KEY = "nbtune-trial"  # a trial task's Dask key: TRIAL_KEY-RUN-TRIAL-ATTEMPT
 
@@ -215,7 +216,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     outcome = Outcome(state="completed", returned=None, error=None)
     token, routed = activate(ctx), capture.activate()
     try:
-        with halting(spec.prefix, ctx.execution, spec.trial_id):  # the study's end halts it
+        with halting(spec.prefix, ctx.execution, spec.trial_id), \
+                torch_threads_kept(capture.warn):  # the study's end halts it
             returned = fn(dict(config), **shared) if shared else fn(dict(config))
         outcome["returned"] = _clean_return(returned)
     except TrialPaused:
