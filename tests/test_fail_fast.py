@@ -44,7 +44,7 @@ def study(fn, **kwargs):
                        storage=None, progress=False, **kwargs)
 
 
-def test_the_first_trials_failing_alike_stop_the_study_with_the_fix(client):
+def test_the_first_trials_failing_alike_stop_the_study_with_the_fix(client, db):
     """A PyTorch user's 40 trials each trained in full before failing on the same line
     (first-day test, round 11)."""
     with pytest.warns(UserWarning) as warned:
@@ -52,11 +52,17 @@ def test_the_first_trials_failing_alike_stop_the_study_with_the_fix(client):
     assert s.stop_reason == "fail_fast"
     assert [t.state for t in s.trials] == [T.FAILED] * FAIL_FAST_AFTER
     (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    # in memory: nothing to resume, so no --resume (it was offered: first-day test, round 28)
     assert note == ("the study stopped: its first 3 trials (0, 1, 2) all failed alike, the "
                     "last with ZeroDivisionError: division by zero; fix the cell (or trial "
-                    "function) and run it again (--resume, resume=True, continues the study), "
-                    "or pass fail_fast=False (--no-fail-fast) to run on past failures")
+                    "function) and run it again, or pass fail_fast=False (--no-fail-fast) to "
+                    "run on past failures")
     assert "  ended   fail_fast\n" in str(s.summary())
+    with pytest.warns(UserWarning) as warned:
+        nbtune.tune(broken, SPACE, metric="x", n_trials=12, concurrency=1, seed=3, storage=db,
+                    study="stored", progress=False, cluster=client)
+    (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    assert "and run it again (--resume, resume=True, continues the study), or pass" in note
 
 
 def test_one_bug_whose_message_carries_the_configs_numbers_fails_alike(client):

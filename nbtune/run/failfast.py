@@ -48,8 +48,9 @@ def _failure(trial: T.Trial, metric: str) -> str | None:
 class FailFast:
     """Watches trials as they end (:meth:`ended`) and says when the study should stop."""
 
-    def __init__(self, mode: Any = "auto", metric: str = "value"):
+    def __init__(self, mode: Any = "auto", metric: str = "value", stored: bool = True):
         self.mode, self.metric = check_fail_fast(mode), metric
+        self.stored = stored  # a study in memory has nothing to resume: its note says none
         self.failed: list[tuple[int, str]] = []  # (trial id, its failure), the first ones alike
         self.done = mode is False  # "auto" once a trial ended otherwise, or failed otherwise
 
@@ -78,6 +79,7 @@ class FailFast:
                  if line.startswith("nbtune: ")]
         fix = (f"nbtune knows this one: {hints[-1]}; then run the cell again" if hints else
                "fix the cell (or trial function) and run it again")  # the hint, not --no-fail-fast
+        resume = " (--resume, resume=True, continues the study)" if self.stored else ""
         return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
-                f"alike, the last with {failure}; {fix} (--resume, resume=True, continues the "
-                "study), or pass fail_fast=False (--no-fail-fast) to run on past failures")
+                f"alike, the last with {failure}; {fix}{resume}, or pass fail_fast=False "
+                "(--no-fail-fast) to run on past failures")
