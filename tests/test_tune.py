@@ -101,6 +101,36 @@ def test_faults_are_recorded_and_the_study_goes_on(client, db):
     assert study.stop_reason == "exhausted"
 
 
+def blows_up(config):
+    """A loss that diverges to NaN at epoch 3 where lr is large; an F1 undefined (NaN) at the
+    first epoch, then finite."""
+    for epoch in range(1, 7):
+        if config["lr"] > 0.5:
+            loss = 10.0 ** (10 * epoch) if epoch < 3 else float("nan")
+        else:
+            loss = float("nan") if epoch == 1 and config["lr"] < 0.05 else 1.0 / epoch
+        nbtune.report(epoch=epoch, loss=loss)
+
+
+@pytest.mark.parametrize("scheduler", [{}, {"scheduler": "asha", "max_t": 6}])
+def test_a_trial_whose_metric_diverges_ends_there_failed(client, scheduler):
+    """It trained every epoch after the NaN to fail at its end; under ASHA it ended "stopped",
+    left out of the summary's table without a word (first-day test, round 28)."""
+    study = nbtune.tune(blows_up, {"lr": nbtune.grid(0.9, 0.01, 0.2)}, searcher="grid",
+                        metric="loss", concurrency=1, cluster=client, storage=None,
+                        progress=False, **scheduler)
+    diverged, late_start, fine = study.trials
+    assert diverged.state == T.FAILED and len(diverged.reports) == 3  # none after the NaN
+    assert diverged.error.splitlines()[-1] == (
+        "TrialDiverged: the metric 'loss' was nan at epoch 3, after finite values: the trial "
+        "diverged, and ended there")
+    # NaN first (a score undefined at first): it goes on, as far as its scheduler lets it
+    assert late_start.state == (T.COMPLETED if not scheduler else T.STOPPED)
+    assert len(late_start.reports) == (6 if not scheduler else 1)
+    assert fine.state == T.COMPLETED and study.stop_reason == "exhausted"
+    assert "TrialDiverged" in str(study.summary())
+
+
 def test_unpicklable_objective_fails_before_any_trial(client, db):
     lock = __import__("threading").Lock()
 

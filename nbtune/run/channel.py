@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import numbers
 import os
 import threading
@@ -42,6 +43,12 @@ class TrialStopped(BaseException):
 
     A ``BaseException`` so that a broad ``except Exception`` in training code does not swallow it.
     """
+
+
+class TrialDiverged(BaseException):
+    """Raised inside trial code by ``report()`` when the study's metric, finite in the trial's
+    earlier reports, is NaN or infinite: the trial diverged, and ends there, failed. A
+    ``BaseException``, as :class:`TrialStopped` is."""
 
 
 class TrialPaused(TrialStopped):
@@ -154,9 +161,11 @@ class TrialContext:
                  delivery: Any = None,
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                  output: Any = None, data_keys: dict[str, str] | None = None,
-                 may_split: bool = False, keeper: Any = None):
+                 may_split: bool = False, keeper: Any = None, metric: str | None = None):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
+        self.metric = metric  # the study's: a trial whose value of it diverges ends there
+        self._finite = False  # whether it reported a finite value of the metric yet
         self.wait_all = wait_at is None
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
@@ -192,7 +201,8 @@ class TrialContext:
         seq = self.first_seq + len(self.reports)
         if checkpoint is not None:
             self.checkpoint, self.checkpoint_seq = checkpoint, seq
-        wait = self.wait_all or data.get(self.resource) in self.wait_at
+        diverged = self._diverged(data)
+        wait = not diverged and (self.wait_all or data.get(self.resource) in self.wait_at)
         extra = self.output.take() if self.output is not None else {}
         if wait:  # expected before it is asked for: the answer may come back at once
             name = verdict_name(self.prefix, self.execution, seq)
@@ -200,6 +210,8 @@ class TrialContext:
             extra["reply"] = self.reply_to
         message = self.message("report", seq=seq, data=data, wait=wait, **extra)
         self._send(self.topic, message)
+        if diverged:
+            raise TrialDiverged(diverged)
         if wait:
             try:
                 verdict = self._verdict(answer, message)
@@ -217,6 +229,25 @@ class TrialContext:
                 raise TrialStopped()
         if checkpoint is not None and self.keeper is not None:  # it goes on from this one
             self.keeper.reported(seq, data, checkpoint)
+
+    def _diverged(self, data: dict[str, Any]) -> str | None:
+        """Why the trial ends here, where this report's value of the study's metric is NaN or
+        infinite after finite ones (a loss that blew up: the trial trained every epoch after it
+        to fail at its end, or, under ASHA, ended "stopped" and left the summary's table
+        without a word: first-day test, round 28); None otherwise. A metric that starts NaN (a
+        score undefined at the first epochs) goes on."""
+        value = data.get(self.metric) if self.metric is not None else None
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            return None
+        if math.isfinite(value):
+            self._finite = True
+            return None
+        if not self._finite:
+            return None
+        at = data.get(self.resource)
+        where = f" at {self.resource} {at}" if at is not None else ""
+        return (f"the metric {self.metric!r} was {value}{where}, after finite values: the trial "
+                "diverged, and ended there")
 
     def _verdict(self, answer: _Answer, message: dict[str, Any]) -> str:
         deadline = time.monotonic() + self.verdict_timeout

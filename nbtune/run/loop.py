@@ -148,7 +148,7 @@ class Loop(Dispatch, Completions, Ending, Keeping):
                          stream_output=s.show_output, data_keys=self.data_keys,
                          may_split=self._threads_to_spare(),
                          report_to=self.inbox.address if self.inbox is not None else None,
-                         keep_at=self._keep_at(), host=self.host)
+                         keep_at=self._keep_at(), host=self.host, metric=s.metric)
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         home = self._home(trial) if paused is not None else None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,

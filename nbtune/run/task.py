@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..caller import user_facing
-from .channel import (TrialContext, TrialPaused, TrialStopped, activate, clean_metrics,
-                      deactivate, install_verdict_handler)
+from .channel import (TrialContext, TrialDiverged, TrialPaused, TrialStopped, activate,
+                      clean_metrics, deactivate, install_verdict_handler)
 from . import kept
 from .halt import halting, shielded
 from .cellcode import CELL_FILE
@@ -42,6 +42,7 @@ class TrialSpec:
     data_keys: tuple[tuple[str, str], ...] = ()  # (name, Dask key) of the scattered data
     may_split: bool = False  # its work may run as tasks of its own (nbtune.run.subtasks)
     report_to: str | None = None  # the study's listener (nbtune.run.stream); None: Dask events
+    metric: str | None = None  # the study's: a trial whose value of it diverges ends there
     keep_at: str | None = None  # the study's checkpoint folder (nbtune.run.kept), if it has one
     host: str | None = None  # the notebook's machine: only a worker there writes to keep_at
     # (None: every worker, the folder being shared)
@@ -209,7 +210,7 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                        send=send, reply_to=worker.address, delivery=post,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
-                       may_split=spec.may_split, keeper=_keeper(spec))
+                       may_split=spec.may_split, keeper=_keeper(spec), metric=spec.metric)
     start = announce_later(functools.partial(post, spec.topic), ctx.message(
         "start", worker=worker.address, **({"unrestored": unrestored} if unrestored else {})))
     started = time.time()
@@ -224,6 +225,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
         outcome["state"] = "paused"
     except TrialStopped:  # by its scheduler, or halted
         outcome["state"] = "stopped"
+    except TrialDiverged as exc:  # its metric blew up: nothing to gain from training on
+        outcome.update(state="failed", error=f"TrialDiverged: {exc}")
     except Exception as exc:  # the user's code failed: record it, the study goes on
         outcome.update(state="failed", error=user_traceback(exc))
     except (SystemExit, KeyboardInterrupt) as exc:  # would take the worker down with the trial
