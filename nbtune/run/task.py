@@ -217,8 +217,9 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     outcome = Outcome(state="completed", returned=None, error=None)
     token, routed = activate(ctx), capture.activate()
     try:
+        # the study's end halts it; torch's threads, which it may set, are put back after it
         with halting(spec.prefix, ctx.execution, spec.trial_id), \
-                torch_threads_kept(capture.warn):  # the study's end halts it
+                torch_threads_kept(capture.warn):
             returned = fn(dict(config), **shared) if shared else fn(dict(config))
         outcome["returned"] = _clean_return(returned)
     except TrialPaused:
