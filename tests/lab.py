@@ -139,9 +139,10 @@ class JupyterLab:
             return
         pgid = self.proc.pid
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # twice: the server then skips its prompt
-            time.sleep(0.1)
-            self.proc.send_signal(signal.SIGINT)
+            # SIGTERM: the server shuts its kernels down and exits. SIGINT, twice, did too, but
+            # a server started from a shell's background job (nohup make test &) inherits SIGINT
+            # ignored, and each server then waited out the 20 s below
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
