@@ -238,7 +238,8 @@ class LivePanel(Tracker):
         if tally is None:
             return table_html(self.study, self.top, css="nbtune-live-top")
         return table_html(self.study, self.top, css="nbtune-live-top",
-                          among=tally.candidates(), unfinished=tally.unfinished_ranked())
+                          among=tally.candidates(), unfinished=tally.unfinished_ranked(),
+                          unvalued=tally.stopped_unranked)
 
     def errors_html(self, tally: Tally | None = None) -> str:
         """Failed trials, each a one-line summary that expands to its traceback on a click."""

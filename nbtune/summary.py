@@ -14,8 +14,9 @@ from typing import Any, Iterable
 
 from . import trial as T
 from .findings import edge_notes, falling_note, flat_note
-from .ranking import (column_texts, config_text, duration_text, earlier_ids, no_best_text,
-                      one_line, pace_text, rank_rule, rank_trials, resource_of, score)
+from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_ranked,
+                      no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
+                      score)
 from .run.output import merge_warnings, warning_key
 from .setup_text import retried_text, scheduler_text, searcher_text
 from .styles import BORDER
@@ -69,14 +70,23 @@ def _spans_decades(space: Any, name: str) -> bool:
 
 
 def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
-                 unfinished: bool | None = None) -> tuple[list[str], list[list[str]], str]:
+                 unfinished: bool | None = None, unvalued: int | None = None
+                 ) -> tuple[list[str], list[list[str]], str]:
     """Headers and cells of the ``top`` trials of :func:`rank_trials`: rank, trial, metric,
     resource reached (when any trial reported it), state, one column per hyperparameter (a
     column empty in every row is left out), each column's numbers written alike
-    (:func:`column_texts`); and the ranking rule, in words. ``among`` and ``unfinished``: the
-    trials to rank (all by default) and whether unfinished trials rank (see :func:`rank_rule`)."""
+    (:func:`column_texts`); and the ranking rule, in words, with the stopped trials it could not
+    rank (no finite value: ``unvalued``, counted here where the caller does not know). ``among``
+    and ``unfinished``: the trials to rank (all by default) and whether unfinished trials rank
+    (see :func:`rank_rule`)."""
     ranked = rank_trials(study, top=top, among=among)
     rule = rank_rule(study, unfinished=unfinished)
+    if unvalued is None:
+        unvalued = sum(1 for t in list(study.trials)
+                       if t.state == T.STOPPED and not is_ranked(study, t))
+    if unvalued:  # stopped at a NaN: left out of the table, unsaid (first-day test, round 28)
+        rule += (f"; {unvalued} stopped trial{'s' if unvalued != 1 else ''} without a finite "
+                 f"{study.metric}, not ranked")
     resource = resource_of(study)
     names = list(study.space.unit_names)
     headers = ["#", "trial", study.metric, resource, "state"] + names
@@ -93,11 +103,13 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
 
 
 def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
-               among: Iterable[T.Trial] | None = None, unfinished: bool | None = None) -> str:
+               among: Iterable[T.Trial] | None = None, unfinished: bool | None = None,
+               unvalued: int | None = None) -> str:
     """The top trials as an HTML table, numbers right-aligned, the ranking rule as its caption
-    (``among`` and ``unfinished`` as in :func:`trials_table`); its cells padded as JupyterLab pads
-    an output's tables, also where it does not (a widget's HTML, the live panel)."""
-    headers, rows, rule = trials_table(study, top, among, unfinished)
+    (``among``, ``unfinished`` and ``unvalued`` as in :func:`trials_table`); its cells padded as
+    JupyterLab pads an output's tables, also where it does not (a widget's HTML, the live
+    panel)."""
+    headers, rows, rule = trials_table(study, top, among, unfinished, unvalued)
     if not rows:
         return ""
     e = html.escape

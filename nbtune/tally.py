@@ -36,6 +36,7 @@ class Tally:
         self._warnings_seen: dict[int, int] = {}
         self.open: dict[int, T.Trial] = {}  # ranked running and paused trials: their rank moves
         self.stopped_ranked = 0  # ranked stopped trials: the rule for unfinished ones applies
+        self.stopped_unranked = 0  # stopped trials without a finite value (at a NaN)
         self._final: list[tuple[tuple, T.Trial]] = []  # the best `top` completed or stopped
         self._state: dict[int, str] = {}
         self._finished: set[int] = set()
@@ -106,6 +107,7 @@ class Tally:
         if t.state == T.FAILED and t.error:
             self.failed.append(t)
         if not ranked:
+            self.stopped_unranked += t.state == T.STOPPED
             return
         if t.state == T.STOPPED:
             self.stopped_ranked += 1

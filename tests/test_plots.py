@@ -847,3 +847,25 @@ def test_faded_marks_read_in_the_legend_and_stopped_dots_lie_under_the_completed
     assert lines["stopped"].get_alpha() == FADED  # on the figure, still faded
     assert lines["stopped"].get_zorder() < lines["completed"].get_zorder()
     assert lines["stopped"].get_color() != lines["completed"].get_color()
+
+
+def test_the_summarys_table_says_which_stopped_trials_it_could_not_rank():
+    # trials an early-stopping scheduler stopped at a NaN left the table without a word (27)
+    study = hand_made([T.COMPLETED] * 3 + [T.STOPPED] * 3, [3] * 3 + [1] * 3)
+    for t in study.trials[4:]:
+        t.reports[-1]["score"] = float("nan")
+    text = str(study.summary())
+    assert "2 stopped trials without a finite score, not ranked" in text
+    assert "not ranked" in study.summary()._repr_html_()
+    assert "not ranked" not in str(hand_made([T.COMPLETED] * 3, [3] * 3).summary())
+
+
+def test_a_running_panels_table_says_the_same_of_them():
+    from nbtune.panel import LivePanel
+
+    study = hand_made([T.COMPLETED] * 3 + [T.STOPPED] * 3, [3] * 3 + [1] * 3)
+    for t in study.trials[4:]:
+        t.reports[-1]["score"] = float("nan")
+    panel = LivePanel(study, n_trials=10, top=5)
+    assert "2 stopped trials without a finite score, not ranked" in panel.table_html(
+        panel.live())
