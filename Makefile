@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim \
-	peers-env test-peers
+	peers-env test-peers test-torch
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -117,6 +117,20 @@ peers-env: $(PEERS)/.installed
 test-peers: peers-env
 	$(PEERS)/bin/python -m pytest -q tests/test_optuna_adapter.py
 
+# PyTorch for the tests that need it (a trial's torch.set_num_threads put back, tensors kept on
+# the workers; skipped in .venv, which has no torch): a venv of its own. torch==2.13.0 is pinned
+# because pip takes the CPU build from a local wheel where the machine has one; elsewhere on
+# x86_64 Linux, PyPI's torch is a CUDA build of several GB
+TORCHENV := .venv-torch
+$(TORCHENV)/.installed: pyproject.toml Makefile
+	[ -x $(TORCHENV)/bin/python ] || $(PYTHON) -m venv $(TORCHENV)
+	$(TORCHENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TORCHENV)/bin/python -m pip install --quiet -e '.[test]' 'torch==2.13.0'
+	touch $@
+
+test-torch: $(TORCHENV)/.installed
+	$(TORCHENV)/bin/python -m pytest -q tests/test_torch_threads.py tests/test_sending.py
+
 # nbtune beside Optuna and Syne Tune on real tasks (benchmarks/peers.py; 12 methods x 3 tasks x 3
 # seeds x 120 s: about 3 h 50 min). ARGS narrows it: make bench-peers ARGS="--budget 30 --seeds 0"
 .PHONY: bench-peers
@@ -129,4 +143,4 @@ bench-searchcv-peers: peers-env
 	nice -n 19 $(PEERS)/bin/python benchmarks/searchcv.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) $(PEERS) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm nbtune.db.checkpoints
+	rm -rf $(VENV) $(LOWEST) $(PEERS) $(TORCHENV) build *.egg-info nbtune.db nbtune.db-wal nbtune.db-shm nbtune.db.checkpoints
