@@ -4,6 +4,7 @@ The magic decides nothing about the search: everything it does goes through :fun
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import Any, Callable
@@ -61,6 +62,15 @@ def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
         hint = f" (it {'; '.join(said)})"
     return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
             f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
+
+
+def _kernel_restores_sigint(shell: Any) -> bool:
+    """Whether ``shell`` runs in an ipykernel request, whose end puts back the kernel's SIGINT
+    handler (not a terminal IPython, where nothing would): where an interrupted study's cell may
+    leave further interrupts absorbed to its end (:func:`interrupts_absorbed_to_cell_end`)."""
+    kernel = getattr(shell, "kernel", None)
+    return (getattr(kernel, "saved_sigint_handler", None) is not None
+            and callable(getattr(kernel, "post_handler_hook", None)))
 
 
 @magics_class
@@ -254,8 +264,9 @@ class Tune(Magics):
              filename: str) -> None:
         t0 = time.time()
         try:
-            with own_resume_note(), continued_by("cell" if args.resume else "resume"), \
-                    interrupts_absorbed_to_cell_end():
+            absorbed = (interrupts_absorbed_to_cell_end() if _kernel_restores_sigint(self.shell)
+                        else contextlib.nullcontext())
+            with own_resume_note(), continued_by("cell" if args.resume else "resume"), absorbed:
                 study = from_the_cell(filename, lambda: tune(fn, parsed.space, **kwargs))
         except StudyExists as exc:  # stored meanwhile, by another kernel
             refuse_existing(exc.name, exc.path)

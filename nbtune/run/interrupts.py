@@ -105,7 +105,7 @@ def interrupts_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        if not (_TO_CELL_END.get() and _kernel_restores_its_handler()):
+        if not _TO_CELL_END.get():
             signal.signal(signal.SIGINT, previous)
 
 
@@ -118,9 +118,9 @@ def interrupts_absorbed_to_cell_end() -> Iterator[None]:
     Without it, a second interrupt (Jupyter's button pressed twice) that came after the study's
     bookkeeping fell in what is left of the cell: nbtune's closing lines, the notebook's
     post-run hooks, or ipykernel's own code between the cell and its reply, where ipykernel
-    catches it and the reply is never sent: the cell stayed [*] with the kernel idle. ipykernel
-    puts back its own handler once the request is answered (``Kernel.post_handler_hook``); only
-    where it will (a kernel's request, in its main thread) is the handler left to it.
+    catches it and the reply is never sent: the cell stayed [*] with the kernel idle. The
+    handler is then left to the caller's host to put back: only for a caller whose host does
+    (ipykernel, once the request is answered: ``Kernel.post_handler_hook``; the magic checks it).
     """
     token = _TO_CELL_END.set(True)
     try:
@@ -128,14 +128,3 @@ def interrupts_absorbed_to_cell_end() -> Iterator[None]:
     finally:
         _TO_CELL_END.reset(token)
 
-
-def _kernel_restores_its_handler() -> bool:
-    """Whether this runs in an ipykernel request, whose end puts back the kernel's SIGINT handler
-    (not in a terminal IPython, where nothing would)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    kernel = getattr(get_ipython(), "kernel", None)
-    return (getattr(kernel, "saved_sigint_handler", None) is not None
-            and callable(getattr(kernel, "post_handler_hook", None)))
