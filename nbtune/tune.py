@@ -17,6 +17,7 @@ from .run.failure import StudyFailed
 from .run.guard import STDIN_LINE, from_stdin, guard_line, unguarded_line
 from .run.halt import halt_leftovers
 from .run.held import restart_delay
+from .run.interrupts import interrupts_deferred
 from .run.local import processes_can_start
 from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
@@ -280,16 +281,20 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                 # where a warning's red box said "<tune cell [9]>:1: NbtuneWarning" (round 25)
                 print(f"nbtune: {said}--trials {ended + n_trials} runs {n_trials} more")
     except BaseException as exc:
-        if notice is not None:
-            notice.clear()
-        if lease is not None:
-            lease.release()
-        if db is not None:
-            empty = made and not db.study_names()
-            db.close()
-            if empty:  # a cell refused (a wrong address, a bad option) leaves no file behind
-                remove_file(db.path)
-        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, StudyInterrupted):
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        # a second interrupt must not cut the clearing up short, nor (in a %%tune cell, see
+        # interrupts_absorbed_to_cell_end) fall in the cell's last lines: a page of frames
+        with interrupts_deferred() if interrupted else contextlib.nullcontext():
+            if notice is not None:
+                notice.clear()
+            if lease is not None:
+                lease.release()
+            if db is not None:
+                empty = made and not db.study_names()
+                db.close()
+                if empty:  # a cell refused (a wrong address, a bad option) leaves no file
+                    remove_file(db.path)
+        if interrupted and not isinstance(exc, StudyInterrupted):
             # before any trial: one line, where a page of nbtune's and Dask's frames showed
             # (an interrupt while the notebook's data went to the workers: first-day test, 21)
             raise StudyInterrupted(f"study {name!r} was interrupted while it started, before "

@@ -605,3 +605,47 @@ def test_an_interrupt_while_the_data_is_sent_is_one_line(kernel):
                             "trial ran: nothing of this run was stored"), reply
     assert "sending" not in [r[0] for r in rows(kernel.db, "SELECT name FROM studies")]
     assert "2 completed" in kernel.run(short_cell("after"), timeout=60).stdout  # it goes on
+
+
+def test_a_second_interrupt_while_a_tune_cell_starts_is_absorbed(kernel):
+    """Two interrupts while a %%tune cell's data went to the workers: the second fell in the
+    clearing up after the first (the stored file being closed) or after it, and ended the cell
+    with a page of nbtune's and IPython's frames, or in ipykernel's code after the cell, which
+    lost the cell's reply."""
+    kernel.ok(SLOW_DATA + "class LargeAndSlow(SlowToSend):\n"
+              "    def __sizeof__(self):  # over the scatter threshold: sent as the study starts\n"
+              "        return 50_000_000\n"
+              "slow = LargeAndSlow()\n"
+              "def _slow_hook(result):\n"
+              "    time.sleep(1.5)\n")
+    cell = ("%%tune --trials 2 --study {} --metric loss -o started\n"
+            "x = uniform(0, 1)\n"
+            "data = slow\n"
+            "loss = x\n")
+
+    def interrupted_twice(study: str, gap: float) -> None:
+        msg = kernel.start(cell.format(study))
+        time.sleep(1.0)
+        kernel.interrupt()
+        time.sleep(gap)
+        kernel.interrupt()
+        reply = kernel.wait(msg, timeout=60)
+        assert reply.status == "error" and reply.ename == "StudyInterrupted", reply
+        assert reply.evalue == (f"study {study!r} was interrupted while it started, before "
+                                "any trial ran: nothing of this run was stored"), reply
+
+    assert "2 completed" in kernel.run(short_cell("before_startup"), timeout=60).stdout
+    for i, gap in enumerate((0.0, 0.001, 0.002, 0.005, 0.05)):  # in the clearing up
+        interrupted_twice(f"startup{i}", gap)
+    # after it: the notebook's post-run hook (an extension's) is still part of the cell
+    kernel.ok("get_ipython().events.register('post_run_cell', _slow_hook)")
+    try:
+        interrupted_twice("startup_hook", 0.7)
+    finally:
+        kernel.ok("get_ipython().events.unregister('post_run_cell', _slow_hook)")
+    assert "2 completed" in kernel.run(short_cell("after_startup"), timeout=60).stdout
+    msg = kernel.start("import time\nprint('sleeping', flush=True)\ntime.sleep(30)")
+    kernel.wait_output(msg, "sleeping", timeout=30)
+    sent = kernel.interrupt()  # the kernel's own handler is back
+    reply = kernel.wait(msg, timeout=40)
+    assert reply.ename == "KeyboardInterrupt" and reply.idle_at - sent < QUICK, reply

@@ -101,7 +101,7 @@ def interrupts_deferred() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    previous = signal.signal(signal.SIGINT, _absorbed)
     try:
         yield
     finally:
@@ -111,20 +111,37 @@ def interrupts_deferred() -> Iterator[None]:
 
 @contextlib.contextmanager
 def interrupts_absorbed_to_cell_end() -> Iterator[None]:
-    """Within it, once the end of an interrupted (or failed) study is being recorded, further
-    interrupts stay absorbed until the kernel has answered the cell: for a %%tune cell, whose
-    study is the whole cell.
+    """Within it, the first interrupt raises KeyboardInterrupt as ever, and those after it stay
+    absorbed until the kernel has answered the cell: for a %%tune cell, whose study is the whole
+    cell. An interrupted (or failed) study's recording of its end leaves them absorbed too.
 
-    Without it, a second interrupt (Jupyter's button pressed twice) that came after the study's
-    bookkeeping fell in what is left of the cell: nbtune's closing lines, the notebook's
-    post-run hooks, or ipykernel's own code between the cell and its reply, where ipykernel
-    catches it and the reply is never sent: the cell stayed [*] with the kernel idle. The
-    handler is then left to the caller's host to put back: only for a caller whose host does
-    (ipykernel, once the request is answered: ``Kernel.post_handler_hook``; the magic checks it).
+    Without it, a second interrupt (Jupyter's button pressed twice) fell in the clearing up of
+    the first, in nbtune's closing lines, in the notebook's post-run hooks, or in ipykernel's own
+    code between the cell and its reply, where ipykernel catches it and the reply is never sent:
+    a page of frames, or a cell left [*] with the kernel idle. The handler that absorbs them is
+    set by the handler of the first interrupt itself, before anything else can run: no window
+    is left between the two. It is left to the caller's host to put back its own handler: only
+    for a caller whose host does (ipykernel, once the request is answered:
+    ``Kernel.post_handler_hook``; the magic checks it). Where no interrupt came, the handler
+    found is put back on the way out.
     """
     token = _TO_CELL_END.set(True)
+    own = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _interrupt_once) if own else None
     try:
         yield
     finally:
         _TO_CELL_END.reset(token)
+        if own and signal.getsignal(signal.SIGINT) is _interrupt_once:  # none came
+            signal.signal(signal.SIGINT, previous)
 
+
+def _interrupt_once(signum, frame) -> None:
+    """SIGINT's handler in a cell (see :func:`interrupts_absorbed_to_cell_end`): this interrupt
+    raises KeyboardInterrupt, the ones after it are absorbed."""
+    signal.signal(signal.SIGINT, _absorbed)
+    raise KeyboardInterrupt
+
+
+def _absorbed(signum, frame) -> None:
+    """SIGINT's handler once an interrupt has ended the cell's study: nothing is left to stop."""
