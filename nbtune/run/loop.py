@@ -33,7 +33,7 @@ from .output import TrialOutputs
 from .resources import Capacity
 from .settings import LoopSettings
 from .task import TRIAL_KEY, PickledOnce, TrialSpec, run_trial
-from .thinking import SearcherThread
+from .thinking import Thinking
 from .verdicts import Verdicts
 
 # Seconds between the loop's checks of its running trials' futures against what as_completed
@@ -52,7 +52,7 @@ def run_prefix(run_id: str) -> str:
     return f"nbtune-{run_id}"
 
 
-class Loop(Dispatch, Completions, Ending, Keeping):
+class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: PickledOnce | Any, trials: list[T.Trial],
@@ -332,40 +332,6 @@ class Loop(Dispatch, Completions, Ending, Keeping):
         with cond:
             if not (self._futures.has_ready() or inbox.messages or self._answer_ready()):
                 cond.wait(timeout)
-
-    def _answer_ready(self) -> bool:
-        return isinstance(self.searcher, SearcherThread) and self.searcher.ready
-
-    def _thinking(self) -> bool:
-        """Whether a suggestion the loop asked for is still being made. (One made that the
-        scheduler no longer starts a trial with, as it waits or is done, holds nothing up.)"""
-        thread = self.searcher
-        return isinstance(thread, SearcherThread) and thread.asked and not thread.ready
-
-    def _think_apart(self, cond: Any) -> None:
-        """A searcher whose suggestions cost (a model's) runs its calls on a thread of its own,
-        from here on (:mod:`nbtune.run.thinking`); a scheduler that judges by its model asks it
-        between the searcher's calls."""
-        if not getattr(self.searcher, "costly_suggest", False):
-            return
-
-        def wake() -> None:
-            with cond:
-                cond.notify_all()
-
-        def idle() -> bool:  # a worker has no trial to run, running or queued behind one
-            return self._busy_slots() < min(self.capacity(), self._slots())
-
-        timed = self.settings.budget.max_time is not None  # a worker's time is the budget
-        self.searcher = SearcherThread(self.searcher, wake, idle if timed else None)
-        self.scheduler.use_model(self.searcher.predict)
-
-    def _stop_thinking(self, raise_error: bool = True) -> None:
-        """The searcher's queued calls applied and its thread ended; the searcher itself back."""
-        thread = self.searcher
-        if isinstance(thread, SearcherThread):
-            self.searcher = thread.searcher
-            thread.close(raise_error=raise_error)
 
     def _replay(self) -> None:
         """Tell the scheduler what the finished trials of a resumed study did, so its rungs hold

@@ -203,3 +203,43 @@ class SearcherThread:
                     waiting = self._waiting
                 if waiting:
                     self._wake()
+
+
+class Thinking:
+    """The loop's side of a searcher that thinks apart: when it moves to its thread, whether an
+    answer is in or still being made, and its end. A mixin of :class:`~nbtune.run.loop.Loop`,
+    whose ``searcher``, ``scheduler``, ``settings``, ``capacity`` and slot counts it reads."""
+
+    def _answer_ready(self) -> bool:
+        return isinstance(self.searcher, SearcherThread) and self.searcher.ready
+
+    def _thinking(self) -> bool:
+        """Whether a suggestion the loop asked for is still being made. (One made that the
+        scheduler no longer starts a trial with, as it waits or is done, holds nothing up.)"""
+        thread = self.searcher
+        return isinstance(thread, SearcherThread) and thread.asked and not thread.ready
+
+    def _think_apart(self, cond: Any) -> None:
+        """A searcher whose suggestions cost (a model's) runs its calls on a thread of its own,
+        from here on (:mod:`nbtune.run.thinking`); a scheduler that judges by its model asks it
+        between the searcher's calls."""
+        if not getattr(self.searcher, "costly_suggest", False):
+            return
+
+        def wake() -> None:
+            with cond:
+                cond.notify_all()
+
+        def idle() -> bool:  # a worker has no trial to run, running or queued behind one
+            return self._busy_slots() < min(self.capacity(), self._slots())
+
+        timed = self.settings.budget.max_time is not None  # a worker's time is the budget
+        self.searcher = SearcherThread(self.searcher, wake, idle if timed else None)
+        self.scheduler.use_model(self.searcher.predict)
+
+    def _stop_thinking(self, raise_error: bool = True) -> None:
+        """The searcher's queued calls applied and its thread ended; the searcher itself back."""
+        thread = self.searcher
+        if isinstance(thread, SearcherThread):
+            self.searcher = thread.searcher
+            thread.close(raise_error=raise_error)
