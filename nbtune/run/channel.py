@@ -184,6 +184,7 @@ class TrialContext:
         self.output = output  # the trial's Capture: its new lines travel with each report
         self.data_keys = data_keys or {}  # the Dask keys of the study's scattered data, by name
         self.may_split = may_split  # its work may run as tasks of its own (run/subtasks.py)
+        self.split = False  # whether it did: its thread left the worker's pool for them
 
     def message(self, kind: str, **fields: Any) -> dict[str, Any]:
         """A channel message about this execution."""

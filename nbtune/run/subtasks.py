@@ -87,6 +87,9 @@ class Subtasks:
 
             secede()  # this thread leaves the pool: the pieces get its place
             self._seceded = True
+            ctx = current_trial()
+            if ctx is not None:  # its process runs other tasks beside it from now on
+                ctx.split = True
         if not self._places:
             self._places = self._free_workers()
         where = self._places[self._sent % len(self._places)]

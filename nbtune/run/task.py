@@ -18,7 +18,7 @@ from .cellcode import CELL_FILE
 from .output import Capture
 from .starts import announce_later
 from .stream import sender
-from .threads import torch_threads_kept
+from .threads import cores_watched, torch_threads_kept
 
 TRIAL_KEY = "nbtune-trial"  # a trial task's Dask key: TRIAL_KEY-RUN-TRIAL-ATTEMPT
 
@@ -217,9 +217,12 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     outcome = Outcome(state="completed", returned=None, error=None)
     token, routed = activate(ctx), capture.activate()
     try:
-        # the study's end halts it; torch's threads, which it may set, are put back after it
+        # the study's end halts it; torch's threads, which it may set, are put back after it,
+        # and a trial that ran more threads than its share is told
         with halting(spec.prefix, ctx.execution, spec.trial_id), \
-                torch_threads_kept(capture.warn):
+                torch_threads_kept(capture.warn), \
+                cores_watched(capture.warn, alone=lambda: worker.state.nthreads == 1
+                              and not ctx.split):  # a split trial leaves its thread
             returned = fn(dict(config), **shared) if shared else fn(dict(config))
         outcome["returned"] = _clean_return(returned)
     except TrialPaused:

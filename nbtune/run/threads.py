@@ -1,17 +1,21 @@
-"""The thread count a trial leaves on its worker: PyTorch's, which ``torch.set_num_threads``
-sets for the whole worker process, not for the trial that calls it.
+"""The threads a trial runs: PyTorch's count, which ``torch.set_num_threads`` sets for the whole
+worker process, not for the trial that calls it; and the threads a library starts on its own.
 
 nbtune's local cluster gives each trial its share of the cores (``OMP_NUM_THREADS``, set when
 each worker process starts: :func:`nbtune.run.local._thread_environ`). A trial that called
 ``torch.set_num_threads(2)``, a common PyTorch habit, left it so for every later trial on that
 worker, those of later studies too: four times slower epochs on 2 cores, and nothing said why
-(first-day test, round 28).
+(first-day test, round 28). Some libraries take every core whatever that share says: LightGBM's
+scikit-learn estimators, whose ``n_jobs=None`` means all of them, ran trials 6 to 7 times
+slower on 2 cores, two trials of two threads each spinning for one core each, and nothing said
+why (first-day test, round 29). :func:`cores_watched` tells such a trial.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import time
 from typing import Any, Callable, Iterator
 
 from ..caller import NbtuneWarning
@@ -46,3 +50,46 @@ def torch_threads_kept(warn: Callable[[dict[str, Any]], None]) -> Iterator[None]
                     "trials after it run at their share. Fewer workers give each trial more "
                     "threads: %tune_cluster local --workers N", NbtuneWarning,
                     "torch.set_num_threads", 0))
+
+
+# A trial shorter than this says too little of its threads to judge them.
+WATCHED_FROM = 1.0
+# Threads beyond its share a trial's CPU time must show before it is told (Dask's own threads
+# in the worker, a report's sending, take a little of the process's CPU time too).
+OVER_SHARE = 0.6
+
+
+@contextlib.contextmanager
+def cores_watched(warn: Callable[[dict[str, Any]], None],
+                  alone: Callable[[], bool]) -> Iterator[None]:
+    """Tell a trial (through ``warn``, a warning record of the trial's) that ran more threads at
+    once than its share of the cores: a library that starts its own (LightGBM's ``n_jobs``, a
+    thread pool of the trial's), which the trials running at once then share the cores with.
+
+    Its threads are read from the CPU time the process spent beside the trial's own thread:
+    where two threads share one core each gets half of it, so the ratio shows them even where the
+    cores are all busy, as they are in a study (the process's CPU time over the wall-clock time
+    does not: two trials of two threads each on two cores spend one core each). Judged only where
+    the trial is ``alone`` in its worker process (a worker of one thread) and its own thread
+    did a fifth of the work at least (a trial that waits for a thread of its own is one thread).
+    """
+    if not alone:
+        yield
+        return
+    wall, process, own = time.monotonic(), time.process_time(), time.thread_time()
+    try:
+        yield
+    finally:
+        wall = time.monotonic() - wall
+        own = time.thread_time() - own
+        beside = time.process_time() - process - own
+        share = _share() or 1
+        if (wall >= WATCHED_FROM and own >= 0.2 * wall
+                and beside > (share - 1 + OVER_SHARE) * own and alone()):
+            warn(warning_record(  # its first line is the one a summary's line shows
+                f"the trial ran more threads than its share of the cores ({share} a trial "
+                "here): every trial runs slower\n"
+                "A library that takes every core unless told should be told: LightGBM "
+                f"(n_jobs={share}; num_threads={share} in lgb.train's params), scikit-learn's "
+                f"n_jobs=-1 (n_jobs={share}). Fewer workers give each trial more threads: "
+                "%tune_cluster local --workers N", NbtuneWarning, "threads", 0))
