@@ -129,7 +129,8 @@ def falling_note(study: Any) -> str | None:
     noise); None otherwise. SearchCV over an overfitting estimator's
     max_iter returned its 18th candidate of 24, and nothing said why (first-day test, 23); the
     note named the overall best trial as the one that peaked earlier where it had not, and
-    spoke of gains within the curves' noise (round 27)."""
+    spoke of gains within the curves' noise (round 27). Where every such trial was at its best
+    at its first report, the note asks whether the mode is the wrong way round instead."""
     key = (getattr(study, "settings", None) or {}).get("resource")
     sign = 1.0 if study.mode == "max" else -1.0
     curves = {}
@@ -150,6 +151,14 @@ def falling_note(study: Any) -> str | None:
             falling[i] = max(points, key=lambda p: sign * p[1])
     if len(full) < FALLING_FEW or len(falling) < math.ceil(2 * len(full) / 3):
         return None
+    if len(falling) == len(full) and all(falling[i][0] == full[i][0][0] for i in falling):
+        # every one at its best at its first report: the mode, most likely (a logloss
+        # maximised), where "a smaller max_t" was the wrong advice (first-day test, round 29)
+        other, better = ("min", "lower") if study.mode == "max" else ("max", "higher")
+        return (f"the metric falls with {key} from the first report of each trial trained to "
+                f"{fmt(top)} ({len(full)} of them): if {better} {study.metric} is better, the "
+                f"study's mode is the wrong way round; give mode={other!r} (%%tune --mode "
+                f"{other})")
     best = max(full, key=lambda i: sign * full[i][-1][1])
     highest = max(falling, key=lambda i: sign * falling[i][1])
     at, peak = falling[highest]

@@ -198,8 +198,10 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         retries, searcher, scheduler, resource = (chosen[k] for k in ("retries", "searcher",
                                                                       "scheduler", "resource"))
         check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
-        if "mode" not in given and not (row is not None and resume) and mode_note(metric):
-            warn_note(mode_note(metric))  # an accuracy minimised: the mode left out, most likely
+        # an accuracy minimised (the mode left out, most likely), or a logloss maximised
+        note = None if row is not None and resume else mode_note(metric, mode, "mode" in given)
+        if note is not None:
+            warn_note(note)
         auto = isinstance(n_trials, str) and n_trials == "auto"
         resources = chosen["resources"]  # a resumed study's GPUs, as it was run (first-day, 11)
         search_options = {}

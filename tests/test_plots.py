@@ -726,6 +726,23 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
         "stopping, keeps the peak")
 
 
+def test_curves_that_all_fall_from_their_first_report_ask_about_the_mode():
+    """A booster's logloss maximised: every curve at its best at its first round, and the note
+    said "a smaller max_t ... keeps the peak" (first-day test, round 29)."""
+    from nbtune.findings import falling_note
+
+    maximised = curves_study([(0.60, 0.40, 0.30, 0.25), (0.62, 0.45, 0.35, 0.30),
+                              (0.65, 0.50, 0.41, 0.38)], mode="max")
+    assert falling_note(maximised) == (
+        "the metric falls with max_iter from the first report of each trial trained to 200 "
+        "(3 of them): if lower auc is better, the study's mode is the wrong way round; give "
+        "mode='min' (%%tune --mode min)")
+    # one that rose first, then fell: the fall is the model's, and so is the note
+    assert falling_note(curves_study([(0.60, 0.40, 0.30, 0.25), (0.62, 0.45, 0.35, 0.30),
+                                      (0.55, 0.65, 0.41, 0.38)])).startswith(
+        "the metric falls with max_iter: 3 of 3 trials trained to 200 peaked earlier")
+
+
 def test_no_fall_is_said_where_stopping_earlier_gains_less_than_the_curves_jitter():
     """27 epochs of accuracies that wander by about 0.001 from one epoch to the next, each
     a little below an early peak, and the best at the end 0.0002 below the highest peak: "the

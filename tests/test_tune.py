@@ -754,6 +754,39 @@ def test_which_metric_names_read_as_scores(metric, maximised):
     assert looks_maximised(metric) is maximised
 
 
+@pytest.mark.parametrize("metric, loss", [
+    ("loss", True), ("val_loss", True), ("binary_logloss", True), ("valid_0_l2", True),
+    ("mlogloss", True), ("rmsle", True), ("poisson-nloglik", True), ("val_error", True),
+    ("neg_log_loss", False), ("auc", False), ("accuracy_loss", False), ("fit_time", False),
+    ("value", False), ("l2_reg_score", False)])
+def test_which_metric_names_read_as_losses(metric, loss):
+    from nbtune.directions import looks_a_loss
+
+    assert looks_a_loss(metric) is loss
+
+
+def test_a_loss_maximised_is_named_where_the_mode_was_chosen(client):
+    """A booster's logloss with mode='max': the best trial was the worst model, and nothing
+    said so (first-day test, round 29)."""
+    import warnings
+
+    def logloss(config):
+        return {"binary_logloss": config["x"]}
+
+    with pytest.warns(UserWarning, match=r"maximising 'binary_logloss', whose name reads as a "
+                                         r"loss: the best trial is the worst model if lower "
+                                         r"binary_logloss is better; give mode='min' \(%%tune "
+                                         r"--mode min\) then") as warned:
+        nbtune.tune(logloss, {"x": nbtune.uniform(0, 1)}, metric="binary_logloss", mode="max",
+                    n_trials=2, cluster=client, storage=None, progress=False)
+    assert {w.filename for w in warned} == {__file__}
+    with warnings.catch_warnings():  # the loss minimised, chosen or left to the default
+        warnings.simplefilter("error")
+        for mode in ("min", None):
+            nbtune.tune(logloss, {"x": nbtune.uniform(0, 1)}, metric="binary_logloss",
+                        mode=mode, n_trials=2, cluster=client, storage=None, progress=False)
+
+
 def test_a_score_left_at_the_default_mode_is_named_and_a_chosen_one_is_not(client):
     import warnings
 
