@@ -79,7 +79,9 @@ def test_trials_that_complete_below_max_t_are_named(client):
         "trial 0 completed at epoch 5, below max_t=9: its loop ends before max_t, so the asha "
         "scheduler's levels above 5 are never reached (a trial promoted past 5 resumes with "
         "nothing left to train); run the loop to max_t, for epoch in range(first, max_t + 1), "
-        "or give max_t=5 (%%tune --max-t 5)"]
+        "or give max_t=5 (%%tune --max-t 5). A model that stopped itself (its own early "
+        "stopping) ends below max_t by design: it is ranked by its value, as any completed "
+        "trial"]
     assert warned[0].filename == __file__
     assert study.trials[0].state == T.COMPLETED
 
@@ -206,3 +208,25 @@ def test_a_rung_where_every_trial_reports_the_same_value_is_named_once():
     _, notes = tune(flat_at_first, space, scheduler="asha", max_t=9, grace_period=3,
                     reduction_factor=3)  # the rungs start where the trials differ
     assert not [w for w in notes if "cannot tell them apart" in str(w.message)]
+
+
+def test_the_notes_fixes_speak_of_a_boosters_callback_where_the_resource_is_its_rounds():
+    """A booster's loop is the library's: "count from state['round'] + 1" and "end the loop at
+    max_t" did not fit an XGBoost callback resumed with xgb_model=, whose epoch starts from 0
+    again (first-day test, round 29)."""
+    from nbtune.contract.outcome import past_max_t_note, restart_note
+    from nbtune.schedule import make_scheduler
+
+    for resource in ("round", "boosting_rounds", "n_estimators"):
+        assert restart_note(1, resource, 3, 1).endswith(
+            "; from a booster's callback, report the booster's own count (XGBoost's "
+            "model.num_boosted_rounds(): with xgb_model= its epoch starts from 0 again)")
+    assert "booster" not in restart_note(1, "epoch", 3, 1)
+    trial = T.Trial(0, {"q": 0.5}, state=T.COMPLETED,
+                    reports=[{"round": r, "score": 0.5} for r in (1, 2, 3, 100000)])
+    asha = make_scheduler("asha", max_t=3)
+    assert "range(first, max_t + 1) (a booster: num_boost_round=max_t), or give max_t=100000" \
+        in past_max_t_note(trial, "round", asha)
+    epochs = T.Trial(0, {"q": 0.5}, state=T.COMPLETED,
+                     reports=[{"epoch": r, "score": 0.5} for r in (1, 2, 3, 9)])
+    assert "booster" not in past_max_t_note(epochs, "epoch", asha)

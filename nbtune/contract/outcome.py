@@ -1,6 +1,8 @@
 """A finished trial's result: its final metric value, or why it has none."""
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from .. import trial as T
@@ -80,6 +82,16 @@ def _shown(level: float) -> str:
     return str(level if whole is None else whole)
 
 
+# the words of a boosting round's name as a resource (LightGBM's and XGBoost's loops are theirs,
+# and a callback reports their count: the notes' fixes for a loop of one's own read otherwise)
+BOOSTING = frozenset({"round", "rounds", "boost", "iteration", "iterations", "trees", "tree",
+                      "estimators"})
+
+
+def _boosting(resource: str) -> bool:
+    return bool(set(re.split(r"[^a-z]+", resource.lower())) & BOOSTING)
+
+
 def restart_note(trial_id: int, resource: str, paused_at: float, level: float) -> str | None:
     """Why a trial resumed from a checkpoint taken at ``paused_at`` and first reporting
     ``level`` is compared unfairly (its loop counted the resource from the start again, so it
@@ -91,7 +103,10 @@ def restart_note(trial_id: int, resource: str, paused_at: float, level: float) -
             f"{resource} from the start again, so it trains more than it reports and is "
             f"compared unfairly with the others; continue from the checkpoint's {resource}: "
             f'state = nbtune.get_checkpoint(), then count from state["{resource}"] + 1, as the '
-            f"checkpoint recipe in nbtune's README does")
+            f"checkpoint recipe in nbtune's README does"
+            + ("; from a booster's callback, report the booster's own count (XGBoost's "
+               "model.num_boosted_rounds(): with xgb_model= its epoch starts from 0 again)"
+               if _boosting(resource) else ""))
 
 
 def no_checkpoint_note(trial_id: int, resource: str, paused_at: float | None) -> str:
@@ -120,7 +135,9 @@ def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | 
     return (f"trial {trial.id} completed at {resource} {last}, below max_t={top}: its loop ends "
             f"before max_t, so the {scheduler.name} scheduler's levels above {last} are never "
             f"reached{promoted}; run the loop to max_t, for {resource} in range(first, "
-            f"max_t + 1), or give max_t={last} (%%tune --max-t {last})")
+            f"max_t + 1), or give max_t={last} (%%tune --max-t {last}). A model that stopped "
+            f"itself (its own early stopping) ends below max_t by design: it is ranked by its "
+            f"value, as any completed trial")
 
 
 def past_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
@@ -130,11 +147,12 @@ def past_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None
     levels = [] if top is None else _whole_levels(trial, resource)
     if not levels or max(levels) <= top:
         return None
+    booster = " (a booster: num_boost_round=max_t)" if _boosting(resource) else ""
     return (f"trial {trial.id} reported {resource} {max(levels)}, past max_t={top}: the "
             f"{scheduler.name} scheduler judges trials up to {resource} {top}, so it trained past "
             f"the end the scheduler judges at; end the loop at max_t, for {resource} in "
-            f"range(first, max_t + 1), or give max_t={max(levels)} (%%tune --max-t "
-            f"{max(levels)})")
+            f"range(first, max_t + 1){booster}, "
+            f"or give max_t={max(levels)} (%%tune --max-t {max(levels)})")
 
 
 def off_rungs_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
