@@ -512,6 +512,12 @@ def test_every_global_that_cannot_be_sent_or_is_undefined_is_named_at_once(shell
         assert err[0].startswith("UsageError: %%tune: the globals 'lock' (lock) and 'log' "
                                  "(TextIOWrapper) cannot be sent to the Dask workers ("), err
         assert err[0].endswith("); create them inside the cell instead"), err
+        shell.run_cell("lock2 = threading.Lock()")  # two of a kind: their cause said once
+        res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nwith lock, lock2:\n    v = x")
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert not res.success and len(err) == 1, err
+        cause = err[0][err[0].index("workers (") + 9:err[0].index("); create")]
+        assert cause and "; " not in cause, err  # "cannot pickle ...; cannot pickle ..."
         res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nv = x + aa + bb")
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert err == ["UsageError: %%tune: the cell uses 'aa' and 'bb', which are not defined "
@@ -519,7 +525,7 @@ def test_every_global_that_cannot_be_sent_or_is_undefined_is_named_at_once(shell
         assert nbtune.list_studies(db) == []
     finally:
         shell.run_cell("log.close()")
-        for name in ("lock", "log"):
+        for name in ("lock", "lock2", "log"):
             shell.user_ns.pop(name, None)
 
 

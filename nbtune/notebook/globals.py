@@ -53,7 +53,7 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
         small[name] = value
     if unsendable:  # every one named at once: the next run should not find another
         shown = [f"{name!r} ({type(value).__name__})" for name, value, _ in unsendable]
-        why = "; ".join(str(exc) for _, _, exc in unsendable)
+        why = "; ".join(dict.fromkeys(str(exc) for _, _, exc in unsendable))  # each once
         one = len(unsendable) == 1
         raise UsageError(f"%%tune: the global{'' if one else 's'} {_listed(shown, quoted=False)} "
                          f"cannot be sent to the Dask workers ({why}); create "
