@@ -285,17 +285,21 @@ class StudyPlots:
         return parallel_coordinates(self.study, ax)
 
     @user_facing
-    def importance(self, ax: Axes | None = None, seed: int = 0) -> Figure:
-        """Horizontal bars of :func:`param_importances`, the most important on top."""
-        basis = importance_basis(self.study)
+    def importance(self, ax: Axes | None = None, seed: int = 0,
+                   at: float | None = None) -> Figure:
+        """Horizontal bars of :func:`param_importances`, the most important on top; ``at``: fitted
+        on the values at that level of the resource (see :func:`importance_basis`)."""
+        basis = importance_basis(self.study, at=at)
         shares = param_importances(self.study, seed=seed, basis=basis)
         fig, ax = canvas(ax, (BASE_SIZE[0], 1.2 + 0.4 * len(shares)))
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
         ax.set_yticks(range(len(shares)), list(shares))
         ax.invert_yaxis()
         ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
-        ax.set_xlabel(f"share of permutation importance for {self.study.metric}\n"
-                      f"(a forest fitted on {basis[2]})")
+        width = max(40, int(12 * fig.get_figwidth()))  # the figure's width, in characters
+        ax.set_xlabel("\n".join(textwrap.fill(line, width) for line in (
+            f"share of permutation importance for {self.study.metric}",
+            *f"(a forest fitted on {basis[2]})".split("\n"))))
         ax.set_title(f"{self.study.name}: hyperparameter importance")
         return fig
 

@@ -145,7 +145,8 @@ def curve(t: T.Trial, resource: str, metric: str) -> tuple[list[float], list[flo
 IMPORTANCE_FROM = 10  # completed trials from which importance is fitted on their values
 
 
-def importance_basis(study: Any) -> tuple[list[T.Trial], list[float], str]:
+def importance_basis(study: Any, at: float | None = None
+                     ) -> tuple[list[T.Trial], list[float], str]:
     """The trials importance is fitted on, their values, and a phrase that says which: the
     completed trials' values, where there are :data:`IMPORTANCE_FROM` of them and they are at
     least half of the trials that reported (or no level was reached by more); else the values at
@@ -153,25 +154,54 @@ def importance_basis(study: Any) -> tuple[list[T.Trial], list[float], str]:
     completes few, and those it completes are the ones its rungs kept: fitted on 4 of 40 ASHA
     trials, the figure named batch size, where all 40 at epoch 1 said the learning rate
     (first-day test, round 26); fitted on the 130 completed of 3,000, a choice none of whose
-    747 trials survived the rungs weighed little (round 27)."""
+    747 trials survived the rungs weighed little (round 27). ``at``: the values at that level
+    of the resource instead, of the trials that reached it. Where the level chosen is the
+    first of several, the phrase says what a later one would show: a booster's learning rate
+    cannot move its AUC after one round, and weighed 0.00 there (round 29)."""
     done = completed(study)
     basis = (done, [float(t.value) for t in done],
              f"{len(done)} completed trial{'s' if len(done) != 1 else ''}")
-    resource, at = resource_of(study), {}
+    resource, levels = resource_of(study), {}
     for t in list(study.trials):
         for level, value in zip(*curve(t, resource, study.metric)):
-            at.setdefault(level, {})[t.id] = (t, value)
-    valued = {t for trials in at.values() for t in trials}
+            levels.setdefault(level, {})[t.id] = (t, value)
+    if at is not None:
+        return _at_level(study, resource, levels, at, len(done))
+    valued = {t for trials in levels.values() for t in trials}
     if len(done) >= IMPORTANCE_FROM and 2 * len(done) >= len(valued):
         return basis
-    reached = [level for level, trials in at.items()
+    reached = [level for level, trials in levels.items()
                if len(trials) > len(done) and 2 * len(trials) >= len(valued)]
     if not reached:
         return basis
-    level = max(reached)
-    trials, values = zip(*at[level].values())
+    trials, values, phrase = _at_level(study, resource, levels, max(reached), len(done))
+    later = [level for level in levels if level > max(reached)
+             and len(levels[level]) >= IMPORTANCE_LATER]
+    if max(reached) == min(levels) and later:  # the first level, and a later one to fit on
+        level = max(later)
+        phrase += (f";\nwhat shows only later weighs little at the first {resource}: "
+                   f"importance(at={fmt(level)}) fits the {len(levels[level])} trials at "
+                   f"{resource} {fmt(level)}")
+    return trials, values, phrase
+
+
+# trials at a later level that a study's importance suggests fitting on instead of the first
+IMPORTANCE_LATER = 6
+
+
+def _at_level(study: Any, resource: str | None, levels: dict[float, dict[int, tuple]],
+              level: float, n_done: int) -> tuple[list[T.Trial], list[float], str]:
+    """The trials at ``level`` of ``resource``, their values there, and the phrase for them."""
+    found = levels.get(level, {})
+    if len(found) < 3:
+        known = ", ".join(f"{fmt(k)} ({len(v)})" for k, v in sorted(levels.items())
+                          if len(v) >= 3)
+        raise ValueError(f"importance at {resource} {fmt(level)} needs 3 trials that reached it;"
+                         f" {len(found)} did" + (f" (levels with 3 or more: {known})" if known
+                                                 else ""))
+    trials, values = zip(*found.values())
     return (list(trials), [float(v) for v in values],
-            f"{len(trials)} trials at {resource} {fmt(level)} ({len(done)} completed)")
+            f"{len(trials)} trials at {resource} {fmt(level)} ({n_done} completed)")
 
 
 def param_importances(study: Any, seed: int = 0,

@@ -257,7 +257,39 @@ def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_le
     add_lr_batch_trials(study, rng, range(40, 120), completing=48)
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
-    assert ax.get_xlabel().endswith("(a forest fitted on 120 trials at epoch 1 (12 completed))")
+    assert ax.get_xlabel().replace("\n", " ").endswith(
+        "(a forest fitted on 120 trials at epoch 1 (12 completed); what shows only later weighs "
+        "little at the first epoch: importance(at=9) fits the 12 trials at epoch 9)")
+
+
+def test_importance_at_the_first_rung_says_what_a_later_one_would_fit_and_fits_there():
+    """A booster's learning rate cannot move its AUC after one round: fitted on the 30 trials at
+    round 1, importance gave it 0.00, and nothing said a later rung would weigh it (first-day
+    test, round 29)."""
+    rng = np.random.default_rng(1)
+    space = nbtune.Space({"lr": nbtune.loguniform(1e-3, 1.0), "leaves": nbtune.uniform(0, 1)})
+    study = nbtune.Study("boost", space, "auc", "max", trials=[], settings={"resource": "round"})
+    for i in range(30):
+        lr, leaves = 10 ** rng.uniform(-3, 0), rng.uniform(0, 1)
+        first = 0.8 + 0.1 * leaves  # one round: the trees' shape, not the rate
+        reports = [{"round": 1, "auc": first}]
+        if i < 10:  # the survivors of the first rung: the rate shows by round 3
+            reports.append({"round": 3, "auc": first + 0.3 * (np.log10(lr) + 3) / 3})
+        study.trials.append(T.Trial(i, {"lr": lr, "leaves": leaves}, state=T.STOPPED,
+                                    value=reports[-1]["auc"], reports=reports))
+    ax = study.plot.importance().axes[0]
+    label = ax.get_xlabel().replace("\n", " ")
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "leaves"
+    assert label.endswith("(a forest fitted on 30 trials at round 1 (0 completed); what shows "
+                          "only later weighs little at the first round: importance(at=3) fits "
+                          "the 10 trials at round 3)"), label
+    ax = study.plot.importance(at=3).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
+    assert ax.get_xlabel().endswith("(a forest fitted on 10 trials at round 3 (0 completed))")
+    with pytest.raises(ValueError, match=r"^importance at round 9 needs 3 trials that reached "
+                                         r"it; 0 did \(levels with 3 or more: 1 \(30\), 3 "
+                                         r"\(10\)\)$"):
+        study.plot.importance(at=9)
 
 
 def test_a_slice_says_what_it_left_out_and_spans_each_range(asha, fifo):
