@@ -1045,6 +1045,52 @@ def test_a_warm_start_parameter_grows_between_rungs(client):
     assert [r["n_estimators"] for r in s.study_.trials[s.best_index_].reports] == [1, 3, 9]
 
 
+class Booster(RegressorMixin, BaseEstimator):
+    """A booster as LightGBM's and XGBoost's estimators are: no warm_start, and a fit that adds
+    n_estimators rounds to the model it is given (init_model); scores q * rounds + fits / 1000."""
+
+    def __init__(self, n_estimators=10, q=1.0):
+        self.n_estimators, self.q = n_estimators, q
+
+    def fit(self, X, y, init_model=None):
+        before = (0, 0) if init_model is None else (init_model.rounds_, init_model.fits_)
+        self.rounds_, self.fits_ = before[0] + self.n_estimators, before[1] + 1
+        return self
+
+    def predict(self, X):
+        return np.zeros(X.shape[0])
+
+    def score(self, X, y):
+        return self.q * self.rounds_ + self.fits_ / 1000
+
+
+def test_a_boosters_rounds_are_added_to_its_model_between_rungs(client):
+    """LightGBM's and XGBoost's estimators have no warm_start: SearchCV fell back to n_samples,
+    whose first rung of 15 rows LightGBM cannot split, and refused resource='n_estimators',
+    though their fit continues a model (init_model, xgb_model) (first-day test, round 29)."""
+    from nbtune.sklearn.checks import auto_resource, resource_kind
+
+    assert auto_resource(Booster()) == "n_estimators"
+    assert resource_kind(Booster(), "n_estimators") == ("param", None, False, "init_model")
+    piped = make_pipeline(StandardScaler(), Booster())
+    assert resource_kind(piped, "booster__n_estimators")[3] == "booster__init_model"
+    X, y = load_diabetes(return_X_y=True)
+    s = search(Booster(n_estimators=9), {"q": [float(q) for q in range(1, 10)]}, client, cv=2,
+               scheduler="asha", scheduler_options={"type": "promotion"}, seed=0).fit(X, y)
+    assert s.study_.settings["rung_levels"] == [1, 3, 9]
+    for trial in s.study_.trials:
+        for k, rep in enumerate(trial.reports, start=1):  # each rung's fit adds to the last
+            assert rep["mean_test_score"] == pytest.approx(trial.config["q"] * rep["n_estimators"]
+                                                           + k / 1000)
+    assert s.best_params_ == {"q": 9.0, "n_estimators": 9}
+    assert (s.best_estimator_.rounds_, s.best_estimator_.fits_) == (9, 1)  # refitted at once
+    p = search(piped, {"booster__q": [1.0, 2.0, 3.0]}, client, cv=2, scheduler="asha",
+               resource="booster__n_estimators", max_t=9, seed=0).fit(X, y)
+    top = p.study_.trials[p.best_index_]
+    assert [r["mean_test_score"] for r in top.reports] == pytest.approx(
+        [3 * level + k / 1000 for k, level in enumerate((1, 3, 9), start=1)])
+
+
 def test_a_rungs_truncated_fits_raise_no_convergence_warning_but_the_last_level_does(client):
     """Every trial's summary line read "lbfgs failed to converge after 8 iteration(s) ...
     Increase the number of iterations (max_iter=8)" (raised by 30 of 30 trials), at max_iter=200:

@@ -11,6 +11,11 @@ from ..typos import did_you_mean
 from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT, partial_fits
 
 WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
+# fit's keywords that take the model trained so far and train more on top of it: LightGBM's
+# estimators (init_model) and XGBoost's (xgb_model), whose n_estimators then counts the rounds
+# added. Neither has warm_start, and SearchCV fell back to n_samples rungs of 15 rows, where
+# LightGBM makes no split (first-day test, round 29).
+CONTINUED_FITS = ("init_model", "xgb_model")
 
 
 def _name(est: Any) -> str:
@@ -153,19 +158,39 @@ def auto_resource(estimator: Any) -> str:
 
 def _warm_param(estimator: Any) -> str | None:
     """The estimator's first parameter that grows with warm starts (``n_estimators``, then
-    ``max_iter``, its own or a step's); None where it has none."""
+    ``max_iter``, its own or a step's), or a booster's ``n_estimators`` whose fit continues a
+    model (:data:`CONTINUED_FITS`); None where it has none."""
     params = estimator.get_params(deep=True)
     for suffix in WARM_PARAMS:
         for name in params:
             if (name == suffix or name.endswith("__" + suffix)) \
-                    and _warm_start_of(name) in params:
+                    and (_warm_start_of(name) in params
+                         or suffix == "n_estimators" and continued_fit(estimator, name)):
                 return name
     return None
 
 
-def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]:
-    """(kind, warm_start parameter, cumulative) of a resource, or a ValueError saying why the
-    estimator cannot use it."""
+def continued_fit(estimator: Any, param: str) -> str | None:
+    """The fit keyword (a Pipeline step's as ``step__init_model``) through which the owner of
+    ``param`` trains on top of a model trained before (:data:`CONTINUED_FITS`); None where its
+    fit takes none."""
+    import inspect
+
+    owner = _owner(estimator, param)
+    try:
+        taken = inspect.signature(owner.fit).parameters
+    except (TypeError, ValueError, AttributeError):
+        return None
+    prefix, sep, _ = param.rpartition("__")
+    for keyword in CONTINUED_FITS:
+        if keyword in taken:
+            return f"{prefix}{sep}{keyword}"
+    return None
+
+
+def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool, str | None]:
+    """(kind, warm_start parameter, cumulative, the fit keyword that continues a model) of a
+    resource, or a ValueError saying why the estimator cannot use it."""
     if not isinstance(resource, str) or not resource:
         raise ValueError(f"resource must be 'partial_fit', 'n_samples' or the name of a parameter "
                          f"that grows with warm starts (such as 'n_estimators'), got {resource!r}")
@@ -178,9 +203,9 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]
             raise ValueError(f"resource='partial_fit' needs an estimator with partial_fit (or "
                              f"a Pipeline whose last step has it), and {_name(estimator)} has "
                              f"none: use resource='n_samples', or {grows}")
-        return PARTIAL_FIT, None, True
+        return PARTIAL_FIT, None, True, None
     if resource == N_SAMPLES:
-        return N_SAMPLES, None, True
+        return N_SAMPLES, None, True, None
     params = estimator.get_params(deep=True)
     if resource not in params:
         close = [n for n in params if n.endswith("__" + resource)]
@@ -189,13 +214,17 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool]
                          f"give 'partial_fit', 'n_samples', or one of its parameters that grows "
                          f"with warm starts")
     warm = _warm_start_of(resource)
+    continued = continued_fit(estimator, resource) if resource.endswith("n_estimators") \
+        else None
+    if continued is not None and warm not in params:  # rounds added to the model so far
+        return PARAM, None, False, continued
     if warm not in params:
         raise ValueError(f"resource {resource!r} needs warm starts, and {_name(estimator)} has "
                          f"no {warm!r} parameter: use resource='n_samples'"
                          + (" or 'partial_fit'" if partial_fits(estimator) else ""))
     owner = _owner(estimator, resource)
     cumulative = resource.endswith("n_estimators") or "HistGradientBoosting" in _name(owner)
-    return PARAM, warm, cumulative
+    return PARAM, warm, cumulative, None
 
 
 def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:

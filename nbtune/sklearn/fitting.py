@@ -47,6 +47,7 @@ class Resource:
     classes: Any = None  # all classes of y, for the first partial_fit of a classifier
     seed: int = 0  # subsamples of n_samples
     folds: tuple[int, ...] | None = None  # folds scored at each level (None: all of them)
+    continued: str | None = None  # fit's keyword that takes the model so far (init_model)
 
 
 @dataclass
@@ -143,6 +144,13 @@ def partial_fitted(est: Any, X: Any, y: Any, params: dict[str, Any], done: int, 
         fit_on(est, X, y, params, "partial_fit", **extra)
 
 
+def _final(est: Any) -> Any:
+    """A Pipeline's last step (whose fit takes the model it continues), or ``est`` itself."""
+    from sklearn.pipeline import Pipeline
+
+    return est.steps[-1][1] if isinstance(est, Pipeline) else est
+
+
 class FoldTrial:
     """The trial function ``SearchCV`` hands to :func:`nbtune.tune`: ``fn(config, X=, y=,
     splits=, fit_params=)`` scores the config's estimator on every split."""
@@ -234,6 +242,12 @@ class FoldTrial:
                     fold.estimator = clone(base)
                 partial_fitted(fold.estimator, X_train, y_train, params, done, level,
                                res.classes)
+            elif res.continued is not None:  # a booster: the rounds added to the model so far
+                before, fold.estimator = fold.estimator, clone(base)
+                fold.estimator.set_params(**{res.key: level - done})
+                if before is not None:
+                    params = {**params, res.continued: _final(before)}
+                fit_on(fold.estimator, X_train, y_train, params)
             else:
                 if fold.estimator is None:
                     fold.estimator = clone(base).set_params(**{res.warm_start: True})

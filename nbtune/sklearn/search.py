@@ -176,15 +176,16 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                              f"refit={self.refit!r}")
         return scorers, self.refit if isinstance(self.refit, str) else next(iter(scorers)), True
 
-    def _resource(self) -> tuple[str, str | None, bool, str] | None:
-        """(kind, warm_start parameter, cumulative, report key), or None without a resource."""
+    def _resource(self) -> tuple[str, str | None, bool, str | None, str] | None:
+        """(kind, warm_start parameter, cumulative, the fit keyword that continues a model,
+        report key), or None without a resource."""
         resource = self.resource
         if resource == "auto":
             if self.scheduler is None:
                 return None
             resource = checks.auto_resource(self.estimator)
-        kind, warm, cumulative = checks.resource_kind(self.estimator, resource)
-        return kind, warm, cumulative, EPOCH if kind == PARTIAL_FIT else resource
+        kind, warm, cumulative, continued = checks.resource_kind(self.estimator, resource)
+        return kind, warm, cumulative, continued, EPOCH if kind == PARTIAL_FIT else resource
 
     # -- fit -----------------------------------------------------------------------------------
     @user_facing
@@ -212,7 +213,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         rng = np.random.default_rng(self.seed)
         resource, sched = None, None
         if found is not None:
-            kind, warm, cumulative, key = found
+            kind, warm, cumulative, continued, key = found
             if kind == PARAM and key in converted.space:
                 raise ValueError(f"{key!r} is both the resource and a key of the space: early "
                                  f"stopping sets it rung by rung; drop it from the space, or "
@@ -224,7 +225,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                      metric, key, max_t, self.seed)
             resource = Resource(kind, key, levels, warm, cumulative, classes,
                                 int(rng.integers(2 ** 31)),
-                                fold_counts(len(splits), len(levels), self.rung_folds))
+                                fold_counts(len(splits), len(levels), self.rung_folds),
+                                continued)
         elif self.rung_folds == "grow":
             warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
                  "'hyperband'): without rungs every candidate is scored on every fold")
