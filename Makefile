@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-lowest bench bench-early-stopping install browser clean tables bench-sim \
-	peers-env test-peers test-torch
+	peers-env test-peers test-torch test-boosters
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -130,6 +130,18 @@ $(TORCHENV)/.installed: pyproject.toml Makefile
 
 test-torch: $(TORCHENV)/.installed
 	$(TORCHENV)/bin/python -m pytest -q tests/test_torch_threads.py tests/test_sending.py
+
+# LightGBM and XGBoost for the tests that need them (the README's booster recipes, SearchCV's
+# rounds, a LightGBM trial that takes every core): a venv of their own, as for torch
+BOOSTENV := .venv-boosters
+$(BOOSTENV)/.installed: pyproject.toml Makefile
+	[ -x $(BOOSTENV)/bin/python ] || $(PYTHON) -m venv $(BOOSTENV)
+	$(BOOSTENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BOOSTENV)/bin/python -m pip install --quiet -e '.[test]' 'lightgbm>=4.0' 'xgboost>=2.0'
+	touch $@
+
+test-boosters: $(BOOSTENV)/.installed
+	$(BOOSTENV)/bin/python -m pytest -q tests/test_boosters.py tests/test_cores.py
 
 # nbtune beside Optuna and Syne Tune on real tasks (benchmarks/peers.py; 12 methods x 3 tasks x 3
 # seeds x 120 s: about 3 h 50 min). ARGS narrows it: make bench-peers ARGS="--budget 30 --seeds 0"
