@@ -52,6 +52,41 @@ def test_pending_lines_travel_whole_and_the_rest_with_the_result():
     assert sent == []  # not streaming: lines go with reports and the result only
 
 
+def test_progress_bars_are_kept_as_a_terminal_shows_them_once_they_settle():
+    """Keras's bar steps back over its line, tqdm's returns to its start, rich's (Lightning's)
+    erases lines and moves up to redraw them, in colours: a trial's output was those frames,
+    956 escape codes and 4,602 backspaces in one summary, and most epochs' lines were cut
+    (first-day test, round 30)."""
+    capture = Capture()
+    capture.write("Epoch 1/2\n")
+    for step in range(1, 23):  # Keras 3, verbose=1
+        capture.write("\b" * 60 + f"\x1b[1m{step}/22\x1b[0m \x1b[32m━━━━\x1b[0m loss: {step}")
+    capture.write("\n")
+    for i in range(5):  # tqdm
+        capture.write(f"\r{i * 25:3d}%|{'#' * i:<4}| {i}/4")
+    capture.write("\n")
+    capture.write("Epoch 0/1 ━ 1/9\nv_num: 0")  # rich's live display: two lines redrawn
+    for step in range(2, 10):
+        capture.write(f"\r\x1b[2K\x1b[1A\x1b[2KEpoch 0/1 ━ {step}/9\nv_num: {step}")
+    capture.write("\n\x1b[31mdone\x1b[0m   ")
+    assert capture.take() == {"output": "Epoch 1/2\n22/22 ━━━━ loss: 22\n100%|####| 4/4\n"
+                                         "Epoch 0/1 ━ 9/9\nv_num: 9\n"}
+    assert capture.result()["output"] == ("Epoch 1/2\n22/22 ━━━━ loss: 22\n100%|####| 4/4\n"
+                                          "Epoch 0/1 ━ 9/9\nv_num: 9\ndone")
+
+
+def test_a_line_written_over_keeps_what_the_new_text_does_not_cover():
+    from nbtune.run.terminal import Terminal
+
+    screen = Terminal()
+    assert screen.write("loss: 0.25 (best)\rloss: 0.5") == ""
+    assert screen.lines(partial=True) == "loss: 0.55 (best)"  # as a terminal shows it
+    assert screen.write("a\x1b[Kb\x1b[2Kc\r\x1b[1Gd\n") == ""
+    assert screen.lines() == "d c\n"  # erased, written on at its column, then from its start
+    assert screen.write("".join(f"line {i}\n" for i in range(12))) == "line 0\nline 1\nline 2\n" \
+        "line 3\n"  # out of a redraw's reach
+
+
 def test_a_resumed_trial_keeps_what_it_wrote_before_its_pause():
     capture = Capture(before={"output": "before the pause\n",
                               "warnings": [{"category": "UserWarning", "message": "m",

@@ -23,6 +23,7 @@ from collections import deque
 from typing import Any, Callable
 
 from .ignored import unignored
+from .terminal import Terminal
 
 HEAD = 2_000  # characters kept from the start of a trial's output
 TAIL = 8_000  # and from its end
@@ -117,7 +118,7 @@ class Capture:
         self.warnings: list[dict[str, Any]] = [dict(w) for w in before.get("warnings") or ()]
         self._send, self.stream = send, stream and send is not None
         self._pending = BoundedText(head=0, tail=PENDING)  # whole lines not sent yet
-        self._partial = ""  # what follows the last newline
+        self._screen = Terminal()  # the lines still being written, as a terminal shows them
         self._new_warnings: list[dict[str, Any]] = []
         self._next_send = 0.0
         self._lock = threading.Lock()
@@ -127,17 +128,18 @@ class Capture:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         with self._lock:
-            self.text.write(text)
-            joined = self._partial + text
-            lines, newline, self._partial = joined.rpartition("\n")
-            if newline:
-                self._pending.write(lines + "\n")
-            if len(self._partial) > PENDING:  # a line that never ends: send it in pieces
-                self._pending.write(self._partial + "\n")
-                self._partial = ""
+            self._keep(self._screen.write(text))
+            if len(self._screen.rows[self._screen.row]) > PENDING:  # a line that never ends:
+                self._keep(self._screen.lines(partial=True) + "\n")  # send it in pieces
         if self.stream and self._pending._tail_len and time.monotonic() >= self._next_send:
             self._send(self.take())
         return len(text)
+
+    def _keep(self, lines: str) -> None:
+        """Keep whole ``lines`` that left the screen: in the output, and for the next report."""
+        if lines:
+            self.text.write(lines)
+            self._pending.write(lines)
 
     def warn(self, record: dict[str, Any]) -> None:
         """Keep a warning raised by the trial."""
@@ -149,6 +151,7 @@ class Capture:
         """The whole lines and warnings not sent yet, as message fields (empty when none)."""
         with self._lock:
             out: dict[str, Any] = {}
+            self._keep(self._screen.lines())  # the lines above the cursor: none is redrawn now
             if len(self._pending):
                 out["output"] = self._pending.text()
                 self._pending = BoundedText(head=0, tail=PENDING)
@@ -159,9 +162,11 @@ class Capture:
 
     def result(self) -> dict[str, Any]:
         """For the trial's outcome: all its output and warnings, and the part not sent yet."""
-        rest = self.take()
         with self._lock:
-            tail, self._partial = self._partial, ""
+            self._keep(self._screen.lines())
+            tail = self._screen.lines(partial=True)  # its last lines, as they ended
+            self.text.write(tail)
+        rest = self.take()
         unsent = rest.get("output", "") + (tail + "\n" if tail else "")
         return {"output": self.text.text(), "warnings": self.warnings,
                 "output_rest": {"output": unsent, "warnings": rest.get("warnings", [])}}
