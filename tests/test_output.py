@@ -464,3 +464,54 @@ def test_a_warning_of_several_lines_is_said_by_its_first_in_the_text_summary():
                          trials=trials)
     assert dict(study.summary().facts())["warnings"] == (
         "UserWarning: Inside a Dask worker with daemon=True, setting n_jobs=1. (2 trials)")
+
+
+TAKES_STDERR = """\
+import logging
+import sys
+
+log = logging.getLogger("takes_stderr")
+log.addHandler(logging.StreamHandler(sys.stderr))  # the stream as it is when imported
+log.setLevel(logging.INFO)
+"""
+
+
+def test_what_a_worker_writes_outside_its_trials_streams_stays_out_of_the_cells(tmp_path):
+    """A worker inherits the kernel's streams, which ipykernel shows in whatever cell runs:
+    Lightning's log handler, made as the workers imported it after a cell, put each trial's
+    lines and its progress bar in the cell, 104 KB of it, and Dask's "Compute Failed" log came
+    the same way (first-day test, round 30)."""
+    from test_display import run_notebook
+
+    (tmp_path / "takes_stderr.py").write_text(TAKES_STDERR)
+    nb = run_notebook(
+        tmp_path, "%load_ext nbtune",
+        "import os, sys\n"
+        "sys.path.insert(0, os.getcwd())\n"
+        "import takes_stderr\n"
+        "from nbtune.run.embedded import embedded_client\n"
+        "def early():  # as the workers import the notebook's modules after a cell\n"
+        "    sys.path.insert(0, os.getcwd())\n"
+        "    import takes_stderr\n"
+        "embedded_client().run(early);",
+        "%%tune --trials 2 --metric loss --study streams -o streams\n"
+        "x = uniform(0, 1)\n"
+        "os.write(1, b'C-LEVEL LINE\\n')\n"
+        "takes_stderr.log.info('HANDLER LINE')\n"
+        "loss = x\n",
+        "from nbtune.run.worker_setup import log_path\n"
+        "def lines(name):\n"
+        "    try:\n"
+        "        return open(log_path(os.getpid(), name)).read().count('C-LEVEL LINE')\n"
+        "    except OSError:\n"
+        "        return 0\n"
+        "names = embedded_client().run(lambda dask_worker: dask_worker.name).values()\n"
+        "print('LOGS', sum(lines(n) for n in names))\n"
+        "print('OUTPUTS', [t.output for t in streams.trials])")
+    cells = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells]
+    # the cells' own streams (ipykernel forwards the kernel's file descriptors to the cell
+    # where pytest does not capture them, as under -s; the log and the outputs tell either way)
+    shown = "".join(cells[:3]) + cells[3].split("OUTPUTS")[0]
+    assert "C-LEVEL LINE" not in shown and "HANDLER LINE" not in shown, cells
+    assert "LOGS 2\n" in cells[3], cells[3]  # the workers' own log has them
+    assert "OUTPUTS ['HANDLER LINE\\n', 'HANDLER LINE\\n']" in cells[3], cells[3]
