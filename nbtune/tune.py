@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .caller import call_site, user_facing, warn_note, warnings_at
 from .run.cluster import default_cluster, is_embedded
-from .run.embedded import embedded_started, starting_line
+from .run.embedded import embedded_started, starting_line, tell_environ
 from .contract.events import Broadcast, Observer
 from .run.failfast import check_fail_fast
 from .run.failure import StudyFailed
@@ -240,6 +240,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         client, capacity, asked = connect(cluster, security, resources, __version__)
+        if is_embedded(cluster):  # what the notebook set since its workers started
+            tell_environ(client)
         sending = Sending(client, trial_fn, pickled)  # every worker gets a copy, before any trial
         sizes = sending.sizes  # what is not on the workers already, from the last study
         tight = check_fits(memory_limits(client), sizes, sending.freed)

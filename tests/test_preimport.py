@@ -42,3 +42,46 @@ def test_the_workers_import_each_new_module_once(client):
     wait_for(lambda: on_workers(client, module) == {True}, "the workers' import", 30)
     assert preimports.send(client, namespace) == []  # sent already
     assert preimports.send(client, {**namespace, "y": 1.5}) == []  # nothing new
+
+
+READS_ENV = """\
+import os
+
+BACKEND = os.environ.get("NBTUNE_TEST_BACKEND", "tensorflow")  # as Keras reads KERAS_BACKEND
+"""
+
+
+def test_what_the_notebook_sets_in_its_environment_reaches_the_workers_before_their_imports(
+        tmp_path):
+    """The embedded cluster starts as the extension loads, and its workers took the kernel's
+    environment then: a later cell's os.environ["KERAS_BACKEND"] = "torch" never reached them,
+    they imported Keras for TensorFlow, and every trial failed with "No module named
+    'tensorflow'" (first-day test, round 30)."""
+    from test_display import run_notebook
+
+    (tmp_path / "reads_env.py").write_text(READS_ENV)
+    nb = run_notebook(
+        tmp_path,
+        "%load_ext nbtune\n"
+        "import os, sys, time\n"
+        "from nbtune.run.embedded import embedded_client\n"
+        "def here():\n"
+        "    sys.path.insert(0, os.getcwd())\n"
+        "embedded_client().run(here);  # started, before the cell below",
+        "os.environ['NBTUNE_TEST_BACKEND'] = 'torch'\n"
+        "os.environ['NBTUNE_TEST_SEEN'] = 'yes'\n"
+        "sys.path.insert(0, os.getcwd())\n"
+        "import reads_env  # the workers import it after this cell",
+        "def imported():\n"
+        "    return 'reads_env' in sys.modules\n"
+        "for _ in range(300):\n"
+        "    if all(embedded_client().run(imported).values()):\n"
+        "        break\n"
+        "    time.sleep(0.1)",
+        "%%tune --trials 2 --metric loss -o env\n"
+        "x = uniform(0, 1)\n"
+        "report(loss=x, backend=reads_env.BACKEND, seen=os.environ.get('NBTUNE_TEST_SEEN'))\n",
+        "print('SEEN', sorted({(t.reports[-1]['backend'], t.reports[-1]['seen']) "
+        "for t in env.trials}))")
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "SEEN [('torch', 'yes')]" in printed, printed

@@ -4,12 +4,14 @@ background when the extension loads (:func:`warm_up`), restarted with other opti
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any, Sequence
 
 from .interrupts import sigint_blocked
-from .local import GPU_THREADS, check_local_options, close_quietly, default_workers, local_cluster
+from .local import (GPU_THREADS, THREAD_VARIABLES, check_local_options, close_quietly,
+                    default_workers, local_cluster)
 
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
@@ -30,6 +32,7 @@ def _start_embedded():
     if client is not None and client.status == "running":
         return client
     with sigint_blocked():  # an interrupt meanwhile is raised once both are kept
+        _embedded["environ"] = dict(os.environ)  # what its worker processes start with
         cluster = local_cluster(**_embedded.get("options", {}))
         client = Client(cluster, set_as_default=False)
         _embedded.update(cluster=cluster, client=client)
@@ -134,3 +137,47 @@ def close_embedded() -> None:
         _embedded.pop("options", None)
         _embedded["generation"] = _embedded.get("generation", 0) + 1
     close_quietly(old)
+
+
+def environ_changes() -> dict[str, str | None]:
+    """The kernel's environment variables set, changed (their value) or unset (None) since the
+    embedded cluster's workers started, taken as told to them from now on: the caller sends
+    them (:func:`environ_told`). The thread variables are the cluster's own share of the cores.
+
+    A worker process takes the kernel's environment as it starts, and the cluster starts in the
+    background as the extension loads: a notebook's ``os.environ["KERAS_BACKEND"] = "torch"``
+    in a later cell never reached the workers, whose Keras then wanted TensorFlow, and every
+    trial failed with "No module named 'tensorflow'" (first-day test, round 30)."""
+    with _lock:
+        started = _embedded.get("environ")
+        if started is None:
+            return {}
+        now = dict(os.environ)
+        changes: dict[str, str | None] = {
+            name: value for name, value in now.items()
+            if started.get(name) != value and name not in THREAD_VARIABLES}
+        changes.update({name: None for name in started
+                        if name not in now and name not in THREAD_VARIABLES})
+        if changes:
+            _embedded["environ"] = {**started, **{k: v for k, v in changes.items()
+                                                  if v is not None}}
+            for name in (k for k, v in changes.items() if v is None):
+                _embedded["environ"].pop(name, None)
+        return changes
+
+
+def environ_told(changes: dict[str, str | None]) -> None:
+    """On a worker: take the kernel's environment ``changes`` (see :func:`environ_changes`)."""
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def tell_environ(client: Any) -> None:
+    """Send the embedded cluster's workers (``client``'s) the kernel's environment changes,
+    before a study sends them its trials."""
+    changes = environ_changes()
+    if changes and client is _embedded.get("client"):
+        client.run(environ_told, changes)

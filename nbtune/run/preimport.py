@@ -49,10 +49,16 @@ def modules_of(namespace: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def import_quietly(names: Iterable[str]) -> None:
-    """On a worker: import these modules; one that fails is the first trial's to say."""
+def import_quietly(names: Iterable[str], environ: Mapping[str, str | None] | None = None
+                   ) -> None:
+    """On a worker: take the kernel's ``environ`` changes first (a library reads its own at
+    import: KERAS_BACKEND), then import these modules; one that fails is the first trial's to
+    say."""
     import importlib
 
+    from .embedded import environ_told
+
+    environ_told(dict(environ or {}))
     for name in names:
         try:
             importlib.import_module(name)
@@ -94,15 +100,19 @@ class Preimports:
         modules sent."""
         from distributed import fire_and_forget
 
+        from .embedded import _embedded, environ_changes
+
         with self._lock:
             if client.id != self.client_id:  # another cluster: its workers have none of them
                 self.client_id, self.sent = client.id, set()
             new = sorted(modules_of(namespace) - self.sent)
-            if not new:
+            # the cell may have set what a library reads as it is imported (KERAS_BACKEND)
+            environ = environ_changes() if client is _embedded.get("client") else {}
+            if not new and not environ:
                 return []
             try:
                 workers = list(client.scheduler_info(n_workers=-1).get("workers", {}))
-                fire_and_forget([client.submit(import_quietly, new, workers=[address],
+                fire_and_forget([client.submit(import_quietly, new, environ, workers=[address],
                                                allow_other_workers=False, pure=False,
                                                key=f"{KEY}-{uuid.uuid4().hex}")
                                  for address in workers])
