@@ -638,6 +638,32 @@ def starts_a_process(config):
     return config["x"]
 
 
+def starts_a_process_in_a_framework(config):
+    """As Lightning's fit does with DataLoader(num_workers=2): its teardown fails in turn while
+    the daemonic worker's refusal is handled."""
+    try:
+        return starts_a_process(config)
+    except AssertionError:
+        raise RuntimeError("Please call `iter(combined_loader)` first.")
+
+
+def test_a_trials_traceback_keeps_the_exceptions_it_was_raised_while_handling(client):
+    """Lightning's teardown raised "Please call `iter(combined_loader)` first." while handling
+    the DataLoader's "daemonic processes are not allowed to have children": only the second was
+    kept, and nbtune's hint for the first was lost (first-day test, round 30)."""
+    study = nbtune.tune(starts_a_process_in_a_framework, {"x": nbtune.uniform(0, 1)},
+                        metric="x", n_trials=1, cluster=client, storage=None, progress=False)
+    error = study.trials[0].error
+    first, _, second = error.partition(
+        "\nDuring handling of the above exception, another exception occurred:\n\n")
+    assert "AssertionError: daemonic processes are not allowed to have children" in first
+    assert "in starts_a_process_in_a_framework" in second and "nbtune/" not in error
+    assert second.endswith("RuntimeError: Please call `iter(combined_loader)` first.\n"
+                           "nbtune: Dask's daemonic workers start no processes: num_workers=0, "
+                           "or dask.config.set({'distributed.worker.daemon': False}) and "
+                           "%tune_cluster local"), error
+
+
 def test_a_trial_that_starts_processes_on_a_daemonic_worker_is_told_how(client):
     """DataLoader(num_workers>0) failed every trial with "daemonic processes are not allowed to
     have children" and nothing more (first-day test, round 11); the fix the hint gives works."""

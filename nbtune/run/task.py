@@ -86,17 +86,32 @@ class PieceFailed(TrialFailed):
     (:mod:`nbtune.run.subtasks`), raised: ``text`` is that piece's traceback."""
 
 
-def user_traceback(exc: BaseException) -> str:
+_CAUSED = "\nThe above exception was the direct cause of the following exception:\n\n"
+_DURING = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def user_traceback(exc: BaseException, _seen: frozenset = frozenset()) -> str:
     """The traceback text of ``exc`` without nbtune's own frames, so it points at the user's code
-    (for a :class:`TrialFailed`, its text: a piece's traceback, say)."""
+    (for a :class:`TrialFailed`, its text: a piece's traceback, say), after those of the
+    exceptions it was raised from or while handling, as Python shows them: Lightning's teardown
+    raised "Please call `iter(combined_loader)` first." while handling a DataLoader's "daemonic
+    processes are not allowed to have children", and only the first was kept, with nbtune's hint
+    for the second lost (first-day test, round 30)."""
     if isinstance(exc, TrialFailed):
         return exc.text
+    seen = _seen | {id(exc)}
+    before = ""
+    if exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        before = user_traceback(exc.__cause__, seen) + _CAUSED
+    elif (exc.__context__ is not None and not exc.__suppress_context__
+          and id(exc.__context__) not in seen):
+        before = user_traceback(exc.__context__, seen) + _DURING
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += [_format_frame(f) for f in frames]
     lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
+    return before + "".join(lines)
 
 
 _EXITED = ("(the trial raised {0}, which would end its worker process: nbtune records it as a "
