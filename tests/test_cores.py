@@ -40,14 +40,15 @@ def test_a_trial_of_more_threads_than_its_share_is_told_and_the_others_are_not(c
     by_kind = {t.config["kind"]: t for t in study.trials}
     assert {k: t.state for k, t in by_kind.items()} == dict.fromkeys(by_kind, "completed")
     (told,) = by_kind["two"].warnings
-    assert told["message"].startswith("the trial ran more threads than its share of the "
-                                      "cores (1 a trial here): every trial runs slower\n"), told
-    assert "LightGBM (n_jobs=1; num_threads=1 in lgb.train's params)" in told["message"]
+    assert told["message"].startswith("the trial ran more threads than its 1 core "
+                                      "here: every trial runs slower; give its library "
+                                      "n_jobs=1\n"), told
+    assert "(LightGBM: n_jobs=1, or num_threads=1 in lgb.train's params;" in told["message"]
     assert by_kind["one"].warnings == [] and by_kind["waits"].warnings == []
     summary = study.summary()  # where a user reads it, in a notebook and on a terminal
-    assert "the trial ran more threads than its share of the cores" in summary._repr_html_()
-    assert ("NbtuneWarning: the trial ran more threads than its share of the cores (1 a trial "
-            "here): every trial runs slower (1 trial)") in str(summary)
+    assert "the trial ran more threads than its 1 core here" in summary._repr_html_()
+    assert ("NbtuneWarning: the trial ran more threads than its 1 core here: every trial "
+            "runs slower; give its library n_jobs=1 (1 trial)") in str(summary)
 
 
 def test_a_trial_that_was_not_alone_in_its_process_is_not_judged():
@@ -66,3 +67,20 @@ def test_a_trial_that_was_not_alone_in_its_process_is_not_judged():
         _compute(WATCHED_FROM + 0.2)
         helper.join()
     assert len(told) == 1
+
+
+def test_a_trial_is_told_while_it_runs_and_once(monkeypatch):
+    """A LightGBM trial of a minute said nothing until it ended (first-day test, round 30): the
+    threads are judged a few seconds in, and the warning goes with the trial's next report."""
+    from nbtune.run import threads
+
+    monkeypatch.setattr(threads, "LIVE_AFTER", WATCHED_FROM + 0.3)
+    told: list = []
+    with cores_watched(lambda record: told.append((time.monotonic(), record)),
+                       alone=lambda: True):
+        helper = threading.Thread(target=_compute, args=(WATCHED_FROM + 2.5,))
+        helper.start()
+        _compute(WATCHED_FROM + 2.5)
+        helper.join()
+        ended = time.monotonic()
+    assert len(told) == 1 and told[0][0] < ended - 1.0, told  # while it ran, not again after

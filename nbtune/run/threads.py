@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from typing import Any, Callable, Iterator
 
@@ -59,6 +60,11 @@ WATCHED_FROM = 1.0
 OVER_SHARE = 0.6
 
 
+# Seconds into a trial when its threads are judged a first time, while it runs: a warning goes
+# with its next report, where a LightGBM trial of a minute said nothing until its end (round 30).
+LIVE_AFTER = 5.0
+
+
 @contextlib.contextmanager
 def cores_watched(warn: Callable[[dict[str, Any]], None],
                   alone: Callable[[], bool]) -> Iterator[None]:
@@ -70,26 +76,53 @@ def cores_watched(warn: Callable[[dict[str, Any]], None],
     where two threads share one core each gets half of it, so the ratio shows them even where the
     cores are all busy, as they are in a study (the process's CPU time over the wall-clock time
     does not: two trials of two threads each on two cores spend one core each). Judged only where
-    the trial is ``alone`` in its worker process (a worker of one thread) and its own thread
-    did a fifth of the work at least (a trial that waits for a thread of its own is one thread).
+    the trial was ``alone()`` in its worker process (a worker of one thread, and the trial kept
+    its thread) and its own thread did a fifth of the work at least (a trial that waits for a
+    thread of its own is one thread): :data:`LIVE_AFTER` seconds into the trial, then at its end
+    where it was not told yet.
     """
-    if not alone:
-        yield
-        return
-    wall, process, own = time.monotonic(), time.process_time(), time.thread_time()
+    clock = _thread_clock()
+    start = (time.monotonic(), time.process_time(), time.thread_time())
+    told = threading.Event()
+
+    def judge(own: float) -> None:
+        wall = time.monotonic() - start[0]
+        own -= start[2]
+        beside = time.process_time() - start[1] - own
+        share = _share() or 1
+        if (wall >= WATCHED_FROM and own >= 0.2 * wall
+                and beside > (share - 1 + OVER_SHARE) * own and alone() and not told.is_set()):
+            told.set()
+            warn(warning_record(cores_note(share), NbtuneWarning, "threads", 0))
+
+    timer = None
+    if clock is not None:  # the trial's thread's CPU clock, read from the timer's thread
+        timer = threading.Timer(LIVE_AFTER, lambda: judge(time.clock_gettime(clock)))
+        timer.daemon = True
+        timer.start()
     try:
         yield
     finally:
-        wall = time.monotonic() - wall
-        own = time.thread_time() - own
-        beside = time.process_time() - process - own
-        share = _share() or 1
-        if (wall >= WATCHED_FROM and own >= 0.2 * wall
-                and beside > (share - 1 + OVER_SHARE) * own and alone()):
-            warn(warning_record(  # its first line is the one a summary's line shows
-                f"the trial ran more threads than its share of the cores ({share} a trial "
-                "here): every trial runs slower\n"
-                "A library that takes every core unless told should be told: LightGBM "
-                f"(n_jobs={share}; num_threads={share} in lgb.train's params), scikit-learn's "
-                f"n_jobs=-1 (n_jobs={share}). Fewer workers give each trial more threads: "
-                "%tune_cluster local --workers N", NbtuneWarning, "threads", 0))
+        if timer is not None:
+            timer.cancel()
+        judge(time.thread_time())
+
+
+def _thread_clock() -> int | None:
+    """The CPU-time clock of the calling thread, which another thread can read; None where the
+    platform has none (Windows)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def cores_note(share: int) -> str:
+    """What a trial that ran more threads than its ``share`` of the cores is told: its first
+    line, which a summary's one line shows, names the fix."""
+    cores = f"{share} core{'s' if share != 1 else ''}"
+    return (f"the trial ran more threads than its {cores} here: every trial runs slower; "
+            f"give its library n_jobs={share}\n"
+            f"(LightGBM: n_jobs={share}, or num_threads={share} in lgb.train's params; "
+            f"scikit-learn: n_jobs={share} where it has n_jobs=-1). Fewer workers give each trial "
+            "more cores: %tune_cluster local --workers N.")
