@@ -147,16 +147,26 @@ class Study:
         return min(done, key=lambda t: (sign * t.value, t.id))
 
     @property
-    def best_config(self) -> dict[str, Any] | None:
-        """Config of the best trial."""
-        best = self.best
-        return None if best is None else dict(best.config)
+    def best_config(self) -> dict[str, Any]:
+        """Config of the best trial; a ValueError that says why where no trial completed."""
+        return dict(self._best_or_why("best_config").config)
 
     @property
-    def best_value(self) -> float | None:
-        """Metric of the best trial."""
+    def best_value(self) -> float:
+        """Metric of the best trial; a ValueError that says why where no trial completed."""
+        return self._best_or_why("best_value").value
+
+    def _best_or_why(self, what: str) -> Trial:
+        """The best trial, or a ValueError naming the study and what its trials did: a
+        ``study.best_config`` of None failed the next cell's ``cfg["hidden"]`` with a bare
+        "'NoneType' object is not subscriptable", the study being one whose every trial had
+        failed (first-day test, round 30). ``study.best`` is None there."""
         best = self.best
-        return None if best is None else best.value
+        if best is None:
+            from .ranking import empty_message
+
+            raise ValueError(f"no {what}: study {self.name!r}: {empty_message(self)}")
+        return best
 
     def counts(self) -> dict[str, int]:
         """Number of trials in each state (states with none are left out); a running trial no

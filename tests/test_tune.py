@@ -941,3 +941,18 @@ def test_early_stopping_asked_for_and_silently_off_is_noted(client, scheduler, o
         nbtune.tune(reports_loss, SPACE, metric="loss", n_trials=8, scheduler=scheduler,
                     resource="step", cluster=client, storage=None, progress=False,
                     **{**options, "grace_period": 1} if scheduler == "asha" else {})
+
+
+def test_a_study_without_a_completed_trial_says_so_for_its_best_config_and_value():
+    """study.best_config was None for a study whose every trial failed, and the next cell's
+    cfg["hidden"] failed with "'NoneType' object is not subscriptable" (first-day test, 30)."""
+    failed = nbtune.Study("lit_tensor", nbtune.Space({"x": nbtune.uniform(0, 1)}), "loss",
+                          "min", trials=[T.Trial(i, {"x": 0.5}, state=T.FAILED)
+                                         for i in range(3)])
+    assert failed.best is None
+    for what in ("best_config", "best_value"):
+        with pytest.raises(ValueError, match=rf"^no {what}: study 'lit_tensor': the study has "
+                                             rf"no completed trials yet \(3 failed\)$"):
+            getattr(failed, what)
+    failed.trials.append(T.Trial(3, {"x": 0.25}, state=T.COMPLETED, value=0.25))
+    assert failed.best_config == {"x": 0.25} and failed.best_value == 0.25
