@@ -1091,6 +1091,18 @@ def test_a_boosters_rounds_are_added_to_its_model_between_rungs(client):
         [3 * level + k / 1000 for k, level in enumerate((1, 3, 9), start=1)])
 
 
+def test_a_resource_with_no_largest_value_says_where_to_give_it(client):
+    """XGBClassifier's n_estimators is None: "give max_t=N" did not say where (first-day test,
+    round 30)."""
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(ValueError, match=r"^resource 'n_estimators' needs its largest value: "
+                                         r"give SearchCV\(\.\.\., max_t=N\), or "
+                                         r"Booster\(n_estimators=N\); the estimator's "
+                                         r"n_estimators=None is not a positive integer$"):
+        search(Booster(n_estimators=None), {"q": [1.0, 2.0]}, client, cv=2,
+               scheduler="asha").fit(X, y)
+
+
 def test_a_rungs_truncated_fits_raise_no_convergence_warning_but_the_last_level_does(client):
     """Every trial's summary line read "lbfgs failed to converge after 8 iteration(s) ...
     Increase the number of iterations (max_iter=8)" (raised by 30 of 30 trials), at max_iter=200:

@@ -236,8 +236,10 @@ def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int
         return int(n_train)
     value = estimator.get_params(deep=True)[resource]
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"give max_t=N for resource {resource!r}: the estimator's {resource}="
-                         f"{value!r} is not a positive integer")
+        owner = _name(_owner(estimator, resource))
+        raise ValueError(f"resource {resource!r} needs its largest value: give SearchCV(..., "
+                         f"max_t=N), or {owner}({resource.rpartition('__')[2]}=N); the "
+                         f"estimator's {resource}={value!r} is not a positive integer")
     return int(value)
 
 
