@@ -118,18 +118,21 @@ test-peers: peers-env
 	$(PEERS)/bin/python -m pytest -q tests/test_optuna_adapter.py
 
 # PyTorch for the tests that need it (a trial's torch.set_num_threads put back, tensors kept on
-# the workers; skipped in .venv, which has no torch): a venv of its own. torch==2.13.0 is pinned
+# the workers, the README's Keras and Lightning recipes; skipped in .venv, which has no torch):
+# a venv of its own. torch==2.13.0 is pinned
 # because pip takes the CPU build from a local wheel where the machine has one; elsewhere on
 # x86_64 Linux, PyPI's torch is a CUDA build of several GB
 TORCHENV := .venv-torch
 $(TORCHENV)/.installed: pyproject.toml Makefile
 	[ -x $(TORCHENV)/bin/python ] || $(PYTHON) -m venv $(TORCHENV)
 	$(TORCHENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TORCHENV)/bin/python -m pip install --quiet -e '.[test]' 'torch==2.13.0'
+	$(TORCHENV)/bin/python -m pip install --quiet -e '.[test]' 'torch==2.13.0' \
+		'lightning>=2.4' 'keras>=3.5'
 	touch $@
 
 test-torch: $(TORCHENV)/.installed
-	$(TORCHENV)/bin/python -m pytest -q tests/test_torch_threads.py tests/test_sending.py
+	$(TORCHENV)/bin/python -m pytest -q tests/test_torch_threads.py tests/test_sending.py \
+		tests/test_frameworks.py
 
 # LightGBM and XGBoost for the tests that need them (the README's booster recipes, SearchCV's
 # rounds, a LightGBM trial that takes every core): a venv of their own, as for torch
