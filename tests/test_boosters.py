@@ -5,27 +5,20 @@ library is a dependency of nbtune: `make test-boosters` runs these in `.venv-boo
 `.venv` they are skipped."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import stats
 
 import nbtune
+from readme_blocks import python_blocks
 
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-
 
 def recipes() -> list[str]:
     """The code blocks of the README's section on LightGBM and XGBoost."""
-    text = README.read_text()
-    section = text[text.index("## LightGBM and XGBoost"):]
-    section = section[:section.index("\n## ", 1)]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return python_blocks("LightGBM and XGBoost")
 
 
 @pytest.fixture(scope="module")

@@ -5,26 +5,20 @@ and (Keras) pause and resume. Neither is a dependency of nbtune: `make test-torc
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
+
+from readme_blocks import python_blocks
 
 pytest.importorskip("torch")
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported, as the README says
 keras = pytest.importorskip("keras")
 L = pytest.importorskip("lightning")
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-
 
 def recipes() -> list[str]:
-    """The code blocks of the README's section on Keras and Lightning."""
-    text = README.read_text()
-    section = text[text.index("## Keras and PyTorch Lightning"):]
-    section = section[:section.index("\n## ", 1)]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    """The code blocks of the README's section on Keras and PyTorch Lightning."""
+    return python_blocks("Keras and PyTorch Lightning")
 
 
 def digits():
