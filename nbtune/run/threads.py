@@ -95,17 +95,45 @@ def cores_watched(warn: Callable[[dict[str, Any]], None],
             told.set()
             warn(warning_record(cores_note(share), NbtuneWarning, "threads", 0))
 
-    timer = None
-    if clock is not None:  # the trial's thread's CPU clock, read from the timer's thread
-        timer = threading.Timer(LIVE_AFTER, lambda: judge(time.clock_gettime(clock)))
-        timer.daemon = True
-        timer.start()
+    key = object()
+    if clock is not None:  # the trial's thread's CPU clock, read from the watcher's thread
+        _watch(key, start[0] + LIVE_AFTER, lambda: judge(time.clock_gettime(clock)))
     try:
         yield
     finally:
-        if timer is not None:
-            timer.cancel()
+        with _watch_lock:
+            _due.pop(key, None)
         judge(time.thread_time())
+
+
+_watch_lock = threading.Lock()
+_due: dict[object, tuple[float, Callable[[], None]]] = {}  # a running trial's judge, and when
+_watcher: list[threading.Thread] = []  # the process's one watcher thread, once started
+
+
+def _watch(key: object, when: float, judge: Callable[[], None]) -> None:
+    """Call ``judge`` at ``when`` (monotonic seconds) unless ``key`` is taken off meanwhile:
+    one thread of the process's watches every running trial (a timer thread a trial cost the
+    trivial trials' loop a thread's start each)."""
+    with _watch_lock:
+        _due[key] = (when, judge)
+        if not _watcher or not _watcher[0].is_alive():
+            _watcher[:] = [threading.Thread(target=_watching, name="nbtune-cores", daemon=True)]
+            _watcher[0].start()
+
+
+def _watching() -> None:
+    while True:
+        time.sleep(0.5)
+        now = time.monotonic()
+        with _watch_lock:
+            ready = [key for key, (when, _) in _due.items() if when <= now]
+            calls = [_due.pop(key)[1] for key in ready]
+        for call in calls:
+            try:
+                call()
+            except Exception:  # a trial's judge that failed: the trial's end judges it again
+                pass
 
 
 def _thread_clock() -> int | None:
