@@ -45,7 +45,7 @@ def mode_note(metric: str, mode: str = "min", given: bool = False) -> str | None
         return (f"minimising {metric!r}: mode='min' is the default; give mode='max' (%%tune "
                 f"--mode max) if higher {metric} is better")
     if given and mode == "max" and looks_a_loss(metric):
-        return (f"maximising {metric!r}, whose name reads as a loss: the best trial is the "
-                f"worst model if lower {metric} is better; give mode='min' (%%tune --mode min) "
-                "then")
+        return (f"maximising {metric!r}, whose name reads as a loss: if lower {metric} is "
+                f"better, the best trial is the worst model; give mode='min' (%%tune --mode "
+                "min)")
     return None

@@ -201,7 +201,7 @@ def _at_level(study: Any, resource: str | None, levels: dict[float, dict[int, tu
                                                  else ""))
     trials, values = zip(*found.values())
     return (list(trials), [float(v) for v in values],
-            f"{len(trials)} trials at {resource} {fmt(level)} ({n_done} completed)")
+            f"{len(trials)} trials at {resource} {fmt(level)}; {n_done} completed")
 
 
 def param_importances(study: Any, seed: int = 0,

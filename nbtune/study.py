@@ -163,9 +163,9 @@ class Study:
         failed (first-day test, round 30). ``study.best`` is None there."""
         best = self.best
         if best is None:
-            from .ranking import empty_message
-
-            raise ValueError(f"no {what}: study {self.name!r}: {empty_message(self)}")
+            counts = T.counts_text(self.counts(), self.stop_reason)
+            raise ValueError(f"no {what}: study {self.name!r} has no completed trial"
+                             + (f" ({counts})" if counts else ""))
         return best
 
     def counts(self) -> dict[str, int]:

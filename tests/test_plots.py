@@ -252,13 +252,13 @@ def test_importance_of_an_early_stopping_study_weighs_every_trial_at_a_common_le
     add_lr_batch_trials(study, rng, range(40), completing=4)  # those differ by batch alone
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
-    assert ax.get_xlabel().endswith("(a forest fitted on 40 trials at epoch 1 (4 completed))")
+    assert ax.get_xlabel().endswith("(a forest fitted on 40 trials at epoch 1; 4 completed)")
     # 12 completed of 120: enough to fit on, and still the few the rungs kept (round 27)
     add_lr_batch_trials(study, rng, range(40, 120), completing=48)
     ax = study.plot.importance().axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
     assert ax.get_xlabel().replace("\n", " ").endswith(
-        "(a forest fitted on 120 trials at epoch 1 (12 completed); what shows only later weighs "
+        "(a forest fitted on 120 trials at epoch 1; 12 completed; what shows only later weighs "
         "little at the first epoch: importance(at=9) fits the 12 trials at epoch 9)")
 
 
@@ -280,12 +280,12 @@ def test_importance_at_the_first_rung_says_what_a_later_one_would_fit_and_fits_t
     ax = study.plot.importance().axes[0]
     label = ax.get_xlabel().replace("\n", " ")
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "leaves"
-    assert label.endswith("(a forest fitted on 30 trials at round 1 (0 completed); what shows "
+    assert label.endswith("(a forest fitted on 30 trials at round 1; 0 completed; what shows "
                           "only later weighs little at the first round: importance(at=3) fits "
                           "the 10 trials at round 3)"), label
     ax = study.plot.importance(at=3).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()][0] == "lr"
-    assert ax.get_xlabel().endswith("(a forest fitted on 10 trials at round 3 (0 completed))")
+    assert ax.get_xlabel().endswith("(a forest fitted on 10 trials at round 3; 0 completed)")
     with pytest.raises(ValueError, match=r"^importance at round 9 needs 3 trials that reached "
                                          r"it; 0 did \(levels with 3 or more: 1 \(30\), 3 "
                                          r"\(10\)\)$"):
