@@ -60,8 +60,12 @@ def rank_rule(study: Any, ranked: list[T.Trial] | None = None,
     direction = "highest" if study.mode == "max" else "lowest"
     rule = f"completed trials first, {direction} {study.metric} first"
     if unfinished:
-        rule += (f"; then running, paused, stopped and cut-short trials, the furthest "
-                 f"{resource_of(study)} first, then by their last {study.metric}")
+        key = resource_of(study)  # said where the trials report it: a study left at "epoch"
+        # whose trials report round= read "the furthest epoch first" (first-day test, 31)
+        counted = any(t.reports and key in t.reports[-1] for t in list(study.trials))
+        rule += ("; then running, paused, stopped and cut-short trials, "
+                 + (f"the furthest {key} first, then " if counted else "")
+                 + f"by their last {study.metric}")
     return rule
 
 

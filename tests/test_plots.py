@@ -14,6 +14,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.images import FixedFrame
 from nbtune.plots import FADED
+from nbtune.ranking import rank_rule
 from nbtune.space import Space
 from nbtune.study import Study
 
@@ -456,6 +457,13 @@ def test_the_summary_ranks_completed_trials_then_the_furthest_along(asha):
     rows = [ln.split() for ln in text.splitlines()[-3:]]
     assert [r[2:5] for r in rows] == [["81", "9", "completed"], ["72", "9", "completed"],
                                       ["7", "1", "stopped"]]
+    # trials that report another key than the study's resource (round= in a study left at its
+    # "epoch"): the caption said "the furthest epoch first" of trials that had none (round 31)
+    rounds = Study("rounds", asha.space, asha.metric, asha.mode, settings={},
+                   trials=[T.Trial(t.id, dict(t.config), state=t.state, value=t.value,
+                                   reports=[{"round": r.get("epoch"), asha.metric: r[asha.metric]}
+                                            for r in t.reports]) for t in asha.trials])
+    assert "cut-short trials, by their last" in rank_rule(rounds), rank_rule(rounds)
 
 
 def test_plots_of_a_study_running_in_the_background(client, db):
