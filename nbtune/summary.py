@@ -13,6 +13,7 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
+from .directions import mode_note
 from .findings import edge_notes, falling_note, flat_note
 from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_ranked,
                       no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
@@ -281,7 +282,13 @@ class StudySummary:
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
                                   "still running, in another run (study.wait() waits for it)"
                                   if getattr(s, "running_elsewhere", False) else "not recorded")
-        out = [("metric", f"{s.metric} ({s.mode})"), ("trials", trials), ("ended", ended)]
+        out = [("metric", f"{s.metric} ({s.mode})")]
+        # a loss maximised (or a score minimised): said where the study is read the next day,
+        # not only in the cell that started it (first-day test, round 31)
+        direction = mode_note(s.metric, s.mode, given=s.mode == "max")
+        if direction:
+            out.append(("mode", direction))
+        out += [("trials", trials), ("ended", ended)]
         retried = retried_text(s.settings)
         if retried:
             out.append(("retried", retried))

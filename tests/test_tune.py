@@ -803,14 +803,20 @@ def test_a_loss_maximised_is_named_where_the_mode_was_chosen(client):
                                          r"a loss: if lower binary_logloss is better, the best "
                                          r"trial is the worst model; give mode='min' \(%%tune "
                                          r"--mode min\)$") as warned:
-        nbtune.tune(logloss, {"x": nbtune.uniform(0, 1)}, metric="binary_logloss", mode="max",
-                    n_trials=2, cluster=client, storage=None, progress=False)
+        study = nbtune.tune(logloss, {"x": nbtune.uniform(0, 1)}, metric="binary_logloss",
+                            mode="max", n_trials=2, cluster=client, storage=None,
+                            progress=False)
     assert {w.filename for w in warned} == {__file__}
+    # the summary, read the next day, says it too (it was in the cell's stderr only: round 31)
+    assert dict(study.summary().facts())["mode"].startswith("maximising 'binary_logloss', "
+                                                            "whose name reads as a loss")
     with warnings.catch_warnings():  # the loss minimised, chosen or left to the default
         warnings.simplefilter("error")
         for mode in ("min", None):
-            nbtune.tune(logloss, {"x": nbtune.uniform(0, 1)}, metric="binary_logloss",
-                        mode=mode, n_trials=2, cluster=client, storage=None, progress=False)
+            study = nbtune.tune(logloss, {"x": nbtune.uniform(0, 1)}, metric="binary_logloss",
+                                mode=mode, n_trials=2, cluster=client, storage=None,
+                                progress=False)
+            assert "mode" not in dict(study.summary().facts())
 
 
 def test_a_score_left_at_the_default_mode_is_named_and_a_chosen_one_is_not(client):
