@@ -115,6 +115,34 @@ def test_a_trial_that_keeps_killing_workers_fails_and_the_study_goes_on(nbtune_c
     assert "worker died" in study.trials[0].error
 
 
+def crashes(config):
+    """Dies as a crash in a library's C code does: a last line on the process's stderr."""
+    nbtune.report(epoch=1, alive=1)
+    os.write(2, b"Fatal Python error: Segmentation fault (in the library, say)\n")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_trial_whose_worker_died_says_its_last_words_and_where_its_log_is(nbtune_cluster,
+                                                                            db):
+    """A trial whose worker died said "its worker died" and nothing more: a crash's own line
+    went to the kernel's stderr (a cell, or the terminal JupyterLab runs in); it is in the
+    worker's log now, which the error quotes (first-day test, round 30)."""
+    from nbtune.run.worker_setup import last_words
+
+    study = nbtune.tune(crashes, {"i": nbtune.grid(0)}, searcher="grid", metric="alive",
+                        retries=0, cluster=nbtune_cluster, storage=db, study="crash")
+    (trial,) = study.trials
+    assert trial.state == T.FAILED
+    words = ("its worker died; its last words: Fatal Python error: Segmentation fault (in the "
+             "library, say) (its log: ")
+    assert trial.error.startswith(words), trial.error
+    path = trial.error[len(words):-1]
+    assert os.path.exists(path)
+    with open(path) as log:  # the process that died said it; the restarted one did not
+        assert log.read().count("Segmentation fault") >= 1
+    assert last_words(path, 0) is None  # another process's: none
+
+
 def dies_once_with(config, big):
     """Kills its worker once (trial 0), after reporting the sum of the data it was given."""
     nbtune.report(epoch=1, total=float(big.sum()))

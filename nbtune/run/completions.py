@@ -18,6 +18,7 @@ from ..contract.replay import timed
 from .failfast import FailFast
 from .failure import DataLost
 from .hints import with_hints
+from .worker_setup import last_words
 from .keeping import unrestored_note
 from .task import PickledOnce, outcome_of
 
@@ -55,6 +56,7 @@ class Completions:
     cut_by_loss: list[T.Trial]
     fail_fast: FailFast
     reason: str | None
+    logs: dict[int, Any]  # trial -> its worker's [log file, pid], where nbtune's cluster keeps one
 
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
@@ -102,9 +104,20 @@ class Completions:
                 self.requeue.insert(0, trial)  # same trial, next attempt
                 trial.state = T.PENDING
                 return
-            what = ("its worker died" if type(exc).__name__ in WORKER_DIED
+            what = (self._died(trial) if type(exc).__name__ in WORKER_DIED
                     else f"Dask could not run it: {type(exc).__name__}: {exc}")
             self._finish(trial, T.FAILED, error=what)
+
+    def _died(self, trial: T.Trial) -> str:
+        """"its worker died", with the last line the worker process wrote to its log where
+        nbtune's cluster keeps one (a crash's "Fatal Python error: ..."), and the log's path."""
+        log = self.logs.get(trial.id)
+        if not log:
+            return "its worker died"
+        path, pid = log
+        words = last_words(path, pid)
+        return (f"its worker died; its last words: {words} (its log: {path})" if words
+                else f"its worker died (its log: {path})")
 
     def _function_lost(self, took: Any) -> bool:
         """Whether the future of the function's bytes that a cancelled trial took is lost

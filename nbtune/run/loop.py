@@ -78,6 +78,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
         self.submitted: dict[int, int] = {}  # trial -> the number of its live submission
         self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
+        self.logs: dict[int, Any] = {}  # trial -> its worker's [log file, pid], where it has one
         self.resumed_from: dict[int, Any] = {}  # trial -> the pause its live submission resumes
         self.free_resend: set[int] = set()  # trials whose next submission is not a new attempt
         # trials cut short by the loss of the scheduler: run again once it is back
@@ -227,6 +228,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
                 self._restarted_by_dask(trial)
             seen.add(msg["exec"])
             trial.worker, trial.started = msg["worker"], msg["time"]
+            self.logs[trial.id] = msg.get("log")  # where its worker's last words would be
             if msg.get("unrestored"):  # its kept checkpoint could not be read: from the start
                 self.resumed_at.pop(trial.id, None)
                 self._note("unrestored", lambda: unrestored_note(trial.id, msg["unrestored"]))

@@ -19,6 +19,7 @@ from .output import Capture
 from .starts import announce_later
 from .stream import sender
 from .threads import cores_watched, torch_threads_kept
+from . import worker_setup
 
 TRIAL_KEY = "nbtune-trial"  # a trial task's Dask key: TRIAL_KEY-RUN-TRIAL-ATTEMPT
 
@@ -227,7 +228,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                        output=capture, data_keys=dict(spec.data_keys),
                        may_split=spec.may_split, keeper=_keeper(spec), metric=spec.metric)
     start = announce_later(functools.partial(post, spec.topic), ctx.message(
-        "start", worker=worker.address, **({"unrestored": unrestored} if unrestored else {})))
+        "start", worker=worker.address, **({"unrestored": unrestored} if unrestored else {}),
+        **({"log": [worker_setup.LOG, os.getpid()]} if worker_setup.LOG else {})))
     started = time.time()
     outcome = Outcome(state="completed", returned=None, error=None)
     token, routed = activate(ctx), capture.activate()
