@@ -32,7 +32,7 @@ def _start_embedded():
     if client is not None and client.status == "running":
         return client
     with sigint_blocked():  # an interrupt meanwhile is raised once both are kept
-        _embedded["environ"] = dict(os.environ)  # what its worker processes start with
+        _embedded["environ"] = _environ()  # what its worker processes start with
         cluster = local_cluster(**_embedded.get("options", {}))
         client = Client(cluster, set_as_default=False)
         _embedded.update(cluster=cluster, client=client)
@@ -152,18 +152,17 @@ def environ_changes() -> dict[str, str | None]:
         started = _embedded.get("environ")
         if started is None:
             return {}
-        now = dict(os.environ)
-        changes: dict[str, str | None] = {
-            name: value for name, value in now.items()
-            if started.get(name) != value and name not in THREAD_VARIABLES}
-        changes.update({name: None for name in started
-                        if name not in now and name not in THREAD_VARIABLES})
-        if changes:
-            _embedded["environ"] = {**started, **{k: v for k, v in changes.items()
-                                                  if v is not None}}
-            for name in (k for k, v in changes.items() if v is None):
-                _embedded["environ"].pop(name, None)
+        now = _environ()
+        changes: dict[str, str | None] = {k: v for k, v in now.items() if started.get(k) != v}
+        changes.update({k: None for k in started if k not in now})
+        _embedded["environ"] = now
         return changes
+
+
+def _environ() -> dict[str, str]:
+    """The kernel's environment less the thread variables (the cluster's own share of the
+    cores, set for its workers as they start)."""
+    return {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
 
 
 def environ_told(changes: dict[str, str | None]) -> None:
@@ -178,6 +177,8 @@ def environ_told(changes: dict[str, str | None]) -> None:
 def tell_environ(client: Any) -> None:
     """Send the embedded cluster's workers (``client``'s) the kernel's environment changes,
     before a study sends them its trials."""
+    if client is not _embedded.get("client"):
+        return
     changes = environ_changes()
-    if changes and client is _embedded.get("client"):
+    if changes:
         client.run(environ_told, changes)

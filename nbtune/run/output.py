@@ -129,7 +129,7 @@ class Capture:
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         with self._lock:
             self._keep(self._screen.write(text))
-            if len(self._screen.rows[self._screen.row]) > PENDING:  # a line that never ends:
+            if self._screen.unfinished > PENDING:  # a line that never ends:
                 self._keep(self._screen.lines(partial=True) + "\n")  # send it in pieces
         if self.stream and self._pending._tail_len and time.monotonic() >= self._next_send:
             self._send(self.take())

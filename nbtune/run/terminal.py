@@ -65,6 +65,11 @@ class Terminal:
             self.rows, self.col = [[]], 0
         return text
 
+    @property
+    def unfinished(self) -> int:
+        """The characters of the cursor's line, which no newline has ended yet."""
+        return len(self.rows[self.row])
+
     def _put(self, chars: str) -> None:
         line = self.rows[self.row]
         if self.col > len(line):

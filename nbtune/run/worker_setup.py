@@ -13,8 +13,8 @@ wrote through a stream it had taken before a trial ran (Lightning's log handler,
 workers imported it after a cell: each trial's "GPU available: False" and its progress bar, 104 KB
 in one cell; first-day test, round 30). The preload points the process's two streams at a log
 file of its own (:func:`log_path`; where a trial's worker dies, the study's error quotes the
-last line it wrote there: :func:`last_words`), and routes ``sys.stdout`` and ``sys.stderr`` by thread from
-the start (:func:`nbtune.run.output.install`): a library that takes them later writes a trial's
+last line it wrote there: :func:`last_words`), and routes ``sys.stdout`` and ``sys.stderr`` by
+thread from the start (:func:`nbtune.run.output.install`): a library that takes them later writes a trial's
 lines to the trial's output, and the rest to the log.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def last_words(path: str, pid: int, limit: int = 160) -> str | None:
     ours = text.rpartition(STARTED.format(pid))
     if not ours[1]:
         return None
-    mine = ours[2].partition("nbtune: worker process ")[0]  # up to the next process's start
+    mine = ours[2].partition(STARTED.partition("{}")[0])[0]  # up to the next process's start
     lines = [line.strip() for line in mine.splitlines() if line.strip()]
     if not lines:
         return None
