@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from . import trial as T
 from .caller import user_facing, warn_note
-from .plots import canvas
+from .drawing import canvas
 from .ranking import completed, empty_message, fmt
 from .studies import load_study
 from .study import Study

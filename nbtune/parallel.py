@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 from . import trial as T
 from .images import BASE_SIZE
-from .plots import (CATEGORICAL_KINDS, FADED, LABELLED, LOG_KINDS, MANY_CURVES, _codes,
-                    canvas)
+from .drawing import (CATEGORICAL_KINDS, FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
+                      codes)
 from .ranking import completed, empty_message, fmt, score
 
 
@@ -22,7 +22,7 @@ def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str
     if kind in CATEGORICAL_KINDS:
         choices = domain.values
         n = len(choices)
-        spread = [c / (n - 1) if n > 1 else 0.5 for c in _codes(domain, values)]
+        spread = [c / (n - 1) if n > 1 else 0.5 for c in codes(domain, values)]
         return spread, [(k / (n - 1) if n > 1 else 0.5, fmt(v)) for k, v in enumerate(choices)]
     lo, hi = getattr(domain, "lo", None), getattr(domain, "hi", None)
     if lo is None or hi is None:  # the metric's axis: the values seen

@@ -5,7 +5,8 @@ figure is left behind in a kernel), or on the Axes passed as ``ax=``, and return
 read only the trials and their reports, so a study from :func:`nbtune.load_study` plots as well as a
 live one. A method with nothing to draw raises ValueError saying what is missing; on a study with
 no completed trial (and, for the report plots, no report) that is "the study has no completed
-trials yet".
+trials yet". The figures of their own size are in their own modules (:mod:`nbtune.curves`,
+:mod:`nbtune.parallel`), with what all share in :mod:`nbtune.drawing`.
 """
 from __future__ import annotations
 
@@ -20,80 +21,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
+from .drawing import CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes, legible
 from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean
 from . import trial as T
-from .ranking import (completed, curve, empty_message, fmt, importance_basis, param_importances,
-                      rank_trials, resource_of)
-
-LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
-CATEGORICAL_KINDS = frozenset({"choice", "grid"})
-FADED = 0.3
-"""Alpha of the lines of trials that did not run to the end (stopped, failed, interrupted)."""
-LABELLED = 3
-"""The best trials whose learning curves have a colour of their own and a legend entry."""
-MANY_CURVES = 100
-"""Past this many learning curves, those without a colour of their own are drawn together, one
-collection per style: a line each cost ~1 ms (1.1 s for a 1,000-trial study's summary)."""
-
-
-def canvas(ax: Axes | None, size: tuple[float, float] = BASE_SIZE) -> tuple[Figure, Axes]:
-    """The figure and Axes to draw on: ``ax`` and its figure, or a new :class:`StudyFigure`
-    of ``size`` inches (never pyplot's; scaled to the notebook's ``rcParams["figure.figsize"]``
-    where it set one, see :func:`~nbtune.images.figure_size`)."""
-    if ax is None:
-        fig = StudyFigure(figsize=figure_size(*size), layout="constrained")
-        return fig, fig.add_subplot()
-    return ax.figure, ax  # type: ignore[return-value]
-
-
-def _codes(domain: Any, values: list) -> list[float]:
-    """Index of each value among a finite domain's values (NaN for a value not among them)."""
-    n, out = len(domain.values), []
-    for v in values:
-        try:
-            out.append(float(round(domain.to_unit(v) * n - 0.5)))
-        except (ValueError, TypeError):
-            out.append(math.nan)
-    return out
-
-
-def _legible(legend: Any) -> None:
-    """The legend's marks of faded lines and dots, strong enough to read (the "stopped" line
-    was near invisible: first-day test, round 27); the lines themselves stay faded."""
-    for handle in legend.legend_handles:
-        alpha = handle.get_alpha()
-        if alpha is not None and alpha < 0.6:
-            handle.set_alpha(0.6)
-
-
-_PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped, failed, ...
-          "others": {"color": "C0", "linewidth": 1.0, "alpha": 0.8}}
-"""The style of the learning curves without a colour of their own, by how their trials ended."""
-
-
-def _plot_together(ax: Axes, curves: list[tuple[list[float], list[float]]], kind: str) -> Any:
-    """Learning curves of one style (``kind``, a key of :data:`_PLAIN`) as one collection of
-    lines (gid ``trials-KIND``) and, for the curves of one point, one line of dots
-    (``trials-KIND-points``), under the curves drawn one by one. Each curve is drawn apart,
-    so faded curves still darken where many overlap. Returns the first artist drawn, the one a
-    legend names."""
-    from matplotlib.collections import LineCollection
-
-    style = _PLAIN[kind]
-    lines = [np.column_stack([xs, ys]) for xs, ys in curves if len(xs) > 1]
-    points = [(xs[0], ys[0]) for xs, ys in curves if len(xs) == 1]
-    drawn = []
-    if lines:
-        drawn.append(ax.add_collection(
-            LineCollection(lines, colors=style["color"], alpha=style["alpha"],
-                           linewidths=style["linewidth"], zorder=1.9, gid=f"trials-{kind}"),
-            autolim=True))
-        ax.autoscale_view()
-    if points:
-        drawn.extend(ax.plot(*zip(*points), linestyle="none", marker=".", zorder=1.9,
-                             gid=f"trials-{kind}-points", **style))
-    return drawn[0]
+from .ranking import (completed, empty_message, fmt, importance_basis, param_importances,
+                      resource_of)
 
 
 class StudyPlots:
@@ -141,7 +74,7 @@ class StudyPlots:
         ax.set_xlabel("trial")
         ax.set_ylabel(study.metric)
         ax.set_title(f"{study.name}: {study.metric} ({study.mode}) by trial")
-        _legible(ax.legend(loc="best", fontsize="small"))
+        legible(ax.legend(loc="best", fontsize="small"))
         return fig
 
     @user_facing
@@ -151,121 +84,19 @@ class StudyPlots:
         """The metric against the resource for each trial that reported both, one line per trial.
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
-        the next best (:data:`LABELLED` in all) in colours of their own, named in the legend.
-        The y-range follows the best quarter of the trials (a stopped trial's early scores may
-        fall outside it).
+        the next best (:data:`~nbtune.drawing.LABELLED` in all) in colours of their own, named
+        in the legend. The y-range follows the best quarter of the trials (a stopped trial's
+        early scores may fall outside it).
         ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`; ``among``
         draws from those trials only (all the study's by default).
-        Each curve is a line whose gid is ``trial-ID``; past :data:`MANY_CURVES` curves, those
-        without a colour of their own are drawn together instead, a ``LineCollection`` per
-        style (gid ``trials-others``, ``trials-ended``) and the one-point curves a line of
-        dots (``trials-others-points``, ``trials-ended-points``).
+        Each curve is a line whose gid is ``trial-ID``; past :data:`~nbtune.drawing.MANY_CURVES`
+        curves, those without a colour of their own are drawn together instead, a
+        ``LineCollection`` per style (gid ``trials-others``, ``trials-ended``) and the one-point
+        curves a line of dots (``trials-others-points``, ``trials-ended-points``).
         """
-        study = self.study
-        resource = resource or resource_of(study)
-        # one snapshot: a running study adds trials meanwhile
-        trials = list(study.trials if among is None else among)
-        curves: dict[int, tuple[list[float], list[float]]] = {}
+        from .curves import learning_curves
 
-        def drawn(t: T.Trial) -> bool:  # only the curves it draws are computed
-            if t.id not in curves:
-                curves[t.id] = curve(t, resource, study.metric)
-            return bool(curves[t.id][0])
-
-        if top is None:
-            chosen = [t for t in trials if drawn(t)]
-            ranked = rank_trials(study, among=chosen)
-        else:
-            ranked = []
-            for t in rank_trials(study, among=trials):
-                if len(ranked) == top:
-                    break
-                if drawn(t):
-                    ranked.append(t)
-            chosen = ranked
-        if not chosen and not any(drawn(t) for t in trials):
-            if not completed(study):
-                raise ValueError(empty_message(study))
-            raise ValueError(f"no trial reported {resource!r} with {study.metric!r}: learning "
-                             f"curves need report({resource}=..., {study.metric}=...)")
-        fig, ax = canvas(ax)
-        best = study.best
-        # the best few, labelled in the legend, each in a colour of its own (the best in red)
-        named = {t.id: colour for t, colour in zip(
-            [t for t in ranked if best is None or t.id != best.id][:LABELLED - 1], ("C1", "C2"))}
-        order = {t.id: i for i, t in enumerate(reversed(ranked))}  # the best drawn last, on top
-        together: dict[str, list[tuple[list[float], list[float]]]] = {}  # see MANY_CURVES
-        labelled: dict[Any, Any] = {}  # trial id, or a _PLAIN kind -> the line the legend names
-        for t in sorted(chosen, key=lambda t: order.get(t.id, -1)):
-            xs, ys = curves[t.id]
-            key: Any = t.id
-            if best is not None and t.id == best.id:
-                style = {"color": "C3", "linewidth": 2.5, "zorder": 3}
-            elif t.id in named:  # its own colour, faded too if it did not run to the end
-                style = {"color": named[t.id], "linewidth": 1.6, "zorder": 2.5,
-                         "alpha": 0.8 if t.state not in (T.STOPPED, T.FAILED, T.INTERRUPTED)
-                         else FADED}
-            else:
-                key = "ended" if t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED) else "others"
-                if len(chosen) > MANY_CURVES:
-                    together.setdefault(key, []).append((xs, ys))
-                    continue
-                style = _PLAIN[key]
-            line, = ax.plot(xs, ys, marker="." if len(xs) < 2 else None, gid=f"trial-{t.id}",
-                            **style)
-            labelled.setdefault(key, line)
-        for kind, drawn_together in together.items():
-            labelled[kind] = _plot_together(ax, drawn_together, kind)
-        # the legend names the lines themselves, so that ax.legend(loc=...) after it keeps it
-        handles = []
-        if best is not None and best.id in labelled:
-            labelled[best.id].set_label(f"best: trial {best.id}")
-            handles.append(labelled[best.id])
-        by_id = {t.id: t for t in chosen}
-        for trial_id in named:
-            state = T.state_word(by_id[trial_id].state, study.stop_reason)
-            labelled[trial_id].set_label(f"trial {trial_id} ({state})")
-            handles.append(labelled[trial_id])
-        if "others" in labelled:
-            labelled["others"].set_label("other trials")
-            handles.append(labelled["others"])
-        states = {t.state for t in chosen if (best is None or t.id != best.id)
-                  and t.id not in named}
-        ended = [T.state_word(s, study.stop_reason)
-                 for s in (T.STOPPED, T.FAILED, T.INTERRUPTED) if s in states]
-        if "ended" in labelled:  # named as they ended: "stopped", "stopped or failed", ...
-            label = ended[-1] if len(ended) == 1 else f"{', '.join(ended[:-1])} or {ended[-1]}"
-            labelled["ended"].set_label(label)
-            handles.append(labelled["ended"])
-        if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        self._focus(ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
-        ax.set_xlabel(resource)
-        ax.set_ylabel(study.metric)
-        left_out = len(trials) - len(chosen) if top is not None else 0
-        ax.set_title(f"{study.name}: learning curves" + (
-            f", the best {len(chosen)} of {len(trials):,} trials" if left_out > 0 else ""))
-        if handles:
-            _legible(ax.legend(handles=handles, loc="best", fontsize="small"))
-        return fig
-
-    def _focus(self, ax: Axes, ranked: list[list[float]], every: list[list[float]]) -> None:
-        """Fit the y-range to the trials that matter: the best quarter of the curves (at least
-        3), whose values past their worst tenth set the range, with a margin; other curves may
-        leave it. With few curves, or when that range is nearly all of it, all stay in view."""
-        if len(ranked) < 4:
-            return
-        focus = np.concatenate([np.asarray(ys, dtype=float)
-                                for ys in ranked[:max(3, math.ceil(len(ranked) / 4))]])
-        values = np.concatenate([np.asarray(ys, dtype=float) for ys in every])
-        if self.study.mode == "max":
-            lo, hi = float(np.quantile(focus, 0.1)), float(focus.max())
-        else:
-            lo, hi = float(focus.min()), float(np.quantile(focus, 0.9))
-        span = hi - lo
-        if span <= 0 or span > 0.8 * (values.max() - values.min()):
-            return
-        ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
+        return learning_curves(self.study, resource, top, ax, among)
 
     @user_facing
     def parallel_coordinates(self, ax: Axes | None = None) -> Figure:
@@ -275,8 +106,8 @@ class StudyPlots:
         stopping scheduler's) with the last value they reported, faded. Numeric ranges span
         their domain (log domains in log10); choices and grids are evenly spaced in declared
         order. Lines are coloured by the metric, brighter is better. Past
-        :data:`MANY_CURVES` trials they are coloured by rank (the colour bar names the metric
-        at its ranks), and all but the best tenth are drawn faint, a collection each for the
+        :data:`~nbtune.drawing.MANY_CURVES` trials they are coloured by rank (the colour bar
+        names the metric at its ranks), and all but the best tenth are drawn faint, a collection each for the
         completed ones (gid ``trials-completed``) and the others (``trials-ended``): on a
         linear scale most lines of a 3,000-trial study were one colour (first-day test, 27).
         """
@@ -367,10 +198,10 @@ class StudyPlots:
         domain = self.study.space[name]
         if domain.kind in CATEGORICAL_KINDS:
             choices = domain.values
-            ax.plot(_codes(domain, xs), ys, "o", alpha=0.7, gid=name)
+            ax.plot(codes(domain, xs), ys, "o", alpha=0.7, gid=name)
             labels = [fmt(v) for v in choices]
             if tried:
-                shown, ended = _codes(domain, xs), _codes(domain, tried)
+                shown, ended = codes(domain, xs), codes(domain, tried)
                 labels = [f"{label}\n{shown.count(k)}/{ended.count(k)}"
                           for k, label in enumerate(labels)]
             ax.set_xticks(range(len(choices)), labels)

@@ -13,7 +13,7 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
-from nbtune.plots import FADED, LABELLED
+from nbtune.drawing import FADED, LABELLED
 from nbtune.ranking import duration_text, one_line, pace_text, rank_trials
 
 from html_tables import trials_table, written_alike

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 import nbtune
 from nbtune import trial as T
 from nbtune.images import FixedFrame
-from nbtune.plots import FADED
+from nbtune.drawing import FADED
 from nbtune.ranking import rank_rule
 from nbtune.space import Space
 from nbtune.study import Study
@@ -560,7 +560,7 @@ def test_many_learning_curves_are_drawn_together_under_the_named_ones():
     per style; the best and the named ones stay lines of their own."""
     from matplotlib.collections import LineCollection
 
-    from nbtune.plots import MANY_CURVES
+    from nbtune.drawing import MANY_CURVES
 
     trials = []
     for i in range(MANY_CURVES + 50):
