@@ -21,6 +21,9 @@ import time
 
 import pytest
 
+from kernels import kernel_environ
+
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUDGET_S = 870  # stay under the timeout mark below, so a slow step fails with its own output
 # What a fresh clone would not have: the project's venv, build outputs, databases, caches.
@@ -129,7 +132,7 @@ def test_a_fresh_venv_built_from_binder_files_runs_every_notebook(tmp_path, reco
     project_prefix = pathlib.Path(sys.prefix).resolve()
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
             if p and not pathlib.Path(p).resolve().is_relative_to(project_prefix)]
-    env = {k: v for k, v in os.environ.items()
+    env = {k: v for k, v in kernel_environ().items()
            if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER", "IPYTHON", "CONDA", "PIP_USER",
                                 "PIP_TARGET", "PIP_PREFIX", "PIP_REQUIRE_VIRTUALENV", "MPLBACKEND"))}
     env.update({

@@ -11,6 +11,9 @@ import uuid
 
 import pytest
 
+from kernels import kernel_environ
+
+
 EDIT = "%%tune --edit -n 3\nlr    = loguniform(1e-4, 1e-1)\nunits = choice(8, 16)\nloss = lr * units"
 EDITED = EDIT.replace("choice(8, 16)", "choice(8, 16, 32)")
 CLICK = ("ed = _\ned.views[1].inputs['values'].value = ['8', '16', '32']\n"
@@ -23,7 +26,8 @@ class Frontend:
     def __init__(self, tmp_path) -> None:
         from jupyter_client.manager import start_new_kernel
 
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path),
+                                            env=kernel_environ())
 
     def run(self, code: str, cell_id: str | None = None) -> tuple[dict, list[dict]]:
         """Execute `code` as the cell `cell_id`: (the reply's content, its iopub messages)."""

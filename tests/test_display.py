@@ -17,6 +17,7 @@ from nbtune.drawing import FADED, LABELLED
 from nbtune.ranking import duration_text, one_line, pace_text, rank_trials
 
 from html_tables import trials_table, written_alike
+from kernels import kernel_environ
 
 
 def converging(config):
@@ -189,7 +190,7 @@ def run_notebook(tmp_path, *sources: str):
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
     run_notebook.last = nb  # what ran, should the kernel die on the way
     NotebookClient(nb, timeout=240, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=kernel_environ())
     return nb
 
 

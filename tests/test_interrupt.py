@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from kernels import kernel_environ
 from waiting import wait_for
+
 
 psutil = pytest.importorskip("psutil")
 manager = pytest.importorskip("jupyter_client.manager")
@@ -69,7 +71,7 @@ class Kernel:
     def __init__(self, cwd, db: str):
         self.db = db
         self.km = manager.KernelManager(kernel_name="python3")
-        self.km.start_kernel(cwd=str(cwd))
+        self.km.start_kernel(cwd=str(cwd), env=kernel_environ())
         self.kc = self.km.client()
         self.kc.start_channels()
         self.replies: dict[str, Reply] = {}

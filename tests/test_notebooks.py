@@ -12,6 +12,9 @@ import pytest
 import nbtune
 from nbclient import NotebookClient
 
+from kernels import kernel_environ
+
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 QUICKSTART = "01-quickstart.ipynb"  # run, and checked more closely, below
@@ -25,7 +28,8 @@ def execute(path: pathlib.Path, folder: pathlib.Path, **options) -> nbformat.Not
     shutil.copy(path, folder / path.name)
     nb = nbformat.read(folder / path.name, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}, **options).execute()
+                   resources={"metadata": {"path": str(folder)}}, **options).execute(
+        env=kernel_environ())
     return nb
 
 

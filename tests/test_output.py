@@ -509,8 +509,8 @@ def test_what_a_worker_writes_outside_its_trials_streams_stays_out_of_the_cells(
         "print('LOGS', sum(lines(n) for n in names))\n"
         "print('OUTPUTS', [t.output for t in streams.trials])")
     cells = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells]
-    # the cells' own streams (ipykernel forwards the kernel's file descriptors to the cell
-    # where pytest does not capture them, as under -s; the log and the outputs tell either way)
+    # the cells' own streams: ipykernel forwards the kernel's file descriptors, which the worker
+    # processes inherit, to the cell (run_notebook starts the kernel as Jupyter does)
     shown = "".join(cells[:3]) + cells[3].split("OUTPUTS")[0]
     assert "C-LEVEL LINE" not in shown and "HANDLER LINE" not in shown, cells
     assert "LOGS 2\n" in cells[3], cells[3]  # the workers' own log has them

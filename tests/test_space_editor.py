@@ -16,6 +16,7 @@ from nbtune.notebook.cell import parse_cell, space_to_lines
 from nbtune.notebook.space_editor import SpaceEditor
 from nbtune.notebook.space_rows import Row, parse_value, row_errors, show_value
 
+from kernels import kernel_environ
 CODES = [  # every primitive, the Polyaxon forms, and a qualified name
     "uniform(-1, 3)", "uniform(-2.5e-3, 1e20)", "loguniform(1e-4, 1e-1)", "quniform(0, 100, 5)",
     "quniform(0.0, 1.0, 0.1)", "randint(-5, 6)", "lograndint(1, 1000)",
@@ -358,7 +359,8 @@ def test_in_a_kernel_apply_writes_the_cell_when_it_runs_next(tmp_path):
     reply rewrites it (JupyterLab replaces that cell's text)."""
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path),
+                              env=kernel_environ())
     shown: list[dict] = []
     try:
         def execute(code: str) -> dict:
