@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import warnings
 
@@ -20,7 +21,7 @@ from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, Stratified
                                      cross_val_score)
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -421,19 +422,19 @@ def test_a_candidate_that_fails_under_a_scheduler_is_failed_not_stopped(client, 
     """Under a scheduler the rung's NaN got the candidate stopped: "40: 5 completed, 35
     stopped", its error nowhere, and a warning that blamed the budget (first-day test, 23)."""
     X, y = cancer
-    space = {"alpha": [1e-4], "class_weight": [None, "balanced"]}  # balanced: no partial_fit
+    space = {"alpha": [1e-4], "eta0": [0.01, 0.0]}  # a constant rate of 0: every fit raises
     with pytest.warns(FitFailedWarning, match="3 fits failed out of a total of 6") as caught:
-        s = search(SGDClassifier(random_state=0), space, client, cv=3, searcher="grid",
-                   scheduler="asha", resource="partial_fit", max_t=9).fit(X, y)
+        s = search(SGDClassifier(learning_rate="constant", random_state=0), space, client, cv=3,
+                   searcher="grid", scheduler="asha", resource="partial_fit", max_t=9).fit(X, y)
     assert not [w for w in caught if "max_t" in str(w.message)]
-    by_weight = {t.config["class_weight"]: t for t in s.study_.trials}
-    failed = by_weight["balanced"]
-    assert failed.state == "failed" and "balanced" in failed.error, (failed.state, failed.error)
-    assert by_weight[None].state == "completed"
+    by_rate = {t.config["eta0"]: t for t in s.study_.trials}
+    failed = by_rate[0.0]
+    assert failed.state == "failed" and "eta0" in failed.error, (failed.state, failed.error)
+    assert by_rate[0.01].state == "completed"
     assert "1 failed" in str(s.study_.summary())
-    row = [i for i, p in enumerate(s.cv_results_["params"]) if p["class_weight"] == "balanced"]
+    row = [i for i, p in enumerate(s.cv_results_["params"]) if p["eta0"] == 0.0]
     assert np.isnan(s.cv_results_["mean_test_score"][row[0]])
-    assert s.best_params_["class_weight"] is None
+    assert s.best_params_["eta0"] == 0.01
 
 
 def broken_scorer(estimator, X, y):
@@ -537,7 +538,11 @@ def test_failed_fits_are_said_as_gridsearchcv_says_them_with_the_users_frames(cl
     # word for word scikit-learn's, but for the frame of its own _fit_and_score
     assert message == without_frames_of(str(theirs[0].message), "model_selection/_validation.py")
     failed = s.study_.trials[s.cv_results_["params"].index({"c": -1.0})]
-    assert failed.state == "failed" and failed.error.startswith("\nAll the 3 fits failed.\n")
+    # of one candidate, not scikit-learn's "your model is misconfigured" of a whole search
+    assert failed.state == "failed" and failed.error.startswith(
+        "\nAll the 3 fits of this candidate failed; its score is set to nan, and the search goes "
+        "on with the other candidates.\n"), failed.error
+    assert "misconfigured" not in failed.error
     assert failed.error.strip().endswith("test_sklearn.Boom: c=-1.0 went boom"), failed.error
     assert "CandidateFailed" not in failed.error and NBTUNE_DIR not in failed.error
     # every fit failed: scikit-learn's ValueError, said alike
@@ -740,6 +745,147 @@ def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
                             cluster="tcp://127.0.0.1:1")
         with pytest.raises(ValueError, match=message):
             s.fit(X, y)
+
+
+def test_a_function_or_a_class_in_the_space_is_named_before_any_trial(cancer):
+    """A lambda meant to draw C was taken as C's one value: a misleading warning, then every
+    fit failed on the cluster (first-day test, round 32). scikit-learn's searches reject it."""
+    X, y = cancer
+    for entry, message in (
+            (lambda: 1.0, r"^space entry 'C' is a function \(<lambda>\), not a range of "
+                          r"values: give a list of values, a scipy.stats distribution "
+                          r"\(stats.loguniform\(1e-3, 10\)\) or an nbtune domain "
+                          r"\(nbtune.loguniform\(1e-3, 10\)\)$"),
+            (np.exp, r"is a function \(exp\).*goes in a list \(\[exp\]\)$"),
+            (LogisticRegression, r"^space entry 'C' is the class LogisticRegression, not a "
+                                 r"value: give an instance, in a list to search over several "
+                                 r"\(\[LogisticRegression\(\)\]\)$")):
+        s = nbtune.SearchCV(LogisticRegression(), {"C": entry}, cluster="tcp://127.0.0.1:1")
+        with pytest.raises(ValueError, match=message):
+            s.fit(X, y)
+
+
+def test_scikit_learns_errors_about_the_data_show_the_users_line_not_nbtunes(ip, cancer):
+    """X and y of different lengths, a group splitter without groups: scikit-learn's own
+    message, as GridSearchCV shows it, under the user's line; two of nbtune's frames came
+    first (first-day test, round 32)."""
+    X, y = cancer
+    s = nbtune.SearchCV(LogisticRegression(), {"C": [1.0]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="inconsistent numbers of samples: \\[285, 280\\]") as a:
+        s.fit(X, y[:-5])
+    s.set_params(cv=GroupKFold(3))
+    with pytest.raises(ValueError, match="The 'groups' parameter should not be None") as b:
+        s.fit(X, y)
+    assert b.value.__notes__ == ["give the groups to fit: search.fit(X, y, groups=groups)"]
+    for caught in (a, b):
+        text = "".join(caught.value._render_traceback_())
+        assert __file__ in text and "sklearn" in text, text
+        assert NBTUNE_DIR not in text, text
+    s = nbtune.SearchCV(LogisticRegression(), {"C": [1.0]}, refit=False)
+    with pytest.raises(AttributeError, match="refit=False") as c:
+        s.predict(X)
+    assert NBTUNE_DIR not in "".join(c.value._render_traceback_())
+
+
+class Holds(FunctionTransformer):
+    """A step that holds what its parameter is given (a lock, an open connection)."""
+
+    def __init__(self, held=None):
+        self.held = held
+        super().__init__()
+
+
+class Connection:
+    """Copies as itself, cannot be pickled: an open connection."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle 'Connection' object")
+
+
+def test_a_step_that_cannot_be_copied_or_sent_is_named_by_its_parameter(ip, cancer):
+    """A lock showed 14 frames of copy.deepcopy and named no step; an open connection, a
+    message about "the trial function" (first-day test, round 32)."""
+    X, y = cancer
+    for held, verb, why in ((threading.Lock(), "copied", "cannot pickle '_thread.lock' object"),
+                            (Connection(), "pickled", "cannot pickle 'Connection' object")):
+        pipe = Pipeline([("lookup", Holds(held)), ("clf", LogisticRegression())])
+        s = nbtune.SearchCV(pipe, {"clf__C": [1.0, 2.0]}, cluster="tcp://127.0.0.1:1")
+        with pytest.raises(TypeError) as caught:
+            s.fit(X, y)
+        assert str(caught.value) == (
+            f"the estimator cannot go to the Dask workers: its parameter 'lookup__held' holds a "
+            f"{type(held).__name__} that cannot be {verb} ({why}). Each candidate's estimator is "
+            f"cloned and sent to a worker: create objects such as open files, locks or "
+            f"connections inside the step's fit, not in its parameters")
+        assert NBTUNE_DIR not in "".join(caught.value._render_traceback_())
+    s = nbtune.SearchCV(Pipeline([("lookup", Holds()), ("clf", LogisticRegression())]),
+                        {"lookup": [Holds(), Holds(Connection())]}, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(TypeError, match=r"the space's choice Holds\(.* for 'lookup' cannot "
+                                        r"be pickled \(cannot pickle 'Connection' object\)"):
+        s.fit(X, y)
+
+
+def test_class_weight_balanced_trains_by_partial_fit_weighed_as_fit_weighs_it(client, cancer):
+    """SGD's partial_fit refuses class_weight='balanced' (it needs all of y before the first
+    epoch): every candidate with it failed once the search ran, where RandomizedSearchCV, which
+    calls fit, takes it (first-day test, round 32). Each fold weighs its own rows' classes."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y = cancer
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    sgd = SGDClassifier(loss="log_loss", class_weight="balanced", random_state=0)
+    s = search(sgd, {"alpha": [1e-3]}, client, cv=cv, searcher="grid", scheduler="asha",
+               resource="partial_fit", max_t=3).fit(X, y)
+    scores = []
+    for train, test in cv.split(X, y):
+        present = np.unique(y[train])
+        weights = compute_class_weight("balanced", classes=present, y=y[train])
+        est = clone(sgd).set_params(alpha=1e-3, class_weight=dict(zip(present, weights)))
+        for epoch in range(3):
+            est.partial_fit(X[train], y[train], **({"classes": np.unique(y)} if epoch == 0 else {}))
+        scores.append(est.score(X[test], y[test]))
+    assert s.cv_results_["n_resources"][0] == 3
+    assert s.cv_results_["mean_test_score"][0] == pytest.approx(np.mean(scores), abs=1e-12)
+    assert s.best_estimator_.class_weight == "balanced"  # as given, though trained weighed
+    mixed = search(make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss", random_state=0)),
+                   {"sgdclassifier__class_weight": [None, "balanced"]}, client, cv=cv,
+                   searcher="grid", scheduler="asha", resource="partial_fit", max_t=3).fit(X, y)
+    assert np.isfinite(mixed.cv_results_["mean_test_score"]).all()
+
+
+def test_a_halving_searchs_attributes_and_iter_column_under_early_stopping(client, cancer):
+    """Code moved over from HalvingRandomSearchCV read n_resources_, n_candidates_ and the
+    iter column, and got a bare AttributeError (first-day test, round 32): here the rungs are
+    the iterations."""
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV
+
+    X, y = cancer
+    space = {"alpha": stats.loguniform(1e-5, 1.0)}
+    s = search(SGDClassifier(random_state=0), space, client, cv=3, scheduler="asha", max_t=9,
+               n_trials=12, seed=0).fit(X, y)
+    levels = [1, 3, 9]
+    assert list(s.cv_results_)[:2] == ["iter", "n_resources"]  # first, as the halving search's
+    assert [levels[i] for i in s.cv_results_["iter"]] == list(s.cv_results_["n_resources"])
+    reached = s.cv_results_["n_resources"]
+    assert s.n_iterations_ == 3 and s.n_resources_ == levels
+    assert s.n_candidates_ == [int((reached >= level).sum()) for level in levels]
+    assert s.n_candidates_[0] == 12 and s.n_candidates_[-1] < 12
+    assert s.n_remaining_candidates_ == s.n_candidates_[-1]
+    assert (s.min_resources_, s.max_resources_) == (1, 9)
+    assert s.n_possible_iterations_ == s.n_required_iterations_ == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter of SGD: ConvergenceWarning
+        h = HalvingRandomSearchCV(SGDClassifier(random_state=0), space, resource="max_iter",
+                                  min_resources=1, max_resources=9, random_state=0,
+                                  cv=3, return_train_score=False).fit(X, y)
+    theirs = {name for name in vars(h) if name.endswith("_") and not name.startswith("_")}
+    assert theirs <= set(vars(s)), theirs - set(vars(s))
+    # its resource is a parameter (param_max_iter); epochs of partial_fit are not
+    assert set(h.cv_results_) - set(s.cv_results_) == {"param_max_iter"}
 
 
 class Where(ClassifierMixin, BaseEstimator):

@@ -24,13 +24,21 @@ def split_errors(rows: Iterable[dict[str, Any]], kind: str) -> list[str]:
             if key.startswith("split") and key.endswith("_" + kind) and value]
 
 
-def fits_failed(errors: Sequence[str], total: int, error_score: Any) -> str:
+def fits_failed(errors: Sequence[str], total: int, error_score: Any,
+                one_candidate: bool = False) -> str:
     """scikit-learn's message for ``errors`` (one traceback per failed fit) among ``total`` fits:
     "N fits failed out of a total of M." (or "All the M fits failed."), then each distinct error
-    with the number of fits that raised it."""
+    with the number of fits that raised it. Of ``one_candidate`` whose every fit failed, it says
+    so, not scikit-learn's "your model is misconfigured", which is of a whole search's: one
+    candidate of twelve read as the search's failure (first-day test, round 32)."""
     summary = "\n".join(f"{DELIMITER}{n} fits failed with the following error:\n{error}"
                         for error, n in Counter(errors).items())
-    if len(errors) >= total:
+    if len(errors) >= total and one_candidate:
+        head = (f"\nAll the {total} fits of this candidate failed; its score is set to "
+                f"{error_score}, and the search goes on with the other candidates.\n"
+                "If these failures are not expected, you can try to debug them "
+                "by setting error_score='raise'.\n\n")
+    elif len(errors) >= total:
         head = (f"\nAll the {total} fits failed.\n"
                 "It is very likely that your model is misconfigured.\n"
                 "You can try to debug the error by setting error_score='raise'.\n\n")
@@ -55,7 +63,7 @@ def candidate_error(row: dict[str, Any], n_splits: int, error_score: Any) -> str
     failed fits as :func:`fits_failed` says them, or else its scorer's failures."""
     fits = split_errors([row], FIT)
     if fits:
-        return fits_failed(fits, n_splits, error_score)
+        return fits_failed(fits, n_splits, error_score, one_candidate=True)
     scores = Counter(split_errors([row], SCORE))
     return "\n".join(scoring_failed(error, n, n_splits, error_score)
                      for error, n in scores.items())

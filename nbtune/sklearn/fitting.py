@@ -12,8 +12,10 @@ only add their round trips there.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -139,9 +141,34 @@ def partial_fitted(est: Any, X: Any, y: Any, params: dict[str, Any], done: int, 
         else:
             X = head.transform(X)
         est, params = last, own
-    for epoch in range(done, level):
-        extra = {"classes": classes} if epoch == 0 and classes is not None else {}
-        fit_on(est, X, y, params, "partial_fit", **extra)
+    with _balanced_as_weights(est, y):
+        for epoch in range(done, level):
+            extra = {"classes": classes} if epoch == 0 and classes is not None else {}
+            fit_on(est, X, y, params, "partial_fit", **extra)
+
+
+@contextlib.contextmanager
+def _balanced_as_weights(est: Any, y: Any) -> Iterator[None]:
+    """While ``est`` trains by ``partial_fit``, its ``class_weight="balanced"`` as the weights
+    that ``fit`` would compute from these rows' ``y``. scikit-learn's SGD estimators refuse
+    "balanced" in ``partial_fit`` (it needs all of y before the first epoch, which here is the
+    fold's): every candidate with it failed once the search ran, where RandomizedSearchCV, which
+    calls ``fit``, took it (first-day test, round 32). Set back after, so the estimator's
+    parameters (``best_estimator_``'s) stay as given."""
+    if y is None or not isinstance(getattr(est, "class_weight", None), str) \
+            or est.class_weight != "balanced":
+        yield
+        return
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    est.set_params(class_weight={c.item() if isinstance(c, np.generic) else c: float(w)
+                                 for c, w in zip(present, weights)})
+    try:
+        yield
+    finally:
+        est.set_params(class_weight="balanced")
 
 
 def _final(est: Any) -> Any:

@@ -57,10 +57,12 @@ def _rank(means: np.ndarray) -> np.ndarray:
 
 def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, Any]],
                    n_splits: int, scorer_names: Sequence[str], return_train_score: bool,
-                   n_resources: Sequence[int] | None = None) -> dict[str, Any]:
+                   n_resources: Sequence[int] | None = None,
+                   iterations: Sequence[int] | None = None) -> dict[str, Any]:
     """The ``cv_results_`` dict of one row (an evaluation, see :func:`evaluation`) per candidate.
     A split a row did not score (``rung_folds="grow"``) is NaN, and its means and deviations are
-    over the splits it scored."""
+    over the splits it scored. Under early stopping, ``iter`` (the rung a candidate reached,
+    from 0) and ``n_resources`` (its resource there) lead, as in ``HalvingRandomSearchCV``'s."""
     n = len(rows)
     results: dict[str, Any] = {}
 
@@ -92,9 +94,28 @@ def format_results(rows: Sequence[dict[str, Any]], params: Sequence[dict[str, An
         if return_train_score:
             store(f"train_{name}", [f"split{i}_train_{name}" for i in range(n_splits)],
                   splits=True)
-    if n_resources is not None:
-        results["n_resources"] = np.asarray(n_resources, dtype=np.int64)
+    if n_resources is not None:  # first, as HalvingRandomSearchCV's cv_results_ has them
+        results = {"iter": np.asarray(iterations or [], dtype=np.int64),
+                   "n_resources": np.asarray(n_resources, dtype=np.int64), **results}
     return results
+
+
+def halving_attributes(results: dict[str, Any], levels: Sequence[int]) -> dict[str, Any]:
+    """``HalvingRandomSearchCV``'s attributes of a search under early stopping, its iterations
+    being the rungs (``levels``, max_t last): the resource of each rung reached
+    (``n_resources_``), the candidates evaluated there (``n_candidates_``, those that reached
+    it), and the candidates trained to the last rung reached (``n_remaining_candidates_``; the
+    halving search's are those it would keep after its last iteration). They raised a bare
+    AttributeError for code moved over from the halving search (first-day test, round 32)."""
+    reached = np.asarray(results["n_resources"])
+    counts = [int((reached >= level).sum()) for level in levels]
+    done = sum(1 for count in counts if count)
+    return {"n_resources_": [int(level) for level in levels[:done]],
+            "n_candidates_": counts[:done],
+            "n_remaining_candidates_": counts[done - 1] if done else 0,
+            "min_resources_": int(levels[0]), "max_resources_": int(levels[-1]),
+            "n_iterations_": done, "n_possible_iterations_": len(levels),
+            "n_required_iterations_": len(levels)}
 
 
 def collect(study: Study, converted: Converted, names: list[str], resource: Resource | None,
@@ -122,8 +143,10 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
                          f"{study.stop_reason}){why}")
     scored = sum(f"split{i}_test_{names[0]}" in r for r in rows for i in range(n_splits))
     warn_failures(rows, scored, error_score)  # rung_folds="grow": the splits scored only
-    return format_results(rows, params, n_splits, names, return_train_score,
-                          levels if resource is not None else None)
+    if resource is None:
+        return format_results(rows, params, n_splits, names, return_train_score)
+    rungs = np.searchsorted(resource.levels, levels).tolist()
+    return format_results(rows, params, n_splits, names, return_train_score, levels, rungs)
 
 
 def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric: bool,

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
-from ..caller import user_facing, warn
+from ..caller import shown_as_users, user_facing, warn
 from ..live import shows_progress
 from ..panel import continued_by
 from ..contract.events import Observer
@@ -23,16 +23,26 @@ from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource, fit_on, part
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
-from .results import best_index, collect
+from .results import best_index, collect, halving_attributes
 from .space import convert
 
 EPOCH = "epoch"  # the report key of partial_fit epochs
 
 
 def _no_refit(attr: str) -> AttributeError:
-    return AttributeError(f"{attr} is available only after refitting on the best parameters, and "
-                          "this SearchCV has refit=False: give refit=True, or fit "
-                          "estimator.set_params(**search.best_params_) yourself")
+    return shown_as_users(AttributeError(
+        f"{attr} is available only after refitting on the best parameters, and this SearchCV "
+        "has refit=False: give refit=True, or fit estimator.set_params(**search.best_params_) "
+        "yourself"))
+
+
+def _data_error(exc: Exception, groups: Any) -> Exception:
+    """scikit-learn's error about the data given to ``fit`` (X and y of different lengths, a
+    group splitter without groups), rendered from the user's line with scikit-learn's frames and
+    not nbtune's: two frames of nbtune's came first (first-day test, round 32)."""
+    if groups is None and "groups" in str(exc):
+        exc.add_note("give the groups to fit: search.fit(X, y, groups=groups)")
+    return shown_as_users(exc)
 
 
 class _refitted:
@@ -77,7 +87,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     (``"n_estimators"``, ``"clf__max_iter"``) or ``"n_samples"`` (training rows); ``"auto"``
     picks the first the estimator allows. After ``fit``: ``best_params_``, ``best_score_``,
     ``best_index_``, ``best_estimator_``, ``cv_results_`` (scikit-learn's format, plus
-    ``n_resources`` under early stopping), ``n_splits_``, ``refit_time_``, ``scorer_`` and
+    ``iter`` and ``n_resources`` under early stopping, with ``HalvingRandomSearchCV``'s
+    ``n_resources_``, ``n_candidates_`` and the rest of its attributes), ``n_splits_``, ``refit_time_``, ``scorer_`` and
     ``study_`` (the nbtune :class:`~nbtune.Study`). ``rung_folds="grow"`` scores a candidate on
     fewer folds at the early rungs (the first folds only, more at each rung after, all of them at
     max_t; linear growth, see :func:`fold_counts`), so that the many candidates stopped early cost a
@@ -202,13 +213,17 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         checks.check_rung_folds(self.rung_folds)
         converted = convert(self.space, self.searcher)
         checks.check_keys(self.estimator, converted.space, converted.objects)
+        checks.check_sendable(self.estimator, converted.objects)
         checks.check_scoring_names(self.scoring)
         scorers, refit_name, multimetric = self._scorers()
         metric = f"mean_test_{refit_name}"
         found = self._resource()
-        X, y, groups = indexable(X, y, groups)
-        cv = sk_check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y, groups))
+        try:  # scikit-learn's own checks of the data, shown as GridSearchCV shows them
+            X, y, groups = indexable(X, y, groups)
+            cv = sk_check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+            splits = list(cv.split(X, y, groups))
+        except (ValueError, TypeError) as exc:
+            raise _data_error(exc, groups)
         classes = np.unique(y) if is_classifier(self.estimator) and y is not None else None
         rng = np.random.default_rng(self.seed)
         resource, sched = None, None
@@ -262,6 +277,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             self.best_params_ = self.cv_results_["params"][index]
         if score is not None:
             self.best_score_ = score
+        if resource is not None:
+            for name, value in halving_attributes(self.cv_results_, resource.levels).items():
+                setattr(self, name, value)
         self.scorer_ = scorers if multimetric else scorers["score"]
         if self.refit:
             self._refit(X, y, fit_params, resource, classes)

@@ -163,6 +163,8 @@ def convert(space: Any, searcher: str = "random") -> Converted:
         elif isinstance(entry, (list, tuple, np.ndarray, range)):
             values = _values(name, entry, objects)
             domains[name] = grid(values) if searcher == "grid" else choice(values)
+        elif callable(entry) and (isinstance(entry, type) or not hasattr(entry, "get_params")):
+            raise ValueError(_callable_entry(name, entry))
         elif isinstance(entry, str) or not hasattr(entry, "__iter__"):
             (value,) = _values(name, [entry], objects)
             domains[name] = fixed(value)
@@ -170,3 +172,19 @@ def convert(space: Any, searcher: str = "random") -> Converted:
             raise ValueError(f"space entry {name!r} is a {type(entry).__name__}: give a list, "
                              "a scipy.stats distribution or an nbtune domain")
     return Converted(Space(domains), objects)
+
+
+def _callable_entry(name: str, entry: Any) -> str:
+    """Why a function or a class cannot be a space entry, and what to give: scikit-learn's
+    searches reject one ("not iterable or a distribution"), where a plain value here is fixed.
+    A lambda meant to draw a value was taken as the value, and every fit failed after the search
+    started, each with the function's own address (first-day test, round 32)."""
+    if isinstance(entry, type):
+        return (f"space entry {name!r} is the class {entry.__name__}, not a value: give an "
+                f"instance, in a list to search over several ([{entry.__name__}()])")
+    what = getattr(entry, "__name__", type(entry).__name__)
+    listed = "" if what == "<lambda>" else \
+        f"; a function meant as the value itself goes in a list ([{what}])"
+    return (f"space entry {name!r} is a function ({what}), not a range of values: give a list "
+            f"of values, a scipy.stats distribution (stats.loguniform(1e-3, 10)) or an nbtune "
+            f"domain (nbtune.loguniform(1e-3, 10)){listed}")
