@@ -38,14 +38,17 @@ def _owner_alive(host: str, pid: int, pid_started: float | None, heartbeat: floa
     pid the system gave to another since does not count), however long since it renewed the
     lease; a kernel paused for 39 s, or kept from the file by another process's write lock, had
     its study taken over by a second run while it ran on, each overwriting the other's results
-    (first-day test, round 12). Elsewhere, where its process cannot be seen: renewed lately."""
+    (first-day test, round 12). A process that died and is not yet reaped by its parent (a
+    zombie) runs no more: a resume right after a kernel's kill was refused, naming it (round
+    33). Elsewhere, where its process cannot be seen: renewed lately."""
     import psutil
 
     if host != _this_process()[0]:
         return time.time() - heartbeat <= STALE_AFTER
     try:
         proc = psutil.Process(pid)
-        return pid_started is None or abs(proc.create_time() - pid_started) < 1e-3
+        same = pid_started is None or abs(proc.create_time() - pid_started) < 1e-3
+        return same and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 

@@ -183,6 +183,35 @@ def test_a_resumed_study_asks_for_the_gpus_it_was_run_with(remote, tmp_path):
         study_of(remote, {"CPU": 1}, n_trials=6, sleep=0, storage=db, study="g", resume=True)
 
 
+def test_gpu_workers_that_join_a_running_cpu_study_get_none_of_its_trials(tmp_path):
+    """The CPU ask beside GPU workers was decided once, from the workers there as the study
+    started: a CPU study started before the GPU workers joined (a team cluster coming up, a GPU
+    machine restarted) put its trials on them (first-day test, round 33)."""
+    from distributed import Client
+
+    procs = Processes(tmp_path)
+    try:
+        address = procs.scheduler()
+        client = Client(address, set_as_default=False, timeout="30s")
+        procs.worker(address, "--name", "cpu", "--resources", "CPU=1")
+        cpu = worker_joined(client, set())
+        study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(0.3)},
+                            metric="x", n_trials=20, seed=0, cluster=address, progress=False,
+                            background=True)
+        wait_for(lambda: study.completed, "a first trial")
+        procs.worker(address, "--name", "gpu", "--resources", "GPU=1")
+        gpu = worker_joined(client, {cpu})
+        joined = time.time()
+        study.wait()
+        assert len(study.completed) == 20
+        later = [t for t in study.trials if t.started > joined + 2.0]  # sent after it joined
+        assert later and {t.worker for t in later} == {cpu}, [(t.id, t.worker) for t in later]
+        client.close()
+    finally:
+        close_clients()
+        procs.stop_all()
+
+
 def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
     with pytest.raises(ValueError, match=r"no worker offers TPU=1: the workers offer") as info:
         study_of(remote, {"TPU": 1})
@@ -267,6 +296,23 @@ def scheduler_lost(procs: Processes, db: str, name: str, reconnect: str, sleep: 
     os.kill(procs.procs[0].pid, signal.SIGKILL)  # the scheduler's machine went away
     wait_for(lambda: heard.changes == [True], "the loss to be told while it reconnects")
     return address, study, heard
+
+
+def test_nbtunes_client_reconnects_for_dasks_connect_timeout_not_its_first_10_s(tmp_path):
+    """nbtune waits at most 10 s for a scheduler's first answer, and Dask's Client reconnects
+    for its timeout: a scheduler restarted by hand, back after 15 s, had been given up on after
+    10 (first-day test, round 33). A Client made without a timeout reconnects for Dask's."""
+    import dask
+
+    procs = Processes(tmp_path)
+    try:
+        address = procs.scheduler()
+        with dask.config.set({"distributed.comm.timeouts.connect": "45s"}):
+            client = get_client(address)
+        assert client._timeout == 45  # what Client._reconnect waits for
+    finally:
+        close_clients()
+        procs.stop_all()
 
 
 def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
@@ -874,6 +920,25 @@ def test_tune_cluster_errors_are_one_line(ip, line, message):
         with pytest.raises(UsageError, match=r"^%tune_cluster: " + message) as info:
             shell.run_line_magic("tune_cluster", line)
     assert "\n" not in str(info.value) and tune.cluster is None
+
+
+def test_a_closed_client_is_named_in_one_line(ip):
+    """A Client closed after %tune_cluster took it (`with Client(...) as c:` in an earlier cell)
+    gave Dask's "IOLoop is closed" with its frames at every study (first-day test, round 33)."""
+    from distributed import Client, LocalCluster
+
+    shell, tune = ip
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        client = Client(cluster, set_as_default=False)
+        client.close()
+        said = r"the Dask Client given as the cluster is closed \(`with Client\(...\) as c:`"
+        with pytest.raises(ConnectionError, match="^" + said):
+            nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=client, storage=None, progress=False)
+        shell.user_ns["closed"] = client
+        with pytest.raises(UsageError, match=r"^%tune_cluster: " + said) as info:
+            shell.run_line_magic("tune_cluster", "closed")
+        assert "\n" not in str(info.value) and tune.cluster is None
 
 
 def test_unload_removes_tune_cluster():

@@ -448,6 +448,8 @@ def test_another_process_running_the_study_is_named_and_its_lease_taken_over_whe
     import subprocess
     import sys
 
+    import psutil
+
     script = tmp_path / "owner.py"
     script.write_text(OWNER)
     path = str(tmp_path / "shared.db")
@@ -462,14 +464,18 @@ def test_another_process_running_the_study_is_named_and_its_lease_taken_over_whe
                         metric="v", progress=False)
     finally:
         owner.kill()  # a kernel that dies: its lease is never given back
+    try:  # dead and not yet reaped by its parent (a zombie): refused, naming it (round 33)
+        wait_for(lambda: psutil.Process(owner.pid).status() == psutil.STATUS_ZOMBIE,
+                 "the killed process, not yet reaped")
+        stored = nbtune.load_study("shared", storage=path)  # its run died: trial interrupted
+        assert [t.state for t in stored.trials] == [T.INTERRUPTED]
+        assert stored.stop_reason == nbtune.studies.DIED
+        resumed = nbtune.tune(lambda c: {"v": 2.0}, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                              cluster=cluster_client, storage=path, study="shared",
+                              resume=True, metric="v", progress=False)
+        assert [t.state for t in resumed.trials] == [T.COMPLETED]
+    finally:
         owner.wait()
-    stored = nbtune.load_study("shared", storage=path)  # its run died: its trial interrupted
-    assert [t.state for t in stored.trials] == [T.INTERRUPTED]
-    assert stored.stop_reason == nbtune.studies.DIED
-    resumed = nbtune.tune(lambda c: {"v": 2.0}, {"x": nbtune.uniform(0, 1)}, n_trials=1,
-                          cluster=cluster_client, storage=path, study="shared", resume=True,
-                          metric="v", progress=False)
-    assert [t.state for t in resumed.trials] == [T.COMPLETED]
 
 
 def reports_slowly(config):

@@ -30,12 +30,18 @@ def close_clients() -> None:
 run_first_at_exit(close_clients)
 
 
-def _connect_timeout() -> float:
-    """Seconds to wait for a scheduler: Dask's connect timeout, at most 10."""
+def _dask_connect_timeout() -> float:
+    """Dask's connect timeout (``distributed.comm.timeouts.connect``), in seconds."""
     import dask
     from dask.utils import parse_timedelta
 
-    return min(10.0, parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
+    return parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+
+
+def _connect_timeout() -> float:
+    """Seconds to wait for a scheduler's first answer: Dask's connect timeout, at most 10 (what
+    answers at a dashboard's port says nothing, and the cell waited the whole timeout)."""
+    return min(10.0, _dask_connect_timeout())
 
 
 def check_address(address: str) -> str:
@@ -143,6 +149,12 @@ def get_client(cluster: Any = None, security: Any = None):
     from distributed import Client
 
     if isinstance(cluster, Client):
+        if cluster.status in ("closing", "closed"):  # Dask's "IOLoop is closed", with its frames
+            address = getattr(getattr(cluster, "scheduler", None), "address", None)
+            raise ConnectionError(
+                "the Dask Client given as the cluster is closed (`with Client(...) as c:` or "
+                "c.close() closes it): make a new one, or give the scheduler's address"
+                + (f" ({address})" if address else ""))
         return cluster
     if isinstance(cluster, str) or hasattr(cluster, "scheduler_address"):
         address = cluster if isinstance(cluster, str) else cluster.scheduler_address
@@ -165,6 +177,10 @@ def get_client(cluster: Any = None, security: Any = None):
                 raise ConnectionError(f"what answers at {address!r} is not a Dask scheduler "
                                       f"({type(exc).__name__}: {exc}); give the scheduler's "
                                       "address, as `dask scheduler` prints it") from None
+            # a Client reconnects to a lost scheduler for its timeout: Dask's own, as a Client
+            # made without one has it, not the first answer's 10 s (a scheduler restarted by
+            # hand was given up on 10 s after it went: first-day test, round 33)
+            client._timeout = max(client._timeout, _dask_connect_timeout())
             _clients[address] = client
             return client
     raise TypeError(f"cluster must be None, a distributed.Client, a scheduler address or a cluster "

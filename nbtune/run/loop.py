@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .. import trial as T
 from ..schedule import Scheduler
@@ -153,7 +153,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         home = self._home(trial) if paused is not None else None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
-                                    pure=False, key=key, resources=s.resources,
+                                    pure=False, key=key, resources=self._asked(),
                                     workers=[home] if home else self._free_workers(),
                                     priority=-trial.id)  # queued ones start oldest first
         if not isinstance(self.fn, PickledOnce):
@@ -201,8 +201,13 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
         have threads, so threads will be free, and trials hold no Dask resources (a trial keeps
         its resources while it waits for its pieces, which could wait for the same ones)."""
         n = self.settings.budget.n_trials
-        return (not self.settings.resources and n is not None
+        return (not self._asked() and n is not None
                 and n - len(self.trials) < self.capacity())
+
+    def _asked(self) -> Mapping[str, float] | None:
+        """What a trial sent now asks of the workers: the capacity's, decided again as workers
+        join (:class:`~nbtune.run.resources.Capacity`), else the study's."""
+        return getattr(self.capacity, "asked", self.settings.resources)
 
     def _now(self) -> float:
         return time.time()

@@ -165,11 +165,19 @@ class Capacity:
 
     ``held`` gives the workers that a trial of an ended study still keeps busy (see
     :mod:`nbtune.run.held`): their threads are not counted. ``able`` is how many of the other
-    workers can run such a trial (the loop queues one more trial on each)."""
+    workers can run such a trial (the loop queues one more trial on each).
+
+    ``asked`` is what each trial asks of the workers. Given what the user asked (``given``, and
+    ``local`` for nbtune's own cluster), it is decided again from the workers at each look-up
+    (:func:`default_ask`): a study that started before the GPU workers joined asked nothing,
+    and its CPU trials later ran on the GPU workers (first-day test, round 33). Once the trials
+    ask for a CPU they keep asking for it."""
 
     def __init__(self, client, asked: Mapping[str, float] | None, every: float = 1.0,
-                 held: Callable[[], set[str]] | None = None):
+                 held: Callable[[], set[str]] | None = None,
+                 given: Mapping[str, float] | None = None, local: bool = False):
         self.client, self.asked, self.every = client, asked, every
+        self.given, self.local = given, local
         self.held = held or set
         self.value, self.at = 1, float("-inf")
         self.now: int | None = None  # the slots as last looked up, 0 included
@@ -182,6 +190,8 @@ class Capacity:
         self.workers = dict(workers)
         if workers:
             self.after_loss = False
+        if not self.asked:  # asked for nothing yet: a GPU worker that joined changes that
+            self.asked = default_ask(workers, self.given, self.local)
         held = self.held()  # and a worker paused for its memory starts nothing either
         free = {a: w for a, w in workers.items()
                 if a not in held and w.get("status", "running") != "paused"}
