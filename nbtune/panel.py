@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from . import trial as T
 from .ranking import duration_text
-from .setup_text import scheduler_text, searcher_text
+from .setup_text import asks_text, scheduler_text, searcher_text
 from .shown import shown, summarised
 from .styles import FAINT
 from .summary import errors_html, outputs_html, table_html, warnings_html
@@ -188,9 +188,11 @@ class LivePanel(Tracker):
         link = info.get("cluster")
         cluster = f' · <a href="{html.escape(link)}" target="_blank">Dask dashboard</a>' \
             if link else ""
+        asks = asks_text(self._settings())
         self.header.value = (f"<b>nbtune study {html.escape(study.name)}</b> · "
                              f"{html.escape(searcher_text(study))} · "
-                             f"{html.escape(scheduler_text(self._settings()))}{cluster}")
+                             f"{html.escape(scheduler_text(self._settings()))}"
+                             f"{' · ' + html.escape(asks) if asks else ''}{cluster}")
         fraction, label = self.progress()
         # each piece on one line: "median trial 91" over "ms" where the label wrapped (round 27)
         self.bar.value, self.label.value = fraction, " · ".join(

@@ -21,6 +21,19 @@ def retried_text(settings: dict[str, Any]) -> str:
             f"worker died or the scheduler was lost: trial{'' if one else 's'} {shown}")
 
 
+def asks_text(settings: dict[str, Any]) -> str:
+    """"each trial asks GPU=1": what each trial asks of the workers where it asked for resources
+    (``--gpus``, ``resources=``); "" where it asked for none. A GPU study waiting for the GPU
+    another study held said only "1/1 slots busy" (first-day test, round 33)."""
+    amounts = asked_amounts(settings)
+    return f"each trial asks {amounts}" if amounts else ""
+
+
+def asked_amounts(settings: dict[str, Any]) -> str:
+    """"GPU=1, MEM=2": the resources each trial asks for; "" where none."""
+    return ", ".join(f"{k}={float(v):g}" for k, v in (settings.get("resources") or {}).items())
+
+
 def scheduler_text(settings: dict[str, Any]) -> str:
     """"asha scheduler on clf__max_iter, rungs 38, 114, 342, 1000": the scheduler, and where it
     judges trials by a resource its levels (``SearchCV(resource="auto")`` chooses the resource,

@@ -19,7 +19,7 @@ from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_
                       no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
                       score)
 from .run.output import merge_warnings, warning_key
-from .setup_text import retried_text, scheduler_text, searcher_text
+from .setup_text import asks_text, retried_text, scheduler_text, searcher_text
 from .styles import BORDER
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
@@ -299,7 +299,9 @@ class StudySummary:
                 took += f" for this run's {sum(counts.values()) - len(earlier)} trials"
             out.append(("time", " · ".join(x for x in (took, pace_text(s)) if x)))
         if s.settings.get("searcher"):
-            out.append(("search", f"{searcher_text(s)}; {scheduler_text(s.settings)}"))
+            asks = asks_text(s.settings)
+            out.append(("search", f"{searcher_text(s)}; {scheduler_text(s.settings)}"
+                                  + (f"; {asks}" if asks else "")))
         if self.best is None:
             out.append(("best", no_best_text(s)))
         else:

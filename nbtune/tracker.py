@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from . import trial as T
 from .ranking import config_text, duration_text, earlier_ids, no_best_text, pace_text
+from .setup_text import asked_amounts
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import Tally
@@ -238,8 +239,11 @@ class Tracker(Observer):
             return ""
         data = self.info.get("data") or ()
         sent = f", and receive its data ({', '.join(data)})" if data else ""
+        amounts = asked_amounts(getattr(self.study, "settings", None) or {})
+        held = (f"; on a shared cluster they may wait while the workers that offer {amounts} "
+                "run another study's work") if amounts else ""
         return ("the first trials are starting: the workers load the trial function and what "
-                f"it imports{sent}")
+                f"it imports{sent}{held}")
 
     def choosing(self) -> str:
         """While the loop has waited a moment for a model's suggestion, to fill a trial slot,

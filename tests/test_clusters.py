@@ -212,6 +212,29 @@ def test_gpu_workers_that_join_a_running_cpu_study_get_none_of_its_trials(tmp_pa
         procs.stop_all()
 
 
+def reads_relative(config):
+    with open("data.csv") as f:  # the notebook's folder holds it; the worker's does not
+        return len(f.read())
+
+
+def test_a_file_not_found_by_a_relative_path_says_where_the_worker_looked(remote, tmp_path,
+                                                                          monkeypatch):
+    """A team's cluster runs its trials in its workers' folder: a trial's read_csv("data.csv")
+    failed with a bare FileNotFoundError (first-day test, round 33)."""
+    (tmp_path / "data.csv").write_text("x\n1\n")
+    monkeypatch.chdir(tmp_path)
+    study = nbtune.tune(reads_relative, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=remote["address"], storage=None, progress=False,
+                        fail_fast=False)
+    error = study.trials[0].error
+    worker_folder = remote["client"].run(os.getcwd, workers=[study.trials[0].worker])
+    assert ("FileNotFoundError: [Errno 2] No such file or directory: 'data.csv'\n"
+            f"nbtune: 'data.csv' was looked for in the worker's folder, "
+            f"{worker_folder[study.trials[0].worker]}, not the notebook's ({tmp_path}): give an "
+            "absolute path on a disk the workers share, or send the data with the study "
+            "(with_parameters)") in error, error
+
+
 def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
     with pytest.raises(ValueError, match=r"no worker offers TPU=1: the workers offer") as info:
         study_of(remote, {"TPU": 1})
@@ -598,9 +621,10 @@ def test_the_gpu_count_can_be_overridden():
     assert GPU("1").device == "1"
 
 
-def test_check_resources_with_no_workers_says_so():
-    with pytest.raises(ValueError, match="the cluster has no workers"):
-        check_resources({}, {"GPU": 1})
+def test_a_cluster_with_no_workers_yet_is_waited_for_whatever_the_trials_ask():
+    """A GPU study on a cluster scaled to zero was refused, where a CPU study waited (first-day
+    test, round 33)."""
+    assert check_resources({}, {"GPU": 1}) == 0
     assert check_resources({}, None) == 0
 
 

@@ -1,6 +1,7 @@
 """The live views of a running study: widget state after a real study, throttled redraws."""
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
@@ -381,6 +382,26 @@ def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_mes
     panel.draw()  # the next one took trial 0's worker: starting, not idle (was "1/2 busy")
     assert panel.counts_html.value == "1 running · 1 starting · 1 queued · 1 completed · " \
                                       "2/2 slots busy"
+
+
+def test_a_study_that_asks_for_a_gpu_says_so_and_what_its_first_trials_may_wait_for():
+    """A GPU study whose trials waited for the GPU another notebook's study held said "the
+    workers load the trial function", and nothing of the GPU it asks for (first-day test,
+    round 33)."""
+    study = nbtune.Study("gpu", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
+                         trials=[], settings={"resources": {"GPU": 1.0}, "searcher": "random"})
+    panel = LivePanel(study, n_trials=4, concurrency=lambda: 1)
+    study.trials.append(T.Trial(0, {"q": 0.5}, state=T.RUNNING, attempts=1))
+    panel.trial_created(study.trials[-1])
+    panel.draw()
+    assert "each trial asks GPU=1" in panel.header.value
+    assert html.unescape(panel.counts_html.value) == (
+        "1 starting · 1/1 slots busy · the first trials are starting: the workers load the "
+        "trial function and what it imports; on a shared cluster they may wait while the "
+        "workers that offer GPU=1 run another study's work")
+    study.trials[0].state, study.trials[0].value = T.COMPLETED, 0.5
+    study.trials[0].started, study.trials[0].finished = 1000.0, 1001.0
+    assert "random searcher; fifo scheduler; each trial asks GPU=1" in repr(study.summary())
 
 
 def test_resumed_trials_waiting_for_their_start_are_not_the_first_trials_starting():

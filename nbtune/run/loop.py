@@ -6,6 +6,7 @@ decision point, answered with a verdict the trial is waiting for.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -99,6 +100,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
         self.pinned: dict[int, str] = {}  # paused trial -> the worker its unpicklable state is on
         self.resume_now: list[tuple[T.Trial, Any]] = []  # restored trials that go straight on
         self.host = None if settings.keep_shared else kept.this_host()  # who writes keep_at
+        self.folder = os.getcwd()  # the notebook's, where its relative paths lead
         self.verdicts = Verdicts(client, self.prefix)
         self.resource_used = 0.0  # the resource trained so far: counted in _replay
         self.scheduler_done = False
@@ -149,7 +151,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
                          stream_output=s.show_output, data_keys=self.data_keys,
                          may_split=self._threads_to_spare(),
                          report_to=self.inbox.address if self.inbox is not None else None,
-                         keep_at=self._keep_at(), host=self.host, metric=s.metric)
+                         keep_at=self._keep_at(), host=self.host, metric=s.metric,
+                         folder=self.folder)
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         home = self._home(trial) if paused is not None else None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,

@@ -110,9 +110,12 @@ def check_resources(workers: Mapping[str, Mapping[str, Any]],
                     asked: Mapping[str, float] | None, local: bool = False) -> int:
     """The slots for ``asked``; raises ValueError, naming what the workers offer, where no worker
     can run a single such trial (the study would otherwise wait for ever). ``local``: the
-    workers are nbtune's own cluster, where a GPU is not for the user to add with ``dask worker``."""
+    workers are nbtune's own cluster, where a GPU is not for the user to add with ``dask worker``.
+    A cluster with no workers yet (scaled to zero, or coming up) is waited for, whatever the
+    trials ask, as Dask queues tasks for workers to come: a GPU study was refused there, where
+    a CPU study waited (first-day test, round 33)."""
     n = slots(workers, asked)
-    if n > 0 or not asked:
+    if n > 0 or not asked or (not workers and not local):
         return n
     wanted, flag = _amounts(asked), _amounts(asked, ",")
     if local and "GPU" in asked and not any("GPU" in w["resources"] for w in workers.values()):
@@ -123,9 +126,6 @@ def check_resources(workers: Mapping[str, Mapping[str, Any]],
                          "for trials that use more cores, start fewer workers (`%tune_cluster "
                          "local --workers N`; in a script, cluster=nbtune.run.cluster."
                          "local_cluster(N)) and drop the CPU from resources")
-    if not workers:
-        raise ValueError(f"no worker offers {wanted}: the cluster has no workers; start some with "
-                         f"`dask worker SCHEDULER_ADDRESS --resources {flag}`")
     offers = {address: w["resources"] for address, w in sorted(workers.items())}
     most = {k: max((w["resources"].get(k, 0) for w in workers.values()), default=0)
             for k in asked}
@@ -217,8 +217,9 @@ class Capacity:
                     f"scheduler): start them again (`dask worker {address or 'SCHEDULER_ADDRESS'}"
                     "`), or stop the study")
         if not self.workers:
+            flag = f" --resources {_amounts(self.asked, ',')}" if self.asked else ""
             return ("the cluster has no workers now: the study waits for one (`dask worker "
-                    "SCHEDULER_ADDRESS`), or stop it")
+                    f"SCHEDULER_ADDRESS{flag}`), or stop it")
         if self.asked and not slots(self.workers, self.asked):
             return (f"no worker offers {_amounts(self.asked)} now: the study waits for one "
                     f"(`dask worker SCHEDULER_ADDRESS --resources {_amounts(self.asked, ',')}`), "

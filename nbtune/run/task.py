@@ -45,6 +45,7 @@ class TrialSpec:
     report_to: str | None = None  # the study's listener (nbtune.run.stream); None: Dask events
     metric: str | None = None  # the study's: a trial whose value of it diverges ends there
     keep_at: str | None = None  # the study's checkpoint folder (nbtune.run.kept), if it has one
+    folder: str | None = None  # the notebook's working folder, where its relative paths lead
     host: str | None = None  # the notebook's machine: only a worker there writes to keep_at
     # (None: every worker, the folder being shared)
 
@@ -113,6 +114,20 @@ def user_traceback(exc: BaseException, _seen: frozenset = frozenset()) -> str:
     lines += [_format_frame(f) for f in frames]
     lines += traceback.format_exception_only(type(exc), exc)
     return before + "".join(lines)
+
+
+def _where_relative(exc: Exception, folder: str | None) -> None:
+    """Note on a file not found by a relative path, in a worker whose folder is not the
+    notebook's (``folder``: a cluster started elsewhere), where it was looked for: a trial's
+    ``pd.read_csv("data.csv")`` failed on a team's cluster with a bare FileNotFoundError (first-day
+    test, round 33)."""
+    name = getattr(exc, "filename", None)
+    if not isinstance(exc, FileNotFoundError) or not isinstance(name, str) or not folder \
+            or os.path.isabs(name) or os.path.realpath(os.getcwd()) == os.path.realpath(folder):
+        return
+    exc.add_note(f"nbtune: {name!r} was looked for in the worker's folder, {os.getcwd()}, not "
+                 f"the notebook's ({folder}): give an absolute path on a disk the workers "
+                 "share, or send the data with the study (with_parameters)")
 
 
 _EXITED = ("(the trial raised {0}, which would end its worker process: nbtune records it as a "
@@ -249,6 +264,7 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
     except TrialDiverged as exc:  # its metric blew up: nothing to gain from training on
         outcome.update(state="failed", error=f"TrialDiverged: {exc}")
     except Exception as exc:  # the user's code failed: record it, the study goes on
+        _where_relative(exc, spec.folder)
         outcome.update(state="failed", error=user_traceback(exc))
     except (SystemExit, KeyboardInterrupt) as exc:  # would take the worker down with the trial
         outcome.update(state="failed", error=user_traceback(exc) + _EXITED.format(
