@@ -272,6 +272,12 @@ class Tracker(Observer):
         elapsed = getattr(self.study, "elapsed", None)
         return elapsed if elapsed is not None else (self.finished_at or time.time()) - self.started
 
+    def _interrupted(self, tally: Any) -> int:
+        """Trials of this study that its end interrupted (to run again on a resume)."""
+        if tally is not None:
+            return tally.counts.get(T.INTERRUPTED, 0)
+        return sum(1 for t in list(self.study.trials) if t.state == T.INTERRUPTED)
+
     def progress(self) -> tuple[float, str]:
         """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
         the pace (trials per minute, median trial duration). A resumed study's earlier trials
@@ -304,6 +310,9 @@ class Tracker(Observer):
         asides = [f"{here} in this run"] if earlier else []
         if paused:
             asides.append(f"{paused} paused at a rung")
+        cut = self._interrupted(tally) if self.finished_reason is not None else 0
+        if cut:  # not done, yet ended: the summary's "16 of 30" beside "1/30" (round 33)
+            asides.append(f"{cut} interrupted")
         if asides:
             label += f" ({'; '.join(asides)})"
         fraction = min(1.0, max(fractions, default=0.0))

@@ -252,6 +252,15 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
     panel.finished_reason = "interrupted"  # the last frame, from all the trials: the same pace
     assert panel.progress()[1] == ("7/30 trials (1 in this run) · 2.0 s · 30.0 trials/min · "
                                    "median trial 1.5 s · ended: interrupted")
+    # the running trial ended interrupted: named beside the count, which it is not in (the
+    # bar said "1/30" where the summary said "16 of 30: 1 completed, 15 interrupted", round 33)
+    study.trials[7].state, study.trials[7].finished = T.INTERRUPTED, 1002.0
+    panel.trial_finished(study.trials[7])
+    assert panel.progress()[1].startswith("7/30 trials (1 in this run; 1 interrupted) · 2.0 s")
+    study.trials[7].state, study.trials[7].finished = T.RUNNING, None
+    panel = LivePanel(study, n_trials=30, top=5)
+    for t in study.trials:
+        panel.trial_created(t)
     facts = dict(study.summary().facts())
     assert facts["time"] == "2.0 s for this run's 2 trials · 30.0 trials/min · median trial 1.5 s"
     panel.finished_reason = None

@@ -509,7 +509,7 @@ def test_every_global_that_cannot_be_sent_or_is_undefined_is_named_at_once(shell
         res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nwith lock:\n    log.write('x')\nv = x")
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert not res.success and len(err) == 1, err
-        assert err[0].startswith("UsageError: %%tune: the globals 'lock' (lock) and 'log' "
+        assert err[0].startswith("UsageError: %%tune: the globals 'lock' (_thread.lock) and 'log' "
                                  "(TextIOWrapper) cannot be sent to the Dask workers ("), err
         assert err[0].endswith("); create them inside the cell instead"), err
         shell.run_cell("lock2 = threading.Lock()")  # two of a kind: their cause said once

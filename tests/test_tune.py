@@ -151,7 +151,7 @@ def test_unpicklable_data_is_named_without_dasks_page_of_logs(client, db, caplog
 
     fn = nbtune.with_parameters(lambda config, X, lock: 1.0, X=np.ones(10), lock=__import__(
         "threading").Lock())
-    with pytest.raises(TypeError, match=r"^'lock' \(lock\) cannot be sent to the Dask workers"):
+    with pytest.raises(TypeError, match=r"^'lock' \(_thread.lock\) cannot be sent to the Dask workers"):
         nbtune.tune(fn, SPACE, n_trials=1, cluster=client, storage=db, study="lock-data")
     logged = [r for r in caplog.records if r.name.startswith("distributed.protocol")]
     assert not logged, [r.getMessage()[:80] for r in logged]

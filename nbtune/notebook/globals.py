@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 from IPython.core.error import UsageError
 
 from ..ported import CELL_NAMES, cell_note
+from ..run.sending import named_value
 
 _CODE = (types.ModuleType, types.FunctionType, type)  # travel by name or by value, never scattered
 
@@ -52,7 +53,7 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
             continue
         small[name] = value
     if unsendable:  # every one named at once: the next run should not find another
-        shown = [f"{name!r} ({type(value).__name__})" for name, value, _ in unsendable]
+        shown = [named_value(name, value) for name, value, _ in unsendable]
         why = "; ".join(dict.fromkeys(str(exc) for _, _, exc in unsendable))  # each once
         one = len(unsendable) == 1
         raise UsageError(f"%%tune: the global{'' if one else 's'} {_listed(shown, quoted=False)} "

@@ -324,7 +324,18 @@ def _scatter(client: Any, data: dict[str, Any]) -> dict[str, Any]:
             try:
                 cloudpickle.dumps(value)
             except Exception as why:
-                raise TypeError(f"{name!r} ({type(value).__name__}) cannot be sent to the Dask "
+                raise TypeError(f"{named_value(name, value)} cannot be sent to the Dask "
                                 f"workers ({why}); create it inside the trial instead") from None
         raise TypeError(f"the data given to with_parameters cannot be sent to the Dask workers: "
                         f"{exc}") from None
+
+
+def named_value(name: str, value: Any) -> str:
+    """"'table' (lock)": a value by its name and its type's; where the two are alike, the type
+    with its module, "'lock' (_thread.lock)" (it read "'lock' (lock)": first-day test, round
+    33)."""
+    kind = type(value)
+    shown = kind.__qualname__
+    if shown.lower() == name.lower() and kind.__module__ not in ("builtins", "__main__"):
+        shown = f"{kind.__module__}.{shown}"
+    return f"{name!r} ({shown})"
