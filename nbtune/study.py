@@ -53,12 +53,12 @@ class Study:
         # ids of the trials finished before this run started (a resumed study's earlier runs)
         self.earlier: frozenset[int] = frozenset()
         self._ended: threading.Event | None = None  # set when a background study's loop ends
-        self._stop: Callable[[], None] | None = None
+        self._stop: Callable[[str], None] | None = None
         # loaded from its file while a run (another kernel's, or a background one) runs it
         self.running_elsewhere = False
 
     # -- a study running in the background ------------------------------------------------
-    def _start_background(self, run: Callable[[], None], stop: Callable[[], None]) -> None:
+    def _start_background(self, run: Callable[[], None], stop: Callable[[str], None]) -> None:
         self._stop = stop
         ended = self._ended = threading.Event()
 
@@ -101,11 +101,13 @@ class Study:
         return True
 
     @user_facing
-    def stop(self) -> "Study":
+    def stop(self, reason: str = "stopped") -> "Study":
         """Ask a background study to end: running trials are interrupted, the rest is kept. A
-        study another kernel or process runs is stopped there: ValueError, naming that run."""
+        study another kernel or process runs is stopped there: ValueError, naming that run.
+        ``reason`` is the stop reason it records (``"interrupted"`` where a caller stops it for
+        a KeyboardInterrupt, as an interrupted ``%%tune`` cell's)."""
         if self._stop is not None and self.running:
-            self._stop()
+            self._stop(reason)
         elif self._ended is None and self.storage is not None:
             who = run_elsewhere(os.fspath(self.storage), self.name)
             if who is not None:  # it returned and the run went on (first-day test, round 12)

@@ -236,7 +236,7 @@ def test_a_study_whose_last_able_worker_leaves_says_it_waits_and_goes_on_with_a_
         cluster.scale(0)  # the GPU worker leaves
         message = wait_for(view.stalled, "the view to say the study waits", 30)
         assert message == ("the cluster has no workers now: the study waits for one (`dask "
-                           "worker SCHEDULER_ADDRESS --resources GPU=1`), or stop it")
+                           f"worker {cluster.scheduler_address} --resources GPU=1`), or stop it")
         assert view.slots() == 0 and message in view.line()
         cluster.scale(1)  # a new one with GPU=1 joins: the study goes on by itself
         study.wait(120)

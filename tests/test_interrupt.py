@@ -375,7 +375,7 @@ def test_an_interrupted_searchcv_fit_stops_its_study_and_binds_it(kernel):
     time.sleep(2.0)
     assert states(kernel.db, "scv") == found  # no candidate ran after the interrupt
     assert kernel.value("(search.study_.name, search.study_.stop_reason, "
-                        "len(search.study_.trials))") == ("scv", "stopped", len(found))
+                        "len(search.study_.trials))") == ("scv", "interrupted", len(found))
     assert kernel.value("hasattr(search, 'best_params_')") is False  # not fitted
 
 

@@ -66,7 +66,9 @@ def default_ask(workers: Mapping[str, Mapping[str, Any]],
                 ) -> Mapping[str, float] | None:
     """What a trial asks for: ``asked``, or, where it asks for nothing and the cluster has both
     GPU workers and workers offering ``CPU`` (nbtune's own cluster on a GPU machine), one CPU, so
-    that it runs on a CPU worker and leaves the GPU workers to the trials that asked for a GPU.
+    that it runs on a CPU worker and leaves the GPU workers to the trials that asked for a GPU;
+    likewise where every worker offers ``CPU`` (a cluster whose GPU workers have not joined yet:
+    a trial sent in the second before a look-up saw them ran on them, first-day test, round 34).
     On nbtune's own cluster (``local``) a CPU ask is read as it is meant there: ``cpu`` is
     ``CPU`` (and ``gpu`` ``GPU``), and one CPU, which every trial has (a worker thread), asks
     nothing of workers that offer none (Ray Tune's ``{"cpu": 1}``, ported: "no worker offers
@@ -86,7 +88,8 @@ def default_ask(workers: Mapping[str, Mapping[str, Any]],
     if asked:
         return asked
     offered = [set(w["resources"]) for w in workers.values()]
-    if any("GPU" in o for o in offered) and any("CPU" in o for o in offered):
+    if any("CPU" in o for o in offered) and (any("GPU" in o for o in offered)
+                                             or all("CPU" in o for o in offered)):
         return {"CPU": 1.0}
     return asked
 
@@ -212,20 +215,24 @@ class Capacity:
         if paused:
             return paused
         if not self.workers and self.after_loss:  # round 18: said nowhere
-            address = getattr(getattr(self.client, "scheduler", None), "address", None)
             return ("the scheduler is back without workers (Dask's workers leave with their "
-                    f"scheduler): start them again (`dask worker {address or 'SCHEDULER_ADDRESS'}"
-                    "`), or stop the study")
+                    f"scheduler): start them again (`dask worker {self._address()}`), or stop "
+                    "the study")
         if not self.workers:
             flag = f" --resources {_amounts(self.asked, ',')}" if self.asked else ""
             return ("the cluster has no workers now: the study waits for one (`dask worker "
-                    f"SCHEDULER_ADDRESS{flag}`), or stop it")
+                    f"{self._address()}{flag}`), or stop it")
         if self.asked and not slots(self.workers, self.asked):
             return (f"no worker offers {_amounts(self.asked)} now: the study waits for one "
                     f"(`dask worker SCHEDULER_ADDRESS --resources {_amounts(self.asked, ',')}`), "
                     "or stop it")
         return ("every worker is busy with a trial of an ended study that did not stop: the "
                 "study waits for them")
+
+    def _address(self) -> str:
+        """The scheduler's address, for the command that starts a worker for it."""
+        address = getattr(getattr(self.client, "scheduler", None), "address", None)
+        return address or "SCHEDULER_ADDRESS"
 
     def paused(self) -> str:
         """:func:`paused_line` of the workers as last looked up, where some can still run the

@@ -125,9 +125,9 @@ def _where_relative(exc: Exception, folder: str | None) -> None:
     if not isinstance(exc, FileNotFoundError) or not isinstance(name, str) or not folder \
             or os.path.isabs(name) or os.path.realpath(os.getcwd()) == os.path.realpath(folder):
         return
-    exc.add_note(f"nbtune: {name!r} was looked for in the worker's folder, {os.getcwd()}, not "
-                 f"the notebook's ({folder}): give an absolute path on a disk the workers "
-                 "share, or send the data with the study (with_parameters)")
+    exc.add_note(f"nbtune: give an absolute path on a disk the workers share, or send the data "
+                 f"with the study (with_parameters): {name!r} was looked for in the worker's "
+                 f"folder, {os.getcwd()}, not the notebook's, {folder}")
 
 
 _EXITED = ("(the trial raised {0}, which would end its worker process: nbtune records it as a "

@@ -295,7 +295,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 if failures.failed is not None and self.error_score == "raise":
                     study.stop()
         except KeyboardInterrupt:
-            study.stop()
+            study.stop(reason="interrupted")  # recorded as an interrupted %%tune cell's
             self.study_ = study  # what ran is the user's to look at; the search is not fitted
             done = len(study.completed)
             kept = "" if study.storage is None else f", kept in {study.storage!r}"
