@@ -160,6 +160,24 @@ def test_a_trial_that_asks_for_nothing_asks_for_a_cpu_only_beside_gpu_workers():
     assert default_ask({"c": cpu, "d": cpu}, None) == {"CPU": 1.0}
 
 
+def test_the_capacity_decides_the_ask_again_as_workers_join():
+    """A study started on a cluster with no workers yet asked for nothing, and kept asking
+    for nothing once CPU and GPU workers joined: its CPU trials ran on the GPU workers
+    (first-day test, round 33). A study's own ask stays as given."""
+    from nbtune.run.resources import Capacity
+
+    cpu = {"nthreads": 1, "resources": {"CPU": 1.0}}
+    gpu = {"nthreads": 1, "resources": {"GPU": 1.0}}
+    implicit, given = Capacity(None, None), Capacity(None, {"GPU": 1.0}, given={"GPU": 1.0})
+    implicit.set({})
+    assert implicit.asked is None
+    for capacity in (implicit, given):
+        capacity.set({"c": cpu, "g": gpu})
+    assert implicit.asked == {"CPU": 1.0} and given.asked == {"GPU": 1.0}
+    implicit.set({"g": gpu})  # the CPU workers gone: the trials keep asking (and wait)
+    assert implicit.asked == {"CPU": 1.0} and implicit.now == 0
+
+
 def test_gpu_trials_land_only_on_tagged_workers_one_at_a_time(remote):
     study = study_of(remote, {"GPU": 1})
     assert [t.state for t in study.trials] == [T.COMPLETED] * 4

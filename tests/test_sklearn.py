@@ -1316,7 +1316,7 @@ def test_a_pipeline_whose_last_step_has_partial_fit_trains_it_by_epochs(client, 
 
 
 def test_a_pipeline_of_one_partial_fit_step_trains_as_the_step_alone(cancer):
-    from nbtune.sklearn.fitting import partial_fitted
+    from nbtune.sklearn.training import partial_fitted
 
     X, y = cancer
     alone, piped = SGDClassifier(random_state=0), make_pipeline(SGDClassifier(random_state=0))

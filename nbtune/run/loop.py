@@ -10,7 +10,7 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from .. import trial as T
 from ..schedule import Scheduler
@@ -31,6 +31,7 @@ from ..contract.outcome import no_checkpoint_note, restart_note
 from ..contract.replay import level_value, start_searcher
 from ..contract.ties import RungTies, tied_rung_note
 from .output import TrialOutputs
+from .placement import Placement
 from .resources import Capacity
 from .settings import LoopSettings
 from .task import TRIAL_KEY, PickledOnce, TrialSpec, run_trial
@@ -53,7 +54,7 @@ def run_prefix(run_id: str) -> str:
     return f"nbtune-{run_id}"
 
 
-class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
+class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: PickledOnce | Any, trials: list[T.Trial],
@@ -168,22 +169,6 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
         self._futures.add(future)
         self.observer.trial_created(trial)
 
-    def _home(self, trial: T.Trial) -> str | None:
-        """The worker a paused trial must resume on, its checkpoint unable to leave it
-        (:meth:`Keeping._heard_kept`), while that worker is there; else None. Strictly: Dask
-        moved a loosely placed task to a free worker, and the transfer failed for good."""
-        home = self.pinned.get(trial.id)
-        return home if home in getattr(self.capacity, "workers", {home: None}) else None
-
-    def _free_workers(self) -> list[str] | None:
-        """Where a trial may go: None (anywhere) unless a trial of an ended study still keeps
-        some worker busy; then the others, so that the trial does not queue behind it."""
-        held = self.held.workers()
-        if not held:
-            return None
-        free = [w for w in getattr(self.capacity, "workers", {}) if w not in held]
-        return free or None  # all held: it waits in Dask's queue for the first one freed
-
     def _resume_paused(self, trial: T.Trial, paused: Any) -> None:
         at = trial.resource(self.settings.resource)
         if trial.id in self.bare_pauses:
@@ -197,20 +182,6 @@ class Loop(Dispatch, Completions, Ending, Keeping, Thinking):
         Dispatch._end_paused(self, trial, state)
         self._let_go(trial)
         self._note_ended(trial)  # one never promoted: a rung it could not be judged at, say
-
-    def _threads_to_spare(self) -> bool:
-        """Whether a trial sent now may split its work into tasks of its own
-        (:mod:`nbtune.run.subtasks`): the study has fewer trials left to send than the workers
-        have threads, so threads will be free, and trials hold no Dask resources (a trial keeps
-        its resources while it waits for its pieces, which could wait for the same ones)."""
-        n = self.settings.budget.n_trials
-        return (not self._asked() and n is not None
-                and n - len(self.trials) < self.capacity())
-
-    def _asked(self) -> Mapping[str, float] | None:
-        """What a trial sent now asks of the workers: the capacity's, decided again as workers
-        join (:class:`~nbtune.run.resources.Capacity`), else the study's."""
-        return getattr(self.capacity, "asked", self.settings.resources)
 
     def _now(self) -> float:
         return time.time()

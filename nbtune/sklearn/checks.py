@@ -8,7 +8,8 @@ from typing import Any, Iterable
 from ..caller import warn
 from ..schedule.rungs import check_reduction_factor
 from ..typos import did_you_mean
-from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT, partial_fits
+from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
+from .training import partial_fits
 
 WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
 # fit's keywords that take the model trained so far and train more on top of it: LightGBM's

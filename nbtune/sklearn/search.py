@@ -19,12 +19,13 @@ from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
 from . import checks
-from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource, fit_on, partial_fitted
+from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
 from .results import best_index, collect, halving_attributes
 from .space import convert
+from .training import fit_on, partial_fitted
 
 EPOCH = "epoch"  # the report key of partial_fit epochs
 
