@@ -158,6 +158,40 @@ class Study:
         """Metric of the best trial; a ValueError that says why where no trial completed."""
         return self._best_or_why("best_value").value
 
+    @property
+    def best_checkpoint(self) -> Any:
+        """The last checkpoint the best trial reported (``nbtune.report(..., checkpoint=state)``):
+        its trained model, without training it again (Ray Tune's ``result.checkpoint``). A
+        study with a study file keeps the best completed trial's beside it (its checkpoint
+        folder, ``trial-ID.final.ckpt``), so a study loaded in a new kernel has it too. A
+        ValueError says why where there is none: a study in memory only, a best trial that
+        reported no checkpoint, or one whose worker could not write to the folder."""
+        best = self._best_or_why("best_checkpoint")
+        if self.storage is None:
+            raise ValueError(f"no best_checkpoint: study {self.name!r} is kept in memory only "
+                             "(storage=None), and only a study file keeps checkpoints: run it "
+                             "with a storage file (the default, nbtune.db)")
+        path = self.kept_checkpoint(best)
+        if path is None:
+            folder = checkpoint_folder(self.storage, self.name, self.settings.get("checkpoints"))
+            raise ValueError(
+                f"no best_checkpoint: trial {best.id}, study {self.name!r}'s best, left no "
+                f"checkpoint in {folder!r}. A trial keeps one where it reports it "
+                "(nbtune.report(..., checkpoint={'model': model}); in a %%tune cell, the same "
+                "call) and its worker reaches that folder (workers on other machines: "
+                "checkpoints=FOLDER that they share). Studies run before nbtune kept them "
+                "have none")
+        return kept.load(path)
+
+    def kept_checkpoint(self, trial: Trial | None) -> str | None:
+        """The file that holds ``trial``'s last checkpoint, kept after the study because it is
+        the best trial's (``best_checkpoint`` reads it), or None where there is none."""
+        if trial is None or self.storage is None:
+            return None
+        folder = checkpoint_folder(self.storage, self.name, self.settings.get("checkpoints"))
+        path = kept.path_of(folder, trial.id, final=True)
+        return path if os.path.exists(path) else None
+
     def _best_or_why(self, what: str) -> Trial:
         """The best trial, or a ValueError naming the study and what its trials did: a
         ``study.best_config`` of None failed the next cell's ``cfg["hidden"]`` with a bare

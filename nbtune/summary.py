@@ -307,6 +307,9 @@ class StudySummary:
         else:
             out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
             out.append(("best config", config_text(self.best.config)))
+            if s.kept_checkpoint(self.best) is not None:
+                out.append(("checkpoint", f"trial {self.best.id}'s last, kept: "
+                                          "study.best_checkpoint"))
             flat = flat_note(s)
             out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
             falling = falling_note(s)

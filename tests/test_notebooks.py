@@ -104,6 +104,11 @@ def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(first
         assert counts.get("stopped", 0) > 10 and counts.get("completed", 0) >= 1, counts
         assert sum(t.trained("epoch") for t in study.trials) < 40 * 27 / 2  # early stopping
         assert study.best_value > 0.5
+    # the best trial's model, kept after the study, scores what the trial reported
+    kept = next(c for c in nb.cells if c.source.startswith("kept = promoted.best_checkpoint"))
+    text = "".join(o.get("text", "") for o in kept.outputs)
+    scored = re.search(r"validation accuracy ([\d.]+) \(its value: ([\d.]+)\)", text)
+    assert scored and scored.group(1) == scored.group(2), text
 
 
 def test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt(first_run):

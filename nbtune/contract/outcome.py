@@ -8,20 +8,27 @@ from .. import trial as T
 from ..schedule.rungs import as_int
 
 
+def result_value(returned: Any, reports: list[dict[str, Any]], metric: str) -> Any:
+    """What a trial that returned ``returned`` after ``reports`` gives as its value of
+    ``metric``: the returned value, or the dict's entry, else the last report's (None: none;
+    it may be anything the trial gave, not only a number)."""
+    value = returned.get(metric) if isinstance(returned, dict) else returned
+    if value is None:
+        for rep in reversed(reports):
+            if metric in rep:
+                return rep[metric]
+    return value
+
+
 def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | None, str | None]:
     """The trial's result and, when it has none usable, the reason why."""
+    value = result_value(returned, trial.reports, metric)
     if isinstance(returned, dict):
         trial.metrics = dict(returned)
-        value = returned.get(metric)
-        if value is None:
-            value = trial.last(metric)
     elif returned is not None:
         trial.metrics = {metric: returned}
-        value = returned
-    else:
-        value = trial.last(metric)
-        if trial.reports:
-            trial.metrics = {k: v for rep in trial.reports for k, v in rep.items()}
+    elif trial.reports:
+        trial.metrics = {k: v for rep in trial.reports for k, v in rep.items()}
     if value is None:
         seen = sorted({k for rep in trial.reports for k in rep} | set(trial.metrics))
         also = f" (it reported {', '.join(seen)})" if seen else ""

@@ -241,6 +241,8 @@ class Completions:
         else:
             self._finish(trial, T.COMPLETED, finished=out["finished"])
             self._check_study_budget(value)
+        if "final" in out:  # its last checkpoint, kept if it is the best trial's
+            self._heard_final(trial, out["final"])
 
     def _finish(self, trial: T.Trial, state: str, error: str | None = None,
                 finished: float | None = None) -> None:

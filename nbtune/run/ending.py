@@ -44,6 +44,7 @@ class Ending:
         self.resumed_from.clear()
         if not self.running:
             self._fetch_unkept(unkept)
+            self._fetch_final()
             return
         Event(f"{self.prefix}-stop", client=self.client).set()
         futures = list(self.running)
@@ -57,6 +58,7 @@ class Ending:
                 self._finish(trial, state, error=f"the study ended ({self.reason}) while it ran")
         self._note_held(held(HALT_WAIT + 2.0))
         self._fetch_unkept(unkept)
+        self._fetch_final()
 
     def _note_held(self, answers: dict[str, list[dict]]) -> None:
         """Trials the halt could not stop keep their workers: keep new trials off those, say so,

@@ -6,6 +6,7 @@ A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -37,7 +38,14 @@ def unrestored_note(trial_id: int, error: str) -> str:
             f"({error}), so it trains again from the beginning")
 
 
+def final_not_kept_note(trial_id: int, error: str) -> str:
+    """Why the best trial so far has no checkpoint kept after the study."""
+    return (f"trial {trial_id}, the best so far, completed, but its last checkpoint was not "
+            f"saved ({error}): study.best_checkpoint will not have it")
+
+
 FETCH_WAIT = 5.0  # seconds a study cut short waits for the checkpoints of other machines' workers
+FINAL_WAIT = 30.0  # seconds a study's end waits for its best trial's, held by such a worker
 
 
 class Keeping:
@@ -170,6 +178,94 @@ class Keeping:
             self._note("unmovable", lambda: unmovable_note(trial.id, unmovable))
         elif isinstance(written, str):
             self._note("not kept", lambda: not_kept_note(trial.id, written))
+
+    def _to_beat(self) -> tuple[str, float | None] | None:
+        """What a trial sent now is told of the best final checkpoint kept (``TrialSpec.
+        keep_best``): the study's mode and that trial's value (None: none kept yet); None where
+        the study keeps no checkpoints (in memory only)."""
+        if self._keep_at() is None:
+            return None
+        return self.settings.mode, None if self.best_final is None else self.best_final[1]
+
+    def _better(self, trial: T.Trial, than: tuple[int, float] | None) -> bool:
+        """Whether completed ``trial`` ranks above the trial ``than`` (id, value), as
+        ``Study.best`` ranks them: by value, ties to the earlier trial."""
+        if than is None:
+            return True
+        sign = -1.0 if self.settings.mode == "max" else 1.0
+        return (sign * trial.value, trial.id) < (sign * than[1], than[0])
+
+    def _find_final(self) -> None:
+        """A resumed study's kept final checkpoint (:mod:`nbtune.run.kept`): that of its best
+        completed trial, which the trials of this run must beat to keep theirs. Any other file
+        (a trial its last run did not record as completed) is deleted."""
+        folder = self._keep_at()
+        for trial_id in kept.finals(folder):
+            trial = self.by_id.get(trial_id)
+            if trial is not None and trial.state == T.COMPLETED and trial.value is not None \
+                    and self._better(trial, self.best_final):
+                if self.best_final is not None:
+                    kept.forget(folder, self.best_final[0], final=True)
+                self.best_final = (trial.id, trial.value)
+            else:
+                kept.forget(folder, trial_id, final=True)
+
+    def _heard_final(self, trial: T.Trial, final: bool | str) -> None:
+        """A trial ended whose worker kept its last checkpoint (``final`` True: it completed
+        above the best kept when it was sent; :data:`kept.HELD`: its worker, on another
+        machine, holds it for the study's end) or could not (a text: why). The best completed
+        trial's is kept, the one it beats deleted: a study's folder holds one such file."""
+        folder = self._keep_at()
+        better = trial.state == T.COMPLETED and self._better(trial, self.best_final)
+        if final in (True, kept.HELD) and better:
+            if self.best_final is not None:
+                kept.forget(folder, self.best_final[0], final=True)
+            self.best_final = (trial.id, trial.value)
+            self.best_held = trial.worker if final == kept.HELD else None
+        elif final is True:  # a better one was kept while it ran, or it failed after all
+            kept.forget(folder, trial.id, final=True)
+        elif better and final != kept.HELD:
+            self._note("final not kept", lambda: final_not_kept_note(trial.id, final))
+        if final == kept.HELD and trial.worker:
+            self.held_finals.add(trial.worker)
+
+    def _fetch_final(self) -> None:
+        """At the study's end, where the best trial's last checkpoint is held by its worker on
+        another machine (:func:`kept.hold_final`): fetch it and write it to the study's folder;
+        the workers that hold others of this run let go of them. Where it does not come (its
+        worker died) it is said, once."""
+        if not self.held_finals:
+            return
+        held, workers = self.best_held, sorted(self.held_finals)
+        trial_id = self.best_final[0] if held else None
+        self.held_finals, self.best_held = set(), None
+        fetched: dict[str, Any] = {}
+
+        def fetch() -> None:  # a thread of its own: a worker that died unnoticed is retried
+            try:
+                fetched.update(self.client.run(kept.take_final, self.prefix, trial_id,
+                                               workers=workers, on_error="return"))
+            except Exception as exc:  # the cluster closing
+                fetched[held] = exc
+
+        thread = threading.Thread(target=fetch, name=f"{self.prefix}-final", daemon=True)
+        thread.start()
+        thread.join(FINAL_WAIT if held else FETCH_WAIT)
+        if held is None:
+            return
+        data = fetched.get(held)
+        if not isinstance(data, bytes):
+            why = (f"{type(data).__name__}: {data}" if isinstance(data, Exception) else
+                   f"its worker, {held}, left before the study ended, or did not answer")
+            self._note("final not kept", lambda: final_not_kept_note(trial_id, why))
+            return
+        trial = self.by_id[trial_id]
+        try:
+            kept.save(self._keep_at(), trial_id, len(trial.reports),
+                      trial.last(self.settings.resource), data, final=True)
+        except OSError as exc:
+            self._note("final not kept", lambda: final_not_kept_note(
+                trial_id, f"{type(exc).__name__}: {exc}"))
 
     def _let_go(self, trial: T.Trial) -> None:
         """A trial ended for good: its file is not needed (one cut short keeps it, for a

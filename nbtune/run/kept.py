@@ -16,6 +16,13 @@ reports the trial had made, its level), which the notebook reads without unpickl
 then the checkpoint, pickled (cloudpickle: a class defined in the notebook travels by value).
 Only a worker on the notebook's own machine writes one (another machine's disk is not the
 notebook's folder); the loop deletes a trial's file once the trial ends for good.
+
+The best completed trial's last checkpoint is kept after the study (``study.best_checkpoint``):
+a trial that completes with a value better than the best kept when it was sent writes it to
+``trial-ID.final.ckpt`` (the same form), and the loop deletes the one it beats
+(:meth:`nbtune.run.keeping.Keeping._heard_final`): a study holds one such file, its best's. A
+worker on another machine holds it pickled in its process instead (:func:`hold_final`), and
+the study's end fetches the best one's to the notebook's folder and lets go of the rest.
 """
 from __future__ import annotations
 
@@ -32,9 +39,13 @@ SUFFIX = ".ckpt"
 KEEP_EVERY = 60.0  # seconds between two writes of a running trial's checkpoint, at most
 
 
-def path_of(folder: str, trial_id: int) -> str:
-    """The file that holds trial ``trial_id``'s checkpoint in ``folder``."""
-    return os.path.join(folder, f"trial-{trial_id}{SUFFIX}")
+FINAL = ".final"  # trial-ID.final.ckpt: a completed trial's last checkpoint, kept as the best
+
+
+def path_of(folder: str, trial_id: int, final: bool = False) -> str:
+    """The file that holds trial ``trial_id``'s checkpoint in ``folder`` (``final``: the last
+    one of a completed trial, kept while it is the study's best)."""
+    return os.path.join(folder, f"trial-{trial_id}{FINAL if final else ''}{SUFFIX}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,12 +81,13 @@ def pickled_half(pair: tuple) -> tuple[bytes | str | None, int]:
     return data, outcome.get("checkpoint_seq", 0)
 
 
-def save(folder: str, trial_id: int, seq: int, level: Any, data: bytes) -> None:
+def save(folder: str, trial_id: int, seq: int, level: Any, data: bytes,
+         final: bool = False) -> None:
     """Write the checkpoint (``data``, :func:`pickled`) of a trial after its ``seq``-th report,
     at ``level`` (on the worker; raises what the disk raises). Written beside, then moved in
-    place: a file is whole, or the previous one."""
+    place: a file is whole, or the previous one. ``final``: a completed trial's last one."""
     os.makedirs(folder, exist_ok=True)
-    target = path_of(folder, trial_id)
+    target = path_of(folder, trial_id, final)
     partial = f"{target}.{os.getpid()}.part"
     header = json.dumps({"trial": trial_id, "seq": seq, "level": level})
     try:
@@ -126,6 +138,66 @@ class Keeper:
             self.written, self.last = True, seq
 
 
+def keep_final(folder: str, trial_id: int, seq: int, level: Any, checkpoint: Any) -> bool | str:
+    """On the worker, a trial that completed with a value better than the best kept: write its
+    last checkpoint (that of its ``seq``-th report, at ``level``) to its final file. True once
+    written, else why not (it cannot be pickled, or the disk refused it)."""
+    data = pickled(checkpoint)
+    if isinstance(data, str):
+        return data
+    try:
+        save(folder, trial_id, seq, level, data, final=True)
+    except OSError as exc:  # a full disk, a folder that cannot be made
+        return f"{type(exc).__name__}: {exc}"
+    return True
+
+
+HELD = "held"  # a final checkpoint held by the worker (another machine's): hold_final
+_held: dict[tuple[str, int], bytes] = {}  # on such a worker: (study run, trial) -> its pickle
+
+
+def hold_final(prefix: str, trial_id: int, checkpoint: Any) -> str:
+    """On a worker of another machine than the study's folder, a trial that completed with a
+    value better than the best kept: hold its last checkpoint, pickled, in this process for the
+    study's end to fetch (:func:`take_final`). :data:`HELD`, or why it cannot be pickled."""
+    data = pickled(checkpoint)
+    if isinstance(data, str):
+        return data
+    _held[prefix, trial_id] = data
+    return HELD
+
+
+def take_final(prefix: str, trial_id: int | None) -> bytes | None:
+    """On each worker at the study run ``prefix``'s end: the pickled final checkpoint of trial
+    ``trial_id`` where this worker holds it (else None), letting go of all the run's others."""
+    data = _held.pop((prefix, trial_id), None) if trial_id is not None else None
+    for key in [key for key in _held if key[0] == prefix]:
+        del _held[key]
+    return data
+
+
+def finals(folder: str | None) -> list[int]:
+    """The trials whose final checkpoint ``folder`` holds (:func:`keep_final`)."""
+    tail = FINAL + SUFFIX
+    try:
+        names = os.listdir(folder) if folder is not None else []
+    except OSError:  # no folder: none kept yet
+        return []
+    return sorted(int(name[len("trial-"):-len(tail)]) for name in names
+                  if name.startswith("trial-") and name.endswith(tail)
+                  and name[len("trial-"):-len(tail)].isdigit())
+
+
+def load(path: str) -> Any:
+    """The checkpoint a file holds (its header skipped), unpickled; raises what reading or
+    unpickling it raises."""
+    import cloudpickle
+
+    with open(path, "rb") as f:
+        f.readline()
+        return cloudpickle.load(f)
+
+
 def header(folder: str, trial_id: int) -> dict[str, Any] | None:
     """What trial ``trial_id``'s file says of itself (``seq``: its reports, ``level``), or None
     where it has none, or one that cannot be read."""
@@ -137,11 +209,11 @@ def header(folder: str, trial_id: int) -> dict[str, Any] | None:
     return head if isinstance(head, dict) and isinstance(head.get("seq"), int) else None
 
 
-def forget(folder: str | None, trial_id: int) -> None:
-    """Delete trial ``trial_id``'s file, if it has one."""
+def forget(folder: str | None, trial_id: int, final: bool = False) -> None:
+    """Delete trial ``trial_id``'s file (``final``: its final one), if it has one."""
     if folder is not None:
         with contextlib.suppress(OSError):
-            os.remove(path_of(folder, trial_id))
+            os.remove(path_of(folder, trial_id, final))
 
 
 def tidy(folder: str | None, ended: set[int], shared: bool = False) -> None:
@@ -175,11 +247,7 @@ class Saved:
         """((earlier output, checkpoint), None), or, where the file is not there (a worker on
         another machine) or cannot be read, ((earlier output, None), why): the trial then starts
         from its beginning, and the loop says why."""
-        import cloudpickle
-
         try:
-            with open(self.path, "rb") as f:
-                f.readline()
-                return (self.before, cloudpickle.load(f)), None
+            return (self.before, load(self.path)), None
         except Exception as exc:  # gone, cut short, or a class this worker cannot import
             return (self.before, None), f"{type(exc).__name__}: {exc}"

@@ -98,6 +98,10 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.resumed_at: dict[int, float] = {}  # trial -> the level it resumed from a checkpoint
         # at, until its first report with a level after that
         self.kept_ids: set[int] = set()  # trials with a checkpoint file (nbtune.run.kept)
+        self.best_final: tuple[int, float] | None = None  # (trial, value): whose final file
+        # the study's folder holds, the best completed trial's (Keeping._heard_final)
+        self.best_held: str | None = None  # the worker that holds it, where it is held there
+        self.held_finals: set[str] = set()  # workers that hold any of this run's (kept.HELD)
         self.pinned: dict[int, str] = {}  # paused trial -> the worker its unpicklable state is on
         self.resume_now: list[tuple[T.Trial, Any]] = []  # restored trials that go straight on
         self.host = None if settings.keep_shared else kept.this_host()  # who writes keep_at
@@ -153,7 +157,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                          may_split=self._threads_to_spare(),
                          report_to=self.inbox.address if self.inbox is not None else None,
                          keep_at=self._keep_at(), host=self.host, metric=s.metric,
-                         folder=self.folder)
+                         folder=self.folder, keep_best=self._to_beat())
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         home = self._home(trial) if paused is not None else None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,
@@ -321,6 +325,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         checkpoint an earlier run kept of them, where it did (:mod:`nbtune.run.keeping`), else
         from their beginning."""
         saved = self._restorable()
+        self._find_final()
         for trial in self.trials:  # in the order they started: a bracket's members
             if trial.id in saved:
                 self._replay_restored(trial, saved[trial.id])

@@ -12,6 +12,8 @@ from typing import Any, Callable, Sequence
 from ..caller import user_facing
 from .channel import (TrialContext, TrialDiverged, TrialPaused, TrialStopped, activate,
                       clean_metrics, deactivate, install_verdict_handler)
+from ..contract.outcome import result_value
+from ..trial import is_finite_number
 from . import kept
 from .halt import halting, shielded
 from .cellcode import CELL_FILE
@@ -48,6 +50,9 @@ class TrialSpec:
     folder: str | None = None  # the notebook's working folder, where its relative paths lead
     host: str | None = None  # the notebook's machine: only a worker there writes to keep_at
     # (None: every worker, the folder being shared)
+    # (mode, the value of the best completed trial whose last checkpoint keep_at holds, None if
+    # none yet) where keep_at keeps one: a completed trial that beats it keeps its own there
+    keep_best: tuple[str, float | None] | None = None
 
 
 class Outcome(dict):
@@ -290,6 +295,10 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
             outcome["unmovable"] = why
         outcome["checkpoint_seq"] = ctx.checkpoint_seq  # the report it came with
     outcome["kept"] = keeper.written if keeper is not None else None
+    if outcome["state"] == "completed" and ctx.checkpoint is not None and spec.keep_best:
+        final = _keep_final(spec, ctx, outcome["returned"], keeper is not None)
+        if final is not None:
+            outcome["final"] = final
     if spec.keep_checkpoint or post.direct:
         _send_outcome(post, spec.topic, ctx, outcome)
     # whether its messages, "end" last, went straight: where the task's end reaches the loop
@@ -307,6 +316,25 @@ def _keeper(spec: TrialSpec) -> kept.Keeper | None:
     if spec.keep_at is None or (spec.host is not None and kept.this_host() != spec.host):
         return None
     return kept.Keeper(spec.keep_at, spec.trial_id, spec.resource)
+
+
+def _keep_final(spec: TrialSpec, ctx: TrialContext, returned: Any,
+                reachable: bool) -> bool | str | None:
+    """A completed trial's last checkpoint, written to its final file where its value beats the
+    best one kept (``spec.keep_best``): True once written, :data:`kept.HELD` where this
+    worker holds it instead (it does not reach the study's folder), why it could not be kept
+    (a text), or None where its value is not better."""
+    mode, best = spec.keep_best
+    value = result_value(returned, ctx.reports, spec.metric)
+    if not is_finite_number(value) or (best is not None and not (
+            value > best if mode == "max" else value < best)):
+        return None
+    if not reachable:  # fetched at the study's end, if it is still the best
+        return kept.hold_final(spec.prefix, spec.trial_id, ctx.checkpoint)
+    at = ctx.checkpoint_seq  # the report that carried it: its level
+    index = at - spec.first_seq - 1
+    level = ctx.reports[index].get(spec.resource) if 0 <= index < len(ctx.reports) else None
+    return kept.keep_final(spec.keep_at, spec.trial_id, at, level, ctx.checkpoint)
 
 
 def _send_outcome(post: Callable[[str, dict], None], topic: str, ctx: TrialContext,
