@@ -21,7 +21,7 @@ from .space import (Space, choice, fixed, grid, linspace, loguniform, lograndint
                     quniform, randint, uniform)
 from .paths import StorageError
 from .studies import delete_studies, delete_study, list_studies, load_study
-from .study import Study
+from .study import NoTrialCompleted, Study, StudyInterrupted
 from .trial import Trial
 from .tune import tune
 
@@ -34,7 +34,8 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 __all__ = [
     "tune", "with_parameters", "report", "get_checkpoint", "trial_id", "TrialStopped",
-    "TrialPaused", "TrialHalted", "StudyFailed", "StorageError", "NbtuneWarning", "load_study",
+    "TrialPaused", "TrialHalted", "StudyFailed", "StudyInterrupted", "NoTrialCompleted",
+    "StorageError", "NbtuneWarning", "load_study",
     "list_studies", "delete_study", "delete_studies", "Study", "Trial",
     "Space", "simulate",
     "uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid", "linspace",

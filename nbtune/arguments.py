@@ -41,10 +41,21 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin, or a callable Python cannot inspect
         return
+    name = getattr(fn, "__name__", type(fn).__name__)
+    try:
+        signature.bind({})
+    except TypeError:
+        pass
+    else:
+        taken = [k for k in data if not _takes(signature, k)]
+        if taken:  # it takes a config: the data's names are what it lacks (round 35)
+            raise TypeError(f"the trial function {name}{signature} takes no "
+                            f"{' or '.join(k + '=' for k in taken)}: with_parameters passes "
+                            f"each value by its name, {name}(config, {taken[0]}=...); add "
+                            f"{'them' if len(taken) > 1 else 'it'} to its parameters") from None
     try:
         signature.bind({}, **dict.fromkeys(data))
     except TypeError as exc:
-        name = getattr(fn, "__name__", type(fn).__name__)
         names = [n for n in (space if isinstance(space, Mapping) else [])
                  if isinstance(n, str)][:2] or ["lr"]
         reads = ", ".join(f"config[{n!r}]" for n in names)
@@ -54,6 +65,12 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
         raise TypeError(f"the trial function {name}{signature} cannot take a trial's config: "
                         f"nbtune calls {name}(config{call}), config a dict of the trial's "
                         f"hyperparameters ({exc}); write {wanted} and read {reads}") from None
+
+
+def _takes(signature: inspect.Signature, key: str) -> bool:
+    """Whether a function of ``signature`` takes the keyword ``key``."""
+    return any(p.kind == p.VAR_KEYWORD or p.name == key and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in signature.parameters.values())
 
 
 def pickled_fn(fn: Any) -> PickledOnce:

@@ -53,6 +53,9 @@ KEYWORDS: dict[str, tuple[str, str, str, str]] = {
                     "(num_samples is n_trials=, search_alg searcher=, max_concurrent_trials "
                     "concurrency=, time_budget_s max_time=; metric, mode and scheduler as they "
                     "are)"),
+    "checkpoint_config": (RAY, "", "", "nbtune keeps the best trial's last checkpoint after "
+                          "the study, study.best_checkpoint; a trial's checkpoint goes with its "
+                          "report, nbtune.report(..., checkpoint=state)"),
     "run_config": (RAY, "", "", "RunConfig's fields are nbtune.tune's own keywords (name is "
                    "study=, storage_path storage=, stop max_t= with a scheduler)"),
 }
@@ -85,7 +88,13 @@ def ported_flag(flag: str) -> str | None:
     if not ours:
         return None
     tool = KEYWORDS[key][0] if key in KEYWORDS else RAY
-    return f"{flag} is {tool}'s name: nbtune's is {ours}"
+    more = FLAG_NOTES.get(key, "")
+    return f"{flag} is {tool}'s name: nbtune's is {ours}{more}"
+
+
+FLAG_NOTES = {"stop": " with a scheduler (the most a trial trains, in the resource's units; the "
+                      "cell's own loop ends it otherwise), or --target VALUE to end the study "
+                      "once a trial reaches it"}
 
 
 def mode_of(mode: Any) -> Any:
@@ -111,17 +120,18 @@ CELL_NAMES = {
               "%%tune cell calls report(epoch=N, accuracy=...), and the scheduler stops the "
               "trial inside that call, so drop the pruning check"),
     "tune": ("tune.report(...) and tune.get_checkpoint() are Ray Tune's: in a %%tune cell, "
-             "report(epoch=N, accuracy=...) needs no prefix, and the name checkpoint holds a "
-             "resumed trial's checkpoint"),
+             "report(epoch=N, accuracy=...) and get_checkpoint() need no prefix (the name "
+             "checkpoint holds a resumed trial's checkpoint too)"),
+    "train": ("train.report(...), train.get_checkpoint() and train.get_context() are Ray "
+              "Train's: in a %%tune cell, report(epoch=N, accuracy=...) and get_checkpoint() "
+              "need no prefix, and nbtune.trial_id() is the trial's id"),
     "config": ("config[...] is Ray Tune's: a %%tune cell reads each hyperparameter by its "
                "name (lr, not config['lr'])"),
-    "get_checkpoint": ("get_checkpoint() is Ray Tune's: in a %%tune cell the name checkpoint "
-                       "holds a resumed trial's checkpoint (None on a fresh start)"),
     "Checkpoint": ("Checkpoint is Ray Tune's: report(..., checkpoint=state) keeps the state "
                    "itself (a dict, a model: any picklable object), no folder"),
 }
 CELL_NAMES["optuna"] = CELL_NAMES["should_prune"] = CELL_NAMES["trial"]
-CELL_NAMES["train"] = CELL_NAMES["session"] = CELL_NAMES["tune"]
+CELL_NAMES["session"] = CELL_NAMES["tune"]
 
 
 # another tool's attribute -> (the tool, nbtune's), of a study and of a trial
@@ -141,14 +151,15 @@ TRIAL_ATTRIBUTES = {
     "params": (OPTUNA, "config"), "number": (OPTUNA, "id"),
     "intermediate_values": (OPTUNA, "reports"), "user_attrs": (OPTUNA, "metrics"),
     "metrics_dataframe": (RAY, "reports (a list of dicts: pandas.DataFrame(trial.reports))"),
-    "checkpoint": (RAY, "nbtune.get_checkpoint() inside the trial; a study keeps no "
-                   "checkpoint object"),
+    "checkpoint": (RAY, "nbtune.get_checkpoint() inside the trial; after the study, "
+                   "study.best_checkpoint is the best trial's last one"),
     "trial_id": (RAY, "id"), "last_result": (RAY, "metrics"),
 }
 # nbtune.X that another tool has, and what to write here
 MODULE_NAMES = {
     "Tuner": (RAY, "nbtune.tune(fn, space, metric=..., mode=..., n_trials=..., scheduler="
-              "'asha') runs the study and returns it (no Tuner to fit)"),
+              "'asha') runs the study and returns it (no Tuner to fit); Tuner.restore(path) is "
+              "nbtune.tune(..., study=NAME, storage=FILE, resume=True)"),
     "TuneConfig": (RAY, "its fields are nbtune.tune's keywords (num_samples is n_trials=, "
                    "search_alg searcher=, max_concurrent_trials concurrency=, time_budget_s "
                    "max_time=)"),

@@ -30,6 +30,16 @@ class StudyInterrupted(KeyboardInterrupt):
         return [f"KeyboardInterrupt: {self}"]
 
 
+class NoTrialCompleted(RuntimeError):
+    """Raised at the end of a ``%%tune`` cell whose study ended with failed trials and no
+    completed one: the cell ends as a failed cell, so that Run All stops there, as Ray Tune's
+    ``tune.run`` raises for trials that did not complete (the next cell's
+    ``study.best_config`` failed instead: first-day test, round 35). Shown as its one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 class Study:
     """Trials of one tuning run, with the best one and a table of all of them.
 
@@ -149,16 +159,19 @@ class Study:
         return min(done, key=lambda t: (sign * t.value, t.id))
 
     @property
+    @user_facing
     def best_config(self) -> dict[str, Any]:
         """Config of the best trial; a ValueError that says why where no trial completed."""
         return dict(self._best_or_why("best_config").config)
 
     @property
+    @user_facing
     def best_value(self) -> float:
         """Metric of the best trial; a ValueError that says why where no trial completed."""
         return self._best_or_why("best_value").value
 
     @property
+    @user_facing
     def best_checkpoint(self) -> Any:
         """The last checkpoint the best trial reported (``nbtune.report(..., checkpoint=state)``):
         its trained model, without training it again (Ray Tune's ``result.checkpoint``). A
@@ -315,6 +328,19 @@ class Study:
         error = AttributeError(note or f"'Study' object has no attribute {name!r}", name=name,
                                obj=self)
         raise shown_as_users(error) if note else error
+
+    def __bool__(self) -> bool:
+        return True  # a study with no trials yet is still one (__len__ below refuses)
+
+    def _not_a_list(self, *args: Any) -> Any:
+        """``len(study)``, ``study[0]``, ``for t in study``: Ray Tune's ResultGrid habits, named
+        with where the trials are (Python's own lines said only what a Study is not)."""
+        raise shown_as_users(TypeError(
+            "a Study is not a list of its trials (Ray Tune's ResultGrid is): study.trials is, "
+            "len(study.trials), study.trials[0], for trial in study.trials; study.best is the "
+            "best one"))
+
+    __len__ = __getitem__ = __iter__ = _not_a_list
 
     def __repr__(self) -> str:
         # as the summary counts them: "4 running" on 2 workers read as if all ran (round 20)

@@ -102,9 +102,14 @@ def shown(shell, capsys, cell: str) -> str:
     ("import nbtune\nnbtune.Space({'m': object()})\n",  # through nbtune's `with about(name)`
      "----> 2 nbtune.Space({'m': object()})",
      "ValueError: hyperparameter 'm': fixed values must be JSON-serialisable"),
+    ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').best_config\n",
+     "----> 2 nbtune.Study('s', nbtune.Space({}), 'v', 'min').best_config",
+     "ValueError: no best_config: study 's' has no completed trial"),
+    ("import nbtune\nnbtune.run(print, config={})\n", "----> 2 nbtune.run(print, config={})",
+     "TypeError: nbtune.run is nbtune's package of the study loop, not a function"),
 ], ids=["space primitive", "through tune", "report outside a trial", "an argument not taken",
         "another tool's module name", "another tool's study name", "a nested space",
-        "through a with block"])
+        "through a with block", "a study's property", "Ray Tune 1's tune.run"])
 def test_an_error_nbtune_raises_on_purpose_shows_the_cells_line_and_the_message(
         ip, capsys, cell, line, message):
     out = shown(ip, capsys, cell)

@@ -161,7 +161,7 @@ def test_a_failed_trials_traceback_names_the_cell_as_jupyterlab_does(shell):
     count = shell.execution_count
     res = shell.run_cell("%%tune -n 1 --metric loss\nx = uniform(0, 1)\n\ny = x * 2\n"
                          "raise RuntimeError('diverged')\nloss = y\n", store_history=True)
-    assert res.success
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted)
     (trial,) = shell.user_ns["study"].trials
     assert f"Cell In[{count}], line 5\n    raise RuntimeError('diverged')" in trial.error
     assert "<tune cell" not in trial.error

@@ -126,11 +126,13 @@ def test_a_fail_fast_that_is_not_one_of_its_values_is_one_line():
 
 def test_the_magic_stops_on_its_own_and_takes_no_fail_fast(shell, db, capsys):
     res = shell.run_cell("%%tune -n 10 --concurrency 1 --metric v\nx = uniform(0, 1)\nv = 1 / 0\n")
-    assert res.success and shell.user_ns["study"].stop_reason == "fail_fast"
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted)
+    assert shell.user_ns["study"].stop_reason == "fail_fast"
     assert len(shell.user_ns["study"].trials) == FAIL_FAST_AFTER
     res = shell.run_cell("%%tune -n 5 --concurrency 1 --metric v --no-fail-fast --study g\n"
                          "x = uniform(0, 1)\nv = 1 / 0\n")
-    assert res.success and len(shell.user_ns["study"].trials) == 5
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted)
+    assert len(shell.user_ns["study"].trials) == 5
 
 
 def test_the_rule_alone_on_trials_as_they_end():
@@ -159,3 +161,26 @@ def test_the_rule_alone_on_trials_as_they_end():
         "the study stopped at its first failed trial (fail_fast=True): trial 1: ValueError")
     rule = FailFast(False, "x")
     assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in range(5))
+
+
+def reports_accuracy(config):
+    nbtune.report(epoch=1, accuracy=config["x"])
+
+
+def test_a_misnamed_metric_is_named_and_the_way_on_is_the_one_that_takes(client, db):
+    """Ray Tune's "acc" habit: the note said resume=True continues the study, and a resume
+    with metric="accuracy" was refused for the stored metric (first-day test, round 35)."""
+    with pytest.warns(UserWarning) as warned:
+        first = nbtune.tune(reports_accuracy, SPACE, metric="acc", mode="max", n_trials=6,
+                            concurrency=1, cluster=client, storage=db, study="acc",
+                            progress=False)
+    assert first.stop_reason == "fail_fast"
+    (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    assert "never reported the metric 'acc' (it reported accuracy, epoch; did you mean " \
+           "'accuracy'?)" in note
+    assert note.endswith("(reporting it: --resume, resume=True, continues the study; naming "
+                         "another metric: --replace, replace=True, starts it again), or pass "
+                         "fail_fast=False (--no-fail-fast) to run on past failures")
+    again = nbtune.tune(reports_accuracy, SPACE, metric="accuracy", mode="max", n_trials=3,
+                        cluster=client, storage=db, study="acc", replace=True, progress=False)
+    assert [t.state for t in again.trials] == [T.COMPLETED] * 3

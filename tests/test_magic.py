@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -73,7 +74,7 @@ def test_a_failed_trial_points_at_the_cell_of_a_helper_it_called(shell, client):
     defined = shell.execution_count - 1  # the In[N] of that cell
     res = shell.run_cell("%%tune --trials 1 --metric loss --study helper\n"
                          "x = uniform(0, 1)\nloss = score(1, x)\n", store_history=True)
-    assert res.success, res.error_in_exec
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted), res.error_in_exec
     error = shell.user_ns["study"].trials[0].error
     assert f"  Cell In[{defined}], line 4, in score\n    return a[0] + b\n" in error, error
     assert "<dynamic-code>" not in error and error.endswith(
@@ -95,14 +96,14 @@ def test_a_metric_the_cell_left_unset_or_not_a_number_is_said_in_a_cells_words(s
     shell.user_ns["np"] = np
     res = run(shell, "--trials 2 --metric loss --study unset",
               "x = uniform(0, 1)\nif x > 2:\n    loss = x\n")
-    assert res.success, res.error_in_exec
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted), res.error_in_exec
     assert {t.error for t in shell.user_ns["study"].trials} == {
         "the cell never set 'loss' in this trial: the line that sets it did not run (an if, a "
         "loop that ran no time, an early break); set loss on every path, or call "
         "report(loss=...)"}
     res = run(shell, "--trials 1 --metric loss --study array",
               "x = uniform(0, 1)\nloss = np.array([x, x])\n")
-    assert res.success, res.error_in_exec
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted), res.error_in_exec
     assert shell.user_ns["study"].trials[0].error == (
         "the cell left 'loss' as a ndarray of shape (2,), not a number: assign it a number "
         "(loss = float(...), or .item() of a one-element array)")
@@ -148,7 +149,7 @@ def test_large_globals_are_scattered_and_small_ones_travel_with_the_trial(shell)
 def test_traceback_points_at_the_cell_line(shell):
     cell = "x = uniform(0, 1)\n\ny = x * 2\nraise RuntimeError('diverged')\nloss = y\n"
     res = run(shell, "-n 2 --metric loss", cell)
-    assert res.success
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted)
     (trial, _) = shell.user_ns["study"].trials
     assert trial.state == T.FAILED
     assert "line 5" in trial.error and "raise RuntimeError('diverged')" in trial.error
@@ -588,3 +589,21 @@ def test_a_score_minimised_by_the_default_mode_is_named_once(shell):
             assert run(shell, "-n 2 --metric accuracy --storage none", cell).success
         finally:
             shell.config["Tune"].pop("mode")
+
+
+def test_a_cell_whose_trials_all_failed_ends_as_a_failed_cell(shell, db, capsys):
+    """Run All ran on into the next cell's study.best_config, which failed there (first-day
+    test, round 35): the cell itself now fails, in one line, its study bound."""
+    res = run(shell, "--trials 6 --metric loss --study broken",
+              "x = uniform(0, 1)\nloss = 1 / 0\n")
+    assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted)
+    assert re.fullmatch(r"study 'broken' has no completed trial \(\d failed\); it is bound to "
+                        r"`study`, and the cells queued after this one do not run",
+                        str(res.error_in_exec))
+    out = capsys.readouterr().out
+    assert "NoTrialCompleted: study 'broken'" in out and "Traceback" not in out
+    assert shell.user_ns["study"].name == "broken"
+    # some failed, one completed: a study with a result, the cell a success
+    res = run(shell, "--trials 6 --metric loss --study partly --no-fail-fast --seed 0",
+              "x = uniform(0, 1)\nloss = 1 / (x < 0.5)\n")
+    assert res.success and shell.user_ns["study"].best is not None

@@ -24,7 +24,9 @@ __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "s
 
 PRIMITIVES = ("uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid",
               "linspace", "logspace", "fixed")
-INJECTED = frozenset({"report", "checkpoint"})  # names nbtune puts into every trial's namespace
+# names nbtune puts into every trial's namespace: get_checkpoint() too, the name of the README's
+# recipe and Ray Tune's, which a cell refused as Ray Tune's (first-day test, round 35)
+INJECTED = frozenset({"report", "checkpoint", "get_checkpoint"})
 _BUILTINS = frozenset(dir(builtins))
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _QUALIFIED = re.compile(r"(?:nbtune(?:\.\w+)*\.)?(\w+)")
@@ -220,6 +222,7 @@ def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
     a misspelt primitive, wherever it is in the cell."""
     stores = module_names(tree.body).stores
     for stmt in tree.body:
+        _check_tool_import(stmt)
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
         if not isinstance(value, ast.Call) or _primitive(value.func):
             continue
@@ -245,6 +248,7 @@ def _check_ported(tree: ast.Module, defined: Container[str]) -> None:
     (first-day test, round 16)."""
     stores = module_names(tree.body).stores
     for stmt in tree.body:
+        _check_tool_import(stmt)
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
         if not isinstance(value, ast.Call) or _primitive(value.func):
             continue
@@ -264,6 +268,42 @@ def _check_ported(tree: ast.Module, defined: Container[str]) -> None:
         if note is not None:
             raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's; here, "
                             f"{note.split('; here, ', 1)[1]}")
+
+
+OTHER_TOOLS = {"ray": "Ray Tune", "optuna": "Optuna"}  # packages a ported cell imports
+
+
+def _check_tool_import(stmt: ast.stmt) -> None:
+    """CellError for ``from ray import tune`` in a cell where Ray is not installed: each trial
+    failed on it, three of them before the study stopped (first-day test, round 35); the cell
+    needs no import for what it used it for."""
+    if isinstance(stmt, ast.Import):
+        modules = [alias.name for alias in stmt.names]
+    elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
+        modules = [stmt.module]
+    else:
+        return
+    import importlib.util
+
+    for top in dict.fromkeys(m.split(".")[0] for m in modules):
+        if top in OTHER_TOOLS and importlib.util.find_spec(top) is None:
+            raise CellError(f"line {stmt.lineno}: `{ast.unparse(stmt)}` imports "
+                            f"{OTHER_TOOLS[top]}'s package, which is not installed here: a "
+                            "%%tune cell calls report(epoch=N, accuracy=...) and "
+                            "get_checkpoint() with no import")
+
+
+def _dict_space(body: list[ast.stmt]) -> ast.stmt | None:
+    """A line that assigns a dict of space primitives (Ray Tune's ``config = {"lr":
+    tune.loguniform(...)}``), or None."""
+    for stmt in body:
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        if isinstance(value, ast.Dict) and any(
+                isinstance(v, ast.Call) and (_primitive(v.func) or isinstance(
+                    v.func, ast.Attribute) and v.func.attr in PRIMITIVES)
+                for v in value.values):
+            return stmt
+    return None
 
 
 def _check_nested(body: list[ast.stmt], bound: Container[str], defined: Container[str]) -> None:
@@ -322,6 +362,12 @@ def parse_cell(source: str, need_space: bool = True,
                             "it to the top of the cell")
     _check_nested(body_stmts, bound, defined or ())
     if not stmts and need_space:
+        nested = _dict_space(body_stmts)
+        if nested is not None:  # it read "declares no search space" (round 35)
+            raise CellError(f"line {nested.lineno}: a space in a dict is Ray Tune's; a %%tune "
+                            "cell's space is flat, one line per hyperparameter at its top "
+                            "(`lr = loguniform(1e-4, 1e-1)`), each read by its name (lr, not "
+                            "config['lr'])")
         raise CellError("the cell declares no search space: start it with lines like "
                         "`lr = loguniform(1e-4, 1e-1)`")
     if not body_stmts:

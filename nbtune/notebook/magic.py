@@ -14,6 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, TraitError, Unicode, observe
 
+from .. import trial as T
 from ..caller import from_the_body
 from ..panel import LivePanel, continued_by
 from ..run.channel import LocalContext, activate, deactivate
@@ -25,7 +26,7 @@ from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
 from ..starting import no_study_to_resume, resume_typo
 from ..studies import list_studies
-from ..study import Study, StudyInterrupted, kept_clause
+from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
@@ -303,6 +304,10 @@ class Tune(Magics):
                 kept = f"is kept, bound to `{out}`"
             raise StudyInterrupted(f"study {study.name!r} was interrupted and {kept}; the cells "
                                    "queued after this one do not run")
+        if study.best is None and any(t.state == T.FAILED for t in study.trials):
+            raise NoTrialCompleted(
+                f"study {study.name!r} has no completed trial ({T.counts_text(study.counts())})"
+                f"; it is bound to `{out}`, and the cells queued after this one do not run")
         return None
 
     def _warm_start(self, name: str | None) -> Study | str | None:

@@ -30,13 +30,15 @@ class CellTrial:
         return state
 
     def namespace(self, config: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
-        """The globals the body runs in: notebook values, shared data, config, ``report`` and
-        ``checkpoint`` (what the trial reported with ``checkpoint=`` before a pause; None fresh)."""
+        """The globals the body runs in: notebook values, shared data, config, ``report``,
+        ``get_checkpoint`` and ``checkpoint`` (what the trial reported with ``checkpoint=``
+        before a pause, which ``get_checkpoint()`` returns too; None fresh)."""
         ns: dict[str, Any] = {"__name__": "__nbtune_cell__", "__builtins__": builtins}
         ns.update(self.globals)
         ns.update(shared)
         ns.update(config)
         ns.setdefault("report", report)
+        ns.setdefault("get_checkpoint", get_checkpoint)
         ns["checkpoint"] = get_checkpoint()
         return ns
 

@@ -12,9 +12,11 @@ class _Package(types.ModuleType):
     round 16)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("nbtune.run is nbtune's package of the study loop, not a function: "
-                        "Ray Tune's tune.run(trainable, config=...) is nbtune.tune(fn, space, "
-                        "...) here")
+        from ..caller import shown_as_users  # its one line, under the user's, as tune's errors
+
+        raise shown_as_users(TypeError(
+            "nbtune.run is nbtune's package of the study loop, not a function: Ray Tune's "
+            "tune.run(trainable, config=...) is nbtune.tune(fn, space, ...) here"))
 
 
 sys.modules[__name__].__class__ = _Package

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .. import trial as T
+from ..contract.outcome import NEVER_REPORTED
 
 FAIL_FAST_AFTER = 3  # the first trials to end, all failed alike: the study stops ("auto")
 # failures that depend on the config's size, not on the code: "CUDA out of memory", MemoryError
@@ -80,6 +81,9 @@ class FailFast:
         fix = (f"nbtune knows this one: {hints[-1]}; then run the cell again" if hints else
                "fix the cell (or trial function) and run it again")  # the hint, not --no-fail-fast
         resume = " (--resume, resume=True, continues the study)" if self.stored else ""
+        if self.stored and failure.startswith(NEVER_REPORTED):  # the fix may be the metric's
+            resume = (" (reporting it: --resume, resume=True, continues the study; naming "
+                      "another metric: --replace, replace=True, starts it again)")
         return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
                 f"alike, the last with {failure}; {fix}{resume}, or pass fail_fast=False "
                 "(--no-fail-fast) to run on past failures")

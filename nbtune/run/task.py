@@ -160,9 +160,14 @@ class with_parameters:
     """
 
     @user_facing
-    def __init__(self, fn: Callable[..., Any], **data: Any):
+    def __init__(self, fn: Callable[..., Any], *positional: Any, **data: Any):
         if not callable(fn):
             raise TypeError(f"with_parameters needs a function, got {type(fn).__name__}")
+        if positional:  # Ray Tune takes them by name too; Python's own line named __init__
+            raise TypeError(f"with_parameters(fn, X=X, y=y) takes the data by name, the names "
+                            f"of {getattr(fn, '__name__', 'the function')}'s keywords; "
+                            f"{len(positional)} value{'s were' if len(positional) > 1 else ' was'}"
+                            " given by position")
         self.fn, self.data = fn, data
 
     def __call__(self, config: dict[str, Any], **data: Any) -> Any:

@@ -59,6 +59,10 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
         _check_options(scheduler.lower(), cls, options)
         return cls(**options)
     known = ", ".join(sorted(SCHEDULERS))
+    if isinstance(scheduler, type) and issubclass(scheduler, Scheduler):  # Ray Tune's, uncalled
+        raise ValueError(f"scheduler={scheduler.__name__} is the class, not a scheduler: call "
+                         f"it, scheduler={scheduler.__name__}(...), or name it, "
+                         f"scheduler={getattr(scheduler, 'name', 'asha')!r}")
     hint = did_you_mean(scheduler.lower(), SCHEDULERS) if isinstance(scheduler, str) else ""
     if isinstance(scheduler, str) and scheduler.lower() in ("pbt", "pb2"):
         hint = (" (nbtune has no Population Based Training, which changes a running trial's "

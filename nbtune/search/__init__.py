@@ -81,6 +81,10 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
                 raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
             name_or_obj.mode = mode
         return name_or_obj
+    if isinstance(name_or_obj, type) and issubclass(name_or_obj, Searcher):  # uncalled
+        raise ValueError(f"searcher={name_or_obj.__name__} is the class, not a searcher: call "
+                         f"it, searcher={name_or_obj.__name__}(space, ...), or name it, "
+                         "searcher='bayesopt' (or 'random', 'tpe', 'kde')")
     if not isinstance(name_or_obj, str) or name_or_obj not in SEARCHERS:
         known = ", ".join(repr(k) for k in SEARCHERS)
         raise ValueError(f"unknown searcher {name_or_obj!r}{hint(name_or_obj, SEARCHERS, ALIASES)}"
