@@ -242,6 +242,52 @@ def test_a_late_model_thinks_ahead_and_draws_only_for_an_idle_worker():
         thread.close(raise_error=False)
 
 
+class FirstSlow(SlowModel):
+    """A model whose first suggestions are quick and whose later ones wait ``delay`` seconds, as
+    a warm-started model's fits of hundreds of observations do."""
+
+    def _suggest(self, index: int) -> dict:
+        start = time.monotonic()
+        time.sleep(0.001 if index < 3 else self.delay)
+        self.thought.append((start, time.monotonic()))
+        return {"x": index / 1000}
+
+
+def test_a_worker_that_empties_while_the_loop_waits_gets_a_random_config():
+    """The loop asked while every worker had a queued trial and waited; a worker emptied since.
+    It waited for the whole suggestion: a random config was drawn only on a first ask, so a
+    warm-started bayesopt held slots empty for most of a 20 s study (first-day test, round 36).
+    And a suggestion that has already taken longer than the trials run is late though the
+    latest ones were quick."""
+    from nbtune.contract.dispatch import THINKING
+    from nbtune.run.thinking import SearcherThread
+
+    idle = [False]
+    woken = threading.Event()
+    searcher = FirstSlow({"x": nbtune.uniform(0, 1)}, seed=0, mode="max", delay=2.0)
+    searcher.reset()
+    thread = SearcherThread(searcher, woken.set, lambda: idle[0])
+    try:
+        for i in range(3):  # three quick suggestions, three runs of a second
+            while (config := thread.suggest(i)) is THINKING:
+                assert woken.wait(5)
+                woken.clear()
+            thread.on_trial_start(i, config)
+            thread.on_trial_time(i, {}, 1.0)
+        assert not thread.late()  # its suggestions were quick so far
+        assert thread.suggest(3) is THINKING and thread.asked  # no idle worker: it waits
+        time.sleep(0.1)  # the suggestion has taken a tenth of a trial's run
+        assert thread.late()
+        idle[0] = True  # a worker emptied meanwhile
+        drawn = thread.suggest(3)
+        assert drawn is not THINKING and not modelled(drawn) and searcher.quick_draws == 1
+        assert not thread.asked and searcher.waiting_since is None  # the loop waits no more
+        assert searcher.waited > 0.09
+    finally:
+        thread.close(raise_error=False)
+    assert len(searcher.thought) == 4  # the one being made was finished, none queued after
+
+
 def test_the_views_say_while_the_loop_waits_for_a_suggestion_and_the_summary_how_long(client):
     """Trial slots empty while bayesopt chose, and the panel read "0/2 slots busy" with no
     reason (first-day test, round 19): the views name the searcher that is choosing, once the

@@ -61,6 +61,8 @@ class SearcherThread:
         self._lock = threading.Lock()  # held while the searcher runs a call: predict waits
         self._hand = threading.Lock()  # held while either thread reads or sets the fields below
         self._asked: int | None = None  # the trial index a suggestion is being made for
+        self._asked_at = 0.0  # since when (time.monotonic())
+        self._closing = False  # the loop ended: a suggestion still queued is not made
         self._answer: tuple[int, Any] | None = None
         self._waiting = False  # whether the loop waits for that suggestion
         self._ahead: int | None = None  # the index to think of once the trial just given starts
@@ -107,9 +109,12 @@ class SearcherThread:
                 return config
             if self._asked is None:
                 self._ask(index)
-            if idle and not self._waiting:
+            if idle:  # also once the loop waits: it asked while every worker had a queued
+                # trial, and since then one emptied (it drew only on a first ask: a free worker
+                # waited out most of a warm-started model's fits, first-day test, round 36)
                 config = self.searcher.quick(index)
                 if config is not None:
+                    self._stop_waiting()
                     return config
             if not self._waiting:
                 self._waiting, self.searcher.waiting_since = True, time.monotonic()
@@ -117,15 +122,20 @@ class SearcherThread:
 
     def late(self) -> bool:
         """Whether a suggestion takes more than :data:`LATE` of a trial's run (the medians of
-        the latest ones, three of each at least), for a searcher that can draw while it thinks,
-        in a study that spends time (the loop gave ``idle``)."""
+        the latest ones, three trial runs at least), for a searcher that can draw while it
+        thinks, in a study that spends time (the loop gave ``idle``): the latest suggestions'
+        median, three of them at least, or the one being made, which has taken that long
+        already (a warm-started model's first suggestions each waited for a fit of hundreds of
+        observations: first-day test, round 36)."""
         if self._idle is None or len(self._runs) < 3 or \
                 not getattr(self.searcher, "draws_while_thinking", False):
             return False
         with self._hand:
             thought = list(self._thought)
-        return len(thought) >= 3 and \
-            statistics.median(thought) > LATE * statistics.median(self._runs)
+            since = self._asked_at if self._asked is not None else None
+        limit = LATE * statistics.median(self._runs)
+        return (len(thought) >= 3 and statistics.median(thought) > limit) or (
+            since is not None and time.monotonic() - since > limit)
 
     def predict(self, configs: list[dict], level: float | None) -> Any:
         """The searcher's model's prediction (a scheduler that judges by the model asks it on
@@ -158,9 +168,11 @@ class SearcherThread:
 
     def close(self, raise_error: bool = True, timeout: float = 30.0) -> None:
         """Apply the events still queued (the searcher ends up as if the loop had called it
-        directly), then end the thread; an error a call raised is raised here, unless the loop
-        is ending for another reason."""
+        directly; a suggestion queued and not yet begun is not made: no trial takes it), then
+        end the thread; an error a call raised is raised here, unless the loop is ending for
+        another reason."""
         if self._thread.is_alive():
+            self._closing = True
             self._calls.put(None)
             self._thread.join(timeout)
         with self._hand:
@@ -178,7 +190,7 @@ class SearcherThread:
     # -- the searcher's thread ----------------------------------------------------------------
     def _ask(self, index: int) -> None:
         """Queue a suggestion for ``index`` (with ``_hand`` held)."""
-        self._asked = index
+        self._asked, self._asked_at = index, time.monotonic()
         self._calls.put(("suggest", (index,)))
 
     def _run(self) -> None:
@@ -187,6 +199,8 @@ class SearcherThread:
             if call is None:
                 return
             name, args = call
+            if name == "suggest" and self._closing:
+                continue  # no trial will take it: the events after it are what matters
             try:
                 with self._lock:
                     began = time.monotonic()
