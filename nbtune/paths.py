@@ -70,6 +70,13 @@ def check_path(path: str | os.PathLike) -> str:
     if not text:
         raise StorageError("storage '' names no file: give a path such as 'nbtune.db', or "
                            f"{IN_MEMORY_ONLY}")
+    scheme = text.split("://", 1)[0] if "://" in text else None
+    if scheme is not None and scheme.replace("+", "").isalnum():  # Optuna's (SQLAlchemy's) URL
+        path = text.split("://", 1)[1][1:] if scheme.startswith("sqlite") else None
+        fix = (f"storage={path!r}" if path else "a file path such as storage='nbtune.db' (nbtune "
+               "keeps studies in SQLite files)")
+        raise StorageError(f"storage {text!r} is a database URL, Optuna's form: nbtune takes "
+                           f"{fix}")
     if text == ":memory:" or text.startswith("file:"):
         raise StorageError(f"storage {text!r} would keep nothing once the study ends: give a file "
                            f"path such as 'nbtune.db', or {IN_MEMORY_ONLY}")

@@ -67,6 +67,8 @@ def searcher_text(study: Any) -> str:
     options = settings.get("searcher_options") or {}
     if options.get("acquisition"):
         text += f" ({options['acquisition']}{' per second' if options.get('cost_aware') else ''})"
+    elif isinstance(options.get("sampler"), str):  # Optuna's: which one (round 36)
+        text += f" ({options['sampler']})"
     searcher = getattr(study, "searcher", None)
     held, trials = ((settings.get("searcher_observations"), settings.get("searcher_trials"))
                     if searcher is None else (getattr(searcher, "observations", None),

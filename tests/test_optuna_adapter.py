@@ -152,7 +152,7 @@ def test_a_real_study_with_an_optuna_sampler_and_its_resume(optuna, States, clie
                         progress=False)
     assert len(study.completed) == 6 and study.settings["searcher"] == "optuna"
     assert study.settings["searcher_options"] == {"sampler": "TPESampler"}
-    assert searcher_text(study) == "optuna searcher, model of 6 trials"
+    assert searcher_text(study) == "optuna searcher (TPESampler), model of 6 trials"
     assert [t.state for t in study.searcher.study.trials] == [States.COMPLETE] * 6
     # the sampler given again is no conflict; by name it is built again from its class name
     again = nbtune.tune(squares, SMOOTH, searcher=optuna.samplers.TPESampler(seed=5),

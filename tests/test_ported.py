@@ -276,3 +276,110 @@ def test_enqueue_runs_a_known_config_first_in_the_magic(shell, capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert not res.success and err[-1].startswith(
         "UsageError: %%tune: --enqueue lr=0.1: unknown hyperparameter 'lr' (known: x)"), err
+
+
+def optuna_object(module: str, name: str, instance: bool = True):
+    """An object of a class named as Optuna's (nbtune knows Optuna's classes by their module,
+    never importing Optuna); Optuna is not installed beside nbtune's tests."""
+    cls = type(name, (), {"__module__": module})
+    return cls() if instance else cls
+
+
+@pytest.mark.parametrize("kwargs, said", [
+    ({"scheduler": optuna_object("optuna.pruners._hyperband", "HyperbandPruner")},
+     r"^scheduler=HyperbandPruner\(\.\.\.\) is Optuna's pruner: nbtune's is scheduler='asha', "
+     r"brackets='all', rung_system_per_bracket=True"),
+    ({"scheduler": optuna_object("optuna.pruners._median", "MedianPruner")},
+     r"^scheduler=MedianPruner\(\.\.\.\) is Optuna's pruner: nbtune's is scheduler='median'"),
+    ({"searcher": optuna_object("optuna.samplers._gp.sampler", "GPSampler", instance=False)},
+     r"^searcher=GPSampler is Optuna's class, not a sampler: pass an instance, "
+     r"searcher=GPSampler\(\)$"),
+    ({"storage": "sqlite:///runs.db"},
+     r"^storage 'sqlite:///runs.db' is a database URL, Optuna's form: nbtune takes "
+     r"storage='runs.db'$"),
+    ({"searcher": "bayesopt", "searcher_options": {"acquisition": "ucb", "kappa": 0}},
+     r"^kappa must be a finite number > 0, got kappa=0 \(kappa=0 would only exploit: "
+     r"acquisition='ei' with xi=0 comes closest\)$"),
+    ({"searcher": "bayesopt", "searcher_options": {"acquisition": "EI_"}},
+     r"^unknown acquisition 'ei_' \(did you mean 'ei'\?\)"),
+], ids=["HyperbandPruner", "MedianPruner", "a sampler class", "an SQLAlchemy URL", "kappa=0",
+        "an acquisition's typo"])
+def test_optunas_objects_and_forms_are_named_with_nbtunes(kwargs, said):
+    """Optuna's pruner given as the scheduler, a sampler's class, its storage URL: a bare repr,
+    "unknown searcher <class ...>" and "the folder '.../sqlite:' does not exist" (first-day
+    test, round 36)."""
+    with pytest.raises((ValueError, nbtune.StorageError), match=said):
+        nbtune.tune(value_of, SPACE, n_trials=2, **{"storage": None, **kwargs})
+
+
+def test_an_acquisition_is_read_in_any_case():
+    searcher = nbtune.BayesOptSearcher(SPACE, acquisition="EI")
+    assert searcher.acquisition == "ei" and searcher.options["acquisition"] == "ei"
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda: nbtune.uniform(1e-3, 1.0, log=True),
+     r"^uniform\(0.001, 1.0, log=True\) is Optuna's suggest_float\(log=True\): nbtune's is "
+     r"loguniform\(0.001, 1.0\)$"),
+    (lambda: nbtune.randint(1, 64, log=True),
+     r"^randint\(1, 64, log=True\) is Optuna's suggest_int\(log=True\): nbtune's is "
+     r"lograndint\(1, 64\)$"),
+    (lambda: nbtune.uniform(0, 1, step=0.1), r"nbtune's is quniform\(0, 1, q\)$"),
+])
+def test_optunas_keywords_of_a_range_name_nbtunes_primitive(call, said):
+    """It read "Range.__init__() got an unexpected keyword argument 'log'", a class the user
+    never wrote (first-day test, round 36)."""
+    with pytest.raises(TypeError, match=said):
+        call()
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda: nbtune.loguniform(0, 1), r"\(a log scale cannot reach 0: give a small positive "
+                                      r"lower bound such as 1e-6, or use uniform\(0, 1\)\)$"),
+    (lambda: nbtune.lograndint(0, 64), r"\(a log scale cannot reach 0: give a lower bound of "
+                                       r"1, or use randint\(0, 64\)\)$"),
+])
+def test_a_log_range_from_zero_says_what_to_give(call, said):
+    with pytest.raises(ValueError, match=said):
+        call()
+
+
+def test_an_optuna_sampler_without_its_package_is_refused_before_any_trial(monkeypatch):
+    """GPSampler ran its 10 random start-up trials, then the study died on "No module named
+    'torch'" (first-day test, round 36)."""
+    from nbtune.search import optuna_adapter
+
+    monkeypatch.setitem(optuna_adapter.SAMPLER_NEEDS, "GPSampler",
+                        ("nbtune_no_such_module", "PyTorch", "pip install torch"))
+    with pytest.raises(ValueError, match=r"^Optuna's GPSampler needs PyTorch once it models "
+                                         r"\(after its random start-up trials\), and it is not "
+                                         r"installed here: pip install torch, or "
+                                         r"searcher='bayesopt'"):
+        optuna_adapter._check_needs("GPSampler")
+    optuna_adapter._check_needs("TPESampler")  # needs nothing more
+
+
+@pytest.mark.parametrize("line, said", [
+    ('lr = suggest_float("lr", 1e-4, 1e-1, log=True)\naccuracy = lr',
+     "line 2: suggest_float(...) is Optuna's: a space line calls nbtune's primitive, "
+     "lr = loguniform(0.0001, 0.1)"),
+    ('n = trial.suggest_int("n", 1, 8)\naccuracy = n',
+     "line 2: trial.suggest_int(...) is Optuna's: a space line calls nbtune's primitive, "
+     "n = randint(1, 8)"),
+    ('k = suggest_categorical("k", ["adam", "sgd"])\naccuracy = 1',
+     "line 2: suggest_categorical(...) is Optuna's: a space line calls nbtune's primitive, "
+     "k = choice('adam', 'sgd')"),
+])
+def test_optunas_suggest_lines_in_a_cell_name_the_primitive(shell, capsys, line, said):
+    """They read "the cell declares no search space" (first-day test, round 36)."""
+    res = run(shell, "--metric accuracy --mode max -n 2", line)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not res.success and err == [f"UsageError: %%tune: {said}"], err
+
+
+def test_optunas_sampler_names_are_named_in_the_magic():
+    from nbtune.notebook.options import check_names
+
+    with pytest.raises(UsageError, match=r"unknown searcher 'GPSampler' \(that is 'bayesopt' "
+                                         r"here\)"):
+        check_names(parse_line("--searcher GPSampler"))

@@ -19,13 +19,22 @@ class Range(Domain):
     integer = False
 
     @user_facing
-    def __init__(self, lo: float, hi: float) -> None:
+    def __init__(self, lo: float, hi: float, **optuna: Any) -> None:
+        if optuna:  # suggest_float(log=True, step=...) habits: "Range.__init__() got ..." (r36)
+            raise TypeError(_optuna_keywords(self.kind, lo, hi, optuna, self.integer))
         conv = _integer if self.integer else _num
         self.lo, self.hi = conv(self.kind, "lo", lo), conv(self.kind, "hi", hi)
         low_ok = not self.log or (self.lo >= 1 if self.integer else self.lo > 0)
         if not low_ok or self.lo >= self.hi:
             need = ("1 <= lo < hi" if self.integer else "0 < lo < hi") if self.log else "lo < hi"
-            raise ValueError(f"{self.kind} needs {need}, got lo={lo!r}, hi={hi!r}")
+            also = ""
+            if not low_ok and self.lo < self.hi:  # the log scale's floor, not the order
+                plain = "randint" if self.integer else "uniform"
+                floor = ("a lower bound of 1" if self.integer else
+                         "a small positive lower bound such as 1e-6")
+                also = (f" (a log scale cannot reach {self.lo:g}: give {floor}, or use "
+                        f"{plain}({lo!r}, {hi!r}))")
+            raise ValueError(f"{self.kind} needs {need}, got lo={lo!r}, hi={hi!r}{also}")
         pad = 0.5 if self.integer else 0.0  # ints own the interval [v - 0.5, v + 0.5]
         self._a, self._b = self._fwd(self.lo - pad), self._fwd(self.hi + pad)
 
@@ -78,6 +87,21 @@ class Range(Domain):
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "lo": self.lo, "hi": self.hi}
+
+
+def _optuna_keywords(kind: str, lo: Any, hi: Any, given: dict[str, Any], integer: bool) -> str:
+    """The line for Optuna's keywords given to a range: what nbtune writes instead."""
+    key = next(iter(given))
+    if key == "log" and not given[key]:
+        return f"{kind}(..., log=False) is Optuna's default, and {kind} is nbtune's: leave log out"
+    if key == "log":
+        ours = "lograndint" if integer else "loguniform"
+        return (f"{kind}({lo!r}, {hi!r}, log=True) is Optuna's suggest_"
+                f"{'int' if integer else 'float'}(log=True): nbtune's is {ours}({lo!r}, {hi!r})")
+    if key == "step":
+        return (f"{kind}({lo!r}, {hi!r}, step=...) is Optuna's step: nbtune's is "
+                f"quniform({lo!r}, {hi!r}, q)")
+    return f"{kind}() got an unexpected keyword argument {key!r}"
 
 
 class uniform(Range):

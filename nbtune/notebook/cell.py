@@ -254,13 +254,17 @@ def _check_ported(tree: ast.Module, defined: Container[str]) -> None:
             continue
         func = value.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
-                func.value.id in ("tune", "ray") and func.value.id not in stores | set(defined):
+                func.value.id in ("tune", "ray", "trial") and \
+                func.value.id not in stores | set(defined):
             name, written = func.attr, ast.unparse(func)
         elif isinstance(func, ast.Name) and func.id not in stores and func.id not in defined:
             name = written = func.id
         else:
             continue
         target = ast.unparse(_targets(stmt)[0])
+        if name.startswith("suggest_"):  # Optuna's define-by-run line (round 36)
+            raise CellError(f"line {stmt.lineno}: {written}(...) is Optuna's: a space line "
+                            f"calls nbtune's primitive, {target} = {_suggested(value)}")
         if name in PRIMITIVES:
             raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's: a space line "
                             f"calls nbtune's primitive by its name, {target} = {name}(...)")
@@ -268,6 +272,26 @@ def _check_ported(tree: ast.Module, defined: Container[str]) -> None:
         if note is not None:
             raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's; here, "
                             f"{note.split('; here, ', 1)[1]}")
+
+
+def _suggested(call: ast.Call) -> str:
+    """nbtune's primitive for Optuna's ``suggest_float("lr", 1e-4, 1e-1, log=True)``, written
+    with its bounds: ``loguniform(1e-4, 1e-1)`` (``choice(...)`` for a categorical)."""
+    name = ast.unparse(call.func).rsplit(".", 1)[-1]
+    args = [ast.unparse(a) for a in call.args[1:]]
+    keywords = {k.arg: ast.unparse(k.value) for k in call.keywords if k.arg}
+    if name == "suggest_categorical":
+        options = call.args[1] if len(call.args) > 1 else None
+        inner = (", ".join(ast.unparse(e) for e in options.elts)
+                 if isinstance(options, (ast.List, ast.Tuple)) else "a, b, c")
+        return f"choice({inner})"
+    bounds = ", ".join(args[:2]) or "lo, hi"
+    log = keywords.get("log") == "True" or name == "suggest_loguniform"
+    if name == "suggest_int":
+        return f"{'lograndint' if log else 'randint'}({bounds})"
+    if "step" in keywords:
+        return f"quniform({bounds}, {keywords['step']})"
+    return f"{'loguniform' if log else 'uniform'}({bounds})"
 
 
 OTHER_TOOLS = {"ray": "Ray Tune", "optuna": "Optuna"}  # packages a ported cell imports

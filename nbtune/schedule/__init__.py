@@ -45,6 +45,20 @@ def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> 
             raise ValueError(f"scheduler {name!r} needs the option {p.name!r}: {takes}")
 
 
+# Optuna's pruners, given as a scheduler -> nbtune's (first-day test, round 36: an object's
+# bare repr, "unknown scheduler <optuna.pruners._hyperband.HyperbandPruner object at ...>")
+OPTUNA_PRUNERS = {
+    "HyperbandPruner": "scheduler='asha', brackets='all', rung_system_per_bracket=True (with "
+                       "its grace_period=min_resource, max_t=max_resource)",
+    "SuccessiveHalvingPruner": "scheduler='asha' (grace_period=min_resource, "
+                               "reduction_factor=reduction_factor)",
+    "MedianPruner": "scheduler='median' (its n_startup_trials, n_warmup_steps as they are)",
+    "PercentilePruner": "scheduler='percentile' (its options as they are)",
+    "NopPruner": "the default, scheduler=None: no early stopping",
+    "ThresholdPruner": "nbtune.ThresholdScheduler(...)",
+}
+
+
 def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Scheduler:
     """A scheduler from its name (``"asha"``) and options, or an instance; None means FIFO."""
     if scheduler is None:
@@ -59,6 +73,10 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
         _check_options(scheduler.lower(), cls, options)
         return cls(**options)
     known = ", ".join(sorted(SCHEDULERS))
+    pruner = type(scheduler).__name__
+    if (type(scheduler).__module__ or "").startswith("optuna.pruners"):  # Optuna's pruner
+        ours = OPTUNA_PRUNERS.get(pruner, "scheduler='asha', 'median' or 'hyperband'")
+        raise ValueError(f"scheduler={pruner}(...) is Optuna's pruner: nbtune's is {ours}")
     if isinstance(scheduler, type) and issubclass(scheduler, Scheduler):  # Ray Tune's, uncalled
         raise ValueError(f"scheduler={scheduler.__name__} is the class, not a scheduler: call "
                          f"it, scheduler={scheduler.__name__}(...), or name it, "

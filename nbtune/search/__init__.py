@@ -24,7 +24,8 @@ SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearcher, "grid": GridSe
 ALIASES = {"gp": "bayesopt", "bo": "bayesopt", "bayesian": "bayesopt",
            "gaussian_process": "bayesopt", "skopt": "bayesopt", "gp_minimize": "bayesopt",
            "hyperopt": "tpe", "tpesampler": "tpe", "tree_parzen": "tpe", "bohb": "kde",
-           "randomsampler": "random", "gridsampler": "grid", "basicvariant": "random"}
+           "randomsampler": "random", "gridsampler": "grid", "basicvariant": "random",
+           "gpsampler": "bayesopt", "botorchsampler": "bayesopt", "qmcsampler": "random"}
 # an option of one searcher under another's name ("n_initial" given to tpe): the hint
 SAME_OPTION = {"n_initial": "n_startup", "n_startup": "n_initial"}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
@@ -81,6 +82,9 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
                 raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
             name_or_obj.mode = mode
         return name_or_obj
+    if isinstance(name_or_obj, type) and (name_or_obj.__module__ or "").startswith("optuna."):
+        raise ValueError(f"searcher={name_or_obj.__name__} is Optuna's class, not a sampler: "
+                         f"pass an instance, searcher={name_or_obj.__name__}()")
     if isinstance(name_or_obj, type) and issubclass(name_or_obj, Searcher):  # uncalled
         raise ValueError(f"searcher={name_or_obj.__name__} is the class, not a searcher: call "
                          f"it, searcher={name_or_obj.__name__}(space, ...), or name it, "

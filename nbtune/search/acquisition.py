@@ -19,13 +19,17 @@ DEFAULTS = {"kappa": 2.0, "xi": 0.01}
 
 
 def check_acquisition(name: Any, kappa: Any, xi: Any) -> tuple[str, float, float]:
-    """(name, kappa, xi) validated; ValueError with one line naming the problem otherwise."""
+    """(name, kappa, xi) validated; ValueError with one line naming the problem otherwise. The
+    name in any case: papers and BoTorch write "EI" (first-day test, round 36)."""
+    name = name.lower() if isinstance(name, str) else name
     one_of("acquisition", name, ACQUISITIONS, ALIASES)
     for label, v, low in (("kappa", kappa, "> 0"), ("xi", xi, ">= 0")):
         ok = isinstance(v, (int, float, np.number)) and not isinstance(v, bool) \
             and math.isfinite(float(v)) and (float(v) > 0 if label == "kappa" else float(v) >= 0)
         if not ok:
-            raise ValueError(f"{label} must be a finite number {low}, got {label}={v!r}")
+            also = (" (kappa=0 would only exploit: acquisition='ei' with xi=0 comes closest)"
+                    if label == "kappa" and isinstance(v, (int, float)) and v == 0 else "")
+            raise ValueError(f"{label} must be a finite number {low}, got {label}={v!r}{also}")
     return name, float(kappa), float(xi)
 
 

@@ -41,6 +41,26 @@ def is_optuna_sampler(obj: Any) -> bool:
         (getattr(c, "__module__", "") or "").split(".")[0] == "optuna" for c in type(obj).__mro__)
 
 
+# Optuna's samplers that import an optional package only once they model, after their random
+# start-up trials: GPSampler ran 41 trials, then the study died on "No module named 'torch'"
+# (first-day test, round 36)
+SAMPLER_NEEDS = {"GPSampler": ("torch", "PyTorch", "pip install torch"),
+                 "BoTorchSampler": ("botorch", "BoTorch", "pip install optuna-integration botorch"),
+                 "CmaEsSampler": ("cmaes", "cmaes", "pip install cmaes")}
+
+
+def _check_needs(name: str) -> None:
+    """ValueError, one line, where Optuna's sampler ``name`` needs a package not installed."""
+    import importlib.util
+
+    need = SAMPLER_NEEDS.get(name)
+    if need is not None and importlib.util.find_spec(need[0]) is None:
+        module, label, install = need
+        raise ValueError(f"Optuna's {name} needs {label} once it models (after its random "
+                         f"start-up trials), and it is not installed here: {install}, or "
+                         "searcher='bayesopt', nbtune's own Gaussian process, which needs none")
+
+
 def _import_optuna() -> Any:
     try:
         import optuna
@@ -122,6 +142,7 @@ class OptunaSearcher(Searcher):
         else:
             raise ValueError(f"sampler must be an Optuna sampler or the name of one, got "
                              f"{sampler!r}")
+        _check_needs(type(instance).__name__)
         self._optuna = optuna
         self._pristine = copy.deepcopy(instance)  # each run starts from the sampler as given
         self.sampler = instance
