@@ -234,7 +234,8 @@ def test_the_fit_is_bounded_and_the_same_whatever_came_before():
 @pytest.mark.parametrize("options, message", [
     ({"acquisition": "eii"}, r"^unknown acquisition 'eii' \(did you mean 'ei'\?\); known: "
                              r"'ei', 'ucb', 'poi'$"),
-    ({"kappa": 0}, r"^kappa must be a finite number > 0, got kappa=0$"),
+    ({"kappa": 0}, r"^kappa must be a finite number > 0, got kappa=0 \(kappa=0 would only "
+                   r"exploit: acquisition='ei' with xi=0 comes closest\)$"),
     ({"kappa": -1.5}, r"^kappa must be a finite number > 0, got kappa=-1.5$"),
     ({"xi": -0.1}, r"^xi must be a finite number >= 0, got xi=-0.1$"),
     ({"n_initial": 0}, r"^n_initial must be an integer >= 1, got 0$"),

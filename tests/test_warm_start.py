@@ -35,11 +35,12 @@ def fed(space, trials, resource="epoch", metric="value", **options) -> BayesOptS
     shifted below 0 (what the model holds depends on the trials' ids, not on the order)."""
     s = BayesOptSearcher(space, **options)
     offset = warm_offset(trials)
-    for t in sorted(trials, key=lambda t: (t.finished, t.id)):
-        s.on_trial_start(t.id + offset, t.config)
-        for data in t.reports:
-            s.on_report(t.id + offset, t.config, data.get(resource), data.get(metric))
-        s.on_trial_end(t.id + offset, t.config, t.state, t.value)
+    with s.warm_replay():
+        for t in sorted(trials, key=lambda t: (t.finished, t.id)):
+            s.on_trial_start(t.id + offset, t.config)
+            for data in t.reports:
+                s.on_report(t.id + offset, t.config, data.get(resource), data.get(metric))
+            s.on_trial_end(t.id + offset, t.config, t.state, t.value)
     return s
 
 
@@ -76,6 +77,32 @@ def test_the_warm_trials_go_in_first_below_id_0_in_the_order_they_ended():
     assert s.calls == [("reset",), ("start", -2), ("end", -2, "failed"), ("start", -3),
                        ("report", -3, 1, 0.5), ("end", -3, "completed"), ("start", 0),
                        ("report", 0, 3, 0.1), ("end", 0, "completed")]
+
+
+def test_a_warm_start_is_fitted_once_at_its_end_not_at_each_refit_point():
+    """A model warm-started from 300 trials queued a fit at each of some 35 refit points, one
+    after another, and its first suggestions waited for them: seconds of a short study on a
+    busy machine (first-day test, round 36). The warm start's kernel is fitted at its last two
+    refit points only; the same warm start gives the same suggestions, and the events after
+    it are fitted at their refit points as before."""
+    from nbtune.search.gp import refit_point
+
+    trials = [Trial(i, {"x": (i * 0.37) % 1, "y": (i * 0.61) % 1}, "completed",
+                    [{"value": bowl({"x": (i * 0.37) % 1, "y": (i * 0.61) % 1})}],
+                    finished=float(i)) for i in range(120)]
+    warm = WarmStart("old", None, trials, "")
+    one, two = BayesOptSearcher(SMOOTH, seed=1), BayesOptSearcher(SMOOTH, seed=1)
+    for s in (one, two):
+        start_searcher(s, [], "epoch", "value", warm)
+    n = one._kernels.events
+    points = sorted({refit_point(k, 10) for k in range(21, n + 1)})
+    assert one._kernels.fitted == points[-2:] and n == 120  # a row a trial
+    assert [one.suggest(i) for i in range(3)] == [two.suggest(i) for i in range(3)]
+    for i in range(30):  # its own trials after it: each refit point fitted, as in a live study
+        one.on_trial_start(i, {"x": 0.01 * i, "y": 0.5})
+        one.on_trial_end(i, {"x": 0.01 * i, "y": 0.5}, "completed", 0.1 * i)
+    later = [k for k in range(n + 1, n + 31) if refit_point(k, 10) == k]
+    assert later and one._kernels.fitted[2:] == later
 
 
 def test_a_warm_start_makes_the_first_suggestion_model_based(client, db, old, capsys):

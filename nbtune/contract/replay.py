@@ -54,5 +54,6 @@ def start_searcher(searcher: Searcher, trials: Iterable[T.Trial], resource: str,
     the study's own ended trials and ``paused`` ones (a resumed study)."""
     searcher.reset()
     if warm is not None:
-        replay(searcher, warm.trials, warm.resource, metric, offset=warm_offset(warm.trials))
+        with searcher.warm_replay():
+            replay(searcher, warm.trials, warm.resource, metric, offset=warm_offset(warm.trials))
     replay(searcher, trials, resource, metric, paused=paused)

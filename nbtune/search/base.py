@@ -30,6 +30,7 @@ The driver's side of the contract, in the order it sees things:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import json
@@ -213,6 +214,14 @@ class Searcher:
 
     def reset(self) -> None:
         """Forget every event seen: a driver calls it before a run (and its replay) starts."""
+
+    def warm_replay(self) -> Any:
+        """A context the events of a warm start are replayed in, all at once before the run's
+        first suggestion (:func:`nbtune.contract.replay.start_searcher`): a searcher may do at
+        its end what it would do after each event (``bayesopt`` fits its kernel there once,
+        not at each refit point of hundreds of trials). The same events in it, the same
+        searcher after it. The default does nothing more."""
+        return contextlib.nullcontext()
 
     def on_trial_start(self, trial_id: int, config: dict) -> None:
         """Trial ``trial_id`` was sent to run with ``config``: pending until it ends."""

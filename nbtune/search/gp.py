@@ -17,10 +17,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -134,6 +136,8 @@ class KernelFits:
         self.prior = prior
         self.events = 0  # events that changed the rows
         self._fits: list[tuple[int, Future]] = []  # the last two: (refit point, its future)
+        self._deferred: deque | None = None  # in deferred(): the last two (point, rows) met
+        self.fitted: list[int] = []  # the refit points fitted, in order (a few dozen a study)
         self.current: tuple[tuple, Any] | None = None  # the fit the last suggestion used
 
     def changed(self, rows: Callable[[], tuple | None]) -> None:
@@ -142,10 +146,30 @@ class KernelFits:
         n = self.events
         if n <= FIT_EVERY_UNTIL or n == refit_point(n, self.refit_every):
             data = rows()
-            if data is not None:
-                last = self._fits[-1][1] if self._fits else None
-                future = fitter().submit(self._refit, n, *data, last)
-                self._fits = self._fits[-1:] + [(n, future)]
+            if data is not None and self._deferred is not None:
+                self._deferred.append((n, data))
+            elif data is not None:
+                self._submit(n, data)
+
+    def _submit(self, n: int, data: tuple) -> None:
+        """Fit at refit point ``n`` on ``data``, after (and from) the fit before."""
+        last = self._fits[-1][1] if self._fits else None
+        future = fitter().submit(self._refit, n, *data, last)
+        self._fits = self._fits[-1:] + [(n, future)]
+        self.fitted.append(n)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Events counted as ever, the fits of their refit points left out but for the last two,
+        started at the end: a block of events that comes all at once (a warm start's), after
+        which only those two are read (:meth:`kernel`)."""
+        self._deferred = deque(maxlen=2)
+        try:
+            yield
+        finally:
+            last_two, self._deferred = self._deferred, None
+            for n, data in last_two:
+                self._submit(n, data)
 
     def wait(self) -> None:
         """Block until the fits started so far have ended (they end in order)."""
