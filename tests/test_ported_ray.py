@@ -322,6 +322,8 @@ for epoch in range(3):
 def test_ray_tune_style_cells_are_told_the_nbtune_way(shell, capsys, cell, said):
     """They read "the cell declares no search space" and "run the cell that defines it
     first"."""
+    for name in ("train", "tune", "config"):  # a test before may have bound one
+        shell.user_ns.pop(name, None)
     res = run(shell, "--metric accuracy --mode max -n 2", cell)
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert not res.success and err == [said], err

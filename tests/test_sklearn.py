@@ -1421,7 +1421,7 @@ def test_searcher_options_reach_the_searcher_and_a_bad_one_is_one_line(client, c
     assert s.study_.settings["searcher"] == "bayesopt"
     assert {k: s.study_.settings["searcher_options"][k] for k in options} == options
     assert "bayesopt searcher (ei per second)" in str(s.study_.summary())
-    with pytest.raises(ValueError, match=r"^kappa must be a finite number > 0, got kappa=0$"):
+    with pytest.raises(ValueError, match=r"^kappa must be a finite number > 0, got kappa=0 "):
         search(LogisticRegression(), {"C": stats.loguniform(1e-2, 1e2)}, client, cv=3,
                searcher="bayesopt", searcher_options={"acquisition": "ucb", "kappa": 0}).fit(X, y)
 

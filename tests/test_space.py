@@ -230,7 +230,9 @@ def test_bad_definition_names_the_hyperparameter(spec, message):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: loguniform(0, 0.1), r"^loguniform needs 0 < lo < hi, got lo=0, hi=0.1$"),
+    (lambda: loguniform(0, 0.1), r"^loguniform needs 0 < lo < hi, got lo=0, hi=0.1 \(a log "
+                                 r"scale cannot reach 0: give a small positive lower bound such "
+                                 r"as 1e-6, or use uniform\(0, 0.1\)\)$"),
     (lambda: uniform(1, 0), "uniform needs lo < hi"),
     (lambda: quniform(0, 1, 0), "q > 0"),
     (lambda: choice(), "at least one value"),
