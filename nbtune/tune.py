@@ -354,6 +354,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         try:
             with warnings_at(site):
                 result.stop_reason = loop.run()
+                if view is None:  # no view shows the trials' warnings
+                    _trial_notes(result)
         except StudyFailed as exc:
             result.stop_reason, result.error, exc.study = "error", str(exc), result
             if not background:
@@ -374,6 +376,17 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     else:
         run()
     return result
+
+
+def _trial_notes(study: Study) -> None:
+    """nbtune's own notes that its trials raised (a folder's path given as the checkpoint), each
+    once with the number of trials, where no view shows them (``progress=False``): they were in
+    ``study.summary()`` only, and such a study ran without a word (first-day test, round 35)."""
+    from .summary import study_warnings
+
+    for record, n in study_warnings(study):
+        if record.get("category") == "NbtuneWarning":
+            warn_note(f"{record['message']} ({n} trial{'s' if n != 1 else ''})")
 
 
 def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,

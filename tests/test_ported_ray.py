@@ -214,14 +214,17 @@ def test_a_dict_report_is_ray_tunes_form_and_a_folder_checkpoint_is_said(client,
     with pytest.raises(TypeError, match=r"not 1 value without a name \(Optuna's"):
         nbtune.report(0.9)
     folder = str(tmp_path)
-    study = nbtune.tune(nbtune.with_parameters(keeps_a_folder, folder=folder), SPACE,
-                        metric="v", mode="max", n_trials=2, cluster=client, storage=None,
-                        progress=False)
+    with pytest.warns(nbtune.NbtuneWarning) as noted:  # progress=False: no view shows it
+        study = nbtune.tune(nbtune.with_parameters(keeps_a_folder, folder=folder), SPACE,
+                            metric="v", mode="max", n_trials=2, cluster=client, storage=None,
+                            progress=False)
     said = {(w["category"], w["message"]) for t in study.trials for w in t.warnings}
     note = ("checkpoint= is a folder's path: a resume gets the path back, not the files; pass "
             "the state (a dict)")
     assert said == {("NbtuneWarning", note)}, said
     assert f"{note} (2 trials)" in str(study.summary())  # whole, and once
+    # said once, where it ran in silence with progress=False (first-day test, round 35)
+    assert [str(w.message) for w in noted] == [f"{note} (2 trials)"]
 
 
 def test_a_study_file_given_as_a_studys_name_names_the_call(client, db):
