@@ -29,6 +29,25 @@ ENDED = (T.COMPLETED, T.STOPPED, T.FAILED)  # trials that spent what the study h
 
 
 @user_facing
+def _focus(ax: Axes, bests: list[np.ndarray], mode: str) -> None:
+    """Fit the y-range to where the studies' bests differ: from each one's best after its first
+    tenth of trials to the best of all, with a margin; the first trials' steps may leave it.
+    The axis started at the first trial's value, and 0.77 against 0.78 was a few pixels at its
+    top (first-day test, round 36). With few trials, or where that is nearly all of the
+    range anyway, everything stays in view."""
+    seen = [b[~np.isnan(b)] for b in bests]
+    if any(len(b) < 10 for b in seen):
+        return
+    early = [float(b[len(b) // 10]) for b in seen]  # each study's best after a tenth
+    final = [float(b[-1]) for b in seen]
+    lo, hi = (min(early), max(final)) if mode == "max" else (min(final), max(early))
+    every = np.concatenate(seen)
+    span = hi - lo
+    if span <= 0 or span > 0.8 * float(every.max() - every.min()):
+        return
+    ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
+
+
 def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None = None,
             ax: Axes | None = None) -> Figure:
     """The best metric so far of each study against its ended trials (``by="trial"``: completed,
@@ -54,6 +73,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                          "studies of one mode")
     fig, ax = canvas(ax)
     better = np.maximum if loaded[0].mode == "max" else np.minimum
+    bests = []
     for i, study in enumerate(loaded):
         good = completed(study)
         if not good:
@@ -63,6 +83,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                       key=lambda t: (t.finished or 0.0, t.id))
         values = np.array([t.value if t.id in kept else np.nan for t in done], dtype=float)
         best = (np.fmax if better is np.maximum else np.fmin).accumulate(values)  # NaN: none yet
+        bests.append(best)
         if by == "trial":
             x = np.arange(1, len(done) + 1)
         else:
@@ -74,6 +95,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                 marker=marker if len(done) <= MARKED else None,  # 3,000 drew a thick band
                 label=f"{study.name}: best {fmt(best[-1])} ({len(good)} completed{of})",
                 gid=f"compare-{i}")
+    _focus(ax, bests, loaded[0].mode)
     metrics = list(dict.fromkeys(s.metric for s in loaded))
     if len(metrics) > 1:  # drawn on one axis without a word (first-day test, round 26)
         warn_note(f"compare draws {' and '.join(repr(m) for m in metrics)} on one axis: "

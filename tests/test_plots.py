@@ -926,3 +926,15 @@ def test_a_running_panels_table_says_the_same_of_them():
     panel = LivePanel(study, n_trials=10, top=5)
     assert "2 stopped trials without a finite score, not ranked" in panel.table_html(
         panel.live())
+
+
+def test_compare_zooms_to_where_the_studies_bests_differ():
+    """The axis started at the first trial's value: 0.77 against 0.78 a few pixels at the top
+    (first-day test, round 36). It now starts at the bests after each study's first tenth."""
+    rising = [0.1, 0.3] + [0.70 + 0.0008 * i for i in range(98)]  # to 0.7784
+    other = [0.2] + [0.72 + 0.0006 * i for i in range(99)]  # to 0.7794
+    ax = nbtune.compare(ended("a", rising, mode="max"), ended("b", other, mode="max")).axes[0]
+    low, high = ax.get_ylim()
+    assert 0.6 < low < 0.71 and 0.7794 < high < 0.8  # the first steps leave the view
+    few = nbtune.compare(ended("c", [0.1, 0.8], mode="max")).axes[0]
+    assert few.get_ylim()[0] < 0.1  # a handful of trials: all in view
