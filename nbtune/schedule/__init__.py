@@ -48,10 +48,10 @@ def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> 
 # Optuna's pruners, given as a scheduler -> nbtune's (first-day test, round 36: an object's
 # bare repr, "unknown scheduler <optuna.pruners._hyperband.HyperbandPruner object at ...>")
 OPTUNA_PRUNERS = {
-    "HyperbandPruner": "scheduler='asha', brackets='all', rung_system_per_bracket=True (with "
-                       "its grace_period=min_resource, max_t=max_resource)",
-    "SuccessiveHalvingPruner": "scheduler='asha' (grace_period=min_resource, "
-                               "reduction_factor=reduction_factor)",
+    "HyperbandPruner": "scheduler='asha', brackets='all', rung_system_per_bracket=True, "
+                       "grace_period= its min_resource, max_t= its max_resource",
+    "SuccessiveHalvingPruner": "scheduler='asha', grace_period= its min_resource, "
+                               "reduction_factor= its reduction_factor",
     "MedianPruner": "scheduler='median' (its n_startup_trials, n_warmup_steps as they are)",
     "PercentilePruner": "scheduler='percentile' (its options as they are)",
     "NopPruner": "the default, scheduler=None: no early stopping",
