@@ -189,11 +189,10 @@ class Study:
             folder = checkpoint_folder(self.storage, self.name, self.settings.get("checkpoints"))
             raise ValueError(
                 f"no best_checkpoint: trial {best.id}, study {self.name!r}'s best, left no "
-                f"checkpoint in {folder!r}. A trial keeps one where it reports it "
+                f"checkpoint in {folder!r}. A trial keeps its last one where it reports one "
                 "(nbtune.report(..., checkpoint={'model': model}); in a %%tune cell, the same "
-                "call) and its worker reaches that folder (workers on other machines: "
-                "checkpoints=FOLDER that they share). Studies run before nbtune kept them "
-                "have none")
+                "call) that pickles, and a note says so where it could not be kept. Studies "
+                "run before nbtune kept them have none")
         return kept.load(path)
 
     def kept_checkpoint(self, trial: Trial | None) -> str | None:
