@@ -49,10 +49,14 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
     else:
         taken = [k for k in data if not _takes(signature, k)]
         if taken:  # it takes a config: the data's names are what it lacks (round 35)
+            params = [p for p in list(signature.parameters)[1:] if p not in data]
+            near = closest(taken[0], params)
+            fix = (f"did you mean {near}=? (with_parameters({name}, {near}=...))" if near else
+                   f"add {'them' if len(taken) > 1 else 'it'} to its parameters")
             raise TypeError(f"the trial function {name}{signature} takes no "
                             f"{' or '.join(k + '=' for k in taken)}: with_parameters passes "
-                            f"each value by its name, {name}(config, {taken[0]}=...); add "
-                            f"{'them' if len(taken) > 1 else 'it'} to its parameters") from None
+                            f"each value by its name, {name}(config, {taken[0]}=...); "
+                            f"{fix}") from None
     try:
         signature.bind({}, **dict.fromkeys(data))
     except TypeError as exc:

@@ -85,6 +85,8 @@ def ported_flag(flag: str) -> str | None:
     """The line for a ``%%tune`` flag of another tool's name (``--direction``), else None."""
     key = flag.lstrip("-").replace("-", "_")
     ours = KEYWORDS[key][2] if key in KEYWORDS else FLAGS.get(key, "")
+    if not ours and key in KEYWORDS:  # no flag of nbtune's: what to write instead
+        return f"{flag} is {KEYWORDS[key][0]}'s: {KEYWORDS[key][3]}"
     if not ours:
         return None
     tool = KEYWORDS[key][0] if key in KEYWORDS else RAY

@@ -93,7 +93,7 @@ def searcher_text(study: Any) -> str:
         text += f", {drawn} random config{'s' if drawn != 1 else ''} while the model was busy"
     waited = settings.get("searcher_waited", 0.0) + \
         (getattr(searcher, "waited", 0.0) if this_run else 0.0)
-    if waited >= WAIT_SHOWN:  # a trial slot stayed empty meanwhile (first-day test, round 19)
+    if waited >= WAIT_SHOWN:  # a worker sat free meanwhile (first-day test, round 19)
         text += f", {duration_text(waited)} waiting for its suggestions"
     if settings.get("warm_start"):
         text += (f", warm-started from {settings['warm_start']!r}" if held is not None else

@@ -187,12 +187,15 @@ class Study:
         path = self.kept_checkpoint(best)
         if path is None:
             folder = checkpoint_folder(self.storage, self.name, self.settings.get("checkpoints"))
+            moved = self.settings.get("file")
+            moved = (f"; or the study file was moved or copied without its checkpoints "
+                     f"(it last ran as {moved!r}: its .checkpoints folder is beside that one)"
+                     if moved and moved != os.path.abspath(self.storage) else "")
             raise ValueError(
-                f"no best_checkpoint: trial {best.id}, study {self.name!r}'s best, left no "
-                f"checkpoint in {folder!r}. A trial keeps its last one where it reports one "
-                "(nbtune.report(..., checkpoint={'model': model}); in a %%tune cell, the same "
-                "call) that pickles, and a note says so where it could not be kept. Studies "
-                "run before nbtune kept them have none")
+                f"no best_checkpoint: trial {best.id}, the best of study {self.name!r}, has no "
+                f"checkpoint in {folder!r}: it reported none (nbtune.report(..., "
+                "checkpoint={'model': model}) keeps its last, in a %%tune cell too), or it "
+                f"could not be pickled or written, as a note said when the study ran{moved}")
         return kept.load(path)
 
     def kept_checkpoint(self, trial: Trial | None) -> str | None:

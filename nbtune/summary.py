@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import os
 from typing import Any, Iterable
 
 from . import trial as T
@@ -18,6 +19,7 @@ from .findings import edge_notes, falling_note, flat_note
 from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_ranked,
                       no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
                       score)
+from .run.kept import header
 from .run.output import merge_warnings, warning_key
 from .setup_text import asks_text, retried_text, scheduler_text, searcher_text
 from .styles import BORDER
@@ -251,6 +253,17 @@ def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
     return "".join(parts)
 
 
+def _checkpoint_level(trial: T.Trial, path: str, resource: str) -> str:
+    """`` (from epoch 25; its value is of epoch 27)`` where the kept checkpoint came with an
+    earlier report than the trial's last (it reported one every few epochs: the model is not
+    the one its value measured; first-day test, round 37), else ``""``."""
+    head = header(os.path.dirname(path), trial.id, final=True) or {}
+    level, last = head.get("level"), trial.resource(resource)
+    if not T.is_finite_number(level) or not T.is_finite_number(last) or level >= last:
+        return ""
+    return f" (from {resource} {level:g}; its value is of {resource} {last:g})"
+
+
 class StudySummary:
     """A study's outcome as HTML (``_repr_html_``, for notebooks) and as text (``str``, terminals).
 
@@ -307,9 +320,11 @@ class StudySummary:
         else:
             out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
             out.append(("best config", config_text(self.best.config)))
-            if s.kept_checkpoint(self.best) is not None:
-                out.append(("checkpoint", f"trial {self.best.id}'s last, kept: "
-                                          "study.best_checkpoint"))
+            path = s.kept_checkpoint(self.best)
+            if path is not None:
+                out.append(("checkpoint", f"trial {self.best.id}'s last, kept"
+                            + _checkpoint_level(self.best, path, self.resource)
+                            + ": study.best_checkpoint"))
             flat = flat_note(s)
             out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
             falling = falling_note(s)

@@ -5,6 +5,7 @@ counterpart: the trained model was gone with the study, and the best config trai
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,11 +116,17 @@ def test_where_there_is_no_best_checkpoint_the_error_says_why(client, db):
                         metric="v", mode="max", cluster=client, storage=db, study="bare",
                         progress=False)
     assert files_in(folder_of(db, "bare")) == ["trial-0.final.ckpt"]
-    with pytest.raises(ValueError, match=r"no best_checkpoint: trial 1, study 'bare''s best, "
-                                         r"left no checkpoint in .*nbtune.report\(\.\.\., "
-                                         r"checkpoint="):
+    with pytest.raises(ValueError, match=r"no best_checkpoint: trial 1, the best of study "
+                                         r"'bare', has no checkpoint in .*: it reported none "
+                                         r"\(nbtune.report\(\.\.\., checkpoint="):
         study.best_checkpoint
     assert all(name != "checkpoint" for name, _ in study.summary().facts())
+
+    copy = os.path.join(os.path.dirname(db), "copied.db")  # copied without its checkpoints
+    shutil.copy(db, copy)
+    with pytest.raises(ValueError, match=r"or the study file was moved or copied without its "
+                                         r"checkpoints \(it last ran as '.*studies.db'"):
+        nbtune.load_study("bare", storage=copy).best_checkpoint
 
     memory = nbtune.tune(grows, {"x": nbtune.grid(1.0)}, searcher="grid", metric="v",
                          mode="max", cluster=client, storage=None, progress=False)
@@ -134,7 +141,8 @@ def test_where_there_is_no_best_checkpoint_the_error_says_why(client, db):
                              storage=db, study="locked", progress=False)
     assert sum("was not saved" in str(w.message) for w in said) == 1  # once a study
     assert files_in(folder_of(db, "locked")) == []
-    with pytest.raises(ValueError, match="trial 1, study 'locked''s best, left no checkpoint"):
+    with pytest.raises(ValueError, match="trial 1, the best of study 'locked', has no "
+                                         "checkpoint .* or it could not be pickled or written"):
         locked.best_checkpoint
 
 
@@ -263,9 +271,28 @@ def test_a_best_checkpoint_whose_worker_died_is_said_once(tmp_path, db, monkeypa
         killer.join(10)
         assert sum("was not saved" in str(w.message) for w in said) == 1
         assert [t.state for t in study.trials] == [T.COMPLETED, T.COMPLETED]
-        with pytest.raises(ValueError, match="trial 0, study 'died''s best, left no checkpoint"):
+        with pytest.raises(ValueError, match="trial 0, the best of study 'died', has no "
+                                             "checkpoint"):
             study.best_checkpoint
         client.close()
     finally:
         close_clients()
         procs.stop_all()
+
+
+def every_other(config):
+    """Five epochs; a checkpoint with the odd ones only."""
+    for epoch in range(1, 5):
+        nbtune.report(epoch=epoch, v=config["x"] * epoch,
+                      checkpoint={"epoch": epoch} if epoch % 2 else None)
+
+
+def test_the_summary_says_when_the_kept_checkpoint_is_of_an_earlier_epoch(client, db):
+    """A trial that checkpoints every other epoch keeps the model of epoch 3, and its value is
+    of epoch 4: the summary said only "trial 1's last, kept" (first-day test, round 37)."""
+    study = nbtune.tune(every_other, {"x": nbtune.grid(1.0, 2.0)}, searcher="grid",
+                        metric="v", mode="max", cluster=client, storage=db, study="odd",
+                        progress=False)
+    assert study.best_checkpoint == {"epoch": 3}
+    assert ("checkpoint", "trial 1's last, kept (from epoch 3; its value is of epoch 4): "
+                          "study.best_checkpoint") in study.summary().facts()

@@ -383,3 +383,34 @@ def test_optunas_sampler_names_are_named_in_the_magic():
     with pytest.raises(UsageError, match=r"unknown searcher 'GPSampler' \(that is 'bayesopt' "
                                          r"here\)"):
         check_names(parse_line("--searcher GPSampler"))
+
+
+def test_other_tools_scheduler_class_names_given_by_name_are_named():
+    """scheduler='HyperbandPruner' suggested 'hyperband', synchronous Hyperband, which Optuna's
+    pruner is not; '--checkpoint-config' suggested '--checkpoints' (check round 37)."""
+    from nbtune.notebook.options import check_names
+
+    with pytest.raises(ValueError, match=r"^unknown scheduler 'HyperbandPruner' \(that is "
+                                         r"Optuna's pruner; nbtune's is scheduler='asha', "
+                                         r"brackets='all'"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, scheduler="HyperbandPruner")
+    with pytest.raises(ValueError, match=r"^unknown scheduler 'ASHAScheduler' \(that is Ray "
+                                         r"Tune's; nbtune's is scheduler='asha'\)"):
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, scheduler="ASHAScheduler")
+    with pytest.raises(UsageError, match=r"unknown scheduler 'ASHAScheduler' \(that is 'asha' "
+                                         r"here\)"):
+        check_names(parse_line("--scheduler ASHAScheduler"))
+    with pytest.raises(UsageError, match=r"unknown option '--checkpoint-config': "
+                                         r"--checkpoint-config is Ray Tune's: nbtune keeps the "
+                                         r"best trial's last checkpoint"):
+        parse_line("--checkpoint-config 1")
+
+
+def wants_data(config, data=None):
+    return config["x"]
+
+
+def test_a_misspelt_with_parameters_name_names_the_one_meant():
+    with pytest.raises(TypeError, match=r"takes no dat=: .*; did you mean data=\? "
+                                        r"\(with_parameters\(wants_data, data=\.\.\.\)\)$"):
+        nbtune.tune(nbtune.with_parameters(wants_data, dat=1), SPACE, n_trials=2, storage=None)

@@ -282,7 +282,7 @@ def test_a_worker_that_empties_while_the_loop_waits_gets_a_random_config():
         drawn = thread.suggest(3)
         assert drawn is not THINKING and not modelled(drawn) and searcher.quick_draws == 1
         assert not thread.asked and searcher.waiting_since is None  # the loop waits no more
-        assert searcher.waited > 0.09
+        assert searcher.waited < 0.05  # no worker was free while it waited: no time lost
     finally:
         thread.close(raise_error=False)
     assert len(searcher.thought) == 4  # the one being made was finished, none queued after

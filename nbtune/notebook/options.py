@@ -284,10 +284,11 @@ def _argument_error(exc: argparse.ArgumentError) -> str:
 
 def check_names(args: argparse.Namespace) -> None:
     """UsageError naming an unknown --scheduler or --searcher, and the one it is closest to."""
-    from ..schedule import SCHEDULERS
+    from ..schedule import ALIASES as SCHEDULER_ALIASES, SCHEDULERS
     from ..search import ALIASES, SEARCHERS
 
-    for flag, value, known, aliases in (("--scheduler", args.scheduler, SCHEDULERS, {}),
+    for flag, value, known, aliases in (("--scheduler", args.scheduler, SCHEDULERS,
+                                         SCHEDULER_ALIASES),
                                         ("--searcher", args.searcher, SEARCHERS, ALIASES)):
         what = flag.strip("-")
         if value is not None and (value.lower() if what == "scheduler" else value) not in known:

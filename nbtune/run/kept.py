@@ -198,11 +198,11 @@ def load(path: str) -> Any:
         return cloudpickle.load(f)
 
 
-def header(folder: str, trial_id: int) -> dict[str, Any] | None:
-    """What trial ``trial_id``'s file says of itself (``seq``: its reports, ``level``), or None
-    where it has none, or one that cannot be read."""
+def header(folder: str, trial_id: int, final: bool = False) -> dict[str, Any] | None:
+    """What trial ``trial_id``'s file (``final``: its final one) says of itself (``seq``: its
+    reports, ``level``), or None where it has none, or one that cannot be read."""
     try:
-        with open(path_of(folder, trial_id), "rb") as f:
+        with open(path_of(folder, trial_id, final), "rb") as f:
             head = json.loads(f.readline())
     except (OSError, ValueError):
         return None

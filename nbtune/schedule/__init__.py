@@ -59,6 +59,23 @@ OPTUNA_PRUNERS = {
 }
 
 
+# Ray Tune's schedulers' class names, given as a name -> nbtune's
+RAY_SCHEDULERS = {
+    "ASHAScheduler": "scheduler='asha'", "AsyncHyperBandScheduler": "scheduler='asha'",
+    "HyperBandScheduler": "scheduler='hyperband'", "FIFOScheduler": "scheduler='fifo'",
+    "MedianStoppingRule": "scheduler='median'",
+    "HyperBandForBOHB": "scheduler='hyperband', searcher='kde'",
+}
+
+
+# those names (lower case) -> nbtune's scheduler, for the magic's --scheduler hint
+ALIASES = {"ashascheduler": "asha", "asynchyperbandscheduler": "asha",
+           "hyperbandscheduler": "hyperband", "fifoscheduler": "fifo",
+           "medianstoppingrule": "median", "hyperbandpruner": "asha",
+           "successivehalvingpruner": "asha", "medianpruner": "median",
+           "percentilepruner": "percentile", "nopruner": "fifo"}
+
+
 def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Scheduler:
     """A scheduler from its name (``"asha"``) and options, or an instance; None means FIFO."""
     if scheduler is None:
@@ -82,6 +99,10 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
                          f"it, scheduler={scheduler.__name__}(...), or name it, "
                          f"scheduler={getattr(scheduler, 'name', 'asha')!r}")
     hint = did_you_mean(scheduler.lower(), SCHEDULERS) if isinstance(scheduler, str) else ""
+    named = {k.lower(): v for k, v in {**OPTUNA_PRUNERS, **RAY_SCHEDULERS}.items()}
+    if isinstance(scheduler, str) and scheduler.lower() in named:  # a class's name (round 37)
+        tool = "Optuna's pruner" if scheduler.lower().endswith("pruner") else "Ray Tune's"
+        hint = f" (that is {tool}; nbtune's is {named[scheduler.lower()]})"
     if isinstance(scheduler, str) and scheduler.lower() in ("pbt", "pb2"):
         hint = (" (nbtune has no Population Based Training, which changes a running trial's "
                 "hyperparameters; asha and hyperband stop or pause the poor trials instead)")
