@@ -42,15 +42,16 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
     except (TypeError, ValueError):  # a builtin, or a callable Python cannot inspect
         return
     name = getattr(fn, "__name__", type(fn).__name__)
-    try:
-        signature.bind({})
-    except TypeError:
-        pass
-    else:
+    first = next(iter(signature.parameters.values()), None)
+    if first is not None and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD,
+                                            first.VAR_POSITIONAL):
         taken = [k for k in data if not _takes(signature, k)]
-        if taken:  # it takes a config: the data's names are what it lacks (round 35)
-            params = [p for p in list(signature.parameters)[1:] if p not in data]
-            near = closest(taken[0], params)
+        if taken:  # it takes a config: the data's names are what it lacks (rounds 35, 37)
+            params = [p for p in list(signature.parameters.values())[1:] if p.name not in data
+                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            unfilled = [p.name for p in params if p.default is p.empty]
+            near = closest(taken[0], [p.name for p in params]) or (
+                unfilled[0] if len(unfilled) == 1 and len(taken) == 1 else None)
             fix = (f"did you mean {near}=? (with_parameters({name}, {near}=...))" if near else
                    f"add {'them' if len(taken) > 1 else 'it'} to its parameters")
             raise TypeError(f"the trial function {name}{signature} takes no "

@@ -182,8 +182,8 @@ class Study:
         best = self._best_or_why("best_checkpoint")
         if self.storage is None:
             raise ValueError(f"no best_checkpoint: study {self.name!r} is kept in memory only "
-                             "(storage=None), and only a study file keeps checkpoints: run it "
-                             "with a storage file (the default, nbtune.db)")
+                             "(storage=None, %%tune --storage none), and only a study file keeps "
+                             "checkpoints: run it with one (the default, nbtune.db)")
         path = self.kept_checkpoint(best)
         if path is None:
             folder = checkpoint_folder(self.storage, self.name, self.settings.get("checkpoints"))

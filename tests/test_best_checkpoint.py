@@ -130,7 +130,8 @@ def test_where_there_is_no_best_checkpoint_the_error_says_why(client, db):
 
     memory = nbtune.tune(grows, {"x": nbtune.grid(1.0)}, searcher="grid", metric="v",
                          mode="max", cluster=client, storage=None, progress=False)
-    with pytest.raises(ValueError, match=r"kept in memory only \(storage=None\)"):
+    with pytest.raises(ValueError, match=r"kept in memory only \(storage=None, %%tune --storage "
+                                         r"none\)"):
         memory.best_checkpoint
 
     with pytest.warns(UserWarning, match=r"trial 0, the best so far, completed, but its last "

@@ -410,7 +410,16 @@ def wants_data(config, data=None):
     return config["x"]
 
 
+def wants_x_y(config, X, y):
+    return config["x"]
+
+
 def test_a_misspelt_with_parameters_name_names_the_one_meant():
+    """It said to write the function with the typo's name (check round 37)."""
     with pytest.raises(TypeError, match=r"takes no dat=: .*; did you mean data=\? "
                                         r"\(with_parameters\(wants_data, data=\.\.\.\)\)$"):
         nbtune.tune(nbtune.with_parameters(wants_data, dat=1), SPACE, n_trials=2, storage=None)
+    with pytest.raises(TypeError, match=r"wants_x_y\(config, X, y\) takes no z=: .*; did you "
+                                        r"mean y=\?"):
+        nbtune.tune(nbtune.with_parameters(wants_x_y, X=1, z=2), SPACE, n_trials=2,
+                    storage=None)
