@@ -252,24 +252,22 @@ def test_a_best_checkpoint_whose_worker_died_is_said_once(tmp_path, db, monkeypa
         procs.worker(address)
         worker_joined(client, {first})
 
-        def kill_the_best_ones_worker():
-            pid_file = tmp_path / "pid"
-            while not pid_file.exists() or not pid_file.read_text():
-                time.sleep(0.05)
-            time.sleep(1.0)  # its end reached the notebook: completed, its checkpoint held
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            (tmp_path / "killed").write_text("")
-
-        killer = threading.Thread(target=kill_the_best_ones_worker, daemon=True)
-        killer.start()
         with pytest.warns(UserWarning, match=r"trial 0, the best so far, completed, but its "
                                              r"last checkpoint was not saved \(its worker, "
                                              r"tcp://127\.0\.0\.1:\d+, left") as said:
             study = nbtune.tune(best_then_waits, {"x": nbtune.grid(0.9, 0.1),
                                                   "folder": nbtune.fixed(str(tmp_path))},
                                 searcher="grid", metric="v", mode="max", concurrency=2,
-                                cluster=client, storage=db, study="died", progress=False)
-        killer.join(10)
+                                cluster=client, storage=db, study="died", progress=False,
+                                background=True)
+            deadline = time.time() + 60  # its end heard: completed, its checkpoint held there
+            while not (study.trials and study.trials[0].state == T.COMPLETED) and \
+                    time.time() < deadline:
+                time.sleep(0.05)
+            assert study.trials[0].state == T.COMPLETED
+            os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)
+            (tmp_path / "killed").write_text("")
+            study.wait(60)
         assert sum("was not saved" in str(w.message) for w in said) == 1
         assert [t.state for t in study.trials] == [T.COMPLETED, T.COMPLETED]
         with pytest.raises(ValueError, match="trial 0, the best of study 'died', has no "

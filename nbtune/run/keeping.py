@@ -6,6 +6,7 @@ A mixin of :class:`nbtune.run.loop.Loop`, which holds the state these read.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -239,6 +240,9 @@ class Keeping:
         held, workers = self.best_held, sorted(self.held_finals)
         trial_id = self.best_final[0] if held else None
         self.held_finals, self.best_held = set(), None
+        with contextlib.suppress(Exception):  # asked of a worker gone, the call waited 30 s
+            alive = set(self.client.scheduler_info(n_workers=-1)["workers"])
+            workers = [w for w in workers if w in alive]
         fetched: dict[str, Any] = {}
 
         def fetch() -> None:  # a thread of its own: a worker that died unnoticed is retried
@@ -248,9 +252,10 @@ class Keeping:
             except Exception as exc:  # the cluster closing
                 fetched[held] = exc
 
-        thread = threading.Thread(target=fetch, name=f"{self.prefix}-final", daemon=True)
-        thread.start()
-        thread.join(FINAL_WAIT if held else FETCH_WAIT)
+        if workers:
+            thread = threading.Thread(target=fetch, name=f"{self.prefix}-final", daemon=True)
+            thread.start()
+            thread.join(FINAL_WAIT if held in workers else FETCH_WAIT)
         if held is None:
             return
         data = fetched.get(held)
