@@ -6,7 +6,6 @@ Pure (``ast`` and :mod:`nbtune.space`; no IPython). Line numbers count from 1 at
 from __future__ import annotations
 
 import ast
-import builtins
 import inspect
 import operator
 import re
@@ -14,22 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any, Container
 
 from nbtune import space as S
-from nbtune.ported import module_note
-from nbtune.typos import closest
 
+from .cell_syntax import (BUILTINS, INJECTED, PRIMITIVES, CellError, primitive, shown,
+                          space_call, targets)
+from .habits import check_ported, check_typos, dict_space
 from .scopes import imported, module_names
 
 __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
            "replace_space_lines"]
 
-PRIMITIVES = ("uniform", "loguniform", "quniform", "randint", "lograndint", "choice", "grid",
-              "linspace", "logspace", "fixed")
-# names nbtune puts into every trial's namespace: get_checkpoint() too, the name of the README's
-# recipe and Ray Tune's, which a cell refused as Ray Tune's (first-day test, round 35)
-INJECTED = frozenset({"report", "checkpoint", "get_checkpoint"})
-_BUILTINS = frozenset(dir(builtins))
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_QUALIFIED = re.compile(r"(?:nbtune(?:\.\w+)*\.)?(\w+)")
 _HEADER = re.compile(r"[ \t]*%%tune\b")
 _MAGIC = re.compile(r"\s*(?:[A-Za-z_][\w.]*\s*=\s*)?[%!]")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow,
@@ -37,10 +30,6 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, as
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _MAX_BITS = 10_000  # literal arithmetic refuses ints larger than this (no 9**9**9 hangs)
 _LITERALS = "numbers, strings, lists, True/False/None or arithmetic on numbers"
-
-
-class CellError(ValueError):
-    """A mistake in a %%tune cell; the message is one line naming the problem and the fix."""
 
 
 @dataclass
@@ -98,38 +87,13 @@ def _parse(source: str) -> tuple[list[str], ast.Module]:
 
 # -- the space block ----------------------------------------------------------------------------
 
-def _primitive(func: ast.AST) -> str | None:
-    """The primitive `func` names (`uniform`, `nbtune.uniform`, `nbtune.space.uniform`), or None."""
-    named = isinstance(func, (ast.Name, ast.Attribute))
-    m = _QUALIFIED.fullmatch(ast.unparse(func)) if named else None
-    return m[1] if m and m[1] in PRIMITIVES else None
-
-
-def _space_call(stmt: ast.stmt) -> ast.Call | None:
-    """The primitive call an assignment statement assigns, else None."""
-    value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
-    return value if isinstance(value, ast.Call) and _primitive(value.func) else None
-
-
-def _targets(stmt: ast.stmt) -> list[ast.expr]:
-    return stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]  # type: ignore
-
-
-def _shown(stmt: ast.stmt) -> str:
-    """`lr = loguniform(...)`: how messages quote a space line."""
-    func = _space_call(stmt).func  # type: ignore[union-attr]
-    text = " = ".join(ast.unparse(t)[1:-1] if isinstance(t, ast.Tuple) else ast.unparse(t)
-                      for t in _targets(stmt))  # `a, b`, not `(a, b)`
-    return f"{text} = {ast.unparse(func)}(...)"
-
-
 def _target(stmt: ast.stmt) -> str:
     """The one plain name a space line assigns; CellError otherwise."""
-    targets = _targets(stmt)
-    if len(targets) == 1 and isinstance(targets[0], ast.Name):
-        return targets[0].id
-    fn = _primitive(_space_call(stmt).func)  # type: ignore[union-attr]
-    raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' must assign one plain "
+    assigned = targets(stmt)
+    if len(assigned) == 1 and isinstance(assigned[0], ast.Name):
+        return assigned[0].id
+    fn = primitive(space_call(stmt).func)  # type: ignore[union-attr]
+    raise CellError(f"line {stmt.lineno}: space line '{shown(stmt)}' must assign one plain "
                     f"name, like `lr = {fn}(...)`")
 
 
@@ -143,7 +107,7 @@ def _space_stmts(tree: ast.Module) -> tuple[list[ast.stmt], list[ast.stmt]]:
         lead += 1
     stmts: list[ast.stmt] = []
     for stmt in tree.body[lead:]:
-        call = _space_call(stmt)
+        call = space_call(stmt)
         if call is None or getattr(call.func, "id", None) in names:  # the import's own
             break
         _target(stmt)
@@ -188,8 +152,8 @@ def _literal(node: ast.AST) -> Any:
 
 def _build(stmt: ast.stmt, name: str) -> S.Domain:
     """Evaluate a space line's primitive call on its literal arguments; CellError on any problem."""
-    call, n = _space_call(stmt), stmt.lineno
-    fn = _primitive(call.func)  # type: ignore[union-attr]
+    call, n = space_call(stmt), stmt.lineno
+    fn = primitive(call.func)  # type: ignore[union-attr]
     try:
         args = [_literal(a) for a in call.args]  # type: ignore[union-attr]
         kwargs = {k.arg: _literal(k.value) for k in call.keywords}  # type: ignore[union-attr]
@@ -216,120 +180,6 @@ def _build(stmt: ast.stmt, name: str) -> S.Domain:
     return dom
 
 
-def _check_typos(tree: ast.Module, defined: Container[str]) -> None:
-    """CellError for an assignment from a call of a name that is no primitive, but close to one
-    (``difflib``), and defined neither by the cell nor in ``defined`` (the notebook's names):
-    a misspelt primitive, wherever it is in the cell."""
-    stores = module_names(tree.body).stores
-    for stmt in tree.body:
-        _check_tool_import(stmt)
-        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
-        if not isinstance(value, ast.Call) or _primitive(value.func):
-            continue
-        func, prefix = value.func, ""
-        if isinstance(func, ast.Name):
-            name = func.id
-            if name in stores or name in defined or name in _BUILTINS or name in INJECTED:
-                continue
-        elif isinstance(func, ast.Attribute) and ast.unparse(func).startswith("nbtune."):
-            prefix, name = ast.unparse(func.value) + ".", func.attr
-        else:
-            continue
-        near = closest(name, PRIMITIVES)
-        if near:
-            raise CellError(f"line {stmt.lineno}: unknown space primitive {prefix + name!r} "
-                            f"(did you mean {prefix + near!r}?)")
-
-
-def _check_ported(tree: ast.Module, defined: Container[str]) -> None:
-    """CellError for a space line in Ray Tune's words, ``lr = tune.loguniform(...)`` or
-    ``batch = grid_search([16, 32])``, where neither the cell nor the notebook binds the name:
-    it read "the cell declares no search space" or "run the cell that defines it first"
-    (first-day test, round 16)."""
-    stores = module_names(tree.body).stores
-    for stmt in tree.body:
-        _check_tool_import(stmt)
-        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
-        if not isinstance(value, ast.Call) or _primitive(value.func):
-            continue
-        func = value.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
-                func.value.id in ("tune", "ray", "trial") and \
-                func.value.id not in stores | set(defined):
-            name, written = func.attr, ast.unparse(func)
-        elif isinstance(func, ast.Name) and func.id not in stores and func.id not in defined:
-            name = written = func.id
-        else:
-            continue
-        target = ast.unparse(_targets(stmt)[0])
-        if name.startswith("suggest_"):  # Optuna's define-by-run line (round 36)
-            raise CellError(f"line {stmt.lineno}: {written}(...) is Optuna's: a space line "
-                            f"calls nbtune's primitive, {target} = {_suggested(value)}")
-        if name in PRIMITIVES:
-            raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's: a space line "
-                            f"calls nbtune's primitive by its name, {target} = {name}(...)")
-        note = module_note(name)
-        if note is not None:
-            raise CellError(f"line {stmt.lineno}: {written}(...) is Ray Tune's; here, "
-                            f"{note.split('; here, ', 1)[1]}")
-
-
-def _suggested(call: ast.Call) -> str:
-    """nbtune's primitive for Optuna's ``suggest_float("lr", 1e-4, 1e-1, log=True)``, written
-    with its bounds: ``loguniform(1e-4, 1e-1)`` (``choice(...)`` for a categorical)."""
-    name = ast.unparse(call.func).rsplit(".", 1)[-1]
-    args = [ast.unparse(a) for a in call.args[1:]]
-    keywords = {k.arg: ast.unparse(k.value) for k in call.keywords if k.arg}
-    if name == "suggest_categorical":
-        options = call.args[1] if len(call.args) > 1 else None
-        inner = (", ".join(ast.unparse(e) for e in options.elts)
-                 if isinstance(options, (ast.List, ast.Tuple)) else "a, b, c")
-        return f"choice({inner})"
-    bounds = ", ".join(args[:2]) or "lo, hi"
-    log = keywords.get("log") == "True" or name == "suggest_loguniform"
-    if name == "suggest_int":
-        return f"{'lograndint' if log else 'randint'}({bounds})"
-    if "step" in keywords:
-        return f"quniform({bounds}, {keywords['step']})"
-    return f"{'loguniform' if log else 'uniform'}({bounds})"
-
-
-OTHER_TOOLS = {"ray": "Ray Tune", "optuna": "Optuna"}  # packages a ported cell imports
-
-
-def _check_tool_import(stmt: ast.stmt) -> None:
-    """CellError for ``from ray import tune`` in a cell where Ray is not installed: each trial
-    failed on it, three of them before the study stopped (first-day test, round 35); the cell
-    needs no import for what it used it for."""
-    if isinstance(stmt, ast.Import):
-        modules = [alias.name for alias in stmt.names]
-    elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
-        modules = [stmt.module]
-    else:
-        return
-    import importlib.util
-
-    for top in dict.fromkeys(m.split(".")[0] for m in modules):
-        if top in OTHER_TOOLS and importlib.util.find_spec(top) is None:
-            raise CellError(f"line {stmt.lineno}: `{ast.unparse(stmt)}` imports "
-                            f"{OTHER_TOOLS[top]}'s package, which is not installed here: a "
-                            "%%tune cell calls report(epoch=N, accuracy=...) and "
-                            "get_checkpoint() with no import")
-
-
-def _dict_space(body: list[ast.stmt]) -> ast.stmt | None:
-    """A line that assigns a dict of space primitives (Ray Tune's ``config = {"lr":
-    tune.loguniform(...)}``), or None."""
-    for stmt in body:
-        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
-        if isinstance(value, ast.Dict) and any(
-                isinstance(v, ast.Call) and (_primitive(v.func) or isinstance(
-                    v.func, ast.Attribute) and v.func.attr in PRIMITIVES)
-                for v in value.values):
-            return stmt
-    return None
-
-
 def _check_nested(body: list[ast.stmt], bound: Container[str], defined: Container[str]) -> None:
     """CellError for a space line inside the trial code's blocks: Optuna's conditional
     ``if n_layers == 2: units2 = trial.suggest_int(...)``, ported as written, was told that the
@@ -337,12 +187,12 @@ def _check_nested(body: list[ast.stmt], bound: Container[str], defined: Containe
     the notebook binds (numpy's ``uniform``, imported) is theirs, not a space line."""
     for outer in body:
         for stmt in ast.walk(outer):
-            call = _space_call(stmt) if stmt is not outer else None
+            call = space_call(stmt) if stmt is not outer else None
             if call is None or (isinstance(call.func, ast.Name) and (
                     call.func.id in bound or call.func.id in defined)):
                 continue
             name = _target(stmt)
-            raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' is inside the "
+            raise CellError(f"line {stmt.lineno}: space line '{shown(stmt)}' is inside the "
                             f"trial code (line {outer.lineno}); nbtune's spaces are flat: declare "
                             f"{name} at the top of the cell with the others, and leave it unused "
                             "where it does not apply")
@@ -365,8 +215,8 @@ def parse_cell(source: str, need_space: bool = True,
     defines), a call of an undefined name close to a primitive's is named as its typo."""
     lines, tree = _parse(source)
     if defined is not None:
-        _check_typos(tree, defined)
-        _check_ported(tree, defined)
+        check_typos(tree, defined)
+        check_ported(tree, defined)
     stmts, body_stmts = _space_stmts(tree)
     domains: dict[str, S.Domain] = {}
     first_seen: dict[str, int] = {}  # name -> line
@@ -379,14 +229,14 @@ def parse_cell(source: str, need_space: bool = True,
     stores, free, via_global = module_names(body_stmts)
     bound = stores | via_global
     for stmt in body_stmts:
-        call = _space_call(stmt)
+        call = space_call(stmt)
         if call is not None and not (isinstance(call.func, ast.Name) and call.func.id in bound):
-            raise CellError(f"line {stmt.lineno}: space line '{_shown(stmt)}' comes after the "
+            raise CellError(f"line {stmt.lineno}: space line '{shown(stmt)}' comes after the "
                             f"trial code started (line {_code_start(stmts, body_stmts)}); move "
                             "it to the top of the cell")
     _check_nested(body_stmts, bound, defined or ())
     if not stmts and need_space:
-        nested = _dict_space(body_stmts)
+        nested = dict_space(body_stmts)
         if nested is not None:  # it read "declares no search space" (round 35)
             raise CellError(f"line {nested.lineno}: a space in a dict is Ray Tune's; a %%tune "
                             "cell's space is flat, one line per hyperparameter at its top "
@@ -405,7 +255,7 @@ def parse_cell(source: str, need_space: bool = True,
         space=S.Space(domains), space_lines=(first, last),
         space_source=[ln.rstrip("\r\n") for ln in lines[first - 1:last]] if stmts else [],
         body="".join(code),
-        names=names, free_names=sorted(free - bound - set(names) - _BUILTINS - INJECTED),
+        names=names, free_names=sorted(free - bound - set(names) - BUILTINS - INJECTED),
         assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts])
 
 
