@@ -155,8 +155,7 @@ class Study:
         done = [t for t in self.completed if t.value is not None]
         if not done:
             return None
-        sign = -1.0 if self.mode == "max" else 1.0
-        return min(done, key=lambda t: (sign * t.value, t.id))
+        return min(done, key=lambda t: T.rank_key(t.value, t.id, self.mode))
 
     @property
     @user_facing

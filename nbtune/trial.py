@@ -153,6 +153,12 @@ class Trial:
         return f"Trial(id={self.id}, state={self.state!r}{value}, config={self.config!r})"
 
 
+def rank_key(value: float, trial_id: int, mode: str) -> tuple[float, int]:
+    """How completed trials rank for a study's best: by value in ``mode``, a tie to the earlier
+    trial; the smaller key is the better trial."""
+    return (-value if mode == "max" else value, trial_id)
+
+
 def is_finite_number(value: Any) -> bool:
     """True for a real, finite number (bools excluded)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool)

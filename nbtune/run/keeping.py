@@ -191,10 +191,9 @@ class Keeping:
     def _better(self, trial: T.Trial, than: tuple[int, float] | None) -> bool:
         """Whether completed ``trial`` ranks above the trial ``than`` (id, value), as
         ``Study.best`` ranks them: by value, ties to the earlier trial."""
-        if than is None:
-            return True
-        sign = -1.0 if self.settings.mode == "max" else 1.0
-        return (sign * trial.value, trial.id) < (sign * than[1], than[0])
+        mode = self.settings.mode
+        return than is None or \
+            T.rank_key(trial.value, trial.id, mode) < T.rank_key(than[1], than[0], mode)
 
     def _find_final(self) -> None:
         """A resumed study's kept final checkpoint (:mod:`nbtune.run.kept`): that of its best

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 from ..typos import did_you_mean
@@ -54,7 +55,7 @@ OPTUNA_PRUNERS = {
                                "reduction_factor= its reduction_factor",
     "MedianPruner": "scheduler='median' (its n_startup_trials, n_warmup_steps as they are)",
     "PercentilePruner": "scheduler='percentile' (its options as they are)",
-    "NopPruner": "the default, scheduler=None: no early stopping",
+    "NopPruner": "scheduler='fifo', the default: no early stopping",
     "ThresholdPruner": "nbtune.ThresholdScheduler(...)",
 }
 
@@ -68,12 +69,9 @@ RAY_SCHEDULERS = {
 }
 
 
-# those names (lower case) -> nbtune's scheduler, for the magic's --scheduler hint
-ALIASES = {"ashascheduler": "asha", "asynchyperbandscheduler": "asha",
-           "hyperbandscheduler": "hyperband", "fifoscheduler": "fifo",
-           "medianstoppingrule": "median", "hyperbandpruner": "asha",
-           "successivehalvingpruner": "asha", "medianpruner": "median",
-           "percentilepruner": "percentile", "nopruner": "fifo"}
+# those names (lower case) -> nbtune's text, and the scheduler it names (the magic's hint)
+OTHER_NAMES = {k.lower(): v for k, v in {**OPTUNA_PRUNERS, **RAY_SCHEDULERS}.items()}
+ALIASES = {k: m[1] for k, v in OTHER_NAMES.items() if (m := re.match(r"scheduler='(\w+)'", v))}
 
 
 def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Scheduler:
@@ -99,10 +97,9 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
                          f"it, scheduler={scheduler.__name__}(...), or name it, "
                          f"scheduler={getattr(scheduler, 'name', 'asha')!r}")
     hint = did_you_mean(scheduler.lower(), SCHEDULERS) if isinstance(scheduler, str) else ""
-    named = {k.lower(): v for k, v in {**OPTUNA_PRUNERS, **RAY_SCHEDULERS}.items()}
-    if isinstance(scheduler, str) and scheduler.lower() in named:  # a class's name (round 37)
+    if isinstance(scheduler, str) and scheduler.lower() in OTHER_NAMES:  # a class's name
         tool = "Optuna's pruner" if scheduler.lower().endswith("pruner") else "Ray Tune's"
-        hint = f" (that is {tool}; nbtune's is {named[scheduler.lower()]})"
+        hint = f" (that is {tool}; nbtune's is {OTHER_NAMES[scheduler.lower()]})"
     if isinstance(scheduler, str) and scheduler.lower() in ("pbt", "pb2"):
         hint = (" (nbtune has no Population Based Training, which changes a running trial's "
                 "hyperparameters; asha and hyperband stop or pause the poor trials instead)")
