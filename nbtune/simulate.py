@@ -8,8 +8,9 @@ from typing import Any, Iterable, Mapping
 from .caller import user_facing
 from .contract.budget import Budget
 from .contract.events import Broadcast, Observer
-from .schedule import SCHEDULERS, Scheduler, make_scheduler
-from .search import Searcher, make_searcher, user_options
+from .planning import search_and_schedule, stored_settings
+from .schedule import SCHEDULERS, Scheduler
+from .search import Searcher, user_options
 from .sim.backend import SimSettings, Simulator
 from .sim.blackbox import Blackbox
 from .sim.tables import load_table
@@ -26,13 +27,15 @@ def _blackbox(table: Any) -> Blackbox:
     return table if isinstance(table, Blackbox) else load_table(table)
 
 
-def _scheduler(scheduler: str | Scheduler | None, box: Blackbox, options: dict) -> Scheduler:
-    """The scheduler, given by name with the table's max_t unless the options set its levels."""
+def _scheduler_options(scheduler: str | Scheduler | None, box: Blackbox,
+                       options: dict) -> dict:
+    """The scheduler's options: a scheduler given by name gets the table's max_t unless the
+    options set its levels."""
     if isinstance(scheduler, str) and scheduler.lower() in SCHEDULERS:
         params = inspect.signature(SCHEDULERS[scheduler.lower()].__init__).parameters
         if "max_t" in params and "max_t" not in options and "rung_levels" not in options:
             options = {**options, "max_t": box.max_t}
-    return make_scheduler(scheduler, **options)
+    return options
 
 
 @user_facing
@@ -88,15 +91,13 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
             raise ValueError(f"the table {box.name!r} records {box.metric!r} (mode {box.mode!r}), "
                              f"not {what}={given!r}: leave {what} out, or use another table")
     metric, mode, resource = box.metric, box.mode, box.resource
-    search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
-                           mode=mode, **user_options(searcher_options))
+    search, sched = search_and_schedule(searcher, scheduler, space, metric, mode, resource, seed,
+                                        points_to_evaluate, user_options(searcher_options),
+                                        _scheduler_options(scheduler, box, scheduler_options))
     if restrict and getattr(box, "configs", None):
         allowed = box.allowed(search.space) if hasattr(box, "allowed") else (box.configs, None)
         if allowed[0]:  # a space narrower than every config of the table: nearest ones instead
             search.restrict(*allowed)
-    sched = _scheduler(scheduler, box, scheduler_options)
-    sched.setup(metric, mode, resource, seed=search.seed, space=space)
-    sched.use_model(search.predict)
     timed = max_time is not None or max_resource is not None
     if auto:
         n_trials = trial_count(n_trials, search, sched, space, timed=timed)
@@ -115,18 +116,12 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     name = study or default_name()
     warm = resolve_warm_start(warm_start, storage, space=space, metric=metric, mode=mode,
                               study=name, searcher=search)
-    settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
-                "resource": resource, "n_trials": n_trials, "max_time": max_time,
-                "target": target, "max_resource": max_resource, "retries": retries,
-                "simulated": {"table": box.name, "n_workers": n_workers,
-                              "start_overhead": start_overhead, "checkpoints": checkpoints,
-                              "failure_rate": failure_rate}}
-    if search.options:
-        settings["searcher_options"] = search.options
-    if warm is not None:
-        settings.update(warm.settings())
-    if getattr(sched, "levels", None):
-        settings["rung_levels"] = [int(x) for x in sched.levels]
+    settings = stored_settings(search, sched, resource, n_trials, max_time, target,
+                               max_resource, retries, warm,
+                               simulated={"table": box.name, "n_workers": n_workers,
+                                          "start_overhead": start_overhead,
+                                          "checkpoints": checkpoints,
+                                          "failure_rate": failure_rate})
     db = Storage(storage) if storage is not None else None
     try:
         if db is not None and db.study_row(name) is not None:

@@ -21,41 +21,23 @@ from .run.interrupts import interrupts_deferred
 from .run.local import processes_can_start
 from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
-from .directions import mode_note
-from .arguments import check_call, check_values, pickled_fn
-from .ported import budget_note, mode_of
+from .arguments import check_call, pickled_fn
+from .ported import mode_of
 from .run.sending import Sending, check_fits, memory_limits, sending_line
 from .run.settings import LoopSettings
 from .run.workers import connect
-from .schedule import Scheduler, make_scheduler
-from .search import Searcher, make_searcher, user_options
+from .planning import Plan, plan_study
+from .schedule import Scheduler
+from .search import Searcher
 from .space import Space, as_space
 from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import make_progress, starting_notice
-from .starting import (RecordEnd, default_name, no_study_to_resume, open_study, resume_typo,
-                       trial_count)
+from .starting import RecordEnd, default_name, no_study_to_resume, open_study, resume_typo
 from .study import Study, StudyInterrupted, kept_clause
-from .resume import StudyExists, new_settings, resumed_searcher_options, resumed_settings
-from .warm import WarmStart, warm_start as resolve_warm_start
-
-def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
-    stored = Space.from_json(row["space"])
-    if stored != space:
-        new = f"{name}-2"  # the advice had named the same study, and no searcher that learns
-        raise ValueError(f"study {name!r} was run over another space: "
-                         f"{'; '.join(space.changes_from(stored))}. Resume it with the same "
-                         "space, or start a new study whose model learns from this one's "
-                         f"trials: study={new!r}, searcher='bayesopt', warm_start={name!r} "
-                         f"(%%tune --study {new} --searcher bayesopt --warm-start {name})")
-
-
-def _json_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Scheduler options as stored: JSON values (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
-
+from .resume import StudyExists
 
 # Whether tune() prints how to continue an interrupted study; the %%tune magic prints its own.
 _RESUME_NOTE: ContextVar[bool] = ContextVar("nbtune_resume_note", default=True)
@@ -185,52 +167,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             typo = resume_typo(db.study_names(), name, db.path)
             if typo is not None:
                 raise ValueError(typo)
-        if row is not None and resume:
-            _check_space(name, row, space)
-            chosen, options = resumed_settings(name, row, given, scheduler_options)
-            if not isinstance(chosen["scheduler"], (str, type(None))):
-                options = dict(scheduler_options)  # an object carries its own options
-        else:
-            chosen, options = new_settings(given), dict(scheduler_options)
-        metric, mode, n_trials, seed = (chosen[k] for k in ("metric", "mode", "n_trials", "seed"))
-        max_time, target, max_resource = chosen["max_time"], chosen["target"], \
-            chosen["max_resource"]
-        retries, searcher, scheduler, resource = (chosen[k] for k in ("retries", "searcher",
-                                                                      "scheduler", "resource"))
-        check_values(metric, mode, n_trials, concurrency, max_time, max_resource, retries)
-        # an accuracy minimised (the mode left out, most likely), or a logloss maximised
-        note = None if row is not None and resume else mode_note(metric, mode, "mode" in given)
-        if note is not None:
-            warn_note(note)
-        auto = isinstance(n_trials, str) and n_trials == "auto"
-        resources = chosen["resources"]  # a resumed study's GPUs, as it was run (first-day, 11)
-        search_options = {}
-        if searcher == "grid" and n_trials is not None and not auto:
-            search_options["n_experiments"] = n_trials  # a cap below the grid's size: a subsample
-        given_options = user_options(searcher_options)
-        if row is not None and resume and isinstance(searcher, str):  # as it was run
-            search_options.update(resumed_searcher_options(name, row, given_options))
-        else:
-            search_options.update(given_options)
-        search = make_searcher(searcher, space, seed=seed,
-                               points_to_evaluate=points_to_evaluate, mode=mode, **search_options)
-        sched = make_scheduler(scheduler, **options)
-        sched.setup(metric, mode, resource, seed=search.seed, space=space)
-        sched.use_model(search.predict)
-        note = budget_note(max_resource, sched.max_level())
-        if note is not None:
-            warn_note(note)  # Optuna's max_resource, the longest trial, ported as it was
-        n_trials = trial_count(n_trials, search, sched, space,
-                                timed=max_time is not None or max_resource is not None)
-        idle = sched.idle_note(n_trials)
-        if idle is not None:
-            warn_note(idle)  # early stopping asked for, and off: grace_period at max_t, say
-        warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
-                           space, metric, mode, name, search)
-        if n_trials is None and max_time is None and target is None and max_resource is None \
-                and getattr(search, "max_trials", None) is None:
-            raise ValueError("the study has no end: give n_trials, max_time, target or "
-                             "max_resource")
+        plan = plan_study(name, row, resume, space, given, n_trials, concurrency,
+                          scheduler_options, searcher_options, points_to_evaluate, warm_start,
+                          storage)
         from . import __version__  # nbtune/__init__ imports this module first
 
         if row is None and resume and db is not None:  # said before a view is shown: the panel
@@ -239,7 +178,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                   "a new study")
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
-        client, capacity, asked = connect(cluster, security, resources, __version__)
+        client, capacity, asked = connect(cluster, security, plan.resources, __version__)
         if is_embedded(cluster):  # what the notebook set since its workers started
             tell_environ(client)
         sending = Sending(client, trial_fn, pickled)  # every worker gets a copy, before any trial
@@ -254,36 +193,16 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             else:
                 notice = starting_notice(progress, line)
         shared, carried = sending.send()  # before the study is written: may fail
-        if row is not None and resume:  # what its last run left on the cluster (a dead kernel's)
+        if plan.resumed:  # what its last run left on the cluster (a dead kernel's)
             left = halt_leftovers(client, row["settings"].get("run"))
             if left:
                 warn_note(f"{left} trial{'s' if left > 1 else ''} of study {name!r}'s last run "
                           "still run on the cluster and hold their workers' threads (a trial "
                           "that does not return to Python); they give them back when they end")
         run_id = new_run_id()
-        settings = {"seed": search.seed, "searcher": search.name, "scheduler": sched.name,
-                    "resource": resource, "n_trials": n_trials, "max_time": max_time,
-                    "target": target, "max_resource": max_resource, "retries": retries,
-                    "resources": resources, "run": run_prefix(run_id)}
-        if chosen["checkpoints"] is not None:
-            settings["checkpoints"] = chosen["checkpoints"]
-        if search.options:
-            settings["searcher_options"] = search.options
-        if warm is not None:
-            settings.update(warm.settings())
-        if isinstance(scheduler, (str, type(None))):  # an object's options are its own
-            settings["scheduler_options"] = _json_options(options)
-        if getattr(sched, "levels", None):  # rung levels, for plots of the study when loaded
-            settings["rung_levels"] = [int(x) for x in sched.levels]
-        trials = open_study(db, name, space, metric, mode, settings, row, resume)
-        ended = sum(1 for t in trials if t.is_finished)
-        if row is not None and resume and n_trials is not None and ended >= n_trials:
-            said = f"study {name!r} has run its {n_trials} trials: nothing is left to run; "
-            if _RESUME_NOTE.get():
-                warn_note(f"{said}n_trials={ended + n_trials} runs {n_trials} more")
-            else:  # a %%tune cell run again, as a notebook invites: a line in its own words,
-                # where a warning's red box said "<tune cell [9]>:1: NbtuneWarning" (round 25)
-                print(f"nbtune: {said}--trials {ended + n_trials} runs {n_trials} more")
+        settings = plan.settings(run_prefix(run_id))
+        trials = open_study(db, name, space, plan.metric, plan.mode, settings, row, resume)
+        _said_done(plan, trials)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         # a second interrupt must not cut the clearing up short, nor (in a %%tune cell, see
@@ -305,15 +224,16 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                                    "any trial ran: nothing of this run was stored") from None
         raise
     note = _RESUME_NOTE.get()  # read here: a background study runs in a thread of its own
-    result = Study(name, space, metric, mode, trials=trials,
+    result = Study(name, space, plan.metric, plan.mode, trials=trials,
                    storage=None if storage is None else os.fspath(storage), settings=settings)
     # a resumed study's earlier trials, known before any view draws (RecordEnd sets it again
     # as the run starts): the panel's first frame took them into this run's pace, for good
     result.earlier = frozenset(t.id for t in trials if t.is_finished)
-    result.scheduler, result.searcher = sched, search
-    limits = [n for n in (n_trials, search.max_trials) if n is not None]
-    planned = min(limits) if limits else None  # what the progress bar counts up to
-    view = make_progress(progress, result, notice=notice, n_trials=planned, max_time=max_time,
+    result.scheduler, result.searcher = plan.sched, plan.search
+    limits = [n for n in (plan.n_trials, plan.search.max_trials) if n is not None]
+    view = make_progress(progress, result, notice=notice,
+                         n_trials=min(limits) if limits else None,  # what the bar counts to
+                         max_time=plan.max_time,
                          # what runs at once: follows workers that come and go
                          concurrency=(lambda: min(concurrency, capacity())) if concurrency
                          else capacity,
@@ -321,29 +241,24 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                          paused=capacity.paused)
     if view is not None:
         observers, result.live = [*observers, view], view
-    loop = Loop(client, carried, trials, search, sched,
-                LoopSettings(metric=metric, mode=mode, resource=resource,
-                             concurrency=concurrency,
-                             resources=asked, retries=retries, show_output=show_output,
-                             budget=Budget(n_trials, max_time, target, max_resource),
+    loop = Loop(client, carried, trials, plan.search, plan.sched,
+                LoopSettings(metric=plan.metric, mode=plan.mode, resource=plan.resource,
+                             concurrency=concurrency, resources=asked, retries=plan.retries,
+                             show_output=show_output,
+                             budget=Budget(plan.n_trials, plan.max_time, plan.target,
+                                           plan.max_resource),
                              study=name, restart_held=restart_held, stored=db is not None,
                              fail_fast=fail_fast,
                              keep_at=db.checkpoint_folder(name) if db is not None else None,
-                             keep_shared=chosen["checkpoints"] is not None, run_id=run_id),
+                             keep_shared=plan.checkpoints is not None, run_id=run_id),
                 Broadcast([RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),
-                shared=shared, capacity=capacity, warm=warm, pickled=pickled)
+                shared=shared, capacity=capacity, warm=plan.warm, pickled=pickled)
     if lease is not None:
-        def taken_over(by: str) -> None:
-            print(f"nbtune: study {name!r} was taken over by {by}, which found its lease not "
-                  f"renewed for {STALE_AFTER:g} s: this run stops and writes nothing more to "
-                  "the file (the other run's trials are the study's now)", file=sys.stderr)
-            loop.request_stop("taken_over")
-
-        lease.on_lost = taken_over
-    loop.observer.study_started({"study": name, "metric": metric, "mode": mode,
-                                 "searcher": search.name, "scheduler": sched.name,
+        lease.on_lost = _taken_over(name, loop)
+    loop.observer.study_started({"study": name, "metric": plan.metric, "mode": plan.mode,
+                                 "searcher": plan.search.name, "scheduler": plan.sched.name,
                                  "cluster": getattr(client, "dashboard_link", None),
                                  "address": loop.address,
                                  "data": list(shared)})  # sent to the workers with the trials
@@ -378,6 +293,31 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     return result
 
 
+def _said_done(plan: Plan, trials: list) -> None:
+    """A resumed study that has run its trials: how to run more, said before anything runs."""
+    ended = sum(1 for t in trials if t.is_finished)
+    if not plan.resumed or plan.n_trials is None or ended < plan.n_trials:
+        return
+    n_trials = plan.n_trials
+    said = f"study {plan.name!r} has run its {n_trials} trials: nothing is left to run; "
+    if _RESUME_NOTE.get():
+        warn_note(f"{said}n_trials={ended + n_trials} runs {n_trials} more")
+    else:  # a %%tune cell run again, as a notebook invites: a line in its own words,
+        # where a warning's red box said "<tune cell [9]>:1: NbtuneWarning" (round 25)
+        print(f"nbtune: {said}--trials {ended + n_trials} runs {n_trials} more")
+
+
+def _taken_over(name: str, loop: Loop) -> Callable[[str], None]:
+    """What a run does when another process takes its study's lease: it stops."""
+    def taken_over(by: str) -> None:
+        print(f"nbtune: study {name!r} was taken over by {by}, which found its lease not "
+              f"renewed for {STALE_AFTER:g} s: this run stops and writes nothing more to "
+              "the file (the other run's trials are the study's now)", file=sys.stderr)
+        loop.request_stop("taken_over")
+
+    return taken_over
+
+
 def _trial_notes(study: Study) -> None:
     """nbtune's own notes that its trials raised (a folder's path given as the checkpoint), each
     once with the number of trials, where no view shows them (``progress=False``): they were in
@@ -387,24 +327,3 @@ def _trial_notes(study: Study) -> None:
     for record, n in study_warnings(study):
         if record.get("category") == "NbtuneWarning":
             warn_note(f"{record['message']} ({n} trial{'s' if n != 1 else ''})")
-
-
-def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
-                row: dict[str, Any] | None, space: Space, metric: str, mode: str,
-                name: str, searcher: Searcher) -> WarmStart | None:
-    """The warm start of the study: the one given (a Study object as it is), else, for a
-    resumed study, the one it was run with, from the storage file it was kept in."""
-    if chosen is None:
-        return None
-    if given is not None:
-        return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
-                                  study=name, searcher=searcher)
-    stored = (row or {}).get("settings", {})
-    where = stored.get("warm_start_storage", storage) if row is not None else storage
-    if where is None:
-        warn_note(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
-                  "memory only: it runs on without that warm start; pass "
-                  "warm_start=<that Study> to replay it")
-        return None
-    return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
-                              searcher=searcher)
