@@ -18,7 +18,8 @@ from .ranking import duration_text
 from .setup_text import asks_text, scheduler_text, searcher_text
 from .shown import shown, summarised
 from .styles import FAINT
-from .summary import errors_html, outputs_html, table_html, warnings_html
+from .summary import table_html
+from .trial_messages import errors_html, outputs_html, warnings_html
 from .tally import Tally
 from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
 

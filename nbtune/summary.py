@@ -3,12 +3,12 @@
 ``study.summary()`` is a :class:`StudySummary`: self-contained HTML (facts, the top trials, the
 learning curves or the history as a PNG, failed trials, the trials' output and warnings) that a
 saved notebook keeps where widgets do not render, and the same facts as aligned text for a
-terminal. The ``*_html`` functions are shared with the live panel, so both show a study alike.
+terminal. Its table (:func:`table_html`) and the trials' messages (:mod:`nbtune.trial_messages`)
+are shared with the live panel, so both show a study alike.
 """
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import os
 from typing import Any, Iterable
@@ -20,9 +20,10 @@ from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_
                       no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
                       score)
 from .run.kept import header
-from .run.output import merge_warnings, warning_key
 from .setup_text import asks_text, retried_text, scheduler_text, searcher_text
 from .styles import BORDER
+from .trial_messages import (errors_html, failure_lines, outputs_html, study_warnings,
+                             warnings_html, wrote_output)
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
@@ -34,9 +35,6 @@ HEAD = f' style="border-bottom:1px solid {BORDER}"'
 RIGHT = f' style="text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;{CELL}"'
 LEFT = f' style="text-align:left;{CELL}"'
 ONE_LINE = f' style="text-align:left;white-space:nowrap;{CELL}"'
-SHOWN_ERRORS = 5  # failed trials listed with their traceback
-SHOWN_OUTPUTS = 8  # trials listed with their output
-OUTPUT_CHARS = 4_000  # of each, the last characters shown (all of it is in trial.output)
 
 
 def _trials(n: int) -> str:
@@ -131,126 +129,6 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
             'padding-bottom:0.25em;max-width:100cqw;position:sticky;left:0">'
             f"{e(caption)}</caption>"
             f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
-
-
-def study_warnings(study: Any, among: Iterable[T.Trial] | None = None
-                   ) -> list[tuple[dict[str, Any], int]]:
-    """Each distinct warning the trials (``among``: those only) raised, once, with the number of
-    trials that raised it; the most widespread first."""
-    merged: list[dict[str, Any]] = []
-    trials_of: dict[tuple[str, str], int] = {}
-    for t in list(study.trials if among is None else among):
-        for record in list(t.warnings):
-            trials_of[warning_key(record)] = trials_of.get(warning_key(record), 0) + 1
-        merge_warnings(merged, list(t.warnings))
-    return sorted(((r, trials_of[warning_key(r)]) for r in merged), key=lambda p: -p[1])
-
-
-def wrote_output(study: Any) -> list[T.Trial]:
-    """The trials that wrote something to stdout or stderr."""
-    return [t for t in list(study.trials) if t.output]
-
-
-def errors_html(study: Any, failed: list[T.Trial] | None = None) -> str:
-    """The failed trials (``failed``: where the caller keeps them) grouped by their error's last
-    line, since one mistake fails many trials alike: one line per kind of failure naming its
-    trials and the error, which opens to the latest such trial's config and traceback. The
-    kinds that failed last are shown, the latest at the bottom."""
-    e = html.escape
-    ordered = failure_kinds(study, failed)
-    items = []
-    for _, trials in ordered[-SHOWN_ERRORS:]:
-        last = trials[-1]
-        line = _error_line(last.error)
-        who = _who_failed(trials)
-        items.append(f"<details><summary>{who}: {e(line)}</summary><pre>trial {last.id}: "
-                     f"{e(config_text(last.config))}\n\n{e(last.error or '')}</pre></details>")
-    hidden = ordered[:-SHOWN_ERRORS] if len(ordered) > SHOWN_ERRORS else []
-    if hidden:
-        n = sum(len(trials) for _, trials in hidden)
-        items.append(f"<div>{len(hidden)} more kind{'s' if len(hidden) != 1 else ''} of "
-                     f"failure ({n} trial{'s' if n != 1 else ''})</div>")
-    return "".join(items)
-
-
-def failure_kinds(study: Any, failed: list[T.Trial] | None = None
-                  ) -> list[tuple[str, list[T.Trial]]]:
-    """The failed trials (``failed``: where the caller keeps them) grouped by the kind of their
-    error's last line, the kind that failed last at the end."""
-    if failed is None:
-        failed = [t for t in list(study.trials) if t.state == T.FAILED and t.error]
-    kinds: dict[str, list[T.Trial]] = {}
-    for t in failed:
-        kinds.setdefault(_error_kind(t.error), []).append(t)
-    return sorted(kinds.items(), key=lambda kind: kind[1][-1].id)
-
-
-def _who_failed(trials: list[T.Trial]) -> str:
-    return (f"trial {trials[-1].id} failed" if len(trials) == 1 else
-            f"{len(trials)} trials failed ({_id_ranges([t.id for t in trials])})")
-
-
-@functools.lru_cache(maxsize=4096)
-def _error_line(error: str) -> str:
-    """An error's last line (:func:`one_line`), remembered: the live panel asks again at each
-    redraw for every failed trial."""
-    return one_line(error)
-
-
-@functools.lru_cache(maxsize=4096)
-def _error_kind(error: str) -> str:
-    """The kind of an error (:func:`nbtune.trial.error_kind` of its last line), remembered."""
-    return T.error_kind(_error_line(error))
-
-
-def _id_ranges(ids: list[int], most: int = 6) -> str:
-    """"0-4, 7, 9" for trial ids (sorted), the first ``most`` runs of them, then "…"."""
-    runs: list[list[int]] = []
-    for i in sorted(ids):
-        if runs and i == runs[-1][1] + 1:
-            runs[-1][1] = i
-        else:
-            runs.append([i, i])
-    shown = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:most]]
-    return ", ".join(shown) + (", …" if len(runs) > most else "")
-
-
-def outputs_html(study: Any, wrote: list[T.Trial] | None = None) -> str:
-    """The last trials that wrote output (``wrote``: where the caller keeps them), each one line
-    that opens to what it wrote."""
-    wrote = wrote_output(study) if wrote is None else wrote
-    items = []
-    for t in wrote[-SHOWN_OUTPUTS:]:
-        lines = t.output.splitlines()
-        text = t.output if len(t.output) <= OUTPUT_CHARS else "…" + t.output[-OUTPUT_CHARS:]
-        items.append(f"<details><summary>trial {t.id} wrote {len(lines)} line"
-                     f"{'s' if len(lines) != 1 else ''}</summary><pre>{html.escape(text)}</pre>"
-                     "</details>")
-    more = len(wrote) - SHOWN_OUTPUTS
-    return "".join(items) + (f"<div>{more} more trials wrote output (trial.output)</div>"
-                             if more > 0 else "")
-
-
-def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
-    """Each warning the trials raised, once, with how many trials raised it of those that ran
-    (finished, or raised one while running: a queued trial has had no chance to) (``among``:
-    the trials that raised any, where the caller keeps them); for a resumed study, also how
-    many of this run's trials did (:func:`earlier_ids`)."""
-    e = html.escape
-    earlier = earlier_ids(study)
-    ran = [t.id for t in list(study.trials) if t.is_finished or t.warnings]
-    n, this_run = len(ran), sum(i not in earlier for i in ran)
-    found = study_warnings(study, among)
-    here = {}
-    if earlier and found:
-        ours = [t for t in list(study.trials if among is None else among) if t.id not in earlier]
-        here = {warning_key(r): k for r, k in study_warnings(study, ours)}
-    parts = []
-    for r, k in found:
-        run = f", {here.get(warning_key(r), 0)} of {this_run} in this run" if earlier else ""
-        parts.append(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
-                     f"trials{run})</i></div>")
-    return "".join(parts)
 
 
 def _checkpoint_level(trial: T.Trial, path: str, resource: str) -> str:
@@ -391,13 +269,8 @@ class StudySummary:
         facts = self.facts()
         width = max(len(k) for k, _ in facts)
         lines = [f"nbtune study {self.study.name!r}"] + [f"  {k:<{width}}  {v}" for k, v in facts]
-        # why trials failed, as the HTML summary says it: a terminal's `nbtune show` said
-        # "7 failed" and nothing more (first-day test, round 26)
-        kinds = failure_kinds(self.study)
-        lines += [f"  {_who_failed(trials)}: {_error_line(trials[-1].error)}"
-                  for _, trials in kinds[-SHOWN_ERRORS:]]
-        if len(kinds) > SHOWN_ERRORS:
-            lines.append(f"  and {len(kinds) - SHOWN_ERRORS} more kinds of failure")
+        # why trials failed, as the HTML summary says it
+        lines += [f"  {line}" for line in failure_lines(self.study)]
         headers, rows, rule = trials_table(self.study, self.top)
         if rows:
             lines += [f"ranked: {rule}", f"top {_trials(len(rows))}:"]

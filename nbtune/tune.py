@@ -322,7 +322,7 @@ def _trial_notes(study: Study) -> None:
     """nbtune's own notes that its trials raised (a folder's path given as the checkpoint), each
     once with the number of trials, where no view shows them (``progress=False``): they were in
     ``study.summary()`` only, and such a study ran without a word (first-day test, round 35)."""
-    from .summary import study_warnings
+    from .trial_messages import study_warnings
 
     for record, n in study_warnings(study):
         if record.get("category") == "NbtuneWarning":

@@ -286,7 +286,7 @@ def test_a_summary_of_one_report_a_trial_draws_the_history_not_dots_at_epoch_1()
 
 
 def test_failed_trials_are_grouped_by_their_error_with_the_latest_config():
-    from nbtune.summary import errors_html
+    from nbtune.trial_messages import errors_html
 
     study = nbtune.Study("fails", nbtune.Space({"h": nbtune.randint(0, 9)}), "acc", "max",
                          trials=[])

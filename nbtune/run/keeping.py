@@ -268,8 +268,8 @@ class Keeping:
             kept.save(self._keep_at(), trial_id, len(trial.reports),
                       trial.last(self.settings.resource), data, final=True)
         except OSError as exc:
-            self._note("final not kept", lambda: final_not_kept_note(
-                trial_id, f"{type(exc).__name__}: {exc}"))
+            error = f"{type(exc).__name__}: {exc}"
+            self._note("final not kept", lambda: final_not_kept_note(trial_id, error))
 
     def _let_go(self, trial: T.Trial) -> None:
         """A trial ended for good: its file is not needed (one cut short keeps it, for a
