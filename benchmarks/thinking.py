@@ -5,7 +5,9 @@ budget, with the same ``bayesopt`` searcher run three ways in the same process: 
 loop's thread (``costly_suggest = False``, as nbtune did before 2026-12-04), on a thread of its own
 with every free worker waiting for its suggestion (``draws_while_thinking = False``, as nbtune did
 until 2026-12-04), and on its own thread drawing a random config for a free worker when its
-suggestion is late (the default for model-based searchers). Random search, whose suggestions cost
+suggestion is late, both with Python's thread switch interval left at its 5 ms (as nbtune did
+until 2026-12-06) and shortened while the model thinks (the default since,
+``nbtune.run.thinking.SWITCH_INTERVAL``). Random search, whose suggestions cost
 nothing, is the reference. Printed per epoch length: trials started, epochs trained, seconds spent
 suggesting, the reports the loop handled while a suggestion was being made (none on the loop's
 thread), the trials started with a random config while the model was busy, and the best score.
@@ -18,6 +20,7 @@ import argparse
 import time
 
 import nbtune
+from nbtune.run import thinking
 from nbtune.search.bayesopt import BayesOptSearcher
 
 
@@ -60,13 +63,18 @@ def run(client, how: str, epoch_s: float, budget: float) -> dict:
     if how != "random":
         searcher = BayesOptSearcher(space, seed=0, mode="max")
         searcher.costly_suggest = how != "loop's thread"
-        searcher.draws_while_thinking = how == "own thread"
+        searcher.draws_while_thinking = how.startswith("own thread") and "waits" not in how
         timed = Timed(searcher)
     reports = Reports()
-    study = nbtune.tune(trial, space, metric="score", mode="max", searcher=searcher,
-                        scheduler="asha", max_t=9, n_trials=None, max_time=budget,
-                        cluster=client, storage=None, progress=False, seed=0,
-                        observers=[reports])
+    default = thinking.SWITCH_INTERVAL
+    thinking.SWITCH_INTERVAL = None if "5 ms" in how else default
+    try:
+        study = nbtune.tune(trial, space, metric="score", mode="max", searcher=searcher,
+                            scheduler="asha", max_t=9, n_trials=None, max_time=budget,
+                            cluster=client, storage=None, progress=False, seed=0,
+                            observers=[reports])
+    finally:
+        thinking.SWITCH_INTERVAL = default
     spans = timed.spans if timed else []
     during = sum(any(a < t < b for a, b in spans) for t in reports.times)
     return {"trials": len(study.trials), "epochs": sum(len(t.reports) for t in study.trials),
@@ -88,7 +96,8 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|")
         for epoch_s in (float(e) for e in args.epochs.split(",")):
             base = None
-            for how in ("random", "loop's thread", "own thread, waits", "own thread"):
+            for how in ("random", "loop's thread", "own thread, waits",
+                        "own thread, 5 ms switches", "own thread"):
                 r = run(client, how, epoch_s, args.budget)
                 base = base or r["epochs"]
                 name = "random" if how == "random" else f"bayesopt, {how}"

@@ -3,12 +3,14 @@ handling reports and verdicts meanwhile, the searcher still sees every call in t
 and what it raises ends the study as it did on the loop's thread."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 import pytest
 
 import nbtune
+from nbtune.run import thinking
 from nbtune.schedule import DONE
 
 
@@ -312,3 +314,55 @@ def test_the_views_say_while_the_loop_waits_for_a_suggestion_and_the_summary_how
     assert searcher.waiting_since is None and searcher.waited >= 2 * 2 * CHOOSING_SHOWN * 0.9
     assert study.settings["searcher_waited"] == searcher.waited
     assert f"{study.summary()}".count(" waiting for its suggestions") == 1
+
+
+class Intervals(nbtune.Observer):
+    """Python's thread switch interval at each report, as the loop's thread sees it."""
+
+    def __init__(self):
+        self.seen: list[float] = []
+
+    def trial_reported(self, trial, report):
+        self.seen.append(sys.getswitchinterval())
+
+
+def test_the_interpreter_changes_hands_often_while_a_model_thinks_and_as_before_after(client):
+    """The model's fit holds the interpreter between its numpy calls; the loop, woken by a
+    report, waited up to Python's 5 ms switch interval for it each time (on trials of
+    milliseconds, most of what bayesopt's workers lost against random search's). The interval
+    is shortened while a searcher thinks on its thread, and set back to what it was after."""
+    space = {"x": nbtune.uniform(0, 1)}
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)  # what it was, whatever that is, comes back
+    try:
+        seen = Intervals()
+        nbtune.tune(steady, space, metric="score", mode="max",
+                    searcher=SlowSearcher(space, seed=0, mode="max", delay=0.01), n_trials=4,
+                    cluster=client, storage=None, progress=False, observers=[seen])
+        assert seen.seen and all(x == pytest.approx(thinking.SWITCH_INTERVAL) for x in seen.seen)
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+        random = Intervals()  # a searcher that thinks on the loop's thread changes nothing
+        nbtune.tune(steady, space, metric="score", mode="max", n_trials=2, cluster=client,
+                    storage=None, progress=False, observers=[random])
+        assert random.seen and all(x == pytest.approx(0.004) for x in random.seen)
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_the_interval_is_set_back_when_the_last_of_two_thinking_studies_ends(client):
+    space = {"x": nbtune.uniform(0, 1)}
+    before = sys.getswitchinterval()
+    try:
+        first = nbtune.tune(steady, space, metric="score", mode="max", background=True,
+                            searcher=SlowSearcher(space, seed=0, mode="max", delay=0.01),
+                            n_trials=6, cluster=client, storage=None, progress=False)
+        second = nbtune.tune(steady, space, metric="score", mode="max", n_trials=2,
+                             searcher=SlowSearcher(space, seed=1, mode="max", delay=0.01),
+                             cluster=client, storage=None, progress=False)
+        assert second.stop_reason == "n_trials"
+        if first.running:  # the first still thinks: its interval holds
+            assert sys.getswitchinterval() == pytest.approx(thinking.SWITCH_INTERVAL)
+        first.wait()
+        assert sys.getswitchinterval() == pytest.approx(before)
+    finally:
+        sys.setswitchinterval(before)

@@ -26,6 +26,12 @@ costs is the staleness of a suggestion made before the latest few events, never 
 (A study with a trial budget only keeps each suggestion after every event before it, so a
 resumed one suggests what the uninterrupted one did.)
 
+While a searcher thinks on its thread, Python hands the interpreter between threads every
+:data:`SWITCH_INTERVAL` seconds rather than every 5 ms (``sys.setswitchinterval``): the model's
+fit holds the interpreter between its numpy calls, and the loop, woken by a report, waited up to
+5 ms each time it needed it back, on trials of milliseconds the main share of what bayesopt's
+workers lost against random search's (``benchmarks/thinking.py``).
+
 A searcher whose ``suggest`` is cheap (``costly_suggest`` False: random, grid) is called on the
 loop's thread as before: a thread's hand-over would cost its trivial trials more than it saves.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import queue
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -43,6 +50,33 @@ from ..contract.dispatch import THINKING
 LATE = 0.05
 """A free worker waits for a suggestion only while one takes under this share of a trial's run."""
 RECENT = 20  # how many of the latest suggestions and trial runs those medians are over
+SWITCH_INTERVAL: float | None = 0.0005
+"""Python's thread switch interval, in seconds, while a searcher thinks on its thread (None:
+left as it is). Set back when the last such thread ends; code of the user's that runs meanwhile
+(a background study's notebook) is handed the interpreter as often, at a cost of a few percent
+to a thread that computes in Python."""
+
+_switching = threading.Lock()
+_thinkers = 0  # searcher threads running: the interval is set back as the last one ends
+_interval_before = 0.005
+
+
+def _hand_over_often(start: bool) -> None:
+    """A searcher thread starts (``start``) or ends: the switch interval shortened while any
+    runs, and set back to what it was after the last."""
+    global _thinkers, _interval_before
+    if SWITCH_INTERVAL is None:
+        return
+    with _switching:
+        if start:
+            if _thinkers == 0:
+                _interval_before = sys.getswitchinterval()
+                sys.setswitchinterval(min(SWITCH_INTERVAL, _interval_before))
+            _thinkers += 1
+        elif _thinkers > 0:
+            _thinkers -= 1
+            if _thinkers == 0:
+                sys.setswitchinterval(_interval_before)
 
 
 class SearcherThread:
@@ -75,6 +109,8 @@ class SearcherThread:
         self._runs: deque = deque(maxlen=RECENT)  # seconds of the latest trial runs
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="nbtune-searcher", daemon=True)
+        self._handing = True  # whether it counts in the shortened switch interval
+        _hand_over_often(True)
         self._thread.start()
 
     # -- the loop's calls ---------------------------------------------------------------------
@@ -182,6 +218,9 @@ class SearcherThread:
             self._closing = True
             self._calls.put(None)
             self._thread.join(timeout)
+        if self._handing:
+            self._handing = False
+            _hand_over_often(False)
         with self._hand:
             self._stop_waiting()
         if raise_error:
