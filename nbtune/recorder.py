@@ -69,6 +69,8 @@ class StorageRecorder(Observer):
         if not self._skip():
             self._write(lambda: self.storage.save_trial(self.study, trial))
 
+    trial_waiting = trial_started  # its worker and start, None again
+
     def trial_reported(self, trial, report):
         if not self._skip():
             self._write(lambda: self.storage.add_report(self.study, trial.id, trial.attempts,

@@ -100,6 +100,8 @@ class Tracker(Observer):
         self.tally.touch(trial)
         self._stale.set()
 
+    trial_waiting = trial_started  # queued again: its worker left
+
     def trial_reported(self, trial, report):
         self.reports += 1
         self.tally.touch(trial)

@@ -291,6 +291,49 @@ def test_a_worker_killed_mid_study_is_survived(remote):
     assert max(t.attempts for t in study.trials) == 2
 
 
+class Waiting(nbtune.Observer):
+    """The trials the loop said wait again, with how the views showed each then."""
+
+    def __init__(self):
+        self.seen: list[tuple[int, str]] = []
+
+    def trial_waiting(self, trial):
+        self.seen.append((trial.id, T.shown_state(trial)))
+
+
+def test_a_trial_whose_worker_left_shows_queued_until_another_runs_it(remote, tmp_path):
+    """On a user's cluster no nanny starts a killed worker again: its trial read "running" for
+    good while Dask held it for another worker. It shows queued, in the views and the file,
+    until one runs it."""
+    client, procs = remote["client"], remote["procs"]
+    victim = procs.worker(remote["address"], "--name", "victim", "--resources", "SOLE=1")
+    victim_address = worker_joined(client, addresses(client))
+    db = str(tmp_path / "left.db")
+    waiting = Waiting()
+    heir = study = None
+    try:
+        study = study_of(remote, {"SOLE": 1}, n_trials=1, sleep=4, background=True,
+                         storage=db, study="left", observers=[waiting])
+        wait_for(lambda: study.trials and study.trials[0].worker == victim_address,
+                 "the trial to start on the victim")
+        os.kill(victim.pid, signal.SIGKILL)
+        wait_for(lambda: waiting.seen, "the trial to be seen waiting", 30)
+        assert waiting.seen == [(0, T.QUEUED)]
+        assert T.shown_counts(study.trials) == {T.QUEUED: 1}
+        assert nbtune.load_study("left", storage=db).trials[0].worker is None
+        heir = procs.worker(remote["address"], "--name", "heir", "--resources", "SOLE=1")
+        assert study.wait(60)
+    finally:
+        if study is not None and study.running:
+            study.stop()
+        procs.stop(victim)
+        if heir is not None:
+            procs.stop(heir)
+    (trial,) = study.trials
+    assert trial.state == T.COMPLETED and trial.attempts == 2
+    assert trial.worker not in (None, victim_address)
+
+
 def on_a_new_worker(config):
     """1 once the trial runs on a worker that was not there when the study began."""
     from distributed import get_worker

@@ -26,6 +26,11 @@ class Observer:
         Not called for a trial that ended within a moment of its start without a report
         (:mod:`nbtune.run.starts`): its ``trial_finished`` carries both."""
 
+    def trial_waiting(self, trial: Trial) -> None:
+        """The worker running the trial left the cluster: Dask runs it again on another worker
+        when one is free, and meanwhile it waits (``trial.worker`` and ``trial.started`` are
+        None again; its next start comes as ``trial_started``)."""
+
     def trial_reported(self, trial: Trial, report: dict[str, Any]) -> None:
         """The trial sent an intermediate report (already appended to ``trial.reports``)."""
 
@@ -95,6 +100,9 @@ class Broadcast(Observer):
 
     def trial_started(self, trial):
         self._each("trial_started", trial)
+
+    def trial_waiting(self, trial):
+        self._each("trial_waiting", trial)
 
     def trial_reported(self, trial, report):
         self._each("trial_reported", trial, report)

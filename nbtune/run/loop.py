@@ -115,6 +115,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.exhausted = False
         self._futures = None
         self._done_seen: set[Any] = set()  # futures done, undelivered, at the last check
+        self.heard_start: dict[int, float] = {}  # trial -> when its start came (monotonic)
         self._checked_at = time.monotonic()
         self.inbox: Inbox | None = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
@@ -211,6 +212,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                 self._restarted_by_dask(trial)
             seen.add(msg["exec"])
             trial.worker, trial.started = msg["worker"], msg["time"]
+            self.heard_start[trial.id] = time.monotonic()
             self.logs[trial.id] = msg.get("log")  # where its worker's last words would be
             if msg.get("unrestored"):  # its kept checkpoint could not be read: from the start
                 self.resumed_at.pop(trial.id, None)
@@ -344,7 +346,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         """Take the end of a trial whose task is done but whose completion never came through
         ``as_completed``, as if it had: a resumed promotion study once waited a minute on a
         trial that had paused, its slot held (first-day test, round 18; not reproduced). Every
-        :data:`RECONCILE_EVERY` seconds, a future found done at two checks in a row is taken."""
+        :data:`RECONCILE_EVERY` seconds, a future found done at two checks in a row is taken,
+        and a running trial whose worker left the cluster is shown waiting for another."""
         now = time.monotonic()
         if now - self._checked_at < RECONCILE_EVERY:
             return
@@ -353,6 +356,9 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         for future in done & self._done_seen:
             self._on_done(future)
         self._done_seen = done
+        for trial in self.capacity.left(self.running.values(), self.heard_start):
+            trial.worker = trial.started = None  # it waits for Dask to run it elsewhere
+            self.observer.trial_waiting(trial)
 
     def request_stop(self, reason: str = "stopped") -> None:
         """End the study from another thread (a background study's ``stop()``; ``reason``

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 _EPS = 1e-9  # 1 / 0.1 is 9.999...: a worker offering GPU=1 hosts ten trials asking GPU=0.1
 
@@ -185,12 +185,13 @@ class Capacity:
         self.value, self.at = 1, float("-inf")
         self.now: int | None = None  # the slots as last looked up, 0 included
         self.workers: dict[str, dict[str, Any]] = {}  # as last looked up
+        self.seen_at: float | None = None  # when (time.monotonic()) they were
         self.able = 0  # the free workers that can run such a trial
         self.after_loss = False  # the client lost its scheduler since workers were last seen
 
     def set(self, workers: Mapping[str, Mapping[str, Any]]) -> int:
         """Take the slots of ``workers`` (as looked up by the caller) as the capacity now."""
-        self.workers = dict(workers)
+        self.workers, self.seen_at = dict(workers), time.monotonic()
         if workers:
             self.after_loss = False
         if not self.asked:  # asked for nothing yet: a GPU worker that joined changes that
@@ -233,6 +234,16 @@ class Capacity:
         """The scheduler's address, for the command that starts a worker for it."""
         address = getattr(getattr(self.client, "scheduler", None), "address", None)
         return address or "SCHEDULER_ADDRESS"
+
+    def left(self, trials: Iterable[Any], heard: Mapping[int, float]) -> list[Any]:
+        """The running ``trials`` whose worker has left the cluster (a lookup since their start
+        was ``heard``, by trial id, finds it gone): Dask runs them again on another worker, and
+        meanwhile they wait (a killed worker's trial read "running" for good on a user's
+        cluster)."""
+        if self.seen_at is None:
+            return []
+        return [t for t in trials if t.worker is not None and t.worker not in self.workers
+                and heard.get(t.id, self.seen_at) < self.seen_at]
 
     def paused(self) -> str:
         """:func:`paused_line` of the workers as last looked up, where some can still run the
