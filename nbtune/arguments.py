@@ -93,6 +93,9 @@ def pickled_fn(fn: Any) -> PickledOnce:
 def check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_time: Any,
                   max_resource: Any, retries: Any) -> None:
     """ValueError naming the first argument of tune() that cannot be right."""
+    several = several_metrics(metric)
+    if several is not None:
+        raise ValueError(several)
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric must be a non-empty name, got {metric!r}")
     if mode not in ("min", "max"):
@@ -105,6 +108,24 @@ def check_values(metric: Any, mode: Any, n_trials: Any, concurrency: Any, max_ti
         positive(name, value, integer)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+
+
+def several_metrics(metric: Any, flag: str = "metric=") -> str | None:
+    """Where ``metric`` names several values (``"loss,accuracy"``, a list), that a study
+    optimises one and keeps the others (``--metric loss,accuracy`` was told to call
+    ``report(loss,accuracy=...)``: first-day test, round 38); else None."""
+    if isinstance(metric, str):
+        names = [n.strip() for n in metric.split(",") if n.strip()]
+        if len(names) < 2:
+            return None
+    elif isinstance(metric, (list, tuple)) and all(isinstance(n, str) for n in metric):
+        names = list(metric)
+    else:
+        return None
+    first = f"--metric {names[0]}" if flag.startswith("--") else f"metric={names[0]!r}"
+    return (f"{flag} names the one value the study optimises, got {metric!r}: give {first}; "
+            f"every other value a trial reports is kept too (trial.metrics, to_dataframe()'s "
+            f"metrics.* columns, study.plot.history(metric={names[1]!r}))")
 
 
 # %%tune flags whose Python form is another keyword

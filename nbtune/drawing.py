@@ -26,7 +26,12 @@ collection per style: a line each cost ~1 ms (1.1 s for a 1,000-trial study's su
 def canvas(ax: Axes | None, size: tuple[float, float] = BASE_SIZE) -> tuple[Figure, Axes]:
     """The figure and Axes to draw on: ``ax`` and its figure, or a new :class:`StudyFigure`
     of ``size`` inches (never pyplot's; scaled to the notebook's ``rcParams["figure.figsize"]``
-    where it set one, see :func:`~nbtune.images.figure_size`)."""
+    where it set one, see :func:`~nbtune.images.figure_size`). An ``ax`` that is not an Axes
+    is refused, saying what ``ax=`` takes (``ax="left"`` failed in nbtune's code with "'str'
+    object has no attribute 'figure'": first-day test, round 38)."""
+    if ax is not None and not isinstance(ax, Axes):
+        raise ValueError(f"ax= takes a matplotlib Axes (fig, ax = plt.subplots(); then ax=ax, "
+                         f"or ax=axes[0] of several), got {type(ax).__name__} {ax!r}")
     if ax is None:
         fig = StudyFigure(figsize=figure_size(*size), layout="constrained")
         return fig, fig.add_subplot()

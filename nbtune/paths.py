@@ -45,9 +45,28 @@ DEFAULT_STORAGE = _DefaultFile(DEFAULT_FILE)
 
 
 def chosen_file(storage: str | os.PathLike | None) -> str | os.PathLike | None:
-    """``storage`` as given, :func:`default_file` where it is :data:`DEFAULT_STORAGE` (None
-    stays None: a study kept in memory)."""
-    return default_file() if isinstance(storage, _DefaultFile) else storage
+    """``storage`` as given (``~`` expanded), :func:`default_file` where it is
+    :data:`DEFAULT_STORAGE` (None stays None: a study kept in memory)."""
+    if isinstance(storage, _DefaultFile):
+        return default_file()
+    return _home(storage) if storage is not None else None
+
+
+def relative_to_cwd(path: str | os.PathLike) -> str:
+    """`` (in /home/me/nb: a relative path is read from the working folder)`` for a relative
+    ``path``, which a notebook moved to another folder, or a script run from one, no longer finds
+    ("no study storage at 'paper.db'" named no folder: first-day tests, rounds 38 and 39); ""
+    for an absolute one."""
+    if os.path.isabs(os.fspath(path)):
+        return ""
+    return f" (in {os.getcwd()}: a relative path is read from the working folder)"
+
+
+def _home(path: str | os.PathLike) -> str | os.PathLike:
+    """``path`` with a leading ``~`` expanded to the home folder ('~/paper.db' was taken as a
+    folder named '~': first-day tests, rounds 38 and 39); any other path as given."""
+    text = os.fspath(path)
+    return os.path.expanduser(text) if text.startswith("~") else path
 
 
 def names_no_file(path: str | os.PathLike | None) -> bool:
@@ -65,8 +84,9 @@ def set_default_file(path: str | os.PathLike | None) -> None:
 
 def check_path(path: str | os.PathLike) -> str:
     """``path`` as a study file's name; :class:`StorageError` with one line where it cannot be one
-    (an empty name, ``:memory:``, a folder, a missing folder, a file that is not SQLite)."""
-    text = os.fspath(path)
+    (an empty name, ``:memory:``, a folder, a missing folder, a file that is not SQLite); a
+    leading ``~`` is the home folder."""
+    text = os.fspath(_home(path))
     if not text:
         raise StorageError("storage '' names no file: give a path such as 'nbtune.db', or "
                            f"{IN_MEMORY_ONLY}")

@@ -42,12 +42,15 @@ class Plan:
     warm: WarmStart | None = None
     row: dict[str, Any] | None = None  # the stored study, where there is one
     resumed: bool = False  # a stored study continued (resume=True on a name it holds)
+    seed_drawn: bool = False  # the user gave no seed: the searcher drew one
 
     def settings(self, run: str) -> dict[str, Any]:
         """The settings kept with the study in storage, for run ``run`` (its id's prefix)."""
         settings = stored_settings(self.search, self.sched, self.resource, self.n_trials,
                                    self.max_time, self.target, self.max_resource, self.retries,
                                    self.warm, resources=self.resources, run=run)
+        if self.seed_drawn:
+            settings["seed_drawn"] = True
         if self.checkpoints is not None:
             settings["checkpoints"] = self.checkpoints
         if isinstance(self.given_scheduler, (str, type(None))):  # an object's are its own
@@ -143,7 +146,9 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
                 resource=chosen["resource"], resources=chosen["resources"],
                 checkpoints=chosen["checkpoints"], search=search, sched=sched,
                 scheduler_options=options, given_scheduler=chosen["scheduler"], warm=warm,
-                row=row, resumed=resumed)
+                row=row, resumed=resumed,
+                seed_drawn=bool(row["settings"].get("seed_drawn")) if resumed
+                else chosen["seed"] is None)
 
 
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:

@@ -10,6 +10,7 @@ trials yet". The figures of their own size are in their own modules (:mod:`nbtun
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 from collections.abc import Sequence
@@ -23,10 +24,44 @@ from matplotlib.ticker import MaxNLocator
 from .caller import user_facing
 from .drawing import CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes, legible
 from .images import BASE_SIZE, StudyFigure, figure_size
-from .typos import did_you_mean
+from .typos import did_you_mean, meant_key
 from . import trial as T
 from .ranking import (completed, empty_message, fmt, importance_basis, param_importances,
                       resource_of)
+
+
+def by_metric(study: Any, metric: str | None, mode: str | None = None) -> Any:
+    """``study`` as if it had tuned ``metric``, another value its trials reported, for its
+    plots: each trial's value is its last report of ``metric`` (None where it reported none),
+    ``mode`` ("max" or "min") that given, else the study's for its own metric, else the one
+    the name says (accuracy, f1: max; loss, rmse: min). A study that minimised a loss could not
+    draw the accuracy it also reported (first-day test, round 38). The study itself where
+    ``metric`` is None or its own and ``mode`` agrees."""
+    from .directions import LOWER, looks_a_loss, looks_maximised
+    from .study import Study
+
+    if mode is not None and mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if metric is None or (metric == study.metric and mode in (None, study.mode)):
+        return study
+    trials = list(study.trials)
+    if metric != study.metric:
+        reported = sorted({k for t in trials for k in t.metrics} - {study.metric})
+        if metric not in reported:
+            known = ", ".join(repr(k) for k in reported) or "none"
+            near = meant_key(metric, reported)
+            meant = f" (did you mean {near!r}?)" if near else ""
+            raise ValueError(f"no trial reported {metric!r}{meant}; "
+                             f"the study's metric is {study.metric!r}, its other values: "
+                             f"{known}")
+    if mode is None:
+        mode = (study.mode if metric == study.metric else "max" if looks_maximised(metric)
+                else "min" if looks_a_loss(metric) or metric.lower() in LOWER else None)
+        if mode is None:
+            raise ValueError(f"which way is {metric!r} better? give mode='max' or mode='min'")
+    copies = [dataclasses.replace(t, value=t.metrics.get(metric)) for t in trials]
+    return Study(study.name, study.space, metric, mode, trials=copies,
+                 settings=study.settings, stop_reason=study.stop_reason)
 
 
 class StudyPlots:
@@ -41,14 +76,17 @@ class StudyPlots:
                              f"figures: {', '.join(known)}")
 
     @user_facing
-    def history(self, ax: Axes | None = None) -> Figure:
+    def history(self, ax: Axes | None = None, metric: str | None = None,
+                mode: str | None = None) -> Figure:
         """The metric of each finished trial against its id, with the best so far.
 
         Completed trials are dots; stopped ones faded dots (their last value); failed ones an
         ``x`` at the worse edge (the bottom where the metric is maximised, the top where it is
-        minimised).
+        minimised). ``metric``: another value the trials reported (``mode``, "max" or "min",
+        where its name does not say which is better), as in :func:`by_metric`.
         """
-        study, trials = self.study, list(self.study.trials)
+        study = by_metric(self.study, metric, mode)
+        trials = list(study.trials)
         done = completed(study)
         if not done:
             raise ValueError(empty_message(study))
@@ -79,8 +117,8 @@ class StudyPlots:
 
     @user_facing
     def learning_curves(self, resource: str | None = None, top: int | None = None,
-                        ax: Axes | None = None, among: Sequence[T.Trial] | None = None
-                        ) -> Figure:
+                        ax: Axes | None = None, among: Sequence[T.Trial] | None = None,
+                        metric: str | None = None, mode: str | None = None) -> Figure:
         """The metric against the resource for each trial that reported both, one line per trial.
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
@@ -93,13 +131,19 @@ class StudyPlots:
         curves, those without a colour of their own are drawn together instead, a
         ``LineCollection`` per style (gid ``trials-others``, ``trials-ended``) and the one-point
         curves a line of dots (``trials-others-points``, ``trials-ended-points``).
+        ``metric``, ``mode``: another reported value's curves, as in :func:`by_metric`.
         """
         from .curves import learning_curves
 
-        return learning_curves(self.study, resource, top, ax, among)
+        study = by_metric(self.study, metric, mode)
+        if among is not None and study is not self.study:  # the same trials, of that metric
+            ids = {t.id for t in among}
+            among = [t for t in study.trials if t.id in ids]
+        return learning_curves(study, resource, top, ax, among)
 
     @user_facing
-    def parallel_coordinates(self, ax: Axes | None = None) -> Figure:
+    def parallel_coordinates(self, ax: Axes | None = None, metric: str | None = None,
+                             mode: str | None = None) -> Figure:
         """One vertical axis per hyperparameter and one for the metric; a line per trial.
 
         Completed trials are drawn with their final value; stopped and paused ones (an early
@@ -110,18 +154,21 @@ class StudyPlots:
         names the metric at its ranks), and all but the best tenth are drawn faint, a collection each for the
         completed ones (gid ``trials-completed``) and the others (``trials-ended``): on a
         linear scale most lines of a 3,000-trial study were one colour (first-day test, 27).
+        ``metric``, ``mode``: another reported value's axis, as in :func:`by_metric`.
         """
         from .parallel import parallel_coordinates
 
-        return parallel_coordinates(self.study, ax)
+        return parallel_coordinates(by_metric(self.study, metric, mode), ax)
 
     @user_facing
-    def importance(self, ax: Axes | None = None, seed: int = 0,
-                   at: float | None = None) -> Figure:
+    def importance(self, ax: Axes | None = None, seed: int = 0, at: float | None = None,
+                   metric: str | None = None, mode: str | None = None) -> Figure:
         """Horizontal bars of :func:`param_importances`, the most important on top; ``at``: fitted
-        on the values at that level of the resource (see :func:`importance_basis`)."""
-        basis = importance_basis(self.study, at=at)
-        shares = param_importances(self.study, seed=seed, basis=basis)
+        on the values at that level of the resource (see :func:`importance_basis`); ``metric``,
+        ``mode``: of another reported value, as in :func:`by_metric`."""
+        study = by_metric(self.study, metric, mode)
+        basis = importance_basis(study, at=at)
+        shares = param_importances(study, seed=seed, basis=basis)
         fig, ax = canvas(ax, (BASE_SIZE[0], 1.2 + 0.4 * len(shares)))
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
         ax.set_yticks(range(len(shares)), list(shares))
@@ -129,15 +176,22 @@ class StudyPlots:
         ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
         width = max(40, int(12 * fig.get_figwidth()))  # the figure's width, in characters
         ax.set_xlabel("\n".join(textwrap.fill(line, width) for line in (
-            f"share of permutation importance for {self.study.metric}",
+            f"share of permutation importance for {study.metric}",
             *f"(a forest fitted on {basis[2]})".split("\n"))))
-        ax.set_title(f"{self.study.name}: hyperparameter importance")
+        ax.set_title(f"{study.name}: hyperparameter importance")
         return fig
 
     @user_facing
-    def slice(self, name: str | None = None, ax: Axes | None = None) -> Figure:
-        """The metric of each completed trial against each hyperparameter (or only ``name``)."""
-        study, done = self.study, completed(self.study)
+    def slice(self, name: str | None = None, ax: Axes | None = None, metric: str | None = None,
+              mode: str | None = None) -> Figure:
+        """The metric of each completed trial against each hyperparameter (or only ``name``);
+        ``metric``, ``mode``: another reported value, as in :func:`by_metric`."""
+        if isinstance(ax, str):  # slice("lr", "momentum"): two names, the second taken as ax
+            raise ValueError(f"slice() takes one hyperparameter's name, got {name!r} and "
+                             f"{ax!r}: slice() with no name draws every hyperparameter, "
+                             f"slice({name!r}) one")
+        study = by_metric(self.study, metric, mode)
+        done = completed(study)
         names = study.space.unit_names if name is None else [name]
         if name is not None and name not in study.space:
             raise ValueError(f"unknown hyperparameter {name!r} (known: {', '.join(study.space)})")
@@ -166,7 +220,8 @@ class StudyPlots:
         ys = [t.value for t in done]
         ended = [t for t in list(study.trials) if t.is_finished] if self._left_out(done) else []
         for i, (n, a) in enumerate(zip(names, axes)):
-            self._slice_one(a, n, [t.config.get(n) for t in done], ys, first=i % 3 == 0,
+            self._slice_one(a, n, [t.config.get(n) for t in done], ys,
+                            study.metric if i % 3 == 0 else None,
                             tried=[t.config.get(n) for t in ended])
         return fig  # type: ignore[return-value]
 
@@ -190,9 +245,10 @@ class StudyPlots:
                 + ", ".join(f"{n} {state}" for state, n in left.items()) + f"{hint}"
                 + ("; under each choice: completed/ended" if choices else "") + ")")
 
-    def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, first: bool,
+    def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, ylabel: str | None,
                    tried: list | None = None) -> None:
-        """One hyperparameter's slice; under each choice, with ``tried`` (the values of every
+        """One hyperparameter's slice (``ylabel``: the metric, on the first of a row); under each
+        choice, with ``tried`` (the values of every
         ended trial, where some are left out), how many completed of how many ended: a choice
         none of whose 747 trials outlived the rungs had no point, and no word (round 27)."""
         domain = self.study.space[name]
@@ -219,8 +275,8 @@ class StudyPlots:
                     pad = 0.03 * (hi - lo)
                     ax.set_xlim(lo - pad, hi + pad)
         ax.set_xlabel(name)
-        if first:
-            ax.set_ylabel(self.study.metric)
+        if ylabel:
+            ax.set_ylabel(ylabel)
 
     @user_facing
     def rungs(self, levels: Sequence[float] | None = None, ax: Axes | None = None) -> Figure:

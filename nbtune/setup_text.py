@@ -99,3 +99,52 @@ def searcher_text(study: Any) -> str:
         text += (f", warm-started from {settings['warm_start']!r}" if held is not None else
                  f", warm start from {settings['warm_start']!r} unused (no model to seed)")
     return text
+
+
+ORDERLESS_SEARCHERS = ("random", "grid")
+"""Searchers whose configs do not depend on the order results arrive in."""
+ORDERLESS_SCHEDULERS = ("fifo", "hyperband", "threshold")
+"""Schedulers whose decisions do not: synchronous Hyperband waits for a rung's every trial."""
+
+
+def seed_text(study: Any) -> str:
+    """"42; which trials went on depended on when their reports arrived, ...": the study's seed,
+    whether it was drawn (a study given none: how to draw its configs again), and where its
+    trials overlapped under a searcher or scheduler that follows the order of their results,
+    that a rerun with the same seed may end with another best, and what repeats it exactly. A
+    researcher's Restart & Run All, seeded, ended with another best and said nothing of why
+    (first-day test, round 38); "" for a study whose settings hold no seed."""
+    settings = study.settings
+    seed = settings.get("seed")
+    if seed is None:
+        return ""
+    text = str(seed)
+    if settings.get("seed_drawn"):
+        text += f" (drawn: seed={seed} draws these configs again)"
+    searcher = str(settings.get("searcher") or "random")
+    scheduler = str(settings.get("scheduler") or "fifo")
+    if not _overlapped(study.trials):
+        return text
+    exact = ("concurrency=1 repeats it exactly" if settings.get("max_time") is None else
+             "concurrency=1 and a trial budget (not max_time) repeat it exactly")
+    if searcher not in ORDERLESS_SEARCHERS:
+        return (f"{text}; the {searcher} searcher's suggestions follow the order results "
+                f"arrive in, so a rerun differs; {exact}")
+    if scheduler not in ORDERLESS_SCHEDULERS:
+        return (f"{text}; the same configs again, but which trials the {scheduler} scheduler "
+                f"lets go on follows the order reports arrive in, so a rerun may end with "
+                f"another best; {exact}")
+    return text
+
+
+def _overlapped(trials: Any) -> bool:
+    """Whether any two of the trials ran at the same time (a worker started one before another
+    had finished)."""
+    spans = sorted((t.started, t.finished if t.finished is not None else float("inf"))
+                   for t in list(trials) if t.started is not None)
+    latest = float("-inf")
+    for start, end in spans:
+        if start < latest:
+            return True
+        latest = max(latest, end)
+    return False

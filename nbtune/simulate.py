@@ -122,6 +122,8 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                                           "start_overhead": start_overhead,
                                           "checkpoints": checkpoints,
                                           "failure_rate": failure_rate})
+    if seed is None:
+        settings["seed_drawn"] = True
     db = Storage(storage) if storage is not None else None
     try:
         if db is not None and db.study_row(name) is not None:

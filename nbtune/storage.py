@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any, Callable, Iterable, TypeVar
 
-from .paths import DEFAULT_FILE, StorageError, check_path, checkpoint_folder, create_private
+from .paths import (DEFAULT_FILE, StorageError, check_path, checkpoint_folder, create_private,
+                    relative_to_cwd)
 from .trial import Trial
 
 SCHEMA = """
@@ -73,7 +74,8 @@ class Storage:
         self._lock = threading.Lock()
         if readonly:
             if not os.path.exists(self.path):
-                raise FileNotFoundError(f"no study storage at {self.path!r}")
+                raise FileNotFoundError(f"no study storage at {self.path!r}"
+                                        + relative_to_cwd(self.path))
             self._db = self._open_readonly()
         else:
             create_private(self.path)

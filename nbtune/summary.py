@@ -20,7 +20,7 @@ from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_
                       no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
                       score)
 from .run.kept import header
-from .setup_text import asks_text, retried_text, scheduler_text, searcher_text
+from .setup_text import asks_text, retried_text, scheduler_text, searcher_text, seed_text
 from .styles import BORDER
 from .trial_messages import (errors_html, failure_lines, outputs_html, study_warnings,
                              warnings_html, wrote_output)
@@ -131,6 +131,22 @@ def table_html(study: Any, top: int, css: str = "nbtune-summary-table",
             f"<thead{HEAD}><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
+OTHER_METRICS = 4  # of the best trial's other reported values, those the summary names
+
+
+def _other_metrics(trial: T.Trial, metric: str, resource: str) -> str:
+    """``; accuracy 0.967, f1 0.95``: the best trial's other values as it last reported them (a
+    study that minimised a loss and reported accuracy said its accuracy nowhere: first-day
+    test, round 38), the first :data:`OTHER_METRICS`; "" where it reported none."""
+    others = [(k, v) for k, v in trial.metrics.items()
+              if k not in (metric, resource) and T.is_finite_number(v)]
+    if not others:
+        return ""
+    shown = ", ".join(f"{k} {v:.6g}" for k, v in others[:OTHER_METRICS])
+    return "; " + shown + (f" (+{len(others) - OTHER_METRICS} more in trial.metrics)"
+                           if len(others) > OTHER_METRICS else "")
+
+
 def _checkpoint_level(trial: T.Trial, path: str, resource: str) -> str:
     """`` (from epoch 25; its value is of epoch 27)`` where the kept checkpoint came with an
     earlier report than the trial's last (it reported one every few epochs: the model is not
@@ -193,10 +209,14 @@ class StudySummary:
             asks = asks_text(s.settings)
             out.append(("search", f"{searcher_text(s)}; {scheduler_text(s.settings)}"
                                   + (f"; {asks}" if asks else "")))
+        seed = seed_text(s)
+        if seed:
+            out.append(("seed", seed))
         if self.best is None:
             out.append(("best", no_best_text(s)))
         else:
-            out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"))
+            out.append(("best", f"{s.metric} = {self.best.value:.6g} (trial {self.best.id})"
+                                + _other_metrics(self.best, s.metric, self.resource)))
             out.append(("best config", config_text(self.best.config)))
             path = s.kept_checkpoint(self.best)
             if path is not None:

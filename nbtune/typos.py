@@ -19,6 +19,17 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str
     return f" (did you mean {near!r}?)" if near else ""
 
 
+def meant_key(word: str, seen: Iterable[str]) -> str | None:
+    """The reported key that ``word`` most likely names: a typo of it, or a word it shortens
+    (``acc`` for ``accuracy``, a Ray Tune habit); None where none is likely."""
+    seen = list(seen)
+    near = closest(word, seen)
+    if near is None and len(word) >= 2:
+        longer = [k for k in seen if k.lower().startswith(word.lower())]
+        near = longer[0] if len(longer) == 1 else None
+    return near
+
+
 def hint(word: Any, known: Iterable[str], aliases: dict[str, str] | None = None) -> str:
     """`` (that is 'x' here)`` where ``word`` is another tool's name (``aliases``, keyed in lower
     case) for a known one, else :func:`did_you_mean`'s hint; ``""`` for a word not a string."""

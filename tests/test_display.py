@@ -421,3 +421,61 @@ def test_a_resumed_studys_panel_paces_this_runs_trials_from_its_first_frame(tmp_
     printed = "".join(o.get("text", "") for o in nb.cells[3].outputs)
     durations = ast.literal_eval(printed.split("PACED", 1)[1].strip())
     assert len(durations) == 3, printed  # this run's three, none of the earlier run's
+
+
+def _ran(spans, **settings):
+    """A study whose trials ran over ``spans`` (start, end), with ``settings``."""
+    trials = [T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=i / 10, started=a, finished=b,
+                      metrics={"epoch": 3, "loss": i / 10, "accuracy": 1 - i / 10})
+              for i, (a, b) in enumerate(spans)]
+    return nbtune.Study("s", nbtune.Space({"q": nbtune.uniform(0, 1)}), "loss", "min",
+                        trials=trials, settings=settings)
+
+
+def facts(study) -> dict[str, str]:
+    return dict(study.summary().facts())
+
+
+@pytest.mark.parametrize("settings, said", [
+    ({"seed": 42, "scheduler": "asha"}, "42; the same configs again, but which trials the asha "
+     "scheduler lets go on follows the order reports arrive in, so a rerun may end with another "
+     "best; concurrency=1 repeats it exactly"),
+    ({"seed": 42, "searcher": "tpe", "max_time": 60.0}, "42; the tpe searcher's suggestions "
+     "follow the order results arrive in, so a rerun differs; concurrency=1 and a trial budget "
+     "(not max_time) repeat it exactly"),
+    ({"seed": 42, "scheduler": "hyperband"}, "42"),  # synchronous: it waits for every rung
+    ({"seed": 7, "seed_drawn": True}, "7 (drawn: seed=7 draws these configs again)"),
+], ids=["asha", "a model", "hyperband", "drawn"])
+def test_the_summary_says_the_seed_and_what_a_rerun_with_it_repeats(settings, said):
+    """A seeded notebook's Restart & Run All ended with another best under ASHA, and nothing
+    said why, nor what repeats a study exactly (first-day test, round 38)."""
+    assert facts(_ran([(0, 2), (1, 3)], **settings))["seed"] == said
+    # one trial at a time: nothing followed the order of their arrival
+    assert facts(_ran([(0, 1), (1, 2)], **settings))["seed"] == said.split(";")[0]
+
+
+def test_the_best_line_names_the_best_trials_other_values():
+    """A study that minimised a loss and reported accuracy said the best trial's accuracy
+    nowhere (first-day test, round 38)."""
+    study = _ran([(0, 1), (1, 2)], seed=1)
+    assert facts(study)["best"] == "loss = 0 (trial 0); accuracy 1"
+    many = {f"m{i}": i for i in range(6)}
+    study.trials[0].metrics.update(many)
+    assert facts(study)["best"] == ("loss = 0 (trial 0); accuracy 1, m0 0, m1 1, m2 2 "
+                                    "(+3 more in trial.metrics)")
+
+
+def test_a_drawn_seed_is_kept_through_a_resume(client, db):
+    space = {"x": nbtune.uniform(0, 1)}
+    drawn = nbtune.tune(lambda c: c["x"], space, n_trials=2, cluster=client, storage=db,
+                        study="drawn", progress=False)
+    assert drawn.settings["seed_drawn"] is True
+    seed = drawn.settings["seed"]
+    assert facts(drawn)["seed"].startswith(f"{seed} (drawn: seed={seed} draws")
+    again = nbtune.tune(lambda c: c["x"], space, n_trials=4, cluster=client, storage=db,
+                        study="drawn", resume=True, progress=False)
+    assert again.settings["seed_drawn"] is True and again.settings["seed"] == seed
+    given = nbtune.tune(lambda c: c["x"], space, n_trials=2, cluster=client, storage=db,
+                        study="given", seed=seed, progress=False)
+    assert "seed_drawn" not in given.settings
+    assert facts(given)["seed"].split(";")[0] == str(seed)

@@ -263,6 +263,10 @@ def test_resume_continues_a_named_study(shell, capsys):
      "never sets 'accuracy' (it assigns acc, clf): assign it in the body"),
     ("--metric los", "x = uniform(0, 1)\nreport(epoch=1, loss=x)",
      "never sets 'los' (did you mean 'loss'?)"),
+    ("--metric loss,accuracy", "x = uniform(0, 1)\nreport(epoch=1, loss=x, accuracy=1 - x)",
+     "--metric names the one value the study optimises, got 'loss,accuracy': give --metric "
+     "loss; every other value a trial reports is kept too (trial.metrics, to_dataframe()'s "
+     "metrics.* columns, study.plot.history(metric='accuracy'))"),
     ("--metric loss", "x = uniform(1, 0)\nloss = x", "line 2: hyperparameter 'x'"),
     ("--metric loss", "loss = 1", "declares no search space"),
     ("--metric loss", "x = uniform(0, 1)\nloss = x + undefined_thing", "'undefined_thing'"),

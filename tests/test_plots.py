@@ -938,3 +938,59 @@ def test_compare_zooms_to_where_the_studies_bests_differ():
     assert 0.6 < low < 0.71 and 0.7794 < high < 0.8  # the first steps leave the view
     few = nbtune.compare(ended("c", [0.1, 0.8], mode="max")).axes[0]
     assert few.get_ylim()[0] < 0.1  # a handful of trials: all in view
+
+
+def loss_and_more(config):
+    for epoch in (1, 2, 3):
+        nbtune.report(epoch=epoch, loss=config["x"] / epoch, accuracy=1 - config["x"] / epoch,
+                      lag=config["x"] * epoch)
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["live", "loaded"])
+def test_every_plot_draws_another_reported_value_on_request(client, db, loaded):
+    """A researcher who minimised a loss and reported accuracy could not plot the accuracy:
+    history(metric=...) was Python's TypeError (first-day test, round 38)."""
+    study = nbtune.tune(loss_and_more, {"x": nbtune.uniform(0, 1)}, metric="loss", mode="min",
+                        n_trials=5, seed=1, cluster=client, storage=db, study="more",
+                        progress=False)
+    if loaded:
+        study = nbtune.load_study("more", storage=db)
+    accuracy = {t.id: 1 - t.config["x"] / 3 for t in study.trials}
+    ax = study.plot.history(metric="accuracy").axes[0]
+    assert ax.get_ylabel() == "accuracy" and "accuracy (max)" in ax.get_title()
+    best = lines_by_gid(ax)["best"].get_ydata()
+    assert list(best) == pytest.approx(np.maximum.accumulate([accuracy[i] for i in
+                                                              sorted(accuracy)]))
+    curves = lines_by_gid(study.plot.learning_curves(metric="accuracy").axes[0])
+    for t in study.trials:
+        assert list(curves[f"trial-{t.id}"].get_ydata()) == pytest.approx(
+            [1 - t.config["x"] / e for e in (1, 2, 3)])
+    assert study.plot.slice(metric="accuracy").axes[0].get_ylabel() == "accuracy"
+    assert isinstance(study.plot.parallel_coordinates(metric="accuracy"), Figure)
+    assert isinstance(study.plot.importance(metric="accuracy"), Figure)
+    # the study is as it was: its own metric and values
+    assert study.metric == "loss" and study.best.value == pytest.approx(
+        min(t.config["x"] / 3 for t in study.trials))
+    lag = lines_by_gid(study.plot.history(metric="lag", mode="min").axes[0])["best"]
+    assert list(lag.get_ydata()) == pytest.approx(np.minimum.accumulate(
+        [study.trials[i].config["x"] * 3 for i in sorted(accuracy)]))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: p.history(metric="acc"), "no trial reported 'acc' (did you mean 'accuracy'?); "
+     "the study's metric is 'loss', its other values: 'accuracy', 'epoch', 'lag'"),
+    (lambda p: p.learning_curves(metric="lag"), "which way is 'lag' better? give mode='max' "
+     "or mode='min'"),
+    (lambda p: p.history(metric="accuracy", mode="maximize"), "mode must be 'max' or 'min', "
+     "got 'maximize'"),
+    (lambda p: p.slice("x", "y"), "slice() takes one hyperparameter's name, got 'x' and 'y': "
+     "slice() with no name draws every hyperparameter, slice('x') one"),
+    (lambda p: p.history(ax="left"), "ax= takes a matplotlib Axes (fig, ax = plt.subplots(); "
+     "then ax=ax, or ax=axes[0] of several), got str 'left'"),
+], ids=["unknown", "no mode", "optuna's mode", "two names", "ax a string"])
+def test_a_plot_called_wrongly_says_so_in_one_line(client, db, call, message):
+    study = nbtune.tune(loss_and_more, {"x": nbtune.uniform(0, 1)}, metric="loss", mode="min",
+                        n_trials=2, seed=1, cluster=client, storage=db, progress=False)
+    with pytest.raises(ValueError) as raised:
+        call(study.plot)
+    assert str(raised.value) == message

@@ -225,9 +225,9 @@ def test_finite_domains_list_the_values_numpy_lists():
 def test_a_study_not_in_the_file_asked_is_found_beside_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a notebook's folder: its studies went to runs.db
     make_study(str(tmp_path / "runs.db"))
-    with pytest.raises(FileNotFoundError, match=r"no study storage at 'nbtune.db'; a study named "
-                                                r"'s' is in 'runs.db': load_study\('s', "
-                                                r"storage='runs.db'\)"):
+    with pytest.raises(FileNotFoundError, match=r"no study storage at 'nbtune.db' \(in .*\); "
+                                                r"a study named 's' is in 'runs.db': "
+                                                r"load_study\('s', storage='runs.db'\)"):
         nbtune.load_study("s")
     make_study(str(tmp_path / "nbtune.db"))
     with sqlite3.connect(tmp_path / "nbtune.db") as con:
@@ -411,3 +411,29 @@ def test_a_deleted_studys_pages_go_back_to_the_file_system(tmp_path):
     assert os.path.getsize(path) < 0.6 * full, (os.path.getsize(path), full)
     assert nbtune.list_studies(path) == ["kept"]
     assert len(nbtune.load_study("kept", storage=path).trials) == 200
+
+
+def test_a_relative_path_not_found_names_the_folder_it_was_read_from(tmp_path, monkeypatch):
+    """A notebook moved to a subfolder read "no study storage at 'paper.db'" and no folder
+    (first-day test, round 38)."""
+    make_study(str(tmp_path / "paper.db"))
+    (tmp_path / "later").mkdir()
+    monkeypatch.chdir(tmp_path / "later")
+    with pytest.raises(FileNotFoundError) as missing:
+        nbtune.load_study("s", storage="paper.db")
+    assert str(missing.value) == (f"no study storage at 'paper.db' (in {tmp_path / 'later'}: a "
+                                  "relative path is read from the working folder)")
+    with pytest.raises(FileNotFoundError) as absolute:
+        nbtune.load_study("s", storage=str(tmp_path / "later" / "paper.db"))
+    assert str(absolute.value) == f"no study storage at {str(tmp_path / 'later' / 'paper.db')!r}"
+
+
+def test_a_path_from_the_home_folder_is_the_home_folders(tmp_path, monkeypatch, client):
+    """'~/paper.db' was taken as a folder named '~' in the working folder (first-day tests,
+    rounds 38 and 39)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path.parent)  # not the home folder: '~' is no folder here
+    study = nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=2,
+                        cluster=client, storage="~/paper.db", study="home", progress=False)
+    assert os.path.exists(tmp_path / "paper.db") and study.storage == str(tmp_path / "paper.db")
+    assert len(nbtune.load_study("home", storage="~/paper.db").trials) == 2

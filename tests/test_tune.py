@@ -193,6 +193,8 @@ def test_the_function_is_pickled_once_a_study_and_each_trial_gets_a_fresh_copy(c
     ({"retries": -1}, "retries must be an integer"),
     ({"searcher": "bayes"}, "unknown searcher"),
     ({"scheduler": "asha2"}, "unknown scheduler"),
+    ({"metric": ["loss", "accuracy"]}, r"metric= names the one value the study optimises, got "
+     r"\['loss', 'accuracy'\]: give metric='loss'; every other value"),
 ])
 def test_bad_arguments_say_what_is_wrong(client, db, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import trial as T
 from ..schedule.rungs import as_int
-from ..typos import closest
+from ..typos import meant_key
 
 
 def result_value(returned: Any, reports: list[dict[str, Any]], metric: str) -> Any:
@@ -24,16 +24,6 @@ def result_value(returned: Any, reports: list[dict[str, Any]], metric: str) -> A
 NEVER_REPORTED = "the trial never reported the metric"  # how a failure for it begins
 
 
-def _meant(metric: str, seen: list[str]) -> str | None:
-    """The reported key that ``metric`` most likely names: a typo of it, or a word it
-    shortens (``acc`` for ``accuracy``, a Ray Tune habit)."""
-    near = closest(metric, seen)
-    if near is None and len(metric) >= 2:
-        longer = [k for k in seen if k.lower().startswith(metric.lower())]
-        near = longer[0] if len(longer) == 1 else None
-    return near
-
-
 def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | None, str | None]:
     """The trial's result and, when it has none usable, the reason why."""
     value = result_value(returned, trial.reports, metric)
@@ -45,7 +35,7 @@ def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | Non
         trial.metrics = {k: v for rep in trial.reports for k, v in rep.items()}
     if value is None:
         seen = sorted({k for rep in trial.reports for k in rep} | set(trial.metrics))
-        near = _meant(metric, seen)
+        near = meant_key(metric, seen)
         also = (f" (it reported {', '.join(seen)}"
                 + (f"; did you mean {near!r}?" if near else "") + ")") if seen else ""
         return None, (f"{NEVER_REPORTED} {metric!r}{also}: return it, return a "

@@ -15,6 +15,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Int, TraitError, Unicode, observe
 
 from .. import trial as T
+from ..arguments import several_metrics
 from ..caller import from_the_body
 from ..panel import LivePanel, continued_by
 from ..run.channel import LocalContext, activate, deactivate
@@ -202,6 +203,9 @@ class Tune(Magics):
             typo = resume_typo(list_studies(path), args.study, path, flag="--resume")
             if typo is not None:
                 raise UsageError(f"%%tune: {typo}")
+        several = several_metrics(metric, "--metric")
+        if several is not None:
+            raise UsageError(f"%%tune: {several}")
         unset = _unset_metric(parsed, metric)
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)

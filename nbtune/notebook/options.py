@@ -205,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
       "settings it was run with (flags given again must agree)")
     a("--replace", action="store_true", help="delete the study named by --study and start it "
       "again")
-    a("--seed", type=int, help="random seed: the same seed gives the same configs")
+    a("--seed", type=int, help="random seed: the same seed gives the same configs (the "
+      "summary's seed line says what else a rerun repeats: with asha or a model at more than "
+      "one trial at a time, --concurrency 1 repeats the study exactly)")
     a("--max-time", type=_duration, help="wall-clock budget (90, 30s, 5m, 1h)")
     a("--target", type=float, help="stop the study once a trial ends with the metric at or "
       "beyond this")
