@@ -19,7 +19,7 @@ from .shown import outdated
 from .space import Space
 from .storage import Storage
 from .study import Study
-from .typos import did_you_mean
+from .typos import one_typo
 
 
 def positive(name: str, value: Any, integer: bool = False) -> None:
@@ -135,26 +135,27 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
     return n_trials
 
 
-RESUME_TYPO = 0.6  # how alike (difflib's ratio) a name is to a stored one to be its typo
-
-
 def no_study_to_resume(names: list[str], name: str, path: str) -> str:
     """"no study 'abc' in 'i.db' to resume (studies there: 'long')": resume=True (``--resume``)
-    of a name the file lacks, which starts that study (first-day test, round 19)."""
+    of a name the file lacks, which starts that study (first-day test, round 19). A relative
+    path is followed by the file's full one: a script run from another folder started its
+    nightly study afresh in a new file there, in silence (first-day test, round 39)."""
     listed = f" (studies there: {', '.join(map(repr, names))})" if names else ""
-    return f"no study {name!r} in {os.fspath(path)!r} to resume{listed}"
+    where = os.fspath(path)
+    full = "" if os.path.isabs(where) else f" ({os.path.abspath(where)})"
+    return f"no study {name!r} in {where!r}{full} to resume{listed}"
 
 
 def resume_typo(names: list[str], name: str, path: str,
                 flag: str = "resume=True (--resume)") -> str | None:
     """The error for resume=True (``--resume``) of a name one typo away from a stored study's
-    (``ws-odl`` beside ``ws-old``), which would start a study nobody meant (first-day test,
-    round 20); None where no stored name is that close."""
-    near = did_you_mean(name, names, cutoff=RESUME_TYPO)
-    if not near:
+    (``ws-odl`` beside ``ws-old``: :func:`~nbtune.typos.one_typo`), which would start a study
+    nobody meant (first-day test, round 20); None where no stored name is that close."""
+    near = next((n for n in names if one_typo(name, n)), None)
+    if near is None:
         return None
-    return (f"no study {name!r} in {os.fspath(path)!r} to resume{near}: give that name, or "
-            f"leave out {flag} to start a new study {name!r}")
+    return (f"no study {name!r} in {os.fspath(path)!r} to resume (did you mean {near!r}?): "
+            f"give that name, or leave out {flag} to start a new study {name!r}")
 
 
 def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: str,

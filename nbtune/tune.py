@@ -299,7 +299,10 @@ def _said_done(plan: Plan, trials: list) -> None:
     if not plan.resumed or plan.n_trials is None or ended < plan.n_trials:
         return
     n_trials = plan.n_trials
-    said = f"study {plan.name!r} has run its {n_trials} trials: nothing is left to run; "
+    # "has run its 10 trials" of a study that had run 24, n_trials 10 given again (round 39)
+    ran = (f"its {n_trials} trials" if ended == n_trials else
+           f"{ended} trials, n_trials={n_trials} or more")
+    said = f"study {plan.name!r} has run {ran}: nothing is left to run; "
     if _RESUME_NOTE.get():
         warn_note(f"{said}n_trials={ended + n_trials} runs {n_trials} more")
     else:  # a %%tune cell run again, as a notebook invites: a line in its own words,

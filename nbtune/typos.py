@@ -19,6 +19,34 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str
     return f" (did you mean {near!r}?)" if near else ""
 
 
+SEPARATORS = "-_. "
+
+
+def one_typo(word: str, known: str) -> bool:
+    """Whether ``word`` is ``known`` with one typo: a letter changed, added or dropped inside the
+    name, or two neighbours swapped (``mpl`` for ``mlp``). Not a name that adds or drops an end
+    (``space-2``, ``slowkill`` beside ``space``, ``slow``), nor one that changes, adds or drops a
+    digit or a separator (``nightly-2026-12-06``, ``model_v2`` beside ``-05``, ``_v1``): those
+    are new names, a date, a version or a counter (first-day test, round 39: a nightly job's
+    second night was refused as a typo of its first)."""
+    if word == known or min(len(word), len(known)) < 3:
+        return False
+    if len(word) == len(known):
+        diff = [i for i, (a, b) in enumerate(zip(word, known)) if a != b]
+        if len(diff) == 1:
+            a, b = word[diff[0]], known[diff[0]]
+            return not (a.isdigit() or b.isdigit() or a in SEPARATORS or b in SEPARATORS)
+        return (len(diff) == 2 and diff[1] == diff[0] + 1
+                and word[diff[0]] == known[diff[1]] and word[diff[1]] == known[diff[0]])
+    if abs(len(word) - len(known)) != 1:
+        return False
+    long, short = (word, known) if len(word) > len(known) else (known, word)
+    for i, c in enumerate(long):
+        if long[:i] + long[i + 1:] == short:
+            return 0 < i < len(long) - 1 and not c.isdigit() and c not in SEPARATORS
+    return False
+
+
 def meant_key(word: str, seen: Iterable[str]) -> str | None:
     """The reported key that ``word`` most likely names: a typo of it, or a word it shortens
     (``acc`` for ``accuracy``, a Ray Tune habit); None where none is likely."""

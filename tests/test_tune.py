@@ -964,3 +964,28 @@ def test_a_study_without_a_completed_trial_says_so_for_its_best_config_and_value
             getattr(failed, what)
     failed.trials.append(T.Trial(3, {"x": 0.25}, state=T.COMPLETED, value=0.25))
     assert failed.best_config == {"x": 0.25} and failed.best_value == 0.25
+
+
+def test_a_resume_that_starts_a_new_study_names_the_files_full_path(client, tmp_path,
+                                                                   monkeypatch, capsys):
+    """A nightly script run from another folder started its study afresh in a new file there,
+    the line naming 'runs.db' only (first-day test, round 39); a date's next day is a new
+    study, not a typo of the last (it was refused)."""
+    monkeypatch.chdir(tmp_path)
+    for night in ("nightly-2026-12-05", "nightly-2026-12-06"):
+        nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage="runs.db",
+                    study=night, resume=True, progress=False)
+        assert (f"nbtune: no study {night!r} in 'runs.db' ({tmp_path / 'runs.db'}) to resume"
+                in capsys.readouterr().out)
+    assert nbtune.list_studies("runs.db") == ["nightly-2026-12-05", "nightly-2026-12-06"]
+
+
+def test_a_resume_with_fewer_trials_than_were_run_says_how_many_ran(client, db):
+    nbtune.tune(quadratic, SPACE, n_trials=4, cluster=client, storage=db, study="ran",
+                progress=False)
+    with pytest.warns(nbtune.NbtuneWarning) as said:
+        nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage=db, study="ran",
+                    resume=True, progress=False)
+    assert [str(w.message) for w in said] == [
+        "study 'ran' has run 4 trials, n_trials=2 or more: nothing is left to run; n_trials=6 "
+        "runs 2 more"]

@@ -9,6 +9,7 @@ import pytest
 
 import nbtune
 from nbtune.notebook.cell import PRIMITIVES, parse_cell
+from nbtune.typos import one_typo
 
 TYPOS = [("loguniformm(1e-6, 1e-2)", "loguniformm", "loguniform"),
          ("logunifrom(1e-6, 1e-2)", "logunifrom", "loguniform"),
@@ -139,3 +140,25 @@ def test_the_registries_name_the_closest_scheduler_and_searcher():
         make_scheduler("mediam")
     with pytest.raises(ValueError, match=r"unknown searcher 'gridd' \(did you mean 'grid'"):
         make_searcher("gridd", {"x": nbtune.uniform(0, 1)})
+
+
+@pytest.mark.parametrize("word, known, typo", [
+    ("mpl", "mlp", True),  # two neighbours swapped
+    ("ws-odl", "ws-old", True),
+    ("mlpx", "mlp", False),  # an end added: a new name, as space-2 or slowkill are
+    ("mlpp", "mlp", True),  # a key pressed twice
+    ("mllp", "mlp", True),  # a letter added inside
+    ("mp", "mlp", False),  # too short to tell
+    ("resnet", "resnat", True),
+    ("nightly-2026-12-06", "nightly-2026-12-05", False),  # a date
+    ("model_v2", "model_v1", False),  # a version
+    ("twin2", "twin", False), ("k9x", "k9", False), ("space-2", "space", False),
+    ("slowkill", "slow", False), ("partfail", "allfail", False), ("somefail2", "somefail", False),
+    ("run-a", "run_a", False),  # a separator changed: a name of its own
+    ("mlp", "mlp", False),
+])
+def test_one_typo_is_a_slip_of_a_key_not_a_new_date_version_or_suffix(word, known, typo):
+    """A nightly job that resumes "nightly-DATE" each night was refused on its second night,
+    the new date taken for a typo of the last (first-day test, round 39)."""
+    assert one_typo(word, known) is typo
+    assert one_typo(known, word) is typo
