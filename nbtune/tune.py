@@ -90,7 +90,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     searcher, scheduler and its options, resource, retries, resources; those given again must
     agree), or ``replace=True``, which deletes it and starts again. ``max_time`` counts from
     each run. A failed trial is recorded and the study goes on, but ``fail_fast="auto"`` stops it
-    where its first 3 trials to end all failed alike (a bug each trial would meet);
+    where its first 3 trials, and every trial started before them, failed alike (a bug each
+    trial would meet; configs that fail at once wait for the trials started earlier);
     ``fail_fast=True`` stops at the first failed trial, ``False`` never.
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
     (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,

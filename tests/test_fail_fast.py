@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import pytest
 
@@ -155,12 +156,43 @@ def test_the_rule_alone_on_trials_as_they_end():
     rule = FailFast("auto", "x")  # a trial that ended otherwise first
     assert rule.ended(T.Trial(id=0, config={}, state=T.COMPLETED, value=1.0)) is None
     assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in range(1, 5))
+    running = [T.Trial(id=0, config={}, state=T.RUNNING), T.Trial(id=2, config={},
+                                                                 state=T.RUNNING)]
+    rule = FailFast("auto", "x", running=lambda: [t for t in running if t.state == T.RUNNING])
+    assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in (1, 3, 4))
+    assert not rule.done  # trials 0 and 2, started first, decide
+    running[1].state = T.FAILED  # trial 2 fails alike: trial 0 still decides
+    assert rule.ended(failed(2, "ValueError: bad")) is None and not rule.done
+    running[0].state = T.FAILED
+    assert "its first 5 trials (0, 1, 2, 3, 4) all failed alike" in rule.ended(
+        failed(0, "ValueError: bad"))
     rule = FailFast(True, "x")
     assert rule.ended(T.Trial(id=0, config={}, state=T.COMPLETED, value=1.0)) is None
     assert rule.ended(failed(1, "ValueError: bad")).startswith(
         "the study stopped at its first failed trial (fail_fast=True): trial 1: ValueError")
     rule = FailFast(False, "x")
     assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in range(5))
+
+
+def slow_or_refused(config):
+    """A config above a half is refused at once (a solver and penalty that do not go together);
+    the others fit, slowly."""
+    if config["x"] > 0.5:
+        raise ValueError(f"x={config['x']} is out of range for this solver")
+    time.sleep(1.5)
+    return config["x"]
+
+
+def test_configs_that_fail_at_once_do_not_stop_the_trials_started_before_them(client):
+    """The first three trials to end were refused configs, ended before trial 0 had fitted:
+    the study stopped, a healthy trial interrupted (first-day test, round 39). The first
+    trials decide, each of them."""
+    points = [{"x": 0.1}, {"x": 0.9}, {"x": 0.8}, {"x": 0.7}]
+    study = nbtune.tune(slow_or_refused, {"x": nbtune.uniform(0, 1)}, metric="x",
+                        points_to_evaluate=points, n_trials=5, seed=0, cluster=client,
+                        storage=None, progress=False)
+    assert study.stop_reason == "n_trials"
+    assert [t.state for t in study.trials[:4]] == [T.COMPLETED] + [T.FAILED] * 3
 
 
 def reports_accuracy(config):

@@ -5,11 +5,14 @@ Optuna stops a study at its first exception; Ray Tune runs on unless ``fail_fast
 sweep whose first runs fail. nbtune runs on past a failed trial (a config may fail), but not
 past :data:`FAIL_FAST_AFTER` trials that failed alike before any ended otherwise: a PyTorch
 user's 40 trials each trained in full before failing on the same line (first-day test, round 11).
+Those are the study's first trials, every one created before the last of them ended so: where
+configs fail at once, a failure ends before the trials started earlier have trained, and those
+decide.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from .. import trial as T
 from ..contract.outcome import NEVER_REPORTED
@@ -49,9 +52,11 @@ def _failure(trial: T.Trial, metric: str) -> str | None:
 class FailFast:
     """Watches trials as they end (:meth:`ended`) and says when the study should stop."""
 
-    def __init__(self, mode: Any = "auto", metric: str = "value", stored: bool = True):
+    def __init__(self, mode: Any = "auto", metric: str = "value", stored: bool = True,
+                 running: Callable[[], Iterable[T.Trial]] = tuple):
         self.mode, self.metric = check_fail_fast(mode), metric
         self.stored = stored  # a study in memory has nothing to resume: its note says none
+        self.running = running  # the study's trials still running (or queued) now
         self.failed: list[tuple[int, str]] = []  # (trial id, its failure), the first ones alike
         self.done = mode is False  # "auto" once a trial ended otherwise, or failed otherwise
 
@@ -74,8 +79,12 @@ class FailFast:
         self.failed.append((trial.id, failure))
         if len(self.failed) < FAIL_FAST_AFTER:
             return None
+        last = max(i for i, _ in self.failed)
+        if any(t.id < last for t in self.running()):  # the first to end, not the first trials:
+            return None  # configs that fail at once, before those started earlier train to
+            # their end (they stopped a healthy study: first-day test, round 39); it waits
         self.done = True
-        ids = ", ".join(str(i) for i, _ in self.failed)
+        ids = ", ".join(str(i) for i in sorted(i for i, _ in self.failed))
         hints = [line[len("nbtune: "):] for line in (trial.error or "").splitlines()
                  if line.startswith("nbtune: ")]
         fix = (f"nbtune knows this one: {hints[-1]}; then run the cell again" if hints else
