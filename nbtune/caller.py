@@ -234,14 +234,19 @@ def from_the_body(exc: BaseException, filename: str) -> None:
         lambda self: _render_without_nbtune(self, start=filename), exc)
 
 
+def ipython_shell() -> Any:
+    """The IPython shell this process runs (a kernel's, a terminal's), else None: a script."""
+    ipython = sys.modules.get("IPython")  # imported by IPython itself where it runs
+    return ipython.get_ipython() if ipython is not None else None
+
+
 def _render_without_nbtune(exc: BaseException, start: str | None = None) -> list[str]:
     tb = exc.__traceback__
     if start is not None:  # from the first frame of that file on; none: the message alone
         while tb is not None and tb.tb_frame.f_code.co_filename != start:
             tb = tb.tb_next
     tb = without_nbtune(tb)
-    ipython = sys.modules.get("IPython")  # asked for by IPython only, so imported already
-    shell = ipython.get_ipython() if ipython is not None else None
+    shell = ipython_shell()
     if shell is None:
         return traceback.format_exception(type(exc), exc, tb)
     return shell.InteractiveTB.structured_traceback(type(exc), exc, tb)

@@ -8,7 +8,7 @@ import sys
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Mapping
 
-from .caller import call_site, user_facing, warn_note, warnings_at
+from .caller import call_site, ipython_shell, user_facing, warn_note, warnings_at
 from .run.cluster import default_cluster, is_embedded
 from .run.embedded import embedded_started, starting_line, tell_environ
 from .contract.events import Broadcast, Observer
@@ -17,7 +17,7 @@ from .run.failure import StudyFailed
 from .run.guard import STDIN_LINE, from_stdin, guard_line, unguarded_line
 from .run.halt import halt_leftovers
 from .run.held import restart_delay
-from .run.interrupts import interrupts_deferred
+from .run.interrupts import die_of_sigterm, interrupts_deferred, terminate_as_interrupt
 from .run.local import processes_can_start
 from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
@@ -265,33 +265,55 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                                  "data": list(shared)})  # sent to the workers with the trials
 
     site = call_site()  # the caller's line, for the loop's warnings on a background thread
+    # a script's study (not a notebook's, whose Ctrl-C returns it) stops the script when
+    # interrupted, once recorded, and takes SIGTERM for an interrupt (first-day test, round 39)
+    script = not background and note and ipython_shell() is None
 
     def run() -> None:
-        try:
-            with warnings_at(site):
-                result.stop_reason = loop.run()
-                if view is None:  # no view shows the trials' warnings
-                    _trial_notes(result)
-        except StudyFailed as exc:
-            result.stop_reason, result.error, exc.study = "error", str(exc), result
-            if not background:
-                raise
-            print(f"nbtune: {exc}")  # nobody waits on a background study's thread to raise it
-        finally:
-            if db is not None:
-                with contextlib.suppress(Exception):
-                    db.close()
+        with terminate_as_interrupt() if script else contextlib.nullcontext([False]) as term:
+            try:
+                with warnings_at(site):
+                    result.stop_reason = loop.run()
+                    if view is None:  # no view shows the trials' warnings
+                        _trial_notes(result)
+            except StudyFailed as exc:
+                result.stop_reason, result.error, exc.study = "error", str(exc), result
+                if not background:
+                    raise
+                print(f"nbtune: {exc}")  # nobody waits on a background study's thread
+            finally:
+                if db is not None:
+                    with contextlib.suppress(Exception):
+                        db.close()
         if result.stop_reason == "interrupted" and note:
-            done = len(result.completed)
-            print(f"nbtune: study {name!r} interrupted; {done} trial{'s' if done != 1 else ''} "
-                  f"completed. Continue it with nbtune.tune(trial_fn, space, study={name!r}, "
-                  f"resume=True){kept_clause(result)}: it keeps the settings it was run with.")
+            _interrupted(result, term[0], script)
 
     if background:
         result._start_background(run, loop.request_stop)
     else:
         run()
     return result
+
+
+def _interrupted(study: Study, terminated: bool, script: bool) -> None:
+    """An interrupted study of a call whose caller prints nothing of its own (not the magic's):
+    how to continue it; then, in a script, the script stops there, as Python's own Ctrl-C
+    stops it (KeyboardInterrupt, whose ``study`` is the study; exit status 130), or as the
+    SIGTERM it was sent (143). The
+    rest of a script ran, and the job passed, after the user asked it to stop (round 39)."""
+    done = len(study.completed)
+    how = "was sent SIGTERM" if terminated else "interrupted"
+    print(f"nbtune: study {study.name!r} {how}; {done} trial{'s' if done != 1 else ''} "
+          f"completed. Continue it with nbtune.tune(trial_fn, space, study={study.name!r}, "
+          f"resume=True){kept_clause(study)}: it keeps the settings it was run with.",
+          flush=True)
+    if terminated:
+        die_of_sigterm()
+    if script:  # KeyboardInterrupt itself: Python exits of SIGINT for it, not a subclass
+        stopped = KeyboardInterrupt(f"study {study.name!r} was interrupted and "
+                                    + ("is kept" if study.storage else "was kept in memory only"))
+        stopped.study = study  # type: ignore[attr-defined]
+        raise stopped
 
 
 def _said_done(plan: Plan, trials: list) -> None:

@@ -255,17 +255,22 @@ def quick(config):
     return config["x"]
 
 
-def test_keyboard_interrupt_returns_the_study_and_resume_finishes_it(client, db, capsys):
+def test_keyboard_interrupt_keeps_the_study_and_resume_finishes_it(client, db, capsys):
+    """Outside IPython (a script, as pytest is) the interrupt stops the caller once the study is
+    kept, as Python's own Ctrl-C does; the KeyboardInterrupt carries the study."""
     # Ctrl-C as in an interactive Python; a process started with SIGINT ignored (a background
     # job of a non-interactive shell) has no handler, and interrupt_main then does nothing.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Timer(1.5, _thread.interrupt_main).start()
     t0 = time.time()
     try:
-        study = nbtune.tune(long_trial, {"x": nbtune.uniform(0, 1)}, metric="v", mode="max",
-                            n_trials=4, seed=0, cluster=client, storage=db, study="ki")
+        with pytest.raises(KeyboardInterrupt, match="study 'ki' was interrupted and is kept"
+                           ) as stopped:
+            nbtune.tune(long_trial, {"x": nbtune.uniform(0, 1)}, metric="v", mode="max",
+                        n_trials=4, seed=0, cluster=client, storage=db, study="ki")
     finally:
         signal.signal(signal.SIGINT, previous)
+    study = stopped.value.study
     assert time.time() - t0 < 6
     assert study.stop_reason == "interrupted"
     assert "resume=True" in capsys.readouterr().out
@@ -305,10 +310,11 @@ def waits_at_a_rung(config):
 
 
 def test_a_trial_left_waiting_for_a_verdict_frees_its_worker_when_the_study_ends(client, db):
-    study = nbtune.tune(waits_at_a_rung, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=1,
-                        scheduler=InterruptAtFirstRung(), cluster=client, storage=db,
-                        study="orphan")
-    assert study.stop_reason == "interrupted"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        nbtune.tune(waits_at_a_rung, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=1,
+                    scheduler=InterruptAtFirstRung(), cluster=client, storage=db,
+                    study="orphan")
+    assert stopped.value.study.stop_reason == "interrupted"
     wait_for(lambda: not busy_threads(client), "the trial waiting for a verdict to leave",
              30)  # far below the verdict timeout (600 s)
 

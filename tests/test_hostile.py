@@ -331,10 +331,12 @@ def test_an_interrupt_while_another_process_locks_the_file_ends_the_study_at_onc
 
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
     try:
-        study = nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=1,
-                            metric="v", cluster=cluster_client, storage=db, study="cut",
-                            progress=False, observers=[lock, InterruptsOnceLocked()],
-                            max_time=120)
+        with pytest.raises(KeyboardInterrupt) as stopped:  # a script's: once the study ended
+            nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=1,
+                        metric="v", cluster=cluster_client, storage=db, study="cut",
+                        progress=False, observers=[lock, InterruptsOnceLocked()],
+                        max_time=120)
+        study = stopped.value.study
         still_locked = lock.other.in_transaction  # the study ended while the file was locked
     finally:
         timer.cancel()

@@ -3,14 +3,18 @@
 Jupyter interrupts a kernel by signalling its whole process group, worker processes included
 (dask/distributed#1925). nbtune's own cluster is started with SIGINT blocked, and an interrupted
 study records its end with further interrupts ignored. The resource tracker started for that
-cluster's workers is stopped when the kernel exits.
+cluster's workers is stopped when the kernel exits. A script's study takes SIGTERM as an
+interrupt, then dies of it.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import signal
+import sys
 import threading
+import time
 from typing import Iterator
 
 # Whether an interrupt that ends the study ends the whole request the kernel runs: a %%tune
@@ -145,3 +149,40 @@ def _interrupt_once(signum, frame) -> None:
 
 def _absorbed(signum, frame) -> None:
     """SIGINT's handler once an interrupt has ended the cell's study: nothing is left to stop."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[list[bool]]:
+    """Within it, in a script's main thread whose SIGTERM is Python's default (the process dies
+    at once), the first SIGTERM (``timeout``, a CI job's cancel, ``docker stop``) raises
+    KeyboardInterrupt as Ctrl-C does, so that the study records its end; later ones wait for
+    that. Yields a list whose one item becomes True when one came: the caller then dies of it
+    (:func:`die_of_sigterm`), once the study is recorded. A headless run's log ended mid-study
+    with no summary and no resume line (first-day test, round 39)."""
+    came = [False]
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL):
+        yield came
+        return
+
+    def interrupt(signum, frame) -> None:
+        if not came[0]:
+            came[0] = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def die_of_sigterm() -> None:
+    """End the process as the SIGTERM it was sent would have (exit status 143), its output
+    flushed: SIGTERM's handler is Python's default again (see :func:`terminate_as_interrupt`)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # the signal is delivered meanwhile

@@ -1,0 +1,70 @@
+"""A study in a plain Python script, stopped from outside: Ctrl-C (SIGINT) or SIGTERM (a
+``timeout``, a CI job's cancel, ``docker stop``). Each records the study, prints how to continue
+it, and stops the script there with the signal's own exit status; the rest of the script does
+not run (it ran, and the job passed, after the user asked it to stop: first-day test, round 39).
+Run for real: a script in a subprocess with nbtune's own local cluster."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import nbtune
+from nbtune import trial as T
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = '''
+import sys, time
+from pathlib import Path
+import nbtune
+
+def train(config):
+    Path("started").touch()
+    for epoch in range(1, 200):
+        time.sleep(0.1)
+        nbtune.report(epoch=epoch, loss=config["x"] / epoch)
+
+if __name__ == "__main__":
+    nbtune.tune(train, {"x": nbtune.uniform(0, 1)}, metric="loss", n_trials=4, seed=0,
+                storage="runs.db", study="night", progress=False)
+    print("THE REST OF THE SCRIPT RAN", flush=True)
+'''
+
+
+@pytest.mark.parametrize("sent, status, said", [
+    (signal.SIGTERM, -signal.SIGTERM, "was sent SIGTERM"),
+    (signal.SIGINT, -signal.SIGINT, "interrupted"),
+], ids=["sigterm", "sigint"])
+def test_a_scripts_study_stopped_from_outside_is_kept_and_stops_the_script(tmp_path, sent,
+                                                                         status, said):
+    (tmp_path / "train.py").write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "train.py"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "started").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no trial started"
+            time.sleep(0.2)
+        time.sleep(1.0)  # a few reports stored
+        if sent == signal.SIGINT:  # as a terminal sends it: to the whole process group
+            os.killpg(proc.pid, sent)
+        else:
+            proc.send_signal(sent)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == status, (out, err)
+    assert f"nbtune: study 'night' {said};" in out and "resume=True" in out, (out, err)
+    assert "THE REST OF THE SCRIPT RAN" not in out
+    study = nbtune.load_study("night", storage=str(tmp_path / "runs.db"))
+    assert T.INTERRUPTED in study.counts() and any(t.reports for t in study.trials)
