@@ -34,7 +34,8 @@ class NoTrialCompleted(RuntimeError):
     """Raised at the end of a ``%%tune`` cell whose study ended with failed trials and no
     completed one: the cell ends as a failed cell, so that Run All stops there, as Ray Tune's
     ``tune.run`` raises for trials that did not complete (the next cell's
-    ``study.best_config`` failed instead: first-day test, round 35). Shown as its one line."""
+    ``study.best_config`` failed instead: first-day test, round 35). Shown as its one line.
+    ``nbtune.tune`` raises it in a script, its ``study`` the study."""
 
     def _render_traceback_(self) -> list[str]:
         return [f"{type(self).__name__}: {self}"]

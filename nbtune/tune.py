@@ -36,7 +36,8 @@ from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import make_progress, starting_notice
 from .starting import RecordEnd, default_name, no_study_to_resume, open_study, resume_typo
-from .study import Study, StudyInterrupted, kept_clause
+from . import trial as T
+from .study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from .resume import StudyExists
 
 # Whether tune() prints how to continue an interrupted study; the %%tune magic prints its own.
@@ -287,6 +288,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                         db.close()
         if result.stop_reason == "interrupted" and note:
             _interrupted(result, term[0], script)
+        if script:
+            _none_completed(result)
 
     if background:
         result._start_background(run, loop.request_stop)
@@ -314,6 +317,23 @@ def _interrupted(study: Study, terminated: bool, script: bool) -> None:
                                     + ("is kept" if study.storage else "was kept in memory only"))
         stopped.study = study  # type: ignore[attr-defined]
         raise stopped
+
+
+def _none_completed(study: Study) -> None:
+    """In a script, a study that ended with failed trials and no completed one raises
+    NoTrialCompleted (its ``study`` is the study), with the latest failure's traceback: a
+    script whose every trial failed ended with status 0, its log naming the error's last line
+    only (first-day test, round 39). (A notebook's ``%%tune`` cell raises it too; there
+    ``nbtune.tune`` returns the study, to look into.)"""
+    failed = [t for t in study.trials if t.state == T.FAILED]
+    if study.best is not None or not failed:
+        return
+    last = failed[-1]
+    error = NoTrialCompleted(
+        f"study {study.name!r} has no completed trial ({T.counts_text(study.counts())}); "
+        f"trial {last.id} failed so:\n{(last.error or '').rstrip()}")
+    error.study = study  # type: ignore[attr-defined]
+    raise error
 
 
 def _said_done(plan: Plan, trials: list) -> None:

@@ -51,3 +51,25 @@ def shell(ip, client, db):
     ip.run_line_magic("config", "Tune.cluster = None")  # and nbtune.tune's follows this one
     for name in BOUND:
         ip.user_ns.pop(name, None)
+
+
+def _called_from(monkeypatch, shell) -> None:
+    import sys
+
+    import nbtune.tune  # noqa: F401  (the module; the package's name is the function)
+
+    monkeypatch.setattr(sys.modules["nbtune.tune"], "ipython_shell", lambda: shell)
+
+
+@pytest.fixture
+def as_in_a_notebook(monkeypatch):
+    """``nbtune.tune`` called as from a notebook: an interrupted study, or one with failures and
+    no completed trial, is returned. (Which it is otherwise depends on whether another test of
+    the session made an IPython shell: then every call is a notebook's.)"""
+    _called_from(monkeypatch, object())
+
+
+@pytest.fixture
+def as_in_a_script(monkeypatch):
+    """``nbtune.tune`` called as from a script: such a study raises, carrying the study."""
+    _called_from(monkeypatch, None)

@@ -88,9 +88,9 @@ def shown(shell, capsys, cell: str) -> str:
     ("import nbtune\nnbtune.report(epoch=1, acc=0.5)\n",  # trying a cell's line on its own
      "----> 2 nbtune.report(epoch=1, acc=0.5)",
      "RuntimeError: report() was called outside a trial"),
-    ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(metric='v')\n",
-     "----> 2 nbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(metric='v')",
-     "TypeError: StudyPlots.history() got an unexpected keyword argument 'metric'"),
+    ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(size=3)\n",
+     "----> 2 nbtune.Study('s', nbtune.Space({}), 'v', 'min').plot.history(size=3)",
+     "TypeError: StudyPlots.history() got an unexpected keyword argument 'size'"),
     ("import nbtune\nnbtune.Tuner\n", "----> 2 nbtune.Tuner",
      "AttributeError: module 'nbtune' has no attribute 'Tuner': that is Ray Tune's"),
     ("import nbtune\nnbtune.Study('s', nbtune.Space({}), 'v', 'min').get_best_result()\n",

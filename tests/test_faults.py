@@ -255,7 +255,8 @@ def quick(config):
     return config["x"]
 
 
-def test_keyboard_interrupt_keeps_the_study_and_resume_finishes_it(client, db, capsys):
+def test_keyboard_interrupt_keeps_the_study_and_resume_finishes_it(client, db, capsys,
+                                                                   as_in_a_script):
     """Outside IPython (a script, as pytest is) the interrupt stops the caller once the study is
     kept, as Python's own Ctrl-C does; the KeyboardInterrupt carries the study."""
     # Ctrl-C as in an interactive Python; a process started with SIGINT ignored (a background
@@ -309,7 +310,8 @@ def waits_at_a_rung(config):
     return 1.0
 
 
-def test_a_trial_left_waiting_for_a_verdict_frees_its_worker_when_the_study_ends(client, db):
+def test_a_trial_left_waiting_for_a_verdict_frees_its_worker_when_the_study_ends(client, db,
+                                                                                as_in_a_script):
     with pytest.raises(KeyboardInterrupt) as stopped:
         nbtune.tune(waits_at_a_rung, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=1,
                     scheduler=InterruptAtFirstRung(), cluster=client, storage=db,

@@ -307,7 +307,7 @@ def test_a_file_locked_past_the_patience_stops_the_study_saying_what_was_not_sav
 
 
 def test_an_interrupt_while_another_process_locks_the_file_ends_the_study_at_once(
-        cluster_client, db, monkeypatch, capsys):
+        cluster_client, db, monkeypatch, capsys, as_in_a_script):
     """The stop button did nothing for as long as a foreign write lock held the file: the
     interrupted trials' ends waited its whole patience (first-day test, round 12). Now they
     wait a few seconds, the rest are not tried, and the study returns interrupted, saying what
