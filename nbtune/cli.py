@@ -1,7 +1,8 @@
 """``nbtune`` on a terminal: list the studies of a storage file, show one, export its trials,
 delete one.
 
-``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]``,
+``python -m nbtune studies [PATH]``, ``python -m nbtune show NAME [PATH]`` (``--trial N``: that
+trial in full, a failure's whole traceback),
 ``python -m nbtune export NAME [PATH] --csv FILE`` (or ``--json FILE``; ``--reports``: a row
 per report) and
 ``python -m nbtune delete NAME [PATH]`` (NAME may be a shell-style pattern, ``'study-*'``); PATH
@@ -23,6 +24,7 @@ from .paths import DEFAULT_FILE, StorageError
 from .storage import Storage
 from .studies import StudyNotFound, delete_studies, delete_study, list_studies, load_study
 from .study import Study
+from .trial_messages import trial_details
 from .listing import studies_frame
 from .typos import did_you_mean
 
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("path", nargs="?", default=DEFAULT_PATH,
                       help=f"storage file (default {DEFAULT_PATH})")
     show.add_argument("--top", type=int, default=10, help="trials in the table (default 10)")
+    show.add_argument("--trial", type=int, metavar="N", help="print trial N in full instead: "
+                      "its config, values, the whole traceback of a failure, its output")
     export = sub.add_parser("export", help="write one study's trials (study.to_dataframe()) "
                             "as CSV or JSON")
     export.add_argument("name", help="the study's name (see `nbtune studies`)")
@@ -86,6 +90,23 @@ def _load(name: str, path: str) -> Study:
         return load_study(name, storage=path)
     except StudyNotFound as exc:
         raise _Failed(f"{exc}; `nbtune studies {path}` lists them") from None
+
+
+def _show(study: Study, args: argparse.Namespace) -> str:
+    """The study's text summary, with the command that prints its latest failure's traceback;
+    or, with ``--trial N``, that trial in full."""
+    if args.trial is not None:
+        try:
+            return trial_details(study, args.trial)
+        except ValueError as exc:
+            raise _Failed(str(exc)) from None
+    text = str(study.summary(top=args.top))
+    failed = [t for t in study.trials if t.state == "failed" and t.error]
+    if failed:
+        where = "" if args.path == DEFAULT_PATH else f" {args.path}"
+        text += (f"\n(the latest failure's traceback: nbtune show {study.name}{where} "
+                 f"--trial {failed[-1].id})")
+    return text
 
 
 def _delete(name: str, path: str) -> str:
@@ -184,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "studies":
             print(list_studies_table(args.path))
         elif args.command == "show":
-            print(str(_load(args.name, args.path).summary(top=args.top)))
+            print(_show(_load(args.name, args.path), args))
         elif args.command == "delete":
             print(_delete(args.name, args.path))
         else:

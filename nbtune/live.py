@@ -10,6 +10,7 @@ import multiprocessing
 import sys
 from typing import Any
 
+from .displayed import Shown
 from .panel import LivePanel
 from .tracker import _IN_OUTPUT_WIDGET, TextProgress, Tracker, in_notebook
 
@@ -83,9 +84,8 @@ class StartingNotice:
             self.show()
 
     def _html(self) -> Any:
-        from IPython.display import HTML
-
-        return HTML(f'<span class="nbtune-live-starting">nbtune: {html.escape(self.text)}</span>')
+        return Shown(f'<span class="nbtune-live-starting">nbtune: {html.escape(self.text)}</span>',
+                     f"nbtune: {self.text}")
 
     def clear(self) -> None:
         """Take the line away (the study did not start: its error says why)."""

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Iterator
 
 from . import trial as T
+from .displayed import Labelled, Shown
 from .ranking import duration_text
 from .setup_text import asks_text, scheduler_text, searcher_text
 from .shown import shown, summarised
@@ -116,19 +117,26 @@ class LivePanel(Tracker):
     def show(self, notice: StartingNotice | None = None) -> None:
         """Display the panel in the current output (in the place of ``notice``, the line shown
         while the cluster started), under a display id its summary takes over."""
-        from IPython.display import HTML, display
+        from IPython.display import display
 
         self.in_widget = _IN_OUTPUT_WIDGET.get()
+        labelled = Labelled(self.widget, f"nbtune: study {self.study.name!r} runs (its live "
+                                         "panel; its summary takes this place at the end)")
         if self.in_widget:
             display(self.widget)
         elif notice is not None and notice.handle is not None:
             self.handle, notice.handle = notice.handle, None
-            self.handle.update(self.widget)
+            self.handle.update(labelled)
         else:
-            self.handle = display(self.widget, display_id=True)
+            self.handle = display(labelled, display_id=True)
         shown(self.study.storage, self.study.name, self.handle)  # marked if replaced later
         if self.handle is not None and self.study.storage is not None:
-            self.fallback = display(HTML(self.fallback_html()), display_id=True)
+            self.fallback = display(self._fallback(), display_id=True)
+
+    def _fallback(self) -> Shown:
+        """:meth:`fallback_html`, with a line of text for a log."""
+        return Shown(self.fallback_html(), f"nbtune: study {self.study.name!r} keeps each "
+                                           f"trial in {self.study.storage!r} as it ends")
 
     def fallback_html(self) -> str:
         """The line under the panel while the study runs, which stays in the saved notebook if
@@ -179,9 +187,7 @@ class LivePanel(Tracker):
         ended = sum(1 for t in self.study.trials if t.is_finished)
         if ended != self._fallback_ended:
             self._fallback_ended, self._fallback_at = ended, time.monotonic()
-            from IPython.display import HTML
-
-            self.fallback.update(HTML(self.fallback_html()))
+            self.fallback.update(self._fallback())
 
     def draw(self) -> None:
         self._refresh_fallback()

@@ -1,12 +1,15 @@
 """A study: the space, the metric, and every trial run so far."""
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .caller import shown_as_users, user_facing
+from .caller import ipython_shell, shown_as_users, user_facing
 from . import trial as T
 from .space import Space
 from .styles import FAINT
@@ -82,6 +85,20 @@ class Study:
 
         threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
                          daemon=True).start()
+        if ipython_shell() is None:  # a script: its end would cut the study short unsaid
+            atexit.register(self._at_script_end)
+
+    def _at_script_end(self) -> None:
+        """A script ended while its background study ran: it is stopped (its running trials
+        recorded as interrupted), and said. Such a script ended with status 0 and a study of no
+        trials, without a word (first-day test, round 39)."""
+        if not self.running:
+            return
+        print(f"nbtune: the script ended while study {self.name!r} ran in the background "
+              "(background=True): it is stopped, its running trials kept as interrupted; "
+              "study.wait() before the script's end waits for it", file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            self.stop()
 
     # An event, not the thread's join() and is_alive(): before Python 3.13 a join() cut
     # by Ctrl-C marks the thread it waits for as stopped while it runs on (threading.py's

@@ -145,3 +145,29 @@ def warnings_html(study: Any, among: Iterable[T.Trial] | None = None) -> str:
         parts.append(f"<div>{e(r['category'])}: {e(r['message'])} <i>(raised by {k} of {n} "
                      f"trials{run})</i></div>")
     return "".join(parts)
+
+
+def trial_details(study: Any, trial_id: int) -> str:
+    """One trial in full, as text: its state, config, value and other values, runs, reports,
+    the whole traceback of a failed one and what it wrote (``nbtune show NAME --trial N``). A
+    log or the summary gives a failure's last line only, and a colleague with the study file
+    and a terminal could not see where it failed (first-day test, round 39)."""
+    trial = next((t for t in list(study.trials) if t.id == trial_id), None)
+    if trial is None:
+        ids = [t.id for t in list(study.trials)]
+        known = f"its trials are {_id_ranges(ids)}" if ids else "it has no trials"
+        raise ValueError(f"study {study.name!r} has no trial {trial_id}: {known}")
+    lines = [f"trial {trial.id} of study {study.name!r}: {T.shown_state(trial)}",
+             f"  config    {config_text(trial.config)}"]
+    if trial.value is not None:
+        lines.append(f"  {study.metric:<9} {trial.value:.6g}")
+    others = {k: v for k, v in trial.metrics.items() if k != study.metric}
+    if others:
+        lines.append("  metrics   " + ", ".join(f"{k}={v!r}" for k, v in others.items()))
+    lines.append(f"  reports   {len(trial.reports)}; attempts {trial.attempts}"
+                 + (f"; worker {trial.worker}" if trial.worker else ""))
+    if trial.error:
+        lines += ["", "its error:", trial.error.rstrip()]
+    if trial.output:
+        lines += ["", "its output:", trial.output.rstrip()]
+    return "\n".join(lines)

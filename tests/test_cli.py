@@ -181,3 +181,36 @@ def test_the_console_script_runs_the_same_command(folder):
     runner = ("-c", f"import sys, {module}; sys.exit({module}.{func}())")
     done = command("studies", cwd=folder, start=runner)
     assert done.returncode == 0 and done.stdout == command("studies", cwd=folder).stdout
+
+
+def fails_for_large(config):
+    if config["x"] > 0.5:
+        raise ValueError(f"x={config['x']:.2f} is too large for this model")
+    print("fitted", config["x"])
+    return config["x"]
+
+
+def test_show_trial_prints_a_failed_trials_whole_traceback(tmp_path, client):
+    """A colleague with the study file and a terminal saw a failure's last line only, in the
+    summary and in the export (first-day test, round 39)."""
+    db = str(tmp_path / "nbtune.db")
+    nbtune.tune(fails_for_large, {"x": nbtune.uniform(0, 1)}, metric="x",
+                points_to_evaluate=[{"x": 0.2}, {"x": 0.9}], n_trials=2, cluster=client,
+                storage=db, study="f", progress=False)
+    summary = command("show", "f", cwd=tmp_path)
+    assert summary.returncode == 0, summary
+    assert summary.stdout.rstrip().endswith(
+        "(the latest failure's traceback: nbtune show f --trial 1)")
+    shown = command("show", "f", "--trial", "1", cwd=tmp_path)
+    assert shown.returncode == 0, shown
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "trial 1 of study 'f': failed" and lines[1] == "  config    x=0.9"
+    assert "its error:" in lines and "Traceback (most recent call last):" in shown.stdout
+    assert "in fails_for_large" in shown.stdout
+    assert "ValueError: x=0.90 is too large for this model" in shown.stdout
+    good = command("show", "f", "--trial", "0", cwd=tmp_path)
+    assert "  x         0.2" in good.stdout and "its output:\nfitted 0.2" in good.stdout
+    missing = command("show", "f", "--trial", "7", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr == ("nbtune: error: study 'f' has no trial 7: its trials are "
+                              "0-1\n")

@@ -479,3 +479,31 @@ def test_a_drawn_seed_is_kept_through_a_resume(client, db):
                         study="given", seed=seed, progress=False)
     assert "seed_drawn" not in given.settings
     assert facts(given)["seed"].split(";")[0] == str(seed)
+
+
+def test_a_headless_runs_log_reads_nbtunes_lines_not_object_reprs(tmp_path):
+    """papermill's log prints each display's text/plain: it read "<IPython.core.display.HTML
+    object>" for nbtune's lines and "VBox(children=(HTML(value='', ..." for the panel
+    (first-day test, round 39). Every display a study makes carries its own line of text."""
+    pytest.importorskip("nbclient")
+    from nbclient import NotebookClient
+
+    seen: list[str] = []
+
+    class Recording(NotebookClient):
+        def process_message(self, msg, cell, cell_index):
+            if msg["msg_type"] in ("display_data", "update_display_data"):
+                seen.append(msg["content"]["data"].get("text/plain", ""))
+            return super().process_message(msg, cell, cell_index)
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext nbtune",
+        "%%tune --trials 3 --metric score --mode max --study logged\n"
+        "q = uniform(0, 1)\nscore = q\n")]
+    Recording(nb, timeout=240, kernel_name="python3",
+              resources={"metadata": {"path": str(tmp_path)}}).execute(env=kernel_environ())
+    shown = [text for text in seen if text]
+    assert any(text.startswith("nbtune: study 'logged' runs (its live panel") for text in shown)
+    assert any("keeps each trial in" in text for text in shown), shown
+    assert not any("VBox(" in text or "IPython.core.display" in text for text in seen), seen

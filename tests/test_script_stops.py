@@ -68,3 +68,37 @@ def test_a_scripts_study_stopped_from_outside_is_kept_and_stops_the_script(tmp_p
     assert "THE REST OF THE SCRIPT RAN" not in out
     study = nbtune.load_study("night", storage=str(tmp_path / "runs.db"))
     assert T.INTERRUPTED in study.counts() and any(t.reports for t in study.trials)
+
+
+BACKGROUND = '''
+import time
+import nbtune
+
+def train(config):
+    for epoch in range(1, 200):
+        time.sleep(0.1)
+        nbtune.report(epoch=epoch, loss=config["x"] / epoch)
+
+if __name__ == "__main__":
+    study = nbtune.tune(train, {"x": nbtune.uniform(0, 1)}, metric="loss", n_trials=4,
+                        storage="runs.db", study="bg", background=True, progress=False)
+    while not any(t.reports for t in study.trials):
+        time.sleep(0.1)
+    print("THE SCRIPT ENDS", flush=True)
+'''
+
+
+def test_a_script_that_ends_while_its_background_study_runs_stops_it_and_says_so(tmp_path):
+    """It ended with status 0 and a study of no trials, without a word (first-day test,
+    round 39)."""
+    (tmp_path / "bg.py").write_text(BACKGROUND)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "bg.py"], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=180)
+    assert done.returncode == 0, done
+    assert "THE SCRIPT ENDS" in done.stdout
+    assert ("nbtune: the script ended while study 'bg' ran in the background "
+            "(background=True): it is stopped") in done.stderr, done.stderr
+    study = nbtune.load_study("bg", storage=str(tmp_path / "runs.db"))
+    assert study.counts().get(T.INTERRUPTED) and any(t.reports for t in study.trials)
+    assert not study.running_elsewhere
