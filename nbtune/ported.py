@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-OPTUNA, RAY = "Optuna", "Ray Tune"
+OPTUNA, RAY, SKLEARN = "Optuna", "Ray Tune", "scikit-learn"
 _SEARCHERS = "searcher='bayesopt' (or 'tpe', 'kde', 'random')"
 _STORAGE = ("storage='results.db' (a study file; checkpoints are kept beside it, or in "
             "checkpoints=FOLDER where every worker reaches a shared one)")
@@ -58,6 +58,10 @@ KEYWORDS: dict[str, tuple[str, str, str, str]] = {
                           "report, nbtune.report(..., checkpoint=state)"),
     "run_config": (RAY, "", "", "RunConfig's fields are nbtune.tune's own keywords (name is "
                    "study=, storage_path storage=, stop max_t= with a scheduler)"),
+    # a researcher's seed, as scikit-learn spells it (first-day test, round 38)
+    "random_state": (SKLEARN, "seed", "--seed", "seed=N (it seeds the configs drawn; the "
+                     "trial code's own random numbers take their own seed)"),
+    "n_iter": (SKLEARN, "n_trials", "--trials", "n_trials=N"),
 }
 MODES = {"maximize": "max", "minimize": "min",  # Optuna's directions
          "maximise": "max", "minimise": "min"}  # and as nbtune's own help spells the words

@@ -145,11 +145,13 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     if cluster is None:  # in a notebook, the cluster %tune_cluster chose
         cluster = default_cluster()
     if is_embedded(cluster) and not embedded_started():
+        # a script's mistake, said as its one line and exit status 1 (SystemExit: a page of
+        # nbtune's frames came with it, first-day test, round 39)
         unguarded = unguarded_line()  # its workers would import the script and run it again
         if unguarded is not None and processes_can_start():
-            raise RuntimeError(guard_line(*unguarded))
+            raise SystemExit(f"nbtune: {guard_line(*unguarded)}")
         if from_stdin() and processes_can_start():
-            raise RuntimeError(STDIN_LINE)
+            raise SystemExit(f"nbtune: {STDIN_LINE}")
     restart_held = restart_delay(restart_held, is_embedded(cluster))
     name = study or default_name()
     made = storage is not None and not os.path.exists(storage)  # by this call, if it fails

@@ -43,6 +43,11 @@ SPACE = {"x": nbtune.uniform(0.0, 1.0)}
                           "own keywords (num_samples is n_trials="),
     ("checkpoint_config", {"num_to_keep": 1}, "checkpoint_config= is Ray Tune's: nbtune keeps "
      "the best trial's last checkpoint after the study, study.best_checkpoint"),
+    # scikit-learn's words, a researcher's (first-day test, round 38)
+    ("random_state", 0, "random_state= is scikit-learn's name: nbtune's is seed=, seed=N (it "
+     "seeds the configs drawn; the trial code's own random numbers take their own seed) "
+     "(--seed in %%tune)"),
+    ("n_iter", 20, "n_iter= is scikit-learn's name: nbtune's is n_trials=, n_trials=N"),
 ])
 def test_ray_tunes_keywords_are_named_with_nbtunes(key, value, said):
     """They read "scheduler 'fifo' has no option 'num_samples'"."""
@@ -278,8 +283,9 @@ def test_a_script_on_standard_input_is_told_before_anything_starts(tmp_path):
                           capture_output=True, text=True, timeout=120)
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 1 and last.startswith(
-        "RuntimeError: a script read from standard input (python -) cannot start nbtune's local "
+        "nbtune: a script read from standard input (python -) cannot start nbtune's local "
         "cluster"), done.stderr
+    assert "Traceback" not in done.stderr  # the line alone (round 39)
     assert "Nanny" not in done.stderr
 
 

@@ -328,9 +328,9 @@ class Intervals(nbtune.Observer):
 
 def test_the_interpreter_changes_hands_often_while_a_model_thinks_and_as_before_after(client):
     """The model's fit holds the interpreter between its numpy calls; the loop, woken by a
-    report, waited up to Python's 5 ms switch interval for it each time (on trials of
-    milliseconds, most of what bayesopt's workers lost against random search's). The interval
-    is shortened while a searcher thinks on its thread, and set back to what it was after."""
+    report, waited up to Python's 5 ms switch interval for it each time (on a loaded machine, a
+    fifth to a half of the epochs of trials of milliseconds). The interval is shortened while a
+    searcher thinks on its thread, and set back to what it was after."""
     space = {"x": nbtune.uniform(0, 1)}
     before = sys.getswitchinterval()
     sys.setswitchinterval(0.004)  # what it was, whatever that is, comes back

@@ -29,8 +29,9 @@ resumed one suggests what the uninterrupted one did.)
 While a searcher thinks on its thread, Python hands the interpreter between threads every
 :data:`SWITCH_INTERVAL` seconds rather than every 5 ms (``sys.setswitchinterval``): the model's
 fit holds the interpreter between its numpy calls, and the loop, woken by a report, waited up to
-5 ms each time it needed it back, on trials of milliseconds the main share of what bayesopt's
-workers lost against random search's (``benchmarks/thinking.py``).
+5 ms each time it needed it back: on a loaded machine, on trials of milliseconds, a fifth to a
+half of the epochs bayesopt's workers trained (on a quiet one, within the runs' spread:
+``benchmarks/README.md``).
 
 A searcher whose ``suggest`` is cheap (``costly_suggest`` False: random, grid) is called on the
 loop's thread as before: a thread's hand-over would cost its trivial trials more than it saves.
