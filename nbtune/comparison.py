@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from . import trial as T
 from .caller import user_facing, warn_note
-from .drawing import canvas
+from .drawing import canvas, titled
 from .ranking import completed, empty_message, fmt
 from .studies import load_study
 from .study import Study
@@ -106,7 +106,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("ended trials" if by == "trial" else "seconds since the first trial")
     ax.set_ylabel(f"best {' / '.join(metrics)} so far")
-    ax.set_title(f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "
-                 f"({loaded[0].mode})")
+    titled(ax, f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "
+               f"({loaded[0].mode})")
     ax.legend(loc="best", fontsize="small")
     return fig

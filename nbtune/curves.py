@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import trial as T
-from .drawing import FADED, LABELLED, MANY_CURVES, canvas, legible
+from .drawing import FADED, LABELLED, MANY_CURVES, canvas, legible, titled
 from .ranking import completed, curve, empty_message, rank_trials, resource_of
 
 _PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped, failed, ...
@@ -128,7 +128,7 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
     ax.set_xlabel(resource)
     ax.set_ylabel(study.metric)
     left_out = len(trials) - len(chosen) if top is not None else 0
-    ax.set_title(f"{study.name}: learning curves" + (
+    titled(ax, f"{study.name}: learning curves" + (
         f", the best {len(chosen)} of {len(trials):,} trials" if left_out > 0 else ""))
     if handles:
         legible(ax.legend(handles=handles, loc="best", fontsize="small"))

@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from matplotlib import rcParams
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
 from matplotlib.figure import Figure
 
 from .images import BASE_SIZE, StudyFigure, figure_size
@@ -23,7 +25,8 @@ MANY_CURVES = 100
 collection per style: a line each cost ~1 ms (1.1 s for a 1,000-trial study's summary)."""
 
 
-def canvas(ax: Axes | None, size: tuple[float, float] = BASE_SIZE) -> tuple[Figure, Axes]:
+def canvas(ax: Axes | None, size: tuple[float, float] = BASE_SIZE,
+           text_height: float = 0.0) -> tuple[Figure, Axes]:
     """The figure and Axes to draw on: ``ax`` and its figure, or a new :class:`StudyFigure`
     of ``size`` inches (never pyplot's; scaled to the notebook's ``rcParams["figure.figsize"]``
     where it set one, see :func:`~nbtune.images.figure_size`). An ``ax`` that is not an Axes
@@ -32,10 +35,24 @@ def canvas(ax: Axes | None, size: tuple[float, float] = BASE_SIZE) -> tuple[Figu
     if ax is not None and not isinstance(ax, Axes):
         raise ValueError(f"ax= takes a matplotlib Axes (fig, ax = plt.subplots(); then ax=ax, "
                          f"or ax=axes[0] of several), got {type(ax).__name__} {ax!r}")
-    if ax is None:
-        fig = StudyFigure(figsize=figure_size(*size), layout="constrained")
+    if ax is None:  # ``text_height`` inches for titles and labels, which no size scales
+        width, height = figure_size(*size)
+        fig = StudyFigure(figsize=(width, height + text_height), layout="constrained")
         return fig, fig.add_subplot()
     return ax.figure, ax  # type: ignore[return-value]
+
+
+def titled(ax: Axes, text: str, **kwargs: Any) -> None:
+    """``ax``'s title, broken into lines that fit the axes' width: at a paper's column width
+    (``figure.figsize`` 3.4 x 2.4 in) one line ran past both edges, cut off in the saved file
+    (first-day test, round 38)."""
+    import textwrap
+
+    inches = ax.figure.get_figwidth() * ax.get_position().width
+    points = FontProperties(size=kwargs.get("fontsize", rcParams["axes.titlesize"])
+                            ).get_size_in_points()
+    chars = max(16, int(inches * 72 / (0.6 * points)))  # a character: about 0.6 of its size
+    ax.set_title("\n".join(textwrap.fill(line, chars) for line in text.split("\n")), **kwargs)
 
 
 def codes(domain: Any, values: list) -> list[float]:

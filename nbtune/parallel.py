@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from . import trial as T
 from .images import BASE_SIZE
 from .drawing import (CATEGORICAL_KINDS, FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
-                      codes)
+                      codes, titled)
 from .ranking import completed, empty_message, fmt, score
 
 
@@ -117,7 +117,7 @@ def parallel_coordinates(study: Any, ax: Axes | None = None) -> Figure:
         ax.spines[side].set_visible(False)
     stopped = sum(1 for t in drawn if t.state != T.COMPLETED)
     note = f" ({stopped} stopped early, faded: their last value)" if stopped else ""
-    ax.set_title(f"{study.name}: parallel coordinates{note}")
+    titled(ax, f"{study.name}: parallel coordinates{note}")
     if not many:
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
         return fig

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
-from .drawing import CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes, legible
+from .drawing import (CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes, legible,
+                      titled)
 from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
@@ -111,7 +112,7 @@ class StudyPlots:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("trial")
         ax.set_ylabel(study.metric)
-        ax.set_title(f"{study.name}: {study.metric} ({study.mode}) by trial")
+        titled(ax, f"{study.name}: {study.metric} ({study.mode}) by trial")
         legible(ax.legend(loc="best", fontsize="small"))
         return fig
 
@@ -169,16 +170,19 @@ class StudyPlots:
         study = by_metric(self.study, metric, mode)
         basis = importance_basis(study, at=at)
         shares = param_importances(study, seed=seed, basis=basis)
-        fig, ax = canvas(ax, (BASE_SIZE[0], 1.2 + 0.4 * len(shares)))
+        fig, ax = canvas(ax, (BASE_SIZE[0], 0.4 * len(shares)), text_height=1.4)
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
         ax.set_yticks(range(len(shares)), list(shares))
         ax.invert_yaxis()
         ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
+        top = max(shares.values(), default=0.0)  # room for the longest bar's label, inside
+        if top > 0:
+            ax.set_xlim(0, top * 1.18)
         width = max(40, int(12 * fig.get_figwidth()))  # the figure's width, in characters
         ax.set_xlabel("\n".join(textwrap.fill(line, width) for line in (
             f"share of permutation importance for {study.metric}",
             *f"(a forest fitted on {basis[2]})".split("\n"))))
-        ax.set_title(f"{study.name}: hyperparameter importance")
+        titled(ax, f"{study.name}: hyperparameter importance")
         return fig
 
     @user_facing
@@ -307,7 +311,7 @@ class StudyPlots:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # it counts trials: no 2.5
         ax.set_xlabel(f"{resource} (rung level)")
         ax.set_ylabel("trials that reached it")
-        ax.set_title(f"{study.name}: trials per rung")
+        titled(ax, f"{study.name}: trials per rung")
         return fig
 
     def _levels(self, trials: list[T.Trial], reached: dict[int, Any], resource: str) -> list:

@@ -54,22 +54,23 @@ def shell(ip, client, db):
 
 
 def _called_from(monkeypatch, shell) -> None:
-    import sys
+    import importlib
 
-    import nbtune.tune  # noqa: F401  (the module; the package's name is the function)
+    module = importlib.import_module("nbtune.tune")  # the package's name is the function's
+    monkeypatch.setattr(module, "ipython_shell", lambda: shell)
 
-    monkeypatch.setattr(sys.modules["nbtune.tune"], "ipython_shell", lambda: shell)
 
-
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def as_in_a_notebook(monkeypatch):
-    """``nbtune.tune`` called as from a notebook: an interrupted study, or one with failures and
-    no completed trial, is returned. (Which it is otherwise depends on whether another test of
-    the session made an IPython shell: then every call is a notebook's.)"""
+    """``nbtune.tune`` called as from a notebook, in every test that does not ask for
+    :func:`as_in_a_script`: an interrupted study, or one with failures and no completed trial,
+    is returned. (Otherwise which it is would hang on whether an earlier test of the session
+    made an IPython shell: from then on every call is a notebook's. A real script's is tested
+    in a subprocess, tests/test_script_stops.py.)"""
     _called_from(monkeypatch, object())
 
 
 @pytest.fixture
-def as_in_a_script(monkeypatch):
+def as_in_a_script(as_in_a_notebook, monkeypatch):
     """``nbtune.tune`` called as from a script: such a study raises, carrying the study."""
     _called_from(monkeypatch, None)

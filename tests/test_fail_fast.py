@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 
 import pytest
@@ -11,10 +10,6 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.run.failfast import FAIL_FAST_AFTER
-
-
-# these studies are looked into once they end, as in a notebook (a script's would raise)
-pytestmark = pytest.mark.usefixtures("as_in_a_notebook")
 
 
 def broken(config):
@@ -224,11 +219,9 @@ def test_a_misnamed_metric_is_named_and_the_way_on_is_the_one_that_takes(client,
 
 
 def test_a_scripts_study_with_no_completed_trial_raises_with_the_latest_traceback(
-        client, monkeypatch):
+        client, as_in_a_script):
     """A script whose every trial failed ended with status 0, its log naming the error's last
     line only (first-day test, round 39); the exception carries the study."""
-    monkeypatch.undo()  # this module's studies are a notebook's: this one is a script's
-    monkeypatch.setattr(sys.modules["nbtune.tune"], "ipython_shell", lambda: None)
     with pytest.raises(nbtune.NoTrialCompleted) as raised:
         nbtune.tune(broken, {"x": nbtune.uniform(0, 1)}, n_trials=3, cluster=client,
                     storage=None, progress=False, study="all-failed")

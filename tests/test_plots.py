@@ -994,3 +994,26 @@ def test_a_plot_called_wrongly_says_so_in_one_line(client, db, call, message):
     with pytest.raises(ValueError) as raised:
         call(study.plot)
     assert str(raised.value) == message
+
+
+def test_titles_fit_a_paper_columns_width(fifo, asha):
+    """At figure.figsize (3.4, 2.4), a paper's column, the parallel coordinates' and the
+    importance's titles ran past the figure's edges, cut off in the saved file (first-day
+    test, round 38)."""
+    import matplotlib
+
+    def named(study):  # a paper's study name, as long as the tester's
+        return Study("paper-random-seed-0", study.space, study.metric, study.mode,
+                     trials=study.trials, settings=study.settings)
+
+    fifo, asha = named(fifo), named(asha)
+    with matplotlib.rc_context({"figure.figsize": (3.4, 2.4)}):
+        figures = [fifo.plot.parallel_coordinates(), fifo.plot.importance(),
+                   fifo.plot.history(), fifo.plot.learning_curves(), asha.plot.rungs()]
+    for fig in figures:
+        fig.canvas.draw()
+        box = fig.bbox
+        title = fig.axes[0].title
+        assert title.get_text(), fig
+        extent = title.get_window_extent()
+        assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, (title.get_text(), extent)
