@@ -119,7 +119,7 @@ def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
         frame = s.to_dataframe()
         assert "epoch" in frame.columns and "epoch_trained" not in frame.columns
         shown = frame.sort_values("score")[["config.lr", "score"]]  # derived frames alike
-        for text in (repr(shown), shown._repr_html_()):
+        for text in (repr(shown), shown._repr_html_(), shown.to_latex()):  # a paper's table
             for t in s.trials:
                 assert f"{t.config['lr']:.6g}" in text  # 6 significant digits, 1e-05 readable
             assert not re.search(r"\b0\.0000\d", text)
