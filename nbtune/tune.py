@@ -93,7 +93,11 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     each run. A failed trial is recorded and the study goes on, but ``fail_fast="auto"`` stops it
     where its first 3 trials, and every trial started before them, failed alike (a bug each
     trial would meet; configs that fail at once wait for the trials started earlier);
-    ``fail_fast=True`` stops at the first failed trial, ``False`` never.
+    ``fail_fast=True`` stops at the first failed trial, ``False`` never. In a script (no
+    IPython), a study interrupted (Ctrl-C, or SIGTERM, which it takes as one) raises
+    KeyboardInterrupt once recorded (SIGTERM then ends the process as it would have), and one
+    that ended with failures and no completed trial raises :class:`NoTrialCompleted`; each
+    carries the study as ``.study``. In a notebook both are returned.
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
     (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
     ``study.stop()``). What a trial prints is kept as ``trial.output`` (never shown in another
