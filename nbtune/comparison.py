@@ -22,6 +22,7 @@ BY = ("trial", "time")
 
 
 MARKED = 200  # a study's line has a marker per trial up to this many ended trials
+BESIDE = 4  # studies whose legend is drawn on the axes; more: below them (first-day test, 38)
 # each study's line its own dashes and marker, beside its colour: two studies of one seed share
 # their first random trials, and the second line hid the first (first-day test, round 19)
 STYLES = (("-", "."), ("--", "x"), (":", "+"), ("-.", "1"))
@@ -108,5 +109,9 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
     ax.set_ylabel(f"best {' / '.join(metrics)} so far")
     titled(ax, f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "
                f"({loaded[0].mode})")
-    ax.legend(loc="best", fontsize="small")
+    if len(loaded) > BESIDE:  # below the axes: "best" put six studies' legend on their lines
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small",
+                  ncols=2 if len(loaded) > 2 * BESIDE else 1)
+    else:
+        ax.legend(loc="best", fontsize="small")
     return fig

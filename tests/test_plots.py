@@ -1017,3 +1017,18 @@ def test_titles_fit_a_paper_columns_width(fifo, asha):
         assert title.get_text(), fig
         extent = title.get_window_extent()
         assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, (title.get_text(), extent)
+
+
+def test_many_studies_compared_have_their_legend_below_the_lines():
+    """Six studies (two methods, three seeds) had their legend on their lines (first-day test,
+    round 38); four or fewer keep it on the axes."""
+    six = [ended(f"s{i}", [3.0 - 0.1 * i, 1.0 + 0.1 * i, 0.5]) for i in range(6)]
+    fig = nbtune.compare(*six)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend, box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.y1 < box.y0 and len(ax.get_legend().get_texts()) == 6
+    few = nbtune.compare(*six[:4])
+    few.canvas.draw()
+    inside = few.axes[0].get_legend().get_window_extent()
+    assert few.axes[0].get_window_extent().contains(inside.x0 + 1, inside.y0 + 1)
