@@ -67,6 +67,14 @@ MODES = {"maximize": "max", "minimize": "min",  # Optuna's directions
          "maximise": "max", "minimise": "min"}  # and as nbtune's own help spells the words
 
 
+def of_optuna(thing: Any, part: str = "optuna") -> bool:
+    """Whether ``thing`` (a class, or an object of one) is Optuna's, of its module ``part``
+    (``"optuna.pruners"``), as its classes' modules say: Optuna itself is never imported."""
+    cls = thing if isinstance(thing, type) else type(thing)
+    return any((m := getattr(c, "__module__", "") or "") == part or m.startswith(part + ".")
+               for c in cls.__mro__)
+
+
 def ported_keyword(key: str) -> str | None:
     """The line for another tool's keyword ``key`` given to ``tune()``, else None."""
     if key not in KEYWORDS:

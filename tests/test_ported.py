@@ -292,6 +292,8 @@ def optuna_object(module: str, name: str, instance: bool = True):
      r"brackets='all', rung_system_per_bracket=True"),
     ({"scheduler": optuna_object("optuna.pruners._median", "MedianPruner")},
      r"^scheduler=MedianPruner\(\.\.\.\) is Optuna's pruner: nbtune's is scheduler='median'"),
+    ({"scheduler": optuna_object("optuna.pruners._median", "MedianPruner", instance=False)},
+     r"^scheduler=MedianPruner\(\.\.\.\) is Optuna's pruner: nbtune's is scheduler='median'"),
     ({"searcher": optuna_object("optuna.samplers._gp.sampler", "GPSampler", instance=False)},
      r"^searcher=GPSampler is Optuna's class, not a sampler: pass an instance, "
      r"searcher=GPSampler\(\)$"),
@@ -303,8 +305,8 @@ def optuna_object(module: str, name: str, instance: bool = True):
      r"acquisition='ei' with xi=0 comes closest\)$"),
     ({"searcher": "bayesopt", "searcher_options": {"acquisition": "EI_"}},
      r"^unknown acquisition 'ei_' \(did you mean 'ei'\?\)"),
-], ids=["HyperbandPruner", "MedianPruner", "a sampler class", "an SQLAlchemy URL", "kappa=0",
-        "an acquisition's typo"])
+], ids=["HyperbandPruner", "MedianPruner", "a pruner class", "a sampler class",
+        "an SQLAlchemy URL", "kappa=0", "an acquisition's typo"])
 def test_optunas_objects_and_forms_are_named_with_nbtunes(kwargs, said):
     """Optuna's pruner given as the scheduler, a sampler's class, its storage URL: a bare repr,
     "unknown searcher <class ...>" and "the folder '.../sqlite:' does not exist" (first-day

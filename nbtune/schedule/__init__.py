@@ -5,6 +5,7 @@ import inspect
 import re
 from typing import Any
 
+from ..ported import of_optuna
 from ..typos import did_you_mean
 from .asha import ASHAScheduler
 from .base import CONTINUE, DONE, PAUSE, RESUME, START, STOP, WAIT, FIFOScheduler, Scheduler
@@ -88,8 +89,8 @@ def make_scheduler(scheduler: str | Scheduler | None, **options: Any) -> Schedul
         _check_options(scheduler.lower(), cls, options)
         return cls(**options)
     known = ", ".join(sorted(SCHEDULERS))
-    pruner = type(scheduler).__name__
-    if (type(scheduler).__module__ or "").startswith("optuna.pruners"):  # Optuna's pruner
+    pruner = scheduler.__name__ if isinstance(scheduler, type) else type(scheduler).__name__
+    if of_optuna(scheduler, "optuna.pruners"):  # Optuna's pruner, or its class
         ours = OPTUNA_PRUNERS.get(pruner, "scheduler='asha', 'median' or 'hyperband'")
         raise ValueError(f"scheduler={pruner}(...) is Optuna's pruner: nbtune's is {ours}")
     if isinstance(scheduler, type) and issubclass(scheduler, Scheduler):  # Ray Tune's, uncalled

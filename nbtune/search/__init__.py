@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from ..ported import of_optuna
 from ..space import Space, as_space
 from ..typos import did_you_mean, hint
 from .base import Searcher
@@ -82,7 +83,7 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
                 raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
             name_or_obj.mode = mode
         return name_or_obj
-    if isinstance(name_or_obj, type) and (name_or_obj.__module__ or "").startswith("optuna."):
+    if isinstance(name_or_obj, type) and of_optuna(name_or_obj):
         raise ValueError(f"searcher={name_or_obj.__name__} is Optuna's class, not a sampler: "
                          f"pass an instance, searcher={name_or_obj.__name__}()")
     if isinstance(name_or_obj, type) and issubclass(name_or_obj, Searcher):  # uncalled

@@ -25,6 +25,7 @@ import warnings
 from typing import Any, Callable, Iterator
 
 from ..domains import Finite, choice, fixed, lograndint, loguniform, quniform, randint, uniform
+from ..ported import of_optuna
 from ..space import Space
 from .base import Searcher
 
@@ -37,8 +38,7 @@ def is_optuna_sampler(obj: Any) -> bool:
     module, so that it never imports Optuna)."""
     if isinstance(obj, (str, type)) or obj is None:
         return False
-    return hasattr(obj, "sample_independent") and any(
-        (getattr(c, "__module__", "") or "").split(".")[0] == "optuna" for c in type(obj).__mro__)
+    return hasattr(obj, "sample_independent") and of_optuna(obj)
 
 
 # Optuna's samplers that import an optional package only once they model, after their random
