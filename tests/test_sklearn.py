@@ -258,6 +258,13 @@ def test_a_step_the_space_chooses_takes_its_estimators_parameters_as_gridsearchc
                                          r"SVC, which the space gives 'clf': give 'max_depth' "
                                          r"only with estimators that have it"):
         bad.fit(X, y)
+    # classes where estimators go: every trial failed in scikit-learn's check of the pipeline
+    classes = nbtune.SearchCV(pipe, {"clf": [LogisticRegression, SVC]},
+                              cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"^space key 'clf' lists the classes "
+                                         r"LogisticRegression, SVC, not estimators: give "
+                                         r"instances, \[LogisticRegression\(\), SVC\(\)\]$"):
+        classes.fit(X, y)
 
 
 def test_searchcv_inside_a_pipeline(client, cancer):

@@ -119,12 +119,25 @@ def _space_estimators(space: Any, objects: dict[str, dict[str, Any]], name: str)
     return found or None
 
 
+def _estimator_classes(space: Any, objects: dict[str, dict[str, Any]], name: str) -> list[str]:
+    """The names of the estimator classes (not instances) the space's list for ``name`` holds."""
+    values = getattr(space[name], "values", None) or []
+    found = [objects.get(name, {}).get(v, v) for v in values]
+    return [v.__name__ for v in found if isinstance(v, type) and hasattr(v, "get_params")]
+
+
 def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -> None:
     """Every space key must be a parameter of the estimator (``step__param`` in a pipeline), or,
     under a step the space itself chooses estimators for (``{"clf": [SVC()], "clf__gamma":
-    [...]}``), a parameter of every one of those estimators, as GridSearchCV checks it."""
+    [...]}``), a parameter of every one of those estimators, as GridSearchCV checks it; a step's
+    choices are estimators, not their classes."""
     valid = estimator.get_params(deep=True)
     for name in space:
+        classes = _estimator_classes(space, objects, name)
+        if classes:  # every trial failed in scikit-learn's check of its pipeline (round 32)
+            raise ValueError(f"space key {name!r} lists the class{'es' if len(classes) > 1 else ''}"
+                             f" {', '.join(classes)}, not estimators: give instances, "
+                             f"[{', '.join(c + '()' for c in classes)}]")
         if name in valid:
             continue
         parts = name.split("__")
