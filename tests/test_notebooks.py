@@ -132,6 +132,19 @@ def test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt(first
     assert "model of" in text and "warm-started from 'bo'" in text  # the summaries say so
 
 
+def test_python_notebook_draws_the_other_reported_value(first_run):
+    """Notebook 02 reports the loss beside the accuracy it optimises, and draws the loss."""
+    nb, folder = first_run("02-tune-in-python.ipynb")
+    cells = {c.source: c for c in nb.cells if c.cell_type == "code"}
+    metrics = "".join(o.get("data", {}).get("text/plain", "")
+                      for o in cells["study.best.metrics"].outputs)
+    assert "'loss':" in metrics and "'accuracy':" in metrics
+    drawn = cells['study.plot.history(metric="loss")'].outputs
+    assert any("image/png" in o.get("data", {}) for o in drawn), drawn
+    study = nbtune.load_study("digits-mlp", storage=folder / "nbtune.db")
+    assert all("loss" in t.metrics for t in study.completed)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_again_in_the_same_folder(path, first_run):
     """People run a notebook again all the time ("Restart and run all", the next day): each runs
