@@ -20,7 +20,7 @@ import sys
 from typing import Any, Sequence
 
 from .lease import StudyBusy
-from .paths import DEFAULT_FILE, StorageError
+from .paths import DEFAULT_FILE, StorageError, relative_to_cwd
 from .storage import Storage
 from .studies import StudyNotFound, delete_studies, delete_study, list_studies, load_study
 from .study import Study
@@ -76,8 +76,10 @@ def _storage(path: str, name: str | None = None) -> Storage:
     if not os.path.isfile(path):
         swapped = (f"; the study's name comes first: nbtune COMMAND {path} {name}"
                    if name is not None and os.path.isfile(name) else "")
-        raise _Failed(f"no study storage at {path!r}: give the path of a file nbtune wrote "
-                      f"(the default is nbtune.db in this folder){swapped}")
+        where = "" if swapped else relative_to_cwd(path)  # the swap says what is wrong
+        raise _Failed(f"no study storage at {path!r}{where}: give the path "
+                      f"of a file nbtune wrote (the default is nbtune.db in this folder)"
+                      f"{swapped}")
     try:
         return Storage(path, readonly=True)
     except StorageError as exc:
@@ -194,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nbtune`` command; returns its exit status."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "path", None):  # a quoted '~/runs.db' (storage= takes it so too)
+        args.path = os.path.expanduser(args.path)
     if unknown:  # said before what is missing: `--cvs x.csv` was "one of --csv --json required"
         options = [o for action in args.command_parser._actions for o in action.option_strings]
         parser.exit(2, f"nbtune: error: {args.command} does not take {unknown[0]!r}"

@@ -108,7 +108,7 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
         handles.append(labelled[best.id])
     by_id = {t.id: t for t in chosen}
     for trial_id in named:
-        state = T.state_word(by_id[trial_id].state, study.stop_reason)
+        state = T.state_word(T.shown_state(by_id[trial_id]), study.stop_reason)
         labelled[trial_id].set_label(f"trial {trial_id} ({state})")
         handles.append(labelled[trial_id])
     if "others" in labelled:

@@ -54,6 +54,18 @@ def scheduler_text(settings: dict[str, Any]) -> str:
     return text
 
 
+def random_starts(study: Any) -> tuple[str, int] | None:
+    """(``n_initial`` or ``n_startup``, its value) where a model-based searcher suggested
+    nothing yet, each of the study's trials one of its seeded random starts (a warm start's
+    trials count in its model: it would have); else None."""
+    settings = getattr(study, "settings", {})
+    options = settings.get("searcher_options") or {}
+    first = next(((k, options[k]) for k in ("n_initial", "n_startup") if options.get(k)), None)
+    if first and len(getattr(study, "trials", ())) <= first[1] and not settings.get("warm_start"):
+        return first
+    return None
+
+
 def searcher_text(study: Any) -> str:
     """"bayesopt searcher (ei), model of 12 trials (30 observations), 3 random configs while the
     model was busy, 2.1 s waiting for its suggestions, warm-started from 'old'": the searcher's
@@ -80,11 +92,8 @@ def searcher_text(study: Any) -> str:
                 f"{trials} trial{'s' if trials != 1 else ''}" + (
                     f" ({held} observation{'s' if held != 1 else ''})" if trials != held else ""))
         text += f", model of {seen}"
-        # the model suggested nothing yet (a warm start's trials count in it: it would have)
-        first = next(((k, options[k]) for k in ("n_initial", "n_startup") if options.get(k)),
-                     None)
-        if first and len(getattr(study, "trials", ())) <= first[1] \
-                and not settings.get("warm_start"):
+        first = random_starts(study)
+        if first:
             text += f" (every trial a random start so far: {first[0]}={first[1]})"
     this_run = getattr(study, "started_at", None) and getattr(study, "finished_at", 0) is None
     drawn = settings.get("searcher_quick_draws", 0) + \
@@ -127,7 +136,7 @@ def seed_text(study: Any) -> str:
         return text
     exact = ("concurrency=1 repeats it exactly" if settings.get("max_time") is None else
              "concurrency=1 and a trial budget (not max_time) repeat it exactly")
-    if searcher not in ORDERLESS_SEARCHERS:
+    if searcher not in ORDERLESS_SEARCHERS and not random_starts(study):
         return (f"{text}; the {searcher} searcher's suggestions follow the order results "
                 f"arrive in, so a rerun differs; {exact}")
     if scheduler not in ORDERLESS_SCHEDULERS:

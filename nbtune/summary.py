@@ -94,7 +94,8 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
     columns = [[str(i) for i in range(1, len(ranked) + 1)], [str(t.id) for t in ranked],
                column_texts([float(score(study, t)) for t in ranked], 6),
                column_texts([t.resource(resource) for t in ranked]),
-               [T.state_word(t.state, getattr(study, "stop_reason", None)) for t in ranked]]
+               [T.state_word(T.shown_state(t), getattr(study, "stop_reason", None))
+                for t in ranked]]
     columns += [column_texts([("None" if t.config[n] is None else t.config[n])
                               if n in t.config else None for t in ranked],
                              exponent=_spans_decades(study.space, n)) for n in names]

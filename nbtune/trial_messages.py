@@ -164,6 +164,9 @@ def trial_details(study: Any, trial_id: int) -> str:
     others = {k: v for k, v in trial.metrics.items() if k != study.metric}
     if others:
         lines.append("  metrics   " + ", ".join(f"{k}={v!r}" for k, v in others.items()))
+    elif trial.reports:  # an unfinished trial: its last report (check round 40)
+        lines.append("  last      " + ", ".join(f"{k}={v!r}"
+                                                for k, v in trial.reports[-1].items()))
     lines.append(f"  reports   {len(trial.reports)}; attempts {trial.attempts}"
                  + (f"; worker {trial.worker}" if trial.worker else ""))
     if trial.error:

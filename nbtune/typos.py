@@ -20,22 +20,37 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = CUTOFF) -> str
 
 
 SEPARATORS = "-_. "
+_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEYS = {k: (row, col + (0.0, 0.0, 0.25, 0.75)[row])
+         for row, keys in enumerate(_ROWS) for col, k in enumerate(keys)}
+
+
+def _neighbours(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are keys side by side on a QWERTY keyboard (a slip of a finger),
+    in any case."""
+    ka, kb = _KEYS.get(a.lower()), _KEYS.get(b.lower())
+    if ka is None or kb is None or ka == kb:
+        return a != b and a.lower() == b.lower()  # the same key, shifted
+    return abs(ka[0] - kb[0]) <= 1 and abs(ka[1] - kb[1]) <= 1.0
 
 
 def one_typo(word: str, known: str) -> bool:
-    """Whether ``word`` is ``known`` with one typo: a letter changed, added or dropped inside the
-    name, or two neighbours swapped (``mpl`` for ``mlp``). Not a name that adds or drops an end
+    """Whether ``word`` is ``known`` with one typo: a letter struck for its neighbour on the
+    keyboard (``mlo`` for ``mlp``, not ``cnn`` for ``rnn``), added or dropped inside the name,
+    or two neighbours swapped (``mpl`` for ``mlp``). Not a name that adds or drops an end
     (``space-2``, ``slowkill`` beside ``space``, ``slow``), nor one that changes, adds or drops a
     digit or a separator (``nightly-2026-12-06``, ``model_v2`` beside ``-05``, ``_v1``): those
-    are new names, a date, a version or a counter (first-day test, round 39: a nightly job's
-    second night was refused as a typo of its first)."""
+    are new names, a date, a version or a counter (first-day tests, rounds 39 and 40: a nightly
+    job's second night was refused as a typo of its first, and a new model ``cnn`` as one of
+    ``rnn``)."""
     if word == known or min(len(word), len(known)) < 3:
         return False
     if len(word) == len(known):
         diff = [i for i, (a, b) in enumerate(zip(word, known)) if a != b]
         if len(diff) == 1:
             a, b = word[diff[0]], known[diff[0]]
-            return not (a.isdigit() or b.isdigit() or a in SEPARATORS or b in SEPARATORS)
+            return (not (a.isdigit() or b.isdigit() or a in SEPARATORS or b in SEPARATORS)
+                    and _neighbours(a, b))
         return (len(diff) == 2 and diff[1] == diff[0] + 1
                 and word[diff[0]] == known[diff[1]] and word[diff[1]] == known[diff[0]])
     if abs(len(word) - len(known)) != 1:

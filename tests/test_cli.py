@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import nbtune
+from nbtune import trial as T
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,3 +215,30 @@ def test_show_trial_prints_a_failed_trials_whole_traceback(tmp_path, client):
     assert missing.returncode == 2
     assert missing.stderr == ("nbtune: error: study 'f' has no trial 7: its trials are "
                               "0-1\n")
+
+
+def test_the_commands_paths_take_the_home_folder_and_name_the_working_one(folder, tmp_path):
+    """A quoted '~/x.db' was not the home folder's, as storage= takes it; a relative path not
+    found named no folder (check round 40)."""
+    env_home = {"HOME": str(folder)}
+    done = subprocess.run([sys.executable, "-m", "nbtune", "studies", "~/nbtune.db"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), **env_home},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "mlp" in done.stdout, done
+    missing = command("studies", "missing.db", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith(f"nbtune: error: no study storage at 'missing.db' (in "
+                                     f"{tmp_path}: a relative path is read from the working "
+                                     "folder): give the path"), missing.stderr
+
+
+def test_show_trial_of_an_unfinished_trial_prints_its_last_report():
+    from nbtune.trial_messages import trial_details
+
+    trial = T.Trial(3, {"x": 0.5}, state=T.INTERRUPTED, attempts=1,
+                    reports=[{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.7}])
+    study = nbtune.Study("s", nbtune.Space({"x": nbtune.uniform(0, 1)}), "loss", "min",
+                         trials=[trial])
+    assert trial_details(study, 3).splitlines()[:4] == [
+        "trial 3 of study 's': interrupted", "  config    x=0.5",
+        "  last      epoch=2, loss=0.7", "  reports   2; attempts 1"]

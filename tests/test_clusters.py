@@ -29,6 +29,7 @@ from nbtune import trial as T
 from nbtune.run.cluster import close_clients, get_client
 from nbtune.run.gpus import GPU, detect_gpus, gpu_devices, parse_nvidia_smi, visible
 from nbtune.run.resources import check_resources, default_ask, slots, workers_of
+from nbtune.summary import trials_table
 from nbtune.run.workers import WorkerSetupError, describe
 from waiting import wait_for
 
@@ -301,6 +302,12 @@ class Waiting(nbtune.Observer):
         self.seen.append((trial.id, T.shown_state(trial)))
 
 
+def reports_then_sleeps(config):
+    nbtune.report(epoch=1, x=config["x"])
+    time.sleep(4)
+    return config["x"]
+
+
 def test_a_trial_whose_worker_left_shows_queued_until_another_runs_it(remote, tmp_path):
     """On a user's cluster no nanny starts a killed worker again: its trial read "running" for
     good while Dask held it for another worker. It shows queued, in the views and the file,
@@ -312,14 +319,19 @@ def test_a_trial_whose_worker_left_shows_queued_until_another_runs_it(remote, tm
     waiting = Waiting()
     heir = study = None
     try:
-        study = study_of(remote, {"SOLE": 1}, n_trials=1, sleep=4, background=True,
-                         storage=db, study="left", observers=[waiting])
-        wait_for(lambda: study.trials and study.trials[0].worker == victim_address,
-                 "the trial to start on the victim")
+        study = nbtune.tune(reports_then_sleeps, {"x": nbtune.uniform(0, 1)}, metric="x",
+                            n_trials=1, seed=0, cluster=remote["address"], storage=db,
+                            study="left", progress=False, resources={"SOLE": 1},
+                            background=True, observers=[waiting])
+        wait_for(lambda: study.trials and study.trials[0].worker == victim_address
+                 and study.trials[0].reports, "the trial to report on the victim")
         os.kill(victim.pid, signal.SIGKILL)
         wait_for(lambda: waiting.seen, "the trial to be seen waiting", 30)
         assert waiting.seen == [(0, T.QUEUED)]
         assert T.shown_counts(study.trials) == {T.QUEUED: 1}
+        # the table says so too, as the counts do (it said "running": check round 40)
+        headers, rows, _ = trials_table(study, 10)
+        assert rows[0][headers.index("state")] == "queued", (headers, rows)
         assert nbtune.load_study("left", storage=db).trials[0].worker is None
         heir = procs.worker(remote["address"], "--name", "heir", "--resources", "SOLE=1")
         assert study.wait(60)

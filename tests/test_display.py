@@ -445,7 +445,9 @@ def facts(study) -> dict[str, str]:
      "(not max_time) repeat it exactly"),
     ({"seed": 42, "scheduler": "hyperband"}, "42"),  # synchronous: it waits for every rung
     ({"seed": 7, "seed_drawn": True}, "7 (drawn: seed=7 draws these configs again)"),
-], ids=["asha", "a model", "hyperband", "drawn"])
+    # every trial one of the model's seeded random starts: they repeat (check round 40)
+    ({"seed": 42, "searcher": "tpe", "searcher_options": {"n_startup": 10}}, "42"),
+], ids=["asha", "a model", "hyperband", "drawn", "random starts"])
 def test_the_summary_says_the_seed_and_what_a_rerun_with_it_repeats(settings, said):
     """A seeded notebook's Restart & Run All ended with another best under ASHA, and nothing
     said why, nor what repeats a study exactly (first-day test, round 38)."""
@@ -507,3 +509,16 @@ def test_a_headless_runs_log_reads_nbtunes_lines_not_object_reprs(tmp_path):
     assert any(text.startswith("nbtune: study 'logged' runs (its live panel") for text in shown)
     assert any("keeps each trial in" in text for text in shown), shown
     assert not any("VBox(" in text or "IPython.core.display" in text for text in seen), seen
+
+
+def test_trials_that_all_failed_at_once_give_the_study_no_pace():
+    """A summary said "4,668 trials/min" of 3 trials that failed at once (check round 40)."""
+    trials = [T.Trial(i, {"q": 0.1}, state=T.FAILED, error="boom", started=1.0 + i,
+                      finished=1.001 + i) for i in range(3)]
+    study = nbtune.Study("s", nbtune.Space({"q": nbtune.uniform(0, 1)}), "loss", "min",
+                         trials=trials, settings={"run_seconds": 0.04})
+    assert pace_text(study) == ""
+    assert "trials/min" not in str(study.summary())
+    study.trials.append(T.Trial(3, {"q": 0.2}, state=T.COMPLETED, value=0.2, started=5.0,
+                                finished=6.0))
+    assert "trials/min" in pace_text(study)

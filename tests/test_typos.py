@@ -149,7 +149,10 @@ def test_the_registries_name_the_closest_scheduler_and_searcher():
     ("mlpp", "mlp", True),  # a key pressed twice
     ("mllp", "mlp", True),  # a letter added inside
     ("mp", "mlp", False),  # too short to tell
-    ("resnet", "resnat", True),
+    ("resnet", "resnrt", True),  # e and r side by side
+    ("resnet", "resnat", False),  # e and a are not: another word, more likely
+    ("cnn", "rnn", False),  # a new model (check round 40)
+    ("mlo", "mlp", True),
     ("nightly-2026-12-06", "nightly-2026-12-05", False),  # a date
     ("model_v2", "model_v1", False),  # a version
     ("twin2", "twin", False), ("k9x", "k9", False), ("space-2", "space", False),
