@@ -308,8 +308,8 @@ def _interrupted(study: Study, terminated: bool, script: bool) -> None:
     """An interrupted study of a call whose caller prints nothing of its own (not the magic's):
     how to continue it; then, in a script, the script stops there, as Python's own Ctrl-C
     stops it (KeyboardInterrupt, whose ``study`` is the study; exit status 130), or as the
-    SIGTERM it was sent (143). The
-    rest of a script ran, and the job passed, after the user asked it to stop (round 39)."""
+    SIGTERM it was sent (143). The rest of a script ran, and the job passed, after the user
+    asked it to stop (first-day test, round 39)."""
     done = len(study.completed)
     how = "was sent SIGTERM" if terminated else "interrupted"
     print(f"nbtune: study {study.name!r} {how}; {done} trial{'s' if done != 1 else ''} "

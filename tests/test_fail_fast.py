@@ -158,7 +158,7 @@ def test_the_rule_alone_on_trials_as_they_end():
     assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in range(1, 5))
     running = [T.Trial(id=0, config={}, state=T.RUNNING), T.Trial(id=2, config={},
                                                                  state=T.RUNNING)]
-    rule = FailFast("auto", "x", running=lambda: [t for t in running if t.state == T.RUNNING])
+    rule = FailFast("auto", "x", trials=running)
     assert all(rule.ended(failed(i, "ValueError: bad")) is None for i in (1, 3, 4))
     assert not rule.done  # trials 0 and 2, started first, decide
     running[1].state = T.FAILED  # trial 2 fails alike: trial 0 still decides

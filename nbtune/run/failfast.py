@@ -12,7 +12,7 @@ decide.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Sequence
 
 from .. import trial as T
 from ..contract.outcome import NEVER_REPORTED
@@ -53,10 +53,12 @@ class FailFast:
     """Watches trials as they end (:meth:`ended`) and says when the study should stop."""
 
     def __init__(self, mode: Any = "auto", metric: str = "value", stored: bool = True,
-                 running: Callable[[], Iterable[T.Trial]] = tuple):
+                 trials: Sequence[T.Trial] = ()):
         self.mode, self.metric = check_fail_fast(mode), metric
         self.stored = stored  # a study in memory has nothing to resume: its note says none
-        self.running = running  # the study's trials still running (or queued) now
+        # the study's trials (the loop's own list, as it grows: not a function of the loop,
+        # whose cycle kept the loop, and the data it sent to the workers, past the study)
+        self.trials = trials
         self.failed: list[tuple[int, str]] = []  # (trial id, its failure), the first ones alike
         self.done = mode is False  # "auto" once a trial ended otherwise, or failed otherwise
 
@@ -80,9 +82,11 @@ class FailFast:
         if len(self.failed) < FAIL_FAST_AFTER:
             return None
         last = max(i for i, _ in self.failed)
-        if any(t.id < last for t in self.running()):  # the first to end, not the first trials:
-            return None  # configs that fail at once, before those started earlier train to
-            # their end (they stopped a healthy study: first-day test, round 39); it waits
+        # the first trials to end, not the first trials: configs that fail at once, before
+        # those started earlier train to their end (they stopped a healthy study: first-day
+        # test, round 39); it waits for those
+        if any(t.id < last and t.state == T.RUNNING for t in self.trials):
+            return None
         self.done = True
         ids = ", ".join(str(i) for i in sorted(i for i, _ in self.failed))
         hints = [line[len("nbtune: "):] for line in (trial.error or "").splitlines()
