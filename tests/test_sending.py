@@ -211,42 +211,36 @@ def test_a_pytorch_tensor_and_its_dataset_are_kept_like_an_array(fresh):
     assert Sending(fresh, nbtune.with_parameters(tensor_total, X=grad)).found == {}
 
 
+def released_without_the_collector(client, run_first) -> bool:
+    """Whether the copy a first study (``run_first(X)``) sent to the workers is gone from them
+    once a second study sends changed data, Python's cyclic collector off meanwhile."""
+    gc.collect()
+    gc.disable()
+    try:
+        X = np.ones((300, 1000))
+        before = scattered_keys(client, "ndarray-")
+        run_first(X)
+        first = scattered_keys(client, "ndarray-") - before
+        assert first
+        X[0, 0] = 2.0
+        study(client, X)
+        return settled(lambda: not first & scattered_keys(client, "ndarray-"))
+    finally:
+        gc.enable()
+
+
 def test_a_studys_copy_is_released_without_the_garbage_collector(fresh):
     """The study's loop held the data it sent in a reference cycle (its fail-fast rule's
     function of the loop): the old copy stayed on the workers until Python's cyclic collector
     ran, and the full suite's run of the test above failed on it."""
-    gc.collect()
-    gc.disable()
-    try:
-        X = np.ones((300, 1000))
-        before = scattered_keys(fresh, "ndarray-")
-        study(fresh, X)
-        first = scattered_keys(fresh, "ndarray-") - before
-        X[0, 0] = 2.0
-        study(fresh, X)
-        gone = settled(lambda: not first & scattered_keys(fresh, "ndarray-"))
-    finally:
-        gc.enable()
-    assert gone
+    assert released_without_the_collector(fresh, lambda X: study(fresh, X))
 
 
 def test_a_model_based_studys_copy_is_released_without_the_garbage_collector(fresh):
-    """A searcher that thinks on its thread: the scheduler kept the thread's predict, the
-    thread the loop's functions, the loop the data it sent."""
+    """A searcher that thinks on its thread, a scheduler that may judge by its model: neither
+    keeps the loop, nor its data, past the study."""
     space = {"x": nbtune.uniform(0.5, 1.0)}
-    gc.collect()
-    gc.disable()
-    try:
-        X = np.ones((300, 1000))
-        before = scattered_keys(fresh, "ndarray-")
-        nbtune.tune(nbtune.with_parameters(total_of, X=X), space, metric="total", n_trials=3,
-                    searcher="bayesopt", scheduler="asha", max_t=3, cluster=fresh,
-                    storage=None, progress=False)
-        first = scattered_keys(fresh, "ndarray-") - before
-        assert first
-        X[0, 0] = 2.0
-        study(fresh, X)
-        gone = settled(lambda: not first & scattered_keys(fresh, "ndarray-"))
-    finally:
-        gc.enable()
-    assert gone
+    assert released_without_the_collector(fresh, lambda X: nbtune.tune(
+        nbtune.with_parameters(total_of, X=X), space, metric="total", n_trials=3,
+        searcher="bayesopt", scheduler="asha", max_t=3, cluster=fresh, storage=None,
+        progress=False))
