@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any, Callable
 
 from . import trial as T
+from .caller import ipython_shell
 from .ranking import config_text, duration_text, earlier_ids, no_best_text, pace_text
 from .setup_text import asked_amounts
 from .contract.events import Observer
@@ -44,8 +45,7 @@ def inside_output_widget():
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where widgets can render)."""
-    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    return type(ipython_shell()).__name__ == "ZMQInteractiveShell"
 
 
 class Tracker(Observer):

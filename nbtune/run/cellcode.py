@@ -14,9 +14,10 @@ import io
 import linecache
 import pickle
 import re
-import sys
 import types
 from typing import Any
+
+from ..caller import ipython_shell
 
 CELL_NAME = "<notebook cell [{}]>"  # see nbtune.run.task._format_frame
 # the file names of a notebook cell's code on a worker: a %%tune cell's body
@@ -29,9 +30,7 @@ MOST_LINES = 5_000  # a file's lines carried at most (a notebook cell, a script)
 def _cell_number(filename: str) -> str | None:
     """The execution count IPython gives the cell compiled under ``filename`` (``In[N]``), where
     this process is an IPython shell that compiled it."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    named = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    named = getattr(getattr(ipython_shell(), "compile", None), "format_code_name", None)
     label = named(filename) if callable(named) else None
     if not label or label[0] != "Cell":
         return None
