@@ -5,6 +5,8 @@ Axes had the same colours and legend entries, with no study's name: first-day te
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,61 @@ def _focus(ax: Axes, bests: list[np.ndarray], mode: str) -> None:
     ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
 
 
+def _curve(study: Study, by: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """A study's best value so far at each ended trial: (x, best, ended, completed), x the
+    trial's count (``by="trial"``) or its end in seconds since the first trial started."""
+    good = completed(study)
+    if not good:
+        raise ValueError(f"study {study.name!r}: {empty_message(study)}")
+    kept = {t.id for t in good}
+    done = sorted((t for t in list(study.trials) if t.state in ENDED or t.id in kept),
+                  key=lambda t: (t.finished or 0.0, t.id))
+    values = np.array([t.value if t.id in kept else np.nan for t in done], dtype=float)
+    accumulate = np.fmax if study.mode == "max" else np.fmin
+    best = accumulate.accumulate(values)  # NaN: none yet
+    if by == "trial":
+        x = np.arange(1, len(done) + 1)
+    else:
+        start = min(t.started for t in study.trials if t.started is not None)
+        x = np.array([(t.finished or start) - start for t in done], dtype=float)
+    return x, best, len(done), len(good)
+
+
+def _at(x: np.ndarray, best: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The step line (x, best) read at each point of ``grid`` (NaN before its first step)."""
+    where = np.searchsorted(x, grid, side="right") - 1
+    return np.where(where >= 0, best[np.clip(where, 0, None)], np.nan)
+
+
+def _groups(studies: tuple[Any, ...], storage: Any) -> list[tuple[str | None, list[Study]]]:
+    """The arguments of :func:`compare` as (label, studies): a study or name alone (label None:
+    its own name), a list or tuple of them (repeats: labelled by their names' common start), or
+    one dict of label -> study or studies."""
+    if len(studies) == 1 and isinstance(studies[0], dict):
+        items = list(studies[0].items())
+    else:
+        items = [(None, s) for s in studies]
+    out: list[tuple[str | None, list[Study]]] = []
+    for label, item in items:
+        many = isinstance(item, (list, tuple))
+        members = list(item) if many else [item]
+        if not members:
+            raise ValueError(f"compare got an empty group{'' if label is None else f' {label!r}'}:"
+                             " give each group one or more studies, {'asha': [a0, a1, a2]}")
+        loaded = [s if isinstance(s, Study) else load_study(s, storage=storage) for s in members]
+        if label is None and many and len(loaded) > 1:
+            label = _common_start([s.name for s in loaded]) or f"group {len(out) + 1}"
+        out.append((None if label is None else str(label), loaded))
+    return out
+
+
+def _common_start(names: list[str]) -> str:
+    """The start the names share, without a trailing separator or seed number ("asha-s" of
+    "asha-s0" and "asha-s1" reads "asha")."""
+    start = os.path.commonprefix(names)
+    return re.sub(r"([-_ .]+(seed|s|run|r)?)?\d*$", "", start, flags=re.IGNORECASE) or start
+
+
 def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None = None,
             ax: Axes | None = None) -> Figure:
     """The best metric so far of each study against its ended trials (``by="trial"``: completed,
@@ -58,46 +115,56 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
     trials and best in the legend.
 
     ``studies``: :class:`~nbtune.Study` objects (``study``, a search's ``study_``) or names of
-    studies in ``storage`` (the file :func:`nbtune.load_study` reads by default). They must
-    optimise in the same direction (``mode``). Returns the figure (``ax=`` draws on yours).
+    studies in ``storage`` (the file :func:`nbtune.load_study` reads by default). A list of
+    studies is one method run several times (seeds): drawn as the median of their best so far,
+    with a band from the lowest to the highest, up to where the shortest of them ends; the
+    legend gives the median of their final bests and their range. A dict names the groups:
+    ``compare({"asha": [a0, a1, a2], "random": [r0, r1, r2]})``. All must optimise in the same
+    direction (``mode``). Returns the figure (``ax=`` draws on yours).
     """
     if not studies:
         raise ValueError("compare needs studies: nbtune.compare(study_a, study_b), or their "
                          "names in a storage file: nbtune.compare('a', 'b', storage='runs.db')")
     if by not in BY:
         raise ValueError(f"by must be 'trial' or 'time', got {by!r}")
-    loaded = [s if isinstance(s, Study) else load_study(s, storage=storage) for s in studies]
-    modes = {s.mode for s in loaded}
+    groups = _groups(studies, storage)
+    every = [s for _, members in groups for s in members]
+    modes = {s.mode for s in every}
     if len(modes) > 1:
-        which = ", ".join(f"{s.name!r} ({s.metric}, {s.mode})" for s in loaded)
+        which = ", ".join(f"{s.name!r} ({s.metric}, {s.mode})" for s in every)
         raise ValueError(f"the studies optimise in different directions: {which}; compare "
                          "studies of one mode")
+    mode = every[0].mode
     fig, ax = canvas(ax)
-    better = np.maximum if loaded[0].mode == "max" else np.minimum
     bests = []
-    for i, study in enumerate(loaded):
-        good = completed(study)
-        if not good:
-            raise ValueError(f"study {study.name!r}: {empty_message(study)}")
-        kept = {t.id for t in good}
-        done = sorted((t for t in list(study.trials) if t.state in ENDED or t.id in kept),
-                      key=lambda t: (t.finished or 0.0, t.id))
-        values = np.array([t.value if t.id in kept else np.nan for t in done], dtype=float)
-        best = (np.fmax if better is np.maximum else np.fmin).accumulate(values)  # NaN: none yet
-        bests.append(best)
-        if by == "trial":
-            x = np.arange(1, len(done) + 1)
-        else:
-            start = min(t.started for t in study.trials if t.started is not None)
-            x = np.array([(t.finished or start) - start for t in done])
+    for i, (label, members) in enumerate(groups):
+        curves = [_curve(s, by) for s in members]
         dashes, marker = STYLES[i % len(STYLES)]
-        of = f" of {len(done)}" if len(done) > len(good) else ""
-        ax.plot(x, best, drawstyle="steps-post", color=f"C{i % 10}", linestyle=dashes,
-                marker=marker if len(done) <= MARKED else None,  # 3,000 drew a thick band
-                label=f"{study.name}: best {fmt(best[-1])} ({len(good)} completed{of})",
-                gid=f"compare-{i}")
-    _focus(ax, bests, loaded[0].mode)
-    metrics = list(dict.fromkeys(s.metric for s in loaded))
+        style = {"drawstyle": "steps-post", "color": f"C{i % 10}", "linestyle": dashes,
+                 "gid": f"compare-{i}"}
+        if len(curves) == 1:
+            x, best, ended, good = curves[0]
+            of = f" of {ended}" if ended > good else ""
+            ax.plot(x, best, marker=marker if ended <= MARKED else None,  # 3,000: a thick band
+                    label=f"{label or members[0].name}: best {fmt(best[-1])} ({good} "
+                          f"completed{of})", **style)
+            bests.append(best)
+            continue
+        end = min(float(c[0][-1]) for c in curves)  # where every member still has a line
+        grid = np.unique(np.concatenate([c[0][c[0] <= end] for c in curves]).astype(float))
+        read = np.array([_at(c[0].astype(float), c[1], grid) for c in curves])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN before any completed
+            middle, low, high = (np.nanmedian(read, axis=0), np.nanmin(read, axis=0),
+                                 np.nanmax(read, axis=0))
+        finals = [float(c[1][-1]) for c in curves]
+        ax.fill_between(grid, low, high, step="post", color=f"C{i % 10}", alpha=0.2,
+                        linewidth=0, gid=f"compare-{i}-band")
+        ax.plot(grid, middle, label=f"{label}: median best {fmt(float(np.median(finals)))} of "
+                f"{len(curves)} studies ({fmt(min(finals))} to {fmt(max(finals))})", **style)
+        bests.extend([middle, low, high])  # the band stays in view
+    _focus(ax, bests, mode)
+    metrics = list(dict.fromkeys(s.metric for s in every))
     if len(metrics) > 1:  # drawn on one axis without a word (first-day test, round 26)
         warn_note(f"compare draws {' and '.join(repr(m) for m in metrics)} on one axis: "
                   "they compare only where they measure the same thing on the same data")
@@ -107,11 +174,13 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("ended trials" if by == "trial" else "seconds since the first trial")
     ax.set_ylabel(f"best {' / '.join(metrics)} so far")
-    titled(ax, f"{len(loaded)} stud{'y' if len(loaded) == 1 else 'ies'}: best so far "
-               f"({loaded[0].mode})")
-    if len(loaded) > BESIDE:  # below the axes: "best" put six studies' legend on their lines
+    shown = f"{len(every)} stud{'y' if len(every) == 1 else 'ies'}"
+    if len(groups) < len(every):
+        shown += f" in {len(groups)} group{'s' if len(groups) > 1 else ''}"
+    titled(ax, f"{shown}: best so far ({mode})")
+    if len(groups) > BESIDE:  # below the axes: "best" put six studies' legend on their lines
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small",
-                  ncols=2 if len(loaded) > 2 * BESIDE else 1)
+                  ncols=2 if len(groups) > 2 * BESIDE else 1)
     else:
         ax.legend(loc="best", fontsize="small")
     return fig

@@ -1032,3 +1032,31 @@ def test_many_studies_compared_have_their_legend_below_the_lines():
     few.canvas.draw()
     inside = few.axes[0].get_legend().get_window_extent()
     assert few.axes[0].get_window_extent().contains(inside.x0 + 1, inside.y0 + 1)
+
+
+def test_compare_draws_a_group_of_repeats_as_its_median_and_range(db):
+    """A researcher with three seeds of two methods drew six crossing lines (first-day test,
+    round 38); Optuna draws repeats as a mean and its spread. A list of studies is one method's
+    repeats: the median of their best so far, a band from the lowest to the highest, up to the
+    shortest one's end."""
+    a = [ended(f"asha-s{i}", values, mode="max") for i, values in
+         enumerate([[0.5, 0.7, 0.6, 0.9], [0.6, 0.6, 0.8], [0.4, 0.8, 0.8, 0.85, 0.95]])]
+    r = [ended(f"rand-{i}", [0.3 + 0.1 * i, 0.5], mode="max") for i in range(2)]
+    ax = nbtune.compare(a, r).axes[0]
+    lines = {line.get_gid(): line for line in ax.get_lines()}
+    # best so far: [.5 .7 .7 .9 .9], [.6 .6 .8 .8], [.4 .8 .8 .85 .95 .95] (a failed trial last)
+    assert list(lines["compare-0"].get_xdata()) == [1, 2, 3, 4]  # the shortest has 4 ended
+    assert np.allclose(lines["compare-0"].get_ydata(), [0.5, 0.7, 0.8, 0.85])
+    band = next(c for c in ax.collections if c.get_gid() == "compare-0-band")
+    corners = band.get_paths()[0].vertices
+    assert np.isclose(corners[:, 1].max(), 0.9) and np.isclose(corners[:, 1].min(), 0.4)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "asha: median best 0.9 of 3 studies (0.8 to 0.95)",
+        "rand: median best 0.5 of 2 studies (0.5 to 0.5)"]
+    assert ax.get_title() == "5 studies in 2 groups: best so far (max)"
+    named = nbtune.compare({"ASHA": a, "first": a[0]}, by="time").axes[0]
+    assert [t.get_text().split(":")[0] for t in named.get_legend().get_texts()] == [
+        "ASHA", "first"]
+    assert named.get_lines()[1].get_ydata()[-1] == 0.9  # a lone study: its own line, as before
+    with pytest.raises(ValueError, match=r"^compare got an empty group 'B': give each group"):
+        nbtune.compare({"A": a, "B": []})
