@@ -230,3 +230,27 @@ def test_a_scripts_study_with_no_completed_trial_raises_with_the_latest_tracebac
                               "failed so:\nTraceback (most recent call last):\n")
     assert "in broken\n" in message and message.endswith("ZeroDivisionError: division by zero")
     assert raised.value.study.counts() == {"failed": 3}
+
+
+def test_the_stop_names_a_value_every_failed_trial_shared():
+    """Three trials that drew the one solver that rejects a penalty read as a broken cell: the
+    note names the value they shared and other trials did not (fixed values, and values that
+    differ, are not named)."""
+    from nbtune.run.failfast import FailFast
+
+    def trial(i, solver, state=T.FAILED):
+        return T.Trial(id=i, config={"solver": solver, "C": 0.1 * (i + 1), "n": 5},
+                       state=state, error="Traceback\nValueError: bad penalty")
+
+    trials = [trial(0, "lbfgs"), trial(1, "lbfgs"), trial(2, "lbfgs"),
+              trial(3, "saga", T.RUNNING)]
+    rule = FailFast("auto", "x", trials=trials)
+    assert rule.ended(trials[0]) is None and rule.ended(trials[1]) is None
+    note = rule.ended(trials[2])
+    assert note.startswith(
+        "the study stopped: its first 3 trials (0, 1, 2) all failed alike, the last with "
+        "ValueError: bad penalty; every one had solver='lbfgs', which other trials do not (if "
+        "only that value fails, take it out of the space); fix the cell"), note
+    alone = FailFast("auto", "x", trials=trials[:3])  # no other trial: nothing to set apart
+    assert all(alone.ended(t) is None for t in trials[:2])
+    assert "every one had" not in alone.ended(trials[2])

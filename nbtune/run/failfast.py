@@ -60,6 +60,7 @@ class FailFast:
         # whose cycle kept the loop, and the data it sent to the workers, past the study)
         self.trials = trials
         self.failed: list[tuple[int, str]] = []  # (trial id, its failure), the first ones alike
+        self.configs: list[dict[str, Any]] = []  # their configs, in the same order
         self.done = mode is False  # "auto" once a trial ended otherwise, or failed otherwise
 
     def ended(self, trial: T.Trial) -> str | None:
@@ -79,6 +80,7 @@ class FailFast:
             self.done = True  # failures that differ: configs that fail, not the cell
             return None
         self.failed.append((trial.id, failure))
+        self.configs.append(dict(trial.config))
         if len(self.failed) < FAIL_FAST_AFTER:
             return None
         last = max(i for i, _ in self.failed)
@@ -98,5 +100,29 @@ class FailFast:
             resume = (" (reporting it: --resume, resume=True, continues the study; naming "
                       "another metric: --replace, replace=True, starts it again)")
         return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
-                f"alike, the last with {failure}; {fix}{resume}, or pass fail_fast=False "
-                "(--no-fail-fast) to run on past failures")
+                f"alike, the last with {failure}{self._shared()}; {fix}{resume}, or pass "
+                "fail_fast=False (--no-fail-fast) to run on past failures")
+
+    def _shared(self) -> str:
+        """The values every failed trial had and another trial of the study has not, as
+        "; every one had solver='lbfgs' (...)": those may be what fails, not the cell (three
+        trials that drew the one solver that rejects a penalty read as a broken cell)."""
+        first = self.configs[0] if self.configs else {}
+        shared = {k: v for k, v in first.items()
+                  if all(k in c and _same(c[k], v) for c in self.configs)
+                  and any(k in t.config and not _same(t.config[k], v) for t in self.trials)}
+        if not shared:
+            return ""
+        values = ", ".join(f"{k}={v!r}" for k, v in shared.items())
+        one = len(shared) == 1
+        return (f"; every one had {values}, which other trials do not (if only "
+                f"{'that value fails' if one else 'those values fail'}, take "
+                f"{'it' if one else 'them'} out of the space)")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two config values are one value (False where comparing them fails)."""
+    try:
+        return bool(a == b)
+    except Exception:  # arrays, objects with odd equality: not called the same
+        return False
