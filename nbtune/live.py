@@ -12,7 +12,7 @@ from typing import Any
 
 from .displayed import Shown
 from .panel import LivePanel
-from .tracker import _IN_OUTPUT_WIDGET, TextProgress, Tracker, in_notebook
+from .tracker import LOG_EVERY, _IN_OUTPUT_WIDGET, TextProgress, Tracker, in_notebook
 
 
 def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | None:
@@ -25,8 +25,9 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
         return None
     if isinstance(progress, type) and issubclass(progress, Tracker):  # a view chosen by name
         return progress
-    if progress not in (True, "auto"):
-        raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
+    check_progress(progress)
+    if progress == "text":  # asked for: a log's lines, a notebook's too (papermill's log)
+        return TextProgress
     if in_notebook():
         return LivePanel
     if progress is True or show_output:
@@ -40,6 +41,15 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
     if sys.stderr is sys.__stderr__ and sys.stderr is not None:  # the process's own: its log
         return TextProgress
     return None
+
+
+def check_progress(progress: Any) -> None:
+    """Refuse a ``progress`` that is none of its values, in one line."""
+    if progress not in ("auto", "text", True, False, None) and not (
+            isinstance(progress, type) and issubclass(progress, Tracker)):
+        raise ValueError(f"progress must be 'auto', True, False or 'text' (a progress line "
+                         f"every {LOG_EVERY:g} s and a text summary, for a log: a notebook "
+                         f"run by papermill or nbconvert), got {progress!r}")
 
 
 def shows_progress(progress: Any) -> bool:

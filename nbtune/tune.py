@@ -34,7 +34,7 @@ from .lease import STALE_AFTER, Lease
 from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
-from .live import make_progress, starting_notice
+from .live import check_progress, make_progress, starting_notice
 from .starting import RecordEnd, default_name, no_study_to_resume, open_study, resume_typo
 from . import trial as T
 from .study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
@@ -99,7 +99,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     that ended with failures and no completed trial raises :class:`NoTrialCompleted`; each
     carries the study as ``.study``. In a notebook both are returned.
     ``progress="auto"`` shows a live panel in a notebook and a progress line on a terminal
-    (``False``: nothing). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
+    (``False``: nothing; ``"text"``: a line every 30 s and a text summary, in a notebook too,
+    for the log of a notebook run by papermill or nbconvert). With ``background=True`` it returns at once; the study fills in while it runs (``study.wait()``,
     ``study.stop()``). What a trial prints is kept as ``trial.output`` (never shown in another
     cell); ``show_output=True`` also streams it into the live view, each line prefixed with its
     trial's id. Wrap ``trial_fn`` with :func:`nbtune.with_parameters` to share large data.
@@ -118,8 +119,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     check_fail_fast(fail_fast)
     pickled = pickled_fn(trial_fn)  # fails here, before anything starts, if it cannot travel
     storage = chosen_file(storage)
-    if progress not in ("auto", True, False, None) and not isinstance(progress, type):
-        raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
+    check_progress(progress)
     space = as_space(space)
     if resume and replace:
         raise ValueError("resume=True continues the stored study and replace=True deletes it: "

@@ -611,3 +611,25 @@ def test_a_cell_whose_trials_all_failed_ends_as_a_failed_cell(shell, db, capsys)
     res = run(shell, "--trials 6 --metric loss --study partly --no-fail-fast --seed 0",
               "x = uniform(0, 1)\nloss = 1 / (x < 0.5)\n")
     assert res.success and shell.user_ns["study"].best is not None
+
+
+def test_progress_text_writes_the_log_a_headless_notebook_keeps(shell, capsys, monkeypatch):
+    """A notebook run by papermill or nbconvert showed nothing of a running study in its log:
+    the panel is a widget (first-day test, round 39). ``--progress text`` writes the progress
+    line (every 30 s; here at once) and a text summary to the cell's stderr; ``none`` no view."""
+    import nbtune.tracker
+
+    monkeypatch.setattr(nbtune.tracker, "LOG_EVERY", 0.0)
+    res = run(shell, "--trials 4 --metric v --mode max --seed 0 --study logged --progress text",
+              "x = uniform(0, 1)\nv = x")
+    assert res.success, res.error_in_exec
+    err = capsys.readouterr().err
+    assert re.search(r"^nbtune logged: \d/4 trials", err, re.MULTILINE), err
+    assert re.search(r"^nbtune logged: 4/4 trials .* \| 4 completed \| best v = ", err,
+                     re.MULTILINE), err
+    assert "nbtune study 'logged'\n" in err and re.search(r"\n  ended +n_trials\n", err), err
+    res = run(shell, "--trials 2 --metric v --study quiet --progress none", "x = uniform(0, 1)\nv = x")
+    assert res.success and "nbtune quiet:" not in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"^progress must be 'auto', True, False or 'text' \(a "
+                                         r"progress line every 30 s"):
+        nbtune.tune(lambda c: None, {"x": nbtune.uniform(0, 1)}, progress="log", storage=None)

@@ -229,6 +229,7 @@ class Tune(Magics):
                       warm_start=self._warm_start(args.warm_start), scheduler=args.scheduler,
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
+                      progress={"none": False}.get(args.progress, args.progress),
                       fail_fast="auto" if args.fail_fast is None else args.fail_fast,
                       restart_held=self.restart_held, checkpoints=args.checkpoints,
                       **scheduler_options(args))

@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--local", action="store_true",
       help="run the body once here, with the space's default values, to debug it")
     a("--background", action="store_true", help="return at once; the study fills in")
+    a("--progress", choices=("auto", "text", "none"), default="auto",
+      help="auto: the live panel; text: a progress line every 30 s and a text summary, for the "
+      "log of a notebook run by papermill or nbconvert; none: no view")
     a("--show-output", action="store_true", help="stream what the trials print into the "
       "study's panel, each line prefixed with its trial id (always kept as trial.output)")
     a("--apply", action="store_true",
