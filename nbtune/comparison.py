@@ -162,7 +162,8 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                         linewidth=0, gid=f"compare-{i}-band")
         ax.plot(grid, middle, label=f"{label}: median best {fmt(float(np.median(finals)))} of "
                 f"{len(curves)} studies ({fmt(min(finals))} to {fmt(max(finals))})", **style)
-        bests.extend([middle, low, high])  # the band stays in view
+        # the band's better edge stays in view; its worse one may leave it early, as first steps do
+        bests.extend([middle, high if mode == "max" else low])
     _focus(ax, bests, mode)
     metrics = list(dict.fromkeys(s.metric for s in every))
     if len(metrics) > 1:  # drawn on one axis without a word (first-day test, round 26)
