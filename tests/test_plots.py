@@ -1060,3 +1060,13 @@ def test_compare_draws_a_group_of_repeats_as_its_median_and_range(db):
     assert named.get_lines()[1].get_ydata()[-1] == 0.9  # a lone study: its own line, as before
     with pytest.raises(ValueError, match=r"^compare got an empty group 'B': give each group"):
         nbtune.compare({"A": a, "B": []})
+
+
+def test_compare_zooms_to_a_groups_median_and_keeps_its_best_seed_in_view():
+    """The band's worse edge (a seed's first low steps) turned the zoom off; its better edge
+    must stay in view (notebook 06)."""
+    rising = [[0.1] * (1 + 8 * (k == 0)) + [0.70 + 0.001 * i + 0.01 * k for i in range(40)]
+              for k in range(3)]  # the first seed stays low for its first 9 trials
+    ax = nbtune.compare([ended(f"r{k}", v, mode="max") for k, v in enumerate(rising)]).axes[0]
+    low, high = ax.get_ylim()
+    assert 0.5 < low < 0.71 and high >= 0.70 + 0.039 + 0.02  # the best seed's end: in view
