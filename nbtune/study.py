@@ -245,7 +245,8 @@ class Study:
     def to_dataframe(self):
         """One row per trial: state, metric, config, resource reached, times, worker, output.
 
-        Indexed by trial id; columns ``state``, the metric, ``config.<name>`` for each
+        Indexed by trial id; columns ``state`` (as :meth:`counts` counts it: ``"queued"`` for a
+        trial no worker has started yet), the metric, ``config.<name>`` for each
         hyperparameter, ``metrics.<key>`` for each other value a trial reported or returned (its
         last: Ray Tune's ``get_dataframe()`` has them), the resource (e.g. ``epoch``: the
         largest level reported), ``reports``,
@@ -271,7 +272,8 @@ class Study:
                       "duration", "error", "output_lines"])
         rows = []
         for t in trials:
-            row: dict[str, Any] = {"trial": t.id, "state": t.state, self.metric: t.value}
+            row: dict[str, Any] = {"trial": t.id, "state": T.shown_state(t),
+                                   self.metric: t.value}
             row.update({f"config.{k}": v for k, v in t.config.items()})
             row.update({f"metrics.{k}": v for k, v in last[t.id].items()})
             row.update({resource: t.resource(resource), "reports": len(t.reports),

@@ -150,7 +150,7 @@ class Trial:
 
     def __repr__(self) -> str:
         value = "" if self.value is None else f", value={self.value:.6g}"
-        return f"Trial(id={self.id}, state={self.state!r}{value}, config={self.config!r})"
+        return f"Trial(id={self.id}, state={shown_state(self)!r}{value}, config={self.config!r})"
 
 
 def rank_key(value: float, trial_id: int, mode: str) -> tuple[float, int]:

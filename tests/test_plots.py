@@ -1070,3 +1070,15 @@ def test_compare_zooms_to_a_groups_median_and_keeps_its_best_seed_in_view():
     ax = nbtune.compare([ended(f"r{k}", v, mode="max") for k, v in enumerate(rising)]).axes[0]
     low, high = ax.get_ylim()
     assert 0.5 < low < 0.71 and high >= 0.70 + 0.039 + 0.02  # the best seed's end: in view
+
+
+def test_a_trial_no_worker_started_reads_queued_in_the_frame_and_its_repr():
+    """A background study's to_dataframe() and its trials' repr said "running" for trials
+    still waiting for a worker, where the panel and study.counts() said "queued"."""
+    study = ended("bg", [1.0], mode="max")
+    study.trials += [T.Trial(5, {"x": 0.5}, state=T.RUNNING),
+                     T.Trial(6, {"x": 0.6}, state=T.RUNNING, started=103.0)]
+    frame = study.to_dataframe()
+    assert list(frame["state"]) == ["completed", "failed", "queued", "running"]
+    assert repr(study.trials[2]).startswith("Trial(id=5, state='queued'")
+    assert study.counts() == {"completed": 1, "failed": 1, "queued": 1, "running": 1}
