@@ -30,6 +30,9 @@ from .typos import did_you_mean
 
 DEFAULT_PATH = DEFAULT_FILE
 SHOWN_NAMES = 10  # the names a pattern's delete lists, then "and N more"
+# options people give for the file, as storage= and %%tune --storage name it: the file is an
+# argument here
+FILE_OPTIONS = ("--storage", "--path", "--db", "--file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nbtune", description="The studies nbtune keeps in a "
                                 "storage file (SQLite), from a terminal.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    studies = sub.add_parser("studies", help="list the studies of a storage file")
+    studies = sub.add_parser("studies", aliases=["list", "ls"],  # nbtune.list_studies's word
+                             help="list the studies of a storage file")
     studies.add_argument("path", nargs="?", default=DEFAULT_PATH,
                          help=f"storage file (default {DEFAULT_PATH})")
     show = sub.add_parser("show", help="print the summary of one study")
@@ -198,8 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if getattr(args, "path", None):  # a quoted '~/runs.db' (storage= takes it so too)
         args.path = os.path.expanduser(args.path)
+    if args.command in ("list", "ls"):
+        args.command = "studies"
     if unknown:  # said before what is missing: `--cvs x.csv` was "one of --csv --json required"
         options = [o for action in args.command_parser._actions for o in action.option_strings]
+        if unknown[0].split("=")[0] in FILE_OPTIONS:  # storage= in Python, --storage in %%tune
+            where = "" if args.command == "studies" else " NAME"
+            parser.exit(2, f"nbtune: error: {args.command} takes the storage file as an "
+                           f"argument, not {unknown[0].split('=')[0]}: nbtune {args.command}"
+                           f"{where} FILE\n")
         parser.exit(2, f"nbtune: error: {args.command} does not take {unknown[0]!r}"
                        f"{did_you_mean(unknown[0], options)}\n")
     if args.command == "export" and args.csv is None and args.json is None:

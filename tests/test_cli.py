@@ -157,10 +157,24 @@ def test_delete_takes_a_pattern_and_names_what_it_removed(folder, tmp_path):
     (["show", "nbtune.db", "mlp"], "nbtune: error: no study storage at 'mlp': give the path of a "
                                    "file nbtune wrote (the default is nbtune.db in this folder); "
                                    "the study's name comes first: nbtune COMMAND mlp nbtune.db\n"),
+    # the file as %%tune and storage= give it: an argument here (it read "does not take")
+    (["show", "mlp", "--storage", "nbtune.db"], "nbtune: error: show takes the storage file as "
+                                                "an argument, not --storage: nbtune show NAME "
+                                                "FILE\n"),
+    (["studies", "--db=x.db"], "nbtune: error: studies takes the storage file as an argument, "
+                               "not --db: nbtune studies FILE\n"),
 ])
 def test_a_wrong_command_line_is_one_line_and_status_2(folder, args, said):
     done = command(*args, cwd=folder)
     assert done.returncode == 2 and done.stderr == said and done.stdout == "", done
+
+
+def test_list_and_ls_are_studies(folder):
+    """`nbtune list` was argparse's "invalid choice" (the Python function is list_studies)."""
+    listed = command("studies", cwd=folder)
+    for word in ("list", "ls"):
+        done = command(word, cwd=folder)
+        assert done.returncode == 0 and done.stdout == listed.stdout and "mlp" in done.stdout
 
 
 def test_an_export_to_a_reader_that_stops_early_is_quiet(folder):
