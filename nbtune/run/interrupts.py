@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import os
 import signal
 import sys
 import threading
 import time
 from typing import Iterator
+
+# The resource tracker's warning at its end about semaphores it cleans up (see
+# _start_resource_tracker), as a PYTHONWARNINGS entry
+TRACKER_QUIET = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
 
 # Whether an interrupt that ends the study ends the whole request the kernel runs: a %%tune
 # cell is the cell (see interrupts_absorbed_to_cell_end).
@@ -58,7 +63,19 @@ def _start_resource_tracker() -> None:
     if dask.config.get("distributed.worker.multiprocessing-method") in ("spawn", "forkserver"):
         from multiprocessing import resource_tracker
 
-        resource_tracker.ensure_running()
+        # Workers killed by a signal to the process group (SIGTERM to a script's group: a job
+        # queue's cancel) leave their semaphores registered; the tracker unlinks them at its end
+        # and warned of "leaked semaphore objects" in a nightly job's log, a line nothing can
+        # act on. It reads this warnings filter from its environment at start.
+        before = os.environ.get("PYTHONWARNINGS")
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [before, TRACKER_QUIET]))
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            if before is None:
+                del os.environ["PYTHONWARNINGS"]
+            else:
+                os.environ["PYTHONWARNINGS"] = before
 
 
 def stop_resource_tracker(wait: float = 2.0) -> None:
@@ -168,6 +185,10 @@ def terminate_as_interrupt() -> Iterator[list[bool]]:
     def interrupt(signum, frame) -> None:
         if not came[0]:
             came[0] = True
+            # the signal reached the local cluster's workers too (a process group's): Dask's
+            # lines on their deaths ("broadcast ... failed", "Restarting worker") filled the
+            # log as errors; the process ends once the study is recorded
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
