@@ -633,3 +633,16 @@ def test_progress_text_writes_the_log_a_headless_notebook_keeps(shell, capsys, m
     with pytest.raises(ValueError, match=r"^progress must be 'auto', True, False or 'text' \(a "
                                          r"progress line every 30 s"):
         nbtune.tune(lambda c: None, {"x": nbtune.uniform(0, 1)}, progress="log", storage=None)
+
+
+def test_the_best_trials_metrics_keep_every_reported_key_beside_the_cells_metric(shell):
+    """A cell that reported r2 beside rmse and left rmse set: study.best.metrics was
+    {'rmse': ...} alone (first-day test, round 42); the README promises every key reported."""
+    res = run(shell, "--trials 2 --metric rmse --study both",
+              "x = uniform(0, 1)\nfor epoch in (1, 2):\n    rmse = x / epoch\n"
+              "    report(epoch=epoch, rmse=rmse, r2=1 - rmse)\nrmse = x / 3")
+    assert res.success, res.error_in_exec
+    best = shell.user_ns["study"].best
+    assert best.metrics == pytest.approx({"epoch": 2, "rmse": best.config["x"] / 3,
+                                          "r2": 1 - best.config["x"] / 2})
+    assert best.value == pytest.approx(best.config["x"] / 3)  # what the cell left counts

@@ -27,12 +27,16 @@ NEVER_REPORTED = "the trial never reported the metric"  # how a failure for it b
 def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | None, str | None]:
     """The trial's result and, when it has none usable, the reason why."""
     value = result_value(returned, trial.reports, metric)
+    # every key it reported, its last value, then what it returned over them: a %%tune cell
+    # that reported r2 beside rmse and left rmse set kept only {'rmse': ...} (first-day test,
+    # round 42)
+    reported = {k: v for rep in trial.reports for k, v in rep.items()}
     if isinstance(returned, dict):
-        trial.metrics = dict(returned)
+        trial.metrics = {**reported, **returned}
     elif returned is not None:
-        trial.metrics = {metric: returned}
+        trial.metrics = {**reported, metric: returned}
     elif trial.reports:
-        trial.metrics = {k: v for rep in trial.reports for k, v in rep.items()}
+        trial.metrics = reported
     if value is None:
         seen = sorted({k for rep in trial.reports for k in rep} | set(trial.metrics))
         near = meant_key(metric, seen)
