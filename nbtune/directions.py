@@ -8,6 +8,7 @@ import re
 # (LightGBM's and XGBoost's metric names among them: binary_logloss, l2, aucpr, mlogloss)
 HIGHER = frozenset({"accuracy", "acc", "auc", "auroc", "aucpr", "f1", "precision", "recall",
                     "r2", "score", "reward", "return", "map", "ndcg", "iou", "miou", "dice",
+                    "explained",  # scikit-learn's explained_variance
                     "bleu", "rouge", "mcc", "kappa", "top1", "top5", "sharpe", "fitness", "gain"})
 # the words of a loss, which a study never means to maximise: an explicit mode='max' on one is
 # named too (maximising a logloss found the worst model, and nothing said so: round 29)
@@ -34,6 +35,8 @@ def looks_a_loss(metric: str) -> bool:
     """Whether ``metric``'s name is a loss's (``val_loss``, ``binary_logloss``, ``rmse``) and
     nothing in it says higher is better."""
     words = _words(metric)
+    if metric.startswith("mean_test_"):  # a SearchCV study's: a scorer's, higher is better
+        return False  # ({"rmse": "neg_root_mean_squared_error"} read as a loss: round 42)
     return bool(words & LOSSES) and not words & HIGHER and "neg" not in words
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
+import statistics
 from typing import Any, Iterable
 
 from . import trial as T
@@ -139,13 +141,32 @@ def _other_metrics(trial: T.Trial, metric: str, resource: str) -> str:
     """``; accuracy 0.967, f1 0.95``: the best trial's other values as it last reported them (a
     study that minimised a loss and reported accuracy said its accuracy nowhere: first-day
     test, round 38), the first :data:`OTHER_METRICS`; "" where it reported none."""
-    others = [(k, v) for k, v in trial.metrics.items()
-              if k not in (metric, resource) and T.is_finite_number(v)]
+    if metric.startswith("mean_test_"):  # a SearchCV trial's: its folds' scores, summed up
+        others = _cv_means(trial.metrics, metric)
+    else:
+        others = [(k, v) for k, v in trial.metrics.items()
+                  if k not in (metric, resource) and T.is_finite_number(v)]
     if not others:
         return ""
     shown = ", ".join(f"{k} {v:.6g}" for k, v in others[:OTHER_METRICS])
     return "; " + shown + (f" (+{len(others) - OTHER_METRICS} more in trial.metrics)"
                            if len(others) > OTHER_METRICS else "")
+
+
+def _cv_means(metrics: dict[str, Any], metric: str) -> list[tuple[str, float]]:
+    """A SearchCV candidate's other values as ``cv_results_`` names them: the spread of its
+    folds' scores for ``metric`` (``std_test_mae``), then the mean of each other scorer's
+    (``mean_test_rmse``, ``mean_train_r2``). Its metrics are its folds' (``split0_test_rmse``,
+    ``split0_fit_time``): the first four of those filled the line (first-day tests, 41 and 42)."""
+    folds: dict[str, list[float]] = {}
+    for key, value in metrics.items():
+        found = re.match(r"split\d+_((?:test|train)_.+)$", key)
+        if found and T.is_finite_number(value):
+            folds.setdefault(found.group(1), []).append(float(value))
+    own = folds.get(metric[len("mean_"):], [])
+    out = [(f"std_{metric[len('mean_'):]}", statistics.pstdev(own))] if len(own) > 1 else []
+    return out + [(f"mean_{name}", statistics.fmean(values)) for name, values in folds.items()
+                  if f"mean_{name}" != metric]
 
 
 def _checkpoint_level(trial: T.Trial, path: str, resource: str) -> str:

@@ -407,6 +407,25 @@ def test_multimetric_scoring_with_refit_by_name_and_refit_callable(client, cance
     assert c.best_estimator_.C == 0.01
 
 
+def test_a_regression_scoring_dict_is_not_called_a_loss_and_the_best_line_names_its_means(
+        client):
+    """{"rmse": "neg_root_mean_squared_error"}: SearchCV warned that it maximised a loss
+    ('mean_test_rmse') and said so in every summary; the best line listed folds' timings
+    (first-day tests, rounds 41 and 42)."""
+    X, y = load_diabetes(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)
+        s = search(Ridge(), {"alpha": [0.1, 1.0]}, client, cv=3, refit="rmse",
+                   scoring={"rmse": "neg_root_mean_squared_error", "r2": "r2"}).fit(X, y)
+    text = str(s.study_.summary())
+    assert "mode " not in text and "loss" not in text, text
+    best = next(line for line in text.splitlines() if line.startswith("  best  "))
+    i = s.best_index_
+    std, r2 = s.cv_results_["std_test_rmse"][i], s.cv_results_["mean_test_r2"][i]
+    assert f"; std_test_rmse {std:.6g}, mean_test_r2 {r2:.6g}" in best, best
+    assert "time" not in best and "split" not in best, best
+
+
 def test_error_score_nan_keeps_the_failed_candidates_and_raise_raises(client, cancer):
     X, y = cancer
     space = {"C": [1.0, -1.0]}  # C must be positive: that candidate fails on every fold
@@ -607,6 +626,12 @@ def test_error_score_raise_raises_the_estimators_own_exception_type(client, canc
     (LogisticRegression(), dict(scoring="acuracy"), r"^scoring='acuracy' is not a scorer of "
      r"scikit-learn \(did you mean 'accuracy'\?\): give a name of "
      r"sklearn.metrics.get_scorer_names\(\), a callable, or a list or dict of them$"),
+    # a loss's short name (round 42: no suggestion at all)
+    (Ridge(), dict(scoring="rmse"), r"^scoring='rmse' is not a scorer of scikit-learn \(did you "
+     r"mean 'neg_root_mean_squared_error'\? scikit-learn's scorers are maximised: a loss is "
+     r"negated\): give a name"),
+    (Ridge(), dict(scoring={"rmse": "neg_root_mean_squared_error", "r2": "r2"}, refit="rmes"),
+     r"refit must name the one to select .* got refit='rmes' \(did you mean 'rmse'\?\)$"),
     (LogisticRegression(), dict(rung_folds="some"), r"rung_folds must be 'all' \(every fold "
      r"scored at every rung\) or 'grow' \(fewer folds at the early rungs, all at max_t\), got "
      r"'some'"),
@@ -733,7 +758,10 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
     (dict(space={"C": [1.0]}, scorng="accuracy"),
      "SearchCV has no parameter 'scorng' (did you mean 'scoring'?)"),
     (dict(), "SearchCV needs a space: SearchCV(estimator, {'C': loguniform(1e-3, 1e3), ...})"),
-], ids=["scikit-learn's names", "param_grid", "n_candidates", "a typo", "no space"])
+    # nbtune.tune's words (round 42: "SearchCV has no parameter 'mode'", and no why)
+    (dict(space={"C": [1.0]}, mode="min"),
+     "SearchCV has no mode=: scikit-learn's scorers are all maximised, a loss negated"),
+], ids=["scikit-learn's names", "param_grid", "n_candidates", "a typo", "no space", "mode"])
 def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, message):
     with pytest.raises(TypeError) as caught:
         nbtune.SearchCV(LogisticRegression(), **kwargs)

@@ -775,7 +775,8 @@ def test_with_parameters_data_that_cannot_be_sent_writes_nothing(client, db):
 @pytest.mark.parametrize("metric, maximised", [
     ("accuracy", True), ("val_acc", True), ("roc_auc", True), ("f1_macro", True),
     ("neg_log_loss", True), ("mean_test_score", True), ("loss", False), ("val_error", False),
-    ("rmse", False), ("value", False), ("score_time", False), ("accuracy_loss", False)])
+    ("rmse", False), ("value", False), ("score_time", False), ("accuracy_loss", False),
+    ("explained_variance", True), ("variance", False)])  # round 42: left at min, unwarned
 def test_which_metric_names_read_as_scores(metric, maximised):
     from nbtune.directions import looks_maximised
 
@@ -786,7 +787,10 @@ def test_which_metric_names_read_as_scores(metric, maximised):
     ("loss", True), ("val_loss", True), ("binary_logloss", True), ("valid_0_l2", True),
     ("mlogloss", True), ("rmsle", True), ("poisson-nloglik", True), ("val_error", True),
     ("neg_log_loss", False), ("auc", False), ("accuracy_loss", False), ("fit_time", False),
-    ("value", False), ("l2_reg_score", False)])
+    ("value", False), ("l2_reg_score", False),
+    # SearchCV's metric of a scoring dict's key: a scorer's value, higher is better (its
+    # {"rmse": "neg_root_mean_squared_error"} was said to be a loss maximised: round 42)
+    ("mean_test_rmse", False), ("mean_test_mae", False)])
 def test_which_metric_names_read_as_losses(metric, loss):
     from nbtune.directions import looks_a_loss
 

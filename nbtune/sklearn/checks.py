@@ -36,7 +36,12 @@ SKLEARN_WITHOUT = {
               "threads (cluster= picks the cluster)",
     "pre_dispatch": "the loop keeps each worker fed itself",
     "aggressive_elimination": "ASHA stops candidates as their scores arrive (max_time= bounds "
-                              "the search's time)"}
+                              "the search's time)",
+    # nbtune.tune's words, which a user of both gives (first-day test, round 42)
+    "mode": "scikit-learn's scorers are all maximised, a loss negated (scoring="
+            "'neg_root_mean_squared_error'), and SearchCV maximises them as its searches do",
+    "metric": "scoring= names what is scored (a scorer's name, a callable, or a dict of them "
+              "with refit= naming the one that ranks)"}
 
 
 def check_init_names(given: dict[str, Any], space: Any, known: Iterable[str]) -> None:
@@ -347,6 +352,14 @@ def check_numbers(error_score: Any, n_trials: Any, max_time: Any, max_t: Any,
     check_reduction_factor(reduction_factor)
 
 
+# the short names of losses people give for scoring=, and scikit-learn's negated scorer of each
+SHORT_SCORERS = {"rmse": "neg_root_mean_squared_error", "mse": "neg_mean_squared_error",
+                 "mae": "neg_mean_absolute_error", "mape": "neg_mean_absolute_percentage_error",
+                 "rmsle": "neg_root_mean_squared_log_error", "msle": "neg_mean_squared_log_error",
+                 "logloss": "neg_log_loss", "log_loss": "neg_log_loss",
+                 "medae": "neg_median_absolute_error", "brier": "neg_brier_score"}
+
+
 def check_scoring_names(scoring: Any) -> None:
     """A scorer name in ``scoring`` (alone, or in a list or dict) is one of scikit-learn's: a
     misspelt one is named as SearchCV's ``scoring``, with the closest name."""
@@ -358,7 +371,10 @@ def check_scoring_names(scoring: Any) -> None:
     known = get_scorer_names()
     for name in names:
         if isinstance(name, str) and name not in known:
+            near = (f" (did you mean {SHORT_SCORERS[name.lower()]!r}? scikit-learn's scorers "
+                    f"are maximised: a loss is negated)" if name.lower() in SHORT_SCORERS
+                    else did_you_mean(name, known))
             raise ValueError(f"scoring={name!r} is not a scorer of scikit-learn"
-                             f"{did_you_mean(name, known)}: give a name of "
+                             f"{near}: give a name of "
                              f"sklearn.metrics.get_scorer_names(), a callable, or a list or dict "
                              f"of them")

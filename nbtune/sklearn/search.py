@@ -18,6 +18,7 @@ from ..panel import continued_by
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
+from ..typos import did_you_mean
 from . import checks
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
@@ -183,9 +184,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
 
         scorers = _check_multimetric_scoring(self.estimator, self.scoring)
         if self.refit is not False and not callable(self.refit) and self.refit not in scorers:
+            near = did_you_mean(self.refit, scorers) if isinstance(self.refit, str) else ""
             raise ValueError(f"with several scorers ({', '.join(scorers)}), refit must name the "
                              f"one to select and refit by, be a callable, or be False; got "
-                             f"refit={self.refit!r}")
+                             f"refit={self.refit!r}{near}")
         return scorers, self.refit if isinstance(self.refit, str) else next(iter(scorers)), True
 
     def _resource(self) -> tuple[str, str | None, bool, str | None, str] | None:
