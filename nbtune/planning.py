@@ -114,6 +114,12 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
     check_values(metric, mode, n_trials, concurrency, max_time, max_resource, chosen["retries"])
     # an accuracy minimised (the mode left out, most likely), or a logloss maximised
     note = None if resumed else mode_note(metric, mode, "mode" in given)
+    if not resumed and note is None and not {"metric", "mode"} & set(given):
+        # the value a trial function returns, minimised without a word: a returned accuracy
+        # made the worst trial the best (first-day test, round 41)
+        note = ("minimising the value the trial function returns (mode='min' is the default): "
+                "give mode='max' if higher is better (and metric='NAME' to name it), or "
+                "mode='min' to say it is a loss")
     if note is not None:
         warn_note(note)
     search_options = {}

@@ -135,6 +135,23 @@ def test_apply_binds_the_best_values(shell):
     assert shell.user_ns["x"] == best.config["x"] and shell.user_ns["hidden"] == 8
 
 
+def test_apply_keeps_a_minimised_scores_best_out_of_the_notebook(shell, capsys):
+    """--apply with --mode left out put the worst C into the notebook after the warning that
+    accuracy was minimised (first-day test, round 41); an explicit --mode min applies."""
+    shell.user_ns.pop("x", None)
+    with pytest.warns(nbtune.NbtuneWarning, match="minimising 'accuracy'"):
+        res = run(shell, "-n 4 --metric accuracy --apply --seed 0 --study upside",
+                  "x = uniform(0, 1)\naccuracy = x")
+    assert res.success, res.error_in_exec
+    assert "x" not in shell.user_ns
+    out = capsys.readouterr().out
+    assert "nbtune: not applied: the study minimised 'accuracy' (mode='min' is the default), " \
+           "so its best is the lowest accuracy; run it again with --mode max" in out, out
+    res = run(shell, "-n 4 --metric accuracy --mode min --apply --seed 0 --study asked",
+              "x = uniform(0, 1)\naccuracy = x")
+    assert res.success and shell.user_ns["x"] == shell.user_ns["study"].best.config["x"]
+
+
 def test_large_globals_are_scattered_and_small_ones_travel_with_the_trial(shell):
     shell.user_ns["table"] = np.arange(300_000, dtype=float)  # 2.4 MB > 1 MB threshold
     shell.user_ns["scale"] = 2.0

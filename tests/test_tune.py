@@ -993,3 +993,19 @@ def test_a_resume_with_fewer_trials_than_were_run_says_how_many_ran(client, db):
     assert [str(w.message) for w in said] == [
         "study 'ran' has run 4 trials, n_trials=2 or more: nothing is left to run; n_trials=6 "
         "runs 2 more"]
+
+
+def test_a_returned_value_minimised_without_metric_or_mode_is_said(client):
+    """nbtune.tune(train, space) where train returns an accuracy minimised it and made the
+    worst trial the best, without a word (first-day test, round 41). Either of metric= or
+    mode= given says the user chose."""
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^minimising the value the trial function "
+                                                  r"returns \(mode='min' is the default\): "):
+        nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=2, cluster=client,
+                    storage=None, progress=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)
+        nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=2, mode="min",
+                    cluster=client, storage=None, progress=False)

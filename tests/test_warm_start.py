@@ -207,7 +207,8 @@ def test_a_study_that_shares_no_varied_hyperparameter_is_no_warm_start(client, o
     default, 20 values at one point, and the first suggestion after them scored worst (first-day
     test, round 19). It is a warning, which names the likely renames, and no warm start."""
     renamed = {"x_pos": nbtune.uniform(0.0, 1.0), "why": nbtune.uniform(0.0, 1.0)}
-    opts = dict(searcher="bayesopt", n_trials=1, cluster=client, storage=None, progress=False)
+    opts = dict(searcher="bayesopt", n_trials=1, cluster=client, storage=None, progress=False,
+                mode="min")
     with pytest.warns(UserWarning) as warned:
         study = nbtune.tune(lambda c: c["x_pos"], renamed, warm_start=old, **opts)
     assert str(warned[0].message) == (

@@ -17,6 +17,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe
 from .. import trial as T
 from ..arguments import several_metrics
 from ..caller import from_the_body
+from ..directions import looks_maximised
 from ..panel import LivePanel, continued_by
 from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
@@ -240,6 +241,13 @@ class Tune(Magics):
             self._run(fn, parsed, kwargs, args, cell, filename)
         return run
 
+    def _best_upside_down(self, args, study: Study) -> bool:
+        """Whether the study's best is likely its worst: a score (``accuracy``) minimised with
+        the mode left at its default. ``--apply`` put the worst config into the notebook, after
+        the warning had said as much (first-day test, round 41)."""
+        return (study.mode == "min" and args.mode is None and self._configured("mode") is None
+                and looks_maximised(study.metric))
+
     def _configured(self, name: str) -> Any:
         """The value ``%config Tune.<name>`` set, or None where it was left at its default (so
         that tune() knows the user chose nothing)."""
@@ -292,7 +300,11 @@ class Tune(Magics):
                 print(line)  # no panel to say it until the study ends
             return None
         print(closing_line(study, time.time() - t0, out))
-        if args.apply and study.best is not None:
+        if args.apply and study.best is not None and self._best_upside_down(args, study):
+            print(f"nbtune: not applied: the study minimised {study.metric!r} (mode='min' is the "
+                  f"default), so its best is the lowest {study.metric}; run it again with --mode "
+                  f"max (and --replace) to apply the highest, or give --mode min to apply this")
+        elif args.apply and study.best is not None:
             for name in parsed.names:
                 self.shell.user_ns[name] = study.best.config[name]
             print("nbtune: applied " + ", ".join(f"{n}={study.best.config[n]!r}"
