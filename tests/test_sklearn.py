@@ -18,7 +18,7 @@ from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
 from sklearn.metrics import make_scorer
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
-                                     cross_val_score)
+                                     TimeSeriesSplit, cross_val_score)
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
@@ -1307,7 +1307,7 @@ def test_n_samples_and_partial_fit_of_real_estimators_stop_the_poor_candidates(c
                cv=3, scheduler="asha", resource="n_samples", reduction_factor=2, n_trials=12,
                seed=4).fit(X, y)
     levels = s.study_.settings["rung_levels"]
-    assert levels[-1] == min(len(tr) for tr, _ in StratifiedKFold(3).split(X, y)) == 190
+    assert levels[-1] == max(len(tr) for tr, _ in StratifiedKFold(3).split(X, y)) == 190
     assert set(s.cv_results_["n_resources"]) <= set(levels)
     assert min(s.cv_results_["n_resources"]) < 190  # some stopped early
     assert s.cv_results_["n_resources"][s.best_index_] == 190
@@ -1316,6 +1316,48 @@ def test_n_samples_and_partial_fit_of_real_estimators_stop_the_poor_candidates(c
     assert sgd.study_.settings["resource"] == "epoch"  # resource="auto": partial_fit
     assert min(sgd.cv_results_["n_resources"]) < 9 and sgd.best_score_ > 0.8
     assert hasattr(sgd.best_estimator_, "coef_")
+
+
+@pytest.mark.parametrize("cv, groups", [
+    (TimeSeriesSplit(4), None),  # training folds of 90, 178, 266 and 354 rows
+    (GroupKFold(3), np.repeat(np.arange(5), [30, 50, 70, 100, 192])),  # 250, 312 and 322
+])
+def test_n_samples_at_max_t_trains_every_fold_on_all_its_rows(client, cv, groups):
+    """max_t of n_samples was the smallest training fold: on TimeSeriesSplit the later folds
+    trained on a fraction of their rows at the top rung, and the candidate's CV score was not
+    cross-validation's (-31.09 for cross_val_score's -24.62; first-day test). Now
+    max_t is the largest fold, a fold trains on min(level, its rows), and a candidate at max_t
+    scores what cross_val_score scores."""
+    X, y = load_diabetes(return_X_y=True)
+    splits = list(cv.split(X, y, groups))
+    sizes = [len(train) for train, _ in splits]
+    scoring = "neg_root_mean_squared_error"
+    plain = cross_val_score(Ridge(alpha=0.1), X, y, groups=groups, cv=cv, scoring=scoring)
+    s = search(Ridge(), {"alpha": [0.1]}, client, searcher="grid", scoring=scoring, cv=cv,
+               scheduler="asha", resource="n_samples").fit(X, y, groups=groups)
+    assert s.max_resources_ == max(sizes) and s.n_resources_[-1] == max(sizes)
+    assert list(s.cv_results_["n_resources"]) == [max(sizes)]
+    assert s.study_.settings["rung_levels"][-1] == max(sizes)
+    assert s.best_score_ == pytest.approx(plain.mean(), abs=1e-12)
+    assert [s.cv_results_[f"split{i}_test_score"][0] for i in range(len(splits))] == \
+        pytest.approx(list(plain), abs=1e-12)
+    reports = s.study_.trials[0].reports  # a rung at or above a fold's rows trains all of them
+    assert len(reports) > 1
+    for rep, after in zip(reports, reports[1:]):
+        for i, size in enumerate(sizes):
+            if rep["n_samples"] >= size:
+                assert rep[f"split{i}_test_score"] == pytest.approx(plain[i], abs=1e-12)
+                # and the rungs after keep that fit: the same rows are not fitted again
+                assert after[f"split{i}_fit_time"] == rep[f"split{i}_fit_time"]
+    # a max_t given is kept: the folds larger than it train on max_t rows, the others on all
+    given = search(Ridge(), {"alpha": [0.1]}, client, searcher="grid", scoring=scoring, cv=cv,
+                   scheduler="asha", resource="n_samples", max_t=min(sizes) + 10,
+                   refit=False).fit(X, y, groups=groups)
+    assert given.max_resources_ == min(sizes) + 10
+    assert list(given.cv_results_["n_resources"]) == [min(sizes) + 10]
+    first = sizes.index(min(sizes))
+    assert given.cv_results_[f"split{first}_test_score"][0] == \
+        pytest.approx(plain[first], abs=1e-12)
 
 
 def test_a_pipeline_whose_last_step_has_partial_fit_trains_it_by_epochs(client, cancer):

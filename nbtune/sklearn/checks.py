@@ -286,8 +286,12 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool,
 
 
 def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:
-    """max_t when none is given: 27 epochs; a parameter's value in the estimator; the rows of
-    the smallest training fold."""
+    """max_t when none is given: 27 epochs; a parameter's value in the estimator; for
+    n_samples, ``n_train``: the rows of the largest training fold. A fold trains on
+    min(level, its rows) (:meth:`~nbtune.sklearn.fitting.FoldTrial._subsample`), so at max_t
+    every fold trains on all its rows and a candidate scores what ``cross_val_score`` scores.
+    The smallest fold left TimeSeriesSplit's later folds on a fraction of their rows at the top
+    rung, and the candidates ranked on that (first-day test)."""
     if kind == PARTIAL_FIT:
         return 27
     if kind == N_SAMPLES:

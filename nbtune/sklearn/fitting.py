@@ -179,6 +179,11 @@ class FoldTrial:
             return
         res, done = self.plan.resource, fold.level
         fold.level = level
+        if res is not None and res.kind == N_SAMPLES and fold.estimator is not None \
+                and done >= len(train):
+            # trained on all its rows at an earlier rung (a smaller fold of TimeSeriesSplit,
+            # below max_t): a fit on the same rows again would only repeat it
+            return
         started = time.time()
         try:
             if res is not None and res.kind == N_SAMPLES:
@@ -219,7 +224,9 @@ class FoldTrial:
         fold.fit_time += time.time() - started
 
     def _subsample(self, train: np.ndarray, y: Any, n: int) -> np.ndarray:
-        """``n`` rows of the training fold, stratified by class for a classifier."""
+        """``n`` rows of the training fold, stratified by class for a classifier; all of them
+        where it has no more than ``n`` (every fold at max_t, the largest fold's rows: see
+        :func:`nbtune.sklearn.checks.default_max_t`). Every candidate draws the same rows."""
         from sklearn.utils import resample
 
         if n >= len(train):

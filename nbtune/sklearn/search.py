@@ -86,8 +86,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     distributions or nbtune domains. With ``scheduler="asha"`` or ``"hyperband"`` a candidate is
     scored at each rung of ``resource`` (the mean CV score over the folds) and the poor ones stop:
     ``resource`` is ``"partial_fit"`` (epochs), a parameter that grows with warm starts
-    (``"n_estimators"``, ``"clf__max_iter"``) or ``"n_samples"`` (training rows); ``"auto"``
-    picks the first the estimator allows. After ``fit``: ``best_params_``, ``best_score_``,
+    (``"n_estimators"``, ``"clf__max_iter"``) or ``"n_samples"`` (training rows: each fold
+    trains on min(rung, its rows), and max_t defaults to the largest training fold, so at max_t
+    every fold trains on all its rows, as ``cross_val_score`` does); ``"auto"`` picks the first
+    the estimator allows. After ``fit``: ``best_params_``, ``best_score_``,
     ``best_index_``, ``best_estimator_``, ``cv_results_`` (scikit-learn's format, plus
     ``iter`` and ``n_resources`` under early stopping, with ``HalvingRandomSearchCV``'s
     ``n_resources_``, ``n_candidates_`` and the rest of its attributes), ``n_splits_``, ``refit_time_``, ``scorer_`` and
@@ -237,7 +239,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                  f"stopping sets it rung by rung; drop it from the space, or "
                                  f"choose another resource")
             max_t = int(self.max_t) if self.max_t else checks.default_max_t(
-                self.estimator, kind, key, min(len(tr) for tr, _ in splits))
+                self.estimator, kind, key, max(len(tr) for tr, _ in splits))
             sched, levels = schedule(self.scheduler, self.scheduler_options,
                                      self.reduction_factor, self.grace_period, converted.space,
                                      metric, key, max_t, self.seed)
