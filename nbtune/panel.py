@@ -210,7 +210,7 @@ class LivePanel(Tracker):
         slots = self.slots()  # a worker that died may still hold a trial "running" a moment
         workers = f" · {min(busy, slots)}/{slots} slots busy" if slots else ""
         waiting = (self.connection() or self.stalled() or self.strained() or self.choosing()
-                   or self.waiting(counts))
+                   or self.waiting(counts) or self.long_running())
         retried = len(getattr(study, "settings", {}).get("retried") or ())
         again = f" · {retried} ran again (a worker or the scheduler was lost)" if retried else ""
         states = T.counts_text(counts, self.ended_as(), " · ")

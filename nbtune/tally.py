@@ -35,6 +35,7 @@ class Tally:
         self.warned_version = 0  # counts the changes of warned trials
         self._warnings_seen: dict[int, int] = {}
         self.open: dict[int, T.Trial] = {}  # ranked running and paused trials: their rank moves
+        self.running: dict[int, T.Trial] = {}  # trials a worker runs now (started)
         self.stopped_ranked = 0  # ranked stopped trials: the rule for unfinished ones applies
         self.stopped_unranked = 0  # stopped trials without a finite value (at a NaN)
         self._final: list[tuple[tuple, T.Trial]] = []  # the best `top` completed or stopped
@@ -72,6 +73,7 @@ class Tally:
         for trial_id in gone:
             self._count(trial_id, None)
             self.open.pop(trial_id, None)
+            self.running.pop(trial_id, None)
 
     def _count(self, trial_id: int, state: str | None) -> None:
         old = self._state.pop(trial_id, None)
@@ -84,7 +86,12 @@ class Tally:
             self.counts[state] = self.counts.get(state, 0) + 1
 
     def _take(self, t: T.Trial) -> None:
-        self._count(t.id, T.shown_state(t))
+        state = T.shown_state(t)
+        self._count(t.id, state)
+        if state == T.RUNNING:
+            self.running[t.id] = t
+        else:
+            self.running.pop(t.id, None)
         if t.output:
             self.wrote.setdefault(t.id, t)
         if t.warnings:

@@ -27,6 +27,9 @@ STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
 CHOOSING_SHOWN = 0.3  # seconds the loop waits for a model's suggestion before the views say so
 LOG_EVERY = 30.0  # seconds between two progress lines the text view writes to a log (no terminal)
+# a running trial is named as long once it has run this many times the median trial, and at
+# least LONG_SECONDS: a config 1,000 times slower than the rest held both workers, unseen
+LONG_TIMES, LONG_SECONDS = 10.0, 5.0
 
 
 _IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=False)
@@ -207,6 +210,27 @@ class Tracker(Observer):
             return ""
         return self.starved()
 
+    def long_running(self) -> str:
+        """While the study runs, the trials that have run far longer than its median trial, with
+        their configs ("trial 4 has run 40 s (C=245); the median trial 8 ms"); else "". A
+        slow config held every worker while the panel listed only completed trials and said
+        "~5.5 s left" (first-day test, round 41)."""
+        tally = self.live()
+        if tally is None or self.finished_reason is not None:
+            return ""
+        median = tally.median_duration()
+        if median is None:
+            return ""
+        now, limit = time.time(), max(LONG_SECONDS, LONG_TIMES * median)
+        slow = sorted(((now - t.started, t.id, t) for t in list(tally.running.values())
+                       if t.started is not None and now - t.started > limit), reverse=True)
+        if not slow:
+            return ""
+        named = "; ".join(f"trial {i} has run {duration_text(d)} ({config_text(t.config)})"
+                          for d, i, t in slow[:2])
+        more = f" (and {len(slow) - 2} more)" if len(slow) > 2 else ""
+        return f"{named}{more}; the median trial {duration_text(median)}"
+
     def strained(self) -> str:
         """While the study runs, workers that Dask paused for their memory; else ""."""
         if self.paused is None or self.finished_reason is not None:
@@ -304,7 +328,8 @@ class Tracker(Observer):
         if self.n_trials:
             fractions.append(done / self.n_trials)
             label = f"{done}/{self.n_trials} trials"
-            if here > 0 and elapsed:
+            # by the pace so far, which says nothing of trials that outlast it
+            if here > 0 and elapsed and not self.long_running():
                 lefts.append(elapsed * max(0, self.n_trials - done) / here)
         if self.max_time:
             fractions.append(elapsed / self.max_time)
@@ -354,7 +379,8 @@ class TextProgress(Tracker):
         """The progress line: trials, elapsed, counts, best."""
         _, label = self.progress()
         counts = T.counts_text(self.counts(), self.ended_as(), " ")
-        lost = self.connection() or self.stalled() or self.strained() or self.choosing()
+        lost = (self.connection() or self.stalled() or self.strained() or self.choosing()
+                or self.long_running())
         return (f"nbtune {self.study.name}: {label} | {counts} | "
                 + (f"{lost} | " if lost else "") + self.best_line())
 

@@ -712,3 +712,30 @@ def test_counts_and_the_listing_call_a_trial_no_worker_started_queued_as_the_pan
         assert studies_frame(db)["trials"].tolist() == ["2 running, 2 queued, 1 completed"]
     finally:
         db.close()
+
+
+def one_slow(config):
+    time.sleep(3.0 if config["q"] > 0.8 else 0.02)
+    nbtune.report(score=config["q"])
+
+
+def test_a_trial_far_slower_than_the_rest_is_named_and_no_time_left_is_guessed(client, db,
+                                                                                monkeypatch):
+    """A config 1,000 times slower than the others held both workers while the panel listed
+    only completed trials and said "~5.5 s left" (first-day test, round 41)."""
+    import nbtune.tracker
+
+    monkeypatch.setattr(nbtune.tracker, "LONG_SECONDS", 0.5)
+    points = [{"q": 0.9}] + [{"q": 0.1 + 0.01 * i} for i in range(11)]
+    study = nbtune.tune(one_slow, {"q": nbtune.uniform(0, 1)}, metric="score", mode="max",
+                        n_trials=12, concurrency=2, cluster=client, storage=db, study="slow",
+                        points_to_evaluate=points, background=True, progress=TextProgress)
+    view, said = study.live, ""
+    while study.running and not said:
+        said = view.long_running()
+        time.sleep(0.05)
+    label = view.progress()[1]
+    study.wait()
+    assert re.fullmatch(r"trial 0 has run [\d.]+ s \(q=0\.9\); the median trial \d+ ms", said), said
+    assert "left" not in label, label
+    assert view.long_running() == ""  # the study ended: nothing runs
