@@ -187,6 +187,14 @@ def test_integer_arguments_stay_integers():
     ("x = 1\ny = 2\n", ("the cell declares no search space: start it with lines like "
                         "`lr = loguniform(1e-4, 1e-1)`")),
     ("", "declares no search space"),
+    # scikit-learn's param_grid habit (first-day test, round 41: "declares no search space")
+    ("C = [0.01, 0.1, 1, 10]\nx = C\n", "line 1: C = [0.01, 0.1, 1, 10] is a plain list: every "
+     "trial would get all of it, and the cell declares no search space; to search over its "
+     "values write C = choice(0.01, 0.1, 1, 10)"),
+    ("import numpy as np\nC = np.logspace(-3, 2, 6)\nx = C\n", "line 2: C = np.logspace(-3, 2, "
+     "6) is a plain array: every trial would get all of it, and the cell declares no search "
+     "space; to search over its values write C = logspace(0.001, 100, 6)"),
+    ("p = ('l1', 'l2')\nx = p\n", "write p = choice('l1', 'l2')"),
     ("lr = uniform(0, 1)\n\n# nothing else\n", "no trial code after the search space"),
     ("lr = uniform(0, 1); x = lr\n", "line 1: put the trial code on a line of its own"),
     ("a = uniform(0, 1); b = uniform(0, 1)\nx = 1\n", "line 1: put each hyperparameter on a line"),

@@ -16,7 +16,7 @@ from nbtune import space as S
 
 from .cell_syntax import (BUILTINS, INJECTED, PRIMITIVES, CellError, primitive, shown,
                           space_call, targets)
-from .habits import check_ported, check_typos, dict_space
+from .habits import check_ported, check_typos, dict_space, listed_space
 from .scopes import imported, module_names
 
 __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
@@ -242,6 +242,14 @@ def parse_cell(source: str, need_space: bool = True,
                             "cell's space is flat, one line per hyperparameter at its top "
                             "(`lr = loguniform(1e-4, 1e-1)`), each read by its name (lr, not "
                             "config['lr'])")
+        listed = listed_space(body_stmts)
+        if listed is not None:
+            stmt, meant = listed
+            name, kind = ast.unparse(stmt.targets[0]), type(stmt.value).__name__.lower()
+            kind = kind if kind in ("list", "tuple") else "array"
+            raise CellError(f"line {stmt.lineno}: {ast.unparse(stmt)} is a plain {kind}: every "
+                            f"trial would get all of it, and the cell declares no search "
+                            f"space; to search over its values write {name} = {meant}")
         raise CellError("the cell declares no search space: start it with lines like "
                         "`lr = loguniform(1e-4, 1e-1)`")
     if not body_stmts:

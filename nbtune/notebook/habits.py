@@ -125,3 +125,48 @@ def dict_space(body: list[ast.stmt]) -> ast.stmt | None:
                 for v in value.values):
             return stmt
     return None
+
+
+def listed_space(body: list[ast.stmt]) -> tuple[ast.stmt, str] | None:
+    """The first of the cell's leading lines that assigns a literal list or tuple of values
+    (``C = [0.01, 0.1, 1, 10]``, scikit-learn's ``param_grid`` habit) or numpy's
+    ``logspace``/``linspace`` of constants, with the space line it was meant as
+    (``choice(0.01, 0.1, 1, 10)``, ``logspace(0.001, 100, 6)``); None where there is none. As
+    the only lines, such a cell read "declares no search space" (first-day test, round 41)."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            continue
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)):
+            return None  # the trial code has started
+        value = stmt.value
+        if isinstance(value, (ast.List, ast.Tuple)) and len(value.elts) >= 2 and all(
+                _constant(e) for e in value.elts):
+            return stmt, f"choice({', '.join(ast.unparse(e) for e in value.elts)})"
+        meant = _numpy_grid(value)
+        if meant is not None:
+            return stmt, meant
+    return None
+
+
+def _constant(node: ast.expr) -> bool:
+    """A literal value: ``0.1``, ``'l2'``, ``-3``, ``None``."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant)
+
+
+def _numpy_grid(value: ast.expr) -> str | None:
+    """nbtune's line for ``np.logspace(-3, 2, 6)`` (exponents: ``logspace(0.001, 100, 6)``,
+    values) or ``np.linspace(0, 1, 5)``; None for anything else."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.value.id in ("np", "numpy")
+            and value.func.attr in ("logspace", "linspace", "geomspace")
+            and len(value.args) == 3 and not value.keywords
+            and all(_constant(a) for a in value.args)):
+        return None
+    lo, hi, n = (ast.literal_eval(a) for a in value.args)
+    if value.func.attr == "logspace":
+        return f"logspace({10.0 ** lo:g}, {10.0 ** hi:g}, {n})"
+    return f"{'logspace' if value.func.attr == 'geomspace' else 'linspace'}({lo}, {hi}, {n})"
