@@ -134,6 +134,14 @@ def swallows_halts(config):
 
 
 def test_a_worker_held_past_the_grace_period_is_restarted(cluster_client, capsys):
+    """... quietly: the nanny's own lines ("Worker process still alive after 4.0 seconds,
+    killing", "Restarting worker") landed in whatever cell ran then (first-day test, round 41)."""
+    import logging
+
+    said: list[logging.LogRecord] = []
+    listener = logging.Handler(logging.WARNING)
+    listener.emit = said.append
+    logging.getLogger("distributed.nanny").addHandler(listener)
     before = worker_addresses(cluster_client)
     first = nbtune.tune(swallows_halts, {"x": 1}, n_trials=1, max_time=1.0,
                         cluster=cluster_client, storage=None, progress=False, study="stubborn",
@@ -146,9 +154,22 @@ def test_a_worker_held_past_the_grace_period_is_restarted(cluster_client, capsys
     wait_for(lambda: not held_workers(cluster_client).workers(), "the held worker's release",
              timeout=30)
     assert worker_addresses(cluster_client) != before
+    logging.getLogger("distributed.nanny").removeHandler(listener)
+    assert not said, [r.getMessage() for r in said]
     again = nbtune.tune(sleeps_when_first, {"x": nbtune.uniform(0, 1)}, n_trials=4,
                         cluster=cluster_client, storage=None, progress=False, max_time=60)
     assert [t.state for t in again.trials] == [T.COMPLETED] * 4
+
+
+def test_where_every_worker_is_held_no_other_workers_are_promised():
+    from nbtune.run.held import HeldTrial, held_note
+
+    held = [HeldTrial("tcp://a:1", "s", 0, "e0", 0.0), HeldTrial("tcp://b:1", "s", 1, "e1", 0.0)]
+    assert "every worker is held, so this study's trials wait until one is free" in held_note(
+        held, workers=2)
+    assert "no worker is free for new trials until then; nbtune restarts those workers in " \
+           "10 s" in held_note(held, 10.0, workers=2)
+    assert "new trials go to the other workers" in held_note(held[:1], 10.0, workers=2)
 
 
 def test_restart_held_takes_auto_none_or_seconds():

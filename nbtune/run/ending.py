@@ -67,10 +67,17 @@ class Ending:
         if not new:
             return
         restart = self.settings.restart_held
-        print(held_note(new, restart))
+        print(held_note(new, restart, workers=self._worker_count()))
         if restart is not None:
             for worker in sorted({h.worker for h in new}):
                 self.held.restart_later(worker, restart)
+
+    def _worker_count(self) -> int | None:
+        """How many workers the cluster has now (None where the scheduler does not say)."""
+        try:
+            return len(self.client.nthreads())
+        except Exception:
+            return None
 
     def _withdrawable(self, trial: T.Trial) -> bool:
         """A trial queued behind the running ones that no worker started: the newest trial,

@@ -13,6 +13,7 @@ restarts a worker that is still held after a grace period.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -121,8 +122,17 @@ class HeldWorkers:
         def restart() -> None:
             if worker not in self.workers():
                 return
-            with contextlib.suppress(Exception):  # gone meanwhile, or no nanny to restart it
-                self.client.restart_workers([worker], timeout=60, raise_for_error=False)
+            # a local cluster's nanny logs in this process ("Worker process still alive after 4.0
+            # seconds, killing", "Restarting worker"): lines of Dask's in whatever cell runs
+            # then; the note at the study's end said this restart would come (round 41)
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)
+            try:
+                with contextlib.suppress(Exception):  # gone meanwhile, or no nanny to restart it
+                    self.client.restart_workers([worker], timeout=60, raise_for_error=False)
+            finally:
+                nanny.setLevel(level)
             self.forget_worker(worker)
 
         timer = threading.Timer(after, restart)
@@ -158,11 +168,19 @@ def restart_delay(setting: Any, embedded: bool) -> float | None:
     return float(setting)
 
 
-def held_note(held: list[HeldTrial], restart: float | None | str = "") -> str:
+def held_note(held: list[HeldTrial], restart: float | None | str = "",
+              workers: int | None = None) -> str:
     """What the user reads about held trials: when their study ends (``restart``: the seconds
-    before nbtune restarts their workers, None for never) or, without it, as the next starts."""
+    before nbtune restarts their workers, None for never) or, without it, as the next starts.
+    ``workers``: how many the cluster has; where the held trials keep all of them, no "other
+    workers" take the trials (it said so of a cluster whose two were both held: first-day
+    test, round 41)."""
     what = "; ".join(h.describe() for h in held)
+    every = workers is not None and len({h.worker for h in held}) >= workers
     if restart == "":
+        if every:
+            return (f"nbtune: {what}; every worker is held, so this study's trials wait until "
+                    f"one is free (or restarted).")
         return f"nbtune: {what}; this study's trials go to the other workers until it ends."
     that = "that worker" if len({h.worker for h in held}) == 1 else "those workers"
     then = (f"; nbtune restarts {that} in {restart:g} s if it still runs" if restart is not None
@@ -170,5 +188,6 @@ def held_note(held: list[HeldTrial], restart: float | None | str = "") -> str:
             "it: nbtune.tune(..., restart_held=SECONDS), %config Tune.restart_held = SECONDS")
     return (f"nbtune: {what}: it did not stop when its study ended: it is inside a long call "
             f"that does not return to Python until it ends (a library's fit on large data, "
-            f"most often; or code that catches BaseException); new trials go to the other "
-            f"workers until it ends{then}.")
+            f"most often; or code that catches BaseException); "
+            + ("no worker is free for new trials until then" if every else
+               "new trials go to the other workers until it ends") + f"{then}.")

@@ -388,7 +388,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                 self.held.recheck()  # an end may have gone unheard
             held = self.held.trials()
             if held:
-                print(held_note(held))
+                print(held_note(held, workers=self._worker_count()))
             for trial, paused in self.resume_now:  # restored where its rung promotes it
                 trial.resuming()
                 self._resume_paused(trial, paused)
