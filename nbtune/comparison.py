@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from . import trial as T
 from .caller import user_facing, warn_note
-from .drawing import canvas, titled
+from .drawing import canvas, in_view, titled
 from .ranking import completed, empty_message, fmt
 from .studies import load_study
 from .study import Study
@@ -32,23 +32,32 @@ ENDED = (T.COMPLETED, T.STOPPED, T.FAILED)  # trials that spent what the study h
 
 
 @user_facing
-def _focus(ax: Axes, bests: list[np.ndarray], mode: str) -> None:
+def _focus(ax: Axes, bests: list[np.ndarray], mode: str) -> str:
     """Fit the y-range to where the studies' bests differ: from each one's best after its first
     tenth of trials to the best of all, with a margin; the first trials' steps may leave it.
     The axis started at the first trial's value, and 0.77 against 0.78 was a few pixels at its
     top (first-day test, round 36). With few trials, or where that is nearly all of the
-    range anyway, everything stays in view."""
+    range anyway, everything stays in view, but for first bests orders of magnitude worse than
+    the rest (a blown-up first trial: :func:`~nbtune.drawing.in_view`). Returns the note that
+    says what was left out, "" where nothing was."""
     seen = [b[~np.isnan(b)] for b in bests]
+    view = in_view(np.concatenate(seen), mode)
+    note = ""
+    if view is not None:  # the blown-up first steps leave the view, and the focus below
+        ax.set_ylim(*view.limits())
+        note = view.note("the first bests so far")
+        seen = [b[(b >= view.lo) & (b <= view.hi)] for b in seen]
     if any(len(b) < 10 for b in seen):
-        return
+        return note
     early = [float(b[len(b) // 10]) for b in seen]  # each study's best after a tenth
     final = [float(b[-1]) for b in seen]
     lo, hi = (min(early), max(final)) if mode == "max" else (min(final), max(early))
     every = np.concatenate(seen)
     span = hi - lo
     if span <= 0 or span > 0.8 * float(every.max() - every.min()):
-        return
+        return note
     ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
+    return note
 
 
 def _curve(study: Study, by: str) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -164,7 +173,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                 f"{len(curves)} studies ({fmt(min(finals))} to {fmt(max(finals))})", **style)
         # the band's better edge stays in view; its worse one may leave it early, as first steps do
         bests.extend([middle, high if mode == "max" else low])
-    _focus(ax, bests, mode)
+    left_out = _focus(ax, bests, mode)
     metrics = list(dict.fromkeys(s.metric for s in every))
     if len(metrics) > 1:  # drawn on one axis without a word (first-day test, round 26)
         warn_note(f"compare draws {' and '.join(repr(m) for m in metrics)} on one axis: "
@@ -178,7 +187,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
     shown = f"{len(every)} stud{'y' if len(every) == 1 else 'ies'}"
     if len(groups) < len(every):
         shown += f" in {len(groups)} group{'s' if len(groups) > 1 else ''}"
-    titled(ax, f"{shown}: best so far ({mode})")
+    titled(ax, f"{shown}: best so far ({mode})" + (f"\n({left_out})" if left_out else ""))
     if len(groups) > BESIDE:  # below the axes: "best" put six studies' legend on their lines
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small",
                   ncols=2 if len(groups) > 2 * BESIDE else 1)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import trial as T
-from .drawing import FADED, LABELLED, MANY_CURVES, canvas, legible, titled
+from .drawing import FADED, LABELLED, MANY_CURVES, canvas, in_view, legible, titled
 from .ranking import completed, curve, empty_message, rank_trials, resource_of
 
 _PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped, failed, ...
@@ -136,13 +136,23 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
 
 
 def _focus(study: Any, ax: Axes, ranked: list[list[float]], every: list[list[float]]) -> None:
-    """Fit the y-range to the trials that matter: the best quarter of the curves (at least
-    3), whose values past their worst tenth set the range, with a margin; other curves may
-    leave it. With few curves, or when that range is nearly all of it, all stay in view."""
+    """Fit the y-range to the curves that matter: the best quarter of the ``ranked`` ones (at
+    least 3) by each one's best value, whose values past their worst tenth set the range, with
+    a margin; the other curves of ``every`` may leave it. With few curves, or when that range
+    is nearly all of it, all stay in view. The quarter is chosen by value, not by rank:
+    completed trials rank first whatever their value, and two completed blown-up ones (RMSE
+    5e12) made the range 0 to 5e12 (first-day test, round 43); a value orders of magnitude off
+    within the quarter (a curve that blew up after a good start) is left out too
+    (:func:`~nbtune.drawing.in_view`)."""
     if len(ranked) < 4:
         return
+    better = max if study.mode == "max" else min
+    best_first = sorted(ranked, key=better, reverse=study.mode == "max")
     focus = np.concatenate([np.asarray(ys, dtype=float)
-                            for ys in ranked[:max(3, math.ceil(len(ranked) / 4))]])
+                            for ys in best_first[:max(3, math.ceil(len(ranked) / 4))]])
+    kept = in_view(focus, study.mode)
+    if kept is not None:
+        focus = focus[(focus >= kept.lo) & (focus <= kept.hi)]
     values = np.concatenate([np.asarray(ys, dtype=float) for ys in every])
     if study.mode == "max":
         lo, hi = float(np.quantile(focus, 0.1)), float(focus.max())

@@ -5,14 +5,17 @@ the figures agree on (:mod:`nbtune.plots`, :mod:`nbtune.curves`, :mod:`nbtune.pa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from matplotlib import rcParams
 from matplotlib.axes import Axes
 from matplotlib.font_manager import FontProperties
 from matplotlib.figure import Figure
 
 from .images import BASE_SIZE, StudyFigure, figure_size
+from .ranking import fmt
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
 CATEGORICAL_KINDS = frozenset({"choice", "grid"})
@@ -73,3 +76,67 @@ def legible(legend: Any) -> None:
         alpha = handle.get_alpha()
         if alpha is not None and alpha < 0.6:
             handle.set_alpha(0.6)
+
+
+OUTLYING = 100.0
+"""A value is out of a figure's range where it lies this many times farther from the best than
+every value nearer the best (the nearer being at least half of them): a learning rate's blown-up
+runs, RMSE 5e12 among values of 35, drew the rest as one flat line at 0 (first-day test,
+round 43). A tail that grows by smaller steps stays in view: it is the study's own spread."""
+
+
+@dataclass(frozen=True)
+class InView:
+    """The values a figure keeps in view, from ``lo`` to ``hi``; ``left`` values lie beyond
+    them on the worse side, the farthest at ``worst``."""
+
+    lo: float
+    hi: float
+    left: int
+    worst: float
+    mode: str
+
+    def limits(self, margin: float = 0.05) -> tuple[float, float]:
+        """The axis's range: the values in view, with a margin of that share of their span."""
+        span = (self.hi - self.lo) or abs(self.hi) or 1.0
+        return self.lo - margin * span, self.hi + margin * span
+
+    def note(self, what: str | None = None) -> str:
+        """What was left out, in words: "not in view: 2 trials above 36.8 (up to 5e+12)";
+        ``what``: the words in place of "2 trials"."""
+        side, edge = ("below", self.lo) if self.mode == "max" else ("above", self.hi)
+        what = what or f"{self.left} trial{'s' if self.left > 1 else ''}"
+        reach = "down to" if self.mode == "max" else "up to"
+        return f"not in view: {what} {side} {fmt(edge, 3)} ({reach} {fmt(self.worst, 3)})"
+
+
+def in_view(values: Any, mode: str) -> InView | None:
+    """The range of ``values`` a figure shows where a few lie orders of magnitude worse than the
+    rest (see :data:`OUTLYING`), None where all of them fit (or where there are too few, under
+    5, to tell). The values are sorted by their distance from the best; the first step past the
+    nearer half that grows that distance :data:`OUTLYING` times starts the values left out."""
+    finite = np.asarray(values, dtype=float).ravel()  # None: NaN, left out with the others
+    finite = finite[np.isfinite(finite)]
+    if len(finite) < 5:
+        return None
+    best = float(finite.max() if mode == "max" else finite.min())
+    order = np.argsort(np.abs(finite - best), kind="stable")
+    far = np.abs(finite - best)[order]
+    # a step from a value at the best itself (0) is no jump: most trials equal, one not
+    jumps = np.flatnonzero((far[:-1] > 0) & (far[1:] > OUTLYING * far[:-1])) + 1
+    jumps = jumps[jumps > len(far) // 2]
+    if not len(jumps):
+        return None
+    kept, left = finite[order[:jumps[0]]], finite[order[jumps[0]:]]
+    return InView(float(kept.min()), float(kept.max()), len(left), float(left[-1]), mode)
+
+
+def keep_in_view(ax: Axes, values: Any, mode: str) -> str:
+    """Set ``ax``'s y-range to the values :func:`in_view` keeps, where some lie orders of
+    magnitude worse; returns the note that says what was left out (for a title: "not in view:
+    2 trials above 36.8 (up to 5e+12)"), or "" where every value is in view."""
+    view = in_view(values, mode)
+    if view is None:
+        return ""
+    ax.set_ylim(*view.limits())
+    return view.note()

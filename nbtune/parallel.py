@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from . import trial as T
 from .images import BASE_SIZE
 from .drawing import (CATEGORICAL_KINDS, FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
-                      codes, titled)
+                      codes, in_view, titled)
 from .ranking import completed, empty_message, fmt, score
 
 
@@ -62,8 +62,11 @@ def parallel_coordinates(study: Any, ax: Axes | None = None) -> Figure:
     names = study.space.unit_names
     columns = [_axis(study.space[n], [t.config.get(n) for t in drawn]) for n in names]
     values = [float(score(study, t)) for t in drawn]
-    lo, hi = min(values), max(values)
-    columns.append(_axis(None, values))
+    # a few values orders of magnitude worse (blown-up runs) would squeeze the rest into one
+    # colour at one end of the metric's axis: they sit at its edge instead, and are named
+    view = in_view(values, study.mode)
+    lo, hi = (view.lo, view.hi) if view else (min(values), max(values))
+    columns.append(_axis(None, [min(max(v, lo), hi) for v in values]))
     labels = [_wrapped(n) for n in names + [study.metric]]
     longest = max(len(line) for label in labels for line in label.splitlines())
     per_axis = max(1.6, 0.08 * longest + 0.4)  # inches: room for the names under the axes
@@ -117,9 +120,12 @@ def parallel_coordinates(study: Any, ax: Axes | None = None) -> Figure:
         ax.spines[side].set_visible(False)
     stopped = sum(1 for t in drawn if t.state != T.COMPLETED)
     note = f" ({stopped} stopped early, faded: their last value)" if stopped else ""
-    titled(ax, f"{study.name}: parallel coordinates{note}")
-    if not many:
-        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric)
+    titled(ax, f"{study.name}: parallel coordinates{note}"
+           + (f"\n({view.note()}, at the edge of its axis)" if view else ""))
+    if not many:  # the colours of the values out of view: the bar's arrow at that end
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=study.metric,
+                     extend="neither" if view is None else "min" if study.mode == "max"
+                     else "max")
         return fig
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax,
                        label=f"{study.metric}, coloured by rank")

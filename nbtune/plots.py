@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
-from .drawing import (CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes, legible,
-                      titled)
+from .drawing import (CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes,
+                      keep_in_view, legible, titled)
 from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
@@ -83,8 +83,11 @@ class StudyPlots:
 
         Completed trials are dots; stopped ones faded dots (their last value); failed ones an
         ``x`` at the worse edge (the bottom where the metric is maximised, the top where it is
-        minimised). ``metric``: another value the trials reported (``mode``, "max" or "min",
-        where its name does not say which is better), as in :func:`by_metric`.
+        minimised). Values orders of magnitude worse than the rest (blown-up runs) are left
+        out of the range, and the title says so (:func:`~nbtune.drawing.in_view`); ``slice``,
+        ``parallel_coordinates`` and :func:`nbtune.compare` do the same. ``metric``: another
+        value the trials reported (``mode``, "max" or "min", where its name does not say which
+        is better), as in :func:`by_metric`.
         """
         study = by_metric(self.study, metric, mode)
         trials = list(study.trials)
@@ -112,7 +115,9 @@ class StudyPlots:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("trial")
         ax.set_ylabel(study.metric)
-        titled(ax, f"{study.name}: {study.metric} ({study.mode}) by trial")
+        left_out = keep_in_view(ax, [*values, *(t.value for t in stopped)], study.mode)
+        titled(ax, f"{study.name}: {study.metric} ({study.mode}) by trial"
+               + (f"\n({left_out})" if left_out else ""))
         legible(ax.legend(loc="best", fontsize="small"))
         return fig
 
@@ -124,8 +129,8 @@ class StudyPlots:
 
         Stopped, failed and interrupted trials are faded; the best trial is drawn thick in red,
         the next best (:data:`~nbtune.drawing.LABELLED` in all) in colours of their own, named
-        in the legend. The y-range follows the best quarter of the trials (a stopped trial's
-        early scores may fall outside it).
+        in the legend. The y-range follows the best quarter of the curves by their best value
+        (a stopped trial's early scores, or a blown-up one's, may fall outside it).
         ``top=N`` keeps the N best trials of :func:`~nbtune.ranking.rank_trials`; ``among``
         draws from those trials only (all the study's by default).
         Each curve is a line whose gid is ``trial-ID``; past :data:`~nbtune.drawing.MANY_CURVES`
@@ -212,16 +217,19 @@ class StudyPlots:
             axes = list(fig.subplots(rows, cols, squeeze=False, sharey=True).ravel())
             for extra in axes[len(names):]:
                 extra.remove()
-            note = textwrap.fill(self._left_out(done).strip(),  # to the figure's width
-                                 width=max(40, int(12 * fig.get_figwidth())))
-            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter"
-                         + (f"\n{note}" if note else ""), fontsize="medium")
         else:
             fig, axes = ax.figure, [ax]
-            if self._left_out(done):  # said on the user's own axes too
-                ax.set_title(f"{study.metric} by {names[0]}{self._left_out(done)}",
-                             fontsize="small")
         ys = [t.value for t in done]
+        # one range for all (they share it): a blown-up value is left out, and said so
+        beyond = keep_in_view(axes[0], ys, study.mode)
+        left_out = self._left_out(done) + (f"\n({beyond})" if beyond else "")
+        if ax is None:
+            note = "\n".join(textwrap.fill(line, width=max(40, int(12 * fig.get_figwidth())))
+                              for line in left_out.strip().split("\n"))  # the figure's width
+            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter"
+                         + (f"\n{note}" if note else ""), fontsize="medium")
+        elif left_out:  # said on the user's own axes too
+            ax.set_title(f"{study.metric} by {names[0]}{left_out}", fontsize="small")
         ended = [t for t in list(study.trials) if t.is_finished] if self._left_out(done) else []
         for i, (n, a) in enumerate(zip(names, axes)):
             self._slice_one(a, n, [t.config.get(n) for t in done], ys,

@@ -1082,3 +1082,114 @@ def test_a_trial_no_worker_started_reads_queued_in_the_frame_and_its_repr():
     assert list(frame["state"]) == ["completed", "failed", "queued", "running"]
     assert repr(study.trials[2]).startswith("Trial(id=5, state='queued'")
     assert study.counts() == {"completed": 1, "failed": 1, "queued": 1, "running": 1}
+
+
+def blown_up(mode: str = "min", first: bool = False) -> Study:
+    """An SGDRegressor study of rmse (negated where ``mode="max"``): 5 trials completed, two of
+    them blown up by a large eta0 (rmse 5e12, finite; trials 0 and 11 where ``first``, else 5
+    and 11: ASHA let them pass a rung with few values), 19 stopped at epochs 1 to 3, the
+    others near 35 to 42 (first-day test, round 43)."""
+    sign = 1.0 if mode == "min" else -1.0
+    trials = []
+    for i in range(24):
+        done = i in (0, 4, 5, 8, 11)
+        level = 5e12 * (1 + i / 100) if i in ((0, 11) if first else (5, 11)) else 35.0 + i / 6
+        reports = [{"epoch": e, "rmse": sign * (level + 3.0 / e)}
+                   for e in range(1, (27 if done else 1 + i % 3) + 1)]
+        trials.append(T.Trial(i, {"eta0": 10 ** (-4 + i / 5)}, reports=reports,
+                              state=T.COMPLETED if done else T.STOPPED,
+                              value=reports[-1]["rmse"], started=100.0 + i, finished=101.0 + i))
+    return Study("sgd", Space({"eta0": nbtune.loguniform(1e-4, 3.0)}), "rmse", mode,
+                 trials=trials, settings={"resource": "epoch"})
+
+
+def in_range(ax, mode: str, best: float) -> None:
+    """``ax``'s y-range holds ``best`` and the values near 35 to 42, not the blown-up ones."""
+    low, high = ax.get_ylim()
+    near, far = sorted([low, high], key=abs)  # 35 to 42, or -35 to -42
+    assert low <= best <= high and abs(near) > 30 and abs(far) < 50, (low, high, best)
+
+
+LEFT_OUT = {"min": r"not in view: 2 trials above [34]\d\.\d+ \(up to 5\.55e\+12\)",
+            "max": r"not in view: 2 trials below -[34]\d\.\d+ \(down to -5\.55e\+12\)"}
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_learning_curves_keep_the_best_in_view_past_completed_blown_up_trials(mode):
+    # two completed trials at rmse 5e12 fell within "the best quarter" of the ranked trials
+    # (completed first, whatever their value): the y-axis ran 0 to 5e12, and the best three
+    # curves were one flat line at 0 (first-day test, round 43)
+    study = blown_up(mode)
+    best = study.best
+    assert best.id == 0
+    for fig in (study.plot.learning_curves(), study.plot.learning_curves(top=12)):
+        ax = fig.axes[0]
+        in_range(ax, mode, best.value)
+        for r in best.reports[1:]:  # the best curve, but for its first epoch's value
+            in_range(ax, mode, r["rmse"])
+        for i in (4, 8):  # where the other completed near 35 ended
+            in_range(ax, mode, study.trials[i].value)
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_history_keeps_the_best_in_view_and_says_what_it_left_out(mode):
+    study = blown_up(mode)
+    ax = study.plot.history().axes[0]
+    in_range(ax, mode, study.best.value)
+    assert re.search(LEFT_OUT[mode], ax.get_title().replace("\n", " ")), ax.get_title()
+    plain = ended("plain", [3.0, 2.5, 2.0, 1.9, 1.8, 40.0])  # 40 is worse, not blown up
+    assert "not in view" not in plain.plot.history().axes[0].get_title()
+    assert plain.plot.history().axes[0].get_ylim()[1] > 40
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_slice_keeps_the_best_in_view_and_says_what_it_left_out(mode):
+    study = blown_up(mode)
+    fig = study.plot.slice()
+    in_range(fig.axes[0], mode, study.best.value)
+    assert re.search(LEFT_OUT[mode], fig.get_suptitle().replace("\n", " ")), fig.get_suptitle()
+    from matplotlib.figure import Figure as Plain
+
+    ax = Plain().add_subplot()
+    study.plot.slice("eta0", ax=ax)
+    in_range(ax, mode, study.best.value)
+    assert re.search(LEFT_OUT[mode], ax.get_title().replace("\n", " ")), ax.get_title()
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_parallel_coordinates_colour_and_place_the_values_in_view(mode):
+    study = blown_up(mode)
+    fig = study.plot.parallel_coordinates()
+    ax, bar = fig.axes
+    assert re.search(LEFT_OUT[mode], ax.get_title().replace("\n", " ")), ax.get_title()
+    in_range(bar, mode, study.best.value)  # the colour scale: the values near 35 to 42
+    metric = [float(t.get_text()) for t in ax.texts
+              if t.get_gid() == "tick" and round(t.get_position()[0]) == 1]
+    assert len(metric) == 3 and all(30 < abs(v) < 50 for v in metric), metric
+    lines = lines_by_gid(ax)
+    best, worse = lines["trial-0"].get_ydata()[-1], lines["trial-8"].get_ydata()[-1]
+    assert abs(best - worse) > 0.1  # 35.1 against 36.4: apart, not both at one end
+    assert lines["trial-0"].get_color() != lines["trial-8"].get_color()
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_compare_keeps_the_bests_in_view_past_a_blown_up_first_trial(mode):
+    # the first trial's rmse of 5e12 was the first step of the best so far: the axis ran to
+    # 5e12, and both studies' lines were flat at 0 (first-day test, round 43)
+    study, other = blown_up(mode, first=True), blown_up(mode)
+    ax = nbtune.compare({"first blown up": study, "later": other}).axes[0]
+    low, high = ax.get_ylim()
+    assert low <= study.best.value <= high and low <= other.best.value <= high
+    in_range(ax, mode, study.best.value)
+    side = "above" if mode == "min" else "below"
+    assert f"not in view: the first bests so far {side}" in ax.get_title().replace("\n", " ")
+
+
+def test_a_tail_that_grows_step_by_step_stays_in_view():
+    from nbtune.drawing import in_view
+
+    assert in_view([1, 2, 3, 4, 5, 10, 20, 40, 80, 160], "min") is None  # the study's spread
+    assert in_view([0.9, 0.8, 0.5, 0.1, 0.0], "max") is None
+    assert in_view([1.0, 1.0, 1.0, 1.0, 2.0], "min") is None  # most at the best: nothing apart
+    view = in_view([35.0, 36.0, 35.5, 37.0, 5e12, float("nan"), 4e10], "min")
+    assert (view.lo, view.hi, view.left, view.worst) == (35.0, 37.0, 2, 5e12)
