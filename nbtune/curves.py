@@ -141,7 +141,7 @@ def _focus(study: Any, ax: Axes, ranked: list[list[float]], every: list[list[flo
     a margin; the other curves of ``every`` may leave it. With few curves, or when that range
     is nearly all of it, all stay in view. The quarter is chosen by value, not by rank:
     completed trials rank first whatever their value, and two completed blown-up ones (RMSE
-    5e12) made the range 0 to 5e12 (first-day test, round 43); a value orders of magnitude off
+    5e12) made the range 0 to 5e12 (first-day test, round 42); a value orders of magnitude off
     within the quarter (a curve that blew up after a good start) is left out too
     (:func:`~nbtune.drawing.in_view`)."""
     if len(ranked) < 4:

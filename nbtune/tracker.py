@@ -222,8 +222,10 @@ class Tracker(Observer):
         if median is None:
             return ""
         now, limit = time.time(), max(LONG_SECONDS, LONG_TIMES * median)
-        slow = sorted(((now - t.started, t.id, t) for t in list(tally.running.values())
-                       if t.started is not None and now - t.started > limit), reverse=True)
+        most = self.elapsed()  # no trial of this run ran longer than the study has
+        ran = [(min(now - t.started, most), t.id, t) for t in list(tally.running.values())
+               if t.started is not None]
+        slow = sorted((r for r in ran if r[0] > limit), reverse=True)
         if not slow:
             return ""
         named = "; ".join(f"trial {i} has run {duration_text(d)} ({config_text(t.config)})"

@@ -1088,7 +1088,7 @@ def blown_up(mode: str = "min", first: bool = False) -> Study:
     """An SGDRegressor study of rmse (negated where ``mode="max"``): 5 trials completed, two of
     them blown up by a large eta0 (rmse 5e12, finite; trials 0 and 11 where ``first``, else 5
     and 11: ASHA let them pass a rung with few values), 19 stopped at epochs 1 to 3, the
-    others near 35 to 42 (first-day test, round 43)."""
+    others near 35 to 42 (first-day test, round 42)."""
     sign = 1.0 if mode == "min" else -1.0
     trials = []
     for i in range(24):
@@ -1118,7 +1118,7 @@ LEFT_OUT = {"min": r"not in view: 2 trials above [34]\d\.\d+ \(up to 5\.55e\+12\
 def test_learning_curves_keep_the_best_in_view_past_completed_blown_up_trials(mode):
     # two completed trials at rmse 5e12 fell within "the best quarter" of the ranked trials
     # (completed first, whatever their value): the y-axis ran 0 to 5e12, and the best three
-    # curves were one flat line at 0 (first-day test, round 43)
+    # curves were one flat line at 0 (first-day test, round 42)
     study = blown_up(mode)
     best = study.best
     assert best.id == 0
@@ -1175,7 +1175,7 @@ def test_parallel_coordinates_colour_and_place_the_values_in_view(mode):
 @pytest.mark.parametrize("mode", ["min", "max"])
 def test_compare_keeps_the_bests_in_view_past_a_blown_up_first_trial(mode):
     # the first trial's rmse of 5e12 was the first step of the best so far: the axis ran to
-    # 5e12, and both studies' lines were flat at 0 (first-day test, round 43)
+    # 5e12, and both studies' lines were flat at 0 (first-day test, round 42)
     study, other = blown_up(mode, first=True), blown_up(mode)
     ax = nbtune.compare({"first blown up": study, "later": other}).axes[0]
     low, high = ax.get_ylim()
@@ -1193,3 +1193,15 @@ def test_a_tail_that_grows_step_by_step_stays_in_view():
     assert in_view([1.0, 1.0, 1.0, 1.0, 2.0], "min") is None  # most at the best: nothing apart
     view = in_view([35.0, 36.0, 35.5, 37.0, 5e12, float("nan"), 4e10], "min")
     assert (view.lo, view.hi, view.left, view.worst) == (35.0, 37.0, 2, 5e12)
+
+
+def test_a_models_tight_cluster_near_the_best_leaves_the_rest_in_view():
+    """A model-based study puts most trials within a hair of the best: the others, 0.2 to 0.4
+    below, are the study's spread, not blown-up runs, and stay in view."""
+    from nbtune.drawing import in_view
+
+    values = [0.9 - 0.0001 * i for i in range(12)] + [0.5, 0.6, 0.65, 0.7, 0.55]
+    assert in_view(values, "max") is None
+    blown = [35.0 + 0.1 * i for i in range(12)] + [5e12, 8e11]
+    view = in_view(blown, "min")
+    assert view is not None and view.left == 2 and view.hi < 40
