@@ -83,6 +83,9 @@ def test_quickstart_runs_the_magic_and_leaves_a_good_study(first_run):
     assert any("nbtune: accuracy = " in o for o in outputs)  # the --local run
     assert any("best accuracy = " in o and "applied" in o for o in outputs)
     assert any("validation accuracy" in o for o in outputs)  # the final model used --apply
+    # and is scored once on rows no trial saw (a student reported the tuned validation score as
+    # the result: first-day test, round 41)
+    assert any(re.search(r"test accuracy 0\.9\d+", o) for o in outputs), outputs[-1]
 
 
 def test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary(first_run):
