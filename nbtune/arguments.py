@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
+from .caller import warn_note
 from .ported import ported_keyword
 from .run.task import PickledOnce, with_parameters
 from .schedule import option_names
@@ -58,6 +59,13 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
                             f"{' or '.join(k + '=' for k in taken)}: with_parameters passes "
                             f"each value by its name, {name}(config, {taken[0]}=...); "
                             f"{fix}") from None
+    keys = [n for n in (space if isinstance(space, Mapping) else []) if isinstance(n, str)]
+    if first is not None and first.name in keys and first.name != "config":
+        # def train(C): the dict of every hyperparameter arrives as C, and scikit-learn said
+        # "Got {'C': 0.0059...} instead" in every trial (first-day test, round 41)
+        warn_note(f"the trial function {name}{signature} names its parameter {first.name!r}, "
+                  f"a hyperparameter's name: nbtune calls {name}(config), config a dict of all "
+                  f"of them; write def {name}(config): and read config[{first.name!r}]")
     try:
         signature.bind({}, **dict.fromkeys(data))
     except TypeError as exc:

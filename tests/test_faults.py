@@ -620,3 +620,14 @@ def test_data_that_leaves_the_trials_little_room_is_said():
     with pytest.raises(ValueError, match="does not fit"):
         check_fits(limits, {"big": 261 * mib})
     assert check_fits({"tcp://b:1": (0, 0)}, {"big": 10**12}) is None  # no limit: no check
+
+
+def test_a_key_the_config_lacks_is_named_with_the_keys_it_has(client):
+    """config["C"] where the space named it "c" read `KeyError: 'C'` alone (first-day test,
+    round 41)."""
+    study = nbtune.tune(lambda config: config["C"], {"c": nbtune.uniform(0, 1), "lr": 0.1},
+                        n_trials=1, mode="min", cluster=client, storage=None, progress=False)
+    error = study.trials[0].error
+    assert error.rstrip().endswith("KeyError: 'C'\nnbtune: the trial's config has the keys 'c', "
+                                   "'lr' (did you mean 'c'?); config[...] takes the space's "
+                                   "names"), error

@@ -104,9 +104,16 @@ def test_a_metric_the_cell_left_unset_or_not_a_number_is_said_in_a_cells_words(s
     res = run(shell, "--trials 1 --metric loss --study array",
               "x = uniform(0, 1)\nloss = np.array([x, x])\n")
     assert isinstance(res.error_in_exec, nbtune.NoTrialCompleted), res.error_in_exec
-    assert shell.user_ns["study"].trials[0].error == (
+    assert shell.user_ns["study"].trials[0].error == (  # cross_val_score's (round 41)
         "the cell left 'loss' as a ndarray of shape (2,), not a number: assign it a number "
+        "(loss = cross_val_score(...).mean(), the folds' mean)")
+    run(shell, "--trials 1 --metric loss --study matrix",
+        "x = uniform(0, 1)\nloss = np.array([[x, x]])\n")
+    assert shell.user_ns["study"].trials[0].error.endswith(
         "(loss = float(...), or .item() of a one-element array)")
+    run(shell, "--trials 1 --metric loss --study none", "x = uniform(0, 1)\nloss = print(x)\n")
+    assert shell.user_ns["study"].trials[0].error.startswith(  # "never reported" (round 41)
+        "the cell left 'loss' as None, not a number: the line that sets it got None")
     # a report of the metric stands where the assignment did not run, as before
     res = run(shell, "--trials 1 --metric loss --study reported",
               "x = uniform(0, 1)\nreport(epoch=1, loss=x)\nif x > 2:\n    loss = x\n")

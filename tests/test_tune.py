@@ -1009,3 +1009,17 @@ def test_a_returned_value_minimised_without_metric_or_mode_is_said(client):
         warnings.simplefilter("error", nbtune.NbtuneWarning)
         nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=2, mode="min",
                     cluster=client, storage=None, progress=False)
+
+
+def test_a_trial_function_whose_parameter_is_a_hyperparameters_name_is_warned_of():
+    """def train(C): the config dict arrived as C and every trial failed inside scikit-learn
+    (first-day test, round 41): said before any trial, in one line."""
+    def train(C):
+        return C
+
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^the trial function train\(C\) names its "
+                                                  r"parameter 'C', a hyperparameter's name: "
+                                                  r"nbtune calls train\(config\)"), \
+            pytest.raises(ConnectionError):  # said before the cluster is reached
+        nbtune.tune(train, {"C": nbtune.uniform(0, 1)}, n_trials=1, mode="min",
+                    cluster="tcp://127.0.0.1:1", storage=None, progress=False)

@@ -52,6 +52,10 @@ class CellTrial:
         if not self.sets_metric:
             return None
         if self.metric in ns:
+            if ns[self.metric] is None:  # it read "the trial never reported the metric"
+                raise TrialFailed(f"the cell left {self.metric!r} as None, not a number: the "
+                                  f"line that sets it got None (a function that returns "
+                                  f"nothing?); assign it a number")
             return self._number(ns[self.metric])
         ctx = current_trial()
         if ctx is not None and not any(self.metric in rep for rep in ctx.reports):
@@ -68,11 +72,15 @@ class CellTrial:
             clean_metrics({self.metric: value}, "the metric")
         except TypeError:
             shown = f"a {type(value).__name__}"
-            if getattr(value, "shape", None) is not None:
-                shown += f" of shape {tuple(value.shape)}"
+            shape = getattr(value, "shape", None)
+            if shape is not None:
+                shown += f" of shape {tuple(shape)}"
+            if shape is not None and len(shape) == 1 and shape[0] > 1:  # cross_val_score's
+                fix = f"{self.metric} = cross_val_score(...).mean(), the folds' mean"
+            else:
+                fix = f"{self.metric} = float(...), or .item() of a one-element array"
             raise TrialFailed(f"the cell left {self.metric!r} as {shown}, not a number: assign "
-                              f"it a number ({self.metric} = float(...), or .item() of a "
-                              "one-element array)") from None
+                              f"it a number ({fix})") from None
         return value
 
     def __call__(self, config: dict[str, Any], **shared: Any) -> Any:

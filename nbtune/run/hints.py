@@ -3,6 +3,10 @@ fix: a module the workers cannot import (:mod:`nbtune.run.imports`), or a trial 
 processes inside a worker that may not have any (PyTorch's ``DataLoader(num_workers=2)``)."""
 from __future__ import annotations
 
+import re
+from typing import Any, Mapping
+
+from ..typos import did_you_mean
 from .imports import missing_module_hint
 
 DAEMONIC = "daemonic processes are not allowed to have children"
@@ -12,10 +16,29 @@ NO_CHILDREN = ("Dask's daemonic workers start no processes: num_workers=0, or "
                "dask.config.set({'distributed.worker.daemon': False}) and %tune_cluster local")
 
 
-def with_hints(error: str | None) -> str | None:
+def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> str | None:
     """``error`` (a failed trial's traceback) with nbtune's line on its cause and fix added
-    where it knows one; unchanged otherwise."""
+    where it knows one; unchanged otherwise. ``config``: the trial's, for a KeyError of a name
+    it does not hold."""
     error = missing_module_hint(error)
     if error and DAEMONIC in error:
         error = f"{error.rstrip()}\nnbtune: {NO_CHILDREN}"
+    if error and config:
+        error = _missing_key_hint(error, config)
     return error
+
+
+def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
+    """A KeyError of a key the trial's config lacks (``config["C"]`` where the space named it
+    "c"), with the config's keys and the closest: it read ``KeyError: 'C'`` alone (first-day
+    test, round 41)."""
+    last = error.rstrip().splitlines()[-1] if error.strip() else ""
+    found = re.fullmatch(r"KeyError: '([^']*)'", last.strip())
+    keys = [k for k in config if isinstance(k, str)]
+    if found is None or found.group(1) in config or not keys:
+        return error
+    names, asked = ", ".join(repr(k) for k in keys), found.group(1)
+    cased = [k for k in keys if k.lower() == asked.lower()]  # 'C' for 'c': too short for difflib
+    near = f" (did you mean {cased[0]!r}?)" if cased else did_you_mean(asked, keys)
+    return (f"{error.rstrip()}\nnbtune: the trial's config has the keys {names}{near}; "
+            f"config[...] takes the space's names")
