@@ -146,6 +146,17 @@ def no_study_to_resume(names: list[str], name: str, path: str) -> str:
     return f"no study {name!r} in {where!r}{full} to resume{listed}"
 
 
+def new_study_line(names: list[str], name: str, path: str) -> str:
+    """The line for resume=True (``--resume``) of a name the file lacks, which starts it: what
+    happens first, then why. "no study 'quickstart' in 'nbtune.db' to resume" was the first
+    line of a first run, and read as an error (first-day test, round 41)."""
+    listed = f"; studies there: {', '.join(map(repr, names))}" if names else ""
+    where = os.fspath(path)
+    full = "" if os.path.isabs(where) else f" ({os.path.abspath(where)})"
+    return (f"study {name!r} starts as a new study in {where!r}{full}: none of that name there "
+            f"to resume yet{listed}")
+
+
 def resume_typo(names: list[str], name: str, path: str,
                 flag: str = "resume=True (--resume)") -> str | None:
     """The error for resume=True (``--resume``) of a name one typo away from a stored study's

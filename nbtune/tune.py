@@ -35,7 +35,7 @@ from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import check_progress, make_progress, starting_notice
-from .starting import RecordEnd, default_name, no_study_to_resume, open_study, resume_typo
+from .starting import RecordEnd, default_name, new_study_line, open_study, resume_typo
 from . import trial as T
 from .study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from .resume import StudyExists
@@ -182,8 +182,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
 
         if row is None and resume and db is not None:  # said before a view is shown: the panel
             # took the starting line's place, above it, and it read below the summary (round 20)
-            print(f"nbtune: {no_study_to_resume(db.study_names(), name, db.path)}: it starts as "
-                  "a new study")
+            print(f"nbtune: {new_study_line(db.study_names(), name, db.path)}")
         if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         client, capacity, asked = connect(cluster, security, plan.resources, __version__)

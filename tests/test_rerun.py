@@ -120,8 +120,8 @@ def test_a_resume_of_a_name_the_file_lacks_says_so(mlp, db, capsys):
     assert line == (f"UsageError: %%tune: no study 'mlo' in {db!r} to resume (did you mean "
                     "'mlp'?): give that name, or leave out --resume to start a new study 'mlo'")
     assert run(mlp, "--study fresh --resume --trials 2 --metric accuracy --mode max").success
-    assert (f"nbtune: no study 'fresh' in {db!r} to resume (studies there: 'mlp'): it starts "
-            "as a new study\n") in capsys.readouterr().out
+    assert (f"nbtune: study 'fresh' starts as a new study in {db!r}: none of that name there "
+            "to resume yet; studies there: 'mlp'\n") in capsys.readouterr().out
     assert nbtune.list_studies(db) == ["mlp", "fresh"]
     with pytest.raises(ValueError, match=r"^no study 'mlo' in .* to resume \(did you mean "
                                          r"'mlp'\?\): give that name, or leave out resume=True "):

@@ -979,7 +979,8 @@ def test_a_resume_that_starts_a_new_study_names_the_files_full_path(client, tmp_
     for night in ("nightly-2026-12-05", "nightly-2026-12-06"):
         nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage="runs.db",
                     study=night, resume=True, progress=False)
-        assert (f"nbtune: no study {night!r} in 'runs.db' ({tmp_path / 'runs.db'}) to resume"
+        assert (f"nbtune: study {night!r} starts as a new study in 'runs.db' "
+                f"({tmp_path / 'runs.db'}): none of that name there to resume yet"
                 in capsys.readouterr().out)
     assert nbtune.list_studies("runs.db") == ["nightly-2026-12-05", "nightly-2026-12-06"]
 
