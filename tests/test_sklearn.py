@@ -1522,3 +1522,25 @@ def test_import_nbtune_leaves_scikit_learn_until_searchcv_is_used():
     code = ("import sys, nbtune; assert 'sklearn' not in sys.modules; "
             "from nbtune import SearchCV; assert 'sklearn' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_booster_that_stops_itself_early_under_max_iter_rungs_is_said(client, cancer):
+    """HistGradientBoosting's early_stopping ended max_iter short of each rung: a candidate
+    "completed" at 90 had trained 38, and nothing said so (first-day test, round 42)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = cancer
+    with pytest.warns(UserWarning, match=r"^HistGradientBoostingClassifier stops its own "
+                                         r"boosting early \(early_stopping=True\): the max_iter "
+                                         r"rungs then count fewer"):
+        search(HistGradientBoostingClassifier(max_iter=9, early_stopping=True),
+               {"learning_rate": [0.1]}, client, cv=2, scheduler="asha",
+               resource="max_iter").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from nbtune.sklearn.checks import self_stopping_note
+
+        assert self_stopping_note(HistGradientBoostingClassifier(), "max_iter", 9_000) is None
+        assert "10,000 rows (12,000 here)" in self_stopping_note(
+            make_pipeline(StandardScaler(), HistGradientBoostingClassifier()),
+            "histgradientboostingclassifier__max_iter", 12_000)

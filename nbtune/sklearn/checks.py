@@ -285,6 +285,28 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool,
     return PARAM, warm, cumulative, None
 
 
+def self_stopping_note(estimator: Any, param: str, n_train: int) -> str | None:
+    """The note for a resource parameter whose estimator stops early by itself:
+    ``HistGradientBoosting*``'s ``early_stopping`` ("auto": on over 10,000 rows) ends its
+    ``max_iter`` short of the rung, so the rungs count fewer iterations than they say (a
+    candidate "completed" at 90 had trained 38: first-day test, round 42); None otherwise."""
+    owner = _owner(estimator, param)
+    if not param.endswith("max_iter") or not hasattr(owner, "early_stopping") \
+            or not type(owner).__name__.startswith("HistGradientBoosting"):
+        return None
+    stops = owner.early_stopping
+    if not (stops is True or stops == "auto" and n_train > 10_000):
+        return None
+    why = "early_stopping=True" if stops is True else \
+        f"early_stopping='auto', on over 10,000 rows ({n_train:,} here)"
+    prefix = param[:-len("max_iter")]
+    return (f"{type(owner).__name__} stops its own boosting early ({why}): the {param} rungs "
+            f"then count fewer iterations than they say, and a candidate that stopped itself is "
+            f"ranked with those that trained in full; give it early_stopping=False "
+            f"({prefix}early_stopping=False in the estimator) so that each rung trains what it "
+            f"says")
+
+
 def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:
     """max_t when none is given: 27 epochs; a parameter's value in the estimator; for
     n_samples, ``n_train``: the rows of the largest training fold. A fold trains on

@@ -240,6 +240,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                  f"choose another resource")
             max_t = int(self.max_t) if self.max_t else checks.default_max_t(
                 self.estimator, kind, key, max(len(tr) for tr, _ in splits))
+            if kind == PARAM:
+                stops = checks.self_stopping_note(self.estimator, key,
+                                                  max(len(tr) for tr, _ in splits))
+                if stops is not None:
+                    warn(stops)
             sched, levels = schedule(self.scheduler, self.scheduler_options,
                                      self.reduction_factor, self.grace_period, converted.space,
                                      metric, key, max_t, self.seed)
