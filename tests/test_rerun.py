@@ -2,6 +2,8 @@
 study needs --resume (its stored settings; flags given again agree), --study NEW or --replace."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import nbtune
@@ -38,10 +40,22 @@ def test_running_the_cell_again_says_what_to_do_in_the_magics_words(mlp, db, cap
     from IPython.utils.capture import capture_output
 
     with capture_output(stdout=False, stderr=False) as shown:
-        line = error_of(mlp, capsys, FIRST)
+        line = error_of(mlp, capsys, FIRST, CELL + "# another cell\n")
     assert line == (f"UsageError: %%tune: a study named 'mlp' already exists in {db!r} (its "
                     "summary is above): add --resume to continue it, use --study NEW for a fresh "
                     "one, or --replace to delete it and start again")
+    # the same cell again, minutes later: Ctrl+Enter pressed twice cleared the first run's
+    # output, and the second said only "already exists" (first-day test, round 41)
+    again = error_of(mlp, capsys, FIRST)
+    assert re.fullmatch(r"UsageError: %%tune: a study named 'mlp' already exists in .* \(this "
+                        r"cell ran it in this kernel, ending at \d\d:\d\d:\d\d; running the "
+                        r"cell again cleared that run's output \(its summary is above\)\): add "
+                        r"--resume to continue it, .*", again), again
+    run(mlp, FIRST + " --resume")  # a line of its own: news, not a second press
+    assert "this cell ran it" not in capsys.readouterr().out
+    run(mlp, FIRST + " --resume")
+    assert re.search(r"nbtune: study 'mlp': this cell ran it in this kernel, ending at ",
+                     capsys.readouterr().out)
     assert "resume=True" not in line
     assert len(nbtune.load_study("mlp", storage=db).trials) == 4
     # the cell keeps the study's record: JupyterLab clears a cell's outputs when it runs, and

@@ -5,6 +5,7 @@ The magic decides nothing about the search: everything it does goes through :fun
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import Any, Callable
@@ -74,6 +75,9 @@ def _kernel_restores_sigint(shell: Any) -> bool:
     kernel = getattr(shell, "kernel", None)
     return (getattr(kernel, "saved_sigint_handler", None) is not None
             and callable(getattr(kernel, "post_handler_hook", None)))
+
+
+RAN_JUST_NOW = 600.0  # seconds: a cell's run this recent is named when the cell runs again
 
 
 @magics_class
@@ -158,6 +162,10 @@ class Tune(Magics):
         set_default_cluster(self.cluster)
         self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
         self._writers: dict[str, Any] = {}  # cell id -> its CellWriter (JupyterLab extension)
+        # (file, study) -> (the cell's body, its flags, when its run in this kernel ended): a run
+        # twice in a row (Ctrl+Enter pressed again) had its first run's output cleared by
+        # JupyterLab, and the second said only "already exists" (first-day test, round 41)
+        self._ran: dict[tuple[str, str], tuple[str, dict, float]] = {}  # (body, flags, end)
 
     # -- the cell -------------------------------------------------------------------------
     @cell_magic
@@ -189,7 +197,7 @@ class Tune(Magics):
         the study: a mistake is one line raised before any output of a previous run is cleared."""
         check_names(args)
         path, said = self._storage(args)
-        row = self._stored_study(args, path)
+        row = self._stored_study(args, path, cell)
         if row is not None and args.resume:
             try:  # what is not given comes from the stored study, not from %config Tune
                 chosen, _ = resumed_settings(args.study, row, given_flags(args),
@@ -254,7 +262,22 @@ class Tune(Magics):
         section = self.config.get("Tune") if "Tune" in self.config else None
         return getattr(self, name) if section is not None and name in section else None
 
-    def _stored_study(self, args, path: str | None) -> dict[str, Any] | None:
+    def _ran_just_now(self, path: str | None, name: str | None, cell: str,
+                      line: dict[str, Any] | None = None) -> str:
+        """Where this very cell ran study ``name`` in this kernel minutes ago, the words that
+        say so, else "": JupyterLab clears a cell's output when it runs again, and a run twice
+        in a row showed nothing of the first."""
+        if path is None or name is None:
+            return ""
+        body, flags, ended = self._ran.get((os.path.abspath(path), name), (None, None, 0.0))
+        if body != cell or (line is not None and line != flags) \
+                or time.time() - ended > RAN_JUST_NOW:
+            return ""
+        at = time.strftime("%H:%M:%S", time.localtime(ended))
+        return (f"this cell ran it in this kernel, ending at {at}; running the cell again "
+                f"cleared that run's output (its summary is above)")
+
+    def _stored_study(self, args, path: str | None, cell: str = "") -> dict[str, Any] | None:
         """The stored row of the study --study names (None: a new one); the re-run of a study
         without --resume or --replace, or --resume without --study, is one line."""
         if args.resume and args.replace:
@@ -271,7 +294,11 @@ class Tune(Magics):
         except StorageError as exc:
             raise UsageError(f"%%tune: {exc}") from None
         if row is not None and not (args.resume or args.replace):
-            refuse_existing(args.study, path)
+            refuse_existing(args.study, path, self._ran_just_now(path, args.study, cell))
+        if row is not None and args.resume:  # the same line too: more trials asked are news
+            again = self._ran_just_now(path, args.study, cell, vars(args))
+            if again:
+                print(f"nbtune: study {args.study!r}: {again}.")
         return row
 
     def _run(self, fn, parsed: ParsedCell, kwargs: dict[str, Any], args, cell: str,
@@ -293,6 +320,10 @@ class Tune(Magics):
             raise UsageError(f"%%tune: {exc}") from None
         out = args.out or self.out
         self.shell.user_ns[out] = study
+        if study.storage is not None and not args.background \
+                and study.stop_reason != "interrupted":  # its resume is the next run's purpose
+            self._ran[(os.path.abspath(study.storage), study.name)] = (cell, vars(args),
+                                                                        time.time())
         if args.background:
             line = (f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
                     f"({out}.wait() blocks until it ends, {out}.stop() ends it).")

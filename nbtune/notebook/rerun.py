@@ -77,15 +77,17 @@ def conflict_line(exc: SettingsConflict) -> str:
             "(or --replace to run this one again from the start)")
 
 
-def exists_line(name: str, path: str) -> str:
+def exists_line(name: str, path: str, again: str = "") -> str:
     """The magic's one line for a cell that would start a study under a stored one's name,
-    under that study's summary (:func:`refuse_existing`)."""
-    return (f"%%tune: a study named {name!r} already exists in {path!r} (its summary is "
-            "above): add --resume to continue it, use --study NEW for a fresh one, or --replace "
-            "to delete it and start again")
+    under that study's summary (:func:`refuse_existing`); ``again``: that this cell ran it
+    minutes ago, where it did."""
+    where = f"({again})" if again else "(its summary is above)"
+    return (f"%%tune: a study named {name!r} already exists in {path!r} {where}: add --resume "
+            "to continue it, use --study NEW for a fresh one, or --replace to delete it and "
+            "start again")
 
 
-def refuse_existing(name: str, path: str) -> NoReturn:
+def refuse_existing(name: str, path: str, again: str = "") -> NoReturn:
     """Refuse a cell that would start study ``name`` again (:func:`exists_line`), under the
     stored study's summary. JupyterLab clears a cell's outputs when it runs, and the refusal was
     all that was left of the study in the cell, in the saved notebook and in its HTML
@@ -101,7 +103,7 @@ def refuse_existing(name: str, path: str) -> NoReturn:
         study = None
     if study is not None:
         display(study.summary())
-    raise UsageError(exists_line(name, path)) from None
+    raise UsageError(exists_line(name, path, again)) from None
 
 
 def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
