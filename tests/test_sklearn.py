@@ -1544,3 +1544,12 @@ def test_a_booster_that_stops_itself_early_under_max_iter_rungs_is_said(client, 
         assert "10,000 rows (12,000 here)" in self_stopping_note(
             make_pipeline(StandardScaler(), HistGradientBoostingClassifier()),
             "histgradientboostingclassifier__max_iter", 12_000)
+
+
+def test_a_named_search_kept_in_memory_only_says_so(client, cancer, capsys):
+    """SearchCV(study="rf-cv") with no storage kept the study nowhere, in silence (first-day
+    test, round 41): nbtune.tune's storage defaults to a file, SearchCV's to None."""
+    X, y = cancer
+    search(LogisticRegression(max_iter=200), {"C": [1.0]}, client, cv=2, study="rf-cv").fit(X, y)
+    assert "nbtune: study 'rf-cv' is kept in memory only (SearchCV's storage=None, unlike " \
+           "nbtune.tune's): give storage='nbtune.db' to keep it in a file" in capsys.readouterr().err

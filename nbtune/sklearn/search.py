@@ -266,6 +266,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         replaced = replaced_line(self.storage, self.study)
         if replaced is not None:
             say(replaced)
+        if self.study is not None and self.storage is None:  # named as if to keep it, and
+            # kept nowhere, in silence (first-day test, round 41)
+            say(f"study {self.study!r} is kept in memory only (SearchCV's storage=None, unlike "
+                f"nbtune.tune's): give storage='nbtune.db' to keep it in a file")
         with continued_by("read"):  # fit() starts anew: its panel offers load_study, not resume
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
