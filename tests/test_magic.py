@@ -220,6 +220,12 @@ def test_local_runs_the_body_once_here_with_defaults(shell, capsys, db):
     out = capsys.readouterr().out
     assert "lr=0.1" in out and "report: epoch=1, acc=0.1" in out and "acc = 0.2" in out
     assert nbtune.list_studies(db) == []
+    # what the body bound stays to look at, as a cell's names do (round 41: `clf` was a
+    # NameError after it), and those bound before a failure
+    assert shell.user_ns["acc"] == pytest.approx(0.2) and shell.user_ns["lr"] == pytest.approx(0.1)
+    res = run(shell, "--local --metric acc", "lr = loguniform(0.01, 1.0)\nx = lr\nacc = 1 / 0\n")
+    assert not res.success and shell.user_ns["x"] == pytest.approx(0.1)
+    shell.user_ns.pop("acc", None)
 
 
 def test_local_shows_an_error_from_the_users_line_on_not_from_the_magics(shell, capsys):

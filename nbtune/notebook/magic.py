@@ -388,13 +388,19 @@ class Tune(Magics):
         ctx = LocalContext(on_report=lambda r: print("  report: " + ", ".join(
             f"{k}={v!r}" for k, v in r.items())))
         token = activate(ctx)
+        ns = trial.namespace(config, large)
         try:
-            value = trial(config, **large)
+            value = trial.run(ns)
         except Exception as exc:
             from_the_body(exc, trial.filename)  # the user's lines, not the magic's frames
             raise
         finally:
             deactivate(token)
+            # what the body bound stays in the notebook, as a cell's names do, and where it
+            # failed the names it had bound by then: `clf` was a NameError after a --local
+            # run, the model one wanted to look at (first-day test, round 41)
+            self.shell.user_ns.update({k: ns[k] for k in [*parsed.names, *parsed.assigned]
+                                       if k in ns})
         metric = trial.metric
         if value is None and ctx.reports:
             value = next((r[metric] for r in reversed(ctx.reports) if metric in r), None)
