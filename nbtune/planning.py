@@ -141,6 +141,9 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
     idle = sched.idle_note(n_trials)
     if idle is not None:
         warn_note(idle)  # early stopping asked for, and off: grace_period at max_t, say
+    layout = None if resumed else sched.layout_note()
+    if layout is not None:
+        warn_note(layout)  # said once, when the study is set up: a resume cannot change it
     warm = _warm_start(chosen["warm_start"], warm_start, storage, row if resume else None,
                        space, metric, mode, name, search)
     if n_trials is None and max_time is None and chosen["target"] is None \

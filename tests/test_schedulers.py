@@ -1014,3 +1014,24 @@ def test_reprs_show_the_options():
         "type='promotion', brackets=2, rung_system_per_bracket=False)")
     assert repr(HyperbandScheduler(max_t=27, brackets=1)) == (
         "HyperbandScheduler(max_t=27, grace_period=1, reduction_factor=3, brackets=1)")
+
+
+def test_a_last_rung_just_short_of_max_t_is_named_with_the_max_t_that_fits():
+    """--max-t 30 gave rungs 1, 3, 9, 27, 30: three trials were stopped 3 epochs from the end
+    (first-day test, round 41)."""
+    import nbtune
+    from nbtune.schedule.asha import ASHAScheduler
+
+    assert ASHAScheduler(max_t=30).layout_note() == (
+        "the asha scheduler's last rungs, 27 and max_t=30, are close: a trial stopped at 27 has "
+        "trained 90% of max_t; give max_t=27 or 81 (%%tune --max-t 27), where the rungs "
+        "grace_period * reduction_factor**k end")
+    for fine in (27, 81, 100, 56):
+        assert ASHAScheduler(max_t=fine).layout_note() is None, fine
+    assert ASHAScheduler(max_t=30, rung_levels=[1, 5, 27]).layout_note() is None  # by hand
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^the asha scheduler's last rungs, 27 and "
+                                                  r"max_t=30, are close"), \
+            pytest.raises(ConnectionError):  # said before the cluster is reached
+        nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, mode="min", n_trials=2,
+                    scheduler="asha", max_t=30, cluster="tcp://127.0.0.1:1", storage=None,
+                    progress=False)

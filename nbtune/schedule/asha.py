@@ -60,6 +60,10 @@ class _Rung:
         return self.sign * float("inf") if key[0] else self.sign * key[1]
 
 
+# a last rung below max_t at this share of it, or above, is named (see layout_note)
+CLOSE_TO_END = 0.85
+
+
 class ASHAScheduler(Scheduler):
     """Asynchronous successive halving: judge each trial at rung levels against the others there.
 
@@ -163,6 +167,24 @@ class ASHAScheduler(Scheduler):
         return (f"the asha scheduler's first rung is max_t={top} (grace_period="
                 f"{self.grace_period}): it judges no trial before the end, so early stopping is "
                 f"off; give a grace_period below max_t (%%tune --grace-period 1)")
+
+    def layout_note(self) -> str | None:
+        """The last rung below max_t lies within :data:`CLOSE_TO_END` of it (max_t=30: rungs
+        1, 3, 9, 27, 30): a trial stopped there had nearly trained in full (three trials were
+        stopped 3 epochs from the end: first-day test, round 41). Rungs set by hand are left
+        as given."""
+        levels = self._levels()
+        if self.rung_levels is not None or len(levels) < 3:
+            return None
+        last, top = levels[-2], levels[-1]
+        if last < CLOSE_TO_END * top:
+            return None
+        lower = last  # max_t on the rung: the same rungs, ending there
+        higher = last * self.reduction_factor
+        return (f"the asha scheduler's last rungs, {last} and max_t={top}, are close: a trial "
+                f"stopped at {last} has trained {last / top:.0%} of max_t; give max_t={lower} "
+                f"or {higher} (%%tune --max-t {lower}), where the rungs grace_period * "
+                f"reduction_factor**k end")
 
     def max_level(self) -> int:
         """max_t: the last rung level."""

@@ -103,6 +103,11 @@ class Scheduler:
         stopping asked for and silently off), in one line with the fix; None where it may."""
         return None
 
+    def layout_note(self) -> str | None:
+        """A line on rung levels set up so that they waste training (a rung just short of the
+        end), with the fix; None where they do not."""
+        return None
+
     def on_trial_start(self, trial_id: int, config: dict[str, Any]) -> None:
         """A new trial was started (or a failed one retried from the beginning)."""
 
