@@ -29,16 +29,20 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
 
 
 def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
-    """A KeyError of a key the trial's config lacks (``config["C"]`` where the space named it
-    "c"), with the config's keys and the closest: it read ``KeyError: 'C'`` alone (first-day
-    test, round 41)."""
-    last = error.rstrip().splitlines()[-1] if error.strip() else ""
-    found = re.fullmatch(r"KeyError: '([^']*)'", last.strip())
+    """A KeyError of a key the trial's config lacks and one of its keys is close to
+    (``config["C"]`` where the space named it "c"), with the config's keys: it read
+    ``KeyError: 'C'`` alone (first-day test, round 41). A KeyError of another dict (a cell's
+    ``settings["maxiter"]``) is left as it is: no config key is near its key (round 43)."""
+    lines = error.rstrip().splitlines()
+    found = re.fullmatch(r"KeyError: '([^']*)'", lines[-1].strip()) if lines else None
     keys = [k for k in config if isinstance(k, str)]
-    if found is None or found.group(1) in config or not keys:
-        return error
-    names, asked = ", ".join(repr(k) for k in keys), found.group(1)
+    if found is None or found.group(1) in config or not keys or "<tune cell" in error:
+        return error  # a cell reads its hyperparameters by their names, not from a config
+    asked = found.group(1)
     cased = [k for k in keys if k.lower() == asked.lower()]  # 'C' for 'c': too short for difflib
-    near = f" (did you mean {cased[0]!r}?)" if cased else did_you_mean(asked, keys)
-    return (f"{error.rstrip()}\nnbtune: the trial's config has the keys {names}{near}; "
-            f"config[...] takes the space's names")
+    near = f"did you mean {cased[0]!r}?" if cased else did_you_mean(asked, keys).strip(" ()")
+    if not near:
+        return error
+    names = ", ".join(repr(k) for k in keys)
+    return (f"{error.rstrip()}\nnbtune: config[{asked!r}]: the trial's config has no such key "
+            f"({near}); its keys are the space's names: {names}")
