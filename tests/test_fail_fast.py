@@ -251,6 +251,15 @@ def test_the_stop_names_a_value_every_failed_trial_shared():
         "the study stopped: its first 3 trials (0, 1, 2) all failed alike, the last with "
         "ValueError: bad penalty; every one had solver='lbfgs', which other trials do not (if "
         "only that value fails, take it out of the space); fix the cell"), note
-    alone = FailFast("auto", "x", trials=trials[:3])  # no other trial: nothing to set apart
+    alone = FailFast("auto", "x", trials=trials[:3])  # no other trial, no space: nothing to say
     assert all(alone.ended(t) is None for t in trials[:2])
     assert "every one had" not in alone.ended(trials[2])
+    # the first three drew the one solver that fails, and none the other (check round 43):
+    # the space says it has another
+    space = nbtune.Space({"solver": nbtune.choice("lbfgs", "saga"), "C": nbtune.uniform(0, 1),
+                          "n": 5})
+    first = FailFast("auto", "x", trials=trials[:3], space=space)
+    assert all(first.ended(t) is None for t in trials[:2])
+    assert ("ValueError: bad penalty; every one had solver='lbfgs', and the space's other value "
+            "of solver ('saga') has not run yet (if only that value fails, take it out of the "
+            "space); fix the cell") in first.ended(trials[2])

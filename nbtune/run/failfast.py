@@ -53,12 +53,13 @@ class FailFast:
     """Watches trials as they end (:meth:`ended`) and says when the study should stop."""
 
     def __init__(self, mode: Any = "auto", metric: str = "value", stored: bool = True,
-                 trials: Sequence[T.Trial] = ()):
+                 trials: Sequence[T.Trial] = (), space: Any = None):
         self.mode, self.metric = check_fail_fast(mode), metric
         self.stored = stored  # a study in memory has nothing to resume: its note says none
         # the study's trials (the loop's own list, as it grows: not a function of the loop,
         # whose cycle kept the loop, and the data it sent to the workers, past the study)
         self.trials = trials
+        self.space = space  # the study's: the values a finite dimension has besides one
         self.failed: list[tuple[int, str]] = []  # (trial id, its failure), the first ones alike
         self.configs: list[dict[str, Any]] = []  # their configs, in the same order
         self.done = mode is False  # "auto" once a trial ended otherwise, or failed otherwise
@@ -108,16 +109,39 @@ class FailFast:
         "; every one had solver='lbfgs' (...)": those may be what fails, not the cell (three
         trials that drew the one solver that rejects a penalty read as a broken cell)."""
         first = self.configs[0] if self.configs else {}
-        shared = {k: v for k, v in first.items()
-                  if all(k in c and _same(c[k], v) for c in self.configs)
-                  and any(k in t.config and not _same(t.config[k], v) for t in self.trials)}
-        if not shared:
+        alike = {k: v for k, v in first.items()
+                 if all(k in c and _same(c[k], v) for c in self.configs)}
+        ran = {k: v for k, v in alike.items()
+               if any(k in t.config and not _same(t.config[k], v) for t in self.trials)}
+        # or the space offers other values that no trial has drawn yet: the first three
+        # trials drew the one solver that fails (check round 43)
+        unrun = {k: others for k, v in alike.items() if k not in ran
+                 for others in [self._other_values(k, v)] if others}
+        if not ran and not unrun:
             return ""
-        values = ", ".join(f"{k}={v!r}" for k, v in shared.items())
-        one = len(shared) == 1
-        return (f"; every one had {values}, which other trials do not (if only "
+        said = []
+        if ran:
+            said.append(f"{', '.join(f'{k}={v!r}' for k, v in ran.items())}, which other "
+                        f"trials do not")
+        for k, others in unrun.items():
+            listed = ", ".join(map(repr, others[:3])) + (", ..." if len(others) > 3 else "")
+            many = len(others) > 1
+            said.append(f"{k}={alike[k]!r}, and the space's other value{'s' if many else ''} "
+                        f"of {k} ({listed}) {'have' if many else 'has'} not run yet")
+        one = len(ran) + len(unrun) == 1
+        return (f"; every one had {'; '.join(said)} (if only "
                 f"{'that value fails' if one else 'those values fail'}, take "
                 f"{'it' if one else 'them'} out of the space)")
+
+    def _other_values(self, key: str, value: Any) -> list:
+        """The other values of a finite dimension of the space (a choice, a grid), [] for a
+        range or where the space does not say."""
+        try:
+            domain = self.space[key]
+            values = list(domain.values) if hasattr(domain, "size") else []
+        except Exception:
+            return []
+        return [x for x in values if not _same(x, value)]
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -87,7 +87,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.cut_by_loss: list[T.Trial] = []
         self.ties = RungTies(scheduler.decision_points())  # rungs every trial reports alike at
         self.fail_fast = FailFast(  # failed trials that stop the study
-            settings.fail_fast, settings.metric, settings.stored, trials=self.trials)
+            settings.fail_fast, settings.metric, settings.stored, trials=self.trials,
+            space=getattr(searcher, "space", None))
         self.unstarted_deaths: dict[int, int] = {}  # trial -> its workers that died, unstarted
         self.pairs: dict[Any, Any] = {}  # outcome future -> its (outcome, checkpoint) future
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
