@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
 from .drawing import (CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes,
-                      keep_in_view, legible, titled)
+                      in_view, keep_in_view, legible, titled)
 from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
@@ -220,8 +220,14 @@ class StudyPlots:
         else:
             fig, axes = ax.figure, [ax]
         ys = [t.value for t in done]
-        # one range for all (they share it): a blown-up value is left out, and said so
-        beyond = keep_in_view(axes[0], ys, study.mode)
+        # one range for all (they share it): a blown-up value is left out of it, drawn as a
+        # triangle at the edge where it was tried (the slice is where one sees that a large
+        # eta0 diverges: check round 43), and said so
+        view = in_view(ys, study.mode)
+        if view is not None:
+            axes[0].set_ylim(*view.limits())
+        beyond = "" if view is None else f"{view.note()}, at the edge: \u25b2" if \
+            study.mode == "min" else f"{view.note()}, at the edge: \u25bc"
         left_out = self._left_out(done) + (f"\n({beyond})" if beyond else "")
         if ax is None:
             note = "\n".join(textwrap.fill(line, width=max(40, int(12 * fig.get_figwidth())))
@@ -234,7 +240,7 @@ class StudyPlots:
         for i, (n, a) in enumerate(zip(names, axes)):
             self._slice_one(a, n, [t.config.get(n) for t in done], ys,
                             study.metric if i % 3 == 0 else None,
-                            tried=[t.config.get(n) for t in ended])
+                            tried=[t.config.get(n) for t in ended], view=view)
         return fig  # type: ignore[return-value]
 
     def _left_out(self, done: list[T.Trial]) -> str:
@@ -258,12 +264,21 @@ class StudyPlots:
                 + ("; under each choice: completed/ended" if choices else "") + ")")
 
     def _slice_one(self, ax: Axes, name: str, xs: list, ys: list, ylabel: str | None,
-                   tried: list | None = None) -> None:
+                   tried: list | None = None, view: Any = None) -> None:
         """One hyperparameter's slice (``ylabel``: the metric, on the first of a row); under each
         choice, with ``tried`` (the values of every
         ended trial, where some are left out), how many completed of how many ended: a choice
         none of whose 747 trials outlived the rungs had no point, and no word (round 27)."""
         domain = self.study.space[name]
+        far = [] if view is None else [i for i, y in enumerate(ys) if not view.lo <= y <= view.hi]
+        if far:  # out of the range: a triangle at the worse edge, where it was tried
+            at = codes(domain, [xs[i] for i in far]) if domain.kind in CATEGORICAL_KINDS \
+                else [xs[i] for i in far]
+            worse = (0.97, "^") if self.study.mode == "min" else (0.03, "v")
+            ax.plot(at, [worse[0]] * len(far), worse[1], color="C3", alpha=0.8,
+                    transform=ax.get_xaxis_transform(), gid=f"{name}-beyond", clip_on=False)
+            xs = [x for i, x in enumerate(xs) if i not in set(far)]
+            ys = [y for i, y in enumerate(ys) if i not in set(far)]
         if domain.kind in CATEGORICAL_KINDS:
             choices = domain.values
             ax.plot(codes(domain, xs), ys, "o", alpha=0.7, gid=name)

@@ -1154,6 +1154,12 @@ def test_slice_keeps_the_best_in_view_and_says_what_it_left_out(mode):
     study.plot.slice("eta0", ax=ax)
     in_range(ax, mode, study.best.value)
     assert re.search(LEFT_OUT[mode], ax.get_title().replace("\n", " ")), ax.get_title()
+    # where they were tried stays in sight: a triangle at the worse edge at each one's eta0
+    # (the slice is where a large eta0 shows to diverge: check round 43)
+    (far,) = [line for line in ax.get_lines() if line.get_gid() == "eta0-beyond"]
+    assert sorted(far.get_xdata()) == [10 ** (-4 + i / 5) for i in (5, 11)]
+    assert list(far.get_ydata()) == ([0.97] * 2 if mode == "min" else [0.03] * 2)
+    assert far.get_marker() == ("^" if mode == "min" else "v")
 
 
 @pytest.mark.parametrize("mode", ["min", "max"])
