@@ -32,32 +32,45 @@ ENDED = (T.COMPLETED, T.STOPPED, T.FAILED)  # trials that spent what the study h
 
 
 @user_facing
-def _focus(ax: Axes, bests: list[np.ndarray], mode: str) -> str:
+def _focus(ax: Axes, bests: list[np.ndarray], mode: str) -> None:
     """Fit the y-range to where the studies' bests differ: from each one's best after its first
     tenth of trials to the best of all, with a margin; the first trials' steps may leave it.
     The axis started at the first trial's value, and 0.77 against 0.78 was a few pixels at its
     top (first-day test, round 36). With few trials, or where that is nearly all of the
     range anyway, everything stays in view, but for first bests orders of magnitude worse than
-    the rest (a blown-up first trial: :func:`~nbtune.drawing.in_view`). Returns the note that
-    says what was left out, "" where nothing was."""
+    the rest (a blown-up first trial: :func:`~nbtune.drawing.in_view`). :func:`_out_of_view`
+    says what left the view."""
     seen = [b[~np.isnan(b)] for b in bests]
     view = in_view(np.concatenate(seen), mode)
-    note = ""
     if view is not None:  # the blown-up first steps leave the view, and the focus below
         ax.set_ylim(*view.limits())
-        note = view.note("the first bests so far")
         seen = [b[(b >= view.lo) & (b <= view.hi)] for b in seen]
     if any(len(b) < 10 for b in seen):
-        return note
+        return
     early = [float(b[len(b) // 10]) for b in seen]  # each study's best after a tenth
     final = [float(b[-1]) for b in seen]
     lo, hi = (min(early), max(final)) if mode == "max" else (min(final), max(early))
     every = np.concatenate(seen)
     span = hi - lo
     if span <= 0 or span > 0.8 * float(every.max() - every.min()):
-        return note
+        return
     ax.set_ylim(lo - 0.08 * span, hi + 0.08 * span)
-    return note
+
+
+def _out_of_view(ax: Axes, drawn: list[np.ndarray], mode: str) -> str:
+    """What of the drawn lines lies beyond the axis's worse edge, as the title's note ("not in
+    view: first bests so far above 21.4 (up to 101)"), "" where nothing does. The note was
+    made from the threshold of far values, and named 101 where the axis ended at 21 (check
+    round 43)."""
+    values = np.concatenate([d[np.isfinite(d)] for d in drawn]) if drawn else np.array([])
+    low, high = ax.get_ylim()
+    beyond = values[values > high] if mode == "min" else values[values < low]
+    if not len(beyond):
+        return ""
+    edge, worst = (high, beyond.max()) if mode == "min" else (low, beyond.min())
+    side, reach = ("above", "up to") if mode == "min" else ("below", "down to")
+    return f"not in view: first bests so far {side} {fmt(float(edge), 3)} ({reach} " \
+           f"{fmt(float(worst), 3)})"
 
 
 def _curve(study: Study, by: str) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -65,7 +78,8 @@ def _curve(study: Study, by: str) -> tuple[np.ndarray, np.ndarray, int, int]:
     trial's count (``by="trial"``) or its end in seconds since the first trial started."""
     good = completed(study)
     if not good:
-        raise ValueError(f"study {study.name!r}: {empty_message(study)}")
+        # "study 'x': the study has ...", the study named twice (check round 43)
+        raise ValueError(empty_message(study).replace("the study", f"study {study.name!r}", 1))
     kept = {t.id for t in good}
     done = sorted((t for t in list(study.trials) if t.state in ENDED or t.id in kept),
                   key=lambda t: (t.finished or 0.0, t.id))
@@ -104,8 +118,27 @@ def _groups(studies: tuple[Any, ...], storage: Any) -> list[tuple[str | None, li
         loaded = [s if isinstance(s, Study) else load_study(s, storage=storage) for s in members]
         if label is None and many and len(loaded) > 1:
             label = _common_start([s.name for s in loaded]) or f"group {len(out) + 1}"
+            if label in [lab for lab, _ in out]:  # two lists of unnamed studies ("study-2026...")
+                label = f"group {len(out) + 1}"  # read alike (check round 43)
         out.append((None if label is None else str(label), loaded))
     return out
+
+
+def _members(label: str | None, members: list[Study], by: str) -> list[tuple]:
+    """The curves of a group's studies (:func:`_curve`); a study with no completed trial is
+    left out with a warning (one failed seed stopped the whole figure: check round 43), and a
+    single study's error is raised as it is."""
+    if len(members) == 1:
+        return [_curve(members[0], by)]
+    curves = []
+    for study in members:
+        try:
+            curves.append(_curve(study, by))
+        except ValueError as exc:
+            warn_note(f"compare leaves {study.name!r} out of {label!r}: {exc}")
+    if not curves:
+        raise ValueError(f"no study of group {label!r} has a completed trial")
+    return curves
 
 
 def _common_start(names: list[str]) -> str:
@@ -145,9 +178,9 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                          "studies of one mode")
     mode = every[0].mode
     fig, ax = canvas(ax)
-    bests = []
+    bests, drawn = [], []  # what the zoom follows; every line and band edge drawn
     for i, (label, members) in enumerate(groups):
-        curves = [_curve(s, by) for s in members]
+        curves = _members(label, members, by)
         dashes, marker = STYLES[i % len(STYLES)]
         style = {"drawstyle": "steps-post", "color": f"C{i % 10}", "linestyle": dashes,
                  "gid": f"compare-{i}"}
@@ -158,6 +191,7 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
                     label=f"{label or members[0].name}: best {fmt(best[-1])} ({good} "
                           f"completed{of})", **style)
             bests.append(best)
+            drawn.append(best)
             continue
         end = min(float(c[0][-1]) for c in curves)  # where every member still has a line
         grid = np.unique(np.concatenate([c[0][c[0] <= end] for c in curves]).astype(float))
@@ -169,11 +203,16 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
         finals = [float(c[1][-1]) for c in curves]
         ax.fill_between(grid, low, high, step="post", color=f"C{i % 10}", alpha=0.2,
                         linewidth=0, gid=f"compare-{i}-band")
+        # the last step has no width: its range, a best reached on the last trial, as a bar
+        ax.plot([grid[-1]] * 2, [low[-1], high[-1]], color=f"C{i % 10}", alpha=0.35,
+                linewidth=4, solid_capstyle="butt", gid=f"compare-{i}-end")
         ax.plot(grid, middle, label=f"{label}: median best {fmt(float(np.median(finals)))} of "
                 f"{len(curves)} studies ({fmt(min(finals))} to {fmt(max(finals))})", **style)
         # the band's better edge stays in view; its worse one may leave it early, as first steps do
         bests.extend([middle, high if mode == "max" else low])
-    left_out = _focus(ax, bests, mode)
+        drawn.extend([middle, low, high])
+    _focus(ax, bests, mode)
+    left_out = _out_of_view(ax, drawn, mode)
     metrics = list(dict.fromkeys(s.metric for s in every))
     if len(metrics) > 1:  # drawn on one axis without a word (first-day test, round 26)
         warn_note(f"compare draws {' and '.join(repr(m) for m in metrics)} on one axis: "

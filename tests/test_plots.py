@@ -1057,7 +1057,8 @@ def test_compare_draws_a_group_of_repeats_as_its_median_and_range(db):
     named = nbtune.compare({"ASHA": a, "first": a[0]}, by="time").axes[0]
     assert [t.get_text().split(":")[0] for t in named.get_legend().get_texts()] == [
         "ASHA", "first"]
-    assert named.get_lines()[1].get_ydata()[-1] == 0.9  # a lone study: its own line, as before
+    lone = next(line for line in named.get_lines() if line.get_gid() == "compare-1")
+    assert lone.get_ydata()[-1] == 0.9  # a lone study: its own line, as before
     with pytest.raises(ValueError, match=r"^compare got an empty group 'B': give each group"):
         nbtune.compare({"A": a, "B": []})
 
@@ -1070,6 +1071,9 @@ def test_compare_zooms_to_a_groups_median_and_keeps_its_best_seed_in_view():
     ax = nbtune.compare([ended(f"r{k}", v, mode="max") for k, v in enumerate(rising)]).axes[0]
     low, high = ax.get_ylim()
     assert 0.5 < low < 0.71 and high >= 0.70 + 0.039 + 0.02  # the best seed's end: in view
+    # what left the view is said, at the axis's edge (check round 43: no note by trial)
+    assert f"not in view: first bests so far below {low:.3g} (down to 0.1)" in \
+        ax.get_title().replace("\n", " "), ax.get_title()
 
 
 def test_a_trial_no_worker_started_reads_queued_in_the_frame_and_its_repr():
@@ -1188,7 +1192,12 @@ def test_compare_keeps_the_bests_in_view_past_a_blown_up_first_trial(mode):
     assert low <= study.best.value <= high and low <= other.best.value <= high
     in_range(ax, mode, study.best.value)
     side = "above" if mode == "min" else "below"
-    assert f"not in view: the first bests so far {side}" in ax.get_title().replace("\n", " ")
+    title = ax.get_title().replace("\n", " ")
+    edge = re.search(rf"not in view: first bests so far {side} (-?[\d.]+) ", title)
+    # the edge named is the axis's own (it named 101 where the axis ended at 21: check
+    # round 43)
+    assert edge and float(edge.group(1)) == pytest.approx(high if mode == "min" else low,
+                                                          rel=1e-2), title
 
 
 def test_a_tail_that_grows_step_by_step_stays_in_view():
@@ -1211,3 +1220,21 @@ def test_a_models_tight_cluster_near_the_best_leaves_the_rest_in_view():
     blown = [35.0 + 0.1 * i for i in range(12)] + [5e12, 8e11]
     view = in_view(blown, "min")
     assert view is not None and view.left == 2 and view.hi < 40
+
+
+def test_compare_groups_of_unnamed_studies_a_failed_seed_and_the_last_steps_range():
+    """Check round 43: two lists of default-named studies had one label; one failed seed
+    stopped the figure ("study 'x': the study has ..."); a best reached on a group's last
+    trial showed in no band."""
+    a = [ended(f"study-2026120{k}-1", [3.0, 2.0, 1.0 - 0.1 * k], mode="min") for k in range(2)]
+    b = [ended(f"study-2026120{k}-2", [2.5, 2.0, 1.5], mode="min") for k in range(2)]
+    failed = ended("dead", [], mode="min")
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^compare leaves 'dead' out of 'group 2': "
+                                                  r"study 'dead' has no completed trials yet"):
+        ax = nbtune.compare(a, b + [failed]).axes[0]
+    labels = [t.get_text().split(":")[0] for t in ax.get_legend().get_texts()]
+    assert labels[0] != labels[1] and labels[1] == "group 2", labels
+    end = next(line for line in ax.get_lines() if line.get_gid() == "compare-0-end")
+    assert sorted(end.get_ydata()) == pytest.approx([0.9, 1.0])  # the last trial's range
+    with pytest.raises(ValueError, match=r"^study 'dead' has no completed trials yet"):
+        nbtune.compare(failed)
