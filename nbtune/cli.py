@@ -202,14 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if getattr(args, "path", None):  # a quoted '~/runs.db' (storage= takes it so too)
         args.path = os.path.expanduser(args.path)
+    typed = args.command  # `list` is `studies`: its messages say the word typed
     if args.command in ("list", "ls"):
         args.command = "studies"
     if unknown:  # said before what is missing: `--cvs x.csv` was "one of --csv --json required"
         options = [o for action in args.command_parser._actions for o in action.option_strings]
         if unknown[0].split("=")[0] in FILE_OPTIONS:  # storage= in Python, --storage in %%tune
             where = "" if args.command == "studies" else " NAME"
-            parser.exit(2, f"nbtune: error: {args.command} takes the storage file as an "
-                           f"argument, not {unknown[0].split('=')[0]}: nbtune {args.command}"
+            parser.exit(2, f"nbtune: error: {typed} takes the storage file as an "
+                           f"argument, not {unknown[0].split('=')[0]}: nbtune {typed}"
                            f"{where} FILE\n")
         parser.exit(2, f"nbtune: error: {args.command} does not take {unknown[0]!r}"
                        f"{did_you_mean(unknown[0], options)}\n")

@@ -21,7 +21,7 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
     text view, which logs a line now and then and the summary at the end: it printed nothing at
     all (first-day test, round 20). Where the program replaced ``sys.stderr`` (a test runner's
     capture, a notebook's widget) nothing is written there unless asked for."""
-    if progress is False or progress is None:
+    if progress is False or progress is None or progress == "none":  # --progress none's word
         return None
     if isinstance(progress, type) and issubclass(progress, Tracker):  # a view chosen by name
         return progress
@@ -45,11 +45,11 @@ def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | Non
 
 def check_progress(progress: Any) -> None:
     """Refuse a ``progress`` that is none of its values, in one line."""
-    if progress not in ("auto", "text", True, False, None) and not (
+    if progress not in ("auto", "text", "none", True, False, None) and not (
             isinstance(progress, type) and issubclass(progress, Tracker)):
-        raise ValueError(f"progress must be 'auto', True, False or 'text' (a progress line "
-                         f"every {LOG_EVERY:g} s and a text summary, for a log: a notebook "
-                         f"run by papermill or nbconvert), got {progress!r}")
+        raise ValueError(f"progress must be 'auto', True, False (or 'none') or 'text' (a "
+                         f"progress line every {LOG_EVERY:g} s and a text summary, for a log: "
+                         f"a notebook run by papermill or nbconvert), got {progress!r}")
 
 
 def shows_progress(progress: Any) -> bool:

@@ -43,6 +43,7 @@ class Plan:
     row: dict[str, Any] | None = None  # the stored study, where there is one
     resumed: bool = False  # a stored study continued (resume=True on a name it holds)
     seed_drawn: bool = False  # the user gave no seed: the searcher drew one
+    mode_given: bool = False  # the user chose the mode (min too): the summary names no default
 
     def settings(self, run: str) -> dict[str, Any]:
         """The settings kept with the study in storage, for run ``run`` (its id's prefix)."""
@@ -51,6 +52,8 @@ class Plan:
                                    self.warm, resources=self.resources, run=run)
         if self.seed_drawn:
             settings["seed_drawn"] = True
+        if self.mode_given:
+            settings["mode_given"] = True
         if self.checkpoints is not None:
             settings["checkpoints"] = self.checkpoints
         if isinstance(self.given_scheduler, (str, type(None))):  # an object's are its own
@@ -157,7 +160,9 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
                 scheduler_options=options, given_scheduler=chosen["scheduler"], warm=warm,
                 row=row, resumed=resumed,
                 seed_drawn=bool(row["settings"].get("seed_drawn")) if resumed
-                else chosen["seed"] is None)
+                else chosen["seed"] is None,
+                mode_given=bool(row["settings"].get("mode_given")) if resumed
+                else "mode" in given)
 
 
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:

@@ -214,7 +214,10 @@ class StudySummary:
         out = [("metric", f"{s.metric} ({s.mode})")]
         # a loss maximised (or a score minimised): said where the study is read the next day,
         # not only in the cell that started it (first-day test, round 31)
-        direction = mode_note(s.metric, s.mode, given=s.mode == "max")
+        # a mode given, min too, is the user's choice: "mode='min' is the default" was said of
+        # a study run with --mode min (check round 43)
+        direction = mode_note(s.metric, s.mode, given=s.mode == "max" or bool(
+            (s.settings or {}).get("mode_given")))
         if direction:
             out.append(("mode", direction))
         out += [("trials", trials), ("ended", ended)]

@@ -375,7 +375,9 @@ class TextProgress(Tracker):
         super().__init__(*args, **kwargs)
         self.stream = stream if stream is not None else sys.stderr
         self.tty = getattr(self.stream, "isatty", lambda: False)()  # the line redrawn in place
-        self.logged = time.monotonic()  # when a log (no terminal) was last given the line
+        # when a log (no terminal) was last given the line: never, so the first redraw writes
+        # one, that a nightly log shows the study started (check round 43: 30 s of nothing)
+        self.logged = float("-inf")
 
     def line(self) -> str:
         """The progress line: trials, elapsed, counts, best."""

@@ -660,8 +660,8 @@ def test_progress_text_writes_the_log_a_headless_notebook_keeps(shell, capsys, m
     assert "nbtune study 'logged'\n" in err and re.search(r"\n  ended +n_trials\n", err), err
     res = run(shell, "--trials 2 --metric v --study quiet --progress none", "x = uniform(0, 1)\nv = x")
     assert res.success and "nbtune quiet:" not in capsys.readouterr().err
-    with pytest.raises(ValueError, match=r"^progress must be 'auto', True, False or 'text' \(a "
-                                         r"progress line every 30 s"):
+    with pytest.raises(ValueError, match=r"^progress must be 'auto', True, False \(or 'none'\) "
+                                         r"or 'text' \(a progress line every 30 s"):
         nbtune.tune(lambda c: None, {"x": nbtune.uniform(0, 1)}, progress="log", storage=None)
 
 
@@ -676,3 +676,14 @@ def test_the_best_trials_metrics_keep_every_reported_key_beside_the_cells_metric
     assert best.metrics == pytest.approx({"epoch": 2, "rmse": best.config["x"] / 3,
                                           "r2": 1 - best.config["x"] / 2})
     assert best.value == pytest.approx(best.config["x"] / 3)  # what the cell left counts
+
+
+def test_a_mode_given_as_min_is_not_called_the_default(shell):
+    """--mode min given for an accuracy: the summary's mode row said "mode='min' is the
+    default" (check round 43); left out, it still says so."""
+    with pytest.warns(nbtune.NbtuneWarning):
+        run(shell, "-n 2 --metric accuracy --study dflt", "x = uniform(0, 1)\naccuracy = x")
+    assert "mode='min' is the default" in str(shell.user_ns["study"].summary())
+    run(shell, "-n 2 --metric accuracy --mode min --study chosen", "x = uniform(0, 1)\naccuracy = x")
+    assert shell.user_ns["study"].settings.get("mode_given") is True
+    assert "is the default" not in str(shell.user_ns["study"].summary())

@@ -1024,3 +1024,20 @@ def test_a_trial_function_whose_parameter_is_a_hyperparameters_name_is_warned_of
             pytest.raises(ConnectionError):  # said before the cluster is reached
         nbtune.tune(train, {"C": nbtune.uniform(0, 1)}, n_trials=1, mode="min",
                     cluster="tcp://127.0.0.1:1", storage=None, progress=False)
+
+
+def test_a_dict_returned_without_its_metric_named_names_metric_and_a_folds_array_its_mean(client):
+    """A dict of rmse and r2 returned with no metric= failed every trial on 'value' without
+    naming metric=; an array of folds' scores without .mean() (check round 43)."""
+    study = nbtune.tune(lambda c: {"rmse": c["x"], "r2": 1 - c["x"]}, {"x": nbtune.uniform(0, 1)},
+                        n_trials=1, mode="min", cluster=client, storage=None, progress=False)
+    assert study.trials[0].error.endswith(
+        "or call report(value=...), or name another with metric='r2'"), study.trials[0].error
+    import numpy as np
+
+    folds = nbtune.tune(lambda c: np.array([c["x"], c["x"]]), {"x": nbtune.uniform(0, 1)},
+                        n_trials=1, mode="min", cluster=client, storage=None, progress=False)
+    assert "returned a ndarray of shape (2,) (cross_val_score's? return its .mean(), the " \
+           "folds' mean)" in folds.trials[0].error
+    assert nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=1, mode="min",
+                       cluster=client, storage=None, progress="none").live is None

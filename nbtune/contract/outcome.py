@@ -42,8 +42,10 @@ def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | Non
         near = meant_key(metric, seen)
         also = (f" (it reported {', '.join(seen)}"
                 + (f"; did you mean {near!r}?" if near else "") + ")") if seen else ""
+        named = (f", or name another with metric='{near or seen[0]}'"
+                 if metric == "value" and seen else "")  # the default name (check round 43)
         return None, (f"{NEVER_REPORTED} {metric!r}{also}: return it, return a "
-                      f"dict with it, or call report({metric}=...)")
+                      f"dict with it, or call report({metric}=...){named}")
     if not T.is_finite_number(value):
         return None, f"the metric {metric!r} is {value!r}, not a finite number"
     return float(value), None

@@ -147,8 +147,11 @@ def _clean_return(value: Any) -> Any:
     try:
         return clean_metrics({"value": value}, "the returned value")["value"]
     except TypeError:
-        raise TypeError(f"the trial function returned a {type(value).__name__}; return a number, a "
-                        "dict of metrics, or nothing after calling report(...)") from None
+        shape = getattr(value, "shape", None)
+        folds = (f" of shape {tuple(shape)} (cross_val_score's? return its .mean(), the folds' "
+                 f"mean)" if shape is not None and len(shape) == 1 and shape[0] > 1 else "")
+        raise TypeError(f"the trial function returned a {type(value).__name__}{folds}; return a "
+                        "number, a dict of metrics, or nothing after calling report(...)") from None
 
 
 class with_parameters:
