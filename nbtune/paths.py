@@ -46,9 +46,12 @@ DEFAULT_STORAGE = _DefaultFile(DEFAULT_FILE)
 
 def chosen_file(storage: str | os.PathLike | None) -> str | os.PathLike | None:
     """``storage`` as given (``~`` expanded), :func:`default_file` where it is
-    :data:`DEFAULT_STORAGE` (None stays None: a study kept in memory)."""
+    :data:`DEFAULT_STORAGE` (None, and ``"none"`` as the magic writes it, keep a study in
+    memory: None)."""
     if isinstance(storage, _DefaultFile):
         return default_file()
+    if isinstance(storage, str) and storage.strip().lower() == "none":
+        return None  # the word of %%tune --storage none and %config Tune.storage (round 43)
     return _home(storage) if storage is not None else None
 
 

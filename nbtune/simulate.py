@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 from .caller import user_facing
 from .contract.budget import Budget
 from .contract.events import Broadcast, Observer
+from .paths import chosen_file
 from .planning import search_and_schedule, stored_settings
 from .schedule import SCHEDULERS, Scheduler
 from .search import Searcher, user_options
@@ -114,6 +115,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     elif all(e is None for e in ends):
         raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
     name = study or default_name()
+    storage = chosen_file(storage)  # "none": in memory, the magic's word (check round 43)
     warm = resolve_warm_start(warm_start, storage, space=space, metric=metric, mode=mode,
                               study=name, searcher=search)
     settings = stored_settings(search, sched, resource, n_trials, max_time, target,

@@ -89,14 +89,19 @@ def test_a_failure_nbtune_knows_stops_the_study_with_its_fix_first(client):
             "and %tune_cluster local; then run the cell again") in note, note
 
 
-def test_none_as_a_storage_path_is_refused_not_made_a_file(tmp_path, monkeypatch):
+def test_none_as_a_storage_path_keeps_the_study_in_memory_not_in_a_file(tmp_path, monkeypatch,
+                                                                          client):
     """The magic's `--storage none` keeps a study in memory; storage="none" made a file named
-    none (first-day test, round 13)."""
+    none (first-day test, round 13), then was refused while the magic and %config took it
+    (check round 43): it is storage=None."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(nbtune.StorageError, match=r"^storage 'none' names no file here: "
-                                                  r"storage=None \(%%tune --storage none\) "):
-        nbtune.tune(broken, SPACE, storage="none", cluster="tcp://127.0.0.1:9")
-    assert os.listdir(tmp_path) == []
+    study = nbtune.tune(lambda c: c["x"], SPACE, mode="min", n_trials=1, storage="none",
+                        cluster=client, progress=False)
+    assert study.storage is None and os.listdir(tmp_path) == []
+    simulated = nbtune.simulate("hgb", n_trials=2, storage="none")
+    assert simulated.storage is None and os.listdir(tmp_path) == []
+    with pytest.raises(nbtune.StorageError, match=r"^storage 'none' names no file here: "):
+        nbtune.load_study("x", storage="none")  # nothing in memory to load
 
 
 @pytest.mark.parametrize("fn", [broken, fails_above_half, diverges, too_large])
