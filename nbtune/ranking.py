@@ -302,6 +302,9 @@ def pace_text(study: Any, known: tuple[float | None, float | None] | None = None
     return f"{per_minute} trials/min · median trial {duration_text(median)}"
 
 
+FAR = 1000.0  # a column's value this many times its median size is written apart (blown up)
+
+
 def column_texts(values: list[Any], digits: int = 4, exponent: bool = False) -> list[str]:
     """One table column's cells, its numbers written alike: whole numbers as integers; others
     with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.006``), or
@@ -316,6 +319,14 @@ def column_texts(values: list[Any], digits: int = 4, exponent: bool = False) -> 
     if all(float(v).is_integer() and abs(v) < 1e15 for v in numbers):
         return ["" if v is None else str(int(v)) for v in values]
     sizes = [abs(float(v)) for v in numbers if v != 0]
+    if len(sizes) >= 5 and not exponent:  # a few blown-up values (rmse 5e12 among 35s) wrote
+        # every cell as 3.49595e+01: they keep the exponent form, the rest their own (round 43)
+        middle = sorted(sizes)[len(sizes) // 2]
+        far = {i for i, v in enumerate(values) if v is not None and abs(float(v)) >= FAR * middle}
+        if far and len(far) <= len(sizes) // 4:
+            rest = column_texts([None if i in far else v for i, v in enumerate(values)], digits)
+            return [f"{float(v):.{digits - 1}e}" if i in far else rest[i]
+                    for i, v in enumerate(values)]
     top, low = max(sizes), min(sizes)
     signed = any(float(v) < 0 for v in numbers)  # values around zero: decimals, not exponents
     if top >= 1e5 or top < 1e-3 or (not signed and (exponent or low < 1e-3

@@ -522,3 +522,15 @@ def test_trials_that_all_failed_at_once_give_the_study_no_pace():
     study.trials.append(T.Trial(3, {"q": 0.2}, state=T.COMPLETED, value=0.2, started=5.0,
                                 finished=6.0))
     assert "trials/min" in pace_text(study)
+
+
+def test_a_few_blown_up_values_keep_the_rest_of_their_column_in_decimals():
+    """Two rmse values of 5e12 among 35s wrote every cell as 3.51e+01 (check round 43): they
+    keep the exponent form, the rest decimals; a log-scale column stays in exponents."""
+    from nbtune.ranking import column_texts
+
+    assert column_texts([35.1, 35.7, 36.2, 5e12, 37.0, 36.1, 35.9, 7e12]) == [
+        "35.10", "35.70", "36.20", "5.000e+12", "37.00", "36.10", "35.90", "7.000e+12"]
+    assert column_texts([1e-5, 2e-4, 0.1, 3e-3, 0.05]) == [
+        "1.000e-05", "2.000e-04", "1.000e-01", "3.000e-03", "5.000e-02"]
+    assert column_texts([35.1, 5e12, 36.0]) == ["3.510e+01", "5.000e+12", "3.600e+01"]  # few
