@@ -159,8 +159,9 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
     ``studies``: :class:`~nbtune.Study` objects (``study``, a search's ``study_``) or names of
     studies in ``storage`` (the file :func:`nbtune.load_study` reads by default). A list of
     studies is one method run several times (seeds): drawn as the median of their best so far,
-    with a band from the lowest to the highest, up to where the shortest of them ends; the
-    legend gives the median of their final bests and their range. A dict names the groups:
+    with a band from the lowest to the highest (a study that ended before the others keeps its
+    final best from there on), so that the line ends at the median of their final bests, which
+    the legend gives with their range. A dict names the groups:
     ``compare({"asha": [a0, a1, a2], "random": [r0, r1, r2]})``. All must optimise in the same
     direction (``mode``). Returns the figure (``ax=`` draws on yours).
     """
@@ -193,8 +194,9 @@ def compare(*studies: Any, by: str = "trial", storage: str | os.PathLike | None 
             bests.append(best)
             drawn.append(best)
             continue
-        end = min(float(c[0][-1]) for c in curves)  # where every member still has a line
-        grid = np.unique(np.concatenate([c[0][c[0] <= end] for c in curves]).astype(float))
+        # to the longest member's end, a member that ended earlier keeping its final best: the
+        # line ended at the shortest's end, short of the value its legend named (round 43)
+        grid = np.unique(np.concatenate([c[0] for c in curves]).astype(float))
         read = np.array([_at(c[0].astype(float), c[1], grid) for c in curves])
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN before any completed
