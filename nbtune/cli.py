@@ -29,6 +29,7 @@ from .listing import studies_frame
 from .typos import did_you_mean
 
 DEFAULT_PATH = DEFAULT_FILE
+COMMANDS = ("studies", "show", "export", "delete", "list", "ls")  # the subcommands, aliases last
 SHOWN_NAMES = 10  # the names a pattern's delete lists, then "and N more"
 # options people give for the file, as storage= and %%tune --storage name it: the file is an
 # argument here
@@ -199,6 +200,12 @@ def _export(study: Study, csv: str | None, json: str | None, reports: bool = Fal
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nbtune`` command; returns its exit status."""
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and not words[0].startswith("-") and words[0] not in COMMANDS:
+        # argparse's "invalid choice" named no near one (`nbtune lst`: check round 43)
+        parser.exit(2, f"nbtune: error: unknown command {words[0]!r}"
+                       f"{did_you_mean(words[0], COMMANDS)}: nbtune "
+                       f"{{{','.join(COMMANDS[:4])}}} ... (nbtune -h)\n")
     args, unknown = parser.parse_known_args(argv)
     if getattr(args, "path", None):  # a quoted '~/runs.db' (storage= takes it so too)
         args.path = os.path.expanduser(args.path)

@@ -165,6 +165,8 @@ def test_delete_takes_a_pattern_and_names_what_it_removed(folder, tmp_path):
                                "not --db: nbtune studies FILE\n"),
     (["list", "--storage", "x.db"], "nbtune: error: list takes the storage file as an argument, "
                                     "not --storage: nbtune list FILE\n"),  # the word typed
+    (["lst"], "nbtune: error: unknown command 'lst' (did you mean 'list'?): nbtune "
+              "{studies,show,export,delete} ... (nbtune -h)\n"),  # argparse named none near
 ])
 def test_a_wrong_command_line_is_one_line_and_status_2(folder, args, said):
     done = command(*args, cwd=folder)
