@@ -621,8 +621,9 @@ def test_a_score_minimised_by_the_default_mode_is_named_once(shell):
         shell.run_line_magic("config", "Tune.mode = 'min'")
         try:
             assert run(shell, "-n 2 --metric accuracy --storage none", cell).success
-        finally:
+        finally:  # the magic's own copy too: later tests read the mode as chosen otherwise
             shell.config["Tune"].pop("mode")
+            shell.magics_manager.registry["Tune"].config["Tune"].pop("mode", None)
 
 
 def test_a_cell_whose_trials_all_failed_ends_as_a_failed_cell(shell, db, capsys):

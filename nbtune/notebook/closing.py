@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import trial as T
+from ..directions import looks_maximised
 from ..ranking import config_text, duration_text, one_line
 from ..study import Study
 
@@ -30,3 +31,15 @@ def closing_line(study: Study, elapsed: float, out: str) -> str:
         line += (f"\n  every trial failed; trial {failed[0].id}: "
                  f"{one_line(failed[0].error or '', width=400)}")
     return line
+
+
+def not_applied(study: Study, mode_given: str | None) -> str | None:
+    """Why ``--apply`` leaves the best values out of the notebook: a score (``accuracy``)
+    minimised with the mode left at its default, whose best is likely its worst (it put the
+    worst config into the notebook, after the warning had said as much: first-day test, round
+    41); None where it applies them."""
+    if study.mode != "min" or mode_given is not None or not looks_maximised(study.metric):
+        return None
+    return (f"nbtune: not applied: the study minimised {study.metric!r} (mode='min' is the "
+            f"default), so its best is the lowest {study.metric}; run it again with --mode max "
+            f"(and --replace) to apply the highest, or give --mode min to apply this")

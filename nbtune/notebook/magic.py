@@ -5,7 +5,6 @@ The magic decides nothing about the search: everything it does goes through :fun
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from typing import Any, Callable
@@ -17,10 +16,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe
 
 from .. import trial as T
 from ..arguments import several_metrics
-from ..caller import from_the_body
-from ..directions import looks_maximised
 from ..panel import LivePanel, continued_by
-from ..run.channel import LocalContext, activate, deactivate
 from ..run.failure import StudyFailed
 from ..run.interrupts import interrupts_absorbed_to_cell_end
 from ..run.cluster import set_default_cluster
@@ -34,12 +30,14 @@ from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
-from .closing import closing_line
+from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
 from .scopes import positional_report, reported_keys
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
-from .rerun import conflict_line, given_flags, refuse_existing, resume_cell, stored_row
+from .local_run import run_locally
+from .rerun import (RecentRuns, conflict_line, given_flags, refuse_existing, resume_cell,
+                    stored_row)
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
@@ -75,9 +73,6 @@ def _kernel_restores_sigint(shell: Any) -> bool:
     kernel = getattr(shell, "kernel", None)
     return (getattr(kernel, "saved_sigint_handler", None) is not None
             and callable(getattr(kernel, "post_handler_hook", None)))
-
-
-RAN_JUST_NOW = 600.0  # seconds: a cell's run this recent is named when the cell runs again
 
 
 @magics_class
@@ -162,10 +157,7 @@ class Tune(Magics):
         set_default_cluster(self.cluster)
         self._applied: dict[str, str] = {}  # cell body -> its text after Apply, in a kernel
         self._writers: dict[str, Any] = {}  # cell id -> its CellWriter (JupyterLab extension)
-        # (file, study) -> (the cell's body, its flags, when its run in this kernel ended): a run
-        # twice in a row (Ctrl+Enter pressed again) had its first run's output cleared by
-        # JupyterLab, and the second said only "already exists" (first-day test, round 41)
-        self._ran: dict[tuple[str, str], tuple[str, dict, float]] = {}  # (body, flags, end)
+        self._ran = RecentRuns()  # the studies this kernel's cells ran, to say so again
 
     # -- the cell -------------------------------------------------------------------------
     @cell_magic
@@ -226,7 +218,7 @@ class Tune(Magics):
                                        self.scatter_threshold)
         trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
         if args.local:
-            return lambda: self._run_locally(trial, parsed, large)
+            return lambda: run_locally(self.shell.user_ns, trial, parsed, large)
         fn = with_parameters(trial, **large) if large else trial
         kwargs = dict(metric=metric, mode=mode, n_trials=n_trials, seed=args.seed,
                       cluster=args.cluster or self.cluster, storage=path, study=args.study,
@@ -249,33 +241,11 @@ class Tune(Magics):
             self._run(fn, parsed, kwargs, args, cell, filename)
         return run
 
-    def _best_upside_down(self, args, study: Study) -> bool:
-        """Whether the study's best is likely its worst: a score (``accuracy``) minimised with
-        the mode left at its default. ``--apply`` put the worst config into the notebook, after
-        the warning had said as much (first-day test, round 41)."""
-        return (study.mode == "min" and args.mode is None and self._configured("mode") is None
-                and looks_maximised(study.metric))
-
     def _configured(self, name: str) -> Any:
         """The value ``%config Tune.<name>`` set, or None where it was left at its default (so
         that tune() knows the user chose nothing)."""
         section = self.config.get("Tune") if "Tune" in self.config else None
         return getattr(self, name) if section is not None and name in section else None
-
-    def _ran_just_now(self, path: str | None, name: str | None, cell: str,
-                      line: dict[str, Any] | None = None) -> str:
-        """Where this very cell ran study ``name`` in this kernel minutes ago, the words that
-        say so, else "": JupyterLab clears a cell's output when it runs again, and a run twice
-        in a row showed nothing of the first."""
-        if path is None or name is None:
-            return ""
-        body, flags, ended = self._ran.get((os.path.abspath(path), name), (None, None, 0.0))
-        if body != cell or (line is not None and line != flags) \
-                or time.time() - ended > RAN_JUST_NOW:
-            return ""
-        at = time.strftime("%H:%M:%S", time.localtime(ended))
-        return (f"this cell ran it in this kernel, ending at {at}; running the cell again "
-                f"cleared that run's output (its summary is above)")
 
     def _stored_study(self, args, path: str | None, cell: str = "") -> dict[str, Any] | None:
         """The stored row of the study --study names (None: a new one); the re-run of a study
@@ -294,9 +264,9 @@ class Tune(Magics):
         except StorageError as exc:
             raise UsageError(f"%%tune: {exc}") from None
         if row is not None and not (args.resume or args.replace):
-            refuse_existing(args.study, path, self._ran_just_now(path, args.study, cell))
+            refuse_existing(args.study, path, self._ran.note(path, args.study, cell))
         if row is not None and args.resume:  # the same line too: more trials asked are news
-            again = self._ran_just_now(path, args.study, cell, vars(args))
+            again = self._ran.note(path, args.study, cell, vars(args))
             if again:
                 print(f"nbtune: study {args.study!r}: {again}.")
         return row
@@ -320,10 +290,8 @@ class Tune(Magics):
             raise UsageError(f"%%tune: {exc}") from None
         out = args.out or self.out
         self.shell.user_ns[out] = study
-        if study.storage is not None and not args.background \
-                and study.stop_reason != "interrupted":  # its resume is the next run's purpose
-            self._ran[(os.path.abspath(study.storage), study.name)] = (cell, vars(args),
-                                                                        time.time())
+        if not args.background and study.stop_reason != "interrupted":  # a resume is its purpose
+            self._ran.record(study.storage, study.name, cell, vars(args))
         if args.background:
             line = (f"nbtune: study {study.name!r} runs in the background, bound to `{out}` "
                     f"({out}.wait() blocks until it ends, {out}.stop() ends it).")
@@ -331,10 +299,9 @@ class Tune(Magics):
                 print(line)  # no panel to say it until the study ends
             return None
         print(closing_line(study, time.time() - t0, out))
-        if args.apply and study.best is not None and self._best_upside_down(args, study):
-            print(f"nbtune: not applied: the study minimised {study.metric!r} (mode='min' is the "
-                  f"default), so its best is the lowest {study.metric}; run it again with --mode "
-                  f"max (and --replace) to apply the highest, or give --mode min to apply this")
+        upside_down = not_applied(study, args.mode or self._configured("mode"))
+        if args.apply and study.best is not None and upside_down:
+            print(upside_down)
         elif args.apply and study.best is not None:
             for name in parsed.names:
                 self.shell.user_ns[name] = study.best.config[name]
@@ -379,32 +346,6 @@ class Tune(Magics):
             return None, (f"nbtune: Tune.storage is {self.storage!r}: this study is kept in "
                           "memory only (no file)")
         return self.storage, ""
-
-    def _run_locally(self, trial: CellTrial, parsed, large: dict[str, Any]) -> None:
-        """--local: the body once, in this kernel, with the space's default values."""
-        config = parsed.space.default()
-        print("nbtune: running the body once here with " +
-              ", ".join(f"{k}={v!r}" for k, v in config.items()))
-        ctx = LocalContext(on_report=lambda r: print("  report: " + ", ".join(
-            f"{k}={v!r}" for k, v in r.items())))
-        token = activate(ctx)
-        ns = trial.namespace(config, large)
-        try:
-            value = trial.run(ns)
-        except Exception as exc:
-            from_the_body(exc, trial.filename)  # the user's lines, not the magic's frames
-            raise
-        finally:
-            deactivate(token)
-            # what the body bound stays in the notebook, as a cell's names do, and where it
-            # failed the names it had bound by then: `clf` was a NameError after a --local
-            # run, the model one wanted to look at (first-day test, round 41)
-            self.shell.user_ns.update({k: ns[k] for k in [*parsed.names, *parsed.assigned]
-                                       if k in ns})
-        metric = trial.metric
-        if value is None and ctx.reports:
-            value = next((r[metric] for r in reversed(ctx.reports) if metric in r), None)
-        print(f"nbtune: {metric} = {value!r}")
 
     # -- the cluster ----------------------------------------------------------------------
     @line_magic

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import time
 from typing import Any, NoReturn
 
 from ..resume import NOT_STORED, SettingsConflict
@@ -125,3 +126,35 @@ def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
     return " ".join(w if w.startswith("%%") else shlex.quote(w) for w in words) + "\n" \
         + cell.rstrip("\r\n")
 
+
+
+RAN_JUST_NOW = 600.0  # seconds: a cell's run this recent is named when the cell runs again
+
+
+class RecentRuns:
+    """The stored studies this kernel's cells ran, each with the cell's body, its flags and when
+    it ended: a cell run twice in a row (Ctrl+Enter pressed again) had its first run's output
+    cleared by JupyterLab, and the second said only "already exists" (first-day test, round
+    41)."""
+
+    def __init__(self) -> None:
+        self._ran: dict[tuple[str, str], tuple[str, dict, float]] = {}
+
+    def record(self, path: str | None, name: str, cell: str, flags: dict[str, Any]) -> None:
+        """A cell with ``flags`` ran study ``name`` of ``path`` to its end now."""
+        if path is not None:
+            self._ran[(os.path.abspath(path), name)] = (cell, dict(flags), time.time())
+
+    def note(self, path: str | None, name: str | None, cell: str,
+             flags: dict[str, Any] | None = None) -> str:
+        """Where this very cell (and these ``flags``, where given: more trials asked are news)
+        ran study ``name`` minutes ago, the words that say so; else ""."""
+        if path is None or name is None:
+            return ""
+        body, ran_with, ended = self._ran.get((os.path.abspath(path), name), (None, None, 0.0))
+        if body != cell or (flags is not None and flags != ran_with) \
+                or time.time() - ended > RAN_JUST_NOW:
+            return ""
+        at = time.strftime("%H:%M:%S", time.localtime(ended))
+        return (f"this cell ran it in this kernel, ending at {at}; running the cell again "
+                f"cleared that run's output (its summary is above)")
