@@ -1095,3 +1095,21 @@ def test_a_local_cluster_of_fewer_workers_gives_each_trial_the_cores_left(tmp_pa
             c.restart()  # a restarted worker keeps them
             assert c.submit(blas_threads, {}).result() == threads
     assert os.environ.get("OMP_NUM_THREADS") in (env_before, "1")  # as Dask leaves it
+
+
+def test_a_local_cluster_of_no_worker_and_no_gpu_is_refused(monkeypatch):
+    """%tune_cluster local --workers 0 was taken, and the next study waited for a worker in
+    silence (check round 44); NBTUNE_WORKERS sets every notebook's count, Tune.workers one's."""
+    from nbtune.run.embedded import set_local_workers
+    from nbtune.run.local import check_local_options, default_workers
+
+    with pytest.raises(ValueError, match=r"^0 workers and no GPU would run no trial: give 1 or "):
+        check_local_options(0, None, 1)
+    check_local_options(0, 1, 1)  # GPU workers only: fine
+    monkeypatch.setenv("NBTUNE_WORKERS", "1")
+    assert default_workers() == 1
+    monkeypatch.setenv("NBTUNE_WORKERS", "none")
+    with pytest.raises(ValueError, match=r"^NBTUNE_WORKERS must be a whole number >= 1"):
+        default_workers()
+    with pytest.raises(ValueError, match=r"^0 workers and no GPU"):
+        set_local_workers(0)

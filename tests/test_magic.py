@@ -688,3 +688,21 @@ def test_a_mode_given_as_min_is_not_called_the_default(shell):
     run(shell, "-n 2 --metric accuracy --mode min --study chosen", "x = uniform(0, 1)\naccuracy = x")
     assert shell.user_ns["study"].settings.get("mode_given") is True
     assert "is the default" not in str(shell.user_ns["study"].summary())
+
+
+def test_tune_workers_sets_the_local_clusters_workers_before_it_starts(ip, capsys):
+    """A teacher's one-worker classroom needed a %tune_cluster line in every notebook (check
+    round 44): %config Tune.workers = 1 sets it; where the cluster runs, a line says how to
+    restart it, and nothing restarts under a study."""
+    from nbtune.run import embedded
+
+    options = dict(embedded._embedded.get("options", {}))
+    try:
+        ip.run_line_magic("config", "Tune.workers = 1")
+        assert embedded._embedded["options"]["n_workers"] == 1
+        ip.run_line_magic("config", "Tune.workers = -1")
+        assert "UsageError: %config Tune.workers: the number of workers must be an integer" \
+            in capsys.readouterr().err
+    finally:
+        ip.run_line_magic("config", "Tune.workers = 0")
+        embedded._embedded["options"] = options

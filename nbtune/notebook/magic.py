@@ -20,6 +20,7 @@ from ..panel import LivePanel, continued_by
 from ..run.failure import StudyFailed
 from ..run.interrupts import interrupts_absorbed_to_cell_end
 from ..run.cluster import set_default_cluster
+from ..run.embedded import set_local_workers
 from ..run.workers import ClusterInfo
 from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
@@ -98,6 +99,9 @@ class Tune(Magics):
     warm_start = Bool(True, help="in a kernel, start nbtune's local cluster in the background "
                       "once the cell that loads nbtune has run, so that the first study need not "
                       "wait for it (not when Tune.cluster names another)").tag(config=True)
+    workers = Int(0, help="worker processes of nbtune's local cluster (0: one per core, or the "
+                  "NBTUNE_WORKERS environment variable); set it in the cell that loads nbtune, "
+                  "before the cluster starts").tag(config=True)
     scatter_threshold = Int(1_000_000, help="globals larger than this many bytes are sent to "
                             "the cluster once per study and shared by its trials").tag(config=True)
 
@@ -144,6 +148,18 @@ class Tune(Magics):
         """``%config Tune.storage = 'runs.db'``: load_study, list_studies and delete_study read
         that file where given none (they looked in nbtune.db)."""
         set_default_file(change["new"])
+
+    @observe("workers")
+    def _workers_changed(self, change) -> None:
+        """``%config Tune.workers = 1``: a classroom's or a small machine's local cluster (it
+        took a %tune_cluster line in every notebook: first-day test, round 44)."""
+        try:
+            said = set_local_workers(change["new"] or None)
+        except ValueError as exc:
+            print(f"UsageError: %config Tune.workers: {exc}", file=sys.stderr)
+            return
+        if said:
+            print(f"nbtune: {said}")
 
     @observe("cluster")
     def _cluster_changed(self, change) -> None:

@@ -79,6 +79,25 @@ def starting_line() -> str:
     return f"starting a local Dask cluster: {n} worker{'s' if n != 1 else ''} ..."
 
 
+def set_local_workers(n_workers: int | None) -> str | None:
+    """The workers the embedded cluster starts with (None: one per core, or NBTUNE_WORKERS):
+    ``%config Tune.workers``. Where it runs or is starting already, it is not restarted under
+    a study (a line says how to restart it); the next start takes the number."""
+    if n_workers is not None:
+        check_local_options(n_workers, None, GPU_THREADS)
+    with _lock:
+        options = _embedded.setdefault("options", {})
+        before = options.get("n_workers")
+        options["n_workers"] = n_workers
+        running = embedded_started() or embedded_starting()
+    if not running or before == n_workers:
+        return None
+    n = default_workers() if before is None else before
+    return (f"nbtune's local cluster runs already with {n} worker{'s' if n != 1 else ''}: "
+            f"Tune.workers takes effect at its next start; %tune_cluster local --workers "
+            f"{n_workers or default_workers()} restarts it now")
+
+
 def use_local(n_workers: int | None = None, gpus: int | Sequence[str] | None = None,
               threads_per_gpu: int = GPU_THREADS):
     """Replace the embedded cluster by one started with these options (see

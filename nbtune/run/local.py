@@ -15,7 +15,13 @@ from .interrupts import sigint_blocked
 
 
 def default_workers() -> int:
-    """One single-threaded worker per core available to this process."""
+    """One single-threaded worker per core available to this process, or ``NBTUNE_WORKERS``
+    where it is set (a classroom's or a small machine's: every notebook's cluster at once)."""
+    given = os.environ.get("NBTUNE_WORKERS", "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise ValueError(f"NBTUNE_WORKERS must be a whole number >= 1, got {given!r}")
+        return int(given)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -243,6 +249,9 @@ def check_local_options(n_workers: Any, gpus: Any, threads_per_gpu: Any) -> None
 
     if n_workers is not None and not count(n_workers):
         raise ValueError(f"the number of workers must be an integer >= 0, got {n_workers!r}")
+    if n_workers == 0 and not gpus:  # a study on it waited for a worker in silence (round 44)
+        raise ValueError("0 workers and no GPU would run no trial: give 1 or more workers, or "
+                         "leave the number out for one per core")
     if isinstance(gpus, (int, float)) and not count(gpus):
         raise ValueError(f"the number of GPUs must be an integer >= 0, got {gpus!r}")
     if not count(threads_per_gpu) or not threads_per_gpu:
