@@ -117,7 +117,9 @@ def _groups(studies: tuple[Any, ...], storage: Any) -> list[tuple[str | None, li
                              " give each group one or more studies, {'asha': [a0, a1, a2]}")
         loaded = [s if isinstance(s, Study) else load_study(s, storage=storage) for s in members]
         if label is None and many and len(loaded) > 1:
-            label = _common_start([s.name for s in loaded]) or f"group {len(out) + 1}"
+            label = _common_start([s.name for s in loaded])
+            if not label or all(re.match(r"study-\d{8}-\d{6}", s.name) for s in loaded):
+                label = f"group {len(out) + 1}"  # default names: their time is no name (44)
             if label in [lab for lab, _ in out]:  # two lists of unnamed studies ("study-2026...")
                 label = f"group {len(out) + 1}"  # read alike (check round 43)
         out.append((None if label is None else str(label), loaded))

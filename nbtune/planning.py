@@ -173,7 +173,8 @@ def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:
                          f"{'; '.join(space.changes_from(stored))}. Resume it with the same "
                          "space, or start a new study whose model learns from this one's "
                          f"trials: study={new!r}, searcher='bayesopt', warm_start={name!r} "
-                         f"(%%tune --study {new} --searcher bayesopt --warm-start {name})")
+                         f"(%%tune --study {new} --searcher bayesopt --warm-start {name}), or "
+                         f"run it afresh over the new space: replace=True (%%tune --replace)")
 
 
 def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,

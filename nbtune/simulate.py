@@ -28,6 +28,12 @@ def _blackbox(table: Any) -> Blackbox:
     return table if isinstance(table, Blackbox) else load_table(table)
 
 
+# nbtune.tune's arguments that a simulated study has no use for, named as such
+TUNE_ONLY = frozenset({"progress", "cluster", "concurrency", "resources", "background",
+                       "security", "show_output", "restart_held", "fail_fast", "resume",
+                       "replace", "checkpoints_folder", "trial_fn"})
+
+
 def _scheduler_options(scheduler: str | Scheduler | None, box: Blackbox,
                        options: dict) -> dict:
     """The scheduler's options: a scheduler given by name gets the table's max_t unless the
@@ -70,6 +76,11 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
     simulated time of the event being observed. ``searcher_options`` and ``warm_start`` (a
     :class:`Study`, or a study name in ``storage``) as in :func:`nbtune.tune`.
     """
+    tune_only = sorted(set(scheduler_options) & TUNE_ONLY)
+    if tune_only:  # it read "scheduler 'fifo' has no option 'progress'" (check round 44)
+        raise TypeError(f"simulate() takes no {tune_only[0]}=: it is nbtune.tune's; a simulated "
+                        f"study runs no trial code on a cluster and shows no live view (its "
+                        f"arguments: n_workers=, n_trials=, max_time=, seed=, ...)")
     box = _blackbox(table)
     space = box.space if space is None else box.check_space(space)
     auto = isinstance(n_trials, str) and n_trials == "auto"

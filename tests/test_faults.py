@@ -628,9 +628,14 @@ def test_a_key_the_config_lacks_is_named_with_the_keys_it_has(client):
     study = nbtune.tune(lambda config: config["C"], {"c": nbtune.uniform(0, 1), "lr": 0.1},
                         n_trials=1, mode="min", cluster=client, storage=None, progress=False)
     error = study.trials[0].error
-    assert error.rstrip().endswith("KeyError: 'C'\nnbtune: config['C']: the trial's config has "
+    assert error.rstrip().endswith("KeyError: 'C'\nnbtune: KeyError 'C': the trial's config has "
                                    "no such key (did you mean 'c'?); its keys are the space's "
                                    "names: 'c', 'lr'"), error
+    # another dict's key near a config key is its own (check round 44: params["C"])
+    params = {"c": 1}
+    near = nbtune.tune(lambda config: params["C"], {"c": nbtune.uniform(0, 1)}, n_trials=1,
+                       mode="min", cluster=client, storage=None, progress=False)
+    assert near.trials[0].error.rstrip().endswith("KeyError: 'C'")
     # another dict's KeyError is not blamed on the config (check round 43: a cell's
     # settings["maxiter"] read "the trial's config has the keys 'C'")
     settings = {"max_iter": 300}

@@ -420,3 +420,10 @@ def test_asha_judged_by_the_bayesopt_model_is_seeded_and_differs_from_its_rank()
     differ = [by_model[seed] != record(run("bayesopt", "rank", seed)) for seed in by_model]
     assert sum(differ) >= 3, differ
     assert record(run("random", "model")) == record(run("random", "rank"))
+
+
+def test_simulate_names_nbtune_tunes_own_arguments():
+    """simulate(progress=False) read "scheduler 'fifo' has no option 'progress'" (check round
+    44)."""
+    with pytest.raises(TypeError, match=r"^simulate\(\) takes no progress=: it is nbtune.tune's"):
+        nbtune.simulate("hgb", n_trials=2, progress=False)

@@ -388,7 +388,8 @@ def test_resuming_over_a_changed_space_names_what_changed(client, tmp_path):
         "study 'mlp' was run over another space: x was uniform(0.0, 1.0), here "
         "uniform(0.0, 2.0); momentum is new. Resume it with the same space, or start a new study "
         "whose model learns from this one's trials: study='mlp-2', searcher='bayesopt', "
-        "warm_start='mlp' (%%tune --study mlp-2 --searcher bayesopt --warm-start mlp)")
+        "warm_start='mlp' (%%tune --study mlp-2 --searcher bayesopt --warm-start mlp), or run "
+        "it afresh over the new space: replace=True (%%tune --replace)")
 
 
 def test_a_deleted_studys_pages_go_back_to_the_file_system(tmp_path):

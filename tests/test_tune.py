@@ -1032,7 +1032,8 @@ def test_a_dict_returned_without_its_metric_named_names_metric_and_a_folds_array
     study = nbtune.tune(lambda c: {"rmse": c["x"], "r2": 1 - c["x"]}, {"x": nbtune.uniform(0, 1)},
                         n_trials=1, mode="min", cluster=client, storage=None, progress=False)
     assert study.trials[0].error.endswith(
-        "or call report(value=...), or name another with metric='r2'"), study.trials[0].error
+        "or call report(value=...), or name it with metric=NAME (one of 'r2', 'rmse')"), \
+        study.trials[0].error
     import numpy as np
 
     folds = nbtune.tune(lambda c: np.array([c["x"], c["x"]]), {"x": nbtune.uniform(0, 1)},

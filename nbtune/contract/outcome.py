@@ -42,8 +42,9 @@ def final_value(trial: T.Trial, returned: Any, metric: str) -> tuple[float | Non
         near = meant_key(metric, seen)
         also = (f" (it reported {', '.join(seen)}"
                 + (f"; did you mean {near!r}?" if near else "") + ")") if seen else ""
-        named = (f", or name another with metric='{near or seen[0]}'"
-                 if metric == "value" and seen else "")  # the default name (check round 43)
+        # the default name: which key is meant, the call says (a guess ignored the mode: 44)
+        named = (f", or name it with metric=NAME (one of {', '.join(map(repr, seen))})"
+                 if metric == "value" and seen else "")
         return None, (f"{NEVER_REPORTED} {metric!r}{also}: return it, return a "
                       f"dict with it, or call report({metric}=...){named}")
     if not T.is_finite_number(value):

@@ -39,10 +39,14 @@ def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
     if found is None or found.group(1) in config or not keys or "<tune cell" in error:
         return error  # a cell reads its hyperparameters by their names, not from a config
     asked = found.group(1)
+    code = [ln.strip() for ln in lines[:-1] if ln.startswith("    ") and ln.strip()
+            and set(ln.strip()) - set("^~")]
+    if not code or not re.search(r"\bconfig\s*\[", code[-1]):  # params["C"]: another dict's
+        return error  # (check round 44); the README's trial functions name theirs config
     cased = [k for k in keys if k.lower() == asked.lower()]  # 'C' for 'c': too short for difflib
     near = f"did you mean {cased[0]!r}?" if cased else did_you_mean(asked, keys).strip(" ()")
     if not near:
         return error
     names = ", ".join(repr(k) for k in keys)
-    return (f"{error.rstrip()}\nnbtune: config[{asked!r}]: the trial's config has no such key "
+    return (f"{error.rstrip()}\nnbtune: KeyError {asked!r}: the trial's config has no such key "
             f"({near}); its keys are the space's names: {names}")
