@@ -268,3 +268,23 @@ def test_the_stop_names_a_value_every_failed_trial_shared():
     assert ("ValueError: bad penalty; every one had solver='lbfgs', and the space's other value "
             "of solver ('saga') has not run yet (if only that value fails, take it out of the "
             "space); fix the cell") in first.ended(trials[2])
+
+
+def test_the_summary_names_a_value_every_failed_trial_of_a_kind_had():
+    """A study ran on past 5 failures of 12, all with the one solver that fails, and its summary
+    said only the error (check round 44)."""
+    from nbtune.trial_messages import failure_lines
+
+    def trial(i, solver, state):
+        return T.Trial(id=i, config={"solver": solver, "C": 0.1 * i}, state=state, value=0.5,
+                       error="Traceback\nValueError: Solver lbfgs supports only l2"
+                       if state == T.FAILED else None)
+
+    study = nbtune.Study("solvers", nbtune.Space({"solver": nbtune.choice("lbfgs", "saga"),
+                                                 "C": nbtune.uniform(0, 1)}), "acc", "max",
+                         trials=[trial(i, "lbfgs" if i % 2 else "saga",
+                                       T.FAILED if i % 2 else T.COMPLETED) for i in range(6)])
+    assert failure_lines(study) == [
+        "3 trials failed (1, 3, 5), all with solver='lbfgs': ValueError: Solver lbfgs supports "
+        "only l2"]
+    assert "all with solver=&#x27;lbfgs&#x27;" in study.summary()._repr_html_()

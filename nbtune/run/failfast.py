@@ -110,9 +110,9 @@ class FailFast:
         trials that drew the one solver that rejects a penalty read as a broken cell)."""
         first = self.configs[0] if self.configs else {}
         alike = {k: v for k, v in first.items()
-                 if all(k in c and _same(c[k], v) for c in self.configs)}
+                 if all(k in c and same_value(c[k], v) for c in self.configs)}
         ran = {k: v for k, v in alike.items()
-               if any(k in t.config and not _same(t.config[k], v) for t in self.trials)}
+               if any(k in t.config and not same_value(t.config[k], v) for t in self.trials)}
         # or the space offers other values that no trial has drawn yet: the first three
         # trials drew the one solver that fails (check round 43)
         unrun = {k: others for k, v in alike.items() if k not in ran
@@ -141,11 +141,12 @@ class FailFast:
             values = list(domain.values) if hasattr(domain, "size") else []
         except Exception:
             return []
-        return [x for x in values if not _same(x, value)]
+        return [x for x in values if not same_value(x, value)]
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Whether two config values are one value (False where comparing them fails)."""
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two config values are one value (False where comparing them fails): the
+    fail-fast note's and the summary's (:mod:`nbtune.trial_messages`)."""
     try:
         return bool(a == b)
     except Exception:  # arrays, objects with odd equality: not called the same
