@@ -226,8 +226,8 @@ class StudyPlots:
         view = in_view(ys, study.mode)
         if view is not None:
             axes[0].set_ylim(*view.limits())
-        beyond = "" if view is None else f"{view.note()}, at the edge: \u25b2" if \
-            study.mode == "min" else f"{view.note()}, at the edge: \u25bc"
+        mark = "\u25b2" if study.mode == "min" else "\u25bc"  # the worse edge: top, bottom
+        beyond = "" if view is None else f"{view.note()}, at the edge: {mark}"
         left_out = self._left_out(done) + (f"\n({beyond})" if beyond else "")
         if ax is None:
             note = "\n".join(textwrap.fill(line, width=max(40, int(12 * fig.get_figwidth())))
@@ -277,8 +277,9 @@ class StudyPlots:
             worse = (0.97, "^") if self.study.mode == "min" else (0.03, "v")
             ax.plot(at, [worse[0]] * len(far), worse[1], color="C3", alpha=0.8,
                     transform=ax.get_xaxis_transform(), gid=f"{name}-beyond", clip_on=False)
-            xs = [x for i, x in enumerate(xs) if i not in set(far)]
-            ys = [y for i, y in enumerate(ys) if i not in set(far)]
+            gone = set(far)
+            xs = [x for i, x in enumerate(xs) if i not in gone]
+            ys = [y for i, y in enumerate(ys) if i not in gone]
         if domain.kind in CATEGORICAL_KINDS:
             choices = domain.values
             ax.plot(codes(domain, xs), ys, "o", alpha=0.7, gid=name)

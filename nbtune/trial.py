@@ -54,6 +54,23 @@ def shown_state(t: "Trial") -> str:
     return QUEUED if t.state == RUNNING and t.started is None else t.state
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two config values are one value (False where comparing them fails: arrays,
+    objects with odd equality)."""
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def shared_values(configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The values every one of ``configs`` has alike, key -> value ({} for none): what a kind
+    of failed trials may fail for (the fail-fast note, the summary's failure lines)."""
+    first = configs[0] if configs else {}
+    return {k: v for k, v in first.items()
+            if all(k in c and same_value(c[k], v) for c in configs[1:])}
+
+
 def shown_counts(trials: Any) -> dict[str, int]:
     """Trials per :func:`shown_state` (states with none left out)."""
     out: dict[str, int] = {}

@@ -9,7 +9,6 @@ from typing import Any, Iterable
 
 from . import trial as T
 from .ranking import config_text, earlier_ids, one_line
-from .run.failfast import same_value
 from .run.output import merge_warnings, warning_key
 
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
@@ -89,13 +88,11 @@ def _shared_by(study: Any, failed: list[T.Trial]) -> str:
     if len(failed) < 2:
         return ""
     trials = list(study.trials)
-    first = failed[0].config
-    shared = {k: v for k, v in first.items()
-              if all(k in t.config and same_value(t.config[k], v) for t in failed[1:])
-              and any(k in t.config and not same_value(t.config[k], v) for t in trials)}
+    shared = {k: v for k, v in T.shared_values([t.config for t in failed]).items()
+              if any(k in t.config and not T.same_value(t.config[k], v) for t in trials)}
     ran = [t for t in trials if t.state in (T.COMPLETED, T.STOPPED)]
     apart = {k: v for k, v in shared.items()
-             if not any(k in t.config and same_value(t.config[k], v) for t in ran)}
+             if not any(k in t.config and T.same_value(t.config[k], v) for t in ran)}
     return (", all with " + ", ".join(f"{k}={v!r}" for k, v in apart.items())) if apart else ""
 
 

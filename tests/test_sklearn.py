@@ -1249,7 +1249,7 @@ def test_a_boosters_rounds_are_added_to_its_model_between_rungs(client):
     """LightGBM's and XGBoost's estimators have no warm_start: SearchCV fell back to n_samples,
     whose first rung of 15 rows LightGBM cannot split, and refused resource='n_estimators',
     though their fit continues a model (init_model, xgb_model) (first-day test, round 29)."""
-    from nbtune.sklearn.checks import auto_resource, resource_kind
+    from nbtune.sklearn.resources import auto_resource, resource_kind
 
     assert auto_resource(Booster()) == "n_estimators"
     assert resource_kind(Booster(), "n_estimators") == ("param", None, False, "init_model")
@@ -1406,7 +1406,7 @@ def test_auto_resource_picks_what_the_estimator_allows():
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.neural_network import MLPClassifier
 
-    from nbtune.sklearn.checks import auto_resource, resource_kind
+    from nbtune.sklearn.resources import auto_resource, resource_kind
 
     assert auto_resource(MLPClassifier()) == "partial_fit"
     assert auto_resource(RandomForestClassifier()) == "n_estimators"
@@ -1538,7 +1538,7 @@ def test_a_booster_that_stops_itself_early_under_max_iter_rungs_is_said(client, 
                resource="max_iter").fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        from nbtune.sklearn.checks import self_stopping_note
+        from nbtune.sklearn.resources import self_stopping_note
 
         assert self_stopping_note(HistGradientBoostingClassifier(), "max_iter", 9_000) is None
         assert "10,000 rows (12,000 here)" in self_stopping_note(

@@ -108,11 +108,9 @@ class FailFast:
         """The values every failed trial had and another trial of the study has not, as
         "; every one had solver='lbfgs' (...)": those may be what fails, not the cell (three
         trials that drew the one solver that rejects a penalty read as a broken cell)."""
-        first = self.configs[0] if self.configs else {}
-        alike = {k: v for k, v in first.items()
-                 if all(k in c and same_value(c[k], v) for c in self.configs)}
+        alike = T.shared_values(self.configs)
         ran = {k: v for k, v in alike.items()
-               if any(k in t.config and not same_value(t.config[k], v) for t in self.trials)}
+               if any(k in t.config and not T.same_value(t.config[k], v) for t in self.trials)}
         # or the space offers other values that no trial has drawn yet: the first three
         # trials drew the one solver that fails (check round 43)
         unrun = {k: others for k, v in alike.items() if k not in ran
@@ -141,13 +139,5 @@ class FailFast:
             values = list(domain.values) if hasattr(domain, "size") else []
         except Exception:
             return []
-        return [x for x in values if not same_value(x, value)]
+        return [x for x in values if not T.same_value(x, value)]
 
-
-def same_value(a: Any, b: Any) -> bool:
-    """Whether two config values are one value (False where comparing them fails): the
-    fail-fast note's and the summary's (:mod:`nbtune.trial_messages`)."""
-    try:
-        return bool(a == b)
-    except Exception:  # arrays, objects with odd equality: not called the same
-        return False

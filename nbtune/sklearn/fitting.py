@@ -226,7 +226,7 @@ class FoldTrial:
     def _subsample(self, train: np.ndarray, y: Any, n: int) -> np.ndarray:
         """``n`` rows of the training fold, stratified by class for a classifier; all of them
         where it has no more than ``n`` (every fold at max_t, the largest fold's rows: see
-        :func:`nbtune.sklearn.checks.default_max_t`). Every candidate draws the same rows."""
+        :func:`nbtune.sklearn.resources.default_max_t`). Every candidate draws the same rows."""
         from sklearn.utils import resample
 
         if n >= len(train):

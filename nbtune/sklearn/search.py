@@ -19,7 +19,7 @@ from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
 from ..typos import did_you_mean
-from . import checks
+from . import checks, resources
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
@@ -199,8 +199,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         if resource == "auto":
             if self.scheduler is None:
                 return None
-            resource = checks.auto_resource(self.estimator)
-        kind, warm, cumulative, continued = checks.resource_kind(self.estimator, resource)
+            resource = resources.auto_resource(self.estimator)
+        kind, warm, cumulative, continued = resources.resource_kind(self.estimator, resource)
         return kind, warm, cumulative, continued, EPOCH if kind == PARTIAL_FIT else resource
 
     # -- fit -----------------------------------------------------------------------------------
@@ -238,10 +238,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"{key!r} is both the resource and a key of the space: early "
                                  f"stopping sets it rung by rung; drop it from the space, or "
                                  f"choose another resource")
-            max_t = int(self.max_t) if self.max_t else checks.default_max_t(
+            max_t = int(self.max_t) if self.max_t else resources.default_max_t(
                 self.estimator, kind, key, max(len(tr) for tr, _ in splits))
             if kind == PARAM:
-                stops = checks.self_stopping_note(self.estimator, key,
+                stops = resources.self_stopping_note(self.estimator, key,
                                                   max(len(tr) for tr, _ in splits))
                 if stops is not None:
                     warn(stops)

@@ -1,0 +1,154 @@
+"""What ``SearchCV`` trains a candidate along under early stopping (its resource): ``partial_fit``
+epochs, a parameter that grows with warm starts or continued fits (``n_estimators``,
+``max_iter``, LightGBM's and XGBoost's rounds), or training rows; which of them an estimator
+allows, its ``max_t`` by default, and an estimator that stops itself short of a rung."""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
+from .training import partial_fits
+
+WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
+# fit's keywords that take the model trained so far and train more on top of it: LightGBM's
+# estimators (init_model) and XGBoost's (xgb_model), whose n_estimators then counts the rounds
+# added. Neither has warm_start, and SearchCV fell back to n_samples rungs of 15 rows, where
+# LightGBM makes no split (first-day test, round 29).
+CONTINUED_FITS = ("init_model", "xgb_model")
+
+
+def _name(est: Any) -> str:
+    return type(est).__name__
+
+
+def _owner(estimator: Any, param: str) -> Any:
+    """The (sub-)estimator that owns ``param``: ``clf__max_iter`` belongs to step ``clf``."""
+    prefix, _, _ = param.rpartition("__")
+    return estimator.get_params(deep=True)[prefix] if prefix else estimator
+
+
+def _warm_start_of(param: str) -> str:
+    prefix, sep, _ = param.rpartition("__")
+    return f"{prefix}{sep}warm_start"
+
+
+def auto_resource(estimator: Any) -> str:
+    """``"partial_fit"`` when the estimator has it, else a parameter that grows with warm starts
+    (``n_estimators``, then ``max_iter``), else ``"n_samples"``."""
+    if partial_fits(estimator):
+        return PARTIAL_FIT
+    return _warm_param(estimator) or N_SAMPLES
+
+
+def _warm_param(estimator: Any) -> str | None:
+    """The estimator's first parameter that grows with warm starts (``n_estimators``, then
+    ``max_iter``, its own or a step's), or a booster's ``n_estimators`` whose fit continues a
+    model (:data:`CONTINUED_FITS`); None where it has none."""
+    params = estimator.get_params(deep=True)
+    for suffix in WARM_PARAMS:
+        for name in params:
+            if (name == suffix or name.endswith("__" + suffix)) \
+                    and (_warm_start_of(name) in params
+                         or suffix == "n_estimators" and continued_fit(estimator, name)):
+                return name
+    return None
+
+
+def continued_fit(estimator: Any, param: str) -> str | None:
+    """The fit keyword (a Pipeline step's as ``step__init_model``) through which the owner of
+    ``param`` trains on top of a model trained before (:data:`CONTINUED_FITS`); None where its
+    fit takes none."""
+    import inspect
+
+    owner = _owner(estimator, param)
+    try:
+        taken = inspect.signature(owner.fit).parameters
+    except (TypeError, ValueError, AttributeError):
+        return None
+    prefix, sep, _ = param.rpartition("__")
+    for keyword in CONTINUED_FITS:
+        if keyword in taken:
+            return f"{prefix}{sep}{keyword}"
+    return None
+
+
+def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool, str | None]:
+    """(kind, warm_start parameter, cumulative, the fit keyword that continues a model) of a
+    resource, or a ValueError saying why the estimator cannot use it."""
+    if not isinstance(resource, str) or not resource:
+        raise ValueError(f"resource must be 'partial_fit', 'n_samples' or the name of a parameter "
+                         f"that grows with warm starts (such as 'n_estimators'), got {resource!r}")
+    if resource == PARTIAL_FIT:
+        if not partial_fits(estimator):
+            warm = _warm_param(estimator)  # it named n_estimators to a Pipeline of SGD, which
+            # has none (first-day test, round 23)
+            grows = (f"resource={warm!r}, which grows with warm starts" if warm else
+                     "a parameter that grows with warm starts (such as 'n_estimators')")
+            raise ValueError(f"resource='partial_fit' needs an estimator with partial_fit (or "
+                             f"a Pipeline whose last step has it), and {_name(estimator)} has "
+                             f"none: use resource='n_samples', or {grows}")
+        return PARTIAL_FIT, None, True, None
+    if resource == N_SAMPLES:
+        return N_SAMPLES, None, True, None
+    params = estimator.get_params(deep=True)
+    if resource not in params:
+        close = [n for n in params if n.endswith("__" + resource)]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"resource {resource!r} is not a parameter of {_name(estimator)}{hint}: "
+                         f"give 'partial_fit', 'n_samples', or one of its parameters that grows "
+                         f"with warm starts")
+    warm = _warm_start_of(resource)
+    continued = continued_fit(estimator, resource) if resource.endswith("n_estimators") \
+        else None
+    if continued is not None and warm not in params:  # rounds added to the model so far
+        return PARAM, None, False, continued
+    if warm not in params:
+        raise ValueError(f"resource {resource!r} needs warm starts, and {_name(estimator)} has "
+                         f"no {warm!r} parameter: use resource='n_samples'"
+                         + (" or 'partial_fit'" if partial_fits(estimator) else ""))
+    owner = _owner(estimator, resource)
+    cumulative = resource.endswith("n_estimators") or "HistGradientBoosting" in _name(owner)
+    return PARAM, warm, cumulative, None
+
+
+def self_stopping_note(estimator: Any, param: str, n_train: int) -> str | None:
+    """The note for a resource parameter whose estimator stops early by itself:
+    ``HistGradientBoosting*``'s ``early_stopping`` ("auto": on over 10,000 rows) ends its
+    ``max_iter`` short of the rung, so the rungs count fewer iterations than they say (a
+    candidate "completed" at 90 had trained 38: first-day test, round 42); None otherwise."""
+    owner = _owner(estimator, param)
+    if not param.endswith("max_iter") or not hasattr(owner, "early_stopping") \
+            or not type(owner).__name__.startswith("HistGradientBoosting"):
+        return None
+    stops = owner.early_stopping
+    if not (stops is True or stops == "auto" and n_train > 10_000):
+        return None
+    why = "early_stopping=True" if stops is True else \
+        f"early_stopping='auto', on over 10,000 rows ({n_train:,} here)"
+    prefix = param[:-len("max_iter")]
+    return (f"{type(owner).__name__} stops its own boosting early ({why}): the {param} rungs "
+            f"then count fewer iterations than they say, and a candidate that stopped itself is "
+            f"ranked with those that trained in full; give it early_stopping=False "
+            f"({prefix}early_stopping=False in the estimator) so that each rung trains what it "
+            f"says")
+
+
+def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:
+    """max_t when none is given: 27 epochs; a parameter's value in the estimator; for
+    n_samples, ``n_train``: the rows of the largest training fold. A fold trains on
+    min(level, its rows) (:meth:`~nbtune.sklearn.fitting.FoldTrial._subsample`), so at max_t
+    every fold trains on all its rows and a candidate scores what ``cross_val_score`` scores.
+    The smallest fold left TimeSeriesSplit's later folds on a fraction of their rows at the top
+    rung, and the candidates ranked on that (first-day test)."""
+    if kind == PARTIAL_FIT:
+        return 27
+    if kind == N_SAMPLES:
+        return int(n_train)
+    value = estimator.get_params(deep=True)[resource]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        owner = _name(_owner(estimator, resource))
+        raise ValueError(f"resource {resource!r} needs its largest value: give SearchCV(..., "
+                         f"max_t=N), or {owner}({resource.rpartition('__')[2]}=N); the "
+                         f"estimator's {resource}={value!r} is not a positive integer")
+    return int(value)
