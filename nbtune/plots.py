@@ -229,11 +229,12 @@ class StudyPlots:
         mark = "\u25b2" if study.mode == "min" else "\u25bc"  # the worse edge: top, bottom
         beyond = "" if view is None else f"{view.note()}, at the edge: {mark}"
         left_out = self._left_out(done) + (f"\n({beyond})" if beyond else "")
-        if ax is None:
-            note = "\n".join(textwrap.fill(line, width=max(40, int(12 * fig.get_figwidth())))
-                              for line in left_out.strip().split("\n"))  # the figure's width
-            fig.suptitle(f"{study.name}: {study.metric} by hyperparameter"
-                         + (f"\n{note}" if note else ""), fontsize="medium")
+        if ax is None:  # each line at the figure's width: one panel's title, a default study
+            width = max(40, int(12 * fig.get_figwidth()))  # name's, ran past both edges
+            lines = [f"{study.name}: {study.metric} by hyperparameter"] + (  # (check round 44)
+                left_out.strip().split("\n") if left_out else [])
+            fig.suptitle("\n".join(textwrap.fill(line, width=width) for line in lines),
+                         fontsize="medium")
         elif left_out:  # said on the user's own axes too
             ax.set_title(f"{study.metric} by {names[0]}{left_out}", fontsize="small")
         ended = [t for t in list(study.trials) if t.is_finished] if self._left_out(done) else []

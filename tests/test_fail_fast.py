@@ -268,6 +268,15 @@ def test_the_stop_names_a_value_every_failed_trial_shared():
     assert ("ValueError: bad penalty; every one had solver='lbfgs', and the space's other value "
             "of solver ('saga') has not run yet (if only that value fails, take it out of the "
             "space); fix the cell") in first.ended(trials[2])
+    # a failure of the code as written names no value: a NameError is the cell's (round 44)
+    for t in trials[:3]:
+        t.error = "Traceback\nNameError: name 'np' is not defined"
+    code = FailFast("auto", "x", trials=trials[:3], space=space)
+    assert all(code.ended(t) is None for t in trials[:2])
+    note = code.ended(trials[2])
+    assert note.startswith("the study stopped: its first 3 trials (0, 1, 2) all failed alike, "
+                           "the last with NameError: name 'np' is not defined; fix"), note
+    assert "every one had" not in note
 
 
 def test_the_summary_names_a_value_every_failed_trial_of_a_kind_had():

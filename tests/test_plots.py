@@ -1019,6 +1019,19 @@ def test_titles_fit_a_paper_columns_width(fifo, asha):
         assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, (title.get_text(), extent)
 
 
+def test_one_panels_slice_keeps_a_long_study_names_title_inside_the_figure():
+    """slice() of a one-hyperparameter study with a default (long) name had its title cut off
+    at both edges (check round 44)."""
+    study = ended("tune-2026-12-06-14-33-12-a-long-default-name", [3.0, 1.0, 2.0, 0.5])
+    fig = study.plot.slice()
+    fig.canvas.draw()
+    extent = fig._suptitle.get_window_extent()
+    assert fig.bbox.x0 - 1 <= extent.x0 and extent.x1 <= fig.bbox.x1 + 1, (
+        fig.get_suptitle(), extent, fig.bbox)
+    assert fig.get_suptitle().replace("\n", "").startswith(
+        "tune-2026-12-06-14-33-12-a-long-default-name: loss by")
+
+
 def test_many_studies_compared_have_their_legend_below_the_lines():
     """Six studies (two methods, three seeds) had their legend on their lines (first-day test,
     round 38); four or fewer keep it on the axes."""

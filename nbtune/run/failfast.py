@@ -20,6 +20,10 @@ from ..contract.outcome import NEVER_REPORTED
 FAIL_FAST_AFTER = 3  # the first trials to end, all failed alike: the study stops ("auto")
 # failures that depend on the config's size, not on the code: "CUDA out of memory", MemoryError
 MEMORY_WORDS = ("out of memory", "MemoryError", "OutOfMemoryError")
+# failures of the code as written, whatever the config: no value the failed trials shared is
+# named for them (a NameError's note said "every one had solver='lbfgs'": check round 44)
+CODE_ERRORS = ("NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError",
+               "SyntaxError", "IndentationError", "TabError")
 
 
 def check_fail_fast(value: Any) -> Any:
@@ -101,13 +105,16 @@ class FailFast:
             resume = (" (reporting it: --resume, resume=True, continues the study; naming "
                       "another metric: --replace, replace=True, starts it again)")
         return (f"the study stopped: its first {len(self.failed)} trials ({ids}) all failed "
-                f"alike, the last with {failure}{self._shared()}; {fix}{resume}, or pass "
+                f"alike, the last with {failure}{self._shared(failure)}; {fix}{resume}, or pass "
                 "fail_fast=False (--no-fail-fast) to run on past failures")
 
-    def _shared(self) -> str:
+    def _shared(self, failure: str) -> str:
         """The values every failed trial had and another trial of the study has not, as
         "; every one had solver='lbfgs' (...)": those may be what fails, not the cell (three
-        trials that drew the one solver that rejects a penalty read as a broken cell)."""
+        trials that drew the one solver that rejects a penalty read as a broken cell). None for
+        a failure of the code itself (:data:`CODE_ERRORS`)."""
+        if failure.split(":", 1)[0].rsplit(".", 1)[-1] in CODE_ERRORS:
+            return ""
         alike = T.shared_values(self.configs)
         ran = {k: v for k, v in alike.items()
                if any(k in t.config and not T.same_value(t.config[k], v) for t in self.trials)}

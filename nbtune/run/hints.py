@@ -31,8 +31,10 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
 def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
     """A KeyError of a key the trial's config lacks and one of its keys is close to
     (``config["C"]`` where the space named it "c"), with the config's keys: it read
-    ``KeyError: 'C'`` alone (first-day test, round 41). A KeyError of another dict (a cell's
-    ``settings["maxiter"]``) is left as it is: no config key is near its key (round 43)."""
+    ``KeyError: 'C'`` alone (first-day test, round 41). Only where the failing line indexes
+    ``config[...]``, the README's name for a trial function's argument, outside a ``%%tune``
+    cell (whose hyperparameters are names): a KeyError of another dict near a config key (a
+    cell's ``settings["maxiter"]`` beside ``max_iter``) is left as it is (rounds 43, 44)."""
     lines = error.rstrip().splitlines()
     found = re.fullmatch(r"KeyError: '([^']*)'", lines[-1].strip()) if lines else None
     keys = [k for k in config if isinstance(k, str)]
