@@ -300,11 +300,12 @@ class Tracker(Observer):
         elapsed = getattr(self.study, "elapsed", None)
         return elapsed if elapsed is not None else (self.finished_at or time.time()) - self.started
 
-    def _interrupted(self, tally: Any) -> int:
-        """Trials of this study that its end interrupted (to run again on a resume)."""
-        if tally is not None:
-            return tally.counts.get(T.INTERRUPTED, 0)
-        return sum(1 for t in list(self.study.trials) if t.state == T.INTERRUPTED)
+    def _interrupted(self, tally: Any) -> str:
+        """Trials of this study that its end interrupted, or ended before they started (to run
+        again on a resume), as "2 interrupted, 4 not started"; "" for none."""
+        cut = (T.INTERRUPTED, T.NOT_STARTED)
+        counts = tally.counts if tally is not None else T.shown_counts(self.study.trials)
+        return T.counts_text({s: counts.get(s, 0) for s in cut})
 
     def progress(self) -> tuple[float, str]:
         """Fraction done (trials or time, whichever binds) and a label with elapsed and left,
@@ -339,9 +340,9 @@ class Tracker(Observer):
         asides = [f"{here} in this run"] if earlier else []
         if paused:
             asides.append(f"{paused} paused at a rung")
-        cut = self._interrupted(tally) if self.finished_reason is not None else 0
+        cut = self._interrupted(tally) if self.finished_reason is not None else ""
         if cut:  # not done, yet ended: the summary's "16 of 30" beside "1/30" (round 33)
-            asides.append(f"{cut} interrupted")
+            asides.append(cut)
         if asides:
             label += f" ({'; '.join(asides)})"
         fraction = min(1.0, max(fractions, default=0.0))

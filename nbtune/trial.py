@@ -31,8 +31,12 @@ PACED_UNFINISHED = frozenset({PAUSED, INTERRUPTED})
 # comes late or never: nbtune.run.starts), so the views count as many of them "starting".
 QUEUED = "queued"
 STARTING = "starting"
+# How they show an interrupted trial that never started (no start heard, nothing reported): a
+# study whose kernel died with trials queued read "2 completed, 6 interrupted" on two workers
+# (first-day tests, rounds 39 and 41). A resume runs it as it runs the interrupted ones.
+NOT_STARTED = "not started"
 SHOWN_ORDER = (RUNNING, STARTING, QUEUED, PAUSED, COMPLETED, STOPPED, FAILED, INTERRUPTED,
-               PENDING)
+               NOT_STARTED, PENDING)
 """The order every count of trials per state is written in (a closing line, a summary, a
 listing of studies: they named one study "37 stopped, 3 completed" and "3 completed, 37
 stopped", first-day test, round 20)."""
@@ -50,8 +54,11 @@ def state_word(state: str, ended: str | None = None) -> str:
 
 
 def shown_state(t: "Trial") -> str:
-    """A trial's state as the views count it: a running trial no worker started is queued."""
-    return QUEUED if t.state == RUNNING and t.started is None else t.state
+    """A trial's state as the views count it: a running trial no worker started is queued; an
+    interrupted one that never started (:data:`NOT_STARTED`) is said so."""
+    if t.started is None and t.state in (RUNNING, INTERRUPTED):
+        return QUEUED if t.state == RUNNING else NOT_STARTED if not t.reports else t.state
+    return t.state
 
 
 def same_value(a: Any, b: Any) -> bool:

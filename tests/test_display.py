@@ -398,13 +398,33 @@ def test_the_summary_counts_queued_trials_as_the_panel_does():
 def test_a_study_cut_short_says_how_many_trials_it_was_to_run():
     """"16: 14 completed, 2 interrupted" did not say of how many (first-day test, round 26)."""
     trials = [T.Trial(i, {"q": i / 10}, state=T.COMPLETED if i < 3 else T.INTERRUPTED,
-                      value=0.1 * i if i < 3 else None) for i in range(4)]
+                      value=0.1 * i if i < 3 else None, started=100.0 + i) for i in range(4)]
     study = nbtune.Study("cut", nbtune.Space({"q": nbtune.uniform(0, 1)}), "v", "max",
                          trials=trials, settings={"n_trials": 30})
     study.stop_reason = "interrupted"
     assert dict(study.summary().facts())["trials"] == "4 of 30: 3 completed, 1 interrupted"
     study.stop_reason = "n_trials"  # ended as planned (a scheduler may end it sooner): no "of"
     assert dict(study.summary().facts())["trials"].startswith("4: ")
+
+
+def test_trials_interrupted_before_they_started_are_counted_apart():
+    """A study whose kernel died on two workers with trials queued read "2 completed, 6
+    interrupted" (first-day tests, rounds 39 and 41): those no worker started, and that
+    reported nothing, read "not started"; a resume runs both kinds again."""
+    started = [T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=0.1 * i, started=100.0 + i)
+               for i in range(2)]
+    cut = [T.Trial(2, {"q": 0.2}, state=T.INTERRUPTED, started=102.0),
+           T.Trial(3, {"q": 0.3}, state=T.INTERRUPTED, reports=[{"v": 0.1}])]  # start unheard
+    queued = [T.Trial(i, {"q": i / 10}, state=T.INTERRUPTED) for i in range(4, 8)]
+    study = nbtune.Study("died", nbtune.Space({"q": nbtune.uniform(0, 1)}), "v", "max",
+                         trials=started + cut + queued, settings={"n_trials": 30})
+    study.stop_reason = "interrupted"
+    assert study.counts() == {"completed": 2, "interrupted": 2, "not started": 4}
+    assert dict(study.summary().facts())["trials"] == (
+        "8 of 30: 2 completed, 2 interrupted, 4 not started")
+    assert list(study.to_dataframe()["state"]) == ["completed"] * 2 + ["interrupted"] * 2 + [
+        "not started"] * 4
+    assert all(t.state == T.INTERRUPTED for t in cut + queued)  # what a resume takes up
 
 
 def test_a_resumed_studys_panel_paces_this_runs_trials_from_its_first_frame(tmp_path):
