@@ -771,6 +771,27 @@ def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, mess
     assert __file__ in text and "nbtune/sklearn" not in text
 
 
+def test_dicts_lists_and_an_int_beside_its_float_are_candidates_as_in_gridsearchcv(client,
+                                                                                  cancer):
+    """class_weight={...} failed inside nbtune ("unhashable type: 'dict'"), and [1, 0.5, 1.0]
+    was refused as a duplicate, where scikit-learn reads max_df=1 as one document and 1.0 as
+    all (first-day test, round 45): GridSearchCV keeps every one of them."""
+    X, y = cancer
+    grid = {"C": [1, 0.5, 1.0], "class_weight": [None, {0: 1, 1: 3}]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = search(LogisticRegression(max_iter=1000), grid, client, searcher="grid",
+                  cv=cv).fit(X, y)
+    theirs = GridSearchCV(LogisticRegression(max_iter=1000), grid, cv=cv).fit(X, y)
+    a, b = ours.cv_results_, theirs.cv_results_
+    assert a["params"] == b["params"] and len(a["params"]) == 6
+    assert [type(p["C"]) for p in a["params"]] == [type(p["C"]) for p in b["params"]]
+    assert np.allclose(a["mean_test_score"], b["mean_test_score"], rtol=0, atol=1e-12)
+    assert ours.best_params_ == theirs.best_params_
+    with pytest.raises(ValueError, match=r"^space entry 'C': choice has duplicate value 0.5$"):
+        nbtune.SearchCV(LogisticRegression(), {"C": [0.5, 1, 0.5]},
+                        cluster="tcp://127.0.0.1:1").fit(X, y)
+
+
 def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
     X, y = cancer
     for space, message in (([{"C": [1.0]}], "a list of grids"),

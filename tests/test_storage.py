@@ -218,8 +218,12 @@ def test_finite_domains_list_the_values_numpy_lists():
     with pytest.raises(ValueError, match="is not one of"):
         big.validate(0.5 + 1e-12)
     with pytest.raises(ValueError, match="choice has duplicate value 1.0"):
-        nbtune.choice(*range(5000), 1.0)
-    nbtune.choice(1, True, "1", [1], {"a": 1})  # distinct under the domain's equality
+        nbtune.choice(*(float(i) for i in range(5000)), 1.0)
+    # distinct under the domain's equality: an int and a float too (scikit-learn's max_df=1 is
+    # one document, max_df=1.0 all of them: first-day test, round 45)
+    both = nbtune.choice(1, True, "1", [1], {"a": 1}, 1.0, [1.0])
+    assert [both.to_unit(v) for v in (1, 1.0, [1.0])] == [1 / 14, 11 / 14, 13 / 14]
+    assert nbtune.choice(1, 2).to_unit(2.0) == 0.75  # a number JSON gave back as a float
 
 
 def test_a_study_not_in_the_file_asked_is_found_beside_it(tmp_path, monkeypatch):

@@ -23,11 +23,13 @@ class Finite(Domain):
         self._written = [as_written(copy.deepcopy(g), v) for g, v in zip(values, vals)]
         if not vals:
             raise ValueError(f"{self.kind} needs at least one value")
-        positions: dict[Any, int] = {}
+        positions: dict[Any, int] = {}  # by the exact value: 1 and 1.0 are two
+        loose: dict[Any, int] = {}  # by the number: a 2.0 given for choice(1, 2) finds 2
         for i, v in enumerate(vals):
-            if positions.setdefault(_key(v), i) != i:
+            if positions.setdefault(_key(v, exact=True), i) != i:
                 raise ValueError(f"{self.kind} has duplicate value {v!r}")
-        self._values, self._positions = vals, positions
+            loose.setdefault(_key(v), i)
+        self._values, self._positions, self._loose = vals, positions, loose
 
     @property
     def size(self) -> int:
@@ -44,14 +46,14 @@ class Finite(Domain):
         return [self.value_at(i) for i in range(self.size)]
 
     def _index(self, value: Any) -> int:
-        if type(value) in _PLAIN or (type(value) is float and math.isfinite(value)):
-            # already what JSON gives back: no round trip
-            i = self._positions.get(_key(value))
-        else:
-            try:
-                i = self._positions.get(_key(canonical("a value", value)))
+        if not (type(value) in _PLAIN or (type(value) is float and math.isfinite(value))):
+            try:  # what JSON gives back of it
+                value = canonical("a value", value)
             except ValueError:  # not JSON: no value of the domain
-                i = None
+                raise ValueError(f"{value!r} is not one of {self!r}") from None
+        i = self._positions.get(_key(value, exact=True))
+        if i is None:
+            i = self._loose.get(_key(value))
         if i is None:
             raise ValueError(f"{value!r} is not one of {self!r}")
         return i

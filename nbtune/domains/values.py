@@ -98,17 +98,19 @@ def _unit(u: Any) -> float:
 _PLAIN = (str, int, bool, type(None))
 
 
-def _key(v: Any) -> Any:
+def _key(v: Any, exact: bool = False) -> Any:
     """A hashable stand-in for a JSON value, equal where :func:`_same` says so (``1 == 1.0``,
-    ``True != 1``), so that finite domains check and find values in linear time."""
+    ``True != 1``), so that finite domains check and find values in linear time. ``exact``:
+    an int and a float are two values (scikit-learn reads ``max_df=1`` as one document and
+    ``max_df=1.0`` as all of them, and its grids keep both: first-day test, round 45)."""
     if isinstance(v, bool):
         return ("b", v)
     if isinstance(v, (int, float)):
-        return ("n", v)
+        return ("i" if exact and isinstance(v, int) else "n", v)
     if isinstance(v, str):
         return ("s", v)
     if isinstance(v, list):
-        return ("l", tuple(_key(x) for x in v))
+        return ("l", tuple(_key(x, exact) for x in v))
     if isinstance(v, dict):
-        return ("d", tuple(sorted((k, _key(x)) for k, x in v.items())))
+        return ("d", tuple(sorted((k, _key(x, exact)) for k, x in v.items())))
     return ("z",)  # None

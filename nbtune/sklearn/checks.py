@@ -111,16 +111,22 @@ def _space_estimators(space: Any, objects: dict[str, dict[str, Any]], name: str)
     values = getattr(domain, "values", None)
     if values is None:
         return None
-    found = [objects.get(name, {}).get(v, v) for v in values]
-    found = [v for v in found if hasattr(v, "get_params")]
+    found = [v for v in _originals(objects, name, values) if hasattr(v, "get_params")]
     return found or None
+
+
+def _originals(objects: dict[str, dict[str, Any]], name: str, values: list) -> list:
+    """The space's values for ``name`` as given: a label turned back into its object (a dict or
+    a list, ``class_weight={...}``, is a value of its own: first-day test, round 45)."""
+    table = objects.get(name, {})
+    return [table.get(v, v) if isinstance(v, str) else v for v in values]
 
 
 def _estimator_classes(space: Any, objects: dict[str, dict[str, Any]], name: str) -> list[str]:
     """The names of the estimator classes (not instances) the space's list for ``name`` holds."""
     values = getattr(space[name], "values", None) or []
-    found = [objects.get(name, {}).get(v, v) for v in values]
-    return [v.__name__ for v in found if isinstance(v, type) and hasattr(v, "get_params")]
+    return [v.__name__ for v in _originals(objects, name, values)
+            if isinstance(v, type) and hasattr(v, "get_params")]
 
 
 def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -> None:

@@ -153,25 +153,35 @@ def convert(space: Any, searcher: str = "random") -> Converted:
     items = sorted(space.items(), key=lambda item: item[0]) if searcher == "grid" \
         else space.items()
     for name, entry in items:
-        if isinstance(entry, Domain):
-            domains[name] = entry
-        elif hasattr(entry, "rvs"):
-            if searcher == "grid":
-                raise ValueError(f"space entry {name!r} is a distribution, which a grid search "
-                                 "cannot enumerate: give a list of values, or searcher='random'")
-            domains[name] = from_scipy(name, entry)
-        elif isinstance(entry, (list, tuple, np.ndarray, range)):
-            values = _values(name, entry, objects)
-            domains[name] = grid(values) if searcher == "grid" else choice(values)
-        elif callable(entry) and (isinstance(entry, type) or not hasattr(entry, "get_params")):
-            raise ValueError(_callable_entry(name, entry))
-        elif isinstance(entry, str) or not hasattr(entry, "__iter__"):
-            (value,) = _values(name, [entry], objects)
-            domains[name] = fixed(value)
-        else:
-            raise ValueError(f"space entry {name!r} is a {type(entry).__name__}: give a list, "
-                             "a scipy.stats distribution or an nbtune domain")
+        try:
+            domains[name] = _domain(name, entry, searcher, objects)
+        except ValueError as exc:  # "choice has duplicate value 1.0" named no entry (round 45)
+            if repr(name) in str(exc):
+                raise
+            raise ValueError(f"space entry {name!r}: {exc}") from None
     return Converted(Space(domains), objects)
+
+
+def _domain(name: str, entry: Any, searcher: str, objects: dict[str, dict[str, Any]]) -> Any:
+    """The nbtune domain of the space's ``entry`` for ``name`` (see :func:`convert`); a label
+    stands for each value that is not plain JSON in ``objects``."""
+    if isinstance(entry, Domain):
+        return entry
+    if hasattr(entry, "rvs"):
+        if searcher == "grid":
+            raise ValueError(f"space entry {name!r} is a distribution, which a grid search "
+                             "cannot enumerate: give a list of values, or searcher='random'")
+        return from_scipy(name, entry)
+    if isinstance(entry, (list, tuple, np.ndarray, range)):
+        values = _values(name, entry, objects)
+        return grid(values) if searcher == "grid" else choice(values)
+    if callable(entry) and (isinstance(entry, type) or not hasattr(entry, "get_params")):
+        raise ValueError(_callable_entry(name, entry))
+    if isinstance(entry, str) or not hasattr(entry, "__iter__"):
+        (value,) = _values(name, [entry], objects)
+        return fixed(value)
+    raise ValueError(f"space entry {name!r} is a {type(entry).__name__}: give a list, "
+                     "a scipy.stats distribution or an nbtune domain")
 
 
 def _callable_entry(name: str, entry: Any) -> str:
