@@ -70,6 +70,28 @@ def test_qualified_primitives():
     assert "no search space" in error("x = np.random.uniform(0, 1)\ny = x\n")
 
 
+def test_a_hyperparameter_never_read_beside_its_typo_read_from_the_notebook_is_refused():
+    """`learnig_rate = loguniform(...)` beside a body reading the notebook's `learning_rate`:
+    every trial trained with the notebook's 0.05, and the best config named a value no trial
+    used (first-day test, round 46)."""
+    cell = ("learnig_rate = loguniform(0.01, 0.3)\nnum_leaves = randint(8, 128)\n"
+            "params = dict(learning_rate=learning_rate, num_leaves=num_leaves)\n"
+            "auc = score(params)\n")
+    assert error(cell) == (
+        "line 1: hyperparameter 'learnig_rate' is never read; the trial code reads "
+        "'learning_rate' from the notebook instead, so every trial would train with the "
+        "notebook's value: did you mean learning_rate = loguniform(0.01, 0.3)?")
+    # a hyperparameter nothing reads, with no name near it (a repeat of each config), or one
+    # the body may read by locals()[...], or bound in the body, is not a typo
+    assert parse_cell("repeat = grid(1, 2, 3)\nlr = uniform(0, 1)\nacc = lr\n").names == [
+        "repeat", "lr"]
+    assert parse_cell("learnig_rate = uniform(0, 1)\n"
+                      "acc = locals()['learnig_rate'] + learning_rate\n").names == [
+        "learnig_rate"]
+    assert parse_cell("learnig_rate = uniform(0, 1)\nlearning_rate = 0.1\n"
+                      "acc = learning_rate\n").names == ["learnig_rate"]
+
+
 def test_a_typo_of_a_primitive_is_trial_code():
     p = parse_cell("lr = loguniform(1e-4, 0.1)\nmom = unifrom(0, 1)\nx = mom\n")
     assert p.names == ["lr"] and "unifrom" in p.free_names

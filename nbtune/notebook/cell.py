@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Container
 
 from nbtune import space as S
+from nbtune.typos import closest
 
 from .cell_syntax import (BUILTINS, INJECTED, PRIMITIVES, CellError, primitive, shown,
                           space_call, targets)
@@ -255,6 +256,7 @@ def parse_cell(source: str, need_space: bool = True,
     if not body_stmts:
         raise CellError("the cell has no trial code after the search space: add the code that "
                         "trains and sets the metric, e.g. `accuracy = clf.score(X_val, y_val)`")
+    _check_unread(domains, first_seen, free, bound)
     first, last = (stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno) if stmts else (0, 0)
     code = [_ending(ln) if i == 0 and _HEADER.match(ln) or first <= i + 1 <= last else ln
             for i, ln in enumerate(lines)]
@@ -265,6 +267,29 @@ def parse_cell(source: str, need_space: bool = True,
         body="".join(code),
         names=names, free_names=sorted(free - bound - set(names) - BUILTINS - INJECTED),
         assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts])
+
+
+# builtins through which a body may read a hyperparameter without naming it
+DYNAMIC_READS = frozenset({"locals", "vars", "globals", "eval", "exec"})
+
+
+def _check_unread(domains: dict[str, Any], first_seen: dict[str, int], free: set[str],
+                  bound: set[str]) -> None:
+    """A hyperparameter the trial code never reads while it reads a name one typo away from the
+    notebook: ``learnig_rate = loguniform(...)`` beside a body that reads ``learning_rate``
+    trained every trial with the notebook's 0.05, and the study's best config named a value no
+    trial used (first-day test, round 46). A name nothing reads is not refused by itself (a
+    ``repeat = grid(1, 2, 3)`` that only runs each config again)."""
+    if free & DYNAMIC_READS:
+        return
+    outside = free - bound - set(domains) - BUILTINS - INJECTED  # read from the notebook
+    for name, dom in domains.items():
+        near = closest(name, outside) if name not in free else None
+        if near is not None:
+            raise CellError(
+                f"line {first_seen[name]}: hyperparameter {name!r} is never read; the trial "
+                f"code reads {near!r} from the notebook instead, so every trial would train with "
+                f"the notebook's value: did you mean {near} = {_render(dom)}?")
 
 
 def _render(dom: S.Domain) -> str:
