@@ -43,6 +43,7 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
     except (TypeError, ValueError):  # a builtin, or a callable Python cannot inspect
         return
     name = getattr(fn, "__name__", type(fn).__name__)
+    _check_not_optuna(fn, name, signature)
     first = next(iter(signature.parameters.values()), None)
     if first is not None and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD,
                                             first.VAR_POSITIONAL):
@@ -78,6 +79,41 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
         raise TypeError(f"the trial function {name}{signature} cannot take a trial's config: "
                         f"nbtune calls {name}(config{call}), config a dict of the trial's "
                         f"hyperparameters ({exc}); write {wanted} and read {reads}") from None
+
+
+# what an Optuna objective calls on its trial, which a config dict has not
+OPTUNA_TRIAL_CALLS = ("suggest_", "should_prune")
+
+
+def _optuna_calls(code: Any, depth: int = 0) -> list[str]:
+    """The Optuna trial methods ``code`` (a function's code, and the functions it defines)
+    calls by name, in order."""
+    names = [n for n in code.co_names if n.startswith(OPTUNA_TRIAL_CALLS)]
+    if depth < 2:
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                names += [n for n in _optuna_calls(const, depth + 1) if n not in names]
+    return names
+
+
+def _check_not_optuna(fn: Any, name: str, signature: inspect.Signature) -> None:
+    """TypeError, one line, for an Optuna objective passed as it is: its three first trials
+    failed alike on "'dict' object has no attribute 'suggest_float'", or, with Optuna's LightGBM
+    pruning callback, it could not be pickled "('_IntegrationModule')", said as an open file or
+    a lock (first-day test, round 46)."""
+    code = getattr(fn, "__code__", None)
+    calls = _optuna_calls(code) if code is not None else []
+    if not calls:
+        return
+    param = next(iter(signature.parameters), "trial")
+    raise TypeError(
+        f"the trial function {name}{signature} is an Optuna objective ({param}.{calls[0]}(...)): "
+        f"nbtune calls {name}(config), config a dict of the trial's values from the space "
+        f"given beside it: write each suggest_* as a space entry ({{'lr': "
+        f"nbtune.loguniform(1e-4, 1e-1)}} for suggest_float(..., log=True), randint for "
+        f"suggest_int, choice for suggest_categorical), read config['lr'], and report with "
+        f"nbtune.report(epoch=step, auc=value) where it had {param}.report, should_prune or a "
+        f"pruning callback (the README's \"Coming from Optuna\")")
 
 
 def _takes(signature: inspect.Signature, key: str) -> bool:

@@ -124,6 +124,34 @@ def test_optunas_study_and_trial_names_are_named_with_nbtunes():
     assert not hasattr(trial, "number") and hasattr(trial, "id")
 
 
+def test_an_optuna_objective_passed_as_it_is_is_named_before_anything_starts():
+    """An Optuna objective given to tune(): its first trials failed alike on "'dict' object has
+    no attribute 'suggest_float'", or, with Optuna's LightGBM pruning callback captured, it was
+    "cannot be sent to the Dask workers ... open files, locks" (first-day test, round 46)."""
+    import threading
+
+    lock = threading.Lock()  # what cannot be pickled: the objective is named first
+
+    def objective(trial):
+        with lock:
+            lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        return lr
+
+    def nested(trial):
+        def layers():
+            return trial.suggest_int("n", 1, 3)
+        return layers()
+
+    for fn, call in ((objective, "trial.suggest_float"), (nested, "trial.suggest_int")):
+        with pytest.raises(TypeError) as raised:
+            nbtune.tune(fn, {"lr": nbtune.uniform(0, 1)}, storage=None,
+                        cluster="tcp://127.0.0.1:1")
+        assert str(raised.value).startswith(
+            f"the trial function {fn.__name__}(trial) is an Optuna objective ({call}(...)): "
+            f"nbtune calls {fn.__name__}(config), config a dict of the trial's values"), raised
+        assert "Coming from Optuna" in str(raised.value)
+
+
 def test_report_with_values_but_no_names_says_how_to_name_them():
     with pytest.raises(TypeError, match=r"report\(\) takes each value by its name, "
                                         r"report\(epoch=N, accuracy=x\), not 2 values without a "
