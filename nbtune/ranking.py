@@ -285,10 +285,13 @@ def pace(study: Any) -> tuple[float | None, float | None]:
     trials = [t for t in list(study.trials) if paced(study, t)]
     if all(t.state == T.FAILED for t in trials):  # "4,668 trials/min" of 3 trials failed at
         return None, None  # once said nothing of a study's pace (check round 40)
-    durations = sorted(t.duration for t in trials)
+    durations = [t.duration for t in trials]
     elapsed = study.elapsed
     rate = len(durations) / (elapsed / 60.0) if durations and elapsed else None
-    median = float(np.median(durations)) if durations else None
+    # the median of the trials that did not fail: five that failed in milliseconds (out of
+    # memory) made a study of 5 s trials read "median trial 11 ms" (first-day test, round 46)
+    ran = [t.duration for t in trials if t.state != T.FAILED]
+    median = float(np.median(ran)) if ran else None
     return rate, median
 
 
@@ -296,7 +299,7 @@ def pace_text(study: Any, known: tuple[float | None, float | None] | None = None
     """``2.4 trials/min · median trial 12.0 s``, or "" before any trial finished (``known``:
     :func:`pace`'s answer, where the caller has it)."""
     rate, median = pace(study) if known is None else known
-    if rate is None:
+    if rate is None or median is None:  # no trial yet, or only failed ones (see pace)
         return ""
     per_minute = f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}"
     return f"{per_minute} trials/min · median trial {duration_text(median)}"

@@ -29,6 +29,7 @@ class Tally:
         self.counts: dict[str, int] = {}
         self.best: T.Trial | None = None
         self.durations: list[float] = []  # of the trials this run paces (ranking.paced), sorted
+        self._ran: list[float] = []  # those of them that did not fail, sorted: for the median
         self.failed: list[T.Trial] = []  # failed trials with an error, as they failed
         self.wrote: dict[int, T.Trial] = {}  # trials that wrote output, as they first did
         self.warned: dict[int, T.Trial] = {}  # trials that raised warnings
@@ -111,6 +112,8 @@ class Tally:
         self._finished.add(t.id)  # a finished trial does not change again
         if paced(self.study, t):  # this run's pace
             bisect.insort(self.durations, t.duration)
+            if t.state != T.FAILED:
+                bisect.insort(self._ran, t.duration)
         if t.state == T.FAILED and t.error:
             self.failed.append(t)
         if not ranked:
@@ -133,10 +136,12 @@ class Tally:
         again once it pauses or finishes."""
         before = self._unfinished.pop(t.id, None)
         if before is not None:
-            del self.durations[bisect.bisect_left(self.durations, before)]
+            for durations in (self.durations, self._ran):
+                del durations[bisect.bisect_left(durations, before)]
         if t.state in T.PACED_UNFINISHED and paced(self.study, t):
             self._unfinished[t.id] = t.duration
             bisect.insort(self.durations, t.duration)
+            bisect.insort(self._ran, t.duration)
 
     def candidates(self) -> list[T.Trial]:
         """Trials among which the top ``top`` are: the best finished ones and the open ones."""
@@ -151,9 +156,10 @@ class Tally:
         return sum(self.counts.get(s, 0) for s in T.FINISHED)
 
     def median_duration(self) -> float | None:
-        """The median duration of a trial finished (or paused) in this run, in seconds (None
-        before any)."""
-        d, n = self.durations, len(self.durations)
+        """The median duration of a trial finished (or paused) in this run that did not fail,
+        in seconds (None before any): trials that failed at once (out of memory) made a study
+        of 5 s trials read "median trial 6 ms" (first-day test, round 46)."""
+        d, n = self._ran, len(self._ran)
         if not n:
             return None
         return d[n // 2] if n % 2 else (d[n // 2 - 1] + d[n // 2]) / 2

@@ -544,6 +544,24 @@ def test_trials_that_all_failed_at_once_give_the_study_no_pace():
     assert "trials/min" in pace_text(study)
 
 
+def test_the_median_trial_leaves_out_trials_that_failed_at_once():
+    """Five trials out of memory in a few ms made a study of 5 s trials read "median trial 6
+    ms", and the slow-trial note compared with it (first-day test, round 46); the trials per
+    minute still count them."""
+    from nbtune.tally import Tally
+
+    failed = [T.Trial(i, {"q": 0.1}, state=T.FAILED, error="MemoryError", started=1.0 + i,
+                      finished=1.005 + i) for i in range(5)]
+    ran = [T.Trial(5 + i, {"q": 0.2}, state=T.COMPLETED, value=0.2, started=10.0 + i,
+                   finished=15.0 + i) for i in range(3)]
+    study = nbtune.Study("s", nbtune.Space({"q": nbtune.uniform(0, 1)}), "loss", "min",
+                         trials=failed + ran, settings={"run_seconds": 60.0})
+    assert pace_text(study).endswith(" trials/min · median trial 5.0 s"), pace_text(study)
+    tally = Tally(study, top=5)
+    tally.update()
+    assert len(tally.durations) == 8 and tally.median_duration() == 5.0
+
+
 def test_a_few_blown_up_values_keep_the_rest_of_their_column_in_decimals():
     """Two rmse values of 5e12 among 35s wrote every cell as 3.51e+01 (check round 43): they
     keep the exponent form, the rest decimals; a log-scale column stays in exponents."""

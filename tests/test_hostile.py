@@ -6,6 +6,8 @@ import os
 import stat
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import nbtune
@@ -74,6 +76,22 @@ def test_values_that_cannot_travel_fail_their_trial_and_the_cluster_lives(cluste
     again = nbtune.tune(lambda c: c["x"], {"x": nbtune.uniform(0, 1)}, n_trials=4,
                         cluster=cluster_client, storage=None, progress=False, max_time=60)
     assert [t.state for t in again.trials] == [T.COMPLETED] * 4
+
+
+def test_an_array_reported_is_told_it_goes_as_a_checkpoint():
+    """report(oof=predictions) read only "report numbers, strings or booleans" (first-day
+    test, round 46): an array, a list, travels as the report's checkpoint."""
+    from nbtune.run.channel import clean_metrics
+
+    for value in (np.zeros(300), [0.1, 0.2], pd.Series([0.5, 0.7])):
+        with pytest.raises(TypeError, match=r"oof= is a \w+; report numbers, strings or booleans "
+                           r"\(use float\(x\) for a one-element tensor\); an array goes with the "
+                           r"report as its checkpoint, report\(..., checkpoint=array\), and "
+                           r"study.best_checkpoint gives the best trial's back$"):
+            clean_metrics({"auc": 0.7, "oof": value})
+    with pytest.raises(TypeError, match=r"one-element tensor\)$"):  # no array: no checkpoint
+        clean_metrics({"model": object()})
+    assert clean_metrics({"auc": np.array([0.75])}) == {"auc": 0.75}
 
 
 def sleeps_when_first(config):

@@ -95,8 +95,20 @@ def clean_metrics(metrics: dict[str, Any], what: str = "report") -> dict[str, An
             out.update(clean_metrics({key: value.item()}, what))
         else:
             raise TypeError(f"{what}: {key}= is a {type(value).__name__}; report numbers, "
-                            "strings or booleans (use float(x) for a one-element tensor)")
+                            "strings or booleans (use float(x) for a one-element tensor)"
+                            + _kept(value))
     return out
+
+
+def _kept(value: Any) -> str:
+    """Where a value of many numbers (out-of-fold predictions, a curve) can go instead: it
+    read only "report numbers" (first-day test, round 46)."""
+    size = getattr(value, "size", None)
+    size = len(value) if size is None and isinstance(value, (list, tuple)) else size
+    if not isinstance(size, int) or size <= 1:
+        return ""
+    return ("; an array goes with the report as its checkpoint, report(..., checkpoint=array), "
+            "and study.best_checkpoint gives the best trial's back")
 
 
 def _clean_int(key: str, value: int, what: str) -> int | float:
