@@ -237,22 +237,30 @@ class StudyPlots:
                          fontsize="medium")
         elif left_out:  # said on the user's own axes too
             ax.set_title(f"{study.metric} by {names[0]}{left_out}", fontsize="small")
-        ended = [t for t in list(study.trials) if t.is_finished] if self._left_out(done) else []
+        ended = self._ended() if self._left_out(done) else []
         for i, (n, a) in enumerate(zip(names, axes)):
             self._slice_one(a, n, [t.config.get(n) for t in done], ys,
                             study.metric if i % 3 == 0 else None,
                             tried=[t.config.get(n) for t in ended], view=view)
         return fig  # type: ignore[return-value]
 
+    def _ended(self) -> list[T.Trial]:
+        """The trials that ran and ended: finished, or cut by the study's end (a study of 33
+        trials, 2 cut by max_time, read "8 completed trials of 31; left out: 23 stopped":
+        first-day test, round 45); not those that never started."""
+        return [t for t in list(self.study.trials) if t.is_finished
+                or T.shown_state(t) == T.INTERRUPTED]
+
     def _left_out(self, done: list[T.Trial]) -> str:
         """What a slice leaves out: an early-stopping study's unfinished trials, whose values are
         of other epochs (it drew 10 of 60 trials, and said nothing: first-day test, round 26)."""
         shown = {t.id for t in done}
-        ended = [t for t in list(self.study.trials) if t.is_finished]
+        ended = self._ended()
         left: dict[str, int] = {}
         for t in ended:
             if t.id not in shown:
-                state = t.state if t.state != T.COMPLETED else "without a value"
+                state = T.state_word(t.state, self.study.stop_reason) \
+                    if t.state != T.COMPLETED else "without a value"
                 left[state] = left.get(state, 0) + 1
         if not left:
             return ""

@@ -556,7 +556,8 @@ def test_every_global_that_cannot_be_sent_or_is_undefined_is_named_at_once(shell
         res = run(shell, "--metric v -n 2", "x = uniform(0, 1)\nv = x + aa + bb")
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert err == ["UsageError: %%tune: the cell uses 'aa' and 'bb', which are not defined "
-                       "in the notebook: run the cell that defines them first"], err
+                       "in the notebook: run the cell that defines or imports them first, or "
+                       "import them in this cell"], err
         assert nbtune.list_studies(db) == []
     finally:
         shell.run_cell("log.close()")

@@ -311,6 +311,21 @@ def test_a_slice_says_what_it_left_out_and_spans_each_range(asha, fifo):
     assert x[0] < 0.0 < 1.0 < x[1] and lr[0] < 1e-4 < 1e-1 < lr[1] < 0.2
 
 
+def test_a_slice_counts_the_trials_its_studys_end_cut():
+    """"8 completed trials of 31; left out: 23 stopped" of a study of 33, 2 cut by max_time
+    (first-day test, round 45): they are left out and said; one never started is not."""
+    trials = [T.Trial(i, {"x": 0.1 * i}, reports=[{"epoch": 1, "loss": 1.0 / (i + 1)}],
+                      state=T.COMPLETED if i < 2 else T.STOPPED, value=1.0 / (i + 1),
+                      started=100.0 + i, finished=101.0 + i) for i in range(5)]
+    trials += [T.Trial(5, {"x": 0.6}, reports=[{"epoch": 1, "loss": 0.4}], state=T.INTERRUPTED,
+                       started=106.0),
+               T.Trial(6, {"x": 0.7}, state=T.INTERRUPTED)]  # never started
+    study = Study("cut", Space({"x": nbtune.uniform(0, 1)}), "loss", "min", trials=trials,
+                  stop_reason="max_time")
+    title = study.plot.slice()._suptitle.get_text().replace("\n", " ")
+    assert "(2 completed trials of 6; left out: 3 stopped, 1 cut by max_time;" in title, title
+
+
 def test_slice_plots_the_metric_against_each_hyperparameter(fifo):
     fig = fifo.plot.slice()
     done = completed(fifo)

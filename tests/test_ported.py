@@ -195,7 +195,7 @@ accuracy = units1
      "the notebook: trial.report(...), trial.should_prune() and optuna.TrialPruned are "
      "Optuna's: a %%tune cell calls report(epoch=N, accuracy=...), and the scheduler stops the "
      "trial inside that call, so drop the pruning check; for 'bias', run the cell that defines "
-     "it first"),
+     "or imports it first, or import it in this cell"),
     (POSITIONAL_CELL, "UsageError: %%tune: line 4: report(...) passes values without their "
                       "names: give each one, report(epoch=N, accuracy=value) (Optuna's "
                       "trial.report(value, step) is report(epoch=step, accuracy=value) here)"),

@@ -31,7 +31,8 @@ def notebook_values(ns: Mapping[str, Any], names: Iterable[str], threshold: int
         which = (f"{missing[0]!r}, which is" if len(missing) == 1 else
                  f"{_listed(missing)}, which are")
         ported, others = cell_note(missing), [n for n in missing if n not in CELL_NAMES]
-        fix = f"run the cell that defines {'it' if len(others) == 1 else 'them'} first"
+        it = "it" if len(others) == 1 else "them"  # a forgotten import read as a missing cell
+        fix = f"run the cell that defines or imports {it} first, or import {it} in this cell"
         if ported is not None:  # another tool's name (Optuna's trial): what to write, first
             fix = ported + (f"; for {_listed(others)}, {fix}" if others else "")
         raise UsageError(f"%%tune: the cell uses {which} not defined in the notebook: {fix}")
