@@ -246,7 +246,8 @@ class Study:
         """One row per trial: state, metric, config, resource reached, times, worker, output.
 
         Indexed by trial id; columns ``state`` (as :meth:`counts` counts it: ``"queued"`` for a
-        trial no worker has started yet), the metric, ``config.<name>`` for each
+        trial no worker has started yet), the metric (of a trial the study's end interrupted,
+        the last value it reported, as the summary shows it), ``config.<name>`` for each
         hyperparameter, ``metrics.<key>`` for each other value a trial reported or returned (its
         last: Ray Tune's ``get_dataframe()`` has them), the resource (e.g. ``epoch``: the
         largest level reported), ``reports``,
@@ -272,8 +273,12 @@ class Study:
                       "duration", "error", "output_lines"])
         rows = []
         for t in trials:
+            # a trial cut by max_time had auc=None beside its 134 rounds of auc, which the
+            # summary listed (first-day test, round 46)
+            value = t.last(self.metric) if t.value is None and t.state == T.INTERRUPTED \
+                else t.value
             row: dict[str, Any] = {"trial": t.id, "state": T.shown_state(t),
-                                   self.metric: t.value}
+                                   self.metric: value}
             row.update({f"config.{k}": v for k, v in t.config.items()})
             row.update({f"metrics.{k}": v for k, v in last[t.id].items()})
             row.update({resource: t.resource(resource), "reports": len(t.reports),

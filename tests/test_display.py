@@ -7,6 +7,7 @@ import io
 import re
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -425,6 +426,9 @@ def test_trials_interrupted_before_they_started_are_counted_apart():
     assert list(study.to_dataframe()["state"]) == ["completed"] * 2 + ["interrupted"] * 2 + [
         "not started"] * 4
     assert all(t.state == T.INTERRUPTED for t in cut + queued)  # what a resume takes up
+    # the metric column of a cut trial that reported it: its last value, as the summary's
+    frame = study.to_dataframe()  # (first-day test, round 46)
+    assert frame.loc[3, "v"] == 0.1 and np.isnan(frame.loc[2, "v"]) and frame.loc[0, "v"] == 0.0
 
 
 def test_a_resumed_studys_panel_paces_this_runs_trials_from_its_first_frame(tmp_path):
