@@ -171,6 +171,43 @@ def test_a_tune_cell_that_assigns_checkpoint_instead_of_reporting_it_is_named(sh
     assert warned[0].filename == cell_filename(shell)
 
 
+def test_a_loop_over_folds_that_counts_its_rounds_from_1_in_each_is_named_once(shell):
+    """A hand-written 5-fold loop reported each fold's boosting rounds from 1 again: ASHA judged
+    fold 1 alone, without a word (the best trial had 500 reports; user test of a Kaggle user's
+    CV loop). Named once for the study, at the cell's line, for every trial that did it."""
+    cell = ("q = grid(4, 3, 2, 1)\n"
+            "for fold in range(3):\n"
+            "    for r in range(1, 10):\n"
+            "        report(round=r, auc=q * r / 100 + fold / 1000)\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = shell.run_cell("%%tune --searcher grid --metric auc --mode max --concurrency 1 "
+                             "--scheduler asha --resource round --max-t 9\n" + cell)
+    assert res.success, res.error_in_exec
+    warned = [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    assert [str(w.message) for w in warned] == [
+        "trial 0's round went from 9 back to 1 (a loop over folds?): the asha scheduler judged "
+        "only its first pass, and its learning curve draws the passes over one another; report "
+        "a count that keeps rising (round = fold * rounds + round), or report once per fold, "
+        "the mean so far, with resource='fold' (%%tune --resource fold)"]
+    assert warned[0].filename == cell_filename(shell)
+    assert len(shell.user_ns["study"].trials[0].reports) == 27  # three passes of 9 rounds
+
+
+def test_a_loop_over_folds_is_named_without_early_stopping_too(client):
+    def folds(config):
+        for fold in range(2):
+            for epoch in range(1, 4):
+                nbtune.report(epoch=epoch, score=config["q"] * epoch)
+
+    _, warned = tune(folds, {"q": nbtune.grid(2, 1)}, cluster=client)
+    assert [str(w.message) for w in warned] == [
+        "trial 0's epoch went from 3 back to 1 (a loop over folds?): its learning curve draws "
+        "the passes over one another; report a count that keeps rising (epoch = fold * rounds "
+        "+ epoch), or report once per fold, the mean so far, with resource='fold' (%%tune "
+        "--resource fold)"]
+
+
 @pytest.mark.parametrize("options", [
     {"scheduler": "asha"}, {"scheduler": "asha", "type": "promotion"},
     {"scheduler": "asha", "type": "promotion", "rung_levels": [3]},

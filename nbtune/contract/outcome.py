@@ -195,3 +195,24 @@ def off_rungs_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
     return (f"trial {trial.id} reported {resource} {_listed(levels)}: none is a level at which "
             f"the {scheduler.name} scheduler judges trials (its rungs {_listed(list(rungs))} "
             f"below max_t={top}), so early stopping is off; report every {resource}{fix}")
+
+
+def pass_again_note(trial_id: int, resource: str, top: float, level: float,
+                    scheduler: Any) -> str | None:
+    """Why a trial whose ``resource``, after reaching ``top``, went back to ``level`` within one
+    run (not a resume or a retry: those start a run of their own) is judged and drawn wrongly:
+    its loop counts the resource again from the start, as a hand-written loop over folds around
+    a booster does (``round`` from 1 in each fold). A scheduler judges a level once, so the
+    trial is judged by its first pass alone; its curve draws the passes over one another, and
+    the summary's column shows the highest level, not the rounds trained (the best trial of a
+    5-fold loop had 500 reports, its round column said 100: user test of a Kaggle user's CV
+    loop). None where the resource went on rising."""
+    if level >= top:
+        return None
+    judged = (f"the {scheduler.name} scheduler judged only its first pass, and "
+              if scheduler.decision_points() != () else "")
+    return (f"trial {trial_id}'s {resource} went from {_shown(top)} back to {_shown(level)} "
+            f"(a loop over folds?): {judged}its learning curve draws the passes over one "
+            f"another; report a count that keeps rising ({resource} = fold * rounds + "
+            f"{resource}), or report once per fold, the mean so far, with resource='fold' "
+            f"(%%tune --resource fold)")

@@ -27,7 +27,7 @@ from ..contract.events import Broadcast, Observer
 from .held import held_note, held_workers
 from .interrupts import interrupts_deferred
 from ..contract.dispatch import Dispatch
-from ..contract.outcome import no_checkpoint_note, restart_note
+from ..contract.outcome import no_checkpoint_note, pass_again_note, restart_note
 from ..contract.replay import level_value, start_searcher
 from ..contract.ties import RungTies, tied_rung_note
 from .output import TrialOutputs
@@ -94,6 +94,9 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.keeping: set[Any] = set()  # futures of (outcome, checkpoint): never fetched here
         self.ends: dict[int, dict] = {}  # trial -> the outcome its live submission sent
         self.last_level: dict[int, float] = {}  # trial -> the resource level it reported last
+        # trial -> the highest resource level its live submission reported: one below it is a
+        # loop that counts again from the start (over folds), named once a study
+        self.pass_top: dict[int, float] = {}
         self.noted: set[str] = set()  # the kinds of note the study was given (run/completions.py)
         self.bare_pauses: set[int] = set()  # paused trials whose pause kept no checkpoint
         self.resumed_at: dict[int, float] = {}  # trial -> the level it resumed from a checkpoint
@@ -150,6 +153,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         number = self.submitted.get(trial.id, 0) + 1
         self.executions[trial.id], self.submitted[trial.id] = set(), number
         self.first_seq[trial.id] = len(trial.reports)
+        self.pass_top.pop(trial.id, None)  # a retry or a resume: a run of its own
         self.outputs.begin(trial, fresh=paused is None)
         spec = TrialSpec(trial_id=trial.id, topic=self.topic, prefix=self.prefix,
                          resource=s.resource, wait_at=self.scheduler.decision_points(),
@@ -242,6 +246,11 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
             if at is not None:
                 self._note("restart", lambda: restart_note(trial.id, self.settings.resource,
                                                            at, level))
+            top = self.pass_top.get(trial.id)
+            if top is not None:
+                self._note("pass again", lambda: pass_again_note(
+                    trial.id, self.settings.resource, top, level, self.scheduler))
+            self.pass_top[trial.id] = level if top is None else max(top, level)
             tie = self.ties.seen(level, data.get(self.settings.metric))
             if tie is not None:
                 self._note("tied rung", lambda: tied_rung_note(
@@ -298,6 +307,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         """Dask re-ran the trial elsewhere after its worker died: count it as a retry."""
         trial.reports = trial.reports[:self.first_seq[trial.id]]
         self.outputs.begin(trial, fresh=True)
+        self.pass_top.pop(trial.id, None)
         trial.attempts += 1
         if trial.attempts > self.settings.retries + 1:
             for future, t in list(self.running.items()):
