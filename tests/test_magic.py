@@ -25,6 +25,13 @@ k = choice(0, 1, 2)
 loss = (x - offset) ** 2 + k
 """
 
+# a hand-written K-fold loop that reports once per fold
+FOLDS = """\
+x = uniform(0, 1)
+for k in range(5):
+    report(fold=k + 1, auc=x)
+"""
+
 
 def test_cell_becomes_a_study_bound_in_the_notebook(shell, db, capsys):
     shell.user_ns["offset"] = 0.5
@@ -207,7 +214,8 @@ def test_more_trials_than_hyperbands_brackets_start_run_round_after_round(shell,
 def test_a_background_studys_warning_names_the_cell_too(shell):
     cell = "x = uniform(0, 1)\nfor step in range(1, 4):\n    report(step=step, loss=x / step)\n"
     with pytest.warns(UserWarning, match="judges trials") as warned:  # given on the study's thread
-        res = run(shell, "-n 3 --scheduler asha --max-t 3 --metric loss --background", cell)
+        res = run(shell, "-n 3 --scheduler asha --resource step --max-t 2 --metric loss "
+                  "--background", cell)  # past max_t
         assert res.success, res.error_in_exec
         shell.user_ns["study"].wait(60)
     assert [(w.filename, w.lineno) for w in warned] == [(cell_filename(shell), 1)]
@@ -302,6 +310,23 @@ def test_resume_continues_a_named_study(shell, capsys):
     ("--metric loss", "x = uniform(0, 1)\nloss = x + undefined_thing", "'undefined_thing'"),
     ("--metric loss --max-time soon", CELL, "--max-time"),
     ("--metric loss --scheduler asha", CELL, "--max-t N"),
+    # a cell that reports keys, none of them the resource: refused before any trial runs
+    # (a 5-fold loop ran all of its time with early stopping off; user test, Kaggle CV)
+    ("--metric auc --mode max --scheduler asha", FOLDS,
+     "%%tune: the asha scheduler judges trials at the resource 'epoch' (the default), which "
+     "this cell never reports (it reports auc, fold): give --resource fold --max-t N (N the "
+     "largest fold a trial reports)"),
+    ("--metric auc --mode max --scheduler asha --max-t 5", FOLDS,
+     "the resource 'epoch' (the default), which this cell never reports (it reports auc, "
+     "fold): give --resource fold\n"),
+    ("--metric auc --mode max --scheduler asha --resource epochs",
+     "x = uniform(0, 1)\nfor epoch in range(1, 10):\n    report(epoch=epoch, auc=x, loss=1 - x)",
+     "the resource 'epochs', which this cell never reports (it reports auc, epoch, loss): give "
+     "--resource epoch --max-t N (N the largest epoch a trial reports)"),
+    ("--metric loss --scheduler median", "x = uniform(0, 1)\nreport(loss=x, accuracy=1 - x)",
+     "the median scheduler judges trials at the resource 'epoch' (the default), which this "
+     "cell never reports (it reports accuracy, loss): report it as the trial goes, "
+     "report(epoch=N, loss=...), or name the key that counts progress, --resource KEY\n"),
     ("--metric loss --max-t 9", CELL, "scheduler 'fifo' has no option 'max_t'"),
     ("--metric loss --scheduler asha --max-t 9 --percentile 10", CELL,
      "scheduler 'asha' has no option 'percentile'"),

@@ -5,6 +5,7 @@ The magic decides nothing about the search: everything it does goes through :fun
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from typing import Any, Callable
@@ -29,7 +30,7 @@ from ..studies import list_studies
 from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
-from ..typos import did_you_mean
+from ..typos import closest, did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
@@ -65,6 +66,54 @@ def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
         hint = f" (it {'; '.join(said)})"
     return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
             f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
+
+
+def _unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None, metric: str,
+                         options: dict[str, Any]) -> str | None:
+    """Why a scheduler that judges trials by ``resource`` (None: the default, 'epoch') cannot
+    judge this cell's, whose report(...) calls pass keys and never the resource, naming what
+    they pass and the flags that fit; None where the resource is reported, or the body reports
+    nothing it can read (no report(...) at all, or ``**metrics``: the trial's own reports say
+    after the fact, see :func:`nbtune.contract.outcome.unjudged_note`). A 5-fold loop that
+    reported fold= ran all of its time with early stopping off, and said so only at its end, or
+    asked for max_t "of the resource 'epoch'" that it never reported (user test, Kaggle CV)."""
+    from ..schedule import SCHEDULERS
+    from ..schedule.rungs import infer_max_t
+
+    name = scheduler.lower() if isinstance(scheduler, str) else None
+    reported = reported_keys(parsed.body)
+    keys = sorted((reported or set()) - {"checkpoint"})  # the trial's state, not a value
+    given = resource or "epoch"
+    if name not in SCHEDULERS or name == "fifo" or not keys or given in keys:
+        return None
+    counts = [k for k in keys if k != metric and _counts_progress(k)]
+    key = closest(given, [k for k in keys if k != metric]) or (
+        counts[0] if len(counts) == 1 else None)
+    try:
+        known = options.get("max_t") or options.get("rung_levels") or infer_max_t(parsed.space)
+    except ValueError:  # a max_t key of the space that is no number: tune() says so
+        known = None
+    max_t = " --max-t N" if name in ("asha", "hyperband") and not known else ""
+    default = " (the default)" if resource is None else ""
+    said = (f"%%tune: the {name} scheduler judges trials at the resource {given!r}{default}, "
+            f"which this cell never reports (it reports {', '.join(keys)}): ")
+    if key is not None:
+        return said + f"give --resource {key}{max_t}" + (
+            f" (N the largest {key} a trial reports)" if max_t else "")
+    return said + (f"report it as the trial goes, report({given}=N, {metric}=...), or name the "
+                   f"key that counts progress, --resource KEY{max_t}")
+
+
+# the words of report keys that count a trial's progress (split at "_": n_estimators, cv_fold),
+# which the refusal above offers as --resource; another key is a value (loss, auc)
+PROGRESS = frozenset({"epoch", "epochs", "step", "steps", "iter", "iters", "iteration",
+                      "iterations", "round", "rounds", "boost", "tree", "trees", "estimators",
+                      "fold", "folds", "split", "splits", "cv", "kfold", "batch", "batches",
+                      "stage", "stages", "level", "rung", "t"})
+
+
+def _counts_progress(key: str) -> bool:
+    return bool(set(re.split(r"[^a-z]+", key.lower())) & PROGRESS)
 
 
 def _kernel_restores_sigint(shell: Any) -> bool:
@@ -208,14 +257,16 @@ class Tune(Magics):
         row = self._stored_study(args, path, cell)
         if row is not None and args.resume:
             try:  # what is not given comes from the stored study, not from %config Tune
-                chosen, _ = resumed_settings(args.study, row, given_flags(args),
-                                             scheduler_options(args))
+                chosen, options = resumed_settings(args.study, row, given_flags(args),
+                                                   scheduler_options(args))
             except SettingsConflict as exc:
                 raise UsageError(conflict_line(exc)) from None
             metric, mode, n_trials = chosen["metric"], chosen["mode"], args.trials or "auto"
+            scheduler, resource = chosen["scheduler"], chosen["resource"]
         else:
             metric, mode = args.metric or self.metric, args.mode or self._configured("mode")
             n_trials = args.trials or self.trials or "auto"
+            scheduler, resource, options = args.scheduler, args.resource, scheduler_options(args)
         if args.resume and row is None and path is not None:  # a typo of a stored study's name
             typo = resume_typo(list_studies(path), args.study, path, flag="--resume")
             if typo is not None:
@@ -229,6 +280,10 @@ class Tune(Magics):
             unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)
         if unset is not None:
             raise UsageError(unset)
+        # the resource as the metric: a scheduler that never sees it judges nothing, all study long
+        unjudged = _unreported_resource(parsed, scheduler, resource, metric, options)
+        if unjudged is not None:
+            raise UsageError(unjudged)
         filename = cell_filename(self.shell)
         small, large = notebook_values(self.shell.user_ns, parsed.free_names,
                                        self.scatter_threshold)
