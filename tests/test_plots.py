@@ -781,6 +781,28 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
         "stopping, keeps the peak")
 
 
+
+@pytest.mark.parametrize("resource", ["fold", "folds", "cv_fold", "n_splits", "CV"])
+def test_no_fall_is_said_of_a_resource_that_counts_folds(resource):
+    """The running mean of a 5-fold loop's AUCs, reported once a fold, fell as the later folds
+    scored lower, and the summary said "training longer makes them worse; a smaller max_t ...
+    keeps the peak": fewer folds (user test: a Kaggle user's hand-written CV loop)."""
+    from nbtune.findings import falling_note
+
+    def study(key):
+        trials = [T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=means[-1],
+                          reports=[{key: k + 1, "auc": v} for k, v in enumerate(means)])
+                  for i, means in enumerate([(0.78, 0.80, 0.79, 0.77, 0.76),
+                                             (0.77, 0.79, 0.78, 0.76, 0.75),
+                                             (0.76, 0.78, 0.77, 0.75, 0.74)])]
+        return Study("cv", Space({"q": nbtune.uniform(0, 1)}), "auc", "max", trials=trials,
+                     settings={"resource": key})
+
+    assert falling_note(study("epoch")).startswith("the metric falls with epoch: 3 of 3")
+    assert falling_note(study(resource)) is None
+    assert "curves" not in dict(study(resource).summary().facts())
+
+
 def test_curves_that_all_fall_from_their_first_report_ask_about_the_mode():
     """A booster's logloss maximised: every curve at its best at its first round, and the note
     said "a smaller max_t ... keeps the peak" (first-day test, round 29)."""
