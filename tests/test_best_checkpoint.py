@@ -12,7 +12,9 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 
+import numpy as np
 import pytest
 
 import nbtune
@@ -200,6 +202,54 @@ def test_the_magic_cells_best_model_is_study_best_checkpoint(shell, db, capsys):
     assert study.best_checkpoint == {"x": study.best.config["x"], "epoch": 2}
     assert "study.best_checkpoint" in str(study.summary())
     assert os.path.isfile(kept.path_of(folder_of(db, "m"), study.best.id, final=True))
+
+
+KFOLD = """\
+C = loguniform(1e-4, 10.0)
+oof, aucs = np.zeros(len(y)), []
+for fold, (fit, val) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y)):
+    model = LogisticRegression(C=C).fit(X[fit], y[fit])
+    oof[val] = model.predict_proba(X[val])[:, 1]
+    aucs.append(roc_auc_score(y[val], oof[val]))
+    report(fold=fold + 1, auc=np.mean(aucs), checkpoint=oof)
+"""
+
+
+def out_of_fold(C, X, y):
+    """The predictions of each row by the fold model that left it out."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    oof = np.zeros(len(y))
+    for fit, val in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+        oof[val] = LogisticRegression(C=C).fit(X[fit], y[fit]).predict_proba(X[val])[:, 1]
+    return oof
+
+
+def test_a_k_fold_loops_out_of_fold_predictions_are_its_best_checkpoint(shell, db, capsys):
+    """The README's K-fold loop (its LightGBM section; here with scikit-learn's model):
+    reported once a fold with --resource fold --max-t 5, ASHA judges the mean of the first
+    folds, and the best trial's out-of-fold predictions, passed as the checkpoint, are
+    study.best_checkpoint (user test: a Kaggle user's hand-written CV loop)."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from test_magic import run
+
+    X, y = make_classification(400, 10, n_informative=4, flip_y=0.2, random_state=0)
+    shell.user_ns.update(X=X, y=y, np=np, LogisticRegression=LogisticRegression,
+                         StratifiedKFold=StratifiedKFold, roc_auc_score=roc_auc_score)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run(shell, f"--storage {db} --study cv -n 9 --seed 0 --scheduler asha "
+                         "--resource fold --max-t 5 --metric auc --mode max", KFOLD)
+    assert res.success, capsys.readouterr().err
+    assert not [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    study = shell.user_ns["study"]
+    assert {t.state for t in study.trials} == {T.COMPLETED, T.STOPPED}  # judged at folds 1, 3
+    assert [r["fold"] for r in study.best.reports] == [1, 2, 3, 4, 5]
+    assert np.array_equal(study.best_checkpoint, out_of_fold(study.best.config["C"], X, y))
 
 
 def held_count() -> int:

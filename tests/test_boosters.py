@@ -5,6 +5,8 @@ library is a dependency of nbtune: `make test-boosters` runs these in `.venv-boo
 `.venv` they are skipped."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -31,7 +33,7 @@ def data():
 
 
 def test_the_readme_recipes_run_as_tune_cells_and_resume_their_boosters(shell, data):
-    lightgbm_cell, xgboost_part = recipes()
+    lightgbm_cell, xgboost_part = recipes()[:2]  # the callbacks'
     X_train, X_val, y_train, y_val = data
     shell.user_ns.update(lgb=lgb, xgb=xgb, X_train=X_train, X_val=X_val, y_train=y_train,
                          y_val=y_val)
@@ -49,6 +51,32 @@ def test_the_readme_recipes_run_as_tune_cells_and_resume_their_boosters(shell, d
         assert best.state == "completed" and [r["round"] for r in best.reports] == \
             list(range(1, 82)), name  # paused at 1, 3, 9 and 27, each time from its booster
         assert 0.9 < best.value <= 1.0, name
+
+
+def test_the_readme_k_fold_loop_is_judged_per_fold_and_gives_back_its_out_of_fold_predictions(
+        shell):
+    """A hand-written 5-fold loop, reported once a fold with --resource fold --max-t 5: ASHA
+    stops poor configs after their first folds, and the best trial's out-of-fold predictions
+    come back as study.best_checkpoint (user test: a Kaggle user's CV loop)."""
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = make_classification(1500, 20, n_informative=8, random_state=0)
+    shell.user_ns.update(lgb=lgb, np=np, X=X, y=y, StratifiedKFold=StratifiedKFold,
+                         roc_auc_score=roc_auc_score)
+    cell = recipes()[2].replace("--trials 40", "--trials 9 --seed 0 --study kfold")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = shell.run_cell(cell)
+    assert result.success, result.error_in_exec
+    assert not [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    study = shell.user_ns["study"]
+    assert {t.state for t in study.trials} == {"completed", "stopped"}  # judged at folds 1, 3
+    assert [r["fold"] for r in study.best.reports] == [1, 2, 3, 4, 5]
+    oof = study.best_checkpoint
+    assert oof.shape == y.shape and (oof > 0).all()  # every row predicted by its fold
+    assert abs(roc_auc_score(y, oof) - study.best.value) < 0.02  # the pooled AUC, near the mean
 
 
 def test_searchcv_adds_each_rungs_rounds_to_a_boosters_model(client, data):
