@@ -127,9 +127,15 @@ def _jitter(curves: Any) -> float:
 FOLDS = frozenset({"fold", "folds", "kfold", "split", "splits", "cv"})
 
 
+def name_words(name: str) -> set[str]:
+    """The words of a report key's name, in lower case, split at any other character than a
+    letter (``cv_fold``: cv, fold; ``n_splits``: n, splits)."""
+    return set(re.split(r"[^a-z]+", name.lower()))
+
+
 def _over_folds(resource: str) -> bool:
     """Whether the resource ``resource`` names counts folds (:data:`FOLDS`), not training."""
-    return bool(set(re.split(r"[^a-z]+", resource.lower())) & FOLDS)
+    return bool(name_words(resource) & FOLDS)
 
 
 def falling_note(study: Any) -> str | None:

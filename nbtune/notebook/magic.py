@@ -5,7 +5,6 @@ The magic decides nothing about the search: everything it does goes through :fun
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import time
 from typing import Any, Callable
@@ -30,11 +29,11 @@ from ..studies import list_studies
 from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
-from ..typos import closest, did_you_mean
+from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .scopes import positional_report, reported_keys
+from .reported import unreported_resource, unset_metric
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally
@@ -44,76 +43,6 @@ from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
 from .trialfn import CellTrial, cell_filename
-
-
-def _unset_metric(parsed: ParsedCell, metric: str) -> str | None:
-    """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
-    does assign and report, or the name it likely meant; None when it can."""
-    reported = reported_keys(parsed.body)
-    if metric in parsed.assigned or reported is None or metric in reported:
-        return None
-    line = positional_report(parsed.body)
-    if line is not None:  # the body's own line numbers are the cell's
-        return (f"%%tune: line {line}: report(...) passes values without their names: give "
-                f"each one, report(epoch=N, {metric}=value) (Optuna's trial.report(value, step) "
-                f"is report(epoch=step, {metric}=value) here)")
-    assigned = [n for n in parsed.assigned if n not in parsed.names]
-    hint = did_you_mean(metric, [*assigned, *reported])
-    if not hint and (assigned or reported):
-        said = [f"{verb} {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
-                for verb, names in (("assigns", assigned), ("reports", sorted(reported)))
-                if names]
-        hint = f" (it {'; '.join(said)})"
-    return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
-            f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
-
-
-def _unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None, metric: str,
-                         options: dict[str, Any]) -> str | None:
-    """Why a scheduler that judges trials by ``resource`` (None: the default, 'epoch') cannot
-    judge this cell's, whose report(...) calls pass keys and never the resource, naming what
-    they pass and the flags that fit; None where the resource is reported, or the body reports
-    nothing it can read (no report(...) at all, or ``**metrics``: the trial's own reports say
-    after the fact, see :func:`nbtune.contract.outcome.unjudged_note`). A 5-fold loop that
-    reported fold= ran all of its time with early stopping off, and said so only at its end, or
-    asked for max_t "of the resource 'epoch'" that it never reported (user test, Kaggle CV)."""
-    from ..schedule import SCHEDULERS
-    from ..schedule.rungs import infer_max_t
-
-    name = scheduler.lower() if isinstance(scheduler, str) else None
-    reported = reported_keys(parsed.body)
-    keys = sorted((reported or set()) - {"checkpoint"})  # the trial's state, not a value
-    given = resource or "epoch"
-    if name not in SCHEDULERS or name == "fifo" or not keys or given in keys:
-        return None
-    counts = [k for k in keys if k != metric and _counts_progress(k)]
-    key = closest(given, [k for k in keys if k != metric]) or (
-        counts[0] if len(counts) == 1 else None)
-    try:
-        known = options.get("max_t") or options.get("rung_levels") or infer_max_t(parsed.space)
-    except ValueError:  # a max_t key of the space that is no number: tune() says so
-        known = None
-    max_t = " --max-t N" if name in ("asha", "hyperband") and not known else ""
-    default = " (the default)" if resource is None else ""
-    said = (f"%%tune: the {name} scheduler judges trials at the resource {given!r}{default}, "
-            f"which this cell never reports (it reports {', '.join(keys)}): ")
-    if key is not None:
-        return said + f"give --resource {key}{max_t}" + (
-            f" (N the largest {key} a trial reports)" if max_t else "")
-    return said + (f"report it as the trial goes, report({given}=N, {metric}=...), or name the "
-                   f"key that counts progress, --resource KEY{max_t}")
-
-
-# the words of report keys that count a trial's progress (split at "_": n_estimators, cv_fold),
-# which the refusal above offers as --resource; another key is a value (loss, auc)
-PROGRESS = frozenset({"epoch", "epochs", "step", "steps", "iter", "iters", "iteration",
-                      "iterations", "round", "rounds", "boost", "tree", "trees", "estimators",
-                      "fold", "folds", "split", "splits", "cv", "kfold", "batch", "batches",
-                      "stage", "stages", "level", "rung", "t"})
-
-
-def _counts_progress(key: str) -> bool:
-    return bool(set(re.split(r"[^a-z]+", key.lower())) & PROGRESS)
 
 
 def _kernel_restores_sigint(shell: Any) -> bool:
@@ -274,14 +203,14 @@ class Tune(Magics):
         several = several_metrics(metric, "--metric")
         if several is not None:
             raise UsageError(f"%%tune: {several}")
-        unset = _unset_metric(parsed, metric)
+        unset = unset_metric(parsed, metric)
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)
             unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)
         if unset is not None:
             raise UsageError(unset)
         # the resource as the metric: a scheduler that never sees it judges nothing, all study long
-        unjudged = _unreported_resource(parsed, scheduler, resource, metric, options)
+        unjudged = unreported_resource(parsed, scheduler, resource, metric, options)
         if unjudged is not None:
             raise UsageError(unjudged)
         filename = cell_filename(self.shell)
