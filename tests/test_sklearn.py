@@ -20,6 +20,7 @@ from sklearn.metrics import make_scorer
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      TimeSeriesSplit, cross_val_score)
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
@@ -602,6 +603,13 @@ def test_error_score_raise_raises_the_estimators_own_exception_type(client, canc
     (make_pipeline(StandardScaler(), Ridge()), dict(scheduler="asha", resource="partial_fit"),
      r"and Pipeline has none: use resource='n_samples', or a parameter that grows with warm "
      r"starts \(such as 'n_estimators'\)$"),
+    # each pass adds the counts again: 27 epochs held 27 times them (first-day test)
+    (make_pipeline(MinMaxScaler(), MultinomialNB()), dict(scheduler="asha",
+                                                          resource="partial_fit"),
+     r"^resource='partial_fit' cannot train MultinomialNB by epochs: naive Bayes' partial_fit "
+     r"adds the same counts again at each pass, so k epochs count every row k times; give "
+     r"resource='n_samples', or leave resource='auto' \(rows under a scheduler, one fit "
+     r"without\)$"),
     (LogisticRegression(), dict(scheduler="asha", resource="n_estimators"),
      r"resource 'n_estimators' is not a parameter of LogisticRegression"),
     (make_pipeline(StandardScaler(), Ridge()), dict(scheduler="asha", resource="ridge__max_iter"),
@@ -1413,6 +1421,34 @@ def test_a_pipeline_whose_last_step_has_partial_fit_trains_it_by_epochs(client, 
     np.testing.assert_array_equal(best.predict(X), sgd.predict(scaler.transform(X)))
 
 
+def test_naive_bayes_under_asha_trains_on_rows_and_scores_what_gridsearchcv_scores(client,
+                                                                                   cancer):
+    """resource="auto" trained a naive Bayes pipeline by partial_fit epochs, each adding the
+    fold's counts again: at 27 epochs its alpha counted for 1/27 of itself, and the CV scores
+    and best_estimator_ were those of no fit (first-day test). One pass is the whole model: its
+    rungs are rows, and at max_t a candidate scores what GridSearchCV scores."""
+    X, y = cancer
+    pipe = make_pipeline(MinMaxScaler(), MultinomialNB())
+    grid = {"multinomialnb__alpha": [0.01, 0.1, 1.0, 10.0]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    s = search(pipe, grid, client, searcher="grid", cv=cv, scoring="neg_log_loss",
+               scheduler="asha").fit(X, y)
+    theirs = GridSearchCV(pipe, grid, cv=cv, scoring="neg_log_loss").fit(X, y)
+    assert s.study_.settings["resource"] == "n_samples"
+    assert s.max_resources_ == max(len(train) for train, _ in cv.split(X, y))
+    rows = by_params(theirs.cv_results_)
+    full = [i for i, level in enumerate(s.cv_results_["n_resources"])
+            if level == s.max_resources_]
+    assert full
+    for i in full:
+        j = rows[tuple(sorted((k, repr(v)) for k, v in s.cv_results_["params"][i].items()))]
+        assert s.cv_results_["mean_test_score"][i] == \
+            pytest.approx(theirs.cv_results_["mean_test_score"][j], abs=1e-12)
+    alone = clone(pipe).set_params(**s.best_params_).fit(X, y)  # one fit's counts, not 27's
+    np.testing.assert_array_equal(s.best_estimator_[-1].feature_count_,
+                                  alone[-1].feature_count_)
+
+
 def test_a_pipeline_of_one_partial_fit_step_trains_as_the_step_alone(cancer):
     from nbtune.sklearn.training import partial_fitted
 
@@ -1437,6 +1473,17 @@ def test_auto_resource_picks_what_the_estimator_allows():
     # preprocessing, then a partial_fit model: epochs, where it chose sgdclassifier__max_iter,
     # whose tol made the rungs nominal (first-day test, round 23)
     assert auto_resource(make_pipeline(StandardScaler(), SGDClassifier())) == "partial_fit"
+    # a partial_fit that adds the rows again at each pass is no epoch: rows (first-day test)
+    from sklearn.decomposition import IncrementalPCA
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB
+
+    for nb in (MultinomialNB(), ComplementNB(), BernoulliNB(), CategoricalNB(), GaussianNB(),
+               OneVsRestClassifier(MultinomialNB()), IncrementalPCA()):
+        assert auto_resource(make_pipeline(MinMaxScaler(), nb)) == "n_samples", nb
+        with pytest.raises(ValueError, match="partial_fit adds the same .* again at each pass"):
+            resource_kind(nb, "partial_fit")
+    assert auto_resource(OneVsRestClassifier(SGDClassifier())) == "partial_fit"
     assert resource_kind(HistGradientBoostingClassifier(), "max_iter")[2] is True  # a total
     assert resource_kind(SGDRegressor(), "max_iter")[2] is False  # more per warm fit
 

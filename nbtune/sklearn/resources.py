@@ -8,7 +8,7 @@ import numbers
 from typing import Any
 
 from .fitting import N_SAMPLES, PARAM, PARTIAL_FIT
-from .training import partial_fits
+from .training import accumulating, partial_fits
 
 WARM_PARAMS = ("n_estimators", "max_iter")  # parameters that grow under warm_start, in order
 # fit's keywords that take the model trained so far and train more on top of it: LightGBM's
@@ -34,10 +34,16 @@ def _warm_start_of(param: str) -> str:
 
 
 def auto_resource(estimator: Any) -> str:
-    """``"partial_fit"`` when the estimator has it, else a parameter that grows with warm starts
+    """``"partial_fit"`` when the estimator trains by it (see
+    :func:`~nbtune.sklearn.training.partial_fits`), else a parameter that grows with warm starts
     (``n_estimators``, then ``max_iter``), else ``"n_samples"``."""
     if partial_fits(estimator):
         return PARTIAL_FIT
+    if accumulating(estimator) is not None:
+        # naive Bayes and the like: one pass over the rows is the whole model, so what a rung
+        # can give it is more rows. It has no parameter that grows, and one found elsewhere in
+        # a Pipeline (a feature selector's max_iter) would not train it further
+        return N_SAMPLES
     return _warm_param(estimator) or N_SAMPLES
 
 
@@ -80,6 +86,14 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool,
         raise ValueError(f"resource must be 'partial_fit', 'n_samples' or the name of a parameter "
                          f"that grows with warm starts (such as 'n_estimators'), got {resource!r}")
     if resource == PARTIAL_FIT:
+        adds = accumulating(estimator)
+        if adds is not None:
+            name, whose, what = adds
+            whose += "'" if whose.endswith("s") else "'s"
+            raise ValueError(f"resource='partial_fit' cannot train {name} by epochs: {whose} "
+                             f"partial_fit adds the same {what} again at each pass, so k "
+                             f"epochs count every row k times; give resource='n_samples', or "
+                             f"leave resource='auto' (rows under a scheduler, one fit without)")
         if not partial_fits(estimator):
             warm = _warm_param(estimator)  # it named n_estimators to a Pipeline of SGD, which
             # has none (first-day test, round 23)

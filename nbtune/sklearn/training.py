@@ -17,10 +17,44 @@ def fit_on(est: Any, X: Any, y: Any, params: dict[str, Any], method: str = "fit"
     return fit(X, **extra, **params) if y is None else fit(X, y, **extra, **params)
 
 
+# scikit-learn's estimators, tuned as a last step, whose partial_fit adds the rows it is given to
+# what it holds where an epoch would refine it: a second pass over the same fold counts every
+# row again. 27 "epochs" of MultinomialNB held 27 times the counts (its alpha in effect divided
+# by 27), and the CV scores and best_estimator_ were those of no fit, in silence (first-day
+# test). One pass is the whole model: they are not trained by epochs, and under a scheduler
+# their resource is rows (n_samples). Each maps to (whose partial_fit it is, what it adds).
+# Scalers and HashingVectorizer accumulate too, but as a Pipeline's other steps they are fitted
+# once; MiniBatchKMeans, MiniBatchNMF, MiniBatchDictionaryLearning, LatentDirichletAllocation,
+# BernoulliRBM, SGD and MLP estimators take another step at each pass: epochs.
+ACCUMULATING = {
+    **{nb: ("naive Bayes", "counts") for nb in ("BernoulliNB", "CategoricalNB", "ComplementNB",
+                                                 "GaussianNB", "MultinomialNB")},
+    "IncrementalPCA": ("IncrementalPCA", "rows"),
+    "Birch": ("Birch", "rows"),
+}
+
+
+def accumulating(estimator: Any) -> tuple[str, str, str] | None:
+    """(the estimator's class, whose partial_fit it is, what it adds again) where the last step
+    of ``estimator`` is in :data:`ACCUMULATING` (a subclass too, or one wrapped by a
+    meta-estimator whose partial_fit is its, such as ``OneVsRestClassifier(MultinomialNB())``);
+    None where its partial_fit, if any, refines."""
+    step = final_step(estimator)
+    while step is not None:
+        for cls in type(step).__mro__:
+            if cls.__name__ in ACCUMULATING and cls.__module__.startswith("sklearn."):
+                return (type(step).__name__, *ACCUMULATING[cls.__name__])
+        inner = getattr(step, "estimator", None)
+        step = inner if hasattr(step, "partial_fit") and hasattr(inner, "partial_fit") \
+            and hasattr(inner, "get_params") else None
+    return None
+
+
 def partial_fits(estimator: Any) -> bool:
     """Whether ``estimator`` trains by ``partial_fit``: its own, or a Pipeline's last step's
-    (scaling and encoding, then ``SGDClassifier``: the Pipeline itself has none)."""
-    return hasattr(final_step(estimator), "partial_fit")
+    (scaling and encoding, then ``SGDClassifier``: the Pipeline itself has none); not where that
+    partial_fit adds the rows again at each pass (:func:`accumulating`)."""
+    return hasattr(final_step(estimator), "partial_fit") and accumulating(estimator) is None
 
 
 def partial_fitted(est: Any, X: Any, y: Any, params: dict[str, Any], done: int, level: int,
