@@ -1103,6 +1103,31 @@ def test_a_search_out_of_time_halts_the_folds_its_trials_sent(client, cancer):
     assert not any(busy.values())
 
 
+def test_an_interrupted_fit_says_its_own_line_and_not_tunes(client, cancer, capsys):
+    """An interrupted fit printed nbtune.tune's line first ("Continue it with
+    nbtune.tune(trial_fn, space, study=..., resume=True)"), for a study kept in memory only and
+    a user with no trial_fn, then its own, which said the opposite (first-day test)."""
+    import _thread
+    import signal
+
+    X, y = cancer
+    # Ctrl-C as in an interactive Python (see tests/test_faults.py)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Timer(1.5, _thread.interrupt_main).start()
+    s = search(Slow(), {"c": [1.0, 2.0]}, client, cv=2, study="cut")
+    try:
+        with pytest.raises(nbtune.StudyInterrupted, match=r"^SearchCV.fit was interrupted: its "
+                                                          r"study 'cut' stopped after 0 "
+                                                          r"candidates completed; "):
+            s.fit(X, y)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert s.study_.stop_reason == "interrupted" and not s.study_.running
+    said = capsys.readouterr()
+    assert "nbtune.tune(" not in said.out + said.err and "resume=True" not in said.out + said.err
+    assert "interrupted" not in said.out + said.err, said  # the exception's line is the one
+
+
 # -- early stopping ------------------------------------------------------------------------------
 class Counter(ClassifierMixin, BaseEstimator):
     """Scores q times the partial_fit calls it had: an epoch lost or repeated on resume shows."""

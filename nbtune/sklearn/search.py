@@ -18,6 +18,7 @@ from ..panel import continued_by
 from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
+from ..tune import own_resume_note
 from ..typos import did_you_mean
 from . import checks, resources
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
@@ -270,7 +271,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             # kept nowhere, in silence (first-day test, round 41)
             say(f"study {self.study!r} is kept in memory only (SearchCV's storage=None, unlike "
                 f"nbtune.tune's): give storage='nbtune.db' to keep it in a file")
-        with continued_by("read"):  # fit() starts anew: its panel offers load_study, not resume
+        # fit() starts anew: its panel offers load_study, not resume; and an interrupted fit
+        # says its own line (_wait), where tune's offered a resume with a trial_fn a SearchCV
+        # user never had, of a study kept in memory only, before it (first-day test)
+        with continued_by("read"), own_resume_note():
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
