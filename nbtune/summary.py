@@ -180,6 +180,22 @@ def _checkpoint_level(trial: T.Trial, path: str, resource: str) -> str:
     return f" (from {resource} {level:g}; its value is of {resource} {last:g})"
 
 
+def planned_trials(study: Any) -> int | None:
+    """The trials a study was to run: its ``n_trials``, else the points of a grid searcher's
+    grid, which ends the study at its last (``n_trials`` is None then): a grid search cut by
+    max_time read "62: 62 completed", and not of how many (first-day test). A study loaded
+    from its file has no searcher object: its space's grid."""
+    planned = study.settings.get("n_trials")
+    if isinstance(planned, int):
+        return planned
+    searcher = getattr(study, "searcher", None)
+    if searcher is not None:
+        return getattr(searcher, "max_trials", None)
+    if study.settings.get("searcher") == "grid" and getattr(study.space, "grid_names", None):
+        return study.space.grid_size
+    return None
+
+
 class StudySummary:
     """A study's outcome as HTML (``_repr_html_``, for notebooks) and as text (``str``, terminals).
 
@@ -202,7 +218,7 @@ class StudySummary:
         # as the live panel counts them: trials no worker started yet are queued
         counts = T.shown_counts(s.trials)
         states = T.counts_text(counts, s.stop_reason)
-        total, planned = sum(counts.values()), s.settings.get("n_trials")
+        total, planned = sum(counts.values()), planned_trials(s)
         # a study cut short says what it was to run: "16: 14 completed, 2 interrupted" did not
         # say of how many (first-day test, round 26)
         of = (f" of {planned}" if isinstance(planned, int) and 0 < total < planned

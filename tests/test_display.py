@@ -408,6 +408,19 @@ def test_a_study_cut_short_says_how_many_trials_it_was_to_run():
     assert dict(study.summary().facts())["trials"].startswith("4: ")
 
 
+def test_a_grid_study_cut_short_says_the_grids_size_as_its_plan():
+    """A grid search cut by max_time read "62: 62 completed": its n_trials is None, the grid
+    being what ends it (first-day test). Loaded from its file, it has no searcher object."""
+    trials = [T.Trial(i, {"q": i}, state=T.COMPLETED, value=i, started=100.0 + i)
+              for i in range(3)]
+    study = nbtune.Study("grid", nbtune.Space({"q": nbtune.grid(list(range(12)))}), "v",
+                         "max", trials=trials, settings={"searcher": "grid", "n_trials": None})
+    study.stop_reason = "max_time"
+    assert dict(study.summary().facts())["trials"] == "3 of 12: 3 completed"
+    study.settings["searcher"] = "random"  # no plan to say
+    assert dict(study.summary().facts())["trials"] == "3: 3 completed"
+
+
 def test_trials_interrupted_before_they_started_are_counted_apart():
     """A study whose kernel died on two workers with trials queued read "2 completed, 6
     interrupted" (first-day tests, rounds 39 and 41): those no worker started, and that

@@ -1103,6 +1103,48 @@ def test_a_search_out_of_time_halts_the_folds_its_trials_sent(client, cancer):
     assert not any(busy.values())
 
 
+class Nap(ClassifierMixin, BaseEstimator):
+    """A fit of 0.1 s."""
+
+    def __init__(self, c=1.0):
+        self.c = c
+
+    def fit(self, X, y):
+        time.sleep(0.1)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+
+def test_a_grid_search_cut_by_max_time_says_how_much_of_the_grid_ran(client, cancer):
+    """max_time ended a grid search after 62 of its 400 candidates, in ParameterGrid's order
+    (the smallest C values only): best_params_ came without a word, and the summary said
+    "trials 62: 62 completed", not of how many (first-day test)."""
+    X, y = cancer
+    # 300 candidates of 0.2 s on 2 threads, 30 s at least: the first may take seconds to start
+    # on a busy machine
+    grid = {"c": [float(c) for c in range(1, 301)]}
+    with pytest.warns(UserWarning) as caught:
+        s = search(Nap(), grid, client, searcher="grid", cv=2, max_time=8).fit(X, y)
+    ran = len(s.cv_results_["params"])
+    assert s.study_.stop_reason == "max_time" and 0 < ran < 300
+    said = [(str(w.message), w.filename) for w in caught]
+    line = (f"the grid search ended on max_time after {ran} of 300 candidates, in the grid's "
+            f"order: best_params_ is the best of those; give max_time=None (or a larger one) "
+            f"to search the whole grid")
+    assert said.count((line, __file__)) == 1, said  # once, at the fit line
+    trials = dict(s.study_.summary().facts())["trials"]
+    assert trials.startswith(f"{len(s.study_.trials)} of 300: "), trials
+    # the whole grid run: no word, and no "of"
+    small = {"c": [1.0, 2.0, 3.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        done = search(Nap(), small, client, searcher="grid", cv=2, max_time=60).fit(X, y)
+    assert dict(done.study_.summary().facts())["trials"] == "3: 3 completed"
+
+
 def test_an_interrupted_fit_says_its_own_line_and_not_tunes(client, cancer, capsys):
     """An interrupted fit printed nbtune.tune's line first ("Continue it with
     nbtune.tune(trial_fn, space, study=..., resume=True)"), for a study kept in memory only and

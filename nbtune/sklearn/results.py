@@ -177,3 +177,20 @@ def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric
              + (", and best_estimator_ is refitted with that" if refit else "")
              + "; give more max_time, or a smaller max_t")
     return index, float(results[f"mean_test_{refit_name}"][index])
+
+
+def grid_cut_note(study: Study, evaluated: int, chosen: bool) -> str | None:
+    """The warning for a grid search that ``max_time`` ended before its last candidate, else
+    None. A grid runs in ParameterGrid's order, so what ran is its first corner (62 of 400
+    candidates: the smallest C values only), and best_params_ came from it without a word
+    (first-day test). ``evaluated``: the candidates in ``cv_results_``; ``chosen``: whether
+    the search has a best_params_."""
+    searcher = study.searcher
+    size = getattr(searcher, "max_trials", None)
+    if study.stop_reason != "max_time" or getattr(searcher, "name", None) != "grid" \
+            or size is None or evaluated >= size:
+        return None
+    held = "best_params_ is the best of those" if chosen else "cv_results_ holds those only"
+    return (f"the grid search ended on max_time after {evaluated} of {size} candidates, in the "
+            f"grid's order: {held}; give max_time=None (or a larger one) to search the whole "
+            f"grid")

@@ -25,7 +25,7 @@ from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
-from .results import best_index, collect, halving_attributes
+from .results import best_index, collect, grid_cut_note, halving_attributes
 from .space import convert
 from .training import fit_on, partial_fitted
 
@@ -295,6 +295,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             self.best_params_ = self.cv_results_["params"][index]
         if score is not None:
             self.best_score_ = score
+        cut = grid_cut_note(study, len(self.cv_results_["params"]), index is not None)
+        if cut is not None:
+            warn(cut)
         if resource is not None:
             for name, value in halving_attributes(self.cv_results_, resource.levels).items():
                 setattr(self, name, value)
