@@ -802,7 +802,12 @@ def test_dicts_lists_and_an_int_beside_its_float_are_candidates_as_in_gridsearch
 
 def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
     X, y = cancer
-    for space, message in (([{"C": [1.0]}], "a list of grids"),
+    # "or merge them into one space": often impossible (LinearSVC has no alpha)
+    for space, message in (([{"C": [1.0]}], r"^space must be one mapping of parameter names to "
+                                            r"values; a list of grids \(GridSearchCV's list of "
+                                            r"dicts\) is not supported yet: run one SearchCV per "
+                                            r"grid, with the same cv and scoring, and keep the "
+                                            r"one with the highest best_score_$"),
                            ({"C": {"a": 1}}, "space entry 'C' is a dict"),
                            ({"C": stats.uniform(0, 1)}, "cannot enumerate")):
         s = nbtune.SearchCV(LogisticRegression(), space, searcher="grid",

@@ -79,8 +79,11 @@ class _Failures(Observer):
 
 
 class SearchCV(MetaEstimatorMixin, BaseEstimator):
-    """Cross-validated hyperparameter search on a Dask cluster: a drop-in for scikit-learn's
-    ``GridSearchCV``, ``RandomizedSearchCV`` and ``HalvingRandomSearchCV``.
+    """Cross-validated hyperparameter search on a Dask cluster, in place of scikit-learn's
+    ``GridSearchCV``, ``RandomizedSearchCV`` and ``HalvingRandomSearchCV``: the same ``fit``
+    and fitted attributes, with some parameters renamed (``param_grid=`` is ``space=`` with
+    ``searcher="grid"``, ``n_iter=`` is ``n_trials=``, ``random_state=`` is ``seed=``,
+    ``verbose=`` is ``progress=``; no ``n_jobs=``) and one grid only (not a list of them).
 
     Each candidate is one nbtune trial that fits and scores ``estimator`` on every CV split.
     ``space`` maps parameter names (``step__param`` in a pipeline) to lists, scipy.stats
