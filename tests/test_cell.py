@@ -9,7 +9,7 @@ import pytest
 
 from nbtune import space as S
 from nbtune.notebook.cell import (CellError, ParsedCell, parse_cell, replace_space_lines,
-                                  space_to_lines)
+                                  space_to_lines, unread_typo)
 
 EXAMPLE = """\
 lr      = loguniform(1e-4, 1e-1)
@@ -73,23 +73,36 @@ def test_qualified_primitives():
 def test_a_hyperparameter_never_read_beside_its_typo_read_from_the_notebook_is_refused():
     """`learnig_rate = loguniform(...)` beside a body reading the notebook's `learning_rate`:
     every trial trained with the notebook's 0.05, and the best config named a value no trial
-    used (first-day test, round 46)."""
+    used (first-day test, round 46). Only a plain value of the notebook is such a typo's:
+    `rep` beside the module `re`, `fold` beside a list `folds` were refused (check round 47)."""
+    import re as re_module
+
     cell = ("learnig_rate = loguniform(0.01, 0.3)\nnum_leaves = randint(8, 128)\n"
             "params = dict(learning_rate=learning_rate, num_leaves=num_leaves)\n"
             "auc = score(params)\n")
-    assert error(cell) == (
+    parsed = parse_cell(cell)
+    assert parsed.unread == {"learnig_rate": 1}
+    assert unread_typo(parsed, {"learning_rate": 0.05, "score": len}) == (
         "line 1: hyperparameter 'learnig_rate' is never read; the trial code reads "
         "'learning_rate' from the notebook instead, so every trial would train with the "
-        "notebook's value: did you mean learning_rate = loguniform(0.01, 0.3)?")
-    # a hyperparameter nothing reads, with no name near it (a repeat of each config), or one
-    # the body may read by locals()[...], or bound in the body, is not a typo
-    assert parse_cell("repeat = grid(1, 2, 3)\nlr = uniform(0, 1)\nacc = lr\n").names == [
-        "repeat", "lr"]
+        "notebook's learning_rate = 0.05: did you mean learning_rate = loguniform(0.01, 0.3)?")
+    assert unread_typo(parse_cell("n_estimator = randint(10, 100)\nacc = fit(n_estimators)\n"),
+                       {"n_estimators": 50, "fit": len}).startswith(
+        "line 1: hyperparameter 'n_estimator' is never read")
+    # a hyperparameter nothing reads beside a module, a function or a data set of the notebook
+    # (a repeat of each config), or beside nothing near, is no typo
+    for cell, namespace in (
+            ("rep = grid(1, 2)\nloss = len(re.findall('a', 'aa'))\n", {"re": re_module}),
+            ("run = grid(1, 2, 3)\nloss = runs[0]\n", {"runs": [1.0]}),
+            ("fold = grid(0, 1, 2)\nloss = len(folds)\n", {"folds": [(1, 2)]}),
+            ("trial = grid(0, 1)\nloss = trials()\n", {"trials": list}),
+            ("repeat = grid(1, 2, 3)\nlr = uniform(0, 1)\nacc = lr\n", {})):
+        assert unread_typo(parse_cell(cell), namespace) is None, cell
+    # read by locals()[...], or bound in the body: not unread
     assert parse_cell("learnig_rate = uniform(0, 1)\n"
-                      "acc = locals()['learnig_rate'] + learning_rate\n").names == [
-        "learnig_rate"]
+                      "acc = locals()['learnig_rate'] + learning_rate\n").unread == {}
     assert parse_cell("learnig_rate = uniform(0, 1)\nlearning_rate = 0.1\n"
-                      "acc = learning_rate\n").names == ["learnig_rate"]
+                      "acc = learning_rate\n").unread == {"learnig_rate": 1}
 
 
 def test_a_typo_of_a_primitive_is_trial_code():

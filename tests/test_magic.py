@@ -261,6 +261,30 @@ def test_a_metric_reported_through_nbtune_report_is_a_metric_the_cell_sets(shell
     assert [len(t.reports) for t in shell.user_ns["study"].trials] == [3, 3, 3]
 
 
+def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trusted(shell,
+                                                                                  capsys):
+    """A space line `learnig_rate` beside the notebook's `learning_rate` read by the body
+    trained every trial with 0.05 (first-day test, round 46): refused, naming the value. A cell
+    whose metric and resource a helper of another cell reports was refused as if it reported
+    nothing (check round 47): it runs."""
+    shell.run_cell("learning_rate = 0.05\nimport nbtune\n"
+                   "def report_epoch(e, v):\n    nbtune.report(epoch=e, loss=v)\n")
+    res = run(shell, "-n 2 --metric loss", "learnig_rate = loguniform(0.01, 0.3)\n"
+              "loss = learning_rate\n")
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not res.success and err == [
+        "UsageError: %%tune: line 2: hyperparameter 'learnig_rate' is never read; the trial "
+        "code reads 'learning_rate' from the notebook instead, so every trial would train with "
+        "the notebook's learning_rate = 0.05: did you mean learning_rate = loguniform(0.01, "
+        "0.3)?"], err
+    for last in ("", "report(final_loss=lr / 5, loss=lr / 5)\n"):
+        res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
+                  "lr = loguniform(0.01, 0.3)\nfor e in range(3):\n"
+                  "    report_epoch(e + 1, lr / (e + 1))\n" + last)
+        assert res.success, (last, res.error_in_exec)
+        assert all(t.resource("epoch") == 3 for t in shell.user_ns["study"].trials)
+
+
 def test_background_returns_at_once_and_fills_in(shell):
     cell = "x = uniform(0, 1)\nimport time\ntime.sleep(0.2)\nv = x\n"
     res = run(shell, "-n 6 --metric v --background", cell)

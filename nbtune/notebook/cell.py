@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+import numbers
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any, Container
+from typing import Any, Container, Mapping
 
 from nbtune import space as S
 from nbtune.typos import closest
@@ -21,7 +22,7 @@ from .habits import check_ported, check_typos, dict_space, listed_space
 from .scopes import imported, module_names
 
 __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
-           "replace_space_lines"]
+           "replace_space_lines", "unread_typo"]
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _HEADER = re.compile(r"[ \t]*%%tune\b")
@@ -45,6 +46,9 @@ class ParsedCell:
     free_names: list[str]         # notebook globals the body reads (sorted)
     assigned: list[str]           # names the body binds at module level (sorted)
     statements: list[str] = field(default_factory=list)  # each space line's code, as written
+    # hyperparameters the body never reads by name, with their lines ({} where it may read
+    # them otherwise: locals(), eval)
+    unread: dict[str, int] = field(default_factory=dict)
 
     def metric_assigned(self, metric: str) -> bool:
         """Whether the body binds `metric` at module level (so it can be read after the run)."""
@@ -256,7 +260,6 @@ def parse_cell(source: str, need_space: bool = True,
     if not body_stmts:
         raise CellError("the cell has no trial code after the search space: add the code that "
                         "trains and sets the metric, e.g. `accuracy = clf.score(X_val, y_val)`")
-    _check_unread(domains, first_seen, free, bound)
     first, last = (stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno) if stmts else (0, 0)
     code = [_ending(ln) if i == 0 and _HEADER.match(ln) or first <= i + 1 <= last else ln
             for i, ln in enumerate(lines)]
@@ -266,30 +269,33 @@ def parse_cell(source: str, need_space: bool = True,
         space_source=[ln.rstrip("\r\n") for ln in lines[first - 1:last]] if stmts else [],
         body="".join(code),
         names=names, free_names=sorted(free - bound - set(names) - BUILTINS - INJECTED),
-        assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts])
+        assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts],
+        unread={} if free & DYNAMIC_READS else {
+            n: first_seen[n] for n in names if n not in free})
+
+
+def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
+    """Why the cell is refused where a hyperparameter the trial code never reads is a typo of a
+    plain value (a number, a string) the code reads from the notebook: ``learnig_rate =
+    loguniform(...)`` beside a body that reads the notebook's ``learning_rate`` trained every
+    trial with 0.05, and the study's best config named a value no trial used (first-day test,
+    round 46); else None. A name nothing reads is no mistake by itself (``rep = grid(1, 2)``,
+    which runs each config again), nor one near a module, a function or a data set the code
+    reads (``rep`` and ``re``, ``fold`` and ``folds``: check round 47)."""
+    plain = [g for g in parsed.free_names
+             if isinstance(namespace.get(g), (numbers.Number, str)) and g in namespace]
+    for name, line in parsed.unread.items():
+        near = closest(name, plain)
+        if near is not None:
+            return (f"line {line}: hyperparameter {name!r} is never read; the trial code reads "
+                    f"{near!r} from the notebook instead, so every trial would train with the "
+                    f"notebook's {near} = {namespace[near]!r}: did you mean "
+                    f"{near} = {_render(parsed.space[name])}?")
+    return None
 
 
 # builtins through which a body may read a hyperparameter without naming it
 DYNAMIC_READS = frozenset({"locals", "vars", "globals", "eval", "exec"})
-
-
-def _check_unread(domains: dict[str, Any], first_seen: dict[str, int], free: set[str],
-                  bound: set[str]) -> None:
-    """A hyperparameter the trial code never reads while it reads a name one typo away from the
-    notebook: ``learnig_rate = loguniform(...)`` beside a body that reads ``learning_rate``
-    trained every trial with the notebook's 0.05, and the study's best config named a value no
-    trial used (first-day test, round 46). A name nothing reads is not refused by itself (a
-    ``repeat = grid(1, 2, 3)`` that only runs each config again)."""
-    if free & DYNAMIC_READS:
-        return
-    outside = free - bound - set(domains) - BUILTINS - INJECTED  # read from the notebook
-    for name, dom in domains.items():
-        near = closest(name, outside) if name not in free else None
-        if near is not None:
-            raise CellError(
-                f"line {first_seen[name]}: hyperparameter {name!r} is never read; the trial "
-                f"code reads {near!r} from the notebook instead, so every trial would train with "
-                f"the notebook's value: did you mean {near} = {_render(dom)}?")
 
 
 def _render(dom: S.Domain) -> str:

@@ -30,10 +30,10 @@ from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
-from .cell import CellError, ParsedCell, parse_cell
+from .cell import CellError, ParsedCell, parse_cell, unread_typo
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .reported import unreported_resource, unset_metric
+from .reported import reports_elsewhere, unreported_resource, unset_metric
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally
@@ -203,14 +203,18 @@ class Tune(Magics):
         several = several_metrics(metric, "--metric")
         if several is not None:
             raise UsageError(f"%%tune: {several}")
-        unset = unset_metric(parsed, metric)
+        typo = unread_typo(parsed, self.shell.user_ns)
+        if typo is not None:
+            raise UsageError(f"%%tune: {typo}")
+        elsewhere = reports_elsewhere(parsed, self.shell.user_ns)
+        unset = unset_metric(parsed, metric, elsewhere)
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)
             unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)
         if unset is not None:
             raise UsageError(unset)
         # the resource as the metric: a scheduler that never sees it judges nothing, all study long
-        unjudged = unreported_resource(parsed, scheduler, resource, metric, options)
+        unjudged = unreported_resource(parsed, scheduler, resource, metric, options, elsewhere)
         if unjudged is not None:
             raise UsageError(unjudged)
         filename = cell_filename(self.shell)

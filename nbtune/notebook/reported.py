@@ -3,7 +3,9 @@ runs: the metric (assigned or reported), and the resource an early-stopping sche
 trials at. A cell that cannot give one is refused, with the names it does give."""
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from typing import Any, Mapping
 
 from ..findings import FOLDS, name_words
 from ..typos import closest, did_you_mean
@@ -11,11 +13,42 @@ from .cell import ParsedCell
 from .scopes import positional_report, reported_keys
 
 
-def unset_metric(parsed: ParsedCell, metric: str) -> str | None:
+def reports_elsewhere(parsed: ParsedCell, namespace: Mapping[str, Any]) -> bool:
+    """Whether the cell uses a function or a class of the notebook's that calls ``report``
+    (``report_epoch(e, loss)`` defined once in another cell, a callback class reused by several
+    cells): what the cell reports is then more than its own ``report(...)`` calls say, and it
+    was refused for a metric or a resource only that helper reported (check round 47)."""
+    return any(_may_report(namespace.get(name)) for name in parsed.free_names)
+
+
+def _may_report(value: Any) -> bool:
+    """Whether ``value``, defined in the notebook (``__main__``), is or holds code that calls
+    ``report``: a function, a class's methods, an instance's class, a ``functools.partial``."""
+    if isinstance(value, functools.partial):
+        value = value.func
+    if not isinstance(value, type) and not inspect.isfunction(value) \
+            and getattr(type(value), "__module__", None) == "__main__":
+        value = type(value)  # a callback object of the notebook's class
+    if getattr(value, "__module__", None) != "__main__":
+        return False
+    if isinstance(value, type):
+        return any(_may_report(v) for c in value.__mro__ if c.__module__ == "__main__"
+                   for v in vars(c).values() if inspect.isfunction(v))
+    code = getattr(value, "__code__", None)
+    return code is not None and _calls_report(code)
+
+
+def _calls_report(code: Any, depth: int = 0) -> bool:
+    return "report" in code.co_names or depth < 3 and any(
+        _calls_report(c, depth + 1) for c in code.co_consts if inspect.iscode(c))
+
+
+def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False) -> str | None:
     """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
-    does assign and report, or the name it likely meant; None when it can."""
+    does assign and report, or the name it likely meant; None when it can, or may
+    (``elsewhere``: :func:`reports_elsewhere`)."""
     reported = reported_keys(parsed.body)
-    if metric in parsed.assigned or reported is None or metric in reported:
+    if metric in parsed.assigned or reported is None or metric in reported or elsewhere:
         return None
     line = positional_report(parsed.body)
     if line is not None:  # the body's own line numbers are the cell's
@@ -34,12 +67,13 @@ def unset_metric(parsed: ParsedCell, metric: str) -> str | None:
 
 
 def unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None, metric: str,
-                         options: dict[str, Any]) -> str | None:
+                         options: dict[str, Any], elsewhere: bool = False) -> str | None:
     """Why a scheduler that judges trials by ``resource`` (None: the default, 'epoch') cannot
     judge this cell's, whose report(...) calls pass keys and never the resource, naming what
     they pass and the flags that fit; None where the resource is reported, or the body reports
     nothing it can read (no report(...) at all, or ``**metrics``: the trial's own reports say
-    after the fact, see :func:`nbtune.contract.outcome.unjudged_note`). A 5-fold loop that
+    after the fact, see :func:`nbtune.contract.outcome.unjudged_note`), or it may report through
+    the notebook's code (``elsewhere``: :func:`reports_elsewhere`). A 5-fold loop that
     reported fold= ran all of its time with early stopping off, and said so only at its end, or
     asked for max_t "of the resource 'epoch'" that it never reported (user test, Kaggle CV)."""
     from ..schedule import SCHEDULERS
@@ -49,7 +83,7 @@ def unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None
     reported = reported_keys(parsed.body)
     keys = sorted((reported or set()) - {"checkpoint"})  # the trial's state, not a value
     given = resource or "epoch"
-    if name not in SCHEDULERS or name == "fifo" or not keys or given in keys:
+    if name not in SCHEDULERS or name == "fifo" or not keys or given in keys or elsewhere:
         return None
     counts = [k for k in keys if k != metric and _counts_progress(k)]
     key = closest(given, [k for k in keys if k != metric]) or (
