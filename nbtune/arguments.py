@@ -3,6 +3,7 @@ keywords, a misspelt one, a class for a function, no space), the trial function'
 the values of the settings."""
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Mapping
 
@@ -21,6 +22,7 @@ def check_call(trial_fn: Any, space: Any, options: Mapping[str, Any], scheduler:
     Tune's ``param_space=`` is named: round 16), a class for the trial function (a Ray Tune
     Trainable: each trial failed in its constructor)."""
     _misspelt_argument(options, scheduler, own)
+    _check_not_optuna(trial_fn)
     if space is None:  # required: a default only to name Ray Tune's param_space=
         raise TypeError("tune() missing 1 required positional argument: 'space', "
                         "nbtune.tune(fn, space, ...)")
@@ -43,7 +45,6 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
     except (TypeError, ValueError):  # a builtin, or a callable Python cannot inspect
         return
     name = getattr(fn, "__name__", type(fn).__name__)
-    _check_not_optuna(fn, name, signature)
     first = next(iter(signature.parameters.values()), None)
     if first is not None and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD,
                                             first.VAR_POSITIONAL):
@@ -81,14 +82,18 @@ def _check_signature(trial_fn: Any, space: Any) -> None:
                         f"hyperparameters ({exc}); write {wanted} and read {reads}") from None
 
 
-# what an Optuna objective calls on its trial, which a config dict has not
-OPTUNA_TRIAL_CALLS = ("suggest_", "should_prune")
+# what an Optuna objective calls on its trial, which a config dict has not: Optuna's own names
+# only (a trial function's suggest_threshold() or a stopper's should_prune() are no such call:
+# check round 47)
+OPTUNA_TRIAL_CALLS = frozenset({"suggest_float", "suggest_int", "suggest_categorical",
+                                "suggest_uniform", "suggest_loguniform",
+                                "suggest_discrete_uniform", "should_prune"})
 
 
 def _optuna_calls(code: Any, depth: int = 0) -> list[str]:
     """The Optuna trial methods ``code`` (a function's code, and the functions it defines)
     calls by name, in order."""
-    names = [n for n in code.co_names if n.startswith(OPTUNA_TRIAL_CALLS)]
+    names = [n for n in code.co_names if n in OPTUNA_TRIAL_CALLS]
     if depth < 2:
         for const in code.co_consts:
             if inspect.iscode(const):
@@ -96,20 +101,31 @@ def _optuna_calls(code: Any, depth: int = 0) -> list[str]:
     return names
 
 
-def _check_not_optuna(fn: Any, name: str, signature: inspect.Signature) -> None:
-    """TypeError, one line, for an Optuna objective passed as it is: its three first trials
-    failed alike on "'dict' object has no attribute 'suggest_float'", or, with Optuna's LightGBM
-    pruning callback, it could not be pickled "('_IntegrationModule')", said as an open file or
-    a lock (first-day test, round 46)."""
+def _check_not_optuna(trial_fn: Any) -> None:
+    """TypeError, one line, for an Optuna objective passed as it is (its first parameter a
+    ``trial``, on which it calls ``suggest_float`` or ``should_prune``; through
+    ``functools.partial`` or ``with_parameters`` too): its three first trials failed alike on
+    "'dict' object has no attribute 'suggest_float'", or, with Optuna's LightGBM pruning
+    callback, it could not be pickled "('_IntegrationModule')", said as an open file or a lock
+    (first-day test, round 46). Checked before the space is asked for: an Optuna user gives
+    none (check round 47)."""
+    fn = trial_fn
+    while isinstance(fn, (functools.partial, with_parameters)):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.fn
     code = getattr(fn, "__code__", None)
-    calls = _optuna_calls(code) if code is not None else []
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    param = next(iter(signature.parameters), "")
+    calls = _optuna_calls(code) if code is not None and "trial" in param.lower() else []
     if not calls:
         return
-    param = next(iter(signature.parameters), "trial")
+    name = getattr(fn, "__name__", type(fn).__name__)
     raise TypeError(
         f"the trial function {name}{signature} is an Optuna objective ({param}.{calls[0]}(...)): "
-        f"nbtune calls {name}(config), config a dict of the trial's values from the space "
-        f"given beside it: write each suggest_* as a space entry ({{'lr': "
+        f"nbtune calls {name}(config), config a dict of the trial's values from a space given "
+        f"beside it, nbtune.tune({name}, space): write each suggest_* as a space entry ({{'lr': "
         f"nbtune.loguniform(1e-4, 1e-1)}} for suggest_float(..., log=True), randint for "
         f"suggest_int, choice for suggest_categorical), read config['lr'], and report with "
         f"nbtune.report(epoch=step, auc=value) where it had {param}.report, should_prune or a "
@@ -129,6 +145,14 @@ def pickled_fn(fn: Any) -> PickledOnce:
     try:
         return PickledOnce.of(fn)
     except Exception as exc:
+        if "_IntegrationModule" in str(exc):  # optuna.integration, lazily imported: its pruning
+            # callback half-ported into a trial function was said as a lock (check round 47)
+            raise TypeError(f"the trial function cannot be sent to the Dask workers: it holds "
+                            f"Optuna's integration module ({exc}), as a pruning callback such as "
+                            f"LightGBMPruningCallback does: nbtune's scheduler stops a trial "
+                            f"inside nbtune.report(...), so drop the callback and report each "
+                            f"round from a callback of your own (the README's \"LightGBM and "
+                            f"XGBoost\")") from None
         raise TypeError(f"the trial function cannot be sent to the Dask workers: {exc}. Create "
                         "objects such as open files, locks or connections inside the function "
                         "instead of capturing them") from None

@@ -142,14 +142,53 @@ def test_an_optuna_objective_passed_as_it_is_is_named_before_anything_starts():
             return trial.suggest_int("n", 1, 3)
         return layers()
 
-    for fn, call in ((objective, "trial.suggest_float"), (nested, "trial.suggest_int")):
+    import functools
+
+    from nbtune.arguments import check_call, pickled_fn
+
+    def with_data(trial, X=None):
+        return trial.suggest_categorical("k", [1, 2]) + len(X)
+
+    space = {"lr": nbtune.uniform(0, 1)}
+    for fn, call, given in ((objective, "trial.suggest_float", space),
+                            (nested, "trial.suggest_int", space),
+                            (objective, "trial.suggest_float", None),  # as Optuna is called
+                            (functools.partial(with_data, X=[1]),  # Kaggle style (round 47)
+                             "trial.suggest_categorical", space),
+                            (nbtune.with_parameters(with_data, X=[1]),
+                             "trial.suggest_categorical", space)):
         with pytest.raises(TypeError) as raised:
-            nbtune.tune(fn, {"lr": nbtune.uniform(0, 1)}, storage=None,
-                        cluster="tcp://127.0.0.1:1")
+            nbtune.tune(fn, given, storage=None, cluster="tcp://127.0.0.1:1")
+        name = getattr(fn, "__name__", "with_data")
         assert str(raised.value).startswith(
-            f"the trial function {fn.__name__}(trial) is an Optuna objective ({call}(...)): "
-            f"nbtune calls {fn.__name__}(config), config a dict of the trial's values"), raised
+            f"the trial function {name}(trial") and (
+            f"is an Optuna objective ({call}(...)): nbtune calls {name}(config), config a dict "
+            f"of the trial's values") in str(raised.value), raised
         assert "Coming from Optuna" in str(raised.value)
+
+    # a trial function of nbtune's that calls its own suggest_threshold() or a stopper's
+    # should_prune() is none (check round 47)
+    def suggest_threshold(p):
+        return 0.5
+
+    class Stopper:
+        def should_prune(self, v):
+            return False
+
+    def train(config):
+        return suggest_threshold(config["lr"]) + Stopper().should_prune(1)
+
+    check_call(train, space, {}, None, [])
+    # a half-ported function that still holds Optuna's pruning callback: named as that
+    class _IntegrationModule:  # what optuna.integration is, and pickle refuses
+        def __reduce__(self):
+            raise TypeError("cannot pickle '_IntegrationModule' object")
+
+    held = _IntegrationModule()
+    with pytest.raises(TypeError, match=r"it holds Optuna's integration module \(cannot pickle "
+                                        r"'_IntegrationModule' object\), as a pruning callback "
+                                        r"such as LightGBMPruningCallback does: "):
+        pickled_fn(lambda config: held)
 
 
 def test_report_with_values_but_no_names_says_how_to_name_them():
