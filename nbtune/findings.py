@@ -150,7 +150,9 @@ def falling_note(study: Any) -> str | None:
     note named the overall best trial as the one that peaked earlier where it had not, and
     spoke of gains within the curves' noise (round 27). Where every such trial was at its best
     at its first report, the note asks whether the mode is the wrong way round instead. A
-    resource that counts folds (:func:`_over_folds`) is no training: nothing is said of it."""
+    resource that counts folds (:func:`_over_folds`) is no training: nothing is said of it; nor
+    of a curve whose resource goes back (a loop over folds counting each fold's rounds from 1,
+    read as "peaked at 30, ... at 30": check round 47)."""
     key = (getattr(study, "settings", None) or {}).get("resource")
     if isinstance(key, str) and _over_folds(key):
         return None
@@ -159,7 +161,7 @@ def falling_note(study: Any) -> str | None:
     for t in completed(study):
         points = [(r[key], float(r[study.metric])) for r in t.reports
                   if T.is_finite_number(r.get(key)) and T.is_finite_number(r.get(study.metric))]
-        if len(points) >= 3:
+        if len(points) >= 3 and all(a[0] <= b[0] for a, b in zip(points, points[1:])):
             curves[t.id] = points
     if not curves:
         return None

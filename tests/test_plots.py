@@ -803,6 +803,24 @@ def test_no_fall_is_said_of_a_resource_that_counts_folds(resource):
     assert "curves" not in dict(study(resource).summary().facts())
 
 
+def test_no_fall_is_said_of_curves_whose_resource_goes_back():
+    """Three folds each reporting rounds 1 to 30: "the metric falls with round: 3 of 3 trials
+    trained to 30 peaked earlier (the highest peak, trial 0: 0.9929 at 30, 0.982698 at 30)"
+    (check round 47): passes drawn over one another are no curve to read."""
+    from nbtune.findings import falling_note
+
+    def trial(i, passes):
+        reports = [{"round": r, "auc": a} for fold in passes for r, a in fold]
+        return T.Trial(i, {"q": i / 10}, state=T.COMPLETED, value=reports[-1]["auc"],
+                       reports=reports)
+
+    folds = [[(1, 0.90), (10, 0.95), (30, 0.99)], [(1, 0.89), (10, 0.94), (30, 0.98)],
+             [(1, 0.80), (10, 0.85), (30, 0.88)]]  # the last fold scores lower
+    study = Study("kfold", Space({"q": nbtune.uniform(0, 1)}), "auc", "max",
+                  trials=[trial(i, folds) for i in range(3)], settings={"resource": "round"})
+    assert falling_note(study) is None
+
+
 def test_curves_that_all_fall_from_their_first_report_ask_about_the_mode():
     """A booster's logloss maximised: every curve at its best at its first round, and the note
     said "a smaller max_t ... keeps the peak" (first-day test, round 29)."""
