@@ -308,6 +308,12 @@ def pace_text(study: Any, known: tuple[float | None, float | None] | None = None
 FAR = 1000.0  # a column's value this many times its median size is written apart (blown up)
 
 
+def int_beside_float(values: list[Any]) -> bool:
+    """Whether ``values`` hold an int and a float equal to it (``1`` and ``1.0``)."""
+    ints = {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
+    return bool(ints) and any(isinstance(v, float) and v in ints for v in values)
+
+
 def column_texts(values: list[Any], digits: int = 4, exponent: bool = False) -> list[str]:
     """One table column's cells, its numbers written alike: whole numbers as integers; others
     with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.006``), or
@@ -319,6 +325,8 @@ def column_texts(values: list[Any], digits: int = 4, exponent: bool = False) -> 
     numbers = [v for v in values if v is not None]
     if not numbers or not all(T.is_finite_number(v) for v in numbers):
         return ["" if v is None else fmt(v) for v in values]
+    if int_beside_float(numbers):  # a choice of 1 and 1.0, two values (max_df: one document,
+        return ["" if v is None else str(v) for v in values]  # all): both read 1.000 (round 47)
     if all(float(v).is_integer() and abs(v) < 1e15 for v in numbers):
         return ["" if v is None else str(int(v)) for v in values]
     sizes = [abs(float(v)) for v in numbers if v != 0]

@@ -258,6 +258,7 @@ class Study:
         import pandas as pd
 
         from .frame import TrialFrame
+        from .ranking import int_beside_float
 
         resource = self.settings.get("resource", "epoch")
         trials = list(self.trials)  # a running study adds trials meanwhile
@@ -288,6 +289,10 @@ class Study:
                         "output_lines": len(t.output.splitlines())})
             rows.append(row)
         frame = TrialFrame(rows, columns=columns)
+        for name in dict.fromkeys(names):  # a choice of 1 and 1.0 is two values (max_df: one
+            values = [t.config.get(name) for t in trials]  # document, or all): a float
+            if int_beside_float(values):  # column made them one (check round 47)
+                frame[f"config.{name}"] = pd.Series(values, index=frame.index, dtype=object)
         for column in ("started", "finished"):  # one conversion per column, not one per cell
             frame[column] = pd.to_datetime(frame[column].astype(float), unit="s")
         return frame.set_index("trial")

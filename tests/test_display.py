@@ -561,6 +561,27 @@ def test_trials_that_all_failed_at_once_give_the_study_no_pace():
     assert "trials/min" in pace_text(study)
 
 
+def test_a_choice_of_an_int_and_its_float_keeps_them_apart_in_tables_and_frames():
+    """max_df = choice(1, 0.5, 1.0): scikit-learn reads 1 as one document and 1.0 as all, and
+    the summary wrote both 1.000, to_dataframe() one float column (check round 47)."""
+    from nbtune.ranking import column_texts
+
+    trials = [T.Trial(i, {"max_df": v, "C": c}, state=T.COMPLETED, value=0.1 * i)
+              for i, (v, c) in enumerate([(1.0, 0.5), (0.5, 1.0), (1, 2.0), (1.0, 1.5)])]
+    study = nbtune.Study("df", nbtune.Space({"max_df": nbtune.choice(1, 0.5, 1.0),
+                                             "C": nbtune.uniform(0, 2)}), "loss", "min",
+                         trials=trials)
+    frame = study.to_dataframe()
+    assert [(v, type(v)) for v in frame["config.max_df"]] == [
+        (1.0, float), (0.5, float), (1, int), (1.0, float)]
+    assert frame["config.C"].dtype == float  # a column of floats stays one
+    assert column_texts([1.0, 0.5, 1, 1.0]) == ["1.0", "0.5", "1", "1.0"]
+    assert column_texts([1.0, 0.5, 2.0]) == ["1.000", "0.500", "2.000"]
+    rows = [line.split() for line in str(study.summary()).splitlines()
+            if line.split() and line.split()[0].isdigit()]  # rank, trial, loss, state, max_df, C
+    assert [row[4] for row in rows] == ["1.0", "0.5", "1", "1.0"], rows
+
+
 def test_the_median_trial_leaves_out_trials_that_failed_at_once():
     """Five trials out of memory in a few ms made a study of 5 s trials read "median trial 6
     ms", and the slow-trial note compared with it (first-day test, round 46); the trials per
