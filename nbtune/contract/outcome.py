@@ -211,8 +211,10 @@ def pass_again_note(trial_id: int, resource: str, top: float, level: float,
         return None
     judged = (f"the {scheduler.name} scheduler judged only its first pass, and "
               if scheduler.decision_points() != () else "")
+    # not "a count made to rise across the folds": it judged each config on another fold's
+    # rounds and ended the trial on its last fold's score (check round 47)
     return (f"trial {trial_id}'s {resource} went from {_shown(top)} back to {_shown(level)} "
             f"(a loop over folds?): {judged}its learning curve draws the passes over one "
-            f"another; report a count that keeps rising ({resource} = fold * rounds + "
-            f"{resource}), or report once per fold, the mean so far, with resource='fold' "
-            f"(%%tune --resource fold)")
+            f"another; report once per fold, the mean so far, with resource='fold' (%%tune "
+            f"--resource fold), or, for stages of one training, keep {resource} rising across "
+            f"them")
