@@ -86,9 +86,9 @@ def test_a_hyperparameter_never_read_beside_its_typo_read_from_the_notebook_is_r
         "line 1: hyperparameter 'learnig_rate' is never read; the trial code reads "
         "'learning_rate' from the notebook instead, so every trial would train with the "
         "notebook's learning_rate = 0.05: did you mean learning_rate = loguniform(0.01, 0.3)?")
-    assert unread_typo(parse_cell("n_estimator = randint(10, 100)\nacc = fit(n_estimators)\n"),
-                       {"n_estimators": 50, "fit": len}).startswith(
-        "line 1: hyperparameter 'n_estimator' is never read")
+    assert unread_typo(parse_cell("lr_decy = uniform(0.5, 1)\nacc = fit(lr_decay)\n"),
+                       {"lr_decay": 0.9, "fit": len}).startswith(
+        "line 1: hyperparameter 'lr_decy' is never read")
     # a hyperparameter nothing reads beside a module, a function or a data set of the notebook
     # (a repeat of each config), or beside nothing near, is no typo
     for cell, namespace in (
@@ -96,7 +96,17 @@ def test_a_hyperparameter_never_read_beside_its_typo_read_from_the_notebook_is_r
             ("run = grid(1, 2, 3)\nloss = runs[0]\n", {"runs": [1.0]}),
             ("fold = grid(0, 1, 2)\nloss = len(folds)\n", {"folds": [(1, 2)]}),
             ("trial = grid(0, 1)\nloss = trials()\n", {"trials": list}),
-            ("repeat = grid(1, 2, 3)\nlr = uniform(0, 1)\nacc = lr\n", {})):
+            ("repeat = grid(1, 2, 3)\nlr = uniform(0, 1)\nacc = lr\n", {}),
+            # more than a typo away from a number of the notebook's (check round 48)
+            ("repeat = grid(1, 2, 3)\nloss = n_repeats\n", {"n_repeats": 3}),
+            ("iteration = grid(1, 2)\nloss = iterations\n", {"iterations": 50}),
+            ("alpha = loguniform(1e-3, 1)\nloss = alpha0\n", {"alpha0": 1.0}),
+            ("min_count = choice(1, 5)\nloss = max_count\n", {"max_count": 100}),
+            # read as pandas' @name, or a fixed value that gives max_t
+            ("thr = uniform(0, 1)\nloss = len(df.query('p > @thr')) + tht\n",
+             {"tht": 0.5, "df": None}),
+            ("epochs = fixed(9)\nfor epoch in range(epocha):\n    report(epoch=epoch)\n",
+             {"epocha": 9})):
         assert unread_typo(parse_cell(cell), namespace) is None, cell
     # read by locals()[...], or bound in the body: not unread
     assert parse_cell("learnig_rate = uniform(0, 1)\n"

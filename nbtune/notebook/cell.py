@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Container, Mapping
 
 from nbtune import space as S
-from nbtune.typos import closest
+from nbtune.typos import one_typo
 
 from .cell_syntax import (BUILTINS, INJECTED, PRIMITIVES, CellError, primitive, shown,
                           space_call, targets)
@@ -46,9 +46,9 @@ class ParsedCell:
     free_names: list[str]         # notebook globals the body reads (sorted)
     assigned: list[str]           # names the body binds at module level (sorted)
     statements: list[str] = field(default_factory=list)  # each space line's code, as written
-    # hyperparameters the body never reads by name, with their lines ({} where it may read
-    # them otherwise: locals(), eval)
+    # hyperparameters the body never reads by name, with their lines (see _unread)
     unread: dict[str, int] = field(default_factory=dict)
+    imports: list[str] = field(default_factory=list)  # the modules the body imports
 
     def metric_assigned(self, metric: str) -> bool:
         """Whether the body binds `metric` at module level (so it can be read after the run)."""
@@ -270,8 +270,34 @@ def parse_cell(source: str, need_space: bool = True,
         body="".join(code),
         names=names, free_names=sorted(free - bound - set(names) - BUILTINS - INJECTED),
         assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts],
-        unread={} if free & DYNAMIC_READS else {
-            n: first_seen[n] for n in names if n not in free})
+        unread=_unread(domains, first_seen, free, body_stmts),
+        imports=_imports(body_stmts))
+
+
+def _unread(domains: dict[str, Any], first_seen: dict[str, int], free: set[str],
+            body: list[ast.stmt]) -> dict[str, int]:
+    """The hyperparameters the body never reads by name, with their lines: not a ``fixed``
+    value (``epochs = fixed(9)`` gives max_t), nor one a string reads as ``@name`` (pandas'
+    ``df.query("n >= @min_count")``: check round 48); none where the body may read them
+    otherwise (``locals()``, ``eval``)."""
+    if free & DYNAMIC_READS:
+        return {}
+    at = {m for node in ast.walk(ast.Module(body=body, type_ignores=[]))
+          if isinstance(node, ast.Constant) and isinstance(node.value, str)
+          for m in re.findall(r"@([A-Za-z_]\w*)", node.value)}
+    return {n: first_seen[n] for n, dom in domains.items()
+            if n not in free and n not in at and not isinstance(dom, S.fixed)}
+
+
+def _imports(body: list[ast.stmt]) -> list[str]:
+    """The modules the body imports ("." for a relative import)."""
+    out = []
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            out.append("." if node.level else node.module or ".")
+    return out
 
 
 def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
@@ -281,11 +307,14 @@ def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
     trial with 0.05, and the study's best config named a value no trial used (first-day test,
     round 46); else None. A name nothing reads is no mistake by itself (``rep = grid(1, 2)``,
     which runs each config again), nor one near a module, a function or a data set the code
-    reads (``rep`` and ``re``, ``fold`` and ``folds``: check round 47)."""
+    reads (``rep`` and ``re``, ``fold`` and ``folds``: check round 47), nor one more than a typo
+    away (:func:`~nbtune.typos.one_typo`)."""
     plain = [g for g in parsed.free_names
              if isinstance(namespace.get(g), (numbers.Number, str)) and g in namespace]
     for name, line in parsed.unread.items():
-        near = closest(name, plain)
+        # one typo, not a name near it (difflib's): `repeat` beside `n_repeats`, `iteration`
+        # beside `iterations`, `alpha` beside `alpha0` are names of their own (round 48)
+        near = next((g for g in plain if one_typo(name, g)), None)
         if near is not None:
             return (f"line {line}: hyperparameter {name!r} is never read; the trial code reads "
                     f"{near!r} from the notebook instead, so every trial would train with the "
