@@ -283,6 +283,48 @@ def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trus
                   "    report_epoch(e + 1, lr / (e + 1))\n" + last)
         assert res.success, (last, res.error_in_exec)
         assert all(t.resource("epoch") == 3 for t in shell.user_ns["study"].trials)
+    # the shapes such code takes (check round 48): a helper calling a helper, callbacks in a
+    # list, a decorated helper, a static method, report under another name or partly applied
+    shell.run_cell(
+        "import functools\nfrom nbtune import report as nb_report\n"
+        "def train(lr):\n    for e in range(3):\n        report_epoch(e + 1, lr / (e + 1))\n"
+        "class LossCallback:\n    def on_epoch_end(self, e, loss):\n"
+        "        nbtune.report(epoch=e, loss=loss)\n"
+        "callbacks = [LossCallback()]\n"
+        "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n"
+        "        return f(*a, **k)\n    return w\n"
+        "@timed\ndef evaluate(e, loss):\n    nbtune.report(epoch=e, loss=loss)\n"
+        "class Reporter:\n    @staticmethod\n    def log(e, loss):\n"
+        "        nbtune.report(epoch=e, loss=loss)\n"
+        "log = functools.partial(nbtune.report, model='mlp')\n"
+        "def plain(x):\n    return 2 * x\n")
+    for body in ("train(lr)", "for e in range(3):\n    callbacks[0].on_epoch_end(e + 1, lr)",
+                 "for e in range(3):\n    evaluate(e + 1, lr)",
+                 "for e in range(3):\n    Reporter.log(e + 1, lr)",
+                 "for e in range(3):\n    nb_report(epoch=e + 1, loss=lr)",
+                 "for e in range(3):\n    log(epoch=e + 1, loss=lr)"):
+        res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
+                  "lr = loguniform(0.01, 0.3)\n" + body + "\n")
+        assert res.success, (body, res.error_in_exec)
+    # a notebook function that reports nothing leaves the cell's own words to judge it by
+    res = run(shell, "-n 2 --metric loss", "lr = loguniform(0.01, 0.3)\nlos = plain(lr)\n")
+    assert not res.success and "never sets 'loss' (did you mean 'los'?)" in str(
+        res.error_in_exec)
+
+
+def test_a_cell_that_imports_a_module_of_the_users_may_report_through_it(tmp_path,
+                                                                        monkeypatch):
+    """`from mytrain import fit_and_report` in the cell, a file beside the notebook that reports
+    the loss, was refused: "the cell never sets 'loss' (it assigns fit_and_report)" (check
+    round 48). An installed library's, or Python's own, says nothing of the cell's reports."""
+    from nbtune.notebook.cell import parse_cell
+    from nbtune.notebook.reported import reports_elsewhere
+
+    (tmp_path / "mytrain_r48.py").write_text("def fit_and_report(lr):\n    return lr\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module, users in (("mytrain_r48", True), ("json", False), ("sklearn.linear_model", False)):
+        parsed = parse_cell(f"lr = uniform(0, 1)\nimport {module}\nx = lr\n")
+        assert reports_elsewhere(parsed, {}) is users, module
 
 
 def test_background_returns_at_once_and_fills_in(shell):

@@ -4,7 +4,10 @@ trials at. A cell that cannot give one is refused, with the names it does give."
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
+import os
+import sys
 from typing import Any, Mapping
 
 from ..findings import FOLDS, name_words
@@ -14,33 +17,85 @@ from .scopes import positional_report, reported_keys
 
 
 def reports_elsewhere(parsed: ParsedCell, namespace: Mapping[str, Any]) -> bool:
-    """Whether the cell uses a function or a class of the notebook's that calls ``report``
-    (``report_epoch(e, loss)`` defined once in another cell, a callback class reused by several
-    cells): what the cell reports is then more than its own ``report(...)`` calls say, and it
-    was refused for a metric or a resource only that helper reported (check round 47)."""
-    return any(_may_report(namespace.get(name)) for name in parsed.free_names)
+    """Whether the cell may report through code nbtune does not read: a function, a class or
+    an object of the notebook's (a ``report_epoch(e, loss)`` helper, a callback class, a list
+    of callbacks, a helper that calls another), ``report`` under another name, or a module of
+    the user's (imported in the cell or before it). Such a cell was refused for a metric or a
+    resource only that code reported (check rounds 47 and 48); what it reports is then said
+    after the fact, as for ``report(**metrics)``."""
+    if any(_users_module(m) for m in parsed.imports):
+        return True
+    return any(_users_code(namespace.get(name)) for name in parsed.free_names)
 
 
-def _may_report(value: Any) -> bool:
-    """Whether ``value``, defined in the notebook (``__main__``), is or holds code that calls
-    ``report``: a function, a class's methods, an instance's class, a ``functools.partial``."""
-    if isinstance(value, functools.partial):
-        value = value.func
-    if not isinstance(value, type) and not inspect.isfunction(value) \
-            and getattr(type(value), "__module__", None) == "__main__":
-        value = type(value)  # a callback object of the notebook's class
-    if getattr(value, "__module__", None) != "__main__":
+def _users_code(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` may call ``report`` (see :func:`reports_elsewhere`): ``report`` itself
+    (a ``functools.partial`` of it too), a module of the user's, or a function, class or object
+    of the notebook's whose code names ``report`` or a global that may call it, through
+    decorators (``__wrapped__``), static methods and containers, a few levels deep."""
+    from ..run.channel import report
+
+    if depth > 3:
         return False
-    if isinstance(value, type):
-        return any(_may_report(v) for c in value.__mro__ if c.__module__ == "__main__"
-                   for v in vars(c).values() if inspect.isfunction(v))
-    code = getattr(value, "__code__", None)
-    return code is not None and _calls_report(code)
+    for _ in range(10):  # a proxy may answer every attribute: a few unwrappings at most
+        if value is report:  # (itself wrapped: before its __wrapped__ is taken)
+            return True
+        if not (isinstance(value, functools.partial) or hasattr(value, "__wrapped__")):
+            break
+        value = value.func if isinstance(value, functools.partial) else value.__wrapped__
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return any(_users_code(v, depth + 1) for v in list(items)[:100])
+    if inspect.ismodule(value):
+        return _users_module(value.__name__)
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        fn = getattr(value, "__func__", value)
+        if not _users_module(getattr(fn, "__module__", None) or ""):
+            return False
+        names = _names(fn.__code__)
+        return "report" in names or any(
+            _users_code(fn.__globals__.get(n), depth + 1) for n in names
+            if n in fn.__globals__ and not inspect.ismodule(fn.__globals__.get(n)))
+    cls = value if inspect.isclass(value) else type(value)
+    if cls.__module__ != "__main__":
+        return False
+    return any(_users_code(v, depth + 1) for c in cls.__mro__ if c.__module__ == "__main__"
+               for v in vars(c).values()
+               if inspect.isfunction(v) or isinstance(v, (staticmethod, classmethod)))
 
 
-def _calls_report(code: Any, depth: int = 0) -> bool:
-    return "report" in code.co_names or depth < 3 and any(
-        _calls_report(c, depth + 1) for c in code.co_consts if inspect.iscode(c))
+def _names(code: Any, depth: int = 0) -> set[str]:
+    """The global and attribute names ``code`` (and the functions it defines) uses."""
+    names = set(code.co_names)
+    if depth < 3:
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                names |= _names(const, depth + 1)
+    return names
+
+
+def _users_module(name: str) -> bool:
+    """Whether module ``name`` is the notebook's (``__main__``), or a file of the user's rather
+    than an installed library or Python's own (``.`` for a relative import)."""
+    if name in ("__main__", "."):
+        return True
+    if name.split(".")[0] == "nbtune":
+        return False
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if module is None:
+        try:
+            spec = importlib.util.find_spec(name.split(".")[0])
+        except (ImportError, ValueError):
+            return False
+        path = getattr(spec, "origin", None)
+    if not path or not os.path.isabs(path):  # built in, or frozen
+        return False
+    installed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    real = os.path.realpath(path)
+    return not any(real.startswith(p + os.sep) for p in installed) and "site-packages" not in real
 
 
 def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False) -> str | None:
