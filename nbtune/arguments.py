@@ -3,12 +3,14 @@ keywords, a misspelt one, a class for a function, no space), the trial function'
 the values of the settings."""
 from __future__ import annotations
 
+import contextlib
+import dis
 import functools
 import inspect
 from typing import Any, Mapping
 
 from .caller import warn_note
-from .ported import ported_keyword
+from .ported import of_optuna, ported_keyword
 from .run.task import PickledOnce, with_parameters
 from .schedule import option_names
 from .starting import positive
@@ -90,46 +92,102 @@ OPTUNA_TRIAL_CALLS = frozenset({"suggest_float", "suggest_int", "suggest_categor
                                 "suggest_discrete_uniform", "should_prune"})
 
 
-def _optuna_calls(code: Any, depth: int = 0) -> list[str]:
+def _optuna_calls(code: Any, param: str, depth: int = 0) -> list[str]:
     """The Optuna trial methods ``code`` (a function's code, and the functions it defines)
-    calls by name, in order."""
-    names = [n for n in code.co_names if n in OPTUNA_TRIAL_CALLS]
+    calls on its parameter ``param`` (``trial.suggest_float``, not a stopper's
+    ``should_prune()``: check round 48), in order."""
+    names: list[str] = []
+    before = None
+    for ins in dis.get_instructions(code):
+        if (ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in OPTUNA_TRIAL_CALLS
+                and before is not None and before.opname in LOADS and before.argval == param
+                and ins.argval not in names):
+            names.append(ins.argval)
+        before = ins
     if depth < 2:
         for const in code.co_consts:
             if inspect.iscode(const):
-                names += [n for n in _optuna_calls(const, depth + 1) if n not in names]
+                names += [n for n in _optuna_calls(const, param, depth + 1) if n not in names]
     return names
 
 
-def _check_not_optuna(trial_fn: Any) -> None:
-    """TypeError, one line, for an Optuna objective passed as it is (its first parameter a
-    ``trial``, on which it calls ``suggest_float`` or ``should_prune``; through
-    ``functools.partial`` or ``with_parameters`` too): its three first trials failed alike on
-    "'dict' object has no attribute 'suggest_float'", or, with Optuna's LightGBM pruning
-    callback, it could not be pickled "('_IntegrationModule')", said as an open file or a lock
-    (first-day test, round 46). Checked before the space is asked for: an Optuna user gives
-    none (check round 47)."""
+LOADS = ("LOAD_FAST", "LOAD_DEREF", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_CLOSURE")
+
+
+def _trial_code(trial_fn: Any) -> tuple[Any, str, Any] | None:
+    """(the function, its name, its code) behind ``trial_fn``: through ``functools.partial``
+    and ``with_parameters``, and a callable object's ``__call__`` (Optuna's documented way to
+    pass data to an objective is a class: check round 48); None where there is no Python code."""
     fn = trial_fn
     while isinstance(fn, (functools.partial, with_parameters)):
         fn = fn.func if isinstance(fn, functools.partial) else fn.fn
-    code = getattr(fn, "__code__", None)
+    name = getattr(fn, "__name__", type(fn).__name__)
+    if not inspect.isfunction(fn) and not inspect.ismethod(fn):
+        call = getattr(type(fn), "__call__", None)
+        if not inspect.isfunction(call):
+            return None
+        fn = getattr(fn, "__call__")
+    return fn, name, getattr(getattr(fn, "__func__", fn), "__code__", None)
+
+
+def _check_not_optuna(trial_fn: Any) -> None:
+    """TypeError, one line, for an Optuna objective passed as it is (it calls Optuna's
+    ``suggest_float`` or ``should_prune`` on its trial parameter; through
+    ``functools.partial``, ``with_parameters`` or a class's ``__call__`` too), or a function
+    that holds one of ``optuna.integration``'s pruning callbacks: its three first trials failed
+    alike on "'dict' object has no attribute 'suggest_float'" (or "... 'study'"), or, with the
+    callback captured, it could not be pickled "('_IntegrationModule')", said as an open file
+    or a lock (first-day test, round 46). Checked before the space is asked for: an Optuna user
+    gives none (check round 47)."""
+    found = _trial_code(trial_fn)
+    if found is None or found[2] is None:
+        return
+    fn, name, code = found
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return
     param = next(iter(signature.parameters), "")
-    calls = _optuna_calls(code) if code is not None and "trial" in param.lower() else []
-    if not calls:
-        return
-    name = getattr(fn, "__name__", type(fn).__name__)
-    raise TypeError(
-        f"the trial function {name}{signature} is an Optuna objective ({param}.{calls[0]}(...)): "
-        f"nbtune calls {name}(config), config a dict of the trial's values from a space given "
-        f"beside it, nbtune.tune({name}, space): write each suggest_* as a space entry ({{'lr': "
-        f"nbtune.loguniform(1e-4, 1e-1)}} for suggest_float(..., log=True), randint for "
-        f"suggest_int, choice for suggest_categorical), read config['lr'], and report with "
-        f"nbtune.report(epoch=step, auc=value) where it had {param}.report, should_prune or a "
-        f"pruning callback (the README's \"Coming from Optuna\")")
+    calls = _optuna_calls(code, param) if param else []
+    if calls:
+        raise TypeError(
+            f"the trial function {name}{signature} is an Optuna objective ({param}.{calls[0]}"
+            f"(...)): nbtune calls {name}(config), config a dict of the trial's values from a "
+            f"space given beside it, nbtune.tune({name}, space): write each suggest_* as a space "
+            f"entry ({{'lr': nbtune.loguniform(1e-4, 1e-1)}} for suggest_float(..., log=True), "
+            f"randint for suggest_int, choice for suggest_categorical), read config['lr'], and "
+            f"report with nbtune.report(epoch=step, auc=value) where it had {param}.report, "
+            f"should_prune or a pruning callback (the README's \"Coming from Optuna\")")
+    raw = getattr(fn, "__func__", fn)
+    seen = {n: v for n, v in getattr(raw, "__globals__", {}).items() if n in _code_names(code)}
+    for n, cell in zip(code.co_freevars, getattr(raw, "__closure__", None) or ()):
+        with contextlib.suppress(ValueError):  # a cell not filled yet
+            seen[n] = cell.cell_contents
+    held = [n for n in sorted(seen) if _pruning_callback(seen[n])]
+    if held:
+        raise TypeError(_CALLBACK_NOTE.format(f"uses Optuna's {held[0]}"))
+
+
+def _code_names(code: Any, depth: int = 0) -> set[str]:
+    names = set(code.co_names)
+    if depth < 2:
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                names |= _code_names(const, depth + 1)
+    return names
+
+
+def _pruning_callback(value: Any) -> bool:
+    """Whether ``value`` is one of Optuna's integration pruning callbacks (a class of
+    ``optuna.integration`` / ``optuna_integration``), which read an Optuna trial."""
+    return (isinstance(value, type) and "Pruning" in value.__name__
+            and (of_optuna(value, "optuna_integration") or of_optuna(value, "optuna.integration")))
+
+
+_CALLBACK_NOTE = ("the trial function cannot run in nbtune as it is: it {}, a pruning callback "
+                  "that needs an Optuna trial: nbtune's scheduler stops a trial inside "
+                  "nbtune.report(...), so drop the callback and report each round from a "
+                  "callback of your own (the README's \"LightGBM and XGBoost\")")
 
 
 def _takes(signature: inspect.Signature, key: str) -> bool:
@@ -147,12 +205,9 @@ def pickled_fn(fn: Any) -> PickledOnce:
     except Exception as exc:
         if "_IntegrationModule" in str(exc):  # optuna.integration, lazily imported: its pruning
             # callback half-ported into a trial function was said as a lock (check round 47)
-            raise TypeError(f"the trial function cannot be sent to the Dask workers: it holds "
-                            f"Optuna's integration module ({exc}), as a pruning callback such as "
-                            f"LightGBMPruningCallback does: nbtune's scheduler stops a trial "
-                            f"inside nbtune.report(...), so drop the callback and report each "
-                            f"round from a callback of your own (the README's \"LightGBM and "
-                            f"XGBoost\")") from None
+            raise TypeError(_CALLBACK_NOTE.format(
+                f"holds Optuna's integration module ({exc}), as LightGBMPruningCallback "
+                f"does")) from None
         raise TypeError(f"the trial function cannot be sent to the Dask workers: {exc}. Create "
                         "objects such as open files, locks or connections inside the function "
                         "instead of capturing them") from None

@@ -186,9 +186,43 @@ def test_an_optuna_objective_passed_as_it_is_is_named_before_anything_starts():
 
     held = _IntegrationModule()
     with pytest.raises(TypeError, match=r"it holds Optuna's integration module \(cannot pickle "
-                                        r"'_IntegrationModule' object\), as a pruning callback "
-                                        r"such as LightGBMPruningCallback does: "):
+                                        r"'_IntegrationModule' object\), as "
+                                        r"LightGBMPruningCallback does, a pruning callback that "
+                                        r"needs an Optuna trial: "):
         pickled_fn(lambda config: held)
+
+    # a class objective, Optuna's way to pass data (check round 48)
+    class Objective:
+        def __call__(self, trial):
+            return trial.suggest_float("x", -10, 10)
+
+    with pytest.raises(TypeError, match=r"^the trial function Objective\(trial\) is an Optuna "
+                                        r"objective \(trial.suggest_float\(\.\.\.\)\)"):
+        check_call(Objective(), None, {}, None, [])
+
+    # should_prune() of a stopper, in a function whose parameter is trial_config: none
+    class Stop:
+        def should_prune(self):
+            return False
+
+    stopper = Stop()
+
+    def fn_trial_config(trial_config):
+        return trial_config["lr"] if not stopper.should_prune() else 0.0
+
+    check_call(fn_trial_config, space, {}, None, [])
+    # Optuna's pruning callback imported by name, in a function that takes a config (a class
+    # of optuna_integration's, as `from optuna.integration import ...` gives it)
+    LightGBMPruningCallback = type("LightGBMPruningCallback", (), {
+        "__module__": "optuna_integration.lightgbm.lightgbm"})
+
+    def half_ported(config):
+        return [LightGBMPruningCallback()] and config["lr"]
+
+    with pytest.raises(TypeError, match=r"^the trial function cannot run in nbtune as it is: "
+                                        r"it uses Optuna's LightGBMPruningCallback, a pruning "
+                                        r"callback that needs an Optuna trial"):
+        check_call(half_ported, space, {}, None, [])
 
 
 def test_report_with_values_but_no_names_says_how_to_name_them():
