@@ -127,6 +127,11 @@ def _jitter(curves: Any) -> float:
 FOLDS = frozenset({"fold", "folds", "kfold", "split", "splits", "cv"})
 
 
+# SearchCV's resource of training rows: a score that falls with more rows is noise or a small
+# sample's luck, and "a smaller max_t" would train on fewer rows (check round 48)
+ROWS = "n_samples"
+
+
 def name_words(name: str) -> set[str]:
     """The words of a report key's name, in lower case, split at any other character than a
     letter (``cv_fold``: cv, fold; ``n_splits``: n, splits)."""
@@ -150,11 +155,12 @@ def falling_note(study: Any) -> str | None:
     note named the overall best trial as the one that peaked earlier where it had not, and
     spoke of gains within the curves' noise (round 27). Where every such trial was at its best
     at its first report, the note asks whether the mode is the wrong way round instead. A
-    resource that counts folds (:func:`_over_folds`) is no training: nothing is said of it; nor
+    resource that counts folds (:func:`_over_folds`), or rows (:data:`ROWS`), is no training:
+    nothing is said of it; nor
     of a curve whose resource goes back (a loop over folds counting each fold's rounds from 1,
     read as "peaked at 30, ... at 30": check round 47)."""
     key = (getattr(study, "settings", None) or {}).get("resource")
-    if isinstance(key, str) and _over_folds(key):
+    if isinstance(key, str) and (_over_folds(key) or key == ROWS):
         return None
     sign = 1.0 if study.mode == "max" else -1.0
     curves = {}

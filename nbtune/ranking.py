@@ -22,11 +22,19 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 
 def config_text(config: dict[str, Any]) -> str:
-    """A config as ``name=value`` pairs: floats as :func:`fmt` writes them, other values as
-    Python writes them (``act='relu'``), so the text reads, and pastes, as the call's arguments.
-    The live views, the closing line and the summary all write a config this way."""
-    return ", ".join(f"{k}={fmt(v)}" if isinstance(v, float) else f"{k}={v!r}"
+    """A config as ``name=value`` pairs: floats as :func:`fmt` writes them (a whole one with its
+    ``.0``: ``max_df=1.0``, all of a vectorizer's documents, read ``max_df=1``, one document:
+    check round 48), other values as Python writes them (``act='relu'``), so the text reads,
+    and pastes, as the call's arguments. The live views, the closing line and the summary all
+    write a config this way."""
+    return ", ".join(f"{k}={_float_text(v)}" if isinstance(v, float) else f"{k}={v!r}"
                      for k, v in config.items())
+
+
+def _float_text(value: float) -> str:
+    """A config's float as :func:`fmt` writes it, a whole one ending in ``.0``."""
+    text = fmt(value)
+    return f"{text}.0" if text.lstrip("-").isdigit() else text
 
 
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name

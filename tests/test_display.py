@@ -580,6 +580,12 @@ def test_a_choice_of_an_int_and_its_float_keeps_them_apart_in_tables_and_frames(
     rows = [line.split() for line in str(study.summary()).splitlines()
             if line.split() and line.split()[0].isdigit()]  # rank, trial, loss, state, max_df, C
     assert [row[4] for row in rows] == ["1.0", "0.5", "1", "1.0"], rows
+    # the best config's line (and the closing line's, a trial's): 1.0 is written 1.0, where it
+    # read "max_df=1", the value that failed every time (check round 48)
+    assert "best config  max_df=1.0, C=0.5" in str(study.summary())
+    from nbtune.ranking import config_text
+    assert config_text({"max_df": 1, "C": 2.0, "lr": 1e-05, "g": -3.0}) == (
+        "max_df=1, C=2.0, lr=1e-05, g=-3.0")
 
 
 def test_the_median_trial_leaves_out_trials_that_failed_at_once():

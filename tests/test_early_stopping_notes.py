@@ -188,8 +188,8 @@ def test_a_loop_over_folds_that_counts_its_rounds_from_1_in_each_is_named_once(s
     assert [str(w.message) for w in warned] == [
         "trial 0's round went from 9 back to 1 (a loop over folds?): the asha scheduler judged "
         "only its first pass, and its learning curve draws the passes over one another; report "
-        "once per fold, the mean so far, with resource='fold' (%%tune --resource fold), or, "
-        "for stages of one training, keep round rising across them"]
+        "once per fold, the mean so far, with resource='fold', max_t=K (%%tune --resource fold "
+        "--max-t K, K folds), or, for stages of one training, keep round rising across them"]
     assert warned[0].filename == cell_filename(shell)
     assert len(shell.user_ns["study"].trials[0].reports) == 27  # three passes of 9 rounds
 
@@ -204,8 +204,8 @@ def test_a_loop_over_folds_is_named_without_early_stopping_too(client):
     assert [str(w.message) for w in warned] == [
         "trial 0's epoch went from 3 back to 1 (a loop over folds?): its learning curve draws "
         "the passes over one another; report once per fold, the mean so far, with "
-        "resource='fold' (%%tune --resource fold), or, for stages of one training, keep epoch "
-        "rising across them"]
+        "resource='fold', max_t=K (%%tune --resource fold --max-t K, K folds), or, for stages "
+        "of one training, keep epoch rising across them"]
 
 
 @pytest.mark.parametrize("options", [

@@ -782,7 +782,8 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
 
 
 
-@pytest.mark.parametrize("resource", ["fold", "folds", "cv_fold", "n_splits", "CV"])
+@pytest.mark.parametrize("resource", ["fold", "folds", "cv_fold", "n_splits", "CV",
+                                      "n_samples"])  # SearchCV's rows (check round 48)
 def test_no_fall_is_said_of_a_resource_that_counts_folds(resource):
     """The running mean of a 5-fold loop's AUCs, reported once a fold, fell as the later folds
     scored lower, and the summary said "training longer makes them worse; a smaller max_t ...

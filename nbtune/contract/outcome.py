@@ -215,6 +215,6 @@ def pass_again_note(trial_id: int, resource: str, top: float, level: float,
     # rounds and ended the trial on its last fold's score (check round 47)
     return (f"trial {trial_id}'s {resource} went from {_shown(top)} back to {_shown(level)} "
             f"(a loop over folds?): {judged}its learning curve draws the passes over one "
-            f"another; report once per fold, the mean so far, with resource='fold' (%%tune "
-            f"--resource fold), or, for stages of one training, keep {resource} rising across "
-            f"them")
+            f"another; report once per fold, the mean so far, with resource='fold', max_t=K "
+            f"(%%tune --resource fold --max-t K, K folds), or, for stages of one training, "
+            f"keep {resource} rising across them")
