@@ -97,13 +97,17 @@ def _optuna_calls(code: Any, param: str, depth: int = 0) -> list[str]:
     calls on its parameter ``param`` (``trial.suggest_float``, not a stopper's
     ``should_prune()``: check round 48), in order."""
     names: list[str] = []
-    before = None
-    for ins in dis.get_instructions(code):
-        if (ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in OPTUNA_TRIAL_CALLS
-                and before is not None and before.opname in LOADS and before.argval == param
-                and ins.argval not in names):
-            names.append(ins.argval)
-        before = ins
+    # in a function it defines, the parameter is a closure's (an inner function's own `trial`,
+    # as of an Optuna study run inside a trial, is not it: check round 49)
+    loads = LOADS if depth == 0 else ("LOAD_DEREF",)
+    if depth == 0 or param in code.co_freevars:
+        before = None
+        for ins in dis.get_instructions(code):
+            if (ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in OPTUNA_TRIAL_CALLS
+                    and before is not None and before.opname in loads
+                    and before.argval == param and ins.argval not in names):
+                names.append(ins.argval)
+            before = ins
     if depth < 2:
         for const in code.co_consts:
             if inspect.iscode(const):

@@ -106,7 +106,10 @@ def test_a_hyperparameter_never_read_beside_its_typo_read_from_the_notebook_is_r
             ("thr = uniform(0, 1)\nloss = len(df.query('p > @thr')) + tht\n",
              {"tht": 0.5, "df": None}),
             ("epochs = fixed(9)\nfor epoch in range(epocha):\n    report(epoch=epoch)\n",
-             {"epocha": 9})):
+             {"epocha": 9}),
+            # a value of another kind than the line draws (check round 49)
+            ("trial = grid(0, 1)\nloss = len(trail)\n", {"trail": "A"}),
+            ("dare = uniform(0.1, 0.5)\nloss = len(date)\n", {"date": "2026-12-06"})):
         assert unread_typo(parse_cell(cell), namespace) is None, cell
     # read by locals()[...], or bound in the body: not unread
     assert parse_cell("learnig_rate = uniform(0, 1)\n"

@@ -306,10 +306,29 @@ def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trus
         res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
                   "lr = loguniform(0.01, 0.3)\n" + body + "\n")
         assert res.success, (body, res.error_in_exec)
-    # a notebook function that reports nothing leaves the cell's own words to judge it by
-    res = run(shell, "-n 2 --metric loss", "lr = loguniform(0.01, 0.3)\nlos = plain(lr)\n")
-    assert not res.success and "never sets 'loss' (did you mean 'los'?)" in str(
-        res.error_in_exec)
+    # and more (check round 49): a decorator whose wrapper reports, report renamed or passed
+    # around in the cell, a trainer that holds its callbacks
+    shell.run_cell(
+        "def logged(f):\n    @functools.wraps(f)\n    def w(e, v):\n"
+        "        nbtune.report(epoch=e, loss=v)\n        return f(e, v)\n    return w\n"
+        "@logged\ndef step(e, v):\n    return v\n"
+        "class Trainer:\n    def __init__(self, callbacks):\n        self.callbacks = callbacks\n"
+        "    def fit(self, lr):\n        for e in range(3):\n"
+        "            for c in self.callbacks:\n                c.on_epoch_end(e + 1, lr)\n"
+        "trainer = Trainer([LossCallback()])\n")
+    for body in ("for e in range(3):\n    step(e + 1, lr)",
+                 "from nbtune import report as r\nfor e in range(3):\n    r(epoch=e + 1, loss=lr)",
+                 "log_fn = report\nfor e in range(3):\n    log_fn(epoch=e + 1, loss=lr)",
+                 "trainer.fit(lr)"):
+        res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
+                  "lr = loguniform(0.01, 0.3)\n" + body + "\n")
+        assert res.success, (body, res.error_in_exec)
+    # a cell whose own code is all there is to read is judged by it: --metric given, its fix
+    # is another name, not "pass --metric NAME" (check round 49)
+    res = run(shell, "-n 2 --metric loss", "lr = loguniform(0.01, 0.3)\nlos = np.sqrt(lr)\n")
+    assert not res.success and str(res.error_in_exec) == (
+        "%%tune: the cell never sets 'loss' (did you mean 'los'?): assign it in the body "
+        "(`loss = ...`), call report(loss=...), or name another with --metric NAME")
 
 
 def test_a_cell_that_imports_a_module_of_the_users_may_report_through_it(tmp_path,
@@ -389,6 +408,11 @@ def test_resume_continues_a_named_study(shell, capsys):
      "x = uniform(0, 1)\nfor epoch in range(1, 10):\n    report(epoch=epoch, auc=x, loss=1 - x)",
      "the resource 'epochs', which this cell never reports (it reports auc, epoch, loss): give "
      "--resource epoch --max-t N (N the largest epoch a trial reports)"),
+    ("--metric loss --scheduler asha --max-t 3",  # the cell's typo, not the flag's (round 49)
+     "x = uniform(0, 1)\nfor e in range(3):\n    report(epcoh=e, loss=x)",
+     "the asha scheduler judges trials at the resource 'epoch' (the default), which this cell "
+     "never reports (it reports epcoh, loss): 'epcoh' is a typo of 'epoch'? report(epoch=N, "
+     "...), or give --resource epcoh\n"),
     ("--metric loss --scheduler median", "x = uniform(0, 1)\nreport(loss=x, accuracy=1 - x)",
      "the median scheduler judges trials at the resource 'epoch' (the default), which this "
      "cell never reports (it reports accuracy, loss): report it as the trial goes, "

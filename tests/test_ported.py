@@ -211,6 +211,15 @@ def test_an_optuna_objective_passed_as_it_is_is_named_before_anything_starts():
         return trial_config["lr"] if not stopper.should_prune() else 0.0
 
     check_call(fn_trial_config, space, {}, None, [])
+
+    # a trial function that runs an Optuna study of its own: the inner objective's trial is
+    # not the function's parameter (check round 49)
+    def with_inner_study(trial):
+        def inner(trial):
+            return trial.suggest_float("x", 0, 1)
+        return trial["lr"] + len([inner])
+
+    check_call(with_inner_study, space, {}, None, [])
     # Optuna's pruning callback imported by name, in a function that takes a config (a class
     # of optuna_integration's, as `from optuna.integration import ...` gives it)
     LightGBMPruningCallback = type("LightGBMPruningCallback", (), {

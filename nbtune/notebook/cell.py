@@ -49,6 +49,7 @@ class ParsedCell:
     # hyperparameters the body never reads by name, with their lines (see _unread)
     unread: dict[str, int] = field(default_factory=dict)
     imports: list[str] = field(default_factory=list)  # the modules the body imports
+    passes_report: bool = False  # the body uses report other than by calling it (log = report)
 
     def metric_assigned(self, metric: str) -> bool:
         """Whether the body binds `metric` at module level (so it can be read after the run)."""
@@ -271,7 +272,18 @@ def parse_cell(source: str, need_space: bool = True,
         names=names, free_names=sorted(free - bound - set(names) - BUILTINS - INJECTED),
         assigned=sorted(bound), statements=[_segment(lines, s) for s in stmts],
         unread=_unread(domains, first_seen, free, body_stmts),
-        imports=_imports(body_stmts))
+        imports=_imports(body_stmts), passes_report=_passes_report(body_stmts))
+
+
+def _passes_report(body: list[ast.stmt]) -> bool:
+    """Whether the body reads the name ``report`` other than to call it (``log = report``,
+    ``partial(report, ...)``, ``callbacks=[report]``)."""
+    tree = ast.Module(body=body, type_ignores=[])
+    loads = sum(isinstance(n, ast.Name) and n.id == "report" and isinstance(n.ctx, ast.Load)
+                for n in ast.walk(tree))
+    calls = sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "report"
+                for n in ast.walk(tree))
+    return loads > calls
 
 
 def _unread(domains: dict[str, Any], first_seen: dict[str, int], free: set[str],
@@ -314,13 +326,34 @@ def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
     for name, line in parsed.unread.items():
         # one typo, not a name near it (difflib's): `repeat` beside `n_repeats`, `iteration`
         # beside `iterations`, `alpha` beside `alpha0` are names of their own (round 48)
-        near = next((g for g in plain if one_typo(name, g)), None)
+        dom = parsed.space[name]
+        near = next((g for g in plain if one_typo(name, g) and _could_be(dom, namespace[g])),
+                    None)
         if near is not None:
             return (f"line {line}: hyperparameter {name!r} is never read; the trial code reads "
                     f"{near!r} from the notebook instead, so every trial would train with the "
                     f"notebook's {near} = {namespace[near]!r}: did you mean "
                     f"{near} = {_render(parsed.space[name])}?")
     return None
+
+
+def _kind(value: Any) -> str:
+    """A value's kind as a space holds it: "bool", "number", "str" or "other"."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, numbers.Number):
+        return "number"
+    return "str" if isinstance(value, str) else "other"
+
+
+def _could_be(dom: Any, value: Any) -> bool:
+    """Whether ``value`` (the notebook's) is of a kind ``dom`` draws: a number for a range, one
+    of a choice's kinds (a date string was offered ``date = uniform(0.1, 0.5)``, and a run
+    index ``trial = grid(0, 1)`` was refused beside a notebook's ``trail = 'A'``: round 49)."""
+    size = getattr(dom, "size", None)  # a finite domain: its first values tell (a long
+    values = [dom.value_at(i) for i in range(min(size, 50))] if size else None  # linspace)
+    kinds = {_kind(v) for v in values} if values is not None else {"number"}
+    return _kind(value) in kinds
 
 
 # builtins through which a body may read a hyperparameter without naming it

@@ -207,7 +207,7 @@ class Tune(Magics):
         if typo is not None:
             raise UsageError(f"%%tune: {typo}")
         elsewhere = reports_elsewhere(parsed, self.shell.user_ns)
-        unset = unset_metric(parsed, metric, elsewhere)
+        unset = unset_metric(parsed, metric, elsewhere, named=bool(args.metric))
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)
             unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)

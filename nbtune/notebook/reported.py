@@ -6,74 +6,56 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import numbers
 import os
 import sys
 from typing import Any, Mapping
 
 from ..findings import FOLDS, name_words
-from ..typos import closest, did_you_mean
+from ..typos import closest, did_you_mean, one_typo
 from .cell import ParsedCell
 from .scopes import positional_report, reported_keys
 
 
 def reports_elsewhere(parsed: ParsedCell, namespace: Mapping[str, Any]) -> bool:
-    """Whether the cell may report through code nbtune does not read: a function, a class or
-    an object of the notebook's (a ``report_epoch(e, loss)`` helper, a callback class, a list
-    of callbacks, a helper that calls another), ``report`` under another name, or a module of
-    the user's (imported in the cell or before it). Such a cell was refused for a metric or a
-    resource only that code reported (check rounds 47 and 48); what it reports is then said
-    after the fact, as for ``report(**metrics)``."""
-    if any(_users_module(m) for m in parsed.imports):
+    """Whether the cell may report through code nbtune does not read, so that what it reports
+    is said after the fact (as for ``report(**metrics)``), never refused before: it reads an
+    object of the user's (a function, class or object of the notebook's, or of a module of
+    theirs, a container of those, ``report`` under another name), imports nbtune or a module
+    of the user's, or passes ``report`` around (``log = report``). Helpers, callback classes,
+    decorators, trainers holding callbacks: each shape the checks tried to follow was refused
+    in the next round, "the cell never sets 'loss'" even with ``--metric loss`` (check rounds
+    47 to 49); only a cell whose own code is all there is to read is judged by it."""
+    if any(m == "." or m.split(".")[0] == "nbtune" or _users_module(m) for m in parsed.imports):
+        return True
+    if parsed.passes_report:
         return True
     return any(_users_code(namespace.get(name)) for name in parsed.free_names)
 
 
 def _users_code(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` may call ``report`` (see :func:`reports_elsewhere`): ``report`` itself
-    (a ``functools.partial`` of it too), a module of the user's, or a function, class or object
-    of the notebook's whose code names ``report`` or a global that may call it, through
-    decorators (``__wrapped__``), static methods and containers, a few levels deep."""
+    """Whether ``value`` is, holds or wraps something of the user's: ``report`` itself (or a
+    ``functools.partial`` of it), or an object whose class, or which itself, comes from the
+    notebook (``__main__``) or from a module of the user's."""
     from ..run.channel import report
 
-    if depth > 3:
+    if depth > 2:
         return False
-    for _ in range(10):  # a proxy may answer every attribute: a few unwrappings at most
-        if value is report:  # (itself wrapped: before its __wrapped__ is taken)
-            return True
-        if not (isinstance(value, functools.partial) or hasattr(value, "__wrapped__")):
-            break
-        value = value.func if isinstance(value, functools.partial) else value.__wrapped__
-    if isinstance(value, (staticmethod, classmethod)):
-        value = value.__func__
+    while isinstance(value, functools.partial):
+        value = value.func
+    if value is report:
+        return True
     if isinstance(value, (list, tuple, set, frozenset, dict)):
         items = value.values() if isinstance(value, dict) else value
         return any(_users_code(v, depth + 1) for v in list(items)[:100])
     if inspect.ismodule(value):
         return _users_module(value.__name__)
-    if inspect.isfunction(value) or inspect.ismethod(value):
-        fn = getattr(value, "__func__", value)
-        if not _users_module(getattr(fn, "__module__", None) or ""):
-            return False
-        names = _names(fn.__code__)
-        return "report" in names or any(
-            _users_code(fn.__globals__.get(n), depth + 1) for n in names
-            if n in fn.__globals__ and not inspect.ismodule(fn.__globals__.get(n)))
-    cls = value if inspect.isclass(value) else type(value)
-    if cls.__module__ != "__main__":
+    if value is None or isinstance(value, (numbers.Number, str, bytes)):
         return False
-    return any(_users_code(v, depth + 1) for c in cls.__mro__ if c.__module__ == "__main__"
-               for v in vars(c).values()
-               if inspect.isfunction(v) or isinstance(v, (staticmethod, classmethod)))
-
-
-def _names(code: Any, depth: int = 0) -> set[str]:
-    """The global and attribute names ``code`` (and the functions it defines) uses."""
-    names = set(code.co_names)
-    if depth < 3:
-        for const in code.co_consts:
-            if inspect.iscode(const):
-                names |= _names(const, depth + 1)
-    return names
+    own = getattr(value, "__module__", None) if (inspect.isfunction(value) or inspect.isclass(
+        value) or inspect.ismethod(value)) else None
+    return any(isinstance(m, str) and _users_module(m)
+               for m in (own, type(value).__module__, getattr(type(value), "__module__", None)))
 
 
 def _users_module(name: str) -> bool:
@@ -98,10 +80,12 @@ def _users_module(name: str) -> bool:
     return not any(real.startswith(p + os.sep) for p in installed) and "site-packages" not in real
 
 
-def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False) -> str | None:
+def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
+                 named: bool = False) -> str | None:
     """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
     does assign and report, or the name it likely meant; None when it can, or may
-    (``elsewhere``: :func:`reports_elsewhere`)."""
+    (``elsewhere``: :func:`reports_elsewhere`). ``named``: the metric was given by --metric
+    (its fix is not "pass --metric NAME" then: check round 49)."""
     reported = reported_keys(parsed.body)
     if metric in parsed.assigned or reported is None or metric in reported or elsewhere:
         return None
@@ -117,8 +101,9 @@ def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False) -> st
                 for verb, names in (("assigns", assigned), ("reports", sorted(reported)))
                 if names]
         hint = f" (it {'; '.join(said)})"
+    other = "or name another with --metric NAME" if named else "or pass --metric NAME"
     return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
-            f"(`{metric} = ...`), call report({metric}=...), or pass --metric NAME")
+            f"(`{metric} = ...`), call report({metric}=...), {other}")
 
 
 def unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None, metric: str,
@@ -151,6 +136,10 @@ def unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None
     default = " (the default)" if resource is None else ""
     said = (f"%%tune: the {name} scheduler judges trials at the resource {given!r}{default}, "
             f"which this cell never reports (it reports {', '.join(keys)}): ")
+    if key is not None and resource is None and one_typo(key, given):
+        # report(epcoh=...) was told to give --resource epcoh (check round 49)
+        return said + (f"{key!r} is a typo of {given!r}? report({given}=N, ...), or give "
+                       f"--resource {key}{max_t}")
     if key is not None:
         return said + f"give --resource {key}{max_t}" + (
             f" (N the largest {key} a trial reports)" if max_t else "")
