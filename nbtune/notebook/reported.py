@@ -1,6 +1,7 @@
 """What a ``%%tune`` cell reports against what its study asks for, checked before any trial
 runs: the metric (assigned or reported), and the resource an early-stopping scheduler judges
-trials at. A cell that cannot give one is refused, with the names it does give."""
+trials at. A cell that cannot give one is refused, with the names it does give, unless it may
+report through the user's own code (:func:`reports_elsewhere`)."""
 from __future__ import annotations
 
 import functools
@@ -54,8 +55,7 @@ def _users_code(value: Any, depth: int = 0) -> bool:
         return False
     own = getattr(value, "__module__", None) if (inspect.isfunction(value) or inspect.isclass(
         value) or inspect.ismethod(value)) else None
-    return any(isinstance(m, str) and _users_module(m)
-               for m in (own, type(value).__module__, getattr(type(value), "__module__", None)))
+    return any(isinstance(m, str) and _users_module(m) for m in (own, type(value).__module__))
 
 
 def _users_module(name: str) -> bool:
@@ -77,7 +77,8 @@ def _users_module(name: str) -> bool:
         return False
     installed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     real = os.path.realpath(path)
-    return not any(real.startswith(p + os.sep) for p in installed) and "site-packages" not in real
+    return not any(real.startswith(p + os.sep) for p in installed) and not any(
+        part in real for part in ("site-packages", "dist-packages"))
 
 
 def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
