@@ -92,26 +92,34 @@ OPTUNA_TRIAL_CALLS = frozenset({"suggest_float", "suggest_int", "suggest_categor
                                 "suggest_discrete_uniform", "should_prune"})
 
 
-def _optuna_calls(code: Any, param: str, depth: int = 0) -> list[str]:
+def _codes(code: Any, depth: int = 0) -> Any:
+    """``code`` (a function's) and the code of the functions it defines, two levels deep, each
+    with its depth: (code, depth)."""
+    yield code, depth
+    if depth < 2:
+        for const in code.co_consts:
+            if inspect.iscode(const):
+                yield from _codes(const, depth + 1)
+
+
+def _optuna_calls(code: Any, param: str) -> list[str]:
     """The Optuna trial methods ``code`` (a function's code, and the functions it defines)
     calls on its parameter ``param`` (``trial.suggest_float``, not a stopper's
     ``should_prune()``: check round 48), in order."""
     names: list[str] = []
-    # in a function it defines, the parameter is a closure's (an inner function's own `trial`,
-    # as of an Optuna study run inside a trial, is not it: check round 49)
-    loads = LOADS if depth == 0 else ("LOAD_DEREF",)
-    if depth == 0 or param in code.co_freevars:
+    for inner, depth in _codes(code):
+        # in a function it defines, the parameter is a closure's (an inner function's own
+        # `trial`, as of an Optuna study run inside a trial, is not it: check round 49)
+        if depth and param not in inner.co_freevars:
+            continue
+        loads = LOADS if depth == 0 else ("LOAD_DEREF",)
         before = None
-        for ins in dis.get_instructions(code):
+        for ins in dis.get_instructions(inner):
             if (ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in OPTUNA_TRIAL_CALLS
                     and before is not None and before.opname in loads
                     and before.argval == param and ins.argval not in names):
                 names.append(ins.argval)
             before = ins
-    if depth < 2:
-        for const in code.co_consts:
-            if inspect.iscode(const):
-                names += [n for n in _optuna_calls(const, param, depth + 1) if n not in names]
     return names
 
 
@@ -163,7 +171,8 @@ def _check_not_optuna(trial_fn: Any) -> None:
             f"report with nbtune.report(epoch=step, auc=value) where it had {param}.report, "
             f"should_prune or a pruning callback (the README's \"Coming from Optuna\")")
     raw = getattr(fn, "__func__", fn)
-    seen = {n: v for n, v in getattr(raw, "__globals__", {}).items() if n in _code_names(code)}
+    glob = getattr(raw, "__globals__", {})
+    seen = {n: glob[n] for n in _code_names(code) if n in glob}
     for n, cell in zip(code.co_freevars, getattr(raw, "__closure__", None) or ()):
         with contextlib.suppress(ValueError):  # a cell not filled yet
             seen[n] = cell.cell_contents
@@ -172,13 +181,9 @@ def _check_not_optuna(trial_fn: Any) -> None:
         raise TypeError(_CALLBACK_NOTE.format(f"uses Optuna's {held[0]}"))
 
 
-def _code_names(code: Any, depth: int = 0) -> set[str]:
-    names = set(code.co_names)
-    if depth < 2:
-        for const in code.co_consts:
-            if inspect.iscode(const):
-                names |= _code_names(const, depth + 1)
-    return names
+def _code_names(code: Any) -> set[str]:
+    """The global and attribute names ``code`` and the functions it defines use."""
+    return {n for inner, _ in _codes(code) for n in inner.co_names}
 
 
 def _pruning_callback(value: Any) -> bool:

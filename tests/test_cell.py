@@ -9,7 +9,8 @@ import pytest
 
 from nbtune import space as S
 from nbtune.notebook.cell import (CellError, ParsedCell, parse_cell, replace_space_lines,
-                                  space_to_lines, unread_typo)
+                                  space_to_lines)
+from nbtune.notebook.cell_checks import unread_typo
 
 EXAMPLE = """\
 lr      = loguniform(1e-4, 1e-1)

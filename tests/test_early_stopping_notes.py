@@ -154,19 +154,23 @@ def test_a_trial_resumed_without_a_checkpoint_is_named(client):
     assert [r["epoch"] for r in study.trials[0].reports] == [1, 2, 3, *range(1, 10)]
 
 
+def cell_notes(shell, line: str, cell: str) -> list:
+    """The nbtune warnings a %%tune cell with ``line``'s flags gave, once it ran well."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = shell.run_cell(f"%%tune {line}\n" + cell)
+    assert res.success, res.error_in_exec
+    return [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+
+
 def test_a_tune_cell_that_assigns_checkpoint_instead_of_reporting_it_is_named(shell):
     cell = ("q = grid(6, 5, 4, 3, 2, 1)\n"
             "first = checkpoint['epoch'] + 1 if checkpoint else 1\n"
             "for epoch in range(first, 10):\n"
             "    checkpoint = {'epoch': epoch}\n"
             "    report(epoch=epoch, score=q * epoch)\n")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = shell.run_cell("%%tune --searcher grid --metric score --mode max --concurrency 1 "
-                             "--scheduler asha --type promotion --rung-levels 3 --max-t 9\n"
-                             + cell)
-    assert res.success, res.error_in_exec
-    warned = [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    warned = cell_notes(shell, "--searcher grid --metric score --mode max --concurrency 1 "
+                                "--scheduler asha --type promotion --rung-levels 3 --max-t 9", cell)
     assert [str(w.message) for w in warned] == [NO_CHECKPOINT]
     assert warned[0].filename == cell_filename(shell)
 
@@ -179,12 +183,8 @@ def test_a_loop_over_folds_that_counts_its_rounds_from_1_in_each_is_named_once(s
             "for fold in range(3):\n"
             "    for r in range(1, 10):\n"
             "        report(round=r, auc=q * r / 100 + fold / 1000)\n")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = shell.run_cell("%%tune --searcher grid --metric auc --mode max --concurrency 1 "
-                             "--scheduler asha --resource round --max-t 9\n" + cell)
-    assert res.success, res.error_in_exec
-    warned = [w for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    warned = cell_notes(shell, "--searcher grid --metric auc --mode max --concurrency 1 "
+                                "--scheduler asha --resource round --max-t 9", cell)
     assert [str(w.message) for w in warned] == [
         "trial 0's round went from 9 back to 1 (a loop over folds?): the asha scheduler judged "
         "only its first pass, and its learning curve draws the passes over one another; report "

@@ -277,14 +277,10 @@ def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trus
         "code reads 'learning_rate' from the notebook instead, so every trial would train with "
         "the notebook's learning_rate = 0.05: did you mean learning_rate = loguniform(0.01, "
         "0.3)?"], err
-    for last in ("", "report(final_loss=lr / 5, loss=lr / 5)\n"):
-        res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
-                  "lr = loguniform(0.01, 0.3)\nfor e in range(3):\n"
-                  "    report_epoch(e + 1, lr / (e + 1))\n" + last)
-        assert res.success, (last, res.error_in_exec)
-        assert all(t.resource("epoch") == 3 for t in shell.user_ns["study"].trials)
-    # the shapes such code takes (check round 48): a helper calling a helper, callbacks in a
-    # list, a decorated helper, a static method, report under another name or partly applied
+    # the shapes such code takes (check rounds 47 to 49): the helper, with the cell's own last
+    # report too, a helper calling a helper, callbacks in a list or held by a trainer, decorated
+    # helpers (whose wrapper reports, or not), a static method, report under another name,
+    # partly applied, or renamed and passed around in the cell
     shell.run_cell(
         "import functools\nfrom nbtune import report as nb_report\n"
         "def train(lr):\n    for e in range(3):\n        report_epoch(e + 1, lr / (e + 1))\n"
@@ -294,35 +290,29 @@ def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trus
         "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n"
         "        return f(*a, **k)\n    return w\n"
         "@timed\ndef evaluate(e, loss):\n    nbtune.report(epoch=e, loss=loss)\n"
-        "class Reporter:\n    @staticmethod\n    def log(e, loss):\n"
-        "        nbtune.report(epoch=e, loss=loss)\n"
-        "log = functools.partial(nbtune.report, model='mlp')\n"
-        "def plain(x):\n    return 2 * x\n")
-    for body in ("train(lr)", "for e in range(3):\n    callbacks[0].on_epoch_end(e + 1, lr)",
-                 "for e in range(3):\n    evaluate(e + 1, lr)",
-                 "for e in range(3):\n    Reporter.log(e + 1, lr)",
-                 "for e in range(3):\n    nb_report(epoch=e + 1, loss=lr)",
-                 "for e in range(3):\n    log(epoch=e + 1, loss=lr)"):
-        res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
-                  "lr = loguniform(0.01, 0.3)\n" + body + "\n")
-        assert res.success, (body, res.error_in_exec)
-    # and more (check round 49): a decorator whose wrapper reports, report renamed or passed
-    # around in the cell, a trainer that holds its callbacks
-    shell.run_cell(
         "def logged(f):\n    @functools.wraps(f)\n    def w(e, v):\n"
         "        nbtune.report(epoch=e, loss=v)\n        return f(e, v)\n    return w\n"
         "@logged\ndef step(e, v):\n    return v\n"
+        "class Reporter:\n    @staticmethod\n    def log(e, loss):\n"
+        "        nbtune.report(epoch=e, loss=loss)\n"
+        "log = functools.partial(nbtune.report, model='mlp')\n"
         "class Trainer:\n    def __init__(self, callbacks):\n        self.callbacks = callbacks\n"
         "    def fit(self, lr):\n        for e in range(3):\n"
         "            for c in self.callbacks:\n                c.on_epoch_end(e + 1, lr)\n"
         "trainer = Trainer([LossCallback()])\n")
-    for body in ("for e in range(3):\n    step(e + 1, lr)",
-                 "from nbtune import report as r\nfor e in range(3):\n    r(epoch=e + 1, loss=lr)",
-                 "log_fn = report\nfor e in range(3):\n    log_fn(epoch=e + 1, loss=lr)",
-                 "trainer.fit(lr)"):
+    loop = "for e in range(3):\n    "
+    for body in (loop + "report_epoch(e + 1, lr / (e + 1))",
+                 loop + "report_epoch(e + 1, lr / (e + 1))\nreport(final_loss=lr, loss=lr)",
+                 "train(lr)", loop + "callbacks[0].on_epoch_end(e + 1, lr)",
+                 loop + "evaluate(e + 1, lr)", loop + "step(e + 1, lr)",
+                 loop + "Reporter.log(e + 1, lr)", loop + "nb_report(epoch=e + 1, loss=lr)",
+                 loop + "log(epoch=e + 1, loss=lr)",
+                 "from nbtune import report as r\n" + loop + "r(epoch=e + 1, loss=lr)",
+                 "log_fn = report\n" + loop + "log_fn(epoch=e + 1, loss=lr)", "trainer.fit(lr)"):
         res = run(shell, "-n 2 --scheduler asha --max-t 3 --metric loss",
                   "lr = loguniform(0.01, 0.3)\n" + body + "\n")
         assert res.success, (body, res.error_in_exec)
+        assert all(t.resource("epoch") == 3 for t in shell.user_ns["study"].trials), body
     # a cell whose own code is all there is to read is judged by it: --metric given, its fix
     # is another name, not "pass --metric NAME" (check round 49)
     res = run(shell, "-n 2 --metric loss", "lr = loguniform(0.01, 0.3)\nlos = np.sqrt(lr)\n")
@@ -337,7 +327,7 @@ def test_a_cell_that_imports_a_module_of_the_users_may_report_through_it(tmp_pat
     the loss, was refused: "the cell never sets 'loss' (it assigns fit_and_report)" (check
     round 48). An installed library's, or Python's own, says nothing of the cell's reports."""
     from nbtune.notebook.cell import parse_cell
-    from nbtune.notebook.reported import reports_elsewhere
+    from nbtune.notebook.cell_checks import reports_elsewhere
 
     (tmp_path / "mytrain_r48.py").write_text("def fit_and_report(lr):\n    return lr\n")
     monkeypatch.syspath_prepend(str(tmp_path))

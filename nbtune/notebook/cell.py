@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import ast
 import inspect
-import numbers
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any, Container, Mapping
+from typing import Any, Container
 
 from nbtune import space as S
-from nbtune.typos import one_typo
 
 from .cell_syntax import (BUILTINS, INJECTED, PRIMITIVES, CellError, primitive, shown,
                           space_call, targets)
@@ -22,7 +20,7 @@ from .habits import check_ported, check_typos, dict_space, listed_space
 from .scopes import imported, module_names
 
 __all__ = ["CellError", "ParsedCell", "PRIMITIVES", "INJECTED", "parse_cell", "space_to_lines",
-           "replace_space_lines", "unread_typo"]
+           "replace_space_lines", "domain_call"]
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _HEADER = re.compile(r"[ \t]*%%tune\b")
@@ -312,56 +310,12 @@ def _imports(body: list[ast.stmt]) -> list[str]:
     return out
 
 
-def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
-    """Why the cell is refused where a hyperparameter the trial code never reads is a typo of a
-    plain value (a number, a string) the code reads from the notebook: ``learnig_rate =
-    loguniform(...)`` beside a body that reads the notebook's ``learning_rate`` trained every
-    trial with 0.05, and the study's best config named a value no trial used (first-day test,
-    round 46); else None. A name nothing reads is no mistake by itself (``rep = grid(1, 2)``,
-    which runs each config again), nor one near a module, a function or a data set the code
-    reads (``rep`` and ``re``, ``fold`` and ``folds``: check round 47), nor one more than a typo
-    away (:func:`~nbtune.typos.one_typo`)."""
-    plain = [g for g in parsed.free_names
-             if isinstance(namespace.get(g), (numbers.Number, str)) and g in namespace]
-    for name, line in parsed.unread.items():
-        # one typo, not a name near it (difflib's): `repeat` beside `n_repeats`, `iteration`
-        # beside `iterations`, `alpha` beside `alpha0` are names of their own (round 48)
-        dom = parsed.space[name]
-        near = next((g for g in plain if one_typo(name, g) and _could_be(dom, namespace[g])),
-                    None)
-        if near is not None:
-            return (f"line {line}: hyperparameter {name!r} is never read; the trial code reads "
-                    f"{near!r} from the notebook instead, so every trial would train with the "
-                    f"notebook's {near} = {namespace[near]!r}: did you mean "
-                    f"{near} = {_render(parsed.space[name])}?")
-    return None
-
-
-def _kind(value: Any) -> str:
-    """A value's kind as a space holds it: "bool", "number", "str" or "other"."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, numbers.Number):
-        return "number"
-    return "str" if isinstance(value, str) else "other"
-
-
-def _could_be(dom: Any, value: Any) -> bool:
-    """Whether ``value`` (the notebook's) is of a kind ``dom`` draws: a number for a range, one
-    of a choice's kinds (a date string was offered ``date = uniform(0.1, 0.5)``, and a run
-    index ``trial = grid(0, 1)`` was refused beside a notebook's ``trail = 'A'``: round 49)."""
-    size = getattr(dom, "size", None)  # a finite domain: its first values tell (a long
-    values = [dom.value_at(i) for i in range(min(size, 50))] if size else None  # linspace)
-    kinds = {_kind(v) for v in values} if values is not None else {"number"}
-    return _kind(value) in kinds
-
-
 # builtins through which a body may read a hyperparameter without naming it
 DYNAMIC_READS = frozenset({"locals", "vars", "globals", "eval", "exec"})
 
 
-def _render(dom: S.Domain) -> str:
-    """The call that rebuilds `dom`: its repr, except that one list-valued option stays wrapped."""
+def domain_call(dom: S.Domain) -> str:
+    """The call that rebuilds `dom` (the space line's right-hand side): its repr, except that one list-valued option stays wrapped."""
     text, vals = repr(dom), dom.values
     if isinstance(dom, (S.choice, S.grid)) and len(vals) == 1 and isinstance(vals[0], list):
         head = f"{dom.kind}({vals[0]!r}"  # choice([1, 2]) would mean choice(1, 2)
@@ -376,7 +330,7 @@ def space_to_lines(space: S.Space, widths: bool = True) -> list[str]:
         raise ValueError(f"hyperparameter name {bad[0]!r} is not a Python name, so it cannot be "
                          "written as a cell line")
     w = max(map(len, space), default=0) if widths else 0
-    return [f"{name:<{w}} = {_render(dom)}" for name, dom in space.items()]
+    return [f"{name:<{w}} = {domain_call(dom)}" for name, dom in space.items()]
 
 
 def replace_space_lines(source: str, space: S.Space, rendered: list[str] | None = None) -> str:

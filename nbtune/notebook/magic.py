@@ -30,10 +30,10 @@ from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
-from .cell import CellError, ParsedCell, parse_cell, unread_typo
+from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .reported import reports_elsewhere, unreported_resource, unset_metric
+from .cell_checks import reports_elsewhere, unread_typo, unreported_resource, unset_metric
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally

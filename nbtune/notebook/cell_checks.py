@@ -1,7 +1,8 @@
-"""What a ``%%tune`` cell reports against what its study asks for, checked before any trial
-runs: the metric (assigned or reported), and the resource an early-stopping scheduler judges
-trials at. A cell that cannot give one is refused, with the names it does give, unless it may
-report through the user's own code (:func:`reports_elsewhere`)."""
+"""What a parsed ``%%tune`` cell is checked for against its notebook and its study before any
+trial runs: a space line never read beside a notebook value one typo away
+(:func:`unread_typo`), the metric (assigned or reported) and the resource an early-stopping
+scheduler judges trials at. A cell that cannot give one is refused, with the names it does
+give, unless it may report through the user's own code (:func:`reports_elsewhere`)."""
 from __future__ import annotations
 
 import functools
@@ -14,7 +15,7 @@ from typing import Any, Mapping
 
 from ..findings import FOLDS, name_words
 from ..typos import closest, did_you_mean, one_typo
-from .cell import ParsedCell
+from .cell import ParsedCell, domain_call
 from .scopes import positional_report, reported_keys
 
 
@@ -158,3 +159,47 @@ PROGRESS = FOLDS | frozenset({"epoch", "epochs", "step", "steps", "iter", "iters
 
 def _counts_progress(key: str) -> bool:
     return bool(name_words(key) & PROGRESS)
+
+
+def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
+    """Why the cell is refused where a hyperparameter the trial code never reads is a typo of a
+    plain value (a number, a string) the code reads from the notebook: ``learnig_rate =
+    loguniform(...)`` beside a body that reads the notebook's ``learning_rate`` trained every
+    trial with 0.05, and the study's best config named a value no trial used (first-day test,
+    round 46); else None. A name nothing reads is no mistake by itself (``rep = grid(1, 2)``,
+    which runs each config again), nor one near a module, a function or a data set the code
+    reads (``rep`` and ``re``, ``fold`` and ``folds``: check round 47), nor one more than a typo
+    away (:func:`~nbtune.typos.one_typo`)."""
+    plain = [g for g in parsed.free_names
+             if isinstance(namespace.get(g), (numbers.Number, str)) and g in namespace]
+    for name, line in parsed.unread.items():
+        # one typo, not a name near it (difflib's): `repeat` beside `n_repeats`, `iteration`
+        # beside `iterations`, `alpha` beside `alpha0` are names of their own (round 48)
+        dom = parsed.space[name]
+        near = next((g for g in plain if one_typo(name, g) and _could_be(dom, namespace[g])),
+                    None)
+        if near is not None:
+            return (f"line {line}: hyperparameter {name!r} is never read; the trial code reads "
+                    f"{near!r} from the notebook instead, so every trial would train with the "
+                    f"notebook's {near} = {namespace[near]!r}: did you mean "
+                    f"{near} = {domain_call(parsed.space[name])}?")
+    return None
+
+
+def _kind(value: Any) -> str:
+    """A value's kind as a space holds it: "bool", "number", "str" or "other"."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, numbers.Number):
+        return "number"
+    return "str" if isinstance(value, str) else "other"
+
+
+def _could_be(dom: Any, value: Any) -> bool:
+    """Whether ``value`` (the notebook's) is of a kind ``dom`` draws: a number for a range, one
+    of a choice's kinds (a date string was offered ``date = uniform(0.1, 0.5)``, and a run
+    index ``trial = grid(0, 1)`` was refused beside a notebook's ``trail = 'A'``: round 49)."""
+    size = getattr(dom, "size", None)  # a finite domain: its first values tell (a long
+    values = [dom.value_at(i) for i in range(min(size, 50))] if size else None  # linspace)
+    kinds = {_kind(v) for v in values} if values is not None else {"number"}
+    return _kind(value) in kinds
