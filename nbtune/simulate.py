@@ -125,8 +125,9 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                              "max_time, n_trials or max_resource")
     elif all(e is None for e in ends):
         raise ValueError("the study has no end: give n_trials, max_time, target or max_resource")
-    name = study or default_name()
     storage = chosen_file(storage)  # "none": in memory, the magic's word (check round 43)
+    there = storage is not None and os.path.exists(storage)
+    name = study or default_name(Storage(storage) if there else None)
     warm = resolve_warm_start(warm_start, storage, space=space, metric=metric, mode=mode,
                               study=name, searcher=search)
     settings = stored_settings(search, sched, resource, n_trials, max_time, target,

@@ -30,9 +30,14 @@ def positive(name: str, value: Any, integer: bool = False) -> None:
         raise ValueError(f"{name} must be {what} or None, got {value!r}")
 
 
-def default_name() -> str:
-    """A new study's name where the user gave none: its start, and 4 hex digits."""
-    return time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+def default_name(db: Storage | None = None) -> str:
+    """A new study's name where the user gave none: its start, and 4 hex digits, drawn again
+    while ``db`` holds a study of that name (a dozen cells run in one second drew one twice)."""
+    taken = set(db.study_names()) if db is not None else set()
+    while True:
+        name = time.strftime("study-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+        if name not in taken:
+            return name
 
 
 # settings kept across a study's runs, each run adding to them or (run_ended) moving them on

@@ -157,9 +157,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         if from_stdin() and processes_can_start():
             raise SystemExit(f"nbtune: {STDIN_LINE}")
     restart_held = restart_delay(restart_held, is_embedded(cluster))
-    name = study or default_name()
     made = storage is not None and not os.path.exists(storage)  # by this call, if it fails
     db = Storage(storage) if storage is not None else None
+    name = study or default_name(db)
     if made and not os.path.splitext(os.fspath(storage))[1]:  # Ray Tune's storage_path habit
         warn_note(f"storage={os.fspath(storage)!r} is a new study file, a SQLite file of that "
                   f"name, not a folder: a name such as {os.fspath(storage) + '.db'!r} says so")

@@ -442,3 +442,21 @@ def test_a_path_from_the_home_folder_is_the_home_folders(tmp_path, monkeypatch, 
                         cluster=client, storage="~/paper.db", study="home", progress=False)
     assert os.path.exists(tmp_path / "paper.db") and study.storage == str(tmp_path / "paper.db")
     assert len(nbtune.load_study("home", storage="~/paper.db").trials) == 2
+
+
+def test_a_default_name_already_in_the_file_is_drawn_again(tmp_path, monkeypatch):
+    """A dozen unnamed cells run in one second, into one file, once drew a name twice (4 hex
+    digits), and the second study failed on the file's unique name."""
+    from nbtune import starting
+
+    draws = iter(["aaaa" * 8, "aaaa" * 8, "bbbb" * 8])
+    monkeypatch.setattr(starting.uuid, "uuid4",
+                        lambda: __import__("uuid").UUID(next(draws)))
+    monkeypatch.setattr(starting.time, "strftime", lambda pattern: "study-20261206-174036-")
+    db = Storage(str(tmp_path / "s.db"))
+    first = starting.default_name(db)
+    db.create_study(first, nbtune.Space({"x": nbtune.uniform(0, 1)}).to_json(), "value", "min",
+                    {})
+    assert first == "study-20261206-174036-aaaa"
+    assert starting.default_name(db) == "study-20261206-174036-bbbb"
+    db.close()
