@@ -322,21 +322,24 @@ def int_beside_float(values: list[Any]) -> bool:
     return bool(ints) and any(isinstance(v, float) and v in ints for v in values)
 
 
-def column_texts(values: list[Any], digits: int = 4, exponent: bool = False) -> list[str]:
+def column_texts(values: list[Any], digits: int = 4, exponent: bool = False,
+                 config: bool = False) -> list[str]:
     """One table column's cells, its numbers written alike: whole numbers as integers; others
     with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.006``), or
     all in exponent form where they are tiny, huge, or positive over two decades as log-scale
     values are (``2.074e-04``, ``1.000e-06``), or wherever ``exponent`` (a log-scale range's
     column: its form then does not change as trials come in); a column of both signs keeps
     decimals. None is an empty cell; a column with text in it writes each value with
-    :func:`fmt`."""
+    :func:`fmt`. A ``config`` column of whole floats keeps their ``.0``: ``max_df`` read ``1``
+    for 1.0, and 1 is another value to the estimator (one document, not all)."""
     numbers = [v for v in values if v is not None]
     if not numbers or not all(T.is_finite_number(v) for v in numbers):
         return ["" if v is None else fmt(v) for v in values]
     if int_beside_float(numbers):  # a choice of 1 and 1.0, two values (max_df: one document,
         return ["" if v is None else str(v) for v in values]  # all): both read 1.000 (round 47)
     if all(float(v).is_integer() and abs(v) < 1e15 for v in numbers):
-        return ["" if v is None else str(int(v)) for v in values]
+        tail = ".0" if config and any(isinstance(v, float) for v in numbers) else ""
+        return ["" if v is None else f"{int(v)}{tail}" for v in values]
     sizes = [abs(float(v)) for v in numbers if v != 0]
     if len(sizes) >= 5 and not exponent:  # a few blown-up values (rmse 5e12 among 35s) wrote
         # every cell as 3.49595e+01: they keep the exponent form, the rest their own (round 43)

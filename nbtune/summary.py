@@ -100,7 +100,8 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
                 for t in ranked]]
     columns += [column_texts([("None" if t.config[n] is None else t.config[n])
                               if n in t.config else None for t in ranked],
-                             exponent=_spans_decades(study.space, n)) for n in names]
+                             exponent=_spans_decades(study.space, n), config=True)
+                for n in names]
     keep = [j for j, col in enumerate(columns) if j < 3 or any(c != "" for c in col)]
     rows = [[columns[j][i] for j in keep] for i in range(len(ranked))]
     return [headers[j] for j in keep], rows, rule

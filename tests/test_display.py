@@ -586,6 +586,19 @@ def test_a_choice_of_an_int_and_its_float_keeps_them_apart_in_tables_and_frames(
     from nbtune.ranking import config_text
     assert config_text({"max_df": 1, "C": 2.0, "lr": 1e-05, "g": -3.0}) == (
         "max_df=1, C=2.0, lr=1e-05, g=-3.0")
+    # a column of whole floats alone: max_df = choice(1.0, 2.0) read 1 and 2 in the table, the
+    # ints a user then types (max_df=1: one document); the metric column writes whole values
+    # as it did
+    whole = [T.Trial(i, {"max_df": v, "C": 1.0}, state=T.COMPLETED, value=float(i))
+             for i, v in enumerate([1.0, 2.0])]
+    study = nbtune.Study("w", nbtune.Space({"max_df": nbtune.choice(1.0, 2.0),
+                                            "C": nbtune.uniform(0, 2)}), "loss", "min",
+                         trials=whole)
+    rows = [line.split() for line in str(study.summary()).splitlines()
+            if line.split() and line.split()[0].isdigit()]
+    assert [row[2:] for row in rows] == [["0", "completed", "1.0", "1.0"],
+                                         ["1", "completed", "2.0", "1.0"]], rows
+    assert column_texts([1.0, 2.0]) == ["1", "2"]  # a metric's column
 
 
 def test_the_median_trial_leaves_out_trials_that_failed_at_once():
