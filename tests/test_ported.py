@@ -124,6 +124,30 @@ def test_optunas_study_and_trial_names_are_named_with_nbtunes():
     assert not hasattr(trial, "number") and hasattr(trial, "id")
 
 
+def sample_lr(t):
+    return {"lr": t.suggest_float("lr", 1e-4, 1e-1, log=True)}
+
+
+def objective_through_a_helper(trial):
+    return sample_lr(trial)["lr"]
+
+
+def test_an_optuna_objective_the_checks_do_not_see_is_named_when_its_trials_fail(client):
+    """An objective whose suggest_* calls are in a helper of the user's is not seen as one
+    before the study (the check reads the function's own code): its trials failed on "'dict'
+    object has no attribute 'suggest_float'" alone (check round 49); the failure says how to
+    port it."""
+    study = nbtune.tune(objective_through_a_helper, {"lr": nbtune.loguniform(1e-4, 1e-1)},
+                        n_trials=2, cluster=client, storage=None, mode="min", progress="none")
+    assert [t.state for t in study.trials] == ["failed", "failed"]
+    assert study.trials[0].error.rstrip().endswith(
+        "AttributeError: 'dict' object has no attribute 'suggest_float'\nnbtune: suggest_float "
+        "is an Optuna trial's: nbtune passes the trial function a config, a dict of its values "
+        "from the space given beside it; write each suggest_* as a space entry ({'lr': "
+        "nbtune.loguniform(1e-4, 1e-1)}) and read config['lr'] (the README's \"Coming from "
+        "Optuna\")"), study.trials[0].error
+
+
 def test_an_optuna_objective_passed_as_it_is_is_named_before_anything_starts():
     """An Optuna objective given to tune(): its first trials failed alike on "'dict' object has
     no attribute 'suggest_float'", or, with Optuna's LightGBM pruning callback captured, it was

@@ -1,6 +1,7 @@
 """Lines nbtune adds to a failed trial's traceback where the failure is one it knows, with its
-fix: a module the workers cannot import (:mod:`nbtune.run.imports`), or a trial that starts
-processes inside a worker that may not have any (PyTorch's ``DataLoader(num_workers=2)``)."""
+fix: a module the workers cannot import (:mod:`nbtune.run.imports`), a trial that starts
+processes inside a worker that may not have any (PyTorch's ``DataLoader(num_workers=2)``), a
+config key near one it has, or an Optuna objective's calls on its trial."""
 from __future__ import annotations
 
 import re
@@ -25,7 +26,29 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
         error = f"{error.rstrip()}\nnbtune: {NO_CHILDREN}"
     if error and config:
         error = _missing_key_hint(error, config)
+    if error:
+        error = _optuna_trial_hint(error)
     return error
+
+
+# Optuna's trial methods a config dict lacks (not report or params: a user's dict may mean them)
+_OPTUNA_CALL = re.compile(r"AttributeError: 'dict' object has no attribute "
+                          r"'(suggest_\w+|should_prune|set_user_attr|study)'")
+
+
+def _optuna_trial_hint(error: str) -> str:
+    """An Optuna objective's ``trial.suggest_float(...)`` on the config dict nbtune passed,
+    where the objective was not seen as one before the study (a suggest_* call in a helper of
+    the user's, or the trial under another name: ``_check_not_optuna`` follows neither),
+    with how to port it; it read only "'dict' object has no attribute 'suggest_float'"."""
+    lines = error.rstrip().splitlines()
+    found = _OPTUNA_CALL.fullmatch(lines[-1].strip()) if lines else None
+    if found is None:
+        return error
+    return (f"{error.rstrip()}\nnbtune: {found.group(1)} is an Optuna trial's: nbtune passes "
+            f"the trial function a config, a dict of its values from the space given beside it; "
+            f"write each suggest_* as a space entry ({{'lr': nbtune.loguniform(1e-4, 1e-1)}}) "
+            f"and read config['lr'] (the README's \"Coming from Optuna\")")
 
 
 def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
