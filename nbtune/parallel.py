@@ -13,7 +13,7 @@ from . import trial as T
 from .images import BASE_SIZE
 from .drawing import (CATEGORICAL_KINDS, FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
                       codes, in_view, titled)
-from .ranking import completed, empty_message, fmt, score
+from .ranking import choice_text, completed, empty_message, fmt, score
 
 
 def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str]]]:
@@ -23,7 +23,8 @@ def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str
         choices = domain.values
         n = len(choices)
         spread = [c / (n - 1) if n > 1 else 0.5 for c in codes(domain, values)]
-        return spread, [(k / (n - 1) if n > 1 else 0.5, fmt(v)) for k, v in enumerate(choices)]
+        return spread, [(k / (n - 1) if n > 1 else 0.5, choice_text(v))
+                        for k, v in enumerate(choices)]
     lo, hi = getattr(domain, "lo", None), getattr(domain, "hi", None)
     if lo is None or hi is None:  # the metric's axis: the values seen
         lo, hi = min(values), max(values)

@@ -27,8 +27,8 @@ from .drawing import (CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, 
 from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
-from .ranking import (completed, empty_message, fmt, importance_basis, param_importances,
-                      resource_of)
+from .ranking import (choice_text, completed, empty_message, fmt, importance_basis,
+                      param_importances, resource_of)
 
 
 def by_metric(study: Any, metric: str | None, mode: str | None = None) -> Any:
@@ -292,7 +292,7 @@ class StudyPlots:
         if domain.kind in CATEGORICAL_KINDS:
             choices = domain.values
             ax.plot(codes(domain, xs), ys, "o", alpha=0.7, gid=name)
-            labels = [fmt(v) for v in choices]
+            labels = [choice_text(v) for v in choices]
             if tried:
                 shown, ended = codes(domain, xs), codes(domain, tried)
                 labels = [f"{label}\n{shown.count(k)}/{ended.count(k)}"

@@ -37,6 +37,12 @@ def _float_text(value: float) -> str:
     return f"{text}.0" if text.lstrip("-").isdigit() else text
 
 
+def choice_text(value: Any) -> str:
+    """A choice's label on a figure's axis: :func:`fmt`'s, a whole float's with its ``.0``
+    (``choice(1, 0.5, 1.0)``'s slice read 1, 0.5 and 1)."""
+    return _float_text(value) if isinstance(value, float) else fmt(value)
+
+
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name
 
 

@@ -326,6 +326,19 @@ def test_a_slice_counts_the_trials_its_studys_end_cut():
     assert "(2 completed trials of 6; left out: 3 stopped, 1 cut by max_time;" in title, title
 
 
+def test_a_choice_of_an_int_and_its_float_is_labelled_apart_on_the_axes():
+    """max_df = choice(1, 0.5, 1.0): the slice's and parallel coordinates' labels read 1, 0.5
+    and 1, two values of one label (the summary's table and config lines keep them apart)."""
+    trials = [T.Trial(i, {"max_df": v}, state=T.COMPLETED, value=0.1 * i)
+              for i, v in enumerate([1, 0.5, 1.0])]
+    study = Study("df", Space({"max_df": nbtune.choice(1, 0.5, 1.0)}), "loss", "min",
+                  trials=trials)
+    ticks = [t.get_text().split("\n")[0] for t in study.plot.slice().axes[0].get_xticklabels()]
+    assert ticks == ["1", "0.5", "1.0"]
+    ax = study.plot.parallel_coordinates().axes[0]
+    assert {"1", "0.5", "1.0"} <= {t.get_text().strip() for t in ax.texts}
+
+
 def test_slice_plots_the_metric_against_each_hyperparameter(fifo):
     fig = fifo.plot.slice()
     done = completed(fifo)
