@@ -25,7 +25,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .task import INLINE_BYTES, PickledOnce, with_parameters
+from .task import INLINE_BYTES, PickledOnce, whole, with_parameters
 
 # Dask pauses a worker whose memory passes this share of its limit (distributed.worker.memory.pause)
 PAUSE_SHARE = 0.8
@@ -315,8 +315,8 @@ def _scatter(client: Any, data: dict[str, Any]) -> dict[str, Any]:
         return {}
     try:
         with _quiet(*SERIALIZING_LOGS):  # a value that cannot travel is this function's one line
-            return dict(zip(data, client.scatter(list(data.values()), hash=False,
-                                                 broadcast=True)))
+            return dict(zip(data, client.scatter([whole(v) for v in data.values()],
+                                                 hash=False, broadcast=True)))
     except Exception as exc:
         import cloudpickle
 

@@ -43,7 +43,7 @@ from .cellcode import dumps, loads
 from .channel import TrialStopped, current_trial
 from .halt import TrialHalted, halting
 from .output import Capture
-from .task import PieceFailed, user_traceback
+from .task import PieceFailed, unwrapped, user_traceback
 
 # Dask priority of a trial's pieces: above every queued trial (priority -trial id), the oldest
 # trial's pieces first
@@ -163,7 +163,7 @@ def _piece(prefix: str, name: str, trial_id: int, call: bytes,
     fn, args, kwargs = loads(call)
 
     def value(held: Any) -> Any:
-        return resolved[held.index] if isinstance(held, _Slot) else held
+        return unwrapped(resolved[held.index]) if isinstance(held, _Slot) else held
 
     args, kwargs = [value(a) for a in args], {k: value(v) for k, v in kwargs.items()}
     capture = Capture()
