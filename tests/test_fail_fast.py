@@ -89,6 +89,20 @@ def test_a_failure_nbtune_knows_stops_the_study_with_its_fix_first(client):
             "and %tune_cluster local; then run the cell again") in note, note
 
 
+def test_report_by_its_bare_name_outside_a_cell_says_to_call_nbtune_report(client):
+    """A callback of a module (or, run --local, of another cell) calling report() by its bare
+    name failed on "name 'report' is not defined" alone (first-day test, round 50)."""
+    from nbtune.run.hints import UNBOUND_REPORT
+
+    code = {}
+    exec("def on_epoch_end(config):\n    report(epoch=1, x=config['x'])\n", code)
+    with pytest.warns(UserWarning) as warned:
+        s = study(code["on_epoch_end"], cluster=client)
+    (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    assert ("the last with NameError: name 'report' is not defined; nbtune knows this one: "
+            f"{UNBOUND_REPORT}; then run the cell again") in note, note
+
+
 def test_none_as_a_storage_path_keeps_the_study_in_memory_not_in_a_file(tmp_path, monkeypatch,
                                                                           client):
     """The magic's `--storage none` keeps a study in memory; storage="none" made a file named

@@ -261,6 +261,40 @@ def test_a_metric_reported_through_nbtune_report_is_a_metric_the_cell_sets(shell
     assert [len(t.reports) for t in shell.user_ns["study"].trials] == [3, 3, 3]
 
 
+def test_the_trials_values_reach_the_notebooks_functions_and_classes(shell):
+    """A helper of an earlier cell that reads the global ``dropout`` built every trial's model
+    with the notebook's 0.2, while the space line set the trial's value in the body alone, and
+    the summary's best config named values no trial used (first-day test, round 50). In the
+    notebook, ``dropout = 0.4`` then ``build()`` uses 0.4; a trial does the same, and what the
+    body binds reaches them too, as it does in a cell."""
+    shell.run_cell("dropout = 0.2\nhidden = 32\n"
+                   "def build():\n    return dropout, hidden, width\n"
+                   "def twice():\n    return build()\n"
+                   "class Net:\n    def __init__(self):\n        self.p = dropout\n"
+                   "    @staticmethod\n    def units():\n        return hidden\n")
+    res = run(shell, "-n 4 --metric used --storage none",
+              "dropout = uniform(0.3, 0.5)\nhidden = choice(16, 64)\nwidth = hidden * 2\n"
+              "used, h, w = twice()\nreport(epoch=1, p=Net().p, units=Net.units(), h=h, w=w)\n")
+    assert res.success, res.error_in_exec
+    for t in shell.user_ns["study"].trials:
+        assert t.metrics["used"] == t.config["dropout"] == t.metrics["p"], t
+        assert t.metrics["h"] == t.config["hidden"] == t.metrics["units"], t
+        assert t.metrics["w"] == 2 * t.config["hidden"], t
+    assert shell.user_ns["dropout"] == 0.2 and shell.user_ns["hidden"] == 32  # the notebook's
+    # a callback class of another cell calling report by its bare name, as the body does: every
+    # trial failed on "name 'report' is not defined" (round 50), made in the cell or before it
+    shell.run_cell("class ReportCallback:\n    def on_epoch_end(self, epoch, logs):\n"
+                   "        report(epoch=epoch + 1, loss=logs['loss'])\n"
+                   "def fit(lr, callbacks):\n    for e in range(2):\n"
+                   "        for c in callbacks:\n            c.on_epoch_end(e, {'loss': lr})\n"
+                   "made_before = [ReportCallback()]\n")
+    for callbacks in ("[ReportCallback()]", "made_before"):
+        res = run(shell, "-n 2 --metric loss --storage none",
+                  f"lr = uniform(0.1, 0.2)\nfit(lr, callbacks={callbacks})\n")
+        assert res.success, (callbacks, res.error_in_exec)
+        assert all(len(t.reports) == 2 for t in shell.user_ns["study"].trials)
+
+
 def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trusted(shell,
                                                                                   capsys):
     """A space line `learnig_rate` beside the notebook's `learning_rate` read by the body

@@ -40,7 +40,7 @@ class CellTrial:
         ns.setdefault("report", report)
         ns.setdefault("get_checkpoint", get_checkpoint)
         ns["checkpoint"] = get_checkpoint()
-        return ns
+        return _shared_with_notebook_code(ns, config)
 
     def run(self, ns: dict[str, Any]) -> Any:
         """Execute the body in ``ns``; the metric variable's value, or None to use the reports."""
@@ -85,6 +85,56 @@ class CellTrial:
 
     def __call__(self, config: dict[str, Any], **shared: Any) -> Any:
         return self.run(self.namespace(config, shared))
+
+
+def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The body's globals, shared with the functions and classes of the notebook it calls, as
+    a notebook cell shares them: a helper ``build()`` of an earlier cell that read the global
+    ``dropout`` built every trial's model with the notebook's 0.2 while the space line set the
+    trial's ``dropout`` in the body alone, and the study credited values no trial used
+    (first-day test, round 50), and a callback of another cell calling ``report`` found none.
+    cloudpickle gives the notebook code a trial carries one globals
+    dict of its own, a fresh one for each trial (each unpickles its copy): the body runs in it,
+    the names the body reads over the ones the code read. Code from elsewhere keeps its own;
+    where the notebook's came in several dicts, each gets the config's values it holds."""
+    found: dict[int, dict[str, Any]] = {}
+    for value in ns.values():
+        for fn in _notebook_functions(value):
+            found.setdefault(id(fn.__globals__), fn.__globals__)
+    if not found:
+        return ns
+    first, *others = found.values()
+    for held in others:
+        held.update({k: v for k, v in config.items() if k in held})
+    first.update(ns)
+    return first
+
+
+def _notebook_functions(value: Any, depth: int = 0) -> list[Any]:
+    """The functions of the notebook's own code that ``value`` is or holds as methods (a
+    class defined in a cell, or an object of one: a callback made in an earlier cell), also
+    in a list, tuple or dict of them (``callbacks = [ReportCallback()]``): those carried by
+    value, whose globals are not a module's."""
+    import sys
+    import types
+
+    if isinstance(value, (list, tuple, dict)) and depth == 0:
+        items = value.values() if isinstance(value, dict) else value
+        return [f for v in list(items)[:100] for f in _notebook_functions(v, 1)]
+    if isinstance(value, types.FunctionType):
+        functions = [value]
+    else:
+        cls = value if isinstance(value, type) else type(value)
+        if cls.__module__ != "__main__":
+            return []
+        functions = [getattr(f, "__func__", f) for f in vars(cls).values()]
+        functions = [f for f in functions if isinstance(f, types.FunctionType)]
+    out = []
+    for fn in functions:
+        module = sys.modules.get(fn.__module__)
+        if fn.__module__ == "__main__" and fn.__globals__ is not getattr(module, "__dict__", None):
+            out.append(fn)
+    return out
 
 
 def cell_filename(shell: Any) -> str:

@@ -1,7 +1,8 @@
 """Lines nbtune adds to a failed trial's traceback where the failure is one it knows, with its
 fix: a module the workers cannot import (:mod:`nbtune.run.imports`), a trial that starts
 processes inside a worker that may not have any (PyTorch's ``DataLoader(num_workers=2)``), a
-config key near one it has, or an Optuna objective's calls on its trial."""
+config key near one it has, an Optuna objective's calls on its trial, or ``report`` called by
+its bare name outside a %%tune body."""
 from __future__ import annotations
 
 import re
@@ -28,7 +29,15 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
         error = _missing_key_hint(error, config)
     if error:
         error = _optuna_trial_hint(error)
+    if error and _UNBOUND_REPORT.search(error.rstrip().splitlines()[-1]):
+        error = f"{error.rstrip()}\nnbtune: {UNBOUND_REPORT}"
     return error
+
+
+# report() or get_checkpoint() by their bare names in code the %%tune body does not carry
+_UNBOUND_REPORT = re.compile(r"^NameError: name '(report|get_checkpoint)' is not defined")
+UNBOUND_REPORT = ("report and get_checkpoint are bound in a %%tune cell's body alone: code "
+                  "of another cell or a module calls nbtune.report(...) (import nbtune)")
 
 
 # Optuna's trial methods a config dict lacks (not report or params: a user's dict may mean them)
