@@ -86,6 +86,23 @@ def test_trials_that_complete_below_max_t_are_named(client):
     assert study.trials[0].state == T.COMPLETED
 
 
+def from_zero(config):
+    """Keras' on_epoch_end and range(max_t) count from 0."""
+    for epoch in range(5):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch)
+
+
+def test_trials_that_count_the_resource_from_0_are_named_with_that_fix(client):
+    """epoch from 0 to max_t - 1 was named as a loop that ends short, whose fix "give
+    max_t=4" kept every rung one epoch late (first-day test, round 50)."""
+    study, warned = tune(from_zero, cluster=client, scheduler="asha", max_t=5)
+    assert [str(w.message) for w in warned] == [
+        "trial 0 reported epoch from 0 and ended at 4, one below max_t=5: the asha scheduler "
+        "counts epoch from 1 (its rung at epoch 1 is the first one trained), so each rung "
+        "judged the trial one epoch late; report epoch=epoch + 1 (range() and Keras' "
+        "on_epoch_end count from 0), or loop over range(1, max_t + 1)"]
+
+
 def test_trials_that_report_past_max_t_are_named(client):
     study, warned = tune(recipe, cluster=client, scheduler="asha", max_t=3)
     assert [str(w.message) for w in warned] == [

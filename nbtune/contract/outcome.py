@@ -141,7 +141,9 @@ def no_checkpoint_note(trial_id: int, resource: str, paused_at: float | None) ->
 def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
     """Why a trial that completed below the scheduler's max_t is a mistake (its loop ends
     before max_t: the rungs above are never reached, and a trial promoted there trains
-    nothing); None where it reached max_t, did not complete, or the scheduler has no max_t."""
+    nothing), or, where it counted from 0 to max_t - 1, why that is (each rung a level late:
+    "give max_t=4" kept the count wrong, first-day test, round 50); None where it reached
+    max_t, did not complete, or the scheduler has no max_t."""
     top = scheduler.max_level()
     if trial.state != T.COMPLETED or top is None:
         return None
@@ -149,6 +151,12 @@ def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | 
     if not levels or max(levels) >= top:
         return None
     last = max(levels)
+    if last == top - 1 and levels[0] == 0:  # range(max_t), Keras' on_epoch_end: from 0
+        return (f"trial {trial.id} reported {resource} from 0 and ended at {last}, one below "
+                f"max_t={top}: the {scheduler.name} scheduler counts {resource} from 1 (its "
+                f"rung at {resource} 1 is the first one trained), so each rung judged the "
+                f"trial one {resource} late; report {resource}={resource} + 1 (range() and "
+                f"Keras' on_epoch_end count from 0), or loop over range(1, max_t + 1)")
     promoted = (f" (a trial promoted past {last} resumes with nothing left to train)"
                 if scheduler.pauses else "")
     return (f"trial {trial.id} completed at {resource} {last}, below max_t={top}: its loop ends "
