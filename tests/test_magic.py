@@ -295,6 +295,32 @@ def test_the_trials_values_reach_the_notebooks_functions_and_classes(shell):
         assert all(len(t.reports) == 2 for t in shell.user_ns["study"].trials)
 
 
+def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
+    """torch.save(state, "best_model.pt") in every trial left the last trial's model there, not
+    the best one's, in silence (first-day test, round 50); a path of the trial's own is not."""
+    import pickle
+
+    shell.user_ns.update(pickle=pickle, folder=str(tmp_path))
+    shell.run_cell("def save(obj, path):\n    pass\n")
+    with pytest.warns(nbtune.NbtuneWarning) as warned:
+        res = run(shell, "-n 2 --metric loss --storage none",
+                  "lr = uniform(0.1, 0.2)\nloss = lr\nsave({'lr': lr}, 'best_model.pt')\n")
+    assert res.success, res.error_in_exec
+    assert [str(w.message) for w in warned if "writes" in str(w.message)] == [
+        "line 4: save(...) writes 'best_model.pt' from every trial; they run side by side, and "
+        "the last to end leaves its model there, not the best trial's: give each trial its own "
+        "file, f\"best_model-{nbtune.trial_id()}.pt\", or report the state with checkpoint= "
+        "and take study.best_checkpoint afterwards"]
+    for body in ("save({'lr': lr}, f'runs/{nbtune.trial_id()}.pt')",
+                 "text = 'model.save'", "pickle.dumps(lr)"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = run(shell, "-n 2 --metric loss --storage none",
+                      f"lr = uniform(0.1, 0.2)\nloss = lr\nimport nbtune\n{body}\n")
+        assert res.success, res.error_in_exec
+        assert not [w for w in caught if "writes" in str(w.message)], body
+
+
 def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trusted(shell,
                                                                                   capsys):
     """A space line `learnig_rate` beside the notebook's `learning_rate` read by the body

@@ -2,14 +2,17 @@
 trial runs: a space line never read beside a notebook value one typo away
 (:func:`unread_typo`), the metric (assigned or reported) and the resource an early-stopping
 scheduler judges trials at. A cell that cannot give one is refused, with the names it does
-give, unless it may report through the user's own code (:func:`reports_elsewhere`)."""
+give, unless it may report through the user's own code (:func:`reports_elsewhere`); a body
+that saves to one fixed file is warned of (:func:`shared_file`)."""
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
 import inspect
 import numbers
 import os
+import re
 import sys
 from typing import Any, Mapping
 
@@ -183,6 +186,41 @@ def unread_typo(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
                     f"{near!r} from the notebook instead, so every trial would train with the "
                     f"notebook's {near} = {namespace[near]!r}: did you mean "
                     f"{near} = {domain_call(parsed.space[name])}?")
+    return None
+
+
+# calls that write a model or its state to the file they are given
+SAVERS = {"save", "save_model", "save_weights", "save_checkpoint", "dump", "ModelCheckpoint",
+          "savez", "savez_compressed", "to_pickle"}
+_FILE_NAME = re.compile(r"[^{}\s]*\.\w{1,12}")  # best_model.pt, runs/best.keras
+
+
+def shared_file(parsed: ParsedCell) -> str | None:
+    """A warning where the body saves to one fixed file name (``torch.save(state,
+    "best_model.pt")``): trials run side by side, each writes the file in turn, and the last to
+    end leaves its model there, not the best trial's (it held one of 0.802 where the best
+    reached 0.874: first-day test, round 50); else None. A warning, not a refusal: a file a
+    trial writes and reads back itself is its own business."""
+    try:
+        tree = ast.parse(parsed.body)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name not in SAVERS:
+            continue
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                    and _FILE_NAME.fullmatch(arg.value)):
+                stem, dot, ext = arg.value.rpartition(".")
+                return (f"line {node.lineno}: {name}(...) writes {arg.value!r} from every "
+                        f"trial; they run side by side, and the last to end leaves its model "
+                        f"there, not the best trial's: give each trial its own file, "
+                        f"f\"{stem}-{{nbtune.trial_id()}}.{ext}\", or report the state with "
+                        f"checkpoint= and take study.best_checkpoint afterwards")
     return None
 
 

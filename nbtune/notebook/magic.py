@@ -16,6 +16,7 @@ from traitlets import Bool, Int, TraitError, Unicode, observe
 
 from .. import trial as T
 from ..arguments import several_metrics
+from ..caller import warn_note
 from ..panel import LivePanel, continued_by
 from ..run.failure import StudyFailed
 from ..run.interrupts import interrupts_absorbed_to_cell_end
@@ -33,7 +34,8 @@ from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .cell_checks import reports_elsewhere, unread_typo, unreported_resource, unset_metric
+from .cell_checks import (reports_elsewhere, shared_file, unread_typo, unreported_resource,
+                          unset_metric)
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally
@@ -239,9 +241,13 @@ class Tune(Magics):
                       restart_held=self.restart_held, checkpoints=args.checkpoints,
                       **scheduler_options(args))
 
+        shared = shared_file(parsed)
+
         def run() -> None:
             if said:  # said once the study runs: a cell refused above said only why
                 print(said)
+            if shared is not None:
+                from_the_cell(filename, lambda: warn_note(shared))
             self._run(fn, parsed, kwargs, args, cell, filename)
         return run
 
