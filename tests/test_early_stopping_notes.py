@@ -103,6 +103,33 @@ def test_trials_that_count_the_resource_from_0_are_named_with_that_fix(client):
         "on_epoch_end count from 0), or loop over range(1, max_t + 1)"]
 
 
+def test_a_report_inside_lightnings_sanity_check_is_left_out(monkeypatch):
+    """Lightning runs its sanity check inside Trainer._run_sanity_check, a callback's report
+    there read as epoch 1 (round 50); here a function of that name and file stands in for
+    Lightning, which `make test-torch` runs for real (tests/test_frameworks.py)."""
+    import sys
+    import types
+
+    from nbtune.run.channel import SANITY_NOTE, LocalContext, activate, deactivate
+
+    monkeypatch.setitem(sys.modules, "pytorch_lightning", types.ModuleType("pytorch_lightning"))
+    code = {}
+    exec(compile("def _run_sanity_check(self, hook):\n    self.sanity_checking = True\n"
+                 "    hook()\n    self.sanity_checking = False\n",
+                 "/site-packages/lightning/pytorch/trainer/trainer.py", "exec"), code)
+    trainer = types.SimpleNamespace(sanity_checking=False)
+    ctx = LocalContext()
+    token = activate(ctx)
+    try:
+        with pytest.warns(nbtune.NbtuneWarning) as warned:
+            code["_run_sanity_check"](trainer, lambda: nbtune.report(epoch=1, acc=0.1))
+        nbtune.report(epoch=1, acc=0.8)
+    finally:
+        deactivate(token)
+    assert [str(w.message) for w in warned] == [SANITY_NOTE]
+    assert ctx.reports == [{"epoch": 1, "acc": 0.8}]
+
+
 def test_trials_that_report_past_max_t_are_named(client):
     study, warned = tune(recipe, cluster=client, scheduler="asha", max_t=3)
     assert [str(w.message) for w in warned] == [

@@ -8,6 +8,8 @@ import os
 import numpy as np
 import pytest
 
+import nbtune.run.channel
+
 from readme_blocks import python_blocks
 
 pytest.importorskip("torch")
@@ -98,3 +100,39 @@ def test_the_lightning_recipe_reports_each_epoch_and_is_stopped(shell, tmp_path)
         assert [r["epoch"] for r in t.reports] == list(range(1, len(t.reports) + 1))
     assert study.best.value > 0.8
     assert not [t.output for t in study.trials if t.output]  # quiet, as the recipe says
+
+
+GUARD = """\
+        if not trainer.sanity_checking:   # Lightning's check before training is no epoch
+            report(epoch=trainer.current_epoch + 1,
+                   val_acc=float(trainer.callback_metrics["val_acc"]))
+"""
+
+
+def test_a_report_from_lightnings_sanity_check_is_left_out_with_a_note(shell):
+    """The recipe's callback without its guard, as Lightning's docs write one: the sanity
+    check's validation of the untrained model on two batches read as epoch 1, and ASHA stopped
+    half the trials on it (first-day test, round 50). It is left out, each trial says so, and
+    every trial reports each epoch once, from 1."""
+    import logging
+
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X_train, X_val, y_train, y_val = digits()
+    shell.user_ns.update(L=L, logging=logging)
+    shell.run_cell(NET)
+    shell.user_ns["train_loader"] = DataLoader(
+        TensorDataset(torch.tensor(X_train), torch.tensor(y_train)), batch_size=64, shuffle=True)
+    shell.user_ns["val_loader"] = DataLoader(
+        TensorDataset(torch.tensor(X_val), torch.tensor(y_val)), batch_size=256)
+    recipe = recipes()[1]
+    assert recipe.count(GUARD) == 1
+    unguarded = recipe.replace(GUARD, GUARD.split("\n", 1)[1].replace("            ", "        "))
+    result = shell.run_cell(smaller(unguarded, "unguarded").replace("--trials 8", "--trials 4"))
+    assert result.success, result.error_in_exec
+    study = shell.user_ns["study"]
+    for t in study.trials:
+        assert [r["epoch"] for r in t.reports] == list(range(1, len(t.reports) + 1)), t.reports
+        assert [w["message"] for w in t.warnings if "sanity check" in w["message"]] == [
+            nbtune.run.channel.SANITY_NOTE], t.warnings
