@@ -125,6 +125,9 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
     if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _focus(study, ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
+    _say_unseen(ax, labelled, named, {key: [curves[t.id][1] for t in chosen
+                                            if _group(t, best, named) == key]
+                                      for key in ("ended", "others")}, curves)
     ax.set_xlabel(resource)
     ax.set_ylabel(study.metric)
     left_out = len(trials) - len(chosen) if top is not None else 0
@@ -133,6 +136,33 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
     if handles:
         legible(ax.legend(handles=handles, loc="best", fontsize="small"))
     return fig
+
+
+def _group(t: T.Trial, best: T.Trial | None, named: dict[int, str]) -> Any:
+    """The legend's entry a trial's curve is drawn under: its own (its id), or a group's."""
+    if (best is not None and t.id == best.id) or t.id in named:
+        return t.id
+    return "ended" if t.state in (T.STOPPED, T.FAILED, T.INTERRUPTED) else "others"
+
+
+def _say_unseen(ax: Axes, labelled: dict[Any, Any], named: dict[int, str],
+                groups: dict[str, list[list[float]]],
+                curves: dict[int, tuple[list[float], list[float]]]) -> None:
+    """Add "out of view" to a legend entry none of whose curves the y-range shows: the legend
+    named "trial 1 (stopped)" and "stopped" where 9 of 12 curves lay below the range the best
+    trials set, and nothing of them was drawn (first-day test, round 50)."""
+    lo, hi = ax.get_ylim()
+
+    def unseen(every: list[list[float]]) -> bool:
+        return bool(every) and not any(lo <= y <= hi for ys in every for y in ys)
+
+    for key in [*named, *groups]:
+        line = labelled.get(key)
+        every = [curves[key][1]] if key in named else groups[key]
+        if line is not None and unseen(every):
+            label = line.get_label()
+            line.set_label(f"{label[:-1]}, out of view)" if label.endswith(")")
+                           else f"{label} (out of view)")
 
 
 def _focus(study: Any, ax: Axes, ranked: list[list[float]], every: list[list[float]]) -> None:

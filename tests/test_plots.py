@@ -326,6 +326,23 @@ def test_a_slice_counts_the_trials_its_studys_end_cut():
     assert "(2 completed trials of 6; left out: 3 stopped, 1 cut by max_time;" in title, title
 
 
+def test_a_legend_entry_whose_curves_the_range_leaves_out_says_so():
+    """"trial 1 (stopped)" and "stopped" in the legend, where the range the best trials set
+    showed none of their curves (first-day test, round 50)."""
+    rising = [{"epoch": e, "acc": 0.80 + 0.02 * e} for e in range(1, 6)]
+    trials = [T.Trial(i, {"x": 0.1 * i}, reports=[dict(r, acc=r["acc"] + 0.005 * i)
+                                                   for r in rising],
+                      state=T.COMPLETED, value=0.9 + 0.005 * i) for i in range(2)]
+    trials += [T.Trial(i, {"x": 0.1 * i}, reports=[{"epoch": 1, "acc": 0.3 + 0.01 * i}],
+                       state=T.STOPPED, value=0.3 + 0.01 * i) for i in range(2, 12)]
+    study = Study("unseen", Space({"x": nbtune.uniform(0, 2)}), "acc", "max", trials=trials)
+    ax = study.plot.learning_curves().axes[0]
+    assert ax.get_ylim()[0] > 0.5  # the stopped trials lie below it
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "best: trial 1", "trial 0 (completed)", "trial 11 (stopped, out of view)",
+        "stopped (out of view)"]
+
+
 def test_a_choice_of_an_int_and_its_float_is_labelled_apart_on_the_axes():
     """max_df = choice(1, 0.5, 1.0): the slice's and parallel coordinates' labels read 1, 0.5
     and 1, two values of one label (the summary's table and config lines keep them apart)."""
