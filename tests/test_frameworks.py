@@ -77,11 +77,12 @@ class Net(L.LightningModule):
 """
 
 
-def test_the_lightning_recipe_reports_each_epoch_and_is_stopped(shell, tmp_path):
+def lightning_notebook(shell) -> None:
+    """The notebook's cells before the Lightning recipe: the module and the data loaders."""
+    import logging
+
     import torch
     from torch.utils.data import DataLoader, TensorDataset
-
-    import logging
 
     X_train, X_val, y_train, y_val = digits()
     shell.user_ns.update(L=L, logging=logging)
@@ -90,6 +91,10 @@ def test_the_lightning_recipe_reports_each_epoch_and_is_stopped(shell, tmp_path)
         TensorDataset(torch.tensor(X_train), torch.tensor(y_train)), batch_size=64, shuffle=True)
     shell.user_ns["val_loader"] = DataLoader(
         TensorDataset(torch.tensor(X_val), torch.tensor(y_val)), batch_size=256)
+
+
+def test_the_lightning_recipe_reports_each_epoch_and_is_stopped(shell, tmp_path):
+    lightning_notebook(shell)
     result = shell.run_cell(smaller(recipes()[1], "lightning"))
     assert result.success, result.error_in_exec
     study = shell.user_ns["study"]
@@ -114,18 +119,7 @@ def test_a_report_from_lightnings_sanity_check_is_left_out_with_a_note(shell):
     check's validation of the untrained model on two batches read as epoch 1, and ASHA stopped
     half the trials on it (first-day test, round 50). It is left out, each trial says so, and
     every trial reports each epoch once, from 1."""
-    import logging
-
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    X_train, X_val, y_train, y_val = digits()
-    shell.user_ns.update(L=L, logging=logging)
-    shell.run_cell(NET)
-    shell.user_ns["train_loader"] = DataLoader(
-        TensorDataset(torch.tensor(X_train), torch.tensor(y_train)), batch_size=64, shuffle=True)
-    shell.user_ns["val_loader"] = DataLoader(
-        TensorDataset(torch.tensor(X_val), torch.tensor(y_val)), batch_size=256)
+    lightning_notebook(shell)
     recipe = recipes()[1]
     assert recipe.count(GUARD) == 1
     unguarded = recipe.replace(GUARD, GUARD.split("\n", 1)[1].replace("            ", "        "))
