@@ -281,6 +281,9 @@ def test_the_trials_values_reach_the_notebooks_functions_and_classes(shell):
         assert t.metrics["h"] == t.config["hidden"] == t.metrics["units"], t
         assert t.metrics["w"] == 2 * t.config["hidden"], t
     assert shell.user_ns["dropout"] == 0.2 and shell.user_ns["hidden"] == 32  # the notebook's
+    name = shell.user_ns["__name__"]  # --local runs in the kernel: its namespace is the cell's
+    res = run(shell, "--local --metric used", "dropout = uniform(0.3, 0.5)\nused = Net().p\n")
+    assert res.success and shell.user_ns["__name__"] == name, res.error_in_exec
     # a callback class of another cell calling report by its bare name, as the body does: every
     # trial failed on "name 'report' is not defined" (round 50), made in the cell or before it
     shell.run_cell("class ReportCallback:\n    def on_epoch_end(self, epoch, logs):\n"

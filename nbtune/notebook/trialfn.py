@@ -40,7 +40,7 @@ class CellTrial:
         ns.setdefault("report", report)
         ns.setdefault("get_checkpoint", get_checkpoint)
         ns["checkpoint"] = get_checkpoint()
-        return _shared_with_notebook_code(ns, config)
+        return ns
 
     def run(self, ns: dict[str, Any]) -> Any:
         """Execute the body in ``ns``; the metric variable's value, or None to use the reports."""
@@ -84,7 +84,9 @@ class CellTrial:
         return value
 
     def __call__(self, config: dict[str, Any], **shared: Any) -> Any:
-        return self.run(self.namespace(config, shared))
+        """Run one trial, on a worker: the body in the globals of the notebook code it carries
+        (a copy of it, this trial's own); ``--local`` runs :meth:`namespace` in the kernel."""
+        return self.run(_shared_with_notebook_code(self.namespace(config, shared), config))
 
 
 def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
