@@ -284,6 +284,7 @@ def test_the_trials_values_reach_the_notebooks_functions_and_classes(shell):
     name = shell.user_ns["__name__"]  # --local runs in the kernel: its namespace is the cell's
     res = run(shell, "--local --metric used", "dropout = uniform(0.3, 0.5)\nused = Net().p\n")
     assert res.success and shell.user_ns["__name__"] == name, res.error_in_exec
+    assert shell.user_ns["used"] == 0.4 == shell.user_ns["dropout"]  # the range's middle
     # a callback class of another cell calling report by its bare name, as the body does: every
     # trial failed on "name 'report' is not defined" (round 50), made in the cell or before it
     shell.run_cell("class ReportCallback:\n    def on_epoch_end(self, epoch, logs):\n"

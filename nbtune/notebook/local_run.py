@@ -15,7 +15,9 @@ def run_locally(user_ns: dict[str, Any], trial: CellTrial, parsed: ParsedCell,
     """Run the body once here with the space's defaults (the middle of each range, the first
     choice), its reports and metric printed; what it binds stays in ``user_ns``, as a cell's
     names do, also where it fails: `clf` was a NameError after a --local run, the model one
-    wanted to look at (first-day test, round 41)."""
+    wanted to look at (first-day test, round 41). The space's values are the notebook's
+    before the body runs, for the notebook's functions it calls read them there (a trial's
+    reach them too: see :func:`~nbtune.notebook.trialfn.CellTrial.__call__`)."""
     config = parsed.space.default()
     print("nbtune: running the body once here with " +
           ", ".join(f"{k}={v!r}" for k, v in config.items()))
@@ -23,6 +25,7 @@ def run_locally(user_ns: dict[str, Any], trial: CellTrial, parsed: ParsedCell,
         f"{k}={v!r}" for k, v in r.items())))
     token = activate(ctx)
     ns = trial.namespace(config, large)
+    user_ns.update(config)  # the notebook's functions the body calls read them, as in a trial
     try:
         value = trial.run(ns)
     except Exception as exc:
