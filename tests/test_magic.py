@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nbtune
+from nbtune.run.hints import UNBOUND_REPORT
 from nbtune import trial as T
 from nbtune.notebook.trialfn import cell_filename
 
@@ -261,42 +262,55 @@ def test_a_metric_reported_through_nbtune_report_is_a_metric_the_cell_sets(shell
     assert [len(t.reports) for t in shell.user_ns["study"].trials] == [3, 3, 3]
 
 
-def test_the_trials_values_reach_the_notebooks_functions_and_classes(shell):
+def test_the_trials_values_reach_the_notebooks_functions(shell):
     """A helper of an earlier cell that reads the global ``dropout`` built every trial's model
     with the notebook's 0.2, while the space line set the trial's value in the body alone, and
     the summary's best config named values no trial used (first-day test, round 50). In the
-    notebook, ``dropout = 0.4`` then ``build()`` uses 0.4; a trial does the same, and what the
-    body binds reaches them too, as it does in a cell."""
-    shell.run_cell("dropout = 0.2\nhidden = 32\n"
-                   "def build():\n    return dropout, hidden, width\n"
+    notebook, ``dropout = 0.4`` then ``build()`` uses 0.4; a trial's functions see its values
+    too, on copies of their own: the notebook's values stay, other names a helper reads keep
+    the notebook's (``report``, ``checkpoint`` too), and a class, which cloudpickle shares
+    between a worker's trials, reads the notebook's, never another trial's (check round 51)."""
+    shell.run_cell("dropout = 0.2\nhidden = 32\nscale = 3\nreport = []\ncheckpoint = 'c.pt'\n"
+                   "def build():\n    report.append(1)\n"
+                   "    return dropout, hidden * scale, checkpoint, len(report)\n"
                    "def twice():\n    return build()\n"
-                   "class Net:\n    def __init__(self):\n        self.p = dropout\n"
-                   "    @staticmethod\n    def units():\n        return hidden\n")
+                   "class Net:\n    def __init__(self):\n        self.p = dropout\n")
     res = run(shell, "-n 4 --metric used --storage none",
-              "dropout = uniform(0.3, 0.5)\nhidden = choice(16, 64)\nwidth = hidden * 2\n"
-              "used, h, w = twice()\nreport(epoch=1, p=Net().p, units=Net.units(), h=h, w=w)\n")
+              "import nbtune\ndropout = uniform(0.3, 0.5)\nhidden = choice(16, 64)\n"
+              "used, units, path, n = twice()\n"
+              "nbtune.report(epoch=1, units=units, path=path, n=n, p=Net().p)\n")
     assert res.success, res.error_in_exec
     for t in shell.user_ns["study"].trials:
-        assert t.metrics["used"] == t.config["dropout"] == t.metrics["p"], t
-        assert t.metrics["h"] == t.config["hidden"] == t.metrics["units"], t
-        assert t.metrics["w"] == 2 * t.config["hidden"], t
-    assert shell.user_ns["dropout"] == 0.2 and shell.user_ns["hidden"] == 32  # the notebook's
+        assert t.metrics["used"] == t.config["dropout"], t
+        assert t.metrics["units"] == 3 * t.config["hidden"], t
+        assert (t.metrics["path"], t.metrics["n"], t.metrics["p"]) == ("c.pt", 1, 0.2), t
+    assert (shell.user_ns["dropout"], shell.user_ns["hidden"], shell.user_ns["report"]) == (
+        0.2, 32, [])  # the notebook's, as they were
     name = shell.user_ns["__name__"]  # --local runs in the kernel: its namespace is the cell's
-    res = run(shell, "--local --metric used", "dropout = uniform(0.3, 0.5)\nused = Net().p\n")
+    res = run(shell, "--local --metric used",
+              "dropout = uniform(0.3, 0.5)\nused = build()[0]\n")
     assert res.success and shell.user_ns["__name__"] == name, res.error_in_exec
     assert shell.user_ns["used"] == 0.4 == shell.user_ns["dropout"]  # the range's middle
-    # a callback class of another cell calling report by its bare name, as the body does: every
-    # trial failed on "name 'report' is not defined" (round 50), made in the cell or before it
-    shell.run_cell("class ReportCallback:\n    def on_epoch_end(self, epoch, logs):\n"
-                   "        report(epoch=epoch + 1, loss=logs['loss'])\n"
-                   "def fit(lr, callbacks):\n    for e in range(2):\n"
-                   "        for c in callbacks:\n            c.on_epoch_end(e, {'loss': lr})\n"
-                   "made_before = [ReportCallback()]\n")
-    for callbacks in ("[ReportCallback()]", "made_before"):
-        res = run(shell, "-n 2 --metric loss --storage none",
-                  f"lr = uniform(0.1, 0.2)\nfit(lr, callbacks={callbacks})\n")
-        assert res.success, (callbacks, res.error_in_exec)
-        assert all(len(t.reports) == 2 for t in shell.user_ns["study"].trials)
+    # a callback of another cell calling report by its bare name, as the body does: every
+    # trial failed on "name 'report' is not defined" (round 50); a function's finds it, a
+    # class's says to call nbtune.report
+    shell.run_cell("del report\n"
+                   "def report_cb():\n    def cb(epoch, loss):\n"
+                   "        report(epoch=epoch + 1, loss=loss)\n    return cb\n"
+                   "class ReportCallback:\n    def on_epoch_end(self, epoch, loss):\n"
+                   "        report(epoch=epoch + 1, loss=loss)\n"
+                   "def fit(lr, callback):\n    for e in range(2):\n        callback(e, lr)\n")
+    res = run(shell, "-n 2 --metric loss --storage none",
+              "lr = uniform(0.1, 0.2)\nfit(lr, report_cb())\n")
+    assert res.success, res.error_in_exec
+    assert all(len(t.reports) == 2 for t in shell.user_ns["study"].trials)
+    res = run(shell, "-n 2 --metric loss --storage none",
+              "lr = uniform(0.1, 0.2)\nfit(lr, ReportCallback().on_epoch_end)\n")
+    assert all(t.error.rstrip().endswith(UNBOUND_REPORT) for t in shell.user_ns["study"].trials)
+    res = run(shell, "--local --metric loss",
+              "lr = uniform(0.1, 0.2)\nfit(lr, ReportCallback().on_epoch_end)\n")
+    assert f"nbtune: {UNBOUND_REPORT}" in getattr(res.error_in_exec, "__notes__", []), (
+        res.error_in_exec)
 
 
 def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
@@ -312,11 +326,12 @@ def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
     assert res.success, res.error_in_exec
     assert [str(w.message) for w in warned if "writes" in str(w.message)] == [
         "line 4: save(...) writes 'best_model.pt' from every trial; they run side by side, and "
-        "the last to end leaves its model there, not the best trial's: give each trial its own "
-        "file, f\"best_model-{nbtune.trial_id()}.pt\", or report the state with checkpoint= "
-        "and take study.best_checkpoint afterwards"]
+        "the last to end leaves its file there, not the best trial's: give each trial its own, "
+        "f\"best_model-{nbtune.trial_id()}.pt\", or report the state with checkpoint= and take "
+        "study.best_checkpoint afterwards"]
     for body in ("save({'lr': lr}, f'runs/{nbtune.trial_id()}.pt')",
-                 "text = 'model.save'", "pickle.dumps(lr)"):
+                 "text = 'model.save'", "pickle.dumps(lr)",
+                 "if nbtune.trial_id() == 0:\n    save(lr, 'first.pt')"):  # one trial's (51)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = run(shell, "-n 2 --metric loss --storage none",

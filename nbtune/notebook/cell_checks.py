@@ -205,8 +205,11 @@ def shared_file(parsed: ParsedCell) -> str | None:
         tree = ast.parse(parsed.body)
     except SyntaxError:
         return None
+    one_trial = {id(n) for branch in ast.walk(tree)  # if nbtune.trial_id() == 0: one trial's
+                 if isinstance(branch, ast.If) and "trial_id" in ast.unparse(branch.test)
+                 for n in ast.walk(branch)}
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+        if not isinstance(node, ast.Call) or id(node) in one_trial:
             continue
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
@@ -216,9 +219,9 @@ def shared_file(parsed: ParsedCell) -> str | None:
             if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
                     and _FILE_NAME.fullmatch(arg.value)):
                 stem, dot, ext = arg.value.rpartition(".")
-                return (f"line {node.lineno}: {name}(...) writes {arg.value!r} from every "
-                        f"trial; they run side by side, and the last to end leaves its model "
-                        f"there, not the best trial's: give each trial its own file, "
+                return (f"line {node.lineno}: {ast.unparse(func)}(...) writes {arg.value!r} "
+                        f"from every trial; they run side by side, and the last to end leaves "
+                        f"its file there, not the best trial's: give each trial its own, "
                         f"f\"{stem}-{{nbtune.trial_id()}}.{ext}\", or report the state with "
                         f"checkpoint= and take study.best_checkpoint afterwards")
     return None

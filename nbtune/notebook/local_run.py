@@ -6,6 +6,7 @@ from typing import Any
 
 from ..caller import from_the_body
 from ..run.channel import LocalContext, activate, deactivate
+from ..run.hints import UNBOUND_REPORT
 from .cell import ParsedCell
 from .trialfn import CellTrial
 
@@ -30,6 +31,8 @@ def run_locally(user_ns: dict[str, Any], trial: CellTrial, parsed: ParsedCell,
         value = trial.run(ns)
     except Exception as exc:
         from_the_body(exc, trial.filename)  # the user's lines, not the magic's frames
+        if isinstance(exc, NameError) and exc.name in ("report", "get_checkpoint"):
+            exc.add_note(f"nbtune: {UNBOUND_REPORT}")  # a callback of another cell's (51)
         raise
     finally:
         deactivate(token)

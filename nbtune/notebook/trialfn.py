@@ -90,53 +90,60 @@ class CellTrial:
 
 
 def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The body's globals, shared with the functions and classes of the notebook it calls, as
-    a notebook cell shares them: a helper ``build()`` of an earlier cell that read the global
-    ``dropout`` built every trial's model with the notebook's 0.2 while the space line set the
-    trial's ``dropout`` in the body alone, and the study credited values no trial used
-    (first-day test, round 50), and a callback of another cell calling ``report`` found none.
-    cloudpickle gives the notebook code a trial carries one globals
-    dict of its own, a fresh one for each trial (each unpickles its copy): the body runs in it,
-    the names the body reads over the ones the code read. Code from elsewhere keeps its own;
-    where the notebook's came in several dicts, each gets the config's values it holds."""
-    found: dict[int, dict[str, Any]] = {}
-    for value in ns.values():
-        for fn in _notebook_functions(value):
-            found.setdefault(id(fn.__globals__), fn.__globals__)
-    if not found:
-        return ns
-    first, *others = found.values()
-    for held in others:
-        held.update({k: v for k, v in config.items() if k in held})
-    first.update(ns)
-    return first
+    """``ns`` with the notebook's functions the body reads bound, for this trial, to globals
+    that hold its config's values, as a notebook cell's ``dropout = 0.4`` then ``build()``
+    does: a helper ``build()`` of an earlier cell that read the global ``dropout`` built every
+    trial's model with the notebook's 0.2 while the space line set the trial's in the body
+    alone, and the study credited values no trial used (first-day test, round 50); one that
+    calls ``report`` by its bare name found none.
+
+    Each function is copied onto a dict of its own globals for this trial, never changed in
+    place: cloudpickle hands a class of the notebook to every trial of a worker's process once,
+    its methods on the globals of the first trial that brought it, and two trials at once on a
+    worker's threads read each other's values through them (check round 51). So a class's
+    methods read the notebook's values, as before; only the space's names are the trial's (a
+    notebook global the helpers read under a name nbtune gives the body, ``report``,
+    ``checkpoint``, stays theirs)."""
+    bound: dict[int, dict[str, Any]] = {}  # id of the globals the functions came with -> theirs
+    copies: dict[int, Any] = {}  # id of a function -> its copy for this trial
+    for name, value in list(ns.items()):
+        if not _notebook_function(value):
+            continue
+        held = value.__globals__
+        if id(held) not in bound:
+            mine = bound[id(held)] = dict(held)
+            mine.update({k: v for k, v in config.items() if k in held})
+            mine.setdefault("report", report)
+            mine.setdefault("get_checkpoint", get_checkpoint)
+            for key, fn in held.items():  # a helper calling a helper: the copy, by name
+                if _notebook_function(fn) and fn.__globals__ is held:
+                    mine[key] = copies.setdefault(id(fn), _copied(fn, mine))
+        ns[name] = copies.setdefault(id(value), _copied(value, bound[id(held)]))
+    return ns
 
 
-def _notebook_functions(value: Any, depth: int = 0) -> list[Any]:
-    """The functions of the notebook's own code that ``value`` is or holds as methods (a
-    class defined in a cell, or an object of one: a callback made in an earlier cell), also
-    in a list, tuple or dict of them (``callbacks = [ReportCallback()]``): those carried by
-    value, whose globals are not a module's."""
+def _notebook_function(value: Any) -> bool:
+    """Whether ``value`` is a function of the notebook's own code, carried by value to this
+    worker (its globals are cloudpickle's, not a module's)."""
     import sys
     import types
 
-    if isinstance(value, (list, tuple, dict)) and depth == 0:
-        items = value.values() if isinstance(value, dict) else value
-        return [f for v in list(items)[:100] for f in _notebook_functions(v, 1)]
-    if isinstance(value, types.FunctionType):
-        functions = [value]
-    else:
-        cls = value if isinstance(value, type) else type(value)
-        if cls.__module__ != "__main__":
-            return []
-        functions = [getattr(f, "__func__", f) for f in vars(cls).values()]
-        functions = [f for f in functions if isinstance(f, types.FunctionType)]
-    out = []
-    for fn in functions:
-        module = sys.modules.get(fn.__module__)
-        if fn.__module__ == "__main__" and fn.__globals__ is not getattr(module, "__dict__", None):
-            out.append(fn)
-    return out
+    if not isinstance(value, types.FunctionType) or value.__module__ != "__main__":
+        return False
+    return value.__globals__ is not getattr(sys.modules.get("__main__"), "__dict__", None)
+
+
+def _copied(fn: Any, globals_: dict[str, Any]) -> Any:
+    """``fn`` on other globals: its code, defaults, closure and attributes."""
+    import types
+
+    copy = types.FunctionType(fn.__code__, globals_, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+    copy.__kwdefaults__, copy.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+    copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
+    copy.__annotations__ = fn.__annotations__
+    copy.__dict__.update(fn.__dict__)
+    return copy
 
 
 def cell_filename(shell: Any) -> str:
