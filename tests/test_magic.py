@@ -274,14 +274,27 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
                    "def build():\n    report.append(1)\n"
                    "    return dropout, hidden * scale, checkpoint, len(report)\n"
                    "def twice():\n    return build()\n"
-                   "class Net:\n    def __init__(self):\n        self.p = dropout\n")
+                   "class Net:\n    def __init__(self):\n        self.p = dropout\n"
+                   # through a decorator of a module's (torch.no_grad()'s shape), one of the
+                   # notebook's, and functools.partial (check round 51)
+                   "import contextlib, functools\n"
+                   "class quiet(contextlib.ContextDecorator):\n"
+                   "    def __enter__(self):\n        return self\n"
+                   "    def __exit__(self, *exc):\n        return False\n"
+                   "@quiet()\ndef evaluate():\n    return dropout\n"
+                   "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n"
+                   "        return f(*a, **k)\n    return w\n"
+                   "@timed\ndef measured():\n    return dropout\n"
+                   "partly = functools.partial(lambda by: dropout * by, 1)\n")
     res = run(shell, "-n 4 --metric used --storage none",
               "import nbtune\ndropout = uniform(0.3, 0.5)\nhidden = choice(16, 64)\n"
               "used, units, path, n = twice()\n"
-              "nbtune.report(epoch=1, units=units, path=path, n=n, p=Net().p)\n")
+              "nbtune.report(epoch=1, units=units, path=path, n=n, p=Net().p, ev=evaluate(),\n"
+              "              me=measured(), pa=partly())\n")
     assert res.success, res.error_in_exec
     for t in shell.user_ns["study"].trials:
         assert t.metrics["used"] == t.config["dropout"], t
+        assert t.metrics["ev"] == t.metrics["me"] == t.metrics["pa"] == t.config["dropout"], t
         assert t.metrics["units"] == 3 * t.config["hidden"], t
         assert (t.metrics["path"], t.metrics["n"], t.metrics["p"]) == ("c.pt", 1, 0.2), t
     assert (shell.user_ns["dropout"], shell.user_ns["hidden"], shell.user_ns["report"]) == (

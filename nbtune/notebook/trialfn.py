@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import linecache
+import sys
+import types
 from typing import Any
 
 from ..run.channel import clean_metrics, current_trial, get_checkpoint, report
@@ -95,7 +98,9 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
     does: a helper ``build()`` of an earlier cell that read the global ``dropout`` built every
     trial's model with the notebook's 0.2 while the space line set the trial's in the body
     alone, and the study credited values no trial used (first-day test, round 50); one that
-    calls ``report`` by its bare name found none.
+    calls ``report`` by its bare name found none. A decorator's wrapper around one
+    (``@torch.no_grad()``, ``functools.wraps``) and a ``functools.partial`` of one get the
+    copy too, and a helper calling a helper by name.
 
     Each function is copied onto a dict of its own globals for this trial, never changed in
     place: cloudpickle hands a class of the notebook to every trial of a worker's process once,
@@ -106,39 +111,73 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
     ``checkpoint``, stays theirs)."""
     bound: dict[int, dict[str, Any]] = {}  # id of the globals the functions came with -> theirs
     copies: dict[int, Any] = {}  # id of a function -> its copy for this trial
-    for name, value in list(ns.items()):
-        if not _notebook_function(value):
-            continue
-        held = value.__globals__
+
+    def copied(fn: Any) -> Any:
+        held = fn.__globals__
         if id(held) not in bound:
             mine = bound[id(held)] = dict(held)
             mine.update({k: v for k, v in config.items() if k in held})
             mine.setdefault("report", report)
             mine.setdefault("get_checkpoint", get_checkpoint)
-            for key, fn in held.items():  # a helper calling a helper: the copy, by name
-                if _notebook_function(fn) and fn.__globals__ is held:
-                    mine[key] = copies.setdefault(id(fn), _copied(fn, mine))
-        ns[name] = copies.setdefault(id(value), _copied(value, bound[id(held)]))
+            for key, value in held.items():  # a helper calling a helper: the copy, by name
+                if key not in config:
+                    mine[key] = rebound(value)
+        if id(fn) not in copies:
+            copies[id(fn)] = fn  # a function in its own closure (a recursive decorator's)
+            copies[id(fn)] = _copied(fn, bound[id(held)], cells(fn))
+        return copies[id(fn)]
+
+    def cells(fn: Any) -> tuple | None:  # its closure, a notebook function's cell copied
+        inner = _wrapped(fn)
+        return None if not inner else tuple(
+            types.CellType(copied(c.cell_contents)) if i in inner else c
+            for i, c in enumerate(fn.__closure__))
+
+    def rebound(value: Any) -> Any:
+        if _notebook_function(value):
+            return copied(value)
+        if isinstance(value, functools.partial) and _notebook_function(value.func):
+            return functools.partial(copied(value.func), *value.args, **value.keywords)
+        if _wrapped(value):  # a decorator's wrapper: its own code and globals, copies inside
+            return _copied(value, value.__globals__, cells(value))
+        return value
+
+    for name, value in list(ns.items()):
+        ns[name] = rebound(value)
     return ns
 
 
 def _notebook_function(value: Any) -> bool:
-    """Whether ``value`` is a function of the notebook's own code, carried by value to this
-    worker (its globals are cloudpickle's, not a module's)."""
-    import sys
-    import types
-
-    if not isinstance(value, types.FunctionType) or value.__module__ != "__main__":
+    """Whether ``value`` is a function of the notebook's own code carried by value to this
+    worker: its globals are cloudpickle's copy of the notebook's (``__name__`` ``__main__``),
+    not a module's (a decorator's wrapper names ``__main__`` as its module, functools.wraps
+    copies it) nor the notebook's own (in the kernel)."""
+    if not isinstance(value, types.FunctionType):
         return False
-    return value.__globals__ is not getattr(sys.modules.get("__main__"), "__dict__", None)
+    held = value.__globals__
+    return held.get("__name__") == "__main__" and held is not getattr(
+        sys.modules.get("__main__"), "__dict__", None)
 
 
-def _copied(fn: Any, globals_: dict[str, Any]) -> Any:
-    """``fn`` on other globals: its code, defaults, closure and attributes."""
-    import types
+def _wrapped(value: Any) -> set[int]:
+    """The places in a function's closure that hold a notebook function: a decorator's
+    wrapper (``torch.no_grad()``'s, one of ``functools.wraps``) around it; none otherwise."""
+    if not isinstance(value, types.FunctionType) or not value.__closure__:
+        return set()
+    found = set()
+    for i, cell in enumerate(value.__closure__):
+        try:
+            if _notebook_function(cell.cell_contents):
+                found.add(i)
+        except ValueError:  # a cell not filled yet
+            continue
+    return found
 
+
+def _copied(fn: Any, globals_: dict[str, Any], closure: tuple | None = None) -> Any:
+    """``fn`` on other globals (and closure cells): its code, defaults and attributes."""
     copy = types.FunctionType(fn.__code__, globals_, fn.__name__, fn.__defaults__,
-                              fn.__closure__)
+                              fn.__closure__ if closure is None else closure)
     copy.__kwdefaults__, copy.__qualname__ = fn.__kwdefaults__, fn.__qualname__
     copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
     copy.__annotations__ = fn.__annotations__
