@@ -130,3 +130,5 @@ def test_a_report_from_lightnings_sanity_check_is_left_out_with_a_note(shell):
         assert [r["epoch"] for r in t.reports] == list(range(1, len(t.reports) + 1)), t.reports
         assert [w["message"] for w in t.warnings if "sanity check" in w["message"]] == [
             nbtune.run.channel.SANITY_NOTE], t.warnings
+    # its first line whole in the summary (a script's text one cut the fix out: check round 51)
+    assert nbtune.run.channel.SANITY_NOTE.splitlines()[0] in str(study.summary())

@@ -335,10 +335,10 @@ def report(*values: Any, checkpoint: Any = None, **metrics: Any) -> None:
 
 # a report made while Lightning checks its validation loop before training, left out: see
 # _lightning_sanity_check (one text for every trial, counted as one warning in the summary)
-SANITY_NOTE = ("report() during Lightning's sanity check (two validation batches of the "
-               "untrained model, before epoch 1) was left out, as Ray Tune's callback leaves it: "
-               "it read as epoch 1, and the scheduler judged trials on it; `if "
-               "trainer.sanity_checking: return` in the callback says so in the code")
+SANITY_NOTE = ("report() in Lightning's sanity check was left out: `if trainer.sanity_checking: "
+               "return` skips it\n(the untrained model's two validation batches before epoch 1 "
+               "read as epoch 1, and the scheduler judged trials on them; Ray Tune's callback "
+               "leaves them out too)")  # its first line whole in the summary's 100 characters
 LIGHTNING = ("lightning.pytorch", "pytorch_lightning")
 
 
