@@ -326,6 +326,20 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
         res.error_in_exec)
 
 
+def test_a_notebook_function_that_travels_by_name_is_named_with_the_fix(shell):
+    """A helper under functools.lru_cache pickles by reference, and every trial failed on
+    "Can't get attribute 'cached' on <module '__main__'>" alone (check round 51)."""
+    shell.run_cell("import functools\n@functools.lru_cache\ndef cached(x):\n    return x\n")
+    res = run(shell, "-n 1 --metric loss --storage none",
+              "lr = uniform(0.1, 0.2)\nloss = cached(lr)\n")
+    assert not res.success
+    (trial,) = shell.user_ns["study"].trials
+    assert trial.error.endswith(
+        "nbtune: the notebook's cached travels to the workers by name (a functools.lru_cache "
+        "or cache wrapper does), and their __main__ has no such name: define it in the %%tune "
+        "cell, or leave the decorator out"), trial.error
+
+
 def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
     """torch.save(state, "best_model.pt") in every trial left the last trial's model there, not
     the best one's, in silence (first-day test, round 50); a path of the trial's own is not."""

@@ -17,7 +17,7 @@ from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
 from ..contract.replay import timed
 from .failfast import FailFast
 from .failure import DataLost
-from .hints import with_hints
+from .hints import by_name_hint, with_hints
 from .worker_setup import last_words
 from .keeping import unrestored_note
 from .task import PickledOnce, outcome_of
@@ -105,7 +105,7 @@ class Completions:
                 trial.state = T.PENDING
                 return
             what = (self._died(trial) if type(exc).__name__ in WORKER_DIED
-                    else f"Dask could not run it: {type(exc).__name__}: {exc}")
+                    else by_name_hint(f"Dask could not run it: {type(exc).__name__}: {exc}"))
             self._finish(trial, T.FAILED, error=what)
 
     def _died(self, trial: T.Trial) -> str:

@@ -84,3 +84,20 @@ def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
     names = ", ".join(repr(k) for k in keys)
     return (f"{error.rstrip()}\nnbtune: KeyError {asked!r}: the trial's config has no such key "
             f"({near}); its keys are the space's names: {names}")
+
+
+_BY_NAME = re.compile(r"Can't get attribute '([^']+)' on <module '__main__'")
+
+
+def by_name_hint(error: str) -> str:
+    """``error`` (why Dask could not run a trial) with what it means where a worker could not
+    find a notebook object in its ``__main__``: an object pickled by reference, not by value, as
+    a ``functools.lru_cache`` wrapper of a notebook function is; it read "Can't get attribute
+    'cached_dropout' on <module '__main__'>" alone (check round 51)."""
+    found = _BY_NAME.search(error)
+    if found is None:
+        return error
+    return (f"{error}\nnbtune: the notebook's {found.group(1)} travels to the workers by name "
+            f"(a functools.lru_cache or cache wrapper does), and their __main__ has no such "
+            f"name: define it in the %%tune cell, or leave the decorator out")
+
