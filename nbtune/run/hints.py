@@ -100,4 +100,3 @@ def by_name_hint(error: str) -> str:
     return (f"{error}\nnbtune: the notebook's {found.group(1)} travels to the workers by name "
             f"(a functools.lru_cache or cache wrapper does), and their __main__ has no such "
             f"name: define it in the %%tune cell, or leave the decorator out")
-
