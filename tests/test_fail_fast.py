@@ -99,6 +99,7 @@ def test_report_by_its_bare_name_outside_a_cell_says_to_call_nbtune_report(clien
     with pytest.warns(UserWarning) as warned:
         s = study(code["on_epoch_end"], cluster=client)
     (note,) = [str(w.message) for w in warned if "stopped" in str(w.message)]
+    assert s.stop_reason == "fail_fast"
     assert ("the last with NameError: name 'report' is not defined; nbtune knows this one: "
             f"{UNBOUND_REPORT}; then run the cell again") in note, note
 
