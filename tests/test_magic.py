@@ -326,6 +326,29 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
         res.error_in_exec)
 
 
+def test_a_class_whose_methods_read_a_hyperparameter_is_warned_of(shell):
+    """A class's methods read the notebook's values, not the trial's (check round 52: an
+    nn.Module's __init__ read the notebook's dropout in every trial, in silence)."""
+    shell.run_cell("dropout = 0.2\nclass Net:\n    def __init__(self, width=8):\n"
+                   "        self.p = [dropout for _ in range(width)][0]\n"
+                   "        self.dropout = width\n"
+                   "class Plain:\n    def __init__(self, dropout):\n        self.p = dropout\n")
+    with pytest.warns(nbtune.NbtuneWarning) as warned:
+        res = run(shell, "-n 1 --metric p --storage none",
+                  "dropout = uniform(0.3, 0.5)\np = Net().p\n")
+    assert res.success, res.error_in_exec
+    assert [str(w.message) for w in warned if "a class's methods" in str(w.message)] == [
+        "Net.__init__ reads the global 'dropout', a hyperparameter: a class's methods read the "
+        "notebook's values, not the trial's, so every trial would have the notebook's dropout "
+        "= 0.2; pass it in, Net(dropout=dropout), or read it in a function of the notebook "
+        "(those see the trial's values)"]
+    with warnings.catch_warnings(record=True) as caught:  # an argument or an attribute: none
+        warnings.simplefilter("always")
+        res = run(shell, "-n 1 --metric p --storage none",
+                  "dropout = uniform(0.3, 0.5)\np = Plain(dropout).p\n")
+    assert res.success and not [w for w in caught if "a class's" in str(w.message)]
+
+
 def test_a_notebook_function_that_travels_by_name_is_named_with_the_fix(shell):
     """A helper under functools.lru_cache pickles by reference, and every trial failed on
     "Can't get attribute 'cached' on <module '__main__'>" alone (check round 51)."""
