@@ -285,16 +285,25 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
                    "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n"
                    "        return f(*a, **k)\n    return w\n"
                    "@timed\ndef measured():\n    return dropout\n"
-                   "partly = functools.partial(lambda by: dropout * by, 1)\n")
+                   "partly = functools.partial(lambda by: dropout * by, 1)\n"
+                   # in a dict, as a default argument, under two decorators, and a name the
+                   # space alone defines (check round 52)
+                   "MODELS = {'mlp': build}\n"
+                   "def train(make=twice):\n    return make()[0]\n"
+                   "@quiet()\n@timed\ndef stacked():\n    return dropout + decay\n")
     res = run(shell, "-n 4 --metric used --storage none",
               "import nbtune\ndropout = uniform(0.3, 0.5)\nhidden = choice(16, 64)\n"
+              "decay = uniform(0, 0.1)\n"
               "used, units, path, n = twice()\n"
               "nbtune.report(epoch=1, units=units, path=path, n=n, p=Net().p, ev=evaluate(),\n"
-              "              me=measured(), pa=partly())\n")
+              "              me=measured(), pa=partly(), di=MODELS['mlp']()[0], de=train(),\n"
+              "              st=stacked() - decay)\n")
     assert res.success, res.error_in_exec
     for t in shell.user_ns["study"].trials:
         assert t.metrics["used"] == t.config["dropout"], t
         assert t.metrics["ev"] == t.metrics["me"] == t.metrics["pa"] == t.config["dropout"], t
+        assert t.metrics["di"] == t.metrics["de"] == t.config["dropout"], t
+        assert t.metrics["st"] == pytest.approx(t.config["dropout"]), t
         assert t.metrics["units"] == 3 * t.config["hidden"], t
         assert (t.metrics["path"], t.metrics["n"], t.metrics["p"]) == ("c.pt", 1, 0.2), t
     assert (shell.user_ns["dropout"], shell.user_ns["hidden"], shell.user_ns["report"]) == (

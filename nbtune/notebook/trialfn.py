@@ -116,7 +116,7 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
         held = fn.__globals__
         if id(held) not in bound:
             mine = bound[id(held)] = dict(held)
-            mine.update({k: v for k, v in config.items() if k in held})
+            mine.update(config)  # also a name the space alone defines (round 52)
             mine.setdefault("report", report)
             mine.setdefault("get_checkpoint", get_checkpoint)
             for key, value in held.items():  # a helper calling a helper: the copy, by name
@@ -124,22 +124,33 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
                     mine[key] = rebound(value)
         if id(fn) not in copies:
             copies[id(fn)] = fn  # a function in its own closure (a recursive decorator's)
-            copies[id(fn)] = _copied(fn, bound[id(held)], cells(fn))
+            copy = copies[id(fn)] = _copied(fn, bound[id(held)], cells(fn))
+            if fn.__defaults__:  # def train(loss_fn=my_loss): the copy (round 52)
+                copy.__defaults__ = tuple(rebound(d) for d in fn.__defaults__)
+            if fn.__kwdefaults__:
+                copy.__kwdefaults__ = {k: rebound(d) for k, d in fn.__kwdefaults__.items()}
         return copies[id(fn)]
 
     def cells(fn: Any) -> tuple | None:  # its closure, a notebook function's cell copied
         inner = _wrapped(fn)
         return None if not inner else tuple(
-            types.CellType(copied(c.cell_contents)) if i in inner else c
+            types.CellType(rebound(c.cell_contents)) if i in inner else c
             for i, c in enumerate(fn.__closure__))
 
-    def rebound(value: Any) -> Any:
+    def rebound(value: Any, depth: int = 0) -> Any:
         if _notebook_function(value):
             return copied(value)
-        if isinstance(value, functools.partial) and _notebook_function(value.func):
-            return functools.partial(copied(value.func), *value.args, **value.keywords)
+        if isinstance(value, functools.partial) and _reaches(value.func):
+            return functools.partial(rebound(value.func), *value.args, **value.keywords)
         if _wrapped(value):  # a decorator's wrapper: its own code and globals, copies inside
             return _copied(value, value.__globals__, cells(value))
+        if depth == 0 and type(value) in (list, tuple, dict) and len(value) <= MANY:
+            # MODELS = {"mlp": build_mlp}, callbacks = [...]: a new one holding the copies
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            if any(_reaches(v) for _, v in items):
+                if isinstance(value, dict):
+                    return {k: rebound(v, 1) for k, v in value.items()}
+                return type(value)(rebound(v, 1) for v in value)
         return value
 
     for name, value in list(ns.items()):
@@ -159,15 +170,25 @@ def _notebook_function(value: Any) -> bool:
         sys.modules.get("__main__"), "__dict__", None)
 
 
-def _wrapped(value: Any) -> set[int]:
-    """The places in a function's closure that hold a notebook function: a decorator's
-    wrapper (``torch.no_grad()``'s, one of ``functools.wraps``) around it; none otherwise."""
-    if not isinstance(value, types.FunctionType) or not value.__closure__:
+MANY = 100  # a list, tuple or dict longer than this holds data, not functions: left as it is
+
+
+def _reaches(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is a notebook function or wraps one (see :func:`_wrapped`)."""
+    return _notebook_function(value) or bool(_wrapped(value, depth)) or (
+        isinstance(value, functools.partial) and depth < 3 and _reaches(value.func, depth + 1))
+
+
+def _wrapped(value: Any, depth: int = 0) -> set[int]:
+    """The places in a function's closure that hold a notebook function, or a wrapper of one:
+    a decorator's wrapper (``torch.no_grad()``'s, one of ``functools.wraps``) around it, two
+    decorators stacked; none otherwise."""
+    if not isinstance(value, types.FunctionType) or not value.__closure__ or depth > 3:
         return set()
     found = set()
     for i, cell in enumerate(value.__closure__):
         try:
-            if _notebook_function(cell.cell_contents):
+            if _reaches(cell.cell_contents, depth + 1):
                 found.add(i)
         except ValueError:  # a cell not filled yet
             continue

@@ -36,8 +36,9 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
 
 # report() or get_checkpoint() by their bare names in code the %%tune body does not carry
 _UNBOUND_REPORT = re.compile(r"^NameError: name '(report|get_checkpoint)' is not defined")
-UNBOUND_REPORT = ("report and get_checkpoint are bound in a %%tune cell's body alone: code "
-                  "of another cell or a module calls nbtune.report(...) (import nbtune)")
+UNBOUND_REPORT = ("report and get_checkpoint are given to a %%tune body and the notebook's "
+                  "functions it calls, not to a class's methods or a module's code: call "
+                  "nbtune.report(...) there (import nbtune)")
 
 
 # Optuna's trial methods a config dict lacks (not report or params: a user's dict may mean them)
