@@ -289,6 +289,7 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
                    # in a dict, as a default argument, under two decorators, and a name the
                    # space alone defines (check round 52)
                    "MODELS = {'mlp': build}\n"
+                   "def from_models():\n    return MODELS['mlp']()[0], len(MODELS)\n"
                    "def train(make=twice):\n    return make()[0]\n"
                    "@quiet()\n@timed\ndef stacked():\n    return dropout + decay\n")
     res = run(shell, "-n 4 --metric used --storage none",
@@ -297,12 +298,13 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
               "used, units, path, n = twice()\n"
               "nbtune.report(epoch=1, units=units, path=path, n=n, p=Net().p, ev=evaluate(),\n"
               "              me=measured(), pa=partly(), di=MODELS['mlp']()[0], de=train(),\n"
-              "              st=stacked() - decay)\n")
+              "              st=stacked() - decay, fm=from_models()[0])\n"
+              "MODELS['other'] = build\nassert from_models()[1] == 2  # one dict, as in a cell\n")
     assert res.success, res.error_in_exec
     for t in shell.user_ns["study"].trials:
         assert t.metrics["used"] == t.config["dropout"], t
         assert t.metrics["ev"] == t.metrics["me"] == t.metrics["pa"] == t.config["dropout"], t
-        assert t.metrics["di"] == t.metrics["de"] == t.config["dropout"], t
+        assert t.metrics["di"] == t.metrics["de"] == t.metrics["fm"] == t.config["dropout"], t
         assert t.metrics["st"] == pytest.approx(t.config["dropout"]), t
         assert t.metrics["units"] == 3 * t.config["hidden"], t
         assert (t.metrics["path"], t.metrics["n"], t.metrics["p"]) == ("c.pt", 1, 0.2), t

@@ -99,16 +99,18 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
     trial's model with the notebook's 0.2 while the space line set the trial's in the body
     alone, and the study credited values no trial used (first-day test, round 50); one that
     calls ``report`` by its bare name found none. A decorator's wrapper around one
-    (``@torch.no_grad()``, ``functools.wraps``) and a ``functools.partial`` of one get the
-    copy too, and a helper calling a helper by name.
+    (``@torch.no_grad()``, ``functools.wraps``, two stacked), a ``functools.partial`` of one,
+    a short list, tuple or dict of them and a default argument get the copy too, and a helper
+    calling a helper by name (check round 52).
 
     Each function is copied onto a dict of its own globals for this trial, never changed in
     place: cloudpickle hands a class of the notebook to every trial of a worker's process once,
     its methods on the globals of the first trial that brought it, and two trials at once on a
     worker's threads read each other's values through them (check round 51). So a class's
-    methods read the notebook's values, as before; only the space's names are the trial's (a
-    notebook global the helpers read under a name nbtune gives the body, ``report``,
-    ``checkpoint``, stays theirs)."""
+    methods read the notebook's values, as before (``%%tune`` warns of one that reads a
+    hyperparameter: :func:`~nbtune.notebook.cell_checks.class_reads_space`); only the space's
+    names are the trial's (a notebook global the helpers read under a name nbtune gives the
+    body, ``report``, ``checkpoint``, stays theirs)."""
     bound: dict[int, dict[str, Any]] = {}  # id of the globals the functions came with -> theirs
     copies: dict[int, Any] = {}  # id of a function -> its copy for this trial
 
@@ -147,10 +149,16 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
         if depth == 0 and type(value) in (list, tuple, dict) and len(value) <= MANY:
             # MODELS = {"mlp": build_mlp}, callbacks = [...]: a new one holding the copies
             items = value.items() if isinstance(value, dict) else enumerate(value)
-            if any(_reaches(v) for _, v in items):
-                if isinstance(value, dict):
-                    return {k: rebound(v, 1) for k, v in value.items()}
-                return type(value)(rebound(v, 1) for v in value)
+            if id(value) not in copies and any(_reaches(v) for _, v in items):
+                if isinstance(value, tuple):
+                    copies[id(value)] = tuple(rebound(v, 1) for v in value)
+                else:  # kept before it is filled: a function in it reads it (round 52)
+                    copy = copies[id(value)] = type(value)()
+                    if isinstance(value, dict):
+                        copy.update({k: rebound(v, 1) for k, v in value.items()})
+                    else:
+                        copy.extend(rebound(v, 1) for v in value)
+            return copies.get(id(value), value)  # one copy: the body's and the helpers' own
         return value
 
     for name, value in list(ns.items()):
