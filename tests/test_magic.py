@@ -290,6 +290,10 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
                    # space alone defines (check round 52)
                    "MODELS = {'mlp': build}\n"
                    "def from_models():\n    return MODELS['mlp']()[0], len(MODELS)\n"
+                   # what the body binds, and what a helper's global sets (check round 52)
+                   "model = None\ncounter = 0\n"
+                   "def size():\n    return len(model)\n"
+                   "def count():\n    global counter\n    counter += 1\n"
                    "def train(make=twice):\n    return make()[0]\n"
                    "@quiet()\n@timed\ndef stacked():\n    return dropout + decay\n")
     res = run(shell, "-n 4 --metric used --storage none",
@@ -299,7 +303,9 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
               "nbtune.report(epoch=1, units=units, path=path, n=n, p=Net().p, ev=evaluate(),\n"
               "              me=measured(), pa=partly(), di=MODELS['mlp']()[0], de=train(),\n"
               "              st=stacked() - decay, fm=from_models()[0])\n"
-              "MODELS['other'] = build\nassert from_models()[1] == 2  # one dict, as in a cell\n")
+              "MODELS['other'] = build\nassert from_models()[1] == 2  # one dict, as in a cell\n"
+              "model = [0] * hidden\nassert size() == hidden\ncount()\ncount()\n"
+              "assert counter == 2\n")
     assert res.success, res.error_in_exec
     for t in shell.user_ns["study"].trials:
         assert t.metrics["used"] == t.config["dropout"], t
@@ -310,6 +316,7 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
         assert (t.metrics["path"], t.metrics["n"], t.metrics["p"]) == ("c.pt", 1, 0.2), t
     assert (shell.user_ns["dropout"], shell.user_ns["hidden"], shell.user_ns["report"]) == (
         0.2, 32, [])  # the notebook's, as they were
+    assert shell.user_ns["counter"] == 0 and shell.user_ns["model"] is None
     name = shell.user_ns["__name__"]  # --local runs in the kernel: its namespace is the cell's
     res = run(shell, "--local --metric used",
               "dropout = uniform(0.3, 0.5)\nused = build()[0]\n")

@@ -112,11 +112,13 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
     names are the trial's (a notebook global the helpers read under a name nbtune gives the
     body, ``report``, ``checkpoint``, stays theirs)."""
     bound: dict[int, dict[str, Any]] = {}  # id of the globals the functions came with -> theirs
+    originals: dict[int, dict[str, Any]] = {}  # id of those globals -> them
     copies: dict[int, Any] = {}  # id of a function -> its copy for this trial
 
     def copied(fn: Any) -> Any:
         held = fn.__globals__
         if id(held) not in bound:
+            originals[id(held)] = held
             mine = bound[id(held)] = dict(held)
             mine.update(config)  # also a name the space alone defines (round 52)
             mine.setdefault("report", report)
@@ -163,7 +165,17 @@ def _shared_with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> di
 
     for name, value in list(ns.items()):
         ns[name] = rebound(value)
-    return ns
+    if len(bound) != 1:
+        return ns
+    # the body runs in its functions' globals, this trial's copy of them, as a cell runs in
+    # the notebook's: a helper reads what the body binds (`model = ...` then `n_params()` read
+    # the notebook's model: check round 52), and the body what a helper's `global` sets
+    (held_id, mine), = bound.items()
+    held = originals[held_id]
+    for name, value in ns.items():
+        if name != "__name__" and not (name in OWN_NAMES and name in held):
+            mine[name] = value
+    return mine
 
 
 def _notebook_function(value: Any) -> bool:
@@ -179,6 +191,8 @@ def _notebook_function(value: Any) -> bool:
 
 
 MANY = 100  # a list, tuple or dict longer than this holds data, not functions: left as it is
+# what nbtune gives the body, where the notebook's functions read a global of that name: theirs
+OWN_NAMES = ("report", "get_checkpoint", "checkpoint")
 
 
 def _reaches(value: Any, depth: int = 0) -> bool:
