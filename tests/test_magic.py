@@ -344,6 +344,15 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
         res.error_in_exec)
 
 
+def notes_of(shell, line, cell):
+    """The warnings of a %%tune cell that ran its study (in memory), as their texts."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run(shell, f"{line} --storage none", cell)
+    assert res.success, res.error_in_exec
+    return [str(w.message) for w in caught]
+
+
 def test_a_class_whose_methods_read_a_hyperparameter_is_warned_of(shell):
     """A class's methods read the notebook's values, not the trial's (check round 52: an
     nn.Module's __init__ read the notebook's dropout in every trial, in silence)."""
@@ -351,20 +360,14 @@ def test_a_class_whose_methods_read_a_hyperparameter_is_warned_of(shell):
                    "        self.p = [dropout for _ in range(width)][0]\n"
                    "        self.dropout = width\n"
                    "class Plain:\n    def __init__(self, dropout):\n        self.p = dropout\n")
-    with pytest.warns(nbtune.NbtuneWarning) as warned:
-        res = run(shell, "-n 1 --metric p --storage none",
-                  "dropout = uniform(0.3, 0.5)\np = Net().p\n")
-    assert res.success, res.error_in_exec
-    assert [str(w.message) for w in warned if "a class's methods" in str(w.message)] == [
+    said = notes_of(shell, "-n 1 --metric p", "dropout = uniform(0.3, 0.5)\np = Net().p\n")
+    assert [n for n in said if "a class's methods" in n] == [
         "Net.__init__ reads the global 'dropout', a hyperparameter: a class's methods read the "
         "notebook's values, not the trial's, so every trial would have the notebook's dropout "
         "= 0.2; pass it in, Net(dropout=dropout), or read it in a function of the notebook "
         "(those see the trial's values)"]
-    with warnings.catch_warnings(record=True) as caught:  # an argument or an attribute: none
-        warnings.simplefilter("always")
-        res = run(shell, "-n 1 --metric p --storage none",
-                  "dropout = uniform(0.3, 0.5)\np = Plain(dropout).p\n")
-    assert res.success and not [w for w in caught if "a class's" in str(w.message)]
+    assert not [n for n in notes_of(shell, "-n 1 --metric p", "dropout = uniform(0.3, 0.5)\n"
+                                    "p = Plain(dropout).p\n") if "a class's" in n]  # an argument
 
 
 def test_a_notebook_function_that_travels_by_name_is_named_with_the_fix(shell):
@@ -388,11 +391,9 @@ def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
 
     shell.user_ns.update(pickle=pickle, folder=str(tmp_path))
     shell.run_cell("def save(obj, path):\n    pass\n")
-    with pytest.warns(nbtune.NbtuneWarning) as warned:
-        res = run(shell, "-n 2 --metric loss --storage none",
-                  "lr = uniform(0.1, 0.2)\nloss = lr\nsave({'lr': lr}, 'best_model.pt')\n")
-    assert res.success, res.error_in_exec
-    assert [str(w.message) for w in warned if "writes" in str(w.message)] == [
+    said = notes_of(shell, "-n 2 --metric loss",
+                    "lr = uniform(0.1, 0.2)\nloss = lr\nsave({'lr': lr}, 'best_model.pt')\n")
+    assert [n for n in said if "writes" in n] == [
         "line 4: save(...) writes 'best_model.pt' from every trial; they run side by side, and "
         "the last to end leaves its file there, not the best trial's: give each trial its own, "
         "f\"best_model-{nbtune.trial_id()}.pt\", or report the state with checkpoint= and take "
@@ -400,12 +401,9 @@ def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
     for body in ("save({'lr': lr}, f'runs/{nbtune.trial_id()}.pt')",
                  "text = 'model.save'", "pickle.dumps(lr)",
                  "if nbtune.trial_id() == 0:\n    save(lr, 'first.pt')"):  # one trial's (51)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            res = run(shell, "-n 2 --metric loss --storage none",
-                      f"lr = uniform(0.1, 0.2)\nloss = lr\nimport nbtune\n{body}\n")
-        assert res.success, res.error_in_exec
-        assert not [w for w in caught if "writes" in str(w.message)], body
+        said = notes_of(shell, "-n 2 --metric loss",
+                        f"lr = uniform(0.1, 0.2)\nloss = lr\nimport nbtune\n{body}\n")
+        assert not [n for n in said if "writes" in n], body
 
 
 def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trusted(shell,
