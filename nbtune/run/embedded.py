@@ -4,6 +4,7 @@ background when the extension loads (:func:`warm_up`), restarted with other opti
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import threading
 from collections.abc import Iterator
@@ -42,7 +43,14 @@ def _start_embedded():
 def warm_up() -> threading.Thread | None:
     """Start the embedded cluster in a background thread, so that the first study finds it
     running (or waits for this start rather than making its own); None where it runs or is
-    starting already. :func:`close_embedded` and :func:`use_local` cancel a start not begun yet."""
+    starting already. :func:`close_embedded` and :func:`use_local` cancel a start not begun yet.
+
+    Dask is imported here, in the caller's thread, before the thread starts: a cell that
+    imported dask meanwhile (``%%tune``'s own ``dask.sizeof``) found a partly imported
+    ``dask`` and failed on "module 'dask' has no attribute 'utils'" (seen once in a test run;
+    Python's import locks do not cover a package's attribute for a submodule still loading)."""
+    importlib.import_module("distributed")  # and dask with it
+
     with _lock:
         if embedded_started() or embedded_starting():
             return None
