@@ -212,11 +212,6 @@ class PickledOnce:
         return type(self), (self.blob,)
 
 
-# a pickled trial function up to this size travels inside each task; a larger one (one that
-# holds a notebook's array) is sent to the workers once per study. Dask's client keeps its last
-# 1,000 messages under 1 MB (distributed.admin.low-level-log-length), and the in-process
-# scheduler its own to the workers: a 320 KB function in each trial's task held 12 MB more of
-# the notebook's memory at each study of 20 trials (first-day test, round 22)
 class Whole:
     """A with_parameters value sent to the workers in one piece: Dask serializes a list, tuple,
     set or dict item by item, one frame each, and scattering a list of 200,000 floats (or a
@@ -244,6 +239,11 @@ def unwrapped(value: Any) -> Any:
     return value.value if isinstance(value, Whole) else value
 
 
+# a pickled trial function up to this size travels inside each task; a larger one (one that
+# holds a notebook's array) is sent to the workers once per study. Dask's client keeps its last
+# 1,000 messages under 1 MB (distributed.admin.low-level-log-length), and the in-process
+# scheduler its own to the workers: a 320 KB function in each trial's task held 12 MB more of
+# the notebook's memory at each study of 20 trials (first-day test, round 22)
 INLINE_BYTES = 16_384
 
 
