@@ -438,6 +438,28 @@ def test_a_checkpoint_that_cannot_be_pickled_resumes_on_its_own_worker(client, d
     assert [t.metrics.get("resumed_from") for t in study.trials] == [3, 3, 3]
 
 
+def test_the_outcome_of_a_pause_whose_end_message_came_late_is_read_where_the_trial_paused(
+        client, db, monkeypatch):
+    """Under load a paused trial's "end" message can reach the notebook after its task ended:
+    its outcome was then split from its result on whichever worker Dask chose, the free one
+    while the trial's own ran another trial, and an unpicklable checkpoint could not be sent
+    there: the study waited until max_time cut it (a make test run). It is read where it is."""
+    from nbtune.run.loop import Loop
+
+    heard = Loop._on_message
+
+    def no_end(self, msg):  # as if each "end" came after its task's end
+        if msg.get("kind") != "end":
+            heard(self, msg)
+
+    monkeypatch.setattr(Loop, "_on_message", no_end)
+    study = nbtune.tune(holds_a_lock, {"x": nbtune.grid(1.0, 2.0, 3.0)}, searcher="grid",
+                        metric="v", mode="max", scheduler=PauseOnceAt(2), cluster=client,
+                        storage=db, study="late", max_time=30)
+    assert study.stop_reason != "max_time"
+    assert [t.metrics.get("resumed_from") for t in study.trials] == [3, 3, 3]
+
+
 def test_a_synchronous_hyperband_trial_promoted_before_its_checkpoint_runs_again():
     """A replay cannot tell synchronous Hyperband a promotion (its bracket decides once the
     whole rung is in): such a trial ran unjudged to max_t. It runs again from its start, as

@@ -213,18 +213,26 @@ def twenty_seven_epochs(config):
 
 
 def slow_but_first(config):
-    """q=9 pauses at once at epoch 1; the others take 2 s to get there, so it waits paused."""
+    """q=9 pauses at once at epoch 1; the others get there 2 s after it did (the file ``mark``
+    says when), so it waits paused: timed from their own start, a loaded machine's slow first
+    task let them report first, and q=9, last of its rung, was promoted without pausing."""
+    import os
     import time
 
     checkpoint = nbtune.get_checkpoint()
     first = checkpoint["epoch"] + 1 if checkpoint else 1
     for epoch in range(first, 4):
-        if epoch == 1 and config["q"] != 9:
+        if epoch == 1 and config["q"] == 9:
+            open(config["mark"], "w").close()
+        elif epoch == 1:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(config["mark"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
             time.sleep(2.0)
         nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint={"epoch": epoch})
 
 
-def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db):
+def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_path):
     # Successive halving, max_t=3: three trials at epoch 1, the best goes on to epoch 3. The
     # worker holding the paused trial's checkpoint is killed while the others run: Dask computes
     # the lost segment again, and the loop pauses it at the same rung instead of leaving it
@@ -237,13 +245,14 @@ def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db):
     from nbtune.run.cluster import local_cluster
 
     with local_cluster(2) as cluster, Client(cluster, set_as_default=False) as c:
-        study = nbtune.tune(slow_but_first, {"q": nbtune.grid(9, 5, 4)}, searcher="grid",
+        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
+        study = nbtune.tune(slow_but_first, space, searcher="grid",
                             metric="score", mode="max", scheduler="hyperband", max_t=3,
                             reduction_factor=3, brackets=1, cluster=c, storage=db,
                             study="lost", background=True, progress=False)
         deadline = time.monotonic() + 60
         while not (study.trials and study.trials[0].state == T.PAUSED):
-            assert time.monotonic() < deadline, "trial 0 never paused"
+            assert time.monotonic() < deadline, ("trial 0 never paused", study.trials)
             time.sleep(0.05)
         holders = {w for key, ws in c.who_has().items()
                    if key.startswith("nbtune-trial-") and key.endswith("-0-1") for w in ws}

@@ -181,8 +181,16 @@ class Completions:
 
     def _ask_outcome(self, trial: T.Trial, pair: Any) -> None:
         """The outcome of a finished (outcome, checkpoint) task whose "end" message did not come:
-        split it on the cluster, and take that half."""
-        future = self.client.submit(outcome_of, pair, key=f"{pair.key}-outcome")
+        split it on the worker that holds it, and take that half. Dask placed the split on a
+        free worker while the holder ran another trial: a checkpoint that could not be pickled
+        never got there, and the study waited until max_time (a make test run); a model's
+        would have been copied there for nothing."""
+        try:
+            holders = list(self.client.who_has([pair]).get(pair.key, ()))
+        except Exception:  # the scheduler lost: Dask decides, as it would anyway
+            holders = []
+        future = self.client.submit(outcome_of, pair, key=f"{pair.key}-outcome",
+                                    workers=holders or None, allow_other_workers=False)
         self.pairs[future] = pair
         self.running[future] = trial
         self._futures.add(future)
