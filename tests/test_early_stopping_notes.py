@@ -110,7 +110,8 @@ def test_a_report_inside_lightnings_sanity_check_is_left_out(monkeypatch):
     import sys
     import types
 
-    from nbtune.run.channel import SANITY_NOTE, LocalContext, activate, deactivate
+    from nbtune.run.channel import LocalContext, activate, deactivate
+    from nbtune.run.frameworks import SANITY_NOTE
 
     monkeypatch.setitem(sys.modules, "pytorch_lightning", types.ModuleType("pytorch_lightning"))
     code = {}

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-import nbtune.run.channel
+import nbtune.run.frameworks
 
 from readme_blocks import python_blocks
 
@@ -129,6 +129,6 @@ def test_a_report_from_lightnings_sanity_check_is_left_out_with_a_note(shell):
     for t in study.trials:
         assert [r["epoch"] for r in t.reports] == list(range(1, len(t.reports) + 1)), t.reports
         assert [w["message"] for w in t.warnings if "sanity check" in w["message"]] == [
-            nbtune.run.channel.SANITY_NOTE], t.warnings
+            nbtune.run.frameworks.SANITY_NOTE], t.warnings
     # its first line whole in the summary (a script's text one cut the fix out: check round 51)
-    assert nbtune.run.channel.SANITY_NOTE.splitlines()[0] in str(study.summary())
+    assert nbtune.run.frameworks.SANITY_NOTE.splitlines()[0] in str(study.summary())

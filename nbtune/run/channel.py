@@ -26,12 +26,12 @@ import contextvars
 import math
 import numbers
 import os
-import sys
 import threading
 import time
 from typing import Any, Callable, ContextManager, Sequence
 
 from ..caller import NbtuneWarning, user_facing, warn
+from .frameworks import SANITY_NOTE, in_sanity_check
 
 CONTINUE = "continue"
 STOP = "stop"
@@ -327,39 +327,10 @@ def report(*values: Any, checkpoint: Any = None, **metrics: Any) -> None:
                            "pass to nbtune.tune(...) or from a %%tune cell")
     if isinstance(checkpoint, (str, os.PathLike)) and os.path.isdir(checkpoint):
         warn(FOLDER_NOTE, NbtuneWarning)
-    if _lightning_sanity_check():
+    if in_sanity_check():
         warn(SANITY_NOTE, NbtuneWarning)
         return
     ctx.report(metrics, checkpoint)
-
-
-# a report made while Lightning checks its validation loop before training, left out: see
-# _lightning_sanity_check (one text for every trial, counted as one warning in the summary)
-SANITY_NOTE = ("report() in Lightning's sanity check was left out: `if trainer.sanity_checking: "
-               "return` skips it\n(the untrained model's two validation batches before epoch 1 "
-               "read as epoch 1, and the scheduler judged trials on them; Ray Tune's callback "
-               "leaves them out too)")  # its first line whole in the summary's 100 characters
-LIGHTNING = ("lightning.pytorch", "pytorch_lightning")
-
-
-def _lightning_sanity_check() -> bool:
-    """Whether a PyTorch Lightning ``Trainer`` is running its sanity check, the validation of
-    the untrained model that ``fit`` starts with, up the stack from this report. A callback's
-    ``on_validation_epoch_end`` without Lightning's ``if trainer.sanity_checking`` guard
-    reported that validation as ``epoch=1``, and ASHA stopped half the trials on an untrained
-    model's accuracy on two batches (first-day test, round 50). Ray Tune's Lightning callback
-    skips it. Every hook of the sanity check runs inside ``Trainer._run_sanity_check``."""
-    if not any(name in sys.modules for name in LIGHTNING):
-        return False
-    frame = sys._getframe(2)
-    for _ in range(200):  # a validation_step's report is some 15 frames below it
-        if frame is None:
-            return False
-        code = frame.f_code
-        if code.co_name == "_run_sanity_check" and "lightning" in code.co_filename:
-            return bool(getattr(frame.f_locals.get("self"), "sanity_checking", False))
-        frame = frame.f_back
-    return False
 
 
 # why a folder's path is no checkpoint (Ray Tune's Checkpoint.from_directory): one text for
