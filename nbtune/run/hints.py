@@ -24,14 +24,25 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
     it does not hold."""
     error = missing_module_hint(error)
     if error and DAEMONIC in error:
-        error = f"{error.rstrip()}\nnbtune: {NO_CHILDREN}"
+        error = _added(error, NO_CHILDREN)
     if error and config:
         error = _missing_key_hint(error, config)
     if error:
         error = _optuna_trial_hint(error)
-    if error and _UNBOUND_REPORT.search(error.rstrip().splitlines()[-1]):
-        error = f"{error.rstrip()}\nnbtune: {UNBOUND_REPORT}"
+    if error and _UNBOUND_REPORT.search(_last_line(error)):
+        error = _added(error, UNBOUND_REPORT)
     return error
+
+
+def _last_line(error: str) -> str:
+    """The traceback's last line: the exception, which says what the failure was."""
+    lines = error.rstrip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def _added(error: str, line: str) -> str:
+    """``error`` with nbtune's ``line`` on its cause and fix below it."""
+    return f"{error.rstrip()}\nnbtune: {line}"
 
 
 # report() or get_checkpoint() by their bare names in code the %%tune body does not carry
@@ -39,7 +50,6 @@ _UNBOUND_REPORT = re.compile(r"^NameError: name '(report|get_checkpoint)' is not
 UNBOUND_REPORT = ("report and get_checkpoint are given to a %%tune body and the notebook's "
                   "functions it calls, not to a class's methods or a module's code: call "
                   "nbtune.report(...) there (import nbtune)")
-
 
 # Optuna's trial methods a config dict lacks (not report or params: a user's dict may mean them)
 _OPTUNA_CALL = re.compile(r"AttributeError: 'dict' object has no attribute "
@@ -51,14 +61,14 @@ def _optuna_trial_hint(error: str) -> str:
     where the objective was not seen as one before the study (a suggest_* call in a helper of
     the user's, or the trial under another name: ``_check_not_optuna`` follows neither),
     with how to port it; it read only "'dict' object has no attribute 'suggest_float'"."""
-    lines = error.rstrip().splitlines()
-    found = _OPTUNA_CALL.fullmatch(lines[-1].strip()) if lines else None
+    found = _OPTUNA_CALL.fullmatch(_last_line(error))
     if found is None:
         return error
-    return (f"{error.rstrip()}\nnbtune: {found.group(1)} is an Optuna trial's: nbtune passes "
-            f"the trial function a config, a dict of its values from the space given beside it; "
-            f"write each suggest_* as a space entry ({{'lr': nbtune.loguniform(1e-4, 1e-1)}}) "
-            f"and read config['lr'] (the README's \"Coming from Optuna\")")
+    return _added(error, f"{found.group(1)} is an Optuna trial's: nbtune passes the trial "
+                  f"function a config, a dict of its values from the space given beside it; "
+                  f"write each suggest_* as a space entry "
+                  f"({{'lr': nbtune.loguniform(1e-4, 1e-1)}}) and read config['lr'] (the "
+                  f"README's \"Coming from Optuna\")")
 
 
 def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
@@ -69,7 +79,7 @@ def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
     cell (whose hyperparameters are names): a KeyError of another dict near a config key (a
     cell's ``settings["maxiter"]`` beside ``max_iter``) is left as it is (rounds 43, 44)."""
     lines = error.rstrip().splitlines()
-    found = re.fullmatch(r"KeyError: '([^']*)'", lines[-1].strip()) if lines else None
+    found = re.fullmatch(r"KeyError: '([^']*)'", _last_line(error))
     keys = [k for k in config if isinstance(k, str)]
     if found is None or found.group(1) in config or not keys or "<tune cell" in error:
         return error  # a cell reads its hyperparameters by their names, not from a config
@@ -83,8 +93,8 @@ def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
     if not near:
         return error
     names = ", ".join(repr(k) for k in keys)
-    return (f"{error.rstrip()}\nnbtune: KeyError {asked!r}: the trial's config has no such key "
-            f"({near}); its keys are the space's names: {names}")
+    return _added(error, f"KeyError {asked!r}: the trial's config has no such key ({near}); "
+                  f"its keys are the space's names: {names}")
 
 
 _BY_NAME = re.compile(r"Can't get attribute '([^']+)' on <module '__main__'")
@@ -98,6 +108,6 @@ def by_name_hint(error: str) -> str:
     found = _BY_NAME.search(error)
     if found is None:
         return error
-    return (f"{error}\nnbtune: the notebook's {found.group(1)} travels to the workers by name "
-            f"(a functools.lru_cache or cache wrapper does), and their __main__ has no such "
-            f"name: define it in the %%tune cell, or leave the decorator out")
+    return _added(error, f"the notebook's {found.group(1)} travels to the workers by name (a "
+                  f"functools.lru_cache or cache wrapper does), and their __main__ has no such "
+                  f"name: define it in the %%tune cell, or leave the decorator out")
