@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+# The files that take longest, begun first where pytest-xdist runs the suite (`make test`: two
+# processes, a file each at a time): begun last, the notebooks' file ran alone for minutes at
+# the end. Their order otherwise, and the order of the tests within each, stay as collected.
+SLOWEST_FIRST = ("test_notebooks.py", "test_browser.py", "test_binder.py", "test_clusters.py",
+                 "test_interrupt.py", "test_costs.py", "test_sklearn.py", "test_faults.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):  # not a pytest-xdist worker: as collected
+        return
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
+
+
 
 @pytest.fixture(scope="session")
 def client():
