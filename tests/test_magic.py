@@ -400,10 +400,17 @@ def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
         "study.best_checkpoint afterwards"]
     for body in ("save({'lr': lr}, f'runs/{nbtune.trial_id()}.pt')",
                  "text = 'model.save'", "pickle.dumps(lr)",
-                 "if nbtune.trial_id() == 0:\n    save(lr, 'first.pt')"):  # one trial's (51)
+                 "if nbtune.trial_id() == 0:\n    save(lr, 'first.pt')",  # one trial's (51)
+                 "tid = nbtune.trial_id()\nif tid == 0 and lr > 0:\n    save(lr, 'first.pt')",
+                 "if nbtune.trial_id() != 0:\n    pass\nelse:\n    save(lr, 'first.pt')"):
         said = notes_of(shell, "-n 2 --metric loss",
                         f"lr = uniform(0.1, 0.2)\nloss = lr\nimport nbtune\n{body}\n")
         assert not [n for n in said if "writes" in n], body
+    for body in ("if lr > 0.15 or nbtune.trial_id() == 0:\n    save(lr, 'best.pt')",  # (52)
+                 "if nbtune.trial_id() != 0:\n    save(lr, 'best.pt')"):  # all trials but one
+        said = notes_of(shell, "-n 2 --metric loss",
+                        f"lr = uniform(0.1, 0.2)\nloss = lr\nimport nbtune\n{body}\n")
+        assert [n for n in said if "writes 'best.pt'" in n], body
 
 
 def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trusted(shell,

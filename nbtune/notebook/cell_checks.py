@@ -205,9 +205,7 @@ def shared_file(parsed: ParsedCell) -> str | None:
         tree = ast.parse(parsed.body)
     except SyntaxError:
         return None
-    one_trial = {id(n) for branch in ast.walk(tree)  # if nbtune.trial_id() == 0: one trial's
-                 if isinstance(branch, ast.If) and "trial_id" in ast.unparse(branch.test)
-                 for n in ast.walk(branch)}
+    one_trial = {id(n) for code in _one_trials_code(tree) for n in ast.walk(code)}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or id(node) in one_trial:
             continue
@@ -225,6 +223,49 @@ def shared_file(parsed: ParsedCell) -> str | None:
                         f"f\"{stem}-{{nbtune.trial_id()}}.{ext}\", or report the state with "
                         f"checkpoint= and take study.best_checkpoint afterwards")
     return None
+
+
+def _one_trials_code(tree: ast.AST) -> list[ast.AST]:
+    """The statements of ``tree`` that one trial alone runs: the branch of an ``if`` whose test
+    holds for one trial id (``nbtune.trial_id() == 0``, ``tid == 0`` after ``tid =
+    nbtune.trial_id()``, either beside others by ``and``), or the ``else`` of its negation
+    (``!=``, ``not``). A test that names the trial id otherwise (``... or trial_id() == 0``)
+    lets several trials through (check round 52: any mention of it spared the save, and a
+    name bound to it did not)."""
+    ids = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+           and _is_trial_id(node.value, set()) for t in node.targets if isinstance(t, ast.Name)}
+    found: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            if _one_trial(node.test, ids):
+                found.extend(node.body)
+            elif _one_trial(node.test, ids, negated=True):
+                found.extend(node.orelse)
+    return found
+
+
+def _is_trial_id(expr: ast.AST, ids: set[str]) -> bool:
+    """Whether ``expr`` is the trial's id: ``trial_id()`` (``nbtune.trial_id()``), or a name
+    bound to it."""
+    if isinstance(expr, ast.Name):
+        return expr.id in ids
+    func = getattr(expr, "func", None) if isinstance(expr, ast.Call) else None
+    return (isinstance(func, ast.Attribute) and func.attr == "trial_id") or (
+        isinstance(func, ast.Name) and func.id == "trial_id")
+
+
+def _one_trial(test: ast.AST, ids: set[str], negated: bool = False) -> bool:
+    """Whether ``test`` holds for one trial alone (``negated``: fails for one alone)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _one_trial(test.operand, ids, not negated)
+    if isinstance(test, ast.BoolOp):  # A and B holds where both do: one of them narrows it
+        narrows = ast.Or if negated else ast.And  # (A or B fails where both do)
+        return isinstance(test.op, narrows) and any(_one_trial(v, ids, negated)
+                                                    for v in test.values)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and any(
+            _is_trial_id(side, ids) for side in (test.left, test.comparators[0])):
+        return isinstance(test.ops[0], ast.NotEq if negated else ast.Eq)
+    return False
 
 
 def class_reads_space(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
