@@ -288,7 +288,7 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
                    "partly = functools.partial(lambda by: dropout * by, 1)\n"
                    # in a dict, as a default argument, under two decorators, and a name the
                    # space alone defines (check round 52)
-                   "MODELS = {'mlp': build}\n"
+                   "MODELS = {'mlp': build}\nNAMES = {build: 'mlp'}\n"
                    "def from_models():\n    return MODELS['mlp']()[0], len(MODELS)\n"
                    # what the body binds, and what a helper's global sets (check round 52)
                    "model = None\ncounter = 0\n"
@@ -304,6 +304,7 @@ def test_the_trials_values_reach_the_notebooks_functions(shell):
               "              me=measured(), pa=partly(), di=MODELS['mlp']()[0], de=train(),\n"
               "              st=stacked() - decay, fm=from_models()[0])\n"
               "MODELS['other'] = build\nassert from_models()[1] == 2  # one dict, as in a cell\n"
+              "assert NAMES.get(build) == 'mlp'  # keyed by the function the body calls\n"
               "model = [0] * hidden\nassert size() == hidden\ncount()\ncount()\n"
               "assert counter == 2\n")
     assert res.success, res.error_in_exec

@@ -71,13 +71,15 @@ def with_notebook_code(ns: dict[str, Any], config: dict[str, Any]) -> dict[str, 
         if depth == 0 and type(value) in (list, tuple, dict) and len(value) <= MANY:
             # MODELS = {"mlp": build_mlp}, callbacks = [...]: a new one holding the copies
             items = value.items() if isinstance(value, dict) else enumerate(value)
-            if id(value) not in copies and any(_reaches(v) for _, v in items):
+            if id(value) not in copies and any(_reaches(v) or isinstance(value, dict) and
+                                               _reaches(k) for k, v in items):
                 if isinstance(value, tuple):
                     copies[id(value)] = tuple(rebound(v, 1) for v in value)
                 else:  # kept before it is filled: a function in it reads it (round 52)
                     copy = copies[id(value)] = type(value)()
                     if isinstance(value, dict):
-                        copy.update({k: rebound(v, 1) for k, v in value.items()})
+                        # {build: "mlp"}: a key the body looks up by the function, its copy
+                        copy.update({rebound(k, 1): rebound(v, 1) for k, v in value.items()})
                     else:
                         copy.extend(rebound(v, 1) for v in value)
             return copies.get(id(value), value)  # one copy: the body's and the helpers' own
