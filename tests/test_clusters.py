@@ -28,7 +28,7 @@ import nbtune
 from nbtune import trial as T
 from nbtune.run.cluster import close_clients, get_client
 from nbtune.run.gpus import GPU, detect_gpus, gpu_devices, parse_nvidia_smi, visible
-from nbtune.run.resources import check_resources, default_ask, slots, workers_of
+from nbtune.run.resources import check_resources, default_ask, slots, worker_info, workers_of
 from nbtune.summary import trials_table
 from nbtune.run.workers import WorkerSetupError, describe
 from waiting import wait_for
@@ -83,7 +83,7 @@ class Processes:
 
 
 def addresses(client) -> set[str]:
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    return set(worker_info(client))  # scheduler_info's copy may read none
 
 
 def worker_joined(client, before: set[str]) -> str:
@@ -133,6 +133,15 @@ def study_of(remote, resources, n_trials=4, sleep=0.6, storage=None, **kwargs):
     return nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(sleep)},
                        metric="x", n_trials=n_trials, seed=0, cluster=remote["address"],
                        storage=storage, progress=False, resources=resources, **kwargs)
+
+
+def test_the_workers_are_read_from_the_scheduler_not_the_clients_copy(client):
+    """client.scheduler_info(n_workers=-1) returns the client's copy, which Dask's own refresh
+    every 2 s replaces with the cluster's totals, no workers: read between the two, a cluster
+    of two workers had none (a make test run). nbtune asks the scheduler."""
+    client.sync(client._update_scheduler_info)  # what Dask's timer does
+    assert not client._scheduler_identity.get("workers")  # the copy: no worker
+    assert len(worker_info(client)) == 2 and len(workers_of(client)) == 2
 
 
 # -- on a remote cluster ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.run.cluster import local_cluster
+from nbtune.run.resources import worker_info
 from nbtune.run.held import held_workers
 from waiting import wait_for
 
@@ -30,7 +31,7 @@ def cluster_client():
 
 
 def worker_addresses(client) -> set[str]:
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    return set(worker_info(client))  # scheduler_info's copy may read none
 
 
 def untravelled(config):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nbtune
+from nbtune.run.resources import worker_info
 from nbtune.run.hints import UNBOUND_REPORT
 from nbtune import trial as T
 from nbtune.notebook.trialfn import cell_filename
@@ -667,7 +668,7 @@ def test_config_cluster_takes_a_client_object(shell, client, capsys):
         tune_magics = shell.magics_manager.registry["Tune"]
         assert tune_magics.cluster is client
         assert run(shell, "-n 2 --metric v", "x = uniform(0, 1)\nv = x").success
-        assert shell.user_ns["study"].trials[0].worker in client.scheduler_info()["workers"]
+        assert shell.user_ns["study"].trials[0].worker in worker_info(client)
         shell.run_line_magic("config", "Tune.trials = 0")  # a later %config still works
         assert "cannot" not in capsys.readouterr().err
     finally:

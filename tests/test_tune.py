@@ -10,6 +10,7 @@ import time
 import pytest
 
 import nbtune
+from nbtune.run.resources import worker_info
 from nbtune import trial as T
 
 
@@ -32,7 +33,7 @@ def test_tune_runs_every_trial_and_finds_the_best(client, db):
     assert all(t.state == T.COMPLETED for t in study.trials)
     for t in study.trials:
         assert t.value == pytest.approx(quadratic(t.config))
-        assert t.worker in client.scheduler_info()["workers"]
+        assert t.worker in worker_info(client)
         assert t.started <= t.finished and t.duration >= 0
     assert study.best.value == min(t.value for t in study.trials)
     assert study.stop_reason == "n_trials"
@@ -517,7 +518,7 @@ def test_cluster_by_address_by_object_and_embedded(client):
     from nbtune.run.gpus import gpu_devices
     from nbtune.run.local import default_workers
 
-    workers = set(client.scheduler_info()["workers"])
+    workers = set(worker_info(client))
     by_address = nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client.scheduler.address,
                              storage=None)
     by_object = nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client.cluster, storage=None)

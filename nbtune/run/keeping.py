@@ -15,6 +15,7 @@ from .. import trial as T
 from ..schedule import PAUSE, STOP
 from ..contract.outcome import final_value
 from . import kept
+from .resources import worker_info
 
 
 def not_kept_note(trial_id: int, error: str) -> str:
@@ -240,7 +241,7 @@ class Keeping:
         trial_id = self.best_final[0] if held else None
         self.held_finals, self.best_held = set(), None
         with contextlib.suppress(Exception):  # asked of a worker gone, the call waited 30 s
-            alive = set(self.client.scheduler_info(n_workers=-1)["workers"])
+            alive = set(worker_info(self.client))
             workers = [w for w in workers if w in alive]
         fetched: dict[str, Any] = {}
 

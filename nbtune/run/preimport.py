@@ -18,6 +18,8 @@ import types
 import uuid
 from typing import Any, Iterable, Mapping
 
+from .resources import worker_info
+
 # packages of the notebook's display, not of its trials: their import would cost each worker
 # memory for nothing
 DISPLAY_ONLY = frozenset({"IPython", "ipykernel", "ipywidgets", "jupyter_client", "traitlets",
@@ -111,7 +113,7 @@ class Preimports:
             if not new and not environ:
                 return []
             try:
-                workers = list(client.scheduler_info(n_workers=-1).get("workers", {}))
+                workers = list(worker_info(client))
                 fire_and_forget([client.submit(import_quietly, new, environ, workers=[address],
                                                allow_other_workers=False, pure=False,
                                                key=f"{KEY}-{uuid.uuid4().hex}")

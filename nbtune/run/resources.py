@@ -13,17 +13,30 @@ from typing import Any, Callable, Iterable, Mapping
 _EPS = 1e-9  # 1 / 0.1 is 9.999...: a worker offering GPU=1 hosts ten trials asking GPU=0.1
 
 
+def worker_info(client) -> dict[str, dict[str, Any]]:
+    """The scheduler's record of each worker, by address, asked now. Not
+    ``client.scheduler_info(n_workers=-1)["workers"]``: that returns the client's cached copy,
+    which Dask's own refresh every 2 s (of the cluster's totals alone: no workers, in current
+    distributed) can replace between the fetch and the return, and a cluster of two workers
+    read as none (a make test run): a paused trial whose checkpoint cannot move was sent to
+    any worker, as if its own had left."""
+    try:
+        info = client.sync(client.scheduler.identity, n_workers=-1)
+    except TypeError:  # an older scheduler's identity() takes no n_workers: it lists them all
+        info = client.sync(client.scheduler.identity)
+    return dict(info.get("workers") or {})
+
+
 def workers_of(client) -> dict[str, dict[str, Any]]:
     """Each worker's threads, resources, status ("running", "paused", ...) and memory (its
     process's, and its limit: 0 for none), by address, as the scheduler knows them now."""
-    info = client.scheduler_info(n_workers=-1)
     return {address: {"nthreads": int(w.get("nthreads", 1)),
                       "resources": dict(w.get("resources") or {}),
                       "name": str(w.get("name", "")),
                       "status": str(w.get("status", "running")),
                       "memory": int((w.get("metrics") or {}).get("memory") or 0),
                       "memory_limit": int(w.get("memory_limit") or 0)}
-            for address, w in info.get("workers", {}).items()}
+            for address, w in worker_info(client).items()}
 
 
 def paused_line(workers: Mapping[str, Mapping[str, Any]]) -> str:

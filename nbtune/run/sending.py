@@ -25,6 +25,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .resources import worker_info
 from .task import INLINE_BYTES, PickledOnce, whole, with_parameters
 
 # Dask pauses a worker whose memory passes this share of its limit (distributed.worker.memory.pause)
@@ -227,10 +228,9 @@ class Sending:
 def memory_limits(client: Any) -> dict[str, tuple[int, int]]:
     """Each worker's memory limit in bytes (0: none) and the memory its process uses now, by
     address, as the scheduler knows them."""
-    info = client.scheduler_info(n_workers=-1)
     return {a: (int(w.get("memory_limit") or 0),
                 int((w.get("metrics") or {}).get("memory") or 0))
-            for a, w in info.get("workers", {}).items()}
+            for a, w in worker_info(client).items()}
 
 
 def check_fits(limits: dict[str, tuple[int, int]], sizes: dict[str, int],
