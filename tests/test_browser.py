@@ -187,7 +187,7 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
     panel.wait_for(timeout=120_000)
     label = page.locator(".nbtune-live-label")
     final = page.locator(".jp-OutputArea-output", has_text="BEST=")
-    seen, live_headers, live_style = set(), [], None
+    seen, live_headers, live_style, live_box = set(), [], None, None
     deadline = time.monotonic() + 180
     while not final.count() and time.monotonic() < deadline:  # watch it while the study runs
         match = re.match(r"(\d+)/(\d+) trials", " ".join(_texts(label)))
@@ -202,6 +202,8 @@ def test_live_panel_renders_moves_and_leaves_the_summary(lab, page):
                     "t => [t.parentElement.clientWidth, t.getBoundingClientRect().width]",
                     timeout=1000)
             except Exception:  # the live panel is replaced by the summary when the study ends
+                live_style = None
+            if live_box == [0, 0]:  # not laid out yet, or on its way out: measured again
                 live_style = None
         time.sleep(0.05)
     final.wait_for(timeout=5_000)

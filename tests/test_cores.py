@@ -7,8 +7,13 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 import nbtune
 from nbtune.run.threads import WATCHED_FROM, cores_watched
+
+# two threads of a trial must get two cores: `make test` runs these after the others, alone
+pytestmark = pytest.mark.cores
 
 
 def _compute(seconds: float) -> None:
