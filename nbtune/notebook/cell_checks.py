@@ -268,42 +268,6 @@ def _one_trial(test: ast.AST, ids: set[str], negated: bool = False) -> bool:
     return False
 
 
-def class_reads_space(parsed: ParsedCell, namespace: Mapping[str, Any]) -> str | None:
-    """A warning where a class of the notebook that the body uses reads a hyperparameter as a
-    global in a method (``self.drop = nn.Dropout(dropout)`` in ``Net.__init__``): a trial's
-    values reach the notebook's functions the body calls, not a class's methods, which read
-    the notebook's value in every trial (check round 52); else None."""
-    space = set(parsed.names)
-    for name in parsed.free_names:
-        cls = namespace.get(name)
-        if not isinstance(cls, type) or cls.__module__ != "__main__":
-            continue
-        for attr, member in vars(cls).items():
-            fn = getattr(member, "__func__", getattr(member, "fget", member))
-            code = getattr(fn, "__code__", None)
-            read = sorted(_globals_read(code) & space) if code is not None else []
-            if read:
-                held = namespace.get(read[0], None)
-                now = (f"the notebook's {read[0]} = {held!r}" if read[0] in namespace else
-                       f"no {read[0]} (a NameError)")
-                return (f"{name}.{attr} reads the global {read[0]!r}, a hyperparameter: a "
-                        f"class's methods read the notebook's values, not the trial's, so every "
-                        f"trial would have {now}; pass it in, {name}({read[0]}={read[0]}), or "
-                        f"read it in a function of the notebook (those see the trial's values)")
-    return None
-
-
-def _globals_read(code: Any) -> set[str]:
-    """The global names a code object (and the code nested in it) reads."""
-    import dis
-
-    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
-    for const in code.co_consts:
-        if hasattr(const, "co_code"):
-            names |= _globals_read(const)
-    return names
-
-
 def _kind(value: Any) -> str:
     """A value's kind as a space holds it: "bool", "number", "str" or "other"."""
     if isinstance(value, bool):

@@ -34,8 +34,8 @@ from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .cell_checks import (class_reads_space, reports_elsewhere, shared_file, unread_typo,
-                          unreported_resource, unset_metric)
+from .cell_checks import (reports_elsewhere, shared_file, unread_typo, unreported_resource,
+                          unset_metric)
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally
@@ -222,7 +222,8 @@ class Tune(Magics):
         filename = cell_filename(self.shell)
         small, large = notebook_values(self.shell.user_ns, parsed.free_names,
                                        self.scatter_threshold)
-        trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small)
+        trial = CellTrial(parsed.body, filename, metric, metric in parsed.assigned, small,
+                          main=self.shell.user_ns)
         if args.local:
             return lambda: run_locally(self.shell.user_ns, trial, parsed, large)
         fn = with_parameters(trial, **large) if large else trial
@@ -242,14 +243,12 @@ class Tune(Magics):
                       **scheduler_options(args))
 
         shared = shared_file(parsed)
-        in_class = class_reads_space(parsed, self.shell.user_ns)
 
         def run() -> None:
             if said:  # said once the study runs: a cell refused above said only why
                 print(said)
-            for note in (shared, in_class):
-                if note is not None:
-                    from_the_cell(filename, lambda: warn_note(note))
+            if shared is not None:
+                from_the_cell(filename, lambda: warn_note(shared))
             self._run(fn, parsed, kwargs, args, cell, filename)
         return run
 

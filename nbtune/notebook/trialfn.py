@@ -7,7 +7,7 @@ from typing import Any
 
 from ..run.channel import clean_metrics, current_trial, get_checkpoint, report
 from ..run.task import TrialFailed
-from .trial_globals import with_notebook_code
+from .trial_globals import anchor, with_notebook_code
 
 
 class CellTrial:
@@ -16,13 +16,15 @@ class CellTrial:
     ``globals`` are the notebook values the body reads (small ones travel inside this object;
     large ones arrive as keywords, scattered once by :func:`nbtune.with_parameters`). The body is
     compiled under ``filename`` with its cell line numbers, and its source is put in ``linecache``
-    on the worker, so a traceback shows the user's own lines.
+    on the worker, so a traceback shows the user's own lines. ``main``: the notebook's globals,
+    whose copy in each trial the body runs in (:mod:`nbtune.notebook.trial_globals`).
     """
 
     def __init__(self, body: str, filename: str, metric: str, sets_metric: bool,
-                 globals: dict[str, Any]):
+                 globals: dict[str, Any], main: dict[str, Any] | None = None):
         self.body, self.filename, self.metric = body, filename, metric
         self.sets_metric, self.globals = sets_metric, globals
+        self.anchor = anchor(main) if main is not None else None
         self._code = None
 
     def __getstate__(self) -> dict:
@@ -87,7 +89,8 @@ class CellTrial:
     def __call__(self, config: dict[str, Any], **shared: Any) -> Any:
         """Run one trial, on a worker: the body in the globals of the notebook code it carries
         (a copy of it, this trial's own); ``--local`` runs :meth:`namespace` in the kernel."""
-        return self.run(with_notebook_code(self.namespace(config, shared), config))
+        held = self.anchor.__globals__ if self.anchor is not None else None
+        return self.run(with_notebook_code(self.namespace(config, shared), held))
 
 
 def cell_filename(shell: Any) -> str:

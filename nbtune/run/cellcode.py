@@ -92,6 +92,33 @@ def dumps(fn: Any) -> bytes:
 
 
 def loads(blob: bytes) -> Any:
-    """The function :func:`dumps` pickled; the lines it carries go to ``linecache``."""
-    fn, _ = pickle.loads(blob)
+    """The function :func:`dumps` pickled; the lines it carries go to ``linecache``. Each call
+    gives a copy of its own: the notebook's classes it carries too (:func:`_own_class`)."""
+    fn, _ = _TrialUnpickler(io.BytesIO(blob)).load()
     return fn
+
+
+class _TrialUnpickler(pickle.Unpickler):
+    """Unpickles a trial function with classes of its own (see :func:`_own_class`)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name == "_make_skeleton_class" and module.startswith("cloudpickle"):
+            return _own_class
+        return super().find_class(module, name)
+
+
+def _own_class(type_constructor: Any, name: str, bases: tuple, type_kwargs: dict,
+               class_tracker_id: str | None, extra: Any) -> type:
+    """A class of the notebook's that the trial carries, made anew for this copy of it.
+    cloudpickle makes one per process (its id tracked) and gives it, at each unpickling, the
+    methods of the copy unpickled last, on that copy's globals: two trials at once on a
+    worker's threads read each other's values through a class's methods (check round 51),
+    and a trial run in the notebook's own process rewrote the notebook's class. Pickled back
+    to the notebook (an object of it in a result), it is the notebook's class again."""
+    from cloudpickle import cloudpickle as cp
+
+    cls = cp._make_skeleton_class(type_constructor, name, bases, type_kwargs, None, extra)
+    if class_tracker_id is not None:  # its way back to the notebook: the tracked id
+        with cp._DYNAMIC_CLASS_TRACKER_LOCK:
+            cp._DYNAMIC_CLASS_TRACKER_BY_CLASS[cls] = class_tracker_id
+    return cls
