@@ -502,6 +502,12 @@ def test_a_typo_of_a_notebook_value_is_refused_and_a_helper_that_reports_is_trus
     assert not res.success and str(res.error_in_exec) == (
         "%%tune: the cell never sets 'loss' (did you mean 'los'?): assign it in the body "
         "(`loss = ...`), call report(loss=...), or name another with --metric NAME")
+    # one that calls the notebook's code, which may report the metric, is still refused for a
+    # name the body sets beside it: every trial failed on the typo (check round 53)
+    res = run(shell, "-n 2 --metric accuarcy --mode max",
+              "lr = loguniform(0.01, 0.3)\naccuracy = train(lr)\n")
+    assert not res.success and str(res.error_in_exec).startswith(
+        "%%tune: the cell never sets 'accuarcy' (did you mean 'accuracy'?)"), res.error_in_exec
 
 
 def test_a_cell_that_imports_a_module_of_the_users_may_report_through_it(tmp_path,

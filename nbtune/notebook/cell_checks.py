@@ -92,15 +92,17 @@ def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
     (``elsewhere``: :func:`reports_elsewhere`). ``named``: the metric was given by --metric
     (its fix is not "pass --metric NAME" then: check round 49)."""
     reported = reported_keys(parsed.body)
-    if metric in parsed.assigned or reported is None or metric in reported or elsewhere:
+    if metric in parsed.assigned or reported is None or metric in reported:
         return None
+    assigned = [n for n in parsed.assigned if n not in parsed.names]
+    hint = did_you_mean(metric, [*assigned, *reported])
+    if elsewhere and not hint:  # the notebook's code it calls may report it; a name the body
+        return None  # sets beside it is the one meant (--metric accuarcy: check round 53)
     line = positional_report(parsed.body)
     if line is not None:  # the body's own line numbers are the cell's
         return (f"%%tune: line {line}: report(...) passes values without their names: give "
                 f"each one, report(epoch=N, {metric}=value) (Optuna's trial.report(value, step) "
                 f"is report(epoch=step, {metric}=value) here)")
-    assigned = [n for n in parsed.assigned if n not in parsed.names]
-    hint = did_you_mean(metric, [*assigned, *reported])
     if not hint and (assigned or reported):
         said = [f"{verb} {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
                 for verb, names in (("assigns", assigned), ("reports", sorted(reported)))
