@@ -176,6 +176,26 @@ def test_a_resumed_trial_that_counts_from_the_start_again_is_named(client):
     assert [r["epoch"] for r in study.trials[0].reports] == [1, 2, 3, *range(1, 10)]
 
 
+def logs_then_keeps(config):
+    """The README's recipe, each epoch reported twice: first by a logging helper without the
+    checkpoint, then with it; the pause at epoch 3 comes at the first, so the trial resumes
+    from epoch 2's checkpoint and goes on at epoch 3 again, as it should."""
+    state = nbtune.get_checkpoint()
+    w, first = weights(config, state), state["epoch"] + 1 if state else 1
+    for epoch in range(first, 10):
+        w = w + 0.1 * np.tanh(w)
+        nbtune.report(epoch=epoch, score=float(w.mean()))
+        nbtune.report(epoch=epoch, score=float(w.mean()), checkpoint={"w": w, "epoch": epoch})
+
+
+def test_a_trial_resumed_from_a_checkpoint_before_its_pause_is_not_named_as_restarting(client):
+    """It was told that its loop "counts epoch from the start again", with the recipe it
+    followed as the fix (check round 53)."""
+    study, warned = tune(logs_then_keeps, cluster=client, **PROMOTION)
+    assert not [str(w.message) for w in warned if "from the start again" in str(w.message)]
+    assert [r["epoch"] for r in study.trials[0].reports][:6] == [1, 1, 2, 2, 3, 3]
+
+
 def no_checkpoint(config):
     """Never passes checkpoint= to report: a resumed trial starts from scratch."""
     w = weights(config, None)

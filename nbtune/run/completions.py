@@ -225,6 +225,9 @@ class Completions:
         trial.worker, trial.started = out["worker"], out["started"]
         if out["state"] == "paused":
             self.paused[trial.id] = pair
+            seq = out.get("checkpoint_seq") or 0
+            if 0 < seq <= len(trial.reports):  # the report its checkpoint came with
+                self.checkpoint_at[trial.id] = trial.reports[seq - 1].get(self.settings.resource)
             if out.get("checkpointed", True):
                 self.bare_pauses.discard(trial.id)
             else:  # resumed, it trains again from the beginning

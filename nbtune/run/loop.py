@@ -100,6 +100,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.noted: set[str] = set()  # the kinds of note the study was given (run/completions.py)
         self.bare_pauses: set[int] = set()  # paused trials whose pause kept no checkpoint
         self.resumed_at: dict[int, float] = {}  # trial -> the level it resumed from a checkpoint
+        self.checkpoint_at: dict[int, Any] = {}  # paused trial -> the level of its checkpoint
         # at, until its first report with a level after that
         self.kept_ids: set[int] = set()  # trials with a checkpoint file (nbtune.run.kept)
         self.best_final: tuple[int, float] | None = None  # (trial, value): whose final file
@@ -184,8 +185,11 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         if trial.id in self.bare_pauses:
             self._note("no checkpoint", lambda: no_checkpoint_note(
                 trial.id, self.settings.resource, at))
-        elif at is not None:  # its first report with a level tells whether it went on from there
-            self.resumed_at[trial.id] = at
+        else:  # its first report with a level tells whether it went on from its checkpoint's:
+            # a pause at a report without one resumes from an earlier report's (check round 53)
+            taken = self.checkpoint_at.pop(trial.id, at)
+            if taken is not None:
+                self.resumed_at[trial.id] = taken
         self._submit(trial, paused=paused)
 
     def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
