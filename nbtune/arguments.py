@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from .caller import warn_note
 from .ported import of_optuna, ported_keyword
+from .run.cellcode import ByName
 from .run.task import PickledOnce, with_parameters
 from .schedule import option_names
 from .starting import positive
@@ -211,6 +212,8 @@ def pickled_fn(fn: Any) -> PickledOnce:
         raise TypeError(f"the trial function must be callable, got {type(fn).__name__}")
     try:
         return PickledOnce.of(fn)
+    except ByName as exc:  # before any trial, which would all fail on it
+        raise TypeError(str(exc)) from None
     except Exception as exc:
         if "_IntegrationModule" in str(exc):  # optuna.integration, lazily imported: its pruning
             # callback half-ported into a trial function was said as a lock (check round 47)

@@ -18,6 +18,7 @@ import types
 from typing import Any
 
 from ..caller import ipython_shell
+from .hints import by_name_line
 
 CELL_NAME = "<notebook cell [{}]>"  # see nbtune.run.task._format_frame
 # the file names of a notebook cell's code on a worker: a %%tune cell's body
@@ -49,7 +50,10 @@ def _pickler_class() -> type:
 
         def reducer_override(self, obj: Any) -> Any:
             if not isinstance(obj, types.CodeType):
-                return super().reducer_override(obj)
+                found = super().reducer_override(obj)
+                if found is NotImplemented and _by_name_in_main(obj):
+                    raise ByName(by_name_line(obj.__qualname__))
+                return found
             rebuild, args = self.dispatch_table[types.CodeType](obj)
             name = self._name(obj.co_filename)
             return rebuild, tuple(name if a == DYNAMIC else a for a in args)
@@ -63,6 +67,24 @@ def _pickler_class() -> type:
             return name
 
     return CellPickler
+
+
+class ByName(TypeError):
+    """An object of the notebook that would reach the workers by its name alone (see
+    :func:`_by_name_in_main`): the trials would all fail to find it."""
+
+
+def _by_name_in_main(obj: Any) -> bool:
+    """Whether pickle sends ``obj`` by its name in the notebook's ``__main__`` (a
+    ``functools.lru_cache`` wrapper of a notebook function): the workers' ``__main__`` has no
+    such name, and every trial failed on "Can't get attribute" (check round 53)."""
+    if getattr(obj, "__module__", None) != "__main__" or isinstance(obj, type) \
+            or not isinstance(getattr(obj, "__qualname__", None), str):
+        return False
+    try:
+        return isinstance(obj.__reduce_ex__(pickle.DEFAULT_PROTOCOL), str)
+    except Exception:  # it cannot be pickled at all: pickle says so
+        return False
 
 
 class _Sources:

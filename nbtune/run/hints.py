@@ -108,6 +108,11 @@ def by_name_hint(error: str) -> str:
     found = _BY_NAME.search(error)
     if found is None:
         return error
-    return _added(error, f"the notebook's {found.group(1)} travels to the workers by name (a "
-                  f"functools.lru_cache or cache wrapper does), and their __main__ has no such "
-                  f"name: define it in the %%tune cell, or leave the decorator out")
+    return _added(error, by_name_line(found.group(1)))
+
+
+def by_name_line(name: str) -> str:
+    """Why the notebook's object ``name`` cannot reach the workers, and the fix."""
+    return (f"the notebook's {name} travels to the workers by name (a functools.lru_cache or "
+            f"cache wrapper does), and their __main__ has no such name: define it in the "
+            f"%%tune cell, or leave the decorator out")
