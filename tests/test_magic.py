@@ -440,6 +440,19 @@ def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
         said = notes_of(shell, "-n 2 --metric loss",
                         f"lr = uniform(0.1, 0.2)\nloss = lr\nimport nbtune\n{body}\n")
         assert not [n for n in said if "writes" in n], body
+    shell.run_cell("def keep(obj):\n    save(obj, 'kept.pt')\n"
+                   "def keep_first(obj):\n    if nbtune.trial_id() == 0:\n"
+                   "        save(obj, 'kept.pt')\n")
+    said = notes_of(shell, "-n 2 --metric loss", "lr = uniform(0.1, 0.2)\nloss = lr\nkeep(lr)\n")
+    assert [n for n in said if "writes" in n] == [  # in a helper of another cell (round 53)
+        "keep(), which the cell calls: save(...) writes 'kept.pt' from every trial; they run "
+        "side by side, and the last to end leaves its file there, not the best trial's: give "
+        "each trial its own, f\"kept-{nbtune.trial_id()}.pt\", or report the state with "
+        "checkpoint= and take study.best_checkpoint afterwards"]
+    shell.user_ns["nbtune"] = nbtune
+    said = notes_of(shell, "-n 2 --metric loss",
+                    "lr = uniform(0.1, 0.2)\nloss = lr\nkeep_first(lr)\n")
+    assert not [n for n in said if "writes" in n]
     for body in ("if lr > 0.15 or nbtune.trial_id() == 0:\n    save(lr, 'best.pt')",  # (52)
                  "if nbtune.trial_id() != 0:\n    save(lr, 'best.pt')"):  # all trials but one
         said = notes_of(shell, "-n 2 --metric loss",

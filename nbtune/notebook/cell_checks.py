@@ -14,6 +14,8 @@ import numbers
 import os
 import re
 import sys
+import textwrap
+import types
 from typing import Any, Mapping
 
 from ..findings import FOLDS, name_words
@@ -197,14 +199,40 @@ SAVERS = {"save", "save_model", "save_weights", "save_checkpoint", "dump", "Mode
 _FILE_NAME = re.compile(r"[^{}\s]*\.\w{1,12}")  # best_model.pt, runs/best.keras
 
 
-def shared_file(parsed: ParsedCell) -> str | None:
-    """A warning where the body saves to one fixed file name (``torch.save(state,
-    "best_model.pt")``): trials run side by side, each writes the file in turn, and the last to
-    end leaves its model there, not the best trial's (it held one of 0.802 where the best
-    reached 0.874: first-day test, round 50); else None. A warning, not a refusal: a file a
-    trial writes and reads back itself is its own business."""
+def shared_file(parsed: ParsedCell, namespace: Mapping[str, Any] | None = None) -> str | None:
+    """A warning where the body, or a function of the notebook it calls (``namespace``: the
+    notebook's), saves to one fixed file name (``torch.save(state, "best_model.pt")``): trials
+    run side by side, each writes the file in turn, and the last to end leaves its model there,
+    not the best trial's (it held one of 0.802 where the best reached 0.874: first-day test,
+    round 50; in a helper of another cell, round 53); else None. A warning, not a refusal: a
+    file a trial writes and reads back itself is its own business."""
+    found = _fixed_save(parsed.body)
+    where = f"line {found[0]}: " if found else ""
+    for name in [] if found or namespace is None else parsed.free_names:
+        fn = namespace.get(name)
+        if isinstance(fn, types.FunctionType) and fn.__module__ == "__main__":
+            try:
+                found = _fixed_save(textwrap.dedent(inspect.getsource(fn)))
+            except (OSError, TypeError):  # no source to read
+                continue
+            if found:
+                where = f"{name}(), which the cell calls: "
+                break
+    if not found:
+        return None
+    _, saver, path = found
+    stem, _, ext = path.rpartition(".")
+    return (f"{where}{saver}(...) writes {path!r} from every trial; they run side by side, and "
+            f"the last to end leaves its file there, not the best trial's: give each trial its "
+            f"own, f\"{stem}-{{nbtune.trial_id()}}.{ext}\", or report the state with "
+            f"checkpoint= and take study.best_checkpoint afterwards")
+
+
+def _fixed_save(source: str) -> tuple[int, str, str] | None:
+    """(line, the saving call's name, the file) of the first save in ``source`` to one fixed
+    file name that every trial runs (see :func:`_one_trials_code`); else None."""
     try:
-        tree = ast.parse(parsed.body)
+        tree = ast.parse(source)
     except SyntaxError:
         return None
     one_trial = {id(n) for code in _one_trials_code(tree) for n in ast.walk(code)}
@@ -218,12 +246,7 @@ def shared_file(parsed: ParsedCell) -> str | None:
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
                     and _FILE_NAME.fullmatch(arg.value)):
-                stem, dot, ext = arg.value.rpartition(".")
-                return (f"line {node.lineno}: {ast.unparse(func)}(...) writes {arg.value!r} "
-                        f"from every trial; they run side by side, and the last to end leaves "
-                        f"its file there, not the best trial's: give each trial its own, "
-                        f"f\"{stem}-{{nbtune.trial_id()}}.{ext}\", or report the state with "
-                        f"checkpoint= and take study.best_checkpoint afterwards")
+                return node.lineno, ast.unparse(func), arg.value
     return None
 
 

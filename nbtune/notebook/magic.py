@@ -242,7 +242,7 @@ class Tune(Magics):
                       restart_held=self.restart_held, checkpoints=args.checkpoints,
                       **scheduler_options(args))
 
-        shared = shared_file(parsed)
+        shared = shared_file(parsed, self.shell.user_ns)
 
         def run() -> None:
             if said:  # said once the study runs: a cell refused above said only why
