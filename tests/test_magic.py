@@ -375,7 +375,9 @@ def test_the_trials_values_reach_the_notebooks_classes_however_the_body_reaches_
                    "    def model(self):\n        return self.make()\n"
                    "trainer = Trainer(build)\n"
                    "class Reporting:\n    def on_epoch_end(self, epoch):\n"
-                   "        report(epoch=epoch, p=Net().p)\n")
+                   "        report(epoch=epoch, p=Net().p)\n"
+                   "import enum\nclass Color(enum.Enum):\n    RED = 1\n"
+                   "    def rate(self):\n        return dropout\n")
     original = shell.user_ns["Net"].__init__
     cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                            dashboard_address=":0")
@@ -386,8 +388,9 @@ def test_the_trials_values_reach_the_notebooks_classes_however_the_body_reaches_
                   "dropout = uniform(0.3, 0.5)\ntime.sleep(0.5)  # two trials at once\n"
                   "p = build().p\nReporting().on_epoch_end(1)\n"
                   "seen = [NETS['net']().p, Sub().p, REGISTRY['models']['net']().p,\n"
-                  "        dict(PAIRS)['net']().p, cfg.build().p, trainer.model().p]\n"
-                  "assert seen == [dropout] * 6, seen\n")
+                  "        dict(PAIRS)['net']().p, cfg.build().p, trainer.model().p,\n"
+                  "        Color.RED.rate()]\n"
+                  "assert seen == [dropout] * 7, seen\n")
         assert res.success, res.error_in_exec
         trials = shell.user_ns["study"].trials
         assert [t.state for t in trials] == ["completed"] * 4, [t.error for t in trials]
@@ -399,6 +402,23 @@ def test_the_trials_values_reach_the_notebooks_classes_however_the_body_reaches_
         shell.user_ns.pop("two_threads").close()
         cluster.close()
     assert shell.user_ns["Net"].__init__ is original and shell.user_ns["Net"]().p == 0.2
+    assert shell.user_ns["Color"].RED.rate() == 0.2
+
+
+def test_a_checkpoint_of_a_notebook_class_read_in_the_notebook_leaves_the_class_as_it_was(shell):
+    """Reading study.best_checkpoint, which held a notebook Net, gave the notebook's Net the
+    best trial's methods, on its globals: Net() read the best trial's dropout after it, and so
+    did every trial of the next study (check round 54)."""
+    shell.run_cell("dropout = 0.2\nclass Net:\n    def __init__(self):\n        self.p = dropout\n"
+                   "    def rate(self):\n        return dropout\n")
+    res = run(shell, "-n 2 --metric p --mode max --study kept-net",
+              "dropout = uniform(0.3, 0.5)\nnet = Net()\n"
+              "report(epoch=1, p=net.rate(), checkpoint={'net': net})\np = net.p\n")
+    assert res.success, res.error_in_exec
+    study, Net = shell.user_ns["study"], shell.user_ns["Net"]
+    kept = study.best_checkpoint["net"]
+    assert isinstance(kept, Net) and kept.p == study.best.config["dropout"] > 0.2
+    assert Net().p == 0.2 and Net().rate() == 0.2 and kept.rate() == 0.2  # the notebook's own
 
 
 def test_a_notebook_function_that_travels_by_name_is_named_with_the_fix(shell, capsys):

@@ -10,6 +10,7 @@ worker's ``linecache``, where ``traceback`` finds them.
 """
 from __future__ import annotations
 
+import functools
 import io
 import linecache
 import pickle
@@ -115,32 +116,68 @@ def dumps(fn: Any) -> bytes:
 
 def loads(blob: bytes) -> Any:
     """The function :func:`dumps` pickled; the lines it carries go to ``linecache``. Each call
-    gives a copy of its own: the notebook's classes it carries too (:func:`_own_class`)."""
-    fn, _ = _TrialUnpickler(io.BytesIO(blob)).load()
+    gives a copy of its own: the notebook's classes it carries too (:class:`_Unpickler`)."""
+    fn, _ = _Unpickler(io.BytesIO(blob), own_classes=True).load()
     return fn
 
 
-class _TrialUnpickler(pickle.Unpickler):
-    """Unpickles a trial function with classes of its own (see :func:`_own_class`)."""
+def load_kept(file: Any) -> Any:
+    """What a trial pickled (its checkpoint), unpickled from ``file``; a class of the
+    notebook's that this process has already (the notebook's own, in the notebook) is taken as
+    it is. cloudpickle gave that class the methods pickled with the objects, on the trial's
+    globals: reading study.best_checkpoint made the notebook's ``Net`` read the best trial's
+    dropout, and every trial of the next study with it (check round 54)."""
+    return _Unpickler(file, own_classes=False).load()
+
+
+class _Unpickler(pickle.Unpickler):
+    """cloudpickle's unpickling, with the notebook's classes (carried by value) made anew
+    (``own_classes``: a trial's copy of its code) or, where this process has the class
+    already, that class untouched (objects coming home).
+
+    cloudpickle makes one class per process for each of them (tracked by an id), and gives it,
+    at each unpickling, the methods just unpickled, on their globals: two trials at once on a
+    worker's threads read each other's values through a class's methods (check round 51), a
+    trial run in the notebook's own process rewrote the notebook's class, and so did a
+    checkpoint read in the notebook (round 54). A class made anew keeps the tracked id for its
+    way back: pickled home, it is the notebook's class again."""
+
+    def __init__(self, file: Any, own_classes: bool) -> None:
+        super().__init__(file)
+        self.own_classes = own_classes
+        self.kept: set[int] = set()  # ids of the classes this process had: left as they are
 
     def find_class(self, module: str, name: str) -> Any:
-        if name == "_make_skeleton_class" and module.startswith("cloudpickle"):
-            return _own_class
+        if module.startswith("cloudpickle"):
+            if name == "_make_skeleton_class":
+                return functools.partial(self._skeleton, name, 4)
+            if name == "_make_skeleton_enum":
+                return functools.partial(self._skeleton, name, 5)
+            if name == "_class_setstate":
+                return self._setstate
         return super().find_class(module, name)
 
+    def _skeleton(self, maker: str, at: int, *args: Any) -> type:
+        """cloudpickle's ``maker`` called with ``args``, whose ``at``-th is the class's id."""
+        from cloudpickle import cloudpickle as cp
 
-def _own_class(type_constructor: Any, name: str, bases: tuple, type_kwargs: dict,
-               class_tracker_id: str | None, extra: Any) -> type:
-    """A class of the notebook's that the trial carries, made anew for this copy of it.
-    cloudpickle makes one per process (its id tracked) and gives it, at each unpickling, the
-    methods of the copy unpickled last, on that copy's globals: two trials at once on a
-    worker's threads read each other's values through a class's methods (check round 51),
-    and a trial run in the notebook's own process rewrote the notebook's class. Pickled back
-    to the notebook (an object of it in a result), it is the notebook's class again."""
-    from cloudpickle import cloudpickle as cp
-
-    cls = cp._make_skeleton_class(type_constructor, name, bases, type_kwargs, None, extra)
-    if class_tracker_id is not None:  # its way back to the notebook: the tracked id
+        make, tracker_id = getattr(cp, maker), args[at]
+        if self.own_classes:
+            cls = make(*args[:at], None, *args[at + 1:])
+            if tracker_id is not None:  # its way back to the notebook: the tracked id
+                with cp._DYNAMIC_CLASS_TRACKER_LOCK:
+                    cp._DYNAMIC_CLASS_TRACKER_BY_CLASS[cls] = tracker_id
+            return cls
         with cp._DYNAMIC_CLASS_TRACKER_LOCK:
-            cp._DYNAMIC_CLASS_TRACKER_BY_CLASS[cls] = class_tracker_id
-    return cls
+            had = cp._DYNAMIC_CLASS_TRACKER_BY_ID.get(tracker_id)
+        cls = make(*args)
+        if had is not None and cls is had:
+            self.kept.add(id(cls))
+        return cls
+
+    def _setstate(self, obj: Any, state: Any) -> Any:
+        from cloudpickle import cloudpickle as cp
+
+        if id(obj) in self.kept:
+            return obj
+        return cp._class_setstate(obj, state)

@@ -191,11 +191,11 @@ def finals(folder: str | None) -> list[int]:
 def load(path: str) -> Any:
     """The checkpoint a file holds (its header skipped), unpickled; raises what reading or
     unpickling it raises."""
-    import cloudpickle
+    from .cellcode import load_kept
 
     with open(path, "rb") as f:
         f.readline()
-        return cloudpickle.load(f)
+        return load_kept(f)
 
 
 def header(folder: str, trial_id: int, final: bool = False) -> dict[str, Any] | None:
