@@ -438,6 +438,21 @@ def test_a_notebook_function_that_travels_by_name_is_named_with_the_fix(shell, c
         assert "Traceback" not in said, said
 
 
+def test_pickling_an_object_of_a_notebook_class_in_a_trial_says_what_to_save(shell):
+    """pickle.dumps(model) or torch.save(model) of a notebook class's object fails in a trial
+    (pickle names the class, which the worker has not, or not as the notebook's own where it
+    runs in the notebook's process: check round 54); the failure says what to save instead."""
+    shell.run_cell("class Box:\n    pass\n")
+    res = run(shell, "-n 1 --metric v --storage none",
+              "import pickle\nx = uniform(0, 1)\nv = len(pickle.dumps(Box())) * x\n")
+    assert not res.success
+    (trial,) = shell.user_ns["study"].trials
+    assert trial.error.rstrip().endswith(
+        "nbtune: an object of the notebook's class Box is pickled by the class's name, which a "
+        "trial cannot give it: save its state instead (torch.save(model.state_dict(), path), "
+        "or report(..., checkpoint=model) and study.best_checkpoint)"), trial.error
+
+
 def test_a_body_that_saves_to_one_fixed_file_is_warned_of(shell, tmp_path):
     """torch.save(state, "best_model.pt") in every trial left the last trial's model there, not
     the best one's, in silence (first-day test, round 50); a path of the trial's own is not."""

@@ -31,7 +31,21 @@ def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> st
         error = _optuna_trial_hint(error)
     if error and _UNBOUND_REPORT.search(_last_line(error)):
         error = _added(error, UNBOUND_REPORT)
+    by_name = _PICKLED_BY_NAME.search(_last_line(error)) if error else None
+    if by_name:
+        error = _added(error, PICKLED_BY_NAME.format(by_name.group(1)))
     return error
+
+
+# pickle.dumps(model) or torch.save(model) in a trial, of an object of a notebook class: pickle
+# names the class by module and name, and the worker's __main__ has none, or has the notebook's
+# own where the worker runs in the notebook's process (each trial has classes of its own)
+_PICKLED_BY_NAME = re.compile(r"Can't pickle <class '__main__\.([\w.]+)'>: "
+                              r"(it's not the same object as|attribute lookup)")
+PICKLED_BY_NAME = ("an object of the notebook's class {} is pickled by the class's name, which "
+                   "a trial cannot give it: save its state instead (torch.save(model."
+                   "state_dict(), path), or report(..., checkpoint=model) and "
+                   "study.best_checkpoint)")
 
 
 def _last_line(error: str) -> str:
