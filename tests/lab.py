@@ -10,6 +10,7 @@ installed in the environment.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -95,9 +96,18 @@ class JupyterLab:
                    JUPYTER_DATA_DIR=str(data),
                    JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
                    JUPYTER_PLATFORM_DIRS="1")
+        for _ in range(3):  # the port, free when chosen, may be another process's by now
+            if self._launch(env, timeout):
+                return self
+            self.port = _free_port()
+        raise RuntimeError("JupyterLab found no free port:\n" + self.log())
+
+    def _launch(self, env: dict[str, str], timeout: float) -> bool:
+        """Start the server on ``self.port``; False where another process holds that port (a
+        Dask worker of a test running beside this one answered the status request once)."""
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={self.port}", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={self.root}",
+               f"--port={self.port}", "--ServerApp.port_retries=0",  # not another port
+               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
@@ -108,8 +118,14 @@ class JupyterLab:
         while True:
             try:
                 urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2)
-                return self
+                return True
+            except http.client.HTTPException:  # not an HTTP server: not this one
+                self.stop()
+                return False
             except OSError:
+                if self.proc.poll() is not None and "already in use" in self.log():
+                    self.proc = None
+                    return False
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("JupyterLab did not start:\n" + self.log())
