@@ -259,9 +259,11 @@ class Keeping:
         if held is None:
             return
         data = fetched.get(held)
-        if not isinstance(data, bytes):
-            why = (f"{type(data).__name__}: {data}" if isinstance(data, Exception) else
-                   f"its worker, {held}, left before the study ended, or did not answer")
+        if not isinstance(data, bytes):  # a connection that closed: its worker died, and the
+            # scheduler had not yet seen it go (a CommClosedError's words said it once)
+            gone = not isinstance(data, Exception) or isinstance(data, OSError)
+            why = (f"its worker, {held}, left before the study ended, or did not answer" if gone
+                   else f"{type(data).__name__}: {data}")
             self._note("final not kept", lambda: final_not_kept_note(trial_id, why))
             return
         trial = self.by_id[trial_id]
