@@ -35,9 +35,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m nbtune.demo
-	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
-		-m 'not cores' --durations=15 --junitxml=build/test-times.xml
-	$(PY) -m pytest -q -m cores --junitxml=build/test-times-cores.xml
+	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q --durations=15 --junitxml=build/test-times.xml
 
 # The suite on the oldest versions pyproject.toml allows (.ci/lowest.txt)
 LOWEST := .venv-lowest
