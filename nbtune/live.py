@@ -12,7 +12,8 @@ from typing import Any
 
 from .displayed import Shown
 from .panel import LivePanel
-from .tracker import LOG_EVERY, _IN_OUTPUT_WIDGET, TextProgress, Tracker, in_notebook
+from .text_view import LOG_EVERY, TextProgress
+from .tracker import _IN_OUTPUT_WIDGET, Tracker, in_notebook
 
 
 def _view_class(progress: Any, show_output: bool = False) -> type[Tracker] | None:

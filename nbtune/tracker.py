@@ -1,14 +1,13 @@
 """What a study's views share: an observer that keeps the live tally and redraws on a timer.
 
 An event only marks the view stale (constant cost, in the loop's thread); a timer thread redraws a
-stale view at most every ``interval`` seconds, whatever the rate of reports. `TextProgress` is
-the view outside a notebook (one line on a stream); the widget panel is in ``panel.py``.
+stale view at most every ``interval`` seconds, whatever the rate of reports. The views: the
+widget panel (``panel.py``) and, outside a notebook, one line on a stream (``text_view.py``).
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import sys
 import threading
 import time
 import traceback
@@ -26,7 +25,6 @@ from .trial import QUEUED, SHOWN_ORDER, STARTING
 STREAM_LINES = 200  # lines of the trials' output a view keeps with show_output
 CURVES = 50  # trials whose learning curves the panel draws: the best ones
 CHOOSING_SHOWN = 0.3  # seconds the loop waits for a model's suggestion before the views say so
-LOG_EVERY = 30.0  # seconds between two progress lines the text view writes to a log (no terminal)
 # a running trial is named as long once it has run this many times the median trial, and at
 # least LONG_SECONDS: a config 1,000 times slower than the rest held both workers, unseen
 LONG_TIMES, LONG_SECONDS = 10.0, 5.0
@@ -361,52 +359,3 @@ class Tracker(Observer):
             return no_best_text(self.study)
         return (f"best {self.study.metric} = {best.value:.6g} "
                 f"(trial {best.id}: {config_text(best.config)})")
-
-
-class TextProgress(Tracker):
-    """One progress line on a terminal (rewritten in place), or in a log (no terminal) the line
-    every :data:`LOG_EVERY` seconds, and a plain summary at the end.
-
-    With ``show_output`` the trials' lines are written above the progress line as they come."""
-
-    writes_lines = True
-
-    def __init__(self, *args, stream=None, **kwargs):
-        kwargs.setdefault("interval", 1.0)
-        super().__init__(*args, **kwargs)
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = getattr(self.stream, "isatty", lambda: False)()  # the line redrawn in place
-        # when a log (no terminal) was last given the line: never, so the first redraw writes
-        # one, that a nightly log shows the study started (check round 43: 30 s of nothing)
-        self.logged = float("-inf")
-
-    def line(self) -> str:
-        """The progress line: trials, elapsed, counts, best."""
-        _, label = self.progress()
-        counts = T.counts_text(self.counts(), self.ended_as(), " ")
-        lost = (self.connection() or self.stalled() or self.strained() or self.choosing()
-                or self.long_running())
-        return (f"nbtune {self.study.name}: {label} | {counts} | "
-                + (f"{lost} | " if lost else "") + self.best_line())
-
-    def _write_fresh(self) -> None:
-        lines = []
-        while self.fresh:
-            lines.append(self.fresh.popleft())
-        if lines:
-            self.stream.write(("\r\x1b[2K" if self.tty else "") + "\n".join(lines) + "\n")
-
-    def draw(self) -> None:
-        self._write_fresh()
-        if self.tty:
-            self.stream.write("\r\x1b[2K" + self.line()[:200])
-        elif time.monotonic() - self.logged >= LOG_EVERY:  # a log: a whole line now and then
-            self.logged = time.monotonic()
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        self._redraw()
-        self._write_fresh()
-        self.stream.write(("\n" if self.tty else "") + str(self.study.summary()) + "\n")
-        self.stream.flush()

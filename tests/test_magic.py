@@ -994,9 +994,9 @@ def test_progress_text_writes_the_log_a_headless_notebook_keeps(shell, capsys, m
     """A notebook run by papermill or nbconvert showed nothing of a running study in its log:
     the panel is a widget (first-day test, round 39). ``--progress text`` writes the progress
     line (every 30 s; here at once) and a text summary to the cell's stderr; ``none`` no view."""
-    import nbtune.tracker
+    import nbtune.text_view
 
-    monkeypatch.setattr(nbtune.tracker, "LOG_EVERY", 0.0)
+    monkeypatch.setattr(nbtune.text_view, "LOG_EVERY", 0.0)
     res = run(shell, "--trials 4 --metric v --mode max --seed 0 --study logged --progress text",
               "x = uniform(0, 1)\nv = x")
     assert res.success, res.error_in_exec

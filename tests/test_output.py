@@ -429,8 +429,8 @@ def test_a_script_logging_to_a_file_gets_progress_lines_and_the_summary(tmp_path
     script.write_text(
         "import time\n"
         "import nbtune\n"
-        "import nbtune.tracker\n"
-        "nbtune.tracker.LOG_EVERY = 0.5  # a line each redraw, where it is 30 s\n"
+        "import nbtune.text_view\n"
+        "nbtune.text_view.LOG_EVERY = 0.5  # a line each redraw, where it is 30 s\n"
         "\n"
         "def train(config):\n"
         "    time.sleep(0.8)\n"

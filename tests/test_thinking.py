@@ -296,7 +296,8 @@ def test_the_views_say_while_the_loop_waits_for_a_suggestion_and_the_summary_how
     wait lasts, and the summary adds up the waits."""
     import io
 
-    from nbtune.tracker import CHOOSING_SHOWN, TextProgress
+    from nbtune.text_view import TextProgress
+    from nbtune.tracker import CHOOSING_SHOWN
 
     space = {"x": nbtune.uniform(0, 1)}
     searcher = SlowSearcher(space, seed=0, mode="max", delay=2 * CHOOSING_SHOWN)
