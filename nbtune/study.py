@@ -255,47 +255,10 @@ class Study:
         ``error`` (its last line), ``output_lines`` (lines it wrote: ``trial.output``). Floats
         show with 6 significant digits (``4.1e-06``, not ``0.000004``); the values themselves are not rounded.
         """
-        import pandas as pd
+        from .frame import trials_frame
 
-        from .frame import TrialFrame
-        from .ranking import int_beside_float
-
-        resource = self.settings.get("resource", "epoch")
-        trials = list(self.trials)  # a running study adds trials meanwhile
-        names = list(self.space) + [k for t in trials for k in t.config if k not in self.space]
-        config_columns = [f"config.{k}" for k in dict.fromkeys(names)]
-        last = {t.id: {k: v for k, v in {**(t.reports[-1] if t.reports else {}),
-                                           **t.metrics}.items()
-                       if k not in (self.metric, resource)} for t in trials}
-        metric_columns = [f"metrics.{k}" for k in dict.fromkeys(
-            k for t in trials for k in last[t.id])]
-        columns = (["trial", "state", self.metric] + config_columns + metric_columns
-                   + [resource, "reports", "attempts", "worker", "started", "finished",
-                      "duration", "error", "output_lines"])
-        rows = []
-        for t in trials:
-            # a trial cut by max_time had auc=None beside its 134 rounds of auc, which the
-            # summary listed (first-day test, round 46)
-            value = t.last(self.metric) if t.value is None and t.state == T.INTERRUPTED \
-                else t.value
-            row: dict[str, Any] = {"trial": t.id, "state": T.shown_state(t),
-                                   self.metric: value}
-            row.update({f"config.{k}": v for k, v in t.config.items()})
-            row.update({f"metrics.{k}": v for k, v in last[t.id].items()})
-            row.update({resource: t.resource(resource), "reports": len(t.reports),
-                        "attempts": t.attempts, "worker": t.worker,
-                        "started": t.started, "finished": t.finished,
-                        "duration": t.duration, "error": _last_line(t.error),
-                        "output_lines": len(t.output.splitlines())})
-            rows.append(row)
-        frame = TrialFrame(rows, columns=columns)
-        for name in dict.fromkeys(names):  # a choice of 1 and 1.0 is two values (max_df: one
-            values = [t.config.get(name) for t in trials]  # document, or all): a float
-            if int_beside_float(values):  # column made them one (check round 47)
-                frame[f"config.{name}"] = pd.Series(values, index=frame.index, dtype=object)
-        for column in ("started", "finished"):  # one conversion per column, not one per cell
-            frame[column] = pd.to_datetime(frame[column].astype(float), unit="s")
-        return frame.set_index("trial")
+        return trials_frame(list(self.trials), list(self.space), self.metric,  # a running
+                            self.settings.get("resource", "epoch"))  # study adds trials
 
     def reports_dataframe(self):
         """One row per report, in each trial's order: ``trial``, ``report`` (its number within
@@ -304,14 +267,9 @@ class Study:
         study as a table: ``to_dataframe()`` has a row per trial, and a colleague given it
         could not draw the curves again (first-day test, round 26); ``nbtune export NAME
         --reports`` writes this one."""
-        from .frame import TrialFrame
+        from .frame import reports_frame
 
-        trials = list(self.trials)
-        rows = [{"trial": t.id, "report": i, "state": t.state,
-                 **{f"config.{k}": v for k, v in t.config.items()}, **report}
-                for t in trials for i, report in enumerate(list(t.reports))]
-        keys = dict.fromkeys(k for row in rows for k in row)  # first seen first
-        return TrialFrame(rows, columns=list(keys) or ["trial", "report", "state"])
+        return reports_frame(list(self.trials))
 
     @property
     def plot(self) -> "StudyPlots":
@@ -398,10 +356,3 @@ def kept_clause(study: Study) -> str:
 
 
 RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs
-
-
-def _last_line(text: str | None) -> str | None:
-    if not text:
-        return text
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else text
