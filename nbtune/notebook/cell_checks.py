@@ -208,16 +208,8 @@ def shared_file(parsed: ParsedCell, namespace: Mapping[str, Any] | None = None) 
     file a trial writes and reads back itself is its own business."""
     found = _fixed_save(parsed.body)
     where = f"line {found[0]}: " if found else ""
-    for name in [] if found or namespace is None else parsed.free_names:
-        fn = namespace.get(name)
-        if isinstance(fn, types.FunctionType) and fn.__module__ == "__main__":
-            try:
-                found = _fixed_save(textwrap.dedent(inspect.getsource(fn)))
-            except (OSError, TypeError):  # no source to read
-                continue
-            if found:
-                where = f"{name}(), which the cell calls: "
-                break
+    if not found and namespace is not None:
+        where, found = _helper_save(parsed, namespace)
     if not found:
         return None
     _, saver, path = found
@@ -226,6 +218,23 @@ def shared_file(parsed: ParsedCell, namespace: Mapping[str, Any] | None = None) 
             f"the last to end leaves its file there, not the best trial's: give each trial its "
             f"own, f\"{stem}-{{nbtune.trial_id()}}.{ext}\", or report the state with "
             f"checkpoint= and take study.best_checkpoint afterwards")
+
+
+def _helper_save(parsed: ParsedCell, namespace: Mapping[str, Any]
+                 ) -> tuple[str, tuple[int, str, str] | None]:
+    """(how the warning names it, :func:`_fixed_save`'s finding) in the first function of the
+    notebook the cell calls that saves to one fixed file; ("", None) where none does."""
+    for name in parsed.free_names:
+        fn = namespace.get(name)
+        if not isinstance(fn, types.FunctionType) or fn.__module__ != "__main__":
+            continue
+        try:
+            found = _fixed_save(textwrap.dedent(inspect.getsource(fn)))
+        except (OSError, TypeError):  # no source to read
+            continue
+        if found:
+            return f"{name}(), which the cell calls: ", found
+    return "", None
 
 
 def _fixed_save(source: str) -> tuple[int, str, str] | None:

@@ -194,6 +194,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
 
     def _end_paused(self, trial: T.Trial, state: str = T.STOPPED) -> None:
         Dispatch._end_paused(self, trial, state)
+        self.checkpoint_at.pop(trial.id, None)
         self._let_go(trial)
         self._note_ended(trial)  # one never promoted: a rung it could not be judged at, say
 

@@ -20,11 +20,16 @@ def worker_info(client) -> dict[str, dict[str, Any]]:
     distributed) can replace between the fetch and the return, and a cluster of two workers
     read as none (a make test run): a paused trial whose checkpoint cannot move was sent to
     any worker, as if its own had left."""
-    try:
-        info = client.sync(client.scheduler.identity, n_workers=-1)
-    except TypeError:  # an older scheduler's identity() takes no n_workers: it lists them all
-        info = client.sync(client.scheduler.identity)
-    return dict(info.get("workers") or {})
+    address = getattr(client.scheduler, "address", None)
+    if address not in _LISTS_ALL:
+        try:
+            return dict(client.sync(client.scheduler.identity, n_workers=-1).get("workers") or {})
+        except TypeError:  # a scheduler before distributed 2025 takes no n_workers: it lists
+            _LISTS_ALL.add(address)  # them all, and is asked so from then on (once a second)
+    return dict(client.sync(client.scheduler.identity).get("workers") or {})
+
+
+_LISTS_ALL: set[str | None] = set()  # schedulers whose identity() lists every worker unasked
 
 
 def workers_of(client) -> dict[str, dict[str, Any]]:
