@@ -381,7 +381,7 @@ class Connection(nbtune.Observer):
 
 
 def test_a_lost_scheduler_is_said_in_the_progress_while_the_client_reconnects():
-    from nbtune.tracker import TextProgress
+    from nbtune.text_view import TextProgress
 
     view = TextProgress(nbtune.Study("s", nbtune.Space({}), "loss", "min"), stream=io.StringIO())
     view.info = {"address": "tcp://10.0.0.5:8786"}
