@@ -261,7 +261,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                 Broadcast([RecordEnd(result)]
                           + ([StorageRecorder(db, name, lease, settings=result.settings)]
                              if db else []) + list(observers)),
-                shared=shared, capacity=capacity, warm=plan.warm, pickled=pickled)
+                shared=shared, capacity=capacity, warm=plan.warm, pickled=pickled,
+                send_again=sending.send_again)
     if lease is not None:
         lease.on_lost = _taken_over(name, loop)
     loop.observer.study_started({"study": name, "metric": plan.metric, "mode": plan.mode,

@@ -118,6 +118,11 @@ def sleeper(config):
     return config["x"]
 
 
+def sleeper_reading(config, big):
+    time.sleep(config["sleep"])
+    return config["x"] + float(big[0]) - 1
+
+
 def overlap(trials, worker: str | None = None) -> int:
     """The most trials that ran at the same moment (on ``worker``, or anywhere)."""
     edges = sorted([(t.started, 1) for t in trials if worker in (None, t.worker)] +
@@ -394,10 +399,13 @@ def test_a_lost_scheduler_is_said_in_the_progress_while_the_client_reconnects():
     assert "scheduler" not in view.line()
 
 
-def scheduler_lost(procs: Processes, db: str, name: str, reconnect: str, sleep: float):
+def scheduler_lost(procs: Processes, db: str, name: str, reconnect: str, sleep: float,
+                   data: bool = False):
     """A study on a scheduler and worker of ``procs`` whose scheduler is killed (SIGKILL) while
     a trial runs, once the loss is told (its client reconnects for ``reconnect``): (address,
-    study, what the loop said of its scheduler)."""
+    study, what the loop said of its scheduler). ``data``: the trials read an array sent with
+    them, as a %%tune cell's notebook arrays are."""
+    import numpy as np
     from distributed import Client
 
     address = procs.scheduler()
@@ -405,7 +413,8 @@ def scheduler_lost(procs: Processes, db: str, name: str, reconnect: str, sleep: 
     client = Client(address, set_as_default=False, timeout=reconnect)
     client.wait_for_workers(1)
     heard = Connection()
-    study = nbtune.tune(sleeper, {"x": nbtune.uniform(0, 1), "sleep": sleep}, metric="x",
+    fn = nbtune.with_parameters(sleeper_reading, big=np.ones(300_000)) if data else sleeper
+    study = nbtune.tune(fn, {"x": nbtune.uniform(0, 1), "sleep": sleep}, metric="x",
                         n_trials=3, cluster=client, storage=db, study=name, progress=False,
                         background=True, observers=[heard])
     wait_for(lambda: any(t.started for t in study.trials), "a trial to start")
@@ -453,11 +462,13 @@ def test_a_lost_scheduler_ends_the_study_recorded_instead_of_hanging(tmp_path):
 
 def test_trials_a_lost_scheduler_cut_short_run_again_once_it_is_back(tmp_path):
     """A scheduler restarted mid-study: the trials it cut short counted as interrupted toward
-    n_trials, and the study ended with 9 results of 12 (first-day test, round 10)."""
+    n_trials, and the study ended with 9 results of 12 (first-day test, round 10). The data the
+    trials read is sent again once a worker is back (it left with the scheduler: the study
+    ended "the data sent with the trials was lost", round 55)."""
     procs = Processes(tmp_path)
     db = str(tmp_path / "back.db")
     try:
-        address, study, heard = scheduler_lost(procs, db, "back", "60s", sleep=1.0)
+        address, study, heard = scheduler_lost(procs, db, "back", "60s", sleep=1.0, data=True)
         port = int(address.rsplit(":", 1)[1])  # it comes back on its address, with a worker
         assert procs.scheduler(port=port) == address
         procs.worker(address)

@@ -16,25 +16,15 @@ from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
                                 short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
 from .failfast import FailFast
-from .failure import DataLost
 from .hints import by_name_hint, with_hints
 from .worker_setup import last_words
 from .keeping import unrestored_note
-from .task import PickledOnce, outcome_of
+from .resources import worker_info
+from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
 LOST_WHILE_RUNNING = "the Dask scheduler was lost while it ran"
-DATA_LOST = "the data sent with the trials was lost with the workers that held it"
 
-
-def data_lost_line(names: list[str]) -> str:
-    """Why a study whose data the cluster lost cannot go on, and what to do: the trials were
-    'cancelled' one after another, recorded as interrupted, and the study "ended: n_trials"
-    (first-day test, round 21)."""
-    return (f"the data sent with the trials ({', '.join(names)}) was lost: every worker that "
-            "held a copy died or was restarted (Dask's nanny restarts a worker that passes its "
-            "memory limit: the worker's log says so); give the workers more memory, or send "
-            "less")
 # Times a trial queued on a worker is sent again, free, when that worker dies before the trial's
 # start message arrived (sent late by a trial silent at first: nbtune.run.starts): a trial that
 # kills its worker before that message leaves it would otherwise be sent again for ever; past
@@ -52,6 +42,10 @@ class Completions:
     running: dict[Any, T.Trial]  # future -> trial
     sent_with: dict[Any, Any]  # future -> the future of the function's bytes it took
     pickled: Any  # those bytes (a PickledOnce), or None
+    shared: dict[str, Any]  # the futures of the data the trials read, by name
+    data_with: dict[Any, dict[str, Any]]  # future -> those futures, as the trial took them
+    send_again: Callable[[list[str]], dict[str, Any]] | None  # the data sent again, by name
+    data_waits: bool  # lost data waits for a worker to take it, and trials for the data
     requeue: list[T.Trial]
     cut_by_loss: list[T.Trial]
     fail_fast: FailFast
@@ -61,6 +55,7 @@ class Completions:
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
         took = self.sent_with.pop(future, None)  # the future of the function's bytes it took
+        took_data = self.data_with.pop(future, {})  # the futures of the data it took
         pair = self.pairs.pop(future, None)
         keeps = future in self.keeping
         self.keeping.discard(future)
@@ -90,10 +85,12 @@ class Completions:
             if not lost and self._function_lost(took):  # the notebook has the bytes: sent
                 self._resend_after_loss(trial, resumed)  # again, and the trial with them
                 return
-            gone = [] if lost else self._data_lost()
-            if gone:  # every worker that held it died: no trial can run (round 21)
-                self._finish(trial, T.FAILED, error=DATA_LOST)
-                raise DataLost(data_lost_line(gone))
+            if not lost and not all(map(_held, took_data.values())):  # the data it read
+                # was lost with its workers: the notebook sends it again before the next trial
+                # (_data_sent), and the trial goes with it (a study of notebook arrays ended
+                # there, its trial failed for good: first-day test, round 55)
+                self._resend_after_loss(trial, resumed, "the data it read")
+                return
             self._finish(trial, T.INTERRUPTED, error=LOST_WHILE_RUNNING if lost else "cancelled")
         else:
             exc = future.exception()
@@ -134,26 +131,40 @@ class Completions:
                 self.fn = self.pickled
         return True
 
-    def _resend_after_loss(self, trial: T.Trial, resumed: Any) -> None:
-        """A trial cancelled with the function it took: sent again, as a worker's death
-        sends it (not charged an attempt where it never started)."""
+    def _resend_after_loss(self, trial: T.Trial, resumed: Any,
+                           what: str = "the function's bytes") -> None:
+        """A trial cancelled with the function or data it took (``what``): sent again, as a
+        worker's death sends it (not charged an attempt where it never started)."""
         if self._unstarted(trial):
             self._resend(trial, resumed)
         elif trial.attempts <= self.settings.retries:
             self.requeue.insert(0, trial)  # same trial, next attempt
             trial.state = T.PENDING
         else:
-            self._finish(trial, T.FAILED, error="its worker died (the function's bytes with "
-                                                "it)")
+            self._finish(trial, T.FAILED, error=f"its worker died ({what} with it)")
 
-    def _data_lost(self) -> list[str]:
-        """The names of what the study sent to every worker (its data, its trial function)
-        that the cluster no longer holds: every worker that held a copy died."""
-        sent = {repr(name): future for name, future in self.shared.items()}
-        if not isinstance(self.fn, PickledOnce):  # a future of the trial function's bytes
-            sent["the trial function"] = self.fn
-        return [name for name, future in sent.items()
-                if getattr(future, "status", "finished") != "finished"]
+    def _data_sent(self) -> bool:
+        """Whether the data the trials read (with_parameters', a notebook's arrays) is on the
+        cluster: sent again, from the notebook's values, where the cluster lost it (Dask keeps
+        one copy of data no task waits for, and its worker died; or the scheduler restarted),
+        once a worker is there to take it. False while none is: the study waits for one, as
+        its trials would (``data_waits``, where there is work to send)."""
+        gone = [name for name, future in self.shared.items() if not _held(future)]
+        self.data_waits = False
+        if not gone:
+            return True
+        if self.send_again is None:  # a loop given no way to send it: its trials end as
+            return True  # their worker's death ends them (_on_done)
+        try:
+            sent = self.send_again(gone) if worker_info(self.client) else None
+        except TimeoutError:  # the worker left meanwhile
+            sent = None
+        if sent is None:
+            self.data_waits = bool(self.requeue or self.paused or self._budget_left())
+            return False
+        self.shared = {**self.shared, **sent}
+        self.data_keys = tuple((name, f.key) for name, f in self.shared.items())
+        return True
 
     def _after_its_messages(self, trial: T.Trial, out: dict) -> dict:
         """The outcome ``out`` of a trial whose task's end came before its "end" message: where
@@ -292,3 +303,8 @@ class Completions:
         if text is not None:
             self.noted.add(kind)
             warn_note(text)
+
+
+def _held(future: Any) -> bool:
+    """Whether the cluster holds what ``future`` sent (a value, not a future, always is)."""
+    return getattr(future, "status", "finished") == "finished"

@@ -24,15 +24,9 @@ class StudyFailed(RuntimeError):
                          f"(nbtune.tune(..., study={name!r}, resume=True), or --resume).")
 
 
-class DataLost(RuntimeError):
-    """What a study sent to every worker is gone from the cluster: no trial can run."""
-
-
 def describe(exc: BaseException) -> str:
     """One line for what stopped the loop, naming the part that failed."""
     kind = type(exc).__name__
-    if isinstance(exc, DataLost):
-        return str(exc)
     if type(exc).__module__.startswith("nbtune.storage") or kind == "StorageError":
         return str(exc)
     if isinstance(exc, ConnectionError) and str(exc).startswith("lost the Dask scheduler"):

@@ -61,7 +61,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                  searcher: Searcher, scheduler: Scheduler, settings: LoopSettings,
                  observer: Observer, shared: dict[str, Any] | None = None,
                  capacity: Callable[[], int] | None = None, warm: Any = None,
-                 pickled: PickledOnce | None = None):
+                 pickled: PickledOnce | None = None,
+                 send_again: Callable[[list[str]], dict[str, Any]] | None = None):
         self.client, self.fn, self.trials = client, fn, trials  # fn: what each trial's task
         # carries: the pickled function, or a future of it (run.sending.Sending.send)
         self.pickled = pickled  # its bytes, sent again should every worker that held them die
@@ -125,6 +126,9 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.inbox: Inbox | None = None
         self.shared = shared or {}  # futures of with_parameters data, resolved on the workers
         self.data_keys = tuple((name, f.key) for name, f in self.shared.items())
+        self.send_again = send_again  # that data sent again where the cluster lost it
+        self.data_with: dict[Any, dict[str, Any]] = {}  # trial future -> the data it took
+        self.data_waits = False  # lost data waits for a worker to take it again
         self.held = held_workers(client)  # workers that trials of ended studies keep busy
         self.address = getattr(getattr(client, "scheduler", None), "address", "?")
         self.lost = False  # whether the observers were told the scheduler was lost
@@ -173,6 +177,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                                     priority=-trial.id)  # queued ones start oldest first
         if not isinstance(self.fn, PickledOnce):
             self.sent_with[future] = self.fn
+        if self.shared:
+            self.data_with[future] = self.shared
         if spec.keep_checkpoint:  # the outcome comes as a message; the pair stays out there
             self.keeping.add(future)
         self.ends.pop(trial.id, None)
@@ -204,6 +210,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
     def _fill(self) -> None:
         if self._scheduler_lost():
             return  # nothing new is sent while the client reconnects
+        if not self._data_sent():
+            return  # nor while the data the trials read waits for a worker to take it again
         Dispatch._fill(self)
 
     # -- reports -------------------------------------------------------------------------
@@ -409,8 +417,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                 trial.resuming()
                 self._resume_paused(trial, paused)
             self._fill()
-            while (self.running or self._scheduler_lost() or self._thinking()) \
-                    and self.reason is None:
+            while (self.running or self._scheduler_lost() or self._thinking()
+                   or self.data_waits) and self.reason is None:
                 self._sleep(inbox)
                 done = self._futures.next_batch(block=False)  # then the messages sent before
                 for msg in inbox.drain():

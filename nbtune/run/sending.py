@@ -2,9 +2,12 @@
 data, a trial function that closes over a notebook's large array), checked against the workers'
 memory limits, said while it travels, and kept there for the next study.
 
-Each worker holds a copy (the data is broadcast: a copy on one only would be lost with it). Data
-that does not fit a worker's memory limit paused the workers, which their nannies restarted, and
-the cell waited for ever with nothing but Dask's logs on its stderr (first-day test, round 21).
+The data is broadcast to every worker, but Dask's active memory manager drops the copies no task
+waits for, down to one: a copy lost with its worker (killed, or restarted by its nanny), or with
+a restarted scheduler, is sent again from the notebook's values (:meth:`Sending.send_again`, called
+by the loop before its next trial; a study that read notebook arrays ended there: first-day test,
+round 55). Data that does not fit a worker's memory limit paused the workers, which their nannies
+restarted, and the cell waited for ever with nothing but Dask's logs on its stderr (round 21).
 
 A tuning session is many studies on one ``X_train``, and each sent it again (5.7 s for 610 MiB,
 round 21). What the last study sent stays on the workers, known by its content, and a study
@@ -210,6 +213,19 @@ class Sending:
                         entry.owners += 1
         return shared, carried
 
+    def send_again(self, names: list[str]) -> dict[str, Any]:
+        """Send the data of these ``names`` again, from the notebook's values, where the cluster
+        lost it; the new futures by name, which the next study finds in the place of the lost
+        ones. TimeoutError where no worker is there to take it."""
+        sent = _scatter(self.client, {name: self.data[name] for name in names})
+        with _lock:
+            if _kept_by == self.client.id:
+                for name, future in sent.items():
+                    entry = _kept.get(self.tokens.get(name) or "")
+                    if entry is not None:
+                        entry.future = future
+        return sent
+
     def _owned(self, name: str, token: str, serial: int) -> bool:
         """Tie the kept copy to the notebook's object, where weakref reaches it: an array's
         own, for a view (``frame.values``, ``X[:1000]`` are new objects at each call)."""
@@ -308,8 +324,8 @@ def _scatter(client: Any, data: dict[str, Any]) -> dict[str, Any]:
 
     Each value gets a key of its own (a dict given to ``scatter`` would be keyed by its names, and
     two studies sending data of the same name, such as the same notebook global, would overwrite
-    and release each other's). Each goes to every worker: a copy on one only would be lost with
-    that worker, and every later trial with it (a worker that joins later fetches from another).
+    and release each other's). Each goes to every worker (a worker that joins later fetches from
+    another); TimeoutError where there is none.
     """
     if not data:
         return {}
@@ -317,6 +333,8 @@ def _scatter(client: Any, data: dict[str, Any]) -> dict[str, Any]:
         with _quiet(*SERIALIZING_LOGS):  # a value that cannot travel is this function's one line
             return dict(zip(data, client.scatter([whole(v) for v in data.values()],
                                                  hash=False, broadcast=True)))
+    except TimeoutError:  # Dask's "No valid workers found": none to take it now
+        raise
     except Exception as exc:
         import cloudpickle
 
