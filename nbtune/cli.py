@@ -207,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        f"{did_you_mean(words[0], COMMANDS)}: nbtune "
                        f"{{{','.join(COMMANDS[:4])}}} ... (nbtune -h)\n")
     args, unknown = parser.parse_known_args(argv)
+    if unknown and not unknown[0].startswith("-") and getattr(args, "path", None) == DEFAULT_PATH \
+            and DEFAULT_PATH not in words:  # the file after an option (`show NAME --trial 0
+        args.path = unknown.pop(0)  # runs.db`): argparse takes positionals before (round 55)
     if getattr(args, "path", None):  # a quoted '~/runs.db' (storage= takes it so too)
         args.path = os.path.expanduser(args.path)
     typed = args.command  # `list` is `studies`: its messages say the word typed

@@ -229,6 +229,12 @@ def test_show_trial_prints_a_failed_trials_whole_traceback(tmp_path, client):
     assert "ValueError: x=0.90 is too large for this model" in shown.stdout
     good = command("show", "f", "--trial", "0", cwd=tmp_path)
     assert "  x         0.2" in good.stdout and "its output:\nfitted 0.2" in good.stdout
+    # the file after the option, as the summary's words lead one to type it (round 55: "show
+    # does not take 'nbtune.db'")
+    after = command("show", "f", "--trial", "0", "nbtune.db", cwd=tmp_path.parent)
+    assert after.returncode == 2 and "nbtune.db" in after.stderr  # not in that folder
+    after = command("show", "f", "--trial", "0", db, cwd=tmp_path.parent)
+    assert after.returncode == 0 and after.stdout == good.stdout, after
     missing = command("show", "f", "--trial", "7", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr == ("nbtune: error: study 'f' has no trial 7: its trials are "

@@ -49,6 +49,9 @@ def test_a_trial_of_more_threads_than_its_share_is_told_and_the_others_are_not(c
                                       "here: every trial runs slower; give its library "
                                       "n_jobs=1\n"), told
     assert "(LightGBM: n_jobs=1, or num_threads=1 in lgb.train's params;" in told["message"]
+    # the session's cluster is not nbtune's own, whose size %tune_cluster local sets (round 55)
+    assert "start the workers with OMP_NUM_THREADS=1" in told["message"]
+    assert "%tune_cluster" not in told["message"]
     assert by_kind["one"].warnings == [] and by_kind["waits"].warnings == []
     summary = study.summary()  # where a user reads it, in a notebook and on a terminal
     assert "the trial ran more threads than its 1 core here" in summary._repr_html_()
@@ -89,3 +92,11 @@ def test_a_trial_is_told_while_it_runs_and_once(monkeypatch):
         helper.join()
         ended = time.monotonic()
     assert len(told) == 1 and told[0][0] < ended - 1.0, told  # while it ran, not again after
+
+
+def test_the_note_names_the_fix_for_the_cluster_it_ran_on():
+    from nbtune.run.threads import cores_note
+
+    assert cores_note(2, ours=True).endswith(
+        "Fewer workers give each trial more cores: %tune_cluster local --workers N.")
+    assert "OMP_NUM_THREADS=2" in cores_note(2, ours=False)

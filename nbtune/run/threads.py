@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from ..caller import NbtuneWarning
+from . import worker_setup
 from .output import warning_record
 
 
@@ -93,7 +94,8 @@ def cores_watched(warn: Callable[[dict[str, Any]], None],
         if (wall >= WATCHED_FROM and own >= 0.2 * wall
                 and beside > (share - 1 + OVER_SHARE) * own and alone() and not told.is_set()):
             told.set()
-            warn(warning_record(cores_note(share), NbtuneWarning, "threads", 0))
+            ours = worker_setup.LOG is not None  # a worker of nbtune's own local cluster
+            warn(warning_record(cores_note(share, ours), NbtuneWarning, "threads", 0))
 
     key = object()
     if clock is not None:  # the trial's thread's CPU clock, read from the watcher's thread
@@ -145,12 +147,19 @@ def _thread_clock() -> int | None:
         return None
 
 
-def cores_note(share: int) -> str:
+def cores_note(share: int, ours: bool = True) -> str:
     """What a trial that ran more threads than its ``share`` of the cores is told: its first
-    line, which a summary's one line shows, names the fix."""
+    line, which a summary's one line shows, names the fix. ``ours``: on a worker of nbtune's
+    local cluster, which ``%tune_cluster local`` sizes; another's workers are started by hand
+    (a cluster of `dask worker --no-nanny` processes left numpy's BLAS a thread per core, and
+    the note named n_jobs, which MLPClassifier has none of: first-day test, round 55)."""
     cores = f"{share} core{'s' if share != 1 else ''}"
+    fewer = ("Fewer workers give each trial more cores: %tune_cluster local --workers N."
+             if ours else
+             f"numpy's (BLAS) threads follow OMP_NUM_THREADS, which Dask's nanny sets to the "
+             f"worker's threads (a worker started with --no-nanny keeps one per core): start "
+             f"the workers with OMP_NUM_THREADS={share}, or fewer of them for more cores a trial.")
     return (f"the trial ran more threads than its {cores} here: every trial runs slower; "
             f"give its library n_jobs={share}\n"
             f"(LightGBM: n_jobs={share}, or num_threads={share} in lgb.train's params; "
-            f"scikit-learn: n_jobs={share} where it has n_jobs=-1). Fewer workers give each trial "
-            "more cores: %tune_cluster local --workers N.")
+            f"scikit-learn: n_jobs={share} where it has n_jobs=-1). {fewer}")
