@@ -15,6 +15,7 @@ from .space import Space
 from .styles import FAINT
 from .lease import run_elsewhere
 from .ported import attribute_note
+from .typos import did_you_mean
 from .run import kept
 from .paths import checkpoint_folder
 from .trial import Trial
@@ -114,7 +115,17 @@ class Study:
         as ``threading.Event.wait`` says. A study loaded from its file while another kernel or
         process runs it waits for that run's end, and is read again (it returned at once:
         first-day test, round 12). It returned the study, whose summary a notebook then showed a
-        second time, under the background cell's own (round 22)."""
+        second time, under the background cell's own (round 22). An interrupt ends the wait
+        alone, in one line (it showed nbtune's and threading's frames: round 55)."""
+        try:
+            return self._wait(timeout)
+        except KeyboardInterrupt:
+            where = "in the background" if self._ended is not None else "in its own run"
+            raise shown_as_users(KeyboardInterrupt(
+                f"the wait was interrupted; study {self.name!r} runs on {where} "
+                "(study.stop() stops it)")) from None
+
+    def _wait(self, timeout: float | None) -> bool:
         if self._ended is not None:
             return self._ended.wait(timeout)
         if self.storage is not None and run_elsewhere(os.fspath(self.storage), self.name):
@@ -314,6 +325,9 @@ class Study:
     def __getattr__(self, name: str) -> Any:
         """Optuna's names (``best_params``, ``trials_dataframe``) are named with nbtune's."""
         note = None if name.startswith("_") else attribute_note("Study", name)
+        if note is None and not name.startswith("_"):  # a typo: `study.best_confg`
+            near = did_you_mean(name, [n for n in dir(type(self)) if not n.startswith("_")])
+            note = f"'Study' object has no attribute {name!r}{near}" if near else None
         error = AttributeError(note or f"'Study' object has no attribute {name!r}", name=name,
                                obj=self)
         raise shown_as_users(error) if note else error

@@ -116,6 +116,13 @@ def test_optunas_study_and_trial_names_are_named_with_nbtunes():
         with pytest.raises(AttributeError, match=f"'Study' object has no attribute '{name}': "
                                                  f"that is Optuna's name; nbtune's is {ours}"):
             getattr(study, name)
+    # a typo is named with the name it is near (round 55: a bare AttributeError from nbtune's
+    # own frame)
+    with pytest.raises(AttributeError, match=r"^'Study' object has no attribute 'best_confg' "
+                                             r"\(did you mean 'best_config'\?\)$"):
+        study.best_confg  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^'Study' object has no attribute 'nothing_near'$"):
+        study.nothing_near  # noqa: B018
     trial = T.Trial(id=0, config={})
     with pytest.raises(AttributeError, match="nbtune's is config"):
         trial.params  # noqa: B018
