@@ -120,8 +120,11 @@ class LivePanel(Tracker):
         from IPython.display import display
 
         self.in_widget = _IN_OUTPUT_WIDGET.get()
-        labelled = Labelled(self.widget, f"nbtune: study {self.study.name!r} runs (its live "
-                                         "panel; its summary takes this place at the end)")
+        # its text (a saved notebook's, where the widget is gone) says when the run began, not
+        # that it runs: a study whose kernel restarted read as running for good (round 55)
+        labelled = Labelled(self.widget, f"nbtune: study {self.study.name!r} started at "
+                                         f"{time.strftime('%H:%M:%S')} (its live panel; its "
+                                         "summary takes this place when it ends)")
         if self.in_widget:
             display(self.widget)
         elif notice is not None and notice.handle is not None:
