@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-# The files that take longest, begun first where pytest-xdist runs the suite (`make test`: two
-# processes, a file each at a time): begun last, the notebooks' file ran alone for minutes at
-# the end. Their order otherwise, and the order of the tests within each, stay as collected.
+# The files that take longest, begun first where pytest-xdist runs the suite (`pytest -n 2`:
+# two processes, a file each at a time): begun last, the notebooks' file ran alone for minutes
+# at the end. Their order otherwise, and the order of the tests within each, stay as collected.
 SLOWEST_FIRST = ("test_notebooks.py", "test_browser.py", "test_binder.py", "test_clusters.py",
                  "test_interrupt.py", "test_costs.py", "test_sklearn.py", "test_faults.py")
+
+
+def pytest_collection_finish(session):
+    """The Binder test's environment, built while the first tests run (tests/binder_env.py),
+    where that test is to run in this process."""
+    if not hasattr(session.config, "workerinput") and not session.config.option.collectonly \
+            and any(item.path.name == "test_binder.py" for item in session.items):
+        import binder_env
+
+        binder_env.prebuild()
+
+
+def pytest_sessionfinish(session):
+    import sys
+
+    if "binder_env" in sys.modules:
+        sys.modules["binder_env"].cleanup()
 
 
 def pytest_collection_modifyitems(config, items):

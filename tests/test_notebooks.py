@@ -148,14 +148,67 @@ def test_python_notebook_draws_the_other_reported_value(first_run):
     assert all("loss" in t.metrics for t in study.completed)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def calls(source: str, name: str) -> list[str]:
+    """The text of each call of ``name`` in ``source``, its arguments on one line."""
+    found = []
+    for match in re.finditer(re.escape(name) + r"\(", source):
+        depth = 0
+        for i in range(match.end() - 1, len(source)):
+            depth += {"(": 1, ")": -1}.get(source[i], 0)
+            if depth == 0:
+                found.append(" ".join(source[match.start():i + 1].split()))
+                break
+    return found
+
+
+def study_keeping(source: str) -> list[tuple[str, bool]]:
+    """Each study a cell starts, and whether a second run of the cell keeps its study in the
+    file as the first left it: a %%tune cell's, named and resumed or replaced (or run --local,
+    which stores none); nbtune.tune's likewise, or with storage=None; a SearchCV's, named (each
+    fit replaces its study), or stored nowhere (its default)."""
+    found = []
+    if source.startswith("%%tune"):
+        line = source.splitlines()[0]
+        found.append((line, "--local" in line or bool(
+            re.search(r"--study \S+", line) and re.search(r"--(resume|replace)\b", line))))
+    for call in calls(source, "nbtune.tune"):
+        found.append((call, "storage=None" in call or bool(
+            "study=" in call and re.search(r"\b(resume|replace)=True", call))))
+    for call in calls(source, "nbtune.SearchCV"):
+        found.append((call, "study=" in call or "storage=" not in call))
+    return found
+
+
+def test_every_notebook_keeps_its_studies_when_run_again():
+    """What a second run of each notebook leaves in its folder's nbtune.db, read from its cells:
+    a `--study NAME` with neither --resume nor --replace stopped there, and every later cell
+    failed on the name it should have bound; an unnamed study added a new `study-YYYYMMDD-...`
+    on every run. The next test runs some of them again, for real."""
+    for path in NOTEBOOKS:
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells
+                 if c.cell_type == "code"]
+        started = [found for source in cells for found in study_keeping(source)]
+        assert started, path.name  # each starts a study (the reading found them)
+        assert all(kept for _, kept in started), (path.name, started)
+    assert [p.name[:2] for p in AGAIN] == ["01", "04", "05", "06"]  # none renamed away
+    assert study_keeping("%%tune --trials 4 --study x\nq = 1") == [
+        ("%%tune --trials 4 --study x", False)]
+    assert study_keeping("s = nbtune.tune(f, space,\n    storage='a.db')") == [
+        ("nbtune.tune(f, space, storage='a.db')", False)]
+
+
+# run again below, one of each way a study is kept: resumed once done (01: --resume), replaced
+# (04: --replace), a SearchCV's (05), warm-started from one replaced (06); 02 (resume=True) and
+# 03 (--replace) keep theirs as 01 and 04 do (the test above reads it from their cells)
+AGAIN = [p for p in NOTEBOOKS if p.name[:2] in ("01", "04", "05", "06")]
+
+
+@pytest.mark.parametrize("path", AGAIN, ids=[p.name for p in AGAIN])
 def test_notebook_runs_again_in_the_same_folder(path, first_run):
-    """People run a notebook again all the time ("Restart and run all", the next day): each runs
-    a second time beside the nbtune.db of its first run, without an error (a `--study NAME` with
-    neither --resume nor --replace stopped there, and every later cell failed on the name it
-    should have bound), and leaves the same studies there, each named (an unnamed study added a
-    new `study-YYYYMMDD-...` on every run). Every shipped notebook names its studies; this test
-    costs one more run of each (the first is its own test's)."""
+    """People run a notebook again all the time ("Restart and run all", the next day): it runs
+    a second time beside the nbtune.db of its first run, without an error, and leaves the same
+    studies there, each named. This test costs one more run of each (the first is its own
+    test's)."""
     _, folder = first_run(path.name)
     before = FIRST_RUNS[path.name][2]
     assert before and not [n for n in before if n.startswith("study-")], before
