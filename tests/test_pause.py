@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 import nbtune
 from nbtune import trial as T
 from nbtune.schedule import ASHAScheduler, CONTINUE, PAUSE, RESUME, START, WAIT, Scheduler
@@ -265,3 +267,50 @@ def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_pa
         best = study.trials[0]
         assert best.state == T.COMPLETED and [r["epoch"] for r in best.reports] == [1, 2, 3]
         assert [t.state for t in study.trials[1:]] == [T.STOPPED, T.STOPPED]
+
+
+def slow_but_first_reading(config, data):
+    """slow_but_first, its trials reading data sent with them (as a %%tune cell's notebook
+    arrays are)."""
+    assert data.shape == (300_000,)
+    return slow_but_first(config)
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["a file", "in memory only"])
+def test_a_paused_trial_whose_checkpoint_died_with_its_worker_resumes_from_its_file(db, tmp_path,
+                                                                                    kept):
+    """Promotion ASHA, one worker, the trials reading data sent with them: the worker killed
+    while trial 0 waits paused took the data and the paused segment with it, which Dask could
+    not compute again without the data; promoted, the trial ended 'cancelled', its rung's best
+    never went on, and the study ended on its budget saying nothing (check round 56). It
+    resumes from the checkpoint its worker wrote to the study's folder as it paused; a study
+    kept in memory only, which writes none, says that it ends interrupted."""
+    import signal
+
+    import numpy as np
+    from distributed import Client
+
+    from nbtune.run.cluster import local_cluster
+
+    fn = nbtune.with_parameters(slow_but_first_reading, data=np.ones(300_000))
+    with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as c:
+        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
+        study = nbtune.tune(fn, space, searcher="grid", metric="score", mode="max",
+                            scheduler=ASHAScheduler(max_t=3, type="promotion"), cluster=c,
+                            storage=db if kept else None, study="lost-pause",
+                            background=True, progress=False)
+        deadline = time.monotonic() + 60
+        while not (study.trials and study.trials[0].state == T.PAUSED):
+            assert time.monotonic() < deadline, ("trial 0 never paused", study.trials)
+            time.sleep(0.05)
+        for pid in c.run(os.getpid).values():  # trial 1 waits for its 2 s meanwhile
+            os.kill(pid, signal.SIGKILL)
+        study.wait(timeout=120)
+    best = study.trials[0]
+    if not kept:
+        assert (best.state, best.error) == (T.INTERRUPTED,
+                                            "its checkpoint was lost with its worker")
+        return
+    assert (best.state, best.error) == (T.COMPLETED, None), (best.state, best.error)
+    assert [r["epoch"] for r in best.reports] == [1, 2, 3] and best.value == 27
+    assert study.best.id == 0

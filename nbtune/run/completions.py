@@ -85,6 +85,9 @@ class Completions:
             if not lost and self._function_lost(took):  # the notebook has the bytes: sent
                 self._resend_after_loss(trial, resumed)  # again, and the trial with them
                 return
+            if not lost and resumed is not None and not _held(resumed):  # the pause it
+                self._resume_paused(trial, resumed)  # resumed from went with its worker: from
+                return  # the file its worker kept of it, where there is one (check round 56)
             if not lost and not all(map(_held, took_data.values())):  # the data it read
                 # was lost with its workers: the notebook sends it again before the next trial
                 # (_data_sent), and the trial goes with it (a study of notebook arrays ended

@@ -40,6 +40,12 @@ def unrestored_note(trial_id: int, error: str) -> str:
             f"({error}), so it trains again from the beginning")
 
 
+def pause_lost_note(trial_id: int) -> str:
+    return (f"trial {trial_id}'s checkpoint was lost with its worker, and no file of it was "
+            "kept (a study kept in memory only, or a worker on another machine): it ends "
+            "interrupted at its rung, and a resumed study runs it again from its beginning")
+
+
 def final_not_kept_note(trial_id: int, error: str) -> str:
     """Why the best trial so far has no checkpoint kept after the study."""
     return (f"trial {trial_id}, the best so far, completed, but its last checkpoint was not "
@@ -87,6 +93,21 @@ class Keeping:
             found[trial.id] = kept.Saved(kept.path_of(folder, trial.id),
                                          {"output": trial.output, "warnings": trial.warnings})
         return found
+
+    def _held_pause(self, trial: T.Trial, paused: Any) -> Any:
+        """What a paused trial resumes from: ``paused``, the future of its (outcome,
+        checkpoint), while the cluster holds it; else the checkpoint its worker wrote to the
+        study's folder as it paused; else None. Dask computes a segment lost with its worker
+        again, but not without the data sent with the trials, lost with it too: promoted, the
+        trial ended 'cancelled', and its rung's best never went on (check round 56)."""
+        if getattr(paused, "status", "finished") == "finished":  # held, or a kept.Saved
+            return paused
+        folder = self._keep_at()
+        head = kept.header(folder, trial.id) if folder is not None else None
+        if head is None or head.get("seq") != len(trial.reports):
+            return None
+        return kept.Saved(kept.path_of(folder, trial.id),
+                          {"output": trial.output, "warnings": trial.warnings})
 
     def _promoted_before(self, reports: list[dict]) -> bool:
         """Whether reports before a checkpoint's passed a rung (the trial paused there and was

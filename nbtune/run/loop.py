@@ -19,7 +19,7 @@ from .inbox import Inbox, report_topic
 from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .ending import Ending
-from .keeping import Keeping, unrestored_note
+from .keeping import Keeping, pause_lost_note, unrestored_note
 from . import kept
 from .failure import unsaved_note
 from .failfast import FailFast
@@ -187,6 +187,12 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.observer.trial_created(trial)
 
     def _resume_paused(self, trial: T.Trial, paused: Any) -> None:
+        held = self._held_pause(trial, paused)
+        if held is None:  # its checkpoint was lost with its worker, and no file holds it
+            self._note("pause lost", lambda: pause_lost_note(trial.id))
+            self._finish(trial, T.INTERRUPTED, error="its checkpoint was lost with its worker")
+            return
+        paused = held
         at = trial.resource(self.settings.resource)
         if trial.id in self.bare_pauses:
             self._note("no checkpoint", lambda: no_checkpoint_note(
