@@ -192,8 +192,9 @@ def delete_studies(pattern: str, storage: str | os.PathLike | None = None) -> li
         except StudyBusy as exc:
             busy.append(str(exc))
     if busy:
+        gone = f" ({', '.join(repr(n) for n in deleted)})" if deleted else ""
         raise StudyBusy(f"deleted {len(deleted)} of the {len(names)} studies that match "
-                        f"{pattern!r}; kept {len(busy)}: " + "; ".join(busy))
+                        f"{pattern!r}{gone}; kept {len(busy)}: " + "; ".join(busy))
     return deleted
 
 
