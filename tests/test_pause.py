@@ -314,3 +314,58 @@ def test_a_paused_trial_whose_checkpoint_died_with_its_worker_resumes_from_its_f
     assert (best.state, best.error) == (T.COMPLETED, None), (best.state, best.error)
     assert [r["epoch"] for r in best.reports] == [1, 2, 3] and best.value == 27
     assert study.best.id == 0
+
+
+def dies_once_resumed(config):
+    """slow_but_first's trials; q=9, resumed from its pause at epoch 1, kills its worker once
+    before its epoch 2. Each report says which epoch its run began at."""
+    import signal
+
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, 4):
+        if epoch == 1 and config["q"] == 9:
+            open(config["mark"], "w").close()
+        elif epoch == 1:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(config["mark"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(2.0)
+        elif epoch == 2 and config["q"] == 9 and not os.path.exists(config["mark"] + "-died"):
+            open(config["mark"] + "-died", "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, first=first,
+                      checkpoint={"epoch": epoch})
+
+
+def dies_once_resumed_reading(config, data):
+    assert data.shape == (300_000,)
+    return dies_once_resumed(config)
+
+
+@pytest.mark.parametrize("data", [False, True], ids=["no data", "data sent with it"])
+def test_a_resumed_trial_whose_worker_dies_goes_on_from_its_pause_again(db, tmp_path, data):
+    """A trial promoted from its pause whose worker died while it went on: Dask runs its task
+    again, the pause it resumed from computed again where that worker held it, and it goes on
+    from that checkpoint, not from epoch 1. (Where the data sent with the trials was lost with
+    the worker, Dask cannot compute the pause again, and the trial runs again from its
+    beginning, as its next attempt: check round 56.)"""
+    import numpy as np
+    from distributed import Client
+
+    from nbtune.run.cluster import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as c:
+        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
+        fn = (nbtune.with_parameters(dies_once_resumed_reading, data=np.ones(300_000)) if data
+              else dies_once_resumed)
+        study = nbtune.tune(fn, space, searcher="grid", metric="score",
+                            mode="max", scheduler=ASHAScheduler(max_t=3, type="promotion"),
+                            cluster=c, storage=db, study="died-resumed", progress=False)
+    assert (tmp_path / "q9-reported-died").exists()  # its worker died once
+    best = study.trials[0]
+    assert (best.state, best.value) == (T.COMPLETED, 27)
+    assert [(r["epoch"], r["first"]) for r in best.reports] == [(1, 1), (2, 2), (3, 2)]
+    assert best.attempts == (2 if data else 1)  # with the data lost, its next attempt ran
+    stored = nbtune.load_study("died-resumed", storage=db).trials[0]
+    assert [r["epoch"] for r in stored.reports] == [1, 2, 3]

@@ -85,9 +85,10 @@ class Completions:
             if not lost and self._function_lost(took):  # the notebook has the bytes: sent
                 self._resend_after_loss(trial, resumed)  # again, and the trial with them
                 return
-            if not lost and resumed is not None and not _held(resumed):  # the pause it
-                self._resume_paused(trial, resumed)  # resumed from went with its worker: from
-                return  # the file its worker kept of it, where there is one (check round 56)
+            if not lost and resumed is not None and not _held(resumed) \
+                    and trial.started is None:  # the pause it was to resume from went with
+                self._resume_paused(trial, resumed)  # its worker: from the file its worker
+                return  # kept of it, where there is one (check round 56)
             if not lost and not all(map(_held, took_data.values())):  # the data it read
                 # was lost with its workers: the notebook sends it again before the next trial
                 # (_data_sent), and the trial goes with it (a study of notebook arrays ended
