@@ -43,7 +43,8 @@ def base_python() -> str:
     """The interpreter the project's venv was made from (not the venv's own python)."""
     exe = getattr(sys, "_base_executable", None)
     venv = pathlib.Path(sys.prefix).resolve() if sys.prefix != sys.base_prefix else None
-    if not exe or not os.path.exists(exe) or venv and pathlib.Path(exe).resolve().is_relative_to(venv):
+    if not exe or not os.path.exists(exe) \
+            or venv and pathlib.Path(exe).resolve().is_relative_to(venv):
         exe = str(pathlib.Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}")
     return exe
 
@@ -111,8 +112,9 @@ def build(root: pathlib.Path) -> Built:
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
             if p and not pathlib.Path(p).resolve().is_relative_to(project_prefix)]
     env = {k: v for k, v in kernel_environ().items()
-           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER", "IPYTHON", "CONDA", "PIP_USER",
-                                "PIP_TARGET", "PIP_PREFIX", "PIP_REQUIRE_VIRTUALENV", "MPLBACKEND"))}
+           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER", "IPYTHON", "CONDA",
+                                "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_REQUIRE_VIRTUALENV",
+                                "MPLBACKEND"))}
     env.update({
         "PATH": os.pathsep.join([str(venv / "bin"), *path]),
         "VIRTUAL_ENV": str(venv),
