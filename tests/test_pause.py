@@ -344,13 +344,14 @@ def dies_once_resumed_reading(config, data):
     return dies_once_resumed(config)
 
 
-@pytest.mark.parametrize("data", [False, True], ids=["no data", "data sent with it"])
+@pytest.mark.parametrize("data", [True], ids=["data sent with it"])
 def test_a_resumed_trial_whose_worker_dies_goes_on_from_its_pause_again(db, tmp_path, data):
     """A trial promoted from its pause whose worker died while it went on: Dask runs its task
     again, the pause it resumed from computed again where that worker held it, and it goes on
-    from that checkpoint, not from epoch 1. (Where the data sent with the trials was lost with
-    the worker, Dask cannot compute the pause again, and the trial runs again from its
-    beginning, as its next attempt: check round 56.)"""
+    from that checkpoint, not from epoch 1 (``data=False``: a make test run took 10 s to show
+    it, as the Hyperband test above shows it). Where the data sent with the trials was lost
+    with the worker, Dask cannot compute the pause again, and the trial runs again from its
+    beginning, as its next attempt (check round 56): not interrupted, nor 'cancelled'."""
     import numpy as np
     from distributed import Client
 
