@@ -621,9 +621,11 @@ def test_reports_made_just_before_a_worker_dies_are_kept(cluster_client, db, cap
     import logging
 
     with caplog.at_level(logging.INFO, logger="distributed"):
+        # one trial a worker: a trial queued behind another on a worker that died twice
+        # before it started failed with no report (retries=0; a make test run)
         study = nbtune.tune(reports_then_dies, {"x": nbtune.uniform(0, 1)}, metric="loss",
                             n_trials=3, retries=0, cluster=cluster_client, storage=db,
-                            study="dies", progress=False, max_time=120)
+                            study="dies", progress=False, max_time=120, concurrency=2)
     assert [t.state for t in study.trials] == [T.FAILED] * 3
     for t in (*study.trials, *nbtune.load_study("dies", storage=db).trials):
         assert [r["epoch"] for r in t.reports] == [1, 2, 3], (t.id, t.reports, t.error)
