@@ -510,11 +510,14 @@ def test_data_lost_with_every_worker_that_held_it_is_sent_again(db, tmp_path):
     with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as client:
         study = nbtune.tune(fn, {"i": nbtune.grid(0, 1, 2), "marker": nbtune.fixed(
                             str(tmp_path / "died"))}, searcher="grid", metric="total",
-                            cluster=client, storage=db, study="data-lost", progress=False)
+                            cluster=client, storage=db, study="data-lost", progress=False,
+                            concurrency=2)  # trial 1 waits in the one worker's queue
     assert (tmp_path / "died").exists()  # the one worker died, and the data with it
     assert study.stop_reason == "exhausted"
     assert [(t.state, t.value) for t in study.trials] == [(T.COMPLETED, 300_000.0)] * 3
-    assert study.trials[0].attempts == 2  # its first ran until the worker died
+    # its first ran until the worker died; trial 1, queued behind it there, dies unstarted
+    # and is sent again with the data, not charged an attempt
+    assert [t.attempts for t in study.trials] == [2, 1, 1]
     stored = nbtune.load_study("data-lost", storage=db)
     assert [t.state for t in stored.trials] == [T.COMPLETED] * 3
 

@@ -27,7 +27,9 @@ from test_pause import Guard, NeverResume, PauseOnceAt, resumable, space
 
 def slow_three(config):
     """Four epochs; x=3 takes its time before its first (in slices, so that the study's end
-    halts it), while the others sit paused at epoch 2."""
+    halts it), while the others sit paused at epoch 2. Its studies run two trials at a time:
+    with three, Dask could queue trial 0 behind x=3 on one worker, and the test that waited for
+    two paused trials saw them only as the study ended (a make test run)."""
     if config["x"] == 3.0:
         for _ in range(300):
             time.sleep(0.1)
@@ -66,7 +68,7 @@ def test_trials_paused_when_the_study_is_stopped_resume_where_they_paused(client
     """A resume ran paused trials again from epoch 1: their checkpoints lived on the workers
     (first-day test, round 11: for long GPU trials the biggest gap against Ray)."""
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="cut", background=True)
     stop_when(study, paused(2))
     folder = folder_of(db, "cut")
@@ -108,7 +110,7 @@ def test_a_study_file_moved_without_its_checkpoints_says_where_they_were(client,
     import shutil
 
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="cut", background=True)
     stop_when(study, paused(2))
     old = folder_of(db, "cut")
@@ -132,7 +134,7 @@ def test_a_study_file_moved_without_its_checkpoints_says_where_they_were(client,
     again = str(tmp_path / "again.db")  # moved as the README says: the file and its folder
     nbtune.delete_study("cut", storage=db)
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="cut", background=True)
     stop_when(study, paused(2))
     shutil.move(db, again)
@@ -247,7 +249,7 @@ def test_a_killed_processs_paused_trials_resume_from_their_checkpoints(client, d
 def test_deleting_or_replacing_a_study_deletes_its_checkpoints(client, db):
     for name in ("gone", "again"):
         study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                            scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                            scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                             study=name, background=True)
         stop_when(study, paused(2))
         assert len(files_in(folder_of(db, name))) == 2
@@ -268,7 +270,7 @@ def test_a_studys_checkpoint_folder_is_its_own_whatever_its_name(db, name):
 
 def test_a_checkpoint_file_that_cannot_be_read_is_said_and_the_trial_starts_again(client, db):
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="torn", background=True)
     stop_when(study, paused(2))
     path = os.path.join(folder_of(db, "torn"), "trial-0.ckpt")
@@ -483,7 +485,7 @@ def test_checkpoints_of_another_machines_workers_are_fetched_when_the_study_is_s
     are, and keeps them here, so that a resume takes them up where they paused too."""
     monkeypatch.setattr(kept, "this_host", lambda: "the-notebooks-machine")  # not the workers'
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="remote", background=True)
     wait_until(study, paused(2))
     assert files_in(folder_of(db, "remote")) == []  # none written by the workers
@@ -506,7 +508,7 @@ def test_a_shared_checkpoint_folder_is_written_by_every_machines_workers(
     monkeypatch.setattr(kept, "this_host", lambda: "the-notebooks-machine")  # not the workers'
     shared = tmp_path / "shared"
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="far", background=True, checkpoints=str(shared))
     folder = str(shared / "far")
     wait_until(study, lambda trials: paused(2)(trials) and len(files_in(folder)) == 2)

@@ -1,6 +1,7 @@
 """The shipped notebooks run top to bottom in a real kernel, and Binder installs what nbtune needs."""
 from __future__ import annotations
 
+import ast
 import pathlib
 import re
 import shutil
@@ -10,6 +11,7 @@ import nbformat
 import pytest
 
 import nbtune
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
 from kernels import kernel_environ
@@ -148,34 +150,24 @@ def test_python_notebook_draws_the_other_reported_value(first_run):
     assert all("loss" in t.metrics for t in study.completed)
 
 
-def calls(source: str, name: str) -> list[str]:
-    """The text of each call of ``name`` in ``source``, its arguments on one line."""
-    found = []
-    for match in re.finditer(re.escape(name) + r"\(", source):
-        depth = 0
-        for i in range(match.end() - 1, len(source)):
-            depth += {"(": 1, ")": -1}.get(source[i], 0)
-            if depth == 0:
-                found.append(" ".join(source[match.start():i + 1].split()))
-                break
-    return found
-
-
 def study_keeping(source: str) -> list[tuple[str, bool]]:
     """Each study a cell starts, and whether a second run of the cell keeps its study in the
     file as the first left it: a %%tune cell's, named and resumed or replaced (or run --local,
     which stores none); nbtune.tune's likewise, or with storage=None; a SearchCV's, named (each
     fit replaces its study), or stored nowhere (its default)."""
-    found = []
     if source.startswith("%%tune"):
         line = source.splitlines()[0]
-        found.append((line, "--local" in line or bool(
-            re.search(r"--study \S+", line) and re.search(r"--(resume|replace)\b", line))))
-    for call in calls(source, "nbtune.tune"):
-        found.append((call, "storage=None" in call or bool(
-            "study=" in call and re.search(r"\b(resume|replace)=True", call))))
-    for call in calls(source, "nbtune.SearchCV"):
-        found.append((call, "study=" in call or "storage=" not in call))
+        return [(line, "--local" in line or bool(
+            re.search(r"--study \S+", line) and re.search(r"--(resume|replace)\b", line)))]
+    found = []
+    for node in ast.walk(ast.parse(TransformerManager().transform_cell(source))):
+        called = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+        given = {k.arg: ast.unparse(k.value) for k in getattr(node, "keywords", ())}
+        if called == "nbtune.tune":
+            found.append((ast.unparse(node), given.get("storage") == "None" or (
+                "study" in given and "True" in (given.get("resume"), given.get("replace")))))
+        elif called == "nbtune.SearchCV":
+            found.append((ast.unparse(node), "study" in given or "storage" not in given))
     return found
 
 
@@ -195,6 +187,8 @@ def test_every_notebook_keeps_its_studies_when_run_again():
         ("%%tune --trials 4 --study x", False)]
     assert study_keeping("s = nbtune.tune(f, space,\n    storage='a.db')") == [
         ("nbtune.tune(f, space, storage='a.db')", False)]
+    assert study_keeping("%load_ext nbtune\nnbtune.tune(f, s, study='a', resume=True)") == [
+        ("nbtune.tune(f, s, study='a', resume=True)", True)]
 
 
 # run again below, one of each way a study is kept: resumed once done (01: --resume), replaced

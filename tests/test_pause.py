@@ -157,7 +157,7 @@ def test_trials_paused_when_the_user_stops_the_study_are_interrupted_for_a_resum
     """study.stop() recorded the paused trials stopped, for good: a resume never took them up
     again, the best so far among them (a first day with checkpoints)."""
     study = nbtune.tune(slow_three, space(True), searcher="grid", metric="v", mode="max",
-                        scheduler=NeverResume(2), concurrency=3, cluster=client, storage=db,
+                        scheduler=NeverResume(2), concurrency=2, cluster=client, storage=db,
                         study="cut", background=True)
     deadline = time.time() + 60
     while sum(t.state == T.PAUSED for t in study.trials) < 2 and time.time() < deadline:
@@ -324,7 +324,7 @@ def test_a_paused_trial_whose_checkpoint_died_with_its_worker_resumes_from_its_f
 
 def dies_once_resumed(config):
     """slow_but_first's trials; q=9, resumed from its pause at epoch 1, kills its worker once
-    before its epoch 2. Each report says which epoch its run began at."""
+    before its epoch 2."""
     import signal
 
     checkpoint = nbtune.get_checkpoint()
@@ -335,8 +335,7 @@ def dies_once_resumed(config):
         elif epoch == 2 and config["q"] == 9 and not os.path.exists(config["mark"] + "-died"):
             open(config["mark"] + "-died", "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
-        nbtune.report(epoch=epoch, score=config["q"] * epoch, first=first,
-                      checkpoint={"epoch": epoch})
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint={"epoch": epoch})
 
 
 def dies_once_resumed_reading(config, data):
@@ -344,14 +343,12 @@ def dies_once_resumed_reading(config, data):
     return dies_once_resumed(config)
 
 
-@pytest.mark.parametrize("data", [True], ids=["data sent with it"])
-def test_a_resumed_trial_whose_worker_dies_goes_on_from_its_pause_again(db, tmp_path, data):
-    """A trial promoted from its pause whose worker died while it went on: Dask runs its task
-    again, the pause it resumed from computed again where that worker held it, and it goes on
-    from that checkpoint, not from epoch 1 (``data=False``: a make test run took 10 s to show
-    it, as the Hyperband test above shows it). Where the data sent with the trials was lost
-    with the worker, Dask cannot compute the pause again, and the trial runs again from its
-    beginning, as its next attempt (check round 56): not interrupted, nor 'cancelled'."""
+def test_a_resumed_trial_whose_worker_dies_with_the_data_runs_again(db, tmp_path):
+    """A trial promoted from its pause whose worker died while it went on, taking the data sent
+    with the trials: Dask cannot compute the pause again without the data, and the trial runs
+    again from its beginning, as its next attempt (check round 56), not interrupted, nor
+    'cancelled'. (Without data sent with it, Dask computes the pause again and the trial goes
+    on from there: the Hyperband test above.)"""
     import numpy as np
     from distributed import Client
 
@@ -359,8 +356,7 @@ def test_a_resumed_trial_whose_worker_dies_goes_on_from_its_pause_again(db, tmp_
 
     with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as c:
         space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
-        fn = (nbtune.with_parameters(dies_once_resumed_reading, data=np.ones(300_000)) if data
-              else dies_once_resumed)
+        fn = nbtune.with_parameters(dies_once_resumed_reading, data=np.ones(300_000))
         study = nbtune.tune(fn, space, searcher="grid", metric="score",
                             mode="max", scheduler=ASHAScheduler(max_t=3, type="promotion"),
                             cluster=c, storage=db, study="died-resumed", progress=False)
@@ -368,9 +364,7 @@ def test_a_resumed_trial_whose_worker_dies_goes_on_from_its_pause_again(db, tmp_
     best = study.trials[0]
     assert (best.state, best.value) == (T.COMPLETED, 27)
     assert [r["epoch"] for r in best.reports] == [1, 2, 3]
-    if data:  # lost with the data: its next attempt, from its beginning (paused at epoch 1
-        assert best.attempts == 2  # again, or gone on there, as the rung's best)
-    else:
-        assert [r["first"] for r in best.reports] == [1, 2, 2] and best.attempts == 1
+    assert best.attempts == 2  # from its beginning (it paused at epoch 1 again, or went on
+    # there as the rung's best)
     stored = nbtune.load_study("died-resumed", storage=db).trials[0]
     assert [r["epoch"] for r in stored.reports] == [1, 2, 3]

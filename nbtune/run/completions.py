@@ -20,6 +20,7 @@ from .hints import by_name_hint, with_hints
 from .worker_setup import last_words
 from .keeping import unrestored_note
 from .resources import worker_info
+from .sending import held
 from .task import outcome_of
 
 WORKER_DIED = ("KilledWorker", "CommClosedError")  # the trial's worker went away
@@ -85,14 +86,14 @@ class Completions:
             if not lost and self._function_lost(took):  # the notebook has the bytes: sent
                 self._resend_after_loss(trial, resumed)  # again, and the trial with them
                 return
-            if not lost and resumed is not None and not _held(resumed) \
+            if not lost and resumed is not None and not held(resumed) \
                     and trial.started is None:  # the pause it was to resume from went with
                 self._resume_paused(trial, resumed)  # its worker: from the file its worker
                 return  # kept of it, where there is one (check round 56)
-            if not lost and not all(map(_held, took_data.values())):  # the data it read
-                # was lost with its workers: the notebook sends it again before the next trial
-                # (_data_sent), and the trial goes with it (a study of notebook arrays ended
-                # there, its trial failed for good: first-day test, round 55)
+            if not lost and not all(map(held, took_data.values())):  # the data it read
+                # was lost with its workers: the notebook sends it again as the trial goes
+                # again (_submit, _data_sent), as a worker's death sends it (a study of notebook
+                # arrays ended there, its trial failed for good: first-day test, round 55)
                 self._resend_after_loss(trial, resumed, "the data it read")
                 return
             self._finish(trial, T.INTERRUPTED, error=LOST_WHILE_RUNNING if lost else "cancelled")
@@ -126,7 +127,7 @@ class Completions:
         function's loss would end the study, where inside each task it never could. Sent
         again once: the trials cancelled after it took the lost one too."""
         if took is None or self.pickled is None \
-                or getattr(took, "status", "finished") == "finished":
+                or held(took):
             return False
         if took is self.fn:
             try:
@@ -153,7 +154,7 @@ class Completions:
         one copy of data no task waits for, and its worker died; or the scheduler restarted),
         once a worker is there to take it. False while none is: the study waits for one, as
         its trials would (``data_waits``, where there is work to send)."""
-        gone = [name for name, future in self.shared.items() if not _held(future)]
+        gone = [name for name, future in self.shared.items() if not held(future)]
         self.data_waits = False
         if not gone:
             return True
@@ -307,8 +308,3 @@ class Completions:
         if text is not None:
             self.noted.add(kind)
             warn_note(text)
-
-
-def _held(future: Any) -> bool:
-    """Whether the cluster holds what ``future`` sent (a value, not a future, always is)."""
-    return getattr(future, "status", "finished") == "finished"

@@ -16,6 +16,7 @@ from ..schedule import PAUSE, STOP
 from ..contract.outcome import final_value
 from . import kept
 from .resources import worker_info
+from .sending import held
 
 
 def not_kept_note(trial_id: int, error: str) -> str:
@@ -100,7 +101,7 @@ class Keeping:
         study's folder as it paused; else None. Dask computes a segment lost with its worker
         again, but not without the data sent with the trials, lost with it too: promoted, the
         trial ended 'cancelled', and its rung's best never went on (check round 56)."""
-        if getattr(paused, "status", "finished") == "finished":  # held, or a kept.Saved
+        if held(paused):
             return paused
         folder = self._keep_at()
         head = kept.header(folder, trial.id) if folder is not None else None

@@ -138,6 +138,9 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
     def _submit(self, trial: T.Trial, paused: Any = None) -> None:
         """Send the trial to the cluster: fresh (a new attempt) or resumed from ``paused``."""
         s = self.settings
+        if self.shared:  # the data it reads, sent again where lost: also for a trial sent
+            self._data_sent()  # again straight from its end, not through _fill (a retry of
+            # one that never started, a pause resumed from its file)
         if paused is None:
             if trial.id in self.free_resend:  # its worker died before it started
                 self.free_resend.discard(trial.id)

@@ -171,7 +171,7 @@ class Sending:
         with _lock:
             kept = dict(_kept) if _kept_by == client.id else {}
         self.found = {name: kept[token].future for name, token in self.tokens.items()
-                      if token in kept and kept[token].future.status == "finished"}
+                      if token in kept and held(kept[token].future)}
         self.sizes = {name: n for name, n in sizes.items() if name not in self.found}
         wanted = set(self.tokens.values())
         self.freed = sum(entry.nbytes for token, entry in kept.items() if token not in wanted)
@@ -239,6 +239,12 @@ class Sending:
         except TypeError:  # not weakly referenced (kept until a study sends other data)
             return False
         return True
+
+
+def held(future: Any) -> bool:
+    """Whether the cluster holds what ``future`` sent or computed (a value that is not a
+    future, such as a :class:`~nbtune.run.kept.Saved`, always is)."""
+    return getattr(future, "status", "finished") == "finished"
 
 
 def memory_limits(client: Any) -> dict[str, tuple[int, int]]:
