@@ -4,6 +4,25 @@ from __future__ import annotations
 
 import pytest
 
+
+def _one_blas_thread() -> None:
+    """This process's BLAS (numpy's and scipy's OpenBLAS, OpenMP) on one thread. Its matrices
+    are small (the searchers' models, scikit-learn's refits), and while the tests' workers,
+    kernels or the Binder build kept the other core busy, OpenBLAS's second thread spun for it:
+    the model-based searchers' tests took three times as long. The processes the tests start
+    (Dask workers, kernels) are not touched."""
+    import importlib
+
+    from threadpoolctl import threadpool_limits
+
+    for name in ("numpy", "scipy.linalg", "sklearn.gaussian_process"):  # loaded, then limited
+        importlib.import_module(name)
+
+    threadpool_limits(1)
+
+
+_one_blas_thread()
+
 # The files that take longest, begun first where pytest-xdist runs the suite (`pytest -n 2`:
 # two processes, a file each at a time): begun last, the notebooks' file ran alone for minutes
 # at the end. Their order otherwise, and the order of the tests within each, stay as collected.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import pathlib
 import re
 import shutil
@@ -35,19 +36,63 @@ def execute(path: pathlib.Path, folder: pathlib.Path, **options) -> nbformat.Not
     return nb
 
 
-# name -> (the executed notebook, its folder, the studies nbtune.db held after it): each notebook
-# runs once per session, checked by its own test, then again in that folder by the re-run test
-FIRST_RUNS: dict[str, tuple[nbformat.NotebookNode, pathlib.Path, list[str]]] = {}
+# The notebooks run two at a time, each in its own kernel, folder and local cluster: a kernel's
+# start, its imports and its cluster's start leave the machine's cores idle much of a run, and
+# one at a time they took three minutes of the suite's twenty. Every run a selected test needs is
+# begun at the first such test: the first runs in the order the tests read them, then the runs
+# again in the same folder, each once its first run is done.
+RUNNERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="notebook")
+# the fixed tests below and the notebook each reads (parametrized ones name theirs by path)
+READS = {"test_quickstart_runs_the_magic_and_leaves_a_good_study": QUICKSTART,
+         "test_early_stopping_notebook_shows_the_live_panel_and_a_static_summary": EARLY_STOPPING,
+         "test_model_based_notebook_compares_searchers_then_warm_starts_bayesopt": MODEL_BASED,
+         "test_python_notebook_draws_the_other_reported_value": "02-tune-in-python.ipynb"}
+# name -> its first run: (the executed notebook, its folder, the studies nbtune.db held after it)
+FIRST_RUNS: dict[str, concurrent.futures.Future] = {}
+AGAIN_RUNS: dict[str, concurrent.futures.Future] = {}  # name -> the notebook run again there
+
+
+def _first(path: pathlib.Path, folder: pathlib.Path):
+    nb = execute(path, folder)
+    return nb, folder, nbtune.list_studies(folder / "nbtune.db")
+
+
+def _again(path: pathlib.Path):
+    folder = FIRST_RUNS[path.name].result()[1]  # begun earlier on the other thread, or done
+    return execute(path, folder, allow_errors=True)
+
+
+@pytest.fixture(scope="module")
+def runners():
+    yield RUNNERS
+    RUNNERS.shutdown(cancel_futures=True)  # an interrupted session waits for no run not begun
 
 
 @pytest.fixture
-def first_run(tmp_path_factory):
-    def run(name: str) -> tuple[nbformat.NotebookNode, pathlib.Path]:
-        if name not in FIRST_RUNS:
+def runs(request, runners, tmp_path_factory):
+    """Begins, at its first use, every notebook run the selected tests of this file need."""
+    if not FIRST_RUNS:
+        here = [item for item in request.session.items if item.path == request.path]
+        first, again = [], []
+        for item in here:
+            spec = getattr(item, "callspec", None)
+            name = spec.params["path"].name if spec else READS.get(item.originalname)
+            if name and name not in first:
+                first.append(name)
+            if item.originalname == "test_notebook_runs_again_in_the_same_folder":
+                again.append(name)
+        for name in first:
             folder = tmp_path_factory.mktemp(pathlib.Path(name).stem)
-            nb = execute(ROOT / "notebooks" / name, folder)
-            FIRST_RUNS[name] = nb, folder, nbtune.list_studies(folder / "nbtune.db")
-        return FIRST_RUNS[name][:2]
+            FIRST_RUNS[name] = runners.submit(_first, ROOT / "notebooks" / name, folder)
+        for name in again:
+            AGAIN_RUNS[name] = runners.submit(_again, ROOT / "notebooks" / name)
+    return request
+
+
+@pytest.fixture
+def first_run(runs):
+    def run(name: str) -> tuple[nbformat.NotebookNode, pathlib.Path]:
+        return FIRST_RUNS[name].result()[:2]
     return run
 
 
@@ -203,10 +248,9 @@ def test_notebook_runs_again_in_the_same_folder(path, first_run):
     a second time beside the nbtune.db of its first run, without an error, and leaves the same
     studies there, each named. This test costs one more run of each (the first is its own
     test's)."""
-    _, folder = first_run(path.name)
-    before = FIRST_RUNS[path.name][2]
+    _, folder, before = FIRST_RUNS[path.name].result()
     assert before and not [n for n in before if n.startswith("study-")], before
-    nb = execute(path, folder, allow_errors=True)
+    nb = AGAIN_RUNS[path.name].result()
     assert not error_outputs(nb)
     assert nbtune.list_studies(folder / "nbtune.db") == before
 
