@@ -17,7 +17,7 @@ from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher, user_options
 from .space import Space
 from .starting import trial_count
-from .warm import WarmStart, warm_start as resolve_warm_start
+from .warm import WarmStart, measured, warm_start as resolve_warm_start
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Plan:
     resumed: bool = False  # a stored study continued (resume=True on a name it holds)
     seed_drawn: bool = False  # the user gave no seed: the searcher drew one
     mode_given: bool = False  # the user chose the mode (min too): the summary names no default
+    measured: str | None = None  # how the metric is measured, where the caller said (SearchCV)
 
     def settings(self, run: str) -> dict[str, Any]:
         """The settings kept with the study in storage, for run ``run`` (its id's prefix)."""
@@ -56,6 +57,8 @@ class Plan:
             settings["mode_given"] = True
         if self.checkpoints is not None:
             settings["checkpoints"] = self.checkpoints
+        if self.measured is not None:
+            settings["measured"] = self.measured
         if isinstance(self.given_scheduler, (str, type(None))):  # an object's are its own
             settings["scheduler_options"] = {  # JSON values: tuples become lists
                 k: list(v) if isinstance(v, tuple) else v
@@ -158,7 +161,7 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
                 resource=chosen["resource"], resources=chosen["resources"],
                 checkpoints=chosen["checkpoints"], search=search, sched=sched,
                 scheduler_options=options, given_scheduler=chosen["scheduler"], warm=warm,
-                row=row, resumed=resumed,
+                row=row, resumed=resumed, measured=measured(),
                 seed_drawn=bool(row["settings"].get("seed_drawn")) if resumed
                 else chosen["seed"] is None,
                 mode_given=bool(row["settings"].get("mode_given")) if resumed

@@ -2,18 +2,21 @@
 suggestion.
 
 The earlier study is a :class:`Study` or a study name in the new study's storage file. Its
-metric and mode must be the new study's. Its configs are mapped to the new space: the names both
-spaces share keep their values, the new space's other names take their defaults, the earlier
-study's other names are dropped, and a trial whose value lies outside the new domain is left
-out. The trials seed the searcher only: they are not trials of the new study, are not stored
-with it and do not count toward its budget.
+metric and mode must be the new study's, and where both say how they measured it (a
+``SearchCV``'s scorer, :func:`measured_as`), that too. Its configs are mapped to the new space:
+the names both spaces share keep their values, the new space's other names take their defaults,
+the earlier study's other names are dropped, and a trial whose value lies outside the new domain
+is left out. The trials seed the searcher only: they are not trials of the new study, are not
+stored with it and do not count toward its budget.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from .caller import warn_note
 from .space import Space
@@ -21,6 +24,28 @@ from .studies import StudyNotFound, list_studies, load_study
 from .study import Study
 from .trial import Trial
 from .typos import closest, did_you_mean
+
+
+_MEASURED: ContextVar[str | None] = ContextVar("nbtune_measured", default=None)
+
+
+@contextlib.contextmanager
+def measured_as(how: str) -> Iterator[None]:
+    """Within it, the study ``tune()`` starts measures its metric ``how`` (a ``SearchCV``'s
+    scorer: every single-scorer search's metric is ``mean_test_score``, whatever it scores), kept
+    in its settings as ``"measured"``; a warm start between two studies that measured their
+    metric differently is refused (first-day test, round 57: roc_auc and log loss values fed one
+    model in silence)."""
+    token = _MEASURED.set(how)
+    try:
+        yield
+    finally:
+        _MEASURED.reset(token)
+
+
+def measured() -> str | None:
+    """How the study being started measures its metric (None: not said)."""
+    return _MEASURED.get()
 
 
 @dataclass
@@ -132,6 +157,11 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
     if source.metric != metric:
         raise ValueError(f"warm start from {source.name!r}: it measured {source.metric!r}, this "
                          f"study {metric!r}: warm-start from a study of the same metric")
+    theirs, mine = source.settings.get("measured"), measured()
+    if theirs is not None and mine is not None and theirs != mine:
+        raise ValueError(f"warm start from {source.name!r}: it measured {metric!r} with "
+                         f"scoring={theirs}, this study with scoring={mine}: warm-start from a "
+                         "search of the same scoring")
     if source.mode != mode:
         raise ValueError(f"warm start from {source.name!r}: it ran with mode={source.mode!r}, "
                          f"this study with mode={mode!r}: give the same mode, or warm-start "

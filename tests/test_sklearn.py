@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
-from sklearn.metrics import make_scorer
+from sklearn.metrics import make_scorer, roc_auc_score
 from sklearn.model_selection import (GridSearchCV, GroupKFold, KFold, StratifiedKFold,
                                      TimeSeriesSplit, cross_val_score)
 from sklearn.model_selection._search import BaseSearchCV
@@ -151,6 +151,35 @@ def test_a_search_on_new_data_starts_from_the_last_ones_study(client, cancer, ca
     assert s.study_.searcher.observations == 8 + 2  # the first search's candidates, then its own
     assert len(s.cv_results_["params"]) == 2  # theirs are not this search's candidates
     assert pickle.loads(pickle.dumps(s)).warm_start.name == first.study_.name
+
+
+def test_a_warm_start_from_a_search_of_another_scoring_is_refused(client, cancer, tmp_path):
+    """Every single-scorer search's metric is mean_test_score: a warm start from a roc_auc
+    search into a neg_log_loss one was taken in silence, and its model held both scores as one
+    (first-day test, round 57). The scoring is kept with the study, in memory and stored."""
+    X, y = cancer
+    X, y = X[:150], y[:150]
+    space = {"C": stats.loguniform(1e-3, 1e2)}
+    db = str(tmp_path / "w.db")
+    first = search(LogisticRegression(max_iter=500), space, client, n_trials=3, cv=3, seed=0,
+                   searcher="bayesopt", scoring="roc_auc", storage=db, study="auc").fit(X, y)
+    assert first.study_.settings["measured"] == "'roc_auc'"
+    for warm in (first.study_, "auc"):
+        s = search(LogisticRegression(max_iter=500), space, client, n_trials=2, cv=3, seed=0,
+                   searcher="bayesopt", scoring="neg_log_loss", storage=db, study="ll",
+                   warm_start=warm)
+        with pytest.raises(ValueError, match=r"^warm start from 'auc': it measured "
+                           r"'mean_test_score' with scoring='roc_auc', this study with "
+                           r"scoring='neg_log_loss': warm-start from a search of the same "
+                           r"scoring$"):
+            s.fit(X, y)
+    # the same scorer, given as a dict's: taken
+    same = search(LogisticRegression(max_iter=500), space, client, n_trials=2, cv=3, seed=0,
+                  searcher="bayesopt", scoring={"score": "roc_auc"}, refit="score",
+                  warm_start=first.study_).fit(X, y)
+    assert same.study_.searcher.observations == 3 + 2
+    scorer = nbtune.SearchCV(LogisticRegression(), space, scoring=make_scorer(roc_auc_score))
+    assert scorer._measured("score") == "make_scorer(roc_auc_score, response_method='predict')"
 
 
 def nested_scores(cluster, n_jobs):

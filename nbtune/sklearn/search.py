@@ -20,6 +20,7 @@ from ..run.task import with_parameters
 from ..study import Study, StudyInterrupted
 from ..tune import own_resume_note
 from ..typos import did_you_mean
+from ..warm import measured_as
 from . import checks, resources
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
@@ -196,6 +197,21 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                              f"refit={self.refit!r}{near}")
         return scorers, self.refit if isinstance(self.refit, str) else next(iter(scorers)), True
 
+    def _measured(self, refit_name: str) -> str:
+        """How the score the study optimises is measured, as ``scoring=`` gives it (kept with the
+        study: a warm start from a search of another scoring is refused)."""
+        scoring = self.scoring
+        if isinstance(scoring, dict):
+            scoring = scoring[refit_name]
+        elif isinstance(scoring, (list, tuple, set)):
+            scoring = refit_name  # names of scikit-learn's scorers
+        if scoring is None or isinstance(scoring, str):
+            return repr(scoring)
+        if isinstance(scoring, (functools.partial, MethodType)) or \
+                not hasattr(scoring, "__qualname__"):  # a scorer object: make_scorer(...)
+            return repr(scoring)
+        return f"{scoring.__module__}.{scoring.__qualname__}"
+
     def _resource(self) -> tuple[str, str | None, bool, str | None, str] | None:
         """(kind, warm_start parameter, cumulative, the fit keyword that continues a model,
         report key), or None without a resource."""
@@ -277,7 +293,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         # fit() starts anew: its panel offers load_study, not resume; and an interrupted fit
         # says its own line (_wait), where tune's offered a resume with a trial_fn a SearchCV
         # user never had, of a study kept in memory only, before it (first-day test)
-        with continued_by("read"), own_resume_note():
+        with continued_by("read"), own_resume_note(), measured_as(self._measured(refit_name)):
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
