@@ -13,7 +13,8 @@ import pytest
 import scipy.sparse
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.datasets import (load_breast_cancer, load_diabetes, load_iris, load_wine,
+                              make_classification)
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
 from sklearn.metrics import make_scorer, roc_auc_score
@@ -1713,6 +1714,18 @@ def test_a_booster_that_stops_itself_early_under_max_iter_rungs_is_said(client, 
         assert "10,000 rows (12,000 here)" in self_stopping_note(
             make_pipeline(StandardScaler(), HistGradientBoostingClassifier()),
             "histgradientboostingclassifier__max_iter", 12_000)
+        assert self_stopping_note(HistGradientBoostingClassifier(), "max_iter", 6_000,
+                                  9_000) is None
+    # folds under 10,000 rows, the refit on all of them over: best_estimator_ stopped itself at
+    # 31 of the 60 its candidate trained, in silence (first-day test, round 57)
+    X, y = make_classification(n_samples=10_002, n_features=4, random_state=0)
+    with pytest.warns(UserWarning, match=r"^HistGradientBoostingClassifier stops its own "
+                                         r"boosting early on over 10,000 rows \(early_stopping="
+                                         r"'auto'\): the folds' 5,001 rows train each rung in "
+                                         r"full, but best_estimator_, refitted on all 10,002 "
+                                         r"rows, holds some out"):
+        search(HistGradientBoostingClassifier(max_iter=3), {"learning_rate": [0.1]}, client,
+               cv=2, scheduler="asha", resource="max_iter").fit(X, y)
 
 
 def test_a_named_search_kept_in_memory_only_says_so(client, cancer, capsys):

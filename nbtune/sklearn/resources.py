@@ -126,26 +126,35 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool,
     return PARAM, warm, cumulative, None
 
 
-def self_stopping_note(estimator: Any, param: str, n_train: int) -> str | None:
+def self_stopping_note(estimator: Any, param: str, n_train: int,
+                       n_refit: int | None = None) -> str | None:
     """The note for a resource parameter whose estimator stops early by itself:
     ``HistGradientBoosting*``'s ``early_stopping`` ("auto": on over 10,000 rows) ends its
     ``max_iter`` short of the rung, so the rungs count fewer iterations than they say (a
-    candidate "completed" at 90 had trained 38: first-day test, round 42); None otherwise."""
+    candidate "completed" at 90 had trained 38: first-day test, round 42). Where only the refit
+    on all ``n_refit`` rows passes 10,000, ``best_estimator_`` is the one that stops short (31 of
+    the 60 its candidate trained: round 57). None otherwise."""
     owner = _owner(estimator, param)
     if not param.endswith("max_iter") or not hasattr(owner, "early_stopping") \
             or not type(owner).__name__.startswith("HistGradientBoosting"):
         return None
     stops = owner.early_stopping
-    if not (stops is True or stops == "auto" and n_train > 10_000):
-        return None
-    why = "early_stopping=True" if stops is True else \
-        f"early_stopping='auto', on over 10,000 rows ({n_train:,} here)"
     prefix = param[:-len("max_iter")]
-    return (f"{type(owner).__name__} stops its own boosting early ({why}): the {param} rungs "
-            f"then count fewer iterations than they say, and a candidate that stopped itself is "
-            f"ranked with those that trained in full; give it early_stopping=False "
-            f"({prefix}early_stopping=False in the estimator) so that each rung trains what it "
-            f"says")
+    fix = f"give it early_stopping=False ({prefix}early_stopping=False in the estimator)"
+    name = type(owner).__name__
+    if stops is True or stops == "auto" and n_train > 10_000:
+        why = "early_stopping=True" if stops is True else \
+            f"early_stopping='auto', on over 10,000 rows ({n_train:,} here)"
+        return (f"{name} stops its own boosting early ({why}): the {param} rungs then count "
+                f"fewer iterations than they say, and a candidate that stopped itself is ranked "
+                f"with those that trained in full; {fix} so that each rung trains what it says")
+    if stops == "auto" and n_refit is not None and n_refit > 10_000:
+        return (f"{name} stops its own boosting early on over 10,000 rows "
+                f"(early_stopping='auto'): the folds' {n_train:,} rows train each rung in full, "
+                f"but best_estimator_, refitted on all {n_refit:,} rows, holds some out to "
+                f"judge itself and may stop short of the {param} its candidate reached; {fix} "
+                f"so that it trains what its candidate did")
+    return None
 
 
 def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:

@@ -261,8 +261,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             max_t = int(self.max_t) if self.max_t else resources.default_max_t(
                 self.estimator, kind, key, max(len(tr) for tr, _ in splits))
             if kind == PARAM:
-                stops = resources.self_stopping_note(self.estimator, key,
-                                                  max(len(tr) for tr, _ in splits))
+                from sklearn.utils.validation import _num_samples
+
+                stops = resources.self_stopping_note(
+                    self.estimator, key, max(len(tr) for tr, _ in splits),
+                    _num_samples(X) if self.refit else None)
                 if stops is not None:
                     warn(stops)
             sched, levels = schedule(self.scheduler, self.scheduler_options,
