@@ -50,6 +50,14 @@ def edge_notes(study: Any) -> list[str]:
                     and (u >= 1 - reach if side == "top" else u <= reach))
         if crowd < math.ceil(2 * len(top) / 3):
             continue
+        if getattr(domain, "spread", "range") == "distribution":  # a scipy.stats law's tail
+            share = 100 * (best if side == "bottom" else 1 - best)
+            tail = "lowest" if side == "bottom" else "highest"
+            notes.append(f"{name}: the best trials crowd the {side} of its distribution (the "
+                         f"best at {fmt(top[0].config[name])}, in its {tail} {share:.2g}% of "
+                         "draws): better values may lie beyond it (move or widen the "
+                         "distribution)")
+            continue
         ends = (domain.lo, domain.hi) if isinstance(domain, Range) else (domain.values[0],
                                                                          domain.values[-1])
         bound = ends[1] if side == "top" else ends[0]

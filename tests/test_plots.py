@@ -1340,3 +1340,26 @@ def test_compare_groups_of_unnamed_studies_a_failed_seed_and_the_last_steps_rang
     assert sorted(end.get_ydata()) == pytest.approx([0.9, 1.0])  # the last trial's range
     with pytest.raises(ValueError, match=r"^study 'dead' has no completed trials yet"):
         nbtune.compare(failed)
+
+
+def test_a_scipy_distributions_edge_is_judged_by_its_own_law():
+    """SearchCV's space takes scipy.stats laws, sampled through their inverse CDF and held as a
+    range of their far tails: expon(scale=2)'s median, 1.38, read as the bottom of a range up to
+    27.6, and the summary said to widen it (first-day test, round 57)."""
+    from scipy import stats
+
+    from nbtune.findings import edge_notes
+    from nbtune.sklearn.space import from_scipy
+
+    space = Space({"C": from_scipy("C", stats.expon(scale=2.0))})
+
+    def study(values):
+        return Study("law", space, "acc", "max", trials=[
+            T.Trial(i, {"C": c}, state=T.COMPLETED, value=1 - i / 100)
+            for i, c in enumerate(values)])
+
+    assert edge_notes(study([1.381, 1.468, 2.026, 4.41, 0.5, 3.0, 0.9, 6.0])) == []
+    assert edge_notes(study([0.001, 0.002, 0.003, 0.004, 0.5, 3.0, 0.9, 6.0])) == [
+        "C: the best trials crowd the bottom of its distribution (the best at 0.001, in its "
+        "lowest 0.05% of draws): better values may lie beyond it (move or widen the "
+        "distribution)"]
