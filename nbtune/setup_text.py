@@ -128,9 +128,9 @@ def seed_text(study: Any) -> str:
     if seed is None:
         return ""
     text = str(seed)
-    if settings.get("seed_drawn"):
-        text += f" (drawn: seed={seed} draws these configs again)"
     searcher = str(settings.get("searcher") or "random")
+    if settings.get("seed_drawn") and searcher != "grid":  # a grid draws nothing (round 57)
+        text += f" (drawn: seed={seed} draws these configs again)"
     scheduler = str(settings.get("scheduler") or "fifo")
     if not _overlapped(study.trials):
         return text

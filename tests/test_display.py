@@ -484,9 +484,11 @@ def facts(study) -> dict[str, str]:
      "(not max_time) repeat it exactly"),
     ({"seed": 42, "scheduler": "hyperband"}, "42"),  # synchronous: it waits for every rung
     ({"seed": 7, "seed_drawn": True}, "7 (drawn: seed=7 draws these configs again)"),
+    # a grid draws nothing: no seed to give (first-day test, round 57)
+    ({"seed": 7, "seed_drawn": True, "searcher": "grid"}, "7"),
     # every trial one of the model's seeded random starts: they repeat (check round 40)
     ({"seed": 42, "searcher": "tpe", "searcher_options": {"n_startup": 10}}, "42"),
-], ids=["asha", "a model", "hyperband", "drawn", "random starts"])
+], ids=["asha", "a model", "hyperband", "drawn", "drawn, a grid", "random starts"])
 def test_the_summary_says_the_seed_and_what_a_rerun_with_it_repeats(settings, said):
     """A seeded notebook's Restart & Run All ended with another best under ASHA, and nothing
     said why, nor what repeats a study exactly (first-day test, round 38)."""
