@@ -3,6 +3,7 @@ handling reports and verdicts meanwhile, the searcher still sees every call in t
 and what it raises ends the study as it did on the loop's thread."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -367,3 +368,53 @@ def test_the_interval_is_set_back_when_the_last_of_two_thinking_studies_ends(cli
         assert sys.getswitchinterval() == pytest.approx(before)
     finally:
         sys.setswitchinterval(before)
+
+
+
+def _others_cpu(work) -> float:
+    """CPU seconds the process's other threads spent while this thread ran ``work()``."""
+    before, own = time.process_time(), time.thread_time()
+    work()
+    own = time.thread_time() - own
+    return time.process_time() - before - own
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: BLAS uses one thread")
+def test_a_foreground_models_blas_runs_on_one_thread_and_is_set_back():
+    """OpenBLAS's threads spin while they wait: a bayesopt study's notebook process spent 12 s of
+    CPU where it spent 4 with one BLAS thread (120 trials, two workers on two cores), cores its
+    local workers trained on. While a foreground study's model thinks, the process's
+    BLAS runs on one thread; the libraries' setting comes back when it ends. A study on another
+    thread (a background one) leaves it alone."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from nbtune.search.bayesopt import BayesOptSearcher
+    from nbtune.search.gp import fitter
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    a = np.random.default_rng(0).random((1500, 1500))
+
+    def matmuls():
+        for _ in range(3):
+            a @ a
+
+    space = {"x": nbtune.uniform(0, 1)}
+    with threadpool_limits(2, user_api="blas"):  # the tests' process runs on one (conftest)
+        assert blas() == {2} and _others_cpu(matmuls) > 0.1  # two threads at work
+        off_main: list = []
+        beside = threading.Thread(target=lambda: off_main.append(thinking.SearcherThread(
+            BayesOptSearcher(space, seed=0), lambda: None)))
+        beside.start()
+        beside.join()
+        assert blas() == {2}  # a background study's: left alone
+        off_main[0].close()
+        thread = thinking.SearcherThread(BayesOptSearcher(space, seed=0), lambda: None)
+        try:
+            assert blas() == {1}
+            assert fitter().submit(lambda: _others_cpu(matmuls)).result() < 0.05
+        finally:
+            thread.close()
+        assert blas() == {2}

@@ -35,6 +35,14 @@ half of the epochs bayesopt's workers trained (on a quiet one, within the runs' 
 
 A searcher whose ``suggest`` is cheap (``costly_suggest`` False: random, grid) is called on the
 loop's thread as before: a thread's hand-over would cost its trivial trials more than it saves.
+
+While a model thinks in a foreground study, the process's BLAS (OpenBLAS: numpy's, scipy's) runs
+on one thread (:class:`OneBlasThread`). A model's matrices are too small for a second thread to
+speed them up, and OpenBLAS's threads wait for work by spinning: in a bayesopt study of 120
+trials on the local cluster, two workers on two cores, the notebook's process spent 12 s of CPU
+where it spent 4 on one (taken from the trials: ``benchmarks/thinking.py --burn``). The limit is the process's (this OpenBLAS
+ignores a thread's own), so it is set and set back on the main thread only, where a foreground
+study's loop runs and no code of the user's runs meanwhile; a background study leaves it alone.
 """
 from __future__ import annotations
 
@@ -80,6 +88,34 @@ def _hand_over_often(start: bool) -> None:
                 sys.setswitchinterval(_interval_before)
 
 
+class OneBlasThread:
+    """The process's BLAS libraries on one thread while a foreground study's model thinks (see
+    the module), from the main thread alone: OpenBLAS took no setting from another thread once
+    one had changed it. The libraries are limited as they load: scipy's, which the model loads on
+    its first fit, once it is there."""
+
+    def __init__(self) -> None:
+        self._limits: list[Any] = []  # threadpoolctl's limiters, set back in reverse
+        self._scipy = False  # whether scipy's BLAS was loaded when last limited
+
+    def limit(self) -> None:
+        """Limit the BLAS libraries loaded since the last call (none, mostly: a dict lookup)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        scipy = "scipy.linalg" in sys.modules
+        if self._limits and scipy == self._scipy:
+            return
+        from threadpoolctl import threadpool_limits
+
+        self._limits.append(threadpool_limits(1, user_api="blas"))
+        self._scipy = scipy
+
+    def restore(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            while self._limits:
+                self._limits.pop().restore_original_limits()
+
+
 class SearcherThread:
     """The loop's view of a searcher whose calls run on a thread of its own (see the module)."""
 
@@ -112,6 +148,8 @@ class SearcherThread:
         self._thread = threading.Thread(target=self._run, name="nbtune-searcher", daemon=True)
         self._handing = True  # whether it counts in the shortened switch interval
         _hand_over_often(True)
+        self._blas = OneBlasThread()
+        self._blas.limit()
         self._thread.start()
 
     # -- the loop's calls ---------------------------------------------------------------------
@@ -140,6 +178,7 @@ class SearcherThread:
         at once instead of THINKING, and the suggestion being made goes to a later trial (see
         the module)."""
         self.raise_error()
+        self._blas.limit()  # scipy's BLAS, once the model has loaded it
         late = self.late()
         free = self._idle() if self._idle is not None else True  # (not under _hand: it asks
         idle = late and free  # the loop)
@@ -222,6 +261,7 @@ class SearcherThread:
         if self._handing:
             self._handing = False
             _hand_over_often(False)
+        self._blas.restore()
         with self._hand:
             self._stop_waiting()
         if raise_error:
