@@ -249,4 +249,5 @@ def _render_without_nbtune(exc: BaseException, start: str | None = None) -> list
     shell = ipython_shell()
     if shell is None:
         return traceback.format_exception(type(exc), exc, tb)
-    return shell.InteractiveTB.structured_traceback(type(exc), exc, tb)
+    # every frame given: they start at the user's (IPython 8 skipped the first by default)
+    return shell.InteractiveTB.structured_traceback(type(exc), exc, tb, tb_offset=0)

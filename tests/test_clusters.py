@@ -144,6 +144,11 @@ def test_the_workers_are_read_from_the_scheduler_not_the_clients_copy(client, mo
     """client.scheduler_info(n_workers=-1) returns the client's copy, which Dask's own refresh
     every 2 s replaces with the cluster's totals, no workers: read between the two, a cluster
     of two workers had none (a make test run). nbtune asks the scheduler."""
+    import inspect
+
+    assert len(worker_info(client)) == 2 and len(workers_of(client)) == 2
+    if "n_workers" not in inspect.signature(client.scheduler_info).parameters:
+        return  # an older Dask (2024.8): its copy holds every worker, no race to reproduce
     real = client._update_scheduler_info
 
     async def refreshed_meanwhile(n_workers=0):

@@ -115,7 +115,9 @@ def local_cluster(n_workers: int | None = None, *, gpus: int | Sequence[str] | N
     if n_workers is None:  # nested: one thread; the loop around it uses the other cores
         n_workers = 1 if nested else default_workers()
     options = dict(n_workers=n_workers, threads_per_worker=1, processes=not nested,
-                   dashboard_address=DASHBOARD_ADDRESS)
+                   dashboard_address=DASHBOARD_ADDRESS,
+                   # the workers' own HTTP servers too (distributed 2024.8 put them on 0.0.0.0)
+                   worker_dashboard_address=DASHBOARD_ADDRESS)
     options.update(kwargs)
     devices = gpu_devices(gpus) if options["processes"] else []  # a pin needs its own process
     if options["processes"]:

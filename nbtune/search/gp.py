@@ -206,7 +206,8 @@ class KernelFits:
         for start in starts:
             try:
                 fits.append(maximise_likelihood(start, X[keep], y[keep]))
-            except (ValueError, ArithmeticError):  # numpy's LinAlgError is a ValueError
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):  # (a ValueError
+                # since numpy 1.25; an Exception of its own in 1.24, which pyproject allows)
                 pass  # numerically hopeless from this start: the others, or the last kernel
         if fits:
             return (n, width), max(fits, key=lambda fit: fit[0])[1]
