@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from .caller import ipython_shell, shown_as_users, user_facing
@@ -86,6 +87,7 @@ class Study:
 
         threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
                          daemon=True).start()
+        _IN_BACKGROUND.add(self)
         if ipython_shell() is None:  # a script: its end would cut the study short unsaid
             atexit.register(self._at_script_end)
 
@@ -370,3 +372,22 @@ def kept_clause(study: Study) -> str:
 
 
 RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs
+
+
+_IN_BACKGROUND: "weakref.WeakSet[Study]" = weakref.WeakSet()  # studies started here, background
+
+
+def stop_background_studies(timeout: float = 10.0) -> None:
+    """The kernel is exiting (shut down, restarted): each study running in the background here
+    stops as interrupted, its running trials kept as interrupted (``--resume`` runs them again),
+    before nbtune's cluster closes under it: the loop then failed on the closed cluster, and the
+    study was stored "ended error" with no error (first-day test, round 58). Waits ``timeout``
+    seconds at most for them all."""
+    running = [s for s in list(_IN_BACKGROUND) if s.running]
+    for study in running:
+        stop = study._stop
+        if stop is not None:
+            stop("interrupted")
+    deadline = time.monotonic() + timeout
+    for study in running:
+        study.wait(max(0.0, deadline - time.monotonic()))

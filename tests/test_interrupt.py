@@ -566,6 +566,28 @@ def test_a_kernel_that_ran_a_study_shuts_down_by_itself(tmp_path):
         k.close()
 
 
+
+def test_a_kernel_shut_down_during_a_background_study_leaves_it_interrupted(tmp_path):
+    """Kernel > Shut Down while a --background study ran: the cluster closed under its loop,
+    and the study was stored "ended error" with no error, its running trials "the study ended
+    (error) while it ran" (first-day test, round 58). It stops as interrupted first: resumable,
+    as an interrupted cell's study is."""
+    import nbtune
+
+    k = Kernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        reply = k.run(long_cell("bg", trials=3, flags="--background"), timeout=90)
+        assert reply.status == "ok", reply
+        wait_for(lambda: n_reports(k.db, "bg") >= 2, "the first reports", 60)
+        k.km.shutdown_kernel(now=False)  # as JupyterLab's Kernel > Shut Down
+    finally:
+        k.close()
+    study = nbtune.load_study("bg", storage=k.db)
+    assert study.stop_reason == "interrupted", study.stop_reason
+    assert set(states(k.db, "bg").values()) <= {"interrupted", "queued", "pending"}, \
+        states(k.db, "bg")
+
+
 def test_nbtunes_preload_joins_the_workers_own():
     import dask
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from ..study import stop_background_studies
 from ..tracker import in_notebook
 from ..run.cluster import close_clients, is_embedded, set_default_cluster
 from ..run.embedded import warm_up
@@ -70,12 +71,14 @@ def _import_views() -> None:
 
 
 def _close_on_exit(change) -> None:
-    """The kernel is shutting down or restarting: close nbtune's cluster first (waiting for a
-    start under way), so that its nannies do not restart the workers the kernel's shutdown
-    terminates, then the resource tracker its workers used (which would hold up the exit)."""
+    """The kernel is shutting down or restarting: its background studies stop as interrupted,
+    then nbtune's cluster closes (waiting for a start under way), so that its nannies do not
+    restart the workers the kernel's shutdown terminates, then the resource tracker its workers
+    used (which would hold up the exit)."""
     if change["new"]:
         for thread in _importing:  # an import cut by the exit could hold a lock it needs
             thread.join(timeout=10)
+        stop_background_studies()
         close_clients()
         stop_resource_tracker()
 
