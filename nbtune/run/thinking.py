@@ -40,9 +40,12 @@ While a model thinks in a foreground study, the process's BLAS (OpenBLAS: numpy'
 on one thread (:class:`OneBlasThread`). A model's matrices are too small for a second thread to
 speed them up, and OpenBLAS's threads wait for work by spinning: in a bayesopt study of 120
 trials on the local cluster, two workers on two cores, the notebook's process spent 12 s of CPU
-where it spent 4 on one (taken from the trials: ``benchmarks/thinking.py --burn``). The limit is the process's (this OpenBLAS
-ignores a thread's own), so it is set and set back on the main thread only, where a foreground
-study's loop runs and no code of the user's runs meanwhile; a background study leaves it alone.
+where it spent 4 on one (taken from the trials: ``benchmarks/thinking.py --burn``). The limit
+is the process's (this OpenBLAS has no working setting of a thread's own), so it is set and set
+back on the main thread only, where a foreground study's loop runs and no code of the user's
+runs meanwhile; a background study leaves it alone. Where another thread changed OpenBLAS's
+threads first (scikit-learn limits them in some of its fits), this OpenBLAS takes no setting of
+the main thread's either: the limit then changes nothing, and nothing breaks.
 """
 from __future__ import annotations
 
