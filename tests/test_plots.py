@@ -229,6 +229,30 @@ def test_importance_ranks_the_only_hyperparameter_that_matters_first(fifo):
     assert widths[0] > 0.5
 
 
+
+def test_importance_of_a_study_of_thousands_is_fitted_on_a_seeded_sample():
+    """A forest and its permutations over 3,000 trials took 7 to 22 s on a loaded machine
+    (first-day test, round 58): a bigger study is weighed on a seeded sample, which still finds
+    the hyperparameter that matters, the same way each time."""
+    from nbtune.ranking import IMPORTANCE_ROWS, param_importances
+
+    rng = np.random.default_rng(0)
+    study = Study("many", Space({"x": nbtune.uniform(0, 1), "y": nbtune.uniform(0, 1)}),
+                  "loss", "min")
+    for i in range(IMPORTANCE_ROWS + 500):
+        x, y = rng.uniform(0, 1, 2)
+        study.trials.append(T.Trial(i, {"x": x, "y": y}, state=T.COMPLETED,
+                                    value=x + 0.05 * rng.normal()))
+    shares = param_importances(study)
+    assert list(shares) == ["x", "y"] and shares["x"] > 0.9, shares
+    assert param_importances(study) == shares
+    keep = np.sort(np.random.default_rng(0).choice(len(study.trials), IMPORTANCE_ROWS,
+                                                   replace=False))
+    sample = Study("sample", study.space, "loss", "min",
+                   trials=[study.trials[i] for i in keep])
+    assert param_importances(sample) == shares  # what it was fitted on: that sample
+
+
 def add_lr_batch_trials(study, rng, ids, completing) -> None:
     """Trials whose first epoch's accuracy follows the learning rate and whose last (of those
     that complete: ids below ``completing``) follows the batch alone."""
