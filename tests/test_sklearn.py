@@ -182,6 +182,12 @@ def test_a_warm_start_from_a_search_of_another_scoring_is_refused(client, cancer
     scorer = nbtune.SearchCV(LogisticRegression(), space, scoring=make_scorer(roc_auc_score))
     assert scorer._measured("score") == "make_scorer(roc_auc_score, response_method='predict')"
 
+    def auc(estimator, X, y):  # a function: named, never by its address (another each run)
+        return 0.5
+
+    named = nbtune.SearchCV(LogisticRegression(), space, scoring=auc)._measured("score")
+    assert named == f"{__name__}.{auc.__qualname__}"
+
 
 def nested_scores(cluster, n_jobs):
     """cross_val_score of a SearchCV on iris: each of its two clones fitted by joblib."""

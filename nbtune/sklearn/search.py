@@ -205,12 +205,10 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             scoring = scoring[refit_name]
         elif isinstance(scoring, (list, tuple, set)):
             scoring = refit_name  # names of scikit-learn's scorers
-        if scoring is None or isinstance(scoring, str):
-            return repr(scoring)
-        if isinstance(scoring, (functools.partial, MethodType)) or \
-                not hasattr(scoring, "__qualname__"):  # a scorer object: make_scorer(...)
-            return repr(scoring)
-        return f"{scoring.__module__}.{scoring.__qualname__}"
+        named = getattr(scoring, "__qualname__", None)  # a function's, a bound method's
+        if scoring is None or isinstance(scoring, str) or named is None:
+            return repr(scoring)  # a name; a scorer object's is make_scorer(...)
+        return f"{scoring.__module__}.{named}"  # not its repr: an address, another each run
 
     def _resource(self) -> tuple[str, str | None, bool, str | None, str] | None:
         """(kind, warm_start parameter, cumulative, the fit keyword that continues a model,
