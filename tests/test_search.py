@@ -149,6 +149,20 @@ def test_grid_samples_the_other_dims_reproducibly():
 def test_grid_needs_a_grid_dimension():
     with pytest.raises(ValueError, match=r"grid search needs at least one grid\(...\)"):
         GridSearcher(SPACE)
+    with pytest.raises(ValueError, match=r"^points_only=True needs points_to_evaluate$"):
+        GridSearcher(SPACE, points_only=True)
+
+
+def test_a_grid_of_points_only_runs_them_in_order_then_runs_out():
+    """SearchCV's list of grids: the candidates listed in advance, over a space of choices."""
+    for space, points in ((SPACE, [{"lr": 0.01, "act": "tanh"}, {"lr": 0.1, "act": "relu"}]),
+                          (GRID, [{"lr": 0.01, "bs": 128}, {"lr": 0.1, "bs": 32}])):
+        # grid dims or none: the points alone
+        s = GridSearcher(space, seed=0, points_to_evaluate=points, points_only=True)
+        configs = run(s, 3)
+        assert s.max_trials == 2 and configs[2] is None
+        assert [{k: c[k] for k in points[0]} for c in configs[:2]] == points
+    assert "points_only=True" in repr(s)
 
 
 @pytest.mark.parametrize("n, picks", [

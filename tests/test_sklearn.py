@@ -836,19 +836,116 @@ def test_dicts_lists_and_an_int_beside_its_float_are_candidates_as_in_gridsearch
                         cluster="tcp://127.0.0.1:1").fit(X, y)
 
 
-def test_a_list_of_grids_and_a_bad_entry_are_named(cancer):
+def test_a_bad_entry_is_named(cancer):
     X, y = cancer
-    # "or merge them into one space": often impossible (LinearSVC has no alpha)
-    for space, message in (([{"C": [1.0]}], r"^space must be one mapping of parameter names to "
-                                            r"values; a list of grids \(GridSearchCV's list of "
-                                            r"dicts\) is not supported yet: run one SearchCV per "
-                                            r"grid, with the same cv and scoring, and keep the "
-                                            r"one with the highest best_score_$"),
-                           ({"C": {"a": 1}}, "space entry 'C' is a dict"),
+    for space, message in (({"C": {"a": 1}}, "space entry 'C' is a dict"),
                            ({"C": stats.uniform(0, 1)}, "cannot enumerate")):
         s = nbtune.SearchCV(LogisticRegression(), space, searcher="grid",
                             cluster="tcp://127.0.0.1:1")
         with pytest.raises(ValueError, match=message):
+            s.fit(X, y)
+
+
+SVC_GRIDS = [{"kernel": ["linear"], "C": [0.1, 1, 10]},  # a grid per kernel: gamma is rbf's
+             {"kernel": ["rbf"], "C": [1, 10], "gamma": [0.01, 0.1]}]
+
+
+def test_a_list_of_grids_is_searched_as_gridsearchcv_searches_it(client, cancer):
+    """GridSearchCV's list of dicts was refused ("run one SearchCV per grid"): a grid per model
+    or kernel is the common case, and its candidates set only their own grid's keys."""
+    X, y = cancer
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = search(SVC(), SVC_GRIDS, client, searcher="grid", cv=cv).fit(X, y)
+    theirs = GridSearchCV(SVC(), SVC_GRIDS, cv=cv).fit(X, y)
+    a, b = ours.cv_results_, theirs.cv_results_
+    assert a["params"] == b["params"] and len(a["params"]) == 7  # ParameterGrid's order
+    assert set(a) == set(b)
+    for key in ("param_C", "param_kernel", "param_gamma"):  # gamma masked for linear
+        assert list(a[key].mask) == list(b[key].mask) and list(a[key]) == list(b[key]), key
+    for key in ("mean_test_score", "std_test_score"):
+        assert np.allclose(a[key], b[key], rtol=0, atol=1e-12)
+    assert list(a["rank_test_score"]) == list(b["rank_test_score"])
+    assert ours.best_index_ == theirs.best_index_ and ours.best_params_ == theirs.best_params_
+    assert ours.best_estimator_.get_params() == theirs.best_estimator_.get_params()
+    # the study names the grid each trial came from, and None where its grid lacks a key
+    frame = ours.study_.to_dataframe()
+    assert list(frame["config.grid"]) == [0, 0, 0, 1, 1, 1, 1]
+    assert frame["config.gamma"].isna().tolist() == [True] * 3 + [False] * 4
+
+
+def test_a_list_of_lists_is_drawn_without_replacement_as_randomizedsearchcv_draws_it(
+        client, cancer):
+    X, y = cancer
+    s = search(SVC(), SVC_GRIDS, client, n_trials=5, seed=3, cv=3).fit(X, y)
+    params = s.cv_results_["params"]
+    assert len(params) == 5 and len({tuple(sorted(p.items())) for p in params}) == 5
+    for p in params:  # each one a candidate of its own grid, with that grid's keys only
+        grid = SVC_GRIDS[p["kernel"] == "rbf"]
+        assert set(p) == set(grid) and all(p[k] in grid[k] for k in p)
+    again = search(SVC(), SVC_GRIDS, client, n_trials=5, seed=3, cv=3).fit(X, y)
+    assert again.cv_results_["params"] == params  # the seed draws the same ones
+    with pytest.warns(UserWarning, match=r"^the space holds 7 candidates, fewer than "
+                                         r"n_trials=9: running 7; list more values in a space "
+                                         r"to draw more$"):
+        every = search(SVC(), SVC_GRIDS, client, n_trials=9, cv=3).fit(X, y)
+    def candidates(results):
+        return sorted(repr(sorted(p.items())) for p in results["params"])
+
+    assert candidates(every.cv_results_) == \
+        candidates(GridSearchCV(SVC(), SVC_GRIDS).fit(X, y).cv_results_)
+
+
+def test_a_list_of_grids_chooses_a_pipelines_model_as_gridsearchcv_does(client):
+    X, y = load_iris(return_X_y=True)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", SVC())])
+    grids = [{"clf": [SVC()], "clf__gamma": [0.01, 0.1],
+              "scale": [StandardScaler(), MinMaxScaler()]},
+             {"clf": [LogisticRegression(max_iter=500)], "clf__C": [0.1, 1.0]}]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = search(pipe, grids, client, searcher="grid", cv=cv).fit(X, y)
+    theirs = GridSearchCV(pipe, grids, cv=cv).fit(X, y)
+    a, b = ours.cv_results_, theirs.cv_results_
+    assert [{k: repr(v) for k, v in p.items()} for p in a["params"]] == \
+        [{k: repr(v) for k, v in p.items()} for p in b["params"]]
+    assert np.allclose(a["mean_test_score"], b["mean_test_score"], rtol=0, atol=1e-12)
+    assert repr(ours.best_estimator_) == repr(theirs.best_estimator_)
+
+
+@pytest.mark.parametrize("space, searcher, message", [
+    ([], "random", r"^space is an empty list: give a mapping of parameter names to values, or "
+                   r"a list of them \(one per model, as GridSearchCV's list of dicts\)$"),
+    ([{"C": [1.0]}, 3], "random", r"^space\[1\] is not a mapping \(int\): a list of spaces "
+                                  r"holds mappings of parameter names to values"),
+    ([{"C": [1.0]}, {"C": stats.uniform(0, 1)}], "random",
+     r"^space\[1\] draws 'C' from a range: a list of spaces takes lists of values only; list "
+     r"the values, or give one space and run one SearchCV for each$"),
+    ([{"C": [1.0]}, {"C": {"a": 1}}], "random", r"^space\[1\]: space entry 'C' is a dict"),
+    ([{"C": [1.0]}, {"gama": [0.1]}], "random",
+     r"^space\[1\]: space key 'gama' is not a parameter of SVC \(did you mean 'gamma'\?\)"),
+    (SVC_GRIDS, "bayesopt", r"^a list of spaces is searched with searcher='random' or 'grid'; "
+                            r"searcher='bayesopt' models one space: give one, and run one "
+                            r"SearchCV for each$"),
+], ids=["empty", "not a mapping", "a range", "a bad entry", "a wrong key", "a model"])
+def test_a_wrong_list_of_spaces_is_named_before_any_trial(cancer, space, searcher, message):
+    X, y = cancer
+    s = nbtune.SearchCV(SVC(), space, searcher=searcher, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=message):
+        s.fit(X, y)
+
+
+def test_a_parameter_of_the_pipelines_step_is_checked_against_the_step_the_space_chooses():
+    """The pipeline's own SVC has gamma, so gamma for a chosen LogisticRegression passed the
+    check, and its fits failed on the cluster (a candidate gone from cv_results_)."""
+    X, y = load_iris(return_X_y=True)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", SVC())])
+    for space, where in (({"clf": [LogisticRegression()], "clf__gamma": [1.0]}, ""),
+                         ([{"clf": [SVC()], "clf__gamma": [1.0]},
+                           {"clf": [LogisticRegression()], "clf__gamma": [1.0]}], r"space\[1\]: ")):
+        s = nbtune.SearchCV(pipe, space, cluster="tcp://127.0.0.1:1")
+        with pytest.raises(ValueError, match=rf"^{where}space key 'clf__gamma' is not a parameter "
+                                             r"of LogisticRegression, which the space gives 'clf': "
+                                             r"give 'gamma' only with estimators that have it, or "
+                                             r"give a list of spaces, one for each estimator$"):
             s.fit(X, y)
 
 

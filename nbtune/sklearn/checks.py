@@ -129,6 +129,19 @@ def _estimator_classes(space: Any, objects: dict[str, dict[str, Any]], name: str
             if isinstance(v, type) and hasattr(v, "get_params")]
 
 
+def check_spaces_keys(estimator: Any, converted: Any) -> None:
+    """:func:`check_keys` of a converted space, or of each of a list of spaces (its
+    ``parts``), the message then naming which."""
+    parts = getattr(converted, "parts", None)
+    if parts is None:
+        return check_keys(estimator, converted.space, converted.objects)
+    for i, part in enumerate(parts):
+        try:
+            check_keys(estimator, part.space, part.objects)
+        except ValueError as exc:
+            raise ValueError(f"space[{i}]: {exc}") from None
+
+
 def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -> None:
     """Every space key must be a parameter of the estimator (``step__param`` in a pipeline), or,
     under a step the space itself chooses estimators for (``{"clf": [SVC()], "clf__gamma":
@@ -141,10 +154,9 @@ def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -
             raise ValueError(f"space key {name!r} lists the class{'es' if len(classes) > 1 else ''}"
                              f" {', '.join(classes)}, not estimators: give instances, "
                              f"[{', '.join(c + '()' for c in classes)}]")
-        if name in valid:
-            continue
         parts = name.split("__")
-        for i in range(len(parts) - 1, 0, -1):
+        for i in range(len(parts) - 1, 0, -1):  # a step the space chooses first: the pipeline's
+            # own step has the parameter, and a chosen LogisticRegression was given gamma
             step, rest = "__".join(parts[:i]), "__".join(parts[i:])
             chosen = _space_estimators(space, objects, step)
             if chosen is None:
@@ -154,9 +166,11 @@ def check_keys(estimator: Any, space: Any, objects: dict[str, dict[str, Any]]) -
                 raise ValueError(f"space key {name!r} is not a parameter of "
                                  f"{', '.join(dict.fromkeys(lacking))}, which the space gives "
                                  f"{step!r}: give {rest!r} only with estimators that have it, "
-                                 f"or search each estimator with its own SearchCV")
+                                 f"or give a list of spaces, one for each estimator")
             break
         else:
+            if name in valid:
+                continue
             close = [n for n in valid if n.endswith("__" + name)] \
                 or difflib.get_close_matches(name, list(valid), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -11,23 +11,9 @@ import numpy as np
 from ..caller import warn
 from ..schedule import make_scheduler, rung_levels
 from ..schedule.rungs import check_reduction_factor
-from ..space import randint
 from ..starting import DEFAULT_TRIALS
+from .grids import LISTED, Union, listed
 from .space import Converted
-
-GRID_LIMIT = 100_000  # finite spaces up to this size are sampled without replacement
-
-
-def _listed(domain: Any) -> list | None:
-    """A domain's candidates when it has few enough to list: a list's values, or every integer
-    of a ``randint`` range (``scipy.stats.randint(1, 4)``: 1, 2, 3; each as likely as a draw
-    makes it); None for a range of reals or a log-scaled one."""
-    if domain.values is not None:
-        return list(domain.values)
-    if isinstance(domain, randint) and domain.hi - domain.lo < GRID_LIMIT:
-        return list(range(domain.lo, domain.hi + 1))
-    return None
-
 
 def fold_counts(n_splits: int, n_levels: int, rung_folds: str) -> tuple[int, ...] | None:
     """How many folds each level scores: None (all, everywhere) for ``"all"``; for ``"grow"``,
@@ -67,12 +53,37 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
     RandomizedSearchCV does for lists): "auto" is all of them up to 50 (or what a hyperband
     scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`."""
     n, space = n_trials, converted.space
-    lists = [_listed(d) for d in space.values()]
+    if isinstance(converted, Union):
+        return _union_candidates(n, searcher, converted, rng, sched)
+    lists = [listed(d) for d in space.values()]
     if searcher != "random" or any(values is None for values in lists):
         return n, None
     size = math.prod(len(values) for values in lists)
-    if size > GRID_LIMIT:
+    if size > LISTED:
         return n, None
+    n = _count(n, size, sched)
+    combos = list(itertools.product(*lists))
+    picks = rng.permutation(size)[:n]
+    return n, [dict(zip(space, combos[i])) for i in picks]
+
+
+def _union_candidates(n: Any, searcher: Any, union: Union, rng: np.random.Generator,
+                      sched: Any) -> tuple[int, list]:
+    """A list of spaces' n_trials and candidates: all of them in ``ParameterGrid``'s order
+    for the grid searcher (n_trials, where given, takes the first), else drawn without
+    replacement as for one finite space."""
+    size = union.size
+    if searcher == "grid":
+        n = size if n in (None, "auto") else min(int(n), size)
+        return n, list(union.candidates())
+    n = _count(n, size, sched, "list more values in a space")
+    return n, union.sample(n, rng)
+
+
+def _count(n: Any, size: int, sched: Any,
+           more: str = "give a wider range or a distribution of reals for a parameter") -> int:
+    """How many of a finite space's ``size`` candidates ``n_trials=n`` runs; a warning where
+    it is not all of them by default, or more than there are."""
     if n is None:
         n = size
     elif n == "auto":
@@ -83,9 +94,7 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
                  f"n_trials={size} or searcher='grid' for all")
     elif isinstance(n, int) and n > size:
         held = f"{size} candidate" + ("s" if size != 1 else "")
-        warn(f"the space holds {held}, fewer than n_trials={n}: running {size}; give a "
-             f"wider range or a distribution of reals for a parameter to draw more")
+        warn(f"the space holds {held}, fewer than n_trials={n}: running {size}; {more} to "
+             f"draw more")
         n = size
-    combos = list(itertools.product(*lists))
-    picks = rng.permutation(size)[:n]
-    return n, [dict(zip(space, combos[i])) for i in picks]
+    return n

@@ -17,17 +17,18 @@ from ..live import shows_progress
 from ..panel import continued_by
 from ..contract.events import Observer
 from ..run.task import with_parameters
+from ..search.grid import GridSearcher
 from ..study import Study, StudyInterrupted
 from ..tune import own_resume_note
 from ..typos import did_you_mean
 from ..warm import measured_as
 from . import checks, resources
+from .grids import Union, convert_spaces
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
 from .results import best_index, collect, grid_cut_note, halving_attributes
-from .space import convert
 from .training import fit_on, partial_fitted
 
 EPOCH = "epoch"  # the report key of partial_fit epochs
@@ -84,11 +85,13 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     ``GridSearchCV``, ``RandomizedSearchCV`` and ``HalvingRandomSearchCV``: the same ``fit``
     and fitted attributes, with some parameters renamed (``param_grid=`` is ``space=`` with
     ``searcher="grid"``, ``n_iter=`` is ``n_trials=``, ``random_state=`` is ``seed=``,
-    ``verbose=`` is ``progress=``; no ``n_jobs=``) and one grid only (not a list of them).
+    ``verbose=`` is ``progress=``; no ``n_jobs=``).
 
     Each candidate is one nbtune trial that fits and scores ``estimator`` on every CV split.
     ``space`` maps parameter names (``step__param`` in a pipeline) to lists, scipy.stats
-    distributions or nbtune domains. With ``scheduler="asha"`` or ``"hyperband"`` a candidate is
+    distributions or nbtune domains; or it is a list of such mappings of lists (a grid per model,
+    as ``GridSearchCV``'s list of dicts), each candidate setting its own grid's keys only, searched
+    by ``searcher="grid"`` or ``"random"`` (:mod:`nbtune.sklearn.grids`). With ``scheduler="asha"`` or ``"hyperband"`` a candidate is
     scored at each rung of ``resource`` (the mean CV score over the folds) and the poor ones stop:
     ``resource`` is ``"partial_fit"`` (epochs), a parameter that grows with warm starts
     (``"n_estimators"``, ``"clf__max_iter"``) or ``"n_samples"`` (training rows: each fold
@@ -234,8 +237,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                              self.grace_period, self.reduction_factor)
         checks.check_cv(self.cv)
         checks.check_rung_folds(self.rung_folds)
-        converted = convert(self.space, self.searcher)
-        checks.check_keys(self.estimator, converted.space, converted.objects)
+        converted = convert_spaces(self.space, self.searcher)
+        checks.check_spaces_keys(self.estimator, converted)
         checks.check_sendable(self.estimator, converted.objects)
         checks.check_scoring_names(self.scoring)
         scorers, refit_name, multimetric = self._scorers()
@@ -279,6 +282,11 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         given = self.n_trials if self.n_trials is None or isinstance(self.n_trials, str) \
             else int(self.n_trials)  # numpy's integers too
         n_trials, points = candidates(given, self.searcher, converted, rng, sched)
+        searcher, options = self.searcher, self.searcher_options
+        if isinstance(converted, Union) and searcher == "grid":  # the grids, listed in order
+            searcher = GridSearcher(converted.space, seed=self.seed, points_to_evaluate=points,
+                                    mode="max", points_only=True, **(options or {}))
+            points = options = None
         plan = Plan(clone(self.estimator), converted, scorers, metric, refit_name,
                     self.error_score, self.return_train_score, resource,
                     checks.weighted_scorers(scorers, fit_params))
@@ -298,8 +306,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
-                replace=self.study is not None, max_time=self.max_time, searcher=self.searcher,
-                searcher_options=self.searcher_options, points_to_evaluate=points,
+                replace=self.study is not None, max_time=self.max_time, searcher=searcher,
+                searcher_options=options, points_to_evaluate=points,
                 warm_start=self.warm_start, scheduler=sched,
                 resource=resource.key if resource else EPOCH, observers=[failures],
                 progress=self.progress, background=True,

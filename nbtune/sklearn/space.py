@@ -143,16 +143,10 @@ def _values(name: str, values: Any, taken_by: dict[str, dict[str, Any]]) -> list
 
 def convert(space: Any, searcher: str = "random") -> Converted:
     """An nbtune :class:`Space` of ``space``: a mapping of parameter names to nbtune domains,
-    lists (``choice``; ``grid`` for the grid searcher) or scipy.stats distributions."""
+    lists (``choice``; ``grid`` for the grid searcher) or scipy.stats distributions (a list of
+    them: :func:`nbtune.sklearn.grids.convert_spaces`)."""
     if isinstance(space, Space):
         return Converted(space, {})
-    if isinstance(space, (list, tuple)):
-        # "or merge them into one space" was advice that often cannot be followed: a grid per
-        # model has parameters the other model lacks (LinearSVC has no alpha)
-        raise ValueError("space must be one mapping of parameter names to values; a list of "
-                         "grids (GridSearchCV's list of dicts) is not supported yet: run one "
-                         "SearchCV per grid, with the same cv and scoring, and keep the one "
-                         "with the highest best_score_")
     if not isinstance(space, Mapping):
         raise ValueError(f"space must be a mapping of parameter names to lists, distributions "
                          f"or nbtune domains, got {type(space).__name__}")
