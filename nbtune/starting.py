@@ -41,7 +41,7 @@ def default_name(db: Storage | None = None) -> str:
 
 
 # settings kept across a study's runs, each run adding to them or (run_ended) moving them on
-RUN_TOTALS = ("run_seconds", "run_ended", "searcher_quick_draws", "searcher_waited")
+RUN_TOTALS = ("run_seconds", "run_ended", "run_spans", "searcher_quick_draws", "searcher_waited")
 
 
 class RecordEnd(Observer):
@@ -76,6 +76,9 @@ class RecordEnd(Observer):
         settings = self.study.settings  # each run's time, summed: a loaded study's elapsed
         settings["run_seconds"] = settings.get("run_seconds", 0.0) + self.study.elapsed
         settings["run_ended"] = self.study.finished_at
+        # each run's start and end: nbtune.compare(by="time") leaves out the time between runs
+        settings["run_spans"] = [*settings.get("run_spans", ()),
+                                 [self.study.started_at, self.study.finished_at]]
         held = getattr(self.study.searcher, "observations", None)
         if held is not None:
             self.study.settings["searcher_observations"] = held

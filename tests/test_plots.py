@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 import time
@@ -667,6 +668,36 @@ def ended(study_name: str, values: list[float], mode: str = "min") -> Study:
     trials.append(T.Trial(len(values), {"x": 0.9}, state=T.FAILED, error="boom",
                           started=100.0 + len(values), finished=101.0 + len(values)))
     return Study(study_name, Space({"x": nbtune.uniform(0, 1)}), "loss", mode, trials=trials)
+
+
+def test_compare_by_time_leaves_out_the_time_between_a_study_and_its_resume():
+    """A study resumed three times was drawn over 7 minutes of its 87 s (first-day test,
+    round 58): the seconds between its runs counted as if it searched."""
+    resumed = ended("resumed", [3.0, 2.0, 1.0])  # trials end at 101, 102, 103; one fails at 104
+    resumed.trials += [T.Trial(10 + i, {"x": 0.5}, state=T.COMPLETED, value=0.5 - i / 10,
+                               started=1000.0 + i, finished=1001.0 + i) for i in range(2)]
+    # an older study keeps no runs' spans: the spans its trials ran count
+    line = nbtune.compare(resumed, by="time").axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    # each run's span, kept since: the second run's 2 s before its first trial count
+    resumed.settings["run_spans"] = [[99.0, 104.5], [998.0, 1003.0]]
+    line = nbtune.compare(resumed, by="time").axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [1.0, 2.0, 3.0, 4.0, 7.5, 8.5]
+
+
+def test_a_resumed_studys_runs_are_kept_and_compare_by_time_draws_their_seconds(client, db):
+    run = functools.partial(nbtune.tune, no_reports, {"x": nbtune.uniform(0, 1)}, metric="x",
+                            n_trials=2, seed=0, cluster=client, storage=db, study="paused",
+                            progress=False)
+    first = run()
+    time.sleep(3)
+    run(n_trials=4, resume=True)
+    study = nbtune.load_study("paused", storage=db)
+    spans = study.settings["run_spans"]
+    assert len(spans) == 2 and spans[0] == [first.started_at, first.finished_at]
+    assert spans[1][0] - spans[0][1] >= 3
+    drawn = nbtune.compare(study, by="time").axes[0].get_lines()[0].get_xdata()
+    assert len(drawn) == 4 and drawn[-1] <= sum(b - a for a, b in spans)
 
 
 def test_compare_draws_each_studys_best_so_far_named_in_the_legend(db):
