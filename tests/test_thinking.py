@@ -381,7 +381,7 @@ from threadpoolctl import threadpool_info
 import nbtune
 from nbtune.run import thinking
 from nbtune.search.bayesopt import BayesOptSearcher
-from nbtune.search.gp import fitter
+from nbtune.search.gp import fitter, imports_done
 
 def blas():
     return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
@@ -402,14 +402,34 @@ beside = threading.Thread(target=lambda: off_main.append(thinking.SearcherThread
     BayesOptSearcher(space, seed=0), lambda: None)))
 beside.start()
 beside.join()
+imports_done()  # this look at the libraries, too, could deadlock with the model's imports
 out["background"] = blas()
 off_main[0].close()
 thread = thinking.SearcherThread(BayesOptSearcher(space, seed=0), lambda: None)
+imports_done()  # the model's imports: the limit waits for them (a suggestion sets it)
+thread.suggest(0)
 out["thinking"] = (blas(), fitter().submit(others_cpu).result() < 0.05)
 thread.close()
 out["after"] = blas()
 print(out)
 """
+
+
+def test_the_blas_limit_waits_while_the_model_imports_its_libraries(monkeypatch):
+    """threadpoolctl's look at the loaded libraries (dl_iterate_phdr, calling Python back)
+    deadlocked with the fitter's imports of scipy, which load their libraries holding the
+    interpreter: the loop's thread hung in 1 run of 12 (threadpoolctl 3.1, `make test-lowest`).
+    No look is taken while they run; the next suggestion's call takes it."""
+    busy = [True]
+    monkeypatch.setattr(thinking, "importing", lambda: busy[0])
+    blas = thinking.OneBlasThread()
+    blas.limit()
+    assert blas._limits == []
+    busy[0] = False
+    blas.limit()
+    assert len(blas._limits) == 1
+    blas.restore()
+    assert blas._limits == []
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: BLAS uses one thread")

@@ -58,6 +58,7 @@ from collections import deque
 from typing import Any, Callable
 
 from ..contract.dispatch import THINKING
+from ..search.gp import importing
 
 LATE = 0.05
 """A free worker waits for a suggestion only while one takes under this share of a trial's run."""
@@ -107,6 +108,10 @@ class OneBlasThread:
             return
         scipy = "scipy.linalg" in sys.modules
         if self._limits and scipy == self._scipy:
+            return
+        if importing():  # threadpoolctl's look at the loaded libraries (dl_iterate_phdr,
+            # calling Python back) deadlocked with the model's imports, which load theirs
+            # holding the interpreter (a hang in 1 of 12 runs, threadpoolctl 3.1): next call
             return
         from threadpoolctl import threadpool_limits
 

@@ -61,6 +61,11 @@ def import_ahead() -> None:
                                                  for m in MODEL_MODULES] and None))
 
 
+def importing() -> bool:
+    """Whether :func:`import_ahead`'s imports are under way on the fitter's thread."""
+    return bool(_IMPORTS) and not _IMPORTS[0].done()
+
+
 def imports_done() -> None:
     """Wait for :func:`import_ahead`'s imports (at once where they are done, or never started),
     so that no module is imported by two threads at a time."""
