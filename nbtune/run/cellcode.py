@@ -57,7 +57,9 @@ def _pickler_class() -> type:
                 return found
             rebuild, args = self.dispatch_table[types.CodeType](obj)
             name = self._name(obj.co_filename)
-            return rebuild, tuple(name if a == DYNAMIC else a for a in args)
+            # cloudpickle 3.0 keeps the file name as it is, 3.1 writes DYNAMIC in its place
+            return rebuild, tuple(name if isinstance(a, str) and a in (DYNAMIC, obj.co_filename)
+                                  else a for a in args)
 
         def _name(self, filename: str) -> str:
             number = _cell_number(filename)

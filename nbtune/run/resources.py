@@ -6,6 +6,7 @@ A worker runs a trial when it has a free thread and, for every resource the tria
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any, Callable, Iterable, Mapping
@@ -21,7 +22,7 @@ def worker_info(client) -> dict[str, dict[str, Any]]:
     read as none (a make test run): a paused trial whose checkpoint cannot move was sent to
     any worker, as if its own had left."""
     address = getattr(client.scheduler, "address", None)
-    if address not in _LISTS_ALL:
+    if _asks_count() and address not in _LISTS_ALL:
         try:
             return dict(client.sync(client.scheduler.identity, n_workers=-1).get("workers") or {})
         except TypeError:  # a scheduler before distributed 2025 takes no n_workers: it lists
@@ -30,6 +31,19 @@ def worker_info(client) -> dict[str, dict[str, Any]]:
 
 
 _LISTS_ALL: set[str | None] = set()  # schedulers whose identity() lists every worker unasked
+
+
+@functools.cache
+def _asks_count() -> bool:
+    """Whether this distributed's scheduler takes ``n_workers`` (2025 on): an older one logs
+    the refused call as an ERROR with its traceback (a script's log under distributed 2024.8),
+    so it is not asked so where the client's own version lacks it."""
+    import inspect
+
+    from distributed import Client
+
+    return "n_workers" in inspect.signature(Client.scheduler_info).parameters
+
 
 
 def workers_of(client) -> dict[str, dict[str, Any]]:
