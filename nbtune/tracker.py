@@ -155,6 +155,11 @@ class Tracker(Observer):
         self.finish()
 
     # -- redraws -------------------------------------------------------------------------
+    def draw_now(self) -> None:
+        """One frame before the study starts: a background study whose cluster still starts
+        shows that it does (its :meth:`stalled` line) until its loop starts."""
+        self._redraw()
+
     def _redraw_loop(self) -> None:
         while not self._done.is_set():
             self._stale.wait(timeout=1.0)  # a clock tick a second even without events

@@ -5,12 +5,13 @@ import contextlib
 import inspect
 import os
 import sys
+import threading
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Mapping
 
 from .caller import call_site, ipython_shell, user_facing, warn_note, warnings_at
 from .run.cluster import default_cluster, is_embedded
-from .run.embedded import embedded_started, starting_line, tell_environ
+from .run.embedded import embedded_started, starting_line
 from .contract.events import Broadcast, Observer
 from .run.failfast import check_fail_fast
 from .run.failure import StudyFailed
@@ -23,9 +24,7 @@ from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
 from .arguments import check_call, pickled_fn
 from .ported import mode_of
-from .run.sending import Sending, check_fits, memory_limits, sending_line
 from .run.settings import LoopSettings
-from .run.workers import connect
 from .planning import Plan, plan_study
 from .schedule import Scheduler
 from .search import Searcher
@@ -35,6 +34,7 @@ from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import check_progress, make_progress, starting_notice
+from .connecting import Connected, Starting, connect_and_send
 from .starting import RecordEnd, default_name, new_study_line, open_study, resume_typo
 from . import trial as T
 from .study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
@@ -183,32 +183,26 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         if row is None and resume and db is not None:  # said before a view is shown: the panel
             # took the starting line's place, above it, and it read below the summary (round 20)
             print(f"nbtune: {new_study_line(db.study_names(), name, db.path)}")
-        if is_embedded(cluster) and not embedded_started():  # seconds: say so meanwhile
+        starting = is_embedded(cluster) and not embedded_started()
+        # a background study connects on its own thread while nbtune's cluster starts: its
+        # cell returns at once (the data goes once the cluster is up; see nbtune.connecting)
+        later = background and starting and not plan.resumed and _STARTS_LATER.get()
+        if starting and not later:  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
-        client, capacity, asked = connect(cluster, security, plan.resources, __version__)
-        if is_embedded(cluster):  # what the notebook set since its workers started
-            tell_environ(client)
-        sending = Sending(client, trial_fn, pickled)  # every worker gets a copy, before any trial
-        sizes = sending.sizes  # what is not on the workers already, from the last study
-        tight = check_fits(memory_limits(client), sizes, sending.freed)
-        if tight is not None:
-            warn_note(tight)
-        line = sending_line(sizes, len(capacity.workers))
-        if line is not None:  # seconds to a minute of a blank cell (first-day test, round 21)
-            if notice is not None:
-                notice.say(line)
-            else:
-                notice = starting_notice(progress, line)
-        shared, carried = sending.send()  # before the study is written: may fail
+        connected = None
+        if not later:
+            connected, notice = connect_and_send(cluster, security, plan.resources, trial_fn,
+                                                 pickled, __version__, progress, notice)
         if plan.resumed:  # what its last run left on the cluster (a dead kernel's)
-            left = halt_leftovers(client, row["settings"].get("run"))
+            left = halt_leftovers(connected.client, row["settings"].get("run"))
             if left:
                 warn_note(f"{left} trial{'s' if left > 1 else ''} of study {name!r}'s last run "
                           "still run on the cluster and hold their workers' threads (a trial "
                           "that does not return to Python); they give them back when they end")
         run_id = new_run_id()
         settings = plan.settings(run_prefix(run_id))
-        trials = open_study(db, name, space, plan.metric, plan.mode, settings, row, resume)
+        trials = [] if later else open_study(db, name, space, plan.metric, plan.mode, settings,
+                                             row, resume)
         _said_done(plan, trials)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
@@ -238,6 +232,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     result.earlier = frozenset(t.id for t in trials if t.is_finished)
     result.scheduler, result.searcher = plan.sched, plan.search
     limits = [n for n in (plan.n_trials, plan.search.max_trials) if n is not None]
+    capacity = connected.capacity if connected is not None else Starting(starting_line())
     view = make_progress(progress, result, notice=notice,
                          n_trials=min(limits) if limits else None,  # what the bar counts to
                          max_time=plan.max_time,
@@ -248,38 +243,71 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                          paused=capacity.paused)
     if view is not None:
         observers, result.live = [*observers, view], view
-    loop = Loop(client, carried, trials, plan.search, plan.sched,
-                LoopSettings(metric=plan.metric, mode=plan.mode, resource=plan.resource,
-                             concurrency=concurrency, resources=asked, retries=plan.retries,
-                             show_output=show_output,
-                             budget=Budget(plan.n_trials, plan.max_time, plan.target,
-                                           plan.max_resource),
-                             study=name, restart_held=restart_held, stored=db is not None,
-                             fail_fast=fail_fast,
-                             keep_at=db.checkpoint_folder(name) if db is not None else None,
-                             keep_shared=plan.checkpoints is not None, run_id=run_id),
-                Broadcast([RecordEnd(result)]
-                          + ([StorageRecorder(db, name, lease, settings=result.settings)]
-                             if db else []) + list(observers)),
-                shared=shared, capacity=capacity, warm=plan.warm, pickled=pickled,
-                send_again=sending.send_again)
-    if lease is not None:
-        lease.on_lost = _taken_over(name, loop)
-    loop.observer.study_started({"study": name, "metric": plan.metric, "mode": plan.mode,
-                                 "searcher": plan.search.name, "scheduler": plan.sched.name,
-                                 "cluster": getattr(client, "dashboard_link", None),
-                                 "address": loop.address,
-                                 "data": list(shared)})  # sent to the workers with the trials
+        if connected is None:  # its first frame says the cluster starts; the rest follow
+            view.draw_now()
+
+    def make_loop(connected: Connected) -> Loop:
+        loop = Loop(connected.client, connected.carried, trials, plan.search, plan.sched,
+                    LoopSettings(metric=plan.metric, mode=plan.mode, resource=plan.resource,
+                                 concurrency=concurrency, resources=connected.asked,
+                                 retries=plan.retries, show_output=show_output,
+                                 budget=Budget(plan.n_trials, plan.max_time, plan.target,
+                                               plan.max_resource),
+                                 study=name, restart_held=restart_held, stored=db is not None,
+                                 fail_fast=fail_fast,
+                                 keep_at=db.checkpoint_folder(name) if db is not None else None,
+                                 keep_shared=plan.checkpoints is not None, run_id=run_id),
+                    Broadcast([RecordEnd(result)]
+                              + ([StorageRecorder(db, name, lease, settings=result.settings)]
+                                 if db else []) + list(observers)),
+                    shared=connected.shared, capacity=connected.capacity, warm=plan.warm,
+                    pickled=pickled, send_again=connected.send_again)
+        if lease is not None:
+            lease.on_lost = _taken_over(name, loop)
+        loop.observer.study_started({
+            "study": name, "metric": plan.metric, "mode": plan.mode,
+            "searcher": plan.search.name, "scheduler": plan.sched.name,
+            "cluster": getattr(connected.client, "dashboard_link", None),
+            "address": loop.address,
+            "data": list(connected.shared)})  # sent to the workers with the trials
+        return loop
 
     site = call_site()  # the caller's line, for the loop's warnings on a background thread
     # a script's study (not a notebook's, whose Ctrl-C returns it) stops the script when
     # interrupted, once recorded, and takes SIGTERM for an interrupt (first-day test, round 39)
     script = not background and note and ipython_shell() is None
+    stop = _Stop(make_loop(connected) if connected is not None else None)
+
+    def start_later() -> Loop | None:
+        """On the study's thread: connect once the cluster is up, send, write the study."""
+        try:
+            up, _ = connect_and_send(cluster, security, plan.resources, trial_fn, pickled,
+                                     __version__, says=False)
+            trials[:] = open_study(db, name, space, plan.metric, plan.mode, settings, row,
+                                   resume)
+            capacity.capacity = up.capacity
+            return stop.took(make_loop(up))
+        except BaseException as exc:  # said as the cell would have said it, and ended
+            if lease is not None:
+                lease.release()
+            if db is not None:
+                empty = made and not db.study_names()
+                db.close()
+                if empty:
+                    remove_file(db.path)
+            result.stop_reason, result.error = "error", str(exc) or type(exc).__name__
+            print(f"nbtune: study {name!r} did not start: {result.error}", flush=True)
+            if view is not None:
+                view.study_finished("error")
+            return None
 
     def run() -> None:
         with terminate_as_interrupt() if script else contextlib.nullcontext([False]) as term:
             try:
                 with warnings_at(site):
+                    loop = stop.loop if stop.loop is not None else start_later()
+                    if loop is None:
+                        return
                     result.stop_reason = loop.run()
                     if view is None:  # no view shows the trials' warnings
                         _trial_notes(result)
@@ -298,10 +326,48 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             _none_completed(result)
 
     if background:
-        result._start_background(run, loop.request_stop)
+        result._start_background(run, stop)
     else:
         run()
     return result
+
+
+class _Stop:
+    """A background study's ``stop()``: its loop's, or, while the loop is not made yet (its
+    cluster starting), kept for the loop once it is."""
+
+    def __init__(self, loop: Loop | None):
+        self.loop, self.reason = loop, None
+        self._lock = threading.Lock()
+
+    def took(self, loop: Loop) -> Loop:
+        with self._lock:
+            self.loop = loop
+            if self.reason is not None:
+                loop.request_stop(self.reason)
+        return loop
+
+    def __call__(self, reason: str = "stopped") -> None:
+        with self._lock:
+            if self.loop is None:
+                self.reason = self.reason or reason
+                return
+        self.loop.request_stop(reason)
+
+
+# a background study connects on its own thread while nbtune's cluster starts (SearchCV, which
+# waits for its study, raises what a start meets in its caller's thread instead)
+_STARTS_LATER: ContextVar[bool] = ContextVar("nbtune_starts_later", default=True)
+
+
+@contextlib.contextmanager
+def starts_now():
+    """Within it, tune() connects before it returns, even for a background study."""
+    token = _STARTS_LATER.set(False)
+    try:
+        yield
+    finally:
+        _STARTS_LATER.reset(token)
 
 
 def _interrupted(study: Study, terminated: bool, script: bool) -> None:

@@ -146,6 +146,35 @@ def test_a_study_started_while_the_cluster_starts_waits_for_that_one(tmp_path):
         k.close()
 
 
+def test_a_background_study_started_while_the_cluster_starts_returns_at_once(tmp_path):
+    """A `--background` cell right after `%load_ext nbtune` waited for the cluster, 4 to 18 s
+    on a loaded machine, where the README says it returns at once (first-day test, round 58).
+    It returns while the cluster starts, its panel saying so; the study then runs on that one
+    cluster. A stop() before the cluster is up stops the study as it starts."""
+    k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        line, body = short_cell("bg-start", trials=4, flags="--background").split("\n", 1)
+        k.ok("from nbtune.run.embedded import embedded_started, embedded_starting\n"
+             f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, {body!r})\n"
+             "after = (embedded_starting(), embedded_started())\n"
+             "said = study.live.counts_html.value", timeout=60)
+        assert k.value("after") == (True, False)  # it returned while the cluster started
+        assert STARTING in k.value("said") and "2 workers" in k.value("said")
+        assert k.value("study.wait(120)") is True
+        assert k.value("study.counts()") == {"completed": 4}
+        assert len(worker_processes(k.pid)) == 2  # one cluster, started once
+        k.ok("%unload_ext nbtune\nfrom nbtune.run.embedded import close_embedded\n"
+             "close_embedded()\n%load_ext nbtune")  # a cluster starting again
+        line, body = short_cell("bg-stopped", trials=4, flags="--background").split("\n", 1)
+        k.ok(f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, {body!r})\n"
+             "early = embedded_started()\nstudy.stop()", timeout=60)
+        assert k.value("early") is False
+        assert k.value("study.wait(120)") is True
+        assert k.value("(study.stop_reason, len(study.completed))") == ("stopped", 0)
+    finally:
+        k.close()
+
+
 def test_the_workers_import_the_notebooks_modules_before_the_first_trial(tmp_path):
     """The first study of a kernel waited 1.2-2.2 s for its first trial while the workers
     imported scikit-learn for it; later ones 0.05 s (first-day test, round 22). After a cell,

@@ -19,7 +19,7 @@ from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..search.grid import GridSearcher
 from ..study import Study, StudyInterrupted
-from ..tune import own_resume_note
+from ..tune import own_resume_note, starts_now
 from ..typos import did_you_mean
 from ..warm import measured_as
 from . import checks, resources
@@ -302,7 +302,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         # fit() starts anew: its panel offers load_study, not resume; and an interrupted fit
         # says its own line (_wait), where tune's offered a resume with a trial_fn a SearchCV
         # user never had, of a study kept in memory only, before it (first-day test)
-        with continued_by("read"), own_resume_note(), measured_as(self._measured(refit_name)):
+        with continued_by("read"), own_resume_note(), starts_now(), \
+                measured_as(self._measured(refit_name)):
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,

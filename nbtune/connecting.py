@@ -1,0 +1,78 @@
+"""A study's way onto its cluster: its client, what its workers run at once, and its data sent.
+
+:func:`nbtune.tune` does this before the study's loop starts, in the caller's thread, so that a
+wrong address or an unmet resource is one line in the cell. A background study on nbtune's own
+cluster while that cluster still starts (the cell right after ``%load_ext nbtune``) does it on
+its own thread instead: its cell returned only once the cluster was up, 4 to 18 s on a loaded
+machine where the README said at once (first-day test, round 58). Nothing the user typed can
+fail there that was not checked before; meanwhile its view reads :class:`Starting` for the
+workers' capacity, and says the cluster is starting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .caller import warn_note
+from .live import StartingNotice, starting_notice
+from .run.cluster import is_embedded
+from .run.embedded import tell_environ
+from .run.sending import Sending, check_fits, memory_limits, sending_line
+from .run.workers import connect
+
+
+@dataclass
+class Connected:
+    """A study's client, its workers' :class:`~nbtune.run.resources.Capacity`, what each trial
+    asks of them, and its data on the workers (``shared``; ``carried``: what each trial's
+    task carries)."""
+
+    client: Any
+    capacity: Any
+    asked: Any
+    send_again: Callable
+    shared: dict[str, Any]
+    carried: Any
+
+
+def connect_and_send(cluster: Any, security: Any, resources: Any, trial_fn: Any, pickled: Any,
+                     version: str, progress: Any = None,
+                     notice: StartingNotice | None = None, says: bool = True
+                     ) -> tuple[Connected, StartingNotice | None]:
+    """Connect to ``cluster`` and send the trials' function and data to every worker; where the
+    sending takes a while, a line says so (``says``: shown in the caller's cell, in the place of
+    ``notice``, the line shown while the cluster started)."""
+    client, capacity, asked = connect(cluster, security, resources, version)
+    if is_embedded(cluster):  # what the notebook set since its workers started
+        tell_environ(client)
+    sending = Sending(client, trial_fn, pickled)  # every worker gets a copy, before any trial
+    sizes = sending.sizes  # what is not on the workers already, from the last study
+    tight = check_fits(memory_limits(client), sizes, sending.freed)
+    if tight is not None:
+        warn_note(tight)
+    line = sending_line(sizes, len(capacity.workers))
+    if line is not None and says:  # seconds to a minute of a blank cell (first-day test, 21)
+        if notice is not None:
+            notice.say(line)
+        else:
+            notice = starting_notice(progress, line)
+    shared, carried = sending.send()  # before the study is written: may fail
+    return Connected(client, capacity, asked, sending.send_again, shared, carried), notice
+
+
+class Starting:
+    """What a view reads for the workers' capacity while the study's cluster starts: no slot,
+    and ``line`` for what the study waits for; the cluster's own capacity once it is up."""
+
+    def __init__(self, line: str):
+        self.line = line
+        self.capacity: Any = None
+
+    def __call__(self) -> int:
+        return self.capacity() if self.capacity is not None else 0
+
+    def starved(self) -> str:
+        return self.capacity.starved() if self.capacity is not None else self.line
+
+    def paused(self) -> str:
+        return self.capacity.paused() if self.capacity is not None else ""
