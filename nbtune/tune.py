@@ -186,7 +186,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         starting = is_embedded(cluster) and not embedded_started()
         # a background study connects on its own thread while nbtune's cluster starts: its
         # cell returns at once (the data goes once the cluster is up; see nbtune.connecting)
-        later = background and starting and not plan.resumed and _STARTS_LATER.get()
+        later = (background and starting and not plan.resumed and _STARTS_LATER.get()
+                 and plan.resources is None)  # resources asked: checked in the cell
         if starting and not later:  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         connected = None
