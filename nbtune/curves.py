@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from . import trial as T
 from .drawing import FADED, LABELLED, MANY_CURVES, canvas, in_view, legible, titled
-from .ranking import completed, curve, empty_message, rank_trials, resource_of
+from .ranking import completed, curve, empty_message, rank_trials, resource_of, scored_once
 
 _PLAIN = {"ended": {"color": "C7", "linewidth": 1.0, "alpha": FADED},  # stopped, failed, ...
           "others": {"color": "C0", "linewidth": 1.0, "alpha": 0.8}}
@@ -71,8 +71,9 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
     if not chosen and not any(drawn(t) for t in trials):
         if not completed(study):
             raise ValueError(empty_message(study))
-        raise ValueError(f"no trial reported {resource!r} with {study.metric!r}: learning "
-                         f"curves need report({resource}=..., {study.metric}=...)")
+        raise ValueError(scored_once(study, "learning curves")
+                         or f"no trial reported {resource!r} with {study.metric!r}: learning "
+                            f"curves need report({resource}=..., {study.metric}=...)")
     fig, ax = canvas(ax)
     best = study.best
     # the best few, labelled in the legend, each in a colour of its own (the best in red)

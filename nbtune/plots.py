@@ -28,7 +28,7 @@ from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
 from .ranking import (choice_text, completed, empty_message, fmt, importance_basis,
-                      param_importances, resource_of)
+                      param_importances, resource_of, scored_once)
 
 
 def by_metric(study: Any, metric: str | None, mode: str | None = None) -> Any:
@@ -330,7 +330,9 @@ class StudyPlots:
         if not reached:
             if not completed(study):
                 raise ValueError(empty_message(study))
-            raise ValueError(f"no trial reported {resource!r}: rungs need report({resource}=...)")
+            raise ValueError(scored_once(study, "rungs")
+                             or f"no trial reported {resource!r}: rungs need "
+                                f"report({resource}=...)")
         if levels is None and study.settings.get("scheduler") == "fifo":
             raise ValueError(f"study {study.name!r} ran without a scheduler: every trial trained "
                              "to its end, so it has no rungs; plot.learning_curves() shows how "

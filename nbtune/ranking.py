@@ -43,6 +43,8 @@ def choice_text(value: Any) -> str:
     return _float_text(value) if isinstance(value, float) else fmt(value)
 
 
+# an exception's line, at a line's start: "ValueError: ...", or a bare "KeyboardInterrupt"
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(?::\s|(?:Error|Exception|Interrupt|Exit):?$)")
 _MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name
 
 
@@ -54,6 +56,12 @@ def one_line(text: str, width: int = 160, first: bool = False) -> str:
     and a longer line keeps its start (the exception's name) and its end, where the useful
     part of a message usually is, with `` … `` between them."""
     lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
+    if not first:  # an exception's message over several lines (an estimator's repr wraps):
+        # from its name on, where the line began mid-repr (first-day test, round 59)
+        raw = (text or "").rstrip().splitlines()
+        starts = [i for i, ln in enumerate(raw) if _RAISED.match(ln)]
+        if starts:
+            lines = [" ".join(ln.strip() for ln in raw[starts[-1]:] if ln.strip())]
     last = _MODULE_PATH.sub("", lines[0 if first else -1]) if lines else ""
     if len(last) <= width:
         return last
@@ -97,6 +105,18 @@ def empty_message(study: Any) -> str:
     """"the study has no completed trials yet", with the counts of the trials it has."""
     counts = T.counts_text(study.counts(), getattr(study, "stop_reason", None))
     return EMPTY + (f" ({counts})" if counts else "")
+
+
+def scored_once(study: Any, what: str) -> str | None:
+    """Why a ``SearchCV`` search without a scheduler has no ``what`` (its study's settings
+    keep what it measured): each candidate was scored once. The plots asked its user for
+    ``report(epoch=...)``, which a SearchCV user never writes (first-day test, round 59)."""
+    if study.settings.get("measured") is None:
+        return None
+    return (f"study {study.name!r} is a SearchCV search without a scheduler: each candidate "
+            f"was scored once, on all its folds, so it has no {what}; SearchCV(..., "
+            f"scheduler='asha') scores them at rungs. plot.history(), slice(), importance() "
+            f"and parallel_coordinates() show this one")
 
 
 def no_best_text(study: Any) -> str:

@@ -4,9 +4,11 @@ trials run: a budget's check, the study's default name, its trial count where th
 on the Study."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from .caller import warn_note
@@ -113,6 +115,22 @@ def trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
     return resolved
 
 
+# whether the caller has said that the brackets run short (SearchCV, of a space too small)
+_SHORT_SAID: ContextVar[bool] = ContextVar("nbtune_short_brackets_said", default=False)
+
+
+@contextlib.contextmanager
+def short_brackets_said():
+    """Within it, tune() leaves brackets that run short to the caller to say: ``SearchCV`` of
+    12 candidates said so, and tune's line beside it advised the n_trials=17 just given
+    (first-day test, round 59)."""
+    token = _SHORT_SAID.set(True)
+    try:
+        yield
+    finally:
+        _SHORT_SAID.reset(token)
+
+
 def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
                  space: Space, timed: bool) -> int | None:
     needed = getattr(sched, "trials_needed", None)
@@ -125,7 +143,8 @@ def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,
         if held is not None and held < DEFAULT_TRIALS:
             return held
         return None if timed else DEFAULT_TRIALS
-    if needed is not None and n_trials is not None and n_trials < needed:
+    if needed is not None and n_trials is not None and n_trials < needed \
+            and not _SHORT_SAID.get():
         warn_note(f"the {sched.name} scheduler's brackets start {needed} trials, but "
                   f"n_trials={n_trials}: its last brackets will run short; give "
                   f"n_trials={needed} (or --trials {needed}), or fewer brackets")

@@ -158,6 +158,16 @@ def test_one_line_keeps_the_end_of_a_long_message():
     assert one_line(sklearn).endswith(" Got 'log' instead.")
     assert one_line("see a.b: a dotted word, not a class") == "see a.b: a dotted word, not a class"
     assert one_line("x.py: a file name before a colon") == "x.py: a file name before a colon"
+    # an estimator's repr wraps the exception's message: the line began mid-repr (round 59)
+    wrapped = ("Traceback (most recent call last):\n  File \"f.py\", line 3, in fit\n    g()\n"
+               "ValueError: Invalid parameter 'max_iter' for estimator RandomForestClassifier("
+               "max_depth=3,\n                       warm_start=True). Valid parameters are: "
+               "['bootstrap'].\n")
+    assert one_line(wrapped) == ("ValueError: Invalid parameter 'max_iter' for estimator "
+                                 "RandomForestClassifier(max_depth=3, warm_start=True). Valid "
+                                 "parameters are: ['bootstrap'].")
+    assert one_line("Traceback (most recent call last):\n  File \"a\", line 1\n"
+                    "KeyboardInterrupt\n") == "KeyboardInterrupt"
 
 
 def test_a_failed_trials_traceback_names_the_cell_as_jupyterlab_does(shell):

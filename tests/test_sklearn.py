@@ -913,6 +913,117 @@ def test_a_list_of_grids_chooses_a_pipelines_model_as_gridsearchcv_does(client):
     assert repr(ours.best_estimator_) == repr(theirs.best_estimator_)
 
 
+FAMILIES = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))])
+FAMILY_GRIDS = [{"clf": [LogisticRegression(max_iter=500)], "clf__C": [0.1, 1.0]},
+                {"clf": [SVC()], "clf__C": [1.0, 10.0]},
+                {"clf": [DecisionTreeClassifier(random_state=0)], "clf__max_depth": [2, 4]}]
+
+
+def test_a_resource_is_checked_against_each_model_the_spaces_choose(cancer):
+    """The resource was checked against the pipeline's own clf, which no candidate of the other
+    grids fit: every fit of those failed on a warm_start nbtune set, and the best model was the
+    best of one family (first-day test, round 59)."""
+    X, y = cancer
+    for resource, message in (
+            ("clf__max_iter", r"^space\[1\] with clf=SVC: resource 'clf__max_iter' needs warm "
+                              r"starts, and Pipeline has no 'clf__warm_start' parameter"),
+            ("partial_fit", r"^space\[0\] with clf=LogisticRegression: resource='partial_fit' "
+                            r"needs an estimator with partial_fit")):
+        s = nbtune.SearchCV(FAMILIES, FAMILY_GRIDS, scheduler="asha", resource=resource,
+                            cluster="tcp://127.0.0.1:1")
+        with pytest.raises(ValueError, match=message):
+            s.fit(X, y)
+    # one space that chooses the model: the same
+    s = nbtune.SearchCV(FAMILIES, {"clf": [LogisticRegression(), SVC()]}, scheduler="asha",
+                        resource="clf__max_iter", cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"^the space with clf=SVC: resource 'clf__max_iter'"):
+        s.fit(X, y)
+    # a resource all of them have, whose values differ: max_t is asked for
+    forests = [{"clf": [SGDClassifier(max_iter=5, tol=None)], "clf__alpha": [1e-4]},
+               {"clf": [SGDClassifier(max_iter=9, tol=None)], "clf__alpha": [1e-2]}]
+    s = nbtune.SearchCV(FAMILIES, forests, scheduler="asha", resource="clf__max_iter",
+                        cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"^resource 'clf__max_iter' has different values in the "
+                                         r"space's models: 5 \(space\[0\] with clf=SGDClassifier"
+                                         r"\), 9 \(space\[1\] with clf=SGDClassifier\); give "
+                                         r"SearchCV\(..., max_t=N\)"):
+        s.fit(X, y)
+
+
+def test_auto_resource_of_models_that_grow_differently_is_rows(client, cancer):
+    X, y = cancer
+    s = search(FAMILIES, FAMILY_GRIDS, client, scheduler="asha", cv=3, seed=0).fit(X, y)
+    assert s.study_.settings["resource"] == "n_samples"
+    assert np.isfinite(s.cv_results_["mean_test_score"]).all()  # every model's fits ran
+    assert {type(p["clf"]).__name__ for p in s.cv_results_["params"]} == {
+        "LogisticRegression", "SVC", "DecisionTreeClassifier"}
+    assert list(s.cv_results_["params"][0]) == sorted(s.cv_results_["params"][0])
+
+
+def test_a_misspelt_key_names_the_parameters_of_the_model_its_space_chooses(cancer):
+    X, y = cancer
+    grids = [FAMILY_GRIDS[0], {"clf": [SVC()], "cfl__C": [1.0]}]
+    s = nbtune.SearchCV(FAMILIES, grids, cluster="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match=r"^space\[1\]: space key 'cfl__C' is not a parameter of "
+                                         r"Pipeline \(did you mean 'clf__C'\?\); the parameters "
+                                         r"of step 'clf' are: C, break_ties, cache_size"):
+        s.fit(X, y)
+
+
+def test_a_grid_cut_short_by_n_trials_or_asked_for_more_says_so(client, cancer):
+    """A grid of three models cut at n_trials=5 ran the first model's candidates alone, in
+    silence; above the grid's size, silence too, where the random searcher warns (round 59)."""
+    X, y = cancer
+    for space, size in ((FAMILY_GRIDS, 6), ({"C": [0.1, 1.0, 10.0]}, 3)):
+        estimator = FAMILIES if isinstance(space, list) else LogisticRegression()
+        with pytest.warns(UserWarning, match=rf"^the grid holds {size} candidates; n_trials=2 "
+                                             r"runs the first 2, in ParameterGrid's order: "
+                                             r"n_trials=None for all of them, or "
+                                             r"searcher='random' to draw 2 at random$"):
+            s = search(estimator, space, client, searcher="grid", n_trials=2, cv=2).fit(X, y)
+        assert len(s.cv_results_["params"]) == 2
+        with pytest.warns(UserWarning, match=rf"^the grid holds {size} candidates, fewer than "
+                                             rf"n_trials=9: running {size}$"):
+            s = search(estimator, space, client, searcher="grid", n_trials=9, cv=2).fit(X, y)
+        assert len(s.cv_results_["params"]) == size
+
+
+def test_brackets_that_run_short_are_said_once_in_searchcvs_words(client, cancer):
+    """"running 12" beside "give n_trials=17 (or --trials 17)" after n_trials=17 was given: two
+    lines that contradicted each other, one in the magic's words (first-day test, round 59)."""
+    X, y = cancer
+    for n_trials in (17, "auto"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            search(FAMILIES, FAMILY_GRIDS, client, scheduler="hyperband", resource="n_samples",
+                   n_trials=n_trials, cv=2, seed=0).fit(X, y)
+        said = [str(w.message) for w in caught if "brackets" in str(w.message)
+                or "n_trials" in str(w.message)]
+        assert said == ["the space holds 6 candidates, and the hyperband scheduler's brackets "
+                        "start 17: its last brackets run short; list more values, or give "
+                        "scheduler_options={'brackets': 1}"], said
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search(LogisticRegression(), {"C": stats.loguniform(1e-2, 1)}, client, n_trials=5,
+               scheduler="hyperband", resource="n_samples", cv=2, seed=0).fit(X, y)
+    said = [str(w.message) for w in caught if "brackets" in str(w.message)]
+    assert said == ["the hyperband scheduler's brackets start 17 candidates, but n_trials=5: its "
+                    "last brackets run short; give n_trials=17, or "
+                    "scheduler_options={'brackets': 1}"], said
+
+
+def test_the_curves_of_a_search_without_a_scheduler_say_why_there_are_none(client, cancer):
+    X, y = cancer
+    s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=2).fit(X, y)
+    for plot, what in ((s.study_.plot.learning_curves, "learning curves"),
+                       (s.study_.plot.rungs, "rungs")):
+        with pytest.raises(ValueError, match=rf"^study '.+' is a SearchCV search without a "
+                                             rf"scheduler: each candidate was scored once, on "
+                                             rf"all its folds, so it has no {what}; SearchCV\("
+                                             rf"..., scheduler='asha'\) scores them at rungs"):
+            plot()
+
+
 @pytest.mark.parametrize("space, searcher, message", [
     ([], "random", r"^space is an empty list: give a mapping of parameter names to values, or "
                    r"a list of them \(one per model, as GridSearchCV's list of dicts\)$"),
@@ -1232,7 +1343,8 @@ def test_a_search_out_of_time_halts_the_folds_its_trials_sent(client, cancer):
     import time
 
     X, y = cancer
-    with pytest.raises(ValueError, match=r"no candidate was evaluated .*max_time"):
+    with pytest.raises(ValueError, match=r"no candidate was evaluated .*max_time.*: give a "
+                                         r"longer max_time, or fewer folds"):
         search(Slow(), {"c": [1.0, 2.0]}, client, cv=2, max_time=1, refit=False).fit(X, y)
     deadline = time.monotonic() + 5  # the halt's own grace; the fits would take 10 s more
     while any(client.processing().values()) and time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import numbers
 from typing import Any, Iterable
 
@@ -129,16 +130,57 @@ def _estimator_classes(space: Any, objects: dict[str, dict[str, Any]], name: str
             if isinstance(v, type) and hasattr(v, "get_params")]
 
 
+MODELS = 64  # the estimators a space's step choices make, looked at in checks at most
+
+
+def space_models(estimator: Any, converted: Any) -> list[tuple[Any, str]]:
+    """The estimators the candidates fit, each with where it comes from: ``estimator`` with
+    each choice of the steps the space gives estimators (``{"clf": [SVC(), LogisticRegression()]
+    }``), in each of a list of spaces (its ``parts``), ``estimator`` as given where a space
+    chooses none. A resource and a misspelt key were checked against the pipeline's own
+    ``clf``, which no candidate fit: every fit of another model failed (first-day test, 59)."""
+    from sklearn.base import clone
+
+    parts = getattr(converted, "parts", None)
+    valid = estimator.get_params(deep=True)  # a wrong key is check_keys' to name
+    out = []
+    for i, part in enumerate(parts or [converted]):
+        steps = {name: _originals(part.objects, name, list(part.space[name].values))
+                 for name in part.space
+                 if name in valid and _space_estimators(part.space, part.objects, name)
+                 and not _estimator_classes(part.space, part.objects, name)}  # check_keys
+        named = f"space[{i}]" if parts else "the space"
+        if not steps:
+            out.append((estimator, named if parts else ""))
+            continue
+        made = 0
+        for combo in itertools.islice(itertools.product(*steps.values()), MODELS):
+            chosen = dict(zip(steps, combo))
+            try:
+                model = clone(estimator).set_params(**clone(chosen, safe=False))
+            except Exception:  # a choice that cannot be copied: check_sendable names it
+                continue
+            made += 1
+            out.append((model, named + " with " + ", ".join(
+                f"{k}={_name(v) if hasattr(v, 'get_params') else repr(v)}"
+                for k, v in chosen.items())))
+        if not made:
+            out.append((estimator, named if parts else ""))
+    return out
+
+
 def check_spaces_keys(estimator: Any, converted: Any) -> None:
     """:func:`check_keys` of a converted space, or of each of a list of spaces (its
-    ``parts``), the message then naming which."""
+    ``parts``), the message then naming which; each against an estimator its candidates fit
+    (a misspelt key in the SVC's space named LogisticRegression's parameters: round 59)."""
     parts = getattr(converted, "parts", None)
-    if parts is None:
-        return check_keys(estimator, converted.space, converted.objects)
-    for i, part in enumerate(parts):
+    for i, part in enumerate(parts or [converted]):
+        model = space_models(estimator, part)[0][0]
         try:
-            check_keys(estimator, part.space, part.objects)
+            check_keys(model, part.space, part.objects)
         except ValueError as exc:
+            if parts is None:
+                raise
             raise ValueError(f"space[{i}]: {exc}") from None
 
 

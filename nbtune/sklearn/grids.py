@@ -61,8 +61,9 @@ class Union(Converted):
         super().__init__(Space(domains), objects)
 
     def params(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Its own space's keys only, sorted as ``ParameterGrid`` sorts them."""
         own = self.parts[config[self.selector]].space
-        return super().params({k: v for k, v in config.items() if k in own})
+        return super().params({k: config[k] for k in sorted(config) if k in own})
 
     @property
     def size(self) -> int:

@@ -51,50 +51,85 @@ def candidates(n_trials: Any, searcher: Any, converted: Converted, rng: np.rando
                sched: Any) -> tuple[Any, list | None]:
     """n_trials, and the configs of a finite space drawn without replacement (as
     RandomizedSearchCV does for lists): "auto" is all of them up to 50 (or what a hyperband
-    scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`."""
-    n, space = n_trials, converted.space
+    scheduler's brackets start); elsewhere "auto" is resolved by :func:`nbtune.tune`. Brackets
+    that would run short are said here, in SearchCV's words (:func:`_say_short`)."""
+    n, points, size = _candidates(n_trials, searcher, converted, rng, sched)
+    _say_short(n, sched, size)
+    return n, points
+
+
+def _candidates(n: Any, searcher: Any, converted: Converted, rng: np.random.Generator,
+                sched: Any) -> tuple[Any, list | None, int | None]:
+    """:func:`candidates`, and the size of a finite space (None for another)."""
+    space = converted.space
     if isinstance(converted, Union):
-        return _union_candidates(n, searcher, converted, rng, sched)
+        size = converted.size
+        if searcher == "grid":
+            return _grid_count(n, size), list(converted.candidates()), size
+        n = _count(n, size, sched, "list more values in a space")
+        return n, converted.sample(n, rng), size
+    if searcher == "grid":
+        return _grid_count(n, space.grid_size), None, space.grid_size
     lists = [listed(d) for d in space.values()]
     if searcher != "random" or any(values is None for values in lists):
-        return n, None
+        return n, None, None
     size = math.prod(len(values) for values in lists)
     if size > LISTED:
-        return n, None
+        return n, None, None
     n = _count(n, size, sched)
     combos = list(itertools.product(*lists))
     picks = rng.permutation(size)[:n]
-    return n, [dict(zip(space, combos[i])) for i in picks]
+    return n, [dict(zip(space, combos[i])) for i in picks], size
 
 
-def _union_candidates(n: Any, searcher: Any, union: Union, rng: np.random.Generator,
-                      sched: Any) -> tuple[int, list]:
-    """A list of spaces' n_trials and candidates: all of them in ``ParameterGrid``'s order
-    for the grid searcher (n_trials, where given, takes the first), else drawn without
-    replacement as for one finite space."""
-    size = union.size
-    if searcher == "grid":
-        n = size if n in (None, "auto") else min(int(n), size)
-        return n, list(union.candidates())
-    n = _count(n, size, sched, "list more values in a space")
-    return n, union.sample(n, rng)
+def _say_short(n: Any, sched: Any, size: int | None) -> None:
+    """A warning where a hyperband scheduler's brackets start more trials than the search runs:
+    its last brackets run short. tune's own line advised ``n_trials=17 (or --trials 17)`` to a
+    search of 12 candidates given n_trials=17 (first-day test, round 59)."""
+    needed = getattr(sched, "trials_needed", None)
+    if needed is None or not isinstance(n, int) or n >= needed:
+        return
+    if size is not None and size < needed:
+        warn(f"the space holds {size} candidate{'s' if size != 1 else ''}, and the "
+             f"{sched.name} scheduler's brackets start {needed}: its last brackets run short; "
+             f"list more values, or give scheduler_options={{'brackets': 1}}")
+    else:
+        warn(f"the {sched.name} scheduler's brackets start {needed} candidates, but "
+             f"n_trials={n}: its last brackets run short; give n_trials={needed}, or "
+             f"scheduler_options={{'brackets': 1}}")
+
+
+def _grid_count(n: Any, size: int) -> Any:
+    """n_trials of a grid search: all its ``size`` candidates by default; a warning where
+    n_trials cuts it short, or asks for more than it holds. A grid of three models cut at 5 ran
+    the first model's candidates alone, in silence (first-day test, round 59)."""
+    if n in (None, "auto"):
+        return size
+    if n < size:
+        warn(f"the grid holds {size} candidates; n_trials={n} runs the first {n}, in "
+             f"ParameterGrid's order: n_trials=None for all of them, or searcher='random' to "
+             f"draw {n} at random")
+    elif n > size:
+        warn(f"the grid holds {size} candidates, fewer than n_trials={n}: running {size}")
+    return min(n, size)
 
 
 def _count(n: Any, size: int, sched: Any,
            more: str = "give a wider range or a distribution of reals for a parameter") -> int:
     """How many of a finite space's ``size`` candidates ``n_trials=n`` runs; a warning where
     it is not all of them by default, or more than there are."""
+    needed = getattr(sched, "trials_needed", None)
     if n is None:
         n = size
     elif n == "auto":
-        needed = getattr(sched, "trials_needed", None)
         n = min(needed or DEFAULT_TRIALS, size)
         if needed is None and n < size:
             warn(f"the space holds {size} candidates; n_trials='auto' tries {n} of them: "
                  f"n_trials={size} or searcher='grid' for all")
     elif isinstance(n, int) and n > size:
-        held = f"{size} candidate" + ("s" if size != 1 else "")
-        warn(f"the space holds {held}, fewer than n_trials={n}: running {size}; {more} to "
-             f"draw more")
+        if needed is None or needed <= size:  # else the brackets' shortfall says it
+            held = f"{size} candidate" + ("s" if size != 1 else "")
+            warn(f"the space holds {held}, fewer than n_trials={n}: running {size}; {more} "
+                 f"to draw more")
         n = size
     return n

@@ -126,6 +126,43 @@ def resource_kind(estimator: Any, resource: str) -> tuple[str, str | None, bool,
     return PARAM, warm, cumulative, None
 
 
+def models_resource(models: list[tuple[Any, str]], resource: str
+                    ) -> tuple[str, tuple[str, str | None, bool, str | None]]:
+    """The resource every one of the candidates' estimators (``models``: see
+    :func:`~nbtune.sklearn.checks.space_models`) trains along, and its kind
+    (:func:`resource_kind`); ``"auto"`` is theirs where they agree, else rows. A ValueError
+    names the first model that cannot take it: the others' fits all failed on a warm_start
+    nbtune set (first-day test, round 59)."""
+    if resource == "auto":
+        chosen = {auto_resource(model) for model, _ in models}
+        resource = chosen.pop() if len(chosen) == 1 else N_SAMPLES
+    found = None
+    for model, where in models:
+        try:
+            kind = resource_kind(model, resource)
+        except ValueError as exc:
+            if not where:
+                raise
+            raise ValueError(f"{where}: {exc}") from None
+        if found is not None and kind != found:
+            raise ValueError(f"resource {resource!r} trains the space's models in different "
+                             f"ways ({where}): give resource='n_samples'")
+        found = kind
+    return resource, found  # type: ignore[return-value]
+
+
+def models_max_t(models: list[tuple[Any, str]], kind: str, resource: str, n_train: int) -> int:
+    """:func:`default_max_t` of every model, which must agree."""
+    values = {}
+    for model, where in models:
+        values.setdefault(default_max_t(model, kind, resource, n_train), where)
+    if len(values) > 1:
+        said = ", ".join(f"{v} ({where})" for v, where in values.items())
+        raise ValueError(f"resource {resource!r} has different values in the space's models: "
+                         f"{said}; give SearchCV(..., max_t=N), the most any candidate trains")
+    return next(iter(values))
+
+
 def self_stopping_note(estimator: Any, param: str, n_train: int,
                        n_refit: int | None = None) -> str | None:
     """The note for a resource parameter whose estimator stops early by itself:

@@ -139,6 +139,9 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
     if not rows:
         errors = [t.error for t in study.trials if t.error]
         why = f": {errors[0].strip().splitlines()[-1]}" if errors else ""
+        if study.stop_reason == "max_time":  # it read as if something broke (round 59)
+            why += ("; no candidate's folds all ended within max_time: give a longer max_time, "
+                    "or fewer folds or cheaper candidates")
         raise ValueError(f"no candidate was evaluated ({len(study.trials)} trials, "
                          f"{study.stop_reason}){why}")
     scored = sum(f"split{i}_test_{names[0]}" in r for r in rows for i in range(n_splits))

@@ -19,6 +19,7 @@ from ..contract.events import Observer
 from ..run.task import with_parameters
 from ..search.grid import GridSearcher
 from ..study import Study, StudyInterrupted
+from ..starting import short_brackets_said
 from ..tune import own_resume_note, starts_now
 from ..typos import did_you_mean
 from ..warm import measured_as
@@ -213,15 +214,14 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             return repr(scoring)  # a name; a scorer object's is make_scorer(...)
         return f"{scoring.__module__}.{named}"  # not its repr: an address, another each run
 
-    def _resource(self) -> tuple[str, str | None, bool, str | None, str] | None:
+    def _resource(self, models: list[tuple[Any, str]]
+                  ) -> tuple[str, str | None, bool, str | None, str] | None:
         """(kind, warm_start parameter, cumulative, the fit keyword that continues a model,
-        report key), or None without a resource."""
-        resource = self.resource
-        if resource == "auto":
-            if self.scheduler is None:
-                return None
-            resource = resources.auto_resource(self.estimator)
-        kind, warm, cumulative, continued = resources.resource_kind(self.estimator, resource)
+        report key) for the estimators the candidates fit, or None without a resource."""
+        if self.resource == "auto" and self.scheduler is None:
+            return None
+        resource, (kind, warm, cumulative, continued) = resources.models_resource(
+            models, self.resource)
         return kind, warm, cumulative, continued, EPOCH if kind == PARTIAL_FIT else resource
 
     # -- fit -----------------------------------------------------------------------------------
@@ -243,7 +243,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         checks.check_scoring_names(self.scoring)
         scorers, refit_name, multimetric = self._scorers()
         metric = f"mean_test_{refit_name}"
-        found = self._resource()
+        models = checks.space_models(self.estimator, converted)
+        found = self._resource(models)
         try:  # scikit-learn's own checks of the data, shown as GridSearchCV shows them
             X, y, groups = indexable(X, y, groups)
             cv = sk_check_cv(self.cv, y, classifier=is_classifier(self.estimator))
@@ -259,16 +260,16 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"{key!r} is both the resource and a key of the space: early "
                                  f"stopping sets it rung by rung; drop it from the space, or "
                                  f"choose another resource")
-            max_t = int(self.max_t) if self.max_t else resources.default_max_t(
-                self.estimator, kind, key, max(len(tr) for tr, _ in splits))
+            max_t = int(self.max_t) if self.max_t else resources.models_max_t(
+                models, kind, key, max(len(tr) for tr, _ in splits))
             if kind == PARAM:
                 from sklearn.utils.validation import _num_samples
 
-                stops = resources.self_stopping_note(
-                    self.estimator, key, max(len(tr) for tr, _ in splits),
-                    _num_samples(X) if self.refit else None)
-                if stops is not None:
-                    warn(stops)
+                stops = {resources.self_stopping_note(
+                    model, key, max(len(tr) for tr, _ in splits),
+                    _num_samples(X) if self.refit else None) for model, _ in models} - {None}
+                for note in sorted(stops):
+                    warn(note)
             sched, levels = schedule(self.scheduler, self.scheduler_options,
                                      self.reduction_factor, self.grace_period, converted.space,
                                      metric, key, max_t, self.seed)
@@ -302,7 +303,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         # fit() starts anew: its panel offers load_study, not resume; and an interrupted fit
         # says its own line (_wait), where tune's offered a resume with a trial_fn a SearchCV
         # user never had, of a study kept in memory only, before it (first-day test)
-        with continued_by("read"), own_resume_note(), starts_now(), \
+        with continued_by("read"), own_resume_note(), starts_now(), short_brackets_said(), \
                 measured_as(self._measured(refit_name)):
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
