@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,21 @@ from .typos import did_you_mean, meant_key
 from . import trial as T
 from .ranking import (choice_text, completed, empty_message, fmt, importance_basis,
                       param_importances, resource_of, scored_once)
+
+
+def _wrapped(label: str, width: int = 24) -> str:
+    """A tick label over lines of about ``width`` characters, broken after an opening
+    parenthesis or a comma (an estimator's repr: ``RandomForestClassifier(n_estimators=60,
+    random_state=0)`` printed over its neighbours' in a slice plot, first-day test, round 59)."""
+    if len(label) <= width:
+        return label
+    lines: list[str] = []
+    for piece in re.split(r"(?<=[(,])", label):
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece.lstrip() if lines else piece)
+    return "\n".join(lines)
 
 
 def by_metric(study: Any, metric: str | None, mode: str | None = None) -> Any:
@@ -292,12 +308,19 @@ class StudyPlots:
         if domain.kind in CATEGORICAL_KINDS:
             choices = domain.values
             ax.plot(codes(domain, xs), ys, "o", alpha=0.7, gid=name)
-            labels = [choice_text(v) for v in choices]
+            labels = [_wrapped(choice_text(v)) for v in choices]
             if tried:
                 shown, ended = codes(domain, xs), codes(domain, tried)
                 labels = [f"{label}\n{shown.count(k)}/{ended.count(k)}"
                           for k, label in enumerate(labels)]
             ax.set_xticks(range(len(choices)), labels)
+            if len(choices) > 1 and max(len(line) for label in labels
+                                        for line in label.split("\n")) > 12:
+                # estimators' reprs printed over one another (first-day test, round 59)
+                ax.tick_params(axis="x", labelrotation=30)
+                for tick in ax.get_xticklabels():  # each label's end at its tick
+                    tick.set_horizontalalignment("right")
+                    tick.set_rotation_mode("anchor")
             ax.set_xlim(-0.5, len(choices) - 0.5)
         else:
             ax.plot(xs, ys, "o", alpha=0.7, gid=name)

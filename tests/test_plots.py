@@ -1160,6 +1160,24 @@ def test_titles_fit_a_paper_columns_width(fifo, asha):
         assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, (title.get_text(), extent)
 
 
+def test_a_slice_of_long_choices_wraps_and_tilts_their_labels_apart():
+    """Estimators' reprs as a list of grids' choices printed over one another (first-day
+    test, round 59)."""
+    names = ["LogisticRegression(max_iter=5000)", "SVC()",
+             "RandomForestClassifier(n_estimators=60, random_state=0)"]
+    trials = [T.Trial(i, {"clf": names[i % 3]}, state=T.COMPLETED, value=float(i),
+                      started=100.0 + i, finished=101.0 + i) for i in range(6)]
+    study = Study("families", Space({"clf": nbtune.choice(*names)}), "loss", "min",
+                  trials=trials)
+    fig = study.plot.slice()
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_xticklabels()
+    assert [t.get_text().split("\n")[:2] for t in ticks] == [
+        ["LogisticRegression(", "max_iter=5000)"], ["SVC()"],
+        ["RandomForestClassifier(", "n_estimators=60,"]]
+    assert {(t.get_rotation(), t.get_horizontalalignment()) for t in ticks} == {(30, "right")}
+
+
 def test_one_panels_slice_keeps_a_long_study_names_title_inside_the_figure():
     """slice() of a one-hyperparameter study with a default (long) name had its title cut off
     at both edges (check round 44)."""
