@@ -2,8 +2,8 @@
 
 A study's space is one mapping, so a list of them becomes the union of their keys plus a key
 that says which space a candidate comes from (``grid``: its index in the list). A candidate
-holds None for a key its own space lacks, and its estimator keeps that parameter as given, as
-scikit-learn's searches leave it. The candidates are listed in advance (each space's product in
+holds :data:`ABSENT` for a key its own space lacks, and its estimator keeps that parameter as
+given, as scikit-learn's searches leave it. The candidates are listed in advance (each space's product in
 ``ParameterGrid``'s order, or a sample of them without replacement, as ``RandomizedSearchCV``
 samples a list of lists), so a list of spaces holds lists of values only, and is searched by the
 random or the grid searcher: a model-based one would suggest values of one space's keys for
@@ -24,6 +24,9 @@ from ..space import Space, randint
 from .space import Converted, convert
 
 SELECTOR = "grid"  # the key of the space a candidate comes from (another if a space has it)
+# a key a candidate's space lacks, in the study (None read as max_depth=None, which is a value
+# of its own: first-day test, round 59); the candidate's estimator keeps its parameter as given
+ABSENT = "(not in grid)"
 LISTED = 100_000  # finite spaces up to this size are enumerated, beyond it drawn by index
 
 
@@ -49,7 +52,7 @@ class Union(Converted):
         for name in names:
             values: dict[str, Any] = {}
             for part in parts:
-                held = listed(part.space[name]) if name in part.space else [None]
+                held = listed(part.space[name]) if name in part.space else [ABSENT]
                 values.update({_identity(v): v for v in held if _identity(v) not in values})
             domains[name] = choice(list(values.values()))
         domains[selector] = choice(list(range(len(parts))))
@@ -81,7 +84,7 @@ class Union(Converted):
                     values = listed(part.space[name])
                     index, r = divmod(index, len(values))
                     point[name] = values[r]
-                return {**{k: point.get(k) for k in self.space if k != self.selector},
+                return {**{k: point.get(k, ABSENT) for k in self.space if k != self.selector},
                         self.selector: i}
             index -= size
         raise IndexError("candidate index out of range")
