@@ -18,7 +18,6 @@ from .images import BASE_SIZE, StudyFigure, figure_size
 from .ranking import fmt
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
-CATEGORICAL_KINDS = frozenset({"choice", "grid"})
 FADED = 0.3
 """Alpha of the lines of trials that did not run to the end (stopped, failed, interrupted)."""
 LABELLED = 3

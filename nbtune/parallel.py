@@ -10,8 +10,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from . import trial as T
+from .domains import CATEGORICAL_KINDS
 from .images import BASE_SIZE
-from .drawing import (CATEGORICAL_KINDS, FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
+from .drawing import (FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
                       codes, in_view, titled)
 from .ranking import choice_text, completed, empty_message, fmt, score
 

@@ -23,11 +23,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .caller import user_facing
-from .drawing import (CATEGORICAL_KINDS, FADED, LOG_KINDS, MANY_CURVES, canvas, codes,
+from .drawing import (FADED, LOG_KINDS, MANY_CURVES, canvas, codes,
                       in_view, keep_in_view, legible, titled)
 from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
+from .domains import CATEGORICAL_KINDS
 from .ranking import (choice_text, completed, empty_message, fmt, importance_basis,
                       param_importances, resource_of, scored_once)
 

@@ -17,10 +17,11 @@ from typing import Any, Iterable
 
 from . import trial as T
 from .directions import mode_note
+from .domains import CATEGORICAL_KINDS
 from .findings import edge_notes, falling_note, flat_note
-from .ranking import (column_texts, config_text, duration_text, earlier_ids, is_ranked,
-                      no_best_text, one_line, pace_text, rank_rule, rank_trials, resource_of,
-                      score)
+from .ranking import (choice_text, column_texts, config_text, duration_text, earlier_ids,
+                      is_ranked, no_best_text, one_line, pace_text, rank_rule, rank_trials,
+                      resource_of, score)
 from .run.kept import header
 from .setup_text import asks_text, retried_text, scheduler_text, searcher_text, seed_text
 from .styles import BORDER
@@ -61,6 +62,22 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
             for cells in [headers, *rows]]
 
 
+def _config_column(space: Any, name: str, ranked: list) -> list[str]:
+    """The cells of hyperparameter ``name``: a choice's values as they were listed, each the
+    same in every table (``C`` of ``[0.01, 0.1, 1.0]`` read ``1.000e-01`` in one, ``0.1000`` in
+    another, after the rows shown: first-day test, round 59); a range's numbers written alike
+    (:func:`~nbtune.ranking.column_texts`)."""
+    values = [t.config[name] if name in t.config else _UNSET for t in ranked]
+    kind = getattr(space[name], "kind", None) if name in space else None
+    if kind in CATEGORICAL_KINDS:
+        return ["" if v is _UNSET else choice_text(v) for v in values]
+    return column_texts([None if v is _UNSET else "None" if v is None else v for v in values],
+                        exponent=_spans_decades(space, name), config=True)
+
+
+_UNSET = object()  # a key a trial's config lacks
+
+
 def _spans_decades(space: Any, name: str) -> bool:
     """Whether hyperparameter ``name`` is a log-scale range of reals over two decades or more
     (``loguniform(1e-4, 1e-1)``): its column is in exponent form from the first trial on."""
@@ -98,10 +115,7 @@ def trials_table(study: Any, top: int, among: Iterable[T.Trial] | None = None,
                column_texts([t.resource(resource) for t in ranked]),
                [T.state_word(T.shown_state(t), getattr(study, "stop_reason", None))
                 for t in ranked]]
-    columns += [column_texts([("None" if t.config[n] is None else t.config[n])
-                              if n in t.config else None for t in ranked],
-                             exponent=_spans_decades(study.space, n), config=True)
-                for n in names]
+    columns += [_config_column(study.space, n, ranked) for n in names]
     keep = [j for j, col in enumerate(columns) if j < 3 or any(c != "" for c in col)]
     rows = [[columns[j][i] for j in keep] for i in range(len(ranked))]
     return [headers[j] for j in keep], rows, rule

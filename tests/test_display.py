@@ -135,6 +135,22 @@ def test_dataframe_has_one_resource_column_and_readable_small_floats(asha):
     assert pickle.loads(blob).equals(frame)
 
 
+def test_a_choices_values_read_as_listed_in_every_table():
+    """C of [0.01, 0.1, 1.0] read 1.000e-01 in one summary, 0.1000 in another and 0.100 in the
+    panel, after which rows each showed (first-day test, round 59)."""
+    from nbtune.space import Space
+    from nbtune.study import Study
+    from nbtune.summary import trials_table
+
+    space = Space({"C": nbtune.choice(0.01, 0.1, 1.0), "lr": nbtune.uniform(0.0, 1.0)})
+    trials = [T.Trial(i, {"C": c, "lr": 0.5 + i / 10}, state=T.COMPLETED, value=float(i),
+                      started=1.0, finished=2.0) for i, c in enumerate([0.1, 1.0, 0.01])]
+    study = Study("c", space, "loss", "min", trials=trials)
+    for top in (1, 2, 3):
+        headers, rows, _ = trials_table(study, top)
+        assert [row[headers.index("C")] for row in rows] == ["0.1", "1.0", "0.01"][:top]
+
+
 def test_short_durations_show_in_milliseconds():
     assert [duration_text(s) for s in (0.0, 0.012, 0.0994, 0.1, 8.24, 89)] == \
         ["0 ms", "12 ms", "99 ms", "0.1 s", "8.2 s", "1 min 29 s"]

@@ -9,14 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Domain
-from .finite import LISTED_UP_TO, MAX_POINTS, Finite, choice, fixed, grid, linspace, logspace
+from .finite import (CATEGORICAL_KINDS, LISTED_UP_TO, MAX_POINTS, Finite, choice, fixed, grid,
+                     linspace, logspace)
 from .ranges import Range, lograndint, loguniform, quniform, randint, uniform
 from .values import Rng, about, canonical
 
 __all__ = ["Domain", "Range", "Finite", "domain_from_dict", "uniform", "loguniform", "quniform",
            "randint", "lograndint", "choice", "grid", "linspace", "logspace", "fixed",
            # what nbtune's space modules share with the domains
-           "Rng", "about", "canonical", "LISTED_UP_TO", "MAX_POINTS"]
+           "Rng", "about", "canonical", "LISTED_UP_TO", "MAX_POINTS", "CATEGORICAL_KINDS"]
 
 
 _KINDS: dict[str, type[Domain]] = {c.kind: c for c in (  # type: ignore[misc]

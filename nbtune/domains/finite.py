@@ -12,6 +12,8 @@ from ..caller import user_facing
 from .base import Domain
 from .values import _PLAIN, Rng, _integer, _is_real, _key, _num, _unit, as_written, canonical
 
+CATEGORICAL_KINDS = frozenset({"choice", "grid"})  # listed values, drawn as categories
+
 
 class Finite(Domain):
     """A list of JSON-able values; unit space splits [0, 1] into equal bins."""
