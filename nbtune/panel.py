@@ -13,6 +13,7 @@ from collections import deque
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Iterator
 
+from .scoped import within
 from . import trial as T
 from .displayed import Labelled, Shown
 from .ranking import duration_text
@@ -48,11 +49,8 @@ _CONTINUED: ContextVar[str] = ContextVar("nbtune_continued", default="resume")
 @contextlib.contextmanager
 def continued_by(how: str) -> Iterator[None]:
     """Within it, the line under a study's panel offers ``how`` (see ``_CONTINUED``)."""
-    token = _CONTINUED.set(how)
-    try:
+    with within(_CONTINUED, how):
         yield
-    finally:
-        _CONTINUED.reset(token)
 
 
 

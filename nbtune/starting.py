@@ -11,6 +11,7 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
+from .scoped import within
 from .caller import warn_note
 from .contract.events import Observer
 from .paths import checkpoint_folder
@@ -124,11 +125,8 @@ def short_brackets_said():
     """Within it, tune() leaves brackets that run short to the caller to say: ``SearchCV`` of
     12 candidates said so, and tune's line beside it advised the n_trials=17 just given
     (first-day test, round 59)."""
-    token = _SHORT_SAID.set(True)
-    try:
+    with within(_SHORT_SAID, True):
         yield
-    finally:
-        _SHORT_SAID.reset(token)
 
 
 def _trial_count(n_trials: int | str | None, search: Searcher, sched: Scheduler,

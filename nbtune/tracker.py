@@ -14,6 +14,7 @@ import traceback
 from collections import deque
 from typing import Any, Callable
 
+from .scoped import within
 from . import trial as T
 from .caller import ipython_shell
 from .ranking import config_text, duration_text, earlier_ids, no_best_text, pace_text
@@ -37,11 +38,8 @@ _IN_OUTPUT_WIDGET = contextvars.ContextVar("nbtune_in_output_widget", default=Fa
 def inside_output_widget():
     """Panels shown within go into an ipywidgets ``Output`` widget (the space editor's), which
     ignores display-id updates: such a panel stays when its study ends, the summary below it."""
-    token = _IN_OUTPUT_WIDGET.set(True)
-    try:
+    with within(_IN_OUTPUT_WIDGET, True):
         yield
-    finally:
-        _IN_OUTPUT_WIDGET.reset(token)
 
 
 def in_notebook() -> bool:

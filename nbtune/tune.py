@@ -9,6 +9,7 @@ import threading
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Mapping
 
+from .scoped import within
 from .caller import call_site, ipython_shell, user_facing, warn_note, warnings_at
 from .run.cluster import default_cluster, is_embedded
 from .run.embedded import embedded_started, starting_line
@@ -47,11 +48,8 @@ _RESUME_NOTE: ContextVar[bool] = ContextVar("nbtune_resume_note", default=True)
 @contextlib.contextmanager
 def own_resume_note():
     """Within it, tune() leaves the note on how to continue an interrupted study to the caller."""
-    token = _RESUME_NOTE.set(False)
-    try:
+    with within(_RESUME_NOTE, False):
         yield
-    finally:
-        _RESUME_NOTE.reset(token)
 
 
 @user_facing
@@ -364,11 +362,8 @@ _STARTS_LATER: ContextVar[bool] = ContextVar("nbtune_starts_later", default=True
 @contextlib.contextmanager
 def starts_now():
     """Within it, tune() connects before it returns, even for a background study."""
-    token = _STARTS_LATER.set(False)
-    try:
+    with within(_STARTS_LATER, False):
         yield
-    finally:
-        _STARTS_LATER.reset(token)
 
 
 def _interrupted(study: Study, terminated: bool, script: bool) -> None:

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .scoped import within
 from .caller import warn_note
 from .space import Space
 from .studies import StudyNotFound, list_studies, load_study
@@ -36,11 +37,8 @@ def measured_as(how: str) -> Iterator[None]:
     in its settings as ``"measured"``; a warm start between two studies that measured their
     metric differently is refused (first-day test, round 57: roc_auc and log loss values fed one
     model in silence)."""
-    token = _MEASURED.set(how)
-    try:
+    with within(_MEASURED, how):
         yield
-    finally:
-        _MEASURED.reset(token)
 
 
 def measured() -> str | None:

@@ -22,6 +22,7 @@ import warnings
 from collections import deque
 from typing import Any, Callable
 
+from ..scoped import within
 from .ignored import unignored
 from .terminal import Terminal
 
@@ -231,11 +232,8 @@ def muted(*categories: type):
     ``warnings.catch_warnings`` would change the filters of every thread of the worker: SearchCV
     fits a rung's few iterations, whose ConvergenceWarning says to raise max_iter, which already
     is the search's (first-day test, round 20)."""
-    token = _muted.set(_muted.get() + categories)
-    try:
+    with within(_muted, _muted.get() + categories):
         yield
-    finally:
-        _muted.reset(token)
 
 
 def _show(message, category, filename, lineno, file=None, line=None) -> None:
