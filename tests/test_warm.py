@@ -171,6 +171,19 @@ def test_a_background_study_started_while_the_cluster_starts_returns_at_once(tmp
         assert k.value("early") is False
         assert k.value("study.wait(120)") is True
         assert k.value("(study.stop_reason, len(study.completed))") == ("stopped", 0)
+        # what fails on its thread ends it as an error, said in one line; nothing is left
+        k.ok("%unload_ext nbtune\nclose_embedded()\n%load_ext nbtune\n"
+             "import sys\n"
+             "def refused(*args, **kwargs):\n    raise RuntimeError('the workers refused')\n"
+             "sys.modules['nbtune.tune'].connect_and_send = refused")
+        line, body = short_cell("bg-failed", trials=4, flags="--background").split("\n", 1)
+        k.ok(f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, {body!r})\n"
+             "late = embedded_started()", timeout=60)
+        assert k.value("late") is False
+        waited = k.run("print(study.wait(120))", timeout=130)
+        assert "True" in waited.stdout, waited
+        assert k.value("(study.stop_reason, study.error)") == ("error", "the workers refused")
+        assert k.value("__import__('nbtune').list_studies()") == ["bg-start", "bg-stopped"]
     finally:
         k.close()
 
