@@ -177,8 +177,10 @@ class LivePanel(Tracker):
 
     def _settings(self) -> dict:
         """The study's settings, with the scheduler the loop was given."""
-        return {**(getattr(self.study, "settings", None) or {}),
-                "scheduler": self.info.get("scheduler")}
+        return {**(getattr(self.study, "settings", None) or {}),  # the study's own until the
+                # loop says (an ASHA study's first frame, its cluster starting, read "fifo")
+                "scheduler": self.info.get("scheduler")
+                or getattr(getattr(self.study, "scheduler", None), "name", None)}
 
     def _refresh_fallback(self) -> None:
         """Redraw :meth:`fallback_html` where trials ended since, at most every

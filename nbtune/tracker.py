@@ -351,6 +351,9 @@ class Tracker(Observer):
         speed = f" · {speed}" if speed else ""
         if self.finished_reason is not None:
             return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
+        if not self.info:  # its cluster still starts (a background study's first frame): its
+            # clock read "40 ms elapsed" a few seconds, then "6 ms" once it ran (round 60)
+            return fraction, f"{label} · not started yet"
         left = f" · ~{duration_text(min(lefts))} left" if lefts else ""
         return fraction, f"{label} · {duration_text(elapsed)} elapsed{left}{speed}"
 

@@ -7,6 +7,7 @@ cluster is starting. How soon the first trial starts is measured in benchmarks/f
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 
@@ -153,15 +154,21 @@ def test_a_background_study_started_while_the_cluster_starts_returns_at_once(tmp
     cluster. A stop() before the cluster is up stops the study as it starts."""
     k = WarmKernel(tmp_path, str(tmp_path / "studies.db"))
     try:
-        line, body = short_cell("bg-start", trials=4, flags="--background").split("\n", 1)
+        line, body = short_cell("bg-start", trials=4,
+                                flags="--background --scheduler asha --max-t 3").split("\n", 1)
         k.ok("from nbtune.run.embedded import embedded_started, embedded_starting\n"
              f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, {body!r})\n"
              "after = (embedded_starting(), embedded_started())\n"
-             "said = study.live.counts_html.value", timeout=60)
+             "said = [study.live.counts_html.value, study.live.header.value, "
+             "study.live.label.value]", timeout=60)
         assert k.value("after") == (True, False)  # it returned while the cluster started
-        assert STARTING in k.value("said") and "2 workers" in k.value("said")
+        counts, header, label = k.value("said")
+        assert STARTING in counts and "2 workers" in counts
+        # its own scheduler, and no clock yet: "fifo", and a clock that stood, then went back
+        assert "asha scheduler" in header
+        assert re.sub("<[^>]+>", "", label) == "0/4 trials · not started yet"
         assert k.value("study.wait(120)") is True
-        assert k.value("study.counts()") == {"completed": 4}
+        assert sum(k.value("study.counts()").values()) == 4  # completed, or stopped by ASHA
         assert len(worker_processes(k.pid)) == 2  # one cluster, started once
         k.ok("%unload_ext nbtune\nfrom nbtune.run.embedded import close_embedded\n"
              "close_embedded()\n%load_ext nbtune")  # a cluster starting again
