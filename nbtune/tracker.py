@@ -69,6 +69,7 @@ class Tracker(Observer):
         self.fresh: deque[str] = deque()  # lines not written yet by a view that writes them
         self._warned: set[tuple[str, str]] = set()
         self.info: dict[str, Any] = {}
+        self.before_start = False  # drawn before its study started (see draw_now)
         self.started = time.time()
         self.reports = 0  # events seen, for the redraw-to-report ratio
         self.redraws = 0
@@ -86,7 +87,7 @@ class Tracker(Observer):
 
     # -- events: constant cost ---------------------------------------------------------
     def study_started(self, info):
-        self.info, self.started = dict(info), time.time()
+        self.info, self.started, self.before_start = dict(info), time.time(), False
         self._thread = threading.Thread(target=self._redraw_loop, daemon=True,
                                         name=f"nbtune-live-{info.get('study')}")
         self._thread.start()
@@ -156,6 +157,7 @@ class Tracker(Observer):
     def draw_now(self) -> None:
         """One frame before the study starts: a background study whose cluster still starts
         shows that it does (its :meth:`stalled` line) until its loop starts."""
+        self.before_start = True
         self._redraw()
 
     def _redraw_loop(self) -> None:
@@ -351,8 +353,8 @@ class Tracker(Observer):
         speed = f" · {speed}" if speed else ""
         if self.finished_reason is not None:
             return 1.0, f"{label} · {duration_text(elapsed)}{speed} · ended: {self.finished_reason}"
-        if not self.info:  # its cluster still starts (a background study's first frame): its
-            # clock read "40 ms elapsed" a few seconds, then "6 ms" once it ran (round 60)
+        if self.before_start:  # its cluster still starts (a background study's first frame):
+            # its clock read "40 ms elapsed" a few seconds, then "6 ms" once it ran (round 60)
             return fraction, f"{label} · not started yet"
         left = f" · ~{duration_text(min(lefts))} left" if lefts else ""
         return fraction, f"{label} · {duration_text(elapsed)} elapsed{left}{speed}"
