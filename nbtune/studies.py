@@ -151,7 +151,8 @@ def delete_study(name: str, storage: str | os.PathLike | None = None) -> None:
     db = Storage(path)
     try:
         lease = Lease(db, name)
-        lease.acquire("stop it first (study.stop(), or interrupt its cell), then delete it")
+        lease.acquire(f"stop it first (nbtune.load_study({name!r}).stop() in the kernel that "
+                      f"runs it, or interrupt its cell), then delete it")
         try:
             if db.study_row(name) is None:
                 raise _not_found(db, name, path)

@@ -144,11 +144,15 @@ class Study:
     @user_facing
     def stop(self, reason: str = "stopped") -> "Study":
         """Ask a background study to end: running trials are interrupted, the rest is kept. A
-        study another kernel or process runs is stopped there: ValueError, naming that run.
+        loaded study that this kernel runs in the background is stopped; one that another
+        kernel or process runs is stopped there: ValueError, naming that run.
         ``reason`` is the stop reason it records (``"interrupted"`` where a caller stops it for
         a KeyboardInterrupt, as an interrupted ``%%tune`` cell's)."""
+        here = running_here(self.storage, self.name) if self._stop is None else None
         if self._stop is not None and self.running:
             self._stop(reason)
+        elif here is not None:  # its run is this kernel's, in the background: stopped there
+            here.stop(reason)
         elif self._ended is None and self.storage is not None:
             who = run_elsewhere(os.fspath(self.storage), self.name)
             if who is not None:  # it returned and the run went on (first-day test, round 12)
@@ -375,6 +379,20 @@ RUN_POLL = 1.0  # seconds between two looks at the lease of a study another proc
 
 
 _IN_BACKGROUND: "weakref.WeakSet[Study]" = weakref.WeakSet()  # studies started here, background
+
+
+def running_here(storage: Any, name: str) -> "Study | None":
+    """The Study of this process that runs study ``name`` of file ``storage`` in the background
+    now, else None: a second Run All rebound ``study`` to a new study, and the Study that
+    ``load_study`` gave could not stop the first (first-day test, round 60)."""
+    if storage is None:
+        return None
+    path = os.path.abspath(os.fspath(storage))
+    for study in list(_IN_BACKGROUND):
+        if study.name == name and study.storage is not None and study.running \
+                and os.path.abspath(study.storage) == path:
+            return study
+    return None
 
 
 def stop_background_studies(timeout: float = 10.0) -> None:

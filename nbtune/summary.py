@@ -62,6 +62,17 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
             for cells in [headers, *rows]]
 
 
+def _run_elsewhere(study: Any) -> str:
+    """Where a loaded study that runs now runs: this kernel's background read "in another
+    run", which read as another kernel's (first-day test, round 60)."""
+    from .study import running_here
+
+    if running_here(getattr(study, "storage", None), study.name) is not None:
+        return ("still running, in this kernel's background (study.wait() waits for it, "
+                "study.stop() stops it)")
+    return "still running, in another run (study.wait() waits for it)"
+
+
 def _config_column(space: Any, name: str, ranked: list) -> list[str]:
     """The cells of hyperparameter ``name``: a choice's values as they were listed, each the
     same in every table (``C`` of ``[0.01, 0.1, 1.0]`` read ``1.000e-01`` in one, ``0.1000`` in
@@ -240,8 +251,8 @@ class StudySummary:
               and s.stop_reason not in (None, "n_trials") else "")
         trials = f"{total}{of}: {states}" if counts else "none yet"
         ended = s.stop_reason or ("still running" if getattr(s, "running", False) else
-                                  "still running, in another run (study.wait() waits for it)"
-                                  if getattr(s, "running_elsewhere", False) else "not recorded")
+                                  _run_elsewhere(s) if getattr(s, "running_elsewhere", False)
+                                  else "not recorded")
         out = [("metric", f"{s.metric} ({s.mode})")]
         # a loss maximised (or a score minimised): said where the study is read the next day,
         # not only in the cell that started it (first-day test, round 31)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 
 import numpy as np
@@ -681,11 +682,20 @@ def test_a_thread_cannot_report_for_one_of_several_trials():
 def test_a_loaded_study_that_another_run_runs_waits_for_it_and_is_not_stopped_here(
         cluster_client, db):
     """wait() returned at once and stop() did nothing on a study another kernel ran (first-day
-    test, round 12)."""
-    running = nbtune.tune(reports_slowly, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="v",
-                          cluster=cluster_client, storage=db, study="there", progress=False,
-                          background=True)
-    wait_for(lambda: running.trials and running.trials[0].reports, "the first report")
+    test, round 12). The other run here: a foreground one on a thread of this process (a
+    background one of this kernel is stopped: test_magic)."""
+    ran: list = []
+    threading.Thread(target=lambda: ran.append(nbtune.tune(
+        reports_slowly, {"x": nbtune.uniform(0, 1)}, n_trials=1, metric="v",
+        cluster=cluster_client, storage=db, study="there", progress=False)), daemon=True).start()
+
+    def reported() -> bool:
+        try:
+            return any(t.reports for t in nbtune.load_study("there", storage=db).trials)
+        except Exception:  # not stored yet
+            return False
+
+    wait_for(reported, "the first report")
     loaded = nbtune.load_study("there", storage=db)
     assert dict(loaded.summary().facts())["ended"] == ("still running, in another run "
                                                         "(study.wait() waits for it)")
@@ -698,4 +708,5 @@ def test_a_loaded_study_that_another_run_runs_waits_for_it_and_is_not_stopped_he
     assert loaded.wait() is True
     assert loaded.counts() == {T.COMPLETED: 1}  # read again once that run ended
     assert dict(loaded.summary().facts())["ended"] == "n_trials"
-    assert not running.running
+    wait_for(lambda: ran, "the run's return")
+    assert not ran[0].running

@@ -586,6 +586,39 @@ def test_background_returns_at_once_and_fills_in(shell):
     assert len(study.completed) == 6
 
 
+def test_a_background_studys_cell_run_again_while_it_runs_gives_it_back(shell, db):
+    """Run All again while a named background study ran: "add --resume to continue it", then
+    --resume refused in turn, its panel gone with the cell's output; and an unnamed one's study
+    rebound by its second run could not be stopped, load_study's Study advising "interrupt its
+    cell, or study.stop()" (first-day test, round 60)."""
+    from IPython.core.error import UsageError
+
+    from nbtune.lease import StudyBusy
+
+    cell = "x = uniform(0, 1)\nimport time\ntime.sleep(0.5)\nv = x\n"
+    assert run(shell, "-n 40 --metric v --study bgrun --background", cell).success
+    first = shell.user_ns["study"]
+    shell.user_ns["study"] = None  # as a later cell might rebind it
+    for again in ("", " --resume", " --replace"):
+        with pytest.raises(UsageError, match=r"^%%tune: study 'bgrun' runs in this kernel's "
+                                             r"background \(since \d\d:\d\d:\d\d\), and "
+                                             r"`study` is it again: study.wait\(\) waits for "
+                                             r"it, study.stop\(\) stops it; --study NEW starts "
+                                             r"another study$"):
+            shell.run_cell_magic("tune", f"-n 40 --metric v --study bgrun --background{again}",
+                                 cell)
+        assert shell.user_ns["study"] is first
+    loaded = nbtune.load_study("bgrun", storage=db)
+    assert "still running, in this kernel's background (study.wait() waits for it, " \
+           "study.stop() stops it)" in str(loaded.summary())
+    with pytest.raises(StudyBusy, match=r"stop it first \(nbtune.load_study\('bgrun'\)"
+                                               r".stop\(\) in the kernel that runs it"):
+        nbtune.delete_study("bgrun", storage=db)
+    loaded.stop()  # its run is this kernel's: stopped, where it was refused
+    assert not first.running and first.stop_reason == "stopped"
+    assert len(first.trials) < 40
+
+
 def test_resume_continues_a_named_study(shell, capsys):
     assert run(shell, "-n 3 --metric v --study r --seed 4", "x = uniform(0, 1)\nv = x").success
     first = [t.config for t in shell.user_ns["study"].trials]

@@ -271,8 +271,10 @@ def test_delete_study_removes_one_study_for_good_and_refuses_one_being_run(clien
     busy = running(client, path, "busy")
     try:
         with pytest.raises(StorageError, match=r"study 'busy' is being run by another study run "
-                                               r"in this process .*: stop it first \(study.stop\(\), or "
-                                               r"interrupt its cell\), then delete it"):
+                                               r"in this process .*: stop it first \(nbtune."
+                                               r"load_study\('busy'\).stop\(\) in the kernel "
+                                               r"that runs it, or interrupt its cell\), then "
+                                               r"delete it"):
             nbtune.delete_study("busy", storage=path)
         assert sorted(nbtune.list_studies(path)) == ["busy", "keep"]
     finally:

@@ -27,7 +27,7 @@ from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
 from ..starting import no_study_to_resume, resume_typo
 from ..studies import list_studies
-from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
+from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause, running_here
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
@@ -39,8 +39,8 @@ from .cell_checks import (reports_elsewhere, shared_file, unread_typo, unreporte
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally
-from .rerun import (RecentRuns, conflict_line, given_flags, refuse_existing, resume_cell,
-                    stored_row)
+from .rerun import (RecentRuns, conflict_line, given_flags, refuse_existing, refuse_running,
+                    resume_cell, stored_row)
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
@@ -274,6 +274,9 @@ class Tune(Magics):
             row = None if path is None else stored_row(path, args.study)
         except StorageError as exc:
             raise UsageError(f"%%tune: {exc}") from None
+        running = running_here(path, args.study) if row is not None else None
+        if running is not None:
+            refuse_running(running, self.shell.user_ns, args.out or self.out)
         if row is not None and not (args.resume or args.replace):
             refuse_existing(args.study, path, self._ran.note(path, args.study, cell))
         if row is not None and args.resume:  # the same line too: more trials asked are news

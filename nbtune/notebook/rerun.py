@@ -107,6 +107,24 @@ def refuse_existing(name: str, path: str, again: str = "") -> NoReturn:
     raise UsageError(exists_line(name, path, again)) from None
 
 
+def refuse_running(study: Any, ns: dict[str, Any], out: str) -> NoReturn:
+    """Refuse a cell that would start, resume or replace ``study`` while this kernel runs it in
+    the background: its cell run again (Run All) said "add --resume", which was refused in
+    turn, and its panel was gone with the cell's output (first-day test, round 60). ``out`` is
+    bound to it again and its live panel shown here again."""
+    from IPython.core.error import UsageError
+    from IPython.display import display
+
+    ns[out] = study
+    live = getattr(study, "live", None)
+    if getattr(live, "widget", None) is not None:
+        display(live.widget)
+    since = time.strftime("%H:%M:%S", time.localtime(study.started_at or time.time()))
+    raise UsageError(f"%%tune: study {study.name!r} runs in this kernel's background (since "
+                     f"{since}), and `{out}` is it again: {out}.wait() waits for it, "
+                     f"{out}.stop() stops it; --study NEW starts another study") from None
+
+
 def resume_cell(args: argparse.Namespace, name: str, cell: str) -> str:
     """The %%tune cell that continues study ``name``: the same body, and of the line the flags
     that are not stored with the study (where it is kept, where it runs, where it is bound)."""
