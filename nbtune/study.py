@@ -395,6 +395,16 @@ def running_here(storage: Any, name: str) -> "Study | None":
     return None
 
 
+def background_beside(study: Any, address: Any) -> list[str]:
+    """The names of the other studies this kernel runs in the background on the cluster at
+    ``address`` (its scheduler's): a study's panel said its trials were starting while those
+    held every worker (first-day test, round 60)."""
+    if address is None:
+        return []
+    return [s.name for s in list(_IN_BACKGROUND) if s is not study and s.running
+            and getattr(getattr(s, "live", None), "info", {}).get("address") == address]
+
+
 def stop_background_studies(timeout: float = 10.0) -> None:
     """The kernel is exiting (shut down, restarted): each study running in the background here
     stops as interrupted, its running trials kept as interrupted (``--resume`` runs them again),

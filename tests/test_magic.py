@@ -13,6 +13,7 @@ from nbtune.run.resources import worker_info
 from nbtune.run.hints import UNBOUND_REPORT
 from nbtune import trial as T
 from nbtune.notebook.trialfn import cell_filename
+from waiting import wait_for
 
 
 def run(shell, line, cell):
@@ -617,6 +618,26 @@ def test_a_background_studys_cell_run_again_while_it_runs_gives_it_back(shell, d
     loaded.stop()  # its run is this kernel's: stopped, where it was refused
     assert not first.running and first.stop_reason == "stopped"
     assert len(first.trials) < 40
+
+
+def test_a_study_waiting_behind_a_background_one_says_so(shell):
+    """A second background study's panel said "2 starting · the first trials are starting: the
+    workers load the trial function" for 15 s while the first's trials held both workers
+    (first-day test, round 60)."""
+    slow = "x = uniform(0, 1)\nimport time\ntime.sleep(3)\nv = x\n"
+    assert run(shell, "-n 2 --metric v --study holds --background --progress text",
+               slow).success
+    holds = shell.user_ns["study"]
+    wait_for(lambda: len([t for t in holds.trials if t.state == "running"]) == 2,
+             "the first study's trials on both workers")
+    assert run(shell, "-n 2 --metric v --study behind --background --progress text",
+               "x = uniform(0, 1)\nv = x\n").success
+    behind = shell.user_ns["study"]
+    said = wait_for(lambda: behind.live.waiting(behind.live.counts()), "what it waits for")
+    assert "the workers may be busy with 'holds', which this kernel runs in the background on " \
+           "the same cluster: a worker takes these once it is free" in said, said
+    for study in (holds, behind):
+        study.stop()
 
 
 def test_resume_continues_a_named_study(shell, capsys):
