@@ -118,7 +118,20 @@ class Study:
         process runs it waits for that run's end, and is read again (it returned at once:
         first-day test, round 12). It returned the study, whose summary a notebook then showed a
         second time, under the background cell's own (round 22). An interrupt ends the wait
-        alone, in one line (it showed nbtune's and threading's frames: round 55)."""
+        alone, in one line (it showed nbtune's and threading's frames: round 55). A background
+        study its first failed trials stopped (``fail_fast``), none completed, raises
+        :class:`NoTrialCompleted` as its cell would have: Run All went on (round 60)."""
+        ended = self._waited(timeout)
+        if ended and self._ended is not None and self.stop_reason == "fail_fast" \
+                and self.best is None:  # as its cell would, had it run in the foreground
+            raise shown_as_users(NoTrialCompleted(
+                f"study {self.name!r} stopped: its first trials all failed alike "
+                f"({T.counts_text(self.counts())}), and no trial completed; the cells queued "
+                f"after this one do not run"))
+        return ended
+
+    def _waited(self, timeout: float | None) -> bool:
+        """:meth:`wait`, an interrupt of it said in one line."""
         try:
             return self._wait(timeout)
         except KeyboardInterrupt:
@@ -159,7 +172,7 @@ class Study:
                 raise ValueError(f"study {self.name!r} is run by {who}, not by this "
                                  "Study: stop it there (interrupt its cell, or study.stop() in "
                                  "that kernel); study.wait() here waits for its end")
-        self.wait()
+        self._waited(None)
         return self
 
     @property
@@ -418,4 +431,4 @@ def stop_background_studies(timeout: float = 10.0) -> None:
             stop("interrupted")
     deadline = time.monotonic() + timeout
     for study in running:
-        study.wait(max(0.0, deadline - time.monotonic()))
+        study._wait(max(0.0, deadline - time.monotonic()))

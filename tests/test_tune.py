@@ -765,6 +765,28 @@ def test_background_study_fills_in_and_can_be_stopped(client, db):
     assert nbtune.load_study("bg", storage=db).stop_reason == "stopped"
 
 
+def always_raises(config):
+    raise ValueError("a mistake in the trial's code")
+
+
+def test_waiting_on_a_background_study_its_failures_stopped_raises_as_its_cell_would(client,
+                                                                                     db):
+    """A background study whose first trials all failed alike ended (fail_fast), and
+    study.wait() returned True: Run All went on, where the foreground cell stops it (first-day
+    test, round 60)."""
+    study = nbtune.tune(always_raises, {"x": nbtune.uniform(0, 1)}, metric="v", n_trials=8,
+                        cluster=client, storage=db, study="fails", background=True)
+    with pytest.raises(nbtune.NoTrialCompleted, match=r"^study 'fails' stopped: its first "
+                                                      r"trials all failed alike \(.*failed.*\), "
+                                                      r"and no trial completed"):
+        study.wait(60)
+    assert study.stop_reason == "fail_fast"
+    assert study.stop() is study  # stop() of an ended study: no second raise
+    ok = nbtune.tune(sleeps, {"x": nbtune.uniform(0, 1)}, metric="score", n_trials=1,
+                     cluster=client, storage=None, background=True)
+    assert ok.wait(60) is True  # a study that completed: as before
+
+
 def test_with_parameters_data_that_cannot_be_sent_writes_nothing(client, db):
     fn = nbtune.with_parameters(uses_big_data, table=__import__("threading").Lock())
     with pytest.raises(TypeError, match=r"'table' \(lock\) cannot be sent to the Dask workers"):
