@@ -283,6 +283,14 @@ class LivePanel(Tracker):
         (:data:`PLOT_GUESS` before one is measured)."""
         return statistics.median(_costs) if _costs else self._plot_seconds or PLOT_GUESS
 
+    def next_curves(self) -> float:
+        """When (seconds elapsed) the next image of the curves is drawn, new reports given: after
+        :meth:`curves_wait`, and once :meth:`curves_affordable`. "redrawn every 2.0 s or so"
+        stood under an image 16 s old, the images' share of a resumed study's first seconds
+        spent (first-day test, round 60)."""
+        afforded = (self._plot_seconds + self.expected_cost()) / PLOT_BUDGET
+        return max(self.elapsed() + max(1.0, self.curves_wait()), afforded)
+
     def curves_affordable(self) -> bool:
         """Whether one more image keeps all of them, the first ones too, within
         :data:`PLOT_BUDGET` of the study's time. The pace of :meth:`curves_wait` bounds a long
@@ -319,8 +327,8 @@ class LivePanel(Tracker):
         # that names another best, or a trial still running, reads as the older picture it is
         self.curves_note.value = (
             f'<span style="color:{FAINT};font-size:90%">curves as of '
-            f"{duration_text(self.elapsed())} elapsed, redrawn every "
-            f"{duration_text(max(1.0, self.curves_wait()))} or so</span>")
+            f"{duration_text(self.elapsed())} elapsed, the next at about "
+            f"{duration_text(self.next_curves())} elapsed</span>")
         self.curves_note.layout.display = None if tally is not None else "none"
 
     @property

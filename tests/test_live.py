@@ -12,6 +12,7 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
+from nbtune.panel import PLOT_BUDGET
 from nbtune.notebook.closing import closing_line
 
 from html_tables import trials_table
@@ -178,8 +179,16 @@ def test_the_curves_say_when_they_were_drawn_while_the_study_runs():
     assert panel.curves.layout.display is None
     assert re.fullmatch(r'<span style="color:var\(--jp-content-font-color2, #777\);'
                         r'font-size:90%">curves as of 12\.[0-9] s '
-                        r'elapsed, redrawn every [0-9.]+ s or so</span>',
+                        r'elapsed, the next at about ([0-9.]+) s elapsed</span>',
                         panel.curves_note.value), panel.curves_note.value
+    # when the next comes: after the pace's wait, and once the images' share allows one
+    later = float(re.search(r"about ([0-9.]+) s", panel.curves_note.value).group(1))
+    assert later >= 12.3 + panel.curves_wait() - 0.1
+    assert later >= (panel._plot_seconds + panel.expected_cost()) / PLOT_BUDGET - 0.1
+    panel._plot_seconds = 2.0  # images took their share of a short run: the next waits for it
+    panel._draw_curves(force=True)
+    later = float(re.search(r"about ([0-9.]+) s", panel.curves_note.value).group(1))
+    assert later >= 2.0 / PLOT_BUDGET
     assert panel.curves_note.layout.display is None
     panel.finished_reason = "n_trials"  # the last image holds every report: no note
     panel._draw_curves(force=True)
