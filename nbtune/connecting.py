@@ -6,12 +6,17 @@ cluster while that cluster still starts (the cell right after ``%load_ext nbtune
 its own thread instead: its cell returned only once the cluster was up, 4 to 18 s on a loaded
 machine where the README said at once (first-day test, round 58). Nothing the user typed can
 fail there that was not checked before; meanwhile its view reads :class:`Starting` for the
-workers' capacity, and says the cluster is starting.
+workers' capacity, and says the cluster is starting, and its ``stop()`` is kept for its loop
+(:class:`StopLater`). A resumed study, one that asks for resources, a script's (its exit closed
+the cluster before it stopped the study) and SearchCV's (:func:`starts_now`) connect at once.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .caller import warn_note
 from .live import StartingNotice, starting_notice
@@ -19,6 +24,10 @@ from .run.cluster import is_embedded
 from .run.embedded import tell_environ
 from .run.sending import Sending, check_fits, memory_limits, sending_line
 from .run.workers import connect
+from .scoped import within
+
+if TYPE_CHECKING:
+    from .run.loop import Loop
 
 
 @dataclass
@@ -76,3 +85,43 @@ class Starting:
 
     def paused(self) -> str:
         return self.capacity.paused() if self.capacity is not None else ""
+
+
+class StopLater:
+    """A background study's ``stop()``: its loop's, or, while the loop is not made yet (its
+    cluster starting), kept for the loop once it is."""
+
+    def __init__(self, loop: Loop | None):
+        self.loop, self.reason = loop, None
+        self._lock = threading.Lock()
+
+    def took(self, loop: Loop) -> Loop:
+        with self._lock:
+            self.loop = loop
+            if self.reason is not None:
+                loop.request_stop(self.reason)
+        return loop
+
+    def __call__(self, reason: str = "stopped") -> None:
+        with self._lock:
+            if self.loop is None:
+                self.reason = self.reason or reason
+                return
+        self.loop.request_stop(reason)
+
+
+# a background study connects on its own thread while nbtune's cluster starts (SearchCV, which
+# waits for its study, raises what a start meets in its caller's thread instead)
+_STARTS_LATER: ContextVar[bool] = ContextVar("nbtune_starts_later", default=True)
+
+
+def starts_later() -> bool:
+    """Whether a background study may connect on its own thread (see :func:`starts_now`)."""
+    return _STARTS_LATER.get()
+
+
+@contextlib.contextmanager
+def starts_now():
+    """Within it, tune() connects before it returns, even for a background study."""
+    with within(_STARTS_LATER, False):
+        yield

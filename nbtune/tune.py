@@ -5,7 +5,6 @@ import contextlib
 import inspect
 import os
 import sys
-import threading
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Mapping
 
@@ -35,7 +34,7 @@ from .recorder import StorageRecorder
 from .paths import DEFAULT_STORAGE, chosen_file, remove_file, shared_folder
 from .storage import Storage
 from .live import check_progress, make_progress, starting_notice
-from .connecting import Connected, Starting, connect_and_send
+from .connecting import Connected, Starting, StopLater, connect_and_send, starts_later
 from .starting import RecordEnd, default_name, new_study_line, open_study, resume_typo
 from . import trial as T
 from .study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
@@ -184,8 +183,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         starting = is_embedded(cluster) and not embedded_started()
         # a background study connects on its own thread while nbtune's cluster starts: its
         # cell returns at once (the data goes once the cluster is up; see nbtune.connecting)
-        later = (background and starting and not plan.resumed and _STARTS_LATER.get()
-                 and plan.resources is None)  # resources asked: checked in the cell
+        later = (background and starting and not plan.resumed and starts_later()
+                 and plan.resources is None  # resources asked: checked in the cell
+                 and ipython_shell() is not None)  # a script's exit closed the cluster first
         if starting and not later:  # seconds: say so meanwhile
             notice = starting_notice(progress, starting_line())
         connected = None
@@ -275,7 +275,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     # a script's study (not a notebook's, whose Ctrl-C returns it) stops the script when
     # interrupted, once recorded, and takes SIGTERM for an interrupt (first-day test, round 39)
     script = not background and note and ipython_shell() is None
-    stop = _Stop(make_loop(connected) if connected is not None else None)
+    stop = StopLater(make_loop(connected) if connected is not None else None)
 
     def start_later() -> Loop | None:
         """On the study's thread: connect once the cluster is up, send, write the study."""
@@ -329,41 +329,6 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     else:
         run()
     return result
-
-
-class _Stop:
-    """A background study's ``stop()``: its loop's, or, while the loop is not made yet (its
-    cluster starting), kept for the loop once it is."""
-
-    def __init__(self, loop: Loop | None):
-        self.loop, self.reason = loop, None
-        self._lock = threading.Lock()
-
-    def took(self, loop: Loop) -> Loop:
-        with self._lock:
-            self.loop = loop
-            if self.reason is not None:
-                loop.request_stop(self.reason)
-        return loop
-
-    def __call__(self, reason: str = "stopped") -> None:
-        with self._lock:
-            if self.loop is None:
-                self.reason = self.reason or reason
-                return
-        self.loop.request_stop(reason)
-
-
-# a background study connects on its own thread while nbtune's cluster starts (SearchCV, which
-# waits for its study, raises what a start meets in its caller's thread instead)
-_STARTS_LATER: ContextVar[bool] = ContextVar("nbtune_starts_later", default=True)
-
-
-@contextlib.contextmanager
-def starts_now():
-    """Within it, tune() connects before it returns, even for a background study."""
-    with within(_STARTS_LATER, False):
-        yield
 
 
 def _interrupted(study: Study, terminated: bool, script: bool) -> None:

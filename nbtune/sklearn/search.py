@@ -20,7 +20,8 @@ from ..run.task import with_parameters
 from ..search.grid import GridSearcher
 from ..study import Study, StudyInterrupted
 from ..starting import short_brackets_said
-from ..tune import own_resume_note, starts_now
+from ..connecting import starts_now
+from ..tune import own_resume_note
 from ..typos import did_you_mean
 from ..warm import measured_as
 from . import checks, resources
