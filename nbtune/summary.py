@@ -287,9 +287,11 @@ class StudySummary:
             out.append(("best config", config_text(self.best.config)))
             path = s.kept_checkpoint(self.best)
             if path is not None:
+                # a SearchCV's study is search.study_ (first-day test, round 57)
+                whose = "search.study_" if s.settings.get("measured") is not None else "study"
                 out.append(("checkpoint", f"trial {self.best.id}'s last, kept"
                             + _checkpoint_level(self.best, path, self.resource)
-                            + ": study.best_checkpoint"))
+                            + f": {whose}.best_checkpoint"))
             flat = flat_note(s)
             out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
             falling = falling_note(s)

@@ -1853,6 +1853,16 @@ def test_scikit_learn_spaces_become_nbtune_spaces():
     assert convert({"a": [1, 2]}, "grid").space["a"] == nbtune.grid(1, 2)
 
 
+def test_a_kept_checkpoint_is_named_as_the_search_holds_its_study(client, cancer, db):
+    """The summary said "kept: study.best_checkpoint" of a SearchCV's study, which is
+    search.study_ (first-day test, round 57)."""
+    X, y = cancer
+    s = search(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2, 1e-1]}, client, cv=2,
+               scheduler="asha", storage=db, study="kept").fit(X, y)
+    said = dict(s.study_.summary().facts())["checkpoint"]
+    assert said.endswith(": search.study_.best_checkpoint"), said
+
+
 def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, tmp_path,
                                                            monkeypatch, capsys):
     X, y = cancer
