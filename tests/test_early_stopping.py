@@ -57,6 +57,49 @@ def test_asha_promotion_pauses_at_rungs_and_resumes_the_best_from_their_checkpoi
     assert study.stop_reason == "exhausted"  # the grid
 
 
+def long_loop(config, last=29):
+    """linear's loop run to epoch ``last`` (29: past the max_t=9 of the studies below), then a
+    line printed after the loop."""
+    checkpoint = nbtune.get_checkpoint()
+    first = checkpoint["epoch"] + 1 if checkpoint else 1
+    for epoch in range(first, last + 1):
+        nbtune.report(epoch=epoch, score=config["q"] * epoch, checkpoint={"epoch": epoch})
+    print("after the loop")
+
+
+def loop_to_max_t(config):
+    long_loop(config, last=9)
+
+
+@pytest.mark.parametrize("kind", ["stopping", "promotion"])
+def test_a_loop_that_goes_on_past_max_t_ends_at_its_first_report_past_it(client, kind):
+    """Ray Tune's and Syne Tune's schedulers end a trial at max_t; nbtune let its loop train on
+    to epoch 29, judged by no rung, while the next trial waited for its worker. It ends at its
+    first report past max_t (the report at max_t lets a loop that ends there run its own code
+    after it), completed, and that report is kept."""
+    with pytest.warns(nbtune.NbtuneWarning, match="nbtune ended it at its report of epoch 10"):
+        study = nbtune.tune(long_loop, {"q": nbtune.grid(6, 5, 4, 3, 2, 1)}, searcher="grid",
+                            metric="score", mode="max", scheduler="asha", type=kind,
+                            rung_levels=[3], max_t=9, concurrency=1, cluster=client,
+                            storage=None, progress=False)
+    by_q = {t.config["q"]: t for t in study.trials}
+    for q in (6, 5):
+        assert by_q[q].state == T.COMPLETED, by_q[q].error
+        assert epochs_of(by_q[q]) == list(range(1, 11))
+        assert "after the loop" not in by_q[q].output
+    assert study.best.config["q"] == 6 and study.best.value == 60
+    assert all(max(epochs_of(t)) == 3 for q, t in by_q.items() if q < 5)
+
+
+def test_a_loop_that_ends_at_max_t_runs_its_code_after_the_loop(client):
+    study = nbtune.tune(loop_to_max_t, {"q": nbtune.grid(2, 1)}, searcher="grid",
+                        metric="score", mode="max", scheduler="asha", max_t=9, concurrency=1,
+                        cluster=client, storage=None, progress=False)
+    assert [t.state for t in study.trials] == [T.COMPLETED] * 2
+    assert ["after the loop" in t.output for t in study.trials] == [True, True]
+    assert [max(epochs_of(t)) for t in study.trials] == [9, 9]
+
+
 def test_too_few_trials_for_hyperbands_brackets_is_warned_of(client):
     with pytest.warns(UserWarning, match=r"brackets start 17 trials, but n_trials=5.*"
                                          r"n_trials=17") as warned:

@@ -134,9 +134,15 @@ def test_a_report_inside_lightnings_sanity_check_is_left_out(monkeypatch):
 def test_trials_that_report_past_max_t_are_named(client):
     study, warned = tune(recipe, cluster=client, scheduler="asha", max_t=3)
     assert [str(w.message) for w in warned] == [
-        "trial 0 reported epoch 9, past max_t=3: the asha scheduler judges trials up to epoch 3, "
-        "so it trained past the end the scheduler judges at; end the loop at max_t, for epoch "
-        "in range(first, max_t + 1), or give max_t=9 (%%tune --max-t 9)"]
+        "trial 0 went on past max_t=3: nbtune ended it at its report of epoch 4, as Ray Tune and "
+        "Syne Tune end a trial at max_t (the asha scheduler judges trials up to epoch 3), and "
+        "recorded it completed; end the loop at max_t, for epoch in range(first, max_t + 1), to "
+        "spare each trial what it trains past max_t, or give a larger max_t (%%tune --max-t N) "
+        "for longer trials"]
+    # the first two reach max_t (fewer values at a rung than the reduction factor) and are
+    # ended, complete, at epoch 4; the rest are stopped at rung 1
+    assert [max(r["epoch"] for r in t.reports) for t in study.trials] == [4, 4, 1, 1, 1, 1]
+    assert [t.state for t in study.trials[:2]] == [T.COMPLETED] * 2
     assert warned[0].filename == __file__
 
 
@@ -327,7 +333,7 @@ def test_the_notes_fixes_speak_of_a_boosters_callback_where_the_resource_is_its_
     trial = T.Trial(0, {"q": 0.5}, state=T.COMPLETED,
                     reports=[{"round": r, "score": 0.5} for r in (1, 2, 3, 100000)])
     asha = make_scheduler("asha", max_t=3)
-    assert "range(first, max_t + 1) (a booster: num_boost_round=max_t), or give max_t=100000" \
+    assert "range(first, max_t + 1) (a booster: num_boost_round=max_t), to spare" \
         in past_max_t_note(trial, "round", asha)
     epochs = T.Trial(0, {"q": 0.5}, state=T.COMPLETED,
                      reports=[{"epoch": r, "score": 0.5} for r in (1, 2, 3, 9)])

@@ -168,18 +168,20 @@ def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | 
 
 
 def past_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
-    """Why a trial that reported a level past the scheduler's max_t is a mistake (what it
-    trains past max_t is never judged); None otherwise."""
+    """Why a trial whose loop went on past the scheduler's max_t was ended at its first report
+    past it (what it trains past max_t no rung judges), with the fix; None otherwise."""
     top = scheduler.max_level()
     levels = [] if top is None else _whole_levels(trial, resource)
-    if not levels or max(levels) <= top:
+    past = [level for level in levels if level > top]
+    if not past:
         return None
     booster = " (a booster: num_boost_round=max_t)" if _boosting(resource) else ""
-    return (f"trial {trial.id} reported {resource} {max(levels)}, past max_t={top}: the "
-            f"{scheduler.name} scheduler judges trials up to {resource} {top}, so it trained past "
-            f"the end the scheduler judges at; end the loop at max_t, for {resource} in "
-            f"range(first, max_t + 1){booster}, "
-            f"or give max_t={max(levels)} (%%tune --max-t {max(levels)})")
+    return (f"trial {trial.id} went on past max_t={top}: nbtune ended it at its report of "
+            f"{resource} {past[0]}, as Ray Tune and Syne Tune end a trial at max_t (the "
+            f"{scheduler.name} scheduler judges trials up to {resource} {top}), and recorded "
+            f"it completed; end the loop at max_t, for {resource} in range(first, max_t + 1)"
+            f"{booster}, to spare each trial what it trains past max_t, or give a larger max_t "
+            f"(%%tune --max-t N) for longer trials")
 
 
 def off_rungs_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:

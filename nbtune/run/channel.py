@@ -59,6 +59,13 @@ class TrialPaused(TrialStopped):
     """
 
 
+class TrialEnded(TrialStopped):
+    """Raised inside trial code by ``report()`` at the trial's first report past its scheduler's
+    ``max_t``: the trial is complete there, as Ray Tune's and Syne Tune's schedulers end a trial
+    at ``max_t``, and it is recorded completed, not stopped (what it trains past ``max_t`` no
+    rung judges, and its worker is wanted for the next trial)."""
+
+
 _current: contextvars.ContextVar["TrialContext | LocalContext | None"] = contextvars.ContextVar(
     "nbtune_trial", default=None)
 
@@ -174,11 +181,13 @@ class TrialContext:
                  delivery: Any = None,
                  shield: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
                  output: Any = None, data_keys: dict[str, str] | None = None,
-                 may_split: bool = False, keeper: Any = None, metric: str | None = None):
+                 may_split: bool = False, keeper: Any = None, metric: str | None = None,
+                 end_at: float | None = None):
         self.topic, self.prefix, self.trial_id, self.execution = topic, prefix, trial_id, execution
         self.resource, self.attempt = resource, attempt
         self.metric = metric  # the study's: a trial whose value of it diverges ends there
         self._finite = False  # whether it reported a finite value of the metric yet
+        self.end_at = end_at  # the scheduler's max_t: a report past it ends the trial, complete
         self.wait_all = wait_at is None
         self.wait_at = frozenset(wait_at or ())
         self.verdict_timeout = verdict_timeout
@@ -237,12 +246,22 @@ class TrialContext:
                 raise TrialPaused()
             if verdict == STOP:
                 raise TrialStopped()
+        elif self._past_end(data):
+            raise TrialEnded()
         elif time.monotonic() >= self._next_stop_check:
             self._next_stop_check = time.monotonic() + STOP_CHECK_INTERVAL
             if self._study_stopped():
                 raise TrialStopped()
         if checkpoint is not None and self.keeper is not None:  # it goes on from this one
             self.keeper.reported(seq, data, checkpoint)
+
+    def _past_end(self, data: dict[str, Any]) -> bool:
+        """Whether this report's resource level is past the scheduler's max_t. The report at
+        max_t itself does not end the trial: a loop that ends there runs its own code after
+        the loop (a last evaluation, a saved model); only a loop that goes on is ended."""
+        level = data.get(self.resource)
+        return (self.end_at is not None and isinstance(level, numbers.Real)
+                and not isinstance(level, bool) and level > self.end_at)
 
     def _diverged(self, data: dict[str, Any]) -> str | None:
         """Why the trial ends here, where this report's value of the study's metric is NaN or

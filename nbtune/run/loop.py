@@ -171,7 +171,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                          may_split=self._threads_to_spare(),
                          report_to=self.inbox.address if self.inbox is not None else None,
                          keep_at=self._keep_at(), host=self.host, metric=s.metric,
-                         folder=self.folder, keep_best=self._to_beat())
+                         folder=self.folder, keep_best=self._to_beat(),
+                         end_at=self.scheduler.max_level())
         key = f"{TRIAL_KEY}-{self.run_id}-{trial.id}-{number}"
         home = self._home(trial) if paused is not None else None
         future = self.client.submit(run_trial, self.fn, trial.config, spec, self.shared, paused,

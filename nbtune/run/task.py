@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..caller import user_facing
-from .channel import (TrialContext, TrialDiverged, TrialPaused, TrialStopped, activate,
-                      clean_metrics, deactivate, install_verdict_handler)
+from .channel import (TrialContext, TrialDiverged, TrialEnded, TrialPaused, TrialStopped,
+                      activate, clean_metrics, deactivate, install_verdict_handler)
 from ..contract.outcome import result_value
 from ..trial import is_finite_number
 from . import kept
@@ -53,6 +53,7 @@ class TrialSpec:
     # (mode, the value of the best completed trial whose last checkpoint keep_at holds, None if
     # none yet) where keep_at keeps one: a completed trial that beats it keeps its own there
     keep_best: tuple[str, float | None] | None = None
+    end_at: float | None = None  # the scheduler's max_t: a report past it ends the trial
 
 
 class Outcome(dict):
@@ -281,7 +282,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
                        send=send, reply_to=worker.address, delivery=post,
                        shield=functools.partial(shielded, spec.prefix, execution),
                        output=capture, data_keys=dict(spec.data_keys),
-                       may_split=spec.may_split, keeper=_keeper(spec), metric=spec.metric)
+                       may_split=spec.may_split, keeper=_keeper(spec), metric=spec.metric,
+                       end_at=spec.end_at)
     start = announce_later(functools.partial(post, spec.topic), ctx.message(
         "start", worker=worker.address, **({"unrestored": unrestored} if unrestored else {}),
         **({"log": [worker_setup.LOG, os.getpid()]} if worker_setup.LOG else {})))
@@ -298,6 +300,8 @@ def run_trial(pickled: PickledOnce, config: dict[str, Any], spec: TrialSpec,
             returned = (fn(dict(config), **{k: unwrapped(v) for k, v in shared.items()})
                         if shared else fn(dict(config)))
         outcome["returned"] = _clean_return(returned)
+    except TrialEnded:  # a report past max_t: complete, its loop cut where no rung judges it
+        pass
     except TrialPaused:
         outcome["state"] = "paused"
     except TrialStopped:  # by its scheduler, or halted
