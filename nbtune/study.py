@@ -7,9 +7,9 @@ import os
 import sys
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import background
 from .caller import ipython_shell, shown_as_users, user_facing
 from . import trial as T
 from .space import Space
@@ -87,7 +87,7 @@ class Study:
 
         threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
                          daemon=True).start()
-        _IN_BACKGROUND.add(self)
+        background.started(self)
         if ipython_shell() is None:  # a script: its end would cut the study short unsaid
             atexit.register(self._at_script_end)
 
@@ -161,7 +161,8 @@ class Study:
         kernel or process runs is stopped there: ValueError, naming that run.
         ``reason`` is the stop reason it records (``"interrupted"`` where a caller stops it for
         a KeyboardInterrupt, as an interrupted ``%%tune`` cell's)."""
-        here = running_here(self.storage, self.name) if self._stop is None else None
+        here = (background.running_here(self.storage, self.name) if self._stop is None
+                else None)
         if self._stop is not None and self.running:
             self._stop(reason)
         elif here is not None:  # its run is this kernel's, in the background: stopped there
@@ -389,46 +390,3 @@ def kept_clause(study: Study) -> str:
 
 
 RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs
-
-
-_IN_BACKGROUND: "weakref.WeakSet[Study]" = weakref.WeakSet()  # studies started here, background
-
-
-def running_here(storage: Any, name: str) -> "Study | None":
-    """The Study of this process that runs study ``name`` of file ``storage`` in the background
-    now, else None: a second Run All rebound ``study`` to a new study, and the Study that
-    ``load_study`` gave could not stop the first (first-day test, round 60)."""
-    if storage is None:
-        return None
-    path = os.path.abspath(os.fspath(storage))
-    for study in list(_IN_BACKGROUND):
-        if study.name == name and study.storage is not None and study.running \
-                and os.path.abspath(study.storage) == path:
-            return study
-    return None
-
-
-def background_beside(study: Any, address: Any) -> list[str]:
-    """The names of the other studies this kernel runs in the background on the cluster at
-    ``address`` (its scheduler's): a study's panel said its trials were starting while those
-    held every worker (first-day test, round 60)."""
-    if address is None:
-        return []
-    return [s.name for s in list(_IN_BACKGROUND) if s is not study and s.running
-            and getattr(getattr(s, "live", None), "info", {}).get("address") == address]
-
-
-def stop_background_studies(timeout: float = 10.0) -> None:
-    """The kernel is exiting (shut down, restarted): each study running in the background here
-    stops as interrupted, its running trials kept as interrupted (``--resume`` runs them again),
-    before nbtune's cluster closes under it: the loop then failed on the closed cluster, and the
-    study was stored "ended error" with no error (first-day test, round 58). Waits ``timeout``
-    seconds at most for them all."""
-    running = [s for s in list(_IN_BACKGROUND) if s.running]
-    for study in running:
-        stop = study._stop
-        if stop is not None:
-            stop("interrupted")
-    deadline = time.monotonic() + timeout
-    for study in running:
-        study._wait(max(0.0, deadline - time.monotonic()))

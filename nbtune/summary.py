@@ -15,6 +15,7 @@ import re
 import statistics
 from typing import Any, Iterable
 
+from . import background
 from . import trial as T
 from .directions import mode_note
 from .domains import CATEGORICAL_KINDS
@@ -65,9 +66,7 @@ def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
 def _run_elsewhere(study: Any) -> str:
     """Where a loaded study that runs now runs: this kernel's background read "in another
     run", which read as another kernel's (first-day test, round 60)."""
-    from .study import running_here
-
-    if running_here(getattr(study, "storage", None), study.name) is not None:
+    if background.running_here(getattr(study, "storage", None), study.name) is not None:
         return ("still running, in this kernel's background (study.wait() waits for it, "
                 "study.stop() stops it)")
     return "still running, in another run (study.wait() waits for it)"

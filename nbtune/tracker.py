@@ -19,7 +19,7 @@ from . import trial as T
 from .caller import ipython_shell
 from .ranking import config_text, duration_text, earlier_ids, no_best_text, pace_text
 from .setup_text import asked_amounts
-from .study import background_beside
+from . import background
 from .contract.events import Observer
 from .run.output import warning_key
 from .tally import Tally
@@ -274,7 +274,7 @@ class Tracker(Observer):
         amounts = asked_amounts(getattr(self.study, "settings", None) or {})
         held = (f"; on a shared cluster they may wait while the workers that offer {amounts} "
                 "run another study's work") if amounts else ""
-        beside = background_beside(self.study, self.info.get("address"))
+        beside = background.beside(self.study, self.info.get("address"))
         if beside:  # "starting" read as if a slot had taken them, while those held the workers
             names = ", ".join(repr(n) for n in beside)
             held = (f"; the workers may be busy with {names}, which this kernel runs in the "

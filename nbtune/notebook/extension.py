@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from ..study import stop_background_studies
+from .. import background
 from ..tracker import in_notebook
 from ..run.cluster import close_clients, is_embedded, set_default_cluster
 from ..run.embedded import warm_up
@@ -78,7 +78,7 @@ def _close_on_exit(change) -> None:
     if change["new"]:
         for thread in _importing:  # an import cut by the exit could hold a lock it needs
             thread.join(timeout=10)
-        stop_background_studies()
+        background.stop_all()
         close_clients()
         stop_resource_tracker()
 

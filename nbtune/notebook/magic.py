@@ -27,7 +27,8 @@ from ..run.task import with_parameters
 from ..paths import DEFAULT_FILE, StorageError, names_no_file, set_default_file
 from ..starting import no_study_to_resume, resume_typo
 from ..studies import list_studies
-from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause, running_here
+from ..background import running_here
+from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
 from ..tune import own_resume_note, tune
 from ..typos import did_you_mean
