@@ -62,6 +62,12 @@ class Union(Converted):
                 objects.setdefault(name, {}).update(
                     {k: v for k, v in table.items() if k not in objects.get(name, {})})
         super().__init__(Space(domains), objects)
+        # each space's keys in the order its candidates are counted (the last one varying
+        # fastest), with their values, and how many candidates each space holds
+        self._lists = [{name: listed(part.space[name]) for name in sorted(part.space,
+                                                                         reverse=True)}
+                       for part in parts]
+        self._sizes = [math.prod(len(v) for v in lists.values()) for lists in self._lists]
 
     def params(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Its own space's keys only, sorted as ``ParameterGrid`` sorts them."""
@@ -71,17 +77,15 @@ class Union(Converted):
     @property
     def size(self) -> int:
         """How many candidates the spaces hold together."""
-        return sum(_size(part) for part in self.parts)
+        return sum(self._sizes)
 
     def candidate(self, index: int) -> dict[str, Any]:
         """The ``index``-th candidate of ``ParameterGrid``'s order: each space's product in
         turn, its keys sorted, the last one varying fastest."""
-        for i, part in enumerate(self.parts):
-            size = _size(part)
+        for i, (lists, size) in enumerate(zip(self._lists, self._sizes)):
             if index < size:
                 point: dict[str, Any] = {}
-                for name in sorted(part.space, reverse=True):
-                    values = listed(part.space[name])
+                for name, values in lists.items():
                     index, r = divmod(index, len(values))
                     point[name] = values[r]
                 return {**{k: point.get(k, ABSENT) for k in self.space if k != self.selector},
@@ -99,10 +103,6 @@ class Union(Converted):
         picks = rng.permutation(size)[:n] if size <= LISTED else \
             rng.choice(size, n, replace=False)
         return [self.candidate(int(i)) for i in picks]
-
-
-def _size(part: Converted) -> int:
-    return math.prod(len(listed(d)) for d in part.space.values())
 
 
 def _identity(value: Any) -> str:
