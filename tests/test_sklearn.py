@@ -179,14 +179,15 @@ def test_a_warm_start_from_a_search_of_another_scoring_is_refused(client, cancer
                   searcher="bayesopt", scoring={"score": "roc_auc"}, refit="score",
                   warm_start=first.study_).fit(X, y)
     assert same.study_.searcher.observations == 3 + 2
-    scorer = nbtune.SearchCV(LogisticRegression(), space, scoring=make_scorer(roc_auc_score))
-    assert scorer._measured("score") == repr(make_scorer(roc_auc_score))  # its words vary
+    from nbtune.sklearn.scoring import measured_by
+
+    assert measured_by(make_scorer(roc_auc_score), "score") == repr(
+        make_scorer(roc_auc_score))  # its words vary
 
     def auc(estimator, X, y):  # a function: named, never by its address (another each run)
         return 0.5
 
-    named = nbtune.SearchCV(LogisticRegression(), space, scoring=auc)._measured("score")
-    assert named == f"{__name__}.{auc.__qualname__}"
+    assert measured_by(auc, "score") == f"{__name__}.{auc.__qualname__}"
 
 
 def nested_scores(cluster, n_jobs):

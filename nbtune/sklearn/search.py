@@ -22,7 +22,6 @@ from ..study import Study, StudyInterrupted
 from ..starting import short_brackets_said
 from ..connecting import starts_now
 from ..tune import own_resume_note
-from ..typos import did_you_mean
 from ..warm import measured_as
 from . import checks, resources
 from .grids import Union, convert_spaces
@@ -30,6 +29,7 @@ from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
+from .scoring import measured_by, scorers_of
 from .results import best_index, collect, grid_cut_note, halving_attributes
 from .training import fit_on, partial_fitted
 
@@ -186,35 +186,6 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         return getattr(self.estimator, "_estimator_type", None)
 
     # -- checks --------------------------------------------------------------------------------
-    def _scorers(self) -> tuple[dict[str, Any], str, bool]:
-        """(scorers by name, the name the study optimises, multimetric)."""
-        from sklearn.metrics import check_scoring
-
-        if self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring):
-            return {"score": check_scoring(self.estimator, self.scoring)}, "score", False
-        from sklearn.metrics._scorer import _check_multimetric_scoring
-
-        scorers = _check_multimetric_scoring(self.estimator, self.scoring)
-        if self.refit is not False and not callable(self.refit) and self.refit not in scorers:
-            near = did_you_mean(self.refit, scorers) if isinstance(self.refit, str) else ""
-            raise ValueError(f"with several scorers ({', '.join(scorers)}), refit must name the "
-                             f"one to select and refit by, be a callable, or be False; got "
-                             f"refit={self.refit!r}{near}")
-        return scorers, self.refit if isinstance(self.refit, str) else next(iter(scorers)), True
-
-    def _measured(self, refit_name: str) -> str:
-        """How the score the study optimises is measured, as ``scoring=`` gives it (kept with the
-        study: a warm start from a search of another scoring is refused)."""
-        scoring = self.scoring
-        if isinstance(scoring, dict):
-            scoring = scoring[refit_name]
-        elif isinstance(scoring, (list, tuple, set)):
-            scoring = refit_name  # names of scikit-learn's scorers
-        named = getattr(scoring, "__qualname__", None)  # a function's, a bound method's
-        if scoring is None or isinstance(scoring, str) or named is None:
-            return repr(scoring)  # a name; a scorer object's is make_scorer(...)
-        return f"{scoring.__module__}.{named}"  # not its repr: an address, another each run
-
     def _resource(self, models: list[tuple[Any, str]]
                   ) -> tuple[str, str | None, bool, str | None, str] | None:
         """(kind, warm_start parameter, cumulative, the fit keyword that continues a model,
@@ -242,7 +213,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         checks.check_spaces_keys(self.estimator, converted)
         checks.check_sendable(self.estimator, converted.objects)
         checks.check_scoring_names(self.scoring)
-        scorers, refit_name, multimetric = self._scorers()
+        scorers, refit_name, multimetric = scorers_of(self.estimator, self.scoring, self.refit)
         metric = f"mean_test_{refit_name}"
         models = checks.space_models(self.estimator, converted)
         found = self._resource(models)
@@ -305,7 +276,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         # says its own line (_wait), where tune's offered a resume with a trial_fn a SearchCV
         # user never had, of a study kept in memory only, before it (first-day test)
         with continued_by("read"), own_resume_note(), starts_now(), short_brackets_said(), \
-                measured_as(self._measured(refit_name)):
+                measured_as(measured_by(self.scoring, refit_name)):
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
