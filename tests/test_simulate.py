@@ -346,6 +346,13 @@ def test_a_trial_resumed_after_its_last_level_completes_with_nothing_trained():
             assert [r["epoch"] for r in t.reports] == levels
 
 
+def test_a_max_t_below_the_tables_last_level_ends_trials_past_it_as_in_the_real_loop():
+    study = nbtune.simulate(BOX, scheduler="asha", max_t=3, n_workers=2, n_trials=12, seed=0)
+    reached = {max(r["epoch"] for r in t.reports) for t in study.trials}
+    assert reached == {1, 4}  # stopped at rung 1, or ended at the first report past max_t
+    assert all(t.state == T.COMPLETED for t in study.trials if len(t.reports) == 4)
+
+
 def test_trials_no_worker_started_when_the_study_ends_are_withdrawn_as_in_the_real_loop():
     study = nbtune.simulate(BOX, n_workers=2, max_time=10, start_overhead=1000, seed=0)
     assert study.stop_reason == "max_time" and study.trials == []

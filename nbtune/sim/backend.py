@@ -164,7 +164,8 @@ class Simulator(Dispatch):
         level, value = self.levels[j], float(run.values[j])
         self._record_report(trial, {self.settings.resource: level, self.settings.metric: value})
         run.next += 1
-        last = run.next == len(run.times)
+        top = self.scheduler.max_level()  # a report past max_t ends the trial, as on Dask
+        last = run.next == len(run.times) or (top is not None and level > top)
         if waits_at(run.points, level):
             verdict = self.verdicts.take(trial.id)
             if verdict == STOP:
