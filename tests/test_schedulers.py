@@ -259,8 +259,38 @@ def test_asha_restart_is_not_judged_again_but_a_retry_is():
     assert rep(s, 0, 1, 0.0) == STOP      # [0 .6 .7]: cut-off .6333
 
 
+def test_rung_levels_given_by_hand_are_judged_below_a_max_t_they_do_not_set():
+    """Syne Tune's rung_levels are the rungs below max_t, which is given apart: their last one
+    became max_t in silence, and trials were ended there (first-day test, round 61)."""
+    with pytest.raises(ValueError, match=r"^scheduler 'asha' needs max_t \(rung_levels=\[1, 3\] "
+                                         r"are the rungs where trials are judged, below it\)"):
+        setup(ASHAScheduler(rung_levels=[1, 3]))
+    from_space = setup(ASHAScheduler(rung_levels=[1, 3]), space={"epochs": fixed(9)})
+    assert from_space.levels == [1, 3, 9] and from_space.max_level() == 9
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ASHAScheduler(rung_levels=[3, 1])  # checked as it is made, as before
+
+
+def test_grace_period_or_reduction_factor_beside_rung_levels_is_named_as_unused(recwarn):
+    import nbtune
+
+    with pytest.warns(nbtune.NbtuneWarning) as warned:
+        s = ASHAScheduler(rung_levels=[2, 4, 8], reduction_factor=3, max_t=9)
+    assert [str(w.message) for w in warned] == [
+        "rung_levels=[2, 4, 8] set the rungs, so reduction_factor=3 is not used: at each rung a "
+        "trial goes on when it is in the best fraction level/next level of the values there "
+        "(2/4, 4/8, 8/max_t), as Syne Tune's rung_levels do; drop reduction_factor, or drop "
+        "rung_levels for rungs at grace_period * reduction_factor**k"]
+    assert warned[0].filename == __file__ and s._keep == [(2, 4), (4, 8), (8, 9)]
+    with pytest.warns(nbtune.NbtuneWarning, match="grace_period=2 and reduction_factor=4 are"):
+        ASHAScheduler(rung_levels=[2], grace_period=2, reduction_factor=4, max_t=9)
+    recwarn.clear()
+    ASHAScheduler(rung_levels=[2], max_t=9), ASHAScheduler(grace_period=2, reduction_factor=4)
+    assert not recwarn.list
+
+
 def test_asha_explicit_rung_levels_use_the_ratio_of_successive_levels():
-    s = setup(ASHAScheduler(rung_levels=[2, 4, 12]))
+    s = setup(ASHAScheduler(rung_levels=[2, 4], max_t=12))
     assert s.levels == [2, 4, 12] and s.decision_points() == (2, 4)
     start(s, *range(4))
     # rung 2 keeps 2/4: a median rule that needs 2 values

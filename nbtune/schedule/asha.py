@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..caller import user_facing
+from ..caller import user_facing, warn_note
 from .base import CONTINUE, PAUSE, RESUME, START, STOP, WAIT, Scheduler
 from .rungs import (as_int, check_reduction_factor, positive_int, quantile_of, report_level,
                     resolve_max_t, rung_value)
@@ -60,6 +60,22 @@ class _Rung:
         return self.sign * float("inf") if key[0] else self.sign * key[1]
 
 
+def _unused_beside_levels(levels: Sequence[int], grace_period: Any, reduction_factor: Any) -> str:
+    """Why grace_period or reduction_factor given beside rung_levels changes nothing: the levels
+    are the rungs, and each keeps the ratio of its level to the next (Syne Tune's rule); a
+    reduction_factor=3 beside them was ignored in silence (first-day test, round 61)."""
+    given = [(k, v) for k, v in (("grace_period", grace_period),
+                                 ("reduction_factor", reduction_factor)) if v is not None]
+    levels = list(levels)
+    kept = ", ".join(f"{a}/{b}" for a, b in zip(levels, [*levels[1:], "max_t"]))
+    return (f"rung_levels={levels!r} set the rungs, so "
+            f"{' and '.join(f'{k}={v!r}' for k, v in given)} "
+            f"{'is' if len(given) == 1 else 'are'} not used: at each rung a trial goes on when "
+            f"it is in the best fraction level/next level of the values there ({kept}), as "
+            f"Syne Tune's rung_levels do; drop {' and '.join(k for k, _ in given)}, or drop "
+            f"rung_levels for rungs at grace_period * reduction_factor**k")
+
+
 # a last rung below max_t at this share of it, or above, is named (see layout_note)
 CLOSE_TO_END = 0.85
 
@@ -88,10 +104,14 @@ class ASHAScheduler(Scheduler):
     name = "asha"
 
     @user_facing
-    def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
-                 rung_levels: Sequence[int] | None = None, type: str = "stopping",
-                 brackets: int | str = 1, rung_system_per_bracket: bool = False,
-                 judge: str = "rank"):
+    def __init__(self, max_t: int | None = None, grace_period: int | None = None,
+                 reduction_factor: int | None = None, rung_levels: Sequence[int] | None = None,
+                 type: str = "stopping", brackets: int | str = 1,
+                 rung_system_per_bracket: bool = False, judge: str = "rank"):
+        if rung_levels is not None and (grace_period, reduction_factor) != (None, None):
+            warn_note(_unused_beside_levels(rung_levels, grace_period, reduction_factor))
+        grace_period = 1 if grace_period is None else grace_period  # the defaults
+        reduction_factor = 3 if reduction_factor is None else reduction_factor
         if type not in ("stopping", "promotion"):
             raise ValueError(f"type must be 'stopping' or 'promotion', got type={type!r}")
         if judge not in ("rank", "model"):
@@ -111,11 +131,13 @@ class ASHAScheduler(Scheduler):
         self.pauses = type == "promotion"
         self.levels: list[int] | None = None
         self._reset()
-        if max_t is not None or rung_levels is not None:
+        if max_t is not None:
             self._set_levels(max_t)
         else:  # max_t comes from the space at setup; check the rest now
             check_reduction_factor(reduction_factor)
             positive_int("grace_period", grace_period)
+            if rung_levels is not None:
+                make_levels(None, rung_levels=rung_levels)
 
     def _set_levels(self, max_t: int | None) -> None:
         self.levels = make_levels(max_t, self.grace_period, self.reduction_factor, self.rung_levels)
@@ -142,7 +164,8 @@ class ASHAScheduler(Scheduler):
         """Receive the study's settings; max_t is inferred from the space when it was not given."""
         super().setup(metric, mode, resource, seed=seed, space=space)
         if self.levels is None:
-            self._set_levels(resolve_max_t(self.name, self.max_t, space, resource))
+            self._set_levels(resolve_max_t(self.name, self.max_t, space, resource,
+                                           self.rung_levels))
         self._reset()
 
     def use_model(self, predict: Any) -> None:

@@ -106,15 +106,20 @@ def infer_max_t(space: Mapping[str, Any] | None) -> int | None:
     return None
 
 
-def resolve_max_t(scheduler: str, max_t: Any, space: Mapping[str, Any] | None, resource: str) -> int:
-    """max_t as given, else inferred from the space, else a ValueError that says how to give it."""
+def resolve_max_t(scheduler: str, max_t: Any, space: Mapping[str, Any] | None, resource: str,
+                  given_levels: Sequence[int] | None = None) -> int:
+    """max_t as given, else inferred from the space, else a ValueError that says how to give it.
+    Rung levels given by hand are where trials are judged below max_t, as in Syne Tune: their
+    last one is not taken for max_t (a trial is ended past max_t, and the loop may go on)."""
     if max_t is not None:
         return positive_int("max_t", max_t)
     inferred = infer_max_t(space)
     if inferred is None:
-        raise ValueError(f"scheduler {scheduler!r} needs max_t: give max_t=N (in %%tune: --max-t N), "
-                         f"the largest value of the resource {resource!r} a trial reports, or put "
-                         "epochs = fixed(N) in the space")
+        levels = (f" (rung_levels={list(given_levels)!r} are the rungs where trials are judged, "
+                  "below it)" if given_levels is not None else "")
+        raise ValueError(f"scheduler {scheduler!r} needs max_t{levels}: give max_t=N (in %%tune: "
+                         f"--max-t N), the largest value of the resource {resource!r} a trial "
+                         "reports, or put epochs = fixed(N) in the space")
     return inferred
 
 

@@ -37,7 +37,9 @@ def schedule(scheduler: Any, options: dict | None, reduction_factor: Any, grace_
     if scheduler is None:
         return None, (max_t,)
     if isinstance(scheduler, str) and scheduler.lower() in ("asha", "hyperband"):
-        options = {"max_t": max_t, "grace_period": grace, "reduction_factor": eta, **options}
+        shape = {} if "rung_levels" in options else {"grace_period": grace,
+                                                      "reduction_factor": eta}
+        options = {"max_t": max_t, **shape, **options}
     sched = make_scheduler(scheduler, **options)
     sched.setup(metric, "max", key, seed=seed, space=space)
     points = sched.decision_points()
