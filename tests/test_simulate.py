@@ -353,6 +353,27 @@ def test_a_max_t_below_the_tables_last_level_ends_trials_past_it_as_in_the_real_
     assert all(t.state == T.COMPLETED for t in study.trials if len(t.reports) == 4)
 
 
+def test_a_long_simulation_without_n_trials_is_named_once(monkeypatch):
+    """The README's example (256 workers, 600 simulated seconds, no n_trials) started 400,000
+    trials over 7 minutes in silence (first-day test, round 61)."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["nbtune.simulate"], "LONG", 0.0)
+    with pytest.warns(nbtune.NbtuneWarning) as warned:
+        nbtune.simulate(BOX, scheduler="asha", n_workers=64, max_time=100, seed=0)
+    said = [str(w.message) for w in warned if "without n_trials" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith("nbtune.simulate has started 1,000 trials in ")
+    assert said[0].endswith("give n_trials=N to end it sooner (a few thousand trials take "
+                            "seconds)")
+    assert warned[0].filename == __file__
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nbtune.NbtuneWarning)
+        nbtune.simulate(BOX, scheduler="asha", n_workers=64, n_trials=2000, max_time=100,
+                        seed=0)
+
+
 def test_trials_no_worker_started_when_the_study_ends_are_withdrawn_as_in_the_real_loop():
     study = nbtune.simulate(BOX, n_workers=2, max_time=10, start_overhead=1000, seed=0)
     assert study.stop_reason == "max_time" and study.trials == []
