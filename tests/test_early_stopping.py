@@ -195,23 +195,41 @@ def silent_trainer(config):
     return {"accuracy": config["q"]}  # never reports while it runs
 
 
-@pytest.mark.parametrize("train, named, states", [
-    (wrong_key_reporter, "trial 0 reported 'epoch' without 'accuracy' (it reported epoch, acc): "
-     "the asha scheduler judges each rung by 'accuracy', so it stopped the trial at its first; "
-     "report both at once, report(epoch=N, accuracy=...)", T.STOPPED),
-    (silent_trainer, "trial 0 ended without calling report(...): the asha scheduler judges the "
-     "reports a trial makes while it runs, so it stopped none; call report(epoch=N, "
-     "accuracy=...)", T.COMPLETED),
-], ids=["the metric under another name", "no report at all"])
-def test_a_metric_the_scheduler_never_sees_is_named_once(client, train, named, states):
+def test_a_trial_that_never_reports_is_named_once(client):
     with pytest.warns(UserWarning) as caught:
-        study = nbtune.tune(train, {"q": nbtune.uniform(0.1, 0.9)}, metric="accuracy",
+        study = nbtune.tune(silent_trainer, {"q": nbtune.uniform(0.1, 0.9)}, metric="accuracy",
                             mode="max", scheduler="asha", max_t=3, n_trials=4, seed=0,
                             concurrency=1, cluster=client, storage=None, progress=False)
+    notes = [w for w in caught if "scheduler judges" in str(w.message)]
+    assert [str(w.message) for w in notes] == [
+        "trial 0 ended without calling report(...): the asha scheduler judges the reports a "
+        "trial makes while it runs, so it stopped none; call report(epoch=N, accuracy=...) as "
+        "the trial goes (epoch counting up)"]
+    assert notes[0].filename == __file__
+    assert {t.state for t in study.trials} == {T.COMPLETED}
+
+
+@pytest.mark.parametrize("kind", ["stopping", "promotion"])
+def test_trials_a_rung_judged_without_the_metric_fail_as_without_a_scheduler(client, kind):
+    """Each was 'stopped' (or paused, then stopped) at its first rung, and the study ended as
+    if it had run: no failure (a script's study raised no NoTrialCompleted), where without a
+    scheduler the same mistake fails every trial (first-day test, round 61)."""
+    with pytest.warns(UserWarning) as caught:
+        study = nbtune.tune(wrong_key_reporter, {"q": nbtune.uniform(0.1, 0.9)},
+                            metric="accuracy", mode="max", scheduler="asha", type=kind, max_t=3,
+                            n_trials=4, seed=0, concurrency=1, cluster=client, storage=None,
+                            progress=False)
     notes = [str(w.message) for w in caught if "scheduler judges" in str(w.message)]
-    assert len(notes) == 1 and notes[0].startswith(named), notes
-    assert {w.filename for w in caught if "scheduler judges" in str(w.message)} == {__file__}
-    assert {t.state for t in study.trials} == {states}
+    assert notes == [
+        "trial 0 reported 'epoch' without 'accuracy' (it reported epoch, acc): the asha "
+        "scheduler judges each rung by 'accuracy', so it stopped the trial at its first rung; "
+        "report both at once, report(epoch=N, accuracy=...), or name the key reported as the "
+        "metric (metric=KEY, %%tune --metric KEY)"]
+    assert {t.state for t in study.trials} == {T.FAILED} and study.stop_reason == "fail_fast"
+    assert study.trials[0].error == (
+        "the trial never reported the metric 'accuracy' before its asha scheduler judged it at "
+        "epoch 1 (it reported acc, epoch): report both at once, report(epoch=N, accuracy=...), "
+        "or name a key it reports as the metric (metric=KEY, %%tune --metric KEY)")
 
 
 def test_a_background_studys_note_points_at_the_line_that_started_it(client):

@@ -56,13 +56,20 @@ def test_the_metric_reported_apart_from_the_resource_is_named_when_trials_pause(
         client, scheduler, options):
     study, warned = tune(loss_then_accuracy, cluster=client, scheduler=scheduler, max_t=3,
                          **options)
-    assert [str(w.message) for w in warned] == [
+    assert [str(w.message) for w in warned][:1] == [
         f"trial 0 reported 'epoch' without 'score' (it reported epoch, loss): the {scheduler} "
-        f"scheduler judges each rung by 'score', so it stopped the trial at its first; report "
-        f"both at once, report(epoch=N, score=...), or name the key reported as the metric "
-        f"(metric=KEY, %%tune --metric KEY)"]
+        f"scheduler judges each rung by 'score', so it stopped the trial at its first rung; "
+        f"report both at once, report(epoch=N, score=...), or name the key reported as the "
+        f"metric (metric=KEY, %%tune --metric KEY)"]
     assert warned[0].filename == __file__
     assert [r.get("epoch") for r in study.trials[0].reports] == [1]  # it never went on
+    # failed, as a trial without the metric is (they were "stopped", the study ended as run),
+    # and the first three failing alike end the study
+    assert {t.state for t in study.trials} == {T.FAILED}
+    assert study.trials[0].error.startswith(
+        f"the trial never reported the metric 'score' before its {scheduler} scheduler judged "
+        f"it at epoch 1 (it reported epoch, loss)")
+    assert "its first 3 trials (0, 1, 2) all failed alike" in str(warned[-1].message)
 
 
 def ends_at_5(config):

@@ -79,7 +79,7 @@ def unjudged_note(trial: T.Trial, resource: str, scheduler: Any, metric: str) ->
         return None
     return (f"trial {trial.id} reported {resource!r} without {metric!r} (it reported {seen}): "
             f"the {name} scheduler judges each rung by {metric!r}, so it stopped the trial at "
-            f"its first; report both at once, report({resource}=N, {metric}=...), or name the "
+            f"its first rung; report both at once, report({resource}=N, {metric}=...), or name the "
             f"key reported as the metric (metric=KEY, %%tune --metric KEY)")
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .. import trial as T
 from ..caller import warn_note
-from ..contract.outcome import (final_value, off_rungs_note, past_max_t_note,
+from ..contract.outcome import (NEVER_REPORTED, final_value, off_rungs_note, past_max_t_note,
                                 short_of_max_t_note, unjudged_note)
 from ..contract.replay import timed
 from .failfast import FailFast
@@ -239,6 +239,10 @@ class Completions:
             if seq > len(trial.reports):
                 self._record_report(trial, seq, data)
         trial.worker, trial.started = out["worker"], out["started"]
+        unmeasured = self._unmeasured(trial, out)
+        if unmeasured is not None:  # its rung judged it on a metric it never reported
+            self._finish(trial, T.FAILED, error=unmeasured, finished=out["finished"])
+            return
         if out["state"] == "paused":
             self.paused[trial.id] = pair
             seq = out.get("checkpoint_seq") or 0
@@ -270,6 +274,24 @@ class Completions:
             self._check_study_budget(value)
         if "final" in out:  # its last checkpoint, kept if it is the best trial's
             self._heard_final(trial, out["final"])
+
+    def _unmeasured(self, trial: T.Trial, out: dict) -> str | None:
+        """Why a trial that its scheduler stopped or paused at a rung never reported the
+        metric (the failure a trial without a scheduler gets), else None: such trials were all
+        "stopped", and the study ended without a word of failure (first-day test, round 61)."""
+        if out["state"] not in ("stopped", "paused") or any(
+                self.settings.metric in r for r in trial.reports):
+            return None
+        resource, metric = self.settings.resource, self.settings.metric
+        rungs = set(self.scheduler.decision_points() or ())
+        judged = [r[resource] for r in trial.reports if r.get(resource) in rungs]
+        if not judged:
+            return None  # halted before its first rung: the study's end, not its reports
+        seen = ", ".join(sorted({k for r in trial.reports for k in r}))
+        return (f"{NEVER_REPORTED} {metric!r} before its {self.scheduler.name} scheduler "
+                f"judged it at {resource} {judged[0]} (it reported {seen}): report both at "
+                f"once, report({resource}=N, {metric}=...), or name a key it reports as the "
+                f"metric (metric=KEY, %%tune --metric KEY)")
 
     def _finish(self, trial: T.Trial, state: str, error: str | None = None,
                 finished: float | None = None) -> None:
