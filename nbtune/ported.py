@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-OPTUNA, RAY, SKLEARN = "Optuna", "Ray Tune", "scikit-learn"
+OPTUNA, RAY, SKLEARN, SYNE = "Optuna", "Ray Tune", "scikit-learn", "Syne Tune"
 _SEARCHERS = "searcher='bayesopt' (or 'tpe', 'kde', 'random')"
 _STORAGE = ("storage='results.db' (a study file; checkpoints are kept beside it, or in "
             "checkpoints=FOLDER where every worker reaches a shared one)")
@@ -58,6 +58,20 @@ KEYWORDS: dict[str, tuple[str, str, str, str]] = {
                           "report, nbtune.report(..., checkpoint=state)"),
     "run_config": (RAY, "", "", "RunConfig's fields are nbtune.tune's own keywords (name is "
                    "study=, storage_path storage=, stop max_t= with a scheduler)"),
+    # Syne Tune's (first-day test, round 61: max_resource_attr was steered to max_resource,
+    # nbtune's budget over all trials)
+    "max_resource_attr": (SYNE, "max_t", "--max-t", "max_t=N, or epochs = fixed(N) in the space "
+                          "(read as max_t, as a space key max_t or max_epochs is); nbtune's "
+                          "max_resource= is the total trained over all trials"),
+    "resource_attr": (SYNE, "resource", "--resource", "resource='epoch' (the report key that "
+                      "counts training)"),
+    "search_options": (SYNE, "searcher_options", "--searcher-option", "searcher_options="
+                       "{'n_initial': 5} (num_init_random is n_initial; kde's "
+                       "num_min_data_points min_points, top_n_percent=15 gamma=0.15)"),
+    "random_seed": (SYNE, "seed", "--seed", "seed=N"),
+    "stop_criterion": (SYNE, "", "", "StoppingCriterion's fields are nbtune.tune's own keywords "
+                       "(max_wallclock_time is max_time=, max_num_trials_started n_trials=, "
+                       "max_metric_value / min_metric_value target=)"),
     # a researcher's seed, as scikit-learn spells it (first-day test, round 38)
     "random_state": (SKLEARN, "seed", "--seed", "seed=N (it seeds the configs drawn; the "
                      "trial code's own random numbers take their own seed)"),
@@ -106,7 +120,8 @@ def ported_flag(flag: str) -> str | None:
     return f"{flag} is {tool}'s name: nbtune's is {ours}{more}"
 
 
-FLAG_NOTES = {"stop": " with a scheduler (the most a trial trains, in the resource's units; the "
+FLAG_NOTES = {"max_resource_attr": " (or epochs = fixed(N) in the cell's space)",
+              "stop": " with a scheduler (the most a trial trains, in the resource's units; the "
                       "cell's own loop ends it otherwise), or --target VALUE to end the study "
                       "once a trial reaches it"}
 

@@ -11,6 +11,7 @@ from .contract.budget import Budget
 from .contract.events import Broadcast, Observer
 from .paths import chosen_file
 from .planning import search_and_schedule, stored_settings
+from .ported import KEYWORDS, ported_keyword
 from .schedule import SCHEDULERS, Scheduler
 from .search import Searcher, user_options
 from .sim.backend import SimSettings, Simulator
@@ -44,6 +45,19 @@ def _scheduler_options(scheduler: str | Scheduler | None, box: Blackbox,
         if "max_t" in params and "max_t" not in options:  # rung_levels are rungs below it
             options = {**options, "max_t": box.max_t}
     return options
+
+
+def _ported(options: Mapping[str, Any], box: Blackbox) -> None:
+    """A TypeError for another tool's keyword, in the line ``tune()`` gives it: ``resource_attr``
+    read "scheduler 'asha' has no option 'resource_attr'" here (first-day test, round 61)."""
+    for key in options:
+        line = ported_keyword(key)
+        if line is None:
+            continue
+        if KEYWORDS[key][1] == "resource":  # a table records its own
+            line = (f"{key}= is {KEYWORDS[key][0]}'s name for the resource, which the table "
+                    f"records: {box.resource!r}")
+        raise TypeError(f"simulate() got an unexpected keyword argument {key!r}: {line}")
 
 
 LONG = 10.0  # seconds of wall time after which a simulated study without n_trials is named
@@ -108,6 +122,7 @@ def simulate(table: str | os.PathLike | Blackbox, *, space: Space | Mapping[str,
                         f"study runs no trial code on a cluster and shows no live view (its "
                         f"arguments: n_workers=, n_trials=, max_time=, seed=, ...)")
     box = _blackbox(table)
+    _ported(scheduler_options, box)
     space = box.space if space is None else box.check_space(space)
     auto = isinstance(n_trials, str) and n_trials == "auto"
     for name, value, integer in (("n_workers", n_workers, True),

@@ -567,3 +567,54 @@ def test_a_misspelt_with_parameters_name_names_the_one_meant():
                                         r"mean y=\?"):
         nbtune.tune(nbtune.with_parameters(wants_x_y, X=1, z=2), SPACE, n_trials=2,
                     storage=None)
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("max_resource_attr", "epochs", "max_resource_attr= is Syne Tune's name: nbtune's is max_t=, "
+                                    "max_t=N, or epochs = fixed(N) in the space"),
+    ("resource_attr", "epoch", "resource_attr= is Syne Tune's name: nbtune's is resource="),
+    ("search_options", {"num_init_random": 3}, "nbtune's is searcher_options=, searcher_options="
+                                               "{'n_initial': 5} (num_init_random is n_initial"),
+    ("stop_criterion", None, "stop_criterion= is Syne Tune's: StoppingCriterion's fields are "
+                             "nbtune.tune's own keywords (max_wallclock_time is max_time="),
+])
+def test_syne_tunes_keywords_are_named_with_nbtunes(key, value, said):
+    """max_resource_attr read "did you mean 'max_resource'?", nbtune's total budget over all
+    trials (first-day test, round 61)."""
+    with pytest.raises(TypeError, match="unexpected keyword argument") as caught:
+        nbtune.tune(value_of, SPACE, n_trials=2, storage=None, **{key: value})
+    assert said in str(caught.value)
+
+
+@pytest.mark.parametrize("line, said", [
+    ("--max-resource-attr epochs", "--max-resource-attr is Syne Tune's name: nbtune's is "
+                                   "--max-t (or epochs = fixed(N) in the cell's space)"),
+    ("--resource-attr epoch", "--resource-attr is Syne Tune's name: nbtune's is --resource"),
+])
+def test_syne_tunes_flags_are_named_with_the_magics(line, said):
+    with pytest.raises(UsageError, match="%%tune: ") as caught:
+        parse_line(line)
+    assert said in str(caught.value)
+
+
+def test_syne_tunes_hyperband_scheduler_and_searcher_options_are_named_with_nbtunes():
+    """Syne Tune's HyperbandScheduler is asynchronous; nbtune's of that name is synchronous
+    Hyperband, and its type= or resource_attr= met a bare Python TypeError (round 61)."""
+    with pytest.raises(TypeError, match=r"^HyperbandScheduler\(\) takes no type: nbtune's "
+                                        r"HyperbandScheduler is synchronous Hyperband .* is "
+                                        r"nbtune.ASHAScheduler\(type=...\), scheduler='asha'"):
+        nbtune.HyperbandScheduler(max_t=9, type="stopping")
+    with pytest.raises(TypeError, match=r"^HyperbandScheduler\(\) takes no resource_attr: the "
+                                        r"study holds its resource"):
+        nbtune.HyperbandScheduler(max_t=9, resource_attr="epoch")
+    for searcher, theirs, ours in (("bayesopt", "num_init_random", "'n_initial'"),
+                                   ("kde", "num_min_data_points", "'min_points'"),
+                                   ("kde", "top_n_percent", "'gamma', a fraction: "
+                                                            "top_n_percent=15 is gamma=0.15")):
+        with pytest.raises(ValueError, match=f"has no option '{theirs}' \\({theirs} is Syne "
+                                             f"Tune's name: nbtune's is {ours}\\)"):
+            nbtune.tune(value_of, SPACE, n_trials=2, storage=None, searcher=searcher,
+                        searcher_options={theirs: 3})
+    with pytest.raises(TypeError, match="resource_attr= is Syne Tune's name for the resource, "
+                                        "which the table records: 'epoch'"):
+        nbtune.simulate("sgd-mlp", scheduler="asha", max_time=60, resource_attr="epoch")

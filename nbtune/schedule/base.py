@@ -38,7 +38,8 @@ DONE = "done"
 
 # What Ray Tune's schedulers are given and nbtune's study holds (its ``time_attr`` is nbtune's
 # ``resource``): set once on the study, every scheduler reads them from there (``setup``).
-STUDY_OWNED = {"metric": "metric", "mode": "mode", "time_attr": "resource"}
+STUDY_OWNED = {"metric": "metric", "mode": "mode", "time_attr": "resource",
+               "resource_attr": "resource"}  # and Syne Tune's
 
 
 class Scheduler:

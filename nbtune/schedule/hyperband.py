@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..caller import user_facing
+from ..caller import shown_as_users, user_facing
 from .base import CONTINUE, DONE, PAUSE, RESUME, START, STOP, WAIT, Scheduler
 from .rungs import (as_int, check_reduction_factor, positive_int, ranked, report_level,
                     resolve_max_t, rung_value)
@@ -75,6 +75,20 @@ class HyperbandScheduler(Scheduler):
     name = "hyperband"
     pauses = True
     replays_promotions = False  # a trial promoted before its checkpoint runs again instead
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        """Refuse Syne Tune's ``HyperbandScheduler(type=..., searcher=...)``, which is
+        asynchronous, with nbtune's name for it: a bare "unexpected keyword argument 'type'"
+        named no fix (first-day test, round 61)."""
+        theirs = [k for k in ("type", "searcher", "search_options") if k in kwargs]
+        if theirs:
+            raise shown_as_users(TypeError(
+                f"HyperbandScheduler() takes no {theirs[0]}: nbtune's HyperbandScheduler is "
+                f"synchronous Hyperband (each rung waits for all its trials); Syne Tune's "
+                f"HyperbandScheduler(type='stopping' or 'promotion') is nbtune.ASHAScheduler("
+                f"type=...), scheduler='asha' (brackets=N for its brackets), and its searcher "
+                f"is nbtune.tune's searcher= (MOBSTER: searcher='bayesopt')"))
+        return super().__new__(cls, *args, **kwargs)
 
     @user_facing
     def __init__(self, max_t: int | None = None, grace_period: int = 1, reduction_factor: int = 3,

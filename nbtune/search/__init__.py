@@ -29,6 +29,10 @@ ALIASES = {"gp": "bayesopt", "bo": "bayesopt", "bayesian": "bayesopt",
            "gpsampler": "bayesopt", "botorchsampler": "bayesopt", "qmcsampler": "random"}
 # an option of one searcher under another's name ("n_initial" given to tpe): the hint
 SAME_OPTION = {"n_initial": "n_startup", "n_startup": "n_initial"}
+# Syne Tune's searcher options -> nbtune's (first-day test, round 61)
+SYNE_OPTIONS = {"num_init_random": ("n_initial", ""),
+                "num_min_data_points": ("min_points", ""),
+                "top_n_percent": ("gamma", ", a fraction: top_n_percent=15 is gamma=0.15")}
 _COMMON = {"self", "space", "seed", "points_to_evaluate"}
 # what a study gives every searcher: not the user's searcher options; where each is set
 _STUDYS = {"mode": "its mode=, %%tune --mode", "seed": "its seed=, %%tune --seed",
@@ -103,7 +107,10 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
     if unknown:
         own = allowed - set(_STUDYS)  # the user's to give: mode is the study's (user_options)
         same = SAME_OPTION.get(unknown[0])
+        syne, how = SYNE_OPTIONS.get(unknown[0], (None, ""))
         near = (f" (did you mean {same!r}?)" if same in own else
+                f" ({unknown[0]} is Syne Tune's name: nbtune's is {syne!r}{how})" if syne in own
+                else
                 did_you_mean(unknown[0], own) or next(  # Optuna's n_startup_trials
                     (f" (did you mean {o!r}?)" for o in sorted(own) if unknown[0].startswith(o)),
                     ""))
