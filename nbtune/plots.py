@@ -30,7 +30,7 @@ from .typos import did_you_mean, meant_key
 from . import trial as T
 from .domains import CATEGORICAL_KINDS
 from .ranking import (choice_text, completed, empty_message, fmt, importance_basis,
-                      param_importances, resource_of, scored_once)
+                      param_importances, resource_of, trials_per_rung)
 
 
 def _wrapped(label: str, width: int = 24) -> str:
@@ -348,22 +348,8 @@ class StudyPlots:
         at which completed, stopped and paused trials ended (the rungs, for a loaded study).
         """
         study, resource = self.study, resource_of(self.study)
-        trials = list(study.trials)
-        reached = {t.id: t.resource(resource) for t in trials}
-        reached = {k: v for k, v in reached.items() if T.is_finite_number(v)}
-        if not reached:
-            if not completed(study):
-                raise ValueError(empty_message(study))
-            raise ValueError(scored_once(study, "rungs")
-                             or f"no trial reported {resource!r}: rungs need "
-                                f"report({resource}=...)")
-        if levels is None and study.settings.get("scheduler") == "fifo":
-            raise ValueError(f"study {study.name!r} ran without a scheduler: every trial trained "
-                             "to its end, so it has no rungs; plot.learning_curves() shows how "
-                             "they trained, plot.rungs(levels=[1, 3, 9]) counts the trials "
-                             "that reached those levels")
-        chosen = sorted(levels) if levels is not None else self._levels(trials, reached, resource)
-        counts = [sum(1 for r in reached.values() if r >= level) for level in chosen]
+        per_rung = trials_per_rung(study, levels)
+        chosen, counts = list(per_rung), list(per_rung.values())
         fig, ax = canvas(ax, (BASE_SIZE[0], 3.6))
         bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
         ax.bar_label(bars, padding=2, fontsize="small")
@@ -372,18 +358,3 @@ class StudyPlots:
         ax.set_ylabel("trials that reached it")
         titled(ax, f"{study.name}: trials per rung")
         return fig
-
-    def _levels(self, trials: list[T.Trial], reached: dict[int, Any], resource: str) -> list:
-        known: Any = self.study.settings.get("rung_levels")
-        scheduler = getattr(self.study, "scheduler", None)
-        if not known and scheduler is not None:
-            try:
-                known = scheduler.decision_points()
-            except Exception:  # a scheduler not set up: fall back on the reports
-                known = None
-        if known:
-            top = max(reached.values())
-            return sorted(known) + ([top] if top > max(known) else [])
-        ended = {reached[t.id] for t in trials if t.id in reached
-                 and t.state in (T.COMPLETED, T.STOPPED, T.PAUSED)}
-        return sorted(ended or set(reached.values()))

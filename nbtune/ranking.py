@@ -119,6 +119,46 @@ def scored_once(study: Any, what: str) -> str | None:
             f"and parallel_coordinates() show this one")
 
 
+def trials_per_rung(study: Any, levels: Any = None, call: str = "plot.rungs") -> dict:
+    """Rung level -> how many trials reported at least that level of the study's resource, at
+    ``levels``, else the rung levels the study knows (``settings["rung_levels"]`` or the live
+    scheduler's decision points, with the furthest level reached), else the levels at which
+    completed, stopped and paused trials ended (the rungs, for a loaded study). A ValueError
+    says why there are none; ``call`` is the caller's name in it."""
+    resource, trials = resource_of(study), list(study.trials)
+    reached = {t.id: t.resource(resource) for t in trials}
+    reached = {k: v for k, v in reached.items() if T.is_finite_number(v)}
+    if not reached:
+        if not completed(study):
+            raise ValueError(empty_message(study))
+        raise ValueError(scored_once(study, "rungs")
+                         or f"no trial reported {resource!r}: rungs need "
+                            f"report({resource}=...)")
+    if levels is None and study.settings.get("scheduler") == "fifo":
+        raise ValueError(f"study {study.name!r} ran without a scheduler: every trial trained "
+                         "to its end, so it has no rungs; plot.learning_curves() shows how "
+                         f"they trained, {call}(levels=[1, 3, 9]) counts the trials that "
+                         "reached those levels")
+    if levels is not None:
+        chosen = sorted(levels)
+    else:
+        known: Any = study.settings.get("rung_levels")
+        scheduler = getattr(study, "scheduler", None)
+        if not known and scheduler is not None:
+            try:
+                known = scheduler.decision_points()
+            except Exception:  # a scheduler not set up: fall back on the reports
+                known = None
+        if known:
+            top = max(reached.values())
+            chosen = sorted(known) + ([top] if top > max(known) else [])
+        else:
+            ended = {reached[t.id] for t in trials if t.id in reached
+                     and t.state in (T.COMPLETED, T.STOPPED, T.PAUSED)}
+            chosen = sorted(ended or set(reached.values()))
+    return {level: sum(1 for r in reached.values() if r >= level) for level in chosen}
+
+
 def no_best_text(study: Any) -> str:
     """What the best line says where no trial completed: a study its time budget ended before
     any could says which setting to change."""

@@ -19,6 +19,7 @@ from .ported import attribute_note
 from .typos import did_you_mean
 from .run import kept
 from .paths import checkpoint_folder
+from .ranking import trials_per_rung
 from .trial import Trial
 
 if TYPE_CHECKING:
@@ -272,6 +273,15 @@ class Study:
         worker has started yet counts as ``"queued"``, as the panel counts it (they said "4
         running" where the panel said "2 running, 2 queued": first-day test, round 27)."""
         return T.shown_counts(self.trials)
+
+    @user_facing
+    def rungs(self, levels: Any = None) -> dict[Any, int]:
+        """Rung level -> how many trials reached it (reported at least that level of the
+        resource): the bars of ``study.plot.rungs()``, for a study run here or loaded. The
+        levels are ``levels``, else the study's rung levels. (A study run in this kernel also
+        has ``study.scheduler.rung_counts()``, the values its scheduler recorded at each rung.)
+        """
+        return trials_per_rung(self, levels, call="rungs")
 
     def to_dataframe(self):
         """One row per trial: state, metric, config, resource reached, times, worker, output.

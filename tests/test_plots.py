@@ -183,8 +183,11 @@ def test_rungs_count_the_trials_that_reached_each_level(studies, asha):
         assert levels == [1, 3, 9] and heights(ax) == [7, 2, 2]
     else:  # inferred from the reports: the levels where trials ended
         assert levels == [1, 9] and heights(ax) == [7, 2]
+    # the same counts as a dict, for a study run here or loaded (study.scheduler.rung_counts()
+    # failed on a loaded study, its scheduler None: first-day test, round 61)
+    assert asha.rungs() == dict(zip(levels, heights(ax)))
     ax = asha.plot.rungs(levels=[1, 3, 9]).axes[0]
-    assert heights(ax) == [7, 2, 2]
+    assert heights(ax) == [7, 2, 2] and asha.rungs([1, 3, 9]) == {1: 7, 3: 2, 9: 2}
     assert ax.get_ylabel() == "trials that reached it" and ax.get_xlabel().startswith("epoch")
 
 
@@ -194,6 +197,8 @@ def test_rungs_of_a_study_without_a_scheduler_say_why_there_are_none(fifo):
                                          r"trained to its end, so it has no rungs; "
                                          r"plot.learning_curves\(\) shows how they trained"):
         fifo.plot.rungs()
+    with pytest.raises(ValueError, match=r"they trained, rungs\(levels=\[1, 3, 9\]\) counts"):
+        fifo.rungs()
     ax = fifo.plot.rungs(levels=[1, 3]).axes[0]  # asked for: counted
     assert heights(ax) == reached_counts(fifo, [1, 3])
 
