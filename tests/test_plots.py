@@ -1242,6 +1242,20 @@ def test_compare_draws_a_group_of_repeats_as_its_median_and_range(db):
         nbtune.compare({"A": a, "B": []})
 
 
+def test_a_groups_median_best_so_far_starts_where_every_member_has_one():
+    """By time, a seed whose first trial ended first drew the median alone (0.8), and the line
+    fell as the next came in (0.55) under "best so far" (first-day test, round 61)."""
+    early, late = ended("s0", [0.8, 0.85], mode="max"), ended("s1", [0.3, 0.9], mode="max")
+    for trial in late.trials:
+        trial.finished += 0.5
+    ax = nbtune.compare([early, late], by="time").axes[0]
+    line = next(x for x in ax.get_lines() if x.get_gid() == "compare-0")
+    xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    drawn = ~np.isnan(ys)
+    assert xs[drawn][0] == 1.5 and np.isnan(ys[xs < 1.5]).all()
+    assert np.all(np.diff(ys[drawn]) >= 0) and np.isclose(ys[drawn][0], 0.55)
+
+
 def test_compare_zooms_to_a_groups_median_and_keeps_its_best_seed_in_view():
     """The band's worse edge (a seed's first low steps) turned the zoom off; its better edge
     must stay in view (notebook 06)."""
