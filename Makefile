@@ -82,6 +82,11 @@ tables: $(STAMP)
 bench-sim: $(STAMP)
 	nice -n 19 $(PY) benchmarks/simulated.py
 
+# PASHA against ASHA's promotion type, in simulated time (about a minute)
+.PHONY: bench-pasha
+bench-pasha: $(STAMP)
+	nice -n 19 $(PY) benchmarks/pasha.py $(ARGS)
+
 # bayesopt (FIFO and ASHA) and kde+asha against random search, in simulated time
 .PHONY: bench-sim-models
 bench-sim-models: $(STAMP)

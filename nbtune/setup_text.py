@@ -40,7 +40,8 @@ def scheduler_text(settings: dict[str, Any]) -> str:
     and the user learnt which only from a column's header: first-day test, round 9)."""
     name = settings.get("scheduler") or "fifo"
     kind = (settings.get("scheduler_options") or {}).get("type")
-    text = f"{name} ({kind}) scheduler" if kind == "promotion" else f"{name} scheduler"
+    text = f"{name} ({kind}) scheduler" if kind in ("promotion", "pasha") else \
+        f"{name} scheduler"
     if name != "fifo" and settings.get("resource"):  # fifo judges no trial by a resource
         text += f" on {settings['resource']}"
         levels = settings.get("rung_levels")

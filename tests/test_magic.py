@@ -705,7 +705,7 @@ def test_resume_continues_a_named_study(shell, capsys):
     ("--metric loss --scheduler asha --max-t 9 --percentile 10", CELL,
      "scheduler 'asha' has no option 'percentile'"),
     ("--metric loss --scheduler asha --max-t 9 --type both", CELL,
-     "--type needs one of stopping, promotion, got 'both'"),
+     "--type needs one of stopping, promotion, pasha, got 'both'"),
     ("--metric loss --scheduler asha --rung-levels 1,x", CELL,
      "--rung-levels needs positive integers separated by commas, e.g. 1,3,9,27, got '1,x'"),
     ("--metric loss --scheduler asha --max-t 9 --reduction-factor 1", CELL,

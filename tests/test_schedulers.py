@@ -85,8 +85,8 @@ def test_scheduler_options_are_checked_at_construction():
         ASHAScheduler(grace_period=0)
     with pytest.raises(ValueError, match="grace_period=100 is above max_t=81"):
         ASHAScheduler(max_t=81, grace_period=100)
-    with pytest.raises(ValueError, match="type must be 'stopping' or 'promotion'"):
-        ASHAScheduler(max_t=9, type="pasha")
+    with pytest.raises(ValueError, match="type must be 'stopping', 'promotion' or 'pasha'"):
+        ASHAScheduler(max_t=9, type="promote")
     for bad in (0, -1, 1.5, "2"):
         with pytest.raises(ValueError, match="brackets must be an integer >= 1"):
             ASHAScheduler(max_t=9, brackets=bad)

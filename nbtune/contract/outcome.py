@@ -147,6 +147,7 @@ def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | 
     top = scheduler.max_level()
     if trial.state != T.COMPLETED or top is None:
         return None
+    top = getattr(scheduler, "top_level", lambda: top)()  # pasha's, where it ended them
     levels = _whole_levels(trial, resource)
     if not levels or max(levels) >= top:
         return None

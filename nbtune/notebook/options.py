@@ -172,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--scheduler", help="when to stop trials early: fifo (default: never), asha, hyperband, "
       "median or percentile")
     a("--resource", help="the report key that counts training progress (default 'epoch')")
-    a("--type", choices=("stopping", "promotion"), help="asha: stop poor trials (default) or pause "
-      "them and promote the best (trials resume from `checkpoint`)")
+    a("--type", choices=("stopping", "promotion", "pasha"), help="asha: stop poor trials "
+      "(default), or pause them and promote the best (trials resume from `checkpoint`), or "
+      "pasha: promotion with a top level that rises only while the top rungs disagree")
     a("--max-t", type=_positive_int, help="asha, hyperband: the resource a full trial reaches")
     a("--grace-period", type=_positive_int, help="asha, hyperband: the first rung (default 1)")
     a("--reduction-factor", type=_positive_int, help="asha, hyperband: keep the top 1/this at "

@@ -13,6 +13,7 @@ from .rungs import (as_int, check_reduction_factor, positive_int, quantile_of, r
                     resolve_max_t, rung_value)
 from .rungs import rung_levels as make_levels
 from .sorted_keys import SortedKeys
+from . import pasha
 
 RUNNING, PAUSED, ENDED = "running", "paused", "ended"
 ALL = 1_000_000  # brackets="all": more than any study's rung levels
@@ -112,8 +113,8 @@ class ASHAScheduler(Scheduler):
             warn_note(_unused_beside_levels(rung_levels, grace_period, reduction_factor))
         grace_period = 1 if grace_period is None else grace_period  # the defaults
         reduction_factor = 3 if reduction_factor is None else reduction_factor
-        if type not in ("stopping", "promotion"):
-            raise ValueError(f"type must be 'stopping' or 'promotion', got type={type!r}")
+        if type not in ("stopping", "promotion", "pasha"):
+            raise ValueError(f"type must be 'stopping', 'promotion' or 'pasha', got type={type!r}")
         if judge not in ("rank", "model"):
             raise ValueError(f"judge must be 'rank' or 'model', got judge={judge!r}")
         if judge == "model" and type != "stopping":
@@ -128,7 +129,10 @@ class ASHAScheduler(Scheduler):
         self.brackets = "all" if n == ALL else n
         self._predict: Any = None
         self.rung_system_per_bracket = bool(rung_system_per_bracket)
-        self.pauses = type == "promotion"
+        self.pauses = type in ("promotion", "pasha")
+        if type == "pasha" and brackets not in (1, None):
+            raise ValueError("type='pasha' raises one top level for the whole study: it takes no "
+                             "brackets; drop brackets, or give type='promotion' for brackets")
         self.levels: list[int] | None = None
         self._reset()
         if max_t is not None:
@@ -141,6 +145,7 @@ class ASHAScheduler(Scheduler):
 
     def _set_levels(self, max_t: int | None) -> None:
         self.levels = make_levels(max_t, self.grace_period, self.reduction_factor, self.rung_levels)
+        self._reset()  # pasha's top level starts from these levels
         eta = check_reduction_factor(self.reduction_factor)
         if self.rung_levels is None:  # keep (num, den): the kept fraction num/den, in integers
             self._keep = [(1, eta)] * (len(self.levels) - 1)
@@ -158,6 +163,13 @@ class ASHAScheduler(Scheduler):
             if seed is None else int(seed)
         self._trials: dict[int, _Trial] = {}
         self._rungs: dict[tuple[int, int], _Rung] = {}  # (system, level) -> its values, ranked
+        # pasha: the index in levels of the most a trial trains now, and every trial's values
+        # at every level it reported (the noise that tells a tie from a difference)
+        self._top = None if self.levels is None else pasha.start_index(self.levels)
+        self._noise = pasha.Noise()
+        if self._top:
+            self._noise.set_window(self.levels[self._top - 1], self.levels[self._top])
+        self.epsilon = 0.0
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:
@@ -234,6 +246,7 @@ class ASHAScheduler(Scheduler):
         for level in t.values:
             self._rungs[self._system(t), level].remove(trial_id)
         t.values, t.status, t.paused_at = {}, RUNNING, None
+        self._noise.forget(trial_id)
 
     def on_report(self, trial_id: int, report: dict[str, Any]) -> str:
         """Judge the trial when it reports a rung level of its bracket for the first time."""
@@ -242,6 +255,10 @@ class ASHAScheduler(Scheduler):
             self.on_trial_start(trial_id, {})
         t = self._trials[trial_id]
         level = report_level(report, self.resource)
+        if self.type == "pasha" and level is not None:
+            value = rung_value(report, self.metric)
+            if value is not None:
+                self._noise.add(trial_id, level, value)
         if level is None or level not in levels[t.bracket:]:
             return CONTINUE
         if t.values and level <= max(t.values):
@@ -252,9 +269,14 @@ class ASHAScheduler(Scheduler):
         if rung is None:
             rung = self._rungs[self._system(t), level] = _Rung(self.mode)
         rung.add(trial_id, value)
+        if self.type == "pasha" and level == levels[self._top]:
+            self._raise_top()
         if level == levels[-1]:
             return CONTINUE
-        if self.type == "promotion":
+        if self.type == "pasha" and level >= self.top_level():  # the most it trains for now
+            t.paused_at = level
+            return PAUSE
+        if self.type in ("promotion", "pasha"):
             if value is not None and self._promotes_itself(trial_id, rung):
                 return CONTINUE
             t.paused_at = level
@@ -310,7 +332,7 @@ class ASHAScheduler(Scheduler):
         ``ceil`` of its part instead of the ``floor``, as a synchronous bracket ends: with 16
         trials and reduction factor 3, rung 9 held one or two trials and promoted none, so no
         trial reached max_t and the study ended with no result."""
-        if self.type == "promotion":
+        if self.pauses:
             trial_id = self._promotable(ending=not can_start)
             if trial_id is not None:
                 return RESUME, trial_id
@@ -332,7 +354,8 @@ class ASHAScheduler(Scheduler):
         down; up when ``ending``: see :meth:`next_action`), else None."""
         levels = self._levels()
         systems = range(self.n_brackets) if self.rung_system_per_bracket else range(1)
-        for k in reversed(range(len(levels) - 1)):
+        below = len(levels) - 1 if self.type != "pasha" else self._top  # pasha: up to its top
+        for k in reversed(range(below)):
             num, den = self._keep[k]
             for system in systems:  # the best paused trial there, when it ranks in the top part
                 rung = self._rungs.get((system, levels[k]))
@@ -350,6 +373,40 @@ class ASHAScheduler(Scheduler):
         if t is not None:
             self._unwait(trial_id, t)
             t.status, t.paused_at = RUNNING, None
+
+    def top_level(self) -> int:
+        """The most a trial trains now: max_t, or for ``type="pasha"`` the top level reached so
+        far (a trial paused there is promoted once the top goes up)."""
+        levels = self._levels()
+        return levels[-1] if self.type != "pasha" else levels[self._top]
+
+    def _raise_top(self) -> None:
+        """pasha: after a report at the top rung, go up a rung where the trials there are
+        ranked otherwise than at the rung below (:mod:`.pasha`); only a report at the top can
+        change that (a trial reaches the rung below before the top)."""
+        levels = self._levels()
+        k = self._top
+        if k == len(levels) - 1:
+            return
+        top, below = self._rungs.get((0, levels[k])), self._rungs.get((0, levels[k - 1]))
+        if top is None or below is None:
+            return
+        noise = self._noise.epsilon()
+        if noise is not None:
+            self.epsilon = noise
+        ours = {i: v for i, v in top.values.items() if v is not None}
+        theirs = {i: v for i, v in below.values.items() if v is not None}
+        if not pasha.ranks_agree(ours, theirs, self.mode, self.epsilon):
+            self._top = k + 1
+            self._noise.set_window(levels[k], levels[k + 1])
+
+    def ends_paused_as(self, trial_id: int) -> str | None:
+        """pasha: a trial still paused at the top level when the study ends reached the most
+        a trial trains, and ends completed there; None for the others (stopped)."""
+        t = self._trials.get(trial_id)
+        if self.type != "pasha" or t is None or t.paused_at is None:
+            return None
+        return "completed" if t.paused_at >= self.top_level() else None
 
     def take_discarded(self) -> list[int]:
         """Paused trials that will never be resumed: none (a later rung may still promote them)."""

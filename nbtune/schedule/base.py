@@ -129,6 +129,12 @@ class Scheduler:
     def on_trial_resume(self, trial_id: int) -> None:
         """The loop resumed the paused trial ``trial_id`` (after :meth:`next_action` said so)."""
 
+    def ends_paused_as(self, trial_id: int) -> str | None:
+        """The state a trial paused now ends in when the study ends on its budget: None for
+        "stopped" at its rung (a scheduler whose top level moves says "completed" for a trial
+        paused at it: PASHA's)."""
+        return None
+
     def take_discarded(self) -> list[int]:
         """Paused trials this scheduler will never resume (the loop stops them); cleared on return."""
         return []

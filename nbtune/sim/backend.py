@@ -238,7 +238,8 @@ class Simulator(Dispatch):
     # -- the loop ------------------------------------------------------------------------
     def _stop_running(self, state: str) -> None:
         for trial_id in list(self.paused):
-            self._end_paused(self.by_id[trial_id])
+            self._end_paused(self.by_id[trial_id],
+                             self.scheduler.ends_paused_as(trial_id) or T.STOPPED)
         for trial_id in sorted(self.running, reverse=True):
             run = self.running.pop(trial_id)
             trial = run.trial
