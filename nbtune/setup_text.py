@@ -47,6 +47,8 @@ def scheduler_text(settings: dict[str, Any]) -> str:
         levels = settings.get("rung_levels")
         if levels:
             text += f", rungs {', '.join(str(x) for x in levels)}"
+        if kind == "pasha" and settings.get("pasha_top"):
+            text += f", trials trained up to {settings['pasha_top']} (its top level)"
     options = settings.get("scheduler_options") or {}
     if name == "asha" and options.get("brackets") not in (None, 1):
         text += f", {options['brackets']} brackets"  # asynchronous Hyperband: say so

@@ -82,6 +82,8 @@ class RecordEnd(Observer):
         # each run's start and end: nbtune.compare(by="time") leaves out the time between runs
         settings["run_spans"] = [*settings.get("run_spans", ()),
                                  [self.study.started_at, self.study.finished_at]]
+        if getattr(self.study.scheduler, "type", None) == "pasha":  # where it ended the trials
+            settings["pasha_top"] = self.study.scheduler.top_level()
         held = getattr(self.study.searcher, "observations", None)
         if held is not None:
             self.study.settings["searcher_observations"] = held

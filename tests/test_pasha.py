@@ -111,20 +111,24 @@ def pasha_trial(config):
                       checkpoint={"epoch": epoch})
 
 
-def test_a_pasha_study_on_a_cluster_ends_with_completed_trials_at_its_top(client):
+def test_a_pasha_study_on_a_cluster_ends_with_completed_trials_at_its_top(client, db):
     with warnings.catch_warnings():  # no note: "completed below max_t" least of all
         warnings.simplefilter("error", nbtune.NbtuneWarning)
         study = nbtune.tune(pasha_trial, {"q": nbtune.grid(*[0.1 * i for i in range(1, 10)])},
                             searcher="grid", metric="acc", mode="max", scheduler="asha",
                             type="pasha", max_t=9, concurrency=1, cluster=client,
-                            storage=None, progress=False)
+                            storage=db, study="p", progress=False)
     # the ranks never change (q scales every curve): the top stays at the second rung, 3
     assert study.scheduler.top_level() == 3
     done = [t for t in study.trials if t.state == T.COMPLETED]
     assert done and {max(r["epoch"] for r in t.reports) for t in done} == {3}
     assert study.best.config["q"] == pytest.approx(0.9)
     assert all(max(r["epoch"] for r in t.reports) <= 3 for t in study.trials)
-    assert scheduler_text(study.settings) == "asha (pasha) scheduler on epoch, rungs 1, 3, 9"
+    assert scheduler_text(study.settings) == ("asha (pasha) scheduler on epoch, rungs 1, 3, 9, "
+                                              "trials trained up to 3 (its top level)")
+    # its best's checkpoint, written as it paused at the top, is kept as its last
+    assert study.best_checkpoint == {"epoch": 3}
+    assert nbtune.load_study("p", storage=db).best_checkpoint == {"epoch": 3}
 
 
 def test_the_magic_takes_type_pasha():

@@ -35,8 +35,11 @@ class Ending:
         cut = self.reason in ("interrupted", "stopped")  # by the user: a resume runs them again
         unkept = self._unkept() if cut else {}  # fetched once the running trials free workers
         for trial_id in list(self.paused):  # never resumed: they stay at the rung they reached
-            self._end_paused(self.by_id[trial_id], T.INTERRUPTED if cut else (
-                self.scheduler.ends_paused_as(trial_id) or T.STOPPED))
+            state = T.INTERRUPTED if cut else (self.scheduler.ends_paused_as(trial_id)
+                                               or T.STOPPED)
+            if state == T.COMPLETED:  # before its file is let go with it
+                self._pause_kept_as_final(self.by_id[trial_id])
+            self._end_paused(self.by_id[trial_id], state)
         self._end_cut_by_loss()  # the study ends before the scheduler came back
         kept.tidy(self._keep_at(), {t.id for t in self.trials if t.is_finished},
                   shared=self.settings.keep_shared)

@@ -252,6 +252,20 @@ class Keeping:
         if final == kept.HELD and trial.worker:
             self.held_finals.add(trial.worker)
 
+    def _pause_kept_as_final(self, trial: T.Trial) -> None:
+        """A paused trial that the study's end records completed (PASHA's top level): the
+        checkpoint its worker wrote as it paused is its last, kept as the final one where it
+        beats the best kept (``study.best_checkpoint`` had nothing for PASHA's best)."""
+        folder = self._keep_at()
+        trial.value, _ = final_value(trial, None, self.settings.metric)
+        if folder is None or trial.value is None or kept.header(folder, trial.id) is None \
+                or not self._better(trial, self.best_final):
+            return
+        if self.best_final is not None:
+            kept.forget(folder, self.best_final[0], final=True)
+        kept.rename_final(folder, trial.id)
+        self.best_final, self.best_held = (trial.id, trial.value), None
+
     def _fetch_final(self) -> None:
         """At the study's end, where the best trial's last checkpoint is held by its worker on
         another machine (:func:`kept.hold_final`): fetch it and write it to the study's folder;

@@ -209,6 +209,12 @@ def header(folder: str, trial_id: int, final: bool = False) -> dict[str, Any] | 
     return head if isinstance(head, dict) and isinstance(head.get("seq"), int) else None
 
 
+def rename_final(folder: str, trial_id: int) -> None:
+    """Trial ``trial_id``'s file becomes its final one (a paused trial ended completed)."""
+    with contextlib.suppress(OSError):
+        os.replace(path_of(folder, trial_id), path_of(folder, trial_id, final=True))
+
+
 def forget(folder: str | None, trial_id: int, final: bool = False) -> None:
     """Delete trial ``trial_id``'s file (``final``: its final one), if it has one."""
     if folder is not None:
