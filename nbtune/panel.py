@@ -176,11 +176,15 @@ class LivePanel(Tracker):
         return True
 
     def _settings(self) -> dict:
-        """The study's settings, with the scheduler the loop was given."""
+        """The study's settings, with the scheduler the loop was given (and PASHA's top level
+        now: the settings keep it from the study's end)."""
+        scheduler = getattr(self.study, "scheduler", None)
+        live = {"pasha_top": scheduler.top_level()} \
+            if getattr(scheduler, "type", None) == "pasha" and scheduler.levels else {}
         return {**(getattr(self.study, "settings", None) or {}),  # the study's own until the
                 # loop says (an ASHA study's first frame, its cluster starting, read "fifo")
-                "scheduler": self.info.get("scheduler")
-                or getattr(getattr(self.study, "scheduler", None), "name", None)}
+                "scheduler": self.info.get("scheduler") or getattr(scheduler, "name", None),
+                **live}
 
     def _refresh_fallback(self) -> None:
         """Redraw :meth:`fallback_html` where trials ended since, at most every

@@ -546,6 +546,12 @@ def test_the_panel_and_the_summary_say_what_the_scheduler_judges_trials_by(clien
                             mode="max", scheduler="asha", type="promotion", max_t=27,
                             cluster=client, storage=None, progress=LivePanel)
     assert "asha (promotion) scheduler on epoch" in promotion.live.header.value  # round 13
+    pasha = nbtune.tune(chatty, {"q": nbtune.grid(0.2, 0.5)}, searcher="grid", metric="score",
+                        mode="max", scheduler="asha", type="pasha", max_t=27, cluster=client,
+                        storage=None, progress=LivePanel)
+    top = pasha.scheduler.top_level()  # the level it trains trials up to, in the panel too
+    assert f"asha (pasha) scheduler on epoch, rungs 1, 3, 9, 27, trials trained up to {top} " \
+           f"(its top level)" in pasha.live.header.value
     fifo = nbtune.tune(chatty, {"q": nbtune.grid(0.2)}, searcher="grid", metric="score",
                        mode="max", cluster=client, storage=None, progress=LivePanel)
     assert "grid searcher; fifo scheduler\n" in str(fifo.summary())  # judges by no resource
