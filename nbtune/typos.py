@@ -34,17 +34,28 @@ def _neighbours(a: str, b: str) -> bool:
     return abs(ka[0] - kb[0]) <= 1 and abs(ka[1] - kb[1]) <= 1.0
 
 
+def _doubled(long: str, short: str) -> bool:
+    """Whether ``long`` is ``short`` with one of its letters typed twice (``lrr``, ``llr``)."""
+    return len(long) == len(short) + 1 and any(
+        long[:i] + long[i + 1:] == short and long[i].isalpha()
+        and (long[i] == long[i - 1] if i else long[i] == long[1])
+        for i in range(len(long)))
+
+
 def one_typo(word: str, known: str) -> bool:
     """Whether ``word`` is ``known`` with one typo: a letter struck for its neighbour on the
     keyboard (``mlo`` for ``mlp``, not ``cnn`` for ``rnn``), added or dropped inside the name,
-    or two neighbours swapped (``mpl`` for ``mlp``). Not a name that adds or drops an end
+    or two neighbours swapped (``mpl`` for ``mlp``); of a two-letter name, only a letter typed
+    twice (``lrr`` for ``lr``: others are names of their own). Not a name that adds or drops an end
     (``space-2``, ``slowkill`` beside ``space``, ``slow``), nor one that changes, adds or drops a
     digit or a separator (``nightly-2026-12-06``, ``model_v2`` beside ``-05``, ``_v1``): those
     are new names, a date, a version or a counter (first-day tests, rounds 39 and 40: a nightly
     job's second night was refused as a typo of its first, and a new model ``cnn`` as one of
     ``rnn``)."""
-    if word == known or min(len(word), len(known)) < 3:
+    if word == known or min(len(word), len(known)) < 2:
         return False
+    if min(len(word), len(known)) == 2:  # `lrr` for the notebook's `lr` (round 62): of a
+        return _doubled(word, known) or _doubled(known, word)  # two-letter name, only this
     if len(word) == len(known):
         diff = [i for i, (a, b) in enumerate(zip(word, known)) if a != b]
         if len(diff) == 1:

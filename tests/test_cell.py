@@ -90,6 +90,10 @@ def test_a_hyperparameter_never_read_beside_its_typo_read_from_the_notebook_is_r
     assert unread_typo(parse_cell("lr_decy = uniform(0.5, 1)\nacc = fit(lr_decay)\n"),
                        {"lr_decay": 0.9, "fit": len}).startswith(
         "line 1: hyperparameter 'lr_decy' is never read")
+    # notebook 01's --apply leaves `lr` in the notebook: `lrr` ran in silence (round 62)
+    assert unread_typo(parse_cell("lrr = loguniform(1e-4, 1e-1)\nacc = fit(lr)\n"),
+                       {"lr": 0.0017, "fit": len}).startswith(
+        "line 1: hyperparameter 'lrr' is never read; the trial code reads 'lr' from the notebook")
     # a hyperparameter nothing reads beside a module, a function or a data set of the notebook
     # (a repeat of each config), or beside nothing near, is no typo
     for cell, namespace in (

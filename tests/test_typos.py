@@ -159,6 +159,10 @@ def test_the_registries_name_the_closest_scheduler_and_searcher():
     ("slowkill", "slow", False), ("partfail", "allfail", False), ("somefail2", "somefail", False),
     ("run-a", "run_a", False),  # a separator changed: a name of its own
     ("mlp", "mlp", False),
+    # a two-letter name: only a letter typed twice (`lrr` beside the notebook's `lr` trained
+    # every trial with its value: first-day test, round 62)
+    ("lrr", "lr", True), ("llr", "lr", True), ("lrs", "lr", False), ("lt", "lr", False),
+    ("rl", "lr", False), ("l2", "lr", False),
 ])
 def test_one_typo_is_a_slip_of_a_key_not_a_new_date_version_or_suffix(word, known, typo):
     """A nightly job that resumes "nightly-DATE" each night was refused on its second night,
