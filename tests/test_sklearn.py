@@ -509,9 +509,16 @@ def broken_scorer(estimator, X, y):
 def test_a_failing_scorer_is_named_in_a_warning_and_in_the_failed_trials(client):
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    with pytest.warns(UserWarning) as caught:
-        s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=3,
-                   scoring="roc_auc").fit(X, y)  # binary roc_auc on three classes
+    s = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=3, scoring="roc_auc")
+    # no candidate scored: scikit-learn refits the first failed one as the best; one line
+    # here (first-day test, round 62)
+    with pytest.warns(UserWarning) as caught, pytest.raises(
+            ValueError, match=r"^\nNo candidate has a test score: the scorer raised on 6 of the "
+                              r"6 splits, so none can be chosen as the best and refitted\. "
+                              r"Check that the scoring suits the task \(for a multiclass "
+                              r"target, roc_auc is 'roc_auc_ovr'\)"):
+        s.fit(X, y)  # binary roc_auc on three classes
+    assert not hasattr(s, "best_params_")
     said = {str(w.message).split(" Details: ")[0]: w.filename for w in caught}
     with pytest.raises(ValueError) as raised:  # scikit-learn's own words, which vary
         get_scorer("roc_auc")(LogisticRegression().fit(X, y), X, y)
@@ -523,11 +530,14 @@ def test_a_failing_scorer_is_named_in_a_warning_and_in_the_failed_trials(client)
     # scikit-learn's whole traceback, from its scorer down to the metric that raised
     assert details.startswith("Traceback (most recent call last):\n") and "_scorer.py" in details
     assert details.strip().endswith(reason) and NBTUNE_DIR not in details, details
-    assert np.isnan(s.cv_results_["mean_test_score"]).all()
     assert {t.state for t in s.study_.trials} == {"failed"}
     for t in s.study_.trials:
         assert t.error.startswith("Scoring failed on 3 of the 3 splits.") and t.error.strip() \
             .endswith(reason)
+    with pytest.warns(UserWarning):  # refit=False: cv_results_ alone, NaN, as scikit-learn's
+        kept = search(LogisticRegression(), {"C": [0.1, 1.0]}, client, cv=3, scoring="roc_auc",
+                      refit=False).fit(X, y)
+    assert np.isnan(kept.cv_results_["mean_test_score"]).all()
 
     with pytest.warns(UserWarning, match=r"^Scoring failed on 3 of the 3 splits\. The score on "
                                          r"these train-test partitions for these parameters "

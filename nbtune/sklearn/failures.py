@@ -58,6 +58,24 @@ def scoring_failed(error: str, count: int, total: int, error_score: Any) -> str:
             f"partitions for these parameters will be set to {error_score}. Details: \n{error}")
 
 
+def none_scored(rows: Sequence[dict[str, Any]], total: int, name: str) -> str:
+    """Why no candidate can be refitted as the best: every mean test score of ``name`` is NaN
+    (the scorer raised on every split: a multiclass target with ``scoring="roc_auc"``).
+    scikit-learn's searches warn, then refit the first failed candidate as ``best_estimator_``:
+    a failed config read as the best one (first-day test, round 62)."""
+    errors = split_errors(rows, SCORE)
+    summary = "\n".join(f"{DELIMITER}{n} splits failed with the following error:\n{error}"
+                        for error, n in Counter(errors).items())
+    why = (f"the scorer raised on {len(errors)} of the {total} splits" if errors
+           else "every split scored NaN")
+    score = "test score" if name == "score" else f"{name} test score"
+    return (f"\nNo candidate has a {score}: {why}, so none can be chosen as the best and "
+            "refitted. Check that the scoring suits the task (for a multiclass target, roc_auc "
+            "is 'roc_auc_ovr'), debug it with error_score='raise', or give refit=False to keep "
+            "cv_results_ alone." + (f"\n\nBelow are more details about the failures:\n"
+                                   f"{summary}" if errors else ""))
+
+
 def candidate_error(row: dict[str, Any], n_splits: int, error_score: Any) -> str:
     """A candidate's trial error, for a row whose metric its failures made non-finite: its
     failed fits as :func:`fits_failed` says them, or else its scorer's failures."""

@@ -10,7 +10,7 @@ from numpy.ma import MaskedArray
 from ..caller import warn
 from ..study import Study
 from ..trial import Trial
-from .failures import warn_failures
+from .failures import none_scored, warn_failures
 from .fitting import PARAM, Resource
 from .space import Converted
 
@@ -119,11 +119,13 @@ def halving_attributes(results: dict[str, Any], levels: Sequence[int]) -> dict[s
 
 
 def collect(study: Study, converted: Converted, names: list[str], resource: Resource | None,
-            n_splits: int, error_score: Any, return_train_score: bool) -> dict[str, Any]:
+            n_splits: int, error_score: Any, return_train_score: bool,
+            chooses: str | None = None) -> dict[str, Any]:
     """``cv_results_`` of the trials that have an evaluation, in trial order (under early
     stopping a warm-started parameter's value is the level each candidate reached). No
     candidate evaluated is a ValueError naming the first error; failed fits and scorers are said
-    as scikit-learn's searches say them (:func:`nbtune.sklearn.failures.warn_failures`)."""
+    as scikit-learn's searches say them (:func:`nbtune.sklearn.failures.warn_failures`); where
+    the search ``chooses`` a best by that score and no candidate has one, a ValueError."""
     rows, params, levels = [], [], []
     for trial in study.trials:
         ev = evaluation(trial, names[0])
@@ -147,9 +149,14 @@ def collect(study: Study, converted: Converted, names: list[str], resource: Reso
     scored = sum(f"split{i}_test_{names[0]}" in r for r in rows for i in range(n_splits))
     warn_failures(rows, scored, error_score)  # rung_folds="grow": the splits scored only
     if resource is None:
-        return format_results(rows, params, n_splits, names, return_train_score)
-    rungs = np.searchsorted(resource.levels, levels).tolist()
-    return format_results(rows, params, n_splits, names, return_train_score, levels, rungs)
+        results = format_results(rows, params, n_splits, names, return_train_score)
+    else:
+        rungs = np.searchsorted(resource.levels, levels).tolist()
+        results = format_results(rows, params, n_splits, names, return_train_score, levels,
+                                 rungs)
+    if chooses is not None and not np.isfinite(results[f"mean_test_{chooses}"]).any():
+        raise ValueError(none_scored(rows, scored, chooses))
+    return results
 
 
 def best_index(results: dict[str, Any], refit: Any, refit_name: str, multimetric: bool,

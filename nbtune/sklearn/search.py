@@ -288,8 +288,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 fail_fast=False)  # as scikit-learn's: error_score decides
         self._wait(study, failures)
         self.study_, self.n_splits_, self.multimetric_ = study, len(splits), multimetric
+        chooses = refit_name if self.refit is not False and not callable(self.refit) else None
         self.cv_results_ = collect(study, converted, list(scorers), resource, len(splits),
-                                   self.error_score, self.return_train_score)
+                                   self.error_score, self.return_train_score, chooses)
         index, score = best_index(self.cv_results_, self.refit, refit_name, multimetric,
                                   resource)
         if index is not None:
