@@ -353,6 +353,7 @@ class StudyPlots:
         fig, ax = canvas(ax, (BASE_SIZE[0], 3.6))
         bars = ax.bar(range(len(chosen)), counts, color="C0", tick_label=[fmt(v) for v in chosen])
         ax.bar_label(bars, padding=2, fontsize="small")
+        ax.set_ylim(0, max(max(counts) * 1.15, 1))  # the tallest bar's count below the frame
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # it counts trials: no 2.5
         ax.set_xlabel(f"{resource} (rung level)")
         ax.set_ylabel("trials that reached it")

@@ -329,3 +329,20 @@ def test_counts_of_trials_outside_per_hyperparameter_say_when_a_trial_is_under_t
 
     assert _per_name({"hidden": 9, "lr": 9}, 17) == "hidden: 9, lr: 9; some under more than one"
     assert _per_name({"hidden": 9, "lr": 8}, 17) == "hidden: 9, lr: 8"
+
+
+def test_a_warm_start_typo_of_a_notebook_study_without_a_file_is_named_as_a_typo(shell, capsys):
+    """--warm-start boo (the notebook holds bo) with --storage none read "names a stored study,
+    but this study keeps no storage file", as if the storage were the mistake (round 62)."""
+    assert run(shell, "--trials 2 --metric loss --seed 2 --storage none -o bo").success
+    capsys.readouterr()
+    result = run(shell, "--trials 1 --metric loss --searcher bayesopt --warm-start boo "
+                        "--storage none")
+    assert not result.success
+    out = capsys.readouterr()
+    said = out.err + out.out + repr(result.error_in_exec)
+    assert "UsageError: %%tune: --warm-start boo: the notebook holds no Study named 'boo' (did " \
+           "you mean 'bo'?), and with no storage file there is no stored study to look for " \
+           "either" in said, said
+    assert run(shell, "--trials 1 --metric loss --searcher bayesopt --warm-start bo "
+                      "--storage none").success

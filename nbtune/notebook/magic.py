@@ -235,7 +235,8 @@ class Tune(Magics):
                       max_time=args.max_time, target=args.target, retries=args.retries,
                       searcher=args.searcher, searcher_options=searcher_options_of(args),
                       points_to_evaluate=args.enqueue,
-                      warm_start=self._warm_start(args.warm_start), scheduler=args.scheduler,
+                      warm_start=self._warm_start(args.warm_start, path),
+                      scheduler=args.scheduler,
                       resource=args.resource, background=args.background,
                       show_output=args.show_output,
                       progress={"none": False}.get(args.progress, args.progress),
@@ -340,12 +341,23 @@ class Tune(Magics):
                 f"; it is bound to `{out}`, and the cells queued after this one do not run")
         return None
 
-    def _warm_start(self, name: str | None) -> Study | str | None:
+    def _warm_start(self, name: str | None, path: str | None) -> Study | str | None:
         """--warm-start NAME: the Study a notebook variable of that name holds (``-o s1``, then
         ``--warm-start s1``: it was refused as no stored study of that name), else the name of
-        a stored study."""
+        a stored study. Where the study keeps no file (``path`` None) and NAME is a typo of a
+        notebook variable's, the typo is said (it read as if the storage were the mistake:
+        first-day test, round 62)."""
         held = self.shell.user_ns.get(name) if name and name.isidentifier() else None
-        return held if isinstance(held, Study) else name
+        if isinstance(held, Study) or not name:
+            return held if isinstance(held, Study) else name
+        held_studies = [k for k, v in self.shell.user_ns.items()
+                        if isinstance(v, Study) and not k.startswith("_")]
+        near = did_you_mean(name, held_studies)
+        if path is None and near:
+            raise UsageError(f"%%tune: --warm-start {name}: the notebook holds no Study named "
+                             f"{name!r}{near}, and with no storage file there is no stored "
+                             f"study to look for either")
+        return name
 
     def _storage(self, args) -> tuple[str | None, str]:
         """The study file (--storage, else Tune.storage), and what to say of it when the study
