@@ -265,11 +265,14 @@ class StudySummary:
         retried = retried_text(s.settings)
         if retried:
             out.append(("retried", retried))
-        if s.elapsed is not None:
+        earlier = earlier_ids(s)
+        ran = sum(counts.values()) - len(earlier)
+        if s.elapsed is not None and earlier and ran == 0:  # a rerun with nothing left to run
+            out.append(("time", "no trial ran in this run: its trials ran before"))
+        elif s.elapsed is not None:  # ("11 ms for this run's 0 trials": round 62)
             took = duration_text(s.elapsed)
-            earlier = earlier_ids(s)
             if earlier:  # a resumed study: its time and pace are this run's
-                took += f" for this run's {sum(counts.values()) - len(earlier)} trials"
+                took += f" for this run's {ran} trials"
             out.append(("time", " · ".join(x for x in (took, pace_text(s)) if x)))
         if s.settings.get("searcher"):
             asks = asks_text(s.settings)

@@ -273,6 +273,11 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
         panel.trial_created(t)
     facts = dict(study.summary().facts())
     assert facts["time"] == "2.0 s for this run's 2 trials · 30.0 trials/min · median trial 1.5 s"
+    # a rerun with nothing left to run: "11 ms for this run's 0 trials" (round 62)
+    study.earlier = frozenset(t.id for t in study.trials)
+    assert dict(study.summary().facts())["time"] == ("no trial ran in this run: its trials "
+                                                     "ran before")
+    study.earlier = frozenset(range(6))
     panel.finished_reason = None
     panel.draw()  # the warning: by 5 of the 7 trials that ran, 1 of them of this run's 1
     assert "(raised by 5 of 7 trials, 1 of 1 in this run)" in panel.warnings_html.value
