@@ -12,6 +12,8 @@ Methods:
   with them.
 - ``asha``: ``nbtune.tune(..., scheduler="asha", max_t=27)`` (stopping type, grace 1, eta 3).
 - ``asha-promotion``: the promotion type, the trial's model kept as its checkpoint on the worker.
+- ``asha-pasha``: progressive ASHA (``type="pasha"``), the promotion type whose top level rises
+  only while the two top rungs rank their trials otherwise.
 - ``nbtune-random``: ``nbtune.tune`` with the default FIFO scheduler (full training).
 
 ``--task digits-mlp`` runs the same methods on tasks.py's digits MLP instead (its own space and
@@ -253,6 +255,8 @@ METHODS = {
     "asha": dict(scheduler="asha", max_t=EPOCHS, grace_period=1, reduction_factor=3),
     "asha-promotion": dict(scheduler="asha", type="promotion", max_t=EPOCHS, grace_period=1,
                            reduction_factor=3),
+    "asha-pasha": dict(scheduler="asha", type="pasha", max_t=EPOCHS, grace_period=1,
+                       reduction_factor=3),
     "nbtune-random": dict(),
 }
 
