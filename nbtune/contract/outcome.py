@@ -144,10 +144,9 @@ def short_of_max_t_note(trial: T.Trial, resource: str, scheduler: Any) -> str | 
     nothing), or, where it counted from 0 to max_t - 1, why that is (each rung a level late:
     "give max_t=4" kept the count wrong, first-day test, round 50); None where it reached
     max_t, did not complete, or the scheduler has no max_t."""
-    top = scheduler.max_level()
+    top = scheduler.top_level()  # pasha's ends trials below max_t on purpose
     if trial.state != T.COMPLETED or top is None:
         return None
-    top = getattr(scheduler, "top_level", lambda: top)()  # pasha's, where it ended them
     levels = _whole_levels(trial, resource)
     if not levels or max(levels) >= top:
         return None

@@ -99,6 +99,11 @@ class Scheduler:
         """The resource level a full trial reaches (max_t); None for a scheduler without one."""
         return None
 
+    def top_level(self) -> int | None:
+        """The most a trial trains now: :meth:`max_level`, for a scheduler whose top does not
+        move (PASHA's rises during the study)."""
+        return self.max_level()
+
     def idle_note(self, n_trials: int | None) -> str | None:
         """Why this scheduler, set up, will stop no trial of a study of ``n_trials`` (early
         stopping asked for and silently off), in one line with the fix; None where it may."""
