@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from . import trial as T
 from .caller import user_facing, warn_note
 from .drawing import canvas, in_view, titled
-from .ranking import completed, empty_message, fmt
+from .formatting import fmt
+from .ranking import completed, empty_message
 from .studies import load_study
 from .study import Study
 

@@ -15,7 +15,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.figure import Figure
 
 from .images import BASE_SIZE, StudyFigure, figure_size
-from .ranking import fmt
+from .formatting import fmt
 
 LOG_KINDS = frozenset({"loguniform", "lograndint", "logspace"})
 FADED = 0.3

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import trial as T
 from .domains.ranges import Range
-from .ranking import completed, fmt
+from .formatting import fmt
+from .ranking import completed
 
 BEST_NEAR = 0.05  # of a range's width, on its own scale (log for log ranges): the best at its edge
 CROWD_NEAR = 0.25  # ... and most of the next best within this much of the same edge

@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 
 from . import trial as T
-from .ranking import int_beside_float
+from .formatting import int_beside_float
 
 FLOAT_FORMAT = "{:.6g}".format
 """Six significant digits: a log-scale value reads ``4.1e-06`` where pandas writes ``0.000004``."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 from .scoped import within
 from . import trial as T
 from .displayed import Labelled, Shown
-from .ranking import duration_text
+from .formatting import duration_text
 from .setup_text import asks_text, scheduler_text, searcher_text
 from .shown import shown, summarised
 from .styles import FAINT

@@ -14,7 +14,8 @@ from .domains import CATEGORICAL_KINDS
 from .images import BASE_SIZE
 from .drawing import (FADED, LABELLED, LOG_KINDS, MANY_CURVES, canvas,
                       codes, in_view, titled)
-from .ranking import choice_text, completed, empty_message, fmt, score
+from .formatting import choice_text, fmt
+from .ranking import completed, empty_message, score
 
 
 def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str]]]:

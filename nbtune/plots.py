@@ -29,8 +29,9 @@ from .images import BASE_SIZE, StudyFigure, figure_size
 from .typos import did_you_mean, meant_key
 from . import trial as T
 from .domains import CATEGORICAL_KINDS
-from .ranking import (choice_text, completed, empty_message, fmt, importance_basis,
-                      param_importances, resource_of, trials_per_rung)
+from .formatting import choice_text, fmt
+from .importance import importance_basis, param_importances
+from .ranking import completed, empty_message, resource_of, trials_per_rung
 
 
 def _wrapped(label: str, width: int = 24) -> str:

@@ -1,72 +1,17 @@
-"""What the trials say, below both the plots and the summary: trials ranked, their curves,
-hyperparameter importances, and how numbers and messages are written for people."""
+"""What the trials say, below both the plots and the summary: trials ranked, each one's curve,
+the trials per rung, and the study's pace."""
 from __future__ import annotations
 
 import heapq
-import math
-import re
 from typing import Any, Iterable
 
 import numpy as np
 
 from . import trial as T
+from .formatting import duration_text
 
 EMPTY = "the study has no completed trials yet"
 RANKED = (T.COMPLETED, T.RUNNING, T.PAUSED, T.STOPPED, T.INTERRUPTED)
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """A config value or metric as a short string (floats with ``digits`` significant digits,
-    small and large ones in exponent form: ``4e-06``, never ``0.000004``)."""
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-
-
-def config_text(config: dict[str, Any]) -> str:
-    """A config as ``name=value`` pairs: floats as :func:`fmt` writes them (a whole one with its
-    ``.0``: ``max_df=1.0``, all of a vectorizer's documents, read ``max_df=1``, one document:
-    check round 48), other values as Python writes them (``act='relu'``), so the text reads,
-    and pastes, as the call's arguments. The live views, the closing line and the summary all
-    write a config this way."""
-    return ", ".join(f"{k}={_float_text(v)}" if isinstance(v, float) else f"{k}={v!r}"
-                     for k, v in config.items())
-
-
-def _float_text(value: float) -> str:
-    """A config's float as :func:`fmt` writes it, a whole one ending in ``.0``."""
-    text = fmt(value)
-    return f"{text}.0" if text.lstrip("-").isdigit() else text
-
-
-def choice_text(value: Any) -> str:
-    """A choice's label on a figure's axis: :func:`fmt`'s, a whole float's with its ``.0``
-    (``choice(1, 0.5, 1.0)``'s slice read 1, 0.5 and 1)."""
-    return _float_text(value) if isinstance(value, float) else fmt(value)
-
-
-# an exception's line, at a line's start: "ValueError: ...", or a bare "KeyboardInterrupt"
-_RAISED = re.compile(r"[A-Za-z_][\w.]*(?::\s|(?:Error|Exception|Interrupt|Exit):?$)")
-_MODULE_PATH = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Z]\w*: )")  # before a class's name
-
-
-def one_line(text: str, width: int = 160, first: bool = False) -> str:
-    """The last non-blank line of ``text`` (an error's message; with ``first``, the first: a
-    warning's, which says what happened, where joblib's last line read "before creating your
-    Dask cluster.": first-day test, round 23), at most ``width`` characters: the exception's
-    name without its module (``sklearn.utils._param_validation.`` took a third of the line),
-    and a longer line keeps its start (the exception's name) and its end, where the useful
-    part of a message usually is, with `` … `` between them."""
-    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
-    if not first:  # an exception's message over several lines (an estimator's repr wraps):
-        # from its name on, where the line began mid-repr (first-day test, round 59)
-        raw = (text or "").rstrip().splitlines()
-        starts = [i for i, ln in enumerate(raw) if _RAISED.match(ln)]
-        if starts:
-            lines = [" ".join(ln.strip() for ln in raw[starts[-1]:] if ln.strip())]
-    last = _MODULE_PATH.sub("", lines[0 if first else -1]) if lines else ""
-    if len(last) <= width:
-        return last
-    head = max(20, width // 3)
-    return last[:head] + " … " + last[-(width - head - 3):]
 
 
 def rank_rule(study: Any, ranked: list[T.Trial] | None = None,
@@ -220,126 +165,6 @@ def curve(t: T.Trial, resource: str, metric: str) -> tuple[list[float], list[flo
     return xs, [points[x] for x in xs]
 
 
-IMPORTANCE_FROM = 10  # completed trials from which importance is fitted on their values
-
-
-def importance_basis(study: Any, at: float | None = None
-                     ) -> tuple[list[T.Trial], list[float], str]:
-    """The trials importance is fitted on, their values, and a phrase that says which: the
-    completed trials' values, where there are :data:`IMPORTANCE_FROM` of them and they are at
-    least half of the trials that reported (or no level was reached by more); else the values at
-    the furthest level of the resource that half the trials reached. An early-stopping study
-    completes few, and those it completes are the ones its rungs kept: fitted on 4 of 40 ASHA
-    trials, the figure named batch size, where all 40 at epoch 1 said the learning rate
-    (first-day test, round 26); fitted on the 130 completed of 3,000, a choice none of whose
-    747 trials survived the rungs weighed little (round 27). ``at``: the values at that level
-    of the resource instead, of the trials that reached it. Where the level chosen is the
-    first of several, the phrase says what a later one would show: a booster's learning rate
-    cannot move its AUC after one round, and weighed 0.00 there (round 29)."""
-    done = completed(study)
-    basis = (done, [float(t.value) for t in done],
-             f"{len(done)} completed trial{'s' if len(done) != 1 else ''}")
-    resource, levels = resource_of(study), {}
-    for t in list(study.trials):
-        for level, value in zip(*curve(t, resource, study.metric)):
-            levels.setdefault(level, {})[t.id] = (t, value)
-    if at is not None:
-        return _at_level(study, resource, levels, at, len(done))
-    valued = {t for trials in levels.values() for t in trials}
-    if len(done) >= IMPORTANCE_FROM and 2 * len(done) >= len(valued):
-        return basis
-    reached = [level for level, trials in levels.items()
-               if len(trials) > len(done) and 2 * len(trials) >= len(valued)]
-    if not reached:
-        return basis
-    trials, values, phrase = _at_level(study, resource, levels, max(reached), len(done))
-    later = [level for level in levels if level > max(reached)
-             and len(levels[level]) >= IMPORTANCE_LATER]
-    if max(reached) == min(levels) and later:  # the first level, and a later one to fit on
-        level = max(later)
-        phrase += (f";\nwhat shows only later weighs little at the first {resource}: "
-                   f"importance(at={fmt(level)}) fits the {len(levels[level])} trials at "
-                   f"{resource} {fmt(level)}")
-    return trials, values, phrase
-
-
-# trials at a later level that a study's importance suggests fitting on instead of the first
-IMPORTANCE_LATER = 6
-
-
-def _at_level(study: Any, resource: str | None, levels: dict[float, dict[int, tuple]],
-              level: float, n_done: int) -> tuple[list[T.Trial], list[float], str]:
-    """The trials at ``level`` of ``resource``, their values there, and the phrase for them."""
-    found = levels.get(level, {})
-    if len(found) < 3:
-        known = ", ".join(f"{fmt(k)} ({len(v)})" for k, v in sorted(levels.items())
-                          if len(v) >= 3)
-        raise ValueError(f"importance at {resource} {fmt(level)} needs 3 trials that reached it;"
-                         f" {len(found)} did" + (f" (levels with 3 or more: {known})" if known
-                                                 else ""))
-    trials, values = zip(*found.values())
-    return (list(trials), [float(v) for v in values],
-            f"{len(trials)} trials at {resource} {fmt(level)}; {n_done} completed")
-
-
-IMPORTANCE_ROWS = 1000  # trials importance is fitted on at most: about a second at any size
-
-
-def param_importances(study: Any, seed: int = 0,
-                      basis: tuple[list[T.Trial], list[float], str] | None = None
-                      ) -> dict[str, float]:
-    """Permutation importance of each hyperparameter for a random forest fitted on the trials.
-
-    The forest (scikit-learn, 100 trees) learns the metric from the configs, in unit-cube
-    encoding (``study.space.to_unit``), of the trials :func:`importance_basis` picks (at most
-    :data:`IMPORTANCE_ROWS` of them, a seeded sample, in a bigger study: it took 7 to 22 s of a
-    loaded machine at 3,000 trials, first-day test, round 58): the
-    completed ones, or, where an early-stopping study completed few, every trial's value at the
-    furthest level half of them reached. A hyperparameter's importance is how much worse the
-    forest fits when that column is shuffled (10 shuffles), floored at 0 and normalised to sum
-    1. Most important first; fixed hyperparameters are left out. ``basis``: what
-    :func:`importance_basis` gave, where the caller has it already.
-    """
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.inspection import permutation_importance
-
-    done, names = completed(study), study.space.unit_names
-    trials, values, _ = basis if basis is not None else importance_basis(study)
-    if not trials:
-        raise ValueError(empty_message(study))
-    if len(trials) < 3:
-        raise ValueError(f"importance needs at least 3 completed trials; the study has {len(done)}")
-    if not names:
-        raise ValueError("the space has no hyperparameter to weigh: every one is fixed")
-    x = np.array([study.space.to_unit(t.config) for t in trials])
-    y = np.array(values)
-    if len(y) > IMPORTANCE_ROWS:
-        keep = np.sort(np.random.default_rng(seed).choice(len(y), IMPORTANCE_ROWS, replace=False))
-        x, y = x[keep], y[keep]
-    forest = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1).fit(x, y)
-    result = permutation_importance(forest, x, y, n_repeats=10, random_state=seed, n_jobs=1)
-    raw = np.clip(np.nan_to_num(result.importances_mean), 0.0, None)
-    share = raw / raw.sum() if raw.sum() > 0 else raw
-    order = sorted(range(len(names)), key=lambda i: (-share[i], i))
-    return {names[i]: float(share[i]) for i in order}
-
-
-def duration_text(seconds: float | None) -> str:
-    """A duration as people read it, the same everywhere: ``12 ms``, ``8.2 s``, ``1 min 29 s``,
-    ``2 h 05 min`` (under a tenth of a second in milliseconds, never ``0.0 s``)."""
-    if seconds is None or not T.is_finite_number(seconds):
-        return "unknown"
-    seconds = max(0.0, float(seconds))
-    if seconds < 0.0995:  # what would round to 0.1 s is 0.1 s
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(round(seconds))
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole // 60 % 60:02d} min"
-
-
 def earlier_ids(study: Any) -> frozenset[int]:
     """Ids of the trials a resumed study had finished before this run of it started (none for a
     study in its first run, or loaded): this run's pace and time left leave them out, since
@@ -385,48 +210,3 @@ def pace_text(study: Any, known: tuple[float | None, float | None] | None = None
         return ""
     per_minute = f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}"
     return f"{per_minute} trials/min · median trial {duration_text(median)}"
-
-
-FAR = 1000.0  # a column's value this many times its median size is written apart (blown up)
-
-
-def int_beside_float(values: list[Any]) -> bool:
-    """Whether ``values`` hold an int and a float equal to it (``1`` and ``1.0``)."""
-    ints = {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
-    return bool(ints) and any(isinstance(v, float) and v in ints for v in values)
-
-
-def column_texts(values: list[Any], digits: int = 4, exponent: bool = False,
-                 config: bool = False) -> list[str]:
-    """One table column's cells, its numbers written alike: whole numbers as integers; others
-    with ``digits`` significant digits, all with the same decimals (``0.9533``, ``-0.006``), or
-    all in exponent form where they are tiny, huge, or positive over two decades as log-scale
-    values are (``2.074e-04``, ``1.000e-06``), or wherever ``exponent`` (a log-scale range's
-    column: its form then does not change as trials come in); a column of both signs keeps
-    decimals. None is an empty cell; a column with text in it writes each value with
-    :func:`fmt`. A ``config`` column of whole floats keeps their ``.0``: ``max_df`` read ``1``
-    for 1.0, and 1 is another value to the estimator (one document, not all)."""
-    numbers = [v for v in values if v is not None]
-    if not numbers or not all(T.is_finite_number(v) for v in numbers):
-        return ["" if v is None else fmt(v) for v in values]
-    if int_beside_float(numbers):  # a choice of 1 and 1.0, two values (max_df: one document,
-        return ["" if v is None else str(v) for v in values]  # all): both read 1.000 (round 47)
-    if all(float(v).is_integer() and abs(v) < 1e15 for v in numbers):
-        tail = ".0" if config and any(isinstance(v, float) for v in numbers) else ""
-        return ["" if v is None else f"{int(v)}{tail}" for v in values]
-    sizes = [abs(float(v)) for v in numbers if v != 0]
-    if len(sizes) >= 5 and not exponent:  # a few blown-up values (rmse 5e12 among 35s) wrote
-        # every cell as 3.49595e+01: they keep the exponent form, the rest their own (round 43)
-        middle = sorted(sizes)[len(sizes) // 2]
-        far = {i for i, v in enumerate(values) if v is not None and abs(float(v)) >= FAR * middle}
-        if far and len(far) <= len(sizes) // 4:
-            rest = column_texts([None if i in far else v for i, v in enumerate(values)], digits)
-            return [f"{float(v):.{digits - 1}e}" if i in far else rest[i]
-                    for i, v in enumerate(values)]
-    top, low = max(sizes), min(sizes)
-    signed = any(float(v) < 0 for v in numbers)  # values around zero: decimals, not exponents
-    if top >= 1e5 or top < 1e-3 or (not signed and (exponent or low < 1e-3
-                                                    or top / low >= 100)):
-        return ["" if v is None else f"{float(v):.{digits - 1}e}" for v in values]
-    decimals = max(0, digits - 1 - math.floor(math.log10(top)))
-    return ["" if v is None else f"{float(v):.{decimals}f}" for v in values]

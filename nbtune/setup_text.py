@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ranking import duration_text
+from .formatting import duration_text
 
 WAIT_SHOWN = 0.5  # seconds of waiting for a model's suggestions that the searcher's line names
 

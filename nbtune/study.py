@@ -328,7 +328,7 @@ class Study:
             return shown
         import html
 
-        from .ranking import duration_text
+        from .formatting import duration_text
 
         return (f'<div class="nbtune-snapshot" style="color:{FAINT}">nbtune: study '
                 f'{html.escape(repr(self.name), quote=False)} runs; below is how it stood after '

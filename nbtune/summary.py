@@ -20,8 +20,8 @@ from . import trial as T
 from .directions import mode_note
 from .domains import CATEGORICAL_KINDS
 from .findings import edge_notes, falling_note, flat_note
-from .ranking import (choice_text, column_texts, config_text, duration_text, earlier_ids,
-                      is_ranked, no_best_text, one_line, pace_text, rank_rule, rank_trials,
+from .formatting import choice_text, column_texts, config_text, duration_text, one_line
+from .ranking import (earlier_ids, is_ranked, no_best_text, pace_text, rank_rule, rank_trials,
                       resource_of, score)
 from .run.kept import header
 from .setup_text import asks_text, retried_text, scheduler_text, searcher_text, seed_text
@@ -76,7 +76,7 @@ def _config_column(space: Any, name: str, ranked: list) -> list[str]:
     """The cells of hyperparameter ``name``: a choice's values as they were listed, each the
     same in every table (``C`` of ``[0.01, 0.1, 1.0]`` read ``1.000e-01`` in one, ``0.1000`` in
     another, after the rows shown: first-day test, round 59); a range's numbers written alike
-    (:func:`~nbtune.ranking.column_texts`)."""
+    (:func:`~nbtune.formatting.column_texts`)."""
     values = [t.config[name] if name in t.config else _UNSET for t in ranked]
     kind = getattr(space[name], "kind", None) if name in space else None
     if kind in CATEGORICAL_KINDS:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 from .scoped import within
 from . import trial as T
 from .caller import ipython_shell
-from .ranking import config_text, duration_text, earlier_ids, no_best_text, pace_text
+from .formatting import config_text, duration_text
+from .ranking import earlier_ids, no_best_text, pace_text
 from .setup_text import asked_amounts
 from . import background
 from .contract.events import Observer

@@ -8,7 +8,8 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
-from .ranking import config_text, earlier_ids, one_line
+from .formatting import config_text, one_line
+from .ranking import earlier_ids
 from .run.output import merge_warnings, warning_key
 
 SHOWN_ERRORS = 5  # failed trials listed with their traceback

@@ -15,7 +15,8 @@ import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
 from nbtune.drawing import FADED, LABELLED
-from nbtune.ranking import duration_text, one_line, pace_text, rank_trials
+from nbtune.formatting import duration_text, one_line
+from nbtune.ranking import pace_text, rank_trials
 
 from html_tables import trials_table, written_alike
 from kernels import kernel_environ
@@ -595,7 +596,7 @@ def test_trials_that_all_failed_at_once_give_the_study_no_pace():
 def test_a_choice_of_an_int_and_its_float_keeps_them_apart_in_tables_and_frames():
     """max_df = choice(1, 0.5, 1.0): scikit-learn reads 1 as one document and 1.0 as all, and
     the summary wrote both 1.000, to_dataframe() one float column (check round 47)."""
-    from nbtune.ranking import column_texts
+    from nbtune.formatting import column_texts
 
     trials = [T.Trial(i, {"max_df": v, "C": c}, state=T.COMPLETED, value=0.1 * i)
               for i, (v, c) in enumerate([(1.0, 0.5), (0.5, 1.0), (1, 2.0), (1.0, 1.5)])]
@@ -614,7 +615,7 @@ def test_a_choice_of_an_int_and_its_float_keeps_them_apart_in_tables_and_frames(
     # the best config's line (and the closing line's, a trial's): 1.0 is written 1.0, where it
     # read "max_df=1", the value that failed every time (check round 48)
     assert "best config  max_df=1.0, C=0.5" in str(study.summary())
-    from nbtune.ranking import config_text
+    from nbtune.formatting import config_text
     assert config_text({"max_df": 1, "C": 2.0, "lr": 1e-05, "g": -3.0}) == (
         "max_df=1, C=2.0, lr=1e-05, g=-3.0")
     # a column of whole floats alone: max_df = choice(1.0, 2.0) read 1 and 2 in the table, the
@@ -653,7 +654,7 @@ def test_the_median_trial_leaves_out_trials_that_failed_at_once():
 def test_a_few_blown_up_values_keep_the_rest_of_their_column_in_decimals():
     """Two rmse values of 5e12 among 35s wrote every cell as 3.51e+01 (check round 43): they
     keep the exponent form, the rest decimals; a log-scale column stays in exponents."""
-    from nbtune.ranking import column_texts
+    from nbtune.formatting import column_texts
 
     assert column_texts([35.1, 35.7, 36.2, 5e12, 37.0, 36.1, 35.9, 7e12]) == [
         "35.10", "35.70", "36.20", "5.000e+12", "37.00", "36.10", "35.90", "7.000e+12"]

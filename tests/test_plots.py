@@ -241,7 +241,7 @@ def test_importance_of_a_study_of_thousands_is_fitted_on_a_seeded_sample():
     """A forest and its permutations over 3,000 trials took 7 to 22 s on a loaded machine
     (first-day test, round 58): a bigger study is weighed on a seeded sample, which still finds
     the hyperparameter that matters, the same way each time."""
-    from nbtune.ranking import IMPORTANCE_ROWS, param_importances
+    from nbtune.importance import IMPORTANCE_ROWS, param_importances
 
     rng = np.random.default_rng(0)
     study = Study("many", Space({"x": nbtune.uniform(0, 1), "y": nbtune.uniform(0, 1)}),

@@ -372,7 +372,7 @@ def test_a_loaded_study_counts_its_runs_time_not_the_days_between(client, tmp_pa
     assert loaded.elapsed == pytest.approx(first.elapsed + again.elapsed)
     assert loaded.elapsed < 2.0 + first.elapsed  # not the span from the first trial to the last
     facts = dict(loaded.summary().facts())
-    assert facts["time"].startswith(nbtune.ranking.duration_text(loaded.elapsed) + " · ")
+    assert facts["time"].startswith(nbtune.formatting.duration_text(loaded.elapsed) + " · ")
     # a run that died with its kernel recorded no time: its trials' span is added
     started = time.time() + 100.0
     loaded.trials.append(T.Trial(9, {"x": 0.5, "sleep": 0.05}, state=T.COMPLETED, value=0.5,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import trial as T
 from ..directions import looks_maximised
-from ..ranking import config_text, duration_text, one_line
+from ..formatting import config_text, duration_text, one_line
 from ..study import Study
 
 
