@@ -33,9 +33,15 @@ browser: $(CHROMIUM)
 demo: $(STAMP)
 	$(PY) -m nbtune.demo
 
+# Two pytest processes (pytest-xdist, a file each at a time, the slowest files first: see
+# tests/conftest.py): most tests wait on workers, kernels and a browser, and one process left a
+# core idle half the time. The tests marked `cores` need both cores to themselves: they run
+# after the others, alone.
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m nbtune.demo
-	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q --durations=15 --junitxml=build/test-times.xml
+	NBTUNE_REQUIRE_BROWSER=1 $(PY) -m pytest -q -n 2 --dist loadfile -m "not cores" \
+		--durations=15 --junitxml=build/test-times.xml
+	$(PY) -m pytest -q -m cores --junitxml=build/test-times-cores.xml
 
 # The suite on the oldest versions pyproject.toml allows (.ci/lowest.txt)
 LOWEST := .venv-lowest

@@ -384,7 +384,8 @@ def test_an_interrupted_searchcv_fit_stops_its_study_and_binds_it(kernel):
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):
     # 2 workers, 4 trials in flight: the two waiting in Dask's queue must not overtake the first
     msg = kernel.start(long_cell("order", out="order", flags="--concurrency 4"))
-    wait_for(lambda: n_reports(kernel.db, "order") >= 2, "the first reports", 60)
+    # two trials reporting (on a loaded machine the first reported twice before the second began)
+    wait_for(lambda: len(stored_reports(kernel.db, "order")) >= 2, "two trials' reports", 60)
     kernel.interrupt()
     kernel.wait(msg, timeout=60)
     assert sorted(stored_reports(kernel.db, "order")) == [0, 1]  # the first two ran
@@ -557,6 +558,10 @@ def test_a_kernel_that_ran_a_study_shuts_down_by_itself(tmp_path):
         children = k.descendants()  # the workers and multiprocessing's resource tracker
         assert children
         process = k.km.provisioner.process
+        # JupyterLab waits 5 s, then terminates; a kernel that closes its cluster on a loaded
+        # machine (CI, the suite's other process) can take longer, and would be killed while
+        # exiting on its own. What this asserts is that it exits, not how fast.
+        k.km.shutdown_wait_time = 30.0
         k.km.shutdown_kernel(now=False)  # as JupyterLab's shutdown: a request, then a wait
         # it exits on its own, rather than being terminated by the kernel manager: its
         # resource tracker (which ignores SIGTERM) no longer keeps it waiting
