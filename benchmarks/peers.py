@@ -24,7 +24,8 @@ Methods:
   ``warp="none"``; ``warp="copula"``, the values' ranks, is the default),
   ``nbtune-bayesopt-cost`` (``cost_aware=True``: expected improvement per predicted second),
   ``nbtune-tpe`` and ``nbtune-tpe-hyperband-own-rungs`` (nbtune's TPE, under ASHA and in brackets
-  that rank their own trials).
+  that rank their own trials), ``nbtune-asha-pasha`` and ``nbtune-bayesopt-pasha`` (progressive
+  ASHA, ``type="pasha"``, with the random searcher and with bayesopt).
   ASHA: grace 1, eta 3, max_t the task's levels.
 - ``optuna-tpe-hb``: Optuna's own ``TPESampler`` + ``HyperbandPruner(min_resource=1,
   max_resource=max_t, reduction_factor=3)`` in worker processes sharing a JournalStorage
@@ -116,6 +117,9 @@ NBTUNE = {
     "nbtune-tpe": dict(scheduler="asha", searcher="tpe"),
     "nbtune-tpe-hyperband-own-rungs": dict(scheduler="asha", searcher="tpe", brackets="all",
                                            rung_system_per_bracket=True),
+    # progressive ASHA: the promotion type whose top level rises only while its ranks move
+    "nbtune-asha-pasha": dict(scheduler="asha", type="pasha"),
+    "nbtune-bayesopt-pasha": dict(scheduler="asha", type="pasha", searcher="bayesopt"),
 }
 PEERS = ["optuna-tpe-hb", "syne-asha", "syne-bohb"]
 METHODS = [*NBTUNE, *PEERS]
@@ -125,7 +129,8 @@ BY_NAME_ONLY = {"nbtune-bayesopt-hyperband-own-rungs", "nbtune-bayesopt-judge",
                 "nbtune-optuna-hyperband-own-rungs", "nbtune-kde-hyperband-own-rungs",
                 "nbtune-kde-depth-hyperband-own-rungs", "nbtune-tpe",
                 "nbtune-tpe-hyperband-own-rungs", "nbtune-bayesopt-plain",
-                "nbtune-bayesopt-cost", "nbtune-bayesopt-waits"}
+                "nbtune-bayesopt-cost", "nbtune-bayesopt-waits", "nbtune-asha-pasha",
+                "nbtune-bayesopt-pasha"}
 
 
 def peer_space(space: dict) -> dict[str, tuple]:

@@ -227,7 +227,10 @@ def slow_but_first(config):
 
 
 def q9_first(config):
-    """At epoch 1: q=9 says it is there (the file ``mark``); the others wait until 2 s after."""
+    """At epoch 1: q=9 says it is there (the file ``mark``); the others wait until 2 s after,
+    or, where the space has a ``go`` file, until the test writes it: q=9 then waits paused, the
+    only value at its rung, for as long as the test needs (2 s was not enough on a loaded
+    machine, where the others' reports came before the test saw the pause)."""
     import os
     import time
 
@@ -235,9 +238,11 @@ def q9_first(config):
         open(config["mark"], "w").close()
         return
     deadline = time.monotonic() + 60
-    while not os.path.exists(config["mark"]) and time.monotonic() < deadline:
+    wait_for = config.get("go") or config["mark"]
+    while not os.path.exists(wait_for) and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(2.0)
+    if "go" not in config:
+        time.sleep(2.0)
 
 
 def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_path):
@@ -252,8 +257,10 @@ def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_pa
 
     from nbtune.run.cluster import local_cluster
 
+    go = tmp_path / "go"
     with local_cluster(2) as cluster, Client(cluster, set_as_default=False) as c:
-        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
+        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported"),
+                 "go": str(go)}
         study = nbtune.tune(slow_but_first, space, searcher="grid",
                             metric="score", mode="max", scheduler="hyperband", max_t=3,
                             reduction_factor=3, brackets=1, cluster=c, storage=db,
@@ -268,6 +275,7 @@ def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_pa
         pids = c.run(os.getpid, workers=list(holders))
         for pid in pids.values():
             os.kill(pid, signal.SIGKILL)
+        go.touch()  # the others report now
         study.wait(timeout=90)
         assert study.stop_reason == "scheduler", study.stop_reason
         best = study.trials[0]
@@ -300,7 +308,8 @@ def test_a_paused_trial_whose_checkpoint_died_with_its_worker_resumes_from_its_f
 
     fn = nbtune.with_parameters(slow_but_first_reading, data=np.ones(300_000))
     with local_cluster(1) as cluster, Client(cluster, set_as_default=False) as c:
-        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
+        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported"),
+                 "go": str(tmp_path / "go")}
         study = nbtune.tune(fn, space, searcher="grid", metric="score", mode="max",
                             scheduler=ASHAScheduler(max_t=3, type="promotion"), cluster=c,
                             storage=db if kept else None, study="lost-pause",
@@ -309,8 +318,9 @@ def test_a_paused_trial_whose_checkpoint_died_with_its_worker_resumes_from_its_f
         while not (study.trials and study.trials[0].state == T.PAUSED):
             assert time.monotonic() < deadline, ("trial 0 never paused", study.trials)
             time.sleep(0.05)
-        for pid in c.run(os.getpid).values():  # trial 1 waits for its 2 s meanwhile
+        for pid in c.run(os.getpid).values():  # trial 1 waits for the go meanwhile
             os.kill(pid, signal.SIGKILL)
+        (tmp_path / "go").touch()
         study.wait(timeout=120)
     best = study.trials[0]
     if not kept:
