@@ -257,10 +257,8 @@ def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_pa
 
     from nbtune.run.cluster import local_cluster
 
-    go = tmp_path / "go"
     with local_cluster(2) as cluster, Client(cluster, set_as_default=False) as c:
-        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported"),
-                 "go": str(go)}
+        space = {"q": nbtune.grid(9, 5, 4), "mark": str(tmp_path / "q9-reported")}
         study = nbtune.tune(slow_but_first, space, searcher="grid",
                             metric="score", mode="max", scheduler="hyperband", max_t=3,
                             reduction_factor=3, brackets=1, cluster=c, storage=db,
@@ -275,7 +273,6 @@ def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_pa
         pids = c.run(os.getpid, workers=list(holders))
         for pid in pids.values():
             os.kill(pid, signal.SIGKILL)
-        go.touch()  # the others report now
         study.wait(timeout=90)
         assert study.stop_reason == "scheduler", study.stop_reason
         best = study.trials[0]
