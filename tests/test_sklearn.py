@@ -818,7 +818,13 @@ def test_a_space_key_that_is_not_a_parameter_is_named_with_the_valid_ones(cancer
     # nbtune.tune's words (round 42: "SearchCV has no parameter 'mode'", and no why)
     (dict(space={"C": [1.0]}, mode="min"),
      "SearchCV has no mode=: scikit-learn's scorers are all maximised, a loss negated"),
-], ids=["scikit-learn's names", "param_grid", "n_candidates", "a typo", "no space", "mode"])
+    # HalvingRandomSearchCV's names: renamed alone they stop nothing (round 63)
+    (dict(space={"C": [1.0]}, factor=3, min_resources=5, max_resources=60),
+     "SearchCV names some of scikit-learn's parameters its own way: factor= is reduction_factor="
+     " (with scheduler='asha'), min_resources= is grace_period= (with scheduler='asha'), "
+     "max_resources= is max_t= (with scheduler='asha')"),
+], ids=["scikit-learn's names", "param_grid", "n_candidates", "a typo", "no space", "mode",
+        "halving"])
 def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, message):
     with pytest.raises(TypeError) as caught:
         nbtune.SearchCV(LogisticRegression(), **kwargs)
@@ -826,6 +832,48 @@ def test_scikit_learns_parameter_names_are_named_with_searchcvs(ip, kwargs, mess
     # in a notebook: the message under the user's line, none of nbtune's frames
     text = "".join(caught.value._render_traceback_())
     assert __file__ in text and "nbtune/sklearn" not in text
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    (dict(resource="max_iter", grace_period=5, reduction_factor=3, max_t=60),
+     "grace_period=, reduction_factor= set"),
+    (dict(grace_period=20, max_t=300), "max_t=, grace_period= set"),
+    (dict(max_t=300), "max_t= sets"),
+    (dict(scheduler_options={"type": "promotion"}), "scheduler_options= sets"),
+], ids=["halving renamed", "no resource", "max_t alone", "options"])
+def test_rungs_given_without_a_scheduler_are_one_line_before_any_trial(ip, cancer, kwargs,
+                                                                     named):
+    """A HalvingRandomSearchCV ported by the renames above, without scheduler='asha', trained
+    every candidate in full and said nothing (first-day test, round 63)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = cancer
+    s = nbtune.SearchCV(HistGradientBoostingClassifier(max_iter=60), {"learning_rate": [0.1]},
+                        storage=None, progress=False, **kwargs)
+    with pytest.raises(ValueError) as caught:
+        s.fit(X, y)
+    assert str(caught.value) == (
+        f"{named} early stopping's rungs, and this search has no scheduler: give "
+        f"scheduler='asha' (successive halving, as HalvingRandomSearchCV runs it), or leave "
+        f"{'it' if ',' not in named else 'them'} out"), str(caught.value)
+    assert not hasattr(s, "study_")  # before any trial
+
+
+def test_a_resource_without_a_scheduler_says_that_it_stops_nothing(client, cancer):
+    """resource='partial_fit' without a scheduler trained 27 partial_fit epochs in place of
+    fit, its scores unlike GridSearchCV's, and nothing said (first-day test, round 63)."""
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = cancer
+    with pytest.warns(nbtune.NbtuneWarning) as caught:
+        s = search(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-3]}, client,
+                   searcher="grid", cv=2, resource="partial_fit", max_t=3).fit(X, y)
+    said = [str(w.message) for w in caught if "without a scheduler" in str(w.message)]
+    assert said == ["resource='partial_fit' without a scheduler stops no candidate early: each "
+                    "trains 3 partial_fit epochs, not one fit; give scheduler='asha' to stop "
+                    "the poor ones at its rungs, or leave resource= out to fit each candidate "
+                    "once, as GridSearchCV does"], said
+    assert list(s.cv_results_["n_resources"]) == [3, 3]
 
 
 def test_dicts_lists_and_an_int_beside_its_float_are_candidates_as_in_gridsearchcv(client,

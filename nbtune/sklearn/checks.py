@@ -20,8 +20,10 @@ def _name(est: Any) -> str:
 SKLEARN_NAMES = {"param_distributions": "space=", "param_grid": "space= with searcher=\"grid\"",
                  "n_iter": "n_trials=", "n_candidates": "n_trials=",
                  "random_state": "seed= (an int)",
-                 "factor": "reduction_factor=", "max_resources": "max_t=",
-                 "min_resources": "grace_period=", "verbose": "progress=",
+                 "factor": "reduction_factor= (with scheduler='asha')",
+                 "max_resources": "max_t= (with scheduler='asha')",
+                 "min_resources": "grace_period= (with scheduler='asha')",
+                 "verbose": "progress=",
                  "timeout": "max_time= (OptunaSearchCV's timeout=)"}
 # ... and those that have no place here, with why
 SKLEARN_WITHOUT = {
@@ -297,7 +299,29 @@ def check_numbers(error_score: Any, n_trials: Any, max_time: Any, max_t: Any,
         if value is not None and not _whole(value):
             raise ValueError(f"{name} must be a positive integer or None ({default}), got "
                              f"{name}={value!r}")
-    check_reduction_factor(reduction_factor)
+    if reduction_factor is not None:
+        check_reduction_factor(reduction_factor)
+
+
+def check_rungs_need_a_scheduler(scheduler: Any, resource: Any, max_t: Any, grace_period: Any,
+                                 reduction_factor: Any, scheduler_options: Any) -> None:
+    """The rungs' settings given to a search without a scheduler: one ValueError. They did
+    nothing, and a ``HalvingRandomSearchCV`` ported by the renames of :data:`SKLEARN_NAMES`
+    (``factor=`` to ``reduction_factor=``, ...) ran every candidate in full, saying nothing
+    (first-day test, round 63)."""
+    if scheduler is not None:
+        return
+    given = [name for name, value in (("grace_period", grace_period),
+                                      ("reduction_factor", reduction_factor),
+                                      ("scheduler_options", scheduler_options)) if value]
+    if max_t is not None and resource == "auto":  # with a resource, every candidate trains to it
+        given.insert(0, "max_t")
+    if given:
+        names = ", ".join(f"{name}=" for name in given)
+        raise ValueError(f"{names} set{'s' if len(given) == 1 else ''} early stopping's rungs, "
+                         f"and this search has no scheduler: give scheduler='asha' "
+                         f"(successive halving, as HalvingRandomSearchCV runs it), or leave "
+                         f"{'it' if len(given) == 1 else 'them'} out")
 
 
 # the short names of losses people give for scoring=, and scikit-learn's negated scorer of each

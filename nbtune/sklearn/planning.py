@@ -32,7 +32,7 @@ def schedule(scheduler: Any, options: dict | None, reduction_factor: Any, grace_
     max_t itself (successive halving's rungs for a rule that may judge any report; max_t alone
     without a scheduler). The first rung defaults to three rungs below max_t."""
     options = dict(options or {})
-    eta = check_reduction_factor(reduction_factor)
+    eta = check_reduction_factor(3 if reduction_factor is None else reduction_factor)
     grace = grace_period or max(1, -(-max_t // eta ** 3))
     if scheduler is None:
         return None, (max_t,)

@@ -194,6 +194,18 @@ def self_stopping_note(estimator: Any, param: str, n_train: int,
     return None
 
 
+def unscheduled_note(kind: str, resource: str, max_t: int) -> str:
+    """The note for a resource given to a search without a scheduler: it stops no candidate,
+    and changes how each trains (27 ``partial_fit`` epochs in place of one ``fit``: scores
+    unlike GridSearchCV's, and nothing said, first-day test, round 63)."""
+    how = {PARTIAL_FIT: f"{max_t} partial_fit epochs, not one fit",
+           N_SAMPLES: "on all its fold's rows"}.get(kind, f"to {resource}={max_t}")
+    name = "partial_fit" if kind == PARTIAL_FIT else resource
+    return (f"resource={name!r} without a scheduler stops no candidate early: each trains "
+            f"{how}; give scheduler='asha' to stop the poor ones at its rungs, or leave "
+            f"resource= out to fit each candidate once, as GridSearchCV does")
+
+
 def default_max_t(estimator: Any, kind: str, resource: str, n_train: int) -> int:
     """max_t when none is given: 27 epochs; a parameter's value in the estimator; for
     n_samples, ``n_train``: the rows of the largest training fold. A fold trains on

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from .. import trial as T
-from ..caller import shown_as_users, user_facing, warn
+from ..caller import shown_as_users, user_facing, warn, warn_note
 from ..live import shows_progress
 from ..panel import continued_by
 from ..contract.events import Observer
@@ -126,7 +126,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  n_trials: int | str | None = "auto", searcher: Any = "random",
                  searcher_options: dict | None = None, scheduler: Any = None,
                  resource: str = "auto", max_t: int | None = None,
-                 grace_period: int | None = None, reduction_factor: int = 3,
+                 grace_period: int | None = None, reduction_factor: int | None = None,
                  scheduler_options: dict | None = None, rung_folds: str = "all",
                  refit: bool | str | Callable = True,
                  error_score: Any = np.nan, return_train_score: bool = False,
@@ -209,6 +209,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                              self.grace_period, self.reduction_factor)
         checks.check_cv(self.cv)
         checks.check_rung_folds(self.rung_folds)
+        checks.check_rungs_need_a_scheduler(self.scheduler, self.resource, self.max_t,
+                                            self.grace_period, self.reduction_factor,
+                                            self.scheduler_options)
         converted = convert_spaces(self.space, self.searcher)
         checks.check_spaces_keys(self.estimator, converted)
         checks.check_sendable(self.estimator, converted.objects)
@@ -249,6 +252,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                                 int(rng.integers(2 ** 31)),
                                 fold_counts(len(splits), len(levels), self.rung_folds),
                                 continued)
+            if sched is None:  # a resource without a scheduler: how each candidate trains
+                warn_note(resources.unscheduled_note(kind, key, max_t))
         elif self.rung_folds == "grow":
             warn("rung_folds='grow' needs a scheduler (scheduler='asha' or "
                  "'hyperband'): without rungs every candidate is scored on every fold")
