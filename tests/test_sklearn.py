@@ -859,6 +859,37 @@ def test_rungs_given_without_a_scheduler_are_one_line_before_any_trial(ip, cance
     assert not hasattr(s, "study_")  # before any trial
 
 
+def test_several_scorers_under_a_scheduler_need_refit_to_name_the_one_it_compares_by(
+        client, cancer):
+    """refit=a callable or False with several scorers under ASHA: the rungs stopped candidates
+    by the first key of scoring, where the refit chose by another, and nothing said so
+    (first-day test, round 63). Without a scheduler or a model, nothing is decided by a score
+    before the refit, and scikit-learn's refit=False and callables work as there."""
+    X, y = cancer
+    scoring = {"acc": "accuracy", "auc": "roc_auc"}
+
+    def best_auc(results):
+        return int(np.nanargmax(np.asarray(results["mean_test_auc"])))
+
+    for refit, kwargs in ((best_auc, dict(scheduler="asha", resource="n_samples")),
+                          (False, dict(searcher="bayesopt"))):
+        s = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=2,
+                   scoring=scoring, refit=refit, **kwargs)
+        with pytest.raises(ValueError) as caught:
+            s.fit(X, y)
+        who = "scheduler='asha'" if "scheduler" in kwargs else "searcher='bayesopt'"
+        assert str(caught.value).startswith(
+            f"with several scorers (acc, auc), {who} compares candidates by one: name it as "
+            f"refit='acc' (refit="), str(caught.value)
+    plain = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=2,
+                   searcher="grid", scoring=scoring, refit=best_auc).fit(X, y)
+    assert plain.best_index_ == best_auc(plain.cv_results_)
+    named = search(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, client, cv=2,
+                   searcher="grid", scoring=scoring, refit="auc", scheduler="asha",
+                   resource="n_samples").fit(X, y)
+    assert named.study_.metric == "mean_test_auc"
+
+
 def test_a_resource_without_a_scheduler_says_that_it_stops_nothing(client, cancer):
     """resource='partial_fit' without a scheduler trained 27 partial_fit epochs in place of
     fit, its scores unlike GridSearchCV's, and nothing said (first-day test, round 63)."""

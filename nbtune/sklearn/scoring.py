@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..search import GridSearcher, RandomSearcher
 from ..typos import did_you_mean
 
 
@@ -24,6 +25,25 @@ def scorers_of(estimator: Any, scoring: Any, refit: Any) -> tuple[dict[str, Any]
                          f"one to select and refit by, be a callable, or be False; got "
                          f"refit={refit!r}{near}")
     return found, refit if isinstance(refit, str) else next(iter(found)), True
+
+
+def check_ranking_scorer(found: dict[str, Any], refit: Any, scheduler: Any,
+                         searcher: Any) -> None:
+    """Several scorers, and a scheduler or a model-based searcher that compares candidates by
+    one of them, with ``refit`` naming none: one ValueError. The first key of ``scoring`` stopped
+    the candidates, where a callable refit chose by another, and nothing said so (first-day
+    test, round 63); scikit-learn's HalvingRandomSearchCV takes one scorer only."""
+    if isinstance(refit, str) or len(found) < 2:
+        return
+    plain = searcher in ("random", "grid") or isinstance(searcher, (RandomSearcher, GridSearcher))
+    if scheduler is None and plain:
+        return  # no decision made by a score before the refit's
+    who = f"scheduler={scheduler!r}" if scheduler is not None else f"searcher={searcher!r}"
+    first = next(iter(found))
+    raise ValueError(f"with several scorers ({', '.join(found)}), {who} compares candidates by "
+                     f"one: name it as refit='{first}' (refit={refit!r} names none, and the first "
+                     f"key would decide in silence); a refit by a rule of your own goes after "
+                     f"the search, from cv_results_")
 
 
 def measured_by(scoring: Any, refit_name: str) -> str:

@@ -29,7 +29,7 @@ from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
 from .notices import refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
-from .scoring import measured_by, scorers_of
+from .scoring import check_ranking_scorer, measured_by, scorers_of
 from .results import best_index, collect, grid_cut_note, halving_attributes
 from .training import fit_on, partial_fitted
 
@@ -217,6 +217,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         checks.check_sendable(self.estimator, converted.objects)
         checks.check_scoring_names(self.scoring)
         scorers, refit_name, multimetric = scorers_of(self.estimator, self.scoring, self.refit)
+        check_ranking_scorer(scorers, self.refit, self.scheduler, self.searcher)
         metric = f"mean_test_{refit_name}"
         models = checks.space_models(self.estimator, converted)
         found = self._resource(models)
