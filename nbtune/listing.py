@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from . import trial as T
-from .studies import DIED, stored_study
+from .studies import DIED, SEARCH_DIED, stored_study
 
 
 def _listed_status(study: Any, status: str) -> str:
@@ -14,6 +14,8 @@ def _listed_status(study: Any, status: str) -> str:
     resume continues (it listed an interrupted study as "finished: interrupted")."""
     if study.stop_reason == DIED:
         return "stopped with its kernel or process: resume it"
+    if study.stop_reason == SEARCH_DIED:
+        return "stopped with its kernel or process"
     if study.stop_reason == "interrupted":
         return "interrupted: resume it"
     return status

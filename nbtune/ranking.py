@@ -9,6 +9,7 @@ import numpy as np
 
 from . import trial as T
 from .formatting import duration_text
+from .setup_text import made_by_searchcv
 
 EMPTY = "the study has no completed trials yet"
 RANKED = (T.COMPLETED, T.RUNNING, T.PAUSED, T.STOPPED, T.INTERRUPTED)
@@ -56,7 +57,7 @@ def scored_once(study: Any, what: str) -> str | None:
     """Why a ``SearchCV`` search without a scheduler has no ``what`` (its study's settings
     keep what it measured): each candidate was scored once. The plots asked its user for
     ``report(epoch=...)``, which a SearchCV user never writes (first-day test, round 59)."""
-    if study.settings.get("measured") is None:
+    if not made_by_searchcv(study.settings):
         return None
     return (f"study {study.name!r} is a SearchCV search without a scheduler: each candidate "
             f"was scored once, on all its folds, so it has no {what}; SearchCV(..., "

@@ -137,8 +137,14 @@ def seed_text(study: Any) -> str:
     scheduler = str(settings.get("scheduler") or "fifo")
     if not _overlapped(study.trials):
         return text
-    exact = ("concurrency=1 repeats it exactly" if settings.get("max_time") is None else
-             "concurrency=1 and a trial budget (not max_time) repeat it exactly")
+    if made_by_searchcv(settings):  # which has no concurrency= (first-day test, round 63)
+        one = ("a cluster of one single-threaded worker "
+               "(cluster=LocalCluster(1, threads_per_worker=1))")
+        exact = (f"{one} repeats it exactly" if settings.get("max_time") is None else
+                 f"{one} and n_trials (not max_time) repeat it exactly")
+    else:
+        exact = ("concurrency=1 repeats it exactly" if settings.get("max_time") is None else
+                 "concurrency=1 and a trial budget (not max_time) repeat it exactly")
     if searcher not in ORDERLESS_SEARCHERS and not random_starts(study):
         return (f"{text}; the {searcher} searcher's suggestions follow the order results "
                 f"arrive in, so a rerun differs; {exact}")
@@ -160,3 +166,10 @@ def _overlapped(trials: Any) -> bool:
             return True
         latest = max(latest, end)
     return False
+
+
+def made_by_searchcv(settings: dict[str, Any] | None) -> bool:
+    """Whether a study's settings are a ``SearchCV`` search's: it keeps how its score is
+    measured (``settings["measured"]``), which a study of ``tune`` has not. Such a study is
+    never resumed (each ``fit`` starts anew) and is ``search.study_`` in its notebook."""
+    return (settings or {}).get("measured") is not None

@@ -12,6 +12,7 @@ from .caller import user_facing
 from .lease import Lease, StudyBusy, run_died
 from .paths import check_path, default_file
 from .shown import outdated
+from .setup_text import made_by_searchcv
 from .space import Space
 from .storage import Storage
 from .study import Study
@@ -19,6 +20,9 @@ from .typos import did_you_mean
 
 # the stop reason of a loaded study whose run ended with its process, not with the study
 DIED = "its run stopped with its kernel or process before the study ended (resume it to go on)"
+# a SearchCV search's, which no resume continues: each fit() starts anew (first-day test, round 63)
+SEARCH_DIED = ("its run stopped with its kernel or process before the search ended (load_study "
+               "reads what it ran; a new fit() starts a new search)")
 
 
 class StudyNotFound(LookupError):
@@ -127,7 +131,7 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
     reason = status.split(": ", 1)[1] if status.startswith("finished: ") else None
     trials = db.load_trials(name)
     if run_died(db, name, status):
-        reason = DIED
+        reason = SEARCH_DIED if made_by_searchcv(row["settings"]) else DIED
         for t in trials:
             if t.state in (T.RUNNING, T.PENDING):
                 t.state = T.INTERRUPTED

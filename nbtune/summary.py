@@ -24,7 +24,8 @@ from .formatting import choice_text, column_texts, config_text, duration_text, o
 from .ranking import (earlier_ids, is_ranked, no_best_text, pace_text, rank_rule, rank_trials,
                       resource_of, score)
 from .run.kept import header
-from .setup_text import asks_text, retried_text, scheduler_text, searcher_text, seed_text
+from .setup_text import (asks_text, made_by_searchcv, retried_text, scheduler_text, searcher_text,
+                         seed_text)
 from .styles import BORDER
 from .trial_messages import (errors_html, failure_lines, outputs_html, study_warnings,
                              warnings_html, wrote_output)
@@ -289,11 +290,15 @@ class StudySummary:
             out.append(("best config", config_text(self.best.config)))
             path = s.kept_checkpoint(self.best)
             if path is not None:
-                # a SearchCV's study is search.study_ (first-day test, round 57)
-                whose = "search.study_" if s.settings.get("measured") is not None else "study"
+                # a SearchCV's study is search.study_ (first-day test, round 57), whose
+                # checkpoint is its folds' models, not the refit (round 63)
+                searchcv = made_by_searchcv(s.settings)
+                whose = "search.study_" if searchcv else "study"
                 out.append(("checkpoint", f"trial {self.best.id}'s last, kept"
                             + _checkpoint_level(self.best, path, self.resource)
-                            + f": {whose}.best_checkpoint"))
+                            + f": {whose}.best_checkpoint"
+                            + (" (its folds' models; the refit is best_estimator_)"
+                               if searchcv else "")))
             flat = flat_note(s)
             out += [("range", note) for note in ([flat] if flat else edge_notes(s))]
             falling = falling_note(s)

@@ -515,7 +515,12 @@ def facts(study) -> dict[str, str]:
     ({"seed": 7, "seed_drawn": True, "searcher": "grid"}, "7"),
     # every trial one of the model's seeded random starts: they repeat (check round 40)
     ({"seed": 42, "searcher": "tpe", "searcher_options": {"n_startup": 10}}, "42"),
-], ids=["asha", "a model", "hyperband", "drawn", "drawn, a grid", "random starts"])
+    # SearchCV has no concurrency= (first-day test, round 63)
+    ({"seed": 42, "scheduler": "asha", "measured": "'accuracy'"}, "42; the same configs again, "
+     "but which trials the asha scheduler lets go on follows the order reports arrive in, so a "
+     "rerun may end with another best; a cluster of one single-threaded worker "
+     "(cluster=LocalCluster(1, threads_per_worker=1)) repeats it exactly"),
+], ids=["asha", "a model", "hyperband", "drawn", "drawn, a grid", "random starts", "SearchCV"])
 def test_the_summary_says_the_seed_and_what_a_rerun_with_it_repeats(settings, said):
     """A seeded notebook's Restart & Run All ended with another best under ASHA, and nothing
     said why, nor what repeats a study exactly (first-day test, round 38)."""

@@ -890,6 +890,43 @@ def test_several_scorers_under_a_scheduler_need_refit_to_name_the_one_it_compare
     assert named.study_.metric == "mean_test_auc"
 
 
+def test_a_search_whose_kernel_died_loads_without_offering_a_resume(client, cancer, db):
+    """A SearchCV fit cut by a kernel restart loaded as "resume it to go on", which no search
+    does (each fit starts anew), and its checkpoint line read as if it held the refit model
+    (first-day test, round 63)."""
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from sklearn.linear_model import SGDClassifier
+
+    from nbtune.listing import studies_frame
+    from nbtune.storage import Storage
+    from nbtune.studies import SEARCH_DIED
+
+    X, y = cancer
+    search(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-3, 1e-2]}, client,
+           searcher="grid", cv=2, scheduler="asha", resource="partial_fit", max_t=3,
+           storage=db, study="cut").fit(X, y)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with sqlite3.connect(db) as con:  # the file as a restarted kernel leaves it, mid-fit
+        con.execute("UPDATE studies SET status = 'running' WHERE name = 'cut'")
+        con.execute("INSERT INTO leases VALUES ('cut', 'gone', ?, ?, NULL, ?, ?)",
+                    (socket.gethostname(), gone.pid, time.time(), time.time()))
+    study = nbtune.load_study("cut", storage=db)
+    facts = dict(study.summary().facts())
+    assert study.stop_reason == facts["ended"] == SEARCH_DIED == (
+        "its run stopped with its kernel or process before the search ended (load_study reads "
+        "what it ran; a new fit() starts a new search)")
+    assert facts["checkpoint"].endswith(
+        ": search.study_.best_checkpoint (its folds' models; the refit is best_estimator_)")
+    listing = studies_frame(Storage(db, readonly=True)).set_index("study").loc["cut"]
+    assert listing["status"] == "stopped with its kernel or process"
+
+
 def test_a_resource_without_a_scheduler_says_that_it_stops_nothing(client, cancer):
     """resource='partial_fit' without a scheduler trained 27 partial_fit epochs in place of
     fit, its scores unlike GridSearchCV's, and nothing said (first-day test, round 63)."""
