@@ -22,7 +22,7 @@ from .domains import CATEGORICAL_KINDS
 from .findings import edge_notes, falling_note, flat_note
 from .formatting import choice_text, column_texts, config_text, duration_text, one_line
 from .ranking import (earlier_ids, is_ranked, no_best_text, pace_text, rank_rule, rank_trials,
-                      resource_of, score)
+                      resource_of, score, training_text)
 from .run.kept import header
 from .setup_text import (asks_text, made_by_searchcv, retried_text, scheduler_text, searcher_text,
                          seed_text)
@@ -279,6 +279,9 @@ class StudySummary:
             asks = asks_text(s.settings)
             out.append(("search", f"{searcher_text(s)}; {scheduler_text(s.settings)}"
                                   + (f"; {asks}" if asks else "")))
+        trained = training_text(s)
+        if trained:
+            out.append(("trained", trained))
         seed = seed_text(s)
         if seed:
             out.append(("seed", seed))

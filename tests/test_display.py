@@ -529,6 +529,30 @@ def test_the_summary_says_the_seed_and_what_a_rerun_with_it_repeats(settings, sa
     assert facts(_ran([(0, 1), (1, 2)], **settings))["seed"] == said.split(";")[0]
 
 
+def _trained_to(levels, **settings):
+    """A study whose trials reported every epoch up to ``levels``, one each."""
+    trials = [T.Trial(i, {"q": i / 10}, state=T.COMPLETED if top == 9 else T.STOPPED,
+                      value=i / 10, started=0, finished=1,
+                      reports=[{"epoch": e, "loss": i / 10} for e in range(1, top + 1)])
+              for i, top in enumerate(levels)]
+    return nbtune.Study("s", nbtune.Space({"q": nbtune.uniform(0, 1)}), "loss", "min",
+                        trials=trials, settings=settings)
+
+
+def test_the_summary_says_what_early_stopping_trained_against_full_training():
+    """Nothing said what early stopping saved: a user weighing it against a plain search worked
+    it out from cv_results_ (first-day test, round 63)."""
+    asha = {"scheduler": "asha", "resource": "epoch", "rung_levels": [1, 3, 9]}
+    assert facts(_trained_to([1, 3, 9, 1, 0], **asha))["trained"] == (
+        "39% of training its 4 trials to epoch 9 each: 14 of 36")  # the one that never reported
+    # max_t given to the scheduler, rungs not kept
+    assert facts(_trained_to([1, 9], scheduler="median", resource="epoch",
+                             scheduler_options={"max_t": 9}))["trained"] == (
+        "56% of training its 2 trials to epoch 9 each: 10 of 18")
+    assert "trained" not in facts(_trained_to([9, 9], **asha))  # nothing stopped
+    assert "trained" not in facts(_trained_to([1, 9], resource="epoch"))  # no scheduler
+
+
 def test_the_best_line_names_the_best_trials_other_values():
     """A study that minimised a loss and reported accuracy said the best trial's accuracy
     nowhere (first-day test, round 38)."""
