@@ -501,6 +501,26 @@ def test_a_candidate_that_fails_under_a_scheduler_is_failed_not_stopped(client, 
     assert s.best_params_["eta0"] == 0.01
 
 
+def test_a_candidate_whose_every_fit_fails_under_a_scheduler_ends_there_whatever_its_score(
+        client, cancer):
+    """error_score=0.0 scored a candidate whose every fit raised, and under ASHA it went on to
+    max_t, failing again at each rung, counted among the candidates trained to the last rung
+    (first-day test, round 63). It fails at its first rung, its row the error_score."""
+    X, y = cancer
+    space = {"alpha": [1e-4], "eta0": [0.01, 0.0]}  # a constant rate of 0: every fit raises
+    with pytest.warns(FitFailedWarning):
+        s = search(SGDClassifier(learning_rate="constant", random_state=0), space, client, cv=3,
+                   searcher="grid", scheduler="asha", resource="partial_fit", max_t=9,
+                   error_score=0.0).fit(X, y)
+    by_rate = {t.config["eta0"]: t for t in s.study_.trials}
+    failed = by_rate[0.0]
+    assert failed.state == "failed" and [r["epoch"] for r in failed.reports] == [1]
+    assert by_rate[0.01].state == "completed"
+    row = s.cv_results_["params"].index({"alpha": 1e-4, "eta0": 0.0})
+    assert (s.cv_results_["mean_test_score"][row], s.cv_results_["n_resources"][row]) == (0.0, 1)
+    assert s.n_remaining_candidates_ == 1 and s.best_params_["eta0"] == 0.01
+
+
 def broken_scorer(estimator, X, y):
     """A scorer of the user's that raises (a module's function: its frame keeps its file)."""
     raise RuntimeError("the scorer broke")

@@ -132,6 +132,14 @@ class FoldTrial:
         return not np.isfinite(summary[self.plan.metric]) \
             and any(key.endswith(("_" + FIT, "_" + SCORE)) for key in summary)
 
+    @staticmethod
+    def _untrainable(summary: dict[str, Any], n_folds: int) -> bool:
+        """Whether every fold's fit failed at this level: a finite ``error_score`` gives it a
+        score, but there is no model to train further. Under ASHA such candidates went on to
+        max_t, failing again at each rung, and counted among those trained to the last rung
+        (first-day test, round 63)."""
+        return all(f"split{i}_{FIT}" in summary for i in range(n_folds))
+
     def _fail(self, summary: dict[str, Any], n_splits: int) -> None:
         """Fail the trial with the failures that made its metric non-finite, as scikit-learn
         says them."""
@@ -256,9 +264,10 @@ class FoldTrial:
             state.folds[:count], scores = step(state.folds[:count], level)
             state.level = level
             summary = self._summary(state.folds[:count], scores)
-            if self._failed(summary):  # failed now, and at every level after: a failed fit
-                # is not trained further. It fails here, where the scheduler stopped it at its
-                # rung and it was recorded "stopped", its error nowhere (first-day test, 23)
+            if self._failed(summary) or self._untrainable(summary, count):  # failed now, and
+                # at every level after: a failed fit is not trained further. It fails here,
+                # where the scheduler stopped it at its rung and it was recorded "stopped", its
+                # error nowhere (first-day test, 23)
                 try:
                     report(**{res.key: level}, **summary)  # its cv_results_ row
                 except TrialStopped:  # the scheduler's verdict on a NaN: the failure says why
