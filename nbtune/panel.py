@@ -91,10 +91,12 @@ class LivePanel(Tracker):
         self.outputs = w.HTML()
         self.stream = w.HTML(layout=w.Layout(display=None if self.show_output else "none"))
         self.note_html = w.HTML(layout=w.Layout(display="none"))  # see note()
+        # the image's age above it, where the eye is: below it, it was off screen while the
+        # image's legend named another best than the table (first-day test, round 63)
         self.widget = w.VBox([self.header, w.HBox([self.bar, self.label]), self.counts_html,
-                              self.best_html, self.table, self.curves, self.curves_note,
-                              self.rungs_html, self.warnings_html, self.errors, self.outputs, self.stream,
-                              self.note_html])
+                              self.best_html, self.table, self.curves_note, self.curves,
+                              self.rungs_html, self.warnings_html, self.errors, self.outputs,
+                              self.stream, self.note_html])
         self.parts = {"panel": self.widget, "header": self.header, "bar": self.bar,
                       "label": self.label, "counts": self.counts_html, "best": self.best_html,
                       "table": self.table, "curves": self.curves,

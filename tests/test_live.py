@@ -192,6 +192,8 @@ def test_the_curves_say_when_they_were_drawn_while_the_study_runs():
                          r'elapsed, the next at about ([0-9.]+) s elapsed</span>',
                          panel.curves_note.value)
     assert drawn, panel.curves_note.value
+    parts = list(panel.widget.children)  # the note above the image, in view (round 63)
+    assert parts.index(panel.curves_note) == parts.index(panel.curves) - 1
     assert 12.3 - 0.05 <= float(drawn.group(1)) <= panel.elapsed() + 0.05  # 13.0 s when loaded
     # when the next comes: after the pace's wait, and once the images' share allows one
     later = next_at(panel)
