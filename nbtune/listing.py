@@ -12,10 +12,8 @@ from .studies import DIED, SEARCH_DIED, stored_study
 def _listed_status(study: Any, status: str) -> str:
     """A study's status in the listing: what a resume would do with it, for the two kinds a
     resume continues (it listed an interrupted study as "finished: interrupted")."""
-    if study.stop_reason == DIED:
+    if study.stop_reason in (DIED, SEARCH_DIED):
         return "stopped with its kernel or process: resume it"
-    if study.stop_reason == SEARCH_DIED:
-        return "stopped with its kernel or process"
     if study.stop_reason == "interrupted":
         return "interrupted: resume it"
     return status

@@ -158,7 +158,8 @@ class LivePanel(Tracker):
         how = self.continued
         if how == "read":
             return (head + f'<code>nbtune.load_study({name}, storage={path})</code> reads what '
-                    'it ran (a new fit() starts a new search).</div>')
+                    'it ran, and <code>SearchCV(..., resume=True)</code> continues it (a new '
+                    'fit() starts a new search).</div>')
         if how == "cell":  # it offered the --resume the cell above it already has (round 20)
             return head + 'running this cell again continues it (it has --resume).</div>'
         return (head + f'<code>%%tune --study {html.escape(self.study.name)} --resume</code> '

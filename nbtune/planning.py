@@ -17,7 +17,7 @@ from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher, user_options
 from .space import Space
 from .starting import trial_count
-from .warm import WarmStart, measured, warm_start as resolve_warm_start
+from .warm import WarmStart, data_fingerprint, measured, warm_start as resolve_warm_start
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Plan:
     seed_drawn: bool = False  # the user gave no seed: the searcher drew one
     mode_given: bool = False  # the user chose the mode (min too): the summary names no default
     measured: str | None = None  # how the metric is measured, where the caller said (SearchCV)
+    data: str | None = None  # the data's fingerprint, where the caller gave one (SearchCV)
 
     def settings(self, run: str) -> dict[str, Any]:
         """The settings kept with the study in storage, for run ``run`` (its id's prefix)."""
@@ -59,6 +60,8 @@ class Plan:
             settings["checkpoints"] = self.checkpoints
         if self.measured is not None:
             settings["measured"] = self.measured
+        if self.data is not None:
+            settings["data"] = self.data
         if isinstance(self.given_scheduler, (str, type(None))):  # an object's are its own
             settings["scheduler_options"] = {  # JSON values: tuples become lists
                 k: list(v) if isinstance(v, tuple) else v
@@ -161,7 +164,7 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
                 resource=chosen["resource"], resources=chosen["resources"],
                 checkpoints=chosen["checkpoints"], search=search, sched=sched,
                 scheduler_options=options, given_scheduler=chosen["scheduler"], warm=warm,
-                row=row, resumed=resumed, measured=measured(),
+                row=row, resumed=resumed, measured=measured(), data=data_fingerprint(),
                 seed_drawn=bool(row["settings"].get("seed_drawn")) if resumed
                 else chosen["seed"] is None,
                 mode_given=bool(row["settings"].get("mode_given")) if resumed

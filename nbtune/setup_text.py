@@ -171,5 +171,6 @@ def _overlapped(trials: Any) -> bool:
 def made_by_searchcv(settings: dict[str, Any] | None) -> bool:
     """Whether a study's settings are a ``SearchCV`` search's: it keeps how its score is
     measured (``settings["measured"]``), which a study of ``tune`` has not. Such a study is
-    never resumed (each ``fit`` starts anew) and is ``search.study_`` in its notebook."""
+    resumed by ``SearchCV(..., resume=True)``, not by ``tune``, and is ``search.study_`` in its
+    notebook."""
     return (settings or {}).get("measured") is not None

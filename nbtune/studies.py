@@ -20,9 +20,9 @@ from .typos import did_you_mean
 
 # the stop reason of a loaded study whose run ended with its process, not with the study
 DIED = "its run stopped with its kernel or process before the study ended (resume it to go on)"
-# a SearchCV search's, which no resume continues: each fit() starts anew (first-day test, round 63)
-SEARCH_DIED = ("its run stopped with its kernel or process before the search ended (load_study "
-               "reads what it ran; a new fit() starts a new search)")
+# a SearchCV search's, which tune's resume does not continue (first-day test, round 63)
+SEARCH_DIED = ("its run stopped with its kernel or process before the search ended "
+               "(SearchCV(..., resume=True) continues it on the same data)")
 
 
 class StudyNotFound(LookupError):

@@ -42,12 +42,15 @@ from .resume import StudyExists
 
 # Whether tune() prints how to continue an interrupted study; the %%tune magic prints its own.
 _RESUME_NOTE: ContextVar[bool] = ContextVar("nbtune_resume_note", default=True)
+# How the caller that prints its own note names a trial budget ("--trials 60" in a cell)
+_BUDGET: ContextVar[str] = ContextVar("nbtune_budget", default="--trials {}")
 
 
 @contextlib.contextmanager
-def own_resume_note():
-    """Within it, tune() leaves the note on how to continue an interrupted study to the caller."""
-    with within(_RESUME_NOTE, False):
+def own_resume_note(budget: str = "--trials {}"):
+    """Within it, tune() leaves the note on how to continue an interrupted study to the caller,
+    and names a trial budget as ``budget`` does (SearchCV's ``n_trials={}``)."""
+    with within(_RESUME_NOTE, False), within(_BUDGET, budget):
         yield
 
 
@@ -383,7 +386,7 @@ def _said_done(plan: Plan, trials: list) -> None:
         warn_note(f"{said}n_trials={ended + n_trials} runs {n_trials} more")
     else:  # a %%tune cell run again, as a notebook invites: a line in its own words,
         # where a warning's red box said "<tune cell [9]>:1: NbtuneWarning" (round 25)
-        print(f"nbtune: {said}--trials {ended + n_trials} runs {n_trials} more")
+        print(f"nbtune: {said}{_BUDGET.get().format(ended + n_trials)} runs {n_trials} more")
 
 
 def _taken_over(name: str, loop: Loop) -> Callable[[str], None]:

@@ -46,6 +46,23 @@ def measured() -> str | None:
     return _MEASURED.get()
 
 
+_DATA: ContextVar[str | None] = ContextVar("nbtune_data", default=None)
+
+
+@contextlib.contextmanager
+def data_as(fingerprint: str | None) -> Iterator[None]:
+    """Within it, the study ``tune()`` starts runs on the data of ``fingerprint`` (a
+    ``SearchCV``'s X, y, groups and splits, hashed), kept in its settings as ``"data"``: a
+    resumed search on other data is refused."""
+    with within(_DATA, fingerprint):
+        yield
+
+
+def data_fingerprint() -> str | None:
+    """The fingerprint of the data of the study being started (None: not said)."""
+    return _DATA.get()
+
+
 @dataclass
 class WarmStart:
     """The trials a warm start replays into the searcher, mapped into the new space."""

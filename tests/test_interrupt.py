@@ -379,6 +379,16 @@ def test_an_interrupted_searchcv_fit_stops_its_study_and_binds_it(kernel):
     assert kernel.value("(search.study_.name, search.study_.stop_reason, "
                         "len(search.study_.trials))") == ("scv", "interrupted", len(found))
     assert kernel.value("hasattr(search, 'best_params_')") is False  # not fitted
+    # the line says how to go on, and it does: the candidates that completed are kept (an
+    # interrupted search could only start over: first-day test, round 63)
+    assert reply.evalue.endswith("SearchCV(..., resume=True).fit() continues it"), reply
+    done = {i for i, state in found.items() if state == "completed"}
+    kernel.ok(f"search.set_params(resume=True, n_trials={len(found) + 2}).fit(X, y)", timeout=90)
+    after = states(kernel.db, "scv")
+    assert len(after) == len(found) + 2 and set(after.values()) == {"completed"}, after
+    assert kernel.value("(search.study_.stop_reason, len(search.cv_results_['params']), "
+                        "hasattr(search, 'best_params_'))") == ("n_trials", len(found) + 2, True)
+    assert done <= set(after)
 
 
 def test_trials_queued_beyond_the_workers_start_oldest_first(kernel):

@@ -646,8 +646,9 @@ def test_the_line_under_a_searchcvs_panel_offers_load_study_not_a_resume(tmp_pat
     with continued_by("read"):
         panel = LivePanel(study)
         line = panel.fallback_html()
-    assert "--resume" not in line and "resume=True" not in line
+    assert "--resume" not in line and "tune(" not in line  # tune's resume is not SearchCV's
     assert f"<code>nbtune.load_study('pipe', storage={path!r})</code> reads what it ran" in line
+    assert "<code>SearchCV(..., resume=True)</code> continues it" in line
     # the line is redrawn every few seconds on the panel's own thread, outside fit()'s context:
     # it offered --resume again there
     import threading

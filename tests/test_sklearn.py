@@ -910,10 +910,10 @@ def test_several_scorers_under_a_scheduler_need_refit_to_name_the_one_it_compare
     assert named.study_.metric == "mean_test_auc"
 
 
-def test_a_search_whose_kernel_died_loads_without_offering_a_resume(client, cancer, db):
-    """A SearchCV fit cut by a kernel restart loaded as "resume it to go on", which no search
-    does (each fit starts anew), and its checkpoint line read as if it held the refit model
-    (first-day test, round 63)."""
+def test_a_search_whose_kernel_died_loads_offering_its_own_resume(client, cancer, db):
+    """A SearchCV fit cut by a kernel restart loaded as "resume it to go on", as tune's
+    studies, where SearchCV's own resume=True continues it; its checkpoint line read as if it
+    held the refit model (first-day test, round 63)."""
     import socket
     import sqlite3
     import subprocess
@@ -939,12 +939,44 @@ def test_a_search_whose_kernel_died_loads_without_offering_a_resume(client, canc
     study = nbtune.load_study("cut", storage=db)
     facts = dict(study.summary().facts())
     assert study.stop_reason == facts["ended"] == SEARCH_DIED == (
-        "its run stopped with its kernel or process before the search ended (load_study reads "
-        "what it ran; a new fit() starts a new search)")
+        "its run stopped with its kernel or process before the search ended "
+        "(SearchCV(..., resume=True) continues it on the same data)")
     assert facts["checkpoint"].endswith(
         ": search.study_.best_checkpoint (its folds' models; the refit is best_estimator_)")
     listing = studies_frame(Storage(db, readonly=True)).set_index("study").loc["cut"]
-    assert listing["status"] == "stopped with its kernel or process"
+    assert listing["status"] == "stopped with its kernel or process: resume it"
+
+
+def test_a_stored_search_resumes_on_its_data_and_not_on_other_data(client, cancer, db, capsys):
+    """An interrupted two-hour fit could not be continued: fit() again started anew (first-day
+    test, round 63). resume=True continues the stored search, as tune's does, on the data it
+    ran on."""
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = cancer
+    space = {"alpha": nbtune.loguniform(1e-6, 1e-1)}
+
+    def fit(n, data=(X, y), **kwargs):
+        return search(SGDClassifier(random_state=0), space, client, cv=2, n_trials=n, seed=0,
+                      scheduler="asha", resource="partial_fit", max_t=3, storage=db,
+                      study="long", **kwargs).fit(*data)
+
+    first = fit(4)
+    before = {t.id: (t.config, t.value) for t in first.study_.trials}
+    more = fit(7, resume=True)
+    assert {t.id: (t.config, t.value) for t in more.study_.trials[:4]} == before  # kept
+    assert len(more.study_.trials) == 7 and len(more.cv_results_["params"]) == 7
+    assert more.best_score_ == max(t.value for t in more.study_.trials
+                                   if t.state == "completed")
+    capsys.readouterr()
+    fit(7, resume=True)
+    assert ("nbtune: study 'long' has run its 7 trials: nothing is left to run; n_trials=14 "
+            "runs 7 more") in capsys.readouterr().out  # SearchCV's words, not --trials
+    with pytest.raises(ValueError, match=r"^study 'long' in '.*' ran on other data \(X, y, "
+                                         r"groups or the folds differ\): resume=True continues"):
+        fit(8, data=(X[:200], y[:200]), resume=True)
+    with pytest.raises(ValueError, match=r"^resume=True continues a stored search: give "):
+        search(SGDClassifier(), space, client, resume=True).fit(X, y)
 
 
 def test_a_resource_without_a_scheduler_says_that_it_stops_nothing(client, cancer):
@@ -2007,7 +2039,8 @@ def test_a_kept_checkpoint_is_named_as_the_search_holds_its_study(client, cancer
     s = search(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2, 1e-1]}, client, cv=2,
                scheduler="asha", storage=db, study="kept").fit(X, y)
     said = dict(s.study_.summary().facts())["checkpoint"]
-    assert said.endswith(": search.study_.best_checkpoint"), said
+    assert said.endswith(": search.study_.best_checkpoint (its folds' models; the refit is "
+                         "best_estimator_)"), said
 
 
 def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, tmp_path,
@@ -2030,7 +2063,8 @@ def test_the_study_stays_in_memory_unless_storage_is_given(client, cancer, db, t
     s.set_params(space={"C": [0.5]}).fit(X, y)
     assert [t.config for t in nbtune.load_study("lr", storage=db).trials] == [{"C": 0.5}]
     assert (f"nbtune: this fit replaces study 'lr' in {db!r}, an earlier fit's (each fit starts "
-            "a new search; another study= keeps both)\n") in capsys.readouterr().err
+            "a new search; another study= keeps both, resume=True continues it)\n"
+            ) in capsys.readouterr().err
 
 
 def test_searcher_options_reach_the_searcher_and_a_bad_one_is_one_line(client, cancer):

@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 REFIT_SAID_FROM = 5.0  # seconds a refit takes (or is guessed to) past which the cell says so
 
@@ -33,7 +33,39 @@ def replaced_line(storage: str | None, study: str | None) -> str | None:
     if study not in list_studies(storage):
         return None
     return (f"this fit replaces study {study!r} in {storage!r}, an earlier fit's (each fit "
-            "starts a new search; another study= keeps both)")
+            "starts a new search; another study= keeps both, resume=True continues it)")
+
+
+def fingerprint(X: Any, y: Any, groups: Any, splits: list) -> str:
+    """The data a search runs on, hashed (joblib's hash: arrays, frames and sparse matrices by
+    their bytes): X, y, groups and the folds' indices."""
+    import joblib
+
+    return joblib.hash((X, y, groups, [(list(tr), list(te)) for tr, te in splits]))
+
+
+def check_resumable(resume: Any, storage: str | None, study: str | None, data: str) -> None:
+    """``resume=True`` needs a stored search by name, and one that ran on the same data: one
+    ValueError otherwise (a search that does not exist yet starts, as tune's resume does)."""
+    if not resume:
+        return
+    if storage is None or study is None:
+        raise ValueError("resume=True continues a stored search: give storage='nbtune.db' and "
+                         "study='NAME' (the ones the interrupted fit had)")
+    if not os.path.exists(storage):
+        return
+    from ..storage import Storage
+
+    db = Storage(storage, readonly=True)
+    try:
+        row = db.study_row(study)
+    finally:
+        db.close()
+    ran_on = None if row is None else (row["settings"] or {}).get("data")
+    if ran_on is not None and ran_on != data:
+        raise ValueError(f"study {study!r} in {storage!r} ran on other data (X, y, groups or "
+                         f"the folds differ): resume=True continues a search on the data it ran "
+                         f"on; another study= starts a new one")
 
 
 def refit_line(took: float, n_splits: int, rows: int, bounded: bool,

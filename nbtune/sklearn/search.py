@@ -22,11 +22,11 @@ from ..study import Study, StudyInterrupted
 from ..starting import short_brackets_said
 from ..connecting import starts_now
 from ..tune import own_resume_note
-from ..warm import measured_as
+from ..warm import data_as, measured_as
 from . import checks, resources
 from .grids import Union, convert_spaces
 from .fitting import PARAM, PARTIAL_FIT, FoldTrial, Plan, Resource
-from .notices import refit_announced, replaced_line, say
+from .notices import check_resumable, fingerprint, refit_announced, replaced_line, say
 from .planning import candidates, fold_counts, schedule
 from .raised import rebuilt
 from .scoring import check_ranking_scorer, measured_by, scorers_of
@@ -111,7 +111,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
     fold at every rung. ``searcher_options`` go to the searcher named by ``searcher``, as
     :func:`nbtune.tune`'s do (``searcher="bayesopt", searcher_options={"cost_aware": True}``).
     ``storage=None`` keeps the study in memory; give a path to keep it. Each ``fit`` starts
-    over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one.
+    over, as scikit-learn's does: a stored study named ``study`` is replaced by the new one;
+    with ``resume=True`` it continues that study instead (one cut by an interrupt, ``max_time``
+    or a dead kernel, or given a larger ``n_trials``), on the same data only.
     ``warm_start`` (an earlier search's ``study_``, or a study name in ``storage``) seeds a
     model-based searcher (``"bayesopt"``, ``"kde"``, ``"tpe"``) with that study's candidates and
     scores, as :func:`nbtune.tune`'s does: a search on new data starts from what the last one
@@ -131,7 +133,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                  refit: bool | str | Callable = True,
                  error_score: Any = np.nan, return_train_score: bool = False,
                  seed: int | None = None, max_time: float | None = None, cluster: Any = None,
-                 storage: str | None = None, study: str | None = None,
+                 storage: str | None = None, study: str | None = None, resume: bool = False,
                  warm_start: Study | str | None = None,
                  progress: bool | str = "auto", **unknown: Any):
         if unknown or space is None:  # scikit-learn's names (n_iter=, ...) and typos, named
@@ -145,6 +147,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.refit, self.error_score = refit, error_score
         self.return_train_score, self.seed, self.max_time = return_train_score, seed, max_time
         self.cluster, self.storage, self.study, self.progress = cluster, storage, study, progress
+        self.resume = resume
         self.warm_start = warm_start
 
     def __sklearn_clone__(self) -> "SearchCV":
@@ -227,6 +230,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             splits = list(cv.split(X, y, groups))
         except (ValueError, TypeError) as exc:
             raise _data_error(exc, groups)
+        data = fingerprint(X, y, groups, splits) if self.storage is not None else None
+        check_resumable(self.resume, self.storage, self.study, data)
         classes = np.unique(y) if is_classifier(self.estimator) and y is not None else None
         rng = np.random.default_rng(self.seed)
         resource, sched = None, None
@@ -271,22 +276,24 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     checks.weighted_scorers(scorers, fit_params))
         fn = with_parameters(FoldTrial(plan), X=X, y=y, splits=splits, fit_params=fit_params)
         failures = _Failures()
-        replaced = replaced_line(self.storage, self.study)
+        replaced = None if self.resume else replaced_line(self.storage, self.study)
         if replaced is not None:
             say(replaced)
         if self.study is not None and self.storage is None:  # named as if to keep it, and
             # kept nowhere, in silence (first-day test, round 41)
             say(f"study {self.study!r} is kept in memory only (SearchCV's storage=None, unlike "
                 f"nbtune.tune's): give storage='nbtune.db' to keep it in a file")
-        # fit() starts anew: its panel offers load_study, not resume; and an interrupted fit
+        # fit() starts anew (resume=True aside): its panel offers load_study; an interrupted fit
         # says its own line (_wait), where tune's offered a resume with a trial_fn a SearchCV
         # user never had, of a study kept in memory only, before it (first-day test)
-        with continued_by("read"), own_resume_note(), starts_now(), short_brackets_said(), \
-                measured_as(measured_by(self.scoring, refit_name)):
+        with continued_by("read"), own_resume_note("n_trials={}"), starts_now(), \
+                short_brackets_said(), measured_as(measured_by(self.scoring, refit_name)), \
+                data_as(data):
             study = nbtune.tune(
                 fn, converted.space, metric=metric, mode="max", n_trials=n_trials,
                 seed=self.seed, cluster=self.cluster, storage=self.storage, study=self.study,
-                replace=self.study is not None, max_time=self.max_time, searcher=searcher,
+                resume=bool(self.resume), replace=self.study is not None and not self.resume,
+                max_time=self.max_time, searcher=searcher,
                 searcher_options=options, points_to_evaluate=points,
                 warm_start=self.warm_start, scheduler=sched,
                 resource=resource.key if resource else EPOCH, observers=[failures],
@@ -329,10 +336,12 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             self.study_ = study  # what ran is the user's to look at; the search is not fitted
             done = len(study.completed)
             kept = "" if study.storage is None else f", kept in {study.storage!r}"
+            again = ("fit() again starts a new search" if study.storage is None else
+                     "SearchCV(..., resume=True).fit() continues it")  # round 63
             raise StudyInterrupted(
                 f"SearchCV.fit was interrupted: its study {study.name!r} stopped after {done} "
                 f"candidate{'s' if done != 1 else ''} completed{kept}; `.study_` holds it, "
-                "and fit() again starts a new search") from None
+                f"and {again}") from None
         failed = failures.failed
         if failed is None or self.error_score != "raise":
             return
