@@ -147,9 +147,11 @@ def test_trials_left_paused_when_the_study_ends_are_recorded_as_stopped(client, 
 
 def slow_three(config):
     """Four epochs; x=3 takes its time before its first, so the study runs on while the others
-    sit paused at epoch 2."""
+    sit paused at epoch 2. In slices, so that the study's end halts it: one sleep of 30 s held a
+    worker of the suite's shared cluster past its test, and the next test's trials waited."""
     if config["x"] == 3.0:
-        time.sleep(30)
+        for _ in range(300):
+            time.sleep(0.1)
     return resumable(config)
 
 
