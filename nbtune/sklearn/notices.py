@@ -38,10 +38,11 @@ def replaced_line(storage: str | None, study: str | None) -> str | None:
 
 def fingerprint(X: Any, y: Any, groups: Any, splits: list) -> str:
     """The data a search runs on, hashed (joblib's hash: arrays, frames and sparse matrices by
-    their bytes): X, y, groups and the folds' indices."""
+    their bytes, about a second a gigabyte): X, y, groups and the folds' indices."""
     import joblib
+    import numpy as np
 
-    return joblib.hash((X, y, groups, [(list(tr), list(te)) for tr, te in splits]))
+    return joblib.hash((X, y, groups, [(np.asarray(tr), np.asarray(te)) for tr, te in splits]))
 
 
 def check_resumable(resume: Any, storage: str | None, study: str | None, data: str) -> None:
