@@ -247,6 +247,9 @@ def q9_first(config):
         time.sleep(2.0)
 
 
+# Alone, after the two processes of `make test`: twice in six two-process runs the first trial of
+# these clusters of their own did not report within 60 s (never alone; not explained yet)
+@pytest.mark.alone
 def test_a_paused_trial_whose_worker_dies_pauses_again_and_is_resumed(db, tmp_path):
     # Successive halving, max_t=3: three trials at epoch 1, the best goes on to epoch 3. The
     # worker holding the paused trial's checkpoint is killed while the others run: Dask computes
@@ -289,6 +292,9 @@ def slow_but_first_reading(config, data):
     return slow_but_first(config)
 
 
+# Alone, after the two processes of `make test`: twice in six two-process runs the first trial of
+# these clusters of their own did not report within 60 s (never alone; not explained yet)
+@pytest.mark.alone
 @pytest.mark.parametrize("kept", [True, False], ids=["a file", "in memory only"])
 def test_a_paused_trial_whose_checkpoint_died_with_its_worker_resumes_from_its_file(db, tmp_path,
                                                                                     kept):
@@ -352,6 +358,9 @@ def dies_once_resumed_reading(config, data):
     return dies_once_resumed(config)
 
 
+# Alone, after the two processes of `make test`: twice in six two-process runs the first trial of
+# these clusters of their own did not report within 60 s (never alone; not explained yet)
+@pytest.mark.alone
 def test_a_resumed_trial_whose_worker_dies_with_the_data_runs_again(db, tmp_path):
     """A trial promoted from its pause whose worker died while it went on, taking the data sent
     with the trials: Dask cannot compute the pause again without the data, and the trial runs
