@@ -36,6 +36,10 @@ if __name__ == "__main__":
 '''
 
 
+# Alone, after the two processes of `make test`: once in seven two-process runs the signal fell
+# in distributed's sync(), whose cancel callback logged "NameError: cannot access free variable
+# 'future'" through tornado as an ERROR (distributed 2026.8; not seen alone)
+@pytest.mark.alone
 @pytest.mark.parametrize("sent, group, status, said", [
     (signal.SIGTERM, False, -signal.SIGTERM, "was sent SIGTERM"),
     # a job queue's cancel signals the whole group: the workers die of it too, and Dask's lines
