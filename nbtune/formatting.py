@@ -15,6 +15,12 @@ def fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def amount_text(x: float) -> str:
+    """An amount of a resource or a count: a whole one with thousands separators (``1,620``),
+    others as :func:`fmt` writes them."""
+    return f"{x:,.0f}" if float(x).is_integer() else fmt(float(x))
+
+
 def config_text(config: dict[str, Any]) -> str:
     """A config as ``name=value`` pairs: floats as :func:`fmt` writes them (a whole one with its
     ``.0``: ``max_df=1.0``, all of a vectorizer's documents, read ``max_df=1``, one document:

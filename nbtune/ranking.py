@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import trial as T
-from .formatting import duration_text, fmt
+from .formatting import amount_text, duration_text
 from .setup_text import made_by_searchcv
 
 EMPTY = "the study has no completed trials yet"
@@ -235,10 +235,5 @@ def training_text(study: Any) -> str:
         return ""
     share = 100 * sum(spent) / full
     return (f"{f'{share:.0f}%' if share >= 1 else 'under 1%'} of training its {len(spent)} "
-            f"trial{'s' if len(spent) != 1 else ''} to {resource} {_amount(max_t)} each: "
-            f"{_amount(sum(spent))} of {_amount(full)}")
-
-
-def _amount(x: float) -> str:
-    """A resource's amount: whole ones with thousands separators, others as :func:`fmt`."""
-    return f"{x:,.0f}" if float(x).is_integer() else fmt(float(x))
+            f"trial{'s' if len(spent) != 1 else ''} to {resource} {amount_text(max_t)} each: "
+            f"{amount_text(sum(spent))} of {amount_text(full)}")
