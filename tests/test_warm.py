@@ -186,7 +186,8 @@ def test_a_background_study_started_while_the_cluster_starts_returns_at_once(tmp
         line, body = short_cell("bg-failed", trials=4, flags="--background").split("\n", 1)
         k.ok(f"get_ipython().run_cell_magic('tune', {line[len('%%tune '):]!r}, {body!r})\n"
              "late = embedded_started()", timeout=60)
-        assert k.value("late") is False
+        # the failure's line, printed by the study's thread, may land in this cell's output
+        assert "False" in k.ok("print(repr(late))").splitlines()
         waited = k.run("print(study.wait(120))", timeout=130)
         assert "True" in waited.stdout, waited
         assert k.value("(study.stop_reason, study.error)") == ("error", "the workers refused")
