@@ -176,11 +176,21 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def open_notebook(page, lab: JupyterLab, notebook: str, timeout: float = 60.0) -> None:
-    """Open ``notebook`` and wait until its cells show and its kernel is idle."""
+def open_notebook(page, lab: JupyterLab, notebook: str, timeout: float = 120.0) -> None:
+    """Open ``notebook`` and wait until its cells show and its kernel is idle. On a loaded
+    2-core machine a kernel once took more than 60 s to start (CI); a kernel that does not
+    start fails with what the status bar and the server said."""
     page.goto(lab.url(notebook))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
-    page.get_by_text(f"{KERNEL['display_name']} | Idle").wait_for(timeout=timeout * 1000)
+    idle = page.get_by_text(f"{KERNEL['display_name']} | Idle")
+    try:
+        idle.wait_for(timeout=timeout * 1000)
+    except Exception as e:
+        status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
+        shot = screenshot(page, f"kernel-not-idle-{Path(notebook).stem}.png")
+        raise AssertionError(f"the kernel of {notebook} was not idle after {timeout:.0f} s; "
+                             f"status bar {status}; screenshot {shot}; server log:\n"
+                             f"{lab.log()}") from e
     page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook has the focus
 
 

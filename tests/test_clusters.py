@@ -141,9 +141,10 @@ def study_of(remote, resources, n_trials=4, sleep=0.6, storage=None, **kwargs):
 
 
 def test_the_workers_are_read_from_the_scheduler_not_the_clients_copy(client, monkeypatch):
-    """client.scheduler_info(n_workers=-1) returns the client's copy, which Dask's own refresh
-    every 2 s replaces with the cluster's totals, no workers: read between the two, a cluster
-    of two workers had none (a make test run). nbtune asks the scheduler."""
+    """Before Dask 2026.11, client.scheduler_info(n_workers=-1) returned the client's copy,
+    which Dask's own refresh every 2 s replaces with the cluster's totals, no workers: read
+    between the two, a cluster of two workers had none (a make test run). nbtune asks the
+    scheduler, whichever Dask it runs on."""
     import inspect
 
     assert len(worker_info(client)) == 2 and len(workers_of(client)) == 2
@@ -152,13 +153,15 @@ def test_the_workers_are_read_from_the_scheduler_not_the_clients_copy(client, mo
     real = client._update_scheduler_info
 
     async def refreshed_meanwhile(n_workers=0):
-        await real(n_workers=n_workers)
+        fetched = await real(n_workers=n_workers)
         if n_workers:  # Dask's timer lands before the caller reads the copy
             await real(n_workers=0)
+        return fetched  # what Dask 2026.11's scheduler_info returns, instead of its copy
 
     monkeypatch.setattr(client, "_update_scheduler_info", refreshed_meanwhile)
-    assert client.scheduler_info(n_workers=-1)["workers"] == {}  # the race, every time
+    assert client._update_scheduler_info is refreshed_meanwhile  # the refresh lands every time
     assert len(worker_info(client)) == 2 and len(workers_of(client)) == 2
+    assert client._scheduler_identity["workers"] == {}  # the copy Dask before 2026.11 returned
 
 
 # -- on a remote cluster ---------------------------------------------------------------------

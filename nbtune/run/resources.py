@@ -16,11 +16,11 @@ _EPS = 1e-9  # 1 / 0.1 is 9.999...: a worker offering GPU=1 hosts ten trials ask
 
 def worker_info(client) -> dict[str, dict[str, Any]]:
     """The scheduler's record of each worker, by address, asked now. Not
-    ``client.scheduler_info(n_workers=-1)["workers"]``: that returns the client's cached copy,
-    which Dask's own refresh every 2 s (of the cluster's totals alone: no workers, in current
-    distributed) can replace between the fetch and the return, and a cluster of two workers
-    read as none (a make test run): a paused trial whose checkpoint cannot move was sent to
-    any worker, as if its own had left."""
+    ``client.scheduler_info(n_workers=-1)["workers"]``: before distributed 2026.11 that
+    returned the client's cached copy, which Dask's own refresh every 2 s (of the cluster's
+    totals alone: no workers) can replace between the fetch and the return, and a cluster of
+    two workers read as none (a make test run): a paused trial whose checkpoint cannot move
+    was sent to any worker, as if its own had left."""
     address = getattr(client.scheduler, "address", None)
     if _asks_count() and address not in _LISTS_ALL:
         try:
