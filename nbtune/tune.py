@@ -18,7 +18,8 @@ from .run.failure import StudyFailed
 from .run.guard import STDIN_LINE, from_stdin, guard_line, unguarded_line
 from .run.halt import halt_leftovers
 from .run.held import restart_delay
-from .run.interrupts import die_of_sigterm, interrupts_deferred, terminate_as_interrupt
+from .run.interrupts import (die_of_sigterm, interrupts_deferred, quiet_sync_cancel_race,
+                              terminate_as_interrupt)
 from .run.local import processes_can_start
 from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
@@ -304,6 +305,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
             return None
 
     def run() -> None:
+        quiet_sync_cancel_race()  # an interrupt in Dask's sync() logged an ERROR of its own
         with terminate_as_interrupt() if script else contextlib.nullcontext([False]) as term:
             try:
                 with warnings_at(site):

@@ -128,7 +128,10 @@ def test_a_pasha_study_on_a_cluster_ends_with_completed_trials_at_its_top(client
                                               "trials trained up to 3 (its top level)")
     # its best's checkpoint, written as it paused at the top, is kept as its last
     assert study.best_checkpoint == {"epoch": 3}
-    assert nbtune.load_study("p", storage=db).best_checkpoint == {"epoch": 3}
+    loaded = nbtune.load_study("p", storage=db)
+    assert loaded.best_checkpoint == {"epoch": 3}
+    assert loaded.scheduler is None  # the README sends a loaded study's reader to its summary
+    assert "trials trained up to 3 (its top level)" in str(loaded.summary())
 
 
 def test_the_magic_takes_type_pasha():

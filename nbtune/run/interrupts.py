@@ -198,6 +198,36 @@ def terminate_as_interrupt() -> Iterator[list[bool]]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+class _SyncCancelRace(logging.Filter):
+    """Drops the one record of distributed's ``sync()`` (2026.8 to 2026.11 at least) that an
+    interrupt landing before its coroutine started makes: the cancel callback reads ``future``
+    before it is assigned, and tornado logs "Exception in callback ... NameError: cannot access
+    free variable 'future'" as an ERROR. A script stopped by its job queue printed it after
+    nbtune's own lines (the interrupt itself is taken as usual); any other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, NameError) or "'future'" not in str(exc):
+            return True
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        code = tb.tb_frame.f_code if tb is not None else None
+        return not (code is not None and code.co_name == "cancel"
+                    and code.co_filename.endswith(os.path.join("distributed", "utils.py")))
+
+
+_SYNC_CANCEL_RACE = _SyncCancelRace()
+
+
+def quiet_sync_cancel_race() -> None:
+    """Keep distributed's cancel race (:class:`_SyncCancelRace`) out of the log; once is
+    enough (a logger keeps its filters)."""
+    logger = logging.getLogger("tornado.application")
+    if _SYNC_CANCEL_RACE not in logger.filters:
+        logger.addFilter(_SYNC_CANCEL_RACE)
+
+
 def die_of_sigterm() -> None:
     """End the process as the SIGTERM it was sent would have (exit status 143), its output
     flushed: SIGTERM's handler is Python's default again (see :func:`terminate_as_interrupt`)."""
