@@ -52,7 +52,7 @@ def run(client: Client, n: int, concurrency: int, name: str, arm: str) -> str:
     assert len(study.completed) == n, study.counts()
     live = study.live
     return json.dumps({"rate": n / elapsed, "redraws": live.redraws if live else 0,
-                       "images": live.images_drawn if live else 0})
+                       "images": live.pace.images if live else 0})
 
 
 def measure(kc, arm: str, n: int, concurrency: int, name: str) -> dict:

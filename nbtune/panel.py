@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import html
-import statistics
 import time
-from collections import deque
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Iterator
 
@@ -17,6 +15,7 @@ from .scoped import within
 from . import trial as T
 from .displayed import Labelled, Shown
 from .formatting import duration_text
+from .pacing import CurvePace
 from .setup_text import asks_text, scheduler_text, searcher_text
 from .shown import shown, summarised
 from .styles import FAINT
@@ -28,15 +27,7 @@ from .tracker import _IN_OUTPUT_WIDGET, CURVES, STARTING, Tracker
 if TYPE_CHECKING:
     from .live import StartingNotice
 
-PLOT_SHARE = 30  # the curves wait 30 times what an image costs: ~3% of the study's time at most
-PLOT_COSTS = 5  # the latest images whose median cost sets that wait (the first one not counted)
-PLOT_BUDGET = 0.04  # and all images together, the first ones too, take at most 4% of it
-PLOT_GUESS = 0.1  # seconds an image is taken to cost before one is measured
 FALLBACK_EVERY = 5.0  # seconds between redraws of the line a dead kernel leaves (see fallback_html)
-_warmed = [False]  # whether this process drew an image (the first loads fonts and caches)
-# the costs of this process's latest images, whichever panel drew them (the first not counted):
-# a new panel's first image is expected to cost what the last ones did, not PLOT_GUESS
-_costs: deque[float] = deque(maxlen=PLOT_COSTS)
 
 
 # What the line under a running study's panel offers should the kernel stop first: "resume", a
@@ -69,12 +60,11 @@ class LivePanel(Tracker):
         from .images import FixedFrame
 
         super().__init__(*args, **kwargs)
-        self.plot_interval, self.top = plot_interval, top
+        self.top = top
+        self.pace = CurvePace(plot_interval)  # when the next image of the curves is drawn
         self.tally = Tally(self.study, max(CURVES, top))
         self._last_plot, self._plotted, self._plotted_best = 0.0, None, None
-        self.images_drawn = 0  # images of the curves drawn so far
         self._images = True  # whether images are drawn at all (not for a panel on its way out)
-        self._plot_seconds = 0.0  # of all images drawn
         self._frame = FixedFrame()
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="40%"))
@@ -264,50 +254,6 @@ class LivePanel(Tracker):
         """Failed trials, each a one-line summary that expands to its traceback on a click."""
         return errors_html(self.study, None if tally is None else tally.failed)
 
-    def curves_wait(self, new_best: bool = False) -> float:
-        """Seconds between two images of the curves: ``plot_interval``, or more where an image
-        costs more, so that they take at most ~3% of the study's time (and of the loop's GIL);
-        with a ``new_best`` trial, whose legend the image shown does not name, ~10%.
-        The cost is the median of the process's latest images but its first: that one imports
-        and warms up matplotlib (fonts, caches), and counted it held the curves back for many
-        seconds."""
-        share = PLOT_SHARE // 3 if new_best else PLOT_SHARE
-        return max(self.plot_interval, share * statistics.median(_costs) if _costs else 0.0)
-
-    def drew_curves(self, seconds: float) -> None:
-        """An image of the curves took ``seconds``: the pace of the next ones follows it, in
-        this panel and the next. The process's first image warms matplotlib up (1 s and more on
-        2 busy cores, in a fresh kernel): it counts as :data:`PLOT_GUESS` at most, else its
-        cost held the next image back for a minute."""
-        self.images_drawn += 1
-        self._plot_seconds += seconds if _warmed[0] else min(seconds, PLOT_GUESS)
-        if _warmed[0]:
-            _costs.append(seconds)
-        _warmed[0] = True
-
-    def expected_cost(self) -> float:
-        """What the next image is expected to cost: the median of the process's latest images
-        (:data:`PLOT_GUESS` before one is measured)."""
-        return statistics.median(_costs) if _costs else self._plot_seconds or PLOT_GUESS
-
-    def next_curves(self) -> float:
-        """When (seconds elapsed) the next image of the curves is drawn, new reports given: after
-        :meth:`curves_wait`, and once :meth:`curves_affordable`. "redrawn every 2.0 s or so"
-        stood under an image 16 s old, the images' share of a resumed study's first seconds
-        spent (first-day test, round 60)."""
-        afforded = (self._plot_seconds + self.expected_cost()) / PLOT_BUDGET
-        return max(self.elapsed() + max(1.0, self.curves_wait()), afforded)
-
-    def curves_affordable(self) -> bool:
-        """Whether one more image keeps all of them, the first ones too, within
-        :data:`PLOT_BUDGET` of the study's time. The pace of :meth:`curves_wait` bounds a long
-        study's images; this bounds a short one's, where the first images, drawn one after
-        another at ``plot_interval``, took 15% of a 5 s study of trivial trials. The first
-        image comes once the study has run 25 times what an image costs (~2.5 s on a quiet
-        machine; a new panel counts what the last ones cost, not a guess: a guess of 0.1 s
-        where images cost 0.26 s, in a kernel on 2 busy cores, spent 5% on the first alone)."""
-        return self._plot_seconds + self.expected_cost() <= PLOT_BUDGET * self.elapsed()
-
     def _draw_curves(self, force: bool = False) -> None:
         if not self._images:
             return
@@ -316,9 +262,9 @@ class LivePanel(Tracker):
         # a new report or a trial's end (the best may change without a report) since the last
         seen = (self.reports, None if tally is None else tally.done())
         best = None if tally is None or tally.best is None else tally.best.id
-        wait = self.curves_wait(new_best=best != self._plotted_best)
+        wait = self.pace.wait(new_best=best != self._plotted_best)
         if not force and (seen == self._plotted or now - self._last_plot < wait
-                          or not self.curves_affordable()):
+                          or not self.pace.affordable(self.elapsed())):
             return
         self._last_plot, self._plotted, self._plotted_best = now, seen, best
         among = None if tally is None else tally.candidates()
@@ -329,13 +275,13 @@ class LivePanel(Tracker):
             return
         self.curves.value = png
         self.curves.layout.display = None
-        self.drew_curves(time.monotonic() - now)
+        self.pace.drew(time.monotonic() - now)
         # the image is drawn less often than the table above it: say when, so that a legend
         # that names another best, or a trial still running, reads as the older picture it is
         self.curves_note.value = (
             f'<span style="color:{FAINT};font-size:90%">curves as of '
             f"{duration_text(self.elapsed())} elapsed, the next at about "
-            f"{duration_text(self.next_curves())} elapsed</span>")
+            f"{duration_text(self.pace.next_at(self.elapsed()))} elapsed</span>")
         self.curves_note.layout.display = None if tally is not None else "none"
 
     @property

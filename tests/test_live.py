@@ -12,7 +12,7 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.live import LivePanel, TextProgress
-from nbtune.panel import PLOT_BUDGET
+from nbtune.pacing import PLOT_BUDGET
 from nbtune.notebook.closing import closing_line
 
 from html_tables import trials_table
@@ -22,10 +22,10 @@ from html_tables import trials_table
 def fresh_process_images(monkeypatch):
     """Each test starts as a fresh kernel does: no image drawn yet, no image cost measured (the
     panel keeps both for the whole process, across studies)."""
-    import nbtune.panel as panel_module
+    import nbtune.pacing as pacing
 
-    monkeypatch.setattr(panel_module, "_warmed", [False])
-    monkeypatch.setattr(panel_module, "_costs", deque(maxlen=panel_module.PLOT_COSTS))
+    monkeypatch.setattr(pacing, "_warmed", [False])
+    monkeypatch.setattr(pacing, "_costs", deque(maxlen=pacing.PLOT_COSTS))
 
 
 def chatty(config):
@@ -197,9 +197,9 @@ def test_the_curves_say_when_they_were_drawn_while_the_study_runs():
     assert 12.3 - 0.05 <= float(drawn.group(1)) <= panel.elapsed() + 0.05  # 13.0 s when loaded
     # when the next comes: after the pace's wait, and once the images' share allows one
     later = next_at(panel)
-    assert later >= 12.3 + panel.curves_wait() - 0.1
-    assert later >= (panel._plot_seconds + panel.expected_cost()) / PLOT_BUDGET - 0.1
-    panel._plot_seconds = 2.0  # images took their share of a short run: the next waits for it
+    assert later >= 12.3 + panel.pace.wait() - 0.1
+    assert later >= (panel.pace.seconds + panel.pace.expected_cost()) / PLOT_BUDGET - 0.1
+    panel.pace.seconds = 2.0  # images took their share of a short run: the next waits for it
     panel._draw_curves(force=True)
     later = next_at(panel)  # 50 s and more: "about 1 min 03 s" where an image costs 0.5 s
     assert later >= 2.0 / PLOT_BUDGET
@@ -312,12 +312,12 @@ def test_the_curves_keep_the_pace_of_their_cost_not_of_matplotlibs_first_image()
         study.trials.append(t)
         panel.trial_reported(t, t.reports[-1])
     panel._draw_curves()  # the first image, whatever it cost (it imports and warms matplotlib)
-    panel.drew_curves(0.0)  # and others of given costs
-    assert panel.curves_wait() == 2.0  # the first image's cost is not counted (30 x it was)
+    panel.pace.drew(0.0)  # and others of given costs
+    assert panel.pace.wait() == 2.0  # the first image's cost is not counted (30 x it was)
     for cost in (0.05, 0.3, 0.3, 0.3):
-        panel.drew_curves(cost)
+        panel.pace.drew(cost)
     # the median of the latest: at most ~3% of the time on images; ~10% for a new best
-    assert panel.curves_wait() == 9.0 and panel.curves_wait(new_best=True) == 3.0
+    assert panel.pace.wait() == 9.0 and panel.pace.wait(new_best=True) == 3.0
     first = panel.curves.value
     panel._last_plot -= 4.0  # as if the image were 4 s old
     study.trials[0].reports.append({"epoch": 3, "score": 0.5})
@@ -343,61 +343,61 @@ def test_the_curves_of_a_short_study_take_at_most_their_share_of_its_time():
     assert panel.curves.value == b"" and panel.curves.layout.display == "none"
     study.started_at = time.time() - 3.0  # 0.1 s of 3 s: within the 4%
     panel._draw_curves()
-    assert panel.curves.value[:4] == b"\x89PNG" and panel.images_drawn == 1
-    panel._plot_seconds = 0.2  # as if it had cost 0.2 s: the next waits for 0.4 s in 10 s
+    assert panel.curves.value[:4] == b"\x89PNG" and panel.pace.images == 1
+    panel.pace.seconds = 0.2  # as if it had cost 0.2 s: the next waits for 0.4 s in 10 s
     study.started_at = time.time() - 9.0
-    running = study.trials[-2]  # a new report, past the pace of curves_wait
+    running = study.trials[-2]  # a new report, past the pace of pace.wait
     running.reports.append({"epoch": 9, "score": 0.5})
     panel.trial_reported(running, running.reports[-1])
     panel._last_plot -= 60.0
-    assert not panel.curves_affordable()
+    assert not panel.pace.affordable(panel.elapsed())
     panel._draw_curves()
-    assert panel.images_drawn == 1
+    assert panel.pace.images == 1
     study.started_at = time.time() - 10.5
-    assert panel.curves_affordable()
+    assert panel.pace.affordable(panel.elapsed())
     panel._draw_curves()
-    assert panel.images_drawn == 2
+    assert panel.pace.images == 2
     # the end of a panel shown nowhere draws the last image whatever its cost: it holds
     # every report
     panel._draw_curves(force=True)
-    assert panel.images_drawn == 3
+    assert panel.pace.images == 3
 
 
 def test_the_first_image_in_a_fresh_kernel_does_not_hold_the_next_back():
     """Its cost (matplotlib warming up: fonts, caches) counted in full held the curves at their
     first frame for tens of seconds in a fresh kernel (first-day test, round 7)."""
-    import nbtune.panel as panel_module
+    import nbtune.pacing as pacing
 
     study = nbtune.Study("fresh", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[], settings={"resource": "epoch"})
     study.started_at = time.time() - 10.0
     panel = LivePanel(study, n_trials=60)
-    panel.drew_curves(1.5)  # the process's first image: 1.5 s
-    assert panel._plot_seconds == panel_module.PLOT_GUESS
-    assert panel.curves_affordable()  # 0.2 s of 10 s: the next one may come
+    panel.pace.drew(1.5)  # the process's first image: 1.5 s
+    assert panel.pace.seconds == pacing.PLOT_GUESS
+    assert panel.pace.affordable(panel.elapsed())  # 0.2 s of 10 s: the next one may come
     other = LivePanel(study, n_trials=60)
-    other.drew_curves(1.5)  # a later image of the process costs what it cost
-    assert other._plot_seconds == 1.5 and not other.curves_affordable()
+    other.pace.drew(1.5)  # a later image of the process costs what it cost
+    assert other.pace.seconds == 1.5 and not other.pace.affordable(other.elapsed())
 
 
 def test_a_new_panel_expects_its_first_image_to_cost_what_the_last_ones_did():
     """A new panel guessed its first image at 0.1 s: in a kernel on 2 busy cores an image cost
     0.26 s, and the first image of a 5 s study took 5% of it alone (live_overhead.py)."""
-    import nbtune.panel as panel_module
+    import nbtune.pacing as pacing
 
     study = nbtune.Study("costly", nbtune.Space({"q": nbtune.uniform(0, 1)}), "score", "max",
                          trials=[], settings={"resource": "epoch"})
     earlier = LivePanel(study, n_trials=60)
     for cost in (1.0, 0.25, 0.25, 0.3):  # an earlier study's images: the first warmed up
-        earlier.drew_curves(cost)
-    assert list(panel_module._costs) == [0.25, 0.25, 0.3]
+        earlier.pace.drew(cost)
+    assert list(pacing._costs) == [0.25, 0.25, 0.3]
     panel = LivePanel(study, n_trials=60)  # the next study's panel, no image of its own yet
-    assert panel.expected_cost() == 0.25
+    assert panel.pace.expected_cost() == 0.25
     study.started_at = time.time() - 3.0
-    assert not panel.curves_affordable()  # 0.25 s of 3 s: over the 4% (a guess said yes)
+    assert not panel.pace.affordable(panel.elapsed())  # 0.25 s of 3 s: over the 4% (a guess said yes)
     study.started_at = time.time() - 6.5
-    assert panel.curves_affordable()
-    assert panel.curves_wait() == 30 * 0.25  # the pace too follows the process's images
+    assert panel.pace.affordable(panel.elapsed())
+    assert panel.pace.wait() == 30 * 0.25  # the pace too follows the process's images
 
 
 def test_busy_slots_count_the_trials_a_free_worker_starts_before_their_start_message():
@@ -540,7 +540,7 @@ def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     try:
         panel.show()
         assert panel.in_widget and panel.widget.comm is not None
-        drawn = panel.images_drawn
+        drawn = panel.pace.images
         panel.finished_reason = "n_trials"
         panel.finish()
     finally:
@@ -549,7 +549,7 @@ def test_a_panel_shown_in_a_widget_gives_its_place_to_the_summary_and_closes():
     # and so do its parts' layout and style models: 29 stayed open for each panel (round 22)
     assert set(_instances) - models == set()
     # and no last image of its curves was drawn for it: the summary's own took the place
-    assert panel.images_drawn == drawn
+    assert panel.pace.images == drawn
 
 
 def test_the_panel_and_the_summary_say_what_the_scheduler_judges_trials_by(client):
