@@ -83,7 +83,7 @@ def test_values_that_cannot_travel_fail_their_trial_and_the_cluster_lives(cluste
 def test_an_array_reported_is_told_it_goes_as_a_checkpoint():
     """report(oof=predictions) read only "report numbers, strings or booleans" (first-day
     test, round 46): an array, a list, travels as the report's checkpoint."""
-    from nbtune.run.channel import clean_metrics
+    from nbtune.run.metrics import clean_metrics
 
     for value in (np.zeros(300), [0.1, 0.2], pd.Series([0.5, 0.7])):
         with pytest.raises(TypeError, match=r"oof= is a \w+; report numbers, strings or booleans "

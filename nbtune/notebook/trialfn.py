@@ -5,7 +5,8 @@ import builtins
 import linecache
 from typing import Any
 
-from ..run.channel import clean_metrics, current_trial, get_checkpoint, report
+from ..run.channel import current_trial, get_checkpoint, report
+from ..run.metrics import clean_metrics
 from ..run.task import TrialFailed
 from .trial_globals import anchor, with_notebook_code
 

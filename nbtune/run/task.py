@@ -11,7 +11,8 @@ from typing import Any, Callable, Sequence
 
 from ..caller import user_facing
 from .channel import (TrialContext, TrialDiverged, TrialEnded, TrialPaused, TrialStopped,
-                      activate, clean_metrics, deactivate, install_verdict_handler)
+                      activate, deactivate, install_verdict_handler)
+from .metrics import clean_metrics
 from ..contract.outcome import result_value
 from ..trial import is_finite_number
 from . import kept
