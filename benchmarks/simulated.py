@@ -100,6 +100,11 @@ def models(max_t: int) -> dict[str, dict]:
     return {"bayesopt (fifo)": {**bo, "scheduler": None},
             "bayesopt+asha": {**bo, "scheduler": "asha"},
             "bayesopt+asha promotion": {**bo, "scheduler": "asha", "type": "promotion"},
+            "bayesopt+asha (no reach)": {**bo, "scheduler": "asha",
+                                         "searcher_options": {"reach": False}},
+            "bayesopt+asha promotion (no reach)": {**bo, "scheduler": "asha",
+                                                   "type": "promotion",
+                                                   "searcher_options": {"reach": False}},
             **{f"bayesopt+asha ({k})": {**bo, "scheduler": "asha",
                                         "searcher_options": {"resource_kernel": k}}
                for k in ("exp-decay-sum", "exp-decay")},

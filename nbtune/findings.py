@@ -205,8 +205,12 @@ def falling_note(study: Any) -> str | None:
         return None
     best_too = ("" if best == highest else
                 f"; the best at {fmt(top)}: trial {best}, {full[best][-1][1]:.6g}")
-    return (f"the metric falls with {key}: {len(falling)} of {len(full)} trials trained to "
-            f"{fmt(top)} peaked earlier (the highest peak, trial {highest}: {peak:.6g} at "
+    # in a minimised metric's words: an rmse "falls" as it gets worse read backwards, and
+    # its lowest value was "the highest peak" (first-day test, round 64)
+    worse, peak_word, best_word = (("falls", "peaked", "the highest peak") if sign > 0 else
+                                   ("rises", "were at their lowest", "the lowest"))
+    return (f"the metric {worse} with {key}: {len(falling)} of {len(full)} trials trained to "
+            f"{fmt(top)} {peak_word} earlier ({best_word}, trial {highest}: {peak:.6g} at "
             f"{fmt(at)}, {full[highest][-1][1]:.6g} at {fmt(top)}{best_too}): training longer "
             f"makes them worse; a smaller max_t, or the model's own early stopping, keeps the "
-            f"peak")
+            f"{'peak' if sign > 0 else 'lowest value'}")

@@ -715,3 +715,67 @@ def test_a_new_searcher_imports_what_its_model_needs_while_the_first_trials_run(
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "True"], done.stdout
+
+
+def _stalled_study() -> tuple[nbtune.Space, list]:
+    """The recorded trials of tests/data/bayesopt-stalled.json, as nbtune Trials."""
+    import json
+    from pathlib import Path
+
+    from nbtune.trial import Trial
+
+    doc = json.loads((Path(__file__).parent / "data" / "bayesopt-stalled.json").read_text())
+    trials = [Trial(t["id"], t["config"], state=t["state"], value=t["value"],
+                    finished=float(i),
+                    reports=[{"epoch": e, "accuracy": a} for e, a in t["reports"]])
+              for i, t in enumerate(doc["trials"])]
+    return nbtune.Space.from_json(doc["space"]), trials
+
+
+@pytest.mark.parametrize("reach", [False, True])
+def test_a_config_asha_ends_at_its_first_rung_is_not_suggested_again_beside_itself(reach):
+    """A real study (first-day test, round 64): the model predicted a high final accuracy near
+    lr=0.13, alpha=0.1, where the first epoch's 0.86 was too low for ASHA to let a trial go on;
+    each trial there ended at epoch 1 and taught the model nothing of the final value, so it
+    suggested the same place 18 times in a row. Weighed by the chance of going on past the
+    first rung (reach=True, the default), the suggestion after three of them is elsewhere."""
+    from nbtune.contract.replay import start_searcher
+
+    space, trials = _stalled_study()
+    ended_at_1 = [t for t in trials if t.state == "stopped" and len(t.reports) == 1]
+    assert len(trials) == 34 and len(ended_at_1) >= 12
+    searcher = BayesOptSearcher(space, seed=2, mode="max", reach=reach)
+    start_searcher(searcher, trials, "epoch", "accuracy")
+    suggested = np.array(space.to_unit(searcher.suggest(len(trials))))
+    nearest = min(np.abs(suggested - np.array(space.to_unit(t.config))).max() for t in ended_at_1)
+    if reach:
+        assert nearest > 0.03, nearest
+    else:  # what the searcher did before: a fourth beside the three (and 15 more to come)
+        assert nearest < 0.01, nearest
+
+
+def test_the_bar_a_new_trial_must_beat_is_asha_s_share_of_the_trials_decided_at_a_rung():
+    """The bars the acquisition is weighed by: at each level below the acquisition's where some
+    trials ended and others went on, the k-th best value of the decided ones (k: those that went
+    on). None without a scheduler (every trial went on), none at the acquisition's level."""
+    space = nbtune.Space({"x": nbtune.uniform(0, 1)})
+    searcher = BayesOptSearcher(space, seed=0, mode="min", warp="none")
+    values = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]  # at level 1; the best three go on
+    for i, v in enumerate(values):
+        searcher.on_trial_start(i, {"x": i / 10})
+        searcher.on_report(i, {"x": i / 10}, 1.0, v)
+        if v <= 0.3:
+            for level in (2.0, 3.0):
+                searcher.on_report(i, {"x": i / 10}, level, v - 0.05 * level)
+        searcher.on_trial_end(i, {"x": i / 10}, "completed" if v <= 0.3 else "stopped", v)
+    X, y, levels, trials = searcher._data(with_levels=True)
+    bars = searcher._bars(y, levels, trials, 3.0)
+    assert [level for level, _ in bars] == [1.0]
+    at_1 = np.sort(y[levels == 1.0])
+    assert bars[0][1] == at_1[2]  # the third best of the nine: three went on
+    assert searcher._bars(y, levels, trials, 1.0) == []  # nothing below the acquisition's
+    searcher.on_trial_start(9, {"x": 0.95})  # pending at level 1: neither ended nor gone on
+    searcher.on_report(9, {"x": 0.95}, 1.0, 0.05)
+    X, y, levels, trials = searcher._data(with_levels=True)
+    assert searcher._bars(y, levels, trials, 3.0)[0][1] == np.sort(y[(levels == 1.0)
+                                                                     & (trials != 9)])[2]

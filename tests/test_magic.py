@@ -823,6 +823,7 @@ def test_load_twice_is_harmless_and_unload_removes(ip):
     assert exit_observers(ip) == 1
     ip.run_line_magic("unload_ext", "nbtune")
     assert "tune" not in ip.magics_manager.magics["cell"] and exit_observers(ip) == 0
+    assert "%tune" not in ip.magics_manager.magics["line"]
     ip.run_line_magic("load_ext", "nbtune")
     assert "tune" in ip.magics_manager.magics["cell"]
 
@@ -1106,3 +1107,15 @@ def test_tune_workers_sets_the_local_clusters_workers_before_it_starts(ip, capsy
     finally:
         ip.run_line_magic("config", "Tune.workers = 0")
         embedded._embedded["options"] = options
+
+
+def test_a_line_above_the_tune_line_is_named_as_the_mistake(ip, capsys):
+    """IPython reads a %%tune below another line as a line magic, '%tune', and answered "Line
+    magic function `%%tune` not found.", as if the extension were not loaded (a comment above
+    it, three times in one first day: round 64)."""
+    result = ip.run_cell("# the default: only --scheduler asha\n%%tune --scheduler asha\nx = 1\n")
+    assert not result.success
+    err = capsys.readouterr().err
+    assert "UsageError: %%tune must be the first line of its cell: move what is above it " \
+           "(a comment, an import, a %config line) below the %%tune line" in err, err
+    assert "not found" not in err and "Traceback" not in err

@@ -861,7 +861,11 @@ def test_the_summary_says_when_training_longer_makes_the_trials_worse():
     assert falling_note(rising) is None and "curves" not in dict(rising.summary().facts())
     assert falling_note(curves_study([(0.6, 0.7, 0.5)] * 2)) is None  # two trained to the top
     loss = curves_study([(0.5, 0.3, 0.4, 0.45)] * 3, mode="min")  # a loss that climbs back
-    assert falling_note(loss).startswith("the metric falls with max_iter: 3 of 3 trials")
+    # said in a minimised metric's words: it rises as it gets worse (round 64)
+    assert falling_note(loss) == (
+        "the metric rises with max_iter: 3 of 3 trials trained to 200 were at their lowest "
+        "earlier (the lowest, trial 0: 0.3 at 24, 0.45 at 200): training longer makes them "
+        "worse; a smaller max_t, or the model's own early stopping, keeps the lowest value")
     # the trial named is one that peaked earlier, not the best at 200 where that one did not
     mixed = curves_study([(0.60, 0.64, 0.67, 0.69), (0.66, 0.71, 0.68, 0.665),
                           (0.65, 0.70, 0.672, 0.66), (0.64, 0.69, 0.67, 0.655)])

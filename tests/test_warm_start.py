@@ -297,7 +297,7 @@ def test_warm_start_takes_the_study_a_notebook_variable_holds(shell, db, capsys)
     ("--searcher bayesopt --searcher-option kapa=3",
      "searcher 'bayesopt' has no option 'kapa' (did you mean 'kappa'?) (its options: "
      "acquisition, cost_aware, kappa, max_points, n_initial, random_fraction, random_when, "
-     "refit_every, resource_kernel, warp, xi)"),
+     "reach, refit_every, resource_kernel, warp, xi)"),
     ("--searcher bayesopt --searcher-option kappa",
      "--searcher-option needs NAME=VALUE, e.g. acquisition=ucb or kappa=3, got 'kappa'"),
     ("--searcher bayesopt --searcher-option kappa=1 --searcher-option kappa=2",

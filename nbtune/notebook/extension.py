@@ -93,7 +93,7 @@ def unload(shell) -> None:
                 shell.events.unregister("post_run_cell", hook)
     table = shell.magics_manager.magics
     table["cell"].pop("tune", None)
-    for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space"):
+    for name in ("tune_studies", "tune_show", "tune_cluster", "tune_space", "%tune"):
         table["line"].pop(name, None)
     shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Tune)]
     set_default_file(None)  # load_study and the others read nbtune.db again

@@ -374,6 +374,15 @@ class Tune(Magics):
                           "memory only (no file)")
         return self.storage, ""
 
+    @line_magic("%tune")
+    def misplaced_tune(self, line: str = "") -> None:
+        """``%%tune`` below another line of its cell, which IPython reads as a line magic named
+        ``%tune``: its own answer, "Line magic function `%%tune` not found.", read as if the
+        extension were not loaded (a comment above the line: first-day test, round 64)."""
+        raise UsageError("%%tune must be the first line of its cell: move what is above it "
+                         "(a comment, an import, a %config line) below the %%tune line or "
+                         "into a cell of its own")
+
     # -- the cluster ----------------------------------------------------------------------
     @line_magic
     def tune_cluster(self, line: str = "") -> ClusterInfo:
