@@ -174,6 +174,8 @@ class LivePanel(Tracker):
         scheduler = getattr(self.study, "scheduler", None)
         live = {"pasha_top": scheduler.top_level()} \
             if getattr(scheduler, "type", None) == "pasha" and scheduler.levels else {}
+        if getattr(scheduler, "judge", None) == "model":
+            live["model_kept"] = scheduler.model_kept
         return {**(getattr(self.study, "settings", None) or {}),  # the study's own until the
                 # loop says (an ASHA study's first frame, its cluster starting, read "fifo")
                 "scheduler": self.info.get("scheduler") or getattr(scheduler, "name", None),

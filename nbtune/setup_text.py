@@ -50,6 +50,13 @@ def scheduler_text(settings: dict[str, Any]) -> str:
         if kind == "pasha" and settings.get("pasha_top"):
             text += f", trials trained up to {settings['pasha_top']} (its top level)"
     options = settings.get("scheduler_options") or {}
+    if name == "asha" and (options.get("judge") == "model" or "model_kept" in settings):
+        # the model's say, and its count (a scheduler object's options are not in settings)
+        kept = settings.get("model_kept")
+        text += (", judged by rank and by the searcher's model" +
+                 ("" if kept is None else
+                  f" ({kept} {'trial' if kept == 1 else 'trials'} went on that the rank "
+                  f"stopped)"))
     if name == "asha" and options.get("brackets") not in (None, 1):
         text += f", {options['brackets']} brackets"  # asynchronous Hyperband: say so
         if options.get("rung_system_per_bracket"):

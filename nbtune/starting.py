@@ -84,6 +84,9 @@ class RecordEnd(Observer):
                                  [self.study.started_at, self.study.finished_at]]
         if getattr(self.study.scheduler, "type", None) == "pasha":  # where it ended the trials
             settings["pasha_top"] = self.study.scheduler.top_level()
+        if getattr(self.study.scheduler, "judge", None) == "model":  # what the model kept
+            settings["model_kept"] = settings.get("model_kept", 0) + \
+                self.study.scheduler.model_kept
         held = getattr(self.study.searcher, "observations", None)
         if held is not None:
             self.study.settings["searcher_observations"] = held

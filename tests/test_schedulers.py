@@ -192,6 +192,7 @@ def test_asha_judged_by_the_model_keeps_what_the_model_expects_to_end_best():
     assert rep(s, 5, 1, 0.56) == CONTINUE  # ranked 4th of 6, predicted .5: top third of the rung
     assert asked == [9, 9, 9]              # asked about max_t, only when the rank would stop
     assert "judge='model'" in repr(s)
+    assert s.model_kept == 1  # trial 5: what the summary counts (round 64)
 
 
 def test_asha_judge_by_rank_ignores_a_model_and_bad_judges_are_one_clear_line():

@@ -10,6 +10,7 @@ import pytest
 import nbtune
 from nbtune import trial as T
 from nbtune.schedule import ASHAScheduler, CONTINUE, STOP, Scheduler
+from nbtune.setup_text import scheduler_text
 from nbtune.sim import PowerLawCurves, Table
 
 BOX = PowerLawCurves(max_t=9)
@@ -447,7 +448,18 @@ def test_asha_judged_by_the_bayesopt_model_is_seeded_and_differs_from_its_rank()
     # with the ranks the two runs are the same)
     differ = [by_model[seed] != record(run("bayesopt", "rank", seed)) for seed in by_model]
     assert sum(differ) >= 3, differ
-    assert record(run("random", "model")) == record(run("random", "rank"))
+    with pytest.warns(nbtune.NbtuneWarning, match=r"^judge='model' asks the searcher's model "
+                      r"what a trial would reach at max_t: searcher 'random' has none, so the "
+                      r"rank alone decides; searcher='bayesopt' has one$"):
+        random_by_model = record(run("random", "model"))  # said, not a silent no-op (round 64)
+    assert random_by_model == record(run("random", "rank"))
+    study = run("bayesopt", "model")
+    kept = study.settings["model_kept"]
+    assert kept == study.scheduler.model_kept >= 1
+    trials = "trial" if kept == 1 else "trials"
+    assert scheduler_text(study.settings).endswith(
+        f", judged by rank and by the searcher's model ({kept} {trials} went on that the rank "
+        "stopped)")
 
 
 def test_simulate_names_nbtune_tunes_own_arguments():

@@ -170,6 +170,7 @@ class ASHAScheduler(Scheduler):
         if self._top:
             self._noise.set_window(self.levels[self._top - 1], self.levels[self._top])
         self.epsilon = 0.0
+        self.model_kept = 0  # judge="model": trials that went on where their rank stopped them
 
     def setup(self, metric: str, mode: str, resource: str, *, seed: int | None = None,
               space: Mapping[str, Any] | None = None) -> None:
@@ -290,7 +291,12 @@ class ASHAScheduler(Scheduler):
             kept = value >= quantile_of(rung.ascending, len(rung), 1 - num / den)
         else:
             kept = value <= quantile_of(rung.ascending, len(rung), num / den)
-        return CONTINUE if kept or self._expected_best(trial_id, rung, num / den) else STOP
+        if kept:
+            return CONTINUE
+        if self._expected_best(trial_id, rung, num / den):
+            self.model_kept += 1
+            return CONTINUE
+        return STOP
 
     def _expected_best(self, trial_id: int, rung: _Rung, fraction: float) -> bool:
         """judge="model": the model expects the trial at max_t among the best ``fraction`` of
