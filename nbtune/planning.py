@@ -81,6 +81,8 @@ def stored_settings(search: Searcher, sched: Scheduler, resource: str, n_trials:
                 "target": target, "max_resource": max_resource, "retries": retries, **more}
     if search.options:
         settings["searcher_options"] = search.options
+    if search.name == "optuna" and getattr(search, "sampler_name", "") is None:
+        settings["sampler_seeded"] = False  # an instance: its own seed draws the configs
     if warm is not None:
         settings.update(warm.settings())
     if getattr(sched, "levels", None):

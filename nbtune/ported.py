@@ -81,6 +81,19 @@ MODES = {"maximize": "max", "minimize": "min",  # Optuna's directions
          "maximise": "max", "minimise": "min"}  # and as nbtune's own help spells the words
 
 
+# Optuna's pruners, and the scheduler nbtune has for each
+OPTUNA_PRUNERS = {
+    "HyperbandPruner": "scheduler='asha', brackets='all', rung_system_per_bracket=True, "
+                       "grace_period= its min_resource, max_t= its max_resource",
+    "SuccessiveHalvingPruner": "scheduler='asha', grace_period= its min_resource, "
+                               "reduction_factor= its reduction_factor",
+    "MedianPruner": "scheduler='median' (its n_startup_trials, n_warmup_steps as they are)",
+    "PercentilePruner": "scheduler='percentile' (its options as they are)",
+    "NopPruner": "scheduler='fifo', the default: no early stopping",
+    "ThresholdPruner": "nbtune.ThresholdScheduler(...)",
+}
+
+
 def of_optuna(thing: Any, part: str = "optuna") -> bool:
     """Whether ``thing`` (a class, or an object of one) is Optuna's, of its module ``part``
     (``"optuna.pruners"``), as its classes' modules say: Optuna itself is never imported."""

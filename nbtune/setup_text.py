@@ -139,6 +139,10 @@ def seed_text(study: Any) -> str:
         return ""
     text = str(seed)
     searcher = str(settings.get("searcher") or "random")
+    if settings.get("sampler_seeded") is False:  # an Optuna sampler instance (round 64)
+        return (f"{text}, not the sampler's: an Optuna sampler passed as an object draws its "
+                f"configs by its own seed (optuna.samplers.TPESampler(seed=N)); "
+                f"searcher='optuna' builds one with this seed")
     if settings.get("seed_drawn") and searcher != "grid":  # a grid draws nothing (round 57)
         text += f" (drawn: seed={seed} draws these configs again)"
     scheduler = str(settings.get("scheduler") or "fifo")

@@ -132,6 +132,15 @@ def test_a_simulated_study_with_asha_prunes_in_optuna(optuna, States):
     study = nbtune.simulate(box, searcher=optuna.samplers.TPESampler(seed=0),
                             scheduler="asha", n_trials=40, seed=0)
     assert study.settings["searcher"] == "optuna"
+    # the sampler's own seed draws its configs, not the study's: the summary says so, where
+    # it said "seed=N draws these configs again" (first-day test, round 64)
+    from nbtune.setup_text import seed_text
+
+    assert study.settings["sampler_seeded"] is False
+    assert seed_text(study).startswith("0, not the sampler's: an Optuna sampler passed as an "
+                                       "object draws its configs by its own seed")
+    by_name = nbtune.simulate(box, searcher="optuna", scheduler="asha", n_trials=4, seed=0)
+    assert "sampler_seeded" not in by_name.settings and seed_text(by_name).startswith("0")
     assert [t.config for t in study.trials[:12]] == [t.config for t in short.trials]
     assert short.searcher.observations < study.searcher.observations == 40
     states = [t.state for t in study.searcher.study.trials]
@@ -190,3 +199,16 @@ def test_bad_samplers_are_one_clear_line(sampler, options, message, optuna):
         make_searcher("optuna", SMOOTH, sampler=sampler, **options)
     with pytest.raises(ValueError, match=r"^options \['n_experiments'\] apply only to a searcher"):
         make_searcher(optuna.samplers.TPESampler(), SMOOTH, n_experiments=3)
+
+
+def test_an_optuna_pruner_given_as_the_searcher_is_named_with_nbtunes_scheduler():
+    """It read "unknown searcher <optuna.pruners._hyperband.HyperbandPruner object at 0x...>"
+    where scheduler= named nbtune's equivalent (first-day test, round 64). Classes of Optuna's
+    module path stand in for Optuna, which these lines never import."""
+    HyperbandPruner = type("HyperbandPruner", (), {"__module__": "optuna.pruners._hyperband"})
+    for given in (HyperbandPruner(), HyperbandPruner):
+        with pytest.raises(ValueError, match=r"^searcher=HyperbandPruner\(...\) is Optuna's "
+                           r"pruner, which stops trials: nbtune's is scheduler='asha', "
+                           r"brackets='all', rung_system_per_bracket=True, .*; a searcher picks "
+                           r"configs \(searcher='tpe', or an Optuna sampler\)$"):
+            make_searcher(given, EVERY)

@@ -5,7 +5,7 @@ import inspect
 import re
 from typing import Any
 
-from ..ported import of_optuna
+from ..ported import OPTUNA_PRUNERS, of_optuna
 from ..typos import did_you_mean
 from .asha import ASHAScheduler
 from .base import CONTINUE, DONE, PAUSE, RESUME, START, STOP, WAIT, FIFOScheduler, Scheduler
@@ -49,16 +49,6 @@ def _check_options(name: str, cls: type[Scheduler], options: dict[str, Any]) -> 
 
 # Optuna's pruners, given as a scheduler -> nbtune's (first-day test, round 36: an object's
 # bare repr, "unknown scheduler <optuna.pruners._hyperband.HyperbandPruner object at ...>")
-OPTUNA_PRUNERS = {
-    "HyperbandPruner": "scheduler='asha', brackets='all', rung_system_per_bracket=True, "
-                       "grace_period= its min_resource, max_t= its max_resource",
-    "SuccessiveHalvingPruner": "scheduler='asha', grace_period= its min_resource, "
-                               "reduction_factor= its reduction_factor",
-    "MedianPruner": "scheduler='median' (its n_startup_trials, n_warmup_steps as they are)",
-    "PercentilePruner": "scheduler='percentile' (its options as they are)",
-    "NopPruner": "scheduler='fifo', the default: no early stopping",
-    "ThresholdPruner": "nbtune.ThresholdScheduler(...)",
-}
 
 
 # Ray Tune's schedulers' class names, given as a name -> nbtune's

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..ported import of_optuna
+from ..ported import OPTUNA_PRUNERS, of_optuna
 from ..space import Space, as_space
 from ..typos import did_you_mean, hint
 from .base import Searcher
@@ -87,6 +87,13 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
                 raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
             name_or_obj.mode = mode
         return name_or_obj
+    if of_optuna(name_or_obj, "optuna.pruners"):  # it read as an object's repr (round 64)
+        pruner = name_or_obj.__name__ if isinstance(name_or_obj, type) \
+            else type(name_or_obj).__name__
+        ours = OPTUNA_PRUNERS.get(pruner, "scheduler='asha', 'median' or 'hyperband'")
+        raise ValueError(f"searcher={pruner}(...) is Optuna's pruner, which stops trials: "
+                         f"nbtune's is {ours}; a searcher picks configs (searcher='tpe', or an "
+                         f"Optuna sampler)")
     if isinstance(name_or_obj, type) and of_optuna(name_or_obj):
         raise ValueError(f"searcher={name_or_obj.__name__} is Optuna's class, not a sampler: "
                          f"pass an instance, searcher={name_or_obj.__name__}()")
