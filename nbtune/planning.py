@@ -17,7 +17,8 @@ from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher, user_options
 from .space import Space
 from .starting import trial_count
-from .warm import WarmStart, data_fingerprint, measured, warm_start as resolve_warm_start
+from .warm import WarmStart, data_fingerprint, measured, missing_source
+from .warm import warm_start as resolve_warm_start
 
 
 @dataclass
@@ -62,6 +63,10 @@ class Plan:
             settings["measured"] = self.measured
         if self.data is not None:
             settings["data"] = self.data
+        if self.warm is None:  # none: a resume cannot add one (it would suggest otherwise)
+            was = (self.row or {}).get("settings", {}) if self.resumed else {}
+            settings.update({k: v for k, v in was.items() if k.startswith("warm_start")}
+                            or {"warm_start": None})
         if isinstance(self.given_scheduler, (str, type(None))):  # an object's are its own
             settings["scheduler_options"] = {  # JSON values: tuples become lists
                 k: list(v) if isinstance(v, tuple) else v
@@ -197,15 +202,16 @@ def _warm_start(chosen: Any, given: Any, storage: str | os.PathLike | None,
     resumed study, the one it was run with, from the storage file it was kept in."""
     if chosen is None:
         return None
-    if given is not None:
-        return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
-                                  study=name, searcher=searcher)
     stored = (row or {}).get("settings", {})
+    if given is not None:  # given again on a resume: the trials it held then
+        return resolve_warm_start(given, storage, space=space, metric=metric, mode=mode,
+                                  study=name, searcher=searcher, held=stored)
     where = stored.get("warm_start_storage", storage) if row is not None else storage
-    if where is None:
-        warn_note(f"study {name!r} was warm-started from {chosen!r}, which was kept in "
-                  "memory only: it runs on without that warm start; pass "
-                  "warm_start=<that Study> to replay it")
+    gone = "was kept in memory only" if where is None else missing_source(chosen, where)
+    if gone is not None:  # it ran on without it (a file moved: first-day test, round 64)
+        warn_note(f"study {name!r} was warm-started from {chosen!r}, which {gone}: it runs on "
+                  "without that warm start; pass warm_start=<that Study> "
+                  "(nbtune.load_study(NAME, storage=PATH)) to replay it")
         return None
     return resolve_warm_start(chosen, where, space=space, metric=metric, mode=mode, study=name,
-                              searcher=searcher)
+                              searcher=searcher, held=stored)

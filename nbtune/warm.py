@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import os
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -72,10 +74,23 @@ class WarmStart:
     trials: list[Trial]
     line: str  # what was kept and what was dropped, for people
     resource: str = "epoch"  # the report key of its resource levels
+    ended: list[int] = dataclasses.field(default_factory=list)  # the source's ended trials
+    digest: str = ""  # of those trials as they were (see ended_digest)
 
     def settings(self) -> dict[str, Any]:
-        """What the new study stores, so that resuming it replays the same warm start."""
-        return {"warm_start": self.source, "warm_start_storage": self.storage}
+        """What the new study stores, so that resuming it replays the same warm start: the
+        source, its file's absolute path (a relative one failed from another folder: first-day
+        test, round 64), and which of its trials it held, as they were."""
+        path = None if self.storage is None else os.path.abspath(self.storage)
+        return {"warm_start": self.source, "warm_start_storage": path,
+                "warm_start_trials": self.ended, "warm_start_digest": self.digest}
+
+
+def ended_digest(trials: list[Trial]) -> str:
+    """A digest of ended trials as a warm start read them (id, config, state, value): a resume
+    tells its warm start's source replaced or changed since from one that only ran on."""
+    rows = [[t.id, t.config, t.state, t.value] for t in sorted(trials, key=lambda t: t.id)]
+    return hashlib.sha1(json.dumps(rows, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def _load(name: str, storage: str | os.PathLike | None, study: str) -> Study:
@@ -95,6 +110,17 @@ def _load(name: str, storage: str | os.PathLike | None, study: str) -> Study:
         listed = ", ".join(repr(n) for n in known) or "none"
         raise ValueError(f"warm start: no study named {name!r} in {path!r}"
                          f"{did_you_mean(name, known)}; studies there: {listed}") from None
+
+
+def missing_source(name: str, path: str | os.PathLike) -> str | None:
+    """Why a resumed study's warm start cannot be read again, in words ("is no longer in
+    '/abs/old.db'"), or None where its source is there."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return f"was in {path!r}, a file no longer there"
+    if name not in list_studies(path):
+        return f"is no longer in {path!r}"
+    return None
 
 
 def _source(warm: Study | str, storage: str | os.PathLike | None, study: str) -> Study:
@@ -161,11 +187,13 @@ def _per_name(outside: dict[str, int], n: int) -> str:
 
 
 def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, space: Space,
-               metric: str, mode: str, study: str, searcher: Any = None) -> WarmStart | None:
+               metric: str, mode: str, study: str, searcher: Any = None,
+               held: dict[str, Any] | None = None) -> WarmStart | None:
     """The warm start of study ``study`` from ``warm`` (None: none), checked against the new
     study's metric and mode, its trials mapped into ``space``; prints one line saying what it
     kept and dropped (and when ``searcher`` keeps no model, that it ignores them). A study
-    with nothing to learn from is a warning, at the user's line, and no warm start."""
+    with nothing to learn from is a warning, at the user's line, and no warm start. ``held``:
+    a resumed study's stored settings, whose warm start replays the trials it held then."""
     if warm is None:
         return None
     source = _source(warm, storage, study)
@@ -181,7 +209,8 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
         raise ValueError(f"warm start from {source.name!r}: it ran with mode={source.mode!r}, "
                          f"this study with mode={mode!r}: give the same mode, or warm-start "
                          "from another study")
-    ended = [t for t in list(source.trials) if t.is_finished]
+    ended = _as_held(source, [t for t in list(source.trials) if t.is_finished], held or {},
+                     study)
     dropped = [k for k in source.space if k not in space]
     added = [k for k in space if k not in source.space]
     renamed = _renamed(dropped, added, source.space, space)
@@ -216,4 +245,23 @@ def warm_start(warm: Study | str | None, storage: str | os.PathLike | None, *, s
         line += f"; the {searcher.name} searcher keeps no model and ignores them"
     print(line)
     return WarmStart(source.name, source.storage, mapped, line,
-                     source.settings.get("resource") or "epoch")
+                     source.settings.get("resource") or "epoch",
+                     ended=sorted(t.id for t in ended), digest=ended_digest(ended))
+
+
+def _as_held(source: Study, ended: list[Trial], held: dict[str, Any], study: str) -> list[Trial]:
+    """The source's ended trials that a resumed study's warm start held, as they were then:
+    those it held, where they are unchanged (a source that ran on since adds nothing), else
+    all of them now, said in one line (a source replaced since seeded the model with its new
+    trials in silence: first-day test, round 64)."""
+    ids, digest = held.get("warm_start_trials"), held.get("warm_start_digest")
+    if ids is None or not digest:  # a new warm start, or one stored before these were kept
+        return ended
+    wanted = set(ids)
+    then = [t for t in ended if t.id in wanted]
+    if len(then) == len(wanted) and ended_digest(then) == digest:
+        return then
+    warn_note(f"study {source.name!r} changed since study {study!r} was warm-started from it "
+              f"(replaced, or its trials changed: {len(ended)} ended trials now, "
+              f"{len(wanted)} then): the model is seeded with what it holds now")
+    return ended

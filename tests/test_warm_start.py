@@ -175,6 +175,61 @@ def test_a_resumed_study_replays_its_warm_start(client, db, old, capsys):
                     warm_start="other", progress=False)
 
 
+def test_a_resumed_warm_start_holds_its_trials_as_they_were_or_says_what_changed(
+        client, db, old, tmp_path, monkeypatch, capsys):
+    """First-day test, round 64: a resume seeded the model with whatever the source held now
+    (8 trials of a replaced study, not the 12 it was started with) in silence; a source in
+    another file, stored by its relative path, failed from another folder with "studies
+    there: none", and could not be resumed at all; a resume took a warm start its study
+    never had."""
+    import os
+    import shutil
+
+    run = dict(searcher="bayesopt", n_trials=2, seed=3, cluster=client, progress=False)
+    nbtune.tune(bowl, SMOOTH, warm_start="old", storage=db, study="new", **run)
+    settings = nbtune.load_study("new", db).settings
+    assert settings["warm_start_storage"] == os.path.abspath(db)
+    assert settings["warm_start_trials"] == list(range(20))
+    # the source ran on: the resume replays the 20 trials it held
+    nbtune.tune(bowl, SMOOTH, n_trials=25, study="old", resume=True, storage=db, cluster=client,
+                progress=False)
+    capsys.readouterr()
+    again = dict(resume=True, storage=db, cluster=client, progress=False)
+    resumed = nbtune.tune(bowl, SMOOTH, study="new", n_trials=3, **again)
+    assert "warm start from 'old': 20 of 20 ended trials" in capsys.readouterr().out
+    assert resumed.searcher.observations == 20 + 3
+    # replaced since: said, and seeded with what it holds now
+    nbtune.tune(bowl, SMOOTH, n_trials=8, seed=9, study="old", replace=True, storage=db,
+                cluster=client, progress=False)
+    with pytest.warns(UserWarning, match=r"^study 'old' changed since study 'new' was "
+                      r"warm-started from it \(replaced, or its trials changed: 8 ended trials "
+                      r"now, 20 then\): the model is seeded with what it holds now$"):
+        resumed = nbtune.tune(bowl, SMOOTH, study="new", n_trials=4, **again)
+    assert resumed.searcher.observations == 8 + 4
+    # the source's file moved: the study runs on without it, and says how to replay it
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    other = moved / "new.db"
+    shutil.copy(db, other)
+    os.remove(db)
+    monkeypatch.chdir(moved)
+    with pytest.warns(UserWarning, match=r"^study 'new' was warm-started from 'old', which was "
+                      r"in '.*studies.db', a file no longer there: it runs on without that warm "
+                      r"start; pass warm_start=<that Study> \(nbtune.load_study\(NAME, "
+                      r"storage=PATH\)\) to replay it$"):
+        resumed = nbtune.tune(bowl, SMOOTH, study="new", n_trials=5, resume=True,
+                              storage=str(other), cluster=client, progress=False)
+    assert resumed.searcher.observations == 5
+    assert nbtune.load_study("new", other).settings["warm_start"] == "old"  # still said
+    # a warm start a study never had is not added by a resume
+    nbtune.tune(bowl, SMOOTH, searcher="bayesopt", n_trials=1, seed=1, storage=str(other),
+                study="cold", cluster=client, progress=False)
+    with pytest.raises(ValueError, match=r"^study 'cold' was run with warm_start=None, not "
+                                         r"warm_start='new': leave warm_start out"):
+        nbtune.tune(bowl, SMOOTH, study="cold", resume=True, warm_start="new",
+                    storage=str(other), cluster=client, progress=False)
+
+
 def test_bad_warm_starts_are_one_line(client, db, old):
     opts = dict(searcher="bayesopt", n_trials=1, cluster=client, progress=False)
     with pytest.raises(ValueError, match=r"^warm start: no study named 'old0' in '.*studies.db' "
@@ -198,7 +253,7 @@ def test_bad_warm_starts_are_one_line(client, db, old):
     with pytest.warns(UserWarning, match=r"^warm start from 'empty': no ended trials to learn "
                                          r"from; the study starts without it$") as warned:
         study = nbtune.tune(bowl, SMOOTH, warm_start=empty, storage=None, **opts)
-    assert study.searcher.observations == 1 and "warm_start" not in study.settings
+    assert study.searcher.observations == 1 and study.settings["warm_start"] is None
     assert warned[0].filename == __file__  # the line that called tune, not nbtune's own
 
 
@@ -216,7 +271,7 @@ def test_a_study_that_shares_no_varied_hyperparameter_is_no_warm_start(client, o
         "'x', 'y'; this study varies 'x_pos', 'why') (renamed? 'x' -> 'x_pos', 'y' -> 'why'), "
         "so its 20 ended trials would all sit at one point of this space; the study starts "
         "without it")
-    assert study.searcher.observations == 1 and "warm_start" not in study.settings
+    assert study.searcher.observations == 1 and study.settings["warm_start"] is None
     half = {"x": nbtune.uniform(0.0, 1.0), "y_new": nbtune.uniform(0.0, 1.0)}
     capsys.readouterr()
     nbtune.tune(lambda c: c["x"], half, warm_start=old, **opts)  # x is shared: it goes ahead
