@@ -22,7 +22,9 @@ Old trials count less: of a set of ``m`` > 25 trials, the newest 25 weigh 1 and 
 hyperparameter from its good density and keeps, for each on its own, the one with the highest
 ratio of good density to bad: the hyperparameters are chosen independently, as Optuna's default
 (univariate) TPE does. Until ``n_startup`` trials ranked, suggestions are random; pending trials
-and every config tried are never suggested again.
+and every config tried are never suggested again. With ``constant_liar=True`` (the default; Optuna's
+option of that name) the pending trials that have not reported yet count among the bad ones, so
+that two workers asking one after the other are not sent to the same place.
 """
 from __future__ import annotations
 
@@ -45,13 +47,14 @@ class TPESearcher(RankedObservations):
     see the module's docstring."""
 
     name = "tpe"
+    added_options = {"constant_liar": False}
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
                  points_to_evaluate: list[dict] | None = None, mode: str = "min",
                  gamma: float = 0.1, max_good: int = 25, n_startup: int = 10,
                  n_candidates: int = 24, prior_weight: float = 1.0,
-                 ranking: str = "depth") -> None:
+                 ranking: str = "depth", constant_liar: bool = True) -> None:
         super().__init__(space, seed, points_to_evaluate, mode, what="tpe")
         self.gamma = check_number("gamma", gamma, 0.0, 1.0, (False, True), "a number in (0, 1]")
         self.max_good = _check_int("max_good", max_good, 1)
@@ -60,14 +63,18 @@ class TPESearcher(RankedObservations):
         self.prior_weight = check_number("prior_weight", prior_weight, 0.0, None,
                                          (False, False), "a number > 0")
         self.ranking = one_of("ranking", ranking, RANKINGS)
+        if not isinstance(constant_liar, (bool, np.bool_)):
+            raise ValueError(f"constant_liar must be True or False, got "
+                             f"constant_liar={constant_liar!r}")
+        self.constant_liar = bool(constant_liar)
 
     @property
     def options(self) -> dict[str, Any]:
-        """gamma, max_good, n_startup, n_candidates, prior_weight, ranking: stored with the
-        study."""
+        """gamma, max_good, n_startup, n_candidates, prior_weight, ranking, constant_liar:
+        stored with the study."""
         return {"gamma": self.gamma, "max_good": self.max_good, "n_startup": self.n_startup,
                 "n_candidates": self.n_candidates, "prior_weight": self.prior_weight,
-                "ranking": self.ranking}
+                "ranking": self.ranking, "constant_liar": self.constant_liar}
 
     # -- the model ------------------------------------------------------------------------
     def _suggest(self, index: int) -> dict:
@@ -80,6 +87,13 @@ class TPESearcher(RankedObservations):
         n_good = min(max(1, math.ceil(self.gamma * n)), self.max_good, n - 1)
         good, bad = np.arange(n_good), np.arange(n_good, n)
         w_good, w_bad = self._age_weights(ids[good]), self._age_weights(ids[bad])
+        lies = [t for t in self.pending if t not in set(ids.tolist())] \
+            if self.constant_liar else []
+        if lies:  # pending, no report yet: as if they came out worst (warm-started twins:
+            # two workers got the same place one after the other, first-day test, round 64)
+            units = np.vstack([units, [self._units[t][2] for t in lies]])
+            bad = np.concatenate([bad, np.arange(n, n + len(lies))])
+            w_bad = np.concatenate([w_bad, np.ones(len(lies))])
         x = np.empty(units.shape[1])
         for j, c in enumerate(self.sizes):
             col = units[:, j]
