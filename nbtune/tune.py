@@ -47,6 +47,19 @@ _RESUME_NOTE: ContextVar[bool] = ContextVar("nbtune_resume_note", default=True)
 _BUDGET: ContextVar[str] = ContextVar("nbtune_budget", default="--trials {}")
 
 
+# A line tune() prints once the study's settings are checked (see said_once_planned)
+_PLANNED_NOTE: ContextVar[str] = ContextVar("nbtune_planned_note", default="")
+
+
+@contextlib.contextmanager
+def said_once_planned(text: str):
+    """Within it, tune() prints ``text`` (when not empty) once the study's settings are checked:
+    a cell refused for a bad option first printed "--storage none keeps this study in memory
+    only", for a study that never ran (first-day test, round 64)."""
+    with within(_PLANNED_NOTE, text):
+        yield
+
+
 @contextlib.contextmanager
 def own_resume_note(budget: str = "--trials {}"):
     """Within it, tune() leaves the note on how to continue an interrupted study to the caller,
@@ -179,6 +192,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
         plan = plan_study(name, row, resume, space, given, n_trials, concurrency,
                           scheduler_options, searcher_options, points_to_evaluate, warm_start,
                           storage)
+        if _PLANNED_NOTE.get():
+            print(_PLANNED_NOTE.get())
         from . import __version__  # nbtune/__init__ imports this module first
 
         if row is None and resume and db is not None:  # said before a view is shown: the panel

@@ -736,6 +736,11 @@ def test_storage_none_keeps_the_study_in_memory_and_writes_no_file(shell, db, ca
     assert not run(shell, f"-n 3 --metric nope --storage {word}", CELL).success
     said = capsys.readouterr()
     assert "never sets 'nope'" in said.err and "in memory only" not in said.out
+    # nor for one that tune() refuses (kappa=0: round 64)
+    assert not run(shell, f"-n 3 --metric loss --storage {word} --searcher bayesopt "
+                          "--searcher-option kappa=0", CELL.replace("offset", "0.5")).success
+    said = capsys.readouterr()
+    assert "kappa must be a finite number > 0" in said.err and "in memory only" not in said.out
     assert list(tmp_path.iterdir()) == [] and nbtune.list_studies(db) == []
 
 

@@ -401,3 +401,16 @@ def test_a_warm_start_typo_of_a_notebook_study_without_a_file_is_named_as_a_typo
            "either" in said, said
     assert run(shell, "--trials 1 --metric loss --searcher bayesopt --warm-start bo "
                       "--storage none").success
+
+
+def test_searcher_option_values_take_true_false_and_a_fraction_as_typed():
+    """--searcher-option cost_aware=true and random_fraction=1/3 (the README's own value) were
+    refused as strings (first-day test, round 64)."""
+    from nbtune.notebook.options import build_parser, searcher_options_of
+
+    args = build_parser().parse_args(
+        ["--searcher-option", "cost_aware=true", "--searcher-option", "random_fraction=1/3",
+         "--searcher-option", "warp=none", "--searcher-option", "kappa=3",
+         "--searcher-option", "reach=FALSE"])
+    assert searcher_options_of(args) == {"cost_aware": True, "random_fraction": 1 / 3,
+                                         "warp": "none", "kappa": 3, "reach": False}

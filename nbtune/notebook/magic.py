@@ -30,7 +30,7 @@ from ..studies import list_studies
 from ..background import running_here
 from ..study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
 from ..resume import SettingsConflict, StudyExists, resumed_settings
-from ..tune import own_resume_note, tune
+from ..tune import own_resume_note, said_once_planned, tune
 from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
@@ -247,11 +247,10 @@ class Tune(Magics):
         shared = shared_file(parsed, self.shell.user_ns)
 
         def run() -> None:
-            if said:  # said once the study runs: a cell refused above said only why
-                print(said)
             if shared is not None:
                 from_the_cell(filename, lambda: warn_note(shared))
-            self._run(fn, parsed, kwargs, args, cell, filename)
+            with said_once_planned(said):  # not for a cell its settings refuse (round 64)
+                self._run(fn, parsed, kwargs, args, cell, filename)
         return run
 
     def _configured(self, name: str) -> Any:

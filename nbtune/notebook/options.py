@@ -94,13 +94,22 @@ def _levels(text: str) -> list[int]:
 
 def _option(text: str) -> tuple[str, Any]:
     """(name, value) of ``NAME=VALUE``: the value a Python literal (``3``, ``0.1``, ``'ei'``),
-    else the bare text (``ucb``)."""
+    ``true``/``false`` in any case a bool, a fraction of two numbers (``1/3``, as the README's
+    ``{"random_fraction": 1/3}`` has it) its value, else the bare text (``ucb``): the first two
+    were refused as strings, "cost_aware must be True or False, got cost_aware='true'" (first-day
+    test, round 64)."""
     from .space_rows import parse_value
 
     name, sep, value = text.partition("=")
     if not sep or not name.strip().isidentifier() or not value.strip():
         raise ValueError(text)
-    return name.strip(), parse_value(value)
+    parsed = parse_value(value)
+    if isinstance(parsed, str) and parsed.strip().lower() in ("true", "false"):
+        return name.strip(), parsed.strip().lower() == "true"
+    fraction = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)\s*", value)
+    if isinstance(parsed, str) and fraction and float(fraction[2]):
+        return name.strip(), float(fraction[1]) / float(fraction[2])
+    return name.strip(), parsed
 
 
 def _point(text: str) -> dict[str, Any]:
