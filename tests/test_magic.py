@@ -670,6 +670,10 @@ def test_resume_continues_a_named_study(shell, capsys):
      "never sets 'accuracy' (it assigns acc, clf): assign it in the body"),
     ("--metric los", "x = uniform(0, 1)\nreport(epoch=1, loss=x)",
      "never sets 'los' (did you mean 'loss'?)"),
+    # no --metric: the one value it reports is the flag to give (round 64)
+    ("--mode max", "x = uniform(0, 1)\nreport(epoch=1, accuracy=x)",
+     "never sets 'value' (it reports accuracy, epoch): assign it in the body (`value = ...`), "
+     "call report(value=...), or pass --metric accuracy, the one value it reports"),
     ("--metric loss,accuracy", "x = uniform(0, 1)\nreport(epoch=1, loss=x, accuracy=1 - x)",
      "--metric names the one value the study optimises, got 'loss,accuracy': give --metric "
      "loss; every other value a trial reports is kept too (trial.metrics, to_dataframe()'s "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+import nbtune
 from nbtune.search import GridSearcher, RandomSearcher, Searcher, make_searcher
 from nbtune.space import Space, choice, grid, linspace, loguniform, randint, uniform
 
@@ -293,3 +294,18 @@ def test_the_magic_without_optuna_says_so_in_one_line(shell, db, capsys, monkeyp
     assert len(err) == 1 and err[0].endswith("searcher 'optuna' needs Optuna: pip install optuna")
     assert "Traceback" not in err[0]
     assert nbtune.list_studies(db) == []
+
+
+def test_a_searcher_built_over_another_space_names_what_differs():
+    """It printed the searcher's whole space (first-day test, round 64)."""
+    from nbtune.search import BayesOptSearcher
+
+    built = BayesOptSearcher({"lr": nbtune.loguniform(1e-4, 1.0), "x": nbtune.uniform(0, 1)})
+    study = {"lr": nbtune.loguniform(1e-3, 1.0), "alpha": nbtune.loguniform(1e-6, 0.1),
+             "hidden": nbtune.choice(16, 32)}
+    with pytest.raises(ValueError) as err:
+        make_searcher(built, study)
+    assert str(err.value) == (
+        "the searcher was built over another space (it lacks 'alpha', 'hidden'; it has 'x', "
+        "which the study lacks; lr is loguniform(0.0001, 1.0) there, loguniform(0.001, 1.0) "
+        "here): build it over the study's space")

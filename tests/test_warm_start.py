@@ -346,6 +346,16 @@ def test_warm_start_takes_the_study_a_notebook_variable_holds(shell, db, capsys)
                       "--study second").success
     assert f"nbtune: warm start from {named!r}: 3 of 3 ended trials" in capsys.readouterr().out
     assert shell.user_ns["study"].settings["warm_start"] == named
+    # a stored study of that name too: the variable's is taken, and that is said (round 64)
+    assert run(shell, "--trials 2 --metric loss --seed 4 --study first").success
+    shell.user_ns["first"] = nbtune.load_study(named, storage=db)
+    with pytest.warns(UserWarning) as said:
+        assert run(shell, "--trials 1 --metric loss --searcher bayesopt --warm-start first "
+                          "--study third").success
+    assert f"--warm-start first: the notebook variable first holds study {named!r}, which is " \
+           "taken; the stored study 'first' is another (del first, or bind the variable to " \
+           "another name, to take it)" in [str(w.message) for w in said]
+    assert shell.user_ns["study"].settings["warm_start"] == named
 
 
 @pytest.mark.parametrize("line, message", [

@@ -87,6 +87,11 @@ def _users_module(name: str) -> bool:
         part in real for part in ("site-packages", "dist-packages"))
 
 
+# report keys that count training (a resource), not a value to tune by
+LEVEL_KEYS = frozenset({"epoch", "epochs", "step", "steps", "iteration", "iterations", "iter",
+                        "round", "rounds", "n_estimators", "max_iter"})
+
+
 def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
                  named: bool = False) -> str | None:
     """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
@@ -111,6 +116,9 @@ def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
                 if names]
         hint = f" (it {'; '.join(said)})"
     other = "or name another with --metric NAME" if named else "or pass --metric NAME"
+    values = sorted(set(reported) - LEVEL_KEYS)
+    if not named and len(values) == 1:  # the one value it reports: the fix is that flag, said
+        other = f"or pass --metric {values[0]}, the one value it reports"  # (round 64)
     return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
             f"(`{metric} = ...`), call report({metric}=...), {other}")
 

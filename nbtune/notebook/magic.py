@@ -347,6 +347,11 @@ class Tune(Magics):
         notebook variable's, the typo is said (it read as if the storage were the mistake:
         first-day test, round 62)."""
         held = self.shell.user_ns.get(name) if name and name.isidentifier() else None
+        if isinstance(held, Study) and held.name != name and path is not None \
+                and name in list_studies(path):  # two of that name: say which (round 64)
+            warn_note(f"--warm-start {name}: the notebook variable {name} holds study "
+                      f"{held.name!r}, which is taken; the stored study {name!r} is another "
+                      f"(del {name}, or bind the variable to another name, to take it)")
         if isinstance(held, Study) or not name:
             return held if isinstance(held, Study) else name
         held_studies = [k for k, v in self.shell.user_ns.items()

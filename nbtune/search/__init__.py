@@ -57,6 +57,20 @@ def searcher_name(obj: Any) -> Any:
     return "optuna" if is_optuna_sampler(obj) else getattr(obj, "name", obj)
 
 
+def _other_space(theirs: Space, mine: Space) -> str:
+    """The line for a searcher object built over another space than the study's: which names
+    differ, and how (it printed the searcher's whole space: first-day test, round 64)."""
+    missing = [k for k in mine if k not in theirs]
+    extra = [k for k in theirs if k not in mine]
+    changed = [f"{k} is {theirs[k]!r} there, {mine[k]!r} here" for k in mine
+               if k in theirs and repr(theirs[k]) != repr(mine[k])]
+    parts = ([f"it lacks {', '.join(map(repr, missing))}"] if missing else []) + \
+        ([f"it has {', '.join(map(repr, extra))}, which the study lacks"] if extra else []) + \
+        changed
+    return (f"the searcher was built over another space ({'; '.join(parts) or 'its order'}): "
+            "build it over the study's space")
+
+
 def make_searcher(name_or_obj: Any, space: Space | dict | None,
                   seed: int | None = None, points_to_evaluate: list[dict] | None = None,
                   **options: Any) -> Searcher:
@@ -81,7 +95,7 @@ def make_searcher(name_or_obj: Any, space: Space | dict | None,
         if points_to_evaluate:
             raise ValueError("pass points_to_evaluate to the searcher's constructor")
         if space is not None and as_space(space) != name_or_obj.space:
-            raise ValueError(f"the searcher was built over another space ({name_or_obj.space!r})")
+            raise ValueError(_other_space(name_or_obj.space, as_space(space)))
         if mode is not None:
             if mode not in ("min", "max"):
                 raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
