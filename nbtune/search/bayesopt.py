@@ -10,7 +10,10 @@ its own length scale for the log level (the joint kernel MOBSTER also offers); `
 is MOBSTER's model of learning curves that decay towards each config's value, ``"exp-decay"`` adds a
 per-config decay (``kernels.py``; ``benchmarks/README.md`` compares them). The acquisition is
 evaluated at the highest level that holds ``MIN_AT_LEVEL`` rows (BOHB's and MOBSTER's rule), against
-the best value there. Trials still pending (running or queued) enter each suggestion as fantasies at
+the best value there, and (``reach=True``, the default) weighed by each candidate's chance of going
+on past the lower levels where the scheduler ended trials: its predicted value there against the
+bar a trial had to beat to go on (a config the scheduler would end at the first rung never shows
+its value at the top, however good the model predicts it there). Trials still pending (running or queued) enter each suggestion as fantasies at
 the worst value held, at the level they report next (a constant liar), and an exact config already
 tried or pending is never suggested again, so two free workers never get the same point. Fantasies
 live only inside one suggestion. ``random_fraction`` of the suggestions (none by default) are
