@@ -770,7 +770,7 @@ def test_the_bar_a_new_trial_must_beat_is_asha_s_share_of_the_trials_decided_at_
         searcher.on_trial_end(i, {"x": i / 10}, "completed" if v <= 0.3 else "stopped", v)
     X, y, levels, trials = searcher._data(with_levels=True)
     bars = searcher._bars(y, levels, trials, 3.0)
-    assert [level for level, _ in bars] == [1.0]
+    assert [level for level, _, _ in bars] == [1.0] and bars[0][2] == 3 / 9
     at_1 = np.sort(y[levels == 1.0])
     assert bars[0][1] == at_1[2]  # the third best of the nine: three went on
     assert searcher._bars(y, levels, trials, 1.0) == []  # nothing below the acquisition's

@@ -300,14 +300,15 @@ class BayesOptSearcher(Searcher):
         return self._random(rng)
 
     def _bars(self, y: np.ndarray, levels: np.ndarray, trials: np.ndarray,
-              at: float | None) -> list[tuple[float, float]]:
-        """(level, bar) for each level held below the acquisition's level ``at`` where the
-        scheduler ended trials: of the k trials decided there (gone on past it, or ended at it)
-        that went on, ``bar`` is the k-th best modelled value (to minimise) of the decided ones,
-        what a new trial must beat there to be among as good a share of them: ASHA's rule (the
-        top 1/eta of the values at a rung go on) without its eta. (The worst value that went on
-        was no bar: the first trials of a rung go on whatever their value.) None where every
-        trial went on (no scheduler), or no trial ended there yet."""
+              at: float | None) -> list[tuple[float, float, float]]:
+        """(level, bar, share) for each level held below the acquisition's level ``at`` where
+        the scheduler ended trials: of the k trials decided there (gone on past it, or ended at
+        it) that went on, ``bar`` is the k-th best modelled value (to minimise) of the decided
+        ones, what a new trial must beat there to be among as good a share of them (ASHA's rule,
+        the top 1/eta of the values at a rung go on, without its eta), and ``share`` is k over
+        the decided ones. (The worst value that went on was no bar: the first trials of a rung
+        go on whatever their value.) None where every trial went on (no scheduler), or no trial
+        ended there yet."""
         if at is None:
             return []
         _, row_of = np.unique(trials, return_inverse=True)
@@ -323,27 +324,30 @@ class BayesOptSearcher(Searcher):
             gone = int((here & went_on).sum())
             if gone and (here & ended).any():
                 decided = np.sort(y[here & (went_on | ended)])
-                bars.append((level, float(decided[gone - 1])))
+                bars.append((level, float(decided[gone - 1]), gone / len(decided)))
         return bars
 
     def _reached(self, model: Any, candidates: np.ndarray, score: np.ndarray,
-                 bars: list[tuple[float, float]]) -> np.ndarray:
+                 bars: list[tuple[float, float, float]]) -> np.ndarray:
         """The acquisition weighed by each candidate's chance of reaching the level it is taken
-        at: the posterior probability of beating each lower level's bar (:meth:`_bars`), the
-        least of them. What the scheduler will end at a low rung never shows its value at the
-        high one, however good the model predicts it there: without this, a config whose
-        first-epoch value was too low to go on, but whose predicted final value stayed high,
-        was suggested again and again near itself, and ended at epoch 1 each time (18 trials
-        in a row, a third of a study: first-day test, round 64). A candidate is worth its
-        score if it goes on, and the lowest score held otherwise."""
+        at: the posterior probability of beating each lower level's bar (:meth:`_bars`) over
+        the share of trials that did (a config the model knows nothing of goes on as often as
+        any: weighed 1, so the search explores as much as before), at most 1, the least of them.
+        What the scheduler will end at a low rung never shows its value at the high one,
+        however good the model predicts it there: without this, a config whose first-epoch
+        value was too low to go on, but whose predicted final value stayed high, was suggested
+        again and again near itself, and ended at epoch 1 each time (18 trials in a row, a third
+        of a study: first-day test, round 64). A candidate is worth its score if it goes on,
+        and the lowest score held otherwise."""
         from scipy.special import ndtr
 
         chance = np.ones(len(candidates))
         there = candidates.copy()
-        for level, bar in bars:
+        for level, bar, share in bars:
             there[:, -1] = self._reports.resource_at([level])[0]
             mean, std = model.mean_std(there)
-            chance = np.minimum(chance, ndtr((bar - mean) / np.maximum(std, 1e-12)))
+            odds = ndtr((bar - mean) / np.maximum(std, 1e-12)) / share
+            chance = np.minimum(chance, np.minimum(odds, 1.0))
         low = float(score.min()) if self.acquisition == "ucb" else 0.0
         return low + chance * (score - low)
 
