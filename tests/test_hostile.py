@@ -371,6 +371,10 @@ def test_an_interrupt_while_another_process_locks_the_file_ends_the_study_at_onc
                 timer.start()
 
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # Ctrl-C as in an interactive Python: a process started with SIGINT ignored (make test as a
+    # background job of a non-interactive shell) ignored the signal, and the study waited for
+    # the lock its whole patience (see tests/test_faults.py)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt) as stopped:  # a script's: once the study ended
             nbtune.tune(reports_for_a_while, {"x": nbtune.uniform(0, 1)}, n_trials=1,
@@ -381,6 +385,7 @@ def test_an_interrupt_while_another_process_locks_the_file_ends_the_study_at_onc
         still_locked = lock.other.in_transaction  # the study ended while the file was locked
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
         lock.other.execute("ROLLBACK")
         lock.other.close()
     assert still_locked and study.stop_reason == "interrupted"
