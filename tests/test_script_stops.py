@@ -54,9 +54,15 @@ def test_a_scripts_study_stopped_from_outside_is_kept_and_stops_the_script(tmp_p
                                                                          status, said):
     (tmp_path / "train.py").write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "train.py"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    # the script starts as from a terminal, Ctrl-C not ignored: a process inherits SIGINT
+    # ignored, and make test run as a background job of a non-interactive shell has it so
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "train.py"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "started").exists():
