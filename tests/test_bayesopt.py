@@ -758,6 +758,8 @@ def test_the_bar_a_new_trial_must_beat_is_asha_s_share_of_the_trials_decided_at_
     """The bars the acquisition is weighed by: at each level below the acquisition's where some
     trials ended and others went on, the k-th best value of the decided ones (k: those that went
     on). None without a scheduler (every trial went on), none at the acquisition's level."""
+    from nbtune.search.reach import bars
+
     space = nbtune.Space({"x": nbtune.uniform(0, 1)})
     searcher = BayesOptSearcher(space, seed=0, mode="min", warp="none")
     values = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]  # at level 1; the best three go on
@@ -768,14 +770,39 @@ def test_the_bar_a_new_trial_must_beat_is_asha_s_share_of_the_trials_decided_at_
             for level in (2.0, 3.0):
                 searcher.on_report(i, {"x": i / 10}, level, v - 0.05 * level)
         searcher.on_trial_end(i, {"x": i / 10}, "completed" if v <= 0.3 else "stopped", v)
-    X, y, levels, trials = searcher._data(with_levels=True)
-    bars = searcher._bars(y, levels, trials, 3.0)
-    assert [level for level, _, _ in bars] == [1.0] and bars[0][2] == 3 / 9
-    at_1 = np.sort(y[levels == 1.0])
-    assert bars[0][1] == at_1[2]  # the third best of the nine: three went on
-    assert searcher._bars(y, levels, trials, 1.0) == []  # nothing below the acquisition's
+
+    def bars_at(at):
+        X, y, levels, trials = searcher._data(with_levels=True)
+        return y, levels, trials, bars(y, levels, trials, searcher._reports.held_levels(), at,
+                                       searcher._pending)
+
+    y, levels, _, found = bars_at(3.0)
+    assert [level for level, _, _ in found] == [1.0] and found[0][2] == 3 / 9
+    assert found[0][1] == np.sort(y[levels == 1.0])[2]  # the third best of nine: three went on
+    assert bars_at(1.0)[3] == []  # nothing below the acquisition's level
     searcher.on_trial_start(9, {"x": 0.95})  # pending at level 1: neither ended nor gone on
     searcher.on_report(9, {"x": 0.95}, 1.0, 0.05)
-    X, y, levels, trials = searcher._data(with_levels=True)
-    assert searcher._bars(y, levels, trials, 3.0)[0][1] == np.sort(y[(levels == 1.0)
-                                                                     & (trials != 9)])[2]
+    y, levels, trials, found = bars_at(3.0)
+    assert found[0][1] == np.sort(y[(levels == 1.0) & (trials != 9)])[2]
+
+
+def test_a_candidate_is_weighed_by_its_chance_of_going_on_over_the_share_that_did():
+    """A candidate the model expects to beat the bar keeps its score; one it knows nothing of
+    (its chance about the share that went on) keeps it too, so the search explores as before;
+    one it expects to fall short loses it, down to the lowest score (``low``)."""
+    from nbtune.search.reach import reached
+
+    class Posterior:  # the model's mean and deviation at the candidates: sure, unknown, short
+        def mean_std(self, at):
+            assert (at[:, -1] == 0.0).all()  # taken at the bar's level's column
+            return np.array([-3.0, 0.0, 3.0]), np.array([0.5, 1.0, 0.5])
+
+    candidates = np.ones((3, 2))
+    score = np.array([0.5, 0.5, 0.5])
+    # the bar at 0 (modelled values to minimise): half the decided trials went on there
+    weighed = reached(Posterior(), candidates, score, [(1.0, 0.0, 0.5)], lambda level: 0.0)
+    assert weighed[0] == weighed[1] == 0.5 and weighed[2] < 1e-4
+    assert (candidates[:, -1] == 1.0).all()  # the caller's candidates untouched
+    low = reached(Posterior(), candidates, np.array([2.0, 1.0, 2.0]), [(1.0, 0.0, 0.5)],
+                  lambda level: 0.0, low=-1.0)  # a ucb score: the worst it can be is low
+    assert low[0] == 2.0 and low[1] == 1.0 and abs(low[2] + 1.0) < 1e-3

@@ -63,6 +63,13 @@ def untried_sample(space: Space, rng: np.random.Generator, tried: set[str]) -> d
     return config
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool, if it is one (numpy's too); ValueError naming ``name`` otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {name}={value!r}")
+    return bool(value)
+
+
 def check_number(name: str, value: Any, low: float, high: float | None,
                  closed: tuple[bool, bool], what: str) -> float:
     """``value`` as a float, if a finite number between ``low`` and ``high`` (``closed`` says

@@ -51,8 +51,9 @@ from ..caller import user_facing, warn_note
 from ..space import Space
 from ..typos import one_of
 from .acquisition import acquire, check_acquisition, unread_note
-from .base import Searcher, _check_int, check_number, untried_sample
+from .base import Searcher, _check_int, check_bool, check_number, untried_sample
 from .base import config_key as _key
+from . import reach
 from .costs import Costs
 from .encoding import Encoding
 from .gp import KernelFits, Posterior, import_ahead, imports_done, subsample
@@ -111,16 +112,11 @@ class BayesOptSearcher(Searcher):
         self.resource_kernel = one_of("resource_kernel", resource_kernel, JOINT_KERNELS)
         self.random_when = one_of("random_when", random_when, RANDOM_WHEN)
         self.warp = one_of("warp", warp, WARPS)
-        if not isinstance(cost_aware, (bool, np.bool_)):
-            raise ValueError(f"cost_aware must be True or False, got cost_aware={cost_aware!r}")
-        if cost_aware and self.acquisition == "ucb":
+        if check_bool("cost_aware", cost_aware) and self.acquisition == "ucb":
             raise ValueError("cost_aware=True divides the acquisition by each config's cost, "
                              "which needs acquisition 'ei' or 'poi' (a ucb score can be "
                              "negative): choose one of those, or cost_aware=False")
-        self.cost_aware = bool(cost_aware)
-        if not isinstance(reach, (bool, np.bool_)):
-            raise ValueError(f"reach must be True or False, got reach={reach!r}")
-        self.reach = bool(reach)
+        self.cost_aware, self.reach = bool(cost_aware), check_bool("reach", reach)
         self.max_fit_points = min(self.max_points, MAX_FIT_POINTS)
         self.encoding = Encoding(self.space)
         self.reset()
@@ -260,7 +256,7 @@ class BayesOptSearcher(Searcher):
         best = float(y[here].min())
         best_here = here[np.argsort(y[here], kind="stable")[:N_LOCAL[0]]]
         top = [self._reports.trials[int(trials[i])].config for i in best_here]
-        bars = self._bars(y, levels, trials, at) \
+        bars = reach.bars(y, levels, trials, self._reports.held_levels(), at, self._pending) \
             if self.reach and X.shape[1] > self.encoding.width else []
         X, y = X[keep], y[keep]
         if self._pending:  # constant liar: each pending trial as if it came out worst
@@ -288,7 +284,9 @@ class BayesOptSearcher(Searcher):
         score = acquire(self.acquisition, mean, std, best, self.kappa, self.xi)
         if bars:
             with np.errstate(all="ignore"):
-                score = self._reached(model, candidates, score, bars)
+                score = reach.reached(
+                    model, candidates, score, bars, lambda lv: self._reports.resource_at([lv])[0],
+                    low=float(score.min()) if self.acquisition == "ucb" else 0.0)
         if self.cost_aware:  # improvement per second: ei and poi scores are never negative
             cost = self._costs.predict(candidates[:, :self.encoding.width])
             if cost is not None:
@@ -298,58 +296,6 @@ class BayesOptSearcher(Searcher):
             if _key(config) not in self._tried:
                 return config
         return self._random(rng)
-
-    def _bars(self, y: np.ndarray, levels: np.ndarray, trials: np.ndarray,
-              at: float | None) -> list[tuple[float, float, float]]:
-        """(level, bar, share) for each level held below the acquisition's level ``at`` where
-        the scheduler ended trials: of the k trials decided there (gone on past it, or ended at
-        it) that went on, ``bar`` is the k-th best modelled value (to minimise) of the decided
-        ones, what a new trial must beat there to be among as good a share of them (ASHA's rule,
-        the top 1/eta of the values at a rung go on, without its eta), and ``share`` is k over
-        the decided ones. (The worst value that went on was no bar: the first trials of a rung
-        go on whatever their value.) None where every trial went on (no scheduler), or no trial
-        ended there yet."""
-        if at is None:
-            return []
-        _, row_of = np.unique(trials, return_inverse=True)
-        furthest = np.full(row_of.max() + 1, -np.inf)
-        np.maximum.at(furthest, row_of, np.nan_to_num(levels, nan=-np.inf))
-        went_on = furthest[row_of] > levels  # False for a row without a level
-        ended = ~went_on & ~np.isin(trials, list(self._pending))
-        bars = []
-        for level in self._reports.held_levels():
-            if level >= at:
-                break
-            here = levels == level
-            gone = int((here & went_on).sum())
-            if gone and (here & ended).any():
-                decided = np.sort(y[here & (went_on | ended)])
-                bars.append((level, float(decided[gone - 1]), gone / len(decided)))
-        return bars
-
-    def _reached(self, model: Any, candidates: np.ndarray, score: np.ndarray,
-                 bars: list[tuple[float, float, float]]) -> np.ndarray:
-        """The acquisition weighed by each candidate's chance of reaching the level it is taken
-        at: the posterior probability of beating each lower level's bar (:meth:`_bars`) over
-        the share of trials that did (a config the model knows nothing of goes on as often as
-        any: weighed 1, so the search explores as much as before), at most 1, the least of them.
-        What the scheduler will end at a low rung never shows its value at the high one,
-        however good the model predicts it there: without this, a config whose first-epoch
-        value was too low to go on, but whose predicted final value stayed high, was suggested
-        again and again near itself, and ended at epoch 1 each time (18 trials in a row, a third
-        of a study: first-day test, round 64). A candidate is worth its score if it goes on,
-        and the lowest score held otherwise."""
-        from scipy.special import ndtr
-
-        chance = np.ones(len(candidates))
-        there = candidates.copy()
-        for level, bar, share in bars:
-            there[:, -1] = self._reports.resource_at([level])[0]
-            mean, std = model.mean_std(there)
-            odds = ndtr((bar - mean) / np.maximum(std, 1e-12)) / share
-            chance = np.minimum(chance, np.minimum(odds, 1.0))
-        low = float(score.min()) if self.acquisition == "ucb" else 0.0
-        return low + chance * (score - low)
 
     def predict(self, configs: list[dict], level: float | None) -> np.ndarray | None:
         """The posterior mean of the metric for each config at resource ``level`` (its own

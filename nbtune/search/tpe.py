@@ -35,7 +35,7 @@ import numpy as np
 
 from ..caller import user_facing
 from ..space import Space
-from .base import _check_int, check_number, config_key, untried_sample
+from .base import _check_int, check_bool, check_number, config_key, untried_sample
 from ..typos import one_of
 from .ranked import RANKINGS, RankedObservations, truncated_normal
 
@@ -63,10 +63,7 @@ class TPESearcher(RankedObservations):
         self.prior_weight = check_number("prior_weight", prior_weight, 0.0, None,
                                          (False, False), "a number > 0")
         self.ranking = one_of("ranking", ranking, RANKINGS)
-        if not isinstance(constant_liar, (bool, np.bool_)):
-            raise ValueError(f"constant_liar must be True or False, got "
-                             f"constant_liar={constant_liar!r}")
-        self.constant_liar = bool(constant_liar)
+        self.constant_liar = check_bool("constant_liar", constant_liar)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -87,8 +84,8 @@ class TPESearcher(RankedObservations):
         n_good = min(max(1, math.ceil(self.gamma * n)), self.max_good, n - 1)
         good, bad = np.arange(n_good), np.arange(n_good, n)
         w_good, w_bad = self._age_weights(ids[good]), self._age_weights(ids[bad])
-        lies = [t for t in self.pending if t not in set(ids.tolist())] \
-            if self.constant_liar else []
+        ranked = set(ids.tolist())
+        lies = [t for t in self.pending if t not in ranked] if self.constant_liar else []
         if lies:  # pending, no report yet: as if they came out worst (warm-started twins:
             # two workers got the same place one after the other, first-day test, round 64)
             units = np.vstack([units, [self._units[t][2] for t in lies]])
