@@ -53,19 +53,33 @@ def test_the_best_trials_last_checkpoint_is_kept_and_only_its(client, db, mode):
 
 
 def ladder(config):
-    """Nine epochs, resumed from its checkpoint's next after a pause."""
+    """Nine epochs, resumed from its checkpoint's next after a pause. Where the space has a
+    ``mark`` file, q=8 writes it as it reaches the rung (epoch 3) and the others start once it
+    is there: on a loaded machine the others reached the rung first, and q=8, promoted as it
+    got there, went on in its task without the pause under test."""
+    import os
+    import time
+
     checkpoint = nbtune.get_checkpoint()
     first = checkpoint["epoch"] + 1 if checkpoint else 1
+    mark = config.get("mark")
+    if mark and config["q"] != 8:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(mark) and time.monotonic() < deadline:
+            time.sleep(0.02)
     for epoch in range(first, 10):
+        if mark and config["q"] == 8 and epoch == 3:
+            open(mark, "w").close()
         nbtune.report(epoch=epoch, v=config["q"] * epoch,
                       checkpoint={"q": config["q"], "epoch": epoch, "first": first})
 
 
-def test_a_trial_paused_and_promoted_keeps_the_checkpoint_it_ended_with(client, db):
+def test_a_trial_paused_and_promoted_keeps_the_checkpoint_it_ended_with(client, db, tmp_path):
     """Promotion ASHA: the best trial paused at a rung and went on from its checkpoint on
     whichever worker was free; the one kept is its last, made after the promotion."""
     # drawn first, it waits at the rung alone until two more reach it, then resumes
-    study = nbtune.tune(ladder, {"q": nbtune.grid(*range(8, 0, -1))}, searcher="grid", metric="v",
+    space = {"q": nbtune.grid(*range(8, 0, -1)), "mark": str(tmp_path / "q8-at-the-rung")}
+    study = nbtune.tune(ladder, space, searcher="grid", metric="v",
                         mode="max", scheduler="asha", type="promotion", rung_levels=[3],
                         max_t=9, cluster=client, storage=db, study="p", progress=False)
     assert study.best.config["q"] == 8
