@@ -468,3 +468,23 @@ def test_replace_space_lines_takes_lines_as_rendered_elsewhere():
     space = S.Space({"lr": S.uniform(0, 1), "k": S.choice(1, 2, 3)})
     out = replace_space_lines(src, space, ["lr=uniform(0,1)", "k = choice(1, 2, 3)"])
     assert out == "%%tune\nlr=uniform(0,1)  # keep\nk = choice(1, 2, 3)\nx = lr\n"
+
+
+@pytest.mark.parametrize("body, found", [
+    ("for epoch in range(1, 10):\n    report(epoch=epoch, acc=1)", 9),
+    ("for e in range(10):\n    report(epoch=e + 1, acc=1)", 10),
+    ("for e in range(0, 30, 3):\n    report({'epoch': e, 'acc': 1})", 27),
+    ("for f in range(2):\n    for e in range(1, 4):\n        report(epoch=e, acc=f)", 3),
+    # the bounds are not literals, or a report of it is not the loop's count: no guess
+    ("for e in range(1, n + 1):\n    report(epoch=e, acc=1)", None),
+    ("for e in range(3):\n    report(epoch=e, acc=1)\nreport(epoch=10, acc=1)", None),
+    ("def fit(e):\n    report(epoch=e, acc=1)\nfor e in range(3):\n    fit(e)", None),
+    ("for e in range(3):\n    report(epoch=e * 2, acc=1)", None),
+    ("for e in range(3):\n    report(epoch=e, acc=1, **extra)", None),
+    ("for e in range(0):\n    report(epoch=e, acc=1)", None),
+    ("for e in range(3):\n    report(step=e, acc=1)", None),
+])
+def test_the_largest_epoch_is_read_from_a_loop_over_literal_bounds(body, found):
+    from nbtune.notebook.scopes import loop_max_t
+
+    assert loop_max_t(body, "epoch") == found

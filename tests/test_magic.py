@@ -674,6 +674,15 @@ def test_resume_continues_a_named_study(shell, capsys):
     ("--mode max", "x = uniform(0, 1)\nreport(epoch=1, accuracy=x)",
      "never sets 'value' (it reports accuracy, epoch): assign it in the body (`value = ...`), "
      "call report(value=...), or pass --metric accuracy, the one value it reports"),
+    # and with the mode left out, a score's; ASHA's max_t in the same line where the cell's
+    # loop does not give it: the default cell started at its third run (round 64)
+    ("--scheduler asha",
+     "x = uniform(0, 1)\nn = 9\nfor epoch in range(1, n + 1):\n    report(epoch=epoch, accuracy=x)",
+     "or pass --metric accuracy --mode max, the one value it reports; the asha scheduler also "
+     "needs --max-t N, the largest epoch a trial reports\n"),
+    ("--scheduler asha",
+     "x = uniform(0, 1)\nfor epoch in range(1, 10):\n    report(epoch=epoch, loss=x)",
+     "or pass --metric loss, the one value it reports\n"),
     ("--metric loss,accuracy", "x = uniform(0, 1)\nreport(epoch=1, loss=x, accuracy=1 - x)",
      "--metric names the one value the study optimises, got 'loss,accuracy': give --metric "
      "loss; every other value a trial reports is kept too (trial.metrics, to_dataframe()'s "
@@ -926,6 +935,20 @@ def test_hyperband_without_trials_runs_what_its_brackets_start(shell):
     assert res.success, res.error_in_exec
     study = shell.user_ns["study"]
     assert len(study.trials) == 17 and study.stop_reason == "scheduler"
+
+
+@pytest.mark.parametrize("loop, levels", [("for epoch in range(1, 10):", [1, 3, 9]),
+                                          ("for e in range(9):", [1, 3, 9])])
+def test_asha_without_max_t_trains_to_the_top_of_the_cells_loop(shell, loop, levels):
+    """The default cell, ``%%tune --scheduler asha`` over a loop of literal bounds, starts: its
+    loop says the largest epoch (round 64: max_t was the third run's error)."""
+    epoch = "epoch" if "epoch" in loop else "e + 1"
+    res = run(shell, "--metric acc --mode max --scheduler asha -n 4 --seed 0",
+              f"x = uniform(0, 1)\n{loop}\n    report(epoch={epoch}, acc=x * {epoch})")
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert study.settings["rung_levels"] == levels
+    assert max(r["epoch"] for t in study.trials for r in t.reports) == 9
 
 
 def test_scheduler_flags_become_scheduler_options():

@@ -18,6 +18,7 @@ import textwrap
 import types
 from typing import Any, Mapping
 
+from ..directions import looks_maximised
 from ..findings import FOLDS, name_words
 from ..typos import closest, did_you_mean, one_typo
 from .cell import ParsedCell, domain_call
@@ -93,11 +94,13 @@ LEVEL_KEYS = frozenset({"epoch", "epochs", "step", "steps", "iteration", "iterat
 
 
 def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
-                 named: bool = False) -> str | None:
+                 named: bool = False, mode_given: bool = True) -> str | None:
     """Why the cell cannot give ``metric`` (it neither assigns nor reports it), naming what it
     does assign and report, or the name it likely meant; None when it can, or may
     (``elsewhere``: :func:`reports_elsewhere`). ``named``: the metric was given by --metric
-    (its fix is not "pass --metric NAME" then: check round 49)."""
+    (its fix is not "pass --metric NAME" then: check round 49). ``mode_given``: False where
+    the mode is left at 'min', so that the one value it reports, named as a score
+    (``accuracy``), is offered with --mode max (round 64: the fix took a second run)."""
     reported = reported_keys(parsed.body)
     if metric in parsed.assigned or reported is None or metric in reported:
         return None
@@ -118,7 +121,8 @@ def unset_metric(parsed: ParsedCell, metric: str, elsewhere: bool = False,
     other = "or name another with --metric NAME" if named else "or pass --metric NAME"
     values = sorted(set(reported) - LEVEL_KEYS)
     if not named and len(values) == 1:  # the one value it reports: the fix is that flag, said
-        other = f"or pass --metric {values[0]}, the one value it reports"  # (round 64)
+        mode = " --mode max" if not mode_given and looks_maximised(values[0]) else ""
+        other = f"or pass --metric {values[0]}{mode}, the one value it reports"  # (round 64)
     return (f"%%tune: the cell never sets {metric!r}{hint}: assign it in the body "
             f"(`{metric} = ...`), call report({metric}=...), {other}")
 
@@ -162,6 +166,21 @@ def unreported_resource(parsed: ParsedCell, scheduler: Any, resource: str | None
             f" (N the largest {key} a trial reports)" if max_t else "")
     return said + (f"report it as the trial goes, report({given}=N, {metric}=...), or name the "
                    f"key that counts progress, --resource KEY{max_t}")
+
+
+def needs_max_t(scheduler: Any, options: dict[str, Any], space: Any) -> bool:
+    """Whether the scheduler named ``scheduler`` (ASHA, Hyperband) is left without max_t: not
+    given, and not in the space (``epochs = fixed(9)``); False where the space's is wrong,
+    which tune() says."""
+    from ..schedule.rungs import infer_max_t
+
+    if not isinstance(scheduler, str) or scheduler.lower() not in ("asha", "hyperband") or \
+            options.get("max_t") is not None:
+        return False
+    try:
+        return infer_max_t(space) is None
+    except ValueError:
+        return False
 
 
 # the words of report keys that count a trial's progress (n_estimators, cv_fold), which

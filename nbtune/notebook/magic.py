@@ -35,13 +35,14 @@ from ..typos import did_you_mean
 from .cell import CellError, ParsedCell, parse_cell
 from .closing import closing_line, not_applied
 from .cluster_magic import REQUEST_ERRORS, switch_cluster
-from .cell_checks import (reports_elsewhere, shared_file, unread_typo, unreported_resource,
-                          unset_metric)
+from .cell_checks import (needs_max_t, reports_elsewhere, shared_file, unread_typo,
+                          unreported_resource, unset_metric)
 from .options import (build_cluster_parser, build_parser, check_names, in_flags, parse_line,
                       resources_of, scheduler_options, searcher_options_of)
 from .local_run import run_locally
 from .rerun import (RecentRuns, conflict_line, given_flags, refuse_existing, refuse_running,
                     resume_cell, stored_row)
+from .scopes import loop_max_t
 from .space_magic import edit_cell, open_space_editor, space_named, with_space
 from .studies_magic import studies_table, study_summary
 from .globals import notebook_values
@@ -210,11 +211,18 @@ class Tune(Magics):
         if typo is not None:
             raise UsageError(f"%%tune: {typo}")
         elsewhere = reports_elsewhere(parsed, self.shell.user_ns)
-        unset = unset_metric(parsed, metric, elsewhere, named=bool(args.metric))
+        unset = unset_metric(parsed, metric, elsewhere, named=bool(args.metric),
+                             mode_given=mode is not None)
         if unset is not None and args.resume and row is None and path is not None:
             missing = no_study_to_resume(list_studies(path), args.study, path)
             unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)
+        # ASHA without max_t trains to the top of the cell's `for epoch in range(1, 10)`
+        counted = loop_max_t(parsed.body, resource or "epoch") \
+            if needs_max_t(scheduler, options, parsed.space) else None
         if unset is not None:
+            if counted is None and needs_max_t(scheduler, options, parsed.space):
+                unset += (f"; the {scheduler.lower()} scheduler also needs --max-t N, the "
+                          f"largest {resource or 'epoch'} a trial reports")  # one run (round 64)
             raise UsageError(unset)
         # the resource as the metric: a scheduler that never sees it judges nothing, all study long
         unjudged = unreported_resource(parsed, scheduler, resource, metric, options, elsewhere)
@@ -243,6 +251,8 @@ class Tune(Magics):
                       fail_fast="auto" if args.fail_fast is None else args.fail_fast,
                       restart_held=self.restart_held, checkpoints=args.checkpoints,
                       **scheduler_options(args))
+        if counted is not None:
+            kwargs["max_t"] = counted
 
         shared = shared_file(parsed, self.shell.user_ns)
 

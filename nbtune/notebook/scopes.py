@@ -5,7 +5,8 @@ the notebook values it needs (shipped with the trial), and the names it binds ar
 report by assignment. Functions, classes, lambdas and comprehensions open scopes of their own, as
 Python's do (a class body's names are not closures of its methods; a comprehension's walrus target
 binds in the enclosing scope; ``global`` in a function binds at module level). And the keys its
-``report(...)`` calls pass, which it reports by name. Pure ``ast``.
+``report(...)`` calls pass, which it reports by name, and the largest resource level a loop over
+literal bounds reports. Pure ``ast``.
 """
 from __future__ import annotations
 
@@ -138,3 +139,75 @@ def positional_report(body: str) -> int | None:
                     len(node.args) > 1 or isinstance(node.args[0], ast.Constant)):
             return node.lineno
     return None
+
+
+def _report_values(call: ast.Call) -> list[tuple[str, ast.expr]]:
+    """The (key, value expression) pairs a report(...) call passes by name or in one dict."""
+    pairs = [(k.arg, k.value) for k in call.keywords if k.arg is not None]
+    if len(call.args) == 1 and isinstance(call.args[0], ast.Dict):
+        pairs += [(k.value, v) for k, v in zip(call.args[0].keys, call.args[0].values)
+                  if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    return pairs
+
+
+def _range_last(node: ast.expr) -> int | None:
+    """The last value of ``range(...)`` over int literals (``range(1, 10)``: 9), else None."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "range" and 1 <= len(node.args) <= 3 and not node.keywords):
+        return None
+    try:
+        bounds = [ast.literal_eval(arg) for arg in node.args]
+    except ValueError:
+        return None
+    if not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds) or \
+            (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    steps = range(*bounds)
+    return steps[-1] if steps else None
+
+
+def _counter(value: ast.expr) -> tuple[str, int] | None:
+    """``epoch`` as (``epoch``, 0) and ``epoch + 1`` as (``epoch``, 1); else None."""
+    if isinstance(value, ast.Name):
+        return value.id, 0
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and \
+            isinstance(value.left, ast.Name) and isinstance(value.right, ast.Constant) and \
+            type(value.right.value) is int:
+        return value.left.id, value.right.value
+    return None
+
+
+def loop_max_t(body: str, resource: str) -> int | None:
+    """The largest ``resource`` the body reports, where each report of it counts a loop over
+    literal bounds (``for epoch in range(1, 10): ... report(epoch=epoch, ...)`` gives 9,
+    ``range(10)`` with ``report(epoch=epoch + 1, ...)`` gives 10); None where a report passes
+    it otherwise or passes ``**metrics``, or none passes it. What a ``%%tune`` cell with ASHA
+    and no ``--max-t`` trains to (first-day test, round 64: the default cell took three runs to
+    start, max_t the third)."""
+    if reported_keys(body) is None:
+        return None
+    tree = ast.parse(body)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    levels: list[int] = []
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and
+                getattr(call.func, "id", getattr(call.func, "attr", None)) == "report"):
+            continue
+        for key, value in _report_values(call):
+            if key != resource:
+                continue
+            counter = _counter(value)
+            if counter is None:
+                return None
+            node = parents.get(call)
+            while node is not None and not (isinstance(node, ast.For) and isinstance(
+                    node.target, ast.Name) and node.target.id == counter[0]):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                     ast.ClassDef)):
+                    return None  # called who knows how often: not the loop's count
+                node = parents.get(node)
+            last = None if node is None else _range_last(node.iter)
+            if last is None or last + counter[1] < 1:
+                return None
+            levels.append(last + counter[1])
+    return max(levels) if levels else None
