@@ -1,53 +1,32 @@
 """A study: the space, the metric, and every trial run so far."""
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import background
-from .caller import ipython_shell, shown_as_users, user_facing
+from .background import BackgroundRun
+from .caller import shown_as_users, user_facing
 from . import trial as T
 from .space import Space
 from .styles import FAINT
-from .lease import run_elsewhere
 from .ported import attribute_note
 from .typos import did_you_mean
 from .run import kept
 from .paths import checkpoint_folder
 from .ranking import trials_per_rung
+from .study_errors import NoTrialCompleted, StudyInterrupted
 from .trial import Trial
+
+__all__ = ["NoTrialCompleted", "Study", "StudyInterrupted", "kept_clause"]
 
 if TYPE_CHECKING:
     from .plots import StudyPlots
     from .summary import StudySummary
 
 
-class StudyInterrupted(KeyboardInterrupt):
-    """Raised once an interrupted study has ended and been stored (``%%tune``,
-    ``SearchCV.fit``): the kernel then reports the cell as interrupted, as any interrupted
-    cell, so that Run All stops there. Shown as its one line, which says where the study is."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"KeyboardInterrupt: {self}"]
-
-
-class NoTrialCompleted(RuntimeError):
-    """Raised at the end of a ``%%tune`` cell whose study ended with failed trials and no
-    completed one: the cell ends as a failed cell, so that Run All stops there, as Ray Tune's
-    ``tune.run`` raises for trials that did not complete (the next cell's
-    ``study.best_config`` failed instead: first-day test, round 35). Shown as its one line.
-    ``nbtune.tune`` raises it in a script, its ``study`` the study."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {self}"]
-
-
-class Study:
+class Study(BackgroundRun):
     """Trials of one tuning run, with the best one and a table of all of them.
 
     Returned by :func:`nbtune.tune` and :func:`nbtune.load_study`; ``trials`` are in creation order.
@@ -73,109 +52,6 @@ class Study:
         self._stop: Callable[[str], None] | None = None
         # loaded from its file while a run (another kernel's, or a background one) runs it
         self.running_elsewhere = False
-
-    # -- a study running in the background ------------------------------------------------
-    def _start_background(self, run: Callable[[], None], stop: Callable[[str], None]) -> None:
-        self._stop = stop
-        ended = self._ended = threading.Event()
-
-        def run_then_let_go() -> None:
-            try:
-                run()
-            finally:
-                self._stop = None  # the ended loop, and the data it sent out, need not outlive it
-                ended.set()
-
-        threading.Thread(target=run_then_let_go, name=f"nbtune-{self.name}",
-                         daemon=True).start()
-        background.started(self)
-        if ipython_shell() is None:  # a script: its end would cut the study short unsaid
-            atexit.register(self._at_script_end)
-
-    def _at_script_end(self) -> None:
-        """A script ended while its background study ran: it is stopped (its running trials
-        recorded as interrupted), and said. Such a script ended with status 0 and a study of no
-        trials, without a word (first-day test, round 39)."""
-        if not self.running:
-            return
-        print(f"nbtune: the script ended while study {self.name!r} ran in the background "
-              "(background=True): it is stopped, its running trials kept as interrupted; "
-              "study.wait() before the script's end waits for it", file=sys.stderr, flush=True)
-        with contextlib.suppress(Exception):
-            self.stop()
-
-    # An event, not the thread's join() and is_alive(): before Python 3.13 a join() cut
-    # by Ctrl-C marks the thread it waits for as stopped while it runs on (threading.py's
-    # bpo-45274 clause finds the running thread's own lock held), so an interrupted study was
-    # taken to have ended and ran on unstopped (first-day test, round 9: SearchCV.fit).
-    @property
-    def running(self) -> bool:
-        """True while a background study is still running."""
-        return self._ended is not None and not self._ended.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until a background study ends (or ``timeout`` seconds pass); whether it ended,
-        as ``threading.Event.wait`` says. A study loaded from its file while another kernel or
-        process runs it waits for that run's end, and is read again (it returned at once:
-        first-day test, round 12). It returned the study, whose summary a notebook then showed a
-        second time, under the background cell's own (round 22). An interrupt ends the wait
-        alone, in one line (it showed nbtune's and threading's frames: round 55). A background
-        study its first failed trials stopped (``fail_fast``), none completed, raises
-        :class:`NoTrialCompleted` as its cell would have: Run All went on (round 60)."""
-        ended = self._waited(timeout)
-        if ended and self._ended is not None and self.stop_reason == "fail_fast" \
-                and self.best is None:  # as its cell would, had it run in the foreground
-            raise shown_as_users(NoTrialCompleted(
-                f"study {self.name!r} stopped: its first trials all failed alike "
-                f"({T.counts_text(self.counts())}), and no trial completed; the cells queued "
-                f"after this one do not run"))
-        return ended
-
-    def _waited(self, timeout: float | None) -> bool:
-        """:meth:`wait`, an interrupt of it said in one line."""
-        try:
-            return self._wait(timeout)
-        except KeyboardInterrupt:
-            where = "in the background" if self._ended is not None else "in its own run"
-            raise shown_as_users(KeyboardInterrupt(
-                f"the wait was interrupted; study {self.name!r} runs on {where} "
-                "(study.stop() stops it)")) from None
-
-    def _wait(self, timeout: float | None) -> bool:
-        if self._ended is not None:
-            return self._ended.wait(timeout)
-        if self.storage is not None and run_elsewhere(os.fspath(self.storage), self.name):
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while run_elsewhere(os.fspath(self.storage), self.name):
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                time.sleep(RUN_POLL if deadline is None
-                           else max(0.0, min(RUN_POLL, deadline - time.monotonic())))
-            self.reload()
-            return run_elsewhere(os.fspath(self.storage), self.name) is None
-        return True
-
-    @user_facing
-    def stop(self, reason: str = "stopped") -> "Study":
-        """Ask a background study to end: running trials are interrupted, the rest is kept. A
-        loaded study that this kernel runs in the background is stopped; one that another
-        kernel or process runs is stopped there: ValueError, naming that run.
-        ``reason`` is the stop reason it records (``"interrupted"`` where a caller stops it for
-        a KeyboardInterrupt, as an interrupted ``%%tune`` cell's)."""
-        here = (background.running_here(self.storage, self.name) if self._stop is None
-                else None)
-        if self._stop is not None and self.running:
-            self._stop(reason)
-        elif here is not None:  # its run is this kernel's, in the background: stopped there
-            here.stop(reason)
-        elif self._ended is None and self.storage is not None:
-            who = run_elsewhere(os.fspath(self.storage), self.name)
-            if who is not None:  # it returned and the run went on (first-day test, round 12)
-                raise ValueError(f"study {self.name!r} is run by {who}, not by this "
-                                 "Study: stop it there (interrupt its cell, or study.stop() in "
-                                 "that kernel); study.wait() here waits for its end")
-        self._waited(None)
-        return self
 
     @property
     def elapsed(self) -> float | None:
@@ -398,5 +274,3 @@ def kept_clause(study: Study) -> str:
             f"{'their' if n > 1 else 'its'} last checkpoint{'s' if n > 1 else ''}, not from "
             f"{'their' if n > 1 else 'its'} start)")
 
-
-RUN_POLL = 1.0  # seconds between two looks at the lease of a study another process runs
