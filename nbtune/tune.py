@@ -18,8 +18,7 @@ from .run.failure import StudyFailed
 from .run.guard import STDIN_LINE, from_stdin, guard_line, unguarded_line
 from .run.halt import halt_leftovers
 from .run.held import restart_delay
-from .run.interrupts import (die_of_sigterm, interrupts_deferred, quiet_sync_cancel_race,
-                              terminate_as_interrupt)
+from .run.interrupts import interrupts_deferred, quiet_sync_cancel_race, terminate_as_interrupt
 from .run.local import processes_can_start
 from .run.loop import Loop, new_run_id, run_prefix
 from .contract.budget import Budget
@@ -37,8 +36,8 @@ from .storage import Storage
 from .live import check_progress, make_progress, starting_notice
 from .connecting import Connected, Starting, StopLater, connect_and_send, starts_later
 from .starting import RecordEnd, default_name, new_study_line, open_study, resume_typo
-from . import trial as T
-from .study import NoTrialCompleted, Study, StudyInterrupted, kept_clause
+from .run_end import say_interrupted, none_completed, trial_notes
+from .study import Study, StudyInterrupted
 from .resume import StudyExists
 
 # Whether tune() prints how to continue an interrupted study; the %%tune magic prints its own.
@@ -329,7 +328,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                         return
                     result.stop_reason = loop.run()
                     if view is None:  # no view shows the trials' warnings
-                        _trial_notes(result)
+                        trial_notes(result)
             except StudyFailed as exc:
                 result.stop_reason, result.error, exc.study = "error", str(exc), result
                 if not background:
@@ -340,53 +339,15 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                     with contextlib.suppress(Exception):
                         db.close()
         if result.stop_reason == "interrupted" and note:
-            _interrupted(result, term[0], script)
+            say_interrupted(result, term[0], script)
         if script:
-            _none_completed(result)
+            none_completed(result)
 
     if background:
         result._start_background(run, stop)
     else:
         run()
     return result
-
-
-def _interrupted(study: Study, terminated: bool, script: bool) -> None:
-    """An interrupted study of a call whose caller prints nothing of its own (not the magic's):
-    how to continue it; then, in a script, the script stops there, as Python's own Ctrl-C
-    stops it (KeyboardInterrupt, whose ``study`` is the study; exit status 130), or as the
-    SIGTERM it was sent (143). The rest of a script ran, and the job passed, after the user
-    asked it to stop (first-day test, round 39)."""
-    done = len(study.completed)
-    how = "was sent SIGTERM" if terminated else "interrupted"
-    print(f"nbtune: study {study.name!r} {how}; {done} trial{'s' if done != 1 else ''} "
-          f"completed. Continue it with nbtune.tune(trial_fn, space, study={study.name!r}, "
-          f"resume=True){kept_clause(study)}: it keeps the settings it was run with.",
-          flush=True)
-    if terminated:
-        die_of_sigterm()
-    if script:  # KeyboardInterrupt itself: Python exits of SIGINT for it, not a subclass
-        stopped = KeyboardInterrupt(f"study {study.name!r} was interrupted and "
-                                    + ("is kept" if study.storage else "was kept in memory only"))
-        stopped.study = study  # type: ignore[attr-defined]
-        raise stopped
-
-
-def _none_completed(study: Study) -> None:
-    """In a script, a study that ended with failed trials and no completed one raises
-    NoTrialCompleted (its ``study`` is the study), with the latest failure's traceback: a
-    script whose every trial failed ended with status 0, its log naming the error's last line
-    only (first-day test, round 39). (A notebook's ``%%tune`` cell raises it too; there
-    ``nbtune.tune`` returns the study, to look into.)"""
-    failed = [t for t in study.trials if t.state == T.FAILED]
-    if study.best is not None or not failed:
-        return
-    last = failed[-1]
-    error = NoTrialCompleted(
-        f"study {study.name!r} has no completed trial ({T.counts_text(study.counts())}); "
-        f"trial {last.id} failed so:\n{(last.error or '').rstrip()}")
-    error.study = study  # type: ignore[attr-defined]
-    raise error
 
 
 def _said_done(plan: Plan, trials: list) -> None:
@@ -415,14 +376,3 @@ def _taken_over(name: str, loop: Loop) -> Callable[[str], None]:
         loop.request_stop("taken_over")
 
     return taken_over
-
-
-def _trial_notes(study: Study) -> None:
-    """nbtune's own notes that its trials raised (a folder's path given as the checkpoint), each
-    once with the number of trials, where no view shows them (``progress=False``): they were in
-    ``study.summary()`` only, and such a study ran without a word (first-day test, round 35)."""
-    from .trial_messages import study_warnings
-
-    for record, n in study_warnings(study):
-        if record.get("category") == "NbtuneWarning":
-            warn_note(f"{record['message']} ({n} trial{'s' if n != 1 else ''})")
