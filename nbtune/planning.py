@@ -101,6 +101,12 @@ def search_and_schedule(searcher: Any, scheduler: Any, space: Space, metric: str
                         scheduler_options: Mapping[str, Any]) -> tuple[Searcher, Scheduler]:
     """The study's searcher, and its scheduler set up for the metric and resource, with the
     searcher's model to judge by (where it has one)."""
+    if isinstance(searcher, Searcher) and searcher.mode_given and searcher.mode != mode:
+        # set to the study's without a word, to a user who gave the searcher a direction as an
+        # Optuna sampler takes one (first-day test, round 64)
+        warn_note(f"the searcher was built with mode={searcher.mode!r}; it searches with the "
+                  f"study's, mode={mode!r} (give the study mode={searcher.mode!r} if that is "
+                  "the one meant)")
     search = make_searcher(searcher, space, seed=seed, points_to_evaluate=points_to_evaluate,
                            mode=mode, **search_options)
     sched = make_scheduler(scheduler, **scheduler_options)

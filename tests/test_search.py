@@ -1,6 +1,8 @@
 """Searchers: reproducible suggestions by index, points_to_evaluate, grid order and caps."""
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 import nbtune
@@ -309,3 +311,22 @@ def test_a_searcher_built_over_another_space_names_what_differs():
         "the searcher was built over another space (it lacks 'alpha', 'hidden'; it has 'x', "
         "which the study lacks; lr is loguniform(0.0001, 1.0) there, loguniform(0.001, 1.0) "
         "here): build it over the study's space")
+
+
+@pytest.mark.parametrize("built, said", [("min", True), (None, False), ("max", False)])
+def test_a_searcher_built_with_the_other_mode_is_told_the_studys(client, built, said):
+    """A searcher object given mode='min' in a mode='max' study was switched without a word
+    (first-day test, round 64); one built without a mode takes the study's in silence."""
+    from nbtune.search import RandomSearcher
+
+    space = {"x": nbtune.uniform(0, 1)}
+    searcher = RandomSearcher(space, seed=0, **({} if built is None else {"mode": built}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = nbtune.tune(lambda c: c["x"], space, metric="value", mode="max", n_trials=2,
+                            searcher=searcher, cluster=client, storage=None, progress=False)
+    notes = [str(w.message) for w in caught if issubclass(w.category, nbtune.NbtuneWarning)]
+    expected = ("the searcher was built with mode='min'; it searches with the study's, "
+                "mode='max' (give the study mode='min' if that is the one meant)")
+    assert (expected in notes) is said, notes
+    assert searcher.mode == "max" and study.mode == "max"

@@ -114,11 +114,14 @@ class Searcher:
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min") -> None:
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None) -> None:
         self.space = as_space(space)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.seed = _check_int("seed", seed, 0)
+        # a mode the searcher was built with: a study of the other mode says it sets its own
+        self.mode_given = mode is not None
+        mode = "min" if mode is None else mode
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode

@@ -90,7 +90,7 @@ class BayesOptSearcher(Searcher):
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min",
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None,
                  acquisition: str = "ei", kappa: float = 2.0, xi: float = 0.01,
                  n_initial: int = 5, max_points: int = 300, refit_every: int = 10,
                  random_fraction: float = 0.0, resource_kernel: str = "matern",

@@ -21,7 +21,7 @@ class GridSearcher(Searcher):
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min",
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None,
                  n_experiments: int | None = None, points_only: bool = False) -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if points_only and not self.points_to_evaluate:

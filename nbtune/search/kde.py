@@ -41,7 +41,7 @@ class KDESearcher(RankedObservations):
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min",
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None,
                  gamma: float = 0.15, min_points: int | None = None,
                  random_fraction: float = 1 / 3, bandwidth_factor: float = 3.0,
                  min_bandwidth: float = 1e-3, n_candidates: int = 64,

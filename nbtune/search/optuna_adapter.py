@@ -119,7 +119,7 @@ class OptunaSearcher(Searcher):
     costly_suggest = True
 
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min",
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None,
                  sampler: Any = DEFAULT_SAMPLER) -> None:
         optuna = _import_optuna()
         super().__init__(space, seed, points_to_evaluate, mode)

@@ -15,7 +15,7 @@ class RandomSearcher(Searcher):
     name = "random"
 
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min") -> None:
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None) -> None:
         super().__init__(space, seed=seed, points_to_evaluate=points_to_evaluate, mode=mode)
         self._tried: set[str] = set()  # the configs sent to run
 

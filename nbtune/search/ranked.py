@@ -47,7 +47,7 @@ class RankedObservations(Searcher):
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min",
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None,
                  what: str = "this searcher") -> None:
         super().__init__(space, seed, points_to_evaluate, mode)
         if not self.space.unit_names:

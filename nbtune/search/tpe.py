@@ -51,7 +51,7 @@ class TPESearcher(RankedObservations):
 
     @user_facing
     def __init__(self, space: Space | dict, seed: int | None = None,
-                 points_to_evaluate: list[dict] | None = None, mode: str = "min",
+                 points_to_evaluate: list[dict] | None = None, mode: str | None = None,
                  gamma: float = 0.1, max_good: int = 25, n_startup: int = 10,
                  n_candidates: int = 24, prior_weight: float = 1.0,
                  ranking: str = "depth", constant_liar: bool = True) -> None:
