@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
 from . import trial as T
 from .drawing import FADED, LABELLED, MANY_CURVES, canvas, in_view, legible, titled
@@ -123,13 +123,19 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
         label = ended[-1] if len(ended) == 1 else f"{', '.join(ended[:-1])} or {ended[-1]}"
         labelled["ended"].set_label(label)
         handles.append(labelled["ended"])
-    if all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
+    rungs = _geometric_rungs(study, resource, [curves[t.id][0] for t in chosen])
+    if rungs:  # ASHA's rungs 1, 3, 9, 27 evenly apart, not the first ones crowded at the left
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(rungs))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"{x:g}" for x in rungs]))
+        ax.xaxis.set_minor_locator(NullLocator())
+    elif all(float(x).is_integer() for t in chosen for x in curves[t.id][0]):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _focus(study, ax, [curves[t.id][1] for t in ranked], [curves[t.id][1] for t in chosen])
     _say_unseen(ax, labelled, named, {key: [curves[t.id][1] for t in chosen
                                             if _group(t, best, named) == key]
                                       for key in ("ended", "others")}, curves)
-    ax.set_xlabel(resource)
+    ax.set_xlabel(f"{resource} (log scale, ticks at the rungs)" if rungs else resource)
     ax.set_ylabel(study.metric)
     left_out = len(trials) - len(chosen) if top is not None else 0
     titled(ax, f"{study.name}: learning curves" + (
@@ -137,6 +143,18 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
     if handles:
         legible(ax.legend(handles=handles, loc="best", fontsize="small"))
     return fig
+
+
+def _geometric_rungs(study: Any, resource: str, xs: list[list[float]]) -> list[int]:
+    """The study's rung levels where they grow geometrically over a wide span (three or more,
+    up to eight, the last at least nine times the first: ASHA's and Hyperband's 1, 3, 9, ...)
+    and the curves drawn are of its resource, all above zero; else []. On a linear axis the
+    rungs where most trials stop shared the left tenth of the plot (first-day test, round 63)."""
+    levels = sorted(study.settings.get("rung_levels") or [])
+    if resource != resource_of(study) or not 3 <= len(levels) <= 8 or levels[0] <= 0 or \
+            levels[-1] < 9 * levels[0] or any(x <= 0 for line in xs for x in line):
+        return []
+    return levels
 
 
 def _group(t: T.Trial, best: T.Trial | None, named: dict[int, str]) -> Any:

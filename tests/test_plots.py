@@ -141,6 +141,7 @@ def test_learning_curves_one_line_per_trial_with_reports(fifo):
                                       if gid != f"trial-{fifo.best.id}")
     assert lines["trial-1"].get_alpha() == FADED  # failed after two epochs
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "loss")
+    assert ax.get_xscale() == "linear"  # no rungs: the epochs as they are
     assert any(t.get_text() == "best: trial 2" for t in ax.get_legend().get_texts())
 
 
@@ -162,7 +163,11 @@ def test_learning_curves_fade_stopped_trials_and_highlight_the_best(asha):
         line = lines[f"trial-{by_q[q].id}"]
         assert line.get_alpha() == FADED and line.get_xydata().tolist() == [[1, q]]
     assert lines[f"trial-{by_q[8].id}"].get_alpha() == 0.8
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "score")
+    # the rungs evenly apart, where five trials of seven stopped at the first (round 63)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch (log scale, ticks at the rungs)",
+                                                  "score")
+    assert ax.get_xscale() == "log" and list(ax.get_xticks()) == [1, 3, 9]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3", "9"]
 
 
 def heights(ax):
