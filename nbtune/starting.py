@@ -214,9 +214,7 @@ def open_study(db: Storage | None, name: str, space: Space, metric: str, mode: s
                 settings[key] = stored[key]
         here = settings["file"] = os.path.abspath(db.path)
         db.set_status(name, "resumed", settings)
-        trials = db.load_trials(name)
-        for trial in trials:  # the configs as this run's trials get them (tuples, not lists)
-            trial.config = space.given(trial.config)
+        trials = db.load_trials(name, space)  # the configs as this run's trials get them
         note = left_behind_note(name, trials, stored.get("file"), here,
                                 stored.get("checkpoints"), settings.get("checkpoints"))
         if note is not None:

@@ -335,8 +335,10 @@ class Storage:
         self._run("DELETE FROM reports WHERE study = ? AND trial = ? AND attempt = ? AND seq > ?",
                   (study, trial_id, attempt, after))
 
-    def load_trials(self, study: str) -> list[Trial]:
-        """The study's trials in id order, each with the reports of its latest attempt."""
+    def load_trials(self, study: str, space: Any = None) -> list[Trial]:
+        """The study's trials in id order, each with the reports of its latest attempt; with
+        the study's ``space``, their configs as its trials got them (its tuples, where JSON
+        keeps lists: :meth:`nbtune.space.Space.given`)."""
         have = {row[1] for row in self._run("PRAGMA table_info(trials)")}
         columns = [c if c in have else f"NULL AS {c}" for c in _TRIAL_COLUMNS]  # an older file
         rows = self._run(f"SELECT {', '.join(columns)} FROM trials WHERE study = ? "
@@ -345,6 +347,8 @@ class Storage:
         for row in rows:
             rec = dict(zip(_TRIAL_COLUMNS, row))
             rec["config"] = json.loads(rec["config"])
+            if space is not None:
+                rec["config"] = space.given(rec["config"])
             rec["metrics"] = json.loads(rec["metrics"]) if rec["metrics"] else {}
             rec["output"] = rec["output"] or ""
             rec["warnings"] = json.loads(rec["warnings"]) if rec["warnings"] else []

@@ -129,13 +129,16 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
     unfinished trials interrupted, as a resume of it will take them."""
     status = row["status"]
     reason = status.split(": ", 1)[1] if status.startswith("finished: ") else None
-    trials = db.load_trials(name)
+    space = Space.from_json(row["space"])
+    # its configs as the run's trials got them: a loaded study gave lists where the cell wrote
+    # tuples, and its frame's groupby failed on them (first-day test, round 65)
+    trials = db.load_trials(name, space)
     if run_died(db, name, status):
         reason = SEARCH_DIED if made_by_searchcv(row["settings"]) else DIED
         for t in trials:
             if t.state in (T.RUNNING, T.PENDING):
                 t.state = T.INTERRUPTED
-    study = Study(name, Space.from_json(row["space"]), row["metric"], row["mode"],
+    study = Study(name, space, row["metric"], row["mode"],
                   trials=trials, storage=db.path, settings=row["settings"], stop_reason=reason)
     study.running_elsewhere = reason is None and status in ("running", "resumed")
     return study

@@ -451,3 +451,21 @@ def test_tuples_a_space_holds_reach_the_trials_as_tuples():
     assert space.complete({"h": [16, 8]})["h"] == (16, 8)  # an enqueued or warm-start point
     assert Space.from_json(space.to_json()) == space  # the file holds lists, as before
     assert space.given({"h": [99], "other": 1}) == {"h": [99], "other": 1}  # left to validate
+
+
+def test_a_space_read_back_from_json_keeps_the_tuples_it_was_written_with():
+    """A study loaded from its file gave its configs lists where the space wrote tuples, and
+    its frame's groupby failed on them (first-day test, round 65)."""
+    space = Space({"h": choice((32,), (64, 32)), "depth": choice(None, 3), "f": fixed((1, 2)),
+                   "g": grid([(1, (2, 3))], [4]), "x": uniform(0, 1)})
+    back = Space.from_json(space.to_json())
+    assert back == space and repr(back) == repr(space)
+    assert back["h"].values == [(32,), (64, 32)] and back["f"].default() == (1, 2)
+    assert back["g"].values == [[(1, (2, 3))], [4]]
+    assert back.given({"h": [64, 32], "depth": None, "f": [1, 2], "g": [4], "x": 0.5}) == {
+        "h": (64, 32), "depth": None, "f": (1, 2), "g": [4], "x": 0.5}
+    # a file written before: its lists alone, the same space still (a resume is not refused)
+    older = {k: {kk: vv for kk, vv in d.items() if kk != "written"}
+             for k, d in json.loads(space.to_json()).items()}
+    assert Space.from_json(json.dumps(older)) == space
+    assert "written" not in json.loads(space.to_json())["depth"]  # no tuple: as before

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..caller import user_facing
 from .base import Domain
-from .values import _PLAIN, Rng, _integer, _is_real, _key, _num, _unit, as_written, canonical
+from .values import (_PLAIN, Rng, _integer, _is_real, _key, _num, _unit, as_written, canonical,
+                     holds_tuple, tag_tuples)
 
 CATEGORICAL_KINDS = frozenset({"choice", "grid"})  # listed values, drawn as categories
 
@@ -46,6 +47,14 @@ class Finite(Domain):
     @property
     def values(self) -> list:
         return [self.value_at(i) for i in range(self.size)]
+
+    def _with_written(self, spec: dict) -> dict:
+        """``spec`` (:meth:`to_dict`), with the values as written under "written" where a tuple
+        is among them: JSON keeps lists, and a study loaded from its file gave its trials'
+        configs lists where the space wrote tuples (first-day test, round 65)."""
+        if any(map(holds_tuple, self._written)):
+            spec["written"] = [tag_tuples(v) for v in self._written]
+        return spec
 
     def _index(self, value: Any) -> int:
         if not (type(value) in _PLAIN or (type(value) is float and math.isfinite(value))):
@@ -124,7 +133,8 @@ class choice(Finite):
         return super()._args() + ([] if self._weights is None else [f"weights={self._weights!r}"])
 
     def to_dict(self) -> dict:
-        return {"type": "choice", "options": self.values, "weights": self._weights}
+        return self._with_written({"type": "choice", "options": self.values,
+                                   "weights": self._weights})
 
 
 class grid(Finite):
@@ -137,7 +147,7 @@ class grid(Finite):
         self._set_values(values)
 
     def to_dict(self) -> dict:
-        return {"type": "grid", "values": self.values}
+        return self._with_written({"type": "grid", "values": self.values})
 
 
 MAX_POINTS = 10**8  # the most values a linspace or logspace may describe (stored files included)
@@ -240,4 +250,4 @@ class fixed(Finite):
         self._set_values([[value]])
 
     def to_dict(self) -> dict:
-        return {"type": "fixed", "value": self.default()}
+        return self._with_written({"type": "fixed", "value": self.default()})

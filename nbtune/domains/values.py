@@ -74,6 +74,40 @@ def about(name: str) -> Iterator[None]:
         raise ValueError(f"hyperparameter {name!r}: {e}") from None
 
 
+TUPLE = "__tuple__"  # the key of a tuple kept in JSON: (64, 32) is {"__tuple__": [64, 32]}
+
+
+def holds_tuple(v: Any) -> bool:
+    """Whether the value is or holds a tuple (which JSON makes a list)."""
+    if isinstance(v, tuple):
+        return True
+    if isinstance(v, list):
+        return any(map(holds_tuple, v))
+    return isinstance(v, dict) and any(map(holds_tuple, v.values()))
+
+
+def tag_tuples(v: Any) -> Any:
+    """``v`` for JSON with its tuples kept: each one a one-key dict, :data:`TUPLE`."""
+    if isinstance(v, tuple):
+        return {TUPLE: [tag_tuples(x) for x in v]}
+    if isinstance(v, list):
+        return [tag_tuples(x) for x in v]
+    if isinstance(v, dict):
+        return {k: tag_tuples(x) for k, x in v.items()}
+    return v
+
+
+def untag_tuples(v: Any) -> Any:
+    """The value :func:`tag_tuples` kept, its tuples tuples again."""
+    if isinstance(v, dict):
+        if v.keys() == {TUPLE} and isinstance(v[TUPLE], list):
+            return tuple(untag_tuples(x) for x in v[TUPLE])
+        return {k: untag_tuples(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [untag_tuples(x) for x in v]
+    return v
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality where True != 1 and a tuple equals the list JSON turns it into."""
     if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):

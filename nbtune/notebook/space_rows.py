@@ -82,6 +82,7 @@ class Row:
         """The row of an existing domain; `code` is the cell line it was read from, if any."""
         spec = dom.to_dict()
         kind = spec.pop("type")
+        spec.pop("written", None)  # the values as written: the fields hold them
         if kind == "choice":
             spec = {"values": spec["options"], "weights": spec["weights"]}
         elif kind == "grid":
