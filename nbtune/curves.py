@@ -71,9 +71,12 @@ def learning_curves(study: Any, resource: str | None = None, top: int | None = N
     if not chosen and not any(drawn(t) for t in trials):
         if not completed(study):
             raise ValueError(empty_message(study))
+        keys = sorted({k for t in trials for r in t.reports[:1] for k in r} - {study.metric})
+        other = (f"; they report {', '.join(keys)}: learning_curves(resource='NAME') draws "
+                 "along the one that counts their training" if keys else "")  # (round 65)
         raise ValueError(scored_once(study, "learning curves")
                          or f"no trial reported {resource!r} with {study.metric!r}: learning "
-                            f"curves need report({resource}=..., {study.metric}=...)")
+                            f"curves need report({resource}=..., {study.metric}=...){other}")
     fig, ax = canvas(ax)
     best = study.best
     # the best few, labelled in the legend, each in a colour of its own (the best in red)

@@ -10,7 +10,6 @@ summary names such a range, for any searcher.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from . import trial as T
 from .domains.ranges import Range
 from .formatting import fmt
-from .ranking import completed
+from .ranking import FOLDS, completed, name_words
 
 BEST_NEAR = 0.05  # of a range's width, on its own scale (log for log ranges): the best at its edge
 CROWD_NEAR = 0.25  # ... and most of the next best within this much of the same edge
@@ -129,11 +128,6 @@ def _jitter(curves: Any) -> float:
     return float(np.median(steps)) if steps else 0.0
 
 
-# the words of a resource's name that count folds of a cross-validation, not training (split at
-# any other character: cv_fold, n_splits): a running mean over folds that falls says the later
-# folds score lower, and "a smaller max_t" there would advise fewer folds (user test: a Kaggle
-# user's hand-written 5-fold loop, reported once a fold with --resource fold)
-FOLDS = frozenset({"fold", "folds", "kfold", "split", "splits", "cv"})
 
 
 # SearchCV's resource of training rows: a score that falls with more rows is noise or a small
@@ -141,10 +135,6 @@ FOLDS = frozenset({"fold", "folds", "kfold", "split", "splits", "cv"})
 ROWS = "n_samples"
 
 
-def name_words(name: str) -> set[str]:
-    """The words of a report key's name, in lower case, split at any other character than a
-    letter (``cv_fold``: cv, fold; ``n_splits``: n, splits)."""
-    return set(re.split(r"[^a-z]+", name.lower()))
 
 
 def _over_folds(resource: str) -> bool:

@@ -79,7 +79,10 @@ def trials_frame(trials: list[T.Trial], space: list[str], metric: str,
     frame = TrialFrame(rows, columns=columns)
     for name in dict.fromkeys(names):  # a choice of 1 and 1.0 is two values (max_df: one
         values = [t.config.get(name) for t in trials]  # document, or all): a float
-        if int_beside_float(values):  # column made them one (check round 47)
+        # column made them one (check round 47); choice(None, 3, 5): NaN, 3.0 and 5.0 where
+        # the cell wrote None, 3 and 5 (first-day test, round 65)
+        if int_beside_float(values) or (None in values and any(
+                isinstance(v, int) and not isinstance(v, bool) for v in values)):
             frame[f"config.{name}"] = pd.Series(values, index=frame.index, dtype=object)
     for column in ("started", "finished"):  # one conversion per column, not one per cell
         frame[column] = pd.to_datetime(frame[column].astype(float), unit="s")

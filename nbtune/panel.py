@@ -16,6 +16,7 @@ from . import trial as T
 from .displayed import Labelled, Shown
 from .formatting import duration_text
 from .pacing import CurvePace
+from .ranking import resource_of
 from .setup_text import asks_text, scheduler_text, searcher_text
 from .shown import shown, summarised
 from .styles import FAINT
@@ -289,7 +290,7 @@ class LivePanel(Tracker):
     @property
     def curve_data(self) -> dict[int, list[tuple[float, float]]]:
         """Each trial's (resource, metric) points as reported, for every trial that reported."""
-        resource = self.study.settings.get("resource", "epoch")
+        resource = resource_of(self.study)
         return {t.id: [(r[resource], r[self.study.metric]) for r in t.reports
                        if T.is_finite_number(r.get(resource))
                        and T.is_finite_number(r.get(self.study.metric))]

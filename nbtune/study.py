@@ -15,7 +15,7 @@ from .ported import attribute_note
 from .typos import did_you_mean
 from .run import kept
 from .paths import checkpoint_folder
-from .ranking import trials_per_rung
+from .ranking import resource_of, trials_per_rung
 from .study_errors import NoTrialCompleted, StudyInterrupted
 from .trial import Trial
 
@@ -175,7 +175,7 @@ class Study(BackgroundRun):
         from .frame import trials_frame
 
         return trials_frame(list(self.trials), list(self.space), self.metric,  # a running
-                            self.settings.get("resource", "epoch"))  # study adds trials
+                            resource_of(self))  # study adds trials
 
     def reports_dataframe(self):
         """One row per report, in each trial's order: ``trial``, ``report`` (its number within

@@ -539,11 +539,14 @@ def test_the_summary_ranks_completed_trials_then_the_furthest_along(asha):
     assert [r[2:5] for r in rows] == [["81", "9", "completed"], ["72", "9", "completed"],
                                       ["7", "1", "stopped"]]
     # trials that report another key than the study's resource (round= in a study left at its
-    # "epoch"): the caption said "the furthest epoch first" of trials that had none (round 31)
+    # "epoch"): the caption said "the furthest epoch first" of trials that had none (round 31);
+    # in a study without a scheduler, round= is its resource (round 65), and named
     rounds = Study("rounds", asha.space, asha.metric, asha.mode, settings={},
                    trials=[T.Trial(t.id, dict(t.config), state=t.state, value=t.value,
                                    reports=[{"round": r.get("epoch"), asha.metric: r[asha.metric]}
                                             for r in t.reports]) for t in asha.trials])
+    assert "cut-short trials, the furthest round first" in rank_rule(rounds), rank_rule(rounds)
+    rounds.settings.update(scheduler="asha", resource="epoch")  # judged by epoch: not round
     assert "cut-short trials, by their last" in rank_rule(rounds), rank_rule(rounds)
 
 
@@ -1466,3 +1469,54 @@ def test_a_scipy_distributions_edge_is_judged_by_its_own_law():
         "C: the best trials crowd the bottom of its distribution (the best at 0.001, in its "
         "lowest 0.05% of draws): better values may lie beyond it (move or widen the "
         "distribution)"]
+
+
+def boosted(depths: list, every: int = 20) -> Study:
+    """A study without a scheduler whose trials report n_trees=20, 40, ... (boosting stages,
+    not epochs), rmse and fit_time, over ``max_depth = choice(None, 3, 5)``."""
+    study = Study("boosted", Space({"max_depth": nbtune.choice(None, 3, 5)}), "rmse", "min",
+                  settings={"resource": "epoch", "scheduler": "fifo"})
+    for i, depth in enumerate(depths):
+        reports = [{"n_trees": n, "rmse": 3 - n / 100 - i / 10, "fit_time": 0.013 * n}
+                   for n in range(every, 101, every)]
+        study.trials.append(T.Trial(i, {"max_depth": depth}, state=T.COMPLETED,
+                                    reports=reports, value=reports[-1]["rmse"]))
+    return study
+
+
+def test_a_study_without_a_scheduler_counting_n_trees_has_its_curves_along_them():
+    """Boosting reported every 20 trees, no scheduler: "no trial reported 'epoch'", a summary
+    plot by trial, and a frame with an empty epoch column (first-day test, round 65)."""
+    study = boosted([None, 3, 5])
+    ax = study.plot.learning_curves().axes[0]
+    assert ax.get_xlabel() == "n_trees"
+    assert lines_by_gid(ax)["trial-2"].get_xdata().tolist() == [20, 40, 60, 80, 100]
+    frame = study.to_dataframe()
+    assert "epoch" not in frame and frame["n_trees"].tolist() == [100, 100, 100]
+    assert "metrics.n_trees" not in frame and "metrics.fit_time" in frame
+    # the values as the cell wrote them: None beside ints, not NaN beside 3.0 (round 65)
+    assert frame["config.max_depth"].tolist() == [None, 3, 5]
+    assert [type(v) for v in frame["config.max_depth"]] == [type(None), int, int]
+
+
+def test_no_key_is_taken_for_the_resource_where_it_is_not_one_or_not_alone():
+    from nbtune.ranking import counted_key, resource_of
+
+    study = boosted([3, 5])
+    assert resource_of(study) == "n_trees"
+    study.settings["scheduler"] = "asha"  # a scheduler judges by what it was given
+    assert resource_of(study) == "epoch"
+    for t in study.trials:  # a second key counting up: which one is not said
+        for n, r in enumerate(t.reports):
+            r["step"] = n
+    assert counted_key(study.trials, "rmse") is None
+    once = boosted([3], every=100)  # one report each: nothing counts up
+    assert counted_key(once.trials, "rmse") is None
+    folds = boosted([3])
+    for t in folds.trials:
+        for r in t.reports:
+            r["fold"] = r.pop("n_trees") // 20
+    assert counted_key(folds.trials, "rmse") is None  # folds are not training
+    with pytest.raises(ValueError, match=r"no trial reported 'epoch' with 'rmse': .*; they "
+                       r"report fit_time, fold: learning_curves\(resource='NAME'\)"):
+        folds.plot.learning_curves()

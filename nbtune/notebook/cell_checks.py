@@ -19,7 +19,7 @@ import types
 from typing import Any, Mapping
 
 from ..directions import looks_maximised
-from ..findings import FOLDS, name_words
+from ..ranking import FOLDS, name_words
 from ..typos import closest, did_you_mean, one_typo
 from .cell import ParsedCell, domain_call
 from .scopes import positional_report, reported_keys
