@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from . import trial as T
+from .contract.outcome import listed, rungs_fix
 from .domains.ranges import Range
 from .formatting import fmt
-from .ranking import FOLDS, completed, name_words
+from .ranking import FOLDS, completed, name_words, resource_of
 
 BEST_NEAR = 0.05  # of a range's width, on its own scale (log for log ranges): the best at its edge
 CROWD_NEAR = 0.25  # ... and most of the next best within this much of the same edge
@@ -204,3 +205,24 @@ def falling_note(study: Any) -> str | None:
             f"{fmt(at)}, {full[highest][-1][1]:.6g} at {fmt(top)}{best_too}): training longer "
             f"makes them worse; a smaller max_t, or the model's own early stopping, keeps the "
             f"{'peak' if sign > 0 else 'lowest value'}")
+
+
+def unjudged_note(study: Any) -> str | None:
+    """"the asha scheduler judged no trial: ..." where a study under ASHA or Hyperband has
+    trials that reported past its first rung, and no report of any trial landed on a rung
+    below max_t (n_trees=20, 40, ... against rungs 1, 3, 9, ...): early stopping was off, and
+    the study read as one whose trials passed every rung, said once in the cell's output alone
+    (first-day test, round 65). None otherwise."""
+    name, levels = study.settings.get("scheduler"), study.settings.get("rung_levels") or []
+    if name not in ("asha", "hyperband") or len(levels) < 2:
+        return None
+    resource, rungs = resource_of(study), set(levels[:-1])
+    reported = sorted({v for t in list(study.trials) for r in t.reports
+                       for v in [r.get(resource)] if type(v) is int})
+    if not reported or reported[-1] <= min(rungs) or rungs & set(reported):
+        return None
+    options = study.settings.get("scheduler_options") or {}
+    return (f"the {name} scheduler judged no trial: the trials reported {resource} "
+            f"{listed(reported)}, and none is a rung ({listed(levels[:-1])} below max_t="
+            f"{levels[-1]}), so each trained in full; report every {resource}"
+            + rungs_fix(name, reported, levels[-1], options.get("reduction_factor")))

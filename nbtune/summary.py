@@ -19,7 +19,7 @@ from . import background
 from . import trial as T
 from .directions import mode_note
 from .domains import CATEGORICAL_KINDS
-from .findings import edge_notes, falling_note, flat_note
+from .findings import edge_notes, falling_note, flat_note, unjudged_note
 from .formatting import choice_text, column_texts, config_text, duration_text, one_line
 from .ranking import (earlier_ids, is_ranked, no_best_text, pace_text, rank_rule, rank_trials,
                       resource_of, score, training_text)
@@ -282,6 +282,9 @@ class StudySummary:
         trained = training_text(s)
         if trained:
             out.append(("trained", trained))
+        unjudged = unjudged_note(s)
+        if unjudged:
+            out.append(("scheduler", unjudged))
         seed = seed_text(s)
         if seed:
             out.append(("seed", seed))

@@ -166,6 +166,16 @@ def test_reports_that_never_land_on_a_rung_are_named(client):
         "every epoch, or rung_levels=[5, 15] (%%tune --rung-levels 5,15)"]
     assert warned[0].filename == __file__
     assert {t.state for t in study.trials} == {T.COMPLETED}  # none was judged
+    # and the study says it, where the warning was in the cell's output alone: it read as an
+    # ASHA study whose every trial passed every rung (first-day test, round 65)
+    said = ("the asha scheduler judged no trial: the trials reported epoch 5, 10, 15, 20, 25, "
+            "and none is a rung (1, 3, 9 below max_t=25), so each trained in full; report every "
+            "epoch, or rung_levels=[5, 15] (%%tune --rung-levels 5,15)")
+    assert ("scheduler", said) in study.summary().facts()
+    from nbtune.findings import unjudged_note
+
+    study.trials[0].reports.insert(0, {"epoch": 3, "score": 1.0})  # one report on a rung
+    assert unjudged_note(study) is None
 
 
 def restarts_the_count(config):

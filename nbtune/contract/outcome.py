@@ -83,7 +83,7 @@ def unjudged_note(trial: T.Trial, resource: str, scheduler: Any, metric: str) ->
             f"key reported as the metric (metric=KEY, %%tune --metric KEY)")
 
 
-def _listed(levels: list[int]) -> str:
+def listed(levels: list[int]) -> str:
     """Levels as a short list: all of up to six, else the first four, "...", the last."""
     shown = [str(x) for x in levels] if len(levels) <= 6 else \
         [*map(str, levels[:4]), "...", str(levels[-1])]
@@ -191,20 +191,25 @@ def off_rungs_note(trial: T.Trial, resource: str, scheduler: Any) -> str | None:
     levels = sorted(set(_whole_levels(trial, resource))) if rungs and top is not None else []
     if not levels or levels[-1] <= min(rungs) or set(levels) & set(rungs):
         return None
-    fix = ""
-    if scheduler.name == "asha":  # rungs at levels it reports, reduction_factor apart
-        eta, fit, want = as_int(scheduler.reduction_factor) or 3, [], levels[0]
-        for level in (x for x in levels if x < top):
-            if level >= want:
-                fit.append(level)
-                want = level * eta
-        if fit:
-            fix = f", or rung_levels={fit} (%%tune --rung-levels {','.join(map(str, fit))})"
-    else:
-        fix = ", or a max_t whose rungs (max_t / reduction_factor**k) are levels it reports"
-    return (f"trial {trial.id} reported {resource} {_listed(levels)}: none is a level at which "
-            f"the {scheduler.name} scheduler judges trials (its rungs {_listed(list(rungs))} "
-            f"below max_t={top}), so early stopping is off; report every {resource}{fix}")
+    return (f"trial {trial.id} reported {resource} {listed(levels)}: none is a level at which "
+            f"the {scheduler.name} scheduler judges trials (its rungs {listed(list(rungs))} "
+            f"below max_t={top}), so early stopping is off; report every {resource}"
+            f"{rungs_fix(scheduler.name, levels, top, scheduler.reduction_factor)}")
+
+
+def rungs_fix(scheduler: str, levels: list[int], top: float, reduction_factor: Any) -> str:
+    """The clause that gives rungs at ``levels`` a study's trials report (sorted), below max_t
+    ``top``, reduction_factor apart: ", or rung_levels=[20, 60, 180] (...)" for ASHA; for
+    Hyperband, whose rungs max_t sets, a max_t whose rungs are such levels."""
+    if scheduler != "asha":
+        return ", or a max_t whose rungs (max_t / reduction_factor**k) are levels it reports"
+    eta, fit, want = as_int(reduction_factor) or 3, [], levels[0]
+    for level in (x for x in levels if x < top):
+        if level >= want:
+            fit.append(level)
+            want = level * eta
+    return f", or rung_levels={fit} (%%tune --rung-levels {','.join(map(str, fit))})" \
+        if fit else ""
 
 
 def pass_again_note(trial_id: int, resource: str, top: float, level: float,
