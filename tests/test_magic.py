@@ -117,6 +117,12 @@ def test_a_metric_the_cell_left_unset_or_not_a_number_is_said_in_a_cells_words(s
     assert shell.user_ns["study"].trials[0].error == (  # cross_val_score's (round 41)
         "the cell left 'loss' as a ndarray of shape (2,), not a number: assign it a number "
         "(loss = cross_val_score(...).mean(), the folds' mean)")
+    run(shell, "--trials 1 --metric loss --study rows",  # a value per row (round 65)
+        "x = uniform(0, 1)\nloss = np.full(750, x)\n")
+    assert shell.user_ns["study"].trials[0].error == (
+        "the cell left 'loss' as a ndarray of shape (750,), not a number: assign it a number "
+        "(one value per row: aggregate them, loss = float(np.mean(...)), or the scikit-learn "
+        "metric of the whole set)")
     run(shell, "--trials 1 --metric loss --study matrix",
         "x = uniform(0, 1)\nloss = np.array([[x, x]])\n")
     assert shell.user_ns["study"].trials[0].error.endswith(

@@ -79,8 +79,11 @@ class CellTrial:
             shape = getattr(value, "shape", None)
             if shape is not None:
                 shown += f" of shape {tuple(shape)}"
-            if shape is not None and len(shape) == 1 and shape[0] > 1:  # cross_val_score's
+            if shape is not None and len(shape) == 1 and 1 < shape[0] <= FOLDS_UP_TO:
                 fix = f"{self.metric} = cross_val_score(...).mean(), the folds' mean"
+            elif shape is not None and len(shape) == 1 and shape[0] > 1:  # a value per row
+                fix = (f"one value per row: aggregate them, {self.metric} = float(np.mean(...)), "
+                       "or the scikit-learn metric of the whole set")  # (round 65)
             else:
                 fix = f"{self.metric} = float(...), or .item() of a one-element array"
             raise TrialFailed(f"the cell left {self.metric!r} as {shown}, not a number: assign "
@@ -92,6 +95,10 @@ class CellTrial:
         (a copy of it, this trial's own); ``--local`` runs :meth:`namespace` in the kernel."""
         held = self.anchor.__globals__ if self.anchor is not None else None
         return self.run(with_notebook_code(self.namespace(config, shared), held))
+
+
+FOLDS_UP_TO = 20  # a metric left an array of up to this many values: cross-validation's folds;
+# longer, a value per row of the data (first-day test, round 65: 750 squared errors)
 
 
 def cell_filename(shell: Any) -> str:
