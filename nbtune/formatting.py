@@ -113,11 +113,13 @@ def column_texts(values: list[Any], digits: int = 4, exponent: bool = False,
         tail = ".0" if config and any(isinstance(v, float) for v in numbers) else ""
         return ["" if v is None else f"{int(v)}{tail}" for v in values]
     sizes = [abs(float(v)) for v in numbers if v != 0]
-    if len(sizes) >= 5 and not exponent:  # a few blown-up values (rmse 5e12 among 35s) wrote
-        # every cell as 3.49595e+01: they keep the exponent form, the rest their own (round 43)
+    if len(sizes) >= 3 and not exponent:  # a few blown-up values (rmse 5e12 among 35s) wrote
+        # every cell as 3.49595e+01: they keep the exponent form, the rest their own (round 43;
+        # one of a top three too: 1.1e+71 beside 2.69 and 2.70, round 65)
         middle = sorted(sizes)[len(sizes) // 2]
-        far = {i for i, v in enumerate(values) if v is not None and abs(float(v)) >= FAR * middle}
-        if far and len(far) <= len(sizes) // 4:
+        apart = FAR if len(sizes) >= 5 else FAR ** 2  # few values: blown up beyond doubt
+        far = {i for i, v in enumerate(values) if v is not None and abs(float(v)) >= apart * middle}
+        if far and len(far) <= max(1, len(sizes) // 4):
             rest = column_texts([None if i in far else v for i, v in enumerate(values)], digits)
             return [f"{float(v):.{digits - 1}e}" if i in far else rest[i]
                     for i, v in enumerate(values)]
