@@ -33,9 +33,36 @@ def _axis(domain: Any, values: list) -> tuple[list[float], list[tuple[float, str
     f = math.log10 if kind in LOG_KINDS else float
     a, b = f(lo), f(hi)
     span = (b - a) or 1.0
-    mid = 10 ** ((a + b) / 2) if kind in LOG_KINDS else (lo + hi) / 2
     spread = [(f(v) - a) / span if T.is_finite_number(v) else math.nan for v in values]
-    return spread, [(0.0, fmt(lo)), (0.5, fmt(float(mid))), (1.0, fmt(hi))]
+    inner = _inner_ticks(lo, hi, kind in LOG_KINDS, kind in ("randint", "lograndint"))
+    return spread, [(0.0, fmt(lo)), *[((f(v) - a) / span, fmt(v)) for v in inner],
+                    (1.0, fmt(hi))]
+
+
+def _inner_ticks(lo: float, hi: float, log: bool, integer: bool) -> list[float]:
+    """The ticks between an axis's ends: on a log axis its decades (at most three, every other
+    where there are more), else a round value near its middle, a whole one on an integer
+    axis. The geometric middle read 0.05477 on a learning rate's axis, and 7.071 on a
+    lograndint(1, 50)'s (first-day test, round 65)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi or (log and lo <= 0):
+        return []
+    if log:
+        decades = [10.0 ** k for k in range(math.ceil(math.log10(lo)),
+                                             math.floor(math.log10(hi)) + 1)
+                   if lo < 10.0 ** k < hi]
+        while len(decades) > 3:
+            decades = decades[::2]
+        if decades:
+            return decades
+    f = math.log10 if log else float
+    middle = 10 ** ((f(lo) + f(hi)) / 2) if log else (lo + hi) / 2
+    for digits in range(1, 5):  # the roundest value in the middle half of the axis
+        rounded = float(f"{middle:.{digits}g}")
+        if integer:
+            rounded = float(round(rounded))
+        if (rounded > 0 or not log) and 0.25 <= (f(rounded) - f(lo)) / (f(hi) - f(lo)) <= 0.75:
+            return [rounded]
+    return []
 
 
 def _wrapped(name: str, width: int = 14) -> str:

@@ -34,6 +34,15 @@ from .importance import importance_basis, param_importances
 from .ranking import completed, empty_message, resource_of, trials_per_rung
 
 
+def _common_step(names: list[str]) -> str:
+    """The pipeline step all of ``names`` belong to, with its ``__`` (``"clf__"`` of
+    ``clf__alpha`` and ``clf__l1_ratio``); "" where they are not two or more of one step."""
+    steps = {name.split("__", 1)[0] for name in names if "__" in name}
+    if len(names) < 2 or len(steps) != 1 or not all("__" in name for name in names):
+        return ""
+    return steps.pop() + "__"
+
+
 def _wrapped(label: str, width: int = 24) -> str:
     """A tick label over lines of about ``width`` characters, broken after an opening
     parenthesis or a comma (an estimator's repr: ``RandomForestClassifier(n_estimators=60,
@@ -194,8 +203,11 @@ class StudyPlots:
         basis = importance_basis(study, at=at)
         shares = param_importances(study, seed=seed, basis=basis)
         fig, ax = canvas(ax, (BASE_SIZE[0], 0.4 * len(shares)), text_height=1.4)
+        # a pipeline's one step, named once in the title: its names took three quarters of the
+        # figure's width, and the bars the rest (first-day test, round 65)
+        step = _common_step(list(shares))
         bars = ax.barh(range(len(shares)), list(shares.values()), color="C0")
-        ax.set_yticks(range(len(shares)), list(shares))
+        ax.set_yticks(range(len(shares)), [name[len(step):] for name in shares])
         ax.invert_yaxis()
         ax.bar_label(bars, fmt="%.2f", padding=2, fontsize="small")
         top = max(shares.values(), default=0.0)  # room for the longest bar's label, inside
@@ -205,7 +217,8 @@ class StudyPlots:
         ax.set_xlabel("\n".join(textwrap.fill(line, width) for line in (
             f"share of permutation importance for {study.metric}",
             *f"(a forest fitted on {basis[2]})".split("\n"))))
-        titled(ax, f"{study.name}: hyperparameter importance")
+        titled(ax, f"{study.name}: hyperparameter importance"
+                   + (f" ({step}...)" if step else ""))
         return fig
 
     @user_facing

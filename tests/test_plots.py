@@ -241,6 +241,25 @@ def test_importance_ranks_the_only_hyperparameter_that_matters_first(fifo):
     assert widths[0] > 0.5
 
 
+def test_importance_names_a_pipelines_one_step_once():
+    """histgradientboostingregressor__learning_rate and its siblings took three quarters of the
+    figure's width (first-day test, round 65): the step is said once, in the title."""
+    rng = np.random.default_rng(0)
+    step = "histgradientboostingregressor__"
+    study = Study("pipe", Space({f"{step}learning_rate": nbtune.uniform(0, 1),
+                                 f"{step}max_leaf_nodes": nbtune.uniform(0, 1)}), "rmse", "min")
+    for i in range(30):
+        lr, leaves = rng.uniform(0, 1, 2)
+        config = {f"{step}learning_rate": lr, f"{step}max_leaf_nodes": leaves}
+        study.trials.append(T.Trial(i, config, state=T.COMPLETED, value=lr + 0.01 * leaves))
+    ax = study.plot.importance().axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["learning_rate", "max_leaf_nodes"]
+    assert ax.get_title().replace("\n", " ").endswith(f"({step}...)")
+    from nbtune.plots import _common_step
+
+    assert _common_step(["a__x", "b__y"]) == "" and _common_step(["a__x", "y"]) == ""
+    assert _common_step(["a__x"]) == "" and _common_step(["a__x", "a__y__z"]) == "a__"
+
 
 def test_importance_of_a_study_of_thousands_is_fitted_on_a_seeded_sample():
     """A forest and its permutations over 3,000 trials took 7 to 22 s on a loaded machine
@@ -1520,3 +1539,23 @@ def test_no_key_is_taken_for_the_resource_where_it_is_not_one_or_not_alone():
     with pytest.raises(ValueError, match=r"no trial reported 'epoch' with 'rmse': .*; they "
                        r"report fit_time, fold: learning_curves\(resource='NAME'\)"):
         folds.plot.learning_curves()
+
+
+def test_parallel_coordinates_tick_log_axes_at_decades_and_integer_axes_at_integers():
+    """A learning rate's log axis read 0.01, 0.05477, 0.3 and a lograndint(1, 50)'s 1, 7.071, 50:
+    its geometric middle (first-day test, round 65)."""
+    space = Space({"lr": nbtune.loguniform(0.01, 0.3), "leaf": nbtune.lograndint(1, 50),
+                   "alpha": nbtune.loguniform(1e-6, 1.0), "depth": nbtune.randint(2, 9)})
+    study = Study("ticks", space, "rmse", "min", settings={})
+    for i in range(6):
+        config = {"lr": 0.01 + 0.05 * i, "leaf": 1 + 9 * i, "alpha": 10.0 ** -i, "depth": 2 + i}
+        study.trials.append(T.Trial(i, config, state=T.COMPLETED, value=1.0 + i / 10))
+    ax = study.plot.parallel_coordinates().axes[0]
+    ticks: dict[int, list[str]] = {}
+    for t in ax.texts:
+        if t.get_gid() == "tick":
+            ticks.setdefault(round(t.get_position()[0]), []).append(t.get_text())
+    assert ticks[0] == ["0.01", "0.1", "0.3"]
+    assert ticks[1] == ["1", "10", "50"]
+    assert ticks[2] == ["1e-06", "1e-05", "0.001", "0.1", "1"]  # every other decade, three
+    assert ticks[3] == ["2", "6", "9"]
