@@ -129,13 +129,9 @@ def _jitter(curves: Any) -> float:
     return float(np.median(steps)) if steps else 0.0
 
 
-
-
 # SearchCV's resource of training rows: a score that falls with more rows is noise or a small
 # sample's luck, and "a smaller max_t" would train on fewer rows (check round 48)
 ROWS = "n_samples"
-
-
 
 
 def _over_folds(resource: str) -> bool:

@@ -3,6 +3,7 @@ the trials per rung, and the study's pace."""
 from __future__ import annotations
 
 import heapq
+import itertools
 import re
 from typing import Any, Iterable
 
@@ -65,16 +66,17 @@ def resource_of(study: Any) -> str:
 
 
 LOOKED_AT = 20  # trials with reports counted_key reads (the first ones): a panel's redraw asks
+SCANNED = 200  # trials it looks through for them at most (a study of one report a trial)
 
 
 def counted_key(trials: Iterable[T.Trial], metric: str) -> str | None:
     """The one report key, not the metric nor a count of folds, whose ints rise from
     report to report in each of the first :data:`LOOKED_AT` trials that reported twice or
-    more (their first five reports and their last); None where the trials report "epoch",
-    none reported twice, or no key or several do."""
+    more (their first five reports and their last; among the first :data:`SCANNED`); None
+    where the trials report "epoch", none reported twice, or no key or several do."""
     found: set[str] | None = None
     looked = 0
-    for t in list(trials):
+    for t in itertools.islice(trials, SCANNED):
         reports = list(t.reports)
         if len(reports) < 2:
             continue
