@@ -110,7 +110,9 @@ def test_with_the_extension_apply_writes_the_cell_in_one_click(frontend):
     assert reply["payload"] == []  # nothing left for a second Shift+Enter to write
 
 
-def test_when_the_extension_cannot_write_the_cell_the_edit_is_not_lost(frontend):
+def test_when_the_extension_cannot_write_the_cell_the_edit_stays_shown_and_is_dropped(frontend):
+    """The lines stay in the editor to copy; the refused edit is not kept for later: it
+    rewrote the cell, unasked, when the cell next read as it had (first-day test, round 66)."""
     cell = str(uuid.uuid4())
     _, seen = frontend.run(EDIT, cell)
     (opened,) = _opened(seen)
@@ -121,10 +123,42 @@ def test_when_the_extension_cannot_write_the_cell_the_edit_is_not_lost(frontend)
                   {"failed": write["data"]["write"], "reason": "the cell was changed since"})
     status = frontend.value("ed.status.value")
     assert "not written: the cell was changed since; copy the lines below" in status
-    # the lines stay shown in the editor, and the cell, back as it ran, still gets them
     assert "units = choice(8, 16, 32)" in frontend.value("ed.code.value")
-    (payload,) = frontend.run(EDIT, cell)[0]["payload"]
-    assert payload["source"] == "set_next_input" and payload["text"] == EDITED + "\n"
+    assert frontend.run(EDIT, cell)[0]["payload"] == []  # the cell, back as it ran: left alone
+
+
+def test_run_waits_for_the_new_lines_and_runs_only_where_they_were_written(frontend):
+    """Run ran the body as the editor opened on it, over a cell typed into since, and said
+    "applied" (first-day test, round 66): it now starts once the lines are in the cell."""
+    frontend.run("%config Tune.workers = 1")
+    cell = str(uuid.uuid4())
+    _, seen = frontend.run(EDIT.replace("-n 3", "-n 3 --study refused"), cell)
+    (opened,) = _opened(seen)
+    frontend.send("comm_msg", opened["comm_id"], {"ready": True})
+    _, seen = frontend.run(CLICK.replace("apply_button", "run_button"))
+    (write,) = _writes(seen)
+    assert "the study starts once they are written" in frontend.value("ed.status.value")
+    frontend.send("comm_msg", opened["comm_id"],
+                  {"failed": write["data"]["write"], "reason": "the cell was changed since"})
+    status = frontend.value("ed.status.value")
+    assert "not run: the cell was changed since; run the cell (Shift+Enter)" in status, status
+    assert frontend.value("__import__('nbtune').list_studies()").strip() == "[]"
+
+    _, seen = frontend.run(EDIT.replace("-n 3", "-n 3 --metric loss --study written"), cell)
+    (opened,) = _opened(seen)
+    frontend.send("comm_msg", opened["comm_id"], {"ready": True})
+    _, seen = frontend.run(CLICK.replace("apply_button", "run_button"))
+    (write,) = _writes(seen)
+    frontend.send("comm_msg", opened["comm_id"], {"written": write["data"]["write"]})
+    status = frontend.value("ed.status.value")
+    for _ in range(120):  # the study runs in the kernel as it handles the answer
+        if "ran study" in status:
+            break
+        status = frontend.value("ed.status.value")
+    assert "written into the cell; ran study &#x27;written&#x27;" in status, status
+    # the edited space ran, 32 among its units, in the cell's body
+    assert frontend.value("len(study.trials), study.space['units'].values").strip() == \
+        "3 [8, 16, 32]"
 
 
 def test_without_the_extension_apply_keeps_the_old_two_step_way(frontend):

@@ -299,6 +299,16 @@ def test_tune_space_edits_a_notebook_space_and_binds_it(shell, capsys):
     empty.add.click()
     empty.apply_button.click()
     assert shell.user_ns["space"] == S.Space({"x1": S.uniform(0, 1)})
+    # again: `space` is the notebook's now, and is kept (Apply replaced it without a word:
+    # first-day test, round 66); the editor says which name it binds before Apply
+    again = shell.run_line_magic("tune_space", "")
+    assert text(again.status) == ("Apply binds `space_2`: `space` is the notebook's already "
+                                  "(%tune_space space edits it)")
+    again.add.click()
+    again.views[0].name.value = "y"
+    again.apply_button.click()
+    assert shell.user_ns["space"] == S.Space({"x1": S.uniform(0, 1)})
+    assert shell.user_ns["space_2"] == S.Space({"y": S.uniform(0, 1)})
 
 
 @pytest.mark.parametrize("source, message", [
@@ -411,3 +421,23 @@ def test_a_rows_remove_button_stays_on_its_line_and_previews_carry_no_tiny_label
         ends = [t.get_text() for t in fig.texts]
         assert ends == ([] if dom.values is not None else [f"{dom.lo:.3g}", f"{dom.hi:.3g}"])
         assert all(t.get_fontsize() >= 9 for t in fig.texts)
+
+
+def test_typed_values_are_one_value_a_tag_and_code_is_not_taken_for_text():
+    """`32, 64, 128` typed as one entry gave one option, a tuple; `np.float32(1)` became its
+    text, which the trials got (first-day test, round 66)."""
+    ed = SpaceEditor({"units": S.choice(8)})
+    view = ed.views[0]
+    view.inputs["values"].value = ["8", "32, 64, 128"]
+    assert view.inputs["values"].value == ["8", "32", "64", "128"]  # the tags, one a value
+    assert ed.space == S.Space({"units": S.choice(8, 32, 64, 128)})
+    view.inputs["values"].value = ["(32, 64)", "'a, b'", "relu"]  # one value each, as written
+    assert ed.space == S.Space({"units": S.choice((32, 64), "a, b", "relu")})
+    for code in ("np.float32(1)", "64-64"):
+        view.inputs["values"].value = ["relu", code]
+        assert text(view.error).endswith(
+            f"{code!r} is code, not a value: write the value it stands for (1.0, 'relu', "
+            f"[1, 2]), or '{code}' in quotes for the text"), text(view.error)
+        assert ed.apply_button.disabled
+    view.inputs["values"].value = ["relu", "'64-64'"]
+    assert ed.space == S.Space({"units": S.choice("relu", "64-64")})

@@ -20,8 +20,8 @@ from ..styles import ERROR, SUCCESS
 from ..tracker import inside_output_widget
 from .cell import replace_space_lines
 from .space_preview import preview_png
-from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, parse_value, render_lines,
-                         row_errors, rows_from_cell, rows_from_space, show_value)
+from .space_rows import (FIELDS, KINDS, LOG_KINDS, Row, build_space, entries, render_lines,
+                         row_errors, rows_from_cell, rows_from_space, show_value, typed_value)
 
 __all__ = ["SpaceEditor"]
 
@@ -32,7 +32,7 @@ _LABELS = {"lo": "low", "hi": "high", "q": "step", "n": "points", "values": "val
 def _field(name: str) -> W.Widget:
     """The input widget of one field of a row (`name` from `space_rows.FIELDS`)."""
     if name == "values":
-        w: W.Widget = W.TagsInput(value=[], allow_duplicates=True, placeholder="add a value")
+        w: W.Widget = W.TagsInput(value=[], allow_duplicates=True, placeholder="a value, then Tab")
     elif name in ("weights", "value"):
         w = W.Text(placeholder="e.g. 1, 1, 2" if name == "weights" else "a value")
     elif name == "n":
@@ -89,9 +89,13 @@ class _RowView:
         if self._busy:
             return
         if name == "value":
-            value = parse_value(value)
+            value = typed_value(value)
         elif name == "values":
-            value = [parse_value(v) for v in value]
+            split = [part for v in value for part in entries(v)]
+            if split != list(value):  # one value a tag: the widget is set again, and says so
+                self.inputs["values"].value = split
+                return
+            value = [typed_value(v) for v in value]
         elif isinstance(value, float) and value.is_integer() and \
                 isinstance(getattr(self.row, name), int):
             value = int(value)  # FloatText gives floats; an integer bound stays an integer
@@ -195,6 +199,10 @@ class SpaceEditor:
         self.status = W.HTML().add_class("nbtune-space-status")
         self.said = ""  # the status line's text
         self.says, self._saying = 0, threading.Lock()  # lines said so far (see say)
+        # set by on_apply while the notebook writes the new lines into the cell (see written):
+        # a Run waits for that answer, and starts only where they were written
+        self.write_pending = False
+        self._run_waits, self._waiting = False, threading.Lock()
         self.code = W.HTML().add_class("nbtune-space-code")
         self.output = W.Output().add_class("nbtune-space-output")
         self.widget = W.VBox([self.rows_box,
@@ -324,7 +332,32 @@ class SpaceEditor:
             return None
         if self.source is not None and self.apply() is None:
             return None
-        applied = self.said
+        with self._waiting:  # the body to run is the cell's once the lines are in it: a Run
+            # that did not wait ran the body as the editor opened on it, over a cell typed into
+            # since, and said "applied" (first-day test, round 66)
+            self._run_waits = self.write_pending
+        if self._run_waits:
+            self.say(f"{self.said}; the study starts once they are written")
+            return None
+        return self._start(self.said)
+
+    def written(self, ok: bool, reason: str = "") -> None:
+        """The notebook's answer to the write that Apply asked for (``on_apply`` set
+        :attr:`write_pending`): a Run waiting for it starts where the lines were written, and
+        is refused, with ``reason``, where they were not."""
+        with self._waiting:
+            self.write_pending = False
+            waits, self._run_waits = self._run_waits, False
+        if not waits:
+            return
+        if ok:
+            self._start(self.said)
+        else:
+            self.say(f"not run: {reason or 'the notebook did not answer'}; run the cell "
+                     "(Shift+Enter) to open the editor on it as it reads now", error=True)
+
+    def _start(self, applied: str) -> Any:
+        """Check that the study can start, clear the last run's output, and run it here."""
         try:
             start = self.on_run(self)
         except Exception as exc:  # the reason is shown on the editor; the last run's output stays

@@ -49,14 +49,23 @@ def with_space(parsed: ParsedCell, space: Space, name: str) -> ParsedCell:
 
 def open_space_editor(shell: InteractiveShell, line: str) -> Any:
     """``%tune_space [NAME]``: an editor of NAME's space (empty without NAME); Apply binds the
-    edited space to NAME (default ``space``), as a dict when NAME held a dict."""
+    edited space to NAME (without it ``space``, or the first free of ``space_2``, ...), as a
+    dict when NAME held a dict."""
     from .space_editor import SpaceEditor
 
     words = line.split()
     if len(words) > 1:
         raise UsageError("%tune_space: give one name at most, e.g. `%tune_space space`")
-    if not words:
-        name, current = "space", None
+    taken = ""
+    if not words:  # a free name: `space` held the notebook's own, which Apply replaced
+        name, current = "space", None  # without a word (first-day test, round 66)
+        n = 1
+        while name in shell.user_ns:
+            n += 1
+            name = f"space_{n}"
+        if n > 1:
+            taken = (f"Apply binds `{name}`: `space` is the notebook's already (%tune_space "
+                     "space edits it)")
     else:
         name, current = words[0], space_named(shell.user_ns, words[0], "%tune_space")
         if isinstance(current, SpaceEditor):
@@ -68,7 +77,10 @@ def open_space_editor(shell: InteractiveShell, line: str) -> Any:
         shell.user_ns[name] = dict(space) if as_dict else space
         return f"applied: `{name}` holds the edited space (use it with %%tune --space {name})"
 
-    return SpaceEditor(current, on_apply=bind)
+    editor = SpaceEditor(current, on_apply=bind)
+    if taken:
+        editor.say(taken)
+    return editor
 
 
 def _writer(magics: Any, source: str) -> Any:
@@ -132,11 +144,16 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
             elif magics._applied.get(key) != text:  # a later Apply took its place
                 return
             elif reason:  # the extension left the cell alone; running it may not match now
+                # and it is dropped: it rewrote the cell, unasked, when the cell next read as
+                # it had (first-day test, round 66)
+                del magics._applied[key]
                 editor.say(f"not written: {reason}; copy the lines below into it", error=True)
             else:
                 editor.say(AGAIN)
+            editor.written(ok, reason)
 
         if writer is not None and writer.write(text, done):
+            editor.write_pending = True
             return "applied: writing the new lines into the cell..."
         return AGAIN
 

@@ -15,7 +15,8 @@ from nbtune import space as S
 from .cell import parse_cell, space_to_lines
 
 __all__ = ["KINDS", "FIELDS", "LOG_KINDS", "Row", "rows_from_space", "rows_from_cell",
-           "row_errors", "build_space", "render_lines", "parse_value", "show_value"]
+           "row_errors", "build_space", "render_lines", "parse_value", "show_value", "Unread",
+           "typed_value", "entries"]
 
 # label shown in the editor -> nbtune primitive
 KINDS = {"uniform": "uniform", "log uniform": "loguniform", "quantized": "quniform",
@@ -36,6 +37,50 @@ def parse_value(text: str) -> Any:
         return ast.literal_eval(stripped)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return stripped
+
+
+class Unread:
+    """A typed value that is code, not a literal (``np.float32(1)``, ``64-64``): it was taken as
+    its text, and a trial got the string (first-day test, round 66); its row says so."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unread) and other.text == self.text
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def reason(self) -> str:
+        return (f"{self.text!r} is code, not a value: write the value it stands for (1.0, "
+                f"'relu', [1, 2]), or '{self.text}' in quotes for the text")
+
+
+def typed_value(text: str) -> Any:
+    """A value typed into the editor: :func:`parse_value`'s, except that an expression other
+    than a bare word is :class:`Unread`."""
+    stripped = text.strip()
+    value = parse_value(stripped)
+    if isinstance(value, str) and value == stripped:
+        try:
+            node = ast.parse(stripped, mode="eval").body
+        except SyntaxError:  # words and signs: the text
+            return value
+        if not isinstance(node, ast.Name):
+            return Unread(stripped)
+    return value
+
+
+def entries(tag: str) -> list[str]:
+    """The values one typed entry holds: ``32, 64, 128`` is three (one entry gave the tuple
+    ``(32, 64, 128)``: first-day test, round 66); a bracketed or quoted entry is one."""
+    stripped = tag.strip()
+    if not stripped or stripped[0] in "([{'\"" or "," not in stripped:
+        return [tag]
+    return [part.strip() for part in stripped.split(",") if part.strip()]
 
 
 def show_value(value: Any) -> str:
@@ -96,6 +141,11 @@ class Row:
         if self.kind not in FIELDS:
             raise ValueError(f"unknown kind {self.kind!r} (known: {', '.join(FIELDS)})")
         cls = getattr(S, self.kind)
+        typed = [*self.values] if self.kind in ("choice", "grid") else \
+            [self.value] if self.kind == "fixed" else []
+        unread = [v for v in typed if isinstance(v, Unread)]
+        if unread:
+            raise ValueError(unread[0].reason())
         if self.kind == "choice":
             return cls([*self.values], weights=_weights(self.weights))
         if self.kind == "grid":
