@@ -441,3 +441,16 @@ def test_typed_values_are_one_value_a_tag_and_code_is_not_taken_for_text():
         assert ed.apply_button.disabled
     view.inputs["values"].value = ["relu", "'64-64'"]
     assert ed.space == S.Space({"units": S.choice("relu", "64-64")})
+
+
+def test_the_preview_of_an_integer_range_draws_each_value_alike_and_writes_its_ends():
+    """randint(20, 60): 20 bins over 41 values drew its last bin half again as tall, as if 60
+    were likelier; lograndint(1, 1000)'s end read 1e+03 (first-day test, round 66)."""
+    from nbtune.notebook.space_preview import preview_figure
+
+    fig = preview_figure(S.randint(20, 60), samples=40_000)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert max(heights) < 1.15 * min(heights), heights  # within 40,000 draws' noise
+    assert [t.get_text() for t in fig.texts] == ["20", "60"]
+    assert [t.get_text() for t in preview_figure(S.lograndint(1, 1000)).texts] == ["1", "1000"]
+    assert [t.get_text() for t in preview_figure(S.linspace(0, 0.5, 6)).texts] == ["0", "0.5"]
