@@ -271,6 +271,17 @@ def test_run_shows_why_a_study_cannot_start(shell, db):
     assert nbtune.list_studies(db) == []
 
 
+def test_run_names_a_removed_row_that_the_body_still_reads(shell, db):
+    """It said "the cell uses 'units', which is not defined in the notebook: run the cell that
+    defines or imports it" (first-day test, round 66)."""
+    ed = shell.run_cell("%%tune --edit -n 3 --metric loss\n" + EDIT).result
+    ed.views[1].remove.click()
+    assert ed.run() is None
+    assert text(ed.status) == ("cannot run: %%tune: the body reads 'units', whose row was "
+                               "removed from the space: add it back, or take it out of the body")
+    assert nbtune.list_studies(db) == []
+
+
 @pytest.mark.parametrize("kind", ["space", "dict", "editor"])
 def test_space_from_the_notebook(shell, kind):
     space = {"x": S.grid(1, 2, 3)}

@@ -83,6 +83,23 @@ def open_space_editor(shell: InteractiveShell, line: str) -> Any:
     return editor
 
 
+def _removed_but_read(source: str, parsed: ParsedCell, ns: Mapping[str, Any]) -> str | None:
+    """The line for hyperparameters whose rows the editor removed from the cell ``source``
+    while its body, ``parsed``, still reads them (and the notebook defines no such name);
+    None where there are none."""
+    try:
+        opened = parse_cell(source.split("\n", 1)[1], need_space=False).names
+    except CellError:
+        return None
+    gone = [n for n in opened if n not in parsed.space and n in parsed.free_names and n not in ns]
+    if not gone:
+        return None
+    names = ", ".join(repr(n) for n in gone)
+    return (f"the body reads {names}, whose row{'s were' if len(gone) > 1 else ' was'} removed "
+            f"from the space: add {'them' if len(gone) > 1 else 'it'} back, or take "
+            f"{'them' if len(gone) > 1 else 'it'} out of the body")
+
+
 def _writer(magics: Any, source: str) -> Any:
     """The channel to nbtune's JupyterLab extension for the executing cell (see cell_writer),
     closing the one an earlier run of the same cell opened; None where there is none."""
@@ -161,7 +178,12 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
         run_args = copy.copy(args)
         run_args.edit = False
         body = editor.cell_text.split("\n", 1)[1]
-        start = magics._prepare(run_args, magics._parse(run_args, body), body)
+        parsed = magics._parse(run_args, body)
+        removed = _removed_but_read(source, parsed, shell.user_ns)
+        if removed:  # it said "not defined in the notebook: run the cell that defines or
+            # imports it" of a row the editor had removed (first-day test, round 66)
+            raise UsageError(f"%%tune: {removed}")
+        start = magics._prepare(run_args, parsed, body)
 
         def go() -> Any:
             start()
