@@ -462,6 +462,28 @@ def test_with_the_extension_apply_writes_the_cell_in_one_click(lab_with_apply, a
     source = _code(page, 1)
     assert "loss = lr * layers  # mine" in source and "loguniform(0.0001, 0.5)" in source, source
 
+    # a second view of the notebook, opened and closed: Apply still writes in one click (the
+    # closed view's handler had replaced the first's, and Apply fell back to "run this cell
+    # again" until the page was reloaded: first-day test, round 66)
+    page.get_by_role("menuitem", name="File", exact=True).click()
+    page.get_by_role("menuitem", name="New View for Notebook").click()
+    page.locator(".jp-Notebook").nth(1).wait_for(timeout=30_000)
+    page.keyboard.press("Alt+w")  # closes the new view, the current tab
+    page.wait_for_function("document.querySelectorAll('.jp-Notebook').length === 1",
+                           timeout=30_000)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")  # the editor again, on the cell as it reads now
+    page.locator(".nbtune-space-editor .nbtune-space-code",
+                 has_text="loguniform(0.0001, 0.5)").wait_for(timeout=60_000)
+    _finished_prompt(cell)
+    editor = page.locator(".nbtune-space-editor")
+    hi = editor.locator(".nbtune-space-row").nth(0).locator(".nbtune-space-hi input")
+    hi.fill("0.3")
+    hi.press("Enter")
+    editor.locator(".nbtune-space-apply").click()
+    page.locator(".nbtune-space-status", has_text="written into the cell").wait_for(timeout=10_000)
+    assert "loguniform(0.0001, 0.3)" in _code(page, 1)
+
 
 def test_on_the_dark_theme_nbtunes_coloured_lines_read(dark_lab, dark_page):
     """The space editor's lines were dark green and dark red on JupyterLab Dark (2.6:1 and 3.2:1

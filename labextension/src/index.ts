@@ -20,17 +20,42 @@ interface IWrite {
   new: string;
 }
 
-function findCell(panel: NotebookPanel, id: string) {
-  const cells = panel.content.model?.sharedModel.cells ?? [];
-  return cells.find(cell => cell.getId() === id);
+function findCell(panels: NotebookPanel[], id: string) {
+  for (const panel of panels) {
+    const cells = panel.content.model?.sharedModel.cells ?? [];
+    const cell = cells.find(c => c.getId() === id);
+    if (cell) {
+      return cell;
+    }
+  }
+  return undefined;
 }
 
-function listen(panel: NotebookPanel, kernel: Kernel.IKernelConnection | null | undefined) {
-  kernel?.registerCommTarget(
+// The kernel connections whose target is registered: once each. A second view of a notebook
+// (File > New View) shares its kernel connection; a target registered per view was replaced by
+// the newest view's, which stopped answering once that view closed (first-day test, round 66).
+const registered = new WeakSet<Kernel.IKernelConnection>();
+
+function listen(notebooks: INotebookTracker, kernel: Kernel.IKernelConnection | null | undefined) {
+  if (!kernel || registered.has(kernel)) {
+    return;
+  }
+  registered.add(kernel);
+  // the open views of notebooks on this kernel, looked up at each message: views come and go
+  const views = () => {
+    const found: NotebookPanel[] = [];
+    notebooks.forEach(panel => {
+      if (!panel.isDisposed && panel.sessionContext.session?.kernel === kernel) {
+        found.push(panel);
+      }
+    });
+    return found;
+  };
+  kernel.registerCommTarget(
     TARGET,
     (comm: Kernel.IComm, open: KernelMessage.ICommOpenMsg) => {
       const id = String(open.content.data.cell_id ?? '');
-      if (!findCell(panel, id)) {
+      if (!findCell(views(), id)) {
         return; // another notebook's cell (or a console): its own frontend answers
       }
       comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => {
@@ -38,7 +63,7 @@ function listen(panel: NotebookPanel, kernel: Kernel.IKernelConnection | null | 
         if (typeof data.write !== 'number') {
           return;
         }
-        const cell = findCell(panel, id);
+        const cell = findCell(views(), id);
         if (!cell) {
           comm.send({ failed: data.write, reason: 'the cell is gone from the notebook' });
         } else if (cell.getSource() !== data.old) {
@@ -61,8 +86,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, notebooks: INotebookTracker) => {
     notebooks.widgetAdded.connect((_, panel) => {
       const context = panel.sessionContext;
-      listen(panel, context.session?.kernel);
-      context.kernelChanged.connect((_, change) => listen(panel, change.newValue));
+      listen(notebooks, context.session?.kernel);
+      context.kernelChanged.connect((_, change) => listen(notebooks, change.newValue));
     });
   }
 };
