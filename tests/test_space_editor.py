@@ -465,3 +465,15 @@ def test_the_preview_of_an_integer_range_draws_each_value_alike_and_writes_its_e
     assert [t.get_text() for t in fig.texts] == ["20", "60"]
     assert [t.get_text() for t in preview_figure(S.lograndint(1, 1000)).texts] == ["1", "1000"]
     assert [t.get_text() for t in preview_figure(S.linspace(0, 0.5, 6)).texts] == ["0", "0.5"]
+
+
+def test_a_row_switched_to_fixed_keeps_what_it_held():
+    """Switching a row to fixed gave fixed(0), whatever it held (first-day test, round 66)."""
+    ed = SpaceEditor({"units": S.choice(64, 128), "lr": S.loguniform(1e-3, 1.0)})
+    ed.views[0].kind.value = "fixed"
+    ed.views[1].kind.value = "fixed"
+    assert ed.space == S.Space({"units": S.fixed(64), "lr": S.fixed(1e-3)})
+    ed.views[1].inputs["value"].value = "0.01"  # given: a switch away and back keeps it
+    ed.views[1].kind.value = "uniform"
+    ed.views[1].kind.value = "fixed"
+    assert ed.space["lr"] == S.fixed(0.01)

@@ -70,6 +70,7 @@ class _RowView:
         self.sliders: dict[str, W.FloatLogSlider] = {}
         self._previewed: str | None = None
         self._busy = False
+        self._value_set = row.kind == "fixed"  # a fixed row's value, given: a switch keeps it
         self._show_fields()
         self.name.observe(self._on_name, names="value")
         self.kind.observe(self._on_kind, names="value")
@@ -81,6 +82,9 @@ class _RowView:
         self.editor.refresh()
 
     def _on_kind(self, change: dict) -> None:
+        if change["new"] == "fixed" and not self._value_set:  # what the row held, not a 0
+            self.row.value = self.row.values[0] if change["old"] in ("choice", "grid") and \
+                self.row.values else self.row.lo  # whatever it held (first-day test, round 66)
         self.row.kind = change["new"]
         self._show_fields()
         self.editor.refresh()
@@ -89,6 +93,7 @@ class _RowView:
         if self._busy:
             return
         if name == "value":
+            self._value_set = True
             value = typed_value(value)
         elif name == "values":
             split = [part for v in value for part in entries(v)]
