@@ -52,7 +52,7 @@ def preview_figure(dom: S.Domain, samples: int = 400):
         for x, end, align in ((0.02, ends[0], "left"), (0.98, ends[1], "right")):
             shown = str(int(end)) if integer or (float(end).is_integer() and abs(end) < 1e6) \
                 else f"{end:.3g}"  # lograndint(1, 1000)'s end read 1e+03
-            fig.text(x, 0.02, shown, ha=align, va="bottom", fontsize=9, color="0.2")
+            fig.text(x, 0.02, shown, ha=align, va="bottom", fontsize=9, color="0.45")
     ax.tick_params(which="both", bottom=False, left=False, labelbottom=False, labelleft=False)
     return fig
 
@@ -62,7 +62,9 @@ def preview_png(dom: S.Domain, samples: int = 400) -> bytes:
     key = repr(dom)
     if key not in _PREVIEWS:
         buf = io.BytesIO()
-        preview_figure(dom, samples).savefig(buf, format="png")
+        # on no background of its own: a white box on JupyterLab's dark theme (round 66); its
+        # grey ends read on either
+        preview_figure(dom, samples).savefig(buf, format="png", transparent=True)
         if len(_PREVIEWS) > 256:
             _PREVIEWS.clear()
         _PREVIEWS[key] = buf.getvalue()
