@@ -169,9 +169,10 @@ def edit_cell(magics: Any, line: str, args: Any, cell: str) -> Any:
                 editor.say(AGAIN)
             editor.written(ok, reason)
 
+        editor.write_pending = True  # before the write: its answer sets it back
         if writer is not None and writer.write(text, done):
-            editor.write_pending = True
             return "applied: writing the new lines into the cell..."
+        editor.write_pending = False
         return AGAIN
 
     def run(editor: SpaceEditor) -> Any:
