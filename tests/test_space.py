@@ -268,7 +268,8 @@ def test_space_accepts_identifier_like_names():
 def test_repr_reads_like_the_call():
     assert repr(loguniform(0.0001, 0.1)) == "loguniform(0.0001, 0.1)"
     assert repr(choice(32, 64, 128)) == "choice(32, 64, 128)"
-    assert repr(choice("a", "b", weights=[1, 3])) == "choice('a', 'b', weights=[1.0, 3.0])"
+    assert repr(choice("a", "b", weights=[1, 3])) == "choice('a', 'b', weights=[1, 3])"
+    assert repr(choice("a", "b", weights=[0.5, 1.5])) == "choice('a', 'b', weights=[0.5, 1.5])"
     assert repr(randint(1, 10)) == "randint(1, 10)"
     assert repr(quniform(0, 100, 5)) == "quniform(0, 100, 5)"
     assert repr(logspace("0.01:0.1:5")) == "logspace(0.01, 0.1, 5)"

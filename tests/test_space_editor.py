@@ -192,7 +192,7 @@ def test_widgets_carry_stable_css_classes():
     # what a saved notebook or its HTML export shows without the kernel: the lines too (round 24)
     assert bundle["text/plain"] == ("SpaceEditor(2 rows: lr, act)\n"
                                     "  lr  = loguniform(0.001, 1.0)\n"
-                                    "  act = choice('a', 'b', weights=[1.0, 2.0])")
+                                    "  act = choice('a', 'b', weights=[1, 2])")
 
 
 def walk(widget):

@@ -130,7 +130,12 @@ class choice(Finite):
         return self.value_at(int(rng.choice(self.size, p=self.weights)))
 
     def _args(self) -> list[str]:
-        return super()._args() + ([] if self._weights is None else [f"weights={self._weights!r}"])
+        if self._weights is None:
+            return super()._args()
+        # as typed: weights 1, 2, 1 were written back weights=[1.0, 2.0, 1.0] (round 66)
+        whole = all(w.is_integer() and abs(w) < 1e15 for w in self._weights)
+        shown = [int(w) for w in self._weights] if whole else self._weights
+        return super()._args() + [f"weights={shown!r}"]
 
     def to_dict(self) -> dict:
         return self._with_written({"type": "choice", "options": self.values,
