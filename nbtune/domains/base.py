@@ -39,6 +39,10 @@ class Domain:
         a finite domain the value as the space wrote it (its tuples tuples again)."""
         return canonical("a value", value)
 
+    holds_tuples = False
+    """Whether a value of the domain is or holds a tuple: only there does :meth:`given` make a
+    stored (JSON) value other than it is."""
+
     def to_dict(self) -> dict:
         """JSON-able description with a "type" key (see `domain_from_dict`)."""
         raise NotImplementedError

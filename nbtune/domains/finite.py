@@ -48,11 +48,15 @@ class Finite(Domain):
     def values(self) -> list:
         return [self.value_at(i) for i in range(self.size)]
 
+    @functools.cached_property
+    def holds_tuples(self) -> bool:  # type: ignore[override]
+        return any(map(holds_tuple, self._written))
+
     def _with_written(self, spec: dict) -> dict:
         """``spec`` (:meth:`to_dict`), with the values as written under "written" where a tuple
         is among them: JSON keeps lists, and a study loaded from its file gave its trials'
         configs lists where the space wrote tuples (first-day test, round 65)."""
-        if any(map(holds_tuple, self._written)):
+        if self.holds_tuples:
             spec["written"] = [tag_tuples(v) for v in self._written]
         return spec
 
@@ -168,6 +172,7 @@ class linspace(Finite):
     """
 
     kind, is_grid = "linspace", True
+    holds_tuples = False  # numbers alone (and no list of them to look through)
 
     @user_facing
     def __init__(self, lo: float | str, hi: float | None = None, n: int | None = None) -> None:

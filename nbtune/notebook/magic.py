@@ -217,10 +217,10 @@ class Tune(Magics):
             missing = no_study_to_resume(list_studies(path), args.study, path)
             unset = unset.replace("%%tune: ", f"%%tune: {missing}; as a new study, ", 1)
         # ASHA without max_t trains to the top of the cell's `for epoch in range(1, 10)`
-        counted = loop_max_t(parsed.body, resource or "epoch") \
-            if needs_max_t(scheduler, options, parsed.space) else None
+        short = needs_max_t(scheduler, options, parsed.space)
+        counted = loop_max_t(parsed.body, resource or "epoch") if short else None
         if unset is not None:
-            if counted is None and needs_max_t(scheduler, options, parsed.space):
+            if short and counted is None:
                 unset += (f"; the {scheduler.lower()} scheduler also needs --max-t N, the "
                           f"largest {resource or 'epoch'} a trial reports")  # one run (round 64)
             raise UsageError(unset)
