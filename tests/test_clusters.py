@@ -250,7 +250,7 @@ def test_gpu_workers_that_join_a_running_cpu_study_get_none_of_its_trials(tmp_pa
                             background=True)
         wait_for(lambda: study.completed, "a first trial")
         procs.worker(address, "--name", "gpu", "--resources", "GPU=1")
-        gpu = worker_joined(client, {cpu})
+        worker_joined(client, {cpu})  # the GPU worker, which no trial may use
         joined = time.time()
         study.wait()
         assert len(study.completed) == 20 and max(t.started for t in study.trials) > joined

@@ -1461,6 +1461,7 @@ def test_a_class_defined_in_the_notebook_keeps_its_code_when_its_folds_run_as_ta
     X, y = cancer
     wait_for(lambda: not busy_threads(client), "both workers to be free", 30)
     s = search(Slow(), {"c": [1.0]}, client, cv=2, refit=False).fit(X, y)
+    assert s.best_params_ == {"c": 1.0}
     assert Slow.fit.__code__.co_filename == str(cell)
     assert "time.sleep(0.3)" in inspect.getsource(Slow.fit)
 

@@ -217,3 +217,51 @@ def test_the_workers_import_the_notebooks_modules_before_the_first_trial(tmp_pat
         wait_for(lambda: k.value(check) == {True}, "the workers' import", 60)
     finally:
         k.close()
+
+
+HELD_IMPORT = '''import importlib.abc, sys, time
+class Held(importlib.abc.MetaPathFinder):
+    """Holds the import of dask.delayed, which dask's own __init__ imports after dask.utils."""
+    on = True
+    def find_spec(self, name, path, target=None):
+        if self.on and name == "dask.delayed":
+            print("held", flush=True)
+            time.sleep(60)
+        return None
+held = Held()
+sys.meta_path.insert(0, held)
+'''
+
+
+def test_a_stop_during_the_background_start_s_import_stops_run_all(tmp_path):
+    """A Stop pressed just after %load_ext lands in its after-cell hook, in the import of
+    Dask: it fails the loading cell, so that Run All stops there, and the half-imported
+    modules go, so that the next study runs (first-day test, round 67: IPython caught it in
+    the hook, Run All went on, and the next %%tune failed on "module 'dask' has no attribute
+    'utils'")."""
+    class Held(WarmKernel):
+        def ready(self) -> None:
+            self.kc.wait_for_ready(timeout=60)
+            self.replies.clear()
+            self.ok("import os\nif hasattr(os, 'sched_setaffinity'):  # two workers\n"
+                    "    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])\n"
+                    + HELD_IMPORT)
+
+    k = Held(tmp_path, str(tmp_path / "studies.db"))
+    try:
+        loading = k.start(f"%load_ext nbtune\n%config Tune.storage = {k.db!r}")
+        after = k.start("print('the next cell ran')")
+        k.wait_output(loading, "held")
+        k.interrupt()
+        reply = k.wait(loading)
+        assert reply.status == "error", reply
+        assert "KeyboardInterrupt: nbtune: the local cluster's start was interrupted" \
+            in reply.stderr, reply
+        assert "Error in callback" not in reply.stdout + reply.stderr, reply
+        assert k.wait(after).status == "aborted"
+        k.ok("held.on = False")
+        assert k.value("__import__('dask').utils.parse_bytes('1kB')") == 1000
+        out = k.ok(short_cell("after-stop"))
+        assert "2 completed" in out, out
+    finally:
+        k.close()

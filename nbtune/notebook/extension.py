@@ -3,7 +3,9 @@ starts the embedded cluster in the background once the loading cell has run; the
 closes that cluster first; ``%unload_ext nbtune`` takes it all back."""
 from __future__ import annotations
 
+import sys
 import threading
+from typing import Any
 
 from .. import background
 from ..tracker import in_notebook
@@ -36,7 +38,12 @@ def _warm_after_cell(shell, magics: Tune) -> None:
         shell.events.unregister("post_run_cell", warm)
         if magics.warm_start and not shell.exit_now:
             if is_embedded(magics.cluster):
-                warm_up()
+                try:
+                    warm_up()
+                except KeyboardInterrupt:
+                    interrupted(result, "the local cluster's start was interrupted: nothing "
+                                "started, and the first study starts it")
+                    return
             _importing[:] = [threading.Thread(target=_import_views, daemon=True,
                                               name="nbtune-imports")]
             _importing[0].start()
@@ -53,10 +60,25 @@ def _preimport_after_cells(shell, magics: Tune) -> None:
 
     def preimport(result=None) -> None:
         if magics.warm_start and is_embedded(magics.cluster) and not shell.exit_now:
-            preimports.after_cell(shell.user_ns)
+            try:
+                preimports.after_cell(shell.user_ns)
+            except KeyboardInterrupt:
+                interrupted(result, "the workers' import of the notebook's modules was "
+                            "interrupted: each trial imports them itself")
 
     shell.events.register("post_run_cell", preimport)  # after the warm-up's: it sees the start
     magics._preimport_hook = preimport
+
+
+def interrupted(result: Any, what: str) -> None:
+    """A Stop that landed in one of nbtune's hooks after a cell: the cell it ran after is
+    failed with it (``result``, IPython's ExecutionResult), so that Run All stops there as it
+    would have a moment earlier, and one line says what the interrupt cut (first-day test,
+    round 67: IPython caught the interrupt in the hook, printed "Error in callback ...", and
+    Run All went on, its study and all)."""
+    if result is not None and result.success:
+        result.error_in_exec = KeyboardInterrupt()
+    print(f"KeyboardInterrupt: nbtune: {what}", file=sys.stderr)
 
 
 _importing: list[threading.Thread] = []  # the thread of _import_views, joined at exit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any, Sequence
@@ -48,8 +49,17 @@ def warm_up() -> threading.Thread | None:
     Dask is imported here, in the caller's thread, before the thread starts: a cell that
     imported dask meanwhile (``%%tune``'s own ``dask.sizeof``) found a partly imported
     ``dask`` and failed on "module 'dask' has no attribute 'utils'" (seen once in a test run;
-    Python's import locks do not cover a package's attribute for a submodule still loading)."""
-    importlib.import_module("distributed")  # and dask with it
+    Python's import locks do not cover a package's attribute for a submodule still loading).
+    An interrupt that lands in that import (a Stop pressed just after ``%load_ext``) takes the
+    half-imported modules out again (:func:`drop_half_imported`) before it goes on: they left
+    the kernel's next ``%%tune`` failing on the same "no attribute 'utils'" (first-day test,
+    round 67)."""
+    before = set(sys.modules)
+    try:
+        importlib.import_module("distributed")  # and dask with it
+    except KeyboardInterrupt:
+        drop_half_imported(before)
+        raise
 
     with _lock:
         if embedded_started() or embedded_starting():
@@ -59,6 +69,18 @@ def warm_up() -> threading.Thread | None:
         _embedded["warming"] = thread
         thread.start()
         return thread
+
+
+def drop_half_imported(before: set[str]) -> None:
+    """Take out of ``sys.modules`` the modules imported since it held ``before`` whose package
+    an interrupted import took out again: Python drops the module whose code the interrupt
+    cut and each package above it, and keeps their submodules that had loaded, so that
+    ``import dask`` ran ``dask/__init__`` again and found ``dask.utils`` in ``sys.modules``,
+    never set on the new ``dask`` module."""
+    for name in sorted(set(sys.modules) - before):
+        parts = name.split(".")
+        if any(".".join(parts[:i]) not in sys.modules for i in range(1, len(parts))):
+            sys.modules.pop(name, None)
 
 
 def _warm_start(generation: int) -> None:
