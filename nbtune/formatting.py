@@ -66,7 +66,18 @@ def one_line(text: str, width: int = 160, first: bool = False) -> str:
     if len(last) <= width:
         return last
     head = max(20, width // 3)
-    return last[:head] + " … " + last[-(width - head - 3):]
+    tail = len(last) - (width - head - 3)
+    # both cuts fall between words (or at a path's or a call's dot, slash or bracket), the
+    # head shorter by what the tail takes back: "the note … LER_ADDRESS)" (round 67)
+    bound = max(last.rfind(c, 0, tail + 1) for c in " ./(")
+    if bound >= 0 and tail - bound <= 2 * WORD_CUT:
+        head -= tail - bound - (last[bound] == " ")
+        tail = bound + (last[bound] == " ")
+    space = last.rfind(" ", head - WORD_CUT, head + 1)
+    return last[:space if space > 0 else head] + " … " + last[tail:]
+
+
+WORD_CUT = 16  # how far a long line's cut moves back (or on) to fall between two words
 
 
 def duration_text(seconds: float | None) -> str:

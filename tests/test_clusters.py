@@ -287,6 +287,33 @@ def test_a_file_not_found_by_a_relative_path_says_where_the_worker_looked(remote
         f"{worker_folder[study.trials[0].worker]}, not the notebook's, {tmp_path}\n"), error
 
 
+def reads_environ(config):
+    import os
+    return len(os.environ["NBTUNE_TEST_DATA_DIR"])  # set in the notebook, not on the workers
+
+
+def test_an_environment_variable_set_in_the_notebook_only_says_where_to_set_it(remote,
+                                                                            monkeypatch):
+    """A notebook's os.environ["DATA_DIR"] = ... does not reach a cluster started elsewhere:
+    the trials read a bare KeyError: 'DATA_DIR' (first-day test, round 67)."""
+    monkeypatch.setenv("NBTUNE_TEST_DATA_DIR", "/data")
+    study = nbtune.tune(reads_environ, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=remote["address"], storage=None, progress=False,
+                        fail_fast=False)
+    error = study.trials[0].error
+    assert error.endswith(
+        "KeyError: 'NBTUNE_TEST_DATA_DIR'\nnbtune: the environment variable "
+        "'NBTUNE_TEST_DATA_DIR' is set in the notebook's process, not on the worker that ran "
+        "the trial: set it where the workers start (NBTUNE_TEST_DATA_DIR=... dask worker ...), "
+        "or read it in the notebook and pass its value in (a fixed(...) space entry, or "
+        "with_parameters)"), error
+    monkeypatch.delenv("NBTUNE_TEST_DATA_DIR")  # unset in the notebook too: a KeyError alone
+    study = nbtune.tune(reads_environ, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                        cluster=remote["address"], storage=None, progress=False,
+                        fail_fast=False)
+    assert study.trials[0].error.rstrip().endswith("KeyError: 'NBTUNE_TEST_DATA_DIR'")
+
+
 def test_a_resource_no_worker_offers_fails_before_any_trial(remote):
     with pytest.raises(ValueError, match=r"no worker offers TPU=1: the workers offer") as info:
         study_of(remote, {"TPU": 1})

@@ -611,7 +611,8 @@ def test_a_module_of_the_notebooks_own_the_workers_lack_is_named_with_the_fix(
     assert [t.state for t in study.trials] == [T.FAILED, T.FAILED]
     hint = (f"nbtune: the workers cannot import 'nbtune_local_helper_xyz', the notebook's own "
             f"({tmp_path / 'nbtune_local_helper_xyz.py'}): send it to them, distributed.Client("
-            f"SCHEDULER_ADDRESS).upload_file('{tmp_path / 'nbtune_local_helper_xyz.py'}'), or "
+            f"{client.scheduler.address!r}).upload_file("
+            f"'{tmp_path / 'nbtune_local_helper_xyz.py'}'), or "
             "put it where the workers' Python finds it")
     error = study.trials[0].error
     assert "ModuleNotFoundError: No module named 'nbtune_local_helper_xyz'\n" + hint in error

@@ -296,7 +296,8 @@ class Completions:
     def _finish(self, trial: T.Trial, state: str, error: str | None = None,
                 finished: float | None = None) -> None:
         if state == T.FAILED:  # whatever failed it: its code, or Dask loading it
-            error = with_hints(error, trial.config)
+            error = with_hints(error, trial.config,
+                               getattr(getattr(self.client, "scheduler", None), "address", None))
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)

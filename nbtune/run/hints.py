@@ -5,6 +5,7 @@ config key near one it has, an Optuna objective's calls on its trial, or ``repor
 its bare name outside a %%tune body."""
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Mapping
 
@@ -18,15 +19,18 @@ NO_CHILDREN = ("Dask's daemonic workers start no processes: num_workers=0, or "
                "dask.config.set({'distributed.worker.daemon': False}) and %tune_cluster local")
 
 
-def with_hints(error: str | None, config: Mapping[str, Any] | None = None) -> str | None:
+def with_hints(error: str | None, config: Mapping[str, Any] | None = None,
+               address: str | None = None) -> str | None:
     """``error`` (a failed trial's traceback) with nbtune's line on its cause and fix added
     where it knows one; unchanged otherwise. ``config``: the trial's, for a KeyError of a name
-    it does not hold."""
-    error = missing_module_hint(error)
+    it does not hold; ``address``: its cluster's scheduler, for the calls the lines give."""
+    error = missing_module_hint(error, address)
     if error and DAEMONIC in error:
         error = _added(error, NO_CHILDREN)
     if error and config:
         error = _missing_key_hint(error, config)
+    if error:
+        error = _environ_hint(error)
     if error:
         error = _optuna_trial_hint(error)
     if error and _UNBOUND_REPORT.search(_last_line(error)):
@@ -109,6 +113,25 @@ def _missing_key_hint(error: str, config: Mapping[str, Any]) -> str:
     names = ", ".join(repr(k) for k in keys)
     return _added(error, f"KeyError {asked!r}: the trial's config has no such key ({near}); "
                   f"its keys are the space's names: {names}")
+
+
+_ENVIRON_KEY = re.compile(r'(<frozen os>|os\.py)", line \d+, in __getitem__')
+
+
+def _environ_hint(error: str) -> str:
+    """A KeyError of an environment variable the notebook's process has and the trial's
+    worker lacked (``os.environ["DATA_DIR"]``, set in the notebook, on a cluster started
+    elsewhere), with where to set it: it read ``KeyError: 'DATA_DIR'`` alone, where a
+    relative file's path got its line (first-day test, round 67). A worker of nbtune's own
+    cluster starts with the notebook's environment."""
+    found = re.fullmatch(r"KeyError: '([^']*)'", _last_line(error))
+    if found is None or found.group(1) not in os.environ or not _ENVIRON_KEY.search(error):
+        return error
+    name = found.group(1)
+    return _added(error, f"the environment variable {name!r} is set in the notebook's process, "
+                  f"not on the worker that ran the trial: set it where the workers start "
+                  f"({name}=... dask worker ...), or read it in the notebook and pass its "
+                  f"value in (a fixed(...) space entry, or with_parameters)")
 
 
 _BY_NAME = re.compile(r"Can't get attribute '([^']+)' on <module '__main__'")

@@ -34,11 +34,12 @@ def _installed(path: str) -> bool:
                for root in roots)
 
 
-def missing_module_hint(error: str | None) -> str | None:
+def missing_module_hint(error: str | None, address: str | None = None) -> str | None:
     """``error`` (a failed trial's traceback) with a line added where it ends in a
     ``ModuleNotFoundError`` for a module this process imports: a file of the notebook's own
-    (``client.upload_file`` sends it) or an installed package (to install where the workers
-    run). Unchanged otherwise."""
+    (``client.upload_file`` sends it: the call names the cluster's scheduler at ``address``,
+    where known) or an installed package (to install where the workers run). Unchanged
+    otherwise."""
     if not error:
         return error
     found = _MISSING.search(error.rstrip())
@@ -54,7 +55,8 @@ def missing_module_hint(error: str | None) -> str | None:
     else:
         path = origin if os.path.basename(origin) != "__init__.py" else os.path.dirname(origin)
         what = repr(path) if path.endswith(".py") else f"a zip of {path}"
+        client = repr(address) if address else "SCHEDULER_ADDRESS"
         hint = (f"the workers cannot import {top!r}, the notebook's own ({path}): send it to "
-                f"them, distributed.Client(SCHEDULER_ADDRESS).upload_file({what}), or put it "
+                f"them, distributed.Client({client}).upload_file({what}), or put it "
                 "where the workers' Python finds it")
     return f"{error.rstrip()}\nnbtune: {hint}"
