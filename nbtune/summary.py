@@ -273,7 +273,7 @@ class StudySummary:
         elif s.elapsed is not None:  # ("11 ms for this run's 0 trials": round 62)
             took = duration_text(s.elapsed)
             if earlier:  # a resumed study: its time and pace are this run's
-                took += f" for this run's {ran} trials"
+                took += f" for this run's {ran} trial{'s' if ran != 1 else ''}"
             out.append(("time", " · ".join(x for x in (took, pace_text(s)) if x)))
         if s.settings.get("searcher"):
             asks = asks_text(s.settings)

@@ -353,18 +353,29 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
 def _said_done(plan: Plan, trials: list) -> None:
     """A resumed study that has run its trials: how to run more, said before anything runs."""
     ended = sum(1 for t in trials if t.is_finished)
-    if not plan.resumed or plan.n_trials is None or ended < plan.n_trials:
+    if not plan.resumed or plan.n_trials is None:
         return
-    n_trials = plan.n_trials
-    # "has run its 10 trials" of a study that had run 24, n_trials 10 given again (round 39)
-    ran = (f"its {n_trials} trials" if ended == n_trials else
-           f"{ended} trials, n_trials={n_trials} or more")
-    said = f"study {plan.name!r} has run {ran}: nothing is left to run; "
+    n_trials, made = plan.n_trials, len(trials)
+    if ended < n_trials < made:  # its unfinished trials run on: none is new (round 67: taken
+        # in silence, and the next resume's "n_trials=3 or more" named a number unasked)
+        _say(f"study {plan.name!r} has {made} trials already, {made - ended} of them "
+             f"unfinished, which this run ends: n_trials={n_trials} starts no new one; ",
+             made + n_trials, n_trials)
+    elif ended >= n_trials:
+        # "has run its 10 trials" of a study that had run 24, n_trials 10 given again (round 39)
+        ran = (f"its {n_trials} trials" if ended == n_trials else
+               f"{ended} trials, more than its n_trials={n_trials}")
+        _say(f"study {plan.name!r} has run {ran}: nothing is left to run; ", ended + n_trials,
+             n_trials)
+
+
+def _say(said: str, budget: int, more: int) -> None:
+    """``said``, then the budget that runs ``more`` trials, in the caller's words."""
     if _RESUME_NOTE.get():
-        warn_note(f"{said}n_trials={ended + n_trials} runs {n_trials} more")
+        warn_note(f"{said}n_trials={budget} runs {more} more")
     else:  # a %%tune cell run again, as a notebook invites: a line in its own words,
         # where a warning's red box said "<tune cell [9]>:1: NbtuneWarning" (round 25)
-        print(f"nbtune: {said}{_BUDGET.get().format(ended + n_trials)} runs {n_trials} more")
+        print(f"nbtune: {said}{_BUDGET.get().format(budget)} runs {more} more")
 
 
 def _taken_over(name: str, loop: Loop) -> Callable[[str], None]:

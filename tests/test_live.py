@@ -287,6 +287,9 @@ def test_a_resumed_study_paces_this_runs_trials_against_this_runs_time():
         panel.trial_created(t)
     facts = dict(study.summary().facts())
     assert facts["time"] == "2.0 s for this run's 2 trials · 30.0 trials/min · median trial 1.5 s"
+    study.earlier = frozenset(t.id for t in study.trials if t.id != 7)  # not "1 trials"
+    assert dict(study.summary().facts())["time"].startswith("2.0 s for this run's 1 trial")
+    assert "1 trials" not in dict(study.summary().facts())["time"]
     # a rerun with nothing left to run: "11 ms for this run's 0 trials" (round 62)
     study.earlier = frozenset(t.id for t in study.trials)
     assert dict(study.summary().facts())["time"] == ("no trial ran in this run: its trials "

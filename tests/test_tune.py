@@ -1022,8 +1022,33 @@ def test_a_resume_with_fewer_trials_than_were_run_says_how_many_ran(client, db):
         nbtune.tune(quadratic, SPACE, n_trials=2, cluster=client, storage=db, study="ran",
                     resume=True, progress=False)
     assert [str(w.message) for w in said] == [
-        "study 'ran' has run 4 trials, n_trials=2 or more: nothing is left to run; n_trials=6 "
-        "runs 2 more"]
+        "study 'ran' has run 4 trials, more than its n_trials=2: nothing is left to run; "
+        "n_trials=6 runs 2 more"]
+
+
+def sleeps_then_squares(config):
+    import time
+    time.sleep(config["sleep"])
+    return config["x"] ** 2
+
+
+def test_a_resume_with_fewer_trials_than_it_has_unfinished_says_none_is_new(client, db):
+    """A study of 10 trials, all interrupted, resumed with n_trials=3: its 10 ran on without a
+    word, and the next resume said "n_trials=3 or more", a number that cell never gave
+    (first-day test, round 67)."""
+    space = {"x": nbtune.uniform(0, 1), "sleep": nbtune.fixed(3.0)}
+    cut = nbtune.tune(sleeps_then_squares, space, n_trials=4, cluster=client, storage=db,
+                      study="cut", max_time=0.5, progress=False)
+    made = len(cut.trials)
+    unfinished = sum(1 for t in cut.trials if not t.is_finished)
+    assert made >= 2 and unfinished == made, [(t.id, t.state) for t in cut.trials]
+    with pytest.warns(nbtune.NbtuneWarning) as said:
+        again = nbtune.tune(sleeps_then_squares, space, n_trials=1, cluster=client, storage=db,
+                            study="cut", resume=True, max_time=60, progress=False)
+    assert [str(w.message) for w in said] == [
+        f"study 'cut' has {made} trials already, {made} of them unfinished, which this run "
+        f"ends: n_trials=1 starts no new one; n_trials={made + 1} runs 1 more"]
+    assert len(again.trials) == made and all(t.is_finished for t in again.trials)
 
 
 def test_a_returned_value_minimised_without_metric_or_mode_is_said(client):
