@@ -642,3 +642,32 @@ def test_a_key_the_config_lacks_is_named_with_the_keys_it_has(client):
     other = nbtune.tune(lambda config: settings["maxiter"], {"C": nbtune.uniform(0, 1)},
                         n_trials=1, mode="min", cluster=client, storage=None, progress=False)
     assert other.trials[0].error.rstrip().endswith("KeyError: 'maxiter'")
+
+
+def fills_memory(config):
+    import numpy as np
+    held = []
+    for _ in range(40):  # up to 2 GB, 50 MB at a time: its nanny ends it on the way
+        held.append(np.ones(6_250_000))
+        time.sleep(0.05)
+    return config["x"]
+
+
+def test_a_trial_its_worker_s_nanny_restarted_for_memory_says_so(db):
+    """A trial that filled its worker's memory read "its worker died 2 times (retries=1)",
+    nothing of memory, where the worker's log said it passed its memory budget (first-day
+    test, round 67)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit="600MiB",
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        study = nbtune.tune(fills_memory, {"x": nbtune.uniform(0, 1)}, metric="x", n_trials=1,
+                            cluster=client, storage=db, study="memory", progress=False,
+                            fail_fast=False)
+    trial = study.trials[0]
+    assert trial.state == T.FAILED, trial
+    assert re.search(r"^its worker died( 2 times \(retries=1\))?: its nanny restarted it for "
+                     r"its memory \(the process held [\d.]+ MiB, past 95% of the worker's "
+                     r"memory limit\): a smaller model or batch, or workers with more memory$",
+                     trial.error), trial.error

@@ -17,6 +17,7 @@ from ..contract.outcome import (NEVER_REPORTED, final_value, off_rungs_note, pas
 from ..contract.replay import timed
 from .failfast import FailFast
 from .hints import by_name_hint, with_hints
+from .deaths import memory_restart
 from .worker_setup import last_words
 from .keeping import unrestored_note
 from .resources import worker_info
@@ -111,8 +112,12 @@ class Completions:
             self._finish(trial, T.FAILED, error=what)
 
     def _died(self, trial: T.Trial) -> str:
-        """"its worker died", with the last line the worker process wrote to its log where
-        nbtune's cluster keeps one (a crash's "Fatal Python error: ..."), and the log's path."""
+        """"its worker died", with why where Dask recorded it (its nanny restarted it for its
+        memory), or the last line the worker process wrote to its log where nbtune's cluster
+        keeps one (a crash's "Fatal Python error: ..."), and the log's path."""
+        memory = memory_restart(self.client, trial.worker, trial.started)
+        if memory:
+            return f"its worker died: {memory}"
         log = self.logs.get(trial.id)
         if not log:
             return "its worker died"

@@ -18,6 +18,7 @@ from ..search import Searcher
 from .inbox import Inbox, report_topic
 from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
+from .deaths import memory_restart
 from .ending import Ending
 from .keeping import Keeping, pause_lost_note, unrestored_note
 from . import kept
@@ -337,8 +338,9 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                 if t is trial:
                     future.cancel()
                     del self.running[future]
+            memory = memory_restart(self.client, trial.worker, trial.started)
             self._finish(trial, T.FAILED, error=f"its worker died {trial.attempts - 1} times "
-                         f"(retries={self.settings.retries})")
+                         f"(retries={self.settings.retries}){': ' + memory if memory else ''}")
 
     # -- the loop ------------------------------------------------------------------------
     def _sleep(self, inbox: Inbox) -> None:
