@@ -274,6 +274,27 @@ class Storage:
             except sqlite3.OperationalError:  # busy: the next fold takes it
                 pass
 
+    def fold_left_log(self) -> None:
+        """Fold into the file what a dead run left in the write-ahead log (:meth:`fold_log`,
+        through a connection of its own where this one reads only), where this process may
+        write the file: a kernel killed between two of its run's folds left the study's latest
+        seconds in ``NAME.db-wal`` alone, nothing folded them in until a study next ran there,
+        and a copy of the ``.db`` file held an older study (first-day test, round 67)."""
+        wal = self.path + "-wal"
+        if not os.path.exists(wal) or not os.path.getsize(wal) or self._unwritable():
+            return
+        if not self.readonly:
+            self.fold_log()
+            return
+        try:
+            db = self._connect(self.path)
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                db.close()
+        except sqlite3.Error:  # busy, or not ours to write after all: the log keeps it
+            pass
+
     def delete_study(self, name: str) -> None:
         """Remove a study with its trials and reports, and the checkpoints kept of its paused
         trials (:meth:`checkpoint_folder`)."""

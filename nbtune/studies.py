@@ -134,6 +134,7 @@ def stored_study(db: Storage, name: str, row: dict[str, Any]) -> Study:
     # tuples, and its frame's groupby failed on them (first-day test, round 65)
     trials = db.load_trials(name, space)
     if run_died(db, name, status):
+        db.fold_left_log()
         reason = SEARCH_DIED if made_by_searchcv(row["settings"]) else DIED
         for t in trials:
             if t.state in (T.RUNNING, T.PENDING):

@@ -15,6 +15,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbtune
+from nbtune.studies import DIED
 from nbtune import paths
 from nbtune import storage as S
 from nbtune.paths import StorageError
@@ -352,6 +353,40 @@ def test_the_study_file_alone_holds_a_running_study_not_its_log_only(tmp_path, m
     assert [len(t.reports) for t in held] == [3]
     assert os.path.getsize(path + "-wal") > 0  # the log is still there: folded, not removed
     db.close()
+
+
+DIES_HOLDING = """
+import os, sys
+import nbtune
+from nbtune import trial as T
+from nbtune.lease import Lease
+from nbtune.storage import Storage
+db = Storage(sys.argv[1])
+db.create_study("s", nbtune.Space({"x": nbtune.uniform(0, 1)}).to_json(), "value", "min", {})
+Lease(db, "s").acquire()
+db.set_status("s", "running")
+for i in range(3):
+    trial = T.Trial(i, {"x": i / 4}, state=T.COMPLETED, value=i / 4, attempts=1)
+    trial.reports = [{"epoch": 1, "value": i / 4}]
+    db.save_trial("s", trial)
+os._exit(0)  # as a killed kernel: no close, no fold
+"""
+
+
+def test_a_study_whose_run_died_is_folded_into_its_file_when_read(tmp_path):
+    """A kernel killed between two folds of its run left the study's last seconds in the
+    -wal file alone, and nothing folded them in: a copy of the .db, taken after reading the
+    study in place, held an older study (first-day test, round 67)."""
+    path = str(tmp_path / "runs.db")
+    subprocess.run([sys.executable, "-c", DIES_HOLDING, path], check=True, timeout=60)
+    assert os.path.getsize(path + "-wal") > 0
+    shutil.copy(path, tmp_path / "before.db")  # the file alone, as it was left
+    with sqlite3.connect(tmp_path / "before.db") as con:  # its tables too are in the log
+        assert not con.execute("SELECT name FROM sqlite_master WHERE name = 'trials'").fetchall()
+    study = nbtune.load_study("s", storage=path)
+    assert study.stop_reason == DIED and len(study.trials) == 3
+    shutil.copy(path, tmp_path / "copy.db")  # the file alone, after the study was read
+    assert len(nbtune.load_study("s", storage=str(tmp_path / "copy.db")).trials) == 3
 
 
 def test_a_loaded_study_counts_its_runs_time_not_the_days_between(client, tmp_path):
