@@ -100,10 +100,8 @@ class StartingNotice:
 
     def clear(self) -> None:
         """Take the line away (the study did not start: its error says why)."""
-        if self.handle is not None:
-            from IPython.display import HTML
-
-            self.handle.update(HTML(""))
+        if self.handle is not None:  # nothing, in a log too (it read "<IPython.core.display.
+            self.handle.update(Shown("", ""))  # HTML object>" there: first-day test, round 67)
             self.handle = None
 
 

@@ -245,6 +245,20 @@ def test_the_starting_line_goes_where_the_view_goes():
     assert starting_notice(False, "anything") is None  # no view, no line
 
 
+def test_a_starting_line_taken_away_leaves_no_text_in_a_log(ip, capsys):
+    """A study interrupted while its cluster started left "<IPython.core.display.HTML
+    object>" in a text front end's output (first-day test, round 67)."""
+    from nbtune.live import StartingNotice
+
+    notice = StartingNotice("starting a local Dask cluster: 2 workers ...", panel=True)
+    notice.show()  # IPython's shell outside a kernel prints each display's text
+    assert notice.handle is not None
+    notice.clear()
+    out = capsys.readouterr().out
+    assert out.startswith("nbtune: starting a local Dask cluster: 2 workers ...")
+    assert "object>" not in out, out
+
+
 def resumed_study(n_trials: int = 30) -> tuple[nbtune.Study, LivePanel]:
     """A study resumed after six trials (3 s each, with a warning), this run 2.0 s old with one
     trial finished (1.5 s, the same warning) and one running, and its panel."""
