@@ -16,7 +16,7 @@ from .resume import new_settings, resumed_searcher_options, resumed_settings
 from .schedule import Scheduler, make_scheduler
 from .search import Searcher, make_searcher, user_options
 from .space import Space
-from .starting import trial_count
+from .starting import positive, trial_count
 from .warm import WarmStart, data_fingerprint, measured, missing_source
 from .warm import warm_start as resolve_warm_start
 
@@ -47,6 +47,7 @@ class Plan:
     mode_given: bool = False  # the user chose the mode (min too): the summary names no default
     measured: str | None = None  # how the metric is measured, where the caller said (SearchCV)
     data: str | None = None  # the data's fingerprint, where the caller gave one (SearchCV)
+    max_trial_time: float | None = None  # seconds a trial may run
 
     def settings(self, run: str) -> dict[str, Any]:
         """The settings kept with the study in storage, for run ``run`` (its id's prefix)."""
@@ -59,6 +60,8 @@ class Plan:
             settings["mode_given"] = True
         if self.checkpoints is not None:
             settings["checkpoints"] = self.checkpoints
+        if self.max_trial_time is not None:
+            settings["max_trial_time"] = self.max_trial_time
         if self.measured is not None:
             settings["measured"] = self.measured
         if self.data is not None:
@@ -139,6 +142,7 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
     max_time, max_resource = chosen["max_time"], chosen["max_resource"]
     searcher = chosen["searcher"]
     check_values(metric, mode, n_trials, concurrency, max_time, max_resource, chosen["retries"])
+    positive("max_trial_time", chosen["max_trial_time"], False)
     # an accuracy minimised (the mode left out, most likely), or a logloss maximised
     note = None if resumed else mode_note(metric, mode, "mode" in given)
     if not resumed and note is None and not {"metric", "mode"} & set(given):
@@ -186,7 +190,7 @@ def plan_study(name: str, row: dict[str, Any] | None, resume: bool, space: Space
                 seed_drawn=bool(row["settings"].get("seed_drawn")) if resumed
                 else chosen["seed"] is None,
                 mode_given=bool(row["settings"].get("mode_given")) if resumed
-                else "mode" in given)
+                else "mode" in given, max_trial_time=chosen["max_trial_time"])
 
 
 def _check_space(name: str, row: Mapping[str, Any], space: Space) -> None:

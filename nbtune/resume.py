@@ -19,10 +19,10 @@ DEFAULTS: dict[str, Any] = {"metric": "value", "mode": "min", "n_trials": "auto"
                             "max_time": None, "target": None, "max_resource": None,
                             "retries": 1, "searcher": "random", "scheduler": None,
                             "resource": "epoch", "resources": None, "warm_start": None,
-                            "checkpoints": None}
+                            "checkpoints": None, "max_trial_time": None}
 # settings a resume may change: how long the study runs, and where its checkpoints are (a shared
 # folder mounted elsewhere), not what it searches
-BUDGETS = ("n_trials", "max_time", "checkpoints")
+BUDGETS = ("n_trials", "max_time", "checkpoints", "max_trial_time")
 NOT_STORED = object()  # a stored study that ran without this setting (or one older than it)
 
 

@@ -27,8 +27,8 @@ from .run.kept import header
 from .setup_text import (asks_text, made_by_searchcv, retried_text, scheduler_text, searcher_text,
                          seed_text)
 from .styles import BORDER
-from .trial_messages import (errors_html, failure_lines, outputs_html, study_warnings,
-                             warnings_html, wrote_output)
+from .trial_messages import (errors_html, failure_lines, outputs_html, overdue_text,
+                             study_warnings, warnings_html, wrote_output)
 
 # what JupyterLab's rendered HTML gives a table and a widget's HTML (the live panel) does not: the
 # tables carry it themselves, so the panel's reads like the summary's (and nbviewer's like both)
@@ -266,6 +266,9 @@ class StudySummary:
         retried = retried_text(s.settings)
         if retried:
             out.append(("retried", retried))
+        overdue = overdue_text(s)
+        if overdue:
+            out.append(("trial time", overdue))
         earlier = earlier_ids(s)
         ran = sum(counts.values()) - len(earlier)
         if s.elapsed is not None and earlier and ran == 0:  # a rerun with nothing left to run

@@ -8,9 +8,10 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
-from .formatting import config_text, one_line
+from .formatting import config_text, duration_text, one_line
 from .ranking import earlier_ids
 from .run.output import merge_warnings, warning_key
+from .run.overdue import PAST_TRIAL_TIME
 
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
@@ -113,6 +114,20 @@ def _error_line(error: str) -> str:
 def _error_kind(error: str) -> str:
     """The kind of an error (:func:`nbtune.trial.error_kind` of its last line), remembered."""
     return T.error_kind(_error_line(error))
+
+
+def overdue_text(study: Any) -> str:
+    """"2 trials ran past max_trial_time=2 s and were ended there: trials 1, 2"; "" where none
+    did. Of a fifo study, "2 stopped" said nothing of why."""
+    ids = [t.id for t in study.trials if (t.error or "").startswith(PAST_TRIAL_TIME)]
+    if not ids:
+        return ""
+    limit = (study.settings or {}).get("max_trial_time")
+    one = len(ids) == 1
+    return (f"{len(ids)} trial{'' if one else 's'} ran past max_trial_time"
+            f"{'' if limit is None else '=' + duration_text(limit)} and "
+            f"{'was' if one else 'were'} ended there: trial{'' if one else 's'} "
+            f"{_id_ranges(ids)}")
 
 
 def _id_ranges(ids: list[int], most: int = 6) -> str:

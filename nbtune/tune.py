@@ -82,7 +82,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
          observers: Iterable[Observer] = (), background: bool = False,
          progress: bool | str | type = "auto", security: Any = None, show_output: bool = False,
          restart_held: float | str | None = "auto", fail_fast: bool | str = "auto",
-         checkpoints: str | os.PathLike | None = None,
+         checkpoints: str | os.PathLike | None = None, max_trial_time: float | None = None,
          **scheduler_options: Any) -> Study:
     """Tune ``trial_fn(config)`` over ``space`` on a Dask cluster and return the :class:`Study`.
 
@@ -103,7 +103,9 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     continues it with the settings it was run with (metric, mode, budgets, target, seed,
     searcher, scheduler and its options, resource, retries, resources; those given again must
     agree), or ``replace=True``, which deletes it and starts again. ``max_time`` counts from
-    each run. A failed trial is recorded and the study goes on, but ``fail_fast="auto"`` stops it
+    each run. ``max_trial_time`` (seconds) ends a trial that runs longer, hung or slow: one
+    that reported its metric is ``stopped`` there, its last value its result (as a scheduler
+    stops it), one that did not is ``failed``; the study goes on. A failed trial is recorded and the study goes on, but ``fail_fast="auto"`` stops it
     where its first 3 trials, and every trial started before them, failed alike (a bug each
     trial would meet; configs that fail at once wait for the trials started earlier);
     ``fail_fast=True`` stops at the first failed trial, ``False`` never. In a script (no
@@ -152,6 +154,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                                ("searcher", searcher), ("scheduler", scheduler),
                                ("resource", resource), ("resources", resources),
                                ("checkpoints", checkpoints),
+                               ("max_trial_time", max_trial_time),
                                ("warm_start", getattr(warm_start, "name", warm_start)))
              if v is not None}
     if searcher_options is not None and not isinstance(searcher_options, Mapping):
@@ -269,7 +272,7 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
                                  concurrency=concurrency, resources=connected.asked,
                                  retries=plan.retries, show_output=show_output,
                                  budget=Budget(plan.n_trials, plan.max_time, plan.target,
-                                               plan.max_resource),
+                                               plan.max_resource, plan.max_trial_time),
                                  study=name, restart_held=restart_held, stored=db is not None,
                                  fail_fast=fail_fast,
                                  keep_at=db.checkpoint_folder(name) if db is not None else None,

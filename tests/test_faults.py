@@ -671,3 +671,65 @@ def test_a_trial_its_worker_s_nanny_restarted_for_memory_says_so(db):
                      r"its memory \(the process held [\d.]+ MiB, past 95% of the worker's "
                      r"memory limit\): a smaller model or batch, or workers with more memory$",
                      trial.error), trial.error
+
+
+def hangs_when_asked(config):
+    import time
+    if config["hang"] != "at once":
+        nbtune.report(epoch=1, score=config["x"])
+    while config["hang"] != "no":  # a data loader or a lock that never returns
+        time.sleep(0.05)
+    return config["x"]
+
+
+def test_a_trial_past_max_trial_time_ends_there_and_the_study_goes_on(client, db):
+    """A trial that hung kept its worker, and a study without max_time open, for good: the
+    panel said "~3 s left" the while (first-day test, round 67). max_trial_time ends it: a
+    trial that reported its metric is stopped with its last value, one that did not failed;
+    its thread is halted, and the other trials run."""
+    hang = nbtune.choice("no", "after a report", "at once", weights=[98, 1, 1])
+    study = nbtune.tune(hangs_when_asked, {"x": nbtune.uniform(0, 1), "hang": hang},
+                        metric="score", mode="max", n_trials=6, cluster=client, storage=db,
+                        study="hung", seed=3, max_trial_time=1.5, progress=False,
+                        points_to_evaluate=[{"x": 0.25, "hang": "after a report"},
+                                            {"x": 0.5, "hang": "at once"}])
+    hung = [t for t in study.trials if t.config["hang"] != "no"]
+    assert {t.state for t in study.trials if t.config["hang"] == "no"} == {T.COMPLETED}
+    assert len(study.trials) == 6 and study.stop_reason == "n_trials"
+    first, second = study.trials[0], study.trials[1]
+    assert first.state == T.STOPPED and first.value == 0.25, first
+    assert first.error == "it ran past max_trial_time=1.5 s: stopped at its last report"
+    assert second.state == T.FAILED and second.value is None
+    assert second.error == "it ran past max_trial_time=1.5 s and reported no 'score'"
+    assert all(t.finished - t.started < 5 for t in hung), [(t.started, t.finished) for t in hung]
+    # its thread was halted: both workers are free again, and a resume keeps the limit
+    wait_for(lambda: not busy_threads(client), "the halted trials' threads to leave", 10)
+    again = nbtune.load_study("hung", storage=db)
+    assert again.settings["max_trial_time"] == 1.5
+    assert [t.id for t in hung] == [0, 1]  # the two asked for; none of the drawn ones
+    assert dict(again.summary().facts())["trial time"] == (
+        "2 trials ran past max_trial_time=1.5 s and were ended there: trials 0-1")
+
+
+def sleeps_in_one_call(config):
+    import time
+    if config["i"] == 0:
+        time.sleep(6)  # one call into C: a halt reaches its thread only once it returns
+    return config["i"]
+
+
+def test_a_trial_past_max_trial_time_in_one_long_call_is_named_held(db, capsys):
+    """The halt of a trial past its time cannot reach a thread inside one long compiled call:
+    the study goes on without waiting for it, says which worker the thread holds, and ends."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        study = nbtune.tune(sleeps_in_one_call, {"i": nbtune.grid(0, 1, 2, 3)},
+                            searcher="grid", metric="i", mode="max", cluster=client,
+                            storage=db, study="held", max_trial_time=0.5, progress=False)
+    assert [t.state for t in study.trials] == [T.FAILED] + [T.COMPLETED] * 3
+    assert study.trials[0].error == "it ran past max_trial_time=0.5 s and reported no 'i'"
+    out = capsys.readouterr().out
+    assert f"trial 0 of study 'held' still runs on worker {study.trials[0].worker}" in out, out

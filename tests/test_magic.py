@@ -891,6 +891,14 @@ def test_engine_flags_reach_the_study(shell, db, tmp_path):
               "x = uniform(0, 1)\nimport time\ntime.sleep(0.3)\nv = x\n")
     assert res.success and shell.user_ns["study"].stop_reason == "max_time"
 
+    res = run(shell, "--searcher grid --metric v --max-trial-time 0.5s",
+              "i = grid(0, 1)\nimport time\nfor _ in range(600 * (1 - i)):\n"
+                     "    time.sleep(0.05)  # halted at the next of them\nv = i\n")
+    assert res.success, res.error_in_exec
+    study = shell.user_ns["study"]
+    assert study.settings["max_trial_time"] == 0.5 and study.stop_reason == "exhausted"
+    assert [t.state for t in study.trials] == ["failed", "completed"]
+
 
 def test_resources_and_gpus_become_dask_resources():
     from IPython.core.error import UsageError

@@ -16,6 +16,7 @@ class Budget:
     max_time: float | None = None
     target: float | None = None
     max_resource: float | None = None
+    max_trial_time: float | None = None  # seconds one trial may run (:meth:`overdue`)
 
     def allows_trial(self, created: int) -> bool:
         """Whether another trial may start after ``created`` of them."""
@@ -26,6 +27,13 @@ class Budget:
         clock's now; the simulator passes its simulated time), is spent."""
         now = time.time() if now is None else now
         return self.max_time is not None and now - started_at >= self.max_time
+
+    def overdue(self, started: float | None, now: float | None = None) -> bool:
+        """Whether a trial that started at ``started`` (None: not yet) has run past
+        ``max_trial_time``."""
+        now = time.time() if now is None else now
+        return self.max_trial_time is not None and started is not None \
+            and now - started > self.max_trial_time
 
     def end_reason(self, value: Any, mode: str, resource_used: float) -> str | None:
         """"target" when ``value`` (a trial's result; None: no result to judge) reaches the

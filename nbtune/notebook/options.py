@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
       "summary's seed line says what else a rerun repeats: with asha or a model at more than "
       "one trial at a time, --concurrency 1 repeats the study exactly)")
     a("--max-time", type=_duration, help="wall-clock budget (90, 30s, 5m, 1h)")
+    a("--max-trial-time", type=_duration, help="the longest one trial may run (90, 30s, 5m, "
+      "1h): one that runs longer, hung or slow, ends there and the study goes on")
     a("--target", type=float, help="stop the study once a trial ends with the metric at or "
       "beyond this")
     a("--retries", type=int, help="re-runs of a trial whose worker died (default 1)")

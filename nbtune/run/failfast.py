@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from .. import trial as T
 from ..contract.outcome import NEVER_REPORTED
+from .overdue import PAST_TRIAL_TIME
 
 FAIL_FAST_AFTER = 3  # the first trials to end, all failed alike: the study stops ("auto")
 # failures that depend on the config's size, not on the code: "CUDA out of memory", MemoryError
@@ -45,7 +46,7 @@ def _failure(trial: T.Trial, metric: str) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     error = trial.error or ""
-    if error.startswith("its worker died") or any(
+    if error.startswith(("its worker died", PAST_TRIAL_TIME)) or any(
             word in error for word in MEMORY_WORDS):  # a config too large for the machine
         return None
     lines = [line for line in error.splitlines()

@@ -46,6 +46,7 @@ _threads: dict[tuple[str, str], int] = {}  # (study prefix, execution) -> the th
 _alive: dict[tuple[str, str], int] = {}  # (study prefix, execution) -> trial id, until it ends
 _held: set[tuple[str, str]] = set()  # those named held to the notebook, whose end it awaits
 _halted: set[str] = set()  # the studies halted in this process
+_halted_runs: set[tuple[str, str]] = set()  # single executions halted (past max_trial_time)
 
 
 @contextlib.contextmanager
@@ -53,7 +54,8 @@ def halting(prefix: str, execution: str, trial: int = -1) -> Iterator[None]:
     """Meanwhile, :func:`halt_trials` of ``prefix`` may raise :class:`TrialHalted` in this thread."""
     key = (prefix, execution)
     with _lock:
-        if prefix in _halted:  # a trial that starts after its study ended
+        if prefix in _halted or key in _halted_runs:  # it starts after its halt
+            _halted_runs.discard(key)
             raise TrialHalted()
         _threads[key] = threading.get_ident()
         _alive[key] = trial
@@ -63,6 +65,7 @@ def halting(prefix: str, execution: str, trial: int = -1) -> Iterator[None]:
         with _lock:  # a halt raised just before lands here at the latest
             _threads.pop(key, None)
             _alive.pop(key, None)
+            _halted_runs.discard(key)
             was_held = key in _held
             _held.discard(key)
         if was_held:
@@ -92,21 +95,25 @@ def shielded(prefix: str, execution: str) -> Iterator[None]:
     finally:
         if ident is not None:
             with _lock:
-                halted = prefix in _halted
+                halted = prefix in _halted or key in _halted_runs
                 if not halted:
                     _threads[key] = ident
             if halted:
                 raise TrialHalted()
 
 
-def halt_trials(prefix: str) -> int:
-    """Raise :class:`TrialHalted` in this process's threads that run trials of study ``prefix``.
+def halt_trials(prefix: str, executions: list[str] | None = None) -> int:
+    """Raise :class:`TrialHalted` in this process's threads that run trials of study ``prefix``
+    (of those ``executions`` only, where given: a trial past its time, its study going on).
 
     Run on each worker by the notebook (``client.run``); returns how many threads it raised in.
     """
     with _lock:
-        _halted.add(prefix)
-        keys = [key for key in _threads if key[0] == prefix]
+        if executions is None:
+            _halted.add(prefix)
+        else:
+            _halted_runs.update((prefix, e) for e in executions)
+        keys = [key for key in _threads if _of(key, prefix, executions)]
         for key in keys:
             ident = _threads.pop(key)  # raised once: the thread is no target any more
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
@@ -114,19 +121,26 @@ def halt_trials(prefix: str) -> int:
     return len(keys)
 
 
-async def halt_and_wait(prefix: str, wait: float = 0.5) -> list[dict[str, Any]]:
+def _of(key: tuple[str, str], prefix: str, executions: list[str] | None) -> bool:
+    """Whether the (study prefix, execution) ``key`` is one a halt of ``prefix`` (and of
+    ``executions`` only, where given) reaches."""
+    return key[0] == prefix and (executions is None or key[1] in executions)
+
+
+async def halt_and_wait(prefix: str, wait: float = 0.5,
+                        executions: list[str] | None = None) -> list[dict[str, Any]]:
     """:func:`halt_trials`, then up to ``wait`` seconds for those threads to leave; returns the
     trials still running then (``{"trial", "execution"}``), which this worker announces on
     :data:`HELD_TOPIC` when they do leave. Run on each worker's event loop by the notebook."""
-    halt_trials(prefix)
+    halt_trials(prefix, executions)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         with _lock:
-            if not any(key[0] == prefix for key in _alive):
+            if not any(_of(key, prefix, executions) for key in _alive):
                 return []
         await asyncio.sleep(0.01)
     with _lock:
-        left = [key for key in _alive if key[0] == prefix]
+        left = [key for key in _alive if _of(key, prefix, executions)]
         _held.update(left)
         return [{"trial": _alive[key], "execution": key[1]} for key in left]
 
@@ -142,9 +156,11 @@ def still_running(executions: list[list[str]]) -> list[list[str]]:
         return [list(key) for key in map(tuple, executions) if key in _alive]
 
 
-def halt_study(client: Any, prefix: str, wait: float = HALT_WAIT
+def halt_study(client: Any, prefix: str, wait: float = HALT_WAIT,
+               executions: list[str] | None = None, workers: list[str] | None = None
                ) -> "Callable[[float], dict[str, list[dict[str, Any]]]]":
-    """Halt the running trials of study ``prefix`` on every worker of ``client``'s cluster.
+    """Halt the running trials of study ``prefix`` (of those ``executions`` only, where given)
+    on every worker of ``client``'s cluster (of ``workers``, where given).
 
     From a thread of its own, so that a worker that died unnoticed (its address is retried until
     a timeout) does not hold up the study's end. Best effort: a worker that cannot be reached, or
@@ -156,7 +172,8 @@ def halt_study(client: Any, prefix: str, wait: float = HALT_WAIT
 
     def run() -> None:
         with contextlib.suppress(Exception):  # the study's end is recorded regardless
-            answers.update(client.run(halt_and_wait, prefix, wait, on_error="ignore"))
+            answers.update(client.run(halt_and_wait, prefix, wait, executions, workers=workers,
+                                      on_error="ignore"))
 
     thread = threading.Thread(target=run, name=f"{prefix}-halt", daemon=True)
     thread.start()

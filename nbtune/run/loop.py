@@ -20,6 +20,7 @@ from .embedded import studying
 from .completions import LOST_WHILE_RUNNING, Completions
 from .deaths import memory_restart
 from .ending import Ending
+from .overdue import Overdue
 from .keeping import Keeping, pause_lost_note, unrestored_note
 from . import kept
 from .failure import unsaved_note
@@ -55,7 +56,7 @@ def run_prefix(run_id: str) -> str:
     return f"nbtune-{run_id}"
 
 
-class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
+class Loop(Dispatch, Completions, Ending, Keeping, Overdue, Placement, Thinking):
     """Runs one study's trials on a Dask client until its budget ends, or an interrupt."""
 
     def __init__(self, client, fn: PickledOnce | Any, trials: list[T.Trial],
@@ -79,6 +80,7 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         self.running: dict[Any, T.Trial] = {}   # future -> trial
         self.by_id: dict[int, T.Trial] = {t.id: t for t in trials}
         self.executions: dict[int, set[str]] = {}  # trial -> Dask executions of its submission
+        self.overdue_held: list[dict[str, list[dict]]] = []  # trials past max_trial_time held
         self.submitted: dict[int, int] = {}  # trial -> the number of its live submission
         self.first_seq: dict[int, int] = {}  # trial -> reports made before its live submission
         self.paused: dict[int, Any] = {}  # trial -> the future of its (outcome, checkpoint)
@@ -348,6 +350,9 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
         if self.settings.budget.max_time is not None:
             left = self.started_at + self.settings.budget.max_time - time.time()
             timeout = max(0.0, min(timeout, left))
+        overdue = self._next_overdue()
+        if overdue is not None:
+            timeout = min(timeout, overdue + 0.01)
         cond = getattr(self._futures, "thread_condition", None)
         if cond is None:  # an as_completed without its condition: poll
             time.sleep(min(timeout, 0.005))
@@ -438,6 +443,8 @@ class Loop(Dispatch, Completions, Ending, Keeping, Placement, Thinking):
                 for future in done:
                     self._on_done(future)
                 self._reconcile()
+                self._end_overdue()
+                self._take_held_overdue()
                 if self.reason is None and self.settings.budget.time_up(self.started_at):
                     self.reason = "max_time"
                 if self._scheduler_lost() and self.client.status in ("closing", "closed"):
