@@ -609,8 +609,10 @@ def test_a_module_of_the_notebooks_own_the_workers_lack_is_named_with_the_fix(
     study = nbtune.tune(imports_a_local_module, {"x": nbtune.uniform(0, 1)}, metric="x",
                         n_trials=2, cluster=client, storage=None, progress=False)
     assert [t.state for t in study.trials] == [T.FAILED, T.FAILED]
-    hint = (f"nbtune: the workers cannot import 'nbtune_local_helper_xyz', the notebook's own "
-            f"({tmp_path / 'nbtune_local_helper_xyz.py'}): send it to them, distributed.Client("
+    # the file's path once, in the call to copy (twice, with the address, it passed the
+    # closing line's 400 characters where pytest's folders are deep)
+    hint = (f"nbtune: the workers cannot import 'nbtune_local_helper_xyz', the notebook's own: "
+            f"send it to them, distributed.Client("
             f"{client.scheduler.address!r}).upload_file("
             f"'{tmp_path / 'nbtune_local_helper_xyz.py'}'), or "
             "put it where the workers' Python finds it")

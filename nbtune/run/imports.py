@@ -56,7 +56,7 @@ def missing_module_hint(error: str | None, address: str | None = None) -> str | 
         path = origin if os.path.basename(origin) != "__init__.py" else os.path.dirname(origin)
         what = repr(path) if path.endswith(".py") else f"a zip of {path}"
         client = repr(address) if address else "SCHEDULER_ADDRESS"
-        hint = (f"the workers cannot import {top!r}, the notebook's own ({path}): send it to "
+        hint = (f"the workers cannot import {top!r}, the notebook's own: send it to "
                 f"them, distributed.Client({client}).upload_file({what}), or put it "
                 "where the workers' Python finds it")
     return f"{error.rstrip()}\nnbtune: {hint}"
