@@ -514,6 +514,8 @@ def test_trials_a_lost_scheduler_cut_short_run_again_once_it_is_back(tmp_path):
     assert study.stop_reason == "n_trials"
     assert [t.state for t in study.trials] == [T.COMPLETED] * 3  # none left interrupted
     assert max(t.attempts for t in study.trials) == 2  # the one cut short ran again
+    again = [t.id for t in study.trials if t.attempts == 2]
+    assert study.settings.get("retried") == {str(i): 1 for i in again}  # the summary's line
     assert {t.state for t in nbtune.load_study("back", storage=db).trials} == {T.COMPLETED}
 
 
