@@ -714,13 +714,14 @@ def test_a_trial_past_max_trial_time_ends_there_and_the_study_goes_on(client, db
 def sleeps_in_one_call(config):
     import time
     if config["i"] == 0:
-        time.sleep(6)  # one call into C: a halt reaches its thread only once it returns
+        time.sleep(15)  # one call into C: a halt reaches its thread only once it returns
     return config["i"]
 
 
 def test_a_trial_past_max_trial_time_in_one_long_call_is_named_held(db, capsys):
     """The halt of a trial past its time cannot reach a thread inside one long compiled call:
-    the study goes on without waiting for it, says which worker the thread holds, and ends."""
+    the study says which worker the thread holds, sends the trial Dask had queued behind it
+    elsewhere, and ends without waiting for it."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -729,7 +730,17 @@ def test_a_trial_past_max_trial_time_in_one_long_call_is_named_held(db, capsys):
         study = nbtune.tune(sleeps_in_one_call, {"i": nbtune.grid(0, 1, 2, 3)},
                             searcher="grid", metric="i", mode="max", cluster=client,
                             storage=db, study="held", max_trial_time=0.5, progress=False)
+        # %tune_cluster names what holds the worker (round 67: it said "1 worker" alone
+        # while nbtune restarted the other)
+        from nbtune.run.workers import describe
+        shown = repr(describe(client))
+    assert "held: trial 0 of study 'held'" in shown, shown
     assert [t.state for t in study.trials] == [T.FAILED] + [T.COMPLETED] * 3
     assert study.trials[0].error == "it ran past max_trial_time=0.5 s and reported no 'i'"
     out = capsys.readouterr().out
-    assert f"trial 0 of study 'held' still runs on worker {study.trials[0].worker}" in out, out
+    held = study.trials[0].worker
+    assert (f"trial 0 of study 'held' still runs on worker {held}: it did not stop when it "
+            f"ran past max_trial_time=0.5 s: ") in out, out
+    # the trial Dask had queued behind it ran on the other worker, without waiting 15 s for it
+    assert all(t.worker != held for t in study.trials[1:]), [t.worker for t in study.trials]
+    assert max(t.finished for t in study.trials) < study.trials[0].started + 10

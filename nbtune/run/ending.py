@@ -64,14 +64,15 @@ class Ending:
         self._fetch_unkept(unkept)
         self._fetch_final()
 
-    def _note_held(self, answers: dict[str, list[dict]]) -> None:
-        """Trials the halt could not stop keep their workers: keep new trials off those, say so,
-        and restart them later where the study asked for it."""
+    def _note_held(self, answers: dict[str, list[dict]],
+                   when: str = "when its study ended") -> None:
+        """Trials the halt could not stop keep their workers: keep new trials off those, say so
+        (they did not stop ``when``), and restart them later where the study asked for it."""
         new = self.held.add(self.settings.study, answers, self.prefix)
         if not new:
             return
         restart = self.settings.restart_held
-        print(held_note(new, restart, workers=self._worker_count()))
+        print(held_note(new, restart, workers=self._worker_count(), when=when))
         if restart is not None:
             for worker in sorted({h.worker for h in new}):
                 self.held.restart_later(worker, restart)

@@ -47,6 +47,7 @@ class HeldWorkers:
         self.client = client
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], HeldTrial] = {}  # (worker, execution) -> trial
+        self.restarting: set[str] = set()  # workers nbtune restarts now (restart_later)
         self._subscribed = False
         self._subscribe()  # before any halt: a trial that leaves just after it is heard of
 
@@ -128,11 +129,13 @@ class HeldWorkers:
             nanny = logging.getLogger("distributed.nanny")
             level = nanny.level
             nanny.setLevel(logging.ERROR)
+            self.restarting.add(worker)
             try:
                 with contextlib.suppress(Exception):  # gone meanwhile, or no nanny to restart it
                     self.client.restart_workers([worker], timeout=60, raise_for_error=False)
             finally:
                 nanny.setLevel(level)
+                self.restarting.discard(worker)
             self.forget_worker(worker)
 
         timer = threading.Timer(after, restart)
@@ -169,7 +172,7 @@ def restart_delay(setting: Any, embedded: bool) -> float | None:
 
 
 def held_note(held: list[HeldTrial], restart: float | None | str = "",
-              workers: int | None = None) -> str:
+              workers: int | None = None, when: str = "when its study ended") -> str:
     """What the user reads about held trials: when their study ends (``restart``: the seconds
     before nbtune restarts their workers, None for never) or, without it, as the next starts.
     ``workers``: how many the cluster has; where the held trials keep all of them, no "other
@@ -186,7 +189,7 @@ def held_note(held: list[HeldTrial], restart: float | None | str = "",
     then = (f"; nbtune restarts {that} in {restart:g} s if it still runs" if restart is not None
             else f"; restart {that} yourself (client.restart_workers([...])), or let nbtune do "
             "it: nbtune.tune(..., restart_held=SECONDS), %config Tune.restart_held = SECONDS")
-    return (f"nbtune: {what}: it did not stop when its study ended: it is inside a long call "
+    return (f"nbtune: {what}: it did not stop {when}: it is inside a long call "
             f"that does not return to Python until it ends (a library's fit on large data, "
             f"most often; or code that catches BaseException); "
             + ("no worker is free for new trials until then" if every else

@@ -17,6 +17,9 @@ from ..contract.outcome import final_value
 from .halt import HALT_WAIT, halt_study
 
 PAST_TRIAL_TIME = "it ran past max_trial_time"  # how each such trial's error begins
+# seconds a halted trial has to leave before its worker counts as held: trials may wait queued
+# behind it meanwhile (a trial in Python code leaves within milliseconds)
+OVERDUE_WAIT = 0.5
 
 
 class Overdue:
@@ -31,7 +34,8 @@ class Overdue:
     client: Any
     prefix: str
     _finish: Callable[..., None]
-    _note_held: Callable[[dict[str, list[dict]]], None]
+    _note_held: Callable[..., None]
+    _resend: Callable[[T.Trial], None]
     overdue_held: list[dict[str, list[dict]]]  # the halts' answers, as they come
 
     def _end_overdue(self) -> None:
@@ -66,7 +70,7 @@ class Overdue:
         executions = sorted(self.executions.get(trial.id, ()))
         if not executions:
             return
-        held = halt_study(self.client, self.prefix, executions=executions,
+        held = halt_study(self.client, self.prefix, OVERDUE_WAIT, executions=executions,
                           workers=[trial.worker] if trial.worker else None)
 
         def wait() -> None:
@@ -85,4 +89,26 @@ class Overdue:
     def _take_held_overdue(self) -> None:
         """The halts' answers that came: their held workers kept apart (``_note_held``)."""
         while self.overdue_held:
-            self._note_held(self.overdue_held.pop(0))
+            answers = self.overdue_held.pop(0)
+            self._note_held(answers, f"when it ran past max_trial_time="
+                            f"{self.settings.budget.max_trial_time:g} s")
+            self._move_off(set(answers))
+
+    def _move_off(self, workers: set[str]) -> None:
+        """Send elsewhere the trials Dask queued on ``workers`` before they were held: each
+        would wait there for the held thread to leave (15 s in a test, a worker idle beside
+        it), and goes first in the queue, without an attempt charged."""
+        if not workers:
+            return
+        try:
+            queued = {key for keys in self.client.processing(workers=sorted(workers)).values()
+                      for key in keys}
+        except Exception:  # the scheduler lost meanwhile: they run there, later
+            return
+        for future, trial in list(self.running.items()):
+            if future.key in queued and trial.started is None:
+                del self.running[future]
+                for table in (self.sent_with, self.data_with, self.pairs):
+                    table.pop(future, None)
+                self.client.cancel([future])
+                self._resend(trial)

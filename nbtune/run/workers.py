@@ -97,6 +97,10 @@ class ClusterInfo:
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)
     kind: str = ""
     nbtune: dict[str, str] = field(default_factory=dict)
+    # workers a trial of an ended study holds (address -> which), and how many of them nbtune
+    # restarts now: "1 worker" alone was shown while the other restarted (first-day test, 67)
+    held: dict[str, str] = field(default_factory=dict)
+    restarting: int = 0
 
     @property
     def threads(self) -> int:
@@ -106,7 +110,11 @@ class ClusterInfo:
     def _sizes(self) -> str:
         """"1 worker, 2 threads": how many of each, in words."""
         n, threads = len(self.workers), self.threads
-        return f"{n} worker{'s' if n != 1 else ''}, {threads} thread{'s' if threads != 1 else ''}"
+        sizes = f"{n} worker{'s' if n != 1 else ''}, {threads} thread{'s' if threads != 1 else ''}"
+        if self.restarting:
+            sizes += (f", and {self.restarting} restarting (nbtune restarts a worker that a trial "
+                      f"of an ended study held)")
+        return sizes
 
     def _rows(self) -> list[tuple[str, int, str, str, str]]:
         """(worker, threads, resources, memory, nbtune) per worker; the worker is its address,
@@ -127,9 +135,12 @@ class ClusterInfo:
             paused = ", paused" if w.get("status") == "paused" else ""
             return f"{format_bytes(w['memory'])}{limit}{paused}"
 
+        def held(address: str) -> str:
+            return f"; held: {self.held[address]}" if address in self.held else ""
+
         return [(named(address, w), w["nthreads"], ", ".join(
                     f"{k}={v:g}" for k, v in sorted(w["resources"].items())) or "-",
-                 memory(w), self.nbtune.get(address, "-"))
+                 memory(w) + held(address), self.nbtune.get(address, "-"))
                 for address, w in sorted(self.workers.items())]
 
     def __repr__(self) -> str:
@@ -171,6 +182,10 @@ def describe(client, kind: str = "") -> ClusterInfo:
             found[address] = f"{got['version']}, another copy ({got.get('folder')})"
         else:
             found[address] = got["version"]
+    keeper = held_workers(client)
     return ClusterInfo(address=client.scheduler.address,
                        dashboard=getattr(client, "dashboard_link", None),
-                       workers=workers_of(client), kind=kind, nbtune=found)
+                       workers=workers_of(client), kind=kind, nbtune=found,
+                       held={h.worker: f"trial {h.trial} of study {h.study!r}"
+                             for h in keeper.trials()},
+                       restarting=len(keeper.restarting))
