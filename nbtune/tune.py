@@ -103,7 +103,8 @@ def tune(trial_fn: Callable[[dict], Any], space: Space | Mapping[str, Any] | Non
     continues it with the settings it was run with (metric, mode, budgets, target, seed,
     searcher, scheduler and its options, resource, retries, resources; those given again must
     agree), or ``replace=True``, which deletes it and starts again. ``max_time`` counts from
-    each run. ``max_trial_time`` (seconds) ends a trial that runs longer, hung or slow: one
+    each run. ``max_trial_time`` (seconds, counted from a trial's start, or from its
+    resumption where a scheduler paused it) ends a trial that runs longer, hung or slow: one
     that reported its metric is ``stopped`` there, its last value its result (as a scheduler
     stops it), one that did not is ``failed``; the study goes on. A failed trial is recorded and the study goes on, but ``fail_fast="auto"`` stops it
     where its first 3 trials, and every trial started before them, failed alike (a bug each

@@ -30,12 +30,15 @@ class Overdue:
     sent_with: dict[Any, Any]
     data_with: dict[Any, dict[str, Any]]
     pairs: dict[Any, Any]
+    keeping: set[Any]  # futures whose trial keeps its checkpoint on its worker
+    resumed_from: dict[int, Any]  # trial -> the pause its running segment resumed from
+    verdicts: Any
     settings: Any
     client: Any
     prefix: str
     _finish: Callable[..., None]
     _note_held: Callable[..., None]
-    _resend: Callable[[T.Trial], None]
+    _resend: Callable[[T.Trial, Any], None]
     overdue_held: list[dict[str, list[dict]]]  # the halts' answers, as they come
 
     def _end_overdue(self) -> None:
@@ -50,10 +53,7 @@ class Overdue:
         for future, trial in list(self.running.items()):
             if not budget.overdue(trial.started, now):
                 continue
-            del self.running[future]
-            for table in (self.sent_with, self.data_with, self.pairs):
-                table.pop(future, None)
-            self.client.cancel([future])
+            self._let_go_of(future, trial)
             self._halt_overdue(trial)
             ran = f"{PAST_TRIAL_TIME}={budget.max_trial_time:g} s"
             value, _ = final_value(trial, None, self.settings.metric)
@@ -63,6 +63,16 @@ class Overdue:
             else:
                 self._finish(trial, T.FAILED, error=f"{ran} and reported no "
                              f"{self.settings.metric!r}")
+
+    def _let_go_of(self, future: Any, trial: T.Trial) -> None:
+        """Cancel the trial's task and forget it, as the loop forgets a task that ended."""
+        del self.running[future]
+        for table in (self.sent_with, self.data_with, self.pairs):
+            table.pop(future, None)
+        self.keeping.discard(future)
+        self.resumed_from.pop(trial.id, None)
+        self.verdicts.left(trial.id)
+        self.client.cancel([future])
 
     def _halt_overdue(self, trial: T.Trial) -> None:
         """Halt the trial's thread on its worker; the workers whose thread it could not stop
@@ -107,8 +117,6 @@ class Overdue:
             return
         for future, trial in list(self.running.items()):
             if future.key in queued and trial.started is None:
-                del self.running[future]
-                for table in (self.sent_with, self.data_with, self.pairs):
-                    table.pop(future, None)
-                self.client.cancel([future])
-                self._resend(trial)
+                resumed = self.resumed_from.get(trial.id)  # a pause it was to resume from
+                self._let_go_of(future, trial)
+                self._resend(trial, resumed)
