@@ -744,3 +744,28 @@ def test_a_trial_past_max_trial_time_in_one_long_call_is_named_held(db, capsys):
     # the trial Dask had queued behind it ran on the other worker, without waiting 15 s for it
     assert all(t.worker != held for t in study.trials[1:]), [t.worker for t in study.trials]
     assert max(t.finished for t in study.trials) < study.trials[0].started + 10
+
+
+def hangs_at_epoch_4(config):
+    import time
+    start = nbtune.get_checkpoint() or 0
+    for epoch in range(start + 1, 10):
+        while config["x"] == 0.01 and epoch == 4:  # this config's loader hangs there
+            time.sleep(0.05)
+        time.sleep(0.02)
+        nbtune.report(epoch=epoch, loss=config["x"] / epoch, checkpoint=epoch)
+
+
+def test_a_paused_and_resumed_trial_past_max_trial_time_ends_and_asha_goes_on(client, db):
+    """Under ASHA's promotion type the clock starts again with each resumption; a trial that
+    hangs after one ends stopped at its last report, and the scheduler promotes the others."""
+    study = nbtune.tune(hangs_at_epoch_4, {"x": nbtune.uniform(0, 1)}, metric="loss",
+                        mode="min", n_trials=12, scheduler="asha", type="promotion", max_t=9,
+                        cluster=client, storage=db, study="promoted", seed=0,
+                        max_trial_time=1.0, progress=False,
+                        points_to_evaluate=[{"x": 0.01}, {"x": 0.02}, {"x": 0.03}])
+    hung = study.trials[0]
+    assert hung.state == T.STOPPED and hung.last("epoch") == 3, hung
+    assert hung.error == "it ran past max_trial_time=1 s: stopped at its last report"
+    assert study.best.config["x"] == 0.02 and study.best.last("epoch") == 9
+    assert all(t.state != T.RUNNING for t in study.trials)
