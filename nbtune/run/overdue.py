@@ -110,9 +110,9 @@ class Overdue:
         it), and goes first in the queue, without an attempt charged."""
         if not workers:
             return
-        try:
-            queued = {key for keys in self.client.processing(workers=sorted(workers)).values()
-                      for key in keys}
+        try:  # all workers': one named that left meanwhile (restarted) failed on the scheduler
+            queued = {key for worker, keys in self.client.processing().items()
+                      if worker in workers for key in keys}
         except Exception:  # the scheduler lost meanwhile: they run there, later
             return
         for future, trial in list(self.running.items()):
