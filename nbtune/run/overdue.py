@@ -17,9 +17,6 @@ from ..contract.outcome import final_value
 from .halt import HALT_WAIT, halt_study
 
 PAST_TRIAL_TIME = "it ran past max_trial_time"  # how each such trial's error begins
-# seconds a halted trial has to leave before its worker counts as held: trials may wait queued
-# behind it meanwhile (a trial in Python code leaves within milliseconds)
-OVERDUE_WAIT = 0.5
 
 
 class Overdue:
@@ -80,7 +77,7 @@ class Overdue:
         executions = sorted(self.executions.get(trial.id, ()))
         if not executions:
             return
-        held = halt_study(self.client, self.prefix, OVERDUE_WAIT, executions=executions,
+        held = halt_study(self.client, self.prefix, HALT_WAIT, executions=executions,
                           workers=[trial.worker] if trial.worker else None)
 
         def wait() -> None:
