@@ -4,6 +4,8 @@ trials run: a budget's check, the study's default name, its trial count where th
 on the Study."""
 from __future__ import annotations
 
+import math
+
 import contextlib
 import os
 import time
@@ -26,9 +28,12 @@ from .typos import one_typo
 
 
 def positive(name: str, value: Any, integer: bool = False) -> None:
-    """ValueError, one line, unless ``value`` is None or a positive number (an integer)."""
+    """ValueError, one line, unless ``value`` is None or a positive number (an integer): not
+    NaN, which compared as no limit at all (``max_trial_time=nan`` let a hung trial run for
+    good: first-day check, round 68), nor infinity, which None says."""
     kind = int if integer else (int, float)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
+                              or not math.isfinite(value) or value <= 0):
         what = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{name} must be {what} or None, got {value!r}")
 

@@ -8,7 +8,7 @@ import html
 from typing import Any, Iterable
 
 from . import trial as T
-from .formatting import config_text, duration_text, one_line
+from .formatting import config_text, one_line
 from .ranking import earlier_ids
 from .run.output import merge_warnings, warning_key
 from .run.overdue import PAST_TRIAL_TIME
@@ -119,13 +119,17 @@ def _error_kind(error: str) -> str:
 def overdue_text(study: Any) -> str:
     """"2 trials ran past max_trial_time=2 s and were ended there: trials 1, 2"; "" where none
     did. Of a fifo study, "2 stopped" said nothing of why."""
-    ids = [t.id for t in study.trials if (t.error or "").startswith(PAST_TRIAL_TIME)]
-    if not ids:
+    past = [t for t in study.trials if (t.error or "").startswith(PAST_TRIAL_TIME)]
+    if not past:
         return ""
-    limit = (study.settings or {}).get("max_trial_time")
+    ids = [t.id for t in past]
+    # the limit each was ended by, as its error says: a resume may have set another since
+    # (the summary named the new one: first-day check, round 68)
+    limits = {t.error[len(PAST_TRIAL_TIME):].partition(" s")[0] for t in past}
+    limit = limits.pop().lstrip("=") if len(limits) == 1 else None
     one = len(ids) == 1
     return (f"{len(ids)} trial{'' if one else 's'} ran past max_trial_time"
-            f"{'' if limit is None else '=' + duration_text(limit)} and "
+            f"{'' if limit is None else '=' + limit + ' s'} and "
             f"{'was' if one else 'were'} ended there: trial{'' if one else 's'} "
             f"{_id_ranges(ids)}")
 

@@ -360,8 +360,9 @@ def _said_done(plan: Plan, trials: list) -> None:
     if not plan.resumed or plan.n_trials is None:
         return
     n_trials, made = plan.n_trials, len(trials)
-    if ended < n_trials < made:  # its unfinished trials run on: none is new (round 67: taken
-        # in silence, and the next resume's "n_trials=3 or more" named a number unasked)
+    if ended < made and n_trials < made:  # its unfinished trials run on: none is new (round
+        # 67: taken in silence, and the next resume's "n_trials=3 or more" named a number
+        # unasked; round 68: "nothing is left to run", then they ran)
         _say(f"study {plan.name!r} has {made} trials already, {made - ended} of them "
              f"unfinished, which this run ends: n_trials={n_trials} starts no new one; ",
              made + n_trials, n_trials)

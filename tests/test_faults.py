@@ -706,9 +706,14 @@ def test_a_trial_past_max_trial_time_ends_there_and_the_study_goes_on(client, db
     wait_for(lambda: not busy_threads(client), "the halted trials' threads to leave", 10)
     again = nbtune.load_study("hung", storage=db)
     assert again.settings["max_trial_time"] == 1.5
+    again.settings["max_trial_time"] = 30.0  # as a resume that gives another limit stores it
     assert [t.id for t in hung] == [0, 1]  # the two asked for; none of the drawn ones
-    assert dict(again.summary().facts())["trial time"] == (
+    assert dict(again.summary().facts())["trial time"] == (  # the limit that ended them
         "2 trials ran past max_trial_time=1.5 s and were ended there: trials 0-1")
+    with pytest.raises(ValueError, match=r"^max_trial_time must be a positive number or None, "
+                                         r"got nan$"):  # it compared as no limit at all
+        nbtune.tune(hangs_when_asked, {"x": nbtune.uniform(0, 1), "hang": hang}, metric="score",
+                    n_trials=1, cluster=client, storage=None, max_trial_time=float("nan"))
 
 
 def sleeps_in_one_call(config):
@@ -769,3 +774,31 @@ def test_a_paused_and_resumed_trial_past_max_trial_time_ends_and_asha_goes_on(cl
     assert hung.error == "it ran past max_trial_time=1 s: stopped at its last report"
     assert study.best.config["x"] == 0.02 and study.best.last("epoch") == 9
     assert all(t.state != T.RUNNING for t in study.trials)
+
+
+def sleeps_in_epochs(config):
+    import time
+    for epoch in range(1, 4):
+        time.sleep(0.8)  # ordinary compiled calls, each back in Python within a second
+        nbtune.report(epoch=epoch, loss=config["x"])
+
+
+def test_trials_past_max_trial_time_in_short_calls_hold_no_worker(db, capsys):
+    """Trials halted mid-way in a 0.8 s call were named held "inside a long call", their
+    workers kept apart after the threads had left, and nbtune restarted both healthy workers
+    (first-day check, round 68): the halt waits as long as at a study's end, and an end heard
+    before the halt's answer is not held."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        before = set(client.scheduler_info()["workers"])
+        study = nbtune.tune(sleeps_in_epochs, {"x": nbtune.uniform(0, 1)}, metric="loss",
+                            n_trials=6, cluster=client, storage=db, study="short",
+                            max_trial_time=1.0, restart_held=1.0, progress=False)
+        time.sleep(2.0)  # past restart_held: a worker wrongly held would be restarted now
+        after = set(client.scheduler_info()["workers"])
+    assert {t.state for t in study.trials} == {T.STOPPED}
+    assert "still runs on worker" not in capsys.readouterr().out
+    assert after == before  # no worker was restarted

@@ -12,6 +12,7 @@ restarts a worker that is still held after a grace period.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import threading
@@ -48,6 +49,10 @@ class HeldWorkers:
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], HeldTrial] = {}  # (worker, execution) -> trial
         self.restarting: set[str] = set()  # workers nbtune restarts now (restart_later)
+        # the latest ends heard: a thread that left just after its halt's wait announced its
+        # end before the answer that named it held came, and its worker stayed apart until
+        # nbtune restarted it, healthy (first-day check, round 68)
+        self._released: collections.deque = collections.deque(maxlen=256)
         self._subscribed = False
         self._subscribe()  # before any halt: a trial that leaves just after it is heard of
 
@@ -60,19 +65,24 @@ class HeldWorkers:
     def _on_event(self, event: tuple[float, dict]) -> None:
         msg = event[1]
         if isinstance(msg, dict) and msg.get("held") is False:
+            key = (msg.get("worker"), msg.get("execution"))
             with self._lock:
-                self._held.pop((msg.get("worker"), msg.get("execution")), None)
+                self._held.pop(key, None)
+                self._released.append(key)  # heard before the halt's answer came, maybe
 
     def add(self, study: str, answers: dict[str, list[dict[str, Any]]],
             prefix: str = "") -> list[HeldTrial]:
         """Record what a halt of run ``prefix`` answered (worker -> trials that did not stop);
-        returns them."""
+        returns those not held already (a trial past its time, then its study's end: it was
+        named twice) nor heard to end meanwhile."""
         self._subscribe()
         now = time.time()
-        new = [HeldTrial(worker, study, int(t.get("trial", -1)), str(t.get("execution")), now,
-                         prefix)
-               for worker, trials in sorted(answers.items()) for t in trials]
+        found = [HeldTrial(worker, study, int(t.get("trial", -1)), str(t.get("execution")), now,
+                           prefix)
+                 for worker, trials in sorted(answers.items()) for t in trials]
         with self._lock:
+            new = [h for h in found if (h.worker, h.execution) not in self._held
+                   and (h.worker, h.execution) not in self._released]
             for held in new:
                 self._held[(held.worker, held.execution)] = held
         return new
@@ -121,6 +131,7 @@ class HeldWorkers:
     def restart_later(self, worker: str, after: float) -> None:
         """Restart ``worker`` in ``after`` seconds if a held trial still keeps it then."""
         def restart() -> None:
+            self.recheck()  # an end whose event was lost: a healthy worker was restarted
             if worker not in self.workers():
                 return
             # a local cluster's nanny logs in this process ("Worker process still alive after 4.0
