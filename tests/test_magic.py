@@ -898,6 +898,10 @@ def test_engine_flags_reach_the_study(shell, db, tmp_path):
     study = shell.user_ns["study"]
     assert study.settings["max_trial_time"] == 0.5 and study.stop_reason == "exhausted"
     assert [t.state for t in study.trials] == ["failed", "completed"]
+    study.trials.pop()  # had every trial run past it, the best line says which setting to change
+    assert dict(study.summary().facts())["best"] == (
+        "no trial completed within max_trial_time: every trial that ended ran past it; give a "
+        "larger one, or leave it out")
 
 
 def test_resources_and_gpus_become_dask_resources():
