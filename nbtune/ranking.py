@@ -11,7 +11,7 @@ import numpy as np
 
 from . import trial as T
 from .formatting import amount_text, duration_text
-from .run.overdue import PAST_TRIAL_TIME
+from .run.overdue import past_time_limit
 from .setup_text import made_by_searchcv
 
 EMPTY = "the study has no completed trials yet"
@@ -169,7 +169,7 @@ def no_best_text(study: Any) -> str:
         return ("no trial completed before max_time ended: give a longer max_time (resuming "
                 "with it goes on with the trials it cut) or shorter trials")
     ended = [t for t in list(study.trials) if t.is_finished]
-    if ended and all((t.error or "").startswith(PAST_TRIAL_TIME) for t in ended):
+    if ended and all(past_time_limit(t.error) is not None for t in ended):
         # "no completed trial yet" of a study whose every trial its limit ended (round 68)
         return ("no trial completed within max_trial_time: every trial that ended ran past "
                 "it; give a larger one, or leave it out")

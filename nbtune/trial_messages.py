@@ -11,7 +11,7 @@ from . import trial as T
 from .formatting import config_text, one_line
 from .ranking import earlier_ids
 from .run.output import merge_warnings, warning_key
-from .run.overdue import PAST_TRIAL_TIME
+from .run.overdue import past_time_limit
 
 SHOWN_ERRORS = 5  # failed trials listed with their traceback
 SHOWN_OUTPUTS = 8  # trials listed with their output
@@ -119,14 +119,14 @@ def _error_kind(error: str) -> str:
 def overdue_text(study: Any) -> str:
     """"2 trials ran past max_trial_time=2 s and were ended there: trials 1, 2"; "" where none
     did. Of a fifo study, "2 stopped" said nothing of why."""
-    past = [t for t in study.trials if (t.error or "").startswith(PAST_TRIAL_TIME)]
-    if not past:
-        return ""
-    ids = [t.id for t in past]
     # the limit each was ended by, as its error says: a resume may have set another since
     # (the summary named the new one: first-day check, round 68)
-    limits = {t.error[len(PAST_TRIAL_TIME):].partition(" s")[0] for t in past}
-    limit = limits.pop().lstrip("=") if len(limits) == 1 else None
+    limits = {t.id: past_time_limit(t.error) for t in study.trials}
+    ids = [i for i, limit in limits.items() if limit is not None]
+    if not ids:
+        return ""
+    shown = {limits[i] for i in ids}
+    limit = shown.pop() if len(shown) == 1 else None
     one = len(ids) == 1
     return (f"{len(ids)} trial{'' if one else 's'} ran past max_trial_time"
             f"{'' if limit is None else '=' + limit + ' s'} and "

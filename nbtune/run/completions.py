@@ -53,6 +53,7 @@ class Completions:
     fail_fast: FailFast
     reason: str | None
     logs: dict[int, Any]  # trial -> its worker's [log file, pid], where nbtune's cluster keeps one
+    address: str  # the cluster's scheduler
 
     def _on_done(self, future) -> None:
         trial = self.running.pop(future, None)
@@ -301,8 +302,7 @@ class Completions:
     def _finish(self, trial: T.Trial, state: str, error: str | None = None,
                 finished: float | None = None) -> None:
         if state == T.FAILED:  # whatever failed it: its code, or Dask loading it
-            error = with_hints(error, trial.config,
-                               getattr(getattr(self.client, "scheduler", None), "address", None))
+            error = with_hints(error, trial.config, self.address)
         trial.state, trial.error = state, error
         trial.finished = finished or time.time()
         self.verdicts.forget(trial.id)

@@ -19,6 +19,19 @@ from .halt import HALT_WAIT, halt_study
 PAST_TRIAL_TIME = "it ran past max_trial_time"  # how each such trial's error begins
 
 
+def past_time(limit: float) -> str:
+    """The start of the error of a trial ended past ``limit`` seconds."""
+    return f"{PAST_TRIAL_TIME}={limit:g} s"
+
+
+def past_time_limit(error: str | None) -> str | None:
+    """The limit (``"1.5"``) that ended a trial whose error is ``error``, as :func:`past_time`
+    wrote it; None for a trial no limit ended."""
+    if not (error or "").startswith(PAST_TRIAL_TIME + "="):
+        return None
+    return error[len(PAST_TRIAL_TIME) + 1:].partition(" s")[0]
+
+
 class Overdue:
     """Ends the running trials past ``max_trial_time`` (a mixin: see the module's docstring)."""
 
@@ -52,7 +65,7 @@ class Overdue:
                 continue
             self._let_go_of(future, trial)
             self._halt_overdue(trial)
-            ran = f"{PAST_TRIAL_TIME}={budget.max_trial_time:g} s"
+            ran = past_time(budget.max_trial_time)
             value, _ = final_value(trial, None, self.settings.metric)
             if value is not None:
                 trial.value = value
@@ -88,8 +101,10 @@ class Overdue:
     def _next_overdue(self) -> float | None:
         """Seconds until the next running trial passes ``max_trial_time`` (None: none will)."""
         limit = self.settings.budget.max_trial_time
+        if limit is None:  # asked on each of the loop's waits: nothing to scan
+            return None
         started = [t.started for t in self.running.values() if t.started is not None]
-        if limit is None or not started:
+        if not started:
             return None
         return max(0.0, min(started) + limit - time.time())
 
@@ -97,8 +112,7 @@ class Overdue:
         """The halts' answers that came: their held workers kept apart (``_note_held``)."""
         while self.overdue_held:
             answers = self.overdue_held.pop(0)
-            self._note_held(answers, f"when it ran past max_trial_time="
-                            f"{self.settings.budget.max_trial_time:g} s")
+            self._note_held(answers, f"when {past_time(self.settings.budget.max_trial_time)}")
             self._move_off(set(answers))
 
     def _move_off(self, workers: set[str]) -> None:
